@@ -1,0 +1,1 @@
+"""Ingestion and storage: parse -> chunk -> embed -> store (SQLite + FAISS + BM25)."""

@@ -1,0 +1,137 @@
+"""Structure-aware chunking: sections are never merged, sentences (English . ! ? and
+Chinese 。！？；) are never cut unless one alone exceeds the budget, tables stay whole
+when they fit, and consecutive chunks overlap by whole sentences."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from indexer.config import ChunkSettings
+from indexer.tokenize import WORD_OR_CJK_CHAR, count_tokens
+from indexer.types import Chunk, Element
+
+# a sentence ends after Chinese 。！？； (plus closing quotes) or after . ! ? followed by a space
+SENTENCE_END = re.compile(r"(?<=[。！？；!?])[”’」』）)]*|(?<=[.!?])[\"'”’)]*(?=\s)|\n{2,}")
+
+
+def split_sentences(text: str) -> list[str]:
+    parts, start = [], 0
+    for m in SENTENCE_END.finditer(text):
+        end = m.end()
+        piece = text[start:end].strip()
+        if piece:
+            parts.append(piece)
+        start = end
+    tail = text[start:].strip()
+    if tail:
+        parts.append(tail)
+    return parts
+
+
+def hard_split(text: str, max_tokens: int) -> list[str]:
+    """Cut an over-long sentence at token boundaries (words, or single CJK characters)."""
+    spans = [m.span() for m in WORD_OR_CJK_CHAR.finditer(text)]
+    pieces = []
+    for i in range(0, len(spans), max_tokens):
+        group = spans[i:i + max_tokens]
+        start = group[0][0] if i else 0
+        end = spans[i + max_tokens][0] if i + max_tokens < len(spans) else len(text)
+        pieces.append(text[start:end].strip())
+    return [p for p in pieces if p]
+
+
+@dataclass
+class _Unit:
+    text: str
+    tokens: int
+    page: int | None
+    is_table: bool = False
+
+
+def _table_units(el: Element, cfg: ChunkSettings) -> list[_Unit]:
+    n = count_tokens(el.text)
+    if n <= cfg.table_max_tokens:
+        return [_Unit(el.text, n, el.page, True)]
+    lines = el.text.splitlines()
+    header, rows = lines[0], lines[1:]
+    units, cur = [], [header]
+    for row in rows:
+        if count_tokens("\n".join(cur + [row])) > cfg.table_max_tokens and len(cur) > 1:
+            text = "\n".join(cur)
+            units.append(_Unit(text, count_tokens(text), el.page, True))
+            cur = [header]
+        cur.append(row)
+    text = "\n".join(cur)
+    units.append(_Unit(text, count_tokens(text), el.page, True))
+    return units
+
+
+def _units(el: Element, cfg: ChunkSettings) -> list[_Unit]:
+    if el.kind == "table":
+        return _table_units(el, cfg)
+    out = []
+    for sent in split_sentences(el.text):
+        n = count_tokens(sent)
+        if n > cfg.max_tokens:
+            out += [_Unit(p, count_tokens(p), el.page) for p in hard_split(sent, cfg.max_tokens)]
+        else:
+            out.append(_Unit(sent, n, el.page))
+    return out
+
+
+def _sections(elements: list[Element]) -> list[tuple[str, list[Element]]]:
+    """Consecutive elements grouped by section path; a title opens its own section."""
+    groups: list[tuple[str, list[Element]]] = []
+    for el in elements:
+        if el.kind == "title":
+            groups.append((el.section or el.text, []))
+            continue
+        if not groups or groups[-1][0] != el.section:
+            groups.append((el.section, []))
+        groups[-1][1].append(el)
+    # a heading with no body of its own hands nothing on; a body-less last heading is kept as text
+    return [(s, els) for s, els in groups if els] or [(s, [Element(s, "text", s)]) for s, _ in groups[-1:]]
+
+
+def _pack(units: list[_Unit], cfg: ChunkSettings) -> list[list[_Unit]]:
+    chunks, cur, size = [], [], 0
+    for u in units:
+        if cur and size + u.tokens > cfg.max_tokens:
+            chunks.append(cur)
+            overlap, osize = [], 0
+            for prev in reversed(cur):
+                if prev.is_table or u.is_table or osize + prev.tokens > cfg.overlap_tokens:
+                    break
+                overlap.insert(0, prev)
+                osize += prev.tokens
+            cur, size = overlap, osize
+        cur.append(u)
+        size += u.tokens
+    if cur:
+        chunks.append(cur)
+    return chunks
+
+
+def _join(units: list[_Unit]) -> str:
+    out = ""
+    for u in units:
+        if out and (u.is_table or out.endswith("\n")):
+            out += "\n"
+        elif out and not (u.text[:1] and "\u3400" <= u.text[0] <= "\u9fff" and "\u3000" <= out[-1] <= "\uffef"):
+            out += " "
+        out += u.text
+    return out
+
+
+def chunk_elements(doc_id: str, elements: list[Element], cfg: ChunkSettings) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for section, els in _sections(elements):
+        units = [u for el in els for u in _units(el, cfg)]
+        for group in _pack(units, cfg):
+            text = _join(group)
+            digest = hashlib.sha1(f"{section}\n{text}".encode()).hexdigest()[:10]
+            n = len(chunks)
+            chunks.append(Chunk(chunk_id=f"{doc_id}:{n}:{digest}", doc_id=doc_id, ordinal=n, text=text,
+                                title=section, page=group[0].page, n_tokens=sum(u.tokens for u in group)))
+    return chunks

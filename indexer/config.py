@@ -1,0 +1,75 @@
+"""Indexer settings: where KBs live, which embedding model, how to chunk, which dense index.
+
+Precedence (lowest to highest): defaults < config file < environment (RAG_*) < CLI flags.
+The config file is TOML: `--config FILE`, else `$RAG_CONFIG`, else `<home>/config.toml` when present.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ChunkSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_CHUNK_", extra="ignore")
+    max_tokens: int = Field(200, ge=4, description="target chunk size in tokens (words; a CJK char counts 1)")
+    overlap_tokens: int = Field(30, ge=0, description="tokens repeated from the end of the previous chunk")
+    table_max_tokens: int = Field(400, ge=16, description="tables up to this size stay whole")
+
+
+class IndexerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", env_nested_delimiter="__")
+
+    home: Path = Field(Path(".rag"), description="folder holding all knowledge bases")
+    embed_model: str = Field("minilm", description="'minilm', 'e5' (multilingual) or a sentence-transformers folder")
+    embed_batch_size: int = Field(64, ge=1)
+    device: str = Field("auto", description="'auto' (GPU if present), 'cpu' or 'cuda'")
+    dense_index: Literal["auto", "flat", "hnsw"] = Field(
+        "auto", description="'auto' = exact search below hnsw_threshold chunks, HNSW above")
+    hnsw_threshold: int = Field(50_000, ge=1)
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    max_file_mb: float = Field(50.0, gt=0, description="files larger than this are rejected")
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, **overrides: Any) -> "IndexerSettings":
+        return load_settings(cls, config_file, **overrides)
+
+
+def read_config_file(config_file: str | Path | None, section: str | None = None) -> dict[str, Any]:
+    """The TOML config as a dict ({} when there is none). `section` picks a table, e.g. 'indexer'."""
+    path = config_file or os.environ.get("RAG_CONFIG")
+    if not path:
+        home = Path(os.environ.get("RAG_HOME", ".rag"))
+        path = home / "config.toml"
+        if not path.exists():
+            return {}
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file {path} does not exist (given by --config or RAG_CONFIG)")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return data.get(section, {}) if section else data
+
+
+def load_settings(cls, config_file: str | Path | None = None, section: str | None = None, **overrides: Any):
+    """Defaults < file < environment < overrides (overrides that are None are ignored)."""
+    file_values = read_config_file(config_file, section)
+    env_values = cls().model_dump(exclude_defaults=True)  # what the environment set
+    merged = _deep_merge(file_values, env_values)
+    merged = _deep_merge(merged, {k: v for k, v in overrides.items() if v is not None})
+    return cls.model_validate(merged)
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for k, v in top.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out

@@ -1,0 +1,211 @@
+"""Ingestion: paths -> content-hash check -> parse -> chunk -> embed -> store.
+
+Parsing runs in a worker thread ahead of embedding; chunks of several documents are
+embedded together in length-sorted batches; text already embedded in this KB is never
+encoded again. Each document lands in its own transaction and the indexes are published
+once at the end, so a crash (or kill -9) leaves the KB at its old or new state per file,
+and a re-run finishes the job. One bad file never stops the others.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from indexer.catalog import now, text_hash
+from indexer.chunk import chunk_elements
+from indexer.config import IndexerSettings
+from indexer.embed import Encoder
+from indexer.parse import SUPPORTED_EXTENSIONS, ParseError, parse_file
+from indexer.store import Store
+from indexer.tokenize import tokenize
+from indexer.types import Chunk, DocumentInfo, Element
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileResult:
+    source: str
+    status: str  # indexed | updated | unchanged | failed
+    doc_id: str = ""
+    chunks: int = 0
+    reason: str = ""
+
+
+@dataclass
+class IngestReport:
+    results: list[FileResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+
+@dataclass
+class _Parsed:
+    info: DocumentInfo
+    chunks: list[Chunk]
+    status: str
+
+
+def doc_id_for(path: Path) -> str:
+    """Stable id from the absolute path, so the same file keeps its id across runs."""
+    return "d" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:15]
+
+
+def expand(paths: Iterable[str]) -> Iterator[tuple[str, Path | None, str]]:
+    """(source as given, path, error) for every file under the given files and folders."""
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                    yield str(f), f, ""
+        elif p.is_file():
+            yield given, p, ""
+        else:
+            yield given, None, "no such file or folder"
+
+
+def embed_text(chunk: Chunk) -> str:
+    return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+
+
+class Ingestor:
+    def __init__(self, store: Store, encoder: Encoder, settings: IndexerSettings, batch_chunks: int = 256):
+        self.store, self.encoder, self.settings = store, encoder, settings
+        self.batch_chunks = batch_chunks
+
+    # ---- files -----------------------------------------------------------------
+    def index_paths(self, paths: list[str], tags: dict[str, str] | None = None,
+                    progress: bool = True) -> IngestReport:
+        tags = tags or {}
+        report = IngestReport()
+        files = list(expand(paths))
+        for source, path, err in files:
+            if err:
+                report.results.append(FileResult(source, "failed", reason=err))
+        todo = [(s, p) for s, p, e in files if not e]
+        bar = tqdm(total=len(todo), unit="file", desc="indexing", disable=not progress)
+        pending: list[_Parsed] = []
+        with ThreadPoolExecutor(max_workers=1) as pool:  # parse ahead while the model embeds
+            for outcome in pool.map(lambda sp: self._prepare(sp[0], sp[1], tags), todo):
+                bar.update(1)
+                if isinstance(outcome, FileResult):
+                    report.results.append(outcome)
+                    if outcome.status == "failed":
+                        bar.write(f"FAILED {outcome.source}: {outcome.reason}")
+                    continue
+                pending.append(outcome)
+                if sum(len(p.chunks) for p in pending) >= self.batch_chunks:
+                    report.results += self._write(pending, progress)
+                    pending = []
+            report.results += self._write(pending, progress)
+        bar.close()
+        self.store.commit()
+        return report
+
+    def _prepare(self, source: str, path: Path, tags: dict[str, str]) -> _Parsed | FileResult:
+        try:
+            size = path.stat().st_size
+            limit = int(self.settings.max_file_mb * 1024 * 1024)
+            if size > limit:
+                raise ParseError(f"file is {size / 1e6:.1f} MB, over the {self.settings.max_file_mb:g} MB limit "
+                                 "(raise max_file_mb / RAG_MAX_FILE_MB to index it)")
+            if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+                raise ParseError(f"unsupported file type {path.suffix or '(none)'}; supported: "
+                                 + ", ".join(sorted(SUPPORTED_EXTENSIONS)))
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            doc_id = doc_id_for(path)
+            old = self.store.document(doc_id)
+            if old and old.content_hash == digest and old.tags == tags and old.source == source:
+                return FileResult(source, "unchanged", doc_id, old.chunks)
+            elements = parse_file(path, max_bytes=limit)
+            return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed")
+        except ParseError as e:
+            return FileResult(source, "failed", reason=str(e))
+        except Exception as e:  # a parser bug on one file must not stop the batch
+            log.exception("unexpected error parsing %s", source)
+            return FileResult(source, "failed", reason=f"unexpected {type(e).__name__}: {e}")
+
+    def _prepare_elements(self, doc_id, source, elements: list[Element], digest, size, tags, status) -> _Parsed:
+        chunks = chunk_elements(doc_id, elements, self.settings.chunk)
+        if not chunks:
+            raise ParseError("no text to index after parsing (the file is empty or has no text layer)")
+        info = DocumentInfo(doc_id=doc_id, source=source, content_hash=digest, size=size, chunks=len(chunks),
+                            indexed_at=now(), tags=dict(tags))
+        return _Parsed(info, chunks, status)
+
+    # ---- already-parsed documents (BEIR corpora, API uploads with text) --------
+    def index_elements(self, docs: list[tuple[str, str, list[Element]]], tags: dict[str, str] | None = None,
+                       progress: bool = True) -> IngestReport:
+        """docs: (doc_id, source, elements). Unchanged documents are skipped by content hash."""
+        report, pending = IngestReport(), []
+        for doc_id, source, elements in tqdm(docs, desc="chunking", unit="doc", disable=not progress):
+            digest = hashlib.sha256("\n\n".join(e.section + "\x00" + e.text for e in elements).encode()).hexdigest()
+            old = self.store.document(doc_id)
+            if old and old.content_hash == digest:
+                report.results.append(FileResult(source, "unchanged", doc_id, old.chunks))
+                continue
+            try:
+                pending.append(self._prepare_elements(doc_id, source, elements, digest,
+                                                      sum(len(e.text) for e in elements), tags or {},
+                                                      "updated" if old else "indexed"))
+            except ParseError as e:
+                report.results.append(FileResult(source, "failed", doc_id, reason=str(e)))
+        bar = tqdm(total=sum(len(p.chunks) for p in pending), desc="embedding", unit="chunk", disable=not progress)
+        for i in range(0, len(pending), 512):
+            part = pending[i:i + 512]
+            report.results += self._write(part, False)
+            bar.update(sum(len(p.chunks) for p in part))
+        bar.close()
+        self.store.commit()
+        return report
+
+    # ---- embedding and writing -------------------------------------------------
+    def _write(self, parsed: list[_Parsed], progress: bool) -> list[FileResult]:
+        if not parsed:
+            return []
+        all_chunks = [c for p in parsed for c in p.chunks]
+        texts = [embed_text(c) for c in all_chunks]
+        hashes = [text_hash(t) for t in texts]
+        cached = self.store.cached_vectors(list(set(hashes)))
+        missing = sorted({h: t for h, t in zip(hashes, texts) if h not in cached}.items())
+        if missing:
+            vecs = self.encoder.encode_passages([t for _, t in missing], show_progress=progress and len(missing) > 64)
+            cached.update({h: v for (h, _), v in zip(missing, vecs)})
+        out, pos = [], 0
+        for p in parsed:
+            n = len(p.chunks)
+            hs = hashes[pos:pos + n]
+            toks = [tokenize(t) for t in texts[pos:pos + n]]
+            vectors = np.vstack([cached[h] for h in hs]).astype(np.float32)
+            self.store.replace_document(p.info, p.chunks, toks, vectors, hs)
+            out.append(FileResult(p.info.source, p.status, p.info.doc_id, n))
+            pos += n
+        return out
+
+
+def delete(store: Store, doc_id_or_path: str) -> list[str]:
+    """Delete by doc id, by source as indexed, or by a path resolving to an indexed file."""
+    targets = [doc_id_or_path] if store.document(doc_id_or_path) else []
+    if not targets:
+        targets = [d.doc_id for d in store.documents_by_source(doc_id_or_path)]
+    if not targets and Path(doc_id_or_path).exists():
+        did = doc_id_for(Path(doc_id_or_path))
+        targets = [did] if store.document(did) else []
+    for t in targets:
+        store.delete_document(t)
+    if targets:
+        store.commit()
+    return targets

@@ -1,0 +1,77 @@
+"""Knowledge bases under one home folder: list, create, open, delete."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from indexer.config import IndexerSettings
+from indexer.embed import Encoder, make_encoder
+from indexer.snapshot import IndexParams
+from indexer.store import LocalStore
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class KBNotFound(LookupError):
+    pass
+
+
+def check_name(name: str) -> str:
+    if not NAME.match(name):
+        raise ValueError(f"invalid knowledge base name {name!r}: use 1-64 letters, digits, '_', '-' or '.'")
+    return name
+
+
+class KBManager:
+    def __init__(self, settings: IndexerSettings):
+        self.settings = settings
+        self.home = Path(settings.home)
+        self._encoders: dict[str, Encoder] = {}
+
+    def names(self) -> list[str]:
+        if not self.home.exists():
+            return []
+        return sorted(p.name for p in self.home.iterdir() if (p / "kb.sqlite").exists())
+
+    def exists(self, name: str) -> bool:
+        return (self.home / check_name(name) / "kb.sqlite").exists()
+
+    def encoder(self, model: str | None = None) -> Encoder:
+        """One encoder per model per process."""
+        model = model or self.settings.embed_model
+        if model not in self._encoders:
+            self._encoders[model] = make_encoder(model, self.settings.embed_batch_size, self.settings.device)
+        return self._encoders[model]
+
+    def params(self, dim: int) -> IndexParams:
+        s = self.settings
+        return IndexParams(dim=dim, dense_index=s.dense_index, hnsw_threshold=s.hnsw_threshold,
+                           hnsw_m=s.hnsw_m, hnsw_ef_search=s.hnsw_ef_search)
+
+    def create(self, name: str, embed_model: str | None = None) -> LocalStore:
+        if self.exists(name):
+            raise FileExistsError(f"knowledge base {name!r} already exists")
+        return self.open(name, writable=True, create=True, embed_model=embed_model)
+
+    def open(self, name: str, writable: bool = False, create: bool = False,
+             embed_model: str | None = None) -> LocalStore:
+        folder = self.home / check_name(name)
+        if not (folder / "kb.sqlite").exists():
+            if not create:
+                known = ", ".join(self.names()) or "none yet"
+                raise KBNotFound(f"knowledge base {name!r} does not exist (known: {known}); "
+                                 f"create it with `rag kb create {name}` or index files into it with `rag index`")
+            enc = self.encoder(embed_model)
+            enc.warm_up()
+            return LocalStore(folder, self.params(enc.dim), writable=True, embed_model=embed_model or
+                              self.settings.embed_model)
+        return LocalStore(folder, self.params(0), writable=writable)
+
+    def delete(self, name: str) -> None:
+        folder = self.home / check_name(name)
+        if not (folder / "kb.sqlite").exists():
+            raise KBNotFound(f"knowledge base {name!r} does not exist")
+        trash = folder.with_name(f".{name}.deleting")
+        folder.rename(trash)  # atomic: the KB is gone at once, even if the removal below is interrupted
+        shutil.rmtree(trash, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Query-time pipeline: retrieve (dense + BM25, fused) -> rerank -> generate -> cite."""

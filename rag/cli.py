@@ -1,0 +1,198 @@
+"""The `rag` command line: a thin front end over indexer/ and rag/."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Optional
+
+import typer
+
+from rag.config import Settings
+
+app = typer.Typer(help="Retrieval-augmented QA over your own documents.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+KB = typer.Option("default", "--kb", help="knowledge base name")
+
+
+class State:
+    config: Optional[str] = None
+    home: Optional[str] = None
+
+    def settings(self, **indexer) -> Settings:
+        return Settings.load(self.config, indexer={"home": self.home, **indexer})
+
+    def manager(self, **indexer):
+        from indexer.kbs import KBManager
+
+        return KBManager(self.settings(**indexer).indexer)
+
+
+state = State()
+
+
+def fail(msg: str, code: int = 1) -> None:
+    typer.secho(f"error: {msg}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def main(home: Optional[str] = typer.Option(None, "--home", help="folder of knowledge bases (env RAG_HOME; default ./.rag)"),
+         config: Optional[str] = typer.Option(None, "--config", help="TOML config file (env RAG_CONFIG)"),
+         verbose: bool = typer.Option(False, "-v", "--verbose")):
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    state.home, state.config = home, config
+
+
+def _open(kb: str, writable: bool = False, create: bool = False, embed_model: Optional[str] = None):
+    from indexer.kbs import KBNotFound
+
+    mgr = state.manager()
+    try:
+        return mgr, mgr.open(kb, writable=writable, create=create, embed_model=embed_model)
+    except (KBNotFound, ValueError) as e:
+        fail(str(e))
+
+
+@kb_app.command("list")
+def kb_list(as_json: bool = typer.Option(False, "--json")):
+    mgr = state.manager()
+    rows = []
+    for name in mgr.names():
+        store = mgr.open(name)
+        rows.append({"name": name, "documents": len(store.documents()), "embed_model": store.embed_model})
+        store.close()
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif not rows:
+        print(f"no knowledge bases in {mgr.home} yet; create one with `rag kb create NAME`")
+    for r in rows if not as_json else []:
+        print(f"{r['name']}\t{r['documents']} documents\t{r['embed_model']}")
+
+
+@kb_app.command("create")
+def kb_create(name: str, embed_model: Optional[str] = typer.Option(None, "--embed-model",
+              help="minilm (English, default), e5 (multilingual) or a sentence-transformers folder")):
+    mgr = state.manager()
+    try:
+        store = mgr.create(name, embed_model)
+    except (FileExistsError, ValueError) as e:
+        fail(str(e))
+    store.commit()
+    print(f"created knowledge base {name!r} ({store.embed_model}, {store.dim}-d) in {mgr.home / name}")
+    store.close()
+
+
+@kb_app.command("delete")
+def kb_delete(name: str, yes: bool = typer.Option(True, "--yes/--ask")):
+    from indexer.kbs import KBNotFound
+
+    try:
+        state.manager().delete(name)
+    except (KBNotFound, ValueError) as e:
+        fail(str(e))
+    print(f"deleted knowledge base {name!r}")
+
+
+def _tags(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            fail(f"--tag expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+@app.command()
+def index(paths: list[str] = typer.Argument(..., help="files and folders (recursive)"), kb: str = KB,
+          tag: list[str] = typer.Option([], "--tag", help="key=value metadata, repeatable"),
+          embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB"),
+          quiet: bool = typer.Option(False, "-q", "--quiet")):
+    """Index files and folders into a knowledge base (created if missing)."""
+    from indexer.ingest import Ingestor
+
+    tags = _tags(tag)
+    mgr, store = _open(kb, writable=True, create=True, embed_model=embed_model)
+    try:
+        encoder = mgr.encoder(store.embed_model)
+        report = Ingestor(store, encoder, mgr.settings).index_paths(paths, tags, progress=not quiet)
+    finally:
+        store.close()
+    for r in report.failed:
+        typer.secho(f"FAILED {r.source}: {r.reason}", fg="red", err=True)
+    print(f"{kb}: {report.count('indexed')} indexed, {report.count('updated')} updated, "
+          f"{report.count('unchanged')} unchanged, {len(report.failed)} failed")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def docs(kb: str = KB, as_json: bool = typer.Option(False, "--json")):
+    """List the documents of a knowledge base."""
+    _, store = _open(kb)
+    rows = [{"doc_id": d.doc_id, "source": d.source, "chunks": d.chunks, "size": d.size,
+             "indexed_at": d.indexed_at, "tags": d.tags} for d in store.documents()]
+    store.close()
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        print(f"{r['doc_id']}  {r['chunks']:>4} chunks  {r['size']:>9} B  {r['indexed_at']}  {r['source']}")
+    print(f"{len(rows)} documents")
+
+
+@app.command()
+def delete(doc: str = typer.Argument(..., help="document id or the path it was indexed from"), kb: str = KB):
+    """Remove a document from every index of a knowledge base."""
+    from indexer.ingest import delete as delete_doc
+
+    _, store = _open(kb, writable=True)
+    try:
+        gone = delete_doc(store, doc)
+    finally:
+        store.close()
+    if not gone:
+        fail(f"no document {doc!r} in {kb!r}; `rag docs --kb {kb}` lists them")
+    print(f"deleted {', '.join(gone)}")
+
+
+@app.command()
+def search(query: str, kb: str = KB, k: int = typer.Option(10, "-k", "--top-k"),
+           mode: Optional[str] = typer.Option(None, "--mode", help="hybrid | dense | bm25"),
+           doc: list[str] = typer.Option([], "--doc", help="only these document ids"),
+           source: list[str] = typer.Option([], "--source", help="only these sources"),
+           tag: list[str] = typer.Option([], "--tag", help="only documents with key=value"),
+           as_json: bool = typer.Option(False, "--json")):
+    """Search a knowledge base (hybrid dense + BM25 by default)."""
+    from indexer.types import Filters
+    from rag.retrieve import HybridRetriever
+
+    mgr, store = _open(kb)
+    settings = state.settings()
+    retriever = HybridRetriever(store, mgr.encoder(store.embed_model), settings.retrieval)
+    hits = retriever.run(query, k, Filters.make(doc, source, _tags(tag)), mode)
+    store.close()
+    if as_json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        print("no results")
+    for i, h in enumerate(hits, 1):
+        where = h.source + (f" p.{h.page}" if h.page else "") + (f" — {h.title}" if h.title else "")
+        text = " ".join(h.text.split())
+        print(f"{i:>2}. [{h.score:.4f}] {where}\n    {text[:300]}{'…' if len(text) > 300 else ''}")
+
+
+def run() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("interrupted; the knowledge base keeps its last complete state", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,41 @@
+"""Query-time settings, composed with the indexer's into one `Settings` object.
+
+Config file (TOML) sections: [indexer], [retrieval]. Environment: RAG_HOME, RAG_EMBED_MODEL, ...
+for the indexer; RAG_RETRIEVAL_MODE, RAG_RETRIEVAL_FUSION, ... for retrieval.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from indexer.config import IndexerSettings, load_settings
+
+
+class RetrievalSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_RETRIEVAL_", extra="ignore")
+
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    fusion: Literal["rrf", "minmax", "dbsf"] = "rrf"
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+    rrf_k: int = Field(60, ge=1)
+    candidates: int = Field(50, ge=1, description="candidates taken from each retriever before fusion")
+    per: Literal["chunk", "document"] = "chunk"
+    aggregate: Literal["max", "max+"] = "max"
+
+
+@dataclass
+class Settings:
+    indexer: IndexerSettings
+    retrieval: RetrievalSettings
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, indexer: dict | None = None,
+             retrieval: dict | None = None) -> "Settings":
+        """defaults < config file < environment < the given overrides (CLI flags)."""
+        return cls(indexer=load_settings(IndexerSettings, config_file, "indexer", **(indexer or {})),
+                   retrieval=load_settings(RetrievalSettings, config_file, "retrieval", **(retrieval or {})))

@@ -1,0 +1,59 @@
+from indexer.chunk import chunk_elements, split_sentences
+from indexer.config import ChunkSettings
+from indexer.tokenize import count_tokens, tokenize
+from indexer.types import Element
+
+
+def test_chinese_sentence_boundaries():
+    s = split_sentences("跨行转账收费5元。本行转账免费！限额多少？每日5万元；超出需到柜台。")
+    assert s == ["跨行转账收费5元。", "本行转账免费！", "限额多少？", "每日5万元；", "超出需到柜台。"]
+
+
+def test_english_sentences_keep_decimals():
+    assert split_sentences("The fee is $2.50 per month. Waived for students! Ok?") == [
+        "The fee is $2.50 per month.", "Waived for students!", "Ok?"]
+
+
+def test_sections_are_not_merged_and_sizes_hold():
+    cfg = ChunkSettings(max_tokens=20, overlap_tokens=6)
+    body = " ".join(f"Sentence number {i} is here." for i in range(12))
+    els = [Element("Fees", "title", "Fees"), Element(body, "text", "Fees"),
+           Element("Hours", "title", "Hours"), Element("Open 9 to 5 daily.", "text", "Hours")]
+    chunks = chunk_elements("d", els, cfg)
+    assert {c.title for c in chunks} == {"Fees", "Hours"}
+    assert chunks[-1].text == "Open 9 to 5 daily." and chunks[-1].title == "Hours"
+    fees = [c for c in chunks if c.title == "Fees"]
+    assert len(fees) > 2 and all(c.n_tokens <= 20 for c in fees)
+    # overlap: each chunk starts with the last sentence of the one before
+    assert fees[1].text.startswith(fees[0].text.split(". ")[-1].rstrip("."))
+
+
+def test_table_kept_whole_when_it_fits_and_split_with_header_when_not():
+    table = "Service | Fee\n" + "\n".join(f"Item {i} | ${i}" for i in range(5))
+    cfg = ChunkSettings(max_tokens=8, table_max_tokens=40)
+    chunks = chunk_elements("d", [Element(table, "table", "Fees")], cfg)
+    assert len(chunks) == 1 and chunks[0].text == table
+    big = "Service | Fee\n" + "\n".join(f"Item {i} | ${i}" for i in range(40))
+    parts = chunk_elements("d", [Element(big, "table", "Fees")], ChunkSettings(max_tokens=8, table_max_tokens=40))
+    assert len(parts) > 1 and all(p.text.startswith("Service | Fee") for p in parts)
+
+
+def test_stable_ids_and_pages():
+    els = [Element("第一章", "title", "第一章", 1), Element("信用卡丢失请立即挂失。" * 3, "text", "第一章", 2)]
+    a = chunk_elements("doc", els, ChunkSettings())
+    b = chunk_elements("doc", els, ChunkSettings())
+    assert [c.chunk_id for c in a] == [c.chunk_id for c in b]
+    assert a[0].page == 2 and a[0].chunk_id.startswith("doc:0:")
+
+
+def test_overlong_sentence_is_cut():
+    cfg = ChunkSettings(max_tokens=10, overlap_tokens=0)
+    chunks = chunk_elements("d", [Element("无标点的长句" * 10, "text", "")], cfg)
+    assert len(chunks) == 6 and all(c.n_tokens <= 10 for c in chunks)
+
+
+def test_tokenizer_mixed_language():
+    toks = tokenize("How do I report a lost card? 信用卡丢失了怎么挂失")
+    assert "card" in toks and "report" in toks and "挂失" in toks and "the" not in toks
+    assert "transfer" in tokenize("Transfers")  # stemmed
+    assert count_tokens("每日限额5万元 ATM") == 8
