@@ -1,8 +1,11 @@
 """BM25 over a sparse term-frequency matrix (rows = chunks, columns = terms).
 
-Scores are identical to rank-bm25's BM25Okapi on the same tokens (same idf with its
-epsilon floor, same k1/b), but a query is one sparse column slice and a mat-vec
-instead of a Python loop over every document. The raw term frequencies are what is
+With idf="okapi", scores are identical to rank-bm25's BM25Okapi on the same tokens
+(same idf with its epsilon floor, same k1/b). The default idf="lucene",
+log(1 + (N - df + 0.5) / (df + 0.5)), is the variant Lucene and bm25s use: it never goes
+negative, so a term found in most chunks of a small KB still counts for, not against, a
+match. Either way a query is one sparse column slice and a mat-vec instead of a Python
+loop over every document. The raw term frequencies are what is
 stored; idf and length normalisation are derived at load time, so adds and deletes
 only touch rows.
 """
@@ -17,8 +20,10 @@ import scipy.sparse as sp
 
 
 class BM25Index:
-    def __init__(self, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25):
-        self.k1, self.b, self.epsilon = k1, b, epsilon
+    def __init__(self, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25, idf: str = "lucene"):
+        if idf not in ("lucene", "okapi"):
+            raise ValueError(f"idf must be 'lucene' or 'okapi', not {idf!r}")
+        self.k1, self.b, self.epsilon, self.idf_kind = k1, b, epsilon, idf
         self.vocab: dict[str, int] = {}
         self.ids = np.zeros(0, dtype=np.int64)
         self.tf = sp.csr_matrix((0, 0), dtype=np.float32)
@@ -66,9 +71,12 @@ class BM25Index:
         doc_len = np.asarray(tf.sum(axis=1)).ravel()
         avgdl = doc_len.mean() if n_docs else 1.0
         df = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float64)
-        idf = np.log((n_docs - df + 0.5) / (df + 0.5))
         present = df > 0  # terms of deleted rows linger in the vocabulary; rank-bm25 never saw them
-        if present.any():
+        if self.idf_kind == "lucene":
+            idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        else:
+            idf = np.log((n_docs - df + 0.5) / (df + 0.5))
+        if self.idf_kind == "okapi" and present.any():
             eps = self.epsilon * idf[present].mean()
             idf = np.where(idf < 0, eps, idf)
         idf[~present] = 0.0
@@ -94,8 +102,7 @@ class BM25Index:
         scores = self.score(query_tokens)
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
-        positive = scores > 0
-        n = int(positive.sum())
+        n = int((scores > 0).sum()) if self.idf_kind == "lucene" else int((scores != 0).sum() - (scores == -np.inf).sum())
         if n == 0:
             return np.zeros(0, np.int64), np.zeros(0)
         k = min(k, n)
@@ -108,7 +115,7 @@ class BM25Index:
         sp.save_npz(folder / "bm25_tf.npz", self.tf.tocsr(), compressed=False)
         np.save(folder / "bm25_ids.npy", self.ids)
         (folder / "bm25_vocab.json").write_text(json.dumps(list(self.vocab), ensure_ascii=False), encoding="utf-8")
-        (folder / "bm25_params.json").write_text(json.dumps({"k1": self.k1, "b": self.b, "epsilon": self.epsilon}))
+        (folder / "bm25_params.json").write_text(json.dumps({"k1": self.k1, "b": self.b, "epsilon": self.epsilon, "idf": self.idf_kind}))
 
     @classmethod
     def load(cls, folder: Path) -> "BM25Index":

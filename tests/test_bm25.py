@@ -33,7 +33,7 @@ def random_corpus(n_docs, vocab, seed):
 ])
 def test_scores_match_rank_bm25(corpus):
     ref = BM25Okapi(corpus)
-    idx = BM25Index()
+    idx = BM25Index(idf="okapi")
     idx.add(np.arange(len(corpus)), corpus)
     rng = random.Random(0)
     queries = [rng.sample(corpus[rng.randrange(len(corpus))], 1) + ["nope"] for _ in range(20)]
@@ -44,7 +44,7 @@ def test_scores_match_rank_bm25(corpus):
 
 def test_incremental_equals_rebuild():
     corpus = random_corpus(120, 80, 3)
-    inc = BM25Index()
+    inc = BM25Index(idf="okapi")
     inc.add(np.arange(60), corpus[:60])
     inc.add(np.arange(60, 120), corpus[60:])
     inc.remove(set(range(0, 120, 3)))
@@ -68,3 +68,13 @@ def test_search_top_k_and_filter(tmp_path):
     idx.save(tmp_path)
     again = BM25Index.load(tmp_path)
     np.testing.assert_allclose(again.score(tokenize("wire")), idx.score(tokenize("wire")))
+
+
+def test_lucene_idf_never_negative_in_tiny_kb():
+    idx = BM25Index()
+    idx.add([1, 2], [["loan", "policy"], ["loan", "rates", "loan"]])
+    ids, scores = idx.search(["loan"], 5)
+    assert list(ids) == [2, 1] and (scores > 0).all()
+    okapi = BM25Index(idf="okapi")
+    okapi.add([1, 2], [["loan", "policy"], ["loan", "rates", "loan"]])
+    assert (okapi.score(["loan"]) < 0).all()  # why lucene is the default

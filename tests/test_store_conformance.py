@@ -1,0 +1,111 @@
+"""Conformance suite for the KB store interface. Every backend (local today, Milvus later)
+must pass it: add a factory to BACKENDS."""
+import numpy as np
+import pytest
+
+from indexer.catalog import text_hash
+from indexer.snapshot import IndexParams
+from indexer.store import LocalStore
+from indexer.tokenize import tokenize
+from indexer.types import Chunk, DocumentInfo, Filters
+
+DIM = 16
+
+
+def local_backend(path, writable=True):
+    return LocalStore(path / "kb", IndexParams(dim=DIM), writable=writable, embed_model="test-vectors")
+
+
+BACKENDS = {"local": local_backend}
+
+
+@pytest.fixture(params=list(BACKENDS))
+def factory(request, tmp_path):
+    return lambda writable=True: BACKENDS[request.param](tmp_path, writable)
+
+
+def vec(seed):
+    v = np.random.default_rng(seed).normal(size=DIM).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def put(store, doc_id, texts, source=None, tags=None, seed=0):
+    chunks = [Chunk(f"{doc_id}:{i}", doc_id, i, t, title="T") for i, t in enumerate(texts)]
+    vecs = np.vstack([vec(seed + i) for i in range(len(texts))])
+    info = DocumentInfo(doc_id, source or f"/docs/{doc_id}.txt", "h-" + "".join(texts), 10, len(texts),
+                        "2026-01-01T00:00:00+00:00", tags or {})
+    store.replace_document(info, chunks, [tokenize(t) for t in texts], vecs, [text_hash(t) for t in texts])
+    return vecs
+
+
+def test_add_search_both_indexes(factory):
+    s = factory()
+    vecs = put(s, "a", ["wire transfer fees", "card replacement"], seed=1)
+    put(s, "b", ["信用卡挂失流程", "opening hours"], seed=10)
+    s.commit()
+    dense = s.search_dense(vecs[1], 2)
+    assert dense[0][0].chunk_id == "a:1" and dense[0][1] == pytest.approx(1.0, abs=1e-4)
+    sparse = s.search_sparse(tokenize("信用卡挂失"), 5)
+    assert [r.chunk_id for r, _ in sparse] == ["b:0"]
+    assert sparse[0][0].source == "/docs/b.txt" and sparse[0][0].text == "信用卡挂失流程"
+    assert {d.doc_id for d in s.documents()} == {"a", "b"}
+
+
+def test_replace_removes_old_chunks(factory):
+    s = factory()
+    put(s, "a", ["old overdraft text"], seed=1)
+    s.commit()
+    put(s, "a", ["new savings text"], seed=2)
+    s.commit()
+    assert s.search_sparse(tokenize("overdraft"), 5) == []
+    assert [r.chunk_id for r, _ in s.search_sparse(tokenize("savings"), 5)] == ["a:0"]
+    assert s.document("a").chunks == 1
+
+
+def test_delete_is_never_returned_again(factory):
+    s = factory()
+    v = put(s, "a", ["mortgage rates"], seed=1)
+    put(s, "b", ["mortgage calculator"], seed=5)
+    s.commit()
+    assert s.delete_document("a") and not s.delete_document("missing")
+    s.commit()
+    assert all(r.doc_id != "a" for r, _ in s.search_dense(v[0], 10))
+    assert all(r.doc_id != "a" for r, _ in s.search_sparse(tokenize("mortgage"), 10))
+    s.close()
+    s = factory(False)
+    assert s.document("a") is None and all(r.doc_id != "a" for r, _ in s.search_dense(v[0], 10))
+
+
+def test_filters(factory):
+    s = factory()
+    put(s, "a", ["loan policy"], source="/x/a.md", tags={"dept": "retail"}, seed=1)
+    put(s, "b", ["loan rates"], source="/x/b.md", tags={"dept": "corporate"}, seed=2)
+    s.commit()
+    q = tokenize("loan")
+    assert {r.doc_id for r, _ in s.search_sparse(q, 10, Filters.make(doc_ids=["b"]))} == {"b"}
+    assert {r.doc_id for r, _ in s.search_sparse(q, 10, Filters.make(sources=["/x/a.md"]))} == {"a"}
+    assert {r.doc_id for r, _ in s.search_dense(vec(1), 10, Filters.make(tags={"dept": "corporate"}))} == {"b"}
+    assert s.search_dense(vec(1), 10, Filters.make(tags={"dept": "nobody"})) == []
+
+
+def test_persists_and_readers_refresh(factory):
+    w = factory()
+    put(w, "a", ["branch hours"], seed=1)
+    w.commit()
+    r = factory(False)
+    assert len(r.search_sparse(tokenize("branch"), 5)) == 1
+    put(w, "b", ["branch address"], seed=2)
+    w.commit()
+    r.refresh()
+    assert len(r.search_sparse(tokenize("branch"), 5)) == 2
+    with pytest.raises(PermissionError):
+        r.delete_document("a")
+
+
+def test_cached_vectors(factory):
+    s = factory()
+    v = put(s, "a", ["foreign exchange"], seed=3)
+    s.commit()
+    got = s.cached_vectors([text_hash("foreign exchange"), "nope"])
+    np.testing.assert_allclose(got[text_hash("foreign exchange")], v[0])
+    assert "nope" not in got
