@@ -63,7 +63,7 @@ class SentenceTransformerEncoder:
 
         self._model = SentenceTransformer(self.path, device=pick_device(self.device), local_files_only=True)
         self._model.max_seq_length = min(self.max_seq_length, self._model.max_seq_length or self.max_seq_length)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
 
     def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
         self.warm_up()

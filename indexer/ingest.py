@@ -120,7 +120,7 @@ class Ingestor:
             size = path.stat().st_size
             limit = int(self.settings.max_file_mb * 1024 * 1024)
             if size > limit:
-                raise ParseError(f"file is {size / 1e6:.1f} MB, over the {self.settings.max_file_mb:g} MB limit "
+                raise ParseError(f"file is {size / 2**20:.3g} MB, over the {self.settings.max_file_mb:g} MB limit "
                                  "(raise max_file_mb / RAG_MAX_FILE_MB to index it)")
             if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
                 raise ParseError(f"unsupported file type {path.suffix or '(none)'}; supported: "

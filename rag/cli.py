@@ -196,3 +196,44 @@ def run() -> None:
     except KeyboardInterrupt:
         print("interrupted; the knowledge base keeps its last complete state", file=sys.stderr)
         sys.exit(130)
+
+
+eval_app = typer.Typer(help="Offline evaluation.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/"),
+                   split: str = typer.Option("test", "--split"), kb: Optional[str] = typer.Option(None, "--kb"),
+                   out: Optional[str] = typer.Option(None, "--json", help="write the metrics here"),
+                   modes: str = typer.Option("hybrid", "--modes", help="comma list of hybrid,dense,bm25"),
+                   embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB"),
+                   per_query: bool = typer.Option(False, "--per-query", help="include per-query rows in the JSON")):
+    """Index a BEIR folder into a KB (reused when it already holds it) and measure retrieval."""
+    from pathlib import Path
+
+    from eval.beir import load_beir
+    from eval.retrieval import evaluate, index_corpus
+    from indexer.kbs import KBManager
+
+    try:
+        ds = load_beir(beir, split)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    kb = kb or "beir-" + Path(beir).resolve().name
+    settings = state.settings()
+    mgr = KBManager(settings.indexer)
+    written = index_corpus(ds, mgr, kb, embed_model)
+    print(f"{kb}: {len(ds.corpus)} corpus documents ({written} newly indexed), {len(ds.queries)} queries in {split}")
+    results = []
+    for mode in [m.strip() for m in modes.split(",") if m.strip()]:
+        r = evaluate(ds, settings, kb, mode, mgr=mgr)
+        if not per_query:
+            r.pop("per_query")
+        results.append(r)
+        print(f"{mode:>7}: nDCG@10 {r['ndcg@10']:.4f}  R@5 {r['recall@5']:.4f}  R@10 {r['recall@10']:.4f}  "
+              f"MRR@10 {r['mrr@10']:.4f}  p50 {r['latency_p50_ms']:.1f} ms  p95 {r['latency_p95_ms']:.1f} ms")
+    doc = {"dataset": str(Path(beir).resolve()), "split": split, "kb": kb, **results[0], "configs": results}
+    if out:
+        Path(out).write_text(json.dumps(doc, ensure_ascii=False, indent=2))
+        print(f"wrote {out}")

@@ -1,0 +1,1 @@
+"""Offline evaluation: BEIR datasets, retrieval metrics, reports."""

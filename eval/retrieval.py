@@ -1,0 +1,56 @@
+"""`rag eval retrieval`: index a BEIR corpus into a KB (reusing what it already holds),
+run every query, and report nDCG@10, Recall@k, MRR@10 and latency."""
+from __future__ import annotations
+
+import time
+import numpy as np
+from tqdm import tqdm
+
+from eval.beir import BeirDataset
+from eval.metrics import per_query, percentile_ms
+from indexer.ingest import Ingestor
+from indexer.kbs import KBManager
+from indexer.types import Element
+from rag.config import Settings
+from rag.retrieve import HybridRetriever
+
+
+def index_corpus(ds: BeirDataset, mgr: KBManager, kb: str, embed_model: str | None = None,
+                 progress: bool = True) -> int:
+    """Index the corpus with doc ids = corpus _ids; unchanged documents are skipped. Returns docs written."""
+    store = mgr.open(kb, writable=True, create=True, embed_model=embed_model)
+    try:
+        docs = [(did, f"beir:{ds.root.name}/{did}", [Element(text, "text", title)])
+                for did, (title, text) in ds.corpus.items() if text.strip()]
+        report = Ingestor(store, mgr.encoder(store.embed_model), mgr.settings).index_elements(docs, progress=progress)
+        store.catalog.set_meta(f"beir:{ds.root}", ds.fingerprint())
+        return report.count("indexed") + report.count("updated")
+    finally:
+        store.close()
+
+
+def evaluate(ds: BeirDataset, settings: Settings, kb: str, mode: str | None = None, k: int = 10,
+             progress: bool = True, mgr: KBManager | None = None) -> dict:
+    mgr = mgr or KBManager(settings.indexer)
+    store = mgr.open(kb)
+    retrieval = replace_settings(settings, mode)
+    retriever = HybridRetriever(store, mgr.encoder(store.embed_model), retrieval)
+    retriever.warm_up()
+    retriever.run("warm up", k)
+    rows, latencies = [], []
+    for qid, text in tqdm(ds.queries.items(), desc=f"queries ({retrieval.mode})", disable=not progress):
+        t0 = time.perf_counter()
+        hits = retriever.run(text, k)
+        latencies.append(time.perf_counter() - t0)
+        ranked = [h.doc_id for h in hits]
+        rows.append({"query_id": qid, **per_query(ranked, ds.qrels[qid]), "top": ranked[:3]})
+    store.close()
+    metrics = {m: float(np.mean([r[m] for r in rows])) for m in ("ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10")}
+    return {"mode": retrieval.mode, "fusion": retrieval.fusion, "queries": len(rows), **metrics,
+            "latency_p50_ms": percentile_ms(latencies, 50), "latency_p95_ms": percentile_ms(latencies, 95),
+            "embed_model": store.embed_model, "per_query": rows}
+
+
+def replace_settings(settings: Settings, mode: str | None):
+    r = settings.retrieval.model_copy(update={"per": "document"})
+    return r.model_copy(update={"mode": mode}) if mode else r

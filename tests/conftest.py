@@ -1,0 +1,69 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from indexer.embed import SentenceTransformerEncoder
+
+    enc = SentenceTransformerEncoder("minilm", batch_size=32, device="cpu")
+    enc.warm_up()
+    return enc
+
+
+@pytest.fixture
+def manager(tmp_path, minilm):
+    """A KB manager on a fresh home whose 'minilm' encoder is the session's (loaded once)."""
+    from indexer.config import IndexerSettings
+    from indexer.kbs import KBManager
+
+    mgr = KBManager(IndexerSettings(home=tmp_path / "home", embed_model="minilm"))
+    mgr._encoders["minilm"] = minilm
+    return mgr
+
+
+SAMPLE_FILES = ["en/lost_or_stolen_cards.txt", "en/wire_transfers.html", "en/account_fees.md",
+                "zh/card_loss_reporting.txt", "en/mortgage_and_loan_policy.pdf"]
+
+
+def _copy_sample(dst: Path) -> Path:
+    shutil.rmtree(dst, ignore_errors=True)
+    dst.mkdir(parents=True)
+    for rel in SAMPLE_FILES:
+        shutil.copy(SAMPLE / rel, dst / Path(rel).name.replace(".", f"_{Path(rel).parent.name}.", 1))
+    return dst
+
+
+@pytest.fixture(scope="session")
+def _indexed_base(tmp_path_factory, minilm):
+    """The sample files indexed once per session into KB 't' (embedding is the slow part)."""
+    from indexer.config import IndexerSettings
+    from indexer.ingest import Ingestor
+    from indexer.kbs import KBManager
+
+    root = tmp_path_factory.mktemp("base")
+    docs = _copy_sample(root / "docs")
+    mgr = KBManager(IndexerSettings(home=root / "home", embed_model="minilm"))
+    mgr._encoders["minilm"] = minilm
+    store = mgr.open("t", writable=True, create=True)
+    Ingestor(store, minilm, mgr.settings).index_paths([str(docs)], progress=False)
+    store.close()
+    return docs, root / "home" / "t"
+
+
+@pytest.fixture
+def sample_copy(manager, _indexed_base):
+    """Pristine sample documents (tests may edit them) and KB 't' in this test's home already holding them."""
+    docs, kb_folder = _indexed_base
+    _copy_sample(docs)  # same paths and content as when indexed: re-indexing finds them unchanged
+    shutil.copytree(kb_folder, manager.home / "t")
+    return docs

@@ -1,0 +1,133 @@
+"""End to end ingestion on real files with the real MiniLM model, FAISS and BM25."""
+from pathlib import Path
+
+from indexer.ingest import Ingestor, delete
+from indexer.tokenize import tokenize
+from rag.retrieve import HybridRetriever
+
+
+def ingest(manager, paths, kb="t", tags=None):
+    store = manager.open(kb, writable=True, create=True)
+    try:
+        return Ingestor(store, manager.encoder(), manager.settings).index_paths([str(p) for p in paths], tags,
+                                                                                progress=False)
+    finally:
+        store.close()
+
+
+def search(manager, q, kb="t", k=5, mode=None):
+    store = manager.open(kb)
+    try:
+        return HybridRetriever(store, manager.encoder()).run(q, k, mode=mode)
+    finally:
+        store.close()
+
+
+def test_index_and_search_en_zh(manager, sample_copy):
+    rep = ingest(manager, [sample_copy], kb="fresh")
+    assert rep.count("indexed") == 5 and not rep.failed
+    assert ingest(manager, [sample_copy]).count("unchanged") == 5
+    hits = search(manager, "How do I report a stolen debit card?")
+    assert "lost_or_stolen_cards" in hits[0].source
+    assert hits[0].chunk_id.startswith(hits[0].doc_id + ":")
+    zh = search(manager, "银行卡丢失怎么挂失", mode="bm25")
+    assert "card_loss_reporting" in zh[0].source and "挂失" in zh[0].text
+    pdf = [h for h in search(manager, "mortgage down payment", k=10) if h.source.endswith(".pdf")]
+    assert pdf and pdf[0].page is not None
+
+
+def test_reindex_unchanged_changes_nothing(manager, sample_copy):
+    ingest(manager, [sample_copy])
+    store = manager.open("t")
+    gen, snap = store.catalog.generation(), (store.folder / "indexes" / "CURRENT").read_text()
+    store.close()
+    rep = ingest(manager, [sample_copy])
+    assert rep.count("unchanged") == 5 and rep.count("indexed") == 0
+    store = manager.open("t")
+    assert store.catalog.generation() == gen and (store.folder / "indexes" / "CURRENT").read_text() == snap
+    store.close()
+
+
+def test_changed_file_replaces_its_chunks(manager, sample_copy):
+    ingest(manager, [sample_copy])
+    f = sample_copy / "account_fees_en.md"
+    f.write_text("# Fees\n\nThe zebra maintenance fee is 7 dollars per month.\n", encoding="utf-8")
+    rep = ingest(manager, [sample_copy])
+    assert rep.count("updated") == 1 and rep.count("unchanged") == 4
+    hits = search(manager, "zebra maintenance fee", mode="bm25")
+    assert hits[0].source.endswith("account_fees_en.md") and "zebra" in hits[0].text
+    store = manager.open("t")
+    doc = [d for d in store.documents() if d.source.endswith("account_fees_en.md")][0]
+    assert doc.chunks == 1 and len(store.doc_chunks(doc.doc_id)) == 1
+    store.close()
+
+
+def test_delete_by_path_everywhere(manager, sample_copy):
+    ingest(manager, [sample_copy])
+    target = sample_copy / "wire_transfers_en.html"
+    store = manager.open("t", writable=True)
+    assert delete(store, str(target))
+    store.close()
+    for mode in ("dense", "bm25", "hybrid"):
+        assert all("wire_transfers" not in h.source for h in search(manager, "wire transfer cut-off time", k=20, mode=mode))
+
+
+def test_tags_filter(manager, sample_copy, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.md").write_text("# Cards\n\nReport a lost card to the branch manager.\n")
+    ingest(manager, [sample_copy], tags={"dept": "retail"})
+    ingest(manager, [other], tags={"dept": "internal"})
+    from indexer.types import Filters
+
+    store = manager.open("t")
+    hits = HybridRetriever(store, manager.encoder()).run("lost card", 10, Filters.make(tags={"dept": "internal"}))
+    store.close()
+    assert hits and {h.source for h in hits} == {str(other / "note.md")}
+
+
+def test_bad_files_do_not_stop_the_batch(manager, sample_copy, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.txt").write_text("")
+    (bad / "junk.txt").write_bytes(bytes(range(256)) * 3)
+    (bad / "broken.pdf").write_bytes(b"%PDF-1.4\n this is not really a pdf")
+    (bad / "data.xyz").write_text("unsupported")
+    (bad / "good.md").write_text("# Safe deposit boxes\n\nBoxes rent for 80 dollars a year.\n")
+    manager.settings.max_file_mb = 0.001
+    (bad / "big.txt").write_text("large file " * 200)
+    rep = ingest(manager, [bad, tmp_path / "missing.txt"])
+    reasons = {Path(r.source).name: r.reason for r in rep.failed}
+    assert set(reasons) == {"empty.txt", "junk.txt", "broken.pdf", "data.xyz", "big.txt", "missing.txt"}
+    assert "limit" in reasons["big.txt"] and "unsupported" in reasons["data.xyz"]
+    assert all(reasons.values())
+    assert rep.count("indexed") == 1
+    top = search(manager, "safe deposit box rent", mode="bm25")[0]
+    assert top.title == "Safe deposit boxes" and "80 dollars" in top.text
+
+
+def test_embeddings_reused_not_recomputed(manager, sample_copy):
+    ingest(manager, [sample_copy])
+    store = manager.open("t", writable=True)
+    calls = []
+    enc = manager.encoder()
+    orig = enc.encode_passages
+    enc.encode_passages = lambda texts, show_progress=False: calls.append(len(texts)) or orig(texts, show_progress)
+    try:
+        f = sample_copy / "lost_or_stolen_cards_en.txt"
+        f.write_text(f.read_text() + "\n\nA new closing paragraph about card fraud alerts.\n")
+        Ingestor(store, enc, manager.settings).index_paths([str(sample_copy)], progress=False)
+    finally:
+        enc.encode_passages = orig
+        store.close()
+    total = search(manager, "card fraud alerts", mode="bm25")
+    assert "fraud alerts" in total[0].text
+    assert sum(calls) <= 2  # only the changed tail chunk(s), not the whole file
+
+
+def test_tokens_of_chinese_chunk_are_words(manager, sample_copy):
+    ingest(manager, [sample_copy])
+    store = manager.open("t")
+    rec = [r for d in store.documents() if "card_loss" in d.source for r in store.doc_chunks(d.doc_id)][0]
+    store.close()
+    assert len(tokenize(rec.text)) > 3
