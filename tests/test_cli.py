@@ -1,0 +1,58 @@
+"""The `rag` command as a user runs it (real subprocesses, real models)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rag(home, *args, ok=True):
+    env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    p = subprocess.run([sys.executable, "-m", "rag", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    if ok:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_cli_end_to_end(tmp_path):
+    home = tmp_path / "home"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "cards.md").write_text("# Lost cards\n\nCall 800-555-0199 at once to block a lost card.\n\n"
+                                   "# Fees\n\nA replacement card costs 5 dollars.\n")
+    (docs / "转账.txt").write_text("跨行转账每笔收费5元。每日转账限额为5万元。", encoding="gbk")
+    (docs / "broken.pdf").write_bytes(b"not a pdf")
+
+    assert "no knowledge bases" in rag(home, "kb", "list").stdout
+    p = rag(home, "index", str(docs), "--kb", "bank", "--tag", "dept=retail", "-q", ok=False)
+    assert p.returncode == 1  # one file failed ...
+    assert "broken.pdf" in p.stderr and "2 indexed" in p.stdout  # ... the others were indexed
+
+    listed = json.loads(rag(home, "docs", "--kb", "bank", "--json").stdout)
+    assert {Path(d["source"]).name for d in listed} == {"cards.md", "转账.txt"}
+    assert all(d["chunks"] >= 1 and d["doc_id"] for d in listed)
+    assert listed[0]["tags"] == {"dept": "retail"}
+
+    hits = json.loads(rag(home, "search", "how do I block a lost card", "--kb", "bank", "--json").stdout)
+    top = hits[0]
+    assert {"doc_id", "chunk_id", "source", "text", "score", "title", "page"} <= set(top)
+    assert top["source"] == str(docs / "cards.md") and top["title"] == "Lost cards"
+    zh = json.loads(rag(home, "search", "转账限额", "--kb", "bank", "--json", "-k", "1").stdout)
+    assert "5万元" in zh[0]["text"]  # the GBK file was decoded
+
+    none = json.loads(rag(home, "search", "block lost card", "--kb", "bank", "--json", "--tag", "dept=corporate").stdout)
+    assert none == []
+
+    assert "deleted" in rag(home, "delete", str(docs / "cards.md"), "--kb", "bank").stdout
+    after = json.loads(rag(home, "search", "lost card", "--kb", "bank", "--json").stdout)
+    assert all(h["source"] != str(docs / "cards.md") for h in after)
+    assert rag(home, "delete", "nope", "--kb", "bank", ok=False).returncode == 1
+
+    assert "bank" in rag(home, "kb", "list").stdout
+    missing = rag(home, "search", "x", "--kb", "nokb", ok=False)
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+    rag(home, "kb", "delete", "bank")
+    assert "bank" not in rag(home, "kb", "list").stdout

@@ -1,0 +1,454 @@
+"""Tests for indexer.parse: every format on real files built in tmp_path, failure messages,
+encoding detection, and parsing with the network blocked (no spaCy download, no telemetry)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from indexer.encoding import decode_bytes
+from indexer.parse import SUPPORTED_EXTENSIONS, ParseError, parse_file
+from indexer.types import Element
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process guard: parsing must never open a connection or resolve a name."""
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"network access attempted during parsing: {args!r}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def by_text(elements: list[Element], text: str) -> Element:
+    matches = [e for e in elements if e.text == text]
+    assert matches, f"{text!r} not among {[e.text for e in elements]}"
+    return matches[0]
+
+
+def make_pdf(pages: list[list[tuple[int, str]]]) -> bytes:
+    """A minimal PDF with a text layer: per page, (font size, line) pairs drawn top-down
+    in Helvetica (Helvetica-Bold from 14 pt). An empty page list draws no text."""
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b"",
+                            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+                            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold >>"]
+    kids = []
+    for lines in pages:
+        ops, y = [], 740
+        for size, line in lines:
+            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            ops.append(f"BT /F{2 if size >= 14 else 1} {size} Tf 72 {y} Td ({escaped}) Tj ET")
+            y -= size + 10
+        stream = "\n".join(ops).encode("latin-1")
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R"
+                       b" /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> >>" % len(objects))
+        kids.append(len(objects))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+        b" ".join(b"%d 0 R" % k for k in kids), len(kids))
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------- formats
+
+def test_markdown_headings_become_section_paths(tmp_path: Path) -> None:
+    md = write(tmp_path / "fees.md", textwrap.dedent("""\
+        # Fees
+
+        Our fees are listed below.
+
+        ## Wire transfers
+
+        A wire transfer costs 15 dollars.
+
+        - Domestic: 1 day
+        - International: 3 days
+
+        # 退款政策
+
+        ## 申请流程
+
+        客户可以在三十天内申请退款。
+        """))
+    elements = parse_file(md)
+    assert by_text(elements, "Fees") == Element("Fees", "title", "Fees")
+    assert by_text(elements, "A wire transfer costs 15 dollars.").section == "Fees > Wire transfers"
+    assert by_text(elements, "Domestic: 1 day").kind == "list"
+    chinese = by_text(elements, "客户可以在三十天内申请退款。")
+    assert (chinese.kind, chinese.section) == ("text", "退款政策 > 申请流程")
+    assert all(e.page is None for e in elements)
+
+
+def test_html_table_is_rendered_row_by_row(tmp_path: Path) -> None:
+    html = write(tmp_path / "fees.html", """<html><head><title>x</title></head><body>
+        <h1>Fees</h1><h2>Wire transfers</h2><p>Prices per transfer are below.</p>
+        <table><tr><th>Type</th><th>Fee</th></tr>
+        <tr><td>Domestic</td><td>15 USD</td></tr><tr><td>国际汇款</td><td>45 USD</td></tr></table>
+        </body></html>""")
+    elements = parse_file(html)
+    tables = [e for e in elements if e.kind == "table"]
+    assert len(tables) == 1
+    assert tables[0].text.splitlines() == ["Type | Fee", "Domestic | 15 USD", "国际汇款 | 45 USD"]
+    assert tables[0].section == "Fees > Wire transfers"
+
+
+def test_docx_heading_styles_become_sections(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Account fees", level=1)
+    document.add_paragraph("Monthly maintenance costs 5 dollars.")
+    document.add_heading("Wire transfers", level=2)
+    document.add_paragraph("电汇需要两个工作日才能到账。")
+    document.add_heading("Closing an account", level=1)
+    document.add_paragraph("Closing is free of charge.")
+    document.save(tmp_path / "fees.docx")
+
+    elements = parse_file(tmp_path / "fees.docx")
+    assert by_text(elements, "Account fees").kind == "title"
+    assert by_text(elements, "Monthly maintenance costs 5 dollars.").section == "Account fees"
+    assert by_text(elements, "电汇需要两个工作日才能到账。").section == "Account fees > Wire transfers"
+    assert by_text(elements, "Closing is free of charge.").section == "Closing an account"
+
+
+def test_pptx_slides_give_page_numbers(tmp_path: Path) -> None:
+    import pptx
+    from pptx.util import Inches
+
+    deck = pptx.Presentation()
+    for title, body in [("Quarterly results", "Revenue grew by ten percent."),
+                        ("退款政策", "客户可以申请退款。")]:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+    untitled = deck.slides.add_slide(deck.slide_layouts[6])  # blank layout: no title shape
+    box = untitled.shapes.add_textbox(Inches(1), Inches(1), Inches(6), Inches(1))
+    box.text_frame.text = "Questions are welcome at any time."
+    deck.save(tmp_path / "deck.pptx")
+
+    elements = parse_file(tmp_path / "deck.pptx")
+    assert by_text(elements, "Quarterly results") == Element(
+        "Quarterly results", "title", "Quarterly results", 1)
+    assert by_text(elements, "Revenue grew by ten percent.").page == 1
+    second = by_text(elements, "客户可以申请退款。")
+    assert (second.page, second.section) == (2, "退款政策")
+    third = by_text(elements, "Questions are welcome at any time.")
+    assert (third.page, third.section) == (3, "")  # a new slide starts a new section
+
+
+def test_pdf_pages_and_headings(tmp_path: Path) -> None:
+    pdf = tmp_path / "guide.pdf"
+    pdf.write_bytes(make_pdf([
+        [(18, "Fees"), (11, "The monthly fee is 25 dollars."), (14, "Wire transfers"),
+         (11, "A wire costs 15 dollars (domestic).")],
+        [(18, "Support"), (11, "Call us at any time.")],
+    ]))
+    elements = parse_file(pdf)
+    assert {e.page for e in elements} == {1, 2}
+    assert by_text(elements, "The monthly fee is 25 dollars.").page == 1
+    wire = by_text(elements, "A wire costs 15 dollars (domestic).")
+    assert (wire.page, wire.section) == (1, "Fees > Wire transfers")
+    assert by_text(elements, "Support") == Element("Support", "title", "Support", 2)
+    assert by_text(elements, "Call us at any time.").page == 2
+
+
+def test_csv_is_split_into_tables_that_repeat_the_header(tmp_path: Path) -> None:
+    rows = ["客户;金额;city"] + [f"client{i};{i * 10};Zürich" for i in range(95)]
+    csv_file = write(tmp_path / "clients.csv", "\r\n".join(rows) + "\r\n")
+    elements = parse_file(csv_file)
+    assert [e.kind for e in elements] == ["table"] * 3  # 40 + 40 + 15 rows
+    for element in elements:
+        lines = element.text.splitlines()
+        assert lines[0] == "客户 | 金额 | city"
+        assert len(lines) <= 41
+    assert elements[0].text.splitlines()[1] == "client0 | 0 | Zürich"
+    assert elements[2].text.splitlines()[-1] == "client94 | 940 | Zürich"
+
+
+def test_gbk_csv_is_decoded(tmp_path: Path) -> None:
+    text = "姓名,部门,电话\n张伟,财务部,8801\n李娜,人力资源部,8802\n王芳,信息技术部,8803\n"
+    elements = parse_file(write(tmp_path / "staff.csv", text, encoding="gbk"))
+    assert elements[0].text.splitlines() == [
+        "姓名 | 部门 | 电话", "张伟 | 财务部 | 8801", "李娜 | 人力资源部 | 8802", "王芳 | 信息技术部 | 8803"]
+
+
+def test_xlsx_has_one_section_per_sheet(tmp_path: Path) -> None:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    fees = workbook.active
+    fees.title = "Fees"
+    fees.append(["Service", "Fee", "Currency"])
+    fees.append(["Wire", 15.0, "USD"])
+    fees.append(["电汇", 45, "CNY"])
+    rates = workbook.create_sheet("Rates")
+    rates.append(["Term", "Rate"])
+    rates.append(["12 months", 0.035])
+    rates.append(["Valid from", dt.datetime(2024, 1, 31)])
+    workbook.save(tmp_path / "book.xlsx")
+
+    elements = parse_file(tmp_path / "book.xlsx")
+    assert [(e.kind, e.section) for e in elements] == [("table", "Fees"), ("table", "Rates")]
+    assert elements[0].text.splitlines() == [
+        "Service | Fee | Currency", "Wire | 15 | USD", "电汇 | 45 | CNY"]
+    assert elements[1].text.splitlines() == [
+        "Term | Rate", "12 months | 0.035", "Valid from | 2024-01-31"]
+
+
+def test_plain_text_sentences_are_not_mistaken_for_headings(tmp_path: Path) -> None:
+    txt = write(tmp_path / "notes.txt",
+                "Fee schedule\n\nThe monthly fee is 25 dollars.\n\nCall us at any time.\n\n"
+                "客户可以在三十天内申请退款。\n")
+    elements = parse_file(txt)
+    assert by_text(elements, "Fee schedule").kind == "title"
+    for sentence in ("The monthly fee is 25 dollars.", "Call us at any time.", "客户可以在三十天内申请退款。"):
+        assert (by_text(elements, sentence).kind, by_text(elements, sentence).section) == (
+            "text", "Fee schedule")
+
+
+# ---------------------------------------------------------------- encodings
+
+def test_gbk_chinese_text_file(tmp_path: Path) -> None:
+    text = "退款政策\n\n客户可以在三十天内申请退款。电汇需要两个工作日才能到账，请耐心等待。\n"
+    elements = parse_file(write(tmp_path / "policy.txt", text, encoding="gbk"))
+    joined = "\n".join(e.text for e in elements)
+    assert "客户可以在三十天内申请退款。" in joined and "请耐心等待" in joined
+
+
+def test_latin1_text_file(tmp_path: Path) -> None:
+    elements = parse_file(write(tmp_path / "menu.txt",
+                                "Le café est fermé le dimanche, crème brûlée incluse.\n",
+                                encoding="latin-1"))
+    assert elements[0].text == "Le café est fermé le dimanche, crème brûlée incluse."
+
+
+@pytest.mark.parametrize(("text", "encoding"), [
+    ("café", "latin-1"),
+    ("Price: 5€ – “quoted”", "cp1252"),
+    ("Zażółć gęślą jaźń. Przykładowy tekst w języku polskim.", "cp1250"),
+    ("Привет, это тестовый текст на русском языке.", "cp1251"),
+    ("退款政策：三十天内", "gbk"),
+    ("with a byte-order mark", "utf-8-sig"),
+    ("UTF-16 with BOM, naïve", "utf-16"),
+])
+def test_decode_bytes(text: str, encoding: str) -> None:
+    assert decode_bytes(text.encode(encoding)) == text
+
+
+@pytest.mark.parametrize(("charset", "body"), [("gbk", "年费为一百元。"), ("koi8-r", "Привет")])
+def test_html_declared_charset_is_used(tmp_path: Path, charset: str, body: str) -> None:
+    page = f'<html><head><meta charset="{charset}"></head><body><p>{body}</p></body></html>'
+    elements = parse_file(write(tmp_path / "page.htm", page, encoding=charset))
+    assert [e.text for e in elements] == [body]
+
+
+# ---------------------------------------------------------------- failures
+
+def test_empty_and_blank_files_are_rejected(tmp_path: Path) -> None:
+    for name, content in [("empty.txt", b""), ("blank.md", b"  \n\n \t\n"),
+                          ("empty.csv", b"\n\n")]:
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ParseError, match=rf"{name} is empty"):
+            parse_file(tmp_path / name)
+
+
+def test_binary_junk_with_text_extension(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_bytes(random.Random(7).randbytes(4096))
+    with pytest.raises(ParseError, match="binary") as info:
+        parse_file(junk)
+    assert "notes.txt" in str(info.value)
+    no_nul = tmp_path / "data.md"
+    no_nul.write_bytes(random.Random(8).randbytes(4096).replace(b"\x00", b"a"))
+    with pytest.raises(ParseError, match="binary"):
+        parse_file(no_nul)
+
+
+def test_corrupt_pdf(tmp_path: Path) -> None:
+    good = make_pdf([[(11, "hello")]])
+    bad = tmp_path / "report.pdf"
+    bad.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ParseError, match="could not be read as a PDF"):
+        parse_file(bad)
+
+
+def test_pdf_without_text_layer_needs_ocr(tmp_path: Path) -> None:
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(make_pdf([[], []]))
+    with pytest.raises(ParseError, match=r"scanned.*OCR"):
+        parse_file(scan)
+
+
+def test_corrupt_office_file(tmp_path: Path) -> None:
+    bad = tmp_path / "letter.docx"
+    bad.write_bytes(b"PK\x03\x04 this is not really a zip archive" * 10)
+    with pytest.raises(ParseError, match=r"letter\.docx could not be opened as a Word document"):
+        parse_file(bad)
+
+
+def test_unsupported_extension_names_supported_types(tmp_path: Path) -> None:
+    odd = write(tmp_path / "drawing.xyz", "some text")
+    with pytest.raises(ParseError, match=r'"\.xyz" files are not supported') as info:
+        parse_file(odd)
+    for extension in (".pdf", ".docx", ".md", ".csv", ".xlsx"):
+        assert extension in SUPPORTED_EXTENSIONS and extension in str(info.value)
+
+
+def test_oversized_file_is_rejected_before_reading(tmp_path: Path) -> None:
+    # Binary junk: had the parser read it, the error would be about binary content.
+    big = tmp_path / "big.txt"
+    big.write_bytes(random.Random(1).randbytes(2_500_000))
+    with pytest.raises(ParseError, match=r"too large.*2\.5 MB \(2500000 bytes\).*"
+                                         r"limit is 1\.0 MB \(1000000 bytes\)"):
+        parse_file(big, max_bytes=1_000_000)
+    small = write(tmp_path / "small.txt", "Just a short note about fees.\n")
+    assert parse_file(small, max_bytes=1_000_000)[0].text == "Just a short note about fees."
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ParseError, match="not found"):
+        parse_file(tmp_path / "gone.pdf")
+
+
+# ---------------------------------------------------------------- offline
+
+def test_blank_fallback_pipeline_needs_no_data() -> None:
+    from indexer.offline_nlp import _build_pipeline
+
+    nlp, description = _build_pipeline(use_packaged_model=False)
+    assert description == "blank:en+sentencizer"
+    assert [s.text for s in nlp("Fees are due. Pay on time.").sents] == [
+        "Fees are due.", "Pay on time."]
+
+
+_SITECUSTOMIZE = '''
+import importlib.abc, os, socket, sys
+_LOG = os.environ["NET_ATTEMPT_LOG"]
+
+def _blocked(what):
+    def refuse(*args, **kwargs):
+        with open(_LOG, "a") as log:
+            log.write(f"{what} {args[1:3] if what == 'connect' else args[:2]!r}\\n")
+        raise OSError(101, "network is unreachable (blocked by test)")
+    return refuse
+
+socket.getaddrinfo = _blocked("getaddrinfo")
+socket.create_connection = _blocked("create_connection")
+socket.socket.connect = _blocked("connect")
+socket.socket.connect_ex = _blocked("connect")
+
+class _Hide(importlib.abc.MetaPathFinder):
+    """en_core_web_sm: absent even where it happens to be installed (the case under test).
+    torch: only spaCy's thinc imports it, optionally; hiding it halves this process's start."""
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("en_core_web_sm", "torch"):
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden by test)")
+        return None
+
+sys.meta_path.insert(0, _Hide())
+'''
+
+_OFFLINE_SCRIPT = '''
+import importlib.util, json, os, sys, tempfile
+from pathlib import Path
+log = Path(os.environ["NET_ATTEMPT_LOG"])
+try:
+    model_importable = importlib.util.find_spec("en_core_web_sm") is not None
+except ModuleNotFoundError:
+    model_importable = False
+report = {"model_importable": model_importable}
+
+# Importing indexer.parse must switch telemetry off before anything loads unstructured.
+from indexer.parse import parse_file
+report["parsed"] = {name: [e.text for e in parse_file(Path(sys.argv[1]) / name)]
+                    for name in ("a.txt", "b.html", "c.md")}
+report["attempts_while_parsing"] = log.read_text() if log.exists() else ""
+
+# Harness check: the hook sees both ways unstructured reaches out (requests for telemetry,
+# urllib for the model download), so an empty log above means something.
+from unstructured.nlp import tokenize
+from unstructured.utils import scarf_analytics
+del os.environ["DO_NOT_TRACK"], os.environ["SCARF_NO_ANALYTICS"]
+scarf_analytics()
+report["telemetry_seen"] = "getaddrinfo" in (log.read_text() if log.exists() else "")
+log.unlink(missing_ok=True)
+try:  # .invalid never resolves: nothing can be fetched even if the hook failed
+    tokenize._download_with_timeout("https://example.invalid/m.whl", tempfile.mktemp())
+except Exception:
+    pass
+report["download_seen"] = log.exists() and log.read_text() != ""
+print(json.dumps(report))
+'''
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[str]]:
+    """Start the network-blocked parse in a subprocess before this module's first test, so
+    its slow start (importing unstructured, spaCy, torch) overlaps with the other tests."""
+    root = tmp_path_factory.mktemp("offline")
+    (root / "hooks").mkdir()
+    (root / "hooks" / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+    docs = root / "docs"
+    docs.mkdir()
+    write(docs / "a.txt", "Fee schedule\n\nThe monthly fee is 25 dollars and is charged on the "
+                          "first day. Premium accounts pay nothing.\n\n退款需要三个工作日。\n")
+    write(docs / "b.html", "<h1>Fees</h1><p>Call us at any time.</p><p>电汇需要两个工作日。</p>")
+    write(docs / "c.md", "# Fees\n\nThe fee is waived for students.\n")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DO_NOT_TRACK", "SCARF_NO_ANALYTICS", "PYTHONPATH")}
+    env.update(PYTHONPATH=f"{root / 'hooks'}{os.pathsep}{REPO}",
+               NET_ATTEMPT_LOG=str(root / "net.log"))
+    command = [sys.executable, "-c", _OFFLINE_SCRIPT, str(docs)]
+    if shutil.which("unshare") and subprocess.run(
+            ["unshare", "-n", "true"], capture_output=True).returncode == 0:
+        command = ["unshare", "-n", *command]  # no network namespace at all, on top of hooks
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def test_parsing_works_with_network_blocked_and_no_spacy_model(
+        offline_run: subprocess.Popen[str]) -> None:
+    stdout, stderr = offline_run.communicate(timeout=120)
+    assert offline_run.returncode == 0, stderr[-3000:]
+    report = json.loads(stdout.strip().splitlines()[-1])
+
+    assert report["model_importable"] is False
+    assert report["attempts_while_parsing"] == ""
+    assert report["telemetry_seen"], "the socket hook did not see unstructured's telemetry ping"
+    assert report["download_seen"], "the socket hook did not see a urllib download"
+    assert "The monthly fee is 25 dollars" in " ".join(report["parsed"]["a.txt"])
+    assert "退款需要三个工作日。" in report["parsed"]["a.txt"]
+    assert report["parsed"]["b.html"] == ["Fees", "Call us at any time.", "电汇需要两个工作日。"]
+    assert report["parsed"]["c.md"] == ["Fees", "The fee is waived for students."]
