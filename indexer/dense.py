@@ -35,6 +35,10 @@ class DenseIndex:
     def ids(self) -> np.ndarray:
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
+    def vectors(self) -> np.ndarray:
+        """All stored vectors, in the same order as ids()."""
+        return faiss.downcast_index(self.index.index).reconstruct_n(0, len(self))
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
@@ -50,7 +54,7 @@ class DenseIndex:
         keep = ~np.isin(all_ids, ids)
         if keep.all():
             return 0
-        vecs = self.index.reconstruct_n(0, len(all_ids))
+        vecs = self.vectors()
         self.index = faiss.IndexIDMap2(self._base())
         self.add(all_ids[keep], vecs[keep])
         return int((~keep).sum())
@@ -60,7 +64,7 @@ class DenseIndex:
         other = DenseIndex(self.dim, kind, self.hnsw_m, self.ef_search)
         if len(self):
             log.info("rebuilding dense index as %s over %d vectors", kind, len(self))
-            other.add(self.ids(), self.index.reconstruct_n(0, len(self)))
+            other.add(self.ids(), self.vectors())
         return other
 
     def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +76,13 @@ class DenseIndex:
         q = np.ascontiguousarray(queries, dtype=np.float32)
         if allowed_ids is None:
             scores, ids = self.index.search(q, k)
+        elif self.kind == "hnsw" and len(allowed_ids) <= 5000:
+            # a graph walk under a narrow filter can miss hits: score the few allowed vectors exactly
+            allowed_ids = np.asarray(allowed_ids, dtype=np.int64)
+            vecs = np.vstack([self.index.reconstruct(int(i)) for i in allowed_ids])
+            sims = q @ vecs.T
+            top = np.argsort(-sims, axis=1)[:, :k]
+            ids, scores = allowed_ids[top], np.take_along_axis(sims, top, axis=1)
         else:
             params = (faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(allowed_ids), efSearch=self.ef_search)
                       if self.kind == "hnsw" else faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_ids)))
