@@ -190,6 +190,86 @@ def search(query: str, kb: str = KB, k: int = typer.Option(10, "-k", "--top-k"),
         print(f"{i:>2}. [{h.score:.4f}] {where}\n    {text[:300]}{'…' if len(text) > 300 else ''}")
 
 
+def _pipeline(kb: str):
+    from indexer.kbs import KBNotFound
+    from rag.pipeline import build_pipeline
+
+    settings = state.settings()
+    try:
+        pipe = build_pipeline(settings, kb)
+    except (KBNotFound, ValueError) as e:
+        fail(str(e))
+    pipe.warm_up()
+    return pipe
+
+
+def _print_answer(ans, streamed: bool) -> None:
+    if not streamed:
+        print(ans.answer)
+    else:
+        print()
+    for c in ans.citations:
+        where = c.source + (f" p.{c.page}" if c.page else "")
+        typer.secho(f"  [{c.n}] {where}: “{c.quote[:160]}”", fg="cyan")
+    t = ans.timings
+    typer.secho(f"  ({'refused; ' if ans.refused else ''}retrieve {t.get('retrieve_s', 0) * 1000:.0f} ms, "
+                f"rerank {t.get('rerank_s', 0) * 1000:.0f} ms, first token {t.get('ttft_s', 0):.2f} s, "
+                f"total {t.get('total_s', 0):.2f} s)", fg="bright_black", err=True)
+
+
+def _answer_json(ans) -> str:
+    d = ans.to_dict()
+    d["passages"] = d.pop("hits")
+    return json.dumps(d, ensure_ascii=False, indent=2)
+
+
+@app.command()
+def ask(question: str, kb: str = KB, stream: bool = typer.Option(False, "--stream", help="print tokens as they come"),
+        as_json: bool = typer.Option(False, "--json")):
+    """Answer a question from a knowledge base, with verified citations."""
+    from rag.answer_types import Answer
+
+    pipe = _pipeline(kb)
+    ans = None
+    for event in pipe.stream(question):
+        if isinstance(event, Answer):
+            ans = event
+        elif stream and not as_json:
+            print(event.text, end="", flush=True)
+    if as_json:
+        print(_answer_json(ans))
+    else:
+        _print_answer(ans, stream)
+
+
+@app.command()
+def chat(kb: str = KB):
+    """Interactive questions and answers; follow-ups use the conversation so far."""
+    from rag.answer_types import Answer
+
+    pipe = _pipeline(kb)
+    history: list[dict[str, str]] = []
+    print(f"chatting with {kb!r}: empty line or Ctrl-D to quit, /reset to forget the conversation")
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        if question == "/reset":
+            history = []
+            continue
+        ans = None
+        for event in pipe.stream(question, history):
+            if isinstance(event, Answer):
+                ans = event
+            else:
+                print(event.text, end="", flush=True)
+        _print_answer(ans, True)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": ans.answer}]
+
+
 def run() -> None:
     try:
         app()

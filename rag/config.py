@@ -1,6 +1,6 @@
 """Query-time settings, composed with the indexer's into one `Settings` object.
 
-Config file (TOML) sections: [indexer], [retrieval]. Environment: RAG_HOME, RAG_EMBED_MODEL, ...
+Config file (TOML) sections: [indexer], [retrieval], [rerank], [generation], [answer]. Environment: RAG_HOME, RAG_EMBED_MODEL, ...
 for the indexer; RAG_RETRIEVAL_MODE, RAG_RETRIEVAL_FUSION, ... for retrieval.
 """
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.config import IndexerSettings, load_settings
+from rag.generate_config import GenerationSettings
+from rag.rerank_config import RerankSettings
 
 
 class RetrievalSettings(BaseSettings):
@@ -28,14 +30,30 @@ class RetrievalSettings(BaseSettings):
     aggregate: Literal["max", "max+"] = "max"
 
 
+class AnswerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_ANSWER_", extra="ignore")
+
+    top_k: int = Field(4, ge=1, description="passages offered to the generator")
+    refusal_threshold: float | None = Field(
+        None, description="evidence below this refuses without generating; default: the KB's calibrated "
+                          "threshold (`rag tune refusal`), else no retrieval-based refusal")
+
+
 @dataclass
 class Settings:
     indexer: IndexerSettings
     retrieval: RetrievalSettings
+    rerank: RerankSettings
+    generation: GenerationSettings
+    answer: AnswerSettings
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, indexer: dict | None = None,
-             retrieval: dict | None = None) -> "Settings":
+             retrieval: dict | None = None, rerank: dict | None = None, generation: dict | None = None,
+             answer: dict | None = None) -> "Settings":
         """defaults < config file < environment < the given overrides (CLI flags)."""
         return cls(indexer=load_settings(IndexerSettings, config_file, "indexer", **(indexer or {})),
-                   retrieval=load_settings(RetrievalSettings, config_file, "retrieval", **(retrieval or {})))
+                   retrieval=load_settings(RetrievalSettings, config_file, "retrieval", **(retrieval or {})),
+                   rerank=load_settings(RerankSettings, config_file, "rerank", **(rerank or {})),
+                   generation=load_settings(GenerationSettings, config_file, "generation", **(generation or {})),
+                   answer=load_settings(AnswerSettings, config_file, "answer", **(answer or {})))

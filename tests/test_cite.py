@@ -1,0 +1,120 @@
+"""Citation markers: parsing, lexical verification (English and Chinese), attachment, renumbering."""
+import pytest
+
+from rag.cite import StreamCiter, cite, is_refusal, parse_citations, split_sentences, support, content_tokens
+from rag.types import Hit
+
+CARDS = Hit("cards", "cards#0", "en/lost_or_stolen_cards.txt",
+            "Report a lost or stolen card straight away. Call the 24-hour Card Services line at 1-800-555-0199. "
+            "From outside the United States, call +1-302-555-0188. A replacement card arrives within five "
+            "business days.", 0.9, title="Lost or stolen cards")
+WIRES = Hit("wires", "wires#3", "en/wire_transfers.html",
+            "Domestic wire transfers cost $25 each. International wire transfers cost $45 and are sent the "
+            "same business day when requested before 4 p.m. Eastern Time.", 0.8)
+FEES = Hit("fees", "fees#1", "en/account_fees.md",
+           "Everyday Checking has a $12 monthly maintenance fee, waived with a $1,500 minimum daily balance "
+           "or $500 in monthly direct deposits.", 0.7)
+ZH = Hit("zh-cards", "zh-cards#0", "zh/card_loss_reporting.txt",
+         "银行卡丢失后，请立即拨打客服热线95555办理口头挂失。口头挂失的有效期为五天，请在五天内到网点办理正式挂失。", 0.6)
+HITS = [CARDS, WIRES, FEES]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Call the line [1].", [1]),
+    ("Both apply [1][2].", [1, 2]),
+    ("Both apply [2, 1] and more [3].", [2, 1, 3]),
+    ("Spaced [ 1 ,2 ] and ranged [3-5].", [1, 2, 3, 4, 5]),
+    ("中文标记【2】和［3］以及[1，2]、[4、1]。", [2, 3, 1, 4]),
+    ("No markers here, not even [a] or [].", []),
+])
+def test_parse_markers(text, expected):
+    assert parse_citations(text) == expected
+
+
+def test_sentences_keep_trailing_markers_and_decimals():
+    text = "Fees are 1.5% of the amount.[1] Wires cost $45 [2]. 口头挂失有效期五天【1】。新卡五天内寄出。"
+    parts = [text[a:b].strip() for a, b in split_sentences(text)]
+    assert parts == ["Fees are 1.5% of the amount.[1]", "Wires cost $45 [2].", "口头挂失有效期五天【1】。",
+                     "新卡五天内寄出。"]
+
+
+def test_supported_citations_are_kept_and_renumbered():
+    answer = "International wires cost $45 [2]. Call 1-800-555-0199 to report a lost card [1]."
+    r = cite(answer, HITS)
+    # numbered by first appearance: passage 2 -> [1], passage 1 -> [2]
+    assert r.answer == "International wires cost $45 [1]. Call 1-800-555-0199 to report a lost card [2]."
+    assert [(c.n, c.passage, c.doc_id, c.chunk_id) for c in r.citations] == [
+        (1, 2, "wires", "wires#3"), (2, 1, "cards", "cards#0")]
+    assert all(c.supported for c in r.citations) and r.dropped == []
+    assert "$45" in r.citations[0].quote and "1-800-555-0199" in r.citations[1].quote
+    assert r.citations[1].source == "en/lost_or_stolen_cards.txt"
+
+
+def test_unsupported_citation_is_dropped():
+    answer = "International wires cost $45 [1][2]. The branch serves free coffee on Sundays [3]."
+    r = cite(answer, HITS)
+    assert r.answer == "International wires cost $45 [1]. The branch serves free coffee on Sundays."
+    assert [(c.n, c.passage) for c in r.citations] == [(1, 2)]
+    dropped = {(c.passage, c.doc_id) for c in r.dropped}
+    assert dropped == {(1, "cards"), (3, "fees")}
+    assert not any(c.supported for c in r.dropped)
+    assert all(c.score < 0.3 for c in r.dropped)
+
+
+def test_out_of_range_marker_is_dropped():
+    r = cite("Domestic wires cost $25 [2][7].", HITS)
+    assert r.answer == "Domestic wires cost $25 [1]."
+    assert [(c.passage, c.doc_id) for c in r.dropped] == [(7, "")]
+
+
+def test_missing_citation_gets_the_supporting_passage():
+    answer = "Everyday Checking has a $12 monthly fee. It is waived with a $1,500 minimum daily balance."
+    r = cite(answer, HITS)
+    assert r.answer == ("Everyday Checking has a $12 monthly fee [1]. "
+                        "It is waived with a $1,500 minimum daily balance [1].")
+    assert [(c.n, c.doc_id, c.supported) for c in r.citations] == [(1, "fees", True)]
+    assert "$12" in r.citations[0].quote
+
+
+def test_wrong_number_is_replaced_by_the_right_passage():
+    r = cite("Domestic wire transfers cost $25 [1].", HITS)
+    assert r.answer == "Domestic wire transfers cost $25 [1]."
+    assert r.citations[0].doc_id == "wires" and r.citations[0].passage == 2
+    assert [c.doc_id for c in r.dropped] == ["cards"]
+
+
+def test_no_attachment_below_threshold_or_for_refusals():
+    r = cite("The moon orbits the earth every month.", HITS)
+    assert r.citations == [] and r.answer == "The moon orbits the earth every month."
+    r = cite("This is not in the knowledge base.", HITS)
+    assert r.citations == [] and is_refusal(r.answer)
+    assert not is_refusal("International wires cost $45.")
+
+
+def test_threshold_is_configurable():
+    answer = "International wire fees and Sunday opening hours of the branch [2]."
+    tokens = content_tokens(answer)
+    share = support(tokens, content_tokens(WIRES.text))
+    assert 0.2 < share < 0.6
+    assert cite(answer, HITS, min_overlap=share - 0.01).citations[0].doc_id == "wires"
+    assert cite(answer, HITS, min_overlap=share + 0.01).citations == []
+
+
+def test_chinese_sentences():
+    hits = [WIRES, ZH]
+    answer = "银行卡丢失后请拨打95555办理口头挂失【2】。口头挂失的有效期为五天。国际电汇需要护照[2]。"
+    r = cite(answer, hits)
+    assert r.answer == "银行卡丢失后请拨打95555办理口头挂失[1]。口头挂失的有效期为五天[1]。国际电汇需要护照。"
+    assert [(c.n, c.doc_id) for c in r.citations] == [(1, "zh-cards")]
+    assert "95555" in r.citations[0].quote
+    assert [c.sentence for c in r.dropped] == ["国际电汇需要护照[2]。"]
+    assert is_refusal("知识库中没有相关信息。")
+
+
+def test_stream_citer_cites_after_the_stream():
+    pieces = ["Domestic wire", " transfers cost $25", " [", "2].", " Call 1-800", "-555-0199 [1]."]
+    citer = StreamCiter(HITS)
+    assert "".join(citer.wrap(iter(pieces))) == "".join(pieces)
+    r = citer.finish()
+    assert r.answer == "Domestic wire transfers cost $25 [1]. Call 1-800-555-0199 [2]."
+    assert [c.doc_id for c in r.citations] == ["wires", "cards"]
