@@ -270,6 +270,44 @@ def chat(kb: str = KB):
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": ans.answer}]
 
 
+def tune_refusal_cmd(kb: str = KB,
+                     beir: Optional[str] = typer.Option(None, "--beir", help="BEIR folder: its qrels queries are "
+                                                        "answerable, ids in unanswerable.txt are not"),
+                     split: str = typer.Option("dev", "--split"),
+                     answerable: Optional[str] = typer.Option(None, "--answerable", help="file: one question a line"),
+                     unanswerable: Optional[str] = typer.Option(None, "--unanswerable",
+                                                                help="file: one question a line (default: built-in "
+                                                                     "off-topic questions, en + zh)")):
+    """Calibrate the refusal threshold on answerable vs unanswerable questions; stored in the KB."""
+    from pathlib import Path
+
+    from rag.tune_refusal import read_questions, tune_refusal
+
+    pos, neg = [], None
+    if beir:
+        from eval.beir import load_beir, read_jsonl
+
+        ds = load_beir(beir, split)
+        pos = list(ds.queries.values())
+        ids_file = Path(beir) / "unanswerable.txt"
+        if ids_file.exists():
+            ids = set(read_questions(ids_file))
+            neg = [q["text"] for q in read_jsonl(Path(beir) / "queries.jsonl") if str(q["_id"]) in ids]
+    if answerable:
+        pos += read_questions(answerable)
+    if unanswerable:
+        neg = (neg or []) + read_questions(unanswerable)
+    if not pos:
+        fail("give answerable questions with --beir DIR or --answerable FILE")
+    from rag.pipeline import build_pipeline
+
+    pipe = build_pipeline(state.settings(), kb)
+    rep = tune_refusal(pipe, pos, neg)
+    c = rep.calibration
+    print(f"{kb}: refusal threshold {c.threshold:.4f} stored ({len(rep.answerable)} answerable: {c.answerable_kept:.0%} "
+          f"answered; {len(rep.unanswerable)} unanswerable: {c.unanswerable_refused:.0%} refused)")
+
+
 def run() -> None:
     try:
         app()
