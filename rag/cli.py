@@ -308,6 +308,11 @@ def tune_refusal_cmd(kb: str = KB,
           f"answered; {len(rep.unanswerable)} unanswerable: {c.unanswerable_refused:.0%} refused)")
 
 
+tune_app = typer.Typer(help="Adapt models and thresholds to a knowledge base.", no_args_is_help=True)
+app.add_typer(tune_app, name="tune")
+tune_app.command("refusal")(tune_refusal_cmd)
+
+
 def run() -> None:
     try:
         app()
