@@ -34,10 +34,10 @@ class GenerationSettings(BaseSettings):
     repetition_penalty: float = Field(1.0, gt=0, description="local only; 1.0 = off")
     seed: int | None = Field(None, description="local sampling seed (None = not reseeded)")
     context_budget_tokens: int = Field(
-        300, ge=0, description="tokens of context (passages + chat history) in the prompt; the system "
-                               "prompt (~55 tokens) and the question come on top and are never "
-                               "truncated. Keeps the local model's time-to-first-token low: the default "
-                               "prompt is ~400 tokens and SmolLM2 prefills ~350 tok/s on 2 idle cores")
+        250, ge=0, description="tokens of context (passages + chat history) in the prompt; the system "
+                               "prompt (~60 tokens) and the question come on top and are never truncated. "
+                               "250 gives a ~350-token prompt: SmolLM2 prefills ~350 tok/s on 2 idle cores, "
+                               "so its first token comes after ~1 s. Raise it for remote backends (e.g. 1500)")
     context_window: int | None = Field(
         None, ge=64, description="model context length; local default: the model config's, "
                                  "openai default: 8192")

@@ -17,7 +17,7 @@ from pathlib import Path
 from indexer.embed import pick_device
 from rag.generate import GenerationError, StreamJoinMixin
 from rag.generate_config import GenerationSettings
-from rag.model_cache import resolve_model_dir
+from rag.model_cache import SMOLLM2_ALIASES, SMOLLM2_FOLDER, resolve_model_dir
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -96,7 +96,7 @@ class LocalGenerator(StreamJoinMixin):
         self.settings = settings or GenerationSettings()
         self.name = self.settings.model
         self.model_dir: Path | None = None
-        self.context_window = self.settings.context_window or 0  # known after warm_up()
+        self._window: int | None = None
         self.device = "cpu"
         self.tokenizer = None
         self.model = None
@@ -125,7 +125,7 @@ class LocalGenerator(StreamJoinMixin):
             model.to(self.device).eval()
             self.tokenizer, self.model = tok, model
             window = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
-            self.context_window = min(window, s.context_window) if s.context_window else window
+            self._window = min(window, s.context_window) if s.context_window else window
             self.eos_ids = self._eos_ids()
             self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_ids[0]
             self.load_seconds = time.perf_counter() - t0
@@ -134,6 +134,34 @@ class LocalGenerator(StreamJoinMixin):
             "".join(probe)  # raises if the probe generation failed
             log.info("loaded %s on %s in %.2f s (context window %d)", self.model_dir, self.device,
                      self.load_seconds, self.context_window)
+
+    @property
+    def context_window(self) -> int:
+        """The model's context length (capped by settings.context_window). Read from the model
+        folder's config.json when it is already there, so asking does not load the model."""
+        if self._window is None:
+            window = self._peek_window()
+            if window is None:
+                self.warm_up()
+            else:
+                self._window = window
+        return self._window
+
+    @context_window.setter
+    def context_window(self, value: int) -> None:
+        self._window = int(value)
+
+    def _peek_window(self) -> int | None:
+        import json
+
+        s = self.settings
+        folder = Path(s.cache_dir).expanduser() / SMOLLM2_FOLDER if s.model in SMOLLM2_ALIASES \
+            else Path(s.model).expanduser()
+        try:
+            window = int(json.loads((folder / "config.json").read_text())["max_position_embeddings"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return min(window, s.context_window) if s.context_window else window
 
     def _eos_ids(self) -> list[int]:
         ids: list[int] = []

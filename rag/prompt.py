@@ -82,7 +82,7 @@ def user_message(question: str, passages: Sequence[str]) -> str:
 
 
 def build_messages(question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]] | None = None,
-                   count_tokens: CountFn | None = None, budget: int = 350, *,
+                   count_tokens: CountFn | None = None, budget: int = 250, *,
                    system_prompt: str = SYSTEM_PROMPT, max_prompt_tokens: int | None = None,
                    history_share: float = 0.4, min_passage_tokens: int = 16
                    ) -> tuple[list[dict[str, str]], list[Hit]]:

@@ -77,6 +77,13 @@ def test_abandoned_stream_stops_generating(smol):
     assert not [t for t in threading.enumerate() if t.name == "rag-generate"]
 
 
+def test_context_window_is_known_before_loading(smol):  # smol: the cached folder exists
+    from rag.generate_local import LocalGenerator
+
+    gen = LocalGenerator(GenerationSettings(context_window=2048))
+    assert gen.context_window == 2048 and gen.model is None  # read from the cached config.json
+
+
 def test_prompt_longer_than_the_window_is_an_error(smol, monkeypatch):
     monkeypatch.setattr(smol, "context_window", 40)
     with pytest.raises(GenerationError, match="context window"):
@@ -90,12 +97,12 @@ def test_sampling_by_config_is_seeded(smol):
     gen = LocalGenerator(s)  # shares the loaded model: only the decoding settings differ
     gen.tokenizer, gen.model, gen.context_window = smol.tokenizer, smol.model, smol.context_window
     gen.eos_ids, gen.pad_id = smol.eos_ids, smol.pad_id
-    a = gen.generate(_messages(), max_new_tokens=8)
-    assert a == gen.generate(_messages(), max_new_tokens=8)  # same seed, same sample
+    a = gen.generate(_messages(), max_new_tokens=6)
+    assert a == gen.generate(_messages(), max_new_tokens=6)  # same seed, same sample
     outs = {a}
-    for seed in (1, 2, 3):
+    for seed in (1, 2):
         gen.settings = s.model_copy(update={"seed": seed})
-        outs.add(gen.generate(_messages(), max_new_tokens=8))
+        outs.add(gen.generate(_messages(), max_new_tokens=6))
     assert len(outs) > 1  # sampling actually samples
 
 
@@ -116,10 +123,10 @@ def test_prompt_budget_truncates_passages_never_the_question(smol):
     # a budget too small for any passage still keeps the question
     msgs, used = build_messages(long_question, hits, count_tokens=smol.count_tokens, budget=5)
     assert used == [] and msgs[-1]["content"].endswith(long_question)
-    # the default budget gives a ~400-token prompt (time to first token ~1 s on 2 idle cores)
+    # the default local budget gives a ~350-token prompt (time to first token ~1 s on 2 idle cores)
     msgs, used = build_messages(QUESTION, [_hit(i, long_passage) for i in range(3)], count_tokens=smol.count_tokens,
                                 budget=GenerationSettings().context_budget_tokens)
-    assert 330 <= smol.prompt_tokens(msgs) <= 430
+    assert 300 <= smol.prompt_tokens(msgs) <= 380
 
 
 def test_grounded_answer_end_to_end(smol):
@@ -128,7 +135,7 @@ def test_grounded_answer_end_to_end(smol):
     hits = [_hit(0, CARDS, title="Lost or stolen cards"), _hit(1, "Wire transfers cost $25.")]
     msgs, used = build_messages("Which number do I call from outside the United States to report a stolen card?",
                                 hits, count_tokens=smol.count_tokens, budget=300)
-    answer = smol.generate(msgs, max_new_tokens=40)
+    answer = smol.generate(msgs, max_new_tokens=32)
     result = cite(answer, used)
     assert "555-01" in answer  # the 135M model does find the number in its passage
     assert result.citations and result.citations[0].doc_id == "d0"
