@@ -26,10 +26,11 @@ demo: setup
 	$(BIN)/rag kb create demo --embed-model e5
 	$(BIN)/rag index data/sample --kb demo --tag corpus=sample
 	$(BIN)/rag docs --kb demo
-	@while IFS= read -r q; do \
-	  [ -z "$$q" ] && continue; \
-	  echo; echo "Q: $$q"; $(BIN)/rag search "$$q" --kb demo -k 3; \
-	done < data/sample_questions.txt
+	$(BIN)/rag search "How do I report a stolen card?" --kb demo -k 3
+	$(BIN)/rag search "银行卡丢了怎么挂失" --kb demo -k 3
+	$(BIN)/rag tune refusal --kb demo --beir data/eval/sample/en --beir data/eval/sample/zh --split dev
+	$(BIN)/rag ask --kb demo --stream --questions data/sample_questions.txt
+	$(BIN)/rag ask --kb demo "What is the best recipe for lasagna?"
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -224,22 +224,37 @@ def _answer_json(ans) -> str:
 
 
 @app.command()
-def ask(question: str, kb: str = KB, stream: bool = typer.Option(False, "--stream", help="print tokens as they come"),
-        as_json: bool = typer.Option(False, "--json")):
+def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
+        stream: bool = typer.Option(False, "--stream", help="print tokens as they come"),
+        as_json: bool = typer.Option(False, "--json"),
+        questions: Optional[str] = typer.Option(None, "--questions", help="file: answer every line, one model load")):
     """Answer a question from a knowledge base, with verified citations."""
+    from pathlib import Path
+
     from rag.answer_types import Answer
 
+    todo = [question] if question else []
+    if questions:
+        todo += [q.strip() for q in Path(questions).read_text(encoding="utf-8").splitlines() if q.strip()]
+    if not todo:
+        fail("give a question, or --questions FILE")
     pipe = _pipeline(kb)
-    ans = None
-    for event in pipe.stream(question):
-        if isinstance(event, Answer):
-            ans = event
-        elif stream and not as_json:
-            print(event.text, end="", flush=True)
+    answers = []
+    for q in todo:
+        if len(todo) > 1 and not as_json:
+            typer.secho(f"\nQ: {q}", bold=True)
+        ans = None
+        for event in pipe.stream(q):
+            if isinstance(event, Answer):
+                ans = event
+            elif stream and not as_json:
+                print(event.text, end="", flush=True)
+        answers.append(ans)
+        if not as_json:
+            _print_answer(ans, stream)
     if as_json:
-        print(_answer_json(ans))
-    else:
-        _print_answer(ans, stream)
+        print(_answer_json(answers[0]) if len(answers) == 1 else
+              "[" + ",\n".join(_answer_json(a) for a in answers) + "]")
 
 
 @app.command()
@@ -271,8 +286,8 @@ def chat(kb: str = KB):
 
 
 def tune_refusal_cmd(kb: str = KB,
-                     beir: Optional[str] = typer.Option(None, "--beir", help="BEIR folder: its qrels queries are "
-                                                        "answerable, ids in unanswerable.txt are not"),
+                     beir: list[str] = typer.Option([], "--beir", help="BEIR folder (repeatable): its qrels queries "
+                                                    "are answerable, ids in unanswerable.txt are not"),
                      split: str = typer.Option("dev", "--split"),
                      answerable: Optional[str] = typer.Option(None, "--answerable", help="file: one question a line"),
                      unanswerable: Optional[str] = typer.Option(None, "--unanswerable",
@@ -284,15 +299,15 @@ def tune_refusal_cmd(kb: str = KB,
     from rag.tune_refusal import read_questions, tune_refusal
 
     pos, neg = [], None
-    if beir:
+    for folder in beir:
         from eval.beir import load_beir, read_jsonl
 
-        ds = load_beir(beir, split)
-        pos = list(ds.queries.values())
-        ids_file = Path(beir) / "unanswerable.txt"
+        ds = load_beir(folder, split)
+        pos += list(ds.queries.values())
+        ids_file = Path(folder) / "unanswerable.txt"
         if ids_file.exists():
             ids = set(read_questions(ids_file))
-            neg = [q["text"] for q in read_jsonl(Path(beir) / "queries.jsonl") if str(q["_id"]) in ids]
+            neg = (neg or []) + [q["text"] for q in read_jsonl(Path(folder) / "queries.jsonl") if str(q["_id"]) in ids]
     if answerable:
         pos += read_questions(answerable)
     if unanswerable:
