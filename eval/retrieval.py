@@ -31,22 +31,37 @@ def index_corpus(ds: BeirDataset, mgr: KBManager, kb: str, embed_model: str | No
 
 def evaluate(ds: BeirDataset, settings: Settings, kb: str, mode: str | None = None, k: int = 10,
              progress: bool = True, mgr: KBManager | None = None) -> dict:
+    """mode: hybrid | dense | bm25, or 'rerank' = hybrid followed by the configured cross-encoder."""
     mgr = mgr or KBManager(settings.indexer)
     store = mgr.open(kb)
-    retrieval = replace_settings(settings, mode)
+    reranker = None
+    if mode == "rerank":
+        from rag.rerank import make_reranker
+
+        reranker = make_reranker(settings.rerank)
+        if reranker is None:
+            raise ValueError("mode 'rerank' needs a reranker: set RAG_RERANK_MODEL or [rerank] model "
+                             "(train one with `rag tune reranker`)")
+        reranker.warm_up()
+        retrieval = settings.retrieval.model_copy(update={"per": "chunk", "mode": "hybrid"})
+    else:
+        retrieval = replace_settings(settings, mode)
     retriever = HybridRetriever(store, mgr.encoder(store.embed_model), retrieval)
     retriever.warm_up()
     retriever.run("warm up", k)
     rows, latencies = [], []
-    for qid, text in tqdm(ds.queries.items(), desc=f"queries ({retrieval.mode})", disable=not progress):
+    for qid, text in tqdm(ds.queries.items(), desc=f"queries ({mode or retrieval.mode})", disable=not progress):
         t0 = time.perf_counter()
-        hits = retriever.run(text, k)
+        if reranker:
+            hits = reranker.run(text, retriever.run(text, reranker.top_n), reranker.top_n)
+        else:
+            hits = retriever.run(text, k)
         latencies.append(time.perf_counter() - t0)
-        ranked = [h.doc_id for h in hits]
+        ranked = list(dict.fromkeys(h.doc_id for h in hits))[:k]  # documents, best chunk first
         rows.append({"query_id": qid, **per_query(ranked, ds.qrels[qid]), "top": ranked[:3]})
     store.close()
     metrics = {m: float(np.mean([r[m] for r in rows])) for m in ("ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10")}
-    return {"mode": retrieval.mode, "fusion": retrieval.fusion, "queries": len(rows), **metrics,
+    return {"mode": mode or retrieval.mode, "fusion": retrieval.fusion, "queries": len(rows), **metrics,
             "latency_p50_ms": percentile_ms(latencies, 50), "latency_p95_ms": percentile_ms(latencies, 95),
             "embed_model": store.embed_model, "per_query": rows}
 

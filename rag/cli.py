@@ -326,6 +326,9 @@ def tune_refusal_cmd(kb: str = KB,
 tune_app = typer.Typer(help="Adapt models and thresholds to a knowledge base.", no_args_is_help=True)
 app.add_typer(tune_app, name="tune")
 tune_app.command("refusal")(tune_refusal_cmd)
+from rag.cli_tune import reranker as _tune_reranker  # noqa: E402  (lazy-importing command module)
+
+tune_app.command("reranker")(_tune_reranker)
 
 
 def run() -> None:
@@ -344,7 +347,8 @@ app.add_typer(eval_app, name="eval")
 def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/"),
                    split: str = typer.Option("test", "--split"), kb: Optional[str] = typer.Option(None, "--kb"),
                    out: Optional[str] = typer.Option(None, "--json", help="write the metrics here"),
-                   modes: str = typer.Option("hybrid", "--modes", help="comma list of hybrid,dense,bm25"),
+                   modes: str = typer.Option("hybrid", "--modes", help="comma list of hybrid,dense,bm25,rerank "
+                                             "(rerank = hybrid + the configured cross-encoder)"),
                    embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB"),
                    per_query: bool = typer.Option(False, "--per-query", help="include per-query rows in the JSON")):
     """Index a BEIR folder into a KB (reused when it already holds it) and measure retrieval."""
@@ -365,7 +369,10 @@ def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: co
     print(f"{kb}: {len(ds.corpus)} corpus documents ({written} newly indexed), {len(ds.queries)} queries in {split}")
     results = []
     for mode in [m.strip() for m in modes.split(",") if m.strip()]:
-        r = evaluate(ds, settings, kb, mode, mgr=mgr)
+        try:
+            r = evaluate(ds, settings, kb, mode, mgr=mgr)
+        except ValueError as e:
+            fail(str(e))
         if not per_query:
             r.pop("per_query")
         results.append(r)
