@@ -36,6 +36,7 @@ class Store(Protocol):
     def commit(self) -> None: ...
     def search_dense(self, query_vector: np.ndarray, k: int, filters: Filters | None = None) -> Scored: ...
     def search_sparse(self, query_tokens: list[str], k: int, filters: Filters | None = None) -> Scored: ...
+    def term_coverage(self, query_tokens: list[str]) -> float: ...
     def close(self) -> None: ...
 
 
@@ -153,6 +154,13 @@ class LocalStore:
             return []
         ids, scores = self.snapshot.dense.search(np.atleast_2d(query_vector), k, allowed)
         return self._hydrate(ids[0], scores[0])
+
+    def term_coverage(self, query_tokens: list[str]) -> float:
+        """Share of the query's tokens that occur anywhere in the KB (0 when it has none)."""
+        if not query_tokens:
+            return 0.0
+        vocab = self.snapshot.bm25.vocab
+        return sum(t in vocab for t in query_tokens) / len(query_tokens)
 
     def search_sparse(self, query_tokens: list[str], k: int, filters: Filters | None = None) -> Scored:
         allowed = self._allowed(filters)

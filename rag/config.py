@@ -25,6 +25,8 @@ class RetrievalSettings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
     rrf_k: int = Field(60, ge=1)
+    coverage_weighting: bool = Field(True, description="scale the BM25 weight by the share of query words the KB "
+                                                       "contains (helps cross-language questions)")
     candidates: int = Field(50, ge=1, description="candidates taken from each retriever before fusion")
     per: Literal["chunk", "document"] = "chunk"
     aggregate: Literal["max", "max+"] = "max"

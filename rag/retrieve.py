@@ -33,10 +33,13 @@ class HybridRetriever:
             lists.append(per_retriever["dense"])
             weights.append(s.dense_weight)
         if mode in ("hybrid", "bm25"):
-            sparse = self.store.search_sparse(tokenize(query), n, filters)
+            tokens = tokenize(query)
+            sparse = self.store.search_sparse(tokens, n, filters)
             per_retriever["bm25"] = self._collect(sparse, records)
             lists.append(per_retriever["bm25"])
-            weights.append(s.bm25_weight)
+            # a query whose words the KB mostly lacks (a Chinese question on English documents) gets
+            # little say from BM25: its few matches are noise there, while the dense side crosses languages
+            weights.append(s.bm25_weight * (self.store.term_coverage(tokens) if s.coverage_weighting else 1.0))
         fused = lists[0] if len(lists) == 1 else fuse(lists, s.fusion, weights, s.rrf_k)
         if s.per == "document":
             best_chunk: dict[str, int] = {}

@@ -109,3 +109,12 @@ def test_cached_vectors(factory):
     got = s.cached_vectors([text_hash("foreign exchange"), "nope"])
     np.testing.assert_allclose(got[text_hash("foreign exchange")], v[0])
     assert "nope" not in got
+
+
+def test_term_coverage(factory):
+    s = factory()
+    put(s, "a", ["wire transfer fees"], seed=1)
+    s.commit()
+    assert s.term_coverage(tokenize("wire fees")) == 1.0
+    assert s.term_coverage(tokenize("wire 转账")) == 0.5
+    assert s.term_coverage([]) == 0.0
