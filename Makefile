@@ -39,6 +39,7 @@ test-all: setup
 	$(BIN)/python -m pytest -q -m ""
 
 bench: setup
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/run_all.py
 
 clean:
