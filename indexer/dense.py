@@ -75,7 +75,7 @@ class DenseIndex:
         k = min(k, len(self))
         q = np.ascontiguousarray(queries, dtype=np.float32)
         if allowed_ids is None:
-            scores, ids = self.index.search(q, k)
+            scores, ids = self._searcher().search(q, k)
         elif self.kind == "hnsw" and len(allowed_ids) <= 5000:
             # a graph walk under a narrow filter can miss hits: score the few allowed vectors exactly
             allowed_ids = np.asarray(allowed_ids, dtype=np.int64)
@@ -88,6 +88,14 @@ class DenseIndex:
                       if self.kind == "hnsw" else faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_ids)))
             scores, ids = self.index.search(q, k, params=params)
         return ids, scores
+
+    def _searcher(self) -> faiss.Index:
+        """The index to search: a GPU copy of an exact index when faiss-gpu sees a GPU (the `gpu` extra)."""
+        if self.kind != "flat" or not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
+            return self.index
+        if getattr(self, "_gpu", None) is None or self._gpu[0] != len(self):
+            self._gpu = (len(self), faiss.index_cpu_to_all_gpus(self.index))
+        return self._gpu[1]
 
     def save(self, folder: Path) -> None:
         faiss.write_index(self.index, str(folder / "dense.faiss"))
