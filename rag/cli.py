@@ -292,7 +292,9 @@ def tune_refusal_cmd(kb: str = KB,
                      answerable: Optional[str] = typer.Option(None, "--answerable", help="file: one question a line"),
                      unanswerable: Optional[str] = typer.Option(None, "--unanswerable",
                                                                 help="file: one question a line (default: built-in "
-                                                                     "off-topic questions, en + zh)")):
+                                                                     "off-topic questions, en + zh)"),
+                     min_answered: float = typer.Option(0.9, "--min-answered", min=0.0, max=1.0,
+                                                        help="answer at least this share of answerable questions")):
     """Calibrate the refusal threshold on answerable vs unanswerable questions; stored in the KB."""
     from pathlib import Path
 
@@ -317,7 +319,7 @@ def tune_refusal_cmd(kb: str = KB,
     from rag.pipeline import build_pipeline
 
     pipe = build_pipeline(state.settings(), kb)
-    rep = tune_refusal(pipe, pos, neg)
+    rep = tune_refusal(pipe, pos, neg, min_answered=min_answered)
     c = rep.calibration
     print(f"{kb}: refusal threshold {c.threshold:.4f} stored ({len(rep.answerable)} answerable: {c.answerable_kept:.0%} "
           f"answered; {len(rep.unanswerable)} unanswerable: {c.unanswerable_refused:.0%} refused)")

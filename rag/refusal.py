@@ -39,17 +39,22 @@ class Calibration:
     unanswerable_refused: float  # share of unanswerable questions that are refused
 
 
-def calibrate(answerable: list[float], unanswerable: list[float]) -> Calibration:
-    """The threshold maximising balanced accuracy; ties go to the lower threshold (answer more)."""
+def calibrate(answerable: list[float], unanswerable: list[float], min_answered: float | None = 0.9) -> Calibration:
+    """The threshold refusing the most unanswerable questions while still answering at least
+    `min_answered` of the answerable ones (a wrong refusal costs a customer more than a weak answer,
+    which citation checks and the model's own refusal still catch); None = best balanced accuracy.
+    Ties go to the lower threshold (answer more)."""
     a, u = np.asarray(answerable, float), np.asarray(unanswerable, float)
     if not len(a) or not len(u):
         raise ValueError("calibration needs both answerable and unanswerable questions")
     candidates = np.unique(np.concatenate([a, u]))
     mids = np.concatenate([[candidates[0] - 1e-6], (candidates[:-1] + candidates[1:]) / 2, [candidates[-1] + 1e-6]])
-    best = None
+    best, best_score = None, -1.0
     for t in mids:
         kept, refused = float((a >= t).mean()), float((u < t).mean())
-        score = (kept + refused) / 2
-        if best is None or score > best.accuracy + 1e-12:
-            best = Calibration(float(t), score, kept, refused)
+        if min_answered is not None and kept < min_answered:
+            continue
+        score = refused if min_answered is not None else (kept + refused) / 2
+        if best is None or score > best_score + 1e-12:
+            best, best_score = Calibration(float(t), (kept + refused) / 2, kept, refused), score
     return best

@@ -43,13 +43,13 @@ def scores(pipeline, questions: list[str]) -> list[float]:
 
 
 def tune_refusal(pipeline, answerable: list[str], unanswerable: list[str] | None = None,
-                 store_in_kb: bool = True) -> RefusalReport:
+                 store_in_kb: bool = True, min_answered: float | None = 0.9) -> RefusalReport:
     pipeline.retriever.warm_up()
     if pipeline.reranker:
         pipeline.reranker.warm_up()
     a = scores(pipeline, answerable)
     u = scores(pipeline, unanswerable or OFF_TOPIC)
-    cal = calibrate(a, u)
+    cal = calibrate(a, u, min_answered)
     if store_in_kb:
         store = pipeline.retriever.store
         store.catalog.set_meta(META_KEY, repr(cal.threshold))

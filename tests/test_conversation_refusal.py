@@ -17,11 +17,15 @@ def test_follow_up_uses_history():
 
 
 def test_calibration_separates_scores():
-    cal = calibrate([0.8, 0.7, 0.75, 0.6], [0.3, 0.4, 0.65])
+    cal = calibrate([0.8, 0.7, 0.75, 0.6], [0.3, 0.4, 0.65], min_answered=None)
     # (0.65, 0.7]: 3/4 answered, all refused -> balanced 0.875 beats (0.4, 0.6]: all answered, 2/3 refused
     assert cal.threshold == pytest.approx(0.675)
     assert cal.answerable_kept == 0.75 and cal.unanswerable_refused == 1.0 and cal.accuracy == 0.875
     assert calibrate([0.9, 0.8], [0.1, 0.2]).threshold == pytest.approx(0.5)
+    # default: answer at least 90% of answerable questions, then refuse as many others as possible
+    keep = calibrate([0.8, 0.7, 0.75, 0.6], [0.3, 0.4, 0.65])
+    assert keep.answerable_kept == 1.0 and keep.threshold == pytest.approx(0.5)
+    assert keep.unanswerable_refused == pytest.approx(2 / 3)
     with pytest.raises(ValueError):
         calibrate([0.5], [])
 
