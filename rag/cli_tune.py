@@ -24,7 +24,8 @@ def reranker(kb: str = typer.Option("default", "--kb", help="knowledge base name
              negatives: int = typer.Option(3, "--negatives", min=1, help="hard negatives per pseudo-query"),
              holdout: float = typer.Option(0.2, "--holdout", min=0.0, max=0.9,
                                            help="share of the mined queries kept out of training, for the measurement"),
-             max_length: int = typer.Option(256, "--max-length", min=32, help="tokens per (query, passage) pair"),
+             max_length: int = typer.Option(128, "--max-length", min=32,
+                                            help="tokens per (query, passage) pair in training (serving uses 256)"),
              seed: int = typer.Option(13, "--seed"),
              overwrite: bool = typer.Option(False, "--overwrite", help="replace a model already in --out"),
              as_json: bool = typer.Option(False, "--json", help="print the report as JSON")):

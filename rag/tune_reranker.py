@@ -4,19 +4,22 @@ No trained cross-encoder ships with the project, so one is adapted from the bund
 (a fresh 1-logit head on its BERT encoder) with pairs mined from the KB itself:
 
 * pseudo-queries per chunk: sentences sampled from the chunk (inverse cloze task: the sentence is
-  removed from the positive passage, so the model has to match meaning, not copy text; English splits
-  on . ! ?, Chinese on 。！？；) and the chunk's own section heading (removed from the passage);
+  removed from the positive passage, except `keep_sentence` of the time, so the model has to match
+  meaning, not copy text; English splits on . ! ?, Chinese on 。！？；, wrapped lines are joined back)
+  and the chunk's section heading (its last ' > ' part; the positive is then the text without it);
 * positive: the chunk the query came from;
-* hard negatives: other chunks the hybrid retriever returns for the query, never from the same document.
+* hard negatives: other chunks the hybrid retriever returns for the query, from other documents
+  (same_doc_negatives=True adds the document's other sections, never the chunks holding the query).
 
-Chunks are split 80/20 before training (all queries of a chunk on the same side); the held-out
-queries are run through retrieval without and with the trained reranker and MRR@10 is reported for
-both, so a reranker that does not help is seen before it is switched on.
+A `holdout` share of the mined queries is kept out of training; they are run through retrieval
+without and with the trained reranker and MRR@10 is reported for both, so a reranker that does not
+help is seen before it is switched on. Training is a plain PyTorch loop (the `datasets` package that
+sentence-transformers' CrossEncoderTrainer needs is not a dependency): listwise softmax loss over
+each query's positive and negatives (or BinaryCrossEntropyLoss), AdamW, linear warm-up/decay, seeded.
 """
 from __future__ import annotations
 
 import json
-import logging
 import math
 import random
 import re
@@ -26,8 +29,6 @@ from pathlib import Path
 
 from indexer.embed import default_minilm_path, pick_device
 from rag.rerank import CrossEncoderReranker, passage_text
-
-log = logging.getLogger(__name__)
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 WORD = re.compile(r"\w+")
@@ -51,8 +52,8 @@ class TuneReport:
     mrr_without: float             # MRR@10 on held-out queries, retrieval only
     mrr_with: float                # ... retrieval + the trained reranker
     eval_queries: int
-    train_queries: int
-    train_pairs: int
+    train_queries: int             # = positive pairs
+    train_pairs: int               # positives + hard negatives
     seconds: float                 # training time (mining and evaluation excluded)
     out_dir: str
 
@@ -101,6 +102,12 @@ def _good_sentence(s: str) -> bool:
     return 8 <= n <= 80 if _is_cjk(s) else 6 <= n <= 40
 
 
+def _locate(sentence: str, text: str) -> re.Match | None:
+    """Where a sentence from split_sentences sits in the raw text (line breaks and spaces may differ)."""
+    chars = [re.escape(ch) for ch in sentence if not ch.isspace()]
+    return re.search(r"\s*".join(chars), text) if chars else None
+
+
 def _leaf(title: str) -> str:
     return title.rsplit(">", 1)[-1].strip()
 
@@ -116,8 +123,11 @@ def mine_queries(store, sentences_per_chunk: int = 2, titles: bool = True, keep_
         for c in chunks:
             sents = [s for s in split_sentences(c.text) if _good_sentence(s)]
             for s in rng.sample(sents, min(sentences_per_chunk, len(sents))) if len(sents) > 1 else []:
-                rest = c.text if rng.random() < keep_sentence else c.text.replace(s, " ", 1)
-                relevant = {x.chunk_id for x in chunks if s in x.text} | {c.chunk_id}  # overlaps repeat it
+                m = _locate(s, c.text)
+                if m is None:  # cannot happen for text split here; never train on a passage still holding it
+                    continue
+                rest = c.text if rng.random() < keep_sentence else c.text[:m.start()] + " " + c.text[m.end():]
+                relevant = {x.chunk_id for x in chunks if _locate(s, x.text)} | {c.chunk_id}  # overlaps repeat it
                 out.append(MinedQuery(s, "sentence", c.doc_id, c.chunk_id, passage_text(c.title, rest.strip()),
                                       relevant))
             leaf = _leaf(c.title)
@@ -152,9 +162,11 @@ class Group:
 
 
 def mine_groups(queries: list[MinedQuery], retriever, negatives: int = 3, max_pairs: int | None = None,
-                candidates: int = 20, seed: int = 13, progress: bool = False) -> list[Group]:
-    """Positive + up to `negatives` hard negatives per query: the retriever's best hits for it that come
-    from other documents. Stops at max_pairs (query, passage) pairs in all."""
+                candidates: int = 20, same_doc: bool = False, seed: int = 13, progress: bool = False) -> list[Group]:
+    """Positive + up to `negatives` hard negatives per query: the retriever's best hits for it that are
+    not among its relevant chunks (those holding the sentence, overlaps included, or the heading), from
+    other documents only unless same_doc (sibling sections are near-duplicates of the topic; on the
+    sample KB they made the held-out result worse). Stops at max_pairs pairs in all."""
     from tqdm import tqdm
 
     queries = list(queries)
@@ -165,7 +177,8 @@ def mine_groups(queries: list[MinedQuery], retriever, negatives: int = 3, max_pa
         if max_pairs is not None and total + 2 > max_pairs:
             break
         hits = retriever.run(q.query, candidates)
-        negs = [passage_text(h.title, h.text) for h in hits if h.doc_id != q.doc_id and h.chunk_id not in q.relevant]
+        negs = [passage_text(h.title, h.text) for h in hits
+                if h.chunk_id not in q.relevant and (same_doc or h.doc_id != q.doc_id)]
         negs = negs[:negatives if max_pairs is None else min(negatives, max_pairs - total - 1)]
         if negs:
             groups.append(Group(q.query, q.passage, negs))
@@ -183,14 +196,15 @@ def mrr_at_10(ranked_chunk_ids: list[str], relevant: set[str]) -> float:
 
 def evaluate(queries: list[MinedQuery], retriever, reranker: CrossEncoderReranker | None,
              progress: bool = False) -> tuple[float, float]:
-    """MRR@10 of retrieval alone and retrieval + reranker over the same candidates (NaN when no queries)."""
+    """MRR@10 of retrieval alone and of retrieval + reranker over the same candidates (the retriever's
+    top max(10, reranker.top_n)). NaN when there are no queries (or, for the second, no reranker)."""
     from tqdm import tqdm
 
     if not queries:
         return math.nan, math.nan
     without, with_ = [], []
     n = max(10, reranker.top_n if reranker else 10)
-    for q in tqdm(queries, desc="evaluating", disable=not progress):
+    for q in tqdm(queries, desc="measuring held-out MRR@10", disable=not progress):
         hits = retriever.run(q.query, n)
         without.append(mrr_at_10([h.chunk_id for h in hits], q.relevant))
         if reranker is not None:
@@ -209,13 +223,15 @@ def _seed_all(seed: int) -> None:
 
 
 def fit(groups: list[Group], out_dir: str | Path, base_model: str | None = None, epochs: int = 1,
-        batch_size: int = 16, lr: float = 1e-4, head_lr: float = 1e-3, max_length: int = 160,
-        loss: str = "listwise", seed: int = 13, device: str = "auto", progress: bool = True) -> Path:
+        batch_size: int = 16, lr: float = 3e-4, head_lr: float = 3e-3, max_length: int = 128,
+        loss: str = "listwise", seed: int = 13, device: str = "auto", progress: bool = True,
+        save_max_length: int = 256) -> Path:
     """Train a 1-logit CrossEncoder on the groups and save it to out_dir.
 
     loss: 'listwise' (softmax cross-entropy of the positive against its group's negatives) or 'bce'
     (sentence-transformers' BinaryCrossEntropyLoss on every pair). `batch_size` counts pairs; the fresh
-    head learns at `head_lr`, the encoder at `lr`. `max_length` truncates pairs during training only."""
+    head learns at `head_lr`, the encoder at `lr`. `max_length` truncates pairs during training; the saved
+    model truncates at `save_max_length`."""
     import torch
     import torch.nn.functional as F
     from sentence_transformers import CrossEncoder
@@ -234,9 +250,10 @@ def fit(groups: list[Group], out_dir: str | Path, base_model: str | None = None,
     bce = BinaryCrossEntropyLoss(model) if loss == "bce" else None
     head = [p for n, p in model.named_parameters() if "classifier" in n]
     body = [p for n, p in model.named_parameters() if "classifier" not in n]
-    opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": head, "lr": head_lr}], weight_decay=0.01)
+    param_groups = [{"params": body, "lr": lr}] + ([{"params": head, "lr": head_lr}] if head else [])
+    opt = torch.optim.AdamW(param_groups, weight_decay=0.01)
     rng = random.Random(seed)
-    batches_per_epoch = []  # lists of groups holding about batch_size pairs each
+    batches = []  # over all epochs: lists of groups holding about batch_size pairs each
     for _ in range(epochs):
         order = list(groups)
         rng.shuffle(order)
@@ -245,16 +262,16 @@ def fit(groups: list[Group], out_dir: str | Path, base_model: str | None = None,
             batch.append(g)
             n += 1 + len(g.negatives)
             if n >= batch_size:
-                batches_per_epoch.append(batch)
+                batches.append(batch)
                 batch, n = [], 0
         if batch:
-            batches_per_epoch.append(batch)
-    total = len(batches_per_epoch)
+            batches.append(batch)
+    total = len(batches)
     sched = get_linear_schedule_with_warmup(opt, max(1, total // 10), total)
     model.train()
     bar = tqdm(total=total, desc="training reranker", unit="step", disable=not progress)
     avg = None
-    for batch in batches_per_epoch:
+    for batch in batches:
         pairs = [p for g in batch for p in g.pairs()]
         if bce is not None:
             labels = torch.tensor([p[2] for p in pairs], dtype=torch.float32, device=model.device)
@@ -279,6 +296,7 @@ def fit(groups: list[Group], out_dir: str | Path, base_model: str | None = None,
         bar.set_postfix(loss=f"{avg:.3f}")
     bar.close()
     model.eval()
+    model.max_seq_length = save_max_length
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out))
@@ -286,29 +304,38 @@ def fit(groups: list[Group], out_dir: str | Path, base_model: str | None = None,
 
 
 def train_reranker(store, hybrid_retriever, out_dir: str | Path, base_model: str | None = None,
-                   max_pairs: int = 4000, epochs: int = 1, negatives: int = 3, sentences_per_chunk: int = 2,
-                   holdout: float = 0.2, batch_size: int = 16, lr: float = 5e-5, max_length: int = 256,
-                   top_n: int = 30, seed: int = 13, device: str = "auto", progress: bool = True) -> TuneReport:
+                   max_pairs: int = 2000, epochs: int = 1, negatives: int = 3, sentences_per_chunk: int = 2,
+                   keep_sentence: float = 0.1, same_doc_negatives: bool = False, holdout: float = 0.2,
+                   batch_size: int = 16, lr: float = 3e-4, head_lr: float = 3e-3,
+                   max_length: int = 128, loss: str = "listwise", top_n: int = 20, eval_max_length: int = 256,
+                   max_eval_queries: int = 200, seed: int = 13, device: str = "auto",
+                   progress: bool = True) -> TuneReport:
     """Mine pairs from the KB, train a cross-encoder into out_dir, report held-out MRR@10 without/with it.
 
-    `base_model`: a BERT-style folder (default: the bundled MiniLM weights) or an existing CrossEncoder
-    folder to adapt further."""
+    `base_model`: a BERT-style folder (default: the bundled MiniLM weights) or a CrossEncoder folder to
+    adapt further. `max_length` truncates pairs in training only (cost grows with it); the measurement
+    reranks the retriever's top `top_n` with `eval_max_length`, as the reranker serves by default, over
+    at most `max_eval_queries` held-out queries. The retriever should return chunks (per='chunk')."""
     say = print if progress else (lambda *a, **k: None)
-    queries = mine_queries(store, sentences_per_chunk=sentences_per_chunk, seed=seed)
+    queries = mine_queries(store, sentences_per_chunk=sentences_per_chunk, keep_sentence=keep_sentence, seed=seed)
     train_q, eval_q = split_holdout(queries, holdout, seed)
+    eval_q = eval_q[:max_eval_queries]
     say(f"mined {len(queries)} pseudo-queries from the KB's chunks: {len(train_q)} for training, "
-        f"{len(eval_q)} held out")
-    pairs = mine_pairs(train_q, hybrid_retriever, negatives, max_pairs, seed=seed, progress=progress)
-    n_pos = sum(1 for p in pairs if p[2] > 0)
-    say(f"{len(pairs)} training pairs ({n_pos} positive, {len(pairs) - n_pos} hard negatives)")
+        f"{len(eval_q)} held out for the measurement")
+    groups = mine_groups(train_q, hybrid_retriever, negatives, max_pairs, same_doc=same_doc_negatives, seed=seed,
+                         progress=progress)
+    n_pairs = sum(1 + len(g.negatives) for g in groups)
+    say(f"{n_pairs} training pairs ({len(groups)} positive, {n_pairs - len(groups)} hard negatives)")
     t0 = time.perf_counter()
-    fit(pairs, out_dir, base_model, epochs, batch_size, lr, max_length, seed, device, progress)
+    fit(groups, out_dir, base_model, epochs, batch_size, lr, head_lr, max_length=max_length, loss=loss, seed=seed,
+        device=device, progress=progress, save_max_length=eval_max_length)
     seconds = time.perf_counter() - t0
     say(f"trained in {seconds:.0f} s; saved to {out_dir}")
-    reranker = CrossEncoderReranker(str(out_dir), top_n=top_n, batch_size=32, device=device, max_length=max_length)
+    reranker = CrossEncoderReranker(str(out_dir), top_n=top_n, batch_size=32, device=device,
+                                    max_length=eval_max_length)
     mrr_without, mrr_with = evaluate(eval_q, hybrid_retriever, reranker, progress=progress)
-    report = TuneReport(mrr_without, mrr_with, len(eval_q), n_pos, len(pairs), seconds, str(out_dir))
-    say(f"held-out MRR@10 over {len(eval_q)} queries: without reranker {mrr_without:.4f}, "
-        f"with reranker {mrr_with:.4f} ({report.gain:+.4f})")
+    report = TuneReport(mrr_without, mrr_with, len(eval_q), len(groups), n_pairs, seconds, str(out_dir))
+    say(f"held-out MRR@10 over {len(eval_q)} queries (top {top_n} reranked): without reranker "
+        f"{mrr_without:.4f}, with reranker {mrr_with:.4f} ({report.gain:+.4f})")
     (Path(out_dir) / "tune_report.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
