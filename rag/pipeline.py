@@ -5,6 +5,7 @@ each one. Nothing here calls the LLM except the generation step.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from rag.prompt import build_messages
 from rag.refusal import evidence, refusal_message
 from rag.rerank import CrossEncoderReranker
 from rag.retrieve import HybridRetriever
+
+
+PROMPT_TAG = re.compile(r"</?passage\b[^>]*>")  # a small model sometimes echoes the prompt's quoting
 
 
 @dataclass
@@ -88,7 +92,8 @@ class Pipeline:
         cited = citer.finish()
         timings.update(ttft_s=((first or end) - t0), generate_s=end - t, total_s=end - t0)
         refused = is_refusal(cited.answer) and not cited.citations
-        yield Answer(answer=cited.answer.strip(), citations=cited.citations, refused=refused, timings=timings,
+        yield Answer(answer=PROMPT_TAG.sub("", cited.answer).strip(), citations=cited.citations, refused=refused,
+                     timings=timings,
                      hits=used, dropped=cited.dropped)
 
 
