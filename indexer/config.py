@@ -28,6 +28,8 @@ class IndexerSettings(BaseSettings):
     embed_model: str = Field("e5", description="'e5' (multilingual-e5-small: Chinese + English; faster than MiniLM here) "
                              "'minilm' (English) or a sentence-transformers folder")
     embed_batch_size: int = Field(64, ge=1)
+    ingest_batch_chunks: int = Field(256, ge=1, description="chunks of several files embedded together, then "
+                                                            "written (one transaction per file)")
     device: str = Field("auto", description="'auto' (GPU if present), 'cpu' or 'cuda'")
     dense_index: Literal["auto", "flat", "hnsw"] = Field(
         "auto", description="'auto' = exact search below hnsw_threshold chunks, HNSW above")

@@ -82,9 +82,9 @@ def embed_text(chunk: Chunk) -> str:
 
 
 class Ingestor:
-    def __init__(self, store: Store, encoder: Encoder, settings: IndexerSettings, batch_chunks: int = 256):
+    def __init__(self, store: Store, encoder: Encoder, settings: IndexerSettings):
         self.store, self.encoder, self.settings = store, encoder, settings
-        self.batch_chunks = batch_chunks
+        self.batch_chunks = settings.ingest_batch_chunks
 
     # ---- files -----------------------------------------------------------------
     def index_paths(self, paths: list[str], tags: dict[str, str] | None = None,

@@ -69,6 +69,7 @@ class LocalStore:
         self.params = params or IndexParams(dim=self.dim)
         self.params.dim = self.dim  # the KB's own dimension wins over the caller's
         self.snapshot = Snapshot.load(folder / "indexes", self.params)
+        self._on_disk = self.snapshot.generation  # what the published files hold
         self.snapshot.sync(self.catalog)  # catch up in memory if the files lag the catalog
 
     def _lock(self, timeout: float) -> None:
@@ -122,8 +123,10 @@ class LocalStore:
         root = self.folder / "indexes"
         from indexer.snapshot import read_pointer
 
-        if self.snapshot.sync(self.catalog) or read_pointer(root) is None:
-            self.snapshot.publish(root)
+        self.snapshot.sync(self.catalog)
+        if self.snapshot.generation != self._on_disk or read_pointer(root) is None:
+            self.snapshot.publish(root)  # also removes folders a crashed writer left half-written
+            self._on_disk = self.snapshot.generation
 
     def _need_write(self) -> None:
         if not self.writable:

@@ -74,7 +74,8 @@ def test_kill_9_during_cli_index_then_rerun(tmp_path):
     for i in range(N):
         (docs / f"note{i:02d}.md").write_text(f"# Note {i}\n\n" + f"Branch {i} opens at {i % 12} o'clock. " * 8)
     home = tmp_path / "home"
-    env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    # write every few files (not one batch at the end), so the kill lands between documents
+    env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1", "RAG_INGEST_BATCH_CHUNKS": "3"}
     rag = [sys.executable, "-m", "rag", "index", str(docs), "-q"]
     p = subprocess.Popen(rag, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = home / "default" / "kb.sqlite"
