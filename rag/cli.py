@@ -90,7 +90,7 @@ def kb_create(name: str, embed_model: Optional[str] = typer.Option(None, "--embe
 
 
 @kb_app.command("delete")
-def kb_delete(name: str, yes: bool = typer.Option(True, "--yes/--ask")):
+def kb_delete(name: str):
     from indexer.kbs import KBNotFound
 
     try:
