@@ -30,6 +30,7 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
 """
 SEP = "\x1f"
+DOC_COLUMNS = "SELECT doc_id, source, content_hash, size, tags, indexed_at, n_chunks FROM documents"
 
 
 @dataclass(frozen=True)
@@ -85,18 +86,15 @@ class Catalog:
                             tags=json.loads(row[4]), indexed_at=row[5], chunks=row[6])
 
     def documents(self) -> list[DocumentInfo]:
-        rows = self.db.execute("SELECT doc_id, source, content_hash, size, tags, indexed_at, n_chunks "
-                               "FROM documents ORDER BY source, doc_id").fetchall()
+        rows = self.db.execute(f"{DOC_COLUMNS} ORDER BY source, doc_id").fetchall()
         return [self._doc(r) for r in rows]
 
     def document(self, doc_id: str) -> DocumentInfo | None:
-        row = self.db.execute("SELECT doc_id, source, content_hash, size, tags, indexed_at, n_chunks "
-                              "FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+        row = self.db.execute(f"{DOC_COLUMNS} WHERE doc_id=?", (doc_id,)).fetchone()
         return self._doc(row) if row else None
 
     def documents_by_source(self, source: str) -> list[DocumentInfo]:
-        rows = self.db.execute("SELECT doc_id, source, content_hash, size, tags, indexed_at, n_chunks "
-                               "FROM documents WHERE source=?", (source,)).fetchall()
+        rows = self.db.execute(f"{DOC_COLUMNS} WHERE source=?", (source,)).fetchall()
         return [self._doc(r) for r in rows]
 
     def cached_vectors(self, hashes: list[str]) -> dict[str, np.ndarray]:

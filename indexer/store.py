@@ -68,9 +68,20 @@ class LocalStore:
         self.dim = int(self.catalog.get_meta("dim", "0"))
         self.params = params or IndexParams(dim=self.dim)
         self.params.dim = self.dim  # the KB's own dimension wins over the caller's
-        self.snapshot = Snapshot.load(folder / "indexes", self.params)
-        self._on_disk = self.snapshot.generation  # what the published files hold
-        self.snapshot.sync(self.catalog)  # catch up in memory if the files lag the catalog
+        self._snapshot: Snapshot | None = None  # loaded on first search or commit, not for `docs`/`kb list`
+        self._on_disk = -1
+
+    @property
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            self._snapshot = Snapshot.load(self.folder / "indexes", self.params)
+            self._on_disk = self._snapshot.generation  # what the published files hold
+            self._snapshot.sync(self.catalog)  # catch up in memory if the files lag the catalog
+        return self._snapshot
+
+    @snapshot.setter
+    def snapshot(self, value: Snapshot) -> None:
+        self._snapshot = value
 
     def _lock(self, timeout: float) -> None:
         self._lock_fd = os.open(self.folder / "kb.lock", os.O_RDWR | os.O_CREAT, 0o644)

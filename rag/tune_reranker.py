@@ -27,13 +27,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from indexer.chunk import split_sentences as chunk_sentences
 from indexer.embed import default_minilm_path, pick_device
+from indexer.tokenize import count_tokens
 from rag.rerank import CrossEncoderReranker, passage_text
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-WORD = re.compile(r"\w+")
-# sentence ends: Chinese 。！？； anywhere, . ! ? before a space
-SENT_END = re.compile(r"(?<=[。！？；])|(?<=[.!?])\s+")
 BULLET = re.compile(r"^\s*([-*•·>#|]|\d+[.)、]|[一二三四五六七八九十]+、)")
 
 
@@ -82,23 +81,18 @@ def _lines(text: str) -> list[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip(" \t-*#>|•·") for line in _lines(text) for s in SENT_END.split(line)
-            if s and s.strip(" \t-*#>|•·")]
+    return [s.strip(" \t-*#>|•·") for line in _lines(text) for s in chunk_sentences(line)
+            if s.strip(" \t-*#>|•·")]
 
 
 def _is_cjk(s: str) -> bool:
     return len(CJK.findall(s)) > len(s) / 4
 
 
-def _size(s: str) -> int:
-    """Words for alphabetic text, characters for CJK."""
-    return len(CJK.findall(s)) if _is_cjk(s) else len(WORD.findall(s))
-
-
 def _good_sentence(s: str) -> bool:
     if s.count("|") > 1 or sum(c.isalpha() for c in s) < 0.6 * sum(not c.isspace() for c in s):  # tables
         return False
-    n = _size(s)
+    n = count_tokens(s)
     return 8 <= n <= 80 if _is_cjk(s) else 6 <= n <= 40
 
 
@@ -131,7 +125,7 @@ def mine_queries(store, sentences_per_chunk: int = 2, titles: bool = True, keep_
                 out.append(MinedQuery(s, "sentence", c.doc_id, c.chunk_id, passage_text(c.title, rest.strip()),
                                       relevant))
             leaf = _leaf(c.title)
-            if titles and leaf and leaf not in seen_titles and _size(leaf) >= 2:
+            if titles and leaf and leaf not in seen_titles and count_tokens(leaf) >= 2:
                 seen_titles.add(leaf)
                 relevant = {x.chunk_id for x in chunks if _leaf(x.title) == leaf}
                 out.append(MinedQuery(leaf, "title", c.doc_id, c.chunk_id, c.text, relevant))
