@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +13,6 @@ class BeirDataset:
     corpus: dict[str, tuple[str, str]]   # _id -> (title, text)
     queries: dict[str, str]              # _id -> text (only those in the split's qrels)
     qrels: dict[str, dict[str, float]]   # query id -> {doc id: relevance}
-
-    def fingerprint(self) -> str:
-        """Identifies the corpus, so a KB that already holds it can be reused."""
-        h = hashlib.sha256()
-        for did in sorted(self.corpus):
-            title, text = self.corpus[did]
-            h.update(f"{did}\x00{title}\x00{text}\x01".encode())
-        return h.hexdigest()[:16]
 
 
 def read_jsonl(path: Path) -> list[dict]:

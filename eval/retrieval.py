@@ -23,7 +23,6 @@ def index_corpus(ds: BeirDataset, mgr: KBManager, kb: str, embed_model: str | No
         docs = [(did, f"beir:{ds.root.name}/{did}", [Element(text, "text", title)])
                 for did, (title, text) in ds.corpus.items() if text.strip()]
         report = Ingestor(store, mgr.encoder(store.embed_model), mgr.settings).index_elements(docs, progress=progress)
-        store.catalog.set_meta(f"beir:{ds.root}", ds.fingerprint())
         return report.count("indexed") + report.count("updated")
     finally:
         store.close()
