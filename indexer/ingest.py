@@ -89,17 +89,20 @@ class Ingestor:
     # ---- files -----------------------------------------------------------------
     def index_paths(self, paths: list[str], tags: dict[str, str] | None = None,
                     progress: bool = True) -> IngestReport:
+        files = list(expand(paths))
+        report = IngestReport([FileResult(source, "failed", reason=err) for source, _, err in files if err])
+        report.results += self.index_files([(s, p, None) for s, p, e in files if not e], tags, progress).results
+        return report
+
+    def index_files(self, files: list[tuple[str, Path, str | None]], tags: dict[str, str] | None = None,
+                    progress: bool = True) -> IngestReport:
+        """files: (source shown to users, path to read, doc id or None = derived from the path)."""
         tags = tags or {}
         report = IngestReport()
-        files = list(expand(paths))
-        for source, path, err in files:
-            if err:
-                report.results.append(FileResult(source, "failed", reason=err))
-        todo = [(s, p) for s, p, e in files if not e]
-        bar = tqdm(total=len(todo), unit="file", desc="indexing", disable=not progress)
+        bar = tqdm(total=len(files), unit="file", desc="indexing", disable=not progress)
         pending: list[_Parsed] = []
         with ThreadPoolExecutor(max_workers=1) as pool:  # parse ahead while the model embeds
-            for outcome in pool.map(lambda sp: self._prepare(sp[0], sp[1], tags), todo):
+            for outcome in pool.map(lambda f: self._prepare(f[0], f[1], tags, f[2]), files):
                 bar.update(1)
                 if isinstance(outcome, FileResult):
                     report.results.append(outcome)
@@ -115,7 +118,8 @@ class Ingestor:
         self.store.commit()
         return report
 
-    def _prepare(self, source: str, path: Path, tags: dict[str, str]) -> _Parsed | FileResult:
+    def _prepare(self, source: str, path: Path, tags: dict[str, str],
+                 doc_id: str | None = None) -> _Parsed | FileResult:
         try:
             size = path.stat().st_size
             limit = int(self.settings.max_file_mb * 1024 * 1024)
@@ -126,7 +130,7 @@ class Ingestor:
                 raise ParseError(f"unsupported file type {path.suffix or '(none)'}; supported: "
                                  + ", ".join(sorted(SUPPORTED_EXTENSIONS)))
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            doc_id = doc_id_for(path)
+            doc_id = doc_id or doc_id_for(path)
             old = self.store.document(doc_id)
             if old and old.content_hash == digest and old.tags == tags and old.source == source:
                 return FileResult(source, "unchanged", doc_id, old.chunks)

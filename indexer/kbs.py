@@ -55,7 +55,7 @@ class KBManager:
         return self.open(name, writable=True, create=True, embed_model=embed_model)
 
     def open(self, name: str, writable: bool = False, create: bool = False,
-             embed_model: str | None = None) -> LocalStore:
+             embed_model: str | None = None, lock_timeout: float = 600) -> LocalStore:
         folder = self.home / check_name(name)
         if not (folder / "kb.sqlite").exists():
             if not create:
@@ -65,8 +65,8 @@ class KBManager:
             enc = self.encoder(embed_model)
             enc.warm_up()
             return LocalStore(folder, self.params(enc.dim), writable=True, embed_model=embed_model or
-                              self.settings.embed_model)
-        return LocalStore(folder, self.params(0), writable=writable)
+                              self.settings.embed_model, lock_timeout=lock_timeout)
+        return LocalStore(folder, self.params(0), writable=writable, lock_timeout=lock_timeout)
 
     def delete(self, name: str) -> None:
         folder = self.home / check_name(name)

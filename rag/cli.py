@@ -333,6 +333,11 @@ from rag.cli_tune import reranker as _tune_reranker  # noqa: E402  (lazy-importi
 tune_app.command("reranker")(_tune_reranker)
 
 
+from rag.cli_serve import serve as _serve  # noqa: E402
+
+app.command("serve")(_serve)
+
+
 def run() -> None:
     try:
         app()

@@ -1,0 +1,162 @@
+"""One question through the service: guard -> cache -> gate -> pipeline (in a worker thread) -> events.
+
+Used by the JSON, SSE, WebSocket and OpenAI-compatible routes alike. `admit()` does everything
+that can still become an HTTP status (422 too long, 404, 503 busy) before any byte of a streamed
+response is sent; `events()` then yields ("token", text) pieces and one ("answer", dict).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ApiError
+from api.service import Service
+from indexer.types import Filters
+
+log = logging.getLogger("api.answer")
+_END = object()
+
+
+@dataclass
+class Ticket:
+    kb: str
+    question: str
+    history: list[dict[str, str]]
+    filters: Filters | None
+    immediate: dict | None = None      # a blocked or cached answer: no generation
+    slot: object = None
+    pipe: object = None
+    vector: object = None
+    generation: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def answer_dict(answer, **extra) -> dict:
+    d = answer.to_dict()
+    d["passages"] = d.pop("hits")
+    d.update(extra)
+    return d
+
+
+def _plain(text: str, refused: bool, **extra) -> dict:
+    return {"answer": text, "citations": [], "refused": refused, "timings": {"total_s": 0.0}, "passages": [],
+            "dropped": [], **extra}
+
+
+async def admit(svc: Service, kb: str, question: str, history: list[dict[str, str]] | None = None,
+                filters: Filters | None = None) -> Ticket:
+    limit = svc.svc.max_question_chars
+    if len(question) > limit:
+        raise ApiError(422, "question_too_long", f"the question has {len(question)} characters; the limit is {limit}")
+    if not question.strip():
+        raise ApiError(422, "invalid_request", "the question is empty")
+    ticket = Ticket(kb, question, list(history or []), filters)
+    if svc.guard is not None:
+        verdict = svc.guard(question, limit)
+        if verdict.blocked:
+            svc.metrics.blocked.labels(verdict.category or "other").inc()
+            log.warning("blocked question (%s): %s", verdict.category, verdict.reason,
+                        extra={"kb": kb, "event": "blocked"})
+            from rag.guard import safe_answer
+
+            ticket.immediate = _plain(safe_answer(verdict), True, blocked=verdict.category)
+            return ticket
+        ticket.question = verdict.cleaned or question
+    try:
+        ticket.pipe = await run_in_threadpool(svc.pipeline, kb)
+    except LookupError as e:
+        raise ApiError(404, "kb_not_found", str(e)) from e
+    cacheable = svc.cache is not None and not ticket.history and not filters
+    if cacheable:
+        hit = await run_in_threadpool(_cache_get, svc, ticket)
+        if hit is not None:
+            svc.metrics.cache.labels("hit").inc()
+            ticket.immediate = {**hit, "cached": True}
+            return ticket
+        svc.metrics.cache.labels("miss").inc()
+    ticket.slot = await svc.gate.enter()
+    return ticket
+
+
+def _cache_get(svc: Service, t: Ticket):
+    store = t.pipe.retriever.store
+    t.generation = store.catalog.generation()
+    t.vector = t.pipe.retriever.encoder.encode_queries([t.question])[0]
+    got = svc.cache.get(t.kb, t.generation, t.question, t.vector)
+    return None if got is None else dict(got.payload)
+
+
+async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, object]]:
+    """("token", str)* then ("answer", dict). Frees the generation slot when done or abandoned."""
+    if ticket.immediate is not None:
+        yield "token", ticket.immediate["answer"]
+        yield "answer", ticket.immediate
+        return
+    from rag.answer_types import Answer
+
+    loop = asyncio.get_running_loop()
+    q: asyncio.Queue = asyncio.Queue()
+    stop = threading.Event()
+
+    def work():
+        gen = ticket.pipe.stream(ticket.question, ticket.history, ticket.filters)
+        try:
+            for ev in gen:
+                loop.call_soon_threadsafe(q.put_nowait, ev)
+                if stop.is_set():
+                    break
+        except Exception as e:  # surfaced to the consumer
+            loop.call_soon_threadsafe(q.put_nowait, e)
+        finally:
+            gen.close()  # stops the local model at its next token
+            loop.call_soon_threadsafe(q.put_nowait, _END)
+
+    worker = loop.run_in_executor(None, work)
+    tokens = 0
+    try:
+        while True:
+            ev = await q.get()
+            if ev is _END:
+                break
+            if isinstance(ev, Exception):
+                log.error("answer failed: %s", ev, extra={"kb": ticket.kb})
+                raise ApiError(502, "generation_failed", f"the generator failed: {ev}")
+            if isinstance(ev, Answer):
+                svc.metrics.observe_timings(ev.timings)
+                svc.metrics.tokens.inc(tokens)
+                svc.metrics.answers.labels("refused" if ev.refused else "answered").inc()
+                out = answer_dict(ev, cached=False, blocked=None)
+                if svc.cache is not None and ticket.vector is not None:
+                    await run_in_threadpool(_cache_put, svc, ticket, out)
+                yield "answer", out
+            else:
+                tokens += 1
+                yield "token", ev.text
+    finally:
+        stop.set()
+        try:
+            await asyncio.shield(worker)
+        except BaseException:
+            pass
+        if ticket.slot is not None:
+            ticket.slot.release()
+
+
+def _cache_put(svc: Service, t: Ticket, payload: dict) -> None:
+    try:
+        svc.cache.put(t.kb, t.generation, t.question, t.vector, payload)
+    except Exception:
+        log.warning("answer cache write failed", exc_info=True)
+
+
+async def answer_once(svc: Service, ticket: Ticket) -> dict:
+    final = None
+    async for kind, value in events(svc, ticket):
+        if kind == "answer":
+            final = value
+    return final

@@ -1,0 +1,63 @@
+"""The FastAPI application factory: `create_app(settings, service_settings)`.
+
+Models load in the lifespan start-up (before the first request is accepted); shutdown stops
+admitting answers, waits for those in progress, lets the index worker finish its job (or leaves
+it queued for the next start) and closes the stores."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from api import errors
+from api.config import ServiceSettings
+from api.middleware import RequestContext
+from api.routes import admin, documents, health, openai_compat, query
+from api.service import Service
+from rag.config import Settings
+
+log = logging.getLogger("api")
+
+
+def create_app(settings: Settings | None = None, svc_settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or Settings.load()
+    svc_settings = svc_settings or ServiceSettings.load()
+    service = Service(settings, svc_settings)
+    _attach_guard_and_cache(service)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await run_in_threadpool(service.warm_up)
+        log.info("ready: %d knowledge bases under %s", len(service.manager.names()), service.home,
+                 extra={"event": "ready"})
+        yield
+        await service.gate.drain(timeout=30)
+        await run_in_threadpool(service.close)
+        log.info("stopped", extra={"event": "stopped"})
+
+    app = FastAPI(title="RAG knowledge-base service", version="0.1.0", lifespan=lifespan,
+                  description="Knowledge bases, uploads, hybrid search and grounded answers with citations. "
+                              "All /v1 routes take `Authorization: Bearer KEY`.")
+    app.state.service = service
+    errors.install(app)
+    for module in (health, admin, documents, query, openai_compat):
+        app.include_router(module.router)
+    app.add_middleware(RequestContext, metrics=service.metrics)
+    return app
+
+
+def _attach_guard_and_cache(service: Service) -> None:
+    try:
+        from rag.guard import check_question
+
+        service.guard = check_question
+    except ImportError:
+        service.guard = None
+    try:
+        from api.cache import make_cache
+
+        service.cache = make_cache()
+    except ImportError:
+        service.cache = None

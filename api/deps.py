@@ -1,0 +1,58 @@
+"""Who is calling and what they may touch: Bearer key -> Principal (401), rate limit (429),
+KB permission (403, checked before existence so other tenants' KB names do not leak), KB (404)."""
+from __future__ import annotations
+
+from fastapi import Request
+
+from api.auth import Principal
+from api.errors import ApiError
+from api.service import Service
+
+UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def bearer(headers) -> str:
+    auth = headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def authenticate(svc: Service, key: str) -> Principal:
+    if not key:
+        raise ApiError(401, "unauthorized", "missing API key: send 'Authorization: Bearer KEY'", UNAUTHORIZED)
+    who = svc.keys.authenticate(key)
+    if who is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked API key", UNAUTHORIZED)
+    try:
+        svc.limiter.check(who.key_id)
+    except ApiError:
+        svc.metrics.rate_limited.inc()
+        raise
+    return who
+
+
+def principal(request: Request) -> Principal:
+    return authenticate(service(request), bearer(request.headers))
+
+
+def allow(svc: Service, who: Principal, kb: str, scope: str, must_exist: bool = True) -> None:
+    if not who.can(kb, scope):
+        raise ApiError(403, "forbidden", f"this key may not {'read' if scope == 'read' else scope} "
+                                         f"knowledge base {kb!r}")
+    if must_exist:
+        try:
+            exists = svc.manager.exists(kb)
+        except ValueError:
+            exists = False
+        if not exists:
+            raise ApiError(404, "kb_not_found", f"knowledge base {kb!r} does not exist")
+
+
+def require_admin(who: Principal) -> None:
+    if not who.is_global_admin:
+        raise ApiError(403, "forbidden", "this needs an admin key (RAG_ADMIN_KEY or a key with scope admin "
+                                         "and no KB)")

@@ -1,0 +1,90 @@
+"""Knowledge bases and API keys."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Principal
+from api.deps import allow, principal, require_admin, service
+from api.errors import ApiError
+from api.schemas import KBCreate, KBInfo, KeyCreate, KeyCreated, KeyInfo
+from api.service import Service
+
+router = APIRouter(prefix="/v1", tags=["knowledge bases and keys"])
+
+
+def _info(svc: Service, name: str) -> KBInfo:
+    store = svc.manager.open(name)
+    try:
+        return KBInfo(name=name, documents=len(store.documents()), embed_model=store.embed_model)
+    finally:
+        store.close()
+
+
+@router.get("/kbs", response_model=list[KBInfo], summary="Knowledge bases this key may see")
+def list_kbs(who: Principal = Depends(principal), svc: Service = Depends(service)):
+    return [_info(svc, n) for n in who.visible(svc.manager.names())]
+
+
+@router.post("/kbs", response_model=KBInfo, status_code=201, summary="Create a knowledge base (admin)")
+async def create_kb(body: KBCreate, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    require_admin(who)
+    if svc.manager.exists(body.name):
+        raise ApiError(409, "kb_exists", f"knowledge base {body.name!r} already exists")
+
+    def create():
+        svc.manager.create(body.name, body.embed_model).close()
+        return _info(svc, body.name)
+    try:
+        return await run_in_threadpool(create)
+    except (ValueError, KeyError) as e:
+        raise ApiError(422, "invalid_request", str(e)) from e
+
+
+@router.get("/kbs/{kb}", response_model=KBInfo, summary="One knowledge base")
+def get_kb(kb: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    allow(svc, who, kb, "read")
+    return _info(svc, kb)
+
+
+@router.delete("/kbs/{kb}", status_code=204, summary="Delete a knowledge base, its documents and keys (admin)")
+async def delete_kb(kb: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    require_admin(who)
+    allow(svc, who, kb, "admin")
+    await run_in_threadpool(svc.delete_kb, kb)
+
+
+@router.post("/keys", response_model=KeyCreated, status_code=201,
+             summary="Create an API key for one KB (or for all, admin scope)")
+def create_key(body: KeyCreate, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    if body.kb is None:
+        require_admin(who)
+        if body.scope != "admin":
+            raise ApiError(422, "invalid_request", "a key for every KB must have scope 'admin'; give 'kb' otherwise")
+    else:
+        allow(svc, who, body.kb, "admin")
+    key, info = svc.keys.create(body.kb, body.scope, body.label)
+    return KeyCreated(key=key, **info.__dict__)
+
+
+@router.get("/keys", response_model=list[KeyInfo], summary="Keys (without secrets) this key administers")
+def list_keys(who: Principal = Depends(principal), svc: Service = Depends(service)):
+    if who.is_global_admin:
+        return [KeyInfo(**k.__dict__) for k in svc.keys.list()]
+    if who.scope != "admin":
+        raise ApiError(403, "forbidden", "listing keys needs an admin key")
+    return [KeyInfo(**k.__dict__) for k in svc.keys.list(who.kb)]
+
+
+@router.delete("/keys/{key_id}", status_code=204, summary="Revoke a key")
+def revoke_key(key_id: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    info = svc.keys.get(key_id)
+    if info is None:
+        if not who.is_global_admin:
+            raise ApiError(403, "forbidden", "this key may not revoke that key")
+        raise ApiError(404, "key_not_found", f"no key {key_id!r}")
+    if info.kb is None:
+        require_admin(who)
+    else:
+        allow(svc, who, info.kb, "admin", must_exist=False)
+    svc.keys.revoke(key_id)

@@ -1,0 +1,88 @@
+"""Uploads (background jobs), documents, jobs."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Principal
+from api.deps import allow, principal, service
+from api.errors import ApiError
+from api.schemas import DocumentOut, JobAccepted, JobOut
+from api.service import Service
+from api.upload import parse_tags, receive_upload
+
+router = APIRouter(prefix="/v1", tags=["documents"])
+
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["files"],
+    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                             "description": "one or more documents (pdf, docx, pptx, html, md, txt, csv, tsv, xlsx)"},
+                   "tags": {"type": "string", "description": "metadata for every file: JSON object or k=v,k2=v2"}}}}}}}
+
+
+@router.post("/kbs/{kb}/documents", status_code=202, response_model=JobAccepted, openapi_extra=UPLOAD_BODY,
+             summary="Upload files; they are indexed in the background (poll GET /v1/jobs/{job_id})")
+async def upload(kb: str, request: Request, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    allow(svc, who, kb, "write")
+    limit = int(svc.svc.max_upload_mb * 2**20)
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit * svc.svc.max_files + 2**20:
+        raise ApiError(413, "upload_too_large", f"the upload is {int(length) / 2**20:.1f} MB; the limit is "
+                       f"{svc.svc.max_upload_mb:g} MB per file and {svc.svc.max_files} files")
+    job_id, folder = svc.jobs.new_dir()
+    up = await receive_upload(request, folder, limit, svc.svc.max_files)
+    tags = parse_tags(up.fields.get("tags"))
+    await run_in_threadpool(svc.jobs.submit, job_id, kb, up.files, tags)
+    return JobAccepted(job_id=job_id, status="queued", files=[f.filename for f in up.files])
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, summary="An upload job: status and per-file results")
+def get_job(job_id: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    job = svc.jobs.get(job_id)
+    if job is None or not who.can(job.kb, "read"):
+        # the same answer whether the job is someone else's or does not exist
+        if job is not None:
+            raise ApiError(403, "forbidden", "this key may not read that job")
+        raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+    return job.to_dict()
+
+
+@router.get("/kbs/{kb}/jobs", response_model=list[JobOut], summary="Recent upload jobs of a KB")
+def list_jobs(kb: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    allow(svc, who, kb, "read")
+    return [j.to_dict() for j in svc.jobs.list(kb)]
+
+
+@router.get("/kbs/{kb}/documents", response_model=list[DocumentOut], summary="Documents of a KB")
+def list_documents(kb: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    allow(svc, who, kb, "read")
+    store = svc.manager.open(kb)
+    try:
+        return [DocumentOut(doc_id=d.doc_id, source=d.source, chunks=d.chunks, size=d.size,
+                            indexed_at=d.indexed_at, tags=d.tags) for d in store.documents()]
+    finally:
+        store.close()
+
+
+@router.delete("/kbs/{kb}/documents/{doc_id}", status_code=204, summary="Remove a document from a KB")
+async def delete_document(kb: str, doc_id: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    allow(svc, who, kb, "write")
+
+    def delete() -> bool:
+        from indexer.store import KBLockedError
+
+        try:
+            store = svc.manager.open(kb, writable=True, lock_timeout=30)
+        except KBLockedError as e:
+            raise ApiError(409, "kb_busy", "the knowledge base is being indexed; retry in a moment",
+                           {"Retry-After": "10"}) from e
+        try:
+            gone = store.delete_document(doc_id)
+            if gone:
+                store.commit()
+            return gone
+        finally:
+            store.close()
+    if not await run_in_threadpool(delete):
+        raise ApiError(404, "document_not_found", f"no document {doc_id!r} in {kb!r}")
+    svc._changed(kb)

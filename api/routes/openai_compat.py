@@ -1,0 +1,91 @@
+"""OpenAI-compatible routes: the `model` is the knowledge base. Existing chat front ends and the
+official `openai` client work unchanged; citations come in an extra `citations` field (the last
+chunk's when streaming)."""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.answering import admit, answer_once, events
+from api.auth import Principal
+from api.deps import allow, principal, service
+from api.errors import ApiError, error_body
+from api.service import Service
+
+router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, max_tokens, ... are accepted and ignored
+    model: str = Field(..., description="the knowledge base name")
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    stream: bool = False
+
+
+def _text(content) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+
+
+def _split(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
+    """The last user message is the question; earlier user/assistant turns are the history."""
+    turns = [(m.role, _text(m.content)) for m in messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
+        raise ApiError(422, "invalid_request", "messages must end with a non-empty user message")
+    return turns[-1][1], [{"role": r, "content": c} for r, c in turns[:-1]]
+
+
+@router.get("/models", summary="Knowledge bases this key may query, as OpenAI models")
+def models(who: Principal = Depends(principal), svc: Service = Depends(service)):
+    return {"object": "list", "data": [{"id": kb, "object": "model", "created": 0, "owned_by": "rag"}
+                                       for kb in who.visible(svc.manager.names())]}
+
+
+@router.post("/chat/completions", summary="OpenAI chat completions over a knowledge base (model = KB name)")
+async def chat_completions(body: ChatRequest, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    allow(svc, who, body.model, "read")
+    question, history = _split(body.messages)
+    ticket = await admit(svc, body.model, question, history)
+    cid, created = "chatcmpl-" + secrets.token_hex(12), int(time.time())
+    if not body.stream:
+        ans = await answer_once(svc, ticket)
+        n = len(ans["answer"].split())
+        return {"id": cid, "object": "chat.completion", "created": created, "model": body.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": ans["answer"]},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n},
+                "citations": ans["citations"], "refused": ans["refused"], "timings": ans["timings"]}
+
+    def chunk(delta: dict, finish: str | None = None, **extra) -> bytes:
+        data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+    async def stream():
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            async for kind, value in events(svc, ticket):
+                if kind == "token":
+                    yield chunk({"content": value})
+                else:
+                    yield chunk({}, "stop", citations=value["citations"], refused=value["refused"],
+                                timings=value["timings"])
+        except ApiError as e:
+            yield f"data: {json.dumps(error_body(e.code, e.message), ensure_ascii=False)}\n\n".encode()
+        yield b"data: [DONE]\n\n"
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

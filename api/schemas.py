@@ -1,0 +1,151 @@
+"""Request and response bodies of the HTTP API (these are what the OpenAPI schema shows)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+    request_id: str
+
+
+class KBCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                      examples=["bank-faq"])
+    embed_model: str | None = Field(None, description="embedding model for the new KB (default: the service's)")
+
+
+class KBInfo(BaseModel):
+    name: str
+    documents: int
+    embed_model: str
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kb: str | None = Field(..., description="the KB the key is for; null = every KB (admin scope only)")
+    scope: Literal["read", "write", "admin"]
+    label: str = Field("", max_length=200)
+
+
+class KeyInfo(BaseModel):
+    id: str
+    kb: str | None
+    scope: str
+    label: str
+    created_at: str
+    revoked_at: str | None
+
+
+class KeyCreated(KeyInfo):
+    key: str = Field(..., description="the secret; shown only this once")
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    source: str
+    chunks: int
+    size: int
+    indexed_at: str
+    tags: dict[str, str]
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: str
+    files: list[str]
+
+
+class JobFileOut(BaseModel):
+    filename: str
+    status: Literal["pending", "indexed", "updated", "unchanged", "failed"]
+    size: int
+    doc_id: str
+    chunks: int
+    reason: str
+
+
+class JobOut(BaseModel):
+    job_id: str
+    kb: str
+    status: Literal["queued", "running", "done", "failed"]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    attempts: int
+    error: str
+    files: list[JobFileOut]
+    counts: dict[str, int]
+
+
+class FiltersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    doc_ids: list[str] = []
+    sources: list[str] = []
+    tags: dict[str, str] = {}
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(..., min_length=1, max_length=2000)
+    k: int = Field(10, ge=1, le=100)
+    mode: Literal["hybrid", "dense", "bm25"] | None = None
+    filters: FiltersIn | None = None
+
+
+class HitOut(BaseModel):
+    doc_id: str
+    chunk_id: str
+    source: str
+    text: str
+    score: float
+    title: str = ""
+    page: int | None = None
+    tags: dict[str, str] = {}
+    scores: dict[str, float] = {}
+
+
+class Message(BaseModel):
+    role: Literal["user", "assistant", "system"]
+    content: str = Field(..., max_length=20000)
+
+
+class QueryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(..., min_length=1)
+    history: list[Message] = Field([], max_length=50)
+    stream: bool = False
+    filters: FiltersIn | None = None
+
+
+class CitationOut(BaseModel):
+    n: int
+    doc_id: str
+    chunk_id: str
+    source: str
+    quote: str
+    supported: bool
+    passage: int = 0
+    score: float = 0.0
+    title: str = ""
+    page: int | None = None
+    sentence: str = ""
+
+
+class AnswerOut(BaseModel):
+    answer: str
+    citations: list[CitationOut]
+    refused: bool
+    timings: dict[str, float]
+    passages: list[HitOut]
+    dropped: list[CitationOut] = []
+    cached: bool = False
+    blocked: str | None = Field(None, description="input-guard category when the question was not answered")

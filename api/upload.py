@@ -1,0 +1,189 @@
+"""Streaming multipart upload: each file goes straight to disk as it arrives.
+
+The request body is never held in memory: sizes are checked while the bytes come in (413 as soon
+as a file passes the limit), types by the first bytes (415), and the count of files (413). On any
+error the partial files are removed.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from api.errors import ApiError
+from api.sniff import UnsupportedType, check_type
+
+HEAD = 2048  # bytes looked at to tell the type
+
+
+@dataclass
+class StoredFile:
+    filename: str
+    path: Path
+    size: int = 0
+
+
+@dataclass
+class Upload:
+    files: list[StoredFile] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def safe_filename(name: str) -> str:
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
+    return name[:200] or "upload"
+
+
+class _Receiver:
+    def __init__(self, dest: Path, max_bytes: int, max_files: int):
+        self.dest, self.max_bytes, self.max_files = dest, max_bytes, max_files
+        self.upload = Upload()
+        self.error: ApiError | None = None
+        self._headers: dict[bytes, bytes] = {}
+        self._field, self._value = b"", b""
+        self._part: StoredFile | None = None
+        self._name = ""
+        self._fh = None
+        self._head = b""
+        self._text = bytearray()
+
+    # callbacks -----------------------------------------------------------------
+    def on_part_begin(self):
+        self._headers, self._part, self._fh, self._head, self._text = {}, None, None, b"", bytearray()
+
+    def on_header_field(self, data, start, end):
+        self._field += data[start:end]
+
+    def on_header_value(self, data, start, end):
+        self._value += data[start:end]
+
+    def on_header_end(self):
+        self._headers[self._field.lower()] = self._value
+        self._field, self._value = b"", b""
+
+    def on_headers_finished(self):
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = params.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" not in params:
+            return
+        if self._name != "files":
+            self._fail(422, "bad_upload", f"file parts must use the field name 'files', got {self._name!r}")
+            return
+        if len(self.upload.files) >= self.max_files:
+            self._fail(413, "too_many_files", f"at most {self.max_files} files per upload (RAG_MAX_FILES)")
+            return
+        filename = safe_filename(params[b"filename"].decode("utf-8", "replace"))
+        if any(f.filename == filename for f in self.upload.files):
+            self._fail(422, "duplicate_file", f"{filename} appears twice in this upload")
+            return
+        n = len(self.upload.files)
+        self._part = StoredFile(filename, self.dest / f"{n:03d}_{filename}")
+        self.upload.files.append(self._part)
+        self._fh = open(self._part.path, "wb")
+
+    def on_part_data(self, data, start, end):
+        if self.error:
+            return
+        chunk = data[start:end]
+        if self._part is None:
+            self._text += chunk
+            if len(self._text) > 65536:
+                self._fail(413, "field_too_large", f"form field {self._name!r} is over 64 KB")
+            return
+        self._part.size += len(chunk)
+        if self._part.size > self.max_bytes:
+            self._fail(413, "file_too_large", f"{self._part.filename} is over the {self.max_bytes / 2**20:g} MB "
+                                              "limit per file (RAG_MAX_UPLOAD_MB)")
+            return
+        if len(self._head) < HEAD:
+            self._head += chunk[:HEAD - len(self._head)]
+            if len(self._head) >= HEAD:
+                self._check_type()
+        self._fh.write(chunk)
+
+    def on_part_end(self):
+        if self._part is not None and self._fh is not None:
+            self._fh.close()
+            if not self.error and len(self._head) < HEAD:
+                self._check_type()
+        elif self._part is None and self._name and not self.error:
+            self.upload.fields[self._name] = self._text.decode("utf-8", "replace")
+
+    def _check_type(self):
+        try:
+            check_type(self._part.filename, self._head)
+        except UnsupportedType as e:
+            self._fail(415, "unsupported_type", str(e))
+
+    def _fail(self, status: int, code: str, message: str):
+        if self.error is None:
+            self.error = ApiError(status, code, message)
+
+    def close(self):
+        if self._fh is not None and not self._fh.closed:
+            self._fh.close()
+
+
+async def receive_upload(request: Request, dest: Path, max_bytes: int, max_files: int) -> Upload:
+    """Stream the multipart body into `dest` (created; removed again on any error)."""
+    ctype, params = parse_options_header(request.headers.get("content-type", ""))
+    if ctype != b"multipart/form-data" or not params.get(b"boundary"):
+        raise ApiError(415, "not_multipart", "send the files as multipart/form-data in the field 'files'")
+    dest.mkdir(parents=True, exist_ok=True)
+    rx = _Receiver(dest, max_bytes, max_files)
+    callbacks = {name: getattr(rx, name) for name in dir(rx) if name.startswith("on_")}
+    parser = MultipartParser(params[b"boundary"], callbacks)
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+            if rx.error:
+                raise rx.error
+        parser.finalize()
+        if rx.error:
+            raise rx.error
+    except ApiError:
+        rx.close()
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    except Exception as e:  # malformed multipart
+        rx.close()
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ApiError(400, "bad_multipart", f"the multipart body could not be read: {e}") from e
+    rx.close()
+    if not rx.upload.files:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ApiError(422, "no_files", "the upload has no files; send them in the multipart field 'files'")
+    return rx.upload
+
+
+TAG = re.compile(r"^[^=]{1,64}=.{0,256}$")
+
+
+def parse_tags(raw: str | None) -> dict[str, str]:
+    """Form field `tags`: JSON object or comma-separated key=value."""
+    import json
+
+    if not raw:
+        return {}
+    raw = raw.strip()
+    if raw.startswith("{"):
+        try:
+            data = json.loads(raw)
+        except ValueError as e:
+            raise ApiError(422, "bad_tags", f"tags is not valid JSON: {e}") from e
+        if not isinstance(data, dict):
+            raise ApiError(422, "bad_tags", "tags must be a JSON object of strings")
+        return {str(k): str(v) for k, v in data.items()}
+    out = {}
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        if not TAG.match(item):
+            raise ApiError(422, "bad_tags", f"tag {item!r} is not key=value")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
