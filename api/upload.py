@@ -52,6 +52,7 @@ class _Receiver:
         self._fh = None
         self._head = b""
         self._text = bytearray()
+        self.ended = False
 
     # callbacks -----------------------------------------------------------------
     def on_part_begin(self):
@@ -115,6 +116,9 @@ class _Receiver:
         elif self._part is None and self._name and not self.error:
             self.upload.fields[self._name] = self._text.decode("utf-8", "replace")
 
+    def on_end(self):
+        self.ended = True
+
     def _check_type(self):
         try:
             check_type(self._part.filename, self._head)
@@ -147,6 +151,8 @@ async def receive_upload(request: Request, dest: Path, max_bytes: int, max_files
         parser.finalize()
         if rx.error:
             raise rx.error
+        if not rx.ended:
+            raise ValueError("the body ends before the closing boundary")
     except ApiError:
         rx.close()
         shutil.rmtree(dest, ignore_errors=True)

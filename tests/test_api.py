@@ -1,0 +1,238 @@
+"""The HTTP service, end to end over loopback: keys and isolation, uploads as jobs, search,
+answers as JSON / SSE / WebSocket / OpenAI API, validation, observability."""
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.conftest import SAMPLE
+from tests.server import ADMIN, Server, wait_job
+
+GOOD = [SAMPLE / "en" / "lost_or_stolen_cards.txt", SAMPLE / "en" / "wire_transfers.html"]
+ZH = SAMPLE / "zh" / "card_loss_reporting.txt"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """One server; KBs alpha (English, plus a broken PDF) and beta (Chinese), a key per KB and scope."""
+    root = tmp_path_factory.mktemp("api")
+    srv = Server(root / "home").start()
+    admin = srv.client()
+    for name in ("alpha", "beta"):
+        assert admin.post("/v1/kbs", json={"name": name}).status_code == 201
+    keys = {}
+    for kb in ("alpha", "beta"):
+        for scope in ("read", "write", "admin"):
+            r = admin.post("/v1/keys", json={"kb": kb, "scope": scope})
+            assert r.status_code == 201, r.text
+            keys[kb, scope] = r.json()["key"]
+    broken = root / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\n this is not really a pdf \x00\x01\x02")
+    files = [("files", (p.name, p.read_bytes())) for p in GOOD] + [("files", ("broken.pdf", broken.read_bytes()))]
+    r = srv.client(keys["alpha", "write"]).post("/v1/kbs/alpha/documents", files=files, data={"tags": "team=cards"})
+    assert r.status_code == 202, r.text
+    job_a = r.json()["job_id"]
+    r = srv.client(keys["beta", "write"]).post("/v1/kbs/beta/documents", files=[("files", (ZH.name, ZH.read_bytes()))])
+    job_b = r.json()["job_id"]
+    wait_job(admin, job_a), wait_job(admin, job_b)
+    yield {"srv": srv, "keys": keys, "job_a": job_a, "job_b": job_b, "root": root}
+    srv.stop()
+
+
+def test_upload_job_reports_each_file_and_indexes_the_good_ones(env):
+    job = env["srv"].client().get(f"/v1/jobs/{env['job_a']}").json()
+    assert job["status"] == "done"
+    by_name = {f["filename"]: f for f in job["files"]}
+    assert by_name["lost_or_stolen_cards.txt"]["status"] == "indexed" and by_name["lost_or_stolen_cards.txt"]["chunks"] > 0
+    assert by_name["wire_transfers.html"]["status"] == "indexed"
+    assert by_name["broken.pdf"]["status"] == "failed" and by_name["broken.pdf"]["reason"]
+    docs = env["srv"].client(env["keys"]["alpha", "read"]).get("/v1/kbs/alpha/documents").json()
+    assert sorted(d["source"] for d in docs) == ["lost_or_stolen_cards.txt", "wire_transfers.html"]
+    assert all(d["tags"] == {"team": "cards"} for d in docs)
+
+
+def test_search_returns_hits_like_the_cli(env):
+    c = env["srv"].client(env["keys"]["alpha", "read"])
+    hits = c.post("/v1/kbs/alpha/search", json={"query": "report a stolen card", "k": 3}).json()
+    assert 1 <= len(hits) <= 3
+    assert hits[0]["source"] == "lost_or_stolen_cards.txt"
+    assert {"doc_id", "chunk_id", "source", "text", "score", "scores"} <= set(hits[0])
+    only = c.post("/v1/kbs/alpha/search", json={"query": "card", "k": 5,
+                                                "filters": {"sources": ["wire_transfers.html"]}}).json()
+    assert only and {h["source"] for h in only} == {"wire_transfers.html"}
+
+
+def test_query_json_has_answer_citations_and_timings(env):
+    c = env["srv"].client(env["keys"]["alpha", "read"])
+    r = c.post("/v1/kbs/alpha/query", json={"question": "What number do I call to report a stolen card?"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["answer"].strip() and body["refused"] is False
+    assert {"retrieve_s", "rerank_s", "generate_s", "ttft_s", "total_s"} <= set(body["timings"])
+    assert body["passages"] and all(p["doc_id"] for p in body["passages"])
+    for cit in body["citations"]:
+        assert {"doc_id", "chunk_id", "source", "quote"} <= set(cit)
+        assert cit["chunk_id"] in {p["chunk_id"] for p in body["passages"]}
+
+
+def _sse(lines) -> list[tuple[str, object]]:
+    out, event = [], None
+    for line in lines:
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            out.append((event, json.loads(line[6:])))
+    return out
+
+
+def test_query_streams_server_sent_events(env):
+    c = env["srv"].client(env["keys"]["alpha", "read"])
+    with c.stream("POST", "/v1/kbs/alpha/query", json={"question": "How do I lock my card?", "stream": True}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = _sse(r.iter_lines())
+    kinds = [k for k, _ in events]
+    assert kinds.count("token") >= 2 and kinds[-2:] == ["citations", "done"]
+    streamed = "".join(d["text"] for k, d in events if k == "token")
+    final = events[-1][1]
+    assert final["answer"].strip() and set(final["timings"]) >= {"retrieve_s", "ttft_s", "total_s"}
+    assert final["answer"].replace(" ", "")[:10] in streamed.replace(" ", "")
+
+
+def test_websocket_streams_the_same(env):
+    from websockets.sync.client import connect
+
+    url = env["srv"].url.replace("http", "ws") + "/v1/kbs/beta/ws"
+    with connect(url, additional_headers={"Authorization": f"Bearer {env['keys']['beta', 'read']}"}) as ws:
+        ws.send(json.dumps({"question": "银行卡丢了怎么挂失？"}))
+        msgs = []
+        while not msgs or msgs[-1]["type"] not in ("done", "error"):
+            msgs.append(json.loads(ws.recv(timeout=120)))
+    assert msgs[-1]["type"] == "done", msgs[-1]
+    assert any(m["type"] == "token" for m in msgs) and msgs[-2]["type"] == "citations"
+    assert msgs[-1]["answer"]["passages"][0]["source"] == ZH.name
+    with pytest.raises(Exception):  # another KB's key is refused at the handshake
+        with connect(url + f"?key={env['keys']['alpha', 'admin']}") as ws:
+            ws.send(json.dumps({"question": "hi"}))
+            ws.recv(timeout=30)
+
+
+def test_openai_client_plain_and_streaming(env):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=env["srv"].url + "/v1", api_key=env["keys"]["alpha", "read"], max_retries=0)
+    assert [m.id for m in client.models.list().data] == ["alpha"]
+    resp = client.chat.completions.create(model="alpha", messages=[
+        {"role": "user", "content": "What number do I call to report a stolen card?"}])
+    assert resp.choices[0].message.content.strip()
+    extra = resp.model_extra
+    assert "citations" in extra and isinstance(extra["citations"], list)
+    pieces, last = [], None
+    for chunk in client.chat.completions.create(model="alpha", stream=True, messages=[
+            {"role": "user", "content": "How do I send a wire transfer?"}]):
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+        last = chunk
+    assert len(pieces) >= 2 and last.choices[0].finish_reason == "stop"
+    assert "citations" in last.model_extra
+
+
+ROUTES = [("GET", "/v1/kbs/alpha/documents", None), ("POST", "/v1/kbs/alpha/search", {"query": "card"}),
+          ("POST", "/v1/kbs/alpha/query", {"question": "card?"}), ("GET", "/v1/kbs/alpha", None),
+          ("DELETE", "/v1/kbs/alpha/documents/nope", None), ("GET", "/v1/kbs/alpha/jobs", None),
+          ("POST", "/v1/chat/completions", {"model": "alpha", "messages": [{"role": "user", "content": "hi"}]})]
+
+
+@pytest.mark.parametrize("method,path,body", ROUTES)
+def test_isolation_401_and_403_on_every_route(env, method, path, body):
+    srv, keys = env["srv"], env["keys"]
+    for key in (None, "rag_bogus_key"):
+        r = srv.client(key).request(method, path, json=body)
+        assert r.status_code == 401, (key, r.text)
+        assert r.json()["error"]["code"] == "unauthorized"
+    for scope in ("read", "write", "admin"):
+        r = srv.client(keys["beta", scope]).request(method, path, json=body)
+        assert r.status_code == 403, (scope, r.text)
+
+
+def test_isolation_of_lists_jobs_uploads_and_keys(env):
+    srv, keys = env["srv"], env["keys"]
+    beta = srv.client(keys["beta", "admin"])
+    assert [k["name"] for k in beta.get("/v1/kbs").json()] == ["beta"]
+    assert beta.get(f"/v1/jobs/{env['job_a']}").status_code == 403
+    assert beta.get(f"/v1/jobs/{env['job_b']}").status_code == 200
+    r = beta.post("/v1/kbs/alpha/documents", files=[("files", ("x.txt", b"hello"))])
+    assert r.status_code == 403
+    assert beta.post("/v1/keys", json={"kb": "alpha", "scope": "read"}).status_code == 403
+    assert beta.post("/v1/kbs", json={"name": "gamma"}).status_code == 403
+    assert srv.client(keys["alpha", "read"]).post("/v1/kbs/alpha/documents",
+                                                  files=[("files", ("x.txt", b"hello"))]).status_code == 403
+    # a revoked key is 401 from then on
+    new = srv.client().post("/v1/keys", json={"kb": "alpha", "scope": "read"}).json()
+    assert srv.client(new["key"]).get("/v1/kbs/alpha").status_code == 200
+    assert srv.client(keys["alpha", "admin"]).delete(f"/v1/keys/{new['id']}").status_code == 204
+    assert srv.client(new["key"]).get("/v1/kbs/alpha").status_code == 401
+    listed = srv.client().get("/v1/keys").json()
+    assert all("key" not in k and "hash" not in k for k in listed)
+
+
+@pytest.mark.parametrize("method,path,kwargs,status", [
+    ("POST", "/v1/kbs/alpha/search", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 422),
+    ("POST", "/v1/kbs/alpha/search", {"json": {"k": 3}}, 422),
+    ("POST", "/v1/kbs/alpha/search", {"json": {"query": "x", "k": 0}}, 422),
+    ("POST", "/v1/kbs/alpha/query", {"json": {"question": "x", "stream": "maybe"}}, 422),
+    ("POST", "/v1/kbs/alpha/documents", {"content": b"--zzz\r\nbroken", "headers": {"content-type":
+                                                                                   "multipart/form-data; boundary=zzz"}}, 400),
+    ("POST", "/v1/kbs/alpha/documents", {"json": {"files": []}}, 415),
+    ("POST", "/v1/kbs/alpha/documents", {"files": [("other", ("a.txt", b"hi"))]}, 422),
+    ("POST", "/v1/kbs/nope/search", {"json": {"query": "x"}}, 404),
+    ("GET", "/v1/jobs/job_nope", {}, 404),
+    ("POST", "/v1/kbs", {"json": {"name": "../etc"}}, 422),
+    ("POST", "/v1/kbs", {"json": {"name": "alpha"}}, 409),
+    ("POST", "/v1/chat/completions", {"json": {"model": "alpha", "messages": []}}, 422),
+    ("POST", "/v1/chat/completions", {"json": {"model": "alpha", "messages": [{"role": "assistant", "content": "x"}]}}, 422),
+])
+def test_bad_requests_get_a_clear_4xx_json_error(env, method, path, kwargs, status):
+    r = env["srv"].client().request(method, path, **kwargs)
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["error"]["message"] and body["request_id"] == r.headers["x-request-id"]
+
+
+def test_request_ids_and_json_logs(env):
+    srv = env["srv"]
+    r = srv.client(env["keys"]["alpha", "read"]).get("/v1/kbs/alpha", headers={"X-Request-ID": "trace-abc-123"})
+    assert r.headers["x-request-id"] == "trace-abc-123"
+    assert srv.client().get("/healthz").headers["x-request-id"]
+    lines = [json.loads(x) for x in srv.log.read_text().splitlines() if x.startswith("{")]
+    mine = [x for x in lines if x.get("request_id") == "trace-abc-123"]
+    assert mine and mine[-1]["path"] == "/v1/kbs/alpha" and mine[-1]["status"] == 200
+
+
+def test_openapi_schema_lists_every_route(env):
+    spec = httpx.get(env["srv"].url + "/openapi.json").json()
+    paths = spec["paths"]
+    for p in ("/v1/kbs", "/v1/kbs/{kb}/documents", "/v1/kbs/{kb}/documents/{doc_id}", "/v1/jobs/{job_id}",
+              "/v1/kbs/{kb}/search", "/v1/kbs/{kb}/query", "/v1/chat/completions", "/v1/models", "/v1/keys",
+              "/healthz", "/readyz"):
+        assert p in paths, p
+    upload = paths["/v1/kbs/{kb}/documents"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert upload["schema"]["properties"]["files"]["type"] == "array"
+    assert "AnswerOut" in spec["components"]["schemas"]
+
+
+def test_delete_document_and_metrics(env):
+    srv, keys = env["srv"], env["keys"]
+    w = srv.client(keys["alpha", "write"])
+    job = wait_job(w, w.post("/v1/kbs/alpha/documents", files=[("files", ("temp.md", b"# Temp\n\nA temporary "
+                                                                           b"note about parking permits."))]).json()["job_id"])
+    doc_id = job["files"][0]["doc_id"]
+    assert w.delete(f"/v1/kbs/alpha/documents/{doc_id}").status_code == 204
+    assert doc_id not in {d["doc_id"] for d in w.get("/v1/kbs/alpha/documents").json()}
+    assert w.delete(f"/v1/kbs/alpha/documents/{doc_id}").status_code == 404
+    text = httpx.get(srv.url + "/metrics").text
+    for name in ("rag_http_requests_total", "rag_stage_seconds_bucket", "rag_generated_tokens_total",
+                 "rag_generation_queue_depth", "rag_index_jobs_total", "rag_blocked_inputs_total"):
+        assert name in text, name
+    assert 'route="/v1/kbs/{kb}/query"' in text
