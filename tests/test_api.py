@@ -236,3 +236,36 @@ def test_delete_document_and_metrics(env):
                  "rag_generation_queue_depth", "rag_index_jobs_total", "rag_blocked_inputs_total"):
         assert name in text, name
     assert 'route="/v1/kbs/{kb}/query"' in text
+
+
+def test_web_page_streams_an_answer_with_clickable_citations(env):
+    """The page at / in headless Chromium: pick the KB, ask, see the streamed answer and its citations."""
+    from tests.chromium import Browser, chromium_path
+
+    if chromium_path() is None:
+        pytest.fail("Debian's chromium package is needed for this test (apt-get install chromium); .ci/run installs it")
+    key = env["keys"]["alpha", "read"]
+    browser = Browser()
+    try:
+        browser.goto(f"{env['srv'].url}/#key={key}&kb=alpha&q=How do I report a stolen card?")
+        browser.wait_for("document.querySelectorAll('#citations li').length > 0 || "
+                         "document.querySelector('#meta').textContent.includes('s ·')", timeout=180)
+        answer = browser.eval("document.querySelector('#answer').textContent")
+        assert answer.strip()
+        assert browser.eval("document.querySelector('#kb').value") == "alpha"
+        n_cites = browser.eval("document.querySelectorAll('#citations li').length")
+        assert n_cites >= 1, answer
+        browser.eval("document.querySelector('#citations li').click()")
+        assert browser.eval("document.querySelector('#citations li').classList.contains('active')")
+        assert "lost_or_stolen_cards.txt" in browser.eval("document.querySelector('#citations').textContent")
+        shot = env["root"] / "web_answer.png"
+        browser.screenshot(shot)
+        assert shot.stat().st_size > 10_000
+        import shutil as _sh
+        from pathlib import Path as _P
+
+        out = _P(__file__).resolve().parent.parent / "docs"
+        if out.is_dir():  # keep the latest screenshot for the README
+            _sh.copy(shot, out / "web_answer.png")
+    finally:
+        browser.close()

@@ -1,0 +1,1 @@
+"""The HTTP service: FastAPI app, keys, upload jobs, streaming answers, OpenAI-compatible routes."""
