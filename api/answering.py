@@ -59,9 +59,7 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
     if svc.guard is not None:
         verdict = svc.guard(question, limit)
         if verdict.blocked:
-            svc.metrics.blocked.labels(verdict.category or "other").inc()
-            log.warning("blocked question (%s): %s", verdict.category, verdict.reason,
-                        extra={"kb": kb, "event": "blocked"})
+            svc.metrics.blocked.labels(verdict.category or "other").inc()  # rag.guard logs it
             from rag.guard import safe_answer
 
             ticket.immediate = _plain(safe_answer(verdict), True, blocked=verdict.category)

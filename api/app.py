@@ -56,8 +56,8 @@ def _attach_guard_and_cache(service: Service) -> None:
     except ImportError:
         service.guard = None
     try:
-        from api.cache import make_cache
+        from api.cache import make_answer_cache
 
-        service.cache = make_cache()
+        service.cache = make_answer_cache()
     except ImportError:
         service.cache = None

@@ -1,0 +1,186 @@
+"""Answer cache: repeated and near-duplicate questions on the same KB get the stored answer at once.
+
+    cache = make_answer_cache(CacheSettings.load(config_file))   # Redis when RAG_REDIS_URL is set
+    gen = store.catalog.generation()                              # read per request: any upload/delete bumps it
+    vec = encoder.encode_queries([question])[0]                   # the KB's own query encoder
+    hit = cache.get(kb, gen, question, vec)
+    if hit: return hit.payload
+    answer = pipeline.ask(question)
+    cache.put(kb, gen, question, vec, answer_payload)             # any JSON-serialisable dict
+
+Lookup: the exact key (normalised text: case, punctuation, width, white space) first, then the
+most similar cached questions of the same KB whose embedding cosine is >= `similarity` *and* whose
+content words match (`lexical_min`; see api/cache_keys.py for why both are needed).
+
+Isolation and invalidation: entries live in a space (kb, generation, variant): one KB's answer is
+never looked up for another. Entries of an older generation are never served, and once a newer
+generation is seen the older ones are dropped; `invalidate(kb)` drops a KB's entries at once (call it
+when a KB is deleted or re-created, since a new KB starts again at generation 0). `variant` keeps
+answers apart that depend on more than the question (filters, top_k, generator, ...).
+
+Backends: in-process LRU (api/cache_memory.py) or Redis (api/cache_redis.py); both are bounded and
+expire entries after `ttl_s`. Redis errors never reach the caller: a lookup is a miss, a put a no-op.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from api.cache_config import CacheSettings
+from api.cache_keys import content_words, lexical_similarity, normalise_question, question_hash
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Space:
+    """Where entries live: never shared between KBs, generations or variants."""
+    kb: str
+    generation: int
+    variant: str = ""
+
+
+@dataclass
+class Entry:
+    question: str
+    words: list[str]
+    payload: str                      # JSON text
+    created: float                    # time.time() when stored
+    vector: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    payload: dict
+    kind: str          # "exact" | "similar"
+    similarity: float  # cosine of the question embeddings (1.0 for an exact match)
+    question: str      # the question the answer was stored for
+    age_s: float
+
+
+class CacheBackend(Protocol):
+    name: str
+
+    def get(self, space: Space, key: str) -> Entry | None: ...
+    def similar(self, space: Space, vector: np.ndarray, min_cos: float) -> list[tuple[Entry, float]]: ...
+    def put(self, space: Space, key: str, entry: Entry) -> None: ...
+    def invalidate(self, kb: str) -> int: ...
+    def stats(self) -> dict[str, float]: ...
+    def close(self) -> None: ...
+
+
+def unit_vector(vector: np.ndarray | None) -> np.ndarray | None:
+    if vector is None:
+        return None
+    v = np.asarray(vector, dtype=np.float32).ravel()
+    norm = float(np.linalg.norm(v))
+    if not v.size or not np.isfinite(norm) or norm == 0.0:
+        return None
+    return v / norm
+
+
+class AnswerCache:
+    def __init__(self, backend: CacheBackend, similarity: float = 0.95, lexical_min: float = 1.0,
+                 enabled: bool = True):
+        self.backend, self.similarity, self.lexical_min, self.enabled = backend, similarity, lexical_min, enabled
+        self._lock = threading.Lock()
+        self.hits_exact = self.hits_similar = self.misses = self.puts = self.invalidations = 0
+
+    @property
+    def hits(self) -> int:
+        return self.hits_exact + self.hits_similar
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def get(self, kb: str, generation: int, question: str, vector: np.ndarray | None = None, *,
+            variant: str = "") -> CachedAnswer | None:
+        """The cached answer for this question (or a near-duplicate) on this KB generation, or None."""
+        if not self.enabled:
+            return None
+        norm = normalise_question(question)
+        if not norm:
+            return None
+        space = Space(kb, int(generation), variant)
+        entry = self.backend.get(space, question_hash(norm))
+        if entry is not None:
+            return self._hit(entry, "exact", 1.0)
+        v = unit_vector(vector)
+        if v is not None and self.similarity <= 1.0:
+            words = content_words(question)
+            for entry, cos in self.backend.similar(space, v, self.similarity):
+                if lexical_similarity(words, entry.words) >= self.lexical_min:
+                    return self._hit(entry, "similar", cos)
+        self._count("misses")
+        return None
+
+    def _hit(self, entry: Entry, kind: str, similarity: float) -> CachedAnswer | None:
+        try:
+            payload = json.loads(entry.payload)
+        except ValueError:
+            log.warning("answer cache: unreadable entry for %r, ignored", entry.question[:80])
+            self._count("misses")
+            return None
+        self._count("hits_exact" if kind == "exact" else "hits_similar")
+        log.debug("answer cache %s hit (%.3f) for %r", kind, similarity, entry.question[:80])
+        return CachedAnswer(payload, kind, round(float(similarity), 4), entry.question,
+                            max(0.0, time.time() - entry.created))
+
+    def put(self, kb: str, generation: int, question: str, vector: np.ndarray | None, payload: dict, *,
+            variant: str = "") -> None:
+        """Store an answer. `payload` must be JSON-serialisable (TypeError otherwise)."""
+        if not self.enabled:
+            return
+        norm = normalise_question(question)
+        if not norm:
+            return
+        entry = Entry(question=question, words=content_words(question),
+                      payload=json.dumps(payload, ensure_ascii=False), created=time.time(),
+                      vector=unit_vector(vector))
+        self.backend.put(Space(kb, int(generation), variant), question_hash(norm), entry)
+        self._count("puts")
+
+    def invalidate(self, kb: str) -> int:
+        """Drop every entry of `kb` (all generations and variants); returns how many went."""
+        n = self.backend.invalidate(kb)
+        self._count("invalidations")
+        log.info("answer cache: invalidated %d entries of KB %r", n, kb)
+        return n
+
+    def stats(self) -> dict[str, float]:
+        """Counters for metrics: hits, hits_exact, hits_similar, misses, puts, invalidations, and the
+        backend's (entries; errors, skipped and available for Redis)."""
+        with self._lock:
+            out = {"hits": float(self.hits), "hits_exact": float(self.hits_exact),
+                   "hits_similar": float(self.hits_similar), "misses": float(self.misses),
+                   "puts": float(self.puts), "invalidations": float(self.invalidations)}
+        out.update(self.backend.stats())
+        return out
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def make_answer_cache(settings: CacheSettings | None = None) -> AnswerCache:
+    """The configured cache: Redis when `redis_url` (RAG_REDIS_URL) is set, else in-process."""
+    s = settings or CacheSettings()
+    if s.redis_url:
+        from api.cache_redis import RedisBackend
+
+        backend: CacheBackend = RedisBackend(s.redis_url, prefix=s.redis_prefix, ttl_s=s.ttl_s,
+                                             max_per_kb=s.max_per_kb, timeout_s=s.redis_timeout_s,
+                                             retry_s=s.redis_retry_s, retry_max_s=s.redis_retry_max_s)
+    else:
+        from api.cache_memory import MemoryBackend
+
+        backend = MemoryBackend(max_entries=s.max_entries, max_per_kb=s.max_per_kb, ttl_s=s.ttl_s)
+    log.info("answer cache: %s backend, similarity %.3f, ttl %.0f s%s", backend.name, s.similarity, s.ttl_s,
+             "" if s.enabled else " (disabled)")
+    return AnswerCache(backend, similarity=s.similarity, lexical_min=s.lexical_min, enabled=s.enabled)
