@@ -115,7 +115,7 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
             loop.call_soon_threadsafe(q.put_nowait, _END)
 
     worker = loop.run_in_executor(None, work)
-    tokens = 0
+    tokens, finished = 0, False
     try:
         while True:
             ev = await q.get()
@@ -128,6 +128,7 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
                 svc.metrics.observe_timings(ev.timings)
                 svc.metrics.tokens.inc(tokens)
                 svc.metrics.answers.labels("refused" if ev.refused else "answered").inc()
+                finished = True
                 out = answer_dict(ev, cached=False, blocked=None)
                 if svc.cache is not None and ticket.vector is not None:
                     await run_in_threadpool(_cache_put, svc, ticket, out)
@@ -137,6 +138,10 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
                 yield "token", ev.text
     finally:
         stop.set()
+        if not finished:
+            svc.metrics.answers.labels("abandoned").inc()
+            log.info("client went away after %d tokens; generation stopped", tokens,
+                     extra={"kb": ticket.kb, "event": "abandoned"})
         try:
             await asyncio.shield(worker)
         except BaseException:

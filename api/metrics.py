@@ -1,7 +1,7 @@
 """Prometheus metrics for the service (GET /metrics), on a registry of its own per app."""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64)
 
@@ -9,6 +9,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32,
 class Metrics:
     def __init__(self):
         r = self.registry = CollectorRegistry()
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, cpu seconds, open fds
         self.requests = Counter("rag_http_requests_total", "HTTP requests", ["route", "method", "status"], registry=r)
         self.latency = Histogram("rag_http_request_seconds", "HTTP request latency (until the last byte)",
                                  ["route"], buckets=LATENCY_BUCKETS, registry=r)
@@ -21,6 +22,9 @@ class Metrics:
         self.rejected = Counter("rag_generation_rejected_total", "answers refused because the queue was full",
                                 registry=r)
         self.cache = Counter("rag_answer_cache_total", "answer cache lookups", ["result"], registry=r)
+        self.cache_errors = Gauge("rag_answer_cache_backend_errors", "answer cache backend errors so far "
+                                  "(Redis unreachable: answers go on without cache)", registry=r)
+        self.cache_up = Gauge("rag_answer_cache_backend_up", "1 when the cache backend is reachable", registry=r)
         self.blocked = Counter("rag_blocked_inputs_total", "questions stopped by the input guard", ["category"],
                                registry=r)
         self.rate_limited = Counter("rag_rate_limited_total", "requests answered 429", registry=r)

@@ -27,11 +27,10 @@ def readyz(svc: Service = Depends(service)):
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(svc: Service = Depends(service)):
-    if svc.cache is not None and hasattr(svc.cache, "stats"):
+    if svc.cache is not None:
         stats = svc.cache.stats()
-        for name in ("errors",):
-            if name in stats:
-                svc.metrics.cache.labels("error")._value.set(stats[name])
+        svc.metrics.cache_errors.set(stats.get("errors", 0))
+        svc.metrics.cache_up.set(float(stats.get("available", 1)))
     return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
