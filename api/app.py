@@ -58,6 +58,7 @@ def _attach_guard_and_cache(service: Service) -> None:
     try:
         from api.cache import make_answer_cache
 
-        service.cache = make_answer_cache()
+        cache = make_answer_cache()
+        service.cache = cache if cache.enabled else None
     except ImportError:
         service.cache = None
