@@ -35,7 +35,10 @@ def test_kill_during_upload_then_restart_completes_the_job_and_keeps_everything(
         while c.get(f"/v1/jobs/{job_id}").json()["status"] != "running":
             assert time.monotonic() < deadline, "the job never started"
             time.sleep(0.1)
-        time.sleep(1.5)
+        # queries are served while the worker indexes (the writer lock never blocks readers)
+        hits = c.post("/v1/kbs/bank/search", json={"query": "procedure 0-3 region 0", "k": 3})
+        assert hits.status_code == 200 and hits.json()[0]["source"] == "note_000.md"
+        assert c.get(f"/v1/jobs/{job_id}").json()["status"] == "running"
         srv.kill()  # kill -9 in the middle of indexing
     finally:
         srv.kill()
