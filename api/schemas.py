@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.types import Hit
+
 
 class ErrorDetail(BaseModel):
     code: str
@@ -101,16 +103,7 @@ class SearchRequest(BaseModel):
     filters: FiltersIn | None = None
 
 
-class HitOut(BaseModel):
-    doc_id: str
-    chunk_id: str
-    source: str
-    text: str
-    score: float
-    title: str = ""
-    page: int | None = None
-    tags: dict[str, str] = {}
-    scores: dict[str, float] = {}
+HitOut = Hit  # the pipeline's own dataclass (rag/types.py) is the response schema
 
 
 class Message(BaseModel):
