@@ -190,11 +190,13 @@ def search(query: str, kb: str = KB, k: int = typer.Option(10, "-k", "--top-k"),
         print(f"{i:>2}. [{h.score:.4f}] {where}\n    {text[:300]}{'…' if len(text) > 300 else ''}")
 
 
-def _pipeline(kb: str):
+def _pipeline(kb: str, adapter: Optional[str] = None):
     from indexer.kbs import KBNotFound
     from rag.pipeline import build_pipeline
 
     settings = state.settings()
+    if adapter:  # CLI flag > env RAG_LLM_ADAPTER > [generation] adapter
+        settings.generation = settings.generation.model_copy(update={"adapter": adapter})
     try:
         pipe = build_pipeline(settings, kb)
     except (KBNotFound, ValueError) as e:
@@ -227,7 +229,8 @@ def _answer_json(ans) -> str:
 def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
         stream: bool = typer.Option(False, "--stream", help="print tokens as they come"),
         as_json: bool = typer.Option(False, "--json"),
-        questions: Optional[str] = typer.Option(None, "--questions", help="file: answer every line, one model load")):
+        questions: Optional[str] = typer.Option(None, "--questions", help="file: answer every line, one model load"),
+        adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (rag tune generator)")):
     """Answer a question from a knowledge base, with verified citations."""
     from pathlib import Path
 
@@ -238,7 +241,7 @@ def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
         todo += [q.strip() for q in Path(questions).read_text(encoding="utf-8").splitlines() if q.strip()]
     if not todo:
         fail("give a question, or --questions FILE")
-    pipe = _pipeline(kb)
+    pipe = _pipeline(kb, adapter)
     answers = []
     for q in todo:
         if len(todo) > 1 and not as_json:
@@ -258,11 +261,12 @@ def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
 
 
 @app.command()
-def chat(kb: str = KB):
+def chat(kb: str = KB,
+         adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (rag tune generator)")):
     """Interactive questions and answers; follow-ups use the conversation so far."""
     from rag.answer_types import Answer
 
-    pipe = _pipeline(kb)
+    pipe = _pipeline(kb, adapter)
     history: list[dict[str, str]] = []
     print(f"chatting with {kb!r}: empty line or Ctrl-D to quit, /reset to forget the conversation")
     while True:
@@ -331,6 +335,9 @@ tune_app.command("refusal")(tune_refusal_cmd)
 from rag.cli_tune import reranker as _tune_reranker  # noqa: E402  (lazy-importing command module)
 
 tune_app.command("reranker")(_tune_reranker)
+from rag.cli_adapt import register as _register_adapt  # noqa: E402  (synth, tune generator/merge, bench)
+
+_register_adapt(app, tune_app)
 
 
 from rag.cli_serve import serve as _serve  # noqa: E402
@@ -389,3 +396,9 @@ def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: co
     if out:
         Path(out).write_text(json.dumps(doc, ensure_ascii=False, indent=2))
         print(f"wrote {out}")
+
+
+from rag.cli_eval import compare as _eval_compare, report as _eval_report  # noqa: E402
+
+eval_app.command("report")(_eval_report)
+eval_app.command("compare")(_eval_compare)

@@ -58,6 +58,13 @@ class GenerationSettings(BaseSettings):
     device: str = Field("auto", description="'auto' (GPU if present), 'cpu' or 'cuda'")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="'auto' = float32 on CPU, bfloat16 on GPU")
+    quant: Literal["none", "int8", "int4", "bnb4"] = Field(
+        "none", description="local weight quantization (rag.quantize): 'int8' = dynamic int8 linears incl. "
+                            "lm_head on CPU, 'int4' = weight-only 4-bit groups (CPU), 'bnb4' = bitsandbytes "
+                            "NF4 on a GPU (optional extra); measured by `rag bench generator`")
+    adapter: Path | None = Field(
+        None, description="a LoRA adapter folder (`rag tune generator --out DIR`) applied to the local "
+                          "model at load time (merged into its weights); env RAG_LLM_ADAPTER")
     torch_threads: int | None = Field(
         None, ge=1, description="torch intra-op threads (process-wide); None leaves torch's default. "
                                 "On a CPU shared with other busy processes 1 can be much faster than 2")

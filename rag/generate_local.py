@@ -121,8 +121,7 @@ class LocalGenerator(StreamJoinMixin):
             dtype = {"auto": torch.float32 if self.device == "cpu" else torch.bfloat16, "float32": torch.float32,
                      "bfloat16": torch.bfloat16, "float16": torch.float16}[s.dtype]
             tok = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(str(self.model_dir), dtype=dtype, local_files_only=True)
-            model.to(self.device).eval()
+            model = self._load_model(AutoModelForCausalLM, dtype)
             self.tokenizer, self.model = tok, model
             window = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
             self._window = min(window, s.context_window) if s.context_window else window
@@ -134,6 +133,26 @@ class LocalGenerator(StreamJoinMixin):
             "".join(probe)  # raises if the probe generation failed
             log.info("loaded %s on %s in %.2f s (context window %d)", self.model_dir, self.device,
                      self.load_seconds, self.context_window)
+
+    def _load_model(self, auto_cls, dtype):
+        """The model on its device: + the LoRA adapter (merged), then quantized, as configured."""
+        from rag.quantize import bnb4_config, quantize_model
+
+        s = self.settings
+        extra = {}
+        if s.quant == "bnb4":
+            if self.device == "cpu":
+                raise GenerationError('quant = "bnb4" needs a CUDA GPU; on CPU use "int8" or "int4"')
+            extra = {"quantization_config": bnb4_config(), "device_map": {"": self.device}}
+        model = auto_cls.from_pretrained(str(self.model_dir), dtype=dtype, local_files_only=True, **extra)
+        if s.quant != "bnb4":
+            model.to(self.device)
+        if s.adapter:
+            from rag.adapter import apply_adapter
+
+            model = apply_adapter(model, s.adapter, merge=s.quant != "bnb4")
+        model.eval()
+        return quantize_model(model, s.quant) if s.quant in ("int8", "int4") else model
 
     @property
     def context_window(self) -> int:

@@ -1,0 +1,299 @@
+"""Offline evaluation reports: statistics and answer metrics on hand-computed cases, configuration
+files, the regression gate, and a real end-to-end report (MiniLM KB, SmolLM2 answers) that must be
+reproducible and resumable."""
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eval.answers import answer_tokens, citation_pr, groundedness, rouge_l, token_f1
+from eval.compare import compare, load_metrics
+from eval.configs import ladder, load_configs
+from eval.stats import bootstrap_ci, paired_test
+from rag.answer_types import Citation
+from rag.config import Settings
+from rag.types import Hit
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_EN = ROOT / "data" / "eval" / "sample" / "en"
+
+
+# ---------------------------------------------------------------------------- statistics
+def test_bootstrap_interval_of_two_values_spans_both():
+    # resampled means of [0, 1] are 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4: the 2.5% and 97.5%
+    # quantiles are 0 and 1
+    ci = bootstrap_ci([0.0, 1.0], n_resamples=2000, seed=0)
+    assert (ci.mean, ci.low, ci.high, ci.n) == (0.5, 0.0, 1.0, 2)
+
+
+def test_bootstrap_is_seeded_and_ignores_missing_values():
+    values = [0.1, 0.9, 0.4, None, 0.7, 0.3, 1.0, 0.0]
+    a, b = bootstrap_ci(values, seed=3), bootstrap_ci(values, seed=3)
+    assert a == b and a.n == 7 and a.low < a.mean < a.high and a.mean == pytest.approx(3.4 / 7)
+    assert bootstrap_ci([0.25] * 5).to_dict() == {"mean": 0.25, "ci_low": 0.25, "ci_high": 0.25, "n": 5}
+    assert bootstrap_ci([None]).n == 0 and math.isnan(bootstrap_ci([]).mean)
+
+
+def test_paired_sign_flip_test_exact_cases():
+    # differences (1, 1, 1): of the 8 sign patterns only +++ and --- reach |mean| >= 1 -> p = 2/8
+    r = paired_test([0, 0, 0], [1, 1, 1])
+    assert (r.diff, r.p_value, r.n, r.exact) == (1.0, 0.25, 3, True)
+    # differences (2, 1): |means| are 1.5, 0.5, 0.5, 1.5 -> p = 2/4
+    assert paired_test([0, 0], [2, 1]).p_value == 0.5
+    # differences (1, -1): observed mean 0, every pattern is as extreme -> p = 1
+    assert paired_test([0, 1], [1, 0]).p_value == 1.0
+    assert paired_test([0.3, 0.5], [0.3, 0.5]).p_value == 1.0
+    # pairs with a missing side are dropped
+    assert paired_test([0, None, 0], [1, 1, None]).n == 1
+
+
+def test_paired_test_monte_carlo_for_many_queries():
+    r = paired_test([0.0] * 20, [1.0] * 20, n_resamples=5000, seed=1)
+    # only 2 of 2^20 patterns are as extreme; Monte Carlo p = (hits + 1) / (5000 + 1)
+    assert not r.exact and r.p_value <= 3 / 5001 and r.diff == 1.0
+    assert paired_test([0.0] * 20, [1.0] * 20, n_resamples=5000, seed=1) == r
+    worse = paired_test([0.5] * 20, [0.5] * 10 + [0.4] * 10)
+    assert worse.diff == pytest.approx(-0.05) and worse.p_value < 0.01 and worse.high < 0
+
+
+# ---------------------------------------------------------------------------- answer metrics
+def test_token_f1_and_rouge_l_hand_computed():
+    # prediction tokens: fee is 12 month (articles dropped); gold: 12 month -> P 2/4, R 1 -> F1 2/3
+    assert token_f1("The fee is $12 a month [1].", "$12 a month") == pytest.approx(2 / 3)
+    assert token_f1("", "x") == 0.0 and token_f1("", "") == 1.0 and token_f1("x y", "z") == 0.0
+    # LCS of (x y z w, x z y w) is 3 -> P = R = 3/4
+    assert rouge_l("x y z w", "x z y w") == pytest.approx(0.75)
+    assert rouge_l("x y", "x y") == 1.0 and rouge_l("x", "y") == 0.0
+
+
+def test_chinese_is_scored_per_character():
+    assert answer_tokens("年费10元【1】") == ["年", "费", "10", "元"]
+    assert answer_tokens("ATM取款2元") == ["atm", "取", "款", "2", "元"]
+    # 年 费 10 元 vs 年 费 十 元: 3 shared of 4 each side
+    assert token_f1("年费10元", "年费十元") == pytest.approx(0.75)
+    # LCS of 我爱北京 / 北京我爱 is 2 characters
+    assert rouge_l("我爱北京", "北京我爱") == pytest.approx(0.5)
+
+
+def test_citation_precision_recall_against_qrels():
+    assert citation_pr(["d1", "d2", "d1"], {"d1": 1, "d3": 1}) == (0.5, 0.5)
+    assert citation_pr([], {"d1": 1}) == (None, 0.0)
+    assert citation_pr(["d1"], {"d1": 1, "d2": 0}) == (1.0, 1.0)
+
+
+def _hit(i: int, text: str) -> Hit:
+    return Hit(doc_id=f"d{i}", chunk_id=f"d{i}#0", source=f"s{i}", text=text, score=1.0)
+
+
+def test_groundedness_counts_sentences_supported_by_their_cited_passage():
+    hits = [_hit(1, "Outgoing wire transfers cost 25 dollars and arrive the next business day."),
+            _hit(2, "You can lock a lost card in the mobile app at any time.")]
+    answer = ("Wire transfers cost 25 dollars [1]. You can lock a lost card in the app [2]. "
+              "The moon is made of green cheese.")
+    both = [Citation(1, "d1", "d1#0", "s1", "", True, passage=1), Citation(2, "d2", "d2#0", "s2", "", True, passage=2)]
+    assert groundedness(answer, both, hits) == pytest.approx(2 / 3)
+    wrong = [Citation(1, "d1", "d1#0", "s1", "", True, passage=1), Citation(2, "d1", "d1#0", "s1", "", True, passage=1)]
+    assert groundedness(answer, wrong, hits) == pytest.approx(1 / 3)  # [2] points at the wire passage
+    assert groundedness("I could not find the answer to that in the knowledge base.", [], hits) is None
+
+
+# ---------------------------------------------------------------------------- eval sets
+def test_evalset_reads_marked_unanswerable_or_generates_off_topic_ones(tmp_path):
+    import shutil
+
+    from eval.evalset import load_evalset
+
+    es = load_evalset(SAMPLE_EN, "test")
+    assert len(es.answerable) == 15 and all(q.gold and q.qrels for q in es.answerable)
+    assert [q.qid for q in es.unanswerable] == [f"unans-en-0{i}" for i in range(1, 6)]
+    for lang in ("en", "zh"):
+        shutil.copytree(SAMPLE_EN.parent / lang, tmp_path / lang)
+        (tmp_path / lang / "unanswerable.txt").unlink()
+        gen = load_evalset(tmp_path / lang, "test")
+        assert gen.unanswerable_source == "generated: off-topic"
+        assert len(gen.unanswerable) == len(gen.answerable) // 5 and not any(q.qrels for q in gen.unanswerable)
+        assert all(any("\u4e00" <= c <= "\u9fff" for c in q.text) == (lang == "zh") for q in gen.unanswerable)
+    assert gen.fingerprint != es.fingerprint
+    with pytest.raises(FileNotFoundError, match="answers file"):
+        load_evalset(SAMPLE_EN, "test", answers=tmp_path / "none.jsonl")
+
+
+# ---------------------------------------------------------------------------- configurations
+def test_configs_yaml_validates_sections_and_settings(tmp_path):
+    good = tmp_path / "c.yaml"
+    good.write_text("reference: hybrid\nconfigs:\n  - name: bm25\n    retrieval: {mode: bm25}\n    answers: false\n"
+                    "  - name: hybrid\n    indexer: {embed_model: minilm, chunk: {max_tokens: 120}}\n")
+    cs = load_configs(good)
+    assert [c.name for c in cs.configs] == ["bm25", "hybrid"] and cs.reference == "hybrid"
+    s = cs.configs[1].settings(None, tmp_path / "home")
+    assert s.indexer.embed_model == "minilm" and s.indexer.chunk.max_tokens == 120
+    assert s.indexer.home == tmp_path / "home"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- name: x\n  generation: {no_such_setting: 1}\n")
+    with pytest.raises(ValueError, match="no_such_setting"):
+        load_configs(bad).configs[0].settings(None, tmp_path)
+    bad.write_text("- name: x\n  retrievl: {mode: bm25}\n")
+    with pytest.raises(ValueError, match="retrievl"):
+        load_configs(bad)
+    bad.write_text("- name: a\n- name: a\n")
+    with pytest.raises(ValueError, match="unique"):
+        load_configs(bad)
+
+
+def test_ladder_follows_the_settings(tmp_path):
+    from rag.generate_config import GenerationSettings
+
+    s = Settings.load(indexer={"home": str(tmp_path)})
+    names = [c.name for c in ladder(s).configs]
+    assert names[:3] == ["bm25", "dense", "hybrid"] and "hybrid+rerank" not in names
+    assert ("hybrid+int8" in names) == ("quant" in GenerationSettings.model_fields)
+    s.rerank = s.rerank.model_copy(update={"model": "/models/ce"})
+    cs = ladder(s)
+    assert "hybrid+rerank" in [c.name for c in cs.configs]
+    # the other rungs switch the configured reranker off
+    assert cs.configs[2].settings(None, tmp_path).rerank.model is None
+    if "adapter" not in GenerationSettings.model_fields:
+        with pytest.raises(ValueError, match="adapter"):
+            ladder(s, adapter=str(tmp_path))
+    else:
+        assert "hybrid+adapter" in [c.name for c in ladder(s, adapter=str(tmp_path)).configs]
+
+
+# ---------------------------------------------------------------------------- regression gate
+def _metrics(**means) -> dict:
+    return {"dataset": {"fingerprint": "f", "split": "test", "answerable": 3, "unanswerable": 1},
+            "configs": [{"name": "hybrid", "latency": {"retrieve_ms": {"p50": 5.0}},
+                         "quality": {m: {"mean": v} for m, v in means.items()}}]}
+
+
+def test_compare_flags_drops_beyond_tolerance_only():
+    base = _metrics(**{"ndcg@10": 0.80, "answer_f1": 0.30, "groundedness": 0.5})
+    cand = _metrics(**{"ndcg@10": 0.796, "answer_f1": 0.29, "groundedness": 0.9})
+    cmp = compare(base, cand, tolerance=0.005)
+    status = {r.metric: r.status for r in cmp.rows}
+    assert status == {"ndcg@10": "ok", "answer_f1": "REGRESSION", "groundedness": "better"}
+    assert [r.metric for r in compare(base, _metrics(**{"ndcg@10": 0.8}), 0.005).regressions] == \
+        ["answer_f1", "groundedness"]  # missing figures fail the gate
+    assert compare(base, base, 0.0).regressions == []
+
+
+# ---------------------------------------------------------------------------- end to end
+CONFIGS = """reference: hybrid
+configs:
+  - name: bm25
+    indexer: {embed_model: minilm}
+    retrieval: {mode: bm25}
+    answers: false
+  - name: hybrid
+    indexer: {embed_model: minilm}
+    generation: {max_new_tokens: 8}
+"""
+
+
+def _report(minilm, out: Path, kb_home: Path, configs: Path, resume: bool = False):
+    from eval.evalset import load_evalset
+    from eval.report import write_report
+    from eval.runner import Runner
+
+    es = load_evalset(SAMPLE_EN, "test", limit=2)
+    cs = load_configs(configs)
+    runs = Runner(es, cs, out, kb_home, resume=resume, progress=False, encoders={"minilm": minilm},
+                  calibrate_split="dev").run()
+    return es, runs, write_report(out, es, cs, runs, calibrate_split="dev")
+
+
+def _quality(metrics: dict) -> dict:
+    return {c["name"]: c["quality"] for c in metrics["configs"]}
+
+
+@pytest.fixture(scope="module")
+def report_a(tmp_path_factory, minilm):
+    root = tmp_path_factory.mktemp("report")
+    configs = root / "configs.yaml"
+    configs.write_text(CONFIGS)
+    es, runs, m = _report(minilm, root / "a", root / "kbs", configs)
+    return root, configs, es, runs, m
+
+
+def test_report_end_to_end(report_a, minilm):
+    from eval.retrieval import evaluate
+    from eval.runner import Runner
+    from indexer.kbs import KBManager
+
+    root, _, es, runs, m = report_a
+    assert len(es.answerable) == 2 and len(es.unanswerable) == 2 and es.unanswerable_source == "unanswerable.txt"
+    q = _quality(m)
+    assert set(q["bm25"]) == {"ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10"}
+    assert {"answer_f1", "rouge_l", "citation_recall", "refusal_unanswerable", "answered_answerable"} \
+        <= set(q["hybrid"])
+    assert q["hybrid"]["refusal_unanswerable"]["n"] == 2 and q["hybrid"]["answer_f1"]["n"] == 2
+    for figures in q.values():
+        for f in figures.values():
+            assert 0 <= f["ci_low"] <= f["mean"] <= f["ci_high"] <= 1
+    hybrid = m["configs"][1]
+    assert hybrid["latency"]["ttft_ms"]["p50"] > 0 and hybrid["latency"]["retrieve_ms"]["p95"] > 0
+    assert hybrid["settings"]["generation"]["max_new_tokens"] == 8 and hybrid["overrides"]["indexer"]
+    # refusal calibrated on the dev split's questions (never the evaluated ones), as `rag tune refusal` does
+    assert 0 < hybrid["refusal_threshold"] < 1 and m["refusal_calibration_split"] == "dev"
+    refused = [a for a in runs[1].answers if a["refused"]]
+    assert all(a["generate_s"] == 0 for a in refused)
+    with pytest.raises(ValueError, match="another split"):
+        Runner(es, load_configs(root / "configs.yaml"), root / "x", root / "k", calibrate_split="test")
+    assert m["versions"]["code_hash"] and any(s.startswith("generator=") for s in m["versions"]["models"])
+    assert [s["metric"] for s in m["significance"]] == ["ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10"]
+
+    # the figures are those of `rag eval retrieval` on the same KB
+    settings = runs[0].settings
+    mgr = KBManager(settings.indexer)
+    mgr._encoders["minilm"] = minilm
+    ref = evaluate(es.ds, settings, runs[0].kb, "bm25", progress=False, mgr=mgr)
+    by_q = {r["query_id"]: r for r in ref["per_query"]}
+    assert [r["ndcg@10"] for r in runs[0].retrieval] == [by_q[q.qid]["ndcg@10"] for q in es.answerable]
+
+    out = root / "a"
+    with (out / "per_query.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["config"] for r in rows] == ["bm25"] * 2 + ["hybrid"] * 4  # hybrid: + the unanswerable
+    assert all(r["answer"] for r in rows[2:]) and rows[0]["ndcg@10"] != ""
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count("<svg") >= 5 and "Worst questions" in page and es.questions[0].text in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_compare_cli_gates_on_a_real_report(report_a, tmp_path):
+    from rag.cli import app
+
+    out = report_a[0] / "a"
+    cli = CliRunner()
+    res = cli.invoke(app, ["eval", "compare", str(out), str(out)])
+    assert res.exit_code == 0 and "no regression" in res.output, res.output
+    better = load_metrics(out)
+    better["configs"][0]["quality"]["mrr@10"]["mean"] += 0.05
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "metrics.json").write_text(json.dumps(better))
+    res = cli.invoke(app, ["eval", "compare", str(tmp_path / "base"), str(out), "--tolerance", "0.01"])
+    assert res.exit_code == 1 and "bm25" in res.output and "mrr@10" in res.output and "REGRESSION" in res.output
+    res = cli.invoke(app, ["eval", "compare", str(tmp_path / "nowhere"), str(out)])
+    assert res.exit_code == 2
+
+
+@pytest.mark.slow
+def test_report_is_reproducible_and_resumable(report_a, minilm):
+    root, configs, _, runs, m = report_a
+    # reproducible: a fresh run (new KB, new model load) gives the same quality figures
+    _, _, m2 = _report(minilm, root / "b", root / "kbs2", configs)
+    if m2["versions"]["code_hash"] == m["versions"]["code_hash"]:  # (unless someone edited the code meanwhile)
+        assert _quality(m2) == _quality(m)
+
+    # resumable: drop the last answer record; a resumed run redoes only that question
+    out = root / "a"
+    answers_file = next((out / "runs").glob("answers-*.jsonl"))
+    lines = answers_file.read_text(encoding="utf-8").splitlines()
+    answers_file.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    kept = [json.loads(x) for x in lines[:-1]]
+    _, runs3, _ = _report(minilm, out, root / "kbs3", configs, resume=True)
+    assert runs3[1].answers[:-1] == kept and len(runs3[1].answers) == 4
+    assert runs3[0].retrieval == runs[0].retrieval
