@@ -60,14 +60,12 @@ def test_upload_limits_413_415_and_nothing_left_behind(env):
 
 
 def test_streamed_upload_is_stopped_early(env):
-    """A 20 MB body against a 50 KB limit: refused with 413 without the server taking it all in."""
-    sent = {"n": 0}
-
+    """A 20 MB streamed body against a 50 KB limit: refused (413, or the connection closed while the
+    client still sends), the partial file removed, the server alive with sane memory."""
     def body():
         yield (b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"huge.txt\"\r\n"
                b"Content-Type: text/plain\r\n\r\n")
         for _ in range(320):
-            sent["n"] += 65536
             yield b"a" * 65536
         yield b"\r\n--b--\r\n"
     try:
@@ -76,12 +74,13 @@ def test_streamed_upload_is_stopped_early(env):
         assert r.status_code == 413
     except httpx.HTTPError:
         pass  # the server answered 413 and closed while the client was still sending: also a refusal
-    assert sent["n"] < 20 * 2**20 or True  # how far the client got depends on socket buffers
     rss = metric(env["srv"], "process_resident_memory_bytes")
     assert 0 < rss < 3 * 2**30
+    uploads = env["root"] / "home" / ".uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())
 
 
-def test_question_length_and_rate_limit(env):
+def test_question_length_limit(env):
     c = env["srv"].client(env["key"])
     r = c.post("/v1/kbs/bank/query", json={"question": "why " * 100})
     assert r.status_code == 422 and r.json()["error"]["code"] == "question_too_long"
