@@ -1,10 +1,12 @@
 """Request and response bodies of the HTTP API (these are what the OpenAPI schema shows)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import KeyInfo as StoredKey
 from rag.types import Hit
 
 
@@ -38,17 +40,12 @@ class KeyCreate(BaseModel):
     label: str = Field("", max_length=200)
 
 
-class KeyInfo(BaseModel):
-    id: str
-    kb: str | None
-    scope: str
-    label: str
-    created_at: str
-    revoked_at: str | None
+KeyInfo = StoredKey  # the key store's own record (api/auth.py) is the response schema
 
 
-class KeyCreated(KeyInfo):
-    key: str = Field(..., description="the secret; shown only this once")
+@dataclass(frozen=True)
+class KeyCreated(StoredKey):
+    key: str = ""  # the secret; shown only this once
 
 
 class DocumentOut(BaseModel):

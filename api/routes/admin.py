@@ -64,16 +64,16 @@ def create_key(body: KeyCreate, who: Principal = Depends(principal), svc: Servic
     else:
         allow(svc, who, body.kb, "admin")
     key, info = svc.keys.create(body.kb, body.scope, body.label)
-    return KeyCreated(key=key, **info.__dict__)
+    return KeyCreated(**info.__dict__, key=key)
 
 
 @router.get("/keys", response_model=list[KeyInfo], summary="Keys (without secrets) this key administers")
 def list_keys(who: Principal = Depends(principal), svc: Service = Depends(service)):
     if who.is_global_admin:
-        return [KeyInfo(**k.__dict__) for k in svc.keys.list()]
+        return svc.keys.list()
     if who.scope != "admin":
         raise ApiError(403, "forbidden", "listing keys needs an admin key")
-    return [KeyInfo(**k.__dict__) for k in svc.keys.list(who.kb)]
+    return svc.keys.list(who.kb)
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke a key")
