@@ -261,11 +261,5 @@ def test_web_page_streams_an_answer_with_clickable_citations(env):
         shot = env["root"] / "web_answer.png"
         browser.screenshot(shot)
         assert shot.stat().st_size > 10_000
-        import shutil as _sh
-        from pathlib import Path as _P
-
-        out = _P(__file__).resolve().parent.parent / "docs"
-        if out.is_dir():  # keep the latest screenshot for the README
-            _sh.copy(shot, out / "web_answer.png")
     finally:
         browser.close()
