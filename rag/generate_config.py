@@ -65,6 +65,9 @@ class GenerationSettings(BaseSettings):
     adapter: Path | None = Field(
         None, description="a LoRA adapter folder (`rag tune generator --out DIR`) applied to the local "
                           "model at load time (merged into its weights); env RAG_LLM_ADAPTER")
+    prefix_cache: int = Field(
+        4, ge=0, description="local: prompt prefixes (the system turn) whose KV cache is kept, so each "
+                             "question prefills only the rest of its prompt; 0 = off")
     torch_threads: int | None = Field(
         None, ge=1, description="torch intra-op threads (process-wide); None leaves torch's default. "
                                 "On a CPU shared with other busy processes 1 can be much faster than 2")

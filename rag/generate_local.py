@@ -18,6 +18,7 @@ from indexer.embed import pick_device
 from rag.generate import GenerationError, StreamJoinMixin
 from rag.generate_config import GenerationSettings
 from rag.model_cache import SMOLLM2_ALIASES, SMOLLM2_FOLDER, resolve_model_dir
+from rag.prefix_cache import PrefixCache
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -103,6 +104,8 @@ class LocalGenerator(StreamJoinMixin):
         self.load_seconds: float | None = None
         self.last_stats: dict[str, float] = {}
         self._lock = threading.Lock()
+        self.prefix_cache = PrefixCache(self.settings.prefix_cache)
+        self._prefix_ids: dict[str, list[int]] = {}
 
     # ------------------------------------------------------------------ loading
     def warm_up(self) -> None:
@@ -211,6 +214,23 @@ class LocalGenerator(StreamJoinMixin):
         text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
         return tok(text, return_tensors="pt")["input_ids"]
 
+    def _system_prefix(self, messages: list[dict[str, str]]) -> list[int]:
+        """Token ids of the prompt's leading system turn (what every prompt with it starts with)."""
+        if not messages or messages[0].get("role") != "system":
+            return []
+        text = messages[0].get("content", "")
+        if text not in self._prefix_ids:
+            tok = self.tokenizer
+            if tok.chat_template:
+                ids = tok.apply_chat_template([messages[0]], add_generation_prompt=False, tokenize=True,
+                                              return_dict=True)["input_ids"]
+            else:
+                ids = tok(f"system: {text}\n")["input_ids"]
+            if len(self._prefix_ids) > 16:
+                self._prefix_ids.clear()
+            self._prefix_ids[text] = [int(i) for i in ids]
+        return self._prefix_ids[text]
+
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         """Exact prompt length in tokens, chat template included."""
         self.warm_up()
@@ -227,7 +247,8 @@ class LocalGenerator(StreamJoinMixin):
         max_new = min(max_new_tokens or self.settings.max_new_tokens, room)
         streamer, stop = _PieceStreamer(self.tokenizer), threading.Event()
         t0 = time.perf_counter()
-        worker = threading.Thread(target=self._generate_ids, args=(input_ids, max_new, stop, streamer),
+        prefix = self._system_prefix(messages)
+        worker = threading.Thread(target=self._generate_ids, args=(input_ids, max_new, stop, streamer, prefix),
                                   name="rag-generate", daemon=True)
         worker.start()
         try:
@@ -241,7 +262,8 @@ class LocalGenerator(StreamJoinMixin):
             self.last_stats = {"prompt_tokens": n_prompt, "new_tokens": n_new, "ttft_s": ttft, "total_s": total,
                                "decode_tok_s": (n_new - 1) / (total - ttft) if n_new > 1 and total > ttft else 0.0}
 
-    def _generate_ids(self, input_ids, max_new: int, stop: threading.Event, streamer: _PieceStreamer) -> None:
+    def _generate_ids(self, input_ids, max_new: int, stop: threading.Event, streamer: _PieceStreamer,
+                      prefix: list[int] | None = None) -> None:
         try:
             import torch
             from transformers import GenerationConfig, StoppingCriteriaList
@@ -255,8 +277,11 @@ class LocalGenerator(StreamJoinMixin):
                 torch.manual_seed(s.seed)
             ids = input_ids.to(self.device)
             with torch.inference_mode():
+                start = self.prefix_cache.lookup(self.model, ids, prefix) if prefix else None
+                extra = {"cache": start} if start is not None else {}
                 self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=cfg,
-                                    streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancelled(stop)]))
+                                    streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancelled(stop)]),
+                                    **extra)
         except BaseException as exc:  # surfaced to the consumer by the streamer
             streamer.fail(exc)
         # generate() calls streamer.end() itself on success

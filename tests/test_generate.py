@@ -381,3 +381,48 @@ def test_gguf_conversion_into_a_fresh_cache(tmp_path):
     gen = make_generator(GenerationSettings(cache_dir=tmp_path / "models"))
     gen.warm_up()
     assert gen.generate(_messages(), max_new_tokens=6).strip()
+
+
+# --------------------------------------------------------------------------- prompt-prefix KV cache
+def _sharing(smol, **settings):
+    """Another LocalGenerator on the already loaded model (only its settings differ)."""
+    from rag.generate_local import LocalGenerator
+
+    gen = LocalGenerator(GenerationSettings(**settings))
+    gen.tokenizer, gen.model, gen.context_window = smol.tokenizer, smol.model, smol.context_window
+    gen.eos_ids, gen.pad_id = smol.eos_ids, smol.pad_id
+    return gen
+
+
+def test_prefix_cache_gives_the_same_greedy_answer(smol):
+    messages, _ = build_messages(QUESTION, [_hit(1, CARDS), _hit(2, "Branches open at 9 am on weekdays.")],
+                                 count_tokens=smol.count_tokens)
+    plain, cached = _sharing(smol, prefix_cache=0), _sharing(smol, prefix_cache=2)
+    want = plain.generate(messages, max_new_tokens=24)
+    assert plain.prefix_cache.hits == plain.prefix_cache.misses == 0 and len(plain.prefix_cache) == 0
+    first = cached.generate(messages, max_new_tokens=24)
+    assert (cached.prefix_cache.misses, cached.prefix_cache.hits) == (1, 0)
+    second = cached.generate(messages, max_new_tokens=24)  # from the cached system turn
+    assert (cached.prefix_cache.misses, cached.prefix_cache.hits) == (1, 1)
+    assert want.strip() and first == want and second == want  # the cached copy was not mutated by use
+    # another question with the same system prompt reuses the entry
+    other, _ = build_messages("When do branches open?", [_hit(2, "Branches open at 9 am on weekdays.")],
+                              count_tokens=smol.count_tokens)
+    assert cached.generate(other, max_new_tokens=8) == plain.generate(other, max_new_tokens=8)
+    assert cached.prefix_cache.hits == 2 and len(cached.prefix_cache) == 1
+
+
+def test_prefix_cache_only_matches_its_own_prefix(smol):
+    from rag.prefix_cache import PrefixCache
+
+    cache = PrefixCache(max_entries=1)
+    a = smol._encode(_messages())
+    prefix = smol._system_prefix(_messages())
+    assert 8 <= len(prefix) < a.shape[1] and a[0, :len(prefix)].tolist() == prefix
+    assert cache.lookup(smol.model, a, prefix) is not None
+    other = [{"role": "system", "content": "You are a pirate."}, _messages()[1]]
+    b = smol._encode(other)
+    assert cache.lookup(smol.model, b, prefix) is None  # b does not start with a's system turn
+    assert cache.lookup(smol.model, a[:, :len(prefix)], prefix) is None  # nothing left to prefill
+    assert cache.lookup(smol.model, b, smol._system_prefix(other)) is not None
+    assert len(cache) == 1 and cache.misses == 2  # LRU of one: the pirate prefix replaced the first
