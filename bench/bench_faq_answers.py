@@ -2,6 +2,7 @@
 
     python3 /work/shared/datasets/debian_faq.py /tmp/faq
     python bench/bench_faq_answers.py [--faq /tmp/faq/en] [--n 60] [--budgets 250,150]
+                                      [--variants 250/truncate/none,250/select/int8]
                                       [--home /tmp/faq-home] [--max-minutes 25] [--json faq_answers]
 
 Targets: the answer cites the gold document for >= 80% of the questions; >= 4 of 5 clearly off-topic
@@ -19,7 +20,9 @@ Off-topic questions are answered with the threshold calibrated on all dev questi
 
 N questions (a deterministic sample: sorted by a hash of the query id) go through Pipeline.ask after
 warm-up; with several context budgets each question is asked under every budget back to back (order
-alternating), so machine-load noise hits both alike. Results are written after every question, and
+alternating), so machine-load noise hits both alike. --variants generalises --budgets: each variant is
+BUDGET[/FIT[/QUANT]] (FIT: truncate | select, the prompt's passage fitting; QUANT: none | int8 | int4,
+each quantization a generator of its own, loaded and warmed up before the run). Results are written after every question, and
 the run stops cleanly after --max-minutes (the JSON then says how many were done).
 """
 from __future__ import annotations
@@ -96,6 +99,8 @@ def main() -> None:
     ap.add_argument("--kb", default="faq-en")
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--budgets", default="250", help="context budgets in tokens, e.g. 250,150 (first = main)")
+    ap.add_argument("--variants", default=None,
+                    help="BUDGET[/FIT[/QUANT]] list, e.g. 250/truncate/none,250/select/int8 (overrides --budgets)")
     ap.add_argument("--compare-n", type=int, default=16,
                     help="the other budgets run on the first this-many sampled questions only (time)")
     ap.add_argument("--max-new-tokens", type=int, default=None, help="default: the configured one")
@@ -122,7 +127,15 @@ def main() -> None:
     mgr = KBManager(settings.indexer)
     index_corpus(ds, mgr, a.kb, progress=False)
     pipe = build_pipeline(settings, a.kb, mgr)
-    budgets = [int(b) for b in a.budgets.split(",") if b.strip()]
+    gs0 = settings.generation
+    specs = a.variants or a.budgets
+    variants: dict[str, dict] = {}
+    for spec in (v.strip() for v in specs.split(",") if v.strip()):
+        parts = spec.split("/")
+        variants[spec] = {"context_budget_tokens": int(parts[0]),
+                          "passage_fit": parts[1] if len(parts) > 1 else gs0.passage_fit,
+                          "quant": parts[2] if len(parts) > 2 else gs0.quant}
+    budgets = list(variants)  # variant names (a plain budget list keeps its old names)
 
     # refusal thresholds: two folds (each question answered with the other fold's), + all dev (off-topic)
     qids = sorted(ds.queries)
@@ -145,15 +158,27 @@ def main() -> None:
     pipe.ask(WARM_UP_QUESTION)  # first real generation: kernels, caches, e5 warm
     warm_s = time.perf_counter() - t0
     gen = pipe.generator
+    from rag.generate import make_generator
+
+    generators = {gs0.quant: gen}
+    for v in variants.values():
+        if v["quant"] not in generators:
+            generators[v["quant"]] = make_generator(gs0.model_copy(update={"quant": v["quant"]}))
+            generators[v["quant"]].warm_up()
+            pipe.generator = generators[v["quant"]]
+            pipe.ask(WARM_UP_QUESTION)
+    pipe.generator = gen
     load = os.getloadavg()
     print(f"warm-up {warm_s:.1f} s; torch threads {torch.get_num_threads()}; budgets {budgets}")
 
-    def ask(question: str, budget: int, threshold: float | None):
-        pipe.settings.generation = settings.generation.model_copy(update={"context_budget_tokens": budget})
+    def ask(question: str, budget: str, threshold: float | None):
+        v = variants[budget]
+        pipe.settings.generation = gs0.model_copy(update=v)
+        pipe.generator = g = generators[v["quant"]]
         pipe.refusal_threshold = threshold
-        gen.last_stats = {}
+        g.last_stats = {}
         ans = pipe.ask(question)
-        return ans, dict(gen.last_stats)
+        return ans, dict(g.last_stats)
 
     rows: dict[int, list[dict]] = {b: [] for b in budgets}
     off: list[dict] = []
@@ -172,7 +197,7 @@ def main() -> None:
             "generator": {"model": settings.generation.model, "backend": settings.generation.backend,
                           "max_new_tokens": settings.generation.max_new_tokens, "quant": settings.generation.quant,
                           "torch_threads": torch.get_num_threads()},
-            "top_k": settings.answer.top_k, "budgets": budgets, "n_requested": a.n, "sampled": len(todo),
+            "top_k": settings.answer.top_k, "budgets": budgets, "variants": variants, "n_requested": a.n, "sampled": len(todo),
             "stopped_early": stopped, "warm_up_s": warm_s, "refusal_calibration": calib,
             "summary": summary, "off_topic": off_sum, "off_topic_rows": off, "rows": rows,
             "elapsed_s": time.monotonic() - t_start, "loadavg_start": load, "loadavg_end": os.getloadavg(),
@@ -202,7 +227,7 @@ def main() -> None:
         s = summarise(rows[b])
         if not s["questions"]:
             continue
-        out.append([f"budget {b}", s["questions"], f"{s['cited_gold']:.0%}", f"{s['gold_in_passages']:.0%}",
+        out.append([f"{b}", s["questions"], f"{s['cited_gold']:.0%}", f"{s['gold_in_passages']:.0%}",
                     s["refused"], s["empty"], f"{s['ttft_p50_s']:.2f}", f"{s['ttft_p95_s']:.2f}",
                     f"{s['total_p50_s']:.1f}", f"{s['prompt_tokens_p50']:.0f}"])
     if len(budgets) > 1:  # the same questions under each budget
@@ -210,7 +235,7 @@ def main() -> None:
         for b in budgets:
             s = summarise([r for r in rows[b] if r["query_id"] in shared])
             if s["questions"]:
-                out.append([f"budget {b} (paired)", s["questions"], f"{s['cited_gold']:.0%}",
+                out.append([f"{b} (paired)", s["questions"], f"{s['cited_gold']:.0%}",
                             f"{s['gold_in_passages']:.0%}", s["refused"], s["empty"], f"{s['ttft_p50_s']:.2f}",
                             f"{s['ttft_p95_s']:.2f}", f"{s['total_p50_s']:.1f}", f"{s['prompt_tokens_p50']:.0f}"])
     print(table(out, ["context", "questions", "cites gold", "gold in prompt", "refused", "empty",

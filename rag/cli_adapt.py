@@ -54,7 +54,7 @@ def tune_generator(data: str = typer.Option(..., "--data", help="JSONL {question
                                             "(`rag synth`), or a fields-header / JSON / YAML file"),
                    out: str = typer.Option(..., "--out", help="folder for the adapter"),
                    rank: int = typer.Option(16, "--rank", min=1), alpha: int = typer.Option(32, "--alpha", min=1),
-                   lr: float = typer.Option(2e-4, "--lr", min=0.0), epochs: int = typer.Option(5, "--epochs", min=1),
+                   lr: float = typer.Option(2e-4, "--lr", min=0.0), epochs: int = typer.Option(3, "--epochs", min=1),
                    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="optimizer steps at most"),
                    batch_size: int = typer.Option(4, "--batch-size", min=1, help="records per optimizer step"),
                    target_modules: str = typer.Option("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",

@@ -38,6 +38,10 @@ class GenerationSettings(BaseSettings):
                                "prompt (~60 tokens) and the question come on top and are never truncated. "
                                "250 gives a ~350-token prompt: SmolLM2 prefills ~350 tok/s on 2 idle cores, "
                                "so its first token comes after ~1 s. Raise it for remote backends (e.g. 1500)")
+    passage_fit: Literal["truncate", "select"] = Field(
+        "truncate", description="how passages fill the context budget: 'truncate' = whole passages in rank "
+                                "order, the last one cut; 'select' = an even share each, keeping the sentences "
+                                "closest to the question (more passages in a small budget)")
     context_window: int | None = Field(
         None, ge=64, description="model context length; local default: the model config's, "
                                  "openai default: 8192")

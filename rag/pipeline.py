@@ -80,7 +80,8 @@ class Pipeline:
         gs = self.settings.generation
         window = self.generator.context_window
         messages, used = build_messages(question, hits, history, self.generator.count_tokens,
-                                        gs.context_budget_tokens, max_prompt_tokens=window - gs.max_new_tokens)
+                                        gs.context_budget_tokens, max_prompt_tokens=window - gs.max_new_tokens,
+                                        fit=gs.passage_fit)
         citer = StreamCiter(used, gs.cite_min_overlap)
         t = time.perf_counter()
         first = None

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.cite import MARKER_GROUP
+from rag.passage_select import fit_passage
 from rag.types import Hit
 
 NOT_FOUND = "This is not in the knowledge base."
@@ -101,7 +102,7 @@ def user_message(question: str, passages: Sequence[str]) -> str:
 def build_messages(question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]] | None = None,
                    count_tokens: CountFn | None = None, budget: int = 250, *,
                    system_prompt: str = SYSTEM_PROMPT, max_prompt_tokens: int | None = None,
-                   history_share: float = 0.4, min_passage_tokens: int = 16
+                   history_share: float = 0.4, min_passage_tokens: int = 16, fit: str = "truncate"
                    ) -> tuple[list[dict[str, str]], list[Hit]]:
     """Chat messages for a grounded answer, and the hits that made it into the prompt (in prompt
     order: hit i is passage [i+1]).
@@ -111,7 +112,13 @@ def build_messages(question: str, hits: Sequence[Hit], history: Sequence[dict[st
     max_prompt_tokens  cap on the whole prompt (e.g. context window - max_new_tokens); shrinks the
                        budget further, never the question
     history_share      at most this share of the budget goes to earlier turns (newest kept first)
+    fit                "truncate": passages in rank order, each whole while it fits, the last one cut
+                       from its start; "select": each passage gets an even share of what is left
+                       (unused shares carry over) and a longer one keeps its opening sentence and the
+                       sentences closest to the question (rag.passage_select)
     """
+    if fit not in ("truncate", "select"):
+        raise ValueError(f"fit must be 'truncate' or 'select', not {fit!r}")
     count = count_tokens or approx_tokens
     fixed = (count(system_prompt) + count(user_message(question, [])) + 2 * MESSAGE_OVERHEAD)
     if max_prompt_tokens is not None:
@@ -140,10 +147,24 @@ def build_messages(question: str, hits: Sequence[Hit], history: Sequence[dict[st
     remaining = budget - used
     blocks: list[str] = []
     used_hits: list[Hit] = []
-    for hit in hits:
+    for i, hit in enumerate(hits):
         n = len(blocks) + 1
         block = format_passage(n, hit)
         cost = count(block) + 1  # + the newline joining blocks
+        if fit == "select":
+            quota = remaining // (len(hits) - i)
+            if cost > quota:
+                room = quota - count(format_passage(n, hit, "")) - 1
+                text = fit_passage(question, quote_passage_text(hit.text), room, count, truncate_to_tokens) \
+                    if room >= min_passage_tokens else ""
+                if not text:
+                    continue
+                block = format_passage(n, hit, text)
+                cost = count(block) + 1
+            blocks.append(block)
+            used_hits.append(hit)
+            remaining -= cost
+            continue
         if cost <= remaining:
             blocks.append(block)
             used_hits.append(hit)

@@ -40,14 +40,14 @@ class TuneConfig:
     alpha: int = 32
     dropout: float = 0.05
     lr: float = 2e-4
-    epochs: int = 5
+    epochs: int = 3
     max_steps: int | None = None          # optimizer steps; caps epochs
     batch_size: int = 4                   # records per optimizer step (gradient accumulation)
     warmup: float = 0.1                   # share of steps
     weight_decay: float = 0.0
     target_modules: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS))
     max_seq_tokens: int = 640             # longer examples are skipped (reported)
-    prompt_budget: int = 400              # passage tokens in the training prompt (build_messages budget)
+    prompt_budget: int = 250              # passage tokens in the training prompt: the served default (context_budget_tokens)
     eval_split: float = 0.2
     max_eval: int = 40                    # held-out records answered per model at most
     eval_max_new_tokens: int = 64
@@ -103,6 +103,20 @@ def encode_example(tokenizer, record: QARecord, budget: int) -> tuple[list[int],
         last = len(ids) - 1 - ids[::-1].index(end)
         labels[last + 1:] = [-100] * (len(ids) - last - 1)
     return ids, labels
+
+
+def answer_loss(model, ids: list[int], labels: list[int], device):
+    """Mean next-token loss over the labelled (answer) tokens. Logits are computed for the answer
+    positions only (`logits_to_keep`): the prompt needs none, and the 49k-word output layer over every
+    prompt position was about a fifth of a training step's compute."""
+    import torch
+    import torch.nn.functional as F
+
+    first = next(j for j, x in enumerate(labels) if x != -100)
+    keep = len(ids) - first + 1  # positions first-1 .. end predict tokens first .. end
+    logits = model(input_ids=torch.tensor([ids], device=device), logits_to_keep=keep).logits[0, :-1]
+    target = torch.tensor(labels[first:], device=device)
+    return F.cross_entropy(logits.float(), target, ignore_index=-100)
 
 
 class _StopFlag:
@@ -263,10 +277,9 @@ def train_generator(records: list[QARecord], out_dir: str | Path, settings, conf
             for i in batch:
                 ids, labels = examples[i]
                 with autocast:
-                    out_ = model(input_ids=torch.tensor([ids], device=device),
-                                 labels=torch.tensor([labels], device=device))
+                    example_loss = answer_loss(model, ids, labels, device)
                 n_tok = sum(1 for x in labels if x != -100)
-                loss = out_.loss * (n_tok / tokens)  # mean over the batch's answer tokens
+                loss = example_loss * (n_tok / tokens)  # mean over the batch's answer tokens
                 (scaler.scale(loss) if scaler else loss).backward()
                 batch_loss += float(loss.detach())
                 if stop.set:

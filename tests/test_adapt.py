@@ -199,6 +199,21 @@ def test_encode_example_masks_the_prompt(base_model):
     assert labels[0] == -100 and len(ids) == len(labels)
 
 
+def test_answer_loss_equals_the_full_models_loss(base_model):
+    """The training loss computes logits for the answer positions only; it must be the loss the model
+    itself computes over the whole sequence with the prompt masked."""
+    import torch
+
+    from rag.tune_generator import answer_loss, encode_example
+
+    model, tok = base_model
+    ids, labels = encode_example(tok, _records()[0], 400)
+    with torch.no_grad():
+        full = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss
+        ours = answer_loss(model, ids, labels, "cpu")
+    assert float(full) > 0.05 and abs(float(ours) - float(full)) < 1e-5
+
+
 def test_one_lora_step_saves_an_adapter_that_changes_the_model(base_model, tmp_path):
     import torch
 

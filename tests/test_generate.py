@@ -426,3 +426,41 @@ def test_prefix_cache_only_matches_its_own_prefix(smol):
     assert cache.lookup(smol.model, a[:, :len(prefix)], prefix) is None  # nothing left to prefill
     assert cache.lookup(smol.model, b, smol._system_prefix(other)) is not None
     assert len(cache) == 1 and cache.misses == 2  # LRU of one: the pirate prefix replaced the first
+
+
+# --------------------------------------------------------------------------- passage fitting
+LONG_EN = ("Our bank was founded in 1901 in Springfield. " + "The lobby has marble floors and a clock tower. " * 6
+           + "To report a stolen card, call Card Services at 1-800-555-0199. " + "Parking is free on weekends. " * 4)
+LONG_ZH = ("本行成立于一九零一年。" + "大厅有大理石地面和钟楼。" * 8 + "信用卡被盗请立即拨打客服热线95588挂失。" + "周末停车免费。" * 5)
+
+
+@pytest.mark.parametrize("question,text,needle", [
+    ("How do I report a stolen card?", LONG_EN, "1-800-555-0199"),
+    ("信用卡被盗怎么挂失？", LONG_ZH, "95588"),
+])
+def test_select_keeps_the_sentences_that_answer_the_question(question, text, needle):
+    from indexer.tokenize import count_tokens
+    from rag.passage_select import fit_passage
+
+    assert needle not in truncate_to_tokens(text, 40, count_tokens)  # cutting from the start loses it
+    fitted = fit_passage(question, text, 40, count_tokens)
+    assert needle in fitted and count_tokens(fitted) <= 40
+    assert fitted.startswith(("Our bank was founded", "本行成立"))  # the opening sentence is kept
+    assert "…" in fitted  # skipped text is marked
+    assert fit_passage(question, "Short.", 40, count_tokens) == "Short."
+
+
+def test_select_fits_every_passage_into_the_budget():
+    from indexer.tokenize import count_tokens
+
+    hits = [_hit(i, LONG_EN.replace("1-800-555-0199", f"1-800-555-01{i}9")) for i in range(4)]
+    q = "How do I report a stolen card?"
+    _, kept = build_messages(q, hits, budget=200, fit="truncate")
+    msgs, chosen = build_messages(q, hits, budget=200, fit="select")
+    assert len(kept) < 4 and len(chosen) == 4  # an even share each instead of the first one or two
+    body = msgs[-1]["content"]
+    assert all(f"1-800-555-01{i}9" in body for i in range(4))
+    assert [f"<passage id={n}" in body for n in (1, 2, 3, 4)] == [True] * 4
+    assert count_tokens(body) <= 200 + count_tokens(f"Passages:\n\n\nQuestion: {q}") + 8
+    with pytest.raises(ValueError):
+        build_messages(q, hits, fit="squeeze")
