@@ -21,8 +21,9 @@ Off-topic questions are answered with the threshold calibrated on all dev questi
 N questions (a deterministic sample: sorted by a hash of the query id) go through Pipeline.ask after
 warm-up; with several context budgets each question is asked under every budget back to back (order
 alternating), so machine-load noise hits both alike. --variants generalises --budgets: each variant is
-BUDGET[/FIT[/QUANT]] (FIT: truncate | select, the prompt's passage fitting; QUANT: none | int8 | int4,
-each quantization a generator of its own, loaded and warmed up before the run). Results are written after every question, and
+BUDGET[/FIT[/QUANT[/ADAPTER]]] (FIT: truncate | select, the prompt's passage fitting; QUANT: none | int8 |
+int4; ADAPTER: a LoRA folder from `rag tune generator`; each quantization/adapter is a generator of its
+own, loaded and warmed up before the run). Results are written after every question, and
 the run stops cleanly after --max-minutes (the JSON then says how many were done).
 """
 from __future__ import annotations
@@ -100,7 +101,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--budgets", default="250", help="context budgets in tokens, e.g. 250,150 (first = main)")
     ap.add_argument("--variants", default=None,
-                    help="BUDGET[/FIT[/QUANT]] list, e.g. 250/truncate/none,250/select/int8 (overrides --budgets)")
+                    help="BUDGET[/FIT[/QUANT[/ADAPTER]]] list, e.g. 250/truncate/none,250/select/int8 (overrides --budgets)")
     ap.add_argument("--compare-n", type=int, default=16,
                     help="the other budgets run on the first this-many sampled questions only (time)")
     ap.add_argument("--max-new-tokens", type=int, default=None, help="default: the configured one")
@@ -131,10 +132,11 @@ def main() -> None:
     specs = a.variants or a.budgets
     variants: dict[str, dict] = {}
     for spec in (v.strip() for v in specs.split(",") if v.strip()):
-        parts = spec.split("/")
+        parts = spec.split("/", 3)  # the adapter (last) may be a path
         variants[spec] = {"context_budget_tokens": int(parts[0]),
                           "passage_fit": parts[1] if len(parts) > 1 else gs0.passage_fit,
-                          "quant": parts[2] if len(parts) > 2 else gs0.quant}
+                          "quant": parts[2] if len(parts) > 2 else gs0.quant,
+                          "adapter": Path(parts[3]) if len(parts) > 3 else gs0.adapter}
     budgets = list(variants)  # variant names (a plain budget list keeps its old names)
 
     # refusal thresholds: two folds (each question answered with the other fold's), + all dev (off-topic)
@@ -160,12 +162,13 @@ def main() -> None:
     gen = pipe.generator
     from rag.generate import make_generator
 
-    generators = {gs0.quant: gen}
+    generators = {(gs0.quant, gs0.adapter): gen}
     for v in variants.values():
-        if v["quant"] not in generators:
-            generators[v["quant"]] = make_generator(gs0.model_copy(update={"quant": v["quant"]}))
-            generators[v["quant"]].warm_up()
-            pipe.generator = generators[v["quant"]]
+        key = (v["quant"], v["adapter"])
+        if key not in generators:
+            generators[key] = make_generator(gs0.model_copy(update={"quant": v["quant"], "adapter": v["adapter"]}))
+            generators[key].warm_up()
+            pipe.generator = generators[key]
             pipe.ask(WARM_UP_QUESTION)
     pipe.generator = gen
     load = os.getloadavg()
@@ -174,7 +177,7 @@ def main() -> None:
     def ask(question: str, budget: str, threshold: float | None):
         v = variants[budget]
         pipe.settings.generation = gs0.model_copy(update=v)
-        pipe.generator = g = generators[v["quant"]]
+        pipe.generator = g = generators[(v["quant"], v["adapter"])]
         pipe.refusal_threshold = threshold
         g.last_stats = {}
         ans = pipe.ask(question)
@@ -197,7 +200,8 @@ def main() -> None:
             "generator": {"model": settings.generation.model, "backend": settings.generation.backend,
                           "max_new_tokens": settings.generation.max_new_tokens, "quant": settings.generation.quant,
                           "torch_threads": torch.get_num_threads()},
-            "top_k": settings.answer.top_k, "budgets": budgets, "variants": variants, "n_requested": a.n, "sampled": len(todo),
+            "top_k": settings.answer.top_k, "budgets": budgets,
+            "variants": {k: {**v, "adapter": str(v["adapter"]) if v["adapter"] else None} for k, v in variants.items()}, "n_requested": a.n, "sampled": len(todo),
             "stopped_early": stopped, "warm_up_s": warm_s, "refusal_calibration": calib,
             "summary": summary, "off_topic": off_sum, "off_topic_rows": off, "rows": rows,
             "elapsed_s": time.monotonic() - t_start, "loadavg_start": load, "loadavg_end": os.getloadavg(),

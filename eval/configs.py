@@ -106,7 +106,11 @@ def ladder(settings: Settings, adapter: str | None = None) -> ConfigSet:
                                   rerank={"model": settings.rerank.model}))
     fields = GenerationSettings.model_fields
     if "quant" in fields:
-        current = getattr(settings.generation, "quant", "none") or "none"
+        from indexer.embed import pick_device
+        from rag.quantize import resolve_quant
+
+        current = resolve_quant(getattr(settings.generation, "quant", "none") or "none",
+                                pick_device(settings.generation.device))
         if current in ("none", None):
             configs[2].generation = {"quant": "none"}
             configs.append(EvalConfig(name="hybrid+int8", retrieval={"mode": "hybrid"}, rerank=no_rerank,

@@ -102,6 +102,7 @@ class LocalGenerator(StreamJoinMixin):
         self.tokenizer = None
         self.model = None
         self.load_seconds: float | None = None
+        self.quant: str | None = None  # the quantization applied (settings.quant with 'auto' resolved)
         self.last_stats: dict[str, float] = {}
         self._lock = threading.Lock()
         self.prefix_cache = PrefixCache(self.settings.prefix_cache)
@@ -139,23 +140,24 @@ class LocalGenerator(StreamJoinMixin):
 
     def _load_model(self, auto_cls, dtype):
         """The model on its device: + the LoRA adapter (merged), then quantized, as configured."""
-        from rag.quantize import bnb4_config, quantize_model
+        from rag.quantize import bnb4_config, quantize_model, resolve_quant
 
         s = self.settings
+        quant = self.quant = resolve_quant(s.quant, self.device)
         extra = {}
-        if s.quant == "bnb4":
+        if quant == "bnb4":
             if self.device == "cpu":
                 raise GenerationError('quant = "bnb4" needs a CUDA GPU; on CPU use "int8" or "int4"')
             extra = {"quantization_config": bnb4_config(), "device_map": {"": self.device}}
         model = auto_cls.from_pretrained(str(self.model_dir), dtype=dtype, local_files_only=True, **extra)
-        if s.quant != "bnb4":
+        if quant != "bnb4":
             model.to(self.device)
         if s.adapter:
             from rag.adapter import apply_adapter
 
-            model = apply_adapter(model, s.adapter, merge=s.quant != "bnb4")
+            model = apply_adapter(model, s.adapter, merge=quant != "bnb4")
         model.eval()
-        return quantize_model(model, s.quant) if s.quant in ("int8", "int4") else model
+        return quantize_model(model, quant) if quant in ("int8", "int4") else model
 
     @property
     def context_window(self) -> int:
