@@ -63,8 +63,8 @@ class GenerationSettings(BaseSettings):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="'auto' = float32 on CPU, bfloat16 on GPU")
     quant: Literal["auto", "none", "int8", "int4", "bnb4"] = Field(
-        "auto", description="local weight quantization (rag.quantize): 'auto' = int8 on CPU, none on GPU; "
-                            "'none' = as loaded (float32 on CPU); 'int8' = dynamic int8 linears incl. "
+        "none", description="local weight quantization (rag.quantize): 'none' = as loaded (float32 on CPU); "
+                            "'auto' = int8 on CPU, none on GPU; 'int8' = dynamic int8 linears incl. "
                             "lm_head on CPU, 'int4' = weight-only 4-bit groups (CPU), 'bnb4' = bitsandbytes "
                             "NF4 on a GPU (optional extra); measured by `rag bench generator`")
     adapter: Path | None = Field(

@@ -14,7 +14,7 @@ Modes
          torch's packed CPU kernel (`_weight_int4pack_mm_for_cpu`, bfloat16 activations). 8x smaller
          linears; on a CPU without AVX-512/bf16 it is not faster (see `rag bench generator`).
   bnb4   bitsandbytes NF4 on a GPU: applied at load time (rag.generate_local), not here.
-  auto   (the default setting) int8 on a CPU, none on a GPU: `resolve_quant`.
+  auto   int8 on a CPU, none on a GPU: `resolve_quant`.
 
 Only nn.Linear modules are touched; the model stays a transformers model (generate() works).
 """
@@ -36,9 +36,8 @@ class QuantizationError(RuntimeError):
 
 
 def resolve_quant(mode: str, device: str) -> str:
-    """The setting to apply: 'auto' is 'int8' on a CPU with an int8 engine (on the Debian FAQ it gave the
-    same gold-citation rate as float32 with a faster first token and decode, see README "Model
-    adaptation") and 'none' on a GPU, where dynamic int8 linears do not run; other modes unchanged."""
+    """The setting to apply: 'auto' is 'int8' on a CPU with an int8 engine and 'none' on a GPU, where
+    dynamic int8 linears do not run (one config for both kinds of machine); other modes unchanged."""
     if mode != "auto":
         return mode
     if device != "cpu":

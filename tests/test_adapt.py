@@ -359,3 +359,14 @@ def test_synth_on_the_sample_kb(manager, sample_copy, tmp_path):
             assert citation_hit(r.answer, r)  # the reference answer passes the citation check itself
         else:
             assert r.answer == "This is not in the knowledge base." and len(r.context) == 1
+
+
+def test_auto_quant_is_int8_on_cpu_and_none_on_gpu():
+    import torch
+
+    from rag.quantize import INT8_ENGINES, resolve_quant
+
+    assert resolve_quant("auto", "cuda") == "none"  # dynamic int8 linears are CPU kernels
+    assert resolve_quant("auto", "cpu") == ("int8" if torch.backends.quantized.engine in INT8_ENGINES else "none")
+    assert [resolve_quant(m, "cpu") for m in ("none", "int8", "int4")] == ["none", "int8", "int4"]
+    assert GenerationSettings().quant == "none"  # float32 stays the default (README: Model adaptation)

@@ -149,11 +149,11 @@ def test_ladder_follows_the_settings(tmp_path):
     s = Settings.load(indexer={"home": str(tmp_path)})
     names = [c.name for c in ladder(s).configs]
     assert names[:3] == ["bm25", "dense", "hybrid"] and "hybrid+rerank" not in names
-    # the generator variant is the other side of the configured quantization (default auto = int8 on CPU)
-    assert names[3:] == ["hybrid+fp32"]
+    # the generator variant is the other side of the configured quantization ('auto' = int8 on CPU)
+    assert names[3:] == ["hybrid+int8"]
+    s.generation = s.generation.model_copy(update={"quant": "auto"})
+    assert [c.name for c in ladder(s).configs][3:] == ["hybrid+fp32"]
     assert [c.generation for c in ladder(s).configs[3:]] == [{"quant": "none"}]
-    s.generation = s.generation.model_copy(update={"quant": "none"})
-    assert [c.name for c in ladder(s).configs][3:] == ["hybrid+int8"]
     s.rerank = s.rerank.model_copy(update={"model": "/models/ce"})
     cs = ladder(s)
     assert "hybrid+rerank" in [c.name for c in cs.configs]
