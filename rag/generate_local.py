@@ -132,8 +132,13 @@ class LocalGenerator(StreamJoinMixin):
             self.eos_ids = self._eos_ids()
             self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_ids[0]
             self.load_seconds = time.perf_counter() - t0
-            probe = _PieceStreamer(tok)  # first-call setup (kernels, caches) outside any user's TTFT
-            self._generate_ids(self._encode([{"role": "user", "content": "Hi"}]), 2, threading.Event(), probe)
+            # first-call setup (kernels, caches) outside any user's TTFT; the grounded-answer system
+            # prompt's KV cache is prefilled on the way
+            from rag.prompt import SYSTEM_PROMPT
+
+            msgs = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "Hi"}]
+            probe = _PieceStreamer(tok)
+            self._generate_ids(self._encode(msgs), 2, threading.Event(), probe, self._system_prefix(msgs))
             "".join(probe)  # raises if the probe generation failed
             log.info("loaded %s on %s in %.2f s (context window %d)", self.model_dir, self.device,
                      self.load_seconds, self.context_window)

@@ -45,6 +45,7 @@ def test_local_generator_implements_the_protocol(smol):
     assert isinstance(smol, Generator)
     assert smol.context_window == 8192
     assert smol.quant == "none"  # float32 unless configured
+    assert len(smol.prefix_cache) == 1  # warm-up prefilled the grounded-answer system prompt
     assert (smol.model_dir / "config.json").is_file() and (smol.model_dir / "model.safetensors").is_file()
     assert "quantization_config" not in json.loads((smol.model_dir / "config.json").read_text())
     assert 5 <= smol.count_tokens("Call the 24-hour Card Services line at 1-800-555-0199.") <= 30
