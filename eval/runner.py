@@ -182,23 +182,23 @@ class Runner:
 
         if not settings.rerank.model:
             return None
-        k = key(section_dump(settings, "rerank"))
-        if k not in self._rerankers:
-            r = make_reranker(settings.rerank)
-            r.warm_up()
-            self._rerankers[k] = r
-        return self._rerankers[k]
+        return self._warm(self._rerankers, settings, "rerank", make_reranker)
 
     # ------------------------------------------------------------------ answers
     def _generator(self, settings: Settings):
         from rag.generate import make_generator
 
-        k = key(section_dump(settings, "generation"))
-        if k not in self._generators:
-            gen = make_generator(settings.generation)
-            gen.warm_up()
-            self._generators[k] = gen
-        return self._generators[k]
+        return self._warm(self._generators, settings, "generation", make_generator)
+
+    @staticmethod
+    def _warm(cache: dict, settings: Settings, section: str, factory):
+        """One warmed-up model per distinct settings section, shared by the configurations using it."""
+        k = key(section_dump(settings, section))
+        if k not in cache:
+            model = factory(getattr(settings, section))
+            model.warm_up()  # cached only once loaded
+            cache[k] = model
+        return cache[k]
 
     def _answers(self, cfg: EvalConfig, settings: Settings, mgr: KBManager, kb: str,
                  records: _Records) -> tuple[list[dict], str]:
