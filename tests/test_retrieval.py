@@ -59,7 +59,7 @@ def test_config_precedence(tmp_path, monkeypatch):
     assert s.indexer.max_file_mb == 9 and s.retrieval.candidates == 9 and s.indexer.embed_model == "e5"
     s = Settings.load(cfg, indexer={"max_file_mb": 1.5, "home": None}, retrieval={"candidates": 3})
     assert s.indexer.max_file_mb == 1.5 and s.retrieval.candidates == 3
-    assert IndexerSettings().embed_model == "e5"
+    assert IndexerSettings().embed_model == "e5+minilm"
     with pytest.raises(Exception):
         Settings.load(cfg, retrieval={"fusion": "nonsense"})
 
