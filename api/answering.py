@@ -83,7 +83,7 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
 
 def _cache_get(svc: Service, t: Ticket):
     store = t.pipe.retriever.store
-    t.generation = store.catalog.generation()
+    t.generation = store.cache_generation()
     t.vector = t.pipe.retriever.encoder.encode_queries([t.question])[0]
     got = svc.cache.get(t.kb, t.generation, t.question, t.vector)
     return None if got is None else dict(got.payload)

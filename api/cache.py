@@ -1,7 +1,7 @@
 """Answer cache: repeated and near-duplicate questions on the same KB get the stored answer at once.
 
     cache = make_answer_cache(CacheSettings.load(config_file))   # Redis when RAG_REDIS_URL is set
-    gen = store.catalog.generation()                              # read per request: any upload/delete bumps it
+    gen = store.cache_generation()                                # read per request: any upload/delete bumps it
     vec = encoder.encode_queries([question])[0]                   # the KB's own query encoder
     hit = cache.get(kb, gen, question, vec)
     if hit: return hit.payload
@@ -15,7 +15,9 @@ content words match (`lexical_min`; see api/cache_keys.py for why both are neede
 Isolation and invalidation: entries live in a space (kb, generation, variant): one KB's answer is
 never looked up for another. Entries of an older generation are never served, and once a newer
 generation is seen the older ones are dropped; `invalidate(kb)` drops a KB's entries at once (call it
-when a KB is deleted or re-created, since a new KB starts again at generation 0). `variant` keeps
+when a KB is deleted). `Store.cache_generation()` also grows across delete-and-re-create (creation
+time in ms + commits), so an answer still in flight for a deleted KB, stored after a new KB of the
+same name appeared, is of an older generation and never served. `variant` keeps
 answers apart that depend on more than the question (filters, top_k, generator, ...).
 
 Backends: in-process LRU (api/cache_memory.py) or Redis (api/cache_redis.py); both are bounded and

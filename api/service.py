@@ -92,7 +92,7 @@ class Service:
             return pipe
 
     def generation(self, kb: str) -> int:
-        return self.pipeline(kb).retriever.store.catalog.generation()
+        return self.pipeline(kb).retriever.store.cache_generation()
 
     def drop(self, kb: str) -> None:
         with self.kb_lock(kb):

@@ -37,6 +37,7 @@ class Store(Protocol):
     def search_dense(self, query_vector: np.ndarray, k: int, filters: Filters | None = None) -> Scored: ...
     def search_sparse(self, query_tokens: list[str], k: int, filters: Filters | None = None) -> Scored: ...
     def term_coverage(self, query_tokens: list[str]) -> float: ...
+    def cache_generation(self) -> int: ...
     def close(self) -> None: ...
 
 
@@ -64,12 +65,19 @@ class LocalStore:
                 raise ValueError("a new knowledge base needs an embedding model and its dimension")
             self.catalog.set_meta("embed_model", embed_model)
             self.catalog.set_meta("dim", str(params.dim))
+            self.catalog.set_meta("created_ms", str(int(time.time() * 1000)))
         self.embed_model = self.catalog.get_meta("embed_model") or ""
         self.dim = int(self.catalog.get_meta("dim", "0"))
         self.params = params or IndexParams(dim=self.dim)
         self.params.dim = self.dim  # the KB's own dimension wins over the caller's
         self._snapshot: Snapshot | None = None  # loaded on first search or commit, not for `docs`/`kb list`
         self._on_disk = -1
+
+    def cache_generation(self) -> int:
+        """A number that grows with every commit *and* across delete-and-re-create under the same name
+        (creation time in ms + commits), so answers cached for an earlier KB of that name are never
+        served for a later one, even when an answer in flight is stored after the re-creation."""
+        return int(self.catalog.get_meta("created_ms", "0")) + self.catalog.generation()
 
     @property
     def snapshot(self) -> Snapshot:

@@ -118,3 +118,22 @@ def test_term_coverage(factory):
     assert s.term_coverage(tokenize("wire fees")) == 1.0
     assert s.term_coverage(tokenize("wire 转账")) == 0.5
     assert s.term_coverage([]) == 0.0
+
+
+def test_cache_generation_grows_with_commits_and_across_recreation(factory, tmp_path):
+    import shutil
+
+    s = factory()
+    g0 = s.cache_generation()
+    put(s, "a", ["branch hours"], seed=1)
+    s.commit()
+    put(s, "b", ["branch address"], seed=2)
+    s.commit()
+    g2 = s.cache_generation()
+    assert g2 >= g0 + 2
+    s.close()
+    shutil.rmtree(tmp_path / "kb")  # delete the KB, then create one of the same name
+    fresh = factory()
+    # an answer cached (or in flight) for the old KB can never pass for the new one's
+    assert fresh.cache_generation() > g2
+    fresh.close()
