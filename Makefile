@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/rag kb delete demo >/dev/null 2>&1 || true
-	$(BIN)/rag kb create demo --embed-model e5
+	$(BIN)/rag kb create demo                 # default embedding: e5+minilm
 	$(BIN)/rag index data/sample --kb demo --tag corpus=sample
 	$(BIN)/rag docs --kb demo
 	$(BIN)/rag search "How do I report a stolen card?" --kb demo -k 3
