@@ -27,7 +27,7 @@ class IndexerSettings(BaseSettings):
     home: Path = Field(Path(".rag"), description="folder holding all knowledge bases")
     embed_model: str = Field("e5+minilm", description="'e5+minilm' (both models fused: best measured; MiniLM "
                              "sits out Chinese questions), 'e5' (multilingual-e5-small alone: Chinese + English, "
-                             "indexes ~2x faster), 'minilm' (English) or a sentence-transformers folder")
+                             "indexes faster), 'minilm' (English) or a sentence-transformers folder")
     embed_batch_size: int = Field(64, ge=1)
     ingest_batch_chunks: int = Field(256, ge=1, description="chunks of several files embedded together, then "
                                                             "written (one transaction per file)")

@@ -78,7 +78,7 @@ def kb_list(as_json: bool = typer.Option(False, "--json")):
 
 @kb_app.command("create")
 def kb_create(name: str, embed_model: Optional[str] = typer.Option(None, "--embed-model",
-              help="e5+minilm (default: both bundled models fused), e5 (multilingual, 2x faster indexing), minilm (English) or a sentence-transformers folder")):
+              help="e5+minilm (default: both bundled models fused), e5 (multilingual alone, faster indexing), minilm (English) or a sentence-transformers folder")):
     mgr = state.manager()
     try:
         store = mgr.create(name, embed_model)
