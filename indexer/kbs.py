@@ -41,7 +41,9 @@ class KBManager:
         """One encoder per model per process."""
         model = model or self.settings.embed_model
         if model not in self._encoders:
-            self._encoders[model] = make_encoder(model, self.settings.embed_batch_size, self.settings.device)
+            # an ensemble ('e5+minilm') shares its members with KBs of the single models: each loads once
+            self._encoders[model] = make_encoder(model, self.settings.embed_batch_size, self.settings.device,
+                                                 member=self.encoder)
         return self._encoders[model]
 
     def params(self, dim: int) -> IndexParams:

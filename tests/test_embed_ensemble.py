@@ -94,3 +94,9 @@ def test_ensemble_kb_end_to_end(tmp_path, ens):
     assert r.run("what time does the museum close?", 2)[0].doc_id == "d3"
     assert r.run("银行卡丢了怎么办？", 2)[0].doc_id == "d2"  # a Chinese question: e5 alone, with BM25
     store.close()
+
+
+def test_manager_shares_member_models_between_kbs(tmp_path):
+    mgr = KBManager(IndexerSettings(home=tmp_path / "home"))
+    ens = mgr.encoder("e5+minilm")
+    assert ens.members[0] is mgr.encoder("e5") and ens.members[1] is mgr.encoder("minilm")
