@@ -137,7 +137,7 @@ def main() -> None:
                           "passage_fit": parts[1] if len(parts) > 1 else gs0.passage_fit,
                           "quant": parts[2] if len(parts) > 2 else gs0.quant,
                           "adapter": Path(parts[3]) if len(parts) > 3 else gs0.adapter}
-    budgets = list(variants)  # variant names (a plain budget list keeps its old names)
+    names = list(variants)  # variant names, the main one first (a plain budget list names them by budget)
 
     # refusal thresholds: two folds (each question answered with the other fold's), + all dev (off-topic)
     qids = sorted(ds.queries)
@@ -172,7 +172,7 @@ def main() -> None:
             pipe.ask(WARM_UP_QUESTION)
     pipe.generator = gen
     load = os.getloadavg()
-    print(f"warm-up {warm_s:.1f} s; torch threads {torch.get_num_threads()}; budgets {budgets}")
+    print(f"warm-up {warm_s:.1f} s; torch threads {torch.get_num_threads()}; variants {names}")
 
     def ask(question: str, budget: str, threshold: float | None):
         v = variants[budget]
@@ -183,16 +183,16 @@ def main() -> None:
         ans = pipe.ask(question)
         return ans, dict(g.last_stats)
 
-    rows: dict[int, list[dict]] = {b: [] for b in budgets}
+    rows: dict[str, list[dict]] = {b: [] for b in names}
     off: list[dict] = []
     todo = sample(qids, a.n)
     stopped = None
 
     def dump() -> Path:
         summary = {b: summarise(r) for b, r in rows.items()}
-        if len(budgets) > 1:
-            shared = {r["query_id"] for r in rows[budgets[1]]}
-            summary["paired"] = {b: summarise([r for r in rows[b] if r["query_id"] in shared]) for b in budgets}
+        if len(names) > 1:
+            shared = {r["query_id"] for r in rows[names[1]]}
+            summary["paired"] = {b: summarise([r for r in rows[b] if r["query_id"] in shared]) for b in names}
         off_sum = {kind: {"asked": sum(r["kind"] == kind for r in off),
                           "refused": sum(r["refused"] for r in off if r["kind"] == kind)} for kind in ("seen", "unseen")}
         return write_json(a.json, {
@@ -200,7 +200,7 @@ def main() -> None:
             "generator": {"model": settings.generation.model, "backend": settings.generation.backend,
                           "max_new_tokens": settings.generation.max_new_tokens, "quant": settings.generation.quant,
                           "torch_threads": torch.get_num_threads()},
-            "top_k": settings.answer.top_k, "budgets": budgets,
+            "top_k": settings.answer.top_k, "variant_order": names,
             "variants": {k: {**v, "adapter": str(v["adapter"]) if v["adapter"] else None} for k, v in variants.items()}, "n_requested": a.n, "sampled": len(todo),
             "stopped_early": stopped, "warm_up_s": warm_s, "refusal_calibration": calib,
             "summary": summary, "off_topic": off_sum, "off_topic_rows": off, "rows": rows,
@@ -211,15 +211,15 @@ def main() -> None:
     if not a.no_off_topic:
         for kind, qs in (("unseen", OFF_TOPIC_UNSEEN), ("seen", OFF_TOPIC_SEEN)):
             for q in tqdm(qs, desc=f"off-topic ({kind})"):
-                ans, stats = ask(q, budgets[0], full.calibration.threshold)
+                ans, stats = ask(q, names[0], full.calibration.threshold)
                 off.append({"kind": kind, "in_calibration_list": q in OFF_TOPIC,
-                            **record(ans, None, q, {}, budgets[0], full.calibration.threshold, stats)})
+                            **record(ans, None, q, {}, names[0], full.calibration.threshold, stats)})
         dump()
     for i, qid in enumerate(tqdm(todo, desc="dev questions")):
         if time.monotonic() > deadline:
             stopped = f"time limit ({a.max_minutes} min) after {i} of {len(todo)} questions"
             break
-        order = (budgets if i % 2 == 0 else budgets[::-1]) if i < a.compare_n else budgets[:1]
+        order = (names if i % 2 == 0 else names[::-1]) if i < a.compare_n else names[:1]
         for b in order:
             ans, stats = ask(ds.queries[qid], b, threshold_of[qid])
             rows[b].append(record(ans, qid, ds.queries[qid], ds.qrels[qid], b, threshold_of[qid], stats))
@@ -227,16 +227,16 @@ def main() -> None:
     path = dump()
 
     out = []
-    for b in budgets:
+    for b in names:
         s = summarise(rows[b])
         if not s["questions"]:
             continue
         out.append([f"{b}", s["questions"], f"{s['cited_gold']:.0%}", f"{s['gold_in_passages']:.0%}",
                     s["refused"], s["empty"], f"{s['ttft_p50_s']:.2f}", f"{s['ttft_p95_s']:.2f}",
                     f"{s['total_p50_s']:.1f}", f"{s['prompt_tokens_p50']:.0f}"])
-    if len(budgets) > 1:  # the same questions under each budget
-        shared = {r["query_id"] for r in rows[budgets[1]]}
-        for b in budgets:
+    if len(names) > 1:  # the same questions under each budget
+        shared = {r["query_id"] for r in rows[names[1]]}
+        for b in names:
             s = summarise([r for r in rows[b] if r["query_id"] in shared])
             if s["questions"]:
                 out.append([f"{b} (paired)", s["questions"], f"{s['cited_gold']:.0%}",
@@ -251,7 +251,7 @@ def main() -> None:
                   f"{sum(r['refused'] for r in ks)} of {len(ks)} refused")
     if stopped:
         print(f"stopped early: {stopped}")
-    main_s = summarise(rows[budgets[0]])
+    main_s = summarise(rows[names[0]])
     if main_s["questions"] and off:
         unseen = sum(r["refused"] for r in off if r["kind"] == "unseen")
         print(f"targets: cites gold {main_s['cited_gold']:.0%} (>= 80%: {'MET' if main_s['cited_gold'] >= 0.8 else 'NOT MET'}); "
