@@ -76,15 +76,20 @@ class EnsembleEncoder:
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         self.warm_up()
-        if len(texts) <= 4:  # a question or two: torch barely uses a second core on so few tokens
+        weights = [self.weights(t) for t in texts]
+        needed = [m for i, m in enumerate(self.members) if any(w[i] for w in weights)]  # a model all these questions leave out is not run
+
+        def encode(m):
+            return m.encode_queries(texts) if m in needed else np.zeros((len(texts), m.dim), np.float32)
+
+        if len(texts) <= 4 and len(needed) > 1:  # a question or two: torch barely uses a second core on so few tokens
             self._pool = self._pool or ThreadPoolExecutor(len(self.members), thread_name_prefix="encode")
-            parts = list(self._pool.map(lambda m: m.encode_queries(texts), self.members))
+            parts = list(self._pool.map(encode, self.members))
         else:
-            parts = [m.encode_queries(texts) for m in self.members]
+            parts = [encode(m) for m in self.members]
         mu0, sd0 = SCALES[self.names[0]]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            w = self.weights(text)
+        for row, w in enumerate(weights):
             total, col, offset = w.sum(), 0, 0.0
             for name, part, wi in zip(self.names, parts, w):
                 mu, sd = SCALES[name]
