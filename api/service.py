@@ -91,9 +91,6 @@ class Service:
             pipe.refusal_threshold = float(stored) if stored is not None else None
             return pipe
 
-    def generation(self, kb: str) -> int:
-        return self.pipeline(kb).retriever.store.cache_generation()
-
     def drop(self, kb: str) -> None:
         with self.kb_lock(kb):
             pipe = self._pipes.pop(kb, None)

@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from indexer.embed_bert import CompactBertEncoder, _build_model, _int8_linear  # noqa: F401  (re-exported)
+from indexer.embed_bert import CompactBertEncoder
 
 log = logging.getLogger(__name__)
 

@@ -26,18 +26,17 @@ cosine between two query vectors (the answer cache) is that of their model parts
 """
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from indexer.embed import Encoder
+from indexer.tokenize import CJK_RUN
 
 # cosine mean and per-question spread on the bank sample (see the module docstring)
 SCALES = {"e5": (0.817, 0.020), "minilm": (0.198, 0.124)}
 ENGLISH_ONLY = {"minilm"}
 CONSTANT = 10.0
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def member_names(model: str) -> list[str]:
@@ -65,13 +64,17 @@ class EnsembleEncoder:
 
     def weights(self, text: str) -> np.ndarray:
         """Per-member weight for one question: English-only members sit out Chinese questions."""
-        chinese = bool(_CJK.search(text))
+        chinese = bool(CJK_RUN.search(text))
         return np.array([0.0 if (chinese and n in ENGLISH_ONLY) else 1.0 for n in self.names])
 
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         self.warm_up()
-        parts = [m.encode_passages(texts, show_progress) for m in self.members]
-        const = np.full((len(texts), 1), CONSTANT, dtype=np.float32)
+        return self.join_passages([m.encode_passages(texts, show_progress) for m in self.members])
+
+    @staticmethod
+    def join_passages(parts: list[np.ndarray]) -> np.ndarray:
+        """Members' passage vectors (same row order) -> the stored layout [p_1, ..., p_n, C]."""
+        const = np.full((len(parts[0]), 1), CONSTANT, dtype=np.float32)
         return np.hstack(parts + [const]).astype(np.float32)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
