@@ -31,6 +31,7 @@ class KBInfo(BaseModel):
     name: str
     documents: int
     embed_model: str
+    context_window: int = Field(0, description="neighbouring chunks mixed into each chunk's vector, fixed at creation")
 
 
 class KeyCreate(BaseModel):

@@ -119,7 +119,7 @@ def main() -> None:
     ap.add_argument("--split", default="dev")
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--home", default="/tmp/faq-home")
-    ap.add_argument("--embed-model", default=None, help="default: the configured one (e5)")
+    ap.add_argument("--embed-model", default=None, help="default: the configured one")
     ap.add_argument("--as-is", action="store_true",
                     help="measure with the distractor cache KB as it stands (an interrupted build: fewer than N)")
     ap.add_argument("--json", default="distractors")

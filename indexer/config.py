@@ -28,6 +28,9 @@ class IndexerSettings(BaseSettings):
     embed_model: str = Field("e5+minilm", description="'e5+minilm' (both models fused: best measured; MiniLM "
                              "sits out Chinese questions), 'e5' (multilingual-e5-small alone: Chinese + English, "
                              "indexes faster), 'minilm' (English) or a sentence-transformers folder")
+    context_window: int = Field(1, ge=0, le=8, description="a new KB stores each chunk's vector mixed with that of "
+                                "its window (the chunk and this many neighbours on each side; 0 = plain chunk "
+                                "vectors); fixed per KB at creation")
     embed_batch_size: int = Field(64, ge=1)
     ingest_batch_chunks: int = Field(256, ge=1, description="chunks of several files embedded together, then "
                                                             "written (one transaction per file)")

@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer.catalog import now, text_hash
+from indexer.context import mix, vector_key, window_texts
 from indexer.chunk import chunk_elements
 from indexer.config import IndexerSettings
 from indexer.embed import Encoder
@@ -177,17 +178,28 @@ class Ingestor:
         return report
 
     # ---- embedding and writing -------------------------------------------------
+    def _embed(self, pairs: list[tuple[str, str | None]], progress: bool) -> np.ndarray:
+        """Vectors for (chunk text, window text or None): windows are embedded too and mixed in."""
+        vecs = np.asarray(self.encoder.encode_passages([t for t, _ in pairs],
+                                                       show_progress=progress and len(pairs) > 64))
+        with_window = [i for i, (_, w) in enumerate(pairs) if w is not None]
+        if with_window:
+            window_vecs = self.encoder.encode_passages([pairs[i][1] for i in with_window],
+                                                       show_progress=progress and len(with_window) > 64)
+            vecs[with_window] = mix(vecs[with_window], window_vecs)
+        return vecs
+
     def _write(self, parsed: list[_Parsed], progress: bool) -> list[FileResult]:
         if not parsed:
             return []
-        all_chunks = [c for p in parsed for c in p.chunks]
-        texts = [embed_text(c) for c in all_chunks]
-        hashes = [text_hash(t) for t in texts]
+        texts = [embed_text(c) for p in parsed for c in p.chunks]
+        window = self.store.context_window
+        windows = [w for p in parsed for w in window_texts([embed_text(c) for c in p.chunks], window)]
+        hashes = [text_hash(vector_key(t, w)) for t, w in zip(texts, windows)]
         cached = self.store.cached_vectors(list(set(hashes)))
-        missing = sorted({h: t for h, t in zip(hashes, texts) if h not in cached}.items())
+        missing = sorted({h: (t, w) for h, t, w in zip(hashes, texts, windows) if h not in cached}.items())
         if missing:
-            vecs = self.encoder.encode_passages([t for _, t in missing], show_progress=progress and len(missing) > 64)
-            cached.update({h: v for (h, _), v in zip(missing, vecs)})
+            cached.update(zip([h for h, _ in missing], self._embed([tw for _, tw in missing], progress)))
         out, pos = [], 0
         for p in parsed:
             n = len(p.chunks)

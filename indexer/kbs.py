@@ -67,7 +67,8 @@ class KBManager:
             enc = self.encoder(embed_model)
             enc.warm_up()
             return LocalStore(folder, self.params(enc.dim), writable=True, embed_model=embed_model or
-                              self.settings.embed_model, lock_timeout=lock_timeout)
+                              self.settings.embed_model, lock_timeout=lock_timeout,
+                              context_window=self.settings.context_window)
         return LocalStore(folder, self.params(0), writable=writable, lock_timeout=lock_timeout)
 
     def delete(self, name: str) -> None:

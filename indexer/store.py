@@ -24,6 +24,7 @@ Scored = list[tuple[ChunkRecord, float]]
 class Store(Protocol):
     embed_model: str
     dim: int
+    context_window: int  # chunks on each side mixed into a chunk's vector (indexer.context), fixed at creation
 
     def documents(self) -> list[DocumentInfo]: ...
     def document(self, doc_id: str) -> DocumentInfo | None: ...
@@ -49,7 +50,7 @@ class LocalStore:
     """A KB folder: kb.sqlite (catalog), indexes/ (snapshots), kb.lock (one writer at a time)."""
 
     def __init__(self, folder: Path, params: IndexParams | None = None, writable: bool = False,
-                 embed_model: str | None = None, lock_timeout: float = 600):
+                 embed_model: str | None = None, lock_timeout: float = 600, context_window: int = 0):
         self.folder = folder
         self.writable = writable
         self._lock_fd = None
@@ -65,9 +66,12 @@ class LocalStore:
                 raise ValueError("a new knowledge base needs an embedding model and its dimension")
             self.catalog.set_meta("embed_model", embed_model)
             self.catalog.set_meta("dim", str(params.dim))
+            self.catalog.set_meta("context_window", str(context_window))
             self.catalog.set_meta("created_ms", str(int(time.time() * 1000)))
         self.embed_model = self.catalog.get_meta("embed_model") or ""
         self.dim = int(self.catalog.get_meta("dim", "0"))
+        # KBs created before context vectors existed hold plain chunk vectors: 0 keeps them consistent
+        self.context_window = int(self.catalog.get_meta("context_window", "0"))
         self.params = params or IndexParams(dim=self.dim)
         self.params.dim = self.dim  # the KB's own dimension wins over the caller's
         self._snapshot: Snapshot | None = None  # loaded on first search or commit, not for `docs`/`kb list`

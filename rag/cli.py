@@ -66,14 +66,15 @@ def kb_list(as_json: bool = typer.Option(False, "--json")):
     rows = []
     for name in mgr.names():
         store = mgr.open(name)
-        rows.append({"name": name, "documents": len(store.documents()), "embed_model": store.embed_model})
+        rows.append({"name": name, "documents": len(store.documents()), "embed_model": store.embed_model,
+                     "context_window": store.context_window})
         store.close()
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     elif not rows:
         print(f"no knowledge bases in {mgr.home} yet; create one with `rag kb create NAME`")
     for r in rows if not as_json else []:
-        print(f"{r['name']}\t{r['documents']} documents\t{r['embed_model']}")
+        print(f"{r['name']}\t{r['documents']} documents\t{r['embed_model']}\tcontext window {r['context_window']}")
 
 
 @kb_app.command("create")
@@ -85,7 +86,8 @@ def kb_create(name: str, embed_model: Optional[str] = typer.Option(None, "--embe
     except (FileExistsError, ValueError) as e:
         fail(str(e))
     store.commit()
-    print(f"created knowledge base {name!r} ({store.embed_model}, {store.dim}-d) in {mgr.home / name}")
+    print(f"created knowledge base {name!r} ({store.embed_model}, {store.dim}-d, context window "
+          f"{store.context_window}) in {mgr.home / name}")
     store.close()
 
 

