@@ -18,6 +18,7 @@ from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from indexer.kbs import KBManager
 from rag.config import Settings
+from rag.prompt import SYSTEM_PROMPT
 
 log = logging.getLogger("api.service")
 
@@ -51,7 +52,7 @@ class Service:
         if self.svc.warm_up:
             enc = self.manager.encoder()
             enc.warm_up()
-            self.generator.warm_up()
+            self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
             if self.reranker:
                 self.reranker.warm_up()
         self.jobs.start()

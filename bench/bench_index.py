@@ -189,6 +189,9 @@ def worker_ours(corpus: Path, work: Path, n_queries: int, k: int, threads: int |
         def encode_queries(self, texts):
             return self.inner.encode_queries(texts)
 
+        def votes(self, query):
+            return self.inner.votes(query)
+
         def encode_passages(self, texts, show_progress=False):
             self.texts += len(texts)
             self.chars += sum(map(len, texts))

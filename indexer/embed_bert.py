@@ -225,3 +225,6 @@ class CompactBertEncoder:
 
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         return self._encode([self.passage_prefix + t for t in texts], show_progress)
+
+    def votes(self, query: str) -> float:
+        return 1.0

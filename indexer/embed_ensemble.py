@@ -67,6 +67,9 @@ class EnsembleEncoder:
         chinese = bool(CJK_RUN.search(text))
         return np.array([0.0 if (chinese and n in ENGLISH_ONLY) else 1.0 for n in self.names])
 
+    def votes(self, query: str) -> float:
+        return float(self.weights(query).sum())
+
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         self.warm_up()
         return self.join_passages([m.encode_passages(texts, show_progress) for m in self.members])

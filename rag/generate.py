@@ -24,7 +24,10 @@ class Generator(Protocol):
     name: str
     context_window: int
 
-    def warm_up(self) -> None: ...
+    def warm_up(self, system_prompt: str | None = None) -> None:
+        """Load / connect before the first question; `system_prompt`: the one the caller will use (a
+        local model prefills it once, so its KV cache is ready for the first answer)."""
+        ...
 
     def stream(self, messages: list[dict[str, str]], max_new_tokens: int | None = None) -> Iterator[str]: ...
 

@@ -109,7 +109,7 @@ class LocalGenerator(StreamJoinMixin):
         self._prefix_ids: dict[str, list[int]] = {}
 
     # ------------------------------------------------------------------ loading
-    def warm_up(self) -> None:
+    def warm_up(self, system_prompt: str | None = None) -> None:
         with self._lock:
             if self.model is not None:
                 return
@@ -132,11 +132,10 @@ class LocalGenerator(StreamJoinMixin):
             self.eos_ids = self._eos_ids()
             self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_ids[0]
             self.load_seconds = time.perf_counter() - t0
-            # first-call setup (kernels, caches) outside any user's TTFT; the grounded-answer system
-            # prompt's KV cache is prefilled on the way
-            from rag.prompt import SYSTEM_PROMPT
-
-            msgs = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "Hi"}]
+            # first-call setup (kernels, caches) outside any user's TTFT; the caller's system prompt's
+            # KV cache is prefilled on the way
+            msgs = [{"role": "system", "content": system_prompt or "You are a helpful assistant."},
+                    {"role": "user", "content": "Hi"}]
             probe = _PieceStreamer(tok)
             self._generate_ids(self._encode(msgs), 2, threading.Event(), probe, self._system_prefix(msgs))
             "".join(probe)  # raises if the probe generation failed

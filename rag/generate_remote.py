@@ -33,7 +33,7 @@ class OpenAIGenerator:
         self.last_stats: dict[str, float] = {}
 
     # ------------------------------------------------------------------ setup
-    def warm_up(self) -> None:
+    def warm_up(self, system_prompt: str | None = None) -> None:
         """Creates the HTTP client (no request is made: the endpoint may bill or be slow to wake)."""
         if self._client is None:
             import httpx

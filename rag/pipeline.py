@@ -16,7 +16,7 @@ from rag.cite import StreamCiter, is_refusal
 from rag.config import Settings
 from rag.conversation import retrieval_query
 from rag.generate import Generator
-from rag.prompt import build_messages
+from rag.prompt import SYSTEM_PROMPT, build_messages
 from rag.refusal import evidence, refusal_message
 from rag.rerank import CrossEncoderReranker
 from rag.retrieve import HybridRetriever
@@ -41,7 +41,7 @@ class Pipeline:
         self.retriever.warm_up()
         if self.reranker:
             self.reranker.warm_up()
-        self.generator.warm_up()
+        self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None,
             filters: Filters | None = None) -> Answer:

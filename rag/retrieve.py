@@ -3,7 +3,7 @@ collapsed to one hit per document."""
 from __future__ import annotations
 
 from indexer.catalog import ChunkRecord
-from indexer.embed import Encoder, dense_votes
+from indexer.embed import Encoder
 from indexer.store import Store
 from indexer.tokenize import tokenize
 from indexer.types import Filters
@@ -32,7 +32,7 @@ class HybridRetriever:
             dense = self.store.search_dense(qv, n, filters)
             per_retriever["dense"] = self._collect(dense, records)
             lists.append(per_retriever["dense"])
-            weights.append(s.dense_weight * dense_votes(self.encoder, query))  # 'e5+minilm': 2 for English
+            weights.append(s.dense_weight * self.encoder.votes(query))  # 'e5+minilm': 2 for English
         if mode in ("hybrid", "bm25"):
             tokens = tokenize(query)
             sparse = self.store.search_sparse(tokens, n, filters)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from indexer.config import IndexerSettings
-from indexer.embed import dense_votes, make_encoder
+from indexer.embed import make_encoder
 from indexer.embed_ensemble import CONSTANT, SCALES
 from indexer.ingest import Ingestor
 from indexer.kbs import KBManager
@@ -41,7 +41,7 @@ def test_english_score_is_the_mean_of_both_models_on_e5s_scale(ens):
     expected = (cos_e5 + (mu0 + (cos_mini - mu1) * sd0 / sd1)) / 2
     assert ens.dim == 384 + 384 + 1
     assert np.allclose(score, expected, atol=2e-3)
-    assert int(np.argmax(score)) == 0 and dense_votes(ens, q) == 2.0
+    assert int(np.argmax(score)) == 0 and ens.votes(q) == 2.0
 
 
 def test_chinese_question_is_scored_by_e5_alone(ens):
@@ -49,8 +49,8 @@ def test_chinese_question_is_scored_by_e5_alone(ens):
     score = ens.encode_passages(PASSAGES) @ ens.encode_queries([q])[0]
     cos_e5, _ = _member_cosines(ens, q, PASSAGES)
     assert np.allclose(score, cos_e5, atol=2e-3)  # the same scale as an 'e5' KB: refusal thresholds carry over
-    assert int(np.argmax(score)) == 2 and dense_votes(ens, q) == 1.0
-    assert dense_votes(make_encoder("minilm"), q) == 1.0
+    assert int(np.argmax(score)) == 2 and ens.votes(q) == 1.0
+    assert make_encoder("minilm").votes(q) == 1.0
 
 
 def test_passage_layout_and_query_similarity_stay_cosine_like(ens):
