@@ -138,5 +138,7 @@ class AnswerOut(BaseModel):
     timings: dict[str, float]
     passages: list[HitOut]
     dropped: list[CitationOut] = []
+    fallback: str = Field("", description="'extractive' when the generator's answer had no support in the passages "
+                                          "and the answer quotes the best-matching passage instead")
     cached: bool = False
     blocked: str | None = Field(None, description="input-guard category when the question was not answered")

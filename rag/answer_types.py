@@ -32,6 +32,9 @@ class Answer:
     timings: dict[str, float]          # seconds: retrieve_s, ttft_s, generate_s, total_s, ...
     hits: list[Hit]                    # the passages that were put in the prompt, in prompt order
     dropped: list[Citation] = field(default_factory=list)  # citations the verification rejected
+    # "extractive": the generator's answer had no support in any passage, so the answer quotes the
+    # best-matching passage instead (rag.extract); "" when the answer is the generator's
+    fallback: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

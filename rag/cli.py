@@ -210,6 +210,10 @@ def _pipeline(kb: str, adapter: Optional[str] = None):
 def _print_answer(ans, streamed: bool) -> None:
     if not streamed:
         print(ans.answer)
+    elif ans.fallback:
+        typer.secho("\n(no sentence of that answer is supported by the passages; quoting the best-matching one:)",
+                    fg="yellow")
+        print(ans.answer)
     else:
         print()
     for c in ans.citations:

@@ -37,6 +37,10 @@ class AnswerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_ANSWER_", extra="ignore")
 
     top_k: int = Field(4, ge=1, description="passages offered to the generator")
+    extractive_fallback: bool = Field(
+        True, description="when no sentence of the generator's answer is supported by a passage (a small model's "
+                          "degenerate or invented answer), answer with the best-matching passage's own sentences "
+                          "and its citation instead (Answer.fallback = 'extractive')")
     refusal_threshold: float | None = Field(
         None, description="evidence below this refuses without generating; default: the KB's calibrated "
                           "threshold (`rag tune refusal`), else no retrieval-based refusal")

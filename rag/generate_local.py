@@ -17,6 +17,7 @@ from pathlib import Path
 from indexer.embed import pick_device
 from rag.generate import GenerationError, StreamJoinMixin
 from rag.generate_config import GenerationSettings
+from rag.loops import is_looping
 from rag.model_cache import SMOLLM2_ALIASES, SMOLLM2_FOLDER, resolve_model_dir
 from rag.prefix_cache import PrefixCache
 
@@ -73,6 +74,19 @@ class _PieceStreamer:
             if isinstance(item, BaseException):
                 raise GenerationError(f"local generation failed: {item}") from item
             yield item
+
+
+class _Looping:
+    """Stopping criterion: stop when the generated tokens end in an exact repeat (rag.loops)."""
+
+    def __init__(self, n_prompt: int):
+        self.n_prompt = n_prompt
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.tensor([is_looping(row[self.n_prompt:].tolist()) for row in input_ids],
+                            dtype=torch.bool, device=input_ids.device)
 
 
 class _Cancelled:
@@ -286,7 +300,8 @@ class LocalGenerator(StreamJoinMixin):
                 start = self.prefix_cache.lookup(self.model, ids, prefix) if prefix else None
                 extra = {"cache": start} if start is not None else {}
                 self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=cfg,
-                                    streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancelled(stop)]),
+                                    streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancelled(stop),
+                                                                                           _Looping(ids.shape[1])]),
                                     **extra)
         except BaseException as exc:  # surfaced to the consumer by the streamer
             streamer.fail(exc)

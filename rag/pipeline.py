@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from indexer.types import Filters
 from rag.answer_types import Answer
-from rag.cite import StreamCiter, is_refusal
+from rag.cite import StreamCiter, cite, is_refusal
 from rag.config import Settings
 from rag.conversation import retrieval_query
+from rag.extract import fallback_answer
 from rag.generate import Generator
+from rag.loops import collapse_repeats
 from rag.prompt import SYSTEM_PROMPT, build_messages
 from rag.refusal import evidence, refusal_message
 from rag.rerank import CrossEncoderReranker
@@ -89,13 +91,18 @@ class Pipeline:
             if first is None:
                 first = time.perf_counter()
             yield Token(piece)
-        end = time.perf_counter()
         cited = citer.finish()
+        text, citations, fallback = collapse_repeats(PROMPT_TAG.sub("", cited.answer)), cited.citations, ""
+        refused = is_refusal(text) and not citations
+        if not refused and not citations and self.settings.answer.extractive_fallback:
+            extract = fallback_answer(question, used)
+            if extract:
+                quoted = cite(extract, used, gs.cite_min_overlap)
+                text, citations, fallback = quoted.answer, quoted.citations, "extractive"
+        end = time.perf_counter()
         timings.update(ttft_s=((first or end) - t0), generate_s=end - t, total_s=end - t0)
-        refused = is_refusal(cited.answer) and not cited.citations
-        yield Answer(answer=PROMPT_TAG.sub("", cited.answer).strip(), citations=cited.citations, refused=refused,
-                     timings=timings,
-                     hits=used, dropped=cited.dropped)
+        yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=used,
+                     dropped=cited.dropped, fallback=fallback)
 
 
 def build_pipeline(settings: Settings, kb: str, manager=None) -> Pipeline:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from indexer.tokenize import count_tokens as approx_tokens
-from rag.cite import content_tokens
+from rag.extract import extractive_answer
 from rag.prompt import NOT_FOUND, NOT_FOUND_ZH
 from rag.qa_data import QARecord
 from rag.tune_reranker import _good_sentence, split_sentences
@@ -64,28 +64,6 @@ def clean_question(text: str) -> str | None:
             if 4 <= approx_tokens(q) <= 40:
                 return q
     return None
-
-
-def cite_sentence(sentence: str, n: int) -> str:
-    """'Call 555-0199.' -> 'Call 555-0199 [1].'"""
-    s = sentence.strip()
-    m = re.search(r"[.!?。！？;；]+$", s)
-    body, end = (s[:m.start()], m.group(0)) if m else (s, "" if _is_cjk(s) else ".")
-    return f"{body.rstrip()}{'' if _is_cjk(body) else ' '}[{n}]{end}"
-
-
-def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2) -> str | None:
-    """The chunk's sentences that best match the question, in chunk order, each citing [n]."""
-    q = content_tokens(question)
-    sents = [s for s in split_sentences(chunk) if 3 <= approx_tokens(s) <= 60]
-    scored = sorted(((len(q & content_tokens(s)), -i, s) for i, s in enumerate(sents)), reverse=True)
-    best = [t for t in scored[:max_sentences] if t[0] > 0]
-    if not best:
-        return None
-    if len(best) > 1 and best[1][0] < best[0][0] / 2:  # the second must be nearly as relevant
-        best = best[:1]
-    chosen = [s for _, _, s in sorted(best, key=lambda t: -t[1])]
-    return " ".join(cite_sentence(s, n) for s in chosen)
 
 
 PREFIXES = ("What", "How")

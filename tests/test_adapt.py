@@ -14,7 +14,8 @@ import pytest
 from rag.generate_config import GenerationSettings
 from rag.qa_data import DataError, QARecord, read_records, record_messages, write_records
 from rag.qa_eval import citation_hit, score, token_f1
-from rag.synth import clean_question, cite_sentence, extractive_answer, split_records
+from rag.extract import cite_sentence, extractive_answer
+from rag.synth import clean_question, split_records
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,6 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import torch
 
 from rag.generate import GenerationError, Generator, make_generator
 from rag.generate_config import GenerationSettings
@@ -203,7 +204,7 @@ def test_settings_from_env_and_config_file(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- remote (OpenAI-compatible)
 class _Handler(BaseHTTPRequestHandler):
     """Speaks /v1/chat/completions. The model name picks the behaviour:
-    echo (answers "You said: <last user message>"), flaky (503 first), limited (429 first),
+    echo (answers "You said: <last user message>"), babble (repeats a phrase no passage supports), flaky (503 first), limited (429 first),
     down (always 503), bad (400), hang (no answer), stall (one SSE event, then nothing),
     json-only (ignores "stream")."""
 
@@ -232,6 +233,8 @@ class _Handler(BaseHTTPRequestHandler):
             srv.release.wait(10)
             return
         text = "You said: " + body["messages"][-1]["content"]
+        if model == "babble":
+            text = "The answer to the question is:\n\n" * 4
         if body.get("stream") and model != "json-only":
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -469,3 +472,39 @@ def test_select_fits_every_passage_into_the_budget():
     assert count_tokens(body) <= 200 + count_tokens(f"Passages:\n\n\nQuestion: {q}") + 8
     with pytest.raises(ValueError):
         build_messages(q, hits, fit="squeeze")
+
+
+# --------------------------------------------------------------------------- degenerate answers
+def test_loop_detection_and_collapse():
+    from rag.generate_local import _Looping
+    from rag.loops import collapse_repeats, is_looping
+
+    unit = [11, 12, 13, 14, 15, 16, 17, 18]
+    assert is_looping(unit * 3) and not is_looping(unit * 2)  # three copies of >= 18 tokens in all
+    assert is_looping([7] * 18) and not is_looping([7] * 10) and not is_looping(list(range(200)))
+    prompt = [1, 2, 3]
+    criterion = _Looping(len(prompt))
+    assert criterion(torch.tensor([prompt + unit * 3, prompt + unit + unit[::-1] + unit]), None).tolist() == [True, False]
+    assert collapse_repeats("The answer is:\n\nThe answer is:\n\nThe answer is:") == "The answer is:"
+    assert collapse_repeats("Debian is free [1]. It runs anywhere. Debian is free [1].") == \
+        "Debian is free [1]. It runs anywhere."
+    assert collapse_repeats("挂失请拨打热线。挂失请拨打热线。也可以去网点。") == "挂失请拨打热线。也可以去网点。"
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_unsupported_answer_falls_back_to_a_cited_extract(llm_server, manager, sample_copy, fallback):
+    from rag.config import Settings
+    from rag.pipeline import build_pipeline
+
+    settings = Settings.load(indexer={"home": manager.home}, answer={"extractive_fallback": fallback},
+                             generation={"backend": "openai", "base_url": llm_server.url, "model": "babble"})
+    pipe = build_pipeline(settings, "t", manager)
+    ans = pipe.ask("What number do I call to report a stolen card?")
+    assert not ans.refused
+    if fallback:  # the passage's own sentences, citing it
+        assert ans.fallback == "extractive" and ans.citations
+        assert ans.citations[0].chunk_id == ans.hits[0].chunk_id and "[1]" in ans.answer
+        assert "answer to the question" not in ans.answer
+    else:  # the model's words, repeats collapsed, nothing cited
+        assert ans.fallback == "" and ans.citations == []
+        assert ans.answer == "The answer to the question is:"

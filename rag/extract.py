@@ -1,0 +1,55 @@
+"""Extractive answers: the sentences of a passage that best match a question, each citing it.
+
+Used twice: `rag synth` writes them as the target answers of synthetic training records, and the
+pipeline falls back to one when the generator's answer has no support in any passage (a small
+model's degenerate or invented answer; `[answer] extractive_fallback`), so the user gets the
+passage's own words with its citation instead.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from indexer.tokenize import count_tokens as approx_tokens
+from rag.cite import content_tokens
+from rag.tune_reranker import split_sentences
+from rag.types import Hit
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _is_cjk(text: str) -> bool:
+    return len(CJK.findall(text)) > len(text) / 4
+
+
+def cite_sentence(sentence: str, n: int) -> str:
+    """'Call 555-0199.' -> 'Call 555-0199 [1].'"""
+    s = sentence.strip()
+    m = re.search(r"[.!?。！？;；]+$", s)
+    body, end = (s[:m.start()], m.group(0)) if m else (s, "" if _is_cjk(s) else ".")
+    return f"{body.rstrip()}{'' if _is_cjk(body) else ' '}[{n}]{end}"
+
+
+def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2) -> str | None:
+    """The chunk's sentences that best match the question, in chunk order, each citing [n]; None
+    when no sentence shares a content word with the question."""
+    q = content_tokens(question)
+    sents = [s for s in split_sentences(chunk) if 3 <= approx_tokens(s) <= 60]
+    scored = sorted(((len(q & content_tokens(s)), -i, s) for i, s in enumerate(sents)), reverse=True)
+    best = [t for t in scored[:max_sentences] if t[0] > 0]
+    if not best:
+        return None
+    if len(best) > 1 and best[1][0] < best[0][0] / 2:  # the second must be nearly as relevant
+        best = best[:1]
+    chosen = [s for _, _, s in sorted(best, key=lambda t: -t[1])]
+    return " ".join(cite_sentence(s, n) for s in chosen)
+
+
+def fallback_answer(question: str, hits: Sequence[Hit]) -> str | None:
+    """An extract of the highest-ranked passage that matches the question at all (passages in prompt
+    order: [n] is hits[n-1])."""
+    for n, hit in enumerate(hits, 1):
+        text = extractive_answer(question, hit.text, n)
+        if text:
+            return text
+    return None
