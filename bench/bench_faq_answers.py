@@ -61,6 +61,7 @@ def record(ans, qid: str | None, question: str, gold: dict[str, float], budget: 
             "refused": bool(ans.refused), "refused_by": ("retrieval" if by_retrieval else "model") if ans.refused else None,
             "empty": not ans.answer.strip(),
             "cited_gold": any(c.doc_id in gold for c in ans.citations),
+            "fallback": ans.fallback,  # "extractive": the model's answer had no support; a cited extract replaced it
             "gold_in_passages": any(h.doc_id in gold for h in ans.hits),
             "citations": [c.doc_id for c in ans.citations], "dropped": len(ans.dropped),
             "passages": [h.doc_id for h in ans.hits],
@@ -84,6 +85,8 @@ def summarise(rows: list[dict]) -> dict:
             "cited_gold_of_answered": (sum(r["cited_gold"] for r in answered) / len(answered)) if answered else None,
             "gold_in_passages": sum(r["gold_in_passages"] for r in rows) / n,
             "any_citation": sum(bool(r["citations"]) for r in rows) / n,
+            "extractive_fallback": sum(bool(r.get("fallback")) for r in rows),
+            "cited_gold_by_fallback": sum(r["cited_gold"] and bool(r.get("fallback")) for r in rows),
             "refused": sum(r["refused"] for r in rows), "refused_by_retrieval": sum(r["refused_by"] == "retrieval" for r in rows),
             "empty": sum(r["empty"] for r in rows),
             "ttft_p50_s": percentile(ttft, 50), "ttft_p95_s": percentile(ttft, 95),
@@ -232,7 +235,7 @@ def main() -> None:
         if not s["questions"]:
             continue
         out.append([f"{b}", s["questions"], f"{s['cited_gold']:.0%}", f"{s['gold_in_passages']:.0%}",
-                    s["refused"], s["empty"], f"{s['ttft_p50_s']:.2f}", f"{s['ttft_p95_s']:.2f}",
+                    s["extractive_fallback"], s["refused"], s["empty"], f"{s['ttft_p50_s']:.2f}", f"{s['ttft_p95_s']:.2f}",
                     f"{s['total_p50_s']:.1f}", f"{s['prompt_tokens_p50']:.0f}"])
     if len(names) > 1:  # the same questions under each budget
         shared = {r["query_id"] for r in rows[names[1]]}
@@ -240,9 +243,9 @@ def main() -> None:
             s = summarise([r for r in rows[b] if r["query_id"] in shared])
             if s["questions"]:
                 out.append([f"{b} (paired)", s["questions"], f"{s['cited_gold']:.0%}",
-                            f"{s['gold_in_passages']:.0%}", s["refused"], s["empty"], f"{s['ttft_p50_s']:.2f}",
+                            f"{s['gold_in_passages']:.0%}", s["extractive_fallback"], s["refused"], s["empty"], f"{s['ttft_p50_s']:.2f}",
                             f"{s['ttft_p95_s']:.2f}", f"{s['total_p50_s']:.1f}", f"{s['prompt_tokens_p50']:.0f}"])
-    print(table(out, ["context", "questions", "cites gold", "gold in prompt", "refused", "empty",
+    print(table(out, ["context", "questions", "cites gold", "gold in prompt", "fallback", "refused", "empty",
                       "TTFT p50 s", "TTFT p95 s", "total p50 s", "prompt tok"]))
     for kind in ("unseen", "seen"):
         ks = [r for r in off if r["kind"] == kind]

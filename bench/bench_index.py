@@ -11,7 +11,7 @@ so most chunks repeat earlier copies word for word (this measures our embedding 
 rather than raw throughput; LangChain has no such cache).
 
 Each system runs in its own subprocess (fresh interpreter, separate peak RSS):
-  ours:      KBManager(IndexerSettings(home=tmp, embed_model="minilm")) -> create KB ->
+  ours:      KBManager(IndexerSettings(home=tmp, embed_model="minilm", context_window=0)) -> create KB ->
              Ingestor(...).index_paths([corpus]) (parse -> chunk -> embed -> store,
              persisted to disk) -> reopen the KB -> HybridRetriever.run(q, k=10)
   langchain: read each file as text (UTF-8, else charset-normalizer's guess, like
@@ -173,7 +173,9 @@ def worker_ours(corpus: Path, work: Path, n_queries: int, k: int, threads: int |
     from rag.retrieve import HybridRetriever
 
     _apply_threads(threads)
-    mgr = KBManager(IndexerSettings(home=work / "home", embed_model="minilm"))
+    # one vector per chunk, as LangChain computes: context vectors (indexer.context, window 1 by default)
+    # embed each chunk's window too, which is extra work LangChain does not do
+    mgr = KBManager(IndexerSettings(home=work / "home", embed_model="minilm", context_window=0))
     store = mgr.open("bench", writable=True, create=True, embed_model="minilm")  # loads the model
     encoder = mgr.encoder(store.embed_model)
     startup = time.perf_counter() - t0
