@@ -5,8 +5,9 @@ budget; `collapse_repeats` drops the repeated sentences from the final text.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
+
+from rag.cite import split_sentences
 
 MAX_PERIOD = 48   # longest repeated unit looked for, in tokens
 MIN_SPAN = 18     # a repeat must cover at least this many tokens ...
@@ -29,15 +30,12 @@ def is_looping(ids: Sequence[int], max_period: int = MAX_PERIOD, min_span: int =
     return False
 
 
-_SENTENCE = re.compile(r"[^.!?。！？\n]+(?:[.!?。！？]+|\n+|$)")
-
-
 def collapse_repeats(text: str) -> str:
     """`text` with each sentence or line kept only the first time it occurs (compared without
-    whitespace or case)."""
+    whitespace, case or end punctuation); everything else, line breaks included, is kept as it is."""
     seen, out = set(), []
-    for m in _SENTENCE.finditer(text):
-        piece = m.group(0)
+    for a, b in split_sentences(text):
+        piece = text[a:b]
         key = " ".join(piece.split()).lower().rstrip(".!?。！？")
         if key and key in seen:
             continue

@@ -489,6 +489,8 @@ def test_loop_detection_and_collapse():
     assert collapse_repeats("Debian is free [1]. It runs anywhere. Debian is free [1].") == \
         "Debian is free [1]. It runs anywhere."
     assert collapse_repeats("挂失请拨打热线。挂失请拨打热线。也可以去网点。") == "挂失请拨打热线。也可以去网点。"
+    steps = "Steps:\n1. Open the app.\n2. Tap Cards.\n\n- Lock the card."
+    assert collapse_repeats(steps) == steps  # line breaks and list markers are kept
 
 
 @pytest.mark.parametrize("fallback", [True, False])
