@@ -12,14 +12,8 @@ from collections.abc import Sequence
 
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.cite import content_tokens
-from rag.tune_reranker import split_sentences
+from rag.tune_reranker import _is_cjk, split_sentences
 from rag.types import Hit
-
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-
-
-def _is_cjk(text: str) -> bool:
-    return len(CJK.findall(text)) > len(text) / 4
 
 
 def cite_sentence(sentence: str, n: int) -> str:

@@ -28,9 +28,8 @@ from indexer.tokenize import count_tokens as approx_tokens
 from rag.extract import extractive_answer
 from rag.prompt import NOT_FOUND, NOT_FOUND_ZH
 from rag.qa_data import QARecord
-from rag.tune_reranker import _good_sentence, split_sentences
+from rag.tune_reranker import _good_sentence, _is_cjk, split_sentences
 
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 QUESTION_PROMPT = "Write a question that this text answers."
 GENERIC = re.compile(r"\b(this|the) (text|passage|question|answer|sentence)\b|answer to|homemade|recipe", re.I)
 
@@ -47,10 +46,6 @@ class SynthReport:
         rate = self.kept / self.drafted if self.drafted else 0.0
         return (f"{self.chunks} chunks -> {self.drafted} questions drafted -> {self.kept} kept by the round-trip "
                 f"filter ({rate:.0%}); + {self.unanswerable} unanswerable = {len(self.records)} records")
-
-
-def _is_cjk(text: str) -> bool:
-    return len(CJK.findall(text)) > len(text) / 4
 
 
 def clean_question(text: str) -> str | None:
