@@ -62,7 +62,8 @@ def evaluate(ds: BeirDataset, settings: Settings, kb: str, mode: str | None = No
     metrics = {m: float(np.mean([r[m] for r in rows])) for m in ("ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10")}
     return {"mode": mode or retrieval.mode, "fusion": retrieval.fusion, "queries": len(rows), **metrics,
             "latency_p50_ms": percentile_ms(latencies, 50), "latency_p95_ms": percentile_ms(latencies, 95),
-            "embed_model": store.embed_model, "per_query": rows}
+            "embed_model": store.embed_model, "context_window": store.context_window,
+            "bm25_weight": retrieval.bm25_weight, "per_query": rows}
 
 
 def replace_settings(settings: Settings, mode: str | None):
