@@ -192,9 +192,9 @@ class Ingestor:
     def _write(self, parsed: list[_Parsed], progress: bool) -> list[FileResult]:
         if not parsed:
             return []
-        texts = [embed_text(c) for p in parsed for c in p.chunks]
-        window = self.store.context_window
-        windows = [w for p in parsed for w in window_texts([embed_text(c) for c in p.chunks], window)]
+        per_doc = [[embed_text(c) for c in p.chunks] for p in parsed]
+        texts = [t for doc in per_doc for t in doc]
+        windows = [w for doc in per_doc for w in window_texts(doc, self.store.context_window)]
         hashes = [text_hash(vector_key(t, w)) for t, w in zip(texts, windows)]
         cached = self.store.cached_vectors(list(set(hashes)))
         missing = sorted({h: (t, w) for h, t, w in zip(hashes, texts, windows) if h not in cached}.items())
