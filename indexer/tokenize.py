@@ -8,6 +8,7 @@ from functools import lru_cache
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORD = rf"[^\W_{_CJK}]+"
+CJK_CHAR = re.compile(rf"[{_CJK}]")
 CJK_RUN = re.compile(rf"[{_CJK}]+")
 TOKEN = re.compile(rf"[{_CJK}]+|{_WORD}(?:['’]{_WORD})?")
 WORD_OR_CJK_CHAR = re.compile(rf"[{_CJK}]|{_WORD}")

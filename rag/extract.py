@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.cite import content_tokens
-from rag.tune_reranker import _is_cjk, split_sentences
+from rag.text import is_cjk, prose_sentences
 from rag.types import Hit
 
 
@@ -20,15 +20,15 @@ def cite_sentence(sentence: str, n: int) -> str:
     """'Call 555-0199.' -> 'Call 555-0199 [1].'"""
     s = sentence.strip()
     m = re.search(r"[.!?。！？;；]+$", s)
-    body, end = (s[:m.start()], m.group(0)) if m else (s, "" if _is_cjk(s) else ".")
-    return f"{body.rstrip()}{'' if _is_cjk(body) else ' '}[{n}]{end}"
+    body, end = (s[:m.start()], m.group(0)) if m else (s, "" if is_cjk(s) else ".")
+    return f"{body.rstrip()}{'' if is_cjk(body) else ' '}[{n}]{end}"
 
 
 def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2) -> str | None:
     """The chunk's sentences that best match the question, in chunk order, each citing [n]; None
     when no sentence shares a content word with the question."""
     q = content_tokens(question)
-    sents = [s for s in split_sentences(chunk) if 3 <= approx_tokens(s) <= 60]
+    sents = [s for s in prose_sentences(chunk) if 3 <= approx_tokens(s) <= 60]
     scored = sorted(((len(q & content_tokens(s)), -i, s) for i, s in enumerate(sents)), reverse=True)
     best = [t for t in scored[:max_sentences] if t[0] > 0]
     if not best:

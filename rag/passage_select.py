@@ -13,19 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from indexer.chunk import split_sentences
 from rag.cite import content_tokens
+from rag.text import line_sentences
 
 CountFn = Callable[[str], int]
 GAP = " … "
 LEAD_BONUS = 0.5  # the opening sentence usually states what the passage is about
-
-
-def _sentences(text: str) -> list[str]:
-    out: list[str] = []
-    for line in text.splitlines():
-        out.extend(s.strip() for s in split_sentences(line) if s.strip())
-    return out
 
 
 def fit_passage(question: str, text: str, limit: int, count: CountFn,
@@ -35,7 +28,7 @@ def fit_passage(question: str, text: str, limit: int, count: CountFn,
     `truncate` fallback (which then cuts the best sentence)."""
     if count(text) <= limit:
         return text
-    sents = _sentences(text)
+    sents = line_sentences(text)
     q = content_tokens(question)
     scores = [len(q & content_tokens(s)) + (LEAD_BONUS if i == 0 else 0.0) for i, s in enumerate(sents)]
     order = sorted(range(len(sents)), key=lambda i: (-scores[i], i))

@@ -28,7 +28,7 @@ from indexer.tokenize import count_tokens as approx_tokens
 from rag.extract import extractive_answer
 from rag.prompt import NOT_FOUND, NOT_FOUND_ZH
 from rag.qa_data import QARecord
-from rag.tune_reranker import _good_sentence, _is_cjk, split_sentences
+from rag.text import good_sentence, is_cjk, prose_sentences
 
 QUESTION_PROMPT = "Write a question that this text answers."
 GENERIC = re.compile(r"\b(this|the) (text|passage|question|answer|sentence)\b|answer to|homemade|recipe", re.I)
@@ -66,7 +66,7 @@ PREFIXES = ("What", "How")
 
 def _sentences(text: str, k: int) -> list[str]:
     """Up to k statement sentences of a chunk to draft questions from (tables and headings skipped)."""
-    return [s for s in split_sentences(text) if _good_sentence(s)][:k]
+    return [s for s in prose_sentences(text) if good_sentence(s)][:k]
 
 
 def draft_question(generator, statement: str, prefix: str, max_new_tokens: int = 24) -> str:
@@ -134,7 +134,7 @@ def synthesize(store, retriever, generator, n: int = 500, top_k: int = 4, unansw
         if not pool:
             continue
         wrong = rng.choice(pool)
-        report.records.append(QARecord(question=q, answer=NOT_FOUND_ZH if _is_cjk(q) else NOT_FOUND,
+        report.records.append(QARecord(question=q, answer=NOT_FOUND_ZH if is_cjk(q) else NOT_FOUND,
                                        context=[wrong.text], kind="unanswerable",
                                        meta={"chunk_id": wrong.chunk_id, "question_from": c.chunk_id}))
         report.unanswerable += 1

@@ -27,13 +27,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from indexer.chunk import split_sentences as chunk_sentences
 from indexer.embed import default_minilm_path, pick_device
 from indexer.tokenize import count_tokens
 from rag.rerank import CrossEncoderReranker, passage_text
+from rag.text import good_sentence, prose_sentences
 
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-BULLET = re.compile(r"^\s*([-*•·>#|]|\d+[.)、]|[一二三四五六七八九十]+、)")
 
 
 @dataclass
@@ -65,39 +63,8 @@ class TuneReport:
 
 
 # ---- mining -------------------------------------------------------------------------------------
-def _lines(text: str) -> list[str]:
-    """Lines, with wrapped ones (PDF, plain text) joined back: a line continues the previous one when
-    that did not end a sentence and it does not start a list item or heading."""
-    out: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            out.append("")
-        elif out and out[-1] and not re.search(r"[.!?:;。！？；：]$", out[-1]) and not BULLET.match(line):
-            out[-1] += ("" if _is_cjk(line) else " ") + line
-        else:
-            out.append(line)
-    return [x for x in out if x]
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip(" \t-*#>|•·") for line in _lines(text) for s in chunk_sentences(line)
-            if s.strip(" \t-*#>|•·")]
-
-
-def _is_cjk(s: str) -> bool:
-    return len(CJK.findall(s)) > len(s) / 4
-
-
-def _good_sentence(s: str) -> bool:
-    if s.count("|") > 1 or sum(c.isalpha() for c in s) < 0.6 * sum(not c.isspace() for c in s):  # tables
-        return False
-    n = count_tokens(s)
-    return 8 <= n <= 80 if _is_cjk(s) else 6 <= n <= 40
-
-
 def _locate(sentence: str, text: str) -> re.Match | None:
-    """Where a sentence from split_sentences sits in the raw text (line breaks and spaces may differ)."""
+    """Where a sentence from prose_sentences sits in the raw text (line breaks and spaces may differ)."""
     chars = [re.escape(ch) for ch in sentence if not ch.isspace()]
     return re.search(r"\s*".join(chars), text) if chars else None
 
@@ -115,7 +82,7 @@ def mine_queries(store, sentences_per_chunk: int = 2, titles: bool = True, keep_
         chunks = store.doc_chunks(doc.doc_id)
         seen_titles: set[str] = set()
         for c in chunks:
-            sents = [s for s in split_sentences(c.text) if _good_sentence(s)]
+            sents = [s for s in prose_sentences(c.text) if good_sentence(s)]
             for s in rng.sample(sents, min(sentences_per_chunk, len(sents))) if len(sents) > 1 else []:
                 m = _locate(s, c.text)
                 if m is None:  # cannot happen for text split here; never train on a passage still holding it

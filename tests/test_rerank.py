@@ -84,18 +84,6 @@ def test_make_reranker_is_off_unless_a_model_is_configured(monkeypatch, tmp_path
     assert r.model_path == "x" and r.batch_size == 4 and r._model is None  # nothing loads before use
 
 
-def test_split_sentences_english_chinese_and_wrapped_lines():
-    from rag.tune_reranker import split_sentences
-
-    assert split_sentences("Call us now. It is free!\nWe answer 24/7?") == ["Call us now.", "It is free!",
-                                                                            "We answer 24/7?"]
-    assert split_sentences("临时挂失有效期为5天。到期后自动解除；请及时办理正式挂失！") == [
-        "临时挂失有效期为5天。", "到期后自动解除；", "请及时办理正式挂失！"]
-    # a PDF line wrap is joined back; a list item is not
-    assert split_sentences("All loans are subject to credit\napproval and verification.\n- Second item here") == [
-        "All loans are subject to credit approval and verification.", "Second item here"]
-
-
 def test_mined_queries_and_hard_negatives(manager, sample_copy):
     from rag.retrieve import HybridRetriever
     from rag.tune_reranker import mine_groups, mine_queries, split_holdout

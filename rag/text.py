@@ -1,0 +1,57 @@
+"""Text helpers shared by the answer side: is a text Chinese, and its sentences.
+
+* `prose_sentences`: sentences of a passage, with lines wrapped by PDF or plain-text layout joined
+  back first and list markers stripped (extractive answers, mined queries, drafted questions).
+* `line_sentences`: sentences line by line, layout kept (passage fitting).
+* `good_sentence`: a statement sentence of a useful length (tables and fragments skipped).
+
+Both splitters cut where the chunker does (`indexer.chunk.split_sentences`: English . ! ? before a
+space, Chinese 。！？；). `rag.cite.split_sentences` is different on purpose: it returns character
+spans of an *answer* and keeps citation markers with the sentence they follow.
+"""
+from __future__ import annotations
+
+import re
+
+from indexer.chunk import split_sentences as chunk_sentences
+from indexer.tokenize import CJK_CHAR, count_tokens
+
+BULLET = re.compile(r"^\s*([-*•·>#|]|\d+[.)、]|[一二三四五六七八九十]+、)")
+_LINE_END = re.compile(r"[.!?:;。！？；：]$")
+_MARKUP = " \t-*#>|•·"
+
+
+def is_cjk(text: str) -> bool:
+    """More than a quarter of the characters are CJK (Chinese text, possibly with Latin words)."""
+    return len(CJK_CHAR.findall(text)) > len(text) / 4
+
+
+def join_wrapped_lines(text: str) -> list[str]:
+    """Lines, with wrapped ones joined back: a line continues the previous one when that did not end
+    a sentence and it does not start a list item or heading."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            out.append("")
+        elif out and out[-1] and not _LINE_END.search(out[-1]) and not BULLET.match(line):
+            out[-1] += ("" if is_cjk(line) else " ") + line
+        else:
+            out.append(line)
+    return [x for x in out if x]
+
+
+def prose_sentences(text: str) -> list[str]:
+    return [s.strip(_MARKUP) for line in join_wrapped_lines(text) for s in chunk_sentences(line)
+            if s.strip(_MARKUP)]
+
+
+def line_sentences(text: str) -> list[str]:
+    return [s.strip() for line in text.splitlines() for s in chunk_sentences(line) if s.strip()]
+
+
+def good_sentence(s: str) -> bool:
+    if s.count("|") > 1 or sum(c.isalpha() for c in s) < 0.6 * sum(not c.isspace() for c in s):  # tables
+        return False
+    n = count_tokens(s)
+    return 8 <= n <= 80 if is_cjk(s) else 6 <= n <= 40
