@@ -62,7 +62,7 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
             svc.metrics.blocked.labels(verdict.category or "other").inc()  # rag.guard logs it
             from rag.guard import safe_answer
 
-            ticket.immediate = _plain(safe_answer(verdict), True, blocked=verdict.category)
+            ticket.immediate = _plain(safe_answer(verdict), True, blocked=verdict.category, mode="refuse")
             return ticket
         ticket.question = verdict.cleaned or question
     try:

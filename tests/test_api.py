@@ -77,6 +77,16 @@ def test_query_json_has_answer_citations_and_timings(env):
         assert cit["chunk_id"] in {p["chunk_id"] for p in body["passages"]}
 
 
+def test_chinese_query_is_answered_by_extraction_with_the_default_model(env):
+    c = env["srv"].client(env["keys"]["beta", "read"])
+    r = c.post("/v1/kbs/beta/query", json={"question": "银行卡丢了怎么挂失？"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["mode"] == "extract" and body["refused"] is False and body["timings"]["generate_s"] == 0.0
+    assert body["citations"] and body["citations"][0]["chunk_id"] == body["passages"][0]["chunk_id"]
+    assert "挂失" in body["answer"] and "[1]" in body["answer"]
+
+
 def _sse(lines) -> list[tuple[str, object]]:
     out, event = [], None
     for line in lines:

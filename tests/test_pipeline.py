@@ -55,3 +55,45 @@ def test_follow_up_question_uses_history(manager, sample_copy, generator):
                {"role": "assistant", "content": "It is listed in the wire transfer fees."}]
     ans = pipe.ask("And what about the cut-off time?", history)
     assert any("wire" in h.source for h in ans.hits[:2])
+
+
+def test_chinese_question_gets_a_cited_extract_without_the_generator(manager, sample_copy, generator):
+    # default [answer] mode = "auto": the bundled SmolLM2 does not write Chinese, so no generation
+    pipe = make(manager, generator)
+    assert pipe.extracts("银行卡丢失如何挂失？") and not pipe.extracts("How do I report a lost card?")
+    events = list(pipe.stream("借记卡正式挂失手续费是多少？"))
+    ans = events[-1]
+    assert ans.mode == "extract" and not ans.refused and ans.timings["generate_s"] == 0.0
+    assert "10元" in ans.answer and "[1]" in ans.answer and "。 " not in ans.answer  # no space between Chinese sentences
+    assert ans.citations and ans.citations[0].chunk_id == ans.hits[0].chunk_id
+    assert [e.text for e in events[:-1]] == [ans.answer]
+
+
+def test_extract_mode_never_loads_the_generator(manager, sample_copy):
+    settings = Settings.load(indexer={"home": manager.home}, answer={"mode": "extract"},
+                             generation={"model": "/nonexistent/model-folder"})
+    pipe = build_pipeline(settings, "t", manager)
+    pipe.warm_up()  # would fail loading the model folder
+    ans = pipe.ask("What number do I call to report a stolen card?")
+    assert ans.mode == "extract" and ans.citations and not ans.refused
+    assert pipe.generator.model is None
+    # nothing in the passages shares a content word with the question: refused, not an unrelated quote
+    off = pipe.ask("今天天气怎么样？")
+    assert off.refused and off.mode == "extract" and off.citations == []
+
+
+def test_generator_languages():
+    from rag.generate_config import GenerationSettings
+
+    assert GenerationSettings().writes("en") and not GenerationSettings().writes("zh")
+    assert GenerationSettings(backend="openai", model="deepseek-chat").writes("zh")
+    assert GenerationSettings(model="/models/qwen2.5-0.5b").writes("zh")
+    assert not GenerationSettings(model="/models/qwen2.5-0.5b", languages=["en"]).writes("zh")
+
+
+def test_auto_mode_generates_chinese_for_a_model_that_writes_it(manager, sample_copy, generator):
+    settings = Settings.load(indexer={"home": manager.home}, generation={"max_new_tokens": 8, "languages": ["en", "zh"]})
+    pipe = build_pipeline(settings, "t", manager)
+    pipe.generator = generator
+    ans = pipe.ask("借记卡正式挂失手续费是多少？")
+    assert ans.mode == "generate" and ans.timings["generate_s"] > 0
