@@ -29,7 +29,8 @@ def reranker(kb: str = typer.Option("default", "--kb", help="knowledge base name
              seed: int = typer.Option(13, "--seed"),
              overwrite: bool = typer.Option(False, "--overwrite", help="replace a model already in --out"),
              as_json: bool = typer.Option(False, "--json", help="print the report as JSON")):
-    """Train a cross-encoder reranker on the KB's own chunks and report held-out MRR@10 without/with it."""
+    """Train a cross-encoder reranker on the KB's own chunks, choose how much of its score to blend with
+    retrieval's on held-out pseudo-queries, and report held-out MRR@10 without/with it."""
     from rag.cli import _open, fail, state
     from rag.retrieve import HybridRetriever
     from rag.tune_reranker import train_reranker
@@ -57,9 +58,9 @@ def reranker(kb: str = typer.Option("default", "--kb", help="knowledge base name
         return
     if math.isnan(report.mrr_with):
         typer.secho("no held-out queries: nothing measured (use --holdout > 0)", fg="yellow", err=True)
-    elif report.gain < 0:
-        typer.secho(f"warning: this reranker LOWERS held-out MRR@10 ({report.mrr_without:.4f} -> "
-                    f"{report.mrr_with:.4f}); leave reranking off, or train on more pairs / epochs",
-                    fg="yellow", err=True)
+    elif report.gain <= 0 or report.weight == 0:
+        typer.secho(f"this reranker does not improve held-out MRR@10 ({report.mrr_without:.4f} -> "
+                    f"{report.mrr_with:.4f}; the cross-encoder alone {report.mrr_cross_encoder_only:.4f}); leave "
+                    f"reranking off, or train on more pairs / epochs", fg="yellow", err=True)
     else:
         print(f"to use it: export RAG_RERANK_MODEL={target.resolve()}  (or [rerank] model = \"...\" in the config)")

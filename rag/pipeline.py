@@ -117,7 +117,6 @@ class Pipeline:
         yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=used,
                      dropped=cited.dropped, fallback=fallback)
 
-
     def _extract(self, question: str, hits: list, t0: float, timings: dict[str, float]) -> Iterator[Token | Answer]:
         """The extractive answer: no prompt, no generator. With no sentence sharing a content word
         with the question the passages do not answer it, and the answer is the refusal message."""

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from indexer.embed import default_minilm_path, pick_device
 from indexer.tokenize import count_tokens
-from rag.rerank import CrossEncoderReranker, passage_text
+from rag.rerank import WEIGHT_FILE, CrossEncoderReranker, blend, passage_text
 from rag.text import good_sentence, prose_sentences
 
 
@@ -47,7 +47,10 @@ class MinedQuery:
 @dataclass
 class TuneReport:
     mrr_without: float             # MRR@10 on held-out queries, retrieval only
-    mrr_with: float                # ... retrieval + the trained reranker
+    mrr_with: float                # ... retrieval + the trained reranker blended at the chosen weight
+                                   #     (cross-fitted: each half ranked at the weight chosen on the other)
+    mrr_cross_encoder_only: float  # ... the cross-encoder's order alone (weight 1)
+    weight: float                  # the blend weight chosen on all held-out queries, saved with the model
     eval_queries: int
     train_queries: int             # = positive pairs
     train_pairs: int               # positives + hard negatives
@@ -155,22 +158,74 @@ def mrr_at_10(ranked_chunk_ids: list[str], relevant: set[str]) -> float:
     return 0.0
 
 
-def evaluate(queries: list[MinedQuery], retriever, reranker: CrossEncoderReranker | None,
-             progress: bool = False) -> tuple[float, float]:
-    """MRR@10 of retrieval alone and of retrieval + reranker over the same candidates (the retriever's
-    top max(10, reranker.top_n)). NaN when there are no queries (or, for the second, no reranker)."""
+WEIGHTS = tuple(i / 10 for i in range(11))  # blend weights tried (0 = retrieval order, 1 = cross-encoder only)
+
+
+@dataclass
+class Scored:
+    """One held-out query's candidates: retrieval order, both scores, and which are right."""
+    chunk_ids: list[str]
+    fused: list[float]
+    rerank: list[float]
+    relevant: set[str]
+
+    def mrr(self, weight: float | None) -> float:
+        """MRR@10 in retrieval order (weight None) or in the blend's order."""
+        if weight is None:
+            return mrr_at_10(self.chunk_ids, self.relevant)
+        final = blend(self.rerank, self.fused, weight)
+        order = sorted(range(len(final)), key=lambda i: -final[i])
+        return mrr_at_10([self.chunk_ids[i] for i in order], self.relevant)
+
+
+def score_queries(queries: list[MinedQuery], retriever, reranker: CrossEncoderReranker,
+                  progress: bool = False) -> list[Scored]:
+    """The retriever's top max(10, top_n) for each query, scored by the cross-encoder once."""
     from tqdm import tqdm
 
-    if not queries:
-        return math.nan, math.nan
-    without, with_ = [], []
-    n = max(10, reranker.top_n if reranker else 10)
+    n = max(10, reranker.top_n)
+    out = []
     for q in tqdm(queries, desc="measuring held-out MRR@10", disable=not progress):
         hits = retriever.run(q.query, n)
-        without.append(mrr_at_10([h.chunk_id for h in hits], q.relevant))
-        if reranker is not None:
-            with_.append(mrr_at_10([h.chunk_id for h in reranker.run(q.query, hits, 10)], q.relevant))
-    return sum(without) / len(without), (sum(with_) / len(with_) if with_ else math.nan)
+        head = hits[:reranker.top_n]
+        ce = reranker.score(q.query, [passage_text(h.title, h.text) for h in head]) if head else []
+        tail = hits[reranker.top_n:]
+        out.append(Scored([h.chunk_id for h in head + tail], [h.score for h in head + tail],
+                          ce + [min(ce, default=0.0) - 1.0] * len(tail), q.relevant))
+    return out
+
+
+def mean_mrr(scored: list[Scored], weight: float | None) -> float:
+    return sum(s.mrr(weight) for s in scored) / len(scored) if scored else math.nan
+
+
+def best_weight(scored: list[Scored]) -> float:
+    """The blend weight with the best MRR@10 (ties: the smaller weight, closer to retrieval)."""
+    return max(WEIGHTS, key=lambda w: (round(mean_mrr(scored, w), 9), -w))
+
+
+def cross_fitted_mrr(scored: list[Scored]) -> float:
+    """MRR@10 of the blend with each half of the queries ranked at the weight chosen on the other half
+    (so the reported gain is not measured on the queries the weight was picked on)."""
+    halves = [scored[0::2], scored[1::2]]
+    if not all(halves):
+        return mean_mrr(scored, best_weight(scored))
+    total = sum(s.mrr(best_weight(halves[1 - i])) for i, half in enumerate(halves) for s in half)
+    return total / len(scored)
+
+
+def evaluate(queries: list[MinedQuery], retriever, reranker: CrossEncoderReranker | None,
+             progress: bool = False) -> tuple[float, float]:
+    """MRR@10 of retrieval alone and of retrieval + reranker (at its configured weight) over the same
+    candidates (the retriever's top max(10, reranker.top_n)). NaN when there are no queries (or, for the
+    second, no reranker)."""
+    if not queries:
+        return math.nan, math.nan
+    if reranker is None:
+        return sum(mrr_at_10([h.chunk_id for h in retriever.run(q.query, 10)], q.relevant)
+                   for q in queries) / len(queries), math.nan
+    scored = score_queries(queries, retriever, reranker, progress)
+    return mean_mrr(scored, None), mean_mrr(scored, reranker.weight)
 
 
 # ---- training -----------------------------------------------------------------------------------
@@ -293,10 +348,15 @@ def train_reranker(store, hybrid_retriever, out_dir: str | Path, base_model: str
     seconds = time.perf_counter() - t0
     say(f"trained in {seconds:.0f} s; saved to {out_dir}")
     reranker = CrossEncoderReranker(str(out_dir), top_n=top_n, batch_size=32, device=device,
-                                    max_length=eval_max_length)
-    mrr_without, mrr_with = evaluate(eval_q, hybrid_retriever, reranker, progress=progress)
-    report = TuneReport(mrr_without, mrr_with, len(eval_q), len(groups), n_pairs, seconds, str(out_dir))
+                                    max_length=eval_max_length, weight=1.0)
+    scored = score_queries(eval_q, hybrid_retriever, reranker, progress=progress)
+    weight = best_weight(scored) if scored else 1.0
+    report = TuneReport(mean_mrr(scored, None), cross_fitted_mrr(scored) if scored else math.nan,
+                        mean_mrr(scored, 1.0), weight, len(eval_q), len(groups), n_pairs, seconds, str(out_dir))
+    (Path(out_dir) / WEIGHT_FILE).write_text(json.dumps({"weight": weight}))
     say(f"held-out MRR@10 over {len(eval_q)} queries (top {top_n} reranked): without reranker "
-        f"{mrr_without:.4f}, with reranker {mrr_with:.4f} ({report.gain:+.4f})")
+        f"{report.mrr_without:.4f}; cross-encoder alone {report.mrr_cross_encoder_only:.4f}; blended with the "
+        f"retrieval score at weight {weight:.1f} {report.mrr_with:.4f} ({report.gain:+.4f}; the weight is "
+        f"chosen on one half of the queries and measured on the other)")
     (Path(out_dir) / "tune_report.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
