@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.cite import content_tokens
-from rag.text import is_cjk, prose_sentences
+from rag.text import is_cjk, is_table_row, prose_sentences
 from rag.types import Hit
 
 
@@ -24,11 +24,18 @@ def cite_sentence(sentence: str, n: int) -> str:
     return f"{body.rstrip()}{'' if is_cjk(body) else ' '}[{n}]{end}"
 
 
+def _quotable(sentence: str) -> bool:
+    """Long enough to say something, short enough to quote: 3-60 words, or 3-150 Chinese characters
+    (a Chinese sentence packs a clause per comma; 60 characters cut off ordinary ones). Not a table
+    row: its cells mean little without the header."""
+    return not is_table_row(sentence) and 3 <= approx_tokens(sentence) <= (150 if is_cjk(sentence) else 60)
+
+
 def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2) -> str | None:
     """The chunk's sentences that best match the question, in chunk order, each citing [n]; None
     when no sentence shares a content word with the question."""
     q = content_tokens(question)
-    sents = [s for s in prose_sentences(chunk) if 3 <= approx_tokens(s) <= 60]
+    sents = [s for s in prose_sentences(chunk) if _quotable(s)]
     scored = sorted(((len(q & content_tokens(s)), -i, s) for i, s in enumerate(sents)), reverse=True)
     best = [t for t in scored[:max_sentences] if t[0] > 0]
     if not best:

@@ -26,15 +26,21 @@ def is_cjk(text: str) -> bool:
     return len(CJK_CHAR.findall(text)) > len(text) / 4
 
 
+def is_table_row(line: str) -> bool:
+    return "|" in line
+
+
 def join_wrapped_lines(text: str) -> list[str]:
     """Lines, with wrapped ones joined back: a line continues the previous one when that did not end
-    a sentence and it does not start a list item or heading."""
+    a sentence and it does not start a list item or heading. Table rows (cells split by |) stay
+    lines of their own."""
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
         if not line:
             out.append("")
-        elif out and out[-1] and not _LINE_END.search(out[-1]) and not BULLET.match(line):
+        elif (out and out[-1] and not _LINE_END.search(out[-1]) and not BULLET.match(line)
+              and not is_table_row(line) and not is_table_row(out[-1])):
             out[-1] += ("" if is_cjk(line) else " ") + line
         else:
             out.append(line)
@@ -51,7 +57,7 @@ def line_sentences(text: str) -> list[str]:
 
 
 def good_sentence(s: str) -> bool:
-    if s.count("|") > 1 or sum(c.isalpha() for c in s) < 0.6 * sum(not c.isspace() for c in s):  # tables
+    if is_table_row(s) or sum(c.isalpha() for c in s) < 0.6 * sum(not c.isspace() for c in s):  # tables
         return False
     n = count_tokens(s)
     return 8 <= n <= 80 if is_cjk(s) else 6 <= n <= 40
