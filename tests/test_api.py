@@ -271,5 +271,11 @@ def test_web_page_streams_an_answer_with_clickable_citations(env):
         shot = env["root"] / "web_answer.png"
         browser.screenshot(shot)
         assert shot.stat().st_size > 10_000
+        # a Chinese question (default model: extractive answer) says its answer is quoted
+        zh_key = env["keys"]["beta", "read"]
+        browser.goto(f"{env['srv'].url}/?zh=1#key={zh_key}&kb=beta&q=银行卡丢了怎么挂失？")
+        browser.wait_for("document.querySelector('#meta').textContent.includes('s ·')", timeout=120)
+        assert "quoted from the documents" in browser.eval("document.querySelector('#meta').textContent")
+        assert "挂失" in browser.eval("document.querySelector('#answer').textContent")
     finally:
         browser.close()
