@@ -21,6 +21,7 @@ from rag.types import Hit
 
 WEIGHT_FILE = "rag_rerank.json"  # {"weight": w}, written by `rag tune reranker`
 
+
 def passage_text(title: str, text: str) -> str:
     """What the cross-encoder reads for a chunk (training uses the same form)."""
     return f"{title}\n{text}" if title else text

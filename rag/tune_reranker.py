@@ -13,7 +13,9 @@ No trained cross-encoder ships with the project, so one is adapted from the bund
 
 A `holdout` share of the mined queries is kept out of training; they are run through retrieval
 without and with the trained reranker and MRR@10 is reported for both, so a reranker that does not
-help is seen before it is switched on. Training is a plain PyTorch loop (the `datasets` package that
+help is seen before it is switched on. The held-out queries also choose the blend weight of the
+cross-encoder's score with retrieval's (`rag.rerank.blend`), saved beside the model; the reported
+"with" figure ranks each half of them at the weight chosen on the other half. Training is a plain PyTorch loop (the `datasets` package that
 sentence-transformers' CrossEncoderTrainer needs is not a dependency): listwise softmax loss over
 each query's positive and negatives (or BinaryCrossEntropyLoss), AdamW, linear warm-up/decay, seeded.
 """
@@ -31,7 +33,6 @@ from indexer.embed import default_minilm_path, pick_device
 from indexer.tokenize import count_tokens
 from rag.rerank import WEIGHT_FILE, CrossEncoderReranker, blend, passage_text
 from rag.text import good_sentence, prose_sentences
-
 
 
 @dataclass
@@ -212,20 +213,6 @@ def cross_fitted_mrr(scored: list[Scored]) -> float:
         return mean_mrr(scored, best_weight(scored))
     total = sum(s.mrr(best_weight(halves[1 - i])) for i, half in enumerate(halves) for s in half)
     return total / len(scored)
-
-
-def evaluate(queries: list[MinedQuery], retriever, reranker: CrossEncoderReranker | None,
-             progress: bool = False) -> tuple[float, float]:
-    """MRR@10 of retrieval alone and of retrieval + reranker (at its configured weight) over the same
-    candidates (the retriever's top max(10, reranker.top_n)). NaN when there are no queries (or, for the
-    second, no reranker)."""
-    if not queries:
-        return math.nan, math.nan
-    if reranker is None:
-        return sum(mrr_at_10([h.chunk_id for h in retriever.run(q.query, 10)], q.relevant)
-                   for q in queries) / len(queries), math.nan
-    scored = score_queries(queries, retriever, reranker, progress)
-    return mean_mrr(scored, None), mean_mrr(scored, reranker.weight)
 
 
 # ---- training -----------------------------------------------------------------------------------
