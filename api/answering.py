@@ -85,7 +85,7 @@ def _cache_get(svc: Service, t: Ticket):
     store = t.pipe.retriever.store
     t.generation = store.cache_generation()
     t.vector = t.pipe.retriever.encoder.encode_queries([t.question])[0]
-    got = svc.cache.get(t.kb, t.generation, t.question, t.vector)
+    got = svc.cache.get(t.kb, t.generation, t.question, t.vector, variant=svc.cache_variant)
     return None if got is None else dict(got.payload)
 
 
@@ -152,7 +152,7 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
 
 def _cache_put(svc: Service, t: Ticket, payload: dict) -> None:
     try:
-        svc.cache.put(t.kb, t.generation, t.question, t.vector, payload)
+        svc.cache.put(t.kb, t.generation, t.question, t.vector, payload, variant=svc.cache_variant)
     except Exception:
         log.warning("answer cache write failed", exc_info=True)
 

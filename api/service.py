@@ -23,6 +23,20 @@ from rag.prompt import SYSTEM_PROMPT
 log = logging.getLogger("api.service")
 
 
+def answer_variant(settings: Settings) -> str:
+    """A short hash of every setting an answer depends on (retrieval, reranking, generation, answer
+    mode): a shared (Redis) answer cache never serves an answer made under another configuration,
+    e.g. after the generator or [answer] mode changed and the service restarted."""
+    import hashlib
+    import json
+
+    parts = {name: getattr(settings, name).model_dump(mode="json", exclude={"api_key_env", "timeout_s",
+                                                                            "connect_timeout_s", "retries",
+                                                                            "backoff_s", "torch_threads"})
+             for name in ("retrieval", "rerank", "generation", "answer")}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
 class Service:
     def __init__(self, settings: Settings, svc: ServiceSettings):
         from rag.generate import make_generator
@@ -45,6 +59,7 @@ class Service:
         self._lock = threading.Lock()
         self.ready = False
         self.cache = None      # set by the app when the answer cache is configured
+        self.cache_variant = answer_variant(settings)
         self.guard = None
 
     # ---- lifecycle -------------------------------------------------------------

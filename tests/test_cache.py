@@ -378,3 +378,19 @@ def test_a_hung_redis_times_out_quickly_and_a_missed_invalidation_is_done_on_ret
     assert cache.backend.client.keys("rag:answers:bank:*") == []
     cache.put("bank", 1, q, v, ANSWER)
     assert cache.get("bank", 1, q, v).payload == ANSWER
+
+
+def test_answer_variant_changes_with_what_an_answer_depends_on():
+    from api.service import answer_variant
+    from rag.config import Settings
+
+    base = Settings.load()
+    same = Settings.load()
+    assert answer_variant(base) == answer_variant(same)
+    other_mode = Settings.load(answer={"mode": "extract"})
+    other_model = Settings.load(generation={"model": "/models/qwen"})
+    other_fusion = Settings.load(retrieval={"fusion": "rrf"})
+    slower_timeout = Settings.load(generation={"timeout_s": 120})
+    variants = {answer_variant(s) for s in (base, other_mode, other_model, other_fusion)}
+    assert len(variants) == 4
+    assert answer_variant(slower_timeout) == answer_variant(base)  # transport settings do not change answers
