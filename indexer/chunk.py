@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from indexer.config import ChunkSettings
 from indexer.tokenize import WORD_OR_CJK_CHAR, count_tokens
@@ -47,6 +47,7 @@ class _Unit:
     tokens: int
     page: int | None
     is_table: bool = False
+    element: int = 0  # which element (paragraph, list item, ...) of the section it came from
 
 
 def _table_units(el: Element, cfg: ChunkSettings) -> list[_Unit]:
@@ -114,20 +115,23 @@ def _pack(units: list[_Unit], cfg: ChunkSettings) -> list[list[_Unit]]:
 
 
 def _join(units: list[_Unit]) -> str:
-    out = ""
+    """Sentences of one element joined by a space (none between Chinese ones), elements by a line
+    break, so a heading or paragraph never runs into the next (extracts and quotes read lines)."""
+    out, element = "", None
     for u in units:
-        if out and (u.is_table or out.endswith("\n")):
+        if out and (u.is_table or out.endswith("\n") or u.element != element):
             out += "\n"
         elif out and not (u.text[:1] and "\u3400" <= u.text[0] <= "\u9fff" and "\u3000" <= out[-1] <= "\uffef"):
             out += " "
         out += u.text
+        element = u.element
     return out
 
 
 def chunk_elements(doc_id: str, elements: list[Element], cfg: ChunkSettings) -> list[Chunk]:
     chunks: list[Chunk] = []
     for section, els in _sections(elements):
-        units = [u for el in els for u in _units(el, cfg)]
+        units = [replace(u, element=i) for i, el in enumerate(els) for u in _units(el, cfg)]
         for group in _pack(units, cfg):
             text = _join(group)
             digest = hashlib.sha1(f"{section}\n{text}".encode()).hexdigest()[:10]

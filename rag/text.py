@@ -19,6 +19,7 @@ from indexer.tokenize import CJK_CHAR, count_tokens
 BULLET = re.compile(r"^\s*([-*•·>#|]|\d+[.)、]|[一二三四五六七八九十]+、)")
 _LINE_END = re.compile(r"[.!?:;。！？；：]$")
 _MARKUP = " \t-*#>|•·"
+WRAP_MIN_CJK, WRAP_MIN_LATIN = 20, 40  # characters: shorter lines are headings or ends of paragraphs
 
 
 def is_cjk(text: str) -> bool:
@@ -30,20 +31,27 @@ def is_table_row(line: str) -> bool:
     return "|" in line
 
 
+def _wrapped(line: str) -> bool:
+    """Long enough to have been wrapped by the layout (a PDF or plain-text line), not a heading."""
+    return len(line) >= (WRAP_MIN_CJK if is_cjk(line) else WRAP_MIN_LATIN)
+
+
 def join_wrapped_lines(text: str) -> list[str]:
-    """Lines, with wrapped ones joined back: a line continues the previous one when that did not end
-    a sentence and it does not start a list item or heading. Table rows (cells split by |) stay
-    lines of their own."""
+    """Lines, with wrapped ones joined back: a line continues the previous one when that one is long
+    (as wrapped lines are; a short one is a heading), did not end a sentence, and the line does not
+    start a list item. Table rows (cells split by |) stay lines of their own."""
     out: list[str] = []
+    prev = ""  # the previous raw line (out[-1] may hold several joined ones)
     for line in text.splitlines():
         line = line.strip()
         if not line:
             out.append("")
-        elif (out and out[-1] and not _LINE_END.search(out[-1]) and not BULLET.match(line)
-              and not is_table_row(line) and not is_table_row(out[-1])):
+        elif (out and out[-1] and _wrapped(prev) and not _LINE_END.search(prev) and not BULLET.match(line)
+              and not is_table_row(line) and not is_table_row(prev)):
             out[-1] += ("" if is_cjk(line) else " ") + line
         else:
             out.append(line)
+        prev = line
     return [x for x in out if x]
 
 

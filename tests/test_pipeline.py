@@ -97,3 +97,14 @@ def test_auto_mode_generates_chinese_for_a_model_that_writes_it(manager, sample_
     pipe.generator = generator
     ans = pipe.ask("借记卡正式挂失手续费是多少？")
     assert ans.mode == "generate" and ans.timings["generate_s"] > 0
+
+
+def test_chinese_follow_up_is_answered_from_the_conversation(manager, sample_copy, generator):
+    pipe = make(manager, generator)
+    first = pipe.ask("借记卡丢了怎么挂失？")
+    history = [{"role": "user", "content": "借记卡丢了怎么挂失？"}, {"role": "assistant", "content": first.answer}]
+    alone = pipe.ask("那信用卡呢？")
+    follow = pipe.ask("那信用卡呢？", history)
+    assert follow.mode == "extract" and not follow.refused and follow.citations
+    assert "信用卡" in follow.answer and any("card_loss" in h.source for h in follow.hits[:2])
+    assert follow.hits[0].chunk_id != alone.hits[0].chunk_id or alone.refused

@@ -7,10 +7,16 @@ def test_prose_sentences_english_chinese_and_wrapped_lines():
     assert prose_sentences("临时挂失有效期为5天。到期后自动解除；请及时办理正式挂失！") == [
         "临时挂失有效期为5天。", "到期后自动解除；", "请及时办理正式挂失！"]
     # a PDF line wrap is joined back; a list item is not, and its marker is stripped
-    assert prose_sentences("All loans are subject to credit\napproval and verification.\n- Second item here") == [
-        "All loans are subject to credit approval and verification.", "Second item here"]
+    assert prose_sentences("All personal loans and credit lines are subject to credit\napproval and verification."
+                           "\n- Second item here") == [
+        "All personal loans and credit lines are subject to credit approval and verification.", "Second item here"]
     # Chinese wrapped lines join without a space
-    assert prose_sentences("挂失后请尽快\n到柜台办理。") == ["挂失后请尽快到柜台办理。"]
+    assert prose_sentences("境内个人每人每年可享受等值5万美元的购汇额度，额度按自然年\n计算。") == [
+        "境内个人每人每年可享受等值5万美元的购汇额度，额度按自然年计算。"]
+    # a short line is a heading, not a wrapped line: it stays apart from the paragraph under it
+    assert prose_sentences("港湾银行银行卡挂失与补卡须知\n借记卡丢失时，请第一时间办理挂失。") == [
+        "港湾银行银行卡挂失与补卡须知", "借记卡丢失时，请第一时间办理挂失。"]
+    assert prose_sentences("Reporting a lost card\nCall us at once.") == ["Reporting a lost card", "Call us at once."]
 
 
 def test_line_sentences_keep_lines_apart():
