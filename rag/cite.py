@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from indexer.tokenize import tokenize
 from rag.answer_types import Citation
+from rag.text import prose_sentences
 from rag.types import Hit
 
 _NUM_LIST = r"\d{1,3}(?:\s*(?:[,，、;；]|[-–~])\s*\d{1,3})*"
@@ -97,12 +98,10 @@ def support(sentence_tokens: set[str], passage_tokens: set[str]) -> float:
 
 
 def best_quote(passage: str, sentence_tokens: set[str], limit: int = 300) -> str:
-    """The passage sentence sharing the most content tokens with the citing sentence."""
+    """The passage sentence sharing the most content tokens with the citing sentence (lines wrapped
+    by a PDF or text layout joined back, so the quote is the whole sentence)."""
     best, best_key = "", (-1, 0)
-    for a, b in split_sentences(passage):
-        sent = passage[a:b].strip()
-        if not sent:
-            continue
+    for sent in prose_sentences(passage):
         shared = len(content_tokens(sent) & sentence_tokens)
         key = (shared, -len(sent))
         if key > best_key:

@@ -118,3 +118,16 @@ def test_stream_citer_cites_after_the_stream():
     r = citer.finish()
     assert r.answer == "Domestic wire transfers cost $25 [1]. Call 1-800-555-0199 [2]."
     assert [c.doc_id for c in r.citations] == ["wires", "cards"]
+
+
+def test_quote_is_the_whole_sentence_across_a_layout_line_break():
+    from rag.cite import best_quote, content_tokens
+
+    passage = ("境内个人每人每年可享受等值5万美元的购汇额度和等值5万美元的结汇额度，额度按自然年\n"
+               "计算，每年1月1日重置。个人购汇可用于因私旅游。")
+    assert best_quote(passage, content_tokens("个人每年购汇额度是5万美元")) == (
+        "境内个人每人每年可享受等值5万美元的购汇额度和等值5万美元的结汇额度，额度按自然年计算，每年1月1日重置。")
+    en = ("Lost cards\nIf your card is lost or stolen, call us at once on the number printed\n"
+          "on the back of your statement. Replacement cards arrive in five days.")
+    assert best_quote(en, content_tokens("Call the number on your statement.")) == (
+        "If your card is lost or stolen, call us at once on the number printed on the back of your statement.")
