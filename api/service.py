@@ -67,7 +67,7 @@ class Service:
         if self.svc.warm_up:
             enc = self.manager.encoder()
             enc.warm_up()
-            if self.settings.answer.mode != "extract":  # extract-only: the generator is never loaded
+            if self.settings.answer.uses_generator:
                 self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
             if self.reranker:
                 self.reranker.warm_up()

@@ -52,6 +52,11 @@ class AnswerSettings(BaseSettings):
         None, description="evidence below this refuses without generating; default: the KB's calibrated "
                           "threshold (`rag tune refusal`), else no retrieval-based refusal")
 
+    @property
+    def uses_generator(self) -> bool:
+        """False for mode 'extract': then no generator is ever loaded (pipeline and service warm-up)."""
+        return self.mode != "extract"
+
 
 @dataclass
 class Settings:

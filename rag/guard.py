@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from rag.guard_patterns import CROSS_KB, INJECTION, Pattern
+from rag.text import language
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _NOT_WORD = re.compile(r"[\W_]+")
 _NOT_SQUASH = re.compile(rf"[^a-z{_CJK}]+")
 _HSPACE = re.compile(r"[^\S\n]+")
-_HAS_CJK = re.compile(rf"[{_CJK}]")
 
 _counts: Counter[str] = Counter()
 _counts_lock = threading.Lock()
@@ -95,10 +95,6 @@ def normalise(text: str) -> Normalised:
     words = _NOT_WORD.sub(" ", raw).strip()
     squash = _NOT_SQUASH.sub("", raw.translate(_LEET))
     return Normalised(raw=raw, words=words, squash=squash)
-
-
-def language(text: str) -> str:
-    return "zh" if _HAS_CJK.search(text) else "en"
 
 
 def _first_match(norm: Normalised, patterns: list[Pattern]) -> str | None:

@@ -20,12 +20,12 @@ from rag.config import Settings
 from rag.conversation import retrieval_query
 from rag.extract import fallback_answer
 from rag.generate import Generator
-from rag.guard import language
 from rag.loops import collapse_repeats
 from rag.prompt import SYSTEM_PROMPT, build_messages
 from rag.refusal import evidence, refusal_message
 from rag.rerank import CrossEncoderReranker
 from rag.retrieve import HybridRetriever
+from rag.text import language
 
 
 PROMPT_TAG = re.compile(r"</?passage\b[^>]*>")  # a small model sometimes echoes the prompt's quoting
@@ -47,7 +47,7 @@ class Pipeline:
         self.retriever.warm_up()
         if self.reranker:
             self.reranker.warm_up()
-        if self.settings.answer.mode != "extract":  # extract-only: the generator is never loaded
+        if self.settings.answer.uses_generator:
             self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
 
     def extracts(self, question: str) -> bool:

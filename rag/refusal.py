@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.text import language
 from rag.types import Hit
 
 META_KEY = "refusal_threshold"
@@ -28,7 +29,7 @@ def evidence(hits: list[Hit]) -> float:
 
 
 def refusal_message(question: str) -> str:
-    return REFUSAL_ZH if any("\u4e00" <= ch <= "\u9fff" for ch in question) else REFUSAL_EN
+    return REFUSAL_ZH if language(question) == "zh" else REFUSAL_EN
 
 
 @dataclass

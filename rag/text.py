@@ -1,4 +1,4 @@
-"""Text helpers shared by the answer side: is a text Chinese, and its sentences.
+"""Text helpers shared by the answer side: a text's language, and its sentences.
 
 * `prose_sentences`: sentences of a passage, with lines wrapped by PDF or plain-text layout joined
   back first and list markers stripped (extractive answers, mined queries, drafted questions).
@@ -20,6 +20,12 @@ BULLET = re.compile(r"^\s*([-*•·>#|]|\d+[.)、]|[一二三四五六七八九�
 _LINE_END = re.compile(r"[.!?:;。！？；：]$")
 _MARKUP = " \t-*#>|•·"
 WRAP_MIN_CJK, WRAP_MIN_LATIN = 20, 40  # characters: shorter lines are headings or ends of paragraphs
+
+
+def language(text: str) -> str:
+    """'zh' when the text has any CJK character (a Chinese question with English terms is still
+    Chinese), else 'en': picks the refusal message, the guard's reply and the answer mode."""
+    return "zh" if CJK_CHAR.search(text) else "en"
 
 
 def is_cjk(text: str) -> bool:

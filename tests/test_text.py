@@ -1,4 +1,4 @@
-from rag.text import good_sentence, is_cjk, line_sentences, prose_sentences
+from rag.text import good_sentence, is_cjk, language, line_sentences, prose_sentences
 
 
 def test_prose_sentences_english_chinese_and_wrapped_lines():
@@ -31,3 +31,9 @@ def test_is_cjk_and_good_sentence():
     assert not good_sentence("Fees:")                          # too short
     assert not good_sentence("| fee | 5 | 10 | 20 |")          # a table row
     assert good_sentence("跨行转账每笔收取手续费五元，本行转账免费。")
+
+
+def test_language_is_chinese_with_any_cjk_character():
+    # a Chinese question with English terms is Chinese; is_cjk (a quarter of the text) is not
+    assert language("如何重置 VPN password?") == "zh" and not is_cjk("如何重置 VPN password?")
+    assert language("How do I reset my VPN password?") == "en"
