@@ -30,9 +30,10 @@ def answer_variant(settings: Settings) -> str:
     import hashlib
     import json
 
-    parts = {name: getattr(settings, name).model_dump(mode="json", exclude={"api_key_env", "timeout_s",
-                                                                            "connect_timeout_s", "retries",
-                                                                            "backoff_s", "torch_threads"})
+    from rag.generate_config import GenerationSettings
+
+    skip = {"generation": set(GenerationSettings.TRANSPORT_FIELDS)}
+    parts = {name: getattr(settings, name).model_dump(mode="json", exclude=skip.get(name))
              for name in ("retrieval", "rerank", "generation", "answer")}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -114,6 +114,15 @@ def _pack(units: list[_Unit], cfg: ChunkSettings) -> list[list[_Unit]]:
     return chunks
 
 
+_UNSPACED = re.compile("[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def _wide(ch: str) -> bool:
+    """A character of a script written without spaces (CJK ideographs, kana) or full-width punctuation:
+    two sentences that meet on such characters are joined with no space. Hangul is not one."""
+    return bool(ch) and _UNSPACED.match(ch) is not None
+
+
 def _join(units: list[_Unit]) -> str:
     """Sentences of one element joined by a space (none between Chinese ones), elements by a line
     break, so a heading or paragraph never runs into the next (extracts and quotes read lines)."""
@@ -121,7 +130,7 @@ def _join(units: list[_Unit]) -> str:
     for u in units:
         if out and (u.is_table or out.endswith("\n") or u.element != element):
             out += "\n"
-        elif out and not (u.text[:1] and "\u3400" <= u.text[0] <= "\u9fff" and "\u3000" <= out[-1] <= "\uffef"):
+        elif out and not (_wide(out[-1]) and _wide(u.text[:1])):
             out += " "
         out += u.text
         element = u.element

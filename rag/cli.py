@@ -17,6 +17,9 @@ kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 
 KB = typer.Option("default", "--kb", help="knowledge base name")
+DOC = typer.Option([], "--doc", help="only these document ids")
+SOURCE = typer.Option([], "--source", help="only these sources")
+TAG = typer.Option([], "--tag", help="only documents with key=value (tags given at index time)")
 
 
 class State:
@@ -168,9 +171,7 @@ def delete(doc: str = typer.Argument(..., help="document id or the path it was i
 @app.command()
 def search(query: str, kb: str = KB, k: int = typer.Option(10, "-k", "--top-k"),
            mode: Optional[str] = typer.Option(None, "--mode", help="hybrid | dense | bm25"),
-           doc: list[str] = typer.Option([], "--doc", help="only these document ids"),
-           source: list[str] = typer.Option([], "--source", help="only these sources"),
-           tag: list[str] = typer.Option([], "--tag", help="only documents with key=value"),
+           doc: list[str] = DOC, source: list[str] = SOURCE, tag: list[str] = TAG,
            as_json: bool = typer.Option(False, "--json")):
     """Search a knowledge base (hybrid dense + BM25 by default)."""
     from indexer.types import Filters
@@ -238,6 +239,7 @@ def _answer_json(ans) -> str:
 
 @app.command()
 def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
+        doc: list[str] = DOC, source: list[str] = SOURCE, tag: list[str] = TAG,
         stream: bool = typer.Option(False, "--stream", help="print tokens as they come"),
         as_json: bool = typer.Option(False, "--json"),
         questions: Optional[str] = typer.Option(None, "--questions", help="file: answer every line, one model load"),
@@ -245,7 +247,10 @@ def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
     """Answer a question from a knowledge base, with verified citations."""
     from pathlib import Path
 
+    from indexer.types import Filters
     from rag.answer_types import Answer
+
+    filters = Filters.make(doc, source, _tags(tag))
 
     todo = [question] if question else []
     if questions:
@@ -258,7 +263,7 @@ def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
         if len(todo) > 1 and not as_json:
             typer.secho(f"\nQ: {q}", bold=True)
         ans = None
-        for event in pipe.stream(q):
+        for event in pipe.stream(q, filters=filters):
             if isinstance(event, Answer):
                 ans = event
             elif stream and not as_json:
@@ -272,10 +277,13 @@ def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
 
 
 @app.command()
-def chat(kb: str = KB,
+def chat(kb: str = KB, doc: list[str] = DOC, source: list[str] = SOURCE, tag: list[str] = TAG,
          adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (rag tune generator)")):
     """Interactive questions and answers; follow-ups use the conversation so far."""
+    from indexer.types import Filters
     from rag.answer_types import Answer
+
+    filters = Filters.make(doc, source, _tags(tag))
 
     pipe = _pipeline(kb, adapter)
     history: list[dict[str, str]] = []
@@ -291,7 +299,7 @@ def chat(kb: str = KB,
             history = []
             continue
         ans = None
-        for event in pipe.stream(question, history):
+        for event in pipe.stream(question, history, filters):
             if isinstance(event, Answer):
                 ans = event
             else:

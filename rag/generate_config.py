@@ -20,6 +20,11 @@ from rag.model_cache import DEFAULT_CACHE_DIR
 
 class GenerationSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_LLM_", extra="ignore", protected_namespaces=())
+    # how an answer is fetched or computed, never what it says: the service's answer cache ignores these
+    # (a new field that can change an answer's words must NOT be listed here)
+    TRANSPORT_FIELDS: ClassVar[frozenset[str]] = frozenset({
+        "api_key_env", "timeout_s", "connect_timeout_s", "retries", "backoff_s", "stream", "prefix_cache",
+        "torch_threads"})
 
     backend: Literal["local", "openai"] = Field(
         "local", description="'local' (transformers, on this machine) or 'openai' (any OpenAI-compatible "

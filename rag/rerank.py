@@ -63,7 +63,16 @@ class CrossEncoderReranker:
         self._model = None
         self._lock = threading.Lock()
 
+    @property
+    def active(self) -> bool:
+        """False at weight 0: the retrieval order stands, so the model is neither loaded nor run."""
+        return self.weight > 0
+
     def warm_up(self) -> None:
+        if self.active:
+            self._load()
+
+    def _load(self) -> None:
         if self._model is not None:
             return
         with self._lock:
@@ -84,8 +93,8 @@ class CrossEncoderReranker:
             self._model = model
 
     def score(self, query: str, passages: list[str]) -> list[float]:
-        """Cross-encoder scores (higher = more relevant), in the order given."""
-        self.warm_up()
+        """Cross-encoder scores (higher = more relevant), in the order given (whatever the weight)."""
+        self._load()
         if not passages:
             return []
         out = self._model.predict([(query, p) for p in passages], batch_size=self.batch_size,
@@ -100,6 +109,8 @@ class CrossEncoderReranker:
         retrieval score it had before."""
         if not hits or k <= 0:
             return []
+        if not self.active:
+            return list(hits[:k])
         head, tail = hits[:self.top_n], hits[self.top_n:]
         ce = self.score(query, [passage_text(h.title, h.text) for h in head])
         final = blend(ce, [h.score for h in head], self.weight)

@@ -33,8 +33,17 @@ def is_cjk(text: str) -> bool:
     return len(CJK_CHAR.findall(text)) > len(text) / 4
 
 
+_SENTENCE_END = (".", "!", "?", ";", ":", "。", "！", "？", "；", "：", "…")
+
+
 def is_table_row(line: str) -> bool:
-    return "|" in line
+    """A row of a table as the parsers write them ("cell | cell", or Markdown's "| cell | cell |").
+    A prose sentence that holds a shell pipe ("run dpkg -l | grep foo.") ends like a sentence and is
+    not a row."""
+    s = line.strip()
+    if "|" not in s:
+        return False
+    return s.startswith("|") or s.endswith("|") or not s.endswith(_SENTENCE_END)
 
 
 def _wrapped(line: str) -> bool:

@@ -394,3 +394,6 @@ def test_answer_variant_changes_with_what_an_answer_depends_on():
     variants = {answer_variant(s) for s in (base, other_mode, other_model, other_fusion)}
     assert len(variants) == 4
     assert answer_variant(slower_timeout) == answer_variant(base)  # transport settings do not change answers
+    from rag.generate_config import GenerationSettings
+
+    assert GenerationSettings.TRANSPORT_FIELDS <= set(GenerationSettings.model_fields)  # no stale names

@@ -45,6 +45,14 @@ def test_cli_end_to_end(tmp_path):
 
     none = json.loads(rag(home, "search", "block lost card", "--kb", "bank", "--json", "--tag", "dept=corporate").stdout)
     assert none == []
+    # ask takes the same filters (a Chinese question: quoted from the passages, no generator loaded)
+    ans = json.loads(rag(home, "ask", "每日转账限额是多少？", "--kb", "bank", "--json",
+                         "--source", str(docs / "转账.txt")).stdout)
+    assert not ans["refused"] and "5万元" in ans["answer"]
+    assert {Path(c["source"]).name for c in ans["citations"]} == {"转账.txt"}
+    other = json.loads(rag(home, "ask", "每日转账限额是多少？", "--kb", "bank", "--json",
+                           "--tag", "dept=corporate").stdout)
+    assert other["refused"] and other["citations"] == []
 
     assert "deleted" in rag(home, "delete", str(docs / "cards.md"), "--kb", "bank").stdout
     after = json.loads(rag(home, "search", "lost card", "--kb", "bank", "--json").stdout)

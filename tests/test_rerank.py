@@ -174,6 +174,17 @@ def test_train_reranker_saves_a_loadable_model_and_measures_with_and_without(man
     assert make_reranker(RerankSettings(model=str(tmp_path / "ce"), weight=1.0)).weight == 1.0  # ... config wins
 
 
+def test_weight_zero_neither_loads_nor_runs_the_model(tmp_path):
+
+    hits = [Hit(doc_id=f"d{i}", chunk_id=f"d{i}:0", source="s", text=t, score=s)
+            for i, (t, s) in enumerate([("Branches open at nine.", 0.9), ("Cards are blocked by phone.", 0.5)])]
+    r = CrossEncoderReranker(str(tmp_path / "no-such-model"), weight=0.0)
+    r.warm_up()  # nothing to load: a missing folder is no error at weight 0
+    assert not r.active and r.run("How do I block my card?", hits, 2) == hits
+    with pytest.raises(RuntimeError, match="cannot load the cross-encoder"):
+        r.score("How do I block my card?", ["x"])  # asked for scores explicitly, it does load
+
+
 def test_blend_weight_zero_keeps_retrieval_order_and_one_is_the_cross_encoder():
     from rag.rerank import blend
 

@@ -1,4 +1,4 @@
-from rag.text import good_sentence, is_cjk, language, line_sentences, prose_sentences
+from rag.text import good_sentence, is_cjk, is_table_row, language, line_sentences, prose_sentences
 
 
 def test_prose_sentences_english_chinese_and_wrapped_lines():
@@ -37,3 +37,12 @@ def test_language_is_chinese_with_any_cjk_character():
     # a Chinese question with English terms is Chinese; is_cjk (a quarter of the text) is not
     assert language("如何重置 VPN password?") == "zh" and not is_cjk("如何重置 VPN password?")
     assert language("How do I reset my VPN password?") == "en"
+
+
+def test_table_rows_and_shell_pipes():
+    assert is_table_row("Fee | 10 USD") and is_table_row("| fee | 5 | 10 |") and is_table_row("年费 | 100 元")
+    assert is_table_row("dpkg -l | grep foo")          # a bare command line is not prose either
+    # a sentence holding a shell pipe is prose: it can be quoted and cited
+    assert not is_table_row("To list them, run dpkg -l | grep foo.")
+    assert not is_table_row("可以运行 dpkg -l | grep foo 查看。")
+    assert good_sentence("To see what is installed, run dpkg -l | grep foo in a terminal.")
