@@ -139,7 +139,9 @@ class AnswerOut(BaseModel):
     passages: list[HitOut]
     dropped: list[CitationOut] = []
     fallback: str = Field("", description="'extractive' when the generator's answer had no support in the passages "
-                                          "and the answer quotes the best-matching passage instead")
+                                          "and the answer quotes the best-matching passage instead; "
+                                          "'unsupported' when no passage matched either and the answer is "
+                                          "the refusal")
     mode: str = Field("generate", description="'generate': written by the generator; 'extract': no generator, "
                                               "the answer quotes the passages ([answer] mode, e.g. Chinese "
                                               "questions with the English-centred default model); 'refuse': "

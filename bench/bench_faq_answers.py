@@ -60,11 +60,14 @@ def record(ans, qid: str | None, question: str, gold: dict[str, float], budget: 
     gold = gold or {}
     by_retrieval = ans.refused and ans.timings.get("generate_s", 1.0) == 0.0
     return {"query_id": qid, "question": question, "budget": budget, "threshold": threshold,
-            "refused": bool(ans.refused), "refused_by": ("retrieval" if by_retrieval else "model") if ans.refused else None,
+            "refused": bool(ans.refused),
+            "refused_by": (("retrieval" if by_retrieval else "unsupported" if ans.fallback == "unsupported" else "model")
+                           if ans.refused else None),
             "empty": not ans.answer.strip(),
             "cited_gold": any(c.doc_id in gold for c in ans.citations),
             "mode": ans.mode,  # generate | extract | refuse
             "fallback": ans.fallback,  # "extractive": the model's answer had no support; a cited extract replaced it
+            #                            "unsupported": no support and no matching passage sentence: refused
             "gold_in_passages": any(h.doc_id in gold for h in ans.hits),
             "citations": [c.doc_id for c in ans.citations], "dropped": len(ans.dropped),
             "passages": [h.doc_id for h in ans.hits],
@@ -88,9 +91,10 @@ def summarise(rows: list[dict]) -> dict:
             "cited_gold_of_answered": (sum(r["cited_gold"] for r in answered) / len(answered)) if answered else None,
             "gold_in_passages": sum(r["gold_in_passages"] for r in rows) / n,
             "any_citation": sum(bool(r["citations"]) for r in rows) / n,
-            "extractive_fallback": sum(bool(r.get("fallback")) for r in rows),
+            "extractive_fallback": sum(r.get("fallback") == "extractive" for r in rows),
+            "refused_unsupported": sum(r.get("fallback") == "unsupported" for r in rows),
             "extracted": sum(r.get("mode") == "extract" for r in rows),
-            "cited_gold_by_fallback": sum(r["cited_gold"] and bool(r.get("fallback")) for r in rows),
+            "cited_gold_by_fallback": sum(r["cited_gold"] and r.get("fallback") == "extractive" for r in rows),
             "refused": sum(r["refused"] for r in rows), "refused_by_retrieval": sum(r["refused_by"] == "retrieval" for r in rows),
             "empty": sum(r["empty"] for r in rows),
             "ttft_p50_s": percentile(ttft, 50), "ttft_p95_s": percentile(ttft, 95),

@@ -114,13 +114,10 @@ def _pack(units: list[_Unit], cfg: ChunkSettings) -> list[list[_Unit]]:
     return chunks
 
 
-_UNSPACED = re.compile("[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
-
-
-def _wide(ch: str) -> bool:
-    """A character of a script written without spaces (CJK ideographs, kana) or full-width punctuation:
-    two sentences that meet on such characters are joined with no space. Hangul is not one."""
-    return bool(ch) and _UNSPACED.match(ch) is not None
+def _unspaced(prev: str, nxt: str) -> bool:
+    """No space where a sentence starting with a CJK ideograph follows one ending on a CJK or
+    full-width character (\u3000-\uffef: ideographs and full-width punctuation such as 。！？)."""
+    return bool(prev and nxt) and "\u3400" <= nxt[0] <= "\u9fff" and "\u3000" <= prev[-1] <= "\uffef"
 
 
 def _join(units: list[_Unit]) -> str:
@@ -130,7 +127,7 @@ def _join(units: list[_Unit]) -> str:
     for u in units:
         if out and (u.is_table or out.endswith("\n") or u.element != element):
             out += "\n"
-        elif out and not (_wide(out[-1]) and _wide(u.text[:1])):
+        elif out and not _unspaced(out, u.text):
             out += " "
         out += u.text
         element = u.element

@@ -25,6 +25,10 @@ _KINDS: dict[str, ElementKind] = {"Title": "title", "Table": "table", "ListItem"
 # prose, whose verbs an English tagger cannot see.
 _SENTENCE_END = re.compile(r"[.!?;:,。！？；：，、…]$")
 _HEADING_MAX_CHARS = 80
+# Plain-text layout: a heading underlined with a rule ("Fees\n====", setext style; unstructured
+# hands it over as one element "Fees ====") and rule lines standing alone ("----------").
+_UNDERLINED = re.compile(r"(.+?)\s+([=\-~_*#])\2{2,}")
+_RULE_ONLY = re.compile(r"[=\-~_*#\s]{3,}")
 
 _OFFICE_NAMES = {".docx": "Word document (.docx)", ".pptx": "PowerPoint presentation (.pptx)"}
 
@@ -77,8 +81,11 @@ def to_elements(raw: Iterable[Any], *, heuristic_titles: bool = False,
     for item in raw:
         category = getattr(item, "category", "")
         text = (getattr(item, "text", "") or "").strip()
-        if category in _SKIPPED or not text:
+        if category in _SKIPPED or not text or _RULE_ONLY.fullmatch(text):
             continue
+        underlined = _UNDERLINED.fullmatch(text)
+        if underlined and len(underlined.group(1)) <= _HEADING_MAX_CHARS:
+            text, category = underlined.group(1).strip(), "Title"
         meta = getattr(item, "metadata", None)
         page = getattr(meta, "page_number", None)
         depth = getattr(meta, "category_depth", None)
@@ -86,7 +93,7 @@ def to_elements(raw: Iterable[Any], *, heuristic_titles: bool = False,
             path.clear()
         last_page = page
         kind = _KINDS.get(category, "text")
-        if kind == "title" and not _is_heading(text, depth, heuristic_titles, slides):
+        if kind == "title" and not underlined and not _is_heading(text, depth, heuristic_titles, slides):
             kind = "text"
         if kind == "title":
             level = depth if isinstance(depth, int) and depth >= 0 else 0

@@ -33,7 +33,8 @@ class Answer:
     hits: list[Hit]                    # the passages that were put in the prompt, in prompt order
     dropped: list[Citation] = field(default_factory=list)  # citations the verification rejected
     # "extractive": the generator's answer had no support in any passage, so the answer quotes the
-    # best-matching passage instead (rag.extract); "" when the answer is the generator's
+    # best-matching passage instead (rag.extract); "unsupported": no support and no passage sentence
+    # matching the question either, so the answer is the refusal; "" when the answer is the generator's
     fallback: str = ""
     # "generate": the generator wrote the answer (or tried: see fallback); "extract": no generator was
     # called, the answer quotes the passages ([answer] mode); "refuse": refused on retrieval evidence

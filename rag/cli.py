@@ -213,6 +213,10 @@ def _print_answer(ans, streamed: bool) -> None:
         print(ans.answer)
     elif ans.mode == "extract":
         print()
+    elif ans.fallback == "unsupported":
+        typer.secho("\n(no sentence of that answer is supported by the passages, and none of them matches the "
+                    "question:)", fg="yellow")
+        print(ans.answer)
     elif ans.fallback:
         typer.secho("\n(no sentence of that answer is supported by the passages; quoting the best-matching one:)",
                     fg="yellow")

@@ -25,7 +25,7 @@ from rag.prompt import SYSTEM_PROMPT, build_messages
 from rag.refusal import evidence, refusal_message
 from rag.rerank import CrossEncoderReranker
 from rag.retrieve import HybridRetriever
-from rag.text import language
+from rag.text import is_cjk, language
 
 
 PROMPT_TAG = re.compile(r"</?passage\b[^>]*>")  # a small model sometimes echoes the prompt's quoting
@@ -112,6 +112,10 @@ class Pipeline:
             if extract:
                 quoted = cite(extract, used, gs.cite_min_overlap)
                 text, citations, fallback = quoted.answer, quoted.citations, "extractive"
+        if not refused and not citations and _checkable(text, used):
+            # no sentence of the answer is backed by a passage, and no passage sentence matches the
+            # question: the documents do not answer it, whatever the model wrote
+            text, refused, fallback = refusal_message(question), True, "unsupported"
         end = time.perf_counter()
         timings.update(ttft_s=((first or end) - t0), generate_s=end - t, total_s=end - t0)
         yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=used,
@@ -130,6 +134,12 @@ class Pipeline:
         timings.update(ttft_s=end - t0, generate_s=0.0, total_s=end - t0)
         yield Token(text)
         yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=hits, mode="extract")
+
+
+def _checkable(answer: str, hits: list) -> bool:
+    """The lexical support test can judge `answer` only against passages in its own script (a Chinese
+    answer shares no words with English passages, whatever it says)."""
+    return any(is_cjk(h.text) == is_cjk(answer) for h in hits)
 
 
 def build_pipeline(settings: Settings, kb: str, manager=None) -> Pipeline:

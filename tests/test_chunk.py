@@ -59,8 +59,8 @@ def test_tokenizer_mixed_language():
     assert count_tokens("每日限额5万元 ATM") == 8
 
 
-def test_sentences_join_without_space_only_in_unspaced_scripts():
+def test_chinese_sentences_join_without_a_space_others_with_one():
     cfg = ChunkSettings(max_tokens=200, overlap_tokens=0)
-    text = "借记卡丢失请挂失。（临时挂失有效5天）。 Call us at once. 한국어 문장입니다. 다음 문장"
+    text = "借记卡丢失请挂失。临时挂失有效5天！Call us at once. 한국어 문장입니다. 다음 문장"
     [chunk] = chunk_elements("d", [Element(text, "text", "")], cfg)
-    assert chunk.text == text  # Chinese meets full-width punctuation unspaced; English and Korean keep their spaces
+    assert chunk.text == "借记卡丢失请挂失。临时挂失有效5天！ Call us at once. 한국어 문장입니다. 다음 문장"

@@ -204,7 +204,7 @@ def test_settings_from_env_and_config_file(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- remote (OpenAI-compatible)
 class _Handler(BaseHTTPRequestHandler):
     """Speaks /v1/chat/completions. The model name picks the behaviour:
-    echo (answers "You said: <last user message>"), babble (repeats a phrase no passage supports), flaky (503 first), limited (429 first),
+    echo (answers "You said: <last user message>"), babble (repeats a phrase no passage supports), babble-zh (the same in Chinese), flaky (503 first), limited (429 first),
     down (always 503), bad (400), hang (no answer), stall (one SSE event, then nothing),
     json-only (ignores "stream")."""
 
@@ -235,6 +235,8 @@ class _Handler(BaseHTTPRequestHandler):
         text = "You said: " + body["messages"][-1]["content"]
         if model == "babble":
             text = "The answer to the question is:\n\n" * 4
+        if model == "babble-zh":  # Chinese words, no [n]: not checkable against English passages
+            text = "问题的答案如下：\n\n" * 4
         if body.get("stream") and model != "json-only":
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -494,19 +496,38 @@ def test_loop_detection_and_collapse():
 
 
 @pytest.mark.parametrize("fallback", [True, False])
-def test_unsupported_answer_falls_back_to_a_cited_extract(llm_server, manager, sample_copy, fallback):
+def test_unsupported_answer_falls_back_to_a_cited_extract_or_the_refusal(llm_server, manager, sample_copy, fallback):
     from rag.config import Settings
     from rag.pipeline import build_pipeline
+    from rag.refusal import REFUSAL_EN
 
     settings = Settings.load(indexer={"home": manager.home}, answer={"extractive_fallback": fallback},
                              generation={"backend": "openai", "base_url": llm_server.url, "model": "babble"})
     pipe = build_pipeline(settings, "t", manager)
     ans = pipe.ask("What number do I call to report a stolen card?")
-    assert not ans.refused
     if fallback:  # the passage's own sentences, citing it
-        assert ans.fallback == "extractive" and ans.citations
+        assert not ans.refused and ans.fallback == "extractive" and ans.citations
         assert ans.citations[0].chunk_id == ans.hits[0].chunk_id and "[1]" in ans.answer
         assert "answer to the question" not in ans.answer
-    else:  # the model's words, repeats collapsed, nothing cited
-        assert ans.fallback == "" and ans.citations == []
-        assert ans.answer == "The answer to the question is:"
+    else:  # no quoting: an answer no passage supports is not given
+        assert ans.refused and ans.fallback == "unsupported" and ans.citations == []
+        assert ans.answer == REFUSAL_EN
+    # nothing in the (English) passages matches an off-topic question: the model's words are refused
+    from indexer.types import Filters
+
+    english = Filters.make(sources=[str(sample_copy / "lost_or_stolen_cards_en.txt")])
+    off = pipe.ask("What is the best recipe for lasagna?", filters=english)
+    assert off.hits and all(h.source.endswith("_en.txt") for h in off.hits)
+    assert off.refused and off.fallback == "unsupported" and off.answer == REFUSAL_EN and off.mode == "generate"
+
+
+def test_answer_in_another_language_than_the_passages_is_not_refused_as_unsupported(llm_server, manager, sample_copy):
+    """The lexical support test cannot judge a Chinese answer against English passages: the answer is
+    kept (uncited) rather than refused on a test that could not apply."""
+    from rag.config import Settings
+    from rag.pipeline import build_pipeline
+
+    settings = Settings.load(indexer={"home": manager.home}, answer={"extractive_fallback": False},
+                             generation={"backend": "openai", "base_url": llm_server.url, "model": "babble-zh"})
+    ans = build_pipeline(settings, "t", manager).ask("What number do I call to report a stolen card?")
+    assert not ans.refused and ans.fallback == "" and ans.answer.startswith("问题的答案如下")

@@ -234,6 +234,19 @@ def test_plain_text_sentences_are_not_mistaken_for_headings(tmp_path: Path) -> N
             "text", "Fee schedule")
 
 
+def test_plain_text_underlined_headings_and_rules(tmp_path: Path) -> None:
+    txt = write(tmp_path / "branches.txt",
+                "HARBOR BANK - BRANCH OPENING HOURS\n==================================\n\n"
+                "Our branches open at nine on weekdays.\n\n----------\n\n"
+                "挂失须知\n========\n\n借记卡丢失请立即致电挂失。\n")
+    elements = parse_file(txt)
+    assert [e.text for e in elements if e.kind == "title"] == ["HARBOR BANK - BRANCH OPENING HOURS", "挂失须知"]
+    assert by_text(elements, "Our branches open at nine on weekdays.").section == "HARBOR BANK - BRANCH OPENING HOURS"
+    assert by_text(elements, "借记卡丢失请立即致电挂失。").section == "挂失须知"
+    assert not any(set(e.text) <= set("=- ") for e in elements)  # rule lines are layout, not text
+    assert not any("===" in e.text for e in elements)
+
+
 # ---------------------------------------------------------------- encodings
 
 def test_gbk_chinese_text_file(tmp_path: Path) -> None:
