@@ -13,9 +13,10 @@ class Citation:
     chunk_id: str
     source: str
     quote: str         # the passage's sentence (or snippet) that best supports the answer
-    supported: bool    # passed the lexical-support test (False only in `dropped`)
+    supported: bool    # passed the support test (False only in `dropped`)
     passage: int = 0   # the passage's number in the prompt (what the model wrote, before renumbering)
-    score: float = 0.0  # share of the citing sentence's content tokens found in the passage
+    score: float = 0.0  # share of the citing sentence's content tokens found in the passage (a cosine
+    #                     when sentence and passage are in different scripts: rag.cite_semantic)
     title: str = ""
     page: int | None = None
     sentence: str = ""  # the answer sentence it was checked against

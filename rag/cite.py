@@ -10,6 +10,9 @@ Chinese) occur in the passage. Then, per sentence:
     the same test (not for "not in the knowledge base" sentences, nor for very short ones);
   * markers are rewritten as [1][2] ..., numbered by first appearance in the answer.
 
+A sentence and a passage in different scripts (a Chinese answer over English documents) share no
+words; with `cross` (rag.cite_semantic) they are judged by the KB's multilingual encoder instead.
+
 Accepted marker forms: [1], [1][2], [1, 2], [1,2,3], [1-3], 【1】, ［1］, [1，2], [1、2].
 For streaming, collect the raw pieces and cite the joined text at the end (StreamCiter).
 """
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 
 from indexer.tokenize import tokenize
 from rag.answer_types import Citation
+from rag.cite_semantic import CrossLingualSupport, cross_script
 from rag.text import prose_sentences
 from rag.types import Hit
 
@@ -126,15 +130,28 @@ class _Sentence:
     cited: list[int]          # passage numbers as written
     kept: list[int] = field(default_factory=list)
     scores: dict[int, float] = field(default_factory=dict)
+    quotes: dict[int, str] = field(default_factory=dict)  # passage n -> its best sentence (cross-script)
 
 
 def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: bool = True,
-         min_attach_tokens: int = 3) -> CitedText:
+         min_attach_tokens: int = 3, cross: CrossLingualSupport | None = None) -> CitedText:
     """Verify and renumber the citations of `answer`, whose [n] refer to hits[n-1] (the prompt's
-    passages, as returned by build_messages)."""
+    passages, as returned by build_messages). `cross` (rag.cite_semantic) judges a sentence and a
+    passage written in different scripts (a Chinese answer over English documents), which share no
+    words; without it such a pair is never supported."""
     passage_tokens = [set(tokenize(h.text)) for h in hits]
     sentences: list[_Sentence] = []
     dropped: list[Citation] = []
+
+    def check(s: _Sentence, i: int) -> tuple[bool, float]:
+        """(supported, score) of passage i for sentence s; records the quote of a cross-script match."""
+        if cross is not None and cross_script(s.text, hits[i].text):
+            score, quote = cross.best(MARKER.sub(" ", s.text).strip(), hits[i].text)
+            s.quotes[i + 1] = quote
+            return score >= cross.threshold, score
+        score = support(s.tokens, passage_tokens[i])
+        return bool(s.tokens) and score >= min_overlap, score
+
     for a, b in split_sentences(answer):
         text = answer[a:b]
         s = _Sentence(a, b, text, content_tokens(text), parse_citations(text))
@@ -143,37 +160,40 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                 dropped.append(Citation(n=n, doc_id="", chunk_id="", source="", quote="", supported=False,
                                         passage=n, sentence=text.strip()))
                 continue
-            score = support(s.tokens, passage_tokens[n - 1])
+            ok, score = check(s, n - 1)
             s.scores[n] = score
-            if s.tokens and score >= min_overlap:
+            if ok:
                 s.kept.append(n)
             else:
                 dropped.append(_citation(0, n, hits[n - 1], s, score, supported=False))
         if attach and not s.kept and len(s.tokens) >= min_attach_tokens and not is_refusal(text) and hits:
-            scores = [support(s.tokens, p) for p in passage_tokens]
-            best = max(range(len(hits)), key=lambda i: (scores[i], -i))
-            if scores[best] >= min_overlap:
+            checked = [check(s, i) for i in range(len(hits))]
+            passing = [i for i, (ok, _) in enumerate(checked) if ok]
+            if passing:
+                # a same-script passage (word overlap) before a cross-script one (cosine: another scale)
+                best = max(passing, key=lambda i: (not cross_script(s.text, hits[i].text), checked[i][1], -i))
                 s.kept.append(best + 1)
-                s.scores[best + 1] = scores[best]
+                s.scores[best + 1] = checked[best][1]
         sentences.append(s)
 
     # renumber by first appearance; one Citation per passage, with its best-supported sentence
     number: dict[int, int] = {}
-    best: dict[int, tuple[float, _Sentence]] = {}
+    best_of: dict[int, tuple[float, _Sentence]] = {}
     for s in sentences:
         for n in s.kept:
             number.setdefault(n, len(number) + 1)
-            if n not in best or s.scores[n] > best[n][0]:
-                best[n] = (s.scores[n], s)
-    citations = [_citation(number[n], n, hits[n - 1], best[n][1], best[n][0], supported=True)
+            if n not in best_of or s.scores[n] > best_of[n][0]:
+                best_of[n] = (s.scores[n], s)
+    citations = [_citation(number[n], n, hits[n - 1], best_of[n][1], best_of[n][0], supported=True)
                  for n in sorted(number, key=number.get)]
     text = "".join(_rewrite(s, number) for s in sentences)
     return CitedText(answer=text, citations=citations, dropped=dropped)
 
 
 def _citation(final_n: int, n: int, hit: Hit, s: _Sentence, score: float, supported: bool) -> Citation:
+    quote = s.quotes.get(n) or best_quote(hit.text, s.tokens)
     return Citation(n=final_n, doc_id=hit.doc_id, chunk_id=hit.chunk_id, source=hit.source,
-                    quote=best_quote(hit.text, s.tokens), supported=supported, passage=n,
+                    quote=quote, supported=supported, passage=n,
                     score=round(score, 4), title=hit.title, page=hit.page, sentence=s.text.strip())
 
 
@@ -203,8 +223,8 @@ class StreamCiter:
         result = citer.finish()
     """
 
-    def __init__(self, hits: Sequence[Hit], min_overlap: float = 0.3):
-        self.hits, self.min_overlap = hits, min_overlap
+    def __init__(self, hits: Sequence[Hit], min_overlap: float = 0.3, cross: CrossLingualSupport | None = None):
+        self.hits, self.min_overlap, self.cross = hits, min_overlap, cross
         self.parts: list[str] = []
 
     def wrap(self, pieces: Iterable[str]) -> Iterator[str]:
@@ -217,4 +237,4 @@ class StreamCiter:
         return "".join(self.parts)
 
     def finish(self) -> CitedText:
-        return cite(self.text, self.hits, self.min_overlap)
+        return cite(self.text, self.hits, self.min_overlap, cross=self.cross)

@@ -89,6 +89,11 @@ class GenerationSettings(BaseSettings):
     cite_min_overlap: float = Field(
         0.3, ge=0, le=1, description="a passage supports a sentence when at least this share of the "
                                      "sentence's content tokens occur in it")
+    cite_min_similarity: float | None = Field(
+        None, ge=0, le=1, description="a sentence and a passage in different scripts (a Chinese answer over "
+                                      "English documents) are judged by the KB's encoder: supported at this "
+                                      "cosine; None = 0.87 with a multilingual (e5) KB, off otherwise; "
+                                      "1 = off (rag.cite_semantic)")
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, **overrides: Any) -> "GenerationSettings":

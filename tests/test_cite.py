@@ -131,3 +131,38 @@ def test_quote_is_the_whole_sentence_across_a_layout_line_break():
           "on the back of your statement. Replacement cards arrive in five days.")
     assert best_quote(en, content_tokens("Call the number on your statement.")) == (
         "If your card is lost or stolen, call us at once on the number printed on the back of your statement.")
+
+
+@pytest.fixture(scope="module")
+def bilingual():
+    from indexer.embed import make_encoder
+
+    enc = make_encoder("e5+minilm", batch_size=8, device="cpu")
+    enc.warm_up()
+    return enc
+
+
+def test_chinese_answer_over_english_passages_is_checked_by_the_encoder(bilingual):
+    from rag.cite_semantic import CrossLingualSupport, cross_lingual_threshold
+
+    answer = "请拨打24小时银行卡服务热线1-800-555-0199[2]。补发的新卡会在五个工作日内寄到。这家银行的咖啡很好喝。"
+    # word overlap sees only the phone number's digits: the second sentence stays uncited
+    plain = cite(answer, HITS)
+    assert [d.passage for d in plain.dropped] == [2]
+    assert plain.answer == "请拨打24小时银行卡服务热线1-800-555-0199[1]。补发的新卡会在五个工作日内寄到。这家银行的咖啡很好喝。"
+    cross = CrossLingualSupport(bilingual, cross_lingual_threshold(None, "e5+minilm"))
+    out = cite(answer, HITS, cross=cross)
+    assert [d.passage for d in out.dropped] == [2]                    # the wire-fee passage does not support it
+    assert [c.doc_id for c in out.citations] == ["cards"]             # the card passage does, both sentences
+    assert out.citations[0].quote == "Call the 24-hour Card Services line at 1-800-555-0199."
+    assert out.answer == "请拨打24小时银行卡服务热线1-800-555-0199[1]。补发的新卡会在五个工作日内寄到[1]。这家银行的咖啡很好喝。"
+    # same-script pairs keep the word test: an English sentence is judged as before
+    assert cite("Domestic wires cost $25 each.", HITS, cross=cross).citations[0].doc_id == "wires"
+
+
+def test_cross_lingual_threshold_follows_the_encoder_and_the_setting():
+    from rag.cite_semantic import DEFAULT_THRESHOLD, cross_lingual_threshold
+
+    assert cross_lingual_threshold(None, "e5+minilm") == cross_lingual_threshold(None, "e5") == DEFAULT_THRESHOLD
+    assert cross_lingual_threshold(None, "minilm") is None      # an English-only encoder cannot judge Chinese
+    assert cross_lingual_threshold(0.9, "minilm") == 0.9 and cross_lingual_threshold(1.0, "e5") is None

@@ -237,6 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
             text = "The answer to the question is:\n\n" * 4
         if model == "babble-zh":  # Chinese words, no [n]: not checkable against English passages
             text = "问题的答案如下：\n\n" * 4
+        if model == "zh-cards":  # a Chinese answer translating an English passage, citing the wrong one
+            text = "请拨打24小时银行卡服务热线1-800-555-0199挂失[2]。补发的新卡会在五个工作日内寄到。"
         if body.get("stream") and model != "json-only":
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -531,3 +533,45 @@ def test_answer_in_another_language_than_the_passages_is_not_refused_as_unsuppor
                              generation={"backend": "openai", "base_url": llm_server.url, "model": "babble-zh"})
     ans = build_pipeline(settings, "t", manager).ask("What number do I call to report a stolen card?")
     assert not ans.refused and ans.fallback == "" and ans.answer.startswith("问题的答案如下")
+
+
+def test_chinese_answer_over_english_documents_gets_verified_citations(llm_server, tmp_path):
+    """A remote model writing Chinese over an English KB: word overlap cannot check its sentences, the
+    KB's multilingual encoder does (rag.cite_semantic): the wrong [2] is dropped, the card passage cited."""
+    from indexer.config import IndexerSettings
+    from indexer.ingest import Ingestor
+    from indexer.kbs import KBManager
+    from indexer.types import Element
+    from rag.config import Settings
+    from rag.pipeline import build_pipeline
+
+    home = tmp_path / "home"
+    mgr = KBManager(IndexerSettings(home=home, embed_model="e5+minilm"))
+    store = mgr.open("bank", writable=True, create=True)
+    texts = ["Report a lost or stolen card straight away. Call the 24-hour Card Services line at 1-800-555-0199. "
+             "A replacement card arrives within five business days.",
+             "Domestic wire transfers cost $25 each. International wire transfers cost $45."]
+    Ingestor(store, mgr.encoder("e5+minilm"), mgr.settings).index_elements(
+        [(f"d{i}", f"mem:{i}", [Element(t, "text", "")]) for i, t in enumerate(texts)], progress=False)
+    store.close()
+    settings = Settings.load(indexer={"home": home}, answer={"top_k": 2},
+                             generation={"backend": "openai", "base_url": llm_server.url, "model": "zh-cards"})
+    pipe = build_pipeline(settings, "bank", mgr)
+    ans = pipe.ask("银行卡被盗了应该打什么电话？")
+    assert ans.mode == "generate" and not ans.refused
+    assert [c.doc_id for c in ans.citations] == ["d0"]
+    assert ans.citations[0].quote == "Call the 24-hour Card Services line at 1-800-555-0199."
+    assert "补发的新卡会在五个工作日内寄到[1]。" in ans.answer
+    # extract mode (no generator): the English sentence closest to the Chinese question is quoted;
+    # an off-topic Chinese question finds none close enough and is refused
+    quoted = build_pipeline(Settings.load(indexer={"home": home}, answer={"top_k": 2, "mode": "extract"}),
+                            "bank", mgr)
+    q = quoted.ask("银行卡被盗了应该打哪个电话？")
+    assert q.mode == "extract" and not q.refused and [c.doc_id for c in q.citations] == ["d0"]
+    quotes = re.findall(r"\s*(.+?) \[1\]\.", q.answer)  # the card passage's own sentences, each cited
+    assert quotes and all(f"{x}." in texts[0] for x in quotes)
+    assert quoted.ask("北京烤鸭怎么做？").refused
+    # the same KB with cross-script checking switched off: only the phone number's digits match
+    settings.generation = settings.generation.model_copy(update={"cite_min_similarity": 1.0})
+    off = build_pipeline(settings, "bank", mgr).ask("银行卡被盗了应该打什么电话？")
+    assert "补发的新卡会在五个工作日内寄到。" in off.answer
