@@ -166,3 +166,16 @@ def test_cross_lingual_threshold_follows_the_encoder_and_the_setting():
     assert cross_lingual_threshold(None, "e5+minilm") == cross_lingual_threshold(None, "e5") == DEFAULT_THRESHOLD
     assert cross_lingual_threshold(None, "minilm") is None      # an English-only encoder cannot judge Chinese
     assert cross_lingual_threshold(0.9, "minilm") == 0.9 and cross_lingual_threshold(1.0, "e5") is None
+
+
+def test_chinese_question_quotes_the_closest_english_sentences_never_a_question(bilingual):
+    from rag.cite_semantic import CrossLingualSupport
+    from rag.extract import quote_across
+
+    cross = CrossLingualSupport(bilingual)
+    text = ("Lost your card? Call the 24-hour Card Services line at 1-800-555-0199. "
+            "A replacement card arrives within five business days.")
+    quoted = quote_across("银行卡丢了应该打什么电话？", text, 1, cross)
+    assert quoted and "Lost your card?" not in quoted and quoted.endswith("[1].")
+    assert all(part.strip() + "." in text for part in quoted.split("[1].") if part.strip())
+    assert quote_across("北京烤鸭怎么做？", text, 1, cross) is None  # nothing close enough: refused upstream
