@@ -46,11 +46,6 @@ class Pipeline:
         self.cross_threshold = cross_lingual_threshold(settings.generation.cite_min_similarity,
                                                        retriever.store.embed_model)
 
-    def _quote(self, question: str, hits: list) -> str | None:
-        """Passage sentences answering the question, cited: those sharing its words, or for a passage in
-        another script than the question, the one closest to it under the KB's multilingual encoder."""
-        return fallback_answer(question, hits, self._cross())
-
     def _cross(self) -> CrossLingualSupport | None:
         """Cross-script citation support for one answer (its passage vectors are cached per answer)."""
         if self.cross_threshold is None:
@@ -111,7 +106,8 @@ class Pipeline:
         messages, used = build_messages(question, hits, history, self.generator.count_tokens,
                                         gs.context_budget_tokens, max_prompt_tokens=window - gs.max_new_tokens,
                                         fit=gs.passage_fit)
-        citer = StreamCiter(used, gs.cite_min_overlap, self._cross())
+        cross = self._cross()  # one per answer: passage sentences are encoded once for citing and quoting
+        citer = StreamCiter(used, gs.cite_min_overlap, cross)
         t = time.perf_counter()
         first = None
         for piece in citer.wrap(self.generator.stream(messages)):
@@ -122,7 +118,7 @@ class Pipeline:
         text, citations, fallback = collapse_repeats(PROMPT_TAG.sub("", cited.answer)), cited.citations, ""
         refused = is_refusal(text) and not citations
         if not refused and not citations and self.settings.answer.extractive_fallback:
-            extract = self._quote(question, used)
+            extract = fallback_answer(question, used, cross)
             if extract:
                 quoted = cite(extract, used, gs.cite_min_overlap)
                 text, citations, fallback = quoted.answer, quoted.citations, "extractive"
@@ -138,7 +134,7 @@ class Pipeline:
     def _extract(self, question: str, hits: list, t0: float, timings: dict[str, float]) -> Iterator[Token | Answer]:
         """The extractive answer: no prompt, no generator. With no sentence sharing a content word
         with the question the passages do not answer it, and the answer is the refusal message."""
-        text = self._quote(question, hits)
+        text = fallback_answer(question, hits, self._cross())
         if text is None:
             text, citations, refused = refusal_message(question), [], True
         else:
