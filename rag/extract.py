@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.cite import content_tokens
+from rag.cite_semantic import cross_script
 from rag.text import is_cjk, is_table_row, prose_sentences
 from rag.types import Hit
 
@@ -75,7 +76,7 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
     sentences), not by the few Latin words a Chinese question may share with it."""
     across = 0
     for n, hit in enumerate(hits, 1):
-        if cross is not None and is_cjk(hit.text) != is_cjk(question):
+        if cross is not None and cross_script(question, hit.text):
             if across == max_across:
                 continue
             across += 1

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from indexer.types import Filters
 from rag.answer_types import Answer
 from rag.cite import StreamCiter, cite, is_refusal
-from rag.cite_semantic import CrossLingualSupport, cross_lingual_threshold
+from rag.cite_semantic import CrossLingualSupport, cross_lingual_threshold, cross_script
 from rag.config import Settings
 from rag.conversation import retrieval_query
 from rag.extract import fallback_answer
@@ -26,7 +26,7 @@ from rag.prompt import SYSTEM_PROMPT, build_messages
 from rag.refusal import evidence, refusal_message
 from rag.rerank import CrossEncoderReranker
 from rag.retrieve import HybridRetriever
-from rag.text import is_cjk, language
+from rag.text import language
 
 
 PROMPT_TAG = re.compile(r"</?passage\b[^>]*>")  # a small model sometimes echoes the prompt's quoting
@@ -149,7 +149,7 @@ class Pipeline:
 def _checkable(answer: str, hits: list) -> bool:
     """The lexical support test can judge `answer` only against passages in its own script (a Chinese
     answer shares no words with English passages, whatever it says)."""
-    return any(is_cjk(h.text) == is_cjk(answer) for h in hits)
+    return any(not cross_script(answer, h.text) for h in hits)
 
 
 def build_pipeline(settings: Settings, kb: str, manager=None) -> Pipeline:
