@@ -46,6 +46,7 @@ class CrossLingualSupport:
     def __init__(self, encoder: Encoder, threshold: float = DEFAULT_THRESHOLD, max_sentences: int = 40):
         self.encoder, self.threshold, self.max_sentences = encoder, threshold, max_sentences
         self._passages: dict[str, tuple[list[str], np.ndarray]] = {}  # passage text -> its sentences, vectors
+        self._queries: dict[str, np.ndarray] = {}  # a sentence or question, checked against several passages
 
     def _sentences(self, passage: str) -> tuple[list[str], np.ndarray]:
         if passage not in self._passages:
@@ -56,7 +57,9 @@ class CrossLingualSupport:
     def ranked(self, sentence: str, passage: str) -> list[tuple[float, int, str]]:
         """The passage's sentences as (cosine to `sentence`, position, text), best first."""
         sents, vecs = self._sentences(passage)
-        scores = vecs @ self.encoder.encode_queries([sentence])[0]
+        if sentence not in self._queries:
+            self._queries[sentence] = self.encoder.encode_queries([sentence])[0]
+        scores = vecs @ self._queries[sentence]
         return sorted(((float(sc), i, s) for i, (sc, s) in enumerate(zip(scores, sents))), key=lambda t: (-t[0], t[1]))
 
     def best(self, sentence: str, passage: str) -> tuple[float, str]:

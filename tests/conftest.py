@@ -12,6 +12,16 @@ SAMPLE = ROOT / "data" / "sample"
 
 
 @pytest.fixture(scope="session")
+def ens():
+    """The default 'e5+minilm' encoder, loaded once per session (several modules use it)."""
+    from indexer.embed import make_encoder
+
+    enc = make_encoder("e5+minilm", batch_size=8, device="cpu")
+    enc.warm_up()
+    return enc
+
+
+@pytest.fixture(scope="session")
 def minilm():
     from indexer.embed import SentenceTransformerEncoder
 

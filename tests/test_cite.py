@@ -133,16 +133,7 @@ def test_quote_is_the_whole_sentence_across_a_layout_line_break():
         "If your card is lost or stolen, call us at once on the number printed on the back of your statement.")
 
 
-@pytest.fixture(scope="module")
-def bilingual():
-    from indexer.embed import make_encoder
-
-    enc = make_encoder("e5+minilm", batch_size=8, device="cpu")
-    enc.warm_up()
-    return enc
-
-
-def test_chinese_answer_over_english_passages_is_checked_by_the_encoder(bilingual):
+def test_chinese_answer_over_english_passages_is_checked_by_the_encoder(ens):
     from rag.cite_semantic import CrossLingualSupport, cross_lingual_threshold
 
     answer = "请拨打24小时银行卡服务热线1-800-555-0199[2]。补发的新卡会在五个工作日内寄到。这家银行的咖啡很好喝。"
@@ -150,7 +141,7 @@ def test_chinese_answer_over_english_passages_is_checked_by_the_encoder(bilingua
     plain = cite(answer, HITS)
     assert [d.passage for d in plain.dropped] == [2]
     assert plain.answer == "请拨打24小时银行卡服务热线1-800-555-0199[1]。补发的新卡会在五个工作日内寄到。这家银行的咖啡很好喝。"
-    cross = CrossLingualSupport(bilingual, cross_lingual_threshold(None, "e5+minilm"))
+    cross = CrossLingualSupport(ens, cross_lingual_threshold(None, "e5+minilm"))
     out = cite(answer, HITS, cross=cross)
     assert [d.passage for d in out.dropped] == [2]                    # the wire-fee passage does not support it
     assert [c.doc_id for c in out.citations] == ["cards"]             # the card passage does, both sentences
@@ -168,11 +159,11 @@ def test_cross_lingual_threshold_follows_the_encoder_and_the_setting():
     assert cross_lingual_threshold(0.9, "minilm") == 0.9 and cross_lingual_threshold(1.0, "e5") is None
 
 
-def test_chinese_question_quotes_the_closest_english_sentences_never_a_question(bilingual):
+def test_chinese_question_quotes_the_closest_english_sentences_never_a_question(ens):
     from rag.cite_semantic import CrossLingualSupport
     from rag.extract import quote_across
 
-    cross = CrossLingualSupport(bilingual)
+    cross = CrossLingualSupport(ens)
     text = ("Lost your card? Call the 24-hour Card Services line at 1-800-555-0199. "
             "A replacement card arrives within five business days.")
     quoted = quote_across("银行卡丢了应该打什么电话？", text, 1, cross)

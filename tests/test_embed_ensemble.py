@@ -22,13 +22,6 @@ PASSAGES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def ens():
-    enc = make_encoder("e5+minilm", batch_size=8, device="cpu")
-    enc.warm_up()
-    return enc
-
-
 def _member_cosines(ens, query: str, passages: list[str]) -> list[np.ndarray]:
     return [m.encode_passages(passages) @ m.encode_queries([query])[0] for m in ens.members]
 

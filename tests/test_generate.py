@@ -535,7 +535,7 @@ def test_answer_in_another_language_than_the_passages_is_not_refused_as_unsuppor
     assert not ans.refused and ans.fallback == "" and ans.answer.startswith("问题的答案如下")
 
 
-def test_chinese_answer_over_english_documents_gets_verified_citations(llm_server, tmp_path):
+def test_chinese_answer_over_english_documents_gets_verified_citations(llm_server, tmp_path, ens):
     """A remote model writing Chinese over an English KB: word overlap cannot check its sentences, the
     KB's multilingual encoder does (rag.cite_semantic): the wrong [2] is dropped, the card passage cited."""
     from indexer.config import IndexerSettings
@@ -547,6 +547,7 @@ def test_chinese_answer_over_english_documents_gets_verified_citations(llm_serve
 
     home = tmp_path / "home"
     mgr = KBManager(IndexerSettings(home=home, embed_model="e5+minilm"))
+    mgr._encoders["e5+minilm"] = ens
     store = mgr.open("bank", writable=True, create=True)
     texts = ["Report a lost or stolen card straight away. Call the 24-hour Card Services line at 1-800-555-0199. "
              "A replacement card arrives within five business days.",
