@@ -59,8 +59,8 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
     if svc.guard is not None:
         verdict = svc.guard(question, limit)
         if verdict.blocked:
-            svc.metrics.blocked.labels(verdict.category or "other").inc()  # rag.guard logs it
-            from rag.guard import safe_answer
+            svc.metrics.blocked.labels(verdict.category or "other").inc()  # rag.guard.input_guard logs it
+            from rag.guard.input_guard import safe_answer
 
             ticket.immediate = _plain(safe_answer(verdict), True, blocked=verdict.category, mode="refuse")
             return ticket
@@ -95,7 +95,7 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
         yield "token", ticket.immediate["answer"]
         yield "answer", ticket.immediate
         return
-    from rag.answer_types import Answer
+    from rag.answering.types import Answer
 
     loop = asyncio.get_running_loop()
     q: asyncio.Queue = asyncio.Queue()

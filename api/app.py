@@ -50,13 +50,13 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
 
 def _attach_guard_and_cache(service: Service) -> None:
     try:
-        from rag.guard import check_question
+        from rag.guard.input_guard import check_question
 
         service.guard = check_question
     except ImportError:
         service.guard = None
     try:
-        from api.cache import make_answer_cache
+        from api.cache.factory import make_answer_cache
 
         cache = make_answer_cache()
         service.cache = cache if cache.enabled else None

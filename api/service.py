@@ -18,7 +18,7 @@ from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from indexer.kbs import KBManager
 from rag.config import Settings
-from rag.prompt import SYSTEM_PROMPT
+from rag.generation.prompt import SYSTEM_PROMPT
 
 log = logging.getLogger("api.service")
 
@@ -30,7 +30,7 @@ def answer_variant(settings: Settings) -> str:
     import hashlib
     import json
 
-    from rag.generate_config import GenerationSettings
+    from rag.generation.config import GenerationSettings
 
     skip = {"generation": set(GenerationSettings.TRANSPORT_FIELDS)}
     parts = {name: getattr(settings, name).model_dump(mode="json", exclude=skip.get(name))
@@ -40,8 +40,8 @@ def answer_variant(settings: Settings) -> str:
 
 class Service:
     def __init__(self, settings: Settings, svc: ServiceSettings):
-        from rag.generate import make_generator
-        from rag.rerank import make_reranker
+        from rag.generation.factory import make_generator
+        from rag.rerank.cross_encoder import make_reranker
 
         self.settings, self.svc = settings, svc
         self.manager = KBManager(settings.indexer)
@@ -91,9 +91,9 @@ class Service:
 
     def pipeline(self, kb: str):
         """The KB's pipeline, opened once and refreshed when the KB changed (raises KBNotFound)."""
+        from rag.answering.refusal import META_KEY
         from rag.pipeline import Pipeline
-        from rag.refusal import META_KEY
-        from rag.retrieve import HybridRetriever
+        from rag.retrieval.hybrid import HybridRetriever
 
         with self.kb_lock(kb):
             pipe = self._pipes.get(kb)

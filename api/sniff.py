@@ -3,7 +3,7 @@ file must be a ZIP, a text format must be text. Executables, images and archives
 documents are rejected (415) before anything is stored."""
 from __future__ import annotations
 
-from indexer.parse import SUPPORTED_EXTENSIONS
+from indexer.parse.dispatch import SUPPORTED_EXTENSIONS
 
 ZIP_FORMATS = {".docx", ".pptx", ".xlsx"}
 TEXT_FORMATS = {".md", ".markdown", ".html", ".htm", ".txt", ".text", ".csv", ".tsv"}

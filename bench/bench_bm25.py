@@ -1,4 +1,4 @@
-"""BM25 query speed: indexer.sparse.BM25Index(idf="okapi") vs rank_bm25.BM25Okapi.
+"""BM25 query speed: indexer.store.local.sparse.BM25Index(idf="okapi") vs rank_bm25.BM25Okapi.
 
 Both engines get the SAME token lists: a synthetic corpus of chunks of 40-200 tokens drawn
 from a Zipf-distributed vocabulary (deterministic seed). Query terms are drawn from the
@@ -28,7 +28,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-
 from _common import environment, table, write_json  # noqa: E402
 
 TARGET_QPS_RATIO = 20.0
@@ -119,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from rank_bm25 import BM25Okapi
 
-    from indexer.sparse import BM25Index
+    from indexer.store.local.sparse import BM25Index
 
     t0 = time.perf_counter()
     corpus, vocab, cdf = make_corpus(n_chunks, args.vocab, args.zipf_s, args.min_len, args.max_len, args.seed)

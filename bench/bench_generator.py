@@ -20,8 +20,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def main() -> None:
-    from rag.bench_gen import run_bench
-    from rag.generate_config import GenerationSettings
+    from rag.adapt.bench_generator import run_bench
+    from rag.generation.config import GenerationSettings
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quant", default="none,int8,int4")

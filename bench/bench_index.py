@@ -170,10 +170,10 @@ def worker_ours(corpus: Path, work: Path, n_queries: int, k: int, threads: int |
     from indexer.ingest import Ingestor
     from indexer.kbs import KBManager
     from rag.config import RetrievalSettings
-    from rag.retrieve import HybridRetriever
+    from rag.retrieval.hybrid import HybridRetriever
 
     _apply_threads(threads)
-    # one vector per chunk, as LangChain computes: context vectors (indexer.context, window 1 by default)
+    # one vector per chunk, as LangChain computes: context vectors (indexer.embed.context, window 1 by default)
     # embed each chunk's window too, which is extra work LangChain does not do
     mgr = KBManager(IndexerSettings(home=work / "home", embed_model="minilm", context_window=0))
     store = mgr.open("bench", writable=True, create=True, embed_model="minilm")  # loads the model
@@ -241,10 +241,10 @@ def worker_langchain(corpus: Path, work: Path, n_queries: int, k: int, chunk_siz
     t0 = time.perf_counter()
     import importlib.resources
 
-    from langchain_core.documents import Document
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
     from langchain_community.retrievers import BM25Retriever
     from langchain_community.vectorstores import FAISS
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     try:
         from langchain_classic.retrievers import EnsembleRetriever

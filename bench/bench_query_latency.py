@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import OUT_DIR, environment  # noqa: F401  (sets sys.path)
-from indexer.catalog import text_hash
-from indexer.kbs import KBManager
+
 from indexer.config import IndexerSettings
+from indexer.kbs import KBManager
+from indexer.store.local.catalog import text_hash
 from indexer.types import Chunk, DocumentInfo
-from rag.retrieve import HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever
 
 WORDS = ("account card transfer wire fee limit branch loan mortgage rate overdraft password reset "
          "deposit savings checking statement interest credit debit payment international domestic "
@@ -36,7 +36,7 @@ def synthetic_vectors(rng, n: int, dim: int) -> np.ndarray:
 
 
 def model_vectors(rng, n: int, encoder) -> np.ndarray:
-    from indexer.embed_ensemble import EnsembleEncoder
+    from indexer.embed.ensemble import EnsembleEncoder
 
     if isinstance(encoder, EnsembleEncoder):
         return encoder.join_passages([synthetic_vectors(rng, n, m.dim) for m in encoder.members])

@@ -6,7 +6,7 @@
 * `citation_pr`: precision (share of cited documents that are relevant in the qrels; None when
   nothing is cited) and recall (share of relevant documents cited).
 * `groundedness`: share of the answer's sentences supported by a passage they cite, with the
-  same lexical test as rag.cite (>= min_overlap of the sentence's content tokens occur in the
+  same lexical test as rag.answering.cite (>= min_overlap of the sentence's content tokens occur in the
   passage). Sentences saying "not in the knowledge base" are not counted; None when no sentence is.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from rag.answer_types import Citation
-from rag.cite import MARKER, content_tokens, is_refusal, parse_citations, split_sentences, support
+from rag.answering.cite import MARKER, content_tokens, is_refusal, parse_citations, split_sentences, support
+from rag.answering.types import Citation
 from rag.types import Hit
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"

@@ -95,7 +95,7 @@ class ConfigSet(BaseModel):
 def ladder(settings: Settings, adapter: str | None = None) -> ConfigSet:
     """BM25, dense, hybrid, hybrid + rerank (when a reranker is configured); answers for hybrid and
     for the generator variants: quantized (when the generator supports `quant`) and the LoRA adapter."""
-    from rag.generate_config import GenerationSettings
+    from rag.generation.config import GenerationSettings
 
     no_rerank = {"model": None} if settings.rerank.model else {}
     configs = [EvalConfig(name="bm25", retrieval={"mode": "bm25"}, rerank=no_rerank, answers=False),
@@ -106,8 +106,8 @@ def ladder(settings: Settings, adapter: str | None = None) -> ConfigSet:
                                   rerank={"model": settings.rerank.model}))
     fields = GenerationSettings.model_fields
     if "quant" in fields:
-        from indexer.embed import pick_device
-        from rag.quantize import resolve_quant
+        from indexer.embed.base import pick_device
+        from rag.generation.quantize import resolve_quant
 
         current = resolve_quant(getattr(settings.generation, "quant", "none") or "none",
                                 pick_device(settings.generation.device))

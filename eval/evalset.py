@@ -3,7 +3,7 @@ and unanswerable questions.
 
 Unanswerable questions are the ids listed in the folder's `unanswerable.txt` (queries.jsonl holds
 their text; they have no qrels). A folder without that file gets generated ones: off-topic
-questions in the dataset's language (rag.tune_refusal.OFF_TOPIC), about one for every five
+questions in the dataset's language (rag.adapt.tune_refusal.OFF_TOPIC), about one for every five
 answerable questions, so refusal is always measured.
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _is_chinese(texts) -> bool:
 
 
 def generated_unanswerable(queries: list[str], n: int) -> list[Question]:
-    from rag.tune_refusal import OFF_TOPIC
+    from rag.adapt.tune_refusal import OFF_TOPIC
 
     zh = _is_chinese(queries)
     pool = [q for q in OFF_TOPIC if _is_chinese([q]) == zh]

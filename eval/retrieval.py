@@ -3,6 +3,7 @@ run every query, and report nDCG@10, Recall@k, MRR@10 and latency."""
 from __future__ import annotations
 
 import time
+
 import numpy as np
 from tqdm import tqdm
 
@@ -12,7 +13,7 @@ from indexer.ingest import Ingestor
 from indexer.kbs import KBManager
 from indexer.types import Element
 from rag.config import Settings
-from rag.retrieve import HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever
 
 
 def index_corpus(ds: BeirDataset, mgr: KBManager, kb: str, embed_model: str | None = None,
@@ -35,7 +36,7 @@ def evaluate(ds: BeirDataset, settings: Settings, kb: str, mode: str | None = No
     store = mgr.open(kb)
     reranker = None
     if mode == "rerank":
-        from rag.rerank import make_reranker
+        from rag.rerank.cross_encoder import make_reranker
 
         reranker = make_reranker(settings.rerank)
         if reranker is None:

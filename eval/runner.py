@@ -154,7 +154,7 @@ class Runner:
 
     # ------------------------------------------------------------------ retrieval
     def _retrieval(self, cfg: EvalConfig, settings: Settings, mgr: KBManager, store, records: _Records) -> list[dict]:
-        from rag.retrieve import HybridRetriever
+        from rag.retrieval.hybrid import HybridRetriever
 
         todo = [q for q in self.es.answerable if q.qid not in records.rows]
         if todo:
@@ -178,7 +178,7 @@ class Runner:
         return records.ordered(self.es.answerable)
 
     def _reranker(self, settings: Settings):
-        from rag.rerank import make_reranker
+        from rag.rerank.cross_encoder import make_reranker
 
         if not settings.rerank.model:
             return None
@@ -186,7 +186,7 @@ class Runner:
 
     # ------------------------------------------------------------------ answers
     def _generator(self, settings: Settings):
-        from rag.generate import make_generator
+        from rag.generation.factory import make_generator
 
         return self._warm(self._generators, settings, "generation", make_generator)
 
@@ -202,9 +202,9 @@ class Runner:
 
     def _answers(self, cfg: EvalConfig, settings: Settings, mgr: KBManager, kb: str,
                  records: _Records) -> tuple[list[dict], str]:
+        from rag.answering.refusal import META_KEY
         from rag.pipeline import Pipeline
-        from rag.refusal import META_KEY
-        from rag.retrieve import HybridRetriever
+        from rag.retrieval.hybrid import HybridRetriever
 
         generator = self._generator(settings)
         gen_name = str(getattr(generator, "model_dir", None) or settings.generation.model)
@@ -231,7 +231,7 @@ class Runner:
 
     def _calibrate(self, pipe) -> None:
         from eval.beir import load_beir
-        from rag.tune_refusal import tune_refusal
+        from rag.adapt.tune_refusal import tune_refusal
 
         dev = load_beir(self.es.ds.root, self.calibrate_split)
         rep = tune_refusal(pipe, list(dev.queries.values()), None, store_in_kb=False)

@@ -18,13 +18,13 @@ from typing import Iterable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from indexer.catalog import now, text_hash
-from indexer.context import mix, vector_key, window_texts
 from indexer.chunk import chunk_elements
 from indexer.config import IndexerSettings
-from indexer.embed import Encoder
-from indexer.parse import SUPPORTED_EXTENSIONS, ParseError, parse_file
-from indexer.store import Store
+from indexer.embed.base import Encoder
+from indexer.embed.context import mix, vector_key, window_texts
+from indexer.parse.dispatch import SUPPORTED_EXTENSIONS, ParseError, parse_file
+from indexer.store.base import Store
+from indexer.store.local.catalog import now, text_hash
 from indexer.tokenize import tokenize
 from indexer.types import Chunk, DocumentInfo, Element
 

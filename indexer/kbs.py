@@ -6,9 +6,10 @@ import shutil
 from pathlib import Path
 
 from indexer.config import IndexerSettings
-from indexer.embed import Encoder, make_encoder
-from indexer.snapshot import IndexParams
-from indexer.store import LocalStore
+from indexer.embed.base import Encoder
+from indexer.embed.factory import make_encoder
+from indexer.store.local.snapshot import IndexParams
+from indexer.store.local.store import LocalStore
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

@@ -61,3 +61,17 @@ class Filters:
     @classmethod
     def make(cls, doc_ids=None, sources=None, tags: dict[str, str] | None = None) -> "Filters":
         return cls(tuple(doc_ids or ()), tuple(sources or ()), tuple(sorted((tags or {}).items())))
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A stored chunk with its document's source and tags."""
+
+    row: int
+    chunk_id: str
+    doc_id: str
+    source: str
+    text: str
+    title: str
+    page: int | None
+    tags: dict[str, str]

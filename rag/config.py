@@ -13,8 +13,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.config import IndexerSettings, load_settings
-from rag.generate_config import GenerationSettings
-from rag.rerank_config import RerankSettings
+from rag.generation.config import GenerationSettings
+from rag.rerank.config import RerankSettings
 
 
 class RetrievalSettings(BaseSettings):

@@ -14,20 +14,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from indexer.types import Filters
-from rag.answer_types import Answer
-from rag.cite import StreamCiter, cite, is_refusal
-from rag.cite_semantic import CrossLingualSupport, cross_lingual_threshold, cross_script
+from rag.answering.cite import StreamCiter, cite, is_refusal
+from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold, cross_script
+from rag.answering.extract import fallback_answer
+from rag.answering.refusal import evidence, refusal_message
+from rag.answering.types import Answer
 from rag.config import Settings
-from rag.conversation import retrieval_query
-from rag.extract import fallback_answer
-from rag.generate import Generator
-from rag.loops import collapse_repeats
-from rag.prompt import SYSTEM_PROMPT, build_messages
-from rag.refusal import evidence, refusal_message
-from rag.rerank import CrossEncoderReranker
-from rag.retrieve import HybridRetriever
+from rag.generation.base import Generator
+from rag.generation.loops import collapse_repeats
+from rag.generation.prompt import SYSTEM_PROMPT, build_messages
+from rag.rerank.cross_encoder import CrossEncoderReranker
+from rag.retrieval.conversation import retrieval_query
+from rag.retrieval.hybrid import HybridRetriever
 from rag.text import language
-
 
 PROMPT_TAG = re.compile(r"</?passage\b[^>]*>")  # a small model sometimes echoes the prompt's quoting
 
@@ -155,9 +154,9 @@ def _checkable(answer: str, hits: list) -> bool:
 def build_pipeline(settings: Settings, kb: str, manager=None) -> Pipeline:
     """Open the KB, its encoder, the reranker (if configured) and the generator (loaded in warm_up)."""
     from indexer.kbs import KBManager
-    from rag.generate import make_generator
-    from rag.refusal import META_KEY
-    from rag.rerank import make_reranker
+    from rag.answering.refusal import META_KEY
+    from rag.generation.factory import make_generator
+    from rag.rerank.cross_encoder import make_reranker
 
     manager = manager or KBManager(settings.indexer)
     store = manager.open(kb)

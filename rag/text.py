@@ -6,7 +6,7 @@
 * `good_sentence`: a statement sentence of a useful length (tables and fragments skipped).
 
 Both splitters cut where the chunker does (`indexer.chunk.split_sentences`: English . ! ? before a
-space, Chinese 。！？；). `rag.cite.split_sentences` is different on purpose: it returns character
+space, Chinese 。！？；). `rag.answering.cite.split_sentences` is different on purpose: it returns character
 spans of an *answer* and keeps citation markers with the sentence they follow.
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ SAMPLE = ROOT / "data" / "sample"
 @pytest.fixture(scope="session")
 def ens():
     """The default 'e5+minilm' encoder, loaded once per session (several modules use it)."""
-    from indexer.embed import make_encoder
+    from indexer.embed.factory import make_encoder
 
     enc = make_encoder("e5+minilm", batch_size=8, device="cpu")
     enc.warm_up()
@@ -23,7 +23,7 @@ def ens():
 
 @pytest.fixture(scope="session")
 def minilm():
-    from indexer.embed import SentenceTransformerEncoder
+    from indexer.embed.sbert import SentenceTransformerEncoder
 
     enc = SentenceTransformerEncoder("minilm", batch_size=32, device="cpu")
     enc.warm_up()

@@ -37,7 +37,7 @@ class Server:
     def start(self, timeout: float = 240) -> "Server":
         self.home.mkdir(parents=True, exist_ok=True)
         fh = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(self.port)],
                                      cwd=ROOT, env=self.env, stdout=fh, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

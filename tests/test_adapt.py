@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.generate_config import GenerationSettings
-from rag.qa_data import DataError, QARecord, read_records, record_messages, write_records
-from rag.qa_eval import citation_hit, score, token_f1
-from rag.extract import cite_sentence, extractive_answer
-from rag.synth import clean_question, split_records
+from rag.adapt.qa_data import DataError, QARecord, read_records, record_messages, write_records
+from rag.adapt.qa_eval import citation_hit, score, token_f1
+from rag.adapt.synth import clean_question, split_records
+from rag.answering.extract import cite_sentence, extractive_answer
+from rag.generation.config import GenerationSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +76,7 @@ def test_records_read_in_every_accepted_format(tmp_path):
 
 
 def test_training_prompt_is_the_pipeline_prompt():
-    from rag.prompt import SYSTEM_PROMPT
+    from rag.generation.prompt import SYSTEM_PROMPT
 
     msgs = record_messages(_records()[2])
     assert msgs[0] == {"role": "system", "content": SYSTEM_PROMPT}
@@ -119,7 +119,7 @@ def base_model():
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rag.model_cache import resolve_model_dir
+    from rag.generation.model_cache import resolve_model_dir
 
     d = resolve_model_dir("smollm2")
     tok = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
@@ -137,7 +137,7 @@ def _transcript_ids(tok):
 def test_int8_quantizes_linears_and_untied_head_and_keeps_predictions(base_model):
     import torch
 
-    from rag.quantize import quantize_model, weight_bytes
+    from rag.generation.quantize import quantize_model, weight_bytes
 
     model, tok = base_model
     q = quantize_model(copy.deepcopy(model), "int8")
@@ -156,7 +156,7 @@ def test_int8_quantizes_linears_and_untied_head_and_keeps_predictions(base_model
 def test_int4_linear_matches_its_dequantised_weights():
     import torch
 
-    from rag.quantize import _int4_linear_class
+    from rag.generation.quantize import _int4_linear_class
 
     torch.manual_seed(0)
     lin = torch.nn.Linear(128, 96)
@@ -168,14 +168,14 @@ def test_int4_linear_matches_its_dequantised_weights():
 
 
 def test_quantized_generator_serves_from_config(base_model):
-    from rag.generate_local import LocalGenerator
+    from rag.generation.local import LocalGenerator
 
     gen = LocalGenerator(GenerationSettings(quant="int8", max_new_tokens=12))
     gen.warm_up()
     out = gen.generate(record_messages(_records()[0]))
     assert out.strip() and gen.last_stats["new_tokens"] >= 1
     with pytest.raises(Exception, match="unknown quant"):
-        from rag.quantize import quantize_model
+        from rag.generation.quantize import quantize_model
 
         quantize_model(base_model[0], "int3")
 
@@ -190,7 +190,7 @@ def test_settings_read_quant_and_adapter_from_env(monkeypatch, tmp_path):
 
 # --------------------------------------------------------------------------- LoRA
 def test_encode_example_masks_the_prompt(base_model):
-    from rag.tune_generator import encode_example
+    from rag.adapt.tune_generator import encode_example
 
     _, tok = base_model
     rec = _records()[0]
@@ -205,7 +205,7 @@ def test_answer_loss_equals_the_full_models_loss(base_model):
     itself computes over the whole sequence with the prompt masked."""
     import torch
 
-    from rag.tune_generator import answer_loss, encode_example
+    from rag.adapt.tune_generator import answer_loss, encode_example
 
     model, tok = base_model
     ids, labels = encode_example(tok, _records()[0], 400)
@@ -218,8 +218,8 @@ def test_answer_loss_equals_the_full_models_loss(base_model):
 def test_one_lora_step_saves_an_adapter_that_changes_the_model(base_model, tmp_path):
     import torch
 
-    from rag.adapter import apply_adapter, check_adapter
-    from rag.tune_generator import TuneConfig, train_generator
+    from rag.adapt.tune_generator import TuneConfig, train_generator
+    from rag.generation.adapter import apply_adapter, check_adapter
 
     cfg = TuneConfig(rank=2, alpha=4, lr=1e-2, max_steps=1, batch_size=1, eval_split=0.0,
                      target_modules=["q_proj"], warmup=0.0)
@@ -236,7 +236,7 @@ def test_one_lora_step_saves_an_adapter_that_changes_the_model(base_model, tmp_p
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from rag.tune_generator import TuneConfig, train_generator
+    from rag.adapt.tune_generator import TuneConfig, train_generator
 
     out = tmp_path_factory.mktemp("adapter") / "a"
     cfg = TuneConfig(rank=4, alpha=8, lr=2e-3, max_steps=3, batch_size=2, eval_split=0.2, max_eval=2,
@@ -247,7 +247,7 @@ def trained(tmp_path_factory):
 
 @pytest.mark.slow
 def test_lora_training_saves_an_adapter_and_scores_base_and_tuned(trained):
-    from rag.adapter import check_adapter
+    from rag.generation.adapter import check_adapter
 
     out, res = trained
     assert res.steps == 3 and len(res.losses) == 3 and all(x > 0 for x in res.losses)
@@ -267,8 +267,8 @@ def test_lora_training_saves_an_adapter_and_scores_base_and_tuned(trained):
 def test_adapter_is_served_and_merge_writes_an_equivalent_model_folder(trained, tmp_path):
     import torch
 
-    from rag.adapter import AdapterError, merge_to_folder
-    from rag.generate_local import LocalGenerator
+    from rag.generation.adapter import AdapterError, merge_to_folder
+    from rag.generation.local import LocalGenerator
 
     out, _ = trained
     msgs = record_messages(_records()[1])
@@ -295,7 +295,7 @@ def test_adapter_is_served_and_merge_writes_an_equivalent_model_folder(trained, 
 
 @pytest.mark.slow
 def test_training_refuses_to_overwrite_and_resume_needs_a_checkpoint(trained, tmp_path):
-    from rag.tune_generator import train_generator
+    from rag.adapt.tune_generator import train_generator
 
     out, _ = trained
     with pytest.raises(FileExistsError, match="--resume"):
@@ -309,7 +309,7 @@ def test_training_refuses_to_overwrite_and_resume_needs_a_checkpoint(trained, tm
 def test_sigint_leaves_a_checkpoint_and_resume_finishes(tmp_path):
     data = write_records(_records(), tmp_path / "qa.jsonl")
     out = tmp_path / "adapter"
-    cmd = [sys.executable, "-m", "rag", "tune", "generator", "--data", str(data), "--out", str(out),
+    cmd = [sys.executable, "-m", "cli", "tune", "generator", "--data", str(data), "--out", str(out),
            "--rank", "4", "--alpha", "8", "--max-steps", "6", "--batch-size", "1", "--save-every", "1",
            "--target-modules", "q_proj,v_proj", "--max-eval", "1", "--eval-split", "0.1"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
@@ -341,9 +341,9 @@ def test_sigint_leaves_a_checkpoint_and_resume_finishes(tmp_path):
 
 @pytest.mark.slow
 def test_synth_on_the_sample_kb(manager, sample_copy, tmp_path):
-    from rag.generate import make_generator
-    from rag.retrieve import HybridRetriever
-    from rag.synth import synthesize
+    from rag.adapt.synth import synthesize
+    from rag.generation.factory import make_generator
+    from rag.retrieval.hybrid import HybridRetriever
 
     store = manager.open("t")
     retriever = HybridRetriever(store, manager.encoder(store.embed_model))
@@ -365,7 +365,7 @@ def test_synth_on_the_sample_kb(manager, sample_copy, tmp_path):
 def test_auto_quant_is_int8_on_cpu_and_none_on_gpu():
     import torch
 
-    from rag.quantize import INT8_ENGINES, resolve_quant
+    from rag.generation.quantize import INT8_ENGINES, resolve_quant
 
     assert resolve_quant("auto", "cuda") == "none"  # dynamic int8 linears are CPU kernels
     assert resolve_quant("auto", "cpu") == ("int8" if torch.backends.quantized.engine in INT8_ENGINES else "none")

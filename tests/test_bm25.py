@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from indexer.sparse import BM25Index
+from indexer.store.local.sparse import BM25Index
 from indexer.tokenize import tokenize
 
 DOCS = [

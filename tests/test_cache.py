@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.cache import AnswerCache, make_answer_cache
-from api.cache_config import CacheSettings
-from api.cache_memory import MemoryBackend
+from api.cache.answer_cache import AnswerCache
+from api.cache.config import CacheSettings
+from api.cache.factory import make_answer_cache
+from api.cache.memory import MemoryBackend
 
 sys.path.insert(0, str(Path(__file__).parent))
 from redis_server import RedisServer, redis_server_path  # noqa: E402
@@ -33,7 +34,7 @@ def redis_url(tmp_path_factory):
 
 
 def _redis_backend(url: str, **kw):
-    from api.cache_redis import RedisBackend
+    from api.cache.redis_backend import RedisBackend
 
     backend = RedisBackend(url, **kw)
     backend.client.flushdb()
@@ -197,7 +198,7 @@ def test_disabled_cache_does_nothing():
 
 def test_the_catalog_generation_invalidates_on_upload_and_delete(tmp_path):
     """The real catalog: writing or deleting a document bumps the generation the service passes in."""
-    from indexer.catalog import Catalog, now, text_hash
+    from indexer.store.local.catalog import Catalog, now, text_hash
     from indexer.types import Chunk, DocumentInfo
 
     catalog = Catalog(tmp_path / "kb.sqlite")
@@ -242,7 +243,7 @@ DIFF_ZH = [("银行卡丢了怎么挂失？", "银行卡丢了怎么补办？"),
 
 @pytest.fixture(scope="module")
 def e5():
-    from indexer.embed_e5 import E5Encoder
+    from indexer.embed.e5 import E5Encoder
 
     enc = E5Encoder(batch_size=8, device="cpu")
     enc.warm_up()
@@ -338,7 +339,7 @@ def test_redis_going_away_mid_run_and_coming_back(own_server, caplog):
     cache.put("bank", 1, q, v, ANSWER)
     assert cache.get("bank", 1, q, v).payload == ANSWER
     own_server.stop()
-    with caplog.at_level(logging.WARNING, logger="api.cache_redis"):
+    with caplog.at_level(logging.WARNING, logger="api.cache.redis_backend"):
         t0 = time.perf_counter()
         for _ in range(20):  # the service keeps answering: misses and no-op puts, fast, no exception
             hit, took = _timed(cache.get, "bank", 1, q, v)
@@ -348,7 +349,7 @@ def test_redis_going_away_mid_run_and_coming_back(own_server, caplog):
         assert time.perf_counter() - t0 < 2.0
     stats = cache.stats()
     assert stats["errors"] >= 1 and stats["skipped"] >= 30 and stats["available"] == 0.0
-    warnings = [r.getMessage() for r in caplog.records if r.name == "api.cache_redis"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "api.cache.redis_backend"]
     assert len(warnings) == 1 and "unavailable" in warnings[0]  # logged once, not per call
 
     own_server.start()  # same port, empty
@@ -394,6 +395,6 @@ def test_answer_variant_changes_with_what_an_answer_depends_on():
     variants = {answer_variant(s) for s in (base, other_mode, other_model, other_fusion)}
     assert len(variants) == 4
     assert answer_variant(slower_timeout) == answer_variant(base)  # transport settings do not change answers
-    from rag.generate_config import GenerationSettings
+    from rag.generation.config import GenerationSettings
 
     assert GenerationSettings.TRANSPORT_FIELDS <= set(GenerationSettings.model_fields)  # no stale names

@@ -1,7 +1,15 @@
 """Citation markers: parsing, lexical verification (English and Chinese), attachment, renumbering."""
 import pytest
 
-from rag.cite import StreamCiter, cite, is_refusal, parse_citations, split_sentences, support, content_tokens
+from rag.answering.cite import (
+    StreamCiter,
+    cite,
+    content_tokens,
+    is_refusal,
+    parse_citations,
+    split_sentences,
+    support,
+)
 from rag.types import Hit
 
 CARDS = Hit("cards", "cards#0", "en/lost_or_stolen_cards.txt",
@@ -121,7 +129,7 @@ def test_stream_citer_cites_after_the_stream():
 
 
 def test_quote_is_the_whole_sentence_across_a_layout_line_break():
-    from rag.cite import best_quote, content_tokens
+    from rag.answering.cite import best_quote, content_tokens
 
     passage = ("境内个人每人每年可享受等值5万美元的购汇额度和等值5万美元的结汇额度，额度按自然年\n"
                "计算，每年1月1日重置。个人购汇可用于因私旅游。")
@@ -134,7 +142,7 @@ def test_quote_is_the_whole_sentence_across_a_layout_line_break():
 
 
 def test_chinese_answer_over_english_passages_is_checked_by_the_encoder(ens):
-    from rag.cite_semantic import CrossLingualSupport, cross_lingual_threshold
+    from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
 
     answer = "请拨打24小时银行卡服务热线1-800-555-0199[2]。补发的新卡会在五个工作日内寄到。这家银行的咖啡很好喝。"
     # word overlap sees only the phone number's digits: the second sentence stays uncited
@@ -152,7 +160,7 @@ def test_chinese_answer_over_english_passages_is_checked_by_the_encoder(ens):
 
 
 def test_cross_lingual_threshold_follows_the_encoder_and_the_setting():
-    from rag.cite_semantic import DEFAULT_THRESHOLD, cross_lingual_threshold
+    from rag.answering.cite_semantic import DEFAULT_THRESHOLD, cross_lingual_threshold
 
     assert cross_lingual_threshold(None, "e5+minilm") == cross_lingual_threshold(None, "e5") == DEFAULT_THRESHOLD
     assert cross_lingual_threshold(None, "minilm") is None      # an English-only encoder cannot judge Chinese
@@ -160,8 +168,8 @@ def test_cross_lingual_threshold_follows_the_encoder_and_the_setting():
 
 
 def test_chinese_question_quotes_the_closest_english_sentences_never_a_question(ens):
-    from rag.cite_semantic import CrossLingualSupport
-    from rag.extract import quote_across
+    from rag.answering.cite_semantic import CrossLingualSupport
+    from rag.answering.extract import quote_across
 
     cross = CrossLingualSupport(ens)
     text = ("Lost your card? Call the 24-hour Card Services line at 1-800-555-0199. "

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def rag(home, *args, ok=True):
     env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    p = subprocess.run([sys.executable, "-m", "rag", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
     if ok:
         assert p.returncode == 0, p.stderr

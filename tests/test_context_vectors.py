@@ -1,12 +1,12 @@
-"""Context-aware chunk vectors (indexer.context): real MiniLM / e5, real FAISS."""
+"""Context-aware chunk vectors (indexer.embed.context): real MiniLM / e5, real FAISS."""
 import numpy as np
 import pytest
 
-from indexer.catalog import text_hash
 from indexer.config import ChunkSettings, IndexerSettings
-from indexer.context import mix, vector_key, window_texts
+from indexer.embed.context import mix, vector_key, window_texts
 from indexer.ingest import Ingestor, embed_text
 from indexer.kbs import KBManager
+from indexer.store.local.catalog import text_hash
 from indexer.types import Element
 
 EN_DOC = ("Overseas wire transfers are sent through the SWIFT network from any branch or the mobile app. "
@@ -50,7 +50,7 @@ def _stored(store, doc_id):
 
 @pytest.fixture(scope="module")
 def e5():
-    from indexer.embed import make_encoder
+    from indexer.embed.factory import make_encoder
 
     enc = make_encoder("e5")
     enc.warm_up()

@@ -1,7 +1,7 @@
 import pytest
 
-from rag.conversation import retrieval_query
-from rag.refusal import calibrate, evidence, refusal_message
+from rag.answering.refusal import calibrate, evidence, refusal_message
+from rag.retrieval.conversation import retrieval_query
 from rag.types import Hit
 
 

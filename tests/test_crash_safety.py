@@ -8,9 +8,8 @@ import textwrap
 import time
 from pathlib import Path
 
-
-from indexer.snapshot import IndexParams
-from indexer.store import LocalStore
+from indexer.store.local.snapshot import IndexParams
+from indexer.store.local.store import LocalStore
 from indexer.tokenize import tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,10 +17,10 @@ N = 30
 
 WRITER = textwrap.dedent("""
     import sys, numpy as np
-    from indexer.store import LocalStore
-    from indexer.snapshot import IndexParams
+    from indexer.store.local.store import LocalStore
+    from indexer.store.local.snapshot import IndexParams
     from indexer.types import Chunk, DocumentInfo
-    from indexer.catalog import text_hash
+    from indexer.store.local.catalog import text_hash
     from indexer.tokenize import tokenize
     s = LocalStore(__import__("pathlib").Path(sys.argv[1]), IndexParams(dim=16), writable=True, embed_model="t")
     rng = np.random.default_rng(int(sys.argv[2]))
@@ -76,7 +75,7 @@ def test_kill_9_during_cli_index_then_rerun(tmp_path):
     home = tmp_path / "home"
     # write every few files (not one batch at the end), so the kill lands between documents
     env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1", "RAG_INGEST_BATCH_CHUNKS": "3"}
-    rag = [sys.executable, "-m", "rag", "index", str(docs), "-q"]
+    rag = [sys.executable, "-m", "cli", "index", str(docs), "-q"]
     p = subprocess.Popen(rag, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = home / "default" / "kb.sqlite"
     deadline = time.time() + 240

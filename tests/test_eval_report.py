@@ -13,7 +13,7 @@ from eval.answers import answer_tokens, citation_pr, groundedness, rouge_l, toke
 from eval.compare import compare, load_metrics
 from eval.configs import ladder, load_configs
 from eval.stats import bootstrap_ci, paired_test
-from rag.answer_types import Citation
+from rag.answering.types import Citation
 from rag.config import Settings
 from rag.types import Hit
 
@@ -144,7 +144,7 @@ def test_configs_yaml_validates_sections_and_settings(tmp_path):
 
 
 def test_ladder_follows_the_settings(tmp_path):
-    from rag.generate_config import GenerationSettings
+    from rag.generation.config import GenerationSettings
 
     s = Settings.load(indexer={"home": str(tmp_path)})
     names = [c.name for c in ladder(s).configs]
@@ -268,7 +268,7 @@ def test_report_end_to_end(report_a, minilm):
 
 
 def test_compare_cli_gates_on_a_real_report(report_a, tmp_path):
-    from rag.cli import app
+    from cli.main import app
 
     out = report_a[0] / "a"
     cli = CliRunner()

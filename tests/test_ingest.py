@@ -3,7 +3,7 @@ from pathlib import Path
 
 from indexer.ingest import Ingestor, delete
 from indexer.tokenize import tokenize
-from rag.retrieve import HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever
 
 
 def ingest(manager, paths, kb="t", tags=None):
@@ -125,7 +125,7 @@ def test_embeddings_reused_not_recomputed(manager, sample_copy):
     store = manager.open("t")
     n_chunks = len(store.doc_chunks(store.documents_by_source(str(f))[0].doc_id))
     store.close()
-    # only the changed tail chunk and the neighbour whose window (indexer.context) changed, each with
+    # only the changed tail chunk and the neighbour whose window (indexer.embed.context) changed, each with
     # its window text: not the whole file
     assert sum(calls) <= 4 < 2 * n_chunks
 

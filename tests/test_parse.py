@@ -1,4 +1,4 @@
-"""Tests for indexer.parse: every format on real files built in tmp_path, failure messages,
+"""Tests for indexer.parse.dispatch: every format on real files built in tmp_path, failure messages,
 encoding detection, and parsing with the network blocked (no spaCy download, no telemetry)."""
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.encoding import decode_bytes
-from indexer.parse import SUPPORTED_EXTENSIONS, ParseError, parse_file
+from indexer.parse.dispatch import SUPPORTED_EXTENSIONS, ParseError, parse_file
+from indexer.parse.encoding import decode_bytes
 from indexer.types import Element
 
 REPO = Path(__file__).resolve().parents[1]
@@ -354,7 +354,7 @@ def test_missing_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- offline
 
 def test_blank_fallback_pipeline_needs_no_data() -> None:
-    from indexer.offline_nlp import _build_pipeline
+    from indexer.parse.offline_nlp import _build_pipeline
 
     nlp, description = _build_pipeline(use_packaged_model=False)
     assert description == "blank:en+sentencizer"
@@ -399,8 +399,8 @@ except ModuleNotFoundError:
     model_importable = False
 report = {"model_importable": model_importable}
 
-# Importing indexer.parse must switch telemetry off before anything loads unstructured.
-from indexer.parse import parse_file
+# Importing indexer.parse.dispatch must switch telemetry off before anything loads unstructured.
+from indexer.parse.dispatch import parse_file
 report["parsed"] = {name: [e.text for e in parse_file(Path(sys.argv[1]) / name)]
                     for name in ("a.txt", "b.html", "c.md")}
 report["attempts_while_parsing"] = log.read_text() if log.exists() else ""

@@ -1,16 +1,16 @@
 """retrieve -> refuse? -> prompt -> generate (real SmolLM2) -> cite, on the sample KB."""
 import pytest
 
-from rag.answer_types import Answer
+from rag.adapt.tune_refusal import tune_refusal
+from rag.answering.types import Answer
 from rag.config import Settings
-from rag.pipeline import Pipeline, Token, build_pipeline
-from rag.tune_refusal import tune_refusal
+from rag.pipeline import Token, build_pipeline
 
 
 @pytest.fixture(scope="module")
 def generator():
-    from rag.generate import make_generator
-    from rag.generate_config import GenerationSettings
+    from rag.generation.config import GenerationSettings
+    from rag.generation.factory import make_generator
 
     gen = make_generator(GenerationSettings(max_new_tokens=40))
     gen.warm_up()
@@ -83,7 +83,7 @@ def test_extract_mode_never_loads_the_generator(manager, sample_copy):
 
 
 def test_generator_languages():
-    from rag.generate_config import GenerationSettings
+    from rag.generation.config import GenerationSettings
 
     assert GenerationSettings().writes("en") and not GenerationSettings().writes("zh")
     assert GenerationSettings(backend="openai", model="deepseek-chat").writes("zh")

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag.rerank import CrossEncoderReranker, make_reranker, passage_text
-from rag.rerank_config import RerankSettings
+from rag.rerank.config import RerankSettings
+from rag.rerank.cross_encoder import CrossEncoderReranker, make_reranker, passage_text
 from rag.types import Hit
 
 
@@ -16,7 +16,7 @@ def untrained_ce(tmp_path_factory):
     import torch
     from sentence_transformers import CrossEncoder
 
-    from indexer.embed import default_minilm_path
+    from indexer.embed.base import default_minilm_path
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("ce") / "untrained"
@@ -85,8 +85,8 @@ def test_make_reranker_is_off_unless_a_model_is_configured(monkeypatch, tmp_path
 
 
 def test_mined_queries_and_hard_negatives(manager, sample_copy):
-    from rag.retrieve import HybridRetriever
-    from rag.tune_reranker import mine_groups, mine_queries, split_holdout
+    from rag.adapt.tune_reranker import mine_groups, mine_queries, split_holdout
+    from rag.retrieval.hybrid import HybridRetriever
 
     store = manager.open("t")
     try:
@@ -129,7 +129,7 @@ def test_mined_queries_and_hard_negatives(manager, sample_copy):
 
 
 def test_fit_learns_a_simple_ranking(tmp_path):
-    from rag.tune_reranker import Group, fit
+    from rag.adapt.tune_reranker import Group, fit
 
     topics = {"card": "Report a lost card by phone at once.", "wire": "Wire transfers leave before 4 pm.",
               "loan": "Personal loans run from 12 to 72 months.", "fee": "The monthly fee is waived above 1500 dollars.",
@@ -148,14 +148,14 @@ def test_fit_learns_a_simple_ranking(tmp_path):
 
 
 def _train_small(store, retriever, out, **kw):
-    from rag.tune_reranker import train_reranker
+    from rag.adapt.tune_reranker import train_reranker
 
     args = dict(max_pairs=48, epochs=1, batch_size=16, max_length=96, top_n=8, device="cpu", progress=False, seed=3)
     return train_reranker(store, retriever, out, **{**args, **kw})
 
 
 def test_train_reranker_saves_a_loadable_model_and_measures_with_and_without(manager, sample_copy, tmp_path):
-    from rag.retrieve import HybridRetriever
+    from rag.retrieval.hybrid import HybridRetriever
 
     store = manager.open("t")
     try:
@@ -186,7 +186,7 @@ def test_weight_zero_neither_loads_nor_runs_the_model(tmp_path):
 
 
 def test_blend_weight_zero_keeps_retrieval_order_and_one_is_the_cross_encoder():
-    from rag.rerank import blend
+    from rag.rerank.cross_encoder import blend
 
     rerank, fused = [0.1, 5.0, 2.0], [0.9, 0.1, 0.5]
     assert blend(rerank, fused, 1.0) == rerank
@@ -197,7 +197,7 @@ def test_blend_weight_zero_keeps_retrieval_order_and_one_is_the_cross_encoder():
 
 
 def test_weight_is_chosen_on_one_half_and_measured_on_the_other():
-    from rag.tune_reranker import Scored, best_weight, cross_fitted_mrr, mean_mrr
+    from rag.adapt.tune_reranker import Scored, best_weight, cross_fitted_mrr, mean_mrr
 
     # retrieval ranks the right chunk second; the cross-encoder ranks it first in half of the
     # queries and last in the other half: no weight can be trusted on held-out queries
@@ -216,10 +216,10 @@ def _tune_cli(monkeypatch, home):
     """`rag tune ...` as rag/cli.py mounts it, on the given KB home."""
     import typer
 
-    import rag.cli
-    from rag.cli_tune import tune_app
+    import cli.state
+    from cli.tune import tune_app
 
-    monkeypatch.setattr(rag.cli.state, "home", str(home))
+    monkeypatch.setattr(cli.state.state, "home", str(home))
     root = typer.Typer()
     root.callback()(lambda: None)
     root.add_typer(tune_app, name="tune")

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from indexer.config import IndexerSettings
-from indexer.dense import DenseIndex
+from indexer.store.local.dense import DenseIndex
 from rag.config import RetrievalSettings, Settings
-from rag.langchain_retriever import KBRetriever
-from rag.retrieve import HybridRetriever
+from rag.integrations.langchain import KBRetriever
+from rag.retrieval.hybrid import HybridRetriever
 
 
 def test_hybrid_fuses_both_retrievers(manager, sample_copy):

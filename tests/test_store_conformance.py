@@ -3,9 +3,9 @@ must pass it: add a factory to BACKENDS."""
 import numpy as np
 import pytest
 
-from indexer.catalog import text_hash
-from indexer.snapshot import IndexParams
-from indexer.store import LocalStore
+from indexer.store.local.catalog import text_hash
+from indexer.store.local.snapshot import IndexParams
+from indexer.store.local.store import LocalStore
 from indexer.tokenize import tokenize
 from indexer.types import Chunk, DocumentInfo, Filters
 

@@ -69,7 +69,7 @@ async def delete_document(kb: str, doc_id: str, who: Principal = Depends(princip
     allow(svc, who, kb, "write")
 
     def delete() -> bool:
-        from indexer.store import KBLockedError
+        from indexer.store.base import KBLockedError
 
         try:
             store = svc.manager.open(kb, writable=True, lock_timeout=30)

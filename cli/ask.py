@@ -1,0 +1,150 @@
+"""`rag search`, `rag ask`, `rag chat`: questions to a knowledge base."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from cli.state import DOC, KB, SOURCE, TAG, fail, open_kb, parse_tags, state
+
+
+def search(query: str, kb: str = KB, k: int = typer.Option(10, "-k", "--top-k"),
+           mode: Optional[str] = typer.Option(None, "--mode", help="hybrid | dense | bm25"),
+           doc: list[str] = DOC, source: list[str] = SOURCE, tag: list[str] = TAG,
+           as_json: bool = typer.Option(False, "--json")):
+    """Search a knowledge base (hybrid dense + BM25 by default)."""
+    from indexer.types import Filters
+    from rag.retrieval.hybrid import HybridRetriever
+
+    mgr, store = open_kb(kb)
+    settings = state.settings()
+    retriever = HybridRetriever(store, mgr.encoder(store.embed_model), settings.retrieval)
+    hits = retriever.run(query, k, Filters.make(doc, source, parse_tags(tag)), mode)
+    store.close()
+    if as_json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        print("no results")
+    for i, h in enumerate(hits, 1):
+        where = h.source + (f" p.{h.page}" if h.page else "") + (f" — {h.title}" if h.title else "")
+        text = " ".join(h.text.split())
+        print(f"{i:>2}. [{h.score:.4f}] {where}\n    {text[:300]}{'…' if len(text) > 300 else ''}")
+
+
+def _pipeline(kb: str, adapter: Optional[str] = None):
+    from indexer.kbs import KBNotFound
+    from rag.pipeline import build_pipeline
+
+    settings = state.settings()
+    if adapter:  # CLI flag > env RAG_LLM_ADAPTER > [generation] adapter
+        settings.generation = settings.generation.model_copy(update={"adapter": adapter})
+    try:
+        pipe = build_pipeline(settings, kb)
+    except (KBNotFound, ValueError) as e:
+        fail(str(e))
+    pipe.warm_up()
+    return pipe
+
+
+def _print_answer(ans, streamed: bool) -> None:
+    if not streamed:
+        print(ans.answer)
+    elif ans.mode == "extract":
+        print()
+    elif ans.fallback == "unsupported":
+        typer.secho("\n(no sentence of that answer is supported by the passages, and none of them matches the "
+                    "question:)", fg="yellow")
+        print(ans.answer)
+    elif ans.fallback:
+        typer.secho("\n(no sentence of that answer is supported by the passages; quoting the best-matching one:)",
+                    fg="yellow")
+        print(ans.answer)
+    else:
+        print()
+    for c in ans.citations:
+        where = c.source + (f" p.{c.page}" if c.page else "")
+        typer.secho(f"  [{c.n}] {where}: “{c.quote[:160]}”", fg="cyan")
+    t = ans.timings
+    if ans.mode == "extract" and not ans.refused:
+        typer.secho("  (quoted from the passages, no generator: [answer] mode / [generation] languages)",
+                    fg="bright_black", err=True)
+    typer.secho(f"  ({'refused; ' if ans.refused else ''}retrieve {t.get('retrieve_s', 0) * 1000:.0f} ms, "
+                f"rerank {t.get('rerank_s', 0) * 1000:.0f} ms, first token {t.get('ttft_s', 0):.2f} s, "
+                f"total {t.get('total_s', 0):.2f} s)", fg="bright_black", err=True)
+
+
+def _answer_json(ans) -> str:
+    d = ans.to_dict()
+    d["passages"] = d.pop("hits")
+    return json.dumps(d, ensure_ascii=False, indent=2)
+
+
+def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
+        doc: list[str] = DOC, source: list[str] = SOURCE, tag: list[str] = TAG,
+        stream: bool = typer.Option(False, "--stream", help="print tokens as they come"),
+        as_json: bool = typer.Option(False, "--json"),
+        questions: Optional[str] = typer.Option(None, "--questions", help="file: answer every line, one model load"),
+        adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (rag tune generator)")):
+    """Answer a question from a knowledge base, with verified citations."""
+    from pathlib import Path
+
+    from indexer.types import Filters
+    from rag.answering.types import Answer
+
+    filters = Filters.make(doc, source, parse_tags(tag))
+
+    todo = [question] if question else []
+    if questions:
+        todo += [q.strip() for q in Path(questions).read_text(encoding="utf-8").splitlines() if q.strip()]
+    if not todo:
+        fail("give a question, or --questions FILE")
+    pipe = _pipeline(kb, adapter)
+    answers = []
+    for q in todo:
+        if len(todo) > 1 and not as_json:
+            typer.secho(f"\nQ: {q}", bold=True)
+        ans = None
+        for event in pipe.stream(q, filters=filters):
+            if isinstance(event, Answer):
+                ans = event
+            elif stream and not as_json:
+                print(event.text, end="", flush=True)
+        answers.append(ans)
+        if not as_json:
+            _print_answer(ans, stream)
+    if as_json:
+        print(_answer_json(answers[0]) if len(answers) == 1 else
+              "[" + ",\n".join(_answer_json(a) for a in answers) + "]")
+
+
+def chat(kb: str = KB, doc: list[str] = DOC, source: list[str] = SOURCE, tag: list[str] = TAG,
+         adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (rag tune generator)")):
+    """Interactive questions and answers; follow-ups use the conversation so far."""
+    from indexer.types import Filters
+    from rag.answering.types import Answer
+
+    filters = Filters.make(doc, source, parse_tags(tag))
+
+    pipe = _pipeline(kb, adapter)
+    history: list[dict[str, str]] = []
+    print(f"chatting with {kb!r}: empty line or Ctrl-D to quit, /reset to forget the conversation")
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        if question == "/reset":
+            history = []
+            continue
+        ans = None
+        for event in pipe.stream(question, history, filters):
+            if isinstance(event, Answer):
+                ans = event
+            else:
+                print(event.text, end="", flush=True)
+        _print_answer(ans, True)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": ans.answer}]

@@ -1,0 +1,59 @@
+"""`rag index`, `rag docs`, `rag delete`: documents in a knowledge base."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from cli.state import KB, fail, open_kb, parse_tags
+
+
+def index(paths: list[str] = typer.Argument(..., help="files and folders (recursive)"), kb: str = KB,
+          tag: list[str] = typer.Option([], "--tag", help="key=value metadata, repeatable"),
+          embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB"),
+          quiet: bool = typer.Option(False, "-q", "--quiet")):
+    """Index files and folders into a knowledge base (created if missing)."""
+    from indexer.ingest import Ingestor
+
+    tags = parse_tags(tag)
+    mgr, store = open_kb(kb, writable=True, create=True, embed_model=embed_model)
+    try:
+        encoder = mgr.encoder(store.embed_model)
+        report = Ingestor(store, encoder, mgr.settings).index_paths(paths, tags, progress=not quiet)
+    finally:
+        store.close()
+    for r in report.failed:
+        typer.secho(f"FAILED {r.source}: {r.reason}", fg="red", err=True)
+    print(f"{kb}: {report.count('indexed')} indexed, {report.count('updated')} updated, "
+          f"{report.count('unchanged')} unchanged, {len(report.failed)} failed")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def docs(kb: str = KB, as_json: bool = typer.Option(False, "--json")):
+    """List the documents of a knowledge base."""
+    _, store = open_kb(kb)
+    rows = [{"doc_id": d.doc_id, "source": d.source, "chunks": d.chunks, "size": d.size,
+             "indexed_at": d.indexed_at, "tags": d.tags} for d in store.documents()]
+    store.close()
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        print(f"{r['doc_id']}  {r['chunks']:>4} chunks  {r['size']:>9} B  {r['indexed_at']}  {r['source']}")
+    print(f"{len(rows)} documents")
+
+
+def delete(doc: str = typer.Argument(..., help="document id or the path it was indexed from"), kb: str = KB):
+    """Remove a document from every index of a knowledge base."""
+    from indexer.ingest import delete as delete_doc
+
+    _, store = open_kb(kb, writable=True)
+    try:
+        gone = delete_doc(store, doc)
+    finally:
+        store.close()
+    if not gone:
+        fail(f"no document {doc!r} in {kb!r}; `rag docs --kb {kb}` lists them")
+    print(f"deleted {', '.join(gone)}")

@@ -1,0 +1,53 @@
+"""The `rag` command: the composition root that mounts every layer's commands."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Optional
+
+import typer
+
+from cli import adapt, ask, documents, serve, tune
+from cli import eval as eval_cmds
+from cli.kb import kb_app
+from cli.state import state
+
+app = typer.Typer(help="Retrieval-augmented QA over your own documents.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(kb_app, name="kb")
+
+
+@app.callback()
+def main(home: Optional[str] = typer.Option(None, "--home", help="folder of knowledge bases (env RAG_HOME; default ./.rag)"),
+         config: Optional[str] = typer.Option(None, "--config", help="TOML config file (env RAG_CONFIG)"),
+         verbose: bool = typer.Option(False, "-v", "--verbose")):
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    state.home, state.config = home, config
+
+
+app.command()(documents.index)
+app.command()(documents.docs)
+app.command()(documents.delete)
+app.command()(ask.search)
+app.command()(ask.ask)
+app.command()(ask.chat)
+app.add_typer(tune.tune_app, name="tune")
+adapt.register(app, tune.tune_app)
+app.command("serve")(serve.serve)
+
+eval_app = typer.Typer(help="Offline evaluation.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+eval_app.command("retrieval")(eval_cmds.eval_retrieval)
+eval_app.command("report")(eval_cmds.report)
+eval_app.command("compare")(eval_cmds.compare)
+
+
+def run() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("interrupted; the knowledge base keeps its last complete state", file=sys.stderr)
+        sys.exit(130)

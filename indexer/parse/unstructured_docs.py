@@ -1,0 +1,117 @@
+"""md / html / txt / docx / pptx through `unstructured`, mapped to our Element kinds.
+
+Text formats are decoded by indexer.parse.encoding and handed to unstructured as `text=`, so it
+never guesses an encoding. unstructured is imported lazily, after indexer.parse.offline_nlp has
+switched off its telemetry and its spaCy model download.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from indexer.parse.encoding import read_text
+from indexer.parse.errors import ParseError
+from indexer.parse.offline_nlp import ensure_offline_nlp
+from indexer.parse.tabular import html_table_rows, table_elements
+from indexer.types import Element, ElementKind
+
+# Running headers/footers and page numbers repeat on every page: noise for retrieval.
+_SKIPPED = {"PageBreak", "PageNumber", "Header", "Footer"}
+_KINDS: dict[str, ElementKind] = {"Title": "title", "Table": "table", "ListItem": "list"}
+# A plain-text "heading" that ends like a sentence is a short sentence unstructured's
+# heuristics (no verb found) mistook for a title, e.g. "Call us at any time." or Chinese
+# prose, whose verbs an English tagger cannot see.
+_SENTENCE_END = re.compile(r"[.!?;:,。！？；：，、…]$")
+_HEADING_MAX_CHARS = 80
+# Plain-text layout: a heading underlined with a rule ("Fees\n====", setext style; unstructured
+# hands it over as one element "Fees ====") and rule lines standing alone ("----------").
+_UNDERLINED = re.compile(r"(.+?)\s+([=\-~_*#])\2{2,}")
+_RULE_ONLY = re.compile(r"[=\-~_*#\s]{3,}")
+
+_OFFICE_NAMES = {".docx": "Word document (.docx)", ".pptx": "PowerPoint presentation (.pptx)"}
+
+
+def parse_with_unstructured(path: Path) -> list[Element]:
+    ensure_offline_nlp()
+    suffix = path.suffix.lower()
+    if suffix in (".md", ".markdown"):
+        from unstructured.partition.md import partition_md
+        raw = partition_md(text=read_text(path))
+    elif suffix in (".html", ".htm"):
+        from unstructured.partition.html import partition_html
+        raw = partition_html(text=read_text(path))
+    elif suffix in (".txt", ".text"):
+        from unstructured.partition.text import partition_text
+        raw = partition_text(text=read_text(path))
+    elif suffix == ".docx":
+        from unstructured.partition.docx import partition_docx
+        raw = _office(partition_docx, path)
+    elif suffix == ".pptx":
+        from unstructured.partition.pptx import partition_pptx
+        raw = _office(partition_pptx, path)
+    else:
+        raise ValueError(f"not an unstructured format: {suffix}")
+    return to_elements(raw, heuristic_titles=suffix in (".txt", ".text"),
+                       slides=suffix == ".pptx")
+
+
+def _office(partition: Callable[..., list[Any]], path: Path) -> list[Any]:
+    try:
+        return partition(filename=str(path))
+    except Exception as exc:  # BadZipFile, PackageNotFoundError, KeyError, lxml errors, ...
+        kind = _OFFICE_NAMES[path.suffix.lower()]
+        raise ParseError(f"{path.name} could not be opened as a {kind}: it may be damaged, "
+                         "password-protected or saved in the old binary format (.doc/.ppt). "
+                         "Open it in Office and save it again in the current format.") from exc
+
+
+def to_elements(raw: Iterable[Any], *, heuristic_titles: bool = False,
+                slides: bool = False) -> list[Element]:
+    """Map unstructured elements to ours, tracking the heading path.
+
+    heuristic_titles: titles come from guessing (plain text), so drop sentence-like ones.
+    slides: pptx, where only the slide-title shape (depth 0) is a heading and each
+    slide starts a new section.
+    """
+    out: list[Element] = []
+    path: list[str] = []
+    last_page: int | None = None
+    for item in raw:
+        category = getattr(item, "category", "")
+        text = (getattr(item, "text", "") or "").strip()
+        if category in _SKIPPED or not text or _RULE_ONLY.fullmatch(text):
+            continue
+        underlined = _UNDERLINED.fullmatch(text)
+        if underlined and len(underlined.group(1)) <= _HEADING_MAX_CHARS:
+            text, category = underlined.group(1).strip(), "Title"
+        meta = getattr(item, "metadata", None)
+        page = getattr(meta, "page_number", None)
+        depth = getattr(meta, "category_depth", None)
+        if slides and page != last_page:
+            path.clear()
+        last_page = page
+        kind = _KINDS.get(category, "text")
+        if kind == "title" and not underlined and not _is_heading(text, depth, heuristic_titles, slides):
+            kind = "text"
+        if kind == "title":
+            level = depth if isinstance(depth, int) and depth >= 0 else 0
+            path[:] = path[:level] + [" ".join(text.split())]
+        section = " > ".join(path)
+        if kind == "table":
+            html = getattr(meta, "text_as_html", None)
+            rows = html_table_rows(html) if html else []
+            tables = table_elements(rows, section, page)
+            out.extend(tables or [Element(text, "table", section, page)])
+        else:
+            out.append(Element(text, kind, section, page))
+    return out
+
+
+def _is_heading(text: str, depth: object, heuristic: bool, slides: bool) -> bool:
+    if slides:
+        return depth in (0, None)
+    if heuristic:
+        return len(text) <= _HEADING_MAX_CHARS and _SENTENCE_END.search(text) is None
+    return True

@@ -1,0 +1,169 @@
+"""The knowledge-base store: one interface (`Store`) and the embedded local backend
+(SQLite catalog + FAISS + BM25 snapshot files). A Milvus backend will implement the
+same protocol and pass the same conformance tests (tests/test_store_conformance.py)."""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from indexer.store.base import KBLockedError, Scored
+from indexer.store.local.catalog import Catalog
+from indexer.store.local.snapshot import IndexParams, Snapshot
+from indexer.types import ChunkRecord, DocumentInfo, Filters
+
+log = logging.getLogger(__name__)
+
+
+class LocalStore:
+    """A KB folder: kb.sqlite (catalog), indexes/ (snapshots), kb.lock (one writer at a time)."""
+
+    def __init__(self, folder: Path, params: IndexParams | None = None, writable: bool = False,
+                 embed_model: str | None = None, lock_timeout: float = 600, context_window: int = 0):
+        self.folder = folder
+        self.writable = writable
+        self._lock_fd = None
+        if writable:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._lock(lock_timeout)
+        elif not (folder / "kb.sqlite").exists():
+            raise FileNotFoundError(f"no knowledge base at {folder}; create it with `rag kb create` or `rag index`")
+        self.catalog = Catalog(folder / "kb.sqlite")
+        stored_model = self.catalog.get_meta("embed_model")
+        if stored_model is None and writable:
+            if not embed_model or params is None:
+                raise ValueError("a new knowledge base needs an embedding model and its dimension")
+            self.catalog.set_meta("embed_model", embed_model)
+            self.catalog.set_meta("dim", str(params.dim))
+            self.catalog.set_meta("context_window", str(context_window))
+            self.catalog.set_meta("created_ms", str(int(time.time() * 1000)))
+        self.embed_model = self.catalog.get_meta("embed_model") or ""
+        self.dim = int(self.catalog.get_meta("dim", "0"))
+        # KBs created before context vectors existed hold plain chunk vectors: 0 keeps them consistent
+        self.context_window = int(self.catalog.get_meta("context_window", "0"))
+        self.params = params or IndexParams(dim=self.dim)
+        self.params.dim = self.dim  # the KB's own dimension wins over the caller's
+        self._snapshot: Snapshot | None = None  # loaded on first search or commit, not for `docs`/`kb list`
+        self._on_disk = -1
+
+    def cache_generation(self) -> int:
+        """A number that grows with every commit *and* across delete-and-re-create under the same name
+        (creation time in ms + commits), so answers cached for an earlier KB of that name are never
+        served for a later one, even when an answer in flight is stored after the re-creation."""
+        return int(self.catalog.get_meta("created_ms", "0")) + self.catalog.generation()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            self._snapshot = Snapshot.load(self.folder / "indexes", self.params)
+            self._on_disk = self._snapshot.generation  # what the published files hold
+            self._snapshot.sync(self.catalog)  # catch up in memory if the files lag the catalog
+        return self._snapshot
+
+    @snapshot.setter
+    def snapshot(self, value: Snapshot) -> None:
+        self._snapshot = value
+
+    def _lock(self, timeout: float) -> None:
+        self._lock_fd = os.open(self.folder / "kb.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        deadline, told = time.monotonic() + timeout, False
+        while True:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise KBLockedError(f"{self.folder} is being written by another process; try again later")
+                if not told:
+                    print(f"waiting for another writer of {self.folder.name} to finish...", file=sys.stderr)
+                    told = True
+                time.sleep(0.2)
+
+    def close(self) -> None:
+        self.catalog.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ---- documents -------------------------------------------------------------
+    def documents(self) -> list[DocumentInfo]:
+        return self.catalog.documents()
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        return self.catalog.document(doc_id)
+
+    def documents_by_source(self, source: str) -> list[DocumentInfo]:
+        return self.catalog.documents_by_source(source)
+
+    def doc_chunks(self, doc_id: str) -> list[ChunkRecord]:
+        return self.catalog.doc_chunks(doc_id)
+
+    def cached_vectors(self, hashes: list[str]) -> dict[str, np.ndarray]:
+        return self.catalog.cached_vectors(hashes)
+
+    def replace_document(self, info, chunks, tokens, vectors, hashes) -> None:
+        self._need_write()
+        self.catalog.replace_document(info, chunks, tokens, vectors, hashes)
+
+    def delete_document(self, doc_id: str) -> bool:
+        self._need_write()
+        return self.catalog.delete_document(doc_id)
+
+    def commit(self) -> None:
+        """Bring the indexes up to the catalog and publish them atomically."""
+        self._need_write()
+        root = self.folder / "indexes"
+        from indexer.store.local.snapshot import read_pointer
+
+        self.snapshot.sync(self.catalog)
+        if self.snapshot.generation != self._on_disk or read_pointer(root) is None:
+            self.snapshot.publish(root)  # also removes folders a crashed writer left half-written
+            self._on_disk = self.snapshot.generation
+
+    def _need_write(self) -> None:
+        if not self.writable:
+            raise PermissionError("this store was opened read-only")
+
+    # ---- search ----------------------------------------------------------------
+    def refresh(self) -> None:
+        """Readers: pick up writes made since opening (cheap when nothing changed)."""
+        if self.catalog.generation() != self.snapshot.generation:
+            fresh = Snapshot.load(self.folder / "indexes", self.params)
+            if fresh.generation > self.snapshot.generation:
+                self.snapshot = fresh
+            self.snapshot.sync(self.catalog)
+
+    def _allowed(self, filters: Filters | None) -> np.ndarray | None:
+        if not filters:
+            return None
+        return self.catalog.filter_rows(filters.doc_ids, filters.sources, dict(filters.tags))
+
+    def _hydrate(self, ids, scores) -> Scored:
+        ids = [int(i) for i in ids if i >= 0]
+        recs = self.catalog.chunks(ids)  # rows deleted since the snapshot are simply absent
+        return [(recs[i], float(s)) for i, s in zip(ids, scores) if i in recs]
+
+    def search_dense(self, query_vector: np.ndarray, k: int, filters: Filters | None = None) -> Scored:
+        allowed = self._allowed(filters)
+        if allowed is not None and not len(allowed):
+            return []
+        ids, scores = self.snapshot.dense.search(np.atleast_2d(query_vector), k, allowed)
+        return self._hydrate(ids[0], scores[0])
+
+    def term_coverage(self, query_tokens: list[str]) -> float:
+        """Share of the query's tokens that occur anywhere in the KB (0 when it has none)."""
+        if not query_tokens:
+            return 0.0
+        vocab = self.snapshot.bm25.vocab
+        return sum(t in vocab for t in query_tokens) / len(query_tokens)
+
+    def search_sparse(self, query_tokens: list[str], k: int, filters: Filters | None = None) -> Scored:
+        allowed = self._allowed(filters)
+        mask = None if allowed is None else np.isin(self.snapshot.bm25.ids, allowed)
+        ids, scores = self.snapshot.bm25.search(query_tokens, k, mask)
+        return self._hydrate(ids, scores)

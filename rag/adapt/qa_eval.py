@@ -1,0 +1,100 @@
+"""Answer quality on held-out question/answer/context records: token F1, citation hit, refusal accuracy.
+
+  token F1       SQuAD-style word overlap between the answer and the reference (markers removed,
+                 lower-cased words, one CJK character = one token); answerable records only.
+  citation hit   answerable records whose answer cites, by its OWN markers, a passage the reference
+                 cites and that passes rag.answering.cite's support check (no citation is attached for it).
+  refusal acc.   all records: the answer refuses ("not in the knowledge base") exactly when the
+                 reference does.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+from tqdm import tqdm
+
+from rag.adapt.qa_data import QARecord, record_hits, record_messages
+from rag.answering.cite import MARKER, cite, is_refusal
+
+_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+", re.UNICODE)
+
+
+def answer_tokens(text: str) -> list[str]:
+    return _WORD.findall(MARKER.sub(" ", text).lower())
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    p, r = answer_tokens(prediction), answer_tokens(reference)
+    if not p or not r:
+        return float(p == r)
+    common = sum((Counter(p) & Counter(r)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(p), common / len(r)
+    return 2 * precision * recall / (precision + recall)
+
+
+def citation_hit(prediction: str, record: QARecord, min_overlap: float = 0.3) -> bool:
+    gold = set(record.cited or [1])
+    cited = cite(prediction, record_hits(record), min_overlap, attach=False)
+    return any(c.passage in gold for c in cited.citations)
+
+
+@dataclass
+class QAScores:
+    n: int
+    answerable: int
+    unanswerable: int
+    token_f1: float
+    citation_hit: float
+    refusal_acc: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def line(self) -> str:
+        return (f"token F1 {self.token_f1:.3f}  citation hit {self.citation_hit:.3f}  "
+                f"refusal acc {self.refusal_acc:.3f}  (n={self.n}: {self.answerable} answerable, "
+                f"{self.unanswerable} unanswerable)")
+
+
+def score(records: Sequence[QARecord], predictions: Sequence[str]) -> QAScores:
+    ans = [(r, p) for r, p in zip(records, predictions) if r.answerable]
+    n = len(records)
+    return QAScores(
+        n=n, answerable=len(ans), unanswerable=n - len(ans),
+        token_f1=sum(token_f1(p, r.answer) for r, p in ans) / len(ans) if ans else 0.0,
+        citation_hit=sum(citation_hit(p, r) for r, p in ans) / len(ans) if ans else 0.0,
+        refusal_acc=sum(is_refusal(p) == (not r.answerable) for r, p in zip(records, predictions)) / n if n else 0.0)
+
+
+def generate_answers(model, tokenizer, records: Sequence[QARecord], max_new_tokens: int = 64,
+                     budget: int = 400, desc: str = "answering", progress: bool = True,
+                     on_answer: Callable[[int, str], None] | None = None) -> list[str]:
+    """Greedy answers of a transformers model to the records' pipeline prompts."""
+    import torch
+
+    count = lambda t: len(tokenizer(t, add_special_tokens=False)["input_ids"])  # noqa: E731
+    device = next(model.parameters()).device
+    eos = [i for i in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")}
+           if isinstance(i, int) and i >= 0]
+    out: list[str] = []
+    was_training = model.training
+    model.eval()
+    for i, rec in enumerate(tqdm(records, desc=desc, unit="q", disable=not progress, leave=False)):
+        enc = tokenizer.apply_chat_template(record_messages(rec, count, budget), add_generation_prompt=True,
+                                            tokenize=True, return_dict=True, return_tensors="pt")
+        ids = enc["input_ids"].to(device)
+        with torch.inference_mode():
+            gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                                 do_sample=False, eos_token_id=eos, pad_token_id=eos[0])
+        text = tokenizer.decode(gen[0, ids.shape[1]:], skip_special_tokens=True).strip()
+        out.append(text)
+        if on_answer:
+            on_answer(i, text)
+    if was_training:
+        model.train()
+    return out

@@ -1,0 +1,240 @@
+"""Citations in generated answers: parse the [n] markers, check each against its passage, renumber.
+
+A passage SUPPORTS a sentence when at least `min_overlap` (default 0.3) of the sentence's content
+tokens (indexer.tokenize.tokenize: stemmed English words without stop words, jieba words for
+Chinese) occur in the passage. Then, per sentence:
+
+  * a cited passage that does not support it is dropped (reported in `dropped`), as is a marker
+    pointing at no passage ([7] with five passages);
+  * a sentence left without a citation gets the best-supporting passage attached, if one passes
+    the same test (not for "not in the knowledge base" sentences, nor for very short ones);
+  * markers are rewritten as [1][2] ..., numbered by first appearance in the answer.
+
+A sentence and a passage in different scripts (a Chinese answer over English documents) share no
+words; with `cross` (rag.answering.cite_semantic) they are judged by the KB's multilingual encoder instead.
+
+Accepted marker forms: [1], [1][2], [1, 2], [1,2,3], [1-3], 【1】, ［1］, [1，2], [1、2].
+For streaming, collect the raw pieces and cite the joined text at the end (StreamCiter).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from indexer.tokenize import tokenize
+from rag.answering.cite_semantic import CrossLingualSupport, cross_script
+from rag.answering.types import Citation
+from rag.text import prose_sentences
+from rag.types import Hit
+
+_NUM_LIST = r"\d{1,3}(?:\s*(?:[,，、;；]|[-–~])\s*\d{1,3})*"
+MARKER = re.compile(rf"[\[【［]\s*({_NUM_LIST})\s*[\]】］]")
+MARKER_GROUP = re.compile(rf"(?:[ \t]*{MARKER.pattern})+")
+# a sentence ends after terminal punctuation (+ closing quotes/brackets, + citation markers) that is
+# followed by white space or the end (ASCII), or right after CJK terminal punctuation; or at a newline
+_END = re.compile(rf"(?:[.!?]+|[。！？!?]+)[\"'”’)」』）]*(?:[ \t]*{MARKER.pattern})*")
+_CJK_END = set("。！？")
+_TRAIL = re.compile(r"[\s.!?。！？,，;；:：\"'”’)」』）]*$")
+
+REFUSAL = re.compile(
+    r"not (?:in|found in|contained in|covered (?:by|in)|mentioned in) the (?:knowledge base|passages|provided)"
+    r"|(?:knowledge base|passages?) (?:does|do) not (?:contain|mention|say|cover|include)"
+    r"|(?:could|can)(?:not|n't| not) (?:find|answer)|no (?:relevant )?information"
+    r"|知识库中?(?:没有|未|并未|不)|(?:没有|未|无法)(?:找到|提供|提及)|没有相关",
+    re.IGNORECASE)
+
+
+def is_refusal(text: str) -> bool:
+    """The answer (or sentence) says the knowledge base does not have the answer."""
+    return bool(REFUSAL.search(text))
+
+
+def parse_marker(body: str) -> list[int]:
+    """'1, 2' -> [1, 2]; '1-3' -> [1, 2, 3] (ranges up to 20 long)."""
+    out: list[int] = []
+    for part in re.split(r"\s*[,，、;；]\s*", body.strip()):
+        m = re.fullmatch(r"(\d+)\s*[-–~]\s*(\d+)", part)
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            nums = list(range(a, b + 1)) if 0 <= b - a < 20 else [a, b]
+        else:
+            nums = [int(part)] if part.isdigit() else []
+        out.extend(n for n in nums if n not in out)
+    return out
+
+
+def parse_citations(text: str) -> list[int]:
+    """All cited numbers in order of first appearance."""
+    out: list[int] = []
+    for m in MARKER.finditer(text):
+        out.extend(n for n in parse_marker(m.group(1)) if n not in out)
+    return out
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans covering `text`; markers right after a sentence's end belong to it."""
+    spans, start = [], 0
+    cuts = set()
+    for m in _END.finditer(text):
+        end = m.end()
+        if any(c in _CJK_END for c in m.group(0)) or end == len(text) or text[end].isspace():
+            cuts.add(end)
+    cuts.update(m.end() for m in re.finditer(r"\n+", text))
+    for cut in sorted(cuts):
+        if cut > start:
+            spans.append((start, cut))
+            start = cut
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def content_tokens(text: str) -> set[str]:
+    return set(tokenize(MARKER.sub(" ", text)))
+
+
+def support(sentence_tokens: set[str], passage_tokens: set[str]) -> float:
+    """Share of the sentence's content tokens found in the passage (0 when it has none)."""
+    if not sentence_tokens:
+        return 0.0
+    return len(sentence_tokens & passage_tokens) / len(sentence_tokens)
+
+
+def best_quote(passage: str, sentence_tokens: set[str], limit: int = 300) -> str:
+    """The passage sentence sharing the most content tokens with the citing sentence (lines wrapped
+    by a PDF or text layout joined back, so the quote is the whole sentence)."""
+    best, best_key = "", (-1, 0)
+    for sent in prose_sentences(passage):
+        shared = len(content_tokens(sent) & sentence_tokens)
+        key = (shared, -len(sent))
+        if key > best_key:
+            best, best_key = sent, key
+    best = " ".join(best.split())
+    return best if len(best) <= limit else best[:limit - 1].rstrip() + "…"
+
+
+@dataclass
+class CitedText:
+    answer: str                                                # markers renumbered [1], [2], ...
+    citations: list[Citation] = field(default_factory=list)   # supported, ordered by n
+    dropped: list[Citation] = field(default_factory=list)     # rejected markers (supported=False)
+
+
+@dataclass
+class _Sentence:
+    start: int
+    end: int
+    text: str
+    tokens: set[str]
+    cited: list[int]          # passage numbers as written
+    kept: list[int] = field(default_factory=list)
+    scores: dict[int, float] = field(default_factory=dict)
+    quotes: dict[int, str] = field(default_factory=dict)  # passage n -> its best sentence (cross-script)
+
+
+def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: bool = True,
+         min_attach_tokens: int = 3, cross: CrossLingualSupport | None = None) -> CitedText:
+    """Verify and renumber the citations of `answer`, whose [n] refer to hits[n-1] (the prompt's
+    passages, as returned by build_messages). `cross` (rag.answering.cite_semantic) judges a sentence and a
+    passage written in different scripts (a Chinese answer over English documents), which share no
+    words; without it such a pair is never supported."""
+    passage_tokens = [set(tokenize(h.text)) for h in hits]
+    sentences: list[_Sentence] = []
+    dropped: list[Citation] = []
+
+    def check(s: _Sentence, i: int) -> tuple[bool, float]:
+        """(supported, score) of passage i for sentence s; records the quote of a cross-script match."""
+        if cross is not None and cross_script(s.text, hits[i].text):
+            score, quote = cross.best(MARKER.sub(" ", s.text).strip(), hits[i].text)
+            s.quotes[i + 1] = quote
+            return score >= cross.threshold, score
+        score = support(s.tokens, passage_tokens[i])
+        return bool(s.tokens) and score >= min_overlap, score
+
+    for a, b in split_sentences(answer):
+        text = answer[a:b]
+        s = _Sentence(a, b, text, content_tokens(text), parse_citations(text))
+        for n in s.cited:
+            if not 1 <= n <= len(hits):
+                dropped.append(Citation(n=n, doc_id="", chunk_id="", source="", quote="", supported=False,
+                                        passage=n, sentence=text.strip()))
+                continue
+            ok, score = check(s, n - 1)
+            s.scores[n] = score
+            if ok:
+                s.kept.append(n)
+            else:
+                dropped.append(_citation(0, n, hits[n - 1], s, score, supported=False))
+        if attach and not s.kept and len(s.tokens) >= min_attach_tokens and not is_refusal(text) and hits:
+            checked = [check(s, i) for i in range(len(hits))]
+            passing = [i for i, (ok, _) in enumerate(checked) if ok]
+            if passing:
+                # a same-script passage (word overlap) before a cross-script one (cosine: another scale)
+                best = max(passing, key=lambda i: (not cross_script(s.text, hits[i].text), checked[i][1], -i))
+                s.kept.append(best + 1)
+                s.scores[best + 1] = checked[best][1]
+        sentences.append(s)
+
+    # renumber by first appearance; one Citation per passage, with its best-supported sentence
+    number: dict[int, int] = {}
+    best_of: dict[int, tuple[float, _Sentence]] = {}
+    for s in sentences:
+        for n in s.kept:
+            number.setdefault(n, len(number) + 1)
+            if n not in best_of or s.scores[n] > best_of[n][0]:
+                best_of[n] = (s.scores[n], s)
+    citations = [_citation(number[n], n, hits[n - 1], best_of[n][1], best_of[n][0], supported=True)
+                 for n in sorted(number, key=number.get)]
+    text = "".join(_rewrite(s, number) for s in sentences)
+    return CitedText(answer=text, citations=citations, dropped=dropped)
+
+
+def _citation(final_n: int, n: int, hit: Hit, s: _Sentence, score: float, supported: bool) -> Citation:
+    quote = s.quotes.get(n) or best_quote(hit.text, s.tokens)
+    return Citation(n=final_n, doc_id=hit.doc_id, chunk_id=hit.chunk_id, source=hit.source,
+                    quote=quote, supported=supported, passage=n,
+                    score=round(score, 4), title=hit.title, page=hit.page, sentence=s.text.strip())
+
+
+def _rewrite(s: _Sentence, number: dict[int, int]) -> str:
+    """The sentence with its markers replaced by the kept ones, renumbered: at the first marker's
+    place (with its spacing) when it had markers, else before its closing punctuation."""
+    marks = "".join(f"[{number[n]}]" for n in sorted(set(s.kept), key=number.get))
+    first = MARKER_GROUP.search(s.text)
+    if first:
+        head, tail = s.text[:first.start()], MARKER_GROUP.sub("", s.text[first.end():])
+        space = first.group(0)[:len(first.group(0)) - len(first.group(0).lstrip(" \t"))]
+        return head + (space + marks if marks else "") + tail
+    if not marks:
+        return s.text
+    m = _TRAIL.search(s.text)
+    body, trail = s.text[:m.start()], s.text[m.start():]
+    if not body:
+        return s.text
+    return body + (" " if body[-1].isascii() else "") + marks + trail
+
+
+class StreamCiter:
+    """Pass a generator's pieces through unchanged, cite the whole answer when it has ended:
+
+        citer = StreamCiter(used_hits)
+        for piece in citer.wrap(gen.stream(messages)): print(piece, end="")
+        result = citer.finish()
+    """
+
+    def __init__(self, hits: Sequence[Hit], min_overlap: float = 0.3, cross: CrossLingualSupport | None = None):
+        self.hits, self.min_overlap, self.cross = hits, min_overlap, cross
+        self.parts: list[str] = []
+
+    def wrap(self, pieces: Iterable[str]) -> Iterator[str]:
+        for piece in pieces:
+            self.parts.append(piece)
+            yield piece
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def finish(self) -> CitedText:
+        return cite(self.text, self.hits, self.min_overlap, cross=self.cross)

@@ -1,0 +1,45 @@
+"""Typed results of grounded answering: the answer text, its verified citations, timings."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from rag.types import Hit
+
+
+@dataclass
+class Citation:
+    n: int             # the marker number in the final answer text: [n]
+    doc_id: str
+    chunk_id: str
+    source: str
+    quote: str         # the passage's sentence (or snippet) that best supports the answer
+    supported: bool    # passed the support test (False only in `dropped`)
+    passage: int = 0   # the passage's number in the prompt (what the model wrote, before renumbering)
+    score: float = 0.0  # share of the citing sentence's content tokens found in the passage (a cosine
+    #                     when sentence and passage are in different scripts: rag.answering.cite_semantic)
+    title: str = ""
+    page: int | None = None
+    sentence: str = ""  # the answer sentence it was checked against
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    answer: str
+    citations: list[Citation]
+    refused: bool                      # the model said the knowledge base does not contain the answer
+    timings: dict[str, float]          # seconds: retrieve_s, ttft_s, generate_s, total_s, ...
+    hits: list[Hit]                    # the passages that were put in the prompt, in prompt order
+    dropped: list[Citation] = field(default_factory=list)  # citations the verification rejected
+    # "extractive": the generator's answer had no support in any passage, so the answer quotes the
+    # best-matching passage instead (rag.answering.extract); "unsupported": no support and no passage sentence
+    # matching the question either, so the answer is the refusal; "" when the answer is the generator's
+    fallback: str = ""
+    # "generate": the generator wrote the answer (or tried: see fallback); "extract": no generator was
+    # called, the answer quotes the passages ([answer] mode); "refuse": refused on retrieval evidence
+    mode: str = "generate"
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,101 @@
+"""LoRA adapters for the local generator: check a folder, apply it, merge it into a model folder.
+
+An adapter folder (written by `rag tune generator`) holds peft's adapter_config.json and
+adapter_model.safetensors, plus rag_adapter.json naming the base model setting it was trained on
+(e.g. "smollm2") and its training summary.
+
+    model = apply_adapter(model, "adapters/bank")          # merged in memory: serving costs nothing extra
+    merge_to_folder("adapters/bank", "models/bank-smollm2") # a plain model folder (RAG_LLM_MODEL=...)
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+META = "rag_adapter.json"
+
+
+class AdapterError(ValueError):
+    """The adapter folder is missing, incomplete, or does not fit the model."""
+
+
+@dataclass
+class AdapterInfo:
+    path: Path
+    base_model: str          # the generation `model` setting it was trained on ("smollm2", a folder, ...)
+    rank: int
+    alpha: int
+    target_modules: list[str]
+
+
+def check_adapter(path: str | Path) -> AdapterInfo:
+    """Read an adapter folder's configuration, with errors that say what to do."""
+    folder = Path(path).expanduser()
+    cfg_file = folder / "adapter_config.json"
+    if not folder.is_dir():
+        raise AdapterError(f"adapter {folder}: no such folder (train one with `rag tune generator --out DIR`)")
+    if not cfg_file.is_file():
+        hint = " (an interrupted run keeps its state in DIR/checkpoint: finish it with --resume)" \
+            if (folder / "checkpoint").is_dir() else ""
+        raise AdapterError(f"adapter {folder}: no adapter_config.json; not a finished LoRA adapter{hint}")
+    cfg = json.loads(cfg_file.read_text())
+    meta = json.loads((folder / META).read_text()) if (folder / META).is_file() else {}
+    targets = cfg.get("target_modules") or []
+    return AdapterInfo(path=folder, base_model=str(meta.get("base_model", cfg.get("base_model_name_or_path", ""))),
+                       rank=int(cfg.get("r", 0)), alpha=int(cfg.get("lora_alpha", 0)),
+                       target_modules=sorted(targets) if isinstance(targets, (list, set)) else [str(targets)])
+
+
+def apply_adapter(model, path: str | Path, merge: bool = True):
+    """The model with the LoRA adapter loaded; merged into the weights (merge=True, the default for
+    serving: same speed as the base model) or kept as a PeftModel."""
+    from peft import PeftModel
+
+    info = check_adapter(path)
+    try:
+        peft_model = PeftModel.from_pretrained(model, str(info.path), is_trainable=False)
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise AdapterError(f"adapter {info.path} does not fit this model ({e}); it was trained on "
+                           f"{info.base_model or 'another model'}: set [generation] model to that") from e
+    log.info("applied LoRA adapter %s (rank %d)", info.path, info.rank)
+    return peft_model.merge_and_unload() if merge else peft_model
+
+
+def merge_to_folder(adapter: str | Path, out: str | Path, base_model: str | None = None,
+                    cache_dir: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Write base model + adapter, merged, as a plain Hugging Face model folder (atomic)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rag.generation.model_cache import DEFAULT_CACHE_DIR, resolve_model_dir
+
+    info = check_adapter(adapter)
+    target = Path(out).expanduser()
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise AdapterError(f"{target} already exists and is not empty; pick another --out or pass --overwrite")
+    base_dir = resolve_model_dir(base_model or info.base_model or "smollm2", cache_dir or DEFAULT_CACHE_DIR)
+    tok = AutoTokenizer.from_pretrained(str(base_dir), local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32, local_files_only=True)
+    merged = apply_adapter(model, info.path, merge=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    try:
+        merged.save_pretrained(str(tmp), safe_serialization=True)
+        tok.save_pretrained(str(tmp))
+        if merged.generation_config is not None:
+            merged.generation_config.save_pretrained(str(tmp))
+        (tmp / "rag_merged_from.json").write_text(json.dumps(
+            {"base_model": str(base_dir), "adapter": str(info.path.resolve()), "rank": info.rank}, indent=2))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -1,0 +1,44 @@
+"""Degenerate generation: a small model sometimes repeats itself ("The answer to the question is:"
+over and over) until its token limit. `is_looping` spots an exact repeat at the end of the generated
+ids, so the local generator stops there (a stopping criterion) instead of spending the rest of its
+budget; `collapse_repeats` drops the repeated sentences from the final text.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag.answering.cite import split_sentences
+
+MAX_PERIOD = 48   # longest repeated unit looked for, in tokens
+MIN_SPAN = 18     # a repeat must cover at least this many tokens ...
+MIN_REPEATS = 3   # ... and this many copies ("very very" or a list's "[1]. [1]." is not a loop)
+
+
+def is_looping(ids: Sequence[int], max_period: int = MAX_PERIOD, min_span: int = MIN_SPAN,
+               min_repeats: int = MIN_REPEATS) -> bool:
+    """True when the last tokens are one unit of 2..max_period tokens repeated back to back, at least
+    min_repeats times and min_span tokens in all."""
+    n = len(ids)
+    for period in range(2, max_period + 1):
+        copies = max(min_repeats, -(-min_span // period))
+        span = period * copies
+        if span > n:
+            break
+        tail = ids[n - span:]
+        if all(tail[i] == tail[i - period] for i in range(period, span)):
+            return True
+    return False
+
+
+def collapse_repeats(text: str) -> str:
+    """`text` with each sentence or line kept only the first time it occurs (compared without
+    whitespace, case or end punctuation); everything else, line breaks included, is kept as it is."""
+    seen, out = set(), []
+    for a, b in split_sentences(text):
+        piece = text[a:b]
+        key = " ".join(piece.split()).lower().rstrip(".!?。！？")
+        if key and key in seen:
+            continue
+        seen.add(key)
+        out.append(piece)
+    return "".join(out).strip()

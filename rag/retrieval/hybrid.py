@@ -1,0 +1,64 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 candidates from the store, fused, optionally
+collapsed to one hit per document."""
+from __future__ import annotations
+
+from indexer.embed.base import Encoder
+from indexer.store.base import Store
+from indexer.tokenize import tokenize
+from indexer.types import ChunkRecord, Filters
+from rag.config import RetrievalSettings
+from rag.retrieval.fusion import aggregate_by, fuse
+from rag.types import Hit
+
+
+class HybridRetriever:
+    def __init__(self, store: Store, encoder: Encoder, settings: RetrievalSettings | None = None):
+        self.store, self.encoder = store, encoder
+        self.settings = settings or RetrievalSettings()
+
+    def warm_up(self) -> None:
+        self.encoder.warm_up()
+        tokenize("warm up 预热")  # loads jieba's dictionary now (~0.8 s), not on the first Chinese question
+
+    def run(self, query: str, k: int = 10, filters: Filters | None = None, mode: str | None = None) -> list[Hit]:
+        s = self.settings
+        mode = mode or s.mode
+        n = max(s.candidates, k)
+        lists, weights, records = [], [], {}
+        per_retriever: dict[str, dict[int, float]] = {}
+        if mode in ("hybrid", "dense"):
+            qv = self.encoder.encode_queries([query])[0]
+            dense = self.store.search_dense(qv, n, filters)
+            per_retriever["dense"] = self._collect(dense, records)
+            lists.append(per_retriever["dense"])
+            weights.append(s.dense_weight * self.encoder.votes(query))  # 'e5+minilm': 2 for English
+        if mode in ("hybrid", "bm25"):
+            tokens = tokenize(query)
+            sparse = self.store.search_sparse(tokens, n, filters)
+            per_retriever["bm25"] = self._collect(sparse, records)
+            lists.append(per_retriever["bm25"])
+            # a query whose words the KB mostly lacks (a Chinese question on English documents) gets
+            # little say from BM25: its few matches are noise there, while the dense side crosses languages
+            weights.append(s.bm25_weight * (self.store.term_coverage(tokens) if s.coverage_weighting else 1.0))
+        fused = lists[0] if len(lists) == 1 else fuse(lists, s.fusion, weights, s.rrf_k)
+        if s.per == "document":
+            best_chunk: dict[str, int] = {}
+            for row in fused:  # fused is best first: the first chunk seen is the doc's best
+                best_chunk.setdefault(records[row].doc_id, row)
+            doc_scores = aggregate_by(fused, {r: records[r].doc_id for r in fused}, s.aggregate)
+            fused = {best_chunk[d]: sc for d, sc in doc_scores.items()}
+        hits = []
+        for row, score in list(fused.items())[:k]:
+            rec = records[row]
+            hits.append(Hit(doc_id=rec.doc_id, chunk_id=rec.chunk_id, source=rec.source, text=rec.text,
+                            score=float(score), title=rec.title, page=rec.page, tags=rec.tags,
+                            scores={name: float(r[row]) for name, r in per_retriever.items() if row in r}))
+        return hits
+
+    @staticmethod
+    def _collect(scored: list[tuple[ChunkRecord, float]], records: dict) -> dict[int, float]:
+        out = {}
+        for rec, score in scored:
+            records[rec.row] = rec
+            out[rec.row] = score
+        return out
