@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import ApiError
 from api.service import Service
 from indexer.types import Filters
+from rag.guard.input_guard import safe_answer
 
 log = logging.getLogger("api.answer")
 _END = object()
@@ -56,15 +57,12 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
     if not question.strip():
         raise ApiError(422, "invalid_request", "the question is empty")
     ticket = Ticket(kb, question, list(history or []), filters)
-    if svc.guard is not None:
-        verdict = svc.guard(question, limit)
-        if verdict.blocked:
-            svc.metrics.blocked.labels(verdict.category or "other").inc()  # rag.guard.input_guard logs it
-            from rag.guard.input_guard import safe_answer
-
-            ticket.immediate = _plain(safe_answer(verdict), True, blocked=verdict.category, mode="refuse")
-            return ticket
-        ticket.question = verdict.cleaned or question
+    verdict = svc.guard(question, limit)
+    if verdict.blocked:
+        svc.metrics.blocked.labels(verdict.category or "other").inc()  # rag.guard.input_guard logs it
+        ticket.immediate = _plain(safe_answer(verdict), True, blocked=verdict.category, mode="refuse")
+        return ticket
+    ticket.question = verdict.cleaned or question
     try:
         ticket.pipe = await run_in_threadpool(svc.pipeline, kb)
     except LookupError as e:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import errors
+from api.cache.factory import make_answer_cache
 from api.config import ServiceSettings
 from api.middleware import RequestContext
 from api.routes import admin, documents, health, openai_compat, query
@@ -49,16 +50,5 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
 
 
 def _attach_guard_and_cache(service: Service) -> None:
-    try:
-        from rag.guard.input_guard import check_question
-
-        service.guard = check_question
-    except ImportError:
-        service.guard = None
-    try:
-        from api.cache.factory import make_answer_cache
-
-        cache = make_answer_cache()
-        service.cache = cache if cache.enabled else None
-    except ImportError:
-        service.cache = None
+    cache = make_answer_cache()
+    service.cache = cache if cache.enabled else None

@@ -19,6 +19,7 @@ from api.ratelimit import RateLimiter
 from indexer.kbs import KBManager
 from rag.config import Settings
 from rag.generation.prompt import SYSTEM_PROMPT
+from rag.guard.input_guard import check_question
 
 log = logging.getLogger("api.service")
 
@@ -41,7 +42,7 @@ def answer_variant(settings: Settings) -> str:
 class Service:
     def __init__(self, settings: Settings, svc: ServiceSettings):
         from rag.generation.factory import make_generator
-        from rag.rerank.cross_encoder import make_reranker
+        from rag.rerank.factory import make_reranker
 
         self.settings, self.svc = settings, svc
         self.manager = KBManager(settings.indexer)
@@ -61,7 +62,7 @@ class Service:
         self.ready = False
         self.cache = None      # set by the app when the answer cache is configured
         self.cache_variant = answer_variant(settings)
-        self.guard = None
+        self.guard = check_question  # required: imported at module level, so no guard means no service
 
     # ---- lifecycle -------------------------------------------------------------
     def warm_up(self) -> None:
@@ -80,7 +81,7 @@ class Service:
         self.jobs.stop()
         with self._lock:
             for pipe in self._pipes.values():
-                pipe.retriever.store.close()
+                pipe.close()
             self._pipes.clear()
         self.db.close()
 
@@ -91,29 +92,23 @@ class Service:
 
     def pipeline(self, kb: str):
         """The KB's pipeline, opened once and refreshed when the KB changed (raises KBNotFound)."""
-        from rag.answering.refusal import META_KEY
-        from rag.pipeline import Pipeline
-        from rag.retrieval.hybrid import HybridRetriever
+        from rag.pipeline import build_pipeline
 
         with self.kb_lock(kb):
             pipe = self._pipes.get(kb)
             if pipe is None:
-                store = self.manager.open(kb)
-                retriever = HybridRetriever(store, self.manager.encoder(store.embed_model), self.settings.retrieval)
-                retriever.warm_up()
-                pipe = Pipeline(retriever, self.generator, self.settings, self.reranker)
+                pipe = build_pipeline(self.settings, kb, self.manager, generator=self.generator,
+                                      reranker=self.reranker)
+                pipe.retriever.warm_up()
                 self._pipes[kb] = pipe
-            store = pipe.retriever.store
-            store.refresh()
-            stored = store.catalog.get_meta(META_KEY)
-            pipe.refusal_threshold = float(stored) if stored is not None else None
+            pipe.refresh()
             return pipe
 
     def drop(self, kb: str) -> None:
         with self.kb_lock(kb):
             pipe = self._pipes.pop(kb, None)
             if pipe is not None:
-                pipe.retriever.store.close()
+                pipe.close()
 
     def delete_kb(self, kb: str) -> None:
         self.drop(kb)

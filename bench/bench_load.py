@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tests.server import Server, wait_job  # noqa: E402
+from cli.testing import Server, wait_job  # noqa: E402
 
 SAMPLE = REPO / "data" / "sample"
 POPULAR = [q.strip() for q in (REPO / "data" / "sample_questions.txt").read_text(encoding="utf-8").splitlines()

@@ -33,8 +33,7 @@ def synth(kb: str = KB, out: str = typer.Option(..., "--out", help="JSONL file t
     try:
         if not store.documents():
             fail(f"knowledge base {kb!r} is empty; index some documents first (`rag index PATH --kb {kb}`)")
-        retriever = HybridRetriever(store, mgr.encoder(store.embed_model),
-                                    settings.retrieval.model_copy(update={"per": "chunk"}))
+        retriever = HybridRetriever.from_store(store, mgr, settings.retrieval.model_copy(update={"per": "chunk"}))
         gen = make_generator(settings.generation)
         gen.warm_up()
         report = synthesize(store, retriever, gen, n=n, top_k=top_k, unanswerable=unanswerable, seed=seed,

@@ -19,7 +19,7 @@ def search(query: str, kb: str = KB, k: int = typer.Option(10, "-k", "--top-k"),
 
     mgr, store = open_kb(kb)
     settings = state.settings()
-    retriever = HybridRetriever(store, mgr.encoder(store.embed_model), settings.retrieval)
+    retriever = HybridRetriever.from_store(store, mgr, settings.retrieval)
     hits = retriever.run(query, k, Filters.make(doc, source, parse_tags(tag)), mode)
     store.close()
     if as_json:

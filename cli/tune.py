@@ -44,7 +44,7 @@ def reranker(kb: str = typer.Option("default", "--kb", help="knowledge base name
     try:
         if not store.documents():
             fail(f"knowledge base {kb!r} is empty; index some documents first (`rag index PATH --kb {kb}`)")
-        retriever = HybridRetriever(store, mgr.encoder(store.embed_model), retrieval)
+        retriever = HybridRetriever.from_store(store, mgr, retrieval)
         report = train_reranker(store, retriever, target, base_model=base_model, max_pairs=max_pairs, epochs=epochs,
                                 negatives=negatives, holdout=holdout, max_length=max_length, seed=seed,
                                 device=settings.indexer.device, progress=not as_json)

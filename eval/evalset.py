@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eval.beir import BeirDataset, load_beir, read_jsonl
-
-CJK = ("\u4e00", "\u9fff")
+from indexer.script import CJK_CHAR
 
 
 @dataclass
@@ -46,7 +45,7 @@ class EvalSet:
 
 def _is_chinese(texts) -> bool:
     chars = "".join(texts)
-    cjk = sum(CJK[0] <= c <= CJK[1] for c in chars)
+    cjk = sum(bool(CJK_CHAR.match(c)) for c in chars)
     return cjk > 0.2 * max(1, len(chars.replace(" ", "")))
 
 

@@ -8,11 +8,12 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.beir import BeirDataset
-from eval.metrics import per_query, percentile_ms
+from eval.stats import percentile_ms
 from indexer.ingest import Ingestor
 from indexer.kbs import KBManager
 from indexer.types import Element
 from rag.config import Settings
+from rag.metrics import per_query
 from rag.retrieval.hybrid import HybridRetriever
 
 
@@ -36,7 +37,7 @@ def evaluate(ds: BeirDataset, settings: Settings, kb: str, mode: str | None = No
     store = mgr.open(kb)
     reranker = None
     if mode == "rerank":
-        from rag.rerank.cross_encoder import make_reranker
+        from rag.rerank.factory import make_reranker
 
         reranker = make_reranker(settings.rerank)
         if reranker is None:
@@ -46,7 +47,7 @@ def evaluate(ds: BeirDataset, settings: Settings, kb: str, mode: str | None = No
         retrieval = settings.retrieval.model_copy(update={"per": "chunk", "mode": "hybrid"})
     else:
         retrieval = replace_settings(settings, mode)
-    retriever = HybridRetriever(store, mgr.encoder(store.embed_model), retrieval)
+    retriever = HybridRetriever.from_store(store, mgr, retrieval)
     retriever.warm_up()
     retriever.run("warm up", k)
     rows, latencies = [], []

@@ -21,10 +21,10 @@ from tqdm import tqdm
 from eval import answers as am
 from eval.configs import ConfigSet, EvalConfig, key, section_dump
 from eval.evalset import EvalSet, Question
-from eval.metrics import per_query
 from eval.retrieval import index_corpus, replace_settings
 from indexer.kbs import KBManager
 from rag.config import Settings
+from rag.metrics import per_query, rouge_l, token_f1
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE_FILES = ["rag/*.py", "indexer/*.py", "eval/runner.py", "eval/answers.py", "eval/evalset.py",
@@ -142,8 +142,7 @@ class Runner:
 
     def _manager(self, kb: str, settings: Settings) -> KBManager:
         if kb not in self._managers:
-            mgr = KBManager(settings.indexer)
-            mgr._encoders = self.encoders  # one loaded encoder per model across KBs
+            mgr = KBManager(settings.indexer, encoders=self.encoders)  # one loaded encoder per model across KBs
             if mgr.exists(kb) and not self.resume:
                 mgr.delete(kb)  # a fresh report indexes afresh
             written = index_corpus(self.es.ds, mgr, kb, progress=self.progress)
@@ -162,7 +161,7 @@ class Runner:
             # like `rag eval retrieval`: documents ranked by their best chunk; rerank works on chunks
             retrieval = settings.retrieval.model_copy(update={"per": "chunk"}) if reranker \
                 else replace_settings(settings, None)
-            retriever = HybridRetriever(store, mgr.encoder(store.embed_model), retrieval)
+            retriever = HybridRetriever.from_store(store, mgr, retrieval)
             retriever.warm_up()
             retriever.run("warm up", RETRIEVAL_K)
             for q in tqdm(todo, desc=f"{cfg.name}: retrieval", disable=not self.progress):
@@ -178,7 +177,7 @@ class Runner:
         return records.ordered(self.es.answerable)
 
     def _reranker(self, settings: Settings):
-        from rag.rerank.cross_encoder import make_reranker
+        from rag.rerank.factory import make_reranker
 
         if not settings.rerank.model:
             return None
@@ -202,18 +201,12 @@ class Runner:
 
     def _answers(self, cfg: EvalConfig, settings: Settings, mgr: KBManager, kb: str,
                  records: _Records) -> tuple[list[dict], str]:
-        from rag.answering.refusal import META_KEY
-        from rag.pipeline import Pipeline
-        from rag.retrieval.hybrid import HybridRetriever
+        from rag.pipeline import build_pipeline
 
         generator = self._generator(settings)
         gen_name = str(getattr(generator, "model_dir", None) or settings.generation.model)
-        store = mgr.open(kb)
+        pipe = build_pipeline(settings, kb, mgr, generator=generator, reranker=self._reranker(settings))
         try:
-            stored = store.catalog.get_meta(META_KEY)
-            retriever = HybridRetriever(store, mgr.encoder(store.embed_model), settings.retrieval)
-            pipe = Pipeline(retriever, generator, settings, self._reranker(settings),
-                            float(stored) if stored is not None else None)
             if self.calibrate_split and settings.answer.refusal_threshold is None:
                 self._calibrate(pipe)
             self._thresholds[cfg.name] = settings.answer.refusal_threshold if \
@@ -222,11 +215,11 @@ class Runner:
             if not todo:
                 return records.ordered(self.es.questions), gen_name
             pipe.warm_up()
-            retriever.run("warm up", settings.answer.top_k)
+            pipe.retriever.run("warm up", settings.answer.top_k)
             for q in tqdm(todo, desc=f"{cfg.name}: answers", disable=not self.progress):
                 records.add(self._answer_row(pipe, q))
         finally:
-            store.close()
+            pipe.close()
         return records.ordered(self.es.questions), gen_name
 
     def _calibrate(self, pipe) -> None:
@@ -251,8 +244,8 @@ class Runner:
         if q.answerable:
             prediction = "" if ans.refused else ans.answer
             precision, recall = am.citation_pr(cited, q.qrels) if not ans.refused else (None, 0.0)
-            row.update(f1=am.token_f1(prediction, q.gold) if q.gold is not None else None,
-                       rouge_l=am.rouge_l(prediction, q.gold) if q.gold is not None else None,
+            row.update(f1=token_f1(prediction, q.gold) if q.gold is not None else None,
+                       rouge_l=rouge_l(prediction, q.gold) if q.gold is not None else None,
                        citation_precision=precision, citation_recall=recall)
         row["groundedness"] = None if ans.refused else am.groundedness(
             ans.answer, ans.citations, ans.hits, pipe.settings.generation.cite_min_overlap)

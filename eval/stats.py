@@ -92,3 +92,7 @@ def percentiles(values, qs=(50, 95)) -> dict[str, float]:
     """{'p50': ..., 'p95': ...} of the values (empty -> NaN)."""
     v = np.asarray([x for x in values if x is not None], dtype=float)
     return {f"p{q}": (float(np.percentile(v, q)) if len(v) else float("nan")) for q in qs}
+
+
+def percentile_ms(seconds: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(seconds) * 1000.0, q)) if seconds else 0.0

@@ -34,6 +34,7 @@ class IndexerSettings(BaseSettings):
     embed_batch_size: int = Field(64, ge=1)
     ingest_batch_chunks: int = Field(256, ge=1, description="chunks of several files embedded together, then "
                                                             "written (one transaction per file)")
+    store: str = Field("local", description="store backend: 'local' (embedded SQLite + FAISS + BM25 files under home)")
     device: str = Field("auto", description="'auto' (GPU if present), 'cpu' or 'cuda'")
     dense_index: Literal["auto", "flat", "hnsw"] = Field(
         "auto", description="'auto' = exact search below hnsw_threshold chunks, HNSW above")

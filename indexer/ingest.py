@@ -23,8 +23,7 @@ from indexer.config import IndexerSettings
 from indexer.embed.base import Encoder
 from indexer.embed.context import mix, vector_key, window_texts
 from indexer.parse.dispatch import SUPPORTED_EXTENSIONS, ParseError, parse_file
-from indexer.store.base import Store
-from indexer.store.local.catalog import now, text_hash
+from indexer.store.base import Store, now, text_hash
 from indexer.tokenize import tokenize
 from indexer.types import Chunk, DocumentInfo, Element
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from indexer.config import IndexerSettings
 from indexer.embed.base import Encoder
 from indexer.embed.factory import make_encoder
+from indexer.store.base import Store
+from indexer.store.factory import open_store
 from indexer.store.local.snapshot import IndexParams
-from indexer.store.local.store import LocalStore
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -25,10 +26,12 @@ def check_name(name: str) -> str:
 
 
 class KBManager:
-    def __init__(self, settings: IndexerSettings):
+    def __init__(self, settings: IndexerSettings, encoders: dict[str, Encoder] | None = None):
+        """`encoders`: loaded encoders by model name to share (several managers in one process, tests);
+        the dict is used, not copied, so encoders this manager loads are shared back."""
         self.settings = settings
         self.home = Path(settings.home)
-        self._encoders: dict[str, Encoder] = {}
+        self._encoders: dict[str, Encoder] = encoders if encoders is not None else {}
 
     def names(self) -> list[str]:
         if not self.home.exists():
@@ -52,13 +55,13 @@ class KBManager:
         return IndexParams(dim=dim, dense_index=s.dense_index, hnsw_threshold=s.hnsw_threshold,
                            hnsw_m=s.hnsw_m, hnsw_ef_search=s.hnsw_ef_search)
 
-    def create(self, name: str, embed_model: str | None = None) -> LocalStore:
+    def create(self, name: str, embed_model: str | None = None) -> Store:
         if self.exists(name):
             raise FileExistsError(f"knowledge base {name!r} already exists")
         return self.open(name, writable=True, create=True, embed_model=embed_model)
 
     def open(self, name: str, writable: bool = False, create: bool = False,
-             embed_model: str | None = None, lock_timeout: float = 600) -> LocalStore:
+             embed_model: str | None = None, lock_timeout: float = 600) -> Store:
         folder = self.home / check_name(name)
         if not (folder / "kb.sqlite").exists():
             if not create:
@@ -67,10 +70,10 @@ class KBManager:
                                  f"create it with `rag kb create {name}` or index files into it with `rag index`")
             enc = self.encoder(embed_model)
             enc.warm_up()
-            return LocalStore(folder, self.params(enc.dim), writable=True, embed_model=embed_model or
-                              self.settings.embed_model, lock_timeout=lock_timeout,
+            return open_store(self.settings.store, folder, self.params(enc.dim), writable=True,
+                              embed_model=embed_model or self.settings.embed_model, lock_timeout=lock_timeout,
                               context_window=self.settings.context_window)
-        return LocalStore(folder, self.params(0), writable=writable, lock_timeout=lock_timeout)
+        return open_store(self.settings.store, folder, self.params(0), writable=writable, lock_timeout=lock_timeout)
 
     def delete(self, name: str) -> None:
         folder = self.home / check_name(name)

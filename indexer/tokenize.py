@@ -6,10 +6,10 @@ import logging
 import re
 from functools import lru_cache
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+from indexer.script import CJK_CHAR, CJK_RUN  # noqa: F401  (re-exported: the tokenizer's view of scripts)
+from indexer.script import CJK_RANGES as _CJK
+
 _WORD = rf"[^\W_{_CJK}]+"
-CJK_CHAR = re.compile(rf"[{_CJK}]")
-CJK_RUN = re.compile(rf"[{_CJK}]+")
 TOKEN = re.compile(rf"[{_CJK}]+|{_WORD}(?:['’]{_WORD})?")
 WORD_OR_CJK_CHAR = re.compile(rf"[{_CJK}]|{_WORD}")
 

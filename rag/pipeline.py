@@ -13,20 +13,23 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from indexer.kbs import KBManager
+from indexer.script import cross_script, language
 from indexer.types import Filters
 from rag.answering.cite import StreamCiter, cite, is_refusal
-from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold, cross_script
+from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
 from rag.answering.extract import fallback_answer
-from rag.answering.refusal import evidence, refusal_message
+from rag.answering.refusal import META_KEY, evidence, refusal_message
 from rag.answering.types import Answer
 from rag.config import Settings
 from rag.generation.base import Generator
+from rag.generation.factory import make_generator
 from rag.generation.loops import collapse_repeats
 from rag.generation.prompt import SYSTEM_PROMPT, build_messages
-from rag.rerank.cross_encoder import CrossEncoderReranker
+from rag.rerank.base import Reranker
+from rag.rerank.factory import make_reranker
 from rag.retrieval.conversation import retrieval_query
 from rag.retrieval.hybrid import HybridRetriever
-from rag.text import language
 
 PROMPT_TAG = re.compile(r"</?passage\b[^>]*>")  # a small model sometimes echoes the prompt's quoting
 
@@ -38,7 +41,7 @@ class Token:
 
 class Pipeline:
     def __init__(self, retriever: HybridRetriever, generator: Generator, settings: Settings,
-                 reranker: CrossEncoderReranker | None = None, refusal_threshold: float | None = None):
+                 reranker: Reranker | None = None, refusal_threshold: float | None = None):
         self.retriever, self.generator, self.reranker = retriever, generator, reranker
         self.settings = settings
         self.refusal_threshold = refusal_threshold
@@ -50,6 +53,19 @@ class Pipeline:
         if self.cross_threshold is None:
             return None
         return CrossLingualSupport(self.retriever.encoder, self.cross_threshold)
+
+    @property
+    def store(self):
+        return self.retriever.store
+
+    def refresh(self) -> None:
+        """Pick up the KB's changes since opening: new documents and a re-calibrated refusal threshold."""
+        self.store.refresh()
+        stored = self.store.get_meta(META_KEY)
+        self.refusal_threshold = float(stored) if stored is not None else None
+
+    def close(self) -> None:
+        self.store.close()
 
     def warm_up(self) -> None:
         self.retriever.warm_up()
@@ -151,16 +167,20 @@ def _checkable(answer: str, hits: list) -> bool:
     return any(not cross_script(answer, h.text) for h in hits)
 
 
-def build_pipeline(settings: Settings, kb: str, manager=None) -> Pipeline:
-    """Open the KB, its encoder, the reranker (if configured) and the generator (loaded in warm_up)."""
-    from indexer.kbs import KBManager
-    from rag.answering.refusal import META_KEY
-    from rag.generation.factory import make_generator
-    from rag.rerank.cross_encoder import make_reranker
+def build_pipeline(settings: Settings, kb: str, manager: KBManager | None = None, *,
+                   generator: Generator | None = None, reranker: Reranker | None | bool = True) -> Pipeline:
+    """The one way to assemble a KB's query pipeline (CLI, service and evaluation all call it).
 
+    Opens the KB read-only through `manager` (one per process shares its loaded encoders), reads the
+    KB's own settings from the store (refusal threshold), and builds the configured generator and
+    reranker unless the caller shares loaded ones (`generator=`, `reranker=`; `reranker=None` = off).
+    Nothing heavy loads before `warm_up()`."""
     manager = manager or KBManager(settings.indexer)
     store = manager.open(kb)
-    stored = store.catalog.get_meta(META_KEY)
-    retriever = HybridRetriever(store, manager.encoder(store.embed_model), settings.retrieval)
-    return Pipeline(retriever, make_generator(settings.generation), settings, make_reranker(settings.rerank),
-                    float(stored) if stored is not None else None)
+    if reranker is True:
+        reranker = make_reranker(settings.rerank)
+    pipe = Pipeline(HybridRetriever.from_store(store, manager, settings.retrieval),
+                    generator or make_generator(settings.generation), settings, reranker or None)
+    stored = store.get_meta(META_KEY)
+    pipe.refusal_threshold = float(stored) if stored is not None else None
+    return pipe

@@ -1,4 +1,4 @@
-"""Text helpers shared by the answer side: a text's language, and its sentences.
+"""Sentence helpers shared by the answer side (a text's script and language: indexer.script).
 
 * `prose_sentences`: sentences of a passage, with lines wrapped by PDF or plain-text layout joined
   back first and list markers stripped (extractive answers, mined queries, drafted questions).
@@ -14,23 +14,13 @@ from __future__ import annotations
 import re
 
 from indexer.chunk import split_sentences as chunk_sentences
-from indexer.tokenize import CJK_CHAR, count_tokens
+from indexer.script import is_cjk, language  # noqa: F401  (re-exported for the answer side)
+from indexer.tokenize import count_tokens
 
 BULLET = re.compile(r"^\s*([-*•·>#|]|\d+[.)、]|[一二三四五六七八九十]+、)")
 _LINE_END = re.compile(r"[.!?:;。！？；：]$")
 _MARKUP = " \t-*#>|•·"
 WRAP_MIN_CJK, WRAP_MIN_LATIN = 20, 40  # characters: shorter lines are headings or ends of paragraphs
-
-
-def language(text: str) -> str:
-    """'zh' when the text has any CJK character (a Chinese question with English terms is still
-    Chinese), else 'en': picks the refusal message, the guard's reply and the answer mode."""
-    return "zh" if CJK_CHAR.search(text) else "en"
-
-
-def is_cjk(text: str) -> bool:
-    """More than a quarter of the characters are CJK (Chinese text, possibly with Latin words)."""
-    return len(CJK_CHAR.findall(text)) > len(text) / 4
 
 
 _SENTENCE_END = (".", "!", "?", ";", ":", "。", "！", "？", "；", "：", "…")

@@ -36,8 +36,7 @@ def manager(tmp_path, minilm):
     from indexer.config import IndexerSettings
     from indexer.kbs import KBManager
 
-    mgr = KBManager(IndexerSettings(home=tmp_path / "home", embed_model="minilm"))
-    mgr._encoders["minilm"] = minilm
+    mgr = KBManager(IndexerSettings(home=tmp_path / "home", embed_model="minilm"), encoders={"minilm": minilm})
     return mgr
 
 
@@ -62,8 +61,7 @@ def _indexed_base(tmp_path_factory, minilm):
 
     root = tmp_path_factory.mktemp("base")
     docs = _copy_sample(root / "docs")
-    mgr = KBManager(IndexerSettings(home=root / "home", embed_model="minilm"))
-    mgr._encoders["minilm"] = minilm
+    mgr = KBManager(IndexerSettings(home=root / "home", embed_model="minilm"), encoders={"minilm": minilm})
     store = mgr.open("t", writable=True, create=True)
     Ingestor(store, minilm, mgr.settings).index_paths([str(docs)], progress=False)
     store.close()

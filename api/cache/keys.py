@@ -23,7 +23,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from indexer.tokenize import CJK_RUN, TOKEN, _jieba, _stem
+from indexer.script import CJK_RUN
+from indexer.tokenize import TOKEN, _jieba, _stem
 
 _PUNCT_OR_SPACE = re.compile(r"[\s\W_]+")
 

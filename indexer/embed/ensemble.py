@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from indexer.embed.base import Encoder
-from indexer.tokenize import CJK_RUN
+from indexer.script import CJK_RUN
 
 # cosine mean and per-question spread on the bank sample (see the module docstring)
 SCALES = {"e5": (0.817, 0.020), "minilm": (0.198, 0.124)}

@@ -2,6 +2,8 @@
 storage. Backends (indexer.store.local) implement it and pass indexer.store.testing."""
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime, timezone
 from typing import Protocol
 
 import numpy as np
@@ -9,6 +11,15 @@ import numpy as np
 from indexer.types import Chunk, ChunkRecord, DocumentInfo, Filters
 
 Scored = list[tuple[ChunkRecord, float]]
+
+
+def text_hash(text: str) -> str:
+    """The key of a chunk text's cached vector (`Store.cached_vectors`)."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class Store(Protocol):
@@ -29,6 +40,13 @@ class Store(Protocol):
     def search_sparse(self, query_tokens: list[str], k: int, filters: Filters | None = None) -> Scored: ...
     def term_coverage(self, query_tokens: list[str]) -> float: ...
     def cache_generation(self) -> int: ...
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A KB-level setting kept with the index (e.g. the calibrated refusal threshold)."""
+        ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def refresh(self) -> None:
+        """Readers: pick up writes made by other processes since opening (cheap when nothing changed)."""
+        ...
     def close(self) -> None: ...
 
 

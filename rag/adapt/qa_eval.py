@@ -1,7 +1,7 @@
 """Answer quality on held-out question/answer/context records: token F1, citation hit, refusal accuracy.
 
-  token F1       SQuAD-style word overlap between the answer and the reference (markers removed,
-                 lower-cased words, one CJK character = one token); answerable records only.
+  token F1       rag.metrics.token_f1 (the evaluation's definition) against the reference answer;
+                 answerable records only.
   citation hit   answerable records whose answer cites, by its OWN markers, a passage the reference
                  cites and that passes rag.answering.cite's support check (no citation is attached for it).
   refusal acc.   all records: the answer refuses ("not in the knowledge base") exactly when the
@@ -9,32 +9,14 @@
 """
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
 
 from rag.adapt.qa_data import QARecord, record_hits, record_messages
-from rag.answering.cite import MARKER, cite, is_refusal
-
-_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+", re.UNICODE)
-
-
-def answer_tokens(text: str) -> list[str]:
-    return _WORD.findall(MARKER.sub(" ", text).lower())
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    p, r = answer_tokens(prediction), answer_tokens(reference)
-    if not p or not r:
-        return float(p == r)
-    common = sum((Counter(p) & Counter(r)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(p), common / len(r)
-    return 2 * precision * recall / (precision + recall)
+from rag.answering.cite import cite, is_refusal
+from rag.metrics import token_f1
 
 
 def citation_hit(prediction: str, record: QARecord, min_overlap: float = 0.3) -> bool:

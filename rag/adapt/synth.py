@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from indexer.script import is_cjk
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.adapt.qa_data import QARecord
 from rag.answering.extract import extractive_answer
 from rag.generation.prompt import NOT_FOUND, NOT_FOUND_ZH
-from rag.text import good_sentence, is_cjk, prose_sentences
+from rag.text import good_sentence, prose_sentences
 
 QUESTION_PROMPT = "Write a question that this text answers."
 GENERIC = re.compile(r"\b(this|the) (text|passage|question|answer|sentence)\b|answer to|homemade|recipe", re.I)

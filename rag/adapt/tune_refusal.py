@@ -52,6 +52,6 @@ def tune_refusal(pipeline, answerable: list[str], unanswerable: list[str] | None
     cal = calibrate(a, u, min_answered)
     if store_in_kb:
         store = pipeline.retriever.store
-        store.catalog.set_meta(META_KEY, repr(cal.threshold))
+        store.set_meta(META_KEY, repr(cal.threshold))
         pipeline.refusal_threshold = cal.threshold
     return RefusalReport(cal, a, u)

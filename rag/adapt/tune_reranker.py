@@ -31,6 +31,7 @@ from pathlib import Path
 
 from indexer.embed.base import default_minilm_path, pick_device
 from indexer.tokenize import count_tokens
+from rag.metrics import mrr_at_k
 from rag.rerank.cross_encoder import WEIGHT_FILE, CrossEncoderReranker, blend, passage_text
 from rag.text import good_sentence, prose_sentences
 
@@ -153,10 +154,7 @@ def mine_groups(queries: list[MinedQuery], retriever, negatives: int = 3, max_pa
 
 # ---- measurement --------------------------------------------------------------------------------
 def mrr_at_10(ranked_chunk_ids: list[str], relevant: set[str]) -> float:
-    for i, cid in enumerate(ranked_chunk_ids[:10]):
-        if cid in relevant:
-            return 1.0 / (i + 1)
-    return 0.0
+    return mrr_at_k(ranked_chunk_ids, dict.fromkeys(relevant, 1.0), 10)
 
 
 WEIGHTS = tuple(i / 10 for i in range(11))  # blend weights tried (0 = retrieval order, 1 = cross-encoder only)

@@ -22,8 +22,9 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from indexer.script import cross_script
 from indexer.tokenize import tokenize
-from rag.answering.cite_semantic import CrossLingualSupport, cross_script
+from rag.answering.cite_semantic import CrossLingualSupport
 from rag.answering.types import Citation
 from rag.text import prose_sentences
 from rag.types import Hit

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from indexer.embed.base import Encoder
-from rag.text import is_cjk, prose_sentences
+from indexer.script import cross_script, is_cjk  # noqa: F401  (cross_script re-exported)
+from rag.text import prose_sentences
 
 DEFAULT_THRESHOLD = 0.87
 MULTILINGUAL_MODELS = ("e5",)  # members of an embed_model name ("e5+minilm") that read Chinese and English
@@ -35,11 +36,6 @@ def cross_lingual_threshold(configured: float | None, embed_model: str) -> float
     if configured is not None:
         return None if configured >= 1 else configured
     return DEFAULT_THRESHOLD if reads_both_languages(embed_model) else None
-
-
-def cross_script(a: str, b: str) -> bool:
-    """One text is Chinese and the other is not: word overlap cannot compare them."""
-    return is_cjk(a) != is_cjk(b)
 
 
 class CrossLingualSupport:

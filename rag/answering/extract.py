@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from indexer.script import cross_script, is_cjk
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.answering.cite import content_tokens
-from rag.answering.cite_semantic import cross_script
-from rag.text import is_cjk, is_table_row, prose_sentences
+from rag.text import is_table_row, prose_sentences
 from rag.types import Hit
 
 

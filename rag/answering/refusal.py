@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.text import language
+from indexer.script import language
 from rag.types import Hit
 
 META_KEY = "refusal_threshold"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from indexer.script import CJK_RANGES
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.answering.cite import MARKER_GROUP
 from rag.generation.passage_select import fit_passage
@@ -32,7 +33,7 @@ _TAG = re.compile(r"[<\uff1c\ufe64]\s*(/?)\s*(passage)", re.IGNORECASE)
 _CHAT_TOKEN = re.compile(r"<\s*\|[^|<>\n]{0,40}\|\s*>")
 _ROLE_MARKUP = re.compile(r"\[\s*/?\s*INST\s*\]|<<\s*/?\s*SYS\s*>>|<\s*/?\s*s\s*>", re.IGNORECASE)
 _SENT_END = re.compile(r"(?<=[.!?;])\s|(?<=[。！？；])|\n")
-_PIECE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|\S+\s*|\s+")
+_PIECE = re.compile(rf"[{CJK_RANGES}]|\S+\s*|\s+")
 
 CountFn = Callable[[str], int]
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Iterator
 
-from indexer.tokenize import CJK_RUN
+from indexer.script import CJK_RUN
 from rag.generation.base import GenerationError
 from rag.generation.config import GenerationSettings
 

@@ -26,8 +26,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
+from indexer.script import CJK_RANGES, language
 from rag.guard.patterns import CROSS_KB, INJECTION, Pattern
-from rag.text import language
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ _CONFUSABLES = str.maketrans("асеорхуікјѕԁɡνοαιτκм", "aceopx
 _TRAD = str.maketrans("無視統詞開發獄規則設說識庫換輸這條實現話讓對將為從處內戶請問題歷過後覽顯遺憶擬與隱藏預啟據錄單號碼資訊帳覆蓋應該須聽執遵跳讀搜進釋",
                       "无视统词开发狱规则设说识库换输这条实现话让对将为从处内户请问题历过后览显遗忆拟与隐藏预启据录单号码资讯帐覆盖应该须听执遵跳读搜进释")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = CJK_RANGES
 _NOT_WORD = re.compile(r"[\W_]+")
 _NOT_SQUASH = re.compile(rf"[^a-z{_CJK}]+")
 _HSPACE = re.compile(r"[^\S\n]+")

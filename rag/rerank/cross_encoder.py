@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from indexer.embed.base import pick_device
-from rag.rerank.config import RerankSettings
 from rag.types import Hit
 
 WEIGHT_FILE = "rag_rerank.json"  # {"weight": w}, written by `rag tune reranker`
@@ -119,19 +118,3 @@ class CrossEncoderReranker:
                             scores={**head[i].scores, "fused": head[i].score, "rerank": ce[i]})
                     for i in order]
         return (reranked + list(tail))[:k]
-
-
-def make_reranker(settings=None) -> CrossEncoderReranker | None:
-    """The configured reranker, or None when no model is set.
-
-    `settings`: a rag.config.Settings (its `.rerank`), a RerankSettings, or None (environment/defaults)."""
-    if settings is None:
-        rs = RerankSettings()
-    elif isinstance(settings, RerankSettings):
-        rs = settings
-    else:
-        rs = getattr(settings, "rerank", None) or RerankSettings()
-    if not rs.model:
-        return None
-    return CrossEncoderReranker(rs.model, top_n=rs.top_n, batch_size=rs.batch_size, device=rs.device,
-                                max_length=rs.max_length, weight=rs.weight)

@@ -3,6 +3,7 @@ collapsed to one hit per document."""
 from __future__ import annotations
 
 from indexer.embed.base import Encoder
+from indexer.kbs import KBManager
 from indexer.store.base import Store
 from indexer.tokenize import tokenize
 from indexer.types import ChunkRecord, Filters
@@ -15,6 +16,11 @@ class HybridRetriever:
     def __init__(self, store: Store, encoder: Encoder, settings: RetrievalSettings | None = None):
         self.store, self.encoder = store, encoder
         self.settings = settings or RetrievalSettings()
+
+    @classmethod
+    def from_store(cls, store: Store, manager: KBManager, settings: RetrievalSettings | None = None) -> HybridRetriever:
+        """A retriever over `store` that encodes queries with the model the KB was built with."""
+        return cls(store, manager.encoder(store.embed_model), settings)
 
     def warm_up(self) -> None:
         self.encoder.warm_up()

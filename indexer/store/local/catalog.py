@@ -4,14 +4,13 @@ derived from it and can always be rebuilt. Each document is written in one trans
 so a crash leaves either the old or the new version."""
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from indexer.store.base import now, text_hash  # noqa: F401  (text_hash: re-exported for callers)
 from indexer.types import Chunk, ChunkRecord, DocumentInfo
 
 SCHEMA = """
@@ -30,14 +29,6 @@ CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
 """
 SEP = "\x1f"
 DOC_COLUMNS = "SELECT doc_id, source, content_hash, size, tags, indexed_at, n_chunks FROM documents"
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class Catalog:

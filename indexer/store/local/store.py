@@ -1,6 +1,5 @@
-"""The knowledge-base store: one interface (`Store`) and the embedded local backend
-(SQLite catalog + FAISS + BM25 snapshot files). A Milvus backend will implement the
-same protocol and pass the same conformance tests (tests/test_store_conformance.py)."""
+"""The embedded local store backend: SQLite catalog + FAISS + BM25 snapshot files in one KB folder.
+Implements indexer.store.base.Store and passes indexer.store.testing."""
 from __future__ import annotations
 
 import fcntl
@@ -89,6 +88,13 @@ class LocalStore:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+    # ---- KB metadata -------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        return self.catalog.get_meta(key, default)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.catalog.set_meta(key, value)
 
     # ---- documents -------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:

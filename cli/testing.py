@@ -1,4 +1,4 @@
-"""A real `rag serve` process on a free loopback port, for the API tests."""
+"""A real `rag serve` process on a free loopback port, for the API tests and the load benchmark."""
 from __future__ import annotations
 
 import os

@@ -8,9 +8,9 @@ import time
 import httpx
 import pytest
 
+from cli.testing import Server, wait_job
 from tests.conftest import SAMPLE
 from tests.redis_server import RedisServer, redis_server_path
-from tests.server import Server, wait_job
 
 CARDS = SAMPLE / "en" / "lost_or_stolen_cards.txt"
 
@@ -192,3 +192,13 @@ def test_rate_limit_429_with_retry_after(tmp_path):
         assert metric(srv, "rag_rate_limited_total") >= 1
     finally:
         srv.stop()
+
+
+def test_service_does_not_start_without_its_input_guard():
+    """The guard is a required part of the service: when it cannot be imported, neither can the app."""
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['rag.guard.input_guard'] = None; import api.app"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0 and "rag.guard.input_guard" in p.stderr

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from rag.adapt.qa_data import DataError, QARecord, read_records, record_messages, write_records
-from rag.adapt.qa_eval import citation_hit, score, token_f1
+from rag.adapt.qa_eval import citation_hit, score
 from rag.adapt.synth import clean_question, split_records
 from rag.answering.extract import cite_sentence, extractive_answer
 from rag.generation.config import GenerationSettings
+from rag.metrics import token_f1
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 CARDS = ("Report a lost or stolen card straight away. Call the 24-hour Card Services line at 1-800-555-0199. "
          "From outside the United States, call +1-302-555-0188. We accept collect calls to this number.")

@@ -1,4 +1,5 @@
-from rag.text import good_sentence, is_cjk, is_table_row, language, line_sentences, prose_sentences
+from indexer.script import is_cjk, language
+from rag.text import good_sentence, is_table_row, line_sentences, prose_sentences
 
 
 def test_prose_sentences_english_chinese_and_wrapped_lines():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.server import Server, wait_job
+from cli.testing import Server, wait_job
 
 TOPICS = ["savings accounts", "credit limits", "mortgage rates", "branch hours", "card fees", "online banking",
           "foreign exchange", "cheque deposits", "overdraft protection", "student loans"]

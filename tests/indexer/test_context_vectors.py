@@ -28,8 +28,7 @@ def test_window_texts():
 def _kb(tmp_path, encoder, name, window, max_tokens):
     settings = IndexerSettings(home=tmp_path / "home", embed_model="test", context_window=window,
                                chunk=ChunkSettings(max_tokens=max_tokens, overlap_tokens=0))
-    mgr = KBManager(settings)
-    mgr._encoders["test"] = encoder
+    mgr = KBManager(settings, encoders={"test": encoder})
     store = mgr.open(name, writable=True, create=True)
     return mgr, store
 

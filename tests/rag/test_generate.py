@@ -547,8 +547,7 @@ def test_chinese_answer_over_english_documents_gets_verified_citations(llm_serve
     from rag.pipeline import build_pipeline
 
     home = tmp_path / "home"
-    mgr = KBManager(IndexerSettings(home=home, embed_model="e5+minilm"))
-    mgr._encoders["e5+minilm"] = ens
+    mgr = KBManager(IndexerSettings(home=home, embed_model="e5+minilm"), encoders={"e5+minilm": ens})
     store = mgr.open("bank", writable=True, create=True)
     texts = ["Report a lost or stolen card straight away. Call the 24-hour Card Services line at 1-800-555-0199. "
              "A replacement card arrives within five business days.",

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from eval.metrics import mrr_at_k, ndcg_at_k, recall_at_k
+from rag.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 
 
 def test_ndcg_hand_computed():

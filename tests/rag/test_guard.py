@@ -16,7 +16,7 @@ from rag.generation.prompt import SYSTEM_PROMPT, build_messages, neutralise
 from rag.guard.input_guard import SAFE_ANSWERS, blocked_counts, check_question, normalise, safe_answer
 from rag.types import Hit
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def _lines(name: str) -> list[str]:
@@ -177,7 +177,7 @@ def test_the_repositorys_own_questions_and_documents_pass():
     """Every sample/eval question and corpus passage shipped in data/ (en + zh) is let through."""
     import json
 
-    root = Path(__file__).parent.parent / "data"
+    root = Path(__file__).parents[2] / "data"
     texts = [t for t in (root / "sample_questions.txt").read_text(encoding="utf-8").splitlines() if t.strip()]
     for lang in ("en", "zh"):
         texts += (root / "eval" / "sample" / lang / "unanswerable.txt").read_text(encoding="utf-8").split("\n")

@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from eval.answers import answer_tokens, citation_pr, groundedness, rouge_l, token_f1
+from eval.answers import citation_pr, groundedness
 from eval.compare import compare, load_metrics
 from eval.configs import ladder, load_configs
 from eval.stats import bootstrap_ci, paired_test
 from rag.answering.types import Citation
 from rag.config import Settings
+from rag.metrics import answer_tokens, rouge_l, token_f1
 from rag.types import Hit
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_EN = ROOT / "data" / "eval" / "sample" / "en"
 
 
@@ -251,8 +252,7 @@ def test_report_end_to_end(report_a, minilm):
 
     # the figures are those of `rag eval retrieval` on the same KB
     settings = runs[0].settings
-    mgr = KBManager(settings.indexer)
-    mgr._encoders["minilm"] = minilm
+    mgr = KBManager(settings.indexer, encoders={"minilm": minilm})
     ref = evaluate(es.ds, settings, runs[0].kb, "bm25", progress=False, mgr=mgr)
     by_q = {r["query_id"]: r for r in ref["per_query"]}
     assert [r["ndcg@10"] for r in runs[0].retrieval] == [by_q[q.qid]["ndcg@10"] for q in es.answerable]

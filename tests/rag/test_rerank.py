@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import pytest
 
 from rag.rerank.config import RerankSettings
-from rag.rerank.cross_encoder import CrossEncoderReranker, make_reranker, passage_text
+from rag.rerank.cross_encoder import CrossEncoderReranker, passage_text
+from rag.rerank.factory import make_reranker
 from rag.types import Hit
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +14,7 @@ from api.cache.answer_cache import AnswerCache
 from api.cache.config import CacheSettings
 from api.cache.factory import make_answer_cache
 from api.cache.memory import MemoryBackend
-
-sys.path.insert(0, str(Path(__file__).parent))
-from redis_server import RedisServer, redis_server_path  # noqa: E402
+from tests.redis_server import RedisServer, redis_server_path
 
 ANSWER = {"answer": "Call the card line [1].", "citations": [{"n": 1, "doc_id": "cards"}], "refused": False}
 

@@ -12,7 +12,7 @@ from indexer.store.local.snapshot import IndexParams
 from indexer.store.local.store import LocalStore
 from indexer.tokenize import tokenize
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 N = 30
 
 WRITER = textwrap.dedent("""

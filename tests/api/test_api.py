@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
+from cli.testing import Server, wait_job
 from tests.conftest import SAMPLE
-from tests.server import Server, wait_job
 
 GOOD = [SAMPLE / "en" / "lost_or_stolen_cards.txt", SAMPLE / "en" / "wire_transfers.html"]
 ZH = SAMPLE / "zh" / "card_loss_reporting.txt"

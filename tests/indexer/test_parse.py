@@ -20,7 +20,7 @@ from indexer.parse.dispatch import SUPPORTED_EXTENSIONS, ParseError, parse_file
 from indexer.parse.encoding import decode_bytes
 from indexer.types import Element
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

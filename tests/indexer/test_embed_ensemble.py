@@ -75,8 +75,7 @@ def test_bad_ensemble_names_say_what_works(bad):
 
 
 def test_ensemble_kb_end_to_end(tmp_path, ens):
-    mgr = KBManager(IndexerSettings(home=tmp_path / "home", embed_model="e5+minilm"))
-    mgr._encoders["e5+minilm"] = ens
+    mgr = KBManager(IndexerSettings(home=tmp_path / "home", embed_model="e5+minilm"), encoders={"e5+minilm": ens})
     store = mgr.open("bank", writable=True, create=True)
     docs = [(f"d{i}", f"mem:{i}", [Element(t, "text", "")]) for i, t in enumerate(PASSAGES)]
     Ingestor(store, ens, mgr.settings).index_elements(docs, progress=False)
