@@ -1,5 +1,6 @@
 # make demo: set up .venv and run the main job on the bundled sample.
-# make test: set up .venv and run the test suite (what CI runs).
+# make test: set up .venv, install the Debian packages the tests need (as root; else it says which),
+#            run the linters, then the test suite (what CI runs).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ export RAG_HOME ?= .rag
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test test-all bench clean
+.PHONY: setup system-deps lint demo test test-all bench clean
 
 setup: $(STAMP)
 
@@ -32,10 +33,21 @@ demo: setup
 	$(BIN)/rag ask --kb demo --stream --questions data/sample_questions.txt
 	$(BIN)/rag ask --kb demo "What is the best recipe for lasagna?"
 
-test: setup
+# Debian packages the tests start: a real redis-server (answer cache), headless chromium (web page),
+# postgresql and haproxy (cluster tests). Installed with apt-get when root, else the command is printed.
+SYSTEM_DEPS := redis-server chromium postgresql haproxy
+
+system-deps:
+	sh tests/system_deps.sh $(SYSTEM_DEPS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: setup system-deps lint
 	$(BIN)/python -m pytest -q
 
-test-all: setup
+test-all: setup system-deps lint
 	$(BIN)/python -m pytest -q -m ""
 
 bench: setup

@@ -3,6 +3,7 @@
     from rag.integrations.langchain import KBRetriever
     retriever = KBRetriever.open("default", k=5)      # or KBRetriever(hybrid=HybridRetriever(...))
     docs = retriever.invoke("how do I report a lost card?")
+    docs = retriever.invoke("how do I report a lost card?", k=2)  # per call: k (and filters) win over the constructor's
 """
 from __future__ import annotations
 
@@ -29,10 +30,14 @@ class KBRetriever(BaseRetriever):
         settings = Settings.load(config_file)
         mgr = KBManager(settings.indexer)
         store = mgr.open(kb)
-        return cls(hybrid=HybridRetriever(store, mgr.encoder(store.embed_model), settings.retrieval), k=k, **kwargs)
+        return cls(hybrid=HybridRetriever.from_store(store, mgr, settings.retrieval), k=k, **kwargs)
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        hits = self.hybrid.run(query, self.k, self.filters)
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                k: int | None = None, filters: Filters | None = None,
+                                **kwargs: Any) -> list[Document]:
+        # `retriever.invoke(q, k=1)` / `invoke(q, filters=...)`: what the call passes wins over the constructor's;
+        # other keywords (LangChain's own, such as `verbose`) are not ours and are ignored
+        hits = self.hybrid.run(query, self.k if k is None else k, self.filters if filters is None else filters)
         return [Document(page_content=h.text, id=h.chunk_id,
                          metadata={"doc_id": h.doc_id, "chunk_id": h.chunk_id, "source": h.source, "score": h.score,
                                    "title": h.title, "page": h.page, **h.tags}) for h in hits]
