@@ -1,4 +1,4 @@
-"""Distractor robustness (issue 3): does retrieval on the Debian FAQ hold up when 10,000 unrelated
+"""Distractor robustness: does retrieval on the Debian FAQ hold up when 10,000 unrelated
 documents share the knowledge base?  Target: lose at most 0.02 nDCG@10.
 
     python3 /work/shared/datasets/debian_faq.py /tmp/faq

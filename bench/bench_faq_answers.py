@@ -1,4 +1,4 @@
-"""Answer quality and speed on held-out Debian FAQ questions (issue 4).
+"""Answer quality and speed on held-out Debian FAQ questions.
 
     python3 /work/shared/datasets/debian_faq.py /tmp/faq
     python bench/bench_faq_answers.py [--faq /tmp/faq/en] [--n 60] [--budgets 250,150]

@@ -3,7 +3,7 @@
     python bench/bench_generator.py [--quant none,int8,int4] [--n 24] [--rounds 1] [--threads 2]
                                     [--data QA.jsonl] [--json bench/out/generator.json]
 
-Same as `rag bench generator` (rag/bench_gen.py holds the code): prefill and decode tokens/s
+Same as `rag bench generator` (rag/adapt/bench_generator.py holds the code): prefill and decode tokens/s
 (medians), weight size and process RSS, and answer quality (token F1, citation hit, refusal
 accuracy) on QA records (default: bench/generator_qa.jsonl, held-out synthetic records of the
 sample KB); prints the recommended default and writes everything as JSON.

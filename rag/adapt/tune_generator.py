@@ -108,7 +108,7 @@ def encode_example(tokenizer, record: QARecord, budget: int) -> tuple[list[int],
 def answer_loss(model, ids: list[int], labels: list[int], device):
     """Mean next-token loss over the labelled (answer) tokens. Logits are computed for the answer
     positions only (`logits_to_keep`): the prompt needs none, and the 49k-word output layer over every
-    prompt position was about a fifth of a training step's compute."""
+    prompt position would be a sizeable share of a training step's compute."""
     import torch
     import torch.nn.functional as F
 

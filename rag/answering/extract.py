@@ -49,11 +49,9 @@ def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2)
     return "".join((" " if i and not is_cjk(s) else "") + cite_sentence(s, n) for i, s in enumerate(chosen))
 
 
-# Measured on the Chinese FAQ dev questions against the English FAQ KB (extract mode, no refusal
-# threshold) and 10 off-topic Chinese questions (cooking, sport, plants, travel): at 0.80 the answer
-# cites the gold document for 41% of the 76 and refuses 1, and 9 of the 10 off-topic are refused;
-# at 0.82, 37% and 7 refused, the same 9 of 10; at 0.78, 42%, none refused, but only 5 of 10. A
-# question against its own answer's sentences scores a median 0.84; against another answer's, 0.81.
+# The cosine a sentence must reach against a question in another script to be quoted. 0.80: nearly
+# as many on-topic questions get a quote as at 0.78, while most off-topic ones, which 0.78 lets
+# through, are refused; 0.82 refuses on-topic questions too. Figures: docs/design-notes.md.
 QUESTION_MIN_COSINE = 0.80
 
 

@@ -3,7 +3,7 @@
 Every grounded-answer prompt starts with the same system turn (~80 of SmolLM2's ~350 prompt tokens).
 Its key/value tensors do not depend on what follows (causal attention), so they are computed once per
 distinct prefix and every generation starts from a copy, prefilling only the rest of the prompt.
-That cuts time to first token by the prefix's share of the prompt (measured in the README).
+That cuts time to first token by the prefix's share of the prompt (figures: docs/design-notes.md).
 
     cache = PrefixCache(max_entries=4)
     start = cache.lookup(model, input_ids, prefix_ids)   # a fresh copy of the cached KV, or None
@@ -12,7 +12,8 @@ That cuts time to first token by the prefix's share of the prompt (measured in t
 In float32, greedy output is identical with and without the cache (tests/test_generate.py checks it).
 With dynamic int8 linears (`quant = "int8"`, the CPU default) activation scales are computed per
 forward call, so prefilling the prompt's rest alone rounds slightly differently, as any change of
-prompt length does; on the Debian FAQ the gold-citation rate was the same (README).
+prompt length does; the cache stays on there too, as it leaves the gold-citation rate on the Debian
+FAQ unchanged.
 """
 from __future__ import annotations
 

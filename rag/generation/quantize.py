@@ -8,8 +8,8 @@ Modes
          quantized per call) on the attention projections, gate/up projections and the lm_head. The
          head is untied from the input embedding first (the 49152x576 matrix is most of SmolLM2's
          per-token cost; the embedding lookup stays float32). `down_proj` stays float32: its inputs
-         carry outlier channels, and quantizing them flipped ~2x more of SmolLM2's next-token choices
-         (top-1 agreement with fp32 0.44 with it, 0.78 without, on a grounded-answer transcript).
+         carry outlier channels, and quantizing them changes far more of SmolLM2's next-token
+         choices (figures: docs/design-notes.md).
   int4   weight-only 4-bit, groups of 64 along the input (asymmetric: scale + zero per group), with
          torch's packed CPU kernel (`_weight_int4pack_mm_for_cpu`, bfloat16 activations). 8x smaller
          linears; on a CPU without AVX-512/bf16 it is not faster (see `rag bench generator`).
