@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from api.db import ServiceDB
+from api.state.base import Database
 
 SCOPES = ("read", "write", "admin")
 
@@ -57,7 +57,7 @@ class KeyInfo:
 
 
 class KeyStore:
-    def __init__(self, db: ServiceDB, admin_key: str | None):
+    def __init__(self, db: Database, admin_key: str | None):
         self.db = db
         self._admin_hash = _hash(admin_key) if admin_key else None
 

@@ -21,13 +21,29 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     # limits
     rate_limit: int = Field(600, ge=0, description="requests per minute per key (0 = no limit)")
+    kb_rate_limit: int = Field(1200, ge=0, description="requests per minute per knowledge base, over all its keys "
+                                                      "(0 = no limit): more keys do not buy more requests")
+    auth_failure_limit: int = Field(30, ge=0, description="missing or wrong keys per minute per client address "
+                                                          "before 429 (0 = no limit)")
     max_upload_mb: float = Field(50.0, gt=0, description="largest accepted file in an upload (413 above)")
     max_files: int = Field(20, ge=1, description="most files in one upload request")
+    upload_idle_s: float = Field(30.0, gt=0, description="an upload that sends nothing for this long is cut off (408)")
+    upload_total_s: float = Field(600.0, gt=0, description="an upload that takes longer than this in all is cut off")
     max_question_chars: int = Field(2000, ge=1, description="longer questions get 422")
     # generation backpressure
     gen_workers: int = Field(1, ge=1, description="answers generated at the same time")
     gen_queue: int = Field(8, ge=0, description="answers waiting for a worker; more get 503")
     retry_after_s: int = Field(5, ge=1, description="Retry-After sent with 503 when the queue is full")
+    # shared state (cluster mode); unset: everything under RAG_HOME (the embedded default)
+    database_url: str | None = Field(None, description="PostgreSQL URL for keys, jobs and uploads (env "
+                                                       "RAG_DATABASE_URL); unset: RAG_HOME/service.sqlite")
+    redis_url: str | None = Field(None, description="Redis URL (env RAG_REDIS_URL): job queue (Redis Streams), "
+                                                    "shared rate limits, answer cache")
+    indexing: bool = Field(True, description="index uploads in this process (env RAG_INDEXING); off: an API "
+                                             "replica that only enqueues, for `rag worker` processes to index")
+    job_claim_idle_s: float = Field(60.0, gt=0, description="a job whose worker has not reported for this long "
+                                                            "is taken back by another worker (Redis queue)")
+    job_heartbeat_s: float = Field(10.0, gt=0, description="how often a busy worker reports (< job_claim_idle_s)")
     # background indexing
     index_workers: int = Field(1, ge=1, description="upload jobs indexed at the same time (one per KB at most)")
     warm_up: bool = Field(True, description="load the embedding model and generator at start-up")

@@ -21,22 +21,33 @@ def bearer(headers) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def authenticate(svc: Service, key: str) -> Principal:
-    if not key:
-        raise ApiError(401, "unauthorized", "missing API key: send 'Authorization: Bearer KEY'", UNAUTHORIZED)
-    who = svc.keys.authenticate(key)
-    if who is None:
-        raise ApiError(401, "unauthorized", "unknown or revoked API key", UNAUTHORIZED)
+def authenticate(svc: Service, key: str, client: str | None = None) -> Principal:
+    """The caller's principal; 401 for a missing or unknown key, 429 past a limit (per key, per KB,
+    and failed authentications per client address)."""
     try:
-        svc.limiter.check(who.key_id)
-    except ApiError:
-        svc.metrics.rate_limited.inc()
+        if not key:
+            if client:
+                svc.limiter.failed_auth(client)
+            raise ApiError(401, "unauthorized", "missing API key: send 'Authorization: Bearer KEY'", UNAUTHORIZED)
+        who = svc.keys.authenticate(key)
+        if who is None:
+            if client:
+                svc.limiter.failed_auth(client)
+            raise ApiError(401, "unauthorized", "unknown or revoked API key", UNAUTHORIZED)
+        svc.limiter.check(who.key_id, who.kb)
+    except ApiError as e:
+        if e.status == 429:
+            svc.metrics.rate_limited.inc()
         raise
     return who
 
 
+def client_address(request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def principal(request: Request) -> Principal:
-    return authenticate(service(request), bearer(request.headers))
+    return authenticate(service(request), bearer(request.headers), client_address(request))
 
 
 def allow(svc: Service, who: Principal, kb: str, scope: str, must_exist: bool = True) -> None:

@@ -11,11 +11,14 @@ from pathlib import Path
 
 from api.auth import KeyStore
 from api.config import ServiceSettings
-from api.db import ServiceDB
 from api.gate import GenerationGate
-from api.jobs import JobQueue
+from api.jobs.factory import make_queue
+from api.jobs.indexing import index_upload
+from api.jobs.runner import FileOutcome, JobRunner
+from api.jobs.store import Incoming, JobStore
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.ratelimit import make_limiter
+from api.state.factory import open_database
 from indexer.kbs import KBManager
 from rag.config import Settings
 from rag.generation.prompt import SYSTEM_PROMPT
@@ -49,11 +52,16 @@ class Service:
         self.home = Path(settings.indexer.home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.metrics = Metrics()
-        self.db = ServiceDB(self.home / "service.sqlite")
+        self.db = open_database(svc.database_url, self.home)
         self.keys = KeyStore(self.db, svc.admin_key)
-        self.jobs = JobQueue(self.db, self.home / ".uploads", self.metrics, self._index, self._changed)
+        self.uploads = self.home / ".uploads"  # upload bytes in flight to the database; swept at start
+        sweep_uploads(self.uploads)
+        self.jobs = JobStore(self.db)
+        self.runner = JobRunner(self.jobs, self._index, self.metrics, self._changed, scratch=self.uploads)
+        self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=svc.indexing,
+                                claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
         self.gate = GenerationGate(svc.gen_workers, svc.gen_queue, svc.retry_after_s, self.metrics)
-        self.limiter = RateLimiter(svc.rate_limit)
+        self.limiter = make_limiter(svc)
         self.generator = make_generator(settings.generation)
         self.reranker = make_reranker(settings.rerank)
         self._pipes: dict[str, object] = {}
@@ -73,12 +81,12 @@ class Service:
                 self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
             if self.reranker:
                 self.reranker.warm_up()
-        self.jobs.start()
+        self.queue.start()
         self.ready = True
 
     def close(self) -> None:
         self.ready = False
-        self.jobs.stop()
+        self.queue.stop()
         with self._lock:
             for pipe in self._pipes.values():
                 pipe.close()
@@ -111,10 +119,35 @@ class Service:
                 pipe.close()
 
     def delete_kb(self, kb: str) -> None:
+        """The KB, its keys and its jobs go together; a worker still writing to it is fenced off by
+        the store (its writes fail) and finds its job gone."""
         self.drop(kb)
+        self.jobs.delete_kb(kb)
+        if hasattr(self.queue, "forget_kb"):
+            self.queue.forget_kb(kb)
         self.manager.delete(kb)
         self.keys.revoke_kb(kb)
         self._changed(kb)
+
+    def redis_up(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(self.svc.redis_url, socket_timeout=0.5,
+                                             socket_connect_timeout=0.5).ping())
+        except Exception:
+            return False
+
+    def submit(self, job_id: str, kb: str, files: list[Incoming], tags: dict[str, str]) -> None:
+        """Write the job with its files' bytes, then hand it to the workers (if the queue cannot take
+        it, the job is removed again and the caller gets the error)."""
+        self.jobs.submit(job_id, kb, files, tags)
+        try:
+            self.queue.submit(job_id, kb)
+        except Exception:
+            self.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            raise
+        self.metrics.jobs_pending.set(self.jobs.pending_count())
 
     def _changed(self, kb: str) -> None:
         """After an upload job or a delete: drop the KB's cached answers."""
@@ -124,18 +157,17 @@ class Service:
             except Exception:
                 log.warning("could not invalidate the answer cache of %s", kb, exc_info=True)
 
-    # ---- indexing (job worker thread) ------------------------------------------
-    def _index(self, kb: str, files: list[tuple[str, Path]], tags: dict[str, str]) -> list:
-        import hashlib
+    # ---- indexing (the job runner calls this, in a worker thread or a `rag worker` process) --------
+    def _index(self, kb: str, filename: str, path: Path, tags: dict[str, str]) -> FileOutcome:
+        return index_upload(self.manager, kb, filename, path, tags)
 
-        from indexer.ingest import Ingestor
 
-        store = self.manager.open(kb, writable=True)
-        try:
-            items = [(name, path, "u" + hashlib.sha1(f"{kb}/{name}".encode()).hexdigest()[:15])
-                     for name, path in files]
-            report = Ingestor(store, self.manager.encoder(store.embed_model), self.manager.settings) \
-                .index_files(items, tags, progress=False)
-            return report.results
-        finally:
-            store.close()
+def sweep_uploads(folder: Path) -> None:
+    """Upload bytes on local disk are only ever in flight (request -> database, database -> indexer):
+    whatever is left at start-up belongs to a process that died, and goes."""
+    import shutil
+
+    if folder.exists():
+        for p in folder.iterdir():
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)

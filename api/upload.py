@@ -1,13 +1,18 @@
-"""Streaming multipart upload: each file goes straight to disk as it arrives.
+"""Streaming multipart upload: each file goes straight to a private folder as it arrives.
 
 The request body is never held in memory: sizes are checked while the bytes come in (413 as soon
-as a file passes the limit), types by the first bytes (415), and the count of files (413). On any
-error the partial files are removed.
+as a file passes the limit), types by the first bytes (415), the count of files (413), form fields
+as soon as each one is complete (422), and the time the body takes (408 when it stalls or drags on).
+Files are stored under generated names (`000.pdf`); the user's file name is metadata only. On any
+error, of any kind, the folder is removed.
 """
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import shutil
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,28 +21,32 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from api.errors import ApiError
+from api.jobs.store import Incoming
 from api.sniff import UnsupportedType, check_type
 
 HEAD = 2048  # bytes looked at to tell the type
 
 
-@dataclass
-class StoredFile:
-    filename: str
-    path: Path
-    size: int = 0
+MAX_NAME = 200  # characters of a file name kept as metadata (its extension always survives)
+FIELDS = {"tags"}
 
 
 @dataclass
 class Upload:
-    files: list[StoredFile] = field(default_factory=list)
+    files: list[Incoming] = field(default_factory=list)
     fields: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def safe_filename(name: str) -> str:
+    """The user's file name for display and metadata: no folders, no control characters, at most
+    MAX_NAME characters with its extension kept."""
     name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
-    return name[:200] or "upload"
+    if len(name) > MAX_NAME:
+        stem, dot, ext = name.rpartition(".")
+        name = stem[:MAX_NAME - len(ext) - 1] + dot + ext if dot and 0 < len(ext) <= 10 else name[:MAX_NAME]
+    return name or "upload"
 
 
 class _Receiver:
@@ -47,7 +56,7 @@ class _Receiver:
         self.error: ApiError | None = None
         self._headers: dict[bytes, bytes] = {}
         self._field, self._value = b"", b""
-        self._part: StoredFile | None = None
+        self._part: Incoming | None = None
         self._name = ""
         self._fh = None
         self._head = b""
@@ -84,7 +93,8 @@ class _Receiver:
             self._fail(422, "duplicate_file", f"{filename} appears twice in this upload")
             return
         n = len(self.upload.files)
-        self._part = StoredFile(filename, self.dest / f"{n:03d}_{filename}")
+        ext = Path(filename).suffix.lower()
+        self._part = Incoming(filename, self.dest / f"{n:03d}{ext if len(ext) <= 10 else ''}")
         self.upload.files.append(self._part)
         self._fh = open(self._part.path, "wb")
 
@@ -114,7 +124,13 @@ class _Receiver:
             if not self.error and len(self._head) < HEAD:
                 self._check_type()
         elif self._part is None and self._name and not self.error:
-            self.upload.fields[self._name] = self._text.decode("utf-8", "replace")
+            value = self._text.decode("utf-8", "replace")
+            self.upload.fields[self._name] = value
+            if self._name == "tags":  # checked now, before any further file is streamed to disk
+                try:
+                    self.upload.tags = parse_tags(value)
+                except ApiError as e:
+                    self.error = e
 
     def on_end(self):
         self.ended = True
@@ -134,8 +150,10 @@ class _Receiver:
             self._fh.close()
 
 
-async def receive_upload(request: Request, dest: Path, max_bytes: int, max_files: int) -> Upload:
-    """Stream the multipart body into `dest` (created; removed again on any error)."""
+async def receive_upload(request: Request, dest: Path, max_bytes: int, max_files: int,
+                         idle_s: float = 30.0, total_s: float = 600.0) -> Upload:
+    """Stream the multipart body into `dest` (created; removed again on any error). A body that sends
+    nothing for `idle_s`, or takes longer than `total_s` in all, is cut off with 408."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or not params.get(b"boundary"):
         raise ApiError(415, "not_multipart", "send the files as multipart/form-data in the field 'files'")
@@ -143,8 +161,19 @@ async def receive_upload(request: Request, dest: Path, max_bytes: int, max_files
     rx = _Receiver(dest, max_bytes, max_files)
     callbacks = {name: getattr(rx, name) for name in dir(rx) if name.startswith("on_")}
     parser = MultipartParser(params[b"boundary"], callbacks)
+    started = time.monotonic()
     try:
-        async for chunk in request.stream():
+        body = request.stream().__aiter__()
+        while True:
+            left = total_s - (time.monotonic() - started)
+            if left <= 0:
+                raise ApiError(408, "upload_too_slow", f"the upload took longer than {total_s:g} s")
+            try:
+                chunk = await asyncio.wait_for(body.__anext__(), timeout=min(idle_s, left))
+            except StopAsyncIteration:
+                break
+            except asyncio.TimeoutError:
+                raise ApiError(408, "upload_stalled", f"no data for {idle_s:g} s; the upload was cut off") from None
             parser.write(chunk)
             if rx.error:
                 raise rx.error
@@ -157,10 +186,12 @@ async def receive_upload(request: Request, dest: Path, max_bytes: int, max_files
         rx.close()
         shutil.rmtree(dest, ignore_errors=True)
         raise
-    except Exception as e:  # malformed multipart
+    except BaseException as e:  # malformed multipart, a client gone, a cancelled task: nothing is left behind
         rx.close()
         shutil.rmtree(dest, ignore_errors=True)
-        raise ApiError(400, "bad_multipart", f"the multipart body could not be read: {e}") from e
+        if isinstance(e, Exception) and not isinstance(e, (RecursionError, MemoryError)):
+            raise ApiError(400, "bad_multipart", f"the multipart body could not be read: {e}") from e
+        raise
     rx.close()
     if not rx.upload.files:
         shutil.rmtree(dest, ignore_errors=True)
@@ -172,22 +203,26 @@ TAG = re.compile(r"^[^=]{1,64}=.{0,256}$")
 
 
 def parse_tags(raw: str | None) -> dict[str, str]:
-    """Form field `tags`: JSON object or comma-separated key=value."""
-    import json
-
+    """Form field `tags`: a flat JSON object of strings, or comma-separated key=value (at most 50)."""
     if not raw:
         return {}
     raw = raw.strip()
     if raw.startswith("{"):
+        if raw.count("{") + raw.count("[") > 1:  # nesting is never valid, and deep nesting overflows the parser
+            raise ApiError(422, "bad_tags", "tags must be a flat JSON object of strings (no nesting)")
         try:
             data = json.loads(raw)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise ApiError(422, "bad_tags", f"tags is not valid JSON: {e}") from e
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not all(isinstance(v, (str, int, float, bool)) for v in data.values()):
             raise ApiError(422, "bad_tags", "tags must be a JSON object of strings")
-        return {str(k): str(v) for k, v in data.items()}
+        items = [f"{k}={v}" for k, v in data.items()]
+    else:
+        items = [p.strip() for p in raw.split(",") if p.strip()]
+    if len(items) > 50:
+        raise ApiError(422, "bad_tags", f"at most 50 tags, got {len(items)}")
     out = {}
-    for item in filter(None, (p.strip() for p in raw.split(","))):
+    for item in items:
         if not TAG.match(item):
             raise ApiError(422, "bad_tags", f"tag {item!r} is not key=value")
         k, v = item.split("=", 1)

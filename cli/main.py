@@ -37,6 +37,7 @@ app.command()(ask.chat)
 app.add_typer(tune.tune_app, name="tune")
 adapt.register(app, tune.tune_app)
 app.command("serve")(serve.serve)
+app.command("worker")(serve.worker)
 
 eval_app = typer.Typer(help="Offline evaluation.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")

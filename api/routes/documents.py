@@ -1,6 +1,8 @@
 """Uploads (background jobs), documents, jobs."""
 from __future__ import annotations
 
+import shutil
+
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -9,7 +11,7 @@ from api.deps import allow, principal, service
 from api.errors import ApiError
 from api.schemas import DocumentOut, JobAccepted, JobOut
 from api.service import Service
-from api.upload import parse_tags, receive_upload
+from api.upload import receive_upload
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -29,10 +31,19 @@ async def upload(kb: str, request: Request, who: Principal = Depends(principal),
     if length and length.isdigit() and int(length) > limit * svc.svc.max_files + 2**20:
         raise ApiError(413, "upload_too_large", f"the upload is {int(length) / 2**20:.1f} MB; the limit is "
                        f"{svc.svc.max_upload_mb:g} MB per file and {svc.svc.max_files} files")
-    job_id, folder = svc.jobs.new_dir()
-    up = await receive_upload(request, folder, limit, svc.svc.max_files)
-    tags = parse_tags(up.fields.get("tags"))
-    await run_in_threadpool(svc.jobs.submit, job_id, kb, up.files, tags)
+    job_id = svc.jobs.new_id()
+    folder = svc.uploads / job_id
+    up = await receive_upload(request, folder, limit, svc.svc.max_files, svc.svc.upload_idle_s,
+                              svc.svc.upload_total_s)
+    try:
+        await run_in_threadpool(svc.submit, job_id, kb, up.files, up.tags)
+    except ApiError:
+        raise
+    except Exception as e:
+        raise ApiError(503, "queue_unavailable", f"the upload could not be queued ({type(e).__name__}); retry "
+                       "in a moment", {"Retry-After": "10"}) from e
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # the bytes are in the database now (or the upload failed)
     return JobAccepted(job_id=job_id, status="queued", files=[f.filename for f in up.files])
 
 

@@ -17,12 +17,20 @@ def healthz():
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Models loaded and the store open (503 until then)")
+@router.get("/readyz", summary="Ready to serve: models loaded, state database and store reachable (503 if not)")
 def readyz(svc: Service = Depends(service)):
-    checks = {"models_loaded": svc.ready, "store_open": svc.db is not None and svc.home.is_dir(),
-              "index_worker": svc.jobs._thread is not None and svc.jobs._thread.is_alive()}
+    """Redis is reported but not required: without it the cache is skipped and limits count per process."""
+    try:
+        kbs, store_ok = len(svc.manager.names()), True
+    except Exception:
+        kbs, store_ok = 0, False
+    checks = {"models_loaded": svc.ready, "database": svc.db.ping(), "store": store_ok,
+              "index_worker": svc.queue.alive()}
     ok = all(checks.values())
-    return JSONResponse({"ready": ok, **checks, "kbs": len(svc.manager.names())}, status_code=200 if ok else 503)
+    body = {"ready": ok, **checks, "kbs": kbs, "queue": svc.queue.name, "indexing": svc.svc.indexing}
+    if svc.svc.redis_url:
+        body["redis"] = "up" if svc.redis_up() else "down (degraded: no shared cache or limits)"
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -1,54 +1,31 @@
-"""The service's own SQLite file (RAG_HOME/service.sqlite): API keys and upload jobs.
-
-Knowledge bases keep their own catalogs; this file holds only what the service adds on top,
-so it survives restarts and a crashed service resumes its unfinished jobs.
-"""
+"""SQLite state backend (the embedded default): RAG_HOME/service.sqlite, one connection serialized
+by a lock, WAL mode, full fsync: a crashed service resumes its unfinished jobs."""
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS keys (
-    id TEXT PRIMARY KEY,
-    hash TEXT NOT NULL UNIQUE,
-    kb TEXT,                         -- NULL: every KB (admin keys)
-    scope TEXT NOT NULL,             -- read | write | admin
-    label TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    kb TEXT NOT NULL,
-    status TEXT NOT NULL,            -- queued | running | done | failed
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    finished_at TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT NOT NULL DEFAULT '',
-    tags TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, created_at);
-CREATE TABLE IF NOT EXISTS job_files (
-    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-    n INTEGER NOT NULL,
-    filename TEXT NOT NULL,
-    path TEXT NOT NULL,              -- where the upload was stored
-    size INTEGER NOT NULL,
-    status TEXT NOT NULL,            -- pending | indexed | updated | unchanged | failed
-    doc_id TEXT NOT NULL DEFAULT '',
-    chunks INTEGER NOT NULL DEFAULT 0,
-    reason TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (job_id, n)
-);
-"""
+from typing import Any
 
 
-class ServiceDB:
-    """Thread-safe access to service.sqlite (one connection, serialized by a lock; WAL mode)."""
+class _Tx:
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return self.conn.execute(sql, tuple(args)).rowcount
+
+    def executemany(self, sql: str, rows) -> None:
+        self.conn.executemany(sql, [tuple(r) for r in rows])
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, tuple(args)).fetchall()
+
+
+class SQLiteDatabase:
+    dialect = "sqlite"
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,30 +37,46 @@ class ServiceDB:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(SCHEMA)
 
-    def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+            return self._conn.execute(sql, tuple(args)).fetchall()
 
-    def one(self, sql: str, args: tuple = ()) -> sqlite3.Row | None:
+    def one(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = self.query(sql, args)
         return rows[0] if rows else None
 
-    def execute(self, sql: str, args: tuple = ()) -> int:
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         with self._lock:
-            return self._conn.execute(sql, args).rowcount
+            return self._conn.execute(sql, tuple(args)).rowcount
 
     @contextmanager
-    def tx(self):
+    def tx(self) -> Iterator[_Tx]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
+                yield _Tx(self._conn)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def ping(self) -> bool:
+        try:
+            self.query("SELECT 1")
+            return True
+        except sqlite3.Error:
+            return False
+
+    def iter_blob(self, sql: str, args: Sequence[Any] = ()) -> Iterator[bytes]:
+        # row by row (LIMIT 1 OFFSET i) so a 50 MB file is never in memory at once
+        i = 0
+        while True:
+            row = self.one(f"{sql} LIMIT 1 OFFSET {i}", args)
+            if row is None:
+                return
+            yield bytes(row[0])
+            i += 1
 
     def close(self) -> None:
         with self._lock:

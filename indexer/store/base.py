@@ -52,3 +52,8 @@ class Store(Protocol):
 
 class KBLockedError(RuntimeError):
     pass
+
+
+class KBGoneError(RuntimeError):
+    """The KB this writer opened was deleted (and maybe created again under its name): its writes are
+    fenced off so they can never land in the new KB."""

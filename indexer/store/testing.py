@@ -159,3 +159,22 @@ class StoreConformance:
         w.set_meta("refusal_threshold", "0.25")
         w.commit()
         assert factory(False).get_meta("refusal_threshold") == "0.25"
+
+    def test_a_writer_of_a_deleted_kb_is_fenced_off(self, factory, tmp_path):
+        """Deleting a KB while a writer has it open, then creating one of the same name: the old
+        writer's later writes fail and never reach the new KB."""
+        from indexer.store.base import KBGoneError
+
+        old = factory()
+        put(old, "a", ["old tenant secret"], seed=1)
+        old.commit()
+        self.drop_kb(tmp_path)
+        fresh = factory()
+        put(fresh, "b", ["new tenant text"], seed=2)
+        fresh.commit()
+        with pytest.raises(KBGoneError):
+            put(old, "c", ["written after the delete"], seed=3)
+            old.commit()
+        reader = factory(False)
+        assert [r.doc_id for r, _ in reader.search_sparse(tokenize("tenant"), 10)] == ["b"]
+        assert reader.search_sparse(tokenize("secret"), 10) == []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.store.base import KBLockedError, Scored
+from indexer.store.base import KBGoneError, KBLockedError, Scored
 from indexer.store.local.catalog import Catalog
 from indexer.store.local.snapshot import IndexParams, Snapshot
 from indexer.types import ChunkRecord, DocumentInfo, Filters
@@ -33,6 +33,7 @@ class LocalStore:
         elif not (folder / "kb.sqlite").exists():
             raise FileNotFoundError(f"no knowledge base at {folder}; create it with `rag kb create` or `rag index`")
         self.catalog = Catalog(folder / "kb.sqlite")
+        self._incarnation = self._inode()  # the fence: this KB, not a later one of the same name
         stored_model = self.catalog.get_meta("embed_model")
         if stored_model is None and writable:
             if not embed_model or params is None:
@@ -128,12 +129,22 @@ class LocalStore:
 
         self.snapshot.sync(self.catalog)
         if self.snapshot.generation != self._on_disk or read_pointer(root) is None:
+            self._need_write()  # again, right before files are written under the KB's folder name
             self.snapshot.publish(root)  # also removes folders a crashed writer left half-written
             self._on_disk = self.snapshot.generation
+
+    def _inode(self) -> int | None:
+        try:
+            return os.stat(self.folder / "kb.sqlite").st_ino
+        except FileNotFoundError:
+            return None
 
     def _need_write(self) -> None:
         if not self.writable:
             raise PermissionError("this store was opened read-only")
+        if self._inode() != self._incarnation:
+            raise KBGoneError(f"knowledge base {self.folder.name!r} was deleted while it was being written; "
+                              "nothing more is written to it")
 
     # ---- search ----------------------------------------------------------------
     def refresh(self) -> None:

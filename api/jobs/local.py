@@ -1,0 +1,85 @@
+"""The embedded job queue: a worker thread that polls the state database.
+
+Fair across knowledge bases: after every file the worker moves to the next KB that has work (round
+robin), so one tenant's 60-file job or slow file never holds another tenant's upload back for more
+than one file.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from api.jobs.runner import JobRunner
+from api.jobs.store import JobStore
+
+log = logging.getLogger("api.jobs")
+
+
+def round_robin(jobs: list[tuple[str, str]], last_kb: str | None) -> tuple[str, str]:
+    """The oldest job of the KB after `last_kb` in the order the KBs' oldest jobs arrived."""
+    kbs = list(dict.fromkeys(kb for _, kb in jobs))
+    kb = kbs[(kbs.index(last_kb) + 1) % len(kbs)] if last_kb in kbs else kbs[0]
+    return next(j for j in jobs if j[1] == kb)
+
+
+class LocalQueue:
+    name = "local"
+
+    def __init__(self, jobs: JobStore, runner: JobRunner, consume: bool = True, poll_s: float = 5.0):
+        self.jobs, self.runner, self.consume, self.poll_s = jobs, runner, consume, poll_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._taken: set[str] = set()   # jobs this worker has begun (an attempt is counted once)
+        self._current: str | None = None
+        self._last_kb: str | None = None
+
+    def submit(self, job_id: str, kb: str) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if not self.consume:
+            return
+        self._thread = threading.Thread(target=self._loop, name="rag-index-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def alive(self) -> bool:
+        return not self.consume or (self._thread is not None and self._thread.is_alive())
+
+    def current(self) -> str | None:
+        return self._current
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self._once()
+            except Exception:  # the worker never dies; a broken database is retried
+                log.exception("index worker: unexpected error")
+                worked = False
+            if not worked:
+                self._wake.wait(timeout=self.poll_s)
+                self._wake.clear()
+
+    def _once(self) -> bool:
+        todo = self.jobs.unfinished()
+        if not todo:
+            return False
+        job_id, kb = round_robin(todo, self._last_kb)
+        self._last_kb = kb
+        if job_id not in self._taken:
+            self._taken.add(job_id)
+            if not self.runner.begin(job_id):
+                return True
+        self._current = job_id
+        try:
+            if not self.runner.step(job_id):
+                self._taken.discard(job_id)
+        finally:
+            self._current = None
+        return True

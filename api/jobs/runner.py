@@ -1,0 +1,113 @@
+"""Indexes one job's files, one file per step, in any process that can reach the state database.
+
+The file's bytes are copied from the database to a private scratch folder under a generated name
+(the user's name is metadata only: a 150-character or hostile name never becomes a path), indexed,
+and its result recorded; a result is recorded only while the file is still pending, so a job taken
+back from a worker that died is finished exactly once per file (content hashes make the re-run of
+a file that was in flight idempotent).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.jobs.store import JobStore, PendingFile
+from api.metrics import Metrics
+
+log = logging.getLogger("api.jobs")
+MAX_ATTEMPTS = 3  # a job whose worker died this many times fails instead of crash-looping workers
+_EXT = re.compile(r"\.[A-Za-z0-9]{1,8}$")
+
+
+@dataclass
+class FileOutcome:
+    status: str            # indexed | updated | unchanged | failed
+    doc_id: str = ""
+    chunks: int = 0
+    reason: str = ""
+
+
+IndexFile = Callable[[str, str, Path, dict[str, str]], FileOutcome]  # (kb, filename, path, tags)
+
+
+def scratch_name(n: int, filename: str) -> str:
+    """A generated name that keeps the user's extension (the parsers dispatch on it)."""
+    m = _EXT.search(filename)
+    return f"{n:03d}{m.group(0).lower() if m else ''}"
+
+
+class JobRunner:
+    def __init__(self, jobs: JobStore, index_file: IndexFile, metrics: Metrics | None = None,
+                 on_done: Callable[[str], None] | None = None, scratch: Path | None = None):
+        self.jobs, self.index_file, self.metrics, self.on_done = jobs, index_file, metrics, on_done
+        self.scratch = scratch
+
+    def begin(self, job_id: str) -> bool:
+        """Take a job (again): False when it is gone or has failed for good."""
+        attempts = self.jobs.attempts(job_id)
+        if attempts is None:
+            return False
+        if attempts >= MAX_ATTEMPTS:
+            self.jobs.fail_pending(job_id, "not indexed: the indexing worker stopped during this job several times")
+            self._finish(job_id, "failed", f"gave up after {attempts} attempts (the worker stopped while indexing)")
+            return False
+        if not self.jobs.start(job_id):
+            return False
+        log.info("job %s: started (attempt %d)", job_id, attempts + 1, extra={"job_id": job_id, "event": "job_start"})
+        return True
+
+    def step(self, job_id: str) -> bool:
+        """Index the job's next pending file; False when none is left (the job is then finished)."""
+        f = self.jobs.next_file(job_id)
+        if f is None:
+            if self.jobs.attempts(job_id) is not None:
+                job = self.jobs.get(job_id)
+                self._finish(job_id, "done")
+                if self.on_done and job is not None:
+                    self.on_done(job.kb)
+            return False
+        try:
+            out = self._index(f)
+        except Exception as e:  # never let a worker die on one file: the file fails, the job goes on
+            log.exception("job %s: %s failed", job_id, f.filename, extra={"job_id": job_id})
+            out = FileOutcome("failed", reason=f"could not be indexed ({type(e).__name__}: {e})")
+        self.jobs.record(f.job_id, f.n, out.status, out.doc_id, out.chunks, out.reason)
+        if self.metrics:
+            self.metrics.files.labels(out.status).inc()
+        return True
+
+    def run(self, job_id: str, stop: Callable[[], bool] = lambda: False) -> None:
+        if self.begin(job_id):
+            while not stop() and self.step(job_id):
+                pass
+
+    def _index(self, f: PendingFile) -> FileOutcome:
+        folder = Path(tempfile.mkdtemp(prefix=f"{f.job_id}-", dir=self.scratch))
+        try:
+            path = folder / scratch_name(f.n, f.filename)
+            size = 0
+            with open(path, "wb") as fh:
+                for data in self.jobs.read_file(f.job_id, f.n):
+                    fh.write(data)
+                    size += len(data)
+            if size != f.size:
+                return FileOutcome("failed", reason="the uploaded bytes are missing from the job (was its knowledge "
+                                                    "base deleted?)")
+            out = self.index_file(f.kb, f.filename, path, f.tags)
+            # reasons name the user's file, never the scratch name
+            out.reason = out.reason.replace(path.name, f.filename).replace(str(path), f.filename)
+            return out
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _finish(self, job_id: str, status: str, error: str = "") -> None:
+        self.jobs.finish(job_id, status, error)
+        if self.metrics:
+            self.metrics.jobs.labels(status).inc()
+        log.info("job %s: %s%s", job_id, status, f" ({error})" if error else "",
+                 extra={"job_id": job_id, "event": "job_" + status})

@@ -1,0 +1,162 @@
+"""Durable upload jobs: rows in the state database, the uploaded bytes with them (in 1 MB chunks).
+
+A job is written, with all its files' bytes, in one transaction before the upload request returns
+202: a crash never leaves half a job, and any worker of any replica can read it. Files are indexed
+one by one (`pending` -> indexed | updated | unchanged | failed); a file's bytes are dropped once
+it is done. A KB's jobs go with the KB when it is deleted.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from api.state.base import Database
+
+CHUNK = 1 << 20  # bytes per stored upload chunk: bounded memory while writing and reading a file
+STATUSES = ("pending", "indexed", "updated", "unchanged", "failed")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Incoming:
+    """An uploaded file waiting to be submitted: the user's name and where its bytes are for now."""
+    filename: str
+    path: Path
+    size: int = 0
+
+
+@dataclass
+class JobFile:
+    filename: str
+    status: str            # pending | indexed | updated | unchanged | failed
+    size: int
+    doc_id: str = ""
+    chunks: int = 0
+    reason: str = ""
+
+
+@dataclass
+class Job:
+    job_id: str
+    kb: str
+    status: str            # queued | running | done | failed
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    attempts: int
+    error: str
+    files: list[JobFile] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("tags")
+        d["counts"] = {s: sum(f.status == s for f in self.files) for s in STATUSES}
+        return d
+
+
+@dataclass(frozen=True)
+class PendingFile:
+    job_id: str
+    kb: str
+    n: int
+    filename: str
+    size: int
+    tags: dict[str, str]
+
+
+class JobStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    @staticmethod
+    def new_id() -> str:
+        return "job_" + secrets.token_hex(8)
+
+    # ---- writing ---------------------------------------------------------------
+    def submit(self, job_id: str, kb: str, files: list[Incoming], tags: dict[str, str]) -> None:
+        with self.db.tx() as t:
+            t.execute("INSERT INTO jobs(id, kb, status, created_at, tags) VALUES (?,?,?,?,?)",
+                      (job_id, kb, "queued", now(), json.dumps(tags, ensure_ascii=False)))
+            t.executemany("INSERT INTO job_files(job_id, n, filename, path, size, status) VALUES (?,?,?,?,?,?)",
+                          [(job_id, n, f.filename, "", f.size, "pending") for n, f in enumerate(files)])
+            for n, f in enumerate(files):
+                with open(f.path, "rb") as fh:
+                    for seq, data in enumerate(iter(lambda: fh.read(CHUNK), b"")):
+                        t.execute("INSERT INTO upload_chunks(job_id, n, seq, data) VALUES (?,?,?,?)",
+                                  (job_id, n, seq, data))
+
+    def start(self, job_id: str) -> bool:
+        """Mark a job running (one more attempt); False when it is gone (its KB was deleted)."""
+        return self.db.execute("UPDATE jobs SET status='running', attempts=attempts+1, started_at=? "
+                               "WHERE id=? AND status IN ('queued', 'running')", (now(), job_id)) > 0
+
+    def record(self, job_id: str, n: int, status: str, doc_id: str = "", chunks: int = 0, reason: str = "") -> None:
+        with self.db.tx() as t:
+            # only a pending file takes a result: a re-run after a worker died never overwrites one
+            t.execute("UPDATE job_files SET status=?, doc_id=?, chunks=?, reason=? "
+                      "WHERE job_id=? AND n=? AND status='pending'", (status, doc_id, chunks, reason, job_id, n))
+            t.execute("DELETE FROM upload_chunks WHERE job_id=? AND n=?", (job_id, n))
+
+    def finish(self, job_id: str, status: str, error: str = "") -> None:
+        with self.db.tx() as t:
+            t.execute("UPDATE jobs SET status=?, error=?, finished_at=? WHERE id=?", (status, error, now(), job_id))
+            t.execute("DELETE FROM upload_chunks WHERE job_id=?", (job_id,))
+
+    def fail_pending(self, job_id: str, reason: str) -> int:
+        with self.db.tx() as t:
+            n = t.execute("UPDATE job_files SET status='failed', reason=? WHERE job_id=? AND status='pending'",
+                          (reason, job_id))
+            t.execute("DELETE FROM upload_chunks WHERE job_id=?", (job_id,))
+        return n
+
+    def delete_kb(self, kb: str) -> int:
+        """A deleted KB's jobs go with it (their files and bytes too): a KB re-created under the same
+        name starts with no history, and a worker still on one of them finds it gone and stops."""
+        return self.db.execute("DELETE FROM jobs WHERE kb = ?", (kb,))
+
+    # ---- reading ---------------------------------------------------------------
+    def get(self, job_id: str) -> Job | None:
+        row = self.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if row is None:
+            return None
+        files = [JobFile(r["filename"], r["status"], r["size"], r["doc_id"], r["chunks"], r["reason"])
+                 for r in self.db.query("SELECT * FROM job_files WHERE job_id = ? ORDER BY n", (job_id,))]
+        return Job(row["id"], row["kb"], row["status"], row["created_at"], row["started_at"], row["finished_at"],
+                   row["attempts"], row["error"], files, json.loads(row["tags"] or "{}"))
+
+    def list(self, kb: str, limit: int = 50) -> list[Job]:
+        rows = self.db.query("SELECT id FROM jobs WHERE kb = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+                             (kb, limit))
+        return [j for j in (self.get(r["id"]) for r in rows) if j is not None]
+
+    def pending_count(self) -> int:
+        return int(self.db.one("SELECT count(*) AS n FROM jobs WHERE status IN ('queued', 'running')")["n"])
+
+    def unfinished(self) -> list[tuple[str, str]]:
+        """(job id, kb) of every queued or running job, oldest first."""
+        return [(r["id"], r["kb"]) for r in self.db.query(
+            "SELECT id, kb FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at, id")]
+
+    def next_file(self, job_id: str) -> PendingFile | None:
+        row = self.db.one("SELECT f.n, f.filename, f.size, j.kb, j.tags FROM job_files f JOIN jobs j ON j.id = f.job_id "
+                          "WHERE f.job_id = ? AND f.status = 'pending' ORDER BY f.n", (job_id,))
+        if row is None:
+            return None
+        return PendingFile(job_id, row["kb"], int(row["n"]), row["filename"], int(row["size"]),
+                           json.loads(row["tags"] or "{}"))
+
+    def attempts(self, job_id: str) -> int | None:
+        row = self.db.one("SELECT attempts FROM jobs WHERE id = ?", (job_id,))
+        return None if row is None else int(row["attempts"])
+
+    def read_file(self, job_id: str, n: int) -> Iterator[bytes]:
+        return self.db.iter_blob("SELECT data FROM upload_chunks WHERE job_id = ? AND n = ? ORDER BY seq",
+                                 (job_id, n))

@@ -1,0 +1,181 @@
+"""The cluster job queue: Redis Streams with one consumer group, shared by every worker process.
+
+* One stream per knowledge base (`<prefix>jobs:<kb>`; the set `<prefix>job-kbs` names them). A worker
+  visits the KBs in turn and takes one job from the next KB that has one, so jobs are scheduled
+  fairly across tenants.
+* A worker that is busy with a job refreshes its claim every `heartbeat_s` (XCLAIM of its own entry),
+  so a long job is never taken away from a live worker; an entry idle for `claim_idle_s` belongs to a
+  worker that died, and the next worker takes it back (XAUTOCLAIM) and finishes it. Files already
+  recorded stay recorded (api/jobs/runner.py), so each file is indexed once.
+* An entry is acknowledged and deleted when its job is finished, or gone (its KB was deleted).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from api.jobs.runner import JobRunner
+from api.jobs.store import JobStore
+
+log = logging.getLogger("api.jobs")
+GROUP = "workers"
+
+
+class StreamQueue:
+    name = "redis-streams"
+
+    def __init__(self, redis_url: str, jobs: JobStore, runner: JobRunner | None, consume: bool = True,
+                 prefix: str = "rag:", claim_idle_s: float = 60.0, heartbeat_s: float = 10.0, block_s: float = 2.0,
+                 consumer: str | None = None):
+        import redis
+
+        self.redis = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
+        self.jobs, self.runner, self.consume, self.prefix = jobs, runner, consume, prefix
+        self.claim_idle_ms = int(claim_idle_s * 1000)
+        self.heartbeat_s, self.block_s = heartbeat_s, block_s
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._current: str | None = None
+        self._groups: set[str] = set()
+        self._turn = 0
+
+    # ---- producing -------------------------------------------------------------
+    def stream(self, kb: str) -> str:
+        return f"{self.prefix}jobs:{kb}"
+
+    def _group(self, stream: str) -> None:
+        if stream in self._groups:
+            return
+        try:
+            self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except Exception as e:  # BUSYGROUP: it exists
+            if "BUSYGROUP" not in str(e):
+                raise
+        self._groups.add(stream)
+
+    def submit(self, job_id: str, kb: str) -> None:
+        stream = self.stream(kb)
+        self._group(stream)
+        pipe = self.redis.pipeline()
+        pipe.sadd(f"{self.prefix}job-kbs", kb)
+        pipe.xadd(stream, {"job": job_id, "kb": kb})
+        pipe.execute()
+
+    def forget_kb(self, kb: str) -> None:
+        """A deleted KB's stream goes (its jobs are gone from the database already)."""
+        self.redis.srem(f"{self.prefix}job-kbs", kb)
+        self.redis.delete(self.stream(kb))
+        self._groups.discard(self.stream(kb))
+
+    def backlog(self) -> int:
+        """Entries not yet acknowledged, over all KBs (what a worker autoscaler scales on)."""
+        total = 0
+        for kb in self.redis.smembers(f"{self.prefix}job-kbs"):
+            stream = self.stream(kb.decode())
+            try:
+                total += self.redis.xlen(stream)
+            except Exception:
+                pass
+        return total
+
+    # ---- consuming -------------------------------------------------------------
+    def start(self) -> None:
+        if not self.consume:
+            return
+        self._thread = threading.Thread(target=self.run, name="rag-stream-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def alive(self) -> bool:
+        return not self.consume or (self._thread is not None and self._thread.is_alive())
+
+    def current(self) -> str | None:
+        return self._current
+
+    def run(self) -> None:
+        """Take jobs until stopped (the body of `rag worker`)."""
+        while not self._stop.is_set():
+            try:
+                entry = self._take()
+            except Exception as e:
+                log.warning("job queue: Redis unavailable (%s); retrying", e)
+                self._stop.wait(2.0)
+                continue
+            if entry is None:
+                self._stop.wait(self.block_s)
+                continue
+            stream, entry_id, job_id = entry
+            self._work(stream, entry_id, job_id)
+
+    def _kbs(self) -> list[str]:
+        kbs = sorted(k.decode() for k in self.redis.smembers(f"{self.prefix}job-kbs"))
+        if not kbs:
+            return []
+        self._turn = (self._turn + 1) % len(kbs)
+        return kbs[self._turn:] + kbs[:self._turn]
+
+    def _take(self) -> tuple[str, str, str] | None:
+        for kb in self._kbs():
+            stream = self.stream(kb)
+            self._group(stream)
+            # a dead worker's entry first, then a new one
+            _, claimed, *_ = self.redis.xautoclaim(stream, GROUP, self.consumer, self.claim_idle_ms,
+                                                   start_id="0-0", count=1)
+            if claimed:
+                entry_id, fields = claimed[0]
+                log.info("job queue: took back %s from a worker that stopped", fields.get(b"job", b"?").decode(),
+                         extra={"event": "job_reclaimed"})
+                return stream, entry_id.decode(), fields[b"job"].decode()
+            got = self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=1)
+            if got:
+                entry_id, fields = got[0][1][0]
+                return stream, entry_id.decode(), fields[b"job"].decode()
+        return None
+
+    def _work(self, stream: str, entry_id: str, job_id: str) -> None:
+        beat = threading.Event()
+
+        def heartbeat() -> None:
+            while not beat.wait(self.heartbeat_s):
+                try:
+                    self.redis.xclaim(stream, GROUP, self.consumer, 0, [entry_id], justid=True)
+                except Exception:
+                    pass
+
+        hb = threading.Thread(target=heartbeat, name="rag-job-heartbeat", daemon=True)
+        hb.start()
+        self._current = job_id
+        try:
+            self.runner.run(job_id, stop=self._stop.is_set)
+        finally:
+            beat.set()
+            self._current = None
+        if self._stop.is_set() and self.jobs.next_file(job_id) is not None:
+            return  # stopping: leave the entry pending; another worker takes it back
+        try:
+            self.redis.xack(stream, GROUP, entry_id)
+            self.redis.xdel(stream, entry_id)
+        except Exception:
+            log.warning("job queue: could not acknowledge %s; it will be taken back and found finished", job_id)
+
+
+def wait_for_redis(url: str, timeout: float = 30.0) -> None:
+    import redis
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

@@ -1,0 +1,50 @@
+"""`rag worker`: an indexing process with no HTTP server. It shares the state database (uploads,
+jobs), the store and the queue with the API replicas; nothing it writes to local disk outlives a job."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from api.cache.factory import make_answer_cache
+from api.config import ServiceSettings
+from api.jobs.factory import make_queue
+from api.jobs.indexing import index_upload
+from api.jobs.runner import JobRunner
+from api.jobs.store import JobStore
+from api.metrics import Metrics
+from api.state.factory import open_database
+from indexer.kbs import KBManager
+from rag.config import Settings
+
+log = logging.getLogger("api.worker")
+
+
+class Worker:
+    def __init__(self, settings: Settings, svc: ServiceSettings):
+        self.manager = KBManager(settings.indexer)
+        home = Path(settings.indexer.home)
+        self.db = open_database(svc.database_url, home)
+        self.jobs = JobStore(self.db)
+        self.scratch = home / ".worker"
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self.cache = make_answer_cache()
+        self.runner = JobRunner(self.jobs, self._index, Metrics(), self._changed, scratch=self.scratch)
+        self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=True,
+                                claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
+
+    def _index(self, kb, filename, path, tags):
+        return index_upload(self.manager, kb, filename, path, tags)
+
+    def _changed(self, kb: str) -> None:
+        try:
+            self.cache.invalidate(kb)
+        except Exception:
+            log.warning("could not invalidate the answer cache of %s", kb, exc_info=True)
+
+    def start(self) -> None:
+        self.manager.encoder().warm_up()
+        self.queue.start()
+
+    def stop(self) -> None:
+        self.queue.stop()
+        self.db.close()

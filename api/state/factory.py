@@ -1,0 +1,23 @@
+"""The state database from config: PostgreSQL when RAG_DATABASE_URL is set, else SQLite under RAG_HOME."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from api.state.base import Database
+from api.state.migrations import migrate
+
+
+def open_database(url: str | None, home: Path) -> Database:
+    """Open and migrate. `url`: postgresql://user:password@host:port/db, or None for home/service.sqlite."""
+    if url:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"RAG_DATABASE_URL must be a postgresql:// URL, got {url.split(':', 1)[0]}://...")
+        from api.state.postgres import PostgresDatabase
+
+        db: Database = PostgresDatabase(url)
+    else:
+        from api.state.sqlite import SQLiteDatabase
+
+        db = SQLiteDatabase(home / "service.sqlite")
+    migrate(db)
+    return db

@@ -1,0 +1,72 @@
+"""Schema migrations, shared by SQLite and PostgreSQL: numbered steps applied once, in order, in one
+transaction each; `schema_version` records how far a database is. Several replicas starting at once
+are serialized (an advisory lock in PostgreSQL, BEGIN IMMEDIATE in SQLite)."""
+from __future__ import annotations
+
+import logging
+
+from api.state.base import Database
+
+log = logging.getLogger("api.state")
+
+# Each step: a list of statements in the common SQL subset (BLOB / AUTOINCREMENT are translated).
+MIGRATIONS: list[list[str]] = [
+    # 1: keys and upload jobs (the schema of service.sqlite before versioning; IF NOT EXISTS adopts it)
+    ["""CREATE TABLE IF NOT EXISTS keys (
+        id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        kb TEXT,                         -- NULL: every KB (admin keys)
+        scope TEXT NOT NULL,             -- read | write | admin
+        label TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        revoked_at TEXT)""",
+     """CREATE TABLE IF NOT EXISTS jobs (
+        id TEXT PRIMARY KEY,
+        kb TEXT NOT NULL,
+        status TEXT NOT NULL,            -- queued | running | done | failed | cancelled
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT NOT NULL DEFAULT '',
+        tags TEXT NOT NULL DEFAULT '{}')""",
+     "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, created_at)",
+     """CREATE TABLE IF NOT EXISTS job_files (
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        n INTEGER NOT NULL,
+        filename TEXT NOT NULL,          -- the user's file name (metadata only; never a path)
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        status TEXT NOT NULL,            -- pending | indexed | updated | unchanged | failed
+        doc_id TEXT NOT NULL DEFAULT '',
+        chunks INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (job_id, n))"""],
+    # 2: uploaded bytes live in the database (every worker reads them; nothing on a replica's disk)
+    ["""CREATE TABLE IF NOT EXISTS upload_chunks (
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        n INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (job_id, n, seq))""",
+     "CREATE INDEX IF NOT EXISTS jobs_kb ON jobs(kb, created_at)"],
+]
+
+
+def migrate(db: Database) -> int:
+    """Bring `db` to the newest schema; returns the version it is at."""
+    with db.tx() as t:
+        if db.dialect == "postgresql":
+            t.execute("SELECT pg_advisory_xact_lock(7244771)")
+        t.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        rows = t.query("SELECT version FROM schema_version")
+        current = int(rows[0]["version"]) if rows else 0
+        if not rows:
+            t.execute("INSERT INTO schema_version(version) VALUES (0)")
+        for version, steps in enumerate(MIGRATIONS[current:], start=current + 1):
+            for sql in steps:
+                t.execute(sql)
+            t.execute("UPDATE schema_version SET version = ?", (version,))
+            log.info("service database migrated to schema %d", version, extra={"event": "migrate"})
+            current = version
+    return current

@@ -1,0 +1,112 @@
+"""PostgreSQL state backend (RAG_DATABASE_URL=postgresql://...): shared by every API replica and
+indexing worker. One connection per thread (psycopg 3), autocommit outside explicit transactions."""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+_QMARK = re.compile(r"\?")
+_TYPES = (("BLOB", "BYTEA"), ("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"))
+
+
+def translate(sql: str) -> str:
+    """SQLite-flavoured SQL -> PostgreSQL: `?` -> `%s`, BLOB -> BYTEA. Our SQL has no literal '?'."""
+    for a, b in _TYPES:
+        sql = sql.replace(a, b)
+    return _QMARK.sub("%s", sql.replace("%", "%%"))
+
+
+class _Tx:
+    def __init__(self, cur):
+        self.cur = cur
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        self.cur.execute(translate(sql), tuple(args))
+        return self.cur.rowcount
+
+    def executemany(self, sql: str, rows) -> None:
+        self.cur.executemany(translate(sql), [tuple(r) for r in rows])
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict]:
+        self.cur.execute(translate(sql), tuple(args))
+        return self.cur.fetchall() if self.cur.description else []
+
+
+class PostgresDatabase:
+    dialect = "postgresql"
+
+    def __init__(self, url: str, connect_timeout: float = 5.0):
+        self.url, self.connect_timeout = url, connect_timeout
+        self._local = threading.local()
+        self._all: list = []
+        self._lock = threading.Lock()
+        self._conn()  # fail fast with a clear error when the server is unreachable
+
+    def _conn(self):
+        import psycopg
+        from psycopg.rows import dict_row
+
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            try:
+                conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
+                                       connect_timeout=int(self.connect_timeout))
+            except psycopg.OperationalError as e:
+                raise ConnectionError(f"cannot reach PostgreSQL at {_redact(self.url)}: {e}".strip()) from e
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict]:
+        with self._conn().cursor() as cur:
+            cur.execute(translate(sql), tuple(args))
+            return cur.fetchall() if cur.description else []
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> dict | None:
+        rows = self.query(sql, args)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        with self._conn().cursor() as cur:
+            cur.execute(translate(sql), tuple(args))
+            return cur.rowcount
+
+    @contextmanager
+    def tx(self) -> Iterator[_Tx]:
+        conn = self._conn()
+        with conn.transaction(), conn.cursor() as cur:
+            yield _Tx(cur)
+
+    def ping(self) -> bool:
+        try:
+            self.query("SELECT 1")
+            return True
+        except Exception:
+            self._local.conn = None
+            return False
+
+    def iter_blob(self, sql: str, args: Sequence[Any] = ()) -> Iterator[bytes]:
+        i = 0
+        while True:
+            row = self.one(f"{sql} LIMIT 1 OFFSET {i}", args)
+            if row is None:
+                return
+            yield bytes(next(iter(row.values())))
+            i += 1
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+            self._all.clear()
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
