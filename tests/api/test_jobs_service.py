@@ -1,0 +1,150 @@
+"""Upload jobs and limits against a real `rag serve` over loopback: what a tenant with one write key
+could do to the service's disk, to other tenants' indexing, and to the request budget."""
+from __future__ import annotations
+
+import socket
+import time
+
+import httpx
+import pytest
+
+from cli.testing import ADMIN, Server, wait_job
+
+
+def _kb(c: httpx.Client, name: str) -> None:
+    assert c.post("/v1/kbs", json={"name": name}).status_code == 201
+
+
+def _upload(c: httpx.Client, kb: str, files: dict[str, str], **data) -> httpx.Response:
+    return c.post(f"/v1/kbs/{kb}/documents", files=[("files", (n, t.encode(), "text/plain")) for n, t in files.items()],
+                  data=data)
+
+
+def _left(home) -> list[str]:
+    folder = home / ".uploads"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("jobs") / "home", RAG_ANSWER_MODE="extract", RAG_UPLOAD_IDLE_S="2").start()
+    yield s
+    s.stop()
+
+
+def test_rejected_uploads_leave_nothing_on_disk(srv):
+    big = "policy text " * 200_000  # 2.4 MB
+    with srv.client() as c:
+        _kb(c, "clean")
+        for tags in ("not a tag", "[" * 20_000 + "]" * 20_000, "{" + '"a":' * 5000 + "1" + "}" * 5000,
+                     '["a", "b"]', '{"k": {"nested": 1}}'):
+            r = _upload(c, "clean", {"a.txt": big, "b.txt": big}, tags=tags)
+            assert r.status_code == 422, (tags[:20], r.status_code, r.text[:200])
+            assert r.json()["error"]["code"] == "bad_tags"
+        assert _left(srv.home) == []
+        assert c.get("/v1/kbs/clean/jobs").json() == []
+
+
+def test_leftovers_are_swept_at_start(tmp_path):
+    home = tmp_path / "home"
+    junk = home / ".uploads" / "job_dead"
+    junk.mkdir(parents=True)
+    (junk / "000.pdf").write_bytes(b"x" * 1000)
+    s = Server(home, RAG_ANSWER_MODE="extract").start()
+    try:
+        assert _left(home) == []
+    finally:
+        s.stop()
+
+
+def test_long_and_accented_file_names(srv):
+    accented = "é" * 150 + ".txt"
+    ascii_long = "a" * 250 + ".md"
+    with srv.client() as c:
+        _kb(c, "names")
+        r = _upload(c, "names", {accented: "Branch hours are nine to five.", ascii_long: "# Fees\n\nWire fees are $25."})
+        assert r.status_code == 202, r.text
+        job = wait_job(c, r.json()["job_id"])
+        assert [f["status"] for f in job["files"]] == ["indexed", "indexed"], job
+        sources = {d["source"] for d in c.get("/v1/kbs/names/documents").json()}
+        assert accented in sources
+        assert any(s.endswith(".md") and s.startswith("aaaa") for s in sources)
+        assert str(srv.home) not in r.text + str(job)
+
+
+def test_empty_file_reason_names_the_users_file(srv):
+    with srv.client() as c:
+        _kb(c, "empties")
+        r = _upload(c, "empties", {"my notes.txt": ""})
+        job = wait_job(c, r.json()["job_id"])
+        reason = job["files"][0]["reason"]
+        assert job["files"][0]["status"] == "failed" and "my notes.txt" in reason and "000" not in reason
+
+
+def test_deleting_a_kb_while_it_is_indexed_never_corrupts_its_successor(srv):
+    old_docs = {f"old{i}.txt": f"Quartermaster zeppelin{i} procedure number {i}. " * 40 for i in range(20)}
+    with srv.client() as c:
+        _kb(c, "tenant")
+        old_job = _upload(c, "tenant", old_docs).json()["job_id"]
+        time.sleep(0.5)
+        assert c.delete("/v1/kbs/tenant").status_code == 204
+        _kb(c, "tenant")
+        new = wait_job(c, _upload(c, "tenant", {"new.txt": "Lighthouse keeper duties start at dawn."}).json()["job_id"])
+        assert new["status"] == "done"
+        time.sleep(2)  # give a fenced-off writer time to try
+        hits = c.post("/v1/kbs/tenant/search", json={"query": "quartermaster zeppelin procedure", "mode": "bm25"}).json()
+        assert hits == []
+        hits = c.post("/v1/kbs/tenant/search", json={"query": "lighthouse keeper", "mode": "bm25"}).json()
+        assert [h["source"] for h in hits] == ["new.txt"]
+        assert [j["job_id"] for j in c.get("/v1/kbs/tenant/jobs").json()] == [new["job_id"]]
+        assert c.get(f"/v1/jobs/{old_job}").status_code == 404
+
+
+def test_one_tenants_big_job_does_not_hold_back_another(srv):
+    with srv.client() as c:
+        _kb(c, "bulk")
+        _kb(c, "quick")
+        bulk = _upload(c, "bulk", {f"f{i}.txt": f"Bulk document {i} about mortgage terms. " * 300
+                                   for i in range(16)}).json()["job_id"]
+        quick = _upload(c, "quick", {"one.txt": "The branch opens at nine."}).json()["job_id"]
+        done = wait_job(c, quick)
+        assert done["status"] == "done"
+        pending = c.get(f"/v1/jobs/{bulk}").json()["counts"]["pending"]
+        assert pending >= 8, f"the one-file job waited for {16 - pending} of the bulk job's 16 files"
+        wait_job(c, bulk, timeout=300)
+
+
+def test_a_stalled_upload_is_cut_off_and_leaves_nothing(srv):
+    with srv.client() as c:
+        _kb(c, "slow")
+    body_start = (b"--xx\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n"
+                  b"Content-Type: text/plain\r\n\r\nhello ")
+    head = (f"POST /v1/kbs/slow/documents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {ADMIN}\r\n"
+            f"Content-Type: multipart/form-data; boundary=xx\r\nContent-Length: 100000\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as s:
+        s.sendall(head + body_start)
+        time.sleep(0.5)
+        assert _left(srv.home) != []  # the partial file is on disk while the body streams
+        reply = s.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:100]
+    time.sleep(0.5)
+    assert _left(srv.home) == []
+
+
+def test_more_keys_do_not_buy_more_requests_and_key_guessing_is_limited(tmp_path):
+    s = Server(tmp_path / "home", RAG_ANSWER_MODE="extract", RAG_RATE_LIMIT="6", RAG_KB_RATE_LIMIT="8",
+               RAG_AUTH_FAILURE_LIMIT="5").start()
+    try:
+        with s.client() as admin:
+            _kb(admin, "shop")
+            keys = [admin.post("/v1/keys", json={"kb": "shop", "scope": "admin"}).json()["key"] for _ in range(4)]
+        ok = 0
+        for key in keys:
+            with s.client(key) as c:
+                ok += sum(c.get("/v1/kbs/shop").status_code == 200 for _ in range(6))
+        assert ok <= 8 + 1, f"{ok} requests passed with four keys of one KB (limit 8 per minute)"
+        with s.client("rag_guess_wrong") as c:
+            codes = [c.get("/v1/kbs").status_code for _ in range(10)]
+        assert codes[:5] == [401] * 5 and codes[-1] == 429, codes
+    finally:
+        s.stop()
