@@ -1,9 +1,9 @@
 """Request limits: per key, per knowledge base (extra keys minted for a KB share its budget), and
 failed authentications per client address (so key guessing is slowed down).
 
-Shared through Redis when RAG_REDIS_URL is set, so the limits hold across API replicas (a fixed
-one-minute window per counter: INCR + EXPIRE); without Redis, or while Redis is unreachable, the
-process counts alone (a token bucket per counter) and the service keeps serving.
+Token buckets (`limit` per minute, bursts up to `limit`), shared through Redis when RAG_REDIS_URL is
+set so the limits hold across API replicas (one atomic Lua script per request); without Redis, or
+while Redis is unreachable, each process counts alone and the service keeps serving.
 """
 from __future__ import annotations
 
@@ -40,29 +40,39 @@ class _Buckets:
             return 0
 
 
-class _RedisWindows:
+_BUCKET = """
+local limit, now = tonumber(ARGV[1]), tonumber(ARGV[2])
+local rate = limit / 60.0
+local b = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens, at = tonumber(b[1]) or limit, tonumber(b[2]) or now
+tokens = math.min(limit, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens < 1 then wait = math.ceil((1 - tokens) / rate) else tokens = tokens - 1 end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], 120)
+return wait
+"""
+
+
+class _RedisBuckets:
+    """The same token buckets, kept in Redis (one atomic script per request) for every replica."""
+
     def __init__(self, url: str, prefix: str = "rag:rl:"):
         import redis
 
         self.redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.script = self.redis.register_script(_BUCKET)
         self.prefix = prefix
 
     def take(self, name: str, limit: int) -> int:
-        now = time.time()
-        window = int(now // 60)
-        key = f"{self.prefix}{name}:{window}"
-        pipe = self.redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count = int(pipe.execute()[0])
-        return 0 if count <= limit else max(1, math.ceil(60 - now % 60))
+        return max(0, int(self.script(keys=[self.prefix + name], args=[limit, time.time()])))
 
 
 class RateLimiter:
     def __init__(self, per_minute: int, per_kb: int = 0, auth_failures: int = 0, redis_url: str | None = None):
         self.per_minute, self.per_kb, self.auth_failures = per_minute, per_kb, auth_failures
         self._local = _Buckets()
-        self._shared = _RedisWindows(redis_url) if redis_url else None
+        self._shared = _RedisBuckets(redis_url) if redis_url else None
         self._down_until = 0.0
 
     def _take(self, name: str, limit: int) -> int:

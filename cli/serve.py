@@ -18,6 +18,7 @@ def serve(host: Optional[str] = typer.Option(None, "--host", help="bind address 
 
     from api.app import create_app
     from api.config import ServiceSettings
+    from api.http_protocol import with_header_timeout
     from api.observability import setup_logging
 
     overrides = {"host": host, "port": port, "log_json": log_json}
@@ -36,9 +37,11 @@ def serve(host: Optional[str] = typer.Option(None, "--host", help="bind address 
         app = create_app(state.settings(), svc)
     except (ConnectionError, ValueError) as e:
         fail(str(e))
-    # h11: at most 16 KB of request line and headers; idle keep-alive connections close after 5 s
+    # at most 16 KB and `header_timeout_s` for a request's line and headers; idle keep-alive connections
+    # close after 5 s
     uvicorn.run(app, host=svc.host, port=svc.port, log_config=None, timeout_graceful_shutdown=30,
-                timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024)
+                timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,
+                http=with_header_timeout(svc.header_timeout_s))
 
 
 def worker(log_json: Optional[bool] = typer.Option(None, "--log-json/--log-text", help="JSON log lines (default)")):

@@ -148,3 +148,28 @@ def test_more_keys_do_not_buy_more_requests_and_key_guessing_is_limited(tmp_path
         assert codes[:5] == [401] * 5 and codes[-1] == 429, codes
     finally:
         s.stop()
+
+
+def test_slow_headers_are_disconnected(tmp_path):
+    s = Server(tmp_path / "home", RAG_ANSWER_MODE="extract", RAG_HEADER_TIMEOUT_S="2").start()
+    try:
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as sock:
+            t0 = time.monotonic()
+            closed_after = None
+            for ch in b"GET /v1/kbs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 20:
+                try:
+                    sock.sendall(bytes([ch]))
+                    sock.settimeout(0.5)
+                    if sock.recv(1) == b"":
+                        closed_after = time.monotonic() - t0
+                        break
+                except socket.timeout:
+                    continue
+                except OSError:
+                    closed_after = time.monotonic() - t0
+                    break
+        assert closed_after is not None and closed_after < 6, closed_after
+        with httpx.Client(base_url=s.url) as c:  # and the service still serves
+            assert c.get("/healthz").status_code == 200
+    finally:
+        s.stop()
