@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
                                                           "before 429 (0 = no limit)")
     max_upload_mb: float = Field(50.0, gt=0, description="largest accepted file in an upload (413 above)")
     max_files: int = Field(20, ge=1, description="most files in one upload request")
+    header_timeout_s: float = Field(10.0, gt=0, description="a request whose line and headers take longer is "
+                                                            "disconnected")
     upload_idle_s: float = Field(30.0, gt=0, description="an upload that sends nothing for this long is cut off (408)")
     upload_total_s: float = Field(600.0, gt=0, description="an upload that takes longer than this in all is cut off")
     max_question_chars: int = Field(2000, ge=1, description="longer questions get 422")
@@ -47,6 +49,9 @@ class ServiceSettings(BaseSettings):
     # background indexing
     index_workers: int = Field(1, ge=1, description="upload jobs indexed at the same time (one per KB at most)")
     warm_up: bool = Field(True, description="load the embedding model and generator at start-up")
+    models_dir: Path | None = Field(None, description="folder of embedding-model folders that POST /v1/kbs may "
+                                                     "name as embed_model (env RAG_MODELS_DIR); unset: only the "
+                                                     "built-in model names (e5, minilm, e5+minilm)")
     log_json: bool = Field(True, description="structured JSON log lines")
 
     @classmethod
