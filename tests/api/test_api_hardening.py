@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from cli.testing import Server, wait_job
+from cli.testing.redis_server import RedisServer, redis_server_path
 from tests.conftest import SAMPLE
-from tests.redis_server import RedisServer, redis_server_path
 
 CARDS = SAMPLE / "en" / "lost_or_stolen_cards.txt"
 

@@ -14,7 +14,7 @@ from api.cache.answer_cache import AnswerCache
 from api.cache.config import CacheSettings
 from api.cache.factory import make_answer_cache
 from api.cache.memory import MemoryBackend
-from tests.redis_server import RedisServer, redis_server_path
+from cli.testing.redis_server import RedisServer, redis_server_path
 
 ANSWER = {"answer": "Call the card line [1].", "citations": [{"n": 1, "doc_id": "cards"}], "refused": False}
 

@@ -10,7 +10,7 @@ from api.jobs.runner import FileOutcome, JobRunner, scratch_name
 from api.jobs.store import CHUNK, Incoming, JobStore
 from api.state.factory import open_database
 from api.state.migrations import MIGRATIONS, migrate
-from tests.postgres_server import PostgresServer, pg_bin
+from cli.testing.postgres_server import PostgresServer, pg_bin
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from cli.testing import wait_job
-from tests.cluster import LocalCluster
+from cli.testing.cluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 
 from cli.testing import ADMIN, Server, free_port
-from tests.postgres_server import PostgresServer
-from tests.redis_server import RedisServer
+from cli.testing.postgres_server import PostgresServer
+from cli.testing.redis_server import RedisServer
 
 HAPROXY_CFG = """
 global

@@ -1,4 +1,6 @@
-"""A real `rag serve` process on a free loopback port, for the API tests and the load benchmark."""
+"""Test harnesses shipped with the package (tests and benchmarks use them): a real `rag serve` process
+on a free loopback port (here), a real Redis (redis_server), PostgreSQL (postgres_server) and a
+whole cluster behind haproxy (cluster)."""
 from __future__ import annotations
 
 import os
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "test-admin-key"
 
 
