@@ -88,7 +88,10 @@ def _cache_get(svc: Service, t: Ticket):
 
 
 async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, object]]:
-    """("token", str)* then ("answer", dict). Frees the generation slot when done or abandoned."""
+    """("token", str)* then ("answer", dict). Frees the generation slot when done or abandoned.
+
+    rag_generated_tokens_total counts each piece as the generator makes it (in the worker thread),
+    so the tokens of an answer whose client went away mid-stream are counted too."""
     if ticket.immediate is not None:
         yield "token", ticket.immediate["answer"]
         yield "answer", ticket.immediate
@@ -103,6 +106,9 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
         gen = ticket.pipe.stream(ticket.question, ticket.history, ticket.filters)
         try:
             for ev in gen:
+                if not isinstance(ev, Answer):
+                    # counted as generated, whether or not the client is still there to read it
+                    svc.metrics.tokens.inc()
                 loop.call_soon_threadsafe(q.put_nowait, ev)
                 if stop.is_set():
                     break
@@ -124,7 +130,6 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
                 raise ApiError(502, "generation_failed", f"the generator failed: {ev}")
             if isinstance(ev, Answer):
                 svc.metrics.observe_timings(ev.timings)
-                svc.metrics.tokens.inc(tokens)
                 svc.metrics.answers.labels("refused" if ev.refused else "answered").inc()
                 finished = True
                 out = answer_dict(ev, cached=False, blocked=None)

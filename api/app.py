@@ -6,7 +6,9 @@ it queued for the next start) and closes the stores."""
 from __future__ import annotations
 
 import logging
+import shutil
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +32,7 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        await run_in_threadpool(sweep_deleted_kbs, service.home)
         await run_in_threadpool(service.warm_up)
         log.info("ready: %d knowledge bases under %s", len(service.manager.names()), service.home,
                  extra={"event": "ready"})
@@ -40,8 +43,10 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
 
     app = FastAPI(title="RAG knowledge-base service", version="0.1.0", lifespan=lifespan,
                   description="Knowledge bases, uploads, hybrid search and grounded answers with citations. "
-                              "All /v1 routes take `Authorization: Bearer KEY`.")
+                              "All /v1 routes take `Authorization: Bearer KEY`; the WebSocket also takes a "
+                              "single-use ticket from POST /v1/ws-ticket (see docs/api.md).")
     app.state.service = service
+    app.state.ws_tickets = query.WsTickets(redis_url=svc_settings.redis_url)  # shared by replicas with Redis
     errors.install(app)
     for module in (health, admin, documents, query, openai_compat):
         app.include_router(module.router)
@@ -52,3 +57,14 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
 def _attach_guard_and_cache(service: Service) -> None:
     cache = make_answer_cache()
     service.cache = cache if cache.enabled else None
+
+
+def sweep_deleted_kbs(home: Path) -> None:
+    """Remove the `.NAME.deleting` folders that a KB delete interrupted by a crash or kill left behind
+    (indexer.kbs.KBManager.delete renames the KB folder first, then removes it)."""
+    if not home.is_dir():
+        return
+    for p in home.iterdir():
+        if p.name.startswith(".") and p.name.endswith(".deleting") and p.is_dir() and not p.is_symlink():
+            log.info("removing %s, left by an interrupted knowledge base delete", p.name, extra={"event": "sweep"})
+            shutil.rmtree(p, ignore_errors=True)

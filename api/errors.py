@@ -1,7 +1,9 @@
 """Errors as JSON: every 4xx/5xx body is {"error": {"code", "message"}, "request_id"}.
 
 Handlers turn validation errors, HTTP errors and our own ApiError into that shape; anything
-unexpected is logged with its request id and answered 500 without internals."""
+unexpected is logged with its request id and answered 500 without internals (by
+api.middleware.RequestContext, inside the request's context; the handler here is the last resort
+for what escapes the middleware itself, and still names the request id)."""
 from __future__ import annotations
 
 import logging
@@ -22,8 +24,8 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
 
-def error_body(code: str, message: str, **extra) -> dict:
-    return {"error": {"code": code, "message": message, **extra}, "request_id": request_id_var.get()}
+def error_body(code: str, message: str, *, request_id: str | None = None, **extra) -> dict:
+    return {"error": {"code": code, "message": message, **extra}, "request_id": request_id or request_id_var.get()}
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra) -> JSONResponse:
@@ -57,5 +59,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal", "internal error; the request id identifies it in the logs")
+        # Starlette calls this outside the request middleware: take the id from the scope
+        rid = request.scope.get("state", {}).get("request_id") or request_id_var.get()
+        log.exception("unhandled error on %s %s", request.method, request.url.path, extra={"request_id": rid})
+        body = error_body("internal", "internal error; the request id identifies it in the logs", request_id=rid)
+        return JSONResponse(body, status_code=500, headers={"X-Request-ID": rid} if rid != "-" else None)

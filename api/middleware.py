@@ -1,16 +1,50 @@
-"""Pure ASGI middleware: request id, access log, request metrics.
+"""Pure ASGI middleware: request id, security headers, access log, request metrics, and the 500
+for anything a route let escape.
 
 (Not BaseHTTPMiddleware: that one buffers streaming responses' errors and hides client
-disconnects from the endpoint.)"""
+disconnects from the endpoint.)
+
+Every HTTP response, errors and unhandled exceptions included, carries X-Request-ID, the
+request id in its JSON error body, and the security headers below; every log line written while
+the request is handled carries the id (api.observability). Logged URLs are redacted."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 
+from api.errors import error_body
 from api.metrics import Metrics
-from api.observability import new_request_id, request_id_var
+from api.observability import new_request_id, redact, request_id_var
 
 access_log = logging.getLogger("api.access")
+log = logging.getLogger("api")
+
+# the web page's script and styles are files served by the app (api/web): no inline code runs
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# FastAPI's /docs and /redoc pages load Swagger UI / ReDoc from their CDN with an inline start-up script
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+            "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+            "https://cdn.redoc.ly; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+            "base-uri 'none'; frame-ancestors 'none'")
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+SECURITY_HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer")]
+INTERNAL = "internal error; the request id identifies it in the logs"
+
+
+def security_headers(path: str) -> list[tuple[bytes, bytes]]:
+    csp = DOCS_CSP if path in DOCS_PATHS else CSP
+    return [(b"content-security-policy", csp.encode()), *SECURITY_HEADERS]
+
+
+def _with(headers, extra: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`headers` plus those of `extra` it does not set already."""
+    headers = list(headers or [])
+    have = {k.lower() for k, _ in headers}
+    return headers + [(k, v) for k, v in extra if k not in have]
 
 
 class RequestContext:
@@ -24,21 +58,39 @@ class RequestContext:
         rid = new_request_id(headers.get(b"x-request-id", b"").decode("latin-1"))
         token = request_id_var.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
-        status = {"code": 500}
+        status = {"code": 500, "started": False}
         t0 = time.perf_counter()
+        extra = [(b"x-request-id", rid.encode()), *security_headers(scope["path"])]
 
         async def send_with_id(message):
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
+            if message["type"] in ("http.response.start", "websocket.http.response.start"):
+                status["code"], status["started"] = message["status"], True
+                message["headers"] = _with(message.get("headers"), extra)
             elif message["type"] == "websocket.accept":
-                status["code"] = 101
-                message["headers"] = list(message.get("headers") or []) + [(b"x-request-id", rid.encode())]
+                status["code"], status["started"] = 101, True
+                message["headers"] = _with(message.get("headers"), [(b"x-request-id", rid.encode())])
+            elif message["type"] == "websocket.close" and not status["started"]:
+                status["code"], status["started"] = 403, True  # closed before the handshake: the server says 403
             await send(message)
 
+        escaped = False
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            method = scope.get("method", "WS")
+            log.exception("unhandled error on %s %s", method, scope["path"])
+            if scope["type"] == "http" and not status["started"]:
+                # answered here, inside the request's context: the log line above, this body and
+                # its header carry the request id (Starlette's own 500 handler runs outside it)
+                body = json.dumps(error_body("internal", INTERNAL)).encode()
+                await send_with_id({"type": "http.response.start", "status": 500, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+            else:
+                # a response under way (or a WebSocket): the server closes the connection and logs
+                # the exception once more; the request id stays set for that line (this task's context)
+                escaped = True
+                raise
         finally:
             elapsed = time.perf_counter() - t0
             route = scope.get("route")
@@ -47,7 +99,10 @@ class RequestContext:
             self.metrics.requests.labels(path, method, str(status["code"])).inc()
             self.metrics.latency.labels(path).observe(elapsed)
             if scope["path"] not in ("/metrics", "/healthz"):
-                access_log.info("%s %s %s %.1f ms", method, scope["path"], status["code"], elapsed * 1000,
+                qs = scope.get("query_string", b"").decode("latin-1")
+                target = redact(scope["path"] + (f"?{qs}" if qs else ""))
+                access_log.info("%s %s %s %.1f ms", method, target, status["code"], elapsed * 1000,
                                 extra={"method": method, "path": scope["path"], "status": status["code"],
                                        "duration_ms": round(elapsed * 1000, 1), "event": "access"})
-            request_id_var.reset(token)
+            if not escaped:
+                request_id_var.reset(token)

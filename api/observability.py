@@ -1,7 +1,11 @@
-"""Request ids and structured logs.
+"""Request ids, structured logs and secrets kept out of them.
 
 Every response carries X-Request-ID (the client's, when it sent a sane one); every log line
-written while a request is handled carries it too, as a field of a one-line JSON record."""
+written while a request is handled carries it too, as a field of a one-line JSON record.
+Every log line is redacted before it is written: the values of the URL query parameters that
+carry credentials (`key`, `token`, `api_key`, `access_token`, `ticket`), bearer tokens and
+Authorization headers, the `rag.key.` WebSocket subprotocol and the secret part of our API keys
+(`rag_<id>_<secret>` keeps its id)."""
 from __future__ import annotations
 
 import contextvars
@@ -15,6 +19,27 @@ import time
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("api.access")
+
+SECRET_PARAMS = ("key", "token", "api_key", "access_token", "ticket")
+REDACTED = "[redacted]"
+_SECRETS = [
+    # ?key=... &api_key=... in URLs (also percent-encoded '&' / '?' as seen in some logged URLs)
+    (re.compile(r"(?i)((?:[?&;]|%3F|%26)(?:" + "|".join(SECRET_PARAMS) + r")=)[^&;#\s\"'<>]*"), r"\1" + REDACTED),
+    (re.compile(r"(?i)(authorization[\"']?\s*[:=,]\s*[\"']?)(?:(bearer|basic)\s+)?[^\s\"',;)]+"),
+     lambda m: m.group(1) + (m.group(2) + " " if m.group(2) else "") + REDACTED),
+    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + REDACTED),
+    (re.compile(r"(rag\.(?:key|ticket)\.)[^\s,\"']+"), r"\1" + REDACTED),
+    (re.compile(r"\b(rag_[0-9a-f]{6,32}_)[A-Za-z0-9_-]{8,}"), r"\1" + REDACTED),
+]
+
+
+def redact(text: str) -> str:
+    """`text` without credentials (see the module docstring); safe to write to a log."""
+    if not text:
+        return text
+    for pattern, repl in _SECRETS:
+        text = pattern.sub(repl, text)
+    return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,9 +56,21 @@ class JsonFormatter(logging.Formatter):
 
 
 class _RequestIdFilter(logging.Filter):
+    """On the handler, so it sees every record (uvicorn's included): adds the request id and
+    redacts secrets from the message, e.g. uvicorn's 'WebSocket /v1/kbs/x/ws?key=...' line."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
+        try:
+            msg = record.getMessage()
+        except Exception:  # a broken format string: let the formatter report it
+            return True
+        clean = redact(msg)
+        if clean != msg:
+            record.msg, record.args = clean, None
+        if isinstance(getattr(record, "path", None), str):
+            record.path = redact(record.path)
         return True
 
 

@@ -24,7 +24,10 @@ class KBCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
                       examples=["bank-faq"])
-    embed_model: str | None = Field(None, description="embedding model for the new KB (default: the service's)")
+    embed_model: str | None = Field(None, description="embedding model for the new KB (default: the service's): "
+                                                      "'e5', 'minilm', 'e5+minilm' (or their aliases), or the name "
+                                                      "of a model folder under the service's models directory "
+                                                      "(RAG_MODELS_DIR); anything else is 422")
 
 
 class KBInfo(BaseModel):
@@ -103,6 +106,9 @@ class SearchRequest(BaseModel):
 
 HitOut = Hit  # the pipeline's own dataclass (rag/types.py) is the response schema
 
+UNTRUSTED_TEXT = ("Passages (`text`, `source`, `title`, tags) are the indexed documents' own text and markup, "
+                  "as uploaded: untrusted content. Clients must escape it (render it as text, never as HTML).")
+
 
 class Message(BaseModel):
     role: Literal["user", "assistant", "system"]
@@ -136,7 +142,7 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
     refused: bool
     timings: dict[str, float]
-    passages: list[HitOut]
+    passages: list[HitOut] = Field(..., description="the passages the answer was drawn from. " + UNTRUSTED_TEXT)
     dropped: list[CitationOut] = []
     fallback: str = Field("", description="'extractive' when the generator's answer had no support in the passages "
                                           "and the answer quotes the best-matching passage instead; "
@@ -148,3 +154,22 @@ class AnswerOut(BaseModel):
                                               "refused before generation (weak evidence or a blocked question)")
     cached: bool = False
     blocked: str | None = Field(None, description="input-guard category when the question was not answered")
+
+
+class WsTicketRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kb: str = Field(..., min_length=1, max_length=64, description="the knowledge base whose WebSocket it opens")
+
+
+class WsTicketOut(BaseModel):
+    ticket: str = Field(..., description="pass as ?ticket= (or the subprotocol rag.ticket.TICKET) when opening "
+                                         "/v1/kbs/{kb}/ws; single use")
+    kb: str
+    expires_in: int = Field(..., description="seconds the ticket stays valid")
+
+
+class ContentPart(BaseModel):
+    """One part of an OpenAI message's content list: `text` parts are read, others (images, ...) ignored."""
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = Field(None, description="the text of a `text` part (a string; anything else is 422)")

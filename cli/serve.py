@@ -40,7 +40,7 @@ def serve(host: Optional[str] = typer.Option(None, "--host", help="bind address 
     # at most 16 KB and `header_timeout_s` for a request's line and headers; idle keep-alive connections
     # close after 5 s
     uvicorn.run(app, host=svc.host, port=svc.port, log_config=None, timeout_graceful_shutdown=30,
-                timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,
+                timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024, ws_max_size=2 * 2**20,
                 http=with_header_timeout(svc.header_timeout_s))
 
 

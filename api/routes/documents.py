@@ -51,9 +51,7 @@ async def upload(kb: str, request: Request, who: Principal = Depends(principal),
 def get_job(job_id: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
     job = svc.jobs.get(job_id)
     if job is None or not who.can(job.kb, "read"):
-        # the same answer whether the job is someone else's or does not exist
-        if job is not None:
-            raise ApiError(403, "forbidden", "this key may not read that job")
+        # the same answer whether the job is someone else's or does not exist: job ids cannot be probed
         raise ApiError(404, "job_not_found", f"no job {job_id!r}")
     return job.to_dict()
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import service
+from api.errors import ApiError
 from api.service import Service
 
 router = APIRouter(tags=["operations"])
@@ -35,6 +36,10 @@ def readyz(svc: Service = Depends(service)):
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(svc: Service = Depends(service)):
+    try:  # read at scrape time: jobs finish in other processes too (`rag worker`)
+        svc.metrics.jobs_pending.set(svc.jobs.pending_count())
+    except Exception:
+        pass
     if svc.cache is not None:
         stats = svc.cache.stats()
         svc.metrics.cache_errors.set(stats.get("errors", 0))
@@ -44,4 +49,17 @@ def metrics(svc: Service = Depends(service)):
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def index():
-    return HTMLResponse((files("api") / "web" / "index.html").read_text(encoding="utf-8"))
+    return HTMLResponse((files("api") / "web" / "index.html").read_text(encoding="utf-8"),
+                        headers={"Cache-Control": "no-cache"})
+
+
+# the page's script and styles: files, so the Content-Security-Policy can forbid inline code
+STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def static(name: str):
+    if name not in STATIC:
+        raise ApiError(404, "not_found", "no such file")
+    return Response((files("api") / "web" / name).read_bytes(), media_type=STATIC[name],
+                    headers={"Cache-Control": "no-cache"})

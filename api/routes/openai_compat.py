@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from typing import Any, Literal
+from contextlib import aclosing
+from typing import Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
@@ -16,6 +17,7 @@ from api.answering import admit, answer_once, events
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError, error_body
+from api.schemas import ContentPart
 from api.service import Service
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
@@ -24,7 +26,7 @@ router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None  # a text part's text must be a string (else 422)
 
 
 class ChatRequest(BaseModel):
@@ -34,12 +36,12 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
-def _text(content) -> str:
+def _text(content: str | list[ContentPart] | None) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
         return content
-    return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return "".join(p.text or "" for p in content if p.type == "text")
 
 
 def _split(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
@@ -79,12 +81,13 @@ async def chat_completions(body: ChatRequest, who: Principal = Depends(principal
     async def stream():
         yield chunk({"role": "assistant", "content": ""})
         try:
-            async for kind, value in events(svc, ticket):
-                if kind == "token":
-                    yield chunk({"content": value})
-                else:
-                    yield chunk({}, "stop", citations=value["citations"], refused=value["refused"],
-                                timings=value["timings"])
+            async with aclosing(events(svc, ticket)) as answer:  # closed at once when the client goes away
+                async for kind, value in answer:
+                    if kind == "token":
+                        yield chunk({"content": value})
+                    else:
+                        yield chunk({}, "stop", citations=value["citations"], refused=value["refused"],
+                                    timings=value["timings"])
         except ApiError as e:
             yield f"data: {json.dumps(error_body(e.code, e.message), ensure_ascii=False)}\n\n".encode()
         yield b"data: [DONE]\n\n"

@@ -159,7 +159,7 @@ def test_ws_ticket_from_one_replica_opens_the_socket_on_another_through_redis(tm
     """Replicas behind a load balancer share tickets through Redis (RAG_REDIS_URL); still single use."""
     from websockets.sync.client import connect
 
-    from tests.redis_server import RedisServer, redis_server_path
+    from cli.testing.redis_server import RedisServer, redis_server_path
 
     if redis_server_path() is None:
         pytest.fail("redis-server (Debian package) is needed; .ci/run installs it")

@@ -1,0 +1,173 @@
+// The web page's script (a file: the Content-Security-Policy allows no inline script).
+// Everything the server sends (KB names, document names and ids, job reasons, answers, passages,
+// error messages) is untrusted text: it is put on the page with textContent / DOM nodes, never as HTML.
+// The key stays in this tab (sessionStorage), and reaches the WebSocket as a single-use ticket.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.hash.slice(1));
+$("key").value = params.get("key") || sessionStorage.getItem("rag_key") || "";
+if (params.has("key")) {  // out of the address bar and the history
+  const rest = new URLSearchParams(params);
+  rest.delete("key");
+  history.replaceState(null, "", location.pathname + location.search + (rest.toString() ? "#" + rest : ""));
+}
+const headers = () => ({ "Authorization": "Bearer " + $("key").value.trim() });
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function showError(target, message) {
+  target.replaceChildren(el("span", message, "error"));
+}
+
+async function api(path, opts = {}) {
+  const r = await fetch(path, { ...opts, headers: { ...headers(), ...(opts.headers || {}) } });
+  if (!r.ok) {
+    let msg = r.status + "";
+    try { msg = (await r.json()).error.message; } catch (e) {}
+    throw new Error(msg);
+  }
+  return r.status === 204 ? null : r.json();
+}
+
+async function loadKBs() {
+  sessionStorage.setItem("rag_key", $("key").value.trim());
+  try {
+    const kbs = await api("/v1/kbs");
+    const want = params.get("kb") || $("kb").value;
+    $("kb").replaceChildren(...kbs.map(k => {
+      const opt = el("option", `${k.name} (${k.documents} docs)`);
+      opt.value = k.name;
+      return opt;
+    }));
+    if (kbs.some(k => k.name === want)) $("kb").value = want;
+    $("status").textContent = kbs.length ? "" : "no knowledge base for this key";
+    loadDocs();
+  } catch (e) { showError($("status"), e.message); }
+}
+
+async function loadDocs() {
+  const kb = $("kb").value;
+  if (!kb) return;
+  try {
+    const docs = await api(`/v1/kbs/${encodeURIComponent(kb)}/documents`);
+    $("docs").replaceChildren(...docs.map(d => {
+      const li = el("li", d.source);
+      li.title = d.doc_id;
+      li.append(" ", el("span", `· ${d.chunks} chunks`, "muted"));
+      return li;
+    }));
+    if (!docs.length) $("docs").replaceChildren(el("li", "no documents yet", "muted"));
+  } catch (e) { $("docs").replaceChildren(el("li", e.message, "error")); }
+}
+
+function renderAnswer(text) {
+  // [n] markers become links to the citation list; the rest stays text
+  const parts = String(text).split(/\[(\d+)\]/);
+  $("answer").replaceChildren(...parts.map((part, i) => {
+    if (i % 2 === 0) return document.createTextNode(part);
+    const a = el("a", `[${part}]`, "cite");
+    a.dataset.n = part;
+    return a;
+  }));
+}
+
+function renderCitations(citations) {
+  $("citations").replaceChildren(...citations.map(c => {
+    const li = el("li");
+    li.dataset.n = String(c.n);
+    li.append(el("span", `[${c.n}] ${c.source}${c.page ? " p." + c.page : ""}`, "src"),
+              el("span", `“${c.quote}”`, "quote"));
+    return li;
+  }));
+}
+
+function showCitation(n) {
+  let active = null;
+  document.querySelectorAll("#citations li").forEach(li => {
+    const on = li.dataset.n === String(n);
+    li.classList.toggle("active", on);
+    if (on) active = li;
+  });
+  if (active) active.scrollIntoView({ block: "nearest" });
+}
+
+$("answer").addEventListener("click", (e) => { if (e.target.dataset.n) showCitation(e.target.dataset.n); });
+$("citations").addEventListener("click", (e) => { const li = e.target.closest("li"); if (li) showCitation(li.dataset.n); });
+
+let history_ = [];
+
+function showDone(question, data) {
+  renderAnswer(data.answer);
+  $("answer").classList.toggle("refused", data.refused);
+  renderCitations(data.citations);
+  const t = data.timings || {};
+  $("meta").textContent = (data.refused ? "not in the knowledge base · " : "") + (data.cached ? "cached · " : "") +
+    (data.mode === "extract" && !data.refused ? "quoted from the documents · " : "") +
+    (data.fallback === "extractive" ? "the model's answer was unsupported: quoted instead · " : "") +
+    (data.fallback === "unsupported" ? "the model's answer was unsupported by the documents · " : "") +
+    `first token ${(t.ttft_s || 0).toFixed(2)} s · total ${(t.total_s || 0).toFixed(2)} s`;
+  history_.push({ role: "user", content: question }, { role: "assistant", content: data.answer });
+  history_ = history_.slice(-6);
+}
+
+// One question over the KB's WebSocket, opened with a single-use ticket (the key never goes in a URL)
+async function ask(question) {
+  const kb = $("kb").value;
+  $("answer").textContent = ""; $("citations").replaceChildren(); $("meta").textContent = "…";
+  let ticket;
+  try {
+    ticket = (await api("/v1/ws-ticket", { method: "POST", headers: { "Content-Type": "application/json" },
+                                          body: JSON.stringify({ kb }) })).ticket;
+  } catch (e) { showError($("meta"), e.message); return; }
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${scheme}//${location.host}/v1/kbs/${encodeURIComponent(kb)}/ws?ticket=` +
+                           encodeURIComponent(ticket), ["rag.v1"]);
+  let text = "", over = false;
+  ws.onopen = () => ws.send(JSON.stringify({ question, history: history_ }));
+  ws.onmessage = (ev) => {
+    let m;
+    try { m = JSON.parse(ev.data); } catch (e) { return; }
+    if (m.type === "token") { text += m.text; renderAnswer(text); }
+    else if (m.type === "citations") { renderCitations(m.citations); }
+    else if (m.type === "done") { over = true; showDone(question, m.answer); ws.close(1000); }
+    else if (m.type === "error") { over = true; showError($("meta"), m.error.message); ws.close(1000); }
+  };
+  ws.onclose = (ev) => {
+    if (!over) showError($("meta"), ev.reason || `the connection closed (${ev.code})`);
+  };
+}
+
+$("ask").addEventListener("submit", (e) => { e.preventDefault(); const q = $("question").value.trim(); if (q) ask(q); });
+$("refresh").addEventListener("click", loadKBs);
+$("kb").addEventListener("change", () => { history_ = []; loadDocs(); });
+$("upload").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const fd = new FormData();
+  for (const f of $("files").files) fd.append("files", f);
+  try {
+    const job = await api(`/v1/kbs/${encodeURIComponent($("kb").value)}/documents`, { method: "POST", body: fd });
+    $("job").textContent = `job ${job.job_id}: queued`;
+    const poll = async () => {
+      try {
+        const j = await api(`/v1/jobs/${encodeURIComponent(job.job_id)}`);
+        const failed = j.files.filter(f => f.status === "failed");
+        $("job").replaceChildren(document.createTextNode(`job ${j.job_id}: ${j.status}`),
+                                 ...failed.map(f => el("div", `${f.filename}: ${f.reason}`, "error")));
+        if (j.status === "queued" || j.status === "running") setTimeout(poll, 1000); else loadDocs();
+      } catch (err) { showError($("job"), err.message); }
+    };
+    poll();
+  } catch (err) { showError($("job"), err.message); }
+});
+if ($("key").value) loadKBs();
+if (params.get("q")) {
+  const q = params.get("q");
+  $("question").value = q;
+  const wait = setInterval(() => { if ($("kb").value) { clearInterval(wait); ask(q); } }, 100);
+}
