@@ -25,7 +25,7 @@ class IndexerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", env_nested_delimiter="__")
 
     home: Path = Field(Path(".rag"), description="folder holding all knowledge bases")
-    embed_model: str = Field("e5+minilm", description="'e5+minilm' (both models fused: best measured; MiniLM "
+    embed_model: str = Field("e5+minilm", description="'e5+minilm' (both models fused: ranks best; MiniLM "
                              "sits out Chinese questions), 'e5' (multilingual-e5-small alone: Chinese + English, "
                              "indexes faster), 'minilm' (English) or a sentence-transformers folder")
     context_window: int = Field(1, ge=0, le=8, description="a new KB stores each chunk's vector mixed with that of "
@@ -35,6 +35,9 @@ class IndexerSettings(BaseSettings):
     ingest_batch_chunks: int = Field(256, ge=1, description="chunks of several files embedded together, then "
                                                             "written (one transaction per file)")
     store: str = Field("local", description="store backend: 'local' (embedded SQLite + FAISS + BM25 files under home)")
+    store_uri: str | None = Field(None, description="Milvus instead of the local store: 'http://HOST:PORT' (a Milvus "
+                                  "server or cluster) or a path ending in '.db' (Milvus Lite in this process); "
+                                  "env RAG_STORE_URI")
     device: str = Field("auto", description="'auto' (GPU if present), 'cpu' or 'cuda'")
     dense_index: Literal["auto", "flat", "hnsw"] = Field(
         "auto", description="'auto' = exact search below hnsw_threshold chunks, HNSW above")
@@ -42,6 +45,18 @@ class IndexerSettings(BaseSettings):
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
     max_file_mb: float = Field(50.0, gt=0, description="files larger than this are rejected")
+    # Untrusted documents: bounds on what parsing one file may cost (indexer.parse.sandbox, .limits).
+    parse_isolation: bool = Field(True, description="parse each file in a child process with the limits below")
+    parse_memory_mb: float = Field(1024, ge=32, description="memory one file's parsing may add (RLIMIT_AS)")
+    parse_cpu_s: int = Field(120, ge=1, description="CPU seconds to parse one file (RLIMIT_CPU)")
+    parse_timeout_s: float = Field(120, gt=0, description="wall seconds to parse one file, then it is killed")
+    parse_max_output_mb: float = Field(32, gt=0, description="most parsed text one file may produce")
+    parse_zip_check: bool = Field(True, description="refuse docx/pptx/xlsx that are zip bombs (limits below)")
+    parse_zip_member_mb: float = Field(100, gt=0, description="largest uncompressed size of one zip member")
+    parse_zip_total_mb: float = Field(300, gt=0, description="largest uncompressed size of all zip members")
+    parse_zip_ratio: float = Field(100, gt=1, description="highest compression ratio of a zip member over 1 MB")
+    parse_max_pages: int = Field(2000, ge=1, description="most pages per PDF (repeats of one page count)")
+    max_chunks_per_file: int = Field(5000, ge=1, description="files giving more chunks are rejected")
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
 
     @classmethod

@@ -5,6 +5,11 @@ embedded together in length-sorted batches; text already embedded in this KB is 
 encoded again. Each document lands in its own transaction and the indexes are published
 once at the end, so a crash (or kill -9) leaves the KB at its old or new state per file,
 and a re-run finishes the job. One bad file never stops the others.
+
+Documents are untrusted: with settings.parse_isolation (the default) every file is parsed in a
+sandboxed child process (indexer.parse.sandbox) with memory, CPU and wall-time limits, so a
+hostile file fails alone instead of exhausting this process. ZIP bomb and PDF page bounds
+(indexer.parse.limits) apply either way, and a file may give at most max_chunks_per_file chunks.
 """
 from __future__ import annotations
 
@@ -22,7 +27,9 @@ from indexer.chunk import chunk_elements
 from indexer.config import IndexerSettings
 from indexer.embed.base import Encoder
 from indexer.embed.context import mix, vector_key, window_texts
+from indexer.parse import sandbox
 from indexer.parse.dispatch import SUPPORTED_EXTENSIONS, ParseError, parse_file
+from indexer.parse.limits import ParseLimits
 from indexer.store.base import Store, now, text_hash
 from indexer.tokenize import tokenize
 from indexer.types import Chunk, DocumentInfo, Element
@@ -85,6 +92,13 @@ class Ingestor:
     def __init__(self, store: Store, encoder: Encoder, settings: IndexerSettings):
         self.store, self.encoder, self.settings = store, encoder, settings
         self.batch_chunks = settings.ingest_batch_chunks
+        self.parse_limits = ParseLimits(
+            zip_check=settings.parse_zip_check, zip_member_mb=settings.parse_zip_member_mb,
+            zip_total_mb=settings.parse_zip_total_mb, zip_ratio=settings.parse_zip_ratio,
+            pdf_max_pages=settings.parse_max_pages)
+        self.sandbox_limits = sandbox.SandboxLimits(
+            memory_mb=settings.parse_memory_mb, cpu_s=settings.parse_cpu_s, timeout_s=settings.parse_timeout_s,
+            max_output_mb=settings.parse_max_output_mb)
 
     # ---- files -----------------------------------------------------------------
     def index_paths(self, paths: list[str], tags: dict[str, str] | None = None,
@@ -101,6 +115,8 @@ class Ingestor:
         report = IngestReport()
         bar = tqdm(total=len(files), unit="file", desc="indexing", disable=not progress)
         pending: list[_Parsed] = []
+        if files and self.settings.parse_isolation:
+            sandbox.prestart()  # the parser process warms up while files are hashed and checked
         with ThreadPoolExecutor(max_workers=1) as pool:  # parse ahead while the model embeds
             for outcome in pool.map(lambda f: self._prepare(f[0], f[1], tags, f[2]), files):
                 bar.update(1)
@@ -134,7 +150,7 @@ class Ingestor:
             old = self.store.document(doc_id)
             if old and old.content_hash == digest and old.tags == tags and old.source == source:
                 return FileResult(source, "unchanged", doc_id, old.chunks)
-            elements = parse_file(path, max_bytes=limit)
+            elements = self.parse(path, max_bytes=limit)
             return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed")
         except ParseError as e:
             return FileResult(source, "failed", reason=str(e))
@@ -142,10 +158,21 @@ class Ingestor:
             log.exception("unexpected error parsing %s", source)
             return FileResult(source, "failed", reason=f"unexpected {type(e).__name__}: {e}")
 
+    def parse(self, path: Path, max_bytes: int | None = None) -> list[Element]:
+        """One file -> Elements, in the sandbox when settings.parse_isolation. Raises ParseError."""
+        if self.settings.parse_isolation:
+            return sandbox.parse_isolated(path, max_bytes, self.parse_limits, self.sandbox_limits)
+        return parse_file(path, max_bytes=max_bytes, limits=self.parse_limits)
+
     def _prepare_elements(self, doc_id, source, elements: list[Element], digest, size, tags, status) -> _Parsed:
         chunks = chunk_elements(doc_id, elements, self.settings.chunk)
         if not chunks:
             raise ParseError("no text to index after parsing (the file is empty or has no text layer)")
+        cap = self.settings.max_chunks_per_file
+        if len(chunks) > cap:
+            raise ParseError(f"it gives {len(chunks)} chunks, over the limit of {cap} chunks per file "
+                             "(max_chunks_per_file / RAG_MAX_CHUNKS_PER_FILE); split it into smaller files, "
+                             "or ask an administrator to raise the limit")
         info = DocumentInfo(doc_id=doc_id, source=source, content_hash=digest, size=size, chunks=len(chunks),
                             indexed_at=now(), tags=dict(tags))
         return _Parsed(info, chunks, status)

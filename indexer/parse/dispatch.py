@@ -1,6 +1,6 @@
 """Turn one file into a list of Elements: the entry point of the parsing layer.
 
-    parse_file(path, max_bytes=None) -> list[Element]
+    parse_file(path, max_bytes=None, limits=None) -> list[Element]
 
 Every failure a user can act on (empty, too large, unsupported, corrupt, scanned, binary)
 is raised as ParseError with a message saying what went wrong and what to do.
@@ -10,6 +10,10 @@ Formats: md/markdown, html/htm, txt/text, docx, pptx via `unstructured`
 and xlsx via openpyxl (indexer.parse.tabular). Text formats are decoded by
 indexer.parse.encoding. indexer.parse.offline_nlp is imported first so unstructured never phones
 home or downloads a model.
+
+`limits` (indexer.parse.limits.ParseLimits, defaults when None) bounds the work one file may
+cause: ZIP bomb checks for docx/pptx/xlsx, pages per PDF. This runs in whatever process calls
+it; indexer.parse.sandbox runs it in a child process with memory and time limits.
 """
 from __future__ import annotations
 
@@ -19,32 +23,33 @@ from pathlib import Path
 from indexer.parse import offline_nlp  # noqa: F401  (must run before anything imports unstructured)
 from indexer.parse.encoding import TextDecodeError
 from indexer.parse.errors import ParseError, empty_file, human_size
+from indexer.parse.limits import ParseLimits
 from indexer.types import Element
 
 __all__ = ["ParseError", "SUPPORTED_EXTENSIONS", "parse_file"]
 
 
-def _unstructured(path: Path) -> list[Element]:
+def _unstructured(path: Path, limits: ParseLimits) -> list[Element]:
     from indexer.parse.unstructured_docs import parse_with_unstructured
-    return parse_with_unstructured(path)
+    return parse_with_unstructured(path, limits)
 
 
-def _pdf(path: Path) -> list[Element]:
+def _pdf(path: Path, limits: ParseLimits) -> list[Element]:
     from indexer.parse.pdf import parse_pdf
-    return parse_pdf(path)
+    return parse_pdf(path, limits)
 
 
-def _csv(path: Path) -> list[Element]:
+def _csv(path: Path, limits: ParseLimits) -> list[Element]:
     from indexer.parse.tabular import parse_csv
     return parse_csv(path)
 
 
-def _xlsx(path: Path) -> list[Element]:
+def _xlsx(path: Path, limits: ParseLimits) -> list[Element]:
     from indexer.parse.tabular import parse_xlsx
-    return parse_xlsx(path)
+    return parse_xlsx(path, limits)
 
 
-_PARSERS: dict[str, Callable[[Path], list[Element]]] = {
+_PARSERS: dict[str, Callable[[Path, ParseLimits], list[Element]]] = {
     **dict.fromkeys((".md", ".markdown", ".html", ".htm", ".txt", ".text", ".docx", ".pptx"),
                     _unstructured),
     ".pdf": _pdf,
@@ -55,7 +60,8 @@ _PARSERS: dict[str, Callable[[Path], list[Element]]] = {
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_PARSERS)
 
 
-def parse_file(path: str | Path, max_bytes: int | None = None) -> list[Element]:
+def parse_file(path: str | Path, max_bytes: int | None = None,
+               limits: ParseLimits | None = None) -> list[Element]:
     """Parse `path` into Elements in reading order. Raises ParseError (see module doc)."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -84,7 +90,7 @@ def parse_file(path: str | Path, max_bytes: int | None = None) -> list[Element]:
     if size == 0:
         raise empty_file(path)
     try:
-        elements = parser(path)
+        elements = parser(path, limits or ParseLimits())
     except TextDecodeError as exc:
         raise ParseError(f"{path.name} does not contain readable text ({exc}); it is probably "
                          f"a binary file with a {suffix} name. Upload the original document, "
@@ -92,7 +98,7 @@ def parse_file(path: str | Path, max_bytes: int | None = None) -> list[Element]:
     except OSError as exc:
         raise ParseError(f"{path.name} could not be read ({exc}). "
                          "Check that the file is accessible and try again.") from exc
-    except ParseError:
+    except (ParseError, MemoryError):  # MemoryError: the sandbox reports which limit was hit
         raise
     except Exception as exc:  # a parser library choking on odd input: one file, not the batch
         raise ParseError(f"{path.name} could not be parsed ({type(exc).__name__}: {exc}). "

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
+from indexer.parse.limits import ParseLimits
+from indexer.parse.zipcheck import check_zip
 from indexer.types import Element
 
 MAX_ROWS_PER_TABLE = 40
@@ -91,9 +93,10 @@ def parse_csv(path: Path) -> list[Element]:
     return table_elements(rows)
 
 
-def parse_xlsx(path: Path) -> list[Element]:
+def parse_xlsx(path: Path, limits: ParseLimits | None = None) -> list[Element]:
     import openpyxl
 
+    check_zip(path, limits)  # before openpyxl inflates anything
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException, ...

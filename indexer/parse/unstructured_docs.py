@@ -2,7 +2,8 @@
 
 Text formats are decoded by indexer.parse.encoding and handed to unstructured as `text=`, so it
 never guesses an encoding. unstructured is imported lazily, after indexer.parse.offline_nlp has
-switched off its telemetry and its spaCy model download.
+switched off its telemetry and its spaCy model download. docx/pptx are checked for ZIP bombs
+(indexer.parse.zipcheck) before unstructured opens them.
 """
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import Any
 
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
+from indexer.parse.limits import ParseLimits
 from indexer.parse.offline_nlp import ensure_offline_nlp
 from indexer.parse.tabular import html_table_rows, table_elements
+from indexer.parse.zipcheck import check_zip
 from indexer.types import Element, ElementKind
 
 # Running headers/footers and page numbers repeat on every page: noise for retrieval.
@@ -33,9 +36,11 @@ _RULE_ONLY = re.compile(r"[=\-~_*#\s]{3,}")
 _OFFICE_NAMES = {".docx": "Word document (.docx)", ".pptx": "PowerPoint presentation (.pptx)"}
 
 
-def parse_with_unstructured(path: Path) -> list[Element]:
-    ensure_offline_nlp()
+def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> list[Element]:
     suffix = path.suffix.lower()
+    if suffix in _OFFICE_NAMES:
+        check_zip(path, limits)
+    ensure_offline_nlp()
     if suffix in (".md", ".markdown"):
         from unstructured.partition.md import partition_md
         raw = partition_md(text=read_text(path))

@@ -1,0 +1,325 @@
+"""Hostile documents: parsing in a sandboxed child process, ZIP bombs, PDF page bombs, bounds per file."""
+from __future__ import annotations
+
+import io
+import struct
+import threading
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import psutil
+import pytest
+
+from indexer.parse import sandbox
+from indexer.parse.dispatch import ParseError, parse_file
+from indexer.parse.limits import ParseLimits
+from indexer.parse.sandbox import SandboxLimits, parse_isolated
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+MB = 1024 * 1024
+
+
+# ---------------------------------------------------------------- hostile files
+
+def docx_bomb(path: Path, spaces_mb: int = 200) -> Path:
+    """A valid .docx (python-docx) whose word/document.xml holds `spaces_mb` MB of spaces inside a
+    paragraph's text: ~200 KB on disk."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Fees", 1)
+    document.add_paragraph("The monthly fee is 5 dollars.")
+    plain = io.BytesIO()
+    document.save(plain)
+    block = b" " * MB
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename != "word/document.xml":
+                bomb.writestr(info, data)
+                continue
+            cut = data.index(b"The monthly fee")
+            with bomb.open(info.filename, "w", force_zip64=True) as member:
+                member.write(data[:cut])
+                for _ in range(spaces_mb):
+                    member.write(block)
+                member.write(data[cut:])
+    return path
+
+
+def repeated_page_pdf(path: Path, references: int, declared: int | None = None) -> Path:
+    """One page, listed `references` times in the page tree (the same page object), built with pypdf."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject, NumberObject
+
+    writer = PdfWriter()
+    writer.add_page(PdfReader(io.BytesIO(text_pdf(1))).pages[0])
+    pages = writer._root_object["/Pages"].get_object()
+    kids = pages["/Kids"]
+    kids.extend([kids[0]] * (references - 1))
+    pages[NameObject("/Count")] = NumberObject(references if declared is None else declared)
+    with open(path, "wb") as out:
+        writer.write(out)
+    return path
+
+
+def text_pdf(n_pages: int) -> bytes:
+    """`n_pages` distinct page objects sharing one content stream: a heading and a line of text."""
+    stream = b"BT /F1 18 Tf 72 740 Td (Fees) Tj ET\nBT /F1 11 Tf 72 712 Td (The monthly fee is 5 dollars.) Tj ET"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+                   b" ".join(b"%d 0 R" % (5 + i) for i in range(n_pages)), n_pages),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+               b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream)]
+    objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+                b"/Resources << /Font << /F1 3 0 R >> >> >>"] * n_pages
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory) -> Path:
+    path = docx_bomb(tmp_path_factory.mktemp("bomb") / "statement.docx")
+    assert path.stat().st_size < 1 * MB
+    return path
+
+
+class PeakRSS:
+    """This process's highest RSS while the block runs (sampled every 5 ms)."""
+
+    def __enter__(self) -> "PeakRSS":
+        self.proc, self.stop = psutil.Process(), threading.Event()
+        self.before = self.peak = self.proc.memory_info().rss
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self.stop.wait(0.005):
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+# ---------------------------------------------------------------- zip bombs
+
+def test_docx_bomb_is_refused_by_the_zip_check(bomb: Path) -> None:
+    expected = r"statement\.docx: word/document\.xml expands to 200 MB \(limit 100 MB\): refused as a zip bomb"
+    started = time.monotonic()
+    with PeakRSS() as rss, pytest.raises(ParseError, match=expected):
+        parse_file(bomb)  # in this process: the check reads only the zip's directory
+    assert time.monotonic() - started < 2 and rss.peak - rss.before < 20 * MB
+    with pytest.raises(ParseError, match=expected):
+        parse_isolated(bomb)
+
+
+def test_docx_bomb_without_the_zip_check_hits_the_sandbox_memory_limit(bomb: Path) -> None:
+    # 256 MB: with the default 1024 MB this 200 MB bomb stops at lxml's own 10 MB text-node guard
+    # (a "damaged file" error) after inflating ~350 MB; a lower limit shows the sandbox's.
+    with PeakRSS() as rss, pytest.raises(ParseError, match=r"statement\.docx needed more than 256 MB of memory "
+                                                           r"to parse and was stopped \(parse_memory_mb"):
+        parse_isolated(bomb, limits=ParseLimits(zip_check=False), sandbox=SandboxLimits(memory_mb=256))
+    assert rss.peak - rss.before < 200 * MB, f"caller grew by {(rss.peak - rss.before) / MB:.0f} MB"
+    # the caller and the next file are unaffected
+    good = SAMPLE / "en" / "privacy_policy.docx"
+    assert parse_isolated(good) == parse_file(good)
+
+
+def test_a_lying_zip_header_cannot_get_past(tmp_path: Path) -> None:
+    """document.xml declares 2,000 bytes (with the CRC of its first 2,000) but inflates to 46 MB.
+    zipfile reads it without complaint, inflating all 46 MB in one call before truncating; the zip
+    check inflates it in bounded steps and refuses it; with the check off, the sandbox's memory
+    limit stops it."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("The monthly fee is 5 dollars.")
+    plain, packed = io.BytesIO(), io.BytesIO()
+    document.save(plain)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                cut = data.index(b"<w:body>") + len(b"<w:body>")
+                data = data[:cut] + (b"<w:p><w:r><w:t>" + b"fee " * 2000 + b"</w:t></w:r></w:p>") * 6000 + data[cut:]
+                crc = zlib.crc32(data[:2000])
+            out.writestr(info.filename, data)
+    raw, name = bytearray(packed.getvalue()), b"word/document.xml"
+    for signature, name_length_at, crc_at, header in ((b"PK\x01\x02", 28, 16, 46), (b"PK\x03\x04", 26, 14, 30)):
+        at = raw.find(signature)
+        while at >= 0:
+            n = struct.unpack_from("<H", raw, at + name_length_at)[0]
+            if raw[at + header:at + header + n] == name:
+                struct.pack_into("<I", raw, at + crc_at, crc)  # CRC-32, compressed size, uncompressed size
+                struct.pack_into("<I", raw, at + crc_at + 8, 2000)
+            at = raw.find(signature, at + 4)
+    liar = tmp_path / "liar.docx"
+    liar.write_bytes(bytes(raw))
+    with zipfile.ZipFile(liar) as archive:
+        assert archive.getinfo("word/document.xml").file_size == 2000
+        assert len(archive.read("word/document.xml")) == 2000  # no error: the lie goes unnoticed
+    with PeakRSS() as rss, pytest.raises(ParseError, match=r"liar\.docx: word/document\.xml inflates to more than "
+                                                           r"the 2000 bytes it declares: refused as a zip bomb"):
+        parse_file(liar)
+    assert rss.peak - rss.before < 20 * MB
+    with pytest.raises(ParseError, match=r"liar\.docx needed more than 32 MB of memory to parse"):
+        parse_isolated(liar, limits=ParseLimits(zip_check=False), sandbox=SandboxLimits(memory_mb=32))
+
+
+def test_ratio_and_total_bounds(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("The monthly fee is 5 dollars.")
+    path = tmp_path / "padded.docx"
+    document.save(path)
+    with pytest.raises(ParseError, match=r"padded\.docx: its files expand to .* MB in all \(limit 0\.01 MB\): "
+                                         r"refused as a zip bomb"):
+        parse_file(path, limits=ParseLimits(zip_total_mb=0.01))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/media/pad.bin", b"\0" * (20 * MB))
+    with pytest.raises(ParseError, match=r"word/media/pad\.bin expands \d+ times \(20 MB from \d+ bytes; "
+                                         r"limit 100:1\): refused as a zip bomb"):
+        parse_file(path)
+    assert parse_file(path, limits=ParseLimits(zip_check=False))[0].text == "The monthly fee is 5 dollars."
+
+
+# ---------------------------------------------------------------- PDF page bombs
+
+def test_pdf_repeating_one_page_is_bounded(tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    # The defect: one page listed 99,000 times. Before the bound, 5,000 repeats alone took ~3.7 s
+    # and gave 10,000 elements; every repeat was extracted again.
+    honest = repeated_page_pdf(tmp_path / "honest.pdf", 99_000)
+    started = time.monotonic()
+    with pytest.raises(ParseError, match=r"honest\.pdf declares 99000 pages, over the limit of 2000 pages per PDF "
+                                         r"\(parse_max_pages"):
+        parse_isolated(honest)
+    assert time.monotonic() - started < 5
+    # a page count that lies: the page tree is walked, still refused by the same bound
+    liar = repeated_page_pdf(tmp_path / "liar.pdf", 5_000, declared=1)
+    assert len(PdfReader(liar).pages) == 5_000
+    with pytest.raises(ParseError, match=r"liar\.pdf has 5000 pages \(its first 2000 are just 1 page object "
+                                         r"listed again and again.*over the limit of 2000 pages"):
+        parse_file(liar)
+    # under the bound: every distinct page object is read once
+    few = repeated_page_pdf(tmp_path / "few.pdf", 1_500)
+    single = repeated_page_pdf(tmp_path / "single.pdf", 1)
+    started = time.monotonic()
+    elements = parse_isolated(few)
+    assert time.monotonic() - started < 5
+    assert elements == parse_file(single) and [e.text for e in elements] == ["Fees", "The monthly fee is 5 dollars."]
+
+
+# ---------------------------------------------------------------- time limits
+
+def test_a_parse_past_the_timeout_is_killed(tmp_path: Path) -> None:
+    slow = tmp_path / "slow.pdf"
+    slow.write_bytes(text_pdf(20_000))  # 20,000 distinct pages: many seconds of real work
+    limits = ParseLimits(pdf_max_pages=100_000)
+    started = time.monotonic()
+    with pytest.raises(ParseError, match=r"slow\.pdf took more than 1 s to parse and was stopped "
+                                         r"\(parse_timeout_s / RAG_PARSE_TIMEOUT_S\)"):
+        parse_isolated(slow, limits=limits, sandbox=SandboxLimits(timeout_s=1))
+    assert time.monotonic() - started < 6
+    with pytest.raises(ParseError, match=r"slow\.pdf needed more than 1 s of CPU time to parse and was stopped "
+                                         r"\(parse_cpu_s / RAG_PARSE_CPU_S\)"):
+        parse_isolated(slow, limits=limits, sandbox=SandboxLimits(cpu_s=1, timeout_s=60))
+    assert time.monotonic() - started < 20
+    good = SAMPLE / "en" / "mortgage_and_loan_policy.pdf"
+    assert parse_isolated(good) == parse_file(good)
+
+
+# ---------------------------------------------------------------- ordinary files
+
+def test_sample_files_parse_the_same_with_isolation_on_and_off() -> None:
+    files = sorted(p for lang in ("en", "zh") for p in (SAMPLE / lang).iterdir() if p.is_file())
+    assert len(files) >= 20
+    for path in files:
+        assert parse_isolated(path) == parse_file(path), path.name
+
+
+def test_isolated_errors_are_the_parsers_errors(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_bytes(bytes(range(256)) * 16)
+    with pytest.raises(ParseError, match=r"notes\.txt does not contain readable text"):
+        parse_isolated(junk)
+    with pytest.raises(ParseError, match=r"gone\.pdf was not found"):
+        parse_isolated(tmp_path / "gone.pdf")
+    big = tmp_path / "big.md"
+    big.write_text("# Fees\n\n" + "The fee is five dollars. " * 2000)
+    with pytest.raises(ParseError, match=r"produced more than 0\.01 MB of parsed text .*parse_max_output_mb"):
+        parse_isolated(big, sandbox=SandboxLimits(max_output_mb=0.01))
+
+
+# ---------------------------------------------------------------- ingestion and settings
+
+def test_ingest_fails_hostile_files_alone(tmp_path: Path, minilm, bomb: Path) -> None:
+    import shutil
+
+    from indexer.config import IndexerSettings
+    from indexer.ingest import Ingestor
+    from indexer.kbs import KBManager
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(bomb, docs / "statement.docx")
+    repeated_page_pdf(docs / "pages.pdf", 5_000)
+    shutil.copy(SAMPLE / "en" / "account_fees.md", docs / "account_fees.md")  # 6 chunks
+    shutil.copy(SAMPLE / "en" / "lost_or_stolen_cards.txt", docs / "cards.txt")  # 4 chunks
+    settings = IndexerSettings(home=tmp_path / "home", embed_model="minilm", max_chunks_per_file=5,
+                               parse_isolation=True)
+    store = KBManager(settings, encoders={"minilm": minilm}).open("t", writable=True, create=True)
+    try:
+        report = Ingestor(store, minilm, settings).index_paths([str(docs)], progress=False)
+    finally:
+        store.close()
+    results = {Path(r.source).name: (r.status, r.reason) for r in report.results}
+    assert results["statement.docx"][0] == "failed" and "refused as a zip bomb" in results["statement.docx"][1]
+    assert results["pages.pdf"][0] == "failed" and "over the limit of 2000 pages" in results["pages.pdf"][1]
+    assert results["account_fees.md"] == ("failed", "it gives 6 chunks, over the limit of 5 chunks per file "
+                                                    "(max_chunks_per_file / RAG_MAX_CHUNKS_PER_FILE); split it into "
+                                                    "smaller files, or ask an administrator to raise the limit")
+    assert results["cards.txt"][0] == "indexed"
+
+
+def test_settings_from_the_environment(monkeypatch) -> None:
+    from indexer.config import IndexerSettings
+
+    monkeypatch.setenv("RAG_PARSE_ISOLATION", "false")
+    monkeypatch.setenv("RAG_PARSE_MEMORY_MB", "512")
+    monkeypatch.setenv("RAG_PARSE_TIMEOUT_S", "30")
+    monkeypatch.setenv("RAG_PARSE_MAX_PAGES", "100")
+    monkeypatch.setenv("RAG_MAX_CHUNKS_PER_FILE", "50")
+    settings = IndexerSettings.load(config_file=None)
+    assert (settings.parse_isolation, settings.parse_memory_mb, settings.parse_timeout_s, settings.parse_max_pages,
+            settings.max_chunks_per_file) == (False, 512, 30, 100, 50)
+    defaults = IndexerSettings()
+    monkeypatch.delenv("RAG_PARSE_ISOLATION")
+    assert IndexerSettings().parse_isolation and defaults.parse_cpu_s == 120 and defaults.parse_zip_check
+
+
+def test_a_dead_parser_process_is_replaced() -> None:
+    good = SAMPLE / "en" / "fee_schedule.csv"
+    assert parse_isolated(good) == parse_file(good)
+    zygotes = [p for p in psutil.Process().children() if "indexer.parse.sandbox" in " ".join(p.cmdline())]
+    assert zygotes
+    for zygote in zygotes:
+        zygote.kill()
+    psutil.wait_procs(zygotes, timeout=5)
+    assert parse_isolated(good) == parse_file(good)
+    sandbox.shutdown()
+    assert parse_isolated(good) == parse_file(good)
