@@ -18,7 +18,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -44,6 +44,7 @@ class FileResult:
     doc_id: str = ""
     chunks: int = 0
     reason: str = ""
+    screened: int = 0  # chunks kept out of the index because they address the assistant
 
 
 @dataclass
@@ -63,6 +64,7 @@ class _Parsed:
     info: DocumentInfo
     chunks: list[Chunk]
     status: str
+    screened: list[tuple[str, str]] = field(default_factory=list)  # (rule, chunk text) kept out
 
 
 def doc_id_for(path: Path) -> str:
@@ -88,9 +90,14 @@ def embed_text(chunk: Chunk) -> str:
     return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
 
 
+Screen = Callable[[str], "str | None"]  # chunk text -> the rule it breaks, or None (rag.guard.document_guard)
+
+
 class Ingestor:
-    def __init__(self, store: Store, encoder: Encoder, settings: IndexerSettings):
-        self.store, self.encoder, self.settings = store, encoder, settings
+    def __init__(self, store: Store, encoder: Encoder, settings: IndexerSettings, screen: Screen | None = None):
+        """`screen`: documents are untrusted; a chunk the screen flags (text that addresses the
+        assistant) is never stored, and the file's result says so."""
+        self.store, self.encoder, self.settings, self.screen = store, encoder, settings, screen
         self.batch_chunks = settings.ingest_batch_chunks
         self.parse_limits = ParseLimits(
             zip_check=settings.parse_zip_check, zip_member_mb=settings.parse_zip_member_mb,
@@ -173,9 +180,22 @@ class Ingestor:
             raise ParseError(f"it gives {len(chunks)} chunks, over the limit of {cap} chunks per file "
                              "(max_chunks_per_file / RAG_MAX_CHUNKS_PER_FILE); split it into smaller files, "
                              "or ask an administrator to raise the limit")
+        screened: list[tuple[str, str]] = []
+        if self.screen is not None:
+            kept = []
+            for c in chunks:
+                rule = self.screen(c.text)
+                if rule:
+                    screened.append((rule, c.text))
+                else:
+                    kept.append(c)
+            if not kept:
+                raise ParseError(f"every part of it addresses the assistant instead of the reader ({screened[0][0]}); "
+                                 "nothing was indexed")
+            chunks = kept
         info = DocumentInfo(doc_id=doc_id, source=source, content_hash=digest, size=size, chunks=len(chunks),
                             indexed_at=now(), tags=dict(tags))
-        return _Parsed(info, chunks, status)
+        return _Parsed(info, chunks, status, screened)
 
     # ---- already-parsed documents (BEIR corpora, API uploads with text) --------
     def index_elements(self, docs: list[tuple[str, str, list[Element]]], tags: dict[str, str] | None = None,
@@ -233,9 +253,19 @@ class Ingestor:
             toks = [tokenize(t) for t in texts[pos:pos + n]]
             vectors = np.vstack([cached[h] for h in hs]).astype(np.float32)
             self.store.replace_document(p.info, p.chunks, toks, vectors, hs)
-            out.append(FileResult(p.info.source, p.status, p.info.doc_id, n))
+            out.append(FileResult(p.info.source, p.status, p.info.doc_id, n, _screened_note(p.screened),
+                                  len(p.screened)))
             pos += n
         return out
+
+
+def _screened_note(screened: list[tuple[str, str]]) -> str:
+    if not screened:
+        return ""
+    rule, text = screened[0]
+    quote = " ".join(text.split())[:100]
+    return (f"{len(screened)} chunk{'s' if len(screened) > 1 else ''} kept out of the index because "
+            f"{'they address' if len(screened) > 1 else 'it addresses'} the assistant ({rule}): \u201c{quote}\u201d")
 
 
 def delete(store: Store, doc_id_or_path: str) -> list[str]:
