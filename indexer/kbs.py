@@ -9,7 +9,7 @@ from indexer.config import IndexerSettings
 from indexer.embed.base import Encoder
 from indexer.embed.factory import make_encoder
 from indexer.store.base import Store
-from indexer.store.factory import open_store
+from indexer.store.factory import backend_for, drop_kb, kb_exists, kb_names, open_store
 from indexer.store.local.snapshot import IndexParams
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -33,12 +33,22 @@ class KBManager:
         self.home = Path(settings.home)
         self._encoders: dict[str, Encoder] = encoders if encoders is not None else {}
 
+    @property
+    def uri(self) -> str | None:
+        """The Milvus holding the KBs (settings.store_uri), or None for KB folders under home."""
+        return self.settings.store_uri or None
+
     def names(self) -> list[str]:
+        if self.uri:
+            return kb_names(self.uri)
         if not self.home.exists():
             return []
-        return sorted(p.name for p in self.home.iterdir() if (p / "kb.sqlite").exists())
+        # '.NAME.deleting': a KB whose delete was interrupted (not a KB; the service removes it at start)
+        return sorted(p.name for p in self.home.iterdir() if not p.name.startswith(".") and (p / "kb.sqlite").exists())
 
     def exists(self, name: str) -> bool:
+        if self.uri:
+            return kb_exists(self.uri, check_name(name))
         return (self.home / check_name(name) / "kb.sqlite").exists()
 
     def encoder(self, model: str | None = None) -> Encoder:
@@ -63,19 +73,28 @@ class KBManager:
     def open(self, name: str, writable: bool = False, create: bool = False,
              embed_model: str | None = None, lock_timeout: float = 600) -> Store:
         folder = self.home / check_name(name)
-        if not (folder / "kb.sqlite").exists():
+        if not (self.exists(name) if self.uri else (folder / "kb.sqlite").exists()):
             if not create:
                 known = ", ".join(self.names()) or "none yet"
                 raise KBNotFound(f"knowledge base {name!r} does not exist (known: {known}); "
                                  f"create it with `rag kb create {name}` or index files into it with `rag index`")
             enc = self.encoder(embed_model)
             enc.warm_up()
-            return open_store(self.settings.store, folder, self.params(enc.dim), writable=True,
+            return open_store(self.backend, folder, self.params(enc.dim), writable=True,
                               embed_model=embed_model or self.settings.embed_model, lock_timeout=lock_timeout,
-                              context_window=self.settings.context_window)
-        return open_store(self.settings.store, folder, self.params(0), writable=writable, lock_timeout=lock_timeout)
+                              context_window=self.settings.context_window, uri=self.uri)
+        return open_store(self.backend, folder, self.params(0), writable=writable, lock_timeout=lock_timeout,
+                          uri=self.uri)
+
+    @property
+    def backend(self) -> str:
+        return backend_for(self.settings.store, self.uri)
 
     def delete(self, name: str) -> None:
+        if self.uri:
+            if not drop_kb(self.uri, check_name(name)):
+                raise KBNotFound(f"knowledge base {name!r} does not exist")
+            return
         folder = self.home / check_name(name)
         if not (folder / "kb.sqlite").exists():
             raise KBNotFound(f"knowledge base {name!r} does not exist")

@@ -178,3 +178,16 @@ class StoreConformance:
         reader = factory(False)
         assert [r.doc_id for r, _ in reader.search_sparse(tokenize("tenant"), 10)] == ["b"]
         assert reader.search_sparse(tokenize("secret"), 10) == []
+
+    def test_reads_by_document_and_source_and_settings_through_a_reader(self, factory):
+        """doc_chunks in reading order, documents_by_source, and KB settings written through a read-only
+        store (rag/adapt/tune_refusal.py stores the refusal threshold through the pipeline's reader)."""
+        w = factory()
+        put(w, "a", ["first part", "second part", "third part"], source="/x/a.md", seed=1)
+        put(w, "b", ["other"], source="/x/b.md", seed=5)
+        w.commit()
+        r = factory(False)
+        assert [c.chunk_id for c in r.doc_chunks("a")] == ["a:0", "a:1", "a:2"] and r.doc_chunks("zz") == []
+        assert [d.doc_id for d in r.documents_by_source("/x/a.md")] == ["a"] and r.documents_by_source("/n") == []
+        r.set_meta("refusal_threshold", "0.5")
+        assert factory(False).get_meta("refusal_threshold") == "0.5"

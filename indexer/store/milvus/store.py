@@ -1,0 +1,379 @@
+"""The Milvus store backend: a KB as Milvus collections (indexer.store.milvus.schema), on a Milvus
+server or cluster (`http://HOST:PORT`) or Milvus Lite in this process (a path ending in `.db`).
+Implements indexer.store.base.Store and passes indexer.store.testing.
+
+Nothing of a KB is on local disk: chunks, documents, KB settings and the text-hash -> vector cache
+(the chunks' own vectors) live in Milvus, so any number of readers on any machine see one KB.
+Reads ask for Strong consistency: a reader sees every write acknowledged before its request, so
+`refresh` has nothing to do. One writer per KB at a time (indexer.store.milvus.lock).
+
+Write order, for a crash at any point: replace_document inserts the new chunks, deletes the old ones,
+then writes the document row (its content hash last, so an interrupted update is redone by the next
+`rag index`); delete_document deletes the chunks before the document row. Row ids come from a
+counter in the meta collection, persisted before the rows that use it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from pymilvus import MilvusClient
+from pymilvus.exceptions import MilvusException
+
+from indexer.store.base import KBGoneError, KBLockedError, Scored
+from indexer.store.local.snapshot import IndexParams
+from indexer.store.milvus import schema as S
+from indexer.store.milvus.lock import LockFactory, WriterLock, default_locks
+from indexer.types import Chunk, ChunkRecord, DocumentInfo, Filters
+
+log = logging.getLogger(__name__)
+INSERT_BATCH = 512
+
+
+class _NoMvccWarning(logging.Filter):
+    """Milvus Lite has no MVCC timestamps: pymilvus's query iterator then warns on every use, harmlessly."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "mvccTs" not in record.getMessage()
+
+
+logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_NoMvccWarning())
+
+
+def connect(uri: str) -> MilvusClient:
+    """A client for `uri` (pymilvus shares one connection per URI in a process)."""
+    try:
+        return MilvusClient(uri)
+    except Exception as e:
+        if uri.endswith(".db"):
+            raise RuntimeError(
+                f"cannot open the Milvus Lite file {uri} ({e}). A Milvus Lite file belongs to one process; to "
+                f"share it, serve it with `milvus-lite server --data-dir {uri} --port 19530` and set "
+                "RAG_STORE_URI=http://127.0.0.1:19530") from e
+        raise
+
+
+def kb_names(uri: str) -> list[str]:
+    client = connect(uri)
+    try:
+        return sorted(n for n in (S.kb_name(c) for c in client.list_collections()) if n)
+    finally:
+        client.close()
+
+
+def kb_exists(uri: str, kb: str) -> bool:
+    client = connect(uri)
+    try:
+        return bool(client.has_collection(S.Names.of(kb).chunks))
+    finally:
+        client.close()
+
+
+def drop_kb(uri: str, kb: str) -> bool:
+    """Drop a KB's collections, its chunks first (the KB is gone at once). False when there was none."""
+    client = connect(uri)
+    try:
+        names = S.Names.of(kb)
+        existed = bool(client.has_collection(names.chunks))
+        for name in names.all():
+            if client.has_collection(name):
+                client.drop_collection(name)
+        return existed
+    finally:
+        client.close()
+
+
+class MilvusStore:
+    def __init__(self, uri: str, kb: str, params: IndexParams | None = None, writable: bool = False,
+                 embed_model: str | None = None, lock_timeout: float = 600, context_window: int = 0,
+                 locks: LockFactory | None = None, lock_dir: Path | None = None):
+        """`locks`: makes the writer lock taken when `writable` (default: indexer.store.milvus.lock.default_locks,
+        whose file locks go to `lock_dir` when Milvus is a server and no Redis is configured)."""
+        self.uri, self.kb, self.writable = uri, kb, writable
+        self.names = S.Names.of(kb)
+        self._lock: WriterLock | None = None
+        self._incarnation: str | None = None
+        self._loaded = False
+        self.client = connect(uri)
+        try:
+            if writable:
+                self._open_writer(locks or default_locks(uri, lock_dir), lock_timeout, params, embed_model,
+                                  context_window)
+            elif self._current_incarnation() is None:
+                raise FileNotFoundError(f"no knowledge base {kb!r} in Milvus at {uri}; create it with "
+                                        "`rag kb create` or `rag index`")
+            meta = self._meta_many(["embed_model", "dim", "context_window", "dense_index", "next_row", "generation"])
+            self.embed_model = meta.get("embed_model") or ""
+            self.dim = int(meta.get("dim") or 0)
+            self.context_window = int(meta.get("context_window") or 0)  # fixed at creation
+            self.dense_kind = meta.get("dense_index") or "flat"
+            self.params = params or IndexParams(dim=self.dim)
+            self.params.dim = self.dim  # the KB's own dimension wins over the caller's
+            self._next_row = int(meta.get("next_row") or 0)
+            self._generation = int(meta.get("generation") or 0)
+            self._terms_written: set[str] = set()
+        except BaseException:
+            self.close()
+            raise
+
+    def _current_incarnation(self) -> str | None:
+        """The id made when the KB now under this name was created; None when there is none."""
+        try:
+            if not self.client.has_collection(self.names.chunks):
+                return None
+            if not self._loaded:
+                self._load()
+            return self._meta_many(["incarnation"]).get("incarnation")
+        except MilvusException:  # dropped between the calls
+            return None
+
+    def _load(self) -> None:
+        """Load the KB's collections where they are not (Milvus Lite loads none after a restart)."""
+        for name in self.names.all():
+            if "NotLoad" in str(self.client.get_load_state(name).get("state")):
+                self.client.load_collection(name)
+        self._loaded = True
+
+    def _open_writer(self, locks: LockFactory, timeout: float, params: IndexParams | None,
+                     embed_model: str | None, context_window: int) -> None:
+        """Take the lock of the KB's current incarnation, creating the KB (under a creation lock) if needed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self._current_incarnation()
+            lock = locks(f"{self.kb}@{seen or 'new'}")
+            lock.acquire(max(0.0, deadline - time.monotonic()))
+            now = self._current_incarnation()
+            if now != seen:  # deleted or created while we waited: start over
+                lock.release()
+                continue
+            if seen is not None:
+                self._lock, self._incarnation = lock, seen
+                return
+            try:  # we hold the creation lock and no KB exists
+                if not embed_model or params is None:
+                    raise ValueError("a new knowledge base needs an embedding model and its dimension")
+                created = self._create(params, embed_model, context_window)
+                mine = locks(f"{self.kb}@{created}")
+                mine.acquire(max(0.0, deadline - time.monotonic()))
+                self._lock, self._incarnation = mine, created
+                return
+            finally:
+                lock.release()
+
+    # ---- creation ----------------------------------------------------------------
+    def _create(self, params: IndexParams, embed_model: str, context_window: int) -> str:
+        c = self.client
+        for name in self.names.all():  # leftovers of an interrupted creation or deletion (we hold the lock)
+            if c.has_collection(name):
+                c.drop_collection(name)
+        S.create_side_collections(c, self.names)
+        dense = params.dense_index if params.dense_index != "auto" else ("flat" if self.uri.endswith(".db") else "hnsw")
+        analyzer = S.analyzer_for(str(c.get_server_version()))
+        incarnation = uuid.uuid4().hex
+        self._set_meta_many({"embed_model": embed_model, "dim": str(params.dim),
+                             "context_window": str(context_window), "created_ms": str(int(time.time() * 1000)),
+                             "generation": "0", "next_row": "0", "dense_index": dense, "incarnation": incarnation,
+                             "bm25_analyzer": analyzer["tokenizer"]})
+        try:
+            S.create_collection(c, self.names.chunks, S.chunk_schema(params.dim, analyzer),
+                                S.chunk_index(c, dense, params.hnsw_m))
+        except MilvusException as e:
+            if analyzer is S.ANALYZERS[-1] or "tokenizer" not in str(e):
+                raise
+            analyzer = S.ANALYZERS[-1]  # a server without the whitespace tokenizer: same tokens (see schema)
+            self._set_meta_many({"bm25_analyzer": analyzer["tokenizer"]})
+            S.create_collection(c, self.names.chunks, S.chunk_schema(params.dim, analyzer),
+                                S.chunk_index(c, dense, params.hnsw_m))
+        return incarnation
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if getattr(self, "client", None) is not None:
+            self.client.close()
+            self.client = None
+
+    # ---- helpers -----------------------------------------------------------------
+    def _query(self, collection: str, expr: str, fields: list[str]) -> list[dict]:
+        """Every row matching `expr` (paged past Milvus's per-query cap when needed)."""
+        rows = list(self.client.query(collection, filter=expr, output_fields=fields, limit=S.QUERY_MAX))
+        if len(rows) < S.QUERY_MAX:
+            return rows
+        rows = []
+        it = self.client.query_iterator(collection, batch_size=4096, filter=expr, output_fields=fields)
+        try:
+            while batch := it.next():
+                rows.extend(batch)
+        finally:
+            it.close()
+        return rows
+
+    def _need_write(self) -> None:
+        if not self.writable:
+            raise PermissionError("this store was opened read-only")
+        if self._lock is None or not self._lock.held:
+            raise KBLockedError(f"lost the writer lock of knowledge base {self.kb!r}; open it again to write")
+        if self._current_incarnation() != self._incarnation:  # the fence: this KB, not a later one of its name
+            raise KBGoneError(f"knowledge base {self.kb!r} was deleted while it was being written; "
+                              "nothing more is written to it")
+
+    # ---- KB metadata -------------------------------------------------------------
+    def _meta_many(self, keys: list[str]) -> dict[str, str]:
+        rows = self.client.query(self.names.meta, filter=S.is_in("key", keys), output_fields=["key", "value"],
+                                 limit=len(keys))
+        return {r["key"]: r["value"] for r in rows}
+
+    def _set_meta_many(self, values: dict[str, str]) -> None:
+        self.client.upsert(self.names.meta, [{"key": k, "value": str(v), "_v": S.DUMMY_VECTOR}
+                                             for k, v in values.items()])
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        return self._meta_many([key]).get(key, default)
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Like the local store, KB settings may be written through a read-only store (no writer lock)."""
+        self._set_meta_many({key: value})
+
+    def cache_generation(self) -> int:
+        """Creation time in ms + a counter bumped by every document write or delete (see LocalStore)."""
+        meta = self._meta_many(["created_ms", "generation"])
+        return int(meta.get("created_ms") or 0) + int(meta.get("generation") or 0)
+
+    def _bump(self) -> None:
+        self._generation += 1
+        self._set_meta_many({"generation": str(self._generation)})
+
+    # ---- documents -----------------------------------------------------------------
+    @staticmethod
+    def _doc(r: dict) -> DocumentInfo:
+        return DocumentInfo(doc_id=r["doc_id"], source=r["source"], content_hash=r["content_hash"],
+                            size=int(r["size"]), chunks=int(r["n_chunks"]), indexed_at=r["indexed_at"],
+                            tags=dict(r.get("tags") or {}))
+
+    def documents(self) -> list[DocumentInfo]:
+        docs = [self._doc(r) for r in self._query(self.names.docs, "", S.DOC_FIELDS)]
+        return sorted(docs, key=lambda d: (d.source, d.doc_id))
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        rows = self.client.query(self.names.docs, filter=S.is_in("doc_id", [doc_id]), output_fields=S.DOC_FIELDS,
+                                 limit=1)
+        return self._doc(rows[0]) if rows else None
+
+    def documents_by_source(self, source: str) -> list[DocumentInfo]:
+        return [self._doc(r) for r in self._query(self.names.docs, S.is_in("source", [source]), S.DOC_FIELDS)]
+
+    @staticmethod
+    def _record(row: int, e: dict) -> ChunkRecord:
+        page = e.get("page")
+        return ChunkRecord(int(row), e["chunk_id"], e["doc_id"], e["source"], e["text"], e["title"],
+                           None if page is None else int(page), dict(e.get("tags") or {}))
+
+    def doc_chunks(self, doc_id: str) -> list[ChunkRecord]:
+        rows = self._query(self.names.chunks, S.is_in("doc_id", [doc_id]), S.CHUNK_FIELDS + ["ordinal"])
+        rows.sort(key=lambda r: r["ordinal"])
+        return [self._record(r["row"], r) for r in rows]
+
+    def cached_vectors(self, hashes: list[str]) -> dict[str, np.ndarray]:
+        """Vectors already computed for identical chunk text (any document): no re-encoding."""
+        out: dict[str, np.ndarray] = {}
+        hashes = list(dict.fromkeys(hashes))
+        for i in range(0, len(hashes), 500):
+            for r in self._query(self.names.chunks, S.is_in("text_hash", hashes[i:i + 500]), ["text_hash", "vector"]):
+                out[r["text_hash"]] = np.asarray(r["vector"], dtype=np.float32)
+        return out
+
+    def replace_document(self, info: DocumentInfo, chunks: list[Chunk], tokens: list[list[str]],
+                         vectors: np.ndarray, hashes: list[str]) -> None:
+        self._need_write()
+        rows = []
+        for c, t, v, h in zip(chunks, tokens, vectors, hashes):
+            text = S.bm25_text(t)
+            for what, value in (("text", c.text), ("BM25 tokens", text), ("title", c.title)):
+                if len(value.encode("utf-8")) > S.VARCHAR_MAX:
+                    raise ValueError(f"chunk {c.chunk_id}: its {what} exceed Milvus's {S.VARCHAR_MAX}-byte limit; "
+                                     "index with a smaller chunk size")
+            rows.append({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": info.source, "ordinal": c.ordinal,
+                         "text": c.text, "title": c.title, "page": c.page, "tags": info.tags, "text_hash": h,
+                         "bm25_text": text, "vector": np.asarray(v, dtype=np.float32).tolist()})
+        old = [r["row"] for r in self._query(self.names.chunks, S.is_in("doc_id", [info.doc_id]), ["row"])]
+        first = self._next_row
+        self._next_row += len(rows)
+        self._set_meta_many({"next_row": str(self._next_row)})  # before the rows: a crash never reuses ids
+        for i, r in enumerate(rows):
+            r["row"] = first + i
+        for i in range(0, len(rows), INSERT_BATCH):
+            self.client.insert(self.names.chunks, rows[i:i + INSERT_BATCH])
+        for i in range(0, len(old), 4096):
+            self.client.delete(self.names.chunks, filter=S.int_in("row", old[i:i + 4096]))
+        self._add_terms({t for toks in tokens for t in toks})
+        self.client.upsert(self.names.docs, [{
+            "doc_id": info.doc_id, "source": info.source, "content_hash": info.content_hash, "size": int(info.size),
+            "tags": info.tags, "indexed_at": info.indexed_at, "n_chunks": len(chunks), "_v": S.DUMMY_VECTOR}])
+        self._bump()
+
+    def _add_terms(self, terms: set[str]) -> None:
+        new = sorted(t for t in terms - self._terms_written if len(t.encode("utf-8")) <= S.TERM_MAX)
+        for i in range(0, len(new), 4096):
+            self.client.upsert(self.names.terms, [{"term": t, "_v": S.DUMMY_VECTOR} for t in new[i:i + 4096]])
+        self._terms_written |= set(new)
+
+    def delete_document(self, doc_id: str) -> bool:
+        self._need_write()
+        had_doc = self.document(doc_id) is not None
+        where = S.is_in("doc_id", [doc_id])
+        had_chunks = bool(self.client.query(self.names.chunks, filter=where, output_fields=["row"], limit=1))
+        if not (had_doc or had_chunks):
+            return False
+        self.client.delete(self.names.chunks, filter=where)
+        self.client.delete(self.names.docs, filter=where)
+        self._bump()
+        return True
+
+    def commit(self) -> None:
+        """Every write is already durable and visible in Milvus: nothing is left to publish. No flush
+        either: Milvus Lite keeps BM25 statistics per segment, and a flush per commit would split them."""
+        self._need_write()
+
+    # ---- search ----------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Nothing to do: every read asks Milvus with Strong consistency."""
+
+    def _search(self, data, field: str, k: int, filters: Filters | None, params: dict) -> list[tuple[int, dict, float]]:
+        if k <= 0:
+            return []
+        res = self.client.search(self.names.chunks, data=[data], anns_field=field, limit=min(int(k), S.QUERY_MAX),
+                                 filter=S.filter_expr(filters), search_params=params, output_fields=S.CHUNK_FIELDS)
+        hits = res[0] if res else []
+        return [(h.get("row", h.get("id")), h.get("entity") or {}, float(h["distance"])) for h in hits]
+
+    def search_dense(self, query_vector: np.ndarray, k: int, filters: Filters | None = None) -> Scored:
+        q = np.asarray(query_vector, dtype=np.float32).ravel().tolist()
+        params: dict = {"metric_type": "IP"}
+        if self.dense_kind == "hnsw":
+            params["params"] = {"ef": max(self.params.hnsw_ef_search, int(k))}
+        return [(self._record(row, e), d) for row, e, d in self._search(q, "vector", k, filters, params)]
+
+    def search_sparse(self, query_tokens: list[str], k: int, filters: Filters | None = None) -> Scored:
+        text = S.bm25_text(query_tokens)
+        if not text:
+            return []
+        hits = self._search(text, "sparse", k, filters, {"metric_type": "BM25"})
+        # Milvus reports a BM25 score as the distance; Milvus Lite as its negative (smaller = better)
+        return [(self._record(row, e), abs(d)) for row, e, d in hits if d != 0]
+
+    def term_coverage(self, query_tokens: list[str]) -> float:
+        """Share of the query's tokens that were ever written to the KB (0 when it has none). Unlike
+        the local store, terms only found in since-deleted chunks still count as seen."""
+        if not query_tokens:
+            return 0.0
+        unique = [t for t in dict.fromkeys(query_tokens) if len(t.encode("utf-8")) <= S.TERM_MAX]
+        seen: set[str] = set()
+        for i in range(0, len(unique), 500):
+            part = unique[i:i + 500]
+            seen |= {r["term"] for r in self.client.query(self.names.terms, filter=S.is_in("term", part),
+                                                            output_fields=["term"], limit=len(part))}
+        return sum(t in seen for t in query_tokens) / len(query_tokens)

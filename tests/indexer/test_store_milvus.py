@@ -1,0 +1,261 @@
+"""The Milvus store backend: the shipped conformance suite on Milvus Lite in this process, a round
+trip through a `milvus-lite server` over gRPC (as a Milvus server or cluster is reached), the
+KBManager wiring, filter quoting, collection naming and the writer locks."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+
+from indexer.config import IndexerSettings  # noqa: E402
+from indexer.kbs import KBManager, KBNotFound  # noqa: E402
+from indexer.store.base import KBLockedError, text_hash  # noqa: E402
+from indexer.store.local.snapshot import IndexParams  # noqa: E402
+from indexer.store.milvus import schema as S  # noqa: E402
+from indexer.store.milvus.lock import FileLock, RedisLock, ThreadLock  # noqa: E402
+from indexer.store.milvus.store import MilvusStore, drop_kb  # noqa: E402
+from indexer.store.testing import DIM, StoreConformance, put, vec  # noqa: E402
+from indexer.tokenize import tokenize  # noqa: E402
+from indexer.types import Filters  # noqa: E402
+
+
+def _release(db: Path) -> None:
+    """Stop the in-process Milvus Lite server of `db` (pymilvus starts one per .db path)."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(str(db))
+
+
+class TestMilvusLiteStore(StoreConformance):
+    def make_store(self, folder, writable=True, context_window=0):
+        return MilvusStore(str(folder / "kb.db"), "kb", IndexParams(dim=DIM), writable=writable,
+                           embed_model="test-vectors", context_window=context_window)
+
+    def drop_kb(self, folder):
+        assert drop_kb(str(folder / "kb.db"), "kb")
+
+    @pytest.fixture(autouse=True)
+    def _lite_server(self, tmp_path):
+        yield
+        _release(tmp_path / "kb.db")
+
+    def test_odd_ids_tags_and_sources_filter_safely(self, factory):
+        s = factory()
+        odd = 'we"ird\\id \'x\' ]) or (1 == 1'
+        put(s, odd, ["loan policy"], source='/x/"quoted" dir/a.md', tags={'de"pt': 'ret\\ail', "k": "中文"}, seed=1)
+        put(s, "plain", ["loan rates"], seed=2)
+        s.commit()
+        q = tokenize("loan")
+        assert {r.doc_id for r, _ in s.search_sparse(q, 10, Filters.make(doc_ids=[odd]))} == {odd}
+        assert {r.doc_id for r, _ in s.search_sparse(q, 10, Filters.make(sources=['/x/"quoted" dir/a.md']))} == {odd}
+        hits = s.search_dense(vec(1), 10, Filters.make(tags={'de"pt': 'ret\\ail', "k": "中文"}))
+        assert [r.doc_id for r, _ in hits] == [odd] and hits[0][0].tags["k"] == "中文"
+        assert s.document(odd).source == '/x/"quoted" dir/a.md' and [c.doc_id for c in s.doc_chunks(odd)] == [odd]
+        assert s.delete_document(odd) and s.document(odd) is None
+        assert {r.doc_id for r, _ in s.search_sparse(q, 10)} == {"plain"}
+
+    def test_bm25_scores_equal_the_local_store(self, factory, tmp_path):
+        from indexer.store.local.store import LocalStore
+
+        texts = {"a": ["wire transfer fees and wire limits", "card replacement"],
+                 "b": ["信用卡挂失流程与费用", "opening hours of the branch"],
+                 "c": ["fees for foreign wire transfers", "C++ naïve café résumé 3.14 e-mail"]}
+        m = factory()
+        local = LocalStore(tmp_path / "local", IndexParams(dim=DIM), writable=True, embed_model="test-vectors")
+        for s in (m, local):
+            for i, (doc, t) in enumerate(texts.items()):
+                put(s, doc, t, seed=10 * i)
+            s.commit()
+        for query in ("wire fees", "信用卡 费用", "branch hours wire", "naïve café", "e-mail 3.14", "c++"):
+            toks = tokenize(query)
+            got = [(r.chunk_id, round(sc, 4)) for r, sc in m.search_sparse(toks, 10)]
+            want = [(r.chunk_id, round(sc, 4)) for r, sc in local.search_sparse(toks, 10)]
+            assert got == want, query
+        local.close()
+
+    def test_second_writer_waits_then_gives_up(self, factory):
+        w = factory()
+        with pytest.raises(KBLockedError):
+            MilvusStore(w.uri, "kb", IndexParams(dim=DIM), writable=True, lock_timeout=0.3)
+        w.close()
+        factory().close()  # released on close
+
+    def test_many_rows_past_one_query_page(self, factory, monkeypatch):
+        monkeypatch.setattr(S, "QUERY_MAX", 3)
+        s = factory()
+        for i in range(4):
+            put(s, f"d{i}", [f"text {i} a", f"text {i} b"], seed=i * 2)
+        s.commit()
+        assert len(s.documents()) == 4 and len(s.cached_vectors([])) == 0
+        assert sum(len(s.doc_chunks(f"d{i}")) for i in range(4)) == 8
+
+
+def test_collection_names_are_one_to_one_and_side_collections_are_not_kbs():
+    for kb in ("default", "a.b-c_d", "a_0", "A-", "x__docs", "9"):
+        base = S.collection_base(kb)
+        assert S.kb_name(base) == kb and "__" not in base
+        assert all(S.kb_name(n) is None for n in S.Names.of(kb).all()[1:])
+    assert S.collection_base("a_1") != S.collection_base("a.")
+    assert S.kb_name("other_collection") is None
+
+
+def test_bm25_spelling_keeps_every_token_one_word():
+    import re
+
+    toks = ["wire", "x86", "信用卡", "naïve", "c'est", "_x", "e"]
+    spelled = S.bm25_text(toks).split(" ")
+    assert len(spelled) == len(toks) and len(set(spelled)) == len(toks)
+    assert all(re.fullmatch(r"[a-z0-9_]+", w) for w in spelled) and spelled[:2] == ["wire", "x86"]
+
+
+# ---- locks --------------------------------------------------------------------------
+def test_thread_and_file_locks_exclude_each_other(tmp_path):
+    a, b = ThreadLock("k1"), ThreadLock("k1")
+    a.acquire(1)
+    with pytest.raises(KBLockedError):
+        b.acquire(0.2)
+    a.release()
+    b.acquire(0.2)
+    b.release()
+    f, g = FileLock(tmp_path / "l.lock"), FileLock(tmp_path / "l.lock")
+    f.acquire(1)
+    with pytest.raises(KBLockedError):
+        g.acquire(0.2)
+    f.release()
+    g.acquire(0.2)
+    g.release()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_redis_lock_lease_renewal_and_release(tmp_path):
+    import redis
+
+    port = _free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port, proc)
+        url = f"redis://127.0.0.1:{port}/0"
+        a = RedisLock(url, "t:kb", ttl_ms=300)
+        a.acquire(1)
+        time.sleep(0.8)  # past the ttl: only renewal keeps it
+        b = RedisLock(url, "t:kb", ttl_ms=300)
+        with pytest.raises(KBLockedError):
+            b.acquire(0.3)
+        assert a.held
+        a.release()
+        assert redis.Redis.from_url(url).get("t:kb") is None
+        b.acquire(1)
+        redis.Redis.from_url(url).set("t:kb", "someone else")  # taken over: b notices at its next renewal
+        time.sleep(0.4)
+        assert not b.held
+        b.release()
+        assert redis.Redis.from_url(url).get("t:kb") == b"someone else"  # not ours: left alone
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# ---- a Milvus server over gRPC ---------------------------------------------------------
+class LiteServer:
+    """A `milvus-lite server` subprocess: the same gRPC API as a Milvus server or cluster."""
+
+    def __init__(self, data: Path):
+        self.data, self.port = data, _free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        exe = Path(sys.executable).with_name("milvus-lite")
+        self.proc = subprocess.Popen([str(exe), "server", "--data-dir", str(self.data), "--host", "127.0.0.1",
+                                      "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_port(self.port, self.proc)
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is not None:
+            self.proc.kill() if kill else self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+
+@pytest.fixture
+def milvus_server(tmp_path):
+    server = LiteServer(tmp_path / "milvus-data")
+    server.start()
+    yield server
+    server.stop(kill=True)
+
+
+def test_server_round_trip_write_search_restart_reopen(milvus_server, tmp_path):
+    uri = milvus_server.uri
+    w = MilvusStore(uri, "faq.v2-en", IndexParams(dim=DIM, dense_index="hnsw"), writable=True,
+                    embed_model="test-vectors", context_window=1, lock_dir=tmp_path / "locks")
+    v = put(w, "a", ["wire transfer fees", "card replacement"], tags={"dept": "retail"}, seed=1)
+    put(w, "b", ["信用卡挂失流程", "wire limits"], seed=10)
+    put(w, "b", ["信用卡挂失流程", "branch hours"], seed=10)  # an update replaces b's chunks
+    w.commit()
+    w.set_meta("refusal_threshold", "0.25")
+    assert [r.chunk_id for r, _ in w.search_sparse(tokenize("wire"), 5)] == ["a:0"]
+    assert w.search_dense(v[1], 1)[0][0].chunk_id == "a:1"
+    gen = w.cache_generation()
+    w.close()
+
+    milvus_server.stop()  # the server goes down and comes back on the same data
+    milvus_server.start()
+
+    mgr = KBManager(IndexerSettings(home=tmp_path / "home", store_uri=uri))
+    assert mgr.names() == ["faq.v2-en"] and mgr.exists("faq.v2-en") and not mgr.exists("faq")
+    r = mgr.open("faq.v2-en")
+    assert (r.embed_model, r.dim, r.context_window) == ("test-vectors", DIM, 1)
+    assert r.get_meta("refusal_threshold") == "0.25" and r.cache_generation() == gen
+    assert [h.chunk_id for h, _ in r.search_sparse(tokenize("信用卡挂失"), 5, Filters.make(doc_ids=["b"]))] == ["b:0"]
+    assert r.search_sparse(tokenize("wire limits"), 5)[0][0].chunk_id == "a:0"  # b's old chunk is gone
+    assert r.search_dense(v[1], 1, Filters.make(tags={"dept": "retail"}))[0][0].chunk_id == "a:1"
+    np.testing.assert_allclose(r.cached_vectors([text_hash("card replacement")])[text_hash("card replacement")],
+                               v[1], rtol=1e-6)
+    assert r.term_coverage(tokenize("wire 转账")) == 0.5
+    assert [d.doc_id for d in r.documents()] == ["a", "b"] and r.document("b").chunks == 2
+    with pytest.raises(PermissionError):
+        r.delete_document("a")
+    r.close()
+
+    w = mgr.open("faq.v2-en", writable=True)  # a writer again, after the restart: row ids continue
+    put(w, "c", ["wire fees again"], seed=20)
+    w.commit()
+    assert len({h.row for h, _ in w.search_sparse(tokenize("wire"), 10)}) == 2
+    w.close()
+
+    mgr.delete("faq.v2-en")
+    assert mgr.names() == [] and not mgr.exists("faq.v2-en")
+    with pytest.raises(KBNotFound):
+        mgr.open("faq.v2-en")
+    with pytest.raises(KBNotFound):
+        mgr.delete("faq.v2-en")
