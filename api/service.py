@@ -20,6 +20,7 @@ from api.metrics import Metrics
 from api.ratelimit import make_limiter
 from api.state.factory import open_database
 from indexer.kbs import KBManager
+from rag.adapt.tune_refusal import recalibrate
 from rag.config import Settings
 from rag.generation.prompt import SYSTEM_PROMPT
 from rag.guard.input_guard import check_question
@@ -150,7 +151,9 @@ class Service:
         self.metrics.jobs_pending.set(self.jobs.pending_count())
 
     def _changed(self, kb: str) -> None:
-        """After an upload job or a delete: drop the KB's cached answers."""
+        """After an upload job or a delete: re-calibrate the KB's automatic refusal threshold (never one set
+        by `rag tune refusal`) and drop the KB's cached answers."""
+        recalibrate(self.settings, kb, self.manager, reranker=self.reranker)
         if self.cache is not None:
             try:
                 self.cache.invalidate(kb)

@@ -6,14 +6,34 @@ from typing import Optional
 
 import typer
 
-from cli.state import KB, fail, open_kb, parse_tags
+from cli.state import KB, fail, open_kb, parse_tags, state
+
+NO_CALIBRATE = typer.Option(False, "--no-calibrate", help="skip the automatic calibration of the KB's refusal "
+                                                          "threshold after the change")
+
+
+def calibrate_refusal(kb: str, mgr, quiet: bool = False) -> None:
+    """After the KB changed: its automatic refusal threshold is calibrated again (rag.answering.auto_refusal;
+    a threshold set by `rag tune refusal` is kept). A failure is logged, not raised: the documents are in."""
+    from rag.adapt.tune_refusal import recalibrate
+
+    def progress(line: str) -> None:
+        if not quiet:
+            typer.echo(line, err=True)
+
+    cal = recalibrate(state.settings(), kb, mgr, progress=progress)
+    if cal is not None and cal.stored:
+        print(f"{kb}: refusal threshold {cal.threshold:.4f} calibrated automatically ({cal.answerable} questions from "
+              f"the KB: {cal.answerable_kept:.0%} answered; {cal.unanswerable} off-topic: "
+              f"{cal.unanswerable_refused:.0%} refused; {cal.seconds:.1f} s)")
 
 
 def index(paths: list[str] = typer.Argument(..., help="files and folders (recursive)"), kb: str = KB,
           tag: list[str] = typer.Option([], "--tag", help="key=value metadata, repeatable"),
           embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB"),
-          quiet: bool = typer.Option(False, "-q", "--quiet")):
-    """Index files and folders into a knowledge base (created if missing)."""
+          quiet: bool = typer.Option(False, "-q", "--quiet"), no_calibrate: bool = NO_CALIBRATE):
+    """Index files and folders into a knowledge base (created if missing); the KB's refusal threshold is
+    then calibrated again on its own content (unless `rag tune refusal` set it)."""
     from indexer.ingest import Ingestor
 
     tags = parse_tags(tag)
@@ -27,6 +47,8 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
         typer.secho(f"FAILED {r.source}: {r.reason}", fg="red", err=True)
     print(f"{kb}: {report.count('indexed')} indexed, {report.count('updated')} updated, "
           f"{report.count('unchanged')} unchanged, {len(report.failed)} failed")
+    if (report.count("indexed") or report.count("updated")) and not no_calibrate:
+        calibrate_refusal(kb, mgr, quiet)
     if report.failed:
         raise typer.Exit(1)
 
@@ -45,11 +67,12 @@ def docs(kb: str = KB, as_json: bool = typer.Option(False, "--json")):
     print(f"{len(rows)} documents")
 
 
-def delete(doc: str = typer.Argument(..., help="document id or the path it was indexed from"), kb: str = KB):
-    """Remove a document from every index of a knowledge base."""
+def delete(doc: str = typer.Argument(..., help="document id or the path it was indexed from"), kb: str = KB,
+           no_calibrate: bool = NO_CALIBRATE):
+    """Remove a document from every index of a knowledge base (then calibrate its refusal threshold again)."""
     from indexer.ingest import delete as delete_doc
 
-    _, store = open_kb(kb, writable=True)
+    mgr, store = open_kb(kb, writable=True)
     try:
         gone = delete_doc(store, doc)
     finally:
@@ -57,3 +80,5 @@ def delete(doc: str = typer.Argument(..., help="document id or the path it was i
     if not gone:
         fail(f"no document {doc!r} in {kb!r}; `rag docs --kb {kb}` lists them")
     print(f"deleted {', '.join(gone)}")
+    if not no_calibrate:
+        calibrate_refusal(kb, mgr)

@@ -75,12 +75,23 @@ def tune_refusal_cmd(kb: str = KB,
                                                                 help="file: one question a line (default: built-in "
                                                                      "off-topic questions, en + zh)"),
                      min_answered: float = typer.Option(0.9, "--min-answered", min=0.0, max=1.0,
-                                                        help="answer at least this share of answerable questions")):
-    """Calibrate the refusal threshold on answerable vs unanswerable questions; stored in the KB."""
+                                                        help="answer at least this share of answerable questions"),
+                     auto: bool = typer.Option(False, "--auto", help="no questions: calibrate on the KB's own "
+                                               "content and the packaged off-topic questions, as indexing does, "
+                                               "and let indexing keep the threshold up to date again")):
+    """Calibrate the refusal threshold on answerable vs unanswerable questions; stored in the KB.
+
+    Without this command a KB calibrates its threshold by itself whenever it is indexed; a threshold
+    set here is marked "tuned" and kept from then on (until `--auto`)."""
     from pathlib import Path
 
     from rag.adapt.tune_refusal import read_questions, tune_refusal
 
+    if auto:
+        if beir or answerable or unanswerable:
+            fail("--auto takes no questions (drop --beir, --answerable and --unanswerable)")
+        _auto_refusal(kb)
+        return
     pos, neg = [], None
     for folder in beir:
         from eval.beir import load_beir, read_jsonl
@@ -103,4 +114,26 @@ def tune_refusal_cmd(kb: str = KB,
     rep = tune_refusal(pipe, pos, neg, min_answered=min_answered)
     c = rep.calibration
     print(f"{kb}: refusal threshold {c.threshold:.4f} stored ({len(rep.answerable)} answerable: {c.answerable_kept:.0%} "
-          f"answered; {len(rep.unanswerable)} unanswerable: {c.unanswerable_refused:.0%} refused)")
+          f"answered; {len(rep.unanswerable)} unanswerable: {c.unanswerable_refused:.0%} refused); indexing keeps "
+          f"it (`rag tune refusal --auto --kb {kb}` hands it back to the automatic calibration)")
+
+
+def _auto_refusal(kb: str) -> None:
+    """`rag tune refusal --auto`: the automatic calibration, now, replacing a tuned threshold."""
+    from rag.answering.auto_refusal import auto_calibrate
+    from rag.pipeline import build_pipeline
+
+    try:
+        pipe = build_pipeline(state.settings(), kb, state.manager())  # the generator loads nothing: no warm_up
+    except (LookupError, ValueError) as e:  # KBNotFound, a bad name
+        fail(str(e))
+    try:
+        pipe.retriever.warm_up()
+        if pipe.reranker:
+            pipe.reranker.warm_up()
+        cal = auto_calibrate(pipe, replace_tuned=True, progress=lambda line: typer.echo(line, err=True))
+    except ValueError as e:
+        fail(str(e))
+    finally:
+        pipe.close()
+    print(f"{kb}: {cal.line()}")

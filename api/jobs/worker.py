@@ -14,6 +14,7 @@ from api.jobs.store import JobStore
 from api.metrics import Metrics
 from api.state.factory import open_database
 from indexer.kbs import KBManager
+from rag.adapt.tune_refusal import recalibrate
 from rag.config import Settings
 
 log = logging.getLogger("api.worker")
@@ -21,6 +22,7 @@ log = logging.getLogger("api.worker")
 
 class Worker:
     def __init__(self, settings: Settings, svc: ServiceSettings):
+        self.settings = settings
         self.manager = KBManager(settings.indexer)
         home = Path(settings.indexer.home)
         self.db = open_database(svc.database_url, home)
@@ -36,6 +38,7 @@ class Worker:
         return index_upload(self.manager, kb, filename, path, tags)
 
     def _changed(self, kb: str) -> None:
+        recalibrate(self.settings, kb, self.manager)
         try:
             self.cache.invalidate(kb)
         except Exception:

@@ -4,10 +4,13 @@ retrieval evidence is too weak.
 The evidence score is the reranker score of the best hit when a reranker ran, else the best
 dense cosine similarity among the hits (comparable across queries, unlike RRF scores).
 The threshold is calibrated on answerable vs unanswerable questions (`calibrate`) and stored
-in the KB's catalog, so it travels with the KB.
+in the KB's catalog, so it travels with the KB, with where it came from (SOURCE_KEY): "auto" when
+the KB calibrated it by itself after indexing (rag.answering.auto_refusal), "tuned" when `rag tune
+refusal` set it (an automatic calibration never overwrites a tuned threshold).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +19,9 @@ from indexer.script import language
 from rag.types import Hit
 
 META_KEY = "refusal_threshold"
+SOURCE_KEY = "refusal_source"   # AUTO | TUNED; absent with a threshold: stored before sources existed (= tuned)
+AUTO, TUNED = "auto", "tuned"
+DEFAULT_TOP_K = 4  # rag.config.AnswerSettings.top_k's default (rag.config -> rag.generation -> here: not imported)
 REFUSAL_EN = "I could not find the answer to that in the knowledge base."
 REFUSAL_ZH = "抱歉，知识库中没有找到这个问题的答案。"
 
@@ -26,6 +32,71 @@ def evidence(hits: list[Hit]) -> float:
     if any("rerank" in h.scores for h in hits):
         return max(h.scores.get("rerank", float("-inf")) for h in hits)
     return max((h.scores.get("dense", float("-inf")) for h in hits), default=float("-inf"))
+
+
+def threshold_source(store) -> str | None:
+    """Where the KB's stored threshold came from: AUTO, TUNED, or None when it has none. A threshold
+    stored without a source predates automatic calibration, so somebody tuned it."""
+    if store.get_meta(META_KEY) is None:
+        return None
+    return store.get_meta(SOURCE_KEY) or TUNED
+
+
+class _Precomputed:
+    """An encoder whose query vectors for known questions were computed beforehand, in batches
+    (the same vectors, in a fraction of the time); anything else goes to the real encoder."""
+
+    def __init__(self, encoder, questions: list[str], known: dict[str, np.ndarray] | None = None,
+                 batch_size: int = 32):
+        self.encoder = encoder
+        self.vectors = dict(known or {})
+        todo = [q for q in dict.fromkeys(questions) if q not in self.vectors]
+        for i in range(0, len(todo), batch_size):
+            self.vectors.update(zip(todo[i:i + batch_size], encoder.encode_queries(todo[i:i + batch_size])))
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        if all(t in self.vectors for t in texts):
+            return np.stack([self.vectors[t] for t in texts])
+        return self.encoder.encode_queries(texts)
+
+    def __getattr__(self, name):  # only called for what this object lacks: the encoder's own attributes
+        if name == "encoder":
+            raise AttributeError(name)
+        return getattr(self.encoder, name)
+
+
+def answer_hits(pipeline_or_retriever, questions: list[str], reranker=None, top_k: int | None = None,
+                vectors: dict[str, np.ndarray] | None = None, batch: bool = True) -> list[list[Hit]]:
+    """The hits each question's evidence is taken from, as the answering path gets them
+    (Pipeline.stream): retrieve max(top_k, reranker.top_n), rerank when a reranker runs, the top_k.
+
+    `pipeline_or_retriever`: a Pipeline (its retriever, reranker and [answer] top_k), or a retriever
+    (+ `reranker`, `top_k`: default the [answer] setting's default). `batch`: encode the questions in
+    batches first (a retriever that encodes with its `encoder`, as HybridRetriever does: the same
+    vectors, several times faster); `vectors`: query vectors already known (question -> vector from
+    the retriever's encoder)."""
+    retriever = getattr(pipeline_or_retriever, "retriever", pipeline_or_retriever)
+    if retriever is not pipeline_or_retriever:
+        reranker = pipeline_or_retriever.reranker
+        top_k = pipeline_or_retriever.settings.answer.top_k
+    top_k = DEFAULT_TOP_K if top_k is None else top_k
+    n = max(top_k, reranker.top_n if reranker else top_k)
+    if ((batch and len(questions) > 1) or vectors) and hasattr(retriever, "encoder"):
+        retriever = copy.copy(retriever)  # the caller's retriever keeps its own encoder (threads may share it)
+        retriever.encoder = _Precomputed(retriever.encoder, questions if batch else [], vectors)
+    out = []
+    for q in questions:
+        hits = retriever.run(q, n)
+        if reranker:
+            hits = reranker.run(q, hits, top_k)
+        out.append(hits[:top_k])
+    return out
+
+
+def evidence_scores(pipeline_or_retriever, questions: list[str], reranker=None, top_k: int | None = None,
+                    vectors: dict[str, np.ndarray] | None = None, batch: bool = True) -> list[float]:
+    """Evidence score of each question through the answering path (`answer_hits`, `evidence`)."""
+    return [evidence(h) for h in answer_hits(pipeline_or_retriever, questions, reranker, top_k, vectors, batch)]
 
 
 def refusal_message(question: str) -> str:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.cluster
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    with LocalCluster(tmp_path_factory.mktemp("cluster"), replicas=2, workers=2, RAG_RATE_LIMIT="40") as c:
+    with LocalCluster(tmp_path_factory.mktemp("cluster"), replicas=2, workers=2, RAG_RATE_LIMIT="300") as c:
         with c.client() as admin:
             assert admin.post("/v1/kbs", json={"name": "bank"}).status_code == 201
         yield c
@@ -55,9 +55,13 @@ def test_one_keys_rate_limit_holds_across_both_replicas(cluster):
     key = _key(cluster)
     codes = []
     with cluster.client(key, base=cluster.replicas[0].url) as ca, cluster.client(key, base=cluster.replicas[1].url) as cb:
-        for i in range(60):
+        t0 = time.monotonic()
+        for i in range(450):
             codes.append((ca if i % 2 else cb).get("/v1/kbs/bank").status_code)
-    assert codes.count(200) <= 41 and codes[-1] == 429, codes  # 40 a minute for the key, counted in Redis
+        took = time.monotonic() - t0
+    # 300 a minute for the key, counted in Redis (the bucket refills 5 a second while the test runs);
+    # each replica counting alone would have let all 450 through (225 each)
+    assert codes.count(200) <= 300 + 5 * took + 1 and codes[-1] == 429, (codes.count(200), took, codes[-5:])
 
 
 def test_killing_a_replica_under_load_loses_at_most_its_requests_in_flight(cluster):
@@ -74,7 +78,7 @@ def test_killing_a_replica_under_load_loses_at_most_its_requests_in_flight(clust
                 except httpx.HTTPError:
                     code = 0
                 results.append((time.monotonic(), code))
-                time.sleep(0.15)  # ~6 requests a second per client: under the per-key limit of 40 a minute
+                time.sleep(0.15)  # ~6 requests a second per client: under the per-key limit of 300 a minute
 
     threads = [threading.Thread(target=client, args=(k,)) for k in keys]
     for t in threads:
@@ -137,9 +141,10 @@ def test_the_store_survives_kill_9_and_readiness_recovers(cluster):
         assert c.get("/readyz").status_code == 503
         cluster.milvus.start()
         deadline = time.monotonic() + 60
-        while c.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, c.get("/readyz").text
-            time.sleep(0.5)
+        for replica in cluster.replicas:  # each replica's readiness recovers by itself
+            while httpx.get(replica.url + "/readyz", timeout=10).status_code != 200:
+                assert time.monotonic() < deadline, httpx.get(replica.url + "/readyz").text
+                time.sleep(0.5)
         assert c.get("/v1/kbs/bank/documents").json() == before
         hits = c.post("/v1/kbs/bank/search", json={"query": "stolen card phone number"}).json()
         assert hits and hits[0]["source"] == "cards.txt"

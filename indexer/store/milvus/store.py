@@ -43,10 +43,45 @@ class _NoMvccWarning(logging.Filter):
 logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_NoMvccWarning())
 
 
+_READS = frozenset({"query", "search", "hybrid_search", "get", "list_collections", "has_collection",
+                    "describe_collection", "query_iterator", "get_collection_stats"})
+
+
+class _Reconnecting:
+    """A MilvusClient whose reads are tried again (3 times, 0.5 s apart) when the server was away: after
+    a Milvus restart the first call on an old channel fails while the channel reconnects. Writes are
+    never retried here (a write that reached the server must not be applied twice)."""
+
+    def __init__(self, client: MilvusClient):
+        self._client = client
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._client, name)
+        if name not in _READS or not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            for attempt in range(4):
+                try:
+                    return attr(*args, **kwargs)
+                except Exception as e:  # MilvusException / grpc errors: connection-level only
+                    text = str(e).lower()
+                    if attempt == 3 or not any(w in text for w in ("connect", "unavailable", "channel")):
+                        raise
+                    time.sleep(0.5)
+        return call
+
+
 def connect(uri: str) -> MilvusClient:
     """A client for `uri` (pymilvus shares one connection per URI in a process)."""
     try:
-        return MilvusClient(uri)
+        for attempt in range(4):  # after a server restart the shared channel needs a moment to reconnect
+            try:
+                return _Reconnecting(MilvusClient(uri))
+            except MilvusException as e:
+                if attempt == 3 or uri.endswith(".db") or "connect" not in str(e).lower():
+                    raise
+                time.sleep(0.5)
     except Exception as e:
         if uri.endswith(".db"):
             raise RuntimeError(
