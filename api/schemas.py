@@ -135,6 +135,10 @@ class CitationOut(BaseModel):
     title: str = ""
     page: int | None = None
     sentence: str = ""
+    reason: str = Field("", description="in `dropped`: why the cited passage does not back the sentence (a number, "
+                                        "time, amount, negation or name that disagrees)")
+    outcome: str = Field("", description="in `dropped`: 'removed' (taken out of the answer), 'uncited' (kept "
+                                         "without a citation) or 'kept' (another passage backs it)")
 
 
 class AnswerOut(BaseModel):

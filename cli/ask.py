@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Optional
 
 import typer
@@ -61,11 +62,17 @@ def _print_answer(ans, streamed: bool) -> None:
         typer.secho("\n(no sentence of that answer is supported by the passages; quoting the best-matching one:)",
                     fg="yellow")
         print(ans.answer)
+    elif any(d.outcome == "removed" for d in ans.dropped):
+        typer.secho("\n(sentences whose facts the passages contradict are left out:)", fg="yellow")
+        print(ans.answer)
     else:
         print()
     for c in ans.citations:
         where = c.source + (f" p.{c.page}" if c.page else "")
         typer.secho(f"  [{c.n}] {where}: “{c.quote[:160]}”", fg="cyan")
+    for d in ans.dropped_sentences:
+        typer.secho(f"  ({'dropped' if d.outcome == 'removed' else 'uncited'} “{_short(d.sentence)}”: {d.reason})",
+                    fg="bright_black", err=True)
     t = ans.timings
     if ans.mode == "extract" and not ans.refused:
         typer.secho("  (quoted from the passages, no generator: [answer] mode / [generation] languages)",
@@ -73,6 +80,13 @@ def _print_answer(ans, streamed: bool) -> None:
     typer.secho(f"  ({'refused; ' if ans.refused else ''}retrieve {t.get('retrieve_s', 0) * 1000:.0f} ms, "
                 f"rerank {t.get('rerank_s', 0) * 1000:.0f} ms, first token {t.get('ttft_s', 0):.2f} s, "
                 f"total {t.get('total_s', 0):.2f} s)", fg="bright_black", err=True)
+
+
+def _short(sentence: str, limit: int = 70) -> str:
+    from rag.answering.cite import MARKER
+
+    text = re.sub(r"\s+([.,;:!?。，；：！？])", r"\1", " ".join(MARKER.sub(" ", sentence).split()))
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def _answer_json(ans) -> str:

@@ -6,6 +6,10 @@
 * `groundedness`: share of the answer's sentences supported by a passage they cite, with the
   same lexical test as rag.answering.cite (>= min_overlap of the sentence's content tokens occur in the
   passage). Sentences saying "not in the knowledge base" are not counted; None when no sentence is.
+* `answered_correctly`: 1 when the answer is not a refusal, cites a relevant document, and no sentence
+  of it was dropped by the citation check (rag.answering.cite with rag.answering.verify: taken out for
+  a fact the passages contradict, or left uncited) nor replaced by the refusal (fallback
+  "unsupported"); else 0.
 """
 from __future__ import annotations
 
@@ -47,3 +51,13 @@ def groundedness(answer: str, citations: Sequence[Citation], hits: Sequence[Hit]
                 supported += 1
                 break
     return supported / counted if counted else None
+
+
+def answered_correctly(refused: bool, cited_docs: Sequence[str], qrels: dict[str, float],
+                       dropped_sentences: int, fallback: str = "") -> float:
+    """1.0 for an answer a reader can trust: given (not refused), citing a document the qrels call
+    relevant, with no dropped or unsupported sentence; else 0.0."""
+    relevant = {d for d, r in qrels.items() if r > 0}
+    ok = (not refused and bool(set(cited_docs) & relevant) and dropped_sentences == 0
+          and fallback != "unsupported")
+    return float(ok)

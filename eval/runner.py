@@ -27,8 +27,9 @@ from rag.config import Settings
 from rag.metrics import per_query, rouge_l, token_f1
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE_FILES = ["rag/*.py", "indexer/*.py", "eval/runner.py", "eval/answers.py", "eval/evalset.py",
-              "eval/metrics.py", "eval/retrieval.py", "eval/beir.py"]
+# the code a cached run depends on: a change to any of it invalidates `--resume` records
+CODE_FILES = ["rag/**/*.py", "indexer/**/*.py", "eval/runner.py", "eval/answers.py", "eval/evalset.py",
+              "eval/retrieval.py", "eval/beir.py"]
 RETRIEVAL_K = 10
 
 
@@ -241,12 +242,17 @@ class Runner:
                "refusal_correct": float(ans.refused != q.answerable), **ans.timings,
                "new_tokens": new_tokens,
                "decode_tok_s": gen_stats.get("decode_tok_s") if generated else None}
+        dropped = ans.dropped_sentences
+        row["dropped"] = [{"sentence": d.sentence, "reason": d.reason, "outcome": d.outcome} for d in dropped]
+        row["fallback"] = ans.fallback
         if q.answerable:
             prediction = "" if ans.refused else ans.answer
             precision, recall = am.citation_pr(cited, q.qrels) if not ans.refused else (None, 0.0)
             row.update(f1=token_f1(prediction, q.gold) if q.gold is not None else None,
                        rouge_l=rouge_l(prediction, q.gold) if q.gold is not None else None,
-                       citation_precision=precision, citation_recall=recall)
+                       citation_precision=precision, citation_recall=recall,
+                       answered_correctly=am.answered_correctly(ans.refused, cited, q.qrels, len(dropped),
+                                                                ans.fallback))
         row["groundedness"] = None if ans.refused else am.groundedness(
             ans.answer, ans.citations, ans.hits, pipe.settings.generation.cite_min_overlap)
         return row

@@ -1,5 +1,9 @@
 """The query-time walk: retrieve -> rerank -> refuse? -> prompt -> generate (stream) -> cite.
 
+Citing verifies each answer sentence against the passages it cites, words and facts (numbers, times,
+dates, amounts, negations, names: rag.answering.verify); a sentence whose facts the passages contradict
+is taken out of the final answer, and Answer.dropped says which and why.
+
 Each stage is a plain object built from config; the pipeline only sequences them and times
 each one. Nothing here calls the LLM except the generation step. A question the generator does
 not write well (`[answer] mode`, `[generation] languages`: by default Chinese with the bundled
@@ -137,9 +141,10 @@ class Pipeline:
             if extract:
                 quoted = cite(extract, used, gs.cite_min_overlap)
                 text, citations, fallback = quoted.answer, quoted.citations, "extractive"
-        if not refused and not citations and _checkable(text, used):
-            # no sentence of the answer is backed by a passage, and no passage sentence matches the
-            # question: the documents do not answer it, whatever the model wrote
+        if not refused and not citations and (not text.strip() or _checkable(text, used)):
+            # no sentence of the answer is backed by a passage (or none is left: every one stated a fact
+            # the passages contradict), and no passage sentence matches the question: the documents do
+            # not answer it, whatever the model wrote
             text, refused, fallback = refusal_message(question), True, "unsupported"
         end = time.perf_counter()
         timings.update(ttft_s=((first or end) - t0), generate_s=end - t, total_s=end - t0)

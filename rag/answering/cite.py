@@ -13,6 +13,12 @@ Chinese) occur in the passage. Then, per sentence:
 A sentence and a passage in different scripts (a Chinese answer over English documents) share no
 words; with `cross` (rag.answering.cite_semantic) they are judged by the KB's multilingual encoder instead.
 
+A passage that passes that test must also back the sentence's facts (rag.answering.verify: numbers
+with their units, times, dates, amounts, percentages, negation, names). A sentence whose facts are in
+no single passage but in its cited (or best-matching) passages together keeps them all; one that a
+matching passage contradicts and that no passage backs is taken out of the answer. Every rejected
+citation is reported in `dropped`, with the sentence, the reason and what became of the sentence.
+
 Accepted marker forms: [1], [1][2], [1, 2], [1,2,3], [1-3], 【1】, ［1］, [1，2], [1、2].
 For streaming, collect the raw pieces and cite the joined text at the end (StreamCiter).
 """
@@ -26,6 +32,7 @@ from indexer.script import cross_script
 from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
 from rag.answering.types import Citation
+from rag.answering.verify import verify
 from rag.text import prose_sentences
 from rag.types import Hit
 
@@ -119,7 +126,7 @@ def best_quote(passage: str, sentence_tokens: set[str], limit: int = 300) -> str
 class CitedText:
     answer: str                                                # markers renumbered [1], [2], ...
     citations: list[Citation] = field(default_factory=list)   # supported, ordered by n
-    dropped: list[Citation] = field(default_factory=list)     # rejected markers (supported=False)
+    dropped: list[Citation] = field(default_factory=list)     # rejected markers (supported=False), with reasons
 
 
 @dataclass
@@ -132,49 +139,93 @@ class _Sentence:
     kept: list[int] = field(default_factory=list)
     scores: dict[int, float] = field(default_factory=dict)
     quotes: dict[int, str] = field(default_factory=dict)  # passage n -> its best sentence (cross-script)
+    dropped: list[Citation] = field(default_factory=list)
+    contradicted: bool = False  # a passage it matches disagrees with one of its facts: taken out of the answer
 
 
 def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: bool = True,
-         min_attach_tokens: int = 3, cross: CrossLingualSupport | None = None) -> CitedText:
+         min_attach_tokens: int = 3, cross: CrossLingualSupport | None = None, facts: bool = True) -> CitedText:
     """Verify and renumber the citations of `answer`, whose [n] refer to hits[n-1] (the prompt's
     passages, as returned by build_messages). `cross` (rag.answering.cite_semantic) judges a sentence and a
     passage written in different scripts (a Chinese answer over English documents), which share no
-    words; without it such a pair is never supported."""
-    passage_tokens = [set(tokenize(h.text)) for h in hits]
-    sentences: list[_Sentence] = []
-    dropped: list[Citation] = []
+    words; without it such a pair is never supported.
 
-    def check(s: _Sentence, i: int) -> tuple[bool, float]:
-        """(supported, score) of passage i for sentence s; records the quote of a cross-script match."""
+    With `facts` (rag.answering.verify) a passage backs a sentence only if the sentence's numbers,
+    times, dates, amounts, negations and names agree with it too. A sentence whose every cited (or,
+    uncited, best-matching) passage disagrees with one of its facts, and that no other passage backs,
+    is taken out of the answer; `dropped` says which and why."""
+    passage_tokens = [set(tokenize(h.text)) for h in hits]
+    known = "\n\n".join(_with_title(h) for h in hits) if facts else ""  # names the generator was shown
+    sentences: list[_Sentence] = []
+
+    def check(s: _Sentence, i: int) -> tuple[bool, float, str, bool]:
+        """(supported, score, reason, a fact disagrees) of passage i for sentence s; records the quote
+        of a cross-script match."""
         if cross is not None and cross_script(s.text, hits[i].text):
             score, quote = cross.best(MARKER.sub(" ", s.text).strip(), hits[i].text)
             s.quotes[i + 1] = quote
-            return score >= cross.threshold, score
-        score = support(s.tokens, passage_tokens[i])
-        return bool(s.tokens) and score >= min_overlap, score
+            if score < cross.threshold:
+                return False, score, (f"is not close enough in meaning to passage [{i + 1}] (similarity "
+                                      f"{score:.2f}, needs {cross.threshold:.2f})"), False
+        else:
+            score = support(s.tokens, passage_tokens[i])
+            if not (s.tokens and score >= min_overlap):
+                return False, score, (f"shares {score:.0%} of its words with passage [{i + 1}] (needs "
+                                      f"{min_overlap:.0%})"), False
+        reason = verify(s.text, _with_title(hits[i]), i + 1, known) if facts else None
+        return reason is None, score, reason or "", reason is not None
 
     for a, b in split_sentences(answer):
         text = answer[a:b]
         s = _Sentence(a, b, text, content_tokens(text), parse_citations(text))
+        fact_failed: list[int] = []
         for n in s.cited:
             if not 1 <= n <= len(hits):
-                dropped.append(Citation(n=n, doc_id="", chunk_id="", source="", quote="", supported=False,
-                                        passage=n, sentence=text.strip()))
+                s.dropped.append(Citation(n=n, doc_id="", chunk_id="", source="", quote="", supported=False,
+                                          passage=n, sentence=text.strip(),
+                                          reason=f"cites passage [{n}], which does not exist"))
                 continue
-            ok, score = check(s, n - 1)
+            ok, score, reason, disagrees = check(s, n - 1)
             s.scores[n] = score
             if ok:
                 s.kept.append(n)
             else:
-                dropped.append(_citation(0, n, hits[n - 1], s, score, supported=False))
+                s.dropped.append(_citation(0, n, hits[n - 1], s, score, supported=False, reason=reason))
+                if disagrees:
+                    fact_failed.append(n)
+        if len(fact_failed) > 1 and not s.kept and _backed_together(s, [n - 1 for n in fact_failed], hits, known):
+            # each fact is in one of the cited passages ("$25 [1] ... $45 [2]" in one sentence)
+            s.kept = fact_failed
+            s.dropped = [d for d in s.dropped if d.passage not in fact_failed]
+            fact_failed = []
         if attach and not s.kept and len(s.tokens) >= min_attach_tokens and not is_refusal(text) and hits:
             checked = [check(s, i) for i in range(len(hits))]
-            passing = [i for i, (ok, _) in enumerate(checked) if ok]
+            passing = [i for i, (ok, *_) in enumerate(checked) if ok]
             if passing:
                 # a same-script passage (word overlap) before a cross-script one (cosine: another scale)
                 best = max(passing, key=lambda i: (not cross_script(s.text, hits[i].text), checked[i][1], -i))
                 s.kept.append(best + 1)
                 s.scores[best + 1] = checked[best][1]
+            elif not fact_failed:
+                # uncited, or cited passages that share too few words: the passages it matches, each
+                # disagreeing with one of its facts, back it together, or the best-matching one does not
+                against = sorted((i for i, (*_, disagrees) in enumerate(checked) if disagrees),
+                                 key=lambda i: (-checked[i][1], i))
+                together = next((against[:k] for k in range(2, len(against) + 1)
+                                 if _backed_together(s, against[:k], hits, known)), None)
+                if together:  # the fewest best-matching passages that back it
+                    for i in together:
+                        s.kept.append(i + 1)
+                        s.scores[i + 1] = checked[i][1]
+                elif against:
+                    i = against[0]
+                    s.dropped.append(_citation(0, i + 1, hits[i], s, checked[i][1], supported=False,
+                                               reason=checked[i][2]))
+                    fact_failed.append(i + 1)
+        s.contradicted = bool(fact_failed) and not s.kept
+        outcome = "kept" if s.kept else "removed" if s.contradicted else "uncited"
+        for d in s.dropped:
+            d.outcome = outcome
         sentences.append(s)
 
     # renumber by first appearance; one Citation per passage, with its best-supported sentence
@@ -187,15 +238,29 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                 best_of[n] = (s.scores[n], s)
     citations = [_citation(number[n], n, hits[n - 1], best_of[n][1], best_of[n][0], supported=True)
                  for n in sorted(number, key=number.get)]
-    text = "".join(_rewrite(s, number) for s in sentences)
-    return CitedText(answer=text, citations=citations, dropped=dropped)
+    text = "".join("" if s.contradicted else _rewrite(s, number) for s in sentences)
+    if any(s.contradicted for s in sentences):
+        text = text.strip()
+    return CitedText(answer=text, citations=citations, dropped=[d for s in sentences for d in s.dropped])
 
 
-def _citation(final_n: int, n: int, hit: Hit, s: _Sentence, score: float, supported: bool) -> Citation:
+def _backed_together(s: _Sentence, idx: list[int], hits: Sequence[Hit], known: str) -> bool:
+    """Are the sentence's facts in these passages taken together (one fact from each)?"""
+    return verify(s.text, "\n\n".join(_with_title(hits[i]) for i in idx), known=known) is None
+
+
+def _with_title(hit: Hit) -> str:
+    """The passage as the prompt shows it to the generator: its title (the document's name and section,
+    rag.generation.prompt.format_passage), then its text."""
+    return f"{hit.title}\n\n{hit.text}" if hit.title else hit.text
+
+
+def _citation(final_n: int, n: int, hit: Hit, s: _Sentence, score: float, supported: bool,
+              reason: str = "") -> Citation:
     quote = s.quotes.get(n) or best_quote(hit.text, s.tokens)
     return Citation(n=final_n, doc_id=hit.doc_id, chunk_id=hit.chunk_id, source=hit.source,
                     quote=quote, supported=supported, passage=n,
-                    score=round(score, 4), title=hit.title, page=hit.page, sentence=s.text.strip())
+                    score=round(score, 4), title=hit.title, page=hit.page, sentence=s.text.strip(), reason=reason)
 
 
 def _rewrite(s: _Sentence, number: dict[int, int]) -> str:

@@ -20,6 +20,12 @@ class Citation:
     title: str = ""
     page: int | None = None
     sentence: str = ""  # the answer sentence it was checked against
+    # in `dropped`: why the passage does not back the sentence ("the number 8 days is not in passage [1]",
+    # "says 'not open' where passage [2] says it is open": rag.answering.verify), and what became of the
+    # sentence: "removed" (taken out of the answer: a fact of it disagrees with the passages),
+    # "uncited" (kept without a citation: too few shared words), "kept" (another passage backs it)
+    reason: str = ""
+    outcome: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -32,7 +38,7 @@ class Answer:
     refused: bool                      # the model said the knowledge base does not contain the answer
     timings: dict[str, float]          # seconds: retrieve_s, ttft_s, generate_s, total_s, ...
     hits: list[Hit]                    # the passages that were put in the prompt, in prompt order
-    dropped: list[Citation] = field(default_factory=list)  # citations the verification rejected
+    dropped: list[Citation] = field(default_factory=list)  # citations the verification rejected, with reasons
     # "extractive": the generator's answer had no support in any passage, so the answer quotes the
     # best-matching passage instead (rag.answering.extract); "unsupported": no support and no passage sentence
     # matching the question either, so the answer is the refusal; "" when the answer is the generator's
@@ -43,3 +49,13 @@ class Answer:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def dropped_sentences(self) -> list[Citation]:
+        """One dropped citation per answer sentence that ended without any citation (removed from the
+        answer or left uncited): the sentences whose claims no passage backs."""
+        seen: dict[str, Citation] = {}
+        for c in self.dropped:
+            if c.outcome in ("removed", "uncited") and c.sentence not in seen:
+                seen[c.sentence] = c
+        return list(seen.values())

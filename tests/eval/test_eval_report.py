@@ -101,6 +101,49 @@ def test_groundedness_counts_sentences_supported_by_their_cited_passage():
     assert groundedness("I could not find the answer to that in the knowledge base.", [], hits) is None
 
 
+def test_answered_correctly_needs_an_answer_a_relevant_citation_and_no_dropped_sentence():
+    from eval.answers import answered_correctly
+
+    qrels = {"d1": 1, "d2": 0}
+    assert answered_correctly(False, ["d1"], qrels, 0) == 1.0
+    assert answered_correctly(False, ["d3", "d1"], qrels, 0, "extractive") == 1.0
+    assert answered_correctly(True, ["d1"], qrels, 0) == 0.0              # refused
+    assert answered_correctly(False, ["d2"], qrels, 0) == 0.0             # cites no relevant document
+    assert answered_correctly(False, [], qrels, 0) == 0.0
+    assert answered_correctly(False, ["d1"], qrels, 1) == 0.0             # a sentence was dropped
+    assert answered_correctly(False, ["d1"], qrels, 0, "unsupported") == 0.0
+
+
+def test_answer_row_records_dropped_sentences_and_answered_correctly():
+    from eval.evalset import Question
+    from eval.runner import Runner
+    from rag.answering.cite import cite
+    from rag.answering.types import Answer
+
+    hits = [_hit(1, "Everyday Checking has a $12 monthly fee."), _hit(2, "Domestic wire transfers cost $25.")]
+    cited = cite("Everyday Checking has a $12 monthly fee [1]. Everyday Checking also has a $15 monthly fee [1].",
+                 hits)
+
+    class Pipe:
+        settings = Settings.load()
+        generator = None
+
+        def ask(self, question):
+            return Answer(cited.answer, cited.citations, False, {"generate_s": 0.1}, hits, cited.dropped)
+
+    q = Question(qid="q1", text="What is the monthly fee?", answerable=True, qrels={"d1": 1}, gold="$12 a month.")
+    row = Runner._answer_row(None, Pipe(), q)
+    assert row["answer"] == "Everyday Checking has a $12 monthly fee [1]." and row["cited"] == ["d1"]
+    assert row["dropped"] == [{"sentence": "Everyday Checking also has a $15 monthly fee [1].",
+                               "reason": "the amount $15 is not in passage [1]", "outcome": "removed"}]
+    assert row["answered_correctly"] == 0.0 and row["fallback"] == ""
+    clean = cite("Everyday Checking has a $12 monthly fee [1].", hits)
+    Pipe.ask = lambda self, question: Answer(clean.answer, clean.citations, False, {}, hits, clean.dropped)
+    assert Runner._answer_row(None, Pipe(), q)["answered_correctly"] == 1.0
+    unanswerable = Question(qid="q2", text="Who won the cup?", answerable=False, qrels={}, gold=None)
+    assert "answered_correctly" not in Runner._answer_row(None, Pipe(), unanswerable)
+
+
 # ---------------------------------------------------------------------------- eval sets
 def test_evalset_reads_marked_unanswerable_or_generates_off_topic_ones(tmp_path):
     import shutil
@@ -185,6 +228,21 @@ def test_compare_flags_drops_beyond_tolerance_only():
     assert compare(base, base, 0.0).regressions == []
 
 
+def test_compare_reports_a_metric_missing_from_the_baseline_as_new():
+    from eval.compare import format_comparison
+
+    base = _metrics(**{"ndcg@10": 0.80, "answer_f1": 0.30})
+    cand = _metrics(**{"ndcg@10": 0.80, "answer_f1": 0.30, "answered_correctly": 0.25})
+    cmp = compare(base, cand, tolerance=0.005)
+    assert {r.metric: r.status for r in cmp.rows} == {"ndcg@10": "ok", "answer_f1": "ok", "answered_correctly": "new"}
+    assert cmp.regressions == []
+    text = format_comparison(cmp, 0.005)
+    assert "answered_correctly" in text and "new" in text
+    assert "no regression beyond tolerance 0.005 (2 figures compared; 1 new figure not in A, not gated)" in text
+    # the other way round, a figure the candidate lost still fails the gate
+    assert [r.metric for r in compare(cand, base, 0.005).regressions] == ["answered_correctly"]
+
+
 # ---------------------------------------------------------------------------- end to end
 CONFIGS = """reference: hybrid
 configs:
@@ -265,6 +323,29 @@ def test_report_end_to_end(report_a, minilm):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("<svg") >= 5 and "Worst questions" in page and es.questions[0].text in page
     assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_report_has_answered_correctly_and_dropped_sentences(report_a, tmp_path):
+    from cli.main import app
+
+    root, _, es, runs, m = report_a
+    q = _quality(m)["hybrid"]
+    assert q["answered_correctly"]["n"] == 2 and 0 <= q["answered_correctly"]["mean"] <= q["answered_answerable"]["mean"]
+    answerable = [a for a in runs[1].answers if a["answerable"]]
+    assert all(a["answered_correctly"] in (0.0, 1.0) and isinstance(a["dropped"], list) for a in answerable)
+    assert all("answered_correctly" not in a for a in runs[1].answers if not a["answerable"])
+    with (root / "a" / "per_query.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert "answered_correctly" in rows[0] and "dropped" in rows[0]
+    assert "answered_correctly" in (root / "a" / "report.html").read_text(encoding="utf-8")
+    # a baseline written before the metric existed still passes the gate: the figure is new
+    old = load_metrics(root / "a")
+    for c in old["configs"]:
+        c["quality"].pop("answered_correctly", None)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "metrics.json").write_text(json.dumps(old))
+    res = CliRunner().invoke(app, ["eval", "compare", str(tmp_path / "old"), str(root / "a")])
+    assert res.exit_code == 0 and "answered_correctly" in res.output and " new" in res.output, res.output
 
 
 def test_compare_cli_gates_on_a_real_report(report_a, tmp_path):
