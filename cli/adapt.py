@@ -119,21 +119,35 @@ def tune_merge(adapter: str = typer.Option(..., "--adapter", help="adapter folde
 
 
 def bench_generator(quant: str = typer.Option("none,int8,int4", "--quant", help="comma list of none,int8,int4"),
+                    modes: Optional[str] = typer.Option(
+                        None, "--modes", help="compare inference engines instead of quantizations: comma list of "
+                        "transformers-fp32|-int8|-int4, llamacpp-q4_1|-q8|-f16, ct2-int8|-int8_float32 "
+                        "(transformers-fp32 always runs: the baseline)"),
+                    latency_tokens: int = typer.Option(400, "--latency-tokens", min=32,
+                                                       help="--modes: prompt length for time to first token"),
+                    budget: int = typer.Option(250, "--budget", min=0, help="--modes: context tokens of the "
+                                               "quality prompts (the pipeline's default budget)"),
                     data: Optional[str] = typer.Option(None, "--data", help="QA records (default: the bundled "
                                                        "bench/generator_qa.jsonl)"),
                     n: int = typer.Option(24, "--n", min=1, help="records to answer per setting"),
                     rounds: int = typer.Option(1, "--rounds", min=1, help="passes over the records"),
                     max_new_tokens: int = typer.Option(48, "--max-new-tokens", min=2),
-                    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads"),
+                    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads (--modes: "
+                                                          "every engine's; default: the cores)"),
                     memory: bool = typer.Option(True, "--memory/--no-memory", help="also measure each setting's "
                                                 "process memory in a fresh subprocess"),
                     out: Optional[str] = typer.Option("bench/out/generator.json", "--json", help="write results here")):
-    """Quantized vs float32 generator, interleaved in one run: tokens/s (prefill, decode), memory, quality."""
-    from rag.adapt.bench_generator import run_bench
+    """Quantized vs float32 generator (or, with --modes, inference engines), interleaved in one run:
+    tokens/s (prefill, decode), time to first token, memory, quality."""
+    from rag.adapt.bench_generator import run_bench, run_engines
 
-    modes = [m.strip() for m in quant.split(",") if m.strip()]
     try:
-        run_bench(state.settings().generation, modes, data, n, rounds, max_new_tokens, threads, memory, out)
+        if modes:
+            run_engines(state.settings().generation, [m.strip() for m in modes.split(",") if m.strip()], data, n,
+                        rounds, max_new_tokens, threads, out, budget=budget, latency_tokens=latency_tokens)
+            return
+        run_bench(state.settings().generation, [m.strip() for m in quant.split(",") if m.strip()], data, n, rounds,
+                  max_new_tokens, threads, memory, out)
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
 

@@ -23,7 +23,7 @@ def kb_list(as_json: bool = typer.Option(False, "--json")):
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     elif not rows:
-        print(f"no knowledge bases in {mgr.home} yet; create one with `rag kb create NAME`")
+        print(f"no knowledge bases in {mgr.uri or mgr.home} yet; create one with `rag kb create NAME`")
     for r in rows if not as_json else []:
         print(f"{r['name']}\t{r['documents']} documents\t{r['embed_model']}\tcontext window {r['context_window']}")
 
@@ -38,7 +38,7 @@ def kb_create(name: str, embed_model: Optional[str] = typer.Option(None, "--embe
         fail(str(e))
     store.commit()
     print(f"created knowledge base {name!r} ({store.embed_model}, {store.dim}-d, context window "
-          f"{store.context_window}) in {mgr.home / name}")
+          f"{store.context_window}) in {mgr.uri or mgr.home / name}")
     store.close()
 
 

