@@ -50,6 +50,10 @@ MIGRATIONS: list[list[str]] = [
         data BLOB NOT NULL,
         PRIMARY KEY (job_id, n, seq))""",
      "CREATE INDEX IF NOT EXISTS jobs_kb ON jobs(kb, created_at)"],
+    # 3: answers, feedback and experiments (api/feedback, api/experiments)
+    ["CREATE TABLE IF NOT EXISTS schema_notes (version INTEGER PRIMARY KEY, note TEXT NOT NULL)"],
+    # 4: bot channels (api/channels)
+    ["INSERT INTO schema_notes(version, note) VALUES (4, 'channels')"],
 ]
 
 
