@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError
-from api.service import Service
+from api.feedback import Recorded
+from api.service import Service, answer_variant
 from indexer.types import Filters
 from rag.guard.input_guard import safe_answer
 
@@ -35,6 +38,13 @@ class Ticket:
     vector: object = None
     generation: int = 0
     extra: dict = field(default_factory=dict)
+    key_id: str = ""
+    user: str = ""                     # who the answer is for (experiment assignment): `user` field, else key id
+    experiment: str = ""
+    arm: str = ""
+    variant: str = ""                  # the answer cache variant (settings hash, experiment arm)
+    settings_hash: str = ""
+    t0: float = field(default_factory=time.perf_counter)
 
 
 def answer_dict(answer, **extra) -> dict:
@@ -50,13 +60,24 @@ def _plain(text: str, refused: bool, **extra) -> dict:
 
 
 async def admit(svc: Service, kb: str, question: str, history: list[dict[str, str]] | None = None,
-                filters: Filters | None = None) -> Ticket:
+                filters: Filters | None = None, who=None, user: str | None = None) -> Ticket:
+    """`who`: the caller's Principal (its key id is recorded with the answer); `user`: the end user the
+    client names (experiment assignment is sticky per user; default: the key id)."""
     limit = svc.svc.max_question_chars
     if len(question) > limit:
         raise ApiError(422, "question_too_long", f"the question has {len(question)} characters; the limit is {limit}")
     if not question.strip():
         raise ApiError(422, "invalid_request", "the question is empty")
     ticket = Ticket(kb, question, list(history or []), filters)
+    ticket.key_id = getattr(who, "key_id", "") or ""
+    ticket.user = (user or "").strip() or ticket.key_id or "anonymous"
+    try:
+        exp, arm = await run_in_threadpool(svc.arm_of, kb, ticket.user)
+    except Exception:
+        log.warning("could not read the experiments of %s; answering without", kb, exc_info=True)
+        exp, arm = None, None
+    if exp is not None:
+        ticket.experiment, ticket.arm = exp.name, arm.name
     verdict = svc.guard(question, limit)
     if verdict.blocked:
         svc.metrics.blocked.labels(verdict.category or "other").inc()  # rag.guard.input_guard logs it
@@ -64,9 +85,11 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
         return ticket
     ticket.question = verdict.cleaned or question
     try:
-        ticket.pipe = await run_in_threadpool(svc.pipeline, kb)
+        ticket.pipe = await run_in_threadpool(svc.pipeline, kb, arm, ticket.experiment)
     except LookupError as e:
         raise ApiError(404, "kb_not_found", str(e)) from e
+    ticket.settings_hash = answer_variant(ticket.pipe.settings)
+    ticket.variant = ticket.settings_hash + (f":{ticket.experiment}/{ticket.arm}" if ticket.experiment else "")
     cacheable = svc.cache is not None and not ticket.history and not filters
     if cacheable:
         hit = await run_in_threadpool(_cache_get, svc, ticket)
@@ -83,7 +106,7 @@ def _cache_get(svc: Service, t: Ticket):
     store = t.pipe.retriever.store
     t.generation = store.cache_generation()
     t.vector = t.pipe.retriever.encoder.encode_queries([t.question])[0]
-    got = svc.cache.get(t.kb, t.generation, t.question, t.vector, variant=svc.cache_variant)
+    got = svc.cache.get(t.kb, t.generation, t.question, t.vector, variant=t.variant)
     return None if got is None else dict(got.payload)
 
 
@@ -93,8 +116,10 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
     rag_generated_tokens_total counts each piece as the generator makes it (in the worker thread),
     so the tokens of an answer whose client went away mid-stream are counted too."""
     if ticket.immediate is not None:
-        yield "token", ticket.immediate["answer"]
-        yield "answer", ticket.immediate
+        out = {**ticket.immediate, "answer_id": uuid.uuid4().hex}
+        await _record(svc, ticket, out)
+        yield "token", out["answer"]
+        yield "answer", out
         return
     from rag.answering.types import Answer
 
@@ -133,6 +158,7 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
                 svc.metrics.answers.labels("refused" if ev.refused else "answered").inc()
                 finished = True
                 out = answer_dict(ev, cached=False, blocked=None)
+                await _record(svc, ticket, out)
                 if svc.cache is not None and ticket.vector is not None:
                     await run_in_threadpool(_cache_put, svc, ticket, out)
                 yield "answer", out
@@ -153,9 +179,25 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
             ticket.slot.release()
 
 
+async def _record(svc: Service, t: Ticket, out: dict) -> None:
+    """Give the answer its experiment arm, count it, and store it (table answers) so votes can refer
+    to it by `answer_id`."""
+    out.setdefault("answer_id", uuid.uuid4().hex)
+    out["experiment"], out["arm"] = t.experiment or None, t.arm or None
+    latency = time.perf_counter() - t.t0
+    dropped = len({d.get("sentence") for d in out.get("dropped") or [] if d.get("outcome") in ("removed", "uncited")})
+    if t.experiment:
+        svc.metrics.observe_answer(t.experiment, t.arm, out, latency, dropped)
+    where = Recorded(t.kb, t.question, t.key_id, t.user, t.settings_hash, t.experiment, t.arm, latency)
+    try:
+        await run_in_threadpool(svc.feedback.record, out["answer_id"], where, out)
+    except Exception:
+        log.warning("could not record answer %s", out["answer_id"], exc_info=True)
+
+
 def _cache_put(svc: Service, t: Ticket, payload: dict) -> None:
     try:
-        svc.cache.put(t.kb, t.generation, t.question, t.vector, payload, variant=svc.cache_variant)
+        svc.cache.put(t.kb, t.generation, t.question, t.vector, payload, variant=t.variant)
     except Exception:
         log.warning("answer cache write failed", exc_info=True)
 

@@ -17,7 +17,7 @@ from api import errors
 from api.cache.factory import make_answer_cache
 from api.config import ServiceSettings
 from api.middleware import RequestContext
-from api.routes import admin, documents, health, openai_compat, query
+from api.routes import admin, channels, documents, experiments, feedback, health, openai_compat, query
 from api.service import Service
 from rag.config import Settings
 
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
     app.state.service = service
     app.state.ws_tickets = query.WsTickets(redis_url=svc_settings.redis_url)  # shared by replicas with Redis
     errors.install(app)
-    for module in (health, admin, documents, query, openai_compat):
+    for module in (health, admin, documents, query, openai_compat, channels, feedback, experiments):
         app.include_router(module.router)
     app.add_middleware(RequestContext, metrics=service.metrics)
     return app

@@ -53,6 +53,14 @@ class ServiceSettings(BaseSettings):
                                                      "name as embed_model (env RAG_MODELS_DIR); unset: only the "
                                                      "built-in model names (e5, minilm, e5+minilm)")
     log_json: bool = Field(True, description="structured JSON log lines")
+    # bot channels (api/channels, docs/channels.md)
+    channel_wait_s: float = Field(4.5, gt=0, le=60, description="how long a chat platform's callback waits for "
+                                  "the answer before it is acknowledged and the answer sent later (DingTalk and "
+                                  "WeCom give up after about 5 s)")
+    wecom_api_base: str = Field("https://qyapi.weixin.qq.com", description="WeCom API (gettoken, message/send) "
+                                "for answers sent after the callback returned")
+    dingtalk_webhook_prefixes: str = Field("https://oapi.dingtalk.com/", description="comma-separated URL "
+                                           "prefixes a DingTalk sessionWebhook must start with to be posted to")
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, **overrides) -> "ServiceSettings":

@@ -32,11 +32,42 @@ class Metrics:
         self.jobs = Counter("rag_index_jobs_total", "indexing jobs finished", ["status"], registry=r)
         self.jobs_pending = Gauge("rag_index_jobs_pending", "indexing jobs queued or running", registry=r)
         self.files = Counter("rag_indexed_files_total", "uploaded files processed", ["status"], registry=r)
+        # experiments (api/experiments): one series per experiment and arm
+        arm = ["experiment", "arm"]
+        self.exp_requests = Counter("rag_experiment_requests_total", "answers given per experiment arm", arm,
+                                    registry=r)
+        self.exp_latency = Histogram("rag_experiment_answer_seconds", "answer latency per experiment arm", arm,
+                                     buckets=LATENCY_BUCKETS, registry=r)
+        self.exp_refusals = Counter("rag_experiment_refusals_total", "refused answers per experiment arm", arm,
+                                    registry=r)
+        self.exp_fallbacks = Counter("rag_experiment_fallbacks_total", "answers with a fallback (extractive or "
+                                     "unsupported) per experiment arm", arm, registry=r)
+        self.exp_dropped = Counter("rag_experiment_dropped_sentences_total", "answer sentences left without "
+                                   "support per experiment arm", arm, registry=r)
+        self.exp_cache_hits = Counter("rag_experiment_cache_hits_total", "answers served from the answer cache per "
+                                      "experiment arm", arm, registry=r)
+        self.exp_feedback = Counter("rag_experiment_feedback_total", "votes on answers per experiment arm",
+                                    arm + ["rating"], registry=r)
+        self.feedback = Counter("rag_feedback_total", "votes on answers", ["rating"], registry=r)
 
     def observe_timings(self, timings: dict[str, float]) -> None:
         for key, value in timings.items():
             if key.endswith("_s") and value is not None:
                 self.stage.labels(key[:-2]).observe(value)
+
+    def observe_answer(self, experiment: str, arm: str, answer: dict, latency_s: float, dropped: int) -> None:
+        """One answer of an experiment arm."""
+        labels = (experiment, arm)
+        self.exp_requests.labels(*labels).inc()
+        self.exp_latency.labels(*labels).observe(latency_s)
+        if answer.get("refused"):
+            self.exp_refusals.labels(*labels).inc()
+        if answer.get("fallback"):
+            self.exp_fallbacks.labels(*labels).inc()
+        if dropped:
+            self.exp_dropped.labels(*labels).inc(dropped)
+        if answer.get("cached"):
+            self.exp_cache_hits.labels(*labels).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -20,7 +20,7 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("api.access")
 
-SECRET_PARAMS = ("key", "token", "api_key", "access_token", "ticket")
+SECRET_PARAMS = ("key", "token", "api_key", "access_token", "ticket", "msg_signature", "signature", "echostr", "sign")
 REDACTED = "[redacted]"
 _SECRETS = [
     # ?key=... &api_key=... in URLs (also percent-encoded '&' / '?' as seen in some logged URLs)

@@ -121,6 +121,8 @@ class QueryRequest(BaseModel):
     history: list[Message] = Field([], max_length=50)
     stream: bool = False
     filters: FiltersIn | None = None
+    user: str | None = Field(None, max_length=200, description="the end user asking (an opaque id): experiment "
+                                                               "arms are assigned per user (default: the key)")
 
 
 class CitationOut(BaseModel):
@@ -158,6 +160,39 @@ class AnswerOut(BaseModel):
                                               "refused before generation (weak evidence or a blocked question)")
     cached: bool = False
     blocked: str | None = Field(None, description="input-guard category when the question was not answered")
+    answer_id: str = Field("", description="identifies the answer: rate it with POST /v1/feedback")
+    experiment: str | None = Field(None, description="the experiment the answer was part of, if any")
+    arm: str | None = Field(None, description="the experiment arm that produced it")
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer_id: str = Field(..., min_length=1, max_length=64)
+    rating: Literal["up", "down"]
+    comment: str = Field("", max_length=4000)
+    correction: str = Field("", max_length=20000, description="what the answer should have said")
+
+
+class FeedbackOut(BaseModel):
+    answer_id: str
+    rating: str
+    comment: str
+    correction: str
+    created_at: str
+
+
+class ArmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    share: float = Field(..., gt=0, description="traffic share (normalised over the arms)")
+    overrides: dict[str, dict] = Field({}, description="{section: {field: value}} over retrieval, rerank, "
+                                                       "generation, answer")
+
+
+class ExperimentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    arms: list[ArmIn] = Field(..., min_length=2)
 
 
 class WsTicketRequest(BaseModel):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from api.auth import KeyStore
 from api.config import ServiceSettings
+from api.experiments import Arm, Experiment, ExperimentStore, apply_overrides
+from api.feedback import FeedbackStore
 from api.gate import GenerationGate
 from api.jobs.factory import make_queue
 from api.jobs.indexing import index_upload
@@ -65,7 +67,12 @@ class Service:
         self.limiter = make_limiter(svc)
         self.generator = make_generator(settings.generation)
         self.reranker = make_reranker(settings.rerank)
-        self._pipes: dict[str, object] = {}
+        self._pipes: dict[tuple[str, str], object] = {}   # (kb, arm key) -> pipeline
+        self._kb_versions: dict[str, int] = {}             # the KB settings version the pipelines were built at
+        self._generators: dict[str, object] = {}           # generators of arms whose [generation] differs
+        self._rerankers: dict[str, object] = {}
+        self.experiments = ExperimentStore(self.db)
+        self.feedback = FeedbackStore(self.db)
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.ready = False
@@ -99,25 +106,74 @@ class Service:
         with self._lock:
             return self._locks.setdefault(kb, threading.Lock())
 
-    def pipeline(self, kb: str):
-        """The KB's pipeline, opened once and refreshed when the KB changed (raises KBNotFound)."""
+    def kb_settings(self, kb: str) -> tuple[int, Settings]:
+        """(version, settings) of a KB: the global settings with the KB's own (promoted) overrides on top."""
+        version, overrides = self.experiments.kb_settings(kb)
+        try:
+            return version, apply_overrides(self.settings, overrides)
+        except ValueError:
+            log.warning("knowledge base %s has invalid stored settings; using the global ones", kb, exc_info=True)
+            return version, self.settings
+
+    def arm_of(self, kb: str, user: str) -> tuple[Experiment | None, Arm | None]:
+        """The KB's active experiment and the arm `user` is in (None, None without one)."""
+        exp = self.experiments.active(kb)
+        return (exp, exp.assign(user)) if exp is not None else (None, None)
+
+    def pipeline(self, kb: str, arm: Arm | None = None, experiment: str = ""):
+        """The KB's pipeline (an experiment arm's with `arm`), opened once and refreshed when the KB
+        changed (raises KBNotFound). Built from the global settings, the KB's own settings over them
+        and the arm's overrides over those; rebuilt when the KB's settings change (promote, rollback)."""
         from rag.pipeline import build_pipeline
 
+        version, settings = self.kb_settings(kb)
+        if arm is not None:
+            settings = apply_overrides(settings, arm.overrides)
+        key = (kb, f"{experiment}/{arm.name}" if arm is not None else "")
         with self.kb_lock(kb):
-            pipe = self._pipes.get(kb)
+            if self._kb_versions.get(kb, version) != version:
+                for k in [k for k in self._pipes if k[0] == kb]:
+                    self._pipes.pop(k).close()
+            self._kb_versions[kb] = version
+            pipe = self._pipes.get(key)
+            if pipe is not None and answer_variant(pipe.settings) != answer_variant(settings):
+                self._pipes.pop(key).close()  # an experiment re-created under the same name and arm
+                pipe = None
             if pipe is None:
-                pipe = build_pipeline(self.settings, kb, self.manager, generator=self.generator,
-                                      reranker=self.reranker)
+                pipe = build_pipeline(settings, kb, self.manager, generator=self._generator_for(settings),
+                                      reranker=self._reranker_for(settings))
                 pipe.retriever.warm_up()
-                self._pipes[kb] = pipe
+                self._pipes[key] = pipe
             pipe.refresh()
             return pipe
 
+    def _generator_for(self, settings: Settings):
+        """The shared generator when the [generation] section is the global one, else one per distinct section."""
+        if settings.generation == self.settings.generation:
+            return self.generator
+        from rag.generation.factory import make_generator
+
+        h = settings.generation.model_dump_json()
+        with self._lock:
+            if h not in self._generators:
+                self._generators[h] = make_generator(settings.generation)
+            return self._generators[h]
+
+    def _reranker_for(self, settings: Settings):
+        if settings.rerank == self.settings.rerank:
+            return self.reranker
+        from rag.rerank.factory import make_reranker
+
+        h = settings.rerank.model_dump_json()
+        with self._lock:
+            if h not in self._rerankers:
+                self._rerankers[h] = make_reranker(settings.rerank)
+            return self._rerankers[h]
+
     def drop(self, kb: str) -> None:
         with self.kb_lock(kb):
-            pipe = self._pipes.pop(kb, None)
-            if pipe is not None:
-                pipe.close()
+            for key in [k for k in self._pipes if k[0] == kb]:
+                self._pipes.pop(key).close()
 
     def delete_kb(self, kb: str) -> None:
         """The KB, its keys and its jobs go together; a worker still writing to it is fenced off by

@@ -10,12 +10,16 @@ import typer
 
 from cli import adapt, ask, documents, serve, tune
 from cli import eval as eval_cmds
+from cli.channel import channel_app
+from cli.experiment import experiment_app
+from cli.feedback import feedback_app
 from cli.kb import kb_app
 from cli.state import state
 
 app = typer.Typer(help="Retrieval-augmented QA over your own documents.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 app.add_typer(kb_app, name="kb")
+app.add_typer(channel_app, name="channel")
 
 
 @app.callback()
@@ -38,6 +42,8 @@ app.add_typer(tune.tune_app, name="tune")
 adapt.register(app, tune.tune_app)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
+app.add_typer(experiment_app, name="experiment")
+app.add_typer(feedback_app, name="feedback")
 
 eval_app = typer.Typer(help="Offline evaluation.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")

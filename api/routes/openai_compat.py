@@ -34,6 +34,8 @@ class ChatRequest(BaseModel):
     model: str = Field(..., description="the knowledge base name")
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
+    user: str | None = Field(None, max_length=200, description="the end user (OpenAI's field): experiment arms "
+                                                               "are assigned per user")
 
 
 def _text(content: str | list[ContentPart] | None) -> str:
@@ -62,7 +64,7 @@ def models(who: Principal = Depends(principal), svc: Service = Depends(service))
 async def chat_completions(body: ChatRequest, who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, body.model, "read")
     question, history = _split(body.messages)
-    ticket = await admit(svc, body.model, question, history)
+    ticket = await admit(svc, body.model, question, history, who=who, user=body.user)
     cid, created = "chatcmpl-" + secrets.token_hex(12), int(time.time())
     if not body.stream:
         ans = await answer_once(svc, ticket)
@@ -71,7 +73,8 @@ async def chat_completions(body: ChatRequest, who: Principal = Depends(principal
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": ans["answer"]},
                              "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n},
-                "citations": ans["citations"], "refused": ans["refused"], "timings": ans["timings"]}
+                "citations": ans["citations"], "refused": ans["refused"], "timings": ans["timings"],
+                "answer_id": ans["answer_id"], "experiment": ans.get("experiment"), "arm": ans.get("arm")}
 
     def chunk(delta: dict, finish: str | None = None, **extra) -> bytes:
         data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.model,
@@ -87,7 +90,7 @@ async def chat_completions(body: ChatRequest, who: Principal = Depends(principal
                         yield chunk({"content": value})
                     else:
                         yield chunk({}, "stop", citations=value["citations"], refused=value["refused"],
-                                    timings=value["timings"])
+                                    timings=value["timings"], answer_id=value["answer_id"])
         except ApiError as e:
             yield f"data: {json.dumps(error_body(e.code, e.message), ensure_ascii=False)}\n\n".encode()
         yield b"data: [DONE]\n\n"

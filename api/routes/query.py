@@ -66,7 +66,7 @@ def sse(event: str, data) -> bytes:
 async def query(kb: str, body: QueryRequest, who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, kb, "read")
     history = [m.model_dump() for m in body.history]
-    ticket = await admit(svc, kb, body.question, history, filters_of(body.filters))
+    ticket = await admit(svc, kb, body.question, history, filters_of(body.filters), who=who, user=body.user)
     if not body.stream:
         return await answer_once(svc, ticket)
 
@@ -318,7 +318,7 @@ async def ws_query(websocket: WebSocket, kb: str):
                     svc.metrics.rate_limited.inc()
                     raise
                 admitted = await admit(svc, kb, body.question, [m.model_dump() for m in body.history],
-                                       filters_of(body.filters))
+                                       filters_of(body.filters), who=who, user=body.user)
                 async with aclosing(events(svc, admitted)) as stream:  # closed at once if the client goes
                     async for kind, value in stream:
                         if kind == "token":

@@ -51,9 +51,76 @@ MIGRATIONS: list[list[str]] = [
         PRIMARY KEY (job_id, n, seq))""",
      "CREATE INDEX IF NOT EXISTS jobs_kb ON jobs(kb, created_at)"],
     # 3: answers, feedback and experiments (api/feedback, api/experiments)
-    ["CREATE TABLE IF NOT EXISTS schema_notes (version INTEGER PRIMARY KEY, note TEXT NOT NULL)"],
+    ["CREATE TABLE IF NOT EXISTS schema_notes (version INTEGER PRIMARY KEY, note TEXT NOT NULL)",
+     """CREATE TABLE IF NOT EXISTS answers (
+        id TEXT PRIMARY KEY,
+        kb TEXT NOT NULL,
+        key_id TEXT NOT NULL DEFAULT '',
+        user_id TEXT NOT NULL DEFAULT '',
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        citations TEXT NOT NULL DEFAULT '[]',   -- JSON: the answer's citations
+        passages TEXT NOT NULL DEFAULT '[]',    -- JSON: the passages it was drawn from (text, ids)
+        refused INTEGER NOT NULL DEFAULT 0,
+        fallback TEXT NOT NULL DEFAULT '',
+        dropped INTEGER NOT NULL DEFAULT 0,     -- answer sentences left without support
+        cached INTEGER NOT NULL DEFAULT 0,
+        settings_hash TEXT NOT NULL DEFAULT '',
+        experiment TEXT NOT NULL DEFAULT '',
+        arm TEXT NOT NULL DEFAULT '',
+        latency_s REAL NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL)""",
+     "CREATE INDEX IF NOT EXISTS answers_kb ON answers(kb, created_at)",
+     "CREATE INDEX IF NOT EXISTS answers_experiment ON answers(experiment, arm)",
+     """CREATE TABLE IF NOT EXISTS feedback (
+        answer_id TEXT PRIMARY KEY REFERENCES answers(id) ON DELETE CASCADE,
+        rating TEXT NOT NULL,                   -- up | down (the latest vote on the answer)
+        comment TEXT NOT NULL DEFAULT '',
+        correction TEXT NOT NULL DEFAULT '',
+        key_id TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL)""",
+     """CREATE TABLE IF NOT EXISTS experiments (
+        name TEXT PRIMARY KEY,
+        kb TEXT NOT NULL,
+        arms TEXT NOT NULL,                     -- JSON: [{name, share, overrides}]
+        status TEXT NOT NULL,                   -- active | stopped | promoted
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL DEFAULT '',
+        ended_at TEXT,
+        winner TEXT NOT NULL DEFAULT '')""",
+     "CREATE INDEX IF NOT EXISTS experiments_kb ON experiments(kb, status)",
+     """CREATE TABLE IF NOT EXISTS kb_settings (
+        kb TEXT PRIMARY KEY,
+        overrides TEXT NOT NULL DEFAULT '{}',   -- JSON: {section: {field: value}} over the global settings
+        version INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL DEFAULT '')""",
+     """CREATE TABLE IF NOT EXISTS kb_settings_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kb TEXT NOT NULL,
+        action TEXT NOT NULL,                   -- promote | rollback
+        overrides TEXT NOT NULL,                -- the KB settings after
+        previous TEXT NOT NULL,                 -- the KB settings before
+        experiment TEXT NOT NULL DEFAULT '',
+        arm TEXT NOT NULL DEFAULT '',
+        undone INTEGER NOT NULL DEFAULT 0,      -- a promote that a rollback reverted
+        key_id TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL)"""],
     # 4: bot channels (api/channels)
-    ["INSERT INTO schema_notes(version, note) VALUES (4, 'channels')"],
+    ["""CREATE TABLE IF NOT EXISTS channels (
+        kb TEXT NOT NULL,
+        platform TEXT NOT NULL,          -- dingtalk | wecom
+        config TEXT NOT NULL,            -- JSON with the platform's secrets (never returned in full)
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (kb, platform))""",
+     """CREATE TABLE IF NOT EXISTS channel_seen (
+        id TEXT PRIMARY KEY,             -- platform:kb:msgId or platform:kb:timestamp:nonce
+        expires_at BIGINT NOT NULL)""",
+     "CREATE INDEX IF NOT EXISTS channel_seen_expiry ON channel_seen(expires_at)",
+     """CREATE TABLE IF NOT EXISTS channel_history (
+        conversation TEXT PRIMARY KEY,   -- platform:kb:conversation id
+        turns TEXT NOT NULL,             -- JSON: the last 6 question/answer turns
+        updated_at BIGINT NOT NULL)"""],
 ]
 
 

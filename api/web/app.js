@@ -114,12 +114,40 @@ function showDone(question, data) {
     `first token ${(t.ttft_s || 0).toFixed(2)} s · total ${(t.total_s || 0).toFixed(2)} s`;
   history_.push({ role: "user", content: question }, { role: "assistant", content: data.answer });
   history_ = history_.slice(-6);
+  showFeedback(data.answer_id);
 }
+
+// Up/down votes on the answer shown (POST /v1/feedback); a down vote may carry a correction
+let answerId = null;
+function showFeedback(id) {
+  answerId = id || null;
+  $("feedback").hidden = !answerId;
+  $("feedback-status").textContent = "";
+  $("vote-up").disabled = $("vote-down").disabled = false;
+}
+async function vote(rating) {
+  if (!answerId) return;
+  const body = { answer_id: answerId, rating };
+  if (rating === "down") {
+    const correction = prompt("What should the answer have said? (optional)");
+    if (correction) body.correction = correction;
+  }
+  try {
+    await api("/v1/feedback", { method: "POST", headers: { "Content-Type": "application/json" },
+                                body: JSON.stringify(body) });
+    $("feedback-status").textContent = rating === "up" ? "thanks: marked helpful" : "thanks: marked unhelpful";
+    $("vote-up").disabled = $("vote-down").disabled = true;
+  } catch (e) {
+    showError($("feedback-status"), e.message);
+  }
+}
+$("vote-up").addEventListener("click", () => vote("up"));
+$("vote-down").addEventListener("click", () => vote("down"));
 
 // One question over the KB's WebSocket, opened with a single-use ticket (the key never goes in a URL)
 async function ask(question) {
   const kb = $("kb").value;
-  $("answer").textContent = ""; $("citations").replaceChildren(); $("meta").textContent = "…";
+  $("answer").textContent = ""; $("citations").replaceChildren(); $("meta").textContent = "…"; showFeedback(null);
   let ticket;
   try {
     ticket = (await api("/v1/ws-ticket", { method: "POST", headers: { "Content-Type": "application/json" },

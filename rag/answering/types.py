@@ -1,6 +1,7 @@
 """Typed results of grounded answering: the answer text, its verified citations, timings."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass, field
 
 from rag.types import Hit
@@ -46,6 +47,8 @@ class Answer:
     # "generate": the generator wrote the answer (or tried: see fallback); "extract": no generator was
     # called, the answer quotes the passages ([answer] mode); "refuse": refused on retrieval evidence
     mode: str = "generate"
+    # identifies this answer (feedback refers to it: POST /v1/feedback); a fresh uuid hex per answer
+    answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,0 +1,122 @@
+"""Channel settings (with their secrets: kept server-side, shown masked), the replay memory and each
+channel conversation's recent turns, all in the state database (SQLite or PostgreSQL)."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+from api.channels.crypto import CryptoError, wecom_key
+from api.state.base import Database
+
+PLATFORMS = ("dingtalk", "wecom")
+FIELDS = {"dingtalk": {"app_secret": True, "wait_s": False},
+          "wecom": {"token": True, "aes_key": True, "corp_id": False, "corp_secret": True, "agent_id": False,
+                    "wait_s": False}}
+REQUIRED = {"dingtalk": ("app_secret",), "wecom": ("token", "aes_key", "corp_id")}
+HISTORY_TURNS = 6       # question/answer pairs kept per conversation
+HISTORY_TTL_S = 30 * 60  # a conversation idle this long starts afresh
+
+
+def mask(value: str) -> str:
+    return "…" + value[-4:] if len(value) > 8 else "…"
+
+
+def validate(platform: str, config: dict) -> dict:
+    """The stored form of a channel's settings; ValueError for what is missing or malformed."""
+    if platform not in PLATFORMS:
+        raise ValueError(f"platform must be one of {', '.join(PLATFORMS)}")
+    fields = FIELDS[platform]
+    out = {}
+    for k, v in config.items():
+        if v is None or k == "platform":
+            continue
+        if k not in fields:
+            raise ValueError(f"{platform} takes no setting {k!r} (it takes {', '.join(fields)})")
+        if k == "wait_s":
+            v = float(v)
+            if not 0 < v <= 60:
+                raise ValueError("wait_s must be in (0, 60]")
+        else:
+            v = str(v).strip()
+            if not v or len(v) > 512:
+                raise ValueError(f"{k} must be 1 to 512 characters")
+        out[k] = v
+    missing = [k for k in REQUIRED[platform] if k not in out]
+    if missing:
+        raise ValueError(f"{platform} needs {', '.join(missing)}")
+    if platform == "wecom":
+        try:
+            wecom_key(out["aes_key"])
+        except CryptoError as e:
+            raise ValueError(str(e)) from e
+        if ("corp_secret" in out) != ("agent_id" in out):
+            raise ValueError("corp_secret and agent_id go together (both are needed to send answers later)")
+    return out
+
+
+def public(kb: str, platform: str, config: dict, created_at: str) -> dict:
+    """What may be shown of a channel: secrets as their last 4 characters."""
+    shown = {k: (mask(v) if FIELDS[platform].get(k) else v) for k, v in config.items()}
+    return {"kb": kb, "platform": platform, "settings": shown, "created_at": created_at,
+            "callback": f"/v1/channels/{platform}/{kb}"}
+
+
+class ChannelStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    # ---- settings ------------------------------------------------------------------------------
+    def put(self, kb: str, platform: str, config: dict) -> dict:
+        config = validate(platform, config)
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self.db.tx() as t:
+            t.execute("DELETE FROM channels WHERE kb = ? AND platform = ?", (kb, platform))
+            t.execute("INSERT INTO channels(kb, platform, config, created_at) VALUES (?,?,?,?)",
+                      (kb, platform, json.dumps(config), created))
+        return public(kb, platform, config, created)
+
+    def get(self, kb: str, platform: str) -> dict | None:
+        row = self.db.one("SELECT config FROM channels WHERE kb = ? AND platform = ?", (kb, platform))
+        return json.loads(row["config"]) if row else None
+
+    def list(self, kb: str | None = None) -> list[dict]:
+        rows = self.db.query("SELECT kb, platform, config, created_at FROM channels ORDER BY kb, platform")
+        return [public(r["kb"], r["platform"], json.loads(r["config"]), r["created_at"])
+                for r in rows if kb is None or r["kb"] == kb]
+
+    def delete(self, kb: str, platform: str | None = None) -> int:
+        if platform is None:
+            return self.db.execute("DELETE FROM channels WHERE kb = ?", (kb,))
+        return self.db.execute("DELETE FROM channels WHERE kb = ? AND platform = ?", (kb, platform))
+
+    # ---- replay memory ---------------------------------------------------------------------------
+    def first_time(self, keys: list[str], ttl_s: float) -> bool:
+        """Remember `keys` for `ttl_s`; False when any of them was seen within its time (a replay)."""
+        now = int(time.time())
+        with self.db.tx() as t:
+            t.execute("DELETE FROM channel_seen WHERE expires_at < ?", (now,))
+            fresh = True
+            for k in keys:
+                if t.execute("INSERT INTO channel_seen(id, expires_at) VALUES (?, ?) ON CONFLICT(id) DO NOTHING",
+                             (k, now + int(ttl_s) + 1)) == 0:
+                    fresh = False
+        return fresh
+
+    # ---- conversation history --------------------------------------------------------------------
+    def history(self, conversation: str) -> list[dict[str, str]]:
+        row = self.db.one("SELECT turns, updated_at FROM channel_history WHERE conversation = ?", (conversation,))
+        if row is None or int(row["updated_at"]) < time.time() - HISTORY_TTL_S:
+            return []
+        return json.loads(row["turns"])
+
+    def remember(self, conversation: str, question: str, answer: str) -> None:
+        turns = self.history(conversation) + [{"role": "user", "content": question},
+                                              {"role": "assistant", "content": answer}]
+        turns = turns[-2 * HISTORY_TURNS:]
+        now = int(time.time())
+        with self.db.tx() as t:
+            t.execute("DELETE FROM channel_history WHERE conversation = ? OR updated_at < ?",
+                      (conversation, now - HISTORY_TTL_S))
+            t.execute("INSERT INTO channel_history(conversation, turns, updated_at) VALUES (?,?,?)",
+                      (conversation, json.dumps(turns, ensure_ascii=False), now))

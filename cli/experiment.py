@@ -1,0 +1,165 @@
+"""`rag experiment create|list|stop|report|promote|rollback|replay`: A/B experiments on a KB's answer
+settings, working on the service's state database directly (RAG_DATABASE_URL, else RAG_HOME/service.sqlite);
+a running service sees the changes on its next request. Changes made here are recorded with key id "cli"."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cli.state import fail, state
+
+experiment_app = typer.Typer(help="A/B experiments: arms of setting overrides, sticky per user; report, "
+                                  "promote, roll back (docs/experiments.md).", no_args_is_help=True)
+CLI_KEY = "cli"
+
+
+def open_db():
+    from api.config import ServiceSettings
+    from api.state.factory import open_database
+
+    svc = ServiceSettings.load(state.config)
+    return open_database(svc.database_url, Path(state.settings().indexer.home))
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_arms(arms: list[str], sets: list[str]) -> list[dict]:
+    """--arm NAME=SHARE (repeated), --set ARM:section.field=VALUE (VALUE read as JSON, else a string)."""
+    out: dict[str, dict] = {}
+    for a in arms:
+        name, eq, share = a.partition("=")
+        if not eq:
+            fail(f"--arm expects NAME=SHARE, got {a!r}")
+        try:
+            out[name.strip()] = {"name": name.strip(), "share": float(share), "overrides": {}}
+        except ValueError:
+            fail(f"--arm {a!r}: the share must be a number")
+    for s in sets:
+        arm, colon, rest = s.partition(":")
+        path, eq, value = rest.partition("=")
+        section, dot, field = path.partition(".")
+        if not (colon and eq and dot) or arm not in out:
+            fail(f"--set expects ARM:section.field=VALUE for an arm given with --arm, got {s!r}")
+        out[arm]["overrides"].setdefault(section.strip(), {})[field.strip()] = _value(value)
+    return list(out.values())
+
+
+def create(name: str = typer.Argument(..., help="experiment name"),
+           kb: str = typer.Option(..., "--kb", help="knowledge base"),
+           arm: list[str] = typer.Option([], "--arm", help="NAME=SHARE (at least two)"),
+           set_: list[str] = typer.Option([], "--set", help="ARM:section.field=VALUE, e.g. b:answer.top_k=2"),
+           from_file: Optional[str] = typer.Option(None, "--from", help="JSON file {arms: [{name, share, "
+                                                   "overrides}]} instead of --arm/--set")):
+    """Start an experiment on a KB (one active experiment per KB)."""
+    from api.experiments import ExperimentError, ExperimentStore, make_experiment
+
+    arms = json.loads(Path(from_file).read_text(encoding="utf-8"))["arms"] if from_file else parse_arms(arm, set_)
+    if not state.manager().exists(kb):
+        fail(f"knowledge base {kb!r} does not exist")
+    db = open_db()
+    try:
+        exp = ExperimentStore(db).create(make_experiment(name, kb, arms, state.settings()), CLI_KEY)
+    except ExperimentError as e:
+        fail(str(e))
+    finally:
+        db.close()
+    print(json.dumps(exp.to_dict(), indent=2))
+
+
+def list_(kb: Optional[str] = typer.Option(None, "--kb", help="only this KB's"),
+          as_json: bool = typer.Option(False, "--json")):
+    """Experiments, active and ended."""
+    from api.experiments import ExperimentStore
+
+    db = open_db()
+    exps = ExperimentStore(db).list(kb)
+    db.close()
+    if as_json:
+        print(json.dumps([e.to_dict() for e in exps], indent=2))
+        return
+    if not exps:
+        print("no experiments")
+    for e in exps:
+        arms = ", ".join(f"{a.name} {a.share:.0%} {json.dumps(a.overrides)}" for a in e.arms)
+        print(f"{e.name} [{e.kb}] {e.status}{' -> ' + e.winner if e.winner else ''} (since {e.created_at}): {arms}")
+
+
+def stop(name: str = typer.Argument(...)):
+    """Stop an experiment: every user gets the KB's settings again (answers and votes stay)."""
+    from api.experiments import ExperimentStore, NotFound
+
+    db = open_db()
+    try:
+        exp = ExperimentStore(db).stop(name)
+    except NotFound as e:
+        fail(str(e))
+    finally:
+        db.close()
+    print(f"{exp.name}: {exp.status}")
+
+
+def report(name: str = typer.Argument(...),
+           html: Optional[str] = typer.Option(None, "--html", help="also write an HTML report here"),
+           as_json: bool = typer.Option(False, "--json")):
+    """Per arm: answers, votes, up-vote and refusal rates with 95% Wilson intervals, latency p50/p95; a
+    two-proportion z-test of each arm against the first, with the minimum detectable effect."""
+    from api.experiments import ExperimentStore, NotFound
+    from api.experiments.report import build_report, render_html, render_text
+    from api.feedback import FeedbackStore
+
+    db = open_db()
+    try:
+        exp = ExperimentStore(db).get(name)
+        rep = build_report(name, [a.name for a in exp.arms], FeedbackStore(db).experiment_rows(name))
+    except NotFound as e:
+        fail(str(e))
+    finally:
+        db.close()
+    if html:
+        Path(html).write_text(render_html(rep), encoding="utf-8")
+    print(json.dumps(rep, indent=2) if as_json else render_text(rep))
+
+
+def promote(name: str = typer.Argument(...), arm: str = typer.Argument(...)):
+    """Make ARM's overrides the KB's settings (over its current ones) and end the experiment."""
+    from api.experiments import ExperimentError, ExperimentStore, NotFound
+
+    db = open_db()
+    try:
+        out = ExperimentStore(db).promote(name, arm, CLI_KEY)
+    except (ExperimentError, NotFound) as e:
+        fail(str(e))
+    finally:
+        db.close()
+    print(f"{out['kb']}: settings {json.dumps(out['overrides'])} (were {json.dumps(out['previous'])}); "
+          f"`rag experiment rollback --kb {out['kb']}` restores them")
+
+
+def rollback(kb: str = typer.Option(..., "--kb")):
+    """Restore the KB's settings from before its latest promotion."""
+    from api.experiments import ExperimentStore, NotFound
+
+    db = open_db()
+    try:
+        out = ExperimentStore(db).rollback(kb, CLI_KEY)
+    except NotFound as e:
+        fail(str(e))
+    finally:
+        db.close()
+    print(f"{kb}: settings {json.dumps(out['restored'])} (were {json.dumps(out['replaced'])})")
+
+
+experiment_app.command("create")(create)
+experiment_app.command("list")(list_)
+experiment_app.command("stop")(stop)
+experiment_app.command("report")(report)
+experiment_app.command("promote")(promote)
+experiment_app.command("rollback")(rollback)
