@@ -83,7 +83,10 @@ def report(beir: str = typer.Option(..., "--beir", help="BEIR folder: corpus.jso
 
 def compare(a: str = typer.Argument(..., help="baseline report folder (or its metrics.json)"),
             b: str = typer.Argument(..., help="candidate report folder (or its metrics.json)"),
-            tolerance: float = typer.Option(0.005, "--tolerance", min=0.0, help="allowed absolute drop per metric")):
+            tolerance: float = typer.Option(0.005, "--tolerance", min=0.0, help="allowed absolute drop per metric"),
+            noise_questions: float = typer.Option(0.0, "--noise-questions", min=0.0,
+                                                  help="also allow a drop of this many questions' share of a metric "
+                                                       "(hardware noise on a small set)")):
     """Exit 1 when any quality metric of B drops below A's by more than the tolerance (latency not gated)."""
     from eval.compare import compare as run_compare
     from eval.compare import format_comparison, latency_summary, load_metrics
@@ -92,8 +95,10 @@ def compare(a: str = typer.Argument(..., help="baseline report folder (or its me
         ma, mb = load_metrics(a), load_metrics(b)
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
-    cmp = run_compare(ma, mb, tolerance)
+    cmp = run_compare(ma, mb, tolerance, noise_questions)
     print(format_comparison(cmp, tolerance))
+    if noise_questions:
+        print(f"(a drop of up to {noise_questions:g} question's share of a metric is allowed as hardware noise)")
     lat = latency_summary(ma, mb)
     if lat:
         print("latency (information only, not gated):")

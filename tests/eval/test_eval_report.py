@@ -382,3 +382,16 @@ def test_report_is_reproducible_and_resumable(report_a, minilm):
     _, runs3, _ = _report(minilm, out, root / "kbs3", configs, resume=True)
     assert runs3[1].answers[:-1] == kept and len(runs3[1].answers) == 4
     assert runs3[0].retrieval == runs[0].retrieval
+
+
+def test_compare_allows_one_questions_share_as_noise_but_not_two():
+    from eval.compare import compare
+
+    def report(v):
+        return {"dataset": {}, "configs": [{"name": "hybrid", "quality": {"citation_precision": {"mean": v, "n": 14}}}]}
+
+    base = report(1.0)
+    one, two = report(1.0 - 1 / 14), report(1.0 - 2 / 14)
+    assert [r.status for r in compare(base, one).rows] == ["REGRESSION"]
+    assert [r.status for r in compare(base, one, noise_questions=1).rows] == ["ok"]
+    assert [r.status for r in compare(base, two, noise_questions=1).rows] == ["REGRESSION"]
