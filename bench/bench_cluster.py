@@ -24,13 +24,13 @@ QUERIES = ["stolen card phone number", "wire transfer cut-off time", "overdraft 
            "银行卡丢了怎么挂失", "外汇额度", "mortgage early repayment", "password reset"]
 
 
-def corpus(n: int) -> dict[str, str]:
+def corpus(n: int) -> dict[str, bytes]:
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
     files = sorted(p for p in sample.rglob("*") if p.suffix in (".md", ".txt"))
     out = {}
     for i in range(n):
         src = files[i % len(files)]
-        out[f"{i:03d}-{src.name}"] = src.read_text(encoding="utf-8")
+        out[f"{i:03d}-{src.name}"] = src.read_bytes()
     return out
 
 
@@ -84,7 +84,7 @@ def main() -> None:
                 admin.post("/v1/kbs", json={"name": "bench"})
                 docs = corpus(args.docs)
                 r = admin.post("/v1/kbs/bench/documents",
-                               files=[("files", (n, t.encode(), "text/plain")) for n, t in docs.items()])
+                               files=[("files", (n, t, "text/plain")) for n, t in docs.items()])
                 wait_job(admin, r.json()["job_id"], timeout=900)
             measure(c, args.clients, 3)  # warm-up
             results[replicas] = measure(c, args.clients, args.seconds)
