@@ -194,3 +194,48 @@ def test_instructions_planted_in_a_document_never_reach_an_answer(srv):
         assert all("其他客户" not in h["text"] for h in hits)
         answer = c.post("/v1/kbs/planted/query", json={"question": "What do I need to open an account?"}).json()
         assert "other customers" not in answer["answer"] and "passport" in answer["answer"].lower(), answer
+
+
+@pytest.mark.parametrize("zip_check", ["true", "false"])
+def test_a_docx_bomb_fails_its_own_file_and_the_servers_memory_stays_put(tmp_path, zip_check):
+    """A 200 MB-expanded .docx uploaded to a real server: the file fails with a reason (the zip check,
+    or with the check off the parsing child's memory limit), the other file of the upload is indexed,
+    and the server process's RSS stays within 200 MB of its idle size."""
+    import threading
+
+    import psutil
+
+    from tests.indexer.test_sandbox import docx_bomb
+
+    bomb = docx_bomb(tmp_path / "statement.docx", 200).read_bytes()
+    s = Server(tmp_path / "home", RAG_ANSWER_MODE="extract", RAG_PARSE_ZIP_CHECK=zip_check,
+               RAG_PARSE_MEMORY_MB="256").start()
+    try:
+        proc = psutil.Process(s.proc.pid)
+        with s.client() as c:
+            _kb(c, "bombed")
+            wait_job(c, _upload(c, "bombed", {"warm.txt": "Branches open at nine."}).json()["job_id"])
+            idle = proc.memory_info().rss
+            peak = [idle]
+            done = threading.Event()
+
+            def sample():
+                while not done.is_set():
+                    peak[0] = max(peak[0], proc.memory_info().rss)
+                    done.wait(0.05)
+
+            watcher = threading.Thread(target=sample)
+            watcher.start()
+            r = c.post("/v1/kbs/bombed/documents",
+                       files=[("files", ("statement.docx", bomb, "application/octet-stream")),
+                              ("files", ("fees.txt", b"The monthly fee is 5 dollars.", "text/plain"))])
+            job = wait_job(c, r.json()["job_id"], timeout=300)
+            done.set()
+            watcher.join()
+        files = {f["filename"]: f for f in job["files"]}
+        assert files["statement.docx"]["status"] == "failed"
+        assert ("zip bomb" if zip_check == "true" else "memory") in files["statement.docx"]["reason"]
+        assert files["fees.txt"]["status"] == "indexed"
+        assert peak[0] - idle < 200 * 2**20, f"server RSS grew by {(peak[0] - idle) / 2**20:.0f} MB"
+    finally:
+        s.stop()
