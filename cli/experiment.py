@@ -157,9 +157,45 @@ def rollback(kb: str = typer.Option(..., "--kb")):
     print(f"{kb}: settings {json.dumps(out['restored'])} (were {json.dumps(out['replaced'])})")
 
 
+def replay(name: str = typer.Argument(...),
+           beir: str = typer.Option(..., "--beir", help="BEIR folder to replay every arm on"),
+           out: str = typer.Option(..., "--out", help="folder for report.html, metrics.json, per_query.csv"),
+           split: str = typer.Option("test", "--split"),
+           no_answers: bool = typer.Option(False, "--no-answers", help="retrieval metrics only"),
+           calibrate_refusal: Optional[str] = typer.Option(None, "--calibrate-refusal", metavar="SPLIT"),
+           limit: Optional[int] = typer.Option(None, "--limit", min=1)):
+    """Run every arm of an experiment over an evaluation set (an offline check before it takes live
+    traffic): the same report as `rag eval report`, one configuration per arm, the first arm the
+    reference of the significance tests."""
+    import tempfile
+
+    import yaml
+
+    from api.experiments import ExperimentStore, NotFound
+    from cli.eval import report as eval_report
+
+    db = open_db()
+    try:
+        exp = ExperimentStore(db).get(name)
+    except NotFound as e:
+        fail(str(e))
+    finally:
+        db.close()
+    configs = [{"name": a.name, **a.overrides} for a in exp.arms]
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as fh:
+        yaml.safe_dump({"configs": configs}, fh, allow_unicode=True)
+    try:
+        eval_report(beir=beir, out=out, split=split, answers=None, configs=fh.name, adapter=None,
+                    no_answers=no_answers, resume=False, kb_home=None, calibrate_refusal=calibrate_refusal,
+                    limit=limit, bootstrap=1000, seed=0, worst=8)
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+
+
 experiment_app.command("create")(create)
 experiment_app.command("list")(list_)
 experiment_app.command("stop")(stop)
 experiment_app.command("report")(report)
 experiment_app.command("promote")(promote)
 experiment_app.command("rollback")(rollback)
+experiment_app.command("replay")(replay)
