@@ -122,7 +122,7 @@ def bench_generator(quant: str = typer.Option("none,int8,int4", "--quant", help=
                     modes: Optional[str] = typer.Option(
                         None, "--modes", help="compare inference engines instead of quantizations: comma list of "
                         "transformers-fp32|-int8|-int4, llamacpp-q4_1|-q8|-f16, ct2-int8|-int8_float32 "
-                        "(transformers-fp32 always runs: the baseline)"),
+                        "(transformers-fp32 always runs: the baseline); MODE@N gives one mode N threads"),
                     latency_tokens: int = typer.Option(400, "--latency-tokens", min=32,
                                                        help="--modes: prompt length for time to first token"),
                     budget: int = typer.Option(250, "--budget", min=0, help="--modes: context tokens of the "

