@@ -8,6 +8,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from api.state.blobs import iter_blob
+
 _QMARK = re.compile(r"\?")
 _TYPES = (("BLOB", "BYTEA"), ("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"))
 
@@ -90,13 +92,7 @@ class PostgresDatabase:
             return False
 
     def iter_blob(self, sql: str, args: Sequence[Any] = ()) -> Iterator[bytes]:
-        i = 0
-        while True:
-            row = self.one(f"{sql} LIMIT 1 OFFSET {i}", args)
-            if row is None:
-                return
-            yield bytes(next(iter(row.values())))
-            i += 1
+        return iter_blob(self.one, sql, args)
 
     def close(self) -> None:
         with self._lock:

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from api.state.blobs import iter_blob
+
 
 class _Tx:
     def __init__(self, conn: sqlite3.Connection):
@@ -69,14 +71,7 @@ class SQLiteDatabase:
             return False
 
     def iter_blob(self, sql: str, args: Sequence[Any] = ()) -> Iterator[bytes]:
-        # row by row (LIMIT 1 OFFSET i) so a 50 MB file is never in memory at once
-        i = 0
-        while True:
-            row = self.one(f"{sql} LIMIT 1 OFFSET {i}", args)
-            if row is None:
-                return
-            yield bytes(row[0])
-            i += 1
+        return iter_blob(self.one, sql, args)
 
     def close(self) -> None:
         with self._lock:
