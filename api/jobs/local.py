@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from api.jobs.consumer import ConsumerThread
 from api.jobs.runner import JobRunner
 from api.jobs.store import JobStore
 
@@ -22,38 +23,21 @@ def round_robin(jobs: list[tuple[str, str]], last_kb: str | None) -> tuple[str, 
     return next(j for j in jobs if j[1] == kb)
 
 
-class LocalQueue:
+class LocalQueue(ConsumerThread):
     name = "local"
 
     def __init__(self, jobs: JobStore, runner: JobRunner, consume: bool = True, poll_s: float = 5.0):
         self.jobs, self.runner, self.consume, self.poll_s = jobs, runner, consume, poll_s
+        self._init_consumer()
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._taken: set[str] = set()   # jobs this worker has begun (an attempt is counted once)
-        self._current: str | None = None
         self._last_kb: str | None = None
 
     def submit(self, job_id: str, kb: str) -> None:
         self._wake.set()
 
-    def start(self) -> None:
-        if not self.consume:
-            return
-        self._thread = threading.Thread(target=self._loop, name="rag-index-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
+    def _wake_up(self) -> None:
         self._wake.set()
-        if self._thread:
-            self._thread.join(timeout)
-
-    def alive(self) -> bool:
-        return not self.consume or (self._thread is not None and self._thread.is_alive())
-
-    def current(self) -> str | None:
-        return self._current
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -15,8 +15,8 @@ import logging
 import os
 import socket
 import threading
-import time
 
+from api.jobs.consumer import ConsumerThread
 from api.jobs.runner import JobRunner
 from api.jobs.store import JobStore
 
@@ -24,8 +24,9 @@ log = logging.getLogger("api.jobs")
 GROUP = "workers"
 
 
-class StreamQueue:
+class StreamQueue(ConsumerThread):
     name = "redis-streams"
+    thread_name = "rag-stream-worker"
 
     def __init__(self, redis_url: str, jobs: JobStore, runner: JobRunner | None, consume: bool = True,
                  prefix: str = "rag:", claim_idle_s: float = 60.0, heartbeat_s: float = 10.0, block_s: float = 2.0,
@@ -37,9 +38,7 @@ class StreamQueue:
         self.claim_idle_ms = int(claim_idle_s * 1000)
         self.heartbeat_s, self.block_s = heartbeat_s, block_s
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._current: str | None = None
+        self._init_consumer()
         self._groups: set[str] = set()
         self._turn = 0
 
@@ -71,37 +70,9 @@ class StreamQueue:
         self.redis.delete(self.stream(kb))
         self._groups.discard(self.stream(kb))
 
-    def backlog(self) -> int:
-        """Entries not yet acknowledged, over all KBs (what a worker autoscaler scales on)."""
-        total = 0
-        for kb in self.redis.smembers(f"{self.prefix}job-kbs"):
-            stream = self.stream(kb.decode())
-            try:
-                total += self.redis.xlen(stream)
-            except Exception:
-                pass
-        return total
-
     # ---- consuming -------------------------------------------------------------
-    def start(self) -> None:
-        if not self.consume:
-            return
-        self._thread = threading.Thread(target=self.run, name="rag-stream-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
-
-    def alive(self) -> bool:
-        return not self.consume or (self._thread is not None and self._thread.is_alive())
-
-    def current(self) -> str | None:
-        return self._current
-
-    def run(self) -> None:
-        """Take jobs until stopped (the body of `rag worker`)."""
+    def _loop(self) -> None:
+        """Take jobs until stopped."""
         while not self._stop.is_set():
             try:
                 entry = self._take()
@@ -165,17 +136,3 @@ class StreamQueue:
             self.redis.xdel(stream, entry_id)
         except Exception:
             log.warning("job queue: could not acknowledge %s; it will be taken back and found finished", job_id)
-
-
-def wait_for_redis(url: str, timeout: float = 30.0) -> None:
-    import redis
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
