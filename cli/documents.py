@@ -23,7 +23,8 @@ def calibrate_refusal(kb: str, mgr, quiet: bool = False) -> None:
 
     cal = recalibrate(state.settings(), kb, mgr, progress=progress)
     if cal is not None and cal.stored:
-        print(f"{kb}: refusal threshold {cal.threshold:.4f} calibrated automatically ({cal.answerable} questions from "
+        each = ", ".join(f"{lang} {t:.4f}" for lang, t in sorted(cal.by_language.items())) or f"{cal.threshold:.4f}"
+        print(f"{kb}: refusal threshold {each} calibrated automatically ({cal.answerable} questions from "
               f"the KB: {cal.answerable_kept:.0%} answered; {cal.unanswerable} off-topic: "
               f"{cal.unanswerable_refused:.0%} refused; {cal.seconds:.1f} s)")
 

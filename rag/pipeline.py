@@ -23,7 +23,7 @@ from indexer.types import Filters
 from rag.answering.cite import StreamCiter, cite, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
 from rag.answering.extract import fallback_answer
-from rag.answering.refusal import META_KEY, evidence, refusal_message
+from rag.answering.refusal import evidence, refusal_message, stored_thresholds
 from rag.answering.types import Answer
 from rag.config import Settings
 from rag.generation.base import Generator
@@ -62,11 +62,33 @@ class Pipeline:
     def store(self):
         return self.retriever.store
 
+    @property
+    def refusal_threshold(self) -> float | None:
+        """The KB's refusal threshold (None: no refusal on evidence); `threshold_for` a question's
+        language may differ. Setting it sets one threshold for every language."""
+        return self._refusal_threshold
+
+    @refusal_threshold.setter
+    def refusal_threshold(self, value: float | None) -> None:
+        self._refusal_threshold, self.refusal_by_language = value, {}
+
+    def load_thresholds(self) -> None:
+        """The refusal thresholds stored in the KB (rag.answering.refusal.stored_thresholds)."""
+        self.refusal_threshold, by_language = stored_thresholds(self.store)
+        self.refusal_by_language = by_language
+
+    def threshold_for(self, question: str) -> float | None:
+        """The evidence threshold a question is refused below: [answer] refusal_threshold when set,
+        else the KB's threshold for the question's language, else the KB's one threshold."""
+        configured = self.settings.answer.refusal_threshold
+        if configured is not None:
+            return configured
+        return self.refusal_by_language.get(language(question), self.refusal_threshold)
+
     def refresh(self) -> None:
         """Pick up the KB's changes since opening: new documents and a re-calibrated refusal threshold."""
         self.store.refresh()
-        stored = self.store.get_meta(META_KEY)
-        self.refusal_threshold = float(stored) if stored is not None else None
+        self.load_thresholds()
 
     def close(self) -> None:
         self.store.close()
@@ -109,8 +131,7 @@ class Pipeline:
             hits = self.reranker.run(query, hits, k)
         hits = hits[:k]
         timings["rerank_s"] = time.perf_counter() - t
-        threshold = self.settings.answer.refusal_threshold
-        threshold = self.refusal_threshold if threshold is None else threshold
+        threshold = self.threshold_for(question)
         if not hits or (threshold is not None and evidence(hits) < threshold):
             text = refusal_message(question)
             timings.update(generate_s=0.0, ttft_s=0.0, total_s=time.perf_counter() - t0)
@@ -186,6 +207,5 @@ def build_pipeline(settings: Settings, kb: str, manager: KBManager | None = None
         reranker = make_reranker(settings.rerank)
     pipe = Pipeline(HybridRetriever.from_store(store, manager, settings.retrieval),
                     generator or make_generator(settings.generation), settings, reranker or None)
-    stored = store.get_meta(META_KEY)
-    pipe.refusal_threshold = float(stored) if stored is not None else None
+    pipe.load_thresholds()
     return pipe

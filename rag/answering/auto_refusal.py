@@ -18,14 +18,16 @@ Probes (no LLM, no labels):
   measure how many unseen off-topic questions are refused (`off_topic("heldout")`, docs/refusal.md).
 
 Both go through the answering path's evidence score (rag.answering.refusal.answer_hits: retrieve,
-rerank when a reranker runs, best score of the top_k hits). The threshold is the lowest one that
-refuses `refuse_target` (95%) of the off-topic probes, capped so that `min_answered` (85%) of the
-answerable probes of each language are still answered (`choose_threshold`). Probes are at least as
-hard as real questions (a template keeps only part of a sentence's words; on the sample KB and the
-Debian FAQ real questions score higher than the probes), so 85% of the probes stands for more than
-90% of real questions; docs/refusal.md has the measurements.
+rerank when a reranker runs, best score of the top_k hits). Each question language gets its own
+threshold (`choose_thresholds`: the scales differ by language): the lowest one that refuses
+`refuse_target` (95%) of that language's off-topic probes, capped so that `min_answered` (85%) of
+its answerable probes are still answered (`choose_threshold`). Probes are at least as hard as real
+questions (a template keeps only part of a sentence's words; on the sample KB and the Debian FAQ
+real questions score higher than the probes), so 85% of the probes stands for more than 90% of real
+questions; docs/refusal.md has the measurements.
 
-It is stored in the KB (`store.set_meta`: refusal.META_KEY, with refusal.SOURCE_KEY = "auto"). A
+It is stored in the KB (`store.set_meta`: refusal.LANG_KEY per language, refusal.META_KEY the lowest
+of them, with refusal.SOURCE_KEY = "auto"). A
 threshold set by `rag tune refusal` (source "tuned", or one stored before sources existed) is never
 overwritten. rag.adapt.tune_refusal.recalibrate, which builds the retriever and calls `auto_calibrate`,
 is what `rag index` and the service's indexing jobs call after a KB changed.
@@ -55,6 +57,7 @@ from indexer.script import is_cjk, language
 from indexer.tokenize import count_tokens, tokenize
 from rag.answering.refusal import (
     AUTO,
+    LANG_KEY,
     META_KEY,
     SOURCE_KEY,
     TUNED,
@@ -73,6 +76,8 @@ GENERATION_KEY = "refusal_auto_generation"  # the KB's cache_generation() the au
 EVIDENCE_KEY = "refusal_auto_evidence"      # ... and what its evidence was (evidence_kind): a reranker switched on
                                             # or off changes the scale, and the threshold is calibrated again
 REPORT_KEY = "refusal_auto_report"          # JSON: the last automatic calibration's figures
+TEMPLATES_PER_CHUNK = 3                     # template questions per sampled chunk: one alone made the 15th
+                                            # percentile of a small KB's probes swing with the seed
 MIN_PROBES = 10                             # fewer answerable probes than this: no automatic threshold
 
 
@@ -250,7 +255,10 @@ def faq_questions(text: str) -> list[str]:
 
 def sample_chunks(store, n: int, rng: random.Random) -> list:
     """Up to n chunks of the store, uniformly at random: only the documents they belong to are read."""
-    slots = [(d.doc_id, i) for d in sorted(store.documents(), key=lambda d: d.doc_id) for i in range(d.chunks)]
+    # ordered by content, not by doc_id (a hash of the file's path): the same documents give the same
+    # sample wherever they were indexed from
+    docs = sorted(store.documents(), key=lambda d: (d.content_hash, d.doc_id))
+    slots = [(d.doc_id, i) for d in docs for i in range(d.chunks)]
     picked = rng.sample(slots, min(n, len(slots)))
     wanted: dict[str, set[int]] = {}
     for doc_id, i in picked:
@@ -282,7 +290,9 @@ def build_probes(store, max_chunks: int = 200, max_probes: int = 150, seed: int 
         add(faq[0] if faq else None, "faq", c, 2)
         sents = [s for s in prose_sentences(c.text) if good_sentence(s) and not s.endswith(_QUESTION_END)]
         rng.shuffle(sents)
-        add(next((q for q in map(template_question, sents) if q and own_words(q) >= 3), None), "template", c, 3)
+        made = [q for q in map(template_question, sents) if q and own_words(q) >= 3]
+        for q in made[:TEMPLATES_PER_CHUNK]:
+            add(q, "template", c, 3)
     if len(out) > max_probes:
         out = [out[i] for i in sorted(rng.sample(range(len(out)), max_probes))]
     return out
@@ -353,11 +363,13 @@ class AutoCalibration(Calibration):
     seconds: float = 0.0
     stored: bool = False         # written to the KB as its automatic threshold
     note: str = ""               # why it was not stored
+    by_language: dict[str, float] = field(default_factory=dict)  # the threshold per question language
     scores: dict[str, list[float]] = field(default_factory=dict, repr=False)  # "answerable" / "unanswerable"
 
     def line(self) -> str:
         what = "stored" if self.stored else self.note
-        return (f"refusal threshold {self.threshold:.4f} ({what}): {self.answerable} answerable probes, "
+        each = ", ".join(f"{k} {v:.4f}" for k, v in sorted(self.by_language.items()))
+        return (f"refusal threshold {each or f'{self.threshold:.4f}'} ({what}): {self.answerable} answerable probes, "
                 f"{self.answerable_kept:.0%} answered; {self.unanswerable} off-topic, {self.unanswerable_refused:.0%} "
                 f"refused; {self.seconds:.1f} s")
 
@@ -379,32 +391,48 @@ def _highest_to_answer(a: np.ndarray, share: float) -> float:
 
 
 def choose_threshold(answerable: list[float], unanswerable: list[float], min_answered: float = 0.85,
-                     refuse_target: float = 0.95, groups: list[str] | None = None,
-                     min_group: int = MIN_PROBES) -> Calibration:
+                     refuse_target: float = 0.95) -> Calibration:
     """The lowest threshold that refuses `refuse_target` of the unanswerable scores, capped so that at
     least `min_answered` of the answerable ones are still answered: a wrong refusal costs more than a
-    weak answer, which citation checks and the model's own refusal still catch.
-
-    `groups`: a label per answerable score (the question's language): then the cap holds for each
-    group of at least `min_group` scores. The evidence scale differs by language (with 'e5+minilm'
-    an English question is scored by both models, a Chinese one by e5 alone, whose cosines run
-    higher), so on a bilingual KB the Chinese off-topic questions would otherwise push the one
-    threshold above the English questions the KB answers."""
-    keep = [i for i, x in enumerate(answerable) if np.isfinite(x)]
-    a = np.sort(np.asarray([answerable[i] for i in keep], float))
+    weak answer, which citation checks and the model's own refusal still catch."""
+    a = np.sort(np.asarray([x for x in answerable if np.isfinite(x)], float))
     u = np.sort(np.asarray([x for x in unanswerable if np.isfinite(x)], float))
     if not len(a) or not len(u):
         raise ValueError("calibration needs answerable and unanswerable questions that retrieve something")
-    cap = _highest_to_answer(a, min_answered)
-    if groups is not None:
-        by: dict[str, list[float]] = {}
-        for i in keep:
-            by.setdefault(groups[i], []).append(answerable[i])
-        caps = [_highest_to_answer(np.sort(np.asarray(v)), min_answered) for v in by.values() if len(v) >= min_group]
-        cap = min([cap, *caps])
-    t = min(_lowest_to_refuse(u, refuse_target), cap)
+    t = min(_lowest_to_refuse(u, refuse_target), _highest_to_answer(a, min_answered))
     kept, refused = float((a >= t).mean()), float((u < t).mean())
     return Calibration(t, (kept + refused) / 2, kept, refused)
+
+
+def choose_thresholds(answerable: list[float], answerable_langs: list[str], unanswerable: list[float],
+                      unanswerable_langs: list[str], min_answered: float = 0.85, refuse_target: float = 0.95,
+                      min_group: int = MIN_PROBES) -> tuple[Calibration, dict[str, float]]:
+    """One threshold per question language (`choose_threshold` on that language's probes): the
+    evidence scale differs by language (with 'e5+minilm' an English question is scored by both
+    models, a Chinese one by e5 alone, whose cosines run higher), so one threshold for both either
+    answers Chinese off-topic questions or refuses English ones the KB answers. A language with
+    fewer than `min_group` answerable probes (English questions on a Chinese KB) gets the lowest
+    threshold refusing `refuse_target` of its off-topic questions, uncapped.
+
+    Returns the calibration's figures over all probes (threshold: the lowest of the languages') and
+    the thresholds by language."""
+    by_language: dict[str, float] = {}
+    for lang in sorted(set(unanswerable_langs)):
+        u = [x for x, g in zip(unanswerable, unanswerable_langs) if g == lang]
+        a = [x for x, g in zip(answerable, answerable_langs) if g == lang and np.isfinite(x)]
+        finite = np.sort(np.asarray([x for x in u if np.isfinite(x)], float))
+        if not len(finite):
+            continue
+        by_language[lang] = (choose_threshold(a, u, min_answered, refuse_target).threshold if len(a) >= min_group
+                             else _lowest_to_refuse(finite, refuse_target))
+    if not by_language or not any(np.isfinite(answerable)):
+        raise ValueError("calibration needs answerable and unanswerable questions that retrieve something")
+    lowest = min(by_language.values())
+    a_t = [by_language.get(g, lowest) for g in answerable_langs]
+    u_t = [by_language.get(g, lowest) for g in unanswerable_langs]
+    kept = float(np.mean([x >= t for x, t in zip(answerable, a_t)]))
+    refused = float(np.mean([x < t for x, t in zip(unanswerable, u_t)]))
+    return Calibration(lowest, (kept + refused) / 2, kept, refused), by_language
 
 
 def evidence_kind(store, reranker=None) -> str:
@@ -447,15 +475,17 @@ def auto_calibrate(pipeline_or_retriever, store=None, *, max_chunks: int = 200, 
         kept = list(zip(probes, hits))
     a = [evidence(h) for _, h in kept]
     u = [evidence(h) for h in hits[len(probes):]]
-    cal = choose_threshold(a, u, min_answered, refuse_target, groups=[language(p.text) for p, _ in kept])
+    cal, by_language = choose_thresholds(a, [language(p.text) for p, _ in kept], u,
+                                         [language(q) for q in negatives], min_answered, refuse_target)
     out = AutoCalibration(**asdict(cal), answerable=len(a), probes_built=len(probes), unanswerable=len(u),
-                          scores={"answerable": a, "unanswerable": u})
+                          by_language=by_language, scores={"answerable": a, "unanswerable": u})
     if not store_in_kb:
         out.note = "not stored"
     elif threshold_source(store) == TUNED and not replace_tuned:
         out.note = "not stored: the KB has a tuned threshold (`rag tune refusal`)"
     else:
         store.set_meta(META_KEY, repr(out.threshold))
+        store.set_meta(LANG_KEY, json.dumps(by_language))
         store.set_meta(SOURCE_KEY, AUTO)
         store.set_meta(GENERATION_KEY, str(store.cache_generation()))
         store.set_meta(EVIDENCE_KEY, evidence_kind(store, getattr(pipeline_or_retriever, "reranker", reranker)))

@@ -11,6 +11,7 @@ refusal` set it (an automatic calibration never overwrites a tuned threshold).
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,8 @@ from indexer.script import language
 from rag.types import Hit
 
 META_KEY = "refusal_threshold"
+LANG_KEY = "refusal_threshold_by_language"  # JSON {"en": t, "zh": t}: an automatic threshold per question
+                                            # language (META_KEY then holds the lowest of them)
 SOURCE_KEY = "refusal_source"   # AUTO | TUNED; absent with a threshold: stored before sources existed (= tuned)
 AUTO, TUNED = "auto", "tuned"
 DEFAULT_TOP_K = 4  # rag.config.AnswerSettings.top_k's default (rag.config -> rag.generation -> here: not imported)
@@ -40,6 +43,21 @@ def threshold_source(store) -> str | None:
     if store.get_meta(META_KEY) is None:
         return None
     return store.get_meta(SOURCE_KEY) or TUNED
+
+
+def stored_thresholds(store) -> tuple[float | None, dict[str, float]]:
+    """The KB's stored refusal threshold and, for an automatic one, its per-language thresholds
+    (question language -> threshold; empty when none are stored or they cannot be read)."""
+    raw = store.get_meta(META_KEY)
+    if raw is None:
+        return None, {}
+    by_language: dict[str, float] = {}
+    if threshold_source(store) == AUTO:
+        try:
+            by_language = {str(k): float(v) for k, v in json.loads(store.get_meta(LANG_KEY) or "{}").items()}
+        except (ValueError, TypeError, AttributeError):
+            by_language = {}
+    return float(raw), by_language
 
 
 class _Precomputed:

@@ -19,12 +19,13 @@ from rag.answering.auto_refusal import (
     auto_calibrate,
     build_probes,
     choose_threshold,
+    choose_thresholds,
     faq_questions,
     off_topic,
     template_question,
     title_question,
 )
-from rag.answering.refusal import AUTO, META_KEY, SOURCE_KEY, TUNED, evidence_scores, threshold_source
+from rag.answering.refusal import AUTO, LANG_KEY, META_KEY, SOURCE_KEY, TUNED, evidence_scores, threshold_source
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
@@ -148,13 +149,16 @@ def test_threshold_refuses_the_target_share_but_keeps_answerable_ones():
     a = [0.5 + 0.01 * i for i in range(20)]
     c = choose_threshold(a, [0.6] * 20)
     assert c.answerable_kept == 0.85 and c.unanswerable_refused == 0.0 and 0.52 < c.threshold < 0.53
-    # per language: Chinese questions score higher (e5 alone), so the pooled cap would cut English ones
+    # per language: Chinese questions score higher (e5 alone), so one threshold for both languages
+    # would either answer Chinese off-topic questions or refuse English ones the KB answers
     en, zh = [0.80 + 0.002 * i for i in range(20)], [0.86 + 0.002 * i for i in range(20)]
-    off = [0.70] * 18 + [0.85] * 2  # Chinese off-topic questions near the Chinese answerable ones
-    pooled = choose_threshold(en + zh, off, refuse_target=1.0)
-    per = choose_threshold(en + zh, off, refuse_target=1.0, groups=["en"] * 20 + ["zh"] * 20)
-    assert sum(x >= pooled.threshold for x in en) == 14  # 85% of all, but 70% of the English ones
-    assert per.threshold < pooled.threshold and sum(x >= per.threshold for x in en) == 17
+    off_en, off_zh = [0.70] * 19 + [0.75], [0.80] * 19 + [0.85]
+    cal, by = choose_thresholds(en + zh, ["en"] * 20 + ["zh"] * 20, off_en + off_zh, ["en"] * 20 + ["zh"] * 20)
+    assert 0.70 < by["en"] < 0.75 and 0.80 < by["zh"] < 0.85 and cal.threshold == by["en"]
+    assert cal.answerable_kept == 1.0 and cal.unanswerable_refused == 0.95
+    # a language without answerable probes (English questions on a Chinese KB): its off-topic ones alone
+    _, by = choose_thresholds(zh, ["zh"] * 20, off_en + off_zh, ["en"] * 20 + ["zh"] * 20)
+    assert set(by) == {"en", "zh"} and 0.70 < by["en"] < 0.75
     with pytest.raises(ValueError):
         choose_threshold([float("-inf")], [0.5])
 
@@ -168,7 +172,9 @@ def test_rag_index_calibrates_a_fresh_kb(built, ens):
     store = _manager(root / "home", ens).open(KB)
     try:
         assert threshold_source(store) == AUTO and store.get_meta(SOURCE_KEY) == AUTO
-        assert 0 < float(store.get_meta(META_KEY)) < 1
+        by_language = json.loads(store.get_meta(LANG_KEY))
+        assert set(by_language) == {"en", "zh"} and float(store.get_meta(META_KEY)) == min(by_language.values())
+        assert 0 < by_language["en"] < by_language["zh"] < 1  # e5 alone scores Chinese questions higher
         assert store.get_meta(GENERATION_KEY) == str(store.cache_generation())
         probes = build_probes(store)
         assert {p.kind for p in probes} >= {"title", "template"}
@@ -183,11 +189,11 @@ def test_off_topic_refused_and_sample_questions_answered(built, ens, lang):
     root, _ = built
     pipe = _pipeline(root / "home", ens, mode="extract")
     try:
-        t = pipe.refusal_threshold
-        assert t is not None
+        t = pipe.threshold_for(FIVE[lang][0])
+        assert t is not None and t == pipe.refusal_by_language[lang] >= pipe.refusal_threshold
         off = off_topic("heldout", lang) + FIVE[lang]
         refused = sum(s < t for s in evidence_scores(pipe, off)) / len(off)
-        assert refused >= 0.8, f"{lang}: {refused:.0%} of {len(off)} held-out off-topic questions refused"
+        assert refused >= 0.9, f"{lang}: {refused:.0%} of {len(off)} held-out off-topic questions refused"
         questions = answerable(lang)
         assert len(questions) >= 12
         answered = sum(s >= t for s in evidence_scores(pipe, questions)) / len(questions)
@@ -212,6 +218,7 @@ def test_a_tuned_threshold_is_never_overwritten(home, ens, tmp_path):
         rep = tune_refusal(pipe, answerable("en")[:6] + answerable("zh")[:6])
         tuned = rep.calibration.threshold
         assert tuned != auto and threshold_source(pipe.store) == TUNED
+        assert pipe.threshold_for(FIVE["en"][0]) == pipe.threshold_for(FIVE["zh"][0]) == tuned  # one for both
         cal = auto_calibrate(pipe)  # computes, does not store
         assert not cal.stored and "tuned" in cal.note and float(pipe.store.get_meta(META_KEY)) == tuned
     finally:
