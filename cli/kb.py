@@ -51,3 +51,30 @@ def kb_delete(name: str):
     except (KBNotFound, ValueError) as e:
         fail(str(e))
     print(f"deleted knowledge base {name!r}")
+
+
+@kb_app.command("reembed")
+def kb_reembed(name: str,
+               embed_model: str = typer.Option(..., "--embed-model",
+                                               help="a folder written by `rag tune embedder`, or e5+minilm / e5 / "
+                                                    "minilm to go back to a bundled model")):
+    """Re-embed every chunk of a KB with another model and record it in the KB (queries then use it).
+    Incremental and crash-safe: a re-run carries on where an interrupted one stopped."""
+    from pathlib import Path
+
+    from indexer.kbs import KBNotFound
+
+    if Path(embed_model).expanduser().is_dir():
+        embed_model = str(Path(embed_model).expanduser().resolve())  # the KB records where the model lives
+    mgr = state.manager()
+    try:
+        rep = mgr.reembed(name, embed_model)
+    except (KBNotFound, ValueError, OSError) as e:
+        fail(str(e))
+    print(f"{name}: {rep['chunks']} chunks of {rep['documents']} documents now embedded with {embed_model} "
+          f"({rep['reembedded']} documents embedded in this run)")
+    from rag.adapt.tune_refusal import recalibrate
+
+    cal = recalibrate(state.settings(), name, mgr, progress=lambda line: typer.echo(line, err=True))
+    if cal is not None:
+        print(f"{name}: {cal.line()}")

@@ -223,6 +223,11 @@ class Ingestor:
         self.store.commit()
         return report
 
+    # ---- documents already in another KB (`rag kb reembed`) ---------------------
+    def reembed_documents(self, docs: list[tuple[DocumentInfo, list[Chunk]]]) -> list[FileResult]:
+        """Write documents as they are (same ids, chunks and info) with vectors from this Ingestor's encoder."""
+        return self._write([_Parsed(info, chunks, "updated") for info, chunks in docs], False)
+
     # ---- embedding and writing -------------------------------------------------
     def _embed(self, pairs: list[tuple[str, str | None]], progress: bool) -> np.ndarray:
         """Vectors for (chunk text, window text or None): windows are embedded too and mixed in."""

@@ -1,6 +1,7 @@
 """Knowledge bases under one home folder: list, create, open, delete."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -13,6 +14,50 @@ from indexer.store.factory import backend_for, drop_kb, kb_exists, kb_names, ope
 from indexer.store.local.snapshot import IndexParams
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+TUNED_SPEC = "rag_embedder.json"  # names the members of a tuned encoder folder (`rag tune embedder --out`)
+
+
+def tuned_spec(model: str) -> dict | None:
+    """The member list of a tuned encoder folder, or None when `model` is not one.
+
+    A tuned folder holds one standard BERT / sentence-transformers folder per member and
+    rag_embedder.json: {"members": {"e5": {"path": "e5"}, "minilm": {"path": "minilm"}}, ...}. Member
+    names are the base models' (their prefixes, ensemble constants and languages hold for the tuned
+    weights); a member without "path" is the bundled base model of that name."""
+    path = Path(model).expanduser() / TUNED_SPEC
+    if "+" in model or not path.is_file():
+        return None
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    for m in spec["members"].values():
+        if m.get("path"):  # a member without a path was left untuned: its bundled base model
+            m["path"] = str((path.parent / m["path"]).resolve())
+    return spec
+
+
+def tuned_encoder(model: str, batch_size: int = 64, device: str = "auto") -> Encoder:
+    """The encoder of a tuned folder (see `tuned_spec`): each member through the compact BERT encoder, set
+    up as the factory sets up its base model; two or more are fused by the factory's ensemble."""
+    from indexer.embed.bert import CompactBertEncoder
+
+    spec = tuned_spec(model)
+    if spec is None:
+        raise ValueError(f"{model} is not a tuned encoder folder (no {TUNED_SPEC})")
+
+    def load(name: str) -> Encoder:
+        m = spec["members"][name]
+        base = make_encoder(name, batch_size, device)  # cheap until warm_up: nothing loads here
+        if not m.get("path"):
+            return base
+        # the tuned weights run exactly as the factory runs the base model: prefixes, length, precision, engine
+        extra = {"engine": base.engine} if hasattr(base, "engine") else {}
+        return CompactBertEncoder(m["path"], name, base.query_prefix, base.passage_prefix, batch_size=batch_size,
+                                  device=device, max_seq_length=base.max_seq_length, quantize=base.quantize,
+                                  **extra)
+
+    names = list(spec["members"])
+    if len(names) == 1:
+        return load(names[0])
+    return make_encoder("+".join(names), batch_size, device, member=load)
 
 
 class KBNotFound(LookupError):
@@ -56,8 +101,11 @@ class KBManager:
         model = model or self.settings.embed_model
         if model not in self._encoders:
             # an ensemble ('e5+minilm') shares its members with KBs of the single models: each loads once
-            self._encoders[model] = make_encoder(model, self.settings.embed_batch_size, self.settings.device,
-                                                 member=self.encoder)
+            if tuned_spec(model) is not None:  # a `rag tune embedder` folder, recorded by `rag kb reembed`
+                self._encoders[model] = tuned_encoder(model, self.settings.embed_batch_size, self.settings.device)
+            else:
+                self._encoders[model] = make_encoder(model, self.settings.embed_batch_size, self.settings.device,
+                                                     member=self.encoder, engine=self.settings.embed_engine)
         return self._encoders[model]
 
     def params(self, dim: int) -> IndexParams:
@@ -101,3 +149,96 @@ class KBManager:
         trash = folder.with_name(f".{name}.deleting")
         folder.rename(trash)  # atomic: the KB is gone at once, even if the removal below is interrupted
         shutil.rmtree(trash, ignore_errors=True)
+
+    # ---- re-embedding (`rag kb reembed`) -----------------------------------------
+    # Store-specific or recomputed keys: everything else in the KB's metadata (a tuned refusal
+    # threshold, settings) travels to the re-embedded copy.
+    REEMBED_DONE = "reembed_done"  # set in the shadow KB once every document is in
+    _OWN_META = frozenset({"embed_model", "dim", "context_window", "created_ms", "generation", REEMBED_DONE})
+
+    def reembed(self, name: str, embed_model: str, progress: bool = True, batch_docs: int = 32) -> dict:
+        """Re-embed every chunk of KB `name` with `embed_model` and record the model in the KB.
+
+        The vectors are written into a shadow KB folder (home/.NAME.reembed) while the KB keeps serving
+        and is locked against other writers; each document lands in its own transaction, so a crash
+        loses at most the batch in flight and a re-run carries on where it stopped. When every document
+        is in, the shadow replaces the KB (two renames; a re-run finishes a swap a crash interrupted).
+        Chunks, ids, tags and metadata are kept; only vectors and the recorded model change."""
+        from tqdm import tqdm
+
+        from indexer.ingest import Ingestor
+        from indexer.tokenize import count_tokens
+        from indexer.types import Chunk
+
+        if self.uri:
+            raise ValueError("re-embedding is implemented for the local store backend (KB folders), not Milvus")
+        self._finish_swap(check_name(name), replace=False)  # a crash fell between the two renames
+        old = self.open(name, writable=True)
+        shadow = self.home / f".{name}.reembed"
+        try:
+            enc = self.encoder(embed_model)
+            enc.warm_up()
+            new = open_store("local", shadow, self.params(enc.dim), writable=True, embed_model=embed_model,
+                             context_window=old.context_window)
+            if new.embed_model != embed_model or new.context_window != old.context_window:
+                new.close()  # left by an interrupted run towards another model: start over
+                shutil.rmtree(shadow)
+                new = open_store("local", shadow, self.params(enc.dim), writable=True, embed_model=embed_model,
+                                 context_window=old.context_window)
+            try:
+                new.set_meta(self.REEMBED_DONE, "0")  # the KB may have changed since an interrupted run: sync first
+                for key, value in old.catalog.db.execute("SELECT key, value FROM meta"):
+                    if key not in self._OWN_META:
+                        new.set_meta(key, value)
+                docs = old.documents()
+                wanted = {d.doc_id for d in docs}
+                for d in new.documents():  # deleted from the KB since an interrupted run
+                    if d.doc_id not in wanted:
+                        new.delete_document(d.doc_id)
+                have = {d.doc_id: d for d in new.documents()}
+                todo = [d for d in docs if have.get(d.doc_id) != d]
+                ing = Ingestor(new, enc, self.settings)
+                bar = tqdm(total=sum(d.chunks for d in todo), desc=f"re-embedding ({enc.name})", unit="chunk",
+                           disable=not progress)
+                for i in range(0, len(todo), batch_docs):
+                    part = []
+                    for d in todo[i:i + batch_docs]:
+                        chunks = [Chunk(c.chunk_id, c.doc_id, int(c.chunk_id.rsplit(":", 2)[-2]), c.text, c.title,
+                                        c.page, count_tokens(c.text)) for c in old.doc_chunks(d.doc_id)]
+                        part.append((d, chunks))
+                    ing.reembed_documents(part)
+                    bar.update(sum(len(c) for _, c in part))
+                bar.close()
+                new.set_meta(self.REEMBED_DONE, "1")
+                new.commit()
+            finally:
+                new.close()
+            self._finish_swap(name, replace=True)
+        finally:
+            old.close()
+        shutil.rmtree(self.home / f".{name}.replaced", ignore_errors=True)
+        return {"kb": name, "embed_model": embed_model, "documents": len(docs), "reembedded": len(todo),
+                "chunks": sum(d.chunks for d in docs)}
+
+    def _finish_swap(self, name: str, replace: bool) -> None:
+        """Put a complete shadow (home/.NAME.reembed) in the KB's place: KB -> .NAME.replaced, shadow -> KB.
+        `replace=False` only finishes a swap a crash interrupted (the KB folder is gone); a KB still in
+        place may have changed since the shadow was completed, so the re-run syncs the shadow first.
+        An incomplete shadow is left for the re-run to finish."""
+        folder, shadow, replaced = self.home / name, self.home / f".{name}.reembed", self.home / f".{name}.replaced"
+        if not (shadow / "kb.sqlite").exists():
+            return
+        from indexer.store.local.catalog import Catalog
+
+        cat = Catalog(shadow / "kb.sqlite")
+        try:
+            done = cat.get_meta(self.REEMBED_DONE) == "1"
+        finally:
+            cat.close()
+        if not done or (not replace and (folder / "kb.sqlite").exists()):
+            return
+        if (folder / "kb.sqlite").exists():
+            if replaced.exists():
+                shutil.rmtree(replaced)
+            folder.rename(replaced)
+        shadow.rename(folder)

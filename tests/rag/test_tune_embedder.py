@@ -1,0 +1,170 @@
+"""`rag tune embedder` and `rag kb reembed`: pairs from a KB alone, a few real training steps, the tuned
+folder loading through indexer.embed, re-embedding (incremental, crash-safe), queries with the KB's model."""
+import json
+
+import numpy as np
+import pytest
+
+from rag.adapt.embedder_pairs import answers_too, build_pairs, split_pairs
+
+
+@pytest.fixture
+def kb_pairs(manager, sample_copy):
+    from rag.config import RetrievalSettings
+    from rag.retrieval.hybrid import HybridRetriever
+
+    store = manager.open("t")
+    retriever = HybridRetriever.from_store(store, manager, RetrievalSettings(per="chunk"))
+    pairs, rep = build_pairs(store, retriever, progress=False)
+    store.close()
+    return pairs, rep
+
+
+def test_pairs_in_both_languages_with_filtered_negatives(kb_pairs):
+    pairs, rep = kb_pairs
+    assert {p.lang for p in pairs} == {"en", "zh"}  # the sample KB holds English and Chinese documents
+    assert rep.languages["zh"] > 0 and sum(rep.kept.values()) == len(pairs)
+    assert any(p.negatives for p in pairs)
+    for p in pairs:
+        assert p.question and p.positive
+        for n in p.negatives:
+            assert n != p.positive and not answers_too(p.question, p.positive, n, p.source_sentence)
+    train, held = split_pairs(pairs, 0.3)
+    assert train and held and not {p.doc_id for p in train} & {p.doc_id for p in held}
+
+
+def test_a_negative_that_answers_is_dropped():
+    q = "How much does an international wire transfer cost?"
+    pos = "Fees. An international wire transfer costs 25 dollars. Domestic transfers are free."
+    assert answers_too(q, pos, pos + " Call us.")                                        # a near copy
+    assert answers_too(q, pos, "Our price list: an international wire transfer costs 30 dollars.")  # answers too
+    assert not answers_too(q, pos, "Lost cards are blocked at once; call the hotline day and night.")
+    assert answers_too("什么是借记卡？", "借记卡是一种银行卡。", "手册：借记卡是一种银行卡。",
+                       source_sentence="借记卡是一种银行卡。")
+
+
+def _tune_minilm(manager, kb_pairs, out, steps_pairs=8, measure=True):
+    from rag.adapt.tune_embedder import tune_embedder
+
+    pairs, rep = kb_pairs
+    store = manager.open("t")
+    try:
+        return tune_embedder(store, manager, pairs[:steps_pairs], pairs[steps_pairs:steps_pairs + 6], rep, out,
+                             batch_size=4, lr=5e-5, measure=measure, progress=False, log=lambda _: None)
+    finally:
+        store.close()
+
+
+def test_tuned_folder_loads_reembeds_and_answers_queries(manager, kb_pairs, tmp_path):
+    from indexer.embed.factory import make_encoder
+    from indexer.kbs import TUNED_SPEC, tuned_spec
+    from rag.config import RetrievalSettings
+    from rag.retrieval.hybrid import HybridRetriever
+
+    out = tmp_path / "tuned"
+    rep = _tune_minilm(manager, kb_pairs, out)
+    assert rep.steps == {"minilm": 2} and rep.resumed == {"minilm": 0} and rep.before and rep.after
+    spec = json.loads((out / TUNED_SPEC).read_text())
+    assert spec["members"]["minilm"]["path"] == "minilm" and tuned_spec(str(out))
+    assert (out / "report.json").exists() and (out / "minilm" / "model.safetensors").exists()
+    assert (out / ".checkpoints" / "minilm.pt").exists()
+    again = _tune_minilm(manager, kb_pairs, out, measure=False)  # a re-run resumes: every step is done
+    assert again.steps == {"minilm": 2} and again.resumed == {"minilm": 2}
+    # the member folder is a standard sentence-transformers folder too
+    st = make_encoder(str(out / "minilm"), device="cpu")
+    v = st.encode_queries(["how do I report a lost card?"])
+    assert v.shape == (1, 384) and abs(float(np.linalg.norm(v)) - 1) < 1e-4
+
+    before = manager.open("t")
+    n_docs = len(before.documents())
+    before.close()
+    res = manager.reembed("t", str(out), progress=False)
+    assert res["documents"] == n_docs == res["reembedded"]
+    store = manager.open("t")
+    try:
+        assert store.embed_model == str(out)  # recorded in the KB
+        enc = manager.encoder(store.embed_model)
+        assert getattr(enc, "folder", None) == out / "minilm"  # queries use the KB's (tuned) model
+        retriever = HybridRetriever.from_store(store, manager, RetrievalSettings(per="chunk"))
+        assert retriever.encoder is enc
+        hits = retriever.run("How do I report a lost or stolen card?", 5)
+        assert hits and any("card" in h.text.lower() for h in hits)
+        # the stored vectors are the tuned model's: a chunk's own vector is what the tuned encoder gives it
+        q = enc.encode_queries(["wire transfer fees"])[0]
+        top = store.search_dense(q, 1)[0]
+        base_q = manager.encoder("minilm").encode_queries(["wire transfer fees"])[0]
+        assert not np.allclose(q, base_q, atol=1e-4)
+        assert top[1] > 0
+    finally:
+        store.close()
+    assert not (manager.home / ".t.reembed").exists() and not (manager.home / ".t.replaced").exists()
+
+
+def test_reembed_is_incremental_after_a_crash(manager, sample_copy, monkeypatch):
+    from indexer.ingest import Ingestor
+
+    real, calls = Ingestor.reembed_documents, []
+
+    def crash_on_second(self, docs):
+        calls.append(len(docs))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # killed mid-way
+        return real(self, docs)
+
+    monkeypatch.setattr(Ingestor, "reembed_documents", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        manager.reembed("t", "minilm", progress=False, batch_docs=1)
+    store = manager.open("t")  # the KB is untouched and still answers
+    n_docs = len(store.documents())
+    assert store.embed_model == "minilm" and store.search_sparse(["card"], 3)
+    store.close()
+    assert (manager.home / ".t.reembed" / "kb.sqlite").exists()
+    monkeypatch.setattr(Ingestor, "reembed_documents", real)
+    res = manager.reembed("t", "minilm", progress=False, batch_docs=1)
+    assert res["documents"] == n_docs and res["reembedded"] == n_docs - 1  # the first document was already in
+    store = manager.open("t")
+    assert len(store.documents()) == n_docs and store.search_dense(manager.encoder("minilm").encode_queries(["card"])[0], 3)
+    store.close()
+    assert not (manager.home / ".t.reembed").exists()
+
+
+def test_folds_split_questions_by_a_fixed_hash(tmp_path):
+    from rag.adapt.folds import fold_of, write_folds
+
+    (tmp_path / "qrels").mkdir()
+    rows = [f"q{i}\td{i}\t1" for i in range(40)]
+    (tmp_path / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(rows) + "\n")
+    a, b = write_folds(tmp_path, "dev", 2)
+    fa = a.read_text().splitlines()[1:]
+    fb = b.read_text().splitlines()[1:]
+    assert sorted(fa + fb) == sorted(rows) and fa and fb
+    assert all(fold_of(r.split("\t")[0]) == 0 for r in fa) and fold_of("q1") == fold_of("q1")
+
+
+@pytest.mark.slow
+def test_cli_tunes_the_ensemble_and_reembeds(tmp_path, monkeypatch):
+    """The whole flow on the default 'e5+minilm' model: both members trained, reembedded, queried."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from tests.conftest import SAMPLE
+
+    monkeypatch.setenv("RAG_HOME", str(tmp_path / "home"))
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE / "en", docs / "en")
+    shutil.copytree(SAMPLE / "zh", docs / "zh")
+    run = CliRunner().invoke
+    assert run(app, ["index", str(docs), "--kb", "k"]).exit_code == 0
+    out = tmp_path / "tuned"
+    r = run(app, ["tune", "embedder", "--kb", "k", "--out", str(out), "--max-chunks", "16", "--batch-size", "8",
+                  "--epochs", "1", "--members", "e5,minilm", "--negatives", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "report.json").read_text())["steps"].keys() == {"e5", "minilm"}
+    r = run(app, ["kb", "reembed", "k", "--embed-model", str(out)])
+    assert r.exit_code == 0, r.output
+    r = run(app, ["kb", "list", "--json"])
+    assert str(out) in r.output
+    r = run(app, ["search", "挂失银行卡", "--kb", "k"])
+    assert r.exit_code == 0, r.output
