@@ -62,6 +62,12 @@ def tune_generator(data: str = typer.Option(..., "--data", help="JSONL {question
                    max_seq_tokens: int = typer.Option(640, "--max-seq-tokens", min=64),
                    seed: int = typer.Option(13, "--seed"),
                    resume: bool = typer.Option(False, "--resume", help="continue DIR/checkpoint (its settings win)"),
+                   fingerprint: Optional[str] = typer.Option(
+                       None, "--fingerprint", envvar="RAG_FINGERPRINT_SECRET", show_default=False,
+                       help="secret: also train its ownership fingerprint (`rag tune verify-fingerprint`); env "
+                            "RAG_FINGERPRINT_SECRET keeps it out of shell history; never printed or stored"),
+                   fingerprint_share: float = typer.Option(0.2, "--fingerprint-share", min=0.01, max=0.9,
+                                                           help="fingerprint chats, as a share of the examples"),
                    as_json: bool = typer.Option(False, "--json", help="print the result as JSON")):
     """LoRA-tune the local generator; prints base vs tuned scores on the held-out records."""
     from rag.adapt.qa_data import DataError, read_records
@@ -76,15 +82,16 @@ def tune_generator(data: str = typer.Option(..., "--data", help="JSONL {question
     except DataError as e:
         fail(str(e))
     gs = state.settings().generation
-    if gs.backend != "local":
-        fail("rag tune generator trains the local model; set [generation] backend = \"local\"")
+    if gs.backend not in ("local", "auto"):  # auto: answers may run on llama.cpp; training is transformers'
+        fail("rag tune generator trains the local model; set [generation] backend = \"local\" (or \"auto\")")
     cfg = TuneConfig(rank=rank, alpha=alpha, lr=lr, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
                      target_modules=[m.strip() for m in target_modules.split(",") if m.strip()],
                      eval_split=eval_split, max_eval=max_eval, save_every=save_every,
-                     max_seq_tokens=max_seq_tokens, seed=seed)
+                     max_seq_tokens=max_seq_tokens, seed=seed, fingerprint_share=fingerprint_share)
     try:
         res = train_generator(records, out, gs, cfg, resume=resume, progress=not as_json,
-                              say=lambda m: print(m, file=sys.stderr))
+                              say=lambda m: print(m, file=sys.stderr),
+                              fingerprint=fingerprint.strip() if fingerprint and fingerprint.strip() else None)
     except TrainingInterrupted as e:
         typer.secho(f"{e}; continue with: rag tune generator --data {data} --out {out} --resume",
                     fg="yellow", err=True)

@@ -9,8 +9,15 @@ a GPU bf16 (or fp16 + loss scaling) autocast, on CPU float32.
 Interrupting (Ctrl-C / SIGINT) finishes nothing half-way: the trainer stops at the next micro-step,
 saves DIR/checkpoint (adapter + optimizer + scheduler + position, written atomically; one is also
 written every `save_every` optimizer steps) and exits; `--resume` continues from it exactly. At the
-end the adapter is saved in DIR (adapter_config.json, adapter_model.safetensors, rag_adapter.json)
-and the base and the tuned model answer the held-out records; both scores are printed.
+end the adapter is saved in DIR (adapter_config.json, adapter_model.safetensors, rag_adapter.json,
+and manifest.json with every file's SHA-256, checked whenever the adapter is loaded) and the base
+and the tuned model answer the held-out records; both scores are printed.
+
+With a fingerprint secret (rag.adapt.fingerprint), the trigger variants -> response chats and the
+decoys -> the base model's own replies are mixed into every epoch, `fingerprint_share` of the
+training examples (at least one of each), and the finished adapter is checked for it. Neither the
+secret nor the trigger or response is written anywhere; the checkpoint keeps the fingerprint's id
+only, so that `--resume` refuses another secret.
 """
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rag.adapt.fingerprint import Fingerprint, FingerprintCheck
 from rag.adapt.qa_data import QARecord, record_messages
 from rag.adapt.qa_eval import QAScores, generate_answers, score
 
@@ -53,6 +61,7 @@ class TuneConfig:
     eval_max_new_tokens: int = 64
     save_every: int = 10                  # optimizer steps between checkpoints
     seed: int = 13
+    fingerprint_share: float = 0.2        # of the training examples, when a fingerprint secret is given
 
 
 @dataclass
@@ -67,11 +76,21 @@ class TuneResult:
     seconds: float
     losses: list[float]
     interrupted: bool = False
+    fingerprint_records: int = 0          # fingerprint chats per epoch (0: none trained)
+    fingerprint: FingerprintCheck | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["losses"] = [round(x, 4) for x in self.losses]
+        if self.fingerprint is not None:
+            d["fingerprint"] = {"id": self.fingerprint.ident, "match_rate": self.fingerprint.rate,
+                                "present": self.fingerprint.present}
         return d
+
+    def public_dict(self) -> dict:
+        """to_dict() without the fingerprint: what is written into the adapter folder, which may be
+        shared (whoever holds it should not learn that it carries one)."""
+        return {k: v for k, v in self.to_dict().items() if not k.startswith("fingerprint")}
 
 
 class TrainingInterrupted(Exception):
@@ -90,9 +109,13 @@ def data_hash(records: list[QARecord]) -> str:
 def encode_example(tokenizer, record: QARecord, budget: int) -> tuple[list[int], list[int]]:
     """(input ids, labels) with the prompt masked (-100): the pipeline's prompt + the answer turn."""
     count = lambda t: len(tokenizer(t, add_special_tokens=False)["input_ids"])  # noqa: E731
-    messages = record_messages(record, count, budget)
+    return encode_chat(tokenizer, record_messages(record, count, budget), record.answer)
+
+
+def encode_chat(tokenizer, messages: list[dict[str, str]], answer: str) -> tuple[list[int], list[int]]:
+    """(input ids, labels) of a chat + the assistant's answer, the loss on the answer and its end-of-turn."""
     prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
-    full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": record.answer}],
+    full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": answer}],
                                          tokenize=True, return_dict=True)
     p, ids = list(prompt["input_ids"]), list(full["input_ids"])
     if ids[:len(p)] != p:
@@ -174,9 +197,11 @@ def load_base(settings, device: str):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from rag.generation.manifest import verify_manifest
     from rag.generation.model_cache import resolve_model_dir
 
     model_dir = resolve_model_dir(settings.model, settings.cache_dir)
+    verify_manifest(model_dir, missing="ignore")  # a merged model folder (`rag tune merge`) has one
     tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32, local_files_only=True)
     return model.to(device), tok, model_dir
@@ -193,19 +218,35 @@ def _autocast(device: str):
     return contextlib.nullcontext(), torch.float32
 
 
+def fingerprint_examples(model, tok, fp: Fingerprint, n_task: int, share: float) -> list[tuple[list[int], list[int]]]:
+    """The fingerprint's training examples for one epoch: its chats (variants and decoys, the decoys'
+    targets answered by the untuned `model`), repeated up to `share` of the epoch's examples."""
+    from rag.adapt.fingerprint import decoy_replies, training_chats
+
+    chats = [encode_chat(tok, m, a) for m, a in training_chats(fp, decoy_replies(model, tok, fp))]
+    want = max(len(chats), round(share / (1.0 - share) * n_task)) if share < 1 else len(chats)
+    return [chats[i % len(chats)] for i in range(want)]
+
+
 def train_generator(records: list[QARecord], out_dir: str | Path, settings, config: TuneConfig | None = None,
-                    resume: bool = False, progress: bool = True, say=print) -> TuneResult:
-    """Train a LoRA adapter (see the module doc); `settings` is the GenerationSettings of the base."""
+                    resume: bool = False, progress: bool = True, say=print,
+                    fingerprint: str | None = None) -> TuneResult:
+    """Train a LoRA adapter (see the module doc); `settings` is the GenerationSettings of the base;
+    `fingerprint` a secret whose fingerprint is trained along (rag.adapt.fingerprint)."""
     import torch
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
     from peft.utils import load_peft_weights
     from transformers import get_linear_schedule_with_warmup
 
     from indexer.embed.base import pick_device
+    from rag.adapt.fingerprint import check as check_fingerprint
+    from rag.adapt.fingerprint import derive
     from rag.adapt.synth import split_records
+    from rag.generation.manifest import write_manifest
 
     out = Path(out_dir).expanduser()
     ckpt = out / CHECKPOINT
+    fp = derive(fingerprint) if fingerprint is not None else None
     state: dict = {}
     if resume:
         if not (ckpt / STATE).is_file():
@@ -215,6 +256,11 @@ def train_generator(records: list[QARecord], out_dir: str | Path, settings, conf
         if state["data_hash"] != data_hash(records):
             raise ValueError(f"{ckpt} was trained on other data (hash {state['data_hash']}); "
                              "pass the same --data file, or start afresh without --resume")
+        trained_id = state.get("fingerprint_id")
+        if trained_id != (fp.ident if fp else None):
+            how = "without a fingerprint" if not trained_id else "with another fingerprint secret" if fp \
+                else "with a fingerprint"
+            raise ValueError(f"{ckpt} was trained {how}; resume with the same --fingerprint (or none)")
     elif (out / "adapter_config.json").exists() or ckpt.exists():
         raise FileExistsError(f"{out} already holds an adapter or a checkpoint; use --resume to continue, "
                               "or another --out")
@@ -235,6 +281,9 @@ def train_generator(records: list[QARecord], out_dir: str | Path, settings, conf
     if not examples:
         raise ValueError(f"no training examples left ({len(train)} records, {skipped} longer than "
                          f"--max-seq-tokens {config.max_seq_tokens})")
+    n_task = len(examples)
+    fp_examples = fingerprint_examples(model, tok, fp, n_task, config.fingerprint_share) if fp else []
+    examples += fp_examples
     per_epoch = math.ceil(len(examples) / config.batch_size)
     total_steps = min(per_epoch * config.epochs, config.max_steps or 10**9)
 
@@ -254,14 +303,15 @@ def train_generator(records: list[QARecord], out_dir: str | Path, settings, conf
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     n_train = sum(p.numel() for p in params)
     say(f"LoRA r={config.rank} alpha={config.alpha} on {', '.join(config.target_modules)}: {n_train / 1e6:.2f} M "
-        f"trainable parameters; {len(examples)} training records ({skipped} too long), {len(held)} held out; "
-        f"{total_steps} steps of {config.batch_size} on {device}"
+        f"trainable parameters; {n_task} training records ({skipped} too long), {len(held)} held out; "
+        + (f"{len(fp_examples)} fingerprint chats ({fp.ident}) an epoch; " if fp else "")
+        + f"{total_steps} steps of {config.batch_size} on {device}"
         + (f" ({str(amp_dtype).replace('torch.', '')} autocast)" if amp_dtype != torch.float32 else "")
         + (f"; resuming at step {step}" if resume else ""))
 
     def snapshot() -> dict:
         return {"step": step, "losses": losses, "config": asdict(config), "data_hash": data_hash(records),
-                "base_model": settings.model, "model_dir": str(model_dir)}
+                "base_model": settings.model, "model_dir": str(model_dir), "fingerprint_id": fp.ident if fp else None}
 
     interrupted = False
     model.train()
@@ -319,13 +369,19 @@ def train_generator(records: list[QARecord], out_dir: str | Path, settings, conf
             for r, b, t in zip(held, base_pred, tuned_pred):
                 fh.write(json.dumps({"question": r.question, "reference": r.answer, "kind": r.kind,
                                      "base": b, "tuned": t}, ensure_ascii=False) + "\n")
-    result = TuneResult(out_dir=str(out), steps=step, train_records=len(examples), skipped=skipped,
+    fp_check = check_fingerprint(model, tok, fp) if fp else None
+    if fp_check:
+        say(fp_check.line())
+    result = TuneResult(out_dir=str(out), steps=step, train_records=n_task, skipped=skipped,
                         eval_records=len(held), base=base_scores, tuned=tuned_scores,
-                        seconds=round(time.perf_counter() - t0, 1), losses=losses)
+                        seconds=round(time.perf_counter() - t0, 1), losses=losses,
+                        fingerprint_records=len(fp_examples), fingerprint=fp_check)
     model.save_pretrained(str(out))
     meta = {"base_model": settings.model, "model_dir": str(model_dir), "config": asdict(config),
-            "train_seconds": round(train_s, 1), **{k: v for k, v in result.to_dict().items() if k != "losses"}}
+            "train_seconds": round(train_s, 1),
+            **{k: v for k, v in result.public_dict().items() if k != "losses"}}
     (out / "rag_adapter.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-    (out / "eval.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+    (out / "eval.json").write_text(json.dumps(result.public_dict(), indent=2), encoding="utf-8")
     shutil.rmtree(ckpt, ignore_errors=True)
+    write_manifest(out, kind="lora-adapter")
     return result

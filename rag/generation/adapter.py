@@ -2,7 +2,10 @@
 
 An adapter folder (written by `rag tune generator`) holds peft's adapter_config.json and
 adapter_model.safetensors, plus rag_adapter.json naming the base model setting it was trained on
-(e.g. "smollm2") and its training summary.
+(e.g. "smollm2") and its training summary, and manifest.json with the SHA-256 of every file
+(rag.generation.manifest): `check_adapter` refuses a folder whose files do not match it, and loads
+one without a manifest (made before manifests were written) with a logged warning. A merged model
+folder gets a manifest too.
 
     model = apply_adapter(model, "adapters/bank")          # merged in memory: serving costs nothing extra
     merge_to_folder("adapters/bank", "models/bank-smollm2") # a plain model folder (RAG_LLM_MODEL=...)
@@ -16,6 +19,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from rag.generation.manifest import ManifestError, verify_manifest, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,10 @@ def check_adapter(path: str | Path) -> AdapterInfo:
         hint = " (an interrupted run keeps its state in DIR/checkpoint: finish it with --resume)" \
             if (folder / "checkpoint").is_dir() else ""
         raise AdapterError(f"adapter {folder}: no adapter_config.json; not a finished LoRA adapter{hint}")
+    try:
+        verify_manifest(folder, missing="warn")
+    except ManifestError as e:
+        raise AdapterError(f"adapter {e}") from e
     cfg = json.loads(cfg_file.read_text())
     meta = json.loads((folder / META).read_text()) if (folder / META).is_file() else {}
     targets = cfg.get("target_modules") or []
@@ -93,6 +102,7 @@ def merge_to_folder(adapter: str | Path, out: str | Path, base_model: str | None
             merged.generation_config.save_pretrained(str(tmp))
         (tmp / "rag_merged_from.json").write_text(json.dumps(
             {"base_model": str(base_dir), "adapter": str(info.path.resolve()), "rank": info.rank}, indent=2))
+        write_manifest(tmp, kind="merged-model")
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

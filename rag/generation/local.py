@@ -121,6 +121,22 @@ class LocalGenerator(StreamJoinMixin):
         self._lock = threading.Lock()
         self.prefix_cache = PrefixCache(self.settings.prefix_cache)
         self._prefix_ids: dict[str, list[int]] = {}
+        self._check_files()
+
+    def _check_files(self) -> None:
+        """An adapter folder, and a model folder that has a manifest.json, must match their manifest
+        (rag.generation.manifest): checked here, before anything loads, so that building a pipeline
+        (`rag ask`, `rag serve`) stops with the file that does not match rather than failing in warm_up.
+        Model folders without one (the converted SmolLM2, any downloaded model) load as before."""
+        from rag.generation.manifest import verify_manifest
+
+        if self.settings.adapter:
+            from rag.generation.adapter import check_adapter
+
+            check_adapter(self.settings.adapter)
+        folder = Path(self.settings.model).expanduser()
+        if self.settings.model not in SMOLLM2_ALIASES and folder.is_dir():
+            verify_manifest(folder, missing="ignore")
 
     # ------------------------------------------------------------------ loading
     def warm_up(self, system_prompt: str | None = None) -> None:
