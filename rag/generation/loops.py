@@ -5,6 +5,7 @@ budget; `collapse_repeats` drops the repeated sentences from the final text.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rag.answering.cite import split_sentences
@@ -30,9 +31,17 @@ def is_looping(ids: Sequence[int], max_period: int = MAX_PERIOD, min_span: int =
     return False
 
 
+# the same item listed three or more times in a row ("students, students, and students"; "网点、网点、网点"):
+# a loop inside a sentence, too short for is_looping; two copies stay ("New York, New York")
+_LISTED = re.compile(r"\b(\w+(?: \w+){0,2})(?:,\s*(?:and\s+|or\s+)?\1\b){2,}")
+_LISTED_ZH = re.compile(r"([\u4e00-\u9fff]{1,8})(?:[、，,]\1){2,}")  # no word boundaries in Chinese text
+
+
 def collapse_repeats(text: str) -> str:
     """`text` with each sentence or line kept only the first time it occurs (compared without
-    whitespace, case or end punctuation); everything else, line breaks included, is kept as it is."""
+    whitespace, case or end punctuation), and an item listed three or more times in a row kept once;
+    everything else, line breaks included, is kept as it is."""
+    text = _LISTED_ZH.sub(r"\1", _LISTED.sub(r"\1", text))
     seen, out = set(), []
     for a, b in split_sentences(text):
         piece = text[a:b]

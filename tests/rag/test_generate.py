@@ -496,6 +496,13 @@ def test_loop_detection_and_collapse():
     assert collapse_repeats("挂失请拨打热线。挂失请拨打热线。也可以去网点。") == "挂失请拨打热线。也可以去网点。"
     steps = "Steps:\n1. Open the app.\n2. Tap Cards.\n\n- Lock the card."
     assert collapse_repeats(steps) == steps  # line breaks and list markers are kept
+    # an item listed three times in a row (seen from SmolLM2 on llama.cpp in the demo) is kept once
+    assert collapse_repeats("This fee is not available to students, students, and students with a valid "
+                            "student ID [1].") == "This fee is not available to students with a valid student ID [1]."
+    assert collapse_repeats("可以去网点、网点、网点办理。") == "可以去网点办理。"
+    for kept in ("New York, New York is big.", "Checking, savings, and loans are offered.",
+                 "手机银行、网上银行、电话银行都可以。"):
+        assert collapse_repeats(kept) == kept
 
 
 @pytest.mark.parametrize("fallback", [True, False])
