@@ -75,3 +75,18 @@ def sample_copy(manager, _indexed_base):
     _copy_sample(docs)  # same paths and content as when indexed: re-indexing finds them unchanged
     shutil.copytree(kb_folder, manager.home / "t")
     return docs
+
+
+@pytest.fixture(scope="session")
+def base_model():
+    """The bundled SmolLM2 (float32, transformers) and its tokenizer, loaded once per session; tests
+    that change it work on a copy.deepcopy."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rag.generation.model_cache import resolve_model_dir
+
+    d = resolve_model_dir("smollm2")
+    tok = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, local_files_only=True).eval()
+    return model, tok

@@ -115,19 +115,6 @@ def test_synth_helpers():
 
 
 # --------------------------------------------------------------------------- quantization
-@pytest.fixture(scope="module")
-def base_model():
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from rag.generation.model_cache import resolve_model_dir
-
-    d = resolve_model_dir("smollm2")
-    tok = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, local_files_only=True).eval()
-    return model, tok
-
-
 def _transcript_ids(tok):
     rec = _records()[0]
     msgs = record_messages(rec) + [{"role": "assistant", "content": "From abroad, call +1-302-555-0188 [1]. "

@@ -138,19 +138,6 @@ def test_manifest_lists_every_file_and_names_the_one_that_changed(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def base_model():
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from rag.generation.model_cache import resolve_model_dir
-
-    d = resolve_model_dir("smollm2")
-    tok = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, local_files_only=True).eval()
-    return model, tok
-
-
-@pytest.fixture(scope="module")
 def tiny_adapter(tmp_path_factory):
     """One LoRA step on q_proj: a real adapter folder, as `rag tune generator` writes it."""
     from rag.adapt.tune_generator import TuneConfig, train_generator
