@@ -39,3 +39,28 @@ class StreamJoinMixin:
 
     def generate(self, messages: list[dict[str, str]], max_new_tokens: int | None = None) -> str:
         return "".join(self.stream(messages, max_new_tokens))
+
+
+class PeekedWindowMixin:
+    """`context_window` for a generator running on this machine: read without loading the model
+    (`_peek_window()`: from the model's files, None when they are not there yet), else by loading it
+    (`warm_up()`, which sets `_window`). Settable, as tests and callers narrow it."""
+
+    _window: int | None = None
+
+    def _peek_window(self) -> int | None:
+        return None
+
+    @property
+    def context_window(self) -> int:
+        if self._window is None:
+            window = self._peek_window()
+            if window is None:
+                self.warm_up()
+            else:
+                self._window = window
+        return self._window
+
+    @context_window.setter
+    def context_window(self, value: int) -> None:
+        self._window = int(value)

@@ -36,7 +36,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from rag.generation.base import GenerationError, StreamJoinMixin
+from rag.generation.base import GenerationError, PeekedWindowMixin, StreamJoinMixin
 from rag.generation.config import GenerationSettings
 from rag.generation.loops import is_looping
 from rag.generation.model_cache import SMOLLM2_ALIASES, SMOLLM2_FOLDER, smollm2_gguf_path
@@ -132,7 +132,7 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-class LlamaCppGenerator(StreamJoinMixin):
+class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
     """A GGUF chat model on llama.cpp.
 
     After each finished stream, `last_stats` holds prompt_tokens, prefill_tokens (those evaluated:
@@ -217,22 +217,8 @@ class LlamaCppGenerator(StreamJoinMixin):
     def _token_text(llm, token: int) -> str:
         return llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
 
-    @property
-    def context_window(self) -> int:
-        """The context the model runs with (settings.context_window, else the model's training length).
-        Read from the GGUF header when the model is not loaded yet."""
-        if self._window is None:
-            window = self._peek_window()
-            if window is None:
-                self.warm_up()
-            else:
-                self._window = window
-        return self._window
-
-    @context_window.setter
-    def context_window(self, value: int) -> None:
-        self._window = int(value)
-
+    # context_window (PeekedWindowMixin): settings.context_window, else the model's training length, read
+    # from the GGUF header when the model is not loaded yet
     def _peek_window(self) -> int | None:
         s = self.settings
         if s.context_window:

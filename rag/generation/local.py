@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from indexer.embed.base import pick_device
-from rag.generation.base import GenerationError, StreamJoinMixin
+from rag.generation.base import GenerationError, PeekedWindowMixin, StreamJoinMixin
 from rag.generation.config import GenerationSettings
 from rag.generation.loops import is_looping
 from rag.generation.model_cache import SMOLLM2_ALIASES, SMOLLM2_FOLDER, resolve_model_dir
@@ -101,7 +101,7 @@ class _Cancelled:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
-class LocalGenerator(StreamJoinMixin):
+class LocalGenerator(PeekedWindowMixin, StreamJoinMixin):
     """A transformers causal LM with a chat template.
 
     After each finished stream, `last_stats` holds prompt_tokens, new_tokens, ttft_s (time to first
@@ -193,22 +193,8 @@ class LocalGenerator(StreamJoinMixin):
         model.eval()
         return quantize_model(model, quant) if quant in ("int8", "int4") else model
 
-    @property
-    def context_window(self) -> int:
-        """The model's context length (capped by settings.context_window). Read from the model
-        folder's config.json when it is already there, so asking does not load the model."""
-        if self._window is None:
-            window = self._peek_window()
-            if window is None:
-                self.warm_up()
-            else:
-                self._window = window
-        return self._window
-
-    @context_window.setter
-    def context_window(self, value: int) -> None:
-        self._window = int(value)
-
+    # context_window (PeekedWindowMixin): the model's context length, capped by settings.context_window;
+    # read from the model folder's config.json when it is already there, so asking does not load the model
     def _peek_window(self) -> int | None:
         import json
 
