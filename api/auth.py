@@ -10,15 +10,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from api.state.base import Database
+from indexer.store.base import now as _now
 
 SCOPES = ("read", "write", "admin")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _hash(key: str) -> str:

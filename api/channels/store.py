@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
 
 from api.channels.crypto import CryptoError, wecom_key
 from api.state.base import Database
+from indexer.store.base import now
 
 PLATFORMS = ("dingtalk", "wecom")
 FIELDS = {"dingtalk": {"app_secret": True, "wait_s": False},
@@ -69,7 +69,7 @@ class ChannelStore:
     # ---- settings ------------------------------------------------------------------------------
     def put(self, kb: str, platform: str, config: dict) -> dict:
         config = validate(platform, config)
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        created = now()
         with self.db.tx() as t:
             t.execute("DELETE FROM channels WHERE kb = ? AND platform = ?", (kb, platform))
             t.execute("INSERT INTO channels(kb, platform, config, created_at) VALUES (?,?,?,?)",

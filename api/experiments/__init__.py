@@ -10,9 +10,9 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from api.state.base import Database
+from indexer.store.base import now as _now
 from rag.config import Settings
 
 SECTIONS = ("retrieval", "rerank", "generation", "answer")
@@ -29,10 +29,6 @@ class Conflict(ExperimentError):
 
 class NotFound(LookupError):
     """No such experiment (404)."""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def validate_overrides(overrides: dict, base: Settings | None = None) -> dict:

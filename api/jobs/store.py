@@ -11,17 +11,13 @@ import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from api.state.base import Database
+from indexer.store.base import now
 
 CHUNK = 1 << 20  # bytes per stored upload chunk: bounded memory while writing and reading a file
 STATUSES = ("pending", "indexed", "updated", "unchanged", "failed")
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass
