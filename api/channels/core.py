@@ -28,6 +28,16 @@ def store(svc: Service) -> ChannelStore:
     return s
 
 
+def with_sources(ans: dict, heading: str, line: str) -> str:
+    """The answer's text followed by its numbered source list: `heading`, then `line` per source
+    (formatted with n and name), in the platform's markup."""
+    text = ans["answer"].strip()
+    listed = sources(ans.get("citations") or [])
+    if listed:
+        text += heading + "\n".join(line.format(n=n, name=name) for n, name in listed)
+    return text
+
+
 def sources(citations: list[dict]) -> list[tuple[int, str]]:
     """(marker number, 'title or source, p. N') per cited passage, in marker order, once each."""
     seen: dict[int, str] = {}

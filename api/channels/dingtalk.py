@@ -2,18 +2,14 @@
 the citations as a numbered source list, within DingTalk's size."""
 from __future__ import annotations
 
-from api.channels.core import sources
+from api.channels.core import with_sources
 from api.channels.split import DINGTALK_MARKDOWN_BYTES, split_message, truncate_message
 
 WINDOW_MS = 3600 * 1000  # a callback's timestamp may be this far from our clock
 
 
 def body_text(ans: dict) -> str:
-    text = ans["answer"].strip()
-    listed = sources(ans.get("citations") or [])
-    if listed:
-        text += "\n\n**Sources**\n\n" + "\n".join(f"{n}. {name}" for n, name in listed)
-    return text
+    return with_sources(ans, "\n\n**Sources**\n\n", "{n}. {name}")
 
 
 def messages(ans: dict, question: str, limit: int = DINGTALK_MARKDOWN_BYTES) -> list[dict]:

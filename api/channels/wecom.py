@@ -5,7 +5,7 @@ import secrets
 import time
 import xml.etree.ElementTree as ET
 
-from api.channels.core import sources
+from api.channels.core import with_sources
 from api.channels.crypto import wecom_encrypt, wecom_signature
 from api.channels.split import WECOM_TEXT_BYTES, split_message
 
@@ -29,11 +29,7 @@ def cdata(text: str) -> str:
 
 
 def body_text(ans: dict) -> str:
-    text = ans["answer"].strip()
-    listed = sources(ans.get("citations") or [])
-    if listed:
-        text += "\n\nSources:\n" + "\n".join(f"[{n}] {name}" for n, name in listed)
-    return text
+    return with_sources(ans, "\n\nSources:\n", "[{n}] {name}")
 
 
 def texts(ans: dict, limit: int = WECOM_TEXT_BYTES) -> list[str]:
