@@ -21,6 +21,7 @@ from api.jobs.store import Incoming, JobStore
 from api.metrics import Metrics
 from api.ratelimit import make_limiter
 from api.state.factory import open_database
+from indexer.ingest import prestart_parsers
 from indexer.kbs import KBManager
 from rag.adapt.tune_refusal import recalibrate
 from rag.config import Settings
@@ -83,6 +84,8 @@ class Service:
     # ---- lifecycle -------------------------------------------------------------
     def warm_up(self) -> None:
         if self.svc.warm_up:
+            if self.svc.indexing:  # an upload is parsed by one sandboxed process; it warms up meanwhile
+                prestart_parsers(self.settings.indexer, 1)
             enc = self.manager.encoder()
             enc.warm_up()
             if self.settings.answer.uses_generator:

@@ -35,9 +35,10 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
           quiet: bool = typer.Option(False, "-q", "--quiet"), no_calibrate: bool = NO_CALIBRATE):
     """Index files and folders into a knowledge base (created if missing); the KB's refusal threshold is
     then calibrated again on its own content (unless `rag tune refusal` set it)."""
-    from indexer.ingest import Ingestor
+    from indexer.ingest import Ingestor, prestart_parsers
 
     tags = parse_tags(tag)
+    prestart_parsers(state.settings().indexer)  # the parser processes warm up while the model loads
     mgr, store = open_kb(kb, writable=True, create=True, embed_model=embed_model)
     try:
         encoder = mgr.encoder(store.embed_model)

@@ -36,8 +36,11 @@ class IndexerSettings(BaseSettings):
                                 "its window (the chunk and this many neighbours on each side; 0 = plain chunk "
                                 "vectors); fixed per KB at creation")
     embed_batch_size: int = Field(64, ge=1)
-    ingest_batch_chunks: int = Field(256, ge=1, description="chunks of several files embedded together, then "
-                                                            "written (one transaction per file)")
+    # 64: small enough that the encoder starts while the next files are still parsed (256 left the
+    # encoder idle for the first half of a job and the parsers for the last), large enough for the
+    # torch engine's batches (embed_batch_size)
+    ingest_batch_chunks: int = Field(64, ge=1, description="chunks of several files embedded together, then "
+                                                           "written (one transaction per file)")
     store: str = Field("local", description="store backend: 'local' (embedded SQLite + FAISS + BM25 files under home)")
     store_uri: str | None = Field(None, description="Milvus instead of the local store: 'http://HOST:PORT' (a Milvus "
                                   "server or cluster) or a path ending in '.db' (Milvus Lite in this process); "
@@ -51,6 +54,8 @@ class IndexerSettings(BaseSettings):
     max_file_mb: float = Field(50.0, gt=0, description="files larger than this are rejected")
     # Untrusted documents: bounds on what parsing one file may cost (indexer.parse.sandbox, .limits).
     parse_isolation: bool = Field(True, description="parse each file in a child process with the limits below")
+    parse_workers: int = Field(2, ge=1, le=16, description="files parsed at once, each in its own sandboxed "
+                               "process (~300 MB each); the encoder embeds the files parsed before them meanwhile")
     parse_memory_mb: float = Field(1024, ge=32, description="memory one file's parsing may add (RLIMIT_AS)")
     parse_cpu_s: int = Field(120, ge=1, description="CPU seconds to parse one file (RLIMIT_CPU)")
     parse_timeout_s: float = Field(120, gt=0, description="wall seconds to parse one file, then it is killed")

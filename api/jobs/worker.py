@@ -13,6 +13,7 @@ from api.jobs.runner import JobRunner
 from api.jobs.store import JobStore
 from api.metrics import Metrics
 from api.state.factory import open_database
+from indexer.ingest import prestart_parsers
 from indexer.kbs import KBManager
 from rag.adapt.tune_refusal import recalibrate
 from rag.config import Settings
@@ -45,6 +46,7 @@ class Worker:
             log.warning("could not invalidate the answer cache of %s", kb, exc_info=True)
 
     def start(self) -> None:
+        prestart_parsers(self.settings.indexer, 1)  # one file at a time; it warms up while the model loads
         self.manager.encoder().warm_up()
         self.queue.start()
 

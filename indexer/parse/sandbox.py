@@ -71,7 +71,7 @@ class SandboxLimits:
 
 _START_TIMEOUT_S = 180.0  # importing and warming the parsers (~2 s; slow disks, busy hosts)
 _GRACE_S = 15.0  # on top of timeout_s, for the zygote to kill, reap and answer
-_MAX_IDLE = 2  # zygotes kept between files (more run only while callers parse concurrently)
+_MAX_IDLE = 4  # zygotes kept between files (more run only while callers parse concurrently)
 _EXIT_MEMORY = 86  # child: MemoryError
 _EXIT_OUTPUT = 87  # child: result over max_output_mb
 _EXIT_BUG = 88  # child: anything else unexpected
@@ -116,10 +116,11 @@ def _parse_in_process(path: Path, max_bytes: int | None, limits: ParseLimits | N
     return parse_file(path, max_bytes, limits)
 
 
-def prestart() -> None:
-    """Start a zygote now, in the background, so the first parse need not wait for its warm-up."""
+def prestart(workers: int = 1) -> None:
+    """Start up to `workers` zygotes now, in the background, so the first parses need not wait for
+    their warm-up (~2-3 s): call it before loading the embedding model, and the two overlap."""
     if AVAILABLE:
-        _pool.prestart()
+        _pool.prestart(workers)
 
 
 def shutdown() -> None:
@@ -216,9 +217,10 @@ class _Pool:
                 return
         worker.close()
 
-    def prestart(self) -> None:
+    def prestart(self, workers: int = 1) -> None:
         with self.lock:
-            if not self.idle:
+            self.idle = [w for w in self.idle if w.proc.poll() is None]
+            while len(self.idle) < min(workers, _MAX_IDLE):
                 self.idle.append(_Worker())
 
     def shutdown(self) -> None:

@@ -136,3 +136,52 @@ def test_tokens_of_chinese_chunk_are_words(manager, sample_copy):
     rec = [r for d in store.documents() if "card_loss" in d.source for r in store.doc_chunks(d.doc_id)][0]
     store.close()
     assert len(tokenize(rec.text)) > 3
+
+
+def test_in_order_keeps_order_and_bounds_the_work_ahead():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from indexer.ingest import in_order
+
+    lock, running, most = threading.Lock(), [0], [0]
+    taken: list[int] = []
+
+    def work(i: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0] + len(taken))
+        time.sleep(0.002 * (i % 3))  # later items often finish first
+        with lock:
+            running[0] -= 1
+        return i * i
+
+    with ThreadPoolExecutor(4) as pool:
+        out = []
+        for i, r in enumerate(in_order(pool, work, range(40), ahead=5)):
+            out.append(r)
+            taken.append(i)
+            time.sleep(0.003)  # a slow consumer (the encoder): the producers must wait for it
+    assert out == [i * i for i in range(40)]
+    # submitted but not yet taken, at any time: the window (5) plus the one being handed over
+    submitted_ahead = max(most[0] - len(taken), 0)
+    assert submitted_ahead <= 6
+
+
+def test_parallel_parsers_index_the_same_chunks_as_one(tmp_path, minilm, sample_copy):
+    from indexer.config import IndexerSettings
+    from indexer.kbs import KBManager
+
+    chunks = {}
+    for workers in (1, 2):
+        mgr = KBManager(IndexerSettings(home=tmp_path / f"home{workers}", embed_model="minilm",
+                                        parse_workers=workers, ingest_batch_chunks=8),
+                        encoders={"minilm": minilm})
+        rep = ingest(mgr, [sample_copy], kb="p")
+        assert rep.count("indexed") == 5 and not rep.failed
+        assert [r.source for r in rep.results] == sorted(r.source for r in rep.results)  # file order kept
+        store = mgr.open("p")
+        chunks[workers] = sorted((c.chunk_id, c.text) for d in store.documents() for c in store.doc_chunks(d.doc_id))
+        store.close()
+    assert chunks[1] and chunks[1] == chunks[2]
