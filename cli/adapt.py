@@ -128,7 +128,7 @@ def tune_merge(adapter: str = typer.Option(..., "--adapter", help="adapter folde
 def bench_generator(quant: str = typer.Option("none,int8,int4", "--quant", help="comma list of none,int8,int4"),
                     modes: Optional[str] = typer.Option(
                         None, "--modes", help="compare inference engines instead of quantizations: comma list of "
-                        "transformers-fp32|-int8|-int4, llamacpp-q4_1|-q8|-f16, ct2-int8|-int8_float32 "
+                        "transformers-fp32|-int8|-int4, llamacpp-q4_1|-q8|-f16|-q4_0|-iq4_nl, ct2-int8|-int8_float32 "
                         "(transformers-fp32 always runs: the baseline); MODE@N gives one mode N threads"),
                     latency_tokens: int = typer.Option(400, "--latency-tokens", min=32,
                                                        help="--modes: prompt length for time to first token"),

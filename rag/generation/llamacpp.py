@@ -38,6 +38,8 @@ from pathlib import Path
 
 from rag.generation.base import GenerationError, PeekedWindowMixin, StreamJoinMixin
 from rag.generation.config import GenerationSettings
+from rag.generation.fewshot import StopAt, completion_text, header
+from rag.generation.gemma import gemma3_gguf_path, is_gemma3
 from rag.generation.loops import is_looping
 from rag.generation.model_cache import SMOLLM2_ALIASES, SMOLLM2_FOLDER, smollm2_gguf_path
 
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 _END = object()
 MIN_PREFIX_TOKENS = 8  # shorter system turns are not worth a saved state
 FLASH_ATTN = True  # faster prefill on CPU (measured: docs/generator-engines.md)
-GGUF_FTYPES = {"q8_0": 7, "f16": 1, "q4_1": 3, "q4_0": 2}  # llama.cpp's LLAMA_FTYPE_MOSTLY_*
+GGUF_FTYPES = {"q8_0": 7, "f16": 1, "q4_1": 3, "q4_0": 2, "iq4_nl": 25}  # llama.cpp's LLAMA_FTYPE_MOSTLY_*
 
 
 def default_threads() -> int:
@@ -92,6 +94,8 @@ def resolve_gguf(model: str, cache_dir: str | Path, gguf_type: str = "file") -> 
     gguf_type other than 'file', its re-encoded copy in cache_dir (made once)."""
     if model in SMOLLM2_ALIASES:
         path = smollm2_gguf_path()
+    elif is_gemma3(model):
+        path = gemma3_gguf_path(cache_dir)
     else:
         path = Path(model).expanduser()
         if not (path.is_file() and path.suffix.lower() == ".gguf"):
@@ -142,6 +146,7 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
     def __init__(self, settings: GenerationSettings | None = None):
         self.settings = settings or GenerationSettings()
         self.name = self.settings.model
+        self.few_shot = self.settings.few_shot()  # a base model: few-shot completion prompts
         self.gguf_path: Path | None = None
         self.llm = None
         self.threads: int | None = None
@@ -243,7 +248,13 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
 
     def _encode(self, messages: list[dict[str, str]]) -> list[int]:
         """The prompt's token ids: the chat template rendered as transformers renders it, tokenized with
-        its special tokens (and no BOS added: the template writes what the model needs)."""
+        its special tokens (and no BOS added: the template writes what the model needs). Few-shot: the
+        fixed header and the rest tokenized apart, so every prompt starts with the header's exact ids
+        (its KV state is reused); passages are plain text there, never special tokens."""
+        if self.few_shot:
+            head = self._header_ids(messages)
+            rest = completion_text(messages)[len(header(messages)):]
+            return head + self.llm.tokenize(rest.encode("utf-8"), add_bos=False, special=False)
         if self._template is not None:
             return self.llm.tokenize(self._render(messages, True).encode("utf-8"), add_bos=False, special=True)
         # no template (a base model): a plain transcript
@@ -255,8 +266,19 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         self.warm_up()
         return len(self._encode(messages))
 
+    def _header_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        text = header(messages)
+        if text not in self._prefix_ids:
+            if len(self._prefix_ids) > 16:
+                self._prefix_ids.clear()
+            self._prefix_ids[text] = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        return self._prefix_ids[text]
+
     def _system_prefix(self, messages: list[dict[str, str]]) -> list[int]:
-        """Token ids of the prompt's leading system turn (what every prompt with it starts with)."""
+        """Token ids of the prompt's leading system turn (what every prompt with it starts with); few-shot:
+        the header (system prompt and examples)."""
+        if self.few_shot:
+            return self._header_ids(messages)
         if not messages or messages[0].get("role") != "system" or self._template is None:
             return []
         text = messages[0].get("content", "")
@@ -374,6 +396,7 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         if sample and s.seed is not None:
             llm.set_seed(s.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        cut = StopAt() if self.few_shot else None  # few-shot: a blank line ends the answer
         ids: list[int] = []
         tokens = llm.generate(prompt, temp=s.temperature if sample else 0.0, top_k=0, top_p=s.top_p if sample else 1.0,
                               min_p=0.0, typical_p=1.0, repeat_penalty=s.repetition_penalty, reset=True)
@@ -386,11 +409,15 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
                 ids.append(int(token))
                 stats["new_tokens"] = len(ids)
                 piece = decoder.decode(self._piece(token))
+                if cut is not None:
+                    piece = cut.feed(piece)
                 if piece:
                     yield piece
-                if len(ids) >= max_new or is_looping(ids):
+                if len(ids) >= max_new or is_looping(ids) or (cut is not None and cut.stopped):
                     break
             tail = decoder.decode(b"", final=True)
+            if cut is not None:
+                tail = cut.feed(tail) + cut.flush()
             if tail:
                 yield tail
         finally:

@@ -1,0 +1,102 @@
+"""Few-shot completion prompts (rag.generation.fewshot) and the bundled Gemma 3 270M base model on
+llama.cpp: it answers grounded questions in English and Chinese, cites its passage, refuses when the
+passages do not say, and stops at the blank line that ends an example."""
+import pytest
+
+from rag.generation.config import GenerationSettings
+from rag.generation.fewshot import STOP_SEQUENCES, StopAt, completion_text, header
+from rag.generation.prompt import SYSTEM_PROMPT, build_messages
+from rag.types import Hit
+
+CARDS = ("Report a lost or stolen card straight away. Call the 24-hour Card Services line at 1-800-555-0199. "
+         "From outside the United States, call +1-302-555-0188.")
+WIRES = "Wire transfers cost $25 for domestic wires and $45 for international wires."
+ZH_HOURS = "营业时间：周一至周五上午9:00至下午5:00，周六上午9:00至中午12:00，周日休息。"
+ZH_FEES = "跨行转账通过手机银行办理免收手续费，柜台办理每笔收取5元。"
+
+
+def _hit(i: int, text: str, **kw) -> Hit:
+    return Hit(doc_id=f"d{i}", chunk_id=f"d{i}#0", source=f"docs/file{i}.txt", text=text, score=1.0 / (i + 1), **kw)
+
+
+def test_stop_at_cuts_at_the_first_stop_sequence_and_shows_none_of_it():
+    cut = StopAt()
+    pieces = ["The fee", " is $25 [1].", "\n", "\nQuestion: next"]
+    shown = "".join(cut.feed(p) for p in pieces) + cut.flush()
+    assert shown == "The fee is $25 [1]." and cut.stopped
+    cut = StopAt()
+    shown = "".join(cut.feed(p) for p in ["A line\n", "B line", "\nQues", "tion: x"]) + cut.flush()
+    assert shown == "A line\nB line"  # one newline is text; "\nQuestion:" is a stop
+    cut = StopAt()
+    assert cut.feed("no stop at all\n") == "no stop at all" and cut.flush() == "\n"  # held back, then released
+    assert all(s.startswith("\n") for s in STOP_SEQUENCES)
+
+
+def test_completion_text_keeps_the_system_prompt_examples_history_and_the_question():
+    msgs, _ = build_messages("And for international wires?", [_hit(0, WIRES)],
+                             history=[{"role": "user", "content": "How much is a domestic wire?"},
+                                      {"role": "assistant", "content": "A domestic wire costs $25 [1]."}])
+    text = completion_text(msgs)
+    assert text.startswith(SYSTEM_PROMPT) and text.startswith(header(msgs))
+    assert "Question: How much is a domestic wire?\nAnswer: A domestic wire costs $25" in text
+    assert text.endswith("Question: And for international wires?\nAnswer:")
+    assert text.count('<passage id=1 title="file0.txt">') == 1 and text.count(WIRES) == 1
+
+
+@pytest.fixture(scope="module")
+def gemma():
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (the [llamacpp] extra) is not installed")
+    from rag.generation.factory import make_generator
+    from rag.generation.llamacpp import LlamaCppGenerator
+
+    settings = GenerationSettings(model="gemma3-270m", n_threads=2)
+    assert settings.few_shot() and settings.writes("zh") and settings.writes("en")
+    gen = make_generator(settings)
+    assert isinstance(gen, LlamaCppGenerator) and gen.few_shot
+    gen.warm_up(system_prompt=SYSTEM_PROMPT)
+    return gen
+
+
+def _ask(gen, question, hits):
+    msgs, used = build_messages(question, hits, count_tokens=gen.count_tokens, budget=300)
+    return gen.generate(msgs, max_new_tokens=60), used, msgs
+
+
+def test_gemma_answers_in_english_with_a_citation(gemma):
+    from rag.answering.cite import cite
+
+    answer, used, msgs = _ask(gemma, "How much does an international wire cost?",
+                              [_hit(0, CARDS, title="Cards"), _hit(1, WIRES, title="Wires")])
+    assert "45" in answer and "\n\n" not in answer
+    result = cite(answer, used)
+    assert [c.doc_id for c in result.citations] == ["d1"]
+    stats = gemma.last_stats
+    assert stats["reused_tokens"] >= len(gemma._system_prefix(msgs)) > 300  # the examples' state is reused
+
+
+def test_gemma_answers_in_chinese_with_a_citation(gemma):
+    from rag.answering.cite import cite
+
+    answer, used, _ = _ask(gemma, "柜台跨行转账收多少手续费？", [_hit(0, ZH_HOURS, title="营业时间"),
+                                                          _hit(1, ZH_FEES, title="收费")])
+    assert "5元" in answer and "\n\n" not in answer
+    assert [c.doc_id for c in cite(answer, used).citations] == ["d1"]  # its marker, or support, names the passage
+
+
+def test_gemma_off_topic_answer_never_reaches_the_user_as_grounded(gemma):
+    """The 270M base model sometimes answers from its own memory ("The United States."); the citation
+    check then finds no passage backing it, which the pipeline turns into a refusal."""
+    from rag.answering.cite import cite, is_refusal
+
+    for question in ("Who won the 1998 FIFA World Cup?", "What is the capital of Australia?"):
+        answer, used, _ = _ask(gemma, question, [_hit(0, WIRES, title="Wires")])
+        assert is_refusal(answer) or not cite(answer, used).citations, answer
+
+
+def test_few_shot_needs_the_llamacpp_backend():
+    from rag.generation.factory import make_generator, resolve_backend
+
+    assert resolve_backend(GenerationSettings(model="gemma3-270m"), installed=False) == "llamacpp"
+    assert not GenerationSettings().few_shot() and GenerationSettings(prompt_format="few-shot").few_shot()
+    with pytest.raises(ValueError, match="llamacpp backend"):
+        make_generator(GenerationSettings(backend="local", prompt_format="few-shot"))
