@@ -147,7 +147,8 @@ class Pipeline:
                                         gs.context_budget_tokens, max_prompt_tokens=window - gs.max_new_tokens,
                                         fit=gs.passage_fit)
         cross = self._cross()  # one per answer: passage sentences are encoded once for citing and quoting
-        citer = StreamCiter(used, gs.cite_min_overlap, cross)
+        citer = StreamCiter(used, gs.cite_min_overlap, cross,
+                            beyond=[h for h in hits if h.chunk_id not in {u.chunk_id for u in used}])
         t = time.perf_counter()
         first = None
         for piece in citer.wrap(self.generator.stream(messages)):
@@ -158,10 +159,13 @@ class Pipeline:
         text, citations, fallback = collapse_repeats(PROMPT_TAG.sub("", cited.answer)), cited.citations, ""
         refused = is_refusal(text) and not citations
         if not refused and not citations and self.settings.answer.extractive_fallback:
-            extract = fallback_answer(question, used, cross)
+            # a passage that contradicted the model's claim is quoted first: the documents' own answer
+            first_ids = {h.chunk_id for h in cited.contesting}
+            pool = [*cited.contesting, *(h for h in used if h.chunk_id not in first_ids)]
+            extract = fallback_answer(question, pool, cross)
             if extract:
-                quoted = cite(extract, used, gs.cite_min_overlap)
-                text, citations, fallback = quoted.answer, quoted.citations, "extractive"
+                quoted = cite(extract, pool, gs.cite_min_overlap)
+                text, citations, fallback, used = quoted.answer, quoted.citations, "extractive", pool
         if not refused and not citations and (not text.strip() or _checkable(text, used)):
             # no sentence of the answer is backed by a passage (or none is left: every one stated a fact
             # the passages contradict), and no passage sentence matches the question: the documents do

@@ -32,7 +32,7 @@ from indexer.script import cross_script
 from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
 from rag.answering.types import Citation
-from rag.answering.verify import verify
+from rag.answering.verify import contested, verify
 from rag.text import prose_sentences
 from rag.types import Hit
 
@@ -127,6 +127,9 @@ class CitedText:
     answer: str                                                # markers renumbered [1], [2], ...
     citations: list[Citation] = field(default_factory=list)   # supported, ordered by n
     dropped: list[Citation] = field(default_factory=list)     # rejected markers (supported=False), with reasons
+    # passages that said the opposite of a negation taken out of the answer (verify.contested): the
+    # passages an extract should quote first
+    contesting: list[Hit] = field(default_factory=list)
 
 
 @dataclass
@@ -144,7 +147,8 @@ class _Sentence:
 
 
 def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: bool = True,
-         min_attach_tokens: int = 3, cross: CrossLingualSupport | None = None, facts: bool = True) -> CitedText:
+         min_attach_tokens: int = 3, cross: CrossLingualSupport | None = None, facts: bool = True,
+         beyond: Sequence[Hit] = ()) -> CitedText:
     """Verify and renumber the citations of `answer`, whose [n] refer to hits[n-1] (the prompt's
     passages, as returned by build_messages). `cross` (rag.answering.cite_semantic) judges a sentence and a
     passage written in different scripts (a Chinese answer over English documents), which share no
@@ -153,9 +157,18 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
     With `facts` (rag.answering.verify) a passage backs a sentence only if the sentence's numbers,
     times, dates, amounts, negations and names agree with it too. A sentence whose every cited (or,
     uncited, best-matching) passage disagrees with one of its facts, and that no other passage backs,
-    is taken out of the answer; `dropped` says which and why."""
+    is taken out of the answer; `dropped` says which and why.
+
+    A negation its passage backs is still refused when another passage, of the prompt or `beyond` it
+    (retrieved passages that did not fit the prompt), says the opposite about the same thing more
+    closely (rag.answering.verify.contested): "is not open on Sundays", backed by "Sunday: closed",
+    against "It is our only branch open on Sundays" (passage [2])."""
     passage_tokens = [set(tokenize(h.text)) for h in hits]
     known = "\n\n".join(_with_title(h) for h in hits) if facts else ""  # names the generator was shown
+    pool = [*hits, *beyond]
+    elsewhere = [(f"passage [{j + 1}]", _with_title(h)) for j, h in enumerate(hits)] + \
+        [(f"another passage of {_name(h)}", _with_title(h)) for h in beyond]
+    contesting: list[Hit] = []
     sentences: list[_Sentence] = []
 
     def check(s: _Sentence, i: int) -> tuple[bool, float, str, bool]:
@@ -173,6 +186,13 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                 return False, score, (f"shares {score:.0%} of its words with passage [{i + 1}] (needs "
                                       f"{min_overlap:.0%})"), False
         reason = verify(s.text, _with_title(hits[i]), i + 1, known) if facts else None
+        if facts and reason is None and len(elsewhere) > 1:
+            problem = contested(s.text, _with_title(hits[i]), elsewhere[:i] + elsewhere[i + 1:])
+            if problem:
+                reason = problem.reason
+                by = pool[[label for label, _ in elsewhere].index(problem.where)]
+                if all(h.chunk_id != by.chunk_id for h in contesting):
+                    contesting.append(by)
         return reason is None, score, reason or "", reason is not None
 
     for a, b in split_sentences(answer):
@@ -241,12 +261,18 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
     text = "".join("" if s.contradicted else _rewrite(s, number) for s in sentences)
     if any(s.contradicted for s in sentences):
         text = text.strip()
-    return CitedText(answer=text, citations=citations, dropped=[d for s in sentences for d in s.dropped])
+    removed = any(s.contradicted for s in sentences)
+    return CitedText(answer=text, citations=citations, dropped=[d for s in sentences for d in s.dropped],
+                     contesting=contesting if removed else [])
 
 
 def _backed_together(s: _Sentence, idx: list[int], hits: Sequence[Hit], known: str) -> bool:
     """Are the sentence's facts in these passages taken together (one fact from each)?"""
     return verify(s.text, "\n\n".join(_with_title(hits[i]) for i in idx), known=known) is None
+
+
+def _name(hit: Hit) -> str:
+    return (hit.source.replace("\\", "/").rsplit("/", 1)[-1] if hit.source else "") or hit.doc_id
 
 
 def _with_title(hit: Hit) -> str:
@@ -289,8 +315,9 @@ class StreamCiter:
         result = citer.finish()
     """
 
-    def __init__(self, hits: Sequence[Hit], min_overlap: float = 0.3, cross: CrossLingualSupport | None = None):
-        self.hits, self.min_overlap, self.cross = hits, min_overlap, cross
+    def __init__(self, hits: Sequence[Hit], min_overlap: float = 0.3, cross: CrossLingualSupport | None = None,
+                 beyond: Sequence[Hit] = ()):
+        self.hits, self.min_overlap, self.cross, self.beyond = hits, min_overlap, cross, beyond
         self.parts: list[str] = []
 
     def wrap(self, pieces: Iterable[str]) -> Iterator[str]:
@@ -303,4 +330,4 @@ class StreamCiter:
         return "".join(self.parts)
 
     def finish(self) -> CitedText:
-        return cite(self.text, self.hits, self.min_overlap, cross=self.cross)
+        return cite(self.text, self.hits, self.min_overlap, cross=self.cross, beyond=self.beyond)

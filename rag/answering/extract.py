@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from indexer.script import cross_script, is_cjk
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.answering.cite import content_tokens
-from rag.text import is_table_row, prose_sentences
+from rag.text import is_table_row, join_wrapped_lines, prose_sentences
 from rag.types import Hit
 
 
@@ -34,9 +34,15 @@ def _quotable(sentence: str) -> bool:
     return not is_table_row(sentence) and 3 <= approx_tokens(sentence) <= (150 if is_cjk(sentence) else 60)
 
 
+# a sentence that opens by referring back ("It is our only branch open on Sundays.", "该卡免年费。")
+_ANAPHOR = re.compile(r"(?:(?:it|its|this|that|they|their|these|those)\b|[它该其此这])", re.IGNORECASE)
+
+
 def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2) -> str | None:
     """The chunk's sentences that best match the question, in chunk order, each citing [n]; None
-    when no sentence shares a content word with the question."""
+    when no sentence shares a content word with the question. A chosen sentence that opens by
+    referring back ("It is ...") comes with the first sentence of its line (paragraph), which names what
+    it refers to ("Marina Plaza Branch - 5 Cafe Row ..."), so the quote makes sense on its own."""
     q = content_tokens(question)
     sents = [s for s in prose_sentences(chunk) if _quotable(s)]
     scored = sorted(((len(q & content_tokens(s)), -i, s) for i, s in enumerate(sents)), reverse=True)
@@ -45,8 +51,23 @@ def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2)
         return None
     if len(best) > 1 and best[1][0] < best[0][0] / 2:  # the second must be nearly as relevant
         best = best[:1]
-    chosen = [s for _, _, s in sorted(best, key=lambda t: -t[1])]
+    chosen = _with_antecedents(chunk, [s for _, _, s in sorted(best, key=lambda t: -t[1])])
     return "".join((" " if i and not is_cjk(s) else "") + cite_sentence(s, n) for i, s in enumerate(chosen))
+
+
+def _with_antecedents(chunk: str, chosen: list[str]) -> list[str]:
+    out: list[str] = []
+    for s in chosen:
+        if _ANAPHOR.match(s):
+            for line in join_wrapped_lines(chunk):
+                sents = prose_sentences(line)
+                if s in sents[1:]:
+                    lead = sents[0]
+                    if lead not in chosen and lead not in out and _quotable(lead):
+                        out.append(lead)
+                    break
+        out.append(s)
+    return out
 
 
 # The cosine a sentence must reach against a question in another script to be quoted. 0.80: nearly

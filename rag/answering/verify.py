@@ -43,12 +43,19 @@ per fact of the sentence that the passage does not back:
 
 Same-script pairs are checked for all three; a sentence and a passage in different scripts (a
 Chinese answer over an English passage) only for numbers and English names.
+
+`contested(sentence, cited, others)` looks past the cited passage: a negation that passage backs
+("not open on Sundays" by "Sunday: closed", the general rule) is contested when another retrieved
+passage asserts the negated word with the same following words and matches the sentence better than
+any sentence denying it ("It is our only branch open on Sundays.", the exception the question asked
+about). rag.answering.cite then treats it like a contradicted fact.
 """
 from __future__ import annotations
 
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -673,6 +680,7 @@ class Problem:
     kind: str     # number | negation | name
     fact: str     # the sentence's fact as written
     reason: str
+    where: str = ""  # contested(): the label of the passage that says otherwise
 
 
 def _cover(words: set[str], s: _Sentence) -> float:
@@ -755,6 +763,40 @@ def _negation_problems(sentence: str, p: _Passage, n: int) -> list[Problem]:
             word = _surface(head, a.text)
             out.append(Problem("negation", word, f"says '{word}' where passage [{n}] says '{said}'"))
     return out
+
+
+def contested(sentence: str, cited: str, others: Sequence[tuple[str, str]]) -> Problem | None:
+    """A negation of `sentence` that its cited passage backs ("not open on Sundays" by "Sunday:
+    closed") while another retrieved passage (`others`: (label, text), e.g. ("[2]", text) or a source
+    name) asserts it with the same following words and matches the sentence better than any sentence
+    denying it, in any passage: "It is our only branch open on Sundays." The general rule a 135M model
+    quotes is then contradicted by the exception the question asks about; the claim is not backed by
+    the documents taken together. None when no negation is contested (same-script passages only)."""
+    a = _clause(sentence)
+    if not a.heads or not others:
+        return None
+    texts = [("", cited)] + [(label, t) for label, t in others if not cross_script(sentence, t)]
+    passages = [(label, _passage(t)) for label, t in texts]
+    for head, ng in a.heads.items():
+        if head in a.asserted or ng.conditional:
+            continue
+        words = (a.tokens | a.negated) - {head}
+        neg, aff, where = -1.0, -1.0, ""
+        for label, p in passages:
+            subjects = _subjects(sentence, p)
+            for s in p.sentences:
+                if not all(x <= s.clause.tokens | s.context for x in subjects):
+                    continue
+                c = s.clause
+                if ng.words & c.negated or any(_antonym(w, c) for w in ng.words) or c.zero:
+                    neg = max(neg, _cover(words, s))
+                elif label and head in c.asserted and ng.words <= c.tokens and not _CONDITION.search(c.text):
+                    cover = _cover(words, s)
+                    if cover > aff:
+                        aff, where = cover, label
+        if aff >= 1 and aff > neg:
+            return Problem("negation", ng.written, f"says '{ng.written}' where {where} says it is {ng.word}", where)
+    return None
 
 
 def _surface(token: str, text: str) -> str:

@@ -32,3 +32,22 @@ def test_table_rows_are_not_joined_into_prose_or_quoted():
     assert prose_sentences(text) == ["汇款金额 | 柜台手续费（每笔）", "1万元（含）以下 | 5元", "1万元至10万元（含） | 10元",
                                      "通过手机银行办理境内转账，均免收手续费。"]
     assert extractive_answer("到柜台汇款手续费是多少？", text, 1) == "通过手机银行办理境内转账，均免收手续费[1]。"
+
+
+def test_a_sentence_that_refers_back_comes_with_the_one_naming_its_subject():
+    from pathlib import Path
+
+    from indexer.parse.encoding import read_text
+
+    branches = read_text(Path(__file__).resolve().parents[2] / "data" / "sample" / "en" / "branches_and_hours.txt")
+    listing = " ".join(branches[branches.index("Marina Plaza Branch"):branches.index("Northgate Branch")].split())
+    chunk = "Harborview Branch - 88 Beacon Street, Eastmoor. Standard hours.\n" + listing
+    answer = extractive_answer("Which branch is open on Sundays?", chunk, 1)
+    assert answer.startswith("Marina Plaza Branch - Marina Plaza Shopping Center") and \
+        answer.endswith("It is our only branch open on Sundays [1].")
+    # Chinese: 该卡 refers back to the card the paragraph names
+    card = "港湾金卡是本行发行的借记卡。该卡免收年费，境外取现每月前三笔免手续费。"
+    assert extractive_answer("境外取现要手续费吗？", card, 1) == "港湾金卡是本行发行的借记卡[1]。该卡免收年费，境外取现每月前三笔免手续费[1]。"
+    # a sentence that names its subject is quoted alone
+    assert extractive_answer("临时挂失的有效期是多久？", "电话挂失。临时挂失有效期为5天，到期后自动解除。", 1) == \
+        "临时挂失有效期为5天，到期后自动解除[1]。"

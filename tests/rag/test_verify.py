@@ -146,6 +146,41 @@ def test_negated_sunday_opening_is_dropped():
         assert kept.dropped == [] and kept.answer == ok, ok
 
 
+def _branch_chunks() -> tuple[str, str]:
+    """The branches page cut as the KB cuts it: the standard hours ("Sunday: closed"), then the branch
+    list with Marina Plaza's Sunday hours, which a 250-token prompt leaves out."""
+    branches = doc("en/branches_and_hours.txt")
+    cut, end = branches.index("Old Town Branch"), branches.index("\n3. Phone")
+    return branches[:cut], branches[cut:end]
+
+
+def test_negation_its_passage_backs_but_another_retrieved_passage_contradicts_is_removed():
+    general, listing = _branch_chunks()
+    assert verify("The Harbor Bank branch is not open on Sundays.", general) is None  # "Sunday: closed"
+    prompt, beyond = [hit(general, "branches")], [hit(listing, "branches-2")]
+    r = cite("The Harbor Bank branch is not open on Sundays [1].", prompt, beyond=beyond)
+    assert r.answer == "" and r.citations == [] and r.contesting == beyond
+    assert [(d.reason, d.outcome) for d in r.dropped] == [
+        ("says 'not open' where another passage of branches-2.md says it is open", "removed")]
+    # the same passage in the prompt: named by its number
+    r = cite("The Harbor Bank branch is not open on Sundays [1].", prompt + beyond)
+    assert r.answer == "" and r.contesting == beyond
+    assert {d.reason for d in r.dropped} >= {"says 'not open' where passage [2] says it is open"}
+    # without the other passage, the claim stands on what the model was shown
+    assert cite("The Harbor Bank branch is not open on Sundays [1].", prompt).dropped == []
+
+
+def test_true_denials_about_one_branch_are_not_contested():
+    general, listing = _branch_chunks()
+    for sentence, prompt, beyond in [
+            ("The Northgate Branch is not open on Sundays [1].", listing, general),
+            ("The Northgate Branch is closed on Saturdays [1].", listing, general),
+            ("Branches are not open on federal holidays [1].", general, listing),
+            ("You do not need an appointment for everyday banking [1].", doc("en/branches_and_hours.txt"), listing)]:
+        r = cite(sentence, [hit(prompt, "a")], beyond=[hit(beyond, "b")])
+        assert r.dropped == [] and r.contesting == [] and r.answer == sentence, sentence
+
+
 def test_everyday_checking_fee_kept_premium_checking_sentence_dropped():
     # "How much is the monthly fee for an Everyday Checking account, and how can I avoid it?"
     fees = doc("en/account_fees.md")
