@@ -34,8 +34,10 @@ def _quotable(sentence: str) -> bool:
     return not is_table_row(sentence) and 3 <= approx_tokens(sentence) <= (150 if is_cjk(sentence) else 60)
 
 
-# a sentence that opens by referring back ("It is our only branch open on Sundays.", "该卡免年费。")
-_ANAPHOR = re.compile(r"(?:(?:it|its|this|that|they|their|these|those)\b|[它该其此这])", re.IGNORECASE)
+# a sentence that opens by referring back ("It is our only branch open on Sundays.", "If you do, we
+# waive ...", "该卡免年费。")
+_ANAPHOR = re.compile(r"(?:(?:it|its|this|that|they|their|these|those)\b|if (?:you do|so|not),|[它该其此这])",
+                      re.IGNORECASE)
 
 
 def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2) -> str | None:

@@ -45,6 +45,10 @@ def test_a_sentence_that_refers_back_comes_with_the_one_naming_its_subject():
     answer = extractive_answer("Which branch is open on Sundays?", chunk, 1)
     assert answer.startswith("Marina Plaza Branch - Marina Plaza Shopping Center") and \
         answer.endswith("It is our only branch open on Sundays [1].")
+    # "If you do," refers back to the condition before it
+    grace = ("If your account becomes overdrawn, you have until 8:00 p.m. on the next business day to bring your "
+             "balance back to $0. If you do, we waive all overdraft fees for the previous day.")
+    assert extractive_answer("Are overdraft fees waived?", grace, 1).startswith("If your account becomes overdrawn")
     # Chinese: 该卡 refers back to the card the paragraph names
     card = "港湾金卡是本行发行的借记卡。该卡免收年费，境外取现每月前三笔免手续费。"
     assert extractive_answer("境外取现要手续费吗？", card, 1) == "港湾金卡是本行发行的借记卡[1]。该卡免收年费，境外取现每月前三笔免手续费[1]。"
