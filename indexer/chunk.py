@@ -15,9 +15,29 @@ from indexer.types import Chunk, Element
 SENTENCE_END = re.compile(r"(?<=[。！？；!?])[”’」』）)]*|(?<=[.!?])[\"'”’)]*(?=\s)|\n{2,}")
 
 
+# A period that does not end the sentence: before a lower-case word ("9:00 a.m. to 5:00 p.m.", "e.g.
+# a passport"), or after an abbreviation before a number or a time zone ("No. 5", "8:00 p.m. Eastern
+# Time"). Without this, "...until 8:00 p.m. Eastern Time on the next business day" lost its second half
+# in every quote and fact check.
+_CONTINUES = re.compile(r"\s+[a-z]")
+_ABBREVIATION = re.compile(r"(?:\b[ap]\.m|\be\.g|\bi\.e|\b(?:no|nos|vs|approx|incl|ext|fig|st|dept))\.$", re.IGNORECASE)
+_AFTER_ABBREVIATION = re.compile(r"\s+(?:\d|(?:Eastern|Central|Mountain|Pacific|Atlantic|Beijing|[ECMP][SD]?T|GMT|UTC)\b)")
+
+
+def _continues(text: str, dot: int, end: int) -> bool:
+    """Is the period at text[dot] inside a sentence (see _CONTINUES)?"""
+    if text[dot] != ".":
+        return False
+    rest = text[end:end + 12]
+    return bool(_CONTINUES.match(rest) or (_ABBREVIATION.search(text[max(0, dot - 7):dot + 1])
+                                            and _AFTER_ABBREVIATION.match(rest)))
+
+
 def split_sentences(text: str) -> list[str]:
     parts, start = [], 0
     for m in SENTENCE_END.finditer(text):
+        if m.group(0) == "" and m.start() > 0 and _continues(text, m.start() - 1, m.end()):
+            continue
         end = m.end()
         piece = text[start:end].strip()
         if piece:

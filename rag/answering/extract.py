@@ -58,18 +58,19 @@ def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2)
 
 
 def _with_antecedents(chunk: str, chosen: list[str]) -> list[str]:
-    out: list[str] = []
+    """`chosen` (in chunk order) and, before a sentence that refers back, the first sentence of its
+    line; the result in chunk order."""
+    order = prose_sentences(chunk)
+    out = list(chosen)
     for s in chosen:
         if _ANAPHOR.match(s):
             for line in join_wrapped_lines(chunk):
                 sents = prose_sentences(line)
                 if s in sents[1:]:
-                    lead = sents[0]
-                    if lead not in chosen and lead not in out and _quotable(lead):
-                        out.append(lead)
+                    if sents[0] not in out and _quotable(sents[0]):
+                        out.append(sents[0])
                     break
-        out.append(s)
-    return out
+    return sorted(out, key=lambda x: order.index(x) if x in order else len(order))
 
 
 # The cosine a sentence must reach against a question in another script to be quoted. 0.80: nearly

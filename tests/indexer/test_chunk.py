@@ -64,3 +64,19 @@ def test_chinese_sentences_join_without_a_space_others_with_one():
     text = "借记卡丢失请挂失。临时挂失有效5天！Call us at once. 한국어 문장입니다. 다음 문장"
     [chunk] = chunk_elements("d", [Element(text, "text", "")], cfg)
     assert chunk.text == "借记卡丢失请挂失。临时挂失有效5天！ Call us at once. 한국어 문장입니다. 다음 문장"
+
+
+def test_a_period_inside_a_sentence_does_not_end_it():
+    from indexer.chunk import split_sentences
+
+    assert split_sentences("If your account becomes overdrawn, you have until 8:00 p.m. Eastern Time on the next "
+                           "business day. If you do, we waive the fee.") == [
+        "If your account becomes overdrawn, you have until 8:00 p.m. Eastern Time on the next business day.",
+        "If you do, we waive the fee."]
+    assert split_sentences("- Monday to Friday: 9:00 a.m. to 5:00 p.m.") == ["- Monday to Friday: 9:00 a.m. to 5:00 p.m."]
+    assert split_sentences("Bring an ID, e.g. a passport. See form No. 5 for details.") == [
+        "Bring an ID, e.g. a passport.", "See form No. 5 for details."]
+    # a capital after a period still starts a sentence, also after a time
+    assert split_sentences("We close at 5 p.m. Saturday hours differ. It costs $5. 2020 was different.") == [
+        "We close at 5 p.m.", "Saturday hours differ.", "It costs $5.", "2020 was different."]
+    assert split_sentences("临时挂失有效期为5天。到期后自动解除。") == ["临时挂失有效期为5天。", "到期后自动解除。"]
