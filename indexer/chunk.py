@@ -24,8 +24,8 @@ _ABBREVIATION = re.compile(r"(?:\b[ap]\.m|\be\.g|\bi\.e|\b(?:no|nos|vs|approx|in
 _AFTER_ABBREVIATION = re.compile(r"\s+(?:\d|(?:Eastern|Central|Mountain|Pacific|Atlantic|Beijing|[ECMP][SD]?T|GMT|UTC)\b)")
 
 
-def _continues(text: str, dot: int, end: int) -> bool:
-    """Is the period at text[dot] inside a sentence (see _CONTINUES)?"""
+def period_continues(text: str, dot: int, end: int) -> bool:
+    """Is the period at text[dot] (what follows it starts at text[end]) inside a sentence (see _CONTINUES)?"""
     if text[dot] != ".":
         return False
     rest = text[end:end + 12]
@@ -36,7 +36,7 @@ def _continues(text: str, dot: int, end: int) -> bool:
 def split_sentences(text: str) -> list[str]:
     parts, start = [], 0
     for m in SENTENCE_END.finditer(text):
-        if m.group(0) == "" and m.start() > 0 and _continues(text, m.start() - 1, m.end()):
+        if m.group(0) == "" and m.start() > 0 and period_continues(text, m.start() - 1, m.end()):
             continue
         end = m.end()
         piece = text[start:end].strip()

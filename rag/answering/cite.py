@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from indexer.chunk import period_continues
 from indexer.script import cross_script
 from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
@@ -86,6 +87,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     cuts = set()
     for m in _END.finditer(text):
         end = m.end()
+        if m.group(0) == "." and period_continues(text, m.start(), end):  # "9:00 a.m. to 5 p.m.", as the chunker
+            continue
         if any(c in _CJK_END for c in m.group(0)) or end == len(text) or text[end].isspace():
             cuts.add(end)
     cuts.update(m.end() for m in re.finditer(r"\n+", text))

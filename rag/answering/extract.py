@@ -18,10 +18,15 @@ from rag.answering.cite import content_tokens
 from rag.text import is_table_row, join_wrapped_lines, prose_sentences
 from rag.types import Hit
 
+# a final period that belongs to an abbreviation stays with it: "until 4:00 p.m. [1]", not "p.m [1]."
+_ENDS_IN_ABBREVIATION = re.compile(r"\b(?:[ap]\.m|e\.g|i\.e|etc|[Nn]o|Inc|Ltd|Co)\.$")
+
 
 def cite_sentence(sentence: str, n: int) -> str:
-    """'Call 555-0199.' -> 'Call 555-0199 [1].'"""
+    """'Call 555-0199.' -> 'Call 555-0199 [1].'; 'Open until 4 p.m.' -> 'Open until 4 p.m. [1]'"""
     s = sentence.strip()
+    if _ENDS_IN_ABBREVIATION.search(s):
+        return f"{s} [{n}]"
     m = re.search(r"[.!?。！？;；]+$", s)
     body, end = (s[:m.start()], m.group(0)) if m else (s, "" if is_cjk(s) else ".")
     return f"{body.rstrip()}{'' if is_cjk(body) else ' '}[{n}]{end}"

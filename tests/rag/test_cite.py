@@ -178,3 +178,14 @@ def test_chinese_question_quotes_the_closest_english_sentences_never_a_question(
     assert quoted and "Lost your card?" not in quoted and quoted.endswith("[1].")
     assert all(part.strip() + "." in text for part in quoted.split("[1].") if part.strip())
     assert quote_across("北京烤鸭怎么做？", text, 1, cross) is None  # nothing close enough: refused upstream
+
+
+def test_a_time_range_is_one_answer_sentence_and_keeps_its_periods():
+    from rag.answering.cite import split_sentences
+    from rag.answering.extract import cite_sentence
+
+    text = "Open Sunday 12:00 p.m. to 4:00 p.m. [1] It is our only branch open on Sundays [1]."
+    assert [text[a:b].strip() for a, b in split_sentences(text)] == [
+        "Open Sunday 12:00 p.m. to 4:00 p.m. [1]", "It is our only branch open on Sundays [1]."]
+    assert cite_sentence("Open Sunday 12:00 p.m. to 4:00 p.m.", 1) == "Open Sunday 12:00 p.m. to 4:00 p.m. [1]"
+    assert cite_sentence("Call 1-800-555-0199.", 2) == "Call 1-800-555-0199 [2]."
