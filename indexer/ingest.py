@@ -111,12 +111,16 @@ def in_order(pool: Executor, fn: Callable[[T], R], items: Iterable[T], ahead: in
     to be taken (Executor.map submits everything at once: a 100,000-file job would hold every
     parsed file in memory while the encoder lags behind)."""
     window: deque[Future[R]] = deque()
-    for item in items:
-        window.append(pool.submit(fn, item))
-        if len(window) >= ahead:
+    try:
+        for item in items:
+            window.append(pool.submit(fn, item))
+            if len(window) >= ahead:
+                yield window.popleft().result()
+        while window:
             yield window.popleft().result()
-    while window:
-        yield window.popleft().result()
+    finally:  # the consumer stopped (an error writing the store): files not started are not parsed
+        for future in window:
+            future.cancel()
 
 
 Screen = Callable[[str], "str | None"]  # chunk text -> the rule it breaks, or None (rag.guard.document_guard)

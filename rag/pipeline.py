@@ -164,7 +164,7 @@ class Pipeline:
             pool = [*cited.contesting, *(h for h in used if h.chunk_id not in first_ids)]
             extract = fallback_answer(question, pool, cross)
             if extract:
-                quoted = cite(extract, pool, gs.cite_min_overlap)
+                quoted = cite(extract, pool, gs.cite_min_overlap, contest=False)
                 text, citations, fallback, used = quoted.answer, quoted.citations, "extractive", pool
         if not refused and not citations and (not text.strip() or _checkable(text, used)):
             # no sentence of the answer is backed by a passage (or none is left: every one stated a fact
@@ -183,7 +183,7 @@ class Pipeline:
         if text is None:
             text, citations, refused = refusal_message(question), [], True
         else:
-            quoted = cite(text, hits, self.settings.generation.cite_min_overlap)
+            quoted = cite(text, hits, self.settings.generation.cite_min_overlap, contest=False)
             text, citations, refused = quoted.answer, quoted.citations, False
         end = time.perf_counter()
         timings.update(ttft_s=end - t0, generate_s=0.0, total_s=end - t0)

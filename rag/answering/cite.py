@@ -151,7 +151,7 @@ class _Sentence:
 
 def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: bool = True,
          min_attach_tokens: int = 3, cross: CrossLingualSupport | None = None, facts: bool = True,
-         beyond: Sequence[Hit] = ()) -> CitedText:
+         beyond: Sequence[Hit] = (), contest: bool = True) -> CitedText:
     """Verify and renumber the citations of `answer`, whose [n] refer to hits[n-1] (the prompt's
     passages, as returned by build_messages). `cross` (rag.answering.cite_semantic) judges a sentence and a
     passage written in different scripts (a Chinese answer over English documents), which share no
@@ -162,7 +162,9 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
     uncited, best-matching) passage disagrees with one of its facts, and that no other passage backs,
     is taken out of the answer; `dropped` says which and why.
 
-    A negation its passage backs is still refused when another passage, of the prompt or `beyond` it
+    With `contest` (off for quotes: the documents' own words, which may state a rule in one passage and
+    its exception in another), a negation its passage backs is still refused when another passage, of
+    the prompt or `beyond` it
     (retrieved passages that did not fit the prompt), says the opposite about the same thing more
     closely (rag.answering.verify.contested): "is not open on Sundays", backed by "Sunday: closed",
     against "It is our only branch open on Sundays" (passage [2])."""
@@ -189,7 +191,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                 return False, score, (f"shares {score:.0%} of its words with passage [{i + 1}] (needs "
                                       f"{min_overlap:.0%})"), False
         reason = verify(s.text, _with_title(hits[i]), i + 1, known) if facts else None
-        if facts and reason is None and len(elsewhere) > 1:
+        if facts and contest and reason is None and len(elsewhere) > 1:
             problem = contested(s.text, _with_title(hits[i]), elsewhere[:i] + elsewhere[i + 1:])
             if problem:
                 reason = problem.reason

@@ -185,3 +185,26 @@ def test_parallel_parsers_index_the_same_chunks_as_one(tmp_path, minilm, sample_
         chunks[workers] = sorted((c.chunk_id, c.text) for d in store.documents() for c in store.doc_chunks(d.doc_id))
         store.close()
     assert chunks[1] and chunks[1] == chunks[2]
+
+
+def test_in_order_cancels_what_has_not_started_when_the_consumer_stops():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from indexer.ingest import in_order
+
+    started: list[int] = []
+    gate = threading.Event()
+
+    def work(i: int) -> int:
+        started.append(i)
+        if i:
+            gate.wait(5)  # the second file is still parsing when the consumer gives up
+        return i
+
+    with ThreadPoolExecutor(1) as pool:
+        results = in_order(pool, work, range(100), ahead=8)
+        assert next(results) == 0
+        results.close()  # the consumer gave up (an exception in the loop body closes it the same way)
+        gate.set()
+    assert started[:1] == [0] and len(started) <= 2  # the rest of the window was cancelled, not parsed

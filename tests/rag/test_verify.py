@@ -472,3 +472,14 @@ def test_pipeline_chinese_answer_with_a_wrong_fee(manager, sample_copy):
     assert ans.mode == "generate" and ans.answer == "临时挂失免费[1]。" and ans.citations
     [d] = ans.dropped_sentences
     assert d.sentence.startswith("正式挂失的手续费为每次20元") and d.reason.startswith("the amount 20元 is not in")
+
+
+def test_a_quote_is_never_contested():
+    """The documents may give a rule in one passage and its exception in another; a quote of the rule
+    is their own words (the extract and its fallback cite with contest=False)."""
+    general, listing = _branch_chunks()
+    sentence = "The Harbor Bank branch is not open on Sundays [1]."
+    prompt, beyond = [hit(general, "branches")], [hit(listing, "branches-2")]
+    assert cite(sentence, prompt, beyond=beyond).answer == ""  # a model's sentence: contested
+    kept = cite(sentence, prompt, beyond=beyond, contest=False)
+    assert kept.answer == sentence and kept.dropped == [] and kept.contesting == []
