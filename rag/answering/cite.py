@@ -252,6 +252,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
         for d in s.dropped:
             d.outcome = outcome
         sentences.append(s)
+    _drop_bare_verdicts(sentences)
 
     # renumber by first appearance; one Citation per passage, with its best-supported sentence
     number: dict[int, int] = {}
@@ -269,6 +270,26 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
     removed = any(s.contradicted for s in sentences)
     return CitedText(answer=text, citations=citations, dropped=[d for s in sentences for d in s.dropped],
                      contesting=contesting if removed else [])
+
+
+# A bare "No." / "Yes." carries the claim of the sentence after it: when the passages contradict that
+# denial ("No. You cannot install Debian from the Internet." where the FAQ says you can), the "No." goes too.
+_BARE_NO = re.compile(r"(?:the answer is\s+)?(?:no|nope)\s*[.!]?|(?:不|不是|不能|不可以|没有|否)\s*[。！.!]?", re.IGNORECASE)
+_BARE_YES = re.compile(r"(?:the answer is\s+)?(?:yes|yep)\s*[.!]?|(?:是|是的|能|可以|有)\s*[。！.!]?", re.IGNORECASE)
+
+
+def _drop_bare_verdicts(sentences: list[_Sentence]) -> None:
+    removed = [d.reason for s in sentences if s.contradicted for d in s.dropped if d.reason.startswith("says '")]
+    denial = any(" says it is " in r for r in removed)       # a denial the passages contradict
+    assertion = any(" says it is " not in r for r in removed)  # an assertion they deny
+    for s in sentences:
+        bare = MARKER.sub(" ", s.text).strip()
+        if s.kept or not ((denial and _BARE_NO.fullmatch(bare)) or (assertion and _BARE_YES.fullmatch(bare))):
+            continue
+        s.contradicted = True
+        s.dropped.append(Citation(n=0, doc_id="", chunk_id="", source="", quote="", supported=False,
+                                  sentence=s.text.strip(), outcome="removed",
+                                  reason=f"'{bare}' stands for a claim the passages contradict (removed with it)"))
 
 
 def _backed_together(s: _Sentence, idx: list[int], hits: Sequence[Hit], known: str) -> bool:

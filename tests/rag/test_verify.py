@@ -483,3 +483,14 @@ def test_a_quote_is_never_contested():
     assert cite(sentence, prompt, beyond=beyond).answer == ""  # a model's sentence: contested
     kept = cite(sentence, prompt, beyond=beyond, contest=False)
     assert kept.answer == sentence and kept.dropped == [] and kept.contesting == []
+
+
+def test_a_bare_no_goes_with_the_denial_it_stands_for():
+    general, listing = _branch_chunks()
+    prompt, beyond = [hit(general, "branches")], [hit(listing, "branches-2")]
+    r = cite("No. The Harbor Bank branch is not open on Sundays [1].", prompt, beyond=beyond)
+    assert r.answer == "" and [d.outcome for d in r.dropped] == ["removed", "removed"]
+    assert r.dropped[0].sentence == "No." and "stands for a claim the passages contradict" in r.dropped[0].reason
+    # a "No." before a sentence that stands stays
+    kept = cite("No. Branches are closed on federal holidays [1].", prompt, beyond=beyond)
+    assert kept.answer == "No. Branches are closed on federal holidays [1]." and kept.dropped == []
