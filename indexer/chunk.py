@@ -20,7 +20,9 @@ SENTENCE_END = re.compile(r"(?<=[。！？；!?])[”’」』）)]*|(?<=[.!?])[
 # Time"). Without this, "...until 8:00 p.m. Eastern Time on the next business day" lost its second half
 # in every quote and fact check.
 _CONTINUES = re.compile(r"\s+[a-z]")
-_ABBREVIATION = re.compile(r"(?:\b[ap]\.m|\be\.g|\bi\.e|\b(?:no|nos|vs|approx|incl|ext|fig|st|dept))\.$", re.IGNORECASE)
+# text ending in an abbreviation's period (also used by rag.answering.extract to keep that period in a quote)
+ABBREVIATION_END = re.compile(r"(?:\b[ap]\.m|\be\.g|\bi\.e|\b(?:no|nos|vs|approx|incl|ext|fig|st|dept|etc|inc|ltd|co))\.$",
+                              re.IGNORECASE)
 _AFTER_ABBREVIATION = re.compile(r"\s+(?:\d|(?:Eastern|Central|Mountain|Pacific|Atlantic|Beijing|[ECMP][SD]?T|GMT|UTC)\b)")
 
 
@@ -29,7 +31,7 @@ def period_continues(text: str, dot: int, end: int) -> bool:
     if text[dot] != ".":
         return False
     rest = text[end:end + 12]
-    return bool(_CONTINUES.match(rest) or (_ABBREVIATION.search(text[max(0, dot - 7):dot + 1])
+    return bool(_CONTINUES.match(rest) or (ABBREVIATION_END.search(text[max(0, dot - 7):dot + 1])
                                             and _AFTER_ABBREVIATION.match(rest)))
 
 

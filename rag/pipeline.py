@@ -147,8 +147,8 @@ class Pipeline:
                                         gs.context_budget_tokens, max_prompt_tokens=window - gs.max_new_tokens,
                                         fit=gs.passage_fit)
         cross = self._cross()  # one per answer: passage sentences are encoded once for citing and quoting
-        citer = StreamCiter(used, gs.cite_min_overlap, cross,
-                            beyond=[h for h in hits if h.chunk_id not in {u.chunk_id for u in used}])
+        in_prompt = {u.chunk_id for u in used}
+        citer = StreamCiter(used, gs.cite_min_overlap, cross, beyond=[h for h in hits if h.chunk_id not in in_prompt])
         t = time.perf_counter()
         first = None
         for piece in citer.wrap(self.generator.stream(messages)):

@@ -12,20 +12,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from indexer.chunk import ABBREVIATION_END
 from indexer.script import cross_script, is_cjk
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.answering.cite import content_tokens
 from rag.text import is_table_row, join_wrapped_lines, prose_sentences
 from rag.types import Hit
 
-# a final period that belongs to an abbreviation stays with it: "until 4:00 p.m. [1]", not "p.m [1]."
-_ENDS_IN_ABBREVIATION = re.compile(r"\b(?:[ap]\.m|e\.g|i\.e|etc|[Nn]o|Inc|Ltd|Co)\.$")
-
 
 def cite_sentence(sentence: str, n: int) -> str:
     """'Call 555-0199.' -> 'Call 555-0199 [1].'; 'Open until 4 p.m.' -> 'Open until 4 p.m. [1]'"""
     s = sentence.strip()
-    if _ENDS_IN_ABBREVIATION.search(s):
+    if ABBREVIATION_END.search(s):  # its period stays with it: "until 4:00 p.m. [1]", not "p.m [1]."
         return f"{s} [{n}]"
     m = re.search(r"[.!?。！？;；]+$", s)
     body, end = (s[:m.start()], m.group(0)) if m else (s, "" if is_cjk(s) else ".")

@@ -718,6 +718,18 @@ def _subjects(sentence: str, p: _Passage) -> list[set[str]]:
     return [x for x in out if x and any(x <= s.clause.tokens | s.context for s in p.sentences)]
 
 
+def _stance(head: str, ng: _Negation, c: _Clause) -> str | None:
+    """How a passage clause stands to an answer's negation `ng` of `head`: "denies" (it negates the same
+    words, says an antonym, or an amount of 0: "NSF fee | $0"; a clause saying both counts here, for the
+    answer), "asserts" (`head` with the words that follow it in the answer: "open on Sundays" for "not
+    open on Sundays"), or None."""
+    if ng.words & c.negated or any(_antonym(w, c) for w in ng.words) or c.zero:
+        return "denies"
+    if head in c.asserted and ng.words <= c.tokens:
+        return "asserts"
+    return None
+
+
 def _negation_problems(sentence: str, p: _Passage, n: int) -> list[Problem]:
     a = _clause(sentence)
     subjects = _subjects(sentence, p)
@@ -731,11 +743,10 @@ def _negation_problems(sentence: str, p: _Passage, n: int) -> list[Problem]:
         others = (a.tokens | a.negated) - {head}
         aff = neg = -1.0
         for s in sentences:
-            c = s.clause
-            if ng.words & c.negated or any(_antonym(w, c) for w in ng.words) or c.zero:  # (says both: counts for
-                # the answer; "NSF fee | $0" says there is no NSF fee)
+            stance = _stance(head, ng, s.clause)
+            if stance == "denies":
                 neg = max(neg, _cover(others, s))
-            elif head in c.asserted and ng.words <= c.tokens:  # "open on Sundays" for "not open on Sundays"
+            elif stance == "asserts":
                 aff = max(aff, _cover(others, s))
         if aff >= 1 and aff > neg:
             out.append(Problem("negation", ng.written, f"says '{ng.written}' where passage [{n}] says it is {ng.word}"))
@@ -787,10 +798,10 @@ def contested(sentence: str, cited: str, others: Sequence[tuple[str, str]]) -> P
             for s in p.sentences:
                 if not all(x <= s.clause.tokens | s.context for x in subjects):
                     continue
-                c = s.clause
-                if ng.words & c.negated or any(_antonym(w, c) for w in ng.words) or c.zero:
+                stance = _stance(head, ng, s.clause)
+                if stance == "denies":
                     neg = max(neg, _cover(words, s))
-                elif label and head in c.asserted and ng.words <= c.tokens and not _CONDITION.search(c.text):
+                elif label and stance == "asserts" and not _CONDITION.search(s.clause.text):
                     cover = _cover(words, s)
                     if cover > aff:
                         aff, where = cover, label
