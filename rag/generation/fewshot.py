@@ -67,14 +67,19 @@ def header(messages: list[dict[str, str]]) -> str:
 
 def completion_text(messages: list[dict[str, str]]) -> str:
     """The chat messages of rag.generation.prompt as one few-shot completion prompt."""
-    body = [m for m in messages if m.get("role") in ("user", "assistant")]
+    return header(messages) + body(messages)
+
+
+def body(messages: list[dict[str, str]]) -> str:
+    """What follows the header: earlier turns as Question/Answer pairs, the user turn, "Answer:"."""
+    turns = [m for m in messages if m.get("role") in ("user", "assistant")]
     parts: list[str] = []
-    for m in body[:-1]:  # history: short Question/Answer pairs
+    for m in turns[:-1]:  # history: short Question/Answer pairs
         content = " ".join(m["content"].split())
         parts.append(f"Question: {content}" if m["role"] == "user" else f"Answer: {content}\n")
-    last = body[-1]["content"].strip() if body else ""
+    last = turns[-1]["content"].strip() if turns else ""
     parts.append(last + ANSWER)
-    return header(messages) + "\n".join(parts)
+    return "\n".join(parts)
 
 
 class StopAt:

@@ -36,9 +36,10 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from rag.generation import fewshot
 from rag.generation.base import GenerationError, PeekedWindowMixin, StreamJoinMixin
 from rag.generation.config import GenerationSettings
-from rag.generation.fewshot import StopAt, completion_text, header
+from rag.generation.fewshot import StopAt, header
 from rag.generation.gemma import gemma3_gguf_path, is_gemma3
 from rag.generation.loops import is_looping
 from rag.generation.model_cache import SMOLLM2_ALIASES, SMOLLM2_FOLDER, smollm2_gguf_path
@@ -252,9 +253,8 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         fixed header and the rest tokenized apart, so every prompt starts with the header's exact ids
         (its KV state is reused); passages are plain text there, never special tokens."""
         if self.few_shot:
-            head = self._header_ids(messages)
-            rest = completion_text(messages)[len(header(messages)):]
-            return head + self.llm.tokenize(rest.encode("utf-8"), add_bos=False, special=False)
+            rest = fewshot.body(messages)
+            return self._header_ids(messages) + self.llm.tokenize(rest.encode("utf-8"), add_bos=False, special=False)
         if self._template is not None:
             return self.llm.tokenize(self._render(messages, True).encode("utf-8"), add_bos=False, special=True)
         # no template (a base model): a plain transcript
