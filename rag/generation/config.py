@@ -27,8 +27,8 @@ class GenerationSettings(BaseSettings):
         "torch_threads", "n_threads"})
 
     backend: Literal["auto", "local", "llamacpp", "openai"] = Field(
-        "auto", description="'auto' (llamacpp when llama-cpp-python is installed, the model is a GGUF and no "
-                            "adapter is set; else local), 'local' (transformers, on this machine), 'llamacpp' "
+        "auto", description="'auto' (llamacpp when llama-cpp-python is installed, the model is a GGUF and any "
+                            "adapter was trained on a GGUF model; else local), 'local' (transformers, on this machine), 'llamacpp' "
                             "(llama.cpp running the GGUF file, on this machine's CPU) or 'openai' (any "
                             "OpenAI-compatible endpoint: DeepSeek, vLLM, Ollama, ...)")
     model: str = Field(
@@ -85,8 +85,11 @@ class GenerationSettings(BaseSettings):
                             "lm_head on CPU, 'int4' = weight-only 4-bit groups (CPU), 'bnb4' = bitsandbytes "
                             "NF4 on a GPU (optional extra); measured by `rag bench generator`")
     adapter: Path | None = Field(
-        None, description="a LoRA adapter folder (`rag tune generator --out DIR`) applied to the local "
-                          "model at load time (merged into its weights); env RAG_LLM_ADAPTER")
+        None, description="a LoRA adapter folder (`rag tune generator --out DIR`) applied at load time: local: "
+                          "merged into the model's weights; llamacpp: converted once into cache_dir/lora as a "
+                          "GGUF LoRA and applied by llama.cpp (LoRA on the q/k/v/o/gate/up/down projections "
+                          "of a SmolLM2, Gemma 3 or other llama/gemma3 GGUF base; DoRA and the like: local "
+                          "only); it must have been trained on `model`; env RAG_LLM_ADAPTER")
     prefix_cache: int = Field(
         4, ge=0, description="local: prompt prefixes (the system turn) whose KV cache is kept, so each "
                              "question prefills only the rest of its prompt; 0 = off")

@@ -20,15 +20,25 @@ def llamacpp_installed() -> bool:
 def resolve_backend(settings: GenerationSettings, installed: bool | None = None) -> str:
     """The backend 'auto' stands for: llama.cpp (6.5x transformers' decode speed, a third of its memory,
     the same answer quality: docs/generator-engines.md) when llama-cpp-python is installed (`make setup`
-    builds it), the model is the bundled SmolLM2 or a .gguf file, and no LoRA adapter folder is set
-    (llama.cpp cannot apply one); otherwise transformers ('local'). Other backends stand for themselves."""
+    builds it), the model is the bundled SmolLM2 or a .gguf file, and any LoRA adapter folder set was
+    trained on such a model and can be converted to a GGUF LoRA (rag.generation.gguf_lora); otherwise
+    transformers ('local'). Other backends stand for themselves."""
     if settings.backend != "auto":
         return settings.backend
     if is_gemma3(settings.model):
         return "llamacpp"  # only llama.cpp runs it (its backend says how to install llama-cpp-python)
     installed = llamacpp_installed() if installed is None else installed
-    gguf = settings.model in SMOLLM2_ALIASES or str(settings.model).endswith(".gguf")
-    return "llamacpp" if installed and gguf and not settings.adapter else "local"
+    gguf = _gguf_model(settings.model)
+    if gguf and settings.adapter:
+        from rag.generation.gguf_lora import convertible, recorded_base
+
+        gguf = _gguf_model(recorded_base(settings.adapter)[0]) and convertible(settings.adapter)
+    return "llamacpp" if installed and gguf else "local"
+
+
+def _gguf_model(model: str) -> bool:
+    """A model llama.cpp runs: the bundled SmolLM2, Gemma 3 270M or a .gguf file."""
+    return model in SMOLLM2_ALIASES or is_gemma3(model) or str(model).lower().endswith(".gguf")
 
 
 def make_generator(settings: GenerationSettings | None = None) -> Generator:

@@ -21,12 +21,18 @@ system turn (up to `prefix_cache` of them) is saved after it is first evaluated,
 system turn is not the live one restores it instead of prefilling it again. warm_up(system_prompt)
 evaluates and saves it before the first question.
 
+LoRA adapters (`adapter`, a `rag tune generator` folder): checked like the local backend checks them
+(manifest), and against the served model (the base model its rag_adapter.json records), then
+converted once into cache_dir/lora as a GGUF LoRA file (rag.generation.gguf_lora) that llama.cpp
+applies on top of the GGUF's weights (not merged: each linear layer adds its low-rank product).
+
 One llama.cpp context serves one generation at a time (a lock; concurrent streams queue).
 """
 from __future__ import annotations
 
 import codecs
 import ctypes
+import json
 import logging
 import os
 import queue
@@ -128,6 +134,44 @@ def _check_build() -> None:
                     "decode on the machines this was measured on. If it crashes, rebuild with %s", BUILD_HINT)
 
 
+def _model_ids(model: str, cache_dir: str | Path) -> set[str]:
+    """Names one generator model goes by, to tell whether an adapter's recorded base is the model served:
+    the bundled SmolLM2 is 'smollm2', its GGUF and the HF folder the local backend converts it to
+    (what `rag tune generator` records as model_dir); Gemma 3 is 'gemma3-270m', its assembled GGUF
+    and that file's converted folder; a .gguf file is its resolved path and its converted folder;
+    anything else its resolved path."""
+    if not model:
+        return set()
+    cache = Path(cache_dir).expanduser()
+    name = str(model)
+    if name in SMOLLM2_ALIASES or name.rsplit("/", 1)[-1] in SMOLLM2_ALIASES:  # HF id HuggingFaceTB/SmolLM2-...
+        ids = {"smollm2", str((cache / SMOLLM2_FOLDER).resolve())}
+        try:
+            ids.add(str(smollm2_gguf_path().resolve()))
+        except FileNotFoundError:
+            pass
+        return ids
+    if is_gemma3(name):
+        ids = {"gemma3-270m"}
+        try:  # its assembled GGUF in cache_dir (not assembled here) and that file's converted folder
+            import importlib
+
+            from rag.generation.gemma import PACKAGE
+
+            gguf = cache / importlib.import_module(PACKAGE).MODEL_NAME
+            ids |= {str(gguf.resolve()), str((cache / gguf.stem.lower()).resolve())}
+        except (ImportError, AttributeError):
+            pass
+        return ids
+    path = Path(name).expanduser().resolve()
+    ids = {str(path)}
+    if path.suffix.lower() == ".gguf":
+        ids.add(str((cache / path.stem.lower()).resolve()))  # rag.generation.model_cache.resolve_model_dir
+    if path == (cache / SMOLLM2_FOLDER).resolve():
+        ids.add("smollm2")
+    return ids
+
+
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     n = 0
     for x, y in zip(a, b):
@@ -162,8 +206,35 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         self._states: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
         self._prefix_ids: dict[str, list[int]] = {}
         self._pieces: dict[int, bytes] = {}
+        self.lora_path: Path | None = None
+        if self.settings.adapter:
+            self._check_adapter()
 
     # ------------------------------------------------------------------ loading
+    def _check_adapter(self) -> None:
+        """The LoRA adapter folder must match its manifest (as for the local backend), be convertible to a
+        GGUF LoRA (rag.generation.gguf_lora) and have been trained on the model served here (what
+        rag_adapter.json records): checked before anything loads, so building a pipeline stops here."""
+        from rag.generation.adapter import AdapterError, check_adapter
+        from rag.generation.gguf_lora import recorded_base, unsupported
+
+        s = self.settings
+        info = check_adapter(s.adapter)
+        why = unsupported(json.loads((info.path / "adapter_config.json").read_text()))
+        if why:
+            raise GenerationError(f"adapter {info.path}: {why}; the llamacpp backend cannot apply it: use "
+                                  "backend = \"local\"")
+        base, model_dir = recorded_base(info.path)
+        if not base and not model_dir:
+            log.warning("adapter %s does not record its base model (no rag_adapter.json); serving it on %s "
+                        "unchecked", info.path, s.model)
+            return
+        served = _model_ids(s.model, s.cache_dir)
+        if not served & (_model_ids(base, s.cache_dir) | _model_ids(model_dir, s.cache_dir)):
+            raise AdapterError(f"adapter {info.path} was trained on {base or model_dir!r} (its rag_adapter.json) but "
+                               f"the llamacpp backend serves {s.model!r}: set [generation] model = "
+                               f"{base or model_dir!r} (RAG_LLM_MODEL), or use an adapter trained on {s.model!r}")
+
     def warm_up(self, system_prompt: str | None = None) -> None:
         if self.llm is not None and not system_prompt:
             return  # loaded: no lock (token counting must not wait for a running generation)
@@ -177,9 +248,6 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
 
     def _load(self) -> None:
         s = self.settings
-        if s.adapter:
-            raise GenerationError("the llamacpp backend runs a GGUF file and cannot apply a LoRA adapter folder; "
-                                  "merge it (`rag tune merge`) and convert it to GGUF, or use backend = \"local\"")
         try:
             from llama_cpp import Llama
         except ImportError as e:
@@ -189,9 +257,22 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         t0 = time.perf_counter()
         self.gguf_path = resolve_gguf(s.model, s.cache_dir, s.gguf_type)
         self.threads = s.n_threads or default_threads()
-        llm = Llama(model_path=str(self.gguf_path), n_ctx=s.context_window or 0, n_batch=512,
-                    n_threads=self.threads, n_threads_batch=self.threads, flash_attn=FLASH_ATTN,
-                    verbose=False, **({"seed": s.seed} if s.seed is not None else {}))
+        lora = {}
+        if s.adapter:  # checked in __init__; converted once per adapter version into cache_dir/lora
+            from rag.generation.gguf_lora import convert_adapter
+
+            self.lora_path = convert_adapter(s.adapter, resolve_gguf(s.model, s.cache_dir, "file"),
+                                             Path(s.cache_dir).expanduser() / "lora")
+            lora = {"lora_path": str(self.lora_path)}
+        try:
+            llm = Llama(model_path=str(self.gguf_path), n_ctx=s.context_window or 0, n_batch=512,
+                        n_threads=self.threads, n_threads_batch=self.threads, flash_attn=FLASH_ATTN,
+                        verbose=False, **lora, **({"seed": s.seed} if s.seed is not None else {}))
+        except RuntimeError as e:  # llama-cpp-python's 'Failed to initialize LoRA adapter ...'
+            if not lora:
+                raise
+            raise GenerationError(f"llama.cpp could not apply the LoRA adapter {s.adapter} (converted to "
+                                  f"{self.lora_path}) to {self.gguf_path}: {e}") from e
         self._window = llm.n_ctx()
         meta = llm.metadata
         template = meta.get("tokenizer.chat_template")
