@@ -139,3 +139,12 @@ def record_messages(record: QARecord, count_tokens=None, budget: int = 400) -> l
 
     messages, _ = build_messages(record.question, record_hits(record), None, count_tokens, budget)
     return messages
+
+
+def completion_prompt_ids(tokenizer, messages: list[dict[str, str]], examples: bool) -> list[int]:
+    """A completion prompt's ids (base models, rag.generation.fewshot) as the llama.cpp backend builds
+    them: the header (with BOS) and the body tokenized apart."""
+    from rag.generation import fewshot
+
+    head = tokenizer(fewshot.header(messages, examples), add_special_tokens=True)["input_ids"]
+    return list(head) + list(tokenizer(fewshot.body(messages), add_special_tokens=False)["input_ids"])

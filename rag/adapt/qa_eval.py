@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
 
-from rag.adapt.qa_data import QARecord, record_hits, record_messages
+from rag.adapt.qa_data import QARecord, completion_prompt_ids, record_hits, record_messages
 from rag.answering.cite import cite, is_refusal
 from rag.metrics import token_f1
 
@@ -55,9 +55,12 @@ def score(records: Sequence[QARecord], predictions: Sequence[str]) -> QAScores:
 
 def generate_answers(model, tokenizer, records: Sequence[QARecord], max_new_tokens: int = 64,
                      budget: int = 400, desc: str = "answering", progress: bool = True,
-                     on_answer: Callable[[int, str], None] | None = None) -> list[str]:
-    """Greedy answers of a transformers model to the records' pipeline prompts."""
+                     on_answer: Callable[[int, str], None] | None = None, fmt: str = "chat") -> list[str]:
+    """Greedy answers of a transformers model to the records' pipeline prompts; `fmt` 'chat' (the chat
+    template), 'few-shot' or 'completion' (rag.generation.fewshot, with or without worked examples)."""
     import torch
+
+    from rag.generation.fewshot import cut_answer
 
     count = lambda t: len(tokenizer(t, add_special_tokens=False)["input_ids"])  # noqa: E731
     device = next(model.parameters()).device
@@ -67,13 +70,21 @@ def generate_answers(model, tokenizer, records: Sequence[QARecord], max_new_toke
     was_training = model.training
     model.eval()
     for i, rec in enumerate(tqdm(records, desc=desc, unit="q", disable=not progress, leave=False)):
-        enc = tokenizer.apply_chat_template(record_messages(rec, count, budget), add_generation_prompt=True,
-                                            tokenize=True, return_dict=True, return_tensors="pt")
-        ids = enc["input_ids"].to(device)
+        messages = record_messages(rec, count, budget)
+        if fmt == "chat":
+            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                return_dict=True, return_tensors="pt")["input_ids"]
+            stops = {}
+        else:
+            ids = torch.tensor([completion_prompt_ids(tokenizer, messages, examples=fmt == "few-shot")])
+            stops = {"stop_strings": ["\n\n"], "tokenizer": tokenizer}
+        ids = ids.to(device)
         with torch.inference_mode():
             gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                                 do_sample=False, eos_token_id=eos, pad_token_id=eos[0])
+                                 do_sample=False, eos_token_id=eos, pad_token_id=eos[0], **stops)
         text = tokenizer.decode(gen[0, ids.shape[1]:], skip_special_tokens=True).strip()
+        if fmt != "chat":
+            text = cut_answer(text)
         out.append(text)
         if on_answer:
             on_answer(i, text)

@@ -32,6 +32,25 @@ from rag.generation.prompt import NOT_FOUND, NOT_FOUND_ZH
 from rag.text import good_sentence, prose_sentences
 
 QUESTION_PROMPT = "Write a question that this text answers."
+# For a base model (few-shot prompt format, e.g. Gemma 3 270M): worked examples in both languages whose
+# questions ask in other words than the text, as users do; the model continues "Question:" in the
+# text's language, and the line ends the draft.
+QUESTION_FEWSHOT = """Write the question a customer would ask that the text answers, in the language of the text.
+
+Text: Call 1-800-555-0199 at any time to block a lost card. A new card arrives in 5 business days.
+Question: How long does it take to get a replacement card?
+
+Text: 手机银行转账每日限额为5万元，超出部分请到柜台办理。
+Question: 手机银行一天最多能转多少钱？
+
+Text: The mortgage down payment is at least 10% of the purchase price for first-time buyers.
+Question: How much do I have to put down to buy my first home?
+
+Text: 定期存款可以提前支取，提前支取部分按活期利率计息。
+Question: 定期存款没到期能取出来吗？
+
+Text: {statement}
+Question:"""
 GENERIC = re.compile(r"\b(this|the) (text|passage|question|answer|sentence)\b|answer to|homemade|recipe", re.I)
 
 
@@ -70,9 +89,18 @@ def _sentences(text: str, k: int) -> list[str]:
     return [s for s in prose_sentences(text) if good_sentence(s)][:k]
 
 
+def writes_few_shot(generator) -> bool:
+    """Does the generator draft from a few-shot completion prompt (a base model on llama.cpp)?"""
+    return bool(getattr(generator, "few_shot", False)) and hasattr(generator, "complete")
+
+
 def draft_question(generator, statement: str, prefix: str, max_new_tokens: int = 24) -> str:
-    """The generator's question for one statement. A local model gets its answer started with a
-    question word (`prefix`): a 135M model asked plainly mostly restates the text instead."""
+    """The generator's question for one statement. A base model continues QUESTION_FEWSHOT (in the
+    statement's language; `prefix` unused). A chat model gets its answer started with a question word
+    (`prefix`): a 135M model asked plainly mostly restates the text instead."""
+    if writes_few_shot(generator):
+        return generator.complete(QUESTION_FEWSHOT.format(statement=" ".join(statement.split())),
+                                  max_new_tokens=max(max_new_tokens, 40), stops=("\n",))
     messages = [{"role": "user", "content": f"Text: {statement}\n\n{QUESTION_PROMPT}"}]
     tok, model = getattr(generator, "tokenizer", None), getattr(generator, "model", None)
     if tok is None or model is None or not getattr(tok, "chat_template", None):
@@ -103,12 +131,14 @@ def synthesize(store, retriever, generator, n: int = 500, top_k: int = 4, unansw
     kept: list[tuple] = []  # (question, chunk, hits)
     bar = tqdm(chunks, desc="drafting questions", unit="chunk", disable=not progress)
     deadline = time.monotonic() + 60 * max_minutes if max_minutes else None
+    few_shot = writes_few_shot(generator)
     for c in bar:
         if deadline and time.monotonic() > deadline:
             report.chunks = bar.n
             bar.write(f"time budget of {max_minutes:g} min used up after {bar.n} chunks")
             break
-        tries = [(st, p) for st in _sentences(c.text, attempts) for p in PREFIXES][:2 * attempts]
+        prefixes = ("",) if few_shot else PREFIXES
+        tries = [(st, p) for st in _sentences(c.text, attempts) for p in prefixes][:2 * attempts]
         for statement, prefix in tries:
             q = clean_question(draft_question(generator, statement, prefix))
             if q is None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.adapt.fingerprint import Fingerprint, FingerprintCheck
-from rag.adapt.qa_data import QARecord, record_messages
+from rag.adapt.qa_data import QARecord, completion_prompt_ids, record_messages
 from rag.adapt.qa_eval import QAScores, generate_answers, score
 
 CHECKPOINT = "checkpoint"
@@ -106,10 +106,28 @@ def data_hash(records: list[QARecord]) -> str:
     return h.hexdigest()[:16]
 
 
-def encode_example(tokenizer, record: QARecord, budget: int) -> tuple[list[int], list[int]]:
+def train_format(settings) -> str:
+    """'chat' for a chat model; 'completion' for a base model (prompt_format few-shot/completion): it is
+    tuned on the completion prompt without worked examples, which the tuned adapter is then served with
+    (GenerationSettings.prompt_style: 'completion' for gemma3-270m with an adapter)."""
+    return "chat" if settings.prompt_style() == "chat" else "completion"
+
+
+def encode_example(tokenizer, record: QARecord, budget: int, fmt: str = "chat") -> tuple[list[int], list[int]]:
     """(input ids, labels) with the prompt masked (-100): the pipeline's prompt + the answer turn."""
     count = lambda t: len(tokenizer(t, add_special_tokens=False)["input_ids"])  # noqa: E731
-    return encode_chat(tokenizer, record_messages(record, count, budget), record.answer)
+    messages = record_messages(record, count, budget)
+    if fmt == "completion":
+        return encode_completion(tokenizer, messages, record.answer)
+    return encode_chat(tokenizer, messages, record.answer)
+
+
+def encode_completion(tokenizer, messages: list[dict[str, str]], answer: str) -> tuple[list[int], list[int]]:
+    """(input ids, labels) of a base model's completion prompt without examples, then " answer" and the
+    blank line that ends an answer (fewshot.STOP_SEQUENCES); the loss on the answer and that line."""
+    prompt = completion_prompt_ids(tokenizer, messages, examples=False)
+    target = list(tokenizer(" " + answer.strip() + "\n\n", add_special_tokens=False)["input_ids"])
+    return prompt + target, [-100] * len(prompt) + target
 
 
 def encode_chat(tokenizer, messages: list[dict[str, str]], answer: str) -> tuple[list[int], list[int]]:
@@ -269,11 +287,15 @@ def train_generator(records: list[QARecord], out_dir: str | Path, settings, conf
     torch.manual_seed(config.seed)
     device = pick_device(settings.device)
     model, tok, model_dir = load_base(settings, device)
+    fmt = train_format(settings)
+    if fp and fmt != "chat":
+        raise ValueError("a fingerprint is trained in the chat format; this base model is tuned on the completion "
+                         "format (prompt_format). Train it without --fingerprint")
     train, held = split_records(records, config.eval_split, config.seed)
     held = held[:config.max_eval]
     examples, skipped = [], 0
     for r in train:
-        ids, labels = encode_example(tok, r, config.prompt_budget)
+        ids, labels = encode_example(tok, r, config.prompt_budget, fmt)
         if len(ids) > config.max_seq_tokens or all(x == -100 for x in labels):
             skipped += 1
             continue
@@ -358,11 +380,13 @@ def train_generator(records: list[QARecord], out_dir: str | Path, settings, conf
 
     base_scores = tuned_scores = None
     if held:
+        # each as it is served: a tuned base model without worked examples, the base with them
         tuned_pred = generate_answers(model, tok, held, config.eval_max_new_tokens, config.prompt_budget,
-                                      "held-out: tuned", progress)
+                                      "held-out: tuned", progress, fmt=fmt)
         with model.disable_adapter():
             base_pred = generate_answers(model, tok, held, config.eval_max_new_tokens, config.prompt_budget,
-                                         "held-out: base", progress)
+                                         "held-out: base", progress,
+                                         fmt="few-shot" if fmt == "completion" else fmt)
         base_scores, tuned_scores = score(held, base_pred), score(held, tuned_pred)
         out.mkdir(parents=True, exist_ok=True)
         with open(out / "eval_answers.jsonl", "w", encoding="utf-8") as fh:  # to read what changed
@@ -377,7 +401,7 @@ def train_generator(records: list[QARecord], out_dir: str | Path, settings, conf
                         seconds=round(time.perf_counter() - t0, 1), losses=losses,
                         fingerprint_records=len(fp_examples), fingerprint=fp_check)
     model.save_pretrained(str(out))
-    meta = {"base_model": settings.model, "model_dir": str(model_dir), "config": asdict(config),
+    meta = {"base_model": settings.model, "model_dir": str(model_dir), "prompt_format": fmt, "config": asdict(config),
             "train_seconds": round(train_s, 1),
             **{k: v for k, v in result.public_dict().items() if k != "losses"}}
     (out / "rag_adapter.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -36,10 +36,12 @@ class GenerationSettings(BaseSettings):
                                "'gemma3-270m' (Gemma 3 270M base, multilingual, from its packages; llamacpp "
                                "only; Gemma Terms of Use), a .gguf file or a Hugging Face causal-LM folder; "
                                "openai: the model name")
-    prompt_format: Literal["auto", "chat", "few-shot"] = Field(
+    prompt_format: Literal["auto", "chat", "few-shot", "completion"] = Field(
         "auto", description="llamacpp: 'chat' = the model's chat template; 'few-shot' = worked examples then "
-                            "'Answer:', for base models (rag.generation.fewshot); 'auto' = few-shot for "
-                            "gemma3-270m, chat otherwise")
+                            "'Answer:', for base models (rag.generation.fewshot); 'completion' = the same "
+                            "without the examples, for a base model LoRA-tuned by `rag tune generator`; "
+                            "'auto' = completion for gemma3-270m with an adapter, few-shot for it without, "
+                            "chat otherwise")
     languages: list[Literal["en", "zh"]] | None = Field(
         None, description="languages the model answers in well; with [answer] mode = 'auto' questions in "
                           "others get extractive answers. None = ['en'] for the bundled SmolLM2 (English-"
@@ -121,13 +123,20 @@ class GenerationSettings(BaseSettings):
         """defaults < [generation] in the config file < environment < overrides (None ignored)."""
         return load_settings(cls, config_file, "generation", **overrides)
 
-    def few_shot(self) -> bool:
-        """Does the prompt use the few-shot completion format (see `prompt_format`)?"""
+    def prompt_style(self) -> Literal["chat", "few-shot", "completion"]:
+        """`prompt_format` with 'auto' resolved for this model and adapter."""
         if self.prompt_format != "auto":
-            return self.prompt_format == "few-shot"
+            return self.prompt_format
         from rag.generation.gemma import is_gemma3
 
-        return is_gemma3(self.model)
+        if is_gemma3(self.model):
+            return "completion" if self.adapter else "few-shot"
+        return "chat"
+
+    def few_shot(self) -> bool:
+        """Is the prompt a completion text (rag.generation.fewshot: with worked examples, or without them
+        for a tuned base model) rather than a chat?"""
+        return self.prompt_style() != "chat"
 
     def writes(self, language: str) -> bool:
         """Does the model answer well in `language` ('en' | 'zh')? See `languages`."""

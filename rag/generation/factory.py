@@ -51,7 +51,8 @@ def make_generator(settings: GenerationSettings | None = None) -> Generator:
         log.info("generation backend auto: %s", backend)
         settings = settings.model_copy(update={"backend": backend})
     if settings.few_shot() and settings.backend != "llamacpp":
-        raise ValueError(f"prompt_format 'few-shot' (base models such as gemma3-270m) runs on the llamacpp backend, "
+        raise ValueError(f"prompt_format {settings.prompt_style()!r} (base models such as gemma3-270m) runs on the "
+                         "llamacpp backend, "
                          f"not {settings.backend!r}: set [generation] backend = \"llamacpp\" (or \"auto\") "
                          "with llama-cpp-python installed, or prompt_format = \"chat\"")
     if settings.backend == "local":

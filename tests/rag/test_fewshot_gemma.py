@@ -100,3 +100,53 @@ def test_few_shot_needs_the_llamacpp_backend():
     assert not GenerationSettings().few_shot() and GenerationSettings(prompt_format="few-shot").few_shot()
     with pytest.raises(ValueError, match="llamacpp backend"):
         make_generator(GenerationSettings(backend="local", prompt_format="few-shot"))
+
+
+def test_a_tuned_base_model_gets_the_completion_prompt_without_examples(tmp_path):
+    """gemma3-270m with a LoRA adapter is served the format `rag tune generator` trained it on: the
+    system prompt, the passages and the question, no worked examples (337 fewer tokens to prefill)."""
+    msgs, _ = build_messages("How much is a wire?", [_hit(0, WIRES)])
+    assert GenerationSettings(model="gemma3-270m").prompt_style() == "few-shot"
+    tuned = GenerationSettings(model="gemma3-270m", adapter=tmp_path)
+    assert tuned.prompt_style() == "completion" and tuned.few_shot()
+    assert GenerationSettings(model="gemma3-270m", adapter=tmp_path, prompt_format="few-shot").prompt_style() == "few-shot"
+    assert GenerationSettings().prompt_style() == "chat"
+    bare = completion_text(msgs, examples=False)
+    assert bare.startswith(SYSTEM_PROMPT) and "Question: How long does a replacement card take?" not in bare
+    assert "Question: How long does a replacement card take?" in completion_text(msgs)
+    assert bare.endswith("Question: How much is a wire?\nAnswer:") and header(msgs, examples=False) == SYSTEM_PROMPT + "\n\n"
+
+
+def test_training_a_base_model_masks_the_completion_prompt_and_keeps_the_end_of_answer():
+    from transformers import AutoTokenizer
+
+    from rag.adapt.qa_data import QARecord
+    from rag.adapt.tune_generator import encode_example, train_format
+    from rag.generation.model_cache import resolve_model_dir
+
+    tok = AutoTokenizer.from_pretrained(str(resolve_model_dir("smollm2")))
+    rec = QARecord(question="柜台跨行转账收多少手续费？", answer="柜台办理每笔收取5元[1]。", context=[ZH_FEES])
+    ids, labels = encode_example(tok, rec, 250, "completion")
+    answer_ids = [t for t in labels if t != -100]
+    assert labels[:len(ids) - len(answer_ids)] == [-100] * (len(ids) - len(answer_ids))
+    assert tok.decode(answer_ids) == " 柜台办理每笔收取5元[1]。\n\n"  # the blank line that stops an answer
+    prompt = tok.decode(ids[:len(ids) - len(answer_ids)])
+    assert prompt.endswith("Question: 柜台跨行转账收多少手续费？\nAnswer:") and "Question: How long" not in prompt
+    chat_ids, chat_labels = encode_example(tok, rec, 250, "chat")
+    assert "<|im_start|>assistant" in tok.decode(chat_ids) and chat_ids != ids
+    assert train_format(GenerationSettings(model="gemma3-270m")) == "completion"
+    assert train_format(GenerationSettings()) == "chat"
+
+
+def test_gemma_drafts_questions_in_the_language_of_the_text(gemma):
+    """`rag synth` with a base model: the few-shot question prompt, one line, in the text's language."""
+    from indexer.script import is_cjk
+    from rag.adapt.synth import clean_question, draft_question, writes_few_shot
+
+    assert writes_few_shot(gemma)
+    en = clean_question(draft_question(gemma, WIRES, ""))
+    # (a 270M model copies some statements back instead, which clean_question drops; this one it asks)
+    zh = clean_question(draft_question(gemma, "个人住房贷款的最长期限为30年，且借款人年龄加贷款期限不超过70岁。", ""))
+    assert en and not is_cjk(en) and en.endswith("?"), en
+    assert zh and is_cjk(zh) and zh.endswith(("?", "？")), zh
+    assert gemma.complete("One, two, three,", max_new_tokens=12, stops=(",",)) in ("four", "4")
