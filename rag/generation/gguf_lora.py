@@ -94,11 +94,18 @@ class BaseShape:
     tensors: dict[str, tuple[int, ...]]  # name -> GGUF shape (ne: in, out)
 
 
+def _file_version(path: str | Path) -> tuple[str, int, int]:
+    """(resolved path, size, mtime in ns): a file's identity without reading it."""
+    resolved = Path(path).expanduser().resolve()
+    st = resolved.stat()
+    return str(resolved), st.st_size, st.st_mtime_ns
+
+
 def read_base(base_gguf: str | Path) -> BaseShape:
-    """The base GGUF's architecture, head counts and tensor shapes (GGUFReader parses the whole header,
-    the tokenizer's vocabulary too: ~2 s for SmolLM2, so it is kept per file version)."""
-    st = Path(base_gguf).stat()
-    return _read_base(str(Path(base_gguf).resolve()), st.st_size, st.st_mtime_ns)
+    """The base GGUF's architecture, head counts and tensor shapes. GGUFReader parses the whole header,
+    the tokenizer's vocabulary too (1.9 s for SmolLM2, 8.6 s for Gemma 3 270M), so it is read only to
+    convert, and kept per file version."""
+    return _read_base(*_file_version(base_gguf))
 
 
 @functools.lru_cache(maxsize=4)
@@ -124,10 +131,11 @@ def permute_rows(b, n_head: int):
     return b.reshape(n_head, 2, out // n_head // 2, *b.shape[1:]).swapaxes(1, 2).reshape(b.shape)
 
 
-def adapter_key(adapter_dir: Path, base: BaseShape) -> str:
+def adapter_key(adapter_dir: Path, base_gguf: str | Path) -> str:
     """A hash of what the converted file depends on: the adapter's files (its manifest, which lists their
-    SHA-256; or the files themselves when it has none), the base's layout and this module's FORMAT."""
-    h = hashlib.sha256(f"{FORMAT}:{base.arch}:{base.n_head}:{base.n_head_kv}".encode())
+    SHA-256; or the files themselves when it has none), the base GGUF's version (path, size, mtime: its
+    layout follows from it, and an existing conversion is found without parsing it) and FORMAT."""
+    h = hashlib.sha256(f"{FORMAT}:{_file_version(base_gguf)}".encode())
     manifest = adapter_dir / "manifest.json"
     for f in [manifest] if manifest.is_file() else [adapter_dir / "adapter_config.json",
                                                      adapter_dir / "adapter_model.safetensors"]:
@@ -135,9 +143,13 @@ def adapter_key(adapter_dir: Path, base: BaseShape) -> str:
     return h.hexdigest()[:16]
 
 
+def _alpha(config: dict) -> float:
+    return float(config.get("lora_alpha", 8))  # peft's default
+
+
 def _scaling(config: dict, rank: int) -> float:
     """peft's scaling of a module of this rank."""
-    alpha = float(config.get("lora_alpha", 8))
+    alpha = _alpha(config)
     return alpha / rank ** 0.5 if config.get("use_rslora") else alpha / rank
 
 
@@ -150,6 +162,9 @@ def convert_adapter(adapter_dir: str | Path, base_gguf: str | Path, cache_dir: s
     why = unsupported(config)
     if why:
         raise GenerationError(f"adapter {adapter_dir}: {why}; llama.cpp cannot serve it: {REDO}")
+    target = cache / f"{adapter_dir.resolve().name}.{adapter_key(adapter_dir, base_gguf)}.lora.gguf"
+    if target.is_file():  # converted from this adapter for this base file before, all checks passed
+        return target
     base = read_base(base_gguf)
     if base.arch not in ARCHITECTURES:
         raise GenerationError(f"adapter {adapter_dir}: the base GGUF {base_gguf} is a {base.arch!r} model; LoRA "
@@ -157,12 +172,9 @@ def convert_adapter(adapter_dir: str | Path, base_gguf: str | Path, cache_dir: s
     if base.arch in ROPE_PERMUTED and not (base.n_head and base.n_head_kv):
         raise GenerationError(f"the base GGUF {base_gguf} has no {base.arch}.attention.head_count(_kv): its q/k "
                               "rows cannot be matched")
-    target = cache / f"{adapter_dir.resolve().name}.{adapter_key(adapter_dir, base)}.lora.gguf"
-    if target.is_file():
-        return target
     t0 = time.perf_counter()
     pairs = _pairs(adapter_dir, base)
-    alpha = float(config.get("lora_alpha", 8))
+    alpha = _alpha(config)
     import gguf
     import numpy as np
 

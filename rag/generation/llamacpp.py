@@ -46,9 +46,9 @@ from rag.generation import fewshot
 from rag.generation.base import GenerationError, PeekedWindowMixin, StreamJoinMixin
 from rag.generation.config import GenerationSettings
 from rag.generation.fewshot import StopAt, header
-from rag.generation.gemma import gemma3_gguf_path, is_gemma3
+from rag.generation.gemma import gemma3_gguf_path, gemma3_gguf_target, is_gemma3
 from rag.generation.loops import is_looping
-from rag.generation.model_cache import SMOLLM2_ALIASES, SMOLLM2_FOLDER, smollm2_gguf_path
+from rag.generation.model_cache import SMOLLM2_ALIASES, SMOLLM2_FOLDER, converted_dir, smollm2_gguf_path
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -154,19 +154,15 @@ def _model_ids(model: str, cache_dir: str | Path) -> set[str]:
     if is_gemma3(name):
         ids = {"gemma3-270m"}
         try:  # its assembled GGUF in cache_dir (not assembled here) and that file's converted folder
-            import importlib
-
-            from rag.generation.gemma import PACKAGE
-
-            gguf = cache / importlib.import_module(PACKAGE).MODEL_NAME
-            ids |= {str(gguf.resolve()), str((cache / gguf.stem.lower()).resolve())}
-        except (ImportError, AttributeError):
+            gguf = gemma3_gguf_target(cache)
+            ids |= {str(gguf.resolve()), str(converted_dir(gguf, cache).resolve())}
+        except FileNotFoundError:
             pass
         return ids
     path = Path(name).expanduser().resolve()
     ids = {str(path)}
     if path.suffix.lower() == ".gguf":
-        ids.add(str((cache / path.stem.lower()).resolve()))  # rag.generation.model_cache.resolve_model_dir
+        ids.add(str(converted_dir(path, cache).resolve()))
     if path == (cache / SMOLLM2_FOLDER).resolve():
         ids.add("smollm2")
     return ids
@@ -468,9 +464,9 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         out.put(_END)
 
     def complete(self, text: str, max_new_tokens: int = 32, stops: tuple[str, ...] = ("\n",)) -> str:
-        """The greedy continuation of plain `text`, cut before the first of `stops`: drafting with a base
-        model from a few-shot prompt (rag synth's questions). Successive calls that share a start (the
-        prompt's examples) prefill only what differs."""
+        """The continuation of plain `text` (greedy at the default temperature 0), cut before the first of
+        `stops`: drafting with a base model from a few-shot prompt (rag synth's questions). Successive
+        calls that share a start (the prompt's examples) prefill only what differs."""
         self.warm_up()
         prompt = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
         if len(prompt) + max_new_tokens > self.context_window:

@@ -110,6 +110,11 @@ def convert_gguf(gguf: str | Path, out_dir: str | Path, say: Callable[[str], Non
     return out
 
 
+def converted_dir(gguf: str | Path, cache_dir: str | Path) -> Path:
+    """The Hugging Face folder a .gguf file is converted to in cache_dir (see resolve_model_dir)."""
+    return Path(cache_dir).expanduser() / Path(gguf).stem.lower()
+
+
 def resolve_model_dir(model: str, cache_dir: str | Path = DEFAULT_CACHE_DIR,
                       say: Callable[[str], None] | None = say_stderr) -> Path:
     """A loadable HF causal-LM folder for `model`:
@@ -123,10 +128,10 @@ def resolve_model_dir(model: str, cache_dir: str | Path = DEFAULT_CACHE_DIR,
         return convert_gguf(smollm2_gguf_path(), cache / SMOLLM2_FOLDER, say)
     if is_gemma3(model):  # for training (`rag tune generator`); answers run on llama.cpp
         gguf = gemma3_gguf_path(cache)
-        return convert_gguf(gguf, cache / gguf.stem.lower(), say)
+        return convert_gguf(gguf, converted_dir(gguf, cache), say)
     path = Path(model).expanduser()
     if path.is_file() and path.suffix.lower() == ".gguf":
-        return convert_gguf(path, cache / path.stem.lower(), say)
+        return convert_gguf(path, converted_dir(path, cache), say)
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path} is not a Hugging Face model folder (no config.json)")
