@@ -240,16 +240,25 @@ def _pairs(adapter_dir: Path, base: BaseShape) -> dict:
     return pairs
 
 
+def _meta(folder: Path) -> dict:
+    """The adapter's rag_adapter.json ({} when there is none or it is unreadable)."""
+    try:
+        meta = json.loads((folder / "rag_adapter.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def recorded_prompt_format(adapter_dir: str | Path) -> str:
+    """The prompt format the adapter was trained on ('chat' | 'completion'; '' when not recorded)."""
+    return str(_meta(Path(adapter_dir).expanduser()).get("prompt_format") or "")
+
+
 def recorded_base(adapter_dir: str | Path) -> tuple[str, str]:
     """(base model setting, model folder) the adapter was trained on, as rag_adapter.json records them
     (peft's base_model_name_or_path when there is none); '' for what is not recorded. Nothing is verified."""
     folder = Path(adapter_dir).expanduser()
-    try:
-        meta = json.loads((folder / "rag_adapter.json").read_text())
-    except (OSError, ValueError):
-        meta = {}
-    if not isinstance(meta, dict):
-        meta = {}
+    meta = _meta(folder)
     base = meta.get("base_model")
     if not base:
         try:

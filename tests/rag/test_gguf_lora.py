@@ -21,7 +21,7 @@ SMOLLM2 = {"q_proj": (576, 576), "k_proj": (576, 192), "v_proj": (576, 192), "o_
 N_HEAD, N_HEAD_KV = 9, 3
 
 
-def _save(folder, config: dict, tensors: dict, base_model="smollm2", model_dir=""):
+def _save(folder, config: dict, tensors: dict, base_model="smollm2", model_dir="", prompt_format="chat"):
     """An adapter folder as `rag tune generator` leaves it: peft's two files, rag_adapter.json, manifest."""
     from safetensors.numpy import save_file
 
@@ -31,7 +31,8 @@ def _save(folder, config: dict, tensors: dict, base_model="smollm2", model_dir="
     (folder / "adapter_config.json").write_text(json.dumps(cfg))
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()},
               str(folder / "adapter_model.safetensors"))
-    (folder / "rag_adapter.json").write_text(json.dumps({"base_model": base_model, "model_dir": model_dir}))
+    (folder / "rag_adapter.json").write_text(json.dumps({"base_model": base_model, "model_dir": model_dir,
+                                                         "prompt_format": prompt_format}))
     write_manifest(folder, kind="lora-adapter")
     return folder
 
@@ -179,6 +180,11 @@ def test_the_backend_checks_the_adapter_was_trained_on_the_served_model(tmp_path
     dora = _save(tmp_path / "dora", {"use_dora": True}, tensors)
     with pytest.raises(GenerationError, match="use_dora.*backend = \"local\""):
         LlamaCppGenerator(GenerationSettings(backend="llamacpp", adapter=dora))
+    completion = _save(tmp_path / "completion", {}, tensors, prompt_format="completion")
+    with pytest.raises(AdapterError, match="trained on the 'completion' prompt format.*served with 'chat'"):
+        LlamaCppGenerator(GenerationSettings(backend="llamacpp", adapter=completion))
+    assert LlamaCppGenerator(GenerationSettings(backend="llamacpp", adapter=completion,
+                                                prompt_format="completion")).examples is False
     ok = _save(tmp_path / "ok", {}, tensors)
     assert LlamaCppGenerator(GenerationSettings(backend="llamacpp", adapter=ok)).llm is None  # nothing loads yet
     (ok / "adapter_model.safetensors").write_bytes(b"changed")
