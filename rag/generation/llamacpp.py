@@ -114,24 +114,25 @@ def resolve_gguf(model: str, cache_dir: str | Path, gguf_type: str = "file") -> 
     return requantize_gguf(path, Path(cache_dir).expanduser() / f"{stem}.{gguf_type}.gguf", gguf_type)
 
 
-BUILD_HINT = ('CMAKE_ARGS="-DGGML_OPENMP=OFF -DGGML_NATIVE=OFF -DGGML_AVX512=ON ..." pip install --no-cache-dir '
-              "llama-cpp-python (the Makefile's setup)")
+BUILD_HINT = "sh deploy/build_llamacpp.sh PIP (the Makefile's setup)"
+# the local version label deploy/build_llamacpp.sh gives its build of the source patched for AMX
+AMX_PATCHED = "+amx.tilecfg"
 
 
 def _check_build() -> None:
     """Warn about llama-cpp-python builds that run badly here: with OpenMP, whose threads sleep between
     the ~1000 small steps of a decode step (indexer sets OMP_WAIT_POLICY=PASSIVE for torch): ~3x slower
-    decoding; with AMX kernels, which crashed (SIGSEGV) in the first decode on the machines this
-    project was measured on."""
+    decoding; with AMX kernels from the unpatched source, which crash (SIGSEGV) in their first matrix
+    product (deploy/build_llamacpp.sh)."""
     import llama_cpp
 
     info = llama_cpp.llama_print_system_info().decode(errors="replace")
     if "OPENMP = 1" in info and os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
         log.warning("llama-cpp-python was built with OpenMP and OMP_WAIT_POLICY=PASSIVE is set: decoding runs "
                     "~3x slower; rebuild it with %s", BUILD_HINT)
-    if "AMX_INT8 = 1" in info:
-        log.warning("llama-cpp-python was built with AMX kernels (-march=native on an AMX CPU); they crashed in "
-                    "decode on the machines this was measured on. If it crashes, rebuild with %s", BUILD_HINT)
+    if "AMX_INT8 = 1" in info and AMX_PATCHED not in getattr(llama_cpp, "__version__", ""):
+        log.warning("llama-cpp-python was built with AMX kernels from the unpatched source, which crash "
+                    "(SIGSEGV) in their first matrix product; rebuild it with %s", BUILD_HINT)
 
 
 def _model_ids(model: str, cache_dir: str | Path) -> set[str]:
