@@ -295,7 +295,9 @@ def test_llama_cpp_with_the_converted_adapter_gives_the_transformers_peft_logits
     corr = float(np.corrcoef(change_hf, change_cpp)[0, 1])
     assert np.abs(change_hf).max() > 10 and _top(hf_tuned, 1) != _top(hf_base, 1)  # the adapter matters
     assert rel < 0.1 and corr > 0.98, (rel, corr)
-    assert _top(cpp_tuned) == _top(hf_tuned)  # the same five next tokens, in the same order
+    # the same next token and the same five runners-up; not their order: the 2nd-5th lie within 0.4 of
+    # each other (2nd and 3rd within 0.003 in transformers), and the AMX kernels swapped 3rd and 4th
+    assert _top(cpp_tuned, 1) == _top(hf_tuned, 1) and set(_top(cpp_tuned)) == set(_top(hf_tuned))
     assert cpp_tuned_seq == hf_tuned_seq != hf_base_seq  # the same greedy continuation
     assert cpp_base_seq[:4] == hf_base_seq[:4]  # (the bases agree too, as far as Q8_0 lets them)
     assert tok.decode(cpp_tuned_seq).strip()
