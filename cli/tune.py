@@ -86,6 +86,8 @@ def embedder(kb: str = typer.Option("default", "--kb", help="knowledge base name
                                            "a question for (CPU: ~1 s each)"),
              holdout: float = typer.Option(0.2, "--holdout", min=0.0, max=0.9,
                                            help="share of documents whose questions are kept out of training"),
+             mix: float = typer.Option(1.0, "--mix", min=0.0, max=1.0, help="keep this share of the tuning: "
+                                       "weights = base + MIX * (tuned - base); 1 keeps the tuned model"),
              max_minutes: float = typer.Option(30.0, "--max-minutes", min=1.0,
                                                help="stop training after this long in all (keeps what it has)"),
              seed: int = typer.Option(13, "--seed"),
@@ -149,7 +151,7 @@ def embedder(kb: str = typer.Option("default", "--kb", help="knowledge base name
         rep = tune_embedder(store, mgr, train, held, pair_report, target,
                             members=[m.strip() for m in members.split(",") if m.strip()] if members else None,
                             method=method, epochs=epochs, lr=lr, batch_size=batch_size, train_layers=train_layers,
-                            seed=seed,
+                            seed=seed, mix=mix,
                             max_minutes=max_minutes, started=started, progress=not as_json, log=log)
     except ValueError as e:
         fail(str(e))

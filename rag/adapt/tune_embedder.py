@@ -141,7 +141,7 @@ def _batches(pairs: list[Pair], batch_size: int, seed: int, epoch: int) -> list[
 def train_member(name: str, src: Path, dst: Path, pairs: list[Pair], *, method: str = "full", epochs: int = 1,
                  lr: float | None = None, batch_size: int = 32, max_query_len: int = 48, max_passage_len: int = 128,
                  train_layers: int = TRAIN_LAYERS, seed: int = 13, checkpoint_minutes: float = 3.0, deadline: float | None = None,
-                 progress: bool = True) -> tuple[int, bool, int]:
+                 mix: float = 1.0, progress: bool = True) -> tuple[int, bool, int]:
     """Train one member from `src` into `dst` (a standard folder); (steps done, stopped by the deadline,
     steps a checkpoint had done already). Resumes from dst/../.checkpoints/NAME.pt when present."""
     import torch
@@ -203,8 +203,28 @@ def train_member(name: str, src: Path, dst: Path, pairs: list[Pair], *, method: 
         save_ckpt(step)
     if method == "lora":
         model = model.merge_and_unload()
+    interpolate(model, src, mix)
     _save_folder(model, src, dst)
     return step, stopped, done
+
+
+def interpolate(model, src: Path, mix: float) -> None:
+    """Weight-space ensembling (WiSE-FT): every weight becomes base + mix * (tuned - base), in place;
+    mix 1 keeps the tuned model, 0 the base. Between the two, the base model's behaviour on questions
+    unlike the training ones is kept in part while the tuned direction is kept too."""
+    if not 0.0 <= mix <= 1.0:
+        raise ValueError(f"--mix is between 0 and 1, not {mix}")
+    if mix == 1.0:
+        return
+    import torch
+    from transformers import AutoModel
+
+    base = AutoModel.from_pretrained(str(src)).state_dict()
+    with torch.no_grad():
+        for name, value in model.state_dict().items():
+            ref = base.get(name)
+            if ref is not None and value.is_floating_point() and ref.shape == value.shape:
+                value.copy_(ref + mix * (value - ref))
 
 
 def _steps(model, opt, sched, params, flat, ends, step, total, info, qtok, ptok, bar, deadline, checkpoint_minutes,
@@ -323,7 +343,7 @@ def heldout_metrics(encoder, store, questions: list[Pair], k: int = 10) -> dict:
 def tune_embedder(store, mgr, pairs: list[Pair], heldout: list[Pair], pair_report: PairReport, out: Path, *,
                   members: list[str] | None = None, method: str = "full", epochs: int = 1, lr: float | None = None,
                   batch_size: int = 32, max_passage_len: int = 128, train_layers: int = TRAIN_LAYERS, seed: int = 13,
-                  max_minutes: float | None = 30,
+                  max_minutes: float | None = 30, mix: float = 1.0,
                   started: float | None = None, measure: bool = True, progress: bool = True,
                   log=print) -> EmbedderReport:
     """Train the KB's members on `pairs`, write OUT, measure on `heldout` (see the module doc)."""
@@ -337,6 +357,8 @@ def tune_embedder(store, mgr, pairs: list[Pair], heldout: list[Pair], pair_repor
     # in English (nDCG@10 0.7557 with both tuned, 0.7682 with e5 alone, base 0.7582), and MiniLM sits
     # out Chinese questions anyway
     names = members or (["e5"] if "e5" in base else list(base))
+    if not 0.0 <= mix <= 1.0:
+        raise ValueError(f"--mix is between 0 and 1, not {mix}")
     bad = [n for n in names if n not in base]
     if bad:
         raise ValueError(f"{', '.join(bad)}: not a member of this KB's model {store.embed_model!r} ({'+'.join(base)})")
@@ -354,13 +376,14 @@ def tune_embedder(store, mgr, pairs: list[Pair], heldout: list[Pair], pair_repor
         steps, stopped, resumed = train_member(name, src, dst, pairs, method=method, epochs=epochs, lr=lr,
                                       batch_size=batch_size, max_passage_len=max_passage_len,
                                       train_layers=train_layers, seed=seed,
-                                      deadline=deadline, progress=progress)
+                                      deadline=deadline, mix=mix, progress=progress)
         rep.steps[name], rep.resumed[name] = steps, resumed
         rep.stopped_early |= stopped
         tuned[name] = dst
     rep.train_seconds = time.monotonic() - t0
     write_spec(out, tuned, base, store.embed_model,
                {"method": method, "epochs": epochs, "lr": lr or DEFAULT_LR[method], "train_layers": train_layers,
+                "mix": mix,
                 "train_pairs": len(pairs), "tuned": names})
     if measure and heldout:
         from indexer.kbs import tuned_encoder

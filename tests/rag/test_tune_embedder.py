@@ -172,3 +172,34 @@ def test_cli_tunes_the_ensemble_and_reembeds(tmp_path, monkeypatch):
     assert str(out) in r.output
     r = run(app, ["search", "挂失银行卡", "--kb", "k"])
     assert r.exit_code == 0, r.output
+
+
+def test_mix_interpolates_between_the_base_and_the_tuned_weights():
+    """--mix: weights = base + mix * (tuned - base); 0 is the base model, out of range is refused."""
+    import torch
+    from transformers import AutoModel
+
+    from rag.adapt.tune_embedder import base_folder, interpolate
+
+    src = base_folder("minilm")
+    base = AutoModel.from_pretrained(str(src))
+    name = "encoder.layer.5.attention.self.query.weight"
+    ref = base.state_dict()[name].clone()
+
+    def moved():
+        m = AutoModel.from_pretrained(str(src))
+        with torch.no_grad():
+            m.state_dict()[name].add_(1.0)
+        return m
+
+    half = moved()
+    interpolate(half, src, 0.5)
+    assert torch.allclose(half.state_dict()[name], ref + 0.5, atol=1e-6)
+    zero = moved()
+    interpolate(zero, src, 0.0)
+    assert torch.allclose(zero.state_dict()[name], ref, atol=1e-6)
+    full = moved()
+    interpolate(full, src, 1.0)
+    assert torch.allclose(full.state_dict()[name], ref + 1.0, atol=1e-6)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        interpolate(full, src, 1.5)
