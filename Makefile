@@ -13,7 +13,8 @@ export TRANSFORMERS_OFFLINE := 1
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# re-run when the pins or the llama.cpp build change
+$(STAMP): pyproject.toml deploy/build_llamacpp.sh deploy/llamacpp_cmake_args.sh deploy/patches/llama-cpp-amx-tilecfg.patch
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
