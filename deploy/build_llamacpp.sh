@@ -45,7 +45,7 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 build_amx() {
-  $PIP download -q --no-deps --no-binary :all: "$spec" -d "$work" &&
+  $PIP download -q --no-deps --no-binary llama-cpp-python "$spec" -d "$work" &&
   tar xzf "$work/llama_cpp_python-$version.tar.gz" -C "$work" &&
   src="$work/llama_cpp_python-$version" &&
   (cd "$src" && git apply "$patch") &&
