@@ -253,6 +253,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
             d.outcome = outcome
         sentences.append(s)
     _drop_bare_verdicts(sentences)
+    _drop_value_loops(sentences)
 
     # renumber by first appearance; one Citation per passage, with its best-supported sentence
     number: dict[int, int] = {}
@@ -290,6 +291,50 @@ def _drop_bare_verdicts(sentences: list[_Sentence]) -> None:
         s.dropped.append(Citation(n=0, doc_id="", chunk_id="", source="", quote="", supported=False,
                                   sentence=s.text.strip(), outcome="removed",
                                   reason=f"'{bare}' stands for a claim the passages contradict (removed with it)"))
+
+
+# A small model that has run out of what the passages say goes on listing values in one sentence ("You
+# can also avoid this fee by meeting the minimum balance of $300 or more.", then with $25, $500, $250):
+# each number may stand somewhere in the cited passage (another row of its table), so each sentence
+# passes the facts check alone. LOOP_MIN or more sentences alike but for their numbers (word-set
+# Jaccard >= LOOP_SIMILARITY with the numbers masked, LOOP_MIN_WORDS words or more) are such a loop:
+# the first stays, the others are removed. Two alike sentences stay ("The fee is $25 for domestic
+# wires. The fee is $45 for international wires." is 0.75 alike, and only two).
+LOOP_SIMILARITY = 0.75
+LOOP_MIN = 3
+LOOP_MIN_WORDS = 6
+_NUMBER_RUN = re.compile(r"[$€£¥]?\d[\d,.:]*%?")
+_SHAPE_WORD = re.compile(r"[^\W\d_]+|#|[\u4e00-\u9fff]")
+
+
+def _shape(text: str) -> frozenset[str]:
+    return frozenset(_SHAPE_WORD.findall(_NUMBER_RUN.sub(" # ", MARKER.sub(" ", text)).lower()))
+
+
+def _drop_value_loops(sentences: list[_Sentence]) -> None:
+    shapes = [(s, _shape(s.text)) for s in sentences if not s.contradicted and _NUMBER_RUN.search(MARKER.sub(" ", s.text))]
+    groups: list[list[tuple[_Sentence, frozenset[str]]]] = []
+    for s, shape in shapes:
+        if len(shape) < LOOP_MIN_WORDS:
+            continue
+        group = next((g for g in groups if any(len(shape & o) / len(shape | o) >= LOOP_SIMILARITY for _, o in g)), None)
+        if group is None:
+            groups.append([(s, shape)])
+        else:
+            group.append((s, shape))
+    for group in groups:
+        if len(group) < LOOP_MIN:
+            continue
+        first = MARKER.sub("", group[0][0].text).strip()
+        first = first if len(first) <= 60 else first[:60].rstrip() + "…"
+        for s, _ in group[1:]:
+            s.contradicted, s.kept = True, []
+            s.dropped.append(Citation(n=0, doc_id="", chunk_id="", source="", quote="", supported=False,
+                                      sentence=s.text.strip(), outcome="removed",
+                                      reason=f"repeats '{first}' with other numbers ({len(group)} alike: "
+                                             "a listing loop of the model, not a statement of the passages)"))
+            for d in s.dropped:
+                d.outcome = "removed"
 
 
 def _backed_together(s: _Sentence, idx: list[int], hits: Sequence[Hit], known: str) -> bool:

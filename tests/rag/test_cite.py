@@ -189,3 +189,37 @@ def test_a_time_range_is_one_answer_sentence_and_keeps_its_periods():
         "Open Sunday 12:00 p.m. to 4:00 p.m. [1]", "It is our only branch open on Sundays [1]."]
     assert cite_sentence("Open Sunday 12:00 p.m. to 4:00 p.m.", 1) == "Open Sunday 12:00 p.m. to 4:00 p.m. [1]"
     assert cite_sentence("Call 1-800-555-0199.", 2) == "Call 1-800-555-0199 [2]."
+
+
+def _fees_table() -> Hit:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "data/sample/en/account_fees.md").read_text(encoding="utf-8")
+    section = text[text.index("## Monthly maintenance fees"):text.index("## ATM fees")].strip()
+    return Hit("fees", "fees#1", "en/account_fees.md", section, 0.9, title="Monthly maintenance fees")
+
+
+def test_a_listing_loop_of_numbers_from_other_table_rows_is_removed():
+    """The demo's answer on the llama.cpp AMX build: after the right waiver the model lists minimum
+    balances from other rows of the table ($300 and $25 are Basic Savings', $500 is a direct deposit);
+    each number stands in the cited passage, so each sentence passes the facts check alone. Alike but
+    for their numbers, four times: the first stays, the rest are removed and reported."""
+    answer = ("The monthly fee for an Everyday Checking account is $12 [1]. You can avoid this fee by meeting the "
+              "minimum daily balance of $1,500 or more [1]. You can also avoid this fee by meeting the minimum "
+              "balance of $300 or more [1]. You can also avoid this fee by meeting the minimum balance of $25 or "
+              "more [1]. You can also avoid this fee by meeting the minimum balance of $500 or more [1].")
+    out = cite(answer, [_fees_table()])
+    assert "$12" in out.answer and "$1,500" in out.answer
+    assert not any(v in out.answer for v in ("$300", "$25 ", "$500"))
+    removed = [d for d in out.dropped if d.outcome == "removed"]
+    assert len({d.sentence for d in removed}) == 3 and all("listing loop" in d.reason for d in removed)
+    assert [c.n for c in out.citations] == [1]
+
+
+def test_alike_sentences_that_are_not_a_loop_stay():
+    two = "The fee is $25 for domestic wires [1]. The fee is $45 for international wires [1]."
+    assert cite(two, [WIRES]).answer == two
+    rows = ("Domestic wire transfers cost $25 each [1]. International wire transfers cost $45 [1]. "
+            "Everyday Checking has a $12 monthly fee [2].")
+    out = cite(rows, [WIRES, FEES])
+    assert "$25" in out.answer and "$45" in out.answer and "$12" in out.answer
