@@ -28,7 +28,7 @@ from rag.answering.types import Answer
 from rag.config import Settings
 from rag.generation.base import Generator
 from rag.generation.factory import make_generator
-from rag.generation.loops import collapse_repeats
+from rag.generation.loops import collapse_repeats, trim_unfinished
 from rag.generation.prompt import SYSTEM_PROMPT, build_messages
 from rag.rerank.base import Reranker
 from rag.rerank.factory import make_reranker
@@ -156,7 +156,8 @@ class Pipeline:
                 first = time.perf_counter()
             yield Token(piece)
         cited = citer.finish()
-        text, citations, fallback = collapse_repeats(PROMPT_TAG.sub("", cited.answer)), cited.citations, ""
+        text = trim_unfinished(collapse_repeats(PROMPT_TAG.sub("", cited.answer)))
+        citations, fallback = cited.citations, ""
         refused = is_refusal(text) and not citations
         if not refused and not citations and self.settings.answer.extractive_fallback:
             # a passage that contradicted the model's claim is quoted first: the documents' own answer

@@ -1,7 +1,8 @@
 """Degenerate generation: a small model sometimes repeats itself ("The answer to the question is:"
 over and over) until its token limit. `is_looping` spots an exact repeat at the end of the generated
 ids, so the local generator stops there (a stopping criterion) instead of spending the rest of its
-budget; `collapse_repeats` drops the repeated sentences from the final text.
+budget; `collapse_repeats` drops the repeated sentences from the final text, and `trim_unfinished`
+the few words the token limit cut off after the last whole sentence ("... or more [1]. You").
 """
 from __future__ import annotations
 
@@ -51,3 +52,34 @@ def collapse_repeats(text: str) -> str:
         seen.add(key)
         out.append(piece)
     return "".join(out).strip()
+
+
+# what ends a sentence (or a line of a list), closing quotes and brackets after it included
+_ENDED = re.compile(r"[.!?。！？…:：;；)）\]】”’\"'»]\s*$")
+# a period that ends no sentence: a list's number on its own line, a title before a name
+_NOT_AN_END = re.compile(r"(?:^|\n)\s*\d+[.)]$|\b(?:mr|mrs|ms|dr|prof|st|jr|sr)\.$", re.IGNORECASE)
+UNFINISHED_MAX_WORDS = 3   # a cut-off tail this short says nothing ("You", "This fee is"); longer ones stay
+
+
+def trim_unfinished(text: str) -> str:
+    """`text` without a short unfinished tail: a last sentence (rag.answering.cite.split_sentences,
+    which knows abbreviations) with no end punctuation, no number and no citation marker, of at most
+    UNFINISHED_MAX_WORDS words (or as many Chinese characters + 1): what a generation stopped by its
+    token limit leaves. A text that is only such a tail is kept as it is."""
+    stripped = text.rstrip()
+    if not stripped or _ENDED.search(stripped):
+        return text
+    spans = split_sentences(stripped)
+    if len(spans) < 2:
+        return text
+    start = spans[-1][0]
+    tail = stripped[start:]
+    words = re.findall(r"[^\W\d_]+", tail)
+    cjk = re.findall(r"[\u4e00-\u9fff]", tail)
+    if re.search(r"\d|\[", tail) or len(words) - len(cjk) > UNFINISHED_MAX_WORDS or \
+            len(cjk) > UNFINISHED_MAX_WORDS + 1:
+        return text
+    kept = stripped[:start].rstrip()
+    if not re.search(r"[^\W\d_]{2}", kept) or _NOT_AN_END.search(kept):
+        return text  # what was split off may not be a sentence ("Mr. Smith can", "1. Tap")
+    return kept

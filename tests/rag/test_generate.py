@@ -480,6 +480,30 @@ def test_select_fits_every_passage_into_the_budget():
 
 
 # --------------------------------------------------------------------------- degenerate answers
+@pytest.mark.parametrize("text,expected", [
+    # the demo's answer cut by the token limit (llama.cpp, AMX build): the tail goes
+    ("The fee is $12 [1]. You can avoid it with a minimum daily balance of $1,500 or more [1]. You",
+     "The fee is $12 [1]. You can avoid it with a minimum daily balance of $1,500 or more [1]."),
+    ("The fee is $12 [1]. This fee is", "The fee is $12 [1]."),
+    ("挂失请拨打热线办理[1]。也可", "挂失请拨打热线办理[1]。"),
+    ("Debian is free [1].\n\nThe", "Debian is free [1]."),
+    # kept: a longer tail, one with a number or a marker, a text that is only a tail, and periods that
+    # end no sentence (an abbreviation, a title, a list's number)
+    ("The fee is $12 [1]. You can avoid it by keeping a balance", None),
+    ("The fee is $12 [1]. It is 5", None),
+    ("You", None),
+    ("Mr. Smith can", None),
+    ("It costs five dollars. Ask Dr. Who", None),
+    ("Steps:\n1. Open the app.\n2. Tap", None),
+    ("See the U.S. branch", None),
+    ("The fee is $12 [1].", None),
+])
+def test_trim_unfinished(text, expected):
+    from rag.generation.loops import trim_unfinished
+
+    assert trim_unfinished(text) == (text if expected is None else expected)
+
+
 def test_loop_detection_and_collapse():
     from rag.generation.local import _Looping
     from rag.generation.loops import collapse_repeats, is_looping
