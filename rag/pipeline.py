@@ -148,7 +148,8 @@ class Pipeline:
                                         fit=gs.passage_fit)
         cross = self._cross()  # one per answer: passage sentences are encoded once for citing and quoting
         in_prompt = {u.chunk_id for u in used}
-        citer = StreamCiter(used, gs.cite_min_overlap, cross, beyond=[h for h in hits if h.chunk_id not in in_prompt])
+        citer = StreamCiter(used, gs.cite_min_overlap, cross, beyond=[h for h in hits if h.chunk_id not in in_prompt],
+                            question=question)
         t = time.perf_counter()
         first = None
         for piece in citer.wrap(self.generator.stream(messages)):

@@ -32,6 +32,7 @@ from indexer.chunk import period_continues
 from indexer.script import cross_script
 from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
+from rag.answering.table_rows import other_row
 from rag.answering.types import Citation
 from rag.answering.verify import contested, verify
 from rag.text import prose_sentences
@@ -151,7 +152,7 @@ class _Sentence:
 
 def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: bool = True,
          min_attach_tokens: int = 3, cross: CrossLingualSupport | None = None, facts: bool = True,
-         beyond: Sequence[Hit] = (), contest: bool = True) -> CitedText:
+         beyond: Sequence[Hit] = (), contest: bool = True, question: str = "") -> CitedText:
     """Verify and renumber the citations of `answer`, whose [n] refer to hits[n-1] (the prompt's
     passages, as returned by build_messages). `cross` (rag.answering.cite_semantic) judges a sentence and a
     passage written in different scripts (a Chinese answer over English documents), which share no
@@ -167,7 +168,10 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
     the prompt or `beyond` it
     (retrieved passages that did not fit the prompt), says the opposite about the same thing more
     closely (rag.answering.verify.contested): "is not open on Sundays", backed by "Sunday: closed",
-    against "It is our only branch open on Sundays" (passage [2])."""
+    against "It is our only branch open on Sundays" (passage [2]).
+
+    With `question`, a sentence backed by a table row other than the one the question names is not
+    backed by that passage (rag.answering.table_rows)."""
     passage_tokens = [set(tokenize(h.text)) for h in hits]
     known = "\n\n".join(_with_title(h) for h in hits) if facts else ""  # names the generator was shown
     pool = [*hits, *beyond]
@@ -191,6 +195,8 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                 return False, score, (f"shares {score:.0%} of its words with passage [{i + 1}] (needs "
                                       f"{min_overlap:.0%})"), False
         reason = verify(s.text, _with_title(hits[i]), i + 1, known) if facts else None
+        if facts and reason is None and question:  # a table row other than the one the question names
+            reason = other_row(s.text, hits[i].text, i + 1, question)
         if facts and contest and reason is None and len(elsewhere) > 1:
             problem = contested(s.text, _with_title(hits[i]), elsewhere[:i] + elsewhere[i + 1:])
             if problem:
@@ -387,8 +393,9 @@ class StreamCiter:
     """
 
     def __init__(self, hits: Sequence[Hit], min_overlap: float = 0.3, cross: CrossLingualSupport | None = None,
-                 beyond: Sequence[Hit] = ()):
+                 beyond: Sequence[Hit] = (), question: str = ""):
         self.hits, self.min_overlap, self.cross, self.beyond = hits, min_overlap, cross, beyond
+        self.question = question
         self.parts: list[str] = []
 
     def wrap(self, pieces: Iterable[str]) -> Iterator[str]:
@@ -401,4 +408,5 @@ class StreamCiter:
         return "".join(self.parts)
 
     def finish(self) -> CitedText:
-        return cite(self.text, self.hits, self.min_overlap, cross=self.cross, beyond=self.beyond)
+        return cite(self.text, self.hits, self.min_overlap, cross=self.cross, beyond=self.beyond,
+                    question=self.question)

@@ -223,3 +223,45 @@ def test_alike_sentences_that_are_not_a_loop_stay():
             "Everyday Checking has a $12 monthly fee [2].")
     out = cite(rows, [WIRES, FEES])
     assert "$25" in out.answer and "$45" in out.answer and "$12" in out.answer
+
+
+# the fee table as the parser writes it into a chunk ("a | b | c" lines, the header first)
+FEE_ROWS = Hit("fees", "fees#2", "en/account_fees.md",
+               "Each personal account has a monthly maintenance fee. You can avoid the fee by meeting any one of "
+               "the waiver conditions listed for your account.\n"
+               "Account | Monthly fee | How to avoid the fee (any one)\n"
+               "Everyday Checking | $12 | Minimum daily balance of $1,500; or $500 or more in direct deposits "
+               "per statement cycle; or primary account holder under 25\n"
+               "Student Checking | $0 | No fee for account holders aged 17 to 24 with a valid student ID\n"
+               "Basic Savings | $5 | Minimum daily balance of $300; or an automatic transfer of $25 or more each "
+               "month from a Harbor Bank checking account", 0.9)
+EVERYDAY = "How much is the monthly fee for an Everyday Checking account, and how can I avoid it?"
+
+
+def test_a_sentence_backed_by_another_table_row_than_the_question_names_is_removed():
+    """The demo's answer: Student Checking's "valid student ID" and Basic Savings' $300 stand in the
+    cited chunk, so word overlap and the facts check pass them; the question asks about Everyday
+    Checking, whose row says neither."""
+    answer = ("The monthly fee for an Everyday Checking account is $12 [1]. This fee is not available to students "
+              "with a valid student ID [1]. You can avoid this fee by meeting the minimum daily balance of $1,500 "
+              "or more [1]. You can also avoid this fee by meeting the minimum balance of $300 or more [1].")
+    out = cite(answer, [FEE_ROWS], question=EVERYDAY)
+    assert out.answer == ("The monthly fee for an Everyday Checking account is $12 [1]. You can avoid this fee by "
+                          "meeting the minimum daily balance of $1,500 or more [1].")
+    reasons = {d.sentence.split()[1]: d.reason for d in out.dropped if d.outcome == "removed"}
+    assert "row for Student Checking" in reasons["fee"] and "number 300 is in the row for Basic Savings" in reasons["can"]
+    assert "$300" in cite(answer, [FEE_ROWS]).answer  # without the question, nothing tells the rows apart
+    # a sentence that names the other row is about that row, and stays
+    other = "Student Checking has no fee for account holders with a valid student ID [1]."
+    assert cite(other, [FEE_ROWS], question=EVERYDAY).answer == other
+
+
+def test_table_rows_in_chinese():
+    fees = Hit("zh-fees", "zh-fees#1", "zh/account_fees.md",
+               "卡种 | 年费标准 | 减免条件\n港湾普卡 | 10元/年 | 开卡首年免收\n"
+               "港湾金卡 | 50元/年 | 上一年度日均金融资产达到5万元的免收\n港湾白金卡 | 免费 | 面向日均金融资产50万元以上客户", 0.9)
+    question = "港湾普卡的年费是多少？"
+    assert cite("港湾普卡的年费为10元/年[1]。", [fees], question=question).answer == "港湾普卡的年费为10元/年[1]。"
+    out = cite("港湾普卡的年费为50元/年[1]。", [fees], question=question)
+    assert "50元" not in out.answer
+    assert any("港湾金卡" in d.reason and d.outcome == "removed" for d in out.dropped)

@@ -1,0 +1,95 @@
+"""Table rows: a sentence about the thing the question names must not be backed by another row.
+
+A fee table puts every account in one passage ("| Everyday Checking | $12 | ... |", "| Basic Savings |
+$5 | Minimum daily balance of $300 ... |"), so an answer about Everyday Checking that takes Basic
+Savings' $300, or Student Checking's "no fee with a valid student ID", finds its words and numbers in
+the passage it cites, and word overlap and the facts check (rag.answering.verify) pass it.
+
+`other_row(sentence, passage, n, question)` finds the one table row whose first cell the question
+names (its subject; none when it names no row or several), then tells whether the sentence is backed
+by another row instead: a number of the sentence that stands only in other rows (not in the subject's,
+not in the text around the table), or more of the sentence's words in another row than in the
+subject's row and in the text around the table. A sentence that names another row ("Student Checking
+has no fee") is about that row and is not judged here.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from indexer.tokenize import tokenize
+from rag.answering.verify import number_facts
+
+_RULE = re.compile(r"^[\s|:-]+$")
+_MARKER = re.compile(r"[\[【［]\s*\d[\d,\s-]*[\]】］]")
+
+
+@dataclass
+class _Row:
+    key: str
+    key_tokens: frozenset[str]
+    tokens: frozenset[str]
+    numbers: frozenset[float]
+
+
+def _numbers(text: str) -> frozenset[float]:
+    return frozenset(v for f in number_facts(text) for v in f.numbers())
+
+
+def _rows(passage: str) -> tuple[list[_Row], str]:
+    """The body rows of the passage's tables (a table's first row is its header) and the text
+    around them."""
+    rows: list[_Row] = []
+    outside: list[str] = []
+    header_next = True
+    for line in passage.splitlines():
+        # "| a | b |" (Markdown) or "a | b" (a table as the parsers write it into a chunk)
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if "|" in line else []
+        if len(cells) < 2:
+            outside.append(line)
+            header_next = True
+            continue
+        if _RULE.match(line):
+            continue
+        if header_next:  # the header names the columns, not a thing
+            header_next = False
+            outside.append(line)
+            continue
+        key_tokens = frozenset(tokenize(cells[0]))
+        if key_tokens:
+            rows.append(_Row(cells[0], key_tokens, frozenset(tokenize(line)), _numbers(line)))
+    return rows, "\n".join(outside)
+
+
+def other_row(sentence: str, passage: str, n: int, question: str) -> str | None:
+    """A reason when `sentence` is backed by a table row of `passage` other than the row the
+    question names; None otherwise (no table, no single subject row, or the sentence fits it)."""
+    if "|" not in passage or not question:
+        return None
+    rows, outside = _rows(passage)
+    if len(rows) < 2:
+        return None
+    asked = set(tokenize(question))
+    subjects = {r.key for r in rows if r.key_tokens <= asked}
+    if len(subjects) != 1:
+        return None
+    subject = next(r for r in rows if r.key in subjects)
+    text = _MARKER.sub(" ", sentence)
+    words = set(tokenize(text))
+    others = [r for r in rows if r.key != subject.key]
+    if any(r.key_tokens <= words and not r.key_tokens <= subject.key_tokens for r in others):
+        return None  # the sentence names another row: it is about that one
+    inside = _numbers(text)
+    around = _numbers(outside) | subject.numbers
+    for value in sorted(inside - around):
+        row = next((r for r in others if value in r.numbers), None)
+        if row is not None:
+            return (f"its number {value:g} is in the row for {row.key} of passage [{n}], "
+                    f"not in the row for {subject.key} that the question asks about")
+    words -= subject.key_tokens
+    best = max(others, key=lambda r: len(words & r.tokens))
+    shared = len(words & best.tokens)
+    if shared >= 3 and shared > len(words & subject.tokens) and shared > len(words & set(tokenize(outside))):
+        return (f"its words are those of the row for {best.key} of passage [{n}], "
+                f"not of the row for {subject.key} that the question asks about")
+    return None
