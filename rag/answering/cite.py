@@ -196,7 +196,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                                       f"{min_overlap:.0%})"), False
         reason = verify(s.text, _with_title(hits[i]), i + 1, known) if facts else None
         if facts and reason is None and question:  # a table row other than the one the question names
-            reason = other_row(s.text, hits[i].text, i + 1, question)
+            reason = other_row(MARKER.sub(" ", s.text), hits[i].text, i + 1, question)
         if facts and contest and reason is None and len(elsewhere) > 1:
             problem = contested(s.text, _with_title(hits[i]), elsewhere[:i] + elsewhere[i + 1:])
             if problem:

@@ -5,7 +5,7 @@ $5 | Minimum daily balance of $300 ... |"), so an answer about Everyday Checking
 Savings' $300, or Student Checking's "no fee with a valid student ID", finds its words and numbers in
 the passage it cites, and word overlap and the facts check (rag.answering.verify) pass it.
 
-`other_row(sentence, passage, n, question)` finds the one table row whose first cell the question
+`other_row(sentence, passage, n, question)` (the sentence without its citation markers) finds the one table row whose first cell the question
 names (its subject; none when it names no row or several), then tells whether the sentence is backed
 by another row instead: a number of the sentence that stands only in other rows (not in the subject's,
 not in the text around the table), or more of the sentence's words in another row than in the
@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from indexer.tokenize import tokenize
 from rag.answering.verify import number_facts
 
 _RULE = re.compile(r"^[\s|:-]+$")
-_MARKER = re.compile(r"[\[【［]\s*\d[\d,\s-]*[\]】］]")
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Row:
     key: str
     key_tokens: frozenset[str]
@@ -36,9 +36,15 @@ def _numbers(text: str) -> frozenset[float]:
     return frozenset(v for f in number_facts(text) for v in f.numbers())
 
 
-def _rows(passage: str) -> tuple[list[_Row], str]:
-    """The body rows of the passage's tables (a table's first row is its header) and the text
-    around them."""
+@dataclass(frozen=True)
+class _Table:
+    rows: tuple[_Row, ...]           # the body rows (a table's first row is its header)
+    outside: frozenset[str]          # the tokens of the text around them
+    outside_numbers: frozenset[float]
+
+
+@lru_cache(maxsize=512)  # every sentence of an answer is checked against every passage: parse each once
+def _table(passage: str) -> _Table:
     rows: list[_Row] = []
     outside: list[str] = []
     header_next = True
@@ -58,7 +64,25 @@ def _rows(passage: str) -> tuple[list[_Row], str]:
         key_tokens = frozenset(tokenize(cells[0]))
         if key_tokens:
             rows.append(_Row(cells[0], key_tokens, frozenset(tokenize(line)), _numbers(line)))
-    return rows, "\n".join(outside)
+    text = "\n".join(outside)
+    return _Table(tuple(rows), frozenset(tokenize(text)), _numbers(text))
+
+
+@lru_cache(maxsize=512)
+def _subject(passage: str, question: str) -> _Row | None:
+    """The one row whose first cell the question names (None: no table, or no row or several named)."""
+    rows = _table(passage).rows
+    if len(rows) < 2:
+        return None
+    asked = set(tokenize(question))
+    named = {r.key for r in rows if r.key_tokens <= asked}
+    return next(r for r in rows if r.key in named) if len(named) == 1 else None
+
+
+@lru_cache(maxsize=256)
+def _sentence(sentence: str) -> tuple[frozenset[str], frozenset[float]]:
+    """(tokens, numbers) of an answer sentence, checked against each passage in turn."""
+    return frozenset(tokenize(sentence)), _numbers(sentence)
 
 
 def other_row(sentence: str, passage: str, n: int, question: str) -> str | None:
@@ -66,22 +90,17 @@ def other_row(sentence: str, passage: str, n: int, question: str) -> str | None:
     question names; None otherwise (no table, no single subject row, or the sentence fits it)."""
     if "|" not in passage or not question:
         return None
-    rows, outside = _rows(passage)
-    if len(rows) < 2:
+    subject = _subject(passage, question)
+    if subject is None:
         return None
-    asked = set(tokenize(question))
-    subjects = {r.key for r in rows if r.key_tokens <= asked}
-    if len(subjects) != 1:
-        return None
-    subject = next(r for r in rows if r.key in subjects)
-    text = _MARKER.sub(" ", sentence)
-    words = set(tokenize(text))
-    others = [r for r in rows if r.key != subject.key]
+    table = _table(passage)
+    tokens, numbers = _sentence(sentence)
+    words = set(tokens)
+    others = [r for r in table.rows if r.key != subject.key]
     if any(r.key_tokens <= words and not r.key_tokens <= subject.key_tokens for r in others):
         return None  # the sentence names another row: it is about that one
-    inside = _numbers(text)
-    around = _numbers(outside) | subject.numbers
-    for value in sorted(inside - around):
+    around = table.outside_numbers | subject.numbers
+    for value in sorted(numbers - around):
         row = next((r for r in others if value in r.numbers), None)
         if row is not None:
             return (f"its number {value:g} is in the row for {row.key} of passage [{n}], "
@@ -89,7 +108,7 @@ def other_row(sentence: str, passage: str, n: int, question: str) -> str | None:
     words -= subject.key_tokens
     best = max(others, key=lambda r: len(words & r.tokens))
     shared = len(words & best.tokens)
-    if shared >= 3 and shared > len(words & subject.tokens) and shared > len(words & set(tokenize(outside))):
+    if shared >= 3 and shared > len(words & subject.tokens) and shared > len(words & table.outside):
         return (f"its words are those of the row for {best.key} of passage [{n}], "
                 f"not of the row for {subject.key} that the question asks about")
     return None
