@@ -69,7 +69,8 @@ def write_variant(src: Path, dst: Path, pattern: str | None, scaled: bool) -> Pa
     if dst.is_file():
         return dst
     r = gguf.GGUFReader(str(src))
-    w = gguf.GGUFWriter(str(dst), arch=r.fields["general.architecture"].contents(), endianess=r.endianess)
+    tmp = dst.with_name(f".{dst.name}.tmp")  # renamed when whole: an interrupted write is not reused
+    w = gguf.GGUFWriter(str(tmp), arch=r.fields["general.architecture"].contents(), endianess=r.endianess)
     for name, f in r.fields.items():
         if name.startswith("GGUF.") or name == "general.architecture":
             continue
@@ -92,6 +93,7 @@ def write_variant(src: Path, dst: Path, pattern: str | None, scaled: bool) -> Pa
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+    tmp.replace(dst)
     return dst
 
 

@@ -208,12 +208,16 @@ def train_member(name: str, src: Path, dst: Path, pairs: list[Pair], *, method: 
     return step, stopped, done
 
 
+def _check_mix(mix: float) -> None:
+    if not 0.0 <= mix <= 1.0:
+        raise ValueError(f"--mix is between 0 and 1, not {mix}")
+
+
 def interpolate(model, src: Path, mix: float) -> None:
     """Weight-space ensembling (WiSE-FT): every weight becomes base + mix * (tuned - base), in place;
     mix 1 keeps the tuned model, 0 the base. Between the two, the base model's behaviour on questions
     unlike the training ones is kept in part while the tuned direction is kept too."""
-    if not 0.0 <= mix <= 1.0:
-        raise ValueError(f"--mix is between 0 and 1, not {mix}")
+    _check_mix(mix)
     if mix == 1.0:
         return
     import torch
@@ -357,8 +361,7 @@ def tune_embedder(store, mgr, pairs: list[Pair], heldout: list[Pair], pair_repor
     # in English (nDCG@10 0.7557 with both tuned, 0.7682 with e5 alone, base 0.7582), and MiniLM sits
     # out Chinese questions anyway
     names = members or (["e5"] if "e5" in base else list(base))
-    if not 0.0 <= mix <= 1.0:
-        raise ValueError(f"--mix is between 0 and 1, not {mix}")
+    _check_mix(mix)  # before any training
     bad = [n for n in names if n not in base]
     if bad:
         raise ValueError(f"{', '.join(bad)}: not a member of this KB's model {store.embed_model!r} ({'+'.join(base)})")

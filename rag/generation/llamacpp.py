@@ -122,8 +122,8 @@ AMX_PATCHED = "+amx.tilecfg"
 def _check_build() -> None:
     """Warn about llama-cpp-python builds that run badly here: with OpenMP, whose threads sleep between
     the ~1000 small steps of a decode step (indexer sets OMP_WAIT_POLICY=PASSIVE for torch): ~3x slower
-    decoding; with AMX kernels from the unpatched source, which crash (SIGSEGV) in their first matrix
-    product (deploy/build_llamacpp.sh)."""
+    decoding; with AMX kernels from the unpatched source, which crash (SIGILL or SIGSEGV) in their first
+    matrix product (deploy/build_llamacpp.sh)."""
     import llama_cpp
 
     info = llama_cpp.llama_print_system_info().decode(errors="replace")
@@ -132,7 +132,7 @@ def _check_build() -> None:
                     "~3x slower; rebuild it with %s", BUILD_HINT)
     if "AMX_INT8 = 1" in info and AMX_PATCHED not in getattr(llama_cpp, "__version__", ""):
         log.warning("llama-cpp-python was built with AMX kernels from the unpatched source, which crash "
-                    "(SIGSEGV) in their first matrix product; rebuild it with %s", BUILD_HINT)
+                    "(SIGILL or SIGSEGV) in their first matrix product; rebuild it with %s", BUILD_HINT)
 
 
 def _model_ids(model: str, cache_dir: str | Path) -> set[str]:

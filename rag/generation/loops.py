@@ -58,6 +58,7 @@ def collapse_repeats(text: str) -> str:
 _ENDED = re.compile(r"[.!?。！？…:：;；)）\]】”’\"'»]\s*$")
 # a period that ends no sentence: a list's number on its own line, a title before a name
 _NOT_AN_END = re.compile(r"(?:^|\n)\s*\d+[.)]$|\b(?:mr|mrs|ms|dr|prof|st|jr|sr)\.$", re.IGNORECASE)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 UNFINISHED_MAX_WORDS = 3   # a cut-off tail this short says nothing ("You", "This fee is"); longer ones stay
 
 
@@ -74,10 +75,9 @@ def trim_unfinished(text: str) -> str:
         return text
     start = spans[-1][0]
     tail = stripped[start:]
-    words = re.findall(r"[^\W\d_]+", tail)
-    cjk = re.findall(r"[\u4e00-\u9fff]", tail)
-    if re.search(r"\d|\[", tail) or len(words) - len(cjk) > UNFINISHED_MAX_WORDS or \
-            len(cjk) > UNFINISHED_MAX_WORDS + 1:
+    cjk = _CJK.findall(tail)
+    words = re.findall(r"[^\W\d_]+", _CJK.sub(" ", tail))
+    if re.search(r"\d|\[", tail) or len(words) > UNFINISHED_MAX_WORDS or len(cjk) > UNFINISHED_MAX_WORDS + 1:
         return text
     kept = stripped[:start].rstrip()
     if not re.search(r"[^\W\d_]{2}", kept) or _NOT_AN_END.search(kept):
