@@ -60,8 +60,10 @@ def test_one_keys_rate_limit_holds_across_both_replicas(cluster):
             codes.append((ca if i % 2 else cb).get("/v1/kbs/bank").status_code)
         took = time.monotonic() - t0
     # 300 a minute for the key, counted in Redis (the bucket refills 5 a second while the test runs);
-    # each replica counting alone would have let all 450 through (225 each)
-    assert codes.count(200) <= 300 + 5 * took + 1 and codes[-1] == 429, (codes.count(200), took, codes[-5:])
+    # each replica counting alone would have let all 450 through (225 each). At the end the key is
+    # refused, but a refill may let one of the last requests through (seen: 429, 429, 429, 429, 200)
+    assert codes.count(200) <= 300 + 5 * took + 1 and codes[-5:].count(429) >= 4, \
+        (codes.count(200), took, codes[-5:])
 
 
 def test_killing_a_replica_under_load_loses_at_most_its_requests_in_flight(cluster):
