@@ -81,6 +81,9 @@ def embedder(kb: str = typer.Option("default", "--kb", help="knowledge base name
              negatives: int = typer.Option(0, "--negatives", min=0, help="hard negatives mined (and filtered) per "
                                            "question (default 0: in-batch negatives only, which measured better "
                                            "on the FAQ KBs, whose answers overlap)"),
+             cloze: int = typer.Option(2, "--cloze", min=0, help="sentences per English chunk used as queries with "
+                                       "the chunk without them as the positive (inverse cloze), in a KB that is "
+                                       "mostly English; 0: none"),
              max_chunks: int = typer.Option(2000, "--max-chunks", min=1, help="chunks to write questions for"),
              generated: int = typer.Option(0, "--generated", min=0, help="chunks to also have the generator write "
                                            "a question for (CPU: ~1 s each)"),
@@ -136,7 +139,7 @@ def embedder(kb: str = typer.Option("default", "--kb", help="knowledge base name
                 gen = make_generator(settings.generation)
                 gen.warm_up()
             pairs, pair_report = build_pairs(store, retriever, max_chunks=max_chunks, generator=gen,
-                                             generated=generated, negatives=negatives, seed=seed,
+                                             generated=generated, negatives=negatives, cloze=cloze, seed=seed,
                                              progress=not as_json)
             tmp = pairs_file.with_suffix(".tmp")
             tmp.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in

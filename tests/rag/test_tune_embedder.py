@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from rag.adapt.embedder_pairs import answers_too, build_pairs, split_pairs
+from rag.adapt.embedder_pairs import answers_too, build_pairs, cloze_pairs, split_pairs, without
 
 
 @pytest.fixture
@@ -20,21 +20,61 @@ def kb_pairs(manager, sample_copy):
     return pairs, rep
 
 
-def test_pairs_in_both_languages_with_filtered_negatives(kb_pairs):
+def test_pairs_in_both_languages_with_filtered_negatives(kb_pairs, manager):
+    from rag.adapt.embedder_pairs import embed_text
+
     pairs, rep = kb_pairs
     assert {p.lang for p in pairs} == {"en", "zh"}  # the sample KB holds English and Chinese documents
     assert rep.languages["zh"] > 0 and sum(rep.kept.values()) == len(pairs)
     assert any(p.negatives for p in pairs)
+    store = manager.open("t")
+    whole = {c.chunk_id: embed_text(c.title, c.text) for d in store.documents() for c in store.doc_chunks(d.doc_id)}
+    store.close()
     for p in pairs:
         assert p.question and p.positive
-        for n in p.negatives:
-            assert n != p.positive and not answers_too(p.question, p.positive, n, p.source_sentence)
+        for n in p.negatives:  # filtered against the whole chunk (the positive may lack its source sentence)
+            assert n != p.positive and not answers_too(p.question, whole[p.chunk_id], n, p.source_sentence)
     # the split is by a hash of the doc id, and the ids follow the test's temporary folder: which share
     # of documents is held out varies from run to run, the split by document does not
     splits = [split_pairs(pairs, h / 10) for h in range(1, 10)]
     assert any(train and held for train, held in splits)
+    questions = [p for p in pairs if p.kind != "cloze"]
     for train, held in splits:
-        assert len(train) + len(held) == len(pairs) and not {p.doc_id for p in train} & {p.doc_id for p in held}
+        assert not {p.doc_id for p in train} & {p.doc_id for p in held}
+        assert all(p.kind != "cloze" for p in held)  # the held-out measurement asks questions only
+        assert len([p for p in train if p.kind != "cloze"]) + len(held) == len(questions)
+
+
+def test_cloze_pairs_take_the_sentence_out_of_english_positives_only(kb_pairs):
+    pairs, rep = kb_pairs
+    cloze = [p for p in pairs if p.kind == "cloze"]
+    assert cloze and rep.kept["cloze"] == len(cloze) and {p.lang for p in cloze} == {"en"}
+    for p in cloze:
+        assert p.question == p.source_sentence and p.question not in p.positive
+    # written English questions: the source sentence is out of the positive 9 times in 10; Chinese keep it
+    en = [p for p in pairs if p.kind == "template" and p.lang == "en"]
+    zh = [p for p in pairs if p.kind == "template" and p.lang == "zh"]
+    assert en and zh
+    assert sum(p.source_sentence not in p.positive for p in en) >= 0.6 * len(en)
+    assert all(p.source_sentence in p.positive for p in zh)
+
+
+def test_cloze_on_one_chunk_in_each_language():
+    import random
+
+    from indexer.types import ChunkRecord
+
+    en = ChunkRecord(0, "c1", "d1", "fees.md", "A wire transfer abroad costs 25 dollars and arrives in two days. "
+                     "Transfers inside the country are free of charge for every account. "
+                     "Cards lost abroad are blocked at once when you call the hotline.", "Fees", None, {})
+    zh = ChunkRecord(1, "c2", "d2", "fees.md", "境外电汇每笔收费二十五元，两天内到账。境内转账对所有账户免费。"
+                     "在境外丢失的银行卡，致电热线后立即冻结。", "费用", None, {})
+    made = cloze_pairs(en, random.Random(1), 2)
+    assert len(made) == 2 and all(p.question not in p.positive and p.positive.startswith("Fees\n") for p in made)
+    assert cloze_pairs(zh, random.Random(1), 2) == []   # English chunks only
+    assert cloze_pairs(en, random.Random(1), 0) == []
+    assert without("Too short. Gone.", "Gone.") == ""   # too little is left to stand for the chunk
+    assert without(en.text, "Not in it.") == ""
 
 
 def test_a_negative_that_answers_is_dropped():
