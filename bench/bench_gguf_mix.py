@@ -66,34 +66,35 @@ def write_variant(src: Path, dst: Path, pattern: str | None, scaled: bool) -> Pa
     import gguf
     from gguf.constants import GGMLQuantizationType as Q
 
+    from indexer.atomic import atomic_target
+
     if dst.is_file():
         return dst
     r = gguf.GGUFReader(str(src))
-    tmp = dst.with_name(f".{dst.name}.tmp")  # renamed when whole: an interrupted write is not reused
-    w = gguf.GGUFWriter(str(tmp), arch=r.fields["general.architecture"].contents(), endianess=r.endianess)
-    for name, f in r.fields.items():
-        if name.startswith("GGUF.") or name == "general.architecture":
-            continue
-        if f.types[0] == gguf.GGUFValueType.ARRAY:
-            w.add_key_value(name, f.contents(), f.types[0], sub_type=f.types[-1])
-        else:
-            w.add_key_value(name, f.contents(), f.types[0])
-    for t in r.tensors:
-        if t.tensor_type in (Q.F32, Q.F16):
-            w.add_tensor(t.name, np.asarray(t.data), raw_dtype=t.tensor_type)
-            continue
-        want = Q.Q4_0 if pattern and re.search(pattern, t.name) else Q.Q8_0
-        if want == t.tensor_type:
-            w.add_tensor(t.name, np.asarray(t.data), raw_shape=t.data.shape, raw_dtype=want)
-            continue
-        x = gguf.quants.dequantize(t.data, t.tensor_type)
-        q = q4_0_scaled(x) if want == Q.Q4_0 and scaled else gguf.quants.quantize(x, want)
-        w.add_tensor(t.name, q, raw_shape=q.shape, raw_dtype=want)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    tmp.replace(dst)
+    with atomic_target(dst, sync=False) as tmp:  # renamed when whole: an interrupted write is not reused
+        w = gguf.GGUFWriter(str(tmp), arch=r.fields["general.architecture"].contents(), endianess=r.endianess)
+        for name, f in r.fields.items():
+            if name.startswith("GGUF.") or name == "general.architecture":
+                continue
+            if f.types[0] == gguf.GGUFValueType.ARRAY:
+                w.add_key_value(name, f.contents(), f.types[0], sub_type=f.types[-1])
+            else:
+                w.add_key_value(name, f.contents(), f.types[0])
+        for t in r.tensors:
+            if t.tensor_type in (Q.F32, Q.F16):
+                w.add_tensor(t.name, np.asarray(t.data), raw_dtype=t.tensor_type)
+                continue
+            want = Q.Q4_0 if pattern and re.search(pattern, t.name) else Q.Q8_0
+            if want == t.tensor_type:
+                w.add_tensor(t.name, np.asarray(t.data), raw_shape=t.data.shape, raw_dtype=want)
+                continue
+            x = gguf.quants.dequantize(t.data, t.tensor_type)
+            q = q4_0_scaled(x) if want == Q.Q4_0 and scaled else gguf.quants.quantize(x, want)
+            w.add_tensor(t.name, q, raw_shape=q.shape, raw_dtype=want)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
     return dst
 
 

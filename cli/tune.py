@@ -101,6 +101,7 @@ def embedder(kb: str = typer.Option("default", "--kb", help="knowledge base name
     import shutil
     import time
 
+    from indexer.atomic import write_lines
     from rag.adapt.embedder_pairs import build_pairs, split_pairs
     from rag.adapt.tune_embedder import gain_line, tune_embedder
     from rag.retrieval.hybrid import HybridRetriever
@@ -141,11 +142,8 @@ def embedder(kb: str = typer.Option("default", "--kb", help="knowledge base name
             pairs, pair_report = build_pairs(store, retriever, max_chunks=max_chunks, generator=gen,
                                              generated=generated, negatives=negatives, cloze=cloze, seed=seed,
                                              progress=not as_json)
-            tmp = pairs_file.with_suffix(".tmp")
-            tmp.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in
-                                     [{"report": pair_report.__dict__}] + [p.to_dict() for p in pairs]) + "\n",
-                           encoding="utf-8")
-            tmp.replace(pairs_file)
+            write_lines(pairs_file, (json.dumps(r, ensure_ascii=False) for r in
+                                     [{"report": pair_report.__dict__}] + [p.to_dict() for p in pairs]))
         log(pair_report.line())
         train, held = split_pairs(pairs, holdout)
         if len(train) < 2:

@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from indexer.atomic import write_lines
 from rag.answering.cite import is_refusal, parse_citations
 
 FIELDS = ("question", "answer", "context")
@@ -114,14 +115,7 @@ def read_records(path: str | Path) -> list[QARecord]:
 
 
 def write_records(records: list[QARecord], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    return path
+    return write_lines(path, (json.dumps(r.to_dict(), ensure_ascii=False) for r in records))
 
 
 def record_hits(record: QARecord):

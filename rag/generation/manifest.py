@@ -21,6 +21,8 @@ import logging
 from pathlib import Path
 from typing import Literal
 
+from indexer.atomic import write_text
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
@@ -56,10 +58,7 @@ def write_manifest(folder: str | Path, kind: str = "") -> Path:
     files = {rel: {"sha256": file_sha256(folder / rel), "bytes": (folder / rel).stat().st_size}
              for rel in _files(folder)}
     doc = {"format": FORMAT, "algorithm": "sha256", "kind": kind, "files": files}
-    tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(folder / MANIFEST)
-    return folder / MANIFEST
+    return write_text(folder / MANIFEST, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def verify_manifest(folder: str | Path, missing: Literal["warn", "ignore", "error"] = "warn") -> bool:
