@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.generation.manifest import ManifestError, verify_manifest, write_manifest
@@ -38,6 +38,9 @@ class AdapterInfo:
     rank: int
     alpha: int
     target_modules: list[str]
+    config: dict = field(default_factory=dict)   # adapter_config.json (peft), as read once
+    model_dir: str = ""      # the model folder it was trained on, as rag_adapter.json records it
+    prompt_format: str = ""  # 'chat' | 'completion' as trained; '' when not recorded
 
 
 def check_adapter(path: str | Path) -> AdapterInfo:
@@ -56,10 +59,13 @@ def check_adapter(path: str | Path) -> AdapterInfo:
         raise AdapterError(f"adapter {e}") from e
     cfg = json.loads(cfg_file.read_text())
     meta = json.loads((folder / META).read_text()) if (folder / META).is_file() else {}
+    meta = meta if isinstance(meta, dict) else {}
     targets = cfg.get("target_modules") or []
-    return AdapterInfo(path=folder, base_model=str(meta.get("base_model", cfg.get("base_model_name_or_path", ""))),
+    return AdapterInfo(path=folder, base_model=str(meta.get("base_model") or cfg.get("base_model_name_or_path") or ""),
                        rank=int(cfg.get("r", 0)), alpha=int(cfg.get("lora_alpha", 0)),
-                       target_modules=sorted(targets) if isinstance(targets, (list, set)) else [str(targets)])
+                       target_modules=sorted(targets) if isinstance(targets, (list, set)) else [str(targets)],
+                       config=cfg, model_dir=str(meta.get("model_dir") or ""),
+                       prompt_format=str(meta.get("prompt_format") or ""))
 
 
 def apply_adapter(model, path: str | Path, merge: bool = True):

@@ -244,11 +244,6 @@ def _meta(folder: Path) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def recorded_prompt_format(adapter_dir: str | Path) -> str:
-    """The prompt format the adapter was trained on ('chat' | 'completion'; '' when not recorded)."""
-    return str(_meta(Path(adapter_dir).expanduser()).get("prompt_format") or "")
-
-
 def recorded_base(adapter_dir: str | Path) -> tuple[str, str]:
     """(base model setting, model folder) the adapter was trained on, as rag_adapter.json records them
     (peft's base_model_name_or_path when there is none); '' for what is not recorded. Nothing is verified."""

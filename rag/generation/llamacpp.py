@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import codecs
 import ctypes
-import json
 import logging
 import os
 import queue
@@ -210,20 +209,20 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         GGUF LoRA (rag.generation.gguf_lora) and have been trained on the model served here (what
         rag_adapter.json records): checked before anything loads, so building a pipeline stops here."""
         from rag.generation.adapter import AdapterError, check_adapter
-        from rag.generation.gguf_lora import recorded_base, recorded_prompt_format, unsupported
+        from rag.generation.gguf_lora import unsupported
 
         s = self.settings
-        info = check_adapter(s.adapter)
-        why = unsupported(json.loads((info.path / "adapter_config.json").read_text()))
+        info = check_adapter(s.adapter)  # its files read once, here
+        why = unsupported(info.config)
         if why:
             raise GenerationError(f"adapter {info.path}: {why}; the llamacpp backend cannot apply it: use "
                                   "backend = \"local\"")
-        trained, served_as = recorded_prompt_format(info.path), s.prompt_style()
+        trained, served_as = info.prompt_format, s.prompt_style()
         if trained and trained != served_as:  # e.g. trained without the worked examples, served with them
             raise AdapterError(f"adapter {info.path} was trained on the {trained!r} prompt format (its rag_adapter.json) "
                                f"but would be served with {served_as!r}: set [generation] prompt_format = "
                                f"{trained!r} (or \"auto\")")
-        base, model_dir = recorded_base(info.path)
+        base, model_dir = info.base_model, info.model_dir
         if not base and not model_dir:
             log.warning("adapter %s does not record its base model (no rag_adapter.json); serving it on %s "
                         "unchecked", info.path, s.model)
