@@ -59,6 +59,7 @@ class Service:
         self.db = open_database(svc.database_url, self.home)
         self.keys = KeyStore(self.db, svc.admin_key)
         self.uploads = self.home / ".uploads"  # upload bytes in flight to the database; swept at start
+        self._redis_probe = None  # redis.Redis for /readyz, made on first use
         sweep_uploads(self.uploads)
         self.jobs = JobStore(self.db)
         self.runner = JobRunner(self.jobs, self._index, self.metrics, self._changed, scratch=self.uploads)
@@ -102,6 +103,8 @@ class Service:
             for pipe in self._pipes.values():
                 pipe.close()
             self._pipes.clear()
+        if self._redis_probe is not None:
+            self._redis_probe.close()
         self.db.close()
 
     # ---- knowledge bases ---------------------------------------------------------
@@ -190,11 +193,15 @@ class Service:
         self._changed(kb)
 
     def redis_up(self) -> bool:
-        import redis
-
+        """One PING on a client kept for the probe (a readiness probe every few seconds must not open a
+        connection pool each time); the client reconnects by itself once Redis is back."""
         try:
-            return bool(redis.Redis.from_url(self.svc.redis_url, socket_timeout=0.5,
-                                             socket_connect_timeout=0.5).ping())
+            if self._redis_probe is None:
+                import redis
+
+                self._redis_probe = redis.Redis.from_url(self.svc.redis_url, socket_timeout=0.5,
+                                                         socket_connect_timeout=0.5)
+            return bool(self._redis_probe.ping())
         except Exception:
             return False
 

@@ -116,12 +116,15 @@ def test_cache_hits_near_duplicates_is_invalidated_and_survives_redis_outage(env
     wait_job(c, job["job_id"])
     assert c.post("/v1/kbs/bank/query", json={"question": q}).json()["cached"] is False
     assert c.post("/v1/kbs/bank/query", json={"question": q}).json()["cached"] is True
+    assert httpx.get(srv.url + "/readyz").json()["redis"] == "up"
     # Redis goes away: answers continue, uncached
     redis.stop()
     t0 = time.perf_counter()
     r = c.post("/v1/kbs/bank/query", json={"question": q})
     assert r.status_code == 200 and r.json()["cached"] is False and r.json()["answer"]
     assert metric(srv, "rag_answer_cache_backend_up") == 0.0
+    ready = httpx.get(srv.url + "/readyz")  # still ready: Redis is reported, not required
+    assert ready.status_code == 200 and ready.json()["redis"].startswith("down")
     # ...and is used again when it returns
     redis.start()
     deadline = time.monotonic() + 40
@@ -132,6 +135,7 @@ def test_cache_hits_near_duplicates_is_invalidated_and_survives_redis_outage(env
         cached = r.json()["cached"]
         time.sleep(1)
     assert cached, "the cache was not used again after Redis came back"
+    assert httpx.get(srv.url + "/readyz").json()["redis"] == "up"  # the probe's client reconnected
 
 
 def test_backpressure_503_and_disconnect_frees_the_slot(env):
