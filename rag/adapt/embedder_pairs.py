@@ -76,10 +76,13 @@ class PairReport:
     seconds: float = 0.0
 
     def line(self) -> str:
-        d, k = sum(self.drafted.values()), sum(self.kept.values())
-        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.kept.items()))
+        asked = {kind: n for kind, n in self.kept.items() if kind != "cloze"}  # cloze pairs need no round trip
+        d, k = sum(n for kind, n in self.drafted.items() if kind != "cloze"), sum(asked.values())
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(asked.items()))
         langs = ", ".join(f"{n} {lang}" for lang, n in sorted(self.languages.items()))
-        return (f"{self.chunks} chunks -> {d} questions -> {k} kept by the round-trip check ({kinds}; {langs}); "
+        cloze = f" + {self.kept['cloze']} inverse-cloze pairs" if self.kept.get("cloze") else ""
+        return (f"{self.chunks} chunks -> {d} questions -> {k} kept by the round-trip check ({kinds}){cloze}; "
+                f"{k + self.kept.get('cloze', 0)} pairs ({langs}); "
                 f"hard negatives: {self.negatives_kept} kept, {self.negatives_dropped} dropped as answering")
 
 
