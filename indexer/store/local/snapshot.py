@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.atomic import fsync_path, write_text
 from indexer.store.local.catalog import Catalog
 from indexer.store.local.dense import DenseIndex
 from indexer.store.local.sparse import BM25Index
@@ -82,14 +83,11 @@ class Snapshot:
                     "chunks": len(self.bm25)}
         (tmp / "manifest.json").write_text(json.dumps(manifest))
         for f in tmp.iterdir():
-            _fsync(f)
+            fsync_path(f)
         final = root / name
         os.replace(tmp, final)
-        pointer = root / "CURRENT.tmp"
-        pointer.write_text(name)
-        _fsync(pointer)
-        os.replace(pointer, root / "CURRENT")
-        _fsync(root)
+        write_text(root / "CURRENT", name)
+        fsync_path(root)
         self._prune(root, keep={name, read_pointer(root) or name})
         return final
 
@@ -126,11 +124,3 @@ def read_pointer(root: Path) -> str | None:
         return (root / "CURRENT").read_text().strip() or None
     except FileNotFoundError:
         return None
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
