@@ -39,10 +39,9 @@ FALLBACK = re.compile(r"^What about |是怎么规定的？$")
 FAQ_PER_CHUNK = 3
 NEAR_COPY = 0.6           # token Jaccard with the positive at or above which a "negative" is the same text
 # inverse cloze (Lee et al. 2019): sentences per English chunk taken out as queries (`--cloze`), and the share
-# of written English questions whose source sentence stays in the positive. In a KB whose chunks are mostly
-# English only: on the FAQ's choice fold it raised English (nDCG@10 0.7573 -> 0.7700) and Chinese questions
-# over the English KB (0.6002 -> 0.6281), and lowered Chinese on the Chinese KB (0.6917 -> 0.6711), whose 20
-# English chunks then took batch places from its Chinese questions (docs/embedder-tuning.md)
+# of written English questions whose source sentence stays in the positive. Only in a KB whose chunks are
+# mostly English: on the FAQ's choice fold it raised English and Chinese-over-English retrieval and lowered
+# Chinese on the Chinese KB (docs/embedder-tuning.md); 4 sentences a chunk did worse than 2
 CLOZE_PER_CHUNK = 2
 CLOZE_KEEP = 0.1
 CLOZE_LANGS = frozenset({"en"})
@@ -77,7 +76,7 @@ class PairReport:
 
     def line(self) -> str:
         asked = {kind: n for kind, n in self.kept.items() if kind != "cloze"}  # cloze pairs need no round trip
-        d, k = sum(n for kind, n in self.drafted.items() if kind != "cloze"), sum(asked.values())
+        d, k = sum(self.drafted.values()), sum(asked.values())
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(asked.items()))
         langs = ", ".join(f"{n} {lang}" for lang, n in sorted(self.languages.items()))
         cloze = f" + {self.kept['cloze']} inverse-cloze pairs" if self.kept.get("cloze") else ""
@@ -220,8 +219,6 @@ def build_pairs(store, retriever, *, max_chunks: int = 2000, generator=None, gen
     for p in pairs:
         rep.kept[p.kind] = rep.kept.get(p.kind, 0) + 1
         rep.languages[p.lang] = rep.languages.get(p.lang, 0) + 1
-    if rep.kept.get("cloze"):
-        rep.drafted["cloze"] = rep.kept["cloze"]
     rep.seconds = time.monotonic() - t0
     return pairs, rep
 
