@@ -45,6 +45,16 @@ def atomic_target(path: str | Path, sync: bool = True) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def remove_stale(path: str | Path) -> int:
+    """Remove the temporaries of `path` that killed writers left behind (any process's: call it only where
+    its writers are serialised, e.g. under the store's write lock); how many there were."""
+    path = Path(path)
+    stale = list(path.parent.glob(f".{path.stem}.*.tmp{path.suffix}"))
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
+
+
 def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
     """Write `text` to `path` atomically; returns the path."""
     with atomic_target(path) as tmp:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from indexer.atomic import atomic_target, temp_name, write_lines, write_text
+from indexer.atomic import atomic_target, remove_stale, temp_name, write_lines, write_text
 
 
 def test_write_replaces_the_file_and_leaves_no_temporary(tmp_path):
@@ -36,3 +36,12 @@ def test_the_temporary_name_keeps_the_suffix_for_writers_that_add_it(tmp_path):
         np.save(tmp, np.arange(4))  # np.save appends .npy to a name without it
     assert np.load(target).tolist() == [0, 1, 2, 3]
     assert [p.name for p in tmp_path.iterdir()] == ["vectors.npy"]
+
+
+def test_temporaries_left_by_a_killed_writer_are_removed(tmp_path):
+    target = tmp_path / "CURRENT"
+    write_text(target, "snap-1")
+    (tmp_path / ".CURRENT.4242.tmp").write_text("snap-")  # a writer killed between write and rename
+    (tmp_path / ".other.4242.tmp").write_text("x")         # another file's: left alone
+    assert remove_stale(target) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.4242.tmp", "CURRENT"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.atomic import fsync_path, write_text
+from indexer.atomic import fsync_path, remove_stale, write_text
 from indexer.store.local.catalog import Catalog
 from indexer.store.local.dense import DenseIndex
 from indexer.store.local.sparse import BM25Index
@@ -86,6 +86,7 @@ class Snapshot:
             fsync_path(f)
         final = root / name
         os.replace(tmp, final)
+        remove_stale(root / "CURRENT")  # a pointer write cut short by kill -9 (the writer lock is held)
         write_text(root / "CURRENT", name)
         fsync_path(root)
         self._prune(root, keep={name, read_pointer(root) or name})
