@@ -49,24 +49,31 @@ def _pipeline(kb: str, adapter: Optional[str] = None):
     return pipe
 
 
-def _print_answer(ans, streamed: bool) -> None:
-    if not streamed:
+def _note(ans) -> str:
+    """What became of the generator's answer, for the reader."""
+    if ans.mode == "extract":
+        return ""
+    if ans.fallback == "unsupported":
+        return "no sentence of that answer is supported by the passages, and none of them matches the question"
+    if ans.fallback:
+        return "no sentence of that answer is supported by the passages; quoting the best-matching one"
+    if any(d.outcome == "removed" for d in ans.dropped):
+        return "sentences whose facts the passages contradict are left out"
+    return ""
+
+
+def _print_answer(ans, streamed: str | None) -> None:
+    """`streamed`: the text already printed while the answer was written (None: nothing was)."""
+    note = _note(ans)
+    if streamed is None:
         print(ans.answer)
-    elif ans.mode == "extract":
+    elif streamed.strip() == ans.answer.strip():  # what was shown is the checked answer
         print()
-    elif ans.fallback == "unsupported":
-        typer.secho("\n(no sentence of that answer is supported by the passages, and none of them matches the "
-                    "question:)", fg="yellow")
+        if note:
+            typer.secho(f"({note})", fg="yellow")
+    else:  # raw tokens were shown, or a later sentence changed an earlier one: the checked answer
+        typer.secho(f"\n({note or 'the checked answer'}:)", fg="yellow")
         print(ans.answer)
-    elif ans.fallback:
-        typer.secho("\n(no sentence of that answer is supported by the passages; quoting the best-matching one:)",
-                    fg="yellow")
-        print(ans.answer)
-    elif any(d.outcome == "removed" for d in ans.dropped):
-        typer.secho("\n(sentences whose facts the passages contradict are left out:)", fg="yellow")
-        print(ans.answer)
-    else:
-        print()
     for c in ans.citations:
         where = c.source + (f" p.{c.page}" if c.page else "")
         typer.secho(f"  [{c.n}] {where}: “{c.quote[:160]}”", fg="cyan")
@@ -119,15 +126,16 @@ def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
     for q in todo:
         if len(todo) > 1 and not as_json:
             typer.secho(f"\nQ: {q}", bold=True)
-        ans = None
+        ans, shown = None, []
         for event in pipe.stream(q, filters=filters):
             if isinstance(event, Answer):
                 ans = event
             elif stream and not as_json:
                 print(event.text, end="", flush=True)
+                shown.append(event.text)
         answers.append(ans)
         if not as_json:
-            _print_answer(ans, stream)
+            _print_answer(ans, "".join(shown) if stream else None)
     if as_json:
         print(_answer_json(answers[0]) if len(answers) == 1 else
               "[" + ",\n".join(_answer_json(a) for a in answers) + "]")
@@ -154,11 +162,12 @@ def chat(kb: str = KB, doc: list[str] = DOC, source: list[str] = SOURCE, tag: li
         if question == "/reset":
             history = []
             continue
-        ans = None
+        ans, shown = None, []
         for event in pipe.stream(question, history, filters):
             if isinstance(event, Answer):
                 ans = event
             else:
                 print(event.text, end="", flush=True)
-        _print_answer(ans, True)
+                shown.append(event.text)
+        _print_answer(ans, "".join(shown))
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": ans.answer}]

@@ -51,6 +51,11 @@ class AnswerSettings(BaseSettings):
     refusal_threshold: float | None = Field(
         None, description="evidence below this refuses without generating; default: the KB's calibrated "
                           "threshold (`rag tune refusal`), else no retrieval-based refusal")
+    stream: Literal["verified", "raw"] = Field(
+        "verified", description="what a streamed answer shows while it is written: 'verified', each sentence once "
+                                "the next has begun and it has passed the citation and facts checks (a sentence "
+                                "the checks drop is never shown); 'raw', the generator's tokens as they come (the "
+                                "checked answer follows at the end)")
 
     @property
     def uses_generator(self) -> bool:

@@ -115,7 +115,9 @@ class Pipeline:
 
     def stream(self, question: str, history: list[dict[str, str]] | None = None,
                filters: Filters | None = None) -> Iterator[Token | Answer]:
-        """Yields Token pieces as the generator produces them, then the final Answer."""
+        """Yields Token pieces, then the final Answer. [answer] stream = "verified" (default): each sentence
+        once the next has begun and it has passed the checks, cited and renumbered as in the final answer;
+        "raw": the generator's pieces as they come."""
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
@@ -151,13 +153,26 @@ class Pipeline:
         citer = StreamCiter(used, gs.cite_min_overlap, cross, beyond=[h for h in hits if h.chunk_id not in in_prompt],
                             question=question)
         t = time.perf_counter()
-        first = None
+        first = shown_at = None
+        verified = self.settings.answer.stream == "verified"
+        shown = ""  # verified streaming: the checked text yielded so far
         for piece in citer.wrap(self.generator.stream(messages)):
             if first is None:
                 first = time.perf_counter()
-            yield Token(piece)
+            if not verified:
+                yield Token(piece)
+                continue
+            settled = citer.settled()
+            if settled is not None:
+                part = _clean(settled)
+                # a later sentence can change an earlier one (a listing loop is seen at its third
+                # sentence): then nothing more is shown until the final answer, which replaces it all
+                if part.startswith(shown) and len(part) > len(shown):
+                    shown_at = shown_at or time.perf_counter()
+                    yield Token(part[len(shown):])
+                    shown = part
         cited = citer.finish()
-        text = trim_unfinished(collapse_repeats(PROMPT_TAG.sub("", cited.answer)))
+        text = trim_unfinished(_clean(cited.answer))
         citations, fallback = cited.citations, ""
         refused = is_refusal(text) and not citations
         if not refused and not citations and self.settings.answer.extractive_fallback:
@@ -173,8 +188,13 @@ class Pipeline:
             # the passages contradict), and no passage sentence matches the question: the documents do
             # not answer it, whatever the model wrote
             text, refused, fallback = refusal_message(question), True, "unsupported"
+        if verified and text.startswith(shown) and len(text) > len(shown):
+            yield Token(text[len(shown):])  # the last sentence, or the fallback / refusal in place of the answer
+            shown_at = shown_at or time.perf_counter()
         end = time.perf_counter()
         timings.update(ttft_s=((first or end) - t0), generate_s=end - t, total_s=end - t0)
+        if verified:
+            timings["first_shown_s"] = (shown_at or end) - t0  # the first checked text a reader sees
         yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=used,
                      dropped=cited.dropped, fallback=fallback)
 
@@ -191,6 +211,11 @@ class Pipeline:
         timings.update(ttft_s=end - t0, generate_s=0.0, total_s=end - t0)
         yield Token(text)
         yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=hits, mode="extract")
+
+
+def _clean(answer: str) -> str:
+    """A cited answer without prompt tags the model echoed and without exact repeats."""
+    return collapse_repeats(PROMPT_TAG.sub("", answer))
 
 
 def _checkable(answer: str, hits: list) -> bool:

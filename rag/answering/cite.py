@@ -317,23 +317,33 @@ def _shape(text: str) -> frozenset[str]:
     return frozenset(_SHAPE_WORD.findall(_NUMBER_RUN.sub(" # ", MARKER.sub(" ", text)).lower()))
 
 
-def _drop_value_loops(sentences: list[_Sentence]) -> None:
-    shapes = [(s, _shape(s.text)) for s in sentences if not s.contradicted and _NUMBER_RUN.search(MARKER.sub(" ", s.text))]
-    groups: list[list[tuple[_Sentence, frozenset[str]]]] = []
-    for s, shape in shapes:
+def _alike_groups(texts: list[str]) -> list[list[int]]:
+    """Indexes of the texts alike but for their numbers (each with a number and LOOP_MIN_WORDS+ words,
+    word-shape Jaccard >= LOOP_SIMILARITY with one of the group), grouped in order."""
+    groups: list[list[tuple[int, frozenset[str]]]] = []
+    for i, text in enumerate(texts):
+        if not _NUMBER_RUN.search(MARKER.sub(" ", text)):
+            continue
+        shape = _shape(text)
         if len(shape) < LOOP_MIN_WORDS:
             continue
         group = next((g for g in groups if any(len(shape & o) / len(shape | o) >= LOOP_SIMILARITY for _, o in g)), None)
         if group is None:
-            groups.append([(s, shape)])
+            groups.append([(i, shape)])
         else:
-            group.append((s, shape))
-    for group in groups:
+            group.append((i, shape))
+    return [[i for i, _ in g] for g in groups]
+
+
+def _drop_value_loops(sentences: list[_Sentence]) -> None:
+    live = [s for s in sentences if not s.contradicted]
+    for group in _alike_groups([s.text for s in live]):
         if len(group) < LOOP_MIN:
             continue
-        first = MARKER.sub("", group[0][0].text).strip()
+        members = [live[i] for i in group]
+        first = MARKER.sub("", members[0].text).strip()
         first = first if len(first) <= 60 else first[:60].rstrip() + "…"
-        for s, _ in group[1:]:
+        for s in members[1:]:
             s.contradicted, s.kept = True, []
             s.dropped.append(Citation(n=0, doc_id="", chunk_id="", source="", quote="", supported=False,
                                       sentence=s.text.strip(), outcome="removed",
@@ -341,6 +351,13 @@ def _drop_value_loops(sentences: list[_Sentence]) -> None:
                                              "a listing loop of the model, not a statement of the passages)"))
             for d in s.dropped:
                 d.outcome = "removed"
+
+
+def _loop_start(sentences: list[str]) -> int | None:
+    """Index of the second sentence of the first group alike but for their numbers that is not (yet) a
+    listing loop (fewer than LOOP_MIN); None when there is none."""
+    starts = [g[1] for g in _alike_groups(sentences) if 2 <= len(g) < LOOP_MIN]
+    return min(starts) if starts else None
 
 
 def _backed_together(s: _Sentence, idx: list[int], hits: Sequence[Hit], known: str) -> bool:
@@ -390,6 +407,8 @@ class StreamCiter:
         citer = StreamCiter(used_hits)
         for piece in citer.wrap(gen.stream(messages)): print(piece, end="")
         result = citer.finish()
+
+    `settled()` cites the sentences that are complete so far, for streaming only verified text.
     """
 
     def __init__(self, hits: Sequence[Hit], min_overlap: float = 0.3, cross: CrossLingualSupport | None = None,
@@ -397,6 +416,7 @@ class StreamCiter:
         self.hits, self.min_overlap, self.cross, self.beyond = hits, min_overlap, cross, beyond
         self.question = question
         self.parts: list[str] = []
+        self._settled = 0
 
     def wrap(self, pieces: Iterable[str]) -> Iterator[str]:
         for piece in pieces:
@@ -406,6 +426,26 @@ class StreamCiter:
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    def settled(self) -> str | None:
+        """The cited answer of the sentences complete so far, when more of them are complete than at the
+        last call (else None). A sentence is complete once the next one has begun: until then it may still
+        grow, or get its citation markers ("...。" then "[1]"). The second of two sentences alike but for
+        their numbers waits, with all after it, until a third makes them a listing loop (and cite removes
+        them) or the answer ends."""
+        text = self.text
+        spans = split_sentences(text)
+        while spans and not text[spans[-1][0]:spans[-1][1]].strip():
+            spans.pop()  # trailing white space: the last sentence's markers may still come
+        end = spans[-1][0] if len(spans) >= 2 else 0
+        if end <= self._settled:
+            return None
+        self._settled = end
+        answer = cite(text[:end], self.hits, self.min_overlap, cross=self.cross, beyond=self.beyond,
+                      question=self.question).answer
+        kept = split_sentences(answer)
+        held = _loop_start([answer[a:b] for a, b in kept])
+        return answer if held is None else answer[:kept[held][0]].rstrip()
 
     def finish(self) -> CitedText:
         return cite(self.text, self.hits, self.min_overlap, cross=self.cross, beyond=self.beyond,

@@ -144,7 +144,8 @@ def test_openai_client_plain_and_streaming(env):
         if chunk.choices and chunk.choices[0].delta.content:
             pieces.append(chunk.choices[0].delta.content)
         last = chunk
-    assert len(pieces) >= 2 and last.choices[0].finish_reason == "stop"
+    # checked sentences as they settle ([answer] stream = "verified"): one piece for a one-sentence answer
+    assert pieces and "".join(pieces).strip() and last.choices[0].finish_reason == "stop"
     assert "citations" in last.model_extra
 
 

@@ -265,3 +265,44 @@ def test_table_rows_in_chinese():
     out = cite("港湾普卡的年费为50元/年[1]。", [fees], question=question)
     assert "50元" not in out.answer
     assert any("港湾金卡" in d.reason and d.outcome == "removed" for d in out.dropped)
+
+
+def _settle(citer: StreamCiter, pieces: list[str]) -> list[str]:
+    """Feed the pieces one by one; what settled() returned after each (None left out)."""
+    out = []
+    for _ in citer.wrap(iter(pieces)):
+        settled = citer.settled()
+        if settled is not None:
+            out.append(settled)
+    return out
+
+
+def test_settled_holds_a_sentence_until_the_next_begins_and_never_shows_a_dropped_one():
+    # the second sentence states a price the passage contradicts ($99 for $45): it never settles
+    answer = ("Domestic wire transfers cost $25 [2]. International wire transfers cost $99 [2]. "
+              "Call 1-800-555-0199 to report a lost card [1].")
+    pieces = [w + " " for w in answer.split(" ")]
+    citer = StreamCiter(HITS)
+    seen = _settle(citer, pieces)
+    assert seen[0] == "Domestic wire transfers cost $25 [1]."  # renumbered as in the final answer
+    assert all("$99" not in s for s in seen)
+    final = citer.finish().answer
+    assert "$99" not in final and all(final.startswith(s) for s in seen)
+    # a sentence whose markers arrive after its full stop is not settled before them
+    citer = StreamCiter([ZH])
+    seen = _settle(citer, ["银行卡丢失后请拨打95555办理口头挂失。", "[1]", "口头挂失的有效期为五天", "[1]。"])
+    assert seen == ["银行卡丢失后请拨打95555办理口头挂失。[1]"]  # with its marker, as it will stay
+    assert citer.finish().answer.startswith(seen[0])
+
+
+def test_settled_holds_a_possible_listing_loop_until_it_is_one():
+    first = "Everyday Checking has a $12 monthly maintenance fee [1]. "
+    loop = [f"You can avoid the fee with a minimum daily balance of ${n} or more [1]. " for n in ("1,500", "25", "300")]
+    citer = StreamCiter([FEES])
+    seen = _settle(citer, [first, loop[0], loop[1], "Thank you. "])
+    # the second alike sentence ($25) waits: a third would make all but the first a listing loop
+    assert seen[-1] == first.strip() + " " + loop[0].strip()
+    citer = StreamCiter([FEES])
+    seen = _settle(citer, [first, *loop, "Thank you. "])
+    final = citer.finish().answer
+    assert all("$25" not in s and "$300" not in s for s in seen) and "$25" not in final

@@ -30,7 +30,8 @@ def test_answer_streams_then_cites_real_chunks(manager, sample_copy, generator):
     events = list(pipe.stream("What number do I call to report a stolen card?"))
     tokens = [e for e in events if isinstance(e, Token)]
     ans = events[-1]
-    assert isinstance(ans, Answer) and len(tokens) > 1 and ans.answer and not ans.refused
+    assert isinstance(ans, Answer) and tokens and ans.answer and not ans.refused
+    assert "".join(t.text for t in tokens) == ans.answer  # checked sentences, streamed as they settle
     ids = {h.chunk_id for h in ans.hits}
     assert ans.citations and all(c.chunk_id in ids for c in ans.citations)
     assert all(c.quote and c.source for c in ans.citations)
@@ -108,3 +109,17 @@ def test_chinese_follow_up_is_answered_from_the_conversation(manager, sample_cop
     assert follow.mode == "extract" and not follow.refused and follow.citations
     assert "信用卡" in follow.answer and any("card_loss" in h.source for h in follow.hits[:2])
     assert follow.hits[0].chunk_id != alone.hits[0].chunk_id or alone.refused
+
+
+def test_a_streamed_answer_shows_only_checked_sentences(manager, sample_copy, generator):
+    q = "How much is the monthly fee for an Everyday Checking account, and how can I avoid it?"
+    events = list(make(manager, generator).stream(q))  # [answer] stream = "verified", the default
+    ans, shown = events[-1], "".join(e.text for e in events[:-1])
+    assert isinstance(ans, Answer) and not ans.refused and shown == ans.answer
+    for d in ans.dropped_sentences:
+        if d.outcome == "removed":
+            assert d.sentence not in shown
+    assert ans.timings["ttft_s"] <= ans.timings["first_shown_s"] <= ans.timings["total_s"]
+    raw = list(make(manager, generator, stream="raw").stream(q))  # the generator's own pieces
+    assert len(raw) > 2 and "first_shown_s" not in raw[-1].timings
+    assert raw[-1].answer == ans.answer  # the same checked answer either way

@@ -401,7 +401,7 @@ def test_answer_reports_dropped_sentences_in_json_and_on_the_command_line(capsys
     assert d["sentence"] == "Premium Checking costs $31 a month [1]." and d["outcome"] == "removed"
     assert d["reason"] == ("the amount $31 is not in passage [1]; names 'Premium Checking', which passage [1] "
                            "does not mention")
-    _print_answer(ans, streamed=False)
+    _print_answer(ans, streamed=None)
     out = capsys.readouterr()
     assert out.out.startswith("Everyday Checking costs $12 a month [1].")
     assert "(dropped “Premium Checking costs $31 a month.”: the amount $31 is not in passage [1]" in out.err
