@@ -113,6 +113,10 @@ def test_chinese_follow_up_is_answered_from_the_conversation(manager, sample_cop
 
 def test_a_streamed_answer_shows_only_checked_sentences(manager, sample_copy, generator):
     q = "How much is the monthly fee for an Everyday Checking account, and how can I avoid it?"
+    # llama.cpp keeps the last prompt's KV: a prompt's first run prefills it in one batch, a repeat
+    # evaluates only its last token again, and the two kernels round differently enough for greedy
+    # decoding to part after a sentence. One run first, so that both modes below decode alike.
+    list(make(manager, generator, stream="raw").stream(q))
     events = list(make(manager, generator).stream(q))  # [answer] stream = "verified", the default
     ans, shown = events[-1], "".join(e.text for e in events[:-1])
     assert isinstance(ans, Answer) and not ans.refused and shown == ans.answer
