@@ -490,6 +490,14 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         if cut is None and self.few_shot:  # a blank line ends the answer
             cut = StopAt()
         ids: list[int] = []
+        common = _common_prefix(llm._input_ids, prompt)
+        if common < len(prompt) - 1:
+            # all but the last prompt token here, so that generate() always evaluates that token alone,
+            # as it must when the prompt is all in the KV cache already (a repeat): evaluated inside a
+            # batch it comes out of other kernels, whose rounding was enough for greedy decoding to part
+            # after a sentence, so the same question got another answer the second time it was asked
+            llm.n_tokens = common  # eval() drops the KV cache from here
+            llm.eval(prompt[common:-1])
         tokens = llm.generate(prompt, temp=s.temperature if sample else 0.0, top_k=0, top_p=s.top_p if sample else 1.0,
                               min_p=0.0, typical_p=1.0, repeat_penalty=s.repetition_penalty, reset=True)
         try:

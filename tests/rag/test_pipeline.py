@@ -113,10 +113,6 @@ def test_chinese_follow_up_is_answered_from_the_conversation(manager, sample_cop
 
 def test_a_streamed_answer_shows_only_checked_sentences(manager, sample_copy, generator):
     q = "How much is the monthly fee for an Everyday Checking account, and how can I avoid it?"
-    # llama.cpp keeps the last prompt's KV: a prompt's first run prefills it in one batch, a repeat
-    # evaluates only its last token again, and the two kernels round differently enough for greedy
-    # decoding to part after a sentence. One run first, so that both modes below decode alike.
-    list(make(manager, generator, stream="raw").stream(q))
     events = list(make(manager, generator).stream(q))  # [answer] stream = "verified", the default
     ans, shown = events[-1], "".join(e.text for e in events[:-1])
     assert isinstance(ans, Answer) and not ans.refused and shown == ans.answer
@@ -127,3 +123,15 @@ def test_a_streamed_answer_shows_only_checked_sentences(manager, sample_copy, ge
     raw = list(make(manager, generator, stream="raw").stream(q))  # the generator's own pieces
     assert len(raw) > 2 and "first_shown_s" not in raw[-1].timings
     assert raw[-1].answer == ans.answer  # the same checked answer either way
+
+
+def test_a_question_asked_again_gets_the_same_answer(manager, sample_copy, generator):
+    """llama.cpp keeps the last prompt's KV cache, so a repeated prompt is decoded from its last token
+    alone while a new one is prefilled in batches; the prompt's last token is always evaluated alone,
+    so that the two decode alike (before, this answer parted after its first sentence)."""
+    q = "How much is the monthly fee for an Everyday Checking account, and how can I avoid it?"
+    pipe = make(manager, generator, stream="raw")
+    list(pipe.stream("Which Harbor Bank branch is open on Sundays?"))  # another prompt in the KV cache
+    first = [e.text if isinstance(e, Token) else e.answer for e in pipe.stream(q)]
+    again = [e.text if isinstance(e, Token) else e.answer for e in pipe.stream(q)]
+    assert len(first) > 10 and again == first
