@@ -86,7 +86,8 @@ def _print_answer(ans, streamed: str | None) -> None:
                     fg="bright_black", err=True)
     typer.secho(f"  ({'refused; ' if ans.refused else ''}retrieve {t.get('retrieve_s', 0) * 1000:.0f} ms, "
                 f"rerank {t.get('rerank_s', 0) * 1000:.0f} ms, first token {t.get('ttft_s', 0):.2f} s, "
-                f"total {t.get('total_s', 0):.2f} s)", fg="bright_black", err=True)
+                + (f"first shown {t['first_shown_s']:.2f} s, " if "first_shown_s" in t else "")
+                + f"total {t.get('total_s', 0):.2f} s)", fg="bright_black", err=True)
 
 
 def _short(sentence: str, limit: int = 70) -> str:

@@ -111,7 +111,9 @@ function showDone(question, data) {
     (data.mode === "extract" && !data.refused ? "quoted from the documents · " : "") +
     (data.fallback === "extractive" ? "the model's answer was unsupported: quoted instead · " : "") +
     (data.fallback === "unsupported" ? "the model's answer was unsupported by the documents · " : "") +
-    `first token ${(t.ttft_s || 0).toFixed(2)} s · total ${(t.total_s || 0).toFixed(2)} s`;
+    `first token ${(t.ttft_s || 0).toFixed(2)} s · ` +
+    (t.first_shown_s !== undefined ? `first shown ${t.first_shown_s.toFixed(2)} s · ` : "") +
+    `total ${(t.total_s || 0).toFixed(2)} s`;
   history_.push({ role: "user", content: question }, { role: "assistant", content: data.answer });
   history_ = history_.slice(-6);
   showFeedback(data.answer_id);

@@ -458,7 +458,7 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
                 evaluated = 0
                 if prefix and _common_prefix(self.llm._input_ids, prompt) < len(prefix):
                     evaluated = self._ensure_prefix(prefix)
-                for piece in self._tokens(prompt, max_new, stop, stats, evaluated):
+                for piece in self._tokens(prompt, max_new, stop, stats, evaluated, system=len(prefix)):
                     out.put(piece)
         except BaseException as exc:  # surfaced to the consumer
             out.put(exc)
@@ -476,12 +476,22 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
             return "".join(self._tokens(prompt, max_new_tokens, threading.Event(), {}, cut=StopAt(stops))).strip()
 
     def _tokens(self, prompt: list[int], max_new: int, stop: threading.Event, stats: dict,
-                evaluated: int = 0, cut: StopAt | None = None) -> Iterator[str]:
+                evaluated: int = 0, cut: StopAt | None = None, system: int | None = None) -> Iterator[str]:
         """Text pieces of the continuation of `prompt` (caller holds the lock); fills `stats`.
         `evaluated`: prompt tokens the caller has just evaluated for this call (the system turn);
-        `cut`: where the text ends (default: a blank line for few-shot prompts, else none)."""
+        `cut`: where the text ends (default: a blank line for few-shot prompts, else none);
+        `system`: the length of the prompt's system turn (an answer's prompt), else None (drafting).
+
+        An answer's prompt is evaluated from the end of its system turn in one go, whatever else the KV
+        cache holds, so that the answer depends on the prompt alone. Reusing the longest cached prefix
+        instead made it depend on the prompt before: a repeated prompt (all of it cached) had only its
+        last token evaluated again, alone, and the single-token kernels round differently from the
+        batched ones enough for greedy decoding to part, so the same question asked twice got two
+        answers. Drafting keeps the longest prefix: its prompts share long few-shot examples."""
         s, llm = self.settings, self.llm
-        reused = min(_common_prefix(llm._input_ids, prompt), len(prompt) - 1) - evaluated
+        common = _common_prefix(llm._input_ids, prompt)
+        after = None if system is None else (system if system and common >= system else 0)
+        reused = (min(common, len(prompt) - 1) if after is None else after) - evaluated
         stats.update(reused_tokens=reused, prefill_tokens=len(prompt) - reused, new_tokens=0)
         sample = s.temperature > 0
         if sample and s.seed is not None:
@@ -490,14 +500,9 @@ class LlamaCppGenerator(PeekedWindowMixin, StreamJoinMixin):
         if cut is None and self.few_shot:  # a blank line ends the answer
             cut = StopAt()
         ids: list[int] = []
-        common = _common_prefix(llm._input_ids, prompt)
-        if common < len(prompt) - 1:
-            # all but the last prompt token here, so that generate() always evaluates that token alone,
-            # as it must when the prompt is all in the KV cache already (a repeat): evaluated inside a
-            # batch it comes out of other kernels, whose rounding was enough for greedy decoding to part
-            # after a sentence, so the same question got another answer the second time it was asked
-            llm.n_tokens = common  # eval() drops the KV cache from here
-            llm.eval(prompt[common:-1])
+        if after is not None:
+            llm.n_tokens = after  # eval() drops the KV cache from here
+            llm.eval(prompt[after:])  # generate() then samples from its logits, evaluating nothing again
         tokens = llm.generate(prompt, temp=s.temperature if sample else 0.0, top_k=0, top_p=s.top_p if sample else 1.0,
                               min_p=0.0, typical_p=1.0, repeat_penalty=s.repetition_penalty, reset=True)
         try:

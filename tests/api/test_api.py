@@ -269,6 +269,8 @@ def test_web_page_streams_an_answer_with_clickable_citations(env):
         browser.eval("document.querySelector('#citations li').click()")
         assert browser.eval("document.querySelector('#citations li').classList.contains('active')")
         assert "lost_or_stolen_cards.txt" in browser.eval("document.querySelector('#citations').textContent")
+        # a generated answer streams checked sentences: the page says when the first one was shown
+        assert "first shown" in browser.eval("document.querySelector('#meta').textContent")
         shot = env["root"] / "web_answer.png"
         browser.screenshot(shot)
         assert shot.stat().st_size > 10_000

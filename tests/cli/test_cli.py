@@ -53,6 +53,11 @@ def test_cli_end_to_end(tmp_path):
     other = json.loads(rag(home, "ask", "每日转账限额是多少？", "--kb", "bank", "--json",
                            "--tag", "dept=corporate").stdout)
     assert other["refused"] and other["citations"] == []
+    # an English question, streamed: checked sentences as they are written, then the citations, and the
+    # timings say when the first of them was shown
+    p = rag(home, "ask", "Which number do I call to block a lost card?", "--kb", "bank", "--stream")
+    assert "[1]" in p.stdout and "cards.md" in p.stdout
+    assert "first shown" in p.stderr and "refused" not in p.stderr
 
     assert "deleted" in rag(home, "delete", str(docs / "cards.md"), "--kb", "bank").stdout
     after = json.loads(rag(home, "search", "lost card", "--kb", "bank", "--json").stdout)
