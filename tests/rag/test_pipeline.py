@@ -126,9 +126,9 @@ def test_a_streamed_answer_shows_only_checked_sentences(manager, sample_copy, ge
 
 
 def test_a_question_asked_again_gets_the_same_answer(manager, sample_copy, generator):
-    """llama.cpp keeps the last prompt's KV cache, so a repeated prompt is decoded from its last token
-    alone while a new one is prefilled in batches; the prompt's last token is always evaluated alone,
-    so that the two decode alike (before, this answer parted after its first sentence)."""
+    """llama.cpp keeps the last prompt's KV cache: reusing all of it, a repeated prompt had only its last
+    token evaluated again, alone, and decoded otherwise than its first run (this answer parted after its
+    first sentence). An answer's prompt is now evaluated from its system turn on, whatever came before."""
     q = "How much is the monthly fee for an Everyday Checking account, and how can I avoid it?"
     pipe = make(manager, generator, stream="raw")
     list(pipe.stream("Which Harbor Bank branch is open on Sundays?"))  # another prompt in the KV cache
