@@ -401,6 +401,10 @@ def _rewrite(s: _Sentence, number: dict[int, int]) -> str:
     return body + (" " if body[-1].isascii() else "") + marks + trail
 
 
+SETTLE_GROWTH = 4  # streaming: re-cite after a quarter more sentences (every one of the first eight)
+_MAY_END = re.compile(r"[.!?。！？\n\]】］]")  # what split_sentences may cut after (markers: after an end)
+
+
 class StreamCiter:
     """Pass a generator's pieces through unchanged, cite the whole answer when it has ended:
 
@@ -416,7 +420,10 @@ class StreamCiter:
         self.hits, self.min_overlap, self.cross, self.beyond = hits, min_overlap, cross, beyond
         self.question = question
         self.parts: list[str] = []
-        self._settled = 0
+        self._settled = 0  # end of the text cited at the last check
+        self._checked = 0  # its complete sentences
+        self._seen = 0  # length of the text at the last call
+        self._open = False  # a sentence may have ended since the last split
 
     def wrap(self, pieces: Iterable[str]) -> Iterator[str]:
         for piece in pieces:
@@ -432,15 +439,26 @@ class StreamCiter:
         last call (else None). A sentence is complete once the next one has begun: until then it may still
         grow, or get its citation markers ("...。" then "[1]"). The second of two sentences alike but for
         their numbers waits, with all after it, until a third makes them a listing loop (and cite removes
-        them) or the answer ends."""
+        them) or the answer ends. Each check cites the whole text again, so with n sentences checked the
+        next check waits for n / SETTLE_GROWTH more: a short answer still comes sentence by sentence, and
+        a long one (a remote model's thousand tokens) costs time linear in its length, not quadratic."""
         text = self.text
-        spans = split_sentences(text)
+        if _MAY_END.search(text, self._seen):
+            self._open = True
+        self._seen = len(text)
+        if not self._open:  # no sentence can have ended since the last split
+            return None
+        base = self._settled  # a sentence's start: the text before it is split already
+        spans = [(a + base, b + base) for a, b in split_sentences(text[base:])]
         while spans and not text[spans[-1][0]:spans[-1][1]].strip():
             spans.pop()  # trailing white space: the last sentence's markers may still come
-        end = spans[-1][0] if len(spans) >= 2 else 0
-        if end <= self._settled:
+        if len(spans) >= 2 and not _MAY_END.search(text, spans[-1][0]):
+            self._open = False  # the last sentence has begun and nothing in it can end it yet
+        end = spans[-1][0] if len(spans) >= 2 else base
+        complete = self._checked + max(len(spans) - 1, 0)
+        if end <= self._settled or complete - self._checked < max(1, self._checked // SETTLE_GROWTH):
             return None
-        self._settled = end
+        self._settled, self._checked = end, complete
         answer = cite(text[:end], self.hits, self.min_overlap, cross=self.cross, beyond=self.beyond,
                       question=self.question).answer
         kept = split_sentences(answer)

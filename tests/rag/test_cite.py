@@ -1,4 +1,6 @@
 """Citation markers: parsing, lexical verification (English and Chinese), attachment, renumbering."""
+import math
+
 import pytest
 
 from rag.answering.cite import (
@@ -306,3 +308,22 @@ def test_settled_holds_a_possible_listing_loop_until_it_is_one():
     seen = _settle(citer, [first, *loop, "Thank you. "])
     final = citer.finish().answer
     assert all("$25" not in s and "$300" not in s for s in seen) and "$25" not in final
+
+
+def test_settled_checks_a_long_answer_a_bounded_number_of_times():
+    """Each check cites the whole text again: a long answer (a remote model's) is checked after each of its
+    first sentences, then after a quarter more each time, so its checks grow with the log of its length."""
+    from rag.answering.cite import SETTLE_GROWTH
+
+    pair = ("Report a lost or stolen card straight away [1]. ", "A replacement card arrives within five business days [1]. ")
+    sentences = [pair[i % 2] for i in range(200)]  # no numbers: never a listing loop
+    text = "".join(sentences)
+    citer = StreamCiter(HITS)
+    seen = _settle(citer, [text[i:i + 3] for i in range(0, len(text), 3)])  # 3-character pieces
+    final = citer.finish().answer
+    assert all(final.startswith(s) for s in seen) and len(seen[-1]) > len(final) // 2
+    bound = 2 * SETTLE_GROWTH + math.ceil(math.log(200 / (2 * SETTLE_GROWTH), 1 + 1 / SETTLE_GROWTH)) + 2  # 25, not 199
+    assert 2 * SETTLE_GROWTH <= len(seen) <= bound
+    # a short answer is still shown sentence by sentence
+    short = _settle(StreamCiter(HITS), [s for s in sentences[:6]] + ["End."])
+    assert [x.count("[") for x in short] == [1, 2, 3, 4, 5, 6]
