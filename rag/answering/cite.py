@@ -422,7 +422,7 @@ class StreamCiter:
         self.parts: list[str] = []
         self._settled = 0  # end of the text cited at the last check
         self._checked = 0  # its complete sentences
-        self._seen = 0  # length of the text at the last call
+        self._seen = 0  # pieces looked at by the last call
         self._open = False  # a sentence may have ended since the last split
 
     def wrap(self, pieces: Iterable[str]) -> Iterator[str]:
@@ -442,12 +442,12 @@ class StreamCiter:
         them) or the answer ends. Each check cites the whole text again, so with n sentences checked the
         next check waits for n / SETTLE_GROWTH more: a short answer still comes sentence by sentence, and
         a long one (a remote model's thousand tokens) costs time linear in its length, not quadratic."""
-        text = self.text
-        if _MAY_END.search(text, self._seen):
+        if _MAY_END.search("".join(self.parts[self._seen:])):
             self._open = True
-        self._seen = len(text)
+        self._seen = len(self.parts)
         if not self._open:  # no sentence can have ended since the last split
             return None
+        text = self.text
         base = self._settled  # a sentence's start: the text before it is split already
         spans = [(a + base, b + base) for a, b in split_sentences(text[base:])]
         while spans and not text[spans[-1][0]:spans[-1][1]].strip():

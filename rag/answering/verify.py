@@ -852,6 +852,7 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
     return problems
 
 
+@lru_cache(maxsize=4096)  # a streamed answer is cited again as it grows: its sentences are checked once
 def verify(sentence: str, passage: str, n: int = 1, known: str = "") -> str | None:
     """None when every fact of `sentence` is in `passage`, else the reasons, joined by '; '."""
     problems = check(sentence, passage, n, known)
