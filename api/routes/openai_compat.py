@@ -89,8 +89,10 @@ async def chat_completions(body: ChatRequest, who: Principal = Depends(principal
                     if kind == "token":
                         yield chunk({"content": value})
                     else:
+                        # `answer`: the checked answer whole, for a client whose pieces it does not start
+                        # with (raw streaming, or a later sentence that changed one already sent)
                         yield chunk({}, "stop", citations=value["citations"], refused=value["refused"],
-                                    timings=value["timings"], answer_id=value["answer_id"])
+                                    timings=value["timings"], answer_id=value["answer_id"], answer=value["answer"])
         except ApiError as e:
             yield f"data: {json.dumps(error_body(e.code, e.message), ensure_ascii=False)}\n\n".encode()
         yield b"data: [DONE]\n\n"

@@ -439,7 +439,7 @@ class StreamCiter:
         last call (else None). A sentence is complete once the next one has begun: until then it may still
         grow, or get its citation markers ("...。" then "[1]"). The second of two sentences alike but for
         their numbers waits, with all after it, until a third makes them a listing loop (and cite removes
-        them) or the answer ends. Each check cites the whole text again, so with n sentences checked the
+        them) or the answer ends; uncited sentences wait for a cited one. Each check cites the whole text again, so with n sentences checked the
         next check waits for n / SETTLE_GROWTH more: a short answer still comes sentence by sentence, and
         a long one (a remote model's thousand tokens) costs time linear in its length, not quadratic."""
         if _MAY_END.search("".join(self.parts[self._seen:])):
@@ -463,7 +463,10 @@ class StreamCiter:
                       question=self.question).answer
         kept = split_sentences(answer)
         held = _loop_start([answer[a:b] for a, b in kept])
-        return answer if held is None else answer[:kept[held][0]].rstrip()
+        shown = answer if held is None else answer[:kept[held][0]].rstrip()
+        # nothing until a sentence is cited: an answer with no supported sentence is replaced at its end
+        # (by the extract or the refusal), and its uncited sentences would have been shown, then taken back
+        return shown if MARKER.search(shown) else None
 
     def finish(self) -> CitedText:
         return cite(self.text, self.hits, self.min_overlap, cross=self.cross, beyond=self.beyond,

@@ -146,7 +146,7 @@ def test_openai_client_plain_and_streaming(env):
         last = chunk
     # checked sentences as they settle ([answer] stream = "verified"): one piece for a one-sentence answer
     assert pieces and "".join(pieces).strip() and last.choices[0].finish_reason == "stop"
-    assert "citations" in last.model_extra
+    assert "citations" in last.model_extra and "".join(pieces) == last.model_extra["answer"]
 
 
 ROUTES = [("GET", "/v1/kbs/alpha/documents", None), ("POST", "/v1/kbs/alpha/search", {"query": "card"}),

@@ -327,3 +327,16 @@ def test_settled_checks_a_long_answer_a_bounded_number_of_times():
     # a short answer is still shown sentence by sentence
     short = _settle(StreamCiter(HITS), [s for s in sentences[:6]] + ["End."])
     assert [x.count("[") for x in short] == [1, 2, 3, 4, 5, 6]
+
+
+def test_settled_shows_nothing_until_a_sentence_is_cited():
+    """An answer with no supported sentence is replaced at its end (extract or refusal): its uncited
+    sentences are not shown first, to be taken back (an OpenAI-API client cannot take text back)."""
+    pieces = [w + " " for w in ("We are always happy to help our customers. Call 1-800-555-0199 to report a "
+                                "lost card [1]. Thanks for banking with us. Goodbye.").split(" ")]
+    seen = _settle(StreamCiter(HITS), pieces)
+    assert seen and all("[1]" in s for s in seen)
+    assert seen[0] == "We are always happy to help our customers. Call 1-800-555-0199 to report a lost card [1]."
+    unsupported = [w + " " for w in "We are always happy to help. Our staff are friendly. Ask us anything.".split(" ")]
+    citer = StreamCiter(HITS)
+    assert _settle(citer, unsupported) == [] and not citer.finish().citations
