@@ -127,13 +127,17 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
     q: asyncio.Queue = asyncio.Queue()
     stop = threading.Event()
 
+    def on_piece(_piece: str) -> bool:
+        # every piece the generator writes is counted, whether or not the client is still there to read
+        # it and whatever the stream shows (verified streaming sends sentences, not tokens); a client that
+        # went away stops generation at the next piece, not at the next sentence that passes the checks
+        svc.metrics.tokens.inc()
+        return not stop.is_set()
+
     def work():
-        gen = ticket.pipe.stream(ticket.question, ticket.history, ticket.filters)
+        gen = ticket.pipe.stream(ticket.question, ticket.history, ticket.filters, on_piece=on_piece)
         try:
             for ev in gen:
-                if not isinstance(ev, Answer):
-                    # counted as generated, whether or not the client is still there to read it
-                    svc.metrics.tokens.inc()
                 loop.call_soon_threadsafe(q.put_nowait, ev)
                 if stop.is_set():
                     break

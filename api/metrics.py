@@ -15,8 +15,8 @@ class Metrics:
                                  ["route"], buckets=LATENCY_BUCKETS, registry=r)
         self.stage = Histogram("rag_stage_seconds", "query pipeline stage latency", ["stage"],
                                buckets=LATENCY_BUCKETS, registry=r)
-        self.tokens = Counter("rag_generated_tokens_total", "answer tokens (stream pieces) generated, those of "
-                              "answers whose client went away included", registry=r)
+        self.tokens = Counter("rag_generated_tokens_total", "pieces of answers the generator wrote (about a "
+                              "token each), those of answers whose client went away included", registry=r)
         self.answers = Counter("rag_answers_total", "answers given", ["outcome"], registry=r)
         self.queue_depth = Gauge("rag_generation_queue_depth", "answers waiting for a generation worker", registry=r)
         self.active = Gauge("rag_generation_active", "answers being generated now", registry=r)

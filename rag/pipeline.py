@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from indexer.kbs import KBManager
@@ -114,10 +114,13 @@ class Pipeline:
         return answer
 
     def stream(self, question: str, history: list[dict[str, str]] | None = None,
-               filters: Filters | None = None) -> Iterator[Token | Answer]:
+               filters: Filters | None = None, on_piece: Callable[[str], bool] | None = None
+               ) -> Iterator[Token | Answer]:
         """Yields Token pieces, then the final Answer. [answer] stream = "verified" (default): each sentence
         once the next has begun and it has passed the checks, cited and renumbered as in the final answer;
-        "raw": the generator's pieces as they come."""
+        "raw": the generator's pieces as they come. `on_piece`, when given, is called with every piece the
+        generator writes, whatever is shown; when it returns False generation stops there and nothing more
+        is yielded (a server whose client went away: verified streaming may yield nothing for a while)."""
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
@@ -156,9 +159,13 @@ class Pipeline:
         first = shown_at = None
         verified = self.settings.answer.stream == "verified"
         shown = ""  # verified streaming: the checked text yielded so far
-        for piece in citer.wrap(self.generator.stream(messages)):
+        pieces = self.generator.stream(messages)
+        for piece in citer.wrap(pieces):
             if first is None:
                 first = time.perf_counter()
+            if on_piece is not None and not on_piece(piece):
+                getattr(pieces, "close", lambda: None)()  # stops a local model at once
+                return
             if not verified:
                 yield Token(piece)
                 continue

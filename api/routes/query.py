@@ -1,6 +1,8 @@
 """Search and grounded answers: JSON, Server-Sent Events, WebSocket."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -282,9 +284,11 @@ async def ws_query(websocket: WebSocket, kb: str):
         await _close(websocket, CLOSE_CODES.get(e.status, 4400), _why(e))
         return
     await websocket.accept(subprotocol=subprotocol)
+    listener: asyncio.Task | None = None  # the socket's next message, read while an answer is sent
     try:
         while True:
-            message = await websocket.receive()
+            message = await (listener or websocket.receive())
+            listener = None
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
@@ -319,13 +323,17 @@ async def ws_query(websocket: WebSocket, kb: str):
                     raise
                 admitted = await admit(svc, kb, body.question, [m.model_dump() for m in body.history],
                                        filters_of(body.filters), who=who, user=body.user)
-                async with aclosing(events(svc, admitted)) as stream:  # closed at once if the client goes
-                    async for kind, value in stream:
-                        if kind == "token":
-                            await websocket.send_json({"type": "token", "text": value})
-                        else:
-                            await websocket.send_json({"type": "citations", "citations": value["citations"]})
-                            await websocket.send_json({"type": "done", "answer": value})
+                relay = asyncio.create_task(_relay(websocket, svc, admitted))
+                listener = asyncio.create_task(websocket.receive())
+                await asyncio.wait({relay, listener}, return_when=asyncio.FIRST_COMPLETED)
+                if _left(listener):
+                    # the client went away mid-answer: stop generating now, not when the next checked
+                    # sentence fails to send (verified streaming may send nothing for a while)
+                    relay.cancel()
+                    with contextlib.suppress(BaseException):
+                        await relay
+                    return
+                await relay  # a message sent meanwhile is read next, once this answer is sent
             except ApiError as e:
                 extra = {"retry_after": int(e.headers["Retry-After"])} if "Retry-After" in e.headers else {}
                 await websocket.send_json({"type": "error", **error_body(e.code, e.message), "status": e.status,
@@ -335,3 +343,23 @@ async def ws_query(websocket: WebSocket, kb: str):
     except Exception:
         log.exception("WebSocket on %s failed", kb)
         await _close(websocket, 1011, f"internal error; request id {request_id_var.get()}")
+    finally:
+        if listener is not None:
+            listener.cancel()
+
+
+async def _relay(websocket: WebSocket, svc: Service, admitted) -> None:
+    """Send one answer's events over the socket."""
+    async with aclosing(events(svc, admitted)) as stream:  # closed at once when this task is cancelled
+        async for kind, value in stream:
+            if kind == "token":
+                await websocket.send_json({"type": "token", "text": value})
+            else:
+                await websocket.send_json({"type": "citations", "citations": value["citations"]})
+                await websocket.send_json({"type": "done", "answer": value})
+
+
+def _left(listener: asyncio.Task) -> bool:
+    """Has the socket's client gone away (its next message, read while an answer was sent)?"""
+    return listener.done() and not listener.cancelled() and listener.exception() is None \
+        and listener.result()["type"] == "websocket.disconnect"

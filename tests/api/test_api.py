@@ -122,6 +122,18 @@ def test_websocket_streams_the_same(env):
     assert msgs[-1]["type"] == "done", msgs[-1]
     assert any(m["type"] == "token" for m in msgs) and msgs[-2]["type"] == "citations"
     assert msgs[-1]["answer"]["passages"][0]["source"] == ZH.name
+    # a question sent while an answer is being sent is answered next (the socket is read meanwhile, to
+    # see a client that goes away)
+    with connect(url, additional_headers={"Authorization": f"Bearer {env['keys']['beta', 'read']}"}) as ws:
+        ws.send(json.dumps({"question": "银行卡丢了怎么挂失？"}))
+        ws.send(json.dumps({"question": "跨行转账收费吗？"}))
+        done = []
+        while len(done) < 2:
+            m = json.loads(ws.recv(timeout=120))
+            assert m["type"] != "error", m
+            if m["type"] == "done":
+                done.append(m["answer"])
+    assert "挂失" in done[0]["answer"] and done[0]["answer"] != done[1]["answer"]
     with pytest.raises(Exception):  # another KB's key is refused at the handshake
         with connect(url + f"?key={env['keys']['alpha', 'admin']}") as ws:
             ws.send(json.dumps({"question": "hi"}))

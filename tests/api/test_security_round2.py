@@ -415,42 +415,46 @@ def test_web_page_shows_markup_as_text_and_keeps_the_key_out_of_local_storage(en
 # ---- 18: tokens of abandoned streams are counted ----------------------------------------------------
 
 def test_tokens_of_abandoned_streams_are_counted(env):
+    """A client that goes away mid-answer stops generation at the next token the model writes, and those
+    tokens are counted. It leaves a while after asking, not after a first token event: a verified stream
+    may send nothing until its first cited sentence (or the end)."""
     from websockets.sync.client import connect
 
     srv, key = env["srv"], env["keys"]["bank", "read"]
+    max_new = 64  # RAG_LLM_MAX_NEW_TOKENS of this server
 
-    def abandon_sse(i):
+    def abandon_sse(i, delay):
         with srv.client(key).stream("POST", "/v1/kbs/bank/query", json={
                 "question": f"Explain in detail how card locking and card replacement work, case {i}",
-                "stream": True}) as r:
-            for line in r.iter_lines():
-                if line.startswith("event: token"):
-                    return
+                "stream": True}):
+            time.sleep(delay)
 
-    def abandon_ws(i):
+    def abandon_ws(i, delay):
         with connect(ws_url(srv, "bank"), additional_headers={"Authorization": f"Bearer {key}"}) as ws:
             ws.send(json.dumps({"question": f"Explain in detail how to report a stolen card, case {i}"}))
-            while json.loads(ws.recv(timeout=120))["type"] != "token":
-                pass
+            time.sleep(delay)
 
     for how in (abandon_sse, abandon_ws):
-        for i in range(4):
+        for i, delay in enumerate((0.35, 0.5, 0.7, 0.25, 1.0, 0.4)):
             before = metric(srv, "rag_generated_tokens_total")
             abandoned = metric(srv, "rag_answers_total", outcome="abandoned")
             answered = metric(srv, "rag_answers_total", outcome="answered") + \
                 metric(srv, "rag_answers_total", outcome="refused")
-            how(i)
+            how(i, delay)
             deadline = time.monotonic() + 30
             while metric(srv, "rag_generation_active") != 0 and time.monotonic() < deadline:
                 time.sleep(0.1)
             time.sleep(0.5)
             finished = metric(srv, "rag_answers_total", outcome="answered") + \
                 metric(srv, "rag_answers_total", outcome="refused")
-            if metric(srv, "rag_answers_total", outcome="abandoned") == abandoned + 1 and finished == answered:
-                assert metric(srv, "rag_generated_tokens_total") > before, how.__name__
+            generated = metric(srv, "rag_generated_tokens_total") - before
+            # left while the model was writing: counted as abandoned, its tokens counted, and the model
+            # stopped before its token limit
+            if metric(srv, "rag_answers_total", outcome="abandoned") == abandoned + 1 and finished == answered \
+                    and 0 < generated < max_new:
                 break
         else:
-            pytest.fail(f"{how.__name__}: no answer was still streaming when its client went away")
+            pytest.fail(f"{how.__name__}: no answer was stopped while the model was writing it")
 
 
 # ---- 19: the user's file name in job reasons --------------------------------------------------------

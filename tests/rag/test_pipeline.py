@@ -135,3 +135,20 @@ def test_a_question_asked_again_gets_the_same_answer(manager, sample_copy, gener
     first = [e.text if isinstance(e, Token) else e.answer for e in pipe.stream(q)]
     again = [e.text if isinstance(e, Token) else e.answer for e in pipe.stream(q)]
     assert len(first) > 10 and again == first
+
+
+def test_on_piece_stops_generation_at_once(manager, sample_copy, generator):
+    """A server whose client went away stops the model at its next token: a verified stream may have
+    yielded nothing yet, so it cannot wait for the next event to find out."""
+    q = "How much is the monthly fee for an Everyday Checking account, and how can I avoid it?"
+    seen: list[str] = []
+
+    def on_piece(piece: str) -> bool:
+        seen.append(piece)
+        return len(seen) < 3
+
+    events = list(make(manager, generator).stream(q, on_piece=on_piece))
+    assert len(seen) == 3 and not any(isinstance(e, Answer) for e in events)
+    assert generator.last_stats["new_tokens"] <= 4  # stopped there, not at the token limit (40)
+    full = list(make(manager, generator).stream(q, on_piece=lambda p: seen.append(p) or True))
+    assert isinstance(full[-1], Answer) and len(seen) > 10
