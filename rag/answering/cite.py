@@ -439,9 +439,10 @@ class StreamCiter:
         last call (else None). A sentence is complete once the next one has begun: until then it may still
         grow, or get its citation markers ("...。" then "[1]"). The second of two sentences alike but for
         their numbers waits, with all after it, until a third makes them a listing loop (and cite removes
-        them) or the answer ends; uncited sentences wait for a cited one. Each check cites the whole text again, so with n sentences checked the
-        next check waits for n / SETTLE_GROWTH more: a short answer still comes sentence by sentence, and
-        a long one (a remote model's thousand tokens) costs time linear in its length, not quadratic."""
+        them) or the answer ends; uncited sentences wait for a cited one. Each check cites the whole text
+        again, so with n sentences checked the next check waits for n / SETTLE_GROWTH more: a short answer
+        still comes sentence by sentence, and a long one (a remote model's thousand tokens) costs time
+        linear in its length, not quadratic."""
         if _MAY_END.search("".join(self.parts[self._seen:])):
             self._open = True
         self._seen = len(self.parts)
