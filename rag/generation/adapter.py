@@ -57,15 +57,34 @@ def check_adapter(path: str | Path) -> AdapterInfo:
         verify_manifest(folder, missing="warn")
     except ManifestError as e:
         raise AdapterError(f"adapter {e}") from e
-    cfg = json.loads(cfg_file.read_text())
-    meta = json.loads((folder / META).read_text()) if (folder / META).is_file() else {}
-    meta = meta if isinstance(meta, dict) else {}
+    try:
+        if not isinstance(json.loads(cfg_file.read_text()), dict):
+            raise ValueError("not a JSON object")
+    except ValueError as e:
+        raise AdapterError(f"adapter {folder}: adapter_config.json is unreadable ({e}); train it again") from e
+    return recorded(folder)
+
+
+def recorded(path: str | Path) -> AdapterInfo:
+    """What an adapter folder records (peft's adapter_config.json, our rag_adapter.json), read as it is,
+    nothing verified; a file missing or unreadable counts as empty. The backend factory's choice reads
+    this, `check_adapter` returns it after its checks."""
+    folder = Path(path).expanduser()
+    cfg, meta = _json(folder / "adapter_config.json"), _json(folder / META)
     targets = cfg.get("target_modules") or []
     return AdapterInfo(path=folder, base_model=str(meta.get("base_model") or cfg.get("base_model_name_or_path") or ""),
-                       rank=int(cfg.get("r", 0)), alpha=int(cfg.get("lora_alpha", 0)),
+                       rank=int(cfg.get("r") or 0), alpha=int(cfg.get("lora_alpha") or 0),
                        target_modules=sorted(targets) if isinstance(targets, (list, set)) else [str(targets)],
                        config=cfg, model_dir=str(meta.get("model_dir") or ""),
                        prompt_format=str(meta.get("prompt_format") or ""))
+
+
+def _json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def apply_adapter(model, path: str | Path, merge: bool = True):

@@ -30,9 +30,11 @@ def resolve_backend(settings: GenerationSettings, installed: bool | None = None)
     installed = llamacpp_installed() if installed is None else installed
     gguf = _gguf_model(settings.model)
     if gguf and settings.adapter:
-        from rag.generation.gguf_lora import convertible, recorded_base
+        from rag.generation.adapter import recorded
+        from rag.generation.gguf_lora import unsupported
 
-        gguf = _gguf_model(recorded_base(settings.adapter)[0]) and convertible(settings.adapter)
+        info = recorded(settings.adapter)
+        gguf = _gguf_model(info.base_model) and bool(info.config) and unsupported(info.config) is None
     return "llamacpp" if installed and gguf else "local"
 
 

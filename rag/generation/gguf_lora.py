@@ -76,16 +76,6 @@ def unsupported(config: dict) -> str | None:
     return None
 
 
-def convertible(adapter_dir: str | Path) -> bool:
-    """Whether the folder's adapter_config.json describes an adapter convert_adapter takes (the tensors
-    themselves are checked when converting)."""
-    try:
-        config = json.loads((Path(adapter_dir).expanduser() / "adapter_config.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and unsupported(config) is None
-
-
 @dataclass
 class BaseShape:
     arch: str
@@ -233,26 +223,3 @@ def _pairs(adapter_dir: Path, base: BaseShape) -> dict:
                                   "with the model it was trained on")
         pairs[name] = (a, b)
     return pairs
-
-
-def _meta(folder: Path) -> dict:
-    """The adapter's rag_adapter.json ({} when there is none or it is unreadable)."""
-    try:
-        meta = json.loads((folder / "rag_adapter.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def recorded_base(adapter_dir: str | Path) -> tuple[str, str]:
-    """(base model setting, model folder) the adapter was trained on, as rag_adapter.json records them
-    (peft's base_model_name_or_path when there is none); '' for what is not recorded. Nothing is verified."""
-    folder = Path(adapter_dir).expanduser()
-    meta = _meta(folder)
-    base = meta.get("base_model")
-    if not base:
-        try:
-            base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path")
-        except (OSError, ValueError, AttributeError):
-            base = None
-    return str(base or ""), str(meta.get("model_dir") or "")

@@ -359,3 +359,27 @@ def test_auto_quant_is_int8_on_cpu_and_none_on_gpu():
     assert resolve_quant("auto", "cpu") == ("int8" if torch.backends.quantized.engine in INT8_ENGINES else "none")
     assert [resolve_quant(m, "cpu") for m in ("none", "int8", "int4")] == ["none", "int8", "int4"]
     assert GenerationSettings().quant == "none"  # float32 stays the default (README: Model adaptation)
+
+
+def test_recorded_reads_what_an_adapter_folder_says_and_check_adapter_refuses_a_broken_config(tmp_path):
+    """One reader of an adapter's records: the backend choice (`recorded`, nothing verified) and
+    `check_adapter` (after its checks) see the same base model, folder and prompt format."""
+    import json
+
+    from rag.generation.adapter import AdapterError, check_adapter, recorded
+
+    folder = tmp_path / "a"
+    folder.mkdir()
+    assert recorded(folder).base_model == "" and recorded(folder).config == {}  # nothing there: empty
+    (folder / "adapter_config.json").write_text(json.dumps({"r": 8, "lora_alpha": 16, "target_modules": ["v", "q"],
+                                                            "base_model_name_or_path": "peft-base"}))
+    assert recorded(folder).base_model == "peft-base" and recorded(folder).target_modules == ["q", "v"]
+    (folder / "rag_adapter.json").write_text(json.dumps({"base_model": "smollm2", "model_dir": "/m",
+                                                         "prompt_format": "completion"}))
+    info = recorded(folder)
+    assert (info.base_model, info.model_dir, info.prompt_format, info.rank) == ("smollm2", "/m", "completion", 8)
+    assert check_adapter(folder) == info
+    (folder / "adapter_config.json").write_text("{not json")
+    with pytest.raises(AdapterError, match="adapter_config.json is unreadable"):
+        check_adapter(folder)
+    assert recorded(folder).config == {}
