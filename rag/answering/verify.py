@@ -645,7 +645,9 @@ class _Passage:
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s+|\d+\.\s+[A-Z]|[一二三四五六七八九十]+、)")
 
 
-@lru_cache(maxsize=512)
+# a parsed passage holds ~100 KB (parsing one takes 2-7 ms): 128 cover the passages and the 'known'
+# texts of ~16 answers at once; 512 held ~52 MB
+@lru_cache(maxsize=128)
 def _passage(text: str) -> _Passage:
     from indexer.chunk import split_sentences as chunk_sentences
     from rag.text import join_wrapped_lines
