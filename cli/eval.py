@@ -111,40 +111,62 @@ def compare(a: str = typer.Argument(..., help="baseline report folder (or its me
 
 
 def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/"),
-                   split: str = typer.Option("test", "--split"), kb: Optional[str] = typer.Option(None, "--kb"),
+                   split: str = typer.Option("test", "--split"),
+                   kb: Optional[str] = typer.Option(None, "--kb", help="the KB to measure (default beir-FOLDER); "
+                                                    "BASE,OTHER[,...] measures each on the same questions and "
+                                                    "compares every other one with BASE (paired test)"),
                    out: Optional[str] = typer.Option(None, "--json", help="write the metrics here"),
                    modes: str = typer.Option("hybrid", "--modes", help="comma list of hybrid,dense,bm25,rerank "
                                              "(rerank = hybrid + the configured cross-encoder)"),
                    embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB"),
                    per_query: bool = typer.Option(False, "--per-query", help="include per-query rows in the JSON")):
-    """Index a BEIR folder into a KB (reused when it already holds it) and measure retrieval."""
+    """Index a BEIR folder into a KB (reused when it already holds it) and measure retrieval; with several
+    KBs (e.g. a KB and its copy re-embedded with a tuned model), compare them side by side."""
     from pathlib import Path
 
     from eval.beir import load_beir
     from eval.retrieval import evaluate, index_corpus
-    from indexer.kbs import KBManager
+    from eval.side_by_side import compare_runs
+    from indexer.kbs import KBManager, check_name
 
     try:
         ds = load_beir(beir, split)
+        kbs = [check_name(k.strip()) for k in kb.split(",") if k.strip()] if kb else []
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
-    kb = kb or "beir-" + Path(beir).resolve().name
+    kbs = list(dict.fromkeys(kbs)) or ["beir-" + Path(beir).resolve().name]
     settings = state.settings()
     mgr = KBManager(settings.indexer)
-    written = index_corpus(ds, mgr, kb, embed_model)
-    print(f"{kb}: {len(ds.corpus)} corpus documents ({written} newly indexed), {len(ds.queries)} queries in {split}")
-    results = []
-    for mode in [m.strip() for m in modes.split(",") if m.strip()]:
-        try:
-            r = evaluate(ds, settings, kb, mode, mgr=mgr)
-        except ValueError as e:
-            fail(str(e))
-        if not per_query:
-            r.pop("per_query")
-        results.append(r)
-        print(f"{mode:>7}: nDCG@10 {r['ndcg@10']:.4f}  R@5 {r['recall@5']:.4f}  R@10 {r['recall@10']:.4f}  "
-              f"MRR@10 {r['mrr@10']:.4f}  p50 {r['latency_p50_ms']:.1f} ms  p95 {r['latency_p95_ms']:.1f} ms")
-    doc = {"dataset": str(Path(beir).resolve()), "split": split, "kb": kb, **results[0], "configs": results}
+    mode_list = [m.strip() for m in modes.split(",") if m.strip()]
+    runs: dict[str, list[dict]] = {}
+    for name in kbs:
+        written = index_corpus(ds, mgr, name, embed_model)
+        print(f"{name}: {len(ds.corpus)} corpus documents ({written} newly indexed), {len(ds.queries)} queries "
+              f"in {split}")
+        runs[name] = []
+        for mode in mode_list:
+            try:
+                r = evaluate(ds, settings, name, mode, mgr=mgr)
+            except ValueError as e:
+                fail(str(e))
+            runs[name].append(r)
+            label = f"{name} {mode}" if len(kbs) > 1 else mode
+            print(f"{label:>7}: nDCG@10 {r['ndcg@10']:.4f}  R@1 {r['recall@1']:.4f}  R@5 {r['recall@5']:.4f}  "
+                  f"R@10 {r['recall@10']:.4f}  MRR@10 {r['mrr@10']:.4f}  p50 {r['latency_p50_ms']:.1f} ms  "
+                  f"p95 {r['latency_p95_ms']:.1f} ms")
+    comparisons = [compare_runs(base, other, kbs[0], name)
+                   for name in kbs[1:] for base, other in zip(runs[kbs[0]], runs[name])]
+    for c in comparisons:
+        print(c.line())
+    if not per_query:
+        for results in runs.values():
+            for r in results:
+                r.pop("per_query")
+    first = runs[kbs[0]]
+    doc = {"dataset": str(Path(beir).resolve()), "split": split, "kb": kbs[0], **first[0], "configs": first}
+    if len(kbs) > 1:
+        doc["kbs"] = [{"kb": name, "configs": runs[name]} for name in kbs]
+        doc["comparisons"] = [c.to_dict() for c in comparisons]
     if out:
         Path(out).write_text(json.dumps(doc, ensure_ascii=False, indent=2))
         print(f"wrote {out}")

@@ -57,7 +57,10 @@ def kb_delete(name: str):
 def kb_reembed(name: str,
                embed_model: str = typer.Option(..., "--embed-model",
                                                help="a folder written by `rag tune embedder`, or e5+minilm / e5 / "
-                                                    "minilm to go back to a bundled model")):
+                                                    "minilm to go back to a bundled model"),
+               into: Optional[str] = typer.Option(None, "--into", help="write the re-embedded copy to this new KB "
+                                                  "and leave NAME as it is (compare the two with `rag eval "
+                                                  "retrieval --kb NAME,NEW`)")):
     """Re-embed every chunk of a KB with another model and record it in the KB (queries then use it).
     Incremental and crash-safe: a re-run carries on where an interrupted one stopped."""
     from pathlib import Path
@@ -68,10 +71,12 @@ def kb_reembed(name: str,
         embed_model = str(Path(embed_model).expanduser().resolve())  # the KB records where the model lives
     mgr = state.manager()
     try:
-        rep = mgr.reembed(name, embed_model)
+        rep = mgr.reembed(name, embed_model, into=into)
     except (KBNotFound, ValueError, OSError) as e:
         fail(str(e))
-    print(f"{name}: {rep['chunks']} chunks of {rep['documents']} documents now embedded with {embed_model} "
+    name = rep["kb"]
+    copy = f" (a copy of {rep['source']}, which is unchanged)" if rep["kb"] != rep["source"] else ""
+    print(f"{name}{copy}: {rep['chunks']} chunks of {rep['documents']} documents now embedded with {embed_model} "
           f"({rep['reembedded']} documents embedded in this run)")
     from rag.adapt.tune_refusal import recalibrate
 

@@ -168,8 +168,8 @@ def embedder(kb: str = typer.Option("default", "--kb", help="knowledge base name
     # the held-out questions above are written from the KB's own text, as the training ones are; real
     # questions paraphrase, and on the Debian FAQ's Chinese questions tuning did not help (docs)
     print(f"before that, compare on questions of your own (the figures above come from the KB's own text): "
-          f"copy {kb}'s folder under RAG_HOME to {kb}-tuned, `rag kb reembed {kb}-tuned --embed-model ...`, then "
-          f"`rag eval retrieval --beir YOUR_QUESTIONS --kb {kb}-tuned` against `--kb {kb}` (docs/embedder-tuning.md)")
+          f"`rag kb reembed {kb} --embed-model {target.resolve()} --into {kb}-tuned` (leaves {kb} as it is), then "
+          f"`rag eval retrieval --beir YOUR_QUESTIONS --kb {kb},{kb}-tuned` (docs/embedder-tuning.md)")
 
 
 @tune_app.command("refusal")

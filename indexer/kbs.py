@@ -156,14 +156,18 @@ class KBManager:
     REEMBED_DONE = "reembed_done"  # set in the shadow KB once every document is in
     _OWN_META = frozenset({"embed_model", "dim", "context_window", "created_ms", "generation", REEMBED_DONE})
 
-    def reembed(self, name: str, embed_model: str, progress: bool = True, batch_docs: int = 32) -> dict:
+    def reembed(self, name: str, embed_model: str, progress: bool = True, batch_docs: int = 32,
+                into: str | None = None) -> dict:
         """Re-embed every chunk of KB `name` with `embed_model` and record the model in the KB.
 
         The vectors are written into a shadow KB folder (home/.NAME.reembed) while the KB keeps serving
         and is locked against other writers; each document lands in its own transaction, so a crash
         loses at most the batch in flight and a re-run carries on where it stopped. When every document
         is in, the shadow replaces the KB (two renames; a re-run finishes a swap a crash interrupted).
-        Chunks, ids, tags and metadata are kept; only vectors and the recorded model change."""
+        Chunks, ids, tags and metadata are kept; only vectors and the recorded model change.
+
+        `into`: a new KB of that name gets the re-embedded copy and `name` stays as it is (to compare
+        the two on labelled questions before switching); the same shadow, crash and resume rules apply."""
         from tqdm import tqdm
 
         from indexer.ingest import Ingestor
@@ -172,9 +176,13 @@ class KBManager:
 
         if self.uri:
             raise ValueError("re-embedding is implemented for the local store backend (KB folders), not Milvus")
-        self._finish_swap(check_name(name), replace=False)  # a crash fell between the two renames
+        target = check_name(into) if into else check_name(name)
+        self._finish_swap(target, replace=False)  # a crash fell between the two renames
+        if target != name and (self.home / target / "kb.sqlite").exists():
+            raise ValueError(f"knowledge base {target!r} already exists: pick another name for the copy, or "
+                             f"`rag kb delete {target}` first")
         old = self.open(name, writable=True)
-        shadow = self.home / f".{name}.reembed"
+        shadow = self.home / f".{target}.reembed"
         try:
             enc = self.encoder(embed_model)
             enc.warm_up()
@@ -213,11 +221,11 @@ class KBManager:
                 new.commit()
             finally:
                 new.close()
-            self._finish_swap(name, replace=True)
+            self._finish_swap(target, replace=True)
         finally:
             old.close()
-        shutil.rmtree(self.home / f".{name}.replaced", ignore_errors=True)
-        return {"kb": name, "embed_model": embed_model, "documents": len(docs), "reembedded": len(todo),
+        shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
+        return {"kb": target, "source": name, "embed_model": embed_model, "documents": len(docs), "reembedded": len(todo),
                 "chunks": sum(d.chunks for d in docs)}
 
     def _finish_swap(self, name: str, replace: bool) -> None:

@@ -243,3 +243,47 @@ def test_mix_interpolates_between_the_base_and_the_tuned_weights():
     assert torch.allclose(full.state_dict()[name], ref + 1.0, atol=1e-6)
     with pytest.raises(ValueError, match="between 0 and 1"):
         interpolate(full, src, 1.5)
+
+
+def test_reembed_into_a_new_kb_leaves_the_source_as_it_was(manager, kb_pairs, tmp_path, monkeypatch):
+    """--into: the re-embedded copy becomes a new KB (crash-safe and resumable like in place); the source KB
+    keeps its model and vectors; an existing KB is never overwritten."""
+    from indexer.ingest import Ingestor
+
+    out = tmp_path / "tuned"
+    _tune_minilm(manager, kb_pairs, out, measure=False)
+    src = manager.open("t")
+    n_docs, chunk = len(src.documents()), src.doc_chunks(src.documents()[0].doc_id)[0]
+    q = manager.encoder("minilm").encode_queries(["lost card"])[0]
+    before = src.search_dense(q, 3)
+    src.close()
+
+    real, calls = Ingestor.reembed_documents, []
+
+    def crash_on_second(self, docs):
+        calls.append(len(docs))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, docs)
+
+    monkeypatch.setattr(Ingestor, "reembed_documents", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        manager.reembed("t", str(out), progress=False, batch_docs=1, into="t-tuned")
+    assert not (manager.home / "t-tuned").exists() and (manager.home / ".t-tuned.reembed" / "kb.sqlite").exists()
+    monkeypatch.setattr(Ingestor, "reembed_documents", real)
+    res = manager.reembed("t", str(out), progress=False, batch_docs=1, into="t-tuned")
+    assert res["kb"] == "t-tuned" and res["source"] == "t" and res["reembedded"] == n_docs - 1
+
+    src, copy = manager.open("t"), manager.open("t-tuned")
+    try:
+        assert src.embed_model == "minilm" and copy.embed_model == str(out)
+        assert src.search_dense(q, 3) == before  # the source's vectors are untouched
+        assert len(copy.documents()) == n_docs and copy.doc_chunks(chunk.doc_id)[0].text == chunk.text
+        tuned_q = manager.encoder(copy.embed_model).encode_queries(["lost card"])[0]
+        assert copy.search_dense(tuned_q, 1)
+    finally:
+        src.close()
+        copy.close()
+    assert not (manager.home / ".t-tuned.reembed").exists()
+    with pytest.raises(ValueError, match="already exists"):
+        manager.reembed("t", "minilm", progress=False, into="t-tuned")
