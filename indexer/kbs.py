@@ -177,10 +177,18 @@ class KBManager:
         if self.uri:
             raise ValueError("re-embedding is implemented for the local store backend (KB folders), not Milvus")
         target = check_name(into) if into else check_name(name)
-        self._finish_swap(target, replace=False)  # a crash fell between the two renames
         if target != name and (self.home / target / "kb.sqlite").exists():
             raise ValueError(f"knowledge base {target!r} already exists: pick another name for the copy, or "
                              f"`rag kb delete {target}` first")
+        self._finish_swap(target, replace=False)  # a crash fell between the two renames
+        if target != name and (self.home / target / "kb.sqlite").exists():  # so the copy is complete
+            copy = self.open(target)
+            try:
+                docs = copy.documents()
+            finally:
+                copy.close()
+            return {"kb": target, "source": name, "embed_model": copy.embed_model, "documents": len(docs),
+                    "reembedded": 0, "chunks": sum(d.chunks for d in docs)}
         old = self.open(name, writable=True)
         shadow = self.home / f".{target}.reembed"
         try:
@@ -221,7 +229,10 @@ class KBManager:
                 new.commit()
             finally:
                 new.close()
-            self._finish_swap(target, replace=True)
+            self._finish_swap(target, replace=target == name)  # a copy never replaces a KB made meanwhile
+            if (shadow / "kb.sqlite").exists():
+                raise ValueError(f"knowledge base {target!r} was created while the copy was being made; the copy "
+                                 f"is kept in {shadow}: delete {target} and run the command again to put it in place")
         finally:
             old.close()
         shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)

@@ -287,3 +287,27 @@ def test_reembed_into_a_new_kb_leaves_the_source_as_it_was(manager, kb_pairs, tm
     assert not (manager.home / ".t-tuned.reembed").exists()
     with pytest.raises(ValueError, match="already exists"):
         manager.reembed("t", "minilm", progress=False, into="t-tuned")
+    # killed between completing the copy and putting it in place: the re-run only puts it in place
+    (manager.home / "t-tuned").rename(manager.home / ".t-tuned.reembed")
+    res = manager.reembed("t", str(out), progress=False, into="t-tuned")
+    assert (res["kb"], res["reembedded"], res["documents"]) == ("t-tuned", 0, n_docs)
+    assert (manager.home / "t-tuned" / "kb.sqlite").exists() and not (manager.home / ".t-tuned.reembed").exists()
+
+
+def test_reembed_into_never_replaces_a_kb_made_meanwhile(manager, sample_copy, monkeypatch):
+    from indexer.ingest import Ingestor
+
+    real = Ingestor.reembed_documents
+
+    def someone_creates_it(self, docs):
+        if not (manager.home / "copy").exists():
+            manager.create("copy").close()
+        return real(self, docs)
+
+    monkeypatch.setattr(Ingestor, "reembed_documents", someone_creates_it)
+    with pytest.raises(ValueError, match="was created while the copy was being made"):
+        manager.reembed("t", "minilm", progress=False, into="copy")
+    made = manager.open("copy")
+    assert made.documents() == []  # the KB made meanwhile is untouched
+    made.close()
+    assert (manager.home / ".copy.reembed" / "kb.sqlite").exists()  # the finished copy is kept
