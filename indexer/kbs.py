@@ -155,6 +155,8 @@ class KBManager:
     # threshold, settings) travels to the re-embedded copy.
     REEMBED_DONE = "reembed_done"  # set in the shadow KB once every document is in
     _OWN_META = frozenset({"embed_model", "dim", "context_window", "created_ms", "generation", REEMBED_DONE})
+    # the Milvus store's bookkeeping (row counter, index kind, analyzer, incarnation): never copied
+    _STORE_META = frozenset({"next_row", "dense_index", "incarnation", "bm25_analyzer"})
 
     def reembed(self, name: str, embed_model: str, progress: bool = True, batch_docs: int = 32,
                 into: str | None = None) -> dict:
@@ -167,28 +169,20 @@ class KBManager:
         Chunks, ids, tags and metadata are kept; only vectors and the recorded model change.
 
         `into`: a new KB of that name gets the re-embedded copy and `name` stays as it is (to compare
-        the two on labelled questions before switching); the same shadow, crash and resume rules apply."""
-        from tqdm import tqdm
-
-        from indexer.ingest import Ingestor
-        from indexer.tokenize import count_tokens
-        from indexer.types import Chunk
-
-        if self.uri:
-            raise ValueError("re-embedding is implemented for the local store backend (KB folders), not Milvus")
+        the two on labelled questions before switching); the same shadow, crash and resume rules apply.
+        On Milvus only `into` is available (`_reembed_copy`): the copy is written under its own name."""
         target = check_name(into) if into else check_name(name)
+        if self.uri:
+            if target == name:
+                raise ValueError("on Milvus a KB is re-embedded into a copy: `rag kb reembed NAME --embed-model "
+                                 "DIR --into NEW`, then serve NEW (in-place re-embedding needs KB folders)")
+            return self._reembed_copy(name, target, embed_model, progress, batch_docs)
         if target != name and (self.home / target / "kb.sqlite").exists():
             raise ValueError(f"knowledge base {target!r} already exists: pick another name for the copy, or "
                              f"`rag kb delete {target}` first")
         self._finish_swap(target, replace=False)  # a crash fell between the two renames
         if target != name and (self.home / target / "kb.sqlite").exists():  # so the copy is complete
-            copy = self.open(target)
-            try:
-                docs = copy.documents()
-            finally:
-                copy.close()
-            return {"kb": target, "source": name, "embed_model": copy.embed_model, "documents": len(docs),
-                    "reembedded": 0, "chunks": sum(d.chunks for d in docs)}
+            return self._report(name, target)
         old = self.open(name, writable=True)
         shadow = self.home / f".{target}.reembed"
         try:
@@ -202,31 +196,7 @@ class KBManager:
                 new = open_store("local", shadow, self.params(enc.dim), writable=True, embed_model=embed_model,
                                  context_window=old.context_window)
             try:
-                new.set_meta(self.REEMBED_DONE, "0")  # the KB may have changed since an interrupted run: sync first
-                for key, value in old.catalog.db.execute("SELECT key, value FROM meta"):
-                    if key not in self._OWN_META:
-                        new.set_meta(key, value)
-                docs = old.documents()
-                wanted = {d.doc_id for d in docs}
-                for d in new.documents():  # deleted from the KB since an interrupted run
-                    if d.doc_id not in wanted:
-                        new.delete_document(d.doc_id)
-                have = {d.doc_id: d for d in new.documents()}
-                todo = [d for d in docs if have.get(d.doc_id) != d]
-                ing = Ingestor(new, enc, self.settings)
-                bar = tqdm(total=sum(d.chunks for d in todo), desc=f"re-embedding ({enc.name})", unit="chunk",
-                           disable=not progress)
-                for i in range(0, len(todo), batch_docs):
-                    part = []
-                    for d in todo[i:i + batch_docs]:
-                        chunks = [Chunk(c.chunk_id, c.doc_id, int(c.chunk_id.rsplit(":", 2)[-2]), c.text, c.title,
-                                        c.page, count_tokens(c.text)) for c in old.doc_chunks(d.doc_id)]
-                        part.append((d, chunks))
-                    ing.reembed_documents(part)
-                    bar.update(sum(len(c) for _, c in part))
-                bar.close()
-                new.set_meta(self.REEMBED_DONE, "1")
-                new.commit()
+                todo = self._copy_documents(old, new, enc, progress, batch_docs)
             finally:
                 new.close()
             self._finish_swap(target, replace=target == name)  # a copy never replaces a KB made meanwhile
@@ -236,8 +206,80 @@ class KBManager:
         finally:
             old.close()
         shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
-        return {"kb": target, "source": name, "embed_model": embed_model, "documents": len(docs), "reembedded": len(todo),
-                "chunks": sum(d.chunks for d in docs)}
+        return self._report(name, target, todo)
+
+    def _reembed_copy(self, name: str, target: str, embed_model: str, progress: bool, batch_docs: int) -> dict:
+        """`reembed(..., into=target)` where KBs are not folders (Milvus): the copy is a KB of its own from the
+        start, marked unfinished (REEMBED_DONE "0") until every document is in. A re-run resumes an unfinished
+        copy towards the same model; any other KB of that name is refused, never written to."""
+        enc = self.encoder(embed_model)
+        enc.warm_up()
+        existed = self.exists(target)
+        old = self.open(name)
+        try:
+            new = open_store(self.backend, self.home / target, self.params(enc.dim), writable=True,
+                             embed_model=embed_model, context_window=old.context_window, uri=self.uri)
+            try:
+                mark = new.get_meta(self.REEMBED_DONE)
+                resumable = (new.embed_model == embed_model and new.context_window == old.context_window
+                             and (mark == "0" or (mark is None and not new.documents())))
+                if existed and not resumable:
+                    raise ValueError(f"knowledge base {target!r} already exists" + (
+                        "" if mark != "1" else " (a finished copy)") + f": pick another name for the copy, or "
+                        f"`rag kb delete {target}` first")
+                todo = self._copy_documents(old, new, enc, progress, batch_docs)
+            finally:
+                new.close()
+        finally:
+            old.close()
+        return self._report(name, target, todo)
+
+    def _copy_documents(self, old: Store, new: Store, enc: Encoder, progress: bool, batch_docs: int) -> list:
+        """Bring `new` level with `old` (its settings, documents and chunks, vectors from `enc`), one
+        transaction per batch of documents, marked unfinished until the last is in. Returns the documents
+        embedded in this run (those already in `new` unchanged are skipped)."""
+        from tqdm import tqdm
+
+        from indexer.ingest import Ingestor
+        from indexer.tokenize import count_tokens
+        from indexer.types import Chunk
+
+        new.set_meta(self.REEMBED_DONE, "0")  # the KB may have changed since an interrupted run: sync first
+        new.commit()
+        for key, value in old.meta_items().items():
+            if key not in self._OWN_META and key not in self._STORE_META:
+                new.set_meta(key, value)
+        docs = old.documents()
+        wanted = {d.doc_id for d in docs}
+        for d in new.documents():  # deleted from the KB since an interrupted run
+            if d.doc_id not in wanted:
+                new.delete_document(d.doc_id)
+        have = {d.doc_id: d for d in new.documents()}
+        todo = [d for d in docs if have.get(d.doc_id) != d]
+        ing = Ingestor(new, enc, self.settings)
+        bar = tqdm(total=sum(d.chunks for d in todo), desc=f"re-embedding ({enc.name})", unit="chunk",
+                   disable=not progress)
+        for i in range(0, len(todo), batch_docs):
+            part = []
+            for d in todo[i:i + batch_docs]:
+                chunks = [Chunk(c.chunk_id, c.doc_id, int(c.chunk_id.rsplit(":", 2)[-2]), c.text, c.title,
+                                c.page, count_tokens(c.text)) for c in old.doc_chunks(d.doc_id)]
+                part.append((d, chunks))
+            ing.reembed_documents(part)
+            bar.update(sum(len(c) for _, c in part))
+        bar.close()
+        new.set_meta(self.REEMBED_DONE, "1")
+        new.commit()
+        return todo
+
+    def _report(self, name: str, target: str, todo: list | None = None) -> dict:
+        store = self.open(target)
+        try:
+            docs = store.documents()
+            return {"kb": target, "source": name, "embed_model": store.embed_model, "documents": len(docs),
+                    "reembedded": len(todo or []), "chunks": sum(d.chunks for d in docs)}
+        finally:
+            store.close()
 
     def _finish_swap(self, name: str, replace: bool) -> None:
         """Put a complete shadow (home/.NAME.reembed) in the KB's place: KB -> .NAME.replaced, shadow -> KB.

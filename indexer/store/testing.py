@@ -159,6 +159,10 @@ class StoreConformance:
         w.set_meta("refusal_threshold", "0.25")
         w.commit()
         assert factory(False).get_meta("refusal_threshold") == "0.25"
+        w.set_meta("tuned", "yes")
+        items = factory(False).meta_items()
+        assert items["refusal_threshold"] == "0.25" and items["tuned"] == "yes"
+        assert items["embed_model"] == "test-vectors"  # the store's own keys too
 
     def test_a_writer_of_a_deleted_kb_is_fenced_off(self, factory, tmp_path):
         """Deleting a KB while a writer has it open, then creating one of the same name: the old

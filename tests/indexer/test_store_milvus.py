@@ -259,3 +259,61 @@ def test_server_round_trip_write_search_restart_reopen(milvus_server, tmp_path):
         mgr.open("faq.v2-en")
     with pytest.raises(KBNotFound):
         mgr.delete("faq.v2-en")
+
+
+def test_reembed_into_a_copy_on_milvus_resumes_after_a_crash(tmp_path, minilm, monkeypatch):
+    """`rag kb reembed NAME --embed-model M --into NEW` with the Milvus store: the copy is a KB of its own,
+    unfinished until every document is in; a re-run after a crash carries on; the source keeps its model
+    and vectors; in-place re-embedding is refused with what to do instead."""
+    from indexer.ingest import Ingestor
+    from indexer.types import Element
+
+    db = tmp_path / "m.db"
+    mgr = KBManager(IndexerSettings(home=tmp_path / "home", store_uri=str(db), embed_model="minilm"),
+                    encoders={"minilm": minilm})
+    texts = {"cards": "Report a lost card by calling 1-800-555-0199 at any hour.",
+             "wires": "International wire transfers cost $45 and leave the same business day.",
+             "hours": "Branches open at 9 a.m. on weekdays; the Marina Plaza branch also opens on Sundays.",
+             "zh": "借记卡丢失后请立即致电客服热线挂失。"}
+    src = mgr.open("bank", writable=True, create=True, embed_model="minilm")
+    Ingestor(src, minilm, mgr.settings).index_elements(
+        [(d, f"{d}.txt", [Element(t, "text", "")]) for d, t in texts.items()], progress=False)
+    src.set_meta("custom_setting", "kept")
+    src.commit()
+    src.close()
+    try:
+        with pytest.raises(ValueError, match="into a copy"):
+            mgr.reembed("bank", "e5", progress=False)
+        real, calls = Ingestor.reembed_documents, []
+
+        def crash_on_second(self, docs):
+            calls.append(len(docs))
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return real(self, docs)
+
+        monkeypatch.setattr(Ingestor, "reembed_documents", crash_on_second)
+        with pytest.raises(KeyboardInterrupt):
+            mgr.reembed("bank", "e5", progress=False, batch_docs=1, into="bank-e5")
+        half = mgr.open("bank-e5")
+        assert half.get_meta(KBManager.REEMBED_DONE) == "0" and len(half.documents()) == 1
+        half.close()
+        monkeypatch.setattr(Ingestor, "reembed_documents", real)
+        res = mgr.reembed("bank", "e5", progress=False, batch_docs=1, into="bank-e5")
+        assert (res["kb"], res["source"], res["documents"], res["reembedded"]) == ("bank-e5", "bank", 4, 3)
+
+        src, copy = mgr.open("bank"), mgr.open("bank-e5")
+        assert (src.embed_model, copy.embed_model) == ("minilm", "e5")
+        assert copy.get_meta(KBManager.REEMBED_DONE) == "1" and copy.get_meta("custom_setting") == "kept"
+        assert [d.doc_id for d in copy.documents()] == [d.doc_id for d in src.documents()]
+        assert copy.doc_chunks("zh")[0].text == texts["zh"]
+        q = mgr.encoder("e5").encode_queries(["How much is an international wire?"])[0]
+        assert copy.search_dense(q, 1)[0][0].doc_id == "wires"  # e5 vectors, searched with e5
+        q = minilm.encode_queries(["How much is an international wire?"])[0]
+        assert src.search_dense(q, 1)[0][0].doc_id == "wires"  # the source still answers with MiniLM
+        src.close()
+        copy.close()
+        with pytest.raises(ValueError, match="already exists \\(a finished copy\\)"):
+            mgr.reembed("bank", "e5", progress=False, into="bank-e5")
+    finally:
+        _release(db)

@@ -97,6 +97,9 @@ class LocalStore:
     def set_meta(self, key: str, value: str) -> None:
         self.catalog.set_meta(key, value)
 
+    def meta_items(self) -> dict[str, str]:
+        return dict(self.catalog.db.execute("SELECT key, value FROM meta"))
+
     # ---- documents -------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:
         return self.catalog.documents()

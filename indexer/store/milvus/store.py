@@ -273,6 +273,9 @@ class MilvusStore:
         """Like the local store, KB settings may be written through a read-only store (no writer lock)."""
         self._set_meta_many({key: value})
 
+    def meta_items(self) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in self._query(self.names.meta, 'key != ""', ["key", "value"])}
+
     def cache_generation(self) -> int:
         """Creation time in ms + a counter bumped by every document write or delete (see LocalStore)."""
         meta = self._meta_many(["created_ms", "generation"])
