@@ -5,7 +5,6 @@ import re
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
@@ -203,94 +202,6 @@ def test_settings_from_env_and_config_file(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- remote (OpenAI-compatible)
-class _Handler(BaseHTTPRequestHandler):
-    """Speaks /v1/chat/completions. The model name picks the behaviour:
-    echo (answers "You said: <last user message>"), babble (repeats a phrase no passage supports), babble-zh (the same in Chinese), flaky (503 first), limited (429 first),
-    down (always 503), bad (400), hang (no answer), stall (one SSE event, then nothing),
-    json-only (ignores "stream")."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        srv = self.server
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        model = body["model"]
-        with srv.lock:
-            srv.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-            srv.counts[model] = srv.counts.get(model, 0) + 1
-            n = srv.counts[model]
-        if self.path != "/v1/chat/completions":
-            return self._json(404, {"error": {"message": "not found"}})
-        if model == "bad":
-            return self._json(400, {"error": {"message": "unknown parameter 'foo'"}})
-        if model == "down" or (model == "flaky" and n == 1):
-            return self._json(503, {"error": {"message": "overloaded"}})
-        if model == "limited" and n == 1:
-            return self._json(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
-        if model == "hang":
-            srv.release.wait(10)
-            return
-        text = "You said: " + body["messages"][-1]["content"]
-        if model == "babble":
-            text = "The answer to the question is:\n\n" * 4
-        if model == "babble-zh":  # Chinese words, no [n]: not checkable against English passages
-            text = "问题的答案如下：\n\n" * 4
-        if model == "zh-cards":  # a Chinese answer translating an English passage, citing the wrong one
-            text = "请拨打24小时银行卡服务热线1-800-555-0199挂失[2]。补发的新卡会在五个工作日内寄到。"
-        if body.get("stream") and model != "json-only":
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            words = re.findall(r"\S+\s*", text)[: body.get("max_tokens", 100)]
-            self._event({"choices": [{"index": 0, "delta": {"role": "assistant"}}]})
-            for i, w in enumerate(words):
-                self.wfile.write(b": keep-alive\n\n")
-                self._event({"choices": [{"index": 0, "delta": {"content": w}}]})
-                if model == "stall":
-                    srv.release.wait(10)
-                    return
-            self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self._json(200, {"id": "x", "object": "chat.completion", "model": model,
-                         "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                      "finish_reason": "stop"}]})
-
-    def _event(self, obj):
-        self.wfile.write(f"data: {json.dumps(obj)}\n\n".encode())
-        self.wfile.flush()
-
-    def _json(self, status, obj, headers=None):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@pytest.fixture
-def llm_server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.daemon_threads, srv.block_on_close = True, False
-    srv.requests, srv.counts, srv.lock, srv.release = [], {}, threading.Lock(), threading.Event()
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    srv.url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    yield srv
-    srv.release.set()
-    srv.shutdown()
-    srv.server_close()
-
-
 def _remote(url, model="echo", **kw):
     kw.setdefault("backoff_s", 0.01)
     return make_generator(GenerationSettings(backend="openai", base_url=url, model=model, **kw))

@@ -125,6 +125,27 @@ def test_a_streamed_answer_shows_only_checked_sentences(manager, sample_copy, ge
     assert raw[-1].answer == ans.answer  # the same checked answer either way
 
 
+def test_a_sentence_the_checks_remove_is_never_shown(manager, sample_copy, llm_server):
+    """The same guarantee on a fixed answer (an OpenAI-compatible server streams it word by word): its middle
+    sentence says a lost card can be reactivated within 30 days, where its passage says it cannot be
+    reactivated, so the checked answer leaves it out and the verified stream never shows any of it."""
+    settings = Settings.load(indexer={"home": manager.home},
+                             generation={"backend": "openai", "base_url": llm_server.url, "model": "lost-card",
+                                         "backoff_s": 0.01})
+    pipe = build_pipeline(settings, "t", manager)
+    events = list(pipe.stream("What can I do if I think I have just misplaced my card?"))
+    ans, pieces = events[-1], [e.text for e in events[:-1]]
+    shown = "".join(pieces)
+    assert "Lock it" in ans.hits[0].text  # the passage the fixed answer is written from
+    removed = [d for d in ans.dropped_sentences if d.outcome == "removed"]
+    assert [d.sentence for d in removed] == ["A card reported lost can be reactivated within 30 days if you find "
+                                             "it [1]."]
+    assert "reactivated" not in shown and "30 days" not in shown
+    assert shown == ans.answer and not ans.fallback
+    assert shown.startswith("You can lock it temporarily") and "send you a replacement" in shown
+    assert len(pieces) >= 2  # each kept sentence was shown once checked, not all at the end
+
+
 def test_a_question_asked_again_gets_the_same_answer(manager, sample_copy, generator):
     """llama.cpp keeps the last prompt's KV cache: reusing all of it, a repeated prompt had only its last
     token evaluated again, alone, and decoded otherwise than its first run (this answer parted after its
