@@ -40,6 +40,9 @@ per fact of the sentence that the passage does not back:
     (...支行, ...分行, ...营业部; 港湾金卡, 借记卡, 信用卡 ...): "names 'Premium Checking', which
     passage [1] does not mention". A name that is not one branch or product ("Harbor Bank") may come
     from another passage the generator was shown (`known`): a passage seldom repeats the bank's name.
+    A single capitalised word inside a clause is a name too ("the latest version of Ubuntu"), unless
+    it starts the clause, belongs to an amount or a time zone, or the sentence is a denial; it passes
+    when the cited passage or another passage shown has the word.
 
 Same-script pairs are checked for all three; a sentence and a passage in different scripts (a
 Chinese answer over an English passage) only for numbers and English names.
@@ -423,6 +426,36 @@ def _english_names(sentence: str) -> list[tuple[str, bool]]:
         if len(words) >= 2:
             out.append((" ".join(words), first is not None and m.start() == first.start() and words[0] == run[0]))
     return out
+
+
+# A single capitalised word inside a sentence ("the latest version of Ubuntu", "use Docker"): a name too.
+# Not checked at a sentence's or clause's start (after . : ; ! ? ( or a quote), where any word is capitalised.
+_CAP_SINGLE = re.compile(r"(?<![\w'’.-])[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+_OPENERS = ".:;!?(\"“‘'[\n*-"
+# time zones and the like, which a passage writes out or leaves implied ("2 p.m. ET", "Eastern Time")
+_NOT_SINGLE = frozenset("et est edt ct cst cdt mt mst mdt pt pst pdt utc gmt cet cest bst am pm us uk eu".split())
+
+
+def single_names(sentence: str) -> list[str]:
+    """Capitalised words inside the sentence that are not part of a multi-word name (`english_names`), an
+    amount ("25 US dollars"), a function word, weekday or month, nor the first word of a clause. None in
+    a denial: "you cannot buy Bitcoin here" names what the passage leaves out without claiming it."""
+    text = normalise(sentence)
+    if _EN_CUE.search(text):
+        return []
+    for f in number_facts(text):
+        text = text.replace(f.text, " " * len(f.text))
+    runs = [m.span() for m in _NAME_RUN.finditer(text)]
+    out = []
+    for m in _CAP_SINGLE.finditer(text):
+        before = text[:m.start()].rstrip()
+        if not before or before[-1] in _OPENERS or any(a <= m.start() < b for a, b in runs):
+            continue
+        word = m.group(0)
+        if word == "I" or word.lower() in _EDGE_WORDS or word.lower() in _NOT_NAMES or word.lower() in _NOT_SINGLE:
+            continue
+        out.append(word)
+    return list(dict.fromkeys(out))
 
 
 def _in_order(name: list[str], words: list[str], max_gap: int = 2) -> bool:
@@ -842,6 +875,12 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
             continue
         if others and not _is_entity(name) and (
                 _name_found(words, others.words) or (initial and len(words) > 2 and _name_found(words[1:], others.words))):
+            continue
+        problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
+    singles = single_names(sentence)
+    seen = set(p.words) | (set(others.words) if others else set()) if singles else set()
+    for name in singles:  # a word of another passage the generator was shown is one it was told about
+        if all(w in seen for w in _name_words(name)):
             continue
         problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
     if cross_script(sentence, passage):
