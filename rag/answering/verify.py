@@ -43,6 +43,10 @@ per fact of the sentence that the passage does not back:
     A single capitalised word inside a clause is a name too ("the latest version of Ubuntu"), unless
     it starts the clause, belongs to an amount or a time zone, or the sentence is a denial; it passes
     when the cited passage or another passage shown has the word.
+  * code: what the answer gives the user to type, paths, file names, snake_case names and the
+    hyphenated or dotted words of a command or `code span` ("sudo apt-get install deabi-debian"), must
+    be in the cited passage or another passage shown, spaces aside: "gives 'deabi-debian', which
+    passage [1] does not have".
 
 Same-script pairs are checked for all three; a sentence and a passage in different scripts (a
 Chinese answer over an English passage) only for numbers and English names.
@@ -458,6 +462,47 @@ def single_names(sentence: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+# ---------------------------------------------------------------------------------------------- code
+# Commands, packages, file names and paths an answer tells the user to type. A small model invents them
+# ("sudo apt-get install deabi-debian", "/etc/init.d/init.d/font-fontset-1.0.0"), and a wrong one is
+# worse than none: each must be in the cited passage (or another passage shown), spaces aside.
+_CODE_SPAN = re.compile(r"`{1,3}([^`]{1,300})`{1,3}")
+_COMMAND = re.compile(r"(?:^|(?<=\s)|(?<=[(\"“']))(?:\$\s*)?(?:sudo|apt-get|apt|aptitude|dpkg(?:-[a-z]+)?|pip3?|yum|dnf|"
+                      r"systemctl|service|git|curl|wget|chmod|chown|ln|mkdir|cd|cp|mv|rm)\s+[^\n;]{1,200}")
+_PATH = re.compile(r"(?<![\w/.:])~?/[\w.+-]+(?:/[\w.+-]+)*/?")
+_FILE = re.compile(r"(?<![\w./@-])[A-Za-z][\w+-]*(?:\.[A-Za-z0-9][\w+-]*)*\.(?:[a-z]{1,4}\d?|d)(?![\w/-])")
+_UNDERSCORED = re.compile(r"(?<![\w./-])[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+(?![\w-])")
+_ARG = re.compile(r"(?<![\w./-])[A-Za-z0-9][\w.+:~-]*[A-Za-z0-9](?![\w/-])")
+_NOT_FILES = frozenset("e.g i.e a.m p.m etc vs u.s u.k".split())
+
+
+def code_terms(sentence: str) -> list[str]:
+    """What the sentence gives to type: paths, file names (papersize.d, foo.deb), snake_case names, and the
+    hyphenated or dotted words of a command ("sudo apt-get install deabi-debian": apt-get, deabi-debian)
+    or of a `code span`. Options ("-y"), plain words and numbers are not code terms."""
+    text = MARKER.sub(" ", unicodedata.normalize("NFKC", sentence))
+    found: list[str] = []
+    for m in _PATH.finditer(text):
+        if m.group(0).strip("/"):
+            found.append(m.group(0).rstrip("/."))
+    for m in _FILE.finditer(text):
+        word = m.group(0)
+        if word.lower().rstrip(".") not in _NOT_FILES and not re.fullmatch(r"[A-Za-z]\.[A-Za-z]", word):
+            found.append(word)
+    found += [m.group(0) for m in _UNDERSCORED.finditer(text)]
+    spans = [m.group(1) for m in _CODE_SPAN.finditer(text)] + [m.group(0) for m in _COMMAND.finditer(text)]
+    for span in spans:
+        for m in _ARG.finditer(span):
+            word = m.group(0)
+            if re.search(r"[-._]", word) and re.search(r"[A-Za-z]", word) and not span[:m.start()].endswith("-"):
+                found.append(word)
+    return [t for t in dict.fromkeys(found) if not any(t != u and t in u for u in found)]
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
 def _in_order(name: list[str], words: list[str], max_gap: int = 2) -> bool:
     """The name's words occur in `words` in order, at most `max_gap` other words between two of them."""
     if not name:
@@ -673,6 +718,7 @@ class _Passage:
     has_percent: bool
     words: list[str]          # for English names
     sentences: list[_Sentence]
+    compact: str = ""         # lower case, no whitespace: for commands, paths and file names
 
 
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s+|\d+\.\s+[A-Z]|[一二三四五六七八九十]+、)")
@@ -706,13 +752,13 @@ def _passage(text: str) -> _Passage:
                 ctx = (first if i else set()) | heading
                 sentences.append(_Sentence(_clause(s), ctx))
     return _Passage(text, facts, numbers, currencies, bool(re.search(r"%|percent|百分", norm, re.IGNORECASE)),
-                    _name_words(norm), sentences)
+                    _name_words(norm), sentences, _compact(text))
 
 
 # ---------------------------------------------------------------------------------------------- checks
 @dataclass
 class Problem:
-    kind: str     # number | negation | name
+    kind: str     # number | negation | name | code
     fact: str     # the sentence's fact as written
     reason: str
     where: str = ""  # contested(): the label of the passage that says otherwise
@@ -883,6 +929,12 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
         if all(w in seen for w in _name_words(name)):
             continue
         problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
+    terms = code_terms(sentence)
+    if terms:
+        where = p.compact + (others.compact if others else "")
+        for term in terms:
+            if _compact(term) not in where:
+                problems.append(Problem("code", term, f"gives '{term}', which passage [{n}] does not have"))
     if cross_script(sentence, passage):
         return problems
     if is_cjk(passage):

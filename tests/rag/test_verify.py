@@ -10,7 +10,7 @@ import pytest
 from indexer.parse.encoding import read_text
 from rag.answering.cite import MARKER, cite
 from rag.answering.types import Answer
-from rag.answering.verify import check, english_names, number_facts, single_names, verify
+from rag.answering.verify import check, code_terms, english_names, number_facts, single_names, verify
 from rag.text import prose_sentences
 from rag.types import Hit
 
@@ -512,3 +512,22 @@ def test_a_single_word_name_the_passage_does_not_mention_is_caught():
                   "Orders placed before 2 p.m. leave the same day; $25 each.") is None
     assert single_names("See the Flash player (SWF) and the Debian Installer: Docker, then use Zelle.") == \
         ["Flash", "Zelle"]  # "(SWF" and ": Docker" open a clause; "Debian Installer" is a two-word name
+
+
+def test_a_command_path_or_file_the_passage_does_not_have_is_caught():
+    """Real SmolLM2 answers over the Debian FAQ that told the user to type something no passage has."""
+    fonts = "The kbd package supports this, edit the /etc/kbd/config file."
+    assert verify("Use the command `sudo ln -s /etc/init.d/init.d/font-fontset font.txt` [1].", fonts) == \
+        "gives '/etc/init.d/init.d/font-fontset', which passage [1] does not have; " \
+        "gives 'font.txt', which passage [1] does not have"
+    assert verify("sudo apt-get install deabi-debian [1]", fonts) == \
+        "gives 'apt-get', which passage [1] does not have; gives 'deabi-debian', which passage [1] does not have"
+    assert verify("Edit the /etc/kbd/config file [1].", fonts) is None
+    paper = "The /etc/papersize file holds the name of the default paper size."
+    assert verify('Create a new file named "papersize.d" in the /etc/papersize directory [1].', paper) == \
+        "gives 'papersize.d', which passage [1] does not have"
+    # spaces inside what the passage writes do not matter; a passage shown beside it counts too
+    assert verify("See www.debian.org/distrib for mirrors [1].", "Mirrors: https:// www.debian.org/ distrib .") is None
+    assert verify("Run `apt-get update` first [1].", fonts, known="Run apt-get update before installing.") is None
+    assert code_terms("A multi-step process for a non-Debian program, e.g. with a C/C++ compiler at 9 a.m.") == []
+    assert code_terms("sudo apt-get install -y package-name") == ["apt-get", "package-name"]  # not the -y option
