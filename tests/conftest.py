@@ -90,3 +90,20 @@ def base_model():
     tok = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, local_files_only=True).eval()
     return model, tok
+
+
+def kill_reembed_at_second_batch(monkeypatch):
+    """The next re-embedding dies (KeyboardInterrupt, as a killed process) when its second batch of
+    documents is written; returns a function that lets re-embedding run again."""
+    from indexer.ingest import Ingestor
+
+    real, calls = Ingestor.reembed_documents, []
+
+    def crash_on_second(self, docs):
+        calls.append(len(docs))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, docs)
+
+    monkeypatch.setattr(Ingestor, "reembed_documents", crash_on_second)
+    return lambda: monkeypatch.setattr(Ingestor, "reembed_documents", real)

@@ -26,6 +26,7 @@ from indexer.store.milvus.store import MilvusStore, drop_kb  # noqa: E402
 from indexer.store.testing import DIM, StoreConformance, put, vec  # noqa: E402
 from indexer.tokenize import tokenize  # noqa: E402
 from indexer.types import Filters  # noqa: E402
+from tests.conftest import kill_reembed_at_second_batch  # noqa: E402
 
 
 def _release(db: Path) -> None:
@@ -284,21 +285,13 @@ def test_reembed_into_a_copy_on_milvus_resumes_after_a_crash(tmp_path, minilm, m
     try:
         with pytest.raises(ValueError, match="into a copy"):
             mgr.reembed("bank", "e5", progress=False)
-        real, calls = Ingestor.reembed_documents, []
-
-        def crash_on_second(self, docs):
-            calls.append(len(docs))
-            if len(calls) == 2:
-                raise KeyboardInterrupt
-            return real(self, docs)
-
-        monkeypatch.setattr(Ingestor, "reembed_documents", crash_on_second)
+        resume = kill_reembed_at_second_batch(monkeypatch)
         with pytest.raises(KeyboardInterrupt):
             mgr.reembed("bank", "e5", progress=False, batch_docs=1, into="bank-e5")
         half = mgr.open("bank-e5")
         assert half.get_meta(KBManager.REEMBED_DONE) == "0" and len(half.documents()) == 1
         half.close()
-        monkeypatch.setattr(Ingestor, "reembed_documents", real)
+        resume()
         res = mgr.reembed("bank", "e5", progress=False, batch_docs=1, into="bank-e5")
         assert (res["kb"], res["source"], res["documents"], res["reembedded"]) == ("bank-e5", "bank", 4, 3)
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rag.adapt.embedder_pairs import answers_too, build_pairs, cloze_pairs, split_pairs, without
+from tests.conftest import kill_reembed_at_second_batch
 
 
 @pytest.fixture
@@ -145,17 +146,8 @@ def test_tuned_folder_loads_reembeds_and_answers_queries(manager, kb_pairs, tmp_
 
 
 def test_reembed_is_incremental_after_a_crash(manager, sample_copy, monkeypatch):
-    from indexer.ingest import Ingestor
 
-    real, calls = Ingestor.reembed_documents, []
-
-    def crash_on_second(self, docs):
-        calls.append(len(docs))
-        if len(calls) == 2:
-            raise KeyboardInterrupt  # killed mid-way
-        return real(self, docs)
-
-    monkeypatch.setattr(Ingestor, "reembed_documents", crash_on_second)
+    resume = kill_reembed_at_second_batch(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         manager.reembed("t", "minilm", progress=False, batch_docs=1)
     store = manager.open("t")  # the KB is untouched and still answers
@@ -163,7 +155,7 @@ def test_reembed_is_incremental_after_a_crash(manager, sample_copy, monkeypatch)
     assert store.embed_model == "minilm" and store.search_sparse(["card"], 3)
     store.close()
     assert (manager.home / ".t.reembed" / "kb.sqlite").exists()
-    monkeypatch.setattr(Ingestor, "reembed_documents", real)
+    resume()
     res = manager.reembed("t", "minilm", progress=False, batch_docs=1)
     assert res["documents"] == n_docs and res["reembedded"] == n_docs - 1  # the first document was already in
     store = manager.open("t")
@@ -248,8 +240,6 @@ def test_mix_interpolates_between_the_base_and_the_tuned_weights():
 def test_reembed_into_a_new_kb_leaves_the_source_as_it_was(manager, kb_pairs, tmp_path, monkeypatch):
     """--into: the re-embedded copy becomes a new KB (crash-safe and resumable like in place); the source KB
     keeps its model and vectors; an existing KB is never overwritten."""
-    from indexer.ingest import Ingestor
-
     out = tmp_path / "tuned"
     _tune_minilm(manager, kb_pairs, out, measure=False)
     src = manager.open("t")
@@ -258,19 +248,11 @@ def test_reembed_into_a_new_kb_leaves_the_source_as_it_was(manager, kb_pairs, tm
     before = src.search_dense(q, 3)
     src.close()
 
-    real, calls = Ingestor.reembed_documents, []
-
-    def crash_on_second(self, docs):
-        calls.append(len(docs))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(self, docs)
-
-    monkeypatch.setattr(Ingestor, "reembed_documents", crash_on_second)
+    resume = kill_reembed_at_second_batch(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         manager.reembed("t", str(out), progress=False, batch_docs=1, into="t-tuned")
     assert not (manager.home / "t-tuned").exists() and (manager.home / ".t-tuned.reembed" / "kb.sqlite").exists()
-    monkeypatch.setattr(Ingestor, "reembed_documents", real)
+    resume()
     res = manager.reembed("t", str(out), progress=False, batch_docs=1, into="t-tuned")
     assert res["kb"] == "t-tuned" and res["source"] == "t" and res["reembedded"] == n_docs - 1
 
