@@ -224,7 +224,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                 s.dropped.append(_citation(0, n, hits[n - 1], s, score, supported=False, reason=reason))
                 if disagrees:
                     fact_failed.append(n)
-        if len(fact_failed) > 1 and not s.kept and _backed_together(s, [n - 1 for n in fact_failed], hits, known):
+        if len(fact_failed) > 1 and not s.kept and _backed_together(s, [n - 1 for n in fact_failed], hits, known, question):
             # each fact is in one of the cited passages ("$25 [1] ... $45 [2]" in one sentence)
             s.kept = fact_failed
             s.dropped = [d for d in s.dropped if d.passage not in fact_failed]
@@ -243,7 +243,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                 against = sorted((i for i, (*_, disagrees) in enumerate(checked) if disagrees),
                                  key=lambda i: (-checked[i][1], i))
                 together = next((against[:k] for k in range(2, len(against) + 1)
-                                 if _backed_together(s, against[:k], hits, known)), None)
+                                 if _backed_together(s, against[:k], hits, known, question)), None)
                 if together:  # the fewest best-matching passages that back it
                     for i in together:
                         s.kept.append(i + 1)
@@ -360,9 +360,12 @@ def _loop_start(sentences: list[str]) -> int | None:
     return min(starts) if starts else None
 
 
-def _backed_together(s: _Sentence, idx: list[int], hits: Sequence[Hit], known: str) -> bool:
-    """Are the sentence's facts in these passages taken together (one fact from each)?"""
-    return verify(s.text, "\n\n".join(_with_title(hits[i]) for i in idx), known=known) is None
+def _backed_together(s: _Sentence, idx: list[int], hits: Sequence[Hit], known: str, question: str = "") -> bool:
+    """Are the sentence's facts in these passages taken together (one fact from each), and none of them
+    taken from a table row other than the one the question asks about?"""
+    if verify(s.text, "\n\n".join(_with_title(hits[i]) for i in idx), known=known) is not None:
+        return False
+    return not (question and any(other_row(MARKER.sub(" ", s.text), hits[i].text, i + 1, question) for i in idx))
 
 
 def _name(hit: Hit) -> str:

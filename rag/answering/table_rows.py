@@ -6,7 +6,7 @@ Savings' $300, or Student Checking's "no fee with a valid student ID", finds its
 the passage it cites, and word overlap and the facts check (rag.answering.verify) pass it.
 
 `other_row(sentence, passage, n, question)` (the sentence without its citation markers) finds the one table row whose first cell the question
-names (its subject; none when it names no row or several), then tells whether the sentence is backed
+names (its subject; none when it names no row or several; `_subject`), then tells whether the sentence is backed
 by another row instead: a number of the sentence that stands only in other rows (not in the subject's,
 not in the text around the table), or more of the sentence's words in another row than in the
 subject's row and in the text around the table. A sentence that names another row ("Student Checking
@@ -70,12 +70,21 @@ def _table(passage: str) -> _Table:
 
 @lru_cache(maxsize=512)
 def _subject(passage: str, question: str) -> _Row | None:
-    """The one row whose first cell the question names (None: no table, or no row or several named)."""
+    """The one row whose first cell the question names (None: no table, or no row or several named).
+    Named: every word of the first cell is in the question; or, when no row is named so, the question
+    has a word of one row's first cell that no other row's has, and at least half of that cell's words
+    ("international wires in online banking" names "Online and mobile, international wires", not
+    "Online and mobile, domestic wires")."""
     rows = _table(passage).rows
     if len(rows) < 2:
         return None
     asked = set(tokenize(question))
     named = {r.key for r in rows if r.key_tokens <= asked}
+    if not named:
+        for r in rows:
+            others = frozenset().union(*(o.key_tokens for o in rows if o.key != r.key))
+            if (r.key_tokens - others) & asked and 2 * len(r.key_tokens & asked) >= len(r.key_tokens):
+                named.add(r.key)
     return next(r for r in rows if r.key in named) if len(named) == 1 else None
 
 

@@ -258,6 +258,33 @@ def test_a_sentence_backed_by_another_table_row_than_the_question_names_is_remov
     assert cite(other, [FEE_ROWS], question=EVERYDAY).answer == other
 
 
+# the wire limits table as the parser writes it (sample wire_transfers.html) and the passage after it
+LIMITS = Hit("wires", "wires#4", "en/wire_transfers.html",
+             "Channel | Everyday Checking | Premier Checking\n"
+             "Online and mobile, domestic wires | $25,000 per day | $100,000 per day\n"
+             "Online and mobile, international wires | $10,000 per day | $50,000 per day\n"
+             "Branch | $250,000 per day | $250,000 per day", 0.9)
+CUTOFF = Hit("wires", "wires#5", "en/wire_transfers.html",
+             "International wires: cut-off 2:00 p.m. Eastern Time. Funds usually arrive within 1 to 5 business days.",
+             0.8)
+
+
+def test_a_row_named_in_part_and_two_passages_cited_together():
+    """The demo's answer took the domestic row's $25,000 for international wires and cited the cut-off
+    passage beside it. The question names the row in part ("international wires in online banking": one
+    word only that row's first cell has, and most of its words), and two passages taken together do not
+    back a number that stands in another row than the one asked about."""
+    q = "What is the daily limit for international wires in online banking with Premier Checking?"
+    wrong = "The daily limit for international wires in online banking with Premier Checking is $25,000 per day [1][2]."
+    out = cite(wrong, [LIMITS, CUTOFF], question=q)
+    assert "$25,000" not in out.answer
+    assert any("row for Online and mobile, domestic wires" in d.reason and d.outcome == "removed" for d in out.dropped)
+    right = "The daily limit for international wires online with Premier Checking is $50,000 per day [1]."
+    assert cite(right, [LIMITS, CUTOFF], question=q).answer == right
+    # a question naming no row's own word (online and mobile are in two rows) judges no row
+    assert "$25,000" in cite(wrong, [LIMITS, CUTOFF], question="What are the online and mobile limits?").answer
+
+
 def test_table_rows_in_chinese():
     fees = Hit("zh-fees", "zh-fees#1", "zh/account_fees.md",
                "卡种 | 年费标准 | 减免条件\n港湾普卡 | 10元/年 | 开卡首年免收\n"
