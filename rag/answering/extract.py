@@ -16,6 +16,7 @@ from indexer.chunk import ABBREVIATION_END
 from indexer.script import cross_script, is_cjk
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.answering.cite import content_tokens
+from rag.answering.table_rows import row_quote
 from rag.text import is_table_row, join_wrapped_lines, prose_sentences
 from rag.types import Hit
 
@@ -106,8 +107,9 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
                 continue
             across += 1
             text = quote_across(question, hit.text, n, cross)
-        else:
-            text = extractive_answer(question, hit.text, n)
+        else:  # the table row the question names, with its header, before any sentence
+            row = row_quote(hit.text, question)
+            text = cite_sentence(row, n) if row else extractive_answer(question, hit.text, n)
         if text:
             return text
     return None

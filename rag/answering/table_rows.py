@@ -30,6 +30,8 @@ class _Row:
     key_tokens: frozenset[str]
     tokens: frozenset[str]
     numbers: frozenset[float]
+    cells: tuple[str, ...] = ()
+    header: tuple[str, ...] = ()   # the cells of its table's first row
 
 
 def _numbers(text: str) -> frozenset[float]:
@@ -47,7 +49,7 @@ class _Table:
 def _table(passage: str) -> _Table:
     rows: list[_Row] = []
     outside: list[str] = []
-    header_next = True
+    header_next, header = True, ()
     for line in passage.splitlines():
         # "| a | b |" (Markdown) or "a | b" (a table as the parsers write it into a chunk)
         cells = [c.strip() for c in line.strip().strip("|").split("|")] if "|" in line else []
@@ -58,12 +60,12 @@ def _table(passage: str) -> _Table:
         if _RULE.match(line):
             continue
         if header_next:  # the header names the columns, not a thing
-            header_next = False
+            header_next, header = False, tuple(cells)
             outside.append(line)
             continue
         key_tokens = frozenset(tokenize(cells[0]))
         if key_tokens:
-            rows.append(_Row(cells[0], key_tokens, frozenset(tokenize(line)), _numbers(line)))
+            rows.append(_Row(cells[0], key_tokens, frozenset(tokenize(line)), _numbers(line), tuple(cells), header))
     text = "\n".join(outside)
     return _Table(tuple(rows), frozenset(tokenize(text)), _numbers(text))
 
@@ -72,7 +74,8 @@ def _table(passage: str) -> _Table:
 def _subject(passage: str, question: str) -> _Row | None:
     """The one row whose first cell the question names (None: no table, or no row or several named).
     Named: every word of the first cell is in the question; or, when no row is named so, the question
-    has a word of one row's first cell that no other row's has, and at least half of that cell's words
+    has a word of one row's first cell that no other row's has, and two or more, at least half, of
+    that cell's words (one shared word is not enough: "定期存款利率" does not name "贷款利率")
     ("international wires in online banking" names "Online and mobile, international wires", not
     "Online and mobile, domestic wires")."""
     rows = _table(passage).rows
@@ -83,7 +86,8 @@ def _subject(passage: str, question: str) -> _Row | None:
     if not named:
         for r in rows:
             others = frozenset().union(*(o.key_tokens for o in rows if o.key != r.key))
-            if (r.key_tokens - others) & asked and 2 * len(r.key_tokens & asked) >= len(r.key_tokens):
+            hit = len(r.key_tokens & asked)
+            if (r.key_tokens - others) & asked and hit >= 2 and 2 * hit >= len(r.key_tokens):
                 named.add(r.key)
     return next(r for r in rows if r.key in named) if len(named) == 1 else None
 
@@ -121,3 +125,27 @@ def other_row(sentence: str, passage: str, n: int, question: str) -> str | None:
         return (f"its words are those of the row for {best.key} of passage [{n}], "
                 f"not of the row for {subject.key} that the question asks about")
     return None
+
+
+def row_quote(passage: str, question: str) -> str | None:
+    """The row of `passage` the question names, each cell with its column's header, as one sentence
+    ("Online and mobile, international wires - Everyday Checking: $10,000 per day; Premier Checking:
+    $50,000 per day."; "港湾普卡——年费标准：10元/年；减免条件：开卡首年免收。"); None when the question names
+    no single row. A row alone means little without its header, which is why an extract never quotes one."""
+    if "|" not in passage or not question:
+        return None
+    row = _subject(passage, question)
+    if row is None or len(row.cells) < 2:
+        return None
+    # a header longer than the row is aligned from the right: text may run into it before its first
+    # cell ("... listed for your account. | Account | Monthly fee |"); a shorter one names the first columns
+    n = len(row.cells)
+    header = row.header[-n:] if len(row.header) > n else row.header + ("",) * (n - len(row.header))
+    zh = bool(re.search(r"[\u4e00-\u9fff]", row.key + "".join(header)))
+    pairs = [(h, c) for h, c in zip(header[1:], row.cells[1:]) if c]
+    if not pairs:
+        return None
+    if zh:
+        return row.key + "——" + "；".join(f"{h}：{c}" if h else c for h, c in pairs) + "。"
+    body = "; ".join(f"{h}: {c}" if h else c for h, c in pairs)
+    return f"{row.key} - {body}" + ("" if body.endswith((".", "!", "?")) else ".")

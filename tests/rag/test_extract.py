@@ -55,3 +55,34 @@ def test_a_sentence_that_refers_back_comes_with_the_one_naming_its_subject():
     # a sentence that names its subject is quoted alone
     assert extractive_answer("临时挂失的有效期是多久？", "电话挂失。临时挂失有效期为5天，到期后自动解除。", 1) == \
         "临时挂失有效期为5天，到期后自动解除[1]。"
+
+
+def test_the_table_row_a_question_names_is_quoted_with_its_header():
+    """A row means little without its header, so prose sentences were quoted instead and the row the
+    question asks about never was: "the daily limit for international wires online with Premier
+    Checking" got the text under the table. Now the named row comes first, each cell with its column."""
+    limits = Hit(chunk_id="w4", doc_id="wires", source="wire_transfers.html", title="", score=0.9, text=(
+        "Channel | Everyday Checking | Premier Checking\n"
+        "Online and mobile, domestic wires | $25,000 per day | $100,000 per day\n"
+        "Online and mobile, international wires | $10,000 per day | $50,000 per day\n"
+        "Branch | $250,000 per day | $250,000 per day\n"
+        "For a wire above the branch limit, contact your branch at least one business day in advance."))
+    q = "What is the daily limit for international wires in online banking with Premier Checking?"
+    assert fallback_answer(q, [limits]) == ("Online and mobile, international wires - Everyday Checking: $10,000 "
+                                            "per day; Premier Checking: $50,000 per day [1].")
+    # no row named: the prose as before
+    assert fallback_answer("How much notice do I give for a large wire?", [limits]).startswith("For a wire above")
+    # a header with the sentence before it run into its line (a Markdown table indexed as plain text)
+    fees = Hit(chunk_id="f1", doc_id="fees", source="fees.md", title="", score=0.9, text=(
+        "You can avoid the fee by meeting any one of the conditions. | Account | Monthly fee | How to avoid |\n"
+        "|---|---|---|\n| Everyday Checking | $12 | Minimum daily balance of $1,500 |\n"
+        "| Premier Checking | $25 | $15,000 or more in combined balances |"))
+    assert fallback_answer("What does Everyday Checking cost a month?", [fees]) == \
+        "Everyday Checking - Monthly fee: $12; How to avoid: Minimum daily balance of $1,500 [1]."
+    zh = Hit(chunk_id="z1", doc_id="zh-fees", source="account_fees.md", title="", score=0.9, text=(
+        "卡种 | 年费标准 | 减免条件\n港湾普卡 | 10元/年 | 开卡首年免收\n港湾金卡 | 50元/年 | 日均金融资产达到5万元的免收"))
+    assert fallback_answer("港湾普卡的年费是多少？", [zh]) == "港湾普卡——年费标准：10元/年；减免条件：开卡首年免收[1]。"
+    # one word of a row's first cell is not the row: a deposit rate is not the loan rate
+    rates = Hit(chunk_id="r1", doc_id="rates", source="loans.md", title="", score=0.9, text=(
+        "项目 | 标准\n贷款利率 | LPR减10个基点\n提前还款 | 满1年后不收取违约金"))
+    assert "贷款利率——" not in (fallback_answer("你们三年期定期存款利率是多少？", [rates]) or "")
