@@ -34,6 +34,7 @@ from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
 from rag.answering.table_rows import other_row
 from rag.answering.types import Citation
+from rag.answering.verify import check as check_facts
 from rag.answering.verify import contested, verify
 from rag.text import prose_sentences
 from rag.types import Hit
@@ -253,6 +254,13 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                     s.dropped.append(_citation(0, i + 1, hits[i], s, checked[i][1], supported=False,
                                                reason=checked[i][2]))
                     fact_failed.append(i + 1)
+                elif facts and (unbacked := check_facts(s.text, known)):
+                    # about no passage, and stating a number, name or command none of them has: a claim
+                    # from nowhere ("run `sudo apt-get install -y foo`"), not a harmless connecting line
+                    s.dropped.append(Citation(n=0, doc_id="", chunk_id="", source="", quote="", supported=False,
+                                              passage=0, sentence=text.strip(),
+                                              reason=_nowhere(unbacked)))
+                    fact_failed.append(0)
         s.contradicted = bool(fact_failed) and not s.kept
         outcome = "kept" if s.kept else "removed" if s.contradicted else "uncited"
         for d in s.dropped:
@@ -283,6 +291,12 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
 # denial ("No. You cannot install Debian from the Internet." where the FAQ says you can), the "No." goes too.
 _BARE_NO = re.compile(r"(?:the answer is\s+)?(?:no|nope)\s*[.!]?|(?:不|不是|不能|不可以|没有|否)\s*[。！.!]?", re.IGNORECASE)
 _BARE_YES = re.compile(r"(?:the answer is\s+)?(?:yes|yep)\s*[.!]?|(?:是|是的|能|可以|有)\s*[。！.!]?", re.IGNORECASE)
+
+
+def _nowhere(problems: list) -> str:
+    """The reason for an uncited sentence whose facts no passage shown has."""
+    what = ", ".join(f"'{p.fact}'" for p in problems[:3])
+    return f"is about no passage and states {what}, which no passage shown has"
 
 
 def _drop_bare_verdicts(sentences: list[_Sentence]) -> None:

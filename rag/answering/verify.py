@@ -456,7 +456,8 @@ def single_names(sentence: str) -> list[str]:
         if not before or before[-1] in _OPENERS or any(a <= m.start() < b for a, b in runs):
             continue
         word = m.group(0)
-        if word == "I" or word.lower() in _EDGE_WORDS or word.lower() in _NOT_NAMES or word.lower() in _NOT_SINGLE:
+        low = word.lower()
+        if word == "I" or low in _EDGE_WORDS or low in _NOT_SINGLE or low in _NOT_NAMES or low[:-1] in _NOT_NAMES:
             continue
         out.append(word)
     return list(dict.fromkeys(out))

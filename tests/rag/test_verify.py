@@ -531,3 +531,20 @@ def test_a_command_path_or_file_the_passage_does_not_have_is_caught():
     assert verify("Run `apt-get update` first [1].", fonts, known="Run apt-get update before installing.") is None
     assert code_terms("A multi-step process for a non-Debian program, e.g. with a C/C++ compiler at 9 a.m.") == []
     assert code_terms("sudo apt-get install -y package-name") == ["apt-get", "package-name"]  # not the -y option
+
+
+def test_an_uncited_sentence_stating_what_no_passage_has_is_removed():
+    """A sentence about no passage stays, shown uncited, when it only connects ("The branch serves free
+    coffee on Sundays." above); when it states a number, a name or a command that no passage shown has,
+    it is a claim from nowhere and goes (SmolLM2 on the Debian FAQ: "You can install Ubuntu 16.04.")."""
+    r = cite("International wire transfers cost $45 [1]. You can install Ubuntu 16.04 instead. "
+             "Then run `sudo apt-get build-dep foo` as root.", [INTL])
+    assert r.answer == "International wire transfers cost $45 [1]."
+    reasons = [d.reason for d in r.dropped if d.outcome == "removed"]
+    assert reasons == ["is about no passage and states '16.04', 'Ubuntu', which no passage shown has",
+                       "is about no passage and states 'apt-get', 'build-dep', which no passage shown has"]
+    # the same facts in a passage shown: not from nowhere (word overlap too low to cite it, so uncited)
+    shown = hit("To build from source, run apt-get build-dep foo first. Ubuntu users may do the same.", "src")
+    kept = cite("International wire transfers cost $45 [1]. Then run `sudo apt-get build-dep foo` as root.",
+                [INTL, shown])
+    assert "apt-get build-dep" in kept.answer
