@@ -280,6 +280,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
     citations = [_citation(number[n], n, hits[n - 1], best_of[n][1], best_of[n][0], supported=True)
                  for n in sorted(number, key=number.get)]
     text = "".join("" if s.contradicted else _rewrite(s, number) for s in sentences)
+    text = _LEAD_IN.sub("", text, count=1)
     if any(s.contradicted for s in sentences):
         text = text.strip()
     removed = any(s.contradicted for s in sentences)
@@ -291,6 +292,11 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
 # denial ("No. You cannot install Debian from the Internet." where the FAQ says you can), the "No." goes too.
 _BARE_NO = re.compile(r"(?:the answer is\s+)?(?:no|nope)\s*[.!]?|(?:不|不是|不能|不可以|没有|否)\s*[。！.!]?", re.IGNORECASE)
 _BARE_YES = re.compile(r"(?:the answer is\s+)?(?:yes|yep)\s*[.!]?|(?:是|是的|能|可以|有)\s*[。！.!]?", re.IGNORECASE)
+
+
+# a small model's opening words before the answer itself ("The answer is: No, there is no penalty ...")
+_LEAD_IN = re.compile(r"^\s*(?:(?:the )?answer(?: to (?:this|the|your) question)? is|here is the answer|answer)\s*:\s*"
+                      r"|^\s*答案(?:是|如下)?\s*[:：]\s*", re.IGNORECASE)
 
 
 def _nowhere(problems: list) -> str:

@@ -367,3 +367,20 @@ def test_settled_shows_nothing_until_a_sentence_is_cited():
     unsupported = [w + " " for w in "We are always happy to help. Our staff are friendly. Ask us anything.".split(" ")]
     citer = StreamCiter(HITS)
     assert _settle(citer, unsupported) == [] and not citer.finish().citations
+
+
+def test_the_models_lead_in_is_left_out():
+    """make demo: "The answer is: No, there is no penalty ... [1]." The lead-in says nothing; the same
+    words later in an answer are left as they are."""
+    mortgage = Hit("m", "m#0", "mortgage.pdf", "Harbor Bank mortgages have no prepayment penalty: you can repay "
+                   "the whole loan at any time without a fee.", 0.9)
+    q = "Is there a penalty for paying off a Harbor Bank mortgage early?"
+    assert cite("The answer is: No, there is no penalty for paying off a Harbor Bank mortgage early [1].", [mortgage],
+                question=q).answer == "No, there is no penalty for paying off a Harbor Bank mortgage early [1]."
+    assert cite("The answer to this question is:\n\nThere is no prepayment penalty [1].", [mortgage]).answer == \
+        "There is no prepayment penalty [1]."
+    assert cite("There is no prepayment penalty [1]. The answer is: none.", [mortgage]).answer.endswith("The answer is: none.")
+    citer = StreamCiter([mortgage])
+    shown = _settle(citer, ["The answer is: ", "There is no ", "prepayment penalty [1]. ", "You can repay ", "early."])
+    assert shown and all(not s.startswith("The answer") for s in shown)
+    assert citer.finish().answer.startswith("There is no prepayment penalty [1].")
