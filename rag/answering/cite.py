@@ -213,9 +213,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
         fact_failed: list[int] = []
         for n in s.cited:
             if not 1 <= n <= len(hits):
-                s.dropped.append(Citation(n=n, doc_id="", chunk_id="", source="", quote="", supported=False,
-                                          passage=n, sentence=text.strip(),
-                                          reason=f"cites passage [{n}], which does not exist"))
+                s.dropped.append(_unattached(text, n, f"cites passage [{n}], which does not exist"))
                 continue
             ok, score, reason, disagrees = check(s, n - 1)
             s.scores[n] = score
@@ -257,9 +255,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                 elif facts and (unbacked := check_facts(s.text, known)):
                     # about no passage, and stating a number, name or command none of them has: a claim
                     # from nowhere ("run `sudo apt-get install -y foo`"), not a harmless connecting line
-                    s.dropped.append(Citation(n=0, doc_id="", chunk_id="", source="", quote="", supported=False,
-                                              passage=0, sentence=text.strip(),
-                                              reason=_nowhere(unbacked)))
+                    s.dropped.append(_unattached(text, 0, _nowhere(unbacked)))
                     fact_failed.append(0)
         s.contradicted = bool(fact_failed) and not s.kept
         outcome = "kept" if s.kept else "removed" if s.contradicted else "uncited"
@@ -297,6 +293,12 @@ _BARE_YES = re.compile(r"(?:the answer is\s+)?(?:yes|yep)\s*[.!]?|(?:是|是的|
 # a small model's opening words before the answer itself ("The answer is: No, there is no penalty ...")
 _LEAD_IN = re.compile(r"^\s*(?:(?:the )?answer(?: to (?:this|the|your) question)? is|here is the answer|answer)\s*:\s*"
                       r"|^\s*答案(?:是|如下)?\s*[:：]\s*", re.IGNORECASE)
+
+
+def _unattached(sentence: str, passage: int, reason: str) -> Citation:
+    """A dropped citation with no passage behind it (`passage`: the number the sentence wrote, or 0)."""
+    return Citation(n=passage, doc_id="", chunk_id="", source="", quote="", supported=False, passage=passage,
+                    sentence=sentence.strip(), reason=reason)
 
 
 def _nowhere(problems: list) -> str:

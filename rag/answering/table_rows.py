@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.verify import number_facts
 
@@ -30,8 +31,8 @@ class _Row:
     key_tokens: frozenset[str]
     tokens: frozenset[str]
     numbers: frozenset[float]
-    cells: tuple[str, ...] = ()
-    header: tuple[str, ...] = ()   # the cells of its table's first row
+    cells: tuple[str, ...]
+    header: tuple[str, ...]   # the cells of its table's first row
 
 
 def _numbers(text: str) -> frozenset[float]:
@@ -141,7 +142,7 @@ def row_quote(passage: str, question: str) -> str | None:
     # cell ("... listed for your account. | Account | Monthly fee |"); a shorter one names the first columns
     n = len(row.cells)
     header = row.header[-n:] if len(row.header) > n else row.header + ("",) * (n - len(row.header))
-    zh = bool(re.search(r"[\u4e00-\u9fff]", row.key + "".join(header)))
+    zh = is_cjk(row.key + "".join(header))
     pairs = [(h, c) for h, c in zip(header[1:], row.cells[1:]) if c]
     if not pairs:
         return None

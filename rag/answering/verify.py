@@ -501,7 +501,8 @@ def code_terms(sentence: str) -> list[str]:
 
 
 def _compact(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+    """`normalise`d, without white space, lower case: commands, paths and Chinese names are found in it."""
+    return normalise(text).replace(" ", "").lower()
 
 
 def _in_order(name: list[str], words: list[str], max_gap: int = 2) -> bool:
@@ -547,9 +548,9 @@ def _branch_core(name: str) -> str:
     return name[-len(suffix) - 2:]
 
 
-def _zh_name_found(name: str, passage: str) -> bool:
-    compact = re.sub(r"\s+", "", normalise(passage))
-    name = re.sub(r"\s+", "", name)
+def _zh_name_found(name: str, compact: str) -> bool:
+    """`compact`: the passage's `_compact` form."""
+    name = _compact(name)
     if _ZH_BRANCH.fullmatch(name):
         return _branch_core(name) in compact
     if _ZH_PRODUCT.fullmatch(name):
@@ -719,7 +720,8 @@ class _Passage:
     has_percent: bool
     words: list[str]          # for English names
     sentences: list[_Sentence]
-    compact: str = ""         # lower case, no whitespace: for commands, paths and file names
+    compact: str              # `_compact`: for commands, paths, file names and Chinese names
+    word_set: frozenset[str]  # `words`, for single-word names
 
 
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s+|\d+\.\s+[A-Z]|[一二三四五六七八九十]+、)")
@@ -752,8 +754,9 @@ def _passage(text: str) -> _Passage:
             for s in chunk_sentences(line):
                 ctx = (first if i else set()) | heading
                 sentences.append(_Sentence(_clause(s), ctx))
+    words = _name_words(norm)
     return _Passage(text, facts, numbers, currencies, bool(re.search(r"%|percent|百分", norm, re.IGNORECASE)),
-                    _name_words(norm), sentences, _compact(text))
+                    words, sentences, _compact(text), frozenset(words))
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -924,10 +927,8 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
                 _name_found(words, others.words) or (initial and len(words) > 2 and _name_found(words[1:], others.words))):
             continue
         problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
-    singles = single_names(sentence)
-    seen = set(p.words) | (set(others.words) if others else set()) if singles else set()
-    for name in singles:  # a word of another passage the generator was shown is one it was told about
-        if all(w in seen for w in _name_words(name)):
+    for name in single_names(sentence):  # a word of another passage shown is one the generator was told about
+        if all(w in p.word_set or (others and w in others.word_set) for w in _name_words(name)):
             continue
         problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
     terms = code_terms(sentence)
@@ -940,7 +941,7 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
         return problems
     if is_cjk(passage):
         for name in _zh_names(sentence):
-            if not _zh_name_found(name, passage):
+            if not _zh_name_found(name, p.compact):
                 problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
     problems += _negation_problems(sentence, p, n)
     return problems
