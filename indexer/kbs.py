@@ -182,7 +182,11 @@ class KBManager:
                              f"`rag kb delete {target}` first")
         self._finish_swap(target, replace=False)  # a crash fell between the two renames
         if target != name and (self.home / target / "kb.sqlite").exists():  # so the copy is complete
-            return self._report(name, target)
+            copy = self.open(target)
+            try:
+                return _report(name, target, copy.embed_model, copy.documents(), [])
+            finally:
+                copy.close()
         old = self.open(name, writable=True)
         shadow = self.home / f".{target}.reembed"
         try:
@@ -196,7 +200,7 @@ class KBManager:
                 new = open_store("local", shadow, self.params(enc.dim), writable=True, embed_model=embed_model,
                                  context_window=old.context_window)
             try:
-                todo = self._copy_documents(old, new, enc, progress, batch_docs)
+                docs, todo = self._copy_documents(old, new, enc, progress, batch_docs)
             finally:
                 new.close()
             self._finish_swap(target, replace=target == name)  # a copy never replaces a KB made meanwhile
@@ -206,7 +210,7 @@ class KBManager:
         finally:
             old.close()
         shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
-        return self._report(name, target, todo)
+        return _report(name, target, embed_model, docs, todo)
 
     def _reembed_copy(self, name: str, target: str, embed_model: str, progress: bool, batch_docs: int) -> dict:
         """`reembed(..., into=target)` where KBs are not folders (Milvus): the copy is a KB of its own from the
@@ -227,17 +231,18 @@ class KBManager:
                     raise ValueError(f"knowledge base {target!r} already exists" + (
                         "" if mark != "1" else " (a finished copy)") + f": pick another name for the copy, or "
                         f"`rag kb delete {target}` first")
-                todo = self._copy_documents(old, new, enc, progress, batch_docs)
+                docs, todo = self._copy_documents(old, new, enc, progress, batch_docs)
             finally:
                 new.close()
         finally:
             old.close()
-        return self._report(name, target, todo)
+        return _report(name, target, embed_model, docs, todo)
 
-    def _copy_documents(self, old: Store, new: Store, enc: Encoder, progress: bool, batch_docs: int) -> list:
+    def _copy_documents(self, old: Store, new: Store, enc: Encoder, progress: bool,
+                        batch_docs: int) -> tuple[list, list]:
         """Bring `new` level with `old` (its settings, documents and chunks, vectors from `enc`), one
-        transaction per batch of documents, marked unfinished until the last is in. Returns the documents
-        embedded in this run (those already in `new` unchanged are skipped)."""
+        transaction per batch of documents, marked unfinished until the last is in. Returns (every
+        document, those embedded in this run: the ones already in `new` unchanged are skipped)."""
         from tqdm import tqdm
 
         from indexer.ingest import Ingestor
@@ -270,16 +275,7 @@ class KBManager:
         bar.close()
         new.set_meta(self.REEMBED_DONE, "1")
         new.commit()
-        return todo
-
-    def _report(self, name: str, target: str, todo: list | None = None) -> dict:
-        store = self.open(target)
-        try:
-            docs = store.documents()
-            return {"kb": target, "source": name, "embed_model": store.embed_model, "documents": len(docs),
-                    "reembedded": len(todo or []), "chunks": sum(d.chunks for d in docs)}
-        finally:
-            store.close()
+        return docs, todo
 
     def _finish_swap(self, name: str, replace: bool) -> None:
         """Put a complete shadow (home/.NAME.reembed) in the KB's place: KB -> .NAME.replaced, shadow -> KB.
@@ -303,3 +299,9 @@ class KBManager:
                 shutil.rmtree(replaced)
             folder.rename(replaced)
         shadow.rename(folder)
+
+
+def _report(name: str, target: str, embed_model: str, docs: list, todo: list) -> dict:
+    """What `KBManager.reembed` did: the KB written, its source, model and documents."""
+    return {"kb": target, "source": name, "embed_model": embed_model, "documents": len(docs),
+            "reembedded": len(todo), "chunks": sum(d.chunks for d in docs)}
