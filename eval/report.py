@@ -20,7 +20,7 @@ from pathlib import Path
 from eval.configs import ConfigSet, section_dump
 from eval.evalset import EvalSet
 from eval.runner import ROOT, ConfigRun, code_hash
-from eval.stats import bootstrap_ci, paired_test, percentiles
+from eval.stats import bootstrap_ci, paired_by_id, percentiles
 
 SCHEMA = 1
 RETRIEVAL_METRICS = ["ndcg@10", "recall@1", "recall@5", "recall@10", "mrr@10"]
@@ -99,8 +99,7 @@ def significance(runs: list[ConfigRun], reference: str, opts: ReportOptions) -> 
             a_rows, b_rows = getattr(ref, phase), getattr(run, phase)
             a = {r["qid"]: v for r, v in zip(_rows(a_rows, which), _values(a_rows, field, which))}
             b = {r["qid"]: v for r, v in zip(_rows(b_rows, which), _values(b_rows, field, which))}
-            qids = [q for q in a if q in b]
-            res = paired_test([a[q] for q in qids], [b[q] for q in qids], seed=opts.seed)
+            res = paired_by_id(a, b, seed=opts.seed)
             if res.n:
                 out.append({"a": ref.config.name, "b": run.config.name, "metric": name, **res.to_dict()})
     return out

@@ -2,14 +2,14 @@
 nDCG@10 and recall@1 with a paired test, and how many questions moved which way.
 
 On a few dozen questions one question moves nDCG@10 by up to ~0.03, so a change is reported with its
-bootstrap interval, its paired sign-flip p-value (eval.stats.paired_test) and the questions behind it:
+bootstrap interval, its paired sign-flip p-value (eval.stats.paired_by_id) and the questions behind it:
 how many ranked their answer higher and lower, and how many gained or lost the answer at rank 1.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from eval.stats import paired_test
+from eval.stats import paired_by_id
 
 METRICS = ("ndcg@10", "recall@1")
 
@@ -57,9 +57,10 @@ def compare_runs(base: dict, other: dict, base_kb: str, other_kb: str) -> RunCom
         raise ValueError(f"{base_kb} and {other_kb} were measured on different questions: nothing to compare")
     changes = []
     for m in METRICS:
-        xs, ys = [a[q][m] for q in ids], [b[q][m] for q in ids]
-        t = paired_test(xs, ys)
-        changes.append(MetricChange(m, sum(xs) / len(xs), sum(ys) / len(ys), t.diff, t.low, t.high, t.p_value))
+        xs, ys = {q: a[q][m] for q in ids}, {q: b[q][m] for q in ids}
+        t = paired_by_id(xs, ys)
+        changes.append(MetricChange(m, sum(xs.values()) / len(ids), sum(ys.values()) / len(ids), t.diff, t.low,
+                                    t.high, t.p_value))
     nd = [(a[q]["ndcg@10"], b[q]["ndcg@10"]) for q in ids]
     r1 = [(a[q]["recall@1"], b[q]["recall@1"]) for q in ids]
     return RunComparison(base_kb=base_kb, other_kb=other_kb, mode=base["mode"], questions=len(ids),

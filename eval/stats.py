@@ -88,6 +88,12 @@ def paired_test(a, b, n_resamples: int = 10000, confidence: float = 0.95, seed: 
     return PairedResult(_clean(d.mean()), ci.low, ci.high, _clean(p), n, exact)
 
 
+def paired_by_id(a: dict, b: dict, seed: int = 0) -> PairedResult:
+    """`paired_test` on per-query scores keyed by query id: the queries both have, in `a`'s order."""
+    ids = [q for q in a if q in b]
+    return paired_test([a[q] for q in ids], [b[q] for q in ids], seed=seed)
+
+
 def percentiles(values, qs=(50, 95)) -> dict[str, float]:
     """{'p50': ..., 'p95': ...} of the values (empty -> NaN)."""
     v = np.asarray([x for x in values if x is not None], dtype=float)
