@@ -127,9 +127,10 @@ class Service:
         return (exp, exp.assign(user)) if exp is not None else (None, None)
 
     def pipeline(self, kb: str, arm: Arm | None = None, experiment: str = ""):
-        """The KB's pipeline (an experiment arm's with `arm`), opened once and refreshed when the KB
-        changed (raises KBNotFound). Built from the global settings, the KB's own settings over them
-        and the arm's overrides over those; rebuilt when the KB's settings change (promote, rollback)."""
+        """The KB's pipeline (an experiment arm's with `arm`), opened once, refreshed when the KB changed
+        and opened again when another KB took its name (raises KBNotFound). Built from the global settings,
+        the KB's own settings over them and the arm's overrides over those; rebuilt when the KB's settings
+        change (promote, rollback)."""
         from rag.pipeline import build_pipeline
 
         version, settings = self.kb_settings(kb)
@@ -141,6 +142,12 @@ class Service:
                 for k in [k for k in self._pipes if k[0] == kb]:
                     self._pipes.pop(k).close()
             self._kb_versions[kb] = version
+            held = [k for k in self._pipes if k[0] == kb]
+            # deleted by another process, or `rag kb reembed` swapped its copy in: open the name again (with
+            # the new KB's embedding model). The oldest pipe tells: any opened after it holds as new a KB
+            if held and self._pipes[held[0]].store.replaced():
+                for k in held:
+                    self._pipes.pop(k).close()
             pipe = self._pipes.get(key)
             if pipe is not None and answer_variant(pipe.settings) != answer_variant(settings):
                 self._pipes.pop(key).close()  # an experiment re-created under the same name and arm

@@ -76,7 +76,7 @@ def kb_reembed(name: str,
         fail(str(e))
     name = rep["kb"]
     copy = f" (a copy of {rep['source']}, which is unchanged)" if rep["kb"] != rep["source"] else ""
-    print(f"{name}{copy}: {rep['chunks']} chunks of {rep['documents']} documents now embedded with {embed_model} "
+    print(f"{name}{copy}: {rep['chunks']} chunks of {rep['documents']} documents now embedded with {rep['embed_model']} "
           f"({rep['reembedded']} documents embedded in this run)")
     from rag.adapt.tune_refusal import recalibrate
 

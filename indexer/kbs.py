@@ -170,23 +170,19 @@ class KBManager:
 
         `into`: a new KB of that name gets the re-embedded copy and `name` stays as it is (to compare
         the two on labelled questions before switching); the same shadow, crash and resume rules apply.
-        On Milvus only `into` is available (`_reembed_copy`): the copy is written under its own name."""
+        On Milvus the shadow is a hidden set of collections (`_reembed_milvus`), a copy a KB of its own
+        (`_reembed_copy`)."""
         target = check_name(into) if into else check_name(name)
         if self.uri:
             if target == name:
-                raise ValueError("on Milvus a KB is re-embedded into a copy: `rag kb reembed NAME --embed-model "
-                                 "DIR --into NEW`, then serve NEW (in-place re-embedding needs KB folders)")
+                return self._reembed_milvus(name, embed_model, progress, batch_docs)
             return self._reembed_copy(name, target, embed_model, progress, batch_docs)
         if target != name and (self.home / target / "kb.sqlite").exists():
             raise ValueError(f"knowledge base {target!r} already exists: pick another name for the copy, or "
                              f"`rag kb delete {target}` first")
-        self._finish_swap(target, replace=False)  # a crash fell between the two renames
-        if target != name and (self.home / target / "kb.sqlite").exists():  # so the copy is complete
-            copy = self.open(target)
-            try:
-                return _report(name, target, copy.embed_model, copy.documents(), [])
-            finally:
-                copy.close()
+        if self._finish_swap(target, replace=False):  # a crash fell between the two renames: that run is done
+            shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
+            return self._finished(name, target)
         old = self.open(name, writable=True)
         shadow = self.home / f".{target}.reembed"
         try:
@@ -211,6 +207,39 @@ class KBManager:
             old.close()
         shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
         return _report(name, target, embed_model, docs, todo)
+
+    def _reembed_milvus(self, name: str, embed_model: str, progress: bool, batch_docs: int) -> dict:
+        """In-place re-embedding on Milvus: the copy is made in the KB's hidden 'reembed' collections while
+        the KB keeps serving and its writer lock keeps other writers out, then renamed into the KB's place
+        (indexer.store.milvus.store.swap_in). A re-run after a crash finishes a swap that had begun, or
+        carries on with the copy (synced first: the KB may have changed since)."""
+        from indexer.store.milvus.store import swap_in, swap_started
+
+        if swap_started(self.uri, name):  # a crash fell inside the swap: the copy was complete, that run is done
+            swap_in(self.uri, name)
+            return self._finished(name, name)
+        enc = self.encoder(embed_model)
+        enc.warm_up()
+        old = self.open(name, writable=True)
+        try:
+            def shadow() -> Store:
+                return open_store(self.backend, self.home / name, self.params(enc.dim), writable=True,
+                                  embed_model=embed_model, context_window=old.context_window, uri=self.uri,
+                                  role="reembed")
+
+            new = shadow()
+            if new.embed_model != embed_model or new.context_window != old.context_window:
+                new.close()  # left by an interrupted run towards another model: start over
+                drop_kb(self.uri, name, role="reembed")
+                new = shadow()
+            try:
+                docs, todo = self._copy_documents(old, new, enc, progress, batch_docs)
+            finally:
+                new.close()
+            swap_in(self.uri, name)  # still holding the KB's writer lock: nothing was written meanwhile
+        finally:
+            old.close()
+        return _report(name, name, embed_model, docs, todo)
 
     def _reembed_copy(self, name: str, target: str, embed_model: str, progress: bool, batch_docs: int) -> dict:
         """`reembed(..., into=target)` where KBs are not folders (Milvus): the copy is a KB of its own from the
@@ -237,6 +266,14 @@ class KBManager:
         finally:
             old.close()
         return _report(name, target, embed_model, docs, todo)
+
+    def _finished(self, name: str, target: str) -> dict:
+        """The report of a re-embedding an interrupted run had completed (a re-run only finished its swap)."""
+        kb = self.open(target)
+        try:
+            return _report(name, target, kb.embed_model, kb.documents(), [])
+        finally:
+            kb.close()
 
     def _copy_documents(self, old: Store, new: Store, enc: Encoder, progress: bool,
                         batch_docs: int) -> tuple[list, list]:
@@ -277,14 +314,14 @@ class KBManager:
         new.commit()
         return docs, todo
 
-    def _finish_swap(self, name: str, replace: bool) -> None:
+    def _finish_swap(self, name: str, replace: bool) -> bool:
         """Put a complete shadow (home/.NAME.reembed) in the KB's place: KB -> .NAME.replaced, shadow -> KB.
         `replace=False` only finishes a swap a crash interrupted (the KB folder is gone); a KB still in
         place may have changed since the shadow was completed, so the re-run syncs the shadow first.
-        An incomplete shadow is left for the re-run to finish."""
+        An incomplete shadow is left for the re-run to finish. True when the shadow was put in place."""
         folder, shadow, replaced = self.home / name, self.home / f".{name}.reembed", self.home / f".{name}.replaced"
         if not (shadow / "kb.sqlite").exists():
-            return
+            return False
         from indexer.store.local.catalog import Catalog
 
         cat = Catalog(shadow / "kb.sqlite")
@@ -293,12 +330,13 @@ class KBManager:
         finally:
             cat.close()
         if not done or (not replace and (folder / "kb.sqlite").exists()):
-            return
+            return False
         if (folder / "kb.sqlite").exists():
             if replaced.exists():
                 shutil.rmtree(replaced)
             folder.rename(replaced)
         shadow.rename(folder)
+        return True
 
 
 def _report(name: str, target: str, embed_model: str, docs: list, todo: list) -> dict:

@@ -50,6 +50,11 @@ class Store(Protocol):
     def refresh(self) -> None:
         """Readers: pick up writes made by other processes since opening (cheap when nothing changed)."""
         ...
+    def replaced(self) -> bool:
+        """Is the KB this store opened gone from its name: deleted, or replaced by another KB of the name
+        (`rag kb reembed` swaps its re-embedded copy in)? A long-lived reader then opens the name again:
+        refresh() only follows writes to the KB it opened."""
+        ...
     def close(self) -> None: ...
 
 

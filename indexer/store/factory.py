@@ -11,12 +11,14 @@ BACKENDS = ("local", "milvus")
 
 def open_store(backend: str, folder: Path, params: IndexParams, *, writable: bool = False,
                embed_model: str | None = None, lock_timeout: float = 600, context_window: int = 0,
-               uri: str | None = None) -> Store:
+               uri: str | None = None, role: str = "") -> Store:
     """`backend`: 'local' (embedded: SQLite catalog + FAISS + BM25 files in `folder`) or 'milvus'
     (collections in the Milvus at `uri`: `http://HOST:PORT`, or a Milvus Lite file ending in `.db`;
     the KB is named `folder.name`, and `folder.parent` holds writer lock files when no Redis lock is set).
 
-    A new KB is created when `writable` and `embed_model` are given and none exists yet."""
+    A new KB is created when `writable` and `embed_model` are given and none exists yet. `role` (Milvus):
+    a hidden collection set beside the KB instead of the KB (indexer.store.milvus.schema.Names.of); KB
+    folders keep such sets in hidden folders of their own."""
     if backend == "local":
         from indexer.store.local.store import LocalStore
 
@@ -29,7 +31,7 @@ def open_store(backend: str, folder: Path, params: IndexParams, *, writable: boo
 
         return MilvusStore(uri, folder.name, params, writable=writable, embed_model=embed_model,
                            lock_timeout=lock_timeout, context_window=context_window,
-                           lock_dir=folder.parent / ".locks")
+                           lock_dir=folder.parent / ".locks", role=role)
     raise ValueError(f"unknown store backend {backend!r}; known: {', '.join(BACKENDS)}")
 
 
@@ -51,8 +53,9 @@ def kb_exists(store_uri: str, name: str) -> bool:
     return exists(store_uri, name)
 
 
-def drop_kb(store_uri: str, name: str) -> bool:
-    """Delete KB `name` from the Milvus at `store_uri`; False when it did not exist."""
+def drop_kb(store_uri: str, name: str, role: str = "") -> bool:
+    """Delete KB `name` from the Milvus at `store_uri` (`role`: only that hidden set beside it); False
+    when it did not exist."""
     from indexer.store.milvus.store import drop_kb as drop
 
-    return drop(store_uri, name)
+    return drop(store_uri, name, role)

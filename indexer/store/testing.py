@@ -183,6 +183,23 @@ class StoreConformance:
         assert [r.doc_id for r, _ in reader.search_sparse(tokenize("tenant"), 10)] == ["b"]
         assert reader.search_sparse(tokenize("secret"), 10) == []
 
+    def test_a_reader_knows_when_its_kb_left_the_name(self, factory, tmp_path):
+        """replaced(): false while the KB it opened is the one under the name, whatever is written to it;
+        true once that KB is deleted, and still true when another KB of the name is created."""
+        w = factory()
+        put(w, "a", ["branch hours"], seed=1)
+        w.commit()
+        reader = factory(False)
+        put(w, "b", ["branch address"], seed=2)
+        w.commit()
+        w.close()
+        assert not reader.replaced()
+        self.drop_kb(tmp_path)
+        assert reader.replaced()
+        fresh = factory()
+        assert reader.replaced() and not fresh.replaced() and not factory(False).replaced()
+        fresh.close()
+
     def test_reads_by_document_and_source_and_settings_through_a_reader(self, factory):
         """doc_chunks in reading order, documents_by_source, and KB settings written through a read-only
         store (rag/adapt/tune_refusal.py stores the refusal threshold through the pipeline's reader)."""

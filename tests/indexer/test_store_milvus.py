@@ -262,14 +262,11 @@ def test_server_round_trip_write_search_restart_reopen(milvus_server, tmp_path):
         mgr.delete("faq.v2-en")
 
 
-def test_reembed_into_a_copy_on_milvus_resumes_after_a_crash(tmp_path, minilm, monkeypatch):
-    """`rag kb reembed NAME --embed-model M --into NEW` with the Milvus store: the copy is a KB of its own,
-    unfinished until every document is in; a re-run after a crash carries on; the source keeps its model
-    and vectors; in-place re-embedding is refused with what to do instead."""
+def _bank_on_milvus(tmp_path, db, minilm):
+    """A KB 'bank' of four short documents (one Chinese), MiniLM vectors, one setting of its own."""
     from indexer.ingest import Ingestor
     from indexer.types import Element
 
-    db = tmp_path / "m.db"
     mgr = KBManager(IndexerSettings(home=tmp_path / "home", store_uri=str(db), embed_model="minilm"),
                     encoders={"minilm": minilm})
     texts = {"cards": "Report a lost card by calling 1-800-555-0199 at any hour.",
@@ -282,9 +279,72 @@ def test_reembed_into_a_copy_on_milvus_resumes_after_a_crash(tmp_path, minilm, m
     src.set_meta("custom_setting", "kept")
     src.commit()
     src.close()
+    return mgr, texts
+
+
+def test_reembed_in_place_on_milvus_survives_crashes_in_the_copy_and_in_the_swap(tmp_path, minilm, monkeypatch):
+    """`rag kb reembed NAME --embed-model M` with the Milvus store: the copy is made in hidden collections
+    while the KB serves with its old model, then renamed into its place. A crash while copying leaves the
+    KB as it was and the re-run carries on; a crash inside the swap is finished by the re-run. A reader
+    that had the KB open learns it was replaced; nothing is left beside the KB."""
+    from pymilvus import MilvusClient
+
+    db = tmp_path / "m.db"
+    mgr, texts = _bank_on_milvus(tmp_path, db, minilm)
     try:
-        with pytest.raises(ValueError, match="into a copy"):
-            mgr.reembed("bank", "e5", progress=False)
+        reader = mgr.open("bank")
+        resume = kill_reembed_at_second_batch(monkeypatch)
+        with pytest.raises(KeyboardInterrupt):
+            mgr.reembed("bank", "e5", progress=False, batch_docs=1)
+        resume()
+        assert mgr.names() == ["bank"] and not reader.replaced()
+        q = minilm.encode_queries(["How much is an international wire?"])[0]
+        assert reader.search_dense(q, 1)[0][0].doc_id == "wires"  # still the MiniLM KB, serving
+
+        real, renames = MilvusClient.rename_collection, []
+
+        def die_on_third(self, old, new, *a, **kw):
+            renames.append((old, new))
+            if len(renames) == 3:
+                raise KeyboardInterrupt
+            return real(self, old, new, *a, **kw)
+
+        monkeypatch.setattr(MilvusClient, "rename_collection", die_on_third)
+        with pytest.raises(KeyboardInterrupt):
+            mgr.reembed("bank", "e5", progress=False, batch_docs=1)
+        monkeypatch.setattr(MilvusClient, "rename_collection", real)
+        assert renames[0] == (S.Names.of("bank").chunks, S.Names.of("bank", "replaced").chunks)
+        assert not mgr.exists("bank")  # killed between moving the KB away and moving its copy in
+        res = mgr.reembed("bank", "e5", progress=False, batch_docs=1)
+        assert (res["kb"], res["documents"], res["reembedded"]) == ("bank", 4, 0)  # the copy was complete
+
+        assert reader.replaced()
+        reader.close()
+        kb = mgr.open("bank")
+        assert kb.embed_model == "e5" and kb.get_meta("custom_setting") == "kept" and not kb.replaced()
+        assert sorted(d.doc_id for d in kb.documents()) == sorted(texts)
+        assert kb.doc_chunks("zh")[0].text == texts["zh"]
+        q = mgr.encoder("e5").encode_queries(["How much is an international wire?"])[0]
+        assert kb.search_dense(q, 1)[0][0].doc_id == "wires"
+        assert [r.doc_id for r, _ in kb.search_sparse(tokenize("挂失"), 3)] == ["zh"]
+        kb.close()
+        client = MilvusClient(str(db))
+        assert sorted(client.list_collections()) == sorted(S.Names.of("bank").all())
+        w = mgr.open("bank", writable=True)  # the writer lock of the new incarnation is free
+        assert w.delete_document("hours")
+        w.commit()
+        w.close()
+    finally:
+        _release(db)
+
+
+def test_reembed_into_a_copy_on_milvus_resumes_after_a_crash(tmp_path, minilm, monkeypatch):
+    """`rag kb reembed NAME --embed-model M --into NEW` with the Milvus store: the copy is a KB of its own,
+    unfinished until every document is in; a re-run after a crash carries on; the source keeps its model
+    and vectors."""
+    db = tmp_path / "m.db"
+    mgr, texts = _bank_on_milvus(tmp_path, db, minilm)
+    try:
         resume = kill_reembed_at_second_batch(monkeypatch)
         with pytest.raises(KeyboardInterrupt):
             mgr.reembed("bank", "e5", progress=False, batch_docs=1, into="bank-e5")

@@ -1,6 +1,7 @@
 """`rag tune embedder` and `rag kb reembed`: pairs from a KB alone, a few real training steps, the tuned
 folder loading through indexer.embed, re-embedding (incremental, crash-safe), queries with the KB's model."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,6 +162,26 @@ def test_reembed_is_incremental_after_a_crash(manager, sample_copy, monkeypatch)
     store = manager.open("t")
     assert len(store.documents()) == n_docs and store.search_dense(manager.encoder("minilm").encode_queries(["card"])[0], 3)
     store.close()
+    assert not (manager.home / ".t.reembed").exists()
+
+    # killed between the swap's two renames (the KB moved aside, the copy not yet in place): the re-run
+    # puts the complete copy in place and has nothing left to embed
+    real_rename = Path.rename
+
+    def die_after_moving_the_kb(self, target):
+        out = real_rename(self, target)
+        if Path(target).name == ".t.replaced":
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(Path, "rename", die_after_moving_the_kb)
+    with pytest.raises(KeyboardInterrupt):
+        manager.reembed("t", "minilm", progress=False)
+    monkeypatch.setattr(Path, "rename", real_rename)
+    assert not manager.exists("t") and (manager.home / ".t.reembed" / "kb.sqlite").exists()
+    res = manager.reembed("t", "minilm", progress=False)
+    assert (res["documents"], res["reembedded"]) == (n_docs, 0)
+    assert manager.exists("t") and not (manager.home / ".t.replaced").exists()
     assert not (manager.home / ".t.reembed").exists()
 
 

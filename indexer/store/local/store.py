@@ -149,6 +149,9 @@ class LocalStore:
             raise KBGoneError(f"knowledge base {self.folder.name!r} was deleted while it was being written; "
                               "nothing more is written to it")
 
+    def replaced(self) -> bool:
+        return self._inode() != self._incarnation
+
     # ---- search ----------------------------------------------------------------
     def refresh(self) -> None:
         """Readers: pick up writes made since opening (cheap when nothing changed)."""

@@ -181,4 +181,5 @@ def default_locks(uri: str, lock_dir: Path | None = None, redis_url: str | None 
 
 
 def _what(name: str) -> str:
-    return f"knowledge base {name.split('@')[0]!r}"
+    kb, _, role = name.split("@")[0].partition("#")
+    return f"knowledge base {kb!r}" + (f" ({role} copy)" if role else "")

@@ -10,6 +10,9 @@ One KB is four collections (`<base>` = `rag_kb_` + the KB name with '_', '.', '-
     <base>__meta    key -> value (embed_model, dim, context_window, created_ms, generation, next_row, ...)
     <base>__terms   every BM25 token ever written (term_coverage); deletions leave their terms behind
 
+`rag kb reembed` builds the re-embedded KB under `<base>__reembed` (`Names.of(kb, "reembed")`) and swaps
+it in by renaming collections, moving the KB's own to `<base>__replaced` on the way (store.swap_in).
+
 The chunks collection is created last and dropped first, so its existence is what makes a KB exist.
 
 BM25 equality with the local store: the chunk's tokens come from indexer.tokenize (stemming, stop
@@ -32,6 +35,7 @@ from indexer.types import Filters
 
 PREFIX = "rag_kb_"
 SUFFIXES = ("__docs", "__meta", "__terms")
+ROLES = ("reembed", "replaced")
 _SPELL = {"_": "_0", ".": "_1", "-": "_2"}
 _UNSPELL = {v[1]: k for k, v in _SPELL.items()}
 
@@ -60,8 +64,12 @@ class Names:
     terms: str
 
     @classmethod
-    def of(cls, kb: str) -> "Names":
-        base = collection_base(kb)
+    def of(cls, kb: str, role: str = "") -> "Names":
+        """`role`: a hidden set beside the KB's ('reembed': the re-embedded copy being made; 'replaced':
+        the KB a finished copy is taking over from), named `<base>__<role>...` so it is never a KB."""
+        if role and role not in ROLES:
+            raise ValueError(f"unknown collection role {role!r}; known: {', '.join(ROLES)}")
+        base = collection_base(kb) + (f"__{role}" if role else "")
         return cls(base, base + "__docs", base + "__meta", base + "__terms")
 
     def all(self) -> tuple[str, str, str, str]:

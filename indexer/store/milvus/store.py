@@ -107,16 +107,52 @@ def kb_exists(uri: str, kb: str) -> bool:
         client.close()
 
 
-def drop_kb(uri: str, kb: str) -> bool:
-    """Drop a KB's collections, its chunks first (the KB is gone at once). False when there was none."""
+def drop_kb(uri: str, kb: str, role: str = "") -> bool:
+    """Drop a KB's collections, its chunks first (the KB is gone at once), and with them what an
+    interrupted `rag kb reembed` left beside it. `role`: drop only that hidden set (schema.Names.of).
+    False when there was no such KB (or set)."""
     client = connect(uri)
     try:
-        names = S.Names.of(kb)
-        existed = bool(client.has_collection(names.chunks))
-        for name in names.all():
-            if client.has_collection(name):
-                client.drop_collection(name)
+        sets = [S.Names.of(kb, role)] if role else [S.Names.of(kb)] + [S.Names.of(kb, r) for r in S.ROLES]
+        existed = bool(client.has_collection(sets[0].chunks))
+        for names in sets:
+            for name in names.all():
+                if client.has_collection(name):
+                    client.drop_collection(name)
         return existed
+    finally:
+        client.close()
+
+
+def swap_in(uri: str, kb: str) -> None:
+    """Put the KB's finished re-embedded copy (role 'reembed') in its place by renaming collections: the
+    KB's own go to role 'replaced', chunks first (the KB leaves its name at once), then the copy's take
+    the KB's names, chunks last (the copy is the KB once whole), then the replaced ones are dropped.
+    Every step checks what is where, so running it again after a crash at any point finishes the swap.
+    Long-lived readers see another incarnation under the name (`MilvusStore.replaced`) and reopen; a
+    request in the instant between the two chunk renames finds no KB of that name."""
+    client = connect(uri)
+    try:
+        kb_own, copy, gone = S.Names.of(kb), S.Names.of(kb, "reembed"), S.Names.of(kb, "replaced")
+        has = client.has_collection
+        for own, new, old in zip(kb_own.all(), copy.all(), gone.all()):
+            if has(own) and has(new) and not has(old):
+                client.rename_collection(own, old)
+        for own, new in reversed(list(zip(kb_own.all(), copy.all()))):
+            if has(new) and not has(own):
+                client.rename_collection(new, own)
+        for old in gone.all():
+            if has(old):
+                client.drop_collection(old)
+    finally:
+        client.close()
+
+
+def swap_started(uri: str, kb: str) -> bool:
+    """Did a swap_in begin and not finish (a crash inside it)? Its first step leaves 'replaced' collections."""
+    client = connect(uri)
+    try:
+        return any(client.has_collection(n) for n in S.Names.of(kb, "replaced").all())
     finally:
         client.close()
 
@@ -124,11 +160,13 @@ def drop_kb(uri: str, kb: str) -> bool:
 class MilvusStore:
     def __init__(self, uri: str, kb: str, params: IndexParams | None = None, writable: bool = False,
                  embed_model: str | None = None, lock_timeout: float = 600, context_window: int = 0,
-                 locks: LockFactory | None = None, lock_dir: Path | None = None):
+                 locks: LockFactory | None = None, lock_dir: Path | None = None, role: str = ""):
         """`locks`: makes the writer lock taken when `writable` (default: indexer.store.milvus.lock.default_locks,
-        whose file locks go to `lock_dir` when Milvus is a server and no Redis is configured)."""
+        whose file locks go to `lock_dir` when Milvus is a server and no Redis is configured).
+        `role`: open the hidden collection set of that role beside KB `kb` (schema.Names.of) instead of the KB."""
         self.uri, self.kb, self.writable = uri, kb, writable
-        self.names = S.Names.of(kb)
+        self.names = S.Names.of(kb, role)
+        self._lock_name = f"{kb}#{role}" if role else kb
         self._lock: WriterLock | None = None
         self._incarnation: str | None = None
         self._loaded = False
@@ -137,7 +175,9 @@ class MilvusStore:
             if writable:
                 self._open_writer(locks or default_locks(uri, lock_dir), lock_timeout, params, embed_model,
                                   context_window)
-            elif self._current_incarnation() is None:
+            elif (incarnation := self._current_incarnation()) is not None:
+                self._incarnation = incarnation  # what replaced() compares with
+            else:
                 raise FileNotFoundError(f"no knowledge base {kb!r} in Milvus at {uri}; create it with "
                                         "`rag kb create` or `rag index`")
             meta = self._meta_many(["embed_model", "dim", "context_window", "dense_index", "next_row", "generation"])
@@ -178,7 +218,7 @@ class MilvusStore:
         deadline = time.monotonic() + timeout
         while True:
             seen = self._current_incarnation()
-            lock = locks(f"{self.kb}@{seen or 'new'}")
+            lock = locks(f"{self._lock_name}@{seen or 'new'}")
             lock.acquire(max(0.0, deadline - time.monotonic()))
             now = self._current_incarnation()
             if now != seen:  # deleted or created while we waited: start over
@@ -191,7 +231,7 @@ class MilvusStore:
                 if not embed_model or params is None:
                     raise ValueError("a new knowledge base needs an embedding model and its dimension")
                 created = self._create(params, embed_model, context_window)
-                mine = locks(f"{self.kb}@{created}")
+                mine = locks(f"{self._lock_name}@{created}")
                 mine.acquire(max(0.0, deadline - time.monotonic()))
                 self._lock, self._incarnation = mine, created
                 return
@@ -255,6 +295,13 @@ class MilvusStore:
         if self._current_incarnation() != self._incarnation:  # the fence: this KB, not a later one of its name
             raise KBGoneError(f"knowledge base {self.kb!r} was deleted while it was being written; "
                               "nothing more is written to it")
+
+    def replaced(self) -> bool:
+        """One meta query: a KB deleted, or another swapped in under the name, has another (or no) incarnation."""
+        try:
+            return self._meta_many(["incarnation"]).get("incarnation") != self._incarnation
+        except MilvusException:  # no collection of that name
+            return True
 
     # ---- KB metadata -------------------------------------------------------------
     def _meta_many(self, keys: list[str]) -> dict[str, str]:
