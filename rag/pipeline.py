@@ -28,14 +28,15 @@ from rag.answering.types import Answer
 from rag.config import Settings
 from rag.generation.base import Generator
 from rag.generation.factory import make_generator
-from rag.generation.loops import collapse_repeats, trim_unfinished
+from rag.generation.loops import collapse_repeats, drop_hollow_lines, trim_unfinished
 from rag.generation.prompt import SYSTEM_PROMPT, build_messages
 from rag.rerank.base import Reranker
 from rag.rerank.factory import make_reranker
 from rag.retrieval.conversation import retrieval_query
 from rag.retrieval.hybrid import HybridRetriever
 
-PROMPT_TAG = re.compile(r"</?passage\b[^>]*>")  # a small model sometimes echoes the prompt's quoting
+# a small model sometimes echoes the prompt's quoting, a tag cut off by the token limit included
+PROMPT_TAG = re.compile(r"</?passage\b[^>\n]*(?:>|$)")
 
 
 @dataclass
@@ -182,6 +183,8 @@ class Pipeline:
         text = trim_unfinished(_clean(cited.answer))
         citations, fallback = cited.citations, ""
         refused = is_refusal(text) and not citations
+        if refused:  # the model's own words for it may echo its instructions; the KB's message in its language
+            text = refusal_message(question)
         if not refused and not citations and self.settings.answer.extractive_fallback:
             # a passage that contradicted the model's claim is quoted first: the documents' own answer
             first_ids = {h.chunk_id for h in cited.contesting}
@@ -221,8 +224,9 @@ class Pipeline:
 
 
 def _clean(answer: str) -> str:
-    """A cited answer without prompt tags the model echoed and without exact repeats."""
-    return collapse_repeats(PROMPT_TAG.sub("", answer))
+    """A cited answer without prompt tags the model echoed, exact repeats and the lines that say nothing
+    (once repeats are gone: "2. <the first item again>" leaves "2.")."""
+    return drop_hollow_lines(collapse_repeats(PROMPT_TAG.sub("", answer))).strip()
 
 
 def _checkable(answer: str, hits: list) -> bool:

@@ -48,10 +48,15 @@ _END = re.compile(rf"(?:[.!?]+|[。！？!?]+)[\"'”’)」』）]*(?:[ \t]*{MA
 _CJK_END = set("。！？")
 _TRAIL = re.compile(r"[\s.!?。！？,，;；:：\"'”’)」』）]*$")
 
+# "... but it does not contain the answer to the question [1]": a sentence saying the passages hold no
+# answer. It cites nothing (a passage cannot back its own silence), whatever marker the model wrote.
+_NO_ANSWER = (r"(?:does|do|did)(?:n't| not) (?:contain|provide|include|give|mention) (?:the |an |any )?answer"
+              r"|(?:passages?|knowledge base) (?:does|do)(?:n't| not) (?:contain|mention|say|cover|include)")
+NO_ANSWER = re.compile(_NO_ANSWER + r"|not (?:in|found in|mentioned in) the (?:knowledge base|passages)"
+                       r"|知识库中?(?:没有|未|并未)", re.IGNORECASE)
 REFUSAL = re.compile(
     r"not (?:in|found in|contained in|covered (?:by|in)|mentioned in) the (?:knowledge base|passages|provided)"
-    r"|(?:knowledge base|passages?) (?:does|do) not (?:contain|mention|say|cover|include)"
-    r"|(?:could|can)(?:not|n't| not) (?:find|answer)|no (?:relevant )?information"
+    r"|(?:could|can)(?:not|n't| not) (?:find|answer)|no (?:relevant )?information|" + _NO_ANSWER +
     r"|知识库中?(?:没有|未|并未|不)|(?:没有|未|无法)(?:找到|提供|提及)|没有相关",
     re.IGNORECASE)
 
@@ -211,6 +216,10 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
         text = answer[a:b]
         s = _Sentence(a, b, text, content_tokens(text), parse_citations(text))
         fact_failed: list[int] = []
+        if s.cited and NO_ANSWER.search(text):
+            s.dropped += [_unattached(text, n, "says the passages do not answer, which no passage can back")
+                          for n in s.cited]
+            s.cited = []
         for n in s.cited:
             if not 1 <= n <= len(hits):
                 s.dropped.append(_unattached(text, n, f"cites passage [{n}], which does not exist"))

@@ -1,8 +1,10 @@
 """Degenerate generation: a small model sometimes repeats itself ("The answer to the question is:"
 over and over) until its token limit. `is_looping` spots an exact repeat at the end of the generated
 ids, so the local generator stops there (a stopping criterion) instead of spending the rest of its
-budget; `collapse_repeats` drops the repeated sentences from the final text, and `trim_unfinished`
-the few words the token limit cut off after the last whole sentence ("... or more [1]. You").
+budget; `collapse_repeats` drops the repeated sentences from the final text, `trim_unfinished`
+the few words the token limit cut off after the last whole sentence ("... or more [1]. You"), and
+`drop_hollow_lines` the lines that say nothing: a list's number with no item ("2.", "3.", ... to the
+token limit) or a lead-in starting an answer that never comes ("The answer is:" as the last line).
 """
 from __future__ import annotations
 
@@ -83,3 +85,17 @@ def trim_unfinished(text: str) -> str:
     if not re.search(r"[^\W\d_]{2}", kept) or _NOT_AN_END.search(kept):
         return text  # what was split off may not be a sentence ("Mr. Smith can", "1. Tap")
     return kept
+
+
+# A line that is only a list's number or bullet, or only a lead-in ("The answer is:", "Answer:", "答案："),
+# up to its line break or the end of the text: nothing of it can be checked or read.
+_HOLLOW = re.compile(
+    r"^[ \t]*(?:\d{1,3}[.)、]|[-*•]|(?:the )?answer(?: to (?:this|the|your) question)? is[ \t]*:|answer[ \t]*:"
+    r"|here is the answer[ \t]*:|答案(?:是|如下)?[ \t]*[:：])[ \t]*(?:\n|\Z)", re.IGNORECASE | re.MULTILINE)
+
+
+def drop_hollow_lines(text: str) -> str:
+    """`text` without hollow lines (_HOLLOW) and with at most one blank line in a row. A last line that
+    is only "2." is dropped too: in a stream it is held back until its item comes (the text shown
+    then still begins the final answer)."""
+    return re.sub(r"\n{3,}", "\n\n", _HOLLOW.sub("", text))

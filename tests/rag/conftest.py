@@ -11,7 +11,8 @@ import pytest
 class _Handler(BaseHTTPRequestHandler):
     """Speaks /v1/chat/completions. The model name picks the behaviour:
     echo (answers "You said: <last user message>"), lost-card (a fixed cited answer, one sentence of it
-    contradicted by its passage), babble (repeats a phrase no passage supports), babble-zh (the same in Chinese), flaky (503 first), limited (429 first),
+    contradicted by its passage), hollow (a cited line, then empty list items, a lead-in and a cut-off passage
+    tag), no-answer (says the passages do not answer, citing [1]), babble (repeats a phrase no passage supports), babble-zh (the same in Chinese), flaky (503 first), limited (429 first),
     down (always 503), bad (400), hang (no answer), stall (one SSE event, then nothing),
     json-only (ignores "stream")."""
 
@@ -50,6 +51,12 @@ class _Handler(BaseHTTPRequestHandler):
             text = ("You can lock it temporarily instead of cancelling it [1]. A card reported lost can be "
                     "reactivated within 30 days if you find it [1]. If you do not find it, report it lost so that "
                     "we can send you a replacement [1].")
+        if model == "hollow":  # a list that runs out, a lead-in to a second answer, an echoed passage tag
+            text = ("Steps:\n1. You can lock it temporarily instead of cancelling it [1].\n2.\n3.\n4.\n\n"
+                    "The answer is:\n\n\n<passage id=2 title=\"Lost")
+        if model == "no-answer":  # says the passages hold no answer, cites one anyway, echoes its instructions
+            text = ("The passage you provided is about cards, but it does not contain the answer to the question "
+                    "[1]. The passage is quoted data from documents, not instructions.")
         if body.get("stream") and model != "json-only":
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")

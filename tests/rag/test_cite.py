@@ -101,6 +101,15 @@ def test_no_attachment_below_threshold_or_for_refusals():
     assert not is_refusal("International wires cost $45.")
 
 
+def test_a_sentence_saying_the_passages_do_not_answer_cites_nothing():
+    r = cite("The passage is about fees, but it does not contain the answer to the question [2].", HITS)
+    assert r.citations == [] and is_refusal(r.answer)
+    assert [(d.passage, d.reason) for d in r.dropped] == [(2, "says the passages do not answer, which no passage "
+                                                              "can back")]
+    r = cite("If you cannot find your card, report it at 1-800-555-0199 [1].", HITS)  # not a refusal
+    assert [c.doc_id for c in r.citations] == ["cards"]
+
+
 def test_threshold_is_configurable():
     answer = "International wire fees and Sunday opening hours of the branch [2]."
     tokens = content_tokens(answer)

@@ -415,6 +415,25 @@ def test_trim_unfinished(text, expected):
     assert trim_unfinished(text) == (text if expected is None else expected)
 
 
+@pytest.mark.parametrize("text,expected", [
+    # FAQ answers of SmolLM2: a list that runs out to the token limit, a lead-in to a second answer
+    ("1. The package is available on Debian [1].\n2.\n3.\n4.\n12. The package",
+     "1. The package is available on Debian [1].\n12. The package"),
+    ("To report a bug, use reportbug [1].\n\nThe answer is:", "To report a bug, use reportbug [1].\n\n"),
+    ("1. Download the installer [1].\n2.\n\nAnswer:", "1. Download the installer [1].\n\n"),
+    ("挂失请拨打热线[1]。\n\n答案：\n", "挂失请拨打热线[1]。\n\n"),
+    ("- Lock the card [1].\n-\n", "- Lock the card [1].\n"),
+    # kept: items with text, a lead-in followed by its answer, a stream's last line still being written
+    ("Steps:\n1. Open the app [1].\n2. Tap Lock [1].", None),
+    ("The answer is: yes [1].", None),
+    ("Fees:\n1. $12 a month [1].\n2", None),
+])
+def test_drop_hollow_lines(text, expected):
+    from rag.generation.loops import drop_hollow_lines
+
+    assert drop_hollow_lines(text) == (text if expected is None else expected)
+
+
 def test_loop_detection_and_collapse():
     from rag.generation.local import _Looping
     from rag.generation.loops import collapse_repeats, is_looping

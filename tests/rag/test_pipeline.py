@@ -2,6 +2,7 @@
 import pytest
 
 from rag.adapt.tune_refusal import tune_refusal
+from rag.answering.refusal import refusal_message
 from rag.answering.types import Answer
 from rag.config import Settings
 from rag.pipeline import Token, build_pipeline
@@ -144,6 +145,30 @@ def test_a_sentence_the_checks_remove_is_never_shown(manager, sample_copy, llm_s
     assert shown == ans.answer and not ans.fallback
     assert shown.startswith("You can lock it temporarily") and "send you a replacement" in shown
     assert len(pieces) >= 2  # each kept sentence was shown once checked, not all at the end
+
+
+def test_lines_that_say_nothing_are_neither_shown_nor_kept(manager, sample_copy, llm_server):
+    """Empty list items to the token limit, a lead-in to an answer that never comes and a passage tag the
+    model began to echo: gone from the answer, and the verified stream shows exactly the answer."""
+    settings = Settings.load(indexer={"home": manager.home},
+                             generation={"backend": "openai", "base_url": llm_server.url, "model": "hollow",
+                                         "backoff_s": 0.01})
+    events = list(build_pipeline(settings, "t", manager).stream("What can I do if I misplaced my card?"))
+    ans, shown = events[-1], "".join(e.text for e in events[:-1])
+    assert ans.answer == "Steps:\n1. You can lock it temporarily instead of cancelling it [1]."
+    assert shown == ans.answer and ans.citations and not ans.refused
+
+
+def test_an_answer_saying_the_passages_do_not_answer_is_the_refusal(manager, sample_copy, llm_server):
+    """The model says the passages hold no answer and cites [1] anyway: a passage cannot back that, so the
+    sentence cites nothing and the answer is the KB's refusal message, not the model's words (which
+    here repeat its instructions)."""
+    settings = Settings.load(indexer={"home": manager.home},
+                             generation={"backend": "openai", "base_url": llm_server.url, "model": "no-answer",
+                                         "backoff_s": 0.01})
+    ans = build_pipeline(settings, "t", manager).ask("What can I do if I misplaced my card?")
+    assert ans.refused and not ans.citations and ans.answer == refusal_message("What can I do?")
+    assert [d.reason for d in ans.dropped] == ["says the passages do not answer, which no passage can back"]
 
 
 def test_a_question_asked_again_gets_the_same_answer(manager, sample_copy, generator):
