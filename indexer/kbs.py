@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from indexer.config import IndexerSettings
@@ -163,7 +164,8 @@ class KBManager:
         """Re-embed every chunk of KB `name` with `embed_model` and record the model in the KB.
 
         The vectors are written into a shadow KB folder (home/.NAME.reembed) while the KB keeps serving
-        and is locked against other writers; each document lands in its own transaction, so a crash
+        and taking uploads; the KB's writer lock is held only for the documents written meanwhile and
+        the swap (`_copy_online`). Each batch of documents lands in its own transaction, so a crash
         loses at most the batch in flight and a re-run carries on where it stopped. When every document
         is in, the shadow replaces the KB (two renames; a re-run finishes a swap a crash interrupted).
         Chunks, ids, tags and metadata are kept; only vectors and the recorded model change.
@@ -183,34 +185,33 @@ class KBManager:
         if self._finish_swap(target, replace=False):  # a crash fell between the two renames: that run is done
             shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
             return self._finished(name, target)
-        old = self.open(name, writable=True)
         shadow = self.home / f".{target}.reembed"
-        try:
-            enc = self.encoder(embed_model)
-            enc.warm_up()
+        enc = self.encoder(embed_model)
+        enc.warm_up()
+
+        def open_shadow(context_window: int) -> Store:
             new = open_store("local", shadow, self.params(enc.dim), writable=True, embed_model=embed_model,
-                             context_window=old.context_window)
-            if new.embed_model != embed_model or new.context_window != old.context_window:
+                             context_window=context_window)
+            if new.embed_model != embed_model or new.context_window != context_window:
                 new.close()  # left by an interrupted run towards another model: start over
                 shutil.rmtree(shadow)
                 new = open_store("local", shadow, self.params(enc.dim), writable=True, embed_model=embed_model,
-                                 context_window=old.context_window)
-            try:
-                docs, todo = self._copy_documents(old, new, enc, progress, batch_docs)
-            finally:
-                new.close()
+                                 context_window=context_window)
+            return new
+
+        def put_in_place() -> None:
             self._finish_swap(target, replace=target == name)  # a copy never replaces a KB made meanwhile
             if (shadow / "kb.sqlite").exists():
                 raise ValueError(f"knowledge base {target!r} was created while the copy was being made; the copy "
                                  f"is kept in {shadow}: delete {target} and run the command again to put it in place")
-        finally:
-            old.close()
+
+        docs, todo = self._copy_online(name, enc, open_shadow, put_in_place, progress, batch_docs)
         shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
         return _report(name, target, embed_model, docs, todo)
 
     def _reembed_milvus(self, name: str, embed_model: str, progress: bool, batch_docs: int) -> dict:
         """In-place re-embedding on Milvus: the copy is made in the KB's hidden 'reembed' collections while
-        the KB keeps serving and its writer lock keeps other writers out, then renamed into the KB's place
+        the KB keeps serving (`_copy_online`), then renamed into the KB's place
         (indexer.store.milvus.store.swap_in). A re-run after a crash finishes a swap that had begun, or
         carries on with the copy (synced first: the KB may have changed since)."""
         from indexer.store.milvus.store import swap_in, swap_started
@@ -220,26 +221,51 @@ class KBManager:
             return self._finished(name, name)
         enc = self.encoder(embed_model)
         enc.warm_up()
-        old = self.open(name, writable=True)
-        try:
+
+        def open_shadow(context_window: int) -> Store:
             def shadow() -> Store:
                 return open_store(self.backend, self.home / name, self.params(enc.dim), writable=True,
-                                  embed_model=embed_model, context_window=old.context_window, uri=self.uri,
+                                  embed_model=embed_model, context_window=context_window, uri=self.uri,
                                   role="reembed")
 
             new = shadow()
-            if new.embed_model != embed_model or new.context_window != old.context_window:
+            if new.embed_model != embed_model or new.context_window != context_window:
                 new.close()  # left by an interrupted run towards another model: start over
                 drop_kb(self.uri, name, role="reembed")
                 new = shadow()
+            return new
+
+        docs, todo = self._copy_online(name, enc, open_shadow, lambda: swap_in(self.uri, name), progress, batch_docs)
+        return _report(name, name, embed_model, docs, todo)
+
+    def _copy_online(self, name: str, enc: Encoder, open_copy: Callable[[int], Store], finish: Callable[[], None],
+                     progress: bool, batch_docs: int) -> tuple[list, list]:
+        """Copy KB `name` into the store `open_copy(context_window)` opens, in two passes: the bulk through a
+        reader while the KB keeps serving and taking uploads, then what changed meanwhile under the KB's
+        writer lock, held through `finish()` (the swap), so that nothing written to the KB is lost. Uploads
+        wait for the second pass only (seconds), not for the whole copy. Returns (every document, those
+        embedded in this run)."""
+        src = self.open(name)
+        try:
+            new = open_copy(src.context_window)
             try:
-                docs, todo = self._copy_documents(old, new, enc, progress, batch_docs)
+                _, todo = self._copy_documents(src, new, enc, progress, batch_docs)
             finally:
                 new.close()
-            swap_in(self.uri, name)  # still holding the KB's writer lock: nothing was written meanwhile
+        finally:
+            src.close()
+        old = self.open(name, writable=True)
+        try:
+            new = open_copy(old.context_window)
+            try:
+                docs, late = self._copy_documents(old, new, enc, progress, batch_docs)
+            finally:
+                new.close()
+            finish()
         finally:
             old.close()
-        return _report(name, name, embed_model, docs, todo)
+        done = {d.doc_id for d in todo}
+        return docs, todo + [d for d in late if d.doc_id not in done]
 
     def _reembed_copy(self, name: str, target: str, embed_model: str, progress: bool, batch_docs: int) -> dict:
         """`reembed(..., into=target)` where KBs are not folders (Milvus): the copy is a KB of its own from the
@@ -300,14 +326,16 @@ class KBManager:
         todo = [d for d in docs if have.get(d.doc_id) != d]
         ing = Ingestor(new, enc, self.settings)
         bar = tqdm(total=sum(d.chunks for d in todo), desc=f"re-embedding ({enc.name})", unit="chunk",
-                   disable=not progress)
+                   disable=not progress or not todo)
         for i in range(0, len(todo), batch_docs):
             part = []
             for d in todo[i:i + batch_docs]:
                 chunks = [Chunk(c.chunk_id, c.doc_id, int(c.chunk_id.rsplit(":", 2)[-2]), c.text, c.title,
                                 c.page, count_tokens(c.text)) for c in old.doc_chunks(d.doc_id)]
-                part.append((d, chunks))
-            ing.reembed_documents(part)
+                if len(chunks) == d.chunks:  # else replaced or deleted since listed (a reader's pass): next pass
+                    part.append((d, chunks))
+            if part:
+                ing.reembed_documents(part)
             bar.update(sum(len(c) for _, c in part))
         bar.close()
         new.set_meta(self.REEMBED_DONE, "1")

@@ -338,6 +338,43 @@ def test_reembed_in_place_on_milvus_survives_crashes_in_the_copy_and_in_the_swap
         _release(db)
 
 
+def test_writes_during_an_in_place_reembed_on_milvus_go_on_and_end_in_it(tmp_path, minilm, monkeypatch):
+    """The bulk of the copy is made without the KB's writer lock: a writer that comes meanwhile gets it at
+    once, and its writes (a document added, one deleted) are in the KB the copy becomes."""
+    from indexer.ingest import Ingestor
+    from indexer.types import Element
+
+    db = tmp_path / "m.db"
+    mgr, texts = _bank_on_milvus(tmp_path, db, minilm)
+    real, calls = Ingestor.reembed_documents, []
+
+    def write_meanwhile(self, docs):
+        calls.append(len(docs))
+        if len(calls) == 1:
+            w = mgr.open("bank", writable=True, lock_timeout=2)  # KBLockedError if the copy held the lock
+            try:
+                Ingestor(w, minilm, mgr.settings).index_elements(
+                    [("boxes", "boxes.txt", [Element("Safe deposit boxes are rented by the year.", "text", "")])],
+                    progress=False)
+                assert w.delete_document("hours")
+                w.commit()
+            finally:
+                w.close()
+        return real(self, docs)
+
+    monkeypatch.setattr(Ingestor, "reembed_documents", write_meanwhile)
+    try:
+        mgr.reembed("bank", "e5", progress=False, batch_docs=1)
+        kb = mgr.open("bank")
+        assert kb.embed_model == "e5"
+        assert sorted(d.doc_id for d in kb.documents()) == ["boxes", "cards", "wires", "zh"]
+        q = mgr.encoder("e5").encode_queries(["Where can I rent a safe deposit box?"])[0]
+        assert kb.search_dense(q, 1)[0][0].doc_id == "boxes"
+        kb.close()
+    finally:
+        _release(db)
+
+
 def test_reembed_into_a_copy_on_milvus_resumes_after_a_crash(tmp_path, minilm, monkeypatch):
     """`rag kb reembed NAME --embed-model M --into NEW` with the Milvus store: the copy is a KB of its own,
     unfinished until every document is in; a re-run after a crash carries on; the source keeps its model

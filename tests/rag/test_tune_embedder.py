@@ -314,3 +314,42 @@ def test_reembed_into_never_replaces_a_kb_made_meanwhile(manager, sample_copy, m
     assert made.documents() == []  # the KB made meanwhile is untouched
     made.close()
     assert (manager.home / ".copy.reembed" / "kb.sqlite").exists()  # the finished copy is kept
+
+
+def test_uploads_during_a_reembed_go_on_and_end_in_the_new_kb(manager, sample_copy, monkeypatch):
+    """The bulk of the copy is made while the KB takes writes: a writer that comes during it gets the
+    writer lock at once (before, it waited for the whole copy), and what it writes, an added document
+    and a deleted one, is in the re-embedded KB (the second pass, under the lock, brings the copy level)."""
+    from indexer.ingest import Ingestor
+    from indexer.types import Element
+
+    real, calls = Ingestor.reembed_documents, []
+
+    def upload_meanwhile(self, docs):
+        calls.append(len(docs))
+        if len(calls) == 1:
+            w = manager.open("t", writable=True, lock_timeout=2)  # KBLockedError if the copy held the lock
+            try:
+                Ingestor(w, manager.encoder(w.embed_model), manager.settings).index_elements(
+                    [("late", "late.txt", [Element("Safe deposit boxes are rented by the year at every branch.",
+                                                   "text", "")])], progress=False)
+                assert w.delete_document(ids[0])
+                w.commit()
+            finally:
+                w.close()
+        return real(self, docs)
+
+    before = manager.open("t")
+    ids = sorted(d.doc_id for d in before.documents())
+    before.close()
+    monkeypatch.setattr(Ingestor, "reembed_documents", upload_meanwhile)
+    res = manager.reembed("t", "e5", progress=False, batch_docs=2)
+    kb = manager.open("t")
+    try:
+        now = sorted(d.doc_id for d in kb.documents())
+        assert kb.embed_model == "e5" and now == sorted(ids[1:] + ["late"])  # one added, one deleted
+        assert res["documents"] == len(ids)
+        q = manager.encoder("e5").encode_queries(["Where can I rent a safe deposit box?"])[0]
+        assert kb.search_dense(q, 1)[0][0].doc_id == "late"  # embedded with e5 like every other chunk
+    finally:
+        kb.close()
