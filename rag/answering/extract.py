@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from indexer.chunk import ABBREVIATION_END
 from indexer.script import cross_script, is_cjk
 from indexer.tokenize import count_tokens as approx_tokens
+from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.cite import content_tokens
 from rag.answering.table_rows import row_quote
 from rag.text import is_table_row, join_wrapped_lines, prose_sentences
@@ -51,8 +52,10 @@ def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2)
     it refers to ("Marina Plaza Branch - 5 Cafe Row ..."), so the quote makes sense on its own."""
     q = content_tokens(question)
     sents = [s for s in prose_sentences(chunk) if _quotable(s)]
-    scored = sorted(((len(q & content_tokens(s)), -i, s) for i, s in enumerate(sents)), reverse=True)
-    best = [t for t in scored[:max_sentences] if t[0] > 0]
+    kind = asked_kind(question)  # of sentences sharing as many words, one stating what is asked comes first
+    scored = sorted(((len(q & content_tokens(s)), bool(kind) and kind in number_kinds(s), -i, s)
+                     for i, s in enumerate(sents)), reverse=True)
+    best = [(shared, i, s) for shared, _, i, s in scored[:max_sentences] if shared > 0]
     if not best:
         return None
     if len(best) > 1 and best[1][0] < best[0][0] / 2:  # the second must be nearly as relevant

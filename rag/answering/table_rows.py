@@ -20,6 +20,7 @@ from functools import lru_cache
 
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
+from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.verify import number_facts
 
 _RULE = re.compile(r"^[\s|:-]+$")
@@ -128,14 +129,32 @@ def other_row(sentence: str, passage: str, n: int, question: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=512)
+def _asked_row(passage: str, question: str) -> _Row | None:
+    """For a question that names no row but asks for a duration, an amount or a time of day
+    (rag.answering.asks): the one row stating that kind of number that shares the most words with the
+    question, two or more and more than any other such row ("投诉之后多久会有答复？": "一般投诉处理完毕并
+    答复 | 受理之日起15日内", two words, where the other time-limit rows share one)."""
+    kind = asked_kind(question)
+    if kind is None:
+        return None
+    asked = set(tokenize(question))
+    shared = sorted(((len(r.tokens & asked), i) for i, r in enumerate(_table(passage).rows)
+                     if kind in number_kinds(" ".join(r.cells[1:]))), reverse=True)
+    if not shared or shared[0][0] < 2 or (len(shared) > 1 and shared[1][0] == shared[0][0]):
+        return None
+    return _table(passage).rows[shared[0][1]]
+
+
 def row_quote(passage: str, question: str) -> str | None:
-    """The row of `passage` the question names, each cell with its column's header, as one sentence
-    ("Online and mobile, international wires - Everyday Checking: $10,000 per day; Premier Checking:
-    $50,000 per day."; "港湾普卡——年费标准：10元/年；减免条件：开卡首年免收。"); None when the question names
-    no single row. A row alone means little without its header, which is why an extract never quotes one."""
+    """The row of `passage` the question names (or, naming none, the row holding the kind of number it
+    asks for: `_asked_row`), each cell with its column's header, as one sentence ("Online and mobile,
+    international wires - Everyday Checking: $10,000 per day; Premier Checking: $50,000 per day.";
+    "港湾普卡——年费标准：10元/年；减免条件：开卡首年免收。"); None when the question names no single row. A row
+    alone means little without its header, which is why an extract never quotes one."""
     if "|" not in passage or not question:
         return None
-    row = _subject(passage, question)
+    row = _subject(passage, question) or _asked_row(passage, question)
     if row is None or len(row.cells) < 2:
         return None
     # a header longer than the row is aligned from the right: text may run into it before its first

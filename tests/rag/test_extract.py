@@ -86,3 +86,30 @@ def test_the_table_row_a_question_names_is_quoted_with_its_header():
     rates = Hit(chunk_id="r1", doc_id="rates", source="loans.md", title="", score=0.9, text=(
         "项目 | 标准\n贷款利率 | LPR减10个基点\n提前还款 | 满1年后不收取违约金"))
     assert "贷款利率——" not in (fallback_answer("你们三年期定期存款利率是多少？", [rates]) or "")
+
+
+def test_a_question_asking_how_long_gets_the_row_with_the_time_limit():
+    """"投诉之后多久会有答复？" names no row of the time-limit table (its rows share one or two of its words),
+    and its prose sentences share words without saying how long: the extract quoted one of those. A
+    question asking for a duration (or an amount, a time of day) now gets the one row stating that kind
+    of number that shares the most words with it."""
+    from rag.answering.asks import asked_kind
+
+    limits = Hit(chunk_id="c1", doc_id="complaints", source="complaints_procedure.html", title="", score=0.9, text=(
+        "处理时限\n环节 | 时限\n登记受理并告知受理编号 | 收到投诉后1个工作日内\n一般投诉处理完毕并答复 | 受理之日起15日内\n"
+        "情况复杂的投诉 | 可延长至30日，延长时会告知您原因\n"
+        "当场能够解决的问题，网点或客服人员会立即处理。处理结果将以电话、短信或书面形式告知，您可以在手机银行随时查询投诉处理进度。"))
+    assert fallback_answer("投诉之后多久会有答复？", [limits]) == "一般投诉处理完毕并答复——时限：受理之日起15日内[1]。"
+    # no duration asked, or no single row sharing the most words: the prose as before
+    assert fallback_answer("投诉处理结果怎么告知我？", [limits]).startswith("处理结果将以电话")
+    assert "——" not in fallback_answer("投诉要多久？", [limits])  # one word shared with every row: none is quoted
+    assert [asked_kind(q) for q in ("How long does a wire take?", "What is the fee for a wire?", "几点开门？",
+                                    "你们三年期定期存款利率是多少？", "Which branch opens on Sundays?")] == \
+        ["duration", "money", "time", None, None]
+
+
+def test_of_sentences_sharing_as_many_words_the_one_stating_what_is_asked_comes_first():
+    text = ("Wire transfers are sent from online banking or a branch. International wire transfers arrive in "
+            "2 to 5 business days.")
+    assert extractive_answer("How long do international wire transfers take?", text, 1, max_sentences=1) == \
+        "International wire transfers arrive in 2 to 5 business days [1]."

@@ -1,0 +1,27 @@
+"""What kind of number a question asks for: a duration ("多久", "how long"), an amount of money ("多少钱",
+"how much") or a time of day ("几点", "what time"). An extract prefers what holds that kind of number
+(rag.answering.verify.number_facts: "受理之日起15日内" is a duration, "10元/年" money), so that "投诉之后多久
+会有答复？" is answered with the time limit, not with a sentence that only shares its words."""
+from __future__ import annotations
+
+import re
+
+from rag.answering.verify import number_facts
+
+_ASKS = (
+    ("duration", re.compile(r"多久|多长时间|多少(?:个工作)?[天日]|几[天日]|几个(?:工作日|小时|月)|how long|how soon"
+                            r"|how many (?:business |working )?(?:days|hours|weeks|months|years)", re.IGNORECASE)),
+    ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息)(?:是)?多少|how much|what (?:is|are) the (?:\w+ )?"
+                         r"(?:fees?|costs?|charges?|price)", re.IGNORECASE)),
+    ("time", re.compile(r"几点|什么时候(?:开门|关门|营业)|what time|opening hours|until when", re.IGNORECASE)),
+)
+
+
+def asked_kind(question: str) -> str | None:
+    """'duration', 'money' or 'time' when the question asks for that kind of number, else None."""
+    return next((kind for kind, pattern in _ASKS if pattern.search(question)), None)
+
+
+def number_kinds(text: str) -> frozenset[str]:
+    """The kinds of number `text` states (verify's kinds: money, percent, time, date, duration, ...)."""
+    return frozenset(f.kind for f in number_facts(text))
