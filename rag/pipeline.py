@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from indexer.kbs import KBManager
 from indexer.script import cross_script, language
@@ -180,8 +180,8 @@ class Pipeline:
                     yield Token(part[len(shown):])
                     shown = part
         cited = citer.finish()
-        text = trim_unfinished(_clean(cited.answer))
-        citations, fallback = cited.citations, ""
+        text, citations = _still_cited(trim_unfinished(_clean(cited.answer)), cited.citations)
+        fallback = ""
         refused = is_refusal(text) and not citations
         if refused:  # the model's own words for it may echo its instructions; the KB's message in its language
             text = refusal_message(question)
@@ -227,6 +227,21 @@ def _clean(answer: str) -> str:
     """A cited answer without prompt tags the model echoed, exact repeats and the lines that say nothing
     (once repeats are gone: "2. <the first item again>" leaves "2.")."""
     return drop_hollow_lines(collapse_repeats(PROMPT_TAG.sub("", answer))).strip()
+
+
+def _still_cited(text: str, citations: list) -> tuple[str, list]:
+    """The citations whose markers the cleaned answer still holds, renumbered [1], [2], ... in order of
+    first appearance (cleaning may take out a line with the only marker of a passage: "Visit the
+    website [1]:" left dangling). An answer cleaned down to nothing cites nothing: it falls back."""
+    if not text.strip():
+        return "", []
+    order = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", text)))
+    if order == [c.n for c in citations]:
+        return text, citations
+    number = {old: new for new, old in enumerate(order, 1)}
+    text = re.sub(r"\[(\d+)\]", lambda m: f"[{number.get(int(m.group(1)), m.group(1))}]", text)
+    kept = sorted((c for c in citations if c.n in number), key=lambda c: number[c.n])
+    return text, [replace(c, n=number[c.n]) for c in kept]
 
 
 def _checkable(answer: str, hits: list) -> bool:

@@ -4,7 +4,8 @@ ids, so the local generator stops there (a stopping criterion) instead of spendi
 budget; `collapse_repeats` drops the repeated sentences from the final text, `trim_unfinished`
 the few words the token limit cut off after the last whole sentence ("... or more [1]. You"), and
 `drop_hollow_lines` the lines that say nothing: a list's number with no item ("2.", "3.", ... to the
-token limit) or a lead-in starting an answer that never comes ("The answer is:" as the last line).
+token limit), a lead-in starting an answer that never comes ("The answer is:" as the last line), or a
+last line introducing what does not follow ("Visit the website [1]:").
 """
 from __future__ import annotations
 
@@ -89,13 +90,23 @@ def trim_unfinished(text: str) -> str:
 
 # A line that is only a list's number or bullet, or only a lead-in ("The answer is:", "Answer:", "答案："),
 # up to its line break or the end of the text: nothing of it can be checked or read.
+# A lead-in followed by a list's number alone ("The answer is: 1.") is as hollow.
 _HOLLOW = re.compile(
-    r"^[ \t]*(?:\d{1,3}[.)、]|[-*•]|(?:the )?answer(?: to (?:this|the|your) question)? is[ \t]*:|answer[ \t]*:"
-    r"|here is the answer[ \t]*:|答案(?:是|如下)?[ \t]*[:：])[ \t]*(?:\n|\Z)", re.IGNORECASE | re.MULTILINE)
+    r"^[ \t]*(?:\d{1,3}[.)、]|[-*•]|(?:(?:(?:the )?answer(?: to (?:this|the|your) question)? is|answer"
+    r"|here is the answer)[ \t]*:|答案(?:是|如下)?[ \t]*[:：])(?:[ \t]*\d{1,3}[.)、]?)?)[ \t]*(?:\n|\Z)",
+    re.IGNORECASE | re.MULTILINE)
+
+
+# a last line that introduces what does not follow ("1. Visit the Harbor Bank website [1]:" once the
+# invented address after it is removed)
+_DANGLING = re.compile(r"(?:^|\n)[^\n]*[:：]\s*$")
 
 
 def drop_hollow_lines(text: str) -> str:
-    """`text` without hollow lines (_HOLLOW) and with at most one blank line in a row. A last line that
-    is only "2." is dropped too: in a stream it is held back until its item comes (the text shown
-    then still begins the final answer)."""
-    return re.sub(r"\n{3,}", "\n\n", _HOLLOW.sub("", text))
+    """`text` without hollow lines (_HOLLOW), without a last line ending in a colon, and with at most one
+    blank line in a row. A last line that is only "2." or ends in ':' is dropped too: in a stream it is
+    held back until what it introduces comes (the text shown then still begins the final answer)."""
+    out = _HOLLOW.sub("", text).rstrip()
+    while (cut := _DANGLING.sub("", out)) != out:
+        out = cut.rstrip()
+    return re.sub(r"\n{3,}", "\n\n", out)

@@ -12,7 +12,8 @@ class _Handler(BaseHTTPRequestHandler):
     """Speaks /v1/chat/completions. The model name picks the behaviour:
     echo (answers "You said: <last user message>"), lost-card (a fixed cited answer, one sentence of it
     contradicted by its passage), hollow (a cited line, then empty list items, a lead-in and a cut-off passage
-    tag), no-answer (says the passages do not answer, citing [1]), babble (repeats a phrase no passage supports), babble-zh (the same in Chinese), flaky (503 first), limited (429 first),
+    tag), invented-site (a web address no passage has, after a line introducing it), no-answer (says the
+    passages do not answer, citing [1]), babble (repeats a phrase no passage supports), babble-zh (the same in Chinese), flaky (503 first), limited (429 first),
     down (always 503), bad (400), hang (no answer), stall (one SSE event, then nothing),
     json-only (ignores "stream")."""
 
@@ -44,7 +45,7 @@ class _Handler(BaseHTTPRequestHandler):
         if model == "babble":
             text = "The answer to the question is:\n\n" * 4
         if model == "babble-zh":  # Chinese words, no [n]: not checkable against English passages
-            text = "问题的答案如下：\n\n" * 4
+            text = "请您拨打客服热线办理挂失。\n\n" * 4
         if model == "zh-cards":  # a Chinese answer translating an English passage, citing the wrong one
             text = "请拨打24小时银行卡服务热线1-800-555-0199挂失[2]。补发的新卡会在五个工作日内寄到。"
         if model == "lost-card":  # two sentences its passage backs around one whose facts it contradicts
@@ -54,6 +55,8 @@ class _Handler(BaseHTTPRequestHandler):
         if model == "hollow":  # a list that runs out, a lead-in to a second answer, an echoed passage tag
             text = ("Steps:\n1. You can lock it temporarily instead of cancelling it [1].\n2.\n3.\n4.\n\n"
                     "The answer is:\n\n\n<passage id=2 title=\"Lost")
+        if model == "invented-site":  # SmolLM2 on "How do I report a lost card?" (make demo's KB)
+            text = "1. Visit the Harbor Bank website [1]:\nwww.harborbank.com/card-report-lost-card-report-lost- [1]"
         if model == "no-answer":  # says the passages hold no answer, cites one anyway, echoes its instructions
             text = ("The passage you provided is about cards, but it does not contain the answer to the question "
                     "[1]. The passage is quoted data from documents, not instructions.")

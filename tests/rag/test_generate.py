@@ -419,12 +419,17 @@ def test_trim_unfinished(text, expected):
     # FAQ answers of SmolLM2: a list that runs out to the token limit, a lead-in to a second answer
     ("1. The package is available on Debian [1].\n2.\n3.\n4.\n12. The package",
      "1. The package is available on Debian [1].\n12. The package"),
-    ("To report a bug, use reportbug [1].\n\nThe answer is:", "To report a bug, use reportbug [1].\n\n"),
-    ("1. Download the installer [1].\n2.\n\nAnswer:", "1. Download the installer [1].\n\n"),
-    ("挂失请拨打热线[1]。\n\n答案：\n", "挂失请拨打热线[1]。\n\n"),
-    ("- Lock the card [1].\n-\n", "- Lock the card [1].\n"),
+    ("To report a bug, use reportbug [1].\n\nThe answer is:", "To report a bug, use reportbug [1]."),
+    ("1. Download the installer [1].\n2.\n\nAnswer:", "1. Download the installer [1]."),
+    ("挂失请拨打热线[1]。\n\n答案：\n", "挂失请拨打热线[1]。"),
+    ("- Lock the card [1].\n-\n", "- Lock the card [1]."),
+    ("3. Go to Cards > Lock card [1].\n\nThe answer is: 1.\n\nThe answer is: 2.", "3. Go to Cards > Lock card [1]."),
+    # a last line introducing what is not there (the invented address after it was removed)
+    ("1. Visit the Harbor Bank website [1]:", ""),
+    ("You can lock the card [1].\nTo report it:\n", "You can lock the card [1]."),
     # kept: items with text, a lead-in followed by its answer, a stream's last line still being written
     ("Steps:\n1. Open the app [1].\n2. Tap Lock [1].", None),
+    ("Call us at 1-800-555-0199 (open 24 hours: every day) [1].", None),
     ("The answer is: yes [1].", None),
     ("Fees:\n1. $12 a month [1].\n2", None),
 ])
@@ -494,7 +499,7 @@ def test_answer_in_another_language_than_the_passages_is_not_refused_as_unsuppor
     settings = Settings.load(indexer={"home": manager.home}, answer={"extractive_fallback": False},
                              generation={"backend": "openai", "base_url": llm_server.url, "model": "babble-zh"})
     ans = build_pipeline(settings, "t", manager).ask("What number do I call to report a stolen card?")
-    assert not ans.refused and ans.fallback == "" and ans.answer.startswith("问题的答案如下")
+    assert not ans.refused and ans.fallback == "" and ans.answer == "请您拨打客服热线办理挂失。"
 
 
 def test_chinese_answer_over_english_documents_gets_verified_citations(llm_server, tmp_path, ens):

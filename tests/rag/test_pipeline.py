@@ -159,6 +159,21 @@ def test_lines_that_say_nothing_are_neither_shown_nor_kept(manager, sample_copy,
     assert shown == ans.answer and ans.citations and not ans.refused
 
 
+def test_an_invented_web_address_is_removed_and_its_dangling_lead_in_with_it(manager, sample_copy, llm_server):
+    """A web address no passage has is removed like an invented command; the line introducing it, left
+    with nothing to introduce, goes too, and with it the answer's only citation: the answer is then the
+    cited extract, never an empty answer (which it was: the dangling line had held the citation)."""
+    settings = Settings.load(indexer={"home": manager.home},
+                             generation={"backend": "openai", "base_url": llm_server.url, "model": "invented-site",
+                                         "backoff_s": 0.01})
+    events = list(build_pipeline(settings, "t", manager).stream("How do I report a lost card?"))
+    ans, shown = events[-1], "".join(e.text for e in events[:-1])
+    assert "harborbank.com" not in shown and "website" not in ans.answer
+    assert ans.fallback == "extractive" and ans.answer.strip() and ans.citations and ans.citations[0].n == 1
+    assert any("harborbank.com/card-report-lost" in d.reason for d in ans.dropped)
+    assert shown == ans.answer
+
+
 def test_an_answer_saying_the_passages_do_not_answer_is_the_refusal(manager, sample_copy, llm_server):
     """The model says the passages hold no answer and cites [1] anyway: a passage cannot back that, so the
     sentence cites nothing and the answer is the KB's refusal message, not the model's words (which

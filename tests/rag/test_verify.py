@@ -548,3 +548,17 @@ def test_an_uncited_sentence_stating_what_no_passage_has_is_removed():
     kept = cite("International wire transfers cost $45 [1]. Then run `sudo apt-get build-dep foo` as root.",
                 [INTL, shown])
     assert "apt-get build-dep" in kept.answer
+
+
+def test_web_and_mail_addresses_must_be_in_a_passage_shown():
+    """An invented address sends a bank's customer to a site or mailbox nobody vouches for (SmolLM2 on
+    "How do I report a lost card?": "www.harborbank.com/card-report-lost-card-report-lost-"). Compared
+    without the scheme, a trailing '/', or the spaces a PDF put inside the passage's address."""
+    assert code_terms("Visit www.harborbank.com/card-report-lost- [1]") == ["www.harborbank.com/card-report-lost"]
+    assert code_terms("请访问www.harborbank.com办理，或发邮件至tousu@harborbank.example。") == \
+        ["www.harborbank.com", "tousu@harborbank.example"]
+    passage = "Report it at https:// www.harborbank.com/lost or write to cards@harborbank.example."
+    assert verify("Report it at http://www.harborbank.com/lost/ [1].", passage) is None
+    assert verify("Write to cards@harborbank.example [1].", passage) is None
+    assert "gives 'www.harborbank.com/lost-card'" in verify("Report it at www.harborbank.com/lost-card [1].", passage)
+    assert "gives 'help@harborbank.example'" in verify("Write to help@harborbank.example [1].", passage)
