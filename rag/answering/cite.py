@@ -32,7 +32,7 @@ from indexer.chunk import period_continues
 from indexer.script import cross_script
 from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
-from rag.answering.table_rows import other_row
+from rag.answering.table_rows import free_row, other_row
 from rag.answering.types import Citation
 from rag.answering.verify import check as check_facts
 from rag.answering.verify import contested, verify
@@ -203,6 +203,8 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
         reason = verify(s.text, _with_title(hits[i]), i + 1, known) if facts else None
         if facts and reason is None and question:  # a table row other than the one the question names
             reason = other_row(MARKER.sub(" ", s.text), hits[i].text, i + 1, question)
+        if facts and reason is None:  # "no fee" for a thing its table row gives an amount
+            reason = free_row(MARKER.sub(" ", s.text), hits[i].text, i + 1)
         if facts and contest and reason is None and len(elsewhere) > 1:
             problem = contested(s.text, _with_title(hits[i]), elsewhere[:i] + elsewhere[i + 1:])
             if problem:
@@ -240,6 +242,9 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
         if attach and not s.kept and len(s.tokens) >= min_attach_tokens and not is_refusal(text) and hits:
             checked = [check(s, i) for i in range(len(hits))]
             passing = [i for i, (ok, *_) in enumerate(checked) if ok]
+            if fact_failed:  # the cited passage contradicts it: one matching it less well cannot outvote it
+                floor = max(s.scores.get(n, 0.0) for n in fact_failed)
+                passing = [i for i in passing if checked[i][1] >= floor]
             if passing:
                 # a same-script passage (word overlap) before a cross-script one (cosine: another scale)
                 best = max(passing, key=lambda i: (not cross_script(s.text, hits[i].text), checked[i][1], -i))

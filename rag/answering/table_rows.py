@@ -21,7 +21,7 @@ from functools import lru_cache
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.asks import asked_kind, number_kinds
-from rag.answering.verify import number_facts
+from rag.answering.verify import CHARGE_WORDS, denies_charge, number_facts
 
 _RULE = re.compile(r"^[\s|:-]+$")
 
@@ -126,6 +126,29 @@ def other_row(sentence: str, passage: str, n: int, question: str) -> str | None:
     if shared >= 3 and shared > len(words & subject.tokens) and shared > len(words & table.outside):
         return (f"its words are those of the row for {best.key} of passage [{n}], "
                 f"not of the row for {subject.key} that the question asks about")
+    return None
+
+
+def free_row(sentence: str, passage: str, n: int) -> str | None:
+    """A reason when `sentence` says a thing costs nothing and names a table row of `passage` whose cells
+    give it an amount ("No, we do not charge a fee for paper statements", against "Paper statement | $2
+    per statement (e-statements are free)"); None otherwise. A sentence stating a number of its own
+    ("no fee for holders under 25") qualifies its claim and is not judged here."""
+    if "|" not in passage or not denies_charge(sentence):
+        return None
+    if any(not (f.kind == "money" and f.value == 0) for f in number_facts(sentence)):
+        return None
+    words = set(tokenize(sentence))
+    for r in _table(passage).rows:
+        if not r.key_tokens <= words:
+            continue
+        own = words - r.key_tokens - CHARGE_WORDS
+        if any(denies_charge(cell) and own & set(tokenize(cell)) for cell in r.cells[1:]):
+            return None  # it repeats the row's own waiver ("开卡首年免收": free the first year)
+        amount = next((f for cell in r.cells[1:] for f in number_facts(cell) if f.kind == "money" and f.value > 0),
+                      None)
+        if amount is not None:
+            return f"says {r.key} costs nothing where passage [{n}] gives {amount.text} for it"
     return None
 
 

@@ -706,6 +706,24 @@ def _clause(text: str) -> _Clause:
     return _Clause(text, set(tokenize(text)), asserted, negated, heads, zero)
 
 
+_CHARGE = frozenset(tokenize("charge fee cost pay 收费 收取 费用 手续费 年费"))
+_FREE = frozenset(tokenize("free waived 免费 免收"))
+CHARGE_WORDS = _CHARGE | _FREE | frozenset(tokenize("no not 不 无"))
+_FREE_TEXT = re.compile(r"免(?:收|费|年费|手续费)|free of charge|at no (?:cost|charge)", re.IGNORECASE)
+
+
+def denies_charge(text: str) -> bool:
+    """`text` says something costs nothing: a charge or fee denied ("do not charge a fee", "no fee",
+    "不收费"), "free" (免费, 免收) or an amount of 0; not under a condition ("not charged if ...")."""
+    c = _clause(text)
+    # jieba may join a charge word to its verb ("不收年费": 收年费)
+    if any((head in _CHARGE or any(w in head for w in _CHARGE if is_cjk(w))) and not ng.conditional
+           for head, ng in c.heads.items()):
+        return True
+    free = bool(c.asserted & _FREE) or bool(_FREE_TEXT.search(c.text))
+    return free and not _CONDITION.search(c.text) or c.zero
+
+
 def _antonym(term: str, c: _Clause) -> str | None:
     """The word of `c` that denies `term` (closed for open), if any."""
     for a in _ANTONYMS.get(term, ()):

@@ -305,6 +305,33 @@ def test_table_rows_in_chinese():
     assert any("港湾金卡" in d.reason and d.outcome == "removed" for d in out.dropped)
 
 
+def test_no_fee_for_a_thing_its_table_row_charges_for_is_removed():
+    """make demo's KB, "Do you charge a fee for paper statements?": SmolLM2 answered "No, I do not charge a fee
+    for paper statements [1]." against the row "Paper statement | $2 per statement (e-statements are free)",
+    and a passage on inactivity fees, sharing "charge" and "fee", took the citation over. Now the row
+    contradicts the denial, and a passage matching the sentence less well than the one contradicting it
+    cannot back it instead."""
+    services = Hit("fees", "fees#3", "account_fees.md",
+                   "Service | Fee\nPaper statement | $2 per statement (e-statements are free)\n"
+                   "Copy of a past statement | $5 per statement\nCoin counting | Free for Harbor Bank customers", 0.9)
+    inactive = Hit("fees", "fees#4", "account_fees.md",
+                   "Inactive checking and savings accounts are charged a $5 monthly inactivity fee. There is no fee "
+                   "to close an account after 90 days.", 0.8)
+    q = "Do you charge a fee for paper statements?"
+    out = cite("No, I do not charge a fee for paper statements [1]. Copies of past statements cost $5 [1].",
+               [services, inactive], question=q)
+    assert out.answer == "Copies of past statements cost $5 [1]."
+    assert [(d.reason, d.outcome) for d in out.dropped] == [
+        ("says Paper statement costs nothing where passage [1] gives $2 for it", "removed")]
+    # kept: the row's own waiver, a thing without a row, a qualified claim, and a row that is free
+    for sentence in ("E-statements are free [1].", "Coin counting is free for Harbor Bank customers [1].",
+                     "There is no fee for the first 2 paper statements [1]."):
+        assert cite(sentence, [services], question=q).answer == sentence
+    fees = Hit("zh-fees", "zh-fees#1", "zh/account_fees.md", "卡种 | 年费标准 | 减免条件\n港湾普卡 | 10元/年 | 开卡首年免收", 0.9)
+    assert cite("港湾普卡开卡首年免收年费[1]。", [fees]).answer == "港湾普卡开卡首年免收年费[1]。"
+    assert "不收年费" not in cite("港湾普卡不收年费[1]。", [fees]).answer
+
+
 def _settle(citer: StreamCiter, pieces: list[str]) -> list[str]:
     """Feed the pieces one by one; what settled() returned after each (None left out)."""
     out = []
