@@ -18,6 +18,9 @@ from indexer.script import is_cjk, language  # noqa: F401  (re-exported for the 
 from indexer.tokenize import count_tokens
 
 BULLET = re.compile(r"^\s*([-*•·>#|]|\d+[.)、]|[一二三四五六七八九十]+、)")
+# a line of a "key: value" list ("周六、周日：10:00—16:00", "Monday to Friday: 9 a.m. to 5 p.m."): an item of
+# its own, never the wrapped end of the line before
+KEY_VALUE = re.compile(r"^\s*(?:[^\s:：|。，]{1,12}：|[A-Z][\w ,'/&-]{0,30}:\s)")
 _LINE_END = re.compile(r"[.!?:;。！？；：]$")
 _MARKUP = " \t-*#>|•·"
 WRAP_MIN_CJK, WRAP_MIN_LATIN = 20, 40  # characters: shorter lines are headings or ends of paragraphs
@@ -44,18 +47,21 @@ def _wrapped(line: str) -> bool:
 def join_wrapped_lines(text: str) -> list[str]:
     """Lines, with wrapped ones joined back: a line continues the previous one when that one is long
     (as wrapped lines are; a short one is a heading), did not end a sentence, and the line does not
-    start a list item. Table rows (cells split by |) stay lines of their own."""
+    start a list item (a bullet, a number, or a "key: value" pair). Table rows (cells split by |) stay
+    lines of their own."""
     out: list[str] = []
     prev = ""  # the previous raw line (out[-1] may hold several joined ones)
+    items = 0  # "key: value" lines in a row: after two or more, a line of another kind ends the list
     for line in text.splitlines():
         line = line.strip()
         if not line:
             out.append("")
         elif (out and out[-1] and _wrapped(prev) and not _LINE_END.search(prev) and not BULLET.match(line)
-              and not is_table_row(line) and not is_table_row(prev)):
+              and not KEY_VALUE.match(line) and items < 2 and not is_table_row(line) and not is_table_row(prev)):
             out[-1] += ("" if is_cjk(line) else " ") + line
         else:
             out.append(line)
+        items = items + 1 if KEY_VALUE.match(line) else 0
         prev = line
     return [x for x in out if x]
 

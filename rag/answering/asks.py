@@ -11,8 +11,8 @@ from rag.answering.verify import number_facts
 _ASKS = (
     ("duration", re.compile(r"多久|多长时间|多少(?:个工作)?[天日]|几[天日]|几个(?:工作日|小时|月)|how long|how soon"
                             r"|how many (?:business |working )?(?:days|hours|weeks|months|years)", re.IGNORECASE)),
-    ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息)(?:是)?多少|how much|what (?:is|are) the (?:\w+ )?"
-                         r"(?:fees?|costs?|charges?|price)", re.IGNORECASE)),
+    ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息|限额|额度)(?:是|有)?多少|how much|what (?:is|are) the "
+                         r"(?:\w+ )?(?:fees?|costs?|charges?|price|limits?)", re.IGNORECASE)),
     ("time", re.compile(r"几点|什么时候(?:开门|关门|营业)|what time|opening hours|until when", re.IGNORECASE)),
 )
 

@@ -170,7 +170,8 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
     is taken out of the answer; `dropped` says which and why.
 
     With `contest` (off for quotes: the documents' own words, which may state a rule in one passage and
-    its exception in another), a negation its passage backs is still refused when another passage, of
+    its exception in another, and list table rows alike but for their numbers, which are no listing
+    loop of a model), a negation its passage backs is still refused when another passage, of
     the prompt or `beyond` it
     (retrieved passages that did not fit the prompt), says the opposite about the same thing more
     closely (rag.answering.verify.contested): "is not open on Sundays", backed by "Sunday: closed",
@@ -277,7 +278,8 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
             d.outcome = outcome
         sentences.append(s)
     _drop_bare_verdicts(sentences)
-    _drop_value_loops(sentences)
+    if contest:  # a model's listing loop; a quote's rows alike but for their numbers are the documents' own
+        _drop_value_loops(sentences)
 
     # renumber by first appearance; one Citation per passage, with its best-supported sentence
     number: dict[int, int] = {}

@@ -17,7 +17,7 @@ from indexer.script import cross_script, is_cjk
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.cite import content_tokens
-from rag.answering.table_rows import row_quote
+from rag.answering.table_rows import introduced_tables, row_quote
 from rag.text import is_table_row, join_wrapped_lines, prose_sentences
 from rag.types import Hit
 
@@ -27,16 +27,22 @@ def cite_sentence(sentence: str, n: int) -> str:
     s = sentence.strip()
     if ABBREVIATION_END.search(s):  # its period stays with it: "until 4:00 p.m. [1]", not "p.m [1]."
         return f"{s} [{n}]"
+    if re.search(r"[.!?。！？][\"'”’」』）)]+$", s):  # ends inside a quotation: the marker goes after it
+        return f"{s}{'' if is_cjk(s) else ' '}[{n}]"
     m = re.search(r"[.!?。！？;；]+$", s)
-    body, end = (s[:m.start()], m.group(0)) if m else (s, "" if is_cjk(s) else ".")
+    body, end = (s[:m.start()], m.group(0)) if m else (s, "。" if is_cjk(s) else ".")
+    if end in (";", "；"):  # a clause quoted on its own ends as a sentence
+        end = "。" if is_cjk(s) else "."
     return f"{body.rstrip()}{'' if is_cjk(body) else ' '}[{n}]{end}"
 
 
 def _quotable(sentence: str) -> bool:
     """Long enough to say something, short enough to quote: 3-60 words, or 3-150 Chinese characters
     (a Chinese sentence packs a clause per comma; 60 characters cut off ordinary ones). Not a table
-    row: its cells mean little without the header."""
-    return not is_table_row(sentence) and 3 <= approx_tokens(sentence) <= (150 if is_cjk(sentence) else 60)
+    row: its cells mean little without the header; nor a line introducing a list or table ("...为："),
+    which says nothing without it (a table it introduces is quoted with it: `introduced_tables`)."""
+    return (not is_table_row(sentence) and not sentence.rstrip().endswith((":", "："))
+            and 3 <= approx_tokens(sentence) <= (150 if is_cjk(sentence) else 60))
 
 
 # a sentence that opens by referring back ("It is our only branch open on Sundays.", "If you do, we
@@ -51,23 +57,32 @@ def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2)
     referring back ("It is ...") comes with the first sentence of its line (paragraph), which names what
     it refers to ("Marina Plaza Branch - 5 Cafe Row ..."), so the quote makes sense on its own."""
     q = content_tokens(question)
-    sents = [s for s in prose_sentences(chunk) if _quotable(s)]
+    order = prose_sentences(chunk)
+    sents = [(i, s, s) for i, s in enumerate(order) if _quotable(s)]
+    # a short table with the sentence introducing it, quoted whole where that sentence stands, matched
+    # by the sentence and the header
+    tables = introduced_tables(chunk)
+    sents += [(order.index(intro) if intro in order else len(order), about, quote) for intro, about, quote in tables]
     kind = asked_kind(question)  # of sentences sharing as many words, one stating what is asked comes first
-    scored = sorted(((len(q & content_tokens(s)), bool(kind) and kind in number_kinds(s), -i, s)
-                     for i, s in enumerate(sents)), reverse=True)
+    scored = sorted(((len(q & content_tokens(about)), bool(kind) and kind in number_kinds(s), -i, s)
+                     for i, about, s in sents), reverse=True)
     best = [(shared, i, s) for shared, _, i, s in scored[:max_sentences] if shared > 0]
     if not best:
         return None
-    if len(best) > 1 and best[1][0] < best[0][0] / 2:  # the second must be nearly as relevant
+    quotes = {quote for *_, quote in tables}
+    # the second must be nearly as relevant; a whole table, as relevant (it is long)
+    if len(best) > 1 and best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2):
         best = best[:1]
-    chosen = _with_antecedents(chunk, [s for _, _, s in sorted(best, key=lambda t: -t[1])])
+    at = {s: -i for _, i, s in best}  # a table quote stands where its introducing line does
+    chosen = _with_antecedents(chunk, [s for _, _, s in sorted(best, key=lambda t: -t[1])], at)
     return "".join((" " if i and not is_cjk(s) else "") + cite_sentence(s, n) for i, s in enumerate(chosen))
 
 
-def _with_antecedents(chunk: str, chosen: list[str]) -> list[str]:
+def _with_antecedents(chunk: str, chosen: list[str], at: dict[str, int] | None = None) -> list[str]:
     """`chosen` (in chunk order) and, before a sentence that refers back, the first sentence of its
-    line; the result in chunk order."""
+    line; the result in chunk order (`at`: the place of a chosen text that is no sentence of the chunk)."""
     order = prose_sentences(chunk)
+    at = at or {}
     out = list(chosen)
     for s in chosen:
         if _ANAPHOR.match(s):
@@ -77,7 +92,7 @@ def _with_antecedents(chunk: str, chosen: list[str]) -> list[str]:
                     if sents[0] not in out and _quotable(sents[0]):
                         out.append(sents[0])
                     break
-    return sorted(out, key=lambda x: order.index(x) if x in order else len(order))
+    return sorted(out, key=lambda x: order.index(x) if x in order else at.get(x, len(order)))
 
 
 # The cosine a sentence must reach against a question in another script to be quoted. 0.80: nearly

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from indexer.chunk import split_sentences as chunk_sentences
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.asks import asked_kind, number_kinds
@@ -152,6 +153,38 @@ def free_row(sentence: str, passage: str, n: int) -> str | None:
     return None
 
 
+_BELOW = re.compile(r"以下|以内|及以下|不超过|(?:or )?(?:less|under|below|up to)\b", re.IGNORECASE)
+_ABOVE = re.compile(r"以上|超过|(?:or )?(?:more|over|above)\b", re.IGNORECASE)
+
+
+def _span(key: str) -> tuple[float, float] | None:
+    """The amounts a tier's first cell covers ("1万元至10万元（含）": 10,000-100,000; "1万元（含）以下": up to
+    10,000; "100万元以上": 1,000,000 and more), or None when it is no tier of amounts."""
+    amounts = [f.value for f in number_facts(key) if f.kind == "money"]
+    if len(amounts) == 2:
+        return (min(amounts), max(amounts))
+    if len(amounts) == 1:
+        if _BELOW.search(key):
+            return (0.0, amounts[0])
+        if _ABOVE.search(key):
+            return (amounts[0], float("inf"))
+    return None
+
+
+def _tier_row(passage: str, question: str) -> _Row | None:
+    """For a question stating one amount ("到柜台往外行汇8万块钱，手续费是多少？") over a table of tiers of amounts:
+    the one tier row holding it ("1万元至10万元（含） | 10元"), when every row of the table is such a tier."""
+    asked = [f.value for f in number_facts(question) if f.kind == "money"]
+    rows = _table(passage).rows
+    spans = [_span(r.key) for r in rows]
+    if len(asked) != 1 or len(rows) < 2 or None in spans:
+        return None
+    holding = [(r, hi) for r, (lo, hi) in zip(rows, spans) if lo <= asked[0] <= hi]
+    if len(holding) == 2 and holding[0][1] == asked[0]:  # on a boundary: the tier it closes ("至50万元（含）")
+        return holding[0][0]
+    return holding[0][0] if len(holding) == 1 else None
+
+
 @lru_cache(maxsize=512)
 def _asked_row(passage: str, question: str) -> _Row | None:
     """For a question that names no row but asks for a duration, an amount or a time of day
@@ -161,6 +194,8 @@ def _asked_row(passage: str, question: str) -> _Row | None:
     kind = asked_kind(question)
     if kind is None:
         return None
+    if kind == "money" and (tier := _tier_row(passage, question)) is not None:
+        return tier
     asked = set(tokenize(question))
     shared = sorted(((len(r.tokens & asked), i) for i, r in enumerate(_table(passage).rows)
                      if kind in number_kinds(" ".join(r.cells[1:]))), reverse=True)
@@ -178,7 +213,12 @@ def row_quote(passage: str, question: str) -> str | None:
     if "|" not in passage or not question:
         return None
     row = _subject(passage, question) or _asked_row(passage, question)
-    if row is None or len(row.cells) < 2:
+    return None if row is None else _row_text(row)
+
+
+def _row_text(row: _Row) -> str | None:
+    """A row as a sentence, each cell after the first with its column's header."""
+    if len(row.cells) < 2:
         return None
     # a header longer than the row is aligned from the right: text may run into it before its first
     # cell ("... listed for your account. | Account | Monthly fee |"); a shorter one names the first columns
@@ -192,3 +232,42 @@ def row_quote(passage: str, question: str) -> str | None:
         return row.key + "——" + "；".join(f"{h}：{c}" if h else c for h, c in pairs) + "。"
     body = "; ".join(f"{h}: {c}" if h else c for h, c in pairs)
     return f"{row.key} - {body}" + ("" if body.endswith((".", "!", "?")) else ".")
+
+
+TABLE_QUOTE_ROWS = 6  # a table introduced by a sentence is quoted whole up to this many rows: a short answer
+
+
+def introduced_tables(passage: str) -> list[tuple[str, str, str]]:
+    """(intro, what it is about, quote) for each table of `passage` that a sentence ending in a colon
+    introduces ("电子渠道转账限额取决于您使用的安全认证工具："), with at most TABLE_QUOTE_ROWS rows: the quote is
+    the intro and every row with its headers ("...工具：短信验证码——单笔限额：5万元；单日累计限额：20万元。U盾（
+    USB Key）——..."); what it is about is the intro and the header (an extract matches a question
+    against that, not against every cell). The intro alone says nothing; the rows alone mean little."""
+    if "|" not in passage:
+        return []
+    out: list[tuple[str, str, str]] = []
+    intro, block = "", []
+
+    def close() -> None:
+        if intro.endswith((":", "：")) and 2 <= len(block) <= TABLE_QUOTE_ROWS + 1:
+            header = tuple(block[0])
+            rows = [_Row(c[0], frozenset(tokenize(c[0])), frozenset(), frozenset(), tuple(c), header) for c in block[1:]]
+            texts = [t for t in (_row_text(r) for r in rows) if t]
+            if texts:
+                sep = "" if is_cjk(intro) else " "
+                out.append((intro, intro + " " + " ".join(header), intro + sep + sep.join(texts)))
+
+    for line in passage.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if "|" in line else []
+        if len(cells) >= 2:
+            if not _RULE.match(line):
+                block.append(cells)
+            continue
+        if block:
+            close()
+            block = []
+        if line.strip():  # the line's last sentence introduces what follows
+            intro = (chunk_sentences(line.strip()) or [""])[-1].strip()
+    if block:
+        close()
+    return out

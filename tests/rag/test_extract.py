@@ -113,3 +113,46 @@ def test_of_sentences_sharing_as_many_words_the_one_stating_what_is_asked_comes_
             "2 to 5 business days.")
     assert extractive_answer("How long do international wire transfers take?", text, 1, max_sentences=1) == \
         "International wire transfers arrive in 2 to 5 business days [1]."
+
+
+def test_a_short_table_is_quoted_whole_with_the_line_introducing_it():
+    """"转账限额是多少？": the limits are a table introduced by "...取决于您使用的安全认证工具：". The intro alone
+    says nothing and rows were never quoted, so the extract quoted another sentence sharing the words.
+    Now the intro and every row with its headers are one quote (up to 6 rows); rows alike but for their
+    numbers are the table's own (not a model's listing loop), and 人脸识别 holds no negation (别)."""
+    from rag.answering.cite import cite
+
+    limits = Hit(chunk_id="t1", doc_id="transfer", source="transfer_and_remittance.html", title="", score=0.9, text=(
+        "电子渠道转账限额取决于您使用的安全认证工具：\n认证方式 | 单笔限额 | 单日累计限额\n短信验证码 | 5万元 | 20万元\n"
+        "短信验证码+人脸识别 | 20万元 | 50万元\nU盾（USB Key） | 50万元 | 100万元\n"
+        "您可以在手机银行“安全中心—转账限额”中自行调低限额；调高限额需在手机银行完成人脸识别。"))
+    quote = fallback_answer("转账限额是多少？", [limits])
+    assert quote.startswith("电子渠道转账限额取决于您使用的安全认证工具：短信验证码——单笔限额：5万元；单日累计限额：20万元")
+    assert "短信验证码+人脸识别——单笔限额：20万元；单日累计限额：50万元" in quote and "U盾（USB Key）——单笔限额：50万元" in quote
+    checked = cite(quote, [limits], contest=False)  # as the pipeline checks an extract: nothing is removed
+    assert checked.dropped == [] and checked.answer.count("万元") == quote.count("万元") == 6
+    assert not quote.endswith("；")  # a clause quoted alone ends as a sentence
+
+
+def test_key_value_lines_are_items_not_wrapped_lines():
+    hours = Hit(chunk_id="h1", doc_id="hours", source="branches_and_hours.md", title="", score=0.9, text=(
+        "除下表另有说明外，各网点的营业时间为：\n周一至周五：9:00—17:00\n周六、周日：10:00—16:00（仅部分网点营业，见网点列表）\n"
+        "法定节假日：以网点公告为准，春节期间各网点轮流值班营业\n网点对公业务的受理时间截至每个工作日16:30。"))
+    assert fallback_answer("网点周末营业吗？", [hours]) == (
+        "周六、周日：10:00—16:00（仅部分网点营业，见网点列表）[1]。法定节假日：以网点公告为准，春节期间各网点轮流值班营业[1]。")
+
+
+def test_an_amount_asked_about_gets_its_tier_of_a_fee_table():
+    """"到柜台往外行汇8万块钱，手续费是多少？": the counter fee is a table of tiers of amounts; the extract quoted
+    the sentence on free mobile transfers. The tier holding the amount is the answer (on a boundary, the tier
+    it closes: "至50万元（含）")."""
+    fees = Hit(chunk_id="f1", doc_id="transfer-fees", source="transfer_and_remittance.html", title="", score=0.9,
+               text=("通过手机银行、网上银行办理境内转账，无论行内还是跨行，均免收手续费。在网点柜台办理行内转账免费，办理跨行汇款按以下标准收费：\n"
+                     "汇款金额 | 柜台手续费（每笔）\n1万元（含）以下 | 5元\n1万元至10万元（含） | 10元\n10万元至50万元（含） | 15元\n"
+                     "50万元至100万元（含） | 20元\n100万元以上 | 汇款金额的0.002%，最高200元"))
+    assert fallback_answer("到柜台往外行汇8万块钱，手续费是多少？", [fees]) == "1万元至10万元（含）——柜台手续费（每笔）：10元[1]。"
+    assert fallback_answer("柜台跨行汇款50万元手续费是多少？", [fees]).startswith("10万元至50万元（含）——")
+    assert fallback_answer("柜台跨行汇款200万元手续费多少钱？", [fees]).startswith("100万元以上——")
+    # no amount asked: the prose, and the table only as relevant as the best sentence
+    assert fallback_answer("用手机银行给其他银行转账要收手续费吗？", [fees]) == \
+        "通过手机银行、网上银行办理境内转账，无论行内还是跨行，均免收手续费[1]。"

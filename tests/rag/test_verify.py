@@ -562,3 +562,12 @@ def test_web_and_mail_addresses_must_be_in_a_passage_shown():
     assert verify("Write to cards@harborbank.example [1].", passage) is None
     assert "gives 'www.harborbank.com/lost-card'" in verify("Report it at www.harborbank.com/lost-card [1].", passage)
     assert "gives 'help@harborbank.example'" in verify("Write to help@harborbank.example [1].", passage)
+
+
+def test_bie_inside_a_word_is_no_negation():
+    """别 ("don't") inside 识别, 区别, 分别 ...: "短信验证码+人脸识别——单笔限额：20万元" read as a denial of 单笔 and
+    was removed from a quote of its own passage."""
+    passage = "短信验证码+人脸识别 | 20万元 | 50万元\n个人和企业客户分别办理。"
+    assert verify("短信验证码+人脸识别——单笔限额：20万元[1]。", passage) is None
+    assert verify("个人和企业客户分别办理[1]。", passage) is None
+    assert verify("请别在网点办理[1]。", "请在网点办理。") is not None  # 别 on its own still denies
