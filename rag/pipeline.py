@@ -28,7 +28,7 @@ from rag.answering.types import Answer
 from rag.config import Settings
 from rag.generation.base import Generator
 from rag.generation.factory import make_generator
-from rag.generation.loops import collapse_repeats, drop_hollow_lines, trim_unfinished
+from rag.generation.loops import collapse_repeats, drop_hollow_lines, renumber_lists, trim_unfinished
 from rag.generation.prompt import SYSTEM_PROMPT, build_messages
 from rag.rerank.base import Reranker
 from rag.rerank.factory import make_reranker
@@ -225,8 +225,8 @@ class Pipeline:
 
 def _clean(answer: str) -> str:
     """A cited answer without prompt tags the model echoed, exact repeats and the lines that say nothing
-    (once repeats are gone: "2. <the first item again>" leaves "2.")."""
-    return drop_hollow_lines(collapse_repeats(PROMPT_TAG.sub("", answer))).strip()
+    (once repeats are gone: "2. <the first item again>" leaves "2."), its numbered lists numbered again."""
+    return renumber_lists(drop_hollow_lines(collapse_repeats(PROMPT_TAG.sub("", answer)))).strip()
 
 
 def _still_cited(text: str, citations: list) -> tuple[str, list]:

@@ -510,6 +510,27 @@ def code_terms(sentence: str) -> list[str]:
     return [t for t in dict.fromkeys(found) if not any(t != u and t in u for u in found)]
 
 
+# text in double quotation marks: a label to find ("the "Reset" button") or words said to be the
+# passage's own ("The passage states that "..."") must be a passage's, word for word
+_QUOTED = re.compile(r"[\"“”„]([^\"“”„\n]{1,400})[\"“”]|「([^」\n]{1,400})」|『([^』\n]{1,400})』")
+
+
+def quotations(sentence: str) -> list[str]:
+    """The sentence's quotations that hold a word (letters or a Chinese character), without the
+    punctuation at their ends; citation markers left out."""
+    text = MARKER.sub(" ", unicodedata.normalize("NFKC", sentence))
+    out = []
+    for m in _QUOTED.finditer(text):
+        body = next(g for g in m.groups() if g is not None).strip(" \t.,;:!?。，；：！？…'")
+        if re.search(r"[A-Za-z\u4e00-\u9fff]", body):
+            out.append(body)
+    return out
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 def _compact(text: str) -> str:
     """`normalise`d, without white space, lower case: commands, paths and Chinese names are found in it."""
     return normalise(text).replace(" ", "").lower()
@@ -963,11 +984,10 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
             continue
         problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
     terms = code_terms(sentence)
-    if terms:
-        where = p.compact + (others.compact if others else "")
-        for term in terms:
-            if _compact(term) not in where:
-                problems.append(Problem("code", term, f"gives '{term}', which passage [{n}] does not have"))
+    where = p.compact + (others.compact if others else "")
+    for term in terms:
+        if _compact(term) not in where:
+            problems.append(Problem("code", term, f"gives '{term}', which passage [{n}] does not have"))
     if cross_script(sentence, passage):
         return problems
     if is_cjk(passage):
@@ -975,6 +995,11 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
             if not _zh_name_found(name, p.compact):
                 problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
     problems += _negation_problems(sentence, p, n)
+    reported = {_compact(pr.fact) for pr in problems}
+    for quote in quotations(sentence):  # a quoted name or term already reported is not reported again
+        if _compact(quote) not in where and _compact(quote) not in reported:
+            problems.append(Problem("quote", quote, f"quotes “{_short(quote)}”, which no passage shown says "
+                                                    "word for word"))
     return problems
 
 

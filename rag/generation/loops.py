@@ -5,7 +5,7 @@ budget; `collapse_repeats` drops the repeated sentences from the final text, `tr
 the few words the token limit cut off after the last whole sentence ("... or more [1]. You"), and
 `drop_hollow_lines` the lines that say nothing: a list's number with no item ("2.", "3.", ... to the
 token limit), a lead-in starting an answer that never comes ("The answer is:" as the last line), or a
-last line introducing what does not follow ("Visit the website [1]:").
+last sentence introducing what does not follow ("Visit the website [1]:").
 """
 from __future__ import annotations
 
@@ -97,16 +97,34 @@ _HOLLOW = re.compile(
     re.IGNORECASE | re.MULTILINE)
 
 
-# a last line that introduces what does not follow ("1. Visit the Harbor Bank website [1]:" once the
-# invented address after it is removed)
-_DANGLING = re.compile(r"(?:^|\n)[^\n]*[:：]\s*$")
 
 
 def drop_hollow_lines(text: str) -> str:
-    """`text` without hollow lines (_HOLLOW), without a last line ending in a colon, and with at most one
-    blank line in a row. A last line that is only "2." or ends in ':' is dropped too: in a stream it is
-    held back until what it introduces comes (the text shown then still begins the final answer)."""
+    """`text` without hollow lines (_HOLLOW), without a last sentence ending in a colon, and with at most
+    one blank line in a row. A last line that is only "2." or a last sentence ending in ':' is dropped
+    too: in a stream it is held back until what it introduces comes (the text shown then still begins
+    the final answer)."""
     out = _HOLLOW.sub("", text).rstrip()
-    while (cut := _DANGLING.sub("", out)) != out:
-        out = cut.rstrip()
+    # a last sentence that introduces what does not follow ("1. Visit the Harbor Bank website [1]:" once
+    # the invented address after it is removed; "To send a wire, you need to:" cut by the token limit)
+    while out.endswith((":", "：")):
+        out = _HOLLOW.sub("", out[:split_sentences(out)[-1][0]]).rstrip()  # "1. ...:" leaves "1."
     return re.sub(r"\n{3,}", "\n\n", out)
+
+
+_ITEM = re.compile(r"^([ \t]*)(\d{1,3})([.)、][ \t])", re.MULTILINE)
+
+
+def renumber_lists(text: str) -> str:
+    """A numbered list whose items were taken out ("1. ...", "4. ...", "5. ...") numbered 1, 2, 3 again.
+    Items of one list: numbered lines in increasing order (a number not above the one before starts a
+    new list)."""
+    out, last, count = [], 0, 0
+    pos = 0
+    for m in _ITEM.finditer(text):
+        n = int(m.group(2))
+        count = count + 1 if n > last and last else 1
+        last = n
+        out.append(text[pos:m.start(2)] + str(n if n == count else count))
+        pos = m.end(2)
+    return "".join(out) + text[pos:]

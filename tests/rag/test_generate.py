@@ -427,6 +427,8 @@ def test_trim_unfinished(text, expected):
     # a last line introducing what is not there (the invented address after it was removed)
     ("1. Visit the Harbor Bank website [1]:", ""),
     ("You can lock the card [1].\nTo report it:\n", "You can lock the card [1]."),
+    # only the sentence goes, not its line (the token limit cut "To send a wire, you need to:")
+    ("To send a wire, use online banking [1]. To send a wire, you need to:", "To send a wire, use online banking [1]."),
     # kept: items with text, a lead-in followed by its answer, a stream's last line still being written
     ("Steps:\n1. Open the app [1].\n2. Tap Lock [1].", None),
     ("Call us at 1-800-555-0199 (open 24 hours: every day) [1].", None),
@@ -542,3 +544,17 @@ def test_chinese_answer_over_english_documents_gets_verified_citations(llm_serve
     settings.generation = settings.generation.model_copy(update={"cite_min_similarity": 1.0})
     off = build_pipeline(settings, "bank", mgr).ask("银行卡被盗了应该打什么电话？")
     assert "补发的新卡会在五个工作日内寄到。" in off.answer
+
+
+@pytest.mark.parametrize("text,expected", [
+    # items taken out by the checks ("Click on the "Accounts" tab", a label no passage has) left 1, 4, 5
+    ("Steps [1]:\n1. Open online banking.\n4. Enter your username [2].\n5. Click Reset [1].",
+     "Steps [1]:\n1. Open online banking.\n2. Enter your username [2].\n3. Click Reset [1]."),
+    ("1. Lock the card.\n3. Call us.\n\nThen:\n1. Wait.\n4. Check.", "1. Lock the card.\n2. Call us.\n\nThen:\n1. Wait.\n2. Check."),
+    ("1. a\n2. b", None),
+    ("It costs 5. That is all.", None),
+])
+def test_renumber_lists(text, expected):
+    from rag.generation.loops import renumber_lists
+
+    assert renumber_lists(text) == (text if expected is None else expected)

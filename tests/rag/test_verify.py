@@ -571,3 +571,21 @@ def test_bie_inside_a_word_is_no_negation():
     assert verify("短信验证码+人脸识别——单笔限额：20万元[1]。", passage) is None
     assert verify("个人和企业客户分别办理[1]。", passage) is None
     assert verify("请别在网点办理[1]。", "请在网点办理。") is not None  # 别 on its own still denies
+
+
+def test_quotations_must_be_a_passage_s_words():
+    """SmolLM2 on "How many free withdrawals do I get from savings?": "The passage states that "... six free
+    withdrawals per statement cycle, up to a maximum of $60 per statement cycle, but only for the purchase of
+    a personal account"": a quotation no passage says; and "Select "Accounts" from the list", a label."""
+    passage = ("Basic Savings and Premier Savings accounts allow six free withdrawals or transfers out of the account "
+               "per statement cycle. Each additional withdrawal costs $10, up to a maximum of $60 per statement cycle.")
+    made_up = ('The passage states that "Basic Savings and Premier Savings accounts allow six free withdrawals per '
+               'statement cycle, up to a maximum of $60 per statement cycle, but only for the purchase of a personal '
+               'account [1]."')
+    assert "which no passage shown says word for word" in verify(made_up, passage)
+    assert verify('They allow “six free withdrawals or transfers out of the account per statement cycle” [1].',
+                  passage) is None
+    assert verify('Choose "Premier Savings" [1].', passage) is None
+    assert "quotes “move money now”" in verify('Tap "move money now" to transfer [1].', passage)
+    assert verify('Choose "Savings Plus" [1].', passage) == "names 'Savings Plus', which passage [1] does not mention"
+    assert verify("参见第 7.2 节 “Debian 二进制软件包的格式是什么？”[1]", "参见第 7.2 节“Debian 二进制软件包的格式是什么？”。") is None
