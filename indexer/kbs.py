@@ -245,22 +245,21 @@ class KBManager:
         writer lock, held through `finish()` (the swap), so that nothing written to the KB is lost. Uploads
         wait for the second pass only (seconds), not for the whole copy. Returns (every document, those
         embedded in this run)."""
-        src = self.open(name)
-        try:
-            new = open_copy(src.context_window)
+        def level_with(kb: Store) -> tuple[list, list]:
+            new = open_copy(kb.context_window)
             try:
-                _, todo = self._copy_documents(src, new, enc, progress, batch_docs)
+                return self._copy_documents(kb, new, enc, progress, batch_docs)
             finally:
                 new.close()
+
+        src = self.open(name)
+        try:
+            _, todo = level_with(src)
         finally:
             src.close()
         old = self.open(name, writable=True)
         try:
-            new = open_copy(old.context_window)
-            try:
-                docs, late = self._copy_documents(old, new, enc, progress, batch_docs)
-            finally:
-                new.close()
+            docs, late = level_with(old)
             finish()
         finally:
             old.close()

@@ -235,7 +235,8 @@ def _still_cited(text: str, citations: list) -> tuple[str, list]:
     website [1]:" left dangling). An answer cleaned down to nothing cites nothing: it falls back."""
     if not text.strip():
         return "", []
-    order = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", text)))
+    cited = {c.n for c in citations}  # "[0]" of a quoted command is no marker
+    order = [n for n in dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", text)) if n in cited]
     if order == [c.n for c in citations]:
         return text, citations
     number = {old: new for new, old in enumerate(order, 1)}

@@ -107,3 +107,19 @@ def kill_reembed_at_second_batch(monkeypatch):
 
     monkeypatch.setattr(Ingestor, "reembed_documents", crash_on_second)
     return lambda: monkeypatch.setattr(Ingestor, "reembed_documents", real)
+
+
+def on_first_reembed_batch(monkeypatch, action):
+    """The next re-embedding calls `action()` as it writes its first batch of documents: a writer that
+    arrives while the copy is being made."""
+    from indexer.ingest import Ingestor
+
+    real, calls = Ingestor.reembed_documents, []
+
+    def hooked(self, docs):
+        calls.append(len(docs))
+        if len(calls) == 1:
+            action()
+        return real(self, docs)
+
+    monkeypatch.setattr(Ingestor, "reembed_documents", hooked)

@@ -26,7 +26,7 @@ from indexer.store.milvus.store import MilvusStore, drop_kb  # noqa: E402
 from indexer.store.testing import DIM, StoreConformance, put, vec  # noqa: E402
 from indexer.tokenize import tokenize  # noqa: E402
 from indexer.types import Filters  # noqa: E402
-from tests.conftest import kill_reembed_at_second_batch  # noqa: E402
+from tests.conftest import kill_reembed_at_second_batch, on_first_reembed_batch  # noqa: E402
 
 
 def _release(db: Path) -> None:
@@ -346,23 +346,19 @@ def test_writes_during_an_in_place_reembed_on_milvus_go_on_and_end_in_it(tmp_pat
 
     db = tmp_path / "m.db"
     mgr, texts = _bank_on_milvus(tmp_path, db, minilm)
-    real, calls = Ingestor.reembed_documents, []
 
-    def write_meanwhile(self, docs):
-        calls.append(len(docs))
-        if len(calls) == 1:
-            w = mgr.open("bank", writable=True, lock_timeout=2)  # KBLockedError if the copy held the lock
-            try:
-                Ingestor(w, minilm, mgr.settings).index_elements(
-                    [("boxes", "boxes.txt", [Element("Safe deposit boxes are rented by the year.", "text", "")])],
-                    progress=False)
-                assert w.delete_document("hours")
-                w.commit()
-            finally:
-                w.close()
-        return real(self, docs)
+    def write_meanwhile():
+        w = mgr.open("bank", writable=True, lock_timeout=2)  # KBLockedError if the copy held the lock
+        try:
+            Ingestor(w, minilm, mgr.settings).index_elements(
+                [("boxes", "boxes.txt", [Element("Safe deposit boxes are rented by the year.", "text", "")])],
+                progress=False)
+            assert w.delete_document("hours")
+            w.commit()
+        finally:
+            w.close()
 
-    monkeypatch.setattr(Ingestor, "reembed_documents", write_meanwhile)
+    on_first_reembed_batch(monkeypatch, write_meanwhile)
     try:
         mgr.reembed("bank", "e5", progress=False, batch_docs=1)
         kb = mgr.open("bank")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rag.adapt.embedder_pairs import answers_too, build_pairs, cloze_pairs, split_pairs, without
-from tests.conftest import kill_reembed_at_second_batch
+from tests.conftest import kill_reembed_at_second_batch, on_first_reembed_batch
 
 
 @pytest.fixture
@@ -323,26 +323,21 @@ def test_uploads_during_a_reembed_go_on_and_end_in_the_new_kb(manager, sample_co
     from indexer.ingest import Ingestor
     from indexer.types import Element
 
-    real, calls = Ingestor.reembed_documents, []
-
-    def upload_meanwhile(self, docs):
-        calls.append(len(docs))
-        if len(calls) == 1:
-            w = manager.open("t", writable=True, lock_timeout=2)  # KBLockedError if the copy held the lock
-            try:
-                Ingestor(w, manager.encoder(w.embed_model), manager.settings).index_elements(
-                    [("late", "late.txt", [Element("Safe deposit boxes are rented by the year at every branch.",
-                                                   "text", "")])], progress=False)
-                assert w.delete_document(ids[0])
-                w.commit()
-            finally:
-                w.close()
-        return real(self, docs)
+    def upload_meanwhile():
+        w = manager.open("t", writable=True, lock_timeout=2)  # KBLockedError if the copy held the lock
+        try:
+            Ingestor(w, manager.encoder(w.embed_model), manager.settings).index_elements(
+                [("late", "late.txt", [Element("Safe deposit boxes are rented by the year at every branch.",
+                                               "text", "")])], progress=False)
+            assert w.delete_document(ids[0])
+            w.commit()
+        finally:
+            w.close()
 
     before = manager.open("t")
     ids = sorted(d.doc_id for d in before.documents())
     before.close()
-    monkeypatch.setattr(Ingestor, "reembed_documents", upload_meanwhile)
+    on_first_reembed_batch(monkeypatch, upload_meanwhile)
     res = manager.reembed("t", "e5", progress=False, batch_docs=2)
     kb = manager.open("t")
     try:
