@@ -213,3 +213,16 @@ def test_on_piece_stops_generation_at_once(manager, sample_copy, generator):
     assert generator.last_stats["new_tokens"] <= 4  # stopped there, not at the token limit (40)
     full = list(make(manager, generator).stream(q, on_piece=lambda p: seen.append(p) or True))
     assert isinstance(full[-1], Answer) and len(seen) > 10
+
+
+def test_citations_follow_the_markers_cleaning_left():
+    """Cleaning may take out the line holding a passage's only marker: that citation goes, the others are
+    numbered again in order; a bracketed number that is no citation ("x[0]") is left alone."""
+    from rag.answering.types import Citation
+    from rag.pipeline import _still_cited
+
+    cites = [Citation(n=n, doc_id=d, chunk_id=d, source=d, quote="", supported=True) for n, d in ((1, "a"), (2, "b"))]
+    text, kept = _still_cited("Set x[0] to 1 [2].", cites)
+    assert text == "Set x[0] to 1 [1]." and [(c.n, c.doc_id) for c in kept] == [(1, "b")]
+    assert _still_cited("A [1]. B [2].", cites) == ("A [1]. B [2].", cites)
+    assert _still_cited("", cites) == ("", [])
