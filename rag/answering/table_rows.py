@@ -140,8 +140,10 @@ def free_row(sentence: str, passage: str, n: int) -> str | None:
     if any(not (f.kind == "money" and f.value == 0) for f in number_facts(sentence)):
         return None
     words = set(tokenize(sentence))
+    compact = "".join(sentence.split())
     for r in _table(passage).rows:
-        if not r.key_tokens <= words:
+        # a Chinese name is found in the text too: jieba may join it to the next word ("普卡免年费": 普卡免)
+        if not (r.key_tokens <= words or (is_cjk(r.key) and "".join(r.key.split()) in compact)):
             continue
         own = words - r.key_tokens - CHARGE_WORDS
         if any(denies_charge(cell) and own & set(tokenize(cell)) for cell in r.cells[1:]):

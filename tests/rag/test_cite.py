@@ -330,6 +330,7 @@ def test_no_fee_for_a_thing_its_table_row_charges_for_is_removed():
     fees = Hit("zh-fees", "zh-fees#1", "zh/account_fees.md", "卡种 | 年费标准 | 减免条件\n港湾普卡 | 10元/年 | 开卡首年免收", 0.9)
     assert cite("港湾普卡开卡首年免收年费[1]。", [fees]).answer == "港湾普卡开卡首年免收年费[1]。"
     assert "不收年费" not in cite("港湾普卡不收年费[1]。", [fees]).answer
+    assert "免年费" not in cite("港湾普卡免年费[1]。", [fees]).answer  # jieba cuts 普卡免: the name is found in the text
 
 
 def _settle(citer: StreamCiter, pieces: list[str]) -> list[str]:
