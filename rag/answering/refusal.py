@@ -47,14 +47,16 @@ def threshold_source(store) -> str | None:
 
 def stored_thresholds(store) -> tuple[float | None, dict[str, float]]:
     """The KB's stored refusal threshold and, for an automatic one, its per-language thresholds
-    (question language -> threshold; empty when none are stored or they cannot be read)."""
-    raw = store.get_meta(META_KEY)
+    (question language -> threshold; empty when none are stored or they cannot be read). One read of
+    the KB's settings: the service calls this for every question (on Milvus each read is a query)."""
+    meta = store.meta_items()
+    raw = meta.get(META_KEY)
     if raw is None:
         return None, {}
     by_language: dict[str, float] = {}
-    if threshold_source(store) == AUTO:
+    if (meta.get(SOURCE_KEY) or TUNED) == AUTO:
         try:
-            by_language = {str(k): float(v) for k, v in json.loads(store.get_meta(LANG_KEY) or "{}").items()}
+            by_language = {str(k): float(v) for k, v in json.loads(meta.get(LANG_KEY) or "{}").items()}
         except (ValueError, TypeError, AttributeError):
             by_language = {}
     return float(raw), by_language
