@@ -56,26 +56,38 @@ def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2)
     when no sentence shares a content word with the question. A chosen sentence that opens by
     referring back ("It is ...") comes with the first sentence of its line (paragraph), which names what
     it refers to ("Marina Plaza Branch - 5 Cafe Row ..."), so the quote makes sense on its own."""
-    q = content_tokens(question)
+    _, chosen = _best(question, chunk, max_sentences)
+    if not chosen:
+        return None
+    return _quote(chunk, chosen, n)
+
+
+def _quote(chunk: str, chosen: dict[str, int], n: int) -> str:
+    """The chosen texts (text -> place in the chunk) with their antecedents, in chunk order, citing [n]."""
+    texts = _with_antecedents(chunk, sorted(chosen, key=chosen.get), chosen)
+    return "".join((" " if i and not is_cjk(s) else "") + cite_sentence(s, n) for i, s in enumerate(texts))
+
+
+def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[str, int]]:
+    """(content words shared by the best, {text: place in the chunk}) of the chunk's sentences, and short
+    tables with the sentence introducing them, that best match the question: the most content words
+    shared, then one stating the kind of number asked for, then the earliest."""
     order = prose_sentences(chunk)
     sents = [(i, s, s) for i, s in enumerate(order) if _quotable(s)]
     # a short table with the sentence introducing it, quoted whole where that sentence stands, matched
     # by the sentence and the header
     tables = introduced_tables(chunk)
     sents += [(order.index(intro) if intro in order else len(order), about, quote) for intro, about, quote in tables]
+    quotes = {quote for *_, quote in tables}
+    q = content_tokens(question)
     kind = asked_kind(question)  # of sentences sharing as many words, one stating what is asked comes first
     scored = sorted(((len(q & content_tokens(about)), bool(kind) and kind in number_kinds(s), -i, s)
                      for i, about, s in sents), reverse=True)
-    best = [(shared, i, s) for shared, _, i, s in scored[:max_sentences] if shared > 0]
-    if not best:
-        return None
-    quotes = {quote for *_, quote in tables}
+    best = [(shared, -i, s) for shared, _, i, s in scored[:max_sentences] if shared > 0]
     # the second must be nearly as relevant; a whole table, as relevant (it is long)
     if len(best) > 1 and best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2):
         best = best[:1]
-    at = {s: -i for _, i, s in best}  # a table quote stands where its introducing line does
-    chosen = _with_antecedents(chunk, [s for _, _, s in sorted(best, key=lambda t: -t[1])], at)
-    return "".join((" " if i and not is_cjk(s) else "") + cite_sentence(s, n) for i, s in enumerate(chosen))
+    return (best[0][0] if best else 0), {s: i for _, i, s in best}
 
 
 def _with_antecedents(chunk: str, chosen: list[str], at: dict[str, int] | None = None) -> list[str]:
@@ -117,7 +129,11 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
     """An extract of the highest-ranked passage that matches the question at all (passages in prompt
     order: [n] is hits[n-1]). With `cross`, a passage in another script than the question is matched
     by the encoder (`quote_across`, at most `max_across` of them: each costs an encoding of its
-    sentences), not by the few Latin words a Chinese question may share with it."""
+    sentences), not by the few Latin words a Chinese question may share with it. A question of several
+    questions ("银行卡丢了怎么挂失？临时挂失的有效期是多久？") gets an extract for each (`_each_part`)."""
+    parts = [p for p in re.split(r"[?？]+", question) if content_tokens(p)]
+    if len(parts) > 1 and not any(cross_script(question, h.text) for h in hits):
+        return _each_part(parts, hits)
     across = 0
     for n, hit in enumerate(hits, 1):
         if cross is not None and cross_script(question, hit.text):
@@ -131,3 +147,28 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
         if text:
             return text
     return None
+
+
+def _each_part(parts: list[str], hits: Sequence[Hit]) -> str | None:
+    """For each question of a question of several: the table row it names, else the best sentences of
+    the passage that matches it best (the most content words shared, then the higher-ranked passage).
+    A later question is matched together with the first, which names what it is about ("有没有办法免掉？"
+    after "港湾普卡的年费是多少？"). Each passage's quotes in its own order, passages in the order of their
+    first use. The whole question was ranked for, so its first passage may answer only one of them."""
+    chosen: dict[int, dict[str, int]] = {}
+    for k, part in enumerate(parts):
+        asked = part if k == 0 else f"{parts[0]} {part}"
+        row = next(((n, r) for n, hit in enumerate(hits, 1) if (r := row_quote(hit.text, asked))), None)
+        if row is not None:
+            chosen.setdefault(row[0], {}).setdefault(row[1], -1)  # a row the question names comes first
+            continue
+        found = [(shared, -n, best) for n, hit in enumerate(hits, 1)
+                 for shared, best in [_best(asked, hit.text)] if shared > 0]
+        if found:
+            _, neg_n, best = max(found, key=lambda t: (t[0], t[1]))
+            for text, place in best.items():
+                chosen.setdefault(-neg_n, {}).setdefault(text, place)
+    if not chosen:
+        return None
+    return "".join((" " if i and not is_cjk(q) else "") + q for i, q in
+                   enumerate(_quote(hits[n - 1].text, texts, n) for n, texts in chosen.items()))

@@ -156,3 +156,21 @@ def test_an_amount_asked_about_gets_its_tier_of_a_fee_table():
     # no amount asked: the prose, and the table only as relevant as the best sentence
     assert fallback_answer("用手机银行给其他银行转账要收手续费吗？", [fees]) == \
         "通过手机银行、网上银行办理境内转账，无论行内还是跨行，均免收手续费[1]。"
+
+
+def test_a_question_of_two_questions_gets_an_extract_for_each():
+    """"银行卡丢了怎么挂失？临时挂失的有效期是多久？": the passage ranked first for the whole question holds only the
+    validity period, and the extract quoted only that. Each question now gets the passage that matches it
+    best; a later one is matched together with the first ("有没有办法免掉？" is about 港湾普卡's fee)."""
+    validity = Hit(chunk_id="c2", doc_id="loss", source="card_loss_reporting.txt", title="", score=0.9,
+                   text="临时挂失有效期为5天，到期后自动解除。如果在此期间找到卡片，可通过手机银行或客服热线解除挂失。")
+    how = Hit(chunk_id="c1", doc_id="loss", source="card_loss_reporting.txt", title="", score=0.8, text=(
+        "发现卡片丢失后，可通过以下任一方式立即办理临时挂失，临时挂失免费：\n"
+        "1. 拨打港湾银行24小时客服热线400-106-9588，按语音提示转人工服务，核实身份后即可挂失；\n"
+        "2. 登录港湾银行手机银行，进入“我的—银行卡管理—挂失”，选择需挂失的卡片并完成人脸识别；"))
+    answer = fallback_answer("银行卡丢了怎么挂失？临时挂失的有效期是多久？", [validity, how])
+    assert answer.startswith("拨打港湾银行24小时客服热线400-106-9588") and answer.endswith("临时挂失有效期为5天，到期后自动解除[1]。")
+    assert "完成人脸识别[2]。" in answer  # each quote cites its own passage
+    fees = Hit(chunk_id="f1", doc_id="fees", source="account_fees.md", title="", score=0.9,
+               text="卡种 | 年费标准 | 减免条件\n港湾普卡 | 10元/年 | 开卡首年免收\n港湾金卡 | 50元/年 | 日均金融资产达到5万元的免收")
+    assert fallback_answer("港湾普卡的年费是多少？有没有办法免掉？", [fees]) == "港湾普卡——年费标准：10元/年；减免条件：开卡首年免收[1]。"
