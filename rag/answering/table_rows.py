@@ -42,35 +42,56 @@ def _numbers(text: str) -> frozenset[float]:
 
 
 @dataclass(frozen=True)
+class _Block:
+    """One table as written: the last line of text before it, its header, its body rows' cells."""
+    before: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
 class _Table:
     rows: tuple[_Row, ...]           # the body rows (a table's first row is its header)
     outside: frozenset[str]          # the tokens of the text around them
     outside_numbers: frozenset[float]
+    blocks: tuple[_Block, ...]       # each table, for quoting it whole (`introduced_tables`)
 
 
 @lru_cache(maxsize=512)  # every sentence of an answer is checked against every passage: parse each once
 def _table(passage: str) -> _Table:
     rows: list[_Row] = []
     outside: list[str] = []
-    header_next, header = True, ()
+    blocks: list[_Block] = []
+    header_next, header, before, body = True, (), "", []
+
+    def close() -> None:
+        if header:
+            blocks.append(_Block(before, header, tuple(body)))
+
     for line in passage.splitlines():
         # "| a | b |" (Markdown) or "a | b" (a table as the parsers write it into a chunk)
         cells = [c.strip() for c in line.strip().strip("|").split("|")] if "|" in line else []
         if len(cells) < 2:
+            if not header_next:
+                close()
             outside.append(line)
             header_next = True
+            before = line if line.strip() else before
             continue
         if _RULE.match(line):
             continue
         if header_next:  # the header names the columns, not a thing
-            header_next, header = False, tuple(cells)
+            header_next, header, body = False, tuple(cells), []
             outside.append(line)
             continue
+        body.append(tuple(cells))
         key_tokens = frozenset(tokenize(cells[0]))
         if key_tokens:
             rows.append(_Row(cells[0], key_tokens, frozenset(tokenize(line)), _numbers(line), tuple(cells), header))
+    if not header_next:
+        close()
     text = "\n".join(outside)
-    return _Table(tuple(rows), frozenset(tokenize(text)), _numbers(text))
+    return _Table(tuple(rows), frozenset(tokenize(text)), _numbers(text), tuple(blocks))
 
 
 @lru_cache(maxsize=512)
@@ -215,61 +236,46 @@ def row_quote(passage: str, question: str) -> str | None:
     if "|" not in passage or not question:
         return None
     row = _subject(passage, question) or _asked_row(passage, question)
-    return None if row is None else _row_text(row)
+    return None if row is None else _row_text(row.cells, row.header)
 
 
-def _row_text(row: _Row) -> str | None:
+def _row_text(cells: tuple[str, ...], header: tuple[str, ...]) -> str | None:
     """A row as a sentence, each cell after the first with its column's header."""
-    if len(row.cells) < 2:
+    if len(cells) < 2:
         return None
     # a header longer than the row is aligned from the right: text may run into it before its first
     # cell ("... listed for your account. | Account | Monthly fee |"); a shorter one names the first columns
-    n = len(row.cells)
-    header = row.header[-n:] if len(row.header) > n else row.header + ("",) * (n - len(row.header))
-    zh = is_cjk(row.key + "".join(header))
-    pairs = [(h, c) for h, c in zip(header[1:], row.cells[1:]) if c]
+    n, key = len(cells), cells[0]
+    header = header[-n:] if len(header) > n else header + ("",) * (n - len(header))
+    zh = is_cjk(key + "".join(header))
+    pairs = [(h, c) for h, c in zip(header[1:], cells[1:]) if c]
     if not pairs:
         return None
     if zh:
-        return row.key + "——" + "；".join(f"{h}：{c}" if h else c for h, c in pairs) + "。"
+        return key + "——" + "；".join(f"{h}：{c}" if h else c for h, c in pairs) + "。"
     body = "; ".join(f"{h}: {c}" if h else c for h, c in pairs)
-    return f"{row.key} - {body}" + ("" if body.endswith((".", "!", "?")) else ".")
+    return f"{key} - {body}" + ("" if body.endswith((".", "!", "?")) else ".")
 
 
 TABLE_QUOTE_ROWS = 6  # a table introduced by a sentence is quoted whole up to this many rows: a short answer
 
 
-def introduced_tables(passage: str) -> list[tuple[str, str, str]]:
+@lru_cache(maxsize=512)
+def introduced_tables(passage: str) -> tuple[tuple[str, str, str], ...]:
     """(intro, what it is about, quote) for each table of `passage` that a sentence ending in a colon
     introduces ("电子渠道转账限额取决于您使用的安全认证工具："), with at most TABLE_QUOTE_ROWS rows: the quote is
     the intro and every row with its headers ("...工具：短信验证码——单笔限额：5万元；单日累计限额：20万元。U盾（
     USB Key）——..."); what it is about is the intro and the header (an extract matches a question
     against that, not against every cell). The intro alone says nothing; the rows alone mean little."""
     if "|" not in passage:
-        return []
-    out: list[tuple[str, str, str]] = []
-    intro, block = "", []
-
-    def close() -> None:
-        if intro.endswith((":", "：")) and 2 <= len(block) <= TABLE_QUOTE_ROWS + 1:
-            header = tuple(block[0])
-            rows = [_Row(c[0], frozenset(tokenize(c[0])), frozenset(), frozenset(), tuple(c), header) for c in block[1:]]
-            texts = [t for t in (_row_text(r) for r in rows) if t]
-            if texts:
-                sep = "" if is_cjk(intro) else " "
-                out.append((intro, intro + " " + " ".join(header), intro + sep + sep.join(texts)))
-
-    for line in passage.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")] if "|" in line else []
-        if len(cells) >= 2:
-            if not _RULE.match(line):
-                block.append(cells)
+        return ()
+    out = []
+    for block in _table(passage).blocks:
+        intro = (chunk_sentences(block.before.strip()) or [""])[-1].strip()  # the line's last sentence
+        if not intro.endswith((":", "：")) or not 1 <= len(block.rows) <= TABLE_QUOTE_ROWS:
             continue
-        if block:
-            close()
-            block = []
-        if line.strip():  # the line's last sentence introduces what follows
-            intro = (chunk_sentences(line.strip()) or [""])[-1].strip()
-    if block:
-        close()
-    return out
+        texts = [t for t in (_row_text(cells, block.header) for cells in block.rows) if t]
+        if texts:
+            sep = "" if is_cjk(intro) else " "
+            out.append((intro, intro + " " + " ".join(block.header), intro + sep + sep.join(texts)))
+    return tuple(out)
