@@ -306,9 +306,10 @@ _BARE_NO = re.compile(r"(?:the answer is\s+)?(?:no|nope)\s*[.!]?|(?:不|不是|�
 _BARE_YES = re.compile(r"(?:the answer is\s+)?(?:yes|yep)\s*[.!]?|(?:是|是的|能|可以|有)\s*[。！.!]?", re.IGNORECASE)
 
 
-# a small model's opening words before the answer itself ("The answer is: No, there is no penalty ...")
-_LEAD_IN = re.compile(r"^\s*(?:(?:the )?answer(?: to (?:this|the|your) question)? is|here is the answer|answer)\s*:\s*"
-                      r"|^\s*答案(?:是|如下)?\s*[:：]\s*", re.IGNORECASE)
+# a small model's opening words before the answer itself ("The answer is: No, there is no penalty ...");
+# rag.generation.loops drops a line that holds nothing else
+LEAD_IN = r"(?:(?:the )?answer(?: to (?:this|the|your) question)? is|here is the answer|answer)[ \t]*:|答案(?:是|如下)?[ \t]*[:：]"
+_LEAD_IN = re.compile(rf"^\s*(?:{LEAD_IN})\s*", re.IGNORECASE)
 
 
 def _unattached(sentence: str, passage: int, reason: str) -> Citation:

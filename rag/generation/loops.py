@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answering.cite import split_sentences
+from rag.answering.cite import LEAD_IN, split_sentences
 
 MAX_PERIOD = 48   # longest repeated unit looked for, in tokens
 MIN_SPAN = 18     # a repeat must cover at least this many tokens ...
@@ -91,12 +91,8 @@ def trim_unfinished(text: str) -> str:
 # A line that is only a list's number or bullet, or only a lead-in ("The answer is:", "Answer:", "答案："),
 # up to its line break or the end of the text: nothing of it can be checked or read.
 # A lead-in followed by a list's number alone ("The answer is: 1.") is as hollow.
-_HOLLOW = re.compile(
-    r"^[ \t]*(?:\d{1,3}[.)、]|[-*•]|(?:(?:(?:the )?answer(?: to (?:this|the|your) question)? is|answer"
-    r"|here is the answer)[ \t]*:|答案(?:是|如下)?[ \t]*[:：])(?:[ \t]*\d{1,3}[.)、]?)?)[ \t]*(?:\n|\Z)",
-    re.IGNORECASE | re.MULTILINE)
-
-
+_HOLLOW = re.compile(rf"^[ \t]*(?:\d{{1,3}}[.)、]|[-*•]|(?:{LEAD_IN})(?:[ \t]*\d{{1,3}}[.)、]?)?)[ \t]*(?:\n|\Z)",
+                     re.IGNORECASE | re.MULTILINE)
 
 
 def drop_hollow_lines(text: str) -> str:
@@ -112,19 +108,18 @@ def drop_hollow_lines(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", out)
 
 
-_ITEM = re.compile(r"^([ \t]*)(\d{1,3})([.)、][ \t])", re.MULTILINE)
+_ITEM = re.compile(r"^[ \t]*(\d{1,3})[.)、][ \t]", re.MULTILINE)
 
 
 def renumber_lists(text: str) -> str:
     """A numbered list whose items were taken out ("1. ...", "4. ...", "5. ...") numbered 1, 2, 3 again.
     Items of one list: numbered lines in increasing order (a number not above the one before starts a
     new list)."""
-    out, last, count = [], 0, 0
-    pos = 0
+    out, last, count, pos = [], 0, 0, 0
     for m in _ITEM.finditer(text):
-        n = int(m.group(2))
-        count = count + 1 if n > last and last else 1
+        n = int(m.group(1))
+        count = count + 1 if last and n > last else 1
         last = n
-        out.append(text[pos:m.start(2)] + str(n if n == count else count))
-        pos = m.end(2)
+        out.append(text[pos:m.start(1)] + str(count))
+        pos = m.end(1)
     return "".join(out) + text[pos:]
