@@ -190,14 +190,9 @@ class KBManager:
         enc.warm_up()
 
         def open_shadow(context_window: int) -> Store:
-            new = open_store("local", shadow, self.params(enc.dim), writable=True, embed_model=embed_model,
-                             context_window=context_window)
-            if new.embed_model != embed_model or new.context_window != context_window:
-                new.close()  # left by an interrupted run towards another model: start over
-                shutil.rmtree(shadow)
-                new = open_store("local", shadow, self.params(enc.dim), writable=True, embed_model=embed_model,
-                                 context_window=context_window)
-            return new
+            return _fresh(lambda: open_store("local", shadow, self.params(enc.dim), writable=True,
+                                             embed_model=embed_model, context_window=context_window),
+                          lambda: shutil.rmtree(shadow), embed_model, context_window)
 
         def put_in_place() -> None:
             self._finish_swap(target, replace=target == name)  # a copy never replaces a KB made meanwhile
@@ -223,17 +218,10 @@ class KBManager:
         enc.warm_up()
 
         def open_shadow(context_window: int) -> Store:
-            def shadow() -> Store:
-                return open_store(self.backend, self.home / name, self.params(enc.dim), writable=True,
-                                  embed_model=embed_model, context_window=context_window, uri=self.uri,
-                                  role="reembed")
-
-            new = shadow()
-            if new.embed_model != embed_model or new.context_window != context_window:
-                new.close()  # left by an interrupted run towards another model: start over
-                drop_kb(self.uri, name, role="reembed")
-                new = shadow()
-            return new
+            return _fresh(lambda: open_store(self.backend, self.home / name, self.params(enc.dim), writable=True,
+                                             embed_model=embed_model, context_window=context_window, uri=self.uri,
+                                             role="reembed"),
+                          lambda: drop_kb(self.uri, name, role="reembed"), embed_model, context_window)
 
         docs, todo = self._copy_online(name, enc, open_shadow, lambda: swap_in(self.uri, name), progress, batch_docs)
         return _report(name, name, embed_model, docs, todo)
@@ -364,6 +352,18 @@ class KBManager:
             folder.rename(replaced)
         shadow.rename(folder)
         return True
+
+
+def _fresh(open_copy: Callable[[], Store], discard: Callable[[], object], embed_model: str,
+           context_window: int) -> Store:
+    """The re-embedding copy `open_copy` opens (or creates), started over (`discard`, then open again) when
+    an interrupted run had begun it towards another model or context window."""
+    new = open_copy()
+    if new.embed_model != embed_model or new.context_window != context_window:
+        new.close()
+        discard()
+        new = open_copy()
+    return new
 
 
 def _report(name: str, target: str, embed_model: str, docs: list, todo: list) -> dict:
