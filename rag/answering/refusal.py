@@ -38,11 +38,16 @@ def evidence(hits: list[Hit]) -> float:
 
 
 def threshold_source(store) -> str | None:
-    """Where the KB's stored threshold came from: AUTO, TUNED, or None when it has none. A threshold
-    stored without a source predates automatic calibration, so somebody tuned it."""
-    if store.get_meta(META_KEY) is None:
+    """Where the KB's stored threshold came from: AUTO, TUNED, or None when it has none."""
+    return _source(store.meta_items())
+
+
+def _source(meta: dict[str, str]) -> str | None:
+    """`threshold_source` from the KB's settings: a threshold stored without a source predates automatic
+    calibration, so somebody tuned it."""
+    if meta.get(META_KEY) is None:
         return None
-    return store.get_meta(SOURCE_KEY) or TUNED
+    return meta.get(SOURCE_KEY) or TUNED
 
 
 def stored_thresholds(store) -> tuple[float | None, dict[str, float]]:
@@ -54,7 +59,7 @@ def stored_thresholds(store) -> tuple[float | None, dict[str, float]]:
     if raw is None:
         return None, {}
     by_language: dict[str, float] = {}
-    if (meta.get(SOURCE_KEY) or TUNED) == AUTO:
+    if _source(meta) == AUTO:
         try:
             by_language = {str(k): float(v) for k, v in json.loads(meta.get(LANG_KEY) or "{}").items()}
         except (ValueError, TypeError, AttributeError):
