@@ -155,6 +155,11 @@ class _Sentence:
     dropped: list[Citation] = field(default_factory=list)
     contradicted: bool = False  # a passage it matches disagrees with one of its facts: taken out of the answer
 
+    @property
+    def bare(self) -> str:
+        """The sentence without its citation markers (what the table-row checks read)."""
+        return MARKER.sub(" ", self.text)
+
 
 def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: bool = True,
          min_attach_tokens: int = 3, cross: CrossLingualSupport | None = None, facts: bool = True,
@@ -203,9 +208,9 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                                       f"{min_overlap:.0%})"), False
         reason = verify(s.text, _with_title(hits[i]), i + 1, known) if facts else None
         if facts and reason is None and question:  # a table row other than the one the question names
-            reason = other_row(MARKER.sub(" ", s.text), hits[i].text, i + 1, question)
+            reason = other_row(s.bare, hits[i].text, i + 1, question)
         if facts and reason is None:  # "no fee" for a thing its table row gives an amount
-            reason = free_row(MARKER.sub(" ", s.text), hits[i].text, i + 1)
+            reason = free_row(s.bare, hits[i].text, i + 1)
         if facts and contest and reason is None and len(elsewhere) > 1:
             problem = contested(s.text, _with_title(hits[i]), elsewhere[:i] + elsewhere[i + 1:])
             if problem:
@@ -404,7 +409,7 @@ def _backed_together(s: _Sentence, idx: list[int], hits: Sequence[Hit], known: s
     taken from a table row other than the one the question asks about?"""
     if verify(s.text, "\n\n".join(_with_title(hits[i]) for i in idx), known=known) is not None:
         return False
-    return not (question and any(other_row(MARKER.sub(" ", s.text), hits[i].text, i + 1, question) for i in idx))
+    return not (question and any(other_row(s.bare, hits[i].text, i + 1, question) for i in idx))
 
 
 def _name(hit: Hit) -> str:

@@ -736,6 +736,7 @@ CHARGE_WORDS = _CHARGE | _FREE | frozenset(tokenize("no not 不 无"))
 _FREE_TEXT = re.compile(r"免(?:收|费|年费|手续费)|free of charge|at no (?:cost|charge)", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1024)  # an answer sentence is judged against every table passage of the prompt
 def denies_charge(text: str) -> bool:
     """`text` says something costs nothing: a charge or fee denied ("do not charge a fee", "no fee",
     "不收费"), "free" (免费, 免收) or an amount of 0; not under a condition ("not charged if ...")."""
