@@ -231,7 +231,7 @@ class KBManager:
         """Copy KB `name` into the store `open_copy(context_window)` opens, in two passes: the bulk through a
         reader while the KB keeps serving and taking uploads, then what changed meanwhile under the KB's
         writer lock, held through `finish()` (the swap), so that nothing written to the KB is lost. Uploads
-        wait for the second pass only (seconds), not for the whole copy. Returns (every document, those
+        wait for the second pass only, not for the whole copy. Returns (every document, those
         embedded in this run)."""
         def level_with(kb: Store) -> tuple[list, list]:
             new = open_copy(kb.context_window)
