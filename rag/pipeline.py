@@ -185,7 +185,7 @@ class Pipeline:
         refused = is_refusal(text) and not citations
         if refused:  # the model's own words for it may echo its instructions; the KB's message in its language
             text = refusal_message(question)
-        if not refused and not citations and self.settings.answer.extractive_fallback:
+        if not refused and (not citations or cited.opening_removed) and self.settings.answer.extractive_fallback:
             # a passage that contradicted the model's claim is quoted first: the documents' own answer
             first_ids = {h.chunk_id for h in cited.contesting}
             pool = [*cited.contesting, *(h for h in used if h.chunk_id not in first_ids)]

@@ -66,9 +66,14 @@ def join_wrapped_lines(text: str) -> list[str]:
     return [x for x in out if x]
 
 
+def prose_lines(text: str) -> list[list[str]]:
+    """`prose_sentences`, line by line."""
+    return [sents for line in join_wrapped_lines(text)
+            if (sents := [s.strip(_MARKUP) for s in chunk_sentences(line) if s.strip(_MARKUP)])]
+
+
 def prose_sentences(text: str) -> list[str]:
-    return [s.strip(_MARKUP) for line in join_wrapped_lines(text) for s in chunk_sentences(line)
-            if s.strip(_MARKUP)]
+    return [s for sents in prose_lines(text) for s in sents]
 
 
 def line_sentences(text: str) -> list[str]:

@@ -34,8 +34,8 @@ from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
 from rag.answering.table_rows import free_row, other_row
 from rag.answering.types import Citation
+from rag.answering.verify import NO_DENIAL, contested, verify
 from rag.answering.verify import check as check_facts
-from rag.answering.verify import contested, verify
 from rag.text import prose_sentences
 from rag.types import Hit
 
@@ -140,6 +140,9 @@ class CitedText:
     # passages that said the opposite of a negation taken out of the answer (verify.contested): the
     # passages an extract should quote first
     contesting: list[Hit] = field(default_factory=list)
+    # the answer's opening statement was taken out for a fact the passages do not back ("No, the
+    # Quayside branch is not open on Saturday."): what follows it was written to support it
+    opening_removed: bool = False
 
 
 @dataclass
@@ -301,14 +304,16 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
     if any(s.contradicted for s in sentences):
         text = text.strip()
     removed = any(s.contradicted for s in sentences)
+    opening = next((s for s in sentences if s.tokens and not _BARE_VERDICT.fullmatch(s.bare.strip())), None)
     return CitedText(answer=text, citations=citations, dropped=[d for s in sentences for d in s.dropped],
-                     contesting=contesting if removed else [])
+                     contesting=contesting if removed else [], opening_removed=bool(opening and opening.contradicted))
 
 
 # A bare "No." / "Yes." carries the claim of the sentence after it: when the passages contradict that
 # denial ("No. You cannot install Debian from the Internet." where the FAQ says you can), the "No." goes too.
 _BARE_NO = re.compile(r"(?:the answer is\s+)?(?:no|nope)\s*[.!]?|(?:不|不是|不能|不可以|没有|否)\s*[。！.!]?", re.IGNORECASE)
 _BARE_YES = re.compile(r"(?:the answer is\s+)?(?:yes|yep)\s*[.!]?|(?:是|是的|能|可以|有)\s*[。！.!]?", re.IGNORECASE)
+_BARE_VERDICT = re.compile(f"{_BARE_NO.pattern}|{_BARE_YES.pattern}", re.IGNORECASE)
 
 
 # a small model's opening words before the answer itself ("The answer is: No, there is no penalty ...");
@@ -331,8 +336,9 @@ def _nowhere(problems: list) -> str:
 
 def _drop_bare_verdicts(sentences: list[_Sentence]) -> None:
     removed = [d.reason for s in sentences if s.contradicted for d in s.dropped if d.reason.startswith("says '")]
-    denial = any(" says it is " in r for r in removed)       # a denial the passages contradict
-    assertion = any(" says it is " not in r for r in removed)  # an assertion they deny
+    # a denial the passages contradict, or one they do not back; else an assertion they deny
+    denial = any(" says it is " in r or NO_DENIAL in r for r in removed)
+    assertion = any(" says it is " not in r and NO_DENIAL not in r for r in removed)
     for s in sentences:
         bare = MARKER.sub(" ", s.text).strip()
         if s.kept or not ((denial and _BARE_NO.fullmatch(bare)) or (assertion and _BARE_YES.fullmatch(bare))):

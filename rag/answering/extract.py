@@ -18,7 +18,7 @@ from indexer.tokenize import count_tokens as approx_tokens
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.cite import content_tokens
 from rag.answering.table_rows import introduced_tables, row_quote
-from rag.text import is_table_row, join_wrapped_lines, prose_sentences
+from rag.text import is_table_row, join_wrapped_lines, prose_lines, prose_sentences
 from rag.types import Hit
 
 
@@ -73,6 +73,7 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
     tables with the sentence introducing them, that best match the question: the most content words
     shared, then one stating the kind of number asked for, then the earliest."""
     order = prose_sentences(chunk)
+    lead = _line_leads(chunk)
     sents = [(i, s, s) for i, s in enumerate(order) if _quotable(s)]
     # a short table with the sentence introducing it, quoted whole where that sentence stands, matched
     # by the sentence and the header
@@ -81,13 +82,38 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
     quotes = {quote for *_, quote in tables}
     q = content_tokens(question)
     kind = asked_kind(question)  # of sentences sharing as many words, one stating what is asked comes first
-    scored = sorted(((len(q & content_tokens(about)), bool(kind) and kind in number_kinds(s), -i, s)
-                     for i, about, s in sents), reverse=True)
-    best = [(shared, -i, s) for shared, _, i, s in scored[:max_sentences] if shared > 0]
+    # of sentences sharing as many words, one whose line's first sentence holds more of the others
+    # comes first, then one stating the kind of number asked for
+    scored = sorted(((len(q & content_tokens(about)), _lead_shared(q, about, lead.get(about)),
+                      bool(kind) and kind in number_kinds(s), -i, s) for i, about, s in sents), reverse=True)
+    best = [(shared, -i, s) for shared, _, _, i, s in scored[:max_sentences] if shared > 0]
+    if best and scored[0][1]:
+        # it won by its line's first sentence, which names what it speaks of ("Quayside Main Branch -
+        # 200 Quayside Avenue." before "Extended hours: ... on Saturdays."): that one is quoted with it,
+        # in place of a second best
+        first = best[0][2]
+        return best[0][0], {first: best[0][1], lead[first]: order.index(lead[first])}
     # the second must be nearly as relevant; a whole table, as relevant (it is long)
     if len(best) > 1 and best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2):
         best = best[:1]
     return (best[0][0] if best else 0), {s: i for _, i, s in best}
+
+
+def _lead_shared(q: set[str], sentence: str, lead: str | None) -> int:
+    """Content words of the question not in `sentence` but in the first sentence of its line (`lead`),
+    which often names what a later sentence speaks of."""
+    return len((q - content_tokens(sentence)) & content_tokens(lead)) if lead else 0
+
+
+def _line_leads(chunk: str) -> dict[str, str]:
+    """{sentence: the first sentence of its line} for every sentence after a line's first, when that
+    one can be quoted."""
+    out: dict[str, str] = {}
+    for sents in prose_lines(chunk):
+        if len(sents) > 1 and _quotable(sents[0]):
+            for s in sents[1:]:
+                out.setdefault(s, sents[0])
+    return out
 
 
 def _with_antecedents(chunk: str, chosen: list[str], at: dict[str, int] | None = None) -> list[str]:

@@ -911,7 +911,43 @@ def _negation_problems(sentence: str, p: _Passage, n: int) -> list[Problem]:
         if said and best[0] > aff and best[0] >= 0.6 * len(others):
             word = _surface(head, a.text)
             out.append(Problem("negation", word, f"says '{word}' where passage [{n}] says '{said}'"))
+    # 3. the answer denies something (without a condition) and no passage sentence denying anything
+    #    holds what it denies (the words following the negated one): "No, your card is not protected
+    #    against fraud." against a notice of a Zero Liability policy. Any denial of the passage backs
+    #    it, in other words too ("cannot cancel a wire" by "a wire usually cannot be reversed"): what is
+    #    removed is a "no" the passage never gave, the small model's answer to a yes/no question it had
+    #    no answer for
+    named = {t for name in english_names(sentence) if _is_entity(name) for t in tokenize(name)}
+    for head, ng in a.heads.items():
+        if head in a.asserted or ng.conditional or any(pr.fact == ng.written for pr in out):
+            continue
+        # the branch or product it is about need not be named: "Sunday: closed" in the standard hours
+        # backs "The Quayside Main Branch is not open on Sundays"
+        denied = ng.words - {head} - _EN_SKIP - named
+        if not denied:
+            continue
+        denying = [s for s in p.sentences if _denies_anything(s.clause, ng)]
+        # the same word denied ("no prepayment penalty" backs "no penalty for paying off ...") or its
+        # antonym said ("临时挂失免费" backs "临时挂失不收取费用")
+        if any(head in s.clause.negated or _antonym(head, s.clause) for s in denying):
+            continue
+        if max((_cover(denied, s) for s in denying), default=-1.0) < 0.5 * len(denied):
+            out.append(Problem("negation", ng.written,
+                               f"says '{ng.written}' where {NO_DENIAL} [{n}]"))
     return out
+
+
+NO_DENIAL = "no sentence denies it in passage"  # the reason's words, for the bare "No." that goes with it
+# words that deny or restrict without a negation cue: "Sunday: closed", "declined", "free", "only"
+_DENYING = frozenset(tokenize("closed declined rejected refused prohibited forbidden unavailable excluded free "
+                              "waived without except only instead unable impossible expired "
+                              "关闭 拒绝 禁止 免费 免收 除外 仅 只 只能 暂停"))
+
+
+def _denies_anything(c: _Clause, ng: _Negation) -> bool:
+    """`c` denies or restricts something: a negation, an amount of 0, a denying word, or an antonym of
+    a word the answer negates."""
+    return bool(c.heads) or c.zero or bool(c.tokens & _DENYING) or any(_antonym(w, c) for w in ng.words)
 
 
 def contested(sentence: str, cited: str, others: Sequence[tuple[str, str]]) -> Problem | None:

@@ -174,3 +174,24 @@ def test_a_question_of_two_questions_gets_an_extract_for_each():
     fees = Hit(chunk_id="f1", doc_id="fees", source="account_fees.md", title="", score=0.9,
                text="卡种 | 年费标准 | 减免条件\n港湾普卡 | 10元/年 | 开卡首年免收\n港湾金卡 | 50元/年 | 日均金融资产达到5万元的免收")
     assert fallback_answer("港湾普卡的年费是多少？有没有办法免掉？", [fees]) == "港湾普卡——年费标准：10元/年；减免条件：开卡首年免收[1]。"
+
+
+def test_a_sentence_is_quoted_with_the_line_opening_that_names_its_subject():
+    """make demo: "Is the Quayside branch open on Saturday?" was answered with the page's opening
+    sentences: "Extended hours: ... on Saturdays." shares as many of the question's words as they do
+    (open, Saturday), and the rest (Quayside, branch) are in the first sentence of its line. It now comes
+    first, quoted after that sentence, which says whose hours they are."""
+    chunk = ("Harbor Bank has five branches in the Port Calder area. This page lists our branches, their opening "
+             "hours and the services each branch offers.\n2. Our branches\n"
+             "Quayside Main Branch - 200 Quayside Avenue, Port Calder. Phone 1-800-555-0110. Extended hours: open "
+             "until 7:00 p.m. on Thursdays and from 9:00 a.m. to 3:00 p.m. on Saturdays. This is our largest branch.\n"
+             "Northgate Branch - 410 Northgate Road. Closed on Saturdays and Sundays.")
+    assert extractive_answer("Is the Quayside branch open on Saturday?", chunk, 1) == (
+        "Quayside Main Branch - 200 Quayside Avenue, Port Calder [1]. Extended hours: open until 7:00 p.m. on "
+        "Thursdays and from 9:00 a.m. to 3:00 p.m. on Saturdays [1].")
+    # a sentence holding the question's words itself is preferred to one borrowing them from its line
+    assert extractive_answer("Is the Northgate branch closed on Saturdays?", chunk, 1).startswith(
+        "Northgate Branch - 410 Northgate Road [1]. Closed on Saturdays and Sundays [1].")
+    # 临时挂失的有效期: the line's first sentence holds the words; the one after it is not quoted instead
+    loss = "临时挂失有效期为5天，到期后自动解除。如果在此期间找到卡片，可通过手机银行或客服热线解除挂失。"
+    assert extractive_answer("临时挂失的有效期是多久？", loss, 1) == "临时挂失有效期为5天，到期后自动解除[1]。"

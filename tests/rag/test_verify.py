@@ -343,7 +343,11 @@ def test_gold_answers_over_their_relevant_passages_lose_nothing():
 def test_what_the_passage_does_not_say_is_not_contradicted():
     fx = ("Harbor Bank customers can buy and sell foreign currency cash, send international payments in foreign "
           "currency, and use their Harbor Bank cards abroad.")
-    assert verify("No, you cannot buy Bitcoin or other cryptocurrencies through your Harbor Bank account.", fx) is None
+    # not contradicted, and not backed either: no sentence of the passage denies anything about Bitcoin
+    # (the sample eval set marks the question unanswerable)
+    assert verify("No, you cannot buy Bitcoin or other cryptocurrencies through your Harbor Bank account.", fx) == \
+        "says 'cannot buy' where no sentence denies it in passage [1]"
+    assert verify("Harbor Bank customers can buy foreign currency cash.", fx) is None
     fees = "Overdraft fee: $29.00 per item (Maximum 3 per day; not charged if overdrawn by $50 or less)\n" \
            "Returned item (NSF) fee: $0.00"
     assert verify("If the bank pays it, you are charged a $29 overdraft fee.", fees) is None  # "if": conditional
@@ -458,6 +462,36 @@ def test_pipeline_drops_the_contradicted_sentence_keeps_the_right_one(manager, s
     assert re.fullmatch(r"names 'Premium Checking', which passage \[\d\] does not mention", d.reason)
 
 
+def test_the_opening_statement_removed_is_reported():
+    """make demo: "Is the Quayside branch open on Saturday?" got "No, the Quayside branch is not open on
+    Saturday. The Quayside branch is closed on Christmas Eve and New Year's Eve." The first is
+    contradicted; the second, though backed, no longer answers (the pipeline quotes the documents)."""
+    branches = [hit(doc("en/branches_and_hours.txt"), "branches")]
+    r = cite("No, the Quayside branch is not open on Saturday [1]. The Quayside branch is closed on Christmas Eve "
+             "and New Year's Eve [1].", branches)
+    assert r.opening_removed and r.answer.startswith("The Quayside branch is closed on Christmas Eve")
+    r = cite("No. The Quayside branch is not open on Saturday [1]. Branches are closed on federal holidays [1].", branches)
+    assert r.opening_removed  # a bare "No." is no statement
+    r = cite("The Quayside Main Branch is open until 7:00 p.m. on Thursdays [1]. Branches are open until 11:00 p.m. on "
+             "Fridays [1].", branches)
+    assert not r.opening_removed and r.answer == "The Quayside Main Branch is open until 7:00 p.m. on Thursdays [1]."
+
+
+def test_pipeline_falls_back_when_the_opening_statement_is_removed(manager, sample_copy):
+    gen = ScriptedGenerator("Expedited delivery of a replacement card costs $35 [{n}]. The card arrives within 2 "
+                            "business days [{n}].", anchor="Expedited delivery")
+    ans = _pipeline(manager, gen).ask("How much does expedited delivery of a replacement card cost?")
+    assert ans.fallback == "extractive" and not ans.refused
+    assert "$25" in ans.answer and "$35" not in ans.answer
+    assert [(d.outcome, d.sentence[:40]) for d in ans.dropped_sentences] == [
+        ("removed", "Expedited delivery of a replacement card")]
+    # a later sentence removed leaves the opening one standing
+    gen = ScriptedGenerator("Expedited delivery of a replacement card costs $25 [{n}]. The card arrives within 9 "
+                            "business days [{n}].", anchor="Expedited delivery")
+    ans = _pipeline(manager, gen).ask("How much does expedited delivery of a replacement card cost?")
+    assert ans.fallback == "" and ans.answer == "Expedited delivery of a replacement card costs $25 [1]."
+
+
 def test_pipeline_falls_back_when_nothing_supported_is_left(manager, sample_copy):
     gen = ScriptedGenerator("An Everyday Checking account costs $15 a month [{n}].", anchor="Everyday Checking | $12 |")
     ans = _pipeline(manager, gen).ask("How much is the monthly fee for an Everyday Checking account?")
@@ -469,7 +503,10 @@ def test_pipeline_falls_back_when_nothing_supported_is_left(manager, sample_copy
 def test_pipeline_chinese_answer_with_a_wrong_fee(manager, sample_copy):
     gen = ScriptedGenerator("正式挂失的手续费为每次20元[{n}]。临时挂失免费[{n}]。", anchor="手续费为每次10元")
     ans = _pipeline(manager, gen, languages=["en", "zh"]).ask("借记卡正式挂失手续费是多少？")
-    assert ans.mode == "generate" and ans.answer == "临时挂失免费[1]。" and ans.citations
+    # the answer's opening statement was wrong: what followed it ("临时挂失免费") answers another question,
+    # and the documents' own words give the fee
+    assert ans.mode == "generate" and ans.fallback == "extractive" and ans.citations
+    assert "10元" in ans.answer and "20元" not in ans.answer and "临时挂失免费" not in ans.answer
     [d] = ans.dropped_sentences
     assert d.sentence.startswith("正式挂失的手续费为每次20元") and d.reason.startswith("the amount 20元 is not in")
 
@@ -507,7 +544,8 @@ def test_a_single_word_name_the_passage_does_not_mention_is_caught():
     assert verify("Most of the hardware should work fine with Debian stable [1].", stable,
                   known="Debian is a free operating system.") is None  # named in another passage shown
     assert verify("Docker is a container system [1].", stable) is None  # a sentence's first word: not judged
-    assert verify("You cannot install Ubuntu packages this way.", stable) is None  # a denial
+    # a denial: its name is not judged (the denial itself is: the passage denies nothing about it)
+    assert "Ubuntu" not in verify("You cannot install Ubuntu packages this way.", stable)
     assert verify("Orders placed before 2 p.m. ET leave the same day; 25 US dollars each.",
                   "Orders placed before 2 p.m. leave the same day; $25 each.") is None
     assert single_names("See the Flash player (SWF) and the Debian Installer: Docker, then use Zelle.") == \
@@ -589,3 +627,40 @@ def test_quotations_must_be_a_passage_s_words():
     assert "quotes “move money now”" in verify('Tap "move money now" to transfer [1].', passage)
     assert verify('Choose "Savings Plus" [1].', passage) == "names 'Savings Plus', which passage [1] does not mention"
     assert verify("参见第 7.2 节 “Debian 二进制软件包的格式是什么？”[1]", "参见第 7.2 节“Debian 二进制软件包的格式是什么？”。") is None
+
+
+def test_a_denial_no_passage_sentence_gives_is_removed():
+    """make demo: "Is my card protected against fraud?" got "No, your card is not protected against fraud
+    [1]." over the lost-card notice, which describes a Zero Liability policy and denies nothing about
+    fraud. A denial is backed by any passage sentence denying something about what it denies, in other
+    words too; a general rule backs it for one branch."""
+    cards = doc("en/lost_or_stolen_cards.txt")
+    q = "Is my card protected against fraud?"
+    r = cite("No, your card is not protected against fraud [1]. Report a lost card at 1-800-555-0199 [1].",
+             [hit(cards, "cards")], question=q)
+    assert r.answer == "Report a lost card at 1-800-555-0199 [1]."
+    assert [(d.reason, d.outcome) for d in r.dropped] == [
+        ("says 'not protected' where no sentence denies it in passage [1]", "removed")]
+    # a bare "No." goes with it
+    assert cite("No. Your card is not protected against fraud [1].", [hit(cards, "cards")]).answer == ""
+    wires = doc("en/wire_transfers.html")
+    branches = doc("en/branches_and_hours.txt")
+    for sentence, passage in [
+            ("A card reported lost cannot be reactivated [1].", cards),             # its own words
+            ("You do not pay for standard delivery of a replacement card [1].", cards),  # "free"
+            ("Your liability is not limited if you report the loss late [1].", cards),
+            ("A wire cannot be cancelled after it was sent [1].", wires),  # "it usually cannot be reversed"
+            ("The Northgate Branch is not open on Saturdays [1].", branches),
+            ("The Quayside Main Branch is not open on Sundays [1].", branches),  # "Sunday: closed"
+            ("If you do not report it within 60 days, you could lose the money [1].", cards)]:  # a condition
+        kept = cite(sentence, [hit(passage, "p")])
+        assert kept.answer == sentence and kept.dropped == [], sentence
+
+
+def test_chinese_denial_no_passage_sentence_gives_is_removed():
+    cover = "港湾银行信用卡提供失卡保障服务：对挂失前72小时内因卡片被盗刷造成的损失，经本行核实后最高赔付5万元。"
+    r = cite("不，信用卡的失卡保障不包括境外交易[1]。", [hit(cover, "cover")])
+    assert r.answer == "" and [d.reason for d in r.dropped] == ["says '不包括' where no sentence denies it in passage [1]"]
+    loss = doc("zh/card_loss_reporting.txt")
+    kept = cite("临时挂失不收取费用[1]。", [hit(loss, "loss")])  # "临时挂失免费"
+    assert kept.answer == "临时挂失不收取费用[1]。" and kept.dropped == []
