@@ -923,20 +923,24 @@ def _negation_problems(sentence: str, p: _Passage, n: int) -> list[Problem]:
             continue
         # the branch or product it is about need not be named: "Sunday: closed" in the standard hours
         # backs "The Quayside Main Branch is not open on Sundays"
-        denied = ng.words - {head} - _EN_SKIP - named
+        denied = ng.words - {head} - _EN_SKIP - _WHEN - named
         if not denied:
             continue
-        denying = [s for s in p.sentences if _denies_anything(s.clause, ng)]
+        denying = [(s, need) for s in p.sentences if (need := _denying(s.clause, ng))]
         # the same word denied ("no prepayment penalty" backs "no penalty for paying off ...") or its
         # antonym said ("临时挂失免费" backs "临时挂失不收取费用")
-        if any(head in s.clause.negated or _antonym(head, s.clause) for s in denying):
+        if any((head in s.clause.negated or _antonym(head, s.clause)) and need < 1 for s, need in denying):
             continue
-        if max((_cover(denied, s) for s in denying), default=-1.0) < 0.5 * len(denied):
+        # half of what it denies; all of it for a denial under a condition ("once a wire has been
+        # sent, it usually cannot be reversed" backs "cannot be cancelled after it was sent"; "We do not
+        # charge an overdraft fee if ..." does not back "you cannot get your overdraft fee refunded")
+        if not any(_cover(denied, s) >= need * len(denied) for s, need in denying):
             out.append(Problem("negation", ng.written,
                                f"says '{ng.written}' where {NO_DENIAL} [{n}]"))
     return out
 
 
+_WHEN = frozenset(tokenize("after before once then still"))  # "cannot be cancelled after it was sent": denies "sent"
 NO_DENIAL = "no sentence denies it in passage"  # the reason's words, for the bare "No." that goes with it
 # words that deny or restrict without a negation cue: "Sunday: closed", "declined", "free", "only"
 _DENYING = frozenset(tokenize("closed declined rejected refused prohibited forbidden unavailable excluded free "
@@ -944,10 +948,15 @@ _DENYING = frozenset(tokenize("closed declined rejected refused prohibited forbi
                               "关闭 拒绝 禁止 免费 免收 除外 仅 只 只能 暂停"))
 
 
-def _denies_anything(c: _Clause, ng: _Negation) -> bool:
-    """`c` denies or restricts something: a negation, an amount of 0, a denying word, or an antonym of
-    a word the answer negates."""
-    return bool(c.heads) or c.zero or bool(c.tokens & _DENYING) or any(_antonym(w, c) for w in ng.words)
+def _denying(c: _Clause, ng: _Negation) -> float:
+    """How much of what an answer's negation `ng` denies a passage clause `c` must hold to back it: 0.5
+    when `c` denies or restricts something (a negation, an amount of 0, a denying word, an antonym of a
+    word `ng` negates), 1 when only under a condition, 0 when it denies nothing."""
+    if not (c.heads or c.zero or c.tokens & _DENYING or any(_antonym(w, c) for w in ng.words)):
+        return 0.0
+    unconditional = any(not x.conditional for x in c.heads.values()) or (
+        not _CONDITION.search(c.text) and (c.zero or c.tokens & _DENYING or any(_antonym(w, c) for w in ng.words)))
+    return 0.5 if unconditional else 1.0
 
 
 def contested(sentence: str, cited: str, others: Sequence[tuple[str, str]]) -> Problem | None:

@@ -10,7 +10,7 @@ import pytest
 from indexer.parse.encoding import read_text
 from rag.answering.cite import MARKER, cite
 from rag.answering.types import Answer
-from rag.answering.verify import check, code_terms, english_names, number_facts, single_names, verify
+from rag.answering.verify import NO_DENIAL, check, code_terms, english_names, number_facts, single_names, verify
 from rag.text import prose_sentences
 from rag.types import Hit
 
@@ -643,6 +643,14 @@ def test_a_denial_no_passage_sentence_gives_is_removed():
         ("says 'not protected' where no sentence denies it in passage [1]", "removed")]
     # a bare "No." goes with it
     assert cite("No. Your card is not protected against fraud [1].", [hit(cards, "cards")]).answer == ""
+    # a denial under a condition backs only what it holds whole: "We do not charge an overdraft fee if
+    # your account is overdrawn by $50 or less" is no "you cannot get your overdraft fee refunded"
+    overdraft = section("en/overdraft_policy.md", "## Overdraft fees")
+    assert "We do not charge an overdraft fee if" in overdraft
+    r = cite("No, you cannot get your overdraft fee refunded [1].", [hit(overdraft, "overdraft")])
+    assert r.answer == "" and NO_DENIAL in r.dropped[-1].reason
+    assert cite("You are not charged an overdraft fee if you are overdrawn by $50 or less [1].",
+                [hit(overdraft, "overdraft")]).dropped == []
     wires = doc("en/wire_transfers.html")
     branches = doc("en/branches_and_hours.txt")
     for sentence, passage in [
