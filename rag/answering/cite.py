@@ -32,7 +32,7 @@ from indexer.chunk import period_continues
 from indexer.script import cross_script
 from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
-from rag.answering.table_rows import free_row, other_row
+from rag.answering.table_rows import free_row, other_row, subject_elsewhere
 from rag.answering.types import Citation
 from rag.answering.verify import NO_DENIAL, contested, verify
 from rag.answering.verify import check as check_facts
@@ -188,6 +188,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
     With `question`, a sentence backed by a table row other than the one the question names is not
     backed by that passage (rag.answering.table_rows)."""
     passage_tokens = [set(tokenize(h.text)) for h in hits]
+    texts = [h.text for h in hits]
     known = "\n\n".join(_with_title(h) for h in hits) if facts else ""  # names the generator was shown
     pool = [*hits, *beyond]
     elsewhere = [(f"passage [{j + 1}]", _with_title(h)) for j, h in enumerate(hits)] + \
@@ -211,7 +212,8 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                                       f"{min_overlap:.0%})"), False
         reason = verify(s.text, _with_title(hits[i]), i + 1, known) if facts else None
         if facts and reason is None and question:  # a table row other than the one the question names
-            reason = other_row(s.bare, hits[i].text, i + 1, question)
+            reason = other_row(s.bare, hits[i].text, i + 1, question) or \
+                subject_elsewhere(s.bare, i, texts, question)
         if facts and reason is None:  # "no fee" for a thing its table row gives an amount
             reason = free_row(s.bare, hits[i].text, i + 1)
         if facts and contest and reason is None and len(elsewhere) > 1:
@@ -415,7 +417,8 @@ def _backed_together(s: _Sentence, idx: list[int], hits: Sequence[Hit], known: s
     taken from a table row other than the one the question asks about?"""
     if verify(s.text, "\n\n".join(_with_title(hits[i]) for i in idx), known=known) is not None:
         return False
-    return not (question and any(other_row(s.bare, hits[i].text, i + 1, question) for i in idx))
+    return not (question and (any(other_row(s.bare, hits[i].text, i + 1, question) for i in idx)
+                              or subject_elsewhere(s.bare, None, [hits[i].text for i in idx], question)))
 
 
 def _name(hit: Hit) -> str:

@@ -15,6 +15,7 @@ has no fee") is about that row and is not judged here.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -57,6 +58,17 @@ class _Table:
     blocks: tuple[_Block, ...]       # each table, for quoting it whole (`introduced_tables`)
 
 
+def _key_column(body: list[tuple[str, ...]]) -> int:
+    """The column naming each row: the first, unless its values repeat (a group: "ATM and cards" over
+    seven rows of a fee schedule) and the second's are all different words (the services): then 1."""
+    if len(body) < 3 or any(len(cells) < 3 for cells in body):
+        return 0
+    first, second = [c[0] for c in body], [c[1] for c in body]
+    grouped = len(set(first)) < len(first)
+    named = len(set(second)) == len(second) and all(re.search(r"[^\W\d_]", c) for c in second)
+    return 1 if grouped and named else 0
+
+
 @lru_cache(maxsize=512)  # every sentence of an answer is checked against every passage: parse each once
 def _table(passage: str) -> _Table:
     rows: list[_Row] = []
@@ -67,10 +79,20 @@ def _table(passage: str) -> _Table:
     def close() -> None:
         if header:
             blocks.append(_Block(before, header, tuple(body)))
+            k = _key_column(body)
+            for cells in body:
+                if k:  # the row's name first, its group after it ("Stop payment - category: Checks ...")
+                    cells = (cells[k], *cells[:k], *cells[k + 1:])
+                key_tokens = frozenset(tokenize(cells[0]))
+                if key_tokens:
+                    line = " | ".join(cells)
+                    rows.append(_Row(cells[0], key_tokens, frozenset(tokenize(line)), _numbers(line), cells,
+                                     (header[k], *header[:k], *header[k + 1:]) if k and len(header) > k else header))
 
     for line in passage.splitlines():
         # "| a | b |" (Markdown) or "a | b" (a table as the parsers write it into a chunk)
-        cells = [c.strip() for c in line.strip().strip("|").split("|")] if "|" in line else []
+        raw = line.strip()
+        cells = [c.strip() for c in raw.strip("|").split("|")] if "|" in line else []
         if len(cells) < 2:
             if not header_next:
                 close()
@@ -84,10 +106,9 @@ def _table(passage: str) -> _Table:
             header_next, header, body = False, tuple(cells), []
             outside.append(line)
             continue
+        if len(cells) == len(header) - 1 and raw.endswith("|") and not raw.startswith("|"):
+            cells.append("")  # a parser's row ending in " |": its last cell is empty ("Stop payment | $30.00 |")
         body.append(tuple(cells))
-        key_tokens = frozenset(tokenize(cells[0]))
-        if key_tokens:
-            rows.append(_Row(cells[0], key_tokens, frozenset(tokenize(line)), _numbers(line), tuple(cells), header))
     if not header_next:
         close()
     text = "\n".join(outside)
@@ -120,6 +141,31 @@ def _subject(passage: str, question: str) -> _Row | None:
 def _sentence(sentence: str) -> tuple[frozenset[str], frozenset[float]]:
     """(tokens, numbers) of an answer sentence, checked against each passage in turn."""
     return frozenset(tokenize(sentence)), _numbers(sentence)
+
+
+def subject_elsewhere(sentence: str, cited: int | None, passages: Sequence[str], question: str) -> str | None:
+    """A reason when the question names a table row of another passage shown than the one cited
+    (passages[cited]; None: of any of `passages`, cited together), that row gives amounts of money, and
+    `sentence` states an amount it does not give: "What is the fee for a stop payment?" answered "$29"
+    citing the overdraft fees, where the fee table's "Stop payment request" row says $30. None when the
+    sentence names a row of the cited passage (it is about that one) or no such row is named."""
+    if not question:
+        return None
+    amounts = [f for f in number_facts(sentence) if f.kind == "money"]
+    if not amounts:
+        return None
+    words = set(_sentence(sentence)[0])
+    if cited is not None and "|" in passages[cited] and any(r.key_tokens <= words for r in _table(passages[cited]).rows):
+        return None
+    for j, text in enumerate(passages):
+        if j == cited or "|" not in text or (subject := _subject(text, question)) is None:
+            continue
+        given = [f for cell in subject.cells[1:] for f in number_facts(cell) if f.kind == "money"]
+        if given and not any(v in subject.numbers for f in amounts for v in f.numbers()):
+            return (f"the question asks about {subject.key}, for which passage [{j + 1}] gives "
+                    f"{given[0].text.strip()}, not {amounts[0].text.strip()}")
+        return None
+    return None
 
 
 def other_row(sentence: str, passage: str, n: int, question: str) -> str | None:

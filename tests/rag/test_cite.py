@@ -333,6 +333,46 @@ def test_no_fee_for_a_thing_its_table_row_charges_for_is_removed():
     assert "免年费" not in cite("港湾普卡免年费[1]。", [fees]).answer  # jieba cuts 普卡免: the name is found in the text
 
 
+# the sample fee schedule (fee_schedule.csv) as the CSV parser writes a chunk of it: the first column groups
+SCHEDULE = Hit("schedule", "schedule#1", "en/fee_schedule.csv",
+               "category | service | fee | notes\n"
+               "Overdraft | Overdraft fee | $29.00 | Maximum 3 per day\n"
+               "Overdraft | Overdraft Protection transfer | $10.00 per day |\n"
+               "Checks and statements | Stop payment | $30.00 |\n"
+               "Checks and statements | Cashier's check | $10.00 | Free for Premier Checking\n"
+               "Checks and statements | Paper statement | $2.00 per statement |", 0.9)
+OVERDRAFT = Hit("overdraft", "overdraft#2", "en/overdraft_policy.md",
+                "We charge an overdraft fee of $29 for each item we pay into overdraft, up to 3 a day.", 0.8)
+
+
+def test_a_grouping_first_column_does_not_name_the_rows():
+    """fee_schedule.csv's first column repeats ("Checks and statements" over several rows): the service
+    names the row, so "stop payment" names one and another row's amount is caught."""
+    q = "What is the fee for a stop payment?"
+    out = cite("The fee for a stop payment is $29 [1].", [SCHEDULE], question=q)
+    assert out.answer == "" and "row for Overdraft fee" in out.dropped[0].reason
+    right = "A stop payment costs $30.00 [1]."
+    assert cite(right, [SCHEDULE], question=q).answer == right
+    from rag.answering.table_rows import row_quote
+
+    assert row_quote(SCHEDULE.text, q) == "Stop payment - category: Checks and statements; fee: $30.00."
+
+
+def test_an_amount_for_the_row_asked_about_taken_from_another_passage_is_removed():
+    """make demo's KB: "What is the fee for a stop payment?" got "The fee for a stop payment is $29" citing
+    the overdraft policy (its $29 is the overdraft fee) while the fee table shown beside it gives $30 for
+    a stop payment request. Cited alone, or with the table, the overdraft passage does not back it."""
+    q = "What is the fee for a stop payment?"
+    for answer in ("The fee for a stop payment is $29 [2].", "The fee for a stop payment is $29 [1][2]."):
+        out = cite(answer, [SCHEDULE, OVERDRAFT], question=q)
+        assert "$29" not in out.answer, answer
+        assert any("the question asks about Stop payment, for which passage [1] gives $30.00, not $29" == d.reason
+                   for d in out.dropped), answer
+    # a sentence naming the other passage's own thing is about it
+    kept = "The overdraft fee is $29 per item [2]."
+    assert cite(kept, [SCHEDULE, OVERDRAFT], question=q).answer == kept.replace("[2]", "[1]")
+
+
 def _settle(citer: StreamCiter, pieces: list[str]) -> list[str]:
     """Feed the pieces one by one; what settled() returned after each (None left out)."""
     out = []
