@@ -58,6 +58,24 @@ class _Table:
     blocks: tuple[_Block, ...]       # each table, for quoting it whole (`introduced_tables`)
 
 
+# "Saturday: 9:00 a.m. to 1:00 p.m.", "- Expedited delivery: $25, ...", "周六、周日：10:00—16:00" (a colon before a
+# space, or a Chinese one; the name without a sentence's end in it)
+_KEY_VALUE = re.compile(r"^\s*(?:[-*•]\s*)?([^:：|。.!?]{2,60}?)(?::\s+|：\s*)(\S.*)$")
+
+
+def _tabular(passage: str) -> bool:
+    """Can `passage` hold rows (a table's pipes, or a list's "name: value" colons)? A cheap test first."""
+    return "|" in passage or ":" in passage or "：" in passage
+
+
+def _key_value_lists(lines: list[str]) -> dict[int, tuple[str, str]]:
+    """{line number: (name, value)} for the lines of lists of two or more "name: value" lines in a row:
+    rows of a table in all but form (each names one thing and says what it costs, when it opens ...)."""
+    found = {i: (m.group(1).strip(), m.group(2).strip()) for i, line in enumerate(lines)
+             if "|" not in line and (m := _KEY_VALUE.match(line))}
+    return {i: kv for i, kv in found.items() if i - 1 in found or i + 1 in found}
+
+
 def _key_column(body: list[tuple[str, ...]]) -> int:
     """The column naming each row: the first, unless its values repeat (a group: "ATM and cards" over
     seven rows of a fee schedule) and the second's are all different words (the services): then 1."""
@@ -89,7 +107,17 @@ def _table(passage: str) -> _Table:
                     rows.append(_Row(cells[0], key_tokens, frozenset(tokenize(line)), _numbers(line), cells,
                                      (header[k], *header[:k], *header[k + 1:]) if k and len(header) > k else header))
 
-    for line in passage.splitlines():
+    lines = passage.splitlines()
+    listed = _key_value_lists(lines)
+    for i, line in enumerate(lines):
+        if i in listed:  # "ATM outside the United States: $5.00 per withdrawal ..." in a list of such lines
+            if not header_next:
+                close()
+                header_next = True
+            key, value = listed[i]
+            rows.append(_Row(key, frozenset(tokenize(key)), frozenset(tokenize(line)), _numbers(line), (key, value),
+                             ("", "")))
+            continue
         # "| a | b |" (Markdown) or "a | b" (a table as the parsers write it into a chunk)
         raw = line.strip()
         cells = [c.strip() for c in raw.strip("|").split("|")] if "|" in line else []
@@ -155,10 +183,10 @@ def subject_elsewhere(sentence: str, cited: int | None, passages: Sequence[str],
     if not amounts:
         return None
     words = set(_sentence(sentence)[0])
-    if cited is not None and "|" in passages[cited] and any(r.key_tokens <= words for r in _table(passages[cited]).rows):
+    if cited is not None and _tabular(passages[cited]) and any(r.key_tokens <= words for r in _table(passages[cited]).rows):
         return None
     for j, text in enumerate(passages):
-        if j == cited or "|" not in text or (subject := _subject(text, question)) is None:
+        if j == cited or not _tabular(text) or (subject := _subject(text, question)) is None:
             continue
         given = [f for cell in subject.cells[1:] for f in number_facts(cell) if f.kind == "money"]
         if given and not any(v in subject.numbers for f in amounts for v in f.numbers()):
@@ -171,7 +199,7 @@ def subject_elsewhere(sentence: str, cited: int | None, passages: Sequence[str],
 def other_row(sentence: str, passage: str, n: int, question: str) -> str | None:
     """A reason when `sentence` is backed by a table row of `passage` other than the row the
     question names; None otherwise (no table, no single subject row, or the sentence fits it)."""
-    if "|" not in passage or not question:
+    if not _tabular(passage) or not question:
         return None
     subject = _subject(passage, question)
     if subject is None:
@@ -202,7 +230,7 @@ def free_row(sentence: str, passage: str, n: int) -> str | None:
     give it an amount ("No, we do not charge a fee for paper statements", against "Paper statement | $2
     per statement (e-statements are free)"); None otherwise. A sentence stating a number of its own
     ("no fee for holders under 25") qualifies its claim and is not judged here."""
-    if "|" not in passage or not denies_charge(sentence):
+    if not _tabular(passage) or not denies_charge(sentence):
         return None
     if any(not (f.kind == "money" and f.value == 0) for f in number_facts(sentence)):
         return None
@@ -279,7 +307,7 @@ def row_quote(passage: str, question: str) -> str | None:
     international wires - Everyday Checking: $10,000 per day; Premier Checking: $50,000 per day.";
     "港湾普卡——年费标准：10元/年；减免条件：开卡首年免收。"); None when the question names no single row. A row
     alone means little without its header, which is why an extract never quotes one."""
-    if "|" not in passage or not question:
+    if not _tabular(passage) or not question:
         return None
     row = _subject(passage, question) or _asked_row(passage, question)
     return None if row is None else _row_text(row.cells, row.header)
@@ -292,6 +320,8 @@ def _row_text(cells: tuple[str, ...], header: tuple[str, ...]) -> str | None:
     # a header longer than the row is aligned from the right: text may run into it before its first
     # cell ("... listed for your account. | Account | Monthly fee |"); a shorter one names the first columns
     n, key = len(cells), cells[0]
+    if n == 2 and not any(header):  # a line of a "name: value" list, as written
+        return f"{key}{'：' if is_cjk(key) else ': '}{cells[1]}"
     header = header[-n:] if len(header) > n else header + ("",) * (n - len(header))
     zh = is_cjk(key + "".join(header))
     pairs = [(h, c) for h, c in zip(header[1:], cells[1:]) if c]
