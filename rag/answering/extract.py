@@ -160,6 +160,9 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
     parts = [p for p in re.split(r"[?？]+", question) if content_tokens(p)]
     if len(parts) > 1 and not any(cross_script(question, h.text) for h in hits):
         return _each_part(parts, hits)
+    for n, hit in enumerate(hits, 1):  # a table row the question names, in any passage, before sentences
+        if not cross_script(question, hit.text) and (row := row_quote(hit.text, question)):
+            return cite_sentence(row, n)
     across = 0
     for n, hit in enumerate(hits, 1):
         if cross is not None and cross_script(question, hit.text):
@@ -167,9 +170,8 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
                 continue
             across += 1
             text = quote_across(question, hit.text, n, cross)
-        else:  # the table row the question names, with its header, before any sentence
-            row = row_quote(hit.text, question)
-            text = cite_sentence(row, n) if row else extractive_answer(question, hit.text, n)
+        else:
+            text = extractive_answer(question, hit.text, n)
         if text:
             return text
     return None

@@ -54,6 +54,7 @@ class _Block:
 class _Table:
     rows: tuple[_Row, ...]           # the body rows (a table's first row is its header)
     outside: frozenset[str]          # the tokens of the text around them
+    outside_lines: tuple[str, ...]   # ... and its lines
     outside_numbers: frozenset[float]
     blocks: tuple[_Block, ...]       # each table, for quoting it whole (`introduced_tables`)
 
@@ -140,7 +141,7 @@ def _table(passage: str) -> _Table:
     if not header_next:
         close()
     text = "\n".join(outside)
-    return _Table(tuple(rows), frozenset(tokenize(text)), _numbers(text), tuple(blocks))
+    return _Table(tuple(rows), frozenset(tokenize(text)), tuple(outside), _numbers(text), tuple(blocks))
 
 
 @lru_cache(maxsize=512)
@@ -310,7 +311,17 @@ def row_quote(passage: str, question: str) -> str | None:
     if not _tabular(passage) or not question:
         return None
     row = _subject(passage, question) or _asked_row(passage, question)
-    return None if row is None else _row_text(row.cells, row.header)
+    if row is None:
+        return None
+    if not any(row.header):
+        # a line of a "name: value" list is quoted before the passage's sentences only when it shares more
+        # of the question's words than any of them: "Is the Quayside branch open on Saturday?" names the
+        # standard hours' "Saturday: 9:00 a.m. to 1:00 p.m.", but the Quayside branch's own line answers
+        asked = set(tokenize(question))
+        prose = (set(tokenize(s)) for line in _table(passage).outside_lines for s in chunk_sentences(line))
+        if len(asked & row.tokens) <= max((len(asked & t) for t in prose), default=0):
+            return None
+    return _row_text(row.cells, row.header)
 
 
 def _row_text(cells: tuple[str, ...], header: tuple[str, ...]) -> str | None:

@@ -461,3 +461,16 @@ def test_the_models_lead_in_is_left_out():
     shown = _settle(citer, ["The answer is: ", "There is no ", "prepayment penalty [1]. ", "You can repay ", "early."])
     assert shown and all(not s.startswith("The answer") for s in shown)
     assert citer.finish().answer.startswith("There is no prepayment penalty [1].")
+
+
+def test_another_line_of_a_name_value_list_than_the_question_names_is_caught():
+    """The amount of another "name: value" line of the list (the balance inquiry's $1.00) for the line the
+    question names (an ATM withdrawal outside the United States)."""
+    from tests.rag.test_extract import ATM_FEES
+
+    atm = Hit("fees", "fees#3", "account_fees.md", ATM_FEES, 0.9)
+    q = "How much is an ATM withdrawal outside the U.S.?"
+    out = cite("The answer is: $1.00 [1].", [atm], question=q)
+    assert out.answer == "" and "row for Balance inquiry at a non-Harbor Bank ATM" in out.dropped[0].reason
+    right = "An ATM withdrawal outside the United States costs $5.00 [1]."
+    assert cite(right, [atm], question=q).answer == right

@@ -195,3 +195,31 @@ def test_a_sentence_is_quoted_with_the_line_opening_that_names_its_subject():
     # 临时挂失的有效期: the line's first sentence holds the words; the one after it is not quoted instead
     loss = "临时挂失有效期为5天，到期后自动解除。如果在此期间找到卡片，可通过手机银行或客服热线解除挂失。"
     assert extractive_answer("临时挂失的有效期是多久？", loss, 1) == "临时挂失有效期为5天，到期后自动解除[1]。"
+
+
+ATM_FEES = ("Withdrawals, balance inquiries and transfers at Harbor Bank ATMs are always free.\n"
+            "Non-Harbor Bank ATM in the United States: $3.00 per withdrawal, plus any fee charged by the ATM owner.\n"
+            "ATM outside the United States: $5.00 per withdrawal, plus a 3% foreign transaction fee on the amount "
+            "withdrawn.\nBalance inquiry at a non-Harbor Bank ATM: $1.00.\n"
+            "Premier Checking customers receive refunds of up to four non-Harbor Bank ATM fees per statement cycle.")
+
+
+def test_a_line_of_a_name_value_list_is_a_row_in_any_passage():
+    """make demo's KB: "How much is an ATM withdrawal outside the U.S.?" was answered with the savings
+    withdrawal limits (ranked first: "Each additional withdrawal costs $10"); the ATM fees, a list of
+    "name: value" lines, ranked second. A line of such a list that the question names is a table row,
+    quoted before any passage's sentences."""
+    savings = Hit(chunk_id="s", doc_id="fees", source="account_fees.md", title="", score=0.9, text=(
+        "Basic Savings accounts allow six free withdrawals per statement cycle. Each additional withdrawal costs "
+        "$10, up to a maximum of $60 per statement cycle."))
+    atm = Hit(chunk_id="a", doc_id="fees", source="account_fees.md", title="", score=0.8, text=ATM_FEES)
+    assert fallback_answer("How much is an ATM withdrawal outside the U.S.?", [savings, atm]) == (
+        "ATM outside the United States: $5.00 per withdrawal, plus a 3% foreign transaction fee on the amount "
+        "withdrawn [2].")
+    # a list line is not quoted when a sentence of its passage shares more of the question's words: the
+    # standard hours' "Saturday" line is not the Quayside branch's Saturday
+    hours = ("Unless a branch listing below says otherwise, our branches are open:\nMonday to Friday: 9:00 a.m. to "
+             "5:00 p.m.\nSaturday: 9:00 a.m. to 1:00 p.m.\nSunday: closed\nQuayside Main Branch - 200 Quayside "
+             "Avenue. Extended hours: open from 9:00 a.m. to 3:00 p.m. on Saturdays.")
+    hit = Hit(chunk_id="h", doc_id="b", source="branches.txt", title="", score=0.9, text=hours)
+    assert "3:00 p.m. on Saturdays" in fallback_answer("Is the Quayside branch open on Saturday?", [hit])
