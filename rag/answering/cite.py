@@ -50,10 +50,15 @@ _TRAIL = re.compile(r"[\s.!?。！？,，;；:：\"'”’)」』）]*$")
 
 # "... but it does not contain the answer to the question [1]": a sentence saying the passages hold no
 # answer. It cites nothing (a passage cannot back its own silence), whatever marker the model wrote.
-_NO_ANSWER = (r"(?:does|do|did)(?:n't| not) (?:contain|provide|include|give|mention) (?:the |an |any )?answer"
+_NO_ANSWER = (r"(?:does|do|did)(?:n't| not) (?:contain|provide|include|give|mention) (?:the |an |any )?"
+              r"(?:answer|information (?:about|on|regarding))"
               r"|(?:passages?|knowledge base) (?:does|do)(?:n't| not) (?:contain|mention|say|cover|include)")
 NO_ANSWER = re.compile(_NO_ANSWER + r"|not (?:in|found in|mentioned in) the (?:knowledge base|passages)"
                        r"|知识库中?(?:没有|未|并未)", re.IGNORECASE)
+# a sentence about the passages themselves: "The passage you provided is about personal loans", 这段文字是关于…
+META = re.compile(r"^\W*(?:the|this|these) (?:passages?|texts?|documents?|context)(?: (?:that )?(?:you )?(?:provided|"
+                  r"gave|given|shown))? (?:is|are) (?:about|related to|talking about|discussing)"
+                  r"|^\W*(?:这段|该段|这些|以上)(?:文字|内容|段落|文本|资料|材料)(?:是关于|讲的是|主要(?:介绍|讲))", re.IGNORECASE)
 REFUSAL = re.compile(
     r"not (?:in|found in|contained in|covered (?:by|in)|mentioned in) the (?:knowledge base|passages|provided)"
     r"|(?:could|can)(?:not|n't| not) (?:find|answer)|no (?:relevant )?information|" + _NO_ANSWER +
@@ -233,6 +238,10 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
             s.dropped += [_unattached(text, n, "says the passages do not answer, which no passage can back")
                           for n in s.cited]
             s.cited = []
+        elif META.search(text) and not is_refusal(text):
+            # what the passages are, not what they say ("The passage you provided is about personal loans")
+            s.dropped.append(_unattached(text, 0, "speaks of the passages, not of what was asked"))
+            s.cited, fact_failed = [], [0]  # removed, and attached to no passage
         for n in s.cited:
             if not 1 <= n <= len(hits):
                 s.dropped.append(_unattached(text, n, f"cites passage [{n}], which does not exist"))
@@ -250,7 +259,8 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
             s.kept = fact_failed
             s.dropped = [d for d in s.dropped if d.passage not in fact_failed]
             fact_failed = []
-        if attach and not s.kept and len(s.tokens) >= min_attach_tokens and not is_refusal(text) and hits:
+        if attach and not s.kept and fact_failed != [0] and len(s.tokens) >= min_attach_tokens \
+                and not is_refusal(text) and hits:
             checked = [check(s, i) for i in range(len(hits))]
             passing = [i for i, (ok, *_) in enumerate(checked) if ok]
             if fact_failed:  # the cited passage contradicts it: one matching it less well cannot outvote it

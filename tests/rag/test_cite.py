@@ -474,3 +474,18 @@ def test_another_line_of_a_name_value_list_than_the_question_names_is_caught():
     assert out.answer == "" and "row for Balance inquiry at a non-Harbor Bank ATM" in out.dropped[0].reason
     right = "An ATM withdrawal outside the United States costs $5.00 [1]."
     assert cite(right, [atm], question=q).answer == right
+
+
+def test_a_sentence_about_the_passages_themselves_is_removed():
+    """make demo's KB: "Do you offer personal loans, and what is the maximum amount?" got "The passage you
+    provided is about personal loans, specifically about Harbor Bank loans [1]." (what the passage is,
+    not what it says); and "Is there a fee for paper statements?" got "... it does not contain the
+    information about a fee for paper statements [1]", a refusal with a citation."""
+    r = cite("The passage you provided is about lost cards [1]. Call 1-800-555-0199 to report a lost card [1].", HITS)
+    assert r.answer == "Call 1-800-555-0199 to report a lost card [1]." and r.opening_removed
+    assert [(d.reason, d.outcome) for d in r.dropped] == [("speaks of the passages, not of what was asked", "removed")]
+    assert cite("这段文字是关于挂失的[2]。", [WIRES, ZH]).answer == ""
+    r = cite("The passage mentions a service, but it does not contain the information about a fee for it [1].", HITS)
+    assert r.citations == [] and is_refusal(r.answer)
+    kept = "The passage says to call 1-800-555-0199 to report a lost card [1]."  # what it says: an answer
+    assert cite(kept, HITS).answer == kept
