@@ -223,3 +223,13 @@ def test_a_line_of_a_name_value_list_is_a_row_in_any_passage():
              "Avenue. Extended hours: open from 9:00 a.m. to 3:00 p.m. on Saturdays.")
     hit = Hit(chunk_id="h", doc_id="b", source="branches.txt", title="", score=0.9, text=hours)
     assert "3:00 p.m. on Saturdays" in fallback_answer("Is the Quayside branch open on Saturday?", [hit])
+
+
+def test_a_chinese_word_jieba_joins_is_matched_by_its_pieces():
+    """make demo's KB: "补卡要多少钱？" was refused although the passages retrieved say 补卡工本费为每张5元: jieba
+    cuts the question 补卡要 / 多少 / 钱, and no passage has 补卡要. With no sentence sharing a word, the
+    question is matched again with such words in their two-character pieces (补卡, 卡要)."""
+    loss = Hit(chunk_id="l", doc_id="loss", source="card_loss_reporting.txt", title="", score=0.9, text=(
+        "办理正式挂失满7天后，可以到网点补办新卡，补卡工本费为每张5元。正式挂失长期有效，原卡片将被永久注销。"))
+    assert fallback_answer("补卡要多少钱？", [loss]) == "办理正式挂失满7天后，可以到网点补办新卡，补卡工本费为每张5元[1]。"
+    assert fallback_answer("开户要带什么证件？", [loss]) is None  # no piece matches either: still no answer
