@@ -10,7 +10,13 @@ names (its subject; none when it names no row or several; `_subject`), then tell
 by another row instead: a number of the sentence that stands only in other rows (not in the subject's,
 not in the text around the table), or more of the sentence's words in another row than in the
 subject's row and in the text around the table. A sentence that names another row ("Student Checking
-has no fee") is about that row and is not judged here.
+has no fee") is about that row and is not judged here. `subject_elsewhere` judges an amount for the
+row the question names taken from another passage shown.
+
+A row is named by its first cell, or by the second when the first only groups the rows (its values
+repeat: a fee schedule's "ATM and cards"). Two or more "name: value" lines in a row ("Saturday: 9:00
+a.m. to 1:00 p.m.", "ATM outside the United States: $5.00 per withdrawal") are rows too, named by what
+stands before the colon.
 """
 from __future__ import annotations
 
