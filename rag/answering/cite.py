@@ -526,8 +526,11 @@ class StreamCiter:
         if end <= self._settled or complete - self._checked < max(1, self._checked // SETTLE_GROWTH):
             return None
         self._settled, self._checked = end, complete
-        answer = cite(text[:end], self.hits, self.min_overlap, cross=self.cross, beyond=self.beyond,
-                      question=self.question).answer
+        cited = cite(text[:end], self.hits, self.min_overlap, cross=self.cross, beyond=self.beyond,
+                     question=self.question)
+        if cited.opening_removed:  # the answer will be the extract: what follows the opening is not shown
+            return None
+        answer = cited.answer
         kept = split_sentences(answer)
         held = _loop_start([answer[a:b] for a, b in kept])
         shown = answer if held is None else answer[:kept[held][0]].rstrip()

@@ -479,10 +479,16 @@ def test_the_opening_statement_removed_is_reported():
 
 def test_pipeline_falls_back_when_the_opening_statement_is_removed(manager, sample_copy):
     gen = ScriptedGenerator("Expedited delivery of a replacement card costs $35 [{n}]. The card arrives within 2 "
-                            "business days [{n}].", anchor="Expedited delivery")
-    ans = _pipeline(manager, gen).ask("How much does expedited delivery of a replacement card cost?")
+                            "business days [{n}]. Expedited delivery is not available to PO boxes [{n}].",
+                            anchor="Expedited delivery")
+    from rag.pipeline import Token
+
+    events = list(_pipeline(manager, gen).stream("How much does expedited delivery of a replacement card cost?"))
+    ans = events[-1]
     assert ans.fallback == "extractive" and not ans.refused
     assert "$25" in ans.answer and "$35" not in ans.answer
+    # what followed the wrong opening, though backed, was never on screen: the extract is all that streamed
+    assert "".join(e.text for e in events if isinstance(e, Token)) == ans.answer
     assert [(d.outcome, d.sentence[:40]) for d in ans.dropped_sentences] == [
         ("removed", "Expedited delivery of a replacement card")]
     # a later sentence removed leaves the opening one standing
