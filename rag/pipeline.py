@@ -191,7 +191,7 @@ class Pipeline:
             pool = [*cited.contesting, *(h for h in used if h.chunk_id not in first_ids)]
             extract = fallback_answer(question, pool, cross)
             if extract:
-                quoted = cite(extract, pool, gs.cite_min_overlap, contest=False)
+                quoted = cite(extract, pool, gs.cite_min_overlap, contest=False, facts=False)
                 text, citations, fallback, used = quoted.answer, quoted.citations, "extractive", pool
         if not refused and not citations and (not text.strip() or _checkable(text, used)):
             # no sentence of the answer is backed by a passage (or none is left: every one stated a fact
@@ -215,8 +215,12 @@ class Pipeline:
         if text is None:
             text, citations, refused = refusal_message(question), [], True
         else:
-            quoted = cite(text, hits, self.settings.generation.cite_min_overlap, contest=False)
+            # a quote's facts are its passage's own: only its citations are checked (the facts check, reading a
+            # table row as "header: cell", took "收费标准：…；备注：…免收" for a contradiction and emptied the answer)
+            quoted = cite(text, hits, self.settings.generation.cite_min_overlap, contest=False, facts=False)
             text, citations, refused = quoted.answer, quoted.citations, False
+            if not text.strip():  # never an empty answer
+                text, citations, refused = refusal_message(question), [], True
         end = time.perf_counter()
         timings.update(ttft_s=end - t0, generate_s=0.0, total_s=end - t0)
         yield Token(text)
