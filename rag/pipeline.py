@@ -22,7 +22,7 @@ from indexer.script import cross_script, language
 from indexer.types import Filters
 from rag.answering.cite import StreamCiter, cite, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
-from rag.answering.extract import fallback_answer
+from rag.answering.extract import fallback_answer, row_answer
 from rag.answering.refusal import evidence, refusal_message, stored_thresholds
 from rag.answering.types import Answer
 from rag.config import Settings
@@ -183,12 +183,20 @@ class Pipeline:
         text, citations = _still_cited(trim_unfinished(_clean(cited.answer)), cited.citations)
         fallback = ""
         refused = is_refusal(text) and not citations
+        # a passage that contradicted the model's claim first (the documents' own answer), then the
+        # prompt's, then those retrieved that did not fit it: an extract needs no room in the prompt
+        first_ids = {h.chunk_id for h in cited.contesting}
+        pool = [*cited.contesting, *(h for h in used if h.chunk_id not in first_ids)]
+        pool += [h for h in hits if h.chunk_id not in {p.chunk_id for p in pool}]
+        if refused and self.settings.answer.extractive_fallback and (row := row_answer(question, pool, covering=True)):
+            # the small model said the passages do not answer, where a table row holding every word of the
+            # question does ("Is there a fee for paper statements?": "Paper statement | $2 per statement")
+            quoted = cite(row, pool, gs.cite_min_overlap, contest=False, facts=False)
+            if quoted.citations:
+                text, citations, fallback, used, refused = quoted.answer, quoted.citations, "extractive", pool, False
         if refused:  # the model's own words for it may echo its instructions; the KB's message in its language
             text = refusal_message(question)
         if not refused and (not citations or cited.opening_removed) and self.settings.answer.extractive_fallback:
-            # a passage that contradicted the model's claim is quoted first: the documents' own answer
-            first_ids = {h.chunk_id for h in cited.contesting}
-            pool = [*cited.contesting, *(h for h in used if h.chunk_id not in first_ids)]
             extract = fallback_answer(question, pool, cross)
             if extract:
                 quoted = cite(extract, pool, gs.cite_min_overlap, contest=False, facts=False)

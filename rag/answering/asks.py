@@ -13,7 +13,8 @@ _ASKS = (
                             r"|how many (?:business |working )?(?:days|hours|weeks|months|years)", re.IGNORECASE)),
     ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息|限额|额度)(?:是|有)?多少|how much|what (?:is|are) the "
                          r"(?:\w+ )?(?:fees?|costs?|charges?|price|limits?)", re.IGNORECASE)),
-    ("time", re.compile(r"几点|什么时候(?:开门|关门|营业)|what time|opening hours|until when", re.IGNORECASE)),
+    ("time", re.compile(r"几点|什么时候(?:开门|关门|营业)|截止时间|what time|opening hours|until when"
+                        r"|(?:latest|earliest) time|cut-?off time", re.IGNORECASE)),
 )
 
 

@@ -41,8 +41,15 @@ def _quotable(sentence: str) -> bool:
     (a Chinese sentence packs a clause per comma; 60 characters cut off ordinary ones). Not a table
     row: its cells mean little without the header; nor a line introducing a list or table ("...为："),
     which says nothing without it (a table it introduces is quoted with it: `introduced_tables`)."""
+    n = approx_tokens(sentence)
     return (not is_table_row(sentence) and not sentence.rstrip().endswith((":", "："))
-            and 3 <= approx_tokens(sentence) <= (150 if is_cjk(sentence) else 60))
+            and 3 <= n <= (150 if is_cjk(sentence) else 60) and not _heading(sentence, n))
+
+
+def _heading(sentence: str, n: int) -> bool:
+    """A short line that ends no sentence: a heading ("Safe deposit boxes", "补卡"), which names a topic and
+    says nothing of it."""
+    return n < (8 if is_cjk(sentence) else 6) and not re.search(r"[.!?。！？;；)）\]\d]$", sentence.strip())
 
 
 # a sentence that opens by referring back ("It is our only branch open on Sundays.", "If you do, we
@@ -160,9 +167,9 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
     parts = [p for p in re.split(r"[?？]+", question) if content_tokens(p)]
     if len(parts) > 1 and not any(cross_script(question, h.text) for h in hits):
         return _each_part(parts, hits)
-    for n, hit in enumerate(hits, 1):  # a table row the question names, in any passage, before sentences
-        if not cross_script(question, hit.text) and (row := row_quote(hit.text, question)):
-            return cite_sentence(row, n)
+    row = row_answer(question, hits)  # a table row the question names, in any passage, before sentences
+    if row:
+        return row
     across = 0
     for n, hit in enumerate(hits, 1):
         if cross is not None and cross_script(question, hit.text):
@@ -176,6 +183,16 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
             return text
     split = _split_joined(question)
     return fallback_answer(split, hits, cross, max_across) if split else None
+
+
+def row_answer(question: str, hits: Sequence[Hit], covering: bool = False) -> str | None:
+    """The table row (or "name: value" line) the question names, from the first passage that has one,
+    citing it; None when no passage has one. `covering`: only a row that, with its header, holds every
+    word of the question."""
+    for n, hit in enumerate(hits, 1):
+        if not cross_script(question, hit.text) and (row := row_quote(hit.text, question, covering)):
+            return cite_sentence(row, n)
+    return None
 
 
 def _split_joined(question: str) -> str | None:

@@ -308,7 +308,7 @@ def _asked_row(passage: str, question: str) -> _Row | None:
     return _table(passage).rows[shared[0][1]]
 
 
-def row_quote(passage: str, question: str) -> str | None:
+def row_quote(passage: str, question: str, covering: bool = False) -> str | None:
     """The row of `passage` the question names (or, naming none, the row holding the kind of number it
     asks for: `_asked_row`), each cell with its column's header, as one sentence ("Online and mobile,
     international wires - Everyday Checking: $10,000 per day; Premier Checking: $50,000 per day.";
@@ -316,9 +316,15 @@ def row_quote(passage: str, question: str) -> str | None:
     alone means little without its header, which is why an extract never quotes one."""
     if not _tabular(passage) or not question:
         return None
-    row = _subject(passage, question) or _asked_row(passage, question)
+    row = _subject(passage, question)
+    kind = asked_kind(question)
+    if row is not None and kind and kind not in number_kinds(" ".join(row.cells[1:])):
+        row = None  # it names the row but asks what the row does not give ("the latest time" for a wire's limits)
+    row = row or _asked_row(passage, question)
     if row is None:
         return None
+    if covering and not set(tokenize(question)) <= row.tokens | set(tokenize(" ".join(row.header))):
+        return None  # `covering`: only a row holding every word of the question
     if not any(row.header):
         # a line of a "name: value" list is quoted before the passage's sentences only when it shares more
         # of the question's words than any of them: "Is the Quayside branch open on Saturday?" names the

@@ -498,6 +498,19 @@ def test_pipeline_falls_back_when_the_opening_statement_is_removed(manager, samp
     assert ans.fallback == "" and ans.answer == "Expedited delivery of a replacement card costs $25 [1]."
 
 
+def test_pipeline_a_model_refusal_where_a_table_row_answers_is_that_row(manager, sample_copy):
+    """make demo's KB: "Is there a fee for paper statements?" got "... it does not contain the information
+    about a fee for paper statements [1]." (a refusal), where the fee table's row gives $2."""
+    gen = ScriptedGenerator("The passage does not contain the information about a fee for paper statements [{n}].",
+                            anchor="Paper statement")
+    ans = _pipeline(manager, gen).ask("Is there a fee for paper statements?")
+    assert not ans.refused and ans.fallback == "extractive" and "$2" in ans.answer and ans.citations
+    # a refusal with no row named stays the refusal
+    gen = ScriptedGenerator("The passages do not contain the answer [{n}].", anchor="Paper statement")
+    ans = _pipeline(manager, gen).ask("Can I pay my paper statements with Bitcoin?")
+    assert ans.refused and ans.citations == []
+
+
 def test_pipeline_falls_back_when_nothing_supported_is_left(manager, sample_copy):
     gen = ScriptedGenerator("An Everyday Checking account costs $15 a month [{n}].", anchor="Everyday Checking | $12 |")
     ans = _pipeline(manager, gen).ask("How much is the monthly fee for an Everyday Checking account?")
