@@ -234,14 +234,16 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
         text = answer[a:b]
         s = _Sentence(a, b, text, content_tokens(text), parse_citations(text))
         fact_failed: list[int] = []
+        about_passages = False
         if s.cited and NO_ANSWER.search(text):
             s.dropped += [_unattached(text, n, "says the passages do not answer, which no passage can back")
                           for n in s.cited]
             s.cited = []
         elif META.search(text) and not is_refusal(text):
-            # what the passages are, not what they say ("The passage you provided is about personal loans")
+            # what the passages are, not what they say ("The passage you provided is about personal loans"):
+            # removed, and attached to no passage
             s.dropped.append(_unattached(text, 0, "speaks of the passages, not of what was asked"))
-            s.cited, fact_failed = [], [0]  # removed, and attached to no passage
+            s.cited, fact_failed, about_passages = [], [0], True
         for n in s.cited:
             if not 1 <= n <= len(hits):
                 s.dropped.append(_unattached(text, n, f"cites passage [{n}], which does not exist"))
@@ -259,7 +261,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
             s.kept = fact_failed
             s.dropped = [d for d in s.dropped if d.passage not in fact_failed]
             fact_failed = []
-        if attach and not s.kept and fact_failed != [0] and len(s.tokens) >= min_attach_tokens \
+        if attach and not s.kept and not about_passages and len(s.tokens) >= min_attach_tokens \
                 and not is_refusal(text) and hits:
             checked = [check(s, i) for i in range(len(hits))]
             passing = [i for i, (ok, *_) in enumerate(checked) if ok]

@@ -18,7 +18,7 @@ from indexer.tokenize import count_tokens as approx_tokens
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.cite import content_tokens
 from rag.answering.table_rows import introduced_tables, row_quote
-from rag.text import is_table_row, join_wrapped_lines, prose_lines, prose_sentences
+from rag.text import is_table_row, prose_lines
 from rag.types import Hit
 
 
@@ -78,9 +78,11 @@ def _quote(chunk: str, chosen: dict[str, int], n: int) -> str:
 def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[str, int]]:
     """(content words shared by the best, {text: place in the chunk}) of the chunk's sentences, and short
     tables with the sentence introducing them, that best match the question: the most content words
-    shared, then one stating the kind of number asked for, then the earliest."""
-    order = prose_sentences(chunk)
-    lead = _line_leads(chunk)
+    shared, then the one whose line opens with more of the others, then one stating the kind of number
+    asked for, then the earliest."""
+    lines = prose_lines(chunk)
+    order = [s for sents in lines for s in sents]
+    lead = _line_leads(lines)
     sents = [(i, s, s) for i, s in enumerate(order) if _quotable(s)]
     # a short table with the sentence introducing it, quoted whole where that sentence stands, matched
     # by the sentence and the header
@@ -88,7 +90,7 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
     sents += [(order.index(intro) if intro in order else len(order), about, quote) for intro, about, quote in tables]
     quotes = {quote for *_, quote in tables}
     q = content_tokens(question)
-    kind = asked_kind(question)  # of sentences sharing as many words, one stating what is asked comes first
+    kind = asked_kind(question)
     # of sentences sharing as many words, one whose line's first sentence holds more of the others
     # comes first, then one stating the kind of number asked for
     scored = sorted(((len(q & content_tokens(about)), _lead_shared(q, about, lead.get(about)),
@@ -112,11 +114,11 @@ def _lead_shared(q: set[str], sentence: str, lead: str | None) -> int:
     return len((q - content_tokens(sentence)) & content_tokens(lead)) if lead else 0
 
 
-def _line_leads(chunk: str) -> dict[str, str]:
-    """{sentence: the first sentence of its line} for every sentence after a line's first, when that
-    one can be quoted."""
+def _line_leads(lines: list[list[str]]) -> dict[str, str]:
+    """{sentence: the first sentence of its line} for every sentence after a line's first (`lines`: a
+    chunk's `prose_lines`), when that one can be quoted."""
     out: dict[str, str] = {}
-    for sents in prose_lines(chunk):
+    for sents in lines:
         if len(sents) > 1 and _quotable(sents[0]):
             for s in sents[1:]:
                 out.setdefault(s, sents[0])
@@ -126,17 +128,14 @@ def _line_leads(chunk: str) -> dict[str, str]:
 def _with_antecedents(chunk: str, chosen: list[str], at: dict[str, int] | None = None) -> list[str]:
     """`chosen` (in chunk order) and, before a sentence that refers back, the first sentence of its
     line; the result in chunk order (`at`: the place of a chosen text that is no sentence of the chunk)."""
-    order = prose_sentences(chunk)
+    lines = prose_lines(chunk)
+    order = [s for sents in lines for s in sents]
+    lead = _line_leads(lines)
     at = at or {}
     out = list(chosen)
     for s in chosen:
-        if _ANAPHOR.match(s):
-            for line in join_wrapped_lines(chunk):
-                sents = prose_sentences(line)
-                if s in sents[1:]:
-                    if sents[0] not in out and _quotable(sents[0]):
-                        out.append(sents[0])
-                    break
+        if _ANAPHOR.match(s) and s in lead and lead[s] not in out:
+            out.append(lead[s])
     return sorted(out, key=lambda x: order.index(x) if x in order else at.get(x, len(order)))
 
 
@@ -189,10 +188,14 @@ def row_answer(question: str, hits: Sequence[Hit], covering: bool = False) -> st
     """The table row (or "name: value" line) the question names, from the first passage that has one,
     citing it; None when no passage has one. `covering`: only a row that, with its header, holds every
     word of the question."""
-    for n, hit in enumerate(hits, 1):
-        if not cross_script(question, hit.text) and (row := row_quote(hit.text, question, covering)):
-            return cite_sentence(row, n)
-    return None
+    found = _named_row(question, hits, covering)
+    return cite_sentence(found[1], found[0]) if found else None
+
+
+def _named_row(question: str, hits: Sequence[Hit], covering: bool = False) -> tuple[int, str] | None:
+    """(passage number, row as a sentence) of the first same-script passage with a row the question names."""
+    return next(((n, row) for n, hit in enumerate(hits, 1) if not cross_script(question, hit.text)
+                 and (row := row_quote(hit.text, question, covering))), None)
 
 
 def _split_joined(question: str) -> str | None:
@@ -215,7 +218,7 @@ def _each_part(parts: list[str], hits: Sequence[Hit]) -> str | None:
     chosen: dict[int, dict[str, int]] = {}
     for k, part in enumerate(parts):
         asked = part if k == 0 else f"{parts[0]} {part}"
-        row = next(((n, r) for n, hit in enumerate(hits, 1) if (r := row_quote(hit.text, asked))), None)
+        row = _named_row(asked, hits)  # (every passage is in the question's script here)
         if row is not None:
             chosen.setdefault(row[0], {}).setdefault(row[1], -1)  # a row the question names comes first
             continue

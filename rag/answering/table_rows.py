@@ -94,6 +94,20 @@ def _key_column(body: list[tuple[str, ...]]) -> int:
     return 1 if grouped and named else 0
 
 
+def _name_first(cells: tuple[str, ...], k: int) -> tuple[str, ...]:
+    """`cells` with the one at `k` (the column naming the rows) first."""
+    return (cells[k], *cells[:k], *cells[k + 1:]) if 0 < k < len(cells) else cells
+
+
+def _row(cells: tuple[str, ...], header: tuple[str, ...]) -> _Row | None:
+    """A row named by its first cell; None when that cell holds no word."""
+    key_tokens = frozenset(tokenize(cells[0]))
+    if not key_tokens:
+        return None
+    line = " | ".join(cells)
+    return _Row(cells[0], key_tokens, frozenset(tokenize(line)), _numbers(line), cells, header)
+
+
 @lru_cache(maxsize=512)  # every sentence of an answer is checked against every passage: parse each once
 def _table(passage: str) -> _Table:
     rows: list[_Row] = []
@@ -104,15 +118,8 @@ def _table(passage: str) -> _Table:
     def close() -> None:
         if header:
             blocks.append(_Block(before, header, tuple(body)))
-            k = _key_column(body)
-            for cells in body:
-                if k:  # the row's name first, its group after it ("Stop payment - category: Checks ...")
-                    cells = (cells[k], *cells[:k], *cells[k + 1:])
-                key_tokens = frozenset(tokenize(cells[0]))
-                if key_tokens:
-                    line = " | ".join(cells)
-                    rows.append(_Row(cells[0], key_tokens, frozenset(tokenize(line)), _numbers(line), cells,
-                                     (header[k], *header[:k], *header[k + 1:]) if k and len(header) > k else header))
+            k = _key_column(body)  # the row's name first, its group after it ("Stop payment - category: ...")
+            rows.extend(row for cells in body if (row := _row(_name_first(cells, k), _name_first(header, k))))
 
     lines = passage.splitlines()
     listed = _key_value_lists(lines)
@@ -121,9 +128,8 @@ def _table(passage: str) -> _Table:
             if not header_next:
                 close()
                 header_next = True
-            key, value = listed[i]
-            rows.append(_Row(key, frozenset(tokenize(key)), frozenset(tokenize(line)), _numbers(line), (key, value),
-                             ("", "")))
+            if row := _row(listed[i], ("", "")):
+                rows.append(row)
             continue
         # "| a | b |" (Markdown) or "a | b" (a table as the parsers write it into a chunk)
         raw = line.strip()
