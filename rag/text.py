@@ -18,9 +18,10 @@ from indexer.script import is_cjk, language  # noqa: F401  (re-exported for the 
 from indexer.tokenize import count_tokens
 
 BULLET = re.compile(r"^\s*([-*•·>#|]|\d+[.)、]|[一二三四五六七八九十]+、)")
-# a line of a "key: value" list ("周六、周日：10:00—16:00", "Monday to Friday: 9 a.m. to 5 p.m."): an item of
-# its own, never the wrapped end of the line before
-KEY_VALUE = re.compile(r"^\s*(?:[^\s:：|。，]{1,12}：|[A-Z][\w ,'/&-]{0,30}:\s)")
+# a line of a "key: value" list ("周六、周日：10:00—16:00", "Monday to Friday: 9 a.m. to 5 p.m.", "ATM outside the
+# United States: $5.00 per withdrawal"): an item of its own, never the wrapped end of the line before; a row
+# of a table in all but form (rag.answering.table_rows). Group 1 is the key, group 2 what follows it.
+KEY_VALUE = re.compile(r"^\s*(?:[-*•]\s*)?([^\s:：|。，.!?]{1,20}(?=：)|[A-Z][\w ,'/&()-]{0,59}(?=:\s))[:：]\s*(.*)$")
 _LINE_END = re.compile(r"[.!?:;。！？；：]$")
 _MARKUP = " \t-*#>|•·"
 WRAP_MIN_CJK, WRAP_MIN_LATIN = 20, 40  # characters: shorter lines are headings or ends of paragraphs

@@ -30,6 +30,7 @@ from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.verify import CHARGE_WORDS, denies_charge, number_facts
+from rag.text import KEY_VALUE
 
 _RULE = re.compile(r"^[\s|:-]+$")
 
@@ -65,11 +66,6 @@ class _Table:
     blocks: tuple[_Block, ...]       # each table, for quoting it whole (`introduced_tables`)
 
 
-# "Saturday: 9:00 a.m. to 1:00 p.m.", "- Expedited delivery: $25, ...", "周六、周日：10:00—16:00" (a colon before a
-# space, or a Chinese one; the name without a sentence's end in it)
-_KEY_VALUE = re.compile(r"^\s*(?:[-*•]\s*)?([^:：|。.!?]{2,60}?)(?::\s+|：\s*)(\S.*)$")
-
-
 def _tabular(passage: str) -> bool:
     """Can `passage` hold rows (a table's pipes, or a list's "name: value" colons)? A cheap test first."""
     return "|" in passage or ":" in passage or "：" in passage
@@ -79,7 +75,7 @@ def _key_value_lists(lines: list[str]) -> dict[int, tuple[str, str]]:
     """{line number: (name, value)} for the lines of lists of two or more "name: value" lines in a row:
     rows of a table in all but form (each names one thing and says what it costs, when it opens ...)."""
     found = {i: (m.group(1).strip(), m.group(2).strip()) for i, line in enumerate(lines)
-             if "|" not in line and (m := _KEY_VALUE.match(line))}
+             if "|" not in line and (m := KEY_VALUE.match(line)) and m.group(2).strip()}
     return {i: kv for i, kv in found.items() if i - 1 in found or i + 1 in found}
 
 
