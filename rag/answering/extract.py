@@ -166,7 +166,10 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
     parts = [p for p in re.split(r"[?？]+", question) if content_tokens(p)]
     if len(parts) > 1 and not any(cross_script(question, h.text) for h in hits):
         return _each_part(parts, hits)
-    row = row_answer(question, hits)  # a table row the question names, in any passage, before sentences
+    # a table row the question names (or the tier holding an amount it states), in any passage, before
+    # sentences; one found only by the kind of number asked comes in rank order (a lower passage's "Continuous overdraft fee ... after 7 days" is no
+    # answer to "how long do I have to fix an overdraft" that the first passage gives)
+    row = row_answer(question, hits, named=True)
     if row:
         return row
     across = 0
@@ -177,25 +180,28 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
             across += 1
             text = quote_across(question, hit.text, n, cross)
         else:
-            text = extractive_answer(question, hit.text, n)
+            row = row_quote(hit.text, question)
+            text = cite_sentence(row, n) if row else extractive_answer(question, hit.text, n)
         if text:
             return text
     split = _split_joined(question)
     return fallback_answer(split, hits, cross, max_across) if split else None
 
 
-def row_answer(question: str, hits: Sequence[Hit], covering: bool = False) -> str | None:
-    """The table row (or "name: value" line) the question names, from the first passage that has one,
-    citing it; None when no passage has one. `covering`: only a row that, with its header, holds every
-    word of the question."""
-    found = _named_row(question, hits, covering)
+def row_answer(question: str, hits: Sequence[Hit], covering: bool = False, named: bool = False) -> str | None:
+    """The table row (or "name: value" line) the question asks about (`row_quote`), from the first
+    passage that has one, citing it; None when no passage has one. `covering`: only a row that, with
+    its header, holds every word of the question; `named`: only a row the question names (or the tier
+    holding an amount it states)."""
+    found = _named_row(question, hits, covering, named)
     return cite_sentence(found[1], found[0]) if found else None
 
 
-def _named_row(question: str, hits: Sequence[Hit], covering: bool = False) -> tuple[int, str] | None:
-    """(passage number, row as a sentence) of the first same-script passage with a row the question names."""
+def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
+               named: bool = False) -> tuple[int, str] | None:
+    """(passage number, row as a sentence) of the first same-script passage with a row `row_quote` gives."""
     return next(((n, row) for n, hit in enumerate(hits, 1) if not cross_script(question, hit.text)
-                 and (row := row_quote(hit.text, question, covering))), None)
+                 and (row := row_quote(hit.text, question, covering, named))), None)
 
 
 def _split_joined(question: str) -> str | None:

@@ -310,7 +310,7 @@ def _asked_row(passage: str, question: str) -> _Row | None:
     return _table(passage).rows[shared[0][1]]
 
 
-def row_quote(passage: str, question: str, covering: bool = False) -> str | None:
+def row_quote(passage: str, question: str, covering: bool = False, named: bool = False) -> str | None:
     """The row of `passage` the question names (or, naming none, the row holding the kind of number it
     asks for: `_asked_row`), each cell with its column's header, as one sentence ("Online and mobile,
     international wires - Everyday Checking: $10,000 per day; Premier Checking: $50,000 per day.";
@@ -322,7 +322,10 @@ def row_quote(passage: str, question: str, covering: bool = False) -> str | None
     kind = asked_kind(question)
     if row is not None and kind and kind not in number_kinds(" ".join(row.cells[1:])):
         row = None  # it names the row but asks what the row does not give ("the latest time" for a wire's limits)
-    row = row or _asked_row(passage, question)
+    if named:  # `named`: only a row the question names, or the tier holding an amount it states
+        row = row or (_tier_row(passage, question) if kind == "money" else None)
+    else:
+        row = row or _asked_row(passage, question)
     if row is None:
         return None
     if covering and not set(tokenize(question)) <= row.tokens | set(tokenize(" ".join(row.header))):

@@ -233,3 +233,22 @@ def test_a_chinese_word_jieba_joins_is_matched_by_its_pieces():
         "办理正式挂失满7天后，可以到网点补办新卡，补卡工本费为每张5元。正式挂失长期有效，原卡片将被永久注销。"))
     assert fallback_answer("补卡要多少钱？", [loss]) == "办理正式挂失满7天后，可以到网点补办新卡，补卡工本费为每张5元[1]。"
     assert fallback_answer("开户要带什么证件？", [loss]) is None  # no piece matches either: still no answer
+
+
+def test_a_row_found_only_by_the_kind_of_number_asked_does_not_outrank_a_higher_passage():
+    """The bank eval set's "I went into overdraft yesterday. How long do I have to fix it and avoid the
+    fee?": the first passage answers (until 8:00 p.m. the next business day); the fee schedule, ranked
+    lower, has a row stating a duration ("after 7 consecutive days overdrawn") that the question does
+    not name. Only a row the question names is quoted before a higher-ranked passage's sentences."""
+    grace = Hit(chunk_id="g", doc_id="od", source="overdraft_policy.md", title="", score=0.9, text=(
+        "If your account becomes overdrawn, you have until 8:00 p.m. Eastern Time on the next business day to "
+        "bring your available balance back to $0 or above. If you do, we waive all overdraft fees for the previous day."))
+    schedule = Hit(chunk_id="s", doc_id="fs", source="fee_schedule.csv", title="", score=0.8, text=(
+        "category | service | fee | notes\nOverdraft | Overdraft fee | $29.00 | Maximum 3 per day\n"
+        "Overdraft | Continuous overdraft fee | $25.00 | Once per overdraft period after 7 consecutive days overdrawn\n"
+        "Overdraft | Overdraft Protection transfer | $10.00 per day |"))
+    q = "I went into overdraft yesterday. How long do I have to fix it and avoid the fee?"
+    assert fallback_answer(q, [grace, schedule]).startswith("If your account becomes overdrawn, you have until 8:00 p.m.")
+    # a row the question names still comes first from any passage
+    assert fallback_answer("How much is an Overdraft Protection transfer?", [grace, schedule]).startswith(
+        "Overdraft Protection transfer - category: Overdraft; fee: $10.00 per day")
