@@ -187,7 +187,8 @@ class Pipeline:
         # prompt's, then those retrieved that did not fit it: an extract needs no room in the prompt
         first_ids = {h.chunk_id for h in cited.contesting}
         pool = [*cited.contesting, *(h for h in used if h.chunk_id not in first_ids)]
-        pool += [h for h in hits if h.chunk_id not in {p.chunk_id for p in pool}]
+        in_pool = {h.chunk_id for h in pool}
+        pool += [h for h in hits if h.chunk_id not in in_pool]
         if refused and self.settings.answer.extractive_fallback and (row := row_answer(question, pool, covering=True)):
             # the small model said the passages do not answer, where a table row holding every word of the
             # question does ("Is there a fee for paper statements?": "Paper statement | $2 per statement")

@@ -952,10 +952,10 @@ def _denying(c: _Clause, ng: _Negation) -> float:
     """How much of what an answer's negation `ng` denies a passage clause `c` must hold to back it: 0.5
     when `c` denies or restricts something (a negation, an amount of 0, a denying word, an antonym of a
     word `ng` negates), 1 when only under a condition, 0 when it denies nothing."""
-    if not (c.heads or c.zero or c.tokens & _DENYING or any(_antonym(w, c) for w in ng.words)):
+    restricts = c.zero or bool(c.tokens & _DENYING) or any(_antonym(w, c) for w in ng.words)
+    if not (c.heads or restricts):
         return 0.0
-    unconditional = any(not x.conditional for x in c.heads.values()) or (
-        not _CONDITION.search(c.text) and (c.zero or c.tokens & _DENYING or any(_antonym(w, c) for w in ng.words)))
+    unconditional = any(not x.conditional for x in c.heads.values()) or (restricts and not _CONDITION.search(c.text))
     return 0.5 if unconditional else 1.0
 
 
