@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from indexer.kbs import KBManager
 from indexer.script import cross_script, language
 from indexer.types import Filters
+from rag.answering.asks import asked_kind
 from rag.answering.cite import StreamCiter, cite, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
 from rag.answering.extract import fallback_answer, row_answer
@@ -189,9 +190,11 @@ class Pipeline:
         pool = [*cited.contesting, *(h for h in used if h.chunk_id not in first_ids)]
         in_pool = {h.chunk_id for h in pool}
         pool += [h for h in hits if h.chunk_id not in in_pool]
-        if refused and self.settings.answer.extractive_fallback and (row := row_answer(question, pool, covering=True)):
+        if refused and self.settings.answer.extractive_fallback and (row := self._answering_row(question, pool)):
             # the small model said the passages do not answer, where a table row holding every word of the
-            # question does ("Is there a fee for paper statements?": "Paper statement | $2 per statement")
+            # question does ("Is there a fee for paper statements?": "Paper statement | $2 per statement"), or
+            # the one row giving the kind of number asked ("How many overdraft fees can I be charged in one
+            # day?": "Maximum overdraft fees per day | 3 fees ($87)")
             quoted = cite(row, pool, gs.cite_min_overlap, contest=False, facts=False)
             if quoted.citations:
                 text, citations, fallback, used, refused = quoted.answer, quoted.citations, "extractive", pool, False
@@ -216,6 +219,13 @@ class Pipeline:
             timings["first_shown_s"] = (shown_at or end) - t0  # the first checked text a reader sees
         yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=used,
                      dropped=cited.dropped, fallback=fallback)
+
+    @staticmethod
+    def _answering_row(question: str, pool: list) -> str | None:
+        """A table row that answers the question although the model said nothing does: one holding every
+        word of it, or, for a question asking for a kind of number, the row giving that kind of number that
+        shares the most words with it (rag.answering.table_rows.row_quote)."""
+        return row_answer(question, pool, covering=True) or (row_answer(question, pool) if asked_kind(question) else None)
 
     def _extract(self, question: str, hits: list, t0: float, timings: dict[str, float]) -> Iterator[Token | Answer]:
         """The extractive answer: no prompt, no generator. With no sentence sharing a content word

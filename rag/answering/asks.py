@@ -1,6 +1,6 @@
 """What kind of number a question asks for: a duration ("多久", "how long"), an amount of money ("多少钱",
-"how much") or a time of day ("几点", "what time"). An extract prefers what holds that kind of number
-(rag.answering.verify.number_facts: "受理之日起15日内" is a duration, "10元/年" money), so that "投诉之后多久
+"how much", "最多能借多少"), a time of day ("几点", "what time") or a count ("几次", "how many fees"). An
+extract prefers what holds that kind of number (rag.answering.verify.number_facts: "受理之日起15日内" is a duration, "10元/年" money), so that "投诉之后多久
 会有答复？" is answered with the time limit, not with a sentence that only shares its words."""
 from __future__ import annotations
 
@@ -11,15 +11,19 @@ from rag.answering.verify import number_facts
 _ASKS = (
     ("duration", re.compile(r"多久|多长时间|多少(?:个工作)?[天日]|几[天日]|几个(?:工作日|小时|月)|how long|how soon"
                             r"|how many (?:business |working )?(?:days|hours|weeks|months|years)", re.IGNORECASE)),
-    ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息|限额|额度)(?:是|有)?多少|how much|what (?:is|are) the "
-                         r"(?:\w+ )?(?:fees?|costs?|charges?|price|limits?)", re.IGNORECASE)),
+    ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息|限额|额度)(?:是|有)?多少|能?[借贷转取存汇][款账]?多少"
+                         r"|(?:哪些|什么)(?:费用?|收费)|how much|what (?:is|are) the (?:\w+ )?(?:fees?|costs?|charges?|price|limits?)"
+                         r"|what (?:fees?|charges?)\b", re.IGNORECASE)),
     ("time", re.compile(r"几点|什么时候(?:开门|关门|营业)|截止时间|what time|opening hours|until when"
                         r"|(?:latest|earliest) time|cut-?off time", re.IGNORECASE)),
+    # after the duration: "how many days" asks for a duration, "how many fees" for a count
+    ("number", re.compile(r"(?:几|多少)(?:次|笔|张|个|家|项|种|位)|how many\b", re.IGNORECASE)),
 )
 
 
 def asked_kind(question: str) -> str | None:
-    """'duration', 'money' or 'time' when the question asks for that kind of number, else None."""
+    """'duration', 'money', 'time' or 'number' (a count) when the question asks for that kind of number,
+    else None."""
     return next((kind for kind, pattern in _ASKS if pattern.search(question)), None)
 
 

@@ -17,6 +17,7 @@ from indexer.script import cross_script, is_cjk
 from indexer.tokenize import count_tokens as approx_tokens
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.cite import content_tokens
+from rag.answering.equivalents import canonical
 from rag.answering.table_rows import introduced_tables, row_quote
 from rag.text import is_table_row, prose_lines
 from rag.types import Hit
@@ -89,11 +90,11 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
     tables = introduced_tables(chunk)
     sents += [(order.index(intro) if intro in order else len(order), about, quote) for intro, about, quote in tables]
     quotes = {quote for *_, quote in tables}
-    q = content_tokens(question)
+    q = _words(question)
     kind = asked_kind(question)
     # of sentences sharing as many words, one whose line's first sentence holds more of the others
     # comes first, then one stating the kind of number asked for
-    scored = sorted(((len(q & content_tokens(about)), _lead_shared(q, about, lead.get(about)),
+    scored = sorted(((len(q & _words(about)), _lead_shared(q, about, lead.get(about)),
                       bool(kind) and kind in number_kinds(s), -i, s) for i, about, s in sents), reverse=True)
     best = [(shared, -i, s) for shared, _, _, i, s in scored[:max_sentences] if shared > 0]
     if best and scored[0][1]:
@@ -111,7 +112,12 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
 def _lead_shared(q: set[str], sentence: str, lead: str | None) -> int:
     """Content words of the question not in `sentence` but in the first sentence of its line (`lead`),
     which often names what a later sentence speaks of."""
-    return len((q - content_tokens(sentence)) & content_tokens(lead)) if lead else 0
+    return len((q - _words(sentence)) & _words(lead)) if lead else 0
+
+
+def _words(text: str) -> set[str]:
+    """Content words, each of a group of equivalents as its group (rag.answering.equivalents)."""
+    return canonical(content_tokens(text))
 
 
 def _line_leads(lines: list[list[str]]) -> dict[str, str]:

@@ -252,3 +252,38 @@ def test_a_row_found_only_by_the_kind_of_number_asked_does_not_outrank_a_higher_
     # a row the question names still comes first from any passage
     assert fallback_answer("How much is an Overdraft Protection transfer?", [grace, schedule]).startswith(
         "Overdraft Protection transfer - category: Overdraft; fee: $10.00 per day")
+
+
+def _hit(i: int, text: str, source: str = "") -> Hit:
+    return Hit(chunk_id=f"c{i}", doc_id=f"d{i}", text=text, score=1.0 - i / 10, source=source or f"s{i}", title="")
+
+
+def test_a_question_and_a_passage_saying_the_same_thing_in_other_words_match():
+    """make demo's KB: "一天最多能转多少钱？" got the branches' booking sentence ("最多可预约未来7天"), the only one
+    sharing its words as cut, ranked above the transfer-limits table, which says 单日 for 一天, 限额 for 最多
+    and 转账 for 转."""
+    booking = _hit(0, "您可以通过手机银行“网点预约”功能预约，最多可预约未来7天内的时段。")
+    limits = _hit(1, "电子渠道转账限额取决于您使用的安全认证工具：\n认证方式 | 单笔限额 | 单日累计限额\n"
+                     "短信验证码 | 5万元 | 20万元\nU盾 | 50万元 | 100万元\n柜台转账不设上限。")
+    ans = fallback_answer("一天最多能转多少钱？", [limits, booking])
+    assert ans.startswith("电子渠道转账限额取决于您使用的安全认证工具") and "单日累计限额：20万元" in ans
+    # in English: "daily" is "per day", "limit" a "maximum"
+    wires = _hit(0, "Wires to other banks cost 25 dollars. The maximum you can send per day by wire is "
+                    "50,000 dollars.")
+    assert fallback_answer("What is the daily wire limit?", [wires]) == \
+        "The maximum you can send per day by wire is 50,000 dollars [1]."
+
+
+def test_how_many_asks_for_a_count():
+    from rag.answering.asks import asked_kind
+
+    assert asked_kind("How many overdraft fees can I be charged in one day?") == "number"
+    assert asked_kind("How many days do I have to cover an overdraft?") == "duration"
+    assert asked_kind("每天能取几次？") == "number"
+    assert asked_kind("个人贷款最多能借多少？") == "money"
+    table = _hit(0, "| Item | Fee |\n|---|---|\n| Overdraft fee (per item we pay) | $29 |\n"
+                    "| Maximum overdraft fees per day | 3 fees ($87) |\n"
+                    "| Continuous overdraft fee (account overdrawn 7 consecutive calendar days) | $25 |\n"
+                    "We do not charge an overdraft fee if your account is overdrawn by $50 or less.")
+    assert fallback_answer("How many overdraft fees can I be charged in one day?", [table]) == \
+        "Maximum overdraft fees per day - Fee: 3 fees ($87) [1]."

@@ -27,6 +27,8 @@ QUESTIONS: dict[str, tuple[str, ...] | None] = {
     "Which branches have safe deposit boxes and how much do they cost?": ("Quayside Main and Old Town",),
     "周末网点营业吗？": None,
     "一天最多能转多少钱？": None,
+    # a sentence about fees not charged had been quoted: "how many" asks for a count
+    "How many overdraft fees can I be charged in one day?": ("3 fees",),
     "Does Harbor Bank share my data with third parties?": None,
 }
 

@@ -505,6 +505,12 @@ def test_pipeline_a_model_refusal_where_a_table_row_answers_is_that_row(manager,
                             anchor="Paper statement")
     ans = _pipeline(manager, gen).ask("Is there a fee for paper statements?")
     assert not ans.refused and ans.fallback == "extractive" and "$2" in ans.answer and ans.citations
+    # a question asking for an amount: the row it names gives one, though it lacks the question's "cost"
+    # (make demo's "How many overdraft fees can I be charged in one day?", refused, has the count row
+    # "Maximum overdraft fees per day | 3 fees ($87)")
+    gen = ScriptedGenerator("I could not find the answer in the passages [{n}].", anchor="Stop payment")
+    ans = _pipeline(manager, gen).ask("How much does a stop payment cost?")
+    assert not ans.refused and ans.fallback == "extractive" and "$30 per request" in ans.answer, ans.answer
     # a refusal with no row named stays the refusal
     gen = ScriptedGenerator("The passages do not contain the answer [{n}].", anchor="Paper statement")
     ans = _pipeline(manager, gen).ask("Can I pay my paper statements with Bitcoin?")

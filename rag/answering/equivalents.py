@@ -1,0 +1,30 @@
+"""Words a question and a document use for the same thing ("一天最多能转多少钱？" over a table headed
+"单日累计限额"; "daily limit" over "maximum ... per day"): an extract matches a question's words with a
+passage's through their group, so each group counts once, whichever of its words either side uses.
+
+The groups are tokens as rag's tokenizer gives them (English stemmed: "daily" is "daili"). They are
+kept to words that mean the same in any knowledge base: days, months and years as periods, maximums
+and limits, fees and charges, and the verbs of moving money (a question's "转" is a document's "转账"), in both languages.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+GROUPS: tuple[tuple[str, ...], ...] = (
+    ("一天", "每天", "每日", "单日", "当日", "当天", "day", "daili"),
+    ("每月", "一个月", "月度", "month"),
+    ("一年", "每年", "年度", "全年", "year", "annual"),
+    ("最多", "最多能", "最高", "上限", "限额", "额度", "maximum", "max", "limit"),
+    ("费用", "收费", "手续费", "收取", "要收", "fee", "charg", "cost"),
+    ("转", "转账"),
+    ("取", "取款", "取现", "withdraw"),
+    ("借", "借款", "贷款", "borrow", "loan"),
+    ("境外", "国外", "海外", "abroad", "oversea"),
+)
+
+_CANON = {word: group[0] for group in GROUPS for word in group}
+
+
+def canonical(tokens: Iterable[str]) -> set[str]:
+    """The tokens with each word of a group replaced by the group's first word."""
+    return {_CANON.get(t, t) for t in tokens}
