@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from indexer.kbs import KBManager
 from indexer.script import cross_script, language
 from indexer.types import Filters
-from rag.answering.asks import asked_kind
+from rag.answering.asks import asked_kind, asked_values
 from rag.answering.cite import StreamCiter, cite, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
 from rag.answering.extract import fallback_answer, row_answer
@@ -200,11 +200,10 @@ class Pipeline:
                 text, citations, fallback, used, refused = quoted.answer, quoted.citations, "extractive", pool, False
         if refused:  # the model's own words for it may echo its instructions; the KB's message in its language
             text = refusal_message(question)
-        if not refused and (not citations or cited.opening_removed) and self.settings.answer.extractive_fallback:
-            extract = fallback_answer(question, pool, cross)
-            if extract:
-                quoted = cite(extract, pool, gs.cite_min_overlap, contest=False, facts=False)
-                text, citations, fallback, used = quoted.answer, quoted.citations, "extractive", pool
+        if not refused and self.settings.answer.extractive_fallback and (
+                extract := _replacing_extract(question, text, not citations or cited.opening_removed, pool, cross)):
+            quoted = cite(extract, pool, gs.cite_min_overlap, contest=False, facts=False)
+            text, citations, fallback, used = quoted.answer, quoted.citations, "extractive", pool
         if not refused and not citations and (not text.strip() or _checkable(text, used)):
             # no sentence of the answer is backed by a passage (or none is left: every one stated a fact
             # the passages contradict), and no passage sentence matches the question: the documents do
@@ -250,6 +249,20 @@ def _clean(answer: str) -> str:
     """A cited answer without prompt tags the model echoed, exact repeats and the lines that say nothing
     (once repeats are gone: "2. <the first item again>" leaves "2."), its numbered lists numbered again."""
     return renumber_lists(drop_hollow_lines(collapse_repeats(PROMPT_TAG.sub("", answer)))).strip()
+
+
+def _replacing_extract(question: str, answer: str, unsupported: bool, pool: list, cross) -> str | None:
+    """The extract that replaces the model's answer: when nothing of it is supported or its opening statement
+    was removed (`unsupported`); or, for a question asking for a phone number, when the passages' lines give
+    numbers the answer left out ("My card was stolen abroad. Which number should I call?" answered with the
+    domestic line, where the list's next line reads "From outside the United States, call +1-302-555-0188").
+    None: the answer stands."""
+    if not unsupported and asked_kind(question) != "phone":
+        return None
+    extract = fallback_answer(question, pool, cross)
+    if extract and not unsupported and not asked_values(question, extract) > asked_values(question, answer):
+        return None
+    return extract
 
 
 def _still_cited(text: str, citations: list) -> tuple[str, list]:

@@ -1,7 +1,9 @@
 """What kind of number a question asks for: a duration ("多久", "how long"), an amount of money ("多少钱",
-"how much", "最多能借多少"), a time of day ("几点", "what time") or a count ("几次", "how many fees"). An
-extract prefers what holds that kind of number (rag.answering.verify.number_facts: "受理之日起15日内" is a duration, "10元/年" money), so that "投诉之后多久
-会有答复？" is answered with the time limit, not with a sentence that only shares its words."""
+"how much", "最多能借多少"), a time of day ("几点", "what time"), a phone number ("which number should I
+call", "热线是多少") or a count ("几次", "how many fees"). An extract prefers what holds that kind of number
+(rag.answering.verify.number_facts: "受理之日起15日内" is a duration, "10元/年" money), so that "投诉之后多久
+会有答复？" is answered with the time limit, not with a sentence that only shares its words; for a phone
+number it quotes only sentences that give one."""
 from __future__ import annotations
 
 import re
@@ -16,17 +18,25 @@ _ASKS = (
                          r"|what (?:fees?|charges?)\b", re.IGNORECASE)),
     ("time", re.compile(r"几点|什么时候(?:开门|关门|营业)|截止时间|what time|opening hours|until when"
                         r"|(?:latest|earliest) time|cut-?off time", re.IGNORECASE)),
+    ("phone", re.compile(r"(?:which|what) (?:phone |telephone )?number|phone number|number (?:should|do|can) I call"
+                         r"|(?:电话|热线|号码)(?:是|是多少|多少)|打(?:哪个|什么)(?:电话|号码)", re.IGNORECASE)),
     # after the duration: "how many days" asks for a duration, "how many fees" for a count
     ("number", re.compile(r"(?:几|多少)(?:次|笔|张|个|家|项|种|位)|how many\b", re.IGNORECASE)),
 )
 
 
 def asked_kind(question: str) -> str | None:
-    """'duration', 'money', 'time' or 'number' (a count) when the question asks for that kind of number,
-    else None."""
+    """'duration', 'money', 'time', 'phone' or 'number' (a count) when the question asks for that kind of
+    number, else None."""
     return next((kind for kind, pattern in _ASKS if pattern.search(question)), None)
 
 
 def number_kinds(text: str) -> frozenset[str]:
     """The kinds of number `text` states (verify's kinds: money, percent, time, date, duration, ...)."""
     return frozenset(f.kind for f in number_facts(text))
+
+
+def asked_values(question: str, text: str) -> frozenset[float]:
+    """The values of the kind of number the question asks for that `text` states (empty: it asks for none)."""
+    kind = asked_kind(question)
+    return frozenset(f.value for f in number_facts(text) if f.kind == kind) if kind else frozenset()

@@ -92,6 +92,9 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
     quotes = {quote for *_, quote in tables}
     q = _words(question)
     kind = asked_kind(question)
+    if kind == "phone" and any(kind in number_kinds(s) for *_, s in sents):
+        # a sentence without a number answers no "which number should I call?", however many words it shares
+        sents = [t for t in sents if kind in number_kinds(t[2])]
     # of sentences sharing as many words, one whose line's first sentence holds more of the others
     # comes first, then one stating the kind of number asked for
     scored = sorted(((len(q & _words(about)), _lead_shared(q, about, lead.get(about)),

@@ -287,3 +287,16 @@ def test_how_many_asks_for_a_count():
                     "We do not charge an overdraft fee if your account is overdrawn by $50 or less.")
     assert fallback_answer("How many overdraft fees can I be charged in one day?", [table]) == \
         "Maximum overdraft fees per day - Fee: 3 fees ($87) [1]."
+
+
+def test_a_question_asking_for_a_phone_number_gets_the_lines_giving_one():
+    """make demo's "My debit card was stolen while I was abroad. Which number should I call?" got the
+    notice's opening sentence (sharing debit, card, stolen) and a line about the new card number."""
+    cards = _hit(0, "This notice explains what to do if your debit card is lost, stolen or used without your "
+                    "permission.\nReport a lost or stolen card as soon as you notice it is missing.\n"
+                    "Call the 24-hour Card Services line at 1-800-555-0199.\n"
+                    "From outside the United States, call +1-302-555-0188. We accept collect calls to this number.\n"
+                    "Your new card has a new card number.")
+    assert fallback_answer("My debit card was stolen while I was abroad. Which number should I call?", [cards]) == (
+        "Call the 24-hour Card Services line at 1-800-555-0199 [1]. "
+        "From outside the United States, call +1-302-555-0188 [1].")

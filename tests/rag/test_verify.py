@@ -517,6 +517,21 @@ def test_pipeline_a_model_refusal_where_a_table_row_answers_is_that_row(manager,
     assert ans.refused and ans.citations == []
 
 
+def test_pipeline_an_answer_leaving_out_a_phone_number_the_passage_lists_is_the_extract(manager, sample_copy):
+    """make demo's README sample question: SmolLM2 answered "My debit card was stolen while I was abroad.
+    Which number should I call?" with the domestic line's number only; the next line reads "From outside
+    the United States, call +1-302-555-0188"."""
+    q = "My debit card was stolen while I was abroad. Which number should I call?"
+    gen = ScriptedGenerator("The number you requested is 1-800-555-0199 [{n}].", anchor="1-800-555-0199")
+    ans = _pipeline(manager, gen).ask(q)
+    assert ans.fallback == "extractive" and "+1-302-555-0188" in ans.answer and "1-800-555-0199" in ans.answer
+    # an answer giving both numbers stands
+    gen = ScriptedGenerator("Call 1-800-555-0199 [{n}]. From outside the United States, call +1-302-555-0188 [{n}].",
+                            anchor="1-800-555-0199")
+    ans = _pipeline(manager, gen).ask(q)
+    assert ans.fallback == "" and ans.answer.startswith("Call 1-800-555-0199 [1]."), ans.answer
+
+
 def test_pipeline_falls_back_when_nothing_supported_is_left(manager, sample_copy):
     gen = ScriptedGenerator("An Everyday Checking account costs $15 a month [{n}].", anchor="Everyday Checking | $12 |")
     ans = _pipeline(manager, gen).ask("How much is the monthly fee for an Everyday Checking account?")
