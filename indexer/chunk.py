@@ -26,10 +26,16 @@ ABBREVIATION_END = re.compile(r"(?:\b[ap]\.m|\be\.g|\bi\.e|\b(?:no|nos|vs|approx
 _AFTER_ABBREVIATION = re.compile(r"\s+(?:\d|(?:Eastern|Central|Mountain|Pacific|Atlantic|Beijing|[ECMP][SD]?T|GMT|UTC)\b)")
 
 
+_ITEM_NUMBER = re.compile(r"\s*\d{1,3}")  # a line's "1." numbers the list item it opens, ending nothing
+
+
 def period_continues(text: str, dot: int, end: int) -> bool:
-    """Is the period at text[dot] (what follows it starts at text[end]) inside a sentence (see _CONTINUES)?"""
+    """Is the period at text[dot] (what follows it starts at text[end]) inside a sentence (see _CONTINUES),
+    or the period of a list item's number ("2. Enter your username ...")?"""
     if text[dot] != ".":
         return False
+    if _ITEM_NUMBER.fullmatch(text, text.rfind("\n", 0, dot) + 1, dot):
+        return True
     rest = text[end:end + 12]
     return bool(_CONTINUES.match(rest) or (ABBREVIATION_END.search(text[max(0, dot - 7):dot + 1])
                                             and _AFTER_ABBREVIATION.match(rest)))

@@ -38,6 +38,9 @@ from rag.retrieval.hybrid import HybridRetriever
 
 # a small model sometimes echoes the prompt's quoting, a tag cut off by the token limit included
 PROMPT_TAG = re.compile(r"</?passage\b[^>\n]*(?:>|$)")
+# a line opening as the prompt's parts do: the model writing the next turn of its prompt ("Question: How
+# do I reset my" after the steps it copied), where its answer ended
+ECHOED_TURN = re.compile(r"\n\s*(?:Question|Passages)\s*:")
 
 
 @dataclass
@@ -246,8 +249,10 @@ class Pipeline:
 
 
 def _clean(answer: str) -> str:
-    """A cited answer without prompt tags the model echoed, exact repeats and the lines that say nothing
-    (once repeats are gone: "2. <the first item again>" leaves "2."), its numbered lists numbered again."""
+    """A cited answer without prompt tags the model echoed, what follows a line opening the prompt's next
+    turn, exact repeats and the lines that say nothing (once repeats are gone: "2. <the first item
+    again>" leaves "2."), its numbered lists numbered again."""
+    answer = ECHOED_TURN.split(answer, maxsplit=1)[0]
     return renumber_lists(drop_hollow_lines(collapse_repeats(PROMPT_TAG.sub("", answer)))).strip()
 
 

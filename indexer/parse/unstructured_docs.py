@@ -16,6 +16,7 @@ from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
 from indexer.parse.offline_nlp import ensure_offline_nlp
+from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
 from indexer.parse.tabular import html_table_rows, table_elements
 from indexer.parse.zipcheck import check_zip
 from indexer.types import Element, ElementKind
@@ -47,12 +48,13 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
     if suffix in _OFFICE_NAMES:
         check_zip(path, limits)
     ensure_offline_nlp()
-    if suffix in (".md", ".markdown"):
-        from unstructured.partition.md import partition_md
-        raw = partition_md(text=read_text(path), languages=_NO_LANGUAGE_DETECTION)
-    elif suffix in (".html", ".htm"):
+    if suffix in (".md", ".markdown", ".html", ".htm"):
+        # the HTML a Markdown file renders to, as unstructured's partition_md renders it; ordered lists
+        # numbered in both (a procedure's steps keep their order: indexer.parse.ordered_lists)
         from unstructured.partition.html import partition_html
-        raw = partition_html(text=read_text(path), languages=_NO_LANGUAGE_DETECTION)
+        text = read_text(path)
+        html = markdown_html(text) if suffix in (".md", ".markdown") else number_ordered_lists(text)
+        raw = partition_html(text=html, languages=_NO_LANGUAGE_DETECTION)
     elif suffix in (".txt", ".text"):
         from unstructured.partition.text import partition_text
         raw = partition_text(text=read_text(path), languages=_NO_LANGUAGE_DETECTION)
@@ -94,6 +96,7 @@ def to_elements(raw: Iterable[Any], *, heuristic_titles: bool = False,
         text = (getattr(item, "text", "") or "").strip()
         if category in _SKIPPED or not text or _RULE_ONLY.fullmatch(text):
             continue
+        text = _tidy_joins(text)
         underlined = _UNDERLINED.fullmatch(text)
         if underlined and len(underlined.group(1)) <= _HEADING_MAX_CHARS:
             text, category = underlined.group(1).strip(), "Title"
@@ -118,6 +121,16 @@ def to_elements(raw: Iterable[Any], *, heuristic_titles: bool = False,
         else:
             out.append(Element(text, kind, section, page))
     return out
+
+
+# unstructured joins inline markup's text with spaces: "select **Forgot password?**." became "select
+# Forgot password? ." and "see `apt-get`, then" "see apt-get , then"
+_SPACE_BEFORE_PUNCT = re.compile(r"(?<=[^\s.,;:!?])\s+([.,;:])(?=\s|$)")
+_DOT_AFTER_MARK = re.compile(r"(?<=[?!])\s*\.(?=\s|$)")
+
+
+def _tidy_joins(text: str) -> str:
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", _DOT_AFTER_MARK.sub("", text))
 
 
 def _is_heading(text: str, depth: object, heuristic: bool, slides: bool) -> bool:

@@ -18,6 +18,7 @@ from indexer.tokenize import count_tokens as approx_tokens
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.cite import content_tokens
 from rag.answering.equivalents import canonical
+from rag.answering.steps import steps_for
 from rag.answering.table_rows import introduced_tables, row_quote
 from rag.text import is_table_row, prose_lines
 from rag.types import Hit
@@ -72,8 +73,12 @@ def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2)
 
 def _quote(chunk: str, chosen: dict[str, int], n: int) -> str:
     """The chosen texts (text -> place in the chunk) with their antecedents, in chunk order, citing [n]."""
-    texts = _with_antecedents(chunk, sorted(chosen, key=chosen.get), chosen)
+    texts = [_ITEM_NUMBER.sub("", s) for s in _with_antecedents(chunk, sorted(chosen, key=chosen.get), chosen)]
     return "".join((" " if i and not is_cjk(s) else "") + cite_sentence(s, n) for i, s in enumerate(texts))
+
+
+# a list item's number, which means nothing once the item is quoted without its list ("2. 登录港湾银行手机银行")
+_ITEM_NUMBER = re.compile(r"^\s*(?:\d{1,2}\s*[.、．)）]|[（(]\d{1,2}[)）])\s*")
 
 
 def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[str, int]]:
@@ -163,7 +168,7 @@ def quote_across(question: str, chunk: str, n: int, cross, min_cosine: float = Q
     when none reaches `min_cosine`."""
     best = [t for t in cross.ranked(question, chunk)
             if t[0] >= min_cosine and _quotable(t[2]) and not t[2].endswith(("?", "？"))][:max_sentences]
-    return " ".join(cite_sentence(s, n) for _, _, s in sorted(best, key=lambda t: t[1])) or None
+    return " ".join(cite_sentence(_ITEM_NUMBER.sub("", s), n) for _, _, s in sorted(best, key=lambda t: t[1])) or None
 
 
 def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: int = 2) -> str | None:
@@ -181,6 +186,9 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
     row = row_answer(question, hits, named=True)
     if row:
         return row
+    steps = _steps_answer(question, hits)
+    if steps:
+        return steps
     across = 0
     for n, hit in enumerate(hits, 1):
         if cross is not None and cross_script(question, hit.text):
@@ -195,6 +203,15 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
             return text
     split = _split_joined(question)
     return fallback_answer(split, hits, cross, max_across) if split else None
+
+
+def _steps_answer(question: str, hits: Sequence[Hit]) -> str | None:
+    """For a question asking how to do something: the numbered steps of the first passage giving them
+    (rag.answering.steps), a step a line, each citing it."""
+    for n, hit in enumerate(hits, 1):
+        if not cross_script(question, hit.text) and (steps := steps_for(question, hit.text, hit.title)):
+            return "\n".join(cite_sentence(s, n) for s in steps)
+    return None
 
 
 def row_answer(question: str, hits: Sequence[Hit], covering: bool = False, named: bool = False) -> str | None:

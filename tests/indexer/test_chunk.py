@@ -9,6 +9,12 @@ def test_chinese_sentence_boundaries():
     assert s == ["跨行转账收费5元。", "本行转账免费！", "限额多少？", "每日5万元；", "超出需到柜台。"]
 
 
+def test_a_list_items_number_stays_with_its_sentence():
+    assert split_sentences("1. Select Forgot password.\n2. Enter your username. It is on your card.\n"
+                           "Call 1-800. It costs 5.") == [
+        "1. Select Forgot password.", "2. Enter your username.", "It is on your card.", "Call 1-800.", "It costs 5."]
+
+
 def test_english_sentences_keep_decimals():
     assert split_sentences("The fee is $2.50 per month. Waived for students! Ok?") == [
         "The fee is $2.50 per month.", "Waived for students!", "Ok?"]

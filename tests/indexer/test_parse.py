@@ -107,6 +107,32 @@ def test_markdown_headings_become_section_paths(tmp_path: Path) -> None:
     assert all(e.page is None for e in elements)
 
 
+def test_ordered_list_items_keep_their_numbers(tmp_path: Path) -> None:
+    """A procedure's steps keep their order in the text (unstructured drops the numbers a browser shows);
+    bullet items stay as they are, and inline markup leaves no space before the punctuation after it."""
+    md = write(tmp_path / "reset.md", textwrap.dedent("""        # Resetting a password
+
+        1. Select **Forgot password?**.
+        2. Enter your username.
+
+            Use the one on your card.
+
+        3. Create a new password.
+
+        Notes:
+
+        * Passwords do not expire.
+        """))
+    texts = [e.text for e in parse_file(md)]
+    assert texts[1:5] == ["1. Select Forgot password?", "2. Enter your username.", "Use the one on your card.",
+                          "3. Create a new password."]
+    assert texts[-1] == "Passwords do not expire."
+    html = write(tmp_path / "steps.html", '<h1>Complaints</h1><ol start="3"><li>Call us.</li><li><p>Write to '
+                 '<b>us</b>.</p></li></ol><ol reversed><li>Two</li><li>One</li></ol><ul><li>A bullet</li></ul>')
+    assert [e.text for e in parse_file(html) if e.kind == "list"] == [
+        "3. Call us.", "4. Write to us.", "1. Two", "0. One", "A bullet"]
+
+
 def test_html_table_is_rendered_row_by_row(tmp_path: Path) -> None:
     html = write(tmp_path / "fees.html", """<html><head><title>x</title></head><body>
         <h1>Fees</h1><h2>Wire transfers</h2><p>Prices per transfer are below.</p>

@@ -300,3 +300,31 @@ def test_a_question_asking_for_a_phone_number_gets_the_lines_giving_one():
     assert fallback_answer("My debit card was stolen while I was abroad. Which number should I call?", [cards]) == (
         "Call the 24-hour Card Services line at 1-800-555-0199 [1]. "
         "From outside the United States, call +1-302-555-0188 [1].")
+
+
+def test_a_question_asking_how_gets_the_numbered_steps_of_its_section():
+    """make demo's "How do I reset my online banking password?" got the article's opening sentence ("This
+    help article explains how to reset ..."), ranked first; the steps are in the section titled for it."""
+    opening = Hit(chunk_id="o", doc_id="pw", source="reset.md", title="Online Banking: Resetting Your Password",
+                  score=0.9, text="This help article explains how to reset a forgotten online banking password.")
+    steps = Hit(chunk_id="s", doc_id="pw", source="reset.md", score=0.8,
+                title="Online Banking: Resetting Your Password > Resetting a forgotten password",
+                text="1. On the sign-in page, select Forgot password?\n2. Enter your username.\n"
+                     "3. Enter the passcode and create a new password.\nAfter you reset your password, you are signed out.")
+    assert fallback_answer("How do I reset my online banking password?", [opening, steps]) == (
+        "1. On the sign-in page, select Forgot password [2]?\n2. Enter your username [2].\n"
+        "3. Enter the passcode and create a new password [2].")
+    # a list under a section about something else is no answer to it; nor to a question not asking how
+    assert fallback_answer("How do I unlock my profile?", [steps]) is None
+    assert not fallback_answer("Is there a fee to reset my password?", [opening, steps]).startswith("1.")
+    zh = Hit(chunk_id="z", doc_id="zpw", source="重置.txt", title="忘记登录密码", score=0.9, text=(
+        "如忘记手机银行登录密码，可按以下步骤重置：\n1. 在登录页点击“忘记密码”；\n2. 输入身份证号码和借记卡卡号；\n"
+        "3. 设置新的登录密码并确认。"))
+    assert fallback_answer("忘记手机银行登录密码怎么办？", [zh]) == (
+        "1. 在登录页点击“忘记密码”[1]。\n2. 输入身份证号码和借记卡卡号[1]。\n3. 设置新的登录密码并确认[1]。")
+
+
+def test_a_list_items_number_is_not_quoted_without_its_list():
+    how = _hit(0, "发现卡片丢失后，可通过以下任一方式办理临时挂失：\n1. 拨打客服热线400-106-9588，核实身份后即可挂失；\n"
+                  "2. 登录手机银行，进入“银行卡管理—挂失”，完成人脸识别。")
+    assert fallback_answer("可以打电话挂失吗？", [how]).startswith("拨打客服热线400-106-9588")

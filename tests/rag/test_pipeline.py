@@ -226,3 +226,13 @@ def test_citations_follow_the_markers_cleaning_left():
     assert text == "Set x[0] to 1 [1]." and [(c.n, c.doc_id) for c in kept] == [(1, "b")]
     assert _still_cited("A [1]. B [2].", cites) == ("A [1]. B [2].", cites)
     assert _still_cited("", cites) == ("", [])
+
+
+def test_what_follows_the_model_writing_its_prompts_next_turn_is_cut():
+    """SmolLM2, having copied the steps of make demo's password article, went on "Question: How do I reset
+    my" (the prompt's own label), which reached the user."""
+    from rag.pipeline import _clean
+
+    answer = "1. Select Forgot password [1].\n2. Enter the passcode [1].\n\nQuestion: How do I reset my"
+    assert _clean(answer) == "1. Select Forgot password [1].\n2. Enter the passcode [1]."
+    assert _clean("The Question: field of the form is optional [1].") == "The Question: field of the form is optional [1]."

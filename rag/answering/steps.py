@@ -1,0 +1,52 @@
+"""Procedures: a question asking how to do something ("How do I reset my online banking password?",
+"忘记登录密码怎么办？") is answered with the numbered steps the documents give for it, whole and in order,
+not with the sentence that shares most of its words (an article's "This help article explains how to
+reset ..." opening) nor with steps a small model makes up.
+
+A passage gives the steps for the question when it holds a numbered list ("1. ...", "2、...", "（3）...",
+numbered from 1 with no gaps; ordered lists of HTML and Markdown are numbered by the parser) and its
+section title, with the line introducing the list, shares two or more of the question's words.
+"""
+from __future__ import annotations
+
+import re
+
+from indexer.tokenize import tokenize
+
+ASKS_HOW = re.compile(r"\bhow (?:do|can|should|would|to) (?:i|we|you)?\b|\bhow to\b|\bwhat (?:are )?the steps\b"
+                      r"|\bprocedure\b|怎么|如何|怎样|步骤|流程", re.IGNORECASE)
+_STEP = re.compile(r"\s*(?:(\d{1,2})\s*[.、．)）]|[（(](\d{1,2})[)）])\s*(?=\S)")
+MAX_STEPS = 12  # a longer list is a table of contents or a policy, not one procedure
+
+
+def asks_how(question: str) -> bool:
+    return bool(ASKS_HOW.search(question))
+
+
+def numbered_steps(text: str) -> tuple[str, list[str]] | None:
+    """(the line before the list, the list's lines) of the first run of lines numbered 1, 2, 3 ... (two or
+    more) in `text`; None when it has none."""
+    lines = [line.strip() for line in text.splitlines()]
+    i = 0
+    while i < len(lines):
+        m = _STEP.match(lines[i])
+        if m and int(m.group(1) or m.group(2)) == 1:
+            j = i + 1
+            while j < len(lines) and (n := _STEP.match(lines[j])) and int(n.group(1) or n.group(2)) == j - i + 1:
+                j += 1
+            if 2 <= j - i <= MAX_STEPS:
+                return (lines[i - 1] if i else ""), lines[i:j]
+            i = j
+        else:
+            i += 1
+    return None
+
+
+def steps_for(question: str, text: str, title: str = "") -> list[str] | None:
+    """The numbered steps of `text` that answer a question asking how to do something: its list, when the
+    section title and the line introducing the list share two or more of the question's words."""
+    if not asks_how(question) or (found := numbered_steps(text)) is None:
+        return None
+    intro, steps = found
+    about = set(tokenize(f"{title.rsplit('>', 1)[-1]} {intro}"))
+    return steps if len(set(tokenize(question)) & about) >= 2 else None
