@@ -68,6 +68,7 @@ from functools import lru_cache
 
 from indexer.script import CJK_RANGES, cross_script, is_cjk
 from indexer.tokenize import tokenize
+from rag.answering.examples import unlisted
 
 # ---------------------------------------------------------------------------------------------- facts
 
@@ -1041,6 +1042,8 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
             if not _zh_name_found(name, p.compact):
                 problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
     problems += _negation_problems(sentence, p, n)
+    problems += [Problem("name", item, f"lists '{item}' as an example, which passage [{n}] does not give")
+                 for item in unlisted(sentence, passage)]
     reported = {_compact(pr.fact) for pr in problems}
     for quote in quotations(sentence):  # a quoted name or term already reported is not reported again
         if _compact(quote) not in where and _compact(quote) not in reported:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answering.cite import LEAD_IN, split_sentences
+from rag.answering.cite import LEAD_IN, content_tokens, split_sentences
 
 MAX_PERIOD = 48   # longest repeated unit looked for, in tokens
 MIN_SPAN = 18     # a repeat must cover at least this many tokens ...
@@ -41,18 +41,26 @@ _LISTED = re.compile(r"\b(\w+(?: \w+){0,2})(?:,\s*(?:and\s+|or\s+)?\1\b){2,}")
 _LISTED_ZH = re.compile(r"([\u4e00-\u9fff]{1,8})(?:[、，,]\1){2,}")  # no word boundaries in Chinese text
 
 
+# a sentence of at least this many content words, all said before, says nothing new
+RESTATED_MIN_WORDS = 3
+
+
 def collapse_repeats(text: str) -> str:
     """`text` with each sentence or line kept only the first time it occurs (compared without
-    whitespace, case or end punctuation), and an item listed three or more times in a row kept once;
-    everything else, line breaks included, is kept as it is."""
+    whitespace, case or end punctuation), a sentence of RESTATED_MIN_WORDS or more content words that
+    earlier sentences all hold left out (a loop rewording itself: "The loan cancellation is a permanent
+    hardship [1]." after "... a loan cancellation, which can be a permanent hardship [1]."), and an item
+    listed three or more times in a row kept once; everything else, line breaks included, is kept as it is."""
     text = _LISTED_ZH.sub(r"\1", _LISTED.sub(r"\1", text))
-    seen, out = set(), []
+    seen, said, out = set(), set(), []
     for a, b in split_sentences(text):
         piece = text[a:b]
         key = " ".join(piece.split()).lower().rstrip(".!?。！？")
-        if key and key in seen:
+        words = content_tokens(piece)
+        if key and key in seen or len(words) >= RESTATED_MIN_WORDS and words <= said:
             continue
         seen.add(key)
+        said |= words
         out.append(piece)
     return "".join(out).strip()
 

@@ -464,6 +464,15 @@ def test_loop_detection_and_collapse():
     for kept in ("New York, New York is big.", "Checking, savings, and loans are offered.",
                  "手机银行、网上银行、电话银行都可以。"):
         assert collapse_repeats(kept) == kept
+    # a loop rewording itself (make demo, "What happens if I miss a loan payment?"): a sentence whose
+    # words were all said before goes; one adding a word, or too short to judge, stays
+    loop = ("You may be eligible for a loan modification, which is a temporary hardship [1]. You may also be "
+            "eligible for a loan cancellation, which can be a permanent hardship [1].\n\nThe loan cancellation is "
+            "a permanent hardship, and you may be eligible for a loan modification [1].\n\nThe loan cancellation "
+            "is a permanent hardship [1].")
+    assert collapse_repeats(loop) == loop.split("\n\n")[0]
+    assert collapse_repeats("The fee is $12 [1]. The fee is waived for students [1]. Yes, the fee [1].") == \
+        "The fee is $12 [1]. The fee is waived for students [1]. Yes, the fee [1]."
 
 
 @pytest.mark.parametrize("fallback", [True, False])

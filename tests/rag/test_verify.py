@@ -712,3 +712,18 @@ def test_chinese_denial_no_passage_sentence_gives_is_removed():
     loss = doc("zh/card_loss_reporting.txt")
     kept = cite("临时挂失不收取费用[1]。", [hit(loss, "loss")])  # "临时挂失免费"
     assert kept.answer == "临时挂失不收取费用[1]。" and kept.dropped == []
+
+
+def test_examples_the_passage_does_not_give_are_reported():
+    """make demo, "What happens if I miss a loan payment?": SmolLM2 completed the passage's list of options
+    with "a loan cancellation", which the loan policy does not offer."""
+    options = ("If you are having trouble making payments because of job loss, illness or another hardship, call "
+               "Loan Servicing at 1-800-555-0163. Options may include a temporary forbearance of up to 6 months, a "
+               "repayment plan or a loan modification.")
+    reasons = verify("You may be eligible for options such as a temporary loan modification, a repayment plan, "
+                     "or a loan cancellation [1].", options)
+    assert reasons == "lists 'a loan cancellation' as an example, which passage [1] does not give"
+    assert verify("Options include a repayment plan or a loan modification [1].", options) is None
+    fx = "个人购汇可用于因私旅游、境外留学、探亲、就医等经常项目用途。可通过手机银行、网上银行办理。"
+    assert verify("可以通过手机银行或网上银行办理，例如手机银行、网上银行[1]。", fx) is None
+    assert "'柜台'" in verify("办理渠道包括手机银行、网上银行和柜台[1]。", fx)
