@@ -258,16 +258,20 @@ def _clean(answer: str) -> str:
 
 def _replacing_extract(question: str, answer: str, unsupported: bool, pool: list, cross) -> str | None:
     """The extract that replaces the model's answer: when nothing of it is supported or its opening statement
-    was removed (`unsupported`); or, for a question asking for a phone number, when the passages' lines give
-    numbers the answer left out ("My card was stolen abroad. Which number should I call?" answered with the
-    domestic line, where the list's next line reads "From outside the United States, call +1-302-555-0188").
+    was removed (`unsupported`); for a question asking for a kind of number (rag.answering.asks), when the
+    answer states none and the extract does ("How long does it take to resolve a complaint?": "it may take a
+    few business days ... a few weeks"); and for a phone number, when the passages' lines give numbers the
+    answer left out ("My card was stolen abroad. Which number should I call?" answered with the domestic
+    line, where the list's next line reads "From outside the United States, call +1-302-555-0188").
     None: the answer stands."""
-    if not unsupported and asked_kind(question) != "phone":
+    kind = asked_kind(question)
+    if not unsupported and kind is None:
         return None
     extract = fallback_answer(question, pool, cross)
-    if extract and not unsupported and not asked_values(question, extract) > asked_values(question, answer):
-        return None
-    return extract
+    if not extract or unsupported:
+        return extract
+    given, quoted = asked_values(question, answer), asked_values(question, extract)
+    return extract if quoted and (not given or kind == "phone" and quoted > given) else None
 
 
 def _still_cited(text: str, citations: list) -> tuple[str, list]:

@@ -73,12 +73,19 @@ def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2)
 
 def _quote(chunk: str, chosen: dict[str, int], n: int) -> str:
     """The chosen texts (text -> place in the chunk) with their antecedents, in chunk order, citing [n]."""
-    texts = [_ITEM_NUMBER.sub("", s) for s in _with_antecedents(chunk, sorted(chosen, key=chosen.get), chosen)]
+    texts = [_unnumbered(s) for s in _with_antecedents(chunk, sorted(chosen, key=chosen.get), chosen)]
     return "".join((" " if i and not is_cjk(s) else "") + cite_sentence(s, n) for i, s in enumerate(texts))
 
 
 # a list item's number, which means nothing once the item is quoted without its list ("2. 登录港湾银行手机银行")
 _ITEM_NUMBER = re.compile(r"^\s*(?:\d{1,2}\s*[.、．)）]|[（(]\d{1,2}[)）])\s*")
+
+
+def _unnumbered(sentence: str) -> str:
+    """A sentence quoted on its own: without its list item's number, and opening with a capital letter (a
+    list's "1. acknowledge your complaint ..." continues the line introducing it)."""
+    s = _ITEM_NUMBER.sub("", sentence)
+    return s[:1].upper() + s[1:] if s[:1].islower() else s
 
 
 def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[str, int]]:
@@ -168,7 +175,7 @@ def quote_across(question: str, chunk: str, n: int, cross, min_cosine: float = Q
     when none reaches `min_cosine`."""
     best = [t for t in cross.ranked(question, chunk)
             if t[0] >= min_cosine and _quotable(t[2]) and not t[2].endswith(("?", "？"))][:max_sentences]
-    return " ".join(cite_sentence(_ITEM_NUMBER.sub("", s), n) for _, _, s in sorted(best, key=lambda t: t[1])) or None
+    return " ".join(cite_sentence(_unnumbered(s), n) for _, _, s in sorted(best, key=lambda t: t[1])) or None
 
 
 def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: int = 2) -> str | None:

@@ -69,6 +69,7 @@ from functools import lru_cache
 from indexer.script import CJK_RANGES, cross_script, is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.examples import unlisted
+from rag.answering.ranges import wrong_ends
 
 # ---------------------------------------------------------------------------------------------- facts
 
@@ -861,7 +862,9 @@ def _stance(head: str, ng: _Negation, c: _Clause) -> str | None:
     """How a passage clause stands to an answer's negation `ng` of `head`: "denies" (it negates the same
     words, says an antonym, or an amount of 0: "NSF fee | $0"; a clause saying both counts here, for the
     answer), "asserts" (`head` with the words that follow it in the answer: "open on Sundays" for "not
-    open on Sundays"), or None."""
+    open on Sundays"; an amount of 0 for "not free"), or None."""
+    if head in _FREE and c.zero:  # "Coin counting | $0.00" says it is free: "not free" is what it denies
+        return "asserts" if ng.words - {head} <= c.tokens else None
     if ng.words & c.negated or any(_antonym(w, c) for w in ng.words) or c.zero:
         return "denies"
     if head in c.asserted and ng.words <= c.tokens:
@@ -1044,6 +1047,9 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
     problems += _negation_problems(sentence, p, n)
     problems += [Problem("name", item, f"lists '{item}' as an example, which passage [{n}] does not give")
                  for item in unlisted(sentence, passage)]
+    problems += [Problem("number", written, f"gives {written} as the {end}, where passage [{n}] has it as the "
+                                            f"{'least' if end == 'most' else 'most'} of '{r.text}'")
+                 for written, r, end in wrong_ends(sentence, passage)]
     reported = {_compact(pr.fact) for pr in problems}
     for quote in quotations(sentence):  # a quoted name or term already reported is not reported again
         if _compact(quote) not in where and _compact(quote) not in reported:

@@ -328,3 +328,10 @@ def test_a_list_items_number_is_not_quoted_without_its_list():
     how = _hit(0, "发现卡片丢失后，可通过以下任一方式办理临时挂失：\n1. 拨打客服热线400-106-9588，核实身份后即可挂失；\n"
                   "2. 登录手机银行，进入“银行卡管理—挂失”，完成人脸识别。")
     assert fallback_answer("可以打电话挂失吗？", [how]).startswith("拨打客服热线400-106-9588")
+
+
+def test_a_list_item_quoted_alone_opens_with_a_capital():
+    steps = _hit(0, "If we cannot resolve your complaint, our team will:\n1. acknowledge your complaint in writing "
+                    "within 2 business days;\n2. investigate, and contact you if we need more information.")
+    assert fallback_answer("When will you acknowledge my complaint?", [steps]) == (
+        "Acknowledge your complaint in writing within 2 business days [1].")

@@ -532,6 +532,18 @@ def test_pipeline_an_answer_leaving_out_a_phone_number_the_passage_lists_is_the_
     assert ans.fallback == "" and ans.answer.startswith("Call 1-800-555-0199 [1]."), ans.answer
 
 
+def test_pipeline_an_answer_stating_none_of_the_kind_of_number_asked_is_the_extract(manager, sample_copy):
+    """make demo, "How long does it take to resolve a complaint?": "it may take a few business days ... a
+    few weeks", where the documents give the times."""
+    q = "How long does an emergency card take to arrive when I am abroad?"
+    gen = ScriptedGenerator("An emergency card is sent to your location quickly [{n}].", anchor="Emergency card abroad")
+    ans = _pipeline(manager, gen).ask(q)
+    assert ans.fallback == "extractive" and "3 business days" in ans.answer, ans.answer
+    gen = ScriptedGenerator("An emergency card arrives within 3 business days [{n}].", anchor="Emergency card abroad")
+    ans = _pipeline(manager, gen).ask(q)
+    assert ans.fallback == "" and ans.answer == "An emergency card arrives within 3 business days [1]."
+
+
 def test_pipeline_falls_back_when_nothing_supported_is_left(manager, sample_copy):
     gen = ScriptedGenerator("An Everyday Checking account costs $15 a month [{n}].", anchor="Everyday Checking | $12 |")
     ans = _pipeline(manager, gen).ask("How much is the monthly fee for an Everyday Checking account?")
@@ -727,3 +739,26 @@ def test_examples_the_passage_does_not_give_are_reported():
     fx = "个人购汇可用于因私旅游、境外留学、探亲、就医等经常项目用途。可通过手机银行、网上银行办理。"
     assert verify("可以通过手机银行或网上银行办理，例如手机银行、网上银行[1]。", fx) is None
     assert "'柜台'" in verify("办理渠道包括手机银行、网上银行和柜台[1]。", fx)
+
+
+def test_the_wrong_end_of_a_range_is_reported():
+    """make demo, "What is the maximum amount for a personal loan?": SmolLM2 answered "$2,000", which the
+    loan policy gives as the least ("available from $2,000 to $50,000")."""
+    loans = ("Unsecured personal loans are available from $2,000 to $50,000, with terms of 12 to 72 months. "
+             "Fixed APRs currently range from 7.49% to 19.99%.")
+    assert verify("The maximum amount for a personal loan is $2,000 [1].", loans) == (
+        "gives $2,000 as the most, where passage [1] has it as the least of '$2,000 to $50,000'")
+    assert verify("The minimum APR is 19.99% [1].", loans) == (
+        "gives 19.99% as the least, where passage [1] has it as the most of '7.49% to 19.99%'")
+    for right in ("You can borrow up to $50,000 [1].", "Loans range from $2,000 to $50,000 [1].",
+                  "The longest term is 72 months [1].", "The minimum loan is $2,000 [1]."):
+        assert verify(right, loans) is None, right
+    assert "1万元" in verify("个人消费贷款最高可借1万元[1]。", "贷款额度1万元至30万元，期限最长36个月。")
+
+
+def test_an_amount_of_zero_says_it_is_free():
+    """make demo, "Is coin counting free?": "No, coin counting is not free [1]." against the fee schedule's
+    "Coin counting | $0.00 | Harbor Bank customers only" (an amount of 0 had counted as denying)."""
+    row = "category | service | fee | notes\nOther services | Coin counting | $0.00 | Harbor Bank customers only"
+    assert verify("No, coin counting is not free [1].", row) == "says 'not free' where passage [1] says it is free"
+    assert verify("There is no fee for coin counting [1].", row) is None
