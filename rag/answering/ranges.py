@@ -10,8 +10,8 @@ Y" too); a bare number before an amount or a duration takes its unit ("12 to 72 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 _JOIN = re.compile(r"\s*(?:to|through|-|–|—|至|到|~|～)\s*", re.IGNORECASE)
 _BETWEEN = re.compile(r"\bbetween\s*$", re.IGNORECASE)
@@ -28,13 +28,11 @@ class Range:
     text: str
 
 
-@lru_cache(maxsize=128)
-def ranges(passage: str) -> tuple[Range, ...]:
-    from rag.answering.verify import normalise, number_facts
-
-    text = normalise(passage)
+def ranges(text: str, facts: Sequence) -> tuple[Range, ...]:
+    """The ranges of `text` (normalised: rag.answering.verify.normalise), given its number facts (each
+    with `kind`, `value`, `text` as written and, for a duration, `raw`)."""
     placed, cursor = [], {}
-    for f in number_facts(text):
+    for f in facts:
         at = text.find(f.text, cursor.get(f.text, 0))
         if at >= 0:
             cursor[f.text] = at + len(f.text)
@@ -57,17 +55,15 @@ def ranges(passage: str) -> tuple[Range, ...]:
     return tuple(out)
 
 
-def wrong_ends(sentence: str, passage: str) -> list[tuple[str, Range, str]]:
+def wrong_ends(sentence: str, facts: Sequence, found: Sequence[Range]) -> list[tuple[str, Range, str]]:
     """(the sentence's number as written, the passage's range, "most" | "least") for each number the
-    sentence gives as a maximum where the passage has it as a range's lower end (or the reverse)."""
-    from rag.answering.verify import number_facts
-
+    sentence (its number facts: `facts`) gives as a maximum where the passage has it as the lower end of
+    one of its ranges (`found`), or the reverse."""
     most, least = bool(_MOST.search(sentence)), bool(_LEAST.search(sentence))
     if most == least:
         return []
-    facts = number_facts(sentence)
     out = []
-    for r in ranges(passage):
+    for r in found:
         values = {f.value for f in facts if f.kind == r.kind}
         wrong, right = (r.low, r.high) if most else (r.high, r.low)
         if wrong in values and right not in values:

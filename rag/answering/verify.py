@@ -69,7 +69,7 @@ from functools import lru_cache
 from indexer.script import CJK_RANGES, cross_script, is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.examples import unlisted
-from rag.answering.ranges import wrong_ends
+from rag.answering.ranges import ranges, wrong_ends
 
 # ---------------------------------------------------------------------------------------------- facts
 
@@ -1049,13 +1049,19 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
                  for item in unlisted(sentence, passage)]
     problems += [Problem("number", written, f"gives {written} as the {end}, where passage [{n}] has it as the "
                                             f"{'least' if end == 'most' else 'most'} of '{r.text}'")
-                 for written, r, end in wrong_ends(sentence, passage)]
+                 for written, r, end in wrong_ends(sentence, number_facts(sentence), _ranges(passage))]
     reported = {_compact(pr.fact) for pr in problems}
     for quote in quotations(sentence):  # a quoted name or term already reported is not reported again
         if _compact(quote) not in where and _compact(quote) not in reported:
             problems.append(Problem("quote", quote, f"quotes “{_short(quote)}”, which no passage shown says "
                                                     "word for word"))
     return problems
+
+
+@lru_cache(maxsize=128)
+def _ranges(passage: str) -> tuple:
+    """The passage's ranges of numbers (rag.answering.ranges)."""
+    return ranges(normalise(passage), _passage(passage).facts)
 
 
 @lru_cache(maxsize=4096)  # a streamed answer is cited again as it grows: its sentences are checked once
