@@ -82,10 +82,11 @@ _ITEM_NUMBER = re.compile(r"^\s*(?:\d{1,2}\s*[.、．)）]|[（(]\d{1,2}[)）])\
 
 
 def _unnumbered(sentence: str) -> str:
-    """A sentence quoted on its own: without its list item's number, and opening with a capital letter (a
-    list's "1. acknowledge your complaint ..." continues the line introducing it)."""
+    """A list item quoted on its own: without its number, opening with a capital letter (a list's "1.
+    acknowledge your complaint ..." continues the line introducing it). Other sentences as they are
+    ("apt-get, the APT-based command-line tool ...")."""
     s = _ITEM_NUMBER.sub("", sentence)
-    return s[:1].upper() + s[1:] if s[:1].islower() else s
+    return s[:1].upper() + s[1:] if s != sentence and s[:1].islower() else s
 
 
 def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[str, int]]:
