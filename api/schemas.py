@@ -154,6 +154,8 @@ class AnswerOut(BaseModel):
                                           "and the answer quotes the best-matching passage instead; "
                                           "'unsupported' when no passage matched either and the answer is "
                                           "the refusal")
+    fallback_reason: str = Field("", description="why the generator's answer was replaced, e.g. 'the generated "
+                                                 "answer gives no amount, where the passages do'")
     mode: str = Field("generate", description="'generate': written by the generator; 'extract': no generator, "
                                               "the answer quotes the passages ([answer] mode, e.g. Chinese "
                                               "questions with the English-centred default model); 'refuse': "

@@ -56,7 +56,7 @@ def _note(ans) -> str:
     if ans.fallback == "unsupported":
         return "no sentence of that answer is supported by the passages, and none of them matches the question"
     if ans.fallback:
-        return "no sentence of that answer is supported by the passages; quoting the best-matching one"
+        return f"{ans.fallback_reason or 'the generated answer was replaced'}; quoting the passages"
     if any(d.outcome == "removed" for d in ans.dropped):
         return "sentences whose facts the passages contradict are left out"
     return ""

@@ -185,7 +185,7 @@ class Pipeline:
                     shown = part
         cited = citer.finish()
         text, citations = _still_cited(trim_unfinished(_clean(cited.answer)), cited.citations)
-        fallback = ""
+        fallback = why = ""
         refused = is_refusal(text) and not citations
         # a passage that contradicted the model's claim first (the documents' own answer), then the
         # prompt's, then those retrieved that did not fit it: an extract needs no room in the prompt
@@ -201,17 +201,20 @@ class Pipeline:
             quoted = cite(row, pool, gs.cite_min_overlap, contest=False, facts=False)
             if quoted.citations:
                 text, citations, fallback, used, refused = quoted.answer, quoted.citations, "extractive", pool, False
+                why = "the model found no answer in the passages, where a table row gives one"
         if refused:  # the model's own words for it may echo its instructions; the KB's message in its language
             text = refusal_message(question)
-        if not refused and self.settings.answer.extractive_fallback and (
-                extract := _replacing_extract(question, text, not citations or cited.opening_removed, pool, cross)):
-            quoted = cite(extract, pool, gs.cite_min_overlap, contest=False, facts=False)
-            text, citations, fallback, used = quoted.answer, quoted.citations, "extractive", pool
+        if not refused and self.settings.answer.extractive_fallback:
+            extract, reason = _replacing_extract(question, text, citations, cited.opening_removed, pool, cross)
+            if extract:
+                quoted = cite(extract, pool, gs.cite_min_overlap, contest=False, facts=False)
+                text, citations, fallback, used, why = quoted.answer, quoted.citations, "extractive", pool, reason
         if not refused and not citations and (not text.strip() or _checkable(text, used)):
             # no sentence of the answer is backed by a passage (or none is left: every one stated a fact
             # the passages contradict), and no passage sentence matches the question: the documents do
             # not answer it, whatever the model wrote
             text, refused, fallback = refusal_message(question), True, "unsupported"
+            why = "no sentence of the generated answer is supported by the passages, and none of them matches the question"
         if verified and text.startswith(shown) and len(text) > len(shown):
             yield Token(text[len(shown):])  # the last sentence, or the fallback / refusal in place of the answer
             shown_at = shown_at or time.perf_counter()
@@ -220,7 +223,7 @@ class Pipeline:
         if verified:
             timings["first_shown_s"] = (shown_at or end) - t0  # the first checked text a reader sees
         yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=used,
-                     dropped=cited.dropped, fallback=fallback)
+                     dropped=cited.dropped, fallback=fallback, fallback_reason=why)
 
     @staticmethod
     def _answering_row(question: str, pool: list) -> str | None:
@@ -256,22 +259,35 @@ def _clean(answer: str) -> str:
     return renumber_lists(drop_hollow_lines(collapse_repeats(PROMPT_TAG.sub("", answer)))).strip()
 
 
-def _replacing_extract(question: str, answer: str, unsupported: bool, pool: list, cross) -> str | None:
-    """The extract that replaces the model's answer: when nothing of it is supported or its opening statement
-    was removed (`unsupported`); for a question asking for a kind of number (rag.answering.asks), when the
-    answer states none and the extract does ("How long does it take to resolve a complaint?": "it may take a
-    few business days ... a few weeks"); and for a phone number, when the passages' lines give numbers the
-    answer left out ("My card was stolen abroad. Which number should I call?" answered with the domestic
-    line, where the list's next line reads "From outside the United States, call +1-302-555-0188").
-    None: the answer stands."""
+def _replacing_extract(question: str, answer: str, citations: list, opening_removed: bool, pool: list,
+                       cross) -> tuple[str | None, str]:
+    """(the extract that replaces the model's answer, why), or (None, "") when the answer stands. It is
+    replaced when nothing of it is supported or its opening statement was removed; for a question asking
+    for a kind of number (rag.answering.asks), when it states none and the extract does ("How long does
+    it take to resolve a complaint?": "it may take a few business days ... a few weeks"); and for a phone
+    number, when the passages' lines give numbers it left out ("My card was stolen abroad. Which number
+    should I call?" answered with the domestic line, where the list's next line reads "From outside the
+    United States, call +1-302-555-0188")."""
     kind = asked_kind(question)
-    if not unsupported and kind is None:
-        return None
+    if citations and not opening_removed and kind is None:
+        return None, ""
     extract = fallback_answer(question, pool, cross)
-    if not extract or unsupported:
-        return extract
+    if not extract:
+        return None, ""
+    if not citations:
+        return extract, "no sentence of the generated answer is supported by the passages"
+    if opening_removed:
+        return extract, "the passages contradict the generated answer's opening statement"
     given, quoted = asked_values(question, answer), asked_values(question, extract)
-    return extract if quoted and (not given or kind == "phone" and quoted > given) else None
+    if quoted and not given:
+        return extract, f"the generated answer gives no {_KIND_WORDS[kind]}, where the passages do"
+    if quoted and kind == "phone" and quoted > given:
+        return extract, "the generated answer leaves out phone numbers the passages give"
+    return None, ""
+
+
+_KIND_WORDS = {"money": "amount", "duration": "duration", "time": "time of day", "number": "count",
+               "phone": "phone number"}
 
 
 def _still_cited(text: str, citations: list) -> tuple[str, list]:

@@ -44,6 +44,8 @@ class Answer:
     # best-matching passage instead (rag.answering.extract); "unsupported": no support and no passage sentence
     # matching the question either, so the answer is the refusal; "" when the answer is the generator's
     fallback: str = ""
+    # why the generator's answer was replaced ("the generated answer gives no amount, where the passages do")
+    fallback_reason: str = ""
     # "generate": the generator wrote the answer (or tried: see fallback); "extract": no generator was
     # called, the answer quotes the passages ([answer] mode); "refuse": refused on retrieval evidence
     mode: str = "generate"

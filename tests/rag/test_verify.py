@@ -525,6 +525,7 @@ def test_pipeline_an_answer_leaving_out_a_phone_number_the_passage_lists_is_the_
     gen = ScriptedGenerator("The number you requested is 1-800-555-0199 [{n}].", anchor="1-800-555-0199")
     ans = _pipeline(manager, gen).ask(q)
     assert ans.fallback == "extractive" and "+1-302-555-0188" in ans.answer and "1-800-555-0199" in ans.answer
+    assert ans.fallback_reason == "the generated answer leaves out phone numbers the passages give"
     # an answer giving both numbers stands
     gen = ScriptedGenerator("Call 1-800-555-0199 [{n}]. From outside the United States, call +1-302-555-0188 [{n}].",
                             anchor="1-800-555-0199")
@@ -539,6 +540,7 @@ def test_pipeline_an_answer_stating_none_of_the_kind_of_number_asked_is_the_extr
     gen = ScriptedGenerator("An emergency card is sent to your location quickly [{n}].", anchor="Emergency card abroad")
     ans = _pipeline(manager, gen).ask(q)
     assert ans.fallback == "extractive" and "3 business days" in ans.answer, ans.answer
+    assert ans.fallback_reason == "the generated answer gives no duration, where the passages do"
     gen = ScriptedGenerator("An emergency card arrives within 3 business days [{n}].", anchor="Emergency card abroad")
     ans = _pipeline(manager, gen).ask(q)
     assert ans.fallback == "" and ans.answer == "An emergency card arrives within 3 business days [1]."
