@@ -21,7 +21,7 @@ from indexer.kbs import KBManager
 from indexer.script import cross_script, language
 from indexer.types import Filters
 from rag.answering.asks import asked_kind, asked_values
-from rag.answering.cite import StreamCiter, cite, is_refusal
+from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
 from rag.answering.extract import fallback_answer, row_answer
 from rag.answering.refusal import evidence, refusal_message, stored_thresholds
@@ -269,6 +269,12 @@ def _replacing_extract(question: str, answer: str, citations: list, opening_remo
     should I call?" answered with the domestic line, where the list's next line reads "From outside the
     United States, call +1-302-555-0188")."""
     kind = asked_kind(question)
+    if citations and not opening_removed and (row := row_answer(question, pool, named=True)):
+        asked = content_tokens(question)
+        if len(asked & content_tokens(row)) > len(asked & content_tokens(answer)):
+            # "How much is the monthly fee for an Everyday Checking account, and how can I avoid it?": "$12",
+            # where the row also says how to avoid it
+            return row, "the table row the question names answers more of it than the generated answer"
     if citations and not opening_removed and kind is None:
         return None, ""
     extract = fallback_answer(question, pool, cross)

@@ -546,6 +546,18 @@ def test_pipeline_an_answer_stating_none_of_the_kind_of_number_asked_is_the_extr
     assert ans.fallback == "" and ans.answer == "An emergency card arrives within 3 business days [1]."
 
 
+def test_pipeline_a_named_table_row_answering_more_of_the_question_replaces_the_answer(manager, sample_copy):
+    """make demo's first sample question: SmolLM2 answered "... and how can I avoid it?" with the fee alone;
+    the row it names also says how to avoid the fee."""
+    q = "How much is the monthly fee for an Everyday Checking account, and how can I avoid it?"
+    gen = ScriptedGenerator("The monthly fee for an Everyday Checking account is $12 [{n}].", anchor="Everyday Checking | $12")
+    ans = _pipeline(manager, gen).ask(q)
+    assert ans.fallback == "extractive" and "Minimum daily balance of $1,500" in ans.answer, ans.answer
+    assert ans.fallback_reason.startswith("the table row the question names answers more of it")
+    ans = _pipeline(manager, gen).ask("How much is the monthly fee for an Everyday Checking account?")
+    assert ans.fallback == "" and ans.answer == "The monthly fee for an Everyday Checking account is $12 [1]."
+
+
 def test_pipeline_falls_back_when_nothing_supported_is_left(manager, sample_copy):
     gen = ScriptedGenerator("An Everyday Checking account costs $15 a month [{n}].", anchor="Everyday Checking | $12 |")
     ans = _pipeline(manager, gen).ask("How much is the monthly fee for an Everyday Checking account?")
