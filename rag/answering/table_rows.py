@@ -168,10 +168,16 @@ def _subject(passage: str, question: str) -> _Row | None:
     if not named:
         for r in rows:
             others = frozenset().union(*(o.key_tokens for o in rows if o.key != r.key))
-            hit = len(r.key_tokens & asked)
-            if (r.key_tokens - others) & asked and hit >= 2 and 2 * hit >= len(r.key_tokens):
+            hit = len(_whole(r.key_tokens & asked))
+            if (r.key_tokens - others) & asked and hit >= 2 and 2 * hit >= len(_whole(r.key_tokens)):
                 named.add(r.key)
     return next(r for r in rows if r.key in named) if len(named) == 1 else None
+
+
+def _whole(tokens: frozenset[str]) -> frozenset[str]:
+    """The tokens that are no piece of another: jieba gives 手续费 with its pieces 手续 and 续费, which would
+    count one shared word three times ("外币现钞取款要手续费吗？" named the row "境外汇款手续费")."""
+    return frozenset(t for t in tokens if not any(t != u and t in u for u in tokens))
 
 
 @lru_cache(maxsize=256)

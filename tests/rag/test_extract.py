@@ -335,3 +335,13 @@ def test_a_list_item_quoted_alone_opens_with_a_capital():
                     "within 2 business days;\n2. investigate, and contact you if we need more information.")
     assert fallback_answer("When will you acknowledge my complaint?", [steps]) == (
         "Acknowledge your complaint in writing within 2 business days [1].")
+
+
+def test_one_shared_word_and_its_pieces_do_not_name_a_row():
+    """make demo's "外币现钞取款要手续费吗？" got the fee schedule's "境外汇款手续费" row: jieba's 手续费 comes with its
+    pieces 手续 and 续费, which counted as three of the row's words. The foreign-cash passage answers."""
+    cash = _hit(0, "外币现钞存入当日，如需取出现钞不收费。由外汇汇款转入的现汇账户提取现钞，需按提取金额的0.5%收取现汇转现钞手续费。")
+    schedule = _hit(1, "类别 | 服务项目 | 收费标准 | 备注\n转账汇款 | 境外汇款手续费 | 汇款金额的0.1% | 最低50元，最高260元\n"
+                       "转账汇款 | 境外汇款电讯费 | 150元/笔 |\n账户管理 | 小额账户管理费 | 3元/季 | 日均余额低于300元收取")
+    assert fallback_answer("外币现钞取款要手续费吗？", [cash, schedule]).startswith("外币现钞存入当日")
+    assert fallback_answer("境外汇款手续费是多少？", [cash, schedule]).startswith("境外汇款手续费——")
