@@ -23,8 +23,9 @@ from indexer.types import Filters
 from rag.answering.asks import asked_kind, asked_values
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
-from rag.answering.extract import fallback_answer, row_answer
+from rag.answering.extract import cite_sentence, fallback_answer, named_row, row_answer
 from rag.answering.refusal import evidence, refusal_message, stored_thresholds
+from rag.answering.table_rows import named_row_words
 from rag.answering.types import Answer
 from rag.config import Settings
 from rag.generation.base import Generator
@@ -269,12 +270,13 @@ def _replacing_extract(question: str, answer: str, citations: list, opening_remo
     should I call?" answered with the domestic line, where the list's next line reads "From outside the
     United States, call +1-302-555-0188")."""
     kind = asked_kind(question)
-    if citations and not opening_removed and (row := row_answer(question, pool, named=True)):
-        asked = content_tokens(question)
-        if len(asked & content_tokens(row)) > len(asked & content_tokens(answer)):
-            # "How much is the monthly fee for an Everyday Checking account, and how can I avoid it?": "$12",
-            # where the row also says how to avoid it
-            return row, "the table row the question names answers more of it than the generated answer"
+    if citations and not opening_removed and (found := named_row(question, pool)):
+        n, row = found
+        if (content_tokens(question) & named_row_words(pool[n - 1].text, question)) - content_tokens(answer):
+            # the row gives what the question asks and the answer leaves out: "How much is the monthly fee
+            # for an Everyday Checking account, and how can I avoid it?" answered "$12", where the row's
+            # "How to avoid the fee" column answers the rest
+            return cite_sentence(row, n), "the table row the question names answers more of it than the generated answer"
     if citations and not opening_removed and kind is None:
         return None, ""
     extract = fallback_answer(question, pool, cross)

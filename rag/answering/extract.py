@@ -231,6 +231,12 @@ def row_answer(question: str, hits: Sequence[Hit], covering: bool = False, named
     return cite_sentence(found[1], found[0]) if found else None
 
 
+def named_row(question: str, hits: Sequence[Hit]) -> tuple[int, str] | None:
+    """(passage number, row as a sentence) of the table row the question names, in the first passage that
+    has one (or the tier holding an amount it states)."""
+    return _named_row(question, hits, named=True)
+
+
 def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
                named: bool = False) -> tuple[int, str] | None:
     """(passage number, row as a sentence) of the first same-script passage with a row `row_quote` gives."""

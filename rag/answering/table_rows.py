@@ -347,6 +347,15 @@ def row_quote(passage: str, question: str, covering: bool = False, named: bool =
     return _row_text(row.cells, row.header)
 
 
+def named_row_words(passage: str, question: str) -> frozenset[str]:
+    """The words the row the question names (`_subject`) gives beyond its name: its other cells and their
+    column headers ("How to avoid the fee (any one)"); empty when it names none."""
+    row = _subject(passage, question) if _tabular(passage) and question else None
+    if row is None:
+        return frozenset()
+    return frozenset(tokenize(" ".join(row.cells[1:] + row.header[1:]))) - row.key_tokens
+
+
 def _row_text(cells: tuple[str, ...], header: tuple[str, ...]) -> str | None:
     """A row as a sentence, each cell after the first with its column's header."""
     if len(cells) < 2:
