@@ -164,6 +164,9 @@ class Pipeline:
         t = time.perf_counter()
         first = shown_at = None
         verified = self.settings.answer.stream == "verified"
+        # a question asking for a kind of number, or naming a table row, may see the whole answer replaced at
+        # its end (`_replacing_extract`): verified streaming shows it then, never a text it would take back
+        hold = verified and (asked_kind(question) is not None or named_row(question, hits) is not None)
         shown = ""  # verified streaming: the checked text yielded so far
         pieces = self.generator.stream(messages)
         for piece in citer.wrap(pieces):
@@ -175,7 +178,7 @@ class Pipeline:
             if not verified:
                 yield Token(piece)
                 continue
-            settled = citer.settled()
+            settled = None if hold else citer.settled()
             if settled is not None:
                 part = _clean(settled)
                 # a later sentence can change an earlier one (a listing loop is seen at its third

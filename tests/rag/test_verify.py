@@ -525,6 +525,14 @@ def test_pipeline_an_answer_leaving_out_a_phone_number_the_passage_lists_is_the_
     ans = _pipeline(manager, gen).ask(q)
     assert ans.fallback == "extractive" and "+1-302-555-0188" in ans.answer and "1-800-555-0199" in ans.answer
     assert ans.fallback_reason == "the generated answer leaves out phone numbers the passages give"
+    # streamed, nothing is shown that the end takes back: such a question's answer is shown when checked whole
+    from rag.pipeline import Token
+
+    gen = ScriptedGenerator("The number you requested is 1-800-555-0199 [{n}]. It is open 24 hours a day [{n}].",
+                            anchor="1-800-555-0199")
+    events = list(_pipeline(manager, gen).stream(q))
+    assert "".join(e.text for e in events if isinstance(e, Token)) == events[-1].answer
+    assert "+1-302-555-0188" in events[-1].answer
     # an answer giving both numbers stands
     gen = ScriptedGenerator("Call 1-800-555-0199 [{n}]. From outside the United States, call +1-302-555-0188 [{n}].",
                             anchor="1-800-555-0199")
