@@ -108,6 +108,11 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
     if kind == "phone" and any(kind in number_kinds(s) for *_, s in sents):
         # a sentence without a number answers no "which number should I call?", however many words it shares
         sents = [t for t in sents if kind in number_kinds(t[2])]
+    # a sentence about the document itself ("This page lists our branches, their opening hours ...") shares
+    # the words of many questions and answers none: quoted only when nothing else matches
+    plain = [t for t in sents if not _ABOUT_DOCUMENT.match(t[2])]
+    if any(q & _words(about) for _, about, _ in plain):
+        sents = plain
     # of sentences sharing as many words, one whose line's first sentence holds more of the others
     # comes first, then one stating the kind of number asked for
     scored = sorted(((len(q & _words(about)), _lead_shared(q, about, lead.get(about)),
@@ -123,6 +128,13 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
     if len(best) > 1 and best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2):
         best = best[:1]
     return (best[0][0] if best else 0), {s: i for _, i, s in best}
+
+
+_ABOUT_DOCUMENT = re.compile(
+    r"(?:this|the) (?:help )?(?:page|notice|guide|article|document|policy|section|leaflet|brochure|faq|manual|"
+    r"handbook|overview|chapter) (?:explains|describes|lists|sets out|tells|covers|gives|provides|contains|"
+    r"summari[sz]es|answers|introduces|applies)\b|本(?:指南|须知|页|文|说明|政策|手册|章|节)(?:介绍|说明|列出|适用|概述)",
+    re.IGNORECASE)
 
 
 def _lead_shared(q: set[str], sentence: str, lead: str | None) -> int:

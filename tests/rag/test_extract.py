@@ -345,3 +345,14 @@ def test_one_shared_word_and_its_pieces_do_not_name_a_row():
                        "转账汇款 | 境外汇款电讯费 | 150元/笔 |\n账户管理 | 小额账户管理费 | 3元/季 | 日均余额低于300元收取")
     assert fallback_answer("外币现钞取款要手续费吗？", [cash, schedule]).startswith("外币现钞存入当日")
     assert fallback_answer("境外汇款手续费是多少？", [cash, schedule]).startswith("境外汇款手续费——")
+
+
+def test_a_sentence_about_the_document_is_quoted_only_when_nothing_else_matches():
+    """make demo's "What are the Quayside branch opening hours on weekdays?" got "This page lists our branches,
+    their opening hours and the services each branch offers", which shares three of its words."""
+    page = _hit(0, "This page lists our branches, their opening hours and the services each branch offers.\n"
+                   "Quayside Main Branch - 200 Quayside Avenue. Extended hours: open until 7:00 p.m. on Thursdays.")
+    assert fallback_answer("What are the Quayside branch opening hours on weekdays?", [page]) == (
+        "Quayside Main Branch - 200 Quayside Avenue [1]. Extended hours: open until 7:00 p.m. on Thursdays [1].")
+    assert fallback_answer("What does this page list?", [page]).startswith("This page lists our branches")
+    assert fallback_answer("本指南介绍什么？", [_hit(1, "本指南介绍个人贷款的申请条件。贷款额度1万元至30万元。")]).startswith("本指南介绍")
