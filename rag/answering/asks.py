@@ -15,7 +15,8 @@ _ASKS = (
                             r"|how many (?:business |working )?(?:days|hours|weeks|months|years)", re.IGNORECASE)),
     ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息|限额|额度)(?:是|有)?多少|能?[借贷转取存汇][款账]?多少"
                          r"|(?:哪些|什么)(?:费用?|收费)|how much|what (?:is|are) the (?:\w+ )?(?:fees?|costs?|charges?|price|limits?)"
-                         r"|what (?:fees?|charges?)\b", re.IGNORECASE)),
+                         r"|what (?:fees?|charges?)\b|\bcharge (?:a |any )?fees?\b|is there (?:a|any) (?:\w+ )?(?:fee|charge)\b",
+                         re.IGNORECASE)),
     ("time", re.compile(r"几点|什么时候(?:开门|关门|营业)|截止时间|what time|opening hours|until when"
                         r"|(?:latest|earliest) time|cut-?off time", re.IGNORECASE)),
     ("phone", re.compile(r"(?:which|what) (?:phone |telephone )?number|phone number|number (?:should|do|can) I call"
@@ -31,12 +32,21 @@ def asked_kind(question: str) -> str | None:
     return next((kind for kind, pattern in _ASKS if pattern.search(question)), None)
 
 
+# a fee or a rate given as a share of an amount answers "how much" ("a foreign transaction fee of 3%")
+_ANSWERS = {"percent": "money"}
+
+
 def number_kinds(text: str) -> frozenset[str]:
-    """The kinds of number `text` states (verify's kinds: money, percent, time, date, duration, ...)."""
-    return frozenset(f.kind for f in number_facts(text))
+    """The kinds of number `text` states (verify's kinds: money, percent, time, date, duration, ...), a
+    percentage also counting as an amount."""
+    kinds = {f.kind for f in number_facts(text)}
+    return frozenset(kinds | {_ANSWERS[k] for k in kinds if k in _ANSWERS})
 
 
-def asked_values(question: str, text: str) -> frozenset[float]:
-    """The values of the kind of number the question asks for that `text` states (empty: it asks for none)."""
+def asked_values(question: str, text: str) -> frozenset[tuple[str, float]]:
+    """The numbers of the kind the question asks for that `text` states, as (kind, value) (empty: it asks
+    for none)."""
     kind = asked_kind(question)
-    return frozenset(f.value for f in number_facts(text) if f.kind == kind) if kind else frozenset()
+    if not kind:
+        return frozenset()
+    return frozenset((f.kind, f.value) for f in number_facts(text) if kind in (f.kind, _ANSWERS.get(f.kind)))

@@ -356,3 +356,12 @@ def test_a_sentence_about_the_document_is_quoted_only_when_nothing_else_matches(
         "Quayside Main Branch - 200 Quayside Avenue [1]. Extended hours: open until 7:00 p.m. on Thursdays [1].")
     assert fallback_answer("What does this page list?", [page]).startswith("This page lists our branches")
     assert fallback_answer("本指南介绍什么？", [_hit(1, "本指南介绍个人贷款的申请条件。贷款额度1万元至30万元。")]).startswith("本指南介绍")
+
+
+def test_a_percentage_answers_how_much_and_is_there_a_fee_asks_for_an_amount():
+    from rag.answering.asks import asked_kind, asked_values
+
+    assert asked_kind("Do you charge a fee for using my debit card abroad?") == "money"
+    assert asked_kind("Is there a monthly fee for Basic Savings?") == "money"
+    assert asked_values("How much is the foreign transaction fee?", "A fee of 3% applies.") == {("percent", 3.0)}
+    assert asked_values("How much is the foreign transaction fee?", "It applies abroad.") == frozenset()
