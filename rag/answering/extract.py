@@ -127,6 +127,12 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
     # the second must be nearly as relevant; a whole table, as relevant (it is long)
     if len(best) > 1 and best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2):
         best = best[:1]
+    if best and kind and not any(kind in number_kinds(s) for *_, s in best):
+        # asked for a kind of number the quote does not give: the best sentence that gives one comes second
+        # ("Do you charge a fee for using my debit card abroad?": "A foreign transaction fee of 3% ... applies")
+        giving = next(((shared, -i, s) for shared, _, has, i, s in scored if has and shared > 0), None)
+        if giving is not None:
+            best = [best[0], giving]
     return (best[0][0] if best else 0), {s: i for _, i, s in best}
 
 

@@ -365,3 +365,13 @@ def test_a_percentage_answers_how_much_and_is_there_a_fee_asks_for_an_amount():
     assert asked_kind("Is there a monthly fee for Basic Savings?") == "money"
     assert asked_values("How much is the foreign transaction fee?", "A fee of 3% applies.") == {("percent", 3.0)}
     assert asked_values("How much is the foreign transaction fee?", "It applies abroad.") == frozenset()
+
+
+def test_a_quote_lacking_the_kind_of_number_asked_takes_the_best_sentence_giving_one():
+    """make demo's "Do you charge a fee for using my debit card abroad?" quoted the two sentences sharing most
+    of its words, neither stating the 3% fee."""
+    abroad = _hit(0, "Harbor Bank debit and credit cards work worldwide wherever Visa is accepted. A foreign transaction "
+                     "fee of 3% of the US dollar amount applies to purchases made in a foreign currency. Premier "
+                     "Checking debit cards and the Harbor Voyager credit card have no foreign transaction fees.")
+    ans = fallback_answer("Do you charge a fee for using my debit card abroad?", [abroad])
+    assert "fee of 3%" in ans and "no foreign transaction fees" in ans
