@@ -20,7 +20,7 @@ from rag.answering.cite import content_tokens
 from rag.answering.equivalents import canonical
 from rag.answering.steps import steps_for
 from rag.answering.table_rows import introduced_tables, row_quote
-from rag.text import is_table_row, prose_lines
+from rag.text import ITEM_NUMBER, is_table_row, prose_lines
 from rag.types import Hit
 
 
@@ -77,15 +77,11 @@ def _quote(chunk: str, chosen: dict[str, int], n: int) -> str:
     return "".join((" " if i and not is_cjk(s) else "") + cite_sentence(s, n) for i, s in enumerate(texts))
 
 
-# a list item's number, which means nothing once the item is quoted without its list ("2. 登录港湾银行手机银行")
-_ITEM_NUMBER = re.compile(r"^\s*(?:\d{1,2}\s*[.、．)）]|[（(]\d{1,2}[)）])\s*")
-
-
 def _unnumbered(sentence: str) -> str:
     """A list item quoted on its own: without its number, opening with a capital letter (a list's "1.
     acknowledge your complaint ..." continues the line introducing it). Other sentences as they are
     ("apt-get, the APT-based command-line tool ...")."""
-    s = _ITEM_NUMBER.sub("", sentence)
+    s = ITEM_NUMBER.sub("", sentence)  # its number means nothing without its list ("2. 登录港湾银行手机银行")
     return s[:1].upper() + s[1:] if s != sentence and s[:1].islower() else s
 
 

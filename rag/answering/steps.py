@@ -12,15 +12,15 @@ from __future__ import annotations
 import re
 
 from indexer.tokenize import tokenize
+from rag.text import ITEM_NUMBER
 
-ASKS_HOW = re.compile(r"\bhow (?:do|can|should|would|to) (?:i|we|you)?\b|\bhow to\b|\bwhat (?:are )?the steps\b"
+_ASKS_HOW = re.compile(r"\bhow (?:do|can|should|would|to) (?:i|we|you)?\b|\bhow to\b|\bwhat (?:are )?the steps\b"
                       r"|\bprocedure\b|怎么|如何|怎样|步骤|流程", re.IGNORECASE)
-_STEP = re.compile(r"\s*(?:(\d{1,2})\s*[.、．)）]|[（(](\d{1,2})[)）])\s*(?=\S)")
 MAX_STEPS = 12  # a longer list is a table of contents or a policy, not one procedure
 
 
 def asks_how(question: str) -> bool:
-    return bool(ASKS_HOW.search(question))
+    return bool(_ASKS_HOW.search(question))
 
 
 def numbered_steps(text: str) -> tuple[str, list[str]] | None:
@@ -29,10 +29,10 @@ def numbered_steps(text: str) -> tuple[str, list[str]] | None:
     lines = [line.strip() for line in text.splitlines()]
     i = 0
     while i < len(lines):
-        m = _STEP.match(lines[i])
+        m = ITEM_NUMBER.match(lines[i])
         if m and int(m.group(1) or m.group(2)) == 1:
             j = i + 1
-            while j < len(lines) and (n := _STEP.match(lines[j])) and int(n.group(1) or n.group(2)) == j - i + 1:
+            while j < len(lines) and (n := ITEM_NUMBER.match(lines[j])) and int(n.group(1) or n.group(2)) == j - i + 1:
                 j += 1
             if 2 <= j - i <= MAX_STEPS:
                 return (lines[i - 1] if i else ""), lines[i:j]
