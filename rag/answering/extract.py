@@ -101,9 +101,10 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
     quotes = {quote for *_, quote in tables}
     q = _words(question)
     kind = asked_kind(question)
-    if kind == "phone" and any(kind in number_kinds(s) for *_, s in sents):
+    gives = {s: bool(kind) and kind in number_kinds(s) for *_, s in sents}  # states the kind of number asked
+    if kind == "phone" and any(gives.values()):
         # a sentence without a number answers no "which number should I call?", however many words it shares
-        sents = [t for t in sents if kind in number_kinds(t[2])]
+        sents = [t for t in sents if gives[t[2]]]
     # a sentence about the document itself ("This page lists our branches, their opening hours ...") shares
     # the words of many questions and answers none: quoted only when nothing else matches
     plain = [t for t in sents if not _ABOUT_DOCUMENT.match(t[2])]
@@ -112,7 +113,7 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
     # of sentences sharing as many words, one whose line's first sentence holds more of the others
     # comes first, then one stating the kind of number asked for
     scored = sorted(((len(q & _words(about)), _lead_shared(q, about, lead.get(about)),
-                      bool(kind) and kind in number_kinds(s), -i, s) for i, about, s in sents), reverse=True)
+                      gives[s], -i, s) for i, about, s in sents), reverse=True)
     best = [(shared, -i, s) for shared, _, _, i, s in scored[:max_sentences] if shared > 0]
     if best and scored[0][1]:
         # it won by its line's first sentence, which names what it speaks of ("Quayside Main Branch -
@@ -123,7 +124,7 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
     # the second must be nearly as relevant; a whole table, as relevant (it is long)
     if len(best) > 1 and best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2):
         best = best[:1]
-    if best and kind and not any(kind in number_kinds(s) for *_, s in best):
+    if best and kind and not any(gives[s] for *_, s in best):
         # asked for a kind of number the quote does not give: the best sentence that gives one comes second
         # ("Do you charge a fee for using my debit card abroad?": "A foreign transaction fee of 3% ... applies")
         giving = next(((shared, -i, s) for shared, _, has, i, s in scored if has and shared > 0), None)

@@ -1016,7 +1016,8 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
     p = _passage(passage)
     others = _passage(known) if known else None
     problems: list[Problem] = []
-    for f in number_facts(sentence):
+    facts = number_facts(sentence)
+    for f in facts:
         if not any(_matches(f, pf, p) for pf in p.facts):
             what = f.text.strip()
             if not any(x.fact == what for x in problems):
@@ -1049,7 +1050,7 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
                  for item in unlisted(sentence, passage)]
     problems += [Problem("number", written, f"gives {written} as the {end}, where passage [{n}] has it as the "
                                             f"{'least' if end == 'most' else 'most'} of '{r.text}'")
-                 for written, r, end in wrong_ends(sentence, number_facts(sentence), _ranges(passage))]
+                 for written, r, end in wrong_ends(sentence, facts, _ranges(passage))]
     reported = {_compact(pr.fact) for pr in problems}
     for quote in quotations(sentence):  # a quoted name or term already reported is not reported again
         if _compact(quote) not in where and _compact(quote) not in reported:
