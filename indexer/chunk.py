@@ -27,7 +27,6 @@ _AFTER_ABBREVIATION = re.compile(r"\s+(?:\d|(?:Eastern|Central|Mountain|Pacific|
 
 
 _ITEM_NUMBER = re.compile(r"\s*\d{1,3}")  # a line's "1." numbers the list item it opens, ending nothing
-_REFERENCE_END = re.compile(r"\[\d{1,3}\]$")  # a citation marker before the period
 
 
 def period_continues(text: str, dot: int, end: int) -> bool:
@@ -37,8 +36,6 @@ def period_continues(text: str, dot: int, end: int) -> bool:
         return False
     if _ITEM_NUMBER.fullmatch(text, text.rfind("\n", 0, dot) + 1, dot):
         return True
-    if _REFERENCE_END.search(text, 0, dot):  # "... [1]. apt-get, the tool ...": a cited sentence ends there
-        return False
     rest = text[end:end + 12]
     return bool(_CONTINUES.match(rest) or (ABBREVIATION_END.search(text[max(0, dot - 7):dot + 1])
                                             and _AFTER_ABBREVIATION.match(rest)))

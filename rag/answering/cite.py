@@ -93,14 +93,17 @@ def parse_citations(text: str) -> list[int]:
     return out
 
 
+_MARKED = re.compile(r"\[\d{1,3}\]$")  # a citation marker before a period: the cited sentence ends there
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) spans covering `text`; markers right after a sentence's end belong to it."""
     spans, start = [], 0
     cuts = set()
     for m in _END.finditer(text):
         end = m.end()
-        if m.group(0) == "." and period_continues(text, m.start(), end):  # "9:00 a.m. to 5 p.m.", as the chunker
-            continue
+        if m.group(0) == "." and period_continues(text, m.start(), end) and not _MARKED.search(text, 0, m.start()):
+            continue  # "9:00 a.m. to 5 p.m.", as the chunker; but "... [1]. apt-get, the tool ..." ends at the marker
         if any(c in _CJK_END for c in m.group(0)) or end == len(text) or text[end].isspace():
             cuts.add(end)
     cuts.update(m.end() for m in re.finditer(r"\n+", text))

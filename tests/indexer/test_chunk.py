@@ -86,10 +86,3 @@ def test_a_period_inside_a_sentence_does_not_end_it():
     assert split_sentences("We close at 5 p.m. Saturday hours differ. It costs $5. 2020 was different.") == [
         "We close at 5 p.m.", "Saturday hours differ.", "It costs $5.", "2020 was different."]
     assert split_sentences("临时挂失有效期为5天。到期后自动解除。") == ["临时挂失有效期为5天。", "到期后自动解除。"]
-
-
-def test_a_period_after_a_citation_marker_ends_the_sentence():
-    # an extract's quotes joined: "... tool [1]. apt-get, the ..." had read as one sentence (a period before
-    # a lower-case word continues one: "9:00 a.m. to 5 p.m.")
-    assert split_sentences("An alternative is apt-get [1]. apt-get installs packages [1]. Open 9 a.m. to 5 p.m. daily.") == [
-        "An alternative is apt-get [1].", "apt-get installs packages [1].", "Open 9 a.m. to 5 p.m. daily."]

@@ -489,3 +489,13 @@ def test_a_sentence_about_the_passages_themselves_is_removed():
     assert r.citations == [] and is_refusal(r.answer)
     kept = "The passage says to call 1-800-555-0199 to report a lost card [1]."  # what it says: an answer
     assert cite(kept, HITS).answer == kept
+
+
+def test_a_period_after_a_citation_marker_ends_the_sentence():
+    # an extract's quotes joined: "... tool [1]. apt-get, the ..." had read as one sentence (a period before
+    # a lower-case word continues one: "9:00 a.m. to 5 p.m.") and the second quote lost its marker
+    from rag.answering.cite import split_sentences
+
+    text = "An alternative is apt-get [1]. apt-get installs packages [1]. Open 9 a.m. to 5 p.m. daily."
+    assert [text[a:b].strip() for a, b in split_sentences(text)] == [
+        "An alternative is apt-get [1].", "apt-get installs packages [1].", "Open 9 a.m. to 5 p.m. daily."]
