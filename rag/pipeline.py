@@ -197,7 +197,7 @@ class Pipeline:
         pool = [*cited.contesting, *(h for h in used if h.chunk_id not in first_ids)]
         in_pool = {h.chunk_id for h in pool}
         pool += [h for h in hits if h.chunk_id not in in_pool]
-        if refused and self.settings.answer.extractive_fallback and (row := self._answering_row(question, pool)):
+        if refused and self.settings.answer.extractive_fallback and (row := _answering_row(question, pool)):
             # the small model said the passages do not answer, where a table row holding every word of the
             # question does ("Is there a fee for paper statements?": "Paper statement | $2 per statement"), or
             # the one row giving the kind of number asked ("How many overdraft fees can I be charged in one
@@ -229,13 +229,6 @@ class Pipeline:
         yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=used,
                      dropped=cited.dropped, fallback=fallback, fallback_reason=why)
 
-    @staticmethod
-    def _answering_row(question: str, pool: list) -> str | None:
-        """A table row that answers the question although the model said nothing does: one holding every
-        word of it, or, for a question asking for a kind of number, the row giving that kind of number that
-        shares the most words with it (rag.answering.table_rows.row_quote)."""
-        return row_answer(question, pool, covering=True) or (row_answer(question, pool) if asked_kind(question) else None)
-
     def _extract(self, question: str, hits: list, t0: float, timings: dict[str, float]) -> Iterator[Token | Answer]:
         """The extractive answer: no prompt, no generator. With no sentence sharing a content word
         with the question the passages do not answer it, and the answer is the refusal message."""
@@ -261,6 +254,13 @@ def _clean(answer: str) -> str:
     again>" leaves "2."), its numbered lists numbered again."""
     answer = ECHOED_TURN.split(answer, maxsplit=1)[0]
     return renumber_lists(drop_hollow_lines(collapse_repeats(PROMPT_TAG.sub("", answer)))).strip()
+
+
+def _answering_row(question: str, pool: list) -> str | None:
+    """A table row that answers the question although the model said nothing does: one holding every word
+    of it, or, for a question asking for a kind of number, the row giving that kind of number that shares
+    the most words with it (rag.answering.table_rows.row_quote)."""
+    return row_answer(question, pool, covering=True) or (row_answer(question, pool) if asked_kind(question) else None)
 
 
 def _replacing_extract(question: str, answer: str, citations: list, opening_removed: bool, pool: list,
