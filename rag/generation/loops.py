@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from rag.answering.cite import LEAD_IN, content_tokens, split_sentences
+from rag.text import ITEM_NUMBER
 
 MAX_PERIOD = 48   # longest repeated unit looked for, in tokens
 MIN_SPAN = 18     # a repeat must cover at least this many tokens ...
@@ -53,11 +54,19 @@ def collapse_repeats(text: str) -> str:
     listed three or more times in a row kept once; everything else, line breaks included, is kept as it is."""
     text = _LISTED_ZH.sub(r"\1", _LISTED.sub(r"\1", text))
     seen, said, out = set(), set(), []
+    left_out = False  # the piece before was left out: the line break after it goes with it
     for a, b in split_sentences(text):
         piece = text[a:b]
-        key = " ".join(piece.split()).lower().rstrip(".!?。！？")
-        words = content_tokens(piece)
-        if key and key in seen or len(words) >= RESTATED_MIN_WORDS and words <= said:
+        if not piece.strip():
+            if not left_out:
+                out.append(piece)
+            left_out = False
+            continue
+        item = ITEM_NUMBER.sub("", piece.strip())  # a list's "7. <item 6 again>" repeats item 6
+        key = " ".join(item.split()).lower().rstrip(".!?。！？")
+        words = content_tokens(item)
+        left_out = bool(key and key in seen or len(words) >= RESTATED_MIN_WORDS and words <= said)
+        if left_out:
             continue
         seen.add(key)
         said |= words

@@ -473,6 +473,12 @@ def test_loop_detection_and_collapse():
     assert collapse_repeats(loop) == loop.split("\n\n")[0]
     assert collapse_repeats("The fee is $12 [1]. The fee is waived for students [1]. Yes, the fee [1].") == \
         "The fee is $12 [1]. The fee is waived for students [1]. Yes, the fee [1]."
+    # a numbered list's item repeated under another number (an item's "7." stays with its sentence) is a
+    # repeat, and no blank line is left where it was
+    steps = "Steps [1]:\n1. The bootloader loads the kernel [1].\n2. The kernel starts init [1].\n" \
+            "3. The bootloader loads the kernel [1].\n4. Init starts the services [1]."
+    assert collapse_repeats(steps) == ("Steps [1]:\n1. The bootloader loads the kernel [1].\n2. The kernel starts "
+                                       "init [1].\n4. Init starts the services [1].")
 
 
 @pytest.mark.parametrize("fallback", [True, False])
