@@ -82,12 +82,19 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 UNFINISHED_MAX_WORDS = 3   # a cut-off tail this short says nothing ("You", "This fee is"); longer ones stay
 
 
+# a numbered list's last line that is only a number: the token limit cut the next item's number
+_CUT_ITEM = re.compile(r"(?<=\S)\n[ \t]*\d{1,3}\Z")
+
+
 def trim_unfinished(text: str) -> str:
     """`text` without a short unfinished tail: a last sentence (rag.answering.cite.split_sentences,
     which knows abbreviations) with no end punctuation, no number and no citation marker, of at most
     UNFINISHED_MAX_WORDS words (or as many Chinese characters + 1): what a generation stopped by its
-    token limit leaves. A text that is only such a tail is kept as it is."""
+    token limit leaves, and a last line that is only a number (a list's next "11." cut after its first
+    digit). A text that is only such a tail is kept as it is."""
     stripped = text.rstrip()
+    if cut := _CUT_ITEM.search(stripped):  # the next item's "11." cut after its first digit: "...\n1"
+        return stripped[:cut.start()]
     if not stripped or _ENDED.search(stripped):
         return text
     spans = split_sentences(stripped)

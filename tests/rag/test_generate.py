@@ -398,6 +398,9 @@ def test_select_fits_every_passage_into_the_budget():
     ("The fee is $12 [1]. This fee is", "The fee is $12 [1]."),
     ("挂失请拨打热线办理[1]。也可", "挂失请拨打热线办理[1]。"),
     ("Debian is free [1].\n\nThe", "Debian is free [1]."),
+    # FAQ "How does a Debian system boot?": the list's next "11." cut after its first digit
+    ("1. The bootloader loads the kernel [1].\n2. The kernel starts init [1].\n1",
+     "1. The bootloader loads the kernel [1].\n2. The kernel starts init [1]."),
     # kept: a longer tail, one with a number or a marker, a text that is only a tail, and periods that
     # end no sentence (an abbreviation, a title, a list's number)
     ("The fee is $12 [1]. You can avoid it by keeping a balance", None),
