@@ -294,7 +294,11 @@ def _serve(fd: int) -> None:
     gc.freeze()  # children's garbage collector leaves the warm objects (and their pages) alone
     zygote = _Zygote(conn)
     zygote.fork_spare()
-    conn.send_bytes(b'{"ready": true}')
+    try:
+        conn.send_bytes(b'{"ready": true}')
+    except OSError:  # the caller finished (nothing to parse) or died while this zygote warmed up
+        zygote.close()
+        return
     while True:
         try:
             request = conn.recv_bytes()
@@ -305,9 +309,13 @@ def _serve(fd: int) -> None:
             status, payload = zygote.handle(request)
         except Exception as exc:  # fork failed (no memory, process limit), a bad request, ...
             status, payload = {"status": "crash", "detail": f"sandbox: {type(exc).__name__}: {exc}"}, b""
-        conn.send_bytes(json.dumps(status).encode())
-        if status["status"] == "ok":
-            conn.send_bytes(payload)
+        try:
+            conn.send_bytes(json.dumps(status).encode())
+            if status["status"] == "ok":
+                conn.send_bytes(payload)
+        except OSError:  # the caller is gone (it timed out on this file, or exited)
+            zygote.close()
+            return
         try:
             zygote.after()
         except Exception:

@@ -69,3 +69,15 @@ def test_cli_end_to_end(tmp_path):
     assert missing.returncode == 1 and "does not exist" in missing.stderr
     rag(home, "kb", "delete", "bank")
     assert "bank" not in rag(home, "kb", "list").stdout
+
+
+def test_reindex_of_unchanged_files_is_quiet(tmp_path):
+    """Nothing to parse: the parser sandbox that started in the background exits without a trace
+    (it used to print a BrokenPipeError traceback when the command finished before it was warm)."""
+    home, docs = tmp_path / "home", tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Branches open at 9:00 a.m. on weekdays.\n")
+    rag(home, "index", str(docs), "--kb", "k", "-q")
+    again = rag(home, "index", str(docs), "--kb", "k")
+    assert "1 unchanged" in again.stdout
+    assert "Traceback" not in again.stderr and "Error" not in again.stderr, again.stderr
