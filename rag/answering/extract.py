@@ -60,12 +60,13 @@ _ANAPHOR = re.compile(r"(?:(?:it|its|this|that|they|their|these|those)\b|if (?:y
                       re.IGNORECASE)
 
 
-def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2) -> str | None:
+def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2, title: str = "") -> str | None:
     """The chunk's sentences that best match the question, in chunk order, each citing [n]; None
     when no sentence shares a content word with the question. A chosen sentence that opens by
     referring back ("It is ...") comes with the first sentence of its line (paragraph), which names what
-    it refers to ("Marina Plaza Branch - 5 Cafe Row ..."), so the quote makes sense on its own."""
-    _, chosen = _best(question, chunk, max_sentences)
+    it refers to ("Marina Plaza Branch - 5 Cafe Row ..."), so the quote makes sense on its own.
+    `title`: the passage's title (see `_scored`)."""
+    _, chosen = _scored(question, chunk, max_sentences, title)
     if not chosen:
         return None
     return _quote(chunk, chosen, n)
@@ -86,10 +87,20 @@ def _unnumbered(sentence: str) -> str:
 
 
 def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[str, int]]:
-    """(content words shared by the best, {text: place in the chunk}) of the chunk's sentences, and short
-    tables with the sentence introducing them, that best match the question: the most content words
-    shared, then the one whose line opens with more of the others, then one stating the kind of number
-    asked for, then the earliest."""
+    """(content words shared by the best, {text: place in the chunk}): see `_scored`."""
+    (shared, _), chosen = _scored(question, chunk, max_sentences)
+    return shared, chosen
+
+
+def _scored(question: str, chunk: str, max_sentences: int = 2,
+            title: str = "") -> tuple[tuple[int, int], dict[str, int]]:
+    """((content words shared by the best, of them not in `title`), {text: place in the chunk}) of the
+    chunk's sentences, and short tables with the sentence introducing them, that best match the
+    question: the most content words shared, then the one whose line opens with more of the others,
+    then the one sharing more words that the passage's title does not hold (the title says what every
+    sentence under it is about: of "Harbor Bank has five branches" and "It is our only branch open on
+    Sundays", the second answers "Which Harbor Bank branch is open on Sundays?" under "Harbor Bank -
+    branch locations"), then one stating the kind of number asked for, then the earliest."""
     lines = prose_lines(chunk)
     order = [s for sents in lines for s in sents]
     lead = _line_leads(lines)
@@ -112,29 +123,31 @@ def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[
         sents = plain
     # of sentences sharing as many words, one whose line's first sentence holds more of the others
     # comes first, then one stating the kind of number asked for
+    topic = _words(title)
     scored = sorted(((len(q & _words(about)), _lead_shared(q, about, lead.get(about)),
-                      gives[s], -i, s) for i, about, s in sents), reverse=True)
-    best = [(shared, -i, s) for shared, _, _, i, s in scored[:max_sentences] if shared > 0]
+                      len(q & _words(about) - topic), gives[s], -i, s) for i, about, s in sents), reverse=True)
+    beyond = scored[0][2] if scored else 0
+    best = [(shared, -i, s) for shared, _, _, _, i, s in scored[:max_sentences] if shared > 0]
     if best and scored[0][1]:
         # it won by its line's first sentence, which names what it speaks of ("Quayside Main Branch -
         # 200 Quayside Avenue." before "Extended hours: ... on Saturdays."): that one is quoted with it,
         # in place of a second best
         first = best[0][2]
-        return best[0][0], {first: best[0][1], lead[first]: order.index(lead[first])}
+        return (best[0][0], beyond), {first: best[0][1], lead[first]: order.index(lead[first])}
     # the second must be nearly as relevant; a whole table, as relevant (it is long)
     if len(best) > 1 and best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2):
         best = best[:1]
     if best and kind and not any(gives[s] for *_, s in best):
         # asked for a kind of number the quote does not give: the best sentence that gives one comes second
         # ("Do you charge a fee for using my debit card abroad?": "A foreign transaction fee of 3% ... applies")
-        giving = next(((shared, -i, s) for shared, _, has, i, s in scored if has and shared > 0), None)
+        giving = next(((shared, -i, s) for shared, _, _, has, i, s in scored if has and shared > 0), None)
         if giving is not None:
             best = [best[0], giving]
-    return (best[0][0] if best else 0), {s: i for _, i, s in best}
+    return ((best[0][0], beyond) if best else (0, 0)), {s: i for _, i, s in best}
 
 
 _ABOUT_DOCUMENT = re.compile(
-    r"(?:this|the) (?:help )?(?:page|notice|guide|article|document|policy|section|leaflet|brochure|faq|manual|"
+    r"(?:this|the) (?:help |(?-i:[A-Z][\w-]* ){1,3})?(?:page|notice|guide|article|document|policy|section|leaflet|brochure|faq|manual|"
     r"handbook|overview|chapter) (?:explains|describes|lists|sets out|tells|covers|gives|provides|contains|"
     r"summari[sz]es|answers|introduces|applies)\b|本(?:指南|须知|页|文|说明|政策|手册|章|节)(?:介绍|说明|列出|适用|概述)",
     re.IGNORECASE)
@@ -221,11 +234,41 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
             text = quote_across(question, hit.text, n, cross)
         else:
             row = row_quote(hit.text, question)
-            text = cite_sentence(row, n) if row else extractive_answer(question, hit.text, n)
+            text = cite_sentence(row, n) if row else _document_extract(question, hits, n)
         if text:
             return text
     split = _split_joined(question)
     return fallback_answer(split, hits, cross, max_across) if split else None
+
+
+def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:
+    """The extract for passage [n], or for a passage of the same document ranked below it whose best
+    sentences match better: as many of the question's words, more that the title does not hold (and
+    the kind of number asked for where [n]'s give it), among them every word of the question the title
+    does not hold. Where a document was cut into chunks is an
+    accident of its length: the branch page's first chunk, ranked first for "Which branch is open on
+    Sundays?", opens with "Harbor Bank has five branches" (harbor, bank, branch: the title's words);
+    "It is our only branch open on Sundays" is in its second. None when [n] shares no word with the
+    question."""
+    first = hits[n - 1]
+    kind = asked_kind(question)
+
+    def scored(h: Hit) -> tuple[tuple[int, int], dict[str, int], bool]:
+        score, chosen = _scored(question, h.text, title=h.title)
+        return score, chosen, bool(kind) and any(kind in number_kinds(s) for s in chosen)
+
+    asked = _words(question)
+    (shared, beyond), chosen, gives = scored(first)
+    if not shared:
+        return None
+    at = n
+    for m, h in enumerate(hits[n:], n + 1):
+        if h.doc_id != first.doc_id or cross_script(h.text, first.text):
+            continue
+        (s2, b2), c2, g2 = scored(h)
+        if s2 >= shared and b2 > beyond and b2 == len(asked - _words(h.title)) and (g2 or not gives):
+            (shared, beyond), chosen, gives, at = (s2, b2), c2, g2, m
+    return _quote(hits[at - 1].text, chosen, at)
 
 
 def _steps_answer(question: str, hits: Sequence[Hit]) -> str | None:

@@ -363,6 +363,7 @@ def test_a_percentage_answers_how_much_and_is_there_a_fee_asks_for_an_amount():
 
     assert asked_kind("Do you charge a fee for using my debit card abroad?") == "money"
     assert asked_kind("Is there a monthly fee for Basic Savings?") == "money"
+    assert asked_kind("Do I pay a fee for using my debit card abroad?") == "money"
     assert asked_values("How much is the foreign transaction fee?", "A fee of 3% applies.") == {("percent", 3.0)}
     assert asked_values("How much is the foreign transaction fee?", "It applies abroad.") == frozenset()
 
@@ -375,3 +376,34 @@ def test_a_quote_lacking_the_kind_of_number_asked_takes_the_best_sentence_giving
                      "Checking debit cards and the Harbor Voyager credit card have no foreign transaction fees.")
     ans = fallback_answer("Do you charge a fee for using my debit card abroad?", [abroad])
     assert "fee of 3%" in ans and "no foreign transaction fees" in ans
+
+
+def test_a_later_chunk_of_the_same_document_that_answers_wholly_is_quoted():
+    """The branch page's first chunk is ranked first for "Which Harbor Bank branch is open on Sundays?"; its
+    best sentence shares only the title's words (Harbor Bank, branch). The second chunk's sentence holds
+    every other word of the question: it is quoted. A chunk of another document is not."""
+    title = "HARBOR BANK - BRANCH LOCATIONS AND OPENING HOURS"
+    first = ("Harbor Bank has five branches in the Port Calder area and more than 1,200 ATMs in its network.\n"
+             "Unless a branch listing below says otherwise, our branches are open:\nSunday: closed")
+    second = ("Marina Plaza Branch - 5 Cafe Row, Port Calder. Because it is in a shopping center, this branch keeps "
+              "different hours: Sunday 12:00 p.m. to 4:00 p.m. It is our only branch open on Sundays.")
+    hits = [Hit(chunk_id="b0", doc_id="branches", text=first, score=2.5, source="b.txt", title=title),
+            Hit(chunk_id="b1", doc_id="branches", text=second, score=2.4, source="b.txt", title=title)]
+    q = "Which Harbor Bank branch is open on Sundays?"
+    answer = fallback_answer(q, hits)
+    assert answer.endswith("It is our only branch open on Sundays [2].") and "[1]" not in answer
+    other = [hits[0], Hit(chunk_id="x1", doc_id="other", text=second, score=2.4, source="x.txt", title=title)]
+    assert fallback_answer(q, other).startswith("Harbor Bank has five branches")  # rank decides across documents
+    # a later chunk that matches more words but leaves a word of the question out does not displace the first
+    loans = [Hit(chunk_id="l0", doc_id="loans", title="Loan policy", source="l.pdf", score=2.0,
+                 text="Unsecured personal loans are available from $2,000 to $50,000."),
+             Hit(chunk_id="l1", doc_id="loans", title="Loan policy", source="l.pdf", score=1.9,
+                 text="The origination fee is 0.75% of the loan amount, with a maximum of $4,000.")]
+    assert fallback_answer("What is the maximum amount for a personal loan?", loans).startswith("Unsecured personal")
+
+
+def test_a_sentence_about_a_titled_document_is_quoted_last():
+    text = ("Effective date: January 15, 2025. This Privacy Policy explains how Harbor Bank collects, uses, shares "
+            "and protects personal information. Harbor Bank does not sell your personal information.")
+    assert extractive_answer("Do you sell my personal information?", text, 1) == \
+        "Harbor Bank does not sell your personal information [1]."
