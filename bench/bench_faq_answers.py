@@ -24,8 +24,9 @@ alternating), so machine-load noise hits both alike. --variants generalises --bu
 BUDGET[/FIT[/QUANT[/ADAPTER]]] (FIT: truncate | select, the prompt's passage fitting; QUANT: none | int8 |
 int4; ADAPTER: a LoRA folder from `rag tune generator`; each quantization/adapter is a generator of its
 own, loaded and warmed up before the run); the variant `extract` answers with `[answer] mode = "extract"`
-(no generator). --answer-mode sets the mode of the other variants (default: the configured one, "auto":
-Chinese questions get extractive answers with the bundled English-centred model). Results are written after every question, and
+(no generator). --answer-mode sets the mode of the other variants (default: the configured one, "auto",
+which quotes every question with the bundled model unless it has an adapter: pass --answer-mode
+generate to measure it writing). Results are written after every question, and
 the run stops cleanly after --max-minutes (the JSON then says how many were done).
 """
 from __future__ import annotations

@@ -65,8 +65,8 @@ def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2,
     when no sentence shares a content word with the question. A chosen sentence that opens by
     referring back ("It is ...") comes with the first sentence of its line (paragraph), which names what
     it refers to ("Marina Plaza Branch - 5 Cafe Row ..."), so the quote makes sense on its own.
-    `title`: the passage's title (see `_scored`)."""
-    _, chosen = _scored(question, chunk, max_sentences, title)
+    `title`: the passage's title (see `_best`)."""
+    _, chosen = _best(question, chunk, max_sentences, title)
     if not chosen:
         return None
     return _quote(chunk, chosen, n)
@@ -86,17 +86,9 @@ def _unnumbered(sentence: str) -> str:
     return s[:1].upper() + s[1:] if s != sentence and s[:1].islower() else s
 
 
-def _best(question: str, chunk: str, max_sentences: int = 2) -> tuple[int, dict[str, int]]:
-    """(content words shared by the best, {text: place in the chunk}): see `_scored`."""
-    (shared, _), chosen = _scored(question, chunk, max_sentences)
-    return shared, chosen
-
-
-def _scored(question: str, chunk: str, max_sentences: int = 2,
-            title: str = "") -> tuple[tuple[int, int], dict[str, int]]:
-    """((content words shared by the best, of them not in `title`), {text: place in the chunk}) of the
-    chunk's sentences, and short tables with the sentence introducing them, that best match the
-    question: the most content words shared, then the one whose line opens with more of the others,
+def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") -> tuple[int, dict[str, int]]:
+    """(content words shared by the best, {text: place in the chunk}) of the chunk's sentences, and short
+    tables with the sentence introducing them, that best match the question: the most content words shared, then the one whose line opens with more of the others,
     then the one sharing more words that the passage's title does not hold (the title says what every
     sentence under it is about: of "Harbor Bank has five branches" and "It is our only branch open on
     Sundays", the second answers "Which Harbor Bank branch is open on Sundays?" under "Harbor Bank -
@@ -126,14 +118,13 @@ def _scored(question: str, chunk: str, max_sentences: int = 2,
     topic = _words(title)
     scored = sorted(((len(q & _words(about)), _lead_shared(q, about, lead.get(about)),
                       len(q & _words(about) - topic), gives[s], -i, s) for i, about, s in sents), reverse=True)
-    beyond = scored[0][2] if scored else 0
     best = [(shared, -i, s) for shared, _, _, _, i, s in scored[:max_sentences] if shared > 0]
     if best and scored[0][1]:
         # it won by its line's first sentence, which names what it speaks of ("Quayside Main Branch -
         # 200 Quayside Avenue." before "Extended hours: ... on Saturdays."): that one is quoted with it,
         # in place of a second best
         first = best[0][2]
-        return (best[0][0], beyond), {first: best[0][1], lead[first]: order.index(lead[first])}
+        return best[0][0], {first: best[0][1], lead[first]: order.index(lead[first])}
     # the second must be nearly as relevant; a whole table, as relevant (it is long)
     if len(best) > 1 and best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2):
         best = best[:1]
@@ -143,7 +134,7 @@ def _scored(question: str, chunk: str, max_sentences: int = 2,
         giving = next(((shared, -i, s) for shared, _, _, has, i, s in scored if has and shared > 0), None)
         if giving is not None:
             best = [best[0], giving]
-    return ((best[0][0], beyond) if best else (0, 0)), {s: i for _, i, s in best}
+    return (best[0][0] if best else 0), {s: i for _, i, s in best}
 
 
 _ABOUT_DOCUMENT = re.compile(
@@ -242,8 +233,8 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
 
 
 def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:
-    """The extract for passage [n], or for a passage of the same document ranked below it whose best
-    sentences match better: as many of the question's words, more that the title does not hold (and
+    """The extract for passage [n], or for a passage of the same document ranked below it whose quote
+    matches better: as many of the question's words, more that the title does not hold (and
     the kind of number asked for where [n]'s give it), among them every word of the question the title
     does not hold. Where a document was cut into chunks is an
     accident of its length: the branch page's first chunk, ranked first for "Which branch is open on
@@ -252,14 +243,17 @@ def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:
     question."""
     first = hits[n - 1]
     kind = asked_kind(question)
+    asked = _words(question)
 
     def scored(h: Hit) -> tuple[tuple[int, int], dict[str, int], bool]:
-        score, chosen = _scored(question, h.text, title=h.title)
-        return score, chosen, bool(kind) and any(kind in number_kinds(s) for s in chosen)
+        # by all the words its quote holds (a sentence with the line naming its subject, two sentences)
+        _, chosen = _best(question, h.text, title=h.title)
+        said = asked & set().union(*map(_words, chosen)) if chosen else set()
+        return ((len(said), len(said - _words(h.title))), chosen,
+                bool(kind) and any(kind in number_kinds(s) for s in chosen))
 
-    asked = _words(question)
     (shared, beyond), chosen, gives = scored(first)
-    if not shared:
+    if not chosen:
         return None
     at = n
     for m, h in enumerate(hits[n:], n + 1):

@@ -44,8 +44,10 @@ class GenerationSettings(BaseSettings):
                             "chat otherwise")
     languages: list[Literal["en", "zh"]] | None = Field(
         None, description="languages the model answers in well; with [answer] mode = 'auto' questions in "
-                          "others get extractive answers. None = ['en'] for the bundled SmolLM2 (English-"
-                          "centred: its Chinese answers are mostly garbled), ['en', 'zh'] for any other model")
+                          "others get extractive answers. None = none for the bundled SmolLM2 without an "
+                          "adapter (its answers lose to quoting on every measure: docs/answers.md), ['en'] "
+                          "for SmolLM2 with an adapter (its Chinese is mostly garbled), ['en', 'zh'] for any "
+                          "other model")
     cache_dir: Path = Field(DEFAULT_CACHE_DIR, description="where converted local models are kept")
     max_new_tokens: int = Field(128, ge=1, description="answer length limit in tokens")
     temperature: float = Field(0.0, ge=0, description="0 = greedy (deterministic); > 0 samples")
@@ -142,7 +144,10 @@ class GenerationSettings(BaseSettings):
         """Does the model answer well in `language` ('en' | 'zh')? See `languages`."""
         langs = self.languages
         if langs is None:
-            langs = ["en"] if self.backend != "openai" and self.model == "smollm2" else ["en", "zh"]
+            if self.backend == "openai" or self.model != "smollm2":
+                langs = ["en", "zh"]
+            else:  # the bundled 135M model: quoting beats it in English too, unless tuned to the KB
+                langs = ["en"] if self.adapter else []
         return language in langs
 
     def api_key(self) -> str | None:

@@ -18,7 +18,8 @@ ZH = SAMPLE / "zh" / "card_loss_reporting.txt"
 def env(tmp_path_factory):
     """One server; KBs alpha (English, plus a broken PDF) and beta (Chinese), a key per KB and scope."""
     root = tmp_path_factory.mktemp("api")
-    srv = Server(root / "home").start()
+    # the bundled model writing English answers (opted in: by default it quotes, docs/answers.md)
+    srv = Server(root / "home", RAG_LLM_LANGUAGES='["en"]').start()
     admin = srv.client()
     for name in ("alpha", "beta"):
         assert admin.post("/v1/kbs", json={"name": name}).status_code == 201

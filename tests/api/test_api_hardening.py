@@ -23,7 +23,7 @@ def env(tmp_path_factory):
     redis = RedisServer(root / "redis").start()
     srv = Server(root / "home", RAG_REDIS_URL=redis.url, RAG_MAX_UPLOAD_MB="0.05", RAG_MAX_FILES="3",
                  RAG_MAX_QUESTION_CHARS="300", RAG_GEN_WORKERS="1", RAG_GEN_QUEUE="1",
-                 RAG_LLM_MAX_NEW_TOKENS="48").start()
+                 RAG_LLM_MAX_NEW_TOKENS="48", RAG_LLM_LANGUAGES='["en"]').start()  # generating English
     admin = srv.client()
     admin.post("/v1/kbs", json={"name": "bank"})
     key = admin.post("/v1/keys", json={"kb": "bank", "scope": "write"}).json()["key"]

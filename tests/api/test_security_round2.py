@@ -27,8 +27,8 @@ def _models_dir() -> Path:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("sec2")
-    srv = Server(root / "home", RAG_RATE_LIMIT="600", RAG_LLM_MAX_NEW_TOKENS="64",
-                 RAG_MODELS_DIR=str(_models_dir())).start()
+    srv = Server(root / "home", RAG_RATE_LIMIT="600", RAG_LLM_MAX_NEW_TOKENS="64", RAG_LLM_LANGUAGES='["en"]',
+                 RAG_MODELS_DIR=str(_models_dir())).start()  # generating English
     admin = srv.client()
     for name in ("bank", "other"):
         assert admin.post("/v1/kbs", json={"name": name}).status_code == 201

@@ -8,8 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def rag(home, *args, ok=True):
-    env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+def rag(home, *args, ok=True, **env_vars):
+    env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1", **env_vars}
     p = subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
     if ok:
@@ -53,9 +53,13 @@ def test_cli_end_to_end(tmp_path):
     other = json.loads(rag(home, "ask", "每日转账限额是多少？", "--kb", "bank", "--json",
                            "--tag", "dept=corporate").stdout)
     assert other["refused"] and other["citations"] == []
-    # an English question, streamed: checked sentences as they are written, then the citations, and the
+    # an English question: quoted by default (the bundled model is not asked to write)
+    p = rag(home, "ask", "Which number do I call to block a lost card?", "--kb", "bank")
+    assert "lost card [1]" in p.stdout and "cards.md" in p.stdout and "quoted from the passages" in p.stderr
+    # written by the model, streamed: checked sentences as they are written, then the citations, and the
     # timings say when the first of them was shown
-    p = rag(home, "ask", "Which number do I call to block a lost card?", "--kb", "bank", "--stream")
+    p = rag(home, "ask", "Which number do I call to block a lost card?", "--kb", "bank", "--stream",
+            RAG_ANSWER_MODE="generate")
     assert "[1]" in p.stdout and "cards.md" in p.stdout
     assert "first shown" in p.stderr and "refused" not in p.stderr
 

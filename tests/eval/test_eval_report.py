@@ -252,7 +252,7 @@ configs:
     answers: false
   - name: hybrid
     indexer: {embed_model: minilm}
-    generation: {max_new_tokens: 8}
+    generation: {max_new_tokens: 8, languages: [en]}
 """
 
 

@@ -21,10 +21,10 @@ def test_auto_falls_back_to_transformers_where_llamacpp_cannot_run(tmp_path):
         assert resolve_backend(GenerationSettings(backend=explicit), installed=False) == explicit
 
 
-def test_the_bundled_model_answers_chinese_extractively_whichever_engine_runs_it():
+def test_the_bundled_model_quotes_by_default_whichever_engine_runs_it():
     for backend in ("auto", "local", "llamacpp"):
         s = GenerationSettings(backend=backend)
-        assert s.writes("en") and not s.writes("zh")
+        assert not s.writes("en") and not s.writes("zh")
     assert GenerationSettings(backend="openai").writes("zh")
 
 

@@ -444,7 +444,8 @@ def _pipeline(manager, generator, **generation):
     from rag.config import Settings
     from rag.pipeline import build_pipeline
 
-    settings = Settings.load(indexer={"home": manager.home}, generation=generation or None)
+    # the model writes the English answers (by default the bundled one does not: it quotes)
+    settings = Settings.load(indexer={"home": manager.home}, generation={"languages": ["en"], **generation})
     return build_pipeline(settings, "t", manager, generator=generator, reranker=None)
 
 
