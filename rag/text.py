@@ -35,11 +35,16 @@ _SENTENCE_END = (".", "!", "?", ";", ":", "。", "！", "？", "；", "：", "�
 def is_table_row(line: str) -> bool:
     """A row of a table as the parsers write them ("cell | cell", or Markdown's "| cell | cell |").
     A prose sentence that holds a shell pipe ("run dpkg -l | grep foo.") ends like a sentence and is
-    not a row."""
+    not a row; a row whose cells end like sentences ("Reason we share | Does Harbor Bank share? | Can
+    you limit it?") has three cells or more, each opening as a cell does (a capital, a digit, CJK), which
+    the commands of a pipeline do not."""
     s = line.strip()
     if "|" not in s:
         return False
-    return s.startswith("|") or s.endswith("|") or not s.endswith(_SENTENCE_END)
+    if s.startswith("|") or s.endswith("|") or not s.endswith(_SENTENCE_END):
+        return True
+    cells = [c.strip() for c in s.split(" | ")]
+    return len(cells) >= 3 and all(c[:1].isupper() or c[:1].isdigit() or is_cjk(c[:1]) for c in cells)
 
 
 def _wrapped(line: str) -> bool:
@@ -70,9 +75,11 @@ def join_wrapped_lines(text: str) -> list[str]:
 
 
 def prose_lines(text: str) -> list[list[str]]:
-    """`prose_sentences`, line by line."""
+    """`prose_sentences`, line by line; a table row is one, whole ("Reason we share | Does Harbor Bank
+    share? | Can you limit it?" is no two sentences)."""
     return [sents for line in join_wrapped_lines(text)
-            if (sents := [s.strip(_MARKUP) for s in chunk_sentences(line) if s.strip(_MARKUP)])]
+            if (sents := [s.strip(_MARKUP) for s in ([line] if is_table_row(line) else chunk_sentences(line))
+                          if s.strip(_MARKUP)])]
 
 
 def prose_sentences(text: str) -> list[str]:

@@ -232,35 +232,42 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
     return fallback_answer(split, hits, cross, max_across) if split else None
 
 
+# words that ask rather than name what is asked about ("多少钱", "多久", "how much"): no quote need hold them
+_ASKING = frozenset({"多少", "多久", "钱", "几", "什么", "时候", "much", "many", "long"})
+
+
 def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:
     """The extract for passage [n], or for a passage of the same document ranked below it whose quote
-    matches better: as many of the question's words, more that the title does not hold (and
-    the kind of number asked for where [n]'s give it), among them every word of the question the title
-    does not hold. Where a document was cut into chunks is an
-    accident of its length: the branch page's first chunk, ranked first for "Which branch is open on
-    Sundays?", opens with "Harbor Bank has five branches" (harbor, bank, branch: the title's words);
-    "It is our only branch open on Sundays" is in its second. None when [n] shares no word with the
-    question."""
+    (with its section's heading) says more of the question: as many of its words, more that the
+    document's title does not hold (the title is what every chunk of the document is about), and all of
+    those but the asking words; and the kind of number asked for where [n]'s quote gives it. Where a
+    document was cut into chunks is an accident of its length: the branch page's first chunk, ranked
+    first for "Which branch is open on Sundays?", opens with "Harbor Bank has five branches" (harbor,
+    bank, branch: the title's words); "It is our only branch open on Sundays" is in its second. 一天最多能
+    转多少钱？ ranks the transfer guide's arrival times above its section 转账限额 (单日累计限额). Across
+    documents the rank decides. None when [n] shares no word with the question."""
     first = hits[n - 1]
     kind = asked_kind(question)
     asked = _words(question)
 
-    def scored(h: Hit) -> tuple[tuple[int, int], dict[str, int], bool]:
+    def scored(h: Hit) -> tuple[tuple[int, int], dict[str, int], bool, int]:
         # by all the words its quote holds (a sentence with the line naming its subject, two sentences)
         _, chosen = _best(question, h.text, title=h.title)
-        said = asked & set().union(*map(_words, chosen)) if chosen else set()
-        return ((len(said), len(said - _words(h.title))), chosen,
-                bool(kind) and any(kind in number_kinds(s) for s in chosen))
+        document = h.title.split(" > ", 1)[0]
+        said = asked & set().union(_words(h.title[len(document):]), *map(_words, chosen)) if chosen else set()
+        topic = _words(document) | _ASKING
+        return ((len(said), len(said - topic)), chosen, bool(kind) and any(kind in number_kinds(s) for s in chosen),
+                len(asked - topic))
 
-    (shared, beyond), chosen, gives = scored(first)
+    (shared, beyond), chosen, gives, _ = scored(first)
     if not chosen:
         return None
     at = n
     for m, h in enumerate(hits[n:], n + 1):
         if h.doc_id != first.doc_id or cross_script(h.text, first.text):
             continue
-        (s2, b2), c2, g2 = scored(h)
-        if s2 >= shared and b2 > beyond and b2 == len(asked - _words(h.title)) and (g2 or not gives):
+        (s2, b2), c2, g2, required = scored(h)
+        if c2 and s2 >= shared and b2 > beyond and b2 == required and (g2 or not gives):
             (shared, beyond), chosen, gives, at = (s2, b2), c2, g2, m
     return _quote(hits[at - 1].text, chosen, at)
 

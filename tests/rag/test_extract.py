@@ -407,3 +407,16 @@ def test_a_sentence_about_a_titled_document_is_quoted_last():
             "and protects personal information. Harbor Bank does not sell your personal information.")
     assert extractive_answer("Do you sell my personal information?", text, 1) == \
         "Harbor Bank does not sell your personal information [1]."
+
+
+def test_a_later_section_of_the_same_guide_that_names_what_is_asked_is_quoted():
+    """一天最多能转多少钱？: the transfer guide's arrival times rank first (跨行转账5万元以下 ...); its section 转账限额
+    holds 单日 (一天) and 限额 (最多). The asking words (多少钱) need not be in the quote; the heading counts."""
+    doc = "转账汇款服务指南"
+    arrival = Hit(chunk_id="t1", doc_id="transfer", source="t.html", score=0.96, title=f"{doc} > 到账时间",
+                  text="跨行转账5万元（含）以下：通过网上支付跨行清算系统办理，7×24小时实时到账。")
+    limits = Hit(chunk_id="t2", doc_id="transfer", source="t.html", score=0.94, title=f"{doc} > 转账限额",
+                 text="使用短信验证码的，单笔限额5万元，单日累计限额20万元。柜台转账不设上限。")
+    assert fallback_answer("一天最多能转多少钱？", [arrival, limits]).startswith("使用短信验证码的，单笔限额5万元，单日累计限额20万元[2]。")
+    # a question the first section answers keeps it
+    assert fallback_answer("跨行转账多久到账？", [arrival, limits]).endswith("实时到账[1]。")

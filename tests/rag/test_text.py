@@ -47,3 +47,8 @@ def test_table_rows_and_shell_pipes():
     assert not is_table_row("To list them, run dpkg -l | grep foo.")
     assert not is_table_row("可以运行 dpkg -l | grep foo 查看。")
     assert good_sentence("To see what is installed, run dpkg -l | grep foo in a terminal.")
+    # a header row whose cells are questions (the privacy policy's sharing table) is a row, whole
+    header = "Reason we share | Does Harbor Bank share? | Can you limit it?"
+    assert is_table_row(header) and not is_table_row("Run dpkg -l | grep foo | less.")
+    assert prose_sentences(f"We share data as this table says.\n{header}\nOur own marketing | Yes | Yes") == \
+        ["We share data as this table says.", header, "Our own marketing | Yes | Yes"]
