@@ -125,13 +125,16 @@ def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") ->
         # in place of a second best
         first = best[0][2]
         return best[0][0], {first: best[0][1], lead[first]: order.index(lead[first])}
-    # the second must be nearly as relevant; a whole table, as relevant (it is long)
-    if len(best) > 1 and best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2):
+    # the second must be nearly as relevant (a whole table, as relevant: it is long), and about what the
+    # first is about
+    if len(best) > 1 and (best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2)
+                          or _other_subject(q, best[0][2], best[1][2], lead)):
         best = best[:1]
     if best and kind and not any(gives[s] for *_, s in best):
         # asked for a kind of number the quote does not give: the best sentence that gives one comes second
         # ("Do you charge a fee for using my debit card abroad?": "A foreign transaction fee of 3% ... applies")
-        giving = next(((shared, -i, s) for shared, _, _, has, i, s in scored if has and shared > 0), None)
+        giving = next(((shared, -i, s) for shared, _, _, has, i, s in scored
+                       if has and shared > 0 and not _other_subject(q, best[0][2], s, lead)), None)
         if giving is not None:
             best = [best[0], giving]
     return (best[0][0] if best else 0), {s: i for _, i, s in best}
@@ -142,6 +145,20 @@ _ABOUT_DOCUMENT = re.compile(
     r"handbook|overview|chapter) (?:explains|describes|lists|sets out|tells|covers|gives|provides|contains|"
     r"summari[sz]es|answers|introduces|applies)\b|本(?:指南|须知|页|文|说明|政策|手册|章|节)(?:介绍|说明|列出|适用|概述)",
     re.IGNORECASE)
+
+
+def _other_subject(q: set[str], first: str, second: str, lead: dict[str, str]) -> bool:
+    """Is `second` a later sentence of another line (paragraph, list item) than `first`, whose opening
+    sentence names less of the question than `first`'s line does, and neither it nor `second` a word of
+    the question that `first`'s line names? Then it speaks of something else:
+    "Is the Old Town branch open on Saturdays?" matches the Old Town line and, in the Marina Plaza line,
+    "Because it is in a shopping center, this branch keeps different hours: Monday to Saturday ...",
+    which quoted after the first would give Old Town Marina Plaza's hours."""
+    home, there = lead.get(first, first), lead.get(second)
+    if there is None or there == home:
+        return False
+    named = q & _words(home)
+    return len(q & _words(there)) < len(named) and bool(named - _words(second) - _words(there))
 
 
 def _lead_shared(q: set[str], sentence: str, lead: str | None) -> int:
@@ -167,15 +184,16 @@ def _line_leads(lines: list[list[str]]) -> dict[str, str]:
 
 
 def _with_antecedents(chunk: str, chosen: list[str], at: dict[str, int] | None = None) -> list[str]:
-    """`chosen` (in chunk order) and, before a sentence that refers back, the first sentence of its
-    line; the result in chunk order (`at`: the place of a chosen text that is no sentence of the chunk)."""
+    """`chosen` (in chunk order) and, before a sentence that refers back or that is quoted with a sentence
+    of another line, the first sentence of its line; the result in chunk order (`at`: the place of a chosen text that is no sentence of the chunk)."""
     lines = prose_lines(chunk)
     order = [s for sents in lines for s in sents]
     lead = _line_leads(lines)
     at = at or {}
     out = list(chosen)
+    mixed = len({lead.get(s, s) for s in chosen}) > 1  # sentences of several lines: each names its subject
     for s in chosen:
-        if _ANAPHOR.match(s) and s in lead and lead[s] not in out:
+        if (mixed or _ANAPHOR.match(s)) and s in lead and lead[s] not in out:
             out.append(lead[s])
     return sorted(out, key=lambda x: order.index(x) if x in order else at.get(x, len(order)))
 

@@ -420,3 +420,17 @@ def test_a_later_section_of_the_same_guide_that_names_what_is_asked_is_quoted():
     assert fallback_answer("一天最多能转多少钱？", [arrival, limits]).startswith("使用短信验证码的，单笔限额5万元，单日累计限额20万元[2]。")
     # a question the first section answers keeps it
     assert fallback_answer("跨行转账多久到账？", [arrival, limits]).endswith("实时到账[1]。")
+
+
+def test_a_second_sentence_about_another_subject_is_not_quoted_with_the_first():
+    """"Is the Old Town branch open on Saturdays?" matched the Old Town line and Marina Plaza's "Because it is in
+    a shopping center, this branch keeps different hours: Monday to Saturday ...": quoted together they gave
+    Old Town Marina Plaza's hours."""
+    chunk = ("Old Town Branch - 14 Rue de la Cremerie, Port Calder. Phone 1-800-555-0111. Standard hours.\n"
+             "Marina Plaza Branch - 5 Cafe Row, Port Calder. Phone 1-800-555-0113. Because it is in a shopping "
+             "center, this branch keeps different hours: Monday to Saturday 10:00 a.m. to 6:00 p.m.")
+    assert extractive_answer("Is the Old Town branch open on Saturdays?", chunk, 1) == \
+        "Old Town Branch - 14 Rue de la Cremerie, Port Calder [1]."
+    # the same sentence answers a question about the branch its line names, with that line's opening
+    assert extractive_answer("Is the Marina Plaza branch open on Saturdays?", chunk, 1).startswith(
+        "Marina Plaza Branch - 5 Cafe Row, Port Calder [1].")
