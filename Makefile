@@ -39,7 +39,7 @@ demo: setup
 	$(BIN)/rag tune refusal --kb demo --beir data/eval/sample/en --beir data/eval/sample/zh --split dev
 	$(BIN)/rag ask --kb demo --stream --questions data/sample_questions.txt
 	# the bundled model writing an answer, each sentence checked against the passage it cites
-	RAG_ANSWER_MODE=generate $(BIN)/rag ask --kb demo --stream "How long do I have to cover an overdraft before the fee is charged?"
+	RAG_ANSWER_MODE=generate $(BIN)/rag ask --kb demo --stream "Is there a penalty for paying off a Harbor Bank mortgage early?"
 	$(BIN)/rag ask --kb demo "What is the best recipe for lasagna?"
 
 # Debian packages the tests start: a real redis-server (answer cache), headless chromium (web page),

@@ -82,8 +82,8 @@ def _print_answer(ans, streamed: str | None) -> None:
                     fg="bright_black", err=True)
     t = ans.timings
     if ans.mode == "extract" and not ans.refused:
-        typer.secho("  (quoted from the passages, no generator; to have a model write answers: RAG_ANSWER_MODE="
-                    "generate, or [generation] languages / a remote model: docs/answers.md)", fg="bright_black", err=True)
+        typer.secho("  (quoted from the passages; RAG_ANSWER_MODE=generate has the model write)", fg="bright_black",
+                    err=True)
     typer.secho(f"  ({'refused; ' if ans.refused else ''}retrieve {t.get('retrieve_s', 0) * 1000:.0f} ms, "
                 f"rerank {t.get('rerank_s', 0) * 1000:.0f} ms, first token {t.get('ttft_s', 0):.2f} s, "
                 + (f"first shown {t['first_shown_s']:.2f} s, " if "first_shown_s" in t else "")
