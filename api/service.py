@@ -89,7 +89,7 @@ class Service:
                 prestart_parsers(self.settings.indexer, 1)
             enc = self.manager.encoder()
             enc.warm_up()
-            if self.settings.answer.uses_generator:
+            if self.settings.uses_generator:
                 self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
             if self.reranker:
                 self.reranker.warm_up()

@@ -57,10 +57,6 @@ class AnswerSettings(BaseSettings):
                                 "the checks drop is never shown); 'raw', the generator's tokens as they come (the "
                                 "checked answer follows at the end)")
 
-    @property
-    def uses_generator(self) -> bool:
-        """False for mode 'extract': then no generator is ever loaded (pipeline and service warm-up)."""
-        return self.mode != "extract"
 
 
 @dataclass
@@ -70,6 +66,14 @@ class Settings:
     rerank: RerankSettings
     generation: GenerationSettings
     answer: AnswerSettings
+
+    @property
+    def uses_generator(self) -> bool:
+        """Can any question be answered by the generator? False for [answer] mode 'extract', and for 'auto'
+        with a model that writes no language (the bundled SmolLM2 without an adapter): then no generator
+        is loaded at warm-up (pipeline, service), saving its start-up and memory."""
+        mode = self.answer.mode
+        return mode == "generate" or (mode == "auto" and any(map(self.generation.writes, ("en", "zh"))))
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, indexer: dict | None = None,

@@ -103,7 +103,7 @@ class Pipeline:
         self.retriever.warm_up()
         if self.reranker:
             self.reranker.warm_up()
-        if self.settings.answer.uses_generator:
+        if self.settings.uses_generator:
             self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
 
     def extracts(self, question: str) -> bool:

@@ -85,6 +85,22 @@ def test_extract_mode_never_loads_the_generator(manager, sample_copy):
     assert off.refused and off.mode == "extract" and off.citations == []
 
 
+def test_a_model_that_writes_no_language_is_not_loaded(manager, sample_copy):
+    """The default (auto, the bundled model without an adapter) quotes every question: warm-up loads no model
+    (a model folder that does not exist would fail to load)."""
+    settings = Settings.load(indexer={"home": manager.home}, generation={"model": "/nonexistent/model-folder",
+                                                                         "backend": "local", "languages": []})
+    assert not settings.uses_generator
+    pipe = build_pipeline(settings, "t", manager)
+    pipe.warm_up()
+    assert pipe.generator.model is None and pipe.ask("How do I report a stolen card?").mode == "extract"
+    assert not Settings.load(indexer={"home": manager.home}).uses_generator  # the bundled defaults
+    assert Settings.load(indexer={"home": manager.home}, generation={"languages": ["en"]}).uses_generator
+    assert Settings.load(indexer={"home": manager.home}, answer={"mode": "generate"}).uses_generator
+    assert not Settings.load(indexer={"home": manager.home}, answer={"mode": "extract"},
+                             generation={"languages": ["en"]}).uses_generator
+
+
 def test_generator_languages():
     from rag.generation.config import GenerationSettings
 
