@@ -19,7 +19,7 @@ from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.cite import content_tokens
 from rag.answering.equivalents import canonical
 from rag.answering.steps import steps_for
-from rag.answering.table_rows import introduced_tables, row_quote
+from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote
 from rag.text import ITEM_NUMBER, is_table_row, prose_lines
 from rag.types import Hit
 
@@ -99,7 +99,7 @@ def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") ->
     sents = [(i, s, s) for i, s in enumerate(order) if _quotable(s)]
     # a short table with the sentence introducing it, quoted whole where that sentence stands, matched
     # by the sentence and the header
-    tables = introduced_tables(chunk)
+    tables = introduced_tables(chunk) + introduced_lists(chunk)
     sents += [(order.index(intro) if intro in order else len(order), about, quote) for intro, about, quote in tables]
     quotes = {quote for *_, quote in tables}
     q = _words(question)
@@ -125,10 +125,10 @@ def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") ->
         # in place of a second best
         first = best[0][2]
         return best[0][0], {first: best[0][1], lead[first]: order.index(lead[first])}
-    # the second must be nearly as relevant (a whole table, as relevant: it is long), and about what the
-    # first is about
+    # the second must be nearly as relevant (a whole table, as relevant: it is long), about what the first
+    # is about, and not part of it (a line of the list quoted first)
     if len(best) > 1 and (best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2)
-                          or _other_subject(q, best[0][2], best[1][2], lead)):
+                          or _other_subject(q, best[0][2], best[1][2], lead) or best[1][2] in best[0][2]):
         best = best[:1]
     if best and kind and not any(gives[s] for *_, s in best):
         # asked for a kind of number the quote does not give: the best sentence that gives one comes second

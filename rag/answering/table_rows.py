@@ -30,7 +30,7 @@ from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.verify import CHARGE_WORDS, denies_charge, number_facts
-from rag.text import KEY_VALUE
+from rag.text import KEY_VALUE, join_wrapped_lines
 
 _RULE = re.compile(r"^[\s|:-]+$")
 
@@ -397,4 +397,27 @@ def introduced_tables(passage: str) -> tuple[tuple[str, str, str], ...]:
         if texts:
             sep = "" if is_cjk(intro) else " "
             out.append((intro, intro + " " + " ".join(block.header), intro + sep + sep.join(texts)))
+    return tuple(out)
+
+
+def introduced_lists(passage: str) -> tuple[tuple[str, str, str], ...]:
+    """(intro, what it is about, quote) for each "key: value" list of 2 to TABLE_QUOTE_ROWS lines that a
+    sentence ending in a colon introduces ("除下表另有说明外，各网点的营业时间为：" before "周一至周五：9:00—17:00",
+    "周六、周日：10:00—16:00 ..."): quoted whole, as a table is (`introduced_tables`), and matched by its intro
+    alone (its keys name days or items, which a question may name to ask about one of them elsewhere)."""
+    lines = join_wrapped_lines(passage)
+    out = []
+    for i, line in enumerate(lines):
+        intro = (chunk_sentences(line) or [""])[-1].strip()
+        if not intro.endswith((":", "：")):
+            continue
+        items = []
+        for item in lines[i + 1:i + 2 + TABLE_QUOTE_ROWS]:
+            if not KEY_VALUE.match(item):
+                break
+            items.append(item.strip())
+        if 2 <= len(items) <= TABLE_QUOTE_ROWS:
+            zh = is_cjk(intro)
+            body = ("；" if zh else "; ").join(x.rstrip("。.;；") for x in items)
+            out.append((intro, intro, intro + ("" if zh else " ") + body + ("。" if zh else ".")))
     return tuple(out)
