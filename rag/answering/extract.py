@@ -19,7 +19,7 @@ from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.cite import content_tokens
 from rag.answering.equivalents import canonical
 from rag.answering.steps import steps_for
-from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote
+from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, tied_rows_quote
 from rag.text import ITEM_NUMBER, is_table_row, prose_lines
 from rag.types import Hit
 
@@ -316,9 +316,22 @@ def named_row(question: str, hits: Sequence[Hit]) -> tuple[int, str] | None:
 
 def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
                named: bool = False) -> tuple[int, str] | None:
-    """(passage number, row as a sentence) of the first same-script passage with a row `row_quote` gives."""
-    return next(((n, row) for n, hit in enumerate(hits, 1) if not cross_script(question, hit.text)
-                 and (row := row_quote(hit.text, question, covering, named))), None)
+    """(passage number, row as a sentence) of the first same-script passage with a row `row_quote` gives;
+    with `named`, or rows the question names equally (`tied_rows_quote`) when they hold more of its words
+    than any passage's best sentence (as many, when it asks for a kind of number the rows give)."""
+    prose = None
+    for n, hit in enumerate(hits, 1):
+        if cross_script(question, hit.text):
+            continue
+        if row := row_quote(hit.text, question, covering, named):
+            return n, row
+        if named and not covering and (tied := tied_rows_quote(hit.text, question)):
+            if prose is None:
+                prose = max((len(_words(question) & set().union(*map(_words, _best(question, h.text)[1])))
+                             for h in hits if not cross_script(question, h.text)), default=0)
+            if tied[0] > prose or (tied[0] == prose and asked_kind(question)):
+                return n, tied[1]
+    return None
 
 
 def _split_joined(question: str) -> str | None:

@@ -174,6 +174,40 @@ def _subject(passage: str, question: str) -> _Row | None:
     return next(r for r in rows if r.key in named) if len(named) == 1 else None
 
 
+MAX_TIED_ROWS = 3  # rows a question names equally that are quoted together: more is a table, not an answer
+
+
+def tied_rows_quote(passage: str, question: str) -> tuple[int, str] | None:
+    """(question words they hold with their header, the rows as sentences) of the rows the question names
+    equally (`_tied_subjects`), each giving the kind of number asked for; None when there are none."""
+    if not _tabular(passage) or not question or not (tied := _tied_subjects(passage, question)):
+        return None
+    kind = asked_kind(question)
+    if kind and not all(kind in number_kinds(" ".join(r.cells[1:])) for r in tied):
+        return None
+    texts = [t for t in (_row_text(r.cells, r.header) for r in tied) if t]
+    if len(texts) < len(tied):
+        return None
+    words = frozenset().union(*(r.tokens for r in tied)) | set(tokenize(" ".join(tied[0].header)))
+    return len(set(tokenize(question)) & words), ("" if is_cjk(texts[0]) else " ").join(texts)
+
+
+def _tied_subjects(passage: str, question: str) -> list[_Row]:
+    """The 2-3 rows of a table with a header that the question names equally and best, when it names no
+    single one (`_subject`): each shares the most of the question's words, two or more and at least half
+    of its first cell's. "What is the fee for an outgoing international wire sent online?" names both
+    "Outgoing international wire (sent in US dollars)" and "(sent in foreign currency)": both are the
+    answer, where nothing had been quoted from the fee table and a lower passage's limits row was."""
+    rows = _table(passage).rows
+    if len(rows) < 3 or not any(rows[0].header):
+        return []
+    asked = set(tokenize(question))
+    hits = [(len(_whole(r.key_tokens & asked)), r) for r in rows]
+    best = max(h for h, _ in hits)
+    tied = [r for h, r in hits if h == best and best >= 2 and 2 * h >= len(_whole(r.key_tokens))]
+    return tied if 2 <= len(tied) <= MAX_TIED_ROWS else []
+
+
 def _whole(tokens: frozenset[str]) -> frozenset[str]:
     """The tokens that are no piece of another: jieba gives 手续费 with its pieces 手续 and 续费, which would
     count one shared word three times ("外币现钞取款要手续费吗？" named the row "境外汇款手续费")."""

@@ -440,3 +440,34 @@ def test_a_second_sentence_about_another_subject_is_not_quoted_with_the_first():
     # the same sentence answers a question about the branch its line names, with that line's opening
     assert extractive_answer("Is the Marina Plaza branch open on Saturdays?", chunk, 1).startswith(
         "Marina Plaza Branch - 5 Cafe Row, Port Calder [1].")
+
+
+def test_rows_a_question_names_equally_are_quoted_together():
+    """"What is the fee for an outgoing international wire sent online?" names two rows of the fee table
+    equally (sent in US dollars, in foreign currency): both are quoted, where the fee table had given nothing
+    and the limits table's "Online and mobile, international wires" row (a lower passage) was the answer."""
+    fees = Hit(chunk_id="w1", doc_id="wires", source="wire_transfers.html", title="Wire Transfers > Fees", score=0.9,
+               text=("Wire type | Online or mobile | At a branch or by phone\nOutgoing domestic wire | $25 | $30\n"
+                     "Outgoing international wire (sent in US dollars) | $45 | $50\n"
+                     "Outgoing international wire (sent in foreign currency) | $35 | $40\n"
+                     "Incoming domestic or international wire | $15 | $15\n"
+                     "Premier Checking customers pay no fee for incoming wires."))
+    limits = Hit(chunk_id="w2", doc_id="wires", source="wire_transfers.html", title="Wire Transfers > Daily limits",
+                 score=0.8, text=("Channel | Everyday Checking | Premier Checking\n"
+                                  "Online and mobile, domestic wires | $25,000 per day | $100,000 per day\n"
+                                  "Online and mobile, international wires | $10,000 per day | $50,000 per day"))
+    assert fallback_answer("What is the fee for an outgoing international wire sent online?", [fees, limits]) == (
+        "Outgoing international wire (sent in US dollars) - Online or mobile: $45; At a branch or by phone: $50. "
+        "Outgoing international wire (sent in foreign currency) - Online or mobile: $35; At a branch or by phone: "
+        "$40 [1].")
+    # a sentence of any passage holding more of the question's words than the rows is quoted instead
+    boxes = Hit(chunk_id="f1", doc_id="fees", source="fee_schedule.csv", title="", score=0.9, text=(
+        "Service | Category | Fee\nSafe deposit box (small) | Other services | $60.00 per year\n"
+        "Safe deposit box (medium) | Other services | $110.00 per year\n"
+        "Safe deposit box (large) | Other services | $200.00 per year\nCoin counting | Other services | Free"))
+    branches = Hit(chunk_id="b5", doc_id="branches", source="branches.txt", title="", score=0.8,
+                   text="Safe deposit boxes are available at the Quayside Main and Old Town branches.")
+    assert fallback_answer("How much is a safe deposit box?", [boxes, branches]).startswith(
+        "Safe deposit box (small) - Category: Other services; Fee: $60.00 per year. Safe deposit box (medium)")
+    assert fallback_answer("Which branches have safe deposit boxes and how much do they cost?", [boxes, branches]) \
+        == "Safe deposit boxes are available at the Quayside Main and Old Town branches [2]."
