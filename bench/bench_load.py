@@ -4,7 +4,7 @@ bounded time, per scenario: search only; full answers without cache; a customer-
 answer cache. Reports throughput,
 p50/p95/p99 latency, errors by status, and the server's RSS before and after each scenario.
 
-    python bench/bench_load.py [--duration 60] [--search-clients 8] [--answer-clients 4] [--quick]
+    python bench/bench_load.py [--duration 60] [--search-clients 8] [--answer-clients 4] [--quick] [--generate]
 
 Writes bench/out/load.json. The cache-vs-no-cache figures are ratios from the same run.
 """
@@ -91,8 +91,11 @@ def run_scenario(srv: Server, key: str, name: str, clients: int, duration: float
 
 
 def start(home: Path, cache: bool, args) -> tuple[Server, str]:
+    # --generate: the bundled model writes the English answers (by default they are quoted)
+    extra = {"RAG_LLM_LANGUAGES": '["en"]'} if args.generate else {}
     srv = Server(home, RAG_EMBED_MODEL=args.embed_model, RAG_LLM_MAX_NEW_TOKENS=str(args.max_new_tokens),
-                 RAG_CACHE_ENABLED="true" if cache else "false", RAG_GEN_QUEUE="32", RAG_MAX_FILES="50").start()
+                 RAG_CACHE_ENABLED="true" if cache else "false", RAG_GEN_QUEUE="32", RAG_MAX_FILES="50",
+                 **extra).start()
     admin = srv.client()
     if admin.get("/v1/kbs").json() == []:
         admin.post("/v1/kbs", json={"name": "bank"})
@@ -110,6 +113,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--embed-model", default="e5")
     ap.add_argument("--quick", action="store_true", help="20 s per scenario")
+    ap.add_argument("--generate", action="store_true",
+                    help="the bundled model writes English answers (default: quoted, the service's default)")
     args = ap.parse_args()
     if args.quick:
         args.duration = 20
