@@ -47,6 +47,14 @@ def is_table_row(line: str) -> bool:
     return len(cells) >= 3 and all(c[:1].isupper() or c[:1].isdigit() or is_cjk(c[:1]) for c in cells)
 
 
+def _numbered_heading(line: str, following: str) -> bool:
+    """A numbered section heading ("4. Your liability for unauthorized transactions", "2. Not sure if the
+    card is lost? Lock it"): a numbered line of at most 10 words, the next opening with a capital. A
+    wrapped list item is longer before it wraps, and what follows it seldom opens with a capital."""
+    m = ITEM_NUMBER.match(line)
+    return bool(m) and len(line[m.end():].split()) <= 10 and following[:1].isupper()
+
+
 def _wrapped(line: str) -> bool:
     """Long enough to have been wrapped by the layout (a PDF or plain-text line), not a heading."""
     return len(line) >= (WRAP_MIN_CJK if is_cjk(line) else WRAP_MIN_LATIN)
@@ -65,7 +73,8 @@ def join_wrapped_lines(text: str) -> list[str]:
         if not line:
             out.append("")
         elif (out and out[-1] and _wrapped(prev) and not _LINE_END.search(prev) and not BULLET.match(line)
-              and not KEY_VALUE.match(line) and items < 2 and not is_table_row(line) and not is_table_row(prev)):
+              and not KEY_VALUE.match(line) and items < 2 and not is_table_row(line) and not is_table_row(prev)
+              and not _numbered_heading(prev, line)):
             out[-1] += ("" if is_cjk(line) else " ") + line
         else:
             out.append(line)

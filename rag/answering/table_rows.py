@@ -25,12 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from indexer.chunk import ABBREVIATION_END
 from indexer.chunk import split_sentences as chunk_sentences
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.verify import CHARGE_WORDS, denies_charge, number_facts
-from rag.text import KEY_VALUE, join_wrapped_lines
+from rag.text import ITEM_NUMBER, KEY_VALUE, join_wrapped_lines
 
 _RULE = re.compile(r"^[\s|:-]+$")
 
@@ -437,13 +438,20 @@ def introduced_tables(passage: str) -> tuple[tuple[str, str, str], ...]:
 def introduced_lists(passage: str) -> tuple[tuple[str, str, str], ...]:
     """(intro, what it is about, quote) for each "key: value" list of 2 to TABLE_QUOTE_ROWS lines that a
     sentence ending in a colon introduces ("除下表另有说明外，各网点的营业时间为：" before "周一至周五：9:00—17:00",
-    "周六、周日：10:00—16:00 ..."): quoted whole, as a table is (`introduced_tables`), and matched by its intro
-    alone (its keys name days or items, which a question may name to ask about one of them elsewhere)."""
+    "周六、周日：10:00—16:00 ...") or that follows a heading line ("3. Replacement cards" before "Standard
+    delivery: free. Your new card arrives ...", "Expedited delivery: $25 ..."): quoted whole, as a table is
+    (`introduced_tables`), and matched by its intro with the heading above it, not by its keys (they
+    name days or items, which a question may name to ask about one of them elsewhere)."""
     lines = join_wrapped_lines(passage)
     out = []
     for i, line in enumerate(lines):
         intro = (chunk_sentences(line) or [""])[-1].strip()
-        if not intro.endswith((":", "：")):
+        heading = lines[i - 1] if i and _heading_line(lines[i - 1]) else ""
+        if intro.endswith((":", "：")):
+            about = f"{heading} {intro}".strip()
+        elif _heading_line(line):
+            intro = about = line.strip()
+        else:
             continue
         items = []
         for item in lines[i + 1:i + 2 + TABLE_QUOTE_ROWS]:
@@ -452,6 +460,19 @@ def introduced_lists(passage: str) -> tuple[tuple[str, str, str], ...]:
             items.append(item.strip())
         if 2 <= len(items) <= TABLE_QUOTE_ROWS:
             zh = is_cjk(intro)
-            body = ("；" if zh else "; ").join(x.rstrip("。.;；") for x in items)
-            out.append((intro, intro, intro + ("" if zh else " ") + body + ("。" if zh else ".")))
+            if any(len(chunk_sentences(x)) > 1 for x in items):  # items of several sentences keep their own ends
+                body = ("" if zh else " ").join(items)
+            else:
+                # an item's own end goes, but not the period of "5:00 p.m."
+                ends = [x if ABBREVIATION_END.search(x) else x.rstrip("。.;；") for x in items]
+                body = ("；" if zh else "; ").join(ends) + ("" if ABBREVIATION_END.search(ends[-1]) else "。" if zh else ".")
+            lead = intro if intro.endswith((":", "：")) else ITEM_NUMBER.sub("", intro) + ("：" if zh else ":")
+            out.append((intro, about, lead + ("" if zh else " ") + body))
     return tuple(out)
+
+
+def _heading_line(line: str) -> bool:
+    """A short line that ends no sentence ("3. Replacement cards", "标准营业时间"): a heading."""
+    text = ITEM_NUMBER.sub("", line.strip())
+    short = len(text) <= 12 if is_cjk(text) else len(text.split()) <= 6
+    return bool(text) and short and not text.endswith((".", "!", "?", ":", ";", "。", "！", "？", "：", "；", "|"))

@@ -471,3 +471,21 @@ def test_rows_a_question_names_equally_are_quoted_together():
         "Safe deposit box (small) - Category: Other services; Fee: $60.00 per year. Safe deposit box (medium)")
     assert fallback_answer("Which branches have safe deposit boxes and how much do they cost?", [boxes, branches]) \
         == "Safe deposit boxes are available at the Quayside Main and Old Town branches [2]."
+
+
+def test_a_list_under_a_heading_is_quoted_whole_and_a_numbered_heading_stays_a_line():
+    """"What are your branch opening hours?" quoted the Quayside branch's extended hours: the standard hours
+    are a "key: value" list under the heading "1. Standard opening hours", introduced by a sentence that
+    shares only "branch" and "open" with the question; with its heading the list is the answer."""
+    chunk = ("1. Standard opening hours\nUnless a branch listing below says otherwise, our branches are open:\n"
+             "Monday to Friday: 9:00 a.m. to 5:00 p.m.\nSaturday: 9:00 a.m. to 1:00 p.m.\nSunday: closed\n"
+             "2. Our branches\nQuayside Main Branch - 200 Quayside Avenue. Extended hours: open until 7:00 p.m. on "
+             "Thursdays.")
+    assert extractive_answer("What are your branch opening hours?", chunk, 1).startswith(
+        "Unless a branch listing below says otherwise, our branches are open: Monday to Friday: 9:00 a.m. to 5:00 "
+        "p.m.; Saturday: 9:00 a.m. to 1:00 p.m.; Sunday: closed [1].")
+    # a numbered heading is no wrapped line: "Lock it" was quoted glued to the paragraph under it
+    card = ("2. Not sure if the card is lost? Lock it\nIf you think you have just misplaced your card, you can lock "
+            "it temporarily instead of cancelling it. Open the mobile app and go to Cards > Lock card.")
+    assert extractive_answer("How do I lock my card if I misplaced it?", card, 1).startswith(
+        "If you think you have just misplaced your card, you can lock it temporarily")
