@@ -20,7 +20,7 @@ from rag.answering.cite import content_tokens
 from rag.answering.equivalents import canonical
 from rag.answering.steps import steps_for
 from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, tied_rows_quote
-from rag.text import ITEM_NUMBER, is_table_row, prose_lines
+from rag.text import ITEM_NUMBER, is_table_row, prose_lines, prose_sentences
 from rag.types import Hit
 
 
@@ -119,10 +119,10 @@ def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") ->
     scored = sorted(((len(q & _words(about)), _lead_shared(q, about, lead.get(about)),
                       len(q & _words(about) - topic), gives[s], -i, s) for i, about, s in sents), reverse=True)
     best = [(shared, -i, s) for shared, _, _, _, i, s in scored[:max_sentences] if shared > 0]
-    if best and scored[0][1]:
+    if best and scored[0][1] and not _ABOUT_DOCUMENT.match(lead[best[0][2]]):
         # it won by its line's first sentence, which names what it speaks of ("Quayside Main Branch -
         # 200 Quayside Avenue." before "Extended hours: ... on Saturdays."): that one is quoted with it,
-        # in place of a second best
+        # in place of a second best (not when that one speaks of the document: "本指南介绍 ...")
         first = best[0][2]
         return best[0][0], {first: best[0][1], lead[first]: order.index(lead[first])}
     # the second must be nearly as relevant (a whole table, as relevant: it is long), about what the first
@@ -234,6 +234,13 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
     steps = _steps_answer(question, hits)
     if steps:
         return steps
+    if asked_kind(question) == "phone":
+        # "挂失电话是多少？": the first passage that matches may give no number (the temporary loss report's
+        # validity); the first that gives one, and shares a word, answers
+        for n, hit in enumerate(hits, 1):
+            if not cross_script(question, hit.text) and any("phone" in number_kinds(s) for s in prose_sentences(hit.text)):
+                if text := _document_extract(question, hits, n):
+                    return text
     across = 0
     for n, hit in enumerate(hits, 1):
         if cross is not None and cross_script(question, hit.text):

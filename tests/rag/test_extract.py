@@ -489,3 +489,18 @@ def test_a_list_under_a_heading_is_quoted_whole_and_a_numbered_heading_stays_a_l
             "it temporarily instead of cancelling it. Open the mobile app and go to Cards > Lock card.")
     assert extractive_answer("How do I lock my card if I misplaced it?", card, 1).startswith(
         "If you think you have just misplaced your card, you can lock it temporarily")
+
+
+def test_a_phone_question_is_answered_by_the_first_passage_that_gives_a_number():
+    """"挂失电话是多少？" ranked the temporary loss report's validity first, which gives no number; the ways to
+    report, ranked second, give the hotline."""
+    validity = Hit(chunk_id="l1", doc_id="loss", source="loss.txt", title="一、临时挂失", score=1.3,
+                   text="临时挂失有效期为5天，到期后自动解除。如果在此期间找到卡片，可通过手机银行或客服热线解除挂失。")
+    ways = Hit(chunk_id="l2", doc_id="loss", source="loss.txt", title="一、临时挂失", score=1.2,
+               text="1. 拨打港湾银行24小时客服热线400-106-9588，按语音提示转人工服务，核实身份后即可挂失；")
+    assert fallback_answer("挂失电话是多少？", [validity, ways]) == \
+        "拨打港湾银行24小时客服热线400-106-9588，按语音提示转人工服务，核实身份后即可挂失[2]。"
+    # a sentence about the document is not quoted as the line's opening ("本指南介绍 ...")
+    guide = Hit(chunk_id="g1", doc_id="guide", source="loans.docx", title="个人贷款业务指南", score=1.0,
+                text="本指南介绍个人住房贷款和个人消费贷款的申请条件、额度和期限。具体贷款利率、额度以审批结果和借款合同为准。")
+    assert fallback_answer("房贷利率是多少？", [guide]) == "具体贷款利率、额度以审批结果和借款合同为准[1]。"
