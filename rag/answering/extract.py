@@ -324,19 +324,23 @@ def named_row(question: str, hits: Sequence[Hit]) -> tuple[int, str] | None:
 def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
                named: bool = False) -> tuple[int, str] | None:
     """(passage number, row as a sentence) of the first same-script passage with a row `row_quote` gives;
-    with `named`, or rows the question names equally (`tied_rows_quote`) when they hold more of its words
-    than any passage's best sentence (as many, when it asks for a kind of number the rows give)."""
-    prose = None
+    with `named`, for a question asking for no kind of number, not a row holding fewer of its words than the
+    best sentence of a passage ranked above it ("What information do I need to send an international
+    wire?" names the limits row of the fourth passage, while the first says what an international wire
+    needs; "How much is the rent for a medium safe deposit box?" keeps its row), and also rows the question
+    names equally (`tied_rows_quote`) when they hold more of its words than any passage's best sentence
+    (as many, when it asks for a kind of number the rows give)."""
+    asked, kind = _words(question), asked_kind(question)
+    said = [len(asked & set().union(*map(_words, _best(question, h.text)[1])))
+            if named and not cross_script(question, h.text) else 0 for h in hits]
     for n, hit in enumerate(hits, 1):
         if cross_script(question, hit.text):
             continue
         if row := row_quote(hit.text, question, covering, named):
-            return n, row
-        if named and not covering and (tied := tied_rows_quote(hit.text, question)):
-            if prose is None:
-                prose = max((len(_words(question) & set().union(*map(_words, _best(question, h.text)[1])))
-                             for h in hits if not cross_script(question, h.text)), default=0)
-            if tied[0] > prose or (tied[0] == prose and asked_kind(question)):
+            if not named or kind or len(asked & _words(row)) >= max(said[:n - 1], default=0):
+                return n, row
+        elif named and not covering and (tied := tied_rows_quote(hit.text, question)):
+            if tied[0] > max(said) or (tied[0] == max(said) and kind):
                 return n, tied[1]
     return None
 

@@ -504,3 +504,20 @@ def test_a_phone_question_is_answered_by_the_first_passage_that_gives_a_number()
     guide = Hit(chunk_id="g1", doc_id="guide", source="loans.docx", title="个人贷款业务指南", score=1.0,
                 text="本指南介绍个人住房贷款和个人消费贷款的申请条件、额度和期限。具体贷款利率、额度以审批结果和借款合同为准。")
     assert fallback_answer("房贷利率是多少？", [guide]) == "具体贷款利率、额度以审批结果和借款合同为准[1]。"
+
+
+def test_a_lower_passages_row_does_not_displace_a_sentence_that_says_more_of_a_question_asking_no_number():
+    """"What information do I need to send an international wire?" names the limits table's "Online and mobile,
+    international wires" row (a lower passage); the first passage's sentence says what such a wire needs."""
+    needs = Hit(chunk_id="w1", doc_id="wires", source="wire_transfers.html", title="Wire Transfers > Information",
+                score=1.0, text=("For an international wire you also need the bank's SWIFT/BIC code, the IBAN and the "
+                                 "purpose of the payment."))
+    limits = Hit(chunk_id="w4", doc_id="wires", source="wire_transfers.html", title="Wire Transfers > Daily limits",
+                 score=0.8, text=("Channel | Everyday Checking | Premier Checking\n"
+                                  "Online and mobile, domestic wires | $25,000 per day | $100,000 per day\n"
+                                  "Online and mobile, international wires | $10,000 per day | $50,000 per day"))
+    assert fallback_answer("What information do I need to send an international wire?", [needs, limits]) == \
+        "For an international wire you also need the bank's SWIFT/BIC code, the IBAN and the purpose of the payment [1]."
+    # a question asking for an amount keeps the row it names
+    assert fallback_answer("What is the daily limit for international wires in online banking?", [needs, limits]) \
+        .startswith("Online and mobile, international wires - Everyday Checking: $10,000 per day")
