@@ -15,7 +15,8 @@ _ASKS = (
                             r"|how many (?:business |working )?(?:days|hours|weeks|months|years)", re.IGNORECASE)),
     ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息|限额|额度)(?:是|有)?多少|能?[借贷转取存汇][款账]?多少"
                          r"|(?:哪些|什么)(?:费用?|收费)|how much|what (?:is|are) the (?:\w+ )?(?:fees?|costs?|charges?|price|limits?)"
-                         r"|what (?:fees?|charges?)\b|\b(?:charge|pay) (?:a |any )?fees?\b|is there (?:a|any) (?:\w+ )?(?:fee|charge)\b",
+                         r"|what (?:fees?|charges?)\b|\b(?:charge|pay) (?:a |any )?fees?\b|is there (?:a|any) (?:\w+ )?(?:fee|charge)\b"
+                         r"|\bcharge (?:me |you )?for\b",
                          re.IGNORECASE)),
     ("time", re.compile(r"几点|什么时候(?:开门|关门|营业)|截止时间|what time|opening hours|until when"
                         r"|(?:latest|earliest) time|cut-?off time", re.IGNORECASE)),

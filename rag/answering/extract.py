@@ -337,7 +337,7 @@ def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
         if cross_script(question, hit.text):
             continue
         if row := row_quote(hit.text, question, covering, named):
-            if not named or kind or len(asked & _words(row)) >= max(said[:n - 1], default=0):
+            if not named or kind or len(asked & _words(row)) > max(said[:n - 1], default=-1):
                 return n, row
         elif named and not covering and (tied := tied_rows_quote(hit.text, question)):
             if tied[0] > max(said) or (tied[0] == max(said) and kind):

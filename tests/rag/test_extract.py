@@ -370,6 +370,7 @@ def test_a_percentage_answers_how_much_and_is_there_a_fee_asks_for_an_amount():
     assert asked_kind("Do you charge a fee for using my debit card abroad?") == "money"
     assert asked_kind("Is there a monthly fee for Basic Savings?") == "money"
     assert asked_kind("Do I pay a fee for using my debit card abroad?") == "money"
+    assert asked_kind("Do you charge for incoming wires?") == "money"
     assert asked_values("How much is the foreign transaction fee?", "A fee of 3% applies.") == {("percent", 3.0)}
     assert asked_values("How much is the foreign transaction fee?", "It applies abroad.") == frozenset()
 
@@ -521,3 +522,10 @@ def test_a_lower_passages_row_does_not_displace_a_sentence_that_says_more_of_a_q
     # a question asking for an amount keeps the row it names
     assert fallback_answer("What is the daily limit for international wires in online banking?", [needs, limits]) \
         .startswith("Online and mobile, international wires - Everyday Checking: $10,000 per day")
+    # on a tie the higher-ranked passage's sentence is quoted: "境外刷卡有手续费吗？" had quoted the fee schedule's
+    # 境外汇款手续费 row (境外, 手续费), where the card abroad section speaks of card payments abroad
+    card = Hit(chunk_id="fx5", doc_id="fx", source="fx.pdf", title="外汇业务须知 > 境外用卡", score=1.3,
+               text="境外ATM取现每笔收取12元手续费。港湾银行信用卡境外消费收取交易金额1.5%的货币转换费。")
+    fees = Hit(chunk_id="fs", doc_id="fees", source="fee_schedule.csv", title="", score=1.1,
+               text="项目 | 收费标准\n境外汇款手续费 | 汇款金额的0.1%\n挂失手续费 | 10元/次")
+    assert fallback_answer("境外刷卡有手续费吗？", [card, fees]).startswith("境外ATM取现每笔收取12元手续费[1]。")
