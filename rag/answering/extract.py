@@ -88,8 +88,8 @@ def _unnumbered(sentence: str) -> str:
 
 def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") -> tuple[int, dict[str, int]]:
     """(content words shared by the best, {text: place in the chunk}) of the chunk's sentences, and short
-    tables with the sentence introducing them, that best match the question: the most content words shared, then the one whose line opens with more of the others,
-    then the one sharing more words that the passage's title does not hold (the title says what every
+    tables with the sentence introducing them, that best match the question: the most content words
+    shared, then the one whose line opens with more of the others, then the one sharing more words that the passage's title does not hold (the title says what every
     sentence under it is about: of "Harbor Bank has five branches" and "It is our only branch open on
     Sundays", the second answers "Which Harbor Bank branch is open on Sundays?" under "Harbor Bank -
     branch locations"), then one stating the kind of number asked for, then the earliest."""
@@ -185,7 +185,8 @@ def _line_leads(lines: list[list[str]]) -> dict[str, str]:
 
 def _with_antecedents(chunk: str, chosen: list[str], at: dict[str, int] | None = None) -> list[str]:
     """`chosen` (in chunk order) and, before a sentence that refers back or that is quoted with a sentence
-    of another line, the first sentence of its line; the result in chunk order (`at`: the place of a chosen text that is no sentence of the chunk)."""
+    of another line, the first sentence of its line; the result in chunk order (`at`: the place of a chosen
+    text that is no sentence of the chunk)."""
     lines = prose_lines(chunk)
     order = [s for sents in lines for s in sents]
     lead = _line_leads(lines)
@@ -324,8 +325,8 @@ def named_row(question: str, hits: Sequence[Hit]) -> tuple[int, str] | None:
 def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
                named: bool = False) -> tuple[int, str] | None:
     """(passage number, row as a sentence) of the first same-script passage with a row `row_quote` gives;
-    with `named`, for a question asking for no kind of number, not a row holding fewer of its words than the
-    best sentence of a passage ranked above it ("What information do I need to send an international
+    with `named`, for a question asking for no kind of number, not a row holding no more of its words than
+    the best sentence of a passage ranked above it ("What information do I need to send an international
     wire?" names the limits row of the fourth passage, while the first says what an international wire
     needs; "How much is the rent for a medium safe deposit box?" keeps its row), and also rows the question
     names equally (`tied_rows_quote`) when they hold more of its words than any passage's best sentence
