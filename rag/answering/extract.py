@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from indexer.chunk import ABBREVIATION_END
 from indexer.script import cross_script, is_cjk
@@ -60,13 +61,12 @@ _ANAPHOR = re.compile(r"(?:(?:it|its|this|that|they|their|these|those)\b|if (?:y
                       re.IGNORECASE)
 
 
-def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2, title: str = "") -> str | None:
+def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2) -> str | None:
     """The chunk's sentences that best match the question, in chunk order, each citing [n]; None
     when no sentence shares a content word with the question. A chosen sentence that opens by
     referring back ("It is ...") comes with the first sentence of its line (paragraph), which names what
-    it refers to ("Marina Plaza Branch - 5 Cafe Row ..."), so the quote makes sense on its own.
-    `title`: the passage's title (see `_best`)."""
-    _, chosen = _best(question, chunk, max_sentences, title)
+    it refers to ("Marina Plaza Branch - 5 Cafe Row ..."), so the quote makes sense on its own."""
+    _, chosen = _best(question, chunk, max_sentences)
     if not chosen:
         return None
     return _quote(chunk, chosen, n)
@@ -89,10 +89,24 @@ def _unnumbered(sentence: str) -> str:
 def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") -> tuple[int, dict[str, int]]:
     """(content words shared by the best, {text: place in the chunk}) of the chunk's sentences, and short
     tables with the sentence introducing them, that best match the question: the most content words
-    shared, then the one whose line opens with more of the others, then the one sharing more words that the passage's title does not hold (the title says what every
-    sentence under it is about: of "Harbor Bank has five branches" and "It is our only branch open on
-    Sundays", the second answers "Which Harbor Bank branch is open on Sundays?" under "Harbor Bank -
-    branch locations"), then one stating the kind of number asked for, then the earliest."""
+    shared, then the one whose line opens with more of the others, then the one sharing more words that
+    the passage's title does not hold (the title says what every sentence under it is about: of "Harbor
+    Bank has five branches" and "It is our only branch open on Sundays", the second answers "Which Harbor
+    Bank branch is open on Sundays?" under "Harbor Bank - branch locations"), then one stating the kind
+    of number asked for, then the earliest. One answer asks this of the same passage several times (rows
+    against sentences, chunks of one document against each other): it is worked out once."""
+    shared, chosen = _best_cached(question, chunk, max_sentences, title)
+    return shared, dict(chosen)
+
+
+def _quote_words(question: str, passage: str) -> set[str]:
+    """The question's content words that the best quote of `passage` holds (`_best`)."""
+    _, chosen = _best(question, passage)
+    return _words(question) & set().union(*map(_words, chosen))
+
+
+@lru_cache(maxsize=512)
+def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> tuple[int, tuple[tuple[str, int], ...]]:
     lines = prose_lines(chunk)
     order = [s for sents in lines for s in sents]
     lead = _line_leads(lines)
@@ -124,7 +138,7 @@ def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") ->
         # 200 Quayside Avenue." before "Extended hours: ... on Saturdays."): that one is quoted with it,
         # in place of a second best (not when that one speaks of the document: "本指南介绍 ...")
         first = best[0][2]
-        return best[0][0], {first: best[0][1], lead[first]: order.index(lead[first])}
+        return best[0][0], ((first, best[0][1]), (lead[first], order.index(lead[first])))
     # the second must be nearly as relevant (a whole table, as relevant: it is long), about what the first
     # is about, and not part of it (a line of the list quoted first)
     if len(best) > 1 and (best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2)
@@ -137,7 +151,7 @@ def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") ->
                        if has and shared > 0 and not _other_subject(q, best[0][2], s, lead)), None)
         if giving is not None:
             best = [best[0], giving]
-    return (best[0][0] if best else 0), {s: i for _, i, s in best}
+    return (best[0][0] if best else 0), tuple((s, i) for _, i, s in best)
 
 
 _ABOUT_DOCUMENT = re.compile(
@@ -332,16 +346,20 @@ def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
     names equally (`tied_rows_quote`) when they hold more of its words than any passage's best sentence
     (as many, when it asks for a kind of number the rows give)."""
     asked, kind = _words(question), asked_kind(question)
-    said = [len(asked & set().union(*map(_words, _best(question, h.text)[1])))
-            if named and not cross_script(question, h.text) else 0 for h in hits]
+
+    def said(among: Sequence[Hit]) -> int:  # the most question words a quote of these passages holds
+        return max((len(_quote_words(question, h.text)) for h in among if not cross_script(question, h.text)),
+                   default=-1)
+
     for n, hit in enumerate(hits, 1):
         if cross_script(question, hit.text):
             continue
         if row := row_quote(hit.text, question, covering, named):
-            if not named or kind or len(asked & _words(row)) > max(said[:n - 1], default=-1):
+            if not named or kind or n == 1 or len(asked & _words(row)) > said(hits[:n - 1]):
                 return n, row
         elif named and not covering and (tied := tied_rows_quote(hit.text, question)):
-            if tied[0] > max(said) or (tied[0] == max(said) and kind):
+            holds, best = tied[0], said(hits)
+            if holds > best or (holds == best and kind):
                 return n, tied[1]
     return None
 

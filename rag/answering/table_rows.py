@@ -180,7 +180,10 @@ MAX_TIED_ROWS = 3  # rows a question names equally that are quoted together: mor
 
 def tied_rows_quote(passage: str, question: str) -> tuple[int, str] | None:
     """(question words they hold with their header, the rows as sentences) of the rows the question names
-    equally (`_tied_subjects`), each giving the kind of number asked for; None when there are none."""
+    equally (`_tied_subjects`), each giving the kind of number asked for; None when there are none. The
+    words are the table's own tokens: a header's "Fee" does not count as a question's "cost" here (it
+    would make the rows tie with "Safe deposit boxes are available at ... branches" for "Which branches
+    have safe deposit boxes and how much do they cost?", which the sentence answers whole)."""
     if not _tabular(passage) or not question or not (tied := _tied_subjects(passage, question)):
         return None
     kind = asked_kind(question)
