@@ -47,6 +47,17 @@ def is_table_row(line: str) -> bool:
     return len(cells) >= 3 and all(c[:1].isupper() or c[:1].isdigit() or is_cjk(c[:1]) for c in cells)
 
 
+def is_heading(line: str) -> bool:
+    """A short line that ends no sentence and starts no "key: value" pair: a heading ("Safe deposit boxes",
+    "3. Replacement cards", "补卡"), which names a topic and says nothing of it."""
+    text = line.strip()
+    return (count_tokens(text) < (8 if is_cjk(text) else 6) and not _HEADING_END.search(text)
+            and not KEY_VALUE.match(text))
+
+
+_HEADING_END = re.compile(r"[.!?。！？;；:：)）\]\d|]$")
+
+
 def _numbered_heading(line: str, following: str) -> bool:
     """A numbered section heading ("4. Your liability for unauthorized transactions", "2. Not sure if the
     card is lost? Lock it"): a numbered line of at most 10 words, the next opening with a capital. A

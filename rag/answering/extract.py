@@ -21,7 +21,7 @@ from rag.answering.cite import content_tokens
 from rag.answering.equivalents import canonical
 from rag.answering.steps import steps_for
 from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, tied_rows_quote
-from rag.text import ITEM_NUMBER, is_table_row, prose_lines, prose_sentences
+from rag.text import ITEM_NUMBER, is_heading, is_table_row, prose_lines, prose_sentences
 from rag.types import Hit
 
 
@@ -46,13 +46,7 @@ def _quotable(sentence: str) -> bool:
     which says nothing without it (a table it introduces is quoted with it: `introduced_tables`)."""
     n = approx_tokens(sentence)
     return (not is_table_row(sentence) and not sentence.rstrip().endswith((":", "："))
-            and 3 <= n <= (150 if is_cjk(sentence) else 60) and not _heading(sentence, n))
-
-
-def _heading(sentence: str, n: int) -> bool:
-    """A short line that ends no sentence: a heading ("Safe deposit boxes", "补卡"), which names a topic and
-    says nothing of it."""
-    return n < (8 if is_cjk(sentence) else 6) and not re.search(r"[.!?。！？;；)）\]\d]$", sentence.strip())
+            and 3 <= n <= (150 if is_cjk(sentence) else 60) and not is_heading(sentence))
 
 
 # a sentence that opens by referring back ("It is our only branch open on Sundays.", "If you do, we

@@ -31,7 +31,7 @@ from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.verify import CHARGE_WORDS, denies_charge, number_facts
-from rag.text import ITEM_NUMBER, KEY_VALUE, join_wrapped_lines
+from rag.text import ITEM_NUMBER, KEY_VALUE, is_heading, join_wrapped_lines
 
 _RULE = re.compile(r"^[\s|:-]+$")
 
@@ -449,10 +449,10 @@ def introduced_lists(passage: str) -> tuple[tuple[str, str, str], ...]:
     out = []
     for i, line in enumerate(lines):
         intro = (chunk_sentences(line) or [""])[-1].strip()
-        heading = lines[i - 1] if i and _heading_line(lines[i - 1]) else ""
+        heading = lines[i - 1] if i and is_heading(lines[i - 1]) else ""
         if intro.endswith((":", "：")):
             about = f"{heading} {intro}".strip()
-        elif _heading_line(line):
+        elif is_heading(line):
             intro = about = line.strip()
         else:
             continue
@@ -472,10 +472,3 @@ def introduced_lists(passage: str) -> tuple[tuple[str, str, str], ...]:
             lead = intro if intro.endswith((":", "：")) else ITEM_NUMBER.sub("", intro) + ("：" if zh else ":")
             out.append((intro, about, lead + ("" if zh else " ") + body))
     return tuple(out)
-
-
-def _heading_line(line: str) -> bool:
-    """A short line that ends no sentence ("3. Replacement cards", "标准营业时间"): a heading."""
-    text = ITEM_NUMBER.sub("", line.strip())
-    short = len(text) <= 12 if is_cjk(text) else len(text.split()) <= 6
-    return bool(text) and short and not text.endswith((".", "!", "?", ":", ";", "。", "！", "？", "：", "；", "|"))

@@ -52,3 +52,13 @@ def test_table_rows_and_shell_pipes():
     assert is_table_row(header) and not is_table_row("Run dpkg -l | grep foo | less.")
     assert prose_sentences(f"We share data as this table says.\n{header}\nOur own marketing | Yes | Yes") == \
         ["We share data as this table says.", header, "Our own marketing | Yes | Yes"]
+
+
+def test_a_heading_is_a_short_line_that_ends_no_sentence():
+    from rag.text import is_heading
+
+    assert is_heading("3. Replacement cards") and is_heading("Safe deposit boxes") and is_heading("标准营业时间")
+    assert not is_heading("Bring a government-issued photo ID.")   # a sentence
+    assert not is_heading("Sunday: closed")                         # an item of a "key: value" list
+    assert not is_heading("Phone 1-800-555-0111")                   # ends in a number: a fact, not a topic
+    assert not is_heading("4. Your liability for unauthorized transactions and fees")  # too long
