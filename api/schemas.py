@@ -157,8 +157,8 @@ class AnswerOut(BaseModel):
     fallback_reason: str = Field("", description="why the generator's answer was replaced, e.g. 'the generated "
                                                  "answer gives no amount, where the passages do'")
     mode: str = Field("generate", description="'generate': written by the generator; 'extract': no generator, "
-                                              "the answer quotes the passages ([answer] mode, e.g. Chinese "
-                                              "questions with the English-centred default model); 'refuse': "
+                                              "the answer quotes the passages ([answer] mode; the default "
+                                              "with the bundled model, in both languages); 'refuse': "
                                               "refused before generation (weak evidence or a blocked question)")
     cached: bool = False
     blocked: str | None = Field(None, description="input-guard category when the question was not answered")

@@ -58,7 +58,6 @@ class AnswerSettings(BaseSettings):
                                 "checked answer follows at the end)")
 
 
-
 @dataclass
 class Settings:
     indexer: IndexerSettings
@@ -67,13 +66,18 @@ class Settings:
     generation: GenerationSettings
     answer: AnswerSettings
 
+    def quotes(self, language: str) -> bool:
+        """Are questions in `language` ('en' | 'zh') answered by quoting the passages, with no generator?
+        [answer] mode 'extract'; or 'auto' with a model that does not write that language well."""
+        mode = self.answer.mode
+        return mode == "extract" or (mode == "auto" and not self.generation.writes(language))
+
     @property
     def uses_generator(self) -> bool:
-        """Can any question be answered by the generator? False for [answer] mode 'extract', and for 'auto'
-        with a model that writes no language (the bundled SmolLM2 without an adapter): then no generator
-        is loaded at warm-up (pipeline, service), saving its start-up and memory."""
-        mode = self.answer.mode
-        return mode == "generate" or (mode == "auto" and any(map(self.generation.writes, ("en", "zh"))))
+        """Can any question be answered by the generator? Not when every language is quoted (the bundled
+        SmolLM2 without an adapter): then no generator is loaded at warm-up (pipeline, service), saving
+        its start-up and memory."""
+        return not all(map(self.quotes, ("en", "zh")))
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, indexer: dict | None = None,

@@ -108,8 +108,7 @@ class Pipeline:
 
     def extracts(self, question: str) -> bool:
         """Is this question answered by extraction instead of the generator ([answer] mode)?"""
-        mode = self.settings.answer.mode
-        return mode == "extract" or (mode == "auto" and not self.settings.generation.writes(language(question)))
+        return self.settings.quotes(language(question))
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None,
             filters: Filters | None = None) -> Answer:

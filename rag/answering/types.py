@@ -47,7 +47,8 @@ class Answer:
     # why the generator's answer was replaced ("the generated answer gives no amount, where the passages do")
     fallback_reason: str = ""
     # "generate": the generator wrote the answer (or tried: see fallback); "extract": no generator was
-    # called, the answer quotes the passages ([answer] mode); "refuse": refused on retrieval evidence
+    # called, the answer quotes the passages ([answer] mode; Settings.quotes); "refuse": refused on
+    # retrieval evidence
     mode: str = "generate"
     # identifies this answer (feedback refers to it: POST /v1/feedback); a fresh uuid hex per answer
     answer_id: str = field(default_factory=lambda: uuid.uuid4().hex)

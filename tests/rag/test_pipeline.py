@@ -95,6 +95,8 @@ def test_a_model_that_writes_no_language_is_not_loaded(manager, sample_copy):
     pipe.warm_up()
     assert pipe.generator.model is None and pipe.ask("How do I report a stolen card?").mode == "extract"
     assert not Settings.load(indexer={"home": manager.home}).uses_generator  # the bundled defaults
+    english = Settings.load(indexer={"home": manager.home}, generation={"languages": ["en"]})
+    assert not english.quotes("en") and english.quotes("zh")
     assert Settings.load(indexer={"home": manager.home}, generation={"languages": ["en"]}).uses_generator
     assert Settings.load(indexer={"home": manager.home}, answer={"mode": "generate"}).uses_generator
     assert not Settings.load(indexer={"home": manager.home}, answer={"mode": "extract"},
