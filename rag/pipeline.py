@@ -23,7 +23,7 @@ from indexer.types import Filters
 from rag.answering.asks import asked_kind, asked_values
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
-from rag.answering.extract import cite_sentence, fallback_answer, named_row, row_answer
+from rag.answering.extract import MEANING_MARGIN, cite_sentence, fallback_answer, named_row, row_answer
 from rag.answering.refusal import evidence, refusal_message, stored_thresholds
 from rag.answering.table_rows import named_row_words
 from rag.answering.types import Answer
@@ -90,6 +90,13 @@ class Pipeline:
         if configured is not None:
             return configured
         return self.refusal_by_language.get(language(question), self.refusal_threshold)
+
+    def min_meaning(self, question: str) -> float | None:
+        """The cosine the top passage's closest sentence must reach to be quoted by meaning
+        (rag.answering.extract.meaning_quote): the question's refusal threshold plus MEANING_MARGIN;
+        None (no quotes by meaning) without a threshold."""
+        threshold = self.threshold_for(question)
+        return None if threshold is None else threshold + MEANING_MARGIN
 
     def refresh(self) -> None:
         """Pick up the KB's changes since opening: new documents and a re-calibrated refusal threshold."""
@@ -208,7 +215,8 @@ class Pipeline:
         if refused:  # the model's own words for it may echo its instructions; the KB's message in its language
             text = refusal_message(question)
         if not refused and self.settings.answer.extractive_fallback:
-            extract, reason = _replacing_extract(question, text, citations, cited.opening_removed, pool, cross)
+            extract, reason = _replacing_extract(question, text, citations, cited.opening_removed, pool, cross,
+                                                  self.min_meaning(question))
             if extract:
                 quoted = cite(extract, pool, gs.cite_min_overlap, contest=False, facts=False)
                 text, citations, fallback, used, why = quoted.answer, quoted.citations, "extractive", pool, reason
@@ -231,7 +239,7 @@ class Pipeline:
     def _extract(self, question: str, hits: list, t0: float, timings: dict[str, float]) -> Iterator[Token | Answer]:
         """The extractive answer: no prompt, no generator. With no sentence sharing a content word
         with the question the passages do not answer it, and the answer is the refusal message."""
-        text = fallback_answer(question, hits, self._cross())
+        text = fallback_answer(question, hits, self._cross(), min_meaning=self.min_meaning(question))
         if text is None:
             text, citations, refused = refusal_message(question), [], True
         else:
@@ -263,7 +271,7 @@ def _answering_row(question: str, pool: list) -> str | None:
 
 
 def _replacing_extract(question: str, answer: str, citations: list, opening_removed: bool, pool: list,
-                       cross) -> tuple[str | None, str]:
+                       cross, min_meaning: float | None = None) -> tuple[str | None, str]:
     """(the extract that replaces the model's answer, why), or (None, "") when the answer stands. It is
     replaced when nothing of it is supported or its opening statement was removed; for a question asking
     for a kind of number (rag.answering.asks), when it states none and the extract does ("How long does
@@ -281,7 +289,7 @@ def _replacing_extract(question: str, answer: str, citations: list, opening_remo
             return cite_sentence(row, n), "the table row the question names answers more of it than the generated answer"
     if citations and not opening_removed and kind is None:
         return None, ""
-    extract = fallback_answer(question, pool, cross)
+    extract = fallback_answer(question, pool, cross, min_meaning=min_meaning)
     if not extract:
         return None, ""
     if not citations:

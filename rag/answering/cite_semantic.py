@@ -56,6 +56,17 @@ class CrossLingualSupport:
         scores = vecs @ self._queries[sentence]
         return sorted(((float(sc), i, s) for i, (sc, s) in enumerate(zip(scores, sents))), key=lambda t: (-t[0], t[1]))
 
+    def closest(self, sentence: str, texts: list[str]) -> list[tuple[float, int, str]]:
+        """`texts` (sentences, table rows written as sentences) as (cosine to `sentence`, position, text),
+        best first; the texts are encoded as passages, once per answer."""
+        key = "\x00".join(texts)
+        if key not in self._passages:
+            self._passages[key] = (list(texts), self.encoder.encode_passages(list(texts)))
+        if sentence not in self._queries:
+            self._queries[sentence] = self.encoder.encode_queries([sentence])[0]
+        scores = self._passages[key][1] @ self._queries[sentence]
+        return sorted(((float(sc), i, t) for i, (sc, t) in enumerate(zip(scores, texts))), key=lambda t: (-t[0], t[1]))
+
     def best(self, sentence: str, passage: str) -> tuple[float, str]:
         """The best cosine between `sentence` and a sentence of `passage`, and that passage sentence."""
         score, _, text = self.ranked(sentence, passage)[0]

@@ -20,7 +20,7 @@ from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.cite import content_tokens
 from rag.answering.equivalents import canonical
 from rag.answering.steps import steps_for
-from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, tied_rows_quote
+from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, row_sentences, tied_rows_quote
 from rag.text import ITEM_NUMBER, is_heading, is_table_row, prose_lines, prose_sentences
 from rag.types import Hit
 
@@ -225,12 +225,44 @@ def quote_across(question: str, chunk: str, n: int, cross, min_cosine: float = Q
     return " ".join(cite_sentence(_unnumbered(s), n) for _, _, s in sorted(best, key=lambda t: t[1])) or None
 
 
-def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: int = 2) -> str | None:
+# How far above the KB's refusal threshold (for the question's language) the top passage's closest
+# sentence or row must be for a quote by meaning (`meaning_quote`). 0.035: the off-topic questions that
+# pass the threshold reach at most +0.03 against the sentences of their top passage (demo KB, both
+# languages, and the English FAQ), while the paraphrases it is for reach +0.04 to +0.07 ("What's the fee if
+# I bounce a check?" -> "Returned deposited item (a check you deposited bounces)", 二套房首付 -> 第二套住房
+# 最低首付比例). Figures: docs/answers.md.
+MEANING_MARGIN = 0.035
+# ... and ahead of the next closest by this much: three safe deposit box rows within 0.001 of each other
+# are no answer to "Which branches have safe deposit boxes and how much do they cost?" (the next passage's
+# sentence is); the paraphrases lead by 0.014-0.022
+MEANING_LEAD = 0.01
+
+
+def meaning_quote(question: str, chunk: str, n: int, cross, min_cosine: float) -> str | None:
+    """The chunk's sentence or table row (with its column headers) closest to the question under the KB's
+    encoder (`cross`), citing [n], when it reaches `min_cosine` and is clearly the closest (by
+    MEANING_LEAD); None otherwise. For a top passage that answers in other words than the question's
+    ("bounce a check" over "Returned deposited item"), where the shared-words extract finds nothing in it."""
+    texts = [s for s in prose_sentences(chunk) if _quotable(s) and not s.endswith(("?", "？"))]
+    texts = list(dict.fromkeys(texts + row_sentences(chunk)))
+    if not texts:
+        return None
+    ranked = cross.closest(question, texts)
+    score, _, text = ranked[0]
+    if score < min_cosine or (len(ranked) > 1 and score - ranked[1][0] < MEANING_LEAD):
+        return None
+    return cite_sentence(_unnumbered(text), n)
+
+
+def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: int = 2,
+                    min_meaning: float | None = None) -> str | None:
     """An extract of the highest-ranked passage that matches the question at all (passages in prompt
     order: [n] is hits[n-1]). With `cross`, a passage in another script than the question is matched
     by the encoder (`quote_across`, at most `max_across` of them: each costs an encoding of its
-    sentences), not by the few Latin words a Chinese question may share with it. A question of several
-    questions ("银行卡丢了怎么挂失？临时挂失的有效期是多久？") gets an extract for each (`_each_part`)."""
+    sentences), not by the few Latin words a Chinese question may share with it; and with `min_meaning`
+    too, the top passage, when it shares no word the extract can use, is quoted by meaning
+    (`meaning_quote`) before lower passages are tried by their words: the rank decides. A question of
+    several questions ("银行卡丢了怎么挂失？临时挂失的有效期是多久？") gets an extract for each (`_each_part`)."""
     parts = [p for p in re.split(r"[?？]+", question) if content_tokens(p)]
     if len(parts) > 1 and not any(cross_script(question, h.text) for h in hits):
         return _each_part(parts, hits)
@@ -260,6 +292,8 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
         else:
             row = row_quote(hit.text, question)
             text = cite_sentence(row, n) if row else _document_extract(question, hits, n)
+            if text is None and n == 1 and cross is not None and min_meaning is not None:
+                text = meaning_quote(question, hit.text, n, cross, min_meaning)
         if text:
             return text
     split = _split_joined(question)

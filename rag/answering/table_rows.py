@@ -385,6 +385,13 @@ def row_quote(passage: str, question: str, covering: bool = False, named: bool =
     return _row_text(row.cells, row.header)
 
 
+def row_sentences(passage: str) -> list[str]:
+    """Every body row of the passage's tables as a sentence, each cell with its column's header."""
+    if not _tabular(passage):
+        return []
+    return [t for r in _table(passage).rows if (t := _row_text(r.cells, r.header))]
+
+
 def named_row_words(passage: str, question: str) -> frozenset[str]:
     """The words the row the question names (`_subject`) gives beyond its name: its other cells and their
     column headers ("How to avoid the fee (any one)"); empty when it names none."""

@@ -529,3 +529,34 @@ def test_a_lower_passages_row_does_not_displace_a_sentence_that_says_more_of_a_q
     fees = Hit(chunk_id="fs", doc_id="fees", source="fee_schedule.csv", title="", score=1.1,
                text="项目 | 收费标准\n境外汇款手续费 | 汇款金额的0.1%\n挂失手续费 | 10元/次")
     assert fallback_answer("境外刷卡有手续费吗？", [card, fees]).startswith("境外ATM取现每笔收取12元手续费[1]。")
+
+
+FEES = ("Service | Fee\nCashier's check | $10 (free for Premier Checking)\nStop payment request | $30 per request\n"
+        "Returned deposited item (a check you deposited bounces) | $12\nPaper statement | $2 per statement\n"
+        "Coin counting | Free for Harbor Bank customers")
+INACTIVE = ("An account is considered inactive after 12 months without any customer-initiated activity. Inactive "
+            "checking accounts are charged a $5 monthly inactivity fee.")
+MORTGAGE = ("个人住房贷款用于购买自住的新建商品房或二手住房。\n项目 | 首套住房 | 第二套住房\n最低首付比例 | 20% | 30%\n"
+            "最长贷款期限 | 30年 | 30年\n贷款利率 | LPR减10个基点 | LPR加20个基点")
+RECEIPTS = "申请住房贷款需提供以下材料：借款人的身份证、购房合同及首付款收据。"
+
+
+def test_a_top_passage_saying_it_in_other_words_is_quoted_by_meaning(ens):
+    from rag.answering.cite_semantic import CrossLingualSupport
+    from rag.answering.extract import meaning_quote
+
+    cross = CrossLingualSupport(ens)
+    fees, inactive = _hit(1, FEES), _hit(2, INACTIVE)
+    q = "What's the fee if I bounce a check?"  # no row named by its words; the lower passage shares "fee"
+    assert fallback_answer(q, [fees, inactive], cross).startswith("Inactive checking accounts")  # by words
+    assert fallback_answer(q, [fees, inactive], cross, min_meaning=0.84) == \
+        "Returned deposited item (a check you deposited bounces) - Fee: $12 [1]."
+    assert fallback_answer(q, [fees, inactive], cross, min_meaning=0.99).startswith("Inactive")  # not close enough
+    zh = "二套房首付多少？"
+    assert fallback_answer(zh, [_hit(1, MORTGAGE), _hit(2, RECEIPTS)], cross, min_meaning=0.88) == \
+        "最低首付比例——首套住房：20%；第二套住房：30%[1]。"
+    # a lower passage is never quoted by meaning: the rank decides, and words decide below the top
+    assert fallback_answer(q, [inactive, fees], cross, min_meaning=0.84).startswith("Inactive checking")
+    # rows as close as each other are no answer: none is quoted
+    boxes = _hit(1, "Service | Fee\nSafe deposit box (small) | $60 per year\nSafe deposit box (medium) | $110 per year")
+    assert meaning_quote("How much do you charge for storing valuables?", boxes.text, 1, cross, 0.5) is None
