@@ -110,7 +110,9 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> t
     tables = introduced_tables(chunk) + introduced_lists(chunk)
     sents += [(order.index(intro) if intro in order else len(order), about, quote) for intro, about, quote in tables]
     quotes = {quote for *_, quote in tables}
-    q = _words(question)
+    # asking words name nothing a sentence should share: "as long as you report the loss" is no answer to
+    # "How long will it take to get a replacement card?"
+    q = _words(question) - _ASKING
     kind = asked_kind(question)
     gives = {s: bool(kind) and kind in number_kinds(s) for *_, s in sents}  # states the kind of number asked
     if kind == "phone" and any(gives.values()):
