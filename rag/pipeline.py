@@ -305,7 +305,7 @@ def _replacing_extract(question: str, answer: str, citations: list, opening_remo
 
 
 _KIND_WORDS = {"money": "amount", "duration": "duration", "time": "time of day", "number": "count",
-               "phone": "phone number"}
+               "phone": "phone number", "contact": "contact detail"}
 
 
 def _still_cited(text: str, citations: list) -> tuple[str, list]:

@@ -22,26 +22,32 @@ _ASKS = (
                         r"|(?:latest|earliest) time|cut-?off time", re.IGNORECASE)),
     ("phone", re.compile(r"(?:which|what) (?:phone |telephone )?number|phone number|number (?:should|do|can) I call"
                          r"|(?:电话|热线|号码)(?:是|是多少|多少)|打(?:哪个|什么)(?:电话|号码)", re.IGNORECASE)),
+    # a way to get in touch: a phone number, an e-mail or web address ("How can I reach customer service?")
+    ("contact", re.compile(r"how (?:can|do|should) (?:I|we) (?:contact|reach|get in touch with)\b|contact (?:details|information)"
+                           r"|(?:怎么|如何|怎样)联系|联系方式", re.IGNORECASE)),
     # after the duration: "how many days" asks for a duration, "how many fees" for a count
     ("number", re.compile(r"(?:几|多少)(?:次|笔|张|个|家|项|种|位)|how many\b", re.IGNORECASE)),
 )
 
 
 def asked_kind(question: str) -> str | None:
-    """'duration', 'money', 'time', 'phone' or 'number' (a count) when the question asks for that kind of
-    number, else None."""
+    """'duration', 'money', 'time', 'phone', 'contact' (a phone number, e-mail or web address) or 'number'
+    (a count) when the question asks for that kind of number, else None."""
     return next((kind for kind, pattern in _ASKS if pattern.search(question)), None)
 
 
-# a fee or a rate given as a share of an amount answers "how much" ("a foreign transaction fee of 3%")
-_ANSWERS = {"percent": "money"}
+# a fee or a rate given as a share of an amount answers "how much" ("a foreign transaction fee of 3%"); a
+# phone number, "how can I reach you?"
+_ANSWERS = {"percent": "money", "phone": "contact"}
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|org|net|example|gov|cn)(?:/\S*)?",
+                      re.IGNORECASE)
 
 
 def number_kinds(text: str) -> frozenset[str]:
     """The kinds of number `text` states (verify's kinds: money, percent, time, date, duration, ...), a
-    percentage also counting as an amount."""
+    percentage also counting as an amount, a phone number, e-mail or web address as a contact."""
     kinds = {f.kind for f in number_facts(text)}
-    return frozenset(kinds | {_ANSWERS[k] for k in kinds if k in _ANSWERS})
+    return frozenset(kinds | {_ANSWERS[k] for k in kinds if k in _ANSWERS} | ({"contact"} if _ADDRESS.search(text) else set()))
 
 
 def asked_values(question: str, text: str) -> frozenset[tuple[str, float]]:
@@ -50,4 +56,7 @@ def asked_values(question: str, text: str) -> frozenset[tuple[str, float]]:
     kind = asked_kind(question)
     if not kind:
         return frozenset()
-    return frozenset((f.kind, f.value) for f in number_facts(text) if kind in (f.kind, _ANSWERS.get(f.kind)))
+    values = {(f.kind, f.value) for f in number_facts(text) if kind in (f.kind, _ANSWERS.get(f.kind))}
+    if kind == "contact" and _ADDRESS.search(text):
+        values.add(("address", 0.0))  # an e-mail or web address: a contact, with no number to compare
+    return frozenset(values)

@@ -115,7 +115,7 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> t
     q = _words(question) - _ASKING
     kind = asked_kind(question)
     gives = {s: bool(kind) and kind in number_kinds(s) for *_, s in sents}  # states the kind of number asked
-    if kind == "phone" and any(gives.values()):
+    if kind in ("phone", "contact") and any(gives.values()):
         # a sentence without a number answers no "which number should I call?", however many words it shares
         sents = [t for t in sents if gives[t[2]]]
     # a sentence about the document itself ("This page lists our branches, their opening hours ...") shares
@@ -277,13 +277,9 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
     steps = _steps_answer(question, hits)
     if steps:
         return steps
-    if asked_kind(question) == "phone":
-        # "挂失电话是多少？": the first passage that matches may give no number (the temporary loss report's
-        # validity); the first that gives one, and shares a word, answers
-        for n, hit in enumerate(hits, 1):
-            if not cross_script(question, hit.text) and any("phone" in number_kinds(s) for s in prose_sentences(hit.text)):
-                if text := _document_extract(question, hits, n):
-                    return text
+    if (kind := asked_kind(question)) in ("phone", "contact"):
+        if text := _contact_answer(question, hits, kind):
+            return text
     across = 0
     for n, hit in enumerate(hits, 1):
         if cross is not None and cross_script(question, hit.text):
@@ -300,6 +296,36 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
             return text
     split = _split_joined(question)
     return fallback_answer(split, hits, cross, max_across) if split else None
+
+
+_PRONOUNS = frozenset({"us", "we", "our", "you", "your", "me", "my", "我们", "您", "你"})  # "How to contact us"
+
+
+def _contact_answer(question: str, hits: Sequence[Hit], kind: str) -> str | None:
+    """For a question asking for a phone number or a way to get in touch: of the passages giving one, the
+    one whose section heading and sentences giving it hold the most of the question's words, then one
+    whose section the question names (every word of its heading is the question's: "How do I contact
+    you?" names "How to contact us", not "Contacting a regulator"), then the higher-ranked; quoted as any
+    passage is, or, when none of its sentences shares a word, by its first two giving one. "挂失电话是多少？":
+    the first passage that matches may give no number (the temporary loss report's validity)."""
+    asked = _words(question) - _ASKING
+    best: tuple[tuple[int, bool, int], int, list[str]] | None = None
+    for n, hit in enumerate(hits, 1):
+        if cross_script(question, hit.text):
+            continue
+        sents = [s for s in prose_sentences(hit.text) if kind in number_kinds(s) and _quotable(s)]
+        heading = _words(hit.title.rsplit(" > ", 1)[-1]) - _PRONOUNS if " > " in hit.title else set()
+        held = asked & set().union(heading, *map(_words, sents))
+        key = (len(held), bool(heading) and heading <= asked, -n)
+        if sents and held and (best is None or key > best[0]):
+            best = (key, n, sents)
+    if best is None:
+        return None
+    _, n, sents = best
+    if text := _document_extract(question, hits, n):
+        return text
+    order = {s: i for i, s in enumerate(sents)}  # its sentences share no word: those giving one, the first two
+    return _quote(hits[n - 1].text, {s: order[s] for s in sents[:2]}, n)
 
 
 # words that ask rather than name what is asked about ("多少钱", "多久", "how much"): no quote need hold them

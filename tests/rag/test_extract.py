@@ -569,3 +569,25 @@ def test_an_asking_word_is_not_a_shared_word():
              "card, as long as you report the loss within 2 business days.")
     ans = extractive_answer("How long will it take to get a replacement card?", cards, 1)
     assert "Zero Liability" not in ans and "within 3 business days" in ans
+
+
+def test_a_question_asking_how_to_get_in_touch_gets_the_section_its_heading_names():
+    from rag.answering.asks import asked_kind, number_kinds
+
+    assert asked_kind("How do I contact you?") == asked_kind("怎么联系客服？") == "contact"
+    assert "contact" in number_kinds("Email: complaints@harborbank.example.")
+    assert "contact" in number_kinds("客服热线：400-106-9588") and not number_kinds("Speak to the branch manager.")
+
+    def hit(i, title, text):
+        return Hit(chunk_id=f"c{i}", doc_id="complaints", text=text, score=1.0 - i / 10, source="s", title=title)
+
+    intro = hit(1, "How to Make a Complaint", "We want to hear from you when we get something wrong. This page "
+                "explains how to contact us, what happens next and how long it takes.")
+    regulator = hit(2, "How to Make a Complaint > Contacting a regulator", "You can also submit a complaint to "
+                    "the Consumer Financial Protection Bureau at consumerfinance.gov or by calling (855) 411-2372.")
+    contact = hit(3, "How to Make a Complaint > How to contact us", "Phone: call Customer Care at 1-800-555-0142, "
+                  "24 hours a day.\nIn person: speak to the manager at any branch.\nEmail: complaints@harborbank.example.")
+    assert fallback_answer("How do I contact you?", [intro, regulator, contact]) == (
+        "Phone: call Customer Care at 1-800-555-0142, 24 hours a day [3]. Email: complaints@harborbank.example [3].")
+    # a passage naming more of the question wins over the heading: "the regulator"
+    assert "(855) 411-2372" in fallback_answer("How do I contact a regulator?", [intro, regulator, contact])
