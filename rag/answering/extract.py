@@ -302,26 +302,29 @@ _PRONOUNS = frozenset({"us", "we", "our", "you", "your", "me", "my", "我们", "
 
 
 def _contact_answer(question: str, hits: Sequence[Hit], kind: str) -> str | None:
-    """For a question asking for a phone number or a way to get in touch: of the passages giving one, the
-    one whose section heading and sentences giving it hold the most of the question's words, then one
-    whose section the question names (every word of its heading is the question's: "How do I contact
-    you?" names "How to contact us", not "Contacting a regulator"), then the higher-ranked; quoted as any
-    passage is, or, when none of its sentences shares a word, by its first two giving one. "挂失电话是多少？":
-    the first passage that matches may give no number (the temporary loss report's validity)."""
+    """For a question asking for a phone number or a way to get in touch: the first passage giving one
+    that shares a word with the question (with its section heading), or a lower one whose section the
+    question names (every word of its heading, pronouns aside, is the question's: "How do I contact you?"
+    names "How to contact us", not "Contacting a regulator") holding as many of its words; quoted as any
+    passage is, or, when none of its sentences shares a word, by its first two sentences giving one.
+    "挂失电话是多少？": the first passage that matches may give no number (the temporary loss report's
+    validity)."""
     asked = _words(question) - _ASKING
-    best: tuple[tuple[int, bool, int], int, list[str]] | None = None
+    found: list[tuple[int, list[str], int, bool]] = []  # (n, sentences giving one, words held, heading named)
     for n, hit in enumerate(hits, 1):
         if cross_script(question, hit.text):
             continue
         sents = [s for s in prose_sentences(hit.text) if kind in number_kinds(s) and _quotable(s)]
         heading = _words(hit.title.rsplit(" > ", 1)[-1]) - _PRONOUNS if " > " in hit.title else set()
         held = asked & set().union(heading, *map(_words, sents))
-        key = (len(held), bool(heading) and heading <= asked, -n)
-        if sents and held and (best is None or key > best[0]):
-            best = (key, n, sents)
-    if best is None:
+        if sents and held:
+            found.append((n, sents, len(held), bool(heading) and heading <= asked))
+    if not found:
         return None
-    _, n, sents = best
+    n, sents, held, _ = found[0]
+    named = next((f for f in found[1:] if f[3] and f[2] >= held), None)
+    if named and not found[0][3]:
+        n, sents = named[0], named[1]
     if text := _document_extract(question, hits, n):
         return text
     order = {s: i for i, s in enumerate(sents)}  # its sentences share no word: those giving one, the first two

@@ -591,3 +591,11 @@ def test_a_question_asking_how_to_get_in_touch_gets_the_section_its_heading_name
         "Phone: call Customer Care at 1-800-555-0142, 24 hours a day [3]. Email: complaints@harborbank.example [3].")
     # a passage naming more of the question wins over the heading: "the regulator"
     assert "(855) 411-2372" in fallback_answer("How do I contact a regulator?", [intro, regulator, contact])
+    # the rank decides between passages giving one: a lower one holding more of the question's words
+    # ("debit card", a phone number) does not displace the first
+    cards = hit(1, "Lost or stolen cards", "Call the 24-hour Card Services line at 1-800-555-0199. From outside "
+                "the United States, call +1-302-555-0188.")
+    overdraft = hit(2, "Overdraft > Debit card purchases", "We do not pay one-time debit card purchases that would "
+                    "overdraw your account. You can opt in at any time by calling 1-800-555-0142.")
+    assert fallback_answer("My debit card got stolen while I'm traveling. Which number should I call?",
+                           [cards, overdraft]).startswith("Call the 24-hour Card Services line")
