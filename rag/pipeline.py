@@ -24,7 +24,7 @@ from rag.answering.asks import asked_kind, asked_values
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
 from rag.answering.extract import MEANING_MARGIN, cite_sentence, fallback_answer, named_row, row_answer
-from rag.answering.refusal import evidence, refusal_message, stored_thresholds
+from rag.answering.refusal import evidence, keyword_found, refusal_message, stored_thresholds
 from rag.answering.table_rows import named_row_words
 from rag.answering.types import Answer
 from rag.config import Settings
@@ -149,7 +149,7 @@ class Pipeline:
         hits = hits[:k]
         timings["rerank_s"] = time.perf_counter() - t
         threshold = self.threshold_for(question)
-        if not hits or (threshold is not None and evidence(hits) < threshold):
+        if not hits or (threshold is not None and evidence(hits) < threshold and not keyword_found(question, hits)):
             text = refusal_message(question)
             timings.update(generate_s=0.0, ttft_s=0.0, total_s=time.perf_counter() - t0)
             yield Token(text)

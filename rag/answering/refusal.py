@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.script import language
+from rag.answering.cite import content_tokens
 from rag.types import Hit
 
 META_KEY = "refusal_threshold"
@@ -35,6 +36,24 @@ def evidence(hits: list[Hit]) -> float:
     if any("rerank" in h.scores for h in hits):
         return max(h.scores.get("rerank", float("-inf")) for h in hits)
     return max((h.scores.get("dense", float("-inf")) for h in hits), default=float("-inf"))
+
+
+# A keyword lookup: a few words, no question ("APT", "Mailing lists", "作者", "获取途径")
+_SENTENCE_END = ("?", "？", ".", "。", "!", "！")
+MAX_KEYWORDS = 3
+
+
+def keyword_found(question: str, hits: list[Hit]) -> bool:
+    """Is the question a keyword lookup (at most MAX_KEYWORDS content words and no sentence: no question
+    mark, no full stop) whose every word the top passage holds? A word or two embeds weakly: "APT" scored
+    below the refusal threshold of the Debian FAQ, which is about little else, and was refused. The
+    threshold is calibrated on questions (the off-topic ones are all sentences); a keyword the KB's best
+    passage holds is evidence enough."""
+    q = question.strip()
+    words = content_tokens(q)
+    if not hits or not words or len(words) > MAX_KEYWORDS or q.endswith(_SENTENCE_END) or len(q) > 40:
+        return False
+    return words <= content_tokens(f"{hits[0].title}\n{hits[0].text}")
 
 
 def threshold_source(store) -> str | None:

@@ -259,3 +259,15 @@ def test_what_follows_the_model_writing_its_prompts_next_turn_is_cut():
     answer = "1. Select Forgot password [1].\n2. Enter the passcode [1].\n\nQuestion: How do I reset my"
     assert _clean(answer) == "1. Select Forgot password [1].\n2. Enter the passcode [1]."
     assert _clean("The Question: field of the form is optional [1].") == "The Question: field of the form is optional [1]."
+
+
+def test_a_keyword_the_top_passage_holds_is_answered_below_the_refusal_threshold(manager, sample_copy):
+    # a word or two embeds weakly ("APT" over the Debian FAQ scored below its threshold): a keyword lookup
+    # the top passage holds is answered whatever the threshold; questions and unknown words are not
+    settings = Settings.load(indexer={"home": manager.home}, answer={"mode": "extract", "refusal_threshold": 0.99})
+    pipe = build_pipeline(settings, "t", manager)
+    for keywords in ("挂失", "wire transfer"):
+        ans = pipe.ask(keywords)
+        assert not ans.refused and ans.citations, keywords
+    for refused in ("football", "挂失？", "How do I report a lost card?", "Who won the World Cup in 2010"):
+        assert pipe.ask(refused).refused, refused
