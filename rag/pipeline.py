@@ -94,9 +94,10 @@ class Pipeline:
     def min_meaning(self, question: str) -> float | None:
         """The cosine the top passage's closest sentence must reach to be quoted by meaning
         (rag.answering.extract.meaning_quote): the question's refusal threshold plus MEANING_MARGIN;
-        None (no quotes by meaning) without a threshold."""
+        None (no quotes by meaning) without a threshold, or with a reranker (its threshold is on the
+        reranker's scale, not a cosine)."""
         threshold = self.threshold_for(question)
-        return None if threshold is None else threshold + MEANING_MARGIN
+        return None if threshold is None or self.reranker is not None else threshold + MEANING_MARGIN
 
     def refresh(self) -> None:
         """Pick up the KB's changes since opening: new documents and a re-calibrated refusal threshold."""
