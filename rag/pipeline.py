@@ -21,9 +21,11 @@ from indexer.kbs import KBManager
 from indexer.script import cross_script, language
 from indexer.types import Filters
 from rag.answering.asks import asked_kind, asked_values
+from rag.answering.by_meaning import MEANING_MARGIN
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
-from rag.answering.extract import MEANING_MARGIN, cite_sentence, fallback_answer, named_row, row_answer
+from rag.answering.extract import fallback_answer, named_row, row_answer
+from rag.answering.quoting import cite_sentence
 from rag.answering.refusal import evidence, keyword_found, refusal_message, stored_thresholds
 from rag.answering.table_rows import named_row_words
 from rag.answering.types import Answer
@@ -93,7 +95,7 @@ class Pipeline:
 
     def min_meaning(self, question: str) -> float | None:
         """The cosine the top passage's closest sentence must reach to be quoted by meaning
-        (rag.answering.extract.meaning_quote): the question's refusal threshold plus MEANING_MARGIN;
+        (rag.answering.by_meaning.meaning_quote): the question's refusal threshold plus MEANING_MARGIN;
         None (no quotes by meaning) without a threshold, or with a reranker (its threshold is on the
         reranker's scale, not a cosine)."""
         threshold = self.threshold_for(question)

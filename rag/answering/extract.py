@@ -4,8 +4,8 @@ Used twice: `rag synth` writes them as the target answers of synthetic training 
 pipeline falls back to one when the generator's answer has no support in any passage (a small
 model's degenerate or invented answer; `[answer] extractive_fallback`), so the user gets the
 passage's own words with its citation instead. A question in another script than the passages
-(Chinese over English documents) is matched by the KB's encoder instead of shared words
-(`quote_across`).
+(Chinese over English documents), and a top passage that shares no usable word with the question,
+are matched by the KB's encoder instead (rag.answering.by_meaning).
 """
 from __future__ import annotations
 
@@ -13,41 +13,16 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from indexer.chunk import ABBREVIATION_END
 from indexer.script import cross_script, is_cjk
-from indexer.tokenize import count_tokens as approx_tokens
 from rag.answering.asks import asked_kind, number_kinds
+from rag.answering.by_meaning import meaning_quote, quote_across
 from rag.answering.cite import content_tokens
 from rag.answering.equivalents import canonical
+from rag.answering.quoting import cite_sentence, quotable, unnumbered
 from rag.answering.steps import steps_for
-from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, row_sentences, tied_rows_quote
-from rag.text import ITEM_NUMBER, is_heading, is_table_row, prose_lines, prose_sentences
+from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, tied_rows_quote
+from rag.text import prose_lines, prose_sentences
 from rag.types import Hit
-
-
-def cite_sentence(sentence: str, n: int) -> str:
-    """'Call 555-0199.' -> 'Call 555-0199 [1].'; 'Open until 4 p.m.' -> 'Open until 4 p.m. [1]'"""
-    s = sentence.strip()
-    if ABBREVIATION_END.search(s):  # its period stays with it: "until 4:00 p.m. [1]", not "p.m [1]."
-        return f"{s} [{n}]"
-    if re.search(r"[.!?。！？][\"'”’」』）)]+$", s):  # ends inside a quotation: the marker goes after it
-        return f"{s}{'' if is_cjk(s) else ' '}[{n}]"
-    m = re.search(r"[.!?。！？;；]+$", s)
-    body, end = (s[:m.start()], m.group(0)) if m else (s, "。" if is_cjk(s) else ".")
-    if end in (";", "；"):  # a clause quoted on its own ends as a sentence
-        end = "。" if is_cjk(s) else "."
-    return f"{body.rstrip()}{'' if is_cjk(body) else ' '}[{n}]{end}"
-
-
-def _quotable(sentence: str) -> bool:
-    """Long enough to say something, short enough to quote: 3-60 words, or 3-150 Chinese characters
-    (a Chinese sentence packs a clause per comma; 60 characters cut off ordinary ones). Not a table
-    row: its cells mean little without the header; nor a line introducing a list or table ("...为："),
-    which says nothing without it (a table it introduces is quoted with it: `introduced_tables`)."""
-    n = approx_tokens(sentence)
-    return (not is_table_row(sentence) and not sentence.rstrip().endswith((":", "："))
-            and 3 <= n <= (150 if is_cjk(sentence) else 60) and not is_heading(sentence))
-
 
 # a sentence that opens by referring back ("It is our only branch open on Sundays.", "If you do, we
 # waive ...", "该卡免年费。")
@@ -68,16 +43,8 @@ def extractive_answer(question: str, chunk: str, n: int, max_sentences: int = 2)
 
 def _quote(chunk: str, chosen: dict[str, int], n: int) -> str:
     """The chosen texts (text -> place in the chunk) with their antecedents, in chunk order, citing [n]."""
-    texts = [_unnumbered(s) for s in _with_antecedents(chunk, sorted(chosen, key=chosen.get), chosen)]
+    texts = [unnumbered(s) for s in _with_antecedents(chunk, sorted(chosen, key=chosen.get), chosen)]
     return "".join((" " if i and not is_cjk(s) else "") + cite_sentence(s, n) for i, s in enumerate(texts))
-
-
-def _unnumbered(sentence: str) -> str:
-    """A list item quoted on its own: without its number, opening with a capital letter (a list's "1.
-    acknowledge your complaint ..." continues the line introducing it). Other sentences as they are
-    ("apt-get, the APT-based command-line tool ...")."""
-    s = ITEM_NUMBER.sub("", sentence)  # its number means nothing without its list ("2. 登录港湾银行手机银行")
-    return s[:1].upper() + s[1:] if s != sentence and s[:1].islower() else s
 
 
 def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") -> tuple[int, dict[str, int]]:
@@ -104,7 +71,7 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> t
     lines = prose_lines(chunk)
     order = [s for sents in lines for s in sents]
     lead = _line_leads(lines)
-    sents = [(i, s, s) for i, s in enumerate(order) if _quotable(s)]
+    sents = [(i, s, s) for i, s in enumerate(order) if quotable(s)]
     # a short table with the sentence introducing it, quoted whole where that sentence stands, matched
     # by the sentence and the header
     tables = introduced_tables(chunk) + introduced_lists(chunk)
@@ -187,7 +154,7 @@ def _line_leads(lines: list[list[str]]) -> dict[str, str]:
     chunk's `prose_lines`), when that one can be quoted."""
     out: dict[str, str] = {}
     for sents in lines:
-        if len(sents) > 1 and _quotable(sents[0]):
+        if len(sents) > 1 and quotable(sents[0]):
             for s in sents[1:]:
                 out.setdefault(s, sents[0])
     return out
@@ -207,53 +174,6 @@ def _with_antecedents(chunk: str, chosen: list[str], at: dict[str, int] | None =
         if (mixed or _ANAPHOR.match(s)) and s in lead and lead[s] not in out:
             out.append(lead[s])
     return sorted(out, key=lambda x: order.index(x) if x in order else at.get(x, len(order)))
-
-
-# The cosine a sentence must reach against a question in another script to be quoted. 0.80: nearly
-# as many on-topic questions get a quote as at 0.78, while most off-topic ones, which 0.78 lets
-# through, are refused; 0.82 refuses on-topic questions too. Figures: docs/design-notes.md.
-QUESTION_MIN_COSINE = 0.80
-
-
-def quote_across(question: str, chunk: str, n: int, cross, min_cosine: float = QUESTION_MIN_COSINE,
-                 max_sentences: int = 2) -> str | None:
-    """For a question in another script than the chunk (a Chinese question over an English
-    document), which shares no words with it: the chunk's sentences closest to the question under the
-    KB's multilingual encoder (`cross`, a rag.answering.cite_semantic.CrossLingualSupport), at most
-    `max_sentences` (questions in the text are not answers), in chunk order, each citing [n]; None
-    when none reaches `min_cosine`."""
-    best = [t for t in cross.ranked(question, chunk)
-            if t[0] >= min_cosine and _quotable(t[2]) and not t[2].endswith(("?", "？"))][:max_sentences]
-    return " ".join(cite_sentence(_unnumbered(s), n) for _, _, s in sorted(best, key=lambda t: t[1])) or None
-
-
-# How far above the KB's refusal threshold (for the question's language) the top passage's closest
-# sentence or row must be for a quote by meaning (`meaning_quote`). 0.035: the off-topic questions that
-# pass the threshold reach at most +0.03 against the sentences of their top passage (demo KB, both
-# languages, and the English FAQ), while the paraphrases it is for reach +0.04 to +0.07 ("What's the fee if
-# I bounce a check?" -> "Returned deposited item (a check you deposited bounces)", 二套房首付 -> 第二套住房
-# 最低首付比例). Figures: docs/answers.md.
-MEANING_MARGIN = 0.035
-# ... and ahead of the next closest by this much: three safe deposit box rows within 0.001 of each other
-# are no answer to "Which branches have safe deposit boxes and how much do they cost?" (the next passage's
-# sentence is); the paraphrases lead by 0.014-0.022
-MEANING_LEAD = 0.01
-
-
-def meaning_quote(question: str, chunk: str, n: int, cross, min_cosine: float) -> str | None:
-    """The chunk's sentence or table row (with its column headers) closest to the question under the KB's
-    encoder (`cross`), citing [n], when it reaches `min_cosine` and is clearly the closest (by
-    MEANING_LEAD); None otherwise. For a top passage that answers in other words than the question's
-    ("bounce a check" over "Returned deposited item"), where the shared-words extract finds nothing in it."""
-    texts = [s for s in prose_sentences(chunk) if _quotable(s) and not s.endswith(("?", "？"))]
-    texts = list(dict.fromkeys(texts + row_sentences(chunk)))
-    if not texts:
-        return None
-    ranked = cross.closest(question, texts)
-    score, _, text = ranked[0]
-    if score < min_cosine or (len(ranked) > 1 and score - ranked[1][0] < MEANING_LEAD):
-        return None
-    return cite_sentence(_unnumbered(text), n)
 
 
 def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: int = 2,
@@ -314,7 +234,7 @@ def _contact_answer(question: str, hits: Sequence[Hit], kind: str) -> str | None
     for n, hit in enumerate(hits, 1):
         if cross_script(question, hit.text):
             continue
-        sents = [s for s in prose_sentences(hit.text) if kind in number_kinds(s) and _quotable(s)]
+        sents = [s for s in prose_sentences(hit.text) if kind in number_kinds(s) and quotable(s)]
         heading = _words(hit.title.rsplit(" > ", 1)[-1]) - _PRONOUNS if " > " in hit.title else set()
         held = asked & set().union(heading, *map(_words, sents))
         if sents and held:

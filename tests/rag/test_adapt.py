@@ -14,7 +14,8 @@ import pytest
 from rag.adapt.qa_data import DataError, QARecord, read_records, record_messages, write_records
 from rag.adapt.qa_eval import citation_hit, score
 from rag.adapt.synth import clean_question, split_records
-from rag.answering.extract import cite_sentence, extractive_answer
+from rag.answering.extract import extractive_answer
+from rag.answering.quoting import cite_sentence
 from rag.generation.config import GenerationSettings
 from rag.metrics import token_f1
 

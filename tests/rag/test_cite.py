@@ -179,8 +179,8 @@ def test_cross_lingual_threshold_follows_the_encoder_and_the_setting():
 
 
 def test_chinese_question_quotes_the_closest_english_sentences_never_a_question(ens):
+    from rag.answering.by_meaning import quote_across
     from rag.answering.cite_semantic import CrossLingualSupport
-    from rag.answering.extract import quote_across
 
     cross = CrossLingualSupport(ens)
     text = ("Lost your card? Call the 24-hour Card Services line at 1-800-555-0199. "
@@ -193,7 +193,7 @@ def test_chinese_question_quotes_the_closest_english_sentences_never_a_question(
 
 def test_a_time_range_is_one_answer_sentence_and_keeps_its_periods():
     from rag.answering.cite import split_sentences
-    from rag.answering.extract import cite_sentence
+    from rag.answering.quoting import cite_sentence
 
     text = "Open Sunday 12:00 p.m. to 4:00 p.m. [1] It is our only branch open on Sundays [1]."
     assert [text[a:b].strip() for a, b in split_sentences(text)] == [

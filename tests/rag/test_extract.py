@@ -542,8 +542,8 @@ RECEIPTS = "申请住房贷款需提供以下材料：借款人的身份证、�
 
 
 def test_a_top_passage_saying_it_in_other_words_is_quoted_by_meaning(ens):
+    from rag.answering.by_meaning import meaning_quote
     from rag.answering.cite_semantic import CrossLingualSupport
-    from rag.answering.extract import meaning_quote
 
     cross = CrossLingualSupport(ens)
     fees, inactive = _hit(1, FEES), _hit(2, INACTIVE)
