@@ -51,11 +51,14 @@ def is_heading(line: str) -> bool:
     """A short line that ends no sentence and starts no "key: value" pair: a heading ("Safe deposit boxes",
     "3. Replacement cards", "补卡"), which names a topic and says nothing of it."""
     text = line.strip()
+    if _CHAPTER.match(text) and count_tokens(text) <= 20 and not _HEADING_END.search(text):
+        return True  # "第 8 章 Debian 软件包管理工具", "Chapter 8 The Debian package management tools"
     return (count_tokens(text) < (8 if is_cjk(text) else 6) and not _HEADING_END.search(text)
             and not KEY_VALUE.match(text))
 
 
 _HEADING_END = re.compile(r"[.!?。！？;；:：)）\]\d|]$")
+_CHAPTER = re.compile(r"第\s*[\d一二三四五六七八九十百]+\s*[章节篇部]\s|(?:Chapter|Part|Section)\s+\d+(?:\.\d+)*\s+[A-Z]")
 
 
 def _numbered_heading(line: str, following: str) -> bool:

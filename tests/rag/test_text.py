@@ -62,3 +62,12 @@ def test_a_heading_is_a_short_line_that_ends_no_sentence():
     assert not is_heading("Sunday: closed")                         # an item of a "key: value" list
     assert not is_heading("Phone 1-800-555-0111")                   # ends in a number: a fact, not a topic
     assert not is_heading("4. Your liability for unauthorized transactions and fees")  # too long
+
+
+def test_a_chapter_title_is_a_heading_whatever_its_length():
+    from rag.text import is_heading
+
+    assert is_heading("第 8 章 Debian 软件包管理工具") and is_heading("第三节 个人住房贷款的申请条件与办理流程")
+    assert is_heading("Chapter 8 The Debian package management tools")
+    assert not is_heading("第8章规定了个人住房贷款的申请条件。")  # a sentence about a chapter
+    assert not is_heading("Chapter 8 explains how to install packages.")
