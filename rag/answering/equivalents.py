@@ -4,7 +4,8 @@ passage's through their group, so each group counts once, whichever of its words
 
 The groups are tokens as rag's tokenizer gives them (English stemmed: "daily" is "daili"). They are
 kept to words that mean the same in any knowledge base: days, months and years as periods, maximums
-and limits, fees and charges, and the verbs of moving money (a question's "转" is a document's "转账"), in both languages.
+and limits, fees and charges, and the verbs of moving money (a question's "转" is a document's "转账"), in both languages;
+and the forms of common irregular English verbs.
 """
 from __future__ import annotations
 
@@ -17,9 +18,14 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("最多", "最多能", "最高", "上限", "限额", "额度", "maximum", "max", "limit"),
     ("费用", "收费", "手续费", "收取", "要收", "fee", "charg", "cost"),
     ("转", "转账"),
-    ("取", "取款", "取现", "withdraw"),
+    ("取", "取款", "取现", "withdraw", "withdrew", "withdrawn"),
     ("借", "借款", "贷款", "borrow", "loan"),
     ("境外", "国外", "海外", "abroad", "oversea"),
+    # an irregular verb's forms, which stemming leaves apart ("What if I forget my password?" over
+    # "Resetting a forgotten password")
+    ("forget", "forgot", "forgotten"), ("lose", "lost"), ("steal", "stole", "stolen"), ("send", "sent"),
+    ("pay", "paid"), ("buy", "bought"), ("sell", "sold"),
+    ("write", "wrote", "written"), ("give", "gave", "given"),
 )
 
 _CANON = {word: group[0] for group in GROUPS for word in group}

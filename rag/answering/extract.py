@@ -252,7 +252,7 @@ def _contact_answer(question: str, hits: Sequence[Hit], kind: str) -> str | None
 
 
 # words that ask rather than name what is asked about ("多少钱", "多久", "how much"): no quote need hold them
-_ASKING = frozenset({"多少", "多久", "钱", "几", "什么", "时候", "much", "many", "long"})
+_ASKING = frozenset({"多少", "多久", "钱", "几", "什么", "时候", "much", "many", "long", "happen"})
 
 
 def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:

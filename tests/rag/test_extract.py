@@ -599,3 +599,15 @@ def test_a_question_asking_how_to_get_in_touch_gets_the_section_its_heading_name
                     "overdraw your account. You can opt in at any time by calling 1-800-555-0142.")
     assert fallback_answer("My debit card got stolen while I'm traveling. Which number should I call?",
                            [cards, overdraft]).startswith("Call the 24-hour Card Services line")
+
+
+def test_an_irregular_verbs_forms_match_and_what_happens_asks():
+    # "forget" is no stem of "forgotten"/"Forgot"; "happen" names nothing a quote should hold
+    def hit(i, title, text):
+        return Hit(chunk_id=f"c{i}", doc_id="pw", text=text, score=1.0 - i / 10, source="s", title=title)
+
+    doc = "Online Banking: Resetting Your Password"
+    same = hit(1, doc, "The same password is used for the website and the mobile app.")
+    reset = hit(2, f"{doc} > Resetting a forgotten password", "1. On the sign-in page, select Forgot password?\n"
+                "2. Enter the passcode and create a new password.")
+    assert "Forgot password" in fallback_answer("What happens if I forget my password?", [same, reset])
