@@ -50,10 +50,10 @@ def keyword_found(question: str, hits: list[Hit]) -> bool:
     threshold is calibrated on questions (the off-topic ones are all sentences); a keyword the KB's best
     passage holds is evidence enough."""
     q = question.strip()
-    words = content_tokens(q)
-    if not hits or not words or len(words) > MAX_KEYWORDS or q.endswith(_SENTENCE_END) or len(q) > 40:
+    if not hits or len(q) > 40 or q.endswith(_SENTENCE_END):
         return False
-    return words <= content_tokens(f"{hits[0].title}\n{hits[0].text}")
+    words = content_tokens(q)
+    return 0 < len(words) <= MAX_KEYWORDS and words <= content_tokens(f"{hits[0].title}\n{hits[0].text}")
 
 
 def threshold_source(store) -> str | None:
