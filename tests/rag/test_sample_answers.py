@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS: dict[str, tuple[str, ...] | None] = {
     # the README's sample questions
     **{q: None for q in (ROOT / "data" / "sample_questions.txt").read_text(encoding="utf-8").splitlines() if q.strip()},
+    # everyday customer questions, many of which the sample does not answer: a cited quote or the refusal
+    **{q: None for q in (ROOT / "tests" / "data" / "customer_questions.txt").read_text(encoding="utf-8").splitlines()
+       if q.strip()},
     # emptied by the facts check reading the fee schedule's row as "收费标准：…；备注：…免收"
     "房贷提前还款要交违约金吗？": ("1%",),
     # refused: jieba cuts 补卡要, which no passage has
@@ -30,6 +33,7 @@ QUESTIONS: dict[str, tuple[str, ...] | None] = {
     # a sentence about fees not charged had been quoted: "how many" asks for a count
     "How many overdraft fees can I be charged in one day?": ("3 fees",),
     "Does Harbor Bank share my data with third parties?": None,
+    "What happens if I forget my password?": ("Forgot password",),
     # the top passage's row says it in other words ("Returned deposited item (a check you deposited
     # bounces)", 第二套住房 最低首付比例): quoted by meaning; the inactivity fee and 首付款收据 had been
     "What's the fee if I bounce a check?": ("$12",),
