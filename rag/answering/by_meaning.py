@@ -28,7 +28,7 @@ def quote_across(question: str, chunk: str, n: int, cross, min_cosine: float = Q
 # How far above the KB's refusal threshold (for the question's language) the top passage's closest
 # sentence or row must be for a quote by meaning (`meaning_quote`). 0.035: the off-topic questions that
 # pass the threshold reach at most +0.03 against the sentences of their top passage (demo KB, both
-# languages, and the English FAQ), while the paraphrases it is for reach +0.04 to +0.07 ("What's the fee if
+# languages, and the English FAQ), while the paraphrases it is for reach +0.04 to +0.09 ("What's the fee if
 # I bounce a check?" -> "Returned deposited item (a check you deposited bounces)", 二套房首付 -> 第二套住房
 # 最低首付比例). Figures: docs/answers.md.
 MEANING_MARGIN = 0.035
