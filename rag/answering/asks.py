@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answering.verify import number_facts
+from rag.answering.verify import ADDRESS, number_facts
 
 _ASKS = (
     ("duration", re.compile(r"多久|多长时间|多少(?:个工作)?[天日]|几[天日]|几个(?:工作日|小时|月)|how long|how soon"
@@ -39,8 +39,8 @@ def asked_kind(question: str) -> str | None:
 # a fee or a rate given as a share of an amount answers "how much" ("a foreign transaction fee of 3%"); a
 # phone number, "how can I reach you?"
 _ANSWERS = {"percent": "money", "phone": "contact"}
-_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|org|net|example|gov|cn)(?:/\S*)?",
-                      re.IGNORECASE)
+# the facts check's web and e-mail addresses, and a bare domain a page names as a contact ("consumerfinance.gov")
+_ADDRESS = re.compile(ADDRESS.pattern + r"|\b[\w-]+\.(?:com|org|net|example|gov|cn)(?:/\S*)?", re.IGNORECASE)
 
 
 def number_kinds(text: str) -> frozenset[str]:

@@ -7,6 +7,12 @@ from rag.answering.quoting import cite_sentence, quotable, unnumbered
 from rag.answering.table_rows import row_sentences
 from rag.text import prose_sentences
 
+
+def _answering(sentence: str) -> bool:
+    """Quotable, and no question: the questions a text asks itself are not its answers."""
+    return quotable(sentence) and not sentence.endswith(("?", "？"))
+
+
 # The cosine a sentence must reach against a question in another script to be quoted. 0.80: nearly
 # as many on-topic questions get a quote as at 0.78, while most off-topic ones, which 0.78 lets
 # through, are refused; 0.82 refuses on-topic questions too. Figures: docs/design-notes.md.
@@ -20,8 +26,7 @@ def quote_across(question: str, chunk: str, n: int, cross, min_cosine: float = Q
     KB's multilingual encoder (`cross`, a rag.answering.cite_semantic.CrossLingualSupport), at most
     `max_sentences` (questions in the text are not answers), in chunk order, each citing [n]; None
     when none reaches `min_cosine`."""
-    best = [t for t in cross.ranked(question, chunk)
-            if t[0] >= min_cosine and quotable(t[2]) and not t[2].endswith(("?", "？"))][:max_sentences]
+    best = [t for t in cross.ranked(question, chunk) if t[0] >= min_cosine and _answering(t[2])][:max_sentences]
     return " ".join(cite_sentence(unnumbered(s), n) for _, _, s in sorted(best, key=lambda t: t[1])) or None
 
 
@@ -43,7 +48,7 @@ def meaning_quote(question: str, chunk: str, n: int, cross, min_cosine: float) -
     encoder (`cross`), citing [n], when it reaches `min_cosine` and is clearly the closest (by
     MEANING_LEAD); None otherwise. For a top passage that answers in other words than the question's
     ("bounce a check" over "Returned deposited item"), where the shared-words extract finds nothing in it."""
-    texts = [s for s in prose_sentences(chunk) if quotable(s) and not s.endswith(("?", "？"))]
+    texts = [s for s in prose_sentences(chunk) if _answering(s)]
     texts = list(dict.fromkeys(texts + row_sentences(chunk)))
     if not texts:
         return None

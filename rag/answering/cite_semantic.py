@@ -50,11 +50,7 @@ class CrossLingualSupport:
 
     def ranked(self, sentence: str, passage: str) -> list[tuple[float, int, str]]:
         """The passage's sentences as (cosine to `sentence`, position, text), best first."""
-        sents, vecs = self._sentences(passage)
-        if sentence not in self._queries:
-            self._queries[sentence] = self.encoder.encode_queries([sentence])[0]
-        scores = vecs @ self._queries[sentence]
-        return sorted(((float(sc), i, s) for i, (sc, s) in enumerate(zip(scores, sents))), key=lambda t: (-t[0], t[1]))
+        return self._ranked(sentence, *self._sentences(passage))
 
     def closest(self, sentence: str, texts: list[str]) -> list[tuple[float, int, str]]:
         """`texts` (sentences, table rows written as sentences) as (cosine to `sentence`, position, text),
@@ -62,9 +58,12 @@ class CrossLingualSupport:
         key = "\x00".join(texts)
         if key not in self._passages:
             self._passages[key] = (list(texts), self.encoder.encode_passages(list(texts)))
+        return self._ranked(sentence, *self._passages[key])
+
+    def _ranked(self, sentence: str, texts: list[str], vecs: np.ndarray) -> list[tuple[float, int, str]]:
         if sentence not in self._queries:
             self._queries[sentence] = self.encoder.encode_queries([sentence])[0]
-        scores = self._passages[key][1] @ self._queries[sentence]
+        scores = vecs @ self._queries[sentence]
         return sorted(((float(sc), i, t) for i, (sc, t) in enumerate(zip(scores, texts))), key=lambda t: (-t[0], t[1]))
 
     def best(self, sentence: str, passage: str) -> tuple[float, str]:

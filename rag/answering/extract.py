@@ -24,6 +24,9 @@ from rag.answering.table_rows import introduced_lists, introduced_tables, row_qu
 from rag.text import prose_lines, prose_sentences
 from rag.types import Hit
 
+# what only a sentence giving one answers: a phone number, a way to get in touch (rag.answering.asks)
+_REACH = ("phone", "contact")
+
 # a sentence that opens by referring back ("It is our only branch open on Sundays.", "If you do, we
 # waive ...", "该卡免年费。")
 _ANAPHOR = re.compile(r"(?:(?:it|its|this|that|they|their|these|those)\b|if (?:you do|so|not),|[它该其此这])",
@@ -82,7 +85,7 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> t
     q = _words(question) - _ASKING
     kind = asked_kind(question)
     gives = {s: bool(kind) and kind in number_kinds(s) for *_, s in sents}  # states the kind of number asked
-    if kind in ("phone", "contact") and any(gives.values()):
+    if kind in _REACH and any(gives.values()):
         # a sentence without a number answers no "which number should I call?", however many words it shares
         sents = [t for t in sents if gives[t[2]]]
     # a sentence about the document itself ("This page lists our branches, their opening hours ...") shares
@@ -197,7 +200,7 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
     steps = _steps_answer(question, hits)
     if steps:
         return steps
-    if (kind := asked_kind(question)) in ("phone", "contact"):
+    if (kind := asked_kind(question)) in _REACH:
         if text := _contact_answer(question, hits, kind):
             return text
     across = 0

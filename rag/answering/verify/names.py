@@ -103,7 +103,7 @@ _ARG = re.compile(r"(?<![\w./-])[A-Za-z0-9][\w.+:~-]*[A-Za-z0-9](?![\w/-])")
 _NOT_FILES = frozenset("e.g i.e a.m p.m etc vs u.s u.k".split())
 # web and e-mail addresses: an invented one sends a bank's customer to a site or mailbox nobody vouches for
 # (NFKC has made '，' ','; CJK text may follow an address with no space between)
-_ADDRESS = re.compile(r"(?:https?://\s?|www\.)[^\s<>\"'“”‘’()\[\],;!\u3000-\u9fff\uff00-\uffef]+"
+ADDRESS = re.compile(r"(?:https?://\s?|www\.)[^\s<>\"'“”‘’()\[\],;!\u3000-\u9fff\uff00-\uffef]+"
                       r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
@@ -114,11 +114,11 @@ def code_terms(sentence: str) -> list[str]:
     are not code terms."""
     text = MARKER.sub(" ", unicodedata.normalize("NFKC", sentence))
     found: list[str] = []
-    for m in _ADDRESS.finditer(text):  # as a passage may write it: with or without its scheme and end '/'
+    for m in ADDRESS.finditer(text):  # as a passage may write it: with or without its scheme and end '/'
         address = re.sub(r"^https?://\s?", "", m.group(0)).rstrip("/.,;:!?-")
         if "." in address:
             found.append(address)
-    text = _ADDRESS.sub(" ", text)  # its parts are no paths or file names of their own
+    text = ADDRESS.sub(" ", text)  # its parts are no paths or file names of their own
     for m in _PATH.finditer(text):
         if m.group(0).strip("/"):
             found.append(m.group(0).rstrip("/."))
