@@ -80,9 +80,7 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> t
     tables = introduced_tables(chunk) + introduced_lists(chunk)
     sents += [(order.index(intro) if intro in order else len(order), about, quote) for intro, about, quote in tables]
     quotes = {quote for *_, quote in tables}
-    # asking words name nothing a sentence should share: "as long as you report the loss" is no answer to
-    # "How long will it take to get a replacement card?"
-    q = _words(question) - _ASKING
+    q = _words(question)
     kind = asked_kind(question)
     gives = {s: bool(kind) and kind in number_kinds(s) for *_, s in sents}  # states the kind of number asked
     if kind in _REACH and any(gives.values()):
@@ -148,8 +146,9 @@ def _lead_shared(q: set[str], sentence: str, lead: str | None) -> int:
 
 
 def _words(text: str) -> set[str]:
-    """Content words, each of a group of equivalents as its group (rag.answering.equivalents)."""
-    return canonical(content_tokens(text))
+    """Content words, each of a group of equivalents as its group (rag.answering.equivalents), without the
+    words that ask (`_ASKING`): "as long as you report the loss" shares nothing with "How long ...?"."""
+    return canonical(content_tokens(text)) - _ASKING
 
 
 def _line_leads(lines: list[list[str]]) -> dict[str, str]:
@@ -232,7 +231,7 @@ def _contact_answer(question: str, hits: Sequence[Hit], kind: str) -> str | None
     passage is, or, when none of its sentences shares a word, by its first two sentences giving one.
     "挂失电话是多少？": the first passage that matches may give no number (the temporary loss report's
     validity)."""
-    asked = _words(question) - _ASKING
+    asked = _words(question)
     found: list[tuple[int, list[str], int, bool]] = []  # (n, sentences giving one, words held, heading named)
     for n, hit in enumerate(hits, 1):
         if cross_script(question, hit.text):
@@ -277,7 +276,7 @@ def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:
         _, chosen = _best(question, h.text, title=h.title)
         document = h.title.split(" > ", 1)[0]
         said = asked & set().union(_words(h.title[len(document):]), *map(_words, chosen)) if chosen else set()
-        topic = _words(document) | _ASKING
+        topic = _words(document)
         return ((len(said), len(said - topic)), chosen, bool(kind) and any(kind in number_kinds(s) for s in chosen),
                 len(asked - topic))
 
