@@ -22,7 +22,7 @@ ZH_STOP = frozenset("的 了 和 是 在 我 有 也 就 都 而 及 与 或 一
 
 
 @lru_cache(maxsize=1)
-def _jieba():
+def jieba_tokenizer():
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
@@ -32,7 +32,7 @@ def _jieba():
 
 def warm_up_in_background() -> threading.Thread:
     """Load jieba's dictionary (~0.6 s) in a daemon thread, e.g. while an embedding model loads."""
-    thread = threading.Thread(target=lambda: (_jieba(), _stemmer()), name="tokenizer-warm-up", daemon=True)
+    thread = threading.Thread(target=lambda: (jieba_tokenizer(), _stemmer()), name="tokenizer-warm-up", daemon=True)
     thread.start()
     return thread
 
@@ -45,7 +45,7 @@ def _stemmer():
 
 
 @lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
+def stem_word(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
@@ -55,14 +55,14 @@ def tokenize(text: str) -> list[str]:
     for m in TOKEN.finditer(text.lower()):
         tok = m.group(0)
         if CJK_RUN.fullmatch(tok):
-            for w in _jieba().cut_for_search(tok):
+            for w in jieba_tokenizer().cut_for_search(tok):
                 if w not in ZH_STOP:
                     out.append(w)
         else:
             tok = tok.replace("’", "'")
             if tok in EN_STOP or tok.startswith("'"):
                 continue
-            out.append(_stem(tok.split("'")[0]) if tok.isascii() else tok)
+            out.append(stem_word(tok.split("'")[0]) if tok.isascii() else tok)
     return out
 
 

@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from indexer.script import CJK_RUN
-from indexer.tokenize import TOKEN, _jieba, _stem
+from indexer.tokenize import TOKEN, jieba_tokenizer, stem_word
 
 _PUNCT_OR_SPACE = re.compile(r"[\s\W_]+")
 
@@ -62,9 +62,9 @@ def content_words(text: str) -> list[str]:
     for m in TOKEN.finditer(text):
         tok = m.group(0)
         if CJK_RUN.fullmatch(tok):
-            out.extend(w for w in _jieba().lcut(tok) if w not in _ZH_DROP)
+            out.extend(w for w in jieba_tokenizer().lcut(tok) if w not in _ZH_DROP)
         elif tok not in _EN_DROP:
-            out.append(_stem(tok) if tok.isascii() else tok)
+            out.append(stem_word(tok) if tok.isascii() else tok)
     return out
 
 

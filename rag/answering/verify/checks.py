@@ -14,26 +14,35 @@ from rag.answering.examples import unlisted
 from rag.answering.ranges import ranges, wrong_ends
 from rag.answering.verify.facts import Fact, normalise, number_facts
 from rag.answering.verify.names import (
-    _ZH_BRANCH,
-    _ZH_PRODUCT,
-    _branch_core,
-    _compact,
-    _english_names,
-    _name_found,
-    _name_words,
-    _short,
-    _zh_name_found,
-    _zh_names,
+    ZH_BRANCH,
+    ZH_PRODUCT,
+    branch_core,
     code_terms,
+    compact_form,
+    english_name_starts,
     english_names,
+    name_found,
+    name_words,
     quotations,
+    shorten,
     single_names,
+    zh_name_found,
+    zh_names,
 )
-from rag.answering.verify.negation import _CONDITION, _EN_SKIP, _FREE, _ZH_CUE, _antonym, _Clause, _clause, _Negation
-from rag.answering.verify.passages import _Passage, _passage, _Sentence
+from rag.answering.verify.negation import (
+    CONDITION,
+    EN_SKIP,
+    FREE_WORDS,
+    ZH_CUE,
+    Clause,
+    Negation,
+    antonym_in,
+    parse_clause,
+)
+from rag.answering.verify.passages import ParsedPassage, ParsedSentence, parse_passage
 
 
-def _matches(a: Fact, p: Fact, passage: _Passage) -> bool:
+def _matches(a: Fact, p: Fact, passage: ParsedPassage) -> bool:
     if a.kind == "number":
         return a.value in p.numbers()
     if a.kind != p.kind:
@@ -72,7 +81,7 @@ class Problem:
     where: str = ""  # contested(): the label of the passage that says otherwise
 
 
-def _cover(words: set[str], s: _Sentence) -> float:
+def _cover(words: set[str], s: ParsedSentence) -> float:
     """How much of the answer sentence's other words a passage sentence holds: words in the sentence
     count 1, words only in its block's first line or the heading above it 1/2."""
     inside = words & s.clause.tokens
@@ -90,7 +99,7 @@ def _is_entity(name: str) -> bool:
     return bool(toks) and toks[-1] in _ENTITY_KINDS
 
 
-def _subjects(sentence: str, p: _Passage) -> list[set[str]]:
+def _subjects(sentence: str, p: ParsedPassage) -> list[set[str]]:
     """The branches and products the sentence names, as tokens without their kind word ("Quayside
     Main Branch" -> {quaysid, main}; 上海静安支行 -> 静安), when the passage mentions them: what it
     says about other branches does not bear on them."""
@@ -98,31 +107,31 @@ def _subjects(sentence: str, p: _Passage) -> list[set[str]]:
     for name in english_names(sentence):
         if _is_entity(name):
             out.append(set(tokenize(name)) - _ENTITY_KINDS)
-    for name in _zh_names(sentence):
-        if _ZH_BRANCH.fullmatch(name):
-            core = _branch_core(name)
+    for name in zh_names(sentence):
+        if ZH_BRANCH.fullmatch(name):
+            core = branch_core(name)
             out.append(set(tokenize(core[:2])) or {core[:2]})
-        elif _ZH_PRODUCT.fullmatch(name):
+        elif ZH_PRODUCT.fullmatch(name):
             out.append(set(tokenize(name)))
     return [x for x in out if x and any(x <= s.clause.tokens | s.context for s in p.sentences)]
 
 
-def _stance(head: str, ng: _Negation, c: _Clause) -> str | None:
+def _stance(head: str, ng: Negation, c: Clause) -> str | None:
     """How a passage clause stands to an answer's negation `ng` of `head`: "denies" (it negates the same
     words, says an antonym, or an amount of 0: "NSF fee | $0"; a clause saying both counts here, for the
     answer), "asserts" (`head` with the words that follow it in the answer: "open on Sundays" for "not
     open on Sundays"; an amount of 0 for "not free"), or None."""
-    if head in _FREE and c.zero:  # "Coin counting | $0.00" says it is free: "not free" is what it denies
+    if head in FREE_WORDS and c.zero:  # "Coin counting | $0.00" says it is free: "not free" is what it denies
         return "asserts" if ng.words - {head} <= c.tokens else None
-    if ng.words & c.negated or any(_antonym(w, c) for w in ng.words) or c.zero:
+    if ng.words & c.negated or any(antonym_in(w, c) for w in ng.words) or c.zero:
         return "denies"
     if head in c.asserted and ng.words <= c.tokens:
         return "asserts"
     return None
 
 
-def _negation_problems(sentence: str, p: _Passage, n: int) -> list[Problem]:
-    a = _clause(sentence)
+def _negation_problems(sentence: str, p: ParsedPassage, n: int) -> list[Problem]:
+    a = parse_clause(sentence)
     subjects = _subjects(sentence, p)
     sentences = [s for s in p.sentences if all(x <= s.clause.tokens | s.context for x in subjects)]
     out = []
@@ -146,7 +155,7 @@ def _negation_problems(sentence: str, p: _Passage, n: int) -> list[Problem]:
     #    holds most of its words
     for head in sorted(a.asserted - a.negated):
         others = a.tokens - {head}
-        if not others or (is_cjk(head) and re.search(f"(?:{_ZH_CUE.pattern}){re.escape(head[0])}", a.text)):
+        if not others or (is_cjk(head) and re.search(f"(?:{ZH_CUE.pattern}){re.escape(head[0])}", a.text)):
             continue  # (不收违约金 ... 收取: the sentence uses the word both ways, cut apart differently)
         aff, best, said = -1.0, (-1.0, 0), ""
         for s in sentences:
@@ -156,7 +165,7 @@ def _negation_problems(sentence: str, p: _Passage, n: int) -> list[Problem]:
                 continue
             ng = c.heads.get(head)
             explicit = ng is not None and not ng.conditional and ng.words <= a.tokens
-            anti = _antonym(head, c) if not explicit and not _CONDITION.search(c.text) else None
+            anti = antonym_in(head, c) if not explicit and not CONDITION.search(c.text) else None
             if explicit or anti:
                 key = (_cover(others, s), int(explicit))  # an explicit "not" before an antonym
                 if key > best:
@@ -176,13 +185,13 @@ def _negation_problems(sentence: str, p: _Passage, n: int) -> list[Problem]:
             continue
         # the branch or product it is about need not be named: "Sunday: closed" in the standard hours
         # backs "The Quayside Main Branch is not open on Sundays"
-        denied = ng.words - {head} - _EN_SKIP - _WHEN - named
+        denied = ng.words - {head} - EN_SKIP - _WHEN - named
         if not denied:
             continue
         denying = [(s, need) for s in p.sentences if (need := _denying(s.clause, ng))]
         # the same word denied ("no prepayment penalty" backs "no penalty for paying off ...") or its
         # antonym said ("临时挂失免费" backs "临时挂失不收取费用")
-        if any((head in s.clause.negated or _antonym(head, s.clause)) and need < 1 for s, need in denying):
+        if any((head in s.clause.negated or antonym_in(head, s.clause)) and need < 1 for s, need in denying):
             continue
         # half of what it denies; all of it for a denial under a condition ("once a wire has been
         # sent, it usually cannot be reversed" backs "cannot be cancelled after it was sent"; "We do not
@@ -201,14 +210,14 @@ _DENYING = frozenset(tokenize("closed declined rejected refused prohibited forbi
                               "关闭 拒绝 禁止 免费 免收 除外 仅 只 只能 暂停"))
 
 
-def _denying(c: _Clause, ng: _Negation) -> float:
+def _denying(c: Clause, ng: Negation) -> float:
     """How much of what an answer's negation `ng` denies a passage clause `c` must hold to back it: 0.5
     when `c` denies or restricts something (a negation, an amount of 0, a denying word, an antonym of a
     word `ng` negates), 1 when only under a condition, 0 when it denies nothing."""
-    restricts = c.zero or bool(c.tokens & _DENYING) or any(_antonym(w, c) for w in ng.words)
+    restricts = c.zero or bool(c.tokens & _DENYING) or any(antonym_in(w, c) for w in ng.words)
     if not (c.heads or restricts):
         return 0.0
-    unconditional = any(not x.conditional for x in c.heads.values()) or (restricts and not _CONDITION.search(c.text))
+    unconditional = any(not x.conditional for x in c.heads.values()) or (restricts and not CONDITION.search(c.text))
     return 0.5 if unconditional else 1.0
 
 
@@ -219,11 +228,11 @@ def contested(sentence: str, cited: str, others: Sequence[tuple[str, str]]) -> P
     denying it, in any passage: "It is our only branch open on Sundays." The general rule a 135M model
     quotes is then contradicted by the exception the question asks about; the claim is not backed by
     the documents taken together. None when no negation is contested (same-script passages only)."""
-    a = _clause(sentence)
+    a = parse_clause(sentence)
     if not a.heads or not others:
         return None
     texts = [("", cited)] + [(label, t) for label, t in others if not cross_script(sentence, t)]
-    passages = [(label, _passage(t)) for label, t in texts]
+    passages = [(label, parse_passage(t)) for label, t in texts]
     for head, ng in a.heads.items():
         if head in a.asserted or ng.conditional:
             continue
@@ -237,7 +246,7 @@ def contested(sentence: str, cited: str, others: Sequence[tuple[str, str]]) -> P
                 stance = _stance(head, ng, s.clause)
                 if stance == "denies":
                     neg = max(neg, _cover(words, s))
-                elif label and stance == "asserts" and not _CONDITION.search(s.clause.text):
+                elif label and stance == "asserts" and not CONDITION.search(s.clause.text):
                     cover = _cover(words, s)
                     if cover > aff:
                         aff, where = cover, label
@@ -262,8 +271,8 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
     `known`: the text of the other passages the generator was shown; a name found there that is not
     one branch or product ("Harbor Bank", not "Premier Checking") need not be in `passage` (a passage
     cut from a document seldom repeats the bank's name)."""
-    p = _passage(passage)
-    others = _passage(known) if known else None
+    p = parse_passage(passage)
+    others = parse_passage(known) if known else None
     problems: list[Problem] = []
     facts = number_facts(sentence)
     for f in facts:
@@ -271,28 +280,28 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
             what = f.text.strip()
             if not any(x.fact == what for x in problems):
                 problems.append(Problem("number", what, f"{_KIND_WORD[f.kind]} {what} is not in passage [{n}]"))
-    for name, initial in _english_names(sentence):
-        words = _name_words(name)
-        if _name_found(words, p.words) or (initial and len(words) > 2 and _name_found(words[1:], p.words)):
+    for name, initial in english_name_starts(sentence):
+        words = name_words(name)
+        if name_found(words, p.words) or (initial and len(words) > 2 and name_found(words[1:], p.words)):
             continue
         if others and not _is_entity(name) and (
-                _name_found(words, others.words) or (initial and len(words) > 2 and _name_found(words[1:], others.words))):
+                name_found(words, others.words) or (initial and len(words) > 2 and name_found(words[1:], others.words))):
             continue
         problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
     for name in single_names(sentence):  # a word of another passage shown is one the generator was told about
-        if all(w in p.word_set or (others and w in others.word_set) for w in _name_words(name)):
+        if all(w in p.word_set or (others and w in others.word_set) for w in name_words(name)):
             continue
         problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
     terms = code_terms(sentence)
     where = p.compact + (others.compact if others else "")
     for term in terms:
-        if _compact(term) not in where:
+        if compact_form(term) not in where:
             problems.append(Problem("code", term, f"gives '{term}', which passage [{n}] does not have"))
     if cross_script(sentence, passage):
         return problems
     if is_cjk(passage):
-        for name in _zh_names(sentence):
-            if not _zh_name_found(name, p.compact):
+        for name in zh_names(sentence):
+            if not zh_name_found(name, p.compact):
                 problems.append(Problem("name", name, f"names '{name}', which passage [{n}] does not mention"))
     problems += _negation_problems(sentence, p, n)
     problems += [Problem("name", item, f"lists '{item}' as an example, which passage [{n}] does not give")
@@ -300,10 +309,10 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
     problems += [Problem("number", written, f"gives {written} as the {end}, where passage [{n}] has it as the "
                                             f"{'least' if end == 'most' else 'most'} of '{r.text}'")
                  for written, r, end in wrong_ends(sentence, facts, _ranges(passage))]
-    reported = {_compact(pr.fact) for pr in problems}
+    reported = {compact_form(pr.fact) for pr in problems}
     for quote in quotations(sentence):  # a quoted name or term already reported is not reported again
-        if _compact(quote) not in where and _compact(quote) not in reported:
-            problems.append(Problem("quote", quote, f"quotes “{_short(quote)}”, which no passage shown says "
+        if compact_form(quote) not in where and compact_form(quote) not in reported:
+            problems.append(Problem("quote", quote, f"quotes “{shorten(quote)}”, which no passage shown says "
                                                     "word for word"))
     return problems
 
@@ -311,7 +320,7 @@ def check(sentence: str, passage: str, n: int = 1, known: str = "") -> list[Prob
 @lru_cache(maxsize=128)
 def _ranges(passage: str) -> tuple:
     """The passage's ranges of numbers (rag.answering.ranges)."""
-    return ranges(normalise(passage), _passage(passage).facts)
+    return ranges(normalise(passage), parse_passage(passage).facts)
 
 
 @lru_cache(maxsize=4096)  # a streamed answer is cited again as it grows: its sentences are checked once

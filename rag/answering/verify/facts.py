@@ -49,7 +49,7 @@ _MONTHS = {m: i + 1 for i, m in enumerate(
     "january february march april may june july august september october november december".split())}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
-_CURRENCIES = {"$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "美元": "USD",
+CURRENCIES = {"$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "美元": "USD",
                "美金": "USD", "us dollars": "USD", "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
                "欧元": "EUR", "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "英镑": "GBP",
                "hk$": "HKD", "hkd": "HKD", "港元": "HKD", "港币": "HKD", "日元": "JPY", "jpy": "JPY",
@@ -206,17 +206,17 @@ def _fact_patterns():
     @add(rf"(US\$|HK\$|\$|€|£|¥|(?:RMB|CNY|USD|EUR|GBP|HKD|JPY|人民币)\s?)\s?({_NUM}){_MULT}")
     def money_prefix(m):
         v = _value(m.group(2), m.group(3))
-        return [Fact("money", v, _CURRENCIES[m.group(1).strip().lower()], m.group(0))]
+        return [Fact("money", v, CURRENCIES[m.group(1).strip().lower()], m.group(0))]
 
     @add(rf"{_B}({_NUM}|{_ZHNUM}){_MULT}\s?(元人民币|美元|美金|欧元|英镑|港元|港币|日元|元|块钱|人民币)")
     def money_zh(m):
         v = _value(m.group(1), m.group(2))
-        return [Fact("money", v, _CURRENCIES[m.group(3)], m.group(0))] if v is not None else None
+        return [Fact("money", v, CURRENCIES[m.group(3)], m.group(0))] if v is not None else None
 
     @add(rf"{_B}({_NUM}){_MULT}\s?(US dollars|dollars?|euros?|pounds?|yuan|RMB|CNY|USD|EUR|GBP|HKD)\b",
          re.IGNORECASE)
     def money_words(m):
-        return [Fact("money", _value(m.group(1), m.group(2)), _CURRENCIES[m.group(3).lower()], m.group(0))]
+        return [Fact("money", _value(m.group(1), m.group(2)), CURRENCIES[m.group(3).lower()], m.group(0))]
 
     @add(rf"{_B}({_NUM})\s?(?:%|percent\b|per cent\b)|百分之\s?({_NUM}|{_ZHNUM})", re.IGNORECASE)
     def percent(m):

@@ -7,7 +7,7 @@ import unicodedata
 
 from indexer.script import CJK_RANGES
 from rag.answering.verify.facts import MARKER, normalise, number_facts
-from rag.answering.verify.negation import _EN_CUE
+from rag.answering.verify.negation import EN_CUE
 
 _CAP_WORD = r"(?:[A-Z][\w'’&.-]*[\w]|[A-Z])"
 _CONNECT = r"(?:of|de|la|du|del)"
@@ -18,12 +18,12 @@ note also then there here however but so""".split())
 _NOT_NAMES = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may
 june july august september october november december""".split())
 _ZH_QUOTED = re.compile(r"[「“『《\"]([^」”』》\"]{2,30})[」”』》\"]")
-_ZH_BRANCH = re.compile(r"[\u4e00-\u9fff]{2,4}?(?:分行营业部|营业部|支行|分行)")
+ZH_BRANCH = re.compile(r"[\u4e00-\u9fff]{2,4}?(?:分行营业部|营业部|支行|分行)")
 _ZH_NOT_NAME = re.compile(r"[本各该此每我贵的在到去和与及或所有其他任一些家个行]")
-_ZH_PRODUCT = re.compile(r"(?:港湾)?(?:白金卡|(?<!白)金卡|普卡|借记卡|信用卡|社保卡|老年卡|代发工资卡)")
+ZH_PRODUCT = re.compile(r"(?:港湾)?(?:白金卡|(?<!白)金卡|普卡|借记卡|信用卡|社保卡|老年卡|代发工资卡)")
 
 
-def _name_words(text: str) -> list[str]:
+def name_words(text: str) -> list[str]:
     """Words for name matching: lower case, possessive and plural s removed."""
     out = []
     for w in re.findall(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?", text):
@@ -37,10 +37,10 @@ def _name_words(text: str) -> list[str]:
 def english_names(sentence: str) -> list[str]:
     """Capitalised multi-word names ("Premium Checking", "Harbor Bank"), leading and trailing
     function words removed ("The Harbor Bank" -> "Harbor Bank")."""
-    return [name for name, _ in _english_names(sentence)]
+    return [name for name, _ in english_name_starts(sentence)]
 
 
-def _english_names(sentence: str) -> list[tuple[str, bool]]:
+def english_name_starts(sentence: str) -> list[tuple[str, bool]]:
     """(name, starts the sentence): a sentence's first word is capitalised anyway, so "Call Card
     Services" may be a verb and a name."""
     text = normalise(sentence)
@@ -71,7 +71,7 @@ def single_names(sentence: str) -> list[str]:
     amount ("25 US dollars"), a function word, weekday or month, nor the first word of a clause. None in
     a denial: "you cannot buy Bitcoin here" names what the passage leaves out without claiming it."""
     text = normalise(sentence)
-    if _EN_CUE.search(text):
+    if EN_CUE.search(text):
         return []
     for f in number_facts(text):
         text = text.replace(f.text, " " * len(f.text))
@@ -153,11 +153,11 @@ def quotations(sentence: str) -> list[str]:
     return out
 
 
-def _short(text: str, limit: int = 60) -> str:
+def shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
-def _compact(text: str) -> str:
+def compact_form(text: str) -> str:
     """`normalise`d, without white space, lower case: commands, paths and Chinese names are found in it."""
     return normalise(text).replace(" ", "").lower()
 
@@ -179,7 +179,7 @@ def _in_order(name: list[str], words: list[str], max_gap: int = 2) -> bool:
     return False
 
 
-def _name_found(name: list[str], words: list[str]) -> bool:
+def name_found(name: list[str], words: list[str]) -> bool:
     """Found whole, or as names of the passage run together ("Harbor Bank Premier Checking"): a split
     into pieces of two or more words, each found."""
     n = len(name)
@@ -189,28 +189,28 @@ def _name_found(name: list[str], words: list[str]) -> bool:
     return ok[n]
 
 
-def _zh_names(sentence: str) -> list[str]:
+def zh_names(sentence: str) -> list[str]:
     text = normalise(sentence)
     out = [m.group(1).strip() for m in _ZH_QUOTED.finditer(text) if re.search(f"[{CJK_RANGES}]", m.group(1))]
-    for m in _ZH_BRANCH.finditer(text):
-        if not _ZH_NOT_NAME.search(_branch_core(m.group(0))[:2]):  # "各支行", "本行所有分行": no branch named
+    for m in ZH_BRANCH.finditer(text):
+        if not _ZH_NOT_NAME.search(branch_core(m.group(0))[:2]):  # "各支行", "本行所有分行": no branch named
             out.append(m.group(0))
-    out += [m.group(0) for m in _ZH_PRODUCT.finditer(text)]
+    out += [m.group(0) for m in ZH_PRODUCT.finditer(text)]
     return list(dict.fromkeys(out))
 
 
-def _branch_core(name: str) -> str:
+def branch_core(name: str) -> str:
     """A branch's own name: the suffix and the two characters before it ("上海静安支行" -> "静安支行")."""
     suffix = re.search(r"(?:分行营业部|营业部|支行|分行)$", name).group(0)
     return name[-len(suffix) - 2:]
 
 
-def _zh_name_found(name: str, compact: str) -> bool:
-    """`compact`: the passage's `_compact` form."""
-    name = _compact(name)
-    if _ZH_BRANCH.fullmatch(name):
-        return _branch_core(name) in compact
-    if _ZH_PRODUCT.fullmatch(name):
+def zh_name_found(name: str, compact: str) -> bool:
+    """`compact`: the passage's `compact_form` form."""
+    name = compact_form(name)
+    if ZH_BRANCH.fullmatch(name):
+        return branch_core(name) in compact
+    if ZH_PRODUCT.fullmatch(name):
         short = re.sub(r"^港湾", "", name)
         return bool(re.search(("(?<!白)" if short == "金卡" else "") + re.escape(short), compact))
     return name in compact

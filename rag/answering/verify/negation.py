@@ -10,7 +10,7 @@ from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.verify.facts import normalise, number_facts
 
-_EN_CUE = re.compile(
+EN_CUE = re.compile(
     r"\b(?:not|never|none|nor|neither|cannot|unless|no(?!\.\s?\d))\b(?!\s+(?:only|just|merely|matter|later than|"
     r"earlier than|more than|less than|fewer than|sooner than))|\b[A-Za-z]+n['’]t\b",
     re.IGNORECASE)
@@ -18,9 +18,9 @@ _EN_BOUNDARY = re.compile(
     r"[,;:.!?()\[\]|\n—–]|\b(?:but|and|or|unless|if|when|which|who|that|because|while|although|though|so|"
     r"until|except|however|whereas|then)\b", re.IGNORECASE)
 # not the negated word: "not yet open" negates open
-_EN_SKIP = frozenset(tokenize("yet even ever always currently necessarily longer really get got usually "
+EN_SKIP = frozenset(tokenize("yet even ever always currently necessarily longer really get got usually "
                               "automatically immediately"))
-_ZH_CUE = re.compile(r"除非|没有|不|没|无|未|非|别|勿|莫")
+ZH_CUE = re.compile(r"除非|没有|不|没|无|未|非|别|勿|莫")
 # words holding a cue character that negate nothing: 非常 (very), 未来 (future), 无论 (whatever) ...
 _ZH_NOT_NEGATION = ("非常", "未来", "无论", "不论", "不管", "不仅", "不但", "不断", "不同", "不久", "不过", "不少",
                     "不错", "无障碍", "不动户", "是否", "能否", "可否", "与否", "无线", "未成年", "不良", "南非",
@@ -32,7 +32,7 @@ _ZH_BOUNDARY = re.compile(r"[，。；！？、,;!?:：\n|（）()“”「」]"
 _ZH_SKIP = frozenset("能 会 可 要 需 需要 必 必须 应 应该 得 用 再 太 被 予 予以 到 想 敢 肯 愿 愿意 该 很 都 也 就 是 "
                      "能够 一定 得到".split())
 _CLAUSE_END = re.compile(r"[,;:.!?，。；！？：\n|]")
-_CONDITION = re.compile(r"\b(?:if|unless|when|whenever|until|once|provided)\b|如果|若|如需|倘若|假如|除非",
+CONDITION = re.compile(r"\b(?:if|unless|when|whenever|until|once|provided)\b|如果|若|如需|倘若|假如|除非",
                         re.IGNORECASE)
 # words whose presence denies another: closed = not open, 免收 = 不收取 (stemmed as the tokenizer does)
 _ANTONYMS = {"open": {"close"}, "avail": {"unavail"}, "accept": {"declin", "reject"}, "allow": {"prohibit", "forbid"},
@@ -41,7 +41,7 @@ _ANTONYMS = {"open": {"close"}, "avail": {"unavail"}, "accept": {"declin", "reje
 
 
 @dataclass
-class _Negation:
+class Negation:
     head: str        # the negated word's token ("open")
     word: str        # ... as written ("open")
     written: str     # the cue and the word as written ("not open", "不收取")
@@ -51,13 +51,13 @@ class _Negation:
 
 
 @dataclass
-class _Clause:
+class Clause:
     """A sentence's tokens, split by polarity."""
     text: str
     tokens: set[str]                                         # all content tokens
     asserted: set[str]                                       # tokens outside every negation scope
     negated: set[str] = field(default_factory=set)           # tokens inside a scope
-    heads: dict[str, _Negation] = field(default_factory=dict)
+    heads: dict[str, Negation] = field(default_factory=dict)
     zero: bool = False                                       # states an amount of 0 ($0, 0元): "no fee"
 
 
@@ -77,7 +77,7 @@ def _scopes(text: str) -> list[tuple[int, int, int, str | None, str, str]]:
     negation in `text`: the scope runs to the end of the clause (at most 6 words, 10 Chinese characters);
     the head is its first content word (after modal words: 不能使用 -> 使用)."""
     out = []
-    for m in _EN_CUE.finditer(text):
+    for m in EN_CUE.finditer(text):
         start = m.end()
         b = _EN_BOUNDARY.search(text, start)
         end = b.start() if b else len(text)
@@ -87,10 +87,10 @@ def _scopes(text: str) -> list[tuple[int, int, int, str | None, str, str]]:
                 end = start + w.start()
                 break
             toks = tokenize(w.group(0))
-            if head is None and toks and toks[0] not in _EN_SKIP:
+            if head is None and toks and toks[0] not in EN_SKIP:
                 head, word, written = toks[0], w.group(0), text[m.start():start + w.end()]
         out.append((m.start(), start, end, head, word, written))
-    for m in _ZH_CUE.finditer(text):
+    for m in ZH_CUE.finditer(text):
         if _zh_false_cue(text, m.start()) or (m.group(0) == "非" and text[max(0, m.start() - 1):m.start()] == "除"):
             continue
         start = m.end()
@@ -111,9 +111,9 @@ def _scopes(text: str) -> list[tuple[int, int, int, str | None, str, str]]:
 
 def _cut(text: str) -> list[str]:
     """Words in order (jieba's accurate mode; Latin words whole)."""
-    from indexer.tokenize import _jieba  # the tokenizer's jieba, loaded once
+    from indexer.tokenize import jieba_tokenizer  # the tokenizer's jieba, loaded once
 
-    return [w for w in _jieba().cut(text) if w.strip()]
+    return [w for w in jieba_tokenizer().cut(text) if w.strip()]
 
 
 def _conditional(text: str, cue: int, end: int) -> bool:
@@ -126,13 +126,13 @@ def _conditional(text: str, cue: int, end: int) -> bool:
     stop = _CLAUSE_END.search(text, end)
     before = text[bounds[-2] if len(bounds) > 1 else 0:max(0, start - 1)] if bounds else ""
     clause = text[start:stop.start() if stop else len(text)]
-    return bool(_CONDITION.search(clause) or _CONDITION.search(before) or before.rstrip().endswith("的"))
+    return bool(CONDITION.search(clause) or CONDITION.search(before) or before.rstrip().endswith("的"))
 
 
-def _clause(text: str) -> _Clause:
+def parse_clause(text: str) -> Clause:
     text = normalise(text)
     outside, inside, last = [], [], 0
-    heads: dict[str, _Negation] = {}
+    heads: dict[str, Negation] = {}
     for cue, start, end, head, word, written in sorted(_scopes(text)):
         if cue < last:  # inside an earlier scope ("not ... no")
             continue
@@ -140,18 +140,18 @@ def _clause(text: str) -> _Clause:
         inside.append(text[start:end])
         last = end
         if head and head not in heads:
-            after = [t for t in tokenize(text[start:end]) if t != head and t not in _EN_SKIP and t not in _ZH_SKIP]
-            heads[head] = _Negation(head, word, written, _conditional(text, cue, end), {head, *after[:2]})
+            after = [t for t in tokenize(text[start:end]) if t != head and t not in EN_SKIP and t not in _ZH_SKIP]
+            heads[head] = Negation(head, word, written, _conditional(text, cue, end), {head, *after[:2]})
     outside.append(text[last:])
     asserted = set(tokenize(" | ".join(outside)))
     negated = set(tokenize(" | ".join(inside))) | set(heads)
     zero = any(f.kind == "money" and f.value == 0 for f in number_facts(text))
-    return _Clause(text, set(tokenize(text)), asserted, negated, heads, zero)
+    return Clause(text, set(tokenize(text)), asserted, negated, heads, zero)
 
 
 _CHARGE = frozenset(tokenize("charge fee cost pay 收费 收取 费用 手续费 年费"))
-_FREE = frozenset(tokenize("free waived 免费 免收"))
-CHARGE_WORDS = _CHARGE | _FREE | frozenset(tokenize("no not 不 无"))
+FREE_WORDS = frozenset(tokenize("free waived 免费 免收"))
+CHARGE_WORDS = _CHARGE | FREE_WORDS | frozenset(tokenize("no not 不 无"))
 _FREE_TEXT = re.compile(r"免(?:收|费|年费|手续费)|free of charge|at no (?:cost|charge)", re.IGNORECASE)
 
 
@@ -159,16 +159,16 @@ _FREE_TEXT = re.compile(r"免(?:收|费|年费|手续费)|free of charge|at no (
 def denies_charge(text: str) -> bool:
     """`text` says something costs nothing: a charge or fee denied ("do not charge a fee", "no fee",
     "不收费"), "free" (免费, 免收) or an amount of 0; not under a condition ("not charged if ...")."""
-    c = _clause(text)
+    c = parse_clause(text)
     # jieba may join a charge word to its verb ("不收年费": 收年费)
     if any((head in _CHARGE or any(w in head for w in _CHARGE if is_cjk(w))) and not ng.conditional
            for head, ng in c.heads.items()):
         return True
-    free = bool(c.asserted & _FREE) or bool(_FREE_TEXT.search(c.text))
-    return free and not _CONDITION.search(c.text) or c.zero
+    free = bool(c.asserted & FREE_WORDS) or bool(_FREE_TEXT.search(c.text))
+    return free and not CONDITION.search(c.text) or c.zero
 
 
-def _antonym(term: str, c: _Clause) -> str | None:
+def antonym_in(term: str, c: Clause) -> str | None:
     """The word of `c` that denies `term` (closed for open), if any."""
     for a in _ANTONYMS.get(term, ()):
         if a in c.tokens or (is_cjk(a) and a in c.text):
