@@ -50,13 +50,14 @@ def number_kinds(text: str) -> frozenset[str]:
     return frozenset(kinds | {_ANSWERS[k] for k in kinds if k in _ANSWERS} | ({"contact"} if _ADDRESS.search(text) else set()))
 
 
-def asked_values(question: str, text: str) -> frozenset[tuple[str, float]]:
-    """The numbers of the kind the question asks for that `text` states, as (kind, value) (empty: it asks
-    for none)."""
+def asked_values(question: str, text: str) -> frozenset[tuple[str, object]]:
+    """The values of the kind the question asks for that `text` states, as (kind, value): numbers, and for a
+    contact its e-mail and web addresses as ("address", the address lower-cased). Empty: it asks for none."""
     kind = asked_kind(question)
     if not kind:
         return frozenset()
-    values = {(f.kind, f.value) for f in number_facts(text) if kind in (f.kind, _ANSWERS.get(f.kind))}
-    if kind == "contact" and _ADDRESS.search(text):
-        values.add(("address", 0.0))  # an e-mail or web address: a contact, with no number to compare
+    values: set[tuple[str, object]] = {(f.kind, f.value) for f in number_facts(text)
+                                            if kind in (f.kind, _ANSWERS.get(f.kind))}
+    if kind == "contact":
+        values.update(("address", m.group(0).rstrip(".,;").lower()) for m in _ADDRESS.finditer(text))
     return frozenset(values)

@@ -373,6 +373,11 @@ def test_a_percentage_answers_how_much_and_is_there_a_fee_asks_for_an_amount():
     assert asked_kind("Do you charge for incoming wires?") == "money"
     assert asked_values("How much is the foreign transaction fee?", "A fee of 3% applies.") == {("percent", 3.0)}
     assert asked_values("How much is the foreign transaction fee?", "It applies abroad.") == frozenset()
+    # a contact's e-mail or web address is a value too, itself: two answers giving different ones differ
+    asked = "How can I reach customer service?"
+    assert asked_values(asked, "Write to help@harborbank.example.") == {("address", "help@harborbank.example")}
+    assert asked_values(asked, "See consumerfinance.gov or call 1-800-555-0142.") >= {("address", "consumerfinance.gov")}
+    assert asked_values("How much is the fee?", "Write to help@harborbank.example.") == frozenset()
 
 
 def test_a_quote_lacking_the_kind_of_number_asked_takes_the_best_sentence_giving_one():
