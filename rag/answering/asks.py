@@ -57,7 +57,7 @@ def asked_values(question: str, text: str) -> frozenset[tuple[str, object]]:
     if not kind:
         return frozenset()
     values: set[tuple[str, object]] = {(f.kind, f.value) for f in number_facts(text)
-                                            if kind in (f.kind, _ANSWERS.get(f.kind))}
+                                       if kind in (f.kind, _ANSWERS.get(f.kind))}
     if kind == "contact":
         values.update(("address", m.group(0).rstrip(".,;").lower()) for m in _ADDRESS.finditer(text))
     return frozenset(values)
