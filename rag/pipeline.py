@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+from indexer.embed.ensemble import score_spread
 from indexer.kbs import KBManager
 from indexer.script import cross_script, language
 from indexer.types import Filters
 from rag.answering.asks import asked_kind, asked_values
-from rag.answering.by_meaning import MEANING_MARGIN
+from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
 from rag.answering.extract import fallback_answer, named_row, row_answer
@@ -98,8 +99,21 @@ class Pipeline:
         (rag.answering.by_meaning.meaning_quote): the question's refusal threshold plus MEANING_MARGIN;
         None (no quotes by meaning) without a threshold, or with a reranker (its threshold is on the
         reranker's scale, not a cosine)."""
+        return self._above_threshold(question, MEANING_MARGIN)
+
+    def _above_threshold(self, question: str, margin: float) -> float | None:
+        """The question's refusal threshold plus `margin`, a margin on e5's scale (the default encoders')
+        scaled to the KB's: MiniLM's scores spread about 6x wider per question (indexer.embed.ensemble)."""
         threshold = self.threshold_for(question)
-        return None if threshold is None or self.reranker is not None else threshold + MEANING_MARGIN
+        if threshold is None or self.reranker is not None:
+            return None
+        return threshold + margin * score_spread(self.store.embed_model) / score_spread("e5")
+
+    def min_quote(self, question: str) -> float | None:
+        """The cosine a quote's closest sentence must reach for the quote to be given
+        (rag.answering.by_meaning.quote_support): the question's refusal threshold plus QUOTE_MARGIN; None
+        (no such check) without a threshold or with a reranker, as for `min_meaning`."""
+        return self._above_threshold(question, QUOTE_MARGIN)
 
     def refresh(self) -> None:
         """Pick up the KB's changes since opening: new documents and a re-calibrated refusal threshold."""
@@ -242,7 +256,13 @@ class Pipeline:
     def _extract(self, question: str, hits: list, t0: float, timings: dict[str, float]) -> Iterator[Token | Answer]:
         """The extractive answer: no prompt, no generator. With no sentence sharing a content word
         with the question the passages do not answer it, and the answer is the refusal message."""
-        text = fallback_answer(question, hits, self._cross(), min_meaning=self.min_meaning(question))
+        cross = self._cross()
+        text = fallback_answer(question, hits, cross, min_meaning=self.min_meaning(question))
+        why = ""
+        if text is not None and not _quote_holds(question, text, hits, cross, self.min_quote(question)):
+            # the passage passed the threshold, the sentence quoted from it is off the question: an in-domain
+            # question the documents do not answer ("Is there a gift shop?" -> the lost property office)
+            text, why = None, "the closest sentence of the passages does not match the question"
         if text is None:
             text, citations, refused = refusal_message(question), [], True
         else:
@@ -255,7 +275,17 @@ class Pipeline:
         end = time.perf_counter()
         timings.update(ttft_s=end - t0, generate_s=0.0, total_s=end - t0)
         yield Token(text)
-        yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=hits, mode="extract")
+        yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=hits, mode="extract",
+                     fallback_reason=why)
+
+
+def _quote_holds(question: str, quote: str, hits: list, cross, min_quote: float | None) -> bool:
+    """Is the quote close enough to the question to be given (rag.answering.by_meaning.quote_support)? Not
+    checked without a threshold, for a quote in another script than the question (quote_across has its own
+    bar), or for a keyword lookup the top passage holds ("APT": a word or two embeds weakly)."""
+    if min_quote is None or cross is None or cross_script(question, quote) or keyword_found(question, hits):
+        return True
+    return quote_support(question, quote, cross) >= min_quote
 
 
 def _clean(answer: str) -> str:

@@ -44,6 +44,13 @@ def member_names(model: str) -> list[str]:
     return [m.strip() for m in model.split("+") if m.strip()]
 
 
+def score_spread(model: str) -> float:
+    """The per-question spread of a KB's scores under `model`: its first member's (the scale an ensemble's
+    scores are mapped onto); e5's for a model without constants (a tuned e5 folder keeps e5's scale)."""
+    names = member_names(model)
+    return SCALES.get(names[0] if names else "e5", SCALES["e5"])[1]
+
+
 class EnsembleEncoder:
     """Encoder protocol over several member encoders (see the module docstring)."""
 

@@ -94,3 +94,12 @@ def test_manager_shares_member_models_between_kbs(tmp_path):
     mgr = KBManager(IndexerSettings(home=tmp_path / "home"))
     ens = mgr.encoder("e5+minilm")
     assert ens.members[0] is mgr.encoder("e5") and ens.members[1] is mgr.encoder("minilm")
+
+
+def test_score_spread_is_the_first_members_scale():
+    # margins above a refusal threshold are set on e5's scale and scaled by this (rag.pipeline)
+    from indexer.embed.ensemble import SCALES, score_spread
+
+    assert score_spread("e5+minilm") == score_spread("e5") == SCALES["e5"][1]
+    assert score_spread("minilm") == SCALES["minilm"][1] > 5 * score_spread("e5")
+    assert score_spread("/models/tuned-e5") == SCALES["e5"][1]  # a tuned folder keeps its base's scale

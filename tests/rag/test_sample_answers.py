@@ -74,3 +74,20 @@ def test_a_heading_is_not_quoted_as_an_answer(pipeline):
     sentence of its own, before the one that answers."""
     ans = pipeline.ask("Which branches have safe deposit boxes and how much do they cost?")
     assert ans.answer.startswith("Safe deposit boxes are available at the Quayside Main and Old Town branches")
+
+
+# about the bank, in the sample's words, and not in it: quoted before the quote itself was checked
+NOT_IN_THE_SAMPLE = ("Is there free Wi-Fi in the branches?", "What is the dress code for bank staff?")
+
+
+@pytest.mark.parametrize("question", NOT_IN_THE_SAMPLE)
+def test_a_quote_off_the_question_is_the_refusal(pipeline, question):
+    """The passage passes the refusal threshold (the question is about banking), the sentence quoted from it
+    ("Branch - Everyday Checking: $250,000 per day") does not, by QUOTE_MARGIN: the refusal, saying why."""
+    from rag.answering.extract import fallback_answer
+
+    hits = pipeline.retriever.run(question, pipeline.settings.answer.top_k)
+    assert fallback_answer(question, hits, pipeline._cross(), min_meaning=pipeline.min_meaning(question))
+    ans = pipeline.ask(question)
+    assert ans.refused and not ans.citations, (question, ans.answer)
+    assert "does not match the question" in ans.fallback_reason
