@@ -174,7 +174,7 @@ class Pipeline:
             return
         gs = self.settings.generation
         if self.extracts(question):
-            yield from self._extract(question, hits, t0, timings)
+            yield from self._extract(question, hits, t0, timings, query)
             return
         window = self.generator.context_window
         messages, used = build_messages(question, hits, history, self.generator.count_tokens,
@@ -253,13 +253,16 @@ class Pipeline:
         yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=used,
                      dropped=cited.dropped, fallback=fallback, fallback_reason=why)
 
-    def _extract(self, question: str, hits: list, t0: float, timings: dict[str, float]) -> Iterator[Token | Answer]:
+    def _extract(self, question: str, hits: list, t0: float, timings: dict[str, float],
+                 query: str | None = None) -> Iterator[Token | Answer]:
         """The extractive answer: no prompt, no generator. With no sentence sharing a content word
         with the question the passages do not answer it, and the answer is the refusal message."""
         cross = self._cross()
         text = fallback_answer(question, hits, cross, min_meaning=self.min_meaning(question))
         why = ""
-        if text is not None and not _quote_holds(question, text, hits, cross, self.min_quote(question)):
+        # a follow-up ("And a domestic one?") is checked as it was searched: with the question it follows
+        asked = query or question
+        if text is not None and not _quote_holds(asked, text, hits, cross, self.min_quote(question)):
             # the passage passed the threshold, the sentence quoted from it is off the question: an in-domain
             # question the documents do not answer ("Is there a gift shop?" -> the lost property office)
             text, why = None, "the closest sentence of the passages does not match the question"

@@ -91,3 +91,12 @@ def test_a_quote_off_the_question_is_the_refusal(pipeline, question):
     ans = pipeline.ask(question)
     assert ans.refused and not ans.citations, (question, ans.answer)
     assert "does not match the question" in ans.fallback_reason
+
+
+def test_a_follow_up_quote_is_checked_against_the_question_it_follows(pipeline):
+    """"And a domestic one?" alone is far from any sentence; searched with the question before it, it is
+    checked with it too, and answered."""
+    history = [{"role": "user", "content": "What does an international wire cost?"},
+               {"role": "assistant", "content": "..."}]
+    ans = pipeline.ask("And a domestic one?", history=history)
+    assert not ans.refused and "domestic" in ans.answer, ans.answer
