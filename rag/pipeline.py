@@ -233,7 +233,7 @@ class Pipeline:
             text = refusal_message(question)
         if not refused and self.settings.answer.extractive_fallback:
             extract, reason = _replacing_extract(question, text, citations, cited.opening_removed, pool, cross,
-                                                  self.min_meaning(question))
+                                                  self.min_meaning(question), self.min_quote(question), query)
             if extract:
                 quoted = cite(extract, pool, gs.cite_min_overlap, contest=False, facts=False)
                 text, citations, fallback, used, why = quoted.answer, quoted.citations, "extractive", pool, reason
@@ -307,7 +307,8 @@ def _answering_row(question: str, pool: list) -> str | None:
 
 
 def _replacing_extract(question: str, answer: str, citations: list, opening_removed: bool, pool: list,
-                       cross, min_meaning: float | None = None) -> tuple[str | None, str]:
+                       cross, min_meaning: float | None = None, min_quote: float | None = None,
+                       query: str | None = None) -> tuple[str | None, str]:
     """(the extract that replaces the model's answer, why), or (None, "") when the answer stands. It is
     replaced when nothing of it is supported or its opening statement was removed; for a question asking
     for a kind of number (rag.answering.asks), when it states none and the extract does ("How long does
@@ -326,8 +327,8 @@ def _replacing_extract(question: str, answer: str, citations: list, opening_remo
     if citations and not opening_removed and kind is None:
         return None, ""
     extract = fallback_answer(question, pool, cross, min_meaning=min_meaning)
-    if not extract:
-        return None, ""
+    if not extract or not _quote_holds(query or question, extract, pool, cross, min_quote):
+        return None, ""  # no extract, or one off the question (`_quote_holds`): it replaces nothing
     if not citations:
         return extract, "no sentence of the generated answer is supported by the passages"
     if opening_removed:
