@@ -100,3 +100,17 @@ def test_a_follow_up_quote_is_checked_against_the_question_it_follows(pipeline):
                {"role": "assistant", "content": "..."}]
     ans = pipeline.ask("And a domestic one?", history=history)
     assert not ans.refused and "domestic" in ans.answer, ans.answer
+
+
+def test_an_extract_off_the_question_replaces_no_generated_answer(pipeline):
+    """With the model writing, an answer no passage supports is replaced by an extract, or refused: an
+    extract off the question replaces nothing (the unsupported answer is then refused)."""
+    from rag.pipeline import _replacing_extract
+
+    question = NOT_IN_THE_SAMPLE[0]
+    hits = pipeline.retriever.run(question, pipeline.settings.answer.top_k)
+    unsupported = "Yes, every branch has free Wi-Fi for customers."
+    args = (question, unsupported, [], False, hits, pipeline._cross(), pipeline.min_meaning(question))
+    extract, why = _replacing_extract(*args)  # no quote check: the extract replaces it
+    assert extract and "supported" in why
+    assert _replacing_extract(*args, pipeline.min_quote(question)) == (None, "")
