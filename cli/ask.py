@@ -81,6 +81,8 @@ def _print_answer(ans, streamed: str | None) -> None:
         typer.secho(f"  ({'dropped' if d.outcome == 'removed' else 'uncited'} “{_short(d.sentence)}”: {d.reason})",
                     fg="bright_black", err=True)
     t = ans.timings
+    if ans.refused and ans.fallback_reason:  # why a KB that had passages on the subject still refused
+        typer.secho(f"  (refused: {ans.fallback_reason})", fg="bright_black", err=True)
     if ans.mode == "extract" and not ans.refused:
         typer.secho("  (quoted from the passages; RAG_ANSWER_MODE=generate has the model write)", fg="bright_black",
                     err=True)

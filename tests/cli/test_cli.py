@@ -85,3 +85,19 @@ def test_reindex_of_unchanged_files_is_quiet(tmp_path):
     again = rag(home, "index", str(docs), "--kb", "k")
     assert "1 unchanged" in again.stdout
     assert "Traceback" not in again.stderr and "Error" not in again.stderr, again.stderr
+
+
+def test_a_refusal_says_why_when_it_has_a_reason(capsys):
+    """An answer refused after retrieval found passages on the subject (the quote did not match the question)
+    says so under the refusal; a refusal on evidence says only that it was refused."""
+    from cli.ask import _print_answer
+    from rag.answering.types import Answer
+
+    timings = {"retrieve_s": 0.01, "ttft_s": 0.02, "total_s": 0.02}
+    why = "the closest sentence of the passages does not match the question"
+    _print_answer(Answer("I could not find the answer to that in the knowledge base.", [], True, dict(timings), [],
+                         mode="extract", fallback_reason=why), None)
+    assert f"(refused: {why})" in capsys.readouterr().err
+    _print_answer(Answer("I could not find the answer to that in the knowledge base.", [], True, dict(timings), [],
+                         mode="refuse"), None)
+    assert "refused:" not in capsys.readouterr().err
