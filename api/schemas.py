@@ -155,7 +155,10 @@ class AnswerOut(BaseModel):
                                           "'unsupported' when no passage matched either and the answer is "
                                           "the refusal")
     fallback_reason: str = Field("", description="why the generator's answer was replaced, e.g. 'the generated "
-                                                 "answer gives no amount, where the passages do'")
+                                                 "answer gives no amount, where the passages do', or why an "
+                                                 "answer was refused after passages on the subject were found: "
+                                                 "'the closest sentence of the passages does not match the "
+                                                 "question'")
     mode: str = Field("generate", description="'generate': written by the generator; 'extract': no generator, "
                                               "the answer quotes the passages ([answer] mode; the default "
                                               "with the bundled model, in both languages); 'refuse': "

@@ -107,7 +107,8 @@ function showDone(question, data) {
   $("answer").classList.toggle("refused", data.refused);
   renderCitations(data.citations);
   const t = data.timings || {};
-  $("meta").textContent = (data.refused ? "not in the knowledge base · " : "") + (data.cached ? "cached · " : "") +
+  $("meta").textContent = (data.refused ? "not in the knowledge base · " : "") +
+    (data.refused && data.fallback_reason ? `${data.fallback_reason} · ` : "") + (data.cached ? "cached · " : "") +
     (data.mode === "extract" && !data.refused ? "quoted from the documents · " : "") +
     (data.fallback === "extractive" ? "the model's answer was unsupported: quoted instead · " : "") +
     (data.fallback === "unsupported" ? "the model's answer was unsupported by the documents · " : "") +
