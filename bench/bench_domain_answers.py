@@ -17,6 +17,10 @@ Pipeline.ask. Per language and split:
 
 The questions alternate between a "dev" and a "test" split. Choices (rules, margins) are made looking
 at dev only; test is what is reported.
+
+CI runs it with --check data/eval/domains/baseline.json: answered, cites gold and unanswerable questions
+refused may not fall by more than one question (--noise) in any set, language and split. After an
+intended change, regenerate it with --save-baseline data/eval/domains/baseline.json.
 """
 from __future__ import annotations
 
@@ -90,6 +94,10 @@ def main() -> None:
     ap.add_argument("--home", default=None, help="where the KBs are built (default: a temporary folder)")
     ap.add_argument("--answer-mode", default="extract", choices=["extract", "generate", "auto"])
     ap.add_argument("--json", default=None, help="write rows and summaries to bench/out/NAME.json")
+    ap.add_argument("--save-baseline", default=None, help="write the summaries to this file (the CI gate's baseline)")
+    ap.add_argument("--check", default=None, help="compare with a baseline written by --save-baseline: exit 1 when "
+                    "answered, cites gold or unanswerable refused fell by more than --noise questions anywhere")
+    ap.add_argument("--noise", type=int, default=1, help="questions a figure may lose as hardware noise (default 1)")
     args = ap.parse_args()
     import tempfile
 
@@ -111,6 +119,35 @@ def main() -> None:
     if args.json:
         print("wrote", write_json(args.json, {"benchmark": "domain_answers", "answer_mode": args.answer_mode,
                                              "summary": summary, "rows": rows}))
+    if args.save_baseline:
+        Path(args.save_baseline).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        print("wrote", args.save_baseline)
+    if args.check:
+        failures = regressions(json.loads(Path(args.check).read_text(encoding="utf-8")), summary, args.noise)
+        for line in failures:
+            print("REGRESSION", line)
+        if failures:
+            sys.exit(1)
+        print(f"no regression beyond {args.noise} question(s) against {args.check}")
+
+
+# the figures the gate holds, as counts of questions: a share times its question count
+_GATED = (("answered", "answerable"), ("cites_gold", "answerable"), ("unanswerable_refused", None))
+
+
+def regressions(baseline: dict, current: dict, noise: int) -> list[str]:
+    """`set/lang/split figure: before -> after` for every gated figure that lost more than `noise` questions."""
+    out = []
+    for key, before in baseline.items():
+        after = current.get(key)
+        if after is None:
+            out.append(f"{key}: missing")
+            continue
+        for figure, per in _GATED:
+            count = (lambda s: round(s[figure] * s[per]) if per else s[figure])
+            if count(after) < count(before) - noise:
+                out.append(f"{key} {figure}: {count(before)} -> {count(after)} questions")
+    return out
 
 
 if __name__ == "__main__":
