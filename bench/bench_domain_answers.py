@@ -101,10 +101,11 @@ def main() -> None:
     args = ap.parse_args()
     import tempfile
 
-    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="domains-"))
     rows: list[dict] = []
-    for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
-        rows += run_set(name, home, args.answer_mode)
+    with tempfile.TemporaryDirectory(prefix="domains-") as scratch:  # removed afterwards unless --home
+        home = Path(args.home) if args.home else Path(scratch)
+        for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
+            rows += run_set(name, home, args.answer_mode)
     summary = {}
     print(f"{'set':9s} {'lang':4s} {'split':5s} {'n':>3s} {'answered':>8s} {'cites gold':>10s} {'gold first':>10s} "
           f"{'F1':>6s} {'wrong quoted':>12s} {'unans. refused':>14s}")
