@@ -7,6 +7,7 @@ import re
 
 from rag.answering.quoting import cite_sentence, quotable, unnumbered
 from rag.answering.table_rows import row_sentences
+from rag.answering.verify import MARKER
 from rag.text import prose_sentences
 
 
@@ -71,7 +72,7 @@ def meaning_quote(question: str, chunk: str, n: int, cross, min_cosine: float) -
 # right ones. Figures: docs/answers.md.
 QUOTE_MARGIN = 0.015
 
-_MARKER = re.compile(r"\s*\[\d+\]")
+_MARKER = re.compile(r"\s*" + MARKER.pattern)  # a citation marker and the space before it
 
 
 def quote_support(question: str, quote: str, cross) -> float:
