@@ -132,8 +132,13 @@ def main() -> None:
         print(f"no regression beyond {args.noise} question(s) against {args.check}")
 
 
-# the figures the gate holds, as counts of questions: a share times its question count
-_GATED = (("answered", "answerable"), ("cites_gold", "answerable"), ("unanswerable_refused", None))
+_GATED = ("answered", "cites_gold", "unanswerable_refused")
+
+
+def _questions(summary: dict, figure: str) -> int:
+    """A gated figure as a count of questions (the shares are of the answerable questions)."""
+    value = summary[figure]
+    return value if figure == "unanswerable_refused" else round(value * summary["answerable"])
 
 
 def regressions(baseline: dict, current: dict, noise: int) -> list[str]:
@@ -144,10 +149,8 @@ def regressions(baseline: dict, current: dict, noise: int) -> list[str]:
         if after is None:
             out.append(f"{key}: missing")
             continue
-        for figure, per in _GATED:
-            count = (lambda s: round(s[figure] * s[per]) if per else s[figure])
-            if count(after) < count(before) - noise:
-                out.append(f"{key} {figure}: {count(before)} -> {count(after)} questions")
+        out += [f"{key} {figure}: {_questions(before, figure)} -> {_questions(after, figure)} questions"
+                for figure in _GATED if _questions(after, figure) < _questions(before, figure) - noise]
     return out
 
 

@@ -232,8 +232,8 @@ class Pipeline:
         if refused:  # the model's own words for it may echo its instructions; the KB's message in its language
             text = refusal_message(question)
         if not refused and self.settings.answer.extractive_fallback:
-            extract, reason = _replacing_extract(question, text, citations, cited.opening_removed, pool, cross,
-                                                  self.min_meaning(question), self.min_quote(question), query)
+            extract, reason = _replacing_extract(question, text, citations, cited.opening_removed, pool,
+                                                  lambda: self.checked_extract(question, pool, cross, query)[0])
             if extract:
                 quoted = cite(extract, pool, gs.cite_min_overlap, contest=False, facts=False)
                 text, citations, fallback, used, why = quoted.answer, quoted.citations, "extractive", pool, reason
@@ -257,15 +257,7 @@ class Pipeline:
                  query: str | None = None) -> Iterator[Token | Answer]:
         """The extractive answer: no prompt, no generator. With no sentence sharing a content word
         with the question the passages do not answer it, and the answer is the refusal message."""
-        cross = self._cross()
-        text = fallback_answer(question, hits, cross, min_meaning=self.min_meaning(question))
-        why = ""
-        # a follow-up ("And a domestic one?") is checked as it was searched: with the question it follows
-        asked = query or question
-        if text is not None and not _quote_holds(asked, text, hits, cross, self.min_quote(question)):
-            # the passage passed the threshold, the sentence quoted from it is off the question: an in-domain
-            # question the documents do not answer ("Is there a gift shop?" -> the lost property office)
-            text, why = None, "the closest sentence of the passages does not match the question"
+        text, why = self.checked_extract(question, hits, self._cross(), query)
         if text is None:
             text, citations, refused = refusal_message(question), [], True
         else:
@@ -280,6 +272,18 @@ class Pipeline:
         yield Token(text)
         yield Answer(answer=text, citations=citations, refused=refused, timings=timings, hits=hits, mode="extract",
                      fallback_reason=why)
+
+
+    def checked_extract(self, question: str, hits: list, cross, query: str | None = None) -> tuple[str | None, str]:
+        """(the passages' extract for the question, rag.answering.extract.fallback_answer, ""); (None, why) when
+        its closest sentence is off the question (`_quote_holds`: the passage passed the threshold, the sentence
+        quoted from it does not, as for an in-domain question the documents do not answer, "Is there a gift
+        shop?" -> the lost property office); (None, "") when there is no extract. A follow-up ("And a domestic
+        one?") is checked as it was searched (`query`): with the question it follows."""
+        text = fallback_answer(question, hits, cross, min_meaning=self.min_meaning(question))
+        if text is not None and not _quote_holds(query or question, text, hits, cross, self.min_quote(question)):
+            return None, "the closest sentence of the passages does not match the question"
+        return text, ""
 
 
 def _quote_holds(question: str, quote: str, hits: list, cross, min_quote: float | None) -> bool:
@@ -307,9 +311,10 @@ def _answering_row(question: str, pool: list) -> str | None:
 
 
 def _replacing_extract(question: str, answer: str, citations: list, opening_removed: bool, pool: list,
-                       cross, min_meaning: float | None = None, min_quote: float | None = None,
-                       query: str | None = None) -> tuple[str | None, str]:
-    """(the extract that replaces the model's answer, why), or (None, "") when the answer stands. It is
+                       extract_for: Callable[[], str | None]) -> tuple[str | None, str]:
+    """(the extract that replaces the model's answer, why), or (None, "") when the answer stands.
+    `extract_for()` gives the passages' extract, or None (no extract, or one off the question:
+    Pipeline.checked_extract); it is worked out only when needed. The answer is
     replaced when nothing of it is supported or its opening statement was removed; for a question asking
     for a kind of number (rag.answering.asks), when it states none and the extract does ("How long does
     it take to resolve a complaint?": "it may take a few business days ... a few weeks"); and for a phone
@@ -326,9 +331,9 @@ def _replacing_extract(question: str, answer: str, citations: list, opening_remo
             return cite_sentence(row, n), "the table row the question names answers more of it than the generated answer"
     if citations and not opening_removed and kind is None:
         return None, ""
-    extract = fallback_answer(question, pool, cross, min_meaning=min_meaning)
-    if not extract or not _quote_holds(query or question, extract, pool, cross, min_quote):
-        return None, ""  # no extract, or one off the question (`_quote_holds`): it replaces nothing
+    extract = extract_for()
+    if not extract:
+        return None, ""
     if not citations:
         return extract, "no sentence of the generated answer is supported by the passages"
     if opening_removed:

@@ -66,10 +66,11 @@ def meaning_quote(question: str, chunk: str, n: int, cross, min_cosine: float) -
 # must be, under the KB's encoder, for the quote to be given (`quote_support`); below it the question is
 # refused. The threshold is reached by the passage; a quote that shares a word or two with an in-domain
 # question the documents do not answer ("Is there a gift shop?" -> the lost property office's number) is
-# further from the question than a quote that answers it. 0.015, chosen on half of three new KBs' questions
-# (a school's and a hospital's, English and Chinese, with unanswerable ones) and of the Debian FAQ's: it
-# refused 8 of the 19 unanswerable questions quoted there and 6 of 95 wrong quotes, and lost 1 of 140
-# right ones. Figures: docs/answers.md.
+# further from the question than a quote that answers it. 0.015, chosen on the dev halves of two KBs of
+# other domains (data/eval/domains: a school's and a hospital's, English and Chinese, with unanswerable
+# questions), fold A of the Debian FAQ and the demo KB's labelled questions: it refused 8 of the 19
+# unanswerable questions quoted there and 6 of 95 wrong quotes, and lost 1 of 140 right ones (0.020 lost
+# 4). Figures: docs/answers.md.
 QUOTE_MARGIN = 0.015
 
 _MARKER = re.compile(r"\s*" + MARKER.pattern)  # a citation marker and the space before it

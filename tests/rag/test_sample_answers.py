@@ -105,12 +105,15 @@ def test_a_follow_up_quote_is_checked_against_the_question_it_follows(pipeline):
 def test_an_extract_off_the_question_replaces_no_generated_answer(pipeline):
     """With the model writing, an answer no passage supports is replaced by an extract, or refused: an
     extract off the question replaces nothing (the unsupported answer is then refused)."""
+    from rag.answering.extract import fallback_answer
     from rag.pipeline import _replacing_extract
 
     question = NOT_IN_THE_SAMPLE[0]
     hits = pipeline.retriever.run(question, pipeline.settings.answer.top_k)
+    cross = pipeline._cross()
     unsupported = "Yes, every branch has free Wi-Fi for customers."
-    args = (question, unsupported, [], False, hits, pipeline._cross(), pipeline.min_meaning(question))
-    extract, why = _replacing_extract(*args)  # no quote check: the extract replaces it
+    args = (question, unsupported, [], False, hits)
+    unchecked = lambda: fallback_answer(question, hits, cross, min_meaning=pipeline.min_meaning(question))  # noqa: E731
+    extract, why = _replacing_extract(*args, unchecked)  # no quote check: the extract replaces it
     assert extract and "supported" in why
-    assert _replacing_extract(*args, pipeline.min_quote(question)) == (None, "")
+    assert _replacing_extract(*args, lambda: pipeline.checked_extract(question, hits, cross)[0]) == (None, "")
