@@ -42,9 +42,8 @@ WRONG_F1 = 0.2  # an answer this far from the gold one quotes something else (re
 
 def run_set(name: str, home: Path, answer_mode: str) -> list[dict]:
     from indexer.config import IndexerSettings
-    from indexer.ingest import Ingestor
     from indexer.kbs import KBManager
-    from rag.adapt.tune_refusal import recalibrate
+    from rag.adapt.tune_refusal import index_calibrated
     from rag.config import Settings
     from rag.metrics import token_f1
     from rag.pipeline import build_pipeline
@@ -52,11 +51,7 @@ def run_set(name: str, home: Path, answer_mode: str) -> list[dict]:
     settings = Settings.load(indexer={"home": home}, answer={"mode": answer_mode})
     manager = KBManager(IndexerSettings(home=home))
     kb = f"domain-{name}"
-    store = manager.open(kb, writable=True, create=True)
-    Ingestor(store, manager.encoder(store.embed_model), manager.settings).index_paths(
-        [str(DOMAINS / name / "docs")], progress=False)
-    store.close()
-    recalibrate(settings, kb, manager, reranker=None)  # the threshold `rag index` leaves
+    index_calibrated(settings, kb, manager, [str(DOMAINS / name / "docs")])  # the KB `rag index` leaves
     pipe = build_pipeline(settings, kb, manager, reranker=None)
     pipe.warm_up()
     rows = []

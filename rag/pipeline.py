@@ -21,7 +21,7 @@ from indexer.embed.ensemble import score_spread
 from indexer.kbs import KBManager
 from indexer.script import cross_script, language
 from indexer.types import Filters
-from rag.answering.asks import asked_kind, asked_values
+from rag.answering.asks import asked_kind, asked_values, number_kinds
 from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
@@ -281,6 +281,10 @@ class Pipeline:
         shop?" -> the lost property office); (None, "") when there is no extract. A follow-up ("And a domestic
         one?") is checked as it was searched (`query`): with the question it follows."""
         text = fallback_answer(question, hits, cross, min_meaning=self.min_meaning(question))
+        if text is not None and asked_kind(question) == "phone" and not number_kinds(text) & {"phone", "contact"}:
+            # "What's the direct phone number for the Cancer Center?" quoted free parking for its patients: the
+            # extract gives a number whenever a passage sharing the question's words has one
+            return None, "the passages give no phone number for it"
         if text is not None and not _quote_holds(query or question, text, hits, cross, self.min_quote(question)):
             return None, "the closest sentence of the passages does not match the question"
         return text, ""

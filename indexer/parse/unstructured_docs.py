@@ -15,6 +15,7 @@ from typing import Any
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
+from indexer.parse.line_breaks import keep_line_breaks
 from indexer.parse.offline_nlp import ensure_offline_nlp
 from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
 from indexer.parse.tabular import html_table_rows, table_elements
@@ -57,7 +58,10 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         raw = partition_html(text=html, languages=_NO_LANGUAGE_DETECTION)
     elif suffix in (".txt", ".text"):
         from unstructured.partition.text import partition_text
-        raw = partition_text(text=read_text(path), languages=_NO_LANGUAGE_DETECTION)
+        text = read_text(path)
+        raw = partition_text(text=text, languages=_NO_LANGUAGE_DETECTION)
+        for item, kept in zip(raw, keep_line_breaks([getattr(e, "text", "") or "" for e in raw], text)):
+            item.text = kept  # a heading's and a list item's line breaks (indexer.parse.line_breaks)
     elif suffix == ".docx":
         from unstructured.partition.docx import partition_docx
         raw = _office(partition_docx, path)

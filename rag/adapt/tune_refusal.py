@@ -68,6 +68,20 @@ def tune_refusal(pipeline, answerable: list[str], unanswerable: list[str] | None
     return RefusalReport(cal, a, u)
 
 
+def index_calibrated(settings, kb: str, manager, paths: list[str]) -> AutoCalibration | None:
+    """Index `paths` into `kb` (created if missing) with `manager`'s encoder for it, then calibrate the
+    refusal threshold on its content with no reranker: the KB `rag index` leaves (benchmarks and tests
+    build theirs with it). The calibration, as `recalibrate` returns it."""
+    from indexer.ingest import Ingestor
+
+    store = manager.open(kb, writable=True, create=True)
+    try:
+        Ingestor(store, manager.encoder(store.embed_model), manager.settings).index_paths(paths, progress=False)
+    finally:
+        store.close()
+    return recalibrate(settings, kb, manager, reranker=None)
+
+
 def recalibrate(settings, kb: str, manager=None, *, reranker=True, force: bool = False,
                 progress: Callable[[str], None] | None = None) -> AutoCalibration | None:
     """After a KB changed (`rag index`, `rag delete`, the service's indexing jobs and deletes): its

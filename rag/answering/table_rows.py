@@ -445,6 +445,9 @@ def introduced_tables(passage: str) -> tuple[tuple[str, str, str], ...]:
     return tuple(out)
 
 
+_BULLET_MARK = re.compile(r"^[-*•·]\s+")
+
+
 def introduced_lists(passage: str) -> tuple[tuple[str, str, str], ...]:
     """(intro, what it is about, quote) for each "key: value" list of 2 to TABLE_QUOTE_ROWS lines that a
     sentence ending in a colon introduces ("除下表另有说明外，各网点的营业时间为：" before "周一至周五：9:00—17:00",
@@ -467,7 +470,7 @@ def introduced_lists(passage: str) -> tuple[tuple[str, str, str], ...]:
         for item in lines[i + 1:i + 2 + TABLE_QUOTE_ROWS]:
             if not KEY_VALUE.match(item):
                 break
-            items.append(item.strip())
+            items.append(_BULLET_MARK.sub("", item.strip()))  # "- Saturday: 9:00 a.m. to 1:00 p.m." is an item
         if 2 <= len(items) <= TABLE_QUOTE_ROWS:
             zh = is_cjk(intro)
             if any(len(chunk_sentences(x)) > 1 for x in items):  # items of several sentences keep their own ends

@@ -273,6 +273,31 @@ def test_plain_text_underlined_headings_and_rules(tmp_path: Path) -> None:
     assert not any("===" in e.text for e in elements)
 
 
+def test_plain_text_headings_and_list_items_keep_their_lines(tmp_path: Path) -> None:
+    # unstructured joins a block's lines with spaces: "Your bill After a hospital stay ...", "Ways to pay -
+    # Online ... - By phone ..."; the heading's and the items' breaks come back, a wrapped line stays joined
+    txt = write(tmp_path / "billing.txt",
+                "Your bill\nAfter a hospital stay we send the charges to your insurer. Payment is due\n"
+                "within 30 days of the statement date.\n\n"
+                "Ways to pay\n- Online at any time.\n- In person: Cashier's Office. Cash is accepted only there.\n\n"
+                "一、探视时间\n普通病房：每天 15:00—20:00。\n1. 每次限两人。\n2. 儿童须由成人陪同。\n")
+    texts = [e.text for e in parse_file(txt)]
+    assert ("Your bill\nAfter a hospital stay we send the charges to your insurer. Payment is due within 30 days "
+            "of the statement date.") in texts
+    assert "Ways to pay\n- Online at any time.\n- In person: Cashier's Office. Cash is accepted only there." in texts
+    assert [line for t in texts for line in t.splitlines()][-4:] == [
+        "一、探视时间", "普通病房：每天 15:00—20:00。", "1. 每次限两人。", "2. 儿童须由成人陪同。"]
+
+
+def test_line_breaks_are_looked_for_near_where_the_last_element_ended() -> None:
+    from indexer.parse.line_breaks import keep_line_breaks
+
+    source = "Fees\nThe fee is 5 dollars.\n\n" + "filler words here. " * 2000 + "\nLate\nA late fee applies."
+    # an element unstructured changed (not in the source) is left as it is, and the search stays bounded
+    assert keep_line_breaks(["Fees The fee is 5 dollars.", "Changed text entirely", "Late A late fee applies."],
+                            source) == ["Fees\nThe fee is 5 dollars.", "Changed text entirely", "Late A late fee applies."]
+
+
 # ---------------------------------------------------------------- encodings
 
 def test_gbk_chinese_text_file(tmp_path: Path) -> None:

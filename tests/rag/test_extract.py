@@ -148,6 +148,15 @@ def test_key_value_lines_are_items_not_wrapped_lines():
     assert fallback_answer("周六周日网点营业到几点？", [hours]).startswith("周六、周日：10:00—16:00")
 
 
+def test_a_bulleted_key_value_list_is_quoted_without_its_bullets():
+    hours = Hit(chunk_id="h2", doc_id="hours", source="branches.txt", title="", score=0.9, text=(
+        "Unless a branch listing below says otherwise, our branches are open:\n- Monday to Friday: 9:00 a.m. to 5:00 p.m."
+        "\n- Saturday: 9:00 a.m. to 1:00 p.m.\n- Sunday: closed\nAll times are Eastern Time."))
+    assert fallback_answer("When are your branches open?", [hours]) == (
+        "Unless a branch listing below says otherwise, our branches are open: Monday to Friday: 9:00 a.m. to 5:00 p.m.; "
+        "Saturday: 9:00 a.m. to 1:00 p.m.; Sunday: closed [1].")
+
+
 def test_an_amount_asked_about_gets_its_tier_of_a_fee_table():
     """"到柜台往外行汇8万块钱，手续费是多少？": the counter fee is a table of tiers of amounts; the extract quoted
     the sentence on free mobile transfers. The tier holding the amount is the answer (on a boundary, the tier

@@ -44,19 +44,15 @@ QUESTIONS: dict[str, tuple[str, ...] | None] = {
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, ens):
     from indexer.config import IndexerSettings
-    from indexer.ingest import Ingestor
     from indexer.kbs import KBManager
-    from rag.adapt.tune_refusal import recalibrate
+    from rag.adapt.tune_refusal import index_calibrated
     from rag.config import Settings
     from rag.pipeline import build_pipeline
 
     home = tmp_path_factory.mktemp("sample") / "home"
     manager = KBManager(IndexerSettings(home=home, embed_model="e5+minilm"), encoders={"e5+minilm": ens})
-    store = manager.open("demo", writable=True, create=True)
-    Ingestor(store, ens, manager.settings).index_paths([str(ROOT / "data" / "sample")], progress=False)
-    store.close()
     settings = Settings.load(indexer={"home": home}, answer={"mode": "extract"})
-    recalibrate(settings, "demo", manager, reranker=None)  # the refusal threshold, as `rag index` leaves it
+    index_calibrated(settings, "demo", manager, [str(ROOT / "data" / "sample")])  # the KB and refusal threshold `rag index` leaves
     return build_pipeline(settings, "demo", manager, reranker=None)
 
 

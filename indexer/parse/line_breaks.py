@@ -1,0 +1,70 @@
+"""The line breaks of a plain-text paragraph that carry structure, which `unstructured` joins away.
+
+partition_text gives each block of lines (up to a blank line) as one element with its lines joined by
+spaces. A heading on the line above its text ("Your bill" over "After a hospital stay ...") then runs
+into the first sentence, and list items into each other ("Ways to pay - Online at ... - By phone: ...
+- In person: ..."): an answer quoting the first sentence quoted "Your bill After a hospital stay ...",
+and a list item could not be told from the one before it. Here such breaks are put back, and only
+those: a line after a heading-like line (short, ending no sentence, no "key: value" pair) and a line
+opening a list item (a bullet or a number). A line wrapped by the layout stays joined, so elements,
+chunks and what is searched stay as they were (whitespace aside); the answer side reads lines.
+"""
+from __future__ import annotations
+
+import re
+
+from indexer.tokenize import count_tokens
+
+# a list item's opening: a bullet, "2." / "2)" / "2、", "一、", "（3）"
+_ITEM = re.compile(r"^(?:[-*•·]\s|\d{1,2}[.)、．]\s*\S|[一二三四五六七八九十]+、|[（(]\d{1,2}[)）])")
+# a heading ends no sentence and holds no "key: value" pair
+_ENDS_SENTENCE = re.compile(r"[.!?;:,。！？；：，、…]$")
+_KEY_VALUE = re.compile(r"[:：]\s*\S")
+_HEADING_TOKENS = {"latin": 6, "cjk": 8}  # shorter lines that end no sentence are headings ("Payment plans")
+# how far past the last element an element's words are looked for: unstructured's elements come in
+# source order, close together; bounded so a text it changed cannot make every search scan the file
+_WINDOW = 4
+
+
+def keep_line_breaks(texts: list[str], source: str) -> list[str]:
+    """`texts` (unstructured's elements of `source`, in order) with the line breaks of `source` that
+    follow a heading-like line or open a list item put back; an element whose words are not found in
+    order (unstructured changed a character) is left as it is."""
+    out, cursor = [], 0
+    for text in texts:
+        words = text.split()
+        if len(words) < 2:
+            out.append(text)
+            continue
+        pattern = r"\s+".join(map(re.escape, words))
+        window = source[cursor:cursor + _WINDOW * len(text) + 1000]
+        found = re.search(pattern, window)
+        if found is None:
+            out.append(text)
+            continue
+        cursor += found.end()
+        out.append(_rejoin(text, found.group(0)) if "\n" in found.group(0) else text)
+    return out
+
+
+def _rejoin(text: str, span: str) -> str:
+    """`text` with its words laid out as in `span`, where a kept break falls; `text` itself when none does."""
+    lines = [line for line in (" ".join(raw.split()) for raw in span.splitlines()) if line]
+    breaks = [_heading_like(prev) or bool(_ITEM.match(line)) for prev, line in zip(lines, lines[1:])]
+    if not any(breaks):
+        return text
+    out = lines[0]
+    for line, kept in zip(lines[1:], breaks):
+        out += ("\n" if kept else " ") + line
+    return out
+
+
+def opens_item(line: str) -> bool:
+    """Does the line open a list item (a bullet, "2.", "一、", "（3）")?"""
+    return bool(_ITEM.match(line))
+
+
+def _heading_like(line: str) -> bool:
+    cjk = any("\u3400" <= c <= "\u9fff" for c in line)
+    return (count_tokens(line) < _HEADING_TOKENS["cjk" if cjk else "latin"]
+            and not _ENDS_SENTENCE.search(line) and not _KEY_VALUE.search(line))
