@@ -210,7 +210,7 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
             across += 1
             text = quote_across(question, hit.text, n, cross)
         else:
-            row = row_quote(hit.text, question)
+            row = row_quote(hit.text, question, title=hit.title)
             text = cite_sentence(row, n) if row else _document_extract(question, hits, n)
             if text is None and n == 1 and cross is not None and min_meaning is not None:
                 text = meaning_quote(question, hit.text, n, cross, min_meaning)
@@ -335,7 +335,7 @@ def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
     for n, hit in enumerate(hits, 1):
         if cross_script(question, hit.text):
             continue
-        if row := row_quote(hit.text, question, covering, named):
+        if row := row_quote(hit.text, question, covering, named, title=hit.title):
             if not named or kind or n == 1 or len(asked & _words(row)) > said(hits[:n - 1]):
                 return n, row
         elif named and not covering and (tied := tied_rows_quote(hit.text, question)):

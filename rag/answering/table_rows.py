@@ -31,6 +31,7 @@ from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.verify import CHARGE_WORDS, denies_charge, number_facts
+from rag.answering.verify.facts import CURRENCIES
 from rag.text import ITEM_NUMBER, KEY_VALUE, is_heading, join_wrapped_lines
 
 _RULE = re.compile(r"^[\s|:-]+$")
@@ -154,13 +155,14 @@ def _table(passage: str) -> _Table:
 
 
 @lru_cache(maxsize=512)
-def _subject(passage: str, question: str) -> _Row | None:
+def _subject(passage: str, question: str, title: str | None = None) -> _Row | None:
     """The one row whose first cell the question names (None: no table, or no row or several named).
     Named: every word of the first cell is in the question; or, when no row is named so, the question
     has a word of one row's first cell that no other row's has, and two or more, at least half, of
     that cell's words (one shared word is not enough: "定期存款利率" does not name "贷款利率")
     ("international wires in online banking" names "Online and mobile, international wires", not
-    "Online and mobile, domestic wires")."""
+    "Online and mobile, domestic wires"). With the passage's `title` (its section path), a number the
+    question states may name the row whose range holds it (`_range_subject`)."""
     rows = _table(passage).rows
     if len(rows) < 2:
         return None
@@ -172,7 +174,36 @@ def _subject(passage: str, question: str) -> _Row | None:
             hit = len(_whole(r.key_tokens & asked))
             if (r.key_tokens - others) & asked and hit >= 2 and 2 * hit >= len(_whole(r.key_tokens)):
                 named.add(r.key)
+    if not named and title is not None and (ranged := _range_subject(rows, question, asked, title)) is not None:
+        return ranged
     return next(r for r in rows if r.key in named) if len(named) == 1 else None
+
+
+# a range of plain numbers in a row's first cell ("Grades 6-8", "Hot lunch, secondary (6-12)", "7 to 9 years"),
+# not a clock time or a decimal ("9:00-17:00", "1.5-2")
+_RANGE = re.compile(r"(?<![\d:.])(\d{1,3})\s*(?:[-–—~至到]|to)\s*(\d{1,3})(?![\d:.%])")
+
+
+def _range_subject(rows: Sequence[_Row], question: str, asked: set[str], title: str) -> _Row | None:
+    """The row a question names by a number inside the range of its first cell: "a kid going into Grade 7"
+    names "Grades 6-8" under "Admissions > Entrance assessments", "a hot lunch for a Grade 8 student" names
+    "Hot lunch, secondary (6-12)" and not "Hot lunch, primary (K-5)". Besides the number, the question must
+    name two words of the row's first cell, the table's header and the passage's `title` together, and more
+    than for any other row holding it: "How many hours of homework should a Grade 4 student expect?" names
+    only "grade" of "Grades 1-5" in the entrance assessments' table."""
+    numbers = {f.value for f in number_facts(question) if f.kind == "number"}
+    if not numbers:
+        return None
+    holding = []
+    for r in rows:
+        spans = [(float(a), float(b)) for a, b in _RANGE.findall(r.key)]
+        if any(lo <= n <= hi for lo, hi in spans for n in numbers):
+            named = r.key_tokens | frozenset(tokenize(" ".join(r.header) + " " + title))
+            holding.append((len({t for t in _whole(named & asked) if not t.isdigit()}), r))
+    holding.sort(key=lambda t: -t[0])
+    if not holding or holding[0][0] < 2 or (len(holding) > 1 and holding[1][0] == holding[0][0]):
+        return None
+    return holding[0][1]
 
 
 MAX_TIED_ROWS = 3  # rows a question names equally that are quoted together: more is a table, not an answer
@@ -187,7 +218,7 @@ def tied_rows_quote(passage: str, question: str) -> tuple[int, str] | None:
     if not _tabular(passage) or not question or not (tied := _tied_subjects(passage, question)):
         return None
     kind = asked_kind(question)
-    if kind and not all(kind in number_kinds(" ".join(r.cells[1:])) for r in tied):
+    if kind and not all(kind in row_kinds(r.cells, r.header) for r in tied):
         return None
     texts = [t for t in (_row_text(r.cells, r.header) for r in tied) if t]
     if len(texts) < len(tied):
@@ -348,23 +379,25 @@ def _asked_row(passage: str, question: str) -> _Row | None:
         return tier
     asked = set(tokenize(question))
     shared = sorted(((len(r.tokens & asked), i) for i, r in enumerate(_table(passage).rows)
-                     if kind in number_kinds(" ".join(r.cells[1:]))), reverse=True)
+                     if kind in row_kinds(r.cells, r.header)), reverse=True)
     if not shared or shared[0][0] < 2 or (len(shared) > 1 and shared[1][0] == shared[0][0]):
         return None
     return _table(passage).rows[shared[0][1]]
 
 
-def row_quote(passage: str, question: str, covering: bool = False, named: bool = False) -> str | None:
+def row_quote(passage: str, question: str, covering: bool = False, named: bool = False,
+              title: str | None = None) -> str | None:
     """The row of `passage` the question names (or, naming none, the row holding the kind of number it
     asks for: `_asked_row`), each cell with its column's header, as one sentence ("Online and mobile,
     international wires - Everyday Checking: $10,000 per day; Premier Checking: $50,000 per day.";
     "港湾普卡——年费标准：10元/年；减免条件：开卡首年免收。"); None when the question names no single row. A row
-    alone means little without its header, which is why an extract never quotes one."""
+    alone means little without its header, which is why an extract never quotes one. `title`: the
+    passage's section path, with which a number may name a row by its range (`_subject`)."""
     if not _tabular(passage) or not question:
         return None
-    row = _subject(passage, question)
+    row = _subject(passage, question, title)
     kind = asked_kind(question)
-    if row is not None and kind and kind not in number_kinds(" ".join(row.cells[1:])):
+    if row is not None and kind and kind not in row_kinds(row.cells, row.header):
         row = None  # it names the row but asks what the row does not give ("the latest time" for a wire's limits)
     if named:  # `named`: only a row the question names, or the tier holding an amount it states
         row = row or (_tier_row(passage, question) if kind == "money" else None)
@@ -399,6 +432,25 @@ def named_row_words(passage: str, question: str) -> frozenset[str]:
     if row is None:
         return frozenset()
     return frozenset(tokenize(" ".join(row.cells[1:] + row.header[1:]))) - row.key_tokens
+
+
+# a column's currency in its header ("Price (CAD)", "Fee ($)", "费用（元）"): its cells' bare numbers are amounts
+_HEAD_CURRENCY = re.compile(r"[(（]\s*([A-Z]{3}|[A-Z]{0,2}\$|€|£|¥|[\u4e00-\u9fff]{1,4})\s*[)）]")
+_BARE_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+
+
+def row_kinds(cells: tuple[str, ...], header: tuple[str, ...]) -> frozenset[str]:
+    """The kinds of number a row's cells after the first state (rag.answering.asks.number_kinds), a bare
+    number under a header naming a currency counting as an amount: "Hot lunch, secondary (6-12) | 9.75"
+    under "Item | Price (CAD)" gives a price."""
+    header = header[-len(cells):] if len(header) > len(cells) else header + ("",) * (len(cells) - len(header))
+    texts = []
+    for cell, head in zip(cells[1:], header[1:]):
+        unit = m.group(1) if (m := _HEAD_CURRENCY.search(head)) and m.group(1).lower() in CURRENCIES else None
+        if unit and _BARE_NUMBER.fullmatch(cell.strip()):
+            cell = f"{cell.strip()}{unit}" if is_cjk(unit) else f"{unit} {cell.strip()}"
+        texts.append(cell)
+    return number_kinds(" ".join(texts))
 
 
 def _row_text(cells: tuple[str, ...], header: tuple[str, ...]) -> str | None:

@@ -33,6 +33,7 @@ def pipeline(tmp_path_factory, ens):
     ("Can I pay to have a room to myself, and how much is it?", ("$150 per night",)),
     ("剖腹产一般要住院几天？", ("剖宫产一般住院 4—5 天",)),
     ("我退休了，是职工医保，住院起付线多少？能报多少？", ("800元", "90%")),
+    ("住单人病房一天多少钱？医保能报多少？", ("价格（元）：260",)),     # a price list's header names the currency
 ])
 def test_questions_in_other_words_get_the_sentence_that_answers(pipeline, question, words):
     ans = pipeline.ask(question)

@@ -157,6 +157,33 @@ def test_a_bulleted_key_value_list_is_quoted_without_its_bullets():
         "Saturday: 9:00 a.m. to 1:00 p.m.; Sunday: closed [1].")
 
 
+def test_a_number_in_the_question_names_the_row_whose_range_holds_it():
+    tests = Hit(chunk_id="a1", doc_id="admissions", source="admissions.md", title="Admissions > Entrance assessments",
+                score=0.9, text=("Grade applied for | What is assessed | Duration\nKindergarten | Play-based observation | "
+                                 "45 minutes\nGrades 1-5 | English and Maths | 1 hour\nGrades 6-8 | English, Maths and a "
+                                 "short essay | 2 hours\nGrades 9-12 | English, Maths and Science | 2.5 hours"))
+    assert fallback_answer("What does the entrance test cover for a kid going into Grade 7, and how long is it?",
+                           [tests]) == ("Grades 6-8 - What is assessed: English, Maths and a short essay; "
+                                        "Duration: 2 hours [1].")
+    # "grade" is all it names of the entrance assessments' rows: no row is named by the number alone
+    assert not (fallback_answer("How many hours of homework should a Grade 4 student expect each night?", [tests])
+                or "").startswith("Grades 1-5")
+
+
+def test_a_bare_number_under_a_header_naming_a_currency_is_a_price():
+    prices = Hit(chunk_id="p1", doc_id="canteen", source="canteen.md", title="Lunch and the Canteen > Price list",
+                 score=0.9, text=("Item | Price (CAD)\nBreakfast set (secondary only) | 4.50\nHot lunch, primary (K-5) | "
+                                  "8.50\nHot lunch, secondary (6-12) | 9.75\nSalad bowl | 7.00"))
+    plan = Hit(chunk_id="p0", doc_id="canteen", source="canteen.md", title="Lunch and the Canteen > Ways to pay",
+               score=0.95, text="Full-year lunch plan (5 days a week): CAD 1,330 for Grades K-5, CAD 1,520 for Grades 6-12.")
+    # the row a grade names among two hot lunches, asked how much: its price is an amount under "Price (CAD)"
+    assert fallback_answer("How much is a hot lunch for a Grade 8 student if we don't buy the lunch plan?",
+                           [plan, prices]) == "Hot lunch, secondary (6-12) - Price (CAD): 9.75 [2]."
+    beds = Hit(chunk_id="b1", doc_id="prices", source="prices.csv", title="prices.csv", score=0.9,
+               text="项目名称 | 计价单位 | 价格（元） | 备注\n三人间床位费 | 床日 | 45 | 医保甲类\n单人病房床位费 | 床日 | 260 | 自费")
+    assert fallback_answer("住单人病房一天多少钱？", [beds]).startswith("单人病房床位费——计价单位：床日；价格（元）：260")
+
+
 def test_an_amount_asked_about_gets_its_tier_of_a_fee_table():
     """"到柜台往外行汇8万块钱，手续费是多少？": the counter fee is a table of tiers of amounts; the extract quoted
     the sentence on free mobile transfers. The tier holding the amount is the answer (on a boundary, the tier

@@ -60,6 +60,12 @@ def kinds(text: str) -> list[tuple]:
     ("人民币25元", [("money", 25.0, "CNY")]),
     ("５万美元", [("money", 50000.0, "USD")]),      # full-width digit, 万
     ("二十元", [("money", 20.0, "CNY")]),            # Chinese numeral
+    ("CAD 9.75", [("money", 9.75, "CAD")]),          # a Canadian school's price list
+    ("C$25", [("money", 25.0, "CAD")]),
+    ("fee of 40 AUD", [("money", 40.0, "AUD")]),
+    ("S$12", [("money", 12.0, "SGD")]),
+    ("25加元", [("money", 25.0, "CAD")]),
+    ("NT$100", [("money", 100.0, "TWD")]),
     ("3%", [("percent", 3.0, "")]),
     ("３％", [("percent", 3.0, "")]),
     ("百分之三", [("percent", 3.0, "")]),

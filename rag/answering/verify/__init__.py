@@ -8,7 +8,7 @@ per fact of the sentence that the passage does not back:
 
   * numbers, by normalised value + unit + kind (full-width digits, thousands separators, 万/亿,
     small Chinese numerals such as 三 or 十二, English number words such as "five"):
-      money      $25, USD 25, 25 dollars; 25元, ¥25, RMB 25, 人民币25元; 5万美元, €, £, HK$ ...
+      money      $25, USD 25, 25 dollars; 25元, ¥25, RMB 25, 人民币25元; 5万美元, €, £, HK$, CAD 9.75, S$, 加元 ...
       percent    3%, 3 percent, 百分之三
       time       8:00 p.m., 8pm, noon, 17:00, 下午5点 (a time without a.m./p.m. matches either)
       date       March 1, 2025; 1 March; 2025-03-01; 2025年3月1日; 3月1日

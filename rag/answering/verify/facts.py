@@ -54,7 +54,12 @@ CURRENCIES = {"$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars"
                "欧元": "EUR", "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "英镑": "GBP",
                "hk$": "HKD", "hkd": "HKD", "港元": "HKD", "港币": "HKD", "日元": "JPY", "jpy": "JPY",
                "¥": "CNY", "rmb": "CNY", "cny": "CNY", "yuan": "CNY", "元": "CNY", "人民币": "CNY",
-               "元人民币": "CNY", "块钱": "CNY"}
+               "元人民币": "CNY", "块钱": "CNY",
+               # other currencies a knowledge base may quote prices in (a Canadian school's "CAD 9.75")
+               "cad": "CAD", "c$": "CAD", "加元": "CAD", "加币": "CAD", "aud": "AUD", "a$": "AUD", "澳元": "AUD",
+               "nzd": "NZD", "nz$": "NZD", "sgd": "SGD", "s$": "SGD", "新加坡元": "SGD", "新元": "SGD",
+               "chf": "CHF", "瑞士法郎": "CHF", "twd": "TWD", "nt$": "TWD", "新台币": "TWD", "mop": "MOP",
+               "澳门元": "MOP", "澳门币": "MOP", "krw": "KRW", "韩元": "KRW", "inr": "INR"}
 # durations are compared in a base unit: weeks as days, years as months
 _UNITS = {"day": "day", "days": "day", "week": "day", "weeks": "day", "month": "month", "months": "month",
           "year": "month", "years": "month", "hour": "hour", "hours": "hour", "hr": "hour", "hrs": "hour",
@@ -203,17 +208,20 @@ def _fact_patterns():
         t = _clock(int(h), 30 if m.group(4) else int(m.group(3) or 0), m.group(1))
         return [Fact("time", t[0], text=m.group(0), loose=t[1])] if t else None
 
-    @add(rf"(US\$|HK\$|\$|€|£|¥|(?:RMB|CNY|USD|EUR|GBP|HKD|JPY|人民币)\s?)\s?({_NUM}){_MULT}")
+    @add(rf"(US\$|HK\$|NZ\$|NT\$|C\$|A\$|S\$|\$|€|£|¥|(?:RMB|CNY|USD|EUR|GBP|HKD|JPY|CAD|AUD|NZD|SGD|CHF|TWD|MOP|KRW|INR"
+         rf"|人民币)\s?)\s?({_NUM}){_MULT}")
     def money_prefix(m):
         v = _value(m.group(2), m.group(3))
         return [Fact("money", v, CURRENCIES[m.group(1).strip().lower()], m.group(0))]
 
-    @add(rf"{_B}({_NUM}|{_ZHNUM}){_MULT}\s?(元人民币|美元|美金|欧元|英镑|港元|港币|日元|元|块钱|人民币)")
+    @add(rf"{_B}({_NUM}|{_ZHNUM}){_MULT}\s?(元人民币|美元|美金|欧元|英镑|港元|港币|日元|加元|加币|澳元|新加坡元|新元|瑞士法郎|新台币|澳门元|澳门币"
+         r"|韩元|元|块钱|人民币)")
     def money_zh(m):
         v = _value(m.group(1), m.group(2))
         return [Fact("money", v, CURRENCIES[m.group(3)], m.group(0))] if v is not None else None
 
-    @add(rf"{_B}({_NUM}){_MULT}\s?(US dollars|dollars?|euros?|pounds?|yuan|RMB|CNY|USD|EUR|GBP|HKD)\b",
+    @add(rf"{_B}({_NUM}){_MULT}\s?(US dollars|dollars?|euros?|pounds?|yuan|RMB|CNY|USD|EUR|GBP|HKD|CAD|AUD|NZD|SGD"
+         r"|CHF|TWD|MOP|KRW|INR)\b",
          re.IGNORECASE)
     def money_words(m):
         return [Fact("money", _value(m.group(1), m.group(2)), CURRENCIES[m.group(3).lower()], m.group(0))]
