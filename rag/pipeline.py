@@ -24,7 +24,7 @@ from indexer.types import Filters
 from rag.answering.asks import asked_kind, asked_values, number_kinds
 from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
-from rag.answering.cite_semantic import CrossLingualSupport, cross_lingual_threshold
+from rag.answering.cite_semantic import CrossLingualSupport, SentenceVectors, cross_lingual_threshold
 from rag.answering.extract import fallback_answer, named_row, row_answer
 from rag.answering.quoting import cite_sentence
 from rag.answering.refusal import evidence, keyword_found, refusal_message, stored_thresholds
@@ -60,12 +60,15 @@ class Pipeline:
         self.refusal_threshold = refusal_threshold
         self.cross_threshold = cross_lingual_threshold(settings.generation.cite_min_similarity,
                                                        retriever.store.embed_model)
+        self._sentence_vectors: SentenceVectors | None = None
 
     def _cross(self) -> CrossLingualSupport | None:
-        """Cross-script citation support for one answer (its passage vectors are cached per answer)."""
+        """Cross-script citation support for one answer, with the sentence vectors this pipeline's answers share."""
         if self.cross_threshold is None:
             return None
-        return CrossLingualSupport(self.retriever.encoder, self.cross_threshold)
+        if self._sentence_vectors is None or self._sentence_vectors.encoder is not self.retriever.encoder:
+            self._sentence_vectors = SentenceVectors(self.retriever.encoder)
+        return CrossLingualSupport(self.retriever.encoder, self.cross_threshold, vectors=self._sentence_vectors)
 
     @property
     def store(self):

@@ -14,6 +14,9 @@ languages are used (e5, or an ensemble holding it).
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 from indexer.embed.base import Encoder
@@ -36,16 +39,49 @@ def cross_lingual_threshold(configured: float | None, embed_model: str) -> float
     return DEFAULT_THRESHOLD if reads_both_languages(embed_model) else None
 
 
+class SentenceVectors:
+    """Passage-side vectors of sentences by their text, shared by the answers of one pipeline: the passages
+    retrieved for different questions overlap, and every quote is checked against its question
+    (rag.answering.by_meaning.quote_support), so the same sentences came back to be encoded, about half of
+    a quoted answer's time. A vector depends on its text alone (the encoders give each text a forward of its
+    own), so a cached one is the one encoding would give. Bounded (`max_items`, least recently used out),
+    safe to share between threads."""
+
+    def __init__(self, encoder: Encoder, max_items: int = 8192):
+        self.encoder, self.max_items = encoder, max_items
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        found = dict(zip(missing, self.encoder.encode_passages(missing))) if missing else {}
+        with self._lock:
+            for text in texts:
+                if text in found:
+                    self._vectors[text] = found[text]
+                elif text in self._vectors:
+                    self._vectors.move_to_end(text)
+                    found[text] = self._vectors[text]
+                else:  # put out by other threads' texts meanwhile: encoded again
+                    found[text] = self.encoder.encode_passages([text])[0]
+            while len(self._vectors) > self.max_items:
+                self._vectors.popitem(last=False)
+        return np.stack([found[t] for t in texts])
+
+
 class CrossLingualSupport:
-    def __init__(self, encoder: Encoder, threshold: float = DEFAULT_THRESHOLD, max_sentences: int = 40):
+    def __init__(self, encoder: Encoder, threshold: float = DEFAULT_THRESHOLD, max_sentences: int = 40,
+                 vectors: SentenceVectors | None = None):
         self.encoder, self.threshold, self.max_sentences = encoder, threshold, max_sentences
+        self._vectors = vectors if vectors is not None and vectors.encoder is encoder else SentenceVectors(encoder)
         self._passages: dict[str, tuple[list[str], np.ndarray]] = {}  # passage text -> its sentences, vectors
         self._queries: dict[str, np.ndarray] = {}  # a sentence or question, checked against several passages
 
     def _sentences(self, passage: str) -> tuple[list[str], np.ndarray]:
         if passage not in self._passages:
             sents = [" ".join(s.split()) for s in prose_sentences(passage)][:self.max_sentences] or [passage]
-            self._passages[passage] = (sents, self.encoder.encode_passages(sents))
+            self._passages[passage] = (sents, self._vectors(sents))
         return self._passages[passage]
 
     def ranked(self, sentence: str, passage: str) -> list[tuple[float, int, str]]:
@@ -57,7 +93,7 @@ class CrossLingualSupport:
         best first; the texts are encoded as passages, once per answer."""
         key = "\x00".join(texts)
         if key not in self._passages:
-            self._passages[key] = (list(texts), self.encoder.encode_passages(list(texts)))
+            self._passages[key] = (list(texts), self._vectors(list(texts)))
         return self._ranked(sentence, *self._passages[key])
 
     def _ranked(self, sentence: str, texts: list[str], vecs: np.ndarray) -> list[tuple[float, int, str]]:

@@ -191,6 +191,38 @@ def test_chinese_question_quotes_the_closest_english_sentences_never_a_question(
     assert quote_across("北京烤鸭怎么做？", text, 1, cross) is None  # nothing close enough: refused upstream
 
 
+def test_sentence_vectors_are_shared_by_answers_and_bounded(ens):
+    import numpy as np
+
+    from rag.answering.cite_semantic import CrossLingualSupport, SentenceVectors
+
+    encoded: list[str] = []
+
+    class Counting:  # the real encoder, counting what it is asked to encode
+        def encode_passages(self, texts):
+            encoded.extend(texts)
+            return ens.encode_passages(texts)
+
+        def encode_queries(self, texts):
+            return ens.encode_queries(texts)
+
+    counting = Counting()
+    shared = SentenceVectors(counting, max_items=3)
+    texts = ["The card fee is five dollars.", "Branches open at nine.", "手续费为每笔5元。"]
+    vecs = shared(texts)
+    assert np.allclose(vecs, ens.encode_passages(texts), atol=1e-5)  # what encoding gives
+    # a second answer over the same passage sentences encodes none of them again
+    first = CrossLingualSupport(counting, vectors=shared)
+    second = CrossLingualSupport(counting, vectors=shared)
+    assert first.closest("How much is the card fee?", texts)[0][2] == texts[0]
+    assert second.closest("What is the fee?", texts[::-1])[0][2] == texts[0]
+    assert encoded == texts
+    shared(["A fourth sentence about wires."])  # past max_items: the least recently used goes
+    assert list(shared._vectors) == [texts[1], texts[0], "A fourth sentence about wires."]  # texts[2]: used longest ago
+    # vectors of another encoder are never borrowed
+    assert CrossLingualSupport(ens, vectors=shared)._vectors is not shared
+
+
 def test_a_time_range_is_one_answer_sentence_and_keeps_its_periods():
     from rag.answering.cite import split_sentences
     from rag.answering.quoting import cite_sentence
