@@ -30,6 +30,7 @@ from rag.answering.quoting import cite_sentence
 from rag.answering.refusal import evidence, keyword_found, refusal_message, stored_thresholds
 from rag.answering.table_rows import named_row_words
 from rag.answering.types import Answer
+from rag.answering.verify import denies_charge
 from rag.config import Settings
 from rag.generation.base import Generator
 from rag.generation.factory import make_generator
@@ -284,13 +285,27 @@ class Pipeline:
         shop?" -> the lost property office); (None, "") when there is no extract. A follow-up ("And a domestic
         one?") is checked as it was searched (`query`): with the question it follows."""
         text = fallback_answer(question, hits, cross, min_meaning=self.min_meaning(question))
-        if text is not None and asked_kind(question) == "phone" and not number_kinds(text) & {"phone", "contact"}:
-            # "What's the direct phone number for the Cancer Center?" quoted free parking for its patients: the
-            # extract gives a number whenever a passage sharing the question's words has one
-            return None, "the passages give no phone number for it"
+        if text is not None and (missing := _not_given(question, text)):
+            return None, f"the passages give no {missing} for it"
         if text is not None and not _quote_holds(query or question, text, hits, cross, self.min_quote(question)):
             return None, "the closest sentence of the passages does not match the question"
         return text, ""
+
+
+# what a question asking for that kind of number needs from a quote: a phone number; an amount (a share of
+# one, "3%"), or that it costs nothing. Any other kind may be answered in words ("the same day", "当天").
+_GIVES = {"phone": ("phone number", {"phone", "contact"}), "money": ("amount", {"money", "percent"})}
+
+
+def _not_given(question: str, quote: str) -> str | None:
+    """What the quote does not give that the question asks for: "phone number" for "What's the direct phone
+    number for the Cancer Center?" answered with free parking for its patients, "amount" for "叫你们医院的救护车
+    出车一次收多少钱？" answered with the car park's size. The extract quotes a sentence giving one whenever a
+    passage sharing the question's words has one, so none is given here. None when the quote gives it."""
+    kind = asked_kind(question)
+    if kind not in _GIVES or number_kinds(quote) & _GIVES[kind][1] or (kind == "money" and denies_charge(quote)):
+        return None
+    return _GIVES[kind][0]
 
 
 def _quote_holds(question: str, quote: str, hits: list, cross, min_quote: float | None) -> bool:

@@ -11,7 +11,8 @@ import re
 from rag.answering.verify import ADDRESS, number_facts
 
 _ASKS = (
-    ("duration", re.compile(r"多久|多长时间|多少(?:个工作)?[天日]|几[天日]|几个(?:工作日|小时|月)|how long|how soon"
+    ("duration", re.compile(r"多久|多长时间|多少(?:个工作)?[天日]|多少个?(?:年|月|小时|分钟|周|星期)(?![费级])|几[天日]"
+                            r"|几个(?:工作日|小时|月)|how long|how soon"
                             r"|how many (?:business |working )?(?:days|hours|weeks|months|years)", re.IGNORECASE)),
     ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息|限额|额度)(?:是|有)?多少|能?[借贷转取存汇][款账]?多少"
                          r"|(?:哪些|什么)(?:费用?|收费)|how much|what (?:is|are) the (?:\w+ )?(?:fees?|costs?|charges?|price|limits?)"

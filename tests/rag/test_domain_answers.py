@@ -69,3 +69,10 @@ def test_a_phone_number_asked_for_and_not_given_is_the_refusal(pipeline):
     ans = pipeline.ask("What's the direct phone number for the Cancer Center?")
     assert ans.refused and not ans.citations, ans.answer
     assert ans.fallback_reason == "the passages give no phone number for it"
+
+
+def test_an_amount_asked_for_and_not_given_is_the_refusal(pipeline):
+    # had: the car park's size and opening hours, which say nothing of an ambulance or a price
+    ans = pipeline.ask("叫你们医院的救护车出车一次收多少钱？")
+    assert ans.refused and not ans.citations, ans.answer
+    assert ans.fallback_reason == "the passages give no amount for it"

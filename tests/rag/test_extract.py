@@ -323,6 +323,8 @@ def test_how_many_asks_for_a_count():
     assert asked_kind("How many days do I have to cover an overdraft?") == "duration"
     assert asked_kind("每天能取几次？") == "number"
     assert asked_kind("个人贷款最多能借多少？") == "money"
+    assert asked_kind("房贷最长能贷多少年？") == "duration"  # 能贷多少 asks for money, 多少年 for years
+    assert asked_kind("要等多少个月？") == "duration" and asked_kind("年费是多少？") == "money"
     table = _hit(0, "| Item | Fee |\n|---|---|\n| Overdraft fee (per item we pay) | $29 |\n"
                     "| Maximum overdraft fees per day | 3 fees ($87) |\n"
                     "| Continuous overdraft fee (account overdrawn 7 consecutive calendar days) | $25 |\n"

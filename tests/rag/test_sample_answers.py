@@ -38,6 +38,8 @@ QUESTIONS: dict[str, tuple[str, ...] | None] = {
     # bounces)", 第二套住房 最低首付比例): quoted by meaning; the inactivity fee and 首付款收据 had been
     "What's the fee if I bounce a check?": ("$12",),
     "二套房首付多少？": ("30%",),
+    # a duration, not an amount: the age rule had been quoted; the maximum term is the table's row
+    "房贷最长能贷多少年？": ("最长贷款期限", "30年"),
 }
 
 
@@ -87,6 +89,16 @@ def test_a_quote_off_the_question_is_the_refusal(pipeline, question):
     ans = pipeline.ask(question)
     assert ans.refused and not ans.citations, (question, ans.answer)
     assert "does not match the question" in ans.fallback_reason
+
+
+@pytest.mark.parametrize("question", [
+    "信用卡年费多少钱？",  # had: the debit card's fee deduction rule; the sample gives no credit card fee
+    "Somebody used my lost debit card and I only told the bank a week later. How much could I be on the hook for?",
+])
+def test_an_amount_asked_for_and_not_given_is_the_refusal(pipeline, question):
+    ans = pipeline.ask(question)
+    assert ans.refused and not ans.citations, (question, ans.answer)
+    assert ans.fallback_reason == "the passages give no amount for it"
 
 
 def test_a_follow_up_quote_is_checked_against_the_question_it_follows(pipeline):

@@ -66,6 +66,8 @@ def kinds(text: str) -> list[tuple]:
     ("S$12", [("money", 12.0, "SGD")]),
     ("25加元", [("money", 25.0, "CAD")]),
     ("NT$100", [("money", 100.0, "TWD")]),
+    ("Price (CAD): 140.", [("money", 140.0, "CAD")]),  # a table row quoted with its header
+    ("价格（元）：260", [("money", 260.0, "CNY")]),
     ("3%", [("percent", 3.0, "")]),
     ("３％", [("percent", 3.0, "")]),
     ("百分之三", [("percent", 3.0, "")]),

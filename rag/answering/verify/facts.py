@@ -226,6 +226,12 @@ def _fact_patterns():
     def money_words(m):
         return [Fact("money", _value(m.group(1), m.group(2)), CURRENCIES[m.group(3).lower()], m.group(0))]
 
+    # a table row as a sentence, its column's currency in the header: "Price (CAD): 9.75", "价格（元）：260"
+    @add(rf"[(（]\s*([A-Z]{{3}}|[A-Z]{{0,2}}\$|€|£|¥|元|美元|港元|欧元|英镑|日元|加元|澳元)\s*[)）]\s*[:：]\s*({_NUM})(?!\d|\.\d)")
+    def money_header(m):
+        unit = CURRENCIES.get(m.group(1).lower())
+        return [Fact("money", _value(m.group(2)), unit, m.group(0))] if unit else None
+
     @add(rf"{_B}({_NUM})\s?(?:%|percent\b|per cent\b)|百分之\s?({_NUM}|{_ZHNUM})", re.IGNORECASE)
     def percent(m):
         v = _value(m.group(1) or m.group(2))
