@@ -21,11 +21,11 @@ from indexer.embed.ensemble import score_spread
 from indexer.kbs import KBManager
 from indexer.script import cross_script, language
 from indexer.types import Filters
-from rag.answering.asks import asked_kind, asked_values, number_kinds
+from rag.answering.asks import asked_kind, asked_thing, asked_values, number_kinds
 from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
-from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
+from rag.answering.cite import MARKER, StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, SentenceVectors, cross_lingual_threshold
-from rag.answering.extract import fallback_answer, named_row, row_answer
+from rag.answering.extract import fallback_answer, holds_none_of, named_row, row_answer
 from rag.answering.quoting import cite_sentence
 from rag.answering.refusal import evidence, keyword_found, refusal_message, stored_thresholds
 from rag.answering.table_rows import named_row_words
@@ -287,6 +287,9 @@ class Pipeline:
         text = fallback_answer(question, hits, cross, min_meaning=self.min_meaning(question))
         if text is not None and (missing := _not_given(question, text)):
             return None, f"the passages give no {missing} for it"
+        if text is not None and (thing := asked_thing(question)) and holds_none_of(thing, MARKER.sub(" ", text)):
+            # "网点有停车位吗？" had quoted the branches' accessibility sentence, which shares 网点 only
+            return None, "the quote does not name what the question asks is there"
         if text is not None and not _quote_holds(query or question, text, hits, cross, self.min_quote(question)):
             return None, "the closest sentence of the passages does not match the question"
         return text, ""

@@ -62,3 +62,22 @@ def asked_values(question: str, text: str) -> frozenset[tuple[str, object]]:
     if kind == "contact":
         values.update(("address", m.group(0).rstrip(".,;").lower()) for m in _ADDRESS.finditer(text))
     return frozenset(values)
+
+
+# a question whether something exists or is offered, and the thing ("Is there free Wi-Fi in the branches?",
+# "网点有停车位吗？", "有没有给家属住的宾馆")
+_EXISTS = re.compile(r"\b(?:is|are) there\s+(?:an?\s+|any\s+|some\s+)?(?P<en>[^?,;]+)"
+                     r"|\bdo(?:es)? (?:you|the \w+|your \w+) (?:have|offer|sell|provide)\s+(?:an?\s+|any\s+)?(?P<en2>[^?,;]+)"
+                     r"|有没有(?P<zh>[^？?，,。；;]+)|有(?P<zh2>[^？?，,。；;有]{1,12})吗", re.IGNORECASE)
+# "is there a way to get out of paying?", "有没有办法免掉？" ask how, not whether a thing is there
+_A_WAY = re.compile(r"\s*(?:ways?|options?|chance|possibility)\b|\s*(?:办法|方法|可能|途径|必要)", re.IGNORECASE)
+
+
+def asked_thing(question: str) -> str | None:
+    """The thing a question asks whether there is ("free Wi-Fi in the branches", "停车位"), or None: it asks
+    no such thing, or asks for a way ("is there a way to ...", "有没有办法 ...")."""
+    m = _EXISTS.search(question)
+    if m is None:
+        return None
+    thing = next(g for g in m.groups() if g)
+    return None if _A_WAY.match(thing) else thing

@@ -145,6 +145,13 @@ def _lead_shared(q: set[str], sentence: str, lead: str | None) -> int:
     return len((q - _words(sentence)) & _words(lead)) if lead else 0
 
 
+def holds_none_of(phrase: str, text: str) -> bool:
+    """Does `text` hold none of the content words of `phrase` (as the extract counts them, `_words`), which
+    has some?"""
+    words = _words(phrase)
+    return bool(words) and not words & _words(text)
+
+
 def _words(text: str) -> set[str]:
     """Content words, each of a group of equivalents as its group (rag.answering.equivalents), without the
     words that ask (`_ASKING`): "as long as you report the loss" shares nothing with "How long ...?"."""

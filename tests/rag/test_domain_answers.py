@@ -56,6 +56,7 @@ def test_a_plain_text_heading_does_not_run_into_the_quote(pipeline, question, op
 @pytest.mark.parametrize("question", [
     "Is there a gift shop, and what time does it open?",           # had: the lost property office's number
     "医院附近有没有给家属住的便宜宾馆？",                               # had: one relative may wait with the patient
+    "住院病房有Wi-Fi吗？密码是多少？",                                  # had: the discharge payment windows
 ])
 def test_about_the_hospital_but_not_in_its_documents_is_the_refusal(pipeline, question):
     ans = pipeline.ask(question)

@@ -316,6 +316,19 @@ def test_a_question_and_a_passage_saying_the_same_thing_in_other_words_match():
         "The maximum you can send per day by wire is 50,000 dollars [1]."
 
 
+def test_what_a_question_asks_whether_there_is():
+    from rag.answering.asks import asked_thing
+
+    assert asked_thing("Is there free Wi-Fi in the branches?") == "free Wi-Fi in the branches"
+    assert asked_thing("Do you offer student credit cards with cashback?") == "student credit cards with cashback"
+    assert asked_thing("网点有停车位吗？") == "停车位"
+    assert asked_thing("医院附近有没有给家属住的便宜宾馆？") == "给家属住的便宜宾馆"
+    # asking for a way is asking how; no thing is asked about at all
+    assert asked_thing("Is there a way to get out of paying?") is None
+    assert asked_thing("普卡年费多少？有没有办法免掉？") is None
+    assert asked_thing("How much is a wire transfer?") is None
+
+
 def test_how_many_asks_for_a_count():
     from rag.answering.asks import asked_kind
 

@@ -101,6 +101,16 @@ def test_an_amount_asked_for_and_not_given_is_the_refusal(pipeline, question):
     assert ans.fallback_reason == "the passages give no amount for it"
 
 
+def test_a_thing_asked_for_and_not_named_by_the_quote_is_the_refusal(pipeline):
+    # had: "所有网点均设有无障碍通道和爱心窗口 ...", which shares 网点 and says nothing of parking
+    ans = pipeline.ask("网点有停车位吗？")
+    assert ans.refused and not ans.citations, ans.answer
+    assert ans.fallback_reason == "the quote does not name what the question asks is there"
+    # "有没有办法免掉" asks how to avoid the fee, not whether a thing is there: the fee row answers it
+    ans = pipeline.ask("普卡一年收多少年费？有没有办法免掉？")
+    assert not ans.refused and "首年免收" in ans.answer, ans.answer
+
+
 def test_a_follow_up_quote_is_checked_against_the_question_it_follows(pipeline):
     """"And a domestic one?" alone is far from any sentence; searched with the question before it, it is
     checked with it too, and answered."""
