@@ -287,8 +287,7 @@ class Pipeline:
         text = fallback_answer(question, hits, cross, min_meaning=self.min_meaning(question))
         if text is not None and (missing := _not_given(question, text)):
             return None, f"the passages give no {missing} for it"
-        if text is not None and (thing := asked_thing(question)) and holds_none_of(thing, MARKER.sub(" ", text)):
-            # "网点有停车位吗？" had quoted the branches' accessibility sentence, which shares 网点 only
+        if text is not None and _thing_not_named(question, text):
             return None, "the quote does not name what the question asks is there"
         if text is not None and not _quote_holds(query or question, text, hits, cross, self.min_quote(question)):
             return None, "the closest sentence of the passages does not match the question"
@@ -309,6 +308,15 @@ def _not_given(question: str, quote: str) -> str | None:
     if kind not in _GIVES or number_kinds(quote) & _GIVES[kind][1] or (kind == "money" and denies_charge(quote)):
         return None
     return _GIVES[kind][0]
+
+
+def _thing_not_named(question: str, quote: str) -> bool:
+    """Does a question asking whether something is there (rag.answering.asks.asked_thing) get a quote that
+    holds none of the thing's words? "网点有停车位吗？" had quoted the branches' accessibility sentence, which
+    shares 网点 only. A quote in another script than the question shares no words with it by nature: not
+    judged here (quote_across has its own bar)."""
+    thing = asked_thing(question)
+    return bool(thing) and not cross_script(question, quote) and holds_none_of(thing, MARKER.sub(" ", quote))
 
 
 def _quote_holds(question: str, quote: str, hits: list, cross, min_quote: float | None) -> bool:

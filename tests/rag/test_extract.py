@@ -329,6 +329,15 @@ def test_what_a_question_asks_whether_there_is():
     assert asked_thing("How much is a wire transfer?") is None
 
 
+def test_a_quote_must_name_the_thing_asked_about_in_its_own_script():
+    from rag.pipeline import _thing_not_named
+
+    assert _thing_not_named("网点有停车位吗？", "所有网点均设有无障碍通道和爱心窗口[1]。")
+    assert not _thing_not_named("网点有停车位吗？", "各网点均提供免费停车位[1]。")
+    # an English quote for a Chinese question shares no word with it by nature: left to quote_across's bar
+    assert not _thing_not_named("网点有停车位吗？", "Free parking is available at every branch [1].")
+
+
 def test_how_many_asks_for_a_count():
     from rag.answering.asks import asked_kind
 
