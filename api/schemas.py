@@ -158,7 +158,9 @@ class AnswerOut(BaseModel):
                                                  "answer gives no amount, where the passages do', or why an "
                                                  "answer was refused after passages on the subject were found: "
                                                  "'the closest sentence of the passages does not match the "
-                                                 "question'")
+                                                 "question', 'the passages give no amount for it' (or no phone "
+                                                 "number), 'the quote does not name what the question asks is "
+                                                 "there'")
     mode: str = Field("generate", description="'generate': written by the generator; 'extract': no generator, "
                                               "the answer quotes the passages ([answer] mode; the default "
                                               "with the bundled model, in both languages); 'refuse': "
