@@ -159,8 +159,8 @@ class AnswerOut(BaseModel):
                                                  "answer was refused after passages on the subject were found: "
                                                  "'the closest sentence of the passages does not match the "
                                                  "question', 'the passages give no amount for it' (or no phone "
-                                                 "number), 'the quote does not name what the question asks is "
-                                                 "there'")
+                                                 "number), 'the quoted passage does not mention what the question "
+                                                 "asks about'")
     mode: str = Field("generate", description="'generate': written by the generator; 'extract': no generator, "
                                               "the answer quotes the passages ([answer] mode; the default "
                                               "with the bundled model, in both languages); 'refuse': "

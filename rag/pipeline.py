@@ -288,7 +288,7 @@ class Pipeline:
         if text is not None and (missing := _not_given(question, text)):
             return None, f"the passages give no {missing} for it"
         if text is not None and _thing_not_named(question, text):
-            return None, "the quote does not name what the question asks is there"
+            return None, "the quoted passage does not mention what the question asks about"
         if text is not None and not _quote_holds(query or question, text, hits, cross, self.min_quote(question)):
             return None, "the closest sentence of the passages does not match the question"
         return text, ""

@@ -105,7 +105,7 @@ def test_a_thing_asked_for_and_not_named_by_the_quote_is_the_refusal(pipeline):
     # had: "所有网点均设有无障碍通道和爱心窗口 ...", which shares 网点 and says nothing of parking
     ans = pipeline.ask("网点有停车位吗？")
     assert ans.refused and not ans.citations, ans.answer
-    assert ans.fallback_reason == "the quote does not name what the question asks is there"
+    assert ans.fallback_reason == "the quoted passage does not mention what the question asks about"
     # "有没有办法免掉" asks how to avoid the fee, not whether a thing is there: the fee row answers it
     ans = pipeline.ask("普卡一年收多少年费？有没有办法免掉？")
     assert not ans.refused and "首年免收" in ans.answer, ans.answer
