@@ -44,9 +44,7 @@ def main() -> None:
         index_calibrated(settings, "sample", manager, [str(REPO / "data" / "sample")])
         pipe = build_pipeline(settings, "sample", manager, reranker=None)
         pipe.warm_up()
-        from rag.answering.cite_semantic import SentenceVectors
-
-        shared = SentenceVectors(pipe.retriever.encoder)
+        shared = pipe._sentence_vectors  # the pipeline's own; None makes each answer keep its own
         times: dict[str, list[list[float]]] = {"shared": [], "per answer": []}
         answers: dict[str, dict[str, str]] = {"shared": {}, "per answer": {}}
         for r in range(args.rounds):
@@ -54,7 +52,6 @@ def main() -> None:
                 times[arm].append([])
             for i, q in enumerate(questions):
                 for arm in (("shared", "per answer") if (r + i) % 2 == 0 else ("per answer", "shared")):
-                    # None: the pipeline makes a cache for this one answer, as every answer had before
                     pipe._sentence_vectors = shared if arm == "shared" else None
                     t = time.perf_counter()
                     answers[arm][q] = pipe.ask(q).answer

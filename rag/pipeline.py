@@ -61,14 +61,13 @@ class Pipeline:
         self.refusal_threshold = refusal_threshold
         self.cross_threshold = cross_lingual_threshold(settings.generation.cite_min_similarity,
                                                        retriever.store.embed_model)
-        self._sentence_vectors: SentenceVectors | None = None
+        self._sentence_vectors: SentenceVectors | None = SentenceVectors(retriever.encoder)
 
     def _cross(self) -> CrossLingualSupport | None:
         """Cross-script citation support for one answer, with the sentence vectors this pipeline's answers share."""
         if self.cross_threshold is None:
             return None
-        if self._sentence_vectors is None or self._sentence_vectors.encoder is not self.retriever.encoder:
-            self._sentence_vectors = SentenceVectors(self.retriever.encoder)
+        # vectors of another encoder than the retriever's (or None) are not shared: this answer gets its own
         return CrossLingualSupport(self.retriever.encoder, self.cross_threshold, vectors=self._sentence_vectors)
 
     @property

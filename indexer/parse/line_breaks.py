@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from indexer.script import is_cjk
 from indexer.tokenize import count_tokens
 
 # a list item's opening: a bullet, "2." / "2)" / "2、", "一、", "（3）"
@@ -20,7 +21,6 @@ _ITEM = re.compile(r"^(?:[-*•·]\s|\d{1,2}[.)、．]\s*\S|[一二三四五六�
 # a heading ends no sentence and holds no "key: value" pair
 _ENDS_SENTENCE = re.compile(r"[.!?;:,。！？；：，、…]$")
 _KEY_VALUE = re.compile(r"[:：]\s*\S")
-_HEADING_TOKENS = {"latin": 6, "cjk": 8}  # shorter lines that end no sentence are headings ("Payment plans")
 # how far past the last element an element's words are looked for: unstructured's elements come in
 # source order, close together; bounded so a text it changed cannot make every search scan the file
 _WINDOW = 4
@@ -59,12 +59,9 @@ def _rejoin(text: str, span: str) -> str:
     return out
 
 
-def opens_item(line: str) -> bool:
-    """Does the line open a list item (a bullet, "2.", "一、", "（3）")?"""
-    return bool(_ITEM.match(line))
-
-
 def _heading_like(line: str) -> bool:
-    cjk = any("\u3400" <= c <= "\u9fff" for c in line)
-    return (count_tokens(line) < _HEADING_TOKENS["cjk" if cjk else "latin"]
+    """Short (under 6 words, 8 tokens in Chinese: "Payment plans", "一、探视时间"), ending no sentence and holding
+    no "key: value" pair. Unlike rag.text.is_heading (the answer side, which indexer may not import), a line
+    ending in ")" or a digit counts: "Paying for yourself (self-pay)" heads its paragraph."""
+    return (count_tokens(line) < (8 if is_cjk(line) else 6)
             and not _ENDS_SENTENCE.search(line) and not _KEY_VALUE.search(line))

@@ -44,29 +44,27 @@ class SentenceVectors:
     retrieved for different questions overlap, and every quote is checked against its question
     (rag.answering.by_meaning.quote_support), so the same sentences came back to be encoded, about half of
     a quoted answer's time. A vector depends on its text alone (the encoders give each text a forward of its
-    own), so a cached one is the one encoding would give. Bounded (`max_items`, least recently used out),
-    safe to share between threads."""
+    own), so a cached one is the one encoding would give. Bounded (`max_items`, least recently used out;
+    4096 of the default encoders' 769-float vectors are 12.6 MB a KB), safe to share between threads: the
+    encoding runs outside the lock."""
 
-    def __init__(self, encoder: Encoder, max_items: int = 8192):
+    def __init__(self, encoder: Encoder, max_items: int = 4096):
         self.encoder, self.max_items = encoder, max_items
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        found = dict(zip(missing, self.encoder.encode_passages(missing))) if missing else {}
-        with self._lock:
-            for text in texts:
-                if text in found:
-                    self._vectors[text] = found[text]
-                elif text in self._vectors:
-                    self._vectors.move_to_end(text)
-                    found[text] = self._vectors[text]
-                else:  # put out by other threads' texts meanwhile: encoded again
-                    found[text] = self.encoder.encode_passages([text])[0]
-            while len(self._vectors) > self.max_items:
-                self._vectors.popitem(last=False)
+            found = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for text in found:
+                self._vectors.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            found.update(zip(missing, self.encoder.encode_passages(missing)))
+            with self._lock:
+                self._vectors.update((t, found[t]) for t in missing)
+                while len(self._vectors) > self.max_items:
+                    self._vectors.popitem(last=False)
         return np.stack([found[t] for t in texts])
 
 

@@ -30,8 +30,7 @@ from indexer.chunk import split_sentences as chunk_sentences
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.asks import asked_kind, number_kinds
-from rag.answering.verify import CHARGE_WORDS, denies_charge, number_facts
-from rag.answering.verify.facts import CURRENCIES
+from rag.answering.verify import CHARGE_WORDS, HEADER_CURRENCY, denies_charge, number_facts
 from rag.text import ITEM_NUMBER, KEY_VALUE, is_heading, join_wrapped_lines
 
 _RULE = re.compile(r"^[\s|:-]+$")
@@ -434,35 +433,30 @@ def named_row_words(passage: str, question: str) -> frozenset[str]:
     return frozenset(tokenize(" ".join(row.cells[1:] + row.header[1:]))) - row.key_tokens
 
 
-# a column's currency in its header ("Price (CAD)", "Fee ($)", "费用（元）"): its cells' bare numbers are amounts
-_HEAD_CURRENCY = re.compile(r"[(（]\s*([A-Z]{3}|[A-Z]{0,2}\$|€|£|¥|[\u4e00-\u9fff]{1,4})\s*[)）]")
-_BARE_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
-
-
 def row_kinds(cells: tuple[str, ...], header: tuple[str, ...]) -> frozenset[str]:
-    """The kinds of number a row's cells after the first state (rag.answering.asks.number_kinds), a bare
-    number under a header naming a currency counting as an amount: "Hot lunch, secondary (6-12) | 9.75"
-    under "Item | Price (CAD)" gives a price."""
-    header = header[-len(cells):] if len(header) > len(cells) else header + ("",) * (len(cells) - len(header))
-    texts = []
-    for cell, head in zip(cells[1:], header[1:]):
-        unit = m.group(1) if (m := _HEAD_CURRENCY.search(head)) and m.group(1).lower() in CURRENCIES else None
-        if unit and _BARE_NUMBER.fullmatch(cell.strip()):
-            cell = f"{cell.strip()}{unit}" if is_cjk(unit) else f"{unit} {cell.strip()}"
-        texts.append(cell)
-    return number_kinds(" ".join(texts))
+    """The kinds of number a row's cells after the first state (rag.answering.asks.number_kinds), a cell under
+    a header naming a currency read with it: "Hot lunch, secondary (6-12) | 9.75" under "Item | Price (CAD)"
+    gives a price, as "(CAD): 9.75" (verify's HEADER_CURRENCY)."""
+    heads = _aligned(header, len(cells))
+    return number_kinds(" ".join(f"{m.group(0)}: {c}" if (m := HEADER_CURRENCY.search(h)) else c
+                                 for h, c in zip(heads[1:], cells[1:])))
+
+
+def _aligned(header: tuple[str, ...], n: int) -> tuple[str, ...]:
+    """A table's header for a row of `n` cells: a header longer than the row is aligned from the right (text
+    may run into it before its first cell: "... listed for your account. | Account | Monthly fee |"); a
+    shorter one names the first columns."""
+    return header[-n:] if len(header) > n else header + ("",) * (n - len(header))
 
 
 def _row_text(cells: tuple[str, ...], header: tuple[str, ...]) -> str | None:
     """A row as a sentence, each cell after the first with its column's header."""
     if len(cells) < 2:
         return None
-    # a header longer than the row is aligned from the right: text may run into it before its first
-    # cell ("... listed for your account. | Account | Monthly fee |"); a shorter one names the first columns
     n, key = len(cells), cells[0]
     if n == 2 and not any(header):  # a line of a "name: value" list, as written
         return f"{key}{'：' if is_cjk(key) else ': '}{cells[1]}"
-    header = header[-n:] if len(header) > n else header + ("",) * (n - len(header))
+    header = _aligned(header, n)
     zh = is_cjk(key + "".join(header))
     pairs = [(h, c) for h, c in zip(header[1:], cells[1:]) if c]
     if not pairs:

@@ -33,6 +33,10 @@ class Fact:
         return set()
 
 
+# a column's currency in a table's header ("Price (CAD)", "Fee ($)", "价格（元）"; a name of CURRENCIES): the
+# column's numbers are amounts (`money_header`, rag.answering.table_rows.row_kinds)
+HEADER_CURRENCY = re.compile(r"[(（]\s*([A-Z]{3}|[A-Z]{0,2}\$|€|£|¥|[\u4e00-\u9fff]{1,4})\s*[)）]")
+
 # citation markers, as rag.answering.cite.MARKER reads them (cite imports this module)
 MARKER = re.compile(r"[\[【［]\s*\d{1,3}(?:\s*[,，、;；\-–~]\s*\d{1,3})*\s*[\]】］]")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)、]|[一二三四五六七八九十]+、)\s*")
@@ -227,7 +231,7 @@ def _fact_patterns():
         return [Fact("money", _value(m.group(1), m.group(2)), CURRENCIES[m.group(3).lower()], m.group(0))]
 
     # a table row as a sentence, its column's currency in the header: "Price (CAD): 9.75", "价格（元）：260"
-    @add(rf"[(（]\s*([A-Z]{{3}}|[A-Z]{{0,2}}\$|€|£|¥|元|美元|港元|欧元|英镑|日元|加元|澳元)\s*[)）]\s*[:：]\s*({_NUM})(?!\d|\.\d)")
+    @add(HEADER_CURRENCY.pattern + rf"\s*[:：]\s*({_NUM})(?!\d|\.\d)")
     def money_header(m):
         unit = CURRENCIES.get(m.group(1).lower())
         return [Fact("money", _value(m.group(2)), unit, m.group(0))] if unit else None
