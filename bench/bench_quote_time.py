@@ -44,7 +44,7 @@ def main() -> None:
         index_calibrated(settings, "sample", manager, [str(REPO / "data" / "sample")])
         pipe = build_pipeline(settings, "sample", manager, reranker=None)
         pipe.warm_up()
-        shared = pipe._sentence_vectors  # the pipeline's own; None makes each answer keep its own
+        shared = pipe.sentence_vectors
         times: dict[str, list[list[float]]] = {"shared": [], "per answer": []}
         answers: dict[str, dict[str, str]] = {"shared": {}, "per answer": {}}
         for r in range(args.rounds):
@@ -52,7 +52,7 @@ def main() -> None:
                 times[arm].append([])
             for i, q in enumerate(questions):
                 for arm in (("shared", "per answer") if (r + i) % 2 == 0 else ("per answer", "shared")):
-                    pipe._sentence_vectors = shared if arm == "shared" else None
+                    pipe.sentence_vectors = shared if arm == "shared" else None
                     t = time.perf_counter()
                     answers[arm][q] = pipe.ask(q).answer
                     times[arm][-1].append(time.perf_counter() - t)

@@ -93,7 +93,7 @@ def _print_answer(ans, streamed: str | None) -> None:
 
 
 def _short(sentence: str, limit: int = 70) -> str:
-    from rag.answering.cite import MARKER
+    from rag.answering.markers import MARKER
 
     text = re.sub(r"\s+([.,;:!?。，；：！？])", r"\1", " ".join(MARKER.sub(" ", sentence).split()))
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"

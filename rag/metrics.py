@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from indexer.script import CJK_RANGES
-from rag.answering.cite import MARKER
+from rag.answering.markers import MARKER
 
 _TOKEN = re.compile(rf"[{CJK_RANGES}]|(?:(?![{CJK_RANGES}])[^\W_])+")
 _ARTICLES = {"a", "an", "the"}

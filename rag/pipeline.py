@@ -23,9 +23,10 @@ from indexer.script import cross_script, language
 from indexer.types import Filters
 from rag.answering.asks import asked_kind, asked_thing, asked_values, number_kinds
 from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
-from rag.answering.cite import MARKER, StreamCiter, cite, content_tokens, is_refusal
+from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, SentenceVectors, cross_lingual_threshold
 from rag.answering.extract import fallback_answer, holds_none_of, named_row, row_answer
+from rag.answering.markers import MARKER
 from rag.answering.quoting import cite_sentence
 from rag.answering.refusal import evidence, keyword_found, refusal_message, stored_thresholds
 from rag.answering.table_rows import named_row_words
@@ -61,14 +62,15 @@ class Pipeline:
         self.refusal_threshold = refusal_threshold
         self.cross_threshold = cross_lingual_threshold(settings.generation.cite_min_similarity,
                                                        retriever.store.embed_model)
-        self._sentence_vectors: SentenceVectors | None = SentenceVectors(retriever.encoder)
+        # sentence vectors shared by this pipeline's answers; None: each answer encodes its own (bench/bench_quote_time.py)
+        self.sentence_vectors: SentenceVectors | None = SentenceVectors(retriever.encoder)
 
     def _cross(self) -> CrossLingualSupport | None:
         """Cross-script citation support for one answer, with the sentence vectors this pipeline's answers share."""
         if self.cross_threshold is None:
             return None
         # vectors of another encoder than the retriever's (or None) are not shared: this answer gets its own
-        return CrossLingualSupport(self.retriever.encoder, self.cross_threshold, vectors=self._sentence_vectors)
+        return CrossLingualSupport(self.retriever.encoder, self.cross_threshold, vectors=self.sentence_vectors)
 
     @property
     def store(self):
@@ -295,6 +297,8 @@ class Pipeline:
 
 # what a question asking for that kind of number needs from a quote: a phone number; an amount (a share of
 # one, "3%"), or that it costs nothing. Any other kind may be answered in words ("the same day", "当天").
+# what answers a question asking for a phone number or an amount. A phone question is answered by any way to
+# get in touch: "report it at fraud@... or in the app" is the documents' own answer, not a wrong one.
 _GIVES = {"phone": ("phone number", {"phone", "contact"}), "money": ("amount", {"money", "percent"})}
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
+from rag.answering.markers import MARKER
 from rag.answering.quoting import cite_sentence, quotable, unnumbered
 from rag.answering.table_rows import row_sentences
-from rag.answering.verify import MARKER
 from rag.text import prose_sentences
 
 

@@ -32,6 +32,7 @@ from indexer.chunk import period_continues
 from indexer.script import cross_script
 from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
+from rag.answering.markers import MARKER, MARKER_GROUP
 from rag.answering.table_rows import free_row, other_row, subject_elsewhere
 from rag.answering.types import Citation
 from rag.answering.verify import NO_DENIAL, contested, verify
@@ -39,9 +40,6 @@ from rag.answering.verify import check as check_facts
 from rag.text import prose_sentences
 from rag.types import Hit
 
-_NUM_LIST = r"\d{1,3}(?:\s*(?:[,，、;；]|[-–~])\s*\d{1,3})*"
-MARKER = re.compile(rf"[\[【［]\s*({_NUM_LIST})\s*[\]】］]")
-MARKER_GROUP = re.compile(rf"(?:[ \t]*{MARKER.pattern})+")
 # a sentence ends after terminal punctuation (+ closing quotes/brackets, + citation markers) that is
 # followed by white space or the end (ASCII), or right after CJK terminal punctuation; or at a newline
 _END = re.compile(rf"(?:[.!?]+|[。！？!?]+)[\"'”’)」』）]*(?:[ \t]*{MARKER.pattern})*")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from indexer.script import CJK_RANGES
 from indexer.tokenize import count_tokens as approx_tokens
-from rag.answering.cite import MARKER_GROUP
+from rag.answering.markers import MARKER_GROUP
 from rag.generation.passage_select import fit_passage
 from rag.types import Hit
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from indexer.parse.encoding import read_text
-from rag.answering.cite import MARKER, cite
+from rag.answering.cite import cite
+from rag.answering.markers import MARKER
 from rag.answering.types import Answer
 from rag.answering.verify import NO_DENIAL, check, code_terms, english_names, number_facts, single_names, verify
 from rag.text import prose_sentences

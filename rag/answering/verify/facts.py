@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from indexer.script import CJK_RANGES
+from rag.answering.markers import MARKER
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,6 @@ class Fact:
 # column's numbers are amounts (`money_header`, rag.answering.table_rows.row_kinds)
 HEADER_CURRENCY = re.compile(r"[(（]\s*([A-Z]{3}|[A-Z]{0,2}\$|€|£|¥|[\u4e00-\u9fff]{1,4})\s*[)）]")
 
-# citation markers, as rag.answering.cite.MARKER reads them (cite imports this module)
-MARKER = re.compile(r"[\[【［]\s*\d{1,3}(?:\s*[,，、;；\-–~]\s*\d{1,3})*\s*[\]】］]")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)、]|[一二三四五六七八九十]+、)\s*")
 
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,

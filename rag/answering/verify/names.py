@@ -6,7 +6,8 @@ import re
 import unicodedata
 
 from indexer.script import CJK_RANGES
-from rag.answering.verify.facts import MARKER, normalise, number_facts
+from rag.answering.markers import MARKER
+from rag.answering.verify.facts import normalise, number_facts
 from rag.answering.verify.negation import EN_CUE
 
 _CAP_WORD = r"(?:[A-Z][\w'’&.-]*[\w]|[A-Z])"
