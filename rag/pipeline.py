@@ -296,9 +296,9 @@ class Pipeline:
 
 
 # what a question asking for that kind of number needs from a quote: a phone number; an amount (a share of
-# one, "3%"), or that it costs nothing. Any other kind may be answered in words ("the same day", "当天").
-# what answers a question asking for a phone number or an amount. A phone question is answered by any way to
-# get in touch: "report it at fraud@... or in the app" is the documents' own answer, not a wrong one.
+# one, "3%"), or that it costs nothing. Any other kind may be answered in words ("the same day", "当天"). A
+# phone question is answered by any way to get in touch too: "report it at fraud@... or in the app" is the
+# documents' own answer, not a wrong one.
 _GIVES = {"phone": ("phone number", {"phone", "contact"}), "money": ("amount", {"money", "percent"})}
 
 
