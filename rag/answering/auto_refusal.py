@@ -203,15 +203,17 @@ _ZH_RULES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
 _EN_FALLBACK, _ZH_FALLBACK = "What about {}?", "{}是怎么规定的？"
 _TITLE_EN, _TITLE_ZH = "What should I know about {}?", "关于{}，有哪些规定？"
 # words the templates add: a probe needs words of its own besides these
-_TEMPLATE_WORDS = frozenset(tokenize(" ".join([
-    "What should I do if Can I Do I need to How much does cost How long does take What is are was were",
-    "Will Can May Must Should you Do you Does Do have",
-    _EN_FALLBACK, _TITLE_EN, "如果，该怎么办？ 可以吗？ 需要吗？ 是多少？ 是什么？", _ZH_FALLBACK, _TITLE_ZH]).replace("{}", " ")))
+@cache  # made on first use: its Chinese words load jieba
+def _template_words() -> frozenset[str]:
+    return frozenset(tokenize(" ".join([
+        "What should I do if Can I Do I need to How much does cost How long does take What is are was were",
+        "Will Can May Must Should you Do you Does Do have",
+        _EN_FALLBACK, _TITLE_EN, "如果，该怎么办？ 可以吗？ 需要吗？ 是多少？ 是什么？", _ZH_FALLBACK, _TITLE_ZH]).replace("{}", " ")))
 
 
 def own_words(question: str) -> int:
     """Content words of a probe that its template did not add."""
-    return len(set(tokenize(question)) - _TEMPLATE_WORDS)
+    return len(set(tokenize(question)) - _template_words())
 
 
 def template_question(sentence: str) -> str | None:

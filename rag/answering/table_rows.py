@@ -30,7 +30,7 @@ from indexer.chunk import split_sentences as chunk_sentences
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.asks import asked_kind, number_kinds
-from rag.answering.verify import CHARGE_WORDS, HEADER_CURRENCY, denies_charge, number_facts
+from rag.answering.verify import HEADER_CURRENCY, charge_words, denies_charge, number_facts
 from rag.text import ITEM_NUMBER, KEY_VALUE, is_heading, join_wrapped_lines
 
 _RULE = re.compile(r"^[\s|:-]+$")
@@ -323,7 +323,7 @@ def free_row(sentence: str, passage: str, n: int) -> str | None:
         # a Chinese name is found in the text too: jieba may join it to the next word ("普卡免年费": 普卡免)
         if not (r.key_tokens <= words or (is_cjk(r.key) and "".join(r.key.split()) in compact)):
             continue
-        own = words - r.key_tokens - CHARGE_WORDS
+        own = words - r.key_tokens - charge_words()
         if any(denies_charge(cell) and own & set(tokenize(cell)) for cell in r.cells[1:]):
             return None  # it repeats the row's own waiver ("开卡首年免收": free the first year)
         amount = next((f for cell in r.cells[1:] for f in number_facts(cell) if f.kind == "money" and f.value > 0),

@@ -54,8 +54,12 @@ def test_cli_end_to_end(tmp_path):
                            "--tag", "dept=corporate").stdout)
     assert other["refused"] and other["citations"] == []
     # an English question: quoted by default (the bundled model is not asked to write)
-    p = rag(home, "ask", "Which number do I call to block a lost card?", "--kb", "bank")
+    p = rag(home, "ask", "Which number do I call to block a lost card?", "--kb", "bank", PYTHONPROFILEIMPORTTIME="1")
     assert "lost card [1]" in p.stdout and "cards.md" in p.stdout and "quoted from the passages" in p.stderr
+    # the encoders run on CTranslate2 and nothing is generated: torch (1.2 s to import) is not loaded, unless a
+    # GPU driver is there for torch to look for a GPU
+    imported = {line.rsplit("|", 1)[-1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
+    assert "numpy" in imported and ("torch" not in imported or any(map(os.path.exists, ("/dev/nvidiactl", "/dev/kfd"))))
     # written by the model, streamed: checked sentences as they are written, then the citations, and the
     # timings say when the first of them was shown
     p = rag(home, "ask", "Which number do I call to block a lost card?", "--kb", "bank", "--stream",

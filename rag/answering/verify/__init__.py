@@ -62,7 +62,7 @@ from __future__ import annotations
 from rag.answering.verify.checks import NO_DENIAL, Problem, check, contested, verify
 from rag.answering.verify.facts import HEADER_CURRENCY, Fact, normalise, number_facts
 from rag.answering.verify.names import ADDRESS, code_terms, english_names, quotations, single_names
-from rag.answering.verify.negation import CHARGE_WORDS, denies_charge
+from rag.answering.verify.negation import charge_words, denies_charge
 
-__all__ = ["ADDRESS", "CHARGE_WORDS", "HEADER_CURRENCY", "NO_DENIAL", "Fact", "Problem", "check", "code_terms", "contested",
+__all__ = ["ADDRESS", "HEADER_CURRENCY", "NO_DENIAL", "Fact", "Problem", "charge_words", "check", "code_terms", "contested",
            "denies_charge", "english_names", "normalise", "number_facts", "quotations", "single_names", "verify"]

@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from indexer.script import cross_script, is_cjk
 from indexer.tokenize import tokenize
@@ -32,11 +32,11 @@ from rag.answering.verify.names import (
 from rag.answering.verify.negation import (
     CONDITION,
     EN_SKIP,
-    FREE_WORDS,
     ZH_CUE,
     Clause,
     Negation,
     antonym_in,
+    free_words,
     parse_clause,
 )
 from rag.answering.verify.passages import ParsedPassage, ParsedSentence, parse_passage
@@ -121,7 +121,7 @@ def _stance(head: str, ng: Negation, c: Clause) -> str | None:
     words, says an antonym, or an amount of 0: "NSF fee | $0"; a clause saying both counts here, for the
     answer), "asserts" (`head` with the words that follow it in the answer: "open on Sundays" for "not
     open on Sundays"; an amount of 0 for "not free"), or None."""
-    if head in FREE_WORDS and c.zero:  # "Coin counting | $0.00" says it is free: "not free" is what it denies
+    if head in free_words() and c.zero:  # "Coin counting | $0.00" says it is free: "not free" is what it denies
         return "asserts" if ng.words - {head} <= c.tokens else None
     if ng.words & c.negated or any(antonym_in(w, c) for w in ng.words) or c.zero:
         return "denies"
@@ -205,7 +205,9 @@ def _negation_problems(sentence: str, p: ParsedPassage, n: int) -> list[Problem]
 _WHEN = frozenset(tokenize("after before once then still"))  # "cannot be cancelled after it was sent": denies "sent"
 NO_DENIAL = "no sentence denies it in passage"  # the reason's words, for the bare "No." that goes with it
 # words that deny or restrict without a negation cue: "Sunday: closed", "declined", "free", "only"
-_DENYING = frozenset(tokenize("closed declined rejected refused prohibited forbidden unavailable excluded free "
+@cache  # made on first use: its Chinese words load jieba
+def _denying_words() -> frozenset[str]:
+    return frozenset(tokenize("closed declined rejected refused prohibited forbidden unavailable excluded free "
                               "waived without except only instead unable impossible expired "
                               "关闭 拒绝 禁止 免费 免收 除外 仅 只 只能 暂停"))
 
@@ -214,7 +216,7 @@ def _denying(c: Clause, ng: Negation) -> float:
     """How much of what an answer's negation `ng` denies a passage clause `c` must hold to back it: 0.5
     when `c` denies or restricts something (a negation, an amount of 0, a denying word, an antonym of a
     word `ng` negates), 1 when only under a condition, 0 when it denies nothing."""
-    restricts = c.zero or bool(c.tokens & _DENYING) or any(antonym_in(w, c) for w in ng.words)
+    restricts = c.zero or bool(c.tokens & _denying_words()) or any(antonym_in(w, c) for w in ng.words)
     if not (c.heads or restricts):
         return 0.0
     unconditional = any(not x.conditional for x in c.heads.values()) or (restricts and not CONDITION.search(c.text))

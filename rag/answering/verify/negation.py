@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
@@ -149,9 +149,24 @@ def parse_clause(text: str) -> Clause:
     return Clause(text, set(tokenize(text)), asserted, negated, heads, zero)
 
 
-_CHARGE = frozenset(tokenize("charge fee cost pay 收费 收取 费用 手续费 年费"))
-FREE_WORDS = frozenset(tokenize("free waived 免费 免收"))
-CHARGE_WORDS = _CHARGE | FREE_WORDS | frozenset(tokenize("no not 不 无"))
+# word sets holding Chinese are made on first use: tokenizing them loads jieba's dictionary (0.5 s), which an
+# English question never needs
+
+
+@cache
+def _charge() -> frozenset[str]:
+    return frozenset(tokenize("charge fee cost pay 收费 收取 费用 手续费 年费"))
+
+
+@cache
+def free_words() -> frozenset[str]:
+    return frozenset(tokenize("free waived 免费 免收"))
+
+
+@cache
+def charge_words() -> frozenset[str]:
+    """Words of charging, of its being free, and negation: what a fee table's rows all say."""
+    return _charge() | free_words() | frozenset(tokenize("no not 不 无"))
 _FREE_TEXT = re.compile(r"免(?:收|费|年费|手续费)|free of charge|at no (?:cost|charge)", re.IGNORECASE)
 
 
@@ -161,10 +176,10 @@ def denies_charge(text: str) -> bool:
     "不收费"), "free" (免费, 免收) or an amount of 0; not under a condition ("not charged if ...")."""
     c = parse_clause(text)
     # jieba may join a charge word to its verb ("不收年费": 收年费)
-    if any((head in _CHARGE or any(w in head for w in _CHARGE if is_cjk(w))) and not ng.conditional
+    if any((head in _charge() or any(w in head for w in _charge() if is_cjk(w))) and not ng.conditional
            for head, ng in c.heads.items()):
         return True
-    free = bool(c.asserted & FREE_WORDS) or bool(_FREE_TEXT.search(c.text))
+    free = bool(c.asserted & free_words()) or bool(_FREE_TEXT.search(c.text))
     return free and not CONDITION.search(c.text) or c.zero
 
 
