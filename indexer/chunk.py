@@ -24,6 +24,10 @@ _CONTINUES = re.compile(r"\s+[a-z]")
 ABBREVIATION_END = re.compile(r"(?:\b[ap]\.m|\be\.g|\bi\.e|\b(?:no|nos|vs|approx|incl|ext|fig|st|dept|etc|inc|ltd|co))\.$",
                               re.IGNORECASE)
 _AFTER_ABBREVIATION = re.compile(r"\s+(?:\d|(?:Eastern|Central|Mountain|Pacific|Atlantic|Beijing|[ECMP][SD]?T|GMT|UTC)\b)")
+# a title before a name ("The school nurse, Mr. Patel, is in room B12", "Dr. Amelia Brown"): it never ends a
+# sentence. "St." is left out: "200 Main St. The branch ..." ends one.
+_TITLE_END = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Rev|Hon|Capt|Sgt|Lt|Col|Gen|Fr)\.$")
+_NAME_NEXT = re.compile(r"\s+[A-Z]")
 
 
 _ITEM_NUMBER = re.compile(r"\s*\d{1,3}")  # a line's "1." numbers the list item it opens, ending nothing
@@ -37,8 +41,9 @@ def period_continues(text: str, dot: int, end: int) -> bool:
     if _ITEM_NUMBER.fullmatch(text, text.rfind("\n", 0, dot) + 1, dot):
         return True
     rest = text[end:end + 12]
-    return bool(_CONTINUES.match(rest) or (ABBREVIATION_END.search(text[max(0, dot - 7):dot + 1])
-                                            and _AFTER_ABBREVIATION.match(rest)))
+    before = text[max(0, dot - 7):dot + 1]
+    return bool(_CONTINUES.match(rest) or (ABBREVIATION_END.search(before) and _AFTER_ABBREVIATION.match(rest))
+                or (_TITLE_END.search(before) and _NAME_NEXT.match(rest)))
 
 
 def split_sentences(text: str) -> list[str]:

@@ -286,6 +286,14 @@ class Pipeline:
         shop?" -> the lost property office); (None, "") when there is no extract. A follow-up ("And a domestic
         one?") is checked as it was searched (`query`): with the question it follows."""
         text = fallback_answer(question, hits, cross, min_meaning=self.min_meaning(question))
+        if text is None and query and query != question:
+            # a follow-up whose own words the passages do not hold ("And for how long?"): quoted for the
+            # questions it follows too, as it was searched, when the quote gives the kind of number the
+            # follow-up asks for (a duration: "for 21 days"). Sharing a word is not enough: "信用卡呢？" after
+            # "借记卡年费多少钱？" got the debit card's fee rule and a credit card's conversion fee.
+            text = fallback_answer(query, hits, cross, min_meaning=self.min_meaning(query))
+            if text is not None and not asked_values(question, text):
+                text = None
         if text is not None and (missing := _not_given(question, text)):
             return None, f"the passages give no {missing} for it"
         if text is not None and _thing_not_named(question, text):

@@ -14,9 +14,10 @@ _ASKS = (
     ("duration", re.compile(r"多久|多长时间|多少(?:个工作)?[天日]|多少个?(?:年|月|小时|分钟|周|星期)(?![费级])|几[天日]"
                             r"|几个(?:工作日|小时|月)|how long|how soon"
                             r"|how many (?:business |working )?(?:days|hours|weeks|months|years)", re.IGNORECASE)),
+    # "Do I pay a fee?" asks whether and how much; "How can parents pay fees?" asks the way
     ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息|限额|额度)(?:是|有)?多少|能?[借贷转取存汇][款账]?多少"
                          r"|(?:哪些|什么)(?:费用?|收费)|how much|what (?:is|are) the (?:\w+ )?(?:fees?|costs?|charges?|price|limits?)"
-                         r"|what (?:fees?|charges?)\b|\b(?:charge|pay) (?:a |any )?fees?\b|is there (?:a|any) (?:\w+ )?(?:fee|charge)\b"
+                         r"|what (?:fees?|charges?)\b|^(?!.*\bhow (?:can|do|does|should|could|would|may|to)\b).*\b(?:charge|pay) (?:a |any )?fees?\b|is there (?:a|any) (?:\w+ )?(?:fee|charge)\b"
                          r"|\bcharge (?:me |you )?for\b",
                          re.IGNORECASE)),
     ("time", re.compile(r"几点|什么时候(?:开门|关门|营业)|截止时间|what time|opening hours|until when"

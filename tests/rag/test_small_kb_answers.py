@@ -1,0 +1,89 @@
+"""Quoted answers over a small school KB written for the test (the default encoders, the refusal threshold
+`rag index` calibrates): follow-ups in a conversation, titles inside sentences, and a question asking how to
+pay."""
+from __future__ import annotations
+
+import pytest
+
+LIBRARY = """# School library
+
+The library is open from 8:00 a.m. to 4:30 p.m. on school days.
+
+## Borrowing
+
+A student can borrow up to 6 books at a time for 21 days. Books can be renewed once online if nobody has reserved them.
+
+## Buses
+
+The Line 7 bus leaves the main gate at 3:40 p.m. The Line 9 bus leaves at 3:55 p.m. Both buses are driven by Mr. Patel, our school driver.
+
+## Staff
+
+The school nurse, Mr. Patel, is in room B12 from 8:00 to 15:00. The head teacher is Dr. Amelia Brown.
+
+## Fees
+
+Parents can pay fees by several methods, e.g. bank transfer or card, before the 5th of each month.
+"""
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, ens):
+    from indexer.config import IndexerSettings
+    from indexer.kbs import KBManager
+    from rag.adapt.tune_refusal import index_calibrated
+    from rag.config import Settings
+    from rag.pipeline import build_pipeline
+
+    root = tmp_path_factory.mktemp("school")
+    (root / "docs").mkdir()
+    (root / "docs" / "library.md").write_text(LIBRARY, encoding="utf-8")
+    home = root / "home"
+    manager = KBManager(IndexerSettings(home=home, embed_model="e5+minilm"), encoders={"e5+minilm": ens})
+    settings = Settings.load(indexer={"home": home}, answer={"mode": "extract"})
+    index_calibrated(settings, "school", manager, [str(root / "docs")])
+    return build_pipeline(settings, "school", manager, reranker=None)
+
+
+def _turns(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"role": role, "content": text} for question, answer in pairs
+            for role, text in (("user", question), ("assistant", answer))]
+
+
+def test_a_follow_up_asking_for_a_duration_is_quoted_with_the_question_it_follows(pipeline):
+    """"And for how long?" holds no word of the passages: it had been refused (with no reason)."""
+    first = pipeline.ask("How many books can a student borrow?")
+    assert "6 books" in first.answer
+    follow = pipeline.ask("And for how long?", history=_turns(("How many books can a student borrow?", first.answer)))
+    assert not follow.refused and "21 days" in follow.answer, follow.answer
+
+
+def test_a_follow_up_of_a_follow_up_is_searched_with_the_question_they_follow():
+    from rag.retrieval.conversation import retrieval_query
+
+    history = _turns(("When does the Line 7 bus leave?", "At 3:40 p.m."), ("And Line 9?", "At 3:55 p.m."))
+    assert retrieval_query("Who drives it?", history) == "When does the Line 7 bus leave? And Line 9? Who drives it?"
+    # a question that stands on its own is searched alone, and ends the chain for the next one
+    history += _turns(("Where is the school nurse?", "Room B12."))
+    assert retrieval_query("And the head teacher?", history) == "Where is the school nurse? And the head teacher?"
+    alone = "How many books can a student borrow from the library?"
+    assert retrieval_query(alone, history) == alone
+
+
+def test_a_follow_up_quote_that_does_not_give_what_it_asks_is_not_given(pipeline):
+    """Searched with the questions before it, "Who drives it?" finds the buses' times, which do not say who
+    drives: the answer is the refusal, not the times."""
+    history = _turns(("When does the Line 7 bus leave?", "..."), ("And Line 9?", "..."))
+    ans = pipeline.ask("Who drives it?", history=history)
+    assert ans.refused or "Patel" in ans.answer, ans.answer
+
+
+def test_a_title_before_a_name_does_not_end_the_quote(pipeline):
+    ans = pipeline.ask("Where is the school nurse?")
+    assert "Mr. Patel, is in room B12" in ans.answer, ans.answer
+    assert "Dr. Amelia Brown" in pipeline.ask("Who is the head teacher?").answer
+
+
+def test_asking_how_to_pay_fees_is_not_asking_for_an_amount(pipeline):
+    ans = pipeline.ask("How can parents pay fees?")
+    assert not ans.refused and "bank transfer" in ans.answer, (ans.answer, ans.fallback_reason)
