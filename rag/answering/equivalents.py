@@ -25,7 +25,11 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     # "Resetting a forgotten password")
     ("forget", "forgot", "forgotten"), ("lose", "lost"), ("steal", "stole", "stolen"), ("send", "sent"),
     ("pay", "paid"), ("buy", "bought"), ("sell", "sold"),
-    ("write", "wrote", "written"), ("give", "gave", "given"),
+    ("write", "wrote", "written"), ("give", "gave", "given"), ("drive", "drove", "driven"),
+    ("keep", "kept"), ("hold", "held"), ("bring", "brought"), ("choos", "chose", "chosen"), ("show", "shown"),
+    ("spend", "spent"), ("tell", "told"), ("begin", "began", "begun"), ("know", "knew", "known"),
+    # not take / took / taken nor make / made: light verbs, in most sentences ("How long will it take ...?"
+    # matched "purchases made with your card", "I took cash out" "deposit-taking ATMs")
 )
 
 _CANON = {word: group[0] for group in GROUPS for word in group}
