@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import KeyInfo as StoredKey
+from indexer.kbs import NAME_PATTERN, NAME_RULE
+from rag.config import RetrievalMode
 from rag.types import Hit
 
 
@@ -22,7 +24,7 @@ class ErrorBody(BaseModel):
 
 class KBCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+    name: str = Field(..., min_length=1, max_length=64, pattern=NAME_PATTERN, description=NAME_RULE,
                       examples=["bank-faq"])
     embed_model: str | None = Field(None, description="embedding model for the new KB (default: the service's): "
                                                       "'e5', 'minilm', 'e5+minilm' (or their aliases), or the name "
@@ -100,7 +102,7 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(..., min_length=1, max_length=2000)
     k: int = Field(10, ge=1, le=100)
-    mode: Literal["hybrid", "dense", "bm25"] | None = None
+    mode: RetrievalMode | None = None
     filters: FiltersIn | None = None
 
 

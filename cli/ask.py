@@ -7,11 +7,12 @@ from typing import Optional
 
 import typer
 
-from cli.state import DOC, KB, SOURCE, TAG, fail, open_kb, parse_tags, state
+from cli.state import DOC, KB, SOURCE, TAG, fail, open_kb, parse_tags, read_lines, state
+from rag.config import RetrievalMode
 
 
-def search(query: str, kb: str = KB, k: int = typer.Option(10, "-k", "--top-k"),
-           mode: Optional[str] = typer.Option(None, "--mode", help="hybrid | dense | bm25"),
+def search(query: str, kb: str = KB, k: int = typer.Option(10, "-k", "--top-k", min=1, help="hits to show"),
+           mode: Optional[RetrievalMode] = typer.Option(None, "--mode", help="default: RAG_RETRIEVAL_MODE, else hybrid"),
            doc: list[str] = DOC, source: list[str] = SOURCE, tag: list[str] = TAG,
            as_json: bool = typer.Option(False, "--json")):
     """Search a knowledge base (hybrid dense + BM25 by default)."""
@@ -112,8 +113,6 @@ def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
         questions: Optional[str] = typer.Option(None, "--questions", help="file: answer every line, one model load"),
         adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (rag tune generator)")):
     """Answer a question from a knowledge base, with verified citations."""
-    from pathlib import Path
-
     from indexer.types import Filters
     from rag.answering.types import Answer
 
@@ -121,7 +120,7 @@ def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
 
     todo = [question] if question else []
     if questions:
-        todo += [q.strip() for q in Path(questions).read_text(encoding="utf-8").splitlines() if q.strip()]
+        todo += read_lines(questions, "--questions")
     if not todo:
         fail("give a question, or --questions FILE")
     pipe = _pipeline(kb, adapter)

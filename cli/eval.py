@@ -54,6 +54,8 @@ def report(beir: str = typer.Option(..., "--beir", help="BEIR folder: corpus.jso
     if configs and adapter:
         _fail("--adapter adds to the standard ladder; with --configs, add a configuration with "
               "generation: {adapter: DIR} instead")
+    if adapter and not Path(adapter).expanduser().is_dir():  # before the configurations that come first run
+        _fail(f"--adapter {adapter}: no such folder (train one with `rag tune generator --out DIR`)")
     out_dir = Path(out)
     print(f"{es.ds.root}: split {split}, {len(es.answerable)} answerable + {len(es.unanswerable)} unanswerable "
           f"questions ({es.unanswerable_source}); configurations: {', '.join(c.name for c in config_set.configs)}")
@@ -128,7 +130,12 @@ def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: co
     from eval.retrieval import evaluate, index_corpus
     from eval.side_by_side import compare_runs
     from indexer.kbs import KBManager, check_name
+    from rag.config import RETRIEVAL_MODES
 
+    mode_list = [m.strip() for m in modes.split(",") if m.strip()]
+    known = (*RETRIEVAL_MODES, "rerank")
+    if not mode_list or any(m not in known for m in mode_list):  # a usage error, as click reports one (2)
+        fail(f"--modes takes a comma list of {', '.join(known)}; got {modes!r}", 2)
     try:
         ds = load_beir(beir, split)
         kbs = [check_name(k.strip()) for k in kb.split(",") if k.strip()] if kb else []
@@ -137,7 +144,6 @@ def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: co
     kbs = list(dict.fromkeys(kbs)) or ["beir-" + Path(beir).resolve().name]
     settings = state.settings()
     mgr = KBManager(settings.indexer)
-    mode_list = [m.strip() for m in modes.split(",") if m.strip()]
     runs: dict[str, list[dict]] = {}
     for name in kbs:
         written = index_corpus(ds, mgr, name, embed_model)

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from cli.state import fail, state
+from cli.state import fail, read_option_file, state
 
 experiment_app = typer.Typer(help="A/B experiments: arms of setting overrides, sticky per user; report, "
                                   "promote, roll back (docs/experiments.md).", no_args_is_help=True)
@@ -61,7 +61,13 @@ def create(name: str = typer.Argument(..., help="experiment name"),
     """Start an experiment on a KB (one active experiment per KB)."""
     from api.experiments import ExperimentError, ExperimentStore, make_experiment
 
-    arms = json.loads(Path(from_file).read_text(encoding="utf-8"))["arms"] if from_file else parse_arms(arm, set_)
+    if from_file:
+        try:
+            arms = json.loads(read_option_file(from_file, "--from"))["arms"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            fail(f"--from {from_file}: not a JSON object with \"arms\" ({e})")
+    else:
+        arms = parse_arms(arm, set_)
     if not state.manager().exists(kb):
         fail(f"knowledge base {kb!r} does not exist")
     db = open_db()

@@ -34,7 +34,7 @@ def kb_create(name: str, embed_model: Optional[str] = typer.Option(None, "--embe
     mgr = state.manager()
     try:
         store = mgr.create(name, embed_model)
-    except (FileExistsError, ValueError) as e:
+    except (FileExistsError, ValueError, OSError) as e:  # OSError: a folder that holds no loadable model
         fail(str(e))
     store.commit()
     print(f"created knowledge base {name!r} ({store.embed_model}, {store.dim}-d, context window "

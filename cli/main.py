@@ -30,6 +30,7 @@ def main(home: Optional[str] = typer.Option(None, "--home", help="folder of know
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     state.home, state.config = home, config
+    state.check()
 
 
 app.command()(documents.index)
@@ -53,8 +54,13 @@ eval_app.command("compare")(eval_cmds.compare)
 
 
 def run() -> None:
+    from indexer.config import SettingsError
+
     try:
         app()
+    except SettingsError as e:  # settings made up by a command (checked already: those of the CLI and environment)
+        typer.secho(f"error: {e}", fg="red", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted; the knowledge base keeps its last complete state", file=sys.stderr)
         sys.exit(130)

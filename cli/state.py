@@ -1,6 +1,7 @@
 """What every `rag` command shares: the global --home/--config, common options, and failing with a message."""
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import typer
@@ -16,6 +17,30 @@ TAG = typer.Option([], "--tag", help="only documents with key=value (tags given 
 class State:
     config: Optional[str] = None
     home: Optional[str] = None
+
+    def check(self) -> None:
+        """Every setting of every section (the query pipeline's, the service's, the answer cache's) from the config
+        file, the environment and --home, validated once before any command runs, so that a bad value is the
+        same error whichever command reads it; and the KB folder (--home / RAG_HOME) usable as a folder.
+        Fails with one line per invalid setting: which, from where, what was given, what is allowed."""
+        from pathlib import Path
+
+        from api.cache.config import CacheSettings
+        from api.config import ServiceSettings
+        from indexer.config import SettingsError, load_sections
+
+        try:
+            home = self.settings().indexer.home
+            load_sections(self.config, {"service": (ServiceSettings, {}), "cache": (CacheSettings, {})})
+        except SettingsError as e:
+            fail(str(e))
+        folder = Path(home).expanduser()
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if folder.exists() and not folder.is_dir():
+            named = "--home" if self.home else "RAG_HOME" if os.environ.get("RAG_HOME") else "[indexer] home"
+            what = f"{named} {home}" + (f": {folder}" if folder != Path(home).expanduser() else "")
+            fail(f"{what} is a file, not a folder (the folder that holds the knowledge bases)")
 
     def settings(self, **indexer) -> Settings:
         return Settings.load(self.config, indexer={"home": self.home, **indexer})
@@ -43,6 +68,25 @@ def open_kb(kb: str, writable: bool = False, create: bool = False, embed_model: 
         return mgr, mgr.open(kb, writable=writable, create=create, embed_model=embed_model)
     except (KBNotFound, ValueError) as e:
         fail(str(e))
+
+
+def read_option_file(path: str, option: str) -> str:
+    """The text of a file named by a command-line option, or a clean error saying why it cannot be read."""
+    from pathlib import Path
+
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail(f"{option} {path}: no such file")
+    except IsADirectoryError:
+        fail(f"{option} {path} is a folder; give a file")
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f"{option} {path} cannot be read: {getattr(e, 'strerror', None) or e}")
+
+
+def read_lines(path: str, option: str) -> list[str]:
+    """The non-empty lines of a file named by a command-line option (one question a line), stripped."""
+    return [line.strip() for line in read_option_file(path, option).splitlines() if line.strip()]
 
 
 def parse_tags(items: list[str]) -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from cli.state import KB, fail, open_kb, state
+from cli.state import KB, fail, open_kb, read_lines, state
 
 tune_app = typer.Typer(help="Adapt models and thresholds to a knowledge base.", no_args_is_help=True)
 
@@ -37,6 +37,9 @@ def reranker(kb: str = typer.Option("default", "--kb", help="knowledge base name
     target = Path(out)
     if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
         fail(f"{target} already exists and is not empty; pick another --out or pass --overwrite")
+    if base_model and not Path(base_model).expanduser().is_dir():
+        fail(f"--base-model {base_model}: no such folder (a BERT-style or CrossEncoder model folder; nothing is "
+             f"downloaded)")
     mgr, store = open_kb(kb)
     settings = state.settings()
     # mining and measuring work on chunks, whatever `per` search uses
@@ -192,7 +195,7 @@ def tune_refusal_cmd(kb: str = KB,
     set here is marked "tuned" and kept from then on (until `--auto`)."""
     from pathlib import Path
 
-    from rag.adapt.tune_refusal import read_questions, tune_refusal
+    from rag.adapt.tune_refusal import tune_refusal
 
     if auto:
         if beir or answerable or unanswerable:
@@ -203,16 +206,19 @@ def tune_refusal_cmd(kb: str = KB,
     for folder in beir:
         from eval.beir import load_beir, read_jsonl
 
-        ds = load_beir(folder, split)
+        try:
+            ds = load_beir(folder, split)
+        except (FileNotFoundError, ValueError) as e:
+            fail(str(e))
         pos += list(ds.queries.values())
         ids_file = Path(folder) / "unanswerable.txt"
         if ids_file.exists():
-            ids = set(read_questions(ids_file))
+            ids = set(read_lines(str(ids_file), "--beir"))
             neg = (neg or []) + [q["text"] for q in read_jsonl(Path(folder) / "queries.jsonl") if str(q["_id"]) in ids]
     if answerable:
-        pos += read_questions(answerable)
+        pos += read_lines(answerable, "--answerable")
     if unanswerable:
-        neg = (neg or []) + read_questions(unanswerable)
+        neg = (neg or []) + read_lines(unanswerable, "--unanswerable")
     if not pos:
         fail("give answerable questions with --beir DIR or --answerable FILE")
     from rag.pipeline import build_pipeline

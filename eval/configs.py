@@ -54,8 +54,10 @@ class EvalConfig(BaseModel):
 
     def settings(self, base_config_file: str | None, home: str | Path) -> Settings:
         """The resolved Settings; unknown setting names raise ValueError."""
+        named = self.name.replace("{", "{{").replace("}", "}}")
         s = Settings.load(base_config_file, indexer={**self.indexer, "home": str(home)}, retrieval=self.retrieval,
-                          rerank=self.rerank, generation=self.generation, answer=self.answer)
+                          rerank=self.rerank, generation=self.generation, answer=self.answer,
+                          overrides_from=f"configuration {named!r} ({{key}})")
         for section in SECTIONS:
             values = getattr(self, section)
             _check_keys(f"{self.name}: {section}", values, type(getattr(s, section)))

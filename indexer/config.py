@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -73,28 +73,131 @@ class IndexerSettings(BaseSettings):
         return load_settings(cls, config_file, **overrides)
 
 
+class SettingsError(ValueError):
+    """A setting the user gave is unusable: a value that does not validate (from the config file, the environment
+    or a command-line option), a config file that is missing or not TOML. The message names the setting, where it
+    came from, what was given and what is allowed; the `rag` command prints it without a traceback."""
+
+
+def config_path(config_file: str | Path | None) -> tuple[Path | None, str]:
+    """The TOML config file that applies (None: none) and what named it."""
+    if config_file:
+        return Path(config_file), "--config"
+    if os.environ.get("RAG_CONFIG"):
+        return Path(os.environ["RAG_CONFIG"]), "RAG_CONFIG"
+    path = Path(os.environ.get("RAG_HOME", ".rag")) / "config.toml"
+    return (path, "RAG_HOME") if path.exists() else (None, "")
+
+
 def read_config_file(config_file: str | Path | None, section: str | None = None) -> dict[str, Any]:
     """The TOML config as a dict ({} when there is none). `section` picks a table, e.g. 'indexer'."""
-    path = config_file or os.environ.get("RAG_CONFIG")
-    if not path:
-        home = Path(os.environ.get("RAG_HOME", ".rag"))
-        path = home / "config.toml"
-        if not path.exists():
-            return {}
-    path = Path(path)
+    path, named_by = config_path(config_file)
+    if path is None:
+        return {}
     if not path.exists():
-        raise FileNotFoundError(f"config file {path} does not exist (given by --config or RAG_CONFIG)")
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return data.get(section, {}) if section else data
+        raise SettingsError(f"config file {path} does not exist (given by {named_by})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"config file {path} is not valid TOML: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SettingsError(f"config file {path} cannot be read: {getattr(e, 'strerror', None) or e}") from None
+    if not section:
+        return data
+    table = data
+    for part in section.split("."):
+        table = table.get(part, {}) if isinstance(table, dict) else {}
+    if not isinstance(table, dict):
+        raise SettingsError(f"config file {path}: [{section}] should be a table of settings, got {table!r}")
+    return table
 
 
-def load_settings(cls, config_file: str | Path | None = None, section: str | None = None, **overrides: Any):
-    """Defaults < file < environment < overrides (overrides that are None are ignored)."""
+def load_settings(cls, config_file: str | Path | None = None, section: str | None = None,
+                  overrides_from: str = "option --{option}", **overrides: Any):
+    """Defaults < file < environment < overrides (overrides that are None are ignored).
+
+    Raises SettingsError naming each invalid setting and where it came from: the file, the environment
+    variable, or the override (`overrides_from`, formatted with the setting's `key` and `option` = the key as a
+    command-line option)."""
     file_values = read_config_file(config_file, section)
-    env_values = cls().model_dump(exclude_defaults=True)  # what the environment set
-    merged = _deep_merge(file_values, env_values)
-    merged = _deep_merge(merged, {k: v for k, v in overrides.items() if v is not None})
-    return cls.model_validate(merged)
+    try:
+        env_values = cls().model_dump(exclude_defaults=True)  # what the environment set
+    except ValidationError as e:
+        raise SettingsError(_describe(e, cls, section, lambda loc, model: "environment variable "
+                                      + _env_name(model, loc[-1]) if loc else "the environment")) from None
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    merged = _deep_merge(_deep_merge(file_values, env_values), overrides)
+    try:
+        return cls.model_validate(merged)
+    except ValidationError as e:
+        path = config_path(config_file)[0]
+
+        def origin(loc: tuple, model) -> str:
+            key = str(loc[0]) if loc else ""
+            if key in overrides:
+                return overrides_from.format(key=key, option=key.replace("_", "-"))
+            if loc and _has(env_values, loc):
+                return "environment variable " + _env_name(model, loc[-1])
+            return f"config file {path}" if path is not None and _has(file_values, loc) else "the settings"
+
+        raise SettingsError(_describe(e, cls, section, origin)) from None
+
+
+def load_sections(config_file: str | Path | None, sections: dict[str, tuple[type, dict[str, Any]]],
+                  overrides_from: str = "option --{option}") -> dict[str, Any]:
+    """Several sections at once, {section: (settings class, overrides)} -> {section: settings}; the invalid
+    settings of all of them are reported together, in one SettingsError."""
+    out, errors = {}, []
+    for section, (cls, overrides) in sections.items():
+        try:
+            out[section] = load_settings(cls, config_file, section, overrides_from, **overrides)
+        except SettingsError as e:
+            errors += [line for line in str(e).splitlines() if line not in errors]
+    if errors:
+        raise SettingsError("\n".join(errors))
+    return out
+
+
+def _has(values: dict, loc: tuple) -> bool:
+    for part in loc:
+        if not isinstance(values, dict) or part not in values:
+            return False
+        values = values[part]
+    return True
+
+
+def _env_name(model, field: Any) -> str:
+    """The environment variable that sets `field` of `model` (the one set, where it has several names)."""
+    info = model.model_fields.get(str(field))
+    alias = getattr(info, "validation_alias", None)
+    names = [c for c in getattr(alias, "choices", [alias]) if isinstance(c, str)] if alias is not None else []
+    if not names:
+        names = [model.model_config.get("env_prefix", "") + str(field).upper()]
+    upper = {k.upper() for k in os.environ}
+    return next((n for n in names if n.upper() in upper), names[0])
+
+
+def _describe(error: ValidationError, cls, section: str | None, origin) -> str:
+    """One line per invalid value: the setting, where it came from, what was given, what is allowed."""
+    prefix = ()
+    if error.title != cls.__name__:  # raised by a nested settings model built from the environment
+        prefix = tuple(name for name, info in cls.model_fields.items()
+                       if getattr(info.annotation, "__name__", None) == error.title)[:1]
+    lines = []
+    for err in error.errors():
+        loc = prefix + tuple(err["loc"])
+        model = cls  # the settings model holding the value
+        for part in loc[:-1]:
+            info = getattr(model, "model_fields", {}).get(str(part))
+            model = info.annotation if info is not None and hasattr(info.annotation, "model_fields") else model
+        where = ".".join([section or "indexer", *map(str, loc[:-1])])
+        name = f"[{where}] {loc[-1]}" if loc else f"[{where}]"
+        msg = err["msg"]
+        msg = msg[0].lower() + msg[1:] if msg else msg
+        given = repr(err.get("input"))
+        given = given if len(given) <= 80 else given[:77] + "..."
+        lines.append(f"invalid setting {name} = {given} (from {origin(loc, model)}): {msg}")
+    return "\n".join(lines)
 
 
 def _deep_merge(base: dict, top: dict) -> dict:

@@ -14,7 +14,9 @@ from indexer.store.base import Store
 from indexer.store.factory import backend_for, drop_kb, kb_exists, kb_names, open_store
 from indexer.store.local.snapshot import IndexParams
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # also the HTTP API's (api.schemas.KBCreate)
+NAME_RULE = "1-64 letters, digits, '_', '-' or '.', the first a letter or digit"
+NAME = re.compile(NAME_PATTERN)
 TUNED_SPEC = "rag_embedder.json"  # names the members of a tuned encoder folder (`rag tune embedder --out`)
 
 
@@ -67,7 +69,7 @@ class KBNotFound(LookupError):
 
 def check_name(name: str) -> str:
     if not NAME.match(name):
-        raise ValueError(f"invalid knowledge base name {name!r}: use 1-64 letters, digits, '_', '-' or '.'")
+        raise ValueError(f"invalid knowledge base name {name!r}: use {NAME_RULE}")
     return name
 
 

@@ -7,20 +7,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from indexer.config import IndexerSettings, load_settings
+from indexer.config import IndexerSettings, load_sections
 from rag.generation.config import GenerationSettings
 from rag.rerank.config import RerankSettings
+
+RetrievalMode = Literal["hybrid", "dense", "bm25"]  # also `rag search --mode` and the API's search body
+RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
 
 
 class RetrievalSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_RETRIEVAL_", extra="ignore")
 
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    mode: RetrievalMode = "hybrid"
     fusion: Literal["rrf", "minmax", "dbsf"] = "dbsf"  # dbsf: ranks best of the three on the FAQ dev half, en and zh
     dense_weight: float = Field(1.0, ge=0, description="fusion weight per embedding model that speaks for the "
                                                        "question ('e5+minilm': 2 models for English, 1 for Chinese)")
@@ -82,10 +85,11 @@ class Settings:
     @classmethod
     def load(cls, config_file: str | Path | None = None, indexer: dict | None = None,
              retrieval: dict | None = None, rerank: dict | None = None, generation: dict | None = None,
-             answer: dict | None = None) -> "Settings":
-        """defaults < config file < environment < the given overrides (CLI flags)."""
-        return cls(indexer=load_settings(IndexerSettings, config_file, "indexer", **(indexer or {})),
-                   retrieval=load_settings(RetrievalSettings, config_file, "retrieval", **(retrieval or {})),
-                   rerank=load_settings(RerankSettings, config_file, "rerank", **(rerank or {})),
-                   generation=load_settings(GenerationSettings, config_file, "generation", **(generation or {})),
-                   answer=load_settings(AnswerSettings, config_file, "answer", **(answer or {})))
+             answer: dict | None = None, overrides_from: str = "option --{option}") -> "Settings":
+        """defaults < config file < environment < the given overrides (CLI flags). Raises SettingsError listing
+        every invalid setting of every section, and where each came from (`overrides_from` names where the
+        overrides came from: see indexer.config.load_settings)."""
+        return cls(**load_sections(config_file, {
+            "indexer": (IndexerSettings, indexer or {}), "retrieval": (RetrievalSettings, retrieval or {}),
+            "rerank": (RerankSettings, rerank or {}), "generation": (GenerationSettings, generation or {}),
+            "answer": (AnswerSettings, answer or {})}, overrides_from))

