@@ -30,7 +30,8 @@ def main(home: Optional[str] = typer.Option(None, "--home", help="folder of know
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     state.home, state.config = home, config
-    state.check()
+    if "--help" not in sys.argv[1:]:  # help is shown whatever the settings hold
+        state.check()
 
 
 app.command()(documents.index)

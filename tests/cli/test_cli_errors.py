@@ -42,6 +42,11 @@ def test_invalid_environment_setting(tmp_path, var, value, allowed):
     assert f"environment variable {var}" in err and repr(value) in err and allowed in err
 
 
+def test_help_is_shown_whatever_the_settings_hold(tmp_path):
+    p = rag(tmp_path, "ask", "--help", RAG_ANSWER_TOP_K="abc")
+    assert p.returncode == 0 and "ask [OPTIONS]" in p.stdout, p.stderr
+
+
 @pytest.mark.parametrize("var, value", [("RAG_PORT", "abc"), ("RAG_CACHE_SIMILARITY", "abc")])
 def test_invalid_setting_stops_serve_before_it_starts(tmp_path, var, value):
     err = error(rag(tmp_path, "serve", "--port", "0", **{var: value}))
