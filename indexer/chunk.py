@@ -89,16 +89,42 @@ def _table_units(el: Element, cfg: ChunkSettings) -> list[_Unit]:
         return [_Unit(el.text, n, el.page, True)]
     lines = el.text.splitlines()
     header, rows = lines[0], lines[1:]
-    units, cur = [], [header]
+    units: list[_Unit] = []
+    if count_tokens(header) > cfg.table_max_tokens:  # a header line too long to repeat (a one-line CSV)
+        units += _long_row_units(header, [], el.page, cfg)
+        header_lines: list[str] = []
+    else:
+        header_lines = [header]
+    cur = list(header_lines)
     for row in rows:
-        if count_tokens("\n".join(cur + [row])) > cfg.table_max_tokens and len(cur) > 1:
+        if count_tokens(row) > cfg.table_max_tokens:  # a row no chunk holds: cut like a sentence
+            if len(cur) > len(header_lines):
+                text = "\n".join(cur)
+                units.append(_Unit(text, count_tokens(text), el.page, True))
+            units += _long_row_units(row, header_lines, el.page, cfg)
+            cur = list(header_lines)
+            continue
+        if count_tokens("\n".join(cur + [row])) > cfg.table_max_tokens and len(cur) > len(header_lines):
             text = "\n".join(cur)
             units.append(_Unit(text, count_tokens(text), el.page, True))
-            cur = [header]
+            cur = list(header_lines)
         cur.append(row)
-    text = "\n".join(cur)
-    units.append(_Unit(text, count_tokens(text), el.page, True))
+    if len(cur) > len(header_lines) or not units:
+        text = "\n".join(cur)
+        units.append(_Unit(text, count_tokens(text), el.page, True))
     return units
+
+
+def _long_row_units(row: str, header_lines: list[str], page: int | None, cfg: ChunkSettings) -> list[_Unit]:
+    """A table line over table_max_tokens in pieces of max_tokens tokens, each under the header when the two
+    fit in table_max_tokens."""
+    header = header_lines[0] if header_lines else ""
+    keep_header = bool(header) and count_tokens(header) + cfg.max_tokens <= cfg.table_max_tokens
+    out = []
+    for piece in hard_split(row, cfg.max_tokens):
+        text = f"{header}\n{piece}" if keep_header else piece
+        out.append(_Unit(text, count_tokens(text), page, True))
+    return out
 
 
 def _units(el: Element, cfg: ChunkSettings) -> list[_Unit]:

@@ -13,7 +13,8 @@ home or downloads a model.
 
 `limits` (indexer.parse.limits.ParseLimits, defaults when None) bounds the work one file may
 cause: ZIP bomb checks for docx/pptx/xlsx, pages per PDF. This runs in whatever process calls
-it; indexer.parse.sandbox runs it in a child process with memory and time limits.
+it; indexer.parse.sandbox runs it in a child process with memory and time limits. What the parsing
+libraries log goes to the log at debug level (indexer.parse.library_logs): the user gets the reason.
 """
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ from pathlib import Path
 from indexer.parse import offline_nlp  # noqa: F401  (must run before anything imports unstructured)
 from indexer.parse.encoding import TextDecodeError
 from indexer.parse.errors import ParseError, empty_file, human_size
+from indexer.parse.library_logs import quiet_libraries
 from indexer.parse.limits import ParseLimits
 from indexer.types import Element
 
 __all__ = ["ParseError", "SUPPORTED_EXTENSIONS", "parse_file"]
+
+quiet_libraries()
 
 
 def _unstructured(path: Path, limits: ParseLimits) -> list[Element]:

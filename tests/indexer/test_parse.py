@@ -298,6 +298,159 @@ def test_line_breaks_are_looked_for_near_where_the_last_element_ended() -> None:
                             source) == ["Fees\nThe fee is 5 dollars.", "Changed text entirely", "Late A late fee applies."]
 
 
+def test_words_are_found_where_the_regular_expression_finds_them() -> None:
+    """keep_line_breaks looks for an element's words without compiling them into one pattern (a 20,000-character
+    piece's took 0.1 s); it finds the same place re.search finds."""
+    import re
+
+    from indexer.parse.line_breaks import _find_words
+
+    rng = random.Random(0)
+    vocab = ["a", "ab", "b", "ba", "费用", "费", "x.y", "(1)"]
+    for _ in range(5000):
+        source = "".join(rng.choice(vocab + [" ", "\n", "  ", "\t", "\u3000"]) for _ in range(rng.randint(1, 30)))
+        words = [rng.choice(vocab) for _ in range(rng.randint(2, 4))]
+        start = rng.randint(0, len(source))
+        end = rng.randint(start, len(source))
+        found = re.search(r"\s+".join(map(re.escape, words)), source[start:end])
+        expected = None if found is None else (start + found.start(), start + found.end())
+        assert _find_words(words, source, start, end) == expected, (source, words, start, end)
+
+
+# ---------------------------------------------------------------- over-long lines
+
+def _sentences(count: int, seed: int = 1) -> str:
+    rng = random.Random(seed)
+    words = ("the bank opens at nine and closes at five on weekdays customers may call the branch to report a "
+             "lost card fees apply for replacement cards").split()
+    return " ".join(" ".join(rng.choice(words) for _ in range(rng.randint(8, 20))).capitalize() + "."
+                    for _ in range(count))
+
+
+def test_cut_line_cuts_at_sentence_ends_then_spaces_then_anywhere() -> None:
+    from indexer.parse.long_lines import cut_line
+
+    line = _sentences(40)
+    pieces = cut_line(line, 500)
+    assert len(pieces) > 1 and all(len(p) <= 500 for p in pieces)
+    assert all(p.endswith(".") for p in pieces)  # every cut after a sentence
+    assert " ".join(pieces) == line  # nothing lost, nothing added
+    assert min(map(len, pieces)) > 500 // 4  # near-equal: no scrap at the end that could pass for a heading
+    words = "fee " * 300
+    assert all(len(p) <= 500 and p.endswith("fee") for p in cut_line(words, 500))  # no sentence end: at a space
+    assert " ".join(cut_line(words, 500)) == words.strip()
+    chinese = "跨行转账收费五元" * 200  # no space, no punctuation: right at the size
+    assert "".join(cut_line(chinese, 500)) == chinese and max(map(len, cut_line(chinese, 500))) <= 500
+    sentences = "跨行转账收费五元。本行转账免费！" * 60
+    assert all(p.endswith(("。", "！")) for p in cut_line(sentences, 500))
+    assert cut_line("short line", 500) == ["short line"]
+
+
+def test_a_text_file_of_one_long_line_is_cut_into_paragraphs(tmp_path: Path) -> None:
+    """One 300,000-character line: spaCy ran over all of it (~30 s and ~3 GB a million characters; a 2.6 MB line
+    was stopped at the sandbox's 1024 MB). Now pieces of at most 20,000 characters, ending sentences."""
+    from indexer.parse.long_lines import MAX_LINE_CHARS
+
+    line = _sentences(3500)
+    assert len(line) > 250_000
+    path = write(tmp_path / "oneline.txt", "Fees\n\n" + line + "\n")
+    elements = parse_file(path)
+    body = elements[1:]
+    assert elements[0].text == "Fees" and elements[0].kind == "title"
+    assert len(body) >= len(line) // MAX_LINE_CHARS and all(len(e.text) <= MAX_LINE_CHARS for e in body)
+    assert all(e.kind == "text" and e.section == "Fees" and e.text.endswith(".") for e in body)
+    assert " ".join(e.text for e in body) == line
+
+
+def test_a_long_line_of_chinese_without_spaces(tmp_path: Path) -> None:
+    from indexer.parse.long_lines import MAX_LINE_CHARS
+
+    rng = random.Random(2)
+    chars = "银行营业时间为每周一至周五上午九点至下午五点客户可以拨打电话挂失银行卡补办需要支付工本费"
+    no_punctuation = "".join(rng.choice(chars) for _ in range(150_000))
+    with_punctuation = "".join("".join(rng.choice(chars) for _ in range(rng.randint(10, 40))) + "。"
+                               for _ in range(5000))
+    for name, line in (("plain.txt", no_punctuation), ("sentences.txt", with_punctuation)):
+        elements = parse_file(write(tmp_path / name, line + "\n"))
+        assert len(elements) > 1 and all(len(e.text) <= MAX_LINE_CHARS and e.kind == "text" for e in elements)
+        assert "".join(e.text for e in elements) == line
+    assert all(e.text.endswith("。") for e in parse_file(tmp_path / "sentences.txt"))
+
+
+def test_a_markdown_file_of_one_long_line_is_cut_too(tmp_path: Path) -> None:
+    from indexer.parse.long_lines import MAX_LINE_CHARS
+
+    line = _sentences(1200, seed=3)
+    elements = parse_file(write(tmp_path / "oneline.md", "# Fees\n\n" + line + "\n\nCall us at any time.\n"))
+    assert elements[0].text == "Fees" and elements[-1].text == "Call us at any time."
+    body = elements[1:-1]
+    assert len(body) > 1 and all(len(e.text) <= MAX_LINE_CHARS and e.section == "Fees" for e in body)
+    assert " ".join(e.text for e in body) == line
+
+
+def test_long_text_is_classified_without_the_tagger() -> None:
+    """unstructured's spaCy pipeline: the tagger and parser up to 10,000 characters, the rule-based sentencizer
+    above (no tags: ~0.25 s and ~45 MB a million characters instead of ~30 s and ~3 GB)."""
+    from unstructured.nlp import tokenize
+
+    from indexer.parse.offline_nlp import FULL_PIPELINE_MAX_CHARS, ensure_offline_nlp
+
+    ensure_offline_nlp()
+    nlp = tokenize._get_nlp()
+    short = "Call us at any time. We open at nine."
+    long = _sentences(1000)
+    assert len(long) > FULL_PIPELINE_MAX_CHARS
+    assert nlp(short).has_annotation("DEP") == ("parser" in nlp.full.pipe_names)
+    doc = nlp(long)
+    assert not doc.has_annotation("TAG") and not doc.has_annotation("DEP")
+    assert len(list(doc.sents)) > 500
+
+
+def test_parsing_libraries_log_at_debug_only(tmp_path: Path) -> None:
+    """pypdf's "invalid pdf header" reached the terminal; the file's reason is what the user gets, the library's
+    lines reach the root logger's handlers (the CLI's terminal) as our DEBUG records only."""
+    import logging
+
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    root, keep = logging.getLogger(), Keep()
+    level = root.level
+    root.addHandler(keep)
+    root.setLevel(logging.DEBUG)
+    try:
+        with pytest.raises(ParseError, match="could not be read as a PDF"):
+            parse_file(write(tmp_path / "fake.pdf", "not a pdf"))
+    finally:
+        root.removeHandler(keep)
+        root.setLevel(level)
+    assert [r for r in seen if r.levelno >= logging.INFO] == []
+    assert any(r.name == "indexer.parse.libraries" and "pypdf._reader: invalid pdf header" in r.getMessage()
+               for r in seen)
+
+
+def test_the_parser_sandbox_keeps_library_warnings_off_the_terminal(tmp_path: Path) -> None:
+    """The sandboxed parser's processes write to the caller's terminal: nothing a library says reaches it."""
+    fake = write(tmp_path / "fake.pdf", "not a pdf")
+    page = write(tmp_path / "page.html", "<h1>Fees</h1><p>" + _sentences(9000) + "</p>")  # over spaCy's 1,000,000
+    script = textwrap.dedent(f"""
+        from indexer.parse.sandbox import parse_isolated
+        from indexer.parse.errors import ParseError
+        try:
+            parse_isolated({str(fake)!r})
+        except ParseError as exc:
+            print("REASON", exc)
+        print("ELEMENTS", len(parse_isolated({str(page)!r})))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "REASON fake.pdf could not be read as a PDF" in done.stdout and "ELEMENTS 2" in done.stdout
+    assert done.stderr == ""
+
+
 # ---------------------------------------------------------------- encodings
 
 def test_gbk_chinese_text_file(tmp_path: Path) -> None:
