@@ -32,24 +32,38 @@ def calibrate_refusal(kb: str, mgr, quiet: bool = False) -> None:
 def index(paths: list[str] = typer.Argument(..., help="files and folders (recursive)"), kb: str = KB,
           tag: list[str] = typer.Option([], "--tag", help="key=value metadata, repeatable"),
           embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB"),
-          quiet: bool = typer.Option(False, "-q", "--quiet"), no_calibrate: bool = NO_CALIBRATE):
+          quiet: bool = typer.Option(False, "-q", "--quiet"), no_calibrate: bool = NO_CALIBRATE,
+          prune: bool = typer.Option(False, "--prune", help="then remove the documents of files that are no longer "
+                                     "in the given folders (deleted, moved away or now hidden); documents "
+                                     "from other folders and uploads are never touched")):
     """Index files and folders into a knowledge base (created if missing); the KB's refusal threshold is
     then calibrated again on its own content (unless `rag tune refusal` set it)."""
+    from pathlib import Path
+
     from indexer.ingest import Ingestor, prestart_parsers
 
     tags = parse_tags(tag)
+    if not any(Path(p).is_dir() or Path(p).is_file() for p in paths):  # a typo: no KB made, nothing changed
+        for p in paths:
+            typer.secho(f"FAILED {p}: no such file or folder", fg="red", err=True)
+        fail(f"nothing to index in {kb!r}: none of the given paths exists")
     prestart_parsers(state.settings().indexer)  # the parser processes warm up while the model loads
     mgr, store = open_kb(kb, writable=True, create=True, embed_model=embed_model)
     try:
         encoder = mgr.encoder(store.embed_model)
-        report = Ingestor(store, encoder, mgr.settings).index_paths(paths, tags, progress=not quiet)
+        report = Ingestor(store, encoder, mgr.settings).index_paths(paths, tags, progress=not quiet, prune=prune)
     finally:
         store.close()
     for r in report.failed:
         typer.secho(f"FAILED {r.source}: {r.reason}", fg="red", err=True)
+    removed = [r for r in report.results if r.status == "removed"]
+    if not quiet:
+        for r in removed:
+            print(f"removed {r.source} (no longer in its folder)")
     print(f"{kb}: {report.count('indexed')} indexed, {report.count('updated')} updated, "
-          f"{report.count('unchanged')} unchanged, {len(report.failed)} failed")
-    if (report.count("indexed") or report.count("updated")) and not no_calibrate:
+          f"{report.count('unchanged')} unchanged, {len(report.failed)} failed"
+          + (f", {len(removed)} removed" if prune else ""))
+    if (report.count("indexed") or report.count("updated") or removed) and not no_calibrate:
         calibrate_refusal(kb, mgr, quiet)
     if report.failed:
         raise typer.Exit(1)

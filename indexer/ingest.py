@@ -11,6 +11,10 @@ Documents are untrusted: with settings.parse_isolation (the default) every file 
 sandboxed child process (indexer.parse.sandbox) with memory, CPU and wall-time limits, so a
 hostile file fails alone instead of exhausting this process. ZIP bomb and PDF page bounds
 (indexer.parse.limits) apply either way, and a file may give at most max_chunks_per_file chunks.
+
+With prune, indexing a folder also removes the documents of files under it that are gone (deleted,
+moved away or now hidden): only documents whose source is a path under that folder and whose id is
+the one that path gives (so never an upload, nor a file indexed from another working directory).
 """
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class FileResult:
     source: str
-    status: str  # indexed | updated | unchanged | failed
+    status: str  # indexed | updated | unchanged | failed | removed
     doc_id: str = ""
     chunks: int = 0
     reason: str = ""
@@ -146,10 +150,20 @@ class Ingestor:
 
     # ---- files -----------------------------------------------------------------
     def index_paths(self, paths: list[str], tags: dict[str, str] | None = None,
-                    progress: bool = True) -> IngestReport:
+                    progress: bool = True, prune: bool = False) -> IngestReport:
+        """prune: then remove the documents of files that are gone from the given folders (`gone_under`),
+        each in its own transaction, published together (the delete path of `delete`)."""
         files = list(expand(paths))
         report = IngestReport([FileResult(source, "failed", reason=err) for source, _, err in files if err])
         report.results += self.index_files([(s, p, None) for s, p, e in files if not e], tags, progress).results
+        if prune:
+            folders = [Path(p) for p in paths if Path(p).is_dir()]
+            present = {doc_id_for(p) for _, p, e in files if not e}
+            for info in gone_under(self.store, folders, present):
+                if self.store.delete_document(info.doc_id):
+                    report.results.append(FileResult(info.source, "removed", info.doc_id, info.chunks))
+            if report.count("removed"):
+                self.store.commit()
         return report
 
     def index_files(self, files: list[tuple[str, Path, str | None]], tags: dict[str, str] | None = None,
@@ -168,7 +182,7 @@ class Ingestor:
                 bar.update(1)
                 if isinstance(outcome, FileResult):
                     report.results.append(outcome)
-                    if outcome.status == "failed":
+                    if outcome.status == "failed" and progress:  # as it happens, above the bar
                         bar.write(f"FAILED {outcome.source}: {outcome.reason}")
                     continue
                 pending.append(outcome)
@@ -310,6 +324,24 @@ def _screened_note(screened: list[tuple[str, str]]) -> str:
     quote = " ".join(text.split())[:100]
     return (f"{len(screened)} chunk{'s' if len(screened) > 1 else ''} kept out of the index because "
             f"{'they address' if len(screened) > 1 else 'it addresses'} the assistant ({rule}): \u201c{quote}\u201d")
+
+
+def gone_under(store: Store, folders: list[Path], present: set[str]) -> list[DocumentInfo]:
+    """The documents of files under `folders` whose ids are not in `present` (the ids of the files found
+    there now): a document is under a folder when its source, as a path from here, lies in it and gives
+    the document's id (doc_id_for). Uploads (ids of their own) and sources relative to another working
+    directory give another id and are never among them."""
+    roots = [f.resolve() for f in folders]
+    if not roots:
+        return []
+    out = []
+    for info in store.documents():
+        if info.doc_id in present:
+            continue
+        path = Path(info.source)
+        if doc_id_for(path) == info.doc_id and any(path.resolve().is_relative_to(r) for r in roots):
+            out.append(info)
+    return out
 
 
 def delete(store: Store, doc_id_or_path: str) -> list[str]:

@@ -91,6 +91,31 @@ def test_reindex_of_unchanged_files_is_quiet(tmp_path):
     assert "Traceback" not in again.stderr and "Error" not in again.stderr, again.stderr
 
 
+def test_index_prune_and_a_path_that_does_not_exist(tmp_path):
+    """A typo creates no KB; `--prune` removes the documents of files gone from the folder, and says so."""
+    home, docs = tmp_path / "home", tmp_path / "files"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "a.txt").write_text("Tuition is due on 1 September.\n")
+    (docs / "sub" / "fees.csv").write_text("item,fee\nbus,120 dollars\nlunch,80 dollars\n")
+    (docs / "sub" / "uniform.md").write_text("# Uniforms\n\nUniforms are sold at the school shop.\n")
+
+    typo = rag(home, "index", str(tmp_path / "typo" / "path"), "--kb", "typo", ok=False)
+    assert typo.returncode == 1 and "no such file or folder" in typo.stderr
+    assert "typo" not in rag(home, "kb", "list").stdout
+
+    rag(home, "index", str(docs), "--kb", "school", "--embed-model", "e5", "--no-calibrate", "-q")
+    (docs / "sub" / "fees.csv").unlink()
+    (docs / "sub" / "uniform.md").unlink()
+    pruned = rag(home, "index", str(docs), "--kb", "school", "--prune", "--no-calibrate")
+    assert "1 unchanged, 0 failed, 2 removed" in pruned.stdout
+    assert f"removed {docs / 'sub' / 'fees.csv'}" in pruned.stdout
+    listed = json.loads(rag(home, "docs", "--kb", "school", "--json").stdout)
+    assert [d["source"] for d in listed] == [str(docs / "a.txt")]
+    hits = json.loads(rag(home, "search", "bus fee", "--kb", "school", "--json").stdout)
+    assert hits and all(h["source"] == str(docs / "a.txt") for h in hits)
+    assert "--prune" in rag(home, "index", "--help").stdout
+
+
 def test_a_refusal_says_why_when_it_has_a_reason(capsys):
     """An answer refused after retrieval found passages on the subject (the quote did not match the question)
     says so under the refusal; a refusal on evidence says only that it was refused."""

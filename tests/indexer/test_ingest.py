@@ -72,6 +72,62 @@ def test_delete_by_path_everywhere(manager, sample_copy):
         assert all("wire_transfers" not in h.source for h in search(manager, "wire transfer cut-off time", k=20, mode=mode))
 
 
+def test_prune_removes_only_the_gone_files_of_the_given_folder(manager, tmp_path, monkeypatch):
+    """`rag index FOLDER --prune`: documents of files deleted from the folder, or now hidden, go; those of other
+    folders, uploads (ids of their own), and files indexed by a relative path from elsewhere stay."""
+    school, other, elsewhere = tmp_path / "school", tmp_path / "other", tmp_path / "elsewhere"
+    for folder in (school / "sub", other, elsewhere / "school"):
+        folder.mkdir(parents=True)
+    (school / "fees.txt").write_text("Tuition is due on 1 September.\n")
+    (school / "sub" / "bus.csv").write_text("route,fare\nnorth,12 dollars\n")
+    (school / "sub" / "uniform.md").write_text("# Uniforms\n\nUniforms are sold at the zebra shop.\n")
+    (other / "library.txt").write_text("The library opens at 8 a.m.\n")
+    (elsewhere / "school" / "old.txt").write_text("Parking is behind the gym.\n")
+    ingest(manager, [school, other])
+    monkeypatch.chdir(elsewhere)  # indexed as "school/old.txt": a relative source that means another file here
+    ingest(manager, ["school"])
+    monkeypatch.chdir(tmp_path)
+    store = manager.open("t", writable=True)
+    upload = Ingestor(store, manager.encoder(), manager.settings).index_files(
+        [(str(school / "upload.txt"), other / "library.txt", "upload-1")], progress=False)
+    store.close()
+    assert upload.count("indexed") == 1 and not (school / "upload.txt").exists()
+
+    (school / "sub" / "bus.csv").unlink()
+    (school / "sub" / ".old").mkdir()
+    (school / "sub" / "uniform.md").rename(school / "sub" / ".old" / "uniform.md")
+    store = manager.open("t", writable=True)
+    report = Ingestor(store, manager.encoder(), manager.settings).index_paths([str(school)], progress=False,
+                                                                              prune=True)
+    store.close()
+    removed = [r for r in report.results if r.status == "removed"]
+    assert sorted(r.source for r in removed) == [str(school / "sub" / "bus.csv"), str(school / "sub" / "uniform.md")]
+    assert report.count("unchanged") == 1 and not report.failed
+    store = manager.open("t")
+    left = sorted(d.source for d in store.documents())
+    store.close()
+    assert left == sorted([str(school / "fees.txt"), str(other / "library.txt"), "school/old.txt",
+                           str(school / "upload.txt")])
+    assert all("uniform" not in h.source for h in search(manager, "zebra shop uniforms", mode="bm25"))
+    again = ingest(manager, [school])  # not asked to prune: nothing removed
+    assert again.count("removed") == 0
+
+
+def test_prune_of_a_file_or_a_missing_folder_removes_nothing(manager, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Branches open at nine.\n")
+    ingest(manager, [folder])
+    (folder / "a.txt").unlink()
+    (tmp_path / "b.txt").write_text("Branches close at five.\n")
+    store = manager.open("t", writable=True)
+    for paths in ([str(tmp_path / "b.txt")], [str(tmp_path / "missing")]):
+        report = Ingestor(store, manager.encoder(), manager.settings).index_paths(paths, progress=False, prune=True)
+        assert report.count("removed") == 0
+    assert str(folder / "a.txt") in {d.source for d in store.documents()}
+    store.close()
+
+
 def test_tags_filter(manager, sample_copy, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
