@@ -63,6 +63,30 @@ def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") ->
     return shared, dict(chosen)
 
 
+# a question a document asks itself: opening with a question word, or Chinese asking with one, and ending in
+# "?" / "？". Not an instruction ending in a button's label ("select Forgot password?"), a heading asking
+# nothing ("2. Not sure if the card is lost? Lock it") or a pointer to another section by its title ("参见第 6.10
+# 节 “pool 目录里有什么？”")
+_QUESTION_END = re.compile(r"^(?:(?:how|what|when|where|why|who|whom|whose|which|can|could|do|does|did|is|are|was|"
+                           r"were|will|would|should|shall|may|might|must|have|has)\b[^?]*\?"
+                           r"|[^？?“”「」\"]*(?:吗|呢|什么|怎么|怎样|如何|哪|几|多少|多久|是否|能否|可否|有没有|是不是|可以)[^？?“”「」\"]*[？?])"
+                           r"[\"'”’」』）)]*$", re.IGNORECASE)
+ANSWER_SPAN = 3  # sentences after a question line that answer it
+
+
+def _asked_above(order: list[str]) -> dict[int, str]:
+    """{index of a sentence: the question line it answers}: the sentences after a sentence ending in "?" /
+    "？", up to the next one, at most ANSWER_SPAN."""
+    out: dict[int, str] = {}
+    for j, s in enumerate(order):
+        if _QUESTION_END.search(s):
+            for i in range(j + 1, min(j + 1 + ANSWER_SPAN, len(order))):
+                if _QUESTION_END.search(order[i]):
+                    break
+                out[i] = s
+    return out
+
+
 def _quote_words(question: str, passage: str) -> set[str]:
     """The question's content words that the best quote of `passage` holds (`_best`)."""
     _, chosen = _best(question, passage)
@@ -74,7 +98,11 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> t
     lines = prose_lines(chunk)
     order = [s for sents in lines for s in sents]
     lead = _line_leads(lines)
-    sents = [(i, s, s) for i, s in enumerate(order) if quotable(s)]
+    # a question the document asks itself ("How do I book an appointment?") is not quoted: the sentences after
+    # it, up to the next such question (at most ANSWER_SPAN), are its answer and are matched with its words too
+    asked_by = _asked_above(order)
+    sents = [(i, f"{asked_by[i]} {s}" if i in asked_by else s, s) for i, s in enumerate(order)
+             if quotable(s) and not _QUESTION_END.search(s)]
     # a short table with the sentence introducing it, quoted whole where that sentence stands, matched
     # by the sentence and the header
     tables = introduced_tables(chunk) + introduced_lists(chunk)
@@ -339,16 +367,24 @@ def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
         return max((len(_quote_words(question, h.text)) for h in among if not cross_script(question, h.text)),
                    default=-1)
 
+    # rows a higher passage ties on, outdone by a sentence: quoted before a lower passage's row that holds no more
+    # of the question's words ("How much does an outgoing international wire cost?": the fee table's two
+    # outgoing international rows, not the limits table's "Online and mobile, international wires" row)
+    tied_above: tuple[int, int, str] | None = None
     for n, hit in enumerate(hits, 1):
         if cross_script(question, hit.text):
             continue
         if row := row_quote(hit.text, question, covering, named, title=hit.title):
             if not named or kind or n == 1 or len(asked & _words(row)) > said(hits[:n - 1]):
+                if tied_above and len(asked & _words(row)) <= tied_above[0]:
+                    return tied_above[1], tied_above[2]
                 return n, row
         elif named and not covering and (tied := tied_rows_quote(hit.text, question)):
             holds, best = tied[0], said(hits)
             if holds > best or (holds == best and kind):
                 return n, tied[1]
+            if kind and tied_above is None:
+                tied_above = (holds, n, tied[1])
     return None
 
 

@@ -526,6 +526,12 @@ def test_rows_a_question_names_equally_are_quoted_together():
         "Outgoing international wire (sent in US dollars) - Online or mobile: $45; At a branch or by phone: $50. "
         "Outgoing international wire (sent in foreign currency) - Online or mobile: $35; At a branch or by phone: "
         "$40 [1].")
+    # the same rows for "How much does an outgoing international wire cost?", where a sentence of the fee
+    # passage ("Premier Checking customers pay no fee for incoming wires and receive two free outgoing domestic
+    # wires") holds more of its words than they do: still the rows, not the lower passage's limits row
+    fees.text += " They receive two free outgoing domestic wires. Intermediary banks may deduct fees from international wires."
+    assert fallback_answer("How much does an outgoing international wire cost?", [fees, limits]).startswith(
+        "Outgoing international wire (sent in US dollars) - Online or mobile: $45")
     # a sentence of any passage holding more of the question's words than the rows is quoted instead
     boxes = Hit(chunk_id="f1", doc_id="fees", source="fee_schedule.csv", title="", score=0.9, text=(
         "Service | Category | Fee\nSafe deposit box (small) | Other services | $60.00 per year\n"
@@ -676,3 +682,19 @@ def test_an_irregular_verbs_forms_match_and_what_happens_asks():
     reset = hit(2, f"{doc} > Resetting a forgotten password", "1. On the sign-in page, select Forgot password?\n"
                 "2. Enter the passcode and create a new password.")
     assert "Forgot password" in fallback_answer("What happens if I forget my password?", [same, reset])
+
+
+def test_a_question_the_document_asks_itself_is_answered_by_what_follows_it():
+    """An FAQ page's "How do I book an appointment?" line had been quoted back as the answer; the sentences
+    after it, up to the next question, are matched with its words and quoted. A sentence ending in a button's
+    label, a heading and a pointer to another section by its title ask nothing and are quoted as before."""
+    faq = _hit(0, "How do I book an appointment?\nCall the front desk on 555-0100, or book online.\n"
+                  "How long until I get my medical records?\nSend the request form by email to records@lakeside.example. "
+                  "Copies are sent within 21 days.")
+    assert fallback_answer("How do I book an appointment?", [faq]) == "Call the front desk on 555-0100, or book online [1]."
+    assert fallback_answer("How long until I get my medical records?", [faq]) == (
+        "Send the request form by email to records@lakeside.example [1]. Copies are sent within 21 days [1].")
+    zh = _hit(0, "如何预约挂号？\n拨打预约电话 555-0100，或在公众号预约。\n病历多久能复印好？\n复印件在 21 天内寄出。")
+    assert fallback_answer("怎么预约挂号？", [zh]) == "拨打预约电话 555-0100，或在公众号预约[1]。"
+    button = _hit(0, "On the sign-in page, select Forgot password? Enter the passcode and create a new password.")
+    assert "Forgot password" in fallback_answer("What happens if I forget my password?", [button])
