@@ -21,6 +21,7 @@ from api.jobs.store import Incoming, JobStore
 from api.metrics import Metrics
 from api.ratelimit import make_limiter
 from api.state.factory import open_database
+from api.state.forget import forget_kb
 from indexer.ingest import prestart_parsers
 from indexer.kbs import KBManager
 from rag.adapt.tune_refusal import recalibrate
@@ -189,14 +190,18 @@ class Service:
                 self._pipes.pop(key).close()
 
     def delete_kb(self, kb: str) -> None:
-        """The KB, its keys and its jobs go together; a worker still writing to it is fenced off by
-        the store (its writes fail) and finds its job gone."""
+        """The KB and everything the state database holds for it go together (api.state.forget: keys,
+        chat channels, jobs, answers and votes, experiments, settings, conversations), the state first:
+        a delete that fails half-way leaves a KB nobody can reach, never a re-created KB that an old
+        key or chat bot reaches. A worker still writing to it is fenced off by the store (its writes
+        fail) and finds its job gone."""
         self.drop(kb)
-        self.jobs.delete_kb(kb)
+        forget_kb(self.db, kb)
+        with self.kb_lock(kb):
+            self._kb_versions.pop(kb, None)  # its settings went with it
         if hasattr(self.queue, "forget_kb"):
             self.queue.forget_kb(kb)
         self.manager.delete(kb)
-        self.keys.revoke_kb(kb)
         self._changed(kb)
 
     def redis_up(self) -> bool:

@@ -44,13 +44,40 @@ def kb_create(name: str, embed_model: Optional[str] = typer.Option(None, "--embe
 
 @kb_app.command("delete")
 def kb_delete(name: str):
-    from indexer.kbs import KBNotFound
+    """Delete a KB with everything the service's state database holds for it (its API keys are revoked;
+    its chat channels, jobs, recorded answers and votes, experiments and settings go), as
+    DELETE /v1/kbs/NAME does: a KB created again under the name starts with none of them."""
+    from indexer.kbs import KBNotFound, check_name
 
+    mgr = state.manager()
     try:
-        state.manager().delete(name)
-    except (KBNotFound, ValueError) as e:
+        if not mgr.exists(check_name(name)):
+            raise KBNotFound(f"knowledge base {name!r} does not exist")
+        _forget_state(name)  # first: a delete that fails half-way leaves a KB no old key or bot reaches
+        mgr.delete(name)
+    except (KBNotFound, ValueError, ConnectionError) as e:
         fail(str(e))
     print(f"deleted knowledge base {name!r}")
+
+
+def _forget_state(name: str) -> None:
+    """The KB's rows in the state database (RAG_DATABASE_URL, else RAG_HOME/service.sqlite when the
+    service has made one: without it there is nothing to forget, and none is created)."""
+    from pathlib import Path
+
+    from api.config import ServiceSettings
+    from api.state.factory import open_database
+    from api.state.forget import forget_kb
+
+    url = ServiceSettings.load(state.config).database_url
+    home = Path(state.settings().indexer.home)
+    if not url and not (home / "service.sqlite").exists():
+        return
+    db = open_database(url, home)
+    try:
+        forget_kb(db, name)
+    finally:
+        db.close()
 
 
 @kb_app.command("reembed")

@@ -2,10 +2,36 @@
 the citations as a numbered source list, within DingTalk's size."""
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from api.channels.core import with_sources
 from api.channels.split import DINGTALK_MARKDOWN_BYTES, split_message, truncate_message
 
 WINDOW_MS = 3600 * 1000  # a callback's timestamp may be this far from our clock
+ID_CHARS = 256           # ids, as the replay memory, the rate limiter and the history key them
+
+
+class Text(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    content: str = ""  # its length is the question's limit (RAG_MAX_QUESTION_CHARS), said in the chat
+
+
+class Message(BaseModel):
+    """The fields of a robot's outgoing callback that the service reads, typed (JSON strings, a `text`
+    object, a number of milliseconds); the platform's other fields are ignored. A wrong type is a 422."""
+    model_config = ConfigDict(extra="ignore")
+    msgtype: str = Field("", max_length=64)
+    msgId: str | None = Field(None, max_length=ID_CHARS)
+    text: Text | None = None
+    senderStaffId: str | None = Field(None, max_length=ID_CHARS)
+    senderId: str | None = Field(None, max_length=ID_CHARS)
+    conversationId: str | None = Field(None, max_length=ID_CHARS)
+    sessionWebhook: str | None = Field(None, max_length=2048)
+    sessionWebhookExpiredTime: int | None = None  # ms since the epoch
+
+    @property
+    def question(self) -> str:
+        return self.text.content.strip() if self.msgtype == "text" and self.text is not None else ""
 
 
 def body_text(ans: dict) -> str:

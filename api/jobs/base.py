@@ -20,7 +20,7 @@ class JobQueue(Protocol):
         ...
 
     def alive(self) -> bool:
-        """Consuming (readiness); True when this process only submits."""
+        """Consuming: a worker runs in this process (readiness); False when this process only submits."""
         ...
 
     def current(self) -> str | None:

@@ -33,7 +33,8 @@ class ConsumerThread:
             self._thread.join(timeout)
 
     def alive(self) -> bool:
-        return not self.consume or (self._thread is not None and self._thread.is_alive())
+        """This process's worker thread is running (False where it only submits: `--indexing off`)."""
+        return self.consume and self._thread is not None and self._thread.is_alive()
 
     def current(self) -> str | None:
         return self._current

@@ -84,7 +84,7 @@ def get_kb(kb: str, who: Principal = Depends(principal), svc: Service = Depends(
     return _info(svc, kb)
 
 
-@router.delete("/kbs/{kb}", status_code=204, summary="Delete a knowledge base, its documents and keys (admin)")
+@router.delete("/kbs/{kb}", status_code=204, summary="Delete a knowledge base with its documents, keys, chat channels, jobs, answers and votes, experiments and settings (admin)")
 async def delete_kb(kb: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
     require_admin(who)
     allow(svc, who, kb, "admin")

@@ -2,7 +2,6 @@
 keys), and their settings per KB (admin). See docs/channels.md."""
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Literal
@@ -10,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal
@@ -27,6 +26,7 @@ router = APIRouter(prefix="/v1", tags=["bot channels"])
 log = logging.getLogger("api.channels")
 MAX_BODY = 64 * 1024
 SECRET_QUERY = ("msg_signature", "signature", "echostr", "sign")
+MAX_NONCE = 128  # WeCom's are about 10 characters; the replay memory keys on them
 
 
 # ---- settings (admin on the KB) --------------------------------------------------------------------------
@@ -99,11 +99,18 @@ async def _body(request: Request) -> bytes:
     return raw
 
 
+def _invalid(what: str, e: ValidationError) -> ApiError:
+    """422 naming the first field that is missing or of the wrong type (or why the body is not JSON)."""
+    first = e.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return ApiError(422, "invalid_request", f"invalid {what}: {where + ': ' if where else ''}{first.get('msg', '')}")
+
+
 def _fresh(ts: str, window: float, scale: float) -> bool:
-    try:
-        return abs(time.time() - int(ts) / scale) <= window
-    except ValueError:
+    """`ts` is a plain number (ASCII digits, as the platforms send it) within `window` seconds of our clock."""
+    if not (ts.isascii() and ts.isdigit() and len(ts) <= 20):
         return False
+    return abs(time.time() - int(ts) / scale) <= window
 
 
 # ---- DingTalk ------------------------------------------------------------------------------------------------
@@ -118,22 +125,20 @@ async def dingtalk(kb: str, request: Request, svc: Service = Depends(service)):
     if not _fresh(ts, ding.WINDOW_MS / 1000, 1000):
         raise _refuse(svc, request, "timestamp more than an hour off")
     try:
-        msg = json.loads(await _body(request))
-        if not isinstance(msg, dict):
-            raise ValueError
-    except ValueError as e:
-        raise ApiError(422, "invalid_request", "the callback body is not a JSON object") from e
-    seen = [f"dingtalk:{kb}:msg:{msg['msgId']}"] if msg.get("msgId") else [f"dingtalk:{kb}:ts:{ts}:{sign}"]
+        msg = ding.Message.model_validate_json(await _body(request))
+    except ValidationError as e:
+        raise _invalid("DingTalk message", e) from e
+    seen = [f"dingtalk:{kb}:msg:{msg.msgId}"] if msg.msgId else [f"dingtalk:{kb}:ts:{ts}:{sign}"]
     if not await run_in_threadpool(store(svc).first_time, seen, 2 * ding.WINDOW_MS / 1000):
         log.info("DingTalk message seen before; ignored", extra={"kb": kb, "event": "channel_replay"})
         return Response(status_code=200)
-    question = ((msg.get("text") or {}).get("content") or "").strip() if msg.get("msgtype") == "text" else ""
+    question = msg.question
     if not question:
         return Response(status_code=200)
-    user = str(msg.get("senderStaffId") or msg.get("senderId") or "anonymous")
-    conversation = str(msg.get("conversationId") or user)
-    webhook = str(msg.get("sessionWebhook") or "")
-    expires = msg.get("sessionWebhookExpiredTime")
+    user = msg.senderStaffId or msg.senderId or "anonymous"
+    conversation = msg.conversationId or user
+    webhook = msg.sessionWebhook or ""
+    expires = msg.sessionWebhookExpiredTime
     prefixes = [p.strip() for p in svc.svc.dingtalk_webhook_prefixes.split(",") if p.strip()]
 
     async def send(parts: list[dict]) -> None:
@@ -143,7 +148,7 @@ async def dingtalk(kb: str, request: Request, svc: Service = Depends(service)):
             log.warning("DingTalk sessionWebhook missing or not under an allowed prefix; answer not sent",
                         extra={"kb": kb, "event": "channel_send_failed"})
             return
-        if isinstance(expires, (int, float)) and expires / 1000 < time.time():
+        if expires is not None and expires / 1000 < time.time():
             log.warning("DingTalk sessionWebhook expired; answer not sent", extra={"kb": kb})
             return
         for part in parts:
@@ -171,6 +176,8 @@ def _wecom_open(svc: Service, request: Request, cfg: dict | None, encrypt: str) 
     sig, ts, nonce = q.get("msg_signature", ""), q.get("timestamp", ""), q.get("nonce", "")
     if cfg is None or not (sig and ts and nonce and encrypt):
         raise _refuse(svc, request, "unknown channel or unsigned callback")
+    if len(nonce) > MAX_NONCE:
+        raise _refuse(svc, request, f"a nonce is at most {MAX_NONCE} characters")
     if not wecom_verify(cfg["token"], ts, nonce, encrypt, sig):
         raise _refuse(svc, request, "bad signature")
     if not _fresh(ts, wx.WINDOW_S, 1):
@@ -198,23 +205,26 @@ async def wecom(kb: str, request: Request, svc: Service = Depends(service)):
     _hide_query(request)
     cfg = await run_in_threadpool(store(svc).get, kb, "wecom")
     try:
-        outer = wx.parse_xml(await _body(request))
-    except ValueError as e:
-        raise ApiError(422, "invalid_request", str(e)) from e
-    plain = _wecom_open(svc, request, cfg, outer.get("Encrypt", ""))
+        outer = wx.Envelope.model_validate(wx.parse_xml(await _body(request), "the callback body"))
+    except wx.XmlRefused as e:
+        raise ApiError(e.status, e.code, str(e)) from e
+    except ValidationError as e:
+        raise _invalid("WeCom callback body", e) from e
+    plain = _wecom_open(svc, request, cfg, outer.Encrypt)
     try:
-        msg = wx.parse_xml(plain)
-    except ValueError as e:
-        raise ApiError(422, "invalid_request", "the decrypted message is not XML") from e
+        msg = wx.Message.model_validate(wx.parse_xml(plain, "the decrypted message"))
+    except wx.XmlRefused as e:
+        raise ApiError(e.status, e.code, str(e)) from e
+    except ValidationError as e:
+        raise _invalid("WeCom message", e) from e
     q = request.query_params
     seen = [f"wecom:{kb}:ts:{q.get('timestamp')}:{q.get('nonce')}"]
-    if msg.get("MsgId"):
-        seen.append(f"wecom:{kb}:msg:{msg['MsgId']}")
+    if msg.MsgId:
+        seen.append(f"wecom:{kb}:msg:{msg.MsgId}")
     if not await run_in_threadpool(store(svc).first_time, seen, 2 * wx.WINDOW_S):
         log.info("WeCom message seen before; ignored", extra={"kb": kb, "event": "channel_replay"})
         return PlainTextResponse("")
-    question = (msg.get("Content") or "").strip() if msg.get("MsgType") == "text" else ""
-    user = msg.get("FromUserName") or ""
+    question, user = msg.question, msg.FromUserName
     if not question or not user:
         return PlainTextResponse("")
     can_send = bool(cfg.get("corp_secret") and cfg.get("agent_id"))

@@ -20,15 +20,21 @@ def healthz():
 
 @router.get("/readyz", summary="Ready to serve: models loaded, state database and store reachable (503 if not)")
 def readyz(svc: Service = Depends(service)):
-    """Redis is reported but not required: without it the cache is skipped and limits count per process."""
+    """Redis is reported but not required: without it the cache is skipped and limits count per process.
+    `index_worker` says whether this process runs an indexing worker that is alive: false on a replica
+    started with `--indexing off` (its uploads are indexed by `rag worker` processes), where it is not
+    required for readiness."""
     try:
         kbs, store_ok = len(svc.manager.names()), True
     except Exception:
         kbs, store_ok = 0, False
-    checks = {"models_loaded": svc.ready, "database": svc.db.ping(), "store": store_ok,
-              "index_worker": svc.queue.alive()}
+    checks = {"models_loaded": svc.ready, "database": svc.db.ping(), "store": store_ok}
+    indexing, worker = bool(svc.svc.indexing), svc.queue.alive()
+    if indexing:
+        checks["index_worker"] = worker
     ok = all(checks.values())
-    body = {"ready": ok, **checks, "kbs": kbs, "queue": svc.queue.name, "indexing": svc.svc.indexing}
+    body = {"ready": ok, **checks, "index_worker": worker, "kbs": kbs, "queue": svc.queue.name,
+            "indexing": indexing}
     if svc.svc.redis_url:
         body["redis"] = "up" if svc.redis_up() else "down (degraded: no shared cache or limits)"
     return JSONResponse(body, status_code=200 if ok else 503)
