@@ -293,6 +293,15 @@ def other_row(sentence: str, passage: str, n: int, question: str) -> str | None:
     others = [r for r in table.rows if r.key != subject.key]
     if any(r.key_tokens <= words and not r.key_tokens <= subject.key_tokens for r in others):
         return None  # the sentence names another row: it is about that one
+    # an amount of money is the row's when the row gives it as money: "The monthly fee for Everyday Checking is
+    # $25" is Premier Checking's fee, though Everyday Checking's row says "under 25" (an age)
+    stated, own = _money_values(sentence), {v for cell in subject.cells[1:] for v in _money_values(cell)}
+    around_money = {v for line in table.outside_lines for v in _money_values(line)}
+    for value in sorted(stated - own - around_money) if own else ():
+        row = next((r for r in others if value in {v for cell in r.cells[1:] for v in _money_values(cell)}), None)
+        if row is not None:
+            return (f"its amount {value:g} is in the row for {row.key} of passage [{n}], "
+                    f"not in the row for {subject.key} that the question asks about")
     around = table.outside_numbers | subject.numbers
     for value in sorted(numbers - around):
         row = next((r for r in others if value in r.numbers), None)
@@ -306,6 +315,11 @@ def other_row(sentence: str, passage: str, n: int, question: str) -> str | None:
         return (f"its words are those of the row for {best.key} of passage [{n}], "
                 f"not of the row for {subject.key} that the question asks about")
     return None
+
+
+def _money_values(text: str) -> set[float]:
+    """The values of the amounts of money `text` states."""
+    return {v for f in number_facts(text) if f.kind == "money" for v in f.numbers()}
 
 
 def free_row(sentence: str, passage: str, n: int) -> str | None:

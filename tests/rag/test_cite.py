@@ -292,8 +292,14 @@ def test_a_sentence_backed_by_another_table_row_than_the_question_names_is_remov
     assert out.answer == ("The monthly fee for an Everyday Checking account is $12 [1]. You can avoid this fee by "
                           "meeting the minimum daily balance of $1,500 or more [1].")
     reasons = {d.sentence.split()[1]: d.reason for d in out.dropped if d.outcome == "removed"}
-    assert "row for Student Checking" in reasons["fee"] and "number 300 is in the row for Basic Savings" in reasons["can"]
+    assert "row for Student Checking" in reasons["fee"] and "amount 300 is in the row for Basic Savings" in reasons["can"]
     assert "$300" in cite(answer, [FEE_ROWS]).answer  # without the question, nothing tells the rows apart
+    # an amount of another row, where the row asked about states the same number as no amount ("under 25",
+    # an age): "$25" is the other row's (the demo's generated "The monthly fee for Everyday Checking is $25")
+    premier = Hit("fees", "fees#2", "en/account_fees.md", FEE_ROWS.text.replace(
+        "Student Checking | $0", "Premier Checking | $25 | Combined balances of $15,000\nStudent Checking | $0"), 0.9)
+    wrong = cite("The monthly fee for Everyday Checking is $25 [1].", [premier], question=EVERYDAY)
+    assert not wrong.answer and "amount 25 is in the row for Premier Checking" in wrong.dropped[0].reason
     # a sentence that names the other row is about that row, and stays
     other = "Student Checking has no fee for account holders with a valid student ID [1]."
     assert cite(other, [FEE_ROWS], question=EVERYDAY).answer == other
