@@ -8,6 +8,15 @@ extraction pass. The size covering most characters is the body size; short lines
 least 15% larger are headings, the largest heading size being level 1. If the runs don't
 reproduce the page's extracted text (unusual encodings), the page is kept as plain text.
 
+Tables: pypdf gives a table's cells one per line; indexer.parse.pdf_tables finds tables from where
+the text sits (pdfium's text runs aligned in rows and columns) and each becomes a `table` element in
+the rows format of the other formats' tables ("Service | Price" lines, indexer.parse.tabular). The
+page's lines that fall inside the table are replaced by it, when they hold the same characters as its
+cells (else the page is kept as pypdf gives it); the rest of the page is unchanged.
+
+Margins: running headers and footers (lines at a page's top or bottom repeated on most pages, numbers
+aside) and lone page numbers are dropped (indexer.parse.page_margins); a one-page PDF keeps all.
+
 Bounded work: a PDF's page tree may list at most `pdf_max_pages` pages (ParseLimits), checked
 before any page is read. A page tree can list the same page object many times (a 7 KB file
 listing one page 99,000 times took 39 s and gave 4,125 chunks): each distinct page object is
@@ -19,12 +28,15 @@ import logging
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
+from indexer.parse.page_margins import margin_lines
+from indexer.parse.pdf_tables import Table, find_tables
+from indexer.parse.tabular import table_elements
 from indexer.types import Element
 
 logger = logging.getLogger(__name__)
@@ -33,12 +45,16 @@ _HEADING_RATIO = 1.15
 _HEADING_MAX_CHARS = 120
 _HEADING_MAX_WORDS = 15
 _NON_SPACE = re.compile(r"\s+")
+_TABLE_SLACK = 3.0  # points: a line's start this far outside a table's box is still inside
 
 
 @dataclass
 class _Line:
     text: str
     size: float
+    x: float | None = None  # where the line starts on the page (its first run), when known
+    y: float | None = None
+    table: list[list[str]] | None = None  # a table's rows, standing for the lines it replaced
 
 
 def parse_pdf(path: Path, limits: ParseLimits | None = None) -> list[Element]:
@@ -58,10 +74,16 @@ def parse_pdf(path: Path, limits: ParseLimits | None = None) -> list[Element]:
                          f"{exc}). The file may be damaged or not really a PDF; try "
                          "re-exporting or re-downloading it.") from exc
     if not any(line.text.strip() for _, page in pages for line in page):
+        if not _has_images(reader, pages):
+            raise ParseError(f"{path.name} has no text: its pages are blank (no text and no images). "
+                             "Check that the right file was uploaded.")
         raise ParseError(f"{path.name} has no extractable text: it looks like a scanned "
                          "document (images of pages). Run it through OCR (e.g. ocrmypdf or "
                          "your scanner's searchable-PDF option) and upload the result.")
-    return _to_elements(pages)
+    levels = _heading_levels(pages)
+    tables = find_tables(path, [number for number, page in pages if sum(line.y is not None for line in page) >= 2])
+    pages = [(number, _place_tables(page, tables.get(number, []), path, number)) for number, page in pages]
+    return _to_elements(_drop_margins(pages), levels)
 
 
 def _distinct_pages(reader: Any, path: Path, limits: ParseLimits) -> list[tuple[int, Any]]:
@@ -105,23 +127,35 @@ def _too_many_pages(path: Path, what: str, cap: int) -> ParseError:
 
 
 def _read_page(page: object) -> list[_Line]:
-    runs: list[tuple[str, float]] = []
+    runs: list[tuple[str, float, tuple[float, float] | None]] = []
 
     def visit(text: str, cm: list[float], tm: list[float], _font: object, size: float) -> None:
-        runs.append((text, abs(size) * _scale(tm) * _scale(cm)))
+        runs.append((text, abs(size) * _scale(tm) * _scale(cm), _origin(tm, cm)))
 
     text = page.extract_text(visitor_text=visit) or ""  # type: ignore[attr-defined]
-    if _NON_SPACE.sub("", "".join(t for t, _ in runs)) != _NON_SPACE.sub("", text):
+    if _NON_SPACE.sub("", "".join(t for t, _, _ in runs)) != _NON_SPACE.sub("", text):
         return [_Line(line, 0.0) for line in text.splitlines()]
     lines: list[_Line] = [_Line("", 0.0)]
-    for run, size in runs:
+    for run, size, origin in runs:
         for i, part in enumerate(run.split("\n")):
             if i:
                 lines.append(_Line("", 0.0))
             if part.strip():
+                if not lines[-1].text and i == 0 and origin is not None:
+                    lines[-1].x, lines[-1].y = origin
                 lines[-1].text += part
                 lines[-1].size = max(lines[-1].size, size)
     return lines
+
+
+def _origin(tm: list[float], cm: list[float]) -> tuple[float, float] | None:
+    """Where text drawn at text matrix `tm` under `cm` starts on the page (PDF user space)."""
+    try:
+        x, y = float(tm[4]), float(tm[5])
+        a, b, c, d, e, f = (float(v) for v in cm[:6])
+        return x * a + y * c + e, x * b + y * d + f
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _scale(matrix: list[float]) -> float:
@@ -132,15 +166,95 @@ def _scale(matrix: list[float]) -> float:
         return 1.0
 
 
-def _to_elements(pages: list[tuple[int, list[_Line]]]) -> list[Element]:
+def _has_images(reader: Any, pages: list[tuple[int, list[_Line]]]) -> bool:
+    """Any page draws an image (an image XObject, also inside a form, or an inline image): a scan, not blank.
+    Only what the content draws counts: resources are often shared by pages that draw none of them."""
+    from pypdf.generic import ContentStream
+
+    for number, _ in pages:
+        try:
+            page = reader.pages[number - 1]
+            contents = page.get_contents()
+            if contents is not None and _draws_image(ContentStream(contents, reader), page.get("/Resources"),
+                                                     reader, set()):
+                return True
+        except MemoryError:
+            raise
+        except Exception:  # an unreadable page: say what is likelier, a scan
+            return True
+    return False
+
+
+def _draws_image(content: Any, resources: Any, reader: Any, forms: set[int]) -> bool:
+    """The content stream draws an image, itself or through a form (each form looked into once)."""
+    from pypdf.generic import ContentStream
+
+    objects = None
+    for operands, operator in content.operations:
+        if operator == b"INLINE IMAGE":
+            return True
+        if operator != b"Do" or not operands:
+            continue
+        if objects is None:
+            res = resources.get_object() if resources is not None else {}
+            objects = res.get("/XObject").get_object() if res.get("/XObject") is not None else {}
+        drawn = objects.get(operands[0])
+        drawn = drawn.get_object() if drawn is not None else None
+        if drawn is None:
+            continue
+        if drawn.get("/Subtype") == "/Image":
+            return True
+        if drawn.get("/Subtype") == "/Form" and id(drawn) not in forms and len(forms) < 100:
+            forms.add(id(drawn))
+            if _draws_image(ContentStream(drawn, reader), drawn.get("/Resources", resources), reader, forms):
+                return True
+    return False
+
+
+def _place_tables(lines: list[_Line], tables: list[Table], path: Path, number: int) -> list[_Line]:
+    """Each table in place of the page's lines that start inside its box, when those lines hold the same
+    characters as its cells (a table pdfium found where pypdf's lines do not match is left out)."""
+    for table in tables:
+        x0, y0, x1, y1 = table.bbox
+        inside = [i for i, line in enumerate(lines)
+                  if line.table is None and line.text.strip() and line.x is not None and line.y is not None
+                  and x0 - _TABLE_SLACK <= line.x <= x1 + _TABLE_SLACK
+                  and y0 - _TABLE_SLACK <= line.y <= y1 + _TABLE_SLACK]
+        if not inside or not _same_characters([lines[i].text for i in inside], table.rows):
+            logger.debug("%s page %d: a table of %d rows was found but not placed (its text is not "
+                         "the same in pypdf's lines)", path.name, number, len(table.rows))
+            continue
+        drop = set(inside[1:])
+        lines = [replace(line, text="", table=table.rows) if i == inside[0] else line
+                 for i, line in enumerate(lines) if i not in drop]
+    return lines
+
+
+def _same_characters(texts: list[str], rows: list[list[str]]) -> bool:
+    ours = Counter(ch for text in texts for ch in text if ch.isalnum())
+    theirs = Counter(ch for row in rows for cell in row for ch in cell if ch.isalnum())
+    return sum((ours & theirs).values()) >= 0.97 * max(sum(ours.values()), sum(theirs.values()), 1)
+
+
+def _drop_margins(pages: list[tuple[int, list[_Line]]]) -> list[tuple[int, list[_Line]]]:
+    drop = margin_lines([[(line.text, line.y) for line in page] for _, page in pages])
+    return [(number, [line for i, line in enumerate(page) if i not in gone])
+            for (number, page), gone in zip(pages, drop)]
+
+
+def _heading_levels(pages: list[tuple[int, list[_Line]]]) -> list[float]:
+    """Font sizes of headings, largest (level 1) first: the sizes at least 15% above the body's (the size
+    of most characters, counted over all the lines, tables and margins included, as before either)."""
     chars: Counter[float] = Counter()
     for _, page in pages:
         for line in page:
             if line.size:
                 chars[round(line.size, 1)] += len(line.text.strip())
     body = chars.most_common(1)[0][0] if chars else 0.0
-    levels = sorted({s for s in chars if body and s >= body * _HEADING_RATIO}, reverse=True)
+    return sorted({s for s in chars if body and s >= body * _HEADING_RATIO}, reverse=True)
 
+
+def _to_elements(pages: list[tuple[int, list[_Line]]], levels: list[float]) -> list[Element]:
     elements: list[Element] = []
     path: list[str] = []
     for page_no, page in pages:
@@ -154,7 +268,10 @@ def _to_elements(pages: list[tuple[int, list[_Line]]]) -> list[Element]:
         for line in page:
             text = line.text.strip()
             size = round(line.size, 1)
-            if text and size in levels and _heading_shaped(text):
+            if line.table is not None:
+                flush()
+                elements.extend(table_elements(line.table, " > ".join(path), page_no))
+            elif text and size in levels and _heading_shaped(text):
                 flush()
                 path[:] = path[:levels.index(size)] + [text]
                 elements.append(Element(text, "title", " > ".join(path), page_no))

@@ -517,11 +517,12 @@ def test_corrupt_pdf(tmp_path: Path) -> None:
         parse_file(bad)
 
 
-def test_pdf_without_text_layer_needs_ocr(tmp_path: Path) -> None:
-    scan = tmp_path / "scan.pdf"
-    scan.write_bytes(make_pdf([[], []]))
-    with pytest.raises(ParseError, match=r"scanned.*OCR"):
-        parse_file(scan)
+def test_pdf_without_text_or_images_has_no_text(tmp_path: Path) -> None:
+    """Pages that draw nothing are blank, not a scan (a scan, an image of a page, needs OCR: test_pdf_layout)."""
+    blank = tmp_path / "blank.pdf"
+    blank.write_bytes(make_pdf([[], []]))
+    with pytest.raises(ParseError, match=r"blank\.pdf has no text: its pages are blank"):
+        parse_file(blank)
 
 
 def test_corrupt_office_file(tmp_path: Path) -> None:
