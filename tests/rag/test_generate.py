@@ -407,7 +407,8 @@ def test_select_fits_every_passage_into_the_budget():
     ("The fee is $12 [1]. It is 5", None),
     ("You", None),
     ("Mr. Smith can", None),
-    ("It costs five dollars. Ask Dr. Who", None),
+    # a title's period ends no sentence: the unfinished tail is "Ask Dr. Who", not "Who"
+    ("It costs five dollars. Ask Dr. Who", "It costs five dollars."),
     ("Steps:\n1. Open the app.\n2. Tap", None),
     ("See the U.S. branch", None),
     ("The fee is $12 [1].", None),
