@@ -54,6 +54,7 @@ from typing import Any, get_args
 
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import MB, ParseLimits
+from indexer.parse.minimal_pdf import assemble
 from indexer.types import Element, ElementKind
 
 log = logging.getLogger(__name__)
@@ -591,15 +592,7 @@ def _tiny_pdf() -> bytes:
                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R "
                b"/Resources << /Font << /F1 3 0 R >> >> >>",
                b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream)]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return assemble(objects)
 
 
 def _tiny_docx(folder: Path) -> None:

@@ -21,6 +21,7 @@ import pytest
 from indexer.chunk import chunk_elements
 from indexer.config import ChunkSettings
 from indexer.parse.dispatch import ParseError, parse_file
+from indexer.parse.minimal_pdf import assemble
 from indexer.parse.page_margins import margin_lines, page_number
 from indexer.types import Element
 
@@ -84,15 +85,7 @@ def write_pdf(path: Path, pages: list[list[list[Run]]], *, rules: list[list[tupl
                        b"<< /Font << /F1 3 0 R /F3 5 0 R >> /XObject << /Im1 7 0 R >> >> >>" % (height, len(objects)))
         kids.append(len(objects))
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids))
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.write_bytes(bytes(out))
+    path.write_bytes(assemble(objects))
     return path
 
 

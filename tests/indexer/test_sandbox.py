@@ -15,6 +15,7 @@ import pytest
 from indexer.parse import sandbox
 from indexer.parse.dispatch import ParseError, parse_file
 from indexer.parse.limits import ParseLimits
+from indexer.parse.minimal_pdf import assemble
 from indexer.parse.sandbox import SandboxLimits, parse_isolated
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
@@ -75,15 +76,7 @@ def text_pdf(n_pages: int) -> bytes:
                b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream)]
     objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
                 b"/Resources << /Font << /F1 3 0 R >> >> >>"] * n_pages
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return assemble(objects)
 
 
 @pytest.fixture(scope="module")
