@@ -16,6 +16,11 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+CALIBRATE_HELP = ("refusal threshold of each configuration that sets none: auto (default) = the KB's own "
+                  "automatic calibration, as `rag index` does and `rag ask` uses; none = no refusal on evidence; "
+                  "SPLIT (e.g. dev) = calibrated on that split's questions vs built-in off-topic ones")
+
+
 def report(beir: str = typer.Option(..., "--beir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv "
                                     "(+ answers.jsonl, unanswerable.txt when present)"),
            out: str = typer.Option(..., "--out", help="folder for report.html, metrics.json, per_query.csv"),
@@ -29,9 +34,8 @@ def report(beir: str = typer.Option(..., "--beir", help="BEIR folder: corpus.jso
            resume: bool = typer.Option(False, "--resume", help="keep the per-query results already in OUTDIR/runs"),
            kb_home: Optional[str] = typer.Option(None, "--kb-home", help="where the report's KBs are built "
                                                  "(default: a temporary folder, removed afterwards)"),
-           calibrate_refusal: Optional[str] = typer.Option(None, "--calibrate-refusal", metavar="SPLIT",
-                                                           help="calibrate the refusal threshold on this split's "
-                                                                "questions vs built-in off-topic ones (e.g. dev)"),
+           calibrate_refusal: Optional[str] = typer.Option(None, "--calibrate-refusal", metavar="auto|none|SPLIT",
+                                                           help=CALIBRATE_HELP),
            limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N answerable (and N "
                                                "unanswerable) questions, for a quick look"),
            bootstrap: int = typer.Option(1000, "--bootstrap", min=100, help="bootstrap resamples"),
@@ -114,20 +118,23 @@ def compare(a: str = typer.Argument(..., help="baseline report folder (or its me
 
 def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/"),
                    split: str = typer.Option("test", "--split"),
-                   kb: Optional[str] = typer.Option(None, "--kb", help="the KB to measure (default beir-FOLDER); "
-                                                    "BASE,OTHER[,...] measures each on the same questions and "
-                                                    "compares every other one with BASE (paired test)"),
+                   kb: Optional[str] = typer.Option(None, "--kb", help="the KB to measure (default beir-FOLDER): "
+                                                    "created, or reused when it holds only this corpus (a KB "
+                                                    "holding other documents is refused); BASE,OTHER[,...] "
+                                                    "measures each on the same questions and compares every "
+                                                    "other one with BASE (paired test)"),
                    out: Optional[str] = typer.Option(None, "--json", help="write the metrics here"),
                    modes: str = typer.Option("hybrid", "--modes", help="comma list of hybrid,dense,bm25,rerank "
                                              "(rerank = hybrid + the configured cross-encoder)"),
                    embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB"),
                    per_query: bool = typer.Option(False, "--per-query", help="include per-query rows in the JSON")):
-    """Index a BEIR folder into a KB (reused when it already holds it) and measure retrieval; with several
-    KBs (e.g. a KB and its copy re-embedded with a tuned model), compare them side by side."""
+    """Index a BEIR folder into a KB (reused when it already holds it; never one holding other documents) and
+    measure retrieval; with several KBs (e.g. a KB and its copy re-embedded with a tuned model), compare them
+    side by side."""
     from pathlib import Path
 
     from eval.beir import load_beir
-    from eval.retrieval import evaluate, index_corpus
+    from eval.retrieval import ForeignDocuments, check_corpus_kb, evaluate, index_corpus
     from eval.side_by_side import compare_runs
     from indexer.kbs import KBManager, check_name
     from rag.config import RETRIEVAL_MODES
@@ -144,6 +151,11 @@ def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: co
     kbs = list(dict.fromkeys(kbs)) or ["beir-" + Path(beir).resolve().name]
     settings = state.settings()
     mgr = KBManager(settings.indexer)
+    try:  # every KB checked before any is written: the corpus never goes into a KB holding other documents
+        for name in kbs:
+            check_corpus_kb(ds, mgr, name)
+    except ForeignDocuments as e:
+        fail(str(e))
     runs: dict[str, list[dict]] = {}
     for name in kbs:
         written = index_corpus(ds, mgr, name, embed_model)

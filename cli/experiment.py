@@ -52,6 +52,59 @@ def parse_arms(arms: list[str], sets: list[str]) -> list[dict]:
     return list(out.values())
 
 
+# settings quoted answers use too; every other [generation] setting, and these [answer] ones, only matter when
+# a model writes the answer (rag.pipeline.Pipeline.stream: a quoted answer calls no generator)
+QUOTING_USES = {"generation": frozenset({"cite_min_overlap", "cite_min_similarity"})}
+WRITING_ONLY = {"answer": frozenset({"extractive_fallback", "stream"})}
+
+
+def inert_overrides(overrides: dict, settings) -> list[str]:
+    """The overrides ("section.field") that cannot change an answer under `settings` (an arm's settings with
+    its overrides applied): generation settings while every answer is quoted (no language is written by the
+    model: [answer] mode 'extract', or 'auto' with the bundled SmolLM2), reranker settings with no reranker."""
+    out = []
+    for section, fields in overrides.items():
+        for f in fields:
+            if not settings.uses_generator and (
+                    (section == "generation" and f not in QUOTING_USES["generation"])
+                    or f in WRITING_ONLY.get(section, ())):
+                out.append(f"{section}.{f}")
+            elif section == "rerank" and f != "model" and not settings.rerank.model:
+                out.append(f"{section}.{f}")
+    return out
+
+
+def arm_warnings(exp, base, kb_overrides: dict) -> list[str]:
+    """Warnings for arms that cannot differ: an override with no effect in the arm's answer mode, or arms
+    whose settings are the same."""
+    from api.experiments import apply_overrides
+
+    kb_settings = apply_overrides(base, kb_overrides)
+    out, seen = [], {}
+    for a in exp.arms:
+        s = apply_overrides(kb_settings, a.overrides)
+        inert = inert_overrides(a.overrides, s)
+        generation = [i for i in inert if not i.startswith("rerank.")]
+        if generation:
+            out.append(f"arm {a.name!r}: {', '.join(generation)} cannot change an answer: every answer of this arm "
+                       f"is quoted from the passages, no model writes it ("
+                       + ("[answer] mode 'extract'" if s.answer.mode == "extract" else
+                          f"[answer] mode 'auto', and the model {s.generation.model!r} writes no language: "
+                          f"[generation] languages "
+                          + ("unset" if s.generation.languages is None else json.dumps(s.generation.languages)))
+                       + "). To compare it, have the model write in every arm: "
+                       + " ".join(f"--set {b.name}:answer.mode=generate" for b in exp.arms))
+        if len(generation) < len(inert):
+            out.append(f"arm {a.name!r}: {', '.join(i for i in inert if i.startswith('rerank.'))} cannot change an "
+                       f"answer: no reranker is configured (rerank.model)")
+        dump = json.dumps({k: getattr(s, k).model_dump(mode="json") for k in ("retrieval", "rerank", "generation",
+                                                                               "answer")}, sort_keys=True)
+        if dump in seen:
+            out.append(f"arms {seen[dump]!r} and {a.name!r} have the same settings: their answers cannot differ")
+        seen.setdefault(dump, a.name)
+    return out
+
+
 def create(name: str = typer.Argument(..., help="experiment name"),
            kb: str = typer.Option(..., "--kb", help="knowledge base"),
            arm: list[str] = typer.Option([], "--arm", help="NAME=SHARE (at least two)"),
@@ -72,12 +125,16 @@ def create(name: str = typer.Argument(..., help="experiment name"),
         fail(f"knowledge base {kb!r} does not exist")
     db = open_db()
     try:
-        exp = ExperimentStore(db).create(make_experiment(name, kb, arms, state.settings()), CLI_KEY)
+        store = ExperimentStore(db)
+        exp = store.create(make_experiment(name, kb, arms, state.settings()), CLI_KEY)
+        warnings = arm_warnings(exp, state.settings(), store.kb_settings(kb)[1])
     except ExperimentError as e:
         fail(str(e))
     finally:
         db.close()
     print(json.dumps(exp.to_dict(), indent=2))
+    for w in warnings:
+        typer.secho(f"warning: {w}", fg="yellow", err=True)
 
 
 def list_(kb: Optional[str] = typer.Option(None, "--kb", help="only this KB's"),
@@ -168,7 +225,9 @@ def replay(name: str = typer.Argument(...),
            out: str = typer.Option(..., "--out", help="folder for report.html, metrics.json, per_query.csv"),
            split: str = typer.Option("test", "--split"),
            no_answers: bool = typer.Option(False, "--no-answers", help="retrieval metrics only"),
-           calibrate_refusal: Optional[str] = typer.Option(None, "--calibrate-refusal", metavar="SPLIT"),
+           calibrate_refusal: Optional[str] = typer.Option(None, "--calibrate-refusal", metavar="auto|none|SPLIT",
+                                                           help="as in `rag eval report` (default auto: the "
+                                                                "KB's automatic calibration, what users get)"),
            limit: Optional[int] = typer.Option(None, "--limit", min=1)):
     """Run every arm of an experiment over an evaluation set (an offline check before it takes live
     traffic): the same report as `rag eval report`, one configuration per arm, the first arm the

@@ -79,8 +79,11 @@ def summary_table(metrics: dict) -> str:
 
 
 def _threshold(c: dict) -> str:
-    t = c.get("refusal_threshold")
-    return f"<br>refusal threshold {t:.3f}" if c.get("answers") and t is not None else ""
+    t, by_language = c.get("refusal_threshold"), c.get("refusal_threshold_by_language") or {}
+    if not c.get("answers") or t is None:
+        return ""
+    each = ", ".join(f"{lang} {v:.3f}" for lang, v in sorted(by_language.items()))
+    return f"<br>refusal threshold {each or f'{t:.3f}'}"
 
 
 def _overrides(c: dict) -> str:

@@ -136,10 +136,14 @@ def build_metrics(es: EvalSet, configs: ConfigSet, runs: list[ConfigRun], opts: 
                     "unanswerable_source": es.unanswerable_source, "answers_file": es.answers_file,
                     "gold_answers": sum(q.gold is not None for q in es.answerable)},
         "reference": configs.reference,
-        "refusal_calibration_split": calibrate_split,
+        # how refusal thresholds were set where a configuration fixes none: "auto" (the KB's own automatic
+        # calibration, as `rag index` leaves it: the default), "none", or "split" (refusal_calibration_split)
+        "refusal_calibration": (calibrate_split or "auto") if calibrate_split in (None, "auto", "none") else "split",
+        "refusal_calibration_split": None if calibrate_split in (None, "auto", "none") else calibrate_split,
         "bootstrap": {"resamples": opts.bootstrap, "seed": opts.seed, "confidence": 0.95},
         "configs": [{"name": r.config.name, "overrides": r.config.overrides(), "answers": r.answers is not None,
                      "models": r.models, "refusal_threshold": r.refusal_threshold,
+                     "refusal_threshold_by_language": r.refusal_by_language,
                      "settings": {s: section_dump(r.settings, s)
                                   for s in ("retrieval", "rerank", "generation", "answer")}
                      | {"indexer": {k: v for k, v in section_dump(r.settings, "indexer").items()

@@ -16,13 +16,47 @@ from rag.config import Settings
 from rag.metrics import per_query
 from rag.retrieval.hybrid import HybridRetriever
 
+SOURCE_PREFIX = "beir:"  # a corpus document's source: beir:FOLDER/ID
+
+
+class ForeignDocuments(ValueError):
+    """The KB holds documents that are not the corpus's: the corpus is never indexed into it."""
+
+
+def foreign_documents(ds: BeirDataset, store) -> list:
+    """The KB's documents that are not documents of this corpus (indexed by `index_corpus`: a corpus id
+    and a beir: source). A KB holding a copy of the corpus from another folder (zh2en: the English
+    corpus with Chinese questions) holds none."""
+    return [d for d in store.documents() if not (d.source.startswith(SOURCE_PREFIX) and d.doc_id in ds.corpus)]
+
+
+def check_corpus_kb(ds: BeirDataset, mgr: KBManager, kb: str) -> None:
+    """Raise ForeignDocuments when the KB exists and holds documents other than the corpus's (the user's
+    own documents, another benchmark's): measuring it would mix the corpus into them."""
+    if not mgr.exists(kb):
+        return
+    store = mgr.open(kb)
+    try:
+        foreign = foreign_documents(ds, store)
+        total = len(store.documents()) if foreign else 0
+    finally:
+        store.close()
+    if foreign:
+        raise ForeignDocuments(
+            f"knowledge base {kb!r} holds documents that are not in {ds.root}'s corpus ({len(foreign)} of its "
+            f"{total}, e.g. {foreign[0].source}): the benchmark corpus is never indexed into a KB with other "
+            f"documents. Name a KB of its own with --kb (a new name is created and indexed; one that holds "
+            f"exactly this corpus is reused), or delete {kb!r} first if it is a benchmark KB you no longer need")
+
 
 def index_corpus(ds: BeirDataset, mgr: KBManager, kb: str, embed_model: str | None = None,
                  progress: bool = True) -> int:
-    """Index the corpus with doc ids = corpus _ids; unchanged documents are skipped. Returns docs written."""
+    """Index the corpus with doc ids = corpus _ids; unchanged documents are skipped. Returns docs written.
+    Raises ForeignDocuments (and writes nothing) when the KB holds documents that are not the corpus's."""
+    check_corpus_kb(ds, mgr, kb)
     store = mgr.open(kb, writable=True, create=True, embed_model=embed_model)
     try:
-        docs = [(did, f"beir:{ds.root.name}/{did}", [Element(text, "text", title)])
+        docs = [(did, f"{SOURCE_PREFIX}{ds.root.name}/{did}", [Element(text, "text", title)])
                 for did, (title, text) in ds.corpus.items() if text.strip()]
         report = Ingestor(store, mgr.encoder(store.embed_model), mgr.settings).index_elements(docs, progress=progress)
         return report.count("indexed") + report.count("updated")

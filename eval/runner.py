@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE_FILES = ["rag/**/*.py", "indexer/**/*.py", "eval/runner.py", "eval/answers.py", "eval/evalset.py",
               "eval/retrieval.py", "eval/beir.py"]
 RETRIEVAL_K = 10
+AUTO, NONE = "auto", "none"  # refusal: the KB's automatic calibration (the default), or no threshold
 
 
 def code_hash() -> str:
@@ -50,6 +51,7 @@ class ConfigRun:
     answers: list[dict] | None
     models: dict[str, str] = field(default_factory=dict)
     refusal_threshold: float | None = None   # the evidence threshold the answers ran with (None: none)
+    refusal_by_language: dict[str, float] = field(default_factory=dict)  # ... per question language, when so
 
 
 class _Records:
@@ -80,9 +82,13 @@ class Runner:
                  config_file: str | None = None, resume: bool = False, answers: bool = True, progress: bool = True,
                  encoders: dict | None = None, calibrate_split: str | None = None):
         """`encoders`: already-loaded embedding encoders by model name (reused instead of loading).
-        `calibrate_split`: calibrate each answering configuration's refusal threshold (unless its
-        settings fix one) on this split's questions vs built-in off-topic ones, as `rag tune refusal`
-        does; never on the evaluated questions."""
+        `calibrate_split`: how each answering configuration's refusal threshold is set (unless its
+        settings fix one): None or AUTO (the default), the KB's own automatic calibration, as `rag index`
+        leaves it for every KB (rag.answering.auto_refusal: probes from its chunks vs the packaged
+        off-topic questions, a threshold per question language); NONE, no threshold (nothing refused on
+        evidence); else a split of the folder whose questions are calibrated against built-in off-topic
+        ones, as `rag tune refusal` does (never the evaluated questions)."""
+        calibrate_split = calibrate_split or AUTO
         if calibrate_split == evalset.split:
             raise ValueError(f"calibrate refusal on another split than the evaluated one ({evalset.split!r})")
         self.encoders = encoders or {}
@@ -98,7 +104,8 @@ class Runner:
         self._managers: dict[str, KBManager] = {}
         self._generators: dict[str, object] = {}
         self._rerankers: dict[str, object] = {}
-        self._thresholds: dict[str, float | None] = {}
+        self._thresholds: dict[str, tuple[float | None, dict[str, float]]] = {}
+        self._auto: dict[str, tuple[float | None, dict[str, float]]] = {}  # automatic calibrations, shared
 
     def run(self) -> list[ConfigRun]:
         runs_dir = self.out / "runs"
@@ -139,7 +146,8 @@ class Runner:
             answer_rows, gen_name = self._answers(cfg, settings, mgr, kb,
                                                   _Records(self.out / "runs" / f"answers-{akey}.jsonl"))
             models["generator"] = gen_name
-        return ConfigRun(cfg, settings, kb, retrieval, answer_rows, models, self._thresholds.get(cfg.name))
+        threshold, by_language = self._thresholds.get(cfg.name, (None, {}))
+        return ConfigRun(cfg, settings, kb, retrieval, answer_rows, models, threshold, by_language)
 
     def _manager(self, kb: str, settings: Settings) -> KBManager:
         if kb not in self._managers:
@@ -208,10 +216,16 @@ class Runner:
         gen_name = str(getattr(generator, "model_dir", None) or settings.generation.model)
         pipe = build_pipeline(settings, kb, mgr, generator=generator, reranker=self._reranker(settings))
         try:
-            if self.calibrate_split and settings.answer.refusal_threshold is None:
-                self._calibrate(pipe)
-            self._thresholds[cfg.name] = settings.answer.refusal_threshold if \
-                settings.answer.refusal_threshold is not None else pipe.refusal_threshold
+            if settings.answer.refusal_threshold is None:  # a configured threshold wins, as in `rag ask`
+                if self.calibrate_split == AUTO:
+                    self._auto_calibrate(pipe, kb)
+                elif self.calibrate_split == NONE:
+                    pipe.refusal_threshold = None
+                else:
+                    self._calibrate(pipe)
+            configured = settings.answer.refusal_threshold
+            self._thresholds[cfg.name] = (configured, {}) if configured is not None else \
+                (pipe.refusal_threshold, dict(pipe.refusal_by_language))
             todo = [q for q in self.es.questions if q.qid not in records.rows]
             if not todo:
                 return records.ordered(self.es.questions), gen_name
@@ -222,6 +236,27 @@ class Runner:
         finally:
             pipe.close()
         return records.ordered(self.es.questions), gen_name
+
+    def _auto_calibrate(self, pipe, kb: str) -> None:
+        """The thresholds `rag index` stores in a KB (rag.adapt.tune_refusal.recalibrate): calibrated on the
+        KB's own content through this configuration's answering path (retriever, reranker, top_k), not
+        stored; one calibration per distinct path."""
+        from rag.answering.auto_refusal import auto_calibrate
+
+        k = key(kb, section_dump(pipe.settings, "retrieval"), section_dump(pipe.settings, "rerank"),
+                pipe.settings.answer.top_k)
+        if k not in self._auto:
+            pipe.retriever.warm_up()
+            if pipe.reranker:
+                pipe.reranker.warm_up()
+            try:
+                cal = auto_calibrate(pipe, store_in_kb=False)
+                self._auto[k] = cal.threshold, dict(cal.by_language)
+            except ValueError as e:  # too little content to calibrate on: `rag index` stores none either
+                print(f"{kb}: no automatic refusal threshold: {e}", file=sys.stderr)
+                self._auto[k] = None, {}
+        pipe.refusal_threshold, by_language = self._auto[k]
+        pipe.refusal_by_language = dict(by_language)
 
     def _calibrate(self, pipe) -> None:
         from eval.beir import load_beir

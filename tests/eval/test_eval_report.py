@@ -395,3 +395,45 @@ def test_compare_allows_one_questions_share_as_noise_but_not_two():
     assert [r.status for r in compare(base, one).rows] == ["REGRESSION"]
     assert [r.status for r in compare(base, one, noise_questions=1).rows] == ["ok"]
     assert [r.status for r in compare(base, two, noise_questions=1).rows] == ["REGRESSION"]
+
+
+def test_report_refuses_as_the_kb_does_by_default(minilm, tmp_path):
+    """Without --calibrate-refusal a report measures what a user gets: the refusal thresholds `rag index`
+    calibrates for every KB (per question language), the same answers `rag ask` gives on that KB; 'none'
+    is the old figure, with no refusal on evidence."""
+    from eval.evalset import load_evalset
+    from eval.report import write_report
+    from eval.runner import NONE, Runner
+    from indexer.kbs import KBManager
+    from rag.adapt.tune_refusal import recalibrate
+    from rag.pipeline import build_pipeline
+
+    configs = tmp_path / "configs.yaml"
+    configs.write_text("configs:\n  - name: hybrid\n    indexer: {embed_model: minilm}\n")
+    es = load_evalset(SAMPLE_EN, "test", limit=3)
+    cs = load_configs(configs)
+    kb_home = tmp_path / "kbs"
+    [auto] = Runner(es, cs, tmp_path / "auto", kb_home, progress=False, encoders={"minilm": minilm}).run()
+    m = write_report(tmp_path / "auto", es, cs, [auto])
+    assert m["refusal_calibration"] == "auto" and m["refusal_calibration_split"] is None
+    assert set(auto.refusal_by_language) == {"en", "zh"} and auto.refusal_threshold == min(auto.refusal_by_language.values())
+    assert m["configs"][0]["refusal_threshold_by_language"] == auto.refusal_by_language
+
+    # the thresholds are those `rag index` stores in the KB, and `rag ask` then answers exactly as the report did
+    settings = auto.settings
+    mgr = KBManager(settings.indexer, encoders={"minilm": minilm})
+    cal = recalibrate(settings, auto.kb, mgr, reranker=None, force=True)
+    assert cal.stored and cal.by_language == auto.refusal_by_language
+    pipe = build_pipeline(settings, auto.kb, mgr, reranker=None)
+    try:
+        asked = [pipe.ask(q.text) for q in es.questions]
+    finally:
+        pipe.close()
+    assert [(a.refused, a.answer) for a in asked] == [(r["refused"], r["answer"]) for r in auto.answers]
+    assert any(r["refused"] for r in auto.answers)  # unans-en-02 (stock tips) is refused on evidence
+
+    [none] = Runner(es, cs, tmp_path / "none", tmp_path / "kbs2", progress=False, encoders={"minilm": minilm},
+                    calibrate_split=NONE).run()
+    assert none.refusal_threshold is None
+    assert sum(r["refused"] for r in none.answers) < sum(r["refused"] for r in auto.answers)
+    assert write_report(tmp_path / "none", es, cs, [none], calibrate_split=NONE)["refusal_calibration"] == "none"
