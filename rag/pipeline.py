@@ -42,6 +42,7 @@ from rag.rerank.base import Reranker
 from rag.rerank.factory import make_reranker
 from rag.retrieval.conversation import retrieval_query
 from rag.retrieval.hybrid import HybridRetriever
+from rag.retrieval.script_fold import simplified
 
 # a small model sometimes echoes the prompt's quoting, a tag cut off by the token limit included
 PROMPT_TAG = re.compile(r"</?passage\b[^>\n]*(?:>|$)")
@@ -165,6 +166,13 @@ class Pipeline:
         k = self.settings.answer.top_k
         n_candidates = max(k, self.reranker.top_n if self.reranker else k)
         hits = self.retriever.run(query, n_candidates, filters)
+        if (folded := simplified(question)) != question:
+            # a question in traditional characters: answered in the script whose passages the KB backs better
+            # (rag.retrieval.script_fold), searched, checked and quoted as that question
+            folded_query = retrieval_query(folded, history)
+            folded_hits = self.retriever.run(folded_query, n_candidates, filters)
+            if evidence(folded_hits[:k]) > evidence(hits[:k]):
+                question, query, hits = folded, folded_query, folded_hits
         timings["retrieve_s"] = time.perf_counter() - t0
         t = time.perf_counter()
         if self.reranker:
