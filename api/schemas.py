@@ -162,7 +162,8 @@ class AnswerOut(BaseModel):
                                                  "'the closest sentence of the passages does not match the "
                                                  "question', 'the passages give no amount for it' (or no phone "
                                                  "number), 'the quoted passage does not mention what the question "
-                                                 "asks about'")
+                                                 "asks about', 'no sentence of the passages found shares a word "
+                                                 "with the question'")
     mode: str = Field("generate", description="'generate': written by the generator; 'extract': no generator, "
                                               "the answer quotes the passages ([answer] mode; the default "
                                               "with the bundled model, in both languages); 'refuse': "

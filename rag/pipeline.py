@@ -274,6 +274,7 @@ class Pipeline:
         text, why = self.checked_extract(question, hits, self._cross(), query)
         if text is None:
             text, citations, refused = refusal_message(question), [], True
+            why = why or NO_SHARED_WORDS
         else:
             # a quote's facts are its passage's own: only its citations are checked (the facts check, reading a
             # table row as "header: cell", took "收费标准：…；备注：…免收" for a contradiction and emptied the answer)
@@ -311,6 +312,9 @@ class Pipeline:
             return None, "the closest sentence of the passages does not match the question"
         return text, ""
 
+
+# why a quoted answer is the refusal when the passages found hold no sentence sharing a word with the question
+NO_SHARED_WORDS = "no sentence of the passages found shares a word with the question"
 
 # what a question asking for that kind of number needs from a quote: a phone number; an amount (a share of
 # one, "3%"), or that it costs nothing. Any other kind may be answered in words ("the same day", "当天"). A

@@ -107,3 +107,14 @@ def test_a_question_in_traditional_characters_is_answered_from_simplified_docume
     ans = pipeline.ask("逾期未還的書會怎麼樣？")
     assert not ans.refused and "暂停借阅资格两周" in ans.answer, (ans.answer, ans.fallback_reason)
     assert "21天" in pipeline.ask("學生一次可以借幾本書？借多久？").answer
+
+
+def test_a_refusal_for_passages_sharing_no_word_with_the_question_says_so(pipeline):
+    """口腔科在几楼？ over passages that never name it was refused with no reason (`fallback_reason` "")."""
+    import time
+
+    from rag.pipeline import NO_SHARED_WORDS
+
+    hits = pipeline.retriever.run("How many books can a student borrow?", 4)
+    ans = list(pipeline._extract("口腔科在几楼？", hits, time.perf_counter(), {}))[-1]
+    assert ans.refused and ans.fallback_reason == NO_SHARED_WORDS
