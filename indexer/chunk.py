@@ -143,15 +143,30 @@ def _units(el: Element, cfg: ChunkSettings) -> list[_Unit]:
 def _sections(elements: list[Element]) -> list[tuple[str, list[Element]]]:
     """Consecutive elements grouped by section path; a title opens its own section."""
     groups: list[tuple[str, list[Element]]] = []
+    titles: list[Element | None] = []  # the title that opened each group
     for el in elements:
         if el.kind == "title":
             groups.append((el.section or el.text, []))
+            titles.append(el)
             continue
         if not groups or groups[-1][0] != el.section:
             groups.append((el.section, []))
+            titles.append(None)
         groups[-1][1].append(el)
-    # a heading with no body of its own hands nothing on; a body-less last heading is kept as text
-    return [(s, els) for s, els in groups if els] or [(s, [Element(s, "text", s)]) for s, _ in groups[-1:]]
+    # A heading with no body of its own lives on in the heading path of the next section when that one is
+    # under it ("Fees" before "Fees > Wire transfers"); any other body-less heading (the last one, a sibling
+    # followed by a sibling) is kept as a text chunk of its own: no text is ever dropped.
+    out = []
+    for i, ((section, els), title) in enumerate(zip(groups, titles)):
+        if els:
+            out.append((section, els))
+            continue
+        nxt = groups[i + 1][0] if i + 1 < len(groups) else None
+        if nxt is not None and title is not None and (nxt == section or nxt.startswith(section + " > ")):
+            continue
+        text = title.text if title is not None else section
+        out.append((section, [Element(text, "text", section, title.page if title is not None else None)]))
+    return out
 
 
 def _pack(units: list[_Unit], cfg: ChunkSettings) -> list[list[_Unit]]:

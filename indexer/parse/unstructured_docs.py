@@ -129,6 +129,25 @@ def to_elements(raw: Iterable[Any], *, heuristic_titles: bool = False,
             out.extend(tables or [Element(text, "table", section, page)])
         else:
             out.append(Element(text, kind, section, page))
+    return _bodyless_titles_as_text(out) if heuristic_titles else out
+
+
+def _bodyless_titles_as_text(elements: list[Element]) -> list[Element]:
+    """Plain text: a guessed heading with nothing under it (the next element is another guessed heading, or
+    there is none) is a content line. Short Chinese lines without punctuation ("9月1日 开学", "学生3600人") look
+    like headings to unstructured, each on a line of its own; as titles of empty sections they were dropped.
+    Each element keeps the section of the heading left above it."""
+    out: list[Element] = []
+    path = ""
+    for i, el in enumerate(elements):
+        nxt = elements[i + 1] if i + 1 < len(elements) else None
+        if el.kind == "title" and (nxt is None or nxt.kind == "title"):
+            el = Element(el.text, "text", path, el.page)
+        elif el.kind == "title":
+            path = el.section
+        else:
+            el = Element(el.text, el.kind, path, el.page)
+        out.append(el)
     return out
 
 
