@@ -698,3 +698,14 @@ def test_a_question_the_document_asks_itself_is_answered_by_what_follows_it():
     assert fallback_answer("怎么预约挂号？", [zh]) == "拨打预约电话 555-0100，或在公众号预约[1]。"
     button = _hit(0, "On the sign-in page, select Forgot password? Enter the passcode and create a new password.")
     assert "Forgot password" in fallback_answer("What happens if I forget my password?", [button])
+
+
+def test_a_chinese_phone_number_written_with_spaces_answers_a_phone_question():
+    """"预约电话是多少？" was refused: "0571-8826 3300" was read as the numbers 571, 8826 and 3300, no phone."""
+    clinic = Hit(chunk_id="a1", doc_id="appt", source="体检中心.txt", title="体检预约", score=1.0,
+                 text="体检中心位于门诊楼三楼，工作日上午7:30开始接待。拨打预约专线0571-8826 3300预约，或在医院公众号预约。"
+                      "预约成功后请于体检前一天晚上8点后禁食。")
+    assert fallback_answer("预约电话是多少？", [clinic]) == "拨打预约专线0571-8826 3300预约，或在医院公众号预约[1]。"
+    bank = Hit(chunk_id="b1", doc_id="card", source="信用卡.txt", title="信用卡", score=1.0,
+               text="信用卡年费为200元，首年免年费。如需办理分期或挂失，请拨打客服热线95588，工作人员将在2个工作日内回复。")
+    assert fallback_answer("客服热线是多少？", [bank]).startswith("如需办理分期或挂失，请拨打客服热线95588")

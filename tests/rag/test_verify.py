@@ -793,3 +793,45 @@ def test_an_amount_of_zero_says_it_is_free():
     row = "category | service | fee | notes\nOther services | Coin counting | $0.00 | Harbor Bank customers only"
     assert verify("No, coin counting is not free [1].", row) == "says 'not free' where passage [1] says it is free"
     assert verify("There is no fee for coin counting [1].", row) is None
+
+
+@pytest.mark.parametrize("text,digits", [
+    ("拨打预约专线0571-8826 3300预约", "057188263300"),
+    ("0571-88263300", "057188263300"),
+    ("0571－88263300", "057188263300"),                 # a full-width hyphen
+    ("（0571）88263300", "057188263300"),
+    ("(0571) 88263300", "057188263300"),
+    ("021-61889588", "02161889588"),
+    ("手机13812345678", "13812345678"),
+    ("138 1234 5678", "13812345678"),
+    ("+86 571 8826 3399", "57188263399"),              # the country code left out, as the 0 of the area code
+    ("+86-21-6188-9588", "2161889588"),
+    ("400 106 9588", "4001069588"),
+    ("客服热线95588", "95588"),
+    ("请拨打 95588。", "95588"),
+    ("1-800-555-0199", "18005550199"),
+    ("+1-302-555-0188", "13025550188"),
+    ("(503) 555-0177", "5035550177"),
+])
+def test_a_phone_number_is_one_fact_in_either_language(text, digits):
+    assert kinds(text) == [("phone", digits, "")]
+
+
+@pytest.mark.parametrize("text", [
+    "2025-09-01", "8:00—17:30", "10-12", "营业时间 9:00-17:00", "95588元", "共13800元", "邮编310006",
+    "卡号6222 0212 3456 7890", "身份证号330106198001011234", "账号 6222021234567890123", "2019-2020学年",
+    "310 1234 5678", "上午8:00至下午5:30，周六10:00-12:00",
+])
+def test_dates_times_amounts_ranges_and_account_numbers_are_no_phone_numbers(text):
+    assert not [f for f in number_facts(text) if f.kind == "phone"]
+
+
+def test_the_facts_check_compares_phone_numbers_by_their_digits():
+    passage = "体检中心位于门诊楼三楼。拨打预约专线0571-8826 3300预约，或在医院公众号预约。"
+    assert verify("预约电话是057188263300[1]。", passage) is None
+    assert verify("预约电话是+86 571 8826 3300[1]。", passage) is None
+    assert verify("预约电话是0571-8826 3301[1]。", passage) == "the phone number 0571-8826 3301 is not in passage [1]"
+    hotline = "信用卡服务请拨打客服热线95588，工作人员将在2个工作日内回复。"
+    assert verify("可以拨打客服热线95588[1]。", hotline) is None
+    assert verify("可以拨打客服热线95533[1]。", hotline) == "the phone number 95533 is not in passage [1]"
+    assert verify("Call (503) 555-0177 [1].", "Call our Portland office at 503-555-0177.") is None

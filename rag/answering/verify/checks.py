@@ -65,7 +65,8 @@ def _matches(a: Fact, p: Fact, passage: ParsedPassage) -> bool:
         return True
     if a.kind == "phone":
         short, long_ = sorted((a.value, p.value), key=len)
-        return long_.endswith(short) and len(short) >= 7
+        # the same number, or one written with a country or area code the other leaves out (7 digits at least)
+        return short == long_ or (long_.endswith(short) and len(short) >= 7)
     return False
 
 

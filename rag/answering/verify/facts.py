@@ -31,6 +31,8 @@ class Fact:
             return {self.raw if self.raw is not None else self.value}
         if self.kind == "date" and self.value[0] is not None:
             return {float(self.value[0])}
+        if self.kind == "phone" and len(self.value) <= 6:  # "拨打12378或12363": the passage's "投诉电话：12363"
+            return {float(self.value)}
         return set()
 
 
@@ -83,6 +85,11 @@ _MULT = r"(?:\s?(万|亿|千|k|K|million|billion|thousand)(?![A-Za-z]))?"
 _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
           r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
 _ZH_TIME_PREFIX = r"(上午|下午|晚上|凌晨|中午|早上|早晨|傍晚|夜间|夜里)?"
+
+# a phone number stands apart from other numbers: not inside a word, a decimal, a time, a date or a longer
+# group of digits (an account or card number written in groups of four)
+_PHONE_START = r"(?<![A-Za-z0-9.,:/+-])(?<!\d\s)"
+_PHONE_END = r"(?![A-Za-z0-9]|[-‐–.,:/]\d|\s\d)"
 
 _MULTIPLIERS = {"万": 1e4, "亿": 1e8, "千": 1e3, "k": 1e3, "K": 1e3, "thousand": 1e3, "million": 1e6,
                 "billion": 1e9}
@@ -148,6 +155,33 @@ def _fact_patterns():
     def iso_date(m):
         y, mo, d = (int(x) for x in m.groups())
         return [Fact("date", (y, mo, d), text=m.group(0))] if 1 <= mo <= 12 and 1 <= d <= 31 else None
+
+    # Chinese numbers first (their digits grouped by spaces as often as by hyphens): a mobile, a landline
+    # with its area code, a 400/800 service line, each with or without +86 (its value without the country
+    # code, so that "+86 571 8826 3399" backs "0571-8826 3399" as the facts check compares phone numbers
+    # by their last digits)
+    @add(_PHONE_START + r"(?:(\+\s?86|0086)[\s-]?)?(?:\(0\)\s?)?"
+         r"(1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|[48]00[\s-]?\d{3}[\s-]?\d{4}"
+         r"|\(0?\d{2,3}\)\s?(?:\d{7,8}|\d{3,4}[\s-]\d{4})|0?\d{2,3}[\s-]?(?:\d{7,8}|\d{3,4}[\s-]\d{4}))" + _PHONE_END)
+    def zh_phone(m):
+        digits = re.sub(r"\D", "", m.group(2))
+        if not m.group(1) and not re.match(r"1[3-9]\d{9}$|[48]00\d{7}$|0\d{9,11}$", digits):
+            return None  # without +86 a landline needs its 0: "310 1234 5678" is no phone number
+        if m.group(1) and digits[0] not in "148":
+            digits = "0" + digits.lstrip("0")  # +86 571 ... is 0571 ...
+        return [Fact("phone", digits.lstrip("0") if m.group(1) else digits, text=m.group(0))]
+
+    # a short service number a phone word names ("客服热线95588", "拨打12345", "call 95588")
+    @add(r"(?:电话|热线|专线|拨打|致电|呼叫|客服|服务号码?|hotline|call|dial|phone)\s*(?:号码)?\s*(?:是|为)?\s*[:：]?\s*"
+         r"(\d{5}|1[12]\d)(?![A-Za-z0-9%]|[-.,:/]\d|\s?\d|\s?(?:[年月日号元块次个位岁天周]|小时|分钟))",
+         re.IGNORECASE)
+    def service_phone(m):
+        return [Fact("phone", m.group(1), text=m.group(1))]
+
+    # North American "(503) 555-0177"
+    @add(_PHONE_START + r"\(\d{3}\)\s?\d{3}[-‐–.\s]\d{4}" + _PHONE_END)
+    def us_phone(m):
+        return [Fact("phone", re.sub(r"\D", "", m.group(0)), text=m.group(0))]
 
     @add(r"(?<![A-Za-z0-9+])\+?\d{1,4}(?:[-‐–]\d{2,4}){2,}(?![A-Za-z0-9-])")
     def phone(m):
