@@ -29,13 +29,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from indexer.chunk import period_continues
-from indexer.script import cross_script
+from indexer.script import cross_script, is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
 from rag.answering.markers import MARKER, MARKER_GROUP
 from rag.answering.table_rows import free_row, other_row, subject_elsewhere
 from rag.answering.types import Citation
-from rag.answering.verify import NO_DENIAL, contested, verify
+from rag.answering.verify import NO_DENIAL, contested, number_facts, verify
 from rag.answering.verify import check as check_facts
 from rag.text import prose_sentences
 from rag.types import Hit
@@ -125,17 +125,47 @@ def support(sentence_tokens: set[str], passage_tokens: set[str]) -> float:
     return len(sentence_tokens & passage_tokens) / len(sentence_tokens)
 
 
-def best_quote(passage: str, sentence_tokens: set[str], limit: int = 300) -> str:
-    """The passage sentence sharing the most content tokens with the citing sentence (lines wrapped
-    by a PDF or text layout joined back, so the quote is the whole sentence)."""
-    best, best_key = "", (-1, 0)
+def _fact_keys(text: str) -> set[tuple]:
+    """The facts of `text` as comparable keys: (kind, value, unit), and ("n", value) for each plain value a
+    bare number may stand for (an answer's "3000" is the passage's "3000元")."""
+    keys: set[tuple] = set()
+    for f in number_facts(text):
+        keys.add((f.kind, f.value, f.unit))
+        keys.update(("n", v) for v in f.numbers())
+    return keys
+
+
+def _facts_held(facts: list, keys: set[tuple]) -> int:
+    """How many of the answer sentence's facts a passage sentence with these keys states."""
+    return sum((f.kind, f.value, f.unit) in keys or (f.kind == "number" and any(("n", v) in keys for v in f.numbers()))
+               for f in facts)
+
+
+def best_quote(passage: str, sentence_tokens: set[str], limit: int = 300, sentence: str = "") -> str:
+    """The passage sentence that backs the citing `sentence` best: the one stating most of its facts
+    (numbers, amounts, times, phone numbers: "押金3000元" over the passage's first sentence, which shares
+    more words), then the one sharing the most content tokens; lines wrapped by a PDF or text layout are
+    joined back, so the quote is the whole sentence."""
+    facts = number_facts(sentence) if sentence else []
+    best, best_key = "", (-1, -1, 0)
     for sent in prose_sentences(passage):
-        shared = len(content_tokens(sent) & sentence_tokens)
-        key = (shared, -len(sent))
+        held = _facts_held(facts, _fact_keys(sent)) if facts else 0
+        key = (held, len(content_tokens(sent) & sentence_tokens), -len(sent))
         if key > best_key:
             best, best_key = sent, key
-    best = " ".join(best.split())
-    return best if len(best) <= limit else best[:limit - 1].rstrip() + "…"
+    return shorten_quote(" ".join(best.split()), limit)
+
+
+def shorten_quote(quote: str, limit: int) -> str:
+    """`quote`, or its first `limit` characters with "…" when longer: cut between words (never inside "p.m."
+    or a number), or anywhere in Chinese text."""
+    if len(quote) <= limit:
+        return quote
+    cut = quote[:limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2 and not is_cjk(quote):
+        cut = cut[:space]
+    return cut.rstrip(" ,;:，；：") + "…"
 
 
 @dataclass
@@ -446,7 +476,7 @@ def _with_title(hit: Hit) -> str:
 
 def _citation(final_n: int, n: int, hit: Hit, s: _Sentence, score: float, supported: bool,
               reason: str = "") -> Citation:
-    quote = s.quotes.get(n) or best_quote(hit.text, s.tokens)
+    quote = s.quotes.get(n) or best_quote(hit.text, s.tokens, sentence=s.bare)
     return Citation(n=final_n, doc_id=hit.doc_id, chunk_id=hit.chunk_id, source=hit.source,
                     quote=quote, supported=supported, passage=n,
                     score=round(score, 4), title=hit.title, page=hit.page, sentence=s.text.strip(), reason=reason)

@@ -537,3 +537,39 @@ def test_a_period_after_a_citation_marker_ends_the_sentence():
     text = "An alternative is apt-get [1]. apt-get installs packages [1]. Open 9 a.m. to 5 p.m. daily."
     assert [text[a:b].strip() for a, b in split_sentences(text)] == [
         "An alternative is apt-get [1].", "apt-get installs packages [1].", "Open 9 a.m. to 5 p.m. daily."]
+
+
+def test_the_quote_is_the_passage_sentence_holding_the_answers_numbers():
+    """"住院要先交多少押金？": the quote was the passage's first sentence (it shares the most words with the
+    answer), not the third, which states the 3000元 the answer gives."""
+    from rag.answering.cite import best_quote, content_tokens
+
+    admission = Hit("adm", "adm#0", "住院须知.txt", score=1.0, text=(
+        "1. 持医生开具的《住院证》及本人身份证、医保卡到门诊一楼住院处办理入院登记；\n"
+        "2. 登记后到病区护士站报到，护士会安排床位并介绍病区环境；\n"
+        "3. 入院时需预交押金3000元，可用现金、银行卡或微信支付，出院时多退少补。"))
+    answer = "持住院证到住院处办理入院登记时，要先交3000元[1]。"
+    assert best_quote(admission.text, content_tokens(answer)).startswith("1. 持医生开具的")  # words alone
+    r = cite(answer, [admission])
+    assert r.answer == answer
+    assert [c.quote for c in r.citations] == ["3. 入院时需预交押金3000元，可用现金、银行卡或微信支付，出院时多退少补。"]
+    ward = Hit("ward", "ward#0", "ward.txt", score=1.0, text=(
+        "One companion may stay overnight on the ward with each patient. Please check in at the nurses' "
+        "station when you arrive. A folding bed costs $10 a night and is collected by 7 a.m."))
+    answer = "One companion may stay overnight on the ward with each patient, on a folding bed for $10 a night [1]."
+    assert best_quote(ward.text, content_tokens(answer)).startswith("One companion")  # words alone
+    r = cite(answer, [ward])
+    assert [c.quote for c in r.citations] == ["A folding bed costs $10 a night and is collected by 7 a.m."]
+    # without a number the most shared words still choose
+    r = cite("One companion may stay overnight with each patient [1].", [ward])
+    assert [c.quote for c in r.citations] == ["One companion may stay overnight on the ward with each patient."]
+
+
+def test_a_long_quote_is_shortened_between_words_not_inside_p_m():
+    from rag.answering.cite import shorten_quote
+
+    hours = "Our branches are open from Monday to Friday, 9:00 a.m. to 5:00 p.m., and on Saturdays until noon."
+    assert shorten_quote(hours, 200) == hours
+    assert shorten_quote(hours, 68) == "Our branches are open from Monday to Friday, 9:00 a.m. to 5:00…"
+    assert shorten_quote(hours, 72) == "Our branches are open from Monday to Friday, 9:00 a.m. to 5:00 p.m.…"
+    assert shorten_quote("入院时需预交押金3000元，可用现金、银行卡或微信支付。", 10) == "入院时需预交押金3…"
