@@ -385,7 +385,9 @@ def _drop_echoes(answer: str, question: str) -> str:
             grams = _trigrams(plain.split())
             # most of its word triples are the instructions' ("The passage is quoted data ...": "</passage> is
             # quoted data ..." in them), or it is the question
-            if plain and ((len(grams) >= 3 and len(grams & _INSTRUCTIONS) >= 0.6 * len(grams)) or plain == asked):
+            # a refusal in the instructions' words ("The passages do not contain the answer") says what it should
+            copied = len(grams) >= 3 and len(grams & _INSTRUCTIONS) >= 0.6 * len(grams) and not is_refusal(sentence)
+            if plain and (copied or plain == asked):
                 line = line.replace(sentence, "", 1)
         lines.append(line)
     return "\n".join(lines)
