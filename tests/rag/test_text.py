@@ -35,7 +35,7 @@ def test_is_cjk_and_good_sentence():
 
 
 def test_language_is_chinese_with_any_cjk_character():
-    # a Chinese question with English terms is Chinese; is_cjk (a quarter of the text) is not
+    # a Chinese question with English terms is Chinese; is_cjk (a third of the letters) is not
     assert language("如何重置 VPN password?") == "zh" and not is_cjk("如何重置 VPN password?")
     assert language("How do I reset my VPN password?") == "en"
 
@@ -71,3 +71,13 @@ def test_a_chapter_title_is_a_heading_whatever_its_length():
     assert is_heading("Chapter 8 The Debian package management tools")
     assert not is_heading("第8章规定了个人住房贷款的申请条件。")  # a sentence about a chapter
     assert not is_heading("Chapter 8 explains how to install packages.")
+
+
+def test_a_chinese_timetable_is_chinese_text():
+    """"早读是几点？" over a timetable ("早读 | 7:20—7:50 ...") had no answer: mostly digits and punctuation, the
+    table counted as Latin text (a quarter of all characters), so its rows were never matched by words."""
+    from indexer.script import cross_script
+
+    table = "时段 | 时间\n到校 | 7:10前\n早读 | 7:20—7:50\n第一节课 | 8:00—8:40\n午休 | 12:00—13:30\n放学 | 17:00"
+    assert is_cjk(table) and not cross_script("早读是几点？", table)
+    assert cross_script("早读是几点？", "Morning reading | 7:20-7:50") and not cross_script("7:20", "早读")
