@@ -65,6 +65,8 @@ def _note(ans) -> str:
 
 def _print_answer(ans, streamed: str | None) -> None:
     """`streamed`: the text already printed while the answer was written (None: nothing was)."""
+    from rag.answering.cite import shorten_quote
+
     note = _note(ans)
     if streamed is None:
         print(ans.answer)
@@ -77,7 +79,7 @@ def _print_answer(ans, streamed: str | None) -> None:
         print(ans.answer)
     for c in ans.citations:
         where = c.source + (f" p.{c.page}" if c.page else "")
-        typer.secho(f"  [{c.n}] {where}: “{c.quote[:160]}”", fg="cyan")
+        typer.secho(f"  [{c.n}] {where}: “{shorten_quote(c.quote, 160)}”", fg="cyan")
     for d in ans.dropped_sentences:
         typer.secho(f"  ({'dropped' if d.outcome == 'removed' else 'uncited'} “{_short(d.sentence)}”: {d.reason})",
                     fg="bright_black", err=True)
