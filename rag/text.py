@@ -69,6 +69,11 @@ def _numbered_heading(line: str, following: str) -> bool:
     return bool(m) and len(line[m.end():].split()) <= 10 and following[:1].isupper()
 
 
+# a line opening with a Chinese date starts an entry of its own (a calendar's or timetable's line,
+# "2025年11月10日至11月12日期中考试" under "...共8天"), even after a long line with no end punctuation
+_DATED = re.compile(r"^(?:\d{4}\s*年|\d{1,2}\s*月\s*\d{1,2}\s*[日号])")  # Chinese dates: "at\n10:30" wraps
+
+
 def _wrapped(line: str) -> bool:
     """Long enough to have been wrapped by the layout (a PDF or plain-text line), not a heading."""
     return len(line) >= (WRAP_MIN_CJK if is_cjk(line) else WRAP_MIN_LATIN)
@@ -88,7 +93,7 @@ def join_wrapped_lines(text: str) -> list[str]:
             out.append("")
         elif (out and out[-1] and _wrapped(prev) and not _LINE_END.search(prev) and not BULLET.match(line)
               and not KEY_VALUE.match(line) and items < 2 and not is_table_row(line) and not is_table_row(prev)
-              and not _numbered_heading(prev, line)):
+              and not _numbered_heading(prev, line) and not _DATED.match(line)):
             out[-1] += ("" if is_cjk(line) else " ") + line
         else:
             out.append(line)

@@ -81,3 +81,15 @@ def test_a_chinese_timetable_is_chinese_text():
     table = "时段 | 时间\n到校 | 7:10前\n早读 | 7:20—7:50\n第一节课 | 8:00—8:40\n午休 | 12:00—13:30\n放学 | 17:00"
     assert is_cjk(table) and not cross_script("早读是几点？", table)
     assert cross_script("早读是几点？", "Morning reading | 7:20-7:50") and not cross_script("7:20", "早读")
+
+
+def test_a_calendars_lines_are_not_joined_as_wrapped():
+    """A slide's bullets "…国庆节、中秋节放假，共8天" / "2025年11月10日至11月12日期中考试" were quoted as one run: a long
+    Chinese line with no end punctuation was taken as wrapped. A line opening with a Chinese date starts its own."""
+    from rag.text import join_wrapped_lines
+
+    lines = ["2025年10月1日至10月8日国庆节、中秋节放假，共8天", "2025年11月10日至11月12日期中考试",
+             "1月19日至1月21日期末考试"]
+    assert join_wrapped_lines("\n".join(lines)) == lines
+    wrapped = "这是一个很长的被换行的中文句子，它在这里被排版软件切断了然后\n继续到下一行才结束。"
+    assert join_wrapped_lines(wrapped) == [wrapped.replace("\n", "")]
