@@ -6,7 +6,8 @@ from pathlib import Path
 
 import openpyxl
 
-from indexer.parse.tabular import clean_cell, parse_csv, parse_xlsx
+from indexer.parse.cell_format import clean_cell
+from indexer.parse.tabular import parse_csv, parse_xlsx
 
 
 def _clinic_xlsx(path: Path) -> Path:
