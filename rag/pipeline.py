@@ -22,7 +22,7 @@ from indexer.embed.ensemble import score_spread
 from indexer.kbs import KBManager
 from indexer.script import cross_script, language
 from indexer.types import Filters
-from rag.answering.asks import asked_kind, asked_thing, asked_values, number_kinds
+from rag.answering.asks import asked_kind, asked_thing, asked_values, number_kinds, phone_subject
 from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, SentenceVectors, cross_lingual_threshold
@@ -306,7 +306,7 @@ class Pipeline:
                 text = None
         if text is not None and (missing := _not_given(question, text)):
             return None, f"the passages give no {missing} for it"
-        if text is not None and _thing_not_named(question, text):
+        if text is not None and (_thing_not_named(question, text) or _phone_not_its(question, text)):
             return None, "the quoted passage does not mention what the question asks about"
         if text is not None and not _quote_holds(query or question, text, hits, cross, self.min_quote(question)):
             return None, "the closest sentence of the passages does not match the question"
@@ -341,6 +341,17 @@ def _thing_not_named(question: str, quote: str) -> bool:
     judged here (quote_across has its own bar)."""
     thing = asked_thing(question)
     return bool(thing) and not cross_script(question, quote) and holds_none_of(thing, MARKER.sub(" ", quote))
+
+
+def _phone_not_its(question: str, quote: str) -> bool:
+    """Does a question asking whose phone number ("the Cancer Center", "德育处") get a quote that lacks a word of
+    that name? "What's the direct phone number for the Cancer Center?" had got the Outpatient Booking Center's
+    number. Not judged across scripts."""
+    whose = phone_subject(question)
+    if not whose or cross_script(question, quote):
+        return False
+    words = content_tokens(whose)
+    return bool(words) and not words <= content_tokens(MARKER.sub(" ", quote))
 
 
 def _quote_holds(question: str, quote: str, hits: list, cross, min_quote: float | None) -> bool:

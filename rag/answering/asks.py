@@ -74,6 +74,17 @@ _EXISTS = re.compile(r"\b(?:is|are) there\s+(?:an?\s+|any\s+|some\s+)?(?P<en>[^?
 _A_WAY = re.compile(r"\s*(?:ways?|options?|chance|possibility)\b|\s*(?:办法|方法|可能|途径|必要)", re.IGNORECASE)
 
 
+# whose phone number a question asks for: "the direct phone number for the Cancer Center", "德育处的电话是多少"
+_PHONE_OF = re.compile(r"\b(?:phone |telephone )?number (?:for|of) (?:the |your |a )?(?P<en>[^?,.;]+)"
+                       r"|(?P<zh>[\u4e00-\u9fff]{2,10}?)的?(?:联系)?(?:电话|热线)(?:号码)?(?:是|是多少|多少)", re.IGNORECASE)
+
+
+def phone_subject(question: str) -> str | None:
+    """Whose phone number the question asks for ("the Cancer Center", "德育处"), or None."""
+    m = _PHONE_OF.search(question)
+    return next((g.strip() for g in m.groups() if g), None) if m else None
+
+
 def asked_thing(question: str) -> str | None:
     """The thing a question asks whether there is ("free Wi-Fi in the branches", "停车位"), or None: it asks
     no such thing, or asks for a way ("is there a way to ...", "有没有办法 ...")."""
