@@ -81,7 +81,6 @@ class _Unit:
     page: int | None
     is_table: bool = False
     element: int = 0  # which element (paragraph, list item, ...) of the section it came from
-    line_start: bool = False  # starts a line of its element (a line break before it, kept in the chunk)
 
 
 def _table_units(el: Element, cfg: ChunkSettings) -> list[_Unit]:
@@ -132,16 +131,12 @@ def _units(el: Element, cfg: ChunkSettings) -> list[_Unit]:
     if el.kind == "table":
         return _table_units(el, cfg)
     out = []
-    cursor = 0
     for sent in split_sentences(el.text):
         n = count_tokens(sent)
-        pieces = hard_split(sent, cfg.max_tokens) if n > cfg.max_tokens else [sent]
-        for piece in pieces:
-            at = el.text.find(piece, cursor)
-            line_start = at > 0 and "\n" in el.text[cursor:at]
-            if at >= 0:
-                cursor = at + len(piece)
-            out.append(_Unit(piece, n if len(pieces) == 1 else count_tokens(piece), el.page, line_start=line_start))
+        if n > cfg.max_tokens:
+            out += [_Unit(p, count_tokens(p), el.page) for p in hard_split(sent, cfg.max_tokens)]
+        else:
+            out.append(_Unit(sent, n, el.page))
     return out
 
 
@@ -201,11 +196,10 @@ def _unspaced(prev: str, nxt: str) -> bool:
 
 def _join(units: list[_Unit]) -> str:
     """Sentences of one element joined by a space (none between Chinese ones), elements by a line
-    break, so a heading or paragraph never runs into the next (extracts and quotes read lines); a sentence
-    that starts a line of its element ("（二）…" under "（一）…；") keeps its line break."""
+    break, so a heading or paragraph never runs into the next (extracts and quotes read lines)."""
     out, element = "", None
     for u in units:
-        if out and (u.is_table or out.endswith("\n") or u.element != element or u.line_start):
+        if out and (u.is_table or out.endswith("\n") or u.element != element):
             out += "\n"
         elif out and not _unspaced(out, u.text):
             out += " "

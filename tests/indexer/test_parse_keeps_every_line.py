@@ -128,33 +128,3 @@ def test_sibling_headings_with_nothing_under_them_are_kept(tmp_path: Path, suffi
         path = tmp_path / "fees.docx"
         doc.save(str(path))
     _assert_all_lines_kept(path, HEADINGS + ["押金5000元。"])
-
-
-BULLETS = ["2025年10月1日至10月8日国庆节、中秋节放假，共8天", "2025年11月10日至11月12日期中考试",
-           "2026年1月19日期末考试"]
-
-
-@pytest.mark.parametrize("suffix", [".txt", ".md", ".pptx", ".docx"])
-def test_each_unpunctuated_line_stays_its_own_line(tmp_path: Path, suffix: str) -> None:
-    lines = ["校历", *BULLETS]
-    path = WRITERS[suffix](tmp_path / f"cal{suffix}", lines)
-    chunk_lines = [line for c in chunk_elements("d", parse_file(path), ChunkSettings())
-                   for line in c.text.splitlines()]
-    for bullet in BULLETS:
-        assert bullet in chunk_lines, (bullet, chunk_lines)
-
-
-def test_html_and_markdown_soft_breaks_put_no_space_inside_chinese(tmp_path: Path) -> None:
-    html = tmp_path / "visit.html"
-    html.write_text("<p>每次探视人数不超过2人。<br>ICU探视需提前预约。</p><p>陪护人员须\n持陪护证进入病区。</p>",
-                    encoding="utf-8")
-    md = tmp_path / "admit.md"
-    md.write_text("招生对象：\n\n（一）应届高中毕业生；\n（二）具有同等学力的社会青年。\n\nThe registry office is open from Monday\nto Friday every week.\n",
-                  encoding="utf-8")
-    html_text = "\n".join(c.text for c in chunk_elements("d", parse_file(html), ChunkSettings()))
-    md_text = "\n".join(c.text for c in chunk_elements("d", parse_file(md), ChunkSettings()))
-    assert "每次探视人数不超过2人。\nICU探视需提前预约。" in html_text
-    assert "陪护人员须\n持陪护证进入病区。" in html_text or "陪护人员须持陪护证进入病区。" in html_text
-    assert "（一）应届高中毕业生；\n（二）具有同等学力的社会青年。" in md_text
-    assert "The registry office is open from Monday to Friday every week." in md_text  # Latin words wrapped: joined by a space
-    assert not re.search(r"[\u4e00-\u9fff。；] +[\u4e00-\u9fff（]", html_text + md_text), (html_text, md_text)
