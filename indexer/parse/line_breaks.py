@@ -8,6 +8,14 @@ and a list item could not be told from the one before it. Here such breaks are p
 those: a line after a heading-like line (short, ending no sentence, no "key: value" pair) and a line
 opening a list item (a bullet or a number). A line wrapped by the layout stays joined, so elements,
 chunks and what is searched stay as they were (whitespace aside); the answer side reads lines.
+
+Chinese is not wrapped by hand: a line break next to Chinese text (a line ending in a Chinese character or
+full-width punctuation, or starting with a Chinese character) is kept, so a list of unpunctuated lines
+("2025年11月10日至11月12日期中考试" over "2026年1月19日期末考试") is not read as one sentence. Only a block
+that looks wrapped (three lines or more, all but the last of one length) is joined, and Chinese joins
+Chinese without a space: a space is put only between two Latin words. Markdown and HTML paragraphs (whose
+soft line breaks unstructured joins with a space, "每次探视人数不超过2人。 ICU探视…") go through the same
+rules, against their text with the tags taken out (`html_source_text`).
 """
 from __future__ import annotations
 
@@ -17,7 +25,7 @@ from indexer.script import is_cjk
 from indexer.tokenize import count_tokens
 
 # a list item's opening: a bullet, "2." / "2)" / "2、", "一、", "（3）"
-_ITEM = re.compile(r"^(?:[-*•·]\s|\d{1,2}[.)、．]\s*\S|[一二三四五六七八九十]+、|[（(]\d{1,2}[)）])")
+_ITEM = re.compile(r"^(?:[-*•·]\s|\d{1,2}[.)、．]\s*\S|[一二三四五六七八九十]+、|[（(](?:\d{1,2}|[一二三四五六七八九十]+)[)）])")
 # a heading ends no sentence and holds no "key: value" pair
 _ENDS_SENTENCE = re.compile(r"[.!?;:,。！？；：，、…]$")
 _KEY_VALUE = re.compile(r"[:：]\s*\S")
@@ -67,15 +75,59 @@ def _find_words(words: list[str], source: str, start: int, end: int) -> tuple[in
 
 
 def _rejoin(text: str, span: str) -> str:
-    """`text` with its words laid out as in `span`, where a kept break falls; `text` itself when none does."""
+    """`text` with its words laid out as in `span`, where a kept break falls; `text` itself when none does
+    and no Chinese was joined to Chinese by a space."""
     lines = [line for line in (" ".join(raw.split()) for raw in span.splitlines()) if line]
-    breaks = [_heading_like(prev) or bool(_ITEM.match(line)) for prev, line in zip(lines, lines[1:])]
-    if not any(breaks):
+    wrapped = _wrapped_block(lines)
+    breaks = [_heading_like(prev) or bool(_ITEM.match(line)) or (not wrapped and _chinese_edge(prev, line))
+              for prev, line in zip(lines, lines[1:])]
+    glued = [not kept and _cjk_end(prev) and _cjk_start(line)
+             for prev, line, kept in zip(lines, lines[1:], breaks)]
+    if not any(breaks) and not any(glued):
         return text
     out = lines[0]
-    for line, kept in zip(lines[1:], breaks):
-        out += ("\n" if kept else " ") + line
+    for line, kept, glue in zip(lines[1:], breaks, glued):
+        out += ("\n" if kept else "" if glue else " ") + line
     return out
+
+
+# Chinese characters and full-width punctuation (。，；：！？、（）“” …): what joins Chinese without a space
+_CJK_SIDE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef—…“”‘’]")
+
+
+def _cjk_end(line: str) -> bool:
+    return bool(line) and bool(_CJK_SIDE.match(line[-1]))
+
+
+def _cjk_start(line: str) -> bool:
+    return bool(line) and bool(_CJK_SIDE.match(line[0]))
+
+
+def _chinese_edge(prev: str, line: str) -> bool:
+    """A line break with Chinese on one side of it (see the module doc): kept."""
+    return _cjk_end(prev) or (_cjk_start(line) and is_cjk(line))
+
+
+def _wrapped_block(lines: list[str]) -> bool:
+    """Three lines or more, all but the last of the same length (within two characters) and none of them
+    ending a sentence: text wrapped at a fixed width, whose breaks are layout."""
+    body = lines[:-1]
+    if len(body) < 2:
+        return False
+    return (max(map(len, body)) - min(map(len, body)) <= 2
+            and not any(_ENDS_SENTENCE.search(line) for line in body))
+
+
+_TAG = re.compile(r"<[^>]*>")
+_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def html_source_text(html: str) -> str:
+    """The text of `html` with its line breaks (source newlines and <br>) where they are, tags taken out
+    (each as a space), entities decoded: what keep_line_breaks finds an HTML element's words in."""
+    import html as html_lib
+
+    return html_lib.unescape(_TAG.sub(" ", _BREAK_TAG.sub("\n", html)))
 
 
 def _heading_like(line: str) -> bool:

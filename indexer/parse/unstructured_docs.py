@@ -16,12 +16,13 @@ from typing import Any
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
-from indexer.parse.line_breaks import keep_line_breaks
+from indexer.parse.line_breaks import html_source_text, keep_line_breaks
 from indexer.parse.long_lines import bound_lines
 from indexer.parse.offline_nlp import ensure_offline_nlp
 from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
 from indexer.parse.tabular import html_table_rows, table_elements
 from indexer.parse.zipcheck import check_zip
+from indexer.script import is_cjk
 from indexer.types import Element, ElementKind
 
 # Running headers/footers and page numbers repeat on every page: noise for retrieval.
@@ -58,6 +59,7 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         text = read_text(path)
         html = markdown_html(bound_lines(text)) if suffix in (".md", ".markdown") else number_ordered_lists(text)
         raw = partition_html(text=html, languages=_NO_LANGUAGE_DETECTION)
+        _keep_breaks(raw, html_source_text(html))  # soft line breaks in Chinese (indexer.parse.line_breaks)
     elif suffix in (".txt", ".text"):
         from unstructured.cleaners.core import auto_paragraph_grouper
         from unstructured.partition.text import partition_text
@@ -65,8 +67,7 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         # unstructured's own grouping (one paragraph a line after it), then over-long paragraphs cut
         paragraphs = bound_lines(auto_paragraph_grouper(text))
         raw = partition_text(text=paragraphs, paragraph_grouper=False, languages=_NO_LANGUAGE_DETECTION)
-        for item, kept in zip(raw, keep_line_breaks([getattr(e, "text", "") or "" for e in raw], text)):
-            item.text = kept  # a heading's and a list item's line breaks (indexer.parse.line_breaks)
+        _keep_breaks(raw, text)  # a heading's and a list item's line breaks (indexer.parse.line_breaks)
     elif suffix == ".docx":
         from unstructured.partition.docx import partition_docx
         raw = _office(partition_docx, path)
@@ -76,7 +77,16 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
     else:
         raise ValueError(f"not an unstructured format: {suffix}")
     return to_elements(raw, heuristic_titles=suffix in (".txt", ".text"),
-                       slides=suffix == ".pptx")
+                       slides=suffix == ".pptx", source=text if suffix in (".txt", ".text") else None)
+
+
+def _keep_breaks(raw: list[Any], source: str) -> None:
+    """Put the line breaks of `source` that carry structure back into the text of unstructured's elements
+    (tables aside: their rows are rendered from their HTML)."""
+    texts = [(getattr(e, "text", "") or "") if getattr(e, "category", "") != "Table" else "" for e in raw]
+    for item, text, kept in zip(raw, texts, keep_line_breaks(texts, source)):
+        if kept != text:
+            item.text = kept
 
 
 def _office(partition: Callable[..., list[Any]], path: Path) -> list[Any]:
@@ -90,7 +100,7 @@ def _office(partition: Callable[..., list[Any]], path: Path) -> list[Any]:
 
 
 def to_elements(raw: Iterable[Any], *, heuristic_titles: bool = False,
-                slides: bool = False) -> list[Element]:
+                slides: bool = False, source: str | None = None) -> list[Element]:
     """Map unstructured elements to ours, tracking the heading path.
 
     heuristic_titles: titles come from guessing (plain text), so drop sentence-like ones.
@@ -129,10 +139,16 @@ def to_elements(raw: Iterable[Any], *, heuristic_titles: bool = False,
             out.extend(tables or [Element(text, "table", section, page)])
         else:
             out.append(Element(text, kind, section, page))
-    return _bodyless_titles_as_text(out) if heuristic_titles else out
+    return _bodyless_titles_as_text(out, source) if heuristic_titles else out
 
 
-def _bodyless_titles_as_text(elements: list[Element]) -> list[Element]:
+# "一、药房位置", "（二）报名条件", "第三章 总则": a numbered Chinese heading heads the lines under it
+_NUMBERED_HEADING = re.compile(r"[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十百\d]+[章节条部篇]")
+_DATUM = re.compile(r"\d|[:：]")
+_BLANK_LINE_AFTER = r"[ \t]*\r?\n[ \t]*(?:\r?\n|$)"
+
+
+def _bodyless_titles_as_text(elements: list[Element], source: str | None = None) -> list[Element]:
     """Plain text: a guessed heading with nothing under it (the next element is another guessed heading, or
     there is none) is a content line. Short Chinese lines without punctuation ("9月1日 开学", "学生3600人") look
     like headings to unstructured, each on a line of its own; as titles of empty sections they were dropped.
@@ -141,7 +157,13 @@ def _bodyless_titles_as_text(elements: list[Element]) -> list[Element]:
     path = ""
     for i, el in enumerate(elements):
         nxt = elements[i + 1] if i + 1 < len(elements) else None
-        if el.kind == "title" and (nxt is None or nxt.kind == "title"):
+        # a Chinese line among other lines ("我校创办于1956年" over "现有教职工320人") is content: a Chinese
+        # heading stands alone, a blank line under it, or is numbered ("一、药房位置与开放时间"), or holds no
+        # figure and no "key: value" pair ("医院地址" over the address)
+        inline = (source is not None and el.kind == "title" and is_cjk(el.text)
+                  and not _NUMBERED_HEADING.match(el.text) and _DATUM.search(el.text) is not None
+                  and re.search(re.escape(el.text) + _BLANK_LINE_AFTER, source) is None)
+        if el.kind == "title" and (nxt is None or nxt.kind == "title" or inline):
             el = Element(el.text, "text", path, el.page)
         elif el.kind == "title":
             path = el.section

@@ -128,3 +128,17 @@ def test_sibling_headings_with_nothing_under_them_are_kept(tmp_path: Path, suffi
         path = tmp_path / "fees.docx"
         doc.save(str(path))
     _assert_all_lines_kept(path, HEADINGS + ["押金5000元。"])
+
+
+BULLETS = ["2025年10月1日至10月8日国庆节、中秋节放假，共8天", "2025年11月10日至11月12日期中考试",
+           "2026年1月19日期末考试"]
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".md", ".pptx", ".docx"])
+def test_each_unpunctuated_line_stays_its_own_line(tmp_path: Path, suffix: str) -> None:
+    lines = ["校历", *BULLETS]
+    path = WRITERS[suffix](tmp_path / f"cal{suffix}", lines)
+    chunk_lines = [line for c in chunk_elements("d", parse_file(path), ChunkSettings())
+                   for line in c.text.splitlines()]
+    for bullet in BULLETS:
+        assert bullet in chunk_lines, (bullet, chunk_lines)
