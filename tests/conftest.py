@@ -123,3 +123,27 @@ def on_first_reembed_batch(monkeypatch, action):
         return real(self, docs)
 
     monkeypatch.setattr(Ingestor, "reembed_documents", hooked)
+
+
+@pytest.fixture
+def root_log():
+    """The records that reach the root logger's own handlers (the CLI's terminal), at DEBUG and up, while the test
+    runs. Not pytest's caplog: with it, the tests saw the parsing libraries' WARNING records, which the root
+    logger's handlers do not get (indexer.parse.library_logs routes them to our log at DEBUG)."""
+    import logging
+
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    root, keep = logging.getLogger(), Keep()
+    level = root.level
+    root.addHandler(keep)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield seen
+    finally:
+        root.removeHandler(keep)
+        root.setLevel(level)

@@ -398,30 +398,16 @@ def test_long_text_is_classified_without_the_tagger() -> None:
     assert len(list(doc.sents)) > 500
 
 
-def test_parsing_libraries_log_at_debug_only(tmp_path: Path) -> None:
+def test_parsing_libraries_log_at_debug_only(tmp_path: Path, root_log) -> None:
     """pypdf's "invalid pdf header" reached the terminal; the file's reason is what the user gets, the library's
     lines reach the root logger's handlers (the CLI's terminal) as our DEBUG records only."""
     import logging
 
-    seen: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record)
-
-    root, keep = logging.getLogger(), Keep()
-    level = root.level
-    root.addHandler(keep)
-    root.setLevel(logging.DEBUG)
-    try:
-        with pytest.raises(ParseError, match="could not be read as a PDF"):
-            parse_file(write(tmp_path / "fake.pdf", "not a pdf"))
-    finally:
-        root.removeHandler(keep)
-        root.setLevel(level)
-    assert [r for r in seen if r.levelno >= logging.INFO] == []
+    with pytest.raises(ParseError, match="could not be read as a PDF"):
+        parse_file(write(tmp_path / "fake.pdf", "not a pdf"))
+    assert [r for r in root_log if r.levelno >= logging.INFO] == []
     assert any(r.name == "indexer.parse.libraries" and "pypdf._reader: invalid pdf header" in r.getMessage()
-               for r in seen)
+               for r in root_log)
 
 
 def test_the_parser_sandbox_keeps_library_warnings_off_the_terminal(tmp_path: Path) -> None:

@@ -270,30 +270,16 @@ def test_a_blank_pdf_has_no_text_and_a_scan_needs_ocr(tmp_path: Path) -> None:
         parse_file(scan)
 
 
-def test_a_truncated_pdf_gets_its_reason_and_pypdf_says_eof_at_debug_only(tmp_path: Path) -> None:
+def test_a_truncated_pdf_gets_its_reason_and_pypdf_says_eof_at_debug_only(tmp_path: Path, root_log) -> None:
     """pypdf's "EOF marker not found" was printed raw during `rag index` (fixed by routing the parsing libraries'
     log lines to our log at DEBUG): the user gets the file's reason, pypdf's line reaches our log only."""
     data = clinic_handbook(tmp_path / "full.pdf").read_bytes()
     cut = tmp_path / "cut.pdf"
     cut.write_bytes(data[:len(data) * 2 // 3])
-    seen: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record)
-
-    root, keep = logging.getLogger(), Keep()
-    level = root.level
-    root.addHandler(keep)
-    root.setLevel(logging.DEBUG)
-    try:
-        with pytest.raises(ParseError, match=r"cut\.pdf could not be read as a PDF"):
-            parse_file(cut)
-    finally:
-        root.removeHandler(keep)
-        root.setLevel(level)
-    assert [r.getMessage() for r in seen if r.levelno >= logging.INFO] == []
-    assert any(r.name == "indexer.parse.libraries" and "EOF marker not found" in r.getMessage() for r in seen)
+    with pytest.raises(ParseError, match=r"cut\.pdf could not be read as a PDF"):
+        parse_file(cut)
+    assert [r.getMessage() for r in root_log if r.levelno >= logging.INFO] == []
+    assert any(r.name == "indexer.parse.libraries" and "EOF marker not found" in r.getMessage() for r in root_log)
     script = textwrap.dedent(f"""
         from indexer.parse.errors import ParseError
         from indexer.parse.sandbox import parse_isolated
