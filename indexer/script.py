@@ -6,6 +6,7 @@ characters of Chinese text); kana and Hangul are not included.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # for use inside a regex character class
 CJK_CHAR = re.compile(rf"[{CJK_RANGES}]")
@@ -43,3 +44,19 @@ def cross_script(a: str, b: str) -> bool:
     of numbers) is in neither script."""
     sa, sb = _script(a), _script(b)
     return sa is not None and sb is not None and sa != sb
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def simplified(text: str) -> str:
+    """`text` with traditional Chinese characters (and OpenCC's phrase forms) in simplified ones; text without
+    Chinese as it is. Users in Hong Kong, Macao and Taiwan write 門診幾點開始？ where the documents say 门诊几点开始:
+    rag.pipeline also asks such a question in simplified characters, and the input guard matches its patterns
+    on the folded text. OpenCC's t2s tables (the pure-Python `opencc-python-reimplemented`, Apache-2.0, its
+    dictionaries in the package: nothing downloaded)."""
+    return _t2s().convert(text) if CJK_CHAR.search(text) else text

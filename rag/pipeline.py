@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from indexer.chunk import split_sentences
 from indexer.embed.ensemble import score_spread
 from indexer.kbs import KBManager
-from indexer.script import cross_script, language
+from indexer.script import cross_script, language, simplified
 from indexer.types import Filters
 from rag.answering.asks import asked_kind, asked_thing, asked_values, number_kinds, phone_subject
 from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
@@ -42,7 +42,6 @@ from rag.rerank.base import Reranker
 from rag.rerank.factory import make_reranker
 from rag.retrieval.conversation import retrieval_query
 from rag.retrieval.hybrid import HybridRetriever
-from rag.retrieval.script_fold import simplified
 
 # a small model sometimes echoes the prompt's quoting, a tag cut off by the token limit included
 PROMPT_TAG = re.compile(r"</?passage\b[^>\n]*(?:>|$)")
@@ -168,7 +167,7 @@ class Pipeline:
         hits = self.retriever.run(query, n_candidates, filters)
         if (folded := simplified(question)) != question:
             # a question in traditional characters: answered in the script whose passages the KB backs better
-            # (rag.retrieval.script_fold), searched, checked and quoted as that question
+            # (indexer.script.simplified), searched, checked and quoted as that question
             folded_query = retrieval_query(folded, history)
             folded_hits = self.retriever.run(folded_query, n_candidates, filters)
             if evidence(folded_hits[:k]) > evidence(hits[:k]):

@@ -100,7 +100,7 @@ def test_a_question_in_traditional_characters_is_answered_from_simplified_docume
     """門診幾點開始？ over documents that say 门诊: BM25's words did not match across the scripts and the dense
     score fell below the refusal threshold (7 of 10 such questions refused). Asked in simplified characters too,
     the variant the KB backs better is answered."""
-    from rag.retrieval.script_fold import simplified
+    from indexer.script import simplified
 
     assert simplified("圖書館幾點開門？逾期未還怎麼辦？") == "图书馆几点开门？逾期未还怎么办？"
     assert simplified("What time does the library open?") == "What time does the library open?"
