@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import errors
+from api.body_limit import BodyLimit
 from api.cache.factory import make_answer_cache
 from api.config import ServiceSettings
 from api.middleware import RequestContext
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
     errors.install(app)
     for module in (health, admin, documents, query, openai_compat, channels, feedback, experiments):
         app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=int(svc_settings.max_body_mb * 2**20))  # inside RequestContext
     app.add_middleware(RequestContext, metrics=service.metrics)
     return app
 

@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     upload_idle_s: float = Field(30.0, gt=0, description="an upload that sends nothing for this long is cut off (408)")
     upload_total_s: float = Field(600.0, gt=0, description="an upload that takes longer than this in all is cut off")
     max_question_chars: int = Field(2000, ge=1, description="longer questions get 422")
+    # 8 MB: the largest query the schema allows (50 history turns of 20,000 characters, Chinese sent as
+    # \uXXXX escapes) fits; a body is held in memory whole, before the key is checked
+    max_body_mb: float = Field(8.0, gt=0, description="largest request body other than an upload (413 above)")
     # generation backpressure
     gen_workers: int = Field(1, ge=1, description="answers generated at the same time")
     gen_queue: int = Field(8, ge=0, description="answers waiting for a worker; more get 503")
