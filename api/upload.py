@@ -28,7 +28,8 @@ HEAD = 2048  # bytes looked at to tell the type
 
 
 MAX_NAME = 200  # characters of a file name kept as metadata (its extension always survives)
-FIELDS = {"tags"}
+FIELDS = {"tags"}  # the only form field read; others are skipped unread, not kept in memory
+MAX_FIELD_PARTS = 20  # form parts without a file; more is an attempt to fill the server's memory or time
 
 
 @dataclass
@@ -61,6 +62,7 @@ class _Receiver:
         self._fh = None
         self._head = b""
         self._text = bytearray()
+        self._field_parts = 0
         self.ended = False
 
     # callbacks -----------------------------------------------------------------
@@ -81,6 +83,12 @@ class _Receiver:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         self._name = params.get(b"name", b"").decode("utf-8", "replace")
         if b"filename" not in params:
+            self._field_parts += 1
+            if self._field_parts > MAX_FIELD_PARTS:
+                self._fail(413, "too_many_fields", f"more than {MAX_FIELD_PARTS} form fields; an upload has the "
+                                                   "fields 'files' (one part per file) and 'tags'")
+            elif self._name in self.upload.fields:
+                self._fail(422, "duplicate_field", f"form field {self._name!r} appears twice")
             return
         if self._name != "files":
             self._fail(422, "bad_upload", f"file parts must use the field name 'files', got {self._name!r}")
@@ -103,6 +111,8 @@ class _Receiver:
             return
         chunk = data[start:end]
         if self._part is None:
+            if self._name not in FIELDS:
+                return
             self._text += chunk
             if len(self._text) > 65536:
                 self._fail(413, "field_too_large", f"form field {self._name!r} is over 64 KB")
@@ -123,7 +133,7 @@ class _Receiver:
             self._fh.close()
             if not self.error and len(self._head) < HEAD:
                 self._check_type()
-        elif self._part is None and self._name and not self.error:
+        elif self._part is None and self._name in FIELDS and not self.error:
             value = self._text.decode("utf-8", "replace")
             self.upload.fields[self._name] = value
             if self._name == "tags":  # checked now, before any further file is streamed to disk

@@ -1,9 +1,11 @@
 """Request bodies built to fill the service's memory, over loopback against a real `rag serve`: a JSON
-body of many megabytes (with and without Content-Length, with no key at all). It is refused early,
-the process's memory stays flat, and the service answers afterwards."""
+body of many megabytes (with and without Content-Length, with no key at all) and an upload padded
+with thousands of form fields. Each is refused early, the process's memory stays flat, and the
+service answers afterwards."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 import pytest
@@ -66,3 +68,30 @@ def test_bodies_under_the_limit_and_uploads_over_it_still_work(srv):
     assert r.status_code == 202, r.text
     assert wait_job(c, r.json()["job_id"])["files"][0]["status"] == "indexed"
 
+
+def _multipart(parts: list[tuple[str, str | None, bytes]]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    out = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_upload_padded_with_form_fields_is_refused_without_keeping_them(srv):
+    before = rss(srv)
+    pad = b"v" * 60_000
+    body, ctype = _multipart([(f"f{i}", None, pad) for i in range(21)] + [("files", "a.txt", b"hello there")])
+    r = srv.client().post("/v1/kbs/bank/documents", content=body, headers={"content-type": ctype})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_many_fields", r.text
+
+    # unknown fields are skipped unread: 20 of 60 KB each and a file go through, nothing of them kept
+    body, ctype = _multipart([(f"f{i}", None, pad) for i in range(20)] + [("files", "padded.txt", CARDS.read_bytes())])
+    r = srv.client().post("/v1/kbs/bank/documents", content=body, headers={"content-type": ctype})
+    assert r.status_code == 202, r.text
+    body, ctype = _multipart([("tags", None, b"dept=retail"), ("tags", None, b"dept=risk"),
+                              ("files", "t.txt", b"hello there")])
+    r = srv.client().post("/v1/kbs/bank/documents", content=body, headers={"content-type": ctype})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "duplicate_field", r.text
+    assert rss(srv) < before + 30 * 2**20
+    assert srv.client().post("/v1/kbs/bank/search", json={"query": "lost card"}).status_code == 200
