@@ -121,6 +121,11 @@ def parse_xlsx(path: Path, limits: ParseLimits | None = None) -> list[Element]:
     try:
         elements: list[Element] = []
         for sheet in workbook.worksheets:
+            # the sheet's own <dimension> is what the file claims, not what it holds: exporters that
+            # write "A1" had every cell but A1 dropped, and cells past a short claim were lost; one
+            # claiming A1:XFD1048576 padded each row to 16,384 cells. Rows are read as they are.
+            if hasattr(sheet, "reset_dimensions"):
+                sheet.reset_dimensions()
             rows = ([clean_cell(cell.value, getattr(cell, "number_format", None)) for cell in row]
                     for row in sheet.iter_rows())
             elements.extend(table_elements(rows, sheet.title, notes_as_text=True))

@@ -76,3 +76,31 @@ def test_clean_cell_defaults_and_formats() -> None:
     assert clean_cell(1234567.5, "#,##0.00") == "1,234,567.50"
     assert clean_cell(12, '0"元"') == "12元"
     assert clean_cell(680.0, "General") == "680"
+
+
+def _with_dimension(src: Path, dst: Path, ref: str) -> Path:
+    """`src` with its first sheet's <dimension ref> replaced by `ref` (what some exporters write)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<dimension ref="[^"]*"/>', f'<dimension ref="{ref}"/>'.encode(), data)
+            zout.writestr(info.filename, data)
+    return dst
+
+
+def test_xlsx_cells_outside_the_declared_dimension_are_read(tmp_path: Path) -> None:
+    """Exporters that write <dimension ref="A1"/> (or a range too small) had every other cell dropped in
+    silence; one claiming the whole sheet (A1:XFD1048576) must not pad the rows to 16,384 cells."""
+    wb = openpyxl.Workbook()
+    wb.active.append(["Service", "Fee"])
+    wb.active.append(["Wire transfer", "$25"])
+    wb.active.append(["退款手续费", "5元"])
+    wb.save(tmp_path / "fees.xlsx")
+    want = "Service | Fee\nWire transfer | $25\n退款手续费 | 5元"
+    for ref in ("A1", "A1:B2", "A1:XFD1048576"):
+        book = _with_dimension(tmp_path / "fees.xlsx", tmp_path / f"fees-{ref.replace(':', '-')}.xlsx", ref)
+        assert [e.text for e in parse_xlsx(book)] == [want], ref
