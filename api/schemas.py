@@ -222,3 +222,16 @@ class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: str
     text: str | None = Field(None, description="the text of a `text` part (a string; anything else is 422)")
+
+
+class ModelOut(BaseModel):
+    """A knowledge base as an OpenAI model (GET /v1/models): `id` is the KB name, the `model` of chat completions."""
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "rag"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]

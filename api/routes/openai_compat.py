@@ -1,6 +1,13 @@
 """OpenAI-compatible routes: the `model` is the knowledge base. Existing chat front ends and the
 official `openai` client work unchanged; citations come in an extra `citations` field (the last
-chunk's when streaming)."""
+chunk's when streaming).
+
+Sampling and length parameters (temperature, top_p, max_tokens, stop, seed, penalties, tools, ...) are
+accepted and ignored: the answer is the verified, cited one the service's settings make. What cannot be
+given at all is refused with 422 rather than silently dropped: more than one choice (`n`), and a JSON
+`response_format` (the answer is text with [n] markers). `usage` counts words, one per CJK character
+(the chunker's measure, indexer.tokenize), of the messages sent and of the answer: no model tokenizer
+sees a quoted answer."""
 from __future__ import annotations
 
 import json
@@ -17,8 +24,9 @@ from api.answering import admit, answer_once, events
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError, error_body
-from api.schemas import ContentPart
+from api.schemas import ContentPart, ModelList, ModelOut
 from api.service import Service
+from indexer.tokenize import count_tokens
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
@@ -29,11 +37,25 @@ class ChatMessage(BaseModel):
     content: str | list[ContentPart] | None = None  # a text part's text must be a string (else 422)
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = Field(False, description="send a last chunk with `usage` (and no choices) before [DONE]")
+
+
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")  # temperature, max_tokens, ... are accepted and ignored
+    model_config = ConfigDict(extra="allow")  # temperature, max_tokens, stop, ... are accepted and ignored
     model: str = Field(..., description="the knowledge base name")
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int | None = Field(None, description="choices to return: only 1 (the answer is the verified one; more is 422)")
+    response_format: ResponseFormat | None = Field(None, description="only {'type': 'text'}: the answer is text "
+                                                                     "with [n] citation markers (others are 422)")
     user: str | None = Field(None, max_length=200, description="the end user (OpenAI's field): experiment arms "
                                                                "are assigned per user")
 
@@ -54,31 +76,56 @@ def _split(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
     return turns[-1][1], [{"role": r, "content": c} for r, c in turns[:-1]]
 
 
-@router.get("/models", summary="Knowledge bases this key may query, as OpenAI models")
+def _supported(body: ChatRequest) -> None:
+    """422 for what the service cannot give, which a client would otherwise read wrongly (a missing
+    second choice, text where it parses JSON)."""
+    if body.n not in (None, 1):
+        raise ApiError(422, "unsupported_parameter", f"n={body.n} is not supported: one answer per request "
+                       "(n=1); send separate requests for more")
+    if body.response_format is not None and body.response_format.type != "text":
+        raise ApiError(422, "unsupported_parameter", f"response_format {body.response_format.type!r} is not "
+                       "supported: answers are text with [n] citation markers; use {'type': 'text'} or omit it")
+
+
+def _usage(body: ChatRequest, answer: str) -> dict[str, int]:
+    prompt = sum(count_tokens(_text(m.content)) for m in body.messages)
+    completion = count_tokens(answer)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+@router.get("/models", response_model=ModelList, summary="Knowledge bases this key may query, as OpenAI models")
 def models(who: Principal = Depends(principal), svc: Service = Depends(service)):
-    return {"object": "list", "data": [{"id": kb, "object": "model", "created": 0, "owned_by": "rag"}
-                                       for kb in who.visible(svc.manager.names())]}
+    return ModelList(data=[ModelOut(id=kb) for kb in who.visible(svc.manager.names())])
+
+
+@router.get("/models/{model}", response_model=ModelOut, summary="One knowledge base, as an OpenAI model")
+def model(model: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+    allow(svc, who, model, "read")
+    return ModelOut(id=model)
 
 
 @router.post("/chat/completions", summary="OpenAI chat completions over a knowledge base (model = KB name)")
 async def chat_completions(body: ChatRequest, who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, body.model, "read")
+    _supported(body)
     question, history = _split(body.messages)
     ticket = await admit(svc, body.model, question, history, who=who, user=body.user)
     cid, created = "chatcmpl-" + secrets.token_hex(12), int(time.time())
     if not body.stream:
         ans = await answer_once(svc, ticket)
-        n = len(ans["answer"].split())
         return {"id": cid, "object": "chat.completion", "created": created, "model": body.model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": ans["answer"]},
                              "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n},
+                "usage": _usage(body, ans["answer"]),
                 "citations": ans["citations"], "refused": ans["refused"], "timings": ans["timings"],
                 "answer_id": ans["answer_id"], "experiment": ans.get("experiment"), "arm": ans.get("arm")}
 
-    def chunk(delta: dict, finish: str | None = None, **extra) -> bytes:
+    include_usage = body.stream_options is not None and body.stream_options.include_usage
+
+    def chunk(delta: dict | None, finish: str | None = None, **extra) -> bytes:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
         data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+                "choices": choices, **({"usage": None} if include_usage else {}), **extra}
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
     async def stream():
@@ -93,6 +140,8 @@ async def chat_completions(body: ChatRequest, who: Principal = Depends(principal
                         # with (raw streaming, or a later sentence that changed one already sent)
                         yield chunk({}, "stop", citations=value["citations"], refused=value["refused"],
                                     timings=value["timings"], answer_id=value["answer_id"], answer=value["answer"])
+                        if include_usage:  # OpenAI's form: a last chunk with no choices
+                            yield chunk(None, usage=_usage(body, value["answer"]))
         except ApiError as e:
             yield f"data: {json.dumps(error_body(e.code, e.message), ensure_ascii=False)}\n\n".encode()
         yield b"data: [DONE]\n\n"

@@ -162,6 +162,60 @@ def test_openai_client_plain_and_streaming(env):
     assert "citations" in last.model_extra and "".join(pieces) == last.model_extra["answer"]
 
 
+def test_openai_client_usage_model_lookup_and_unsupported_parameters(env):
+    """What the official client reads beyond the answer: `usage` (words, one per CJK character), a final
+    usage chunk when streamed with include_usage, models.retrieve, and a clear 422 for `n` > 1 and a JSON
+    response_format (a client would otherwise index a missing choice or parse text as JSON)."""
+    import openai
+    from openai import OpenAI
+
+    from indexer.tokenize import count_tokens
+
+    client = OpenAI(base_url=env["srv"].url + "/v1", api_key=env["keys"]["beta", "read"], max_retries=0)
+    assert client.models.retrieve("beta").id == "beta"
+    with pytest.raises(openai.PermissionDeniedError):
+        client.models.retrieve("alpha")
+    question = "银行卡丢了怎么挂失？"
+    resp = client.chat.completions.create(model="beta", messages=[{"role": "user", "content": question}])
+    answer = resp.choices[0].message.content
+    cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in answer)
+    # the whole Chinese answer counted as one whitespace-separated "token" before
+    assert resp.usage.completion_tokens == count_tokens(answer) >= cjk > 10
+    assert resp.usage.prompt_tokens == count_tokens(question) > 0
+    assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
+    chunks = list(client.chat.completions.create(model="beta", stream=True, stream_options={"include_usage": True},
+                                                 messages=[{"role": "user", "content": question}]))
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == count_tokens(chunks[-2].model_extra["answer"])
+    assert chunks[-2].choices[0].finish_reason == "stop" and all(c.usage is None for c in chunks[:-1])
+    en = OpenAI(base_url=env["srv"].url + "/v1", api_key=env["keys"]["alpha", "read"], max_retries=0)
+    for extra, word in (({"n": 2}, "n=2"), ({"response_format": {"type": "json_object"}}, "json_object")):
+        with pytest.raises(openai.UnprocessableEntityError) as e:
+            en.chat.completions.create(model="alpha", messages=[{"role": "user", "content": "Wire fees?"}], **extra)
+        assert e.value.code == "unsupported_parameter" and word in e.value.message
+    ok = en.chat.completions.create(model="alpha", n=1, response_format={"type": "text"}, temperature=0.3,
+                                    max_tokens=50, stop=["\n"], user="u-1",
+                                    messages=[{"role": "user", "content": "What number do I call to report a stolen card?"}])
+    assert len(ok.choices) == 1 and ok.choices[0].message.content.strip()
+
+
+def test_openai_stream_is_well_formed_sse_with_intact_chinese(env):
+    """Raw bytes of a streamed chat completion, as curl sees them: strict UTF-8 in every event, each
+    event a `data:` line of JSON (no character split between events), and `data: [DONE]` last."""
+    c = env["srv"].client(env["keys"]["beta", "read"])
+    body = {"model": "beta", "stream": True, "messages": [{"role": "user", "content": "银行卡丢了怎么挂失？"}]}
+    with c.stream("POST", "/v1/chat/completions", json=body) as r:
+        assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
+        raw = b"".join(r.iter_bytes())
+    events = raw.split(b"\n\n")
+    assert events[-1] == b"" and events[-2] == b"data: [DONE]"
+    pieces = []
+    for event in events[:-2]:
+        assert event.startswith(b"data: ") and b"\n" not in event, event[:80]
+        data = json.loads(event[6:].decode("utf-8"))  # strict: a split character would fail here
+        pieces += [ch["delta"].get("content") or "" for ch in data["choices"]]
+    assert "挂失" in "".join(pieces) and "".join(pieces) == data["answer"]
+
+
 ROUTES = [("GET", "/v1/kbs/alpha/documents", None), ("POST", "/v1/kbs/alpha/search", {"query": "card"}),
           ("POST", "/v1/kbs/alpha/query", {"question": "card?"}), ("GET", "/v1/kbs/alpha", None),
           ("DELETE", "/v1/kbs/alpha/documents/nope", None), ("GET", "/v1/kbs/alpha/jobs", None),
