@@ -20,6 +20,7 @@ from pathlib import Path
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from api.disposition import part_filename
 from api.errors import ApiError
 from api.jobs.store import Incoming
 from api.sniff import UnsupportedType, check_type
@@ -80,9 +81,11 @@ class _Receiver:
         self._field, self._value = b"", b""
 
     def on_headers_finished(self):
-        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        disposition = self._headers.get(b"content-disposition", b"")
+        _, params = parse_options_header(disposition)
         self._name = params.get(b"name", b"").decode("utf-8", "replace")
-        if b"filename" not in params:
+        sent_name = part_filename(disposition, params)  # filename*, encoded words, GBK (api.disposition)
+        if sent_name is None:
             self._field_parts += 1
             if self._field_parts > MAX_FIELD_PARTS:
                 self._fail(413, "too_many_fields", f"more than {MAX_FIELD_PARTS} form fields; an upload has the "
@@ -96,7 +99,7 @@ class _Receiver:
         if len(self.upload.files) >= self.max_files:
             self._fail(413, "too_many_files", f"at most {self.max_files} files per upload (RAG_MAX_FILES)")
             return
-        filename = safe_filename(params[b"filename"].decode("utf-8", "replace"))
+        filename = safe_filename(sent_name)
         if any(f.filename == filename for f in self.upload.files):
             self._fail(422, "duplicate_file", f"{filename} appears twice in this upload")
             return

@@ -54,6 +54,42 @@ def test_upload_job_reports_each_file_and_indexes_the_good_ones(env):
     assert all(d["tags"] == {"team": "cards"} for d in docs)
 
 
+def _file_part(disposition: bytes, data: bytes) -> bytes:
+    return b"--BOUNDARY\r\nContent-Disposition: " + disposition + b"\r\nContent-Type: text/plain\r\n\r\n" + data + b"\r\n"
+
+
+def test_chinese_file_names_as_every_kind_of_client_sends_them(env):
+    """收费标准.txt as browsers and curl send it (UTF-8 bytes), as .NET's MultipartFormDataContent does (a MIME
+    encoded word in filename, RFC 5987 in filename*), as filename* alone, filename* beside an ASCII stand-in,
+    and in GBK (old Windows clients). .NET's was 415 '=?utf-8?B?...?=: files without an extension', filename*
+    alone 422 'no files', the stand-in won over the real name, GBK came out as replacement characters."""
+    import base64
+    from urllib.parse import quote
+
+    names = ["收费标准.txt", "挂失须知.txt", "转账说明.txt", "开户指南.txt", "网点地址.txt"]
+    b64 = lambda n: base64.b64encode(n.encode()).decode()  # noqa: E731
+    dispositions = [
+        f'form-data; name="files"; filename="{names[0]}"'.encode(),
+        f"form-data; name=files; filename=\"=?utf-8?B?{b64(names[1])}?=\"; filename*=utf-8''{quote(names[1])}".encode(),
+        f"form-data; name=\"files\"; filename*=UTF-8''{quote(names[2])}".encode(),
+        f"form-data; name=\"files\"; filename=\"guide.txt\"; filename*=UTF-8''{quote(names[3])}".encode(),
+        f'form-data; name="files"; filename="{names[4]}"'.encode("gbk"),
+    ]
+    body = b"".join(_file_part(d, f"第{i}份文件：{names[i]}的内容，港湾银行。".encode()) for i, d in enumerate(dispositions))
+    admin = env["srv"].client()
+    assert admin.post("/v1/kbs", json={"name": "names-zh"}).status_code == 201
+    try:
+        r = admin.post("/v1/kbs/names-zh/documents", content=body + b"--BOUNDARY--\r\n",
+                       headers={"content-type": "multipart/form-data; boundary=BOUNDARY"})
+        assert r.status_code == 202, r.text
+        assert r.json()["files"] == names
+        job = wait_job(admin, r.json()["job_id"])
+        assert [f["status"] for f in job["files"]] == ["indexed"] * 5, job
+        assert sorted(d["source"] for d in admin.get("/v1/kbs/names-zh/documents").json()) == sorted(names)
+    finally:
+        admin.delete("/v1/kbs/names-zh")
+
+
 def test_search_returns_hits_like_the_cli(env):
     c = env["srv"].client(env["keys"]["alpha", "read"])
     hits = c.post("/v1/kbs/alpha/search", json={"query": "report a stolen card", "k": 3}).json()
