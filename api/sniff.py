@@ -4,6 +4,7 @@ documents are rejected (415) before anything is stored."""
 from __future__ import annotations
 
 from indexer.parse.dispatch import SUPPORTED_EXTENSIONS
+from indexer.parse.encoding import utf16_without_bom
 
 ZIP_FORMATS = {".docx", ".pptx", ".xlsx"}
 TEXT_FORMATS = {".md", ".markdown", ".html", ".htm", ".txt", ".text", ".csv", ".tsv"}
@@ -25,7 +26,7 @@ def _looks_text(head: bytes) -> bool:
     if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
         return True  # BOMs
     if b"\x00" in head[:4096]:
-        return False
+        return utf16_without_bom(head, partial=True) is not None  # UTF-16 text that lost its BOM
     controls = sum(b < 9 or 13 < b < 32 for b in head[:4096])
     return controls <= len(head[:4096]) * 0.01
 

@@ -458,6 +458,33 @@ def test_decode_bytes(text: str, encoding: str) -> None:
     assert decode_bytes(text.encode(encoding)) == text
 
 
+@pytest.mark.parametrize(("text", "encoding"), [
+    ("退款手續費為五元。", "big5"),  # charset-normalizer: Korean, "컃닥ㅲ쿱턔Оㄽㅈ좧"
+    ("退款手续费为五元€。", "gb18030"),  # charset-normalizer: Thai, then Latin-1 "ÍË¿îÊÖÐø·Ñ…"
+    ("退款手续费为五元。", "gbk"),
+    ("香港分行的營業時間為星期一至五。", "cp950"),
+    ("营业时间：周一至周五 9:00-17:00，电话 95555。", "gb18030"),
+    ("한국어 텍스트는 띄어쓰기를 사용합니다. 은행 수수료는 오천 원입니다.", "euc-kr"),  # not read as Chinese
+    ("日本語のテキストです。手数料は五百円です。", "euc-jp"),
+])
+def test_short_legacy_cjk_text_is_not_mojibake(text: str, encoding: str) -> None:
+    assert decode_bytes(text.encode(encoding)) == text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("text", ["退款手续费为五元。\n信用卡挂失请拨打客服电话。\n", "The fee is five dollars.\r\nCall us.\r\n",
+                                  "项目\t费用\nWire transfer\t$25\n"])
+def test_utf16_without_a_byte_order_mark_is_read(tmp_path: Path, text: str, encoding: str) -> None:
+    """Excel's "Unicode Text" and Notepad's "Unicode" are UTF-16; without their BOM the NUL bytes of the
+    ASCII characters had the file refused as binary, upload (415) and CLI alike."""
+    from api.sniff import check_type
+
+    assert decode_bytes(text.encode(encoding)) == text
+    check_type("notes.txt", text.encode(encoding)[:2047])  # the upload's first bytes, cut mid-character
+    elements = parse_file(write(tmp_path / "fees.txt", text, encoding=encoding))
+    assert "".join("".join(e.text for e in elements).split()) == "".join(text.split())
+
+
 @pytest.mark.parametrize(("charset", "body"), [("gbk", "年费为一百元。"), ("koi8-r", "Привет")])
 def test_html_declared_charset_is_used(tmp_path: Path, charset: str, body: str) -> None:
     page = f'<html><head><meta charset="{charset}"></head><body><p>{body}</p></body></html>'
