@@ -13,13 +13,36 @@ from rag.types import Hit
 
 
 class ErrorDetail(BaseModel):
-    code: str
-    message: str
+    code: str = Field(..., description="stable, machine-readable: 'kb_not_found', 'question_too_long', ...")
+    message: str = Field(..., description="what went wrong and what to do, for people")
+    details: list[dict] | None = Field(None, description="422 for a body that does not match the schema: each "
+                                                         "invalid field's loc, msg and type")
 
 
 class ErrorBody(BaseModel):
+    """Every 4xx and 5xx body (api/errors.py)."""
     error: ErrorDetail
-    request_id: str
+    request_id: str = Field(..., description="also in the X-Request-ID header; finds the request in the log")
+
+
+ERROR_STATUS = {400: "malformed body (multipart that cannot be read)", 401: "missing, unknown or revoked API key",
+                403: "the key may not do this (on this KB)", 404: "no such KB, document, job, key or answer",
+                408: "the upload stalled or took too long", 409: "conflict: the KB exists, or is being indexed "
+                "(Retry-After)", 413: "too large: a file, the whole upload, or the body", 415: "a file type "
+                "that is not supported, or a name that does not match the content", 422: "invalid input: a "
+                "body that does not match the schema, a question too long, an unsupported parameter",
+                429: "rate limited (Retry-After)", 502: "the generator failed", 503: "busy: the generation queue "
+                "is full, or the upload could not be queued (Retry-After)"}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI `responses` for these statuses, all with the ErrorBody shape they really have."""
+    return {s: {"model": ErrorBody, "description": ERROR_STATUS[s]} for s in statuses}
+
+
+# every keyed /v1 route can answer these (422 replaces FastAPI's own validation-error schema, which our
+# handler never sends)
+API_ERRORS = error_responses(401, 403, 404, 422, 429)
 
 
 class KBCreate(BaseModel):

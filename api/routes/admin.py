@@ -10,11 +10,11 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Principal
 from api.deps import allow, principal, require_admin, service
 from api.errors import ApiError
-from api.schemas import KBCreate, KBInfo, KeyCreate, KeyCreated, KeyInfo
+from api.schemas import API_ERRORS, KBCreate, KBInfo, KeyCreate, KeyCreated, KeyInfo, error_responses
 from api.service import Service
 from indexer.embed.factory import MODEL_NAMES  # the names make_encoder knows (ensembles: see embed_model_of)
 
-router = APIRouter(prefix="/v1", tags=["knowledge bases and keys"])
+router = APIRouter(prefix="/v1", tags=["knowledge bases and keys"], responses=API_ERRORS)
 
 
 
@@ -57,7 +57,7 @@ def list_kbs(who: Principal = Depends(principal), svc: Service = Depends(service
     return [_info(svc, n) for n in who.visible(svc.manager.names())]
 
 
-@router.post("/kbs", response_model=KBInfo, status_code=201, summary="Create a knowledge base (admin)")
+@router.post("/kbs", response_model=KBInfo, status_code=201, responses=error_responses(409), summary="Create a knowledge base (admin)")
 async def create_kb(body: KBCreate, who: Principal = Depends(principal), svc: Service = Depends(service)):
     require_admin(who)
     if svc.manager.exists(body.name):

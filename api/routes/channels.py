@@ -20,9 +20,10 @@ from api.channels.crypto import CryptoError, dingtalk_verify, wecom_decrypt, wec
 from api.channels.split import WECOM_TEXT_BYTES, truncate_message
 from api.deps import allow, client_address, principal, service
 from api.errors import ApiError
+from api.schemas import API_ERRORS
 from api.service import Service
 
-router = APIRouter(prefix="/v1", tags=["bot channels"])
+router = APIRouter(prefix="/v1", tags=["bot channels"], responses=API_ERRORS)
 log = logging.getLogger("api.channels")
 MAX_BODY = 64 * 1024
 SECRET_QUERY = ("msg_signature", "signature", "echostr", "sign")

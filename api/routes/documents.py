@@ -9,11 +9,11 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError
-from api.schemas import DocumentOut, JobAccepted, JobOut
+from api.schemas import API_ERRORS, DocumentOut, JobAccepted, JobOut, error_responses
 from api.service import Service
 from api.upload import receive_upload
 
-router = APIRouter(prefix="/v1", tags=["documents"])
+router = APIRouter(prefix="/v1", tags=["documents"], responses=API_ERRORS)
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["files"],
@@ -23,6 +23,7 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
 
 
 @router.post("/kbs/{kb}/documents", status_code=202, response_model=JobAccepted, openapi_extra=UPLOAD_BODY,
+             responses=error_responses(400, 408, 413, 415, 503),
              summary="Upload files; they are indexed in the background (poll GET /v1/jobs/{job_id})")
 async def upload(kb: str, request: Request, who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, kb, "write")
@@ -73,7 +74,7 @@ def list_documents(kb: str, who: Principal = Depends(principal), svc: Service = 
         store.close()
 
 
-@router.delete("/kbs/{kb}/documents/{doc_id}", status_code=204, summary="Remove a document from a KB")
+@router.delete("/kbs/{kb}/documents/{doc_id}", status_code=204, responses=error_responses(409), summary="Remove a document from a KB")
 async def delete_document(kb: str, doc_id: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, kb, "write")
 

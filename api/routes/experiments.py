@@ -11,10 +11,10 @@ from api.deps import allow, principal, service
 from api.errors import ApiError
 from api.experiments import Conflict, ExperimentError, NotFound, make_experiment
 from api.experiments.report import build_report
-from api.schemas import ExperimentIn
+from api.schemas import API_ERRORS, ExperimentIn
 from api.service import Service
 
-router = APIRouter(prefix="/v1", tags=["experiments"])
+router = APIRouter(prefix="/v1", tags=["experiments"], responses=API_ERRORS)
 
 
 class PromoteIn(BaseModel):

@@ -7,10 +7,10 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Principal
 from api.deps import principal, service
 from api.errors import ApiError
-from api.schemas import FeedbackIn, FeedbackOut
+from api.schemas import API_ERRORS, FeedbackIn, FeedbackOut
 from api.service import Service
 
-router = APIRouter(prefix="/v1", tags=["feedback"])
+router = APIRouter(prefix="/v1", tags=["feedback"], responses=API_ERRORS)
 
 
 @router.post("/feedback", response_model=FeedbackOut, summary="Rate an answer (up or down), optionally with a "

@@ -24,11 +24,11 @@ from api.answering import admit, answer_once, events
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError, error_body
-from api.schemas import ContentPart, ModelList, ModelOut
+from api.schemas import API_ERRORS, ContentPart, ModelList, ModelOut, error_responses
 from api.service import Service
 from indexer.tokenize import count_tokens
 
-router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
+router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], responses=API_ERRORS)
 
 
 class ChatMessage(BaseModel):
@@ -104,7 +104,7 @@ def model(model: str, who: Principal = Depends(principal), svc: Service = Depend
     return ModelOut(id=model)
 
 
-@router.post("/chat/completions", summary="OpenAI chat completions over a knowledge base (model = KB name)")
+@router.post("/chat/completions", responses=error_responses(502, 503), summary="OpenAI chat completions over a knowledge base (model = KB name)")
 async def chat_completions(body: ChatRequest, who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, body.model, "read")
     _supported(body)

@@ -23,6 +23,7 @@ from api.deps import allow, authenticate, bearer, principal, service
 from api.errors import ApiError, error_body
 from api.observability import request_id_var
 from api.schemas import (
+    API_ERRORS,
     UNTRUSTED_TEXT,
     AnswerOut,
     FiltersIn,
@@ -31,14 +32,15 @@ from api.schemas import (
     SearchRequest,
     WsTicketOut,
     WsTicketRequest,
+    error_responses,
 )
 from api.service import Service
 from indexer.types import Filters
 
-router = APIRouter(prefix="/v1", tags=["search and answers"])
+router = APIRouter(prefix="/v1", tags=["search and answers"], responses=API_ERRORS)
 log = logging.getLogger("api.ws")
 
-SSE_DOC = {"200": {"description": "JSON answer, or with \"stream\": true a text/event-stream of events "
+SSE_DOC = {**error_responses(502, 503), "200": {"description": "JSON answer, or with \"stream\": true a text/event-stream of events "
                                   "`token` {\"text\"}, `citations` [...], `done` (the whole answer, as the JSON form)",
                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AnswerOut"}},
                                "text/event-stream": {"schema": {"type": "string"}}}}}

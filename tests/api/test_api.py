@@ -336,6 +336,32 @@ def test_openapi_schema_lists_every_route(env):
     assert "AnswerOut" in spec["components"]["schemas"]
 
 
+def test_openapi_error_responses_are_the_bodies_the_service_sends(env):
+    """Every keyed route documents 401/403/404/422/429 as ErrorBody, and real error bodies validate against
+    it (422 was FastAPI's {"detail": [...]}, which the service never sends; 401/403/404 were not listed)."""
+    import jsonschema
+
+    spec = httpx.get(env["srv"].url + "/openapi.json").json()
+    for path, ops in spec["paths"].items():
+        if not path.startswith("/v1/") or path.startswith("/v1/channels/"):
+            continue
+        for method, op in ops.items():
+            for status in ("401", "403", "404", "422", "429"):
+                schema = op["responses"][status]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path, status)
+    assert {"413", "415"} <= set(spec["paths"]["/v1/kbs/{kb}/documents"]["post"]["responses"])
+    assert "409" in spec["paths"]["/v1/kbs"]["post"]["responses"]
+    assert "503" in spec["paths"]["/v1/chat/completions"]["post"]["responses"]
+    error_schema = {"$ref": "#/components/schemas/ErrorBody", "components": spec["components"]}
+    c, read = env["srv"].client(), env["srv"].client(env["keys"]["alpha", "read"])
+    for r in (httpx.get(env["srv"].url + "/v1/kbs"), read.get("/v1/kbs/beta"), c.get("/v1/kbs/nope"),
+              c.post("/v1/kbs/alpha/search", json={"k": "many"}), c.post("/v1/kbs", json={"name": "alpha"}),
+              read.post("/v1/chat/completions", json={"model": "alpha", "n": 3,
+                                                      "messages": [{"role": "user", "content": "hi"}]})):
+        assert r.status_code in (401, 403, 404, 409, 422), r.text
+        jsonschema.validate(r.json(), error_schema)
+
+
 def test_delete_document_and_metrics(env):
     srv, keys = env["srv"], env["keys"]
     w = srv.client(keys["alpha", "write"])
