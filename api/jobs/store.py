@@ -128,9 +128,10 @@ class JobStore:
         return Job(row["id"], row["kb"], row["status"], row["created_at"], row["started_at"], row["finished_at"],
                    row["attempts"], row["error"], files, json.loads(row["tags"] or "{}"))
 
-    def list(self, kb: str, limit: int = 50) -> list[Job]:
-        rows = self.db.query("SELECT id FROM jobs WHERE kb = ? ORDER BY created_at DESC, id DESC LIMIT ?",
-                             (kb, limit))
+    def list(self, kb: str, limit: int = 50, offset: int = 0) -> list[Job]:
+        """The KB's jobs, newest first: `limit` of them after skipping `offset`."""
+        rows = self.db.query("SELECT id FROM jobs WHERE kb = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                             (kb, limit, offset))
         return [j for j in (self.get(r["id"]) for r in rows) if j is not None]
 
     def pending_count(self) -> int:

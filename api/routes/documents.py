@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal
@@ -57,21 +57,30 @@ def get_job(job_id: str, who: Principal = Depends(principal), svc: Service = Dep
     return job.to_dict()
 
 
-@router.get("/kbs/{kb}/jobs", response_model=list[JobOut], summary="Recent upload jobs of a KB")
-def list_jobs(kb: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+@router.get("/kbs/{kb}/jobs", response_model=list[JobOut], summary="Upload jobs of a KB, newest first")
+def list_jobs(kb: str, limit: int = Query(50, ge=1, le=500, description="jobs per page"),
+              offset: int = Query(0, ge=0, description="jobs skipped (the next page: offset + limit)"),
+              who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, kb, "read")
-    return [j.to_dict() for j in svc.jobs.list(kb)]
+    return [j.to_dict() for j in svc.jobs.list(kb, limit, offset)]
 
 
-@router.get("/kbs/{kb}/documents", response_model=list[DocumentOut], summary="Documents of a KB")
-def list_documents(kb: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+@router.get("/kbs/{kb}/documents", response_model=list[DocumentOut],
+            summary="Documents of a KB, by source name; page with limit and offset (X-Total-Count: all of them)")
+def list_documents(kb: str, response: Response,
+                   limit: int | None = Query(None, ge=1, le=10_000, description="documents per page (default: all)"),
+                   offset: int = Query(0, ge=0, description="documents skipped (the next page: offset + limit)"),
+                   who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, kb, "read")
     store = svc.manager.open(kb)
     try:
-        return [DocumentOut(doc_id=d.doc_id, source=d.source, chunks=d.chunks, size=d.size,
-                            indexed_at=d.indexed_at, tags=d.tags) for d in store.documents()]
+        docs = store.documents()
     finally:
         store.close()
+    response.headers["X-Total-Count"] = str(len(docs))
+    page = docs[offset:offset + limit] if limit is not None else docs[offset:]
+    return [DocumentOut(doc_id=d.doc_id, source=d.source, chunks=d.chunks, size=d.size,
+                        indexed_at=d.indexed_at, tags=d.tags) for d in page]
 
 
 @router.delete("/kbs/{kb}/documents/{doc_id}", status_code=204, responses=error_responses(409), summary="Remove a document from a KB")

@@ -54,6 +54,23 @@ def test_upload_job_reports_each_file_and_indexes_the_good_ones(env):
     assert all(d["tags"] == {"team": "cards"} for d in docs)
 
 
+def test_documents_and_jobs_page_with_limit_and_offset(env):
+    """limit/offset were ignored: every document came back whatever was asked, and jobs stopped at 50."""
+    c = env["srv"].client(env["keys"]["alpha", "read"])
+    everything = c.get("/v1/kbs/alpha/documents")
+    total = len(everything.json())
+    assert total >= 2 and everything.headers["x-total-count"] == str(total)
+    pages = [c.get("/v1/kbs/alpha/documents", params={"limit": 1, "offset": i}) for i in range(total + 1)]
+    assert [len(p.json()) for p in pages] == [1] * total + [0]
+    assert [p.json()[0] for p in pages[:-1]] == everything.json()
+    assert all(p.headers["x-total-count"] == str(total) for p in pages)
+    bad = c.get("/v1/kbs/alpha/documents", params={"limit": 0})
+    assert bad.status_code == 422 and bad.json()["error"]["message"].startswith("query.limit")
+    jobs = c.get("/v1/kbs/alpha/jobs").json()
+    assert jobs and c.get("/v1/kbs/alpha/jobs", params={"limit": 1}).json() == jobs[:1]
+    assert c.get("/v1/kbs/alpha/jobs", params={"limit": 1, "offset": len(jobs)}).json() == []
+
+
 def _file_part(disposition: bytes, data: bytes) -> bytes:
     return b"--BOUNDARY\r\nContent-Disposition: " + disposition + b"\r\nContent-Type: text/plain\r\n\r\n" + data + b"\r\n"
 
