@@ -15,6 +15,7 @@ from typing import Any
 
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
+from indexer.parse.html_depth import check_depth
 from indexer.parse.limits import ParseLimits
 from indexer.parse.line_breaks import html_source_text, keep_line_breaks
 from indexer.parse.long_lines import bound_lines
@@ -58,6 +59,7 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         from unstructured.partition.html import partition_html
         text = read_text(path)
         html = markdown_html(bound_lines(text)) if suffix in (".md", ".markdown") else number_ordered_lists(text)
+        check_depth(html, path)
         raw = partition_html(text=html, languages=_NO_LANGUAGE_DETECTION)
         _keep_breaks(raw, html_source_text(html))  # soft line breaks in Chinese (indexer.parse.line_breaks)
     elif suffix in (".txt", ".text"):

@@ -514,6 +514,22 @@ def test_binary_junk_with_text_extension(tmp_path: Path) -> None:
         parse_file(no_nul)
 
 
+@pytest.mark.parametrize(("first", "deep", "last"), [("First paragraph.", "The fee is five dollars.", "Last paragraph."),
+                                                      ("第一段。", "手续费为五元。", "最后一段。")])
+def test_html_nested_past_the_parser_depth_is_refused_not_cut_short(tmp_path: Path, first: str, deep: str,
+                                                                     last: str) -> None:
+    """libxml2 stops at 256 levels and dropped the rest of the page in silence (100,000 nested <div>s read
+    as an empty file); 200 levels parse whole."""
+    def page(depth: int) -> str:
+        return f"<html><body><p>{first}</p>{'<div>' * depth}<p>{deep}</p>{'</div>' * depth}<p>{last}</p></body></html>"
+    assert [e.text for e in parse_file(write(tmp_path / "ok.html", page(200)))] == [first, deep, last]
+    for depth in (300, 100_000):
+        with pytest.raises(ParseError, match="more than 256 levels deep"):
+            parse_file(write(tmp_path / "deep.html", page(depth)))
+    with pytest.raises(ParseError, match="deep.md nests its elements"):
+        parse_file(write(tmp_path / "deep.md", f"{first}\n\n{'>' * 300} {deep}\n\n{last}\n"))
+
+
 def test_corrupt_pdf(tmp_path: Path) -> None:
     good = make_pdf([[(11, "hello")]])
     bad = tmp_path / "report.pdf"
