@@ -17,6 +17,7 @@ from api import errors
 from api.body_limit import BodyLimit
 from api.cache.factory import make_answer_cache
 from api.config import ServiceSettings
+from api.cors import Cors
 from api.middleware import RequestContext
 from api.routes import admin, channels, documents, experiments, feedback, health, openai_compat, query
 from api.service import Service
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
     for module in (health, admin, documents, query, openai_compat, channels, feedback, experiments):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=int(svc_settings.max_body_mb * 2**20))  # inside RequestContext
+    if svc_settings.cors_origin_list:  # other sites' pages calling the API (a browser's preflight and headers)
+        app.add_middleware(Cors, origins=svc_settings.cors_origin_list)
     app.add_middleware(RequestContext, metrics=service.metrics)
     return app
 

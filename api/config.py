@@ -4,12 +4,15 @@ RAG_ADMIN_KEY is the bootstrap admin key (never stored; compared in constant tim
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.config import load_settings
+
+ORIGIN = re.compile(r"https?://[^/\s:]+(:[0-9]{1,5})?")
 
 
 class ServiceSettings(BaseSettings):
@@ -64,6 +67,23 @@ class ServiceSettings(BaseSettings):
                                 "for answers sent after the callback returned")
     dingtalk_webhook_prefixes: str = Field("https://oapi.dingtalk.com/", description="comma-separated URL "
                                            "prefixes a DingTalk sessionWebhook must start with to be posted to")
+
+    cors_origins: str = Field("", description="comma-separated origins (https://portal.example.com) whose web "
+                              "pages may call the API from a browser (CORS); '*' = any; empty (the default): "
+                              "none, only the service's own page at /")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin: scheme://host[:port], no path or trailing "
+                                 "slash (e.g. https://portal.example.com), or '*'")
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, **overrides) -> "ServiceSettings":

@@ -12,6 +12,7 @@ from tests.conftest import SAMPLE
 
 GOOD = [SAMPLE / "en" / "lost_or_stolen_cards.txt", SAMPLE / "en" / "wire_transfers.html"]
 ZH = SAMPLE / "zh" / "card_loss_reporting.txt"
+PORTAL = "https://portal.example.com"  # a company's own site whose pages call the API (RAG_CORS_ORIGINS)
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def env(tmp_path_factory):
     """One server; KBs alpha (English, plus a broken PDF) and beta (Chinese), a key per KB and scope."""
     root = tmp_path_factory.mktemp("api")
     # the bundled model writing English answers (opted in: by default it quotes, docs/answers.md)
-    srv = Server(root / "home", RAG_LLM_LANGUAGES='["en"]').start()
+    srv = Server(root / "home", RAG_LLM_LANGUAGES='["en"]', RAG_CORS_ORIGINS=PORTAL).start()
     admin = srv.client()
     for name in ("alpha", "beta"):
         assert admin.post("/v1/kbs", json={"name": name}).status_code == 201
@@ -329,6 +330,26 @@ def test_bad_requests_get_a_clear_4xx_json_error(env, method, path, kwargs, stat
     assert r.status_code == status, r.text
     body = r.json()
     assert body["error"]["message"] and body["request_id"] == r.headers["x-request-id"]
+
+
+def test_cors_lets_the_configured_origin_call_the_api_and_refuses_others_in_json(env):
+    """A page of RAG_CORS_ORIGINS may call the API from a browser (preflight with the Authorization header,
+    then the response readable with its request id); another origin's preflight is 400 in the error shape.
+    Before, every preflight was 405 and no response carried Access-Control-Allow-Origin."""
+    c = env["srv"].client(None)
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    ok = c.options("/v1/chat/completions", headers={"Origin": PORTAL, **preflight})
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == PORTAL
+    assert "authorization" in ok.headers["access-control-allow-headers"].lower()
+    r = env["srv"].client(env["keys"]["alpha", "read"]).post("/v1/kbs/alpha/search", json={"query": "card"},
+                                                             headers={"Origin": PORTAL})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == PORTAL
+    assert "x-request-id" in r.headers["access-control-expose-headers"].lower()
+    other = c.options("/v1/chat/completions", headers={"Origin": "https://evil.example.net", **preflight})
+    assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+    assert other.json()["error"]["code"] == "cors_refused" and other.json()["request_id"] == other.headers["x-request-id"]
+    r = env["srv"].client(env["keys"]["alpha", "read"]).get("/v1/kbs/alpha", headers={"Origin": "https://evil.example.net"})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
 
 
 def test_request_ids_and_json_logs(env):

@@ -35,6 +35,7 @@ def error(p, code: int = 1) -> str:
     # settings of the service and the answer cache: the same error for every command, not only `rag serve`
     ("RAG_CACHE_SIMILARITY", "abc", "valid number"),
     ("RAG_PORT", "abc", "valid integer"),
+    ("RAG_CORS_ORIGINS", "https://portal.example.com/", "scheme://host[:port], no path or trailing slash"),
 ])
 def test_invalid_environment_setting(tmp_path, var, value, allowed):
     err = error(rag(tmp_path, "ask", "x", "--kb", "school", **{var: value}))
