@@ -27,13 +27,20 @@ class State:
 
         from api.cache.config import CacheSettings
         from api.config import ServiceSettings
-        from indexer.config import SettingsError, load_sections
+        from indexer.config import SettingsError, config_path, load_sections, read_config_file, unknown_settings
 
         try:
-            home = self.settings().indexer.home
+            settings = self.settings()
+            home = settings.indexer.home
             load_sections(self.config, {"service": (ServiceSettings, {}), "cache": (CacheSettings, {})})
         except SettingsError as e:
             fail(str(e))
+        sections = {name: type(getattr(settings, name)) for name in ("indexer", "retrieval", "rerank", "generation",
+                                                                      "answer")}
+        path = config_path(self.config)[0]
+        for line in unknown_settings(read_config_file(self.config), {**sections, "service": ServiceSettings,
+                                                                      "cache": CacheSettings}):
+            typer.secho(f"warning: config file {path}: {line}; ignored", fg="yellow", err=True)
         folder = Path(home).expanduser()
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent

@@ -5,6 +5,7 @@ The config file is TOML: `--config FILE`, else `$RAG_CONFIG`, else `<home>/confi
 """
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
@@ -156,6 +157,37 @@ def load_sections(config_file: str | Path | None, sections: dict[str, tuple[type
     if errors:
         raise SettingsError("\n".join(errors))
     return out
+
+
+def unknown_settings(data: dict[str, Any], sections: dict[str, type]) -> list[str]:
+    """What the config file `data` holds that no settings class reads, one line each with the closest known
+    name: a misspelt key (`rate_limt`) or section (`[retreival]`) is otherwise ignored without a word, and
+    the setting silently keeps its default."""
+    out = []
+    for name, value in data.items():
+        if name in sections and isinstance(value, dict):
+            out += _unknown_in(value, sections[name], name)
+        elif isinstance(value, dict):
+            out.append(f"unknown section [{name}]{_closest(name, sections)}")
+        else:
+            out.append(f"{name} = {value!r} outside any section (settings go in a section such as [indexer])")
+    return out
+
+
+def _unknown_in(table: dict[str, Any], cls, where: str) -> list[str]:
+    out = []
+    for key, value in table.items():
+        info = cls.model_fields.get(key)
+        if info is None:
+            out.append(f"unknown setting [{where}] {key}{_closest(key, cls.model_fields)}")
+        elif isinstance(value, dict) and hasattr(info.annotation, "model_fields"):
+            out += _unknown_in(value, info.annotation, f"{where}.{key}")
+    return out
+
+
+def _closest(name: str, known) -> str:
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f" (did you mean {match[0]}?)" if match else ""
 
 
 def _has(values: dict, loc: tuple) -> bool:

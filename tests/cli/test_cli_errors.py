@@ -85,6 +85,23 @@ def test_config_file_errors(tmp_path):
     assert f"[cache] similarity = 2 (from config file {home / 'config.toml'})" in err
 
 
+def test_unknown_settings_in_the_config_file_are_named_with_the_closest_key(tmp_path):
+    """A misspelt key or section was ignored without a word (the setting kept its default); the command
+    still runs, with a warning per unknown name."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[service]\nrate_limt = 5\n\n[retreival]\nmode = "bm25"\n\n[indexer.chunk]\nmax_tokenz = 90\n'
+                   '\n[answer]\ntop_k = 3\n')
+    p = rag(tmp_path, "--config", str(cfg), "kb", "list")
+    assert p.returncode == 0, p.stderr
+    warnings = [line for line in p.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: config file {cfg}: unknown setting [service] rate_limt (did you mean rate_limit?); ignored",
+                        f"warning: config file {cfg}: unknown section [retreival] (did you mean retrieval?); ignored",
+                        f"warning: config file {cfg}: unknown setting [indexer.chunk] max_tokenz (did you mean "
+                        "max_tokens?); ignored"]
+    cfg.write_text('[answer]\ntop_k = 3\n[indexer.chunk]\nmax_tokens = 90\n')  # known keys: no warning
+    assert "warning" not in rag(tmp_path, "--config", str(cfg), "kb", "list").stderr
+
+
 def test_home_that_is_a_file(tmp_path):
     file = tmp_path / "notes.txt"
     file.write_text("x")
