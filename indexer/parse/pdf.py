@@ -36,6 +36,7 @@ from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
 from indexer.parse.page_margins import margin_lines
 from indexer.parse.pdf_tables import Table, find_tables
+from indexer.parse.table_pages import carried_header
 from indexer.parse.tabular import table_elements
 from indexer.types import Element
 
@@ -83,7 +84,7 @@ def parse_pdf(path: Path, limits: ParseLimits | None = None) -> list[Element]:
     levels = _heading_levels(pages)
     tables = find_tables(path, [number for number, page in pages if sum(line.y is not None for line in page) >= 2])
     pages = [(number, _place_tables(page, tables.get(number, []), path, number)) for number, page in pages]
-    return _to_elements(_drop_margins(pages), levels)
+    return _to_elements(_carry_headers(_drop_margins(pages)), levels)
 
 
 def _distinct_pages(reader: Any, path: Path, limits: ParseLimits) -> list[tuple[int, Any]]:
@@ -240,6 +241,19 @@ def _drop_margins(pages: list[tuple[int, list[_Line]]]) -> list[tuple[int, list[
     drop = margin_lines([[(line.text, line.y) for line in page] for _, page in pages])
     return [(number, [line for i, line in enumerate(page) if i not in gone])
             for (number, page), gone in zip(pages, drop)]
+
+
+def _carry_headers(pages: list[tuple[int, list[_Line]]]) -> list[tuple[int, list[_Line]]]:
+    """A table opening a page that continues the table closing the page before gets that one's header
+    (indexer.parse.table_pages)."""
+    previous: list[list[str]] | None = None  # the table the page before ended with
+    for _, page in pages:
+        content = [line for line in page if line.table is not None or line.text.strip()]
+        if content and content[0].table is not None and previous is not None:
+            if (header := carried_header(previous, content[0].table)) is not None:
+                content[0].table = [header, *content[0].table]
+        previous = content[-1].table if content else None
+    return pages
 
 
 def _heading_levels(pages: list[tuple[int, list[_Line]]]) -> list[float]:

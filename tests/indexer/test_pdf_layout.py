@@ -291,3 +291,35 @@ def test_a_truncated_pdf_gets_its_reason_and_pypdf_says_eof_at_debug_only(tmp_pa
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "REASON cut.pdf could not be read as a PDF" in done.stdout and "EOF" not in done.stderr + done.stdout
+
+
+# ---------------------------------------------------------------- a table over a page break
+
+def test_a_table_continued_on_the_next_page_gets_its_header_there(tmp_path: Path) -> None:
+    """Page 2 opens with the rest of page 1's price table and no header: its rows are quoted with it."""
+    for rows, more, lang in ((PRICES, [["Ultrasound", "$80"], ["MRI scan", "$300"], ["Flu shot", "$10"]], "en"),
+                             (PRICES_ZH, [["彩超", "80元"], ["核磁共振", "300元"], ["流感疫苗", "10元"]], "zh")):
+        cjk = lang == "zh"
+        pdf = write_pdf(tmp_path / f"prices_{lang}.pdf", [
+            [footer(1), *paragraph(["Price list" if not cjk else "价格表"], 770, cjk=cjk),
+             *row_per_bt(rows, [230, 360], 400, cjk=cjk)],
+            [footer(2), *row_per_bt(more, [230, 360], 770, cjk=cjk),
+             *paragraph(["Prices include tax." if not cjk else "以上价格含税。"], 700, cjk=cjk)],
+            [footer(3), *paragraph(["Opening hours: 8 am to 6 pm." if not cjk else "开放时间：8点至18点。"], 770, cjk=cjk)],
+        ])
+        tables = [e for e in parse_file(pdf) if e.kind == "table"]
+        assert [t.page for t in tables] == [1, 2], lang
+        header = " | ".join(rows[0])
+        assert tables[1].text == "\n".join([header, *(" | ".join(r) for r in more)]), lang
+        assert tables[0].text.splitlines()[0] == header  # the first page's table is as it was
+
+
+def test_a_new_table_at_the_top_of_a_page_keeps_its_own_header(tmp_path: Path) -> None:
+    limits = [["Account", "Daily limit"], ["Everyday Checking", "$2,000"], ["Premier Checking", "$10,000"]]
+    pdf = write_pdf(tmp_path / "two_tables.pdf", [
+        [footer(1), *paragraph(["Fees"], 770), *row_per_bt(PRICES, [230, 360], 200)],
+        [footer(2), *row_per_bt(limits, [230, 360], 770), *paragraph(["Limits reset at midnight."], 700)],
+        [footer(3), *paragraph(["Opening hours: 8 am to 6 pm."], 770)],
+    ])
+    tables = [e.text.splitlines()[0] for e in parse_file(pdf) if e.kind == "table"]
+    assert tables == ["Service | Price", "Account | Daily limit"]
