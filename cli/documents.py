@@ -35,12 +35,16 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
           quiet: bool = typer.Option(False, "-q", "--quiet"), no_calibrate: bool = NO_CALIBRATE,
           prune: bool = typer.Option(False, "--prune", help="then remove the documents of files that are no longer "
                                      "in the given folders (deleted, moved away or now hidden); documents "
-                                     "from other folders and uploads are never touched")):
+                                     "from other folders and uploads are never touched"),
+          trust: bool = typer.Option(False, "--trust", help="index also the passages that address the assistant "
+                                     "(\"the assistant must answer ...\", \"ignore previous instructions\"), which "
+                                     "are otherwise kept out as planted instructions, as uploads are")):
     """Index files and folders into a knowledge base (created if missing); the KB's refusal threshold is
     then calibrated again on its own content (unless `rag tune refusal` set it)."""
     from pathlib import Path
 
     from indexer.ingest import Ingestor, prestart_parsers
+    from rag.guard.document_guard import screen_text
 
     tags = parse_tags(tag)
     if not any(Path(p).is_dir() or Path(p).is_file() for p in paths):  # a typo: no KB made, nothing changed
@@ -51,11 +55,15 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
     mgr, store = open_kb(kb, writable=True, create=True, embed_model=embed_model)
     try:
         encoder = mgr.encoder(store.embed_model)
-        report = Ingestor(store, encoder, mgr.settings).index_paths(paths, tags, progress=not quiet, prune=prune)
+        report = Ingestor(store, encoder, mgr.settings, screen=None if trust else screen_text) \
+            .index_paths(paths, tags, progress=not quiet, prune=prune)
     finally:
         store.close()
     for r in report.failed:
         typer.secho(f"FAILED {r.source}: {r.reason}", fg="red", err=True)
+    for r in report.results:
+        if r.screened and r.status != "failed":
+            typer.secho(f"NOTE {r.source}: {r.reason} (--trust indexes them)", fg="yellow", err=True)
     removed = [r for r in report.results if r.status == "removed"]
     if not quiet:
         for r in removed:
