@@ -8,6 +8,11 @@
   worker that died, and the next worker takes it back (XAUTOCLAIM) and finishes it. Files already
   recorded stay recorded (api/jobs/runner.py), so each file is indexed once.
 * An entry is acknowledged and deleted when its job is finished, or gone (its KB was deleted).
+* Redis may lose the queue (restarted without persistence, replaced, flushed): the consumer groups a
+  worker made are made again, and the first worker to see the queue's marker key gone puts back every
+  job the database holds unfinished whose entry is missing (`requeue_lost`), so no accepted upload
+  waits forever. A job running at that moment may then be worked on by two workers at once; each of
+  its files is still recorded once and written once (the KB's writer lock, content hashes).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from api.jobs.store import JobStore
 
 log = logging.getLogger("api.jobs")
 GROUP = "workers"
+MARKER = "queue-epoch"  # set once the streams hold every unfinished job; gone when Redis lost its data
 
 
 class StreamQueue(ConsumerThread):
@@ -75,9 +81,11 @@ class StreamQueue(ConsumerThread):
         """Take jobs until stopped."""
         while not self._stop.is_set():
             try:
+                self.requeue_lost()
                 entry = self._take()
-            except Exception as e:
-                log.warning("job queue: Redis unavailable (%s); retrying", e)
+            except Exception as e:  # unreachable, or reached again without our groups (NOGROUP): make them anew
+                self._groups.clear()
+                log.warning("job queue: Redis unavailable or reset (%s); retrying", e)
                 self._stop.wait(2.0)
                 continue
             if entry is None:
@@ -85,6 +93,29 @@ class StreamQueue(ConsumerThread):
                 continue
             stream, entry_id, job_id = entry
             self._work(stream, entry_id, job_id)
+
+    def requeue_lost(self) -> int:
+        """When Redis has lost the queue (its marker key is gone) and this worker is the first to see it:
+        add an entry for every unfinished job of the database that no stream holds. How many were added."""
+        marker = f"{self.prefix}{MARKER}"
+        if self.redis.exists(marker) or not self.redis.set(marker, self.consumer, nx=True):
+            return 0
+        try:
+            queued: dict[str, set[str]] = {}
+            added = 0
+            for job_id, kb in self.jobs.unfinished():
+                if kb not in queued:
+                    queued[kb] = {f.get(b"job", b"").decode() for _, f in self.redis.xrange(self.stream(kb))}
+                if job_id not in queued[kb]:
+                    self.submit(job_id, kb)
+                    added += 1
+        except BaseException:
+            self.redis.delete(marker)  # not done: the next look tries again
+            raise
+        if added:
+            log.warning("job queue: Redis had lost %d unfinished job(s) (restarted without its data?); they are "
+                        "queued again from the database", added, extra={"event": "jobs_requeued"})
+        return added
 
     def _kbs(self) -> list[str]:
         kbs = sorted(k.decode() for k in self.redis.smembers(f"{self.prefix}job-kbs"))
