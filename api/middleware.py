@@ -1,5 +1,6 @@
-"""Pure ASGI middleware: request id, security headers, access log, request metrics, and the 500
-for anything a route let escape.
+"""Pure ASGI middleware: request id, security headers, access log, request metrics, the 503 for a
+request that failed because PostgreSQL, Milvus or Redis is away (api.outage), and the 500 for anything
+else a route let escape.
 
 (Not BaseHTTPMiddleware: that one buffers streaming responses' errors and hides client
 disconnects from the endpoint.)
@@ -16,6 +17,7 @@ import time
 from api.errors import error_body
 from api.metrics import Metrics
 from api.observability import new_request_id, redact, request_id_var
+from api.outage import RETRY_AFTER_S, outage_of
 
 access_log = logging.getLogger("api.access")
 log = logging.getLogger("api")
@@ -76,8 +78,20 @@ class RequestContext:
         escaped = False
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
             method = scope.get("method", "WS")
+            outage = outage_of(exc)
+            if outage is not None and scope["type"] == "http" and not status["started"]:
+                # a server we depend on is away: 503 naming it, one log line (not a traceback per request)
+                log.warning("%s %s: %s", method, scope["path"], outage.message,
+                            extra={"event": "dependency_unavailable", "dependency": outage.dependency})
+                body = json.dumps(error_body("dependency_unavailable", outage.message,
+                                             dependency=outage.dependency)).encode()
+                await send_with_id({"type": "http.response.start", "status": 503, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(RETRY_AFTER_S).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
             log.exception("unhandled error on %s %s", method, scope["path"])
             if scope["type"] == "http" and not status["started"]:
                 # answered here, inside the request's context: the log line above, this body and
