@@ -44,6 +44,7 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
     from pathlib import Path
 
     from indexer.ingest import Ingestor, prestart_parsers
+    from indexer.store.write_errors import KBWriteError
     from rag.guard.document_guard import screen_text
 
     tags = parse_tags(tag)
@@ -57,6 +58,9 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
         encoder = mgr.encoder(store.embed_model)
         report = Ingestor(store, encoder, mgr.settings, screen=None if trust else screen_text) \
             .index_paths(paths, tags, progress=not quiet, prune=prune)
+    except KBWriteError as e:  # a full or read-only disk: what was written is kept, a re-run finishes
+        where = e.where or ("" if mgr.uri else str(mgr.home / kb))
+        fail(f"{kb}: {KBWriteError(e.reason, e.advice, where, e.written)}")
     finally:
         store.close()
     for r in report.failed:

@@ -69,12 +69,18 @@ def fail(msg: str, code: int = 1) -> None:
 
 def open_kb(kb: str, writable: bool = False, create: bool = False, embed_model: Optional[str] = None):
     from indexer.kbs import KBNotFound
+    from indexer.store.write_errors import write_error
 
     mgr = state.manager()
     try:
         return mgr, mgr.open(kb, writable=writable, create=create, embed_model=embed_model)
     except (KBNotFound, ValueError) as e:
         fail(str(e))
+    except Exception as e:  # a read-only or full disk under RAG_HOME: say so instead of a traceback
+        err = write_error(e, str(mgr.home / kb) if not mgr.uri else "")
+        if err is None:
+            raise
+        fail(f"{kb}: {err}")
 
 
 def read_option_file(path: str, option: str) -> str:

@@ -37,6 +37,7 @@ from indexer.parse import sandbox
 from indexer.parse.dispatch import SUPPORTED_EXTENSIONS, ParseError, parse_file
 from indexer.parse.limits import ParseLimits
 from indexer.store.base import Store, now, text_hash
+from indexer.store.write_errors import write_error
 from indexer.tokenize import tokenize
 from indexer.tokenize import warm_up_in_background as warm_up_tokenizer
 from indexer.types import Chunk, DocumentInfo, Element
@@ -176,22 +177,29 @@ class Ingestor:
         workers = max(1, min(self.settings.parse_workers, len(files)))
         if files:
             self.warm_up(workers)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse") as pool:
-            # parse ahead while the model embeds; results in file order
-            for outcome in in_order(pool, lambda f: self._prepare(f[0], f[1], tags, f[2]), files, 8 * workers):
-                bar.update(1)
-                if isinstance(outcome, FileResult):
-                    report.results.append(outcome)
-                    if outcome.status == "failed" and progress:  # as it happens, above the bar
-                        bar.write(f"FAILED {outcome.source}: {outcome.reason}")
-                    continue
-                pending.append(outcome)
-                if sum(len(p.chunks) for p in pending) >= self.batch_chunks:
-                    report.results += self._write(pending, progress)
-                    pending = []
-            report.results += self._write(pending, progress)
-        bar.close()
-        self.store.commit()
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse") as pool:
+                # parse ahead while the model embeds; results in file order
+                for outcome in in_order(pool, lambda f: self._prepare(f[0], f[1], tags, f[2]), files, 8 * workers):
+                    bar.update(1)
+                    if isinstance(outcome, FileResult):
+                        report.results.append(outcome)
+                        if outcome.status == "failed" and progress:  # as it happens, above the bar
+                            bar.write(f"FAILED {outcome.source}: {outcome.reason}")
+                        continue
+                    pending.append(outcome)
+                    if sum(len(p.chunks) for p in pending) >= self.batch_chunks:
+                        self._write(pending, progress, report.results)
+                        pending = []
+                self._write(pending, progress, report.results)
+            self.store.commit()
+        except Exception as e:  # a full disk, a read-only folder: say so, and what was written is kept
+            err = write_error(e, written=report.count("indexed") + report.count("updated"))
+            if err is None:
+                raise
+            raise err from e
+        finally:
+            bar.close()
         return report
 
     def _prepare(self, source: str, path: Path, tags: dict[str, str],
@@ -293,9 +301,12 @@ class Ingestor:
             vecs[with_window] = mix(vecs[with_window], window_vecs)
         return vecs
 
-    def _write(self, parsed: list[_Parsed], progress: bool) -> list[FileResult]:
+    def _write(self, parsed: list[_Parsed], progress: bool, out: list[FileResult] | None = None) -> list[FileResult]:
+        """Embed and store `parsed`, each document in its own transaction; their results are appended to
+        `out` (returned) as each lands, so a failure part-way leaves the results of those written."""
+        out = [] if out is None else out
         if not parsed:
-            return []
+            return out
         per_doc = [[embed_text(c) for c in p.chunks] for p in parsed]
         texts = [t for doc in per_doc for t in doc]
         windows = [w for doc in per_doc for w in window_texts(doc, self.store.context_window)]
@@ -304,7 +315,7 @@ class Ingestor:
         missing = sorted({h: (t, w) for h, t, w in zip(hashes, texts, windows) if h not in cached}.items())
         if missing:
             cached.update(zip([h for h, _ in missing], self._embed([tw for _, tw in missing], progress)))
-        out, pos = [], 0
+        pos = 0
         for p in parsed:
             n = len(p.chunks)
             hs = hashes[pos:pos + n]

@@ -77,13 +77,17 @@ class Snapshot:
         name = f"snap-{self.generation:08d}-{os.getpid()}-{int(time.time() * 1000)}"
         tmp = root / (name + ".tmp")
         tmp.mkdir()
-        self.dense.save(tmp)
-        self.bm25.save(tmp)
-        manifest = {"generation": self.generation, "dense_kind": self.dense.kind, "dim": self.params.dim,
-                    "chunks": len(self.bm25)}
-        (tmp / "manifest.json").write_text(json.dumps(manifest))
-        for f in tmp.iterdir():
-            fsync_path(f)
+        try:
+            self.dense.save(tmp)
+            self.bm25.save(tmp)
+            manifest = {"generation": self.generation, "dense_kind": self.dense.kind, "dim": self.params.dim,
+                        "chunks": len(self.bm25)}
+            (tmp / "manifest.json").write_text(json.dumps(manifest))
+            for f in tmp.iterdir():
+                fsync_path(f)
+        except BaseException:  # a full disk: give its space back at once, not at the next publish
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         final = root / name
         os.replace(tmp, final)
         remove_stale(root / "CURRENT")  # a pointer write cut short by kill -9 (the writer lock is held)
