@@ -19,7 +19,7 @@ from api.cache.factory import make_answer_cache
 from api.config import ServiceSettings
 from api.cors import Cors
 from api.middleware import RequestContext
-from api.routes import admin, channels, documents, experiments, feedback, health, openai_compat, query
+from api.routes import admin, api_docs, channels, documents, experiments, feedback, health, openai_compat, query
 from api.service import Service
 from rag.config import Settings
 
@@ -44,13 +44,14 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
         log.info("stopped", extra={"event": "stopped"})
 
     app = FastAPI(title="RAG knowledge-base service", version="0.1.0", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # /docs is served offline (api/routes/api_docs.py)
                   description="Knowledge bases, uploads, hybrid search and grounded answers with citations. "
                               "All /v1 routes take `Authorization: Bearer KEY`; the WebSocket also takes a "
                               "single-use ticket from POST /v1/ws-ticket (see docs/api.md).")
     app.state.service = service
     app.state.ws_tickets = query.WsTickets(redis_url=svc_settings.redis_url)  # shared by replicas with Redis
     errors.install(app)
-    for module in (health, admin, documents, query, openai_compat, channels, feedback, experiments):
+    for module in (health, api_docs, admin, documents, query, openai_compat, channels, feedback, experiments):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=int(svc_settings.max_body_mb * 2**20))  # inside RequestContext
     if svc_settings.cors_origin_list:  # other sites' pages calling the API (a browser's preflight and headers)

@@ -374,6 +374,32 @@ def test_openapi_schema_lists_every_route(env):
     assert "AnswerOut" in spec["components"]["schemas"]
 
 
+def test_api_docs_page_works_with_no_way_out(env):
+    """/docs draws the routes from the service's own files: FastAPI's page loaded Swagger UI from a CDN and
+    was blank on a server with no internet. No inline script, no other host."""
+    from tests.chromium import Browser, chromium_path
+
+    url = env["srv"].url
+    page = httpx.get(url + "/docs")
+    assert page.status_code == 200 and "http" not in page.text and "<script>" not in page.text
+    assert "unsafe-inline" not in page.headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    assert httpx.get(url + "/docs/static/swagger-ui-bundle.js").headers["content-type"].startswith("text/javascript")
+    assert httpx.get(url + "/docs/static/..%2Fapp.py").status_code == 404
+    assert httpx.get(url + "/redoc").status_code == 404  # ReDoc has no offline copy: not offered
+    if chromium_path() is None:
+        pytest.fail("Debian's chromium package is needed for this test (apt-get install chromium); .ci/run installs it")
+    browser = Browser()
+    try:
+        browser.goto(url + "/docs")
+        browser.wait_for("document.querySelectorAll('.opblock').length > 10", timeout=60)
+        shown = browser.eval("document.querySelector('#swagger-ui').textContent")
+        assert "/v1/kbs/{kb}/query" in shown and "/v1/chat/completions" in shown
+        loaded = browser.eval("performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded and all(name.startswith(url) for name in loaded), loaded
+    finally:
+        browser.close()
+
+
 def test_openapi_error_responses_are_the_bodies_the_service_sends(env):
     """Every keyed route documents 401/403/404/422/429 as ErrorBody, and real error bodies validate against
     it (422 was FastAPI's {"detail": [...]}, which the service never sends; 401/403/404 were not listed)."""
