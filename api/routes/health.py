@@ -60,7 +60,8 @@ def index():
 
 
 # the page's script and styles: files, so the Content-Security-Policy can forbid inline code
-STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+STATIC = {"app.js": "text/javascript; charset=utf-8", "i18n.js": "text/javascript; charset=utf-8",
+          "app.css": "text/css; charset=utf-8"}
 
 
 @router.get("/static/{name}", include_in_schema=False)

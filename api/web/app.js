@@ -5,6 +5,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+translatePage();  // i18n.js
 const params = new URLSearchParams(location.hash.slice(1));
 $("key").value = params.get("key") || sessionStorage.getItem("rag_key") || "";
 if (params.has("key")) {  // out of the address bar and the history
@@ -41,12 +42,12 @@ async function loadKBs() {
     const kbs = await api("/v1/kbs");
     const want = params.get("kb") || $("kb").value;
     $("kb").replaceChildren(...kbs.map(k => {
-      const opt = el("option", `${k.name} (${k.documents} docs)`);
+      const opt = el("option", T.docs(k.name, k.documents));
       opt.value = k.name;
       return opt;
     }));
     if (kbs.some(k => k.name === want)) $("kb").value = want;
-    $("status").textContent = kbs.length ? "" : "no knowledge base for this key";
+    $("status").textContent = kbs.length ? "" : T.noKb;
     loadDocs();
   } catch (e) { showError($("status"), e.message); }
 }
@@ -59,10 +60,10 @@ async function loadDocs() {
     $("docs").replaceChildren(...docs.map(d => {
       const li = el("li", d.source);
       li.title = d.doc_id;
-      li.append(" ", el("span", `· ${d.chunks} chunks`, "muted"));
+      li.append(" ", el("span", `· ${T.chunks(d.chunks)}`, "muted"));
       return li;
     }));
-    if (!docs.length) $("docs").replaceChildren(el("li", "no documents yet", "muted"));
+    if (!docs.length) $("docs").replaceChildren(el("li", T.noDocs, "muted"));
   } catch (e) { $("docs").replaceChildren(el("li", e.message, "error")); }
 }
 
@@ -81,7 +82,7 @@ function renderCitations(citations) {
   $("citations").replaceChildren(...citations.map(c => {
     const li = el("li");
     li.dataset.n = String(c.n);
-    li.append(el("span", `[${c.n}] ${c.source}${c.page ? " p." + c.page : ""}`, "src"),
+    li.append(el("span", `[${c.n}] ${c.source}${c.page ? T.page(c.page) : ""}`, "src"),
               el("span", `“${c.quote}”`, "quote"));
     return li;
   }));
@@ -107,14 +108,14 @@ function showDone(question, data) {
   $("answer").classList.toggle("refused", data.refused);
   renderCitations(data.citations);
   const t = data.timings || {};
-  $("meta").textContent = (data.refused ? "not in the knowledge base · " : "") +
-    (data.refused && data.fallback_reason ? `${data.fallback_reason} · ` : "") + (data.cached ? "cached · " : "") +
-    (data.mode === "extract" && !data.refused ? "quoted from the documents · " : "") +
-    (data.fallback === "extractive" ? "the model's answer was unsupported: quoted instead · " : "") +
-    (data.fallback === "unsupported" ? "the model's answer was unsupported by the documents · " : "") +
-    `first token ${(t.ttft_s || 0).toFixed(2)} s · ` +
-    (t.first_shown_s !== undefined ? `first shown ${t.first_shown_s.toFixed(2)} s · ` : "") +
-    `total ${(t.total_s || 0).toFixed(2)} s`;
+  $("meta").textContent = (data.refused ? `${T.refused} · ` : "") +
+    (data.refused && data.fallback_reason ? `${data.fallback_reason} · ` : "") + (data.cached ? `${T.cached} · ` : "") +
+    (data.mode === "extract" && !data.refused ? `${T.quoted} · ` : "") +
+    (data.fallback === "extractive" ? `${T.fellBack} · ` : "") +
+    (data.fallback === "unsupported" ? `${T.unsupported} · ` : "") +
+    `${T.firstToken((t.ttft_s || 0).toFixed(2))} · ` +
+    (t.first_shown_s !== undefined ? `${T.firstShown(t.first_shown_s.toFixed(2))} · ` : "") +
+    T.total((t.total_s || 0).toFixed(2));
   history_.push({ role: "user", content: question }, { role: "assistant", content: data.answer });
   history_ = history_.slice(-6);
   showFeedback(data.answer_id);
@@ -132,13 +133,13 @@ async function vote(rating) {
   if (!answerId) return;
   const body = { answer_id: answerId, rating };
   if (rating === "down") {
-    const correction = prompt("What should the answer have said? (optional)");
+    const correction = prompt(T.correction);
     if (correction) body.correction = correction;
   }
   try {
     await api("/v1/feedback", { method: "POST", headers: { "Content-Type": "application/json" },
                                 body: JSON.stringify(body) });
-    $("feedback-status").textContent = rating === "up" ? "thanks: marked helpful" : "thanks: marked unhelpful";
+    $("feedback-status").textContent = rating === "up" ? T.thanksUp : T.thanksDown;
     $("vote-up").disabled = $("vote-down").disabled = true;
   } catch (e) {
     showError($("feedback-status"), e.message);
@@ -170,7 +171,7 @@ async function ask(question) {
     else if (m.type === "error") { over = true; showError($("meta"), m.error.message); ws.close(1000); }
   };
   ws.onclose = (ev) => {
-    if (!over) showError($("meta"), ev.reason || `the connection closed (${ev.code})`);
+    if (!over) showError($("meta"), ev.reason || T.closed(ev.code));
   };
 }
 
@@ -183,12 +184,12 @@ $("upload").addEventListener("submit", async (e) => {
   for (const f of $("files").files) fd.append("files", f);
   try {
     const job = await api(`/v1/kbs/${encodeURIComponent($("kb").value)}/documents`, { method: "POST", body: fd });
-    $("job").textContent = `job ${job.job_id}: queued`;
+    $("job").textContent = T.job(job.job_id, T.status.queued);
     const poll = async () => {
       try {
         const j = await api(`/v1/jobs/${encodeURIComponent(job.job_id)}`);
         const failed = j.files.filter(f => f.status === "failed");
-        $("job").replaceChildren(document.createTextNode(`job ${j.job_id}: ${j.status}`),
+        $("job").replaceChildren(document.createTextNode(T.job(j.job_id, T.status[j.status] || j.status)),
                                  ...failed.map(f => el("div", `${f.filename}: ${f.reason}`, "error")));
         if (j.status === "queued" || j.status === "running") setTimeout(poll, 1000); else loadDocs();
       } catch (err) { showError($("job"), err.message); }

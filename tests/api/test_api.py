@@ -473,5 +473,13 @@ def test_web_page_streams_an_answer_with_clickable_citations(env):
         browser.wait_for("document.querySelector('#meta').textContent.includes('s ·')", timeout=120)
         assert "quoted from the documents" in browser.eval("document.querySelector('#meta').textContent")
         assert "挂失" in browser.eval("document.querySelector('#answer').textContent")
+        # the page in Chinese: ?lang=zh, as a browser set to Chinese gets it
+        browser.goto(f"{env['srv'].url}/?lang=zh#key={zh_key}&kb=beta&q=银行卡丢了怎么挂失？")
+        browser.wait_for("document.querySelector('#meta').textContent.includes('秒')", timeout=120)
+        assert browser.eval("document.documentElement.lang") == "zh-CN"
+        assert browser.eval("document.querySelector('#send').textContent") == "提问"
+        assert browser.eval("document.querySelector('#question').placeholder") == "输入问题"
+        assert "摘自文档" in browser.eval("document.querySelector('#meta').textContent")
+        assert "个片段" in browser.eval("document.querySelector('#docs').textContent")
     finally:
         browser.close()
