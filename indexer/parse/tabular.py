@@ -15,6 +15,7 @@ from indexer.parse.cell_format import clean_cell
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
+from indexer.parse.xml_dtd import entity_refusal
 from indexer.parse.zipcheck import check_zip
 from indexer.types import Element
 
@@ -115,6 +116,8 @@ def parse_xlsx(path: Path, limits: ParseLimits | None = None) -> list[Element]:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException, ...
+        if (refused := entity_refusal(path, exc)) is not None:  # a DTD, with the zip check off
+            raise refused from exc
         raise ParseError(f"{path.name} could not be opened as an Excel workbook: it may be "
                          "damaged, password-protected or an old .xls file. Open it in Excel "
                          "and save it again as .xlsx.") from exc
@@ -130,5 +133,9 @@ def parse_xlsx(path: Path, limits: ParseLimits | None = None) -> list[Element]:
                     for row in sheet.iter_rows())
             elements.extend(table_elements(rows, sheet.title, notes_as_text=True))
         return elements
+    except Exception as exc:  # sheets are parsed as they are read
+        if (refused := entity_refusal(path, exc)) is not None:
+            raise refused from exc
+        raise
     finally:
         workbook.close()

@@ -22,6 +22,7 @@ from indexer.parse.long_lines import bound_lines
 from indexer.parse.offline_nlp import ensure_offline_nlp
 from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
 from indexer.parse.tabular import html_table_rows, table_elements
+from indexer.parse.xml_dtd import entity_refusal
 from indexer.parse.zipcheck import check_zip
 from indexer.script import is_cjk
 from indexer.types import Element, ElementKind
@@ -95,6 +96,8 @@ def _office(partition: Callable[..., list[Any]], path: Path) -> list[Any]:
     try:
         return partition(filename=str(path))
     except Exception as exc:  # BadZipFile, PackageNotFoundError, KeyError, lxml errors, ...
+        if (refused := entity_refusal(path, exc)) is not None:  # a DTD, with the zip check off
+            raise refused from exc
         kind = _OFFICE_NAMES[path.suffix.lower()]
         raise ParseError(f"{path.name} could not be opened as a {kind}: it may be damaged, "
                          "password-protected or saved in the old binary format (.doc/.ppt). "

@@ -19,6 +19,9 @@ stream that yields at most 1 MB per step, and the file is refused as soon as a m
 more than it declares (or is damaged). That costs one decompression of the archive, bounded
 by the limits above (a few ms for ordinary documents). The sandbox's memory limit
 (indexer.parse.sandbox) is the second line for anything else.
+
+While the XML members stream past, they are also searched for a DTD (indexer.parse.xml_dtd):
+entity declarations are refused with that reason, not left to the parsers' "damaged" errors.
 """
 from __future__ import annotations
 
@@ -26,9 +29,11 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import MB, ParseLimits
+from indexer.parse.xml_dtd import DtdScanner, dtd_refused, is_xml_member
 
 MAX_MEMBERS = 10_000
 _RATIO_MIN_SIZE = 1 * MB  # small members may compress extremely well and do no harm
@@ -68,19 +73,24 @@ def check_zip(path: Path, limits: ParseLimits | None = None) -> None:
     if total > limits.zip_total_mb * MB:
         raise _bomb(path, f"its files expand to {_mb(total)} MB in all (limit {limits.zip_total_mb:g} MB)",
                     "parse_zip_total_mb / RAG_PARSE_ZIP_TOTAL_MB")
-    _verify_sizes(path, [i for i in infos if i.compress_type == zipfile.ZIP_DEFLATED])
+    _verify_sizes(path, [i for i in infos if i.compress_type == zipfile.ZIP_DEFLATED or is_xml_member(i.filename)])
 
 
 def _verify_sizes(path: Path, infos: list[zipfile.ZipInfo]) -> None:
-    """Inflate each member in bounded steps; refuse one that yields more than it declares."""
+    """Inflate each member in bounded steps; refuse one that yields more than it declares, or XML
+    that declares a DTD."""
     with open(path, "rb") as raw:
         for info in infos:
+            dtd = DtdScanner() if is_xml_member(info.filename) else None
             raw.seek(info.header_offset)
             local = raw.read(30)
             if len(local) < 30 or local[:4] != b"PK\x03\x04":
                 raise _damaged(path, info.filename)
             name_length, extra_length = struct.unpack("<HH", local[26:30])
             raw.seek(info.header_offset + 30 + name_length + extra_length)
+            if info.compress_type == zipfile.ZIP_STORED:
+                _scan_stored(path, raw, info, dtd)
+                continue
             inflate, left, produced = zlib.decompressobj(-15), info.compress_size, 0
             try:
                 while left > 0 and not inflate.eof:
@@ -88,14 +98,31 @@ def _verify_sizes(path: Path, infos: list[zipfile.ZipInfo]) -> None:
                     if not data:
                         break
                     left -= len(data)
-                    produced += len(inflate.decompress(data, _STEP))
-                    while inflate.unconsumed_tail and produced <= info.file_size:
-                        produced += len(inflate.decompress(inflate.unconsumed_tail, _STEP))
+                    out = inflate.decompress(data, _STEP)
+                    while True:
+                        produced += len(out)
+                        if dtd is not None and dtd.feed(out):
+                            raise dtd_refused(path, info.filename)
+                        if not inflate.unconsumed_tail or produced > info.file_size:
+                            break
+                        out = inflate.decompress(inflate.unconsumed_tail, _STEP)
                     if produced > info.file_size:
                         raise _bomb(path, f"{info.filename} inflates to more than the {info.file_size} bytes "
                                           "it declares", "")
             except zlib.error:
                 raise _damaged(path, info.filename) from None
+
+
+def _scan_stored(path: Path, raw: BinaryIO, info: zipfile.ZipInfo, dtd: DtdScanner | None) -> None:
+    """An uncompressed member: only an XML one is read, for a DTD."""
+    left = info.compress_size
+    while dtd is not None and left > 0:
+        data = raw.read(min(_READ, left))
+        if not data:
+            return
+        left -= len(data)
+        if dtd.feed(data):
+            raise dtd_refused(path, info.filename)
 
 
 def _mb(n_bytes: int) -> str:

@@ -189,6 +189,79 @@ def test_ratio_and_total_bounds(tmp_path: Path) -> None:
     assert parse_file(path, limits=ParseLimits(zip_check=False))[0].text == "The monthly fee is 5 dollars."
 
 
+def office_with_dtd(path: Path, dtd: str, reference: str, encoding: str = "utf-8",
+                    compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    """A .docx/.pptx/.xlsx written by its library whose text-bearing XML part declares `dtd` and uses
+    `reference` in place of the word "Fees"."""
+    import docx
+    import openpyxl
+    import pptx
+
+    plain = io.BytesIO()
+    if path.suffix == ".docx":
+        document = docx.Document()
+        document.add_paragraph("Fees: 5 dollars a month.")
+        document.save(plain)
+        part = "word/document.xml"
+    elif path.suffix == ".pptx":
+        deck = pptx.Presentation()
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = "Fees: 5 dollars a month."
+        deck.save(plain)
+        part = "ppt/slides/slide1.xml"
+    else:
+        book = openpyxl.Workbook()
+        book.active.append(["Fees", "Amount"])
+        book.active.append(["monthly", "5 dollars"])
+        book.save(plain)
+        part = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", compression) as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == part:
+                text = data.decode().replace("Fees", reference)
+                end = text.index("?>") + 2 if text.startswith("<?xml") else 0
+                text = text[:end] + dtd + text[end:]
+                if encoding != "utf-8":
+                    text = text.replace('encoding="UTF-8"', f'encoding="{encoding}"')
+                data = text.encode(encoding)
+            out.writestr(info.filename, data)
+    return path
+
+
+_LAUGHS = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10 if i else "lol"}">' for i in range(10))
+
+
+@pytest.mark.parametrize("suffix", [".docx", ".pptx", ".xlsx"])
+def test_office_xml_declaring_entities_is_refused_as_such_not_as_damaged(tmp_path: Path, suffix: str) -> None:
+    """Billion laughs and an external entity: both were refused as 'damaged', 'undefined entity' or
+    'empty'. The reason names the part and what to do, in this process and in the sandbox."""
+    reason = r"declares XML entities \(a <!DOCTYPE> section\), which are refused for safety.*save it again"
+    laughs = office_with_dtd(tmp_path / f"laughs{suffix}", f"<!DOCTYPE r [{_LAUGHS}]>", "&l9;")
+    external = office_with_dtd(tmp_path / f"external{suffix}",
+                               '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>', "&x;")
+    for path in (laughs, external):
+        with pytest.raises(ParseError, match=rf"{path.stem}\{suffix} was refused: \S+\.xml {reason}"):
+            parse_file(path)
+        with pytest.raises(ParseError, match=rf"{path.stem}\{suffix} was refused: \S+\.xml {reason}"):
+            parse_isolated(path)
+    # with the zip check off the parser's own entity error gets the same reason
+    with pytest.raises(ParseError, match=rf"laughs\{suffix} was refused: one of its XML parts {reason}"):
+        parse_file(laughs, limits=ParseLimits(zip_check=False))
+
+
+def test_a_dtd_is_found_in_utf16_and_stored_parts(tmp_path: Path) -> None:
+    dtd = '<!DOCTYPE r [<!ENTITY x "Fees">]>'
+    for name, encoding, compression in (("utf16.docx", "utf-16", zipfile.ZIP_DEFLATED),
+                                        ("stored.xlsx", "utf-8", zipfile.ZIP_STORED)):
+        path = office_with_dtd(tmp_path / name, dtd, "&x;", encoding, compression)
+        with pytest.raises(ParseError, match=r"\.xml declares XML entities"):
+            parse_file(path)
+    # the same documents without a DTD parse
+    for name in ("plain.docx", "plain.pptx", "plain.xlsx"):
+        assert "Fees" in " ".join(e.text for e in parse_file(office_with_dtd(tmp_path / name, "", "Fees")))
+
+
 # ---------------------------------------------------------------- PDF page bombs
 
 def test_pdf_repeating_one_page_is_bounded(tmp_path: Path) -> None:
