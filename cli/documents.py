@@ -65,6 +65,9 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
         store.close()
     for r in report.failed:
         typer.secho(f"FAILED {r.source}: {r.reason}", fg="red", err=True)
+    if report.resumed:
+        print(f"{kb}: finished an indexing run that was interrupted (begun {report.resumed}): the documents it had "
+              "written were kept and not embedded again")
     for r in report.results:
         if r.screened and r.status != "failed":
             typer.secho(f"NOTE {r.source}: {r.reason} (--trust indexes them)", fg="yellow", err=True)
@@ -83,7 +86,10 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
 
 def docs(kb: str = KB, as_json: bool = typer.Option(False, "--json")):
     """List the documents of a knowledge base."""
+    from indexer.ingest import RUN_MARK
+
     _, store = open_kb(kb)
+    unfinished = store.get_meta(RUN_MARK) or ""
     rows = [{"doc_id": d.doc_id, "source": d.source, "chunks": d.chunks, "size": d.size,
              "indexed_at": d.indexed_at, "tags": d.tags} for d in store.documents()]
     store.close()
@@ -93,6 +99,9 @@ def docs(kb: str = KB, as_json: bool = typer.Option(False, "--json")):
     for r in rows:
         print(f"{r['doc_id']}  {r['chunks']:>4} chunks  {r['size']:>9} B  {r['indexed_at']}  {r['source']}")
     print(f"{len(rows)} documents")
+    if unfinished:
+        typer.secho(f"note: an indexing run begun {unfinished} did not finish (stopped or still running); run "
+                    "the same `rag index` again to index the rest", fg="yellow", err=True)
 
 
 def delete(doc: str = typer.Argument(..., help="document id or the path it was indexed from"), kb: str = KB,

@@ -5,7 +5,9 @@ process), at most 8 files per parser ahead of the encoder; chunks of several doc
 together in batches of ingest_batch_chunks; text already embedded in this KB is never
 encoded again. Each document lands in its own transaction and the indexes are published
 once at the end, so a crash (or kill -9) leaves the KB at its old or new state per file,
-and a re-run finishes the job. One bad file never stops the others.
+and a re-run finishes the job: it finds the interrupted run's mark in the KB (RUN_MARK) and says so
+(`IngestReport.resumed`); the documents that run finished are unchanged and not embedded again.
+One bad file never stops the others.
 
 Documents are untrusted: with settings.parse_isolation (the default) every file is parsed in a
 sandboxed child process (indexer.parse.sandbox) with memory, CPU and wall-time limits, so a
@@ -55,9 +57,13 @@ class FileResult:
     screened: int = 0  # chunks kept out of the index because they address the assistant
 
 
+RUN_MARK = "indexing_since"  # KB meta: when a run that has not finished began ("" once it finished)
+
+
 @dataclass
 class IngestReport:
     results: list[FileResult] = field(default_factory=list)
+    resumed: str = ""  # when the interrupted run this one finished had begun (RUN_MARK), else ""
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -156,7 +162,9 @@ class Ingestor:
         each in its own transaction, published together (the delete path of `delete`)."""
         files = list(expand(paths))
         report = IngestReport([FileResult(source, "failed", reason=err) for source, _, err in files if err])
-        report.results += self.index_files([(s, p, None) for s, p, e in files if not e], tags, progress).results
+        done = self.index_files([(s, p, None) for s, p, e in files if not e], tags, progress)
+        report.results += done.results
+        report.resumed = done.resumed
         if prune:
             folders = [Path(p) for p in paths if Path(p).is_dir()]
             present = {doc_id_for(p) for _, p, e in files if not e}
@@ -178,6 +186,9 @@ class Ingestor:
         if files:
             self.warm_up(workers)
         try:
+            if files:  # a run that never clears its mark was interrupted: the next one says it finished it
+                report.resumed = self.store.get_meta(RUN_MARK) or ""
+                self.store.set_meta(RUN_MARK, now())
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse") as pool:
                 # parse ahead while the model embeds; results in file order
                 for outcome in in_order(pool, lambda f: self._prepare(f[0], f[1], tags, f[2]), files, 8 * workers):
@@ -192,6 +203,8 @@ class Ingestor:
                         self._write(pending, progress, report.results)
                         pending = []
                 self._write(pending, progress, report.results)
+            if files:
+                self.store.set_meta(RUN_MARK, "")
             self.store.commit()
         except Exception as e:  # a full disk, a read-only folder: say so, and what was written is kept
             err = write_error(e, written=report.count("indexed") + report.count("updated"))

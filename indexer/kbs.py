@@ -157,7 +157,8 @@ class KBManager:
     # Store-specific or recomputed keys: everything else in the KB's metadata (a tuned refusal
     # threshold, settings) travels to the re-embedded copy.
     REEMBED_DONE = "reembed_done"  # set in the shadow KB once every document is in
-    _OWN_META = frozenset({"embed_model", "dim", "context_window", "created_ms", "generation", REEMBED_DONE})
+    _OWN_META = frozenset({"embed_model", "dim", "context_window", "created_ms", "generation", REEMBED_DONE,
+                           "indexing_since"})  # indexer.ingest.RUN_MARK: a run of the KB, not of its copy
     # the Milvus store's bookkeeping (row counter, index kind, analyzer, incarnation): never copied
     _STORE_META = frozenset({"next_row", "dense_index", "incarnation", "bm25_analyzer"})
 

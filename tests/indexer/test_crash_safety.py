@@ -92,7 +92,16 @@ def test_kill_9_during_cli_index_then_rerun(tmp_path):
     p.wait()
     n_before = check_consistent(home / "default", "branch")
     assert 1 <= n_before < N
+    listing = [sys.executable, "-m", "cli", "docs"]
+    before = subprocess.run(listing, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # the operator listing the KB learns that it is part-way, and what to do
+    assert f"{n_before} documents" in before.stdout and "did not finish" in before.stderr, before
     out = subprocess.run(rag, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     assert f"{N - n_before} indexed" in out.stdout and f"{n_before} unchanged" in out.stdout
+    assert "finished an indexing run that was interrupted" in out.stdout, out.stdout
     assert check_consistent(home / "default", "branch") == N
+    after = subprocess.run(listing, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert f"{N} documents" in after.stdout and "did not finish" not in after.stderr, after
+    again = subprocess.run(rag, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert f"{N} unchanged" in again.stdout and "interrupted" not in again.stdout, again.stdout
