@@ -35,6 +35,7 @@ from typing import Any
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
 from indexer.parse.page_margins import margin_lines
+from indexer.parse.pdf_limits import limit_reached
 from indexer.parse.pdf_tables import Table, find_tables
 from indexer.parse.table_pages import carried_header
 from indexer.parse.tabular import table_elements
@@ -60,16 +61,23 @@ class _Line:
 
 def parse_pdf(path: Path, limits: ParseLimits | None = None) -> list[Element]:
     from pypdf import PdfReader
+    from pypdf.errors import LimitReachedError
 
     limits = limits or ParseLimits()
+    reading: int | None = None  # the page being read, for a limit's message
     try:
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise ParseError(f"{path.name} is password-protected. Remove the password "
                              "(print to PDF or save an unprotected copy) and upload it again.")
-        pages = [(number, _read_page(page)) for number, page in _distinct_pages(reader, path, limits)]
+        pages: list[tuple[int, list[_Line]]] = []
+        for number, page in _distinct_pages(reader, path, limits):
+            reading = number
+            pages.append((number, _read_page(page)))
     except ParseError:
         raise
+    except LimitReachedError as exc:  # one of pypdf's bounds on hostile input (indexer.parse.pdf_limits)
+        raise limit_reached(path, exc, reading) from exc
     except Exception as exc:  # pypdf raises PdfReadError, PdfStreamError, ValueError, ...
         raise ParseError(f"{path.name} could not be read as a PDF ({type(exc).__name__}: "
                          f"{exc}). The file may be damaged or not really a PDF; try "

@@ -292,6 +292,27 @@ def test_pdf_repeating_one_page_is_bounded(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- time limits
 
+def test_a_pdf_stream_past_the_readers_inflate_limit_is_refused_with_that_reason(tmp_path: Path) -> None:
+    """80 MB of spaces after a line of text, deflated to ~80 KB: pypdf stops at its 75 MB limit, and its
+    'LimitReachedError: Limit reached while decompressing. 4864 bytes remaining.' reached the user."""
+    content = b"BT /F1 12 Tf 72 720 Td (The monthly fee is 5 dollars.) Tj ET\n" + b" " * (80 * 1_000_000)
+    data = zlib.compress(content, 9)
+    path = tmp_path / "inflates.pdf"
+    path.write_bytes(assemble([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(data), data),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]))
+    expected = (r"inflates\.pdf was refused: a compressed stream on page 1 expands to more than 75 MB, the most "
+                r"the PDF reader inflates from one stream\..*print it to a new PDF or split it")
+    with pytest.raises(ParseError, match=expected):
+        parse_file(path)
+    with pytest.raises(ParseError, match=expected):
+        parse_isolated(path)
+
+
 def test_a_parse_past_the_timeout_is_killed(tmp_path: Path) -> None:
     slow = tmp_path / "slow.pdf"
     slow.write_bytes(text_pdf(20_000))  # 20,000 distinct pages: many seconds of real work
