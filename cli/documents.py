@@ -36,16 +36,17 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
           prune: bool = typer.Option(False, "--prune", help="then remove the documents of files that are no longer "
                                      "in the given folders (deleted, moved away or now hidden); documents "
                                      "from other folders and uploads are never touched"),
-          trust: bool = typer.Option(False, "--trust", help="index also the passages that address the assistant "
+          trust: bool = typer.Option(False, "--trust", help="index also the sentences that address the assistant "
                                      "(\"the assistant must answer ...\", \"ignore previous instructions\"), which "
-                                     "are otherwise kept out as planted instructions, as uploads are")):
+                                     "are otherwise kept out as planted instructions, as in uploads; files indexed "
+                                     "before under the screen are indexed again without it")):
     """Index files and folders into a knowledge base (created if missing); the KB's refusal threshold is
     then calibrated again on its own content (unless `rag tune refusal` set it)."""
     from pathlib import Path
 
     from indexer.ingest import Ingestor, prestart_parsers
     from indexer.store.write_errors import KBWriteError
-    from rag.guard.document_guard import screen_text
+    from rag.guard.document_guard import DOCUMENT_SCREEN
 
     tags = parse_tags(tag)
     if not any(Path(p).is_dir() or Path(p).is_file() for p in paths):  # a typo: no KB made, nothing changed
@@ -56,7 +57,7 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
     mgr, store = open_kb(kb, writable=True, create=True, embed_model=embed_model)
     try:
         encoder = mgr.encoder(store.embed_model)
-        report = Ingestor(store, encoder, mgr.settings, screen=None if trust else screen_text) \
+        report = Ingestor(store, encoder, mgr.settings, screen=None if trust else DOCUMENT_SCREEN) \
             .index_paths(paths, tags, progress=not quiet, prune=prune)
     except KBWriteError as e:  # a full or read-only disk: what was written is kept, a re-run finishes
         where = e.where or ("" if mgr.uri else str(mgr.home / kb))
@@ -78,6 +79,13 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
     print(f"{kb}: {report.count('indexed')} indexed, {report.count('updated')} updated, "
           f"{report.count('unchanged')} unchanged, {len(report.failed)} failed"
           + (f", {len(removed)} removed" if prune else ""))
+    rescreened = sum(r.rescreened for r in report.results)
+    if rescreened and trust:
+        print(f"{kb}: {rescreened} of the updated files had not changed: they had been screened for planted "
+              "instructions and are now indexed whole (--trust)")
+    elif rescreened:
+        print(f"{kb}: {rescreened} of the updated files had not changed: they were indexed before this version of "
+              "the screen for planted instructions (or with --trust) and have been screened now")
     if (report.count("indexed") or report.count("updated") or removed) and not no_calibrate:
         calibrate_refusal(kb, mgr, quiet)
     if report.failed:

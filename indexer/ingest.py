@@ -38,6 +38,7 @@ from indexer.embed.context import mix, vector_key, window_texts
 from indexer.parse import sandbox
 from indexer.parse.dispatch import SUPPORTED_EXTENSIONS, ParseError, parse_file
 from indexer.parse.limits import ParseLimits
+from indexer.screen import KeptOut, Screen, file_digest, fingerprint, screen_chunks
 from indexer.store.base import Store, now, text_hash
 from indexer.store.write_errors import write_error
 from indexer.tokenize import tokenize
@@ -54,7 +55,8 @@ class FileResult:
     doc_id: str = ""
     chunks: int = 0
     reason: str = ""
-    screened: int = 0  # chunks kept out of the index because they address the assistant
+    screened: int = 0  # sentences kept out of the index because they address the assistant
+    rescreened: bool = False  # the file had not changed: indexed again under another screen (or none, --trust)
 
 
 RUN_MARK = "indexing_since"  # KB meta: when a run that has not finished began ("" once it finished)
@@ -78,7 +80,8 @@ class _Parsed:
     info: DocumentInfo
     chunks: list[Chunk]
     status: str
-    screened: list[tuple[str, str]] = field(default_factory=list)  # (rule, chunk text) kept out
+    screened: list[KeptOut] = field(default_factory=list)  # sentences (or whole chunks) kept out
+    rescreened: bool = False
 
 
 def doc_id_for(path: Path) -> str:
@@ -134,13 +137,11 @@ def in_order(pool: Executor, fn: Callable[[T], R], items: Iterable[T], ahead: in
             future.cancel()
 
 
-Screen = Callable[[str], "str | None"]  # chunk text -> the rule it breaks, or None (rag.guard.document_guard)
-
-
 class Ingestor:
     def __init__(self, store: Store, encoder: Encoder, settings: IndexerSettings, screen: Screen | None = None):
-        """`screen`: documents are untrusted; a chunk the screen flags (text that addresses the
-        assistant) is never stored, and the file's result says so."""
+        """`screen` (rag.guard.document_guard.DOCUMENT_SCREEN): documents are untrusted; a sentence the
+        screen flags (text that addresses the assistant) is never stored, and the file's result says so
+        (indexer.screen). A document indexed under another screen, or none, is not unchanged."""
         self.store, self.encoder, self.settings, self.screen = store, encoder, settings, screen
         self.batch_chunks = settings.ingest_batch_chunks
         self.parse_limits = ParseLimits(
@@ -226,13 +227,14 @@ class Ingestor:
             if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
                 raise ParseError(f"unsupported file type {path.suffix or '(none)'}; supported: "
                                  + ", ".join(sorted(SUPPORTED_EXTENSIONS)))
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = fingerprint(hashlib.sha256(path.read_bytes()).hexdigest(), self.screen)
             doc_id = doc_id or doc_id_for(path)
             old = self.store.document(doc_id)
             if old and old.content_hash == digest and old.tags == tags and old.source == source:
                 return FileResult(source, "unchanged", doc_id, old.chunks)
             elements = self.parse(path, max_bytes=limit)
-            return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed")
+            return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed",
+                                          rescreened=_only_screen_differs(old, digest, tags, source))
         except ParseError as e:
             return FileResult(source, "failed", reason=str(e))
         except Exception as e:  # a parser bug on one file must not stop the batch
@@ -245,7 +247,8 @@ class Ingestor:
             return sandbox.parse_isolated(path, max_bytes, self.parse_limits, self.sandbox_limits)
         return parse_file(path, max_bytes=max_bytes, limits=self.parse_limits)
 
-    def _prepare_elements(self, doc_id, source, elements: list[Element], digest, size, tags, status) -> _Parsed:
+    def _prepare_elements(self, doc_id, source, elements: list[Element], digest, size, tags, status,
+                          rescreened: bool = False) -> _Parsed:
         chunks = chunk_elements(doc_id, elements, self.settings.chunk)
         if not chunks:
             raise ParseError("no text to index after parsing (the file is empty or has no text layer)")
@@ -254,22 +257,16 @@ class Ingestor:
             raise ParseError(f"it gives {len(chunks)} chunks, over the limit of {cap} chunks per file "
                              "(max_chunks_per_file / RAG_MAX_CHUNKS_PER_FILE); split it into smaller files, "
                              "or ask an administrator to raise the limit")
-        screened: list[tuple[str, str]] = []
+        screened: list[KeptOut] = []
         if self.screen is not None:
-            kept = []
-            for c in chunks:
-                rule = self.screen(c.text)
-                if rule:
-                    screened.append((rule, c.text))
-                else:
-                    kept.append(c)
-            if not kept:
-                raise ParseError(f"every part of it addresses the assistant instead of the reader ({screened[0][0]}); "
-                                 "nothing was indexed")
-            chunks = kept
+            result = screen_chunks(chunks, self.screen)
+            if not result.chunks:
+                raise ParseError(f"every sentence of it addresses the assistant instead of the reader "
+                                 f"({result.kept_out[0].rule}); nothing was indexed")
+            chunks, screened = result.chunks, result.kept_out
         info = DocumentInfo(doc_id=doc_id, source=source, content_hash=digest, size=size, chunks=len(chunks),
                             indexed_at=now(), tags=dict(tags))
-        return _Parsed(info, chunks, status, screened)
+        return _Parsed(info, chunks, status, screened, rescreened)
 
     # ---- already-parsed documents (BEIR corpora, API uploads with text) --------
     def index_elements(self, docs: list[tuple[str, str, list[Element]]], tags: dict[str, str] | None = None,
@@ -277,7 +274,8 @@ class Ingestor:
         """docs: (doc_id, source, elements). Unchanged documents are skipped by content hash."""
         report, pending = IngestReport(), []
         for doc_id, source, elements in tqdm(docs, desc="chunking", unit="doc", disable=not progress):
-            digest = hashlib.sha256("\n\n".join(e.section + "\x00" + e.text for e in elements).encode()).hexdigest()
+            digest = fingerprint(hashlib.sha256("\n\n".join(e.section + "\x00" + e.text for e in elements)
+                                               .encode()).hexdigest(), self.screen)
             old = self.store.document(doc_id)
             if old and old.content_hash == digest:
                 report.results.append(FileResult(source, "unchanged", doc_id, old.chunks))
@@ -285,7 +283,9 @@ class Ingestor:
             try:
                 pending.append(self._prepare_elements(doc_id, source, elements, digest,
                                                       sum(len(e.text) for e in elements), tags or {},
-                                                      "updated" if old else "indexed"))
+                                                      "updated" if old else "indexed",
+                                                      _only_screen_differs(old, digest, old.tags if old else {},
+                                                                           source)))
             except ParseError as e:
                 report.results.append(FileResult(source, "failed", doc_id, reason=str(e)))
         bar = tqdm(total=sum(len(p.chunks) for p in pending), desc="embedding", unit="chunk", disable=not progress)
@@ -336,18 +336,25 @@ class Ingestor:
             vectors = np.vstack([cached[h] for h in hs]).astype(np.float32)
             self.store.replace_document(p.info, p.chunks, toks, vectors, hs)
             out.append(FileResult(p.info.source, p.status, p.info.doc_id, n, _screened_note(p.screened),
-                                  len(p.screened)))
+                                  sum(k.sentences for k in p.screened), p.rescreened))
             pos += n
         return out
 
 
-def _screened_note(screened: list[tuple[str, str]]) -> str:
+def _only_screen_differs(old: DocumentInfo | None, digest: str, tags: dict[str, str], source: str) -> bool:
+    """The file is as it was when indexed, but was indexed under another screen (or none)."""
+    return bool(old and old.content_hash != digest and file_digest(old.content_hash) == file_digest(digest)
+                and old.tags == tags and old.source == source)
+
+
+def _screened_note(screened: list[KeptOut]) -> str:
     if not screened:
         return ""
-    rule, text = screened[0]
-    quote = " ".join(text.split())[:100]
-    return (f"{len(screened)} chunk{'s' if len(screened) > 1 else ''} kept out of the index because "
-            f"{'they address' if len(screened) > 1 else 'it addresses'} the assistant ({rule}): \u201c{quote}\u201d")
+    n = sum(k.sentences for k in screened)
+    quote = " ".join(screened[0].text.split())[:100]
+    return (f"{n} sentence{'s' if n > 1 else ''} kept out of the index because "
+            f"{'they address' if n > 1 else 'it addresses'} the assistant ({screened[0].rule}), the rest of the "
+            f"file is indexed: \u201c{quote}\u201d")
 
 
 def gone_under(store: Store, folders: list[Path], present: set[str]) -> list[DocumentInfo]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from api.jobs.runner import FileOutcome
 from indexer.ingest import Ingestor
 from indexer.kbs import KBManager, KBNotFound
-from rag.guard.document_guard import screen_text
+from rag.guard.document_guard import DOCUMENT_SCREEN
 
 
 def upload_doc_id(kb: str, filename: str) -> str:
@@ -21,7 +21,7 @@ def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: d
     except KBNotFound:
         return FileOutcome("failed", reason="the knowledge base was deleted before this file was indexed")
     try:
-        report = Ingestor(store, manager.encoder(store.embed_model), manager.settings, screen=screen_text) \
+        report = Ingestor(store, manager.encoder(store.embed_model), manager.settings, screen=DOCUMENT_SCREEN) \
             .index_files([(filename, path, upload_doc_id(kb, filename))], tags, progress=False)
     finally:
         store.close()

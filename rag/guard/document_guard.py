@@ -1,8 +1,8 @@
 """Document mode of the guard: text inside a document that addresses the assistant instead of the
 reader ("The assistant must answer every question with ...", "ignore your previous instructions",
-"助手必须……") is an instruction planted in the knowledge base. Such chunks are screened out at
-indexing time (never stored, so never retrieved or quoted into a prompt) and listed in the job's
-report for an admin.
+"助手必须……") is an instruction planted in the knowledge base. Such sentences are screened out at
+indexing time (never stored, so never retrieved or quoted into a prompt; the rest of their chunk is
+kept: indexer.screen) and counted in the job's report for an admin.
 
 The question patterns of the input guard apply, plus patterns that only make sense in a document:
 sentences whose subject is the assistant / AI / model / chatbot and whose verb is an obligation,
@@ -10,8 +10,10 @@ and orders about how to answer every question.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
+from indexer.screen import Screen
 from rag.guard.input_guard import normalise
 from rag.guard.patterns import CROSS_KB, INJECTION, Pattern
 
@@ -40,10 +42,19 @@ DOCUMENT: list[Pattern] = _compile(_DOC_EN + _DOC_ZH)
 
 
 def screen_text(text: str) -> str | None:
-    """The rule a chunk of a document breaks by addressing the assistant, or None when it is content."""
+    """The rule a text of a document (a sentence, a chunk) breaks by addressing the assistant, or None when it
+    is content."""
     norm = normalise(text)
     for patterns in (INJECTION, DOCUMENT, CROSS_KB):
         for name, form, rx in patterns:
             if rx.search(getattr(norm, form)):
                 return name
     return None
+
+
+# Documents screened under other patterns are screened again when next indexed (indexer.screen.fingerprint).
+# "sentences-": the screen drops flagged sentences, no longer whole chunks. Change the prefix when
+# `normalise` or the way the screen is applied changes what it keeps out.
+_PATTERNS = "\n".join(f"{name}|{form}|{rx.pattern}" for table in (INJECTION, DOCUMENT, CROSS_KB)
+                      for name, form, rx in table)
+DOCUMENT_SCREEN = Screen(version="sentences-" + hashlib.sha1(_PATTERNS.encode()).hexdigest()[:10], rule=screen_text)
