@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from indexer.parse.dispatch import SUPPORTED_EXTENSIONS
 from indexer.parse.encoding import utf16_without_bom
+from indexer.parse.extension import file_extension
 
 ZIP_FORMATS = {".docx", ".pptx", ".xlsx"}
 TEXT_FORMATS = {".md", ".markdown", ".html", ".htm", ".txt", ".text", ".csv", ".tsv"}
@@ -41,8 +42,7 @@ def _what(head: bytes) -> str | None:
 def check_type(filename: str, head: bytes) -> None:
     """Raise UnsupportedType with a message for the user when `head` (the first KB or more) does not
     match a supported format named by `filename`."""
-    dot = filename.rfind(".")
-    ext = filename[dot:].lower() if dot > 0 else ""
+    ext = file_extension(filename)  # ".txt" alone is a text file (indexer.parse.extension)
     if ext not in SUPPORTED_EXTENSIONS:
         raise UnsupportedType(f"{filename}: {ext or 'files without an extension'} is not a supported type; "
                               f"supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))}")

@@ -24,6 +24,7 @@ from api.disposition import part_filename
 from api.errors import ApiError
 from api.jobs.store import Incoming
 from api.sniff import UnsupportedType, check_type
+from indexer.parse.extension import file_extension
 
 HEAD = 2048  # bytes looked at to tell the type
 
@@ -44,7 +45,11 @@ def safe_filename(name: str) -> str:
     """The user's file name for display and metadata: no folders, no control characters, at most
     MAX_NAME characters with its extension kept."""
     name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    # leading dots go (no hidden names, no ".."), except one before a name that is only an extension:
+    # ".txt" stays ".txt", a text file, not "txt", a file without one
+    bare = name.lstrip(".")
+    name = "." + bare if bare and bare != name and "." not in bare else bare
     if len(name) > MAX_NAME:
         stem, dot, ext = name.rpartition(".")
         name = stem[:MAX_NAME - len(ext) - 1] + dot + ext if dot and 0 < len(ext) <= 10 else name[:MAX_NAME]
@@ -104,7 +109,7 @@ class _Receiver:
             self._fail(422, "duplicate_file", f"{filename} appears twice in this upload")
             return
         n = len(self.upload.files)
-        ext = Path(filename).suffix.lower()
+        ext = file_extension(filename)
         self._part = Incoming(filename, self.dest / f"{n:03d}{ext if len(ext) <= 10 else ''}")
         self.upload.files.append(self._part)
         self._fh = open(self._part.path, "wb")

@@ -37,6 +37,7 @@ from indexer.embed.base import Encoder
 from indexer.embed.context import mix, vector_key, window_texts
 from indexer.parse import sandbox
 from indexer.parse.dispatch import SUPPORTED_EXTENSIONS, ParseError, parse_file
+from indexer.parse.extension import file_extension
 from indexer.parse.limits import ParseLimits
 from indexer.screen import KeptOut, Screen, file_digest, fingerprint, screen_chunks
 from indexer.store.base import Store, now, text_hash
@@ -224,8 +225,8 @@ class Ingestor:
             if size > limit:
                 raise ParseError(f"file is {size / 2**20:.3g} MB, over the {self.settings.max_file_mb:g} MB limit "
                                  "(raise max_file_mb / RAG_MAX_FILE_MB to index it)")
-            if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
-                raise ParseError(f"unsupported file type {path.suffix or '(none)'}; supported: "
+            if (extension := file_extension(path)) not in SUPPORTED_EXTENSIONS:
+                raise ParseError(f"unsupported file type {extension or '(none)'}; supported: "
                                  + ", ".join(sorted(SUPPORTED_EXTENSIONS)))
             digest = fingerprint(hashlib.sha256(path.read_bytes()).hexdigest(), self.screen)
             doc_id = doc_id or doc_id_for(path)

@@ -24,6 +24,7 @@ from pathlib import Path
 from indexer.parse import offline_nlp  # noqa: F401  (must run before anything imports unstructured)
 from indexer.parse.encoding import TextDecodeError
 from indexer.parse.errors import ParseError, empty_file, human_size
+from indexer.parse.extension import file_extension
 from indexer.parse.library_logs import quiet_libraries
 from indexer.parse.limits import ParseLimits
 from indexer.types import Element
@@ -68,7 +69,7 @@ def parse_file(path: str | Path, max_bytes: int | None = None,
                limits: ParseLimits | None = None) -> list[Element]:
     """Parse `path` into Elements in reading order. Raises ParseError (see module doc)."""
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = file_extension(path)
     parser = _PARSERS.get(suffix)
     if parser is None:
         supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))

@@ -19,6 +19,7 @@ from pathlib import Path
 import charset_normalizer
 
 from indexer.parse.chinese_encoding import decode_chinese
+from indexer.parse.extension import file_extension
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: its BOM starts the same way
@@ -43,7 +44,7 @@ class TextDecodeError(ValueError):
 def read_text(path: str | Path) -> str:
     """Read a text-like file and return its decoded content (BOM removed)."""
     path = Path(path)
-    return decode_bytes(path.read_bytes(), html=path.suffix.lower() in (".html", ".htm"))
+    return decode_bytes(path.read_bytes(), html=file_extension(path) in (".html", ".htm"))
 
 
 def looks_binary(data: bytes) -> bool:

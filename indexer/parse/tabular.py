@@ -14,6 +14,7 @@ from pathlib import Path
 from indexer.parse.cell_format import clean_cell
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
+from indexer.parse.extension import file_extension
 from indexer.parse.limits import ParseLimits
 from indexer.parse.xml_dtd import entity_refusal
 from indexer.parse.zipcheck import check_zip
@@ -99,7 +100,7 @@ def parse_csv(path: Path) -> list[Element]:
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t|")
     except csv.Error:  # one column, or too irregular to tell: fall back to the extension
-        dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
+        dialect = csv.excel_tab if file_extension(path) == ".tsv" else csv.excel
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
     except csv.Error as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
+from indexer.parse.extension import file_extension
 from indexer.parse.html_depth import check_depth
 from indexer.parse.limits import ParseLimits
 from indexer.parse.line_breaks import html_source_text, keep_line_breaks
@@ -50,7 +51,7 @@ _OFFICE_NAMES = {".docx": "Word document (.docx)", ".pptx": "PowerPoint presenta
 
 
 def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> list[Element]:
-    suffix = path.suffix.lower()
+    suffix = file_extension(path)
     if suffix in _OFFICE_NAMES:
         check_zip(path, limits)
     ensure_offline_nlp()
@@ -98,7 +99,7 @@ def _office(partition: Callable[..., list[Any]], path: Path) -> list[Any]:
     except Exception as exc:  # BadZipFile, PackageNotFoundError, KeyError, lxml errors, ...
         if (refused := entity_refusal(path, exc)) is not None:  # a DTD, with the zip check off
             raise refused from exc
-        kind = _OFFICE_NAMES[path.suffix.lower()]
+        kind = _OFFICE_NAMES[file_extension(path)]
         raise ParseError(f"{path.name} could not be opened as a {kind}: it may be damaged, "
                          "password-protected or saved in the old binary format (.doc/.ppt). "
                          "Open it in Office and save it again in the current format.") from exc

@@ -95,3 +95,19 @@ def test_upload_padded_with_form_fields_is_refused_without_keeping_them(srv):
     assert r.status_code == 422 and r.json()["error"]["code"] == "duplicate_field", r.text
     assert rss(srv) < before + 30 * 2**20
     assert srv.client().post("/v1/kbs/bank/search", json={"query": "lost card"}).status_code == 200
+
+
+def test_a_file_named_only_by_its_extension_is_uploaded_as_that_type(srv):
+    """'.txt' lost its leading dot ('txt') and was refused with 415 'txt: files without an extension'."""
+    c = srv.client()
+    r = c.post("/v1/kbs/bank/documents", files=[
+        ("files", (".txt", b"Safe deposit boxes rent for 80 dollars a year.\n")),
+        ("files", ("../.md", "# 保管箱\n\n保管箱年租金为80元。\n".encode()))])
+    assert r.status_code == 202, r.text
+    files = wait_job(c, r.json()["job_id"])["files"]
+    assert [(f["filename"], f["status"]) for f in files] == [(".txt", "indexed"), (".md", "indexed")], files
+    for query, expected in (("safe deposit box rent", "80 dollars"), ("保管箱年租金", "80元")):
+        hits = c.post("/v1/kbs/bank/search", json={"query": query}).json()
+        assert expected in json.dumps(hits, ensure_ascii=False), hits
+    r = c.post("/v1/kbs/bank/documents", files=[("files", (".bashrc", b"export A=1\n"))])
+    assert r.status_code == 415 and r.json()["error"]["message"].startswith(".bashrc: .bashrc is not a supported"), r.text

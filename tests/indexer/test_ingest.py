@@ -162,6 +162,20 @@ def test_bad_files_do_not_stop_the_batch(manager, sample_copy, tmp_path):
     assert top.title == "Safe deposit boxes" and "80 dollars" in top.text
 
 
+def test_a_file_named_only_by_its_extension_is_indexed(manager, tmp_path):
+    """`rag index notes/.txt`: refused as 'unsupported file type (none)' before; a folder's hidden files
+    are still skipped."""
+    (tmp_path / "en").mkdir()
+    (tmp_path / "zh").mkdir()
+    (tmp_path / "en" / ".txt").write_text("Safe deposit boxes rent for 80 dollars a year.\n")
+    (tmp_path / "zh" / ".md").write_text("# 保管箱\n\n保管箱年租金为80元。\n", encoding="utf-8")
+    rep = ingest(manager, [tmp_path / "en" / ".txt", tmp_path / "zh" / ".md"])
+    assert rep.count("indexed") == 2, [(r.source, r.reason) for r in rep.failed]
+    assert "80 dollars" in search(manager, "safe deposit box rent", mode="bm25")[0].text
+    assert "80元" in search(manager, "保管箱年租金", mode="bm25")[0].text
+    assert ingest(manager, [tmp_path / "en"]).results == []  # hidden in a folder: skipped as before
+
+
 def test_embeddings_reused_not_recomputed(manager, sample_copy):
     ingest(manager, [sample_copy])
     store = manager.open("t", writable=True)

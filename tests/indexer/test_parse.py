@@ -561,6 +561,20 @@ def test_unsupported_extension_names_supported_types(tmp_path: Path) -> None:
         assert extension in SUPPORTED_EXTENSIONS and extension in str(info.value)
 
 
+def test_a_name_that_is_only_an_extension_is_that_type(tmp_path: Path) -> None:
+    """'.txt' was read as a hidden file without an extension ("files without an extension are not supported")."""
+    (tmp_path / "en").mkdir()
+    (tmp_path / "zh").mkdir()
+    english = write(tmp_path / "en" / ".txt", "The monthly fee is 5 dollars.\n")
+    chinese = write(tmp_path / "zh" / ".MD", "# 收费\n\n月费为5元。\n")
+    table = write(tmp_path / ".tsv", "服务\t价格\n挂失\t10元\n")
+    assert [e.text for e in parse_file(english)] == ["The monthly fee is 5 dollars."]
+    assert [(e.kind, e.text) for e in parse_file(chinese)] == [("title", "收费"), ("text", "月费为5元。")]
+    assert parse_file(table)[0].text == "服务 | 价格\n挂失 | 10元"
+    with pytest.raises(ParseError, match=r'\.bashrc cannot be indexed: "\.bashrc" files are not supported'):
+        parse_file(write(tmp_path / ".bashrc", "export A=1\n"))
+
+
 def test_oversized_file_is_rejected_before_reading(tmp_path: Path) -> None:
     # Binary junk: had the parser read it, the error would be about binary content.
     big = tmp_path / "big.txt"
