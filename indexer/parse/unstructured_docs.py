@@ -17,6 +17,7 @@ from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
 from indexer.parse.extension import file_extension
 from indexer.parse.html_depth import check_depth
+from indexer.parse.html_doctype import drop_internal_subset
 from indexer.parse.limits import ParseLimits
 from indexer.parse.line_breaks import html_source_text, keep_line_breaks
 from indexer.parse.long_lines import bound_lines
@@ -60,7 +61,8 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         # numbered in both (a procedure's steps keep their order: indexer.parse.ordered_lists)
         from unstructured.partition.html import partition_html
         text = read_text(path)
-        html = markdown_html(bound_lines(text)) if suffix in (".md", ".markdown") else number_ordered_lists(text)
+        html = (markdown_html(bound_lines(text)) if suffix in (".md", ".markdown")
+                else number_ordered_lists(drop_internal_subset(text)))  # indexer.parse.html_doctype
         check_depth(html, path)
         raw = partition_html(text=html, languages=_NO_LANGUAGE_DETECTION)
         _keep_breaks(raw, html_source_text(html))  # soft line breaks in Chinese (indexer.parse.line_breaks)

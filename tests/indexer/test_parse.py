@@ -530,6 +530,18 @@ def test_html_nested_past_the_parser_depth_is_refused_not_cut_short(tmp_path: Pa
         parse_file(write(tmp_path / "deep.md", f"{first}\n\n{'>' * 300} {deep}\n\n{last}\n"))
 
 
+@pytest.mark.parametrize(("title", "body"), [("Fees", "The monthly fee is 5 dollars &x;."),
+                                             ("收费", "月费为5元 &x;。")])
+def test_html_doctype_internal_subset_leaves_no_stray_text(tmp_path: Path, title: str, body: str) -> None:
+    """The HTML parser ends the DOCTYPE at its first ">", inside the subset: "]>" (and any declaration after
+    the first) was indexed as a paragraph. HTML expands no declared entity: "&x;" stays as written."""
+    subsets = ['<!DOCTYPE html [ <!ENTITY x "y"> ]>',
+               '\ufeff<!-- saved -->\n<!doctype html [\n<!ENTITY x "a ]> b">\n<!-- it\'s ]> -->\n<!ELEMENT p ANY>\n]  >']
+    for n, doctype in enumerate(subsets):
+        page = write(tmp_path / f"page{n}.html", f"{doctype}\n<html><body><h1>{title}</h1><p>{body}</p></body></html>")
+        assert [(e.kind, e.text) for e in parse_file(page)] == [("title", title), ("text", body)], doctype
+
+
 def test_corrupt_pdf(tmp_path: Path) -> None:
     good = make_pdf([[(11, "hello")]])
     bad = tmp_path / "report.pdf"
