@@ -18,6 +18,7 @@ from api.body_limit import BodyLimit
 from api.cache.factory import make_answer_cache
 from api.config import ServiceSettings
 from api.cors import Cors
+from api.json_depth import JsonDepth
 from api.middleware import RequestContext
 from api.routes import admin, api_docs, channels, documents, experiments, feedback, health, openai_compat, query
 from api.service import Service
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
     errors.install(app)
     for module in (health, api_docs, admin, documents, query, openai_compat, channels, feedback, experiments):
         app.include_router(module.router)
+    app.add_middleware(JsonDepth)  # inside BodyLimit: the body it reads is bounded
     app.add_middleware(BodyLimit, max_bytes=int(svc_settings.max_body_mb * 2**20))  # inside RequestContext
     if svc_settings.cors_origin_list:  # other sites' pages calling the API (a browser's preflight and headers)
         app.add_middleware(Cors, origins=svc_settings.cors_origin_list)

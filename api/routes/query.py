@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import re
 import secrets
 import threading
 import time
@@ -21,6 +20,7 @@ from api.answering import admit, answer_once, events
 from api.auth import Principal
 from api.deps import allow, authenticate, bearer, principal, service
 from api.errors import ApiError, error_body
+from api.json_depth import MAX_DEPTH, too_deep
 from api.observability import request_id_var
 from api.schemas import (
     API_ERRORS,
@@ -98,10 +98,8 @@ SUBPROTOCOL = "rag.v1"
 KEY_PROTOCOL, TICKET_PROTOCOL = "rag.key.", "rag.ticket."
 TICKET_TTL_S = 60
 WS_MAX_BYTES = 2**20   # one message: a question with its history (50 turns) fits
-WS_MAX_DEPTH = 32      # JSON nesting of one message; ours needs 4
+WS_MAX_DEPTH = MAX_DEPTH  # JSON nesting of one message (api.json_depth); ours needs 4
 CLOSE_CODES = {401: 4401, 403: 4403, 404: 4404, 429: 4429}
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 class WsTickets:
@@ -180,22 +178,6 @@ def ws_ticket(body: WsTicketRequest, request: Request, response: Response, who: 
     allow(svc, who, body.kb, "read")
     response.headers["Cache-Control"] = "no-store"
     return WsTicketOut(ticket=tickets(request.app).issue(who, body.kb), kb=body.kb, expires_in=TICKET_TTL_S)
-
-
-def too_deep(text: str, limit: int = WS_MAX_DEPTH) -> bool:
-    """Whether the JSON text nests arrays/objects deeper than `limit` (checked before json.loads,
-    which would recurse once per level); brackets inside strings do not count."""
-    if text.count("[") + text.count("{") <= limit:
-        return False
-    depth = 0
-    for ch in _BRACKETS.findall(_STRINGS.sub('""', text)):
-        if ch in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-    return False
 
 
 def _reason(text: str) -> str:

@@ -5,10 +5,12 @@ service answers afterwards."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from cli.testing import Server, wait_job
 from tests.conftest import SAMPLE
@@ -111,3 +113,42 @@ def test_a_file_named_only_by_its_extension_is_uploaded_as_that_type(srv):
         assert expected in json.dumps(hits, ensure_ascii=False), hits
     r = c.post("/v1/kbs/bank/documents", files=[("files", (".bashrc", b"export A=1\n"))])
     assert r.status_code == 415 and r.json()["error"]["message"].startswith(".bashrc: .bashrc is not a supported"), r.text
+
+
+def test_json_nested_past_the_limit_is_422_in_the_error_shape(srv):
+    """10,000 nested arrays were answered 400 'There was an error parsing the body' (json.loads hit the
+    recursion limit), not the documented 422 {"error": {"code", "message"}, "request_id"}."""
+    from websockets.sync.client import connect
+
+    c = srv.client()
+    deep = '{"question": "How do I report a lost card?", "history": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    for path, headers in (("/v1/kbs/bank/query", {"content-type": "application/json"}),
+                          ("/v1/kbs/bank/search", {}),  # no Content-Type: FastAPI reads JSON all the same
+                          ("/v1/chat/completions", {"content-type": "application/json; charset=utf-8"})):
+        r = c.post(path, content=deep.encode(), headers=headers)
+        assert r.status_code == 422, (path, r.status_code, r.text)
+        error = r.json()["error"]
+        assert error["code"] == "json_too_deep" and "more than 32 levels deep" in error["message"], r.text
+        assert r.json()["request_id"] == r.headers["x-request-id"]
+    # brackets in strings are text; 32 levels are still read (and fail validation as usual)
+    r = c.post("/v1/kbs/bank/search", json={"query": "[[[[ lost card ]]]] " + "{" * 100})
+    assert r.status_code == 200, r.text
+    r = c.post("/v1/kbs/bank/search", content=("[" * 32 + "]" * 32).encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request", r.text
+
+    # the nesting count is linear: ~0.9 MB of escaped quotes in a string left open took the old count
+    # quadratic time (19 s for 80 KB); over HTTP and on the WebSocket it is refused at once
+    open_string = "[" * 40 + '"' + '\\"' * 450_000
+    started = time.monotonic()
+    r = c.post("/v1/kbs/bank/search", content=open_string.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "json_too_deep", r.text
+    url = srv.url.replace("http", "ws", 1) + "/v1/kbs/bank/ws"
+    with connect(url, additional_headers={"Authorization": c.headers["authorization"]}) as ws:
+        ws.send(open_string)
+        try:
+            while True:
+                ws.recv(timeout=30)
+        except ConnectionClosed as e:
+            assert e.rcvd is not None and e.rcvd.code == 1007 and "deep" in e.rcvd.reason, e
+    assert time.monotonic() - started < 10
+    assert c.post("/v1/kbs/bank/search", json={"query": "lost card"}).status_code == 200
