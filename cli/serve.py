@@ -69,5 +69,10 @@ def worker(log_json: Optional[bool] = typer.Option(None, "--log-json/--log-text"
     signal.signal(signal.SIGINT, stop)
     w.start()
     typer.secho(f"worker: taking jobs from {w.queue.name}", err=True)
-    done.wait()
+    while not done.wait(5.0):
+        if not w.queue.alive():  # a worker that no longer takes jobs exits, so its supervisor restarts it
+            typer.secho("worker: the job queue thread stopped; exiting (its job is taken back by the next worker)",
+                        fg="red", err=True)
+            w.stop()
+            raise typer.Exit(1)
     w.stop()

@@ -5,6 +5,10 @@ The file's bytes are copied from the database to a private scratch folder under 
 and its result recorded; a result is recorded only while the file is still pending, so a job taken
 back from a worker that died is finished exactly once per file (content hashes make the re-run of
 a file that was in flight idempotent).
+
+A server the job needs being away (PostgreSQL, Milvus: api.outage) is no fault of the file: the file
+stays pending and the job goes on once the server is back, in the same attempt (`run`), instead of the
+file failing for good or the worker dying.
 """
 from __future__ import annotations
 
@@ -12,15 +16,18 @@ import logging
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from api.jobs.store import JobStore, PendingFile
 from api.metrics import Metrics
+from api.outage import outage_of
 
 log = logging.getLogger("api.jobs")
 MAX_ATTEMPTS = 3  # a job whose worker died this many times fails instead of crash-looping workers
+RETRY_S = 2.0  # while a server the job needs is away: how often the job tries its next step again
 _EXT = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 
 
@@ -69,11 +76,16 @@ class JobRunner:
                 job = self.jobs.get(job_id)
                 self._finish(job_id, "done")
                 if self.on_done and job is not None:
-                    self.on_done(job.kb)
+                    try:
+                        self.on_done(job.kb)
+                    except Exception:  # the documents are in; recalibrating or invalidating is best effort
+                        log.warning("job %s: done, but the after-indexing step failed", job_id, exc_info=True)
             return False
         try:
             out = self._index(f)
         except Exception as e:  # never let a worker die on one file: the file fails, the job goes on
+            if outage_of(e) is not None:
+                raise  # not the file's fault: it stays pending (`run` tries again)
             log.exception("job %s: %s failed", job_id, f.filename, extra={"job_id": job_id})
             out = FileOutcome("failed", reason=f"could not be indexed ({type(e).__name__}: {e})")
         self.jobs.record(f.job_id, f.n, out.status, out.doc_id, out.chunks, out.reason)
@@ -81,10 +93,22 @@ class JobRunner:
             self.metrics.files.labels(out.status).inc()
         return True
 
-    def run(self, job_id: str, stop: Callable[[], bool] = lambda: False) -> None:
-        if self.begin(job_id):
-            while not stop() and self.step(job_id):
-                pass
+    def run(self, job_id: str, stop: Callable[[], bool] = lambda: False,
+            pause: Callable[[float], object] = time.sleep) -> None:
+        """Take the job and index its files until none is left or `stop()`. A step that fails because a
+        server is away (or any other error outside a file's own) is tried again every RETRY_S seconds
+        (`pause`, which may return early when stopping), in this attempt: the job's attempts count workers
+        that died, not outages."""
+        if not self.begin(job_id):
+            return
+        while not stop():
+            try:
+                if not self.step(job_id):
+                    return
+            except Exception as e:
+                log.warning("job %s: paused (%s: %s); trying again in %g s", job_id, type(e).__name__,
+                            str(e).splitlines()[0][:200] if str(e) else "", RETRY_S, extra={"job_id": job_id})
+                pause(RETRY_S)
 
     def _index(self, f: PendingFile) -> FileOutcome:
         folder = Path(tempfile.mkdtemp(prefix=f"{f.job_id}-", dir=self.scratch))

@@ -92,7 +92,12 @@ class StreamQueue(ConsumerThread):
                 self._stop.wait(self.block_s)
                 continue
             stream, entry_id, job_id = entry
-            self._work(stream, entry_id, job_id)
+            try:
+                self._work(stream, entry_id, job_id)
+            except Exception as e:  # taking the job failed (the database away): its entry stays pending and
+                # is taken back after claim_idle_s, by this worker or another
+                log.warning("job queue: could not take %s (%s); it will be taken back", job_id, e)
+                self._stop.wait(2.0)
 
     def requeue_lost(self) -> int:
         """When Redis has lost the queue (its marker key is gone) and this worker is the first to see it:
@@ -156,7 +161,7 @@ class StreamQueue(ConsumerThread):
         hb.start()
         self._current = job_id
         try:
-            self.runner.run(job_id, stop=self._stop.is_set)
+            self.runner.run(job_id, stop=self._stop.is_set, pause=self._stop.wait)
         finally:
             beat.set()
             self._current = None

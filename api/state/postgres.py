@@ -64,9 +64,21 @@ class PostgresDatabase:
         return conn
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict]:
-        with self._conn().cursor() as cur:
-            cur.execute(translate(sql), tuple(args))
-            return cur.fetchall() if cur.description else []
+        """Rows of a statement. A SELECT on a connection the server dropped (PostgreSQL restarted since this
+        thread last used it) is run once more on a new connection: a read is safe to repeat, and without it
+        every thread's first request after a restart failed. Writes are never repeated here."""
+        import psycopg
+
+        for attempt in range(2):
+            conn = self._conn()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(translate(sql), tuple(args))
+                    return cur.fetchall() if cur.description else []
+            except psycopg.OperationalError:
+                if attempt or not conn.broken or not sql.lstrip()[:6].upper() == "SELECT":
+                    raise
+        raise AssertionError("unreachable")
 
     def one(self, sql: str, args: Sequence[Any] = ()) -> dict | None:
         rows = self.query(sql, args)
