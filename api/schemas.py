@@ -32,7 +32,9 @@ ERROR_STATUS = {400: "malformed body (multipart that cannot be read)", 401: "mis
                 "that is not supported, or a name that does not match the content", 422: "invalid input: a "
                 "body that does not match the schema, a question too long, an unsupported parameter",
                 429: "rate limited (Retry-After)", 502: "the generator failed", 503: "busy: the generation queue "
-                "is full, or the upload could not be queued (Retry-After)"}
+                "is full, the upload could not be queued, or a server the service depends on (PostgreSQL, Milvus) "
+                "is away: error.dependency names it (Retry-After)", 507: "the server's disk is full or read-only: "
+                "the upload was not kept"}
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict]:

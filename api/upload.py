@@ -25,6 +25,7 @@ from api.errors import ApiError
 from api.jobs.store import Incoming
 from api.sniff import UnsupportedType, check_type
 from indexer.parse.extension import file_extension
+from indexer.store.write_errors import KBWriteError, write_error
 
 HEAD = 2048  # bytes looked at to tell the type
 
@@ -168,6 +169,13 @@ class _Receiver:
             self._fh.close()
 
 
+def no_room(err: KBWriteError) -> ApiError:
+    """507 for an upload the server could not keep: its disk is full or read-only (not the client's fault)."""
+    return ApiError(507, "insufficient_storage", f"the server could not keep the upload: {err.reason}; nothing "
+                    "was kept. Retry later; the administrator must free space under RAG_HOME (or the state "
+                    "database's disk)")
+
+
 async def receive_upload(request: Request, dest: Path, max_bytes: int, max_files: int,
                          idle_s: float = 30.0, total_s: float = 600.0) -> Upload:
     """Stream the multipart body into `dest` (created; removed again on any error). A body that sends
@@ -207,6 +215,8 @@ async def receive_upload(request: Request, dest: Path, max_bytes: int, max_files
     except BaseException as e:  # malformed multipart, a client gone, a cancelled task: nothing is left behind
         rx.close()
         shutil.rmtree(dest, ignore_errors=True)
+        if isinstance(e, Exception) and (full := write_error(e)) is not None:  # our disk, not the client's body
+            raise no_room(full) from e
         if isinstance(e, Exception) and not isinstance(e, (RecursionError, MemoryError)):
             raise ApiError(400, "bad_multipart", f"the multipart body could not be read: {e}") from e
         raise

@@ -14,6 +14,7 @@ from api.jobs.runner import JobRunner
 from api.jobs.store import JobStore
 
 log = logging.getLogger("api.jobs")
+MAX_BACKOFF_S = 60.0
 
 
 def round_robin(jobs: list[tuple[str, str]], last_kb: str | None) -> tuple[str, str]:
@@ -40,14 +41,19 @@ class LocalQueue(ConsumerThread):
         self._wake.set()
 
     def _loop(self) -> None:
+        failures = 0
         while not self._stop.is_set():
             try:
                 worked = self._once()
-            except Exception:  # the worker never dies; a broken database is retried
-                log.exception("index worker: unexpected error")
+                failures = 0
+            except Exception:  # the worker never dies; a broken or full database is retried
+                failures += 1
+                log.exception("index worker: unexpected error (%d in a row)", failures)
                 worked = False
             if not worked:
-                self._wake.wait(timeout=self.poll_s)
+                # after errors in a row, wait longer (up to MAX_BACKOFF_S): a full disk must not have the
+                # same file parsed and embedded again every few seconds until someone frees space
+                self._wake.wait(timeout=min(self.poll_s * 2 ** max(0, failures - 1), MAX_BACKOFF_S))
                 self._wake.clear()
 
     def _once(self) -> bool:

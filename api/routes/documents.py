@@ -11,7 +11,8 @@ from api.deps import allow, principal, service
 from api.errors import ApiError
 from api.schemas import API_ERRORS, DocumentOut, JobAccepted, JobOut, error_responses
 from api.service import Service
-from api.upload import receive_upload
+from api.upload import no_room, receive_upload
+from indexer.store.write_errors import write_error
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=API_ERRORS)
 
@@ -23,7 +24,7 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
 
 
 @router.post("/kbs/{kb}/documents", status_code=202, response_model=JobAccepted, openapi_extra=UPLOAD_BODY,
-             responses=error_responses(400, 408, 413, 415, 503),
+             responses=error_responses(400, 408, 413, 415, 503, 507),
              summary="Upload files; they are indexed in the background (poll GET /v1/jobs/{job_id})")
 async def upload(kb: str, request: Request, who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, kb, "write")
@@ -41,6 +42,8 @@ async def upload(kb: str, request: Request, who: Principal = Depends(principal),
     except ApiError:
         raise
     except Exception as e:
+        if (full := write_error(e)) is not None:  # the state database's disk (embedded: RAG_HOME) is full
+            raise no_room(full) from e
         raise ApiError(503, "queue_unavailable", f"the upload could not be queued ({type(e).__name__}); retry "
                        "in a moment", {"Retry-After": "10"}) from e
     finally:

@@ -1,6 +1,7 @@
 """Liveness, readiness, metrics and the web page (no key needed for these)."""
 from __future__ import annotations
 
+import shutil
 from importlib.resources import files
 
 from fastapi import APIRouter, Depends
@@ -23,7 +24,8 @@ def readyz(svc: Service = Depends(service)):
     """Redis is reported but not required: without it the cache is skipped and limits count per process.
     `index_worker` says whether this process runs an indexing worker that is alive: false on a replica
     started with `--indexing off` (its uploads are indexed by `rag worker` processes), where it is not
-    required for readiness."""
+    required for readiness. `disk` says when RAG_HOME has less room than one upload: reported, not
+    required (searches and answers still work)."""
     try:
         kbs, store_ok = len(svc.manager.names()), True
     except Exception:
@@ -37,7 +39,21 @@ def readyz(svc: Service = Depends(service)):
             "indexing": indexing}
     if svc.svc.redis_url:
         body["redis"] = "up" if svc.redis_up() else "down (degraded: no shared cache or limits)"
+    body["disk"] = disk_state(svc.home, svc.svc.max_upload_mb)
     return JSONResponse(body, status_code=200 if ok else 503)
+
+
+def disk_state(home, max_upload_mb: float) -> str:
+    """'ok', or why uploads may fail (answers still work): less room under RAG_HOME than one upload
+    (its bytes, the scratch copy and the KB's growth go there in embedded mode)."""
+    try:
+        free_mb = shutil.disk_usage(home).free / 2**20
+    except OSError as e:
+        return f"unknown ({e.strerror})"
+    if free_mb < max_upload_mb:
+        return (f"low: {free_mb:.0f} MB free under RAG_HOME, less than one upload ({max_upload_mb:g} MB); uploads "
+                "may be refused (507) or wait to be indexed until space is freed (degraded)")
+    return "ok"
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -5,6 +5,7 @@ old or new state, so running the same command again once there is room finishes 
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 
 FREE = "free space on that disk (or move RAG_HOME to a larger one)"
@@ -51,4 +52,7 @@ def write_error(exc: BaseException, where: str = "", written: int = 0) -> KBWrit
     elif isinstance(exc, sqlite3.OperationalError):
         text = str(exc).lower()
         found = next((r for sign, r in _SQLITE_REASONS if sign in text), None)
+    else:  # libraries that report the system's error in their own exception (faiss: a RuntimeError)
+        text = str(exc)
+        found = next((_OS_REASONS[n] for n in _OS_REASONS if os.strerror(n) in text), None)
     return KBWriteError(*found, where, written) if found else None
