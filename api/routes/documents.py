@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError
+from api.outage import outage_of
 from api.schemas import API_ERRORS, DocumentOut, JobAccepted, JobOut, error_responses
 from api.service import Service
 from api.upload import no_room, receive_upload
@@ -44,8 +45,10 @@ async def upload(kb: str, request: Request, who: Principal = Depends(principal),
     except Exception as e:
         if (full := write_error(e)) is not None:  # the state database's disk (embedded: RAG_HOME) is full
             raise no_room(full) from e
-        raise ApiError(503, "queue_unavailable", f"the upload could not be queued ({type(e).__name__}); retry "
-                       "in a moment", {"Retry-After": "10"}) from e
+        away = outage_of(e)
+        why = away.message if away else f"{type(e).__name__}; retry in a moment"
+        raise ApiError(503, "queue_unavailable", f"the upload could not be queued, nothing was kept: {why}",
+                       {"Retry-After": "10"}) from e
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # the bytes are in the database now (or the upload failed)
     return JobAccepted(job_id=job_id, status="queued", files=[f.filename for f in up.files])

@@ -85,3 +85,32 @@ def test_milvus_killed_gives_503_naming_it_and_the_service_recovers_by_itself(de
             milvus.start()
         _assert_recovers(c)
     assert "unhandled error" not in srv.log.read_text()
+
+
+def test_redis_away_refuses_uploads_naming_it_keeps_answering_and_takes_uploads_again(tmp_path):
+    from cli.testing.redis_server import RedisServer
+
+    with RedisServer(tmp_path / "redis") as redis_server:
+        srv = Server(tmp_path / "home", RAG_REDIS_URL=redis_server.url, RAG_ANSWER_MODE="extract").start()
+        try:
+            with srv.client(timeout=60) as c:
+                assert c.post("/v1/kbs", json={"name": "bank"}).status_code == 201
+                card = [("files", ("cards.txt", b"To report a stolen card call 1-800-555-0199.", "text/plain"))]
+                assert wait_job(c, c.post("/v1/kbs/bank/documents", files=card).json()["job_id"])["status"] == "done"
+                redis_server.stop()
+                loss = [("files", ("挂失.txt", "银行卡丢失后请立即拨打客服热线95555挂失。".encode(), "text/plain"))]
+                r = c.post("/v1/kbs/bank/documents", files=loss)
+                assert r.status_code == 503 and r.headers["retry-after"], r.text
+                assert r.json()["error"]["code"] == "queue_unavailable" and "Redis is unreachable" in r.text, r.text
+                assert c.get("/v1/kbs/bank/jobs").json()[0]["files"][0]["filename"] == "cards.txt"  # none kept
+                hits = c.post("/v1/kbs/bank/search", json={"query": QUERIES["en"]})  # answers go on without Redis
+                assert hits.status_code == 200 and hits.json()[0]["source"] == "cards.txt"
+                redis_server.start()
+                deadline = time.monotonic() + 30
+                while (r := c.post("/v1/kbs/bank/documents", files=loss)).status_code == 503:
+                    assert time.monotonic() < deadline, r.text
+                    time.sleep(0.5)
+                assert r.status_code == 202 and wait_job(c, r.json()["job_id"])["status"] == "done"
+                assert c.post("/v1/kbs/bank/search", json={"query": QUERIES["zh"]}).json()[0]["source"] == "挂失.txt"
+        finally:
+            srv.stop()
