@@ -80,20 +80,6 @@ def _tables(header: list[str], body: list[list[str]], section: str,
     ]
 
 
-def html_table_rows(html: str) -> list[list[str]]:
-    """Cell texts of an HTML <table> (as in unstructured's metadata.text_as_html), by row."""
-    from lxml import html as lxml_html
-
-    try:
-        root = lxml_html.fragment_fromstring(html, create_parent="div")
-    except Exception:  # lxml raises several types for broken markup
-        return []
-    return [
-        [cell.text_content() for cell in tr if cell.tag in ("td", "th")]
-        for tr in root.iter("tr")
-    ]
-
-
 def parse_csv(path: Path) -> list[Element]:
     text = read_text(path)
     sample = text[:_SNIFF_BYTES]

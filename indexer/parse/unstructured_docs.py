@@ -23,7 +23,8 @@ from indexer.parse.line_breaks import html_source_text, keep_line_breaks
 from indexer.parse.long_lines import bound_lines
 from indexer.parse.offline_nlp import ensure_offline_nlp
 from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
-from indexer.parse.tabular import html_table_rows, table_elements
+from indexer.parse.table_spans import html_table_rows
+from indexer.parse.tabular import table_elements
 from indexer.parse.xml_dtd import entity_refusal
 from indexer.parse.zipcheck import check_zip
 from indexer.script import is_cjk
