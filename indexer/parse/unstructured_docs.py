@@ -8,11 +8,13 @@ are cut into pieces first (indexer.parse.long_lines), so no element is a megabyt
 """
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from indexer.parse.docx_view import docx_as_read
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
 from indexer.parse.extension import file_extension
@@ -77,7 +79,7 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         _keep_breaks(raw, text)  # a heading's and a list item's line breaks (indexer.parse.line_breaks)
     elif suffix == ".docx":
         from unstructured.partition.docx import partition_docx
-        raw = _office(partition_docx, path)
+        raw = _office(partition_docx, path, docx_as_read(path))  # as Word shows it (indexer.parse.docx_view)
     elif suffix == ".pptx":
         from unstructured.partition.pptx import partition_pptx
         raw = _office(partition_pptx, path)
@@ -96,9 +98,9 @@ def _keep_breaks(raw: list[Any], source: str) -> None:
             item.text = kept
 
 
-def _office(partition: Callable[..., list[Any]], path: Path) -> list[Any]:
+def _office(partition: Callable[..., list[Any]], path: Path, rewritten: io.BytesIO | None = None) -> list[Any]:
     try:
-        return partition(filename=str(path))
+        return partition(filename=str(path)) if rewritten is None else partition(file=rewritten)
     except Exception as exc:  # BadZipFile, PackageNotFoundError, KeyError, lxml errors, ...
         if (refused := entity_refusal(path, exc)) is not None:  # a DTD, with the zip check off
             raise refused from exc
