@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from indexer.parse import docx_numbering
 from indexer.parse.docx_view import docx_as_read
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
@@ -79,6 +80,7 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         _keep_breaks(raw, text)  # a heading's and a list item's line breaks (indexer.parse.line_breaks)
     elif suffix == ".docx":
         from unstructured.partition.docx import partition_docx
+        docx_numbering.install()  # "一、" and "（二）" labels (indexer.parse.docx_numbering)
         raw = _office(partition_docx, path, docx_as_read(path))  # as Word shows it (indexer.parse.docx_view)
     elif suffix == ".pptx":
         from unstructured.partition.pptx import partition_pptx
