@@ -11,8 +11,8 @@
 * Redis may lose the queue (restarted without persistence, replaced, flushed): the consumer groups a
   worker made are made again, and the first worker to see the queue's marker key gone puts back every
   job the database holds unfinished whose entry is missing (`requeue_lost`), so no accepted upload
-  waits forever. A job running at that moment may then be worked on by two workers at once; each of
-  its files is still recorded once and written once (the KB's writer lock, content hashes).
+  waits forever. A job that was running is put back to be taken only after claim_idle_s, as a dead
+  worker's would be: its worker may still be at it, and the KB writer locks in Redis went with the data.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+import time
 
 from api.jobs.consumer import ConsumerThread
 from api.jobs.runner import JobRunner
@@ -63,11 +64,16 @@ class StreamQueue(ConsumerThread):
         self._groups.add(stream)
 
     def submit(self, job_id: str, kb: str) -> None:
+        self._add(job_id, kb)
+
+    def _add(self, job_id: str, kb: str, not_before: float = 0.0) -> None:
+        """`not_before` (epoch seconds): a worker that reads the entry earlier leaves it pending, to be taken
+        back after claim_idle_s."""
         stream = self.stream(kb)
         self._group(stream)
         pipe = self.redis.pipeline()
         pipe.sadd(f"{self.prefix}job-kbs", kb)
-        pipe.xadd(stream, {"job": job_id, "kb": kb})
+        pipe.xadd(stream, {"job": job_id, "kb": kb, **({"not_before": repr(not_before)} if not_before else {})})
         pipe.execute()
 
     def forget_kb(self, kb: str) -> None:
@@ -112,7 +118,9 @@ class StreamQueue(ConsumerThread):
                 if kb not in queued:
                     queued[kb] = {f.get(b"job", b"").decode() for _, f in self.redis.xrange(self.stream(kb))}
                 if job_id not in queued[kb]:
-                    self.submit(job_id, kb)
+                    job = self.jobs.get(job_id)
+                    running = job is not None and job.status == "running"  # its worker may be alive: wait
+                    self._add(job_id, kb, time.time() + self.claim_idle_ms / 1000 if running else 0.0)
                     added += 1
         except BaseException:
             self.redis.delete(marker)  # not done: the next look tries again
@@ -136,13 +144,13 @@ class StreamQueue(ConsumerThread):
             # a dead worker's entry first, then a new one
             _, claimed, *_ = self.redis.xautoclaim(stream, GROUP, self.consumer, self.claim_idle_ms,
                                                    start_id="0-0", count=1)
-            if claimed:
+            if claimed and _due(claimed[0][1]):
                 entry_id, fields = claimed[0]
                 log.info("job queue: took back %s from a worker that stopped", fields.get(b"job", b"?").decode(),
                          extra={"event": "job_reclaimed"})
                 return stream, entry_id.decode(), fields[b"job"].decode()
             got = self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=1)
-            if got:
+            if got and _due(got[0][1][0][1]):  # one not due stays pending here, idle: taken back later
                 entry_id, fields = got[0][1][0]
                 return stream, entry_id.decode(), fields[b"job"].decode()
         return None
@@ -172,3 +180,8 @@ class StreamQueue(ConsumerThread):
             self.redis.xdel(stream, entry_id)
         except Exception:
             log.warning("job queue: could not acknowledge %s; it will be taken back and found finished", job_id)
+
+
+def _due(fields: dict) -> bool:
+    """An entry may be worked on now (its `not_before`, if any, has passed)."""
+    return float(fields.get(b"not_before", 0) or 0) <= time.time()

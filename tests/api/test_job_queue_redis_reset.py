@@ -49,7 +49,7 @@ def test_jobs_survive_redis_losing_its_data_without_restarting_the_worker(manage
     runner = JobRunner(jobs, lambda kb, name, path, tags: index_upload(manager, kb, name, path, tags),
                        scratch=tmp_path)
     api = StreamQueue(redis_server.url, jobs, None, consume=False)  # an API replica: it only submits
-    worker = StreamQueue(redis_server.url, jobs, runner, consume=True, claim_idle_s=5, heartbeat_s=1, block_s=0.2)
+    worker = StreamQueue(redis_server.url, jobs, runner, consume=True, claim_idle_s=15, heartbeat_s=1, block_s=0.2)
     worker.start()
     try:
         first = _submit(jobs, tmp_path, "cards.txt", "To report a stolen card call 1-800-555-0199 at any hour.")
@@ -58,6 +58,9 @@ def test_jobs_survive_redis_losing_its_data_without_restarting_the_worker(manage
 
         # accepted (in the database) but its entry lost with Redis's data; then Redis comes back empty
         lost = _submit(jobs, tmp_path, "挂失.txt", "银行卡丢失后请立即拨打客服热线挂失。")
+        # and one a worker had begun (attempt 1) and may still be at: put back, but not taken at once
+        held = _submit(jobs, tmp_path, "hours.txt", "Branches open at 9 am on weekdays.")
+        assert jobs.start(held)
         redis_server.restart()
         # and a new upload after the restart, through a replica whose consumer group cache is stale
         after = _submit(jobs, tmp_path, "fees.txt", "A wire transfer abroad costs 25 dollars.")
@@ -71,9 +74,14 @@ def test_jobs_survive_redis_losing_its_data_without_restarting_the_worker(manage
         assert _wait_done(jobs, after) == "done", jobs.get(after)
         assert _wait_done(jobs, lost) == "done", jobs.get(lost)
         assert [f.status for f in jobs.get(lost).files] == ["indexed"]
+        # the running one is back in the stream, yet untouched until claim_idle_s (15 s) has passed
+        assert held in {f[b"job"].decode() for _, f in api.redis.xrange(api.stream("bank"))}
+        assert jobs.get(held).attempts == 1 and jobs.get(held).status == "running"
+        assert _wait_done(jobs, held) == "done", jobs.get(held)
+        assert jobs.get(held).attempts == 2
         store = manager.open("bank")
         try:
-            assert sorted(d.source for d in store.documents()) == ["cards.txt", "fees.txt", "挂失.txt"]
+            assert sorted(d.source for d in store.documents()) == ["cards.txt", "fees.txt", "hours.txt", "挂失.txt"]
         finally:
             store.close()
         assert jobs.unfinished() == []
