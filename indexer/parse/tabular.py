@@ -16,6 +16,7 @@ from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
 from indexer.parse.extension import file_extension
 from indexer.parse.limits import ParseLimits
+from indexer.parse.sheet_view import read_sheet_view
 from indexer.parse.xml_dtd import entity_refusal
 from indexer.parse.zipcheck import check_zip
 from indexer.types import Element
@@ -96,6 +97,17 @@ def parse_csv(path: Path) -> list[Element]:
     return table_elements(rows, notes_as_text=True)
 
 
+def shown_cells(rows: list[list[str]], path: Path, sheet: object) -> list[list[str]]:
+    """A sheet's rows as it shows them: merged cells in each row they span, hidden rows and columns out
+    (indexer.parse.sheet_view)."""
+    view = read_sheet_view(path, getattr(sheet, "_worksheet_path", None))
+    view.fill_merges(rows)
+    kept = [row for number, row in enumerate(rows, 1) if view.row_shown(number)]
+    if not view.hidden_columns:
+        return kept
+    return [[cell for column, cell in enumerate(row, 1) if column not in view.hidden_columns] for row in kept]
+
+
 def parse_xlsx(path: Path, limits: ParseLimits | None = None) -> list[Element]:
     import openpyxl
 
@@ -110,15 +122,23 @@ def parse_xlsx(path: Path, limits: ParseLimits | None = None) -> list[Element]:
                          "and save it again as .xlsx.") from exc
     try:
         elements: list[Element] = []
+        hidden: list[str] = []
         for sheet in workbook.worksheets:
+            if sheet.sheet_state != "visible":  # hidden by its author (drafts, lookups): not what a reader sees
+                hidden.append(sheet.title)
+                continue
             # the sheet's own <dimension> is what the file claims, not what it holds: exporters that
             # write "A1" had every cell but A1 dropped, and cells past a short claim were lost; one
             # claiming A1:XFD1048576 padded each row to 16,384 cells. Rows are read as they are.
             if hasattr(sheet, "reset_dimensions"):
                 sheet.reset_dimensions()
-            rows = ([clean_cell(cell.value, getattr(cell, "number_format", None)) for cell in row]
-                    for row in sheet.iter_rows())
-            elements.extend(table_elements(rows, sheet.title, notes_as_text=True))
+            rows = [[clean_cell(cell.value, getattr(cell, "number_format", None)) for cell in row]
+                    for row in sheet.iter_rows()]
+            elements.extend(table_elements(shown_cells(rows, path, sheet), sheet.title, notes_as_text=True))
+        if not any(e.text.strip() for e in elements) and hidden:
+            raise ParseError(f"{path.name} shows no text: what it holds is on hidden sheets "
+                             f"({', '.join(hidden)}), which are not indexed. Unhide the sheets in Excel "
+                             "(right-click a sheet tab, Unhide) and upload it again.")
         return elements
     except Exception as exc:  # sheets are parsed as they are read
         if (refused := entity_refusal(path, exc)) is not None:
