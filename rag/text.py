@@ -14,16 +14,13 @@ from __future__ import annotations
 import re
 
 from indexer.chunk import split_sentences as chunk_sentences
+from indexer.parse.line_breaks import KEY_VALUE  # noqa: F401  (re-exported: a "key: value" line; table rows in all but form)
 from indexer.script import is_cjk, language  # noqa: F401  (re-exported for the answer side)
 from indexer.tokenize import count_tokens
 
 BULLET = re.compile(r"^\s*([-*•·>#|]|\d+[.)、]|[一二三四五六七八九十]+、)")
 # a numbered list item's number ("2. ", "3、", "（4）"), the number in group 1 or 2, followed by the item's text
 ITEM_NUMBER = re.compile(r"^\s*(?:(\d{1,2})\s*[.、．)）]|[（(](\d{1,2})[)）])\s*(?=\S)")
-# a line of a "key: value" list ("周六、周日：10:00—16:00", "Monday to Friday: 9 a.m. to 5 p.m.", "ATM outside the
-# United States: $5.00 per withdrawal"): an item of its own, never the wrapped end of the line before; a row
-# of a table in all but form (rag.answering.table_rows). Group 1 is the key, group 2 what follows it.
-KEY_VALUE = re.compile(r"^\s*(?:[-*•]\s*)?([^\s:：|。，.!?]{1,20}(?=：)|[A-Z][\w ,'/&()-]{0,59}(?=:\s))[:：]\s*(.*)$")
 _LINE_END = re.compile(r"[.!?:;。！？；：]$")
 _MARKUP = " \t-*#>|•·"
 WRAP_MIN_CJK, WRAP_MIN_LATIN = 20, 40  # characters: shorter lines are headings or ends of paragraphs

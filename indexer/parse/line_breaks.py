@@ -5,8 +5,10 @@ spaces. A heading on the line above its text ("Your bill" over "After a hospital
 into the first sentence, and list items into each other ("Ways to pay - Online at ... - By phone: ...
 - In person: ..."): an answer quoting the first sentence quoted "Your bill After a hospital stay ...",
 and a list item could not be told from the one before it. Here such breaks are put back, and only
-those: a line after a heading-like line (short, ending no sentence, no "key: value" pair) and a line
-opening a list item (a bullet or a number). A line wrapped by the layout stays joined, so elements,
+those: a line after a heading-like line (short, ending no sentence, no "key: value" pair), a line
+opening a list item (a bullet or a number), and a "key: value" line after another (a calendar's
+"Winter break: ..." over "Spring break: ...": joined, ten dates were one 500-character sentence that
+no answer could quote). A line wrapped by the layout stays joined, so elements,
 chunks and what is searched stay as they were (whitespace aside); the answer side reads lines.
 
 Chinese is not wrapped by hand: a line break next to Chinese text (a line ending in a Chinese character or
@@ -29,6 +31,10 @@ _ITEM = re.compile(r"^(?:[-*•·]\s|\d{1,2}[.)、．]\s*\S|[一二三四五六�
 # a heading ends no sentence and holds no "key: value" pair
 _ENDS_SENTENCE = re.compile(r"[.!?;:,。！？；：，、…]$")
 _KEY_VALUE = re.compile(r"[:：]\s*\S")
+# a line of a "key: value" list ("周六、周日：10:00—16:00", "Spring break: Monday 31 March to Friday 11 April
+# 2025", "ATM outside the United States: $5.00 per withdrawal"): group 1 the key, group 2 what follows it.
+# Such lines in a row are a list, each an item (rag.text reads them as table rows in all but form)
+KEY_VALUE = re.compile(r"^\s*(?:[-*•]\s*)?([^\s:：|。，.!?]{1,20}(?=：)|[A-Z][\w ,'/&()-]{0,59}(?=:\s))[:：]\s*(.*)$")
 # how far past the last element an element's words are looked for: unstructured's elements come in
 # source order, close together; bounded so a text it changed cannot make every search scan the file
 _WINDOW = 4
@@ -79,8 +85,14 @@ def _rejoin(text: str, span: str) -> str:
     and no Chinese was joined to Chinese by a space."""
     lines = [line for line in (" ".join(raw.split()) for raw in span.splitlines()) if line]
     wrapped = _wrapped_block(lines)
-    breaks = [_heading_like(prev) or bool(_ITEM.match(line)) or (not wrapped and _chinese_edge(prev, line))
-              for prev, line in zip(lines, lines[1:])]
+    pairs = [bool(KEY_VALUE.match(line)) for line in lines]
+    # a "key: value" line opening a list of them, or in one (the line before or after it is one too)
+    listed = [pair and ((i > 0 and pairs[i - 1]) or (i + 1 < len(lines) and pairs[i + 1])) for i, pair in enumerate(pairs)]
+    # ... and the line after the list's last item, when it opens a sentence of its own (a capital letter)
+    ends = [listed[i - 1] and not pairs[i] and line[:1].isupper() for i, line in enumerate(lines) if i]
+    breaks = [_heading_like(prev) or bool(_ITEM.match(line))
+              or (not wrapped and (_chinese_edge(prev, line) or listed[i] or ends[i - 1]))
+              for i, (prev, line) in enumerate(zip(lines, lines[1:]), 1)]
     glued = [not kept and _cjk_end(prev) and _cjk_start(line)
              for prev, line, kept in zip(lines, lines[1:], breaks)]
     if not any(breaks) and not any(glued):

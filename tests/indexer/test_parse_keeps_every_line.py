@@ -142,3 +142,21 @@ def test_each_unpunctuated_line_stays_its_own_line(tmp_path: Path, suffix: str) 
                    for line in c.text.splitlines()]
     for bullet in BULLETS:
         assert bullet in chunk_lines, (bullet, chunk_lines)
+
+
+def test_key_value_lines_in_english_text_stay_lines(tmp_path: Path) -> None:
+    """A calendar's "Holiday: date" lines were joined by the text parser into one 500-character sentence
+    that no answer could quote ("when is spring break" was refused); the line after the list stays apart."""
+    lines = ["Labour Day: Monday 2 September 2024", "Winter break: Monday 16 December 2024 to Friday 3 January 2025",
+             "Spring break: Monday 31 March to Friday 11 April 2025", "F: below 50% (fail)"]
+    path = tmp_path / "calendar.txt"
+    path.write_text("HOLIDAYS\n\nThe school is closed on these days.\n" + "\n".join(lines)
+                    + "\nThe calendar may change.\n", encoding="utf-8")
+    element_lines = [line for e in parse_file(path) for line in e.text.splitlines()]
+    for line in [*lines, "The calendar may change."]:
+        assert line in element_lines, (line, element_lines)
+    # a paragraph wrapped by hand, with a colon inside a line, stays one paragraph
+    prose = tmp_path / "prose.txt"
+    prose.write_text("Refunds\n\nIf you cancel within 14 days we refund the whole fee. Note: after that\n"
+                     "date only half of it is refunded, and only by the original payment method.\n", encoding="utf-8")
+    assert any("Note: after that date only half" in c.text for c in chunk_elements("d", parse_file(prose), ChunkSettings()))
