@@ -24,6 +24,7 @@ from indexer.parse.html_doctype import drop_internal_subset
 from indexer.parse.limits import ParseLimits
 from indexer.parse.line_breaks import html_source_text, keep_line_breaks
 from indexer.parse.long_lines import bound_lines
+from indexer.parse.markdown_source import drop_front_matter, nest_lists
 from indexer.parse.offline_nlp import ensure_offline_nlp
 from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
 from indexer.parse.table_spans import html_table_rows
@@ -65,7 +66,8 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         # numbered in both (a procedure's steps keep their order: indexer.parse.ordered_lists)
         from unstructured.partition.html import partition_html
         text = read_text(path)
-        html = (markdown_html(bound_lines(text)) if suffix in (".md", ".markdown")
+        html = (markdown_html(bound_lines(nest_lists(drop_front_matter(text))))  # indexer.parse.markdown_source
+                if suffix in (".md", ".markdown")
                 else number_ordered_lists(drop_internal_subset(text)))  # indexer.parse.html_doctype
         check_depth(html, path)
         raw = partition_html(text=html, languages=_NO_LANGUAGE_DETECTION)
