@@ -98,7 +98,9 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
             ticket.immediate = {**hit, "cached": True}
             return ticket
         svc.metrics.cache.labels("miss").inc()
-    ticket.slot = await svc.gate.enter()
+    # a quoted answer (the default) waits only behind other quotes, never behind a model writing
+    quoted = ticket.pipe.extracts(ticket.question)
+    ticket.slot = await (svc.quote_gate if quoted else svc.gate).enter()
     return ticket
 
 

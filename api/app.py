@@ -5,6 +5,7 @@ admitting answers, waits for those in progress, lets the index worker finish its
 it queued for the next start) and closes the stores."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 from contextlib import asynccontextmanager
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
         log.info("ready: %d knowledge bases under %s", len(service.manager.names()), service.home,
                  extra={"event": "ready"})
         yield
-        await service.gate.drain(timeout=30)
+        await asyncio.gather(service.gate.drain(timeout=30), service.quote_gate.drain(timeout=30))
         await run_in_threadpool(service.close)
         log.info("stopped", extra={"event": "stopped"})
 

@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     # generation backpressure
     gen_workers: int = Field(1, ge=1, description="answers generated at the same time")
     gen_queue: int = Field(8, ge=0, description="answers waiting for a worker; more get 503")
+    # a quote takes ~20-60 ms of CPU: 4 at once keep 2 cores busy, 64 waiting is about a second's work
+    quote_workers: int = Field(4, ge=1, description="quoted answers (no model writing) worked on at the same time")
+    quote_queue: int = Field(64, ge=0, description="quoted answers waiting for a worker; more get 503")
     retry_after_s: int = Field(5, ge=1, description="Retry-After sent with 503 when the queue is full")
     # shared state (cluster mode); unset: everything under RAG_HOME (the embedded default)
     database_url: str | None = Field(None, description="PostgreSQL URL for keys, jobs and uploads (env "

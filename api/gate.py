@@ -1,4 +1,8 @@
-"""Backpressure for answer generation: a fixed number of workers and a bounded waiting line.
+"""Backpressure for answers: a fixed number of workers and a bounded waiting line.
+
+Two gates (api.service): one for answers a model writes (one worker by default: generation takes the
+cores), one for quoted answers (several workers: a quote takes tens of milliseconds, and waiting behind
+a model's answer made them 503 under load).
 
 `enter()` admits a request or raises 503 (with Retry-After) when every worker is busy and the
 line is full; nothing piles up unbounded. The slot is held until `release()`: for a streamed
@@ -6,14 +10,28 @@ answer that is when the stream ends or the client goes away, whichever comes fir
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from typing import Any
 
 from api.errors import ApiError
 from api.metrics import Metrics
 
 
+@dataclass(frozen=True)
+class GateMeters:
+    """What a gate reports: answers waiting, answers being worked on, answers refused (queue full)."""
+
+    queue_depth: Any
+    active: Any
+    rejected: Any
+
+
 class GenerationGate:
-    def __init__(self, workers: int, queue: int, retry_after_s: int, metrics: Metrics):
-        self.workers, self.queue, self.retry_after_s, self.metrics = workers, queue, retry_after_s, metrics
+    def __init__(self, workers: int, queue: int, retry_after_s: int, metrics: Metrics | GateMeters,
+                 what: str = "answer"):
+        self.workers, self.queue, self.retry_after_s, self.what = workers, queue, retry_after_s, what
+        self.metrics = metrics if isinstance(metrics, GateMeters) else GateMeters(
+            metrics.queue_depth, metrics.active, metrics.rejected)
         self._sem: asyncio.Semaphore | None = None
         self.waiting = 0
         self.active = 0
@@ -30,7 +48,7 @@ class GenerationGate:
                            {"Retry-After": str(self.retry_after_s)})
         if self.active + self.waiting >= self.workers + self.queue:
             self.metrics.rejected.inc()
-            raise ApiError(503, "busy", f"all {self.workers} answer workers are busy and {self.queue} questions "
+            raise ApiError(503, "busy", f"all {self.workers} {self.what} workers are busy and {self.queue} questions "
                            "are waiting; retry after a few seconds", {"Retry-After": str(self.retry_after_s)})
         self.waiting += 1
         self.metrics.queue_depth.set(self.waiting)

@@ -22,6 +22,10 @@ class Metrics:
         self.active = Gauge("rag_generation_active", "answers being generated now", registry=r)
         self.rejected = Counter("rag_generation_rejected_total", "answers refused because the queue was full",
                                 registry=r)
+        self.quote_queue_depth = Gauge("rag_quote_queue_depth", "quoted answers waiting for a worker", registry=r)
+        self.quote_active = Gauge("rag_quote_active", "quoted answers being worked on now", registry=r)
+        self.quote_rejected = Counter("rag_quote_rejected_total", "quoted answers refused because the queue was "
+                                      "full", registry=r)
         self.cache = Counter("rag_answer_cache_total", "answer cache lookups", ["result"], registry=r)
         self.cache_errors = Gauge("rag_answer_cache_backend_errors", "answer cache backend errors so far "
                                   "(Redis unreachable: answers go on without cache)", registry=r)

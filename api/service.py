@@ -13,7 +13,7 @@ from api.auth import KeyStore
 from api.config import ServiceSettings
 from api.experiments import Arm, Experiment, ExperimentStore, apply_overrides
 from api.feedback import FeedbackStore
-from api.gate import GenerationGate
+from api.gate import GateMeters, GenerationGate
 from api.jobs.factory import make_queue
 from api.jobs.indexing import index_upload
 from api.jobs.runner import FileOutcome, JobRunner
@@ -67,6 +67,10 @@ class Service:
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=svc.indexing,
                                 claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
         self.gate = GenerationGate(svc.gen_workers, svc.gen_queue, svc.retry_after_s, self.metrics)
+        m = self.metrics
+        self.quote_gate = GenerationGate(svc.quote_workers, svc.quote_queue, svc.retry_after_s,
+                                         GateMeters(m.quote_queue_depth, m.quote_active, m.quote_rejected),
+                                         what="quoted-answer")
         self.limiter = make_limiter(svc)
         self.generator = make_generator(settings.generation)
         self.reranker = make_reranker(settings.rerank)

@@ -163,13 +163,20 @@ def test_backpressure_503_and_disconnect_frees_the_slot(env):
         burst.append(srv.client(env["key"]).post("/v1/kbs/bank/query",
                                                  json={"question": f"How do I lock a card, case {i}?"}))
 
+    quoted: list[httpx.Response] = []
+
+    def ask_quoted(i):  # Chinese: quoted (the model writes English only here), never behind the model
+        quoted.append(srv.client(env["key"]).post("/v1/kbs/bank/query", json={"question": f"银行卡丢了怎么挂失？{i}"}))
+
     asking = [threading.Thread(target=ask, args=(i,)) for i in range(3, 7)]
+    asking += [threading.Thread(target=ask_quoted, args=(i,)) for i in range(3)]
     for t in asking:
         t.start()
     for t in asking:
         t.join(240)
     busy = [r for r in burst if r.status_code == 503]
     assert len(burst) == 4 and {r.status_code for r in burst} <= {200, 503}
+    assert [r.status_code for r in quoted] == [200, 200, 200], [r.text for r in quoted]
     assert busy and all(int(r.headers["retry-after"]) >= 1 for r in busy)
     assert metric(srv, "rag_generation_rejected_total") >= len(busy)
     for t in threads:
