@@ -27,6 +27,7 @@ from indexer.parse.long_lines import bound_lines
 from indexer.parse.markdown_source import drop_front_matter, nest_lists
 from indexer.parse.offline_nlp import ensure_offline_nlp
 from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
+from indexer.parse.pptx_notes import slide_notes, with_notes
 from indexer.parse.table_spans import html_table_rows
 from indexer.parse.tabular import table_elements
 from indexer.parse.xml_dtd import entity_refusal
@@ -89,8 +90,10 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         raw = _office(partition_pptx, path)
     else:
         raise ValueError(f"not an unstructured format: {suffix}")
-    return to_elements(raw, heuristic_titles=suffix in (".txt", ".text"),
-                       slides=suffix == ".pptx", source=text if suffix in (".txt", ".text") else None)
+    elements = to_elements(raw, heuristic_titles=suffix in (".txt", ".text"),
+                           slides=suffix == ".pptx", source=text if suffix in (".txt", ".text") else None)
+    # speaker notes after each slide's content (indexer.parse.pptx_notes)
+    return with_notes(elements, slide_notes(path)) if suffix == ".pptx" else elements
 
 
 def _keep_breaks(raw: list[Any], source: str) -> None:
