@@ -11,11 +11,12 @@ from __future__ import annotations
 
 # The HTML standard's bounds: colspan at most 1000, rowspan at most 65534 and never past the table's last
 # row (rowspan="0" runs to it), so a hostile "rowspan=65534" costs no more than the rows that exist.
-_MAX_COLSPAN = 1000
-_MAX_ROWSPAN = 65534
+MAX_COLSPAN = 1000
+MAX_ROWSPAN = 65534
 
 
-def _span(value: str | None, default: int, most: int) -> int:
+def span(value: str | None, default: int, most: int) -> int:
+    """A rowspan/colspan attribute as a number between 0 and `most`; `default` where it is not a number."""
     try:
         n = int((value or "").strip())
     except ValueError:
@@ -42,8 +43,8 @@ def html_table_rows(html: str) -> list[list[str]]:
             while col in grid[r]:
                 col += 1
             text = cell.text_content()
-            rowspan = _span(cell.get("rowspan"), 1, _MAX_ROWSPAN) or len(trs) - r
-            colspan = max(_span(cell.get("colspan"), 1, _MAX_COLSPAN), 1)
+            rowspan = span(cell.get("rowspan"), 1, MAX_ROWSPAN) or len(trs) - r
+            colspan = max(span(cell.get("colspan"), 1, MAX_COLSPAN), 1)
             for dr in range(min(rowspan, len(trs) - r)):
                 for dc in range(colspan):
                     grid[r + dr].setdefault(col + dc, (text, dc == 0))

@@ -21,6 +21,7 @@ from indexer.parse.errors import ParseError
 from indexer.parse.extension import file_extension
 from indexer.parse.html_depth import check_depth
 from indexer.parse.html_doctype import drop_internal_subset
+from indexer.parse.html_rewrite import rewrite_html
 from indexer.parse.limits import ParseLimits
 from indexer.parse.line_breaks import html_source_text, keep_line_breaks
 from indexer.parse.long_lines import bound_lines
@@ -71,6 +72,8 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
                 if suffix in (".md", ".markdown")
                 else number_ordered_lists(drop_internal_subset(text)))  # indexer.parse.html_doctype
         check_depth(html, path)
+        if suffix in (".html", ".htm"):
+            html = rewrite_html(html)  # merged table cells spread (indexer.parse.html_rewrite)
         raw = partition_html(text=html, languages=_NO_LANGUAGE_DETECTION)
         _keep_breaks(raw, html_source_text(html))  # soft line breaks in Chinese (indexer.parse.line_breaks)
     elif suffix in (".txt", ".text"):

@@ -1,0 +1,56 @@
+"""HTML tables as a browser lays them out: merged cells (rowspan/colspan) in every row and column they cover."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from indexer.parse.dispatch import parse_file
+
+
+def _tables(tmp_path: Path, body: str, name: str = "page.html") -> list[str]:
+    path = tmp_path / name
+    path.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{body}</body></html>",
+                    encoding="utf-8")
+    return [e.text for e in parse_file(path) if e.kind == "table"]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("<h1>Visiting hours</h1><table border=1><tr><th>Ward</th><th>Hours</th></tr>"
+     "<tr><td rowspan=2>Maternity</td><td>10:00-12:00</td></tr><tr><td>16:00-18:00</td></tr></table>",
+     "Ward | Hours\nMaternity | 10:00-12:00\nMaternity | 16:00-18:00"),
+    ("<h1>探视时间</h1><table border=1><tr><th>病区</th><th>时间</th></tr>"
+     "<tr><td rowspan='2'>产科</td><td>10:00-12:00</td></tr><tr><td>16:00-18:00</td></tr></table>",
+     "病区 | 时间\n产科 | 10:00-12:00\n产科 | 16:00-18:00"),
+    # merged across columns: in each; rowspan=0 runs to the table's end
+    ("<table><tr><th>科室</th><th>上午</th><th>下午</th></tr><tr><td rowspan=0>内科</td>"
+     "<td colspan=2>8:00-17:00</td></tr><tr><td>8:00-12:00</td><td>停诊</td></tr></table>",
+     "科室 | 上午 | 下午\n内科 | 8:00-17:00 | 8:00-17:00\n内科 | 8:00-12:00 | 停诊"),
+])
+def test_merged_cells_are_in_every_row_and_column(tmp_path: Path, body: str, expected: str) -> None:
+    assert _tables(tmp_path, body) == [expected]
+
+
+def test_a_cell_across_the_whole_row_is_said_once(tmp_path: Path) -> None:
+    body = ("<table><tr><th>Item</th><th>Price</th></tr><tr><td colspan=2>Outpatient</td></tr>"
+            "<tr><td>Registration</td><td>$5</td></tr></table>")
+    text = _tables(tmp_path, body)[0]
+    assert text.count("Outpatient") == 1
+    assert "Registration | $5" in text
+
+
+def test_a_nested_table_keeps_its_own_rows(tmp_path: Path) -> None:
+    body = ("<table><tr><th>Ward</th><th>Hours</th></tr><tr><td rowspan=2>ICU</td><td>"
+            "<table><tr><td>A</td><td>B</td></tr></table></td></tr><tr><td>16:00</td></tr></table>")
+    assert "ICU | 16:00" in "\n".join(_tables(tmp_path, body))
+
+
+def test_hostile_spans_are_bounded(tmp_path: Path) -> None:
+    rows = "".join(f"<tr><td>r{i}</td></tr>" for i in range(200))
+    body = f"<table><tr><td rowspan=65534 colspan=100000>x</td></tr>{rows}</table>" * 3
+    start = time.monotonic()
+    tables = _tables(tmp_path, body)
+    assert time.monotonic() - start < 20
+    assert tables  # parsed, not exploded: past the budget a table is read as before
+    assert sum(map(len, tables)) < 100_000  # spread, these would be 600,000 cells
