@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from indexer.parse import docx_numbering
+from indexer.parse import docx_numbering, pptx_bullets
 from indexer.parse.docx_view import docx_as_read
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
@@ -90,6 +90,7 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         raw = _office(partition_docx, path, docx_as_read(path))  # as Word shows it (indexer.parse.docx_view)
     elif suffix == ".pptx":
         from unstructured.partition.pptx import partition_pptx
+        pptx_bullets.install()  # sub-bullets under their parent (indexer.parse.pptx_bullets)
         raw = _office(partition_pptx, path)
     else:
         raise ValueError(f"not an unstructured format: {suffix}")

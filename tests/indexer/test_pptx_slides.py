@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from pptx import Presentation
+from pptx.util import Inches
 
 from indexer.parse.dispatch import parse_file
 
@@ -55,3 +56,43 @@ def test_slide_without_notes_gets_none(tmp_path: Path) -> None:
     slide.notes_slide.notes_text_frame.text = "  "
     prs.save(str(tmp_path / "a.pptx"))
     assert [e.text for e in parse_file(tmp_path / "a.pptx")] == ["Agenda", "Welcome"]
+
+
+_BULLETS = {
+    "en": ("Orientation", [("Registration", 0), ("September 1 at 8 am", 1), ("Gate 2", 2),
+                           ("Bring your admission letter", 1), ("Dormitories", 0), ("Assigned by class", 1)],
+           ["Registration\n- September 1 at 8 am\n  - Gate 2\n- Bring your admission letter",
+            "Dormitories\n- Assigned by class"]),
+    "zh": ("新生入学指南", [("报到时间", 0), ("9月1日上午8点", 1), ("二号门", 2), ("携带录取通知书", 1),
+                      ("宿舍分配", 0), ("按班级分配", 1)],
+           ["报到时间\n- 9月1日上午8点\n  - 二号门\n- 携带录取通知书", "宿舍分配\n- 按班级分配"]),
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_sub_bullets_stay_under_their_parent(tmp_path: Path, lang: str) -> None:
+    title, paragraphs, expected = _BULLETS[lang]
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[1])
+    slide.shapes.title.text = title
+    frame = slide.placeholders[1].text_frame
+    frame.text = paragraphs[0][0]
+    for text, level in paragraphs[1:]:
+        paragraph = frame.add_paragraph()
+        paragraph.text, paragraph.level = text, level
+    prs.save(str(tmp_path / "deck.pptx"))
+    elements = parse_file(tmp_path / "deck.pptx")
+    assert [(e.text, e.kind) for e in elements] == [(title, "title")] + [(t, "list") for t in expected]
+    assert {e.section for e in elements} == {title}
+
+
+def test_text_boxes_at_one_level_are_read_as_before(tmp_path: Path) -> None:
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[5])
+    slide.shapes.title.text = "Process"
+    for i, step in enumerate(["Apply online before May", "Interview in June"]):
+        box = slide.shapes.add_textbox(Inches(1 + 3 * i), Inches(3), Inches(2), Inches(1))
+        box.text_frame.text = step
+    prs.save(str(tmp_path / "flat.pptx"))
+    assert [(e.text, e.kind) for e in parse_file(tmp_path / "flat.pptx")] == [
+        ("Process", "title"), ("Apply online before May", "text"), ("Interview in June", "text")]
