@@ -16,6 +16,7 @@ from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
 from indexer.parse.extension import file_extension
 from indexer.parse.limits import ParseLimits
+from indexer.parse.sheet_blocks import sheet_blocks
 from indexer.parse.sheet_view import read_sheet_view
 from indexer.parse.xml_dtd import entity_refusal
 from indexer.parse.zipcheck import check_zip
@@ -134,7 +135,8 @@ def parse_xlsx(path: Path, limits: ParseLimits | None = None) -> list[Element]:
                 sheet.reset_dimensions()
             rows = [[clean_cell(cell.value, getattr(cell, "number_format", None)) for cell in row]
                     for row in sheet.iter_rows()]
-            elements.extend(table_elements(shown_cells(rows, path, sheet), sheet.title, notes_as_text=True))
+            for block in sheet_blocks(shown_cells(rows, path, sheet)):  # indexer.parse.sheet_blocks
+                elements.extend(table_elements(block, sheet.title, notes_as_text=True))
         if not any(e.text.strip() for e in elements) and hidden:
             raise ParseError(f"{path.name} shows no text: what it holds is on hidden sheets "
                              f"({', '.join(hidden)}), which are not indexed. Unhide the sheets in Excel "
