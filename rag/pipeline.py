@@ -28,6 +28,7 @@ from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite_semantic import CrossLingualSupport, SentenceVectors, cross_lingual_threshold
 from rag.answering.extract import fallback_answer, holds_none_of, named_row, row_answer
 from rag.answering.markers import MARKER
+from rag.answering.prohibitions import name_prohibitions
 from rag.answering.quoting import cite_sentence
 from rag.answering.refusal import evidence, keyword_found, refusal_message, stored_thresholds
 from rag.answering.table_rows import named_row_words
@@ -278,7 +279,7 @@ class Pipeline:
             # a quote's facts are its passage's own: only its citations are checked (the facts check, reading a
             # table row as "header: cell", took "收费标准：…；备注：…免收" for a contradiction and emptied the answer)
             quoted = cite(text, hits, self.settings.generation.cite_min_overlap, contest=False, facts=False)
-            text, citations, refused = quoted.answer, quoted.citations, False
+            text, citations, refused = name_prohibitions(quoted.answer, quoted.citations), quoted.citations, False
             if not text.strip():  # never an empty answer
                 text, citations, refused = refusal_message(question), [], True
         end = time.perf_counter()

@@ -33,6 +33,28 @@ LIBRARY_ZH = """# 图书馆借阅规定
 """
 
 
+RULES_ZH = """# 学生行为规范
+
+## 一、基本要求
+
+学生应按时到校，穿着校服，佩戴校徽。
+
+## 二、严禁行为
+
+- 吸烟、饮酒；
+- 携带管制刀具等危险物品；
+- 骑电动车上学(学生可以骑自行车,须到德育处办理停车证)。
+"""
+
+RULES = """# Ward rules
+
+## Not allowed on the wards
+
+- Fresh flowers and potted plants, because of the risk of infection.
+- Visitors under 12 years of age, except with the ward manager's permission.
+"""
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, ens):
     from indexer.config import IndexerSettings
@@ -45,6 +67,8 @@ def pipeline(tmp_path_factory, ens):
     (root / "docs").mkdir()
     (root / "docs" / "library.md").write_text(LIBRARY, encoding="utf-8")
     (root / "docs" / "图书馆.md").write_text(LIBRARY_ZH, encoding="utf-8")
+    (root / "docs" / "行为规范.md").write_text(RULES_ZH, encoding="utf-8")
+    (root / "docs" / "ward-rules.md").write_text(RULES, encoding="utf-8")
     home = root / "home"
     manager = KBManager(IndexerSettings(home=home, embed_model="e5+minilm"), encoders={"e5+minilm": ens})
     settings = Settings.load(indexer={"home": home}, answer={"mode": "extract"})
@@ -118,3 +142,17 @@ def test_a_refusal_for_passages_sharing_no_word_with_the_question_says_so(pipeli
     hits = pipeline.retriever.run("How many books can a student borrow?", 4)
     ans = list(pipeline._extract("口腔科在几楼？", hits, time.perf_counter(), {}))[-1]
     assert ans.refused and ans.fallback_reason == NO_SHARED_WORDS
+
+
+@pytest.mark.parametrize("question, heading, item", [
+    ("可以骑电动车上学吗？", "严禁行为：", "骑电动车上学"),
+    ("Can I bring fresh flowers for my mum?", "Not allowed on the wards: ", "Fresh flowers and potted plants"),
+])
+def test_an_item_of_a_list_of_prohibitions_is_quoted_with_its_heading(pipeline, question, heading, item):
+    """Quoted alone, "骑电动车上学(学生可以骑自行车…)" read as a yes: the heading forbidding it comes with it."""
+    ans = pipeline.ask(question)
+    assert not ans.refused and item in ans.answer, ans.answer
+    assert heading + item in ans.answer, ans.answer
+    # a sentence under an ordinary heading is quoted as it is
+    plain = pipeline.ask("学生要穿校服吗？")
+    assert "校服" in plain.answer and "基本要求" not in plain.answer, plain.answer
