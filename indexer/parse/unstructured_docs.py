@@ -19,6 +19,7 @@ from indexer.parse.docx_view import docx_as_read
 from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
 from indexer.parse.extension import file_extension
+from indexer.parse.html_boilerplate import trailing_licence_lines
 from indexer.parse.html_depth import check_depth
 from indexer.parse.html_doctype import drop_internal_subset
 from indexer.parse.html_rewrite import rewrite_html
@@ -73,8 +74,10 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
                 else number_ordered_lists(drop_internal_subset(text)))  # indexer.parse.html_doctype
         check_depth(html, path)
         if suffix in (".html", ".htm"):
-            html = rewrite_html(html)  # merged table cells spread (indexer.parse.html_rewrite)
+            html = rewrite_html(html)  # page chrome dropped, merged table cells spread (indexer.parse.html_rewrite)
         raw = partition_html(text=html, languages=_NO_LANGUAGE_DETECTION)
+        if suffix in (".html", ".htm"):  # copyright and ICP licence lines at the page's end
+            raw = raw[:len(raw) - trailing_licence_lines([getattr(e, "text", "") or "" for e in raw])]
         _keep_breaks(raw, html_source_text(html))  # soft line breaks in Chinese (indexer.parse.line_breaks)
     elif suffix in (".txt", ".text"):
         from unstructured.cleaners.core import auto_paragraph_grouper
