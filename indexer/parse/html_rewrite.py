@@ -1,18 +1,21 @@
 """An HTML page put in the shape unstructured reads as a browser shows it, before it is partitioned.
 
 Each step works on one lxml tree of the page and says whether it changed it: menus, cookie banners and
-footers built from plain <div>s left out (indexer.parse.html_boilerplate), merged table cells spread
+footers built from plain <div>s left out (indexer.parse.html_boilerplate), tables that lay the page out
+read as the blocks they hold (indexer.parse.html_layout_tables), merged table cells spread
 (indexer.parse.html_spans). A page no step changes is passed on as it came, character for character; one
 that changed is serialized again by lxml (the same parser, libxml2's, that unstructured reads it with).
 """
 from __future__ import annotations
 
 from indexer.parse.html_boilerplate import drop_boilerplate
+from indexer.parse.html_layout_tables import unwrap_layout_tables
 from indexer.parse.html_spans import spread_spans
 
 
 def rewrite_html(html: str) -> str:
-    """`html` without its page chrome, its merged table cells spread; unchanged where there is nothing to do."""
+    """`html` without its page chrome, its layout tables unwrapped, its merged table cells spread; as it
+    came where there is nothing to do."""
     from lxml import etree
     from lxml import html as lxml_html
 
@@ -20,7 +23,7 @@ def rewrite_html(html: str) -> str:
         root = lxml_html.document_fromstring(html)
     except (etree.LxmlError, ValueError):  # empty, or an XML declaration in a str: read as before
         return html
-    if not any([step(root) for step in (drop_boilerplate, spread_spans)]):  # each step runs
+    if not any([step(root) for step in (drop_boilerplate, unwrap_layout_tables, spread_spans)]):  # each step runs
         return html
     doctype = root.getroottree().docinfo.doctype
     return lxml_html.tostring(root, encoding="unicode", method="html", doctype=doctype or None)

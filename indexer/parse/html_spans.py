@@ -27,7 +27,7 @@ def spread_spans(root: Any) -> bool:
     budget = MAX_ADDED_CELLS
     changed = False
     for table in list(root.iter("table")):
-        rows = [tr for tr in table.iter("tr") if _owner(tr) is table]
+        rows = [tr for tr in table.iter("tr") if owner_table(tr) is table]
         if not any(cell.get("rowspan") is not None or cell.get("colspan") is not None
                    for tr in rows for cell in tr if cell.tag in _CELLS):
             continue
@@ -41,12 +41,13 @@ def spread_spans(root: Any) -> bool:
     return changed
 
 
-def _owner(tr: Any) -> Any:
-    """The table a row belongs to (the nearest one above it: rows of nested tables are theirs)."""
-    parent = tr.getparent()
-    while parent is not None and parent.tag != "table":
+def owner_table(el: Any, stop: Any = None) -> Any:
+    """The table `el` belongs to (the nearest one above it: rows of nested tables are theirs); None when
+    there is none below `stop`."""
+    parent = el.getparent()
+    while parent is not None and parent is not stop and parent.tag != "table":
         parent = parent.getparent()
-    return parent
+    return None if parent is stop else parent
 
 
 # per row: column -> (the cell, whether it starts at this row and column)

@@ -54,3 +54,47 @@ def test_hostile_spans_are_bounded(tmp_path: Path) -> None:
     assert time.monotonic() - start < 20
     assert tables  # parsed, not exploded: past the budget a table is read as before
     assert sum(map(len, tables)) < 100_000  # spread, these would be 600,000 cells
+
+
+def _elements(tmp_path: Path, body: str, name: str = "page.html") -> list[tuple[str, str, str]]:
+    path = tmp_path / name
+    path.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{body}</body></html>",
+                    encoding="utf-8")
+    return [(e.kind, e.section, e.text) for e in parse_file(path)]
+
+
+def test_a_layout_table_reads_as_its_headings_and_paragraphs(tmp_path: Path) -> None:
+    body = ("<h1>Visiting hours</h1><table width='100%'><tr><td width='200'><h2>Parking</h2>"
+            "<p>Parking costs $2 per hour.</p></td><td><h2>Cafeteria</h2><p>The cafeteria opens at 7:00.</p>"
+            "</td></tr></table>")
+    elements = _elements(tmp_path, body)
+    assert ("title", "Visiting hours > Parking", "Parking") in elements
+    assert ("text", "Visiting hours > Parking", "Parking costs $2 per hour.") in elements
+    assert ("text", "Visiting hours > Cafeteria", "The cafeteria opens at 7:00.") in elements
+    assert not [e for e in elements if e[0] == "table"]
+
+
+def test_a_chinese_layout_table_and_the_data_table_inside_it(tmp_path: Path) -> None:
+    body = ("<table role='presentation'><tr><td><h1>门诊指南</h1><p>门诊时间为周一至周五8:00-17:00。</p>"
+            "<table border=1><tr><th>科室</th><th>楼层</th></tr><tr><td>内科</td><td>2楼</td></tr></table>"
+            "</td></tr></table>")
+    elements = _elements(tmp_path, body)
+    assert ("title", "门诊指南", "门诊指南") in elements
+    assert ("text", "门诊指南", "门诊时间为周一至周五8:00-17:00。") in elements
+    assert ("table", "门诊指南", "科室 | 楼层\n内科 | 2楼") in elements
+
+
+def test_a_single_column_text_box_is_unwrapped(tmp_path: Path) -> None:
+    long = "本院实行预约挂号制度，患者可通过微信公众号、自助机或人工窗口预约，" * 8  # over 200 characters
+    body = f"<table><tr><td><p>{long}</p></td></tr><tr><td><p>咨询电话：010-1234</p></td></tr></table>"
+    assert [k for k, _, _ in _elements(tmp_path, body)] == ["text", "text"]
+
+
+@pytest.mark.parametrize("body", [
+    # data tables, with <p> in every cell as Word writes them, a header row, or values only
+    "<table><tr><td><p>Item</p></td><td><p>Price</p></td></tr><tr><td><p>X-ray</p></td><td><p>$40</p></td></tr></table>",
+    "<table><tr><th><h3>科室</h3></th><th>楼层</th></tr><tr><td>内科</td><td>2楼</td></tr></table>",
+    "<table><tr><td>Registration</td><td>$5</td><td>Mon-Fri</td></tr></table>",
+])
+def test_data_tables_stay_tables(tmp_path: Path, body: str) -> None:
+    assert [k for k, _, _ in _elements(tmp_path, body)] == ["table"]
