@@ -15,6 +15,8 @@ and what got indexed differed:
 * headings named in another language or given by outline level alone were body text: a paragraph style
   named "标题 1" (Chinese Word and WPS) or "标题" is renamed "heading 1" / "Title"; a style or paragraph
   with an outline level 1-9 (`w:outlineLvl` 0-8) and no heading style gets a "heading N" style.
+* a table nested in a table cell was joined into one run of words ("Monday 18:00-22:00 Tuesday
+  18:00-21:00"): its rows become "; "-separated lines of the cell (indexer.parse.docx_nested_tables).
 * footnotes and endnotes were lost: a footnote's text becomes a paragraph "[1] ..." after the block that
   cites it, endnotes such paragraphs at the end, numbered in the order they are cited.
 
@@ -31,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+
+from indexer.parse.docx_nested_tables import flatten_nested_tables, has_nested_table
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
@@ -61,7 +65,8 @@ def docx_as_read(path: Path) -> io.BytesIO | None:
             names = set(archive.namelist())
             document = archive.read(_DOCUMENT)
             styles = archive.read(_STYLES) if _STYLES in names else b""
-            if not any(m in document for m in _MARKERS) and "标题".encode() not in styles:
+            if (not any(m in document for m in _MARKERS) and "标题".encode() not in styles
+                    and not has_nested_table(document)):
                 return None
             notes = {kind: archive.read(name) for kind, name in _NOTES.items() if name in names}
             new_document, new_styles = _rewrite(document, styles, notes)
@@ -89,6 +94,7 @@ def _rewrite(document: bytes, styles: bytes, notes: dict[str, bytes]) -> tuple[b
     _drop_table_of_contents(root)
     _unwrap_wrappers(root)
     _lift_text_boxes(root)
+    flatten_nested_tables(body)
     _place_notes(body, notes)
     new_styles = None
     if styles:
