@@ -20,8 +20,11 @@ def rewrite_html(html: str) -> str:
     from lxml import html as lxml_html
 
     try:
-        root = lxml_html.document_fromstring(html)
-    except (etree.LxmlError, ValueError):  # empty, or an XML declaration in a str: read as before
+        # as bytes with the encoding named: lxml refuses a str that starts with an XML declaration
+        # (XHTML exports), and the declaration's own encoding is the file's, not this text's
+        root = lxml_html.document_fromstring(html.encode("utf-8", "replace"),
+                                             parser=lxml_html.HTMLParser(encoding="utf-8"))
+    except (etree.LxmlError, ValueError):  # nothing to parse (empty, only a comment): read as before
         return html
     if not any([step(root) for step in (drop_boilerplate, unwrap_layout_tables, spread_spans)]):  # each step runs
         return html

@@ -83,3 +83,18 @@ def test_whole_words_and_content_menus(tmp_path: Path) -> None:
     for content in ("Chicken soup", "Laundry is collected", "Sign the consent form", "Follow the blue line", "HK$12.40",
                     "Copyright of the recipes"):
         assert content in text, content
+
+
+def test_an_xhtml_export_in_gbk_is_cleaned_too(tmp_path: Path) -> None:
+    page = ('<?xml version="1.0" encoding="gbk"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
+            '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n<html xmlns="http://www.w3.org/1999/xhtml">'
+            '<head><meta http-equiv="Content-Type" content="text/html; charset=gbk" /></head><body>'
+            '<div id="topNav"><a href="/">首页</a> | <a href="/news">新闻中心</a></div>'
+            '<h1>缴费方式</h1><p>门诊费用可在各楼层收费窗口、自助机或通过微信支付缴纳。</p>'
+            '<div class="copyright">版权所有：瑞福医院 京ICP备12345678号</div></body></html>')
+    path = tmp_path / "pay.html"
+    path.write_bytes(page.encode("gbk"))
+    text = "\n".join(e.text for e in parse_file(path))
+    assert "门诊费用可在各楼层收费窗口、自助机或通过微信支付缴纳。" in text
+    assert "新闻中心" not in text
+    assert "ICP" not in text
