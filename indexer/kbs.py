@@ -159,8 +159,8 @@ class KBManager:
     REEMBED_DONE = "reembed_done"  # set in the shadow KB once every document is in
     _OWN_META = frozenset({"embed_model", "dim", "context_window", "created_ms", "generation", REEMBED_DONE,
                            "indexing_since"})  # indexer.ingest.RUN_MARK: a run of the KB, not of its copy
-    # the Milvus store's bookkeeping (row counter, index kind, analyzer, incarnation): never copied
-    _STORE_META = frozenset({"next_row", "dense_index", "incarnation", "bm25_analyzer"})
+    # the Milvus store's bookkeeping (row counter, index kind, analyzer, incarnation, a write under way): never copied
+    _STORE_META = frozenset({"next_row", "dense_index", "incarnation", "bm25_analyzer", "pending_write"})
 
     def reembed(self, name: str, embed_model: str, progress: bool = True, batch_docs: int = 32,
                 into: str | None = None) -> dict:

@@ -132,10 +132,6 @@ def is_in(field: str, values) -> str:
     return f"{field} in [{', '.join(quote(v) for v in values)}]"
 
 
-def int_in(field: str, values) -> str:
-    return f"{field} in [{', '.join(str(int(v)) for v in values)}]"
-
-
 def filter_expr(filters: Filters | None) -> str:
     """Any of the doc ids, any of the sources, all of the tags (indexer.types.Filters)."""
     if not filters:

@@ -7,10 +7,10 @@ Nothing of a KB is on local disk: chunks, documents, KB settings and the text-ha
 Reads ask for Strong consistency: a reader sees every write acknowledged before its request, so
 `refresh` has nothing to do. One writer per KB at a time (indexer.store.milvus.lock).
 
-Write order, for a crash at any point: replace_document inserts the new chunks, deletes the old ones,
-then writes the document row (its content hash last, so an interrupted update is redone by the next
-`rag index`); delete_document deletes the chunks before the document row. Row ids come from a
-counter in the meta collection, persisted before the rows that use it.
+A crash (kill -9) at any point of a document write leaves the document at its old or its new state,
+for readers at once: the write is recorded first and readers hide what it says is not the document
+(indexer.store.milvus.pending); the next writer to open the KB removes what the crash left. Row ids
+come from a counter in the meta collection, persisted before the rows that use it.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from pymilvus.exceptions import MilvusException
 
 from indexer.store.base import KBGoneError, KBLockedError, Scored
 from indexer.store.local.snapshot import IndexParams
+from indexer.store.milvus import pending as P
 from indexer.store.milvus import schema as S
 from indexer.store.milvus.lock import LockFactory, WriterLock, default_locks
 from indexer.types import Chunk, ChunkRecord, DocumentInfo, Filters
@@ -190,6 +191,8 @@ class MilvusStore:
             self._next_row = int(meta.get("next_row") or 0)
             self._generation = int(meta.get("generation") or 0)
             self._terms_written: set[str] = set()
+            if writable:
+                self._finish_pending()
         except BaseException:
             self.close()
             raise
@@ -328,10 +331,6 @@ class MilvusStore:
         meta = self._meta_many(["created_ms", "generation"])
         return int(meta.get("created_ms") or 0) + int(meta.get("generation") or 0)
 
-    def _bump(self) -> None:
-        self._generation += 1
-        self._set_meta_many({"generation": str(self._generation)})
-
     # ---- documents -----------------------------------------------------------------
     @staticmethod
     def _doc(r: dict) -> DocumentInfo:
@@ -339,17 +338,26 @@ class MilvusStore:
                             size=int(r["size"]), chunks=int(r["n_chunks"]), indexed_at=r["indexed_at"],
                             tags=dict(r.get("tags") or {}))
 
+    def _pending(self) -> P.PendingWrite | None:
+        """The document write under way (or left by a crash): readers hide what it says is not the document."""
+        return P.parse(self._meta_many([P.KEY]).get(P.KEY))
+
     def documents(self) -> list[DocumentInfo]:
-        docs = [self._doc(r) for r in self._query(self.names.docs, "", S.DOC_FIELDS)]
+        pending = self._pending()
+        docs = P.shown_documents([self._doc(r) for r in self._query(self.names.docs, "", S.DOC_FIELDS)], pending)
         return sorted(docs, key=lambda d: (d.source, d.doc_id))
 
     def document(self, doc_id: str) -> DocumentInfo | None:
+        pending = self._pending()
         rows = self.client.query(self.names.docs, filter=S.is_in("doc_id", [doc_id]), output_fields=S.DOC_FIELDS,
                                  limit=1)
-        return self._doc(rows[0]) if rows else None
+        stored = self._doc(rows[0]) if rows else None
+        return pending.shown(doc_id, stored) if pending else stored
 
     def documents_by_source(self, source: str) -> list[DocumentInfo]:
-        return [self._doc(r) for r in self._query(self.names.docs, S.is_in("source", [source]), S.DOC_FIELDS)]
+        pending = self._pending()
+        stored = [self._doc(r) for r in self._query(self.names.docs, S.is_in("source", [source]), S.DOC_FIELDS)]
+        return P.shown_documents(stored, pending, keep=lambda d: d.source == source)
 
     @staticmethod
     def _record(row: int, e: dict) -> ChunkRecord:
@@ -358,7 +366,8 @@ class MilvusStore:
                            None if page is None else int(page), dict(e.get("tags") or {}))
 
     def doc_chunks(self, doc_id: str) -> list[ChunkRecord]:
-        rows = self._query(self.names.chunks, S.is_in("doc_id", [doc_id]), S.CHUNK_FIELDS + ["ordinal"])
+        rows = self._query(self.names.chunks, P.visible(S.is_in("doc_id", [doc_id]), self._pending()),
+                           S.CHUNK_FIELDS + ["ordinal"])
         rows.sort(key=lambda r: r["ordinal"])
         return [self._record(r["row"], r) for r in rows]
 
@@ -384,21 +393,57 @@ class MilvusStore:
             rows.append({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": info.source, "ordinal": c.ordinal,
                          "text": c.text, "title": c.title, "page": c.page, "tags": info.tags, "text_hash": h,
                          "bm25_text": text, "vector": np.asarray(v, dtype=np.float32).tolist()})
-        old = [r["row"] for r in self._query(self.names.chunks, S.is_in("doc_id", [info.doc_id]), ["row"])]
         first = self._next_row
+        info = DocumentInfo(info.doc_id, info.source, info.content_hash, int(info.size), len(chunks),
+                            info.indexed_at, dict(info.tags))
+        writing = P.PendingWrite(info.doc_id, first, first + len(rows), switched=False)
+        switched = P.PendingWrite(info.doc_id, first, first + len(rows), switched=True, doc=info)
+        if len(switched.to_json().encode("utf-8")) > S.VARCHAR_MAX:
+            raise ValueError(f"document {info.doc_id}: its source and tags exceed Milvus's {S.VARCHAR_MAX}-byte "
+                             "limit; shorten them")
         self._next_row += len(rows)
-        self._set_meta_many({"next_row": str(self._next_row)})  # before the rows: a crash never reuses ids
+        # the counter before the rows (a crash never reuses ids), the record before the rows (readers hide them)
+        self._set_meta_many({"next_row": str(self._next_row), P.KEY: writing.to_json()})
         for i, r in enumerate(rows):
             r["row"] = first + i
         for i in range(0, len(rows), INSERT_BATCH):
             self.client.insert(self.names.chunks, rows[i:i + INSERT_BATCH])
-        for i in range(0, len(old), 4096):
-            self.client.delete(self.names.chunks, filter=S.int_in("row", old[i:i + 4096]))
         self._add_terms({t for toks in tokens for t in toks})
-        self.client.upsert(self.names.docs, [{
-            "doc_id": info.doc_id, "source": info.source, "content_hash": info.content_hash, "size": int(info.size),
-            "tags": info.tags, "indexed_at": info.indexed_at, "n_chunks": len(chunks), "_v": S.DUMMY_VECTOR}])
-        self._bump()
+        self._switch(switched)
+        self._finish(switched)
+
+    def _switch(self, pending: P.PendingWrite) -> None:
+        """One upsert makes the new version the document for every reader and bumps the generation."""
+        self._generation += 1
+        self._set_meta_many({P.KEY: pending.to_json(), "generation": str(self._generation)})
+
+    def _finish(self, pending: P.PendingWrite) -> None:
+        """Make the stored rows what `pending` shows readers, then drop the record (safe to run again)."""
+        if pending.switched:
+            self.client.delete(self.names.chunks, filter=pending.hidden())
+            doc = pending.doc
+            if doc is None:
+                self.client.delete(self.names.docs, filter=S.is_in("doc_id", [pending.doc_id]))
+            else:
+                self.client.upsert(self.names.docs, [{
+                    "doc_id": doc.doc_id, "source": doc.source, "content_hash": doc.content_hash,
+                    "size": int(doc.size), "tags": doc.tags, "indexed_at": doc.indexed_at, "n_chunks": doc.chunks,
+                    "_v": S.DUMMY_VECTOR}])
+        else:  # never switched: the new rows go, the old version stays the document
+            self.client.delete(self.names.chunks, filter=pending.hidden())
+        self.client.delete(self.names.meta, filter=S.is_in("key", [P.KEY]))
+
+    def _finish_pending(self) -> None:
+        """A writer opening the KB finishes the write a crash interrupted, as readers saw it."""
+        pending = self._pending()
+        if pending is None:
+            return
+        if self._next_row < pending.end_row:
+            self._next_row = pending.end_row
+            self._set_meta_many({"next_row": str(self._next_row)})
+        log.info("knowledge base %r: finishing the write of document %s that a crash interrupted (%s version kept)",
+                 self.kb, pending.doc_id, "new" if pending.switched else "old")
+        self._finish(pending)
 
     def _add_terms(self, terms: set[str]) -> None:
         new = sorted(t for t in terms - self._terms_written if len(t.encode("utf-8")) <= S.TERM_MAX)
@@ -413,9 +458,9 @@ class MilvusStore:
         had_chunks = bool(self.client.query(self.names.chunks, filter=where, output_fields=["row"], limit=1))
         if not (had_doc or had_chunks):
             return False
-        self.client.delete(self.names.chunks, filter=where)
-        self.client.delete(self.names.docs, filter=where)
-        self._bump()
+        gone = P.PendingWrite(doc_id, self._next_row, self._next_row, switched=True, doc=None)
+        self._switch(gone)
+        self._finish(gone)
         return True
 
     def commit(self) -> None:
@@ -431,7 +476,7 @@ class MilvusStore:
         if k <= 0:
             return []
         res = self.client.search(self.names.chunks, data=[data], anns_field=field, limit=min(int(k), S.QUERY_MAX),
-                                 filter=S.filter_expr(filters), search_params=params, output_fields=S.CHUNK_FIELDS)
+                                 filter=P.visible(S.filter_expr(filters), self._pending()), search_params=params, output_fields=S.CHUNK_FIELDS)
         hits = res[0] if res else []
         return [(h.get("row", h.get("id")), h.get("entity") or {}, float(h["distance"])) for h in hits]
 
