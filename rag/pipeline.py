@@ -25,6 +25,7 @@ from indexer.types import Filters
 from rag.answering.asks import asked_kind, asked_thing, asked_values, number_kinds, phone_subject
 from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
+from rag.answering.cite import split_sentences as split_answer_sentences
 from rag.answering.cite_semantic import CrossLingualSupport, SentenceVectors, cross_lingual_threshold
 from rag.answering.extract import fallback_answer, holds_none_of, named_row, row_answer
 from rag.answering.markers import MARKER
@@ -302,7 +303,7 @@ class Pipeline:
             # follow-up asks for (a duration: "for 21 days"). Sharing a word is not enough: "信用卡呢？" after
             # "借记卡年费多少钱？" got the debit card's fee rule and a credit card's conversion fee.
             text = fallback_answer(query, hits, cross, min_meaning=self.min_meaning(query))
-            if text is not None and not asked_values(question, text):
+            if text is not None and not asked_values(question, text) and not _asks_as_before(question, query, text):
                 text = None
         if text is not None and (missing := _not_given(question, text)):
             return None, f"the passages give no {missing} for it"
@@ -332,6 +333,23 @@ def _not_given(question: str, quote: str) -> str | None:
     if kind not in _GIVES or number_kinds(quote) & _GIVES[kind][1] or (kind == "money" and denies_charge(quote)):
         return None
     return _GIVES[kind][0]
+
+
+def _asks_as_before(question: str, query: str, quote: str) -> bool:
+    """Does a follow-up that asks no kind of number itself, only names another subject ("金卡呢？" after
+    "普卡年费多少？"), get a quote giving what the question it follows asked (an amount), naming every word of
+    the follow-up (金卡) and a word of the question before that the follow-up does not hold (年费)?
+    "信用卡呢？" after "借记卡年费多少钱？" is still refused when no quote names a credit card's annual fee."""
+    own = content_tokens(question)
+    if asked_kind(question) is not None or not own:
+        return False
+    before = content_tokens(query) - own
+    for start, end in split_answer_sentences(quote):  # all three in one sentence, not spread over two
+        sentence = MARKER.sub(" ", quote[start:end])
+        held = content_tokens(sentence)
+        if own <= held and before & held and asked_values(query, sentence):
+            return True
+    return False
 
 
 def _thing_not_named(question: str, quote: str) -> bool:

@@ -135,3 +135,15 @@ def test_an_extract_off_the_question_replaces_no_generated_answer(pipeline):
     extract, why = _replacing_extract(*args, unchecked)  # no quote check: the extract replaces it
     assert extract and "supported" in why
     assert _replacing_extract(*args, lambda: pipeline.checked_extract(question, hits, cross)[0]) == (None, "")
+
+
+def test_an_elliptical_follow_up_gets_what_the_question_before_asked_of_its_own_subject(pipeline):
+    """"金卡呢" after "普卡年费多少" was refused: it asks no amount itself. It is quoted when one sentence names
+    金卡, holds a word of the question before (年费) and gives its amount; "信用卡呢？" after "借记卡年费多少钱？"
+    stays refused: no sentence gives a credit card's annual fee (one about its conversion fee does not)."""
+    history = [{"role": "user", "content": "普卡年费多少"}, {"role": "assistant", "content": "..."}]
+    gold = pipeline.ask("金卡呢", history=history)
+    assert not gold.refused and "50元" in gold.answer, gold.answer
+    history = [{"role": "user", "content": "借记卡年费多少钱？"}, {"role": "assistant", "content": "..."}]
+    credit = pipeline.ask("信用卡呢？", history=history)
+    assert credit.refused, credit.answer

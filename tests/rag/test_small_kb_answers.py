@@ -156,3 +156,4 @@ def test_an_item_of_a_list_of_prohibitions_is_quoted_with_its_heading(pipeline, 
     # a sentence under an ordinary heading is quoted as it is
     plain = pipeline.ask("学生要穿校服吗？")
     assert "校服" in plain.answer and "基本要求" not in plain.answer, plain.answer
+
