@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from api.json_depth import JsonDepth
 from api.middleware import RequestContext
 from api.routes import admin, api_docs, channels, documents, experiments, feedback, health, openai_compat, query
 from api.service import Service
+from indexer import kb_trash
 from rag.config import Settings
 
 log = logging.getLogger("api")
@@ -69,11 +69,7 @@ def _attach_guard_and_cache(service: Service) -> None:
 
 
 def sweep_deleted_kbs(home: Path) -> None:
-    """Remove the `.NAME.deleting` folders that a KB delete interrupted by a crash or kill left behind
-    (indexer.kbs.KBManager.delete renames the KB folder first, then removes it)."""
-    if not home.is_dir():
-        return
-    for p in home.iterdir():
-        if p.name.startswith(".") and p.name.endswith(".deleting") and p.is_dir() and not p.is_symlink():
-            log.info("removing %s, left by an interrupted knowledge base delete", p.name, extra={"event": "sweep"})
-            shutil.rmtree(p, ignore_errors=True)
+    """Remove what KB deletes interrupted by a crash or kill left in the home folder (indexer.kb_trash)."""
+    swept = kb_trash.sweep(home)
+    if line := swept.message():
+        log.log(logging.WARNING if swept.failed else logging.INFO, line, extra={"event": "sweep"})

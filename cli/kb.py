@@ -6,14 +6,14 @@ from typing import Optional
 
 import typer
 
-from cli.state import fail, state
+from cli.state import fail, home_manager, state
 
 kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
 
 
 @kb_app.command("list")
 def kb_list(as_json: bool = typer.Option(False, "--json")):
-    mgr = state.manager()
+    mgr = home_manager()
     rows = []
     for name in mgr.names():
         store = mgr.open(name)
@@ -31,7 +31,7 @@ def kb_list(as_json: bool = typer.Option(False, "--json")):
 @kb_app.command("create")
 def kb_create(name: str, embed_model: Optional[str] = typer.Option(None, "--embed-model",
               help="e5+minilm (default: both bundled models fused), e5 (multilingual alone, faster indexing), minilm (English) or a sentence-transformers folder")):
-    mgr = state.manager()
+    mgr = home_manager()
     try:
         store = mgr.create(name, embed_model)
     except (FileExistsError, ValueError, OSError) as e:  # OSError: a folder that holds no loadable model
@@ -49,7 +49,7 @@ def kb_delete(name: str):
     DELETE /v1/kbs/NAME does: a KB created again under the name starts with none of them."""
     from indexer.kbs import KBNotFound, check_name
 
-    mgr = state.manager()
+    mgr = home_manager()
     try:
         if not mgr.exists(check_name(name)):
             raise KBNotFound(f"knowledge base {name!r} does not exist")

@@ -67,11 +67,21 @@ def fail(msg: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def home_manager():
+    """The KB manager of a command that lists or changes the KBs (`rag kb list/create/delete`, `rag index`):
+    it first removes what interrupted KB deletes left in the home folder, saying so in one line."""
+    mgr = state.manager()
+    swept = mgr.sweep_deleted()
+    if line := swept.message():
+        typer.secho(line, fg="yellow" if swept.failed else None, err=True)
+    return mgr
+
+
 def open_kb(kb: str, writable: bool = False, create: bool = False, embed_model: Optional[str] = None):
     from indexer.kbs import KBNotFound
     from indexer.store.write_errors import write_error
 
-    mgr = state.manager()
+    mgr = home_manager() if writable else state.manager()
     try:
         return mgr, mgr.open(kb, writable=writable, create=create, embed_model=embed_model)
     except (KBNotFound, ValueError) as e:

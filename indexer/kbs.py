@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from indexer import kb_trash
 from indexer.config import IndexerSettings
 from indexer.embed.base import Encoder
 from indexer.embed.factory import make_encoder
@@ -91,7 +92,7 @@ class KBManager:
             return kb_names(self.uri)
         if not self.home.exists():
             return []
-        # '.NAME.deleting': a KB whose delete was interrupted (not a KB; the service removes it at start)
+        # '.NAME....deleting': a KB whose delete was interrupted (not a KB; sweep_deleted removes it)
         return sorted(p.name for p in self.home.iterdir() if not p.name.startswith(".") and (p / "kb.sqlite").exists())
 
     def exists(self, name: str) -> bool:
@@ -149,9 +150,11 @@ class KBManager:
         folder = self.home / check_name(name)
         if not (folder / "kb.sqlite").exists():
             raise KBNotFound(f"knowledge base {name!r} does not exist")
-        trash = folder.with_name(f".{name}.deleting")
-        folder.rename(trash)  # atomic: the KB is gone at once, even if the removal below is interrupted
-        shutil.rmtree(trash, ignore_errors=True)
+        kb_trash.discard(folder)  # renamed first: the KB is gone at once, even if the removal is interrupted
+
+    def sweep_deleted(self) -> kb_trash.Sweep:
+        """Remove what interrupted deletes left in the home folder (indexer.kb_trash)."""
+        return kb_trash.sweep(self.home)
 
     # ---- re-embedding (`rag kb reembed`) -----------------------------------------
     # Store-specific or recomputed keys: everything else in the KB's metadata (a tuned refusal
