@@ -75,6 +75,7 @@ def test_postgres_away_gives_503_naming_it_and_the_service_recovers_by_itself(de
     assert "unhandled error" not in srv.log.read_text()
 
 
+@pytest.mark.slow  # ~11 s
 def test_milvus_killed_gives_503_naming_it_and_the_service_recovers_by_itself(deps):
     srv, _, milvus = deps
     with srv.client(timeout=60) as c:

@@ -13,6 +13,8 @@ import pytest
 
 from cli.testing import Server, wait_job
 
+pytestmark = pytest.mark.slow  # tens of seconds: run with make test-all
+
 
 @pytest.fixture
 def small_home(tmp_path):

@@ -15,6 +15,8 @@ from api.jobs.streams import StreamQueue
 from api.state.factory import open_database
 from cli.testing.redis_server import RedisServer, redis_server_path
 
+pytestmark = pytest.mark.slow  # tens of seconds: run with make test-all
+
 
 @pytest.fixture
 def redis_server(tmp_path):

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -198,6 +200,7 @@ def test_index_keeps_the_text_beside_a_planted_sentence(tmp_path):
     assert not any("不需要任何证件" in t for t in texts), texts
 
 
+@pytest.mark.slow  # ~25 s
 def test_index_screens_again_what_was_indexed_before_the_screen(tmp_path):
     """A file indexed before the screen existed was 'unchanged' on every re-index, its planted sentence kept.
     Each document records the screen it was indexed under; --trust writes what a KB made before the screen

@@ -11,7 +11,7 @@ import pytest
 
 from cli.testing.cluster import LocalCluster
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]  # ~36 s: servers restarted mid-job
 N = 24
 
 

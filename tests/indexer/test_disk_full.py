@@ -18,6 +18,8 @@ from indexer.kbs import KBManager
 from indexer.store.write_errors import KBWriteError
 from indexer.tokenize import tokenize
 
+pytestmark = pytest.mark.slow  # tens of seconds: run with make test-all
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
