@@ -188,22 +188,10 @@ def _pack(units: list[_Unit], cfg: ChunkSettings) -> list[list[_Unit]]:
     return chunks
 
 
-def _cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff"
-
-
-def _full_width(ch: str) -> bool:
-    """CJK and full-width punctuation: 。！？；：，、（）「」《》 and the full-width forms."""
-    return "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
-
-
 def _unspaced(prev: str, nxt: str) -> bool:
-    """No space after full-width punctuation (Chinese text sets none: '…不超过2人。ICU探视…',
-    '…毕业生；（二）…'), nor between a CJK ideograph and the ideograph or full-width mark after it."""
-    if not prev or not nxt:
-        return False
-    last, first = prev[-1], nxt[0]
-    return _full_width(last) or (_cjk(last) and (_cjk(first) or _full_width(first)))
+    """No space where a sentence starting with a CJK ideograph follows one ending on a CJK or
+    full-width character (\u3000-\uffef: ideographs and full-width punctuation such as 。！？)."""
+    return bool(prev and nxt) and "\u3400" <= nxt[0] <= "\u9fff" and "\u3000" <= prev[-1] <= "\uffef"
 
 
 def _join(units: list[_Unit]) -> str:
