@@ -147,3 +147,25 @@ def root_log():
     finally:
         root.removeHandler(keep)
         root.setLevel(level)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """small_tmpfs(size) -> a folder on a tmpfs of that size ("640k"): a disk that fills up. Unmounted after
+    the test; skipped where mounting needs the root CI runs as."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs the suite as root)")
+    mounted = []
+
+    def make(size: str) -> Path:
+        mnt = tmp_path / f"tmpfs{len(mounted)}"
+        mnt.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], check=True)
+        mounted.append(mnt)
+        return mnt
+
+    yield make
+    for mnt in mounted:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

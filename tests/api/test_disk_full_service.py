@@ -4,7 +4,6 @@ body) and leaves nothing behind, /readyz reports the low disk without failing re
 in English and Chinese, and a job that met the full disk is finished by itself once space is freed."""
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
@@ -17,16 +16,8 @@ pytestmark = pytest.mark.slow  # tens of seconds: run with make test-all
 
 
 @pytest.fixture
-def small_home(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (CI runs the suite as root)")
-    mnt = tmp_path / "home"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs", str(mnt)], check=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+def small_home(small_tmpfs):
+    return small_tmpfs("1200k")
 
 
 def test_a_full_disk_refuses_uploads_clearly_keeps_answering_and_recovers(small_home):

@@ -24,17 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def small_disk(tmp_path):
+def small_disk(small_tmpfs):
     """A 640 KB tmpfs: room for a KB of a few documents, not for forty more."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (CI runs the suite as root)")
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=640k", "tmpfs", str(mnt)], check=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+    return small_tmpfs("640k")
 
 
 def _docs(folder: Path, n: int, start: int = 0) -> Path:
