@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.errors import ApiError
-from api.metrics import Metrics
 
 
 @dataclass(frozen=True)
@@ -27,11 +26,9 @@ class GateMeters:
 
 
 class GenerationGate:
-    def __init__(self, workers: int, queue: int, retry_after_s: int, metrics: Metrics | GateMeters,
-                 what: str = "answer"):
+    def __init__(self, workers: int, queue: int, retry_after_s: int, metrics: GateMeters, what: str = "answer"):
         self.workers, self.queue, self.retry_after_s, self.what = workers, queue, retry_after_s, what
-        self.metrics = metrics if isinstance(metrics, GateMeters) else GateMeters(
-            metrics.queue_depth, metrics.active, metrics.rejected)
+        self.metrics = metrics
         self._sem: asyncio.Semaphore | None = None
         self.waiting = 0
         self.active = 0

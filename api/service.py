@@ -66,8 +66,9 @@ class Service:
         self.runner = JobRunner(self.jobs, self._index, self.metrics, self._changed, scratch=self.uploads)
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=svc.indexing,
                                 claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
-        self.gate = GenerationGate(svc.gen_workers, svc.gen_queue, svc.retry_after_s, self.metrics)
         m = self.metrics
+        self.gate = GenerationGate(svc.gen_workers, svc.gen_queue, svc.retry_after_s,
+                                   GateMeters(m.queue_depth, m.active, m.rejected))
         self.quote_gate = GenerationGate(svc.quote_workers, svc.quote_queue, svc.retry_after_s,
                                          GateMeters(m.quote_queue_depth, m.quote_active, m.quote_rejected),
                                          what="quoted-answer")
