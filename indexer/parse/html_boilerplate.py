@@ -15,6 +15,10 @@ word of its class or id (split at "-", "_", spaces and camelCase, whole words on
 
 and, after partitioning, the copyright and ICP licence lines standing at the page's end.
 
+A footer (a footer word, or role contentinfo) keeps the lines a reader comes to it for, its phone numbers,
+addresses, e-mail and opening hours (indexer.parse.footer_contacts), as paragraphs in its place; its link
+lists and licence lines go. A licence line at the page's end that also holds such a detail stays.
+
 The main content is never dropped: a container holding <main>, <article>, role="main" or the <h1> stays,
 and when what would be dropped is more than half of the page's text (or all of it) nothing is.
 """
@@ -23,11 +27,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from indexer.parse.footer_contacts import contact_lines, has_contact
+
 _ALWAYS = {"nav", "navbar", "navigation", "breadcrumb", "breadcrumbs", "footer", "cookie", "cookies"}
 _MOSTLY_LINKS = {"menu", "sidebar", "share"}
 _CONSENT_WITH = {"banner", "bar", "notice", "popup", "modal"}
 _SKIP_WITH = {"link", "links", "to", "nav", "content"}
 _ROLES = {"navigation", "contentinfo", "banner"}
+_FOOTER_WORDS, _FOOTER_ROLE = {"footer"}, "contentinfo"
 _KEEP = {"main", "article", "h1"}
 _SKIP_TEXT = re.compile(r"^\s*(?:skip\b|跳[到至过转])", re.IGNORECASE)
 _UNREAD = ("script", "style", "noscript", "template")
@@ -52,6 +59,15 @@ def _is_chrome(el: Any) -> bool:
         links = sum(_chars(a) for a in el.iter("a"))
         return links * 2 > _chars(el)
     return el.tag == "a" and (el.get("href") or "").startswith("#") and bool(_SKIP_TEXT.match(el.text_content() or ""))
+
+
+def _is_footer(el: Any) -> bool:
+    role = (el.get("role") or "").strip().lower()
+    return role == _FOOTER_ROLE or bool(_words(f"{el.get('class') or ''} {el.get('id') or ''}") & _FOOTER_WORDS)
+
+
+def _is_licence(text: str) -> bool:
+    return bool(_LICENCE.search(text))
 
 
 def _chars(el: Any) -> int:
@@ -92,12 +108,30 @@ def drop_boilerplate(root: Any) -> bool:
     _candidates(scope, found)
     if not found:
         return False
-    dropped, total = sum(_chars(el) for el in found), _chars(scope)
+    kept = [contact_lines(el, _is_licence) if _is_footer(el) else [] for el in found]
+    dropped = sum(_chars(el) - sum(_visible(line) for line in lines) for el, lines in zip(found, kept))
+    total = _chars(scope)
     if dropped * 2 > total or dropped >= total:
         return False
-    for el in found:
-        el.drop_tree()  # its tail (text after it) stays
+    for el, lines in zip(found, kept):
+        if lines:
+            _replace_with_paragraphs(el, lines)
+        else:
+            el.drop_tree()  # its tail (text after it) stays
     return True
+
+
+def _replace_with_paragraphs(el: Any, lines: list[str]) -> None:
+    """Put a <div> of one <p> per line in the place of `el`, its tail kept."""
+    from lxml import html as lxml_html
+
+    div = lxml_html.Element("div")
+    for line in lines:
+        paragraph = lxml_html.Element("p")
+        paragraph.text = line
+        div.append(paragraph)
+    div.tail = el.tail
+    el.getparent().replace(el, div)
 
 
 def trailing_licence_lines(texts: list[str]) -> int:
@@ -105,7 +139,7 @@ def trailing_licence_lines(texts: list[str]) -> int:
     they would be more than half of the page's text."""
     n = 0
     for text in reversed(texts):
-        if text.strip() and (len(text.strip()) > _LICENCE_MAX_CHARS or not _LICENCE.search(text)):
+        if text.strip() and (len(text.strip()) > _LICENCE_MAX_CHARS or not _LICENCE.search(text) or has_contact(text)):
             break
         n += 1  # a licence line, or an empty element between them
     dropped = sum(len("".join(t.split())) for t in texts[len(texts) - n:])
