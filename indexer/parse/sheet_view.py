@@ -4,7 +4,8 @@ openpyxl's read-only mode (the one that streams big workbooks) reads cell values
 
 * a cell merged down over rows ("内科" over its two items) left every row under the first with an empty
   cell: "| 复诊 | 5元" had lost its department. The value of a merged range now stands in each row it spans
-  (in its first column; a range merged across columns, a title over a table, stays one cell);
+  (in its first column; a range merged across columns, a title over a table, stays one cell), laid out
+  on the grid of indexer.parse.table_spans;
 * hidden rows and columns were indexed as if shown ("Internal cost", a hidden column of private notes).
   They are left out, as the reader of the sheet does not see them; rows hidden by an AutoFilter are kept,
   since a filter is a view someone left on, not content taken away.
@@ -18,6 +19,8 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from indexer.parse.table_spans import Span, layout
 
 _REF = re.compile(r"\$?([A-Z]{1,3})\$?(\d{1,7})")
 _TRUE = ("1", "true")
@@ -58,16 +61,25 @@ class SheetView:
 
     def fill_merges(self, rows: list[list[str]]) -> None:
         """Write each merged range's value (its top-left cell) into the first column of every row it spans."""
+        if not self.merges:
+            return
+        starts: dict[int, list[Span[None]]] = {}  # row -> the ranges whose top-left cell is in it
         for top, left, bottom, _right in self.merges:
             if top > len(rows) or left > len(rows[top - 1]):
                 continue
-            value = rows[top - 1][left - 1]
-            for r in range(top + 1, min(bottom, len(rows)) + 1):
-                row = rows[r - 1]
-                if len(row) < left:
-                    row.extend([""] * (left - len(row)))
-                if not row[left - 1]:
-                    row[left - 1] = value
+            # its first column only: a range merged across columns (a title over a table) stays one cell;
+            # the value is read from its top-left cell when written
+            starts.setdefault(top - 1, []).append(Span(None, rowspan=bottom - top + 1, column=left - 1))
+        # top to bottom: where ranges overlap (Excel never writes them so), a range starting inside another
+        # one carries the value that one filled in
+        for r, c, placed in layout([starts.get(r, ()) for r in range(len(rows))]).positions():
+            if placed.row == r:
+                continue
+            row = rows[r]
+            if len(row) <= c:
+                row.extend([""] * (c + 1 - len(row)))
+            if not row[c]:
+                row[c] = rows[placed.row][placed.column]
 
 
 def read_sheet_view(workbook: Path, member: str | None) -> SheetView:
