@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from cli.state import fail, home_manager, state
+from cli.state import fail, home_manager, open_kb, state
 
 kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
 
@@ -110,3 +110,63 @@ def kb_reembed(name: str,
     cal = recalibrate(state.settings(), name, mgr, progress=lambda line: typer.echo(line, err=True))
     if cal is not None:
         print(f"{name}: {cal.line()}")
+
+
+@kb_app.command("export")
+def kb_export(name: str, file: str = typer.Argument(..., help="the archive to write (a .zip file)"),
+              overwrite: bool = typer.Option(False, "--overwrite", help="replace FILE when it exists")):
+    """Write a KB to one portable archive: its documents, chunks and vectors, embedding model and settings
+    (refusal threshold, ...). `rag kb import` restores it, into the local store or Milvus. The KB keeps
+    serving meanwhile."""
+    from pathlib import Path
+
+    from indexer.archive.export import export_kb
+
+    out = Path(file).expanduser()
+    if out.is_dir():
+        fail(f"{file} is a folder; give the archive's file name, e.g. {Path(file) / (name + '.zip')}")
+    if out.exists() and not overwrite:
+        fail(f"{file} already exists; give another file name, or --overwrite to replace it")
+    settings = state.settings()
+    mgr, store = open_kb(name)
+    try:
+        rep = export_kb(store, name, out, settings.indexer.chunk.model_dump())
+    except OSError as e:
+        fail(f"cannot write {file}: {e.strerror or e}")
+    finally:
+        store.close()
+    m = rep.manifest
+    print(f"exported {name!r}: {m.documents} documents, {m.chunks} chunks ({m.embed_model}, {m.dim}-d) to {out} "
+          f"({out.stat().st_size / 2**20:.1f} MB)")
+    if rep.skipped:
+        typer.secho(f"warning: left out {len(rep.skipped)} documents rewritten throughout the export "
+                    f"({', '.join(rep.skipped[:5])}); export again when indexing is done", fg="yellow", err=True)
+
+
+@kb_app.command("import")
+def kb_import(file: str,
+              as_name: Optional[str] = typer.Option(None, "--as", help="the KB's name here (default: the archive's)"),
+              replace: bool = typer.Option(False, "--replace", help="replace a KB of that name (default: refuse)"),
+              max_gb: float = typer.Option(64.0, "--max-gb", help="refuse archives holding more than this, "
+                                           "uncompressed")):
+    """Restore a KB from an archive `rag kb export` wrote, into the store this configuration uses (the
+    local folder, or Milvus with RAG_STORE_URI). The vectors are used as they are (no re-embedding). A
+    damaged or hostile archive is refused before anything is written; an interrupted import is finished
+    by running the same command again."""
+    from pathlib import Path
+
+    from indexer.archive.format import ArchiveError
+    from indexer.archive.import_ import import_archive
+    from indexer.archive.reader import ArchiveLimits
+    from indexer.store.write_errors import KBWriteError
+
+    mgr = home_manager()
+    try:
+        rep = import_archive(mgr, Path(file).expanduser(), as_name, replace=replace,
+                             limits=ArchiveLimits(max_gb=max_gb))
+    except (ArchiveError, FileExistsError, KBWriteError, ValueError, ConnectionError) as e:
+        fail(str(e))
+    done = "replaced" if rep.replaced else "imported"
+    print(f"{done} {rep.kb!r} from {file}: {rep.documents} documents, {rep.chunks} chunks ({rep.embed_model}) "
+          f"in {rep.store}" + (f" ({rep.written} documents written in this run)" if rep.written != rep.documents
+                               else ""))

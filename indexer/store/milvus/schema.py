@@ -11,7 +11,8 @@ One KB is four collections (`<base>` = `rag_kb_` + the KB name with '_', '.', '-
     <base>__terms   every BM25 token ever written (term_coverage); deletions leave their terms behind
 
 `rag kb reembed` builds the re-embedded KB under `<base>__reembed` (`Names.of(kb, "reembed")`) and swaps
-it in by renaming collections, moving the KB's own to `<base>__replaced` on the way (store.swap_in).
+it in by renaming collections, moving the KB's own to `<base>__replaced` on the way (store.swap_in);
+`rag kb import` builds the imported KB under `<base>__import` the same way (indexer.archive).
 
 The chunks collection is created last and dropped first, so its existence is what makes a KB exist.
 
@@ -35,7 +36,7 @@ from indexer.types import Filters
 
 PREFIX = "rag_kb_"
 SUFFIXES = ("__docs", "__meta", "__terms")
-ROLES = ("reembed", "replaced")
+ROLES = ("reembed", "import", "replaced")
 _SPELL = {"_": "_0", ".": "_1", "-": "_2"}
 _UNSPELL = {v[1]: k for k, v in _SPELL.items()}
 
@@ -65,7 +66,8 @@ class Names:
 
     @classmethod
     def of(cls, kb: str, role: str = "") -> "Names":
-        """`role`: a hidden set beside the KB's ('reembed': the re-embedded copy being made; 'replaced':
+        """`role`: a hidden set beside the KB's ('reembed': the re-embedded copy being made; 'import': an
+        archive being imported under the KB's name; 'replaced':
         the KB a finished copy is taking over from), named `<base>__<role>...` so it is never a KB."""
         if role and role not in ROLES:
             raise ValueError(f"unknown collection role {role!r}; known: {', '.join(ROLES)}")

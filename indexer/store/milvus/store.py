@@ -125,8 +125,8 @@ def drop_kb(uri: str, kb: str, role: str = "") -> bool:
         client.close()
 
 
-def swap_in(uri: str, kb: str) -> None:
-    """Put the KB's finished re-embedded copy (role 'reembed') in its place by renaming collections: the
+def swap_in(uri: str, kb: str, role: str = "reembed") -> None:
+    """Put the KB's finished re-embedded copy (role 'reembed'; or an imported archive, role 'import') in its place by renaming collections: the
     KB's own go to role 'replaced', chunks first (the KB leaves its name at once), then the copy's take
     the KB's names, chunks last (the copy is the KB once whole), then the replaced ones are dropped.
     Every step checks what is where, so running it again after a crash at any point finishes the swap.
@@ -134,7 +134,7 @@ def swap_in(uri: str, kb: str) -> None:
     request in the instant between the two chunk renames finds no KB of that name."""
     client = connect(uri)
     try:
-        kb_own, copy, gone = S.Names.of(kb), S.Names.of(kb, "reembed"), S.Names.of(kb, "replaced")
+        kb_own, copy, gone = S.Names.of(kb), S.Names.of(kb, role), S.Names.of(kb, "replaced")
         has = client.has_collection
         for own, new, old in zip(kb_own.all(), copy.all(), gone.all()):
             if has(own) and has(new) and not has(old):

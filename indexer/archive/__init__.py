@@ -1,0 +1,19 @@
+"""A knowledge base as one portable archive: back up, restore, and move it between the local store and
+Milvus (`rag kb export` / `rag kb import`, GET /v1/kbs/{kb}/export, POST /v1/kbs/import).
+
+The archive is a zip file of three members (indexer.archive.format):
+
+    manifest.json     format and version, KB name, embedding model, dimension, context window, the
+                      exporting configuration's chunking, counts, the KB's own settings (refusal
+                      threshold and its calibration, ...), and each other member's size and SHA-256
+    documents.jsonl   one line per document: its record and its chunks (text, title, page, ordinal)
+    vectors.f32       every chunk's stored vector, float32 little-endian, in the order of the chunks above
+
+Import writes the vectors as they are (no re-embedding) and recomputes what derives from the text
+(BM25 tokens, vector-cache keys), so it needs the archive's embedding model only to answer questions
+later; it checks that model is installed and gives the archive's vectors first. The archive is
+untrusted (indexer.archive.reader): bounded sizes, only the three members, checksums verified before
+anything is written. Import writes into a hidden copy (a `.NAME.importing` folder, or Milvus collections
+of role 'import') that takes the KB's name only once complete, so a failed import leaves no half KB
+and a re-run of an interrupted one carries on where it stopped (indexer.archive.import_).
+"""

@@ -1,0 +1,117 @@
+"""Write a knowledge base to an archive (indexer.archive), through a reader: the KB keeps serving and
+taking uploads meanwhile. A document changed while it is read is read again, so each document in the
+archive is one version of it, chunks and vectors alike. The archive appears under its name only once
+complete (written beside it, then renamed)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from indexer.archive import format as F
+from indexer.archive.keys import vector_hashes
+from indexer.archive.meta import carried_meta
+from indexer.store.base import Store
+from indexer.tokenize import count_tokens
+from indexer.types import Chunk, DocumentInfo
+
+READ_TRIES = 5  # a document rewritten this many times while being read is left out (and reported)
+COPY_BLOCK = 1 << 20
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    manifest: F.Manifest
+    skipped: list[str]  # documents changing too fast to read one version of (READ_TRIES)
+
+
+def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progress: bool = True) -> ExportReport:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, part = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    vec_fd, vec_path = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".vectors", dir=out.parent)
+    try:
+        with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf, \
+                os.fdopen(vec_fd, "wb") as vec_out:
+            docs, chunks, skipped, doc_member, vec_hash = _write_documents(store, zf, vec_out, progress)
+            vec_out.flush()
+            vectors = F.Member(size=os.path.getsize(vec_path), sha256=vec_hash)
+            info = zipfile.ZipInfo(F.VECTORS, date_time=_zip_time())
+            info.compress_type = zipfile.ZIP_STORED  # float32 vectors do not compress
+            with zf.open(info, "w", force_zip64=True) as dst, open(vec_path, "rb") as src:
+                while block := src.read(COPY_BLOCK):
+                    dst.write(block)
+            manifest = F.Manifest(
+                format=F.FORMAT, version=F.VERSION, kb=kb,
+                exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                embed_model=store.embed_model, dim=store.dim, context_window=store.context_window,
+                chunking=dict(chunking), documents=docs, chunks=chunks, meta=carried_meta(store),
+                members={F.DOCUMENTS: doc_member, F.VECTORS: vectors})
+            zf.writestr(F.MANIFEST, json.dumps(manifest.model_dump(), ensure_ascii=False, indent=1))
+        os.replace(part, out)
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise
+    finally:
+        Path(vec_path).unlink(missing_ok=True)
+    return ExportReport(out, manifest, skipped)
+
+
+def _write_documents(store: Store, zf: zipfile.ZipFile, vec_out, progress: bool):
+    """documents.jsonl into the zip, the vectors into `vec_out`; returns (documents, chunks, skipped ids,
+    the documents member, the vectors' SHA-256)."""
+    listed = store.documents()
+    doc_hash, vec_hash = hashlib.sha256(), hashlib.sha256()
+    docs = n_chunks = size = 0
+    skipped: list[str] = []
+    bar = tqdm(total=sum(d.chunks for d in listed), desc="exporting", unit="chunk", disable=not progress)
+    with zf.open(zipfile.ZipInfo(F.DOCUMENTS, date_time=_zip_time()), "w", force_zip64=True) as dst:
+        for d in listed:
+            got = _read_document(store, d.doc_id)
+            bar.update(d.chunks)
+            if got is None:
+                if store.document(d.doc_id) is not None:
+                    skipped.append(d.doc_id)
+                continue  # deleted since listed
+            info, chunks, vectors = got
+            line = (F.DocumentLine.of(info, chunks).model_dump_json() + "\n").encode("utf-8")
+            dst.write(line)
+            doc_hash.update(line)
+            size += len(line)
+            data = np.ascontiguousarray(vectors, dtype="<f4").tobytes()
+            vec_out.write(data)
+            vec_hash.update(data)
+            docs += 1
+            n_chunks += len(chunks)
+    bar.close()
+    return docs, n_chunks, skipped, F.Member(size=size, sha256=doc_hash.hexdigest()), vec_hash.hexdigest()
+
+
+def _read_document(store: Store, doc_id: str) -> tuple[DocumentInfo, list[Chunk], np.ndarray] | None:
+    """One version of a document: its record, chunks and vectors, read again while a writer changes it."""
+    for _ in range(READ_TRIES):
+        info = store.document(doc_id)
+        if info is None:
+            return None
+        records = store.doc_chunks(doc_id)
+        chunks = [Chunk(c.chunk_id, c.doc_id, int(c.chunk_id.rsplit(":", 2)[-2]), c.text, c.title, c.page,
+                        count_tokens(c.text)) for c in records]
+        hashes = vector_hashes(chunks, store.context_window)
+        found = store.cached_vectors(hashes)
+        if len(chunks) == info.chunks and all(h in found for h in hashes) and store.document(doc_id) == info:
+            return info, chunks, np.vstack([found[h] for h in hashes]).astype(np.float32)
+    return None
+
+
+def _zip_time() -> tuple[int, int, int, int, int, int]:
+    return datetime.now().timetuple()[:6]

@@ -1,0 +1,130 @@
+"""Import an archive as a knowledge base, into the store the configuration selects (local or Milvus).
+
+The archive is checked whole first (indexer.archive.reader), then its embedding model (installed, and
+giving the archive's vectors: indexer.archive.model_check); nothing is written before. Documents are
+written with their vectors as they are, one transaction per document, into a hidden copy
+(indexer.archive.staging) that takes the KB's name once complete. A re-run of an interrupted import of
+the same archive carries on where it stopped (the documents already in the copy are skipped); a copy
+left by another archive is discarded. An existing KB is replaced only when asked (`replace`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from indexer.archive import format as F
+from indexer.archive import meta as M
+from indexer.archive.keys import bm25_tokens, vector_hashes
+from indexer.archive.model_check import check_vectors, missing_model
+from indexer.archive.reader import ArchiveLimits, ArchiveReader
+from indexer.archive.staging import staging_for
+from indexer.kbs import KBManager, check_name
+from indexer.store.base import Store
+from indexer.store.write_errors import write_error
+
+BATCH_CHUNKS = 2048  # chunks written between progress updates
+
+
+@dataclass
+class ImportReport:
+    kb: str
+    source_kb: str
+    embed_model: str
+    documents: int
+    chunks: int
+    written: int   # documents written in this run (the others were in place from an interrupted run)
+    replaced: bool
+    store: str     # where the KB now is
+
+
+def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, replace: bool = False,
+                   progress: bool = True, limits: ArchiveLimits = ArchiveLimits()) -> ImportReport:
+    """Raises ArchiveError (the archive or its model), FileExistsError (the KB exists and not `replace`),
+    ValueError (a bad name), OSError (a full disk, ...)."""
+    with ArchiveReader(path, limits) as archive:
+        m = archive.manifest
+        target = check_name(name or m.kb)
+        existed = mgr.exists(target)
+        if existed and not replace:
+            raise FileExistsError(f"knowledge base {target!r} already exists: import under another name with "
+                                  f"--as NAME, or replace it with --replace")
+        archive.verify(progress)
+        encoder = _encoder(mgr, m)
+        check_vectors(encoder, m, _first(archive, 2))
+        staging = staging_for(mgr, target)
+        store = _open_fresh(staging, m)
+        try:
+            written = _write(store, archive, progress)
+        except Exception as e:
+            err = write_error(e, written=0)
+            if err is None:
+                raise
+            raise err from e
+        finally:
+            store.close()
+        staging.put_in_place(replace)
+    return ImportReport(kb=target, source_kb=m.kb, embed_model=m.embed_model, documents=m.documents,
+                        chunks=m.chunks, written=written, replaced=existed, store=str(mgr.uri or mgr.home / target))
+
+
+def _encoder(mgr: KBManager, m: F.Manifest):
+    from indexer.embed.factory import UnknownModel
+
+    try:
+        enc = mgr.encoder(m.embed_model)
+        enc.warm_up()
+    except (UnknownModel, OSError, ImportError, ValueError) as e:
+        raise missing_model(m, e) from e
+    return enc
+
+
+def _first(archive: ArchiveReader, n: int) -> list:
+    out = []
+    for item in archive.documents():
+        out.append(item)
+        if len(out) >= n:
+            break
+    return out
+
+
+def _open_fresh(staging, m: F.Manifest) -> Store:
+    """The hidden copy, created, or resumed when an interrupted run was importing this same archive."""
+    store = staging.open(m.embed_model, m.dim, m.context_window)
+    mark = store.get_meta(M.IMPORT_ARCHIVE)
+    same = (mark == m.archive_id and store.embed_model == m.embed_model and store.dim == m.dim
+            and store.context_window == m.context_window)
+    if not same and (mark is not None or store.documents()):
+        store.close()
+        staging.discard()
+        store = staging.open(m.embed_model, m.dim, m.context_window)
+    store.set_meta(M.IMPORT_ARCHIVE, m.archive_id)
+    store.set_meta(M.IMPORT_DONE, "0")
+    for key, value in M.carried(m.meta).items():
+        store.set_meta(key, value)
+    return store
+
+
+def _write(store: Store, archive: ArchiveReader, progress: bool) -> int:
+    """Every document of the archive into `store`, skipping those already there as they are; returns how many
+    were written."""
+    m = archive.manifest
+    have = {d.doc_id: d for d in store.documents()}
+    bar = tqdm(total=m.chunks, desc="importing", unit="chunk", disable=not progress)
+    written = 0
+    for doc, vectors in archive.documents():
+        info = doc.info()
+        if have.get(info.doc_id) != info:
+            chunks = doc.as_chunks()
+            store.replace_document(info, chunks, bm25_tokens(chunks), vectors,
+                                   vector_hashes(chunks, m.context_window))
+            written += 1
+        bar.update(len(doc.chunks))
+    bar.close()
+    wanted = m.documents
+    if len(store.documents()) != wanted:
+        raise F.ArchiveError(f"the import holds {len(store.documents())} documents, the archive {wanted}: "
+                             "run the import again")
+    store.set_meta(M.IMPORT_DONE, "1")
+    store.commit()
+    return written

@@ -1,0 +1,238 @@
+"""A KB as one archive (indexer.archive): exported from the local store and imported under another name into
+the local store and into Milvus Lite, and back, it searches the same (English and Chinese); a damaged or
+hostile archive is refused before anything is written; an interrupted import is finished by its re-run."""
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.archive import format as F
+from indexer.archive.export import export_kb
+from indexer.archive.import_ import import_archive
+from indexer.archive.reader import ArchiveLimits
+from indexer.config import IndexerSettings
+from indexer.kbs import KBManager
+from indexer.store.local.store import LocalStore
+from indexer.tokenize import tokenize
+
+QUERIES = ["how do I report a lost card?", "wire transfer fees", "mortgage interest rate", "如何挂失银行卡？",
+           "信用卡丢失怎么办"]
+
+
+def _export(manager: KBManager, name: str, out: Path) -> F.Manifest:
+    store = manager.open(name)
+    try:
+        return export_kb(store, name, out, manager.settings.chunk.model_dump(), progress=False).manifest
+    finally:
+        store.close()
+
+
+def _results(manager: KBManager, name: str, encoder) -> list:
+    """Top 5 dense and BM25 hits (chunk id, score rounded) for each query."""
+    store = manager.open(name)
+    try:
+        out = []
+        for q in QUERIES:
+            dense = store.search_dense(encoder.encode_queries([q])[0], 5)
+            sparse = store.search_sparse(tokenize(q), 5)
+            out.append([(r.chunk_id, r.source, r.tags, round(s, 4)) for r, s in dense + sparse])
+        return out
+    finally:
+        store.close()
+
+
+def _kb_state(manager: KBManager, name: str) -> tuple:
+    store = manager.open(name)
+    try:
+        meta = {k: v for k, v in store.meta_items().items() if k.startswith("refusal")}
+        return store.embed_model, store.dim, store.context_window, store.documents(), meta
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def archive(manager, sample_copy, tmp_path):
+    """KB 't' (English and Chinese sample files) with a refusal threshold, exported."""
+    store = manager.open("t", writable=True)
+    store.set_meta("refusal_threshold", "0.42")
+    store.set_meta("refusal_threshold_by_language", '{"en": 0.4, "zh": 0.5}')
+    store.commit()
+    store.close()
+    path = tmp_path / "t.zip"
+    _export(manager, "t", path)
+    return path
+
+
+def test_export_then_import_under_another_name_searches_the_same(manager, archive, minilm):
+    rep = import_archive(manager, archive, "copy", progress=False)
+    assert (rep.kb, rep.source_kb, rep.written, rep.replaced) == ("copy", "t", rep.documents, False)
+    assert rep.documents == 5 and rep.chunks > 5
+    assert _kb_state(manager, "copy") == _kb_state(manager, "t")  # documents, model, refusal settings
+    assert _results(manager, "copy", minilm) == _results(manager, "t", minilm)
+    assert sorted(manager.names()) == ["copy", "t"] and not list(manager.home.glob(".*importing"))
+
+
+def test_import_refuses_an_existing_kb_unless_asked_to_replace_it(manager, archive, minilm):
+    with pytest.raises(FileExistsError, match="'t' already exists: import under another name with --as"):
+        import_archive(manager, archive, progress=False)
+    store = manager.open("t", writable=True)
+    gone = store.documents()[0].doc_id
+    store.delete_document(gone)  # the KB changes after the backup ...
+    store.commit()
+    store.close()
+    rep = import_archive(manager, archive, replace=True, progress=False)  # ... and is restored
+    assert rep.replaced and rep.kb == "t"
+    assert gone in {d.doc_id for d in _kb_state(manager, "t")[3]}
+    assert manager.names() == ["t"] and not [p for p in manager.home.iterdir() if p.name.startswith(".")]
+
+
+def test_from_the_local_store_into_milvus_lite_and_back(manager, archive, minilm, tmp_path):
+    pytest.importorskip("milvus_lite")
+    from milvus_lite.server_manager import server_manager_instance
+
+    db = tmp_path / "kb.db"
+    cluster = KBManager(IndexerSettings(home=tmp_path / "cluster", embed_model="minilm", store_uri=str(db)),
+                        encoders={"minilm": minilm})
+    try:
+        rep = import_archive(cluster, archive, "moved", progress=False)
+        assert rep.store == str(db) and cluster.names() == ["moved"]
+        assert _results(cluster, "moved", minilm) == _results(manager, "t", minilm)
+        assert _kb_state(cluster, "moved") == _kb_state(manager, "t")
+        back = tmp_path / "back.zip"
+        _export(cluster, "moved", back)
+    finally:
+        server_manager_instance.release_server(str(db))
+    import_archive(manager, back, "back", progress=False)
+    assert _results(manager, "back", minilm) == _results(manager, "t", minilm)
+
+
+def test_an_interrupted_import_leaves_no_kb_and_its_rerun_finishes_it(manager, archive, minilm, monkeypatch):
+    real, calls = LocalStore.replace_document, []
+
+    def killed_at_the_third(self, *args):  # as a kill -9 part-way: the documents written so far stay
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(LocalStore, "replace_document", killed_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        import_archive(manager, archive, "copy", progress=False)
+    monkeypatch.setattr(LocalStore, "replace_document", real)
+    assert manager.names() == ["t"]  # no half KB under the name
+    rep = import_archive(manager, archive, "copy", progress=False)
+    assert rep.written == rep.documents - 2  # the two written before the kill were kept
+    assert _results(manager, "copy", minilm) == _results(manager, "t", minilm)
+    assert not list(manager.home.glob(".*importing"))
+
+
+# ---- damaged and hostile archives ------------------------------------------------------
+def _rewrite(src: Path, dst: Path, *, manifest=None, documents=None, vectors=None, extra=(), fix_sums=True) -> Path:
+    """A copy of archive `src` with members changed (functions of the old bytes / manifest dict), checksums
+    and sizes in its manifest made to match unless `fix_sums` is False."""
+    with zipfile.ZipFile(src) as z:
+        parts = {n: z.read(n) for n in F.MEMBERS}
+    m = json.loads(parts[F.MANIFEST])
+    if documents:
+        parts[F.DOCUMENTS] = documents(parts[F.DOCUMENTS])
+    if vectors:
+        parts[F.VECTORS] = vectors(parts[F.VECTORS])
+    if fix_sums:
+        for name in (F.DOCUMENTS, F.VECTORS):
+            m["members"][name] = {"size": len(parts[name]), "sha256": hashlib.sha256(parts[name]).hexdigest()}
+    if manifest:
+        manifest(m)
+    parts[F.MANIFEST] = json.dumps(m).encode()
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+        for name, data in extra:
+            z.writestr(name, data)
+    return dst
+
+
+def _flip_a_byte(data: bytes) -> bytes:
+    mid = len(data) // 2
+    return data[:mid] + bytes([data[mid] ^ 0xFF]) + data[mid + 1:]
+
+
+def _other_doc_chunk(data: bytes) -> bytes:
+    lines = data.split(b"\n")
+    first = json.loads(lines[0])
+    first["chunks"][0]["chunk_id"] = "someone-else:0:abc"
+    return b"\n".join([json.dumps(first).encode()] + lines[1:])
+
+
+def _nan(data: bytes) -> bytes:
+    return np.full(1, np.nan, "<f4").tobytes() + data[4:]
+
+
+HOSTILE = {
+    "not a zip": (lambda src, dst: dst.write_bytes(b"PK\x03\x04 not really"), "not a readable zip file"),
+    "truncated": (lambda src, dst: dst.write_bytes(src.read_bytes()[:-200]), "not a readable zip file"),
+    "a path outside": (lambda src, dst: _rewrite(src, dst, extra=[("../../etc/cron.d/x", b"boom")]),
+                       "'../../etc/cron.d/x', which no knowledge base archive holds"),
+    "an absolute path": (lambda src, dst: _rewrite(src, dst, extra=[("/tmp/x", b"boom")]), "which no knowledge base"),
+    "damaged vectors": (lambda src, dst: _rewrite(src, dst, vectors=_flip_a_byte, fix_sums=False),
+                        "checksum of vectors.f32 differs"),
+    "damaged documents": (lambda src, dst: _rewrite(src, dst, documents=_flip_a_byte, fix_sums=False),
+                          r"checksum of documents.jsonl differs|documents.jsonl line \d+ is not a valid"),
+    "a chunk of another document": (lambda src, dst: _rewrite(src, dst, documents=_other_doc_chunk),
+                                    "does not belong to document"),
+    "not finite": (lambda src, dst: _rewrite(src, dst, vectors=_nan), "not finite numbers"),
+    "counts off": (lambda src, dst: _rewrite(src, dst, manifest=lambda m: m.update(documents=m["documents"] + 1)),
+                   "the manifest says"),
+    "vectors short": (lambda src, dst: _rewrite(src, dst, vectors=lambda v: v[:-4]), "float32 values of the"),
+    "another format": (lambda src, dst: _rewrite(src, dst, manifest=lambda m: m.update(format="other")),
+                       "does not name the format"),
+    "a newer version": (lambda src, dst: _rewrite(src, dst, manifest=lambda m: m.update(version=99)),
+                        "format version 99, newer"),
+    "an unknown field": (lambda src, dst: _rewrite(src, dst, manifest=lambda m: m.update(next_row="0")),
+                         "next_row: Extra inputs are not permitted"),
+    "a zip bomb": (lambda src, dst: _rewrite(src, dst, documents=lambda d: d + b" " * (40 << 20)),
+                   "would inflate .* times"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_damaged_or_hostile_archive_is_refused_saying_why_and_nothing_is_written(manager, archive, tmp_path, case):
+    make, message = HOSTILE[case]
+    bad = tmp_path / "bad.zip"
+    make(archive, bad)
+    with pytest.raises(F.ArchiveError, match=message):
+        import_archive(manager, bad, "copy", progress=False)
+    assert manager.names() == ["t"] and not [p for p in manager.home.iterdir() if p.name.startswith(".")]
+
+
+def test_an_archive_cannot_set_the_stores_bookkeeping(manager, archive, tmp_path):
+    forged = {"next_row": "0", "generation": "-5", "pending_write": "{}", "incarnation": "x", "dim": "3",
+              "refusal_threshold": "0.3"}
+    bad = _rewrite(archive, tmp_path / "forged.zip", manifest=lambda m: m["meta"].update(forged))
+    import_archive(manager, bad, "copy", progress=False)
+    meta = manager.open("copy").meta_items()
+    assert meta["refusal_threshold"] == "0.3" and meta["dim"] == "384" and int(meta["generation"]) > 0
+    assert "next_row" not in meta and "pending_write" not in meta and "incarnation" not in meta
+
+
+def test_an_archive_over_the_size_limit_is_refused(manager, archive):
+    with pytest.raises(F.ArchiveError, match="over the limit of 1e-06 GB; if you trust it, import with a higher"):
+        import_archive(manager, archive, "copy", progress=False, limits=ArchiveLimits(max_gb=1e-6))
+
+
+def test_an_archive_of_a_model_not_installed_here_says_which_and_what_to_do(manager, archive, tmp_path):
+    tuned = "/srv/models/bank-tuned"
+    bad = _rewrite(archive, tmp_path / "tuned.zip", manifest=lambda m: m.update(embed_model=tuned))
+    with pytest.raises(F.ArchiveError, match=f"embedding model '{tuned}' \\(384 dimensions\\), which cannot be "
+                                             f"loaded here .*copy the model folder {tuned} from the machine"):
+        import_archive(manager, bad, "copy", progress=False)
+    rng = np.random.default_rng(0)
+    other = _rewrite(archive, tmp_path / "other.zip",  # vectors another model made, under this model's name
+                     vectors=lambda v: rng.standard_normal(len(v) // 4).astype("<f4").tobytes())
+    with pytest.raises(F.ArchiveError, match="'minilm' here does not give the archive's vectors"):
+        import_archive(manager, other, "copy", progress=False)
+    assert manager.names() == ["t"]
