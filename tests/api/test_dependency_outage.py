@@ -63,27 +63,19 @@ def _assert_recovers(c, timeout: float = 60) -> None:
     assert c.get("/readyz").status_code == 200
 
 
-def test_postgres_away_gives_503_naming_it_and_the_service_recovers_by_itself(deps):
-    srv, pg, _ = deps
+@pytest.mark.parametrize("dependency", [
+    "database",  # PostgreSQL stopped
+    pytest.param("store", marks=pytest.mark.slow),  # the Milvus server killed; ~11 s
+])
+def test_a_dependency_away_gives_503_naming_it_and_the_service_recovers_by_itself(deps, dependency):
+    srv, pg, milvus = deps
+    stop, start = {"database": (pg.stop, pg.start), "store": (milvus.kill, milvus.start)}[dependency]
     with srv.client(timeout=60) as c:
-        pg.stop()
+        stop()
         try:
-            _assert_outage(c, "database")
+            _assert_outage(c, dependency)
         finally:
-            pg.start()
-        _assert_recovers(c)
-    assert "unhandled error" not in srv.log.read_text()
-
-
-@pytest.mark.slow  # ~11 s
-def test_milvus_killed_gives_503_naming_it_and_the_service_recovers_by_itself(deps):
-    srv, _, milvus = deps
-    with srv.client(timeout=60) as c:
-        milvus.kill()
-        try:
-            _assert_outage(c, "store")
-        finally:
-            milvus.start()
+            start()
         _assert_recovers(c)
     assert "unhandled error" not in srv.log.read_text()
 
