@@ -26,6 +26,7 @@ from indexer.parse.html_rewrite import rewrite_html
 from indexer.parse.limits import ParseLimits
 from indexer.parse.line_breaks import html_source_text, keep_line_breaks
 from indexer.parse.long_lines import bound_lines
+from indexer.parse.markdown_lists import nest_list_items, tighten_items
 from indexer.parse.markdown_source import drop_front_matter, nest_lists
 from indexer.parse.offline_nlp import ensure_offline_nlp
 from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
@@ -69,7 +70,8 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         # numbered in both (a procedure's steps keep their order: indexer.parse.ordered_lists)
         from unstructured.partition.html import partition_html
         text = read_text(path)
-        html = (markdown_html(bound_lines(nest_lists(drop_front_matter(text))))  # indexer.parse.markdown_source
+        # indexer.parse.markdown_source, then loose items holding a list read as lines (markdown_lists)
+        html = (tighten_items(markdown_html(bound_lines(nest_lists(drop_front_matter(text)))))
                 if suffix in (".md", ".markdown")
                 else number_ordered_lists(drop_internal_subset(text)))  # indexer.parse.html_doctype
         check_depth(html, path)
@@ -79,6 +81,8 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         if suffix in (".html", ".htm"):  # copyright and ICP licence lines at the page's end
             raw = raw[:len(raw) - trailing_licence_lines([getattr(e, "text", "") or "" for e in raw])]
         _keep_breaks(raw, html_source_text(html))  # soft line breaks in Chinese (indexer.parse.line_breaks)
+        if suffix in (".md", ".markdown"):
+            raw = nest_list_items(raw)  # sub-items under their item (indexer.parse.markdown_lists)
     elif suffix in (".txt", ".text"):
         from unstructured.cleaners.core import auto_paragraph_grouper
         from unstructured.partition.text import partition_text

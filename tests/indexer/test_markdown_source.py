@@ -1,6 +1,6 @@
 """Markdown as GitHub, Typora and Obsidian write it (indexer.parse.markdown_source): front matter is not
 indexed, and lists nested two or three spaces in stay nested instead of joining (and renumbering) their
-parent list. English and Chinese."""
+parent list: each item is one element with its sub-items on lines under it. English and Chinese."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,13 +14,13 @@ from indexer.parse.dispatch import parse_file
     ("---\ntitle: Lab safety rules\ntags: [safety, lab]\n---\n# Lab safety rules\n\n"
      "1. Wear goggles\n   - Always in the wet lab\n   - Optional in the dry lab\n2. Wash hands\n\n"
      "- Keys\n  - Room B12: Ms. Li\n    1. Sign the book\n",
-     ["Lab safety rules", "1. Wear goggles", "Always in the wet lab", "Optional in the dry lab", "2. Wash hands",
-      "Keys", "Room B12: Ms. Li", "1. Sign the book"]),
+     ["Lab safety rules", "1. Wear goggles\n- Always in the wet lab\n- Optional in the dry lab", "2. Wash hands",
+      "Keys\n- Room B12: Ms. Li\n  1. Sign the book"]),
     ("---\ntitle: 实验室安全守则\nauthor: 王老师\n---\n# 实验室安全守则\n\n"
      "1. 佩戴护目镜\n   - 湿实验室必须佩戴\n   - 干实验室可不戴\n2. 洗手\n\n"
      "- 钥匙\n  - B12室：李老师\n    1. 登记借用\n",
-     ["实验室安全守则", "1. 佩戴护目镜", "湿实验室必须佩戴", "干实验室可不戴", "2. 洗手",
-      "钥匙", "B12室：李老师", "1. 登记借用"]),
+     ["实验室安全守则", "1. 佩戴护目镜\n- 湿实验室必须佩戴\n- 干实验室可不戴", "2. 洗手",
+      "钥匙\n- B12室：李老师\n  1. 登记借用"]),
 ], ids=["en", "zh"])
 def test_front_matter_dropped_and_lists_nest(tmp_path: Path, source: str, expected: list[str]) -> None:
     path = tmp_path / "rules.md"

@@ -1,0 +1,88 @@
+"""Markdown nested lists: a sub-item stays under the item it belongs to.
+
+unstructured gives each <li> as a ListItem of its own, its nesting only as a depth the mapping ignores,
+so "需携带身份证" was an element with no link to "1. 办理入院手续", and a chunk could start with it. As
+PowerPoint's sub-bullets are (indexer.parse.pptx_bullets), each item is given with its sub-items as one
+list item, each sub-item on a line of its own, "- " (an ordered one keeps its number, written by
+indexer.parse.ordered_lists) and two spaces a level deeper:
+
+    1. 办理入院手续
+    - 需携带身份证
+    - 需携带医保卡
+      1. 异地医保需先备案
+
+Python-Markdown renders the items of a loose list (blank lines between its items) as paragraphs, which
+unstructured gives as text with no depth, and the sub-items after them lost their parent; an item that
+holds a list has the paragraphs before its sub-list read as lines of the item first (tighten_items).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_INDENT = "  "
+_NUMBERED = re.compile(r"\d{1,9}\. ")  # "2. " as indexer.parse.ordered_lists writes an ordered item's number
+
+
+def tighten_items(html: str) -> str:
+    """`html` (a rendered Markdown fragment) with the leading paragraphs of every list item in a list item
+    that holds a list made lines of the item (paragraphs after its sub-list stay paragraphs); as it came
+    when there is none."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    if "<ul" not in html and "<ol" not in html:
+        return html
+    try:
+        root = lxml_html.fragment_fromstring(html, create_parent="div")
+    except (etree.LxmlError, ValueError):
+        return html
+    tops = [li for li in root.iter("li") if not any(a.tag == "li" for a in li.iterancestors())
+            and (li.find(".//ul") is not None or li.find(".//ol") is not None)]
+    changed = False
+    for top in tops:
+        for item in list(top.iter("li")):  # the item itself first, then its sub-items
+            changed |= _unwrap_paragraphs(item)
+    if not changed:
+        return html
+    return (root.text or "") + "".join(lxml_html.tostring(child, encoding="unicode") for child in root)
+
+
+def _unwrap_paragraphs(item: Any) -> bool:
+    from lxml import html as lxml_html
+
+    paragraphs = []  # the item's own text: its paragraphs before its first list, code block or table
+    for child in item:
+        if child.tag != "p":
+            break
+        paragraphs.append(child)
+    for p in paragraphs:
+        previous = p.getprevious()
+        if previous is not None or (item.text or "").strip():
+            p.addprevious(lxml_html.Element("br"))  # a line of its own, as the paragraph was
+        p.drop_tag()
+    return bool(paragraphs)
+
+
+def nest_list_items(raw: list[Any]) -> list[Any]:
+    """unstructured's elements with each ListItem nested deeper than the ListItem before it (or than the
+    item that one was put under) written into that item's text, and left out as an element."""
+    out: list[Any] = []
+    top: Any = None  # the item open for sub-items, and its depth
+    top_depth = 0
+    for el in raw:
+        depth = getattr(getattr(el, "metadata", None), "category_depth", None)
+        is_item = getattr(el, "category", "") == "ListItem" and isinstance(depth, int)
+        if is_item and top is not None and depth > top_depth:
+            top.text = f"{top.text}\n{_line(el.text or '', depth - top_depth)}"
+            continue
+        out.append(el)
+        top, top_depth = (el, depth) if is_item else (None, 0)
+    return out
+
+
+def _line(text: str, level: int) -> str:
+    indent = _INDENT * (level - 1)
+    marker = "" if _NUMBERED.match(text) else "- "
+    lines = text.split("\n")
+    return "\n".join([indent + marker + lines[0]] + [indent + _INDENT + line for line in lines[1:]])

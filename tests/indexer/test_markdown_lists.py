@@ -1,0 +1,61 @@
+"""Markdown nested lists (indexer.parse.markdown_lists): each item is one list element holding its
+sub-items, "- " (or the sub-item's number) and two spaces a level deeper, so no chunk holds a sub-item
+without the item it belongs to. Tight and loose lists, ordered and unordered, two and three levels,
+English and Chinese."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.chunk import chunk_elements
+from indexer.config import ChunkSettings
+from indexer.parse.dispatch import parse_file
+from indexer.types import Element
+
+
+def _parse(tmp_path: Path, source: str) -> list[Element]:
+    path = tmp_path / "guide.md"
+    path.write_text(source, encoding="utf-8")
+    return parse_file(path)
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("# 入院须知\n\n1. 办理入院手续\n   - 需携带身份证\n   - 需携带医保卡\n     1. 异地医保需先备案\n     2. 备案后三个工作日生效\n"
+     "2. 缴纳押金\n   - 押金可用微信支付\n\n住院期间请保持手机畅通。\n",
+     ["1. 办理入院手续\n- 需携带身份证\n- 需携带医保卡\n  1. 异地医保需先备案\n  2. 备案后三个工作日生效",
+      "2. 缴纳押金\n- 押金可用微信支付", "住院期间请保持手机畅通。"]),
+    ("# Admission\n\n* Documents\n    * ID card\n    * Insurance card\n        - Out-of-area cards need a referral\n"
+     "* Clothes\n    1. Slippers\n    2. Pyjamas\n",
+     ["Documents\n- ID card\n- Insurance card\n  - Out-of-area cards need a referral",
+      "Clothes\n1. Slippers\n2. Pyjamas"]),
+], ids=["zh-ordered-3-levels", "en-unordered-4-space"])
+def test_sub_items_stay_under_their_item(tmp_path: Path, source: str, expected: list[str]) -> None:
+    elements = _parse(tmp_path, source)
+    assert [e.text for e in elements[1:]] == expected
+    assert [e.kind for e in elements[1:len(expected)]] == ["list"] * (len(expected) - 1)
+
+
+def test_a_loose_item_keeps_its_paragraphs_and_sub_items_together(tmp_path: Path) -> None:
+    source = ("# Steps\n\n1. Register at the front desk.\n\n   Bring your referral letter.\n\n   - ID card\n"
+              "   - Insurance card\n\n   Staff will give you a wristband.\n\n2. 缴纳押金。\n\n   - 微信支付\n   - 银行卡\n")
+    texts = [e.text for e in _parse(tmp_path, source)]
+    assert texts[1:] == ["1. Register at the front desk. Bring your referral letter.\n- ID card\n- Insurance card",
+                         "Staff will give you a wristband.", "2. 缴纳押金。\n- 微信支付\n- 银行卡"]
+
+
+def test_no_chunk_holds_a_sub_item_without_its_item(tmp_path: Path) -> None:
+    # twelve items of six sub-items (~100 tokens an item): chunks of 200 are cut between items, not inside
+    # one, where the 30-token overlap would not have carried the item's line into the next chunk
+    # (sub-items start at their item's text: three spaces in under "9. ", four under "10. ")
+    lines = ("需携带本人身份证原件及复印件", "需携带第{n}号业务申请表一份", "需携带户口簿原件及复印件",
+             "委托他人办理的需携带委托书", "办理时间为工作日上午八点至十二点", "咨询电话为总服务台分机{n}号")
+    items = "".join(f"{n}. 第{n}号窗口办理第{n}类业务\n" + "".join(
+        " " * len(f"{n}. ") + "- " + line.format(n=n) + "\n" for line in lines) for n in range(1, 13))
+    elements = _parse(tmp_path, "# 办事指南\n\n" + items)
+    chunks = chunk_elements("d", elements, ChunkSettings())
+    assert len(chunks) > 4
+    for chunk in chunks:
+        for n in range(1, 13):
+            if f"分机{n}号" in chunk.text or f"第{n}号业务申请表" in chunk.text:
+                assert f"{n}. 第{n}号窗口办理第{n}类业务" in chunk.text, chunk.text
