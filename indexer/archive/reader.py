@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from tqdm import tqdm
 from indexer.archive import format as F
 
 BLOCK = 1 << 22  # bytes read at a time (a multiple of 4: whole float32 values)
+# what zipfile raises reading a member whose bytes were altered (CRC, deflate stream, early end)
+DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
 @dataclass(frozen=True)
@@ -130,15 +133,27 @@ class ArchiveReader:
                              f"float32 values of the manifest's {m.chunks} chunks")
 
     def _read_all(self, name: str, size: int) -> bytes:
-        with self.zip.open(name) as f:
-            data = f.read(size + 1)
+        try:
+            with self.zip.open(name) as f:
+                data = f.read(size + 1)
+        except DAMAGED as e:
+            raise self._damaged(e) from e
         if len(data) != size:
             raise self._fail(f"{name} does not hold the {size} bytes its entry declares")
         return data
 
     # ---- content ---------------------------------------------------------------------
+    def _damaged(self, e: Exception) -> F.ArchiveError:
+        return self._fail(f"it is damaged ({e}): copy it again, or export the KB again")
+
     def verify(self, progress: bool = True) -> None:
         """Check every byte against the manifest: checksums, each document line, the counts, the vectors."""
+        try:
+            self._verify(progress)
+        except DAMAGED as e:
+            raise self._damaged(e) from e
+
+    def _verify(self, progress: bool) -> None:
         m = self.manifest
         bar = tqdm(total=m.members[F.DOCUMENTS].size + m.members[F.VECTORS].size, unit="B", unit_scale=True,
                    desc="checking archive", disable=not progress)
@@ -200,7 +215,14 @@ class ArchiveReader:
             raise self._fail(f"{F.DOCUMENTS} line {n} is not a valid document: {_errors(e)}") from e
 
     def documents(self) -> Iterator[tuple[F.DocumentLine, np.ndarray]]:
-        """Each document with its chunks' vectors (n_chunks x dim float32), in archive order (after verify())."""
+        """Each document with its chunks' vectors (n_chunks x dim float32), in archive order (after verify():
+        the file may still change under it)."""
+        try:
+            yield from self._documents()
+        except DAMAGED as e:
+            raise self._damaged(e) from e
+
+    def _documents(self) -> Iterator[tuple[F.DocumentLine, np.ndarray]]:
         dim = self.manifest.dim
         with self.zip.open(F.DOCUMENTS) as docs, self.zip.open(F.VECTORS) as vectors:
             for n, line in enumerate(self._lines(docs), 1):

@@ -209,6 +209,23 @@ def test_a_damaged_or_hostile_archive_is_refused_saying_why_and_nothing_is_writt
     assert manager.names() == ["t"] and not [p for p in manager.home.iterdir() if p.name.startswith(".")]
 
 
+def test_a_byte_altered_anywhere_is_refused_as_a_damaged_archive(manager, archive, tmp_path):
+    """zipfile's own errors (a CRC, a deflate stream, names that differ) are the archive's, said as such."""
+    data, bad = archive.read_bytes(), tmp_path / "bad.zip"
+    refused = 0
+    for at in range(0, len(data), len(data) // 30):
+        bad.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:])
+        try:
+            import_archive(manager, bad, "copy", progress=False)
+        except F.ArchiveError:
+            refused += 1
+            assert manager.names() == ["t"] and not list(manager.home.glob(".*importing"))
+            continue
+        assert _kb_state(manager, "copy") == _kb_state(manager, "t")  # a byte no reader looks at (a date)
+        manager.delete("copy")
+    assert refused >= 25
+
+
 def test_an_archive_cannot_set_the_stores_bookkeeping(manager, archive, tmp_path):
     forged = {"next_row": "0", "generation": "-5", "pending_write": "{}", "incarnation": "x", "dim": "3",
               "refusal_threshold": "0.3"}
