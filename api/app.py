@@ -20,7 +20,18 @@ from api.config import ServiceSettings
 from api.cors import Cors
 from api.json_depth import JsonDepth
 from api.middleware import RequestContext
-from api.routes import admin, api_docs, channels, documents, experiments, feedback, health, openai_compat, query
+from api.routes import (
+    admin,
+    api_docs,
+    channels,
+    documents,
+    experiments,
+    feedback,
+    health,
+    kb_archive,
+    openai_compat,
+    query,
+)
 from api.service import Service
 from indexer import kb_trash
 from rag.config import Settings
@@ -53,7 +64,7 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
     app.state.service = service
     app.state.ws_tickets = query.WsTickets(redis_url=svc_settings.redis_url)  # shared by replicas with Redis
     errors.install(app)
-    for module in (health, api_docs, admin, documents, query, openai_compat, channels, feedback, experiments):
+    for module in (health, api_docs, admin, kb_archive, documents, query, openai_compat, channels, feedback, experiments):
         app.include_router(module.router)
     app.add_middleware(JsonDepth)  # inside BodyLimit: the body it reads is bounded
     app.add_middleware(BodyLimit, max_bytes=int(svc_settings.max_body_mb * 2**20))  # inside RequestContext

@@ -5,7 +5,7 @@ dependencies, the key check among them: without a bound, anyone who can reach th
 needed) can make the service hold a body of gigabytes. Requests over `max_bytes` get 413: at once when
 their Content-Length says so, else as soon as the bytes received pass it (the route then sees the
 client as gone and its own answer is dropped). The upload route streams files to disk under its own
-limits (api/upload.py) and is left alone.
+limits (api/upload.py), as the KB import route does (api/routes/kb_archive.py); both are left alone.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from api.errors import error_body
 
-_UPLOAD = re.compile(r"/v1/kbs/[^/]+/documents")
+_UPLOAD = re.compile(r"/v1/kbs/[^/]+/documents|/v1/kbs/import")  # streamed to disk under their own limits
 
 
 def is_upload(scope: dict) -> bool:

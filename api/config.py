@@ -30,6 +30,8 @@ class ServiceSettings(BaseSettings):
                                                           "before 429 (0 = no limit)")
     max_upload_mb: float = Field(50.0, gt=0, description="largest accepted file in an upload (413 above)")
     max_files: int = Field(20, ge=1, description="most files in one upload request")
+    max_import_mb: float = Field(4096.0, gt=0, description="largest KB archive accepted by POST /v1/kbs/import "
+                                 "(413 above; `rag kb import` on the server reads larger ones)")
     header_timeout_s: float = Field(10.0, gt=0, description="a request whose line and headers take longer is "
                                                             "disconnected")
     upload_idle_s: float = Field(30.0, gt=0, description="an upload that sends nothing for this long is cut off (408)")

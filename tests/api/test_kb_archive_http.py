@@ -1,0 +1,83 @@
+"""A KB as one archive over HTTP (api/routes/kb_archive.py), on a real `rag serve`: its admin downloads it,
+a global admin imports it under another name (it then searches the same, English and Chinese) or over
+the KB (replace), and a damaged or oversized archive is refused with nothing created."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from cli.testing import ADMIN, ROOT, Server
+
+QUERIES = ["how do I report a lost card?", "如何挂失银行卡？"]
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    root = tmp_path_factory.mktemp("archive")
+    home = root / "home"
+    env = {"RAG_HOME": str(home), "RAG_EMBED_MODEL": "minilm", "HF_HUB_OFFLINE": "1"}
+    subprocess.run([sys.executable, "-m", "cli", "index", str(ROOT / "data/sample/en/lost_or_stolen_cards.txt"),
+                    str(ROOT / "data/sample/zh/card_loss_reporting.txt"), "--kb", "bank", "-q"],
+                   env={**__import__("os").environ, **env}, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    server = Server(home, RAG_ANSWER_MODE="extract", RAG_WARM_UP="false", RAG_MAX_IMPORT_MB="1").start()
+    yield server
+    server.kill()
+
+
+def client(srv: Server, key: str = ADMIN) -> httpx.Client:
+    return httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {key}"}, timeout=120)
+
+
+def top(c: httpx.Client, kb: str) -> list:
+    out = []
+    for q in QUERIES:
+        r = c.post(f"/v1/kbs/{kb}/search", json={"query": q, "k": 5})
+        assert r.status_code == 200, r.text
+        out.append([(h["chunk_id"], round(h["score"], 4)) for h in r.json()])
+    return out
+
+
+def test_export_then_import_under_another_name_and_over_the_kb(srv):
+    with client(srv) as c:
+        reader = c.post("/v1/keys", json={"kb": "bank", "scope": "read"}).json()["key"]
+        kb_admin = c.post("/v1/keys", json={"kb": "bank", "scope": "admin"}).json()["key"]
+        with client(srv, reader) as r:
+            assert r.get("/v1/kbs/bank/export").status_code == 403
+        with client(srv, kb_admin) as a:
+            got = a.get("/v1/kbs/bank/export")
+            assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+            assert 'filename="bank.zip"' in got.headers["content-disposition"]
+            archive = got.content
+            refused = a.post("/v1/kbs/import", params={"name": "copy"}, content=archive)
+            assert refused.status_code == 403  # creating a KB takes a global admin
+        r = c.post("/v1/kbs/import", params={"name": "copy"}, content=archive,
+                   headers={"content-type": "application/zip"})
+        assert r.status_code == 201, r.text
+        assert r.json() == {"name": "copy", "source_kb": "bank", "documents": 2, "chunks": r.json()["chunks"],
+                            "embed_model": "minilm", "replaced": False}
+        assert top(c, "copy") == top(c, "bank") and top(c, "bank")[1][0]
+        again = c.post("/v1/kbs/import", params={"name": "copy"}, content=archive)
+        assert again.status_code == 409 and again.json()["error"]["code"] == "kb_exists"
+        c.delete("/v1/kbs/bank/documents/" + c.get("/v1/kbs/bank/documents").json()[0]["doc_id"])
+        back = c.post("/v1/kbs/import", params={"replace": "true"}, content=archive)  # the archive's name: bank
+        assert back.status_code == 201 and back.json()["replaced"] and back.json()["name"] == "bank"
+        assert c.get("/v1/kbs/bank").json()["documents"] == 2
+        assert top(c, "bank") == top(c, "copy")
+
+
+def test_a_damaged_or_oversized_archive_is_refused_and_nothing_is_created(srv):
+    with client(srv) as c:
+        archive = c.get("/v1/kbs/bank/export").content
+        mid = len(archive) // 2
+        damaged = archive[:mid] + bytes([archive[mid] ^ 0xFF]) + archive[mid + 1:]
+        r = c.post("/v1/kbs/import", params={"name": "bad"}, content=damaged)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_archive", r.text
+        assert "refused archive" in r.json()["error"]["message"] or "not a readable zip" in r.json()["error"]["message"]
+        big = c.post("/v1/kbs/import", params={"name": "big"}, content=b"PK" + b"\0" * (2 << 20))
+        assert big.status_code == 413 and "max_import_mb" in big.json()["error"]["message"]
+        bad_name = c.post("/v1/kbs/import", params={"name": "../x"}, content=archive)
+        assert bad_name.status_code == 422
+        assert {k["name"] for k in c.get("/v1/kbs").json()} <= {"bank", "copy"}
