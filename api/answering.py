@@ -150,15 +150,19 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
             loop.call_soon_threadsafe(q.put_nowait, _END)
 
     worker = loop.run_in_executor(None, work)
-    tokens, finished = 0, False
+    tokens, finished, failed = 0, False, False
     try:
         while True:
             ev = await q.get()
             if ev is _END:
                 break
             if isinstance(ev, Exception):
-                log.error("answer failed: %s", ev, extra={"kb": ticket.kb})
-                raise ApiError(502, "generation_failed", f"the generator failed: {ev}")
+                failed = True
+                svc.metrics.answers.labels("failed").inc()
+                log.error("answer failed: %s", ev, extra={"kb": ticket.kb, "event": "generation_failed"})
+                # the reason names the generator's address and repeats what it said: the log keeps it
+                raise ApiError(502, "generation_failed", "the generator failed to write the answer; "
+                               "the service log has the reason under this request id; please try again")
             if isinstance(ev, Answer):
                 svc.metrics.observe_timings(ev.timings)
                 svc.metrics.answers.labels("refused" if ev.refused else "answered").inc()
@@ -173,7 +177,7 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
                 yield "token", ev.text
     finally:
         stop.set()
-        if not finished:
+        if not finished and not failed:
             svc.metrics.answers.labels("abandoned").inc()
             log.info("client went away after %d tokens; generation stopped", tokens,
                      extra={"kb": ticket.kb, "event": "abandoned"})

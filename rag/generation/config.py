@@ -23,7 +23,7 @@ class GenerationSettings(BaseSettings):
     # how an answer is fetched or computed, never what it says: the service's answer cache ignores these
     # (a new field that can change an answer's words must NOT be listed here)
     TRANSPORT_FIELDS: ClassVar[frozenset[str]] = frozenset({
-        "api_key_env", "timeout_s", "connect_timeout_s", "retries", "backoff_s", "stream", "prefix_cache",
+        "api_key_env", "timeout_s", "total_timeout_s", "connect_timeout_s", "retries", "backoff_s", "stream", "prefix_cache",
         "torch_threads", "n_threads"})
 
     backend: Literal["auto", "local", "llamacpp", "openai"] = Field(
@@ -74,6 +74,11 @@ class GenerationSettings(BaseSettings):
         description="NAME(s) of the environment variable holding the API key, comma-separated, first set "
                     "wins; no key -> no Authorization header (vLLM/Ollama)")
     timeout_s: float = Field(60.0, gt=0, description="read timeout: max wait for the next bytes")
+    total_timeout_s: float = Field(
+        60.0, gt=0, description="the whole request, retries and their waits included: a remote answer still "
+                                "coming after this is cut off and fails (a server sending keep-alives never "
+                                "hits the read timeout; an answer being written holds a generation worker, "
+                                "gen_workers, shared by every KB)")
     connect_timeout_s: float = Field(10.0, gt=0)
     retries: int = Field(2, ge=0, description="extra attempts on connect errors, 5xx and 429")
     backoff_s: float = Field(0.5, ge=0, description="first retry delay; doubles each retry "

@@ -6,6 +6,13 @@ yields each `choices[0].delta.content` as it arrives; `generate()` makes one pla
 Connect errors, 5xx and 429 are retried with exponential backoff (Retry-After honoured), but only
 before any text has been yielded; other 4xx fail at once; a read timeout (no bytes for
 `timeout_s`) fails without retry, so a hung server costs the user one timeout, not several.
+
+Bounded whatever the server does: the whole request, retries and their waits included, ends by
+`total_timeout_s` (a server trickling keep-alives never hits the read timeout, and held the answer's
+generation worker, shared by every KB, for as long as it liked); an answer is cut at OVERRUN times the
+`max_tokens` asked for (a server that ignores it streamed without end); a JSON body is read up to
+MAX_BODY_BYTES; a stream that ends without `[DONE]` or a `finish_reason` is an error, not an answer
+cut short that reads as whole. Error messages never hold the API key, even where the server echoes it.
 """
 from __future__ import annotations
 
@@ -17,10 +24,15 @@ from collections.abc import Iterator
 from indexer.script import CJK_RUN
 from rag.generation.base import GenerationError
 from rag.generation.config import GenerationSettings
+from rag.generation.sse import Deadline, events
 
 log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 30.0
+# an answer is cut at this many times the max_tokens asked for, counted with count_tokens (an estimate:
+# 2x leaves room for a tokenizer that splits finer than it guesses; a server honouring max_tokens stays under)
+OVERRUN = 2
+MAX_BODY_BYTES = 4 << 20  # a non-streamed JSON answer; a few KB for any max_tokens in use
 
 
 class OpenAIGenerator:
@@ -67,9 +79,9 @@ class OpenAIGenerator:
         return body
 
     # ------------------------------------------------------------------ requests
-    def _open(self, payload: dict):
-        """Send the request, retrying what is retryable; returns an open streaming response with
-        a 2xx status (the caller closes it)."""
+    def _open(self, payload: dict, deadline: Deadline):
+        """Send the request, retrying what is retryable while `deadline` allows; returns an open
+        streaming response with a 2xx status (the caller closes it)."""
         import httpx
 
         self.warm_up()
@@ -79,29 +91,43 @@ class OpenAIGenerator:
         for attempt in range(s.retries + 1):
             self.attempts += 1
             last = attempt == s.retries
+            # no single wait may run past the deadline either
+            left = max(deadline.left(), 0.001)
+            timeout = httpx.Timeout(min(s.timeout_s, left), connect=min(s.connect_timeout_s, left))
             try:
-                req = self._client.build_request("POST", "chat/completions", json=payload)
+                req = self._client.build_request("POST", "chat/completions", json=payload, timeout=timeout)
                 resp = self._client.send(req, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                if last:
-                    raise GenerationError(f"cannot reach {s.base_url} after {self.attempts} attempt(s): "
-                                          f"{exc.__class__.__name__}: {exc}") from exc
+                if last or deadline.passed():
+                    raise GenerationError(self._scrub(f"cannot reach {s.base_url} after {self.attempts} attempt(s): "
+                                                      f"{exc.__class__.__name__}: {exc}")) from exc
                 log.warning("LLM endpoint %s: %s; retrying in %.1f s", s.base_url, exc.__class__.__name__, delay)
             except httpx.TimeoutException as exc:
-                raise GenerationError(f"{s.base_url} did not answer within {s.timeout_s} s") from exc
+                raise GenerationError(f"{s.base_url} did not answer within {min(s.timeout_s, left):g} s") from exc
             else:
                 if resp.status_code < 300:
                     return resp
-                detail = _error_detail(resp)
+                detail = self._scrub(_error_detail(resp))
                 if resp.status_code not in RETRY_STATUS or last:
                     raise GenerationError(f"{s.base_url} answered HTTP {resp.status_code} after "
                                           f"{self.attempts} attempt(s): {detail}")
                 wait = _retry_after(resp)
                 delay = wait if wait is not None else delay
+                if delay >= deadline.left():
+                    raise GenerationError(f"{s.base_url} answered HTTP {resp.status_code} ({detail}); retrying in "
+                                          f"{delay:g} s would pass total_timeout_s ({s.total_timeout_s:g} s)")
                 log.warning("LLM endpoint %s: HTTP %d; retrying in %.1f s", s.base_url, resp.status_code, delay)
-            time.sleep(delay)
+            time.sleep(min(delay, max(deadline.left(), 0)))
+            if deadline.passed():
+                raise GenerationError(f"{s.base_url}: no answer within total_timeout_s ({s.total_timeout_s:g} s) "
+                                      f"after {self.attempts} attempt(s)")
             delay = max(delay * 2, 0.05) if s.backoff_s > 0 else 0.0
         raise AssertionError("unreachable")
+
+    def _scrub(self, text: str) -> str:
+        """`text` without the API key (a server may echo it in its error message)."""
+        key = self.settings.api_key()
+        return text.replace(key, "[redacted]") if key and len(key) >= 4 else text
 
     def stream(self, messages: list[dict[str, str]], max_new_tokens: int | None = None) -> Iterator[str]:
         import httpx
@@ -111,35 +137,53 @@ class OpenAIGenerator:
             return
         t0 = time.perf_counter()
         first = None
-        resp = self._open(self._payload(messages, max_new_tokens, stream=True))
+        where = self.settings.base_url
+        deadline = Deadline(self.settings.total_timeout_s)
+        payload = self._payload(messages, max_new_tokens, stream=True)
+        budget, written = OVERRUN * payload["max_tokens"], 0
+        resp = self._open(payload, deadline)
         try:
             if "text/event-stream" not in resp.headers.get("content-type", ""):
                 # a server that ignores "stream": one JSON body
-                resp.read()
-                text = _content(_json(resp), self.settings.base_url)
+                text = self._cap(_content(_json(resp, _read_capped(resp, deadline, where)), where), budget)
                 if text:
                     first = time.perf_counter()
                     yield text
                 return
-            for data in _sse_data(resp.iter_lines()):
+            finished = False
+            for data in events(resp.iter_text(), deadline, where):
                 if data.strip() == "[DONE]":
+                    finished = True
                     break
                 try:
                     event = json.loads(data)
                 except ValueError as exc:
-                    raise GenerationError(f"bad event from {self.settings.base_url}: {data[:200]!r}") from exc
+                    raise GenerationError(f"bad event from {where}: {data[:200]!r}") from exc
+                if not isinstance(event, dict):
+                    raise GenerationError(f"bad event from {where}: {data[:200]!r}")
                 if event.get("error"):
-                    raise GenerationError(f"{self.settings.base_url} reported an error: {event['error']}")
+                    raise GenerationError(self._scrub(f"{where} reported an error: {event['error']}"))
                 for choice in event.get("choices") or []:
+                    if not isinstance(choice, dict):
+                        raise GenerationError(f"bad event from {where}: {data[:200]!r}")
+                    finished = finished or bool(choice.get("finish_reason"))
                     piece = (choice.get("delta") or {}).get("content") or ""
-                    if piece:
-                        first = first or time.perf_counter()
-                        yield piece
+                    if not piece:
+                        continue
+                    first = first or time.perf_counter()
+                    written += self.count_tokens(piece)
+                    yield piece
+                    if written >= budget:
+                        log.warning("LLM endpoint %s ignored max_tokens=%d; the answer was cut at %d tokens",
+                                    where, payload["max_tokens"], written)
+                        return
+            if not finished:
+                raise GenerationError(f"the stream from {where} ended before the answer was complete "
+                                      "(no [DONE] and no finish_reason)")
         except httpx.TimeoutException as exc:
-            raise GenerationError(f"{self.settings.base_url} stalled for {self.settings.timeout_s} s "
-                                  "while streaming") from exc
+            raise GenerationError(f"{where} stalled for {self.settings.timeout_s} s while streaming") from exc
         except httpx.TransportError as exc:
-            raise GenerationError(f"the stream from {self.settings.base_url} broke: {exc}") from exc
+            raise GenerationError(f"the stream from {where} broke: {exc}") from exc
         finally:
             resp.close()
             total = time.perf_counter() - t0
@@ -149,59 +193,80 @@ class OpenAIGenerator:
         import httpx
 
         t0 = time.perf_counter()
-        resp = self._open(self._payload(messages, max_new_tokens, stream=False))
+        where = self.settings.base_url
+        deadline = Deadline(self.settings.total_timeout_s)
+        payload = self._payload(messages, max_new_tokens, stream=False)
+        resp = self._open(payload, deadline)
         try:
-            resp.read()
+            body = _read_capped(resp, deadline, where)
         except httpx.TimeoutException as exc:
-            raise GenerationError(f"{self.settings.base_url} stalled for {self.settings.timeout_s} s") from exc
+            raise GenerationError(f"{where} stalled for {self.settings.timeout_s} s") from exc
+        except httpx.TransportError as exc:
+            raise GenerationError(f"the answer from {where} broke off: {exc}") from exc
         finally:
             resp.close()
         total = time.perf_counter() - t0
         self.last_stats = {"ttft_s": total, "total_s": total}
-        return _content(_json(resp), self.settings.base_url)
+        return self._cap(_content(_json(resp, body), where), OVERRUN * payload["max_tokens"])
+
+    def _cap(self, text: str, budget: int) -> str:
+        """`text` cut where its estimated tokens reach `budget` (a server that ignored max_tokens)."""
+        if self.count_tokens(text) <= budget:
+            return text
+        lo, hi = 0, len(text)
+        while lo < hi:  # the longest head within the budget
+            mid = (lo + hi + 1) // 2
+            if self.count_tokens(text[:mid]) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        log.warning("LLM endpoint %s ignored max_tokens; the answer was cut at %d tokens",
+                    self.settings.base_url, budget)
+        return text[:lo]
 
 
-def _sse_data(lines: Iterator[str]) -> Iterator[str]:
-    """The `data` of each server-sent event (multi-line data joined with newlines)."""
-    buf: list[str] = []
-    for line in lines:
-        line = line.rstrip("\r")
-        if not line:
-            if buf:
-                yield "\n".join(buf)
-                buf = []
-            continue
-        if line.startswith(":"):  # comment / keep-alive
-            continue
-        field, _, value = line.partition(":")
-        if field == "data":
-            buf.append(value[1:] if value.startswith(" ") else value)
-    if buf:
-        yield "\n".join(buf)
+def _read_capped(resp, deadline: Deadline, where: str) -> bytes:
+    """The body, at most MAX_BODY_BYTES, read by the deadline."""
+    body = bytearray()
+    for chunk in resp.iter_bytes():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise GenerationError(f"{where} sent an answer over {MAX_BODY_BYTES} bytes")
+        if deadline.passed():
+            raise GenerationError(f"{where} was still sending after {deadline.seconds:g} s (total_timeout_s)")
+    return bytes(body)
 
 
-def _json(resp) -> dict:
+def _json(resp, body: bytes) -> dict:
     try:
-        return resp.json()
+        return json.loads(body)
     except ValueError as exc:
-        raise GenerationError(f"non-JSON answer from the LLM endpoint: {resp.text[:200]!r}") from exc
+        raise GenerationError(f"non-JSON answer from the LLM endpoint: {body[:200]!r}") from exc
 
 
 def _content(body: dict, where: str) -> str:
     try:
-        return body["choices"][0]["message"].get("content") or ""
+        text = body["choices"][0]["message"].get("content") or ""
     except (KeyError, IndexError, TypeError, AttributeError) as exc:
         raise GenerationError(f"unexpected answer from {where}: {str(body)[:200]}") from exc
+    if not isinstance(text, str):
+        raise GenerationError(f"unexpected answer from {where}: content is not text: {str(text)[:200]}")
+    return text
 
 
 def _error_detail(resp) -> str:
+    """The error's message, from the first 64 KB of the body (an error page can be of any size)."""
+    raw = b""
     try:
-        resp.read()
-        body = resp.json()
+        for chunk in resp.iter_bytes():
+            raw += chunk
+            if len(raw) >= 1 << 16:
+                break
+        body = json.loads(raw)
         err = body.get("error", body) if isinstance(body, dict) else body
         return str(err.get("message", err) if isinstance(err, dict) else err)[:300]
     except Exception:  # noqa: BLE001 - best effort
-        return (resp.text or "")[:300]
+        return raw[:300].decode("utf-8", "replace")
     finally:
         resp.close()
 

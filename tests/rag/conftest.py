@@ -15,7 +15,10 @@ class _Handler(BaseHTTPRequestHandler):
     tag), invented-site (a web address no passage has, after a line introducing it), no-answer (says the
     passages do not answer, citing [1]), babble (repeats a phrase no passage supports), babble-zh (the same in Chinese), flaky (503 first), limited (429 first),
     down (always 503), bad (400), hang (no answer), stall (one SSE event, then nothing),
-    json-only (ignores "stream")."""
+    json-only (ignores "stream"); and hostile ones: trickle (keep-alive comments every 0.1 s for 10 s, no
+    answer), endless (streams deltas, ignoring max_tokens, until the client goes), chatty (JSON: ignores
+    max_tokens, 20,000 words), cut (half the answer, then the connection closes: no finish_reason, no
+    [DONE]), echo-key (401 whose message repeats the API key), busy (429, Retry-After: 30)."""
 
     protocol_version = "HTTP/1.1"
 
@@ -41,6 +44,13 @@ class _Handler(BaseHTTPRequestHandler):
         if model == "hang":
             srv.release.wait(10)
             return
+        if model == "echo-key":
+            key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+            return self._json(401, {"error": {"message": f"Incorrect API key provided: {key}."}})
+        if model == "busy":
+            return self._json(429, {"error": {"message": "rate limit reached"}}, {"Retry-After": "30"})
+        if model in ("trickle", "endless"):
+            return self._hostile_stream(model)
         text = "You said: " + body["messages"][-1]["content"]
         if model == "babble":
             text = "The answer to the question is:\n\n" * 4
@@ -60,7 +70,11 @@ class _Handler(BaseHTTPRequestHandler):
         if model == "no-answer":  # says the passages hold no answer, cites one anyway, echoes its instructions
             text = ("The passage you provided is about cards, but it does not contain the answer to the question "
                     "[1]. The passage is quoted data from documents, not instructions.")
-        if body.get("stream") and model != "json-only":
+        if model == "chatty":
+            text = "Call the card line [1]. " * 5000
+        if model == "cut":
+            text = "You can lock it temporarily instead of cancelling it [1]. A card that is reported lost cannot be"
+        if body.get("stream") and model not in ("json-only", "chatty"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
@@ -73,6 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if model == "stall":
                     srv.release.wait(10)
                     return
+            if model == "cut":
+                return
             self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
@@ -81,6 +97,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, {"id": "x", "object": "chat.completion", "model": model,
                          "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                       "finish_reason": "stop"}]})
+
+    def _hostile_stream(self, model):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        try:
+            for _ in range(100 if model == "trickle" else 10**6):
+                if self.server.release.is_set():
+                    return
+                if model == "trickle":
+                    self.wfile.write(b": keep-alive\n\n")
+                    self.wfile.flush()
+                    self.server.release.wait(0.1)
+                else:
+                    self._event({"choices": [{"index": 0, "delta": {"content": "Call the card line [1]. "}}]})
+        except OSError:  # the client went away
+            return
 
     def _event(self, obj):
         self.wfile.write(f"data: {json.dumps(obj)}\n\n".encode())

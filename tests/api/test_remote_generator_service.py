@@ -1,0 +1,164 @@
+"""A real `rag serve` whose generator is a remote OpenAI-compatible endpoint (DeepSeek, vLLM), played by
+a local server written here that can misbehave on command: a stuck endpoint must not hold the service
+(the generation worker is shared by every KB), and what reaches users and logs never holds the API key
+or the endpoint's own words."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from cli.testing import ROOT, Server, wait_job
+from tests.api.test_channels import APP_SECRET, KB, Fake, ding_post
+
+API_KEY = "sk-remote-5f3a9c0d1e2b4a6f"
+TOTAL_S = 3  # RAG_LLM_TOTAL_TIMEOUT_S; the read timeout is 30 s, which a trickling endpoint never reaches
+ANSWER = "Call the 24-hour Card Services line at 1-800-555-0199 [1]."
+
+
+class Endpoint:
+    """/v1/chat/completions; `mode`: ok (streams ANSWER), trickle (keep-alive comments every 0.2 s for 60 s,
+    no answer), echo-key (401 whose message repeats the key, as some proxies do)."""
+
+    def __init__(self):
+        self.mode, self.requests = "ok", 0
+        self.stop = threading.Event()
+        ep = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                ep.requests += 1
+                if ep.mode == "echo-key":
+                    key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                    data = json.dumps({"error": {"message": f"Incorrect API key provided: {key}"}}).encode()
+                    self.send_response(401)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    if ep.mode == "trickle":
+                        for _ in range(300):
+                            if ep.stop.wait(0.2):
+                                return
+                            self.wfile.write(b": keep-alive\n\n")
+                            self.wfile.flush()
+                        return
+                    for word in ANSWER.split(" ")[: body.get("max_tokens", 100)]:
+                        self._event({"choices": [{"index": 0, "delta": {"content": word + " "}}]})
+                    self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except OSError:
+                    return
+
+            def _event(self, obj):
+                self.wfile.write(f"data: {json.dumps(obj)}\n\n".encode())
+                self.wfile.flush()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.stop.set()
+        self.httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    ep, hooks = Endpoint(), Fake()
+    srv = Server(tmp_path_factory.mktemp("remote") / "home", RAG_LLM_BACKEND="openai", RAG_LLM_BASE_URL=ep.url,
+                 RAG_LLM_MODEL="deepseek-chat", RAG_LLM_API_KEY=API_KEY, RAG_ANSWER_MODE="generate",
+                 RAG_LLM_TIMEOUT_S="30", RAG_LLM_TOTAL_TIMEOUT_S=str(TOTAL_S), RAG_LLM_RETRIES="0",
+                 RAG_CACHE_SIMILARITY="1.0", RAG_CHANNEL_WAIT_S="1",
+                 RAG_DINGTALK_WEBHOOK_PREFIXES=hooks.url + "/").start()
+    try:
+        with srv.client() as c:
+            for kb in (KB, "other"):
+                assert c.post("/v1/kbs", json={"name": kb}).status_code == 201
+                f = ROOT / "data/sample/en/lost_or_stolen_cards.txt"
+                r = c.post(f"/v1/kbs/{kb}/documents", files=[("files", (f.name, f.read_bytes(), "text/plain"))])
+                assert wait_job(c, r.json()["job_id"])["status"] == "done"
+            assert c.post(f"/v1/kbs/{KB}/channels", json={"platform": "dingtalk", "app_secret": APP_SECRET}
+                          ).status_code == 201
+        yield srv, ep, hooks
+    finally:
+        srv.stop()
+        ep.close()
+        hooks.httpd.shutdown()
+
+
+def _ask(c: httpx.Client, kb: str, question: str, **kw) -> httpx.Response:
+    return c.post(f"/v1/kbs/{kb}/query", json={"question": question, **kw})
+
+
+def test_a_trickling_endpoint_fails_in_time_and_frees_the_service_for_other_kbs(env):
+    srv, ep, _ = env
+    with srv.client(timeout=30) as c:
+        ep.mode = "ok"
+        assert _ask(c, "other", "How do I report a lost card?").json()["citations"]
+        ep.mode = "trickle"
+        t0 = time.monotonic()
+        r = _ask(c, KB, "Who do I call when my card is stolen?")
+        assert r.status_code == 502 and time.monotonic() - t0 < TOTAL_S + 5
+        err = r.json()["error"]
+        assert err["code"] == "generation_failed" and "try again" in err["message"]
+        assert ep.url not in err["message"] and "127.0.0.1" not in err["message"]
+        # streamed: an error event, then the stream ends (the client is not left waiting)
+        with c.stream("POST", f"/v1/kbs/{KB}/query", json={"question": "What if my card was stolen abroad?",
+                                                            "stream": True}) as s:
+            body = s.read().decode()
+        assert "event: error" in body and "generation_failed" in body and time.monotonic() - t0 < 2 * TOTAL_S + 10
+        # the generation worker is free again: another KB answers at once
+        ep.mode = "ok"
+        t1 = time.monotonic()
+        r = _ask(c, "other", "Can I lock my card instead of cancelling it?")
+        assert r.status_code == 200 and r.json()["citations"] and time.monotonic() - t1 < 5
+    log = srv.log.read_text(errors="replace")
+    assert "was still sending after 3 s (total_timeout_s)" in log  # the reason is in the log
+
+
+def test_a_chat_user_is_told_when_the_endpoint_hangs(env):
+    srv, ep, hooks = env
+    ep.mode = "trickle"
+    try:
+        r = ding_post(srv, "How do I report a stolen card in a shop?", webhook=hooks.url + "/hook-trickle")
+        assert r.status_code == 200 and r.content == b""  # acknowledged after RAG_CHANNEL_WAIT_S
+        got = hooks.wait(lambda p: p[0] == "/hook-trickle", timeout=TOTAL_S + 15)
+        assert "No answer could be made" in got[0][1]["markdown"]["text"]
+    finally:
+        ep.mode = "ok"
+
+
+def test_the_api_key_never_reaches_users_or_logs_when_the_endpoint_echoes_it(env):
+    srv, ep, _ = env
+    ep.mode = "echo-key"
+    try:
+        with srv.client() as c:
+            r = _ask(c, KB, "Is there a fee for a replacement card?")
+            assert r.status_code == 502 and API_KEY not in r.text
+            r = c.post("/v1/chat/completions", json={"model": KB, "messages": [
+                {"role": "user", "content": "How long does a replacement card take?"}], "stream": True})
+            assert "generation_failed" in r.text and API_KEY not in r.text
+            assert API_KEY not in c.get("/metrics").text
+    finally:
+        ep.mode = "ok"
+    log = srv.log.read_text(errors="replace")
+    assert "Incorrect API key provided: [redacted]" in log and API_KEY not in log
+    assert 'outcome="failed"' in httpx.get(srv.url + "/metrics").text
