@@ -170,6 +170,9 @@ class ArchiveReader:
                 seen.add(doc.doc_id)
                 docs += 1
                 chunks += len(doc.chunks)
+                if docs > m.documents or chunks > m.chunks:  # at once: what is held here stays as the manifest says
+                    raise self._fail(f"{F.DOCUMENTS} holds more than the manifest's {m.documents} documents and "
+                                     f"{m.chunks} chunks")
         self._check_digest(F.DOCUMENTS, digest)
         if (docs, chunks) != (m.documents, m.chunks):
             raise self._fail(f"{F.DOCUMENTS} holds {docs} documents and {chunks} chunks, the manifest says "

@@ -111,8 +111,28 @@ def test_from_the_local_store_into_milvus_lite_and_back(manager, archive, minilm
     assert _results(manager, "back", minilm) == _results(manager, "t", minilm)
 
 
-def test_an_interrupted_import_leaves_no_kb_and_its_rerun_finishes_it(manager, archive, minilm, monkeypatch):
-    real, calls = LocalStore.replace_document, []
+@pytest.mark.parametrize("backend", ["local", "milvus"])
+def test_an_interrupted_import_leaves_no_kb_and_its_rerun_finishes_it(manager, archive, minilm, monkeypatch,
+                                                                       tmp_path, backend):
+    target, store_class = manager, LocalStore
+    if backend == "milvus":
+        pytest.importorskip("milvus_lite")
+        from indexer.store.milvus.store import MilvusStore
+
+        target = KBManager(IndexerSettings(home=tmp_path / "cluster", embed_model="minilm",
+                                           store_uri=str(tmp_path / "kb.db")), encoders={"minilm": minilm})
+        store_class = MilvusStore
+    try:
+        _interrupt_and_rerun(manager, target, archive, minilm, monkeypatch, store_class)
+    finally:
+        if backend == "milvus":
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(str(tmp_path / "kb.db"))
+
+
+def _interrupt_and_rerun(manager, target, archive, minilm, monkeypatch, store_class):
+    real, calls = store_class.replace_document, []
 
     def killed_at_the_third(self, *args):  # as a kill -9 part-way: the documents written so far stay
         calls.append(1)
@@ -120,15 +140,15 @@ def test_an_interrupted_import_leaves_no_kb_and_its_rerun_finishes_it(manager, a
             raise KeyboardInterrupt
         return real(self, *args)
 
-    monkeypatch.setattr(LocalStore, "replace_document", killed_at_the_third)
+    monkeypatch.setattr(store_class, "replace_document", killed_at_the_third)
     with pytest.raises(KeyboardInterrupt):
-        import_archive(manager, archive, "copy", progress=False)
-    monkeypatch.setattr(LocalStore, "replace_document", real)
-    assert manager.names() == ["t"]  # no half KB under the name
-    rep = import_archive(manager, archive, "copy", progress=False)
+        import_archive(target, archive, "copy", progress=False)
+    monkeypatch.setattr(store_class, "replace_document", real)
+    assert "copy" not in target.names()  # no half KB under the name
+    rep = import_archive(target, archive, "copy", progress=False)
     assert rep.written == rep.documents - 2  # the two written before the kill were kept
-    assert _results(manager, "copy", minilm) == _results(manager, "t", minilm)
-    assert not list(manager.home.glob(".*importing"))
+    assert _results(target, "copy", minilm) == _results(manager, "t", minilm)
+    assert not list(target.home.glob(".*importing"))
 
 
 # ---- damaged and hostile archives ------------------------------------------------------
@@ -187,6 +207,8 @@ HOSTILE = {
     "not finite": (lambda src, dst: _rewrite(src, dst, vectors=_nan), "not finite numbers"),
     "counts off": (lambda src, dst: _rewrite(src, dst, manifest=lambda m: m.update(documents=m["documents"] + 1)),
                    "the manifest says"),
+    "more than it says": (lambda src, dst: _rewrite(src, dst, manifest=lambda m: m.update(documents=1)),
+                          "holds more than the manifest's 1 documents"),
     "vectors short": (lambda src, dst: _rewrite(src, dst, vectors=lambda v: v[:-4]), "float32 values of the"),
     "another format": (lambda src, dst: _rewrite(src, dst, manifest=lambda m: m.update(format="other")),
                        "does not name the format"),
