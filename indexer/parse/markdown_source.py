@@ -11,6 +11,9 @@ with) reads the same way.
   is four spaces deeper than its parent's marker. Python-Markdown also reads fenced code only at the margin
   (in an item, the next item joined the code's line) and runs a bullet list on into an ordered list before
   it: fenced code in an item becomes an indented block, and a list of the other kind starts a new list.
+  It also runs the next item on into an item's second paragraph ("   More about step 1." over "2. Pay",
+  no blank line between): steps 2 to 5 of a procedure became one paragraph of step 1. A blank line is put
+  before such an item.
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ def nest_lists(text: str) -> str:
     converted = False  # the open fence was in a list item: its fence lines go, its code is indented
     top_kind: str | None = None  # "ordered" or "bullet": the list open at the left margin
     previous_blank = True
+    loose_paragraph = False  # in a paragraph an item's blank line opened: the next item would join it
     for line in text.split("\n"):
         expanded = line.expandtabs(4)
         indent = len(expanded) - len(expanded.lstrip(" "))
@@ -54,11 +58,17 @@ def nest_lists(text: str) -> str:
         if not expanded.strip():
             out.append(line)
             previous_blank = True
+            loose_paragraph = False
             continue
         item = _ITEM.match(expanded)
+        open_items = len(stack)
         if item or previous_blank:
             while stack and indent < stack[-1][0]:
                 stack.pop()  # not inside that item any more (a lazy continuation line keeps it open)
+        if item and loose_paragraph and len(stack) < open_items:
+            out.append("")  # the item closes the one the paragraph is in: Python-Markdown ran it on into it
+        loose_paragraph = (not item and bool(stack) and indent >= stack[-1][0] and previous_blank) or (
+            loose_paragraph and not item)
         if not stack and not item:
             top_kind = None
         fenced = _FENCE.match(expanded)

@@ -42,3 +42,18 @@ def test_code_fenced_in_a_list_item_stays_in_it(tmp_path: Path) -> None:
     texts = [e.text for e in parse_file(path)]
     assert texts[0] == "1. Stop the freezer alarm" and texts[-1] == "2. Call the porter"
     assert any("sudo systemctl stop alarm" in t for t in texts)
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("1. Bring your documents:\n   - ID card\n   - Insurance card\n\n   Copies are not accepted.\n"
+     "2. Pay the deposit at window 3.\n3. Collect your wristband.\n",
+     ["1. Bring your documents:\n- ID card\n- Insurance card", "Copies are not accepted.",
+      "2. Pay the deposit at window 3.", "3. Collect your wristband."]),
+    ("1. 携带以下证件：\n   - 身份证\n   - 医保卡\n\n   复印件无效。\n2. 到3号窗口缴纳押金。\n3. 领取腕带。\n",
+     ["1. 携带以下证件：\n- 身份证\n- 医保卡", "复印件无效。", "2. 到3号窗口缴纳押金。", "3. 领取腕带。"]),
+], ids=["en", "zh"])
+def test_an_item_after_a_second_paragraph_is_an_item(tmp_path: Path, source: str, expected: list[str]) -> None:
+    # Python-Markdown ran "2." and "3." on into the paragraph above them: one text of step 1
+    path = tmp_path / "admission.md"
+    path.write_text(source, encoding="utf-8")
+    assert [e.text for e in parse_file(path)] == expected
