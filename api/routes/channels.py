@@ -129,7 +129,9 @@ async def dingtalk(kb: str, request: Request, svc: Service = Depends(service)):
         msg = ding.Message.model_validate_json(await _body(request))
     except ValidationError as e:
         raise _invalid("DingTalk message", e) from e
-    seen = [f"dingtalk:{kb}:msg:{msg.msgId}"] if msg.msgId else [f"dingtalk:{kb}:ts:{ts}:{sign}"]
+    # the signature covers the timestamp only, not the message: a (timestamp, sign) pair is good for one
+    # message, or whoever saw one callback's headers could ask anything for an hour under new msgIds
+    seen = [f"dingtalk:{kb}:ts:{ts}:{sign}"] + ([f"dingtalk:{kb}:msg:{msg.msgId}"] if msg.msgId else [])
     if not await run_in_threadpool(store(svc).first_time, seen, 2 * ding.WINDOW_MS / 1000):
         log.info("DingTalk message seen before; ignored", extra={"kb": kb, "event": "channel_replay"})
         return Response(status_code=200)

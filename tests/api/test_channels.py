@@ -377,3 +377,21 @@ def test_cli_add_list_remove(env):
     assert ding_post(srv, "opening hours?").status_code == 401
     assert rag("remove", "dingtalk", "--kb", KB).returncode != 0
     _set_wait(srv, "dingtalk", None)  # back as the other tests set it up
+
+
+def test_dingtalk_signed_headers_are_good_for_one_message(env):
+    """DingTalk signs the timestamp, not the body: the headers of one callback, reused with another message
+    and msgId (English or Chinese), get no answer and post nothing."""
+    srv, fake = env
+    before = len(fake.posts)
+    ts = str(int(time.time() * 1000))
+    sign = ding_sign(APP_SECRET, ts)
+    first = ding_post(srv, "Which branch is open on Sundays?", ts=int(ts), sign=sign)
+    assert first.status_code == 200 and first.json()["msgtype"] == "markdown"
+    for question in ("How do I report a lost card?", "银行卡丢了怎么挂失？"):
+        forged = ding_post(srv, question, ts=int(ts), sign=sign, webhook=fake.url + "/forged")
+        assert forged.status_code == 200 and forged.content == b""
+    time.sleep(1.5)
+    assert len(fake.posts) == before
+    # a fresh timestamp and signature is answered as before
+    assert ding_post(srv, "How do I report a lost card?").json()["msgtype"] == "markdown"
