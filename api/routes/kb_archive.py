@@ -84,7 +84,7 @@ async def import_kb(request: Request, name: str | None = Query(None, pattern=NAM
     try:
         path = await _receive(request, folder / "kb.zip", limit, svc.svc.upload_idle_s, svc.svc.upload_total_s)
         rep = await run_in_threadpool(import_archive, svc.manager, path, name, replace=replace, progress=False)
-    except ArchiveError as e:
+    except (ArchiveError, ValueError) as e:  # ValueError: what a store cannot hold (Milvus's field limits)
         raise ApiError(422, "invalid_archive", str(e)) from e
     except FileExistsError as e:
         raise ApiError(409, "kb_exists", str(e)) from e

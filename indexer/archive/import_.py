@@ -44,7 +44,7 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
     ValueError (a bad name), OSError (a full disk, ...)."""
     with ArchiveReader(path, limits) as archive:
         m = archive.manifest
-        target = check_name(name or m.kb)
+        target = check_name(name) if name else _archive_name(m)
         existed = mgr.exists(target)
         if existed and not replace:
             raise FileExistsError(f"knowledge base {target!r} already exists: import under another name with "
@@ -66,6 +66,14 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
         staging.put_in_place(replace)
     return ImportReport(kb=target, source_kb=m.kb, embed_model=m.embed_model, documents=m.documents,
                         chunks=m.chunks, written=written, replaced=existed, store=str(mgr.uri or mgr.home / target))
+
+
+def _archive_name(m: F.Manifest) -> str:
+    try:
+        return check_name(m.kb)
+    except ValueError as e:
+        raise F.ArchiveError(f"the archive names its KB {m.kb[:100]!r}, which is not a valid name ({e}); import it "
+                             "under a name of your own (--as NAME, or ?name= over HTTP)") from e
 
 
 def _encoder(mgr: KBManager, m: F.Manifest):

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from cli.testing import ADMIN, ROOT, Server
+from tests.indexer.test_archive import _rewrite
 
 QUERIES = ["how do I report a lost card?", "如何挂失银行卡？"]
 
@@ -68,7 +69,13 @@ def test_export_then_import_under_another_name_and_over_the_kb(srv):
         assert top(c, "bank") == top(c, "copy")
 
 
-def test_a_damaged_or_oversized_archive_is_refused_and_nothing_is_created(srv):
+def _saved(tmp_path, data: bytes):
+    path = tmp_path / "bank.zip"
+    path.write_bytes(data)
+    return path
+
+
+def test_a_damaged_or_oversized_archive_is_refused_and_nothing_is_created(srv, tmp_path):
     with client(srv) as c:
         archive = c.get("/v1/kbs/bank/export").content
         mid = len(archive) // 2
@@ -80,4 +87,7 @@ def test_a_damaged_or_oversized_archive_is_refused_and_nothing_is_created(srv):
         assert big.status_code == 413 and "max_import_mb" in big.json()["error"]["message"]
         bad_name = c.post("/v1/kbs/import", params={"name": "../x"}, content=archive)
         assert bad_name.status_code == 422
+        named = _rewrite(_saved(tmp_path, archive), tmp_path / "named.zip", manifest=lambda m: m.update(kb="../x"))
+        r = c.post("/v1/kbs/import", content=named.read_bytes())  # the archive's own name: not a valid one
+        assert r.status_code == 422 and "not a valid name" in r.json()["error"]["message"], r.text
         assert {k["name"] for k in c.get("/v1/kbs").json()} <= {"bank", "copy"}

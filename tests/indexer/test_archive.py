@@ -221,6 +221,14 @@ HOSTILE = {
 }
 
 
+def test_an_archive_naming_its_kb_with_a_path_is_imported_only_under_a_name_given(manager, archive, tmp_path):
+    bad = _rewrite(archive, tmp_path / "named.zip", manifest=lambda m: m.update(kb="../../etc"))
+    with pytest.raises(F.ArchiveError, match="names its KB '../../etc', which is not a valid name.*--as NAME"):
+        import_archive(manager, bad, progress=False)
+    assert manager.names() == ["t"] and not (manager.home.parent / "etc").exists()
+    assert import_archive(manager, bad, "given", progress=False).kb == "given"
+
+
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_a_damaged_or_hostile_archive_is_refused_saying_why_and_nothing_is_written(manager, archive, tmp_path, case):
     make, message = HOSTILE[case]
