@@ -83,6 +83,9 @@ def test_a_damaged_or_oversized_archive_is_refused_and_nothing_is_created(srv, t
         r = c.post("/v1/kbs/import", params={"name": "bad"}, content=damaged)
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_archive", r.text
         assert "refused archive" in r.json()["error"]["message"] or "not a readable zip" in r.json()["error"]["message"]
+        anonymous = httpx.post(srv.url + "/v1/kbs/import", content=b"PK" + b"\0" * (2 << 20), timeout=60)
+        assert anonymous.status_code == 401  # the key is checked before any byte of the body is kept
+        assert not list((srv.home / ".uploads").glob("import-*"))
         big = c.post("/v1/kbs/import", params={"name": "big"}, content=b"PK" + b"\0" * (2 << 20))
         assert big.status_code == 413 and "max_import_mb" in big.json()["error"]["message"]
         bad_name = c.post("/v1/kbs/import", params={"name": "../x"}, content=archive)
