@@ -105,6 +105,11 @@ def spawn(coro) -> asyncio.Task:
     return task
 
 
+# the reply to a picture, file or voice message: there is no question to tell the language from
+TEXT_ONLY = ("请用文字提问：图片、文件和语音消息无法读取。\n"
+             "Please type your question as text: pictures, files and voice messages are not read.")
+
+
 def notice(text: str) -> dict:
     return {"answer": text, "citations": [], "refused": True, "notice": True}
 

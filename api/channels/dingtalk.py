@@ -16,6 +16,23 @@ class Text(BaseModel):
     content: str = ""  # its length is the question's limit (RAG_MAX_QUESTION_CHARS), said in the chat
 
 
+class RichItem(BaseModel):
+    """One piece of a richText message: a text (read) or a picture (its download codes, not read)."""
+    model_config = ConfigDict(extra="ignore")
+    text: str | None = None
+
+
+class Content(BaseModel):
+    """`content` of the other message types: richText's list of pieces; a picture's, file's or voice
+    message's download codes are not read."""
+    model_config = ConfigDict(extra="ignore")
+    richText: list[RichItem] = Field(default_factory=list, max_length=500)
+
+
+# what staff send instead of typing: answered with core.TEXT_ONLY (richText is read when it holds text)
+MEDIA = frozenset({"picture", "richText", "audio", "video", "file"})
+
+
 class Message(BaseModel):
     """The fields of a robot's outgoing callback that the service reads, typed (JSON strings, a `text`
     object, a number of milliseconds); the platform's other fields are ignored. A wrong type is a 422."""
@@ -23,6 +40,7 @@ class Message(BaseModel):
     msgtype: str = Field("", max_length=64)
     msgId: str | None = Field(None, max_length=ID_CHARS)
     text: Text | None = None
+    content: Content | None = None  # richText: text pieces between pictures (a screenshot and its question)
     senderStaffId: str | None = Field(None, max_length=ID_CHARS)
     senderId: str | None = Field(None, max_length=ID_CHARS)
     conversationId: str | None = Field(None, max_length=ID_CHARS)
@@ -31,7 +49,11 @@ class Message(BaseModel):
 
     @property
     def question(self) -> str:
-        return self.text.content.strip() if self.msgtype == "text" and self.text is not None else ""
+        if self.msgtype == "text" and self.text is not None:
+            return self.text.content.strip()
+        if self.msgtype == "richText" and self.content is not None:
+            return "".join(piece.text or "" for piece in self.content.richText).strip()
+        return ""
 
 
 def body_text(ans: dict) -> str:

@@ -94,6 +94,10 @@ class Envelope(BaseModel):
     Encrypt: str = ""
 
 
+# what staff send instead of typing: answered with core.TEXT_ONLY (events, such as entering the app, are not)
+MEDIA = frozenset({"image", "voice", "video", "shortvideo", "file", "location", "link"})
+
+
 class Message(BaseModel):
     """The fields of a decrypted application message that the service reads, each a text element; the
     others (and those of non-text messages and events) are ignored. A wrong shape is a 422."""

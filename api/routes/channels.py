@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Principal
 from api.channels import dingtalk as ding
 from api.channels import wecom as wx
-from api.channels.core import post_json, respond, spawn, store, tokens
+from api.channels.core import TEXT_ONLY, notice, post_json, respond, spawn, store, tokens
 from api.channels.crypto import CryptoError, dingtalk_verify, wecom_decrypt, wecom_verify
 from api.channels.split import WECOM_TEXT_BYTES, truncate_message
 from api.deps import allow, client_address, principal, service
@@ -136,6 +136,8 @@ async def dingtalk(kb: str, request: Request, svc: Service = Depends(service)):
         log.info("DingTalk message seen before; ignored", extra={"kb": kb, "event": "channel_replay"})
         return Response(status_code=200)
     question = msg.question
+    if not question and msg.msgtype in ding.MEDIA:
+        return JSONResponse(ding.messages(notice(TEXT_ONLY), "")[0])
     if not question:
         return Response(status_code=200)
     user = msg.senderStaffId or msg.senderId or "anonymous"
@@ -228,6 +230,9 @@ async def wecom(kb: str, request: Request, svc: Service = Depends(service)):
         log.info("WeCom message seen before; ignored", extra={"kb": kb, "event": "channel_replay"})
         return PlainTextResponse("")
     question, user = msg.question, msg.FromUserName
+    if user and not question and msg.MsgType in wx.MEDIA:
+        xml = wx.passive_reply(cfg["token"], cfg["aes_key"], cfg["corp_id"], user, TEXT_ONLY)
+        return Response(xml, media_type="application/xml")
     if not question or not user:
         return PlainTextResponse("")
     can_send = bool(cfg.get("corp_secret") and cfg.get("agent_id"))

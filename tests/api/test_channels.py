@@ -395,3 +395,47 @@ def test_dingtalk_signed_headers_are_good_for_one_message(env):
     assert len(fake.posts) == before
     # a fresh timestamp and signature is answered as before
     assert ding_post(srv, "How do I report a lost card?").json()["msgtype"] == "markdown"
+
+
+def _ding_raw(srv, msg: dict) -> httpx.Response:
+    ts = str(int(time.time() * 1000))
+    msg = {"msgId": f"raw{next(_n)}-{time.time()}", "conversationId": "cid-43", "senderStaffId": "staff-8",
+           "sessionWebhook": "", **msg}
+    return httpx.post(f"{srv.url}/v1/channels/dingtalk/{KB}", json=msg, timeout=60,
+                      headers={"timestamp": ts, "sign": ding_sign(APP_SECRET, ts)})
+
+
+@pytest.mark.parametrize("question, source", [("How do I report a lost card?", "lost_or_stolen_cards.txt"),
+                                              ("银行卡丢了怎么挂失？", "card_loss_reporting.txt")])
+def test_dingtalk_rich_text_question_next_to_a_picture_is_answered(env, question, source):
+    """A screenshot pasted with a question arrives as richText (as DingTalk's stream SDK test data shows it)."""
+    srv, _ = env
+    picture = {"downloadCode": "mIofN681YE3f", "pictureDownloadCode": "9hSK+hQy", "type": "picture"}
+    r = _ding_raw(srv, {"msgtype": "richText", "content": {"richText": [picture, {"text": "\n"}, {"text": question}]}})
+    assert r.status_code == 200, r.text
+    md = r.json()["markdown"]
+    assert md["title"] == question and source in md["text"] and "[1]" in md["text"]
+
+
+def test_pictures_files_and_voice_get_a_reply_asking_for_text(env):
+    srv, _ = env
+    for msg in ({"msgtype": "picture", "content": {"downloadCode": "x", "pictureDownloadCode": "y"}},
+                {"msgtype": "file", "content": {"downloadCode": "x", "fileName": "statement.pdf"}},
+                {"msgtype": "audio", "content": {"downloadCode": "x", "duration": 4000}},
+                {"msgtype": "richText", "content": {"richText": [{"downloadCode": "x", "type": "picture"}]}}):
+        r = _ding_raw(srv, msg)
+        assert r.status_code == 200, r.text
+        text = r.json()["markdown"]["text"]
+        assert "请用文字提问" in text and "Please type your question" in text, msg
+    assert _ding_raw(srv, {"msgtype": "richText", "content": "not an object"}).status_code == 422
+    image = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName>"
+             f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+             f"<PicUrl><![CDATA[http://example.com/a.png]]></PicUrl><MediaId><![CDATA[m1]]></MediaId>"
+             f"<MsgId>{next(_n)}{time.time_ns()}</MsgId><AgentID>{AGENT_ID}</AgentID></xml>").encode()
+    r = wx_post(srv, image)
+    assert r.status_code == 200 and "请用文字提问" in wx_open_reply(r.text)
+    event = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName>"
+             f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+             f"<Event><![CDATA[enter_agent]]></Event><AgentID>{AGENT_ID}</AgentID></xml>").encode()
+    r = wx_post(srv, event)
+    assert r.status_code == 200 and r.text == ""  # entering the app is not a message
