@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from starlette.concurrency import run_in_threadpool
 
 from api.answering import admit, answer_once
+from api.channels.notices import say
 from api.channels.store import ChannelStore
 from api.errors import ApiError
 from api.service import Service
@@ -63,7 +64,7 @@ async def respond(svc: Service, kb: str, platform: str, conversation: str, user:
         await run_in_threadpool(svc.limiter.check, f"channel:{kb}:{user}", kb)
     except ApiError as e:
         svc.metrics.rate_limited.inc()
-        return notice(f"Too many questions; please retry in {e.headers.get('Retry-After', 'a few')} s.")
+        return notice(say("rate_limited", question, retry=e.headers.get("Retry-After", "5")))
     conv = f"{platform}:{kb}:{conversation}"
     channels = store(svc)
 
@@ -73,9 +74,9 @@ async def respond(svc: Service, kb: str, platform: str, conversation: str, user:
             ticket = await admit(svc, kb, question, history)
             ans = await answer_once(svc, ticket)
         except ApiError as e:
-            return notice(_explain(e))
+            return notice(_explain(e, question, svc.svc.max_question_chars))
         if ans is None:
-            return notice("No answer could be made; please try again.")
+            return notice(say("failed", question))
         if not ans.get("blocked"):
             await run_in_threadpool(channels.remember, conv, question, ans["answer"])
         return ans
@@ -114,14 +115,16 @@ def notice(text: str) -> dict:
     return {"answer": text, "citations": [], "refused": True, "notice": True}
 
 
-def _explain(e: ApiError) -> str:
+def _explain(e: ApiError, question: str, limit: int) -> str:
     if e.status == 503:
-        return "The service is busy; please ask again in a moment."
+        return say("busy", question)
+    if e.code == "question_too_long":
+        return say("too_long", question, n=len(question), limit=limit)
     if e.status == 422:
         return e.message[:1].upper() + e.message[1:] + "."
     if e.status == 404:
-        return "This knowledge base is not available."
-    return "No answer could be made; please try again."
+        return say("kb_gone", question)
+    return say("failed", question)
 
 
 # ---- outgoing HTTP (urllib in a worker thread: nothing logs these URLs, which carry tokens) -------------

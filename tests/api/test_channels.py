@@ -439,3 +439,13 @@ def test_pictures_files_and_voice_get_a_reply_asking_for_text(env):
              f"<Event><![CDATA[enter_agent]]></Event><AgentID>{AGENT_ID}</AgentID></xml>").encode()
     r = wx_post(srv, event)
     assert r.status_code == 200 and r.text == ""  # entering the app is not a message
+
+
+@pytest.mark.parametrize("question, told", [("Why " * 2000 + "?", "The question has 8001 characters; the limit is"),
+                                            ("为什么" * 2000 + "？", "问题有 6001 个字符，超过了")])
+def test_chat_notices_are_in_the_language_of_the_question(env, question, told):
+    srv, _ = env
+    r = ding_post(srv, question)
+    assert r.status_code == 200 and r.json()["markdown"]["text"].startswith(told)
+    r = wx_post(srv, wx_message(question))
+    assert r.status_code == 200 and wx_open_reply(r.text).startswith(told)
