@@ -1,5 +1,9 @@
 """`rag channel add|list|remove`: connect chat platforms (DingTalk robots, WeCom applications) to a KB.
-Writes the state database directly (RAG_HOME/service.sqlite, or RAG_DATABASE_URL), as the service does."""
+Writes the state database directly (RAG_HOME/service.sqlite, or RAG_DATABASE_URL), as the service does.
+
+Secrets are best given in environment variables (RAG_DINGTALK_APP_SECRET, RAG_WECOM_TOKEN, RAG_WECOM_AES_KEY,
+RAG_WECOM_CORP_SECRET) or typed at the hidden prompt: a command-line argument is readable by every local
+user (ps, /proc/PID/cmdline) while the command runs, and stays in the shell's history."""
 from __future__ import annotations
 
 import json
@@ -40,7 +44,8 @@ def _put(kb: str, platform: str, config: dict) -> None:
 
 @add_app.command("dingtalk")
 def add_dingtalk(kb: str = typer.Option(..., "--kb", help="knowledge base name"),
-                 app_secret: str = typer.Option(..., "--app-secret", help="the robot's AppSecret"),
+                 app_secret: str = typer.Option(..., "--app-secret", envvar="RAG_DINGTALK_APP_SECRET", prompt=True,
+                                                hide_input=True, help="the robot's AppSecret"),
                  wait_s: Optional[float] = typer.Option(None, "--wait-s", help="answer later after this long")):
     """A DingTalk robot: set its message receiving address to /v1/channels/dingtalk/KB."""
     _put(kb, "dingtalk", {"app_secret": app_secret, "wait_s": wait_s})
@@ -48,10 +53,13 @@ def add_dingtalk(kb: str = typer.Option(..., "--kb", help="knowledge base name")
 
 @add_app.command("wecom")
 def add_wecom(kb: str = typer.Option(..., "--kb", help="knowledge base name"),
-              token: str = typer.Option(..., "--token", help="the callback Token"),
-              aes_key: str = typer.Option(..., "--aes-key", help="the 43-character EncodingAESKey"),
+              token: str = typer.Option(..., "--token", envvar="RAG_WECOM_TOKEN", prompt=True, hide_input=True,
+                                        help="the callback Token"),
+              aes_key: str = typer.Option(..., "--aes-key", envvar="RAG_WECOM_AES_KEY", prompt=True,
+                                          hide_input=True, help="the 43-character EncodingAESKey"),
               corp_id: str = typer.Option(..., "--corp-id", help="the corp id (CorpID)"),
-              corp_secret: Optional[str] = typer.Option(None, "--corp-secret", help="the application's Secret"),
+              corp_secret: Optional[str] = typer.Option(None, "--corp-secret", envvar="RAG_WECOM_CORP_SECRET",
+                                                        help="the application's Secret"),
               agent_id: Optional[str] = typer.Option(None, "--agent-id", help="the application's AgentId"),
               wait_s: Optional[float] = typer.Option(None, "--wait-s", help="answer later after this long")):
     """A WeCom application: set its receive-message URL to /v1/channels/wecom/KB."""
