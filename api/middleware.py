@@ -59,6 +59,7 @@ class RequestContext:
         rid = new_request_id(headers.get(b"x-request-id", b"").decode("latin-1"))
         token = request_id_var.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
+        scope["state"]["arrived"] = time.monotonic()  # before the body is read (chat callbacks' wait counts from it)
         status = {"code": 500, "started": False}
         t0 = time.perf_counter()
         extra = [(b"x-request-id", rid.encode()), *security_headers(scope["path"])]

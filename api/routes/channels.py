@@ -107,6 +107,13 @@ def _invalid(what: str, e: ValidationError) -> ApiError:
     return ApiError(422, "invalid_request", f"invalid {what}: {where + ': ' if where else ''}{first.get('msg', '')}")
 
 
+def _wait_left(cfg: dict, svc: Service, arrived: float) -> float:
+    """The channel's wait less the time the callback has been with us already: the platform's 5 seconds run
+    from when it sent the request (its body's upload, the state database's answers), and an answer replied
+    after they are over is lost, as the platform has given up (and its retry is taken for a replay)."""
+    return max(0.0, float(cfg.get("wait_s") or svc.svc.channel_wait_s) - (time.monotonic() - arrived))
+
+
 def _fresh(ts: str, window: float, scale: float) -> bool:
     """`ts` is a plain number (ASCII digits, as the platforms send it) within `window` seconds of our clock."""
     if not (ts.isascii() and ts.isdigit() and len(ts) <= 20):
@@ -117,6 +124,7 @@ def _fresh(ts: str, window: float, scale: float) -> bool:
 # ---- DingTalk ------------------------------------------------------------------------------------------------
 @router.post("/channels/dingtalk/{kb}", summary="DingTalk robot outgoing callback (signed with the AppSecret)")
 async def dingtalk(kb: str, request: Request, svc: Service = Depends(service)):
+    arrived = getattr(request.state, "arrived", time.monotonic())
     cfg = await run_in_threadpool(store(svc).get, kb, "dingtalk")
     ts, sign = request.headers.get("timestamp", ""), request.headers.get("sign", "")
     if cfg is None or not ts or not sign:
@@ -165,8 +173,7 @@ async def dingtalk(kb: str, request: Request, svc: Service = Depends(service)):
     async def later(ans: dict) -> None:
         await send(ding.messages(ans, question))
 
-    ans = await respond(svc, kb, "dingtalk", conversation, user, question,
-                        float(cfg.get("wait_s") or svc.svc.channel_wait_s), later)
+    ans = await respond(svc, kb, "dingtalk", conversation, user, question, _wait_left(cfg, svc, arrived), later)
     if ans is None:
         return Response(status_code=200)  # acknowledged; the answer goes to the sessionWebhook
     parts = ding.messages(ans, question)
@@ -207,6 +214,7 @@ async def wecom_verify_url(kb: str, request: Request, svc: Service = Depends(ser
 
 @router.post("/channels/wecom/{kb}", summary="WeCom application message callback (encrypted XML)")
 async def wecom(kb: str, request: Request, svc: Service = Depends(service)):
+    arrived = getattr(request.state, "arrived", time.monotonic())
     _hide_query(request)
     cfg = await run_in_threadpool(store(svc).get, kb, "wecom")
     try:
@@ -256,8 +264,7 @@ async def wecom(kb: str, request: Request, svc: Service = Depends(service)):
     async def later(ans: dict) -> None:
         await send(wx.texts(ans))
 
-    ans = await respond(svc, kb, "wecom", user, user, question,
-                        float(cfg.get("wait_s") or svc.svc.channel_wait_s), later)
+    ans = await respond(svc, kb, "wecom", user, user, question, _wait_left(cfg, svc, arrived), later)
     if ans is None:
         return PlainTextResponse("")  # acknowledged; the answer goes through message/send
     parts = wx.texts(ans)

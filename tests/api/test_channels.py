@@ -449,3 +449,32 @@ def test_chat_notices_are_in_the_language_of_the_question(env, question, told):
     assert r.status_code == 200 and r.json()["markdown"]["text"].startswith(told)
     r = wx_post(srv, wx_message(question))
     assert r.status_code == 200 and wx_open_reply(r.text).startswith(told)
+
+
+def test_the_wait_counts_from_when_the_callback_arrived(env):
+    """A callback whose body took the channel's whole wait to arrive is acknowledged at once and answered through
+    the sessionWebhook: a reply after the platform's time is over would be lost (it has given up, and its retry
+    of the message is taken for a replay)."""
+    srv, fake = env
+    _set_wait(srv, "dingtalk", 1.5)
+    try:
+        hook = f"/robot/sendBySession?session=late{time.time_ns()}"
+        ts = str(int(time.time() * 1000))
+        msg = {"msgtype": "text", "text": {"content": "How do I report a lost card?"}, "msgId": f"late{time.time_ns()}",
+               "conversationId": "cid-44", "senderStaffId": "staff-9", "sessionWebhook": fake.url + hook,
+               "sessionWebhookExpiredTime": int(time.time() * 1000) + 3600_000}
+        raw = json.dumps(msg).encode()
+
+        def slowly():  # as over a slow link: the last bytes after 2 s
+            yield raw[:20]
+            time.sleep(2)
+            yield raw[20:]
+
+        t0 = time.monotonic()
+        r = httpx.post(f"{srv.url}/v1/channels/dingtalk/{KB}", content=slowly(), timeout=60,
+                       headers={"timestamp": ts, "sign": ding_sign(APP_SECRET, ts), "Content-Type": "application/json"})
+        assert r.status_code == 200 and r.content == b"" and time.monotonic() - t0 < 3
+        (_, body), = fake.wait(lambda p: p[0] == hook)
+        assert "lost_or_stolen_cards.txt" in body["markdown"]["text"]
+    finally:
+        _set_wait(srv, "dingtalk", None)
