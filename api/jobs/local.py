@@ -10,7 +10,7 @@ import logging
 import threading
 
 from api.jobs.consumer import ConsumerThread
-from api.jobs.runner import JobRunner
+from api.jobs.runner import JobRunner, WaitingForRoom
 from api.jobs.store import JobStore
 
 log = logging.getLogger("api.jobs")
@@ -46,6 +46,10 @@ class LocalQueue(ConsumerThread):
             try:
                 worked = self._once()
                 failures = 0
+            except WaitingForRoom as e:  # a full disk: one line, not a traceback per try
+                failures += 1
+                log.warning("index worker: %s (%d tries in a row)", e, failures)
+                worked = False
             except Exception:  # the worker never dies; a broken or full database is retried
                 failures += 1
                 log.exception("index worker: unexpected error (%d in a row)", failures)

@@ -8,7 +8,9 @@ a file that was in flight idempotent).
 
 A server the job needs being away (PostgreSQL, Milvus: api.outage) is no fault of the file: the file
 stays pending and the job goes on once the server is back, in the same attempt (`run`), instead of the
-file failing for good or the worker dying.
+file failing for good or the worker dying. Nor is a disk the KB (or the scratch copy) cannot be written
+to, full or read-only (indexer.store.write_errors): the file stays pending with its bytes, its reason
+says what it waits for, and the job tries it again with a growing pause until there is room.
 """
 from __future__ import annotations
 
@@ -24,10 +26,12 @@ from pathlib import Path
 from api.jobs.store import JobStore, PendingFile
 from api.metrics import Metrics
 from api.outage import outage_of
+from indexer.store.write_errors import KBWriteError, write_error
 
 log = logging.getLogger("api.jobs")
 MAX_ATTEMPTS = 3  # a job whose worker died this many times fails instead of crash-looping workers
 RETRY_S = 2.0  # while a server the job needs is away: how often the job tries its next step again
+MAX_ROOM_WAIT_S = 60.0  # a full disk: pauses double from RETRY_S up to this, not a re-parse every 2 s
 _EXT = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 
 
@@ -37,6 +41,24 @@ class FileOutcome:
     doc_id: str = ""
     chunks: int = 0
     reason: str = ""
+
+
+class WaitingForRoom(RuntimeError):
+    """A file could not be written (disk full, read-only): it stays pending and is tried again."""
+
+    def __init__(self, filename: str, error: KBWriteError):
+        self.error = error
+        super().__init__(f"{filename}: {waiting_reason(error)}")
+
+
+def waiting_reason(error: KBWriteError) -> str:
+    return (f"not indexed yet: {error.reason} ({error.advice}); the upload is kept and indexed once "
+            "it can be written")
+
+
+def room_pause(waits: int) -> float:
+    """The pause before the next try after `waits` tries in a row met a full or read-only disk."""
+    return min(RETRY_S * 2 ** max(0, waits - 1), MAX_ROOM_WAIT_S)
 
 
 IndexFile = Callable[[str, str, Path, dict[str, str]], FileOutcome]  # (kb, filename, path, tags)
@@ -86,6 +108,9 @@ class JobRunner:
         except Exception as e:  # never let a worker die on one file: the file fails, the job goes on
             if outage_of(e) is not None:
                 raise  # not the file's fault: it stays pending (`run` tries again)
+            lack = write_error(e)
+            if lack is not None:  # nor is a full disk: it stays pending, saying so
+                self._wait_for_room(f, lack)
             log.exception("job %s: %s failed", job_id, f.filename, extra={"job_id": job_id})
             out = FileOutcome("failed", reason=f"could not be indexed ({type(e).__name__}: {e})")
         self.jobs.record(f.job_id, f.n, out.status, out.doc_id, out.chunks, out.reason)
@@ -101,14 +126,25 @@ class JobRunner:
         that died, not outages."""
         if not self.begin(job_id):
             return
+        waits = 0
         while not stop():
             try:
                 if not self.step(job_id):
                     return
+                waits = 0
             except Exception as e:
+                waits = waits + 1 if isinstance(e, WaitingForRoom) else 0
+                delay = room_pause(waits) if waits else RETRY_S
                 log.warning("job %s: paused (%s: %s); trying again in %g s", job_id, type(e).__name__,
-                            str(e).splitlines()[0][:200] if str(e) else "", RETRY_S, extra={"job_id": job_id})
-                pause(RETRY_S)
+                            str(e).splitlines()[0][:200] if str(e) else "", delay, extra={"job_id": job_id})
+                pause(delay)
+
+    def _wait_for_room(self, f: PendingFile, lack: KBWriteError) -> None:
+        try:
+            self.jobs.note(f.job_id, f.n, waiting_reason(lack))
+        except Exception:  # the state database on the same full disk: the file stays pending all the same
+            log.warning("job %s: could not record why %s waits", f.job_id, f.filename, exc_info=True)
+        raise WaitingForRoom(f.filename, lack)
 
     def _index(self, f: PendingFile) -> FileOutcome:
         folder = Path(tempfile.mkdtemp(prefix=f"{f.job_id}-", dir=self.scratch))

@@ -101,6 +101,10 @@ class JobStore:
                       "WHERE job_id=? AND n=? AND status='pending'", (status, doc_id, chunks, reason, job_id, n))
             t.execute("DELETE FROM upload_chunks WHERE job_id=? AND n=?", (job_id, n))
 
+    def note(self, job_id: str, n: int, reason: str) -> None:
+        """Say why a pending file waits (a full disk), keeping it pending and its bytes for the next try."""
+        self.db.execute("UPDATE job_files SET reason=? WHERE job_id=? AND n=? AND status='pending'", (reason, job_id, n))
+
     def finish(self, job_id: str, status: str, error: str = "") -> None:
         with self.db.tx() as t:
             t.execute("UPDATE jobs SET status=?, error=?, finished_at=? WHERE id=?", (status, error, now(), job_id))

@@ -32,10 +32,20 @@ class LocalStore:
             self._lock(lock_timeout)
         elif not (folder / "kb.sqlite").exists():
             raise FileNotFoundError(f"no knowledge base at {folder}; create it with `rag kb create` or `rag index`")
+        try:
+            self._open(params, embed_model, context_window)
+        except BaseException:  # a full disk fails the catalog's opening: the lock must not outlive the attempt
+            if getattr(self, "catalog", None) is not None:  # (this process could never write the KB again:
+                self.catalog.close()                        # a new flock waits on the leaked one)
+            self._unlock()
+            raise
+
+    def _open(self, params: IndexParams | None, embed_model: str | None, context_window: int) -> None:
+        folder = self.folder
         self.catalog = Catalog(folder / "kb.sqlite")
         self._incarnation = self._inode()  # the fence: this KB, not a later one of the same name
         stored_model = self.catalog.get_meta("embed_model")
-        if stored_model is None and writable:
+        if stored_model is None and self.writable:
             if not embed_model or params is None:
                 raise ValueError("a new knowledge base needs an embedding model and its dimension")
             self.catalog.set_meta("embed_model", embed_model)
@@ -85,7 +95,12 @@ class LocalStore:
                 time.sleep(0.2)
 
     def close(self) -> None:
-        self.catalog.close()
+        try:
+            self.catalog.close()
+        finally:
+            self._unlock()
+
+    def _unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
