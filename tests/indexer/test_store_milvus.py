@@ -403,3 +403,37 @@ def test_reembed_into_a_copy_on_milvus_resumes_after_a_crash(tmp_path, minilm, m
             mgr.reembed("bank", "e5", progress=False, into="bank-e5")
     finally:
         _release(db)
+
+
+@pytest.mark.slow  # ~7 s: the server killed and started again
+def test_a_writer_with_the_server_away_sees_an_outage_not_a_deleted_or_new_kb(milvus_server, tmp_path):
+    """A Milvus restart under a job's writer: what it meets must read as the server away (api.outage keeps
+    the file pending and the job tries again), never as the KB deleted ('deleted while it was being
+    written') or missing (the path that creates a KB: 'a new knowledge base needs an embedding model'),
+    both of which failed the file for good (tests/cluster/test_outages.py, once in a full run)."""
+    from pymilvus import MilvusException
+
+    from api.outage import outage_of
+
+    uri, locks = milvus_server.uri, tmp_path / "locks"
+    w = MilvusStore(uri, "bank", IndexParams(dim=DIM), writable=True, embed_model="test-vectors", lock_dir=locks)
+    put(w, "fees", ["wire transfer fees"], seed=1)
+    put(w, "loss", ["信用卡挂失流程"], seed=2)
+    w.commit()
+    milvus_server.stop(kill=True)
+    with pytest.raises(MilvusException) as mid_job:  # the writer's next document
+        put(w, "hours", ["branch hours"], seed=3)
+    assert outage_of(mid_job.value) is not None, mid_job.value
+    w.close()
+    with pytest.raises(MilvusException) as opening:  # the job's next file opens the KB as a worker does
+        MilvusStore(uri, "bank", IndexParams(dim=0), writable=True, lock_dir=locks)
+    assert outage_of(opening.value) is not None, opening.value
+
+    milvus_server.start()
+    w = MilvusStore(uri, "bank", IndexParams(dim=0), writable=True, lock_dir=locks)
+    put(w, "hours", ["营业时间 branch hours"], seed=3)
+    w.commit()
+    assert [d.doc_id for d in w.documents()] == ["fees", "hours", "loss"]
+    assert w.search_sparse(tokenize("挂失"), 1)[0][0].doc_id == "loss"
+    w.close()
+

@@ -198,15 +198,20 @@ class MilvusStore:
             raise
 
     def _current_incarnation(self) -> str | None:
-        """The id made when the KB now under this name was created; None when there is none."""
+        """The id made when the KB now under this name was created; None when there is none. A server
+        that cannot be reached raises: read as 'no KB', it made a writer open during a Milvus restart
+        take the path that creates the KB (which drops leftover collections) and a writer mid-job
+        report the KB deleted, failing the file for good."""
+        if not self.client.has_collection(self.names.chunks):
+            return None
         try:
-            if not self.client.has_collection(self.names.chunks):
-                return None
             if not self._loaded:
                 self._load()
             return self._meta_many(["incarnation"]).get("incarnation")
-        except MilvusException:  # dropped between the calls
-            return None
+        except MilvusException:
+            if self.client.has_collection(self.names.chunks):  # still there: not the drop, raise the error
+                raise
+            return None  # dropped between the calls
 
     def _load(self) -> None:
         """Load the KB's collections where they are not (Milvus Lite loads none after a restart)."""
