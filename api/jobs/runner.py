@@ -8,9 +8,11 @@ a file that was in flight idempotent).
 
 A server the job needs being away (PostgreSQL, Milvus: api.outage) is no fault of the file: the file
 stays pending and the job goes on once the server is back, in the same attempt (`run`), instead of the
-file failing for good or the worker dying. Nor is a disk the KB (or the scratch copy) cannot be written
-to, full or read-only (indexer.store.write_errors): the file stays pending with its bytes, its reason
-says what it waits for, and the job tries it again with a growing pause until there is room.
+file failing for good or the worker dying. Nor is the KB's writer lock lost (Redis lost its data) or
+held by another writer past its timeout: the next try takes it again. Nor is a disk the KB (or the
+scratch copy) cannot be written to, full or read-only (indexer.store.write_errors): the file stays
+pending with its bytes, its reason says what it waits for, and the job tries it again with a growing
+pause until there is room.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from pathlib import Path
 from api.jobs.store import JobStore, PendingFile
 from api.metrics import Metrics
 from api.outage import outage_of
+from indexer.store.base import KBLockedError
 from indexer.store.write_errors import KBWriteError, write_error
 
 log = logging.getLogger("api.jobs")
@@ -106,8 +109,8 @@ class JobRunner:
         try:
             out = self._index(f)
         except Exception as e:  # never let a worker die on one file: the file fails, the job goes on
-            if outage_of(e) is not None:
-                raise  # not the file's fault: it stays pending (`run` tries again)
+            if outage_of(e) is not None or isinstance(e, KBLockedError):
+                raise  # not the file's fault (a server away, the KB's writer lock lost): it stays pending
             lack = write_error(e)
             if lack is not None:  # nor is a full disk: it stays pending, saying so
                 self._wait_for_room(f, lack)

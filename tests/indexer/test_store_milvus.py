@@ -437,3 +437,40 @@ def test_a_writer_with_the_server_away_sees_an_outage_not_a_deleted_or_new_kb(mi
     assert w.search_sparse(tokenize("挂失"), 1)[0][0].doc_id == "loss"
     w.close()
 
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_a_writer_whose_redis_lock_was_lost_stops_at_its_next_write(tmp_path):
+    """Redis loses its data (restarted without persistence) while writer A holds a KB's lock: writer B
+    takes the lock at once. A must stop at its next write, not at its next renewal (up to 10 s later,
+    both writing the KB meanwhile). While Redis is only unreachable, A's lease still counts."""
+    import redis
+
+    from cli.testing.redis_server import RedisServer
+
+    db = str(tmp_path / "kb.db")
+    with RedisServer(tmp_path / "redis") as server:
+        def locks(name):
+            return RedisLock(server.url, f"t:{name}", what=name)
+
+        a = MilvusStore(db, "bank", IndexParams(dim=DIM), writable=True, embed_model="test-vectors", locks=locks)
+        try:
+            put(a, "fees", ["wire transfer fees"], seed=1)
+            server.stop()  # unreachable, not yet lost: the lease runs (30 s) and A goes on
+            put(a, "hours", ["branch hours"], seed=2)
+            server.start()  # back without its data: the lock is free for anyone
+            b = MilvusStore(db, "bank", IndexParams(dim=0), writable=True, locks=locks, lock_timeout=2)
+            with pytest.raises(KBLockedError, match="lost the writer lock"):
+                put(a, "loss", ["信用卡挂失流程"], seed=3)
+            with pytest.raises(KBLockedError):
+                a.delete_document("fees")
+            put(b, "loss", ["信用卡挂失流程 挂失"], seed=4)
+            b.commit()
+            a.close()  # releasing a lock that is not A's leaves B's alone
+            assert redis.Redis.from_url(server.url).get(b._lock.key) == b._lock.token.encode()
+            put(b, "cards", ["card replacement"], seed=5)
+            assert [d.doc_id for d in b.documents()] == ["cards", "fees", "hours", "loss"]
+            assert b.search_sparse(tokenize("挂失"), 1)[0][0].doc_id == "loss"
+            b.close()
+        finally:
+            a.close()
+            _release(tmp_path / "kb.db")

@@ -1,8 +1,9 @@
 """The writer lock of a Milvus KB: one writer at a time, whatever process or machine it runs on.
 
 Pluggable: MilvusStore takes any object with `acquire(timeout)` (raises KBLockedError when the
-timeout passes), `release()` and `held` (False once a lease was lost), made by a LockFactory from a
-lock name. `default_locks` picks:
+timeout passes), `release()`, `held` (False once a lease was lost) and `verify()` (the fence the store
+checks before each write and before it publishes one: is the lock still ours?), made by a LockFactory
+from a lock name. `default_locks` picks:
 
     RAG_REDIS_URL set     RedisLock: `SET key token NX PX ttl`, renewed by a thread, released on close
                           (writers on several machines: the cluster case)
@@ -35,6 +36,7 @@ class WriterLock(Protocol):
 
     def acquire(self, timeout: float) -> None: ...
     def release(self) -> None: ...
+    def verify(self) -> bool: ...
 
 
 def _wait_for(try_once: Callable[[], bool], timeout: float, what: str) -> None:
@@ -69,6 +71,9 @@ class ThreadLock:
             self.held = False
             self._lock.release()
 
+    def verify(self) -> bool:
+        return self.held
+
 
 class FileLock:
     """flock on a file: excludes other processes (and other opens in this one) on this machine."""
@@ -102,6 +107,9 @@ class FileLock:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
 
+    def verify(self) -> bool:
+        return self.held
+
 
 # KEYS[1] = lock key, ARGV[1] = our token, ARGV[2] = ttl in ms: act only while the lock is still ours
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
@@ -111,7 +119,12 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 class RedisLock:
     """A lease in Redis: `SET key token NX PX ttl`, renewed every ttl/3 while held, deleted on release
     (only if still ours). If renewal fails for longer than the ttl (Redis unreachable, or the key was
-    taken over), `held` turns False and the store refuses further writes."""
+    taken over), `held` turns False and the store refuses further writes.
+
+    The renewal alone noticed a lost lease up to ttl/3 (10 s) late: when Redis loses its data (restarted
+    without persistence, flushed, failed over to a replica that lacked the key) another writer takes the
+    lock at once and both wrote the KB (the same row ids among them). `verify()` asks Redis before each
+    write (one round trip, renewing the lease as it checks), so the writer stops at its next write."""
 
     def __init__(self, client, key: str, ttl_ms: int = 30_000, what: str = ""):
         if isinstance(client, str):
@@ -148,6 +161,28 @@ class RedisLock:
                     log.error("writer lock %s expired while Redis was unreachable: this writer stops", self.key)
                     self.held = False
                     return
+
+    def verify(self) -> bool:
+        """Still ours: the key holds our token (renewed by the same script). While Redis cannot be reached
+        the lease counts until its ttl runs out, as the renewal does: no one else can take it then unless
+        Redis lost it, which the first write after Redis is back finds."""
+        if not self.held:
+            return False
+        try:
+            ours = bool(self.client.eval(_RENEW, 1, self.key, self.token, self.ttl_ms))
+        except Exception as e:
+            if time.monotonic() - self._renewed <= self.ttl_ms / 1000:
+                return True
+            log.error("writer lock %s expired while Redis was unreachable (%s): this writer stops", self.key, e)
+            self.held = False
+            return False
+        if ours:
+            self._renewed = time.monotonic()
+            return True
+        log.error("writer lock %s is no longer ours (Redis lost it, or another writer took it): this writer stops",
+                  self.key)
+        self.held = False
+        return False
 
     def release(self) -> None:
         self._stop.set()

@@ -298,11 +298,18 @@ class MilvusStore:
     def _need_write(self) -> None:
         if not self.writable:
             raise PermissionError("this store was opened read-only")
-        if self._lock is None or not self._lock.held:
-            raise KBLockedError(f"lost the writer lock of knowledge base {self.kb!r}; open it again to write")
+        self._fence()
         if self._current_incarnation() != self._incarnation:  # the fence: this KB, not a later one of its name
             raise KBGoneError(f"knowledge base {self.kb!r} was deleted while it was being written; "
                               "nothing more is written to it")
+
+    def _fence(self) -> None:
+        """The writer lock is still ours (asked of Redis where it lives there), before each write and
+        before the upsert that publishes one: a writer that lost it stops instead of writing beside the
+        writer that has it."""
+        if self._lock is None or not self._lock.verify():
+            raise KBLockedError(f"lost the writer lock of knowledge base {self.kb!r} (another writer may have "
+                                "it); open it again to write")
 
     def replaced(self) -> bool:
         """One meta query: a KB deleted, or another swapped in under the name, has another (or no) incarnation."""
@@ -419,6 +426,7 @@ class MilvusStore:
 
     def _switch(self, pending: P.PendingWrite) -> None:
         """One upsert makes the new version the document for every reader and bumps the generation."""
+        self._fence()  # the rows took time to insert: the lock is checked again right before they show
         self._generation += 1
         self._set_meta_many({P.KEY: pending.to_json(), "generation": str(self._generation)})
 
