@@ -43,8 +43,11 @@ demo: setup
 	$(BIN)/rag ask --kb demo "What is the best recipe for lasagna?"
 
 # Debian packages the tests start: a real redis-server (answer cache), headless chromium (web page),
-# postgresql and haproxy (cluster tests). Installed with apt-get when root, else the command is printed.
-SYSTEM_DEPS := redis-server chromium postgresql haproxy
+# postgresql and haproxy (cluster tests); Tesseract OCR with English, Simplified and Traditional Chinese
+# (indexing scans and images; also needed at run time) and a CJK font the OCR tests draw scans with.
+# Installed with apt-get when root, else the command is printed.
+SYSTEM_DEPS := redis-server chromium postgresql haproxy tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim \
+	tesseract-ocr-chi-tra fonts-wqy-microhei
 
 system-deps:
 	sh tests/system_deps.sh $(SYSTEM_DEPS)

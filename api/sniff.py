@@ -1,6 +1,6 @@
 """What a file is, by its first bytes, not only its name: a .pdf must start like a PDF, an office
-file must be a ZIP, a text format must be text. Executables, images and archives named like
-documents are rejected (415) before anything is stored."""
+file must be a ZIP, an image (read by OCR) must be the image its name says, a text format must be text.
+Executables, images and archives named like documents are rejected (415) before anything is stored."""
 from __future__ import annotations
 
 from indexer.parse.dispatch import SUPPORTED_EXTENSIONS
@@ -8,6 +8,9 @@ from indexer.parse.encoding import utf16_without_bom
 from indexer.parse.extension import file_extension
 
 ZIP_FORMATS = {".docx", ".pptx", ".xlsx"}
+# images read by OCR (indexer.parse.images): each must start like its format
+IMAGE_MAGIC = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",), ".jpeg": (b"\xff\xd8\xff",),
+               ".tif": (b"II*\x00", b"MM\x00*"), ".tiff": (b"II*\x00", b"MM\x00*"), ".webp": (b"RIFF",)}
 TEXT_FORMATS = {".md", ".markdown", ".html", ".htm", ".txt", ".text", ".csv", ".tsv"}
 BINARY_MAGIC = {
     b"\x7fELF": "an ELF executable", b"MZ": "a Windows executable", b"\x89PNG": "a PNG image",
@@ -51,6 +54,8 @@ def check_type(filename: str, head: bytes) -> None:
         ok = head.lstrip()[:5].startswith(b"%PDF") or (b"%PDF-" in head[:1024])
     elif ext in ZIP_FORMATS:
         ok = head.startswith(b"PK\x03\x04")
+    elif ext in IMAGE_MAGIC:
+        ok = head.startswith(IMAGE_MAGIC[ext]) and (ext != ".webp" or head[8:12] == b"WEBP")
     else:
         ok = what is None and _looks_text(head)
     if not ok:

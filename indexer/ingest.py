@@ -24,7 +24,7 @@ import hashlib
 import logging
 from collections import deque
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -35,10 +35,14 @@ from indexer.chunk import chunk_elements
 from indexer.config import IndexerSettings
 from indexer.embed.base import Encoder
 from indexer.embed.context import mix, vector_key, window_texts
+from indexer.ocr_tags import given_tags, with_ocr_tags
+from indexer.parse import progress as parse_progress
 from indexer.parse import sandbox
 from indexer.parse.dispatch import SUPPORTED_EXTENSIONS, ParseError, parse_file
 from indexer.parse.extension import file_extension
+from indexer.parse.images import IMAGE_EXTENSIONS
 from indexer.parse.limits import ParseLimits
+from indexer.parse.ocr_options import OcrOptions
 from indexer.screen import KeptOut, Screen, file_digest, fingerprint, screen_chunks
 from indexer.store.base import Store, now, text_hash
 from indexer.store.write_errors import write_error
@@ -148,10 +152,15 @@ class Ingestor:
         self.parse_limits = ParseLimits(
             zip_check=settings.parse_zip_check, zip_member_mb=settings.parse_zip_member_mb,
             zip_total_mb=settings.parse_zip_total_mb, zip_ratio=settings.parse_zip_ratio,
-            pdf_max_pages=settings.parse_max_pages)
+            pdf_max_pages=settings.parse_max_pages, ocr=ocr_options(settings))
         self.sandbox_limits = sandbox.SandboxLimits(
             memory_mb=settings.parse_memory_mb, cpu_s=settings.parse_cpu_s, timeout_s=settings.parse_timeout_s,
             max_output_mb=settings.parse_max_output_mb)
+        # a PDF or an image may need OCR: its file's bounds grow by OCR's (tesseract runs in processes of its
+        # own, bounded per page; rendering a page for it costs the parser ~0.1 s of CPU, 0.25 s allowed)
+        self.ocr_sandbox_limits = replace(
+            self.sandbox_limits, timeout_s=settings.parse_timeout_s + settings.ocr_timeout_s,
+            cpu_s=settings.parse_cpu_s + int(settings.ocr_max_pages * 0.25))
 
     def warm_up(self, parse_workers: int | None = None) -> None:
         """Start the sandboxed parser processes in the background (see `prestart_parsers`)."""
@@ -193,7 +202,9 @@ class Ingestor:
                 self.store.set_meta(RUN_MARK, now())
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse") as pool:
                 # parse ahead while the model embeds; results in file order
-                for outcome in in_order(pool, lambda f: self._prepare(f[0], f[1], tags, f[2]), files, 8 * workers):
+                note = (lambda text: bar.set_postfix_str(text)) if progress else None
+                for outcome in in_order(pool, lambda f: self._prepare(f[0], f[1], tags, f[2], note), files,
+                                        8 * workers):
                     bar.update(1)
                     if isinstance(outcome, FileResult):
                         report.results.append(outcome)
@@ -217,8 +228,8 @@ class Ingestor:
             bar.close()
         return report
 
-    def _prepare(self, source: str, path: Path, tags: dict[str, str],
-                 doc_id: str | None = None) -> _Parsed | FileResult:
+    def _prepare(self, source: str, path: Path, tags: dict[str, str], doc_id: str | None = None,
+                 note: Callable[[str], None] | None = None) -> _Parsed | FileResult:
         try:
             size = path.stat().st_size
             limit = int(self.settings.max_file_mb * 1024 * 1024)
@@ -231,9 +242,9 @@ class Ingestor:
             digest = fingerprint(hashlib.sha256(path.read_bytes()).hexdigest(), self.screen)
             doc_id = doc_id or doc_id_for(path)
             old = self.store.document(doc_id)
-            if old and old.content_hash == digest and old.tags == tags and old.source == source:
+            if old and old.content_hash == digest and given_tags(old.tags, tags) == tags and old.source == source:
                 return FileResult(source, "unchanged", doc_id, old.chunks)
-            elements = self.parse(path, max_bytes=limit)
+            elements = self.parse(path, max_bytes=limit, note=note)
             return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed",
                                           rescreened=_only_screen_differs(old, digest, tags, source))
         except ParseError as e:
@@ -242,11 +253,21 @@ class Ingestor:
             log.exception("unexpected error parsing %s", source)
             return FileResult(source, "failed", reason=f"unexpected {type(e).__name__}: {e}")
 
-    def parse(self, path: Path, max_bytes: int | None = None) -> list[Element]:
-        """One file -> Elements, in the sandbox when settings.parse_isolation. Raises ParseError."""
+    def parse(self, path: Path, max_bytes: int | None = None,
+              note: Callable[[str], None] | None = None) -> list[Element]:
+        """One file -> Elements, in the sandbox when settings.parse_isolation. Raises ParseError.
+        note: shown while a long parse goes on ("OCR scan.pdf: page 3/40")."""
+        limits = self.sandbox_limits
+        if self.settings.ocr is not False and file_extension(path) in (".pdf", *IMAGE_EXTENSIONS):
+            limits = self.ocr_sandbox_limits
+        on_progress = None
+        if note is not None:
+            def on_progress(done: int, total: int) -> None:
+                note(f"OCR {path.name}: page {done}/{total}")
         if self.settings.parse_isolation:
-            return sandbox.parse_isolated(path, max_bytes, self.parse_limits, self.sandbox_limits)
-        return parse_file(path, max_bytes=max_bytes, limits=self.parse_limits)
+            return sandbox.parse_isolated(path, max_bytes, self.parse_limits, limits, on_progress)
+        with parse_progress.watching(on_progress):
+            return parse_file(path, max_bytes=max_bytes, limits=self.parse_limits)
 
     def _prepare_elements(self, doc_id, source, elements: list[Element], digest, size, tags, status,
                           rescreened: bool = False) -> _Parsed:
@@ -266,7 +287,7 @@ class Ingestor:
                                  f"({result.kept_out[0].rule}); nothing was indexed")
             chunks, screened = result.chunks, result.kept_out
         info = DocumentInfo(doc_id=doc_id, source=source, content_hash=digest, size=size, chunks=len(chunks),
-                            indexed_at=now(), tags=dict(tags))
+                            indexed_at=now(), tags=with_ocr_tags(elements, tags))
         return _Parsed(info, chunks, status, screened, rescreened)
 
     # ---- already-parsed documents (BEIR corpora, API uploads with text) --------
@@ -345,7 +366,7 @@ class Ingestor:
 def _only_screen_differs(old: DocumentInfo | None, digest: str, tags: dict[str, str], source: str) -> bool:
     """The file is as it was when indexed, but was indexed under another screen (or none)."""
     return bool(old and old.content_hash != digest and file_digest(old.content_hash) == file_digest(digest)
-                and old.tags == tags and old.source == source)
+                and given_tags(old.tags, tags) == tags and old.source == source)
 
 
 def _screened_note(screened: list[KeptOut]) -> str:
@@ -389,3 +410,10 @@ def delete(store: Store, doc_id_or_path: str) -> list[str]:
     if targets:
         store.commit()
     return targets
+
+
+def ocr_options(settings: IndexerSettings) -> OcrOptions:
+    return OcrOptions(enabled=settings.ocr, languages=settings.ocr_languages, dpi=settings.ocr_dpi,
+                      max_pixels=settings.ocr_max_pixels, max_pages=settings.ocr_max_pages,
+                      page_timeout_s=settings.ocr_page_timeout_s, timeout_s=settings.ocr_timeout_s,
+                      memory_mb=settings.ocr_memory_mb)

@@ -12,13 +12,15 @@ class Element:
     """One structural piece of a parsed file, in reading order.
 
     `section` is the heading path the element sits under ("Fees > Wire transfers"),
-    `page` is the 1-based page number where the format has pages (PDF, PPTX slides).
+    `page` is the 1-based page number where the format has pages (PDF, PPTX slides, TIFF frames),
+    `ocr` says the text was read by OCR from an image (a scanned page, a photo), not from the file's text.
     """
 
     text: str
     kind: ElementKind = "text"
     section: str = ""
     page: int | None = None
+    ocr: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,14 @@ Every failure a user can act on (empty, too large, unsupported, corrupt, scanned
 is raised as ParseError with a message saying what went wrong and what to do.
 
 Formats: md/markdown, html/htm, txt/text, docx, pptx via `unstructured`
-(indexer.parse.unstructured_docs); pdf via pypdf (indexer.parse.pdf); csv/tsv via the stdlib
-and xlsx via openpyxl (indexer.parse.tabular). Text formats are decoded by
+(indexer.parse.unstructured_docs); pdf via pypdf (indexer.parse.pdf, scanned pages by OCR); csv/tsv
+via the stdlib and xlsx via openpyxl (indexer.parse.tabular); png, jpg/jpeg, tif/tiff, webp by
+Tesseract OCR (indexer.parse.images). Text formats are decoded by
 indexer.parse.encoding. indexer.parse.offline_nlp is imported first so unstructured never phones
 home or downloads a model.
 
 `limits` (indexer.parse.limits.ParseLimits, defaults when None) bounds the work one file may
-cause: ZIP bomb checks for docx/pptx/xlsx, pages per PDF. This runs in whatever process calls
+cause: ZIP bomb checks for docx/pptx/xlsx, pages per PDF, OCR's pixels, pages and time. This runs in whatever process calls
 it; indexer.parse.sandbox runs it in a child process with memory and time limits. What the parsing
 libraries log goes to the log at debug level (indexer.parse.library_logs): the user gets the reason.
 """
@@ -25,6 +26,7 @@ from indexer.parse import offline_nlp  # noqa: F401  (must run before anything i
 from indexer.parse.encoding import TextDecodeError
 from indexer.parse.errors import ParseError, empty_file, human_size
 from indexer.parse.extension import file_extension
+from indexer.parse.images import IMAGE_EXTENSIONS
 from indexer.parse.library_logs import quiet_libraries
 from indexer.parse.limits import ParseLimits
 from indexer.types import Element
@@ -44,6 +46,11 @@ def _pdf(path: Path, limits: ParseLimits) -> list[Element]:
     return parse_pdf(path, limits)
 
 
+def _image(path: Path, limits: ParseLimits) -> list[Element]:
+    from indexer.parse.images import parse_image
+    return parse_image(path, limits)
+
+
 def _csv(path: Path, limits: ParseLimits) -> list[Element]:
     from indexer.parse.tabular import parse_csv
     return parse_csv(path)
@@ -61,6 +68,7 @@ _PARSERS: dict[str, Callable[[Path, ParseLimits], list[Element]]] = {
     ".csv": _csv,
     ".tsv": _csv,
     ".xlsx": _xlsx,
+    **dict.fromkeys(IMAGE_EXTENSIONS, _image),
 }
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_PARSERS)
 

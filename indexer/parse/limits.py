@@ -7,8 +7,10 @@ is given none, so the checks are on unless a caller switches them off.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from indexer.parse.ocr_options import OcrOptions
 
 MB = 1024 * 1024
 
@@ -18,13 +20,15 @@ class ParseLimits:
     """zip_*: .docx/.pptx/.xlsx are ZIP archives, checked before any parser reads them
     (indexer.parse.zipcheck): every member's declared uncompressed size, their total, and the
     compression ratio of members over 1 MB. pdf_max_pages: page-tree entries per PDF
-    (indexer.parse.pdf); the same page object listed several times is parsed once."""
+    (indexer.parse.pdf); the same page object listed several times is parsed once. ocr: scanned PDF pages and
+images (indexer.parse.ocr_options)."""
 
     zip_check: bool = True
     zip_member_mb: float = 100
     zip_total_mb: float = 300
     zip_ratio: float = 100
     pdf_max_pages: int = 2000
+    ocr: OcrOptions = field(default_factory=OcrOptions)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -32,4 +36,7 @@ class ParseLimits:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ParseLimits":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        if isinstance(values.get("ocr"), dict):
+            values["ocr"] = OcrOptions.from_dict(values["ocr"])
+        return cls(**values)

@@ -1,7 +1,9 @@
 """PDF text layer via pypdf, page by page, with a cheap font-size heading heuristic.
 
 We deliberately avoid `unstructured[pdf]` (layout models, OCR, torch vision). pypdf reads the
-text layer only; a PDF without one (a scan) is rejected with advice to OCR it.
+text layer; scanned pages (an image and next to no text layer) are read by Tesseract OCR
+(indexer.parse.pdf_ocr), page by page, so a mixed PDF keeps its text pages as they are. Their elements
+say so (Element.ocr). Without OCR (off, or tesseract not installed) a PDF with no text gets the reason.
 
 Headings: pypdf's visitor reports the font size of every text run during the same
 extraction pass. The size covering most characters is the body size; short lines set at
@@ -34,8 +36,10 @@ from typing import Any
 
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
+from indexer.parse.ocr import unavailable_reason
 from indexer.parse.page_margins import margin_lines
 from indexer.parse.pdf_limits import limit_reached
+from indexer.parse.pdf_ocr import ocr_pdf_pages, scanned_pages, visible_chars
 from indexer.parse.pdf_tables import Table, find_tables
 from indexer.parse.table_pages import carried_header
 from indexer.parse.tabular import table_elements
@@ -82,17 +86,42 @@ def parse_pdf(path: Path, limits: ParseLimits | None = None) -> list[Element]:
         raise ParseError(f"{path.name} could not be read as a PDF ({type(exc).__name__}: "
                          f"{exc}). The file may be damaged or not really a PDF; try "
                          "re-exporting or re-downloading it.") from exc
-    if not any(line.text.strip() for _, page in pages for line in page):
-        if not _has_images(reader, pages):
-            raise ParseError(f"{path.name} has no text: its pages are blank (no text and no images). "
-                             "Check that the right file was uploaded.")
-        raise ParseError(f"{path.name} has no extractable text: it looks like a scanned "
-                         "document (images of pages). Run it through OCR (e.g. ocrmypdf or "
-                         "your scanner's searchable-PDF option) and upload the result.")
+    pages, read_by_ocr = _scans_read(path, reader, pages, limits)
     levels = _heading_levels(pages)
     tables = find_tables(path, [number for number, page in pages if sum(line.y is not None for line in page) >= 2])
     pages = [(number, _place_tables(page, tables.get(number, []), path, number)) for number, page in pages]
-    return _to_elements(_carry_headers(_drop_margins(pages)), levels)
+    elements = _to_elements(_carry_headers(_drop_margins(pages)), levels)
+    return [replace(e, ocr=True) if e.page in read_by_ocr else e for e in elements]
+
+
+def _scans_read(path: Path, reader: Any, pages: list[tuple[int, list[_Line]]],
+                limits: ParseLimits) -> tuple[list[tuple[int, list[_Line]]], set[int]]:
+    """The pages with the scanned ones read by OCR (indexer.parse.pdf_ocr), and the numbers of those pages.
+    Without OCR, a PDF with some text keeps its text pages; one with none gets the reason OCR cannot run."""
+    has_text = any(line.text.strip() for _, page in pages for line in page)
+    reason = unavailable_reason(limits.ocr)
+    if has_text and reason is not None:
+        return pages, set()
+    scanned = scanned_pages(reader, [(number, [line.text for line in page]) for number, page in pages])
+    if not has_text and not scanned:
+        raise ParseError(f"{path.name} has no text: its pages are blank (no text and no images). "
+                         "Check that the right file was uploaded.")
+    scan = f"{path.name} has no extractable text: it looks like a scanned document (images of pages), and"
+    if reason is not None:
+        raise ParseError(f"{scan} {reason}.")
+    if not scanned:
+        return pages, set()
+    read = ocr_pdf_pages(path, scanned, limits.ocr)
+    used = {n for n, page in pages
+            if n in read and visible_chars(read[n]) > visible_chars([line.text for line in page])}
+    pages = [(n, [_Line(text, 0.0) for text in read[n]] if n in used else page) for n, page in pages]
+    if not any(line.text.strip() for _, page in pages for line in page):
+        many = len(scanned) > 1
+        count, they = (f"{len(scanned)} scanned pages", "they do") if many else ("scanned page", "it does")
+        raise ParseError(f"{scan} OCR read no text on its {count} (languages {limits.ocr.languages}). If {they} "
+                         f"show text, scan {'them' if many else 'it'} again, sharper and straight, or set "
+                         "ocr_languages (RAG_OCR_LANGUAGES) to the document's language.")
+    return pages, used
 
 
 def _distinct_pages(reader: Any, path: Path, limits: ParseLimits) -> list[tuple[int, Any]]:
@@ -173,51 +202,6 @@ def _scale(matrix: list[float]) -> float:
         return math.sqrt(abs(a * d - b * c)) or 1.0
     except (TypeError, ValueError):
         return 1.0
-
-
-def _has_images(reader: Any, pages: list[tuple[int, list[_Line]]]) -> bool:
-    """Any page draws an image (an image XObject, also inside a form, or an inline image): a scan, not blank.
-    Only what the content draws counts: resources are often shared by pages that draw none of them."""
-    from pypdf.generic import ContentStream
-
-    for number, _ in pages:
-        try:
-            page = reader.pages[number - 1]
-            contents = page.get_contents()
-            if contents is not None and _draws_image(ContentStream(contents, reader), page.get("/Resources"),
-                                                     reader, set()):
-                return True
-        except MemoryError:
-            raise
-        except Exception:  # an unreadable page: say what is likelier, a scan
-            return True
-    return False
-
-
-def _draws_image(content: Any, resources: Any, reader: Any, forms: set[int]) -> bool:
-    """The content stream draws an image, itself or through a form (each form looked into once)."""
-    from pypdf.generic import ContentStream
-
-    objects = None
-    for operands, operator in content.operations:
-        if operator == b"INLINE IMAGE":
-            return True
-        if operator != b"Do" or not operands:
-            continue
-        if objects is None:
-            res = resources.get_object() if resources is not None else {}
-            objects = res.get("/XObject").get_object() if res.get("/XObject") is not None else {}
-        drawn = objects.get(operands[0])
-        drawn = drawn.get_object() if drawn is not None else None
-        if drawn is None:
-            continue
-        if drawn.get("/Subtype") == "/Image":
-            return True
-        if drawn.get("/Subtype") == "/Form" and id(drawn) not in forms and len(forms) < 100:
-            forms.add(id(drawn))
-            if _draws_image(ContentStream(drawn, reader), drawn.get("/Resources", resources), reader, forms):
-                return True
-    return False
 
 
 def _place_tables(lines: list[_Line], tables: list[Table], path: Path, number: int) -> list[_Line]:

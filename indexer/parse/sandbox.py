@@ -37,6 +37,7 @@ the file; a zygote that died is replaced. Needs fork and POSIX rlimits (Linux: a
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -45,13 +46,16 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, get_args
 
+from indexer.parse import progress
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import MB, ParseLimits
 from indexer.parse.minimal_pdf import assemble
@@ -83,11 +87,13 @@ AVAILABLE = hasattr(os, "fork") and sys.platform != "win32"  # fork, POSIX rlimi
 # ---------------------------------------------------------------- caller side
 
 def parse_isolated(path: str | Path, max_bytes: int | None = None, limits: ParseLimits | None = None,
-                   sandbox: SandboxLimits | None = None) -> list[Element]:
-    """Parse `path` in a sandboxed child process. Raises ParseError (also when a limit is hit)."""
+                   sandbox: SandboxLimits | None = None, on_progress: progress.Callback | None = None) -> list[Element]:
+    """Parse `path` in a sandboxed child process. Raises ParseError (also when a limit is hit).
+    on_progress(done, total): what the parser reports (indexer.parse.progress: OCR's pages), about once a second."""
     path = Path(path)
     if not AVAILABLE:
-        return _parse_in_process(path, max_bytes, limits)
+        with progress.watching(on_progress):
+            return _parse_in_process(path, max_bytes, limits)
     sandbox = sandbox or SandboxLimits()
     request = {"path": os.path.abspath(path), "max_bytes": max_bytes,
                "limits": (limits or ParseLimits()).to_dict(), "sandbox": asdict(sandbox)}
@@ -96,7 +102,9 @@ def parse_isolated(path: str | Path, max_bytes: int | None = None, limits: Parse
     except OSError as exc:  # cannot start a process (limits on processes or memory)
         raise _reason(path, {"status": "start", "detail": f"{type(exc).__name__}: {exc}"}, sandbox) from None
     try:
-        status, payload = worker.run(request, sandbox)
+        with _ProgressFile(on_progress) as watch:
+            request["progress"] = watch.path
+            status, payload = worker.run(request, sandbox, watch.check)
     except _WorkerFailed as exc:
         worker.close(kill=True)
         raise _reason(path, {"status": exc.status, "detail": str(exc)}, sandbox) from None
@@ -129,6 +137,44 @@ def shutdown() -> None:
     _pool.shutdown()
 
 
+class _ProgressFile:
+    """A file the child writes its progress to ("done total", rewritten in place) and the caller reads while it
+    waits for the result; nothing when nobody watches."""
+
+    def __init__(self, callback: progress.Callback | None) -> None:
+        self.callback, self.path, self.seen = callback, None, b""
+        if callback is not None:
+            fd, self.path = tempfile.mkstemp(prefix="rag-progress-")
+            os.close(fd)
+
+    def __enter__(self) -> "_ProgressFile":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.path is not None:
+            self.check()
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+    def check(self) -> None:
+        if self.path is None or self.callback is None:
+            return
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read(64)
+            done, total = (int(n) for n in data.split()[:2])
+        except (OSError, ValueError):
+            return
+        if data != self.seen:
+            self.seen = data
+            self.callback(done, total)
+
+
+def _write_progress(path: str) -> progress.Callback:
+    fd = os.open(path, os.O_WRONLY)
+    return lambda done, total: os.pwrite(fd, f"{done} {total}".ljust(40).encode(), 0) and None
+
+
 class _WorkerFailed(Exception):
     def __init__(self, status: str, detail: str):
         super().__init__(detail)
@@ -156,7 +202,8 @@ class _Worker:
         self.conn = Connection(ours.detach())
         self.ready = False
 
-    def run(self, request: dict[str, Any], sandbox: SandboxLimits) -> tuple[dict[str, Any], bytes]:
+    def run(self, request: dict[str, Any], sandbox: SandboxLimits,
+            watch: Callable[[], None] | None = None) -> tuple[dict[str, Any], bytes]:
         if not self.ready:
             try:
                 self._receive(_START_TIMEOUT_S, "starting")
@@ -167,16 +214,21 @@ class _Worker:
             self.conn.send_bytes(json.dumps(request).encode())
         except OSError as exc:
             raise _WorkerFailed("crash", f"the parser process is gone ({exc})") from None
-        status = json.loads(self._receive(sandbox.timeout_s + _GRACE_S, "parsing"))
+        status = json.loads(self._receive(sandbox.timeout_s + _GRACE_S, "parsing", watch=watch))
         payload = b""
         if status.get("status") == "ok":
             payload = self._receive(_GRACE_S, "reading the result", int(sandbox.max_output_mb * MB) + 1024)
         return status, payload
 
-    def _receive(self, timeout: float, doing: str, max_bytes: int = 1 * MB) -> bytes:
+    def _receive(self, timeout: float, doing: str, max_bytes: int = 1 * MB,
+                 watch: Callable[[], None] | None = None) -> bytes:
+        deadline = time.monotonic() + timeout
         try:
-            if not self.conn.poll(timeout):
-                raise _WorkerFailed("timeout", f"the parser process did not answer while {doing}")
+            while not self.conn.poll(max(0.0, min(deadline - time.monotonic(), 1.0 if watch else timeout))):
+                if time.monotonic() >= deadline:
+                    raise _WorkerFailed("timeout", f"the parser process did not answer while {doing}")
+                if watch is not None:
+                    watch()
             return self.conn.recv_bytes(max_bytes)
         except (EOFError, OSError) as exc:
             code = self.proc.poll()
@@ -267,11 +319,12 @@ def _decode(path: Path, payload: bytes) -> list[Element]:
         if isinstance(data, dict) and isinstance(data.get("error"), str):
             raise ParseError(data["error"])
         elements = []
-        for text, kind, section, page in data["elements"]:
+        for text, kind, section, page, ocr in data["elements"]:
             if not (isinstance(text, str) and kind in _KINDS and isinstance(section, str)
-                    and (page is None or (isinstance(page, int) and not isinstance(page, bool)))):
+                    and (page is None or (isinstance(page, int) and not isinstance(page, bool)))
+                    and isinstance(ocr, bool)):
                 raise ValueError("bad element")
-            elements.append(Element(text, kind, section, page))
+            elements.append(Element(text, kind, section, page, ocr))
         return elements
     except ParseError:
         raise
@@ -463,9 +516,11 @@ def _child(result_w: int, request: dict[str, Any]) -> None:
     from indexer.parse.dispatch import parse_file
 
     try:
-        elements = parse_file(Path(request["path"]), request["max_bytes"],
-                              ParseLimits.from_dict(request["limits"]))
-        result: dict[str, Any] = {"elements": [[e.text, e.kind, e.section, e.page] for e in elements]}
+        watcher = _write_progress(request["progress"]) if request.get("progress") else None
+        with progress.watching(watcher):
+            elements = parse_file(Path(request["path"]), request["max_bytes"],
+                                  ParseLimits.from_dict(request["limits"]))
+        result: dict[str, Any] = {"elements": [[e.text, e.kind, e.section, e.page, e.ocr] for e in elements]}
     except BaseException as exc:  # noqa: BLE001 - everything is reported, nothing escapes
         if _caused_by_memory(exc):
             os._exit(_EXIT_MEMORY)
@@ -557,6 +612,7 @@ def _warm_up() -> None:
     from indexer.parse.offline_nlp import ensure_offline_nlp
 
     ensure_offline_nlp()
+    _warm_up_ocr()
     samples: dict[str, Any] = {
         "w.txt": "Fees\n\nThe monthly fee is five dollars. Call us at any time.\n\n- one\n- two\n",
         "w.md": "# Fees\n\nThe monthly fee is five dollars.\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
@@ -582,6 +638,20 @@ def _warm_up() -> None:
                 parse_file(target)
             except Exception:
                 log.debug("warm-up parse of %s failed", target.name, exc_info=True)
+
+
+def _warm_up_ocr() -> None:
+    """Import what OCR uses and ask tesseract once for its languages (~20 ms, cached for every child)."""
+    try:
+        from PIL import Image, ImageOps  # noqa: F401
+
+        from indexer.parse import images, pdf_ocr  # noqa: F401
+        from indexer.parse.ocr import installed_languages, program
+
+        if (tesseract := program()) is not None:
+            installed_languages(tesseract)
+    except Exception:
+        log.debug("OCR warm-up failed", exc_info=True)
 
 
 def _tiny_pdf() -> bytes:

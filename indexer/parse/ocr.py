@@ -1,0 +1,106 @@
+"""Tesseract, the OCR engine, run as a bounded subprocess on one image at a time (offline: its language data
+comes from Debian packages, tesseract-ocr-eng, -chi-sim, -chi-tra, under /usr/share/tesseract-ocr/5/tessdata).
+
+    unavailable_reason(options) -> str | None     # why OCR cannot run here (off, not installed, a language missing)
+    recognize(image, options, name, page, dpi) -> str   # tesseract's TSV (words with layout and confidence)
+
+Bounds per run: wall time (ocr_page_timeout_s: killed at the deadline), CPU time and address space (ulimit -t
+and -v of the tesseract process itself, so one that outlives a killed parser still stops by itself). One
+OpenMP thread (OMP_THREAD_LIMIT=1): on 2 cores with files parsed two at a time, tesseract's threads only
+competed (a sparse A4 page: 1.9 s with its threads, 0.6 s with one). Every failure is a ParseError naming the
+file, the page and the setting to change.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import os
+import shutil
+import signal
+import subprocess
+from typing import TYPE_CHECKING
+
+from indexer.parse.errors import ParseError
+from indexer.parse.ocr_options import LANGUAGE_PACKAGES, TESSERACT_PACKAGE, OcrOptions
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+_INSTALL = (f"install Tesseract (`make setup`, or apt-get install {TESSERACT_PACKAGE} tesseract-ocr-eng "
+            "tesseract-ocr-chi-sim tesseract-ocr-chi-tra)")
+# ulimit in KB and CPU seconds, then tesseract itself (exec: same process, so the timeout kills it)
+_LIMITED = 'ulimit -v "$1" && ulimit -t "$2" && shift 2 && exec "$@"'
+
+
+def program() -> str | None:
+    return shutil.which("tesseract")
+
+
+@functools.lru_cache(maxsize=4)
+def installed_languages(tesseract: str) -> frozenset[str]:
+    try:
+        out = subprocess.run([tesseract, "--list-langs"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(line.strip() for line in out.splitlines()[1:] if line.strip())
+
+
+def unavailable_reason(options: OcrOptions) -> str | None:
+    """None when OCR can run with `options`; else why not and what to do (a sentence without the file name)."""
+    if options.enabled is False:
+        return ("OCR is switched off (ocr = false / RAG_OCR=0): switch it on (tesseract-ocr is needed), or run "
+                "the file through OCR (e.g. ocrmypdf or your scanner's searchable-PDF option) and upload the result")
+    tesseract = program()
+    if tesseract is None:
+        return (f"OCR needs Tesseract, which is not installed on this server: {_INSTALL}, then index it again; "
+                "or run the file through OCR (e.g. ocrmypdf) and upload the result")
+    wanted = [lang for lang in options.languages.split("+") if lang]
+    missing = [lang for lang in wanted if lang not in installed_languages(tesseract)]
+    if missing or not wanted:
+        packages = " ".join(LANGUAGE_PACKAGES.get(lang, f"tesseract-ocr-{lang.replace('_', '-')}") for lang in missing)
+        have = ", ".join(sorted(installed_languages(tesseract))) or "none"
+        return (f"the OCR languages {options.languages!r} (ocr_languages / RAG_OCR_LANGUAGES) are not all installed "
+                f"(installed: {have}): install {packages or 'a language package'} or choose installed ones")
+    return None
+
+
+def recognize(image: "Image", options: OcrOptions, name: str, page: int | None, dpi: int | None = None) -> str:
+    """Tesseract's TSV for `image` (grayscale). Raises ParseError when the run fails or goes past its bounds."""
+    tesseract = program()
+    if tesseract is None:  # checked before, but a server can lose a package between files
+        raise ParseError(f"{name} needs OCR, but Tesseract is not installed: {_INSTALL}, then index it again.")
+    data = io.BytesIO()
+    image.convert("L").save(data, "PPM")  # uncompressed (PGM): nothing to encode or decode
+    where = f" page {page}" if page is not None else ""
+    cpu = max(1, int(options.page_timeout_s))
+    command = ["sh", "-c", _LIMITED, "sh", str(options.memory_mb * 1024), str(cpu), tesseract, "stdin", "stdout",
+               "-l", options.languages, "--psm", "3", *(["--dpi", str(dpi)] if dpi else []), "tsv"]
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    try:
+        done = subprocess.run(command, input=data.getvalue(), capture_output=True, timeout=options.page_timeout_s,
+                              env=env)
+    except subprocess.TimeoutExpired:
+        raise ParseError(f"{name}: OCR of{where or ' the image'} took more than {options.page_timeout_s:g} s and was "
+                         "stopped (ocr_page_timeout_s / RAG_OCR_PAGE_TIMEOUT_S). The scan may be huge or damaged; "
+                         "scan it again at 300 DPI, or ask an administrator to raise the limit.") from None
+    except OSError as exc:
+        raise ParseError(f"{name}: Tesseract could not be started ({exc}); check the server's {TESSERACT_PACKAGE} "
+                         "installation.") from None
+    del data
+    if done.returncode != 0:
+        raise ParseError(f"{name}: OCR of{where or ' the image'} failed ({_failure(done, options)}). "
+                         "The scan may be damaged or too large; scan it again at 300 DPI, or ask an administrator "
+                         "to raise the limit.")
+    return done.stdout.decode("utf-8", "replace")
+
+
+def _failure(done: subprocess.CompletedProcess, options: OcrOptions) -> str:
+    said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    last = f": {said[-1][:200]}" if said else ""
+    code = done.returncode
+    if code in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU, 128 + signal.SIGKILL):
+        return f"Tesseract used more than {options.page_timeout_s:g} s of CPU time (ocr_page_timeout_s)"
+    if code in (-signal.SIGABRT, -signal.SIGSEGV, 128 + signal.SIGABRT, 128 + signal.SIGSEGV) or "alloc" in last:
+        return (f"Tesseract stopped, most likely past its {options.memory_mb} MB of memory (ocr_memory_mb / "
+                f"RAG_OCR_MEMORY_MB){last}")
+    return f"Tesseract exit status {code}{last}"

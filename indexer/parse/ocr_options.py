@@ -1,0 +1,40 @@
+"""What OCR may do for one file: on or off, languages, resolution and its bounds (scans are untrusted input).
+
+OcrOptions travels inside ParseLimits into the sandboxed child process (indexer.parse.sandbox), so it holds
+plain values only. Its defaults are IndexerSettings' ocr_* defaults (RAG_OCR_* in the environment).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+# Tesseract's Debian packages, named in the messages that tell an administrator what to install.
+TESSERACT_PACKAGE = "tesseract-ocr"
+LANGUAGE_PACKAGES = {"eng": "tesseract-ocr-eng", "chi_sim": "tesseract-ocr-chi-sim",
+                     "chi_tra": "tesseract-ocr-chi-tra"}
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """enabled: None = when tesseract is installed. languages: tesseract's, joined by '+' ('eng+chi_sim').
+    dpi: pages of a PDF are rendered at this resolution (lowered for a page that would exceed max_pixels).
+    max_pixels: an image (or a frame, or a rendered page) larger than this is refused (decompression bombs).
+    max_pages: pages (PDF pages or TIFF frames) OCR'd per file. page_timeout_s / memory_mb: one tesseract run
+    (wall and CPU seconds, address space). timeout_s: all the OCR of one file."""
+
+    enabled: bool | None = None
+    languages: str = "eng+chi_sim"
+    dpi: int = 300
+    max_pixels: int = 50_000_000
+    max_pages: int = 500
+    page_timeout_s: float = 60
+    timeout_s: float = 3600
+    memory_mb: int = 1024
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "OcrOptions":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in names})

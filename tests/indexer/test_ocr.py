@@ -1,0 +1,149 @@
+"""OCR of scanned pages and images (indexer.parse.images, .pdf_ocr, .ocr): real tesseract on pages drawn here
+(tests/ocr_scans.py), English and Chinese; hostile scans refused with their reason."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from indexer.parse.cjk_spacing import join_cjk
+from indexer.parse.dispatch import ParseError, parse_file
+from indexer.parse.limits import ParseLimits
+from indexer.parse.ocr import recognize
+from indexer.parse.ocr_options import OcrOptions
+from indexer.parse.ocr_text import ocr_lines
+from tests.indexer.test_pdf_layout import write_pdf
+from tests.ocr_scans import (
+    FEE_EN,
+    FEE_ZH,
+    HOURS_ZH,
+    join_pdfs,
+    needs_tesseract,
+    notice_lines,
+    png_claiming,
+    save_pdf,
+    scan,
+    text_page_pdf,
+)
+
+
+def test_spaces_between_chinese_characters_go_english_keeps_its_own() -> None:
+    assert join_cjk("跨行 转账 手续 费 为 每 次 10 元 ， 请 于 工作 日 办 理 。") == "跨行转账手续费为每次10元，请于工作日办理。"
+    assert join_cjk("第 3 页 ， 共 10 页") == "第3页，共10页"
+    assert join_cjk("请 登录 App 办理") == "请登录 App 办理"  # Latin words keep their spaces
+    assert join_cjk("The fee is $29 per card, 10 cards max.") == "The fee is $29 per card, 10 cards max."
+
+
+@needs_tesseract
+def test_an_image_is_read_in_english_and_chinese_lines_kept(tmp_path: Path) -> None:
+    path = tmp_path / "notice.png"
+    scan(notice_lines(), size=(1240, 700)).save(path)
+    elements = parse_file(path)
+    text = "\n\n".join(e.text for e in elements)
+    assert FEE_EN in text and FEE_ZH in text and HOURS_ZH in text  # Chinese without OCR's spaces
+    assert "Card Services Fee Notice" in [e.text for e in elements]  # a line alone stays its own paragraph
+    assert FEE_ZH + "\n" + HOURS_ZH in text  # two lines of one paragraph: still two lines
+    assert all(e.ocr and e.page is None for e in elements)
+
+
+@needs_tesseract
+def test_hostile_scans_are_refused_with_their_reason(tmp_path: Path) -> None:
+    bomb = png_claiming(tmp_path / "bomb.png", 100_000, 100_000)  # 10 G pixels from a few hundred bytes
+    assert bomb.stat().st_size < 2000
+    with pytest.raises(ParseError, match=r"bomb\.png was refused: it is 100000 x 100000 pixels \(10,000,000,000\), "
+                                         r"over the limit of 50,000,000 pixels .*\(ocr_max_pixels"):
+        parse_file(bomb)
+    poster = write_pdf(tmp_path / "poster.pdf", [[]], image_on={0}, height=200_000)  # a page 2,778 inches long
+    with pytest.raises(ParseError, match=r"poster\.pdf: page 1 is 8 x 2778 inches, too large to read by OCR"):
+        parse_file(poster)
+    frames = tmp_path / "frames.tiff"
+    page = scan(["Page"], size=(400, 200))
+    page.save(frames, save_all=True, append_images=[page, page])
+    few = ParseLimits(ocr=OcrOptions(max_pages=2))
+    with pytest.raises(ParseError, match=r"frames\.tiff has 3 frames to read by OCR, over the limit of 2 .*"
+                                         r"ocr_max_pages"):
+        parse_file(frames, limits=few)
+
+
+@needs_tesseract
+def test_a_hanging_tesseract_is_stopped_at_the_page_time_limit(tmp_path: Path, monkeypatch) -> None:
+    """A tesseract that never answers (here a stand-in that sleeps) is killed after ocr_page_timeout_s."""
+    fake = tmp_path / "bin" / "tesseract"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = --list-langs ]; then printf 'List of languages:\\neng\\nchi_sim\\n'; "
+                    "exit 0; fi\nexec sleep 600\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    path = save_pdf(tmp_path / "slow.pdf", scan(["Hello"], size=(400, 200)))
+    with pytest.raises(ParseError, match=r"slow\.pdf: OCR of page 1 took more than 1 s and was stopped "
+                                         r"\(ocr_page_timeout_s / RAG_OCR_PAGE_TIMEOUT_S\)"):
+        parse_file(path, limits=ParseLimits(ocr=OcrOptions(page_timeout_s=1)))
+    assert "sleep 600" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+
+
+def test_without_ocr_a_scan_gets_the_reason_and_what_to_do(tmp_path: Path, monkeypatch) -> None:
+    pdf = write_pdf(tmp_path / "scan.pdf", [[]], image_on={0})
+    with pytest.raises(ParseError, match=r"scan\.pdf has no extractable text: it looks like a scanned document "
+                                         r"\(images of pages\), and OCR is switched off \(ocr = false"):
+        parse_file(pdf, limits=ParseLimits(ocr=OcrOptions(enabled=False)))
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no tesseract here
+    with pytest.raises(ParseError, match=r"scan\.pdf has no extractable text: .*OCR needs Tesseract, which is not "
+                                         r"installed on this server: install Tesseract \(`make setup`, or apt-get "
+                                         r"install tesseract-ocr"):
+        parse_file(pdf)
+    png = tmp_path / "photo.png"
+    png.write_bytes(png_claiming(tmp_path / "x.png", 10, 10).read_bytes())
+    with pytest.raises(ParseError, match=r"photo\.png is an image: its text can only be read by OCR, and OCR needs "
+                                         r"Tesseract, which is not installed"):
+        parse_file(png)
+
+
+@pytest.mark.slow
+@needs_tesseract
+def test_a_mixed_pdf_keeps_its_text_pages_and_reads_its_scans(tmp_path: Path) -> None:
+    text = text_page_pdf(tmp_path / "text.pdf", ["Opening hours", "We are open Monday to Friday, 9am to 5pm."])
+    scanned = save_pdf(tmp_path / "scan.pdf", scan(["银行卡服务收费公告", "", FEE_ZH, "", FEE_EN]))
+    elements = parse_file(join_pdfs(tmp_path / "mixed.pdf", text, scanned, text))
+    assert [(e.text, e.page, e.ocr) for e in elements] == [
+        ("Opening hours\nWe are open Monday to Friday, 9am to 5pm.", 1, False),
+        ("银行卡服务收费公告", 2, True), (FEE_ZH, 2, True), (FEE_EN, 2, True),
+        ("Opening hours\nWe are open Monday to Friday, 9am to 5pm.", 3, False)]
+
+
+@pytest.mark.slow
+@needs_tesseract
+def test_lines_of_noise_are_left_out_and_the_text_kept(tmp_path: Path) -> None:
+    """A signature scribble and a speckled area beside the notice: tesseract reads garbage lines from them
+    ("ee AE \\A ; v4"); lines under the confidence threshold are left out, every real line is kept."""
+    import random
+
+    from PIL import ImageDraw
+
+    random.seed(1)
+    page = scan(notice_lines())
+    draw = ImageDraw.Draw(page)
+    draw.line([(150 + i * 8, 800 + random.randint(-40, 40)) for i in range(60)], fill=0, width=4)
+    for _ in range(200):
+        x, y = random.randint(100, 1100), random.randint(1000, 1500)
+        draw.line((x, y, x + random.randint(-30, 30), y + random.randint(-30, 30)), fill=0, width=3)
+    for _ in range(20_000):
+        draw.point((random.randint(100, 1100), random.randint(1000, 1500)), fill=random.randint(0, 255))
+    tsv = recognize(page, OcrOptions(), "noisy.png", None, 150)
+    kept = [line for line in ocr_lines(tsv) if line]
+    everything = [line for line in ocr_lines(tsv, min_confidence=0) if line]
+    assert kept == [line for line in notice_lines() if line]
+    assert len(everything) >= len(kept) + 3  # the garbage the threshold removed
+
+
+@pytest.mark.slow
+@needs_tesseract
+def test_traditional_chinese_with_its_language(tmp_path: Path) -> None:
+    path = save_pdf(tmp_path / "公告.pdf", scan(["跨行轉賬手續費為每次10元。", "掛失請撥打客服熱線。"], size=(1240, 400)))
+    elements = parse_file(path, limits=ParseLimits(ocr=OcrOptions(languages="eng+chi_tra")))
+    assert [e.text for e in elements] == ["跨行轉賬手續費為每次10元。\n掛失請撥打客服熱線。"]
+    assert elements[0].ocr and elements[0].page == 1
