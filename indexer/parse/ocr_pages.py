@@ -37,7 +37,7 @@ def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: Oc
         elapsed = time.monotonic() - start
         if elapsed > options.timeout_s:
             raise ParseError(f"{name}: OCR was stopped after {elapsed:.0f} s, {done} of its {len(pages)} {units} "
-                             "read, over the limit of {options.timeout_s:g} s per file (ocr_timeout_s / "
+                             f"read, over the limit of {options.timeout_s:g} s per file (ocr_timeout_s / "
                              "RAG_OCR_TIMEOUT_S). Split it into smaller files, or ask an administrator to raise "
                              "the limit.")
         image, dpi = image_of(page)

@@ -84,6 +84,27 @@ def test_a_hanging_tesseract_is_stopped_at_the_page_time_limit(tmp_path: Path, m
     assert "sleep 600" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
 
 
+@needs_tesseract
+def test_a_file_whose_pages_take_too_long_is_stopped_at_the_file_time_limit(tmp_path: Path, monkeypatch) -> None:
+    """Each page within its own limit, but the file's pages together past ocr_timeout_s (a stand-in tesseract
+    that takes 0.6 s a page and reads nothing)."""
+    fake = tmp_path / "bin" / "tesseract"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = --list-langs ]; then printf 'List of languages:\\neng\\nchi_sim\\n'; "
+                    "exit 0; fi\ncat >/dev/null; sleep 0.6; printf 'level\\tpage_num\\n'\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    frames = tmp_path / "forms.tiff"
+    page = scan(["Form"], size=(400, 200))
+    page.save(frames, save_all=True, append_images=[page] * 4)
+    with pytest.raises(ParseError, match=r"forms\.tiff: OCR was stopped after 1 s, 2 of its 5 frames read, over the "
+                                         r"limit of 1 s per file \(ocr_timeout_s / RAG_OCR_TIMEOUT_S\)"):
+        parse_file(frames, limits=ParseLimits(ocr=OcrOptions(timeout_s=1)))
+    with pytest.raises(ParseError, match=r"the OCR languages 'eng\+kor' .* are not all installed .*install "
+                                         r"tesseract-ocr-kor"):
+        parse_file(frames, limits=ParseLimits(ocr=OcrOptions(languages="eng+kor")))
+
+
 def test_without_ocr_a_scan_gets_the_reason_and_what_to_do(tmp_path: Path, monkeypatch) -> None:
     pdf = write_pdf(tmp_path / "scan.pdf", [[]], image_on={0})
     with pytest.raises(ParseError, match=r"scan\.pdf has no extractable text: it looks like a scanned document "
