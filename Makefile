@@ -9,9 +9,9 @@ export RAG_HOME ?= .rag
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup system-deps lint demo test test-all bench clean
+.PHONY: setup ocr-deps system-deps lint demo test test-all bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) ocr-deps
 
 # re-run when the pins or the llama.cpp build change
 $(STAMP): pyproject.toml deploy/build_llamacpp.sh deploy/llamacpp_cmake_args.sh deploy/patches/llama-cpp-amx-tilecfg.patch
@@ -42,12 +42,18 @@ demo: setup
 	RAG_ANSWER_MODE=generate $(BIN)/rag ask --kb demo --stream "Is there a penalty for paying off a Harbor Bank mortgage early?"
 	$(BIN)/rag ask --kb demo "What is the best recipe for lasagna?"
 
+# Tesseract OCR with English, Simplified and Traditional Chinese: scanned PDFs and images are read with it
+# (indexer/parse/ocr.py). make setup installs it when root, else prints the apt-get line and goes on:
+# everything else works without it. deploy/Dockerfile installs the same packages.
+OCR_DEPS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-chi-tra
+
 # Debian packages the tests start: a real redis-server (answer cache), headless chromium (web page),
-# postgresql and haproxy (cluster tests); Tesseract OCR with English, Simplified and Traditional Chinese
-# (indexing scans and images; also needed at run time) and a CJK font the OCR tests draw scans with.
+# postgresql and haproxy (cluster tests); Tesseract and a CJK font the OCR tests draw scans with.
 # Installed with apt-get when root, else the command is printed.
-SYSTEM_DEPS := redis-server chromium postgresql haproxy tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim \
-	tesseract-ocr-chi-tra fonts-wqy-microhei
+SYSTEM_DEPS := redis-server chromium postgresql haproxy $(OCR_DEPS) fonts-wqy-microhei
+
+ocr-deps:
+	-@sh tests/system_deps.sh $(OCR_DEPS)
 
 system-deps:
 	sh tests/system_deps.sh $(SYSTEM_DEPS)

