@@ -4,7 +4,10 @@
 
 Layout: tesseract's TSV gives each word with its block, paragraph and line; a page's words are joined into its
 lines in that order, a blank line between paragraphs (and blocks), so headings, list items and table rows
-stay lines of their own as far as tesseract found them. Chinese spacing: indexer.parse.cjk_spacing.
+stay lines of their own as far as tesseract found them. Within a line, words more than twice the line's (median)
+word height apart are in different cells of a table or form ("办理渠道 | 办理时间 | 说明"), joined by " | " as the
+rows of the other formats' tables are: without it, removing the spaces between Chinese words ran the cells of a
+row together ("办理渠道办理时间说明"). Chinese spacing: indexer.parse.cjk_spacing.
 
 Garbage: a line whose mean word confidence (weighted by characters) is under 60 is left out, and so is a line
 with no letter, digit or CJK character. Chosen on generated scans: the lines tesseract read from a signature
@@ -21,33 +24,58 @@ from indexer.parse.cjk_spacing import join_cjk
 MIN_LINE_CONFIDENCE = 60.0
 
 
+CELL_GAP = 2.0  # a gap between two words wider than this many times the line's word height parts cells
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str
+    confidence: float
+    left: int
+    right: int
+    height: int
+
+
 @dataclass
 class _Line:
     paragraph: tuple[str, str, str]  # page, block, paragraph
-    words: list[tuple[str, float]]
+    words: list[_Word]
 
     @property
     def confidence(self) -> float:
-        chars = sum(len(w) for w, _ in self.words)
-        return sum(len(w) * max(c, 0.0) for w, c in self.words) / max(chars, 1)
+        chars = sum(len(w.text) for w in self.words)
+        return sum(len(w.text) * max(w.confidence, 0.0) for w in self.words) / max(chars, 1)
+
+    @property
+    def text(self) -> str:
+        """The words joined by spaces, Chinese without them; cells (wide gaps) apart by ' | '."""
+        heights = sorted(w.height for w in self.words)
+        gap = CELL_GAP * heights[len(heights) // 2]
+        cells: list[list[str]] = [[]]
+        for before, word in zip([None, *self.words], self.words):
+            if before is not None and word.left - before.right > gap:
+                cells.append([])
+            cells[-1].append(word.text)
+        return " | ".join(join_cjk(" ".join(cell)) for cell in cells)
 
 
 def ocr_lines(tsv: str, min_confidence: float = MIN_LINE_CONFIDENCE) -> list[str]:
     lines: dict[tuple[str, ...], _Line] = {}
     for row in tsv.splitlines()[1:]:
         cells = row.split("\t", 11)
-        if len(cells) < 12 or cells[0] != "5" or not cells[11].strip():
+        if len(cells) < 12 or cells[0] != "5" or not cells[11].strip(" |"):  # "|": a table's rule read as a word
             continue
         try:
-            confidence = float(cells[10])
+            left, width, height, confidence = int(cells[6]), int(cells[8]), int(cells[9]), float(cells[10])
         except ValueError:
             continue
         key = (cells[1], cells[2], cells[3], cells[4])
-        lines.setdefault(key, _Line((cells[1], cells[2], cells[3]), [])).words.append((cells[11].strip(), confidence))
+        word = _Word(cells[11].strip(), confidence, left, left + width, height)
+        lines.setdefault(key, _Line((cells[1], cells[2], cells[3]), [])).words.append(word)
     out: list[str] = []
     previous: tuple[str, str, str] | None = None
     for line in lines.values():
-        text = join_cjk(" ".join(w for w, _ in line.words))
+        text = line.text
         if line.confidence < min_confidence or not any(ch.isalnum() for ch in text):
             continue
         if previous is not None and line.paragraph != previous:

@@ -34,6 +34,8 @@ def test_spaces_between_chinese_characters_go_english_keeps_its_own() -> None:
     assert join_cjk("跨行 转账 手续 费 为 每 次 10 元 ， 请 于 工作 日 办 理 。") == "跨行转账手续费为每次10元，请于工作日办理。"
     assert join_cjk("第 3 页 ， 共 10 页") == "第3页，共10页"
     assert join_cjk("请 登录 App 办理") == "请登录 App 办理"  # Latin words keep their spaces
+    assert join_cjk("港湾银行 (中国 ) 开立 ， 手机银行 /网上银行") == "港湾银行(中国)开立，手机银行/网上银行"
+    assert join_cjk("Fees (see page 3) / call us: 10%") == "Fees (see page 3) / call us: 10%"
     assert join_cjk("The fee is $29 per card, 10 cards max.") == "The fee is $29 per card, 10 cards max."
 
 
@@ -134,6 +136,28 @@ def test_a_mixed_pdf_keeps_its_text_pages_and_reads_its_scans(tmp_path: Path) ->
         ("Opening hours\nWe are open Monday to Friday, 9am to 5pm.", 1, False),
         ("银行卡服务收费公告", 2, True), (FEE_ZH, 2, True), (FEE_EN, 2, True),
         ("Opening hours\nWe are open Monday to Friday, 9am to 5pm.", 3, False)]
+
+
+@pytest.mark.slow
+@needs_tesseract
+def test_a_scanned_table_keeps_its_cells_apart(tmp_path: Path) -> None:
+    """Removing OCR's spaces between Chinese words ran a row's cells together ("办理渠道办理时间说明"): words far
+    apart on a line are cells, joined by " | " as other formats' table rows are; a ruled border read as "|" goes."""
+    from PIL import ImageDraw, ImageFont
+
+    from tests.ocr_scans import cjk_font
+
+    page = scan([], size=(1240, 420))
+    draw, font = ImageDraw.Draw(page), ImageFont.truetype(str(cjk_font()), 30)
+    rows = [["业务", "办理时间", "收费"], ["手机银行", "全天", "每次10元"], ["Branch counter", "9:00-17:00", "$29"]]
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            draw.text((100 + 380 * c, 100 + 80 * r), cell, font=font, fill=0)
+        draw.line((450, 90 + 80 * r, 450, 150 + 80 * r), fill=0, width=3)  # a column rule
+    path = tmp_path / "fees.png"
+    page.save(path)
+    lines = "\n".join(e.text for e in parse_file(path)).splitlines()
+    assert lines == [" | ".join(row) for row in rows]
 
 
 @pytest.mark.slow
