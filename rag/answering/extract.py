@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import takewhile
 
 from indexer.script import cross_script, is_cjk
 from rag.answering.asks import asked_kind, number_kinds
@@ -20,8 +21,8 @@ from rag.answering.cite import content_tokens
 from rag.answering.equivalents import canonical
 from rag.answering.quoting import cite_sentence, quotable, unnumbered
 from rag.answering.steps import steps_for
-from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, tied_rows_quote
-from rag.text import prose_lines, prose_sentences
+from rag.answering.table_rows import TABLE_QUOTE_ROWS, introduced_lists, introduced_tables, row_quote, tied_rows_quote
+from rag.text import KEY_VALUE, is_heading, prose_lines, prose_sentences
 from rag.types import Hit
 
 # what only a sentence giving one answers: a phone number, a way to get in touch (rag.answering.asks)
@@ -59,8 +60,16 @@ def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") ->
     Bank branch is open on Sundays?" under "Harbor Bank - branch locations"), then one stating the kind
     of number asked for, then the earliest. One answer asks this of the same passage several times (rows
     against sentences, chunks of one document against each other): it is worked out once."""
-    shared, chosen = _best_cached(question, chunk, max_sentences, title)
+    shared, chosen, _, _ = _best_cached(question, chunk, max_sentences, title)
     return shared, dict(chosen)
+
+
+def _best_match(question: str, chunk: str, title: str = "") -> tuple[frozenset[str], bool]:
+    """(the question's content words the best quote of the chunk matched, with the headings above its
+    sentences; whether a heading above one of them holds only words of the question: the section the question
+    names, "一、探视时间" for "探视时间")."""
+    _, _, matched, named = _best_cached(question, chunk, 2, title)
+    return matched, named
 
 
 # a question a document asks itself: opening with a question word, or Chinese asking with one, and ending in
@@ -87,28 +96,69 @@ def _asked_above(order: list[str]) -> dict[int, str]:
     return out
 
 
+# a heading's number: "一、", "（二）", "第三章", "3.", "2.1"
+_HEADING_NUMBER = re.compile(r"^\s*(?:[一二三四五六七八九十百]+、|[（(][一二三四五六七八九十\d]+[)）]|第[一二三四五六七八九十百\d]+[章节条部篇]"
+                             r"|\d+(?:\.\d+)+|\d+[.)、])\s*")
+
+
+def _under_headings(lines: list[list[str]]) -> dict[int, str]:
+    """{index of a sentence (in `lines` order): the heading line above it in the passage}, for the sentences
+    after a heading line (`is_heading`), up to the next one."""
+    out: dict[int, str] = {}
+    heading, i, listed = "", 0, 0
+    for k, sents in enumerate(lines):
+        if len(sents) == 1 and is_heading(sents[0]):
+            heading = _HEADING_NUMBER.sub("", sents[0])  # "一、探视时间" names 探视 and 时间, not 一
+            items = len(list(takewhile(lambda line: bool(KEY_VALUE.match(line[0])), lines[k + 1:k + 2 + TABLE_QUOTE_ROWS])))
+            # a "key: value" list under it is quoted whole with it (table_rows.introduced_lists), which holds its
+            # words: its items do not also take them ("3. Replacement cards" over "Standard delivery: free. ...")
+            listed = items if 2 <= items <= TABLE_QUOTE_ROWS else 0
+        elif listed:
+            listed -= 1
+        elif heading:
+            out.update((j, heading) for j in range(i, i + len(sents)))
+        i += len(sents)
+    return out
+
+
 def _quote_words(question: str, passage: str) -> set[str]:
-    """The question's content words that the best quote of `passage` holds (`_best`)."""
-    _, chosen = _best(question, passage)
-    return _words(question) & set().union(*map(_words, chosen))
+    """The question's content words that the best quote of `passage` holds (`_best`), with the headings above
+    its sentences."""
+    return set(_best_match(question, passage)[0])
 
 
 @lru_cache(maxsize=512)
-def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> tuple[int, tuple[tuple[str, int], ...]]:
+def _best_cached(question: str, chunk: str, max_sentences: int,
+                 title: str) -> tuple[int, tuple[tuple[str, int], ...], frozenset[str], bool]:
     lines = prose_lines(chunk)
     order = [s for sents in lines for s in sents]
     lead = _line_leads(lines)
     # a question the document asks itself ("How do I book an appointment?") is not quoted: the sentences after
     # it, up to the next such question (at most ANSWER_SPAN), are its answer and are matched with its words too
     asked_by = _asked_above(order)
-    sents = [(i, f"{asked_by[i]} {s}" if i in asked_by else s, s) for i, s in enumerate(order)
+    # a heading line in the passage names what the lines under it speak of ("一、探视时间" over "普通病房：每天
+    # 15:00—20:00"): its words are matched with theirs, so the line under it beats a sentence elsewhere that
+    # holds the same words in passing ("探视可不受上述时间限制")
+    headed = _under_headings(lines)
+    sents = [(i, " ".join(filter(None, (headed.get(i), asked_by.get(i), s))), s) for i, s in enumerate(order)
              if quotable(s) and not _QUESTION_END.search(s)]
+    unheaded = {s: " ".join(filter(None, (asked_by.get(i), s))) for i, s in enumerate(order)}  # without the heading
     # a short table with the sentence introducing it, quoted whole where that sentence stands, matched
     # by the sentence and the header
     tables = introduced_tables(chunk) + introduced_lists(chunk)
     sents += [(order.index(intro) if intro in order else len(order), about, quote) for intro, about, quote in tables]
     quotes = {quote for *_, quote in tables}
     q = _words(question)
+    about_of = {s: (i, about) for i, about, s in sents}
+
+    def _matched(texts: list[str]) -> tuple[frozenset[str], bool]:
+        """The question's words the quoted texts match (with what they are matched by), and whether a
+        heading above one of them holds only words of the question."""
+        found = [about_of.get(t, (None, t)) for t in texts]
+        words = q & set().union(*(_words(about) for _, about in found))
+        named = any((w := _words(headed.get(i, ""))) and w <= q for i, _ in found if i is not None)
+        return frozenset(words), named
+
     kind = asked_kind(question)
     gives = {s: bool(kind) and kind in number_kinds(s) for *_, s in sents}  # states the kind of number asked
     if kind in _REACH and any(gives.values()):
@@ -119,18 +169,27 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> t
     plain = [t for t in sents if not _ABOUT_DOCUMENT.match(t[2])]
     if any(q & _words(about) for _, about, _ in plain):
         sents = plain
-    # of sentences sharing as many words, one whose line's first sentence holds more of the others
-    # comes first, then one stating the kind of number asked for
+    # of sentences sharing as many words, one under a heading holding more of them comes first ("Free hospital
+    # shuttle" over "A free shuttle runs ... Monday to Friday", not "By bus" over "Buses run ... at weekends"),
+    # then one holding more of them itself (of the lines under "Mail delivery", "Mail delivery is not available
+    # for medicines kept in the fridge" for "Could you mail my insulin?", not the courier's fee; not when the
+    # heading holds the whole question: under "一、探视时间" the lines answer "探视时间" in their order), then one
+    # whose line's first sentence holds more of the others, then one stating the kind of number asked for
     topic = _words(title)
-    scored = sorted(((len(q & _words(about)), _lead_shared(q, about, lead.get(about)),
+
+    def own(i: int, about: str, s: str) -> int:
+        return 0 if q <= _words(headed.get(i, "")) else len(q & _words(unheaded.get(s, about)))
+
+    scored = sorted(((len(q & _words(about)), len(q & _words(headed.get(i, ""))), own(i, about, s),
+                      _lead_shared(q, about, None if i in asked_by else lead.get(s)),
                       len(q & _words(about) - topic), gives[s], -i, s) for i, about, s in sents), reverse=True)
-    best = [(shared, -i, s) for shared, _, _, _, i, s in scored[:max_sentences] if shared > 0]
-    if best and scored[0][1] and not _ABOUT_DOCUMENT.match(lead[best[0][2]]):
+    best = [(shared, -i, s) for shared, *_, i, s in scored[:max_sentences] if shared > 0]
+    if best and scored[0][3] and not _ABOUT_DOCUMENT.match(lead[best[0][2]]):
         # it won by its line's first sentence, which names what it speaks of ("Quayside Main Branch -
         # 200 Quayside Avenue." before "Extended hours: ... on Saturdays."): that one is quoted with it,
         # in place of a second best (not when that one speaks of the document: "本指南介绍 ...")
         first = best[0][2]
-        return best[0][0], ((first, best[0][1]), (lead[first], order.index(lead[first])))
+        return best[0][0], ((first, best[0][1]), (lead[first], order.index(lead[first]))), *_matched([first, lead[first]])
     # the second must be nearly as relevant (a whole table, as relevant: it is long), about what the first
     # is about, and not part of it (a line of the list quoted first)
     if len(best) > 1 and (best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2)
@@ -139,11 +198,11 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> t
     if best and kind and not any(gives[s] for *_, s in best):
         # asked for a kind of number the quote does not give: the best sentence that gives one comes second
         # ("Do you charge a fee for using my debit card abroad?": "A foreign transaction fee of 3% ... applies")
-        giving = next(((shared, -i, s) for shared, _, _, has, i, s in scored
+        giving = next(((shared, -i, s) for shared, *_, has, i, s in scored
                        if has and shared > 0 and not _other_subject(q, best[0][2], s, lead)), None)
         if giving is not None:
             best = [best[0], giving]
-    return (best[0][0] if best else 0), tuple((s, i) for _, i, s in best)
+    return (best[0][0] if best else 0), tuple((s, i) for _, i, s in best), *_matched([s for *_, s in best])
 
 
 _ABOUT_DOCUMENT = re.compile(
@@ -306,25 +365,34 @@ def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:
     kind = asked_kind(question)
     asked = _words(question)
 
-    def scored(h: Hit) -> tuple[tuple[int, int], dict[str, int], bool, int]:
-        # by all the words its quote holds (a sentence with the line naming its subject, two sentences)
+    def scored(h: Hit) -> tuple[tuple[int, int], dict[str, int], bool, int, bool]:
+        # by all the words its quote holds (a sentence with the line naming its subject, two sentences, the
+        # headings above them)
         _, chosen = _best(question, h.text, title=h.title)
+        matched, named = _best_match(question, h.text, h.title)
         document = h.title.split(" > ", 1)[0]
-        said = asked & set().union(_words(h.title[len(document):]), *map(_words, chosen)) if chosen else set()
+        said = asked & set().union(_words(h.title[len(document):]), matched) if chosen else set()
         topic = _words(document)
         return ((len(said), len(said - topic)), chosen, bool(kind) and any(kind in number_kinds(s) for s in chosen),
-                len(asked - topic))
+                len(asked - topic), named)
 
-    (shared, beyond), chosen, gives, _ = scored(first)
+    (shared, beyond), chosen, gives, _, named = scored(first)
     if not chosen:
         return None
     at = n
     for m, h in enumerate(hits[n:], n + 1):
         if h.doc_id != first.doc_id or cross_script(h.text, first.text):
             continue
-        (s2, b2), c2, g2, required = scored(h)
-        if c2 and s2 >= shared and b2 > beyond and b2 == required and (g2 or not gives):
-            (shared, beyond), chosen, gives, at = (s2, b2), c2, g2, m
+        (s2, b2), c2, g2, required, named2 = scored(h)
+        if not c2 or s2 < shared or not (g2 or not gives) or (named and not named2):
+            continue
+        # it says more beyond the document's title, or it is the section the question names ("探视时间" over
+        # "一、探视时间": the lines under it) where the quote so far is not, or, holding every word of the
+        # question, it gives the kind of number asked for where the quote so far does not ("挂失多少钱": the
+        # temporary report's validity, then 正式挂失's "手续费为每次10元"; not the card replacement fees, sharing
+        # "lost" and "card" with "Somebody used my lost debit card ... How much could I be on the hook for?")
+        if (b2 > beyond and b2 == required) or (named2 and not named) or (g2 and not gives and s2 == len(asked)):
+            (shared, beyond), chosen, gives, at, named = (s2, b2), c2, g2, m, named2
     return _quote(hits[at - 1].text, chosen, at)
 
 

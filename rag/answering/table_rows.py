@@ -168,6 +168,10 @@ def _subject(passage: str, question: str, title: str | None = None) -> _Row | No
     asked = set(tokenize(question))
     named = {r.key for r in rows if r.key_tokens <= asked}
     if not named:
+        # a first cell qualified in brackets is named by what stands outside them: "What is the overdraft fee?"
+        # names "Overdraft fee (per item we pay)", not "Continuous overdraft fee (account overdrawn 7 ...)"
+        named = {r.key for r in rows if (bare := set(tokenize(_BRACKETED.sub(" ", r.key)))) and bare <= asked}
+    if not named:
         for r in rows:
             others = frozenset().union(*(o.key_tokens for o in rows if o.key != r.key))
             hit = len(_whole(r.key_tokens & asked))
@@ -177,6 +181,8 @@ def _subject(passage: str, question: str, title: str | None = None) -> _Row | No
         return ranged
     return next(r for r in rows if r.key in named) if len(named) == 1 else None
 
+
+_BRACKETED = re.compile(r"[(（][^()（）]*[)）]")
 
 # a range of plain numbers in a row's first cell ("Grades 6-8", "Hot lunch, secondary (6-12)", "7 to 9 years"),
 # not a clock time or a decimal ("9:00-17:00", "1.5-2")

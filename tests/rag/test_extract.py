@@ -709,3 +709,56 @@ def test_a_chinese_phone_number_written_with_spaces_answers_a_phone_question():
     bank = Hit(chunk_id="b1", doc_id="card", source="信用卡.txt", title="信用卡", score=1.0,
                text="信用卡年费为200元，首年免年费。如需办理分期或挂失，请拨打客服热线95588，工作人员将在2个工作日内回复。")
     assert fallback_answer("客服热线是多少？", [bank]).startswith("如需办理分期或挂失，请拨打客服热线95588")
+
+
+def test_the_lines_under_a_heading_the_question_names_answer_it():
+    # "探视时间" over three chunks of one document: the top one and the third hold 探视 and 时间 in passing; the
+    # second holds the heading "一、探视时间" and the hours under it, which answer the question
+    def hit(i, title, text):
+        return Hit(chunk_id=f"c{i}", doc_id="visits", text=text, score=1.0 - i / 10, source="探视规定.md", title=title)
+
+    hits = [hit(0, "二、探视人数", "每位患者每次探视不超过2人，每次探视时间不宜超过30分钟。"),
+            hit(1, "住院患者探视与陪护管理规定", "为保证住院患者得到充分休息，制定本规定。\n一、探视时间\n"
+                "普通病房：每天 15:00—20:00（周六、周日相同）。重症医学科（ICU）：每天 15:30—16:00，每次仅限1名直系亲属进入。"),
+            hit(2, "五、特殊情况", "病危、病重患者的家属，经主管医生同意后，探视可不受上述时间限制。")]
+    answer = fallback_answer("探视时间", hits)
+    assert answer.startswith("普通病房：每天 15:00—20:00") and "[2]" in answer and "[1]" not in answer
+
+
+def test_of_sentences_sharing_as_many_words_the_one_under_a_heading_holding_them_wins():
+    text = ("By bus\nMillbrook Transit routes 12 and 35 stop on Riverside Drive. Buses run every 15 minutes on weekdays "
+            "and every 30 minutes at weekends.\nFree hospital shuttle\nA free shuttle runs between Central Station and "
+            "the main entrance every 20 minutes, Monday to Friday. There is no shuttle on weekends.")
+    answer = extractive_answer("does the shuttle run on weekends", text, 1)
+    assert answer == ("A free shuttle runs between Central Station and the main entrance every 20 minutes, Monday to "
+                      "Friday [1]. There is no shuttle on weekends [1].")
+
+
+def test_under_one_heading_the_line_holding_the_questions_word_itself_wins():
+    # every line under "Mail delivery" borrows "mail" from it: the one saying "mail" itself answers
+    text = ("Mail delivery\nFree standard mail delivery (3 to 5 business days) is available for regular, long-term "
+            "medicines. Next-day courier delivery costs $12. Mail delivery is not available for medicines that must "
+            "be kept in the fridge.")
+    answer = extractive_answer("Could you mail my insulin to my house?", text, 1)
+    assert "kept in the fridge" in answer and "courier" not in answer
+
+
+def test_a_first_cell_qualified_in_brackets_is_named_by_what_stands_outside_them():
+    table = ("Item | Fee\nOverdraft fee (per item we pay) | $29\nMaximum overdraft fees per day | 3 fees ($87)\n"
+             "Continuous overdraft fee (account overdrawn 7 consecutive calendar days) | $25\n\n"
+             "We do not charge an overdraft fee if your account is overdrawn by $50 or less.")
+    hits = [Hit(chunk_id="o1", doc_id="od", text=table, score=1.0, source="overdraft.md", title="Overdraft fees")]
+    assert fallback_answer("What is the overdraft fee?", hits) == "Overdraft fee (per item we pay) - Fee: $29 [1]."
+    zh = ("项目 | 收费标准\n挂失手续费（正式挂失） | 10元/次\n补卡工本费 | 5元/张\n"
+          "临时挂失手续费（电话或手机银行） | 免费")
+    hits = [Hit(chunk_id="z1", doc_id="zd", text=zh, score=1.0, source="收费.md", title="收费标准")]
+    assert fallback_answer("挂失手续费多少钱？", hits) == "挂失手续费（正式挂失）——收费标准：10元/次[1]。"
+
+
+def test_a_later_section_of_the_same_document_giving_the_amount_asked_for_is_quoted():
+    def hit(i, title, text):
+        return Hit(chunk_id=f"c{i}", doc_id="loss", text=text, score=1.0 - i / 10, source="挂失.md", title=title)
+
+    hits = [hit(0, "一、临时挂失（口头挂失）", "临时挂失有效期为5天，到期后自动解除。如果在此期间找到卡片，可通过手机银行解除挂失。"),
+            hit(1, "二、正式挂失", "临时挂失仅为应急措施。如确认卡片已经丢失，请在5天内由本人携带有效身份证件到网点办理正式挂失，手续费为每次10元。")]
+    assert "手续费为每次10元[2]" in fallback_answer("挂失多少钱", hits)
