@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import os
 import shutil
 import signal
@@ -72,8 +73,8 @@ def recognize(image: "Image", options: OcrOptions, name: str, page: int | None, 
     data = io.BytesIO()
     image.convert("L").save(data, "PPM")  # uncompressed (PGM): nothing to encode or decode
     where = f" page {page}" if page is not None else ""
-    cpu = max(1, int(options.page_timeout_s))
-    command = ["sh", "-c", _LIMITED, "sh", str(options.memory_mb * 1024), str(cpu), tesseract, "stdin", "stdout",
+    memory_kb, cpu = _within_hard_limits(options.memory_mb * 1024, max(1, math.ceil(options.page_timeout_s)))
+    command = ["sh", "-c", _LIMITED, "sh", str(memory_kb), str(cpu), tesseract, "stdin", "stdout",
                "-l", options.languages, "--psm", "3", *(["--dpi", str(dpi)] if dpi else []), "tsv"]
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     try:
@@ -92,6 +93,19 @@ def recognize(image: "Image", options: OcrOptions, name: str, page: int | None, 
                          "The scan may be damaged or too large; scan it again at 300 DPI, or ask an administrator "
                          "to raise the limit.")
     return done.stdout.decode("utf-8", "replace")
+
+
+def _within_hard_limits(memory_kb: int, cpu_s: int) -> tuple[int, int]:
+    """The limits for tesseract, no higher than this process's own hard limits (the parser sandbox sets them):
+    ulimit cannot raise a hard limit, and its failure would stop every run (ocr_memory_mb = 4096 in a sandbox
+    of 1024 MB failed each page with 'ulimit: error setting limit')."""
+    import resource
+
+    def cap(which: int, value: int, unit: int) -> int:
+        hard = resource.getrlimit(which)[1]
+        return value if hard == resource.RLIM_INFINITY else max(1, min(value, hard // unit))
+
+    return cap(resource.RLIMIT_AS, memory_kb, 1024), cap(resource.RLIMIT_CPU, cpu_s, 1)
 
 
 def _failure(done: subprocess.CompletedProcess, options: OcrOptions) -> str:

@@ -192,3 +192,17 @@ def test_traditional_chinese_with_its_language(tmp_path: Path) -> None:
     elements = parse_file(path, limits=ParseLimits(ocr=OcrOptions(languages="eng+chi_tra")))
     assert [e.text for e in elements] == ["跨行轉賬手續費為每次10元。\n掛失請撥打客服熱線。"]
     assert elements[0].ocr and elements[0].page == 1
+
+
+@pytest.mark.slow
+@needs_tesseract
+def test_ocr_limits_above_the_sandbox_hard_limits_are_capped_not_fatal(tmp_path: Path) -> None:
+    """ocr_memory_mb / ocr_page_timeout_s above the parser sandbox's own hard limits made every page fail
+    ("ulimit: error setting limit (Operation not permitted)"): tesseract gets the lower of the two."""
+    from indexer.parse.sandbox import SandboxLimits, parse_isolated
+
+    path = tmp_path / "notice.png"
+    scan([FEE_EN], size=(1000, 200)).save(path)
+    limits = ParseLimits(ocr=OcrOptions(memory_mb=4096, page_timeout_s=600))
+    elements = parse_isolated(path, limits=limits, sandbox=SandboxLimits(memory_mb=1024, cpu_s=60, timeout_s=120))
+    assert [(e.text, e.ocr) for e in elements] == [(FEE_EN, True)]
