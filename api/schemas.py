@@ -180,7 +180,8 @@ class AnswerOut(BaseModel):
     fallback: str = Field("", description="'extractive' when the generator's answer had no support in the passages "
                                           "and the answer quotes the best-matching passage instead; "
                                           "'unsupported' when no passage matched either and the answer is "
-                                          "the refusal")
+                                          "the refusal; 'generator_failed' when the generator failed (a remote "
+                                          "endpoint down or timing out) and the answer quotes the passages")
     fallback_reason: str = Field("", description="why the generator's answer was replaced, e.g. 'the generated "
                                                  "answer gives no amount, where the passages do', or why an "
                                                  "answer was refused after passages on the subject were found: "

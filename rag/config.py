@@ -50,7 +50,9 @@ class AnswerSettings(BaseSettings):
     extractive_fallback: bool = Field(
         True, description="when no sentence of the generator's answer is supported by a passage (a small model's "
                           "degenerate or invented answer), answer with the best-matching passage's own sentences "
-                          "and its citation instead (Answer.fallback = 'extractive')")
+                          "and its citation instead (Answer.fallback = 'extractive'); and when the generator fails "
+                          "(a remote endpoint down or timing out) before any of its answer was shown, quote the passages "
+                          "instead of failing (Answer.fallback = 'generator_failed')")
     refusal_threshold: float | None = Field(
         None, description="evidence below this refuses without generating; default: the KB's calibrated "
                           "threshold (`rag tune refusal`), else no retrieval-based refusal")

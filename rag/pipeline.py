@@ -12,6 +12,7 @@ sentences of the top passages, cited.
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +37,7 @@ from rag.answering.table_rows import named_row_words
 from rag.answering.types import Answer
 from rag.answering.verify import denies_charge
 from rag.config import Settings
-from rag.generation.base import Generator
+from rag.generation.base import GenerationError, Generator
 from rag.generation.factory import make_generator
 from rag.generation.loops import collapse_repeats, drop_hollow_lines, renumber_lists, trim_unfinished
 from rag.generation.prompt import SYSTEM_PROMPT, build_messages
@@ -50,6 +51,9 @@ PROMPT_TAG = re.compile(r"</?passage\b[^>\n]*(?:>|$)")
 # a line opening as the prompt's parts do: the model writing the next turn of its prompt ("Question: How
 # do I reset my" after the steps it copied), where its answer ended
 ECHOED_TURN = re.compile(r"\n\s*(?:Question|Passages)\s*:")
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -207,24 +211,38 @@ class Pipeline:
         hold = verified and (asked_kind(question) is not None or named_row(question, hits) is not None)
         shown = ""  # verified streaming: the checked text yielded so far
         pieces = self.generator.stream(messages)
-        for piece in citer.wrap(pieces):
-            if first is None:
-                first = time.perf_counter()
-            if on_piece is not None and not on_piece(piece):
-                getattr(pieces, "close", lambda: None)()  # stops a local model at once
-                return
-            if not verified:
-                yield Token(piece)
-                continue
-            settled = None if hold else citer.settled()
-            if settled is not None:
-                part = _clean(settled, question)
-                # a later sentence can change an earlier one (a listing loop is seen at its third
-                # sentence): then nothing more is shown until the final answer, which replaces it all
-                if part.startswith(shown) and len(part) > len(shown):
-                    shown_at = shown_at or time.perf_counter()
-                    yield Token(part[len(shown):])
-                    shown = part
+        try:
+            for piece in citer.wrap(pieces):
+                if first is None:
+                    first = time.perf_counter()
+                if on_piece is not None and not on_piece(piece):
+                    getattr(pieces, "close", lambda: None)()  # stops a local model at once
+                    return
+                if not verified:
+                    yield Token(piece)
+                    continue
+                settled = None if hold else citer.settled()
+                if settled is not None:
+                    part = _clean(settled, question)
+                    # a later sentence can change an earlier one (a listing loop is seen at its third
+                    # sentence): then nothing more is shown until the final answer, which replaces it all
+                    if part.startswith(shown) and len(part) > len(shown):
+                        shown_at = shown_at or time.perf_counter()
+                        yield Token(part[len(shown):])
+                        shown = part
+        except GenerationError as e:
+            # the generator failed (a remote endpoint down, timing out, cutting its stream): the documents are still
+            # there, so the reader gets their quote rather than an error, as long as nothing of the model's answer
+            # was shown yet (raw streaming shows every piece as it comes)
+            if shown or (first is not None and not verified) or not self.settings.answer.extractive_fallback:
+                raise
+            log.warning("the generator failed, the answer is quoted from the passages: %s", e,
+                        extra={"event": "generation_fallback"})
+            for event in self._extract(question, hits, t0, timings, query):
+                yield (replace(event, fallback="generator_failed", fallback_reason=GENERATOR_FAILED
+                               + (f" ({event.fallback_reason})" if event.fallback_reason else ""))
+                       if isinstance(event, Answer) else event)
+            return
         cited = citer.finish()
         text, citations = _still_cited(trim_unfinished(_clean(cited.answer, question)), cited.citations)
         fallback = why = ""
@@ -313,6 +331,10 @@ class Pipeline:
             return None, "the closest sentence of the passages does not match the question"
         return text, ""
 
+
+# why an answer meant to be written is quoted instead: the generator failed (its reason is in the service log only:
+# it may name the endpoint or repeat what it said)
+GENERATOR_FAILED = "the generator failed to write the answer, so it is quoted from the passages"
 
 # why a quoted answer is the refusal when the passages found hold no sentence sharing a word with the question
 NO_SHARED_WORDS = "no sentence of the passages found shares a word with the question"

@@ -5,7 +5,8 @@ from rag.adapt.tune_refusal import tune_refusal
 from rag.answering.refusal import refusal_message
 from rag.answering.types import Answer
 from rag.config import Settings
-from rag.pipeline import Token, build_pipeline
+from rag.generation.base import GenerationError
+from rag.pipeline import GENERATOR_FAILED, Token, build_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,26 @@ def test_an_answer_saying_the_passages_do_not_answer_is_the_refusal(manager, sam
     ans = build_pipeline(settings, "t", manager).ask("What can I do if I misplaced my card?")
     assert ans.refused and not ans.citations and ans.answer == refusal_message("What can I do?")
     assert [d.reason for d in ans.dropped] == ["says the passages do not answer, which no passage can back"]
+
+
+def test_a_generator_that_fails_gets_the_passages_quote_not_an_error(manager, sample_copy, llm_server):
+    """The remote endpoint answers 503 to every try: the documents are still there, so the answer is their quote,
+    marked as such, instead of a failure. A model that already showed part of its answer fails as before."""
+    settings = Settings.load(indexer={"home": manager.home}, answer={"mode": "generate"},
+                             generation={"backend": "openai", "base_url": llm_server.url, "model": "down",
+                                         "retries": 1, "backoff_s": 0.01})
+    pipe = build_pipeline(settings, "t", manager)
+    for question, fee in (("What is the monthly fee for Everyday Checking?", "$12"), ("临时挂失的有效期是多久？", "5天")):
+        events = list(pipe.stream(question))
+        ans = events[-1]
+        assert not ans.refused and ans.citations and fee in ans.answer, question
+        assert ans.fallback == "generator_failed" and ans.fallback_reason.startswith(GENERATOR_FAILED)
+        assert "".join(e.text for e in events[:-1]) == ans.answer  # shown as the final answer, once
+    raw = Settings.load(indexer={"home": manager.home}, answer={"mode": "generate", "extractive_fallback": False},
+                        generation={"backend": "openai", "base_url": llm_server.url, "model": "down",
+                                    "retries": 0, "backoff_s": 0.01})
+    with pytest.raises(GenerationError):
+        build_pipeline(raw, "t", manager).ask("What is the monthly fee for Everyday Checking?")
 
 
 def test_a_question_asked_again_gets_the_same_answer(manager, sample_copy, generator):
