@@ -1,4 +1,4 @@
-"""Markdown nested lists: a sub-item stays under the item it belongs to.
+"""Nested lists of Markdown and HTML pages: a sub-item stays under the item it belongs to.
 
 unstructured gives each <li> as a ListItem of its own, its nesting only as a depth the mapping ignores,
 so "需携带身份证" was an element with no link to "1. 办理入院手续", and a chunk could start with it. As
@@ -13,7 +13,9 @@ indexer.parse.ordered_lists) and two spaces a level deeper:
 
 Python-Markdown renders the items of a loose list (blank lines between its items) as paragraphs, which
 unstructured gives as text with no depth, and the sub-items after them lost their parent; an item that
-holds a list has the paragraphs before its sub-list read as lines of the item first (tighten_items).
+holds a list has the paragraphs before its sub-list read as lines of the item first (tighten_items). CMS
+editors write every item of an HTML page's list in a <p> (<li><p>办理入院手续</p><ul><li><p>需携带身份证</p>...),
+read the same way (tighten_list_items, a step of indexer.parse.html_rewrite).
 """
 from __future__ import annotations
 
@@ -37,15 +39,21 @@ def tighten_items(html: str) -> str:
         root = lxml_html.fragment_fromstring(html, create_parent="div")
     except (etree.LxmlError, ValueError):
         return html
+    if not tighten_list_items(root):
+        return html
+    return (root.text or "") + "".join(lxml_html.tostring(child, encoding="unicode") for child in root)
+
+
+def tighten_list_items(root: Any) -> bool:
+    """tighten_items on an lxml tree (an HTML page's: indexer.parse.html_rewrite), in place; whether it
+    changed it."""
     tops = [li for li in root.iter("li") if not any(a.tag == "li" for a in li.iterancestors())
             and (li.find(".//ul") is not None or li.find(".//ol") is not None)]
     changed = False
     for top in tops:
         for item in list(top.iter("li")):  # the item itself first, then its sub-items
             changed |= _unwrap_paragraphs(item)
-    if not changed:
-        return html
-    return (root.text or "") + "".join(lxml_html.tostring(child, encoding="unicode") for child in root)
+    return changed
 
 
 def _unwrap_paragraphs(item: Any) -> bool:

@@ -14,10 +14,14 @@ with) reads the same way.
   It also runs the next item on into an item's second paragraph ("   More about step 1." over "2. Pay",
   no blank line between): steps 2 to 5 of a procedure became one paragraph of step 1. A blank line is put
   before such an item.
+* Lists in block quotes ("> - 办理入院手续" over ">   - 需携带身份证"): the lines a quote holds (a run of lines
+  opening with ">" at the margin, blank lines between them included, as Python-Markdown joins them into one
+  quote) are nested as above and quoted again; a quote whose lines nothing changes is left as written.
 """
 from __future__ import annotations
 
 import re
+from itertools import groupby
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?(---|\+\+\+)[ \t]*\r?\n(?P<body>.*?)^(?:\1|\.\.\.)[ \t]*(?:\r?\n|\Z)",
                            re.DOTALL | re.MULTILINE)
@@ -25,6 +29,7 @@ _KEY = re.compile(r"\s*[\w\-\"']+\s*[:=]")
 _FRONT_MATTER_MAX_CHARS = 20_000  # front matter is a few lines; a long "---" block is a document's own
 _ITEM = re.compile(r"( *)([-*+]|\d{1,9}[.)])( +|$)")
 _FENCE = re.compile(r" *(`{3,}|~{3,})")
+_QUOTES_NESTED = 8  # lists are nested in quotes up to 8 deep ("> > > ..."); a deeper one is left as written
 
 
 def drop_front_matter(text: str) -> str:
@@ -36,7 +41,53 @@ def drop_front_matter(text: str) -> str:
 
 
 def nest_lists(text: str) -> str:
-    """Re-indent the lines of list items so that Python-Markdown nests them as CommonMark does."""
+    """Re-indent the lines of list items, in block quotes too, so that Python-Markdown nests them as
+    CommonMark does."""
+    return _nest(text, _QUOTES_NESTED)
+
+
+def _nest(text: str, quotes_left: int) -> str:
+    if quotes_left <= 0:  # a quote in more quotes than people write: as it is (no recursion without end)
+        return text
+    out: list[str] = []
+    for lines, quoted in _quote_runs(text.split("\n")):
+        out.extend(_nest_quoted(lines, quotes_left - 1) if quoted else _nest_unquoted("\n".join(lines)).split("\n"))
+    return "\n".join(out)
+
+
+def _quote_runs(lines: list[str]) -> list[tuple[list[str], bool]]:
+    """`lines` cut into runs of quoted lines (">" at the margin, outside fenced code, and the blank lines
+    between two of them) and runs of the lines between: [(lines, quoted)], in order."""
+    marks: list[bool] = []
+    fence: str | None = None
+    for line in lines:
+        marks.append(fence is None and line.startswith(">"))
+        stripped = line.strip()
+        if fence is not None:
+            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+                fence = None
+        elif not marks[-1] and (fenced := _FENCE.match(line.expandtabs(4))):
+            fence = fenced.group(1)
+    last: int | None = None  # the quoted line before the blank lines seen since
+    for i, line in enumerate(lines):
+        if marks[i] and last is not None:
+            marks[last + 1:i] = [True] * (i - last - 1)  # only blank lines between two quoted lines
+        last = i if marks[i] else (last if not line.strip() else None)
+    return [([line for _, line in run], quoted)
+            for quoted, run in groupby(zip(marks, lines), key=lambda pair: pair[0])]
+
+
+def _nest_quoted(lines: list[str], quotes_left: int) -> list[str]:
+    """A quote's lines with the lists it holds nested (its own quotes too), quoted again; as written where
+    that changes nothing."""
+    # ">" and the one space after it that Python-Markdown strips; the blank lines between stay blank
+    inner = [line[2:] if line.startswith("> ") else line[1:] for line in lines]
+    nested = _nest("\n".join(inner), quotes_left).split("\n")
+    return lines if nested == inner else [">" + (" " + line if line.strip() else "") for line in nested]
+
+
+def _nest_unquoted(text: str) -> str:
+    """nest_lists for text that holds no quote at the margin."""
     out: list[str] = []
     stack: list[tuple[int, int]] = []  # open items: (column its text starts at, its marker's new indent)
     fence: str | None = None

@@ -81,8 +81,7 @@ def parse_with_unstructured(path: Path, limits: ParseLimits | None = None) -> li
         if suffix in (".html", ".htm"):  # copyright and ICP licence lines at the page's end
             raw = raw[:len(raw) - trailing_licence_lines([getattr(e, "text", "") or "" for e in raw])]
         _keep_breaks(raw, html_source_text(html))  # soft line breaks in Chinese (indexer.parse.line_breaks)
-        if suffix in (".md", ".markdown"):
-            raw = nest_list_items(raw)  # sub-items under their item (indexer.parse.markdown_lists)
+        raw = nest_list_items(raw)  # sub-items under their item (indexer.parse.markdown_lists)
     elif suffix in (".txt", ".text"):
         from unstructured.cleaners.core import auto_paragraph_grouper
         from unstructured.partition.text import partition_text

@@ -11,6 +11,7 @@ import pytest
 from indexer.chunk import chunk_elements
 from indexer.config import ChunkSettings
 from indexer.parse.dispatch import parse_file
+from indexer.parse.markdown_source import nest_lists
 from indexer.types import Element
 
 
@@ -59,3 +60,28 @@ def test_no_chunk_holds_a_sub_item_without_its_item(tmp_path: Path) -> None:
         for n in range(1, 13):
             if f"分机{n}号" in chunk.text or f"第{n}号业务申请表" in chunk.text:
                 assert f"{n}. 第{n}号窗口办理第{n}类业务" in chunk.text, chunk.text
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("# 入院须知\n\n> 1. 办理入院手续\n>    - 需携带身份证\n>    - 需携带医保卡\n>      1. 异地医保需先备案\n> 2. 缴纳押金\n\n"
+     "住院期间请保持手机畅通。\n",
+     ["1. 办理入院手续\n- 需携带身份证\n- 需携带医保卡\n  1. 异地医保需先备案", "2. 缴纳押金", "住院期间请保持手机畅通。"]),
+    ("# Admission\n\n> Before you come:\n>\n> - Documents\n>   - ID card\n>   - Insurance card\n>\n"
+     "> > - Clothes\n> >   - Slippers\n",
+     ["Before you come:", "Documents\n- ID card\n- Insurance card", "Clothes\n- Slippers"]),
+], ids=["zh-ordered-in-quote", "en-in-quote-and-quote-in-quote"])
+def test_sub_items_in_a_block_quote_stay_under_their_item(tmp_path: Path, source: str, expected: list[str]) -> None:
+    # before, a quote's two-space sub-items were items of its list ("2. 需携带身份证", "3. 需携带医保卡")
+    assert [e.text for e in _parse(tmp_path, source)[1:]] == expected
+
+
+def test_quote_lines_in_fenced_code_are_left_as_written(tmp_path: Path) -> None:
+    source = "# Mail\n\n```\n> - quoted in a reply\n>   - not a list\n```\n"
+    assert "\n".join(e.text for e in _parse(tmp_path, source)[1:]) == "> - quoted in a reply\n> - not a list"
+
+
+def test_quotes_deeper_than_people_write_are_left_as_written() -> None:
+    # each quote level is nested by a call for the level inside it: 5000 levels had no end but Python's stack
+    source = ">" * 5000 + " - a\n" + ">" * 5000 + "   - b"
+    assert nest_lists(source) == source
+    assert nest_lists("> > - a\n> >   - b") == "> > - a\n> >     - b"
