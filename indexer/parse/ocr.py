@@ -67,6 +67,19 @@ def unavailable_reason(options: OcrOptions) -> str | None:
 
 def recognize(image: "Image", options: OcrOptions, name: str, page: int | None, dpi: int | None = None) -> str:
     """Tesseract's TSV for `image` (grayscale). Raises ParseError when the run fails or goes past its bounds."""
+    done = run(image, options, name, page, ["-l", options.languages, "--psm", "3",
+                                            *(["--dpi", str(dpi)] if dpi else []), "tsv"])
+    if done.returncode != 0:
+        where = f" page {page}" if page is not None else " the image"
+        raise ParseError(f"{name}: OCR of{where} failed ({_failure(done, options)}). "
+                         "The scan may be damaged or too large; scan it again at 300 DPI, or ask an administrator "
+                         "to raise the limit.")
+    return done.stdout.decode("utf-8", "replace")
+
+
+def run(image: "Image", options: OcrOptions, name: str, page: int | None,
+        arguments: list[str]) -> subprocess.CompletedProcess:
+    """tesseract stdin stdout ARGUMENTS on `image`, within the bounds; raises ParseError past the time limit."""
     tesseract = program()
     if tesseract is None:  # checked before, but a server can lose a package between files
         raise ParseError(f"{name} needs OCR, but Tesseract is not installed: {_INSTALL}, then index it again.")
@@ -74,8 +87,7 @@ def recognize(image: "Image", options: OcrOptions, name: str, page: int | None, 
     image.convert("L").save(data, "PPM")  # uncompressed (PGM): nothing to encode or decode
     where = f" page {page}" if page is not None else ""
     memory_kb, cpu = _within_hard_limits(options.memory_mb * 1024, max(1, math.ceil(options.page_timeout_s)))
-    command = ["sh", "-c", _LIMITED, "sh", str(memory_kb), str(cpu), tesseract, "stdin", "stdout",
-               "-l", options.languages, "--psm", "3", *(["--dpi", str(dpi)] if dpi else []), "tsv"]
+    command = ["sh", "-c", _LIMITED, "sh", str(memory_kb), str(cpu), tesseract, "stdin", "stdout", *arguments]
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     try:
         done = subprocess.run(command, input=data.getvalue(), capture_output=True, timeout=options.page_timeout_s,
@@ -87,12 +99,7 @@ def recognize(image: "Image", options: OcrOptions, name: str, page: int | None, 
     except OSError as exc:
         raise ParseError(f"{name}: Tesseract could not be started ({exc}); check the server's {TESSERACT_PACKAGE} "
                          "installation.") from None
-    del data
-    if done.returncode != 0:
-        raise ParseError(f"{name}: OCR of{where or ' the image'} failed ({_failure(done, options)}). "
-                         "The scan may be damaged or too large; scan it again at 300 DPI, or ask an administrator "
-                         "to raise the limit.")
-    return done.stdout.decode("utf-8", "replace")
+    return done
 
 
 def _within_hard_limits(memory_kb: int, cpu_s: int) -> tuple[int, int]:

@@ -3,7 +3,8 @@
     read_pages(name, pages, image_of, options) -> {page: lines}
 
 `image_of(page)` gives the page's image and its resolution (None: unknown); `lines` are
-indexer.parse.ocr_text's ("" between paragraphs). Progress (pages done / total) goes to
+indexer.parse.ocr_text's ("" between paragraphs). A page that reads as next to nothing is checked for a
+sideways or upside-down scan and read again upright (indexer.parse.ocr_orientation). Progress (pages done / total) goes to
 indexer.parse.progress, which the indexing bar shows.
 """
 from __future__ import annotations
@@ -16,11 +17,17 @@ from indexer.parse import progress
 from indexer.parse.errors import ParseError
 from indexer.parse.ocr import recognize
 from indexer.parse.ocr_options import OcrOptions
-from indexer.parse.ocr_text import ocr_lines
+from indexer.parse.ocr_orientation import turn_needed
+from indexer.parse.ocr_text import ocr_lines, word_chars
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+# A page is checked for a sideways or upside-down scan when it gives fewer visible characters than this, or
+# keeps less than this share of what tesseract read (the rest being garbage lines): a sideways notice kept one
+# line of eight; an upright page with a signature and a speckled photo area beside its text kept over half.
+UPRIGHT_CHARS = 20
+UPRIGHT_SHARE = 0.5
 PageImage = Callable[[int], "tuple[Image, int | None]"]
 
 
@@ -42,8 +49,27 @@ def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: Oc
                              "the limit.")
         image, dpi = image_of(page)
         try:
-            out[page] = ocr_lines(recognize(image, options, name, page if unit else None, dpi))
+            out[page] = _read(image, options, name, page if unit else None, dpi)
         finally:
             image.close()
         progress.report(done + 1, len(pages))
     return out
+
+
+def _read(image: "Image", options: OcrOptions, name: str, page: int | None, dpi: int | None) -> list[str]:
+    """The page's lines; a page that reads as next to nothing, or mostly as garbage, is read again turned upright
+    when it lies sideways or upside down (indexer.parse.ocr_orientation)."""
+    tsv = recognize(image, options, name, page, dpi)
+    lines = ocr_lines(tsv)
+    kept = _visible(lines)
+    if kept >= UPRIGHT_CHARS and kept >= UPRIGHT_SHARE * word_chars(tsv):
+        return lines
+    if not (turn := turn_needed(image, options, name, page)):
+        return lines
+    with image.rotate(-turn, expand=True) as upright:  # PIL turns counter-clockwise
+        again = ocr_lines(recognize(upright, options, name, page, dpi))
+    return again if _visible(again) > _visible(lines) else lines
+
+
+def _visible(lines: list[str]) -> int:
+    return sum(1 for line in lines for ch in line if not ch.isspace())

@@ -83,3 +83,9 @@ def ocr_lines(tsv: str, min_confidence: float = MIN_LINE_CONFIDENCE) -> list[str
         out.append(text)
         previous = line.paragraph
     return out
+
+
+def word_chars(tsv: str) -> int:
+    """Characters of all the words tesseract read, kept or not."""
+    return sum(len(cells[11].strip()) for row in tsv.splitlines()[1:]
+               if len(cells := row.split("\t", 11)) == 12 and cells[0] == "5")

@@ -93,7 +93,8 @@ def test_a_file_whose_pages_take_too_long_is_stopped_at_the_file_time_limit(tmp_
     fake = tmp_path / "bin" / "tesseract"
     fake.parent.mkdir()
     fake.write_text("#!/bin/sh\nif [ \"$1\" = --list-langs ]; then printf 'List of languages:\\neng\\nchi_sim\\n'; "
-                    "exit 0; fi\ncat >/dev/null; sleep 0.6; printf 'level\\tpage_num\\n'\n")
+                    "exit 0; fi\ncase \"$*\" in *'--psm 0'*) exit 1;; esac\n"  # no orientation found
+                    "cat >/dev/null; sleep 0.6; printf 'level\\tpage_num\\n'\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     frames = tmp_path / "forms.tiff"
@@ -206,3 +207,17 @@ def test_ocr_limits_above_the_sandbox_hard_limits_are_capped_not_fatal(tmp_path:
     limits = ParseLimits(ocr=OcrOptions(memory_mb=4096, page_timeout_s=600))
     elements = parse_isolated(path, limits=limits, sandbox=SandboxLimits(memory_mb=1024, cpu_s=60, timeout_s=120))
     assert [(e.text, e.ocr) for e in elements] == [(FEE_EN, True)]
+
+
+@pytest.mark.slow
+@needs_tesseract
+def test_a_page_scanned_sideways_or_upside_down_is_turned_upright(tmp_path: Path) -> None:
+    """A sideways page read as garbage, all of it under the confidence threshold: the file had no text."""
+    sideways = scan(notice_lines(), size=(1240, 700)).rotate(90, expand=True)
+    upside_down = scan(["Branch Guide", "", "The safe deposit box rent is $120 a year.", "保管箱租金为每年300元。"],
+                       size=(1240, 500)).rotate(180)
+    elements = parse_file(save_pdf(tmp_path / "turned.pdf", sideways, upside_down))
+    first = "\n".join(e.text for e in elements if e.page == 1)
+    second = "\n".join(e.text for e in elements if e.page == 2)
+    assert FEE_EN in first and FEE_ZH in first, first
+    assert "The safe deposit box rent is $120 a year." in second and "保管箱租金为每年300元。" in second, second
