@@ -221,3 +221,19 @@ def test_a_page_scanned_sideways_or_upside_down_is_turned_upright(tmp_path: Path
     second = "\n".join(e.text for e in elements if e.page == 2)
     assert FEE_EN in first and FEE_ZH in first, first
     assert "The safe deposit box rent is $120 a year." in second and "保管箱租金为每年300元。" in second, second
+
+
+@pytest.mark.slow
+@needs_tesseract
+def test_a_photo_darker_on_one_side_is_read_to_its_end(tmp_path: Path) -> None:
+    """A phone photo of the notice: warm paper, a shadow deepening to the right, a little blur, JPEG. The words
+    on the dark side were lost ("请于工作日办理。" read as "请于工", "24小时内处理" as "24放")."""
+    from PIL import Image, ImageChops, ImageFilter
+
+    page = scan(notice_lines(), size=(1240, 700)).convert("RGB")
+    shadow = Image.linear_gradient("L").rotate(90).resize(page.size).point(lambda v: 255 - v * 0.55)
+    photo = ImageChops.multiply(page, Image.merge("RGB", [shadow] * 3))
+    photo = ImageChops.multiply(photo, Image.new("RGB", page.size, (245, 235, 215))).filter(ImageFilter.GaussianBlur(1))
+    photo.save(tmp_path / "photo.jpg", quality=70)
+    text = "\n".join(e.text for e in parse_file(tmp_path / "photo.jpg"))
+    assert FEE_EN in text and FEE_ZH in text and HOURS_ZH in text, text
