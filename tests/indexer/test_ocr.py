@@ -68,6 +68,9 @@ def test_hostile_scans_are_refused_with_their_reason(tmp_path: Path) -> None:
     with pytest.raises(ParseError, match=r"frames\.tiff has 3 frames to read by OCR, over the limit of 2 .*"
                                          r"ocr_max_pages"):
         parse_file(frames, limits=few)
+    with pytest.raises(ParseError, match=r"frames\.tiff: OCR of page 1 failed \(Tesseract stopped, most likely past "
+                                         r"its 128 MB of memory \(ocr_memory_mb / RAG_OCR_MEMORY_MB\)"):
+        parse_file(frames, limits=ParseLimits(ocr=OcrOptions(memory_mb=128)))  # too little to load chi_sim
 
 
 @needs_tesseract
@@ -237,3 +240,15 @@ def test_a_photo_darker_on_one_side_is_read_to_its_end(tmp_path: Path) -> None:
     photo.save(tmp_path / "photo.jpg", quality=70)
     text = "\n".join(e.text for e in parse_file(tmp_path / "photo.jpg"))
     assert FEE_EN in text and FEE_ZH in text and HOURS_ZH in text, text
+
+
+@pytest.mark.slow
+@needs_tesseract
+def test_webp_and_tiff_images_are_read(tmp_path: Path) -> None:
+    page = scan([FEE_EN, FEE_ZH], size=(1240, 300))
+    page.save(tmp_path / "notice.webp", quality=90)
+    page.save(tmp_path / "notice.tif")
+    for name in ("notice.webp", "notice.tif"):
+        elements = parse_file(tmp_path / name)
+        assert "\n".join(e.text for e in elements).splitlines() == [FEE_EN, FEE_ZH], name
+        assert all(e.ocr and e.page is None for e in elements)
