@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from cli import adapt, ask, documents, serve, tune
+from cli import adapt, ask, documents, eval_kb, serve, tune
 from cli import eval as eval_cmds
 from cli.channel import channel_app
 from cli.experiment import experiment_app
@@ -52,6 +52,7 @@ app.add_typer(eval_app, name="eval")
 eval_app.command("retrieval")(eval_cmds.eval_retrieval)
 eval_app.command("report")(eval_cmds.report)
 eval_app.command("compare")(eval_cmds.compare)
+eval_app.command("kb")(eval_kb.eval_kb)
 
 
 def run() -> None:
