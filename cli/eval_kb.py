@@ -63,7 +63,8 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
             typer.secho(f"note: columns ignored: {', '.join(qs.ignored)}", err=True)
         print(f"{kb}: {len(documents)} documents; {len(qs.questions)} questions from {qs.path}", file=sys.stderr)
         pipe.warm_up()
-        results = ask_all(pipe, qs.questions, progress=sys.stderr.isatty())
+        bar = sys.stderr.isatty()
+        results = ask_all(pipe, qs.questions, progress=bar, on_result=None if bar else _progress_lines(len(qs.questions)))
         thresholds = ", ".join(f"{lang} {v:.3f}" for lang, v in sorted(pipe.refusal_by_language.items())) or \
             ("none" if pipe.refusal_threshold is None else f"{pipe.refusal_threshold:.3f}")
         if settings.answer.refusal_threshold is not None:
@@ -92,6 +93,17 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
         typer.secho(f"REGRESSION: {comparison.drop} fewer question(s) right than the baseline (tolerance "
                     f"{tolerance})", fg="red", err=True)
         raise typer.Exit(1)
+
+
+def _progress_lines(total: int):
+    """Progress for a log (CI) rather than a terminal: a line at every tenth of the questions."""
+    step, done = max(1, total // 10), [0]
+
+    def line(result) -> None:
+        done[0] += 1
+        if done[0] % step == 0 or done[0] == total:
+            print(f"{done[0]}/{total} questions answered", file=sys.stderr, flush=True)
+    return line
 
 
 def _version() -> str | None:

@@ -121,7 +121,13 @@ def _xlsx_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         sheet = book.worksheets[0]
         if hasattr(sheet, "reset_dimensions"):  # rows as they are, not as the sheet's <dimension> claims
             sheet.reset_dimensions()
-        rows = [[clean_cell(c.value, getattr(c, "number_format", None)) for c in r] for r in sheet.iter_rows()]
+        rows: list[list[str]] = []
+        for r in sheet.iter_rows():
+            row = [clean_cell(c.value, getattr(c, "number_format", None)) for c in r]
+            rows.append(row)
+            if len(rows) > MAX_QUESTIONS * 2:  # a sheet of formatted blank rows is read no further than this
+                raise QuestionsError(f"questions file {path}: more than {MAX_QUESTIONS * 2} rows on its first sheet; "
+                                     f"at most {MAX_QUESTIONS} questions a file: split it")
     finally:
         book.close()
     if not rows:

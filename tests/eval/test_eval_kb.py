@@ -160,6 +160,17 @@ def test_a_bad_file_names_the_row_and_column(tmp_path, header, rows, message):
         load_questions(path)
 
 
+def test_a_file_is_bounded_in_questions_and_rows(tmp_path):
+    from eval.kb_questions import MAX_QUESTIONS
+
+    rows = [[f"question {i}?"] for i in range(MAX_QUESTIONS + 1)]
+    with pytest.raises(QuestionsError, match=f"more than {MAX_QUESTIONS} questions; split it"):
+        load_questions(_csv(tmp_path / "q.csv", ["question"], rows, "utf-8"))
+    blank = [[" "]] * (MAX_QUESTIONS * 2 + 1)  # rows that look empty, as a sheet formatted to its end has
+    with pytest.raises(QuestionsError, match=f"more than {MAX_QUESTIONS * 2} rows on its first sheet"):
+        load_questions(_xlsx(tmp_path / "q.xlsx", ["question"], blank))
+
+
 def test_a_file_that_is_not_a_questions_file_is_refused(tmp_path):
     (tmp_path / "q.docx").write_bytes(b"PK")
     with pytest.raises(QuestionsError, match=r"\.docx is not a questions format; use \.csv, \.xlsx or \.jsonl"):
@@ -230,7 +241,7 @@ def test_the_sample_kb_in_gbk_csv_then_a_deleted_document_fails_the_baseline(man
     page = (tmp_path / "r1" / "report.html").read_text(encoding="utf-8")
     assert page.index("挂失: 2 of 3 right") < page.index("off-topic: 2 of 2 right")  # categories worst first
     assert "临时挂失多少天后自动解除？" in page and "<script" not in page
-    assert "6 (75%)" in first.stdout
+    assert "6 (75%)" in first.stdout and "8/8 questions answered" in first.stderr  # progress lines in a log
 
     # a document leaves the KB: its questions are no longer right, the gate fails and names them
     store = manager.open("t", writable=True)
