@@ -5,7 +5,8 @@ written while a request is handled carries it too, as a field of a one-line JSON
 Every log line is redacted before it is written: the values of the URL query parameters that
 carry credentials (`key`, `token`, `api_key`, `access_token`, `ticket`), bearer tokens and
 Authorization headers, the `rag.key.` WebSocket subprotocol and the secret part of our API keys
-(`rag_<id>_<secret>` keeps its id)."""
+(`rag_<id>_<secret>` keeps its id); and personal data a question or chat message may hold (resident ID,
+bank card and phone numbers, e-mail addresses: rag.guard.personal_data), tracebacks included."""
 from __future__ import annotations
 
 import contextvars
@@ -15,6 +16,8 @@ import re
 import secrets
 import sys
 import time
+
+from rag.guard.personal_data import mask_personal
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -34,12 +37,12 @@ _SECRETS = [
 
 
 def redact(text: str) -> str:
-    """`text` without credentials (see the module docstring); safe to write to a log."""
+    """`text` without credentials and personal data (see the module docstring); safe to write to a log."""
     if not text:
         return text
     for pattern, repl in _SECRETS:
         text = pattern.sub(repl, text)
-    return text
+    return mask_personal(text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,7 +54,7 @@ class JsonFormatter(logging.Formatter):
             if hasattr(record, key):
                 out[key] = getattr(record, key)
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = redact(self.formatException(record.exc_info))  # an exception's message may quote input
         return json.dumps(out, ensure_ascii=False)
 
 
@@ -71,6 +74,8 @@ class _RequestIdFilter(logging.Filter):
             record.msg, record.args = clean, None
         if isinstance(getattr(record, "path", None), str):
             record.path = redact(record.path)
+        if record.exc_info and not record.exc_text:  # the plain-text formatter writes exc_text when set
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 

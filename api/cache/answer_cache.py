@@ -34,6 +34,7 @@ import numpy as np
 
 from api.cache.base import CacheBackend, CachedAnswer, Entry, Space, unit_vector
 from api.cache.keys import content_words, lexical_similarity, normalise_question, question_hash
+from rag.guard.personal_data import mask_personal
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,11 @@ class AnswerCache:
         try:
             payload = json.loads(entry.payload)
         except ValueError:
-            log.warning("answer cache: unreadable entry for %r, ignored", entry.question[:80])
+            log.warning("answer cache: unreadable entry for %r, ignored", mask_personal(entry.question)[:80])
             self._count("misses")
             return None
         self._count("hits_exact" if kind == "exact" else "hits_similar")
-        log.debug("answer cache %s hit (%.3f) for %r", kind, similarity, entry.question[:80])
+        log.debug("answer cache %s hit (%.3f) for %r", kind, similarity, mask_personal(entry.question)[:80])
         return CachedAnswer(payload, kind, round(float(similarity), 4), entry.question,
                             max(0.0, time.time() - entry.created))
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from indexer.script import CJK_RANGES, language
 from rag.guard.patterns import CROSS_KB, INJECTION, Pattern
+from rag.guard.personal_data import mask_personal
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def _blocked(category: str, reason: str, cleaned: str, lang: str, rule: str | No
     with _counts_lock:
         _counts[category] += 1
     log.warning("input guard blocked a question: category=%s rule=%s chars=%d sample=%r",
-                category, rule, len(text), text[:80])
+                category, rule, len(text), mask_personal(text)[:80])  # masked whole: a cut number stays masked
     return GuardResult(True, reason, category, cleaned, lang, rule)
 
 
