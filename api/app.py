@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import errors
+from api.audit.http import AuditHttp
 from api.body_limit import BodyLimit
 from api.cache.factory import make_answer_cache
 from api.config import ServiceSettings
@@ -23,6 +24,7 @@ from api.middleware import RequestContext
 from api.routes import (
     admin,
     api_docs,
+    audit,
     channels,
     documents,
     experiments,
@@ -64,8 +66,10 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
     app.state.service = service
     app.state.ws_tickets = query.WsTickets(redis_url=svc_settings.redis_url)  # shared by replicas with Redis
     errors.install(app)
-    for module in (health, api_docs, admin, kb_archive, documents, query, openai_compat, channels, feedback, experiments):
+    for module in (health, api_docs, admin, kb_archive, documents, query, openai_compat, channels, feedback, experiments,
+                   audit):
         app.include_router(module.router)
+    app.add_middleware(AuditHttp, service=service)  # innermost: it sees the route and the status the app answers
     app.add_middleware(JsonDepth)  # inside BodyLimit: the body it reads is bounded
     app.add_middleware(BodyLimit, max_bytes=int(svc_settings.max_body_mb * 2**20))  # inside RequestContext
     if svc_settings.cors_origin_list:  # other sites' pages calling the API (a browser's preflight and headers)

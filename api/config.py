@@ -73,6 +73,13 @@ class ServiceSettings(BaseSettings):
     dingtalk_webhook_prefixes: str = Field("https://oapi.dingtalk.com/", description="comma-separated URL "
                                            "prefixes a DingTalk sessionWebhook must start with to be posted to")
 
+    # audit, retention and personal data (docs/service.md)
+    retention_days: int = Field(180, ge=0, description="recorded answers (questions, answers, votes) and chat "
+                                "conversations older than this many days are deleted, every hour (0 = kept forever)")
+    mask_stored_questions: bool = Field(False, description="also mask resident ID, bank card and phone numbers and "
+                                        "e-mail addresses in the questions recorded with answers and in chat "
+                                        "conversations (log lines are always masked)")
+
     cors_origins: str = Field("", description="comma-separated origins (https://portal.example.com) whose web "
                               "pages may call the API from a browser (CORS); '*' = any; empty (the default): "
                               "none, only the service's own page at /")

@@ -47,7 +47,9 @@ def client_address(request) -> str | None:
 
 
 def principal(request: Request) -> Principal:
-    return authenticate(service(request), bearer(request.headers), client_address(request))
+    who = authenticate(service(request), bearer(request.headers), client_address(request))
+    request.scope.setdefault("state", {})["principal"] = who  # the audit trail's actor (api.audit.http)
+    return who
 
 
 def allow(svc: Service, who: Principal, kb: str, scope: str, must_exist: bool = True) -> None:

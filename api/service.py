@@ -9,6 +9,7 @@ import logging
 import threading
 from pathlib import Path
 
+from api.audit.purge import RetentionLoop
 from api.auth import KeyStore
 from api.config import ServiceSettings
 from api.experiments import Arm, Experiment, ExperimentStore, apply_overrides
@@ -80,7 +81,8 @@ class Service:
         self._generators: dict[str, object] = {}           # generators of arms whose [generation] differs
         self._rerankers: dict[str, object] = {}
         self.experiments = ExperimentStore(self.db)
-        self.feedback = FeedbackStore(self.db)
+        self.feedback = FeedbackStore(self.db, mask_questions=svc.mask_stored_questions)
+        self.retention = RetentionLoop(self.db, svc.retention_days)
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.ready = False
@@ -100,10 +102,12 @@ class Service:
             if self.reranker:
                 self.reranker.warm_up()
         self.queue.start()
+        self.retention.start()
         self.ready = True
 
     def close(self) -> None:
         self.ready = False
+        self.retention.stop()
         self.queue.stop()
         with self._lock:
             for pipe in self._pipes.values():

@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from cli.audited import audited
 from cli.state import fail, state
 
 channel_app = typer.Typer(help="Chat platforms that answer from a KB (docs/channels.md).", no_args_is_help=True)
@@ -43,6 +44,7 @@ def _put(kb: str, platform: str, config: dict) -> None:
 
 
 @add_app.command("dingtalk")
+@audited("channel.add", kb="kb", fixed_target="dingtalk")
 def add_dingtalk(kb: str = typer.Option(..., "--kb", help="knowledge base name"),
                  app_secret: str = typer.Option(..., "--app-secret", envvar="RAG_DINGTALK_APP_SECRET", prompt=True,
                                                 hide_input=True, help="the robot's AppSecret"),
@@ -52,6 +54,7 @@ def add_dingtalk(kb: str = typer.Option(..., "--kb", help="knowledge base name")
 
 
 @add_app.command("wecom")
+@audited("channel.add", kb="kb", fixed_target="wecom")
 def add_wecom(kb: str = typer.Option(..., "--kb", help="knowledge base name"),
               token: str = typer.Option(..., "--token", envvar="RAG_WECOM_TOKEN", prompt=True, hide_input=True,
                                         help="the callback Token"),
@@ -85,6 +88,7 @@ def list_channels(kb: Optional[str] = typer.Option(None, "--kb", help="only this
 
 
 @channel_app.command("remove")
+@audited("channel.remove", kb="kb", target="platform")
 def remove(platform: str = typer.Argument(..., help="dingtalk or wecom"),
            kb: str = typer.Option(..., "--kb", help="knowledge base name")):
     """Disconnect a chat platform from a KB."""

@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from cli.audited import audited
 from cli.state import fail, read_option_file, state
 
 experiment_app = typer.Typer(help="A/B experiments: arms of setting overrides, sticky per user; report, "
@@ -261,6 +262,6 @@ experiment_app.command("create")(create)
 experiment_app.command("list")(list_)
 experiment_app.command("stop")(stop)
 experiment_app.command("report")(report)
-experiment_app.command("promote")(promote)
-experiment_app.command("rollback")(rollback)
+experiment_app.command("promote")(audited("settings.promote", target="name", detail=("arm",))(promote))
+experiment_app.command("rollback")(audited("settings.rollback", kb="kb")(rollback))
 experiment_app.command("replay")(replay)

@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from cli.audited import audited
 from cli.state import fail, home_manager, open_kb, state
 
 kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
@@ -29,6 +30,7 @@ def kb_list(as_json: bool = typer.Option(False, "--json")):
 
 
 @kb_app.command("create")
+@audited("kb.create", kb="name", detail=("embed_model",))
 def kb_create(name: str, embed_model: Optional[str] = typer.Option(None, "--embed-model",
               help="e5+minilm (default: both bundled models fused), e5 (multilingual alone, faster indexing), minilm (English) or a sentence-transformers folder")):
     mgr = home_manager()
@@ -43,6 +45,7 @@ def kb_create(name: str, embed_model: Optional[str] = typer.Option(None, "--embe
 
 
 @kb_app.command("delete")
+@audited("kb.delete", kb="name")
 def kb_delete(name: str):
     """Delete a KB with everything the service's state database holds for it (its API keys are revoked;
     its chat channels, jobs, recorded answers and votes, experiments and settings go), as
@@ -81,6 +84,7 @@ def _forget_state(name: str) -> None:
 
 
 @kb_app.command("reembed")
+@audited("kb.reembed", kb="name", detail=("embed_model", "into"))
 def kb_reembed(name: str,
                embed_model: str = typer.Option(..., "--embed-model",
                                                help="a folder written by `rag tune embedder`, or e5+minilm / e5 / "
@@ -113,6 +117,7 @@ def kb_reembed(name: str,
 
 
 @kb_app.command("export")
+@audited("kb.export", kb="name", detail=("file",))
 def kb_export(name: str, file: str = typer.Argument(..., help="the archive to write (a .zip file)"),
               overwrite: bool = typer.Option(False, "--overwrite", help="replace FILE when it exists")):
     """Write a KB to one portable archive: its documents, chunks and vectors, embedding model and settings
@@ -144,6 +149,7 @@ def kb_export(name: str, file: str = typer.Argument(..., help="the archive to wr
 
 
 @kb_app.command("import")
+@audited("kb.import", kb="as_name", detail=("file", "replace"))
 def kb_import(file: str,
               as_name: Optional[str] = typer.Option(None, "--as", help="the KB's name here (default: the archive's)"),
               replace: bool = typer.Option(False, "--replace", help="replace a KB of that name (default: refuse)"),

@@ -10,6 +10,8 @@ import typer
 
 from cli import adapt, ask, documents, eval_kb, serve, tune
 from cli import eval as eval_cmds
+from cli.audit import audit_app, forget_user, state_app
+from cli.audited import audited
 from cli.channel import channel_app
 from cli.experiment import experiment_app
 from cli.feedback import feedback_app
@@ -34,9 +36,9 @@ def main(home: Optional[str] = typer.Option(None, "--home", help="folder of know
         state.check()
 
 
-app.command()(documents.index)
+app.command()(audited("documents.index", kb="kb", detail=("paths", "prune"))(documents.index))
 app.command()(documents.docs)
-app.command()(documents.delete)
+app.command()(audited("document.delete", kb="kb", target="doc")(documents.delete))
 app.command()(ask.search)
 app.command()(ask.ask)
 app.command()(ask.chat)
@@ -46,6 +48,9 @@ app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(audit_app, name="audit")
+app.add_typer(state_app, name="state")
+app.command("forget-user")(forget_user)
 
 eval_app = typer.Typer(help="Offline evaluation.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")

@@ -17,6 +17,7 @@ from api.channels.notices import say
 from api.channels.store import ChannelStore
 from api.errors import ApiError
 from api.service import Service
+from rag.guard.personal_data import mask_personal
 
 log = logging.getLogger("api.channels")
 _pending: set[asyncio.Task] = set()  # answers still being made after their callback returned
@@ -71,14 +72,15 @@ async def respond(svc: Service, kb: str, platform: str, conversation: str, user:
     async def work() -> dict:
         try:
             history = await run_in_threadpool(channels.history, conv)
-            ticket = await admit(svc, kb, question, history)
+            ticket = await admit(svc, kb, question, history, user=user)  # recorded as theirs (forget-user)
             ans = await answer_once(svc, ticket)
         except ApiError as e:
             return notice(_explain(e, question, svc.svc.max_question_chars))
         if ans is None:
             return notice(say("failed", question))
         if not ans.get("blocked"):
-            await run_in_threadpool(channels.remember, conv, question, ans["answer"])
+            kept = mask_personal(question) if svc.svc.mask_stored_questions else question
+            await run_in_threadpool(channels.remember, conv, kept, ans["answer"])
         return ans
 
     task = spawn(work())

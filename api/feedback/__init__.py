@@ -9,6 +9,7 @@ from pathlib import Path
 
 from api.state.base import Database
 from indexer.store.base import now as _now
+from rag.guard.personal_data import mask_personal
 
 RATINGS = ("up", "down")
 
@@ -27,8 +28,9 @@ class Recorded:
 
 
 class FeedbackStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, mask_questions: bool = False):
         self.db = db
+        self.mask_questions = mask_questions  # [service] mask_stored_questions
 
     def record(self, answer_id: str, where: Recorded, answer: dict) -> None:
         """Store an answer as it is produced (the API's answer dict: answer, citations, passages, ...)."""
@@ -40,7 +42,8 @@ class FeedbackStore:
             "INSERT INTO answers(id, kb, key_id, user_id, question, answer, citations, passages, refused, fallback, "
             "dropped, cached, settings_hash, experiment, arm, latency_s, created_at) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (answer_id, where.kb, where.key_id, where.user, where.question, answer.get("answer", ""),
+            (answer_id, where.kb, where.key_id, where.user,
+             mask_personal(where.question) if self.mask_questions else where.question, answer.get("answer", ""),
              json.dumps(answer.get("citations") or [], ensure_ascii=False), json.dumps(passages, ensure_ascii=False),
              int(bool(answer.get("refused"))), answer.get("fallback") or "", dropped, int(bool(answer.get("cached"))),
              where.settings_hash, where.experiment, where.arm,

@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.audit.http import note
 from api.auth import Principal
 from api.deps import allow, principal, require_admin, service
 from api.errors import ApiError
@@ -58,7 +59,9 @@ def list_kbs(who: Principal = Depends(principal), svc: Service = Depends(service
 
 
 @router.post("/kbs", response_model=KBInfo, status_code=201, responses=error_responses(409), summary="Create a knowledge base (admin)")
-async def create_kb(body: KBCreate, who: Principal = Depends(principal), svc: Service = Depends(service)):
+async def create_kb(body: KBCreate, request: Request, who: Principal = Depends(principal),
+                    svc: Service = Depends(service)):
+    note(request, kb=body.name, embed_model=body.embed_model or "")
     require_admin(who)
     if svc.manager.exists(body.name):
         raise ApiError(409, "kb_exists", f"knowledge base {body.name!r} already exists")
@@ -93,7 +96,9 @@ async def delete_kb(kb: str, who: Principal = Depends(principal), svc: Service =
 
 @router.post("/keys", response_model=KeyCreated, status_code=201,
              summary="Create an API key for one KB (or for all, admin scope)")
-def create_key(body: KeyCreate, who: Principal = Depends(principal), svc: Service = Depends(service)):
+def create_key(body: KeyCreate, request: Request, who: Principal = Depends(principal),
+               svc: Service = Depends(service)):
+    note(request, kb=body.kb or "", scope=body.scope, label=body.label)
     if body.kb is None:
         require_admin(who)
         if body.scope != "admin":
@@ -101,6 +106,7 @@ def create_key(body: KeyCreate, who: Principal = Depends(principal), svc: Servic
     else:
         allow(svc, who, body.kb, "admin")
     key, info = svc.keys.create(body.kb, body.scope, body.label)
+    note(request, target=info.id)
     return KeyCreated(**info.__dict__, key=key)
 
 
@@ -114,8 +120,10 @@ def list_keys(who: Principal = Depends(principal), svc: Service = Depends(servic
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke a key")
-def revoke_key(key_id: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+def revoke_key(key_id: str, request: Request, who: Principal = Depends(principal), svc: Service = Depends(service)):
     info = svc.keys.get(key_id)
+    if info is not None:
+        note(request, kb=info.kb or "")
     if info is None:
         if not who.is_global_admin:
             raise ApiError(403, "forbidden", "this key may not revoke that key")

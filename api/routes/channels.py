@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.audit.http import note
 from api.auth import Principal
 from api.channels import dingtalk as ding
 from api.channels import wecom as wx
@@ -45,7 +46,9 @@ class ChannelIn(BaseModel):
 
 
 @router.post("/kbs/{kb}/channels", status_code=201, summary="Connect a chat platform to a KB (admin on the KB)")
-def add_channel(kb: str, body: ChannelIn, who: Principal = Depends(principal), svc: Service = Depends(service)):
+def add_channel(kb: str, body: ChannelIn, request: Request, who: Principal = Depends(principal),
+                svc: Service = Depends(service)):
+    note(request, target=body.platform)
     allow(svc, who, kb, "admin")
     try:
         return store(svc).put(kb, body.platform, body.model_dump(exclude={"platform"}))
@@ -67,10 +70,11 @@ def remove_channel(kb: str, platform: str, who: Principal = Depends(principal), 
 
 
 @router.delete("/kbs/{kb}/channels", status_code=204, summary="Disconnect every chat platform of a KB")
-def remove_channels(kb: str, platform: str | None = None, who: Principal = Depends(principal),
+def remove_channels(kb: str, request: Request, platform: str | None = None, who: Principal = Depends(principal),
                     svc: Service = Depends(service)):
+    note(request, target=platform or "*")
     allow(svc, who, kb, "admin", must_exist=False)
-    store(svc).delete(kb, platform)
+    note(request, removed=store(svc).delete(kb, platform))
 
 
 # ---- shared ------------------------------------------------------------------------------------------------

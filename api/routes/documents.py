@@ -6,6 +6,7 @@ import shutil
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.audit.http import note
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError
@@ -35,9 +36,11 @@ async def upload(kb: str, request: Request, who: Principal = Depends(principal),
         raise ApiError(413, "upload_too_large", f"the upload is {int(length) / 2**20:.1f} MB; the limit is "
                        f"{svc.svc.max_upload_mb:g} MB per file and {svc.svc.max_files} files")
     job_id = svc.jobs.new_id()
+    note(request, job_id=job_id)
     folder = svc.uploads / job_id
     up = await receive_upload(request, folder, limit, svc.svc.max_files, svc.svc.upload_idle_s,
                               svc.svc.upload_total_s)
+    note(request, files=[f.filename for f in up.files])
     try:
         await run_in_threadpool(svc.submit, job_id, kb, up.files, up.tags)
     except ApiError:

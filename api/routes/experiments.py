@@ -2,10 +2,11 @@
 arm to the KB's settings, roll the KB's settings back."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from api.audit.http import note
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError
@@ -42,7 +43,9 @@ def _mine(svc: Service, kb: str, name: str):
 
 @router.post("/kbs/{kb}/experiments", status_code=201, summary="Start an experiment (arms with shares and "
              "setting overrides; one active experiment per KB)")
-async def create(kb: str, body: ExperimentIn, who: Principal = Depends(principal), svc: Service = Depends(service)):
+async def create(kb: str, body: ExperimentIn, request: Request, who: Principal = Depends(principal),
+                 svc: Service = Depends(service)):
+    note(request, target=body.name, arms=[a.name for a in body.arms])
     allow(svc, who, kb, "admin")
 
     def run():
@@ -79,8 +82,9 @@ async def stop(kb: str, name: str, who: Principal = Depends(principal), svc: Ser
 
 @router.post("/kbs/{kb}/experiments/{name}/promote", summary="Make an arm's overrides the KB's settings and end "
              "the experiment")
-async def promote(kb: str, name: str, body: PromoteIn, who: Principal = Depends(principal),
+async def promote(kb: str, name: str, body: PromoteIn, request: Request, who: Principal = Depends(principal),
                   svc: Service = Depends(service)):
+    note(request, arm=body.arm)
     allow(svc, who, kb, "admin")
 
     def run():

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from api.audit.http import note
 from api.auth import Principal
 from api.deps import allow, principal, require_admin, service
 from api.errors import ApiError
@@ -74,6 +75,7 @@ async def export(kb: str, who: Principal = Depends(principal), svc: Service = De
 async def import_kb(request: Request, name: str | None = Query(None, pattern=NAME_PATTERN, description="the KB's name "
                     "here (default: the archive's)"), replace: bool = Query(False, description="replace a KB of "
                     "that name (default: 409)"), who: Principal = Depends(principal), svc: Service = Depends(service)):
+    note(request, kb=name or "", replace=replace)
     require_admin(who)
     limit = int(svc.svc.max_import_mb * 2**20)
     length = request.headers.get("content-length")
@@ -92,6 +94,7 @@ async def import_kb(request: Request, name: str | None = Query(None, pattern=NAM
         raise no_room(e) from e
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    note(request, kb=rep.kb, source_kb=rep.source_kb, documents=rep.documents, replaced=rep.replaced)
     if rep.replaced:
         svc.drop(rep.kb)  # its pipelines held the KB it replaced
     return KBImported(name=rep.kb, source_kb=rep.source_kb, documents=rep.documents, chunks=rep.chunks,

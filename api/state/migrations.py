@@ -121,6 +121,25 @@ MIGRATIONS: list[list[str]] = [
         conversation TEXT PRIMARY KEY,   -- platform:kb:conversation id
         turns TEXT NOT NULL,             -- JSON: the last 6 question/answer turns
         updated_at BIGINT NOT NULL)"""],
+    # 5: the audit trail (api/audit): append-only, each record chained to the one before by its hash
+    ["""CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,                -- UTC, ISO 8601
+        actor TEXT NOT NULL,             -- key id, 'admin' (RAG_ADMIN_KEY), 'cli:<os user>', 'service', 'anonymous'
+        actor_name TEXT NOT NULL DEFAULT '',   -- the key's label
+        actor_role TEXT NOT NULL DEFAULT '',   -- the key's scope, '@kb' when bound to one KB
+        action TEXT NOT NULL,            -- kb.create, documents.upload, key.revoke, ... (docs/service.md)
+        kb TEXT NOT NULL DEFAULT '',
+        target TEXT NOT NULL DEFAULT '', -- document id, key id, platform, experiment, user
+        detail TEXT NOT NULL DEFAULT '{}',     -- JSON: file names, job id, counts (never questions or answers)
+        outcome TEXT NOT NULL,           -- ok | refused | failed
+        status INTEGER NOT NULL DEFAULT 0,     -- the HTTP status (CLI: 0 ok, 1 failed)
+        request_id TEXT NOT NULL DEFAULT '',
+        client TEXT NOT NULL DEFAULT '',       -- the client's address (CLI: the host name)
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL)""",
+     "CREATE INDEX IF NOT EXISTS audit_kb ON audit(kb, id)",
+     "CREATE INDEX IF NOT EXISTS audit_at ON audit(at)"],
 ]
 
 

@@ -1,0 +1,123 @@
+"""The audit trail in the state database (SQLite or PostgreSQL): append, read in pages, verify the chain.
+
+Append-only: nothing here (nor any route or command) changes or deletes a record; deleting a KB keeps
+its records. Appends are serialized (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE) so that
+each record chains to the one before it, whichever replica or command wrote that."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from api.audit.record import GENESIS, AuditEntry, AuditRecord, chain_hash, detail_json
+from api.state.base import Database
+
+_COLUMNS = ("at", "actor", "actor_name", "actor_role", "action", "kb", "target", "detail", "outcome", "status",
+            "request_id", "client")
+_LOCK = 7244772  # pg_advisory_xact_lock id of audit appends (migrations use 7244771)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_since(value: str | None) -> str | None:
+    """An ISO 8601 date or time (UTC unless it says otherwise) as the trail stores times."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"since must be an ISO 8601 date or time (2026-12-01 or 2026-12-01T08:00:00Z), "
+                         f"got {value!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class AuditQuery:
+    kb: str | None = None
+    since: str | None = None     # UTC ISO 8601; records at or after it
+    action: str | None = None    # exact ('kb.delete') or a prefix ending in '.' ('key.')
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass
+class VerifyReport:
+    records: int = 0
+    broken: list[tuple[int, str]] = field(default_factory=list)   # (record id, what is wrong)
+    last_id: int = 0
+    last_hash: str = GENESIS
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken
+
+
+class AuditTrail:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def append(self, entry: AuditEntry) -> AuditRecord:
+        row = {k: getattr(entry, k) for k in _COLUMNS}
+        row["at"] = entry.at or utc_now()
+        row["detail"] = detail_json(entry.detail)
+        with self.db.tx() as t:
+            if self.db.dialect == "postgresql":
+                t.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK,))
+            last = t.query("SELECT hash FROM audit ORDER BY id DESC LIMIT 1")
+            prev = last[0]["hash"] if last else GENESIS
+            digest = chain_hash(prev, row)
+            t.execute(f"INSERT INTO audit({', '.join(_COLUMNS)}, prev_hash, hash) VALUES "
+                      f"({', '.join('?' * (len(_COLUMNS) + 2))})", [row[k] for k in _COLUMNS] + [prev, digest])
+        return AuditRecord(**{**row, "detail": entry.detail}, prev_hash=prev, hash=digest)
+
+    def _where(self, q: AuditQuery) -> tuple[str, list]:
+        clauses, args = [], []
+        if q.kb is not None:
+            clauses.append("kb = ?")
+            args.append(q.kb)
+        if q.since:
+            clauses.append("at >= ?")
+            args.append(q.since)
+        if q.action:
+            if q.action.endswith("."):
+                clauses.append("substr(action, 1, ?) = ?")
+                args += [len(q.action), q.action]
+            else:
+                clauses.append("action = ?")
+                args.append(q.action)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def list(self, q: AuditQuery) -> tuple[list[AuditRecord], int]:
+        """The records `q` selects, oldest first, one page of them; and how many it selects in all."""
+        where, args = self._where(q)
+        total = int(self.db.one(f"SELECT COUNT(*) AS n FROM audit{where}", args)["n"])
+        rows = self.db.query(f"SELECT * FROM audit{where} ORDER BY id LIMIT ? OFFSET ?", [*args, q.limit, q.offset])
+        return [_record(r) for r in rows], total
+
+    def verify(self, page: int = 1000) -> VerifyReport:
+        """Recompute every record's hash in order: a record changed, removed or inserted breaks the chain."""
+        rep, prev, last_id = VerifyReport(), GENESIS, 0
+        while True:
+            rows = self.db.query("SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", (last_id, page))
+            if not rows:
+                rep.last_id, rep.last_hash = last_id, prev
+                return rep
+            for r in rows:
+                rep.records += 1
+                r = dict(r)
+                if r["prev_hash"] != prev:
+                    rep.broken.append((r["id"], "does not follow the record before it (a record before it was "
+                                                "removed, changed or inserted)"))
+                if chain_hash(r["prev_hash"], r) != r["hash"]:
+                    rep.broken.append((r["id"], "its content does not match its hash (changed after it was written)"))
+                prev, last_id = r["hash"], r["id"]
+
+
+def _record(row) -> AuditRecord:
+    r = dict(row)
+    return AuditRecord(**{**r, "detail": json.loads(r["detail"] or "{}"), "status": int(r["status"]),
+                          "id": int(r["id"])})
