@@ -44,7 +44,8 @@ class Comparison:
                f"{self.right_before} ({'+' if self.drop <= 0 else '-'}{abs(self.drop)})"]
         for direction in ("worse", "better", "changed"):
             for c in (c for c in self.changes if c.direction == direction):
-                out.append(f"  {direction:>7}: {c.before} -> {c.after}: {c.question}")
+                named = f" (id {c.key})" if c.key != c.question else ""
+                out.append(f"  {direction:>7}: {c.before} -> {c.after}: {c.question}{named}")
         if self.added:
             out.append(f"  {len(self.added)} question(s) not in the baseline (not compared)")
         if self.removed:

@@ -119,6 +119,8 @@ def test_the_baseline_compares_questions_by_key_and_gates_on_right_outcomes():
     assert (cmp.right_before, cmp.right_after, cmp.drop, cmp.added) == (2, 2, 0, ["q4"])
     assert [(c.key, c.before, c.after, c.direction) for c in cmp.changes] == [
         ("k0", CORRECT, REFUSED_ANSWERABLE, "worse"), ("k2", REFUSED_ANSWERABLE, CORRECT, "better")]
+    assert cmp.lines()[1:3] == ["    worse: correct -> refused-answerable: q0 (id k0)",
+                                "   better: refused-answerable -> correct: q2 (id k2)"]
     worse = compare(before, run("refused", "refused", "refused", "off"))
     assert worse.drop == 2 and worse.failed(1) and not worse.failed(2)
 
