@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
 from indexer.chunk import split_sentences
@@ -28,7 +29,8 @@ from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite import split_sentences as split_answer_sentences
 from rag.answering.cite_semantic import CrossLingualSupport, SentenceVectors, cross_lingual_threshold
-from rag.answering.extract import fallback_answer, holds_none_of, named_row, row_answer
+from rag.answering.extract import _words as extract_words
+from rag.answering.extract import fallback_answer, named_row, row_answer
 from rag.answering.markers import MARKER
 from rag.answering.prohibitions import name_prohibitions
 from rag.answering.quoting import cite_sentence
@@ -357,6 +359,15 @@ def _not_given(question: str, quote: str) -> str | None:
     return _GIVES[kind][0]
 
 
+def _names(quote: str, words: AbstractSet[str], *, every: bool = True,
+           read: Callable[[str], set[str]] = content_tokens) -> bool:
+    """Does the quote name what the question names: hold every one of `words` (all of a name, "Cancer
+    Center"), or with `every` False one of them (any word of "停车位", of "free Wi-Fi in the branches"), the
+    quote's words read as `words` were (`read`)? Every one of no words is named, one of them is not."""
+    held = read(MARKER.sub(" ", quote))
+    return words <= held if every else bool(words & held)
+
+
 def _asks_as_before(question: str, query: str, quote: str) -> bool:
     """Does a follow-up that asks no kind of number itself, only names another subject ("金卡呢？" after
     "普卡年费多少？"), get a quote giving what the question it follows asked (an amount), naming every word of
@@ -367,31 +378,30 @@ def _asks_as_before(question: str, query: str, quote: str) -> bool:
         return False
     before = content_tokens(query) - own
     for start, end in split_answer_sentences(quote):  # all three in one sentence, not spread over two
-        sentence = MARKER.sub(" ", quote[start:end])
-        held = content_tokens(sentence)
-        if own <= held and before & held and asked_values(query, sentence):
+        sentence = quote[start:end]
+        if (_names(sentence, own) and _names(sentence, before, every=False)
+                and asked_values(query, MARKER.sub(" ", sentence))):
             return True
     return False
 
 
 def _thing_not_named(question: str, quote: str) -> bool:
     """Does a question asking whether something is there (rag.answering.asks.asked_thing) get a quote that
-    holds none of the thing's words? "网点有停车位吗？" had quoted the branches' accessibility sentence, which
-    shares 网点 only. A quote in another script than the question shares no words with it by nature: not
-    judged here (quote_across has its own bar)."""
-    thing = asked_thing(question)
-    return bool(thing) and not cross_script(question, quote) and holds_none_of(thing, MARKER.sub(" ", quote))
+    holds none of the thing's words (as the extract reads words: equivalents as one, not the asking words)?
+    "网点有停车位吗？" had quoted the branches' accessibility sentence, which shares 网点 only. A quote in
+    another script than the question shares no words with it by nature: not judged here (quote_across has
+    its own bar)."""
+    words = extract_words(asked_thing(question) or "")
+    named = _names(quote, words, every=False, read=extract_words)
+    return bool(words) and not cross_script(question, quote) and not named
 
 
 def _phone_not_its(question: str, quote: str) -> bool:
     """Does a question asking whose phone number ("the Cancer Center", "德育处") get a quote that lacks a word of
     that name? "What's the direct phone number for the Cancer Center?" had got the Outpatient Booking Center's
     number. Not judged across scripts."""
-    whose = phone_subject(question)
-    if not whose or cross_script(question, quote):
-        return False
-    words = content_tokens(whose)
-    return bool(words) and not words <= content_tokens(MARKER.sub(" ", quote))
+    words = content_tokens(phone_subject(question) or "")
+    return bool(words) and not cross_script(question, quote) and not _names(quote, words)
 
 
 def _quote_holds(question: str, quote: str, hits: list, cross, min_quote: float | None) -> bool:
