@@ -29,8 +29,7 @@ from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite import split_sentences as split_answer_sentences
 from rag.answering.cite_semantic import CrossLingualSupport, SentenceVectors, cross_lingual_threshold
-from rag.answering.extract import _words as extract_words
-from rag.answering.extract import fallback_answer, named_row, row_answer
+from rag.answering.extract import fallback_answer, named_row, quote_words, row_answer
 from rag.answering.markers import MARKER
 from rag.answering.prohibitions import name_prohibitions
 from rag.answering.quoting import cite_sentence
@@ -391,8 +390,8 @@ def _thing_not_named(question: str, quote: str) -> bool:
     "网点有停车位吗？" had quoted the branches' accessibility sentence, which shares 网点 only. A quote in
     another script than the question shares no words with it by nature: not judged here (quote_across has
     its own bar)."""
-    words = extract_words(asked_thing(question) or "")
-    named = _names(quote, words, every=False, read=extract_words)
+    words = quote_words(asked_thing(question) or "")
+    named = _names(quote, words, every=False, read=quote_words)
     return bool(words) and not cross_script(question, quote) and not named
 
 

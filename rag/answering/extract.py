@@ -148,15 +148,15 @@ def _best_cached(question: str, chunk: str, max_sentences: int,
     tables = introduced_tables(chunk) + introduced_lists(chunk)
     sents += [(order.index(intro) if intro in order else len(order), about, quote) for intro, about, quote in tables]
     quotes = {quote for *_, quote in tables}
-    q = _words(question)
+    q = quote_words(question)
     about_of = {s: (i, about) for i, about, s in sents}
 
     def _matched(texts: list[str]) -> tuple[frozenset[str], bool]:
         """The question's words the quoted texts match (with what they are matched by), and whether a
         heading above one of them holds only words of the question."""
         found = [about_of.get(t, (None, t)) for t in texts]
-        words = q & set().union(*(_words(about) for _, about in found))
-        named = any((w := _words(headed.get(i, ""))) and w <= q for i, _ in found if i is not None)
+        words = q & set().union(*(quote_words(about) for _, about in found))
+        named = any((w := quote_words(headed.get(i, ""))) and w <= q for i, _ in found if i is not None)
         return frozenset(words), named
 
     kind = asked_kind(question)
@@ -167,7 +167,7 @@ def _best_cached(question: str, chunk: str, max_sentences: int,
     # a sentence about the document itself ("This page lists our branches, their opening hours ...") shares
     # the words of many questions and answers none: quoted only when nothing else matches
     plain = [t for t in sents if not _ABOUT_DOCUMENT.match(t[2])]
-    if any(q & _words(about) for _, about, _ in plain):
+    if any(q & quote_words(about) for _, about, _ in plain):
         sents = plain
     # of sentences sharing as many words, one under a heading holding more of them comes first ("Free hospital
     # shuttle" over "A free shuttle runs ... Monday to Friday", not "By bus" over "Buses run ... at weekends"),
@@ -175,14 +175,14 @@ def _best_cached(question: str, chunk: str, max_sentences: int,
     # for medicines kept in the fridge" for "Could you mail my insulin?", not the courier's fee; not when the
     # heading holds the whole question: under "一、探视时间" the lines answer "探视时间" in their order), then one
     # whose line's first sentence holds more of the others, then one stating the kind of number asked for
-    topic = _words(title)
+    topic = quote_words(title)
 
     def own(i: int, about: str, s: str) -> int:
-        return 0 if q <= _words(headed.get(i, "")) else len(q & _words(unheaded.get(s, about)))
+        return 0 if q <= quote_words(headed.get(i, "")) else len(q & quote_words(unheaded.get(s, about)))
 
-    scored = sorted(((len(q & _words(about)), len(q & _words(headed.get(i, ""))), own(i, about, s),
+    scored = sorted(((len(q & quote_words(about)), len(q & quote_words(headed.get(i, ""))), own(i, about, s),
                       _lead_shared(q, about, None if i in asked_by else lead.get(s)),
-                      len(q & _words(about) - topic), gives[s], -i, s) for i, about, s in sents), reverse=True)
+                      len(q & quote_words(about) - topic), gives[s], -i, s) for i, about, s in sents), reverse=True)
     best = [(shared, -i, s) for shared, *_, i, s in scored[:max_sentences] if shared > 0]
     if best and scored[0][3] and not _ABOUT_DOCUMENT.match(lead[best[0][2]]):
         # it won by its line's first sentence, which names what it speaks of ("Quayside Main Branch -
@@ -222,24 +222,17 @@ def _other_subject(q: set[str], first: str, second: str, lead: dict[str, str]) -
     home, there = lead.get(first, first), lead.get(second)
     if there is None or there == home:
         return False
-    named = q & _words(home)
-    return len(q & _words(there)) < len(named) and bool(named - _words(second) - _words(there))
+    named = q & quote_words(home)
+    return len(q & quote_words(there)) < len(named) and bool(named - quote_words(second) - quote_words(there))
 
 
 def _lead_shared(q: set[str], sentence: str, lead: str | None) -> int:
     """Content words of the question not in `sentence` but in the first sentence of its line (`lead`),
     which often names what a later sentence speaks of."""
-    return len((q - _words(sentence)) & _words(lead)) if lead else 0
+    return len((q - quote_words(sentence)) & quote_words(lead)) if lead else 0
 
 
-def holds_none_of(phrase: str, text: str) -> bool:
-    """Does `text` hold none of the content words of `phrase` (as the extract counts them, `_words`), which
-    has some?"""
-    words = _words(phrase)
-    return bool(words) and not words & _words(text)
-
-
-def _words(text: str) -> set[str]:
+def quote_words(text: str) -> set[str]:
     """Content words, each of a group of equivalents as its group (rag.answering.equivalents), without the
     words that ask (`_ASKING`): "as long as you report the loss" shares nothing with "How long ...?"."""
     return canonical(content_tokens(text)) - _ASKING
@@ -325,14 +318,14 @@ def _contact_answer(question: str, hits: Sequence[Hit], kind: str) -> str | None
     passage is, or, when none of its sentences shares a word, by its first two sentences giving one.
     "挂失电话是多少？": the first passage that matches may give no number (the temporary loss report's
     validity)."""
-    asked = _words(question)
+    asked = quote_words(question)
     found: list[tuple[int, list[str], int, bool]] = []  # (n, sentences giving one, words held, heading named)
     for n, hit in enumerate(hits, 1):
         if cross_script(question, hit.text):
             continue
         sents = [s for s in prose_sentences(hit.text) if kind in number_kinds(s) and quotable(s)]
-        heading = _words(hit.title.rsplit(" > ", 1)[-1]) - _PRONOUNS if " > " in hit.title else set()
-        held = asked & set().union(heading, *map(_words, sents))
+        heading = quote_words(hit.title.rsplit(" > ", 1)[-1]) - _PRONOUNS if " > " in hit.title else set()
+        held = asked & set().union(heading, *map(quote_words, sents))
         if sents and held:
             found.append((n, sents, len(held), bool(heading) and heading <= asked))
     if not found:
@@ -363,7 +356,7 @@ def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:
     documents the rank decides. None when [n] shares no word with the question."""
     first = hits[n - 1]
     kind = asked_kind(question)
-    asked = _words(question)
+    asked = quote_words(question)
 
     def scored(h: Hit) -> tuple[tuple[int, int], dict[str, int], bool, int, bool]:
         # by all the words its quote holds (a sentence with the line naming its subject, two sentences, the
@@ -371,8 +364,8 @@ def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:
         _, chosen = _best(question, h.text, title=h.title)
         matched, named = _best_match(question, h.text, h.title)
         document = h.title.split(" > ", 1)[0]
-        said = asked & set().union(_words(h.title[len(document):]), matched) if chosen else set()
-        topic = _words(document)
+        said = asked & set().union(quote_words(h.title[len(document):]), matched) if chosen else set()
+        topic = quote_words(document)
         return ((len(said), len(said - topic)), chosen, bool(kind) and any(kind in number_kinds(s) for s in chosen),
                 len(asked - topic), named)
 
@@ -429,7 +422,7 @@ def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
     needs; "How much is the rent for a medium safe deposit box?" keeps its row), and also rows the question
     names equally (`tied_rows_quote`) when they hold more of its words than any passage's best sentence
     (as many, when it asks for a kind of number the rows give)."""
-    asked, kind = _words(question), asked_kind(question)
+    asked, kind = quote_words(question), asked_kind(question)
 
     def said(among: Sequence[Hit]) -> int:  # the most question words a quote of these passages holds
         return max((len(_quote_words(question, h.text)) for h in among if not cross_script(question, h.text)),
@@ -443,8 +436,8 @@ def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
         if cross_script(question, hit.text):
             continue
         if row := row_quote(hit.text, question, covering, named, title=hit.title):
-            if not named or kind or n == 1 or len(asked & _words(row)) > said(hits[:n - 1]):
-                if tied_above and len(asked & _words(row)) <= tied_above[0]:
+            if not named or kind or n == 1 or len(asked & quote_words(row)) > said(hits[:n - 1]):
+                if tied_above and len(asked & quote_words(row)) <= tied_above[0]:
                     return tied_above[1], tied_above[2]
                 return n, row
         elif named and not covering and (tied := tied_rows_quote(hit.text, question)):
