@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Iterator
 
@@ -167,7 +168,10 @@ class OpenAIGenerator:
                     if not isinstance(choice, dict):
                         raise GenerationError(f"bad event from {where}: {data[:200]!r}")
                     finished = finished or bool(choice.get("finish_reason"))
-                    piece = (choice.get("delta") or {}).get("content") or ""
+                    delta = choice.get("delta") or {}
+                    piece = (delta.get("content") or "") if isinstance(delta, dict) else None
+                    if not isinstance(piece, str):  # a list, a number... where the text belongs
+                        raise GenerationError(f"bad event from {where}: the delta is not text: {data[:200]!r}")
                     if not piece:
                         continue
                     first = first or time.perf_counter()
@@ -274,6 +278,9 @@ def _error_detail(resp) -> str:
 def _retry_after(resp) -> float | None:
     value = resp.headers.get("retry-after")
     try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER_S) if value is not None else None
-    except ValueError:
+        seconds = float(value) if value is not None else None
+    except ValueError:  # an HTTP date: the backoff's own delay is used
         return None
+    if seconds is None or not math.isfinite(seconds):  # 'nan' would reach time.sleep, which rejects it
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)

@@ -18,7 +18,8 @@ class _Handler(BaseHTTPRequestHandler):
     json-only (ignores "stream"); and hostile ones: trickle (keep-alive comments every 0.1 s for 10 s, no
     answer), endless (streams deltas, ignoring max_tokens, until the client goes), chatty (JSON: ignores
     max_tokens, 20,000 words), cut (half the answer, then the connection closes: no finish_reason, no
-    [DONE]), echo-key (401 whose message repeats the API key), busy (429, Retry-After: 30)."""
+    [DONE]), echo-key (401 whose message repeats the API key), busy (429, Retry-After: 30), nan-wait (429 first,
+    Retry-After: nan), odd-delta (a streamed delta whose content is a list, not text)."""
 
     protocol_version = "HTTP/1.1"
 
@@ -49,6 +50,17 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(401, {"error": {"message": f"Incorrect API key provided: {key}."}})
         if model == "busy":
             return self._json(429, {"error": {"message": "rate limit reached"}}, {"Retry-After": "30"})
+        if model == "nan-wait" and n == 1:
+            return self._json(429, {"error": {"message": "slow down"}}, {"Retry-After": "nan"})
+        if model == "odd-delta":  # the delta's content a list of parts, not text
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self._event({"choices": [{"index": 0, "delta": {"content": [{"type": "text", "text": "Hi"}]}}]})
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+            return
         if model in ("trickle", "endless"):
             return self._hostile_stream(model)
         text = "You said: " + body["messages"][-1]["content"]

@@ -74,3 +74,17 @@ def test_errors_never_hold_the_api_key_even_when_the_server_echoes_it(llm_server
     assert llm_server.requests[-1]["auth"] == "Bearer sk-live-0123456789abcdef"  # the server did get it
     assert "401" in str(err.value) and "Incorrect API key provided: [redacted]" in str(err.value)
     assert "sk-live-0123456789abcdef" not in str(err.value)
+
+
+def test_a_retry_after_of_nan_is_waited_as_the_backoff_not_a_crash(llm_server):
+    # float('nan') reached time.sleep, which raised ValueError: a traceback, not a retry
+    gen = _remote(llm_server.url, "nan-wait", retries=1, total_timeout_s=5)
+    assert gen.generate(MSGS) == "You said: How do I report a lost card?"
+    assert llm_server.counts["nan-wait"] == 2
+
+
+def test_a_streamed_delta_that_is_not_text_is_a_generation_error(llm_server):
+    # a GenerationError lets the pipeline answer with the passages' quote; a TypeError was a 500
+    gen = _remote(llm_server.url, "odd-delta")
+    with pytest.raises(GenerationError, match="the delta is not text"):
+        list(gen.stream(MSGS))
