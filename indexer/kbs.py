@@ -160,10 +160,10 @@ class KBManager:
     # Store-specific or recomputed keys: everything else in the KB's metadata (a tuned refusal
     # threshold, settings) travels to the re-embedded copy.
     REEMBED_DONE = "reembed_done"  # set in the shadow KB once every document is in
-    _OWN_META = frozenset({"embed_model", "dim", "context_window", "created_ms", "generation", REEMBED_DONE,
+    OWN_META = frozenset({"embed_model", "dim", "context_window", "created_ms", "generation", REEMBED_DONE,
                            "indexing_since"})  # indexer.ingest.RUN_MARK: a run of the KB, not of its copy
     # the Milvus store's bookkeeping (row counter, index kind, analyzer, incarnation, a write under way): never copied
-    _STORE_META = frozenset({"next_row", "dense_index", "incarnation", "bm25_analyzer", "pending_write"})
+    STORE_META = frozenset({"next_row", "dense_index", "incarnation", "bm25_analyzer", "pending_write"})
 
     def reembed(self, name: str, embed_model: str, progress: bool = True, batch_docs: int = 32,
                 into: str | None = None) -> dict:
@@ -308,7 +308,7 @@ class KBManager:
         new.set_meta(self.REEMBED_DONE, "0")  # the KB may have changed since an interrupted run: sync first
         new.commit()
         for key, value in old.meta_items().items():
-            if key not in self._OWN_META and key not in self._STORE_META:
+            if key not in self.OWN_META and key not in self.STORE_META:
                 new.set_meta(key, value)
         docs = old.documents()
         wanted = {d.doc_id for d in docs}

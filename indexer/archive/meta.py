@@ -9,7 +9,7 @@ from indexer.store.base import Store
 
 IMPORT_ARCHIVE = "import_archive"  # in the hidden copy an import writes: which archive (Manifest.archive_id)
 IMPORT_DONE = "import_done"        # ... and "1" once every document is in
-NOT_CARRIED = KBManager._OWN_META | KBManager._STORE_META | {IMPORT_ARCHIVE, IMPORT_DONE}
+NOT_CARRIED = KBManager.OWN_META | KBManager.STORE_META | {IMPORT_ARCHIVE, IMPORT_DONE}
 
 
 def carried(items: dict[str, str]) -> dict[str, str]:
