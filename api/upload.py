@@ -8,11 +8,9 @@ error, of any kind, the folder is removed.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shutil
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from api.body_stream import timed_chunks
 from api.disposition import part_filename
 from api.errors import ApiError
 from api.jobs.store import Incoming
@@ -187,19 +186,8 @@ async def receive_upload(request: Request, dest: Path, max_bytes: int, max_files
     rx = _Receiver(dest, max_bytes, max_files)
     callbacks = {name: getattr(rx, name) for name in dir(rx) if name.startswith("on_")}
     parser = MultipartParser(params[b"boundary"], callbacks)
-    started = time.monotonic()
     try:
-        body = request.stream().__aiter__()
-        while True:
-            left = total_s - (time.monotonic() - started)
-            if left <= 0:
-                raise ApiError(408, "upload_too_slow", f"the upload took longer than {total_s:g} s")
-            try:
-                chunk = await asyncio.wait_for(body.__anext__(), timeout=min(idle_s, left))
-            except StopAsyncIteration:
-                break
-            except asyncio.TimeoutError:
-                raise ApiError(408, "upload_stalled", f"no data for {idle_s:g} s; the upload was cut off") from None
+        async for chunk in timed_chunks(request, idle_s, total_s):
             parser.write(chunk)
             if rx.error:
                 raise rx.error

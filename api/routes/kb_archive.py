@@ -3,9 +3,7 @@ admin, POST /v1/kbs/import restores one (global admin: it creates or replaces a 
 to a file under RAG_HOME/.uploads (swept at start-up), bounded by max_import_mb, before any is read."""
 from __future__ import annotations
 
-import asyncio
 import shutil
-import time
 import uuid
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.audit.http import note
 from api.auth import Principal
+from api.body_stream import timed_chunks
 from api.deps import allow, principal, require_admin, service
 from api.errors import ApiError
 from api.schemas import API_ERRORS, error_responses
@@ -105,19 +104,9 @@ async def _receive(request: Request, dest: Path, limit: int, idle_s: float, tota
     """The request body into `dest`, cut off past `limit` bytes (413), after `idle_s` without data or
     `total_s` in all (408)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    started, size = time.monotonic(), 0
-    body = request.stream().__aiter__()
+    size = 0
     with open(dest, "wb") as out:
-        while True:
-            left = total_s - (time.monotonic() - started)
-            if left <= 0:
-                raise ApiError(408, "upload_too_slow", f"the upload took longer than {total_s:g} s")
-            try:
-                chunk = await asyncio.wait_for(body.__anext__(), timeout=min(idle_s, left))
-            except StopAsyncIteration:
-                break
-            except asyncio.TimeoutError:
-                raise ApiError(408, "upload_stalled", f"no data for {idle_s:g} s; the upload was cut off") from None
+        async for chunk in timed_chunks(request, idle_s, total_s):
             size += len(chunk)
             if size > limit:
                 raise ApiError(413, "archive_too_large", f"the archive is over the {limit / 2**20:g} MB limit "

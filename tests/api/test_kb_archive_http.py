@@ -3,8 +3,10 @@ a global admin imports it under another name (it then searches the same, English
 the KB (replace), and a damaged or oversized archive is refused with nothing created."""
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -23,7 +25,8 @@ def srv(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "cli", "index", str(ROOT / "data/sample/en/lost_or_stolen_cards.txt"),
                     str(ROOT / "data/sample/zh/card_loss_reporting.txt"), "--kb", "bank", "-q"],
                    env={**__import__("os").environ, **env}, cwd=ROOT, check=True, capture_output=True, timeout=300)
-    server = Server(home, RAG_ANSWER_MODE="extract", RAG_WARM_UP="false", RAG_MAX_IMPORT_MB="1").start()
+    server = Server(home, RAG_ANSWER_MODE="extract", RAG_WARM_UP="false", RAG_MAX_IMPORT_MB="1",
+                    RAG_UPLOAD_IDLE_S="3").start()
     yield server
     server.kill()
 
@@ -93,4 +96,32 @@ def test_a_damaged_or_oversized_archive_is_refused_and_nothing_is_created(srv, t
         named = _rewrite(_saved(tmp_path, archive), tmp_path / "named.zip", manifest=lambda m: m.update(kb="../x"))
         r = c.post("/v1/kbs/import", content=named.read_bytes())  # the archive's own name: not a valid one
         assert r.status_code == 422 and "not a valid name" in r.json()["error"]["message"], r.text
+        assert {k["name"] for k in c.get("/v1/kbs").json()} <= {"bank", "copy"}
+
+
+def _stalled_post(srv: Server, path: str, content_type: str, head: bytes) -> tuple[bytes, float]:
+    """POST `head` of a body announced as 1 MB, then send nothing: the status line the server answers
+    with and the seconds it took."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=60) as s:
+        s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n"
+                  f"Content-Type: {content_type}\r\nContent-Length: {1 << 20}\r\n\r\n".encode() + head)
+        t0 = time.monotonic()
+        answer = s.recv(4096)
+        return answer.split(b"\r\n", 1)[0], time.monotonic() - t0
+
+
+@pytest.mark.parametrize("route", ["import", "upload"])
+def test_a_client_that_stops_sending_is_cut_off_with_408_and_nothing_is_kept(srv, route):
+    # both routes read their body through api.body_stream.timed_chunks (upload_idle_s = 3 here)
+    if route == "import":
+        status, took = _stalled_post(srv, "/v1/kbs/import?name=stalled", "application/zip", b"PK\x03\x04" + b"\0" * 100)
+    else:
+        status, took = _stalled_post(srv, "/v1/kbs/bank/documents", "multipart/form-data; boundary=b",
+                                     b'--b\r\nContent-Disposition: form-data; name="files"; filename="\xe6\x8c\x82\xe5\xa4\xb1.txt"'
+                                     b"\r\nContent-Type: text/plain\r\n\r\n\xe5\xa6\x82\xe4\xbd\x95\xe6\x8c\x82\xe5\xa4\xb1")
+    assert status.startswith(b"HTTP/1.1 408"), status
+    assert 2.5 < took < 30
+    leftover = [p for p in (srv.home / ".uploads").iterdir()] if (srv.home / ".uploads").exists() else []
+    assert not leftover, leftover
+    with client(srv) as c:
         assert {k["name"] for k in c.get("/v1/kbs").json()} <= {"bank", "copy"}
