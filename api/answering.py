@@ -22,6 +22,7 @@ from api.service import Service, answer_variant
 from indexer.types import Filters
 from rag.guard.input_guard import safe_answer
 
+GENERATOR_FAILED = "generator_failed"  # Answer.fallback of a quote given because the generator failed
 log = logging.getLogger("api.answer")
 _END = object()
 
@@ -166,10 +167,14 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
             if isinstance(ev, Answer):
                 svc.metrics.observe_timings(ev.timings)
                 svc.metrics.answers.labels("refused" if ev.refused else "answered").inc()
+                if ev.fallback == GENERATOR_FAILED:
+                    svc.metrics.generator_failed.inc()
                 finished = True
                 out = answer_dict(ev, cached=False, blocked=None)
                 await _record(svc, ticket, out)
-                if svc.cache is not None and ticket.vector is not None:
+                # a quote standing in for a generator that failed is not kept: the next asker gets the
+                # generator's answer once the endpoint is back, not this quote for the cache's ttl_s
+                if svc.cache is not None and ticket.vector is not None and ev.fallback != GENERATOR_FAILED:
                     await run_in_threadpool(_cache_put, svc, ticket, out)
                 yield "answer", out
             else:

@@ -18,6 +18,8 @@ class Metrics:
         self.tokens = Counter("rag_generated_tokens_total", "pieces of answers the generator wrote (about a "
                               "token each), those of answers whose client went away included", registry=r)
         self.answers = Counter("rag_answers_total", "answers given", ["outcome"], registry=r)
+        self.generator_failed = Counter("rag_generator_failed_total", "answers quoted from the passages because the "
+                                        "generator failed (endpoint down, timing out, cutting its stream)", registry=r)
         self.queue_depth = Gauge("rag_generation_queue_depth", "answers waiting for a generation worker", registry=r)
         self.active = Gauge("rag_generation_active", "answers being generated now", registry=r)
         self.rejected = Counter("rag_generation_rejected_total", "answers refused because the queue was full",
