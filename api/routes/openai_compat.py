@@ -1,6 +1,7 @@
 """OpenAI-compatible routes: the `model` is the knowledge base. Existing chat front ends and the
 official `openai` client work unchanged; citations come in an extra `citations` field (the last
-chunk's when streaming).
+chunk's when streaming), and `fallback` says when the answer is quoted from the passages instead of
+written ('generator_failed': the generator failed) as the query route's does.
 
 Sampling and length parameters (temperature, top_p, max_tokens, stop, seed, penalties, tools, ...) are
 accepted and ignored: the answer is the verified, cited one the service's settings make. What cannot be
@@ -118,6 +119,7 @@ async def chat_completions(body: ChatRequest, who: Principal = Depends(principal
                              "finish_reason": "stop"}],
                 "usage": _usage(body, ans["answer"]),
                 "citations": ans["citations"], "refused": ans["refused"], "timings": ans["timings"],
+                "fallback": ans.get("fallback", ""), "fallback_reason": ans.get("fallback_reason", ""),
                 "answer_id": ans["answer_id"], "experiment": ans.get("experiment"), "arm": ans.get("arm")}
 
     include_usage = body.stream_options is not None and body.stream_options.include_usage
@@ -139,7 +141,9 @@ async def chat_completions(body: ChatRequest, who: Principal = Depends(principal
                         # `answer`: the checked answer whole, for a client whose pieces it does not start
                         # with (raw streaming, or a later sentence that changed one already sent)
                         yield chunk({}, "stop", citations=value["citations"], refused=value["refused"],
-                                    timings=value["timings"], answer_id=value["answer_id"], answer=value["answer"])
+                                    timings=value["timings"], answer_id=value["answer_id"], answer=value["answer"],
+                                    fallback=value.get("fallback", ""),
+                                    fallback_reason=value.get("fallback_reason", ""))
                         if include_usage:  # OpenAI's form: a last chunk with no choices
                             yield chunk(None, usage=_usage(body, value["answer"]))
         except ApiError as e:

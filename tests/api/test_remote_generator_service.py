@@ -22,7 +22,7 @@ ANSWER = "Call the 24-hour Card Services line at 1-800-555-0199 [1]."
 
 class Endpoint:
     """/v1/chat/completions; `mode`: ok (streams ANSWER), trickle (keep-alive comments every 0.2 s for 60 s,
-    no answer), echo-key (401 whose message repeats the key, as some proxies do)."""
+    no answer), echo-key (401 whose message repeats the key, as some proxies do), down (500)."""
 
     def __init__(self):
         self.mode, self.requests = "ok", 0
@@ -38,6 +38,11 @@ class Endpoint:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 ep.requests += 1
+                if ep.mode == "down":
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if ep.mode == "echo-key":
                     key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                     data = json.dumps({"error": {"message": f"Incorrect API key provided: {key}"}}).encode()
@@ -182,3 +187,36 @@ def test_the_api_key_never_reaches_users_or_logs_when_the_endpoint_echoes_it(env
     assert "Incorrect API key provided: [redacted]" in log and API_KEY not in log
     if not srv.quoted:
         assert 'outcome="failed"' in httpx.get(srv.url + "/metrics").text
+
+
+def _generator_failed_count(c: httpx.Client) -> float:
+    line = next((ln for ln in c.get("/metrics").text.splitlines() if ln.startswith("rag_generator_failed_total ")),
+                "rag_generator_failed_total 0")
+    return float(line.split()[1])
+
+
+@pytest.mark.parametrize("question", ["Who do I call if my card is stolen?", "stolen card 要打哪个 Card Services 电话？"])
+def test_a_quote_given_for_a_failed_generator_is_counted_said_on_the_openai_route_and_not_cached(env, question):
+    """Once the endpoint is back, the same question gets the generator's answer, not the quote for the
+    cache's ttl_s; rag_generator_failed_total counts the quotes; the OpenAI route says it is a quote."""
+    srv, ep, _ = env
+    if not srv.quoted:
+        pytest.skip("with extractive_fallback = false a failed generator is a 502 (the trickle test)")
+    with srv.client(timeout=30) as c:
+        before = _generator_failed_count(c)
+        ep.mode = "down"
+        try:
+            r = _ask(c, KB, question)
+            assert r.status_code == 200 and r.json()["fallback"] == "generator_failed", r.text
+            chat = {"model": KB, "messages": [{"role": "user", "content": question}]}
+            r = c.post("/v1/chat/completions", json=chat)
+            assert r.status_code == 200 and r.json()["fallback"] == "generator_failed", r.text
+            with c.stream("POST", "/v1/chat/completions", json={**chat, "stream": True}) as s:
+                last = [ln for ln in s.iter_lines() if ln.startswith("data: {")][-1]
+            assert json.loads(last.removeprefix("data: "))["fallback"] == "generator_failed", last
+            assert _generator_failed_count(c) == before + 3
+        finally:
+            ep.mode = "ok"
+        r = _ask(c, KB, question)
+        assert r.status_code == 200 and r.json()["fallback"] != "generator_failed", r.text
+        assert _generator_failed_count(c) == before + 3
