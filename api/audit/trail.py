@@ -9,11 +9,10 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from api.audit.record import GENESIS, AuditEntry, AuditRecord, chain_hash, detail_json
+from api.audit.record import GENESIS, HASHED, AuditEntry, AuditRecord, chain_hash, detail_json
 from api.state.base import Database
 
-_COLUMNS = ("at", "actor", "actor_name", "actor_role", "action", "kb", "target", "detail", "outcome", "status",
-            "request_id", "client")
+_COLUMNS = HASHED  # every column written is one the hash covers (besides id, prev_hash and hash)
 _LOCK = 7244772  # pg_advisory_xact_lock id of audit appends (migrations use 7244771)
 
 
