@@ -26,6 +26,16 @@ def test_the_checks_themselves():
     ("call +86 138-1234-5678 today", "+** ***-****-5678", "138-1234"),
     ("座机010-62345678或（0755）", "***-****5678", "62345678"),
     ("write to zhang.san@bank.com.cn", "***@bank.com.cn", "zhang.san"),
+    # typed with a Chinese input method: full-width digits and separators
+    ("手机１３８－１２３４－５６７８能收到吗", "***－****－５６７８", "１２３４"),
+    ("my phone is １３８１２３４５６７８", "*******５６７８", "１３８１２３４"),
+    ("身份证１１０１０５１９４９１２３１００２Ｘ", "**************００２Ｘ", "１１０１０５"),
+    ("卡号６２２２０２１２３４５６７８９０１２８", "***************０１２８", "６２２２"),
+    # a resident ID number written in groups
+    ("身份证 110105 19491231 002X 丢了", "****** ******** 002X", "19491231"),
+    # UnionPay numbers that do not pass Luhn (not all do), with spaces or dashes
+    ("银行卡 6222 0212 3456 7890 123 挂失", "**** **** **** ***0 123", "6222 0212"),
+    ("card 6222-0212-3456-7890-123 lost", "****-****-****-***0-123", "0212-3456"),
 ])
 def test_personal_data_is_masked_keeping_the_last_4(text, masked, gone):
     out = mask_personal(text)
@@ -38,6 +48,8 @@ def test_personal_data_is_masked_keeping_the_last_4(text, masked, gone):
     "order 20261207123456789012 at 1765000000000 ms",     # long order numbers, millisecond timestamps
     "job job_0b95928d64dc398e took 132.9 ms on port 8000",
     "2026-12-07T09:12:46Z 第3条 10000元",
+    "第３条 １００００元 ２０２６年１２月７日",                  # full-width numbers that are not personal data
+    "4111 1111 1111 1112 fails Luhn and is not UnionPay",
 ])
 def test_what_is_not_personal_data_stays(text):
     assert mask_personal(text) == text
