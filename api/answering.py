@@ -7,6 +7,7 @@ response is sent; `events()` then yields ("token", text) pieces and one ("answer
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
@@ -150,7 +151,9 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
             gen.close()  # stops the local model at its next token
             loop.call_soon_threadsafe(q.put_nowait, _END)
 
-    worker = loop.run_in_executor(None, work)
+    # the worker thread's log lines (the generator's retries, why it failed) carry the request's id, as the
+    # error a client gets tells them to look it up by; run_in_executor alone starts with an empty context
+    worker = loop.run_in_executor(None, contextvars.copy_context().run, work)
     tokens, finished, failed = 0, False, False
     try:
         while True:

@@ -220,3 +220,24 @@ def test_a_quote_given_for_a_failed_generator_is_counted_said_on_the_openai_rout
         r = _ask(c, KB, question)
         assert r.status_code == 200 and r.json()["fallback"] != "generator_failed", r.text
         assert _generator_failed_count(c) == before + 3
+
+
+def test_why_the_generator_failed_is_logged_under_the_request_id(env):
+    """The reason (the endpoint's address and status) is only in the log: its line must carry the request's
+    id, plain and streamed, so that the answer a user reports can be traced to it."""
+    srv, ep, _ = env
+    with srv.client(timeout=30) as c:
+        ep.mode = "down"
+        try:
+            c.post(f"/v1/kbs/{KB}/query", json={"question": "Who do I call when my card is lost abroad?"},
+                   headers={"X-Request-ID": "trace-plain-1"})
+            with c.stream("POST", f"/v1/kbs/{KB}/query", headers={"X-Request-ID": "trace-stream-2"},
+                          json={"question": "Who do I call when my card is stolen in a shop?", "stream": True}) as s:
+                s.read()
+        finally:
+            ep.mode = "ok"
+    lines = [json.loads(ln) for ln in srv.log.read_text(errors="replace").splitlines() if ln.startswith("{")]
+    failed = [ln for ln in lines if "HTTP 500" in ln["msg"] and ln["logger"] == "rag.pipeline"
+              or ln.get("event") == "generation_failed" and "HTTP 500" in ln["msg"]]
+    ids = {ln["request_id"] for ln in failed}
+    assert {"trace-plain-1", "trace-stream-2"} <= ids, failed
