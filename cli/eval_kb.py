@@ -28,7 +28,7 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
     from eval.kb_baseline import compare
     from eval.kb_html import render
     from eval.kb_questions import QuestionsError, load_questions
-    from eval.kb_run import ask_all, unknown_sources
+    from eval.kb_run import GeneratorFailed, ask_all, unknown_sources
     from eval.kb_summary import load_results, table, write_run
     from indexer.config import SettingsError
     from indexer.kbs import KBNotFound
@@ -73,6 +73,8 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
     except KeyboardInterrupt:
         typer.secho("interrupted; nothing was written", err=True)
         raise typer.Exit(130)
+    except GeneratorFailed as e:
+        fail(f"{e}; nothing was written")
     finally:
         pipe.close()
     run = {"kb": kb, "questions_file": str(qs.path.resolve()),

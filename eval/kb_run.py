@@ -12,15 +12,27 @@ from tqdm import tqdm
 
 from eval.kb_questions import KBQuestion
 from eval.kb_verdict import QuestionResult, file_name, judge
+from rag.generation.base import GenerationError
+
+
+class GeneratorFailed(RuntimeError):
+    """The generator failed on a question and no answer was quoted instead ([answer] extractive_fallback = false):
+    the run cannot score it, so it stops, naming the question and what to do."""
 
 
 def ask_all(pipe, questions: list[KBQuestion], progress: bool = True,
             on_result: Callable[[QuestionResult], None] | None = None) -> list[QuestionResult]:
-    """`pipe`: a warmed-up rag.pipeline.Pipeline."""
+    """`pipe`: a warmed-up rag.pipeline.Pipeline. GeneratorFailed when the generator fails on a question."""
     results = []
     for q in tqdm(questions, desc="questions", unit="q", disable=not progress):
         t0 = time.perf_counter()
-        ans = pipe.ask(q.question)
+        try:
+            ans = pipe.ask(q.question)
+        except GenerationError as e:
+            raise GeneratorFailed(f"row {q.row} ({q.question[:80]!r}): the generator failed after {len(results)} "
+                                  f"question(s) were answered: {e}. Check the generator ([generation] base_url, "
+                                  "model), or set [answer] extractive_fallback = true to have such questions quoted "
+                                  "from the documents, then run again") from e
         seconds = time.perf_counter() - t0
         result = judge(q, ans.answer, ans.refused, [c.source for c in ans.citations], ans.fallback_reason, seconds)
         results.append(result)

@@ -271,3 +271,24 @@ def test_bad_questions_or_baseline_fail_before_any_question_runs(manager, tmp_pa
     res = runner.invoke(cli, ["eval", "kb", "--kb", "nokb", "--questions", str(good), "--out", str(tmp_path / "o")])
     assert res.exit_code == 1 and "does not exist" in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_generator_that_fails_stops_the_run_saying_which_question_and_what_to_do(manager, sample_copy, tmp_path,
+                                                                                   monkeypatch):
+    # a remote endpoint nobody listens on, with no quoted answer in its place: the run was a GenerationError traceback
+    from typer.testing import CliRunner
+
+    from cli.testing import free_port
+
+    config = tmp_path / "remote.toml"
+    config.write_text(f'[answer]\nmode = "generate"\nextractive_fallback = false\n[generation]\nbackend = "openai"\n'
+                      f'model = "none"\nbase_url = "http://127.0.0.1:{free_port()}/v1"\nretries = 0\n', encoding="utf-8")
+    cli, runner = _eval_cli(monkeypatch, manager.home), CliRunner()
+    questions = _jsonl(tmp_path / "q.jsonl", [QUESTIONS[3], QUESTIONS[0]])  # Chinese first, then English
+    res = runner.invoke(cli, ["eval", "kb", "--kb", "t", "--questions", str(questions), "--out", str(tmp_path / "o"),
+                              "--config", str(config)])
+    assert res.exit_code == 1, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)  # no traceback
+    assert "row 1 ('临时挂失的有效期是多久？'): the generator failed after 0 question(s)" in res.stderr
+    assert "extractive_fallback = true" in res.stderr and "nothing was written" in res.stderr
+    assert not (tmp_path / "o").exists()
