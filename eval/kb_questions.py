@@ -216,6 +216,15 @@ def _from_table(path: Path, header: list[str], rows: list[tuple[int, list[str]]]
             errors.append(f"{col('question')}: {len(q)} characters, over the {MAX_QUESTION_CHARS} a question "
                           f"may have")
             continue
+        # the key is recorded before the row's other checks, so that a later row repeating a row with a bad
+        # value is reported in the same run, not only once that value is fixed
+        key = cell(values, "id") or q
+        if key in seen:
+            what = f"id {key!r}" if cell(values, "id") else "question"
+            errors.append(f"{where} {n}: the same {what} as {where} {seen[key]}; each question is compared with "
+                          f"the baseline by it, so make it unique")
+            continue
+        seen[key] = n
         answerable = True
         if value := cell(values, "answerable"):
             if value.lower() in YES:
@@ -225,13 +234,6 @@ def _from_table(path: Path, header: list[str], rows: list[tuple[int, list[str]]]
             else:
                 errors.append(f"{col('answerable')}: {value!r} is not one of yes, no, 是, 否, 1, 0 (empty = yes)")
                 continue
-        key = cell(values, "id") or q
-        if key in seen:
-            what = f"id {key!r}" if cell(values, "id") else "question"
-            errors.append(f"{where} {n}: the same {what} as {where} {seen[key]}; each question is compared with "
-                          f"the baseline by it, so make it unique")
-            continue
-        seen[key] = n
         facts = tuple(f.strip() for f in FACT_SEPARATORS.split(cell(values, "facts")) if f.strip())
         questions.append(KBQuestion(n, key, q, cell(values, "expected"), facts, cell(values, "source"), answerable,
                                     cell(values, "category")))
