@@ -23,6 +23,7 @@ MAX_BYTES = 20 * 1024 * 1024  # a 200-question sheet is ~50 KB; 20 MB is thousan
 MAX_QUESTIONS = 5000         # at ~1 s a question on a 2-core machine, over an hour: split larger sets
 MAX_QUESTION_CHARS = 2000
 MAX_ERRORS = 20
+HEADER_SEARCH_ROWS = 10  # a title or notes above the header: looked for this far down, to say where it is
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "id": ("id", "qid", "编号", "序号"),
@@ -119,6 +120,7 @@ def _xlsx_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
                              f"as .xlsx") from e
     try:
         sheet = book.worksheets[0]
+        elsewhere = [other.title for other in book.worksheets[1:] if _header_row(_first_rows(other)) is not None]
         if hasattr(sheet, "reset_dimensions"):  # rows as they are, not as the sheet's <dimension> claims
             sheet.reset_dimensions()
         rows: list[list[str]] = []
@@ -130,9 +132,30 @@ def _xlsx_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
                                      f"at most {MAX_QUESTIONS} questions a file: split it")
     finally:
         book.close()
-    if not rows:
+    if not rows and not elsewhere:
         raise QuestionsError(f"questions file {path}: its first sheet is empty")
+    if elsewhere and _header_row(rows[:HEADER_SEARCH_ROWS]) is None:
+        raise QuestionsError(f"questions file {path}: the first sheet, {sheet.title!r}, has no question column "
+                             f"(question or 问题), but the sheet {elsewhere[0]!r} has one: only the first sheet is "
+                             f"read, so move {elsewhere[0]!r} to be the first sheet (or save it as its own file)")
     return rows[0], [(i, r) for i, r in enumerate(rows[1:], 2)]
+
+
+def _first_rows(sheet) -> list[list[str]]:
+    return [[str(v) if v is not None else "" for v in row]
+            for row in sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)]
+
+
+def _header_row(rows: list[list[str]]) -> int | None:
+    """The index of the first of `rows` naming a question column, None when none does."""
+    for i, row in enumerate(rows):
+        if any(_ALIAS.get(_title(v).lower()) == "question" for v in row):
+            return i
+    return None
+
+
+def _title(raw: object) -> str:
+    return re.sub(r"\s+", " ", str(raw or "").replace("\ufeff", "")).strip()
 
 
 def _jsonl(path: Path) -> QuestionSet:
@@ -182,7 +205,7 @@ def _from_table(path: Path, header: list[str], rows: list[tuple[int, list[str]]]
     named: dict[str, str] = {}
     ignored: list[str] = []
     for i, raw in enumerate(header):
-        title = re.sub(r"\s+", " ", str(raw or "").replace("\ufeff", "")).strip()
+        title = _title(raw)
         name = _ALIAS.get(title.lower())
         if name is None:
             if title:
@@ -194,8 +217,11 @@ def _from_table(path: Path, header: list[str], rows: list[tuple[int, list[str]]]
         columns[name], named[name] = i, title
     if "question" not in columns:
         found = ", ".join(repr(str(h)) for h in header if str(h or "").strip()) or "none"
+        below = _header_row([values for _, values in rows[:HEADER_SEARCH_ROWS - 1]]) if where == "row" else None
+        hint = (f"; row {rows[below][0]} names the columns: delete the row(s) above it (a title or notes), so that "
+                f"the first row names the columns" if below is not None else "")
         raise QuestionsError(f"questions file {path}: no question column (question or 问题) in the first "
-                             f"{'line' if where == 'line' else 'row'}; columns found: {found}")
+                             f"{'line' if where == 'line' else 'row'}; columns found: {found}{hint}")
 
     def cell(values: list[str], name: str) -> str:
         i = columns.get(name)
