@@ -48,7 +48,7 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
         existed = mgr.exists(target)
         if existed and not replace:
             raise FileExistsError(f"knowledge base {target!r} already exists: import under another name with "
-                                  f"--as NAME, or replace it with --replace")
+                                  "--as NAME (?name= over HTTP), or replace it with --replace (?replace=true)")
         archive.verify(progress)
         encoder = _encoder(mgr, m)
         check_vectors(encoder, m, _first(archive, 2))

@@ -65,6 +65,8 @@ def test_export_then_import_under_another_name_and_over_the_kb(srv):
         assert top(c, "copy") == top(c, "bank") and top(c, "bank")[1][0]
         again = c.post("/v1/kbs/import", params={"name": "copy"}, content=archive)
         assert again.status_code == 409 and again.json()["error"]["code"] == "kb_exists"
+        assert "?name= over HTTP" in again.json()["error"]["message"]  # not only the CLI's --as / --replace
+        assert "?replace=true" in again.json()["error"]["message"]
         c.delete("/v1/kbs/bank/documents/" + c.get("/v1/kbs/bank/documents").json()[0]["doc_id"])
         back = c.post("/v1/kbs/import", params={"replace": "true"}, content=archive)  # the archive's name: bank
         assert back.status_code == 201 and back.json()["replaced"] and back.json()["name"] == "bank"
