@@ -14,6 +14,10 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from indexer.parse.ocr_options import OcrOptions
+
+_OCR = OcrOptions()  # the ocr_* settings' defaults
+
 
 class ChunkSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_CHUNK_", extra="ignore")
@@ -67,20 +71,20 @@ class IndexerSettings(BaseSettings):
     parse_zip_ratio: float = Field(100, gt=1, description="highest compression ratio of a zip member over 1 MB")
     parse_max_pages: int = Field(2000, ge=1, description="most pages per PDF (repeats of one page count)")
     max_chunks_per_file: int = Field(5000, ge=1, description="files giving more chunks are rejected")
-    # Scanned PDF pages and images, read by Tesseract (indexer.parse.ocr_options; defaults are its defaults)
-    ocr: bool | None = Field(None, description="read scanned PDF pages and images (png, jpg, tiff, webp) with "
+    # Scanned PDF pages and images, read by Tesseract: the defaults are OcrOptions' own (one place for them)
+    ocr: bool | None = Field(_OCR.enabled, description="read scanned PDF pages and images (png, jpg, tiff, webp) with "
                              "Tesseract OCR; unset = when tesseract is installed (make setup)")
-    ocr_languages: str = Field("eng+chi_sim", pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$",
+    ocr_languages: str = Field(_OCR.languages, pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$",
                                description="Tesseract languages, '+' between them: eng, chi_sim (Simplified "
                                "Chinese), chi_tra (Traditional); each one more makes OCR slower")
-    ocr_dpi: int = Field(300, ge=100, le=600, description="resolution scanned PDF pages are rendered at for OCR")
-    ocr_max_pixels: int = Field(50_000_000, ge=1_000_000, description="largest image (or rendered page) read by "
+    ocr_dpi: int = Field(_OCR.dpi, ge=100, le=600, description="resolution scanned PDF pages are rendered at for OCR")
+    ocr_max_pixels: int = Field(_OCR.max_pixels, ge=1_000_000, description="largest image (or rendered page) read by "
                                 "OCR, in pixels; larger ones are refused (decompression bombs)")
-    ocr_max_pages: int = Field(500, ge=1, description="most pages (scanned PDF pages, TIFF frames) OCR'd per file")
-    ocr_page_timeout_s: float = Field(60, gt=0, description="wall and CPU seconds tesseract may take for one page")
-    ocr_timeout_s: float = Field(3600, gt=0, description="wall seconds all OCR of one file may take (added to "
+    ocr_max_pages: int = Field(_OCR.max_pages, ge=1, description="most pages (scanned PDF pages, TIFF frames) OCR'd per file")
+    ocr_page_timeout_s: float = Field(_OCR.page_timeout_s, gt=0, description="wall and CPU seconds tesseract may take for one page")
+    ocr_timeout_s: float = Field(_OCR.timeout_s, gt=0, description="wall seconds all OCR of one file may take (added to "
                                  "parse_timeout_s for PDFs and images)")
-    ocr_memory_mb: int = Field(1024, ge=128, description="address space of one tesseract run")
+    ocr_memory_mb: int = Field(_OCR.memory_mb, ge=128, description="address space of one tesseract run")
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
 
     @classmethod
