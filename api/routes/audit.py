@@ -52,13 +52,17 @@ def since_of(value: str | None) -> str | None:
         raise ApiError(422, "invalid_request", str(e)) from None
 
 
+MAX_OFFSET = 10**12  # past any trail, and within the 64-bit integer SQLite and PostgreSQL take (else a 500)
+
+
 @router.get("/audit", response_model=list[AuditOut],
             summary="The audit trail, oldest first (global admin); page with limit and offset (X-Total-Count)")
 def list_audit(response: Response, kb: str | None = Query(None, description="only this KB's records"),
                since: str | None = Query(None, description="only records at or after this UTC date or time"),
                action: str | None = Query(None, description="only this action (kb.delete), or a family ('key.')"),
                limit: int = Query(100, ge=1, le=1000, description="records per page"),
-               offset: int = Query(0, ge=0, description="records skipped (the next page: offset + limit)"),
+               offset: int = Query(0, ge=0, le=MAX_OFFSET, description="records skipped (the next page: offset + "
+                                   "limit)"),
                who: Principal = Depends(principal), svc: Service = Depends(service)):
     require_admin(who)
     rows, total = AuditTrail(svc.db).list(AuditQuery(kb, since_of(since), action, limit, offset))

@@ -177,3 +177,11 @@ def test_personal_data_in_questions_is_masked_in_the_log(sqlite_srv):
         assert raw not in log, raw
     assert "**************002X" in log and "*******5678" in log and "***************0128" in log
     assert "***@example.com" in log and "DELETE /v1/users/*******5678" in log
+
+
+def test_a_page_offset_past_any_trail_is_422_not_a_500(sqlite_srv):
+    # 10**30 reached SQLite, which cannot hold it: OverflowError, a 500
+    with sqlite_srv.client() as c:
+        r = c.get("/v1/audit", params={"offset": 10**30})
+        assert r.status_code == 422, r.text
+        assert c.get("/v1/audit", params={"offset": 10**12}).json() == []
