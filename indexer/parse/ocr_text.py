@@ -89,3 +89,8 @@ def word_chars(tsv: str) -> int:
     """Characters of all the words tesseract read, kept or not."""
     return sum(len(cells[11].strip()) for row in tsv.splitlines()[1:]
                if len(cells := row.split("\t", 11)) == 12 and cells[0] == "5")
+
+
+def visible_chars(lines: list[str]) -> int:
+    """Characters of `lines` other than white space (what a reader sees of a page)."""
+    return sum(1 for line in lines for ch in line if not ch.isspace())

@@ -37,9 +37,10 @@ from typing import Any
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
 from indexer.parse.ocr import unavailable_reason
+from indexer.parse.ocr_text import visible_chars
 from indexer.parse.page_margins import margin_lines
 from indexer.parse.pdf_limits import limit_reached
-from indexer.parse.pdf_ocr import ocr_pdf_pages, scanned_pages, visible_chars
+from indexer.parse.pdf_ocr import ocr_pdf_pages, scanned_pages
 from indexer.parse.pdf_tables import Table, find_tables
 from indexer.parse.table_pages import carried_header
 from indexer.parse.tabular import table_elements

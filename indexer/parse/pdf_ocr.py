@@ -13,14 +13,11 @@ from typing import Any
 
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.ocr_pages import read_pages
+from indexer.parse.ocr_text import visible_chars
 from indexer.parse.pdf_images import draws_image
 from indexer.parse.pdf_render import open_document, render_page
 
 SCANNED_CHARS = 50
-
-
-def visible_chars(lines: list[str]) -> int:
-    return sum(1 for line in lines for ch in line if not ch.isspace())
 
 
 def scanned_pages(reader: Any, pages: list[tuple[int, list[str]]]) -> list[int]:
