@@ -167,7 +167,10 @@ class _ProgressFile:
             return
         if data != self.seen:
             self.seen = data
-            self.callback(done, total)
+            try:
+                self.callback(done, total)
+            except Exception:  # noqa: BLE001 - progress is a courtesy (indexer.parse.progress.report)
+                log.debug("a progress callback failed", exc_info=True)
 
 
 def _write_progress(path: str) -> progress.Callback:

@@ -17,6 +17,7 @@ from indexer.parse.dispatch import ParseError, parse_file
 from indexer.parse.limits import ParseLimits
 from indexer.parse.minimal_pdf import assemble
 from indexer.parse.sandbox import SandboxLimits, parse_isolated
+from tests.ocr_scans import needs_tesseract
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 MB = 1024 * 1024
@@ -434,3 +435,23 @@ def test_a_dead_parser_process_is_replaced() -> None:
     assert parse_isolated(good) == parse_file(good)
     sandbox.shutdown()
     assert parse_isolated(good) == parse_file(good)
+
+
+@pytest.mark.slow  # ~10 s: two pages through tesseract in a sandboxed child
+@needs_tesseract
+def test_a_scanned_pdfs_pages_are_reported_and_a_failing_progress_callback_stops_nothing(tmp_path):
+    # the sandboxed child writes OCR's progress to a file the caller reads; a callback that raised (a closed
+    # progress bar, a broken terminal) ended the file's parse, where the unsandboxed path ignores it
+    from tests.ocr_scans import FEE_EN, FEE_ZH, save_pdf, scan
+
+    path = save_pdf(tmp_path / "scan.pdf", scan([FEE_EN], size=(1000, 300)), scan([FEE_ZH], size=(1000, 300)))
+    seen: list[tuple[int, int]] = []
+    elements = parse_isolated(path, on_progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (2, 2)
+    text = "\n".join(e.text for e in elements)
+    assert FEE_EN in text and FEE_ZH in text
+
+    def broken(done: int, total: int) -> None:
+        raise BrokenPipeError("the terminal went away")
+
+    assert parse_isolated(path, on_progress=broken) == elements
