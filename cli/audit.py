@@ -29,7 +29,8 @@ def audit(ctx: typer.Context,
                                               "time (2026-12-01, 2026-12-01T08:00:00Z)"),
           action: Optional[str] = typer.Option(None, "--action", help="only this action (kb.delete) or family "
                                                "(key.)"),
-          limit: int = typer.Option(1000, "--limit", min=1, help="at most this many records (the oldest first)"),
+          limit: int = typer.Option(1000, "--limit", min=1, max=10**12, help="at most this many records (the oldest "
+                                    "first)"),
           as_json: bool = typer.Option(False, "--json", help="one JSON object a line")):
     """List the audit trail, oldest first: time (UTC), actor, action, KB, target, outcome."""
     if ctx.invoked_subcommand is not None:

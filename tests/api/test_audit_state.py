@@ -91,6 +91,8 @@ def test_rag_audit_lists_with_filters_and_json(home):
     assert "bank" in text and "医院" in text and "key.create" not in text
     bad = rag(home, "audit", "--since", "last tuesday")
     assert bad.returncode == 1 and "--since must be an ISO 8601 date" in bad.stderr
+    huge = rag(home, "audit", "--limit", str(10**30))  # was an OverflowError traceback from SQLite
+    assert huge.returncode == 2 and "--limit" in huge.stderr and "Traceback" not in huge.stderr
 
 
 def test_rag_state_purge_deletes_what_is_older_than_retention_days_and_records_the_counts(home):
