@@ -5,7 +5,8 @@
 `image_of(page)` gives the page's image and its resolution (None: unknown); `lines` are
 indexer.parse.ocr_text's ("" between paragraphs). A page that reads as next to nothing is checked for a
 sideways or upside-down scan and read again upright (indexer.parse.ocr_orientation); a photo's uneven
-lighting is evened out first (indexer.parse.ocr_lighting). Progress (pages done / total) goes to
+lighting is evened out first (indexer.parse.ocr_lighting), and a page at an angle turned level
+(indexer.parse.ocr_deskew). Progress (pages done / total) goes to
 indexer.parse.progress, which the indexing bar shows.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from indexer.parse import progress
 from indexer.parse.errors import ParseError
 from indexer.parse.ocr import recognize
+from indexer.parse.ocr_deskew import straightened
 from indexer.parse.ocr_lighting import even_lighting
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.ocr_orientation import turn_needed
@@ -51,8 +53,8 @@ def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: Oc
                              "the limit.")
         image, dpi = image_of(page)
         try:
-            with even_lighting(image) as evened:
-                out[page] = _read(evened, options, name, page if unit else None, dpi)
+            with even_lighting(image) as evened, straightened(evened) as level:
+                out[page] = _read(level, options, name, page if unit else None, dpi)
         finally:
             image.close()
         progress.report(done + 1, len(pages))

@@ -252,3 +252,23 @@ def test_webp_and_tiff_images_are_read(tmp_path: Path) -> None:
         elements = parse_file(tmp_path / name)
         assert "\n".join(e.text for e in elements).splitlines() == [FEE_EN, FEE_ZH], name
         assert all(e.ocr and e.page is None for e in elements)
+
+
+@pytest.mark.slow
+@needs_tesseract
+@pytest.mark.parametrize("angle", [7, -10])
+def test_a_photo_or_scan_at_an_angle_is_read_level(tmp_path: Path, angle: int) -> None:
+    """A phone photo of a notice at 7 degrees was read as fragments ("itor parking Policy", "g dollars per day."),
+    its Chinese lines or the whole page at 10 degrees as nothing; a scan fed in askew the same."""
+    from PIL import Image, ImageFilter
+
+    from indexer.parse.ocr_deskew import skew_angle
+
+    page = scan(notice_lines(), size=(1240, 700))
+    tilted = page.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=200)
+    assert abs(skew_angle(tilted) + angle) <= 0.5 and skew_angle(page) == 0.0
+    tilted.convert("RGB").filter(ImageFilter.GaussianBlur(1)).save(tmp_path / "photo.jpg", quality=70)
+    save_pdf(tmp_path / "askew.pdf", tilted.point(lambda v: 255 if v == 200 else v))
+    for name in ("photo.jpg", "askew.pdf"):
+        text = "\n".join(e.text for e in parse_file(tmp_path / name))
+        assert FEE_EN in text and FEE_ZH in text and HOURS_ZH in text, (name, text)
