@@ -114,8 +114,9 @@ def _cache_get(svc: Service, t: Ticket):
     return None if got is None else dict(got.payload)
 
 
-async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, object]]:
+async def events(svc: Service, ticket: Ticket, shows_tokens: bool = True) -> AsyncIterator[tuple[str, object]]:
     """("token", str)* then ("answer", dict). Frees the generation slot when done or abandoned.
+    `shows_tokens` false: the caller keeps only the answer (a generator failing midway is then quoted).
 
     rag_generated_tokens_total counts each piece as the generator makes it (in the worker thread),
     so the tokens of an answer whose client went away mid-stream are counted too."""
@@ -139,7 +140,8 @@ async def events(svc: Service, ticket: Ticket) -> AsyncIterator[tuple[str, objec
         return not stop.is_set()
 
     def work():
-        gen = ticket.pipe.stream(ticket.question, ticket.history, ticket.filters, on_piece=on_piece)
+        gen = ticket.pipe.stream(ticket.question, ticket.history, ticket.filters, on_piece=on_piece,
+                                 shows_pieces=shows_tokens)
         try:
             for ev in gen:
                 loop.call_soon_threadsafe(q.put_nowait, ev)
@@ -222,7 +224,7 @@ def _cache_put(svc: Service, t: Ticket, payload: dict) -> None:
 
 async def answer_once(svc: Service, ticket: Ticket) -> dict:
     final = None
-    async for kind, value in events(svc, ticket):
+    async for kind, value in events(svc, ticket, shows_tokens=False):
         if kind == "answer":
             final = value
     return final

@@ -131,7 +131,7 @@ def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
         if len(todo) > 1 and not as_json:
             typer.secho(f"\nQ: {q}", bold=True)
         ans, shown = None, []
-        for event in pipe.stream(q, filters=filters):
+        for event in pipe.stream(q, filters=filters, shows_pieces=stream and not as_json):
             if isinstance(event, Answer):
                 ans = event
             elif stream and not as_json:

@@ -150,19 +150,21 @@ class Pipeline:
     def ask(self, question: str, history: list[dict[str, str]] | None = None,
             filters: Filters | None = None) -> Answer:
         answer = None
-        for event in self.stream(question, history, filters):
+        for event in self.stream(question, history, filters, shows_pieces=False):
             if isinstance(event, Answer):
                 answer = event
         return answer
 
     def stream(self, question: str, history: list[dict[str, str]] | None = None,
-               filters: Filters | None = None, on_piece: Callable[[str], bool] | None = None
-               ) -> Iterator[Token | Answer]:
+               filters: Filters | None = None, on_piece: Callable[[str], bool] | None = None,
+               shows_pieces: bool = True) -> Iterator[Token | Answer]:
         """Yields Token pieces, then the final Answer. [answer] stream = "verified" (default): each sentence
         once the next has begun and it has passed the checks, cited and renumbered as in the final answer;
         "raw": the generator's pieces as they come. `on_piece`, when given, is called with every piece the
         generator writes, whatever is shown; when it returns False generation stops there and nothing more
-        is yielded (a server whose client went away: verified streaming may yield nothing for a while)."""
+        is yielded (a server whose client went away: verified streaming may yield nothing for a while).
+        `shows_pieces` false: the caller reads only the final Answer (nothing is shown before it), so a
+        generator failing after its first sentences is quoted as one failing before them."""
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
@@ -235,7 +237,8 @@ class Pipeline:
             # the generator failed (a remote endpoint down, timing out, cutting its stream): the documents are still
             # there, so the reader gets their quote rather than an error, as long as nothing of the model's answer
             # was shown yet (raw streaming shows every piece as it comes)
-            if shown or (first is not None and not verified) or not self.settings.answer.extractive_fallback:
+            if (shows_pieces and (shown or (first is not None and not verified))
+                    or not self.settings.answer.extractive_fallback):
                 raise
             log.warning("the generator failed, the answer is quoted from the passages: %s", e,
                         extra={"event": "generation_fallback"})
