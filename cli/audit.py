@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cli.audited import cli_actor, record, state_database
+from cli.audited import cli_actor, cli_origin, record, state_database
 from cli.state import fail, state
 
 audit_app = typer.Typer(help="The audit trail of administrative actions (read; verify its chain).")
@@ -94,7 +94,7 @@ def purge_now(days: Optional[int] = typer.Option(None, "--days", min=0, help="th
         return
     db = _db()
     try:
-        gone = purge(db, keep, cli_actor())
+        gone = purge(db, keep, cli_actor(), **cli_origin())
     finally:
         db.close()
     print(f"deleted {gone.answers} answers, {gone.feedback} votes and {gone.conversations} conversations older "

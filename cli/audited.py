@@ -26,6 +26,11 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
+def cli_origin() -> dict[str, str]:
+    """What a command's record holds besides its actor: its role, a request id of its own, the host name."""
+    return {"actor_role": "cli", "request_id": secrets.token_hex(8), "client": socket.gethostname()}
+
+
 def state_database(create: bool = False):
     """The service's state database, or None when there is none (and `create` is false)."""
     from api.config import ServiceSettings
@@ -50,9 +55,8 @@ def record(action: str, *, kb: str = "", target: str = "", detail: dict[str, Any
             return
         try:
             AuditTrail(db).append(AuditEntry(
-                action=action, actor=cli_actor(), actor_role="cli", outcome="ok" if exit_code == 0 else "failed",
-                status=exit_code, kb=kb, target=target, detail=detail or {}, request_id=secrets.token_hex(8),
-                client=socket.gethostname()))
+                action=action, actor=cli_actor(), outcome="ok" if exit_code == 0 else "failed", status=exit_code,
+                kb=kb, target=target, detail=detail or {}, **cli_origin()))
         finally:
             db.close()
     except Exception as e:

@@ -15,13 +15,14 @@ PURGE_EVERY_S = 3600.0  # an hour: records live at most retention_days plus an h
 
 
 def purge(db: Database, days: int, actor: str, *, audit_empty: bool = True, client: str = "",
-          request_id: str = "") -> Purged:
+          request_id: str = "", actor_role: str = "") -> Purged:
     """Purge and audit (`audit_empty`: also when nothing was old enough; the hourly run records only purges
     that removed something, not 24 empty records a day)."""
     gone = purge_older_than(db, days)
     if gone.total or audit_empty:
-        AuditTrail(db).append(AuditEntry(action="state.purge", actor=actor, detail={**gone.to_dict(),
-                                         "retention_days": days}, client=client, request_id=request_id))
+        AuditTrail(db).append(AuditEntry(action="state.purge", actor=actor, actor_role=actor_role,
+                                         detail={**gone.to_dict(), "retention_days": days}, client=client,
+                                         request_id=request_id))
     return gone
 
 

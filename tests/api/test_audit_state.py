@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -116,6 +117,8 @@ def test_rag_state_purge_deletes_what_is_older_than_retention_days_and_records_t
         assert counts(db) == {"answers": 1, "feedback": 1, "channel_history": 1}
         rec = AuditTrail(db).list(AuditQuery(action="state.purge"))[0][-1]
         assert rec.actor == f"cli:{getpass.getuser()}" and rec.outcome == "ok"
+        # as every command's record: from this host, with a request id of its own
+        assert rec.actor_role == "cli" and rec.client == socket.gethostname() and len(rec.request_id) == 16, rec
         assert rec.detail == {"answers": 2, "feedback": 1, "conversations": 1, "retention_days": 30}
     finally:
         db.close()
