@@ -32,6 +32,8 @@ def parse_image(path: Path, limits: ParseLimits) -> list[Element]:
     except UnidentifiedImageError:
         raise ParseError(f"{path.name} is not an image Pillow can read (PNG, JPEG, TIFF, WebP); the file may be "
                          "damaged or have the wrong extension. Save it again as PNG or JPEG.") from None
+    except OSError as exc:
+        raise _damaged(path, exc) from None
     finally:
         Image.MAX_IMAGE_PIXELS = options.max_pixels
     with image:
@@ -48,7 +50,10 @@ def parse_image(path: Path, limits: ParseLimits) -> list[Element]:
                 dpi = round(float(dpi[0])) if dpi and float(dpi[0]) >= _MIN_DPI else None
             except (TypeError, ValueError):
                 dpi = None
-            return ImageOps.exif_transpose(image.convert("L")), dpi
+            try:
+                return ImageOps.exif_transpose(image.convert("L")), dpi
+            except OSError as exc:
+                raise _damaged(path, exc) from None
 
         lines = read_pages(path.name, range(1, frames + 1), image_of, options, "frame" if frames > 1 else None)
     elements = []
@@ -62,6 +67,15 @@ def parse_image(path: Path, limits: ParseLimits) -> list[Element]:
                          "show text, scan or photograph it again, sharper and straight, or set ocr_languages "
                          "(RAG_OCR_LANGUAGES) to its language.")
     return elements
+
+
+def _damaged(path: Path, exc: OSError) -> Exception:
+    """The error for an image whose data cannot be decoded (cut short by a failed upload or copy, or corrupt);
+    an OSError with an errno (the file itself cannot be read: permissions, gone) is the caller's, as for any file."""
+    if exc.errno is not None:
+        return exc
+    return ParseError(f"{path.name} is a damaged image: its data is cut short or corrupt ({exc}), so OCR cannot read "
+                      "it. Copy or download the original again (or scan it again) and index that.")
 
 
 def _too_large(path: Path, what: str, limit: int) -> ParseError:

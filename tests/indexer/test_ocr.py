@@ -272,3 +272,22 @@ def test_a_photo_or_scan_at_an_angle_is_read_level(tmp_path: Path, angle: int) -
     for name in ("photo.jpg", "askew.pdf"):
         text = "\n".join(e.text for e in parse_file(tmp_path / name))
         assert FEE_EN in text and FEE_ZH in text and HOURS_ZH in text, (name, text)
+
+
+@needs_tesseract
+def test_a_damaged_image_is_named_damaged_not_inaccessible(tmp_path: Path) -> None:
+    """An image cut short by a failed upload or copy was 'could not be read (Truncated File Read). Check that the
+    file is accessible', which sent administrators after permissions."""
+    import io
+
+    page = scan([FEE_EN, FEE_ZH], size=(1240, 300))
+    for name, kind in (("通知.jpg", "JPEG"), ("notice.png", "PNG")):
+        data = io.BytesIO()
+        page.save(data, kind)
+        (tmp_path / name).write_bytes(data.getvalue()[: len(data.getvalue()) // 2])
+        with pytest.raises(ParseError, match=rf"{name} is a damaged image: its data is cut short or corrupt \(.+\), "
+                                             r"so OCR cannot read it\. Copy or download the original again"):
+            parse_file(tmp_path / name)
+    (tmp_path / "header.png").write_bytes(b"\x89PNG\r\n\x1a\nnotreally")
+    with pytest.raises(ParseError, match=r"header\.png is a damaged image"):
+        parse_file(tmp_path / "header.png")
