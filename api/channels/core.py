@@ -80,7 +80,7 @@ async def respond(svc: Service, kb: str, platform: str, conversation: str, user:
             return notice(say("failed", question))
         if not ans.get("blocked"):
             kept = mask_personal(question) if svc.svc.mask_stored_questions else question
-            await run_in_threadpool(channels.remember, conv, kept, ans["answer"])
+            await run_in_threadpool(channels.remember, conv, kept, ans["answer"], user)
         return ans
 
     task = spawn(work())

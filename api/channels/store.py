@@ -105,14 +105,20 @@ class ChannelStore:
 
     # ---- conversation history --------------------------------------------------------------------
     def history(self, conversation: str) -> list[dict[str, str]]:
+        """The conversation's recent turns as the pipeline takes them (role and content)."""
+        return [{"role": t["role"], "content": t["content"]} for t in self._turns(conversation)]
+
+    def _turns(self, conversation: str) -> list[dict[str, str]]:
         row = self.db.one("SELECT turns, updated_at FROM channel_history WHERE conversation = ?", (conversation,))
         if row is None or int(row["updated_at"]) < time.time() - HISTORY_TTL_S:
             return []
         return json.loads(row["turns"])
 
-    def remember(self, conversation: str, question: str, answer: str) -> None:
-        turns = self.history(conversation) + [{"role": "user", "content": question},
-                                              {"role": "assistant", "content": answer}]
+    def remember(self, conversation: str, question: str, answer: str, user: str = "") -> None:
+        """Add a question and its answer; `user`, who asked (a group chat's turns are several users'): forgetting
+        a user (api.state.forget_user) removes their turns only."""
+        asked = {"role": "user", "content": question, **({"user": user} if user else {})}
+        turns = self._turns(conversation) + [asked, {"role": "assistant", "content": answer}]
         turns = turns[-2 * HISTORY_TURNS:]
         now = int(time.time())
         with self.db.tx() as t:

@@ -3,9 +3,10 @@ DELETE /v1/users/{user}).
 
 The user is who the answers were recorded for: the `user` a client names in a query (default: its key
 id), or a chat platform's user id (DingTalk staff id, WeCom UserID). Removed: their recorded questions and
-answers, the votes on them, and every chat conversation that holds one of their questions or is keyed by
-their id (a group chat's recent turns included: the turns do not say who asked what). Both backends, one
-transaction."""
+answers, the votes on them, every chat conversation keyed by their id (a one-to-one chat), and their
+turns (each question with its answer) in other conversations: a group chat keeps the other members' turns.
+A turn recorded before turns named who asked is theirs when it repeats one of their recorded questions.
+Both backends, one transaction."""
 from __future__ import annotations
 
 import json
@@ -41,7 +42,27 @@ def forget_user(db: Database, user: str) -> Forgotten:
                 turns = json.loads(row["turns"])
             except ValueError:
                 turns = []
-            theirs = any(turn.get("role") == "user" and turn.get("content") in asked for turn in turns)
-            if conv.endswith(suffix) or theirs:
-                conversations += t.execute("DELETE FROM channel_history WHERE conversation = ?", (conv,))
+            kept = [] if conv.endswith(suffix) else _without_theirs(turns, user, asked)
+            if kept == turns:
+                continue
+            conversations += 1
+            if kept:
+                t.execute("UPDATE channel_history SET turns = ? WHERE conversation = ?",
+                          (json.dumps(kept, ensure_ascii=False), conv))
+            else:
+                t.execute("DELETE FROM channel_history WHERE conversation = ?", (conv,))
     return Forgotten(answers, feedback, conversations)
+
+
+def _without_theirs(turns: list[dict], user: str, asked: set[str]) -> list[dict]:
+    """The turns without the user's questions and the answer after each: a question is theirs when its turn
+    names them, or names nobody (recorded before turns did) and repeats one of their recorded questions."""
+    out: list[dict] = []
+    skipping = False
+    for turn in turns:
+        if turn.get("role") == "user":
+            who = turn.get("user")
+            skipping = who == user or (who is None and turn.get("content") in asked)
+        if not skipping:
+            out.append(turn)
+    return out

@@ -22,6 +22,7 @@ from api.audit.trail import AuditQuery, AuditTrail
 from api.channels.store import ChannelStore
 from api.feedback import FeedbackStore, Recorded
 from api.state.factory import open_database
+from api.state.forget_user import forget_user
 from cli.testing import ROOT
 
 
@@ -168,6 +169,25 @@ def test_rag_forget_user_deletes_their_questions_answers_votes_and_chats(home):
         db.close()
     assert "forgot nobody: 0 answers" in rag(home, "forget-user", "nobody").stdout
     assert rag(home, "forget-user", " ").returncode == 1
+
+
+def test_forgetting_a_user_keeps_the_other_members_turns_of_a_group_chat(home):
+    db = open_database(None, home)
+    try:
+        ch = ChannelStore(db)
+        group = "dingtalk:hosp:cid-ward"
+        ch.remember(group, "如何挂失？", "拨打客服电话。", user="张三")
+        ch.remember(group, "如何挂失？", "拨打客服电话。", user="李四")      # the same words, another member
+        ch.remember(group, "What are the visiting hours?", "2 to 8 pm.", user="张三")
+        ch.remember(group, "门诊几点开？", "8点。", user="李四")
+        ch.remember("dingtalk:hosp:cid-old", "如何挂失？", "拨打客服电话。")   # recorded before turns named who asked
+        answer(db, "z1", "hosp", "张三", "如何挂失？")
+        assert forget_user(db, "张三").conversations == 2
+        assert ch.history(group) == [{"role": "user", "content": "如何挂失？"}, {"role": "assistant", "content": "拨打客服电话。"},
+                                     {"role": "user", "content": "门诊几点开？"}, {"role": "assistant", "content": "8点。"}]
+        assert ch.history("dingtalk:hosp:cid-old") == []  # its only turn repeats their recorded question
+    finally:
+        db.close()
 
 
 def test_stored_questions_are_masked_when_asked_to(home):
