@@ -90,7 +90,8 @@ def purge_now(days: Optional[int] = typer.Option(None, "--days", min=0, help="th
 
     keep = ServiceSettings.load(state.config).retention_days if days is None else days
     if keep == 0:
-        print("retention_days is 0: records are kept forever; nothing purged")
+        print("--days 0 keeps records forever; nothing purged" if days is not None
+              else "retention_days is 0: records are kept forever; nothing purged")
         return
     db = _db()
     try:
