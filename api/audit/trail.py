@@ -6,6 +6,7 @@ each record chains to the one before it, whichever replica or command wrote that
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -20,12 +21,16 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+# a time whose offset lost its '+' to URL decoding (?since=2026-12-07T08:00:00+08:00 typed into curl unencoded)
+_SPACED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
+
+
 def parse_since(value: str | None) -> str | None:
     """An ISO 8601 date or time (UTC unless it says otherwise) as the trail stores times."""
     if not value:
         return None
     try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        when = datetime.fromisoformat(_SPACED_OFFSET.sub(r"\1+\2", value.strip()).replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"since must be an ISO 8601 date or time (2026-12-01 or 2026-12-01T08:00:00Z), "
                          f"got {value!r}") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -113,6 +114,13 @@ def test_every_administrative_action_is_recorded_and_a_deleted_kb_keeps_its_trai
         page = admin.get("/v1/audit", params={"kb": kb, "limit": 5, "offset": 10})
         assert page.headers["X-Total-Count"] == "14" and [r["id"] for r in page.json()] == [r["id"] for r in got[10:]]
         assert admin.get("/v1/audit", params={"since": "yesterday"}).status_code == 422
+        # China time, its '+' left unencoded (curl): read as +08:00, not a space, and not refused
+        since = datetime.fromisoformat(got[10]["at"]).astimezone(timezone(timedelta(hours=8))).isoformat()
+        later = admin.get(f"/v1/audit?kb={kb}&since={since}")
+        assert later.status_code == 200 and [r["id"] for r in later.json()] == [r["id"] for r in got
+                                                                               if r["at"] >= got[10]["at"]]
+        after = (datetime.fromisoformat(got[-1]["at"]) + timedelta(seconds=1)).astimezone(timezone(timedelta(hours=8)))
+        assert admin.get(f"/v1/audit?kb={kb}&since={after.isoformat()}").json() == []
 
     p = subprocess.run([sys.executable, "-m", "cli", "audit", "verify"], cwd=ROOT, env=srv.env,
                        capture_output=True, text=True, timeout=300)
