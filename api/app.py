@@ -69,11 +69,12 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
     for module in (health, api_docs, admin, kb_archive, documents, query, openai_compat, channels, feedback, experiments,
                    audit):
         app.include_router(module.router)
-    app.add_middleware(AuditHttp, service=service)  # innermost: it sees the route and the status the app answers
     app.add_middleware(JsonDepth)  # inside BodyLimit: the body it reads is bounded
     app.add_middleware(BodyLimit, max_bytes=int(svc_settings.max_body_mb * 2**20))  # inside RequestContext
     if svc_settings.cors_origin_list:  # other sites' pages calling the API (a browser's preflight and headers)
         app.add_middleware(Cors, origins=svc_settings.cors_origin_list)
+    # outside the body checks: an administrative request they refuse (413, 422) is recorded as refused too
+    app.add_middleware(AuditHttp, service=service)
     app.add_middleware(RequestContext, metrics=service.metrics)
     return app
 

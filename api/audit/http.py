@@ -1,6 +1,7 @@
 """Audit records of the HTTP API: a pure ASGI middleware records each request to a route of ACTIONS
 with its outcome, before the response's status reaches the client (a client that saw 204 finds the
-record in GET /v1/audit).
+record in GET /v1/audit). It runs outside the body checks (api.body_limit, api.json_depth), so a request
+they refuse before routing is recorded too, its route found from its method and path.
 
 Who: the principal the `principal` dependency authenticated (api.deps puts it in the request's
 state), or 'anonymous' when the key was missing or unknown. What: the route's action, the KB and
@@ -13,6 +14,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.routing import compile_path
 
 from api.audit.record import AuditEntry
 from api.audit.trail import AuditTrail
@@ -78,7 +80,8 @@ class AuditHttp:
 
         async def record(status: int) -> None:
             route = scope.get("route")
-            action = ACTIONS.get((scope["method"], getattr(route, "path", "")))
+            path = getattr(route, "path", "") if route is not None else _route_path_of(scope)[0]
+            action = ACTIONS.get((scope["method"], path))
             if action is None or done["recorded"]:
                 return
             done["recorded"] = True
@@ -101,7 +104,7 @@ class AuditHttp:
 
     def _append(self, scope, action: str, status: int) -> None:
         state = scope.get("state") or {}
-        params = scope.get("path_params") or {}
+        params = scope.get("path_params") or _route_path_of(scope)[1]
         noted = state.get("audit") or {}
         actor, name, role = actor_of(self.service, state.get("principal"))
         target = noted.get("target") or next((str(params[p]) for p in TARGET_PARAMS if p in params), "")
@@ -110,3 +113,15 @@ class AuditHttp:
             action=action, actor=actor, actor_name=name, actor_role=role, outcome=outcome_of(status), status=status,
             kb=noted.get("kb") or str(params.get("kb", "")), target=target, detail=noted.get("detail") or {},
             request_id=state.get("request_id", ""), client=client[0] if client else ""))
+
+
+# ACTIONS' paths as the router reads them, for a request refused before routing (413, 422): no route in its scope
+_PATTERNS = [(method, compile_path(path)[0], path) for method, path in ACTIONS]
+
+
+def _route_path_of(scope) -> tuple[str, dict]:
+    """(the ACTIONS route path a request's method and path take, its path parameters), or ("", {})."""
+    for method, regex, path in _PATTERNS:
+        if method == scope.get("method") and (m := regex.match(scope.get("path", ""))):
+            return path, m.groupdict()
+    return "", {}

@@ -193,3 +193,22 @@ def test_a_page_offset_past_any_trail_is_422_not_a_500(sqlite_srv):
         r = c.get("/v1/audit", params={"offset": 10**30})
         assert r.status_code == 422, r.text
         assert c.get("/v1/audit", params={"offset": 10**12}).json() == []
+
+
+def test_a_request_refused_before_routing_is_recorded(sqlite_srv):
+    """The body checks answer before the router (and the key check) run: a body over max_body_mb and JSON
+    nested past the bound, sent to administrative routes, are refused attempts the trail holds too."""
+    srv = sqlite_srv
+    with srv.client() as admin, httpx.Client(base_url=srv.url, timeout=60) as anonymous:
+        before = {r["id"] for r in records(admin, action="key.")} | {r["id"] for r in records(admin, action="kb.")}
+        big = anonymous.post("/v1/keys", content=b"{" + b" " * (9 * 2**20) + b"}",
+                             headers={"Content-Type": "application/json", "X-Request-ID": "too-big-0001"})
+        deep = admin.post("/v1/kbs", content=b'{"name": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                          headers={"Content-Type": "application/json", "X-Request-ID": "too-deep-0002"})
+        assert big.status_code == 413 and deep.json()["error"]["code"] == "json_too_deep", (big.text, deep.text)
+        new = [r for r in records(admin, action="key.") + records(admin, action="kb.") if r["id"] not in before]
+    got = {r["request_id"]: r for r in new}
+    assert (got["too-big-0001"]["action"], got["too-big-0001"]["actor"], got["too-big-0001"]["outcome"],
+            got["too-big-0001"]["status"]) == ("key.create", "anonymous", "refused", 413), new
+    assert (got["too-deep-0002"]["action"], got["too-deep-0002"]["outcome"], got["too-deep-0002"]["status"]
+            ) == ("kb.create", "refused", 422), new
