@@ -105,7 +105,9 @@ def docs(kb: str = KB, as_json: bool = typer.Option(False, "--json")):
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for r in rows:
-        print(f"{r['doc_id']}  {r['chunks']:>4} chunks  {r['size']:>9} B  {r['indexed_at']}  {r['source']}")
+        # tags last (ocr=yes ocr_pages=1-2, --tag ones): which documents were read by OCR, to check their text
+        tags = "".join(f"  {key}={value}" for key, value in sorted((r["tags"] or {}).items()))
+        print(f"{r['doc_id']}  {r['chunks']:>4} chunks  {r['size']:>9} B  {r['indexed_at']}  {r['source']}{tags}")
     print(f"{len(rows)} documents")
     if unfinished:
         typer.secho(f"note: an indexing run begun {unfinished} did not finish (stopped or still running); run "

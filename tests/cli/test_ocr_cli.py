@@ -4,6 +4,7 @@ came from OCR; a decompression bomb is refused with its reason while the others 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,10 @@ def test_scans_and_photos_are_indexed_and_answered_from(tmp_path: Path) -> None:
     tags = {Path(d["source"]).name: d["tags"] for d in json.loads(rag(home, "docs", "--kb", "scans", "--json").stdout)}
     assert tags == {"notice.png": {"ocr": "yes"}, "branch.pdf": {"ocr": "yes", "ocr_pages": "1-2"},
                     "mixed.pdf": {"ocr": "yes", "ocr_pages": "2"}}
+    listing = [line for line in rag(home, "docs", "--kb", "scans").stdout.splitlines() if " chunks " in line]
+    # the table says it too, after the source: an administrator sees which documents' text came from OCR
+    assert sorted(line.split(f"{docs}{os.sep}", 1)[1] for line in listing) == [
+        "branch.pdf  ocr=yes  ocr_pages=1-2", "mixed.pdf  ocr=yes  ocr_pages=2", "notice.png  ocr=yes"], listing
 
     def top(question: str) -> dict:
         return json.loads(rag(home, "search", question, "--kb", "scans", "--json", "-k", "1").stdout)[0]
