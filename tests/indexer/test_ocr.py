@@ -103,7 +103,8 @@ def test_a_file_whose_pages_take_too_long_is_stopped_at_the_file_time_limit(tmp_
     frames = tmp_path / "forms.tiff"
     page = scan(["Form"], size=(400, 200))
     page.save(frames, save_all=True, append_images=[page] * 4)
-    with pytest.raises(ParseError, match=r"forms\.tiff: OCR was stopped after 1 s, 2 of its 5 frames read, over the "
+    # how many frames fit in the second depends on the machine's load: [1-4] of 5, never all of them
+    with pytest.raises(ParseError, match=r"forms\.tiff: OCR was stopped after 1 s, [1-4] of its 5 frames read, over the "
                                          r"limit of 1 s per file \(ocr_timeout_s / RAG_OCR_TIMEOUT_S\)"):
         parse_file(frames, limits=ParseLimits(ocr=OcrOptions(timeout_s=1)))
     with pytest.raises(ParseError, match=r"the OCR languages 'eng\+kor' .* are not all installed .*install "
