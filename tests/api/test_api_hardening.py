@@ -101,6 +101,7 @@ def test_guard_blocks_injection_in_both_languages_without_generating(env):
     assert body["blocked"] == "control_chars"
 
 
+@pytest.mark.slow  # ~20 s: make test-all runs it
 def test_cache_hits_near_duplicates_is_invalidated_and_survives_redis_outage(env):
     srv, redis = env["srv"], env["redis"]
     c = srv.client(env["key"])

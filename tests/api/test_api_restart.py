@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from cli.testing import Server, wait_job
 
 TOPICS = ["savings accounts", "credit limits", "mortgage rates", "branch hours", "card fees", "online banking",
@@ -20,6 +22,7 @@ def _files(n: int) -> list[tuple[str, tuple[str, bytes]]]:
     return out
 
 
+@pytest.mark.slow  # ~21 s: make test-all runs it
 def test_kill_during_upload_then_restart_completes_the_job_and_keeps_everything(tmp_path):
     home = tmp_path / "home"
     srv = Server(home, RAG_INGEST_BATCH_CHUNKS="16", RAG_MAX_FILES="100").start()

@@ -101,6 +101,7 @@ def test_killing_a_replica_under_load_loses_at_most_its_requests_in_flight(clust
     cluster.replicas[0].start()
 
 
+@pytest.mark.slow  # ~47 s: make test-all runs it
 def test_killing_a_worker_mid_job_still_indexes_every_file_exactly_once(cluster):
     files = {f"doc{i:02d}.txt": f"Policy {i}: section {i} covers account type {i} and its fees. " * 60
              for i in range(60)}

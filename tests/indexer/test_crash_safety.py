@@ -8,6 +8,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from indexer.store.local.snapshot import IndexParams
 from indexer.store.local.store import LocalStore
 from indexer.tokenize import tokenize
@@ -67,6 +69,7 @@ def test_kill_9_during_writes_and_publishes(tmp_path):
     check_consistent(folder)
 
 
+@pytest.mark.slow  # ~15 s: make test-all runs it
 def test_kill_9_during_cli_index_then_rerun(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()

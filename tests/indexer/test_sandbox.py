@@ -340,6 +340,7 @@ def test_sample_files_parse_the_same_with_isolation_on_and_off() -> None:
         assert parse_isolated(path) == parse_file(path), path.name
 
 
+@pytest.mark.slow  # ~13 s: make test-all runs it
 def test_a_text_file_of_one_long_line_parses_within_a_fraction_of_the_limits(tmp_path: Path) -> None:
     """2.6 MB of ordinary sentences on one line (and 1 MB of Chinese on one line): spaCy's tagger and parser ran
     over the first million characters, ~75 s on a busy machine, then the sandbox stopped it at 1024 MB. Cut into

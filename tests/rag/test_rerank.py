@@ -129,6 +129,7 @@ def test_mined_queries_and_hard_negatives(manager, sample_copy):
         store.close()
 
 
+@pytest.mark.slow  # ~11 s: make test-all runs it
 def test_fit_learns_a_simple_ranking(tmp_path):
     from rag.adapt.tune_reranker import Group, fit
 
@@ -155,6 +156,7 @@ def _train_small(store, retriever, out, **kw):
     return train_reranker(store, retriever, out, **{**args, **kw})
 
 
+@pytest.mark.slow  # ~20 s: make test-all runs it
 def test_train_reranker_saves_a_loadable_model_and_measures_with_and_without(manager, sample_copy, tmp_path):
     from rag.retrieval.hybrid import HybridRetriever
 
