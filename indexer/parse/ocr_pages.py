@@ -22,7 +22,7 @@ from indexer.parse.ocr_deskew import straightened
 from indexer.parse.ocr_lighting import even_lighting
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.ocr_orientation import turn_needed
-from indexer.parse.ocr_text import ocr_lines, word_chars
+from indexer.parse.ocr_text import ocr_lines, visible_chars, word_chars
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -66,15 +66,12 @@ def _read(image: "Image", options: OcrOptions, name: str, page: int | None, dpi:
     when it lies sideways or upside down (indexer.parse.ocr_orientation)."""
     tsv = recognize(image, options, name, page, dpi)
     lines = ocr_lines(tsv)
-    kept = _visible(lines)
+    kept = visible_chars(lines)
     if kept >= UPRIGHT_CHARS and kept >= UPRIGHT_SHARE * word_chars(tsv):
         return lines
     if not (turn := turn_needed(image, options, name, page)):
         return lines
     with image.rotate(-turn, expand=True) as upright:  # PIL turns counter-clockwise
         again = ocr_lines(recognize(upright, options, name, page, dpi))
-    return again if _visible(again) > _visible(lines) else lines
+    return again if visible_chars(again) > visible_chars(lines) else lines
 
-
-def _visible(lines: list[str]) -> int:
-    return sum(1 for line in lines for ch in line if not ch.isspace())
