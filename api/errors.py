@@ -3,7 +3,11 @@
 Handlers turn validation errors, HTTP errors and our own ApiError into that shape; anything
 unexpected is logged with its request id and answered 500 without internals (by
 api.middleware.RequestContext, inside the request's context; the handler here is the last resort
-for what escapes the middleware itself, and still names the request id)."""
+for what escapes the middleware itself, and still names the request id).
+
+A message that quotes the client's input ("no answer '13812345678'") is masked as log lines are
+(rag.guard.personal_data: resident ID, bank card and phone numbers, e-mail addresses): an error body
+reaches proxies' and browsers' logs, a shared screen, a support ticket."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.observability import request_id_var
+from rag.guard.personal_data import mask_personal
 
 log = logging.getLogger("api")
 
@@ -25,7 +30,8 @@ class ApiError(Exception):
 
 
 def error_body(code: str, message: str, *, request_id: str | None = None, **extra) -> dict:
-    return {"error": {"code": code, "message": message, **extra}, "request_id": request_id or request_id_var.get()}
+    return {"error": {"code": code, "message": mask_personal(message), **extra},
+            "request_id": request_id or request_id_var.get()}
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra) -> JSONResponse:
@@ -44,8 +50,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                   for e in exc.errors()]
+        details = [{"loc": [mask_personal(p) if isinstance(p, str) else p for p in e.get("loc", ())],
+                    "msg": mask_personal(e.get("msg", "")), "type": e.get("type", "")} for e in exc.errors()]
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
         return error_response(422, "invalid_request", f"{where}: {first['msg']}" if where else first["msg"],

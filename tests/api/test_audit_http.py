@@ -212,3 +212,30 @@ def test_a_request_refused_before_routing_is_recorded(sqlite_srv):
             got["too-big-0001"]["status"]) == ("key.create", "anonymous", "refused", 413), new
     assert (got["too-deep-0002"]["action"], got["too-deep-0002"]["outcome"], got["too-deep-0002"]["status"]
             ) == ("kb.create", "refused", 422), new
+
+
+def test_error_messages_quoting_the_clients_input_mask_personal_data(sqlite_srv):
+    """A 404 or 422 that quotes what the client sent masks it as the log does: an error body ends up in
+    proxies' logs, browser consoles and support tickets."""
+    srv = sqlite_srv
+    with srv.client() as admin:
+        errors = [
+            admin.post("/v1/feedback", json={"answer_id": f"手机{PHONE}", "rating": "up"}),        # no answer '...'
+            admin.get(f"/v1/jobs/{EMAIL}"),                                                        # no job '...'
+            admin.post("/v1/kbs", json={"name": "audit-err", ID: 1}),                             # loc of an extra field
+            admin.delete(f"/v1/keys/card{CARD}"),                                                  # no key '...'
+        ]
+        kb = "audit-err"
+        assert admin.post("/v1/kbs", json={"name": kb}).status_code == 201
+        errors.append(admin.post(f"/v1/kbs/{kb}/documents", data={"tags": f"身份证{ID}"},           # bad tag '...'
+                                 files=[("files", ("a.txt", b"text", "text/plain"))]))
+        admin.delete(f"/v1/kbs/{kb}")
+    for r in errors:
+        assert 400 <= r.status_code < 500, r.text
+    bodies = "\n".join(r.text for r in errors)
+    for raw in (ID, PHONE, CARD, EMAIL):
+        assert raw not in bodies, bodies
+    assert "*******5678" in bodies and "***@example.com" in bodies and "***************0128" in bodies
+    assert "**************002X" in bodies
+    assert [r.json()["error"]["code"] for r in errors] == ["answer_not_found", "job_not_found", "invalid_request",
+                                                           "key_not_found", "bad_tags"]
