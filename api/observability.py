@@ -50,7 +50,7 @@ class JsonFormatter(logging.Formatter):
         out = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
                "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage(),
                "request_id": getattr(record, "request_id", request_id_var.get())}
-        for key in ("method", "path", "status", "duration_ms", "kb", "key_id", "job_id", "event"):
+        for key in ("method", "path", "status", "duration_ms", "kb", "key_id", "job_id", "channel", "event"):
             if hasattr(record, key):
                 out[key] = getattr(record, key)
         if record.exc_info:

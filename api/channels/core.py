@@ -90,13 +90,8 @@ async def respond(svc: Service, kb: str, platform: str, conversation: str, user:
         pass
 
     async def deliver():
-        try:
-            ans = await task
-            await later(ans)
-        except Exception as e:  # the message is lost: say so without the URL or tokens
-            log.warning("%s: could not send the answer later: %s", platform, type(e).__name__,
-                        extra={"kb": kb, "event": "channel_send_failed"})
-    spawn(deliver())
+        await later(await task)
+    send_later(platform, kb, deliver(), "the answer")
     return None
 
 
@@ -106,6 +101,24 @@ def spawn(coro) -> asyncio.Task:
     _pending.add(task)
     task.add_done_callback(_pending.discard)
     return task
+
+
+REASON_CHARS = 300  # enough for "HTTPError: HTTP Error 500: Internal Server Error" and its like
+
+
+def send_later(platform: str, kb: str, sending: Awaitable[None], what: str) -> asyncio.Task:
+    """Send (part of) an answer after the callback returned. A failure is logged as `channel_send_failed`
+    naming the channel and the reason, not left to asyncio's "Task exception was never retrieved" (which
+    names neither). The reason is the exception's message: urllib's name no URL, so no webhook session or
+    access token, and the log's filter redacts any that would."""
+    async def guarded() -> None:
+        try:
+            await sending
+        except Exception as e:  # the message is lost: say which and why
+            reason = f"{type(e).__name__}: {e}"[:REASON_CHARS]
+            log.warning("%s channel of %s: could not send %s: %s", platform, kb, what, reason,
+                        extra={"kb": kb, "channel": platform, "event": "channel_send_failed"})
+    return spawn(guarded())
 
 
 # the reply to a picture, file or voice message: there is no question to tell the language from

@@ -16,7 +16,7 @@ from api.audit.http import note
 from api.auth import Principal
 from api.channels import dingtalk as ding
 from api.channels import wecom as wx
-from api.channels.core import TEXT_ONLY, notice, post_json, respond, spawn, store, tokens
+from api.channels.core import TEXT_ONLY, notice, post_json, respond, send_later, store, tokens
 from api.channels.crypto import CryptoError, dingtalk_verify, wecom_decrypt, wecom_verify
 from api.channels.split import WECOM_TEXT_BYTES, truncate_message
 from api.deps import allow, client_address, principal, service
@@ -171,7 +171,8 @@ async def dingtalk(kb: str, request: Request, svc: Service = Depends(service)):
         for part in parts:
             got = await post_json(webhook, part)
             if got.get("errcode", 0) != 0:
-                log.warning("DingTalk refused the answer: errcode %s", got.get("errcode"), extra={"kb": kb})
+                log.warning("DingTalk refused the answer: errcode %s", got.get("errcode"),
+                            extra={"kb": kb, "channel": "dingtalk", "event": "channel_send_failed"})
                 return
 
     async def later(ans: dict) -> None:
@@ -182,7 +183,7 @@ async def dingtalk(kb: str, request: Request, svc: Service = Depends(service)):
         return Response(status_code=200)  # acknowledged; the answer goes to the sessionWebhook
     parts = ding.messages(ans, question)
     if len(parts) > 1:
-        spawn(send(parts[1:]))
+        send_later("dingtalk", kb, send(parts[1:]), f"parts 2-{len(parts)} of the answer")
     return JSONResponse(parts[0])
 
 
@@ -262,7 +263,8 @@ async def wecom(kb: str, request: Request, svc: Service = Depends(service)):
                                    if str(cfg["agent_id"]).isdigit() else cfg["agent_id"],
                                    "text": {"content": part}, "safe": 0})
             if got.get("errcode", 0) != 0:
-                log.warning("WeCom refused the answer: errcode %s", got.get("errcode"), extra={"kb": kb})
+                log.warning("WeCom refused the answer: errcode %s", got.get("errcode"),
+                            extra={"kb": kb, "channel": "wecom", "event": "channel_send_failed"})
                 return
 
     async def later(ans: dict) -> None:
@@ -274,7 +276,7 @@ async def wecom(kb: str, request: Request, svc: Service = Depends(service)):
     parts = wx.texts(ans)
     if len(parts) > 1:
         if can_send:
-            spawn(send(parts[1:]))
+            send_later("wecom", kb, send(parts[1:]), f"parts 2-{len(parts)} of the answer")
         else:
             parts = [truncate_message(wx.body_text(ans), WECOM_TEXT_BYTES)]
     xml = wx.passive_reply(cfg["token"], cfg["aes_key"], cfg["corp_id"], user, parts[0])

@@ -73,6 +73,7 @@ class Fake:
     def __init__(self):
         self.posts: list[tuple[str, dict]] = []
         self.token_calls: list[dict] = []
+        self.failing: set[str] = set()  # path prefixes whose POSTs get a 500 (a platform outage)
         fake = self
 
         class H(BaseHTTPRequestHandler):
@@ -101,6 +102,9 @@ class Fake:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(n) or b"{}")
                 fake.posts.append((self.path, body))
+                if any(self.path.startswith(p) for p in fake.failing):
+                    self.send_error(500)
+                    return
                 self._json({"errcode": 0, "errmsg": "ok"})
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
@@ -153,13 +157,13 @@ _n = iter(range(10**6))
 
 
 def ding_post(srv, content: str, *, ts: int | None = None, secret: str = APP_SECRET, sign: str | None = None,
-              msg_id: str | None = None, webhook: str = "") -> httpx.Response:
+              msg_id: str | None = None, webhook: str = "", kb: str = KB) -> httpx.Response:
     ts = str(ts if ts is not None else int(time.time() * 1000))
     msg = {"msgtype": "text", "text": {"content": " " + content}, "msgId": msg_id or f"msg{next(_n)}-{time.time()}",
            "conversationId": "cid-42", "conversationType": "2", "senderStaffId": "staff-7", "senderId": "$:LWCP",
            "senderNick": "Li", "sessionWebhook": webhook, "sessionWebhookExpiredTime": int(time.time() * 1000) + 3600_000,
            "chatbotUserId": "bot"}
-    return httpx.post(f"{srv.url}/v1/channels/dingtalk/{KB}", json=msg, timeout=60,
+    return httpx.post(f"{srv.url}/v1/channels/dingtalk/{kb}", json=msg, timeout=60,
                       headers={"timestamp": ts, "sign": sign or ding_sign(secret, ts)})
 
 
@@ -171,7 +175,7 @@ def wx_message(content: str, user: str = "zhangsan", msg_id: str | None = None) 
 
 
 def wx_post(srv, inner: bytes, *, receive_id: str = CORP_ID, ts: int | None = None, nonce: str | None = None,
-            tamper: bool = False) -> httpx.Response:
+            tamper: bool = False, kb: str = KB) -> httpx.Response:
     ts_s, nonce = str(ts if ts is not None else int(time.time())), nonce or os.urandom(6).hex()
     enc = wx_encrypt(inner, receive_id)
     sig = wx_sig(TOKEN, ts_s, nonce, enc)
@@ -179,7 +183,7 @@ def wx_post(srv, inner: bytes, *, receive_id: str = CORP_ID, ts: int | None = No
         sig = sig[:-1] + ("0" if sig[-1] != "0" else "1")
     body = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{enc}]]></Encrypt>" \
            f"<AgentID><![CDATA[{AGENT_ID}]]></AgentID></xml>"
-    return httpx.post(f"{srv.url}/v1/channels/wecom/{KB}", content=body.encode(), timeout=60,
+    return httpx.post(f"{srv.url}/v1/channels/wecom/{kb}", content=body.encode(), timeout=60,
                       params={"msg_signature": sig, "timestamp": ts_s, "nonce": nonce})
 
 
@@ -478,3 +482,58 @@ def test_the_wait_counts_from_when_the_callback_arrived(env):
         assert "lost_or_stolen_cards.txt" in body["markdown"]["text"]
     finally:
         _set_wait(srv, "dingtalk", None)
+
+
+# 12 steps of long words: the quoted steps (~5,400 bytes) take two DingTalk messages and three WeCom texts
+_PAPERS = ("OriginalBusinessLicenceCertificate LegalRepresentativeIdentityDocument CompanyOfficialSealImpression "
+           "ArticlesOfAssociationNotarised BoardResolutionAuthorisationLetter BeneficialOwnershipDeclarationForm "
+           "TaxRegistrationCertificateOriginal OrganisationCodeCertificateCopy AuthorisedSignatoryIdentityDocument "
+           "RegisteredAddressProofUtilityBill FinancialStatementsLatestAudited ShareholderRegisterCertifiedExtract "
+           "BankReferenceLetterFromPreviousBank CompanyStampSpecimenCardSigned")
+LONG_STEPS = "# Opening a business account\n\n## How do I open a business account?\n\n" + "".join(
+    f"{i}. Bring {_PAPERS} copy{i}.\n" for i in range(1, 13))
+
+
+def _send_failures(srv) -> list[dict]:
+    lines = [json.loads(x) for x in srv.log.read_text(errors="replace").splitlines() if x.startswith("{")]
+    return [x for x in lines if x.get("event") == "channel_send_failed"]
+
+
+def test_a_failed_send_of_an_answers_later_parts_is_logged_with_the_channel_and_reason(env):
+    """The first part goes back in the callback's response; the later ones are sent afterwards. When the
+    platform fails that second send (HTTP 500), the log says channel_send_failed with the channel and the
+    reason, not asyncio's "Task exception was never retrieved"."""
+    srv, fake = env
+    kb = "bank-steps"
+    with srv.client() as c:
+        assert c.post("/v1/kbs", json={"name": kb}).status_code == 201
+        r = c.post(f"/v1/kbs/{kb}/documents", files=[("files", ("business.md", LONG_STEPS.encode(), "text/markdown"))])
+        assert {f["status"] for f in wait_job(c, r.json()["job_id"])["files"]} == {"indexed"}
+        assert c.post(f"/v1/kbs/{kb}/channels", json={"platform": "dingtalk", "app_secret": APP_SECRET}
+                      ).status_code == 201
+        assert c.post(f"/v1/kbs/{kb}/channels", json={"platform": "wecom", "token": TOKEN, "aes_key": AES_KEY,
+                                                      "corp_id": CORP_ID, "corp_secret": CORP_SECRET,
+                                                      "agent_id": AGENT_ID}).status_code == 201
+    hook = f"/robot/sendBySession?session=fail{time.time_ns()}"
+    fake.failing |= {hook, "/cgi-bin/message/send"}
+    try:
+        before = len(_send_failures(srv))
+        r = ding_post(srv, "How do I open a business account?", webhook=fake.url + hook, kb=kb)
+        assert r.status_code == 200 and "OriginalBusinessLicenceCertificate" in r.json()["markdown"]["text"], r.text
+        fake.wait(lambda p: p[0] == hook)                                    # the second send, refused
+        r = wx_post(srv, wx_message("How do I open a business account?"), kb=kb)
+        assert r.status_code == 200 and "OriginalBusinessLicenceCertificate" in wx_open_reply(r.text)
+        fake.wait(lambda p: p[0].startswith("/cgi-bin/message/send") and "copy" in p[1]["text"]["content"])
+        deadline = time.monotonic() + 30
+        while len(_send_failures(srv)) < before + 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        failed = _send_failures(srv)[before:]
+        assert sorted(x["channel"] for x in failed) == ["dingtalk", "wecom"], failed
+        for x in failed:
+            assert x["kb"] == kb and "HTTP Error 500" in x["msg"] and "parts 2-" in x["msg"], x
+            assert "access_token" not in x["msg"] and "session=" not in x["msg"]
+        assert "Task exception was never retrieved" not in srv.log.read_text(errors="replace")
+    finally:
+        fake.failing.clear()
+        with srv.client() as c:
+            c.delete(f"/v1/kbs/{kb}")
