@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from cli.state import fail, state
+from eval.kb_questions import MAX_QUESTIONS
 
 
 def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as indexed (nothing is re-indexed)"),
@@ -20,6 +21,8 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
                                               "per_question.csv (default eval-kb/KB-DATE-TIME)"),
             baseline: Optional[str] = typer.Option(None, "--baseline", help="an earlier run's --out folder: list "
                                                    "the questions whose verdict changed, exit 1 on a drop"),
+            max_questions: int = typer.Option(MAX_QUESTIONS, "--max-questions", min=1, help="refuse a questions "
+                                              "file with more questions (each takes ~1 s on a 2-core machine)"),
             tolerance: int = typer.Option(0, "--tolerance", min=0, help="with --baseline: questions right that "
                                           "may be lost before the exit code is 1"),
             config: Optional[str] = typer.Option(None, "--config", help="TOML settings to answer with (default: "
@@ -36,7 +39,7 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
     from rag.pipeline import build_pipeline
 
     try:
-        qs = load_questions(questions)
+        qs = load_questions(questions, max_questions)
     except QuestionsError as e:
         fail(str(e), 2)
     out_dir = Path(out) if out else Path("eval-kb") / f"{kb}-{dt.datetime.now():%Y%m%d-%H%M%S}"

@@ -6,6 +6,10 @@ source/来源文件, answerable/可回答 (yes/no/是/否/1/0/true/false; empty 
 A question is known across runs (the baseline comparison) by its id when the file has an id column, else by
 its text, so rows may be reordered or inserted between runs.
 
+At most `max_questions` questions a file (`rag eval kb --max-questions`, default MAX_QUESTIONS); an XLSX is
+read only down to its last row holding a value (eval.kb_xlsx), so cells formatted far below the questions
+cost nothing, and one with more rows holding a value than that is refused before they are parsed.
+
 Every problem is reported with its row and column, all of them at once (up to MAX_ERRORS), before any
 question runs. CSV bytes are decoded as indexing decodes text files (BOM, UTF-8, GBK/GB18030, ...:
 indexer.parse.encoding); an XLSX is checked for ZIP bombs first (indexer.parse.zipcheck).
@@ -63,7 +67,8 @@ class QuestionSet:
     ignored: list[str] = field(default_factory=list)  # columns that are none of COLUMNS
 
 
-def load_questions(path: str | Path) -> QuestionSet:
+def load_questions(path: str | Path, max_questions: int = MAX_QUESTIONS) -> QuestionSet:
+    """`max_questions`: `rag eval kb --max-questions` (a file with more is refused before any is read further)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise QuestionsError(f"questions file {path}: no such file")
@@ -75,13 +80,13 @@ def load_questions(path: str | Path) -> QuestionSet:
     if suffix in (".csv", ".tsv", ".txt"):
         header, rows = _csv_rows(path)
     elif suffix == ".xlsx":
-        header, rows = _xlsx_rows(path)
+        header, rows = _xlsx_rows(path, max_questions)
     elif suffix in (".jsonl", ".json"):
-        return _jsonl(path)
+        return _jsonl(path, max_questions)
     else:
         raise QuestionsError(f"questions file {path}: {suffix or 'no extension'} is not a questions format; "
                              f"use .csv, .xlsx or .jsonl")
-    return _from_table(path, header, rows)
+    return _from_table(path, header, rows, max_questions)
 
 
 # ---------------------------------------------------------------------------- readers
@@ -103,10 +108,10 @@ def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return records[0], [(i, r) for i, r in enumerate(records[1:], 2)]
 
 
-def _xlsx_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _xlsx_rows(path: Path, max_questions: int) -> tuple[list[str], list[tuple[int, list[str]]]]:
     import openpyxl
 
-    from indexer.parse.cell_format import clean_cell
+    from eval.kb_xlsx import SPAN_FACTOR, SheetTooLarge, SheetTooLong, valued_rows
     from indexer.parse.errors import ParseError
     from indexer.parse.zipcheck import check_zip
 
@@ -121,24 +126,26 @@ def _xlsx_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
         sheet = book.worksheets[0]
         elsewhere = [other.title for other in book.worksheets[1:] if _header_row(_first_rows(other)) is not None]
-        if hasattr(sheet, "reset_dimensions"):  # rows as they are, not as the sheet's <dimension> claims
-            sheet.reset_dimensions()
-        rows: list[list[str]] = []
-        for r in sheet.iter_rows():
-            row = [clean_cell(c.value, getattr(c, "number_format", None)) for c in r]
-            rows.append(row)
-            if len(rows) > MAX_QUESTIONS * 2:  # a sheet of formatted blank rows is read no further than this
-                raise QuestionsError(f"questions file {path}: more than {MAX_QUESTIONS * 2} rows on its first sheet; "
-                                     f"at most {MAX_QUESTIONS} questions a file: split it")
+        try:
+            rows = valued_rows(path, sheet, max_questions + HEADER_SEARCH_ROWS)  # the header, maybe a title above
+        except SheetTooLarge as e:
+            raise QuestionsError(f"questions file {path}: its first sheet has more than {e.limit} rows holding a "
+                                 f"value, and a file may have at most {max_questions} questions (--max-questions): "
+                                 f"split it into several files, or raise --max-questions") from e
+        except SheetTooLong as e:
+            raise QuestionsError(f"questions file {path}: its first sheet holds a value in row {e.last_row}, and "
+                                 f"rows are read down to row {e.limit} at most ({SPAN_FACTOR} times the rows a file may hold); delete "
+                                 f"the empty rows between the questions") from e
     finally:
         book.close()
     if not rows and not elsewhere:
         raise QuestionsError(f"questions file {path}: its first sheet is empty")
-    if elsewhere and _header_row(rows[:HEADER_SEARCH_ROWS]) is None:
+    if elsewhere and _header_row([values for _, values in rows[:HEADER_SEARCH_ROWS]]) is None:
         raise QuestionsError(f"questions file {path}: the first sheet, {sheet.title!r}, has no question column "
                              f"(question or 问题), but the sheet {elsewhere[0]!r} has one: only the first sheet is "
                              f"read, so move {elsewhere[0]!r} to be the first sheet (or save it as its own file)")
-    return rows[0], [(i, r) for i, r in enumerate(rows[1:], 2)]
+    header = rows[0][1] if rows and rows[0][0] == 1 else []
+    return header, [(n, values) for n, values in rows if n > 1]
 
 
 def _first_rows(sheet) -> list[list[str]]:
@@ -158,7 +165,7 @@ def _title(raw: object) -> str:
     return re.sub(r"\s+", " ", str(raw or "").replace("\ufeff", "")).strip()
 
 
-def _jsonl(path: Path) -> QuestionSet:
+def _jsonl(path: Path, max_questions: int) -> QuestionSet:
     from indexer.parse.encoding import TextDecodeError, decode_bytes
 
     try:
@@ -186,7 +193,7 @@ def _jsonl(path: Path) -> QuestionSet:
     if errors:
         raise _errors(path, errors)
     table = [(n, [_json_cell(obj.get(k)) for k in header]) for n, obj in objs]
-    return _from_table(path, header, table, where="line")
+    return _from_table(path, header, table, max_questions, where="line")
 
 
 def _json_cell(value: object) -> str:
@@ -200,7 +207,8 @@ def _json_cell(value: object) -> str:
 
 
 # ---------------------------------------------------------------------------- validation
-def _from_table(path: Path, header: list[str], rows: list[tuple[int, list[str]]], where: str = "row") -> QuestionSet:
+def _from_table(path: Path, header: list[str], rows: list[tuple[int, list[str]]], max_questions: int,
+                where: str = "row") -> QuestionSet:
     columns: dict[str, int] = {}
     named: dict[str, str] = {}
     ignored: list[str] = []
@@ -263,9 +271,9 @@ def _from_table(path: Path, header: list[str], rows: list[tuple[int, list[str]]]
         facts = tuple(f.strip() for f in FACT_SEPARATORS.split(cell(values, "facts")) if f.strip())
         questions.append(KBQuestion(n, key, q, cell(values, "expected"), facts, cell(values, "source"), answerable,
                                     cell(values, "category")))
-        if len(questions) > MAX_QUESTIONS:
-            raise QuestionsError(f"questions file {path}: more than {MAX_QUESTIONS} questions; split it into "
-                                 f"several files")
+        if len(questions) > max_questions:
+            raise QuestionsError(f"questions file {path}: more than {max_questions} questions, the most a file may "
+                                 f"have (--max-questions): split it into several files, or raise --max-questions")
         if len(errors) >= MAX_ERRORS:
             break
     if errors:
