@@ -30,9 +30,10 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
     """Ask a KB your own test questions as `rag ask` would and score each: correct, wrong, refused."""
     from eval.kb_baseline import compare
     from eval.kb_html import render
+    from eval.kb_metrics import KBRun, RunInfo, load_run
     from eval.kb_questions import QuestionsError, load_questions
     from eval.kb_run import GeneratorFailed, ask_all, unknown_sources
-    from eval.kb_summary import load_results, table, write_run
+    from eval.kb_summary import table
     from indexer.config import SettingsError
     from indexer.kbs import KBNotFound
     from rag.config import Settings
@@ -48,7 +49,7 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
         if out_dir.resolve() == Path(baseline).expanduser().resolve():
             fail("--out is the --baseline folder: the baseline would be overwritten; give another --out", 2)
         try:
-            before = load_results(baseline)
+            before = load_run(baseline)
         except (FileNotFoundError, ValueError) as e:
             fail(str(e), 2)
     try:
@@ -80,16 +81,16 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
         fail(f"{e}; nothing was written")
     finally:
         pipe.close()
-    run = {"kb": kb, "questions_file": str(qs.path.resolve()),
-           "questions_sha256": hashlib.sha256(qs.path.read_bytes()).hexdigest(),
-           "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "documents": len(documents), "embed_model": embed_model, "answer_mode": settings.answer.mode,
-           "generator": str(settings.generation.model), "refusal_thresholds": thresholds,
-           "config": config or state.config, "baseline": str(Path(baseline).resolve()) if baseline else None,
-           "version": _version(), "git_commit": _commit()}
-    write_run(out_dir, results, run)
-    comparison = compare(before[1], results) if before else None
-    (out_dir / "report.html").write_text(render(run, results, comparison, tolerance), encoding="utf-8")
+    run = KBRun(RunInfo(
+        kb=kb, questions_file=str(qs.path.resolve()), questions_sha256=hashlib.sha256(qs.path.read_bytes()).hexdigest(),
+        finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), documents=len(documents),
+        embed_model=embed_model, answer_mode=settings.answer.mode, generator=str(settings.generation.model),
+        refusal_thresholds=thresholds, config=config or state.config,
+        baseline=str(Path(baseline).resolve()) if baseline else None, version=_version(), git_commit=_commit()),
+        results)
+    run.write(out_dir)
+    comparison = compare(before, run) if before else None
+    (out_dir / "report.html").write_text(render(run, comparison, tolerance), encoding="utf-8")
     print(table(results))
     if comparison:
         print("\n".join(comparison.lines()))

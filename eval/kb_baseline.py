@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eval.kb_verdict import SEVERITY, QuestionResult
+from eval.kb_metrics import KBRun, RunInfo
+from eval.kb_verdict import SEVERITY
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Change:
 
 @dataclass
 class Comparison:
+    baseline: RunInfo  # the run compared with
     common: int
     right_before: int
     right_after: int
@@ -53,11 +55,11 @@ class Comparison:
         return out
 
 
-def compare(baseline: list[QuestionResult], current: list[QuestionResult]) -> Comparison:
-    before = {r.key: r for r in baseline}
-    now = {r.key: r for r in current}
+def compare(baseline: KBRun, current: KBRun) -> Comparison:
+    before = {r.key: r for r in baseline.results}
+    now = {r.key: r for r in current.results}
     common = [k for k in now if k in before]
-    cmp = Comparison(len(common), sum(before[k].right for k in common), sum(now[k].right for k in common),
+    cmp = Comparison(baseline.info, len(common), sum(before[k].right for k in common), sum(now[k].right for k in common),
                      added=[now[k].question for k in now if k not in before],
                      removed=[before[k].question for k in before if k not in now])
     for k in common:

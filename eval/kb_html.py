@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from eval.html import CSS, esc, fmt
 from eval.kb_baseline import Comparison
+from eval.kb_metrics import KBRun
 from eval.kb_summary import by_category, count
 from eval.kb_verdict import RIGHT, VERDICTS, QuestionResult
 
@@ -71,15 +72,16 @@ def _question_row(r: QuestionResult) -> str:
             f"<td class=l>{expected}</td><td>{fmt(r.f1, 2)}</td></tr>")
 
 
-def render(run: dict, results: list[QuestionResult], comparison: Comparison | None = None,
-           tolerance: int = 0) -> str:
-    title = f"Evaluation of KB {run['kb']}"
-    meta = (f"questions {esc(run['questions_file'])} (SHA-256 {esc(run['questions_sha256'][:12])}) · "
-            f"{len(results)} questions · {esc(run['finished_at'])} · answers {esc(run['answer_mode'])} · "
-            f"refusal thresholds {esc(run['refusal_thresholds'])} · code {esc(run.get('git_commit') or 'unknown')}")
+def render(run: KBRun, comparison: Comparison | None = None, tolerance: int = 0) -> str:
+    info, results = run.info, run.results
+    title = f"Evaluation of KB {info.kb}"
+    meta = (f"questions {esc(info.questions_file)} (SHA-256 {esc(info.questions_sha256[:12])}) · "
+            f"{len(results)} questions · {esc(info.finished_at)} · answers {esc(info.answer_mode)} · "
+            f"refusal thresholds {esc(info.refusal_thresholds)} · code {esc(info.git_commit or 'unknown')}")
     body = [f"<h1>{esc(title)}</h1><div class=meta>{meta}</div>", "<h2>Summary</h2>", _counts_table(results)]
     if comparison is not None:
-        body += [f"<h2>Against the baseline ({esc(run.get('baseline') or '')})</h2>", _changes(comparison, tolerance)]
+        body += [f"<h2>Against the baseline ({esc(info.baseline or '')}, run {esc(comparison.baseline.finished_at)})"
+                 f"</h2>", _changes(comparison, tolerance)]
     body.append("<h2>Questions by category, worst first</h2>")
     for name, rs in by_category(results).items():
         c = count(rs)

@@ -1,19 +1,14 @@
-"""`rag eval kb` figures: verdict counts overall and per category, and the files of a run.
-
-OUT/metrics.json: the run (KB, questions file and its SHA-256, settings that decide answers, versions), the
-counts, and every question's result (what a later run's `--baseline` reads). OUT/per_question.csv: one row a
-question, worst first (opens in Excel; UTF-8 with a BOM so that Excel shows Chinese).
+"""`rag eval kb` figures: verdict counts overall and per category, the terminal table, and OUT/per_question.csv
+(one row a question, worst first; opens in Excel). OUT/metrics.json: eval.kb_metrics.
 """
 from __future__ import annotations
 
 import csv
-import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from eval.kb_verdict import SEVERITY, VERDICTS, QuestionResult
 
-SCHEMA = 1
 CSV_COLUMNS = ["row", "id", "category", "question", "answerable", "verdict", "refused", "cites_source",
                "missing_facts", "f1", "answer", "expected", "facts", "source", "cited_sources", "reason", "seconds"]
 
@@ -76,15 +71,9 @@ def _pad(text: str, width: int, left: bool) -> str:
     return text + space if left else space + text
 
 
-def write_run(out: Path, results: list[QuestionResult], run: dict) -> dict:
-    """Write metrics.json and per_question.csv; `run`: what was evaluated (kb, questions file, settings)."""
-    out.mkdir(parents=True, exist_ok=True)
-    overall = count(results)
-    metrics = {"schema": SCHEMA, **run, "summary": {**asdict(overall), "share_right": overall.share_right},
-               "categories": {name: asdict(count(rs)) for name, rs in by_category(results).items()},
-               "questions": [r.to_dict() for r in results]}
-    (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
-    with (out / "per_question.csv").open("w", encoding="utf-8-sig", newline="") as f:
+def write_per_question(path: Path, results: list[QuestionResult]) -> None:
+    """per_question.csv: one row a question, worst first (UTF-8 with a BOM, so that Excel shows Chinese)."""
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         for r in worst_first(results):
@@ -93,22 +82,3 @@ def write_run(out: Path, results: list[QuestionResult], run: dict) -> dict:
                         "" if r.cites_source is None else "yes" if r.cites_source else "no", "；".join(r.missing),
                         "" if r.f1 is None else f"{r.f1:.3f}", r.answer, r.expected, "；".join(r.facts), r.source,
                         "；".join(r.cited_sources), r.reason, f"{r.seconds:.2f}"])
-    return metrics
-
-
-def load_results(folder: str | Path) -> tuple[dict, list[QuestionResult]]:
-    """A previous run's metrics.json (the folder, or the file itself) and its questions' results."""
-    path = Path(folder).expanduser()
-    path = path / "metrics.json" if path.is_dir() else path
-    if not path.is_file():
-        raise FileNotFoundError(f"baseline {folder}: no metrics.json there (give the --out folder of an earlier "
-                                f"`rag eval kb` run)")
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-        if metrics.get("schema") != SCHEMA or "questions" not in metrics:
-            raise ValueError(f"not a `rag eval kb` run (schema {metrics.get('schema')!r})")
-        known = {f.name for f in fields(QuestionResult)}  # a field added since that run is not in it, and not needed
-        return metrics, [QuestionResult(**{k: v for k, v in q.items() if k in known}) for q in metrics["questions"]]
-    except (ValueError, TypeError, AttributeError) as e:
-        raise ValueError(f"baseline {path}: cannot be read as the metrics of a `rag eval kb` run ({e}); give the "
-                         f"--out folder of an earlier run") from e

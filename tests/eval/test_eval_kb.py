@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from eval.kb_facts import missing_facts, quantities_of
+from eval.kb_metrics import KBRun, RunInfo, load_run
 from eval.kb_questions import KBQuestion, QuestionsError, load_questions
 from eval.kb_verdict import ANSWERED_UNANSWERABLE, CORRECT, REFUSED_ANSWERABLE, REFUSED_CORRECTLY, WRONG, cites, judge
 
@@ -105,24 +106,60 @@ def test_verdicts_and_source_names():
     assert judge(off, "not in the knowledge base", True, []).verdict == REFUSED_CORRECTLY
 
 
+def _info(**changes) -> RunInfo:
+    return RunInfo(**{"kb": "bank", "questions_file": "/q/问题.xlsx", "questions_sha256": "ab" * 32,
+                      "finished_at": "2026-12-07T10:00:00+00:00", "documents": 3, "embed_model": "minilm",
+                      "answer_mode": "extract", "generator": "none", "refusal_thresholds": "en 0.412, zh 0.455",
+                      **changes})
+
+
 def test_the_baseline_compares_questions_by_key_and_gates_on_right_outcomes():
     from eval.kb_baseline import compare
 
     def run(*verdicts):
-        return [judge(KBQuestion(i, f"k{i}", f"q{i}", answerable=v != "off"), "a [1]" if v != "refused" else "no",
-                      v == "refused", ["/d/x.md"]) for i, v in enumerate(verdicts)]
+        return KBRun(_info(), [judge(KBQuestion(i, f"k{i}", f"q{i}", answerable=v != "off"),
+                                     "a [1]" if v != "refused" else "no", v == "refused", ["/d/x.md"])
+                               for i, v in enumerate(verdicts)])
 
     before = run("ok", "ok", "refused", "off")           # correct, correct, refused-answerable, answered-unanswerable
     assert compare(before, before).drop == 0 and compare(before, before).changes == []
     after = run("refused", "ok", "ok", "off", "ok")     # one lost, one gained, one new question (not compared)
     cmp = compare(before, after)
     assert (cmp.right_before, cmp.right_after, cmp.drop, cmp.added) == (2, 2, 0, ["q4"])
+    assert cmp.baseline == before.info
     assert [(c.key, c.before, c.after, c.direction) for c in cmp.changes] == [
         ("k0", CORRECT, REFUSED_ANSWERABLE, "worse"), ("k2", REFUSED_ANSWERABLE, CORRECT, "better")]
     assert cmp.lines()[1:3] == ["    worse: correct -> refused-answerable: q0 (id k0)",
                                 "   better: refused-answerable -> correct: q2 (id k2)"]
     worse = compare(before, run("refused", "refused", "refused", "off"))
     assert worse.drop == 2 and worse.failed(1) and not worse.failed(2)
+
+
+def test_a_run_writes_metrics_json_in_its_format_and_reads_it_back(tmp_path):
+    results = [judge(KBQuestion(2, "正式挂失的手续费是多少？", "正式挂失的手续费是多少？", facts=("10元",), category="挂失"),
+                     "正式挂失需缴纳手续费１０元 [1]", False, ["/d/card_loss_reporting.txt"]),
+               judge(KBQuestion(3, "f1", "What is the monthly fee?", facts=("$25",), category="fees"),
+                     "not in the knowledge base", True, [])]
+    run = KBRun(_info(config="/etc/rag.toml", baseline="/r/before"), results)
+    run.write(tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert list(metrics) == ["schema", "kb", "questions_file", "questions_sha256", "finished_at", "documents",
+                             "embed_model", "answer_mode", "generator", "refusal_thresholds", "config", "baseline",
+                             "version", "git_commit", "summary", "categories", "questions"]
+    assert metrics["schema"] == 1 and metrics["kb"] == "bank" and metrics["version"] is None
+    assert metrics["summary"] == {"questions": 2, "right": 1, "verdicts": {CORRECT: 1, REFUSED_CORRECTLY: 0, WRONG: 0,
+                                  REFUSED_ANSWERABLE: 1, ANSWERED_UNANSWERABLE: 0}, "f1_mean": None,
+                                  "share_right": 0.5}
+    assert list(metrics["categories"]) == ["fees", "挂失"]  # worst first
+    assert metrics["questions"][0]["question"] == "正式挂失的手续费是多少？"
+    assert load_run(tmp_path) == run
+    rows = list(csv.DictReader((tmp_path / "per_question.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert [(r["question"], r["verdict"]) for r in rows] == [("What is the monthly fee?", REFUSED_ANSWERABLE),
+                                                             ("正式挂失的手续费是多少？", CORRECT)]
+    del metrics["kb"]
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    with pytest.raises(ValueError, match="cannot be read as the metrics of a `rag eval kb` run .*'kb'"):
+        load_run(tmp_path)
 
 
 # ---------------------------------------------------------------------------- the questions file
