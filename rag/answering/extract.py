@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from itertools import takewhile
 
 from indexer.script import cross_script, is_cjk
 from rag.answering.asks import asked_kind, number_kinds
@@ -21,8 +21,8 @@ from rag.answering.cite import content_tokens
 from rag.answering.equivalents import canonical
 from rag.answering.quoting import cite_sentence, quotable, unnumbered
 from rag.answering.steps import steps_for
-from rag.answering.table_rows import TABLE_QUOTE_ROWS, introduced_lists, introduced_tables, row_quote, tied_rows_quote
-from rag.text import KEY_VALUE, is_heading, prose_lines, prose_sentences
+from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, tied_rows_quote
+from rag.text import is_heading, prose_lines, prose_sentences
 from rag.types import Hit
 
 # what only a sentence giving one answers: a phone number, a way to get in touch (rag.answering.asks)
@@ -60,16 +60,16 @@ def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") ->
     Bank branch is open on Sundays?" under "Harbor Bank - branch locations"), then one stating the kind
     of number asked for, then the earliest. One answer asks this of the same passage several times (rows
     against sentences, chunks of one document against each other): it is worked out once."""
-    shared, chosen, _, _ = _best_cached(question, chunk, max_sentences, title)
-    return shared, dict(chosen)
+    best = _best_cached(question, chunk, max_sentences, title)
+    return best.shared, dict(best.chosen)
 
 
 def _best_match(question: str, chunk: str, title: str = "") -> tuple[frozenset[str], bool]:
     """(the question's content words the best quote of the chunk matched, with the headings above its
     sentences; whether a heading above one of them holds only words of the question: the section the question
     names, "一、探视时间" for "探视时间")."""
-    _, _, matched, named = _best_cached(question, chunk, 2, title)
-    return matched, named
+    best = _best_cached(question, chunk, 2, title)
+    return best.matched, best.named
 
 
 # a question a document asks itself: opening with a question word, or Chinese asking with one, and ending in
@@ -101,20 +101,19 @@ _HEADING_NUMBER = re.compile(r"^\s*(?:[一二三四五六七八九十百]+、|[�
                              r"|\d+(?:\.\d+)+|\d+[.)、])\s*")
 
 
-def _under_headings(lines: list[list[str]]) -> dict[int, str]:
+def _under_headings(lines: list[list[str]], listed: dict[str, int]) -> dict[int, str]:
     """{index of a sentence (in `lines` order): the heading line above it in the passage}, for the sentences
-    after a heading line (`is_heading`), up to the next one."""
+    after a heading line (`is_heading`), up to the next one. `listed`: {heading: its lines} for a heading with
+    a "key: value" list under it (`table_rows.introduced_lists`), which is quoted whole with it and holds its
+    words: its items do not also take them ("3. Replacement cards" over "Standard delivery: free. ...")."""
     out: dict[int, str] = {}
-    heading, i, listed = "", 0, 0
-    for k, sents in enumerate(lines):
+    heading, i, items = "", 0, 0
+    for sents in lines:
         if len(sents) == 1 and is_heading(sents[0]):
             heading = _HEADING_NUMBER.sub("", sents[0])  # "一、探视时间" names 探视 and 时间, not 一
-            items = len(list(takewhile(lambda line: bool(KEY_VALUE.match(line[0])), lines[k + 1:k + 2 + TABLE_QUOTE_ROWS])))
-            # a "key: value" list under it is quoted whole with it (table_rows.introduced_lists), which holds its
-            # words: its items do not also take them ("3. Replacement cards" over "Standard delivery: free. ...")
-            listed = items if 2 <= items <= TABLE_QUOTE_ROWS else 0
-        elif listed:
-            listed -= 1
+            items = listed.get(sents[0], 0)
+        elif items:
+            items -= 1
         elif heading:
             out.update((j, heading) for j in range(i, i + len(sents)))
         i += len(sents)
@@ -127,48 +126,77 @@ def _quote_words(question: str, passage: str) -> set[str]:
     return set(_best_match(question, passage)[0])
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """A text that may be quoted: a sentence of the passage, or a short table or list with its intro."""
+    place: int   # its sentence's index in the passage (a table: where its intro stands, or after the last)
+    about: str   # what the question is matched against: it with the heading or question line above it
+    text: str    # what is quoted
+
+
+@dataclass(frozen=True, order=True)
+class _Score:
+    """How well a candidate answers; compared field by field, in this order (the highest wins)."""
+    shared: int         # the question's words it (with the heading or question line above it) holds
+    under_heading: int  # ... that the heading above it holds
+    own: int            # ... that it holds itself (0 when the heading holds the whole question)
+    lead: int           # ... that the first sentence of its line holds and it does not
+    beyond_title: int   # ... that the passage's title does not hold
+    gives: bool         # it states the kind of number asked for
+    earlier: int        # minus its place: the earliest
+    text: str           # a last, stable tiebreak
+
+
+@dataclass(frozen=True)
+class _Best:
+    """The best quote of a passage for a question (`_best_cached`)."""
+    shared: int                              # the question's words the best text holds (0: no quote)
+    chosen: tuple[tuple[str, int], ...]      # (text, place in the chunk) of the quoted texts
+    matched: frozenset[str] = frozenset()    # the question's words they match, with the headings above them
+    named: bool = False                      # a heading above one of them holds only words of the question
+
+
 @lru_cache(maxsize=512)
-def _best_cached(question: str, chunk: str, max_sentences: int,
-                 title: str) -> tuple[int, tuple[tuple[str, int], ...], frozenset[str], bool]:
+def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> _Best:
     lines = prose_lines(chunk)
     order = [s for sents in lines for s in sents]
     lead = _line_leads(lines)
     # a question the document asks itself ("How do I book an appointment?") is not quoted: the sentences after
     # it, up to the next such question (at most ANSWER_SPAN), are its answer and are matched with its words too
     asked_by = _asked_above(order)
+    # a short table or list with the sentence introducing it, quoted whole where that sentence stands,
+    # matched by the sentence and the header
+    tables = introduced_tables(chunk) + introduced_lists(chunk)
     # a heading line in the passage names what the lines under it speak of ("一、探视时间" over "普通病房：每天
     # 15:00—20:00"): its words are matched with theirs, so the line under it beats a sentence elsewhere that
     # holds the same words in passing ("探视可不受上述时间限制")
-    headed = _under_headings(lines)
-    sents = [(i, " ".join(filter(None, (headed.get(i), asked_by.get(i), s))), s) for i, s in enumerate(order)
+    headed = _under_headings(lines, {(prose_sentences(t.intro) or [""])[0]: t.items for t in tables if t.headed})
+    cands = [_Candidate(i, " ".join(filter(None, (headed.get(i), asked_by.get(i), s))), s) for i, s in enumerate(order)
              if quotable(s) and not _QUESTION_END.search(s)]
     unheaded = {s: " ".join(filter(None, (asked_by.get(i), s))) for i, s in enumerate(order)}  # without the heading
-    # a short table with the sentence introducing it, quoted whole where that sentence stands, matched
-    # by the sentence and the header
-    tables = introduced_tables(chunk) + introduced_lists(chunk)
-    sents += [(order.index(intro) if intro in order else len(order), about, quote) for intro, about, quote in tables]
-    quotes = {quote for *_, quote in tables}
+    cands += [_Candidate(order.index(t.intro) if t.intro in order else len(order), t.about, t.quote) for t in tables]
+    quotes = {t.quote for t in tables}
     q = quote_words(question)
-    about_of = {s: (i, about) for i, about, s in sents}
+    about_of = {c.text: c for c in cands}
 
-    def _matched(texts: list[str]) -> tuple[frozenset[str], bool]:
+    def matched(texts: list[str]) -> tuple[frozenset[str], bool]:
         """The question's words the quoted texts match (with what they are matched by), and whether a
         heading above one of them holds only words of the question."""
-        found = [about_of.get(t, (None, t)) for t in texts]
-        words = q & set().union(*(quote_words(about) for _, about in found))
-        named = any((w := quote_words(headed.get(i, ""))) and w <= q for i, _ in found if i is not None)
+        found = [about_of.get(t) for t in texts]
+        words = q & set().union(*(quote_words(c.about if c else t) for c, t in zip(found, texts)))
+        named = any((w := quote_words(headed.get(c.place, ""))) and w <= q for c in found if c is not None)
         return frozenset(words), named
 
     kind = asked_kind(question)
-    gives = {s: bool(kind) and kind in number_kinds(s) for *_, s in sents}  # states the kind of number asked
+    gives = {c.text: bool(kind) and kind in number_kinds(c.text) for c in cands}  # states the kind of number asked
     if kind in _REACH and any(gives.values()):
         # a sentence without a number answers no "which number should I call?", however many words it shares
-        sents = [t for t in sents if gives[t[2]]]
+        cands = [c for c in cands if gives[c.text]]
     # a sentence about the document itself ("This page lists our branches, their opening hours ...") shares
     # the words of many questions and answers none: quoted only when nothing else matches
-    plain = [t for t in sents if not _ABOUT_DOCUMENT.match(t[2])]
-    if any(q & quote_words(about) for _, about, _ in plain):
-        sents = plain
+    plain = [c for c in cands if not _ABOUT_DOCUMENT.match(c.text)]
+    if any(q & quote_words(c.about) for c in plain):
+        cands = plain
     # of sentences sharing as many words, one under a heading holding more of them comes first ("Free hospital
     # shuttle" over "A free shuttle runs ... Monday to Friday", not "By bus" over "Buses run ... at weekends"),
     # then one holding more of them itself (of the lines under "Mail delivery", "Mail delivery is not available
@@ -177,32 +205,38 @@ def _best_cached(question: str, chunk: str, max_sentences: int,
     # whose line's first sentence holds more of the others, then one stating the kind of number asked for
     topic = quote_words(title)
 
-    def own(i: int, about: str, s: str) -> int:
-        return 0 if q <= quote_words(headed.get(i, "")) else len(q & quote_words(unheaded.get(s, about)))
+    def score(c: _Candidate) -> _Score:
+        heading = quote_words(headed.get(c.place, ""))
+        return _Score(shared=len(q & quote_words(c.about)), under_heading=len(q & heading),
+                      own=0 if q <= heading else len(q & quote_words(unheaded.get(c.text, c.about))),
+                      lead=_lead_shared(q, c.about, None if c.place in asked_by else lead.get(c.text)),
+                      beyond_title=len(q & quote_words(c.about) - topic), gives=gives[c.text], earlier=-c.place,
+                      text=c.text)
 
-    scored = sorted(((len(q & quote_words(about)), len(q & quote_words(headed.get(i, ""))), own(i, about, s),
-                      _lead_shared(q, about, None if i in asked_by else lead.get(s)),
-                      len(q & quote_words(about) - topic), gives[s], -i, s) for i, about, s in sents), reverse=True)
-    best = [(shared, -i, s) for shared, *_, i, s in scored[:max_sentences] if shared > 0]
-    if best and scored[0][3] and not _ABOUT_DOCUMENT.match(lead[best[0][2]]):
+    scored = sorted(map(score, cands), reverse=True)
+    best = [x for x in scored[:max_sentences] if x.shared > 0]
+    if best and scored[0].lead and not _ABOUT_DOCUMENT.match(lead[best[0].text]):
         # it won by its line's first sentence, which names what it speaks of ("Quayside Main Branch -
         # 200 Quayside Avenue." before "Extended hours: ... on Saturdays."): that one is quoted with it,
         # in place of a second best (not when that one speaks of the document: "本指南介绍 ...")
-        first = best[0][2]
-        return best[0][0], ((first, best[0][1]), (lead[first], order.index(lead[first]))), *_matched([first, lead[first]])
+        first = best[0].text
+        return _Best(best[0].shared, ((first, -best[0].earlier), (lead[first], order.index(lead[first]))),
+                     *matched([first, lead[first]]))
     # the second must be nearly as relevant (a whole table, as relevant: it is long), about what the first
     # is about, and not part of it (a line of the list quoted first)
-    if len(best) > 1 and (best[1][0] < best[0][0] / (1 if best[1][2] in quotes else 2)
-                          or _other_subject(q, best[0][2], best[1][2], lead) or best[1][2] in best[0][2]):
+    if len(best) > 1 and (best[1].shared < best[0].shared / (1 if best[1].text in quotes else 2)
+                          or _other_subject(q, best[0].text, best[1].text, lead) or best[1].text in best[0].text):
         best = best[:1]
-    if best and kind and not any(gives[s] for *_, s in best):
+    if best and kind and not any(x.gives for x in best):
         # asked for a kind of number the quote does not give: the best sentence that gives one comes second
         # ("Do you charge a fee for using my debit card abroad?": "A foreign transaction fee of 3% ... applies")
-        giving = next(((shared, -i, s) for shared, *_, has, i, s in scored
-                       if has and shared > 0 and not _other_subject(q, best[0][2], s, lead)), None)
+        giving = next((x for x in scored if x.gives and x.shared > 0 and not _other_subject(q, best[0].text, x.text, lead)),
+                      None)
         if giving is not None:
             best = [best[0], giving]
-    return (best[0][0] if best else 0), tuple((s, i) for _, i, s in best), *_matched([s for *_, s in best])
+    if not best:
+        return _Best(0, ())
+    return _Best(best[0].shared, tuple((x.text, -x.earlier) for x in best), *matched([x.text for x in best]))
 
 
 _ABOUT_DOCUMENT = re.compile(

@@ -490,9 +490,19 @@ def _row_text(cells: tuple[str, ...], header: tuple[str, ...]) -> str | None:
 TABLE_QUOTE_ROWS = 6  # a table introduced by a sentence is quoted whole up to this many rows: a short answer
 
 
+@dataclass(frozen=True)
+class Introduced:
+    """A short table or "key: value" list, quoted whole with the line introducing it."""
+    intro: str          # the sentence ending in a colon, or the heading line, that introduces it
+    about: str          # what a question is matched against: the intro with the header or the heading above
+    quote: str          # the intro with every row or item
+    items: int = 0      # the list's lines (0: a table)
+    headed: bool = False  # a list under a heading line, which names what its items are
+
+
 @lru_cache(maxsize=512)
-def introduced_tables(passage: str) -> tuple[tuple[str, str, str], ...]:
-    """(intro, what it is about, quote) for each table of `passage` that a sentence ending in a colon
+def introduced_tables(passage: str) -> tuple[Introduced, ...]:
+    """Each table of `passage` that a sentence ending in a colon
     introduces ("电子渠道转账限额取决于您使用的安全认证工具："), with at most TABLE_QUOTE_ROWS rows: the quote is
     the intro and every row with its headers ("...工具：短信验证码——单笔限额：5万元；单日累计限额：20万元。U盾（
     USB Key）——..."); what it is about is the intro and the header (an extract matches a question
@@ -507,15 +517,16 @@ def introduced_tables(passage: str) -> tuple[tuple[str, str, str], ...]:
         texts = [t for t in (_row_text(cells, block.header) for cells in block.rows) if t]
         if texts:
             sep = "" if is_cjk(intro) else " "
-            out.append((intro, intro + " " + " ".join(block.header), intro + sep + sep.join(texts)))
+            out.append(Introduced(intro, intro + " " + " ".join(block.header), intro + sep + sep.join(texts)))
     return tuple(out)
 
 
 _BULLET_MARK = re.compile(r"^[-*•·]\s+")
 
 
-def introduced_lists(passage: str) -> tuple[tuple[str, str, str], ...]:
-    """(intro, what it is about, quote) for each "key: value" list of 2 to TABLE_QUOTE_ROWS lines that a
+@lru_cache(maxsize=512)
+def introduced_lists(passage: str) -> tuple[Introduced, ...]:
+    """Each "key: value" list of 2 to TABLE_QUOTE_ROWS lines that a
     sentence ending in a colon introduces ("除下表另有说明外，各网点的营业时间为：" before "周一至周五：9:00—17:00",
     "周六、周日：10:00—16:00 ...") or that follows a heading line ("3. Replacement cards" before "Standard
     delivery: free. Your new card arrives ...", "Expedited delivery: $25 ..."): quoted whole, as a table is
@@ -546,5 +557,5 @@ def introduced_lists(passage: str) -> tuple[tuple[str, str, str], ...]:
                 ends = [x if ABBREVIATION_END.search(x) else x.rstrip("。.;；") for x in items]
                 body = ("；" if zh else "; ").join(ends) + ("" if ABBREVIATION_END.search(ends[-1]) else "。" if zh else ".")
             lead = intro if intro.endswith((":", "：")) else ITEM_NUMBER.sub("", intro) + ("：" if zh else ":")
-            out.append((intro, about, lead + ("" if zh else " ") + body))
+            out.append(Introduced(intro, about, lead + ("" if zh else " ") + body, len(items), not intro.endswith((":", "："))))
     return tuple(out)
