@@ -29,6 +29,8 @@ def audit(ctx: typer.Context,
                                               "time (2026-12-01, 2026-12-01T08:00:00Z)"),
           action: Optional[str] = typer.Option(None, "--action", help="only this action (kb.delete) or family "
                                                "(key.)"),
+          user: Optional[str] = typer.Option(None, "--user", help="only the records about this end user (the "
+                                             "trail holds their pseudonym, not the id)"),
           limit: int = typer.Option(1000, "--limit", min=1, max=10**12, help="at most this many records (the oldest "
                                     "first)"),
           as_json: bool = typer.Option(False, "--json", help="one JSON object a line")):
@@ -41,9 +43,12 @@ def audit(ctx: typer.Context,
         since_utc = parse_since(since)
     except ValueError as e:
         fail("--" + str(e))
+    from api.audit.pseudonym import Pseudonyms
+
     db = _db()
     try:
-        rows, total = AuditTrail(db).list(AuditQuery(kb, since_utc, action, limit, 0))
+        target = Pseudonyms(db).of(user) if user is not None else None
+        rows, total = AuditTrail(db).list(AuditQuery(kb, since_utc, action, limit, 0, target=target))
     finally:
         db.close()
     for r in rows:
@@ -105,15 +110,18 @@ def purge_now(days: Optional[int] = typer.Option(None, "--days", min=0, help="th
 def forget_user(user: str = typer.Argument(..., help="the end user's id: the `user` given with questions, or "
                                            "the chat platform's user id")):
     """Delete what the service recorded of one end user: questions, answers, the votes on them, chat
-    conversations. Audited (the user's id and the counts, not what was deleted)."""
+    conversations. Audited (the user's pseudonym and the counts, not what was deleted); a refused attempt
+    too."""
     from api.state.forget_user import forget_user as forget
 
     db = _db()
     try:
         gone = forget(db, user)
     except ValueError as e:
+        record("user.forget", target=user, detail={"reason": str(e)}, exit_code=1, outcome="refused")
         fail(str(e))
     finally:
         db.close()
     record("user.forget", target=user, detail=gone.to_dict())
     print(f"forgot {user}: {gone.answers} answers, {gone.feedback} votes, {gone.conversations} conversations")
+

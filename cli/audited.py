@@ -44,8 +44,9 @@ def state_database(create: bool = False):
 
 
 def record(action: str, *, kb: str = "", target: str = "", detail: dict[str, Any] | None = None,
-           exit_code: int = 0) -> None:
-    """Append one record; a trail that cannot be written is said on stderr, never hides the command's result."""
+           exit_code: int = 0, outcome: str | None = None) -> None:
+    """Append one record (`outcome`: ok or failed from the exit code unless given, e.g. "refused" for bad
+    input); a trail that cannot be written is said on stderr, never hides the command's result."""
     from api.audit.record import AuditEntry
     from api.audit.trail import AuditTrail
 
@@ -55,7 +56,8 @@ def record(action: str, *, kb: str = "", target: str = "", detail: dict[str, Any
             return
         try:
             AuditTrail(db).append(AuditEntry(
-                action=action, actor=cli_actor(), outcome="ok" if exit_code == 0 else "failed", status=exit_code,
+                action=action, actor=cli_actor(), outcome=outcome or ("ok" if exit_code == 0 else "failed"),
+                status=exit_code,
                 kb=kb, target=target, detail=detail or {}, **cli_origin()))
         finally:
             db.close()

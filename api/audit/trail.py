@@ -1,7 +1,8 @@
 """The audit trail in the state database (SQLite or PostgreSQL): append, read in pages, verify the chain.
 
 Append-only: nothing here (nor any route or command) changes or deletes a record; deleting a KB keeps
-its records. Appends are serialized (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE) so that
+its records. A record whose target is an end user's id (`user.forget`) holds its keyed pseudonym instead,
+from when it is written (api.audit.pseudonym), so forgetting the user leaves nothing to rewrite. Appends are serialized (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE) so that
 each record chains to the one before it, whichever replica or command wrote that."""
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from api.audit.pseudonym import USER_ACTIONS, Pseudonyms
 from api.audit.record import GENESIS, HASHED, AuditEntry, AuditRecord, chain_hash, detail_json
 from api.state.base import Database
 
@@ -46,6 +48,7 @@ class AuditQuery:
     action: str | None = None    # exact ('kb.delete') or a prefix ending in '.' ('key.')
     limit: int = 100
     offset: int = 0
+    target: str | None = None    # exact (an end user's: Pseudonyms.of(user))
 
 
 @dataclass
@@ -68,6 +71,8 @@ class AuditTrail:
         row = {k: getattr(entry, k) for k in _COLUMNS}
         row["at"] = entry.at or utc_now()
         row["detail"] = detail_json(entry.detail)
+        if entry.action in USER_ACTIONS and entry.target:
+            row["target"] = Pseudonyms(self.db).of(entry.target)
         with self.db.tx() as t:
             if self.db.dialect == "postgresql":
                 t.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK,))
@@ -86,6 +91,9 @@ class AuditTrail:
         if q.since:
             clauses.append("at >= ?")
             args.append(q.since)
+        if q.target is not None:
+            clauses.append("target = ?")
+            args.append(q.target)
         if q.action:
             if q.action.endswith("."):
                 clauses.append("substr(action, 1, ?) = ?")

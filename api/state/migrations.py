@@ -140,6 +140,10 @@ MIGRATIONS: list[list[str]] = [
         hash TEXT NOT NULL)""",
      "CREATE INDEX IF NOT EXISTS audit_kb ON audit(kb, id)",
      "CREATE INDEX IF NOT EXISTS audit_at ON audit(at)"],
+    # 6: secrets the service makes for itself (api/audit/pseudonym: the key of end users' pseudonyms)
+    ["""CREATE TABLE IF NOT EXISTS state_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL)"""],
 ]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.audit.pseudonym import Pseudonyms
 from api.state.factory import open_database
 from cli.testing import ROOT, Server, wait_job
 from cli.testing.postgres_server import PostgresServer, pg_bin
@@ -147,7 +148,12 @@ def test_purge_and_forget_user_over_http(srv):
         assert gone.status_code == 200 and gone.json() == {"answers": 3, "feedback": 1, "conversations": 1}, gone.text
         assert admin.post("/v1/feedback", json={"answer_id": asked["张三"][0], "rating": "up"}).status_code == 404
         rec = records(admin, action="user.forget")[-1]
-        assert (rec["target"], rec["outcome"], rec["detail"]) == ("张三", "ok", gone.json())
+        db = db_of(srv)
+        try:
+            pseudonym = Pseudonyms(db).of("张三")
+        finally:
+            db.close()
+        assert (rec["target"], rec["outcome"], rec["detail"]) == (pseudonym, "ok", gone.json())
         with srv.client(admin.post("/v1/keys", json={"kb": kb, "scope": "admin"}).json()["key"]) as kb_admin:
             assert kb_admin.delete("/v1/users/li").status_code == 403
 
@@ -239,3 +245,4 @@ def test_error_messages_quoting_the_clients_input_mask_personal_data(sqlite_srv)
     assert "**************002X" in bodies
     assert [r.json()["error"]["code"] for r in errors] == ["answer_not_found", "job_not_found", "invalid_request",
                                                            "key_not_found", "bad_tags"]
+

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from api.audit.pseudonym import Pseudonyms
 from api.audit.purge import RetentionLoop
 from api.audit.record import AuditEntry
 from api.audit.trail import AuditQuery, AuditTrail
@@ -163,12 +164,41 @@ def test_rag_forget_user_deletes_their_questions_answers_votes_and_chats(home):
         assert [r["id"] for r in db.query("SELECT id FROM answers")] == ["l1"]
         assert counts(db) == {"answers": 1, "feedback": 1, "channel_history": 1}
         rec = AuditTrail(db).list(AuditQuery(action="user.forget"))[0][-1]
-        assert rec.target == "张三" and rec.detail == {"answers": 2, "feedback": 1, "conversations": 2}
+        assert rec.target == Pseudonyms(db).of("张三") and rec.detail == {"answers": 2, "feedback": 1,
+                                                                         "conversations": 2}
         assert "身份证" not in json.dumps(rec.to_dict(), ensure_ascii=False)  # the record holds no content
     finally:
         db.close()
     assert "forgot nobody: 0 answers" in rag(home, "forget-user", "nobody").stdout
     assert rag(home, "forget-user", " ").returncode == 1
+
+
+@pytest.mark.parametrize("user", ["13812345678", "张三", "li.lei@example.com"])
+def test_the_trail_holds_a_forgotten_users_pseudonym_never_their_id_and_still_verifies(home, user):
+    """A user's id may be a phone number or an e-mail address: the trail, kept forever, holds a keyed pseudonym
+    from the moment a record about them is written; `rag audit --user ID` finds their records; the chain
+    verifies; a refused `rag forget-user ""` is recorded as refused."""
+    db = open_database(None, home)
+    answer(db, "a1", "hosp", user, "What are the visiting hours? 探视时间？")
+    db.close()
+    assert rag(home, "forget-user", user).returncode == 0
+    assert rag(home, "forget-user", user).returncode == 0      # twice: both records about them
+    refused = rag(home, "forget-user", "")
+    assert refused.returncode == 1 and "give the user's id" in refused.stderr, refused.stderr
+
+    listed = rag(home, "audit", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert user not in listed.stdout, listed.stdout
+    recs = [json.loads(line) for line in listed.stdout.splitlines()]
+    forgets = [r for r in recs if r["action"] == "user.forget"]
+    assert [(r["outcome"], r["status"]) for r in forgets] == [("ok", 0), ("ok", 0), ("refused", 1)]
+    assert forgets[0]["target"] == forgets[1]["target"] and forgets[0]["target"].startswith("pseudonym:")
+    assert forgets[2]["target"] == "" and "give the user's id" in forgets[2]["detail"]["reason"]
+    mine = [json.loads(line) for line in rag(home, "audit", "--user", user, "--json").stdout.splitlines()]
+    assert [r["id"] for r in mine] == [forgets[0]["id"], forgets[1]["id"]]
+    assert rag(home, "audit", "--user", "someone-else", "--json").stdout == ""
+    verified = rag(home, "audit", "verify")
+    assert verified.returncode == 0 and "audit trail intact" in verified.stdout, verified.stdout + verified.stderr
 
 
 def test_forgetting_a_user_keeps_the_other_members_turns_of_a_group_chat(home):
