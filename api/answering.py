@@ -107,6 +107,11 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
 
 
 def _cache_get(svc: Service, t: Ticket):
+    if svc.forget_feed is not None:
+        try:
+            svc.forget_feed.sync()
+        except Exception:  # the database away: the next lookup tries again
+            log.warning("could not read the users forgotten since the last lookup", exc_info=True)
     store = t.pipe.retriever.store
     t.generation = store.cache_generation()
     t.vector = t.pipe.retriever.encoder.encode_queries([t.question])[0]
@@ -217,7 +222,8 @@ async def _record(svc: Service, t: Ticket, out: dict) -> None:
 
 def _cache_put(svc: Service, t: Ticket, payload: dict) -> None:
     try:
-        svc.cache.put(t.kb, t.generation, t.question, t.vector, payload, variant=t.variant)
+        owner = svc.forget_feed.owner(t.user) if svc.forget_feed is not None else ""
+        svc.cache.put(t.kb, t.generation, t.question, t.vector, payload, variant=t.variant, owner=owner)
     except Exception:
         log.warning("answer cache write failed", exc_info=True)
 

@@ -17,6 +17,7 @@ from api import errors
 from api.audit.http import AuditHttp
 from api.body_limit import BodyLimit
 from api.cache.factory import make_answer_cache
+from api.cache.forget_feed import ForgetFeed
 from api.config import ServiceSettings
 from api.cors import Cors
 from api.json_depth import JsonDepth
@@ -82,6 +83,8 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
 def _attach_guard_and_cache(service: Service) -> None:
     cache = make_answer_cache()
     service.cache = cache if cache.enabled else None
+    if service.cache is not None:
+        service.forget_feed = ForgetFeed(service.db, service.cache)
 
 
 def sweep_deleted_kbs(home: Path) -> None:

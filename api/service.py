@@ -87,6 +87,7 @@ class Service:
         self._lock = threading.Lock()
         self.ready = False
         self.cache = None      # set by the app when the answer cache is configured
+        self.forget_feed = None  # with it: forgotten users' cached answers dropped (api.cache.forget_feed)
         self.cache_variant = answer_variant(settings)
         self.guard = check_question  # required: imported at module level, so no guard means no service
 

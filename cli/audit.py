@@ -110,8 +110,8 @@ def purge_now(days: Optional[int] = typer.Option(None, "--days", min=0, help="th
 def forget_user(user: str = typer.Argument(..., help="the end user's id: the `user` given with questions, or "
                                            "the chat platform's user id")):
     """Delete what the service recorded of one end user: questions, answers, the votes on them, chat
-    conversations. Audited (the user's pseudonym and the counts, not what was deleted); a refused attempt
-    too."""
+    conversations, and the answers cached for their questions. Audited (the user's pseudonym and the counts,
+    not what was deleted); a refused attempt too."""
     from api.state.forget_user import forget_user as forget
 
     db = _db()
@@ -124,4 +124,31 @@ def forget_user(user: str = typer.Argument(..., help="the end user's id: the `us
         db.close()
     record("user.forget", target=user, detail=gone.to_dict())
     print(f"forgot {user}: {gone.answers} answers, {gone.feedback} votes, {gone.conversations} conversations")
+    print(_forget_cached(user))
 
+
+def _forget_cached(user: str) -> str:
+    """Drop the user's cached answers from a shared (Redis) cache now; what to say about it. In-process
+    caches of running services drop them by themselves (api.cache.forget_feed reads the audit record)."""
+    from api.audit.pseudonym import Pseudonyms
+    from api.cache.config import CacheSettings
+
+    running = "running services drop their cached answers within a second (they read the audit trail)"
+    cache = CacheSettings.load(state.config)
+    if not cache.redis_url:
+        return running
+    from api.cache.factory import make_answer_cache
+
+    db, answers = _db(), make_answer_cache(cache)
+    try:
+        n = answers.forget(Pseudonyms(db).of(user))
+        down = not answers.backend.stats().get("available", 1.0)
+    finally:
+        answers.close()
+        db.close()
+    if down:
+        typer.secho("warning: Redis (the answer cache) is unreachable: the services drop this user's cached "
+                    "answers once it is back (they read the audit trail); entries expire after "
+                    f"{cache.ttl_s:.0f} s in any case", fg="yellow", err=True)
+        return running
+    return f"dropped {n} cached answers from the shared (Redis) cache; " + running

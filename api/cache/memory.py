@@ -125,6 +125,14 @@ class MemoryBackend:
             self._latest.pop(kb, None)  # a re-created KB starts again at generation 0
             return sum(self._drop_space(s) for s in [s for s in self._spaces if s.kb == kb])
 
+    def forget(self, owner: str) -> int:
+        """Drop the entries stored for this owner (a forgotten user's questions)."""
+        with self._lock:
+            doomed = [(space, key) for (space, key), entry in self._lru.items() if entry.owner == owner]
+            for space, key in doomed:
+                self._remove(space, key)
+            return len(doomed)
+
     def stats(self) -> dict[str, float]:
         with self._lock:
             return {"entries": float(len(self._lru)), "errors": 0.0, "available": 1.0}

@@ -2,7 +2,8 @@
 
 Layout, per space S = "{prefix}:{kb}:{generation}:{variant hash}" (kb URL-quoted, so no ':' or
 glob characters):
-    S:e:{qhash}  hash  q (question), w (content words, JSON), p (payload JSON), t (stored at)
+    S:e:{qhash}  hash  q (question), w (content words, JSON), p (payload JSON), t (stored at),
+                       o (the asker's pseudonym: `forget` finds a forgotten user's entries by it)
     S:v          hash  qhash -> float32 vector bytes (each process mirrors them, fetching only new ones)
     S:i          list  qhash, newest first, trimmed to max_per_kb (the trimmed entries are deleted)
     {prefix}:{kb}:latest   the newest generation stored (older generations are never served, and
@@ -63,6 +64,7 @@ class RedisBackend:
         self._backoff = retry_s
         self._up = True
         self._pending: set[str] = set()  # KBs to invalidate (kept while Redis is down)
+        self._forgotten: set[str] = set()  # owners whose entries to drop (kept while Redis is down)
         self._mirror: OrderedDict[str, dict[bytes, np.ndarray | None]] = OrderedDict()
         self._mirror_lock = threading.Lock()
         self.errors = 0    # failed Redis calls
@@ -85,7 +87,7 @@ class RedisBackend:
                 self.skipped += 1
                 return default
         try:
-            if flush and self._pending:
+            if flush and (self._pending or self._forgotten):
                 self._flush_pending()
             result = fn()
         except (RedisError, OSError) as exc:
@@ -137,7 +139,8 @@ class RedisBackend:
         if not fields:
             return None
         return Entry(question=fields[b"q"].decode("utf-8"), words=json.loads(fields[b"w"]),
-                     payload=fields[b"p"].decode("utf-8"), created=float(fields[b"t"]), vector=vector)
+                     payload=fields[b"p"].decode("utf-8"), created=float(fields[b"t"]), vector=vector,
+                     owner=fields.get(b"o", b"").decode("utf-8"))
 
     def get(self, space: Space, key: str) -> Entry | None:
         def run() -> Entry | None:
@@ -214,7 +217,7 @@ class RedisBackend:
                 self._drop(kb, keep=f"{kb}:{int(space.generation)}:")
             pipe = self.client.pipeline(transaction=False)
             pipe.hset(f"{s}:e:{key}", mapping={"q": entry.question, "w": json.dumps(entry.words, ensure_ascii=False),
-                                               "p": entry.payload, "t": repr(entry.created)})
+                                               "p": entry.payload, "t": repr(entry.created), "o": entry.owner})
             pipe.pexpire(f"{s}:e:{key}", self.ttl_ms)
             if entry.vector is not None:
                 pipe.hset(f"{s}:v", key, np.asarray(entry.vector, dtype=np.float32).tobytes())
@@ -254,14 +257,51 @@ class RedisBackend:
             log.warning("redis answer cache: invalidation of KB %r deferred until Redis is back", kb)
         return n
 
+    def forget(self, owner: str) -> int:
+        """Drop the entries stored for this owner (a forgotten user's questions), in every KB; deferred
+        like an invalidation while Redis is down."""
+        with self._lock:
+            self._forgotten.add(owner)
+        n = self._call("forget", self._flush_pending, 0, flush=False)
+        if owner in self._forgotten:
+            log.warning("redis answer cache: dropping a forgotten user's entries deferred until Redis is back")
+        return n
+
+    def _drop_owner(self, owner: str) -> int:
+        """Scan the entries (a forget is rare; no per-user index to keep in step) and delete the owner's,
+        with their vectors and their places in the spaces' lists."""
+        names = list(self.client.scan_iter(match=f"{self.prefix}:*:e:*", count=500))
+        n = 0
+        for i in range(0, len(names), 500):
+            part = names[i:i + 500]
+            pipe = self.client.pipeline(transaction=False)
+            for name in part:
+                pipe.hget(name, "o")
+            doomed = [name for name, o in zip(part, pipe.execute()) if o is not None and o.decode() == owner]
+            if not doomed:
+                continue
+            pipe = self.client.pipeline(transaction=False)
+            for name in doomed:
+                space, key = name.decode().rsplit(":e:", 1)
+                pipe.delete(name)
+                pipe.hdel(f"{space}:v", key)
+                pipe.lrem(f"{space}:i", 0, key)
+            pipe.execute()
+            n += len(doomed)
+        return n
+
     def _flush_pending(self) -> int:
         with self._lock:
-            pending = sorted(self._pending)
+            pending, forgotten = sorted(self._pending), sorted(self._forgotten)
         n = 0
         for kb in pending:
             n += self._drop(self._kb(kb))
             with self._lock:
                 self._pending.discard(kb)
+        for owner in forgotten:
+            n += self._drop_owner(owner)
+            with self._lock:
+                self._forgotten.discard(owner)
         return n
 
     def stats(self) -> dict[str, float]:

@@ -79,6 +79,8 @@ async def delete_user(user: str, request: Request, who: Principal = Depends(prin
         gone = await run_in_threadpool(forget_user, svc.db, user)
     except ValueError as e:
         raise ApiError(422, "invalid_request", str(e)) from e
+    if svc.forget_feed is not None:  # the other processes' caches learn of it from the audit record
+        await run_in_threadpool(svc.forget_feed.forget, user)
     note(request, **gone.to_dict())
     return gone.to_dict()
 

@@ -7,6 +7,7 @@ votes and chat conversation; resident ID, phone and card numbers and e-mail addr
 Chinese questions never reach the service's log unmasked."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -15,11 +16,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from api.audit.pseudonym import Pseudonyms
 from api.state.factory import open_database
 from cli.testing import ROOT, Server, wait_job
 from cli.testing.postgres_server import PostgresServer, pg_bin
+from cli.testing.redis_server import RedisServer, redis_server_path
 from tests.api.test_kb_delete_and_channel_inputs import APP_SECRET, ding_post, ding_text
 
 ENV = {"RAG_ANSWER_MODE": "extract", "RAG_WARM_UP": "false", "RAG_AUTH_FAILURE_LIMIT": "0"}
@@ -246,3 +249,91 @@ def test_error_messages_quoting_the_clients_input_mask_personal_data(sqlite_srv)
     assert [r.json()["error"]["code"] for r in errors] == ["answer_not_found", "job_not_found", "invalid_request",
                                                            "key_not_found", "bad_tags"]
 
+
+def _ask(c: httpx.Client, kb: str, question: str, user: str) -> dict:
+    r = c.post(f"/v1/kbs/{kb}/query", json={"question": question, "user": user})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_forgetting_a_user_drops_the_answers_cached_for_their_questions(srv):
+    """The answer cache holds the question's text: forgetting its asker drops the entry, over HTTP (in the
+    service's own cache at once) and by `rag forget-user` (the running service reads the audit record);
+    other users' entries stay; the trail then shows neither id, and its chain verifies."""
+    kb = "audit-cache"
+    questions = {PHONE: "What are the visiting hours?", "张三": "探视时间是几点？", "li": "Where do visitors park?"}
+    with srv.client() as admin:
+        assert admin.post("/v1/kbs", json={"name": kb}).status_code == 201
+        wait_job(admin, admin.post(f"/v1/kbs/{kb}/documents", files=[("files", ("visits.txt", (
+            "Visiting hours are 2 to 8 pm. Visitors park in garage B. 探视时间为下午2点到8点。访客请在B区停车。"
+        ).encode(), "text/plain"))]).json()["job_id"])
+        for user, q in questions.items():
+            assert _ask(admin, kb, q, user)["cached"] is False
+            assert _ask(admin, kb, q, user)["cached"] is True      # cached, holding the question's text
+
+        assert admin.delete(f"/v1/users/{PHONE}").status_code == 200
+        assert _ask(admin, kb, questions[PHONE], "li")["cached"] is False   # gone with its asker
+        assert _ask(admin, kb, questions["li"], "li")["cached"] is True     # another user's stays
+
+        p = subprocess.run([sys.executable, "-m", "cli", "forget-user", "张三"], cwd=ROOT, env=srv.env,
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0 and "forgot 张三: 2 answers" in p.stdout, p.stdout + p.stderr
+        time.sleep(1.5)   # the service reads the users forgotten since its last lookup at most once a second
+        assert _ask(admin, kb, questions["张三"], "li")["cached"] is False
+        assert _ask(admin, kb, questions["li"], "li")["cached"] is True
+
+        trail = json.dumps(records(admin), ensure_ascii=False)
+        assert PHONE not in trail and "张三" not in trail and "*******5678" not in trail
+        admin.delete(f"/v1/kbs/{kb}")
+    p = subprocess.run([sys.executable, "-m", "cli", "audit", "verify"], cwd=ROOT, env=srv.env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "audit trail intact" in p.stdout, p.stdout + p.stderr
+
+
+@pytest.fixture(scope="module")
+def redis_srv(tmp_path_factory):
+    if redis_server_path() is None:
+        pytest.fail("redis-server is missing: `make test` installs it (apt-get install redis-server)")
+    with RedisServer(tmp_path_factory.mktemp("audit-redis")) as server:
+        srv = Server(tmp_path_factory.mktemp("audit-redis-home") / "home", RAG_REDIS_URL=server.url, **ENV).start()
+        yield srv, redis.Redis.from_url(server.url)
+        srv.stop()
+
+
+def _cached_questions(r: redis.Redis) -> dict[str, str]:
+    """question -> owner of every answer in the shared cache."""
+    out = {}
+    for name in r.scan_iter(match="rag:answers:*:e:*"):
+        fields = r.hgetall(name)
+        out[fields[b"q"].decode()] = fields.get(b"o", b"").decode()
+    return out
+
+
+def test_forgetting_a_user_drops_their_answers_from_the_shared_redis_cache(redis_srv):
+    """`rag forget-user` clears the shared (Redis) cache itself, before any service looks again; DELETE
+    /v1/users/{user} too; another user's entries stay."""
+    srv, r = redis_srv
+    kb = "audit-redis"
+    questions = {EMAIL: "What are the visiting hours?", "张三": "探视时间是几点？", "li": "Where do visitors park?"}
+    with srv.client() as admin:
+        assert admin.post("/v1/kbs", json={"name": kb}).status_code == 201
+        wait_job(admin, admin.post(f"/v1/kbs/{kb}/documents", files=[("files", ("visits.txt", (
+            "Visiting hours are 2 to 8 pm. Visitors park in garage B. 探视时间为下午2点到8点。访客请在B区停车。"
+        ).encode(), "text/plain"))]).json()["job_id"])
+        for user, q in questions.items():
+            _ask(admin, kb, q, user)
+        cached = _cached_questions(r)
+        assert set(cached) == set(questions.values()) and len(set(cached.values())) == 3, cached
+        assert all(o.startswith("pseudonym:") for o in cached.values()) and EMAIL not in str(cached)
+
+        p = subprocess.run([sys.executable, "-m", "cli", "forget-user", "张三"], cwd=ROOT, env=srv.env,
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0 and "dropped 1 cached answers from the shared (Redis) cache" in p.stdout, \
+            p.stdout + p.stderr
+        assert set(_cached_questions(r)) == {questions[EMAIL], questions["li"]}
+
+        assert admin.delete(f"/v1/users/{EMAIL}").status_code == 200
+        assert set(_cached_questions(r)) == {questions["li"]}
+        assert _ask(admin, kb, questions[EMAIL], "li")["cached"] is False
+        assert _ask(admin, kb, questions["li"], "li")["cached"] is True
+        admin.delete(f"/v1/kbs/{kb}")
