@@ -15,7 +15,8 @@ Python-Markdown renders the items of a loose list (blank lines between its items
 unstructured gives as text with no depth, and the sub-items after them lost their parent; an item that
 holds a list has the paragraphs before its sub-list read as lines of the item first (tighten_items). CMS
 editors write every item of an HTML page's list in a <p> (<li><p>办理入院手续</p><ul><li><p>需携带身份证</p>...),
-read the same way (tighten_list_items, a step of indexer.parse.html_rewrite).
+or in a <div> (<li><div>办理入院手续</div><ul>..., which unstructured gave as text, and the sub-items after it
+as items of no item), read the same way (tighten_list_items, a step of indexer.parse.html_rewrite).
 """
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ from typing import Any
 
 _INDENT = "  "
 _NUMBERED = re.compile(r"\d{1,9}\. ")  # "2. " as indexer.parse.ordered_lists writes an ordered item's number
+# markup a browser shows inside a line: an item's text in <p> or <div> after it is still the item's
+_INLINE = frozenset({"a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "data", "dfn", "em", "font", "i",
+                     "img", "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time",
+                     "u", "var", "wbr"})
+_WRAPPERS = frozenset({"div"})  # no line of its own in a list item: unwrapped in every item
+_BLOCKS = _WRAPPERS | {"p"}  # in an item holding a list, its paragraphs are lines of the item too
 
 
 def tighten_items(html: str) -> str:
@@ -46,30 +53,39 @@ def tighten_items(html: str) -> str:
 
 def tighten_list_items(root: Any) -> bool:
     """tighten_items on an lxml tree (an HTML page's: indexer.parse.html_rewrite), in place; whether it
-    changed it."""
-    tops = [li for li in root.iter("li") if not any(a.tag == "li" for a in li.iterancestors())
-            and (li.find(".//ul") is not None or li.find(".//ol") is not None)]
+    changed it. An item holding no list has only its <div>s unwrapped: unstructured read "<li><div><p>出院"
+    as text, where "<li><p>出院" is a list item already."""
     changed = False
-    for top in tops:
+    for top in [li for li in root.iter("li") if not any(a.tag == "li" for a in li.iterancestors())]:
+        holds_list = top.find(".//ul") is not None or top.find(".//ol") is not None
         for item in list(top.iter("li")):  # the item itself first, then its sub-items
-            changed |= _unwrap_paragraphs(item)
+            changed |= _unwrap_blocks(item, _BLOCKS if holds_list else _WRAPPERS)
     return changed
 
 
-def _unwrap_paragraphs(item: Any) -> bool:
+def _unwrap_blocks(item: Any, tags: frozenset[str]) -> bool:
     from lxml import html as lxml_html
 
-    paragraphs = []  # the item's own text: its paragraphs before its first list, code block or table
-    for child in item:
-        if child.tag != "p":
-            break
-        paragraphs.append(child)
-    for p in paragraphs:
-        previous = p.getprevious()
+    changed = False
+    while (block := _leading_block(item, tags)) is not None:  # a <div> may hold <p>s: they come next
+        previous = block.getprevious()
         if previous is not None or (item.text or "").strip():
-            p.addprevious(lxml_html.Element("br"))  # a line of its own, as the paragraph was
-        p.drop_tag()
-    return bool(paragraphs)
+            block.addprevious(lxml_html.Element("br"))  # a line of its own, as the block was
+        block.drop_tag()
+        changed = True
+    return changed
+
+
+def _leading_block(item: Any, tags: frozenset[str]) -> Any:
+    """The item's first block of `tags` holding its own text (before its first list, code block or table,
+    inline markup passed over), or None."""
+    for child in item:
+        if not isinstance(child.tag, str) or child.tag in _INLINE:  # a comment, <span>, <br>, <a>, ...
+            continue
+        if child.tag in tags:
+            return child
+        return None
+    return None
 
 
 def nest_list_items(raw: list[Any]) -> list[Any]:

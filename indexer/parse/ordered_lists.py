@@ -13,7 +13,8 @@ import re
 _TAG = re.compile(r"<(/?)(ol|ul|li)\b([^>]*)>", re.IGNORECASE)
 _START = re.compile(r"""\bstart\s*=\s*["']?(-?\d{1,9})""", re.IGNORECASE)
 _REVERSED = re.compile(r"\breversed\b", re.IGNORECASE)
-_ITEM_PARAGRAPH = re.compile(r"\s*<p\b[^>]*>", re.IGNORECASE)  # a loose item's text is in a <p>: the number goes in it
+# a loose item's text is in a <p>, a web page's often in a <div> (<div><p> too): the number goes in it
+_ITEM_PARAGRAPH = re.compile(r"(?:\s*<(?:p|div)\b[^>]*>)+", re.IGNORECASE)
 _MARKDOWN_EXTENSIONS = ["tables", "fenced_code"]  # what unstructured's partition_md renders with
 
 

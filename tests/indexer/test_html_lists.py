@@ -64,3 +64,32 @@ def test_no_chunk_holds_a_sub_item_without_its_item(tmp_path: Path, item: str, l
         for n in range(1, items + 1):
             if any(line.format(n=n) in held for line in lines if "{n}" in line):
                 assert item.format(n=n) in held, chunk.text
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("<h1>入院须知</h1><ol><li><div>办理入院手续</div><ul><li><div>需携带身份证</div></li><li>需携带医保卡</li></ul></li>"
+     "<li><div>缴纳押金</div></li><li><div><p>领取腕带</p></div></li></ol><p>住院期间请保持手机畅通。</p>",
+     ["1. 办理入院手续\n- 需携带身份证\n- 需携带医保卡", "2. 缴纳押金", "3. 领取腕带", "住院期间请保持手机畅通。"]),
+    ("<h1>Opening an account</h1><ul><li><div>Bring these documents</div><ul><li>ID card</li>"
+     "<li>Proof of address</li></ul></li><li><p>Sign the forms</p><ul><li>Account agreement</li></ul></li>"
+     "<li><span>Make a deposit</span><ol><li>Cash</li><li>Transfer</li></ol></li>"
+     "<li><div><p>Collect your card</p></div><div>Cards are ready in a week</div><ul><li>At the branch</li></ul></li>"
+     "</ul><p>Ask at any branch.</p>",
+     ["Bring these documents\n- ID card\n- Proof of address", "Sign the forms\n- Account agreement",
+      "Make a deposit\n1. Cash\n2. Transfer", "Collect your card\nCards are ready in a week\n- At the branch",
+      "Ask at any branch."]),
+], ids=["zh-div-items", "en-div-p-span-items"])
+def test_an_item_written_in_a_div_keeps_its_sub_items_and_number(tmp_path: Path, body: str,
+                                                                  expected: list[str]) -> None:
+    # before, "<li><div>办理入院手续</div><ul>" gave the div as text and its sub-items as elements of no item,
+    # and an ordered item's number stood alone ("2." over "缴纳押金")
+    elements = _parse(tmp_path, body)
+    assert [e.text for e in elements[1:]] == expected
+    assert [e.kind for e in elements[1:len(expected)]] == ["list"] * (len(expected) - 1)
+
+
+def test_a_table_in_a_div_of_an_item_stays_a_table(tmp_path: Path) -> None:
+    body = ("<h1>Fees</h1><ul><li><div>Card fees</div><div><table><tr><th>Card</th><th>Fee</th></tr>"
+            "<tr><td>Gold</td><td>$50</td></tr></table></div><ul><li>Waived in the first year</li></ul></li></ul>")
+    elements = _parse(tmp_path, body)
+    assert any(e.kind == "table" and "Gold" in e.text and "$50" in e.text for e in elements), elements
