@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -34,7 +35,18 @@ DOCS = {"demo": REPO / "data" / "sample", "school": REPO / "data" / "eval" / "do
 
 
 def holds_fact(answer: str, facts: list[str]) -> bool:
-    return any(f.lower() in answer.lower() for f in facts)
+    """Does the answer hold one of the facts, a number as a whole number ("2元" is not held by "每笔12元",
+    "$3" not by "$30")?"""
+    return any(re.search(_whole(f), answer, re.IGNORECASE) for f in facts)
+
+
+def _whole(fact: str) -> str:
+    """`fact` as a pattern that a digit (or a decimal point or thousands separator followed by one) does not
+    continue on either side where the fact starts or ends with a digit; zero decimals are the same number
+    ("$60" is held by "$60.00")."""
+    before = r"(?<![\d.,])" if fact[:1].isdigit() else ""
+    after = r"(?!\d|,\d|\.(?!0+\b)\d)" if fact[-1:].isdigit() else ""
+    return before + re.escape(fact) + after
 
 
 def run(home: Path) -> list[dict]:
