@@ -49,7 +49,11 @@ def number_ordered_lists(html: str) -> str:
 
 
 def markdown_html(text: str) -> str:
-    """Markdown rendered to HTML as unstructured renders it, with its ordered lists numbered."""
+    """Markdown rendered to HTML as unstructured renders it, with its ordered lists numbered from the number
+    each starts at in the source (indexer.parse.markdown_list_starts)."""
     import markdown
 
-    return number_ordered_lists(markdown.markdown(text, extensions=_MARKDOWN_EXTENSIONS))
+    from indexer.parse.markdown_list_starts import SourceListStarts
+
+    extensions = [*_MARKDOWN_EXTENSIONS, SourceListStarts()]
+    return number_ordered_lists(markdown.markdown(text, extensions=extensions))

@@ -85,3 +85,26 @@ def test_quotes_deeper_than_people_write_are_left_as_written() -> None:
     source = ">" * 5000 + " - a\n" + ">" * 5000 + "   - b"
     assert nest_lists(source) == source
     assert nest_lists("> > - a\n> >   - b") == "> > - a\n> >     - b"
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("# Opening an account\n\n1. Fill in the form.\n\nBring your ID card.\n\n2. Sign the agreement.\n"
+     "3. Pay the deposit.\n\n```\nrag index docs/\n```\n\n4. Collect your card.\n",
+     ["1. Fill in the form.", "Bring your ID card.", "2. Sign the agreement.", "3. Pay the deposit.",
+      "rag index docs/", "4. Collect your card."]),
+    ("# 开户流程\n\n一、办理开户\n\n1. 填写申请表。\n\n（一）携带身份证\n\n2. 签署协议。\n\n    # 柜员操作\n\n3. 缴纳押金。\n",
+     ["一、办理开户", "1. 填写申请表。", "（一）携带身份证", "2. 签署协议。", "# 柜员操作", "3. 缴纳押金。"]),
+], ids=["en-paragraph-and-code-between-items", "zh-line-and-code-between-items"])
+def test_an_ordered_list_broken_by_a_stray_block_keeps_its_numbers(tmp_path: Path, source: str,
+                                                                   expected: list[str]) -> None:
+    # before, Python-Markdown started the list after the stray block at 1 again: "2. 签署协议" read "1. 签署协议"
+    assert [e.text for e in _parse(tmp_path, source)[1:]] == expected
+
+
+def test_ordered_lists_number_on_from_their_first_item(tmp_path: Path) -> None:
+    # as CommonMark: a list's first number is kept, the items after it count on from it ("1." written on
+    # every line reads 1, 2, 3); a number longer than HTML's start attribute is read starts at 1, as before
+    source = ("# Steps\n\n5. 第五步\n6. 第六步\n\nText.\n\n1. One\n1. Two\n1. Three\n\nMore text.\n\n"
+              "12345678901. Too long\n")
+    assert [e.text for e in _parse(tmp_path, source)[1:]] == [
+        "5. 第五步", "6. 第六步", "Text.", "1. One", "2. Two", "3. Three", "More text.", "1. Too long"]
