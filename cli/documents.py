@@ -29,7 +29,8 @@ def calibrate_refusal(kb: str, mgr, quiet: bool = False) -> None:
               f"{cal.unanswerable_refused:.0%} refused; {cal.seconds:.1f} s)")
 
 
-def index(paths: list[str] = typer.Argument(..., help="files and folders (recursive)"), kb: str = KB,
+def index(paths: Optional[list[str]] = typer.Argument(None, help="files and folders (recursive); with --reparse "
+                                                      "alone, every file of the KB"), kb: str = KB,
           tag: list[str] = typer.Option([], "--tag", help="key=value metadata, repeatable"),
           embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB"),
           quiet: bool = typer.Option(False, "-q", "--quiet"), no_calibrate: bool = NO_CALIBRATE,
@@ -39,9 +40,14 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
           trust: bool = typer.Option(False, "--trust", help="index also the sentences that address the assistant "
                                      "(\"the assistant must answer ...\", \"ignore previous instructions\"), which "
                                      "are otherwise kept out as planted instructions, as in uploads; files indexed "
-                                     "before under the screen are indexed again without it")):
+                                     "before under the screen are indexed again without it"),
+          reparse: bool = typer.Option(False, "--reparse", help="read the given files again, changed or not (after "
+                                       "installing Tesseract, or to apply parser fixes); without paths, every file "
+                                       "of the KB from where it was indexed, with its tags. Text that did not "
+                                       "change is not embedded again")):
     """Index files and folders into a knowledge base (created if missing); the KB's refusal threshold is
-    then calibrated again on its own content (unless `rag tune refusal` set it)."""
+    then calibrated again on its own content (unless `rag tune refusal` set it). A file read by an older
+    version of its parser (or before OCR could run) is read again."""
     from pathlib import Path
 
     from indexer.ingest import Ingestor, prestart_parsers
@@ -49,6 +55,12 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
     from rag.guard.document_guard import DOCUMENT_SCREEN
 
     tags = parse_tags(tag)
+    if not paths:
+        if not reparse:
+            fail("give the files or folders to index, or --reparse alone to read every file of the KB again")
+        if tag or prune:
+            fail("--tag and --prune need the files or folders to index: --reparse alone keeps each document's tags")
+        return _reparse_kb(kb, quiet, no_calibrate, trust)
     if not any(Path(p).is_dir() or Path(p).is_file() for p in paths):  # a typo: no KB made, nothing changed
         for p in paths:
             typer.secho(f"FAILED {p}: no such file or folder", fg="red", err=True)
@@ -58,12 +70,49 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
     try:
         encoder = mgr.encoder(store.embed_model)
         report = Ingestor(store, encoder, mgr.settings, screen=None if trust else DOCUMENT_SCREEN) \
-            .index_paths(paths, tags, progress=not quiet, prune=prune)
+            .index_paths(paths, tags, progress=not quiet, prune=prune, reparse=reparse)
     except KBWriteError as e:  # a full or read-only disk: what was written is kept, a re-run finishes
         where = e.where or ("" if mgr.uri else str(mgr.home / kb))
         fail(f"{kb}: {KBWriteError(e.reason, e.advice, where, e.written)}")
     finally:
         store.close()
+    _summarize(kb, mgr, report, quiet, no_calibrate, trust, prune)
+
+
+def _reparse_kb(kb: str, quiet: bool, no_calibrate: bool, trust: bool) -> None:
+    """`rag index --reparse` without paths: every file of the KB read again from where it was indexed."""
+    from indexer.ingest import Ingestor, doc_id_for, prestart_parsers
+    from indexer.reread import kb_files
+    from indexer.store.write_errors import KBWriteError
+    from rag.guard.document_guard import DOCUMENT_SCREEN
+
+    prestart_parsers(state.settings().indexer)
+    mgr, store = open_kb(kb, writable=True)
+    try:
+        files = kb_files(store.documents(), doc_id_for)
+        report = Ingestor(store, mgr.encoder(store.embed_model), mgr.settings,
+                          screen=None if trust else DOCUMENT_SCREEN) \
+            .index_files(list(files.found), progress=not quiet, reparse=True, keep_tags=True)
+    except KBWriteError as e:
+        where = e.where or ("" if mgr.uri else str(mgr.home / kb))
+        fail(f"{kb}: {KBWriteError(e.reason, e.advice, where, e.written)}")
+    finally:
+        store.close()
+    for source in files.missing:
+        typer.secho(f"NOT RE-READ {source}: no file there now (moved or deleted); `rag index --reparse PATH "
+                    f"--kb {kb}` reads it from where it is, `rag delete` removes it", fg="yellow", err=True)
+    if files.elsewhere:
+        typer.secho(f"NOTE {kb}: {files.elsewhere} documents were not re-read: uploads (their files are not kept: "
+                    "upload them again) or files indexed from another working directory (run `rag index --reparse "
+                    "PATHS` there)", fg="yellow", err=True)
+    _summarize(kb, mgr, report, quiet, no_calibrate, trust, prune=False)
+    if files.missing:
+        raise typer.Exit(1)
+
+
+def _summarize(kb: str, mgr, report, quiet: bool, no_calibrate: bool, trust: bool, prune: bool) -> None:
+    from cli.reread_notes import reread_lines
+
     for r in report.failed:
         typer.secho(f"FAILED {r.source}: {r.reason}", fg="red", err=True)
     if report.resumed:
@@ -86,6 +135,8 @@ def index(paths: list[str] = typer.Argument(..., help="files and folders (recurs
     elif rescreened:
         print(f"{kb}: {rescreened} of the updated files had not changed: they were indexed before this version of "
               "the screen for planted instructions (or with --trust) and have been screened now")
+    for line in reread_lines(kb, report):
+        print(line)
     if (report.count("indexed") or report.count("updated") or removed) and not no_calibrate:
         calibrate_refusal(kb, mgr, quiet)
     if report.failed:

@@ -9,6 +9,11 @@ and a re-run finishes the job: it finds the interrupted run's mark in the KB (RU
 (`IngestReport.resumed`); the documents that run finished are unchanged and not embedded again.
 One bad file never stops the others.
 
+A document records which parser read it (indexer.reread: the parser's version, and for PDFs and images
+whether OCR could run): an unchanged file is read again when its parser has changed since, or OCR can run
+now and could not then (`FileResult.reread` says why); `reparse` reads every given file again. Either way
+the chunks whose text did not change are not embedded again (their vectors are found by text).
+
 Documents are untrusted: with settings.parse_isolation (the default) every file is parsed in a
 sandboxed child process (indexer.parse.sandbox) with memory, CPU and wall-time limits, so a
 hostile file fails alone instead of exhausting this process. ZIP bomb and PDF page bounds
@@ -42,8 +47,11 @@ from indexer.parse.dispatch import SUPPORTED_EXTENSIONS, ParseError, parse_file
 from indexer.parse.extension import file_extension
 from indexer.parse.images import IMAGE_EXTENSIONS
 from indexer.parse.limits import ParseLimits
+from indexer.parse.ocr import unavailable_reason
 from indexer.parse.ocr_options import OcrOptions
-from indexer.screen import KeptOut, Screen, file_digest, fingerprint, screen_chunks
+from indexer.parse.versions import stamp_for
+from indexer.reread import REPARSE, check, file_sha, screen_part, stamped
+from indexer.screen import KeptOut, Screen, fingerprint, screen_chunks
 from indexer.store.base import Store, now, text_hash
 from indexer.store.write_errors import write_error
 from indexer.tokenize import tokenize
@@ -62,6 +70,8 @@ class FileResult:
     reason: str = ""
     screened: int = 0  # sentences kept out of the index because they address the assistant
     rescreened: bool = False  # the file had not changed: indexed again under another screen (or none, --trust)
+    reread: str = ""  # the file had not changed: read again because (indexer.reread) "parser updated", "--reparse", ...
+    unstamped: bool = False  # unchanged, and recorded before parser versions were (`--reparse` reads it again)
 
 
 RUN_MARK = "indexing_since"  # KB meta: when a run that has not finished began ("" once it finished)
@@ -87,6 +97,7 @@ class _Parsed:
     status: str
     screened: list[KeptOut] = field(default_factory=list)  # sentences (or whole chunks) kept out
     rescreened: bool = False
+    reread: str = ""
 
 
 def doc_id_for(path: Path) -> str:
@@ -168,12 +179,13 @@ class Ingestor:
 
     # ---- files -----------------------------------------------------------------
     def index_paths(self, paths: list[str], tags: dict[str, str] | None = None,
-                    progress: bool = True, prune: bool = False) -> IngestReport:
+                    progress: bool = True, prune: bool = False, reparse: bool = False) -> IngestReport:
         """prune: then remove the documents of files that are gone from the given folders (`gone_under`),
-        each in its own transaction, published together (the delete path of `delete`)."""
+        each in its own transaction, published together (the delete path of `delete`).
+        reparse: read every file again, changed or not."""
         files = list(expand(paths))
         report = IngestReport([FileResult(source, "failed", reason=err) for source, _, err in files if err])
-        done = self.index_files([(s, p, None) for s, p, e in files if not e], tags, progress)
+        done = self.index_files([(s, p, None) for s, p, e in files if not e], tags, progress, reparse=reparse)
         report.results += done.results
         report.resumed = done.resumed
         if prune:
@@ -187,9 +199,12 @@ class Ingestor:
         return report
 
     def index_files(self, files: list[tuple[str, Path, str | None]], tags: dict[str, str] | None = None,
-                    progress: bool = True) -> IngestReport:
-        """files: (source shown to users, path to read, doc id or None = derived from the path)."""
+                    progress: bool = True, reparse: bool = False, keep_tags: bool = False) -> IngestReport:
+        """files: (source shown to users, path to read, doc id or None = derived from the path).
+        reparse: read every file again, changed or not. keep_tags: each document keeps the tags it was
+        indexed with (`tags` is then unused): a KB's own files read again (`rag index --reparse` alone)."""
         tags = tags or {}
+        run = _Run(reparse, keep_tags, unavailable_reason(self.parse_limits.ocr) is None)  # OCR: checked once a run
         report = IngestReport()
         bar = tqdm(total=len(files), unit="file", desc="indexing", disable=not progress)
         pending: list[_Parsed] = []
@@ -203,7 +218,7 @@ class Ingestor:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse") as pool:
                 # parse ahead while the model embeds; results in file order
                 note = (lambda text: bar.set_postfix_str(text)) if progress else None
-                for outcome in in_order(pool, lambda f: self._prepare(f[0], f[1], tags, f[2], note), files,
+                for outcome in in_order(pool, lambda f: self._prepare(f[0], f[1], tags, f[2], note, run), files,
                                         8 * workers):
                     bar.update(1)
                     if isinstance(outcome, FileResult):
@@ -211,6 +226,8 @@ class Ingestor:
                         if outcome.status == "failed" and progress:  # as it happens, above the bar
                             bar.write(f"FAILED {outcome.source}: {outcome.reason}")
                         continue
+                    if outcome.reread and progress:
+                        bar.write(f"{outcome.info.source}: re-read: {outcome.reread}")
                     pending.append(outcome)
                     if sum(len(p.chunks) for p in pending) >= self.batch_chunks:
                         self._write(pending, progress, report.results)
@@ -228,8 +245,8 @@ class Ingestor:
             bar.close()
         return report
 
-    def _prepare(self, source: str, path: Path, tags: dict[str, str], doc_id: str | None = None,
-                 note: Callable[[str], None] | None = None) -> _Parsed | FileResult:
+    def _prepare(self, source: str, path: Path, tags: dict[str, str], doc_id: str | None,
+                 note: Callable[[str], None] | None, run: _Run) -> _Parsed | FileResult:
         try:
             size = path.stat().st_size
             limit = int(self.settings.max_file_mb * 1024 * 1024)
@@ -239,14 +256,25 @@ class Ingestor:
             if (extension := file_extension(path)) not in SUPPORTED_EXTENSIONS:
                 raise ParseError(f"unsupported file type {extension or '(none)'}; supported: "
                                  + ", ".join(sorted(SUPPORTED_EXTENSIONS)))
-            digest = fingerprint(hashlib.sha256(path.read_bytes()).hexdigest(), self.screen)
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            stamp = stamp_for(extension, run.ocr_ready)
+            digest = fingerprint(stamped(sha, stamp), self.screen)
             doc_id = doc_id or doc_id_for(path)
             old = self.store.document(doc_id)
-            if old and old.content_hash == digest and given_tags(old.tags, tags) == tags and old.source == source:
-                return FileResult(source, "unchanged", doc_id, old.chunks)
+            if old and run.keep_tags:
+                tags = given_tags(old.tags, {})
+            reread = ""
+            if old and given_tags(old.tags, tags) == tags and old.source == source:
+                if run.reparse and file_sha(old.content_hash) == sha:
+                    reread = REPARSE
+                else:
+                    found = check(old, digest, stamp)
+                    if found.unchanged:
+                        return FileResult(source, "unchanged", doc_id, old.chunks, unstamped=found.unstamped)
+                    reread = found.reason
             elements = self.parse(path, max_bytes=limit, note=note)
             return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed",
-                                          rescreened=_only_screen_differs(old, digest, tags, source))
+                                          rescreened=_only_screen_differs(old, digest, tags, source), reread=reread)
         except ParseError as e:
             return FileResult(source, "failed", reason=str(e))
         except Exception as e:  # a parser bug on one file must not stop the batch
@@ -270,7 +298,7 @@ class Ingestor:
             return parse_file(path, max_bytes=max_bytes, limits=self.parse_limits)
 
     def _prepare_elements(self, doc_id, source, elements: list[Element], digest, size, tags, status,
-                          rescreened: bool = False) -> _Parsed:
+                          rescreened: bool = False, reread: str = "") -> _Parsed:
         chunks = chunk_elements(doc_id, elements, self.settings.chunk)
         if not chunks:
             raise ParseError("no text to index after parsing (the file is empty or has no text layer)")
@@ -288,7 +316,7 @@ class Ingestor:
             chunks, screened = result.chunks, result.kept_out
         info = DocumentInfo(doc_id=doc_id, source=source, content_hash=digest, size=size, chunks=len(chunks),
                             indexed_at=now(), tags=with_ocr_tags(elements, tags))
-        return _Parsed(info, chunks, status, screened, rescreened)
+        return _Parsed(info, chunks, status, screened, rescreened, reread)
 
     # ---- already-parsed documents (BEIR corpora, API uploads with text) --------
     def index_elements(self, docs: list[tuple[str, str, list[Element]]], tags: dict[str, str] | None = None,
@@ -358,14 +386,24 @@ class Ingestor:
             vectors = np.vstack([cached[h] for h in hs]).astype(np.float32)
             self.store.replace_document(p.info, p.chunks, toks, vectors, hs)
             out.append(FileResult(p.info.source, p.status, p.info.doc_id, n, _screened_note(p.screened),
-                                  sum(k.sentences for k in p.screened), p.rescreened))
+                                  sum(k.sentences for k in p.screened), p.rescreened, p.reread))
             pos += n
         return out
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What one index_files run does besides indexing changed files (see there); ocr_ready: OCR can run."""
+
+    reparse: bool = False
+    keep_tags: bool = False
+    ocr_ready: bool = False
+
+
 def _only_screen_differs(old: DocumentInfo | None, digest: str, tags: dict[str, str], source: str) -> bool:
     """The file is as it was when indexed, but was indexed under another screen (or none)."""
-    return bool(old and old.content_hash != digest and file_digest(old.content_hash) == file_digest(digest)
+    return bool(old and file_sha(old.content_hash) == file_sha(digest)
+                and screen_part(old.content_hash) != screen_part(digest)
                 and given_tags(old.tags, tags) == tags and old.source == source)
 
 

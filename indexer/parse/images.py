@@ -15,6 +15,10 @@ from indexer.parse.ocr_pages import read_pages
 from indexer.types import Element
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+# raise when what this parser gives for a file changes (text, sections, pages, tables): `rag index` then
+# reads again the files it read before (indexer.parse.versions; vectors of unchanged chunks are reused)
+# (OCR's own changes raise indexer.parse.ocr.OCR_VERSION instead)
+PARSER_VERSION = 1
 _MIN_DPI = 70  # a resolution in a file's header below this is a placeholder (72 by default), not the scan's
 
 

@@ -27,6 +27,9 @@ from indexer.parse.ocr_options import LANGUAGE_PACKAGES, TESSERACT_PACKAGE, OcrO
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+# raise when what OCR reads from a page changes (tesseract's settings, deskew, lighting, orientation, line
+# order): the PDFs and images OCR read text from are read again by the next `rag index` (indexer.parse.versions)
+OCR_VERSION = 1
 _INSTALL = (f"install Tesseract (`make setup`, or apt-get install {TESSERACT_PACKAGE} tesseract-ocr-eng "
             "tesseract-ocr-chi-sim tesseract-ocr-chi-tra)")
 # ulimit in KB and CPU seconds, then tesseract itself (exec: same process, so the timeout kills it)

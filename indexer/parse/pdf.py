@@ -48,6 +48,11 @@ from indexer.types import Element
 
 logger = logging.getLogger(__name__)
 
+# raise when what this parser gives for a file changes (text, sections, pages, tables): `rag index` then
+# reads again the files it read before (indexer.parse.versions; vectors of unchanged chunks are reused)
+# (OCR's own changes raise indexer.parse.ocr.OCR_VERSION instead)
+PARSER_VERSION = 1
+
 _HEADING_RATIO = 1.15
 _HEADING_MAX_CHARS = 120
 _HEADING_MAX_WORDS = 15

@@ -22,6 +22,11 @@ from indexer.parse.xml_dtd import entity_refusal
 from indexer.parse.zipcheck import check_zip
 from indexer.types import Element
 
+# raise when what this parser gives for a file changes (text, sections, pages, tables): `rag index` then
+# reads again the files it read before (indexer.parse.versions; vectors of unchanged chunks are reused)
+# per format; table_elements is shared: a change to it raises these and the formats that use it too
+CSV_PARSER_VERSION = 1  # .csv, .tsv
+XLSX_PARSER_VERSION = 1
 MAX_ROWS_PER_TABLE = 40
 _SNIFF_BYTES = 64 * 1024
 

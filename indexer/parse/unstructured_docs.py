@@ -38,6 +38,11 @@ from indexer.parse.zipcheck import check_zip
 from indexer.script import is_cjk
 from indexer.types import Element, ElementKind
 
+# raise when what this parser gives for a file changes (text, sections, pages, tables): `rag index` then
+# reads again the files it read before (indexer.parse.versions; vectors of unchanged chunks are reused)
+# per format: a fix to Markdown lists raises markdown's only, so Word files are not read again for it
+PARSER_VERSIONS = {"markdown": 1, "html": 1, "text": 1, "docx": 1, "pptx": 1}
+
 # Running headers/footers and page numbers repeat on every page: noise for retrieval.
 _SKIPPED = {"PageBreak", "PageNumber", "Header", "Footer"}
 _KINDS: dict[str, ElementKind] = {"Title": "title", "Table": "table", "ListItem": "list"}

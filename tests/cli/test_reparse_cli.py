@@ -1,0 +1,109 @@
+"""`rag index` reads again the files an older parser read, and `--reparse` any file (real subprocesses, real models,
+the local store). Older releases' records are written into the catalog as they wrote them (indexer.reread)."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import rag
+from tests.indexer.test_crash_safety import check_consistent
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rewrite_records(db: Path, old: str, new: str) -> None:
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE documents SET content_hash = replace(content_hash, ?, ?)", (old, new))
+    con.close()
+
+
+@pytest.mark.slow  # ~80 s (eight rag commands, each loading the model): make test-all runs it
+def test_index_rereads_what_an_older_parser_read_and_reparse_rereads_the_kb(tmp_path):
+    home, docs = tmp_path / "home", tmp_path / "docs"
+    docs.mkdir()
+    (docs / "cards.md").write_text("# Lost cards\n\nCall 400-800-1234 at any hour to report a lost card.\n")
+    (docs / "挂失.txt").write_text("挂失银行卡请拨打客服电话 400-800-1234，全天二十四小时服务。\n", encoding="utf-8")
+    base = ("--kb", "bank", "--no-calibrate")
+    rag(home, "index", str(docs), *base, "--embed-model", "e5", "--tag", "dept=cards", "-q")
+    db = home / "bank" / "kb.sqlite"
+    _rewrite_records(db, "+parser:markdown.1", "+parser:markdown.0")  # cards.md: read by an older parser
+    _rewrite_records(db, "+parser:text.1", "")  # 挂失.txt: indexed before parser versions were recorded
+
+    p = rag(home, "index", str(docs), *base, "--tag", "dept=cards")
+    assert "0 indexed, 1 updated, 1 unchanged, 0 failed" in p.stdout, p.stdout
+    assert f"{docs / 'cards.md'}: re-read: parser updated" in p.stdout + p.stderr, p
+    assert "1 re-read: parser updated" in p.stdout
+    assert "1 of the unchanged files were indexed before parser versions were recorded" in p.stdout, p.stdout
+    assert "`rag index --reparse`" in p.stdout
+
+    p = rag(home, "index", *base, "--reparse")  # the whole KB, from where its files were indexed
+    assert "0 indexed, 2 updated, 0 unchanged" in p.stdout and "2 re-read: --reparse" in p.stdout, p.stdout
+    listed = json.loads(rag(home, "docs", "--kb", "bank", "--json").stdout)
+    assert [d["tags"] for d in listed] == [{"dept": "cards"}] * 2  # each kept the tags it was indexed with
+    hits = json.loads(rag(home, "search", "银行卡丢了怎么挂失", "--kb", "bank", "--json").stdout)
+    assert "400-800-1234" in hits[0]["text"]
+
+    p = rag(home, "index", str(docs), *base, "--tag", "dept=cards")
+    assert "2 unchanged" in p.stdout and "re-read" not in p.stdout + p.stderr
+    assert "before parser versions" not in p.stdout, p.stdout
+
+    (docs / "cards.md").rename(tmp_path / "cards.md")
+    p = rag(home, "index", *base, "--reparse", ok=False)
+    assert p.returncode == 1 and f"NOT RE-READ {docs / 'cards.md'}: no file there now" in p.stderr, p
+    assert "1 updated" in p.stdout, p.stdout
+
+    p = rag(home, "index", "--kb", "bank", ok=False)
+    assert p.returncode == 1 and "give the files or folders to index, or --reparse alone" in p.stderr, p.stderr
+
+
+@pytest.mark.slow  # ~60 s: make test-all runs it
+def test_kill_9_during_a_reread_leaves_the_kb_answering_and_a_rerun_finishes_it(tmp_path):
+    """Files read again because their parser changed go through indexing's own writes: killed part-way, every
+    document is at its old or new record, each still found; the next run reads the rest and says it resumed."""
+    n = 40
+    home, docs = tmp_path / "home", tmp_path / "docs"
+    docs.mkdir()
+    for i in range(n):
+        line = f"Branch {i} opens at {i % 12} o'clock. " if i % 2 else f"第{i}号网点每天{i % 12}点开门。"
+        (docs / f"note{i:02d}.md").write_text(f"# Branch {i} 网点\n\n" + line * 8, encoding="utf-8")
+    env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1", "RAG_INGEST_BATCH_CHUNKS": "1"}
+    index = [sys.executable, "-m", "cli", "index", str(docs), "-q", "--no-calibrate", "--embed-model", "e5"]
+    subprocess.run(index, env=env, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    db = home / "default" / "kb.sqlite"
+    _rewrite_records(db, "+parser:markdown.1", "+parser:markdown.0")
+
+    p = subprocess.Popen(index, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    reread = 0
+    while time.time() < deadline and p.poll() is None:  # kill once some documents are read again
+        try:
+            reread = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(
+                "SELECT count(*) FROM documents WHERE content_hash LIKE '%+parser:markdown.1%'").fetchone()[0]
+        except sqlite3.Error:
+            reread = 0
+        if reread >= 1:
+            break
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert check_consistent(home / "default", "branch") == n  # nothing lost, every chunk searchable
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    done = con.execute("SELECT count(*) FROM documents WHERE content_hash LIKE '%+parser:markdown.1%'").fetchone()[0]
+    con.close()
+    assert 1 <= done < n, done
+    for question, found in (("When does branch 7 open?", "Branch 7"), ("第8号网点几点开门？", "第8号网点")):
+        hits = json.loads(subprocess.run([sys.executable, "-m", "cli", "search", question, "--json", "-k", "3"],
+                                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120).stdout)
+        assert any(found in h["text"] for h in hits), (question, hits)
+
+    out = subprocess.run(index[:-2], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"0 indexed, {n - done} updated, {done} unchanged" in out.stdout, out.stdout
+    assert f"{n - done} re-read: parser updated" in out.stdout and "interrupted" in out.stdout, out.stdout
