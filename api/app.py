@@ -37,6 +37,7 @@ from api.routes import (
 )
 from api.service import Service
 from indexer import kb_trash
+from indexer.archive.leftovers import sweep_imports
 from rag.config import Settings
 
 log = logging.getLogger("api")
@@ -88,7 +89,11 @@ def _attach_guard_and_cache(service: Service) -> None:
 
 
 def sweep_deleted_kbs(home: Path) -> None:
-    """Remove what KB deletes interrupted by a crash or kill left in the home folder (indexer.kb_trash)."""
+    """Remove what KB deletes and imports interrupted by a crash or kill left in the home folder (indexer.kb_trash,
+    indexer.archive.leftovers)."""
     swept = kb_trash.sweep(home)
     if line := swept.message():
         log.log(logging.WARNING if swept.failed else logging.INFO, line, extra={"event": "sweep"})
+    imports = sweep_imports(home)  # an upload's import killed with the service: its hidden folder
+    if line := imports.message("an interrupted import"):
+        log.log(logging.WARNING if imports.failed else logging.INFO, line, extra={"event": "sweep"})

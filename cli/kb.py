@@ -140,6 +140,8 @@ def kb_export(name: str, file: str = typer.Argument(..., help="the archive to wr
         fail(f"cannot write {file}: {e.strerror or e}")
     finally:
         store.close()
+    if line := rep.swept.message("an interrupted export"):
+        typer.secho(line, fg="yellow" if rep.swept.failed else None, err=True)
     m = rep.manifest
     print(f"exported {name!r}: {m.documents} documents, {m.chunks} chunks ({m.embed_model}, {m.dim}-d) to {out} "
           f"({out.stat().st_size / 2**20:.1f} MB)")

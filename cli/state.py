@@ -68,12 +68,18 @@ def fail(msg: str, code: int = 1) -> None:
 
 
 def home_manager():
-    """The KB manager of a command that lists or changes the KBs (`rag kb list/create/delete`, `rag index`):
-    it first removes what interrupted KB deletes left in the home folder, saying so in one line."""
+    """The KB manager of a command that lists or changes the KBs (`rag kb list/create/delete/import`, `rag
+    index`): it first removes what interrupted KB deletes and abandoned imports left in the home folder
+    (indexer.kb_trash, indexer.archive.leftovers), saying so in a line each."""
+    from indexer.archive.leftovers import sweep_imports
+
     mgr = state.manager()
     swept = mgr.sweep_deleted()
     if line := swept.message():
         typer.secho(line, fg="yellow" if swept.failed else None, err=True)
+    imports = sweep_imports(mgr.home)
+    if line := imports.message("an interrupted import"):
+        typer.secho(line, fg="yellow" if imports.failed else None, err=True)
     return mgr
 
 

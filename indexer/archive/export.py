@@ -9,7 +9,7 @@ import json
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer.archive import format as F
+from indexer.archive import leftovers
 from indexer.archive.keys import vector_hashes
 from indexer.archive.meta import carried_meta
 from indexer.store.base import Store
@@ -32,14 +33,18 @@ class ExportReport:
     path: Path
     manifest: F.Manifest
     skipped: list[str]  # documents changing too fast to read one version of (READ_TRIES)
+    swept: leftovers.Swept = field(default_factory=leftovers.Swept)  # what killed exports of it had left
 
 
 def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progress: bool = True) -> ExportReport:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    swept = leftovers.sweep_exports(out.parent, out.name)
     fd, part = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     os.close(fd)
     vec_fd, vec_path = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".vectors", dir=out.parent)
+    # held until the end: a sweeper (the next export of this archive) leaves them alone while this runs
+    locks = [leftovers.hold(Path(part)), leftovers.hold(Path(vec_path))]
     try:
         with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf, \
                 os.fdopen(vec_fd, "wb") as vec_out:
@@ -64,7 +69,9 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
         raise
     finally:
         Path(vec_path).unlink(missing_ok=True)
-    return ExportReport(out, manifest, skipped)
+        for lock in locks:
+            leftovers.release(lock)
+    return ExportReport(out, manifest, skipped, swept)
 
 
 def _write_documents(store: Store, zf: zipfile.ZipFile, vec_out, progress: bool):

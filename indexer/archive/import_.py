@@ -53,17 +53,20 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
         encoder = _encoder(mgr, m)
         check_vectors(encoder, m, _first(archive, 2))
         staging = staging_for(mgr, target)
-        store = _open_fresh(staging, m)
         try:
-            written = _write(store, archive, progress)
-        except Exception as e:
-            err = write_error(e, written=0)
-            if err is None:
-                raise
-            raise err from e
+            store = _open_fresh(staging, m)
+            try:
+                written = _write(store, archive, progress)
+            except Exception as e:
+                err = write_error(e, written=0)
+                if err is None:
+                    raise
+                raise err from e
+            finally:
+                store.close()
+            staging.put_in_place(replace)
         finally:
-            store.close()
-        staging.put_in_place(replace)
+            staging.release()
     return ImportReport(kb=target, source_kb=m.kb, embed_model=m.embed_model, documents=m.documents,
                         chunks=m.chunks, written=written, replaced=existed, store=str(mgr.uri or mgr.home / target))
 

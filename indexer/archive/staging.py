@@ -3,7 +3,10 @@
 Local store: the folder `HOME/.NAME.importing`, renamed to `HOME/NAME` once complete (a KB it replaces is
 first deleted as `rag kb delete` deletes: renamed away, then removed). Milvus: the KB's hidden collections
 of role 'import', renamed into the KB's names (indexer.store.milvus.store.swap_in). Either way a crash at
-any step leaves the KB's name holding no KB or a whole one, and the import's re-run finishes the step."""
+any step leaves the KB's name holding no KB or a whole one, and the import's re-run finishes the step.
+
+A local import holds a lock on its folder while it runs (indexer.archive.leftovers): a second import into
+the same name is refused rather than writing into the same copy, and a sweeper leaves the folder alone."""
 from __future__ import annotations
 
 import shutil
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from indexer import kb_trash
+from indexer.archive import leftovers
 from indexer.kbs import KBManager
 from indexer.store.base import Store
 from indexer.store.factory import drop_kb, open_store
@@ -24,20 +28,37 @@ class Staging(Protocol):
     def open(self, embed_model: str, dim: int, context_window: int) -> Store: ...
     def discard(self) -> None: ...
     def put_in_place(self, replace: bool) -> None: ...
+    def release(self) -> None:
+        """Let go of the hidden copy (its lock): the import ended, whichever way."""
+        ...
 
 
 class LocalStaging:
     def __init__(self, mgr: KBManager, name: str):
         self.mgr, self.name = mgr, name
-        self.folder = mgr.home / f".{name}.importing"
+        self.folder = mgr.home / f".{name}{leftovers.IMPORTING}"
         self.where = str(self.folder)
+        self._lock: int | None = None
 
     def open(self, embed_model: str, dim: int, context_window: int) -> Store:
+        if self._lock is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            try:
+                self._lock = leftovers.hold(self.folder)
+            except leftovers.InUse:
+                raise FileExistsError(f"another import into knowledge base {self.name!r} is running (it holds "
+                                      f"{self.where}); wait for it to end, or import under another name with "
+                                      "--as NAME") from None
         return open_store("local", self.folder, self.mgr.params(dim), writable=True, embed_model=embed_model,
                           context_window=context_window)
 
     def discard(self) -> None:
+        self.release()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def release(self) -> None:
+        leftovers.release(self._lock)
+        self._lock = None
 
     def put_in_place(self, replace: bool) -> None:
         target: Path = self.mgr.home / self.name
@@ -59,6 +80,9 @@ class MilvusStaging:
 
     def discard(self) -> None:
         drop_kb(self.uri, self.name, role=ROLE)
+
+    def release(self) -> None:
+        pass  # Milvus collections: nothing is swept by other processes
 
     def put_in_place(self, replace: bool) -> None:
         from indexer.store.milvus.store import swap_in
