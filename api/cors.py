@@ -16,7 +16,8 @@ class Cors(CORSMiddleware):
     def __init__(self, app, origins: list[str]):
         super().__init__(app, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"], max_age=600,
                          allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                         expose_headers=["X-Request-ID", "Retry-After", "X-Total-Count"])
+                         expose_headers=["X-Request-ID", "Retry-After", "X-Total-Count",
+                                         "X-Export-Left-Out"])
 
     def preflight_response(self, request_headers: Headers) -> Response:
         response = super().preflight_response(request_headers)

@@ -145,9 +145,10 @@ def kb_export(name: str, file: str = typer.Argument(..., help="the archive to wr
     m = rep.manifest
     print(f"exported {name!r}: {m.documents} documents, {m.chunks} chunks ({m.embed_model}, {m.dim}-d) to {out} "
           f"({out.stat().st_size / 2**20:.1f} MB)")
-    if rep.skipped:
-        typer.secho(f"warning: left out {len(rep.skipped)} documents rewritten throughout the export "
-                    f"({', '.join(rep.skipped[:5])}); export again when indexing is done", fg="yellow", err=True)
+    if rep.left_out:
+        typer.secho(f"warning: left out {len(rep.left_out)} documents rewritten throughout the export "
+                    f"({', '.join(d.source for d in rep.left_out[:5])}; all named in the archive's manifest.json, "
+                    f"left_out); export again when indexing is done", fg="yellow", err=True)
 
 
 @kb_app.command("import")

@@ -21,7 +21,7 @@ from api.errors import ApiError
 from api.schemas import API_ERRORS, error_responses
 from api.service import Service
 from api.upload import no_room
-from indexer.archive.export import export_kb
+from indexer.archive.export import ExportReport, export_kb
 from indexer.archive.format import ArchiveError
 from indexer.archive.import_ import import_archive
 from indexer.kbs import NAME_PATTERN
@@ -42,29 +42,41 @@ class KBImported(BaseModel):
     replaced: bool
 
 
-@router.get("/kbs/{kb}/export", response_class=FileResponse, responses={
-    200: {"content": {"application/zip": {}}, "description": "the KB's archive (`rag kb import` restores it)"},
+LEFT_OUT_HEADER = "X-Export-Left-Out"
+EXPORT_DESCRIPTION = (
+    "The KB keeps serving and taking uploads during the export. A document rewritten throughout it (by indexing "
+    f"running meanwhile) is left out of the archive: the `{LEFT_OUT_HEADER}` header gives how many, and the "
+    "archive's `manifest.json` names each in `left_out` (`doc_id`, `source`); export again once indexing is done.")
+
+
+@router.get("/kbs/{kb}/export", response_class=FileResponse, description=EXPORT_DESCRIPTION, responses={
+    200: {"content": {"application/zip": {}}, "description": "the KB's archive (`rag kb import` restores it)",
+          "headers": {LEFT_OUT_HEADER: {"schema": {"type": "integer", "minimum": 0}, "description":
+                                        "documents of the KB left out of the archive (0: none), named in its "
+                                        "manifest.json, `left_out`"}}},
     **error_responses(507)}, summary="Download a knowledge base as one archive (admin of the KB)")
-async def export(kb: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+async def export(request: Request, kb: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, kb, "admin")
     folder = svc.uploads / f"export-{uuid.uuid4().hex}"
     path = folder / f"{kb}.zip"
 
-    def run() -> None:
+    def run() -> ExportReport:
         store = svc.manager.open(kb)
         try:
-            export_kb(store, kb, path, svc.settings.indexer.chunk.model_dump(), progress=False)
+            return export_kb(store, kb, path, svc.settings.indexer.chunk.model_dump(), progress=False)
         finally:
             store.close()
     try:
-        await run_in_threadpool(run)
+        rep = await run_in_threadpool(run)
     except Exception as e:
         shutil.rmtree(folder, ignore_errors=True)
         if (full := write_error(e)) is not None:
             raise ApiError(507, "insufficient_storage", f"the server could not write the archive: {full.reason}; "
                            "the administrator must free space under RAG_HOME") from e
         raise
+    note(request, documents=rep.manifest.documents, left_out=len(rep.left_out))
     return FileResponse(path, media_type="application/zip", filename=f"{kb}.zip",
+                        headers={LEFT_OUT_HEADER: str(len(rep.left_out))},
                         background=BackgroundTask(shutil.rmtree, folder, True))
 
 

@@ -1,11 +1,11 @@
 """Write a knowledge base to an archive (indexer.archive), through a reader: the KB keeps serving and
 taking uploads meanwhile. A document changed while it is read is read again, so each document in the
-archive is one version of it, chunks and vectors alike. The archive appears under its name only once
+archive is one version of it, chunks and vectors alike; one rewritten throughout READ_TRIES reads is left
+out, and named in the manifest's `left_out` (and the report). The archive appears under its name only once
 complete (written beside it, then renamed)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 import zipfile
@@ -32,7 +32,7 @@ COPY_BLOCK = 1 << 20
 class ExportReport:
     path: Path
     manifest: F.Manifest
-    skipped: list[str]  # documents changing too fast to read one version of (READ_TRIES)
+    left_out: list[F.LeftOut]  # documents changing too fast to read one version of (READ_TRIES)
     swept: leftovers.Swept = field(default_factory=leftovers.Swept)  # what killed exports of it had left
 
 
@@ -48,7 +48,7 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
     try:
         with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf, \
                 os.fdopen(vec_fd, "wb") as vec_out:
-            docs, chunks, skipped, doc_member, vec_hash = _write_documents(store, zf, vec_out, progress)
+            docs, chunks, left_out, doc_member, vec_hash = _write_documents(store, zf, vec_out, progress)
             vec_out.flush()
             vectors = F.Member(size=os.path.getsize(vec_path), sha256=vec_hash)
             info = zipfile.ZipInfo(F.VECTORS, date_time=_zip_time())
@@ -61,8 +61,8 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
                 exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 embed_model=store.embed_model, dim=store.dim, context_window=store.context_window,
                 chunking=dict(chunking), documents=docs, chunks=chunks, meta=carried_meta(store),
-                members={F.DOCUMENTS: doc_member, F.VECTORS: vectors})
-            zf.writestr(F.MANIFEST, json.dumps(manifest.model_dump(), ensure_ascii=False, indent=1))
+                members={F.DOCUMENTS: doc_member, F.VECTORS: vectors}, left_out=left_out)
+            zf.writestr(F.MANIFEST, manifest.to_json())
         os.replace(part, out)
     except BaseException:
         Path(part).unlink(missing_ok=True)
@@ -71,24 +71,24 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
         Path(vec_path).unlink(missing_ok=True)
         for lock in locks:
             leftovers.release(lock)
-    return ExportReport(out, manifest, skipped, swept)
+    return ExportReport(out, manifest, left_out, swept)
 
 
 def _write_documents(store: Store, zf: zipfile.ZipFile, vec_out, progress: bool):
-    """documents.jsonl into the zip, the vectors into `vec_out`; returns (documents, chunks, skipped ids,
-    the documents member, the vectors' SHA-256)."""
+    """documents.jsonl into the zip, the vectors into `vec_out`; returns (documents, chunks, the documents
+    left out, the documents member, the vectors' SHA-256)."""
     listed = store.documents()
     doc_hash, vec_hash = hashlib.sha256(), hashlib.sha256()
     docs = n_chunks = size = 0
-    skipped: list[str] = []
+    left_out: list[F.LeftOut] = []
     bar = tqdm(total=sum(d.chunks for d in listed), desc="exporting", unit="chunk", disable=not progress)
     with zf.open(zipfile.ZipInfo(F.DOCUMENTS, date_time=_zip_time()), "w", force_zip64=True) as dst:
         for d in listed:
             got = _read_document(store, d.doc_id)
             bar.update(d.chunks)
             if got is None:
-                if store.document(d.doc_id) is not None:
-                    skipped.append(d.doc_id)
+                if (now := store.document(d.doc_id)) is not None:
+                    left_out.append(F.LeftOut(doc_id=d.doc_id, source=now.source))
                 continue  # deleted since listed
             info, chunks, vectors = got
             line = (F.DocumentLine.of(info, chunks).model_dump_json() + "\n").encode("utf-8")
@@ -101,7 +101,7 @@ def _write_documents(store: Store, zf: zipfile.ZipFile, vec_out, progress: bool)
             docs += 1
             n_chunks += len(chunks)
     bar.close()
-    return docs, n_chunks, skipped, F.Member(size=size, sha256=doc_hash.hexdigest()), vec_hash.hexdigest()
+    return docs, n_chunks, left_out, F.Member(size=size, sha256=doc_hash.hexdigest()), vec_hash.hexdigest()
 
 
 def _read_document(store: Store, doc_id: str) -> tuple[DocumentInfo, list[Chunk], np.ndarray] | None:
@@ -114,7 +114,7 @@ def _read_document(store: Store, doc_id: str) -> tuple[DocumentInfo, list[Chunk]
         chunks = [Chunk(c.chunk_id, c.doc_id, int(c.chunk_id.rsplit(":", 2)[-2]), c.text, c.title, c.page,
                         count_tokens(c.text)) for c in records]
         hashes = vector_hashes(chunks, store.context_window)
-        found = store.cached_vectors(hashes)
+        found = store.cached_vectors(list(dict.fromkeys(hashes)))  # chunks of one text: one lookup
         if len(chunks) == info.chunks and all(h in found for h in hashes) and store.document(doc_id) == info:
             return info, chunks, np.vstack([found[h] for h in hashes]).astype(np.float32)
     return None

@@ -1,6 +1,7 @@
 """The archive's layout and its typed records: the manifest and one document line (see indexer.archive)."""
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -38,6 +39,12 @@ class Member(_Strict):
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
+class LeftOut(_Strict):
+    """A document of the KB that the archive does not hold: it was rewritten throughout the export."""
+    doc_id: Id
+    source: Text
+
+
 class Manifest(_Strict):
     format: Literal["harbor-rag-kb"]
     version: int = Field(ge=1)
@@ -51,6 +58,15 @@ class Manifest(_Strict):
     chunks: int = Field(ge=0)
     meta: dict[Id, Text] = Field(description="the KB's own settings (refusal threshold, ...)")
     members: dict[str, Member]
+    # written only when some document was left out, so that a complete archive stays readable by versions
+    # of the software from before this field (their readers refuse fields they do not know)
+    left_out: list[LeftOut] = Field(default=[], description="documents of the KB not "
+                                    "in the archive: rewritten throughout the export (export again once indexing "
+                                    "is done)")
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(exclude={"left_out"} if not self.left_out else None), ensure_ascii=False,
+                          indent=1)
 
     @field_validator("meta")
     @classmethod

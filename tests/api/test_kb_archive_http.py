@@ -1,14 +1,20 @@
 """A KB as one archive over HTTP (api/routes/kb_archive.py), on a real `rag serve`: its admin downloads it,
 a global admin imports it under another name (it then searches the same, English and Chinese) or over
-the KB (replace), and a damaged or oversized archive is refused with nothing created."""
+the KB (replace), a document rewritten throughout the export is left out and said so (a header, the
+manifest), and a damaged or oversized archive is refused with nothing created."""
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
+import threading
 import time
+import zipfile
+from io import BytesIO
 
 import httpx
+import numpy as np
 import pytest
 
 from cli.testing import ADMIN, ROOT, Server
@@ -53,8 +59,10 @@ def test_export_then_import_under_another_name_and_over_the_kb(srv):
         with client(srv, kb_admin) as a:
             got = a.get("/v1/kbs/bank/export")
             assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+            assert got.headers["X-Export-Left-Out"] == "0"  # every document is in it
             assert 'filename="bank.zip"' in got.headers["content-disposition"]
             archive = got.content
+            assert "left_out" not in _manifest(archive)  # as versions before the field read it
             refused = a.post("/v1/kbs/import", params={"name": "copy"}, content=archive)
             assert refused.status_code == 403  # creating a KB takes a global admin
         r = c.post("/v1/kbs/import", params={"name": "copy"}, content=archive,
@@ -127,3 +135,69 @@ def test_a_client_that_stops_sending_is_cut_off_with_408_and_nothing_is_kept(srv
     assert not leftover, leftover
     with client(srv) as c:
         assert {k["name"] for k in c.get("/v1/kbs").json()} <= {"bank", "copy"}
+
+
+# ---- a document rewritten throughout the export -----------------------------------------------------------
+SHARED = "信用卡挂失后，临时挂失有效期为5天。"  # the one chunk text of both documents of KB 'busy'
+N_HANDBOOK = 10_000  # chunks of the document not rewritten: reading the other one's vector goes through theirs
+
+
+def _put(store, doc_id: str, source: str, n: int, version: int) -> None:
+    """Document `doc_id` as indexing writes it (indexer.store.local): `n` chunks of SHARED, vectors keyed as
+    indexing keys them; each version has its own content hash and indexing time."""
+    from indexer.archive.keys import bm25_tokens, vector_hashes
+    from indexer.types import Chunk, DocumentInfo
+
+    chunks = [Chunk(f"{doc_id}:{i}:{version}", doc_id, i, SHARED, "挂失", None, 0) for i in range(n)]
+    tokens = bm25_tokens(chunks[:1]) * n
+    vectors = np.random.default_rng(version).normal(size=(n, store.dim)).astype(np.float32)
+    info = DocumentInfo(doc_id, source, f"sha-{version}", 100, n, f"2026-12-07T10:00:00.{version:06d}+00:00", {})
+    store.replace_document(info, chunks, tokens, vectors, vector_hashes(chunks, store.context_window)[:1] * n)
+
+
+def _manifest(archive: bytes) -> dict:
+    with zipfile.ZipFile(BytesIO(archive)) as z:
+        return json.loads(z.read("manifest.json"))
+
+
+def test_a_document_rewritten_throughout_the_export_is_left_out_and_named(srv, tmp_path):
+    """While `GET .../export` runs, another process keeps rewriting one document (every ~8 ms): each read of
+    it (~50 ms: its chunk's text is that of the N_HANDBOOK chunks of the other document, whose vectors the
+    read goes through) sees a newer version at its end, so it is left out after 5 tries, and the response says so."""
+    from indexer.archive.reader import ArchiveReader
+    from indexer.store.local.snapshot import IndexParams
+    from indexer.store.local.store import LocalStore
+
+    store = LocalStore(srv.home / "busy", IndexParams(dim=384), writable=True, embed_model="minilm")
+    stop = threading.Event()
+
+    def rewrite() -> None:
+        version = 1
+        while not stop.is_set():
+            version += 1
+            _put(store, "fees", "/docs/收费标准.txt", 1, version)
+    try:
+        _put(store, "handbook", "/docs/handbook.txt", N_HANDBOOK, 0)
+        _put(store, "fees", "/docs/收费标准.txt", 1, 1)
+        writer = threading.Thread(target=rewrite)
+        writer.start()
+        try:
+            with client(srv) as c:
+                during = c.get("/v1/kbs/busy/export")
+        finally:
+            stop.set()
+            writer.join()
+        assert during.status_code == 200, during.text
+        assert during.headers["X-Export-Left-Out"] == "1"
+        m = _manifest(during.content)
+        assert m["left_out"] == [{"doc_id": "fees", "source": "/docs/收费标准.txt"}]
+        assert m["documents"] == 1 and m["chunks"] == N_HANDBOOK  # the other document is whole
+        (tmp_path / "busy.zip").write_bytes(during.content)
+        with ArchiveReader(tmp_path / "busy.zip") as reader:  # what import reads: a valid archive
+            reader.verify(progress=False)
+            assert [d.doc_id for d, _ in reader.documents()] == ["handbook"]
+            assert [d.source for d in reader.manifest.left_out] == ["/docs/收费标准.txt"]
+    finally:
+        store.close()
+        with client(srv) as c:
+            c.delete("/v1/kbs/busy")
