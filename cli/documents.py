@@ -146,11 +146,14 @@ def _summarize(kb: str, mgr, report, quiet: bool, no_calibrate: bool, trust: boo
 def docs(kb: str = KB, as_json: bool = typer.Option(False, "--json")):
     """List the documents of a knowledge base."""
     from indexer.ingest import RUN_MARK
+    from indexer.reread import recorded_stamp
 
     _, store = open_kb(kb)
     unfinished = store.get_meta(RUN_MARK) or ""
+    # parser: what read the file ("pdf.1.ocr1", indexer.reread); null before parser versions were recorded
     rows = [{"doc_id": d.doc_id, "source": d.source, "chunks": d.chunks, "size": d.size,
-             "indexed_at": d.indexed_at, "tags": d.tags} for d in store.documents()]
+             "indexed_at": d.indexed_at, "tags": d.tags,
+             "parser": str(stamp) if (stamp := recorded_stamp(d.content_hash)) else None} for d in store.documents()]
     store.close()
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))

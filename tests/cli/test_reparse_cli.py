@@ -24,7 +24,7 @@ def _rewrite_records(db: Path, old: str, new: str) -> None:
     con.close()
 
 
-@pytest.mark.slow  # ~80 s (eight rag commands, each loading the model): make test-all runs it
+@pytest.mark.slow  # ~90 s (nine rag commands, each loading the model): make test-all runs it
 def test_index_rereads_what_an_older_parser_read_and_reparse_rereads_the_kb(tmp_path):
     home, docs = tmp_path / "home", tmp_path / "docs"
     docs.mkdir()
@@ -35,6 +35,8 @@ def test_index_rereads_what_an_older_parser_read_and_reparse_rereads_the_kb(tmp_
     db = home / "bank" / "kb.sqlite"
     _rewrite_records(db, "+parser:markdown.1", "+parser:markdown.0")  # cards.md: read by an older parser
     _rewrite_records(db, "+parser:text.1", "")  # 挂失.txt: indexed before parser versions were recorded
+    listed = json.loads(rag(home, "docs", "--kb", "bank", "--json").stdout)
+    assert {Path(d["source"]).name: d["parser"] for d in listed} == {"cards.md": "markdown.0", "挂失.txt": None}
 
     p = rag(home, "index", str(docs), *base, "--tag", "dept=cards")
     assert "0 indexed, 1 updated, 1 unchanged, 0 failed" in p.stdout, p.stdout
@@ -47,6 +49,7 @@ def test_index_rereads_what_an_older_parser_read_and_reparse_rereads_the_kb(tmp_
     assert "0 indexed, 2 updated, 0 unchanged" in p.stdout and "2 re-read: --reparse" in p.stdout, p.stdout
     listed = json.loads(rag(home, "docs", "--kb", "bank", "--json").stdout)
     assert [d["tags"] for d in listed] == [{"dept": "cards"}] * 2  # each kept the tags it was indexed with
+    assert sorted(d["parser"] for d in listed) == ["markdown.1", "text.1"]
     hits = json.loads(rag(home, "search", "银行卡丢了怎么挂失", "--kb", "bank", "--json").stdout)
     assert "400-800-1234" in hits[0]["text"]
 
