@@ -78,7 +78,7 @@ def load_questions(path: str | Path, max_questions: int = MAX_QUESTIONS) -> Ques
                              f" MB limit; split it into several files")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
-        header, rows = _csv_rows(path)
+        header, rows = _csv_rows(path, max_questions)
     elif suffix == ".xlsx":
         header, rows = _xlsx_rows(path, max_questions)
     elif suffix in (".jsonl", ".json"):
@@ -90,7 +90,9 @@ def load_questions(path: str | Path, max_questions: int = MAX_QUESTIONS) -> Ques
 
 
 # ---------------------------------------------------------------------------- readers
-def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _csv_rows(path: Path, max_questions: int) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the rows holding a value (a CSV saved from a sheet formatted far down is mostly ",,,"
+    lines: they are not kept, and rows are read no further than the questions a file may have)."""
     from indexer.parse.encoding import TextDecodeError, decode_bytes
 
     try:
@@ -99,13 +101,22 @@ def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise QuestionsError(f"questions file {path}: not text ({e}); save it as CSV (UTF-8 or GBK)") from e
     first = text.split("\n", 1)[0]  # the header names the delimiter (csv.Sniffer guesses from the questions too)
     delimiter = max(",\t;", key=first.count) if first.count(",") == 0 else ","
+    text = text.rstrip(f" \t\r\n{delimiter}")  # the empty rows after the last value, at C speed
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        for n, record in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 1):
+            if header is None:
+                header = record
+            elif any(cell.strip() for cell in record):
+                rows.append((n, record))
+                if len(rows) > max_questions + HEADER_SEARCH_ROWS:  # the questions, maybe a title and header
+                    raise _too_many(path, max_questions)
     except csv.Error as e:
         raise QuestionsError(f"questions file {path}: not readable as CSV ({e})") from e
-    if not records:
+    if header is None:
         raise QuestionsError(f"questions file {path} is empty")
-    return records[0], [(i, r) for i, r in enumerate(records[1:], 2)]
+    return header, rows
 
 
 def _xlsx_rows(path: Path, max_questions: int) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -173,27 +184,30 @@ def _jsonl(path: Path, max_questions: int) -> QuestionSet:
     except TextDecodeError as e:
         raise QuestionsError(f"questions file {path}: not text ({e})") from e
     errors: list[str] = []
-    header: list[str] = []
+    header: dict[str, None] = {}  # the keys in order of appearance
     objs: list[tuple[int, dict]] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    # lines as JSON sees them: \u2028 inside a string does not end one (str.splitlines would cut there)
+    for n, line in enumerate(io.StringIO(text, newline=None), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             errors.append(f"line {n}: not JSON ({e.msg})")
-            continue
-        if not isinstance(obj, dict):
-            errors.append(f"line {n}: a JSON object {{\"question\": ...}} is expected, not {type(obj).__name__}")
-            continue
-        for k in obj:
-            if k not in header:
-                header.append(k)
-        objs.append((n, obj))
+        else:
+            if not isinstance(obj, dict):
+                errors.append(f"line {n}: a JSON object {{\"question\": ...}} is expected, not {type(obj).__name__}")
+            else:
+                header.update(dict.fromkeys(obj))
+                objs.append((n, obj))
+                if len(objs) > max_questions:
+                    raise _too_many(path, max_questions)
+        if len(errors) >= MAX_ERRORS:
+            break
     if errors:
         raise _errors(path, errors)
     table = [(n, [_json_cell(obj.get(k)) for k in header]) for n, obj in objs]
-    return _from_table(path, header, table, max_questions, where="line")
+    return _from_table(path, list(header), table, max_questions, where="line")
 
 
 def _json_cell(value: object) -> str:
@@ -272,8 +286,7 @@ def _from_table(path: Path, header: list[str], rows: list[tuple[int, list[str]]]
         questions.append(KBQuestion(n, key, q, cell(values, "expected"), facts, cell(values, "source"), answerable,
                                     cell(values, "category")))
         if len(questions) > max_questions:
-            raise QuestionsError(f"questions file {path}: more than {max_questions} questions, the most a file may "
-                                 f"have (--max-questions): split it into several files, or raise --max-questions")
+            raise _too_many(path, max_questions)
         if len(errors) >= MAX_ERRORS:
             break
     if errors:
@@ -281,6 +294,11 @@ def _from_table(path: Path, header: list[str], rows: list[tuple[int, list[str]]]
     if not questions:
         raise QuestionsError(f"questions file {path}: no questions under the header")
     return QuestionSet(path, questions, ignored)
+
+
+def _too_many(path: Path, max_questions: int) -> QuestionsError:
+    return QuestionsError(f"questions file {path}: more than {max_questions} questions, the most a file may have "
+                          f"(--max-questions): split it into several files, or raise --max-questions")
 
 
 def _errors(path: Path, errors: list[str]) -> QuestionsError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import openpyxl
@@ -70,3 +71,62 @@ def test_questions_on_another_sheet_are_named_with_that_sheet(tmp_path, notes, s
     book.move_sheet(sheet, offset=-1)  # as the message says
     book.save(tmp_path / "q.xlsx")
     assert [q.question for q in load_questions(tmp_path / "q.xlsx").questions] == ["What is the overdraft fee?"]
+
+
+def _peak_mb(load) -> tuple[object, float]:
+    """What `load()` returns (or raises) and the most memory it held at once, in MB (Python objects)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        try:
+            got = load()
+        except QuestionsError as e:
+            got = e
+        return got, tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("header,rows,encoding", [
+    (["问题", "期望答案", "类别"], [["手续费是多少？", "10元", "收费"], ["临时挂失有效期多久？", "5天", "挂失"]], "gbk"),
+    (["question", "expected", "category"], [["What is the fee?", "$10", "fees"], ["Lost card?", "call", "cards"]],
+     "utf-8-sig"),
+])
+def test_a_csv_saved_from_a_sheet_formatted_far_down_keeps_its_questions_in_little_memory(tmp_path, header, rows,
+                                                                                          encoding):
+    # Excel saves the formatted-but-empty rows of a sheet as lines of delimiters: 300,000 of them here, between
+    # the questions and after them; each was kept as a list of cells (~60 MB), the file is ~1 MB
+    gap = [["", "", ""]] * 150_000
+    path = _csv(tmp_path / "q.csv", [header, rows[0], *gap, rows[1], *gap], encoding)
+    qs, peak = _peak_mb(lambda: load_questions(path))
+    assert [(q.row, q.question, q.category) for q in qs.questions] == [(2, rows[0][0], rows[0][2]),
+                                                                       (150_003, rows[1][0], rows[1][2])]
+    assert peak < 20, peak  # ~6 MB; every row kept: ~60 MB
+
+
+def test_a_csv_of_many_questions_is_refused_without_keeping_them_all(tmp_path):
+    path = _csv(tmp_path / "q.csv", [["问题", "答案"], *([f"第{i}个问题？", "是"] for i in range(300_000))], "gbk")
+    refused, peak = _peak_mb(lambda: load_questions(path, max_questions=1000))
+    assert isinstance(refused, QuestionsError), refused
+    assert "more than 1000 questions, the most a file may have (--max-questions)" in str(refused)
+    assert peak < 50, peak  # the file's text (~26 MB in all its forms), not 300,000 rows (~114 MB)
+
+
+@pytest.mark.parametrize("question", ["个人购汇额度是多少？\u2028（每年）", "What is the yearly quota?\u2028(per person)"])
+def test_a_jsonl_question_with_a_line_separator_in_a_string_is_one_line(tmp_path, question):
+    # json.dumps(ensure_ascii=False) writes U+2028 as it is; str.splitlines cut the line there ("not JSON")
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps({"question": q, "answerable": "yes"}, ensure_ascii=False)
+                              for q in (question, "第二个问题？")) + "\n", encoding="utf-8")
+    assert [(q.row, q.question) for q in load_questions(path).questions] == [(1, question), (2, "第二个问题？")]
+
+
+def test_a_jsonl_of_bad_lines_is_reported_by_its_first_problems_in_little_memory(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question": "手续费？"}\n' + "[1]\n" * 1_000_000, encoding="utf-8")
+    refused, peak = _peak_mb(lambda: load_questions(path))
+    message = str(refused)
+    assert "20 problem(s) (and maybe more after these)" in message and "line 21: a JSON object" in message
+    assert "line 22:" not in message and len(message) < 5000
+    assert peak < 60, peak  # the file's text (~23 MB in all its forms), not a million problems (~257 MB)
