@@ -5,8 +5,9 @@ A sheet formatted far below its questions (cells styled down to row 12,000, all 
 counts such rows in `max_row`, and its read-only mode parses every one of them (~60 µs a formatted row).
 So the sheet's XML is first scanned as bytes (`extent`): the rows holding a value (a cell with `<v>` or
 an inline string `<is>`) and the last of them. A sheet with more such rows than a file may have questions is
-refused there, after at most MAX_SCAN_MB of XML and before openpyxl parses any row; otherwise openpyxl reads
-the rows up to the last one holding a value, and only those holding one are kept.
+refused there, before openpyxl parses any row; otherwise openpyxl reads the rows up to the last one holding a
+value, and only those holding one are kept. The scan reads the whole sheet when it must (to find its last
+value), which check_zip bounds (zip_member_mb) before anything is read.
 """
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BLOCK = 1 << 20
-# a member over this is not scanned to its end: check_zip already bounds a member at zip_member_mb (100)
-MAX_SCAN_MB = 100
 # a sheet's rows read to its last value may exceed its valued rows this many times over (blank rows between
 # questions); past that, a formatted-but-empty stretch would cost openpyxl minutes, so the file is refused
 SPAN_FACTOR = 20
@@ -54,9 +53,7 @@ def extent(source, max_valued_rows: int) -> Extent:
     row = valued = last = 0
     marked = False  # the current row is counted already
     carry = b""
-    scanned = 0
     while block := source.read(BLOCK):
-        scanned += len(block)
         buf = carry + block
         cut = buf.rfind(b"<")  # a tag may be cut by the block's end: it is scanned with the next block
         if cut < 0:
@@ -73,8 +70,6 @@ def extent(source, max_valued_rows: int) -> Extent:
                 if valued > max_valued_rows:
                     raise SheetTooLarge(valued, max_valued_rows)
         carry = buf[cut:]
-        if scanned > MAX_SCAN_MB * 2**20:
-            break
     return Extent(valued, last)
 
 
@@ -100,6 +95,6 @@ def valued_rows(book_path: Path, sheet, max_valued_rows: int) -> list[tuple[int,
         values = [clean_cell(c.value, getattr(c, "number_format", None)) for c in cells]
         if any(v.strip() for v in values):
             rows.append((n, values))
-            if len(rows) > max_valued_rows:  # a sheet scanned in part only (over MAX_SCAN_MB)
+            if len(rows) > max_valued_rows:  # without the scan (a workbook openpyxl names no sheet file of)
                 raise SheetTooLarge(len(rows), max_valued_rows)
     return rows

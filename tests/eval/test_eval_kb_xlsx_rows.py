@@ -151,3 +151,21 @@ def test_rag_eval_kb_takes_max_questions(tmp_path, monkeypatch):
     assert refused.exit_code == 2 and "at most 20 questions (--max-questions)" in refused.output, refused.output
     passed = CliRunner().invoke(cli, ["eval", "kb", "--kb", "t", "--questions", str(path), "--max-questions", "30"])
     assert "questions file" not in passed.output and "does not exist" in passed.output, passed.output  # KB next
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_value_far_below_the_questions_is_named_not_read_through(tmp_path, lang):
+    from eval.kb_questions import HEADER_SEARCH_ROWS
+    from eval.kb_xlsx import SPAN_FACTOR
+
+    header, rows = SHEETS[lang]
+    limit = SPAN_FACTOR * (MAX_QUESTIONS + HEADER_SEARCH_ROWS)
+    book = openpyxl.Workbook()
+    for row in [header, *rows]:
+        book.active.append(row)
+    book.active.cell(row=limit + 1, column=1, value=rows[0][0] + " (2)")
+    book.save(tmp_path / "q.xlsx")
+    with pytest.raises(QuestionsError, match=f"holds a value in row {limit + 1}, and rows are read down to row "
+                                             f"{limit} at most.*delete the empty rows between the questions"):
+        load_questions(tmp_path / "q.xlsx")
+    assert len(load_questions(tmp_path / "q.xlsx", max_questions=limit).questions) == 3  # as many as asked for
