@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, replace
 
 from indexer.config import ChunkSettings
+from indexer.parse.line_breaks import LIST_ITEM
 from indexer.tokenize import WORD_OR_CJK_CHAR, count_tokens
 from indexer.types import Chunk, Element
 
@@ -47,19 +48,25 @@ def period_continues(text: str, dot: int, end: int) -> bool:
 
 
 def split_sentences(text: str) -> list[str]:
-    parts, start = [], 0
+    return [text[a:b] for a, b in _sentence_spans(text)]
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where split_sentences' sentences are in `text`, surrounding whitespace left out."""
+    spans, start = [], 0
     for m in SENTENCE_END.finditer(text):
         if m.group(0) == "" and m.start() > 0 and period_continues(text, m.start() - 1, m.end()):
             continue
-        end = m.end()
-        piece = text[start:end].strip()
-        if piece:
-            parts.append(piece)
-        start = end
-    tail = text[start:].strip()
-    if tail:
-        parts.append(tail)
-    return parts
+        spans.append((start, m.end()))
+        start = m.end()
+    spans.append((start, len(text)))
+    out = []
+    for a, b in spans:
+        piece = text[a:b]
+        if piece.strip():
+            a += len(piece) - len(piece.lstrip())
+            out.append((a, a + len(piece.strip())))
+    return out
 
 
 def hard_split(text: str, max_tokens: int) -> list[str]:
@@ -81,6 +88,7 @@ class _Unit:
     page: int | None
     is_table: bool = False
     element: int = 0  # which element (paragraph, list item, ...) of the section it came from
+    line: str = ""  # the line break (and indent) that opens it in its element, when it opens a list item
 
 
 def _table_units(el: Element, cfg: ChunkSettings) -> list[_Unit]:
@@ -130,13 +138,20 @@ def _long_row_units(row: str, header_lines: list[str], page: int | None, cfg: Ch
 def _units(el: Element, cfg: ChunkSettings) -> list[_Unit]:
     if el.kind == "table":
         return _table_units(el, cfg)
-    out = []
-    for sent in split_sentences(el.text):
+    out, last = [], 0
+    for a, b in _sentence_spans(el.text):
+        sent, before = el.text[a:b], el.text[last:a]
+        last = b
+        # a list item on a line of its own after a sentence ("letter.\n- ID card") keeps its line (and
+        # indent): joined by a space, quoting could not tell it from the sentence or the item before it
+        item_line = before[before.rfind("\n"):] if "\n" in before and LIST_ITEM.match(sent) else ""
         n = count_tokens(sent)
         if n > cfg.max_tokens:
-            out += [_Unit(p, count_tokens(p), el.page) for p in hard_split(sent, cfg.max_tokens)]
+            pieces = hard_split(sent, cfg.max_tokens)
+            out += [_Unit(p, count_tokens(p), el.page, line=item_line if i == 0 else "")
+                    for i, p in enumerate(pieces)]
         else:
-            out.append(_Unit(sent, n, el.page))
+            out.append(_Unit(sent, n, el.page, line=item_line))
     return out
 
 
@@ -195,12 +210,15 @@ def _unspaced(prev: str, nxt: str) -> bool:
 
 
 def _join(units: list[_Unit]) -> str:
-    """Sentences of one element joined by a space (none between Chinese ones), elements by a line
-    break, so a heading or paragraph never runs into the next (extracts and quotes read lines)."""
+    """Sentences of one element joined by a space (none between Chinese ones), a list item opening a line
+    of its element on its line, elements by a line break, so a heading or paragraph never runs into the
+    next (extracts and quotes read lines)."""
     out, element = "", None
     for u in units:
         if out and (u.is_table or out.endswith("\n") or u.element != element):
             out += "\n"
+        elif out and u.line:
+            out += u.line
         elif out and not _unspaced(out, u.text):
             out += " "
         out += u.text

@@ -27,7 +27,7 @@ from indexer.script import is_cjk
 from indexer.tokenize import count_tokens
 
 # a list item's opening: a bullet, "2." / "2)" / "2、", "一、", "（3）"
-_ITEM = re.compile(r"^(?:[-*•·]\s|\d{1,2}[.)、．]\s*\S|[一二三四五六七八九十]+、|[（(](?:\d{1,2}|[一二三四五六七八九十]+)[)）])")
+LIST_ITEM = re.compile(r"^(?:[-*•·]\s|\d{1,2}[.)、．]\s*\S|[一二三四五六七八九十]+、|[（(](?:\d{1,2}|[一二三四五六七八九十]+)[)）])")
 # a heading ends no sentence and holds no "key: value" pair
 _ENDS_SENTENCE = re.compile(r"[.!?;:,。！？；：，、…]$")
 _KEY_VALUE = re.compile(r"[:：]\s*\S")
@@ -90,7 +90,7 @@ def _rejoin(text: str, span: str) -> str:
     listed = [pair and ((i > 0 and pairs[i - 1]) or (i + 1 < len(lines) and pairs[i + 1])) for i, pair in enumerate(pairs)]
     # ... and the line after the list's last item, when it opens a sentence of its own (a capital letter)
     ends = [listed[i - 1] and not pairs[i] and line[:1].isupper() for i, line in enumerate(lines) if i]
-    breaks = [_heading_like(prev) or bool(_ITEM.match(line))
+    breaks = [_heading_like(prev) or bool(LIST_ITEM.match(line))
               or (not wrapped and (_chinese_edge(prev, line) or listed[i] or ends[i - 1]))
               for i, (prev, line) in enumerate(zip(lines, lines[1:]), 1)]
     glued = [not kept and _cjk_end(prev) and _cjk_start(line)

@@ -101,3 +101,37 @@ def test_a_period_inside_a_sentence_does_not_end_it():
     assert split_sentences("We close at 5 p.m. Saturday hours differ. It costs $5. 2020 was different.") == [
         "We close at 5 p.m.", "Saturday hours differ.", "It costs $5.", "2020 was different."]
     assert split_sentences("临时挂失有效期为5天。到期后自动解除。") == ["临时挂失有效期为5天。", "到期后自动解除。"]
+
+
+def test_a_list_after_a_sentence_keeps_its_lines():
+    # before, the sentence and the items after it ran together: "letter. - ID card\n- Insurance card",
+    # "请携带以下材料。 一、身份证。二、户口簿。", and quoting could not tell one item from the next
+    cfg = ChunkSettings(max_tokens=200, overlap_tokens=0)
+    cases = [
+        ("Bring your referral letter.\n- ID card\n- Insurance card", None),
+        ("To apply:\n1. Fill in the form. Sign it.\n2. Pay the fee.\n3. Collect your card.", None),
+        ("Register at the front desk.\n- Bring your ID card.\n  - A copy is not accepted.\n- Pay the deposit.", None),
+        ("请携带以下材料。\n一、身份证。\n二、户口簿。\n三、医保卡。", None),
+        ("退款按以下步骤办理。\n（一）填写申请表。\n（二）提交材料。\n1. 窗口受理。\n2. 三个工作日内退回。", None),
+        # a line break before a sentence that opens no list item is a wrapped line: joined as before
+        ("Payment is due within 30 days.\nLate payments cost $5. Call us.\n- Online banking.",
+         "Payment is due within 30 days. Late payments cost $5. Call us.\n- Online banking."),
+        ("住院押金为三千元。\n出院时多退少补。\n- 可用微信支付。", "住院押金为三千元。出院时多退少补。\n- 可用微信支付。"),
+    ]
+    for text, expected in cases:
+        [chunk] = chunk_elements("d", [Element(text, "text", "Admission")], cfg)
+        assert chunk.text == (expected or text)
+
+
+def test_a_chunk_opening_on_a_list_item_starts_with_it():
+    # the overlap carried into the next chunk starts at the item, with no line break before it
+    cfg = ChunkSettings(max_tokens=24, overlap_tokens=10)
+    text = "Bring these documents to the front desk.\n" + "\n".join(
+        f"- Document number {n} with its copy." for n in range(1, 7))
+    chunks = chunk_elements("d", [Element(text, "text", "Admission")], cfg)
+    assert len(chunks) > 2
+    for chunk in chunks:
+        assert not chunk.text.startswith(("\n", " "))
+        lines = chunk.text.split("\n")
+        assert chunk.text.count("- Document number") == sum(line.startswith("- Document number") for line in lines)
+        assert all(line.startswith("- Document number") for line in lines[1:]), chunk.text

@@ -108,3 +108,13 @@ def test_ordered_lists_number_on_from_their_first_item(tmp_path: Path) -> None:
               "12345678901. Too long\n")
     assert [e.text for e in _parse(tmp_path, source)[1:]] == [
         "5. 第五步", "6. 第六步", "Text.", "1. One", "2. Two", "3. Three", "More text.", "1. Too long"]
+
+
+def test_an_items_sub_items_keep_their_lines_in_its_chunk(tmp_path: Path) -> None:
+    # the chunker joined an element's sentences with spaces: "1. Register at the front desk. - ID card"
+    source = ("# Admission\n\n1. Register at the front desk.\n    - Bring your ID card.\n    - Bring your insurance card.\n"
+              "2. 缴纳押金。\n    - 可用微信支付。\n    - 可用银行卡支付。\n\n请携带以下材料。\n一、身份证\n二、医保卡\n")
+    [chunk] = chunk_elements("d", _parse(tmp_path, source), ChunkSettings())
+    assert chunk.text.split("\n") == [
+        "1. Register at the front desk.", "- Bring your ID card.", "- Bring your insurance card.", "2. 缴纳押金。",
+        "- 可用微信支付。", "- 可用银行卡支付。", "请携带以下材料。", "一、身份证", "二、医保卡"]
