@@ -179,3 +179,7 @@ def kb_import(file: str,
     print(f"{done} {rep.kb!r} from {file}: {rep.documents} documents, {rep.chunks} chunks ({rep.embed_model}) "
           f"in {rep.store}" + (f" ({rep.written} documents written in this run)" if rep.written != rep.documents
                                else ""))
+    if rep.left_out:
+        typer.secho(f"warning: the archive lacks {len(rep.left_out)} documents of KB {rep.source_kb!r}, left out of "
+                    f"the export as they were being rewritten ({', '.join(rep.left_out[:5])}); index them again "
+                    f"from their files", fg="yellow", err=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -40,6 +40,8 @@ class KBImported(BaseModel):
     chunks: int
     embed_model: str
     replaced: bool
+    left_out: list[str] = Field([], description="sources of documents the archive lacks: left out of its export "
+                                "as they were being rewritten (its manifest's left_out); index them again")
 
 
 LEFT_OUT_HEADER = "X-Export-Left-Out"
@@ -105,11 +107,12 @@ async def import_kb(request: Request, name: str | None = Query(None, pattern=NAM
         raise no_room(e) from e
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    note(request, kb=rep.kb, source_kb=rep.source_kb, documents=rep.documents, replaced=rep.replaced)
+    note(request, kb=rep.kb, source_kb=rep.source_kb, documents=rep.documents, replaced=rep.replaced,
+         left_out=len(rep.left_out))
     if rep.replaced:
         svc.drop(rep.kb)  # its pipelines held the KB it replaced
     return KBImported(name=rep.kb, source_kb=rep.source_kb, documents=rep.documents, chunks=rep.chunks,
-                      embed_model=rep.embed_model, replaced=rep.replaced)
+                      embed_model=rep.embed_model, replaced=rep.replaced, left_out=rep.left_out)
 
 
 async def _receive(request: Request, dest: Path, limit: int, idle_s: float, total_s: float) -> Path:

@@ -8,7 +8,7 @@ the same archive carries on where it stopped (the documents already in the copy 
 left by another archive is discarded. An existing KB is replaced only when asked (`replace`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -36,6 +36,7 @@ class ImportReport:
     written: int   # documents written in this run (the others were in place from an interrupted run)
     replaced: bool
     store: str     # where the KB now is
+    left_out: list[str] = field(default_factory=list)  # sources the export left out (manifest left_out)
 
 
 def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, replace: bool = False,
@@ -68,7 +69,8 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
         finally:
             staging.release()
     return ImportReport(kb=target, source_kb=m.kb, embed_model=m.embed_model, documents=m.documents,
-                        chunks=m.chunks, written=written, replaced=existed, store=str(mgr.uri or mgr.home / target))
+                        chunks=m.chunks, written=written, replaced=existed, store=str(mgr.uri or mgr.home / target),
+                        left_out=[d.source for d in m.left_out])
 
 
 def _archive_name(m: F.Manifest) -> str:

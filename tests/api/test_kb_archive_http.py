@@ -69,7 +69,7 @@ def test_export_then_import_under_another_name_and_over_the_kb(srv):
                    headers={"content-type": "application/zip"})
         assert r.status_code == 201, r.text
         assert r.json() == {"name": "copy", "source_kb": "bank", "documents": 2, "chunks": r.json()["chunks"],
-                            "embed_model": "minilm", "replaced": False}
+                            "embed_model": "minilm", "replaced": False, "left_out": []}
         assert top(c, "copy") == top(c, "bank") and top(c, "bank")[1][0]
         again = c.post("/v1/kbs/import", params={"name": "copy"}, content=archive)
         assert again.status_code == 409 and again.json()["error"]["code"] == "kb_exists"
@@ -201,3 +201,16 @@ def test_a_document_rewritten_throughout_the_export_is_left_out_and_named(srv, t
         store.close()
         with client(srv) as c:
             c.delete("/v1/kbs/busy")
+
+
+def test_an_archive_that_left_documents_out_says_so_when_imported(srv, tmp_path):
+    with client(srv) as c:
+        archive = c.get("/v1/kbs/bank/export").content
+        gone = [{"doc_id": "fees", "source": "/docs/收费标准.txt"}, {"doc_id": "rates", "source": "/docs/rates.md"}]
+        lacking = _rewrite(_saved(tmp_path, archive), tmp_path / "lacking.zip", manifest=lambda m: m.update(left_out=gone))
+        r = c.post("/v1/kbs/import", params={"name": "lacking"}, content=lacking.read_bytes())
+        try:
+            assert r.status_code == 201, r.text
+            assert r.json()["left_out"] == ["/docs/收费标准.txt", "/docs/rates.md"] and r.json()["documents"] == 2
+        finally:
+            c.delete("/v1/kbs/lacking")

@@ -221,6 +221,14 @@ HOSTILE = {
 }
 
 
+def test_an_import_names_the_documents_its_export_left_out(manager, archive, tmp_path):
+    gone = [{"doc_id": "d-zh", "source": "/docs/收费标准.txt"}, {"doc_id": "d-en", "source": "/docs/rates.md"}]
+    lacking = _rewrite(archive, tmp_path / "lacking.zip", manifest=lambda m: m.update(left_out=gone))
+    rep = import_archive(manager, lacking, "lacking", progress=False)
+    assert rep.left_out == ["/docs/收费标准.txt", "/docs/rates.md"]
+    assert import_archive(manager, archive, "whole", progress=False).left_out == []
+
+
 def test_an_archive_naming_its_kb_with_a_path_is_imported_only_under_a_name_given(manager, archive, tmp_path):
     bad = _rewrite(archive, tmp_path / "named.zip", manifest=lambda m: m.update(kb="../../etc"))
     with pytest.raises(F.ArchiveError, match="names its KB '../../etc', which is not a valid name.*--as NAME"):
