@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -44,6 +45,8 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
     except QuestionsError as e:
         fail(str(e), 2)
     out_dir = Path(out) if out else Path("eval-kb") / f"{kb}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    if (why := _unwritable(out_dir)) is not None:  # before the questions run (an hour, for 5,000), not after
+        fail(f"--out {out_dir}: {why}; give another folder", 2)
     before = None
     if baseline:
         if out_dir.resolve() == Path(baseline).expanduser().resolve():
@@ -88,9 +91,13 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
         refusal_thresholds=thresholds, config=config or state.config,
         baseline=str(Path(baseline).resolve()) if baseline else None, version=_version(), git_commit=_commit()),
         results)
-    run.write(out_dir)
     comparison = compare(before, run) if before else None
-    (out_dir / "report.html").write_text(render(run, comparison, tolerance), encoding="utf-8")
+    try:
+        run.write(out_dir)
+        (out_dir / "report.html").write_text(render(run, comparison, tolerance), encoding="utf-8")
+    except OSError as e:
+        fail(f"could not write the results to {out_dir}: {e.strerror or e}; free space there or give another --out, "
+             "then run again")
     print(table(results))
     if comparison:
         print("\n".join(comparison.lines()))
@@ -99,6 +106,20 @@ def eval_kb(kb: str = typer.Option(..., "--kb", help="the KB to evaluate, as ind
         typer.secho(f"REGRESSION: {comparison.drop} fewer question(s) right than the baseline (tolerance "
                     f"{tolerance})", fg="red", err=True)
         raise typer.Exit(1)
+
+
+def _unwritable(out: Path) -> str | None:
+    """Why the results cannot be written to folder `out` (made if missing), None when they can."""
+    if out.exists() and not out.is_dir():
+        return "it is a file, not a folder"
+    existing = out.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable by this user"
+    return None
 
 
 def _progress_lines(total: int):

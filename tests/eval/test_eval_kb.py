@@ -309,6 +309,20 @@ def test_bad_questions_or_baseline_fail_before_any_question_runs(manager, tmp_pa
     assert not (tmp_path / "o").exists()
 
 
+def test_an_out_folder_that_cannot_be_written_fails_before_any_question_runs(tmp_path, monkeypatch):
+    # it was a FileExistsError traceback once every question had been answered
+    from typer.testing import CliRunner
+
+    cli, runner = _eval_cli(monkeypatch, tmp_path / "home"), CliRunner()  # no KB: the check comes first
+    questions = _csv(tmp_path / "问题.csv", ZH_HEADER, QUESTIONS[:2], "gbk")
+    (tmp_path / "报告").write_text("a file", encoding="utf-8")
+    for out, why in [(tmp_path / "报告", "it is a file, not a folder"),
+                     (tmp_path / "报告" / "r1", f"{tmp_path / '报告'} is a file, not a folder")]:
+        res = runner.invoke(cli, ["eval", "kb", "--kb", "t", "--questions", str(questions), "--out", str(out)])
+        assert res.exit_code == 2 and f"--out {out}: {why}; give another folder" in res.stderr, res.output
+        assert "does not exist" not in res.stderr  # refused before the KB is opened
+
+
 def test_a_generator_that_fails_stops_the_run_saying_which_question_and_what_to_do(manager, sample_copy, tmp_path,
                                                                                    monkeypatch):
     # a remote endpoint nobody listens on, with no quoted answer in its place: the run was a GenerationError traceback
