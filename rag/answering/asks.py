@@ -66,10 +66,13 @@ def asked_values(question: str, text: str) -> frozenset[tuple[str, object]]:
 
 
 # a question whether something exists or is offered, and the thing ("Is there free Wi-Fi in the branches?",
-# "网点有停车位吗？", "有没有给家属住的宾馆")
+# "Does Harbor Bank offer pet insurance?", "网点有停车位吗？", "有没有给家属住的宾馆",
+# "你们银行提供宠物保险吗？")
 _EXISTS = re.compile(r"\b(?:is|are) there\s+(?:an?\s+|any\s+|some\s+)?(?P<en>[^?,;]+)"
-                     r"|\bdo(?:es)? (?:you|the \w+|your \w+) (?:have|offer|sell|provide)\s+(?:an?\s+|any\s+)?(?P<en2>[^?,;]+)"
-                     r"|有没有(?P<zh>[^？?，,。；;]+)|有(?P<zh2>[^？?，,。；;有]{1,12})吗", re.IGNORECASE)
+                     r"|\bdo(?:es)? (?:you|the \w+|your \w+|(?!I\b)(?-i:[A-Z])[\w&'-]*(?: (?-i:[A-Z])[\w&'-]*){0,3}) (?:have|offer|sell|provide)\s+(?!to\b)"
+                     r"(?:an?\s+|any\s+)?(?P<en2>[^?,;]+)"
+                     r"|有没有(?P<zh>[^？?，,。；;]+)|有(?P<zh2>[^？?，,。；;有]{1,12})吗"
+                     r"|(?:提供|开通|出售|卖|支持|接受)(?P<zh3>[^？?，,。；;]{1,12})吗", re.IGNORECASE)
 # "is there a way to get out of paying?", "有没有办法免掉？" ask how, not whether a thing is there
 _A_WAY = re.compile(r"\s*(?:ways?|options?|chance|possibility)\b|\s*(?:办法|方法|可能|途径|必要)", re.IGNORECASE)
 

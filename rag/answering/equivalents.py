@@ -5,10 +5,12 @@ passage's through their group, so each group counts once, whichever of its words
 The groups are tokens as rag's tokenizer gives them (English stemmed: "daily" is "daili"). They are
 kept to words that mean the same in any knowledge base: days, months and years as periods, maximums
 and limits, fees and charges, and the verbs of moving money (a question's "转" is a document's "转账"), in both languages;
-and the forms of common irregular English verbs.
+and the forms of common irregular English verbs. A word one side writes as a phrase (a bank's 跨行 as
+其他银行) is read as the word (`as_words`).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 GROUPS: tuple[tuple[str, ...], ...] = (
@@ -34,7 +36,20 @@ GROUPS: tuple[tuple[str, ...], ...] = (
 
 _CANON = {word: group[0] for group in GROUPS for word in group}
 
+# what one word of a question says in several of a document's ("跨行取款" over "在境内其他银行ATM取款"): the
+# phrase is read as the word before tokenizing. 他行 not inside 其他行业 / 其他行为 / 其他行政
+PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("跨行", re.compile(r"其他银行|(?<!其)他行(?![业为政走动])")),
+)
+
 
 def canonical(tokens: Iterable[str]) -> set[str]:
     """The tokens with each word of a group replaced by the group's first word."""
     return {_CANON.get(t, t) for t in tokens}
+
+
+def as_words(text: str) -> str:
+    """`text` with each phrase of `PHRASES` written as its word."""
+    for word, phrase in PHRASES:
+        text = phrase.sub(word, text)
+    return text

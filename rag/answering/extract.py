@@ -18,7 +18,7 @@ from indexer.script import cross_script, is_cjk
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.by_meaning import meaning_quote, quote_across
 from rag.answering.cite import content_tokens
-from rag.answering.equivalents import canonical
+from rag.answering.equivalents import as_words, canonical
 from rag.answering.quoting import cite_sentence, quotable, unnumbered
 from rag.answering.steps import steps_for
 from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, tied_rows_quote
@@ -230,13 +230,20 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> _
     if best and kind and not any(x.gives for x in best):
         # asked for a kind of number the quote does not give: the best sentence that gives one comes second
         # ("Do you charge a fee for using my debit card abroad?": "A foreign transaction fee of 3% ... applies")
-        giving = next((x for x in scored if x.gives and x.shared > 0 and not _other_subject(q, best[0].text, x.text, lead)),
-                      None)
+        giving = next((x for x in scored if x.gives and x.shared > 0 and not _part_of(x.text, best[0].text)
+                       and not _other_subject(q, best[0].text, x.text, lead)), None)
         if giving is not None:
-            best = [best[0], giving]
+            # a list holding the best sentence is quoted once, whole ("You can send a wire in three ways: ..."
+            # gave its first item again after it)
+            best = [giving] if _part_of(best[0].text, giving.text) else [best[0], giving]
     if not best:
         return _Best(0, ())
     return _Best(best[0].shared, tuple((x.text, -x.earlier) for x in best), *matched([x.text for x in best]))
+
+
+def _part_of(sentence: str, quote: str) -> bool:
+    """Is `sentence` in `quote`, a list quoted whole (whose items lose their own end: "...passcode;")?"""
+    return sentence.rstrip(".。;；") in quote
 
 
 _ABOUT_DOCUMENT = re.compile(
@@ -269,7 +276,7 @@ def _lead_shared(q: set[str], sentence: str, lead: str | None) -> int:
 def quote_words(text: str) -> set[str]:
     """Content words, each of a group of equivalents as its group (rag.answering.equivalents), without the
     words that ask (`_ASKING`): "as long as you report the loss" shares nothing with "How long ...?"."""
-    return canonical(content_tokens(text)) - _ASKING
+    return canonical(content_tokens(as_words(text))) - _ASKING
 
 
 def _line_leads(lines: list[list[str]]) -> dict[str, str]:

@@ -323,6 +323,8 @@ def test_what_a_question_asks_whether_there_is():
     assert asked_thing("Do you offer student credit cards with cashback?") == "student credit cards with cashback"
     assert asked_thing("网点有停车位吗？") == "停车位"
     assert asked_thing("医院附近有没有给家属住的便宜宾馆？") == "给家属住的便宜宾馆"
+    assert asked_thing("你们银行提供宠物保险吗？") == "宠物保险"
+    assert asked_thing("手机银行支持跨行转账吗") == "跨行转账"
     # asking for a way is asking how; no thing is asked about at all
     assert asked_thing("Is there a way to get out of paying?") is None
     assert asked_thing("普卡年费多少？有没有办法免掉？") is None
@@ -762,3 +764,29 @@ def test_a_later_section_of_the_same_document_giving_the_amount_asked_for_is_quo
     hits = [hit(0, "一、临时挂失（口头挂失）", "临时挂失有效期为5天，到期后自动解除。如果在此期间找到卡片，可通过手机银行解除挂失。"),
             hit(1, "二、正式挂失", "临时挂失仅为应急措施。如确认卡片已经丢失，请在5天内由本人携带有效身份证件到网点办理正式挂失，手续费为每次10元。")]
     assert "手续费为每次10元[2]" in fallback_answer("挂失多少钱", hits)
+
+
+def test_a_banks_inter_bank_word_matches_the_phrase_a_document_writes_for_it():
+    # 跨行 is what a customer says; the fee list writes 其他银行 (and 他行): the domestic line answers, not the
+    # overseas one that gives a fee in the words of the question
+    atm = ("## ATM取款手续费\n\n- 在港湾银行ATM取款、查询余额、转账：全部免费。\n"
+           "- 在境内其他银行ATM取款：每笔2元，每个自然月前3笔免费；跨行查询余额免费。\n"
+           "- 在境外ATM取款：每笔12元，另加取款金额1%的手续费。\n- 金卡、白金卡客户境内跨行取款不限笔数免费。")
+    ans = extractive_answer("跨行取款收费吗", atm, 1)
+    assert ans.startswith("在境内其他银行ATM取款：每笔2元") and "12元" not in ans
+    assert extractive_answer("他行取款收费吗", atm, 1).startswith("在境内其他银行ATM取款：每笔2元")
+    # 其他行为 is no 他行: a sentence about other conduct does not match a question about inter-bank transfers
+    assert extractive_answer("跨行转账限额", "其他行为规范见附件。", 1) is None
+
+
+def test_a_list_holding_the_best_sentence_is_quoted_once():
+    # asked for an amount the best sentence does not give: the list giving one holds that sentence as an item,
+    # and was quoted with the sentence again after it
+    ways = ("You can send a wire in three ways:\n- Online banking: go to Transfer & Pay > Wire Transfers and confirm "
+            "with the passcode.\n- At a branch: bring a photo ID.\n- By phone: Premier Checking customers can request "
+            "wires of up to $50,000.")
+    ans = extractive_answer("How much is a wire sent by online banking?", ways, 1)
+    assert ans.count("go to Transfer & Pay") == 1 and "$50,000" in ans, ans
+    zh = "办理转账有三种方式：\n- 手机银行：在“转账”页面填写收款人信息并确认。\n- 柜台：携带本人身份证件。\n- 电话银行：单笔最多5万元。"
+    ans = extractive_answer("手机银行转账最多能转多少钱？", zh, 1)
+    assert ans.count("填写收款人信息") <= 1 and "5万元" in ans, ans

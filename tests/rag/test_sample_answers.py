@@ -106,6 +106,9 @@ def test_a_thing_asked_for_and_not_named_by_the_quote_is_the_refusal(pipeline):
     ans = pipeline.ask("网点有停车位吗？")
     assert ans.refused and not ans.citations, ans.answer
     assert ans.fallback_reason == "the quoted passage does not mention what the question asks about"
+    # had: the complaints hotline ("中国人民银行...投诉电话：12363"), which shares 银行 and says nothing of insurance
+    ans = pipeline.ask("你们银行提供宠物保险吗？")
+    assert ans.refused and not ans.citations, ans.answer
     # "有没有办法免掉" asks how to avoid the fee, not whether a thing is there: the fee row answers it
     ans = pipeline.ask("普卡一年收多少年费？有没有办法免掉？")
     assert not ans.refused and "首年免收" in ans.answer, ans.answer
