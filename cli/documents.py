@@ -146,14 +146,16 @@ def _summarize(kb: str, mgr, report, quiet: bool, no_calibrate: bool, trust: boo
 def docs(kb: str = KB, as_json: bool = typer.Option(False, "--json")):
     """List the documents of a knowledge base."""
     from indexer.ingest import RUN_MARK
-    from indexer.reread import recorded_stamp
+    from indexer.reread import recorded_chunker, recorded_stamp
 
     _, store = open_kb(kb)
     unfinished = store.get_meta(RUN_MARK) or ""
-    # parser: what read the file ("pdf.1.ocr1", indexer.reread); null before parser versions were recorded
+    # parser: what read the file ("pdf.1.ocr1", indexer.reread), chunker: the chunker version that cut it (1 for
+    # records from before chunker versions); both null before parser versions were recorded
     rows = [{"doc_id": d.doc_id, "source": d.source, "chunks": d.chunks, "size": d.size,
              "indexed_at": d.indexed_at, "tags": d.tags,
-             "parser": str(stamp) if (stamp := recorded_stamp(d.content_hash)) else None} for d in store.documents()]
+             "parser": str(stamp) if (stamp := recorded_stamp(d.content_hash)) else None,
+             "chunker": recorded_chunker(d.content_hash) if stamp else None} for d in store.documents()]
     store.close()
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))

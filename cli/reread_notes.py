@@ -2,19 +2,39 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from indexer.ingest import IngestReport
+from indexer.parse.extension import file_extension
+from indexer.parse.images import IMAGE_EXTENSIONS
+from indexer.reread import CHUNKER_UPDATED, PARSER_UPDATED
+
+# why each reason re-reads a file, said once in the summary
+_WHY = {PARSER_UPDATED: "a newer parser for their format gives different text",
+        CHUNKER_UPDATED: "a newer chunker cuts every format's text differently"}
 
 
 def reread_lines(kb: str, report: IngestReport) -> list[str]:
-    """One line for the files re-read, by reason, and one for the unchanged files recorded before parser
-    versions were (left as they are: re-reading every document of every KB on upgrade is not done unasked)."""
+    """One line for the files re-read, by reason and why, one for those a re-read waits for OCR to run again, and
+    one for the unchanged files recorded before parser versions were (left as they are while every version is 1:
+    re-reading every document of every KB on upgrade is not done unasked)."""
     lines = []
-    reasons = Counter(r.reread for r in report.results if r.reread and r.status != "failed")
+    reread = [r for r in report.results if r.reread and r.status != "failed"]
+    reasons = Counter(r.reread for r in reread)
     if reasons:
         each = ", ".join(f"{n} re-read: {reason}" for reason, n in sorted(reasons.items()))
-        lines.append(f"{kb}: {sum(reasons.values())} of the updated files had not changed ({each}); the text "
+        why = "".join(f"; {reason}: {_WHY[reason]}" for reason in sorted(reasons) if reason in _WHY)
+        scans = sum(file_extension(Path(r.source)) in (".pdf", *IMAGE_EXTENSIONS) for r in reread)
+        ocr = (f"; {scans} of them PDFs or images, whose scanned pages OCR read again where it can run (this once)"
+               if scans else "")
+        lines.append(f"{kb}: {len(reread)} of the updated files had not changed ({each}{why}){ocr}; the text "
                      "that did not change was not embedded again")
+    deferred = Counter(r.deferred for r in report.results if r.status == "unchanged" and r.deferred)
+    if deferred:
+        each = ", ".join(f"{n} {reason}" for reason, n in sorted(deferred.items()))
+        lines.append(f"{kb}: {sum(deferred.values())} unchanged files ({each}) were not read again because OCR read "
+                     "some of their text and cannot run now (reading them would lose it); install Tesseract and its "
+                     "languages (or turn OCR back on) and run `rag index` again to read them")
     unstamped = sum(r.unstamped for r in report.results if r.status == "unchanged")
     if unstamped:
         lines.append(f"{kb}: {unstamped} of the unchanged files were indexed before parser versions were recorded "

@@ -9,10 +9,11 @@ and a re-run finishes the job: it finds the interrupted run's mark in the KB (RU
 (`IngestReport.resumed`); the documents that run finished are unchanged and not embedded again.
 One bad file never stops the others.
 
-A document records which parser read it (indexer.reread: the parser's version, and for PDFs and images
-whether OCR could run): an unchanged file is read again when its parser has changed since, or OCR can run
-now and could not then (`FileResult.reread` says why); `reparse` reads every given file again. Either way
-the chunks whose text did not change are not embedded again (their vectors are found by text).
+A document records which parser read it and which chunker cut it (indexer.reread: the parser's version, for
+PDFs and images whether OCR could run, the chunker's version): an unchanged file is read again when its parser
+or the chunker has changed since, or OCR can run now and could not then (`FileResult.reread` says why);
+`reparse` reads every given file again. Either way the chunks whose text (and neighbours' text, the context
+window) did not change are not embedded again (their vectors are found by text).
 
 Documents are untrusted: with settings.parse_isolation (the default) every file is parsed in a
 sandboxed child process (indexer.parse.sandbox) with memory, CPU and wall-time limits, so a
@@ -72,6 +73,7 @@ class FileResult:
     rescreened: bool = False  # the file had not changed: indexed again under another screen (or none, --trust)
     reread: str = ""  # the file had not changed: read again because (indexer.reread) "parser updated", "--reparse", ...
     unstamped: bool = False  # unchanged, and recorded before parser versions were (`--reparse` reads it again)
+    deferred: str = ""  # unchanged though it would be re-read for this reason: OCR read some of it and cannot run now
 
 
 RUN_MARK = "indexing_since"  # KB meta: when a run that has not finished began ("" once it finished)
@@ -270,7 +272,8 @@ class Ingestor:
                 else:
                     found = check(old, digest, stamp)
                     if found.unchanged:
-                        return FileResult(source, "unchanged", doc_id, old.chunks, unstamped=found.unstamped)
+                        return FileResult(source, "unchanged", doc_id, old.chunks, unstamped=found.unstamped,
+                                          deferred=found.deferred)
                     reread = found.reason
             elements = self.parse(path, max_bytes=limit, note=note)
             return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed",

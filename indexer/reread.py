@@ -1,24 +1,36 @@
-"""Reading a file again after its parser changed, though its bytes did not.
+"""Reading a file again after its parser or the chunker changed, though its bytes did not.
 
-A document's content_hash records which parser read it (indexer.parse.versions.ParserStamp) between the file's
-digest and the screen's version (indexer.screen.fingerprint):
+A document's content_hash records which parser read it (indexer.parse.versions.ParserStamp) and which version of
+the chunker cut it (indexer.chunk.CHUNKER_VERSION), between the file's digest and the screen's version
+(indexer.screen.fingerprint):
 
-    <sha256 of the file>+parser:<stamp>[+screen:<version>]      e.g. "9f2c...+parser:pdf.1.ocr1+screen:3"
+    <sha256 of the file>+parser:<stamp>+chunk:<version>[+screen:<version>]   e.g. "9f2c...+parser:pdf.1.ocr1+chunk:2+screen:3"
 
 The stamp lives in content_hash because that field is free-form text in every store: the local catalog's
 column, Milvus' `__docs` collection (a new field cannot be added to an existing collection in Milvus Lite
 3.2.2, and an existing KB must keep working) and the export archive's document lines. Nothing else reads it
 but the comparisons here and in indexer.screen.
 
-An unchanged file (same bytes, tags and source) is read again when (`reread_reason`):
+The chunker's version is a part of its own ("+chunk:2") rather than a field of the parser's stamp: it is one
+number for every format, it lives beside the chunker (indexer.chunk imports indexer.parse, so
+indexer.parse.versions cannot import it), and the stamps written before it ("+parser:markdown.1", no chunk
+part) stay what they were: a record without the part was cut by chunker version 1. (A release from before the
+part reads "markdown.2+chunk:2" as no stamp at all and leaves the document as it is.)
+
+An unchanged file (same bytes, tags and source) is read again when (`reread_reason`, first reason that applies):
 - its format's parser version is newer than the one recorded ("parser updated");
 - it is a PDF or an image read when OCR could not run, and OCR can run now ("OCR now available");
-- OCR read some of its text (tag ocr=yes) with an older OCR version than today's ("OCR updated").
-A PDF read with OCR is not read again while OCR cannot run (that would lose its scanned pages' text).
+- OCR read some of its text (tag ocr=yes) with an older OCR version than today's ("OCR updated");
+- the chunker's version is newer than the one recorded ("chunker updated"): every format; a PDF or image whose
+  pages OCR read is OCR'd again (once), the cost of getting the new chunk text.
+A document OCR read some of (tag ocr=yes) is not read again while OCR cannot run, whatever changed: that would
+lose its scanned pages' text. It is `deferred` (rag index says so) and read again by the first run where OCR can.
 
-Documents indexed before stamps were recorded are taken as read by version 1 of every parser (what this
-version shipped with, OCR unknown), so upgrading does not re-read every document of every KB unasked:
-they are left as they are and `rag index` says how many there are and that `--reparse` re-reads them.
+Documents indexed before stamps were recorded are taken as read by version 1 of every parser and of the chunker
+(what that release shipped with, OCR unknown). While every version was 1 they were left as they were (`rag index`
+counted them, `unstamped`, and said that `--reparse` re-reads them), so upgrading did not re-read every
+document of every KB unasked; once a version they depend on rises past 1 they are read again like any record
+of version 1. With the chunker at version 2 that is every unstamped document.
 """
 from __future__ import annotations
 
@@ -26,23 +38,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from indexer.chunk import CHUNKER_VERSION
 from indexer.ocr_tags import OCR_TAG
 from indexer.parse.versions import ParserStamp
 from indexer.screen import file_digest
 from indexer.types import DocumentInfo
 
 _PARSER = "+parser:"
-UNSTAMPED_VERSION = 1  # the parser version an unstamped record is taken to have been read by
+_CHUNKER = "+chunk:"
+UNSTAMPED_VERSION = 1  # the parser and chunker version a record without theirs is taken to have been read by
 
 PARSER_UPDATED = "parser updated"
 OCR_AVAILABLE = "OCR now available"
 OCR_UPDATED = "OCR updated"
+CHUNKER_UPDATED = "chunker updated"
 REPARSE = "--reparse"
 
 
 def stamped(sha: str, stamp: ParserStamp | None) -> str:
-    """The file part of a content_hash: its digest and the stamp of the parser reading it."""
-    return f"{sha}{_PARSER}{stamp}" if stamp is not None else sha
+    """The file part of a content_hash: its digest, the stamp of the parser reading it and the chunker's version."""
+    return f"{sha}{_PARSER}{stamp}{_CHUNKER}{CHUNKER_VERSION}" if stamp is not None else sha
 
 
 def file_sha(content_hash: str) -> str:
@@ -53,17 +68,26 @@ def file_sha(content_hash: str) -> str:
 def recorded_stamp(content_hash: str) -> ParserStamp | None:
     """The stamp a content_hash records; None when it records none (indexed before stamps)."""
     _, found, text = file_digest(content_hash).partition(_PARSER)
-    return ParserStamp.parse(text) if found else None
+    return ParserStamp.parse(text.split(_CHUNKER)[0]) if found else None
+
+
+def recorded_chunker(content_hash: str) -> int:
+    """The chunker version a content_hash records; UNSTAMPED_VERSION when it records none (or one not a number)."""
+    _, found, text = file_digest(content_hash).partition(_CHUNKER)
+    return int(text) if found and text.isdigit() else UNSTAMPED_VERSION
 
 
 @dataclass(frozen=True)
 class Check:
     """unchanged: nothing to do. reason: why an unchanged file is read again ('' when it is not, or it changed).
-    unstamped: unchanged, and its record is from before stamps (`rag index --reparse` re-reads it)."""
+    unstamped: unchanged, and its record is from before stamps (`rag index --reparse` re-reads it).
+    deferred: unchanged for now though it would be read again for this reason, because OCR read some of it and
+    cannot run now."""
 
     unchanged: bool
     reason: str = ""
     unstamped: bool = False
+    deferred: str = ""
 
 
 def check(old: DocumentInfo, new_hash: str, stamp: ParserStamp | None) -> Check:
@@ -74,27 +98,38 @@ def check(old: DocumentInfo, new_hash: str, stamp: ParserStamp | None) -> Check:
     if file_sha(old.content_hash) != file_sha(new_hash):
         return Check(False)  # the file changed: indexed again as any changed file
     same_screen = screen_part(old.content_hash) == screen_part(new_hash)
-    reason = reread_reason(old, stamp)
+    reason = reread_reason(old, stamp, recorded_chunker(new_hash))
+    if reason and _loses_ocr_text(old, stamp):
+        return Check(True, deferred=reason)
     if reason or not same_screen:  # read again (under the new screen too, when that changed)
         return Check(False, reason)
     return Check(True, unstamped=_PARSER not in file_digest(old.content_hash))
 
 
-def reread_reason(old: DocumentInfo, now: ParserStamp | None) -> str:
-    """Why a document whose file did not change must be read again with today's parser ('' if it need not)."""
+def reread_reason(old: DocumentInfo, now: ParserStamp | None, chunker: int = CHUNKER_VERSION) -> str:
+    """Why a document whose file did not change must be read again with today's parser and chunker (version
+    `chunker`) ('' if it need not)."""
     if now is None:
         return ""
     was = recorded_stamp(old.content_hash)
     if was is None:  # indexed before stamps: version 1, OCR unknown
-        return PARSER_UPDATED if now.version > UNSTAMPED_VERSION else ""
-    if was.format != now.format or was.version < now.version:
+        if now.version > UNSTAMPED_VERSION:
+            return PARSER_UPDATED
+    elif was.format != now.format or was.version < now.version:
         return PARSER_UPDATED
-    if now.uses_ocr and now.ocr is not None:
+    elif now.uses_ocr and now.ocr is not None:
         if was.ocr is None:
             return OCR_AVAILABLE
         if was.ocr < now.ocr and old.tags.get(OCR_TAG) == "yes":
             return OCR_UPDATED
+    if recorded_chunker(old.content_hash) < chunker:
+        return CHUNKER_UPDATED
     return ""
+
+
+def _loses_ocr_text(old: DocumentInfo, now: ParserStamp | None) -> bool:
+    """Reading the document now would lose text: OCR read some of it and cannot run now."""
+    return now is not None and now.uses_ocr and now.ocr is None and old.tags.get(OCR_TAG) == "yes"
 
 
 def screen_part(content_hash: str) -> str:

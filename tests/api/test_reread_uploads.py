@@ -1,5 +1,5 @@
 """Uploaded files and parser versions (indexer.reread) through the service's indexing of an upload."""
-from tests.indexer.test_reparse import _files, _record_as, _stamps
+from tests.indexer.test_reparse import MD, TXT, _files, _record_as, _stamps
 
 
 def test_an_upload_sent_again_is_read_again_when_an_older_parser_read_it(manager, tmp_path):
@@ -13,7 +13,7 @@ def test_an_upload_sent_again_is_read_again_when_an_older_parser_read_it(manager
     for name in ("cards.md", "挂失.txt"):
         assert index_upload(manager, "t", name, docs / name, {}).status == "indexed"
     assert index_upload(manager, "t", "挂失.txt", docs / "挂失.txt", {}).status == "unchanged"
-    _record_as(manager, "+parser:text.1", "+parser:text.0")
+    _record_as(manager, f"+parser:{TXT}", f"+parser:text.{TXT.version - 1}")
     assert index_upload(manager, "t", "挂失.txt", docs / "挂失.txt", {}).status == "updated"
     assert index_upload(manager, "t", "cards.md", docs / "cards.md", {}).status == "unchanged"
-    assert _stamps(manager) == {"cards.md": "markdown.1", "挂失.txt": "text.1"}
+    assert _stamps(manager) == {"cards.md": str(MD), "挂失.txt": str(TXT)}

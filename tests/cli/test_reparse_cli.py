@@ -11,10 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from indexer.chunk import CHUNKER_VERSION
+from indexer.parse.versions import stamp_for
 from tests.cli.test_cli import rag
 from tests.indexer.test_crash_safety import check_consistent
 
 ROOT = Path(__file__).resolve().parents[2]
+# what this version stamps, and what the release before the last Markdown parser change stamped
+MD, TXT = stamp_for(".md", False), stamp_for(".txt", False)
+OLDER_MD = f"markdown.{MD.version - 1}"
 
 
 def _rewrite_records(db: Path, old: str, new: str) -> None:
@@ -33,23 +38,27 @@ def test_index_rereads_what_an_older_parser_read_and_reparse_rereads_the_kb(tmp_
     base = ("--kb", "bank", "--no-calibrate")
     rag(home, "index", str(docs), *base, "--embed-model", "e5", "--tag", "dept=cards", "-q")
     db = home / "bank" / "kb.sqlite"
-    _rewrite_records(db, "+parser:markdown.1", "+parser:markdown.0")  # cards.md: read by an older parser
-    _rewrite_records(db, "+parser:text.1", "")  # 挂失.txt: indexed before parser versions were recorded
+    _rewrite_records(db, f"+parser:{MD}", f"+parser:{OLDER_MD}")  # cards.md: read by an older parser
+    _rewrite_records(db, f"+parser:{TXT}+chunk:{CHUNKER_VERSION}", "")  # 挂失.txt: indexed before parser versions
     listed = json.loads(rag(home, "docs", "--kb", "bank", "--json").stdout)
-    assert {Path(d["source"]).name: d["parser"] for d in listed} == {"cards.md": "markdown.0", "挂失.txt": None}
+    assert {Path(d["source"]).name: (d["parser"], d["chunker"]) for d in listed} == {
+        "cards.md": (OLDER_MD, CHUNKER_VERSION), "挂失.txt": (None, None)}
 
+    # the unstamped record was cut by chunker version 1: with the chunker past 1 it is read again too
     p = rag(home, "index", str(docs), *base, "--tag", "dept=cards")
-    assert "0 indexed, 1 updated, 1 unchanged, 0 failed" in p.stdout, p.stdout
+    assert "0 indexed, 2 updated, 0 unchanged, 0 failed" in p.stdout, p.stdout
     assert f"{docs / 'cards.md'}: re-read: parser updated" in p.stdout + p.stderr, p
-    assert "1 re-read: parser updated" in p.stdout
-    assert "1 of the unchanged files were indexed before parser versions were recorded" in p.stdout, p.stdout
-    assert "`rag index --reparse`" in p.stdout
+    assert f"{docs / '挂失.txt'}: re-read: chunker updated" in p.stdout + p.stderr, p
+    assert "(1 re-read: chunker updated, 1 re-read: parser updated; " in p.stdout, p.stdout
+    assert "a newer chunker cuts every format's text differently" in p.stdout, p.stdout
+    assert "before parser versions" not in p.stdout, p.stdout
 
     p = rag(home, "index", *base, "--reparse")  # the whole KB, from where its files were indexed
     assert "0 indexed, 2 updated, 0 unchanged" in p.stdout and "2 re-read: --reparse" in p.stdout, p.stdout
     listed = json.loads(rag(home, "docs", "--kb", "bank", "--json").stdout)
     assert [d["tags"] for d in listed] == [{"dept": "cards"}] * 2  # each kept the tags it was indexed with
-    assert sorted(d["parser"] for d in listed) == ["markdown.1", "text.1"]
+    assert sorted((d["parser"], d["chunker"]) for d in listed) == [(str(MD), CHUNKER_VERSION),
+                                                                     (str(TXT), CHUNKER_VERSION)]
     hits = json.loads(rag(home, "search", "银行卡丢了怎么挂失", "--kb", "bank", "--json").stdout)
     assert "400-800-1234" in hits[0]["text"]
 
@@ -80,7 +89,7 @@ def test_kill_9_during_a_reread_leaves_the_kb_answering_and_a_rerun_finishes_it(
     index = [sys.executable, "-m", "cli", "index", str(docs), "-q", "--no-calibrate", "--embed-model", "e5"]
     subprocess.run(index, env=env, cwd=ROOT, check=True, capture_output=True, timeout=300)
     db = home / "default" / "kb.sqlite"
-    _rewrite_records(db, "+parser:markdown.1", "+parser:markdown.0")
+    _rewrite_records(db, f"+parser:{MD}", f"+parser:{OLDER_MD}")
 
     p = subprocess.Popen(index, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -88,7 +97,7 @@ def test_kill_9_during_a_reread_leaves_the_kb_answering_and_a_rerun_finishes_it(
     while time.time() < deadline and p.poll() is None:  # kill once some documents are read again
         try:
             reread = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(
-                "SELECT count(*) FROM documents WHERE content_hash LIKE '%+parser:markdown.1%'").fetchone()[0]
+                "SELECT count(*) FROM documents WHERE content_hash LIKE ?", (f"%+parser:{MD}+%",)).fetchone()[0]
         except sqlite3.Error:
             reread = 0
         if reread >= 1:
@@ -98,7 +107,7 @@ def test_kill_9_during_a_reread_leaves_the_kb_answering_and_a_rerun_finishes_it(
     p.wait()
     assert check_consistent(home / "default", "branch") == n  # nothing lost, every chunk searchable
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    done = con.execute("SELECT count(*) FROM documents WHERE content_hash LIKE '%+parser:markdown.1%'").fetchone()[0]
+    done = con.execute("SELECT count(*) FROM documents WHERE content_hash LIKE ?", (f"%+parser:{MD}+%",)).fetchone()[0]
     con.close()
     assert 1 <= done < n, done
     for question, found in (("When does branch 7 open?", "Branch 7"), ("第8号网点几点开门？", "第8号网点")):

@@ -1,17 +1,25 @@
 """Files read again after their parser changed (indexer.reread): real parsers, the real MiniLM model, the local store.
 
-A KB written by an older parser is stood in for by its records: the catalog's content_hash is what records the
-parser (`<sha256>+parser:<stamp>+screen:<version>`), so the test writes there what that release would have."""
+A KB written by an older parser or chunker is stood in for by its records: the catalog's content_hash is what
+records them (`<sha256>+parser:<stamp>+chunk:<version>+screen:<version>`), so the test writes there what that
+release would have."""
 import sqlite3
 from pathlib import Path
 
-from indexer.ingest import Ingestor
-from indexer.reread import recorded_stamp
+from cli.reread_notes import reread_lines
+from indexer.chunk import CHUNKER_VERSION
+from indexer.ingest import FileResult, Ingestor, IngestReport
+from indexer.parse.versions import ParserStamp, stamp_for
+from indexer.reread import CHUNKER_UPDATED, PARSER_UPDATED, check, recorded_stamp, stamped
+from indexer.types import DocumentInfo
 from rag.retrieval.hybrid import HybridRetriever
 from tests.ocr_scans import FEE_EN, FEE_ZH, join_pdfs, needs_tesseract, save_pdf, scan, text_page_pdf
 
 EN = "# Lost cards\n\nCall 400-800-1234 at any hour to report a lost or stolen card.\n"
 ZH = "挂失银行卡请拨打客服电话 400-800-1234，全天二十四小时服务。\n"
+# what this version stamps (derived, so that the next version bump does not break the tests)
+MD, TXT = stamp_for(".md", False), stamp_for(".txt", False)
+CHUNK = f"+chunk:{CHUNKER_VERSION}"
 
 
 def _files(tmp_path: Path) -> Path:
@@ -72,8 +80,8 @@ class _Counting:
 def test_a_file_read_by_an_older_parser_is_read_again_without_embedding_its_text_again(manager, tmp_path):
     docs = _files(tmp_path)
     assert _index(manager, docs).count("indexed") == 2
-    assert _stamps(manager) == {"cards.md": "markdown.1", "挂失.txt": "text.1"}
-    _record_as(manager, "+parser:markdown.1", "+parser:markdown.0")  # an older Markdown parser read cards.md
+    assert _stamps(manager) == {"cards.md": str(MD), "挂失.txt": str(TXT)}
+    _record_as(manager, f"+parser:{MD}", f"+parser:markdown.{MD.version - 1}")  # an older Markdown parser read it
 
     counting = _Counting(manager.encoder())
     report = _index(manager, docs, counting)
@@ -81,7 +89,7 @@ def test_a_file_read_by_an_older_parser_is_read_again_without_embedding_its_text
     assert (by_name["cards.md"].status, by_name["cards.md"].reread) == ("updated", "parser updated")
     assert (by_name["挂失.txt"].status, by_name["挂失.txt"].reread) == ("unchanged", "")
     assert counting.passages == 0  # same text: its vectors were found, nothing encoded
-    assert _stamps(manager)["cards.md"] == "markdown.1"
+    assert _stamps(manager)["cards.md"] == str(MD)
     assert "400-800-1234" in _top(manager, "How do I report a lost card?")
     assert "400-800-1234" in _top(manager, "银行卡丢了怎么挂失？")
 
@@ -89,28 +97,70 @@ def test_a_file_read_by_an_older_parser_is_read_again_without_embedding_its_text
     assert again.count("unchanged") == 2 and not any(r.reread or r.unstamped for r in again.results)
 
 
-def test_records_from_before_parser_versions_are_left_and_counted_and_reparse_reads_them(manager, tmp_path):
-    """Upgrading must not re-read every document of every KB unasked: a record without a stamp is unchanged,
-    flagged `unstamped` (rag index says how many, and that --reparse reads them); --reparse reads every file."""
+def test_records_from_before_parser_versions_are_read_again_once_versions_pass_1_and_reparse_reads_them(
+        manager, tmp_path):
+    """A record without a stamp was read by version 1 of every parser and of the chunker: with the chunker past 1
+    (and Markdown's parser) it is read again like any older record, re-embedding nothing that did not change;
+    --reparse reads every given file."""
     docs = _files(tmp_path)
     _index(manager, docs)
-    _record_as(manager, "+parser:markdown.1", "")
-    _record_as(manager, "+parser:text.1", "")
+    _record_as(manager, f"+parser:{MD}{CHUNK}", "")  # as the release before parser versions wrote them
+    _record_as(manager, f"+parser:{TXT}{CHUNK}", "")
     assert set(_stamps(manager).values()) == {"None"}
 
-    report = _index(manager, docs)
-    assert report.count("unchanged") == 2 and all(r.unstamped for r in report.results)
-
     counting = _Counting(manager.encoder())
+    report = _index(manager, docs, counting)
+    assert sorted((Path(r.source).name, r.status, r.reread, r.unstamped) for r in report.results) == [
+        ("cards.md", "updated", PARSER_UPDATED, False), ("挂失.txt", "updated", CHUNKER_UPDATED, False)]
+    assert counting.passages == 0
+    assert _stamps(manager) == {"cards.md": str(MD), "挂失.txt": str(TXT)}
+
     (docs / "cards.md").write_text(EN + "\nA replacement card costs 10 dollars.\n", encoding="utf-8")
     reparsed = _index(manager, docs, counting, reparse=True)
     by_name = {Path(r.source).name: r for r in reparsed.results}
     assert by_name["挂失.txt"].status == "updated" and by_name["挂失.txt"].reread == "--reparse"
     assert by_name["cards.md"].status == "updated" and by_name["cards.md"].reread == ""  # it changed: as any file
     assert 0 < counting.passages <= 4  # the changed chunk (and its window), not the unchanged Chinese file
-    assert _stamps(manager) == {"cards.md": "markdown.1", "挂失.txt": "text.1"}
+    assert _stamps(manager) == {"cards.md": str(MD), "挂失.txt": str(TXT)}
     assert "10 dollars" in _top(manager, "What does a replacement card cost?")
     assert _index(manager, docs).count("unchanged") == 2
+
+
+def test_while_every_version_is_1_a_record_from_before_stamps_is_left_and_flagged():
+    """The rule that kept upgrades from re-reading every KB: an unstamped record meets a reader of version 1 of
+    its parser and of the chunker (a stamp without a chunk part, as the first stamped release wrote): unchanged,
+    flagged for `rag index` to count. The same record meets today's chunker: read again."""
+    sha = "ab" * 32
+    old = DocumentInfo("d1", "挂失.txt", sha, 10, 1, "2025-01-01T00:00:00Z")
+    first = ParserStamp("text", 1)
+    assert check(old, f"{sha}+parser:{first}", first) == check(old, f"{sha}+parser:{first}+chunk:1", first)
+    assert check(old, f"{sha}+parser:{first}", first).unstamped
+    assert check(old, f"{sha}+parser:{first}", first).unchanged
+    (note,) = reread_lines("t", IngestReport([FileResult("挂失.txt", "unchanged", "d1", 1, unstamped=True)]))
+    assert "1 of the unchanged files were indexed before parser versions" in note and "--reparse" in note
+    assert check(old, stamped(sha, TXT), TXT).reason == (CHUNKER_UPDATED if TXT.version == 1 else PARSER_UPDATED)
+
+
+def test_a_file_cut_by_an_older_chunker_is_read_again_without_embedding_unchanged_text(manager, tmp_path):
+    """English Markdown recorded with the chunker version before this one, Chinese text with none (as the first
+    release with parser stamps wrote it, '+parser:text.1'): both are read again ('chunker updated'), the summary
+    says why, and text that did not change is not embedded again."""
+    docs = _files(tmp_path)
+    _index(manager, docs)
+    _record_as(manager, f"+parser:{MD}{CHUNK}", f"+parser:{MD}+chunk:{CHUNKER_VERSION - 1}")
+    _record_as(manager, f"+parser:{TXT}{CHUNK}", f"+parser:{TXT}")
+
+    counting = _Counting(manager.encoder())
+    report = _index(manager, docs, counting)
+    assert sorted((Path(r.source).name, r.status, r.reread) for r in report.results) == [
+        ("cards.md", "updated", CHUNKER_UPDATED), ("挂失.txt", "updated", CHUNKER_UPDATED)]
+    assert counting.passages == 0
+    (line,) = reread_lines("t", report)
+    assert "2 re-read: chunker updated" in line and "newer chunker" in line and "not embedded again" in line, line
+    assert "400-800-1234" in _top(manager, "How do I report a lost card?")
+    assert "400-800-1234" in _top(manager, "银行卡丢了怎么挂失？")
+    again = _index(manager, docs)
+    assert again.count("unchanged") == 2 and not any(r.reread or r.unstamped for r in again.results)
 
 
 @needs_tesseract  # ~4 s: one page read by OCR, in this process
@@ -125,17 +175,30 @@ def test_a_mixed_pdf_indexed_before_tesseract_was_installed_has_its_scan_read_on
     monkeypatch.setenv("PATH", str(tmp_path / "no-tesseract"))  # no tesseract on this server yet
 
     before = _index(manager, docs)
-    assert before.count("indexed") == 1 and _stamps(manager) == {"mixed.pdf": "pdf.1.noocr"}
+    assert before.count("indexed") == 1 and _stamps(manager) == {"mixed.pdf": str(stamp_for(".pdf", False))}
     assert "Monday to Friday" in _top(manager, "When are you open?")
     assert _index(manager, docs).count("unchanged") == 1  # still no OCR: nothing to gain by reading it again
 
     monkeypatch.undo()  # tesseract installed
     after = _index(manager, docs)
     assert [(r.status, r.reread) for r in after.results] == [("updated", "OCR now available")]
-    assert _stamps(manager) == {"mixed.pdf": "pdf.1.ocr1"}
+    assert _stamps(manager) == {"mixed.pdf": str(stamp_for(".pdf", True))}
     assert "10元" in _top(manager, "跨行转账手续费是多少？")
     assert "$29" in _top(manager, "What is the replacement card fee?")
     assert _index(manager, docs).count("unchanged") == 1
+
+    # an older chunker cut it, and Tesseract is gone: reading it now would lose its scanned page, so it waits
+    _record_as(manager, CHUNK, f"+chunk:{CHUNKER_VERSION - 1}")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tesseract"))
+    waiting = _index(manager, docs)
+    assert [(r.status, r.deferred) for r in waiting.results] == [("unchanged", CHUNKER_UPDATED)]
+    assert "cannot run now" in reread_lines("t", waiting)[0]
+    assert "10元" in _top(manager, "跨行转账手续费是多少？")
+    monkeypatch.undo()
+    back = _index(manager, docs)
+    assert [(r.status, r.reread) for r in back.results] == [("updated", CHUNKER_UPDATED)]
+    assert "1 of them PDFs or images" in reread_lines("t", back)[0]
+    assert "10元" in _top(manager, "跨行转账手续费是多少？")
 
 
 def test_on_milvus_a_file_read_by_an_older_parser_is_read_again(tmp_path, minilm):
@@ -149,17 +212,18 @@ def test_on_milvus_a_file_read_by_an_older_parser_is_read_again(tmp_path, minilm
     docs = _files(tmp_path)
     assert _index(manager, docs).count("indexed") == 2
     store = manager.open("t", writable=True)  # write the records as a release with an older text parser did
+    older = f"+parser:text.{TXT.version - 1}"
     for d in store.documents():
         store.client.upsert(store.names.docs, [{
-            "doc_id": d.doc_id, "source": d.source, "content_hash": d.content_hash.replace("+parser:text.1", "+parser:text.0"),
+            "doc_id": d.doc_id, "source": d.source, "content_hash": d.content_hash.replace(f"+parser:{TXT}", older),
             "size": d.size, "tags": d.tags, "indexed_at": d.indexed_at, "n_chunks": d.chunks, "_v": S.DUMMY_VECTOR}])
     store.close()
-    assert _stamps(manager) == {"cards.md": "markdown.1", "挂失.txt": "text.0"}
+    assert _stamps(manager) == {"cards.md": str(MD), "挂失.txt": f"text.{TXT.version - 1}"}
 
     report = _index(manager, docs)
     assert sorted((Path(r.source).name, r.status, r.reread) for r in report.results) == [
         ("cards.md", "unchanged", ""), ("挂失.txt", "updated", "parser updated")]
-    assert _stamps(manager) == {"cards.md": "markdown.1", "挂失.txt": "text.1"}
+    assert _stamps(manager) == {"cards.md": str(MD), "挂失.txt": str(TXT)}
     assert "400-800-1234" in _top(manager, "银行卡丢了怎么挂失？")
     assert _index(manager, docs).count("unchanged") == 2
 
