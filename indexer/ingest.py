@@ -51,7 +51,7 @@ from indexer.parse.limits import ParseLimits
 from indexer.parse.ocr import unavailable_reason
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.versions import stamp_for
-from indexer.reread import REPARSE, check, file_sha, screen_part, stamped
+from indexer.reread import REPARSE, check, chunked, file_sha, screen_part, stamped, text_reread_reason
 from indexer.screen import KeptOut, Screen, fingerprint, screen_chunks
 from indexer.store.base import Store, now, text_hash
 from indexer.store.write_errors import write_error
@@ -324,11 +324,12 @@ class Ingestor:
     # ---- already-parsed documents (BEIR corpora, API uploads with text) --------
     def index_elements(self, docs: list[tuple[str, str, list[Element]]], tags: dict[str, str] | None = None,
                        progress: bool = True) -> IngestReport:
-        """docs: (doc_id, source, elements). Unchanged documents are skipped by content hash."""
+        """docs: (doc_id, source, elements). Unchanged documents are skipped by content hash (the text's, and the
+        chunker version that cut it: one an older chunker cut is cut again, `reread` "chunker updated")."""
         report, pending = IngestReport(), []
         for doc_id, source, elements in tqdm(docs, desc="chunking", unit="doc", disable=not progress):
-            digest = fingerprint(hashlib.sha256("\n\n".join(e.section + "\x00" + e.text for e in elements)
-                                               .encode()).hexdigest(), self.screen)
+            digest = fingerprint(chunked(hashlib.sha256("\n\n".join(e.section + "\x00" + e.text for e in elements)
+                                                        .encode()).hexdigest()), self.screen)
             old = self.store.document(doc_id)
             if old and old.content_hash == digest:
                 report.results.append(FileResult(source, "unchanged", doc_id, old.chunks))
@@ -338,7 +339,8 @@ class Ingestor:
                                                       sum(len(e.text) for e in elements), tags or {},
                                                       "updated" if old else "indexed",
                                                       _only_screen_differs(old, digest, old.tags if old else {},
-                                                                           source)))
+                                                                           source),
+                                                      text_reread_reason(old, digest) if old else ""))
             except ParseError as e:
                 report.results.append(FileResult(source, "failed", doc_id, reason=str(e)))
         bar = tqdm(total=sum(len(p.chunks) for p in pending), desc="embedding", unit="chunk", disable=not progress)

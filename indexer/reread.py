@@ -26,6 +26,10 @@ An unchanged file (same bytes, tags and source) is read again when (`reread_reas
 A document OCR read some of (tag ocr=yes) is not read again while OCR cannot run, whatever changed: that would
 lose its scanned pages' text. It is `deferred` (rag index says so) and read again by the first run where OCR can.
 
+Documents given as text rather than files (indexer.ingest.index_elements: benchmark corpora) record the chunker
+as well, "<sha256 of the text>+chunk:2[+screen:N]": the same text given again is cut again when an older chunker
+(or, recorded before the part, chunker version 1) cut it.
+
 Documents indexed before stamps were recorded are taken as read by version 1 of every parser and of the chunker
 (what that release shipped with, OCR unknown). While every version was 1 they were left as they were (`rag index`
 counted them, `unstamped`, and said that `--reparse` re-reads them), so upgrading did not re-read every
@@ -57,7 +61,24 @@ REPARSE = "--reparse"
 
 def stamped(sha: str, stamp: ParserStamp | None) -> str:
     """The file part of a content_hash: its digest, the stamp of the parser reading it and the chunker's version."""
-    return f"{sha}{_PARSER}{stamp}{_CHUNKER}{CHUNKER_VERSION}" if stamp is not None else sha
+    return chunked(f"{sha}{_PARSER}{stamp}") if stamp is not None else sha
+
+
+def chunked(digest: str) -> str:
+    """A digest followed by the chunker's version: what a document given as text (no file, no parser) records."""
+    return f"{digest}{_CHUNKER}{CHUNKER_VERSION}"
+
+
+def text_reread_reason(old: DocumentInfo, new_hash: str) -> str:
+    """Why a document given as text (indexer.ingest.index_elements) whose text did not change is cut again:
+    CHUNKER_UPDATED when an older chunker cut it; '' when its text changed, or nothing did."""
+    if old.content_hash == new_hash or _text_part(old.content_hash) != _text_part(new_hash):
+        return ""
+    return CHUNKER_UPDATED if recorded_chunker(old.content_hash) < recorded_chunker(new_hash) else ""
+
+
+def _text_part(content_hash: str) -> str:
+    return file_digest(content_hash).split(_CHUNKER)[0]
 
 
 def file_sha(content_hash: str) -> str:

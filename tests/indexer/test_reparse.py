@@ -11,7 +11,7 @@ from indexer.chunk import CHUNKER_VERSION
 from indexer.ingest import FileResult, Ingestor, IngestReport
 from indexer.parse.versions import ParserStamp, stamp_for
 from indexer.reread import CHUNKER_UPDATED, PARSER_UPDATED, check, recorded_stamp, stamped
-from indexer.types import DocumentInfo
+from indexer.types import DocumentInfo, Element
 from rag.retrieval.hybrid import HybridRetriever
 from tests.ocr_scans import FEE_EN, FEE_ZH, join_pdfs, needs_tesseract, save_pdf, scan, text_page_pdf
 
@@ -161,6 +161,35 @@ def test_a_file_cut_by_an_older_chunker_is_read_again_without_embedding_unchange
     assert "400-800-1234" in _top(manager, "银行卡丢了怎么挂失？")
     again = _index(manager, docs)
     assert again.count("unchanged") == 2 and not any(r.reread or r.unstamped for r in again.results)
+
+
+def test_a_text_document_cut_by_an_older_chunker_is_cut_again(manager):
+    """Documents given as text (index_elements: how rag eval indexes a benchmark corpus into a KB it reuses) record
+    the chunker too: one recorded before its version was ('<sha256>' alone, as the release before wrote) is cut
+    again, English and Chinese, encoding nothing whose text did not change; given again, it is unchanged."""
+    docs = [("en", "beir:faq/en", [Element("Bring your referral letter.\n- ID card\n- Insurance card", "text",
+                                           "Referrals")]),
+            ("zh", "beir:faq/zh", [Element("请携带以下材料。\n1. 身份证\n2. 医保卡", "text", "就诊材料")])]
+    store = manager.open("t", writable=True, create=True)
+    try:
+        assert Ingestor(store, manager.encoder(), manager.settings).index_elements(docs, progress=False) \
+            .count("indexed") == 2
+    finally:
+        store.close()
+    _record_as(manager, CHUNK, "")
+
+    counting = _Counting(manager.encoder())
+    store = manager.open("t", writable=True)
+    try:
+        report = Ingestor(store, counting, manager.settings).index_elements(docs, progress=False)
+        again = Ingestor(store, counting, manager.settings).index_elements(docs, progress=False)
+        texts = [c.text for d in ("en", "zh") for c in store.doc_chunks(d)]
+    finally:
+        store.close()
+    assert [(r.status, r.reread) for r in report.results] == [("updated", CHUNKER_UPDATED)] * 2
+    assert counting.passages == 0
+    assert again.count("unchanged") == 2
+    assert any("letter.\n- ID card" in t for t in texts) and any("材料。\n1. 身份证" in t for t in texts), texts
 
 
 @needs_tesseract  # ~4 s: one page read by OCR, in this process
