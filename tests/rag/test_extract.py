@@ -392,6 +392,20 @@ def test_a_question_asking_how_gets_the_numbered_steps_of_its_section():
         "1. 在登录页点击“忘记密码”[1]。\n2. 输入身份证号码和借记卡卡号[1]。\n3. 设置新的登录密码并确认[1]。")
 
 
+def test_steps_are_the_answer_when_their_title_names_one_word_of_the_question_and_the_steps_another():
+    # "absent" is no "absence" to the stemmer: the title names only "report"; the third step says "absent"
+    steps = Hit(chunk_id="a", doc_id="att", source="attendance.txt", score=0.9, title="School day > REPORTING AN ABSENCE",
+                text="1. A parent calls the Attendance Line on 555-0147 before 8:30 a.m. on each day of absence.\n"
+                     "2. Give the student's full name and the reason for the absence.\n"
+                     "3. If the student is absent through illness for 3 or more days, bring a doctor's note.")
+    assert fallback_answer("how do i report my son absent", [steps]).startswith("1. A parent calls the Attendance Line")
+    # one word of the title and none of the steps' own is no answer: a list under a section about something else
+    assert not (fallback_answer("how do i report a lost card", [steps]) or "").startswith("1.")
+    zh = Hit(chunk_id="q", doc_id="qj", source="请假.txt", score=0.9, title="学生请假",
+             text="1. 学生生病的，家长在7:30前致电班主任说明原因；\n2. 病假3天以上须补交医院证明；\n3. 返校当天到年级组销假。")
+    assert fallback_answer("孩子生病了怎么请假", [zh]).startswith("1. 学生生病的，家长在7:30前致电班主任")
+
+
 def test_a_list_items_number_is_not_quoted_without_its_list():
     how = _hit(0, "发现卡片丢失后，可通过以下任一方式办理临时挂失：\n1. 拨打客服热线400-106-9588，核实身份后即可挂失；\n"
                   "2. 登录手机银行，进入“银行卡管理—挂失”，完成人脸识别。")
