@@ -256,6 +256,14 @@ def _ask(c: httpx.Client, kb: str, question: str, user: str) -> dict:
     return r.json()
 
 
+def _visits_kb(admin, kb: str) -> None:
+    """A KB of one note on visiting hours and parking, in English and Chinese, indexed."""
+    assert admin.post("/v1/kbs", json={"name": kb}).status_code == 201
+    wait_job(admin, admin.post(f"/v1/kbs/{kb}/documents", files=[("files", ("visits.txt", (
+        "Visiting hours are 2 to 8 pm. Visitors park in garage B. 探视时间为下午2点到8点。访客请在B区停车。"
+    ).encode(), "text/plain"))]).json()["job_id"])
+
+
 def test_forgetting_a_user_drops_the_answers_cached_for_their_questions(srv):
     """The answer cache holds the question's text: forgetting its asker drops the entry, over HTTP (in the
     service's own cache at once) and by `rag forget-user` (the running service reads the audit record);
@@ -263,10 +271,7 @@ def test_forgetting_a_user_drops_the_answers_cached_for_their_questions(srv):
     kb = "audit-cache"
     questions = {PHONE: "What are the visiting hours?", "张三": "探视时间是几点？", "li": "Where do visitors park?"}
     with srv.client() as admin:
-        assert admin.post("/v1/kbs", json={"name": kb}).status_code == 201
-        wait_job(admin, admin.post(f"/v1/kbs/{kb}/documents", files=[("files", ("visits.txt", (
-            "Visiting hours are 2 to 8 pm. Visitors park in garage B. 探视时间为下午2点到8点。访客请在B区停车。"
-        ).encode(), "text/plain"))]).json()["job_id"])
+        _visits_kb(admin, kb)
         for user, q in questions.items():
             assert _ask(admin, kb, q, user)["cached"] is False
             assert _ask(admin, kb, q, user)["cached"] is True      # cached, holding the question's text
@@ -316,10 +321,7 @@ def test_forgetting_a_user_drops_their_answers_from_the_shared_redis_cache(redis
     kb = "audit-redis"
     questions = {EMAIL: "What are the visiting hours?", "张三": "探视时间是几点？", "li": "Where do visitors park?"}
     with srv.client() as admin:
-        assert admin.post("/v1/kbs", json={"name": kb}).status_code == 201
-        wait_job(admin, admin.post(f"/v1/kbs/{kb}/documents", files=[("files", ("visits.txt", (
-            "Visiting hours are 2 to 8 pm. Visitors park in garage B. 探视时间为下午2点到8点。访客请在B区停车。"
-        ).encode(), "text/plain"))]).json()["job_id"])
+        _visits_kb(admin, kb)
         for user, q in questions.items():
             _ask(admin, kb, q, user)
         cached = _cached_questions(r)
