@@ -85,6 +85,9 @@ class IndexerSettings(BaseSettings):
     ocr_timeout_s: float = Field(_OCR.timeout_s, gt=0, description="wall seconds all OCR of one file may take (added to "
                                  "parse_timeout_s for PDFs and images)")
     ocr_memory_mb: int = Field(_OCR.memory_mb, ge=128, description="address space of one tesseract run")
+    ocr_psm: int = Field(_OCR.psm, ge=3, le=6, description="tesseract's page segmentation mode: 3 = automatic "
+                         "layout, 4 = one column of lines of any size (a page where it leaves a line out is read "
+                         "with 3 too), 5 = vertical text, 6 = one block of lines; docs/ocr.md has the measurements")
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
 
     @classmethod

@@ -459,4 +459,4 @@ def ocr_options(settings: IndexerSettings) -> OcrOptions:
     return OcrOptions(enabled=settings.ocr, languages=settings.ocr_languages, dpi=settings.ocr_dpi,
                       max_pixels=settings.ocr_max_pixels, max_pages=settings.ocr_max_pages,
                       page_timeout_s=settings.ocr_page_timeout_s, timeout_s=settings.ocr_timeout_s,
-                      memory_mb=settings.ocr_memory_mb)
+                      memory_mb=settings.ocr_memory_mb, psm=settings.ocr_psm)

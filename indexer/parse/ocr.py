@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 # raise when what OCR reads from a page changes (tesseract's settings, deskew, lighting, orientation, line
 # order): the PDFs and images OCR read text from are read again by the next `rag index` (indexer.parse.versions)
-OCR_VERSION = 1
+# 2: one column of lines (--psm 4; 3 again for a page where 4 leaves a line out) kept "一、" at line starts
+OCR_VERSION = 2
 _INSTALL = (f"install Tesseract (`make setup`, or apt-get install {TESSERACT_PACKAGE} tesseract-ocr-eng "
             "tesseract-ocr-chi-sim tesseract-ocr-chi-tra)")
 # ulimit in KB and CPU seconds, then tesseract itself (exec: same process, so the timeout kills it)
@@ -70,7 +71,7 @@ def unavailable_reason(options: OcrOptions) -> str | None:
 
 def recognize(image: "Image", options: OcrOptions, name: str, page: int | None, dpi: int | None = None) -> str:
     """Tesseract's TSV for `image` (grayscale). Raises ParseError when the run fails or goes past its bounds."""
-    done = run(image, options, name, page, ["-l", options.languages, "--psm", "3",
+    done = run(image, options, name, page, ["-l", options.languages, "--psm", str(options.psm),
                                             *(["--dpi", str(dpi)] if dpi else []), "tsv"])
     if done.returncode != 0:
         where = f" page {page}" if page is not None else " the image"

@@ -20,7 +20,10 @@ class OcrOptions:
     dpi: pages of a PDF are rendered at this resolution (lowered for a page that would exceed max_pixels).
     max_pixels: an image (or a frame, or a rendered page) larger than this is refused (decompression bombs).
     max_pages: pages (PDF pages or TIFF frames) OCR'd per file. page_timeout_s / memory_mb: one tesseract run
-    (wall and CPU seconds, address space). timeout_s: all the OCR of one file."""
+    (wall and CPU seconds, address space). timeout_s: all the OCR of one file. psm: tesseract's page
+    segmentation mode (3: automatic layout, 4: one column of lines of any size, 6: one block of even lines);
+    fallback_psm: the mode a page is read with again when psm left a line of it out as garbage (the reading
+    keeping more characters is used; None: never). docs/ocr.md has the measurements."""
 
     enabled: bool | None = None
     languages: str = "eng+chi_sim"
@@ -30,6 +33,8 @@ class OcrOptions:
     page_timeout_s: float = 60
     timeout_s: float = 3600
     memory_mb: int = 1024
+    psm: int = 4
+    fallback_psm: int | None = 3
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

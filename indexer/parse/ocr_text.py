@@ -1,6 +1,7 @@
 """Tesseract's TSV -> the page's lines, paragraphs apart, low-confidence garbage left out.
 
     ocr_lines(tsv) -> ["Card Services Fee Notice", "", "The fee is $29 per card.", ...]   ("" = paragraph break)
+    read_tsv(tsv) -> Reading(lines, dropped)   (the same lines, and how many lines were left out as garbage)
 
 Layout: tesseract's TSV gives each word with its block, paragraph and line; a page's words are joined into its
 lines in that order, a blank line between paragraphs (and blocks), so headings, list items and table rows
@@ -59,7 +60,20 @@ class _Line:
         return " | ".join(join_cjk(" ".join(cell)) for cell in cells)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A page's lines ("" between paragraphs) and how many lines with a letter, digit or CJK character were
+    left out as garbage (under the confidence threshold)."""
+
+    lines: list[str]
+    dropped: int
+
+
 def ocr_lines(tsv: str, min_confidence: float = MIN_LINE_CONFIDENCE) -> list[str]:
+    return read_tsv(tsv, min_confidence).lines
+
+
+def read_tsv(tsv: str, min_confidence: float = MIN_LINE_CONFIDENCE) -> Reading:
     lines: dict[tuple[str, ...], _Line] = {}
     for row in tsv.splitlines()[1:]:
         cells = row.split("\t", 11)
@@ -73,16 +87,20 @@ def ocr_lines(tsv: str, min_confidence: float = MIN_LINE_CONFIDENCE) -> list[str
         word = _Word(cells[11].strip(), confidence, left, left + width, height)
         lines.setdefault(key, _Line((cells[1], cells[2], cells[3]), [])).words.append(word)
     out: list[str] = []
+    dropped = 0
     previous: tuple[str, str, str] | None = None
     for line in lines.values():
         text = line.text
-        if line.confidence < min_confidence or not any(ch.isalnum() for ch in text):
+        if not any(ch.isalnum() for ch in text):
+            continue
+        if line.confidence < min_confidence:
+            dropped += 1
             continue
         if previous is not None and line.paragraph != previous:
             out.append("")
         out.append(text)
         previous = line.paragraph
-    return out
+    return Reading(out, dropped)
 
 
 def word_chars(tsv: str) -> int:
