@@ -148,9 +148,12 @@ class Catalog:
         return out
 
     def doc_chunks(self, doc_id: str) -> list[ChunkRecord]:
-        rows = [r for (r,) in self.db.execute("SELECT id FROM chunks WHERE doc_id=? ORDER BY ordinal", (doc_id,))]
-        recs = self.chunks(rows)
-        return [recs[r] for r in rows]
+        """A document's chunks in order, read by one statement: one snapshot of the catalog, so a writer
+        replacing the document meanwhile gives the old chunks or the new, never a row gone between two reads
+        (an export running beside an indexer failed with a KeyError)."""
+        q = ("SELECT c.id, c.chunk_id, c.doc_id, d.source, c.text, c.title, c.page, d.tags FROM chunks c "
+             "JOIN documents d ON d.doc_id = c.doc_id WHERE c.doc_id = ? ORDER BY c.ordinal")
+        return [ChunkRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7])) for r in self.db.execute(q, (doc_id,))]
 
     def filter_rows(self, doc_ids=None, sources=None, tags: dict[str, str] | None = None) -> np.ndarray:
         where, args = [], []
