@@ -80,6 +80,7 @@ def test_a_dependency_away_gives_503_naming_it_and_the_service_recovers_by_itsel
     assert "unhandled error" not in srv.log.read_text()
 
 
+@pytest.mark.slow  # a long robustness or end-to-end run: make test-all
 def test_redis_away_refuses_uploads_naming_it_keeps_answering_and_takes_uploads_again(tmp_path):
     from cli.testing.redis_server import RedisServer
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -17,6 +19,7 @@ def rag(*args: str, env: dict) -> subprocess.CompletedProcess:
     return p
 
 
+@pytest.mark.slow  # a long robustness or end-to-end run: make test-all
 def test_replay_runs_every_arm_over_an_eval_set(tmp_path):
     env = {**os.environ, "RAG_HOME": str(tmp_path / "home"), "RAG_EMBED_MODEL": "minilm",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}

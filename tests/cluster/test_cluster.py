@@ -66,6 +66,7 @@ def test_one_keys_rate_limit_holds_across_both_replicas(cluster):
         (codes.count(200), took, codes[-5:])
 
 
+@pytest.mark.slow  # a long robustness or end-to-end run: make test-all
 def test_killing_a_replica_under_load_loses_at_most_its_requests_in_flight(cluster):
     keys = [_key(cluster) for _ in range(4)]
     results: list[tuple[float, int]] = []
@@ -136,6 +137,7 @@ def _busy_worker(cluster):
     raise AssertionError("no worker holds the job")
 
 
+@pytest.mark.slow  # a long robustness or end-to-end run: make test-all
 def test_the_store_survives_kill_9_and_readiness_recovers(cluster):
     with cluster.client() as c:
         before = c.get("/v1/kbs/bank/documents").json()

@@ -397,6 +397,7 @@ def test_compare_allows_one_questions_share_as_noise_but_not_two():
     assert [r.status for r in compare(base, two, noise_questions=1).rows] == ["REGRESSION"]
 
 
+@pytest.mark.slow  # a long robustness or end-to-end run: make test-all
 def test_report_refuses_as_the_kb_does_by_default(minilm, tmp_path):
     """Without --calibrate-refusal a report measures what a user gets: the refusal thresholds `rag index`
     calibrates for every KB (per question language), the same answers `rag ask` gives on that KB; 'none'

@@ -51,6 +51,7 @@ def check_consistent(folder: Path, term: str = "policy"):
     return len(docs)
 
 
+@pytest.mark.slow  # a long robustness or end-to-end run: make test-all
 def test_kill_9_during_writes_and_publishes(tmp_path):
     folder = tmp_path / "kb"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -1,6 +1,8 @@
 """End to end ingestion on real files with the real MiniLM model, FAISS and BM25."""
 from pathlib import Path
 
+import pytest
+
 from indexer.ingest import Ingestor, delete
 from indexer.tokenize import tokenize
 from rag.retrieval.hybrid import HybridRetriever
@@ -237,6 +239,7 @@ def test_in_order_keeps_order_and_bounds_the_work_ahead():
     assert ahead_max[0] <= 6
 
 
+@pytest.mark.slow  # a long robustness or end-to-end run: make test-all
 def test_parallel_parsers_index_the_same_chunks_as_one(tmp_path, minilm, sample_copy):
     from indexer.config import IndexerSettings
     from indexer.kbs import KBManager

@@ -425,6 +425,7 @@ def test_settings_from_the_environment(monkeypatch) -> None:
     assert IndexerSettings().parse_isolation and defaults.parse_cpu_s == 120 and defaults.parse_zip_check
 
 
+@pytest.mark.slow  # a long robustness or end-to-end run: make test-all
 def test_a_dead_parser_process_is_replaced() -> None:
     good = SAMPLE / "en" / "fee_schedule.csv"
     assert parse_isolated(good) == parse_file(good)

@@ -146,6 +146,7 @@ def test_tuned_folder_loads_reembeds_and_answers_queries(manager, kb_pairs, tmp_
     assert not (manager.home / ".t.reembed").exists() and not (manager.home / ".t.replaced").exists()
 
 
+@pytest.mark.slow  # a long robustness or end-to-end run: make test-all
 def test_reembed_is_incremental_after_a_crash(manager, sample_copy, monkeypatch):
 
     resume = kill_reembed_at_second_batch(monkeypatch)
