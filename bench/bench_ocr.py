@@ -203,8 +203,8 @@ def print_table(results: list[Result], variants: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--psm", default="3,4,6,4>3", help="page segmentation modes to compare: 3 = the default "
-                        "before; 4>3 = 4, and 3 for a page where 4 left a line out (ocr_psm = 4, the default now)")
+    parser.add_argument("--psm", default="3,4,6,4>3", help="page segmentation modes to compare: 3 = tesseract's "
+                        "automatic layout; 4>3 = 4, and 3 for a page where 4 left a line out (ocr_psm = 4, the default)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--languages", default="eng+chi_sim", help="ocr_languages for every page")
     args = parser.parse_args()
