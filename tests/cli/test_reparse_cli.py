@@ -2,11 +2,9 @@
 the local store). Older releases' records are written into the catalog as they wrote them (indexer.reread)."""
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from indexer.chunk import CHUNKER_VERSION
 from indexer.parse.versions import stamp_for
 from tests.cli.test_cli import rag
-from tests.indexer.test_crash_safety import check_consistent
+from tests.indexer.test_crash_safety import check_consistent, kill_once_counted
 
 ROOT = Path(__file__).resolve().parents[2]
 # what this version stamps, and what the release before the last Markdown parser change stamped
@@ -92,19 +90,8 @@ def test_kill_9_during_a_reread_leaves_the_kb_answering_and_a_rerun_finishes_it(
     _rewrite_records(db, f"+parser:{MD}", f"+parser:{OLDER_MD}")
 
     p = subprocess.Popen(index, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    reread = 0
-    while time.time() < deadline and p.poll() is None:  # kill once some documents are read again
-        try:
-            reread = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(
-                "SELECT count(*) FROM documents WHERE content_hash LIKE ?", (f"%+parser:{MD}+%",)).fetchone()[0]
-        except sqlite3.Error:
-            reread = 0
-        if reread >= 1:
-            break
-        time.sleep(0.02)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    # kill once some documents are read again
+    kill_once_counted(p, db, "SELECT count(*) FROM documents WHERE content_hash LIKE ?", (f"%+parser:{MD}+%",))
     assert check_consistent(home / "default", "branch") == n  # nothing lost, every chunk searchable
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     done = con.execute("SELECT count(*) FROM documents WHERE content_hash LIKE ?", (f"%+parser:{MD}+%",)).fetchone()[0]

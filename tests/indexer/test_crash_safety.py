@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,22 @@ def check_consistent(folder: Path, term: str = "policy"):
     return len(docs)
 
 
+def kill_once_counted(p: subprocess.Popen, db: Path, sql: str, args: tuple = (), timeout_s: float = 240) -> None:
+    """kill -9 `p` as soon as `sql` (a count) on the KB's catalog `db` gives 1 or more: some documents are
+    committed and the run is not over; the catalog may not exist yet or be mid-write (read again)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and p.poll() is None:
+        try:
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+                if con.execute(sql, args).fetchone()[0] >= 1:
+                    break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+
+
 @pytest.mark.slow  # a long robustness or end-to-end run: make test-all
 def test_kill_9_during_writes_and_publishes(tmp_path):
     folder = tmp_path / "kb"
@@ -81,19 +98,7 @@ def test_kill_9_during_cli_index_then_rerun(tmp_path):
     env = {**os.environ, "RAG_HOME": str(home), "HF_HUB_OFFLINE": "1", "RAG_INGEST_BATCH_CHUNKS": "3"}
     rag = [sys.executable, "-m", "cli", "index", str(docs), "-q"]
     p = subprocess.Popen(rag, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    db = home / "default" / "kb.sqlite"
-    deadline = time.time() + 240
-    while time.time() < deadline:  # wait until some documents are committed, then kill mid-run
-        if db.exists():
-            try:
-                n = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT count(*) FROM documents").fetchone()[0]
-            except sqlite3.Error:
-                n = 0
-            if n >= 1:
-                break
-        time.sleep(0.05)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    kill_once_counted(p, home / "default" / "kb.sqlite", "SELECT count(*) FROM documents")  # mid-run
     n_before = check_consistent(home / "default", "branch")
     assert 1 <= n_before < N
     listing = [sys.executable, "-m", "cli", "docs"]
