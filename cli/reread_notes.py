@@ -15,9 +15,7 @@ _WHY = {PARSER_UPDATED: "a newer parser for their format gives different text",
 
 
 def reread_lines(kb: str, report: IngestReport) -> list[str]:
-    """One line for the files re-read, by reason and why, one for those a re-read waits for OCR to run again, and
-    one for the unchanged files recorded before parser versions were (left as they are while every version is 1:
-    re-reading every document of every KB on upgrade is not done unasked)."""
+    """One line for the files re-read, by reason and why, and one for those a re-read waits for OCR to run again."""
     lines = []
     reread = [r for r in report.results if r.reread and r.status != "failed"]
     reasons = Counter(r.reread for r in reread)
@@ -35,9 +33,4 @@ def reread_lines(kb: str, report: IngestReport) -> list[str]:
         lines.append(f"{kb}: {sum(deferred.values())} unchanged files ({each}) were not read again because OCR read "
                      "some of their text and cannot run now (reading them would lose it); install Tesseract and its "
                      "languages (or turn OCR back on) and run `rag index` again to read them")
-    unstamped = sum(r.unstamped for r in report.results if r.status == "unchanged")
-    if unstamped:
-        lines.append(f"{kb}: {unstamped} of the unchanged files were indexed before parser versions were recorded "
-                     "and were left as they are; `rag index --reparse` (the same paths, or none for the whole KB) "
-                     "reads them again with this version's parsers and OCR, embedding only the text that changed")
     return lines

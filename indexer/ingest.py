@@ -72,7 +72,6 @@ class FileResult:
     screened: int = 0  # sentences kept out of the index because they address the assistant
     rescreened: bool = False  # the file had not changed: indexed again under another screen (or none, --trust)
     reread: str = ""  # the file had not changed: read again because (indexer.reread) "parser updated", "--reparse", ...
-    unstamped: bool = False  # unchanged, and recorded before parser versions were (`--reparse` reads it again)
     deferred: str = ""  # unchanged though it would be re-read for this reason: OCR read some of it and cannot run now
 
 
@@ -272,8 +271,7 @@ class Ingestor:
                 else:
                     found = check(old, digest, stamp)
                     if found.unchanged:
-                        return FileResult(source, "unchanged", doc_id, old.chunks, unstamped=found.unstamped,
-                                          deferred=found.deferred)
+                        return FileResult(source, "unchanged", doc_id, old.chunks, deferred=found.deferred)
                     reread = found.reason
             elements = self.parse(path, max_bytes=limit, note=note)
             return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed",

@@ -31,10 +31,8 @@ as well, "<sha256 of the text>+chunk:2[+screen:N]": the same text given again is
 (or, recorded before the part, chunker version 1) cut it.
 
 Documents indexed before stamps were recorded are taken as read by version 1 of every parser and of the chunker
-(what that release shipped with, OCR unknown). While every version was 1 they were left as they were (`rag index`
-counted them, `unstamped`, and said that `--reparse` re-reads them), so upgrading did not re-read every
-document of every KB unasked; once a version they depend on rises past 1 they are read again like any record
-of version 1. With the chunker at version 2 that is every unstamped document.
+(what that release shipped with, OCR unknown), so with the chunker at version 2 every such document is read
+again once, like any record of version 1.
 """
 from __future__ import annotations
 
@@ -101,13 +99,11 @@ def recorded_chunker(content_hash: str) -> int:
 @dataclass(frozen=True)
 class Check:
     """unchanged: nothing to do. reason: why an unchanged file is read again ('' when it is not, or it changed).
-    unstamped: unchanged, and its record is from before stamps (`rag index --reparse` re-reads it).
     deferred: unchanged for now though it would be read again for this reason, because OCR read some of it and
     cannot run now."""
 
     unchanged: bool
     reason: str = ""
-    unstamped: bool = False
     deferred: str = ""
 
 
@@ -124,7 +120,7 @@ def check(old: DocumentInfo, new_hash: str, stamp: ParserStamp | None) -> Check:
         return Check(True, deferred=reason)
     if reason or not same_screen:  # read again (under the new screen too, when that changed)
         return Check(False, reason)
-    return Check(True, unstamped=_PARSER not in file_digest(old.content_hash))
+    return Check(True)
 
 
 def reread_reason(old: DocumentInfo, now: ParserStamp | None, chunker: int = CHUNKER_VERSION) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from cli.reread_notes import reread_lines
 from indexer.chunk import CHUNKER_VERSION
-from indexer.ingest import FileResult, Ingestor, IngestReport
-from indexer.parse.versions import ParserStamp, stamp_for
+from indexer.ingest import Ingestor
+from indexer.parse.versions import stamp_for
 from indexer.reread import CHUNKER_UPDATED, PARSER_UPDATED, check, recorded_stamp, stamped
 from indexer.types import DocumentInfo, Element
 from rag.retrieval.hybrid import HybridRetriever
@@ -94,7 +94,7 @@ def test_a_file_read_by_an_older_parser_is_read_again_without_embedding_its_text
     assert "400-800-1234" in _top(manager, "银行卡丢了怎么挂失？")
 
     again = _index(manager, docs)  # current version: skipped, and the counter says so
-    assert again.count("unchanged") == 2 and not any(r.reread or r.unstamped for r in again.results)
+    assert again.count("unchanged") == 2 and not any(r.reread for r in again.results)
 
 
 def test_records_from_before_parser_versions_are_read_again_once_versions_pass_1_and_reparse_reads_them(
@@ -110,8 +110,8 @@ def test_records_from_before_parser_versions_are_read_again_once_versions_pass_1
 
     counting = _Counting(manager.encoder())
     report = _index(manager, docs, counting)
-    assert sorted((Path(r.source).name, r.status, r.reread, r.unstamped) for r in report.results) == [
-        ("cards.md", "updated", PARSER_UPDATED, False), ("挂失.txt", "updated", CHUNKER_UPDATED, False)]
+    assert sorted((Path(r.source).name, r.status, r.reread) for r in report.results) == [
+        ("cards.md", "updated", PARSER_UPDATED), ("挂失.txt", "updated", CHUNKER_UPDATED)]
     assert counting.passages == 0
     assert _stamps(manager) == {"cards.md": str(MD), "挂失.txt": str(TXT)}
 
@@ -126,18 +126,10 @@ def test_records_from_before_parser_versions_are_read_again_once_versions_pass_1
     assert _index(manager, docs).count("unchanged") == 2
 
 
-def test_while_every_version_is_1_a_record_from_before_stamps_is_left_and_flagged():
-    """The rule that kept upgrades from re-reading every KB: an unstamped record meets a reader of version 1 of
-    its parser and of the chunker (a stamp without a chunk part, as the first stamped release wrote): unchanged,
-    flagged for `rag index` to count. The same record meets today's chunker: read again."""
+def test_a_record_from_before_stamps_meets_todays_parser_and_chunker_and_is_read_again():
+    """An unstamped record was read by version 1 of its parser and of the chunker: today's are newer."""
     sha = "ab" * 32
     old = DocumentInfo("d1", "挂失.txt", sha, 10, 1, "2025-01-01T00:00:00Z")
-    first = ParserStamp("text", 1)
-    assert check(old, f"{sha}+parser:{first}", first) == check(old, f"{sha}+parser:{first}+chunk:1", first)
-    assert check(old, f"{sha}+parser:{first}", first).unstamped
-    assert check(old, f"{sha}+parser:{first}", first).unchanged
-    (note,) = reread_lines("t", IngestReport([FileResult("挂失.txt", "unchanged", "d1", 1, unstamped=True)]))
-    assert "1 of the unchanged files were indexed before parser versions" in note and "--reparse" in note
     assert check(old, stamped(sha, TXT), TXT).reason == (CHUNKER_UPDATED if TXT.version == 1 else PARSER_UPDATED)
 
 
@@ -160,7 +152,7 @@ def test_a_file_cut_by_an_older_chunker_is_read_again_without_embedding_unchange
     assert "400-800-1234" in _top(manager, "How do I report a lost card?")
     assert "400-800-1234" in _top(manager, "银行卡丢了怎么挂失？")
     again = _index(manager, docs)
-    assert again.count("unchanged") == 2 and not any(r.reread or r.unstamped for r in again.results)
+    assert again.count("unchanged") == 2 and not any(r.reread for r in again.results)
 
 
 def test_a_text_document_cut_by_an_older_chunker_is_cut_again(manager):
