@@ -46,7 +46,7 @@ class PostgresServer:
     def start(self) -> "PostgresServer":
         initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
         if not initdb or not pg_ctl:
-            raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+            raise RuntimeError("PostgreSQL is not installed: run `make test` (it installs it) or apt-get install postgresql")
         if self.root:
             shutil.chown(self.folder, "postgres", "postgres")
         if not self.data.exists():

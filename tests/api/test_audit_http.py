@@ -21,7 +21,7 @@ import redis
 from api.audit.pseudonym import Pseudonyms
 from api.state.factory import open_database
 from cli.testing import ROOT, Server, wait_job
-from cli.testing.postgres_server import PostgresServer, pg_bin
+from cli.testing.postgres_server import PostgresServer
 from cli.testing.redis_server import RedisServer, redis_server_path
 from tests.api.test_kb_delete_and_channel_inputs import APP_SECRET, ding_post, ding_text
 
@@ -39,8 +39,6 @@ def sqlite_srv(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pg_srv(tmp_path_factory):
-    if not pg_bin("initdb"):
-        pytest.fail("PostgreSQL is not installed: run `make test` (it installs it) or apt-get install postgresql")
     with PostgresServer() as pg:
         srv = Server(tmp_path_factory.mktemp("audit-pg") / "home", RAG_DATABASE_URL=pg.url, **ENV).start()
         yield srv

@@ -10,15 +10,13 @@ import pytest
 
 from cli.testing import Server, wait_job
 from cli.testing.cluster import Milvus
-from cli.testing.postgres_server import PostgresServer, pg_bin
+from cli.testing.postgres_server import PostgresServer
 
 QUERIES = {"en": "How do I report a stolen card?", "zh": "银行卡丢了怎么挂失？"}
 
 
 @pytest.fixture(scope="module")
 def deps(tmp_path_factory):
-    if not pg_bin("initdb"):
-        pytest.fail("PostgreSQL is not installed: run `make test` (it installs it) or apt-get install postgresql")
     root = tmp_path_factory.mktemp("outage")
     with PostgresServer() as pg:
         milvus = Milvus(root / "milvus").start()

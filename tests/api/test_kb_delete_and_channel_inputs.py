@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from api.state.factory import open_database
 from cli.testing import ROOT, Server
-from cli.testing.postgres_server import PostgresServer, pg_bin
+from cli.testing.postgres_server import PostgresServer
 
 APP_SECRET = "dt-app-secret-for-the-old-bot-0001"
 TOKEN = "wecomTokenOld42"
@@ -98,8 +98,6 @@ def sqlite_srv(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pg_srv(tmp_path_factory):
-    if not pg_bin("initdb"):
-        pytest.fail("PostgreSQL is not installed: run `make test` (it installs it) or apt-get install postgresql")
     with PostgresServer() as pg:
         srv = Server(tmp_path_factory.mktemp("pg") / "home", RAG_DATABASE_URL=pg.url, RAG_INDEXING="false",
                      **ENV).start()

@@ -10,13 +10,11 @@ from api.jobs.runner import FileOutcome, JobRunner, scratch_name
 from api.jobs.store import CHUNK, Incoming, JobStore
 from api.state.factory import open_database
 from api.state.migrations import MIGRATIONS, migrate
-from cli.testing.postgres_server import PostgresServer, pg_bin
+from cli.testing.postgres_server import PostgresServer
 
 
 @pytest.fixture(scope="module")
 def postgres():
-    if not pg_bin("initdb"):
-        pytest.fail("PostgreSQL is not installed: run `make test` (it installs it) or apt-get install postgresql")
     with PostgresServer() as pg:
         yield pg
 
