@@ -111,10 +111,12 @@ def _reparse_kb(kb: str, quiet: bool, no_calibrate: bool, trust: bool) -> None:
 
 
 def _summarize(kb: str, mgr, report, quiet: bool, no_calibrate: bool, trust: bool, prune: bool) -> None:
-    from cli.reread_notes import reread_lines
+    from cli.reread_notes import deferred_lines, reread_lines
 
     for r in report.failed:
         typer.secho(f"FAILED {r.source}: {r.reason}", fg="red", err=True)
+    for line in deferred_lines(report):
+        typer.secho(line, fg="yellow", err=True)
     if report.resumed:
         print(f"{kb}: finished an indexing run that was interrupted (begun {report.resumed}): the documents it had "
               "written were kept and not embedded again")

@@ -14,6 +14,15 @@ _WHY = {PARSER_UPDATED: "a newer parser for their format gives different text",
         CHUNKER_UPDATED: "a newer chunker cuts every format's text differently"}
 
 
+def deferred_lines(report: IngestReport) -> list[str]:
+    """One line per file that was asked to be read again but kept as indexed because OCR read some of it and
+    cannot run now: what happened, why OCR cannot run and what to do (FileResult.reason)."""
+    return [f"NOT RE-READ {r.source} ({r.deferred}): OCR read some of its pages and cannot run now, so it is kept as "
+            f"indexed (reading it would lose that text). Why: {r.reason or 'OCR cannot run'}. The first `rag index` "
+            "where OCR runs reads it (install Tesseract as the README says, then run the same command again)"
+            for r in report.results if r.status == "unchanged" and r.deferred]
+
+
 def reread_lines(kb: str, report: IngestReport) -> list[str]:
     """One line for the files re-read, by reason and why, and one for those a re-read waits for OCR to run again."""
     lines = []

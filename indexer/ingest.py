@@ -50,8 +50,19 @@ from indexer.parse.images import IMAGE_EXTENSIONS
 from indexer.parse.limits import ParseLimits
 from indexer.parse.ocr import unavailable_reason
 from indexer.parse.ocr_options import OcrOptions
-from indexer.parse.versions import stamp_for
-from indexer.reread import REPARSE, check, chunked, file_sha, screen_part, stamped, text_reread_reason
+from indexer.parse.versions import ParserStamp, stamp_for
+from indexer.reread import (
+    REPARSE,
+    RETAGGED,
+    Check,
+    check,
+    chunked,
+    file_sha,
+    loses_ocr_text,
+    screen_part,
+    stamped,
+    text_reread_reason,
+)
 from indexer.screen import KeptOut, Screen, fingerprint, screen_chunks
 from indexer.store.base import Store, now, text_hash
 from indexer.store.write_errors import write_error
@@ -73,6 +84,7 @@ class FileResult:
     rescreened: bool = False  # the file had not changed: indexed again under another screen (or none, --trust)
     reread: str = ""  # the file had not changed: read again because (indexer.reread) "parser updated", "--reparse", ...
     deferred: str = ""  # unchanged though it would be re-read for this reason: OCR read some of it and cannot run now
+    # (`reason` then says why OCR cannot run and what to do)
 
 
 RUN_MARK = "indexing_since"  # KB meta: when a run that has not finished began ("" once it finished)
@@ -205,7 +217,8 @@ class Ingestor:
         reparse: read every file again, changed or not. keep_tags: each document keeps the tags it was
         indexed with (`tags` is then unused): a KB's own files read again (`rag index --reparse` alone)."""
         tags = tags or {}
-        run = _Run(reparse, keep_tags, unavailable_reason(self.parse_limits.ocr) is None)  # OCR: checked once a run
+        no_ocr = unavailable_reason(self.parse_limits.ocr)  # OCR: checked once a run
+        run = _Run(reparse, keep_tags, no_ocr is None, no_ocr or "")
         report = IngestReport()
         bar = tqdm(total=len(files), unit="file", desc="indexing", disable=not progress)
         pending: list[_Parsed] = []
@@ -265,14 +278,12 @@ class Ingestor:
             if old and run.keep_tags:
                 tags = given_tags(old.tags, {})
             reread = ""
-            if old and given_tags(old.tags, tags) == tags and old.source == source:
-                if run.reparse and file_sha(old.content_hash) == sha:
-                    reread = REPARSE
-                else:
-                    found = check(old, digest, stamp)
-                    if found.unchanged:
-                        return FileResult(source, "unchanged", doc_id, old.chunks, deferred=found.deferred)
-                    reread = found.reason
+            if old and file_sha(old.content_hash) == sha:  # the same bytes as when it was indexed
+                found = _same_file(old, source, tags, digest, stamp, run.reparse)
+                if found.unchanged:
+                    return FileResult(source, "unchanged", doc_id, old.chunks,
+                                      reason=run.no_ocr if found.deferred else "", deferred=found.deferred)
+                reread = found.reason
             elements = self.parse(path, max_bytes=limit, note=note)
             return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed",
                                           rescreened=_only_screen_differs(old, digest, tags, source), reread=reread)
@@ -396,11 +407,27 @@ class Ingestor:
 
 @dataclass(frozen=True)
 class _Run:
-    """What one index_files run does besides indexing changed files (see there); ocr_ready: OCR can run."""
+    """What one index_files run does besides indexing changed files (see there); ocr_ready: OCR can run, else
+    no_ocr says why not and what to do (indexer.parse.ocr.unavailable_reason)."""
 
     reparse: bool = False
     keep_tags: bool = False
     ocr_ready: bool = False
+    no_ocr: str = ""
+
+
+def _same_file(old: DocumentInfo, source: str, tags: dict[str, str], digest: str, stamp: ParserStamp | None,
+               reparse: bool) -> Check:
+    """Whether a file whose bytes did not change is read again: when its tags or source changed, under --reparse,
+    or for a reason of indexer.reread.check. Whatever asks for it, a document OCR read some of waits while OCR
+    cannot run (`deferred`): reading it then would lose its scanned pages' text."""
+    if given_tags(old.tags, tags) != tags or old.source != source:
+        found = Check(False, "")  # indexed again as any file with new tags or source: no re-read reason
+    elif reparse:
+        found = Check(False, REPARSE)
+    else:
+        return check(old, digest, stamp)  # defers by the same rule
+    return Check(True, deferred=found.reason or RETAGGED) if loses_ocr_text(old, stamp) else found
 
 
 def _only_screen_differs(old: DocumentInfo | None, digest: str, tags: dict[str, str], source: str) -> bool:

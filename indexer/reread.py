@@ -23,8 +23,10 @@ An unchanged file (same bytes, tags and source) is read again when (`reread_reas
 - OCR read some of its text (tag ocr=yes) with an older OCR version than today's ("OCR updated");
 - the chunker's version is newer than the one recorded ("chunker updated"): every format; a PDF or image whose
   pages OCR read is OCR'd again (once), the cost of getting the new chunk text.
-A document OCR read some of (tag ocr=yes) is not read again while OCR cannot run, whatever changed: that would
-lose its scanned pages' text. It is `deferred` (rag index says so) and read again by the first run where OCR can.
+A document OCR read some of (tag ocr=yes) is not read again while OCR cannot run, whatever asks for it (one of the
+reasons above, the screen's version ("screen updated"), `rag index --reparse`, or new tags or source given for
+it): that would lose its scanned pages' text. It is `deferred` (rag index says so, per file) and read again by the
+first run where OCR can.
 
 Documents given as text rather than files (indexer.ingest.index_elements: benchmark corpora) record the chunker
 as well, "<sha256 of the text>+chunk:2[+screen:N]": the same text given again is cut again when an older chunker
@@ -54,7 +56,9 @@ PARSER_UPDATED = "parser updated"
 OCR_AVAILABLE = "OCR now available"
 OCR_UPDATED = "OCR updated"
 CHUNKER_UPDATED = "chunker updated"
+SCREEN_UPDATED = "screen updated"  # indexed under another version of indexer.screen's screen (or none)
 REPARSE = "--reparse"
+RETAGGED = "new tags or source"  # the same file given with other tags, or by another path to it
 
 
 def stamped(sha: str, stamp: ParserStamp | None) -> str:
@@ -116,8 +120,8 @@ def check(old: DocumentInfo, new_hash: str, stamp: ParserStamp | None) -> Check:
         return Check(False)  # the file changed: indexed again as any changed file
     same_screen = screen_part(old.content_hash) == screen_part(new_hash)
     reason = reread_reason(old, stamp, recorded_chunker(new_hash))
-    if reason and _loses_ocr_text(old, stamp):
-        return Check(True, deferred=reason)
+    if (reason or not same_screen) and loses_ocr_text(old, stamp):
+        return Check(True, deferred=reason or SCREEN_UPDATED)
     if reason or not same_screen:  # read again (under the new screen too, when that changed)
         return Check(False, reason)
     return Check(True)
@@ -144,8 +148,9 @@ def reread_reason(old: DocumentInfo, now: ParserStamp | None, chunker: int = CHU
     return ""
 
 
-def _loses_ocr_text(old: DocumentInfo, now: ParserStamp | None) -> bool:
-    """Reading the document now would lose text: OCR read some of it and cannot run now."""
+def loses_ocr_text(old: DocumentInfo, now: ParserStamp | None) -> bool:
+    """Reading the document now would lose text: OCR read some of it and cannot run now (`now`: the stamp reading
+    its file now would record). No trigger may read such a document again, --reparse included."""
     return now is not None and now.uses_ocr and now.ocr is None and old.tags.get(OCR_TAG) == "yes"
 
 

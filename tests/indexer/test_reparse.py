@@ -248,3 +248,52 @@ def test_on_milvus_a_file_read_by_an_older_parser_is_read_again(tmp_path, minilm
     assert "400-800-1234" in _top(manager, "银行卡丢了怎么挂失？")
     assert _index(manager, docs).count("unchanged") == 2
 
+
+
+@needs_tesseract  # ~6 s: one page read by OCR, in this process
+def test_a_pdf_whose_scan_ocr_read_is_never_read_again_while_ocr_cannot_run(manager, tmp_path, monkeypatch):
+    """Whatever asks for a re-read (--reparse, another screen, new tags), a document OCR read some of is kept as
+    indexed while Tesseract is missing: reading it then would lose its scanned page. Each file says so, why, and
+    what to do; the other files are read again as asked."""
+    from cli.reread_notes import deferred_lines
+    from indexer.reread import REPARSE, RETAGGED, SCREEN_UPDATED
+    from rag.guard.document_guard import DOCUMENT_SCREEN
+
+    docs = _files(tmp_path)
+    text = text_page_pdf(tmp_path / "text.pdf", ["Opening hours", "We are open Monday to Friday, 9am to 5pm."])
+    scanned = save_pdf(tmp_path / "scan.pdf", scan(["银行卡服务收费公告", "", FEE_ZH, "", FEE_EN]))
+    join_pdfs(docs / "mixed.pdf", text, scanned)
+    manager.settings.parse_isolation = False  # the parser runs here, and sees this process's PATH
+
+    def index(screen=DOCUMENT_SCREEN, **kwargs):
+        store = manager.open("t", writable=True, create=True)
+        try:
+            return Ingestor(store, manager.encoder(), manager.settings, screen=screen).index_paths(
+                [str(docs)], progress=False, **kwargs)
+        finally:
+            store.close()
+
+    def by_name(report):
+        return {Path(r.source).name: (r.status, r.reread or r.deferred) for r in report.results}
+
+    assert index().count("indexed") == 3
+    assert "10元" in _top(manager, "跨行转账手续费是多少？") and "$29" in _top(manager, "What is the replacement card fee?")
+
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tesseract"))  # Tesseract removed (or broken) on this server
+    reparsed = index(reparse=True)
+    assert by_name(reparsed) == {"mixed.pdf": ("unchanged", REPARSE), "cards.md": ("updated", REPARSE),
+                                 "挂失.txt": ("updated", REPARSE)}
+    (line,) = deferred_lines(reparsed)
+    assert line.startswith(f"NOT RE-READ {docs / 'mixed.pdf'} (--reparse): OCR read some of its pages"), line
+    assert "Tesseract, which is not installed" in line and "apt-get install tesseract-ocr" in line, line
+    assert by_name(index(screen=None)) == {"mixed.pdf": ("unchanged", SCREEN_UPDATED),  # --trust: no screen
+                                           "cards.md": ("updated", ""), "挂失.txt": ("updated", "")}
+    assert by_name(index(tags={"dept": "cards"}))["mixed.pdf"] == ("unchanged", RETAGGED)
+    assert "10元" in _top(manager, "跨行转账手续费是多少？")  # the scanned page is still searchable
+    assert "$29" in _top(manager, "What is the replacement card fee?")
+    assert "Monday to Friday" in _top(manager, "When are you open?")
+
+    monkeypatch.undo()  # Tesseract back: --reparse reads it again, its scanned page included
+    again = index(reparse=True)
+    assert by_name(again)["mixed.pdf"] == ("updated", REPARSE) and not deferred_lines(again)
+    assert "10元" in _top(manager, "跨行转账手续费是多少？")
