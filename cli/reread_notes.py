@@ -32,8 +32,8 @@ def reread_lines(kb: str, report: IngestReport) -> list[str]:
         each = ", ".join(f"{n} re-read: {reason}" for reason, n in sorted(reasons.items()))
         why = "".join(f"; {reason}: {_WHY[reason]}" for reason in sorted(reasons) if reason in _WHY)
         scans = sum(file_extension(Path(r.source)) in (".pdf", *IMAGE_EXTENSIONS) for r in reread)
-        ocr = (f"; {scans} of them PDFs or images, whose scanned pages OCR read again where it can run (this once)"
-               if scans else "")
+        ocr = (f"; {scans} of them PDFs or images, whose scanned pages came from the KB's OCR cache where OCR had "
+               "read them with today's settings, and were read by OCR again otherwise" if scans else "")
         lines.append(f"{kb}: {len(reread)} of the updated files had not changed ({each}{why}){ocr}; the text "
                      "that did not change was not embedded again")
     deferred = Counter(r.deferred for r in report.results if r.status == "unchanged" and r.deferred)

@@ -88,6 +88,11 @@ class IndexerSettings(BaseSettings):
     ocr_psm: int = Field(_OCR.psm, ge=3, le=6, description="tesseract's page segmentation mode: 3 = automatic "
                          "layout, 4 = one column of lines of any size (a page where it leaves a line out is read "
                          "with 3 too), 5 = vertical text, 6 = one block of lines; docs/ocr.md has the measurements")
+    # 512: a page's text is a few KB, so ~100,000 scanned pages; reading one again costs Tesseract 1-3 s
+    ocr_cache_mb: int = Field(_OCR.cache_mb, ge=0, description="most MB of OCR results kept per KB (in its folder, "
+                              "ocr-cache.sqlite) so that reading a scan again does not run Tesseract again for the "
+                              "same page; past it the entries used longest ago go; 0 = no cache; env "
+                              "RAG_OCR_CACHE_MB")
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
 
     @classmethod

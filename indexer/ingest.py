@@ -49,6 +49,7 @@ from indexer.parse.extension import file_extension
 from indexer.parse.images import IMAGE_EXTENSIONS
 from indexer.parse.limits import ParseLimits
 from indexer.parse.ocr import unavailable_reason
+from indexer.parse.ocr_cache import CACHE_FILE
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.versions import ParserStamp, stamp_for
 from indexer.reread import (
@@ -176,7 +177,7 @@ class Ingestor:
         self.parse_limits = ParseLimits(
             zip_check=settings.parse_zip_check, zip_member_mb=settings.parse_zip_member_mb,
             zip_total_mb=settings.parse_zip_total_mb, zip_ratio=settings.parse_zip_ratio,
-            pdf_max_pages=settings.parse_max_pages, ocr=ocr_options(settings))
+            pdf_max_pages=settings.parse_max_pages, ocr=ocr_options(settings, ocr_cache_path(store)))
         self.sandbox_limits = sandbox.SandboxLimits(
             memory_mb=settings.parse_memory_mb, cpu_s=settings.parse_cpu_s, timeout_s=settings.parse_timeout_s,
             max_output_mb=settings.parse_max_output_mb)
@@ -480,8 +481,17 @@ def delete(store: Store, doc_id_or_path: str) -> list[str]:
     return targets
 
 
-def ocr_options(settings: IndexerSettings) -> OcrOptions:
+def ocr_options(settings: IndexerSettings, cache_path: str = "") -> OcrOptions:
+    """cache_path: the KB's OCR result cache (ocr_cache_path), '' for none."""
     return OcrOptions(enabled=settings.ocr, languages=settings.ocr_languages, dpi=settings.ocr_dpi,
                       max_pixels=settings.ocr_max_pixels, max_pages=settings.ocr_max_pages,
                       page_timeout_s=settings.ocr_page_timeout_s, timeout_s=settings.ocr_timeout_s,
-                      memory_mb=settings.ocr_memory_mb, psm=settings.ocr_psm)
+                      memory_mb=settings.ocr_memory_mb, psm=settings.ocr_psm, cache_path=cache_path,
+                      cache_mb=settings.ocr_cache_mb)
+
+
+def ocr_cache_path(store: Store) -> str:
+    """Where the KB keeps what OCR read (indexer.parse.ocr_cache): in a local KB's folder, beside its catalog, so
+    that it goes with the KB; '' for a KB in Milvus (no folder of its own: no cache)."""
+    folder = getattr(store, "folder", None)
+    return str(folder / CACHE_FILE) if isinstance(folder, Path) else ""

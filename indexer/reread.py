@@ -22,7 +22,8 @@ An unchanged file (same bytes, tags and source) is read again when (`reread_reas
 - it is a PDF or an image read when OCR could not run, and OCR can run now ("OCR now available");
 - OCR read some of its text (tag ocr=yes) with an older OCR version than today's ("OCR updated");
 - the chunker's version is newer than the one recorded ("chunker updated"): every format; a PDF or image whose
-  pages OCR read is OCR'd again (once), the cost of getting the new chunk text.
+  pages OCR read takes them from the KB's OCR cache (indexer.parse.ocr_cache) where OCR read them with today's
+  settings, else OCR reads them again.
 A document OCR read some of (tag ocr=yes) is not read again while OCR cannot run, whatever asks for it (one of the
 reasons above, the screen's version ("screen updated"), `rag index --reparse`, or new tags or source given for
 it): that would lose its scanned pages' text. It is `deferred` (rag index says so, per file) and read again by the

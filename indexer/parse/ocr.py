@@ -16,6 +16,7 @@ import functools
 import io
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -48,6 +49,29 @@ def installed_languages(tesseract: str) -> frozenset[str]:
     except (OSError, subprocess.SubprocessError):
         return frozenset()
     return frozenset(line.strip() for line in out.splitlines()[1:] if line.strip())
+
+
+@functools.lru_cache(maxsize=4)
+def identity(tesseract: str) -> str:
+    """What, besides its settings and the image, decides what this Tesseract reads: its version (with its
+    libraries'), its language-data folder and each language file's size and time. '' when it does not answer
+    (indexer.parse.ocr_cache then keeps nothing)."""
+    said = []
+    for asked in ("--version", "--list-langs"):
+        try:
+            done = subprocess.run([tesseract, asked], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        if done.returncode != 0:
+            return ""
+        said.append(done.stdout + done.stderr)
+    folder = re.search(r'"([^"]+)"', said[1])  # List of available languages in "/usr/share/tesseract-ocr/5/tessdata/"
+    if folder and os.path.isdir(folder.group(1)):
+        for name in sorted(os.listdir(folder.group(1))):
+            if name.endswith(".traineddata"):
+                info = os.stat(os.path.join(folder.group(1), name))
+                said.append(f"{name} {info.st_size} {info.st_mtime_ns}")
+    return "\n".join(said)
 
 
 def unavailable_reason(options: OcrOptions) -> str | None:

@@ -23,7 +23,8 @@ class OcrOptions:
     (wall and CPU seconds, address space). timeout_s: all the OCR of one file. psm: tesseract's page
     segmentation mode (3: automatic layout, 4: one column of lines of any size, 6: one block of even lines);
     fallback_psm: the mode a page is read with again when psm left a line of it out as garbage (the reading
-    keeping more characters is used; None: never). docs/ocr.md has the measurements."""
+    keeping more characters is used; None: never). cache_path: the KB's OCR result cache (indexer.parse.ocr_cache;
+    '' = none), at most cache_mb MB (0 = none). docs/ocr.md has the measurements."""
 
     enabled: bool | None = None
     languages: str = "eng+chi_sim"
@@ -35,6 +36,8 @@ class OcrOptions:
     memory_mb: int = 1024
     psm: int = 4
     fallback_psm: int | None = 3
+    cache_path: str = ""
+    cache_mb: int = 512
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,7 +7,8 @@ indexer.parse.ocr_text's ("" between paragraphs). A page that reads as next to n
 sideways or upside-down scan and read again upright (indexer.parse.ocr_orientation); a photo's uneven
 lighting is evened out first (indexer.parse.ocr_lighting), and a page at an angle turned level
 (indexer.parse.ocr_deskew). Progress (pages done / total) goes to
-indexer.parse.progress, which the indexing bar shows.
+indexer.parse.progress, which the indexing bar shows. A page read before, as it is now and with the same
+settings, is taken from the KB's OCR cache (indexer.parse.ocr_cache) instead of being read again.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from indexer.parse import progress
 from indexer.parse.errors import ParseError
 from indexer.parse.ocr import recognize
+from indexer.parse.ocr_cache import OcrCache
 from indexer.parse.ocr_deskew import straightened
 from indexer.parse.ocr_lighting import even_lighting
 from indexer.parse.ocr_options import OcrOptions
@@ -45,20 +47,31 @@ def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: Oc
                          f"the limit of {options.max_pages} per file (ocr_max_pages / RAG_OCR_MAX_PAGES). Split it "
                          "into smaller files, or ask an administrator to raise the limit.")
     start, out = time.monotonic(), {}
-    for done, page in enumerate(pages):
-        elapsed = time.monotonic() - start
-        if elapsed > options.timeout_s:
-            raise ParseError(f"{name}: OCR was stopped after {elapsed:.0f} s, {done} of its {len(pages)} {units} "
-                             f"read, over the limit of {options.timeout_s:g} s per file (ocr_timeout_s / "
-                             "RAG_OCR_TIMEOUT_S). Split it into smaller files, or ask an administrator to raise "
-                             "the limit.")
-        image, dpi = image_of(page)
-        try:
-            with even_lighting(image) as evened, straightened(evened) as level:
-                out[page] = _read(level, options, name, page if unit else None, dpi)
-        finally:
-            image.close()
-        progress.report(done + 1, len(pages))
+    cache = OcrCache.open(options, UPRIGHT_CHARS, UPRIGHT_SHARE) if pages else None
+    try:
+        for done, page in enumerate(pages):
+            elapsed = time.monotonic() - start
+            if elapsed > options.timeout_s:
+                raise ParseError(f"{name}: OCR was stopped after {elapsed:.0f} s, {done} of its {len(pages)} {units} "
+                                 f"read, over the limit of {options.timeout_s:g} s per file (ocr_timeout_s / "
+                                 "RAG_OCR_TIMEOUT_S). Split it into smaller files, or ask an administrator to raise "
+                                 "the limit.")
+            image, dpi = image_of(page)
+            try:
+                key = cache.key(image, dpi) if cache else ""
+                lines = cache.get(key) if cache else None
+                if lines is None:
+                    with even_lighting(image) as evened, straightened(evened) as level:
+                        lines = _read(level, options, name, page if unit else None, dpi)
+                    if cache:
+                        cache.put(key, lines)
+                out[page] = lines
+            finally:
+                image.close()
+            progress.report(done + 1, len(pages))
+    finally:
+        if cache:
+            cache.close()
     return out
 
 

@@ -1,0 +1,162 @@
+"""What OCR read from each page, kept in the KB's folder, so that reading a scan again (`rag index --reparse`, a
+chunker or screen upgrade, new tags) does not run Tesseract again for the same text: on a large scanned archive
+that was hours of the same work.
+
+    OcrCache.open(options) -> OcrCache | None      # None: off (no KB folder, cache_mb 0) or Tesseract unknown
+    cache.key(image, dpi) -> str                   # the page as rendered, before lighting, deskew, turning
+    cache.get(key) -> lines | None; cache.put(key, lines)
+
+A page's key is the SHA-256 of its image as it came to OCR (mode, size, pixels) and its resolution, together
+with everything else that decides what OCR reads from it: OCR_VERSION (raised whenever the reading changes:
+lighting, deskew, orientation, line order), the languages, psm and fallback psm, the constants of those steps,
+and Tesseract's identity (its version with its libraries', its language files: indexer.parse.ocr.identity).
+Any of them changing reads the page again; an unchanged page anywhere (in another file too) is read once.
+
+One SQLite file (CACHE_FILE) beside the KB's catalog, in WAL mode: a kill leaves it at its last committed put;
+the parser processes of one run share it (each write waits up to 10 s for the other's). It is removed with the
+KB (its folder). At most cache_mb MB of entries: past it the entries used longest ago go, down to 90% of it.
+A cache that fails never fails indexing: an entry that does not match its checksum (or is not a list of lines)
+is ignored and written again; a file that is not a database (damaged) is removed and started again; any other
+error (locked past the wait, disk full) skips the cache for that page, and OCR reads it as without one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+from typing import TYPE_CHECKING
+
+from indexer.parse.ocr import OCR_VERSION, identity, program
+from indexer.parse.ocr_deskew import LEVEL, MAX_ANGLE
+from indexer.parse.ocr_lighting import UNEVEN
+from indexer.parse.ocr_options import OcrOptions
+from indexer.parse.ocr_orientation import MIN_CONFIDENCE
+from indexer.parse.ocr_text import CELL_GAP, MIN_LINE_CONFIDENCE
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+log = logging.getLogger(__name__)
+
+CACHE_FILE = "ocr-cache.sqlite"
+MB = 1024 * 1024
+KEEP = 0.9  # a trim leaves this share of the cap, so that the next puts do not trim again at once
+_WAIT_S = 10  # for the other parser process's write
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, lines TEXT NOT NULL, checksum TEXT NOT NULL, "
+           "bytes INTEGER NOT NULL, used REAL NOT NULL)", "CREATE INDEX IF NOT EXISTS pages_used ON pages (used)")
+
+
+class OcrCache:
+    def __init__(self, path: str, max_bytes: int, engine: str) -> None:
+        self.path, self.max_bytes, self.engine = path, max_bytes, engine
+        self._db: sqlite3.Connection | None = None
+
+    @classmethod
+    def open(cls, options: OcrOptions, *steps: float) -> "OcrCache | None":
+        """steps: the caller's own constants that change what OCR reads (indexer.parse.ocr_pages')."""
+        if not options.cache_path or options.cache_mb <= 0 or (tesseract := program()) is None:
+            return None
+        if not (who := identity(tesseract)):
+            return None
+        settings = {"ocr": OCR_VERSION, "languages": options.languages, "psm": options.psm,
+                    "fallback_psm": options.fallback_psm, "tesseract": who,
+                    "steps": [MIN_LINE_CONFIDENCE, CELL_GAP, MAX_ANGLE, LEVEL, UNEVEN, MIN_CONFIDENCE, *steps]}
+        engine = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+        return cls(options.cache_path, options.cache_mb * MB, engine)
+
+    def key(self, image: "Image", dpi: int | None) -> str:
+        h = hashlib.sha256(f"{self.engine}|{image.mode}|{image.width}x{image.height}|{dpi}|".encode())
+        h.update(image.tobytes())
+        return h.hexdigest()
+
+    def get(self, key: str) -> list[str] | None:
+        row = self._run(lambda db: db.execute("SELECT lines, checksum FROM pages WHERE key = ?", (key,)).fetchone())
+        if not row:
+            return None
+        lines = _lines(key, *row)
+        if lines is not None:
+            self._run(lambda db: db.execute("UPDATE pages SET used = ? WHERE key = ?", (time.time(), key)))
+        return lines
+
+    def put(self, key: str, lines: list[str]) -> None:
+        text = json.dumps(lines, ensure_ascii=False)
+        size = len(key) + len(text.encode()) + 64  # the row's own bytes, about
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
+                       (key, text, _checksum(key, text), size, time.time()))
+            total = db.execute("SELECT total(bytes) FROM pages").fetchone()[0]
+            if total > self.max_bytes:  # the entries used longest ago, until KEEP of the cap is left
+                db.execute("DELETE FROM pages WHERE key IN (SELECT key FROM (SELECT key, bytes, SUM(bytes) OVER "
+                           "(ORDER BY used, key) AS running FROM pages) WHERE running - bytes < ?)",
+                           (total - KEEP * self.max_bytes,))
+                db.execute("PRAGMA incremental_vacuum")
+
+        self._run(write)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _run(self, work):
+        """work(connection), or None when the cache fails (logged): a damaged file is removed and made again."""
+        for attempt in (1, 2):
+            try:
+                return work(self._connect())
+            except sqlite3.DatabaseError as exc:
+                self.close()
+                damaged = not isinstance(exc, sqlite3.OperationalError)  # locked, disk full: operational
+                if not damaged or attempt == 2:
+                    log.warning("OCR cache %s skipped for this page (%s); OCR reads it", self.path, exc)
+                    return None
+                log.warning("OCR cache %s is damaged (%s): removed and started again", self.path, exc)
+                _remove(self.path)
+            except OSError as exc:
+                self.close()
+                log.warning("OCR cache %s skipped for this page (%s); OCR reads it", self.path, exc)
+                return None
+        return None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(self.path, timeout=_WAIT_S, isolation_level=None)  # autocommit: one put, one commit
+            try:
+                db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # before the table: a trim gives the space back
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
+                for statement in _SCHEMA:
+                    db.execute(statement)
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+
+def _checksum(key: str, text: str) -> str:
+    return hashlib.sha256(f"{key}\n{text}".encode()).hexdigest()[:32]
+
+
+def _lines(key: str, text: object, checksum: object) -> list[str] | None:
+    """The entry's lines; None when it is damaged (checksum, JSON or shape), so that the page is read again."""
+    if not isinstance(text, str) or checksum != _checksum(key, text):
+        return None
+    try:
+        lines = json.loads(text)
+    except ValueError:
+        return None
+    return lines if isinstance(lines, list) and all(isinstance(line, str) for line in lines) else None
+
+
+def _remove(path: str) -> None:
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            os.unlink(name)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("OCR cache: %s could not be removed (%s)", name, exc)
