@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import KeyInfo as StoredKey
+from api.jobs.importing import ImportProgress, KBImported
 from indexer.kbs import NAME_PATTERN, NAME_RULE
 from rag.config import RetrievalMode
 from rag.types import Hit
@@ -96,7 +97,7 @@ class JobAccepted(BaseModel):
 
 class JobFileOut(BaseModel):
     filename: str
-    status: Literal["pending", "indexed", "updated", "unchanged", "failed"]
+    status: Literal["pending", "indexed", "updated", "unchanged", "imported", "failed"]
     size: int
     doc_id: str
     chunks: int
@@ -114,6 +115,11 @@ class JobOut(BaseModel):
     error: str
     files: list[JobFileOut]
     counts: dict[str, int]
+    kind: Literal["upload", "import"] = Field(description="upload: files indexed into the KB; import: an archive "
+                                              "restored as the KB (POST /v1/kbs/import)")
+    progress: ImportProgress | None = Field(None, description="an import's stage and how far it is")
+    result: KBImported | None = Field(None, description="an import that is done: what it made")
+    error_code: str = Field("", description="a failed import: invalid_archive | kb_exists (`error` says why)")
 
 
 class FiltersIn(BaseModel):

@@ -16,6 +16,7 @@ from api.experiments import Arm, Experiment, ExperimentStore, apply_overrides
 from api.feedback import FeedbackStore
 from api.gate import GateMeters, GenerationGate
 from api.jobs.factory import make_queue
+from api.jobs.importing import Importer
 from api.jobs.indexing import index_upload
 from api.jobs.runner import FileOutcome, JobRunner
 from api.jobs.store import Incoming, JobStore
@@ -64,7 +65,9 @@ class Service:
         self._redis_probe = None  # redis.Redis for /readyz, made on first use
         sweep_uploads(self.uploads)
         self.jobs = JobStore(self.db)
-        self.runner = JobRunner(self.jobs, self._index, self.metrics, self._changed, scratch=self.uploads)
+        self.importer = Importer(self.manager, self.jobs, after=self._imported)
+        self.runner = JobRunner(self.jobs, self._index, self.metrics, self._changed, scratch=self.uploads,
+                                import_file=self.importer.run)
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=svc.indexing,
                                 claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
         m = self.metrics
@@ -227,10 +230,11 @@ class Service:
         except Exception:
             return False
 
-    def submit(self, job_id: str, kb: str, files: list[Incoming], tags: dict[str, str]) -> None:
+    def submit(self, job_id: str, kb: str, files: list[Incoming], tags: dict[str, str], kind: str = "upload",
+               options: str = "{}") -> None:
         """Write the job with its files' bytes, then hand it to the workers (if the queue cannot take
         it, the job is removed again and the caller gets the error)."""
-        self.jobs.submit(job_id, kb, files, tags)
+        self.jobs.submit(job_id, kb, files, tags, kind, options)
         try:
             self.queue.submit(job_id, kb)
         except Exception:
@@ -242,6 +246,16 @@ class Service:
         """After an upload job or a delete: re-calibrate the KB's automatic refusal threshold (never one set
         by `rag tune refusal`) and drop the KB's cached answers."""
         recalibrate(self.settings, kb, self.manager, reranker=self.reranker)
+        if self.cache is not None:
+            try:
+                self.cache.invalidate(kb)
+            except Exception:
+                log.warning("could not invalidate the answer cache of %s", kb, exc_info=True)
+
+    def _imported(self, kb: str, replaced: bool) -> None:
+        """After an import job: pipelines that held a KB it replaced go, and its cached answers."""
+        if replaced:
+            self.drop(kb)
         if self.cache is not None:
             try:
                 self.cache.invalidate(kb)

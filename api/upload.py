@@ -175,6 +175,19 @@ def no_room(err: KBWriteError) -> ApiError:
                     "database's disk)")
 
 
+def queue_error(e: Exception, what: str = "upload") -> ApiError:
+    """The error for a job that could not be written or queued (nothing was kept): 507 for a full disk of the
+    state database (embedded: RAG_HOME), 503 while a server the queue needs is away, or for any other cause."""
+    from api.outage import outage_of
+
+    if (full := write_error(e)) is not None:
+        return no_room(full)
+    away = outage_of(e)
+    why = away.message if away else f"{type(e).__name__}; retry in a moment"
+    return ApiError(503, "queue_unavailable", f"the {what} could not be queued, nothing was kept: {why}",
+                    {"Retry-After": "10"})
+
+
 async def receive_upload(request: Request, dest: Path, max_bytes: int, max_files: int,
                          idle_s: float = 30.0, total_s: float = 600.0) -> Upload:
     """Stream the multipart body into `dest` (created; removed again on any error). A body that sends

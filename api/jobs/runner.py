@@ -65,6 +65,7 @@ def room_pause(waits: int) -> float:
 
 
 IndexFile = Callable[[str, str, Path, dict[str, str]], FileOutcome]  # (kb, filename, path, tags)
+ImportFile = Callable[[PendingFile, Path], FileOutcome]  # an import job's archive (api.jobs.importing.Importer.run)
 
 
 def scratch_name(n: int, filename: str) -> str:
@@ -75,9 +76,11 @@ def scratch_name(n: int, filename: str) -> str:
 
 class JobRunner:
     def __init__(self, jobs: JobStore, index_file: IndexFile, metrics: Metrics | None = None,
-                 on_done: Callable[[str], None] | None = None, scratch: Path | None = None):
+                 on_done: Callable[[str], None] | None = None, scratch: Path | None = None,
+                 import_file: ImportFile | None = None):
+        """`on_done(kb)`: after an upload job (an import job's `import_file` does its own after-steps)."""
         self.jobs, self.index_file, self.metrics, self.on_done = jobs, index_file, metrics, on_done
-        self.scratch = scratch
+        self.scratch, self.import_file = scratch, import_file
 
     def begin(self, job_id: str) -> bool:
         """Take a job (again): False when it is gone or has failed for good."""
@@ -99,8 +102,12 @@ class JobRunner:
         if f is None:
             if self.jobs.attempts(job_id) is not None:
                 job = self.jobs.get(job_id)
+                failed = [x for x in job.files if x.status == "failed"] if job is not None else []
+                if job is not None and job.kind == "import" and failed:
+                    self._finish(job_id, "failed", failed[0].reason)
+                    return False
                 self._finish(job_id, "done")
-                if self.on_done and job is not None:
+                if self.on_done and job is not None and job.kind == "upload":
                     try:
                         self.on_done(job.kb)
                     except Exception:  # the documents are in; recalibrating or invalidating is best effort
@@ -161,6 +168,10 @@ class JobRunner:
             if size != f.size:
                 return FileOutcome("failed", reason="the uploaded bytes are missing from the job (was its knowledge "
                                                     "base deleted?)")
+            if f.kind == "import":
+                if self.import_file is None:  # every process that runs jobs is given one (api.service, api.jobs.worker)
+                    return FileOutcome("failed", reason="this worker cannot import knowledge bases")
+                return self.import_file(f, path)
             out = self.index_file(f.kb, f.filename, path, f.tags)
             # reasons name the user's file, never the scratch name
             out.reason = out.reason.replace(str(path), f.filename).replace(path.name, f.filename)

@@ -1,4 +1,6 @@
-"""Durable upload jobs: rows in the state database, the uploaded bytes with them (in 1 MB chunks).
+"""Durable jobs: rows in the state database, the uploaded bytes with them (in 1 MB chunks). A job is an
+upload (its files indexed into a KB) or an import (one archive restored as a KB: api.jobs.importing), whose
+options, progress and result the row holds as JSON.
 
 A job is written, with all its files' bytes, in one transaction before the upload request returns
 202: a crash never leaves half a job, and any worker of any replica can read it. Files are indexed
@@ -17,7 +19,8 @@ from api.state.base import Database
 from indexer.store.base import now
 
 CHUNK = 1 << 20  # bytes per stored upload chunk: bounded memory while writing and reading a file
-STATUSES = ("pending", "indexed", "updated", "unchanged", "failed")
+STATUSES = ("pending", "indexed", "updated", "unchanged", "imported", "failed")
+KINDS = ("upload", "import")
 
 
 @dataclass
@@ -31,7 +34,7 @@ class Incoming:
 @dataclass
 class JobFile:
     filename: str
-    status: str            # pending | indexed | updated | unchanged | failed
+    status: str            # pending | indexed | updated | unchanged | imported | failed
     size: int
     doc_id: str = ""
     chunks: int = 0
@@ -50,11 +53,21 @@ class Job:
     error: str
     files: list[JobFile] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    kind: str = "upload"   # upload | import
+    options: str = ""      # JSON: an import's options (api.jobs.importing.ImportOptions)
+    progress: str = ""     # JSON: how far an import is (api.jobs.importing.ImportProgress); '' before it starts
+    result: str = ""       # JSON: an import's report or failure (api.jobs.importing); '' until it ends
 
     def to_dict(self) -> dict:
+        """What GET /v1/jobs/{id} answers (api.schemas.JobOut)."""
         d = asdict(self)
-        d.pop("tags")
+        for private in ("tags", "options"):
+            d.pop(private)
         d["counts"] = {s: sum(f.status == s for f in self.files) for s in STATUSES}
+        d["progress"] = json.loads(self.progress) if self.progress else None
+        ended = json.loads(self.result) if self.result else {}
+        d["result"] = ended.get("report")
+        d["error_code"] = ended.get("failure", {}).get("code", "")
         return d
 
 
@@ -66,6 +79,8 @@ class PendingFile:
     filename: str
     size: int
     tags: dict[str, str]
+    kind: str = "upload"
+    options: str = "{}"
 
 
 class JobStore:
@@ -77,10 +92,13 @@ class JobStore:
         return "job_" + secrets.token_hex(8)
 
     # ---- writing ---------------------------------------------------------------
-    def submit(self, job_id: str, kb: str, files: list[Incoming], tags: dict[str, str]) -> None:
+    def submit(self, job_id: str, kb: str, files: list[Incoming], tags: dict[str, str], kind: str = "upload",
+               options: str = "{}") -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown job kind {kind!r} (one of {', '.join(KINDS)})")
         with self.db.tx() as t:
-            t.execute("INSERT INTO jobs(id, kb, status, created_at, tags) VALUES (?,?,?,?,?)",
-                      (job_id, kb, "queued", now(), json.dumps(tags, ensure_ascii=False)))
+            t.execute("INSERT INTO jobs(id, kb, status, created_at, tags, kind, options) VALUES (?,?,?,?,?,?,?)",
+                      (job_id, kb, "queued", now(), json.dumps(tags, ensure_ascii=False), kind, options))
             t.executemany("INSERT INTO job_files(job_id, n, filename, path, size, status) VALUES (?,?,?,?,?,?)",
                           [(job_id, n, f.filename, "", f.size, "pending") for n, f in enumerate(files)])
             for n, f in enumerate(files):
@@ -100,6 +118,19 @@ class JobStore:
             t.execute("UPDATE job_files SET status=?, doc_id=?, chunks=?, reason=? "
                       "WHERE job_id=? AND n=? AND status='pending'", (status, doc_id, chunks, reason, job_id, n))
             t.execute("DELETE FROM upload_chunks WHERE job_id=? AND n=?", (job_id, n))
+
+    def set_progress(self, job_id: str, progress: str) -> None:
+        """How far an unfinished job is (JSON), for GET /v1/jobs/{id}."""
+        self.db.execute("UPDATE jobs SET progress=? WHERE id=? AND status IN ('queued', 'running')", (progress, job_id))
+
+    def set_result(self, job_id: str, result: str) -> None:
+        self.db.execute("UPDATE jobs SET result=? WHERE id=?", (result, job_id))
+
+    def unfinished_import(self, kb: str) -> str | None:
+        """The id of a queued or running import into `kb`, if any."""
+        row = self.db.one("SELECT id FROM jobs WHERE kb = ? AND kind = 'import' AND status IN ('queued', 'running')",
+                          (kb,))
+        return None if row is None else row["id"]
 
     def note(self, job_id: str, n: int, reason: str) -> None:
         """Say why a pending file waits (a full disk), keeping it pending and its bytes for the next try."""
@@ -130,7 +161,8 @@ class JobStore:
         files = [JobFile(r["filename"], r["status"], r["size"], r["doc_id"], r["chunks"], r["reason"])
                  for r in self.db.query("SELECT * FROM job_files WHERE job_id = ? ORDER BY n", (job_id,))]
         return Job(row["id"], row["kb"], row["status"], row["created_at"], row["started_at"], row["finished_at"],
-                   row["attempts"], row["error"], files, json.loads(row["tags"] or "{}"))
+                   row["attempts"], row["error"], files, json.loads(row["tags"] or "{}"), row["kind"], row["options"],
+                   row["progress"], row["result"])
 
     def list(self, kb: str, limit: int = 50, offset: int = 0) -> list[Job]:
         """The KB's jobs, newest first: `limit` of them after skipping `offset`."""
@@ -147,12 +179,12 @@ class JobStore:
             "SELECT id, kb FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at, id")]
 
     def next_file(self, job_id: str) -> PendingFile | None:
-        row = self.db.one("SELECT f.n, f.filename, f.size, j.kb, j.tags FROM job_files f JOIN jobs j ON j.id = f.job_id "
-                          "WHERE f.job_id = ? AND f.status = 'pending' ORDER BY f.n", (job_id,))
+        row = self.db.one("SELECT f.n, f.filename, f.size, j.kb, j.tags, j.kind, j.options FROM job_files f JOIN jobs j "
+                          "ON j.id = f.job_id WHERE f.job_id = ? AND f.status = 'pending' ORDER BY f.n", (job_id,))
         if row is None:
             return None
         return PendingFile(job_id, row["kb"], int(row["n"]), row["filename"], int(row["size"]),
-                           json.loads(row["tags"] or "{}"))
+                           json.loads(row["tags"] or "{}"), row["kind"], row["options"])
 
     def attempts(self, job_id: str) -> int | None:
         row = self.db.one("SELECT attempts FROM jobs WHERE id = ?", (job_id,))

@@ -8,6 +8,7 @@ from pathlib import Path
 from api.cache.factory import make_answer_cache
 from api.config import ServiceSettings
 from api.jobs.factory import make_queue
+from api.jobs.importing import Importer
 from api.jobs.indexing import index_upload
 from api.jobs.runner import JobRunner
 from api.jobs.store import JobStore
@@ -31,7 +32,9 @@ class Worker:
         self.scratch = home / ".worker"
         self.scratch.mkdir(parents=True, exist_ok=True)
         self.cache = make_answer_cache()
-        self.runner = JobRunner(self.jobs, self._index, Metrics(), self._changed, scratch=self.scratch)
+        importer = Importer(self.manager, self.jobs, after=lambda kb, _replaced: self._invalidate(kb))
+        self.runner = JobRunner(self.jobs, self._index, Metrics(), self._changed, scratch=self.scratch,
+                                import_file=importer.run)
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=True,
                                 claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
 
@@ -40,6 +43,9 @@ class Worker:
 
     def _changed(self, kb: str) -> None:
         recalibrate(self.settings, kb, self.manager)
+        self._invalidate(kb)
+
+    def _invalidate(self, kb: str) -> None:
         try:
             self.cache.invalidate(kb)
         except Exception:

@@ -10,11 +10,9 @@ from api.audit.http import note
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError
-from api.outage import outage_of
 from api.schemas import API_ERRORS, DocumentOut, JobAccepted, JobOut, error_responses
 from api.service import Service
-from api.upload import no_room, receive_upload
-from indexer.store.write_errors import write_error
+from api.upload import queue_error, receive_upload
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=API_ERRORS)
 
@@ -46,12 +44,7 @@ async def upload(kb: str, request: Request, who: Principal = Depends(principal),
     except ApiError:
         raise
     except Exception as e:
-        if (full := write_error(e)) is not None:  # the state database's disk (embedded: RAG_HOME) is full
-            raise no_room(full) from e
-        away = outage_of(e)
-        why = away.message if away else f"{type(e).__name__}; retry in a moment"
-        raise ApiError(503, "queue_unavailable", f"the upload could not be queued, nothing was kept: {why}",
-                       {"Retry-After": "10"}) from e
+        raise queue_error(e) from e
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # the bytes are in the database now (or the upload failed)
     return JobAccepted(job_id=job_id, status="queued", files=[f.filename for f in up.files])

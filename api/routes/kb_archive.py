@@ -1,14 +1,18 @@
 """A knowledge base as one archive over HTTP (indexer.archive): GET /v1/kbs/{kb}/export streams it to a KB's
 admin, POST /v1/kbs/import restores one (global admin: it creates or replaces a KB). The archive's bytes go
-to a file under RAG_HOME/.uploads (swept at start-up), bounded by max_import_mb, before any is read."""
+to a file under RAG_HOME/.uploads (swept at start-up), bounded by max_import_mb, before any is read; once its
+structure and manifest are checked they are kept with an import job in the state database (api.jobs.importing),
+which restores the KB in the background, so that no client or proxy waits minutes on one request."""
 from __future__ import annotations
 
+import asyncio
 import shutil
+import time
 import uuid
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -18,30 +22,25 @@ from api.auth import Principal
 from api.body_stream import timed_chunks
 from api.deps import allow, principal, require_admin, service
 from api.errors import ApiError
+from api.jobs.importing import ARCHIVE_NAME, ImportOptions, KBImported
+from api.jobs.store import Incoming
 from api.schemas import API_ERRORS, error_responses
 from api.service import Service
-from api.upload import no_room
+from api.upload import queue_error
 from indexer.archive.export import ExportReport, export_kb
 from indexer.archive.format import ArchiveError
-from indexer.archive.import_ import import_archive
+from indexer.archive.import_ import exists_message, target_name
+from indexer.archive.reader import ArchiveReader
 from indexer.kbs import NAME_PATTERN
-from indexer.store.write_errors import KBWriteError, write_error
+from indexer.store.write_errors import write_error
 
 router = APIRouter(prefix="/v1", tags=["knowledge bases and keys"], responses=API_ERRORS)
 
+WAIT_S = 50.0  # ?wait=true: under the 60 s nginx and haproxy give a response by default
+WAIT_POLL_S = 0.5
+
 ARCHIVE_BODY = {"requestBody": {"required": True, "content": {"application/zip": {"schema": {
     "type": "string", "format": "binary", "description": "an archive GET /v1/kbs/{kb}/export or `rag kb export` wrote"}}}}}
-
-
-class KBImported(BaseModel):
-    name: str
-    source_kb: str
-    documents: int
-    chunks: int
-    embed_model: str
-    replaced: bool
-    left_out: list[str] = Field([], description="sources of documents the archive lacks: left out of its export "
-                                "as they were being rewritten (its manifest's left_out); index them again")
 
 
 LEFT_OUT_HEADER = "X-Export-Left-Out"
@@ -82,12 +81,35 @@ async def export(request: Request, kb: str, who: Principal = Depends(principal),
                         background=BackgroundTask(shutil.rmtree, folder, True))
 
 
-@router.post("/kbs/import", response_model=KBImported, status_code=201, openapi_extra=ARCHIVE_BODY,
-             responses=error_responses(408, 409, 413, 507),
-             summary="Restore a knowledge base from an archive (admin); the archive's name unless `name`")
+class ImportAccepted(BaseModel):
+    job_id: str
+    status: str = Field(description="queued, or running / done / failed when ?wait=true waited for it")
+    kb: str = Field(description="the KB the archive becomes")
+    location: str = Field(description="where to follow the import (also the Location header): GET it for its "
+                          "progress and, once done, its `result`")
+
+
+IMPORT_DESCRIPTION = (
+    "The archive is received (bounded by max_import_mb), its structure and manifest checked, and kept with a job "
+    "in the state database; the import then runs in the background: `202` with the job's id and a `Location` "
+    "(`GET /v1/jobs/{job_id}`) giving its `progress` (`checking` the archive's bytes, then `importing` its chunks) "
+    "and, once done, its `result` (name, source_kb, documents, chunks, embed_model, replaced, left_out), or why it "
+    f"failed (`error_code`: invalid_archive, kb_exists). `?wait=true` waits up to {WAIT_S:g} s for it (under the "
+    "60 s a proxy gives a response): `201` with the result when done by then, the error when it failed, else "
+    "`202` as without it. A service stopped during the import resumes it when it starts again.")
+
+
+@router.post("/kbs/import", response_model=ImportAccepted, status_code=202, openapi_extra=ARCHIVE_BODY,
+             description=IMPORT_DESCRIPTION, responses={
+                 201: {"model": KBImported, "description": "?wait=true, and the import was done in time"},
+                 **error_responses(408, 409, 413, 503, 507)},
+             summary="Restore a knowledge base from an archive (admin), in the background; the archive's name "
+                     "unless `name`")
 async def import_kb(request: Request, name: str | None = Query(None, pattern=NAME_PATTERN, description="the KB's name "
                     "here (default: the archive's)"), replace: bool = Query(False, description="replace a KB of "
-                    "that name (default: 409)"), who: Principal = Depends(principal), svc: Service = Depends(service)):
+                    "that name (default: 409)"), wait: bool = Query(False, description=f"wait up to {WAIT_S:g} s "
+                    "for the import: 201 with its result when it is done by then"),
+                    who: Principal = Depends(principal), svc: Service = Depends(service)):
     note(request, kb=name or "", replace=replace)
     require_admin(who)
     limit = int(svc.svc.max_import_mb * 2**20)
@@ -95,24 +117,69 @@ async def import_kb(request: Request, name: str | None = Query(None, pattern=NAM
     if length and length.isdigit() and int(length) > limit:
         raise ApiError(413, "archive_too_large", f"the archive is {int(length) / 2**20:.1f} MB; the limit is "
                        f"{svc.svc.max_import_mb:g} MB (max_import_mb); larger KBs: `rag kb import` on the server")
+    job_id = svc.jobs.new_id()
     folder = svc.uploads / f"import-{uuid.uuid4().hex}"
     try:
-        path = await _receive(request, folder / "kb.zip", limit, svc.svc.upload_idle_s, svc.svc.upload_total_s)
-        rep = await run_in_threadpool(import_archive, svc.manager, path, name, replace=replace, progress=False)
-    except (ArchiveError, ValueError) as e:  # ValueError: what a store cannot hold (Milvus's field limits)
+        path = await _receive(request, folder / ARCHIVE_NAME, limit, svc.svc.upload_idle_s, svc.svc.upload_total_s)
+        target, source_kb = await run_in_threadpool(_accept, svc, path, name, replace)
+        note(request, kb=target, source_kb=source_kb, job_id=job_id)
+        options = ImportOptions(name=target, replace=replace).model_dump_json()
+        await run_in_threadpool(svc.submit, job_id, target, [Incoming(ARCHIVE_NAME, path, path.stat().st_size)],
+                                {}, "import", options)
+    except ApiError:
+        raise
+    except (ArchiveError, ValueError) as e:
         raise ApiError(422, "invalid_archive", str(e)) from e
     except FileExistsError as e:
         raise ApiError(409, "kb_exists", str(e)) from e
-    except KBWriteError as e:
-        raise no_room(e) from e
+    except Exception as e:
+        raise queue_error(e, "import") from e
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    note(request, kb=rep.kb, source_kb=rep.source_kb, documents=rep.documents, replaced=rep.replaced,
-         left_out=len(rep.left_out))
-    if rep.replaced:
-        svc.drop(rep.kb)  # its pipelines held the KB it replaced
-    return KBImported(name=rep.kb, source_kb=rep.source_kb, documents=rep.documents, chunks=rep.chunks,
-                      embed_model=rep.embed_model, replaced=rep.replaced, left_out=rep.left_out)
+        shutil.rmtree(folder, ignore_errors=True)  # the bytes are in the database now (or nothing was kept)
+    location = f"/v1/jobs/{job_id}"
+    status = "queued"
+    if wait:
+        job = await _wait_for(svc, job_id, WAIT_S)
+        if job is not None and job.status in ("done", "failed"):
+            return _ended(job)
+        status = job.status if job is not None else status
+    return JSONResponse(ImportAccepted(job_id=job_id, status=status, kb=target, location=location).model_dump(),
+                        status_code=202, headers={"Location": location})
+
+
+def _accept(svc: Service, path: Path, name: str | None, replace: bool) -> tuple[str, str]:
+    """(the KB the archive will become, the KB it was exported from), once its structure and manifest are checked
+    (the checksums of its members are the job's first step: reading gigabytes is no work for a request)."""
+    with ArchiveReader(path) as archive:
+        target, source_kb = target_name(archive.manifest, name), archive.manifest.kb
+    if svc.manager.exists(target) and not replace:
+        raise FileExistsError(exists_message(target))
+    running = svc.jobs.unfinished_import(target)
+    if running is not None:
+        raise ApiError(409, "import_running", f"an import into knowledge base {target!r} is already under way "
+                       f"(GET /v1/jobs/{running}); wait for it to end, or import under another name (?name=)")
+    return target, source_kb
+
+
+async def _wait_for(svc: Service, job_id: str, wait_s: float):
+    deadline = time.monotonic() + wait_s
+    while True:
+        job = await run_in_threadpool(svc.jobs.get, job_id)
+        if job is None or job.status in ("done", "failed") or time.monotonic() >= deadline:
+            return job
+        await asyncio.sleep(WAIT_POLL_S)
+
+
+FAILED_STATUS = {"invalid_archive": 422, "kb_exists": 409}
+
+
+def _ended(job) -> JSONResponse:
+    """The answer ?wait=true gives for an import that ended: what the synchronous import gave."""
+    out = job.to_dict()
+    if job.status == "done":
+        return JSONResponse(out["result"], status_code=201)
+    code = out["error_code"] or "import_failed"
+    raise ApiError(FAILED_STATUS.get(code, 500), code, job.error or "the import failed")
 
 
 async def _receive(request: Request, dest: Path, limit: int, idle_s: float, total_s: float) -> Path:

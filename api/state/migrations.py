@@ -144,6 +144,11 @@ MIGRATIONS: list[list[str]] = [
     ["""CREATE TABLE IF NOT EXISTS state_secrets (
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL)"""],
+    # 7: KB imports run as jobs (api/jobs/importing): the kind of job, its options, progress and result
+    ["ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'upload'",   # upload | import
+     "ALTER TABLE jobs ADD COLUMN options TEXT NOT NULL DEFAULT '{}'",    # JSON: an import's name and replace
+     "ALTER TABLE jobs ADD COLUMN progress TEXT NOT NULL DEFAULT ''",     # JSON: stage, done, total
+     "ALTER TABLE jobs ADD COLUMN result TEXT NOT NULL DEFAULT ''"],      # JSON: the import's report or failure
 ]
 
 

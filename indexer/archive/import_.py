@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from indexer.archive import format as F
 from indexer.archive import meta as M
 from indexer.archive.keys import bm25_tokens, vector_hashes
 from indexer.archive.model_check import check_vectors, missing_model
+from indexer.archive.progress import Meter, OnProgress
 from indexer.archive.reader import ArchiveLimits, ArchiveReader
 from indexer.archive.staging import staging_for
 from indexer.kbs import KBManager, check_name
@@ -40,24 +39,24 @@ class ImportReport:
 
 
 def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, replace: bool = False,
-                   progress: bool = True, limits: ArchiveLimits = ArchiveLimits()) -> ImportReport:
+                   progress: bool = True, limits: ArchiveLimits = ArchiveLimits(),
+                   report: OnProgress | None = None) -> ImportReport:
     """Raises ArchiveError (the archive or its model), FileExistsError (the KB exists and not `replace`),
-    ValueError (a bad name), OSError (a full disk, ...)."""
+    ValueError (a bad name), OSError (a full disk, ...). `report`: told how far it is (indexer.archive.progress)."""
     with ArchiveReader(path, limits) as archive:
         m = archive.manifest
-        target = check_name(name) if name else _archive_name(m)
+        target = target_name(m, name)
         existed = mgr.exists(target)
         if existed and not replace:
-            raise FileExistsError(f"knowledge base {target!r} already exists: import under another name with "
-                                  "--as NAME (?name= over HTTP), or replace it with --replace (?replace=true)")
-        archive.verify(progress)
+            raise FileExistsError(exists_message(target))
+        archive.verify(progress, report)
         encoder = _encoder(mgr, m)
         check_vectors(encoder, m, _first(archive, 2))
         staging = staging_for(mgr, target)
         try:
             store = _open_fresh(staging, m)
             try:
-                written = _write(store, archive, progress)
+                written = _write(store, archive, progress, report)
             except Exception as e:
                 err = write_error(e, written=0)
                 if err is None:
@@ -71,6 +70,16 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
     return ImportReport(kb=target, source_kb=m.kb, embed_model=m.embed_model, documents=m.documents,
                         chunks=m.chunks, written=written, replaced=existed, store=str(mgr.uri or mgr.home / target),
                         left_out=[d.source for d in m.left_out])
+
+
+def exists_message(target: str) -> str:
+    return (f"knowledge base {target!r} already exists: import under another name with --as NAME (?name= over "
+            "HTTP), or replace it with --replace (?replace=true)")
+
+
+def target_name(m: F.Manifest, name: str | None) -> str:
+    """The KB an archive is imported as: `name`, else the archive's own (ValueError, ArchiveError: not a valid one)."""
+    return check_name(name) if name else _archive_name(m)
 
 
 def _archive_name(m: F.Manifest) -> str:
@@ -118,12 +127,12 @@ def _open_fresh(staging, m: F.Manifest) -> Store:
     return store
 
 
-def _write(store: Store, archive: ArchiveReader, progress: bool) -> int:
+def _write(store: Store, archive: ArchiveReader, progress: bool, report: OnProgress | None) -> int:
     """Every document of the archive into `store`, skipping those already there as they are; returns how many
     were written."""
     m = archive.manifest
     have = {d.doc_id: d for d in store.documents()}
-    bar = tqdm(total=m.chunks, desc="importing", unit="chunk", disable=not progress)
+    bar = Meter("importing", m.chunks, "chunk", progress, report)
     written = 0
     for doc, vectors in archive.documents():
         info = doc.info()

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 from pydantic import ValidationError
-from tqdm import tqdm
 
 from indexer.archive import format as F
+from indexer.archive.progress import Meter, OnProgress
 
 BLOCK = 1 << 22  # bytes read at a time (a multiple of 4: whole float32 values)
 # what zipfile raises reading a member whose bytes were altered (CRC, deflate stream, early end)
@@ -146,17 +146,17 @@ class ArchiveReader:
     def _damaged(self, e: Exception) -> F.ArchiveError:
         return self._fail(f"it is damaged ({e}): copy it again, or export the KB again")
 
-    def verify(self, progress: bool = True) -> None:
-        """Check every byte against the manifest: checksums, each document line, the counts, the vectors."""
+    def verify(self, progress: bool = True, report: OnProgress | None = None) -> None:
+        """Check every byte against the manifest: checksums, each document line, the counts, the vectors
+        (`report`: told the bytes read, as they are)."""
         try:
-            self._verify(progress)
+            self._verify(progress, report)
         except DAMAGED as e:
             raise self._damaged(e) from e
 
-    def _verify(self, progress: bool) -> None:
+    def _verify(self, progress: bool, report: OnProgress | None) -> None:
         m = self.manifest
-        bar = tqdm(total=m.members[F.DOCUMENTS].size + m.members[F.VECTORS].size, unit="B", unit_scale=True,
-                   desc="checking archive", disable=not progress)
+        bar = Meter("checking", m.members[F.DOCUMENTS].size + m.members[F.VECTORS].size, "B", progress, report)
         docs = chunks = 0
         seen: set[str] = set()
         digest = hashlib.sha256()

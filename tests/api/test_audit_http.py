@@ -80,7 +80,8 @@ def test_every_administrative_action_is_recorded_and_a_deleted_kb_keeps_its_trai
         assert admin.post(f"/v1/kbs/{kb}/experiments", json=exp).status_code == 201
         assert admin.post(f"/v1/kbs/{kb}/experiments/audit-topk/promote", json={"arm": "b"}).status_code == 200
         archive = admin.get(f"/v1/kbs/{kb}/export").content
-        assert admin.post("/v1/kbs/import", params={"name": f"{kb}-copy"}, content=archive).status_code == 201
+        assert admin.post("/v1/kbs/import", params={"name": f"{kb}-copy", "wait": "true"}, content=archive
+                          ).status_code == 201
         with srv.client(made["key"]) as teller:
             assert teller.delete(f"/v1/kbs/{kb}").status_code == 403            # refused: recorded as such
             assert teller.get("/v1/audit").status_code == 403                   # the trail is the admin's

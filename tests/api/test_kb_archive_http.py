@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
-from cli.testing import ADMIN, ROOT, Server
+from cli.testing import ADMIN, ROOT, Server, wait_job
 from tests.indexer.test_archive import _rewrite
 
 QUERIES = ["how do I report a lost card?", "如何挂失银行卡？"]
@@ -67,17 +67,23 @@ def test_export_then_import_under_another_name_and_over_the_kb(srv):
             assert refused.status_code == 403  # creating a KB takes a global admin
         r = c.post("/v1/kbs/import", params={"name": "copy"}, content=archive,
                    headers={"content-type": "application/zip"})
-        assert r.status_code == 201, r.text
-        assert r.json() == {"name": "copy", "source_kb": "bank", "documents": 2, "chunks": r.json()["chunks"],
-                            "embed_model": "minilm", "replaced": False, "left_out": []}
+        assert r.status_code == 202, r.text  # accepted: the import runs as a job
+        assert r.headers["Location"] == r.json()["location"] == f"/v1/jobs/{r.json()['job_id']}"
+        job = wait_job(c, r.json()["job_id"])
+        chunks = job["result"]["chunks"]
+        assert job["status"] == "done" and job["kind"] == "import" and job["kb"] == "copy", job
+        assert job["result"] == {"name": "copy", "source_kb": "bank", "documents": 2, "chunks": chunks,
+                                 "embed_model": "minilm", "replaced": False, "left_out": []}
+        assert job["progress"] == {"stage": "importing", "done": chunks, "total": chunks, "unit": "chunks"}
         assert top(c, "copy") == top(c, "bank") and top(c, "bank")[1][0]
         again = c.post("/v1/kbs/import", params={"name": "copy"}, content=archive)
         assert again.status_code == 409 and again.json()["error"]["code"] == "kb_exists"
         assert "?name= over HTTP" in again.json()["error"]["message"]  # not only the CLI's --as / --replace
         assert "?replace=true" in again.json()["error"]["message"]
         c.delete("/v1/kbs/bank/documents/" + c.get("/v1/kbs/bank/documents").json()[0]["doc_id"])
-        back = c.post("/v1/kbs/import", params={"replace": "true"}, content=archive)  # the archive's name: bank
-        assert back.status_code == 201 and back.json()["replaced"] and back.json()["name"] == "bank"
+        # the archive's name (bank); waited for: the synchronous answer of before
+        back = c.post("/v1/kbs/import", params={"replace": "true", "wait": "true"}, content=archive)
+        assert back.status_code == 201 and back.json()["replaced"] and back.json()["name"] == "bank", back.text
         assert c.get("/v1/kbs/bank").json()["documents"] == 2
         assert top(c, "bank") == top(c, "copy")
 
@@ -94,8 +100,16 @@ def test_a_damaged_or_oversized_archive_is_refused_and_nothing_is_created(srv, t
         mid = len(archive) // 2
         damaged = archive[:mid] + bytes([archive[mid] ^ 0xFF]) + archive[mid + 1:]
         r = c.post("/v1/kbs/import", params={"name": "bad"}, content=damaged)
-        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_archive", r.text
-        assert "refused archive" in r.json()["error"]["message"] or "not a readable zip" in r.json()["error"]["message"]
+        if r.status_code == 202:  # the zip's structure is whole: its job finds the checksum wrong, and says so
+            job = wait_job(c, r.json()["job_id"])
+            assert (job["status"], job["error_code"], job["result"]) == ("failed", "invalid_archive", None), job
+            message = job["error"]
+        else:
+            assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_archive", r.text
+            message = r.json()["error"]["message"]
+        assert "refused archive kb.zip" in message or "not a readable zip" in message, message
+        waited = c.post("/v1/kbs/import", params={"name": "bad", "wait": "true"}, content=damaged)
+        assert waited.status_code == 422 and waited.json()["error"]["message"] == message, waited.text
         anonymous = httpx.post(srv.url + "/v1/kbs/import", content=b"PK" + b"\0" * (2 << 20), timeout=60)
         assert anonymous.status_code == 401  # the key is checked before any byte of the body is kept
         assert not list((srv.home / ".uploads").glob("import-*"))
@@ -208,7 +222,7 @@ def test_an_archive_that_left_documents_out_says_so_when_imported(srv, tmp_path)
         archive = c.get("/v1/kbs/bank/export").content
         gone = [{"doc_id": "fees", "source": "/docs/收费标准.txt"}, {"doc_id": "rates", "source": "/docs/rates.md"}]
         lacking = _rewrite(_saved(tmp_path, archive), tmp_path / "lacking.zip", manifest=lambda m: m.update(left_out=gone))
-        r = c.post("/v1/kbs/import", params={"name": "lacking"}, content=lacking.read_bytes())
+        r = c.post("/v1/kbs/import", params={"name": "lacking", "wait": "true"}, content=lacking.read_bytes())
         try:
             assert r.status_code == 201, r.text
             assert r.json()["left_out"] == ["/docs/收费标准.txt", "/docs/rates.md"] and r.json()["documents"] == 2

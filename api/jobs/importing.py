@@ -1,0 +1,112 @@
+"""What a worker does with an import job (POST /v1/kbs/import): restore the archive as a KB
+(indexer.archive.import_, crash-safe: a re-run of the job resumes the hidden copy an interrupted one left),
+write how far it is to the job as it goes, and record what it made, or why it could not, as the job's result.
+
+A failure of the archive (damaged, its model missing) or a KB of that name created meanwhile fails the job,
+saying so; a full disk or a server away is no fault of the archive: the job waits and tries again
+(api.jobs.runner), resuming."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from api.jobs.runner import FileOutcome
+from api.jobs.store import JobStore, PendingFile
+from api.outage import outage_of
+from indexer.archive.format import ArchiveError
+from indexer.archive.import_ import import_archive
+from indexer.kbs import KBManager
+
+PROGRESS_S = 1.0  # the job's progress is written at most this often (a write per document would load the database)
+ARCHIVE_NAME = "kb.zip"  # the job's one file
+
+
+class ImportOptions(BaseModel):
+    name: str          # the KB it becomes (the request's ?name=, else the archive's own; checked when accepted)
+    replace: bool = False
+
+
+class ImportProgress(BaseModel):
+    stage: Literal["checking", "importing"] = Field(description="checking: the archive's bytes are read and "
+                                                    "their checksums verified; importing: its chunks are written")
+    done: int
+    total: int
+    unit: Literal["bytes", "chunks"]
+
+
+class KBImported(BaseModel):
+    name: str
+    source_kb: str
+    documents: int
+    chunks: int
+    embed_model: str
+    replaced: bool
+    left_out: list[str] = Field([], description="sources of documents the archive lacks: left out of its export "
+                                "as they were being rewritten (its manifest's left_out); index them again")
+
+
+class ImportFailure(BaseModel):
+    code: Literal["invalid_archive", "kb_exists"]
+    message: str
+
+
+class ImportEnded(BaseModel):
+    """The job's result: one of the two."""
+    report: KBImported | None = None
+    failure: ImportFailure | None = None
+
+
+class _ProgressWriter:
+    def __init__(self, jobs: JobStore, job_id: str):
+        self.jobs, self.job_id = jobs, job_id
+        self._last, self._stage = 0.0, ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        t = time.monotonic()
+        if stage == self._stage and done < total and t - self._last < PROGRESS_S:
+            return
+        self._last, self._stage = t, stage
+        unit = "bytes" if stage == "checking" else "chunks"
+        self.jobs.set_progress(self.job_id, ImportProgress(stage=stage, done=done, total=total, unit=unit)
+                               .model_dump_json())
+
+
+class Importer:
+    """`after(kb, replaced)`: what the process does once a KB was imported (drop its pipelines, its cached
+    answers)."""
+
+    def __init__(self, manager: KBManager, jobs: JobStore, after: Callable[[str, bool], None] | None = None):
+        self.manager, self.jobs, self.after = manager, jobs, after
+
+    def run(self, f: PendingFile, path: Path) -> FileOutcome:
+        options = ImportOptions.model_validate_json(f.options)
+        ended = self._import(f, path, options)
+        self.jobs.set_result(f.job_id, ended.model_dump_json(exclude_none=True))
+        if ended.failure is not None:
+            return FileOutcome("failed", reason=ended.failure.message)
+        if self.after is not None:
+            self.after(options.name, ended.report.replaced)
+        return FileOutcome("imported", chunks=ended.report.chunks)
+
+    def _import(self, f: PendingFile, path: Path, options: ImportOptions) -> ImportEnded:
+        try:
+            rep = import_archive(self.manager, path, options.name, replace=options.replace, progress=False,
+                                 report=_ProgressWriter(self.jobs, f.job_id))
+        except FileExistsError as e:
+            return ImportEnded(failure=ImportFailure(code="kb_exists", message=_named(e, path)))
+        except (ArchiveError, ValueError) as e:  # ValueError: what a store cannot hold (Milvus's field limits)
+            if outage_of(e) is not None:
+                raise
+            return ImportEnded(failure=ImportFailure(code="invalid_archive", message=_named(e, path)))
+        return ImportEnded(report=KBImported(name=rep.kb, source_kb=rep.source_kb, documents=rep.documents,
+                                             chunks=rep.chunks, embed_model=rep.embed_model, replaced=rep.replaced,
+                                             left_out=rep.left_out))
+
+
+def _named(e: Exception, path: Path) -> str:
+    """The error's message naming the archive as the client sent it, not the worker's scratch copy."""
+    return str(e).replace(str(path), ARCHIVE_NAME).replace(path.name, ARCHIVE_NAME)
