@@ -92,6 +92,8 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
         raise ApiError(404, "kb_not_found", str(e)) from e
     ticket.settings_hash = answer_variant(ticket.pipe.settings)
     ticket.variant = ticket.settings_hash + (f":{ticket.experiment}/{ticket.arm}" if ticket.experiment else "")
+    if digest := ticket.pipe.synonyms.digest:  # answers given under other synonyms are not served
+        ticket.variant += f":syn/{digest}"
     cacheable = svc.cache is not None and not ticket.history and not filters
     if cacheable:
         hit = await run_in_threadpool(_cache_get, svc, ticket)

@@ -183,3 +183,8 @@ def kb_import(file: str,
         typer.secho(f"warning: the archive lacks {len(rep.left_out)} documents of KB {rep.source_kb!r}, left out of "
                     f"the export as they were being rewritten ({', '.join(rep.left_out[:5])}); index them again "
                     f"from their files", fg="yellow", err=True)
+
+
+from cli.kb_synonyms import kb_synonyms  # noqa: E402  (its own module: the command is long)
+
+kb_app.command("synonyms")(kb_synonyms)

@@ -29,6 +29,7 @@ from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite import split_sentences as split_answer_sentences
 from rag.answering.cite_semantic import CrossLingualSupport, SentenceVectors, cross_lingual_threshold
+from rag.answering.equivalents import kb_synonyms
 from rag.answering.extract import fallback_answer, named_row, quote_words, row_answer
 from rag.answering.markers import MARKER
 from rag.answering.prohibitions import name_prohibitions
@@ -46,6 +47,9 @@ from rag.rerank.base import Reranker
 from rag.rerank.factory import make_reranker
 from rag.retrieval.conversation import retrieval_query
 from rag.retrieval.hybrid import HybridRetriever
+from rag.synonyms.kb import stored_synonyms
+from rag.synonyms.matcher import matcher
+from rag.synonyms.rules import Synonyms
 
 # a small model sometimes echoes the prompt's quoting, a tag cut off by the token limit included
 PROMPT_TAG = re.compile(r"</?passage\b[^>\n]*(?:>|$)")
@@ -99,6 +103,14 @@ class Pipeline:
         self.refusal_threshold, by_language = stored_thresholds(self.store)
         self.refusal_by_language = by_language
 
+    def load_synonyms(self) -> None:
+        """The KB's synonyms (rag.synonyms), for its searches and quotes."""
+        self.retriever.synonyms = stored_synonyms(self.store)
+
+    @property
+    def synonyms(self) -> Synonyms:
+        return self.retriever.synonyms
+
     def threshold_for(self, question: str) -> float | None:
         """The evidence threshold a question is refused below: [answer] refusal_threshold when set,
         else the KB's threshold for the question's language, else the KB's one threshold."""
@@ -132,6 +144,7 @@ class Pipeline:
         """Pick up the KB's changes since opening: new documents and a re-calibrated refusal threshold."""
         self.store.refresh()
         self.load_thresholds()
+        self.load_synonyms()
 
     def close(self) -> None:
         self.store.close()
@@ -317,7 +330,12 @@ class Pipeline:
         its closest sentence is off the question (`_quote_holds`: the passage passed the threshold, the sentence
         quoted from it does not, as for an in-domain question the documents do not answer, "Is there a gift
         shop?" -> the lost property office); (None, "") when there is no extract. A follow-up ("And a domestic
-        one?") is checked as it was searched (`query`): with the question it follows."""
+        one?") is checked as it was searched (`query`): with the question it follows. Quotes are matched
+        through the KB's synonyms."""
+        with kb_synonyms(self.synonyms):
+            return self._checked_extract(question, hits, cross, query)
+
+    def _checked_extract(self, question: str, hits: list, cross, query: str | None) -> tuple[str | None, str]:
         text = fallback_answer(question, hits, cross, min_meaning=self.min_meaning(question))
         if text is None and query and query != question:
             # a follow-up whose own words the passages do not hold ("And for how long?"): quoted for the
@@ -331,7 +349,7 @@ class Pipeline:
             return None, f"the passages give no {missing} for it"
         if text is not None and (_thing_not_named(question, text) or _phone_not_its(question, text)):
             return None, "the quoted passage does not mention what the question asks about"
-        if text is not None and not _quote_holds(query or question, text, hits, cross, self.min_quote(question)):
+        if text is not None and not _quote_holds(query or question, text, hits, cross, self.min_quote(question), self.synonyms):
             return None, "the closest sentence of the passages does not match the question"
         return text, ""
 
@@ -406,13 +424,16 @@ def _phone_not_its(question: str, quote: str) -> bool:
     return bool(words) and not cross_script(question, quote) and not _names(quote, words)
 
 
-def _quote_holds(question: str, quote: str, hits: list, cross, min_quote: float | None) -> bool:
-    """Is the quote close enough to the question to be given (rag.answering.by_meaning.quote_support)? Not
-    checked without a threshold, for a quote in another script than the question (quote_across has its own
-    bar), or for a keyword lookup the top passage holds ("APT": a word or two embeds weakly)."""
+def _quote_holds(question: str, quote: str, hits: list, cross, min_quote: float | None,
+                 synonyms: Synonyms = Synonyms()) -> bool:
+    """Is the quote close enough to the question, or to the question in the KB's synonyms' other words
+    ("挂号费多少" as "诊查费多少"), to be given (rag.answering.by_meaning.quote_support)? Not checked without a
+    threshold, for a quote in another script than the question (quote_across has its own bar), or for a
+    keyword lookup the top passage holds ("APT": a word or two embeds weakly)."""
     if min_quote is None or cross is None or cross_script(question, quote) or keyword_found(question, hits):
         return True
-    return quote_support(question, quote, cross) >= min_quote
+    asked = [question, *(matcher(synonyms).rewrites(question) if synonyms else [])]
+    return any(quote_support(q, quote, cross) >= min_quote for q in asked)
 
 
 def _clean(answer: str, question: str = "") -> str:
@@ -540,4 +561,5 @@ def build_pipeline(settings: Settings, kb: str, manager: KBManager | None = None
     pipe = Pipeline(HybridRetriever.from_store(store, manager, settings.retrieval),
                     generator or make_generator(settings.generation), settings, reranker or None)
     pipe.load_thresholds()
+    pipe.load_synonyms()
     return pipe

@@ -28,6 +28,8 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/kbs/{kb}/export"): "kb.export",
     ("POST", "/v1/kbs/import"): "kb.import",
     ("POST", "/v1/kbs/{kb}/documents"): "documents.upload",
+    ("PUT", "/v1/kbs/{kb}/synonyms"): "kb.synonyms",
+    ("DELETE", "/v1/kbs/{kb}/synonyms"): "kb.synonyms",
     ("DELETE", "/v1/kbs/{kb}/documents/{doc_id}"): "document.delete",
     ("POST", "/v1/keys"): "key.create",
     ("DELETE", "/v1/keys/{key_id}"): "key.revoke",

@@ -6,12 +6,18 @@ The groups are tokens as rag's tokenizer gives them (English stemmed: "daily" is
 kept to words that mean the same in any knowledge base: days, months and years as periods, maximums
 and limits, fees and charges, and the verbs of moving money (a question's "转" is a document's "转账"), in both languages;
 and the forms of common irregular English verbs. A word one side writes as a phrase (a bank's 跨行 as
-其他银行) is read as the word (`as_words`).
+其他银行) is read as the word (`as_words`), and so is each term of the KB's own synonyms
+(rag.synonyms), written as its rule's canonical term while `kb_synonyms` is in force.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from rag.synonyms.matcher import matcher
+from rag.synonyms.rules import Synonyms
 
 GROUPS: tuple[tuple[str, ...], ...] = (
     ("一天", "每天", "每日", "单日", "当日", "当天", "day", "daili"),
@@ -48,8 +54,29 @@ def canonical(tokens: Iterable[str]) -> set[str]:
     return {_CANON.get(t, t) for t in tokens}
 
 
+_KB_SYNONYMS: ContextVar[Synonyms] = ContextVar("kb_synonyms", default=Synonyms())
+
+
+@contextmanager
+def kb_synonyms(synonyms: Synonyms) -> Iterator[None]:
+    """Quote matching in this block reads the KB's own synonyms too (`as_words`)."""
+    token = _KB_SYNONYMS.set(synonyms)
+    try:
+        yield
+    finally:
+        _KB_SYNONYMS.reset(token)
+
+
+def synonyms_key() -> str:
+    """What quote matching depends on besides its arguments (for caches of its results)."""
+    return _KB_SYNONYMS.get().digest
+
+
 def as_words(text: str) -> str:
-    """`text` with each phrase of `PHRASES` written as its word."""
+    """`text` with each phrase of `PHRASES` written as its word, and each term of the KB's synonyms in
+    force as its canonical term."""
     for word, phrase in PHRASES:
         text = phrase.sub(word, text)
+    if synonyms := _KB_SYNONYMS.get():
+        text = matcher(synonyms).as_canonical(text)
     return text

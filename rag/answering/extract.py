@@ -18,7 +18,7 @@ from indexer.script import cross_script, is_cjk
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.by_meaning import meaning_quote, quote_across
 from rag.answering.cite import content_tokens
-from rag.answering.equivalents import as_words, canonical
+from rag.answering.equivalents import as_words, canonical, synonyms_key
 from rag.answering.quoting import cite_sentence, quotable, unnumbered
 from rag.answering.steps import steps_for
 from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, tied_rows_quote
@@ -60,7 +60,7 @@ def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") ->
     Bank branch is open on Sundays?" under "Harbor Bank - branch locations"), then one stating the kind
     of number asked for, then the earliest. One answer asks this of the same passage several times (rows
     against sentences, chunks of one document against each other): it is worked out once."""
-    best = _best_cached(question, chunk, max_sentences, title)
+    best = _best_cached(question, chunk, max_sentences, title, synonyms_key())
     return best.shared, dict(best.chosen)
 
 
@@ -68,7 +68,7 @@ def _best_match(question: str, chunk: str, title: str = "") -> tuple[frozenset[s
     """(the question's content words the best quote of the chunk matched, with the headings above its
     sentences; whether a heading above one of them holds only words of the question: the section the question
     names, "一、探视时间" for "探视时间")."""
-    best = _best_cached(question, chunk, 2, title)
+    best = _best_cached(question, chunk, 2, title, synonyms_key())
     return best.matched, best.named
 
 
@@ -157,7 +157,8 @@ class _Best:
 
 
 @lru_cache(maxsize=512)
-def _best_cached(question: str, chunk: str, max_sentences: int, title: str) -> _Best:
+def _best_cached(question: str, chunk: str, max_sentences: int, title: str, synonyms: str) -> _Best:
+    # `synonyms`: the KB synonyms in force (equivalents.synonyms_key), which `quote_words` reads: part of the key
     lines = prose_lines(chunk)
     order = [s for sents in lines for s in sents]
     lead = _line_leads(lines)

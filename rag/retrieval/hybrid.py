@@ -9,6 +9,8 @@ from indexer.tokenize import tokenize
 from indexer.types import ChunkRecord, Filters
 from rag.config import RetrievalSettings
 from rag.retrieval.fusion import aggregate_by, fuse
+from rag.synonyms.matcher import matcher
+from rag.synonyms.rules import Synonyms
 from rag.types import Hit
 
 
@@ -16,6 +18,7 @@ class HybridRetriever:
     def __init__(self, store: Store, encoder: Encoder, settings: RetrievalSettings | None = None):
         self.store, self.encoder = store, encoder
         self.settings = settings or RetrievalSettings()
+        self.synonyms = Synonyms()  # the KB's own (rag.synonyms): BM25 searches what a question's terms also mean
 
     @classmethod
     def from_store(cls, store: Store, manager: KBManager, settings: RetrievalSettings | None = None) -> HybridRetriever:
@@ -40,6 +43,8 @@ class HybridRetriever:
             weights.append(s.dense_weight * self.encoder.votes(query))  # 'e5+minilm': 2 for English
         if mode in ("hybrid", "bm25"):
             tokens = tokenize(query)
+            if self.synonyms:
+                tokens += tokenize(" ".join(matcher(self.synonyms).expansions(query)))
             sparse = self.store.search_sparse(tokens, n, filters)
             per_retriever["bm25"] = self._collect(sparse, records)
             lists.append(per_retriever["bm25"])

@@ -1,0 +1,80 @@
+"""A KB's synonyms over HTTP (api/routes/synonyms.py): set, read, validated, scoped to keys, applied to
+searches and answers at once, and never answered from the cache under other synonyms."""
+from __future__ import annotations
+
+import pytest
+
+from cli.testing import Server, wait_job
+from tests.conftest import SAMPLE
+
+DOCS = [SAMPLE / "en" / "lost_or_stolen_cards.txt", SAMPLE / "en" / "wire_transfers.html",
+        SAMPLE / "zh" / "card_loss_reporting.txt"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("synonyms") / "home").start()
+    admin = srv.client()
+    assert admin.post("/v1/kbs", json={"name": "bank"}).status_code == 201
+    keys = {scope: admin.post("/v1/keys", json={"kb": "bank", "scope": scope}).json()["key"] for scope in ("read", "write")}
+    r = admin.post("/v1/kbs/bank/documents", files=[("files", (p.name, p.read_bytes())) for p in DOCS])
+    assert r.status_code == 202, r.text
+    wait_job(admin, r.json()["job_id"])
+    yield srv, keys
+    srv.stop()
+
+
+def _bm25_first(c, query: str) -> str | None:
+    hits = c.post("/v1/kbs/bank/search", json={"query": query, "k": 3, "mode": "bm25"}).json()
+    return hits[0]["source"] if hits else None
+
+
+def test_synonyms_are_set_read_applied_and_removed(env):
+    srv, keys = env
+    c = srv.client(keys["write"])
+    assert c.get("/v1/kbs/bank/synonyms").json() == {"kb": "bank", "rules": [], "text": ""}
+    assert _bm25_first(c, "zorblax") is None  # a word no document holds
+    r = c.put("/v1/kbs/bank/synonyms", json={"text": "# our words\nzorblax => SWIFT\n挂失, 报失\n"})
+    assert r.status_code == 200, r.text
+    assert r.json()["rules"] == [{"terms": ["zorblax"], "means": ["SWIFT"]},
+                                 {"terms": ["挂失", "报失"], "means": ["挂失", "报失"]}]
+    assert srv.client(keys["read"]).get("/v1/kbs/bank/synonyms").json()["text"] == "zorblax => SWIFT\n挂失, 报失\n"
+    assert _bm25_first(c, "zorblax") == "wire_transfers.html"  # searched as the documents' word
+    assert _bm25_first(c, "报失") == "card_loss_reporting.txt"
+    assert c.delete("/v1/kbs/bank/synonyms").status_code == 204
+    assert _bm25_first(c, "zorblax") is None and c.get("/v1/kbs/bank/synonyms").json()["rules"] == []
+
+
+def test_a_bad_list_is_refused_with_its_line_and_changes_nothing(env):
+    srv, keys = env
+    c = srv.client(keys["write"])
+    assert c.put("/v1/kbs/bank/synonyms", json={"text": "ATM card => debit card"}).status_code == 200
+    r = c.put("/v1/kbs/bank/synonyms", json={"text": "ok, fine\nlonely\n"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "bad_synonyms"
+    assert "line 2" in r.json()["error"]["message"] and "unchanged" in r.json()["error"]["message"]
+    assert c.put("/v1/kbs/bank/synonyms", json={"text": "a, b\n" * 60000}).status_code == 422  # over the size bound
+    assert c.get("/v1/kbs/bank/synonyms").json()["text"] == "ATM card => debit card\n"
+    c.delete("/v1/kbs/bank/synonyms")
+
+
+def test_only_keys_that_may_write_the_kb_change_its_synonyms(env):
+    srv, keys = env
+    assert srv.client(keys["read"]).put("/v1/kbs/bank/synonyms", json={"text": "a, b"}).status_code == 403
+    assert srv.client(keys["read"]).delete("/v1/kbs/bank/synonyms").status_code == 403
+    assert srv.client(None).get("/v1/kbs/bank/synonyms").status_code == 401
+    assert srv.client().get("/v1/kbs/nope/synonyms").status_code == 404
+
+
+def test_an_answer_cached_under_other_synonyms_is_not_served(env):
+    srv, keys = env
+    c = srv.client(keys["write"])
+    q = {"question": "What is the zorblax code for an incoming wire?"}
+    first = c.post("/v1/kbs/bank/query", json=q).json()
+    assert c.post("/v1/kbs/bank/query", json=q).json()["cached"] is True
+    c.put("/v1/kbs/bank/synonyms", json={"text": "zorblax => SWIFT"})
+    try:
+        after = c.post("/v1/kbs/bank/query", json=q).json()
+        assert after["cached"] is False, after
+        assert "HRBRUS33" in after["answer"] and "HRBRUS33" not in first["answer"], (first["answer"], after["answer"])
+    finally:
+        c.delete("/v1/kbs/bank/synonyms")

@@ -1,0 +1,56 @@
+"""Synonym rules as an administrator writes them (rag.synonyms.rules) and as questions meet them
+(rag.synonyms.matcher), in English and Chinese."""
+from __future__ import annotations
+
+import pytest
+
+from rag.synonyms.matcher import matcher
+from rag.synonyms.rules import MAX_BYTES, MAX_TERM_CHARS, Rule, SynonymError, Synonyms, parse
+
+
+def test_two_way_one_way_and_comments():
+    s = parse("# bank words\n挂号费，诊查费、门诊费\n\nATM card, cash card => debit card  # one-way\n")
+    assert s.rules == (Rule(("挂号费", "诊查费", "门诊费"), ("挂号费", "诊查费", "门诊费")),
+                       Rule(("ATM card", "cash card"), ("debit card",)))
+    assert parse(s.text()) == s and Synonyms.from_json(s.to_json()) == s
+    assert s.digest and s.digest != parse("挂号费, 诊查费").digest and Synonyms().digest == ""
+
+
+@pytest.mark.parametrize("text, line, says", [
+    ("a, b\nlonely\n", 2, "one term alone"),
+    ("x => \n", 1, "both sides"),
+    ("a => b => c", 1, "more than one '=>'"),
+    ("a, ！！", 1, "no letter"),
+    ("ok, fine\n" + "x" * (MAX_TERM_CHARS + 1) + ", y", 2, "characters long"),
+])
+def test_a_bad_line_is_named_with_what_to_write(text, line, says):
+    with pytest.raises(SynonymError) as e:
+        parse(text)
+    assert f"line {line}:" in str(e.value) and says in str(e.value)
+
+
+def test_the_list_is_bounded():
+    with pytest.raises(SynonymError, match="at most"):
+        parse("a, b\n" * (MAX_BYTES // 5 + 1))
+
+
+def test_terms_are_found_as_whole_words_in_any_case_and_plural():
+    m = matcher(parse("ATM card => debit card\ngeneral ward, general adult ward\ncard, plastic"))
+    assert m.expansions("I lost my atm  CARDS") == ["debit card"]
+    assert m.expansions("cardiology clinic") == []              # not inside another word
+    assert m.expansions("visiting hours general wards") == ["general adult ward"]
+    assert m.as_canonical("General adult wards 3A to 6C") == "general ward 3A to 6C"
+    assert m.expansions("plastic") == ["card"]
+
+
+def test_chinese_terms_are_found_inside_sentences():
+    m = matcher(parse("挂号费, 诊查费\n他行 => 跨行"))
+    assert m.expansions("急诊挂号费多少钱？") == ["诊查费"]
+    assert m.rewrites("挂号费多少") == ["诊查费多少"]
+    assert m.as_canonical("普通门诊诊查费10元") == "普通门诊挂号费10元"  # both sides read as one word
+    assert m.expansions("在他行取款") == ["跨行"] and m.expansions("跨行取款") == []  # one-way
+
+
+def test_no_rules_change_nothing():
+    m = matcher(Synonyms())
+    assert m.expansions("挂号费") == [] and m.rewrites("x") == [] and m.as_canonical("ATM card") == "ATM card"

@@ -1,0 +1,49 @@
+"""A KB's own synonyms (rag.synonyms) on the hospital's patient information (data/eval/domains/hospital):
+patients say "挂号费" and "A&E" where the documents say "诊查费" and "Emergency Department". Without the
+KB's synonyms these questions are refused; with them they are searched and quoted in the documents'
+words. The same KB answers with and without them, so each assertion is checked both ways."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.rag.test_domain_answers import DOCS, pipeline  # noqa: F401  (the indexed hospital KB)
+
+
+@contextmanager
+def synonyms(pipe, text: str):
+    from rag.synonyms.kb import store_synonyms
+    from rag.synonyms.rules import parse
+
+    store_synonyms(pipe.store, parse(text))
+    pipe.refresh()
+    try:
+        yield
+    finally:
+        store_synonyms(pipe.store, parse(""))
+        pipe.refresh()
+
+
+@pytest.mark.parametrize("question, rules, source, words", [
+    ("挂号费多少", "挂号费, 诊查费", "yuyue-guahao.md", ("诊查费",)),
+    ("where do I go for A&E", "A&E, ER => emergency department", "emergency-department.html", ("Emergency Department",)),
+])
+def test_the_kbs_synonyms_answer_what_the_readers_words_missed(pipeline, question, rules, source, words):  # noqa: F811
+    plain = pipeline.ask(question)
+    assert plain.refused, (question, plain.answer)  # the readers' word alone: not in the documents
+    with synonyms(pipeline, rules):
+        hits = pipeline.retriever.run(question, 5)
+        assert Path(hits[0].source).name == source, [h.source for h in hits]
+        ans = pipeline.ask(question)
+    assert not ans.refused and Path(ans.citations[0].source).name == source, (question, ans.answer)
+    assert all(w in ans.answer for w in words), ans.answer
+    assert pipeline.ask(question).refused  # and the rules are gone with the synonyms
+
+
+def test_synonyms_leave_other_questions_alone(pipeline):  # noqa: F811
+    question = "剖腹产一般要住院几天？"
+    before = pipeline.ask(question).answer
+    with synonyms(pipeline, "挂号费, 诊查费\nA&E => emergency department"):
+        assert pipeline.ask(question).answer == before
