@@ -59,7 +59,8 @@ def parse_image(path: Path, limits: ParseLimits) -> list[Element]:
             except OSError as exc:
                 raise _damaged(path, exc) from None
 
-        lines = read_pages(path.name, range(1, frames + 1), image_of, options, "frame" if frames > 1 else None)
+        lines = read_pages(path.name, range(1, frames + 1), image_of, options, "frame" if frames > 1 else None,
+                           source=path)
     elements = []
     for frame, page_lines in lines.items():
         page = frame if frames > 1 else None

@@ -2,9 +2,10 @@
 chunker or screen upgrade, new tags) does not run Tesseract again for the same text: on a large scanned archive
 that was hours of the same work.
 
-    OcrCache.open(options) -> OcrCache | None      # None: off (no KB folder, cache_mb 0) or Tesseract unknown
+    OcrCache.open(options, source) -> OcrCache | None   # None: off (no KB folder, cache_mb 0) or Tesseract unknown
     cache.key(image, dpi) -> str                   # the page as rendered, before lighting, deskew, turning
     cache.get(key) -> lines | None; cache.put(key, lines)
+    forget(path, file_sha)                         # a document's file left the KB: its pages go
 
 A page's key is the SHA-256 of its image as it came to OCR (mode, size, pixels) and its resolution, together
 with everything else that decides what OCR reads from it: OCR_VERSION (raised whenever the reading changes:
@@ -14,7 +15,9 @@ Any of them changing reads the page again; an unchanged page anywhere (in anothe
 
 One SQLite file (CACHE_FILE) beside the KB's catalog, in WAL mode: a kill leaves it at its last committed put;
 the parser processes of one run share it (each write waits up to 10 s for the other's). It is removed with the
-KB (its folder). At most cache_mb MB of entries: past it the entries used longest ago go, down to 90% of it.
+KB (its folder), and a page with the document it came from (`forget`, by the SHA-256 of its file, which each
+page records as its owner: the local store calls it when a document OCR read is deleted or replaced by another
+version of its file), so that a deleted scan's text does not stay behind. At most cache_mb MB of entries: past it the entries used longest ago go, down to 90% of it.
 A cache that fails never fails indexing: an entry that does not match its checksum (or is not a list of lines)
 is ignored and written again; a file that is not a database (damaged) is removed and started again; any other
 error (locked past the wait, disk full) skips the cache for that page, and OCR reads it as without one.
@@ -27,6 +30,9 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from indexer.parse.ocr import OCR_VERSION, identity, program
@@ -46,17 +52,22 @@ MB = 1024 * 1024
 KEEP = 0.9  # a trim leaves this share of the cap, so that the next puts do not trim again at once
 _WAIT_S = 10  # for the other parser process's write
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, lines TEXT NOT NULL, checksum TEXT NOT NULL, "
-           "bytes INTEGER NOT NULL, used REAL NOT NULL)", "CREATE INDEX IF NOT EXISTS pages_used ON pages (used)")
+           "bytes INTEGER NOT NULL, used REAL NOT NULL)", "CREATE INDEX IF NOT EXISTS pages_used ON pages (used)",
+           # owners: the files (SHA-256) each page was found in
+           "CREATE TABLE IF NOT EXISTS owners (file TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (file, key)) "
+           "WITHOUT ROWID", "CREATE INDEX IF NOT EXISTS owners_key ON owners (key)")
 
 
 class OcrCache:
-    def __init__(self, path: str, max_bytes: int, engine: str) -> None:
-        self.path, self.max_bytes, self.engine = path, max_bytes, engine
+    def __init__(self, path: str, max_bytes: int, engine: str, owner: str = "") -> None:
+        """owner: the SHA-256 of the file whose pages these are ('' for none)."""
+        self.path, self.max_bytes, self.engine, self.owner = path, max_bytes, engine, owner
         self._db: sqlite3.Connection | None = None
 
     @classmethod
-    def open(cls, options: OcrOptions, *steps: float) -> "OcrCache | None":
-        """steps: the caller's own constants that change what OCR reads (indexer.parse.ocr_pages')."""
+    def open(cls, options: OcrOptions, source: Path | None, *steps: float) -> "OcrCache | None":
+        """source: the file being read (its pages' owner). steps: the caller's own constants that change what OCR
+        reads (indexer.parse.ocr_pages')."""
         if not options.cache_path or options.cache_mb <= 0 or (tesseract := program()) is None:
             return None
         if not (who := identity(tesseract)):
@@ -65,7 +76,11 @@ class OcrCache:
                     "fallback_psm": options.fallback_psm, "tesseract": who,
                     "steps": [MIN_LINE_CONFIDENCE, CELL_GAP, MAX_ANGLE, LEVEL, UNEVEN, MIN_CONFIDENCE, *steps]}
         engine = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-        return cls(options.cache_path, options.cache_mb * MB, engine)
+        try:
+            owner = hashlib.sha256(source.read_bytes()).hexdigest() if source is not None else ""
+        except OSError:
+            owner = ""
+        return cls(options.cache_path, options.cache_mb * MB, engine, owner)
 
     def key(self, image: "Image", dpi: int | None) -> str:
         h = hashlib.sha256(f"{self.engine}|{image.mode}|{image.width}x{image.height}|{dpi}|".encode())
@@ -78,7 +93,12 @@ class OcrCache:
             return None
         lines = _lines(key, *row)
         if lines is not None:
-            self._run(lambda db: db.execute("UPDATE pages SET used = ? WHERE key = ?", (time.time(), key)))
+            def use(db: sqlite3.Connection) -> None:
+                with _transaction(db):
+                    db.execute("UPDATE pages SET used = ? WHERE key = ?", (time.time(), key))
+                    self._own(db, key)
+
+            self._run(use)
         return lines
 
     def put(self, key: str, lines: list[str]) -> None:
@@ -86,16 +106,24 @@ class OcrCache:
         size = len(key) + len(text.encode()) + 64  # the row's own bytes, about
 
         def write(db: sqlite3.Connection) -> None:
-            db.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
-                       (key, text, _checksum(key, text), size, time.time()))
-            total = db.execute("SELECT total(bytes) FROM pages").fetchone()[0]
-            if total > self.max_bytes:  # the entries used longest ago, until KEEP of the cap is left
-                db.execute("DELETE FROM pages WHERE key IN (SELECT key FROM (SELECT key, bytes, SUM(bytes) OVER "
-                           "(ORDER BY used, key) AS running FROM pages) WHERE running - bytes < ?)",
-                           (total - KEEP * self.max_bytes,))
+            with _transaction(db):
+                db.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
+                           (key, text, _checksum(key, text), size, time.time()))
+                self._own(db, key)
+                total = db.execute("SELECT total(bytes) FROM pages").fetchone()[0]
+                if total > self.max_bytes:  # the entries used longest ago, until KEEP of the cap is left
+                    db.execute("DELETE FROM pages WHERE key IN (SELECT key FROM (SELECT key, bytes, SUM(bytes) OVER "
+                               "(ORDER BY used, key) AS running FROM pages) WHERE running - bytes < ?)",
+                               (total - KEEP * self.max_bytes,))
+                    db.execute("DELETE FROM owners WHERE key NOT IN (SELECT key FROM pages)")
+            if total > self.max_bytes:
                 db.execute("PRAGMA incremental_vacuum")
 
         self._run(write)
+
+    def _own(self, db: sqlite3.Connection, key: str) -> None:
+        if self.owner:
+            db.execute("INSERT OR IGNORE INTO owners VALUES (?, ?)", (self.owner, key))
 
     def close(self) -> None:
         if self._db is not None:
@@ -123,7 +151,7 @@ class OcrCache:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            db = sqlite3.connect(self.path, timeout=_WAIT_S, isolation_level=None)  # autocommit: one put, one commit
+            db = sqlite3.connect(self.path, timeout=_WAIT_S, isolation_level=None)  # one put, one commit
             try:
                 db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # before the table: a trim gives the space back
                 db.execute("PRAGMA journal_mode = WAL")
@@ -135,6 +163,41 @@ class OcrCache:
                 raise
             self._db = db
         return self._db
+
+
+def forget(path: Path, file_sha: str) -> None:
+    """Remove the pages of the file `file_sha` (a deleted or replaced document's), but those another file
+    holds too. Never raises: a cache that cannot be changed is logged."""
+    if not path.is_file():
+        return
+    cache = OcrCache(str(path), 0, "")
+
+    def drop(db: sqlite3.Connection) -> None:
+        with _transaction(db):
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS gone (key TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM gone")
+            db.execute("INSERT INTO gone SELECT key FROM owners WHERE file = ?", (file_sha,))
+            db.execute("DELETE FROM owners WHERE file = ?", (file_sha,))
+            db.execute("DELETE FROM pages WHERE key IN (SELECT key FROM gone) AND key NOT IN "
+                       "(SELECT key FROM owners)")
+        db.execute("PRAGMA incremental_vacuum")
+
+    try:
+        cache._run(drop)
+    finally:
+        cache.close()
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One transaction (the connection commits each statement by itself otherwise)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
 
 
 def _checksum(key: str, text: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from indexer.parse import progress
@@ -39,15 +40,16 @@ PageImage = Callable[[int], "tuple[Image, int | None]"]
 
 
 def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: OcrOptions,
-               unit: str | None = "scanned page") -> dict[int, list[str]]:
-    """unit: what the pages are, for messages ("scanned page", "frame"); None: an image alone, without numbers."""
+               unit: str | None = "scanned page", source: Path | None = None) -> dict[int, list[str]]:
+    """unit: what the pages are, for messages ("scanned page", "frame"); None: an image alone, without numbers.
+    source: the file the pages are of (the owner of their entries in the OCR cache)."""
     units = f"{unit or 'image'}s"
     if len(pages) > options.max_pages:
         raise ParseError(f"{name} has {len(pages)} {units} to read by OCR, over "
                          f"the limit of {options.max_pages} per file (ocr_max_pages / RAG_OCR_MAX_PAGES). Split it "
                          "into smaller files, or ask an administrator to raise the limit.")
     start, out = time.monotonic(), {}
-    cache = OcrCache.open(options, UPRIGHT_CHARS, UPRIGHT_SHARE) if pages else None
+    cache = OcrCache.open(options, source, UPRIGHT_CHARS, UPRIGHT_SHARE) if pages else None
     try:
         for done, page in enumerate(pages):
             elapsed = time.monotonic() - start

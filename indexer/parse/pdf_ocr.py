@@ -30,6 +30,7 @@ def ocr_pdf_pages(path: Path, numbers: list[int], options: OcrOptions) -> dict[i
     document = open_document(path)
     try:
         return read_pages(path.name, numbers,
-                          lambda n: render_page(document, path.name, n, options.dpi, options.max_pixels), options)
+                          lambda n: render_page(document, path.name, n, options.dpi, options.max_pixels), options,
+                          source=path)
     finally:
         document.close()

@@ -126,3 +126,42 @@ def test_the_cache_keeps_to_its_size_by_dropping_the_entries_used_longest_ago(tm
     assert [cache.get(k) is not None for k in (keys[0], keys[3], keys[4])] == [True, True, True]
     cache.close()
     assert os.path.getsize(tmp_path / CACHE_FILE) < 64 * 1024
+
+
+def _cached_text(manager) -> str:
+    db = sqlite3.connect(manager.home / "t" / CACHE_FILE)
+    try:
+        return "\n".join(lines for (lines,) in db.execute("SELECT lines FROM pages"))
+    finally:
+        db.close()
+
+
+@needs_tesseract  # ~15 s
+def test_a_deleted_or_replaced_scan_takes_its_pages_out_of_the_cache(manager, tmp_path, monkeypatch):
+    """A hospital deleting a patient's scan must not keep its text in the cache: `rag delete` (and --prune, the
+    HTTP delete: the store's delete) removes the pages only that file held; a new version of a file drops the
+    pages of the old one that it does not have."""
+    from indexer.ingest import delete
+
+    docs = _scans(tmp_path)
+    manager.settings.parse_isolation = False
+    _index(manager, docs)
+    cached = _cached_text(manager)
+    assert HOURS_ZH[:10] in cached and FEE_ZH[:10] in cached and "$29" in cached, cached
+
+    store = manager.open("t", writable=True)
+    try:
+        assert delete(store, str(docs / "挂失.pdf"))
+    finally:
+        store.close()
+    (docs / "挂失.pdf").unlink()
+    cached = _cached_text(manager)
+    assert HOURS_ZH[:10] not in cached and FEE_ZH[:10] in cached, cached
+
+    save_pdf(docs / "fees.pdf", scan(["Card Services Fee Notice", "", FEE_EN]))  # the Chinese page taken out
+    log = _logged_tesseract(tmp_path, monkeypatch)
+    report, texts = _index(manager, docs)
+    assert [r.status for r in report.results] == ["updated"] and _page_runs(log) == 0  # its page, from the cache
+    cached = _cached_text(manager)
+    assert FEE_ZH[:10] not in cached and "$29" in cached, cached
+    assert not any(FEE_ZH[:10] in t for t in texts[str(docs / "fees.pdf")])

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.ocr_tags import OCR_TAG
 from indexer.store.base import KBGoneError, KBLockedError, Scored
 from indexer.store.local.catalog import Catalog
 from indexer.store.local.snapshot import IndexParams, Snapshot
@@ -133,11 +134,25 @@ class LocalStore:
 
     def replace_document(self, info, chunks, tokens, vectors, hashes) -> None:
         self._need_write()
+        old = self.catalog.document(info.doc_id)
         self.catalog.replace_document(info, chunks, tokens, vectors, hashes)
+        if old is not None and _file_sha(old) != _file_sha(info):  # another version of its file
+            self._forget_ocr(old)
 
     def delete_document(self, doc_id: str) -> bool:
         self._need_write()
-        return self.catalog.delete_document(doc_id)
+        old = self.catalog.document(doc_id)
+        gone = self.catalog.delete_document(doc_id)
+        if gone and old is not None:
+            self._forget_ocr(old)
+        return gone
+
+    def _forget_ocr(self, old: DocumentInfo) -> None:
+        """What OCR read from a document's file leaves the KB's OCR cache with it (indexer.parse.ocr_cache)."""
+        if old.tags.get(OCR_TAG) == "yes":
+            from indexer.parse.ocr_cache import CACHE_FILE, forget
+
+            forget(self.folder / CACHE_FILE, _file_sha(old))
 
     def commit(self) -> None:
         """Bring the indexes up to the catalog and publish them atomically."""
@@ -205,3 +220,8 @@ class LocalStore:
         mask = None if allowed is None else np.isin(self.snapshot.bm25.ids, allowed)
         ids, scores = self.snapshot.bm25.search(query_tokens, k, mask)
         return self._hydrate(ids, scores)
+
+
+def _file_sha(info: DocumentInfo) -> str:
+    """The SHA-256 its content_hash starts with (indexer.reread): of its file's bytes."""
+    return info.content_hash.split("+", 1)[0]
