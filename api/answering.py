@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
 
+from api.audit.pseudonym import pseudonyms_of
 from api.errors import ApiError
 from api.feedback import Recorded
 from api.service import Service, answer_variant
+from api.state.forgotten import epoch_of
 from indexer.types import Filters
 from rag.guard.input_guard import safe_answer
 
@@ -42,6 +44,8 @@ class Ticket:
     extra: dict = field(default_factory=dict)
     key_id: str = ""
     user: str = ""                     # who the answer is for (experiment assignment): `user` field, else key id
+    owner: str = ""                    # the user's pseudonym (api.audit.pseudonym) ...
+    epoch: int | None = None           # ... and forget epoch on arrival (api.state.forgotten); None: unread
     experiment: str = ""
     arm: str = ""
     variant: str = ""                  # the answer cache variant (settings hash, experiment arm)
@@ -73,6 +77,7 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
     ticket = Ticket(kb, question, list(history or []), filters)
     ticket.key_id = getattr(who, "key_id", "") or ""
     ticket.user = (user or "").strip() or ticket.key_id or "anonymous"
+    await run_in_threadpool(_read_epoch, svc, ticket)
     try:
         exp, arm = await run_in_threadpool(svc.arm_of, kb, ticket.user)
     except Exception:
@@ -106,6 +111,16 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
     quoted = ticket.pipe.extracts(ticket.question)
     ticket.slot = await (svc.quote_gate if quoted else svc.gate).enter()
     return ticket
+
+
+def _read_epoch(svc: Service, t: Ticket) -> None:
+    """Whatever is written for this answer (recorded, cached, remembered in a chat) is refused once the user
+    is forgotten after this: their question must not outlive the forget by being finished after it."""
+    try:
+        t.owner = pseudonyms_of(svc.db).of(t.user)
+        t.epoch = epoch_of(svc.db, t.owner)
+    except Exception:  # the database away: the answer is not cached (recording it fails too)
+        log.warning("could not read whether the user was forgotten; the answer will not be cached", exc_info=True)
 
 
 def _cache_get(svc: Service, t: Ticket):
@@ -215,17 +230,29 @@ async def _record(svc: Service, t: Ticket, out: dict) -> None:
     dropped = len({d.get("sentence") for d in out.get("dropped") or [] if d.get("outcome") in ("removed", "uncited")})
     if t.experiment:
         svc.metrics.observe_answer(t.experiment, t.arm, out, latency, dropped)
-    where = Recorded(t.kb, t.question, t.key_id, t.user, t.settings_hash, t.experiment, t.arm, latency)
+    where = Recorded(t.kb, t.question, t.key_id, t.user, t.settings_hash, t.experiment, t.arm, latency, t.owner,
+                     t.epoch)
     try:
-        await run_in_threadpool(svc.feedback.record, out["answer_id"], where, out)
+        if not await run_in_threadpool(svc.feedback.record, out["answer_id"], where, out):
+            log.info("answer %s not recorded: its user was forgotten while it was being made", out["answer_id"],
+                     extra={"kb": t.kb, "event": "forgotten_meanwhile"})
     except Exception:
         log.warning("could not record answer %s", out["answer_id"], exc_info=True)
 
 
 def _cache_put(svc: Service, t: Ticket, payload: dict) -> None:
+    """Store the answer unless its user was forgotten since they asked: by this process (the cache refuses it,
+    atomically, api.cache) or by another (the database's epoch, read here: a forget later than this read is
+    applied to this cache by the forget feed at the next lookup)."""
+    if t.epoch is None:
+        return
     try:
-        owner = svc.forget_feed.owner(t.user) if svc.forget_feed is not None else ""
-        svc.cache.put(t.kb, t.generation, t.question, t.vector, payload, variant=t.variant, owner=owner)
+        if epoch_of(svc.db, t.owner) != t.epoch:
+            log.info("answer not cached: its user was forgotten while it was being made",
+                     extra={"kb": t.kb, "event": "forgotten_meanwhile"})
+            return
+        svc.cache.put(t.kb, t.generation, t.question, t.vector, payload, variant=t.variant, owner=t.owner,
+                      epoch=t.epoch)
     except Exception:
         log.warning("answer cache write failed", exc_info=True)
 

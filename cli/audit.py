@@ -112,11 +112,12 @@ def forget_user(user: str = typer.Argument(..., help="the end user's id: the `us
     """Delete what the service recorded of one end user: questions, answers, the votes on them, chat
     conversations, and the answers cached for their questions. Audited (the user's pseudonym and the counts,
     not what was deleted); a refused attempt too."""
+    from api.audit.pseudonym import Pseudonyms
     from api.state.forget_user import forget_user as forget
 
     db = _db()
     try:
-        gone = forget(db, user)
+        gone = forget(db, user, Pseudonyms(db).of(user) if user.strip() else "")
     except ValueError as e:
         record("user.forget", target=user, detail={"reason": str(e)}, exit_code=1, outcome="refused")
         fail(str(e))
@@ -124,10 +125,10 @@ def forget_user(user: str = typer.Argument(..., help="the end user's id: the `us
         db.close()
     record("user.forget", target=user, detail=gone.to_dict())
     print(f"forgot {user}: {gone.answers} answers, {gone.feedback} votes, {gone.conversations} conversations")
-    print(_forget_cached(user))
+    print(_forget_cached(user, gone.epoch))
 
 
-def _forget_cached(user: str) -> str:
+def _forget_cached(user: str, epoch: int) -> str:
     """Drop the user's cached answers from a shared (Redis) cache now; what to say about it. In-process
     caches of running services drop them by themselves (api.cache.forget_feed reads the audit record)."""
     from api.audit.pseudonym import Pseudonyms
@@ -141,7 +142,7 @@ def _forget_cached(user: str) -> str:
 
     db, answers = _db(), make_answer_cache(cache)
     try:
-        n = answers.forget(Pseudonyms(db).of(user))
+        n = answers.forget(Pseudonyms(db).of(user), epoch)
         down = not answers.backend.stats().get("available", 1.0)
     finally:
         answers.close()

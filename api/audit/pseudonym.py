@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import weakref
 
 from api.state.base import Database
 
@@ -43,6 +44,19 @@ class Pseudonyms:
     def of(self, user: str) -> str:
         digest = hmac.new(self.key(), user.encode("utf-8"), hashlib.sha256).hexdigest()
         return PREFIX + digest[:DIGITS]
+
+
+_shared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_shared_lock = threading.Lock()
+
+
+def pseudonyms_of(db: Database) -> Pseudonyms:
+    """One Pseudonyms per open database, so that a question does not read the key again."""
+    with _shared_lock:
+        found = _shared.get(db)
+        if found is None:
+            found = _shared[db] = Pseudonyms(db)
+        return found
 
 
 def _load_or_make_key(db: Database) -> bytes:

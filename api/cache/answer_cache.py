@@ -15,7 +15,8 @@ content words match (`lexical_min`; see api/cache_keys.py for why both are neede
 Isolation and invalidation: entries live in a space (kb, generation, variant): one KB's answer is
 never looked up for another. Entries of an older generation are never served, and once a newer
 generation is seen the older ones are dropped; `invalidate(kb)` drops a KB's entries at once (call it
-when a KB is deleted); `forget(owner)` drops the entries stored for a forgotten user's questions. `Store.cache_generation()` also grows across delete-and-re-create (creation
+when a KB is deleted); `forget(owner, epoch)` drops the entries stored for a forgotten user's questions
+and refuses those of questions they asked before it that are stored after it (`put(..., epoch=)`). `Store.cache_generation()` also grows across delete-and-re-create (creation
 time in ms + commits), so an answer still in flight for a deleted KB, stored after a new KB of the
 same name appeared, is of an older generation and never served. `variant` keeps
 answers apart that depend on more than the question (filters, top_k, generator, ...).
@@ -88,9 +89,11 @@ class AnswerCache:
                             max(0.0, time.time() - entry.created))
 
     def put(self, kb: str, generation: int, question: str, vector: np.ndarray | None, payload: dict, *,
-            variant: str = "", owner: str = "") -> None:
+            variant: str = "", owner: str = "", epoch: int = 0) -> None:
         """Store an answer. `payload` must be JSON-serialisable (TypeError otherwise). `owner`: the
-        pseudonym of the user who asked (api.audit.pseudonym), so that `forget(owner)` finds it."""
+        pseudonym of the user who asked (api.audit.pseudonym), so that `forget(owner)` finds it; `epoch`:
+        their forget epoch when they asked (api.state.forgotten). The backend refuses, atomically, an
+        answer whose owner was forgotten since: an answer still being made during the forget is not kept."""
         if not self.enabled:
             return
         norm = normalise_question(question)
@@ -98,7 +101,7 @@ class AnswerCache:
             return
         entry = Entry(question=question, words=content_words(question),
                       payload=json.dumps(payload, ensure_ascii=False), created=time.time(),
-                      vector=unit_vector(vector), owner=owner)
+                      vector=unit_vector(vector), owner=owner, epoch=int(epoch))
         self.backend.put(Space(kb, int(generation), variant), question_hash(norm), entry)
         self._count("puts")
 
@@ -109,12 +112,13 @@ class AnswerCache:
         log.info("answer cache: invalidated %d entries of KB %r", n, kb)
         return n
 
-    def forget(self, owner: str) -> int:
+    def forget(self, owner: str, epoch: int) -> int:
         """Drop the answers stored for this owner's questions (the cache holds their text): a forgotten
-        user's (rag forget-user, DELETE /v1/users/{user}). Returns how many went."""
+        user's (rag forget-user, DELETE /v1/users/{user}), whose forget epoch is now `epoch`; answers
+        stored later for questions asked before it are refused. Returns how many went."""
         if not owner:
             return 0
-        n = self.backend.forget(owner)
+        n = self.backend.forget(owner, int(epoch))
         log.info("answer cache: dropped %d entries of a forgotten user", n)
         return n
 

@@ -27,6 +27,7 @@ class MemoryBackend:
         self._spaces: dict[Space, OrderedDict[str, None]] = {}
         self._matrices: dict[Space, tuple[list[str], np.ndarray]] = {}
         self._latest: dict[str, int] = {}  # newest generation seen per KB
+        self._forgotten: dict[str, int] = {}  # owner -> forget epoch (a few bytes a forgotten user; forgets are rare)
 
     # ---- bookkeeping --------------------------------------------------------------
     def _current(self, space: Space, storing: bool = False) -> bool:
@@ -106,6 +107,8 @@ class MemoryBackend:
 
     def put(self, space: Space, key: str, entry: Entry) -> None:
         with self._lock:
+            if entry.owner and self._forgotten.get(entry.owner, 0) > entry.epoch:
+                return  # asked before its owner was forgotten, finished after: never stored
             if not self._current(space, storing=True):
                 return  # an answer computed on an older KB state is never stored
             self._lru[(space, key)] = entry
@@ -125,9 +128,11 @@ class MemoryBackend:
             self._latest.pop(kb, None)  # a re-created KB starts again at generation 0
             return sum(self._drop_space(s) for s in [s for s in self._spaces if s.kb == kb])
 
-    def forget(self, owner: str) -> int:
-        """Drop the entries stored for this owner (a forgotten user's questions)."""
+    def forget(self, owner: str, epoch: int) -> int:
+        """Drop the entries stored for this owner (a forgotten user's questions) and refuse, from now on,
+        those asked before `epoch`."""
         with self._lock:
+            self._forgotten[owner] = max(epoch, self._forgotten.get(owner, 0))
             doomed = [(space, key) for (space, key), entry in self._lru.items() if entry.owner == owner]
             for space, key in doomed:
                 self._remove(space, key)

@@ -4,6 +4,8 @@ Layout, per space S = "{prefix}:{kb}:{generation}:{variant hash}" (kb URL-quoted
 glob characters):
     S:e:{qhash}  hash  q (question), w (content words, JSON), p (payload JSON), t (stored at),
                        o (the asker's pseudonym: `forget` finds a forgotten user's entries by it)
+    {prefix}:!forgotten:{pseudonym}  a forgotten user's forget epoch (api.state.forgotten): an entry of a
+                           question they asked before it is refused (the check and the write are one script)
     S:v          hash  qhash -> float32 vector bytes (each process mirrors them, fetching only new ones)
     S:i          list  qhash, newest first, trimmed to max_per_kb (the trimmed entries are deleted)
     {prefix}:{kb}:latest   the newest generation stored (older generations are never served, and
@@ -45,6 +47,34 @@ local gen = tonumber(ARGV[1])
 if gen > cur then redis.call('SET', KEYS[1], ARGV[1]) end
 return cur
 """
+# store an entry unless its owner was forgotten after asking (the marker's epoch above the entry's), in one
+# step, so a forget (marker first, then its scan) either sees the entry or makes the put refuse it; then its
+# vector, its place in the space's list (trimmed to max_per_kb; the trimmed entries deleted) and the expiries.
+# KEYS: marker, entry, vectors, list, latest. ARGV: owner ('' none), epoch, q, w, p, t, ttl_ms, qhash, vector
+# bytes ('' none), max_per_kb, space. Returns 0 when refused, else 1.
+_PUT = """
+if ARGV[1] ~= '' and tonumber(redis.call('GET', KEYS[1]) or '0') > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[2], 'q', ARGV[3], 'w', ARGV[4], 'p', ARGV[5], 't', ARGV[6], 'o', ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[8], ARGV[9])
+  redis.call('PEXPIRE', KEYS[3], ARGV[7])
+end
+redis.call('LREM', KEYS[4], 0, ARGV[8])
+redis.call('LPUSH', KEYS[4], ARGV[8])
+local max = tonumber(ARGV[10])
+local over = redis.call('LRANGE', KEYS[4], max, -1)
+redis.call('LTRIM', KEYS[4], 0, max - 1)
+redis.call('PEXPIRE', KEYS[4], ARGV[7])
+redis.call('PEXPIRE', KEYS[5], ARGV[7])
+for _, k in ipairs(over) do
+  redis.call('DEL', ARGV[11] .. ':e:' .. k)
+  redis.call('HDEL', KEYS[3], k)
+end
+return 1
+"""
+# A forgotten user's marker outlives any answer begun before the forget (answers take seconds to minutes).
+FORGOTTEN_MARK_S = 86400
 MAX_CANDIDATES = 8  # near-duplicate entries fetched per lookup, best first
 MIRROR_SPACES = 64  # spaces whose vectors each process mirrors (LRU)
 
@@ -59,12 +89,13 @@ class RedisBackend:
         self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
                                            retry=Retry(NoBackoff(), 0), health_check_interval=0)
         self._bump = self.client.register_script(_BUMP)
+        self._put = self.client.register_script(_PUT)
         self._lock = threading.Lock()
         self._down_until = 0.0
         self._backoff = retry_s
         self._up = True
         self._pending: set[str] = set()  # KBs to invalidate (kept while Redis is down)
-        self._forgotten: set[str] = set()  # owners whose entries to drop (kept while Redis is down)
+        self._forgotten: dict[str, int] = {}  # owner -> forget epoch, to mark and drop (kept while Redis is down)
         self._mirror: OrderedDict[str, dict[bytes, np.ndarray | None]] = OrderedDict()
         self._mirror_lock = threading.Lock()
         self.errors = 0    # failed Redis calls
@@ -215,26 +246,10 @@ class RedisBackend:
                 return  # an answer computed on an older KB state is never stored
             if 0 <= previous < space.generation:
                 self._drop(kb, keep=f"{kb}:{int(space.generation)}:")
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hset(f"{s}:e:{key}", mapping={"q": entry.question, "w": json.dumps(entry.words, ensure_ascii=False),
-                                               "p": entry.payload, "t": repr(entry.created), "o": entry.owner})
-            pipe.pexpire(f"{s}:e:{key}", self.ttl_ms)
-            if entry.vector is not None:
-                pipe.hset(f"{s}:v", key, np.asarray(entry.vector, dtype=np.float32).tobytes())
-                pipe.pexpire(f"{s}:v", self.ttl_ms)
-            pipe.lrem(f"{s}:i", 0, key)
-            pipe.lpush(f"{s}:i", key)
-            at = len(pipe)
-            pipe.lrange(f"{s}:i", self.max_per_kb, -1)
-            pipe.ltrim(f"{s}:i", 0, self.max_per_kb - 1)
-            pipe.pexpire(f"{s}:i", self.ttl_ms)
-            pipe.pexpire(f"{kb}:latest", self.ttl_ms)  # outlives every entry of the KB, not forever
-            overflow = pipe.execute()[at]  # the entries past max_per_kb
-            if overflow:
-                pipe = self.client.pipeline(transaction=False)
-                pipe.delete(*[f"{s}:e:{k.decode()}" for k in overflow])
-                pipe.hdel(f"{s}:v", *overflow)
-                pipe.execute()
+            vector = b"" if entry.vector is None else np.asarray(entry.vector, dtype=np.float32).tobytes()
+            self._put(keys=[self._marker(entry.owner), f"{s}:e:{key}", f"{s}:v", f"{s}:i", f"{kb}:latest"],
+                      args=[entry.owner, int(entry.epoch), entry.question, json.dumps(entry.words, ensure_ascii=False),
+                            entry.payload, repr(entry.created), self.ttl_ms, key, vector, self.max_per_kb, s])
         self._call("put", run, None)
 
     def _drop(self, kb_prefix: str, keep: str | None = None) -> int:
@@ -257,11 +272,15 @@ class RedisBackend:
             log.warning("redis answer cache: invalidation of KB %r deferred until Redis is back", kb)
         return n
 
-    def forget(self, owner: str) -> int:
-        """Drop the entries stored for this owner (a forgotten user's questions), in every KB; deferred
-        like an invalidation while Redis is down."""
+    def _marker(self, owner: str) -> str:
+        return f"{self.prefix}:!forgotten:{owner}"  # '!' is never in a (URL-quoted) KB's keys
+
+    def forget(self, owner: str, epoch: int) -> int:
+        """Drop the entries stored for this owner (a forgotten user's questions), in every KB, and refuse
+        those asked before `epoch` (a marker kept FORGOTTEN_MARK_S); deferred like an invalidation while
+        Redis is down."""
         with self._lock:
-            self._forgotten.add(owner)
+            self._forgotten[owner] = max(epoch, self._forgotten.get(owner, 0))
         n = self._call("forget", self._flush_pending, 0, flush=False)
         if owner in self._forgotten:
             log.warning("redis answer cache: dropping a forgotten user's entries deferred until Redis is back")
@@ -292,16 +311,20 @@ class RedisBackend:
 
     def _flush_pending(self) -> int:
         with self._lock:
-            pending, forgotten = sorted(self._pending), sorted(self._forgotten)
+            pending, forgotten = sorted(self._pending), sorted(self._forgotten.items())
         n = 0
         for kb in pending:
             n += self._drop(self._kb(kb))
             with self._lock:
                 self._pending.discard(kb)
-        for owner in forgotten:
+        for owner, epoch in forgotten:
+            marker = self._marker(owner)
+            self._bump(keys=[marker], args=[epoch])  # first: a put from now on is refused, or the scan finds it
+            self.client.pexpire(marker, FORGOTTEN_MARK_S * 1000)
             n += self._drop_owner(owner)
             with self._lock:
-                self._forgotten.discard(owner)
+                if self._forgotten.get(owner) == epoch:
+                    del self._forgotten[owner]
         return n
 
     def stats(self) -> dict[str, float]:

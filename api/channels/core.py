@@ -80,7 +80,9 @@ async def respond(svc: Service, kb: str, platform: str, conversation: str, user:
             return notice(say("failed", question))
         if not ans.get("blocked"):
             kept = mask_personal(question) if svc.svc.mask_stored_questions else question
-            await run_in_threadpool(channels.remember, conv, kept, ans["answer"], user)
+            # not once the user was forgotten while the answer was made (api.state.forgotten)
+            await run_in_threadpool(channels.remember, conv, kept, ans["answer"], user, owner=ticket.owner,
+                                    epoch=ticket.epoch)
         return ans
 
     task = spawn(work())

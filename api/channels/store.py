@@ -6,7 +6,8 @@ import json
 import time
 
 from api.channels.crypto import CryptoError, wecom_key
-from api.state.base import Database
+from api.state import forgotten
+from api.state.base import Database, Transaction
 from indexer.store.base import now
 
 PLATFORMS = ("dingtalk", "wecom")
@@ -108,21 +109,34 @@ class ChannelStore:
         """The conversation's recent turns as the pipeline takes them (role and content)."""
         return [{"role": t["role"], "content": t["content"]} for t in self._turns(conversation)]
 
-    def _turns(self, conversation: str) -> list[dict[str, str]]:
-        row = self.db.one("SELECT turns, updated_at FROM channel_history WHERE conversation = ?", (conversation,))
+    def _turns(self, conversation: str, t: Transaction | None = None) -> list[dict[str, str]]:
+        sql = "SELECT turns, updated_at FROM channel_history WHERE conversation = ?"
+        rows = t.query(sql, (conversation,)) if t is not None else self.db.query(sql, (conversation,))
+        row = rows[0] if rows else None
         if row is None or int(row["updated_at"]) < time.time() - HISTORY_TTL_S:
             return []
         return json.loads(row["turns"])
 
-    def remember(self, conversation: str, question: str, answer: str, user: str = "") -> None:
+    def remember(self, conversation: str, question: str, answer: str, user: str = "", *, owner: str = "",
+                 epoch: int | None = None) -> bool:
         """Add a question and its answer; `user`, who asked (a group chat's turns are several users'): forgetting
-        a user (api.state.forget_user) removes their turns only."""
+        a user (api.state.forget_user) removes their turns only. With `owner` (the user's pseudonym) and `epoch`
+        (their forget epoch when the question came, api.state.forgotten): False, nothing added, when they were
+        forgotten since."""
         asked = {"role": "user", "content": question, **({"user": user} if user else {})}
-        turns = self._turns(conversation) + [asked, {"role": "assistant", "content": answer}]
-        turns = turns[-2 * HISTORY_TURNS:]
         now = int(time.time())
+        checked = bool(owner) and epoch is not None
+        if checked:
+            forgotten.ensure(self.db)
         with self.db.tx() as t:
+            if checked and not forgotten.still(t, self.db, owner, epoch):
+                return False
+            forgotten.lock_user_writes(t, self.db, exclusive=False)  # taken by `still` already when checked
+            # read in the same transaction: another member forgotten meanwhile never has their turns written back
+            turns = self._turns(conversation, t) + [asked, {"role": "assistant", "content": answer}]
+            turns = turns[-2 * HISTORY_TURNS:]
             t.execute("DELETE FROM channel_history WHERE conversation = ? OR updated_at < ?",
                       (conversation, now - HISTORY_TTL_S))
             t.execute("INSERT INTO channel_history(conversation, turns, updated_at) VALUES (?,?,?)",
                       (conversation, json.dumps(turns, ensure_ascii=False), now))
+        return True

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.state import forgotten
 from api.state.base import Database
 from indexer.store.base import now as _now
 from rag.guard.personal_data import mask_personal
@@ -25,6 +26,8 @@ class Recorded:
     experiment: str = ""
     arm: str = ""
     latency_s: float | None = None   # the service's own time for the answer (default: the answer's total_s)
+    owner: str = ""                  # the user's pseudonym (api.audit.pseudonym) ...
+    epoch: int | None = None         # ... and their forget epoch when the question came (api.state.forgotten)
 
 
 class FeedbackStore:
@@ -32,13 +35,14 @@ class FeedbackStore:
         self.db = db
         self.mask_questions = mask_questions  # [service] mask_stored_questions
 
-    def record(self, answer_id: str, where: Recorded, answer: dict) -> None:
-        """Store an answer as it is produced (the API's answer dict: answer, citations, passages, ...)."""
+    def record(self, answer_id: str, where: Recorded, answer: dict) -> bool:
+        """Store an answer as it is produced (the API's answer dict: answer, citations, passages, ...). False,
+        and nothing stored, when its user (`owner`) was forgotten since `epoch` was read."""
         passages = [{k: p.get(k) for k in ("doc_id", "chunk_id", "source", "title", "text")}
                     for p in answer.get("passages") or []]
         dropped = len({d.get("sentence") for d in answer.get("dropped") or []
                        if d.get("outcome") in ("removed", "uncited")})
-        self.db.execute(
+        row = (
             "INSERT INTO answers(id, kb, key_id, user_id, question, answer, citations, passages, refused, fallback, "
             "dropped, cached, settings_hash, experiment, arm, latency_s, created_at) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -49,6 +53,15 @@ class FeedbackStore:
              where.settings_hash, where.experiment, where.arm,
              float(where.latency_s if where.latency_s is not None
                    else (answer.get("timings") or {}).get("total_s") or 0.0), _now()))
+        if not where.owner or where.epoch is None:
+            self.db.execute(*row)
+            return True
+        forgotten.ensure(self.db)
+        with self.db.tx() as t:
+            if not forgotten.still(t, self.db, where.owner, where.epoch):
+                return False
+            t.execute(*row)
+        return True
 
     def get(self, answer_id: str) -> dict | None:
         row = self.db.one("SELECT * FROM answers WHERE id = ?", (answer_id,))

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.audit.http import note
+from api.audit.pseudonym import pseudonyms_of
 from api.audit.trail import AuditQuery, AuditTrail, parse_since
 from api.auth import Principal
 from api.deps import principal, require_admin, service
@@ -76,11 +77,11 @@ async def delete_user(user: str, request: Request, who: Principal = Depends(prin
                       svc: Service = Depends(service)):
     require_admin(who)
     try:
-        gone = await run_in_threadpool(forget_user, svc.db, user)
+        gone = await run_in_threadpool(forget_user, svc.db, user, pseudonyms_of(svc.db).of(user))
     except ValueError as e:
         raise ApiError(422, "invalid_request", str(e)) from e
     if svc.forget_feed is not None:  # the other processes' caches learn of it from the audit record
-        await run_in_threadpool(svc.forget_feed.forget, user)
+        await run_in_threadpool(svc.forget_feed.forget, user, gone.epoch)
     note(request, **gone.to_dict())
     return gone.to_dict()
 

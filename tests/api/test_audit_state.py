@@ -212,7 +212,7 @@ def test_forgetting_a_user_keeps_the_other_members_turns_of_a_group_chat(home):
         ch.remember(group, "门诊几点开？", "8点。", user="李四")
         ch.remember("dingtalk:hosp:cid-old", "如何挂失？", "拨打客服电话。")   # recorded before turns named who asked
         answer(db, "z1", "hosp", "张三", "如何挂失？")
-        assert forget_user(db, "张三").conversations == 2
+        assert forget_user(db, "张三", Pseudonyms(db).of("张三")).conversations == 2
         assert ch.history(group) == [{"role": "user", "content": "如何挂失？"}, {"role": "assistant", "content": "拨打客服电话。"},
                                      {"role": "user", "content": "门诊几点开？"}, {"role": "assistant", "content": "8点。"}]
         assert ch.history("dingtalk:hosp:cid-old") == []  # its only turn repeats their recorded question

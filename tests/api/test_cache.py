@@ -176,6 +176,26 @@ def test_concurrent_use_from_many_threads(make_cache):
         assert sum(pool.map(work, range(6))) == 6 * 40
 
 
+@pytest.mark.parametrize("question, other", [("How do I report a lost card?", "When do wire transfers arrive?"),
+                                             ("银行卡丢了怎么挂失？", "转账多久到账？")])
+def test_an_answer_asked_before_its_user_was_forgotten_is_refused_after(make_cache, question, other):
+    """A forget (epoch 1) drops the user's entries; an answer to a question they asked before it (epoch 0) and
+    stored after it is refused, by the cache that forgot and (Redis) by another process's sharing it; their
+    questions asked after the forget, and other users' answers, are stored as ever."""
+    cache, elsewhere = make_cache(), make_cache()
+    shared = cache.backend.name == "redis"
+    cache.put("bank", 1, question, _vec(0), ANSWER, owner="pseudonym:a", epoch=0)
+    cache.put("bank", 1, other, _vec(1), ANSWER, owner="pseudonym:b", epoch=0)
+    assert cache.forget("pseudonym:a", 1) == 1
+    assert cache.get("bank", 1, question, _vec(0)) is None
+    for late in ([cache, elsewhere] if shared else [cache]):
+        late.put("bank", 1, question, _vec(0), ANSWER, owner="pseudonym:a", epoch=0)   # finished after the forget
+        assert late.get("bank", 1, question, _vec(0)) is None
+    assert cache.get("bank", 1, other, _vec(1)) is not None                           # another user's stays
+    cache.put("bank", 1, question, _vec(0), ANSWER, owner="pseudonym:a", epoch=1)       # asked after the forget
+    assert cache.get("bank", 1, question, _vec(0)) is not None
+
+
 def test_memory_backend_is_one_lru_over_all_kbs():
     cache = AnswerCache(MemoryBackend(max_entries=3, max_per_kb=10))
     for i in range(3):

@@ -1,0 +1,143 @@
+"""An answer still being written when its user is forgotten: a real `rag serve` whose generator is a remote
+OpenAI-compatible endpoint played here, held until the test lets it answer, with the in-process answer cache
+and with Redis (a real redis-server). The user is forgotten (DELETE /v1/users/{user}) while their answer is
+being written; once it is finished it is neither cached nor recorded."""
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import redis
+
+from api.state.factory import open_database
+from cli.testing import Server, wait_job
+from cli.testing.redis_server import RedisServer, redis_server_path
+
+KB = "forget-inflight"
+ANSWERS = {"en": "Visiting hours are 2 to 8 pm [1].", "zh": "探视时间为下午2点到8点[1]。"}
+
+
+class HeldEndpoint:
+    """/v1/chat/completions streaming a cited answer; while `held`, each request waits for `release` first
+    (`arrived` is set when one does)."""
+
+    def __init__(self):
+        self.held, self.arrived, self.release = False, threading.Event(), threading.Event()
+        ep = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if ep.held:
+                    ep.arrived.set()
+                    ep.release.wait(60)
+                asked = json.dumps(body.get("messages"), ensure_ascii=False)
+                answer = ANSWERS["zh" if "探视" in asked else "en"]
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for piece in (answer[:8], answer[8:]):
+                        self._event({"choices": [{"index": 0, "delta": {"content": piece}}]})
+                    self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except OSError:
+                    return
+
+            def _event(self, obj):
+                self.wfile.write(f"data: {json.dumps(obj, ensure_ascii=False)}\n\n".encode())
+                self.wfile.flush()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.httpd.shutdown()
+
+
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def served(tmp_path_factory, request):
+    """(server, endpoint, Redis client or None): a KB of one note on visiting hours, English and Chinese."""
+    ep = HeldEndpoint()
+    redis_server = None
+    env = {"RAG_LLM_BACKEND": "openai", "RAG_LLM_BASE_URL": ep.url, "RAG_LLM_MODEL": "deepseek-chat",
+           "RAG_LLM_API_KEY": "sk-test", "RAG_ANSWER_MODE": "generate", "RAG_LLM_TOTAL_TIMEOUT_S": "90",
+           "RAG_LLM_RETRIES": "0", "RAG_WARM_UP": "false", "RAG_CACHE_SIMILARITY": "1.0", "RAG_EMBED_MODEL": "e5"}
+    if request.param == "redis":
+        if redis_server_path() is None:
+            pytest.fail("redis-server is missing: `make test` installs it (apt-get install redis-server)")
+        redis_server = RedisServer(tmp_path_factory.mktemp("inflight-redis")).start()
+        env["RAG_REDIS_URL"] = redis_server.url
+    srv = Server(tmp_path_factory.mktemp(f"inflight-{request.param}") / "home", **env).start()
+    try:
+        with srv.client() as admin:
+            assert admin.post("/v1/kbs", json={"name": KB}).status_code == 201
+            wait_job(admin, admin.post(f"/v1/kbs/{KB}/documents", files=[("files", ("visits.txt", (
+                "Visiting hours are 2 to 8 pm. Visitors park in garage B. 探视时间为下午2点到8点。访客请在B区停车。"
+            ).encode(), "text/plain"))]).json()["job_id"])
+        yield srv, ep, redis.Redis.from_url(redis_server.url) if redis_server else None
+    finally:
+        srv.stop()
+        ep.close()
+        if redis_server is not None:
+            redis_server.stop()
+
+
+def _ask(srv: Server, question: str, user: str) -> dict:
+    with srv.client(timeout=120) as c:
+        r = c.post(f"/v1/kbs/{KB}/query", json={"question": question, "user": user})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _cached_owners(r: redis.Redis) -> dict[str, str]:
+    """question -> owner (pseudonym) of every answer in the shared cache."""
+    return {f[b"q"].decode(): f.get(b"o", b"").decode()
+            for f in (r.hgetall(name) for name in r.scan_iter(match="rag:answers:*:e:*"))}
+
+
+@pytest.mark.parametrize("user, question", [("张三", "探视时间是几点？"),
+                                            ("li.lei@example.com", "What are the visiting hours?")])
+def test_an_answer_finished_after_its_user_was_forgotten_is_neither_cached_nor_recorded(served, user, question):
+    srv, ep, r = served
+    ep.arrived.clear()
+    ep.release.clear()
+    ep.held = True
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            answering = pool.submit(_ask, srv, question, user)
+            assert ep.arrived.wait(60), "the question never reached the generator"
+            with srv.client() as admin:     # forgotten while the generator is writing their answer
+                assert admin.delete(f"/v1/users/{user}").status_code == 200
+            ep.held = False
+            ep.release.set()
+            answer = answering.result(timeout=120)
+    finally:
+        ep.held = False
+        ep.release.set()
+    assert answer["cached"] is False and answer.get("fallback") != "generator_failed", answer
+
+    if r is not None:
+        assert question not in _cached_owners(r)
+    # not served from the cache to anyone; answered again, for someone else, it is cached as ever
+    assert _ask(srv, question, "someone-else")["cached"] is False
+    assert _ask(srv, question, "someone-else")["cached"] is True
+    db = open_database(srv.env.get("RAG_DATABASE_URL"), Path(srv.home))
+    try:   # nor recorded with their id and question
+        assert db.query("SELECT id FROM answers WHERE user_id = ?", (user,)) == []
+    finally:
+        db.close()

@@ -1,0 +1,90 @@
+"""Forgetting a user on both state backends, SQLite and a real PostgreSQL: what was started for them before
+the forget is not written after it (recorded answers, chat turns; api.state.forgotten), and a forget waits
+for a write in progress and then deletes it."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from api.audit.pseudonym import Pseudonyms
+from api.channels.store import ChannelStore
+from api.feedback import FeedbackStore, Recorded
+from api.state import forgotten
+from api.state.factory import open_database
+from api.state.forget_user import forget_user
+from cli.testing.postgres_server import PostgresServer
+
+USERS = {"zh": ("张三", "探视时间是几点？"), "en": ("li.lei@example.com", "What are the visiting hours?")}
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with PostgresServer() as pg:
+        yield pg
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        d = open_database(None, tmp_path)
+    else:
+        d = open_database(request.getfixturevalue("postgres").url, tmp_path)
+        forgotten.ensure(d)
+        with d.tx() as t:  # a clean slate per test on the shared server
+            for table in ("feedback", "answers", "channel_history", "audit", "forgotten_users"):
+                t.execute(f"DELETE FROM {table}")
+    yield d
+    d.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_answer_or_chat_turn_of_a_question_asked_before_the_forget_is_not_written_after_it(db, lang):
+    user, question = USERS[lang]
+    owner = Pseudonyms(db).of(user)
+    asked_at = forgotten.epoch_of(db, owner)
+    assert asked_at == 0
+    assert forget_user(db, user, owner).epoch == 1
+
+    fb, ch = FeedbackStore(db), ChannelStore(db)
+    late = Recorded("hosp", question, "key1", user, owner=owner, epoch=asked_at)
+    assert fb.record("late", late, {"answer": "2 to 8 pm."}) is False
+    assert ch.remember(f"dingtalk:hosp:{user}", question, "2 to 8 pm.", user, owner=owner, epoch=asked_at) is False
+    assert db.query("SELECT id FROM answers") == [] and db.query("SELECT conversation FROM channel_history") == []
+
+    # asked after the forget: theirs again, written as ever; another user's never waited on it
+    again = Recorded("hosp", question, "key1", user, owner=owner, epoch=forgotten.epoch_of(db, owner))
+    assert fb.record("new", again, {"answer": "2 to 8 pm."}) is True
+    other = Pseudonyms(db).of("someone-else")
+    assert fb.record("other", Recorded("hosp", question, "key1", "someone-else", owner=other, epoch=0),
+                     {"answer": "2 to 8 pm."}) is True
+    assert sorted(r["id"] for r in db.query("SELECT id FROM answers")) == ["new", "other"]
+
+
+def test_a_forget_waits_for_a_write_in_progress_and_then_deletes_what_it_wrote(db):
+    user, question = USERS["zh"]
+    owner = Pseudonyms(db).of(user)
+    epoch = forgotten.epoch_of(db, owner)
+    inside, finish = threading.Event(), threading.Event()
+
+    def write():   # what FeedbackStore.record does, held open between its check and its commit
+        with db.tx() as t:
+            assert forgotten.still(t, db, owner, epoch)
+            t.execute("INSERT INTO answers(id, kb, user_id, question, answer, created_at) VALUES (?,?,?,?,?,?)",
+                      ("a1", "hosp", user, question, "2 to 8 pm.", "2026-12-07T00:00:00+00:00"))
+            inside.set()
+            finish.wait(20)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert inside.wait(20)
+    gone: list = []
+    forgetting = threading.Thread(target=lambda: gone.append(forget_user(db, user, owner)))
+    forgetting.start()
+    time.sleep(0.5)
+    assert forgetting.is_alive()       # waits for the write ...
+    finish.set()
+    writer.join(20)
+    forgetting.join(20)
+    assert gone and gone[0].answers == 1 and db.query("SELECT id FROM answers") == []   # ... then deletes it
