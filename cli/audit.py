@@ -76,9 +76,11 @@ def verify():
         rep = AuditTrail(db).verify()
     finally:
         db.close()
+    redacted = (f" ({rep.redacted} redacted: an end user's id written before pseudonyms replaced by its "
+                "pseudonym, as the audit.redact records say)") if rep.redacted else ""
     if rep.ok:
-        print(f"audit trail intact: {rep.records} records; the latest, {rep.last_id}, has hash {rep.last_hash} "
-              "(kept elsewhere, it shows later that no newest record was removed)")
+        print(f"audit trail intact: {rep.records} records{redacted}; the latest, {rep.last_id}, has hash "
+              f"{rep.last_hash} (kept elsewhere, it shows later that no newest record was removed)")
         return
     for rid, why in rep.broken:
         typer.secho(f"record {rid}: {why}", fg="red", err=True)
@@ -113,11 +115,13 @@ def forget_user(user: str = typer.Argument(..., help="the end user's id: the `us
     conversations, and the answers cached for their questions. Audited (the user's pseudonym and the counts,
     not what was deleted); a refused attempt too."""
     from api.audit.pseudonym import Pseudonyms
+    from api.audit.redact import redact_plain_user_ids
     from api.state.forget_user import forget_user as forget
 
     db = _db()
     try:
         gone = forget(db, user, Pseudonyms(db).of(user) if user.strip() else "")
+        redacted = redact_plain_user_ids(db, cli_actor(), **cli_origin())
     except ValueError as e:
         record("user.forget", target=user, detail={"reason": str(e)}, exit_code=1, outcome="refused")
         fail(str(e))
@@ -125,6 +129,9 @@ def forget_user(user: str = typer.Argument(..., help="the end user's id: the `us
         db.close()
     record("user.forget", target=user, detail=gone.to_dict())
     print(f"forgot {user}: {gone.answers} answers, {gone.feedback} votes, {gone.conversations} conversations")
+    if redacted.records:
+        print(f"audit trail: {redacted.records} records written before pseudonyms now hold the pseudonym instead of "
+              f"the user's id (redaction record {redacted.record_id}; `rag audit verify` checks them)")
     print(_forget_cached(user, gone.epoch))
 
 

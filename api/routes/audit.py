@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.audit.http import note
+from api.audit.http import actor_of, note
 from api.audit.pseudonym import pseudonyms_of
+from api.audit.redact import redact_plain_user_ids
 from api.audit.trail import AuditQuery, AuditTrail, parse_since
 from api.auth import Principal
 from api.deps import principal, require_admin, service
@@ -82,6 +83,10 @@ async def delete_user(user: str, request: Request, who: Principal = Depends(prin
         raise ApiError(422, "invalid_request", str(e)) from e
     if svc.forget_feed is not None:  # the other processes' caches learn of it from the audit record
         await run_in_threadpool(svc.forget_feed.forget, user, gone.epoch)
+    actor, name, role = actor_of(svc, who)
+    client = request.client.host if request.client else ""
+    await run_in_threadpool(redact_plain_user_ids, svc.db, actor, actor_name=name, actor_role=role, client=client,
+                            request_id=getattr(request.state, "request_id", ""))
     note(request, **gone.to_dict())
     return gone.to_dict()
 

@@ -201,6 +201,26 @@ def test_the_trail_holds_a_forgotten_users_pseudonym_never_their_id_and_still_ve
     assert verified.returncode == 0 and "audit trail intact" in verified.stdout, verified.stdout + verified.stderr
 
 
+def test_rag_forget_user_redacts_ids_written_before_pseudonyms_and_verify_counts_them(home):
+    """Records written before pseudonyms hold the plain id (a phone number, a Chinese name): the next forget
+    replaces them by their pseudonyms, and `rag audit verify` accepts them as redacted, not tampered."""
+    db = open_database(None, home)
+    trail = AuditTrail(db)
+    with db.tx() as t:   # as the versions before pseudonyms wrote them
+        trail.lock(t)
+        trail.append_in(t, AuditEntry(action="user.forget", actor="admin", target="13812345678"))
+        trail.append_in(t, AuditEntry(action="user.forget", actor="admin", target="张三", outcome="refused"))
+    db.close()
+    p = rag(home, "forget-user", "li.lei@example.com")
+    assert p.returncode == 0 and "audit trail: 2 records written before pseudonyms now hold the pseudonym" in p.stdout, \
+        p.stdout + p.stderr
+    listed = rag(home, "audit", "--json").stdout
+    assert "13812345678" not in listed and "张三" not in listed and "audit.redact" in listed
+    verified = rag(home, "audit", "verify")
+    assert verified.returncode == 0 and "audit trail intact: 4 records (2 redacted" in verified.stdout, \
+        verified.stdout + verified.stderr
+
+
 def test_forgetting_a_user_keeps_the_other_members_turns_of_a_group_chat(home):
     db = open_database(None, home)
     try:

@@ -1,14 +1,19 @@
 """Forgetting a user on both state backends, SQLite and a real PostgreSQL: what was started for them before
-the forget is not written after it (recorded answers, chat turns; api.state.forgotten), and a forget waits
-for a write in progress and then deletes it."""
+the forget is not written after it (recorded answers, chat turns; api.state.forgotten), a forget waits for a
+write in progress and then deletes it, and audit records written before pseudonyms lose the plain id while
+`rag audit verify` still tells a redaction from tampering (api.audit.redact)."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pytest
 
 from api.audit.pseudonym import Pseudonyms
+from api.audit.record import AuditEntry
+from api.audit.redact import redact_plain_user_ids
+from api.audit.trail import AuditQuery, AuditTrail
 from api.channels.store import ChannelStore
 from api.feedback import FeedbackStore, Recorded
 from api.state import forgotten
@@ -88,3 +93,59 @@ def test_a_forget_waits_for_a_write_in_progress_and_then_deletes_what_it_wrote(d
     writer.join(20)
     forgetting.join(20)
     assert gone and gone[0].answers == 1 and db.query("SELECT id FROM answers") == []   # ... then deletes it
+
+
+def _legacy(db, action: str, target: str, outcome: str = "ok", **kw) -> int:
+    """A record as written before pseudonyms: the plain id as its target."""
+    trail = AuditTrail(db)
+    with db.tx() as t:
+        trail.lock(t)
+        trail.append_in(t, AuditEntry(action=action, actor="admin", target=target, outcome=outcome, **kw))
+    return int(db.one("SELECT MAX(id) AS n FROM audit")["n"])
+
+
+def test_forgetting_a_user_redacts_the_plain_ids_of_records_written_before_pseudonyms(db):
+    ids = {"phone": "13812345678", "zh": "张三", "mail": "li.lei@example.com"}
+    _legacy(db, "kb.create", "", kb="hosp")
+    phone = _legacy(db, "user.forget", ids["phone"], detail={"answers": 2, "feedback": 0, "conversations": 1})
+    refused = _legacy(db, "user.forget", ids["zh"], outcome="refused", status=403)   # a KB admin tried
+    mail = _legacy(db, "user.forget", ids["mail"])
+    key = _legacy(db, "key.revoke", "k_5f3a9c0d")                                   # not an end user: left
+    trail = AuditTrail(db)
+    trail.append(AuditEntry(action="user.forget", actor="admin", target="王五"))       # pseudonym already
+    assert trail.verify().ok
+
+    forget_user(db, ids["zh"], Pseudonyms(db).of(ids["zh"]))
+    done = redact_plain_user_ids(db, "cli:test")
+    assert (done.records, done.broken_before) == (3, 0)
+
+    everything = json.dumps([dict(r) for r in db.query("SELECT * FROM audit")], ensure_ascii=False)
+    assert not any(v in everything for v in ids.values()) and "k_5f3a9c0d" in everything
+    rows = {r.id: r for r in trail.list(AuditQuery(limit=100))[0]}
+    assert [rows[i].target for i in (phone, refused, mail)] == [Pseudonyms(db).of(ids[k]) for k in ("phone", "zh",
+                                                                                                    "mail")]
+    assert rows[done.record_id].action == "audit.redact" and rows[done.record_id].actor == "cli:test"
+    assert [r.id for r in trail.list(AuditQuery(target=Pseudonyms(db).of(ids["mail"])))[0]] == [mail]
+    rep = trail.verify()
+    assert rep.ok and rep.redacted == 3, rep.broken
+    assert redact_plain_user_ids(db, "cli:test").records == 0        # nothing left to redact
+
+    # a redacted record changed afterwards is tampering, as any other
+    db.execute("UPDATE audit SET outcome = 'ok' WHERE id = ?", (refused,))
+    assert [rid for rid, _ in trail.verify().broken] == [refused]
+    db.execute("UPDATE audit SET outcome = 'refused' WHERE id = ?", (refused,))
+    # so is a redaction record changed to vouch for other content
+    detail = json.loads(db.one("SELECT detail FROM audit WHERE id = ?", (done.record_id,))["detail"])
+    detail["redacted"][str(key)] = "0" * 64
+    db.execute("UPDATE audit SET detail = ? WHERE id = ?", (json.dumps(detail), done.record_id))
+    assert done.record_id in [rid for rid, _ in trail.verify().broken]
+
+
+def test_a_record_changed_before_its_redaction_is_still_reported(db):
+    tampered = _legacy(db, "user.forget", "13812345678", detail={"answers": 1})
+    db.execute("UPDATE audit SET detail = ? WHERE id = ?", ('{"answers":0}', tampered))
+    done = redact_plain_user_ids(db, "cli:test")
+    assert (done.records, done.broken_before) == (1, 1)
+    assert "13812345678" not in json.dumps([dict(r) for r in db.query("SELECT * FROM audit")])
+    rep = AuditTrail(db).verify()
+    assert [rid for rid, _ in rep.broken] == [tampered] and rep.redacted == 0
