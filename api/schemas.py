@@ -168,7 +168,10 @@ class CitationOut(BaseModel):
     passage: int = 0
     score: float = 0.0
     title: str = ""
-    page: int | None = None
+    page: int | None = Field(None, description="the page (PDF page, PPTX slide, TIFF frame) the quote is on; its "
+                                               "first page when a page break cuts it; null for a file without pages")
+    page_end: int | None = Field(None, description="the page the quote ends on: the same as `page` for a quote on "
+                                                   "one page (p. 3), the next for one a page break cuts (p. 3–4)")
     sentence: str = ""
     reason: str = Field("", description="in `dropped`: why the cited passage does not back the sentence (a number, "
                                         "time, amount, negation or name that disagrees)")

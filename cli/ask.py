@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from cli.state import DOC, KB, SOURCE, TAG, fail, open_kb, parse_tags, read_lines, state
+from indexer.page_breaks import page_label
 from rag.config import RetrievalMode
 
 
@@ -30,7 +31,8 @@ def search(query: str, kb: str = KB, k: int = typer.Option(10, "-k", "--top-k", 
     if not hits:
         print("no results")
     for i, h in enumerate(hits, 1):
-        where = h.source + (f" p.{h.page}" if h.page else "") + (f" — {h.title}" if h.title else "")
+        pages = page_label(h.page, h.page_end)
+        where = h.source + (f" {pages}" if pages else "") + (f" — {h.title}" if h.title else "")
         text = " ".join(h.text.split())
         print(f"{i:>2}. [{h.score:.4f}] {where}\n    {text[:300]}{'…' if len(text) > 300 else ''}")
 
@@ -78,7 +80,8 @@ def _print_answer(ans, streamed: str | None) -> None:
         typer.secho(f"\n({note or 'the checked answer'}:)", fg="yellow")
         print(ans.answer)
     for c in ans.citations:
-        where = c.source + (f" p.{c.page}" if c.page else "")
+        pages = page_label(c.page, c.page_end)
+        where = c.source + (f" {pages}" if pages else "")
         typer.secho(f"  [{c.n}] {where}: “{shorten_quote(c.quote, 160)}”", fg="cyan")
     for d in ans.dropped_sentences:
         typer.secho(f"  ({'dropped' if d.outcome == 'removed' else 'uncited'} “{_short(d.sentence)}”: {d.reason})",

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, replace
 
 from indexer.config import ChunkSettings
+from indexer.page_breaks import PageBreaks
 from indexer.parse.line_breaks import LIST_ITEM
 from indexer.tokenize import WORD_OR_CJK_CHAR, count_tokens
 from indexer.types import Chunk, Element
@@ -214,11 +215,14 @@ def _unspaced(prev: str, nxt: str) -> bool:
     return bool(prev and nxt) and "\u3400" <= nxt[0] <= "\u9fff" and "\u3000" <= prev[-1] <= "\uffef"
 
 
-def _join(units: list[_Unit]) -> str:
+def _join(units: list[_Unit]) -> tuple[str, PageBreaks]:
     """Sentences of one element joined by a space (none between Chinese ones), a list item opening a line
     of its element on its line, elements by a line break, so a heading or paragraph never runs into the
-    next (extracts and quotes read lines)."""
+    next (extracts and quotes read lines); with where the text passes onto another page
+    (indexer.page_breaks: a sentence cut by a page break is two units, one on each page)."""
     out, element = "", None
+    breaks: list[tuple[int, int]] = []
+    page = units[0].page if units else None
     for u in units:
         if out and (u.is_table or out.endswith("\n") or u.element != element):
             out += "\n"
@@ -226,9 +230,12 @@ def _join(units: list[_Unit]) -> str:
             out += u.line
         elif out and not _unspaced(out, u.text):
             out += " "
+        if u.page is not None and page is not None and u.page != page:
+            breaks.append((len(out), u.page))
+            page = u.page
         out += u.text
         element = u.element
-    return out
+    return out, tuple(breaks)
 
 
 def chunk_elements(doc_id: str, elements: list[Element], cfg: ChunkSettings) -> list[Chunk]:
@@ -236,9 +243,10 @@ def chunk_elements(doc_id: str, elements: list[Element], cfg: ChunkSettings) -> 
     for section, els in _sections(elements):
         units = [replace(u, element=i) for i, el in enumerate(els) for u in _units(el, cfg)]
         for group in _pack(units, cfg):
-            text = _join(group)
+            text, breaks = _join(group)
             digest = hashlib.sha1(f"{section}\n{text}".encode()).hexdigest()[:10]
             n = len(chunks)
             chunks.append(Chunk(chunk_id=f"{doc_id}:{n}:{digest}", doc_id=doc_id, ordinal=n, text=text,
-                                title=section, page=group[0].page, n_tokens=sum(u.tokens for u in group)))
+                                title=section, page=group[0].page, n_tokens=sum(u.tokens for u in group),
+                                page_breaks=breaks))
     return chunks

@@ -303,7 +303,6 @@ class KBManager:
 
         from indexer.ingest import Ingestor
         from indexer.tokenize import count_tokens
-        from indexer.types import Chunk
 
         new.set_meta(self.REEMBED_DONE, "0")  # the KB may have changed since an interrupted run: sync first
         new.commit()
@@ -323,8 +322,8 @@ class KBManager:
         for i in range(0, len(todo), batch_docs):
             part = []
             for d in todo[i:i + batch_docs]:
-                chunks = [Chunk(c.chunk_id, c.doc_id, int(c.chunk_id.rsplit(":", 2)[-2]), c.text, c.title,
-                                c.page, count_tokens(c.text)) for c in old.doc_chunks(d.doc_id)]
+                chunks = [c.as_chunk(int(c.chunk_id.rsplit(":", 2)[-2]), count_tokens(c.text))
+                          for c in old.doc_chunks(d.doc_id)]
                 if len(chunks) == d.chunks:  # else replaced or deleted since listed (a reader's pass): next pass
                     part.append((d, chunks))
             if part:

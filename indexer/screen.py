@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from indexer.chunk import split_sentences
+from indexer.page_breaks import moved
 from indexer.tokenize import count_tokens
 from indexer.types import Chunk
 
@@ -80,8 +81,9 @@ def screen_chunks(chunks: list[Chunk], screen: Screen) -> Screened:
             continue
         out += removed
         digest = hashlib.sha1(f"{title}\n{text}".encode()).hexdigest()[:10]  # as indexer.chunk names chunks
+        page, breaks = moved(c.page, c.page_breaks, c.text, text)  # the pages of the text kept
         kept.append(replace(c, chunk_id=f"{c.doc_id}:{c.ordinal}:{digest}", text=text, title=title,
-                            n_tokens=count_tokens(text)))
+                            n_tokens=count_tokens(text), page=page, page_breaks=breaks))
     return Screened(kept, out)
 
 

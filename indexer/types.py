@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from indexer.page_breaks import PageBreaks, last_page
+
 ElementKind = Literal["title", "text", "table", "list"]
 
 
@@ -25,7 +27,9 @@ class Element:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A retrievable unit of text. `chunk_id` is stable: `{doc_id}:{ordinal}:{content hash}`."""
+    """A retrievable unit of text. `chunk_id` is stable: `{doc_id}:{ordinal}:{content hash}`.
+    `page` is the page it starts on; `page_breaks` where its text passes onto a later page
+    (indexer.page_breaks; none for a chunk within one page)."""
 
     chunk_id: str
     doc_id: str
@@ -34,6 +38,11 @@ class Chunk:
     title: str = ""
     page: int | None = None
     n_tokens: int = 0
+    page_breaks: PageBreaks = ()
+
+    @property
+    def page_end(self) -> int | None:
+        return last_page(self.page, self.page_breaks)
 
 
 @dataclass(frozen=True)
@@ -77,3 +86,12 @@ class ChunkRecord:
     title: str
     page: int | None
     tags: dict[str, str]
+    page_breaks: PageBreaks = ()  # a chunk stored before these were kept has none: shown as its first page
+
+    @property
+    def page_end(self) -> int | None:
+        return last_page(self.page, self.page_breaks)
+
+    def as_chunk(self, ordinal: int, n_tokens: int) -> Chunk:
+        return Chunk(self.chunk_id, self.doc_id, ordinal, self.text, self.title, self.page, n_tokens,
+                     self.page_breaks)

@@ -82,7 +82,7 @@ function renderCitations(citations) {
   $("citations").replaceChildren(...citations.map(c => {
     const li = el("li");
     li.dataset.n = String(c.n);
-    li.append(el("span", `[${c.n}] ${c.source}${c.page ? T.page(c.page) : ""}`, "src"),
+    li.append(el("span", `[${c.n}] ${c.source}${c.page ? T.page(c.page, c.page_end) : ""}`, "src"),
               el("span", `“${c.quote}”`, "quote"));
     return li;
   }));

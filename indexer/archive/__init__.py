@@ -7,7 +7,7 @@ The archive is a zip file of three members (indexer.archive.format):
                       exporting configuration's chunking, counts, the KB's own settings (refusal
                       threshold and its calibration, ...), each other member's size and SHA-256, and
                       (only when there are some) the documents left out: rewritten throughout the export
-    documents.jsonl   one line per document: its record and its chunks (text, title, page, ordinal)
+    documents.jsonl   one line per document: its record and its chunks (text, title, page, page_breaks, ordinal)
     vectors.f32       every chunk's stored vector, float32 little-endian, in the order of the chunks above
 
 Import writes the vectors as they are (no re-embedding) and recomputes what derives from the text

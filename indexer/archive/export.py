@@ -111,8 +111,7 @@ def _read_document(store: Store, doc_id: str) -> tuple[DocumentInfo, list[Chunk]
         if info is None:
             return None
         records = store.doc_chunks(doc_id)
-        chunks = [Chunk(c.chunk_id, c.doc_id, int(c.chunk_id.rsplit(":", 2)[-2]), c.text, c.title, c.page,
-                        count_tokens(c.text)) for c in records]
+        chunks = [c.as_chunk(int(c.chunk_id.rsplit(":", 2)[-2]), count_tokens(c.text)) for c in records]
         hashes = vector_hashes(chunks, store.context_window)
         found = store.cached_vectors(list(dict.fromkeys(hashes)))  # chunks of one text: one lookup
         if len(chunks) == info.chunks and all(h in found for h in hashes) and store.document(doc_id) == info:

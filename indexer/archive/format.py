@@ -14,6 +14,12 @@ MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 VECTORS = "vectors.f32"
 MEMBERS = (MANIFEST, DOCUMENTS, VECTORS)
+# written only when asked (`rag kb export --with-state`): the service's state for the KB (its API keys as
+# hashes, chat channels, promoted settings), opaque to this layer (api.archive_state reads it). A version of
+# the software from before it refuses an archive holding it, naming the member.
+STATE = "service_state.json"
+OPTIONAL = (STATE,)
+MAX_STATE_MB = 16.0  # a KB's keys, channels and settings take a few KB
 
 # Milvus's limits bound what any store can hold (indexer.store.milvus.schema): ids 4,096 bytes, text 65,535
 ID_MAX = 4096
@@ -89,6 +95,10 @@ class ChunkLine(_Strict):
     title: Text = ""
     page: int | None = None
     n_tokens: int = Field(ge=0)
+    # (offset in text, page starting there) per later page (indexer.page_breaks); written only for a chunk
+    # spanning pages, so that an archive without any stays readable by versions from before this field
+    page_breaks: list[tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=1)]]] = Field(
+        default=[], max_length=TEXT_MAX, exclude_if=lambda v: not v)
 
 
 class DocumentLine(_Strict):
@@ -118,11 +128,13 @@ class DocumentLine(_Strict):
                             chunks=len(self.chunks), indexed_at=self.indexed_at, tags=dict(self.tags))
 
     def as_chunks(self) -> list[Chunk]:
-        return [Chunk(c.chunk_id, self.doc_id, c.ordinal, c.text, c.title, c.page, c.n_tokens) for c in self.chunks]
+        return [Chunk(c.chunk_id, self.doc_id, c.ordinal, c.text, c.title, c.page, c.n_tokens, tuple(c.page_breaks))
+                for c in self.chunks]
 
     @classmethod
     def of(cls, info: DocumentInfo, chunks: list[Chunk]) -> "DocumentLine":
         return cls(doc_id=info.doc_id, source=info.source, content_hash=info.content_hash, size=info.size,
                    indexed_at=info.indexed_at, tags=dict(info.tags),
                    chunks=[ChunkLine(chunk_id=c.chunk_id, ordinal=c.ordinal, text=c.text, title=c.title,
-                                     page=c.page, n_tokens=c.n_tokens) for c in chunks])
+                                     page=c.page, n_tokens=c.n_tokens, page_breaks=list(c.page_breaks))
+                           for c in chunks])

@@ -212,3 +212,21 @@ class StoreConformance:
         assert [d.doc_id for d in r.documents_by_source("/x/a.md")] == ["a"] and r.documents_by_source("/n") == []
         r.set_meta("refusal_threshold", "0.5")
         assert factory(False).get_meta("refusal_threshold") == "0.5"
+
+    def test_a_chunk_keeps_the_pages_it_runs_over(self, factory):
+        """A chunk crossing page breaks (indexer.page_breaks) is read back with them, by document and by
+        search; one on a single page, or without pages, has none."""
+        w = factory()
+        texts = ["The annual fee is waived for\ncustomers over 65.", "第三页的内容。", "no pages here"]
+        chunks = [Chunk("a:0", "a", 0, texts[0], "T", 3, 0, ((29, 4),)), Chunk("a:1", "a", 1, texts[1], "T", 3),
+                  Chunk("a:2", "a", 2, texts[2], "T")]
+        info = DocumentInfo("a", "/docs/a.pdf", "h-a", 10, 3, "2026-01-01T00:00:00+00:00")
+        vecs = np.vstack([vec(i) for i in range(3)])
+        w.replace_document(info, chunks, [tokenize(t) for t in texts], vecs, [text_hash(t) for t in texts])
+        w.commit()
+        r = factory(False)
+        read = r.doc_chunks("a")
+        assert [(c.page, c.page_breaks, c.page_end) for c in read] == [(3, ((29, 4),), 4), (3, (), 3),
+                                                                       (None, (), None)]
+        found = {rec.chunk_id: rec for rec, _ in r.search_dense(vecs[0], 3) + r.search_sparse(tokenize("waived"), 3)}
+        assert found["a:0"].page_breaks == ((29, 4),) and found["a:0"].page_end == 4

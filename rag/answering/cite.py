@@ -33,6 +33,7 @@ from indexer.script import cross_script, is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
 from rag.answering.markers import MARKER, MARKER_GROUP
+from rag.answering.quote_pages import cited_pages
 from rag.answering.table_rows import free_row, other_row, subject_elsewhere
 from rag.answering.types import Citation
 from rag.answering.verify import NO_DENIAL, contested, number_facts, verify
@@ -337,13 +338,15 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
     # renumber by first appearance; one Citation per passage, with its best-supported sentence
     number: dict[int, int] = {}
     best_of: dict[int, tuple[float, _Sentence]] = {}
+    cited_by: dict[int, list[_Sentence]] = {}  # every sentence a citation backs: its pages are theirs
     for s in sentences:
         for n in s.kept:
             number.setdefault(n, len(number) + 1)
+            cited_by.setdefault(n, []).append(s)
             if n not in best_of or s.scores[n] > best_of[n][0]:
                 best_of[n] = (s.scores[n], s)
-    citations = [_citation(number[n], n, hits[n - 1], best_of[n][1], best_of[n][0], supported=True)
-                 for n in sorted(number, key=number.get)]
+    citations = [_citation(number[n], n, hits[n - 1], best_of[n][1], best_of[n][0], supported=True,
+                           backed=cited_by[n]) for n in sorted(number, key=number.get)]
     text = "".join("" if s.contradicted else _rewrite(s, number) for s in sentences)
     text = _LEAD_IN.sub("", text, count=1)
     if any(s.contradicted for s in sentences):
@@ -475,11 +478,16 @@ def _with_title(hit: Hit) -> str:
 
 
 def _citation(final_n: int, n: int, hit: Hit, s: _Sentence, score: float, supported: bool,
-              reason: str = "") -> Citation:
+              reason: str = "", backed: Sequence[_Sentence] = ()) -> Citation:
+    """`backed`: every answer sentence the citation backs (`s`, the best, among them), for its pages."""
     quote = s.quotes.get(n) or best_quote(hit.text, s.tokens, sentence=s.bare)
+    quotes = [quote] + [o.quotes.get(n) or best_quote(hit.text, o.tokens, sentence=o.bare)
+                        for o in backed if o is not s and hit.page_breaks]  # one page: no need to look
+    page, page_end = cited_pages(hit, quotes)
     return Citation(n=final_n, doc_id=hit.doc_id, chunk_id=hit.chunk_id, source=hit.source,
                     quote=quote, supported=supported, passage=n,
-                    score=round(score, 4), title=hit.title, page=hit.page, sentence=s.text.strip(), reason=reason)
+                    score=round(score, 4), title=hit.title, page=page, page_end=page_end, sentence=s.text.strip(),
+                    reason=reason)
 
 
 def _rewrite(s: _Sentence, number: dict[int, int]) -> str:

@@ -19,7 +19,8 @@ class Citation:
     score: float = 0.0  # share of the citing sentence's content tokens found in the passage (a cosine
     #                     when sentence and passage are in different scripts: rag.answering.cite_semantic)
     title: str = ""
-    page: int | None = None
+    page: int | None = None  # the page the quote is on (its first, when a page break cuts it)
+    page_end: int | None = None  # the page the quote ends on: `page` when on one page (rag.answering.quote_pages)
     sentence: str = ""  # the answer sentence it was checked against
     # in `dropped`: why the passage does not back the sentence ("the number 8 days is not in passage [1]",
     # "says 'not open' where passage [2] says it is open": rag.answering.verify), and what became of the

@@ -40,4 +40,4 @@ class KBRetriever(BaseRetriever):
         hits = self.hybrid.run(query, self.k if k is None else k, self.filters if filters is None else filters)
         return [Document(page_content=h.text, id=h.chunk_id,
                          metadata={"doc_id": h.doc_id, "chunk_id": h.chunk_id, "source": h.source, "score": h.score,
-                                   "title": h.title, "page": h.page, **h.tags}) for h in hits]
+                                   "title": h.title, "page": h.page, "page_end": h.page_end, **h.tags}) for h in hits]

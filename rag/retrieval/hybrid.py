@@ -63,7 +63,8 @@ class HybridRetriever:
             rec = records[row]
             hits.append(Hit(doc_id=rec.doc_id, chunk_id=rec.chunk_id, source=rec.source, text=rec.text,
                             score=float(score), title=rec.title, page=rec.page, tags=rec.tags,
-                            scores={name: float(r[row]) for name, r in per_retriever.items() if row in r}))
+                            scores={name: float(r[row]) for name, r in per_retriever.items() if row in r},
+                            page_end=rec.page_end, page_breaks=list(rec.page_breaks)))
         return hits
 
     @staticmethod

@@ -474,3 +474,57 @@ def test_a_writer_whose_redis_lock_was_lost_stops_at_its_next_write(tmp_path):
         finally:
             a.close()
             _release(tmp_path / "kb.db")
+
+
+def _chunks_collection_before_page_breaks(client, name: str) -> None:
+    """The chunks collection as versions before page breaks made it (schema.chunk_schema without the
+    page_breaks field), with its indexes."""
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+    s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    s.add_field("row", DataType.INT64, is_primary=True)
+    for field in ("chunk_id", "doc_id"):
+        s.add_field(field, DataType.VARCHAR, max_length=S.ID_MAX)
+    s.add_field("source", DataType.VARCHAR, max_length=S.VARCHAR_MAX)
+    s.add_field("ordinal", DataType.INT64)
+    s.add_field("text", DataType.VARCHAR, max_length=S.VARCHAR_MAX)
+    s.add_field("title", DataType.VARCHAR, max_length=S.VARCHAR_MAX)
+    s.add_field("page", DataType.INT64, nullable=True)
+    s.add_field("tags", DataType.JSON)
+    s.add_field("text_hash", DataType.VARCHAR, max_length=64)
+    s.add_field("bm25_text", DataType.VARCHAR, max_length=S.VARCHAR_MAX, enable_analyzer=True,
+                analyzer_params=S.ANALYZERS[-1])
+    s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    s.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
+    s.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["bm25_text"],
+                            output_field_names=["sparse"]))
+    S.create_collection(client, name, s, S.chunk_index(client, "flat", 16))
+
+
+def test_a_kb_made_before_page_breaks_is_written_and_read_without_them(tmp_path):
+    """Milvus adds no field to an existing collection: a KB whose chunks collection lacks page_breaks takes
+    chunks that cross pages (each then shown on its first page) and reads them back, by document and by
+    search."""
+    from indexer.types import Chunk, DocumentInfo
+
+    db = str(tmp_path / "kb.db")
+    try:
+        s = MilvusStore(db, "kb", IndexParams(dim=DIM), writable=True, embed_model="test-vectors")
+        s.client.drop_collection(s.names.chunks)
+        _chunks_collection_before_page_breaks(s.client, s.names.chunks)
+        s.close()
+        s = MilvusStore(db, "kb", IndexParams(dim=DIM), writable=True, embed_model="test-vectors")
+        text = "The annual fee is waived for\ncustomers over 65."
+        s.replace_document(DocumentInfo("a", "/docs/a.pdf", "h", 10, 1, "2026-01-01T00:00:00+00:00"),
+                           [Chunk("a:0", "a", 0, text, "T", 3, 0, ((29, 4),))], [tokenize(text)],
+                           np.vstack([vec(1)]), [text_hash(text)])
+        s.commit()
+        r = MilvusStore(db, "kb", IndexParams(dim=DIM))
+        [c] = r.doc_chunks("a")
+        assert (c.page, c.page_breaks, c.page_end) == (3, (), 3)
+        [(hit, _)] = r.search_dense(vec(1), 1)
+        assert (hit.chunk_id, hit.page, hit.page_end) == ("a:0", 3, 3)
+        r.close()
+        s.close()
+    finally:
+        _release(tmp_path / "kb.db")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.page_breaks import decode, encode
 from indexer.store.base import now, text_hash  # noqa: F401  (text_hash: re-exported for callers)
 from indexer.types import Chunk, ChunkRecord, DocumentInfo
 
@@ -23,12 +24,16 @@ CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL UNIQUE,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL, text TEXT NOT NULL, title TEXT NOT NULL, page INTEGER,
-    n_tokens INTEGER NOT NULL, text_hash TEXT NOT NULL, tokens TEXT NOT NULL, vector BLOB NOT NULL);
+    n_tokens INTEGER NOT NULL, text_hash TEXT NOT NULL, tokens TEXT NOT NULL, vector BLOB NOT NULL,
+    page_breaks TEXT);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
 """
 SEP = "\x1f"
 DOC_COLUMNS = "SELECT doc_id, source, content_hash, size, tags, indexed_at, n_chunks FROM documents"
+# chunks.page_breaks (indexer.page_breaks) came after the first catalogs: one opened for writing gains the
+# column (its chunks have none: each is shown on its first page); one opened read-only reads NULL
+_ADD_PAGE_BREAKS = "ALTER TABLE chunks ADD COLUMN page_breaks TEXT"
 
 
 class Catalog:
@@ -41,6 +46,19 @@ class Catalog:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            self._add_page_breaks()
+        has = any(r[1] == "page_breaks" for r in self.db.execute("PRAGMA table_info(chunks)"))
+        self._record_columns = ("c.id, c.chunk_id, c.doc_id, d.source, c.text, c.title, c.page, d.tags, "
+                                + ("c.page_breaks" if has else "NULL"))
+
+    def _add_page_breaks(self) -> None:
+        if any(r[1] == "page_breaks" for r in self.db.execute("PRAGMA table_info(chunks)")):
+            return
+        try:
+            self.db.execute(_ADD_PAGE_BREAKS)
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
 
     def close(self) -> None:
         self.db.close()
@@ -92,10 +110,11 @@ class Catalog:
                             (info.doc_id, info.source, info.content_hash, info.size,
                              json.dumps(info.tags, ensure_ascii=False), info.indexed_at, len(chunks)))
             self.db.executemany(
-                "INSERT INTO chunks(chunk_id, doc_id, ordinal, text, title, page, n_tokens, text_hash, tokens, vector)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO chunks(chunk_id, doc_id, ordinal, text, title, page, n_tokens, text_hash, tokens, vector,"
+                " page_breaks) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [(c.chunk_id, c.doc_id, c.ordinal, c.text, c.title, c.page, c.n_tokens, h, SEP.join(t),
-                  np.asarray(v, dtype=np.float32).tobytes()) for c, t, v, h in zip(chunks, tokens, vectors, hashes)])
+                  np.asarray(v, dtype=np.float32).tobytes(), encode(c.page_breaks))
+                 for c, t, v, h in zip(chunks, tokens, vectors, hashes)])
             self._bump()
 
     def delete_document(self, doc_id: str) -> bool:
@@ -141,19 +160,19 @@ class Catalog:
         out: dict[int, ChunkRecord] = {}
         for i in range(0, len(rows), 900):
             part = [int(r) for r in rows[i:i + 900]]
-            q = ("SELECT c.id, c.chunk_id, c.doc_id, d.source, c.text, c.title, c.page, d.tags FROM chunks c "
+            q = (f"SELECT {self._record_columns} FROM chunks c "
                  f"JOIN documents d ON d.doc_id = c.doc_id WHERE c.id IN ({','.join('?' * len(part))})")
             for r in self.db.execute(q, part):
-                out[r[0]] = ChunkRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]))
+                out[r[0]] = _record(r)
         return out
 
     def doc_chunks(self, doc_id: str) -> list[ChunkRecord]:
         """A document's chunks in order, read by one statement: one snapshot of the catalog, so a writer
         replacing the document meanwhile gives the old chunks or the new, never a row gone between two reads
         (an export running beside an indexer failed with a KeyError)."""
-        q = ("SELECT c.id, c.chunk_id, c.doc_id, d.source, c.text, c.title, c.page, d.tags FROM chunks c "
+        q = (f"SELECT {self._record_columns} FROM chunks c "
              "JOIN documents d ON d.doc_id = c.doc_id WHERE c.doc_id = ? ORDER BY c.ordinal")
-        return [ChunkRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7])) for r in self.db.execute(q, (doc_id,))]
+        return [_record(r) for r in self.db.execute(q, (doc_id,))]
 
     def filter_rows(self, doc_ids=None, sources=None, tags: dict[str, str] | None = None) -> np.ndarray:
         where, args = [], []
@@ -170,3 +189,7 @@ class Catalog:
         if where:
             q += " WHERE " + " AND ".join(where)
         return np.fromiter((r for (r,) in self.db.execute(q, args)), dtype=np.int64)
+
+
+def _record(r) -> ChunkRecord:
+    return ChunkRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), decode(r[8]))

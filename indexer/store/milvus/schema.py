@@ -52,6 +52,11 @@ BM25_K1, BM25_B = _BM25.k1, _BM25.b
 ANALYZERS = ({"tokenizer": "whitespace"}, {"tokenizer": "standard"})  # preferred first
 
 CHUNK_FIELDS = ["row", "chunk_id", "doc_id", "source", "text", "title", "page", "tags"]
+# where a chunk passes onto another page (indexer.page_breaks). Collections made before it lack the field,
+# and Milvus (Lite 3.2.2 included) adds no field to an existing collection: there a chunk is read and
+# written without it and shown on its first page (MilvusStore._chunk_fields); `rag kb reembed` or an export
+# and import makes the KB's collections anew, with it.
+PAGE_BREAKS = "page_breaks"
 DOC_FIELDS = ["doc_id", "source", "content_hash", "size", "tags", "indexed_at", "n_chunks"]
 
 
@@ -199,6 +204,7 @@ def chunk_schema(dim: int, analyzer: dict):
     s.add_field("text", DataType.VARCHAR, max_length=VARCHAR_MAX)
     s.add_field("title", DataType.VARCHAR, max_length=VARCHAR_MAX)
     s.add_field("page", DataType.INT64, nullable=True)
+    s.add_field(PAGE_BREAKS, DataType.VARCHAR, max_length=VARCHAR_MAX, nullable=True)
     s.add_field("tags", DataType.JSON)
     s.add_field("text_hash", DataType.VARCHAR, max_length=64)
     s.add_field("bm25_text", DataType.VARCHAR, max_length=VARCHAR_MAX, enable_analyzer=True,

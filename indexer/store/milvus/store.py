@@ -23,6 +23,7 @@ import numpy as np
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
+from indexer.page_breaks import decode, encode
 from indexer.store.base import KBGoneError, KBLockedError, Scored
 from indexer.store.local.snapshot import IndexParams
 from indexer.store.milvus import pending as P
@@ -171,6 +172,7 @@ class MilvusStore:
         self._lock: WriterLock | None = None
         self._incarnation: str | None = None
         self._loaded = False
+        self._breaks: bool | None = None  # whether the chunks collection has the page_breaks field
         self.client = connect(uri)
         try:
             if writable:
@@ -371,15 +373,23 @@ class MilvusStore:
         stored = [self._doc(r) for r in self._query(self.names.docs, S.is_in("source", [source]), S.DOC_FIELDS)]
         return P.shown_documents(stored, pending, keep=lambda d: d.source == source)
 
+    def _chunk_fields(self) -> list[str]:
+        """The fields a chunk is read with: page_breaks where the collection has it (schema.PAGE_BREAKS)."""
+        if self._breaks is None:
+            fields = self.client.describe_collection(self.names.chunks).get("fields", [])
+            self._breaks = any(f.get("name") == S.PAGE_BREAKS for f in fields)
+        return S.CHUNK_FIELDS + [S.PAGE_BREAKS] if self._breaks else S.CHUNK_FIELDS
+
     @staticmethod
     def _record(row: int, e: dict) -> ChunkRecord:
         page = e.get("page")
         return ChunkRecord(int(row), e["chunk_id"], e["doc_id"], e["source"], e["text"], e["title"],
-                           None if page is None else int(page), dict(e.get("tags") or {}))
+                           None if page is None else int(page), dict(e.get("tags") or {}),
+                           decode(e.get(S.PAGE_BREAKS)))
 
     def doc_chunks(self, doc_id: str) -> list[ChunkRecord]:
         rows = self._query(self.names.chunks, P.visible(S.is_in("doc_id", [doc_id]), self._pending()),
-                           S.CHUNK_FIELDS + ["ordinal"])
+                           self._chunk_fields() + ["ordinal"])
         rows.sort(key=lambda r: r["ordinal"])
         return [self._record(r["row"], r) for r in rows]
 
@@ -405,6 +415,8 @@ class MilvusStore:
             rows.append({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "source": info.source, "ordinal": c.ordinal,
                          "text": c.text, "title": c.title, "page": c.page, "tags": info.tags, "text_hash": h,
                          "bm25_text": text, "vector": np.asarray(v, dtype=np.float32).tolist()})
+            if self._chunk_fields() != S.CHUNK_FIELDS:
+                rows[-1][S.PAGE_BREAKS] = encode(c.page_breaks)
         first = self._next_row
         info = DocumentInfo(info.doc_id, info.source, info.content_hash, int(info.size), len(chunks),
                             info.indexed_at, dict(info.tags))
@@ -489,7 +501,7 @@ class MilvusStore:
         if k <= 0:
             return []
         res = self.client.search(self.names.chunks, data=[data], anns_field=field, limit=min(int(k), S.QUERY_MAX),
-                                 filter=P.visible(S.filter_expr(filters), self._pending()), search_params=params, output_fields=S.CHUNK_FIELDS)
+                                 filter=P.visible(S.filter_expr(filters), self._pending()), search_params=params, output_fields=self._chunk_fields())
         hits = res[0] if res else []
         return [(h.get("row", h.get("id")), h.get("entity") or {}, float(h["distance"])) for h in hits]
 
