@@ -76,10 +76,13 @@ class OcrCache:
                     "fallback_psm": options.fallback_psm, "tesseract": who,
                     "steps": [MIN_LINE_CONFIDENCE, CELL_GAP, MAX_ANGLE, LEVEL, UNEVEN, MIN_CONFIDENCE, *steps]}
         engine = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-        try:
-            owner = hashlib.sha256(source.read_bytes()).hexdigest() if source is not None else ""
-        except OSError:
-            owner = ""
+        owner = ""
+        if source is not None:
+            try:
+                with open(source, "rb") as f:  # read in pieces: within the parser's memory limit
+                    owner = hashlib.file_digest(f, "sha256").hexdigest()
+            except OSError:
+                pass
         return cls(options.cache_path, options.cache_mb * MB, engine, owner)
 
     def key(self, image: "Image", dpi: int | None) -> str:

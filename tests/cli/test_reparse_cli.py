@@ -2,6 +2,7 @@
 the local store). Older releases' records are written into the catalog as they wrote them (indexer.reread)."""
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from indexer.chunk import CHUNKER_VERSION
 from indexer.parse.versions import stamp_for
 from tests.cli.test_cli import rag
 from tests.indexer.test_crash_safety import check_consistent, kill_once_counted
+from tests.ocr_scans import FEE_EN, FEE_ZH, needs_tesseract, save_pdf, scan
 
 ROOT = Path(__file__).resolve().parents[2]
 # what this version stamps, and what the release before the last Markdown parser change stamped
@@ -106,3 +108,39 @@ def test_kill_9_during_a_reread_leaves_the_kb_answering_and_a_rerun_finishes_it(
     assert out.returncode == 0, out.stderr
     assert f"0 indexed, {n - done} updated, {done} unchanged" in out.stdout, out.stdout
     assert f"{n - done} re-read: parser updated" in out.stdout and "interrupted" in out.stdout, out.stdout
+
+
+@needs_tesseract
+@pytest.mark.slow  # ~100 s: five rag commands, two pages read by OCR once: make test-all runs it
+def test_reparse_takes_scans_from_the_ocr_cache_and_keeps_them_while_tesseract_is_missing(tmp_path):
+    """`rag index --reparse` as a company runs it (sandboxed parsers): the scanned pages come from the KB's OCR
+    cache, not from Tesseract again; with Tesseract gone, the scanned PDF is kept as indexed, said per file, its
+    scanned text still found, and the Markdown file beside it read again."""
+    home, docs, log = tmp_path / "home", tmp_path / "docs", tmp_path / "tesseract.log"
+    docs.mkdir()
+    (docs / "cards.md").write_text("# Lost cards\n\nCall 400-800-1234 at any hour to report a lost card.\n")
+    save_pdf(docs / "fees.pdf", scan(["Card Services Fee Notice", "", FEE_EN]), scan(["银行卡服务收费公告", "", FEE_ZH]))
+    wrapper = tmp_path / "bin" / "tesseract"  # logs each run, then runs the real tesseract
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{shutil.which("tesseract")}" "$@"\n')
+    wrapper.chmod(0o755)
+    logged = {"PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
+    base = ("--kb", "scans", "--no-calibrate")
+
+    def page_runs() -> int:
+        return sum(" stdin " in f" {line} " for line in log.read_text().splitlines())
+
+    rag(home, "index", str(docs), *base, "--embed-model", "e5", "-q", **logged)
+    read = page_runs()
+    assert read >= 2
+    p = rag(home, "index", *base, "--reparse", **logged)
+    assert "0 indexed, 2 updated, 0 unchanged" in p.stdout, p.stdout
+    assert page_runs() == read  # both pages from the cache
+
+    p = rag(home, "index", *base, "--reparse", PATH=str(tmp_path / "no-tesseract"))
+    assert "0 indexed, 1 updated, 1 unchanged, 0 failed" in p.stdout, p.stdout
+    assert f"NOT RE-READ {docs / 'fees.pdf'} (--reparse): OCR read some of its pages and cannot run now" in p.stderr
+    assert "Tesseract, which is not installed" in p.stderr, p.stderr
+    for question, found in (("跨行转账手续费是多少？", "10元"), ("What is the replacement card fee?", "$29")):
+        hits = json.loads(rag(home, "search", question, "--kb", "scans", "--json", "-k", "3").stdout)
+        assert any(found in h["text"] for h in hits), (question, hits)
