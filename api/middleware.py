@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 
 from api.errors import error_body
@@ -21,6 +22,16 @@ from api.outage import RETRY_AFTER_S, outage_of
 
 access_log = logging.getLogger("api.access")
 log = logging.getLogger("api")
+# paths holding an end user's id (DELETE /v1/users/{user}): the id (a staff id, a name) is logged as the
+# placeholder, so that the log line of forgetting a user does not keep them (masking keeps a phone's last 4)
+_PERSONAL_PATHS = [(re.compile(r"^(/v1/users/)[^/?]+"), r"\1{user}")]
+
+
+def loggable_path(path: str) -> str:
+    """The request path (and query) as logged: an end user's id replaced by its placeholder, then redacted."""
+    for pattern, repl in _PERSONAL_PATHS:
+        path = pattern.sub(repl, path)
+    return redact(path)
 
 # the web page's script and styles are files served by the app (api/web): no inline code runs
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -83,7 +94,7 @@ class RequestContext:
             outage = outage_of(exc)
             if outage is not None and scope["type"] == "http" and not status["started"]:
                 # a server we depend on is away: 503 naming it, one log line (not a traceback per request)
-                log.warning("%s %s: %s", method, scope["path"], outage.message,
+                log.warning("%s %s: %s", method, loggable_path(scope["path"]), outage.message,
                             extra={"event": "dependency_unavailable", "dependency": outage.dependency})
                 body = json.dumps(error_body("dependency_unavailable", outage.message,
                                              dependency=outage.dependency)).encode()
@@ -92,7 +103,7 @@ class RequestContext:
                     (b"retry-after", str(RETRY_AFTER_S).encode())]})
                 await send({"type": "http.response.body", "body": body})
                 return
-            log.exception("unhandled error on %s %s", method, scope["path"])
+            log.exception("unhandled error on %s %s", method, loggable_path(scope["path"]))
             if scope["type"] == "http" and not status["started"]:
                 # answered here, inside the request's context: the log line above, this body and
                 # its header carry the request id (Starlette's own 500 handler runs outside it)
@@ -114,9 +125,10 @@ class RequestContext:
             self.metrics.latency.labels(path).observe(elapsed)
             if scope["path"] not in ("/metrics", "/healthz"):
                 qs = scope.get("query_string", b"").decode("latin-1")
-                target = redact(scope["path"] + (f"?{qs}" if qs else ""))
+                target = loggable_path(scope["path"] + (f"?{qs}" if qs else ""))
                 access_log.info("%s %s %s %.1f ms", method, target, status["code"], elapsed * 1000,
-                                extra={"method": method, "path": scope["path"], "status": status["code"],
+                                extra={"method": method, "path": loggable_path(scope["path"]),
+                                       "status": status["code"],
                                        "duration_ms": round(elapsed * 1000, 1), "event": "access"})
             if not escaped:
                 request_id_var.reset(token)

@@ -141,3 +141,16 @@ def test_an_answer_finished_after_its_user_was_forgotten_is_neither_cached_nor_r
         assert db.query("SELECT id FROM answers WHERE user_id = ?", (user,)) == []
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("user", ["王小明", "zs-0042"])
+def test_the_service_log_never_holds_the_id_of_a_user_it_forgot(served, user):
+    """The log line of DELETE /v1/users/{user} (the access line, refused attempts included) names the route,
+    not the user: a staff id or a Chinese name is not masked as a phone number or an e-mail address is."""
+    srv = served[0]
+    with srv.client() as admin:
+        assert admin.delete(f"/v1/users/{user}").status_code == 200
+    with srv.client("not-a-key") as stranger:
+        assert stranger.delete(f"/v1/users/{user}").status_code == 401
+    log = srv.log.read_text(errors="replace")
+    assert "/v1/users/{user}" in log and user not in log
