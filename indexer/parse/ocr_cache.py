@@ -63,6 +63,7 @@ class OcrCache:
         """owner: the SHA-256 of the file whose pages these are ('' for none)."""
         self.path, self.max_bytes, self.engine, self.owner = path, max_bytes, engine, owner
         self._db: sqlite3.Connection | None = None
+        self._warned = False
 
     @classmethod
     def open(cls, options: OcrOptions, source: Path | None, *steps: float) -> "OcrCache | None":
@@ -133,8 +134,9 @@ class OcrCache:
             self._db.close()
             self._db = None
 
-    def _run(self, work):
-        """work(connection), or None when the cache fails (logged): a damaged file is removed and made again."""
+    def _run(self, work, failed: str = "not used for this page (OCR reads it)"):
+        """work(connection), or None when the cache fails (logged once per file read, with what `failed` means):
+        a damaged file is removed and made again."""
         for attempt in (1, 2):
             try:
                 return work(self._connect())
@@ -142,15 +144,17 @@ class OcrCache:
                 self.close()
                 damaged = not isinstance(exc, sqlite3.OperationalError)  # locked, disk full: operational
                 if not damaged or attempt == 2:
-                    log.warning("OCR cache %s skipped for this page (%s); OCR reads it", self.path, exc)
-                    return None
+                    return self._failed(failed, exc)
                 log.warning("OCR cache %s is damaged (%s): removed and started again", self.path, exc)
                 _remove(self.path)
             except OSError as exc:
                 self.close()
-                log.warning("OCR cache %s skipped for this page (%s); OCR reads it", self.path, exc)
-                return None
+                return self._failed(failed, exc)
         return None
+
+    def _failed(self, failed: str, exc: Exception) -> None:
+        log.log(logging.DEBUG if self._warned else logging.WARNING, "OCR cache %s %s: %s", self.path, failed, exc)
+        self._warned = True
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -186,7 +190,8 @@ def forget(path: Path, file_sha: str) -> None:
         db.execute("PRAGMA incremental_vacuum")
 
     try:
-        cache._run(drop)
+        cache._run(drop, f"still holds the pages of the deleted file {file_sha[:12]}… (removing the cache file removes them; "
+                          "scans are then read by OCR again)")
     finally:
         cache.close()
 
