@@ -41,7 +41,8 @@ def with_sources(ans: dict, heading: str, line: str) -> str:
 
 
 def sources(citations: list[dict]) -> list[tuple[int, str]]:
-    """(marker number, 'title or source, p. N') per cited passage, in marker order, once each."""
+    """(marker number, 'title or source, p. N' or 'p. N–M' for a sentence a page break cuts) per cited passage,
+    in marker order, once each."""
     seen: dict[int, str] = {}
     for c in sorted(citations, key=lambda c: c.get("n", 0)):
         n = int(c.get("n", 0))
@@ -51,7 +52,8 @@ def sources(citations: list[dict]) -> list[tuple[int, str]]:
         if c.get("title") and c.get("source") and c["source"] != c["title"]:
             name = f"{c['title']} ({c['source']})"
         if c.get("page"):
-            name += f", p. {c['page']}"
+            end = c.get("page_end")
+            name += f", p. {c['page']}" + (f"–{end}" if end and end != c["page"] else "")
         seen[n] = name
     return list(seen.items())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from api.channels.core import sources
 from cli.testing import Server, wait_job
 from tests.cli.test_page_citations import QUESTIONS
 from tests.indexer.test_chunk_pages import two_page_pdf
@@ -37,8 +38,10 @@ def test_citations_name_both_pages_of_a_cut_sentence_in_json_openai_and_the_web_
             body = reader.post("/v1/kbs/boxes/query", json={"question": cut, "filters": source}).json()
             assert [(c["page"], c["page_end"]) for c in body["citations"]] == [(1, 2)], body
             assert (body["passages"][0]["page"], body["passages"][0]["page_end"]) == (1, 2)
+            assert sources(body["citations"]) == [(1, f"{pdfs[lang].name}, p. 1–2")]  # a chat channel's reply
             body = reader.post("/v1/kbs/boxes/query", json={"question": on_page_2, "filters": source}).json()
             assert [(c["page"], c["page_end"]) for c in body["citations"]] == [(2, 2)], body
+            assert sources(body["citations"]) == [(1, f"{pdfs[lang].name}, p. 2")]
 
         client = OpenAI(base_url=srv.url + "/v1", api_key=key, max_retries=0)
         resp = client.chat.completions.create(model="boxes", messages=[{"role": "user", "content": QUESTIONS["zh"][0]}])
