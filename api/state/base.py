@@ -37,6 +37,11 @@ class Database(Protocol):
         """The database answers (readiness)."""
         ...
 
+    def scrub(self) -> None:
+        """After deleting personal data (a forgotten user, a purge): leave the deleted rows nowhere the
+        backend can reach (SQLite: checkpoint and empty the WAL; PostgreSQL: nothing it can do, see there)."""
+        ...
+
     def iter_blob(self, sql: str, args: Sequence[Any] = ()) -> Iterator[bytes]:
         """The first column of each row as bytes, in order (uploaded files are stored in chunks)."""
         ...

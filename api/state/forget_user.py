@@ -58,6 +58,7 @@ def forget_user(db: Database, user: str, pseudonym: str) -> Forgotten:
                           (json.dumps(kept, ensure_ascii=False), conv))
             else:
                 t.execute("DELETE FROM channel_history WHERE conversation = ?", (conv,))
+    db.scrub()  # the deleted rows' pages too (SQLite)
     return Forgotten(answers, feedback, conversations, epoch)
 
 

@@ -95,6 +95,11 @@ class PostgresDatabase:
         with conn.transaction(), conn.cursor() as cur:
             yield _Tx(cur)
 
+    def scrub(self) -> None:
+        """Nothing: PostgreSQL keeps a deleted row's old version in its table files until VACUUM lets the space
+        be reused and something overwrites it, and in its WAL and backups for as long as the operator keeps
+        them; no statement erases them (docs/service.md says so)."""
+
     def ping(self) -> bool:
         try:
             self.query("SELECT 1")

@@ -36,4 +36,6 @@ def purge_older_than(db: Database, days: int, now: datetime | None = None) -> Pu
         feedback = t.execute(f"DELETE FROM feedback WHERE answer_id IN ({old})", (cutoff,))
         answers = t.execute("DELETE FROM answers WHERE created_at < ?", (cutoff,))
         conversations = t.execute("DELETE FROM channel_history WHERE updated_at < ?", (cutoff_epoch,))
+    if answers or feedback or conversations:
+        db.scrub()  # the deleted rows' pages too (SQLite)
     return Purged(answers, feedback, conversations)

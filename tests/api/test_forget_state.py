@@ -149,3 +149,24 @@ def test_a_record_changed_before_its_redaction_is_still_reported(db):
     assert "13812345678" not in json.dumps([dict(r) for r in db.query("SELECT * FROM audit")])
     rep = AuditTrail(db).verify()
     assert [rid for rid, _ in rep.broken] == [tampered] and rep.redacted == 0
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_forgotten_users_questions_are_nowhere_in_the_sqlite_files_while_the_database_stays_open(tmp_path, lang):
+    """A running service keeps its connection open: the deleted rows must not stay in service.sqlite (their
+    old pages, until SQLite checkpoints on its own) nor in its WAL."""
+    user, question = USERS[lang]
+    secret = "ZX99887766"   # a record number in each of their questions
+    db = open_database(None, tmp_path)
+    try:
+        fb = FeedbackStore(db)
+        for i in range(30):
+            fb.record(f"a{i}", Recorded("hosp", f"{question} {secret}{i:02d}" * 3, "key1", user), {"answer": "ok"})
+            fb.record(f"b{i}", Recorded("hosp", f"Where do visitors park? {i}" * 3, "key1", "li"), {"answer": "B"})
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # their rows in the file, as after SQLite's own checkpoints
+        assert forget_user(db, user, Pseudonyms(db).of(user)).answers == 30
+        files = {f.name: f.read_bytes() for f in tmp_path.iterdir() if f.name.startswith("service.sqlite")}
+        assert files and not [name for name, data in files.items() if secret.encode() in data]
+        assert len(db.query("SELECT id FROM answers")) == 30                     # the other user's stay
+    finally:
+        db.close()
