@@ -21,11 +21,13 @@ from api.audit.trail import AuditTrail
 
 log = logging.getLogger("api.audit")
 
-# (method, route path) -> action. Reads are not audited, except an export (the KB's whole content leaves).
+# (method, route path) -> action. Reads are not audited, except an export (the KB's whole content leaves) and
+# the gaps report (readers' questions).
 ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/kbs"): "kb.create",
     ("DELETE", "/v1/kbs/{kb}"): "kb.delete",
     ("GET", "/v1/kbs/{kb}/export"): "kb.export",
+    ("GET", "/v1/kbs/{kb}/gaps"): "feedback.gaps",  # readers' questions leave too
     ("POST", "/v1/kbs/import"): "kb.import",
     ("POST", "/v1/kbs/{kb}/documents"): "documents.upload",
     ("PUT", "/v1/kbs/{kb}/synonyms"): "kb.synonyms",

@@ -78,3 +78,47 @@ def test_an_answer_cached_under_other_synonyms_is_not_served(env):
         assert "HRBRUS33" in after["answer"] and "HRBRUS33" not in first["answer"], (first["answer"], after["answer"])
     finally:
         c.delete("/v1/kbs/bank/synonyms")
+
+
+def test_the_gaps_report_names_the_readers_words_that_synonyms_then_answer(env, tmp_path):
+    """GET /v1/kbs/{kb}/gaps and `rag feedback gaps`: refused and voted-down questions, most asked first,
+    and the words of theirs no document holds; the rule it suggests then answers the question."""
+    import os
+    import subprocess
+    import sys
+
+    srv, keys = env
+    c = srv.client(keys["write"])
+    q = "Tell me the quux for wires"
+    for asked in (q, q.upper(), "挂号费多少？"):  # refused, or answered off the point and voted down
+        r = c.post("/v1/kbs/bank/query", json={"question": asked}).json()
+        assert r["refused"] or "HRBRUS33" not in r["answer"], r["answer"]
+        if not r["refused"]:
+            assert c.post("/v1/feedback", json={"answer_id": r["answer_id"], "rating": "down"}).status_code == 200
+    ok = c.post("/v1/kbs/bank/query", json={"question": "How do I report a lost card?"}).json()
+    assert not ok["refused"]
+    assert c.post("/v1/feedback", json={"answer_id": ok["answer_id"], "rating": "down",
+                                        "comment": "wanted the phone number"}).status_code == 200
+    assert srv.client(keys["write"]).get("/v1/kbs/bank/gaps").status_code == 403  # readers' questions: admins only
+    admin = srv.client()
+    rep = admin.get("/v1/kbs/bank/gaps", params={"days": 1}).json()
+    assert rep["refused"] + rep["voted_down"] == 4 and rep["answers"] >= 4
+    top = rep["questions"][0]
+    assert top["times"] == 2 and top["question"].lower() == q.lower()  # one question, asked twice
+    down = next(u for u in rep["questions"] if u["comments"])
+    assert down["question"] == "How do I report a lost card?" and down["comments"] == ["wanted the phone number"]
+    trail = admin.get("/v1/audit", params={"action": "feedback.gaps"}).json()
+    assert trail and trail[0]["kb"] == "bank"  # readers' questions read: recorded like an export
+    missing = {w["word"].lower(): w for w in rep["missing_words"]}
+    assert "quux" in missing and "挂号费" in missing, missing
+    assert "wire" not in missing and "card" not in missing  # the documents' own words
+    env_cli = {**os.environ, "RAG_HOME": str(srv.home)}
+    out = subprocess.run([sys.executable, "-m", "cli", "feedback", "gaps", "--kb", "bank", "--days", "1"],
+                         env=env_cli, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "quux" in out.stdout.lower() and "rag kb synonyms bank" in out.stdout, out
+    c.put("/v1/kbs/bank/synonyms", json={"text": "quux => SWIFT code"})
+    try:
+        after = c.post("/v1/kbs/bank/query", json={"question": q}).json()
+        assert not after["refused"] and "HRBRUS33" in after["answer"], after["answer"]
+    finally:
+        c.delete("/v1/kbs/bank/synonyms")

@@ -1,0 +1,105 @@
+"""What a KB's readers asked that it did not answer: the questions refused or voted down over a period,
+grouped as the answer cache groups them (case, punctuation, width), and the words of those questions that
+no document of the KB holds ("挂号费" where the price list says "诊查费"). An administrator reads it to add
+documents or synonyms (rag.synonyms) where readers' words and the documents' differ."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from api.cache.keys import normalise_question
+from api.state.base import Database
+from indexer.tokenize import EN_STOP, ZH_STOP, jieba_tokenizer, tokenize
+
+# Bounds: a busy KB records thousands of answers a day; the report reads the newest MAX_ROWS of the period
+# and looks up the words of at most MAX_GROUPS distinct questions (a lookup each on Milvus).
+MAX_ROWS = 20000
+MAX_GROUPS = 2000
+_MASKED = re.compile(r"\S*\*{3,}\S*")  # personal data masked when stored (rag.guard.personal_data)
+_LATIN = re.compile(r"[A-Za-z][A-Za-z'’&-]*[A-Za-z]|[A-Za-z]")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# words that ask, not name what is asked about: a KB need not hold them
+_ASKING_ZH = frozenset("多少 多久 几个 几天 哪里 哪儿 哪个 哪些 是否 能否 可否 怎样 为什么 为啥 啥时候 什么时候 多长时间 需要 能不能 可不可以 有没有".split())
+
+
+@dataclass
+class MissingWord:
+    word: str                      # case-folded ("quux", "挂号费")
+    questions: int                 # distinct questions holding it
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Unanswered:
+    question: str                  # as last asked
+    times: int
+    refused: int                   # times it was refused ...
+    voted_down: int                # ... and answered but voted down
+    last_asked: str
+    comments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Gaps:
+    kb: str
+    since: str
+    answers: int                   # answers recorded in the period
+    refused: int
+    voted_down: int
+    missing_words: list[MissingWord]
+    questions: list[Unanswered]
+    truncated: bool = False        # more than MAX_ROWS unanswered in the period: the newest were read
+
+
+def _words(question: str) -> list[str]:
+    """The words a reader wrote, as written: Latin words (not stop words) and Chinese words (jieba)."""
+    text = _MASKED.sub(" ", question)
+    out = [w for w in _LATIN.findall(text) if w.lower() not in EN_STOP and len(w) > 1]
+    for run in _CJK.findall(text):
+        out += [w for w in jieba_tokenizer().lcut(run) if len(w) > 1 and w not in ZH_STOP and w not in _ASKING_ZH]
+    return list(dict.fromkeys(out))
+
+
+def knowledge_gaps(db: Database, store, kb: str, days: float = 30, limit: int = 20) -> Gaps:
+    """The KB's unanswered questions of the last `days` days, most asked first, and the words missing from
+    its documents, in the most questions first; at most `limit` of each. `store`: the KB, opened."""
+    since = (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="seconds")
+    total = db.one("SELECT COUNT(*) AS n FROM answers WHERE kb = ? AND created_at >= ?", (kb, since))["n"]
+    rows = db.query(
+        "SELECT a.question, a.refused, a.created_at, f.rating, f.comment FROM answers a "
+        "LEFT JOIN feedback f ON f.answer_id = a.id WHERE a.kb = ? AND a.created_at >= ? "
+        "AND (a.refused = 1 OR f.rating = 'down') ORDER BY a.created_at DESC LIMIT ?", (kb, since, MAX_ROWS + 1))
+    rows = [dict(r) for r in rows]
+    truncated = len(rows) > MAX_ROWS
+    groups: dict[str, Unanswered] = {}
+    for r in rows[:MAX_ROWS]:
+        key = normalise_question(r["question"])
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = Unanswered(r["question"], 0, 0, 0, r["created_at"])
+        g.times += 1
+        g.refused += int(bool(r["refused"]))
+        g.voted_down += int(r["rating"] == "down" and not r["refused"])
+        if r["comment"] and len(g.comments) < 3:
+            g.comments.append(r["comment"][:500])
+    ranked = sorted(groups.values(), key=lambda g: (-g.times, g.question))
+    present: dict[str, bool] = {}
+    missing: Counter[str] = Counter()
+    examples: dict[str, list[str]] = {}
+    for g in ranked[:MAX_GROUPS]:
+        for word in _words(g.question):
+            k = word.casefold()
+            if k not in present:
+                tokens = tokenize(word)
+                present[k] = not tokens or store.term_coverage(tokens) == 1.0
+            if not present[k]:
+                missing[k] += 1
+                ex = examples.setdefault(k, [])
+                if len(ex) < 3:
+                    ex.append(g.question)
+    words = [MissingWord(k, n, examples[k]) for k, n in sorted(missing.items(), key=lambda t: (-t[1], t[0]))]
+    return Gaps(kb=kb, since=since, answers=int(total), refused=sum(int(bool(r["refused"])) for r in rows[:MAX_ROWS]),
+                voted_down=sum(int(r["rating"] == "down" and not r["refused"]) for r in rows[:MAX_ROWS]),
+                missing_words=words[:limit], questions=ranked[:limit], truncated=truncated)

@@ -1,0 +1,73 @@
+"""The knowledge-gaps report (api.feedback.gaps) on both state databases, SQLite and a real PostgreSQL,
+over the indexed bank sample: unanswered questions grouped and counted, votes, the period, and the words
+no document holds, in English and Chinese."""
+from __future__ import annotations
+
+import pytest
+
+from api.feedback import FeedbackStore, Recorded
+from api.feedback.gaps import knowledge_gaps
+from api.state.factory import open_database
+from cli.testing.postgres_server import PostgresServer
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with PostgresServer() as pg:
+        yield pg
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        d = open_database(None, tmp_path)
+    else:
+        d = open_database(request.getfixturevalue("postgres").url, tmp_path)
+        with d.tx() as t:
+            t.execute("DELETE FROM feedback")
+            t.execute("DELETE FROM answers")
+    yield d
+    d.close()
+
+
+def _answer(store: FeedbackStore, n: int, kb: str, question: str, refused: bool) -> str:
+    store.record(f"a{n}", Recorded(kb, question), {"answer": "...", "refused": refused})
+    return f"a{n}"
+
+
+def test_unanswered_questions_and_the_words_no_document_holds(db, manager, sample_copy):
+    fb = FeedbackStore(db)
+    asked = [("What is the quux for wires?", True), ("what is the QUUX for wires", True),
+             ("挂号费多少？", True), ("How do I report a lost card?", False), ("Wire cut-off time?", False)]
+    ids = [_answer(fb, i, "t", q, refused) for i, (q, refused) in enumerate(asked)]
+    _answer(fb, 99, "other", "What is the zorblax?", True)            # another KB's: not in this report
+    fb.rate(ids[3], "down", comment="wanted the phone number")
+    fb.rate(ids[4], "up")
+    store = manager.open("t")
+    try:
+        rep = knowledge_gaps(db, store, "t", days=1)
+    finally:
+        store.close()
+    assert (rep.answers, rep.refused, rep.voted_down) == (5, 3, 1)
+    assert [(u.times, u.refused, u.voted_down) for u in rep.questions] == [(2, 2, 0), (1, 0, 1), (1, 1, 0)]
+    assert rep.questions[1].comments == ["wanted the phone number"]
+    words = {w.word: w.questions for w in rep.missing_words}
+    assert words.get("quux") == 1 and words.get("挂号费") == 1, words
+    assert not {"wire", "wires", "card", "lost", "report", "zorblax"} & set(words)  # the documents' own, another KB's
+    assert knowledge_gaps(db, _open(manager), "t", days=1, limit=1).questions == rep.questions[:1]
+
+
+def _open(manager):
+    return manager.open("t")
+
+
+def test_the_period_leaves_older_answers_out(db, manager, sample_copy):
+    fb = FeedbackStore(db)
+    _answer(fb, 1, "t", "What is the quux?", True)
+    db.execute("UPDATE answers SET created_at = ? WHERE id = ?", ("2020-01-01T00:00:00+00:00", "a1"))
+    store = manager.open("t")
+    try:
+        rep = knowledge_gaps(db, store, "t", days=30)
+    finally:
+        store.close()
+    assert rep.answers == 0 and rep.questions == [] and rep.missing_words == []
