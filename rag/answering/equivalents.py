@@ -72,6 +72,12 @@ def synonyms_key() -> str:
     return _KB_SYNONYMS.get().digest
 
 
+def kb_meanings(text: str) -> list[str]:
+    """What the terms of `text` also mean under the KB's synonyms in force (rag.synonyms.matcher)."""
+    synonyms = _KB_SYNONYMS.get()
+    return matcher(synonyms).expansions(text) if synonyms else []
+
+
 def as_words(text: str) -> str:
     """`text` with each phrase of `PHRASES` written as its word, and each term of the KB's synonyms in
     force as its canonical term."""

@@ -30,6 +30,7 @@ from indexer.chunk import split_sentences as chunk_sentences
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.asks import asked_kind, number_kinds
+from rag.answering.equivalents import kb_meanings, synonyms_key
 from rag.answering.verify import HEADER_CURRENCY, charge_words, denies_charge, number_facts
 from rag.text import ITEM_NUMBER, KEY_VALUE, is_heading, join_wrapped_lines
 
@@ -153,19 +154,25 @@ def _table(passage: str) -> _Table:
     return _Table(tuple(rows), frozenset(tokenize(text)), tuple(outside), _numbers(text), tuple(blocks))
 
 
-@lru_cache(maxsize=512)
 def _subject(passage: str, question: str, title: str | None = None) -> _Row | None:
+    return _subject_cached(passage, question, title, synonyms_key())
+
+
+@lru_cache(maxsize=512)
+def _subject_cached(passage: str, question: str, title: str | None, synonyms: str) -> _Row | None:
     """The one row whose first cell the question names (None: no table, or no row or several named).
     Named: every word of the first cell is in the question; or, when no row is named so, the question
     has a word of one row's first cell that no other row's has, and two or more, at least half, of
     that cell's words (one shared word is not enough: "定期存款利率" does not name "贷款利率")
     ("international wires in online banking" names "Online and mobile, international wires", not
     "Online and mobile, domestic wires"). With the passage's `title` (its section path), a number the
-    question states may name the row whose range holds it (`_range_subject`)."""
+    question states may name the row whose range holds it (`_range_subject`). The question's words include
+    what its terms mean under the KB's synonyms in force (`synonyms`, their key: rag.answering.equivalents):
+    "general ward" names "General adult wards" under "general ward, general adult ward"."""
     rows = _table(passage).rows
     if len(rows) < 2:
         return None
-    asked = set(tokenize(question))
+    asked = set(tokenize(question)) | set(tokenize(" ".join(kb_meanings(question))))
     named = {r.key for r in rows if r.key_tokens <= asked}
     if not named:
         # a first cell qualified in brackets is named by what stands outside them: "What is the overdraft fee?"

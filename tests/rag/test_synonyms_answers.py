@@ -47,3 +47,11 @@ def test_synonyms_leave_other_questions_alone(pipeline):  # noqa: F811
     before = pipeline.ask(question).answer
     with synonyms(pipeline, "挂号费, 诊查费\nA&E => emergency department"):
         assert pipeline.ask(question).answer == before
+
+
+def test_a_synonym_names_the_table_row_the_reader_means(pipeline):  # noqa: F811
+    question = "visiting hours general ward"  # the table's row: "General adult wards (Wards 3A to 6C)"
+    assert "2:00 pm to 8:00 pm" not in pipeline.ask(question).answer
+    with synonyms(pipeline, "general ward, general adult ward"):
+        ans = pipeline.ask(question)
+    assert ans.answer.startswith("General adult wards") and "2:00 pm to 8:00 pm" in ans.answer, ans.answer
