@@ -65,6 +65,47 @@ async function loadDocs() {
     }));
     if (!docs.length) $("docs").replaceChildren(el("li", T.noDocs, "muted"));
   } catch (e) { $("docs").replaceChildren(el("li", e.message, "error")); }
+  loadSynonyms();
+  loadGaps();
+}
+
+// The KB's synonyms (GET/PUT /v1/kbs/{kb}/synonyms): shown to every key that may read the KB, saved by keys
+// that may write it (the server says 403 otherwise)
+async function loadSynonyms() {
+  const kb = $("kb").value;
+  $("synonyms-status").textContent = "";
+  try {
+    const got = await api(`/v1/kbs/${encodeURIComponent(kb)}/synonyms`);
+    $("synonyms").value = got.text;
+    $("synonyms-section").hidden = false;
+  } catch (e) { $("synonyms-section").hidden = true; }
+}
+$("synonyms-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const got = await api(`/v1/kbs/${encodeURIComponent($("kb").value)}/synonyms`, {
+      method: "PUT", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ text: $("synonyms").value }) });
+    $("synonyms").value = got.text;
+    $("synonyms-status").textContent = T.saved(got.rules.length);
+  } catch (err) { showError($("synonyms-status"), err.message); }
+});
+
+// What readers asked that the KB did not answer (GET /v1/kbs/{kb}/gaps): for keys that administer the KB
+async function loadGaps() {
+  const kb = $("kb").value;
+  try {
+    const rep = await api(`/v1/kbs/${encodeURIComponent(kb)}/gaps?days=30&limit=10`);
+    $("gaps").replaceChildren(...rep.questions.map(q => {
+      const li = el("li", q.question);
+      li.append(" ", el("span", `· ${T.times(q.times)}` + (q.voted_down ? ` · ${T.votedDown(q.voted_down)}` : ""), "muted"));
+      return li;
+    }));
+    if (!rep.questions.length) $("gaps").replaceChildren(el("li", T.noGaps, "muted"));
+    $("gap-words").textContent = rep.missing_words.length
+      ? T.missingWords(rep.missing_words.map(w => w.word).join(", ")) : "";
+    $("gaps-section").hidden = false;
+  } catch (e) { $("gaps-section").hidden = true; }
 }
 
 function renderAnswer(text) {

@@ -18,6 +18,11 @@ const STRINGS = {
     thanksDown: "thanks: marked unhelpful", closed: (code) => `the connection closed (${code})`,
     job: (id, status) => `job ${id}: ${status}`,
     status: { queued: "queued", running: "running", done: "done", failed: "failed" },
+    synonyms: "Synonyms", save: "Save", saved: (n) => `saved: ${n} rules`,
+    synonymsHelp: "One rule a line: 挂号费, 诊查费 (the same) or ATM card => debit card (also means). Every question also searches what its words mean.",
+    gaps: "Unanswered in the last 30 days", noGaps: "none", times: (n) => n === 1 ? "asked once" : `asked ${n} times`,
+    votedDown: (n) => `${n} voted down`,
+    missingWords: (words) => `Words no document holds: ${words}. Add documents, or synonyms below.`,
   },
   zh: {
     title: "知识库助手", key: "API 密钥", keyPlaceholder: "Bearer 密钥", kb: "知识库",
@@ -32,6 +37,11 @@ const STRINGS = {
     thanksDown: "谢谢：已标记为没有帮助", closed: (code) => `连接已断开（${code}）`,
     job: (id, status) => `任务 ${id}：${status}`,
     status: { queued: "排队中", running: "处理中", done: "已完成", failed: "失败" },
+    synonyms: "同义词", save: "保存", saved: (n) => `已保存 ${n} 条规则`,
+    synonymsHelp: "每行一条：挂号费, 诊查费（意思相同）或 ATM card => debit card（也指）。每个问题也会搜索其中词语的同义词。",
+    gaps: "近 30 天未能回答的问题", noGaps: "没有", times: (n) => `问过 ${n} 次`,
+    votedDown: (n) => `${n} 次被点踩`,
+    missingWords: (words) => `文档中没有的词：${words}。请补充文档，或在下面添加同义词。`,
   },
 };
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli.testing import Server, wait_job
+from cli.testing import ADMIN, Server, wait_job
 from tests.conftest import SAMPLE
 
 DOCS = [SAMPLE / "en" / "lost_or_stolen_cards.txt", SAMPLE / "en" / "wire_transfers.html",
@@ -121,4 +121,40 @@ def test_the_gaps_report_names_the_readers_words_that_synonyms_then_answer(env, 
         after = c.post("/v1/kbs/bank/query", json={"question": q}).json()
         assert not after["refused"] and "HRBRUS33" in after["answer"], after["answer"]
     finally:
+        c.delete("/v1/kbs/bank/synonyms")
+
+
+def test_the_web_page_shows_the_gaps_and_edits_the_synonyms(env):
+    """The page at / in headless Chromium: an admin sees what was not answered and saves synonyms that the
+    next search uses; a key that may only read sees the synonyms, not the readers' questions, and cannot save."""
+    from tests.chromium import Browser, chromium_path
+
+    if chromium_path() is None:
+        pytest.fail("Debian's chromium package is needed for this test (apt-get install chromium); .ci/run installs it")
+    srv, keys = env
+    c = srv.client(keys["write"])
+    c.post("/v1/kbs/bank/query", json={"question": "Tell me the quux for wires"})
+    browser = Browser()
+    try:
+        browser.goto(f"{srv.url}/?lang=zh#key={ADMIN}&kb=bank")
+        browser.wait_for("!document.querySelector('#synonyms-section').hidden && "
+                         "!document.querySelector('#gaps-section').hidden", timeout=60)
+        assert "quux" in browser.eval("document.querySelector('#gap-words').textContent")
+        assert "文档中没有的词" in browser.eval("document.querySelector('#gap-words').textContent")
+        browser.eval("document.querySelector('#synonyms').value = 'quux => SWIFT code\\n'; "
+                     "document.querySelector('#synonyms-form').requestSubmit()")
+        browser.wait_for("document.querySelector('#synonyms-status').textContent.includes('1')", timeout=30)
+        assert _bm25_first(c, "quux") == "wire_transfers.html"
+        browser.eval("document.querySelector('#synonyms').value = 'lonely\\n'; "
+                     "document.querySelector('#synonyms-form').requestSubmit()")
+        browser.wait_for("document.querySelector('#synonyms-status .error') !== null", timeout=30)
+        assert "line 1" in browser.eval("document.querySelector('#synonyms-status').textContent")
+        browser.goto(f"{srv.url}/?lang=en#key={keys['read']}&kb=bank")
+        browser.wait_for("!document.querySelector('#synonyms-section').hidden", timeout=60)
+        assert browser.eval("document.querySelector('#gaps-section').hidden")  # readers' questions: admins only
+        assert browser.eval("document.querySelector('#synonyms').value") == "quux => SWIFT code\n"
+        browser.eval("document.querySelector('#synonyms-form').requestSubmit()")
+        browser.wait_for("document.querySelector('#synonyms-status .error') !== null", timeout=30)
+    finally:
+        browser.close()
         c.delete("/v1/kbs/bank/synonyms")
