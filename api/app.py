@@ -34,6 +34,7 @@ from api.routes import (
     kb_archive,
     openai_compat,
     query,
+    reparse,
     synonyms,
 )
 from api.service import Service
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, svc_settings: ServiceSettings |
     app.state.service = service
     app.state.ws_tickets = query.WsTickets(redis_url=svc_settings.redis_url)  # shared by replicas with Redis
     errors.install(app)
-    for module in (health, api_docs, admin, kb_archive, documents, query, openai_compat, channels, feedback, experiments,
+    for module in (health, api_docs, admin, kb_archive, documents, reparse, query, openai_compat, channels, feedback, experiments,
                    audit, synonyms):
         app.include_router(module.router)
     app.add_middleware(JsonDepth)  # inside BodyLimit: the body it reads is bounded

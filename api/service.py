@@ -17,7 +17,8 @@ from api.feedback import FeedbackStore
 from api.gate import GateMeters, GenerationGate
 from api.jobs.factory import make_queue
 from api.jobs.importing import Importer
-from api.jobs.indexing import index_upload
+from api.jobs.indexing import index_upload, reread_upload
+from api.jobs.reparse import submit_reparse
 from api.jobs.runner import FileOutcome, JobRunner
 from api.jobs.store import Incoming, JobStore
 from api.metrics import Metrics
@@ -70,6 +71,7 @@ class Service:
                                 import_file=self.importer.run)
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=svc.indexing,
                                 claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
+        self.runner.reread_file = self._reread
         m = self.metrics
         self.gate = GenerationGate(svc.gen_workers, svc.gen_queue, svc.retry_after_s,
                                    GateMeters(m.queue_depth, m.active, m.rejected))
@@ -265,6 +267,19 @@ class Service:
     # ---- indexing (the job runner calls this, in a worker thread or a `rag worker` process) --------
     def _index(self, kb: str, filename: str, path: Path, tags: dict[str, str]) -> FileOutcome:
         return index_upload(self.manager, kb, filename, path, tags)
+
+    def _reread(self, kb: str, doc_id: str) -> FileOutcome:
+        return reread_upload(self.manager, kb, doc_id)
+
+    def submit_reparse(self, job_id: str, kb: str, todo: list) -> None:
+        """A reparse job (api.jobs.reparse) of documents `todo`, written, then handed to the workers."""
+        submit_reparse(self.jobs, job_id, kb, todo)
+        try:
+            self.queue.submit(job_id, kb)
+        except Exception:
+            self.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            raise
+        self.metrics.jobs_pending.set(self.jobs.pending_count())
 
 
 def sweep_uploads(folder: Path) -> None:

@@ -43,13 +43,15 @@ def index(paths: Optional[list[str]] = typer.Argument(None, help="files and fold
                                      "before under the screen are indexed again without it"),
           reparse: bool = typer.Option(False, "--reparse", help="read the given files again, changed or not (after "
                                        "installing Tesseract, or to apply parser fixes); without paths, every file "
-                                       "of the KB from where it was indexed, with its tags. Text that did not "
+                                       "of the KB from where it was indexed and every upload from its kept "
+                                       "original, with its tags. Text that did not "
                                        "change is not embedded again")):
     """Index files and folders into a knowledge base (created if missing); the KB's refusal threshold is
     then calibrated again on its own content (unless `rag tune refusal` set it). A file read by an older
     version of its parser (or before OCR could run) is read again."""
     from pathlib import Path
 
+    from cli.kept_uploads import add_uploads, reread_kept_uploads, warn_not_kept
     from indexer.ingest import Ingestor, prestart_parsers
     from indexer.store.write_errors import KBWriteError
     from rag.guard.document_guard import DOCUMENT_SCREEN
@@ -71,16 +73,21 @@ def index(paths: Optional[list[str]] = typer.Argument(None, help="files and fold
         encoder = mgr.encoder(store.embed_model)
         report = Ingestor(store, encoder, mgr.settings, screen=None if trust else DOCUMENT_SCREEN) \
             .index_paths(paths, tags, progress=not quiet, prune=prune, reparse=reparse)
+        uploads = reread_kept_uploads(kb, mgr, store, reparse=False, quiet=quiet)
+        add_uploads(report, uploads, everything=False)
     except KBWriteError as e:  # a full or read-only disk: what was written is kept, a re-run finishes
         where = e.where or ("" if mgr.uri else str(mgr.home / kb))
         fail(f"{kb}: {KBWriteError(e.reason, e.advice, where, e.written)}")
     finally:
         store.close()
+    warn_not_kept(kb, uploads, by_name=False)
     _summarize(kb, mgr, report, quiet, no_calibrate, trust, prune)
 
 
 def _reparse_kb(kb: str, quiet: bool, no_calibrate: bool, trust: bool) -> None:
-    """`rag index --reparse` without paths: every file of the KB read again from where it was indexed."""
+    """`rag index --reparse` without paths: every file of the KB read again from where it was indexed, and every
+    upload from its kept original (indexer.originals)."""
+    from cli.kept_uploads import add_uploads, reread_kept_uploads, warn_not_kept
     from indexer.ingest import Ingestor, doc_id_for, prestart_parsers
     from indexer.reread import kb_files
     from indexer.store.write_errors import KBWriteError
@@ -93,6 +100,8 @@ def _reparse_kb(kb: str, quiet: bool, no_calibrate: bool, trust: bool) -> None:
         report = Ingestor(store, mgr.encoder(store.embed_model), mgr.settings,
                           screen=None if trust else DOCUMENT_SCREEN) \
             .index_files(list(files.found), progress=not quiet, reparse=True, keep_tags=True)
+        uploads = reread_kept_uploads(kb, mgr, store, reparse=True, quiet=quiet)
+        add_uploads(report, uploads, everything=True)
     except KBWriteError as e:
         where = e.where or ("" if mgr.uri else str(mgr.home / kb))
         fail(f"{kb}: {KBWriteError(e.reason, e.advice, where, e.written)}")
@@ -101,10 +110,11 @@ def _reparse_kb(kb: str, quiet: bool, no_calibrate: bool, trust: bool) -> None:
     for source in files.missing:
         typer.secho(f"NOT RE-READ {source}: no file there now (moved or deleted); `rag index --reparse PATH "
                     f"--kb {kb}` reads it from where it is, `rag delete` removes it", fg="yellow", err=True)
-    if files.elsewhere:
-        typer.secho(f"NOTE {kb}: {files.elsewhere} documents were not re-read: uploads (their files are not kept: "
-                    "upload them again) or files indexed from another working directory (run `rag index --reparse "
-                    "PATHS` there)", fg="yellow", err=True)
+    warn_not_kept(kb, uploads, by_name=True)
+    elsewhere = files.elsewhere - len(uploads.report.results) - len(uploads.not_kept)  # uploads are never found
+    if elsewhere:
+        typer.secho(f"NOTE {kb}: {elsewhere} documents were not re-read: files indexed from another working "
+                    "directory (run `rag index --reparse PATHS` there)", fg="yellow", err=True)
     _summarize(kb, mgr, report, quiet, no_calibrate, trust, prune=False)
     if files.missing:
         raise typer.Exit(1)
@@ -148,16 +158,22 @@ def _summarize(kb: str, mgr, report, quiet: bool, no_calibrate: bool, trust: boo
 def docs(kb: str = KB, as_json: bool = typer.Option(False, "--json")):
     """List the documents of a knowledge base."""
     from indexer.ingest import RUN_MARK
+    from indexer.originals import Originals, is_upload
     from indexer.reread import recorded_chunker, recorded_stamp
 
-    _, store = open_kb(kb)
+    mgr, store = open_kb(kb)
+    originals = Originals.of(mgr.settings, kb)
     unfinished = store.get_meta(RUN_MARK) or ""
     # parser: what read the file ("pdf.1.ocr1", indexer.reread), chunker: the chunker version that cut it (1 for
     # records from before chunker versions); both null before parser versions were recorded
     rows = [{"doc_id": d.doc_id, "source": d.source, "chunks": d.chunks, "size": d.size,
              "indexed_at": d.indexed_at, "tags": d.tags,
              "parser": str(stamp) if (stamp := recorded_stamp(d.content_hash)) else None,
-             "chunker": recorded_chunker(d.content_hash) if stamp else None} for d in store.documents()]
+             "chunker": recorded_chunker(d.content_hash) if stamp else None,
+             # an upload: whether its bytes are kept to read it again after a parser upgrade; null for a file
+             # indexed from a path (read again from there)
+             "original_kept": originals.path_for(d) is not None if is_upload(d) else None}
+            for d in store.documents()]
     store.close()
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -176,10 +192,13 @@ def delete(doc: str = typer.Argument(..., help="document id or the path it was i
            no_calibrate: bool = NO_CALIBRATE):
     """Remove a document from every index of a knowledge base (then calibrate its refusal threshold again)."""
     from indexer.ingest import delete as delete_doc
+    from indexer.originals import Originals
 
     mgr, store = open_kb(kb, writable=True)
     try:
         gone = delete_doc(store, doc)
+        if gone:
+            Originals.of(mgr.settings, kb).sweep(store.documents())
     finally:
         store.close()
     if not gone:

@@ -93,6 +93,15 @@ class IndexerSettings(BaseSettings):
                               "ocr-cache.sqlite) so that reading a scan again does not run Tesseract again for the "
                               "same page; past it the entries used longest ago go; 0 = no cache; env "
                               "RAG_OCR_CACHE_MB")
+    # Uploaded files (the HTTP service): each one's bytes kept in the KB's folder (originals/, named by SHA-256),
+    # so that `rag index` and POST /v1/kbs/{kb}/reparse can read it again after a parser or chunker upgrade
+    keep_originals: bool = Field(True, description="keep each uploaded file in its KB's folder (originals/) so it "
+                                 "can be read again after a parser upgrade; off: uploads are not kept (and those "
+                                 "already kept are removed at the KB's next upload or delete), and an upgrade "
+                                 "reaches them only when they are uploaded again; env RAG_KEEP_ORIGINALS")
+    # 2048: 40 uploads at the 50 MB upload limit, or ~2,000 office files of a typical 1 MB
+    originals_max_mb: float = Field(2048, gt=0, description="most MB of uploaded originals kept per KB; an upload "
+                                    "past it is indexed but not kept (its job says so); env RAG_ORIGINALS_MAX_MB")
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
 
     @classmethod

@@ -11,6 +11,8 @@ from indexer import kb_trash
 from indexer.config import IndexerSettings
 from indexer.embed.base import Encoder
 from indexer.embed.factory import make_encoder
+from indexer.originals import FOLDER as ORIGINALS
+from indexer.originals import Originals, carry_over
 from indexer.store.base import Store
 from indexer.store.factory import backend_for, drop_kb, kb_exists, kb_names, open_store
 from indexer.store.local.snapshot import IndexParams
@@ -146,6 +148,7 @@ class KBManager:
         if self.uri:
             if not drop_kb(self.uri, check_name(name)):
                 raise KBNotFound(f"knowledge base {name!r} does not exist")
+            Originals(self.home / name / ORIGINALS).discard()  # its kept uploads (the KB's only folder here)
             return
         folder = self.home / check_name(name)
         if not (folder / "kb.sqlite").exists():
@@ -189,6 +192,7 @@ class KBManager:
             raise ValueError(f"knowledge base {target!r} already exists: pick another name for the copy, or "
                              f"`rag kb delete {target}` first")
         if self._finish_swap(target, replace=False):  # a crash fell between the two renames: that run is done
+            carry_over(self.home / f".{target}.replaced", self.home / target)  # a crash fell before it
             shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
             return self._finished(name, target)
         shadow = self.home / f".{target}.reembed"
@@ -207,6 +211,7 @@ class KBManager:
                                  f"is kept in {shadow}: delete {target} and run the command again to put it in place")
 
         docs, todo = self._copy_online(name, enc, open_shadow, put_in_place, progress, batch_docs)
+        carry_over(self.home / f".{target}.replaced", self.home / target)  # a crash fell before it
         shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
         return _report(name, target, embed_model, docs, todo)
 
@@ -356,6 +361,7 @@ class KBManager:
                 shutil.rmtree(replaced)
             folder.rename(replaced)
         shadow.rename(folder)
+        carry_over(replaced, folder)  # the KB's kept uploads (indexer.originals), under the writer lock
         return True
 
 

@@ -33,6 +33,7 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("PUT", "/v1/kbs/{kb}/synonyms"): "kb.synonyms",
     ("DELETE", "/v1/kbs/{kb}/synonyms"): "kb.synonyms",
     ("DELETE", "/v1/kbs/{kb}/documents/{doc_id}"): "document.delete",
+    ("POST", "/v1/kbs/{kb}/reparse"): "documents.reparse",
     ("POST", "/v1/keys"): "key.create",
     ("DELETE", "/v1/keys/{key_id}"): "key.revoke",
     ("POST", "/v1/kbs/{kb}/channels"): "channel.add",

@@ -1,18 +1,21 @@
-"""What a worker does with one uploaded file: index it into its KB through the store's one writer."""
+"""What a worker does with one uploaded file: index it into its KB through the store's one writer, keeping its
+bytes (indexer.originals) so that it can be read again after a parser upgrade; and with one document of a
+reparse job: read it again from those bytes."""
 from __future__ import annotations
 
-import hashlib
+import logging
 from pathlib import Path
 
 from api.jobs.runner import FileOutcome
 from indexer.ingest import Ingestor
 from indexer.kbs import KBManager, KBNotFound
+from indexer.originals import Originals, upload_doc_id
+from indexer.store.write_errors import write_error
+from indexer.upload_reread import reread_uploads
 from rag.guard.document_guard import DOCUMENT_SCREEN
 
-
-def upload_doc_id(kb: str, filename: str) -> str:
-    """Stable per (KB, file name): uploading a file again replaces its document."""
-    return "u" + hashlib.sha1(f"{kb}/{filename}".encode()).hexdigest()[:15]
+__all__ = ["index_upload", "reread_upload", "upload_doc_id"]
+log = logging.getLogger("api.jobs")
 
 
 def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: dict[str, str]) -> FileOutcome:
@@ -20,10 +23,43 @@ def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: d
         store = manager.open(kb, writable=True)
     except KBNotFound:
         return FileOutcome("failed", reason="the knowledge base was deleted before this file was indexed")
+    originals = Originals.of(manager.settings, kb)
     try:
+        try:
+            kept = originals.keep(path, filename)
+        except OSError as e:
+            if write_error(e) is not None:
+                raise  # a full or read-only disk: the upload waits for room (api.jobs.runner)
+            log.warning("%s: the upload %s could not be kept", kb, filename, exc_info=True)
+            kept_reason = f"its original was not kept ({e.strerror or type(e).__name__}), so it cannot be read again " \
+                          "after a parser upgrade unless uploaded again"
+        else:
+            kept_reason = kept.reason
         report = Ingestor(store, manager.encoder(store.embed_model), manager.settings, screen=DOCUMENT_SCREEN) \
             .index_files([(filename, path, upload_doc_id(kb, filename))], tags, progress=False)
+        originals.sweep(store.documents())  # the bytes of a document replaced, or of this file when it failed
     finally:
         store.close()
     r = report.results[0]
+    reason = "; ".join(part for part in (r.reason, kept_reason if r.status != "failed" else "") if part)
+    return FileOutcome(r.status, r.doc_id, r.chunks, reason)
+
+
+def reread_upload(manager: KBManager, kb: str, doc_id: str) -> FileOutcome:
+    """Read uploaded document `doc_id` again from its kept original, with its name and tags (a reparse job)."""
+    try:
+        store = manager.open(kb, writable=True)
+    except KBNotFound:
+        return FileOutcome("failed", reason="the knowledge base was deleted before this document was read again")
+    originals = Originals.of(manager.settings, kb)
+    try:
+        if store.document(doc_id) is None:
+            return FileOutcome("failed", doc_id, reason="the document was deleted before it was read again")
+        ingestor = Ingestor(store, manager.encoder(store.embed_model), manager.settings, screen=DOCUMENT_SCREEN)
+        done = reread_uploads(ingestor, originals, reparse=True, doc_ids={doc_id})
+    finally:
+        store.close()
+    if done.not_kept:  # its original went since the job was made (keeping turned off, the folder removed)
+        return FileOutcome("failed", doc_id, done.not_kept[0].chunks, done.advice)
+    r = done.report.results[0]
     return FileOutcome(r.status, r.doc_id, r.chunks, r.reason)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.jobs.reparse import reparse_target
 from api.jobs.store import JobStore, PendingFile
 from api.metrics import Metrics
 from api.outage import outage_of
@@ -65,6 +66,7 @@ def room_pause(waits: int) -> float:
 
 
 IndexFile = Callable[[str, str, Path, dict[str, str]], FileOutcome]  # (kb, filename, path, tags)
+RereadFile = Callable[[str, str], FileOutcome]  # (kb, doc id): a reparse job's document (api.jobs.reparse)
 ImportFile = Callable[[PendingFile, Path], FileOutcome]  # an import job's archive (api.jobs.importing.Importer.run)
 
 
@@ -75,6 +77,7 @@ def scratch_name(n: int, filename: str) -> str:
 
 
 class JobRunner:
+    reread_file: RereadFile | None = None  # reads a reparse job's document; set by the processes that run jobs
     def __init__(self, jobs: JobStore, index_file: IndexFile, metrics: Metrics | None = None,
                  on_done: Callable[[str], None] | None = None, scratch: Path | None = None,
                  import_file: ImportFile | None = None):
@@ -157,6 +160,11 @@ class JobRunner:
         raise WaitingForRoom(f.filename, lack)
 
     def _index(self, f: PendingFile) -> FileOutcome:
+        doc_id = reparse_target(self.jobs, f.job_id, f.n)
+        if doc_id is not None:  # a reparse job's document: its bytes are the KB's kept original
+            if self.reread_file is None:
+                return FileOutcome("failed", doc_id, reason="this process cannot read documents again")
+            return self.reread_file(f.kb, doc_id)
         folder = Path(tempfile.mkdtemp(prefix=f"{f.job_id}-", dir=self.scratch))
         try:
             path = folder / scratch_name(f.n, f.filename)

@@ -9,7 +9,7 @@ from api.cache.factory import make_answer_cache
 from api.config import ServiceSettings
 from api.jobs.factory import make_queue
 from api.jobs.importing import Importer
-from api.jobs.indexing import index_upload
+from api.jobs.indexing import index_upload, reread_upload
 from api.jobs.runner import JobRunner
 from api.jobs.store import JobStore
 from api.metrics import Metrics
@@ -37,6 +37,7 @@ class Worker:
                                 import_file=importer.run)
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=True,
                                 claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
+        self.runner.reread_file = lambda kb, doc_id: reread_upload(self.manager, kb, doc_id)
 
     def _index(self, kb, filename, path, tags):
         return index_upload(self.manager, kb, filename, path, tags)

@@ -13,6 +13,7 @@ from api.errors import ApiError
 from api.schemas import API_ERRORS, DocumentOut, JobAccepted, JobOut, error_responses
 from api.service import Service
 from api.upload import queue_error, receive_upload
+from indexer.originals import Originals
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=API_ERRORS)
 
@@ -101,6 +102,7 @@ async def delete_document(kb: str, doc_id: str, who: Principal = Depends(princip
             gone = store.delete_document(doc_id)
             if gone:
                 store.commit()
+                Originals.of(svc.manager.settings, kb).sweep(store.documents())  # its kept upload goes with it
             return gone
         finally:
             store.close()

@@ -1,0 +1,70 @@
+"""Reparse jobs (POST /v1/kbs/{kb}/reparse): a KB's uploaded documents read again from their kept originals
+(indexer.originals), after an upgrade that fixed a parser or the chunker.
+
+A reparse job is a job like an upload's, with one file per document to read again (its uploaded name, its
+size, its id) and no bytes in the database: its file rows say where the bytes are instead, in `path`
+(ORIGINAL, unused by uploads, which keep '' there), so the same workers, queue, progress (GET /v1/jobs/{id})
+and restarts serve it. The worker reads the document from the KB's kept original (api.jobs.indexing.
+reread_upload) with the name and tags it has."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from api.jobs.store import JobStore
+from indexer.originals import Originals, is_upload, kept_uploads, not_kept_reason
+from indexer.store.base import now
+from indexer.types import DocumentInfo
+
+ORIGINAL = "kept-original"  # job_files.path of a document read again from the KB's kept original
+
+
+class NotReread(BaseModel):
+    """A document the job does not read again, by name, with what to do."""
+
+    doc_id: str
+    source: str
+    reason: str
+
+
+class ReparseAccepted(BaseModel):
+    job_id: str = Field(description="poll GET /v1/jobs/{job_id}: one file per document, its status as it is read")
+    status: str
+    files: list[str] = Field(description="the uploaded documents the job reads again from their kept originals")
+    not_reread: list[NotReread] = Field(description="documents it cannot read again, each with what to do")
+
+
+@dataclass(frozen=True)
+class ReparsePlan:
+    """What a reparse job of a KB reads again, and the documents it cannot, each with what to do."""
+
+    todo: list[DocumentInfo]
+    left: list[NotReread]
+
+
+def plan(kb: str, documents: list[DocumentInfo], originals: Originals) -> ReparsePlan:
+    uploads = kept_uploads(documents, originals)
+    found = {doc_id for _, _, doc_id in uploads.found}
+    advice = not_kept_reason(originals)
+    left = [NotReread(doc_id=d.doc_id, source=d.source, reason=advice) for d in uploads.not_kept]
+    left += [NotReread(doc_id=d.doc_id, source=d.source, reason=f"not re-read: not an upload (indexed on the server by `rag index`); "
+                       f"`rag index --reparse --kb {kb}` there reads it again from its file")
+             for d in documents if not is_upload(d)]
+    return ReparsePlan([d for d in documents if d.doc_id in found], left)
+
+
+def submit_reparse(jobs: JobStore, job_id: str, kb: str, todo: list[DocumentInfo]) -> None:
+    """Write the job and its documents (one transaction); the caller hands it to the queue."""
+    with jobs.db.tx() as t:
+        t.execute("INSERT INTO jobs(id, kb, status, created_at, tags) VALUES (?,?,?,?,?)",
+                  (job_id, kb, "queued", now(), "{}"))
+        if todo:
+            t.executemany("INSERT INTO job_files(job_id, n, filename, path, size, status, doc_id) VALUES (?,?,?,?,?,?,?)",
+                          [(job_id, n, d.source, ORIGINAL, d.size, "pending", d.doc_id) for n, d in enumerate(todo)])
+
+
+def reparse_target(jobs: JobStore, job_id: str, n: int) -> str | None:
+    """The document a job's file `n` reads again from its kept original; None for an uploaded file."""
+    row = jobs.db.one("SELECT path, doc_id FROM job_files WHERE job_id = ? AND n = ?", (job_id, n))
+    return row["doc_id"] if row is not None and row["path"] == ORIGINAL else None

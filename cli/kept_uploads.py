@@ -1,0 +1,40 @@
+"""`rag index` and the KB's uploads: files uploaded over HTTP read again from their kept originals
+(indexer.originals, indexer.upload_reread), and what it says about those whose originals are not kept."""
+from __future__ import annotations
+
+import typer
+
+from indexer.ingest import IngestReport
+from indexer.upload_reread import UploadReread
+
+
+def reread_kept_uploads(kb: str, mgr, store, reparse: bool, quiet: bool) -> UploadReread:
+    """The KB's uploads read again from their kept originals (`reparse`: every one; else those an older parser or
+    chunker read), each with its own name and tags. Uploads are screened for planted instructions as the service
+    screens them, whether or not `rag index --trust` was given: they come from the service's users."""
+    from indexer.ingest import Ingestor
+    from indexer.originals import Originals
+    from indexer.upload_reread import reread_uploads
+    from rag.guard.document_guard import DOCUMENT_SCREEN
+
+    ingestor = Ingestor(store, mgr.encoder(store.embed_model), mgr.settings, screen=DOCUMENT_SCREEN)
+    return reread_uploads(ingestor, Originals.of(mgr.settings, kb), reparse, progress=not quiet)
+
+
+def add_uploads(report: IngestReport, uploads: UploadReread, everything: bool) -> None:
+    """The uploads' results in `rag index`'s report: every one (`everything`, --reparse alone), else those read
+    again, failed or deferred (an upload that did not need reading is no news to a run given paths)."""
+    report.results += [r for r in uploads.report.results
+                       if everything or r.status != "unchanged" or r.deferred]
+
+
+def warn_not_kept(kb: str, uploads: UploadReread, by_name: bool) -> None:
+    """Name each upload that could not be read again (`by_name`), or count them and say how to list them."""
+    if not uploads.not_kept:
+        return
+    if by_name:
+        for d in uploads.not_kept:
+            typer.secho(f"NOT RE-READ {d.source} (uploaded, {d.doc_id}): {uploads.advice}", fg="yellow", err=True)
+    elif uploads.keeping:  # where uploads are not kept on purpose, every run would say it again
+        typer.secho(f"NOTE {kb}: {len(uploads.not_kept)} uploaded documents have no kept original, so a parser "
+                    f"upgrade cannot reach them; `rag index --reparse --kb {kb}` names them", fg="yellow", err=True)

@@ -1,0 +1,44 @@
+"""Uploaded documents read again from their kept originals (indexer.originals): `rag index` (when a parser or the
+chunker changed since, as for files), `rag index --reparse` and the service's reparse job (every one)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from indexer.ingest import Ingestor, IngestReport
+from indexer.originals import Originals, kept_uploads, not_kept_reason
+from indexer.types import DocumentInfo
+
+
+@dataclass
+class UploadReread:
+    """The uploads read again (or found unchanged), and those that could not be, by name with what to do."""
+
+    report: IngestReport = field(default_factory=IngestReport)
+    not_kept: list[DocumentInfo] = field(default_factory=list)
+    advice: str = ""  # what a document of not_kept needs (indexer.originals.not_kept_reason)
+    keeping: bool = True  # uploads are kept (keep_originals)
+
+
+def reread_uploads(ingestor: Ingestor, originals: Originals, reparse: bool, progress: bool = False,
+                   doc_ids: set[str] | None = None) -> UploadReread:
+    """Read the KB's uploads again from their kept originals, each with its own name and tags (`reparse`: every
+    one; else those an older parser or chunker read, as `rag index` does for files). `doc_ids`: only these.
+    The ingestor's store must be open writable; the uploads should be screened as uploads are
+    (rag.guard.document_guard.DOCUMENT_SCREEN). Kept files no document names any more are removed after."""
+    docs = [d for d in ingestor.store.documents() if doc_ids is None or d.doc_id in doc_ids]
+    kept = kept_uploads(docs, originals)
+    report = IngestReport()
+    if kept.found:
+        report = ingestor.index_files(kept.found, progress=progress, reparse=reparse, keep_tags=True)
+        names = {name: source for source, path, _ in kept.found for name in (str(path), path.name)}
+        for r in report.results:
+            r.reason = named_reason(r.reason, names)
+        originals.sweep(ingestor.store.documents())
+    return UploadReread(report, kept.not_kept, not_kept_reason(originals), originals.enabled)
+
+
+def named_reason(reason: str, names: dict[str, str]) -> str:
+    """A reason that names the kept file (<sha256>.pdf) names the uploaded file instead."""
+    for kept, source in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        reason = reason.replace(kept, source)
+    return reason
