@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from starlette.concurrency import run_in_threadpool
 
 from api.answering import admit, answer_once
+from api.audit.pseudonym import pseudonyms_of
 from api.channels.notices import say
 from api.channels.store import ChannelStore
 from api.errors import ApiError
@@ -58,13 +59,19 @@ def sources(citations: list[dict]) -> list[tuple[int, str]]:
     return list(seen.items())
 
 
+def _check_rate(svc: Service, kb: str, user: str) -> None:
+    """The chat user's own limit, counted under their pseudonym (api.audit.pseudonym): the counters (in Redis
+    with RAG_REDIS_URL, else in the process) never hold a user's id, which could outlive forgetting them."""
+    svc.limiter.check(f"channel:{kb}:{pseudonyms_of(svc.db).of(user)}", kb)
+
+
 async def respond(svc: Service, kb: str, platform: str, conversation: str, user: str, question: str,
                   wait_s: float, later: Callable[[dict], Awaitable[None]]) -> dict | None:
     """The answer dict when it is ready within `wait_s`; else None, and `later(answer)` is awaited
     once it is. Refusals the service would give as an HTTP status (429, 503, 422, 404) come back as
     an answer that says so, as a chat user needs it."""
     try:
-        await run_in_threadpool(svc.limiter.check, f"channel:{kb}:{user}", kb)
+        await run_in_threadpool(_check_rate, svc, kb, user)
     except ApiError as e:
         svc.metrics.rate_limited.inc()
         return notice(say("rate_limited", question, retry=e.headers.get("Retry-After", "5")))

@@ -16,6 +16,7 @@ import redis
 from api.state.factory import open_database
 from cli.testing import Server, wait_job
 from cli.testing.redis_server import RedisServer, redis_server_path
+from tests.api.test_kb_delete_and_channel_inputs import APP_SECRET, ding_post, ding_text
 
 KB = "forget-inflight"
 ANSWERS = {"en": "Visiting hours are 2 to 8 pm [1].", "zh": "探视时间为下午2点到8点[1]。"}
@@ -76,7 +77,8 @@ def served(tmp_path_factory, request):
     redis_server = None
     env = {"RAG_LLM_BACKEND": "openai", "RAG_LLM_BASE_URL": ep.url, "RAG_LLM_MODEL": "deepseek-chat",
            "RAG_LLM_API_KEY": "sk-test", "RAG_ANSWER_MODE": "generate", "RAG_LLM_TOTAL_TIMEOUT_S": "90",
-           "RAG_LLM_RETRIES": "0", "RAG_WARM_UP": "false", "RAG_CACHE_SIMILARITY": "1.0", "RAG_EMBED_MODEL": "e5"}
+           "RAG_LLM_RETRIES": "0", "RAG_WARM_UP": "false", "RAG_CACHE_SIMILARITY": "1.0", "RAG_EMBED_MODEL": "e5",
+           "RAG_RATE_LIMIT": "10000"}  # on (cli.testing.Server turns it off): its counters are checked too
     if request.param == "redis":
         if redis_server_path() is None:
             pytest.fail("redis-server is missing: `make test` installs it (apt-get install redis-server)")
@@ -89,6 +91,8 @@ def served(tmp_path_factory, request):
             wait_job(admin, admin.post(f"/v1/kbs/{KB}/documents", files=[("files", ("visits.txt", (
                 "Visiting hours are 2 to 8 pm. Visitors park in garage B. 探视时间为下午2点到8点。访客请在B区停车。"
             ).encode(), "text/plain"))]).json()["job_id"])
+            assert admin.post(f"/v1/kbs/{KB}/channels", json={"platform": "dingtalk", "app_secret": APP_SECRET}
+                              ).status_code == 201
         yield srv, ep, redis.Redis.from_url(redis_server.url) if redis_server else None
     finally:
         srv.stop()
@@ -154,3 +158,54 @@ def test_the_service_log_never_holds_the_id_of_a_user_it_forgot(served, user):
         assert stranger.delete(f"/v1/users/{user}").status_code == 401
     log = srv.log.read_text(errors="replace")
     assert "/v1/users/{user}" in log and user not in log
+
+
+def _state_text(srv: Server) -> str:
+    """Every row of every table of the state database, as text."""
+    db = open_database(None, Path(srv.home))
+    try:
+        tables = [r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return json.dumps({t: [dict(r) for r in db.query(f"SELECT * FROM {t}")] for t in tables},
+                          ensure_ascii=False, default=repr)
+    finally:
+        db.close()
+
+
+def _redis_text(r: redis.Redis) -> str:
+    """Every key of the Redis database with its value, as text."""
+    read = {b"string": r.get, b"hash": r.hgetall, b"list": lambda k: r.lrange(k, 0, -1), b"set": r.smembers,
+            b"zset": lambda k: r.zrange(k, 0, -1), b"stream": r.xrange}
+
+    def text(v) -> str:
+        if isinstance(v, bytes):
+            return v.decode("utf-8", "replace")
+        if isinstance(v, dict):
+            return " ".join(f"{text(k)}={text(x)}" for k, x in v.items())
+        if isinstance(v, (list, set, tuple)):
+            return " ".join(text(x) for x in v)
+        return str(v)
+    return "\n".join(f"{text(k)}: {text(read.get(r.type(k), lambda _: None)(k))}" for k in r.scan_iter(count=1000))
+
+
+def test_nothing_of_a_forgotten_chat_and_api_user_is_left_in_the_state_database_or_redis(served):
+    """A DingTalk staff member asks in a chat and over the API and votes with a comment; once forgotten, no
+    table of the state database and no Redis key or value holds their id or their questions' words (the
+    answer cache, the chat conversation, the answers and votes, the per-user rate counters)."""
+    srv, _, r = served
+    staff, token = "zs-0042", "ZX55667788"      # their id; a record number in each of their questions
+    reply = ding_post(srv, KB, ding_text(f"探视时间是几点？病历号{token}", senderStaffId=staff,
+                                         conversationId="cid-zs"))
+    assert reply.status_code == 200, reply.text
+    answer = _ask(srv, f"What are the visiting hours? My record is {token}.", staff)
+    with srv.client() as admin:
+        assert admin.post("/v1/feedback", json={"answer_id": answer["answer_id"], "rating": "down",
+                                                "comment": f"wrong for {token}"}).status_code == 200
+        assert staff in _state_text(srv) and token in _state_text(srv)           # there before
+        if r is not None:
+            assert token in _redis_text(r)
+        assert admin.delete(f"/v1/users/{staff}").status_code == 200
+    state = _state_text(srv)
+    assert staff not in state and token not in state
+    if r is not None:
+        left = _redis_text(r)
+        assert staff not in left and token not in left
