@@ -69,3 +69,15 @@ def require_admin(who: Principal) -> None:
     if not who.is_global_admin:
         raise ApiError(403, "forbidden", "this needs an admin key (RAG_ADMIN_KEY or a key with scope admin "
                                          "and no KB)")
+
+
+def open_writable(svc: Service, kb: str):
+    """The KB's store opened for writing; 409 kb_busy (Retry-After) while indexing holds it past 30 s.
+    Blocking: call it in a worker thread."""
+    from indexer.store.base import KBLockedError
+
+    try:
+        return svc.manager.open(kb, writable=True, lock_timeout=30)
+    except KBLockedError as e:
+        raise ApiError(409, "kb_busy", "the knowledge base is being indexed; retry in a moment",
+                       {"Retry-After": "10"}) from e

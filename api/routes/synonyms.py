@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal
-from api.deps import allow, principal, service
+from api.deps import allow, open_writable, principal, service
 from api.errors import ApiError
 from api.schemas import API_ERRORS, error_responses
 from api.service import Service
@@ -60,13 +60,7 @@ async def put_synonyms(kb: str, body: SynonymsIn, who: Principal = Depends(princ
         raise ApiError(422, "bad_synonyms", f"{e}; the KB's synonyms are unchanged") from e
 
     def write() -> None:
-        from indexer.store.base import KBLockedError
-
-        try:
-            store = svc.manager.open(kb, writable=True, lock_timeout=30)
-        except KBLockedError as e:
-            raise ApiError(409, "kb_busy", "the knowledge base is being indexed; retry in a moment",
-                           {"Retry-After": "10"}) from e
+        store = open_writable(svc, kb)
         try:
             store_synonyms(store, synonyms)
         finally:

@@ -7,27 +7,12 @@ import pytest
 
 from api.feedback import FeedbackStore, Recorded
 from api.feedback.gaps import knowledge_gaps
-from api.state.factory import open_database
-from cli.testing.postgres_server import PostgresServer
+from tests.api.state_dbs import BACKENDS, postgres, state_db  # noqa: F401  (postgres: the module's server)
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    with PostgresServer() as pg:
-        yield pg
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def db(request, tmp_path):
-    if request.param == "sqlite":
-        d = open_database(None, tmp_path)
-    else:
-        d = open_database(request.getfixturevalue("postgres").url, tmp_path)
-        with d.tx() as t:
-            t.execute("DELETE FROM feedback")
-            t.execute("DELETE FROM answers")
-    yield d
-    d.close()
+    yield from state_db(request, tmp_path, clear=("feedback", "answers"))
 
 
 def _answer(store: FeedbackStore, n: int, kb: str, question: str, refused: bool) -> str:
@@ -46,19 +31,16 @@ def test_unanswered_questions_and_the_words_no_document_holds(db, manager, sampl
     store = manager.open("t")
     try:
         rep = knowledge_gaps(db, store, "t", days=1)
+        first = knowledge_gaps(db, store, "t", days=1, limit=1)
     finally:
         store.close()
+    assert first.questions == rep.questions[:1]
     assert (rep.answers, rep.refused, rep.voted_down) == (5, 3, 1)
     assert [(u.times, u.refused, u.voted_down) for u in rep.questions] == [(2, 2, 0), (1, 0, 1), (1, 1, 0)]
     assert rep.questions[1].comments == ["wanted the phone number"]
     words = {w.word: w.questions for w in rep.missing_words}
     assert words.get("quux") == 1 and words.get("挂号费") == 1, words
     assert not {"wire", "wires", "card", "lost", "report", "zorblax"} & set(words)  # the documents' own, another KB's
-    assert knowledge_gaps(db, _open(manager), "t", days=1, limit=1).questions == rep.questions[:1]
-
-
-def _open(manager):
-    return manager.open("t")
 
 
 def test_the_period_leaves_older_answers_out(db, manager, sample_copy):

@@ -8,29 +8,13 @@ from api.auth import KeyStore
 from api.jobs.local import round_robin
 from api.jobs.runner import FileOutcome, JobRunner, scratch_name
 from api.jobs.store import CHUNK, Incoming, JobStore
-from api.state.factory import open_database
 from api.state.migrations import MIGRATIONS, migrate
-from cli.testing.postgres_server import PostgresServer
+from tests.api.state_dbs import BACKENDS, postgres, state_db  # noqa: F401  (postgres: the module's server)
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    with PostgresServer() as pg:
-        yield pg
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def db(request, tmp_path):
-    if request.param == "sqlite":
-        d = open_database(None, tmp_path)
-    else:
-        pg = request.getfixturevalue("postgres")
-        d = open_database(pg.url, tmp_path)
-        with d.tx() as t:  # a clean slate per test on the shared server
-            for table in ("upload_chunks", "job_files", "jobs", "keys"):
-                t.execute(f"DELETE FROM {table}")
-    yield d
-    d.close()
+    yield from state_db(request, tmp_path, clear=("upload_chunks", "job_files", "jobs", "keys"))
 
 
 def test_migrations_are_applied_once_and_recorded(db):
