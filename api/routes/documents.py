@@ -10,6 +10,7 @@ from api.audit.http import note
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError
+from api.routes.audit import MAX_OFFSET  # the SQL OFFSET both databases take
 from api.schemas import API_ERRORS, DocumentOut, JobAccepted, JobOut, error_responses
 from api.service import Service
 from api.upload import queue_error, receive_upload
@@ -62,7 +63,7 @@ def get_job(job_id: str, who: Principal = Depends(principal), svc: Service = Dep
 
 @router.get("/kbs/{kb}/jobs", response_model=list[JobOut], summary="Upload jobs of a KB, newest first")
 def list_jobs(kb: str, limit: int = Query(50, ge=1, le=500, description="jobs per page"),
-              offset: int = Query(0, ge=0, description="jobs skipped (the next page: offset + limit)"),
+              offset: int = Query(0, ge=0, le=MAX_OFFSET, description="jobs skipped (the next page: offset + limit)"),
               who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, kb, "read")
     return [j.to_dict() for j in svc.jobs.list(kb, limit, offset)]

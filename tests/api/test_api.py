@@ -70,6 +70,10 @@ def test_documents_and_jobs_page_with_limit_and_offset(env):
     jobs = c.get("/v1/kbs/alpha/jobs").json()
     assert jobs and c.get("/v1/kbs/alpha/jobs", params={"limit": 1}).json() == jobs[:1]
     assert c.get("/v1/kbs/alpha/jobs", params={"limit": 1, "offset": len(jobs)}).json() == []
+    # past the 64-bit integer SQLite and PostgreSQL take for OFFSET: a 422 naming the bound, not a 500
+    r = c.get("/v1/kbs/alpha/jobs", params={"offset": 20557691111759650816})
+    assert r.status_code == 422 and r.json()["error"]["message"].startswith("query.offset"), r.text
+    assert c.get("/v1/kbs/alpha/jobs", params={"offset": 10**12}).json() == []
 
 
 def _file_part(disposition: bytes, data: bytes) -> bytes:
