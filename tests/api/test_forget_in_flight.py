@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from api.audit.record import AuditEntry
+from api.audit.trail import AuditTrail
 from api.state.factory import open_database
 from cli.testing import Server, wait_job
 from cli.testing.redis_server import RedisServer, redis_server_path
@@ -209,3 +211,29 @@ def test_nothing_of_a_forgotten_chat_and_api_user_is_left_in_the_state_database_
     if r is not None:
         left = _redis_text(r)
         assert staff not in left and token not in left
+
+
+def test_a_forget_over_http_redacts_ids_written_before_pseudonyms(served):
+    """DELETE /v1/users/{user} rewrites a user.forget record that still holds a plain id (as written before
+    pseudonyms), records who did it in an audit.redact record, and the chain still verifies."""
+    srv = served[0]
+    db = open_database(None, Path(srv.home))
+    try:
+        trail = AuditTrail(db)
+        with db.tx() as t:
+            trail.lock(t)
+            trail.append_in(t, AuditEntry(action="user.forget", actor="admin", target="13912345678"))
+    finally:
+        db.close()
+    with srv.client() as admin:
+        assert admin.delete("/v1/users/王五").status_code == 200
+        trail_now = admin.get("/v1/audit", params={"limit": 1000}).json()
+    assert "13912345678" not in json.dumps(trail_now)
+    redact = [r for r in trail_now if r["action"] == "audit.redact"][-1]
+    assert (redact["actor"], redact["outcome"], len(redact["detail"]["redacted"])) == ("admin", "ok", 1)
+    db = open_database(None, Path(srv.home))
+    try:
+        rep = AuditTrail(db).verify()
+    finally:
+        db.close()
+    assert rep.ok and rep.redacted >= 1, rep.broken
