@@ -1,6 +1,11 @@
 """Synonyms applied to a question: the terms it holds, what they also mean (`expansions`, for BM25),
-the question in the documents' words (`rewrites`, for the closeness a quote must reach), and the question with each term written as its rule's first meaning (`as_canonical`, for matching a
-quote's words: "挂号费" and "诊查费" become one word on both sides)."""
+the question in the documents' words (`rewrites`, for the closeness a quote must reach), and the question
+with each term written as its canonical term (`as_canonical`, for matching a quote's words: "挂号费" and
+"诊查费" become one word on both sides).
+
+The terms are matched by one regex built as a trie (terms sharing a beginning share its branch), so a
+text is read in one pass whatever the number of rules, where an alternation of the terms tries each of
+them at every position (passages are matched too, several times an answer)."""
 from __future__ import annotations
 
 import re
@@ -9,19 +14,56 @@ from functools import lru_cache
 
 from rag.synonyms.rules import Synonyms
 
-_ASCII_WORD = re.compile(r"[0-9A-Za-z]")
+_ASCII_WORD = re.compile(r"[0-9a-z]")
 
 
-def _pattern(term: str) -> str:
-    """`term` matched as written, with any white space between its words, and as a whole word where it
-    starts or ends with a Latin letter ("card" not inside "cardiology"; "费" inside "挂号费用"), its plural
-    too ("general adult ward" in "General adult wards")."""
-    body = r"\s*".join(re.escape(w) for w in term.split())
-    if _ASCII_WORD.match(term[0]):
-        body = r"(?<![0-9A-Za-z])" + body
-    if _ASCII_WORD.match(term[-1]):
-        body += r"(?:e?s)?(?![0-9A-Za-z])" if term[-1].isalpha() else r"(?![0-9A-Za-z])"
-    return body
+def _fold(text: str) -> str:
+    """`text` in lower case, character for character."""
+    out = text.lower()
+    if len(out) != len(text):  # a letter whose lower case is two characters ("İ"): kept as it is
+        out = "".join(c if len(low := c.lower()) != 1 else low for c in text)
+    return out
+
+
+def _key(text: str) -> str:
+    """A term or a match as looked up: folded, white space left out ("debit card" matches "debitcard")."""
+    return "".join(_fold(text).split())
+
+
+def _end(last: str) -> str:
+    """What must follow a term ending with `last`: a whole word where it ends with a Latin letter or a
+    digit ("card" not inside "cardiology"; "费" inside "挂号费用"), a plural allowed after a letter ("general
+    adult ward" in "General adult wards")."""
+    if not _ASCII_WORD.match(last):
+        return ""
+    return r"(?:e?s)?(?![0-9a-z])" if last.isalpha() else r"(?![0-9a-z])"
+
+
+def _trie(terms: list[str]) -> str:
+    """One pattern matching each of `terms` (folded, words separated by one space, which matches any white
+    space or none), the longest first where several begin at one place."""
+    root: dict = {}
+    for term in terms:
+        node = root
+        for c in term:
+            node = node.setdefault(c, {})
+        node[""] = True
+
+    def emit(node: dict, last: str) -> str:
+        # children before the end: the longer term is tried first ("debit card fee" before "debit card")
+        alts = [(r"\s*" if c == " " else re.escape(c)) + emit(node[c], c) for c in sorted(k for k in node if k)]
+        if "" in node:
+            alts.append(_end(last))
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    latin = {c: n for c, n in root.items() if _ASCII_WORD.match(c)}
+    other = {c: n for c, n in root.items() if c not in latin}
+    parts = []
+    if latin:
+        parts.append(r"(?<![0-9a-z])" + emit(latin, ""))  # a whole word where it starts with a Latin letter
+    if other:
+        parts.append(emit(other, ""))
+    return "|".join(parts)
 
 
 @dataclass(frozen=True)
@@ -31,17 +73,20 @@ class Matcher:
     _means: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     _canonical: dict[str, str] = field(default_factory=dict, compare=False)
 
-    def _found(self, text: str) -> list[re.Match[str]]:
-        return list(self._regex.finditer(text)) if self._regex is not None else []
+    def _found(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, the term's key) of each term in `text`."""
+        if self._regex is None:
+            return []
+        return [(m.start(), m.end(), _term(self._means, m.group(0))) for m in self._regex.finditer(_fold(text))]
 
     def expansions(self, text: str) -> list[str]:
         """The terms `text`'s synonyms also mean, each once, not those it holds itself."""
         found = self._found(text)
-        held = {m.group(0).casefold() for m in found}
+        held = {term for _, _, term in found}
         out: list[str] = []
-        for m in found:
-            for t in self._means[m.group(0)]:
-                if t.casefold() not in held and t not in out:
+        for _, _, term in found:
+            for t in self._means[term]:
+                if _key(t) not in held and t not in out:
                     out.append(t)
         return out
 
@@ -49,52 +94,51 @@ class Matcher:
         """`text` with one of its terms written as one of its meanings, each way once, at most `limit`:
         the question as the documents would ask it ("挂号费多少" -> "诊查费多少")."""
         out: list[str] = []
-        for m in self._found(text):
-            for t in self._means[m.group(0)]:
+        for start, end, term in self._found(text):
+            for t in self._means[term]:
                 if len(out) == limit:
                     return out
-                if (r := text[:m.start()] + t + text[m.end():]) not in out:
+                if (r := text[:start] + t + text[end:]) not in out:
                     out.append(r)
         return out
 
     def as_canonical(self, text: str) -> str:
-        """`text` with each term written as its rule's canonical term: a two-way rule's first term, a
-        one-way rule's first meaning (the first rule naming a term decides)."""
-        if self._regex is None:
+        """`text` with each term written as its canonical term: a two-way rule's first term, a one-way
+        rule's first meaning (the first rule naming a term decides)."""
+        found = self._found(text)
+        if not found:
             return text
-        return self._regex.sub(lambda m: self._canonical[m.group(0)], text)
+        parts, at = [], 0
+        for start, end, term in found:
+            parts += [text[at:start], self._canonical[term]]
+            at = end
+        return "".join(parts) + text[at:]
 
 
-def _key(text: str) -> str:
-    return " ".join(text.split()).casefold()
+def _term(keys, matched: str) -> str:
+    """The key of the term a match is, whatever its case and white space, plural or not."""
+    key = _key(matched)
+    for k in (key, key[:-1], key[:-2]):  # "wards" -> "ward", "branches" -> "branch"
+        if k in keys:
+            return k
+    raise KeyError(matched)
 
 
 @lru_cache(maxsize=64)
 def matcher(synonyms: Synonyms) -> Matcher:
     """One compiled matcher per rule set (a KB's rules are read at every request)."""
     means: dict[str, list[str]] = {}
-    canonical: dict[str, str] = {}
+    first: dict[str, str] = {}
     for rule in synonyms.rules:
         for term in rule.terms:
-            canonical.setdefault(_key(term), rule.means[0])
+            k = _key(term)
+            first.setdefault(k, rule.means[0])
             for t in rule.means:
-                if _key(t) != _key(term) and t not in means.setdefault(_key(term), []):
-                    means[_key(term)].append(t)
-            means.setdefault(_key(term), [])
-    terms = sorted(means, key=len, reverse=True)  # the longest term wins: "debit card fee" before "debit card"
-    if not terms:
+                if _key(t) != k and t not in means.setdefault(k, []):
+                    means[k].append(t)
+            means.setdefault(k, [])
+    if not means:
         return Matcher(synonyms)
-    regex = re.compile("|".join(_pattern(t) for t in terms), re.IGNORECASE)
-    # a match is looked up by its text with white space as the rule writes it
-    return Matcher(synonyms, regex, _Lookup({t: tuple(m) for t, m in means.items()}), _Lookup(canonical))
-
-
-class _Lookup(dict):
-    """{term: value} looked up by a match's text, whatever its case and white space, plural or not."""
-
-    def __getitem__(self, key: str):
-        key = _key(key)
-        for k in (key, key[:-1], key[:-2]):  # "wards" -> "ward", "branches" -> "branch"
-            if k in self:
-                return super().__getitem__(k)
-        raise KeyError(key)
+    spaced = {" ".join(_fold(t).split()) for rule in synonyms.rules for t in rule.terms}
+    regex = re.compile(_trie(sorted(spaced)))
+    return Matcher(synonyms, regex, {k: tuple(m) for k, m in means.items()}, first)
