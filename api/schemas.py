@@ -115,8 +115,9 @@ class JobOut(BaseModel):
     error: str
     files: list[JobFileOut]
     counts: dict[str, int]
-    kind: Literal["upload", "import"] = Field(description="upload: files indexed into the KB; import: an archive "
-                                              "restored as the KB (POST /v1/kbs/import)")
+    kind: Literal["upload", "import", "reparse"] = Field(
+        description="upload: files indexed into the KB; import: an archive restored as the KB (POST /v1/kbs/import); "
+                    "reparse: uploaded documents read again from their kept files (POST /v1/kbs/{kb}/reparse)")
     progress: ImportProgress | None = Field(None, description="an import's stage and how far it is")
     result: KBImported | None = Field(None, description="an import that is done: what it made")
     error_code: str = Field("", description="a failed import: invalid_archive | kb_exists (`error` says why)")

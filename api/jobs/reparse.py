@@ -1,10 +1,10 @@
 """Reparse jobs (POST /v1/kbs/{kb}/reparse): a KB's uploaded documents read again from their kept originals
 (indexer.originals), after an upgrade that fixed a parser or the chunker.
 
-A reparse job is a job like an upload's, with one file per document to read again (its uploaded name, its
-size, its id) and no bytes in the database: its file rows say where the bytes are instead, in `path`
-(ORIGINAL, unused by uploads, which keep '' there), so the same workers, queue, progress (GET /v1/jobs/{id})
-and restarts serve it. The worker reads the document from the KB's kept original (api.jobs.indexing.
+A reparse job (kind 'reparse') is a job like an upload's, with one file per document to read again (its
+uploaded name, its size, its id) and no bytes in the database: its file rows say where the bytes are instead,
+in `path` (ORIGINAL, unused by uploads, which keep '' there), so the same workers, queue, progress
+(GET /v1/jobs/{id}) and restarts serve it. The worker reads the document from the KB's kept original (api.jobs.indexing.
 reread_upload) with the name and tags it has."""
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ def plan(kb: str, documents: list[DocumentInfo], originals: Originals) -> Repars
 def submit_reparse(jobs: JobStore, job_id: str, kb: str, todo: list[DocumentInfo]) -> None:
     """Write the job and its documents (one transaction); the caller hands it to the queue."""
     with jobs.db.tx() as t:
-        t.execute("INSERT INTO jobs(id, kb, status, created_at, tags) VALUES (?,?,?,?,?)",
-                  (job_id, kb, "queued", now(), "{}"))
+        t.execute("INSERT INTO jobs(id, kb, status, created_at, tags, kind) VALUES (?,?,?,?,?,?)",
+                  (job_id, kb, "queued", now(), "{}", "reparse"))
         if todo:
             t.executemany("INSERT INTO job_files(job_id, n, filename, path, size, status, doc_id) VALUES (?,?,?,?,?,?,?)",
                           [(job_id, n, d.source, ORIGINAL, d.size, "pending", d.doc_id) for n, d in enumerate(todo)])

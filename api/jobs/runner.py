@@ -110,7 +110,7 @@ class JobRunner:
                     self._finish(job_id, "failed", failed[0].reason)
                     return False
                 self._finish(job_id, "done")
-                if self.on_done and job is not None and job.kind == "upload":
+                if self.on_done and job is not None and job.kind in ("upload", "reparse"):
                     try:
                         self.on_done(job.kb)
                     except Exception:  # the documents are in; recalibrating or invalidating is best effort
@@ -160,7 +160,7 @@ class JobRunner:
         raise WaitingForRoom(f.filename, lack)
 
     def _index(self, f: PendingFile) -> FileOutcome:
-        doc_id = reparse_target(self.jobs, f.job_id, f.n)
+        doc_id = reparse_target(self.jobs, f.job_id, f.n) if f.kind == "reparse" else None
         if doc_id is not None:  # a reparse job's document: its bytes are the KB's kept original
             if self.reread_file is None:
                 return FileOutcome("failed", doc_id, reason="this process cannot read documents again")

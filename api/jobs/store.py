@@ -20,7 +20,7 @@ from indexer.store.base import now
 
 CHUNK = 1 << 20  # bytes per stored upload chunk: bounded memory while writing and reading a file
 STATUSES = ("pending", "indexed", "updated", "unchanged", "imported", "failed")
-KINDS = ("upload", "import")
+KINDS = ("upload", "import", "reparse")  # reparse: api.jobs.reparse
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Job:
     error: str
     files: list[JobFile] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
-    kind: str = "upload"   # upload | import
+    kind: str = "upload"   # upload | import | reparse
     options: str = ""      # JSON: an import's options (api.jobs.importing.ImportOptions)
     progress: str = ""     # JSON: how far an import is (api.jobs.importing.ImportProgress); '' before it starts
     result: str = ""       # JSON: an import's report or failure (api.jobs.importing); '' until it ends

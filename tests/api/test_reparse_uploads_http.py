@@ -55,7 +55,8 @@ def test_uploads_are_read_again_from_their_kept_originals_and_go_with_their_docu
         assert r.status_code == 202, r.text
         assert sorted(r.json()["files"]) == ["cards.md", "挂失.txt"] and r.json()["not_reread"] == [], r.json()
         job = wait_job(admin, r.json()["job_id"])
-        assert job["status"] == "done" and sorted((f["filename"], f["status"]) for f in job["files"]) == [
+        assert (job["status"], job["kind"]) == ("done", "reparse") and sorted(
+            (f["filename"], f["status"]) for f in job["files"]) == [
             ("cards.md", "updated"), ("挂失.txt", "updated")], job
         docs = _docs(home)
         assert {s: (d["parser"], d["tags"], d["original_kept"]) for s, d in docs.items()} == {
