@@ -46,17 +46,24 @@ class Pseudonyms:
         return PREFIX + digest[:DIGITS]
 
 
-_shared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_shared_lock = threading.Lock()
+_keys: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # database -> its key (bytes: never keeps it alive)
+_keys_lock = threading.Lock()
+
+
+class _SharedKey(Pseudonyms):
+    def key(self) -> bytes:
+        with _keys_lock:
+            found = _keys.get(self.db)
+        if found is None:
+            found = super().key()
+            with _keys_lock:
+                _keys[self.db] = found
+        return found
 
 
 def pseudonyms_of(db: Database) -> Pseudonyms:
-    """One Pseudonyms per open database, so that a question does not read the key again."""
-    with _shared_lock:
-        found = _shared.get(db)
-        if found is None:
-            found = _shared[db] = Pseudonyms(db)
-        return found
+    """The pseudonyms of `db`, its key read once per open database (not once per question)."""
+    return _SharedKey(db)
 
 
 def _load_or_make_key(db: Database) -> bytes:
