@@ -104,7 +104,8 @@ class Matcher:
 
     def as_canonical(self, text: str) -> str:
         """`text` with each term written as its canonical term: a two-way rule's first term, a one-way
-        rule's first meaning (the first rule naming a term decides)."""
+        rule's first meaning (the first rule naming a term decides), followed through other rules to the
+        end ("A&E => ER" and "ER => emergency department": all three read as "emergency department")."""
         found = self._found(text)
         if not found:
             return text
@@ -124,6 +125,23 @@ def _term(keys, matched: str) -> str:
     raise KeyError(matched)
 
 
+def _canonical(first: dict[str, str]) -> dict[str, str]:
+    """Each term's canonical term: its first rule's, then that term's, and so on until a term is its own or
+    a cycle is met ("a => b" and "b => a"), where the cycle's first term in key order is taken, so every
+    term of a cycle reads as the same one and a question and a passage always meet."""
+    out: dict[str, str] = {}
+    for key in first:
+        path = [key]
+        while (nxt := _key(first[path[-1]])) in first and nxt not in path:
+            path.append(nxt)
+        if nxt in path and nxt != path[-1]:  # a cycle: every term of it reads as its least key's term
+            cycle = path[path.index(nxt):]
+            out[key] = next(first[k] for k in cycle if _key(first[k]) == min(cycle))
+        else:
+            out[key] = first[path[-1]]
+    return out
+
+
 @lru_cache(maxsize=64)
 def matcher(synonyms: Synonyms) -> Matcher:
     """One compiled matcher per rule set (a KB's rules are read at every request)."""
@@ -141,4 +159,4 @@ def matcher(synonyms: Synonyms) -> Matcher:
         return Matcher(synonyms)
     spaced = {" ".join(_fold(t).split()) for rule in synonyms.rules for t in rule.terms}
     regex = re.compile(_trie(sorted(spaced)))
-    return Matcher(synonyms, regex, {k: tuple(m) for k, m in means.items()}, first)
+    return Matcher(synonyms, regex, {k: tuple(m) for k, m in means.items()}, _canonical(first))

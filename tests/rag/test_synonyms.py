@@ -88,3 +88,19 @@ def test_matching_5000_rules_reads_a_long_text_in_one_pass():
     assert time.perf_counter() - t < 2.0
     assert len(found) > 100  # the rules are found, not skipped
     assert m.expansions(f"what is the {words[1]}?") == [f"{words[0]} {words[1][:5]}"]
+
+
+@pytest.mark.parametrize("rules", [
+    "A&E => ER\nER => emergency department",                 # a chain
+    "ER => emergency department\nA&E => ER",
+    "A&E => emergency department\nemergency department => A&E",  # a cycle
+    "急症 => 急诊科\n急诊科 => 急诊",
+    "挂号费 => 诊查费\n诊查费 => 挂号费",
+])
+def test_a_question_and_a_passage_read_chained_or_cyclic_terms_as_the_same_word(rules):
+    """Quotes are matched with each term written as its canonical term on both sides. The canonical term was
+    the first rule's meaning only: with 'A&E => ER' and 'ER => emergency department' a question's "A&E" read
+    as "ER" and a passage's "ER" as "emergency department"; with a cycle both sides swapped. They never met."""
+    m = matcher(parse(rules))
+    terms = {t for rule in parse(rules).rules for t in (*rule.terms, *rule.means)}
+    assert len({m.as_canonical(t).casefold() for t in terms}) == 1, {t: m.as_canonical(t) for t in terms}
