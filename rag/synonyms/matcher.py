@@ -15,10 +15,14 @@ from functools import lru_cache
 from rag.synonyms.rules import Synonyms
 
 _ASCII_WORD = re.compile(r"[0-9a-z]")
+# full-width ASCII (ＡＴＭ, １２) and the ideographic space read as ASCII, as the answer cache reads them: one
+# character for one, so a match's place in the folded text is its place in the text
+_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
 def _fold(text: str) -> str:
-    """`text` in lower case, character for character."""
+    """`text` in lower case with full-width ASCII as ASCII, character for character."""
+    text = text.translate(_WIDTH)
     out = text.lower()
     if len(out) != len(text):  # a letter whose lower case is two characters ("İ"): kept as it is
         out = "".join(c if len(low := c.lower()) != 1 else low for c in text)

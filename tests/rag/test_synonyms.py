@@ -104,3 +104,13 @@ def test_a_question_and_a_passage_read_chained_or_cyclic_terms_as_the_same_word(
     m = matcher(parse(rules))
     terms = {t for rule in parse(rules).rules for t in (*rule.terms, *rule.means)}
     assert len({m.as_canonical(t).casefold() for t in terms}) == 1, {t: m.as_canonical(t) for t in terms}
+
+
+def test_full_width_letters_and_digits_are_the_same_term():
+    """A Chinese input method writes ＡＴＭ and ２４ full width; the answer cache groups such questions with
+    the half-width ones, and the synonyms now find their terms in them too (both ways: in a rule as well)."""
+    m = matcher(parse("ATM card => debit card\n２４小时, 全天"))
+    assert m.expansions("我的ＡＴＭ　ｃａｒｄ丢了") == ["debit card"]
+    assert m.rewrites("ＡＴＭ卡") == [] and m.rewrites("ＡＴＭ card") == ["debit card"]
+    assert m.expansions("24小时营业吗") == ["全天"] and m.expansions("２４小时营业吗") == ["全天"]
+    assert m.as_canonical("全天营业") == "２４小时营业"
