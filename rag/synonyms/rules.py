@@ -84,6 +84,8 @@ def parse(text: str) -> Synonyms:
     if len(text.encode("utf-8", "replace")) > MAX_BYTES:
         raise SynonymError(f"the synonym list is {len(text.encode('utf-8', 'replace')) // 1024} KB; at most "
                            f"{MAX_BYTES // 1024} KB are taken: keep the terms your readers actually use")
+    # a byte order mark (Windows Notepad writes one at the start of a UTF-8 file) is no part of a term
+    text = text.replace("\ufeff", "")
     rules: list[Rule] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()

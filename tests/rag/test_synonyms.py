@@ -114,3 +114,13 @@ def test_full_width_letters_and_digits_are_the_same_term():
     assert m.rewrites("ＡＴＭ卡") == [] and m.rewrites("ＡＴＭ card") == ["debit card"]
     assert m.expansions("24小时营业吗") == ["全天"] and m.expansions("２４小时营业吗") == ["全天"]
     assert m.as_canonical("全天营业") == "２４小时营业"
+
+
+def test_a_file_saved_by_notepad_reads_as_its_rules(tmp_path):
+    """Windows Notepad saves UTF-8 with a byte order mark and CRLF line ends: the first rule's first term
+    kept the mark ('\\ufeff挂号费') and was never found in a question."""
+    saved = tmp_path / "synonyms.txt"
+    saved.write_bytes("挂号费, 诊查费\r\nATM card => debit card\r\n".encode("utf-8-sig"))
+    s = parse(saved.read_text(encoding="utf-8"))
+    assert s == parse("挂号费, 诊查费\nATM card => debit card\n")
+    assert matcher(s).expansions("挂号费多少") == ["诊查费"]
