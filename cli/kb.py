@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from cli.audited import audited
+from cli.kb_state import restore_state, service_state, state_line, state_to_restore
 from cli.state import fail, home_manager, open_kb, state
 
 kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
@@ -119,7 +120,12 @@ def kb_reembed(name: str,
 @kb_app.command("export")
 @audited("kb.export", kb="name", detail=("file",))
 def kb_export(name: str, file: str = typer.Argument(..., help="the archive to write (a .zip file)"),
-              overwrite: bool = typer.Option(False, "--overwrite", help="replace FILE when it exists")):
+              overwrite: bool = typer.Option(False, "--overwrite", help="replace FILE when it exists"),
+              with_state: bool = typer.Option(False, "--with-state", help="also the service's state for the KB: its "
+                                              "API keys (as their hashes), chat channels (without their secrets) "
+                                              "and promoted settings"),
+              with_secrets: bool = typer.Option(False, "--with-secrets", help="with --with-state: the channels' "
+                                                "secrets too (keep the archive as you keep those secrets)")):
     """Write a KB to one portable archive: its documents, chunks and vectors, embedding model and settings
     (refusal threshold, ...). `rag kb import` restores it, into the local store or Milvus. The KB keeps
     serving meanwhile."""
@@ -132,10 +138,13 @@ def kb_export(name: str, file: str = typer.Argument(..., help="the archive to wr
         fail(f"{file} is a folder; give the archive's file name, e.g. {Path(file) / (name + '.zip')}")
     if out.exists() and not overwrite:
         fail(f"{file} already exists; give another file name, or --overwrite to replace it")
+    if with_secrets and not with_state:
+        fail("--with-secrets goes with --with-state (the channels' secrets are part of the KB's service state)")
     settings = state.settings()
     mgr, store = open_kb(name)
+    carried = service_state(name, with_secrets) if with_state else None
     try:
-        rep = export_kb(store, name, out, settings.indexer.chunk.model_dump())
+        rep = export_kb(store, name, out, settings.indexer.chunk.model_dump(), state=carried)
     except OSError as e:
         fail(f"cannot write {file}: {e.strerror or e}")
     finally:
@@ -145,6 +154,8 @@ def kb_export(name: str, file: str = typer.Argument(..., help="the archive to wr
     m = rep.manifest
     print(f"exported {name!r}: {m.documents} documents, {m.chunks} chunks ({m.embed_model}, {m.dim}-d) to {out} "
           f"({out.stat().st_size / 2**20:.1f} MB)")
+    if carried is not None:
+        print(state_line(carried))
     if rep.left_out:
         typer.secho(f"warning: left out {len(rep.left_out)} documents rewritten throughout the export "
                     f"({', '.join(d.source for d in rep.left_out[:5])}; all named in the archive's manifest.json, "
@@ -157,7 +168,9 @@ def kb_import(file: str,
               as_name: Optional[str] = typer.Option(None, "--as", help="the KB's name here (default: the archive's)"),
               replace: bool = typer.Option(False, "--replace", help="replace a KB of that name (default: refuse)"),
               max_gb: float = typer.Option(64.0, "--max-gb", help="refuse archives holding more than this, "
-                                           "uncompressed")):
+                                           "uncompressed"),
+              without_state: bool = typer.Option(False, "--without-state", help="leave the service state the "
+                                                 "archive carries (--with-state) unrestored: the KB only")):
     """Restore a KB from an archive `rag kb export` wrote, into the store this configuration uses (the
     local folder, or Milvus with RAG_STORE_URI). The vectors are used as they are (no re-embedding). A
     damaged or hostile archive is refused before anything is written; an interrupted import is finished
@@ -170,15 +183,19 @@ def kb_import(file: str,
     from indexer.store.write_errors import KBWriteError
 
     mgr = home_manager()
+    path, limits = Path(file).expanduser(), ArchiveLimits(max_gb=max_gb)
     try:
-        rep = import_archive(mgr, Path(file).expanduser(), as_name, replace=replace,
-                             limits=ArchiveLimits(max_gb=max_gb))
+        restoring = None if without_state else state_to_restore(mgr, path, as_name, replace, limits)
+        rep = import_archive(mgr, path, as_name, replace=replace, limits=limits)
+        restored = restore_state(rep.kb, restoring, replace) if restoring is not None else []
     except (ArchiveError, FileExistsError, KBWriteError, ValueError, ConnectionError) as e:
         fail(str(e))
     done = "replaced" if rep.replaced else "imported"
     print(f"{done} {rep.kb!r} from {file}: {rep.documents} documents, {rep.chunks} chunks ({rep.embed_model}) "
           f"in {rep.store}" + (f" ({rep.written} documents written in this run)" if rep.written != rep.documents
                                else ""))
+    for line in restored:
+        print(line)
     if rep.left_out:
         typer.secho(f"warning: the archive lacks {len(rep.left_out)} documents of KB {rep.source_kb!r}, left out of "
                     f"the export as they were being rewritten ({', '.join(rep.left_out[:5])}); index them again "

@@ -8,13 +8,9 @@ import time
 from api.channels.crypto import CryptoError, wecom_key
 from api.state import forgotten
 from api.state.base import Database, Transaction
+from api.state.channel_fields import FIELDS, checked_settings
 from indexer.store.base import now
 
-PLATFORMS = ("dingtalk", "wecom")
-FIELDS = {"dingtalk": {"app_secret": True, "wait_s": False},
-          "wecom": {"token": True, "aes_key": True, "corp_id": False, "corp_secret": True, "agent_id": False,
-                    "wait_s": False}}
-REQUIRED = {"dingtalk": ("app_secret",), "wecom": ("token", "aes_key", "corp_id")}
 HISTORY_TURNS = 6       # question/answer pairs kept per conversation
 HISTORY_TTL_S = 30 * 60  # a conversation idle this long starts afresh
 
@@ -25,34 +21,12 @@ def mask(value: str) -> str:
 
 def validate(platform: str, config: dict) -> dict:
     """The stored form of a channel's settings; ValueError for what is missing or malformed."""
-    if platform not in PLATFORMS:
-        raise ValueError(f"platform must be one of {', '.join(PLATFORMS)}")
-    fields = FIELDS[platform]
-    out = {}
-    for k, v in config.items():
-        if v is None or k == "platform":
-            continue
-        if k not in fields:
-            raise ValueError(f"{platform} takes no setting {k!r} (it takes {', '.join(fields)})")
-        if k == "wait_s":
-            v = float(v)
-            if not 0 < v <= 60:
-                raise ValueError("wait_s must be in (0, 60]")
-        else:
-            v = str(v).strip()
-            if not v or len(v) > 512:
-                raise ValueError(f"{k} must be 1 to 512 characters")
-        out[k] = v
-    missing = [k for k in REQUIRED[platform] if k not in out]
-    if missing:
-        raise ValueError(f"{platform} needs {', '.join(missing)}")
+    out = checked_settings(platform, config)
     if platform == "wecom":
         try:
             wecom_key(out["aes_key"])
         except CryptoError as e:
             raise ValueError(str(e)) from e
-        if ("corp_secret" in out) != ("agent_id" in out):
-            raise ValueError("corp_secret and agent_id go together (both are needed to send answers later)")
     return out
 
 

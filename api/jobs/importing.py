@@ -2,8 +2,9 @@
 (indexer.archive.import_, crash-safe: a re-run of the job resumes the hidden copy an interrupted one left),
 write how far it is to the job as it goes, and record what it made, or why it could not, as the job's result.
 
-A failure of the archive (damaged, its model missing) or a KB of that name created meanwhile fails the job,
-saying so; a full disk or a server away is no fault of the archive: the job waits and tries again
+The service state the archive may carry (api.archive_state) is checked against this database's before anything
+is written and restored once the KB is in place. A failure of the archive (damaged, its model missing), state
+here it would overwrite, or a KB of that name created meanwhile fails the job, saying so; a full disk or a server away is no fault of the archive: the job waits and tries again
 (api.jobs.runner), resuming."""
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.archive_state import Restored, StateConflict, planned, restore
 from api.jobs.runner import FileOutcome
 from api.jobs.store import JobStore, PendingFile
 from api.outage import outage_of
@@ -28,6 +30,7 @@ ARCHIVE_NAME = "kb.zip"  # the job's one file
 class ImportOptions(BaseModel):
     name: str          # the KB it becomes (the request's ?name=, else the archive's own; checked when accepted)
     replace: bool = False
+    without_state: bool = False  # leave the service state an archive carries (api.archive_state) unrestored
 
 
 class ImportProgress(BaseModel):
@@ -47,10 +50,13 @@ class KBImported(BaseModel):
     replaced: bool
     left_out: list[str] = Field([], description="sources of documents the archive lacks: left out of its export "
                                 "as they were being rewritten (its manifest's left_out); index them again")
+    state: Restored | None = Field(None, description="the service state the archive carried (exported with "
+                                   "?with_state=true), restored: API keys, channels (`secrets_needed`: those "
+                                   "exported without their secrets, to connect again), promoted settings")
 
 
 class ImportFailure(BaseModel):
-    code: Literal["invalid_archive", "kb_exists"]
+    code: Literal["invalid_archive", "kb_exists", "state_conflict"]
     message: str
 
 
@@ -93,9 +99,14 @@ class Importer:
         return FileOutcome("imported", chunks=ended.report.chunks)
 
     def _import(self, f: PendingFile, path: Path, options: ImportOptions) -> ImportEnded:
-        try:
+        db = self.jobs.db
+        try:  # the state is checked first: a conflict leaves everything as it was
+            state = None if options.without_state else planned(db, path, options.name, options.replace)
             rep = import_archive(self.manager, path, options.name, replace=options.replace, progress=False,
                                  report=_ProgressWriter(self.jobs, f.job_id))
+            restored = restore(db, options.name, state, options.replace) if state is not None else None
+        except StateConflict as e:
+            return ImportEnded(failure=ImportFailure(code="state_conflict", message=str(e)))
         except FileExistsError as e:
             return ImportEnded(failure=ImportFailure(code="kb_exists", message=_named(e, path)))
         except (ArchiveError, ValueError) as e:  # ValueError: what a store cannot hold (Milvus's field limits)
@@ -104,7 +115,7 @@ class Importer:
             return ImportEnded(failure=ImportFailure(code="invalid_archive", message=_named(e, path)))
         return ImportEnded(report=KBImported(name=rep.kb, source_kb=rep.source_kb, documents=rep.documents,
                                              chunks=rep.chunks, embed_model=rep.embed_model, replaced=rep.replaced,
-                                             left_out=rep.left_out))
+                                             left_out=rep.left_out, state=restored))
 
 
 def _named(e: Exception, path: Path) -> str:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from api.archive_state import StateConflict, collect, planned, to_bytes
 from api.audit.http import note
 from api.auth import Principal
 from api.body_stream import timed_chunks
@@ -56,15 +57,25 @@ EXPORT_DESCRIPTION = (
                                         "documents of the KB left out of the archive (0: none), named in its "
                                         "manifest.json, `left_out`"}}},
     **error_responses(507)}, summary="Download a knowledge base as one archive (admin of the KB)")
-async def export(request: Request, kb: str, who: Principal = Depends(principal), svc: Service = Depends(service)):
+async def export(request: Request, kb: str, with_state: bool = Query(False, description="also the service's state for "
+                 "the KB: its API keys (as their hashes), chat channels (without their secrets) and promoted settings"),
+                 with_secrets: bool = Query(False, description="with with_state: the channels' secrets too (a global "
+                 "admin key; keep the archive as you keep those secrets)"),
+                 who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, kb, "admin")
+    if with_secrets and not with_state:
+        raise ApiError(422, "bad_request", "with_secrets=true goes with with_state=true")
+    if with_secrets:
+        require_admin(who)  # the secrets are never shown otherwise, not even to the KB's admin
+    note(request, with_state=with_state, with_secrets=with_secrets)
     folder = svc.uploads / f"export-{uuid.uuid4().hex}"
     path = folder / f"{kb}.zip"
 
     def run() -> ExportReport:
+        state = to_bytes(collect(svc.db, kb, with_secrets)) if with_state else None
         store = svc.manager.open(kb)
         try:
-            return export_kb(store, kb, path, svc.settings.indexer.chunk.model_dump(), progress=False)
+            return export_kb(store, kb, path, svc.settings.indexer.chunk.model_dump(), progress=False, state=state)
         finally:
             store.close()
     try:
@@ -94,7 +105,10 @@ IMPORT_DESCRIPTION = (
     "in the state database; the import then runs in the background: `202` with the job's id and a `Location` "
     "(`GET /v1/jobs/{job_id}`) giving its `progress` (`checking` the archive's bytes, then `importing` its chunks) "
     "and, once done, its `result` (name, source_kb, documents, chunks, embed_model, replaced, left_out), or why it "
-    f"failed (`error_code`: invalid_archive, kb_exists). `?wait=true` waits up to {WAIT_S:g} s for it (under the "
+    "failed (`error_code`: invalid_archive, kb_exists, state_conflict). An archive exported `with_state` restores "
+    "the KB's API keys, channels and promoted settings too (`result.state`), refused with 409 `state_conflict` when "
+    "it would overwrite state here (unless `replace`); `without_state=true` imports the KB alone. "
+    f"`?wait=true` waits up to {WAIT_S:g} s for it (under the "
     "60 s a proxy gives a response): `201` with the result when done by then, the error when it failed, else "
     "`202` as without it. A service stopped during the import resumes it when it starts again.")
 
@@ -109,6 +123,8 @@ async def import_kb(request: Request, name: str | None = Query(None, pattern=NAM
                     "here (default: the archive's)"), replace: bool = Query(False, description="replace a KB of "
                     "that name (default: 409)"), wait: bool = Query(False, description=f"wait up to {WAIT_S:g} s "
                     "for the import: 201 with its result when it is done by then"),
+                    without_state: bool = Query(False, description="leave the service state the archive carries "
+                    "(exported with_state) unrestored: the KB only"),
                     who: Principal = Depends(principal), svc: Service = Depends(service)):
     note(request, kb=name or "", replace=replace)
     require_admin(who)
@@ -121,14 +137,16 @@ async def import_kb(request: Request, name: str | None = Query(None, pattern=NAM
     folder = svc.uploads / f"import-{uuid.uuid4().hex}"
     try:
         path = await _receive(request, folder / ARCHIVE_NAME, limit, svc.svc.upload_idle_s, svc.svc.upload_total_s)
-        target, source_kb = await run_in_threadpool(_accept, svc, path, name, replace)
+        target, source_kb = await run_in_threadpool(_accept, svc, path, name, replace, without_state)
         note(request, kb=target, source_kb=source_kb, job_id=job_id)
-        options = ImportOptions(name=target, replace=replace).model_dump_json()
+        options = ImportOptions(name=target, replace=replace, without_state=without_state).model_dump_json()
         await run_in_threadpool(svc.submit, job_id, target, [Incoming(ARCHIVE_NAME, path, path.stat().st_size)],
                                 {}, "import", options)
     except ApiError:
         raise
-    except (ArchiveError, ValueError) as e:
+    except StateConflict as e:
+        raise ApiError(409, "state_conflict", str(e)) from e
+    except (ArchiveError, ValueError) as e:  # StateError: the archive's state is invalid
         raise ApiError(422, "invalid_archive", str(e)) from e
     except FileExistsError as e:
         raise ApiError(409, "kb_exists", str(e)) from e
@@ -147,7 +165,7 @@ async def import_kb(request: Request, name: str | None = Query(None, pattern=NAM
                         status_code=202, headers={"Location": location})
 
 
-def _accept(svc: Service, path: Path, name: str | None, replace: bool) -> tuple[str, str]:
+def _accept(svc: Service, path: Path, name: str | None, replace: bool, without_state: bool) -> tuple[str, str]:
     """(the KB the archive will become, the KB it was exported from), once its structure and manifest are checked
     (the checksums of its members are the job's first step: reading gigabytes is no work for a request)."""
     with ArchiveReader(path) as archive:
@@ -158,6 +176,8 @@ def _accept(svc: Service, path: Path, name: str | None, replace: bool) -> tuple[
     if running is not None:
         raise ApiError(409, "import_running", f"an import into knowledge base {target!r} is already under way "
                        f"(GET /v1/jobs/{running}); wait for it to end, or import under another name (?name=)")
+    if not without_state:
+        planned(svc.db, path, target, replace)  # its state would overwrite state here: refused now (409)
     return target, source_kb
 
 
@@ -170,14 +190,14 @@ async def _wait_for(svc: Service, job_id: str, wait_s: float):
         await asyncio.sleep(WAIT_POLL_S)
 
 
-FAILED_STATUS = {"invalid_archive": 422, "kb_exists": 409}
+FAILED_STATUS = {"invalid_archive": 422, "kb_exists": 409, "state_conflict": 409}
 
 
 def _ended(job) -> JSONResponse:
     """The answer ?wait=true gives for an import that ended: what the synchronous import gave."""
     out = job.to_dict()
     if job.status == "done":
-        return JSONResponse(out["result"], status_code=201)
+        return JSONResponse(KBImported.model_validate(out["result"]).model_dump(mode="json"), status_code=201)
     code = out["error_code"] or "import_failed"
     raise ApiError(FAILED_STATUS.get(code, 500), code, job.error or "the import failed")
 

@@ -36,7 +36,9 @@ class ExportReport:
     swept: leftovers.Swept = field(default_factory=leftovers.Swept)  # what killed exports of it had left
 
 
-def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progress: bool = True) -> ExportReport:
+def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progress: bool = True,
+              state: bytes | None = None) -> ExportReport:
+    """`state`: the service's state for the KB (F.STATE, from api.state.kb_state), written only when given."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     swept = leftovers.sweep_exports(out.parent, out.name)
@@ -56,12 +58,16 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
             with zf.open(info, "w", force_zip64=True) as dst, open(vec_path, "rb") as src:
                 while block := src.read(COPY_BLOCK):
                     dst.write(block)
+            members = {F.DOCUMENTS: doc_member, F.VECTORS: vectors}
+            if state is not None:
+                zf.writestr(zipfile.ZipInfo(F.STATE, date_time=_zip_time()), state, zipfile.ZIP_DEFLATED)
+                members[F.STATE] = F.Member(size=len(state), sha256=hashlib.sha256(state).hexdigest())
             manifest = F.Manifest(
                 format=F.FORMAT, version=F.VERSION, kb=kb,
                 exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 embed_model=store.embed_model, dim=store.dim, context_window=store.context_window,
                 chunking=dict(chunking), documents=docs, chunks=chunks, meta=carried_meta(store),
-                members={F.DOCUMENTS: doc_member, F.VECTORS: vectors}, left_out=left_out)
+                members=members, left_out=left_out)
             zf.writestr(F.MANIFEST, manifest.to_json())
         os.replace(part, out)
     except BaseException:

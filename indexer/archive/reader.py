@@ -75,11 +75,12 @@ class ArchiveReader:
     def _check_members(self) -> None:
         infos = self.zip.infolist()
         names = [i.filename for i in infos]
-        odd = [n for n in names if n not in F.MEMBERS]
+        odd = [n for n in names if n not in F.MEMBERS + F.OPTIONAL]
         if odd:
             shown = ", ".join(repr(n[:100]) for n in odd[:5]) + (f" and {len(odd) - 5} more" if len(odd) > 5 else "")
             raise self._fail(f"it holds {shown}, which no knowledge base archive holds (only "
-                             f"{', '.join(F.MEMBERS)}); it was not written by `rag kb export`, or was altered")
+                             f"{', '.join(F.MEMBERS + F.OPTIONAL)}); it was not written by `rag kb export`, or was "
+                             "altered")
         missing = [n for n in F.MEMBERS if n not in names]
         if missing or len(names) != len(set(names)):
             raise self._fail(f"{'it lacks ' + ', '.join(missing) if missing else 'a member appears twice'}; "
@@ -122,8 +123,13 @@ class ArchiveReader:
 
     def _check_sizes(self) -> None:
         m = self.manifest
-        if set(m.members) != {F.DOCUMENTS, F.VECTORS}:
-            raise self._fail(f"its manifest lists members {sorted(m.members)}, not {F.DOCUMENTS} and {F.VECTORS}")
+        held = {F.DOCUMENTS, F.VECTORS} | ({F.STATE} if F.STATE in self.zip.namelist() else set())
+        if set(m.members) != held:
+            raise self._fail(f"its manifest lists members {sorted(m.members)}, not the {', '.join(sorted(held))} it "
+                             "holds")
+        if F.STATE in held and m.members[F.STATE].size > F.MAX_STATE_MB * 2**20:
+            raise self._fail(f"its {F.STATE} is {_mb(m.members[F.STATE].size)}, over the limit of "
+                             f"{F.MAX_STATE_MB:g} MB")
         for name, member in m.members.items():
             if self.zip.getinfo(name).file_size != member.size:
                 raise self._fail(f"{name} holds {self.zip.getinfo(name).file_size} bytes, the manifest says "
@@ -191,6 +197,16 @@ class ArchiveReader:
                     raise self._fail(f"{F.VECTORS} holds values that are not finite numbers")
         bar.close()
         self._check_digest(F.VECTORS, digest)
+        self.state()
+
+    def state(self) -> bytes | None:
+        """The service state the archive carries for its KB (F.STATE), its checksum verified; None without one."""
+        member = self.manifest.members.get(F.STATE)
+        if member is None:
+            return None
+        data = self._read_all(F.STATE, member.size)
+        self._check_digest(F.STATE, hashlib.sha256(data))
+        return data
 
     def _check_digest(self, name: str, digest) -> None:
         if digest.hexdigest() != self.manifest.members[name].sha256:

@@ -218,7 +218,31 @@ HOSTILE = {
                          "next_row: Extra inputs are not permitted"),
     "a zip bomb": (lambda src, dst: _rewrite(src, dst, documents=lambda d: d + b" " * (40 << 20)),
                    "would inflate .* times"),
+    "damaged service state": (lambda src, dst: _with_state(src, dst, b'{"keys": []}', listed=b'{"keys":[1]}'),
+                              "checksum of service_state.json differs"),
+    "service state not listed": (lambda src, dst: _with_state(src, dst, b"{}", listed=None),
+                                 "lists members .* not the documents.jsonl, service_state.json, vectors.f32 it holds"),
 }
+
+
+def _with_state(src: Path, dst: Path, state: bytes, listed: bytes | None) -> Path:
+    """`src` with a service state member (F.STATE) of `state`, listed in the manifest with the size and checksum
+    of `listed` (None: not listed)."""
+    def manifest(m: dict) -> None:
+        if listed is not None:
+            m["members"][F.STATE] = {"size": len(listed), "sha256": hashlib.sha256(listed).hexdigest()}
+    return _rewrite(src, dst, manifest=manifest, extra=[(F.STATE, state)])
+
+
+def test_an_archive_carries_a_service_state_member_checked_like_the_others(archive, tmp_path):
+    from indexer.archive.reader import ArchiveReader
+
+    state = '{"format": "harbor-rag-kb-state", "keys": [], "label": "柜员"}'.encode()
+    with ArchiveReader(_with_state(archive, tmp_path / "s.zip", state, listed=state)) as r:
+        r.verify(progress=False)
+        assert r.state() == state
+    with ArchiveReader(archive) as r:
+        assert r.state() is None  # exported without it: none
 
 
 def test_an_import_names_the_documents_its_export_left_out(manager, archive, tmp_path):
