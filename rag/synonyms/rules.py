@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 # Bounds on one KB's list: a glossary of a few thousand entries fits; matching stays one regex pass.
 MAX_BYTES = 256 * 1024
@@ -57,10 +58,16 @@ class Synonyms:
     def from_json(cls, raw: str) -> Synonyms:
         return cls(tuple(Rule(tuple(r["terms"]), tuple(r["means"])) for r in json.loads(raw)))
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """A short hash of the rules ("" for none): answers cached under other rules are not served."""
+        """A short hash of the rules ("" for none): answers cached under other rules are not served. Worked
+        out once: quote matching reads it for every passage it compares (the caches of rag.answering are
+        keyed by it), and 5,000 rules take tens of milliseconds to hash."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:12] if self.rules else ""
+
+    def __hash__(self) -> int:
+        # by the digest rather than by every term of every rule: the matcher's cache hashes it at each lookup
+        return hash(self.digest)
 
 
 def _terms(part: str, lineno: int) -> tuple[str, ...]:
