@@ -102,8 +102,9 @@ class Importer:
         db = self.jobs.db
         try:  # the state is checked first: a conflict leaves everything as it was
             state = None if options.without_state else planned(db, path, options.name, options.replace)
+            rerun = (self.jobs.attempts(f.job_id) or 0) > 1  # its service stopped during an earlier attempt
             rep = import_archive(self.manager, path, options.name, replace=options.replace, progress=False,
-                                 report=_ProgressWriter(self.jobs, f.job_id))
+                                 report=_ProgressWriter(self.jobs, f.job_id), rerun=rerun)
             restored = restore(db, options.name, state, options.replace) if state is not None else None
         except StateConflict as e:
             return ImportEnded(failure=ImportFailure(code="state_conflict", message=str(e)))

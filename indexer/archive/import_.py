@@ -40,13 +40,18 @@ class ImportReport:
 
 def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, replace: bool = False,
                    progress: bool = True, limits: ArchiveLimits = ArchiveLimits(),
-                   report: OnProgress | None = None) -> ImportReport:
+                   report: OnProgress | None = None, rerun: bool = False) -> ImportReport:
     """Raises ArchiveError (the archive or its model), FileExistsError (the KB exists and not `replace`),
-    ValueError (a bad name), OSError (a full disk, ...). `report`: told how far it is (indexer.archive.progress)."""
+    ValueError (a bad name), OSError (a full disk, ...). `report`: told how far it is (indexer.archive.progress).
+    `rerun`: this is an interrupted import run again (an import job taken up again after its service stopped),
+    which may have stopped after the KB took its name: a KB of that name holding this archive's import, complete,
+    is then its result (nothing is written), not a KB in the way."""
     with ArchiveReader(path, limits) as archive:
         m = archive.manifest
         target = target_name(m, name)
         existed = mgr.exists(target)
+        if existed and rerun and _imported_as(mgr, target, m):
+            return _report(mgr, target, m, written=0, replaced=replace)
         if existed and not replace:
             raise FileExistsError(exists_message(target))
         archive.verify(progress, report)
@@ -67,9 +72,23 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
             staging.put_in_place(replace)
         finally:
             staging.release()
+    return _report(mgr, target, m, written=written, replaced=existed)
+
+
+def _report(mgr: KBManager, target: str, m: F.Manifest, written: int, replaced: bool) -> ImportReport:
     return ImportReport(kb=target, source_kb=m.kb, embed_model=m.embed_model, documents=m.documents,
-                        chunks=m.chunks, written=written, replaced=existed, store=str(mgr.uri or mgr.home / target),
+                        chunks=m.chunks, written=written, replaced=replaced, store=str(mgr.uri or mgr.home / target),
                         left_out=[d.source for d in m.left_out])
+
+
+def _imported_as(mgr: KBManager, target: str, m: F.Manifest) -> bool:
+    """KB `target` is an import of this archive that was complete when it took the name (the hidden copy's marks
+    travel with it)."""
+    store = mgr.open(target)
+    try:
+        return store.get_meta(M.IMPORT_ARCHIVE) == m.archive_id and store.get_meta(M.IMPORT_DONE) == "1"
+    finally:
+        store.close()
 
 
 def exists_message(target: str) -> str:

@@ -91,6 +91,18 @@ def test_import_refuses_an_existing_kb_unless_asked_to_replace_it(manager, archi
     assert manager.names() == ["t"] and not [p for p in manager.home.iterdir() if p.name.startswith(".")]
 
 
+def test_a_rerun_of_an_import_stopped_once_its_kb_took_the_name_finds_it_done(manager, archive, minilm):
+    """An import job taken up again after its service stopped between the KB taking its name and the job
+    recording it: the KB is the job's result, not a KB in its way."""
+    first = import_archive(manager, archive, "copy", progress=False)
+    again = import_archive(manager, archive, "copy", progress=False, rerun=True)
+    assert (again.kb, again.written, again.documents, again.chunks) == ("copy", 0, first.documents, first.chunks)
+    with pytest.raises(FileExistsError, match="'copy' already exists"):  # a new import: the KB is in the way
+        import_archive(manager, archive, "copy", progress=False)
+    with pytest.raises(FileExistsError, match="'t' already exists"):  # 't' was indexed, not imported from it
+        import_archive(manager, archive, progress=False, rerun=True)
+
+
 def test_from_the_local_store_into_milvus_lite_and_back(manager, archive, minilm, tmp_path):
     pytest.importorskip("milvus_lite")
     from milvus_lite.server_manager import server_manager_instance
