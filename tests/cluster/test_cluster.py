@@ -153,3 +153,25 @@ def test_the_store_survives_kill_9_and_readiness_recovers(cluster):
         assert c.get("/v1/kbs/bank/documents").json() == before
         hits = c.post("/v1/kbs/bank/search", json={"query": "stolen card phone number"}).json()
         assert hits and hits[0]["source"] == "cards.txt"
+
+
+def test_an_import_through_one_replica_is_done_by_a_worker_with_its_state(cluster):
+    """POST /v1/kbs/import on a replica that only enqueues: a `rag worker` imports the archive into Milvus and
+    restores its service state into PostgreSQL; the job is followed through the other replica."""
+    a, b = cluster.replicas
+    secret = "dt-app-secret-集群-0004"
+    with cluster.client(base=a.url) as ca, cluster.client(base=b.url) as cb:
+        assert ca.post("/v1/kbs", json={"name": "ledger"}).status_code == 201
+        assert wait_job(ca, _upload(ca, "ledger", {"账户.txt": "开户需携带本人身份证原件。"}))["status"] == "done"
+        assert ca.post("/v1/kbs/ledger/channels", json={"platform": "dingtalk", "app_secret": secret}).status_code == 201
+        archive = ca.get("/v1/kbs/ledger/export", params={"with_state": "true", "with_secrets": "true"})
+        assert archive.status_code == 200, archive.text
+        assert ca.delete("/v1/kbs/ledger").status_code == 204  # its channel goes with it
+        r = ca.post("/v1/kbs/import", content=archive.content, headers={"content-type": "application/zip"})
+        assert r.status_code == 202 and r.json()["kb"] == "ledger", r.text
+        job = wait_job(cb, r.json()["job_id"], timeout=300)
+        assert job["status"] == "done" and job["result"]["documents"] == 1, job
+        assert job["result"]["state"]["channels"] == ["dingtalk"]
+        hits = cb.post("/v1/kbs/ledger/search", json={"query": "开户要带什么证件"}).json()
+        assert hits and hits[0]["source"] == "账户.txt"
+        assert [ch["platform"] for ch in cb.get("/v1/kbs/ledger/channels").json()] == ["dingtalk"]
