@@ -17,7 +17,9 @@ from indexer.tokenize import EN_STOP, ZH_STOP, jieba_tokenizer, tokenize
 # and looks up the words of at most MAX_GROUPS distinct questions (a lookup each on Milvus).
 MAX_ROWS = 20000
 MAX_GROUPS = 2000
-_MASKED = re.compile(r"\S*\*{3,}\S*")  # personal data masked when stored (rag.guard.personal_data)
+# personal data masked when stored (rag.guard.personal_data: "*******5678", "***@hospital.cn"): the masked item
+# with the digits and address left of it, not the Chinese around it ("我的手机*******5678收不到验证码")
+_MASKED = re.compile(r"[0-9A-Za-z._%+@-]*\*{3,}[0-9A-Za-z._%+@-]*")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z'’&-]*[A-Za-z]|[A-Za-z]")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # words that ask, not name what is asked about: a KB need not hold them

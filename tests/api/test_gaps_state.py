@@ -53,3 +53,23 @@ def test_the_period_leaves_older_answers_out(db, manager, sample_copy):
     finally:
         store.close()
     assert rep.answers == 0 and rep.questions == [] and rep.missing_words == []
+
+
+def test_a_question_stored_masked_keeps_its_other_words(db, manager, sample_copy):
+    """With mask_stored_questions the phone, card and ID numbers of a question are stored masked. The report
+    left out each white-space-delimited run holding a mask: a Chinese question, written without spaces, lost
+    every word ("我的手机*******5678交挂号费失败" gave none)."""
+    fb = FeedbackStore(db, mask_questions=True)
+    _answer(fb, 1, "t", "我的手机13812345678交挂号费失败", True)
+    _answer(fb, 2, "t", "身份证11010519491231002X的quux怎么办", True)
+    _answer(fb, 3, "t", "Mail zhang.san@hospital.cn the zorblax form", True)
+    store = manager.open("t")
+    try:
+        rep = knowledge_gaps(db, store, "t", days=1)
+    finally:
+        store.close()
+    assert all("13812345678" not in u.question and "11010519491231002X" not in u.question for u in rep.questions)
+    words = {w.word for w in rep.missing_words}
+    assert {"挂号费", "quux", "zorblax"} <= words, words
+    assert not {w for w in words if "*" in w or any(c.isdigit() for c in w)}, words  # nothing of the masked items
+    assert "hospital" not in words and "cn" not in words
