@@ -40,8 +40,12 @@ router = APIRouter(prefix="/v1", tags=["knowledge bases and keys"], responses=AP
 WAIT_S = 50.0  # ?wait=true: under the 60 s nginx and haproxy give a response by default
 WAIT_POLL_S = 0.5
 
-ARCHIVE_BODY = {"requestBody": {"required": True, "content": {"application/zip": {"schema": {
-    "type": "string", "format": "binary", "description": "an archive GET /v1/kbs/{kb}/export or `rag kb export` wrote"}}}}}
+_ARCHIVE_BYTES = {"schema": {"type": "string", "format": "binary",
+                             "description": "an archive GET /v1/kbs/{kb}/export or `rag kb export` wrote"}}
+# the body is read as bytes whatever its Content-Type; application/octet-stream is listed too, as clients and
+# schema-driven tools that cannot write application/zip send it
+ARCHIVE_BODY = {"requestBody": {"required": True, "content": {"application/zip": _ARCHIVE_BYTES,
+                                                             "application/octet-stream": _ARCHIVE_BYTES}}}
 
 
 LEFT_OUT_HEADER = "X-Export-Left-Out"

@@ -82,7 +82,8 @@ def test_export_then_import_under_another_name_and_over_the_kb(srv):
         assert "?replace=true" in again.json()["error"]["message"]
         c.delete("/v1/kbs/bank/documents/" + c.get("/v1/kbs/bank/documents").json()[0]["doc_id"])
         # the archive's name (bank); waited for: the synchronous answer of before
-        back = c.post("/v1/kbs/import", params={"replace": "true", "wait": "true"}, content=archive)
+        back = c.post("/v1/kbs/import", params={"replace": "true", "wait": "true"}, content=archive,
+                      headers={"content-type": "application/octet-stream"})  # as the schema allows too
         assert back.status_code == 201 and back.json()["replaced"] and back.json()["name"] == "bank", back.text
         assert c.get("/v1/kbs/bank").json()["documents"] == 2
         assert top(c, "bank") == top(c, "copy")
