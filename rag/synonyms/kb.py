@@ -2,13 +2,18 @@
 replica in cluster mode): read at every request, as the KB's refusal thresholds are."""
 from __future__ import annotations
 
+import json
 import logging
 
 from rag.synonyms.rules import Synonyms
 
 log = logging.getLogger(__name__)
 
-META_KEY = "synonyms"  # JSON: [{"terms": [...], "means": [...]}, ...]
+META_KEY = "synonyms"  # JSON: [{"terms": [...], "means": [...]}, ...], or {"parts": [key, ...]} for a long list
+# Milvus keeps a setting in a VARCHAR of at most 65,535 bytes (indexer.store.milvus.schema.VARCHAR_MAX); a list
+# within the bounds of rag.synonyms.rules runs to ~600 KB of JSON. A longer one is kept in parts of at most this
+# many characters (4 bytes each at most in UTF-8), under keys named by the rules' digest, then pointed to.
+PART_CHARS = 15000
 
 
 def stored_synonyms(store) -> Synonyms:
@@ -18,7 +23,9 @@ def stored_synonyms(store) -> Synonyms:
     if not raw:
         return Synonyms()
     try:
-        return _cached(raw)
+        if (got := _LAST.get(raw)) is not None:  # a pointer names its parts by digest: what it reads never changes
+            return got
+        return _cached(raw, _joined(store, raw) if raw.startswith("{") else raw)
     except (ValueError, KeyError, TypeError):
         log.warning("the KB's stored synonyms cannot be read; questions are answered without them (set them "
                     "again with `rag kb synonyms KB --set FILE`)")
@@ -28,16 +35,37 @@ def stored_synonyms(store) -> Synonyms:
 _LAST: dict[str, Synonyms] = {}
 
 
-def _cached(raw: str) -> Synonyms:
-    got = _LAST.get(raw)
-    if got is None:
-        got = Synonyms.from_json(raw)
-        if len(_LAST) > 32:
-            _LAST.clear()
-        _LAST[raw] = got
+def _cached(raw: str, rules_json: str) -> Synonyms:
+    got = Synonyms.from_json(rules_json)
+    if len(_LAST) > 32:
+        _LAST.clear()
+    _LAST[raw] = got
     return got
 
 
+def _part_keys(raw: str) -> list[str]:
+    return list(json.loads(raw)["parts"]) if raw.startswith("{") else []
+
+
+def _joined(store, raw: str) -> str:
+    parts = [store.get_meta(key, "") for key in _part_keys(raw)]
+    if not all(parts):  # replaced while it was read: the next request reads the new list
+        raise ValueError("a part of the synonym list is missing")
+    return "".join(parts)
+
+
 def store_synonyms(store, synonyms: Synonyms) -> None:
-    """Replace the KB's synonyms (none: remove them)."""
-    store.set_meta(META_KEY, synonyms.to_json() if synonyms else "")
+    """Replace the KB's synonyms (none: remove them). A long list's parts are written before the key that
+    points to them, so a reader sees the old list or the new one; the old list's parts are then emptied."""
+    old = _part_keys(store.get_meta(META_KEY, "") or "")
+    raw = synonyms.to_json() if synonyms else ""
+    keys: list[str] = []
+    if len(raw) > PART_CHARS:
+        for i in range(0, len(raw), PART_CHARS):
+            keys.append(f"{META_KEY}.{synonyms.digest}.{i // PART_CHARS}")
+            store.set_meta(keys[-1], raw[i:i + PART_CHARS])
+        raw = json.dumps({"parts": keys})
+    store.set_meta(META_KEY, raw)
+    for key in old:
+        if key not in keys:
+            store.set_meta(key, "")
