@@ -14,7 +14,7 @@ from api.state.base import Database
 from indexer.tokenize import EN_STOP, ZH_STOP, jieba_tokenizer, tokenize
 
 # Bounds: a busy KB records thousands of answers a day; the report reads the newest MAX_ROWS of the period
-# and looks up the words of at most MAX_GROUPS distinct questions (a lookup each on Milvus).
+# and looks up the words of at most MAX_GROUPS distinct questions (all in one lookup: a query per 500 on Milvus).
 MAX_ROWS = 20000
 MAX_GROUPS = 2000
 # personal data masked when stored (rag.guard.personal_data: "*******5678", "***@hospital.cn"): the masked item
@@ -87,15 +87,15 @@ def knowledge_gaps(db: Database, store, kb: str, days: float = 30, limit: int = 
         if r["comment"] and len(g.comments) < 3:
             g.comments.append(r["comment"][:500])
     ranked = sorted(groups.values(), key=lambda g: (-g.times, g.question))
-    present: dict[str, bool] = {}
+    asked = [(g, _words(g.question)) for g in ranked[:MAX_GROUPS]]
+    tokens = {w.casefold(): tokenize(w) for _, words in asked for w in words}
+    known = store.known_terms([t for ts in tokens.values() for t in ts])  # at once: a query each on Milvus was slow
+    present = {k: all(t in known for t in ts) for k, ts in tokens.items()}
     missing: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
-    for g in ranked[:MAX_GROUPS]:
-        for word in _words(g.question):
+    for g, words in asked:
+        for word in words:
             k = word.casefold()
-            if k not in present:
-                tokens = tokenize(word)
-                present[k] = not tokens or store.term_coverage(tokens) == 1.0
             if not present[k]:
                 missing[k] += 1
                 ex = examples.setdefault(k, [])

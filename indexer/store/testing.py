@@ -128,6 +128,7 @@ class StoreConformance:
         assert s.term_coverage(tokenize("wire fees")) == 1.0
         assert s.term_coverage(tokenize("wire 转账")) == 0.5
         assert s.term_coverage([]) == 0.0
+        assert s.known_terms(tokenize("wire 转账 fees wire")) == {"wire", "fee"} and s.known_terms([]) == set()
 
     def test_cache_generation_grows_with_commits_and_across_recreation(self, factory, tmp_path):
         s = factory()

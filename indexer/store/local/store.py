@@ -215,6 +215,10 @@ class LocalStore:
         vocab = self.snapshot.bm25.vocab
         return sum(t in vocab for t in query_tokens) / len(query_tokens)
 
+    def known_terms(self, tokens: list[str]) -> set[str]:
+        vocab = self.snapshot.bm25.vocab
+        return {t for t in tokens if t in vocab}
+
     def search_sparse(self, query_tokens: list[str], k: int, filters: Filters | None = None) -> Scored:
         allowed = self._allowed(filters)
         mask = None if allowed is None else np.isin(self.snapshot.bm25.ids, allowed)

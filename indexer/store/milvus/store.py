@@ -525,10 +525,15 @@ class MilvusStore:
         the local store, terms only found in since-deleted chunks still count as seen."""
         if not query_tokens:
             return 0.0
-        unique = [t for t in dict.fromkeys(query_tokens) if len(t.encode("utf-8")) <= S.TERM_MAX]
+        seen = self.known_terms(query_tokens)
+        return sum(t in seen for t in query_tokens) / len(query_tokens)
+
+    def known_terms(self, tokens: list[str]) -> set[str]:
+        """Those of `tokens` ever written to the KB: one query per 500."""
+        unique = [t for t in dict.fromkeys(tokens) if len(t.encode("utf-8")) <= S.TERM_MAX]
         seen: set[str] = set()
         for i in range(0, len(unique), 500):
             part = unique[i:i + 500]
             seen |= {r["term"] for r in self.client.query(self.names.terms, filter=S.is_in("term", part),
                                                             output_fields=["term"], limit=len(part))}
-        return sum(t in seen for t in query_tokens) / len(query_tokens)
+        return seen
