@@ -45,7 +45,8 @@ feedback_app.command("export")(export)
 
 
 def gaps(kb: str = typer.Option(..., "--kb"),
-         days: float = typer.Option(30, "--days", min=0.01, help="the period: the last DAYS days"),
+         days: float = typer.Option(30, "--days", min=0.01, max=3650, help="the period: the last DAYS days (at most "
+                                   "3650, as over HTTP)"),
          limit: int = typer.Option(20, "--limit", min=1, max=1000, help="questions and words shown"),
          as_json: bool = typer.Option(False, "--json")):
     """What the KB's readers asked that it did not answer (refused, or voted down), most asked first, and
