@@ -23,7 +23,8 @@ class SynonymRule(BaseModel):
 
 class SynonymsIn(BaseModel):
     text: str = Field(..., max_length=MAX_BYTES, description="one rule a line: `挂号费, 诊查费` (two-way) or "
-                      "`ATM card => debit card` (one-way); `#` starts a comment. An empty text removes them")
+                      "`ATM card => debit card` (one-way); `#` after a space or at the start of a line starts a "
+                      "comment. An empty text removes them")
 
 
 class SynonymsOut(BaseModel):

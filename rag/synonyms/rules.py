@@ -2,7 +2,7 @@
 
     挂号费, 诊查费                 two-way: a question with either term also means the others
     ATM card, cash card => debit card   one-way: a question's "ATM card" also means "debit card"
-    # a comment
+    # a comment (a '#' at the start of a line or after white space: "C#, C sharp" is a rule)
 
 Terms are matched in questions as whole words (English, any case) or as written (Chinese). The text is
 the KB's administrator's, but it arrives over HTTP too: it is bounded in size, rules and term length,
@@ -21,6 +21,8 @@ MAX_RULES = 5000
 MAX_TERMS = 20        # terms in one rule
 MAX_TERM_CHARS = 50   # a term is a word or a short phrase, not a sentence
 _SPACES = re.compile(r"\s+")
+# a comment starts with '#' at the start of a line or after white space: "C#" and "F#" are terms
+_COMMENT = re.compile(r"(?:^|(?<=\s))#")
 
 
 class SynonymError(ValueError):
@@ -95,7 +97,7 @@ def parse(text: str) -> Synonyms:
     text = text.replace("\ufeff", "")
     rules: list[Rule] = []
     for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
+        line = _COMMENT.split(line, 1)[0].strip()
         if not line:
             continue
         if len(rules) == MAX_RULES:

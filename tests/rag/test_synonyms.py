@@ -139,3 +139,11 @@ def test_reading_5000_rules_digest_and_matcher_again_is_cheap():
         assert s.digest and matcher(s) is m
     assert time.perf_counter() - t < 0.5
     assert parse(s.text()).digest == s.digest and hash(parse(s.text())) == hash(s)  # equal rules, equal keys
+
+
+def test_a_term_with_a_hash_sign_is_a_term_not_a_comment():
+    """'#' started a comment anywhere: 'C#, C sharp' was refused (one term alone) and 'F# => F sharp' made
+    'F' mean 'F sharp'. A comment starts at the line's start or after white space."""
+    s = parse("#include this comment\nC#, C sharp  # the language\nF# => F sharp\t# another\n5号楼, ＃5楼\n")
+    assert [r.line() for r in s.rules] == ["C#, C sharp", "F# => F sharp", "5号楼, ＃5楼"]
+    assert matcher(s).expansions("is F# taught here?") == ["F sharp"]
