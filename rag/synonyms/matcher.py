@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from indexer.script import simplified
 from rag.synonyms.rules import Synonyms
 
 _ASCII_WORD = re.compile(r"[0-9a-z]")
@@ -146,21 +147,35 @@ def _canonical(first: dict[str, str]) -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def _same(term: str) -> str:
+    """What a term is in either script: its key in simplified characters."""
+    return _key(simplified(term))
+
+
+def _scripts(terms: tuple[str, ...]) -> list[str]:
+    """`terms`, each followed by its simplified-character form where that differs ("掛號費", "挂号费"): a
+    rule written in either script meets questions and documents in the other."""
+    return list(dict.fromkeys(f for t in terms for f in (t, simplified(t))))
+
+
 @lru_cache(maxsize=64)
 def matcher(synonyms: Synonyms) -> Matcher:
     """One compiled matcher per rule set (a KB's rules are read at every request)."""
     means: dict[str, list[str]] = {}
     first: dict[str, str] = {}
+    spaced: set[str] = set()  # the terms as the regex reads them
     for rule in synonyms.rules:
-        for term in rule.terms:
+        meant = _scripts(rule.means)
+        for term in _scripts(rule.terms):
+            spaced.add(" ".join(_fold(term).split()))
             k = _key(term)
             first.setdefault(k, rule.means[0])
-            for t in rule.means:
-                if _key(t) != k and t not in means.setdefault(k, []):
+            for t in meant:
+                if _same(t) != _same(term) and t not in means.setdefault(k, []):
                     means[k].append(t)
             means.setdefault(k, [])
     if not means:
         return Matcher(synonyms)
-    spaced = {" ".join(_fold(t).split()) for rule in synonyms.rules for t in rule.terms}
     regex = re.compile(_trie(sorted(spaced)))
     return Matcher(synonyms, regex, {k: tuple(m) for k, m in means.items()}, _canonical(first))

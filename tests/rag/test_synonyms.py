@@ -147,3 +147,15 @@ def test_a_term_with_a_hash_sign_is_a_term_not_a_comment():
     s = parse("#include this comment\nC#, C sharp  # the language\nF# => F sharp\t# another\n5号楼, ＃5楼\n")
     assert [r.line() for r in s.rules] == ["C#, C sharp", "F# => F sharp", "5号楼, ＃5楼"]
     assert matcher(s).expansions("is F# taught here?") == ["F sharp"]
+
+
+@pytest.mark.parametrize("question", ["挂号费多少", "掛號費多少"])
+def test_a_rule_in_traditional_characters_meets_a_question_in_either_script(question):
+    """A rule written in traditional characters (a Hong Kong or Taiwan administrator) met no question in
+    simplified ones, nor a traditional question the pipeline folds to simplified, nor a simplified passage.
+    (A rule in simplified characters meets a traditional question once the pipeline folds it.)"""
+    m = matcher(parse("掛號費, 診查費"))
+    assert "诊查费" in m.expansions(question), m.expansions(question)  # the simplified documents' word
+    assert m.as_canonical(question) == m.as_canonical("诊查费多少") == m.as_canonical("診查費多少")
+    assert "诊查费多少" in m.rewrites(question)
+    assert matcher(parse("挂号费, 诊查费")).expansions("挂号费多少") == ["诊查费"]  # simplified rules as they were
