@@ -170,7 +170,7 @@ def matcher(synonyms: Synonyms) -> Matcher:
         for term in _scripts(rule.terms):
             spaced.add(" ".join(_fold(term).split()))
             k = _key(term)
-            first.setdefault(k, rule.means[0])
+            first.setdefault(k, simplified(rule.means[0]))  # in one script: the passages are read in simplified
             for t in meant:
                 if _same(t) != _same(term) and t not in means.setdefault(k, []):
                     means[k].append(t)

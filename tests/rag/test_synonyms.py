@@ -159,3 +159,12 @@ def test_a_rule_in_traditional_characters_meets_a_question_in_either_script(ques
     assert m.as_canonical(question) == m.as_canonical("诊查费多少") == m.as_canonical("診查費多少")
     assert "诊查费多少" in m.rewrites(question)
     assert matcher(parse("挂号费, 诊查费")).expansions("挂号费多少") == ["诊查费"]  # simplified rules as they were
+
+
+def test_the_canonical_term_of_a_traditional_rule_is_written_in_simplified_characters():
+    """Quote matching reads the question and the passages with each term as its canonical term: written in
+    traditional characters it made a simplified question a traditional one ("挂号费多少" as "掛號費多少"),
+    which the rest of quoting reads as another script, and the hospital KB refused it."""
+    m = matcher(parse("掛號費, 診查費\nATM card => debit card"))
+    assert m.as_canonical("挂号费多少") == m.as_canonical("掛號費多少") == "挂号费多少"
+    assert m.as_canonical("my ATM card") == "my debit card"

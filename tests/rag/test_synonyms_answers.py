@@ -28,6 +28,8 @@ def synonyms(pipe, text: str):
 
 @pytest.mark.parametrize("question, rules, source, words", [
     ("挂号费多少", "挂号费, 诊查费", "yuyue-guahao.md", ("诊查费",)),
+    ("挂号费多少", "掛號費, 診查費", "yuyue-guahao.md", ("诊查费",)),  # a rule in traditional characters
+    ("掛號費多少", "掛號費, 診查費", "yuyue-guahao.md", ("诊查费",)),
     ("where do I go for A&E", "A&E, ER => emergency department", "emergency-department.html", ("Emergency Department",)),
 ])
 def test_the_kbs_synonyms_answer_what_the_readers_words_missed(pipeline, question, rules, source, words):  # noqa: F811
