@@ -4,13 +4,14 @@ that was hours of the same work.
 
     OcrCache.open(options, source) -> OcrCache | None   # None: off (no KB folder, cache_mb 0) or Tesseract unknown
     cache.key(image, dpi) -> str                   # the page as rendered, before lighting, deskew, turning
-    cache.get(key) -> lines | None; cache.put(key, lines)
+    cache.get(key) -> lines | None; cache.put(key, lines)   # indexer.parse.ocr_text's OcrLines
     forget(path, file_sha)                         # a document's file left the KB: its pages go
 
 A page's key is the SHA-256 of its image as it came to OCR (mode, size, pixels) and its resolution, together
 with everything else that decides what OCR reads from it: OCR_VERSION (raised whenever the reading changes:
-lighting, deskew, orientation, line order), the languages, psm and fallback psm, the constants of those steps,
-and Tesseract's identity (its version with its libraries', its language files: indexer.parse.ocr.identity).
+lighting, deskew, orientation, line order, headings), the languages, psm and fallback psm, the constants of those
+steps and of the lines' sizes (indexer.parse.ocr_text_size), and Tesseract's identity (its version with its
+libraries', its language files: indexer.parse.ocr.identity).
 Any of them changing reads the page again; an unchanged page anywhere (in another file too) is read once.
 
 One SQLite file (CACHE_FILE) beside the KB's catalog, in WAL mode: a kill leaves it at its last committed put;
@@ -18,6 +19,9 @@ the parser processes of one run share it (each write waits up to 10 s for the ot
 KB (its folder), and a page with the document it came from (`forget`, by the SHA-256 of its file, which each
 page records as its owner: the local store calls it when a document OCR read is deleted or replaced by another
 version of its file), so that a deleted scan's text does not stay behind. At most cache_mb MB of entries: past it the entries used longest ago go, down to 90% of it.
+An entry is a page's lines as JSON, each [text, left, right, size] (what indexer.parse.ocr_headings needs; a
+heading's level is worked out again on each read, not kept). OCR_VERSION 3 added the numbers: an older entry
+(text alone) is under another key and never read.
 A cache that fails never fails indexing: an entry that does not match its checksum (or is not a list of lines)
 is ignored and written again; a file that is not a database (damaged) is removed and started again; any other
 error (locked past the wait, disk full) skips the cache for that page, and OCR reads it as without one.
@@ -40,7 +44,8 @@ from indexer.parse.ocr_deskew import LEVEL, MAX_ANGLE
 from indexer.parse.ocr_lighting import UNEVEN
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.ocr_orientation import MIN_CONFIDENCE
-from indexer.parse.ocr_text import CELL_GAP, MIN_LINE_CONFIDENCE
+from indexer.parse.ocr_text import CELL_GAP, MIN_LINE_CONFIDENCE, OcrLine
+from indexer.parse.ocr_text_size import CAP, DESCENDER, IDEOGRAPH, NARROW, SPACE, X_HEIGHT
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -75,7 +80,8 @@ class OcrCache:
             return None
         settings = {"ocr": OCR_VERSION, "languages": options.languages, "psm": options.psm,
                     "fallback_psm": options.fallback_psm, "tesseract": who,
-                    "steps": [MIN_LINE_CONFIDENCE, CELL_GAP, MAX_ANGLE, LEVEL, UNEVEN, MIN_CONFIDENCE, *steps]}
+                    "steps": [MIN_LINE_CONFIDENCE, CELL_GAP, MAX_ANGLE, LEVEL, UNEVEN, MIN_CONFIDENCE, *steps],
+                    "sizes": [X_HEIGHT, CAP, DESCENDER, IDEOGRAPH, NARROW, SPACE]}  # the lines' sizes kept
         engine = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
         owner = ""
         if source is not None:
@@ -91,7 +97,7 @@ class OcrCache:
         h.update(image.tobytes())
         return h.hexdigest()
 
-    def get(self, key: str) -> list[str] | None:
+    def get(self, key: str) -> list[OcrLine] | None:
         row = self._run(lambda db: db.execute("SELECT lines, checksum FROM pages WHERE key = ?", (key,)).fetchone())
         if not row:
             return None
@@ -105,8 +111,8 @@ class OcrCache:
             self._run(use)
         return lines
 
-    def put(self, key: str, lines: list[str]) -> None:
-        text = json.dumps(lines, ensure_ascii=False)
+    def put(self, key: str, lines: list[OcrLine]) -> None:
+        text = json.dumps([[line.text, line.left, line.right, line.size] for line in lines], ensure_ascii=False)
         size = len(key) + len(text.encode()) + 64  # the row's own bytes, about
 
         def write(db: sqlite3.Connection) -> None:
@@ -212,15 +218,23 @@ def _checksum(key: str, text: str) -> str:
     return hashlib.sha256(f"{key}\n{text}".encode()).hexdigest()[:32]
 
 
-def _lines(key: str, text: object, checksum: object) -> list[str] | None:
+def _lines(key: str, text: object, checksum: object) -> list[OcrLine] | None:
     """The entry's lines; None when it is damaged (checksum, JSON or shape), so that the page is read again."""
     if not isinstance(text, str) or checksum != _checksum(key, text):
         return None
     try:
-        lines = json.loads(text)
+        rows = json.loads(text)
     except ValueError:
         return None
-    return lines if isinstance(lines, list) and all(isinstance(line, str) for line in lines) else None
+    if not isinstance(rows, list) or not all(_line_shaped(row) for row in rows):
+        return None
+    return [OcrLine(*row) for row in rows]
+
+
+def _line_shaped(row: object) -> bool:
+    """[text, left, right, size]"""
+    return (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str)
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in row[1:]))
 
 
 def _remove(path: str) -> None:

@@ -3,8 +3,8 @@
     read_pages(name, pages, image_of, options) -> {page: lines}
 
 `image_of(page)` gives the page's image and its resolution (None: unknown); `lines` are
-indexer.parse.ocr_text's ("" between paragraphs). A page that reads as next to nothing is checked for a
-sideways or upside-down scan and read again upright (indexer.parse.ocr_orientation); a photo's uneven
+indexer.parse.ocr_text's OcrLines (BREAK between paragraphs), their headings marked (indexer.parse.ocr_headings).
+A page that reads as next to nothing is checked for a sideways or upside-down scan and read again upright (indexer.parse.ocr_orientation); a photo's uneven
 lighting is evened out first (indexer.parse.ocr_lighting), and a page at an angle turned level
 (indexer.parse.ocr_deskew). Progress (pages done / total) goes to
 indexer.parse.progress, which the indexing bar shows. A page read before, as it is now and with the same
@@ -23,10 +23,11 @@ from indexer.parse.errors import ParseError
 from indexer.parse.ocr import recognize
 from indexer.parse.ocr_cache import OcrCache
 from indexer.parse.ocr_deskew import straightened
+from indexer.parse.ocr_headings import mark_headings
 from indexer.parse.ocr_lighting import even_lighting
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.ocr_orientation import turn_needed
-from indexer.parse.ocr_text import Reading, read_tsv, visible_chars, word_chars
+from indexer.parse.ocr_text import OcrLine, Reading, read_tsv, texts, visible_chars, word_chars
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -40,7 +41,7 @@ PageImage = Callable[[int], "tuple[Image, int | None]"]
 
 
 def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: OcrOptions,
-               unit: str | None = "scanned page", source: Path | None = None) -> dict[int, list[str]]:
+               unit: str | None = "scanned page", source: Path | None = None) -> dict[int, list[OcrLine]]:
     """unit: what the pages are, for messages ("scanned page", "frame"); None: an image alone, without numbers.
     source: the file the pages are of (the owner of their entries in the OCR cache)."""
     units = f"{unit or 'image'}s"
@@ -67,7 +68,7 @@ def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: Oc
                         lines = _read(level, options, name, page if unit else None, dpi)
                     if cache:
                         cache.put(key, lines)
-                out[page] = lines
+                out[page] = mark_headings(lines)  # after the cache: it keeps what OCR read, not what it means
             finally:
                 image.close()
             progress.report(done + 1, len(pages))
@@ -77,13 +78,13 @@ def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: Oc
     return out
 
 
-def _read(image: "Image", options: OcrOptions, name: str, page: int | None, dpi: int | None) -> list[str]:
+def _read(image: "Image", options: OcrOptions, name: str, page: int | None, dpi: int | None) -> list[OcrLine]:
     """The page's lines; a page that reads as next to nothing, or mostly as garbage, is read again turned upright
     when it lies sideways or upside down (indexer.parse.ocr_orientation); the upright page is read again with
     options.fallback_psm when a line of it was left out (_or_fallback)."""
     tsv = recognize(image, options, name, page, dpi)
     first = read_tsv(tsv)
-    kept = visible_chars(first.lines)
+    kept = visible_chars(texts(first.lines))
     if kept >= UPRIGHT_CHARS and kept >= UPRIGHT_SHARE * word_chars(tsv):
         return _or_fallback(first, image, options, name, page, dpi).lines
     if not (turn := turn_needed(image, options, name, page)):
@@ -91,7 +92,7 @@ def _read(image: "Image", options: OcrOptions, name: str, page: int | None, dpi:
     with image.rotate(-turn, expand=True) as upright:  # PIL turns counter-clockwise
         again = _or_fallback(read_tsv(recognize(upright, options, name, page, dpi)), upright, options, name, page,
                              dpi)
-    return again.lines if visible_chars(again.lines) > kept else first.lines
+    return again.lines if visible_chars(texts(again.lines)) > kept else first.lines
 
 
 def _or_fallback(reading: Reading, image: "Image", options: OcrOptions, name: str, page: int | None,
@@ -104,4 +105,4 @@ def _or_fallback(reading: Reading, image: "Image", options: OcrOptions, name: st
     if not reading.dropped or options.fallback_psm in (None, options.psm):
         return reading
     other = read_tsv(recognize(image, replace(options, psm=options.fallback_psm), name, page, dpi))
-    return other if visible_chars(other.lines) > visible_chars(reading.lines) else reading
+    return other if visible_chars(texts(other.lines)) > visible_chars(texts(reading.lines)) else reading

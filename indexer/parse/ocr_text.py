@@ -1,7 +1,8 @@
 """Tesseract's TSV -> the page's lines, paragraphs apart, low-confidence garbage left out.
 
     ocr_lines(tsv) -> ["Card Services Fee Notice", "", "The fee is $29 per card.", ...]   ("" = paragraph break)
-    read_tsv(tsv) -> Reading(lines, dropped)   (the same lines, and how many lines were left out as garbage)
+    read_tsv(tsv) -> Reading(lines, dropped)   (the same lines as OcrLine, with where they sit and how tall they
+                                                are, and how many lines were left out as garbage)
 
 Layout: tesseract's TSV gives each word with its block, paragraph and line; a page's words are joined into its
 lines in that order, a blank line between paragraphs (and blocks), so headings, list items and table rows
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from indexer.parse.cjk_spacing import join_cjk
+from indexer.parse.ocr_text_size import text_size
 
 MIN_LINE_CONFIDENCE = 60.0
 
@@ -59,18 +61,44 @@ class _Line:
             cells[-1].append(word.text)
         return " | ".join(join_cjk(" ".join(cell)) for cell in cells)
 
+    def box(self, text: str) -> tuple[int, int, int]:
+        """Where the line starts and ends across the page, and the size of its type (indexer.parse.ocr_text_size)."""
+        left, right = self.words[0].left, self.words[-1].right
+        return left, right, text_size([(w.text, w.height) for w in self.words], right - left, text)
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """A line OCR read: its text ("" for a paragraph break) and, in pixels, where it starts and ends across the
+    page and the size of its type (its em: indexer.parse.ocr_text_size); indexer.parse.ocr_headings tells
+    headings by them. `heading`: 0 for body text, else the heading's level (1 = a title), set by
+    indexer.parse.ocr_headings."""
+
+    text: str
+    left: int = 0
+    right: int = 0
+    size: int = 0
+    heading: int = 0
+
+
+BREAK = OcrLine("")
+
 
 @dataclass(frozen=True)
 class Reading:
-    """A page's lines ("" between paragraphs) and how many lines with a letter, digit or CJK character were
+    """A page's lines (BREAK between paragraphs) and how many lines with a letter, digit or CJK character were
     left out as garbage (under the confidence threshold)."""
 
-    lines: list[str]
+    lines: list[OcrLine]
     dropped: int
 
 
+def texts(lines: list[OcrLine]) -> list[str]:
+    return [line.text for line in lines]
+
+
 def ocr_lines(tsv: str, min_confidence: float = MIN_LINE_CONFIDENCE) -> list[str]:
-    return read_tsv(tsv, min_confidence).lines
+    return texts(read_tsv(tsv, min_confidence).lines)
 
 
 def read_tsv(tsv: str, min_confidence: float = MIN_LINE_CONFIDENCE) -> Reading:
@@ -86,7 +114,7 @@ def read_tsv(tsv: str, min_confidence: float = MIN_LINE_CONFIDENCE) -> Reading:
         key = (cells[1], cells[2], cells[3], cells[4])
         word = _Word(cells[11].strip(), confidence, left, left + width, height)
         lines.setdefault(key, _Line((cells[1], cells[2], cells[3]), [])).words.append(word)
-    out: list[str] = []
+    out: list[OcrLine] = []
     dropped = 0
     previous: tuple[str, str, str] | None = None
     for line in lines.values():
@@ -97,8 +125,8 @@ def read_tsv(tsv: str, min_confidence: float = MIN_LINE_CONFIDENCE) -> Reading:
             dropped += 1
             continue
         if previous is not None and line.paragraph != previous:
-            out.append("")
-        out.append(text)
+            out.append(BREAK)
+        out.append(OcrLine(text, *line.box(text)))
         previous = line.paragraph
     return Reading(out, dropped)
 

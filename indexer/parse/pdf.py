@@ -8,7 +8,8 @@ say so (Element.ocr). Without OCR (off, or tesseract not installed) a PDF with n
 Headings: pypdf's visitor reports the font size of every text run during the same
 extraction pass. The size covering most characters is the body size; short lines set at
 least 15% larger are headings, the largest heading size being level 1. If the runs don't
-reproduce the page's extracted text (unusual encodings), the page is kept as plain text.
+reproduce the page's extracted text (unusual encodings), the page is kept as plain text. A scanned page's
+headings are OCR's (indexer.parse.ocr_headings: taller text, numbers, lines alone), at their own levels.
 
 Tables: pypdf gives a table's cells one per line; indexer.parse.pdf_tables finds tables from where
 the text sits (pdfium's text runs aligned in rows and columns) and each becomes a `table` element in
@@ -37,7 +38,8 @@ from typing import Any
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
 from indexer.parse.ocr import unavailable_reason
-from indexer.parse.ocr_text import visible_chars
+from indexer.parse.ocr_headings import opened, section
+from indexer.parse.ocr_text import texts, visible_chars
 from indexer.parse.page_margins import margin_lines
 from indexer.parse.pdf_limits import limit_reached
 from indexer.parse.pdf_ocr import ocr_pdf_pages, scanned_pages
@@ -67,6 +69,7 @@ class _Line:
     x: float | None = None  # where the line starts on the page (its first run), when known
     y: float | None = None
     table: list[list[str]] | None = None  # a table's rows, standing for the lines it replaced
+    heading: int = 0  # a scanned page's heading level, as OCR found it (indexer.parse.ocr_headings; 1 = a title)
 
 
 def parse_pdf(path: Path, limits: ParseLimits | None = None) -> list[Element]:
@@ -119,8 +122,9 @@ def _scans_read(path: Path, reader: Any, pages: list[tuple[int, list[_Line]]],
         return pages, set()
     read = ocr_pdf_pages(path, scanned, limits.ocr)
     used = {n for n, page in pages
-            if n in read and visible_chars(read[n]) > visible_chars([line.text for line in page])}
-    pages = [(n, [_Line(text, 0.0) for text in read[n]] if n in used else page) for n, page in pages]
+            if n in read and visible_chars(texts(read[n])) > visible_chars([line.text for line in page])}
+    pages = [(n, [_Line(line.text, 0.0, heading=line.heading) for line in read[n]] if n in used else page)
+             for n, page in pages]
     if not any(line.text.strip() for _, page in pages for line in page):
         many = len(scanned) > 1
         count, they = (f"{len(scanned)} scanned pages", "they do") if many else ("scanned page", "it does")
@@ -268,13 +272,13 @@ def _heading_levels(pages: list[tuple[int, list[_Line]]]) -> list[float]:
 
 def _to_elements(pages: list[tuple[int, list[_Line]]], levels: list[float]) -> list[Element]:
     elements: list[Element] = []
-    path: list[str] = []
+    path: list[tuple[int, str]] = []  # (level, heading): a text layer's by size, a scan's by OCR
     for page_no, page in pages:
         paragraph: list[str] = []
 
         def flush() -> None:
             if text := "\n".join(paragraph).strip():
-                elements.append(Element(text, "text", " > ".join(path), page_no))
+                elements.append(Element(text, "text", section(path), page_no))
             paragraph.clear()
 
         for line in page:
@@ -282,11 +286,15 @@ def _to_elements(pages: list[tuple[int, list[_Line]]], levels: list[float]) -> l
             size = round(line.size, 1)
             if line.table is not None:
                 flush()
-                elements.extend(table_elements(line.table, " > ".join(path), page_no))
-            elif text and size in levels and _heading_shaped(text):
+                elements.extend(table_elements(line.table, section(path), page_no))
+            elif text and (line.heading or (size in levels and _heading_shaped(text))):
                 flush()
-                path[:] = path[:levels.index(size)] + [text]
-                elements.append(Element(text, "title", " > ".join(path), page_no))
+                if line.heading:
+                    path = opened(path, line.heading, text)
+                else:
+                    depth = levels.index(size)
+                    path = path[:depth] + [(depth + 1, text)]
+                elements.append(Element(text, "title", section(path), page_no))
             elif text:
                 paragraph.append(text)
             else:

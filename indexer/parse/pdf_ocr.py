@@ -13,7 +13,7 @@ from typing import Any
 
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.ocr_pages import read_pages
-from indexer.parse.ocr_text import visible_chars
+from indexer.parse.ocr_text import OcrLine, visible_chars
 from indexer.parse.pdf_images import draws_image
 from indexer.parse.pdf_render import open_document, render_page
 
@@ -25,8 +25,9 @@ def scanned_pages(reader: Any, pages: list[tuple[int, list[str]]]) -> list[int]:
     return [number for number, lines in pages if visible_chars(lines) < SCANNED_CHARS and draws_image(reader, number)]
 
 
-def ocr_pdf_pages(path: Path, numbers: list[int], options: OcrOptions) -> dict[int, list[str]]:
-    """OCR'd lines of pages `numbers` ("" between paragraphs). Raises ParseError (indexer.parse.ocr_pages)."""
+def ocr_pdf_pages(path: Path, numbers: list[int], options: OcrOptions) -> dict[int, list[OcrLine]]:
+    """OCR'd lines of pages `numbers` (BREAK between paragraphs, headings marked). Raises ParseError
+    (indexer.parse.ocr_pages)."""
     document = open_document(path)
     try:
         return read_pages(path.name, numbers,

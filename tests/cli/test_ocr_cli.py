@@ -54,7 +54,10 @@ def test_scans_and_photos_are_indexed_and_answered_from(tmp_path: Path) -> None:
 
     gold = top("Gold card annual fee")
     assert Path(gold["source"]).name == "mixed.pdf" and "The Gold card annual fee is $95." in gold["text"]
-    assert "We are open Monday to Friday, 9am to 5pm." in gold["text"]  # the text page, as it was (one chunk)
+    assert gold["title"] == "Gold Card"  # the scanned page's heading (a line alone over its text) titles its chunk
+    opening = top("We are open Monday to Friday")
+    assert Path(opening["source"]).name == "mixed.pdf"
+    assert "Opening hours\nWe are open Monday to Friday, 9am to 5pm." in opening["text"]  # the text page, as it was
     assert "保管箱租金为每年300元" in top("保管箱租金多少钱")["text"]
 
     en = json.loads(rag(home, "ask", "How much is the replacement card fee?", "--kb", "scans", "--json").stdout)

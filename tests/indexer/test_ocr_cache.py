@@ -12,6 +12,7 @@ from pathlib import Path
 
 from indexer.ingest import Ingestor
 from indexer.parse.ocr_cache import CACHE_FILE, OcrCache
+from indexer.parse.ocr_text import BREAK, OcrLine
 from tests.ocr_scans import FEE_EN, FEE_ZH, HOURS_ZH, needs_tesseract, save_pdf, scan
 
 
@@ -118,10 +119,11 @@ def test_the_cache_keeps_to_its_size_by_dropping_the_entries_used_longest_ago(tm
     keys = [cache.key(page, 300) for page in pages]
     assert len(set(keys)) == 6 and cache.key(pages[0], 150) != keys[0]  # the resolution is part of the key
     for i, key in enumerate(keys[:3]):
-        cache.put(key, [f"第{i}页 page {i}", "x" * 800])
-    assert cache.get(keys[0]) == ["第0页 page 0", "x" * 800]  # page 0 used last now: page 1 is the oldest
-    cache.put(keys[3], ["page 3", "x" * 800])
-    cache.put(keys[4], ["page 4", "x" * 800])
+        cache.put(key, [OcrLine(f"第{i}页 page {i}", 100, 420, 50), BREAK, OcrLine("x" * 800, 100, 2200, 50)])
+    # page 0 used last now: page 1 is the oldest
+    assert cache.get(keys[0]) == [OcrLine("第0页 page 0", 100, 420, 50), OcrLine(""), OcrLine("x" * 800, 100, 2200, 50)]
+    cache.put(keys[3], [OcrLine("page 3"), OcrLine("x" * 800)])
+    cache.put(keys[4], [OcrLine("page 4"), OcrLine("x" * 800)])
     assert cache.get(keys[1]) is None and cache.get(keys[2]) is None
     assert [cache.get(k) is not None for k in (keys[0], keys[3], keys[4])] == [True, True, True]
     cache.close()
