@@ -70,20 +70,26 @@ async function loadDocs() {
 }
 
 // The KB's synonyms (GET/PUT /v1/kbs/{kb}/synonyms): shown to every key that may read the KB, saved by keys
-// that may write it (the server says 403 otherwise)
+// that may write it (the server says 403 otherwise). The box remembers whose list it holds (data-kb): Save
+// writes only that KB's, and only while it is the KB chosen, so a list is never saved into another KB
 async function loadSynonyms() {
   const kb = $("kb").value;
   $("synonyms-status").textContent = "";
+  $("synonyms").dataset.kb = "";
   try {
     const got = await api(`/v1/kbs/${encodeURIComponent(kb)}/synonyms`);
+    if ($("kb").value !== kb) return;  // another KB was chosen meanwhile: its own answer fills the box
     $("synonyms").value = got.text;
+    $("synonyms").dataset.kb = kb;
     $("synonyms-section").hidden = false;
-  } catch (e) { $("synonyms-section").hidden = true; }
+  } catch (e) { if ($("kb").value === kb) $("synonyms-section").hidden = true; }
 }
 $("synonyms-form").addEventListener("submit", async (e) => {
   e.preventDefault();
+  const kb = $("synonyms").dataset.kb;
+  if (!kb || kb !== $("kb").value) return;  // the chosen KB's list is still loading
   try {
-    const got = await api(`/v1/kbs/${encodeURIComponent($("kb").value)}/synonyms`, {
+    const got = await api(`/v1/kbs/${encodeURIComponent(kb)}/synonyms`, {
       method: "PUT", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ text: $("synonyms").value }) });
     $("synonyms").value = got.text;
@@ -96,6 +102,7 @@ async function loadGaps() {
   const kb = $("kb").value;
   try {
     const rep = await api(`/v1/kbs/${encodeURIComponent(kb)}/gaps?days=30&limit=10`);
+    if ($("kb").value !== kb) return;  // another KB was chosen meanwhile
     $("gaps").replaceChildren(...rep.questions.map(q => {
       const li = el("li", q.question);
       li.append(" ", el("span", `· ${T.times(q.times)}` + (q.voted_down ? ` · ${T.votedDown(q.voted_down)}` : ""), "muted"));
@@ -105,7 +112,7 @@ async function loadGaps() {
     $("gap-words").textContent = rep.missing_words.length
       ? T.missingWords(rep.missing_words.map(w => w.word).join(", ")) : "";
     $("gaps-section").hidden = false;
-  } catch (e) { $("gaps-section").hidden = true; }
+  } catch (e) { if ($("kb").value === kb) $("gaps-section").hidden = true; }
 }
 
 function renderAnswer(text) {

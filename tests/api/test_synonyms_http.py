@@ -158,3 +158,44 @@ def test_the_web_page_shows_the_gaps_and_edits_the_synonyms(env):
     finally:
         browser.close()
         c.delete("/v1/kbs/bank/synonyms")
+
+
+def test_the_web_page_never_saves_one_kbs_synonyms_into_another(env):
+    """The page loads a KB's synonyms after its documents when the KB is chosen; until they came, the box
+    still held the previous KB's list and Save wrote it into the newly chosen KB (and a slow answer for the
+    previous KB could fill the box after the new one's). Save now writes only the list loaded for the KB
+    shown, and a late answer for another KB is dropped. The other KB's synonyms answer late here (the
+    browser's fetch delayed by the test)."""
+    from tests.chromium import Browser, chromium_path
+
+    if chromium_path() is None:
+        pytest.fail("Debian's chromium package is needed for this test (apt-get install chromium); .ci/run installs it")
+    srv, _ = env
+    admin = srv.client()
+    assert admin.post("/v1/kbs", json={"name": "clinic"}).status_code == 201
+    assert admin.put("/v1/kbs/clinic/synonyms", json={"text": "挂号费, 诊查费\n"}).status_code == 200
+    admin.put("/v1/kbs/bank/synonyms", json={"text": "zorblax => SWIFT\n"})
+    browser = Browser()
+    try:
+        browser.goto(f"{srv.url}/?lang=zh#key={ADMIN}&kb=bank")
+        browser.wait_for("document.querySelector('#synonyms').value === 'zorblax => SWIFT\\n'", timeout=60)
+        browser.eval("""(() => {
+            const real = window.fetch;
+            window.fetch = async (url, opts) => {  // the clinic's synonyms come 2 s late
+              if (String(url).endsWith('/kbs/clinic/synonyms') && !(opts && opts.method)) {
+                await new Promise(r => setTimeout(r, 2000));
+              }
+              return real(url, opts);
+            };
+            const kb = document.querySelector('#kb');
+            kb.value = 'clinic';
+            kb.dispatchEvent(new Event('change'));
+            setTimeout(() => document.querySelector('#synonyms-form').requestSubmit(), 500);  // a quick Save
+        })()""")
+        browser.wait_for("document.querySelector('#synonyms').value === '挂号费, 诊查费\\n'", timeout=30)
+        assert admin.get("/v1/kbs/clinic/synonyms").json()["text"] == "挂号费, 诊查费\n"
+        assert admin.get("/v1/kbs/bank/synonyms").json()["text"] == "zorblax => SWIFT\n"
+    finally:
+        browser.close()
+        admin.delete("/v1/kbs/bank/synonyms")
+        admin.delete("/v1/kbs/clinic")
