@@ -5,6 +5,7 @@ documents or synonyms (rag.synonyms) where readers' words and the documents' dif
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -57,7 +58,7 @@ class Gaps:
 
 def _words(question: str) -> list[str]:
     """The words a reader wrote, as written: Latin words (not stop words) and Chinese words (jieba)."""
-    text = _MASKED.sub(" ", question)
+    text = _MASKED.sub(" ", unicodedata.normalize("NFKC", question))  # ＡＴＭ, typed full width, as ATM
     out = [w for w in _LATIN.findall(text) if w.lower() not in EN_STOP and len(w) > 1]
     for run in _CJK.findall(text):
         out += [w for w in jieba_tokenizer().lcut(run) if len(w) > 1 and w not in ZH_STOP and w not in _ASKING_ZH]

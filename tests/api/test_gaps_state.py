@@ -3,6 +3,8 @@ over the indexed bank sample: unanswered questions grouped and counted, votes, t
 no document holds, in English and Chinese."""
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from api.feedback import FeedbackStore, Recorded
@@ -109,3 +111,19 @@ def test_the_words_of_many_questions_are_looked_up_at_once_on_milvus(tmp_path, m
     words = {w.word for w in rep.missing_words}
     assert set(made_up) <= words and not {"lost", "card", "挂失"} & words, sorted(words - set(made_up))
     assert len(queries) <= 5, len(queries)
+
+
+def test_words_typed_full_width_are_listed(db, manager, sample_copy):
+    """A Chinese input method types Latin letters full width ("ＡＴＭ卡的ｑｕｕｘ"): the report's words are
+    ASCII, so such a question gave none of them; they are read as NFKC forms now."""
+    fb = FeedbackStore(db)
+    _answer(fb, 1, "t", "ＡＴＭ卡的ｑｕｕｘ在哪里", True)
+    _answer(fb, 2, "t", "ｚｏｒｂｌａｘ ｆｅｅ？", True)
+    store = manager.open("t")
+    try:
+        rep = knowledge_gaps(db, store, "t", days=1)
+    finally:
+        store.close()
+    words = {w.word for w in rep.missing_words}
+    assert {"quux", "zorblax"} <= words, words
+    assert all(unicodedata.normalize("NFKC", w) == w for w in words), words  # no full-width form listed
