@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from re import _compiler  # re.compile without its module cache (see matcher)
 
 from indexer.script import simplified
 from rag.synonyms.rules import Synonyms
@@ -177,5 +178,7 @@ def matcher(synonyms: Synonyms) -> Matcher:
             means.setdefault(k, [])
     if not means:
         return Matcher(synonyms)
-    regex = re.compile(_trie(sorted(spaced)))
+    # compiled outside re's module cache, which keeps its last 512 patterns: a list's regex (megabytes for
+    # thousands of rules) would outlive this cache's 64 by every list an administrator saves meanwhile
+    regex = _compiler.compile(_trie(sorted(spaced)), 0)
     return Matcher(synonyms, regex, {k: tuple(m) for k, m in means.items()}, _canonical(first))

@@ -168,3 +168,20 @@ def test_the_canonical_term_of_a_traditional_rule_is_written_in_simplified_chara
     m = matcher(parse("掛號費, 診查費\nATM card => debit card"))
     assert m.as_canonical("挂号费多少") == m.as_canonical("掛號費多少") == "挂号费多少"
     assert m.as_canonical("my ATM card") == "my debit card"
+
+
+def test_a_list_no_longer_in_use_leaves_no_compiled_regex_behind():
+    """re.compile keeps the last 512 patterns it compiled: each list an administrator saved kept its regex
+    (megabytes for thousands of rules) in every service process long after the matcher's own cache let go."""
+    import gc
+    import weakref
+
+    from rag.synonyms.matcher import matcher as make
+
+    m = make(parse("\n".join(f"term{i} word, other{i} phrase" for i in range(3000)) + "\n挂号费, 诊查费"))
+    assert m.expansions("急诊挂号费") == ["诊查费"]
+    compiled = weakref.ref(m._regex)
+    del m
+    make.cache_clear()
+    gc.collect()
+    assert compiled() is None
