@@ -3,6 +3,7 @@ scan's chunks get section titles ("一、探视时间", "Visiting Hours > ICU") 
 
     mark_headings(lines) -> lines, a heading's `heading` set to its level (1 = a title), a title's lines joined
     opened(path, level, text) -> the heading path [(level, text), ...] under a heading just read
+    body_size(lines) -> the size of the page's body text
 
 OCR gives no bold and no font, only where each line is and how large its type is. A line is a heading when it is
 heading-shaped (at most 50 characters and 12 words, a letter or CJK character, not ending like a sentence or a
@@ -51,7 +52,7 @@ _WORDY = re.compile(r"[^\W\d_]")  # a letter or CJK character
 
 def mark_headings(lines: list[OcrLine]) -> list[OcrLine]:
     """`lines` (one page's, BREAK between paragraphs) with their headings marked (OcrLine.heading)."""
-    body = _body_size(lines)
+    body = body_size(lines)
     width = _text_width(lines)
     if not body or not width:
         return lines
@@ -146,7 +147,7 @@ def _next_paragraph(lines: list[OcrLine], i: int) -> int | None:
     return j if j < len(lines) else None
 
 
-def _body_size(lines: list[OcrLine]) -> int:
+def body_size(lines: list[OcrLine]) -> int:
     """The type size covering most of the page's characters (the median, each line weighted by its length)."""
     sized = sorted((line.size, len(line.text)) for line in lines if line.text)
     half, seen = sum(n for _, n in sized) / 2, 0

@@ -23,11 +23,12 @@ from indexer.parse.errors import ParseError
 from indexer.parse.ocr import recognize
 from indexer.parse.ocr_cache import OcrCache
 from indexer.parse.ocr_deskew import straightened
-from indexer.parse.ocr_headings import mark_headings
+from indexer.parse.ocr_headings import TITLE_RATIO, mark_headings
 from indexer.parse.ocr_lighting import even_lighting
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.ocr_orientation import turn_needed
 from indexer.parse.ocr_text import OcrLine, Reading, read_tsv, texts, visible_chars, word_chars
+from indexer.parse.ocr_titles import MARGIN, MAX_RETRIES, recovered
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -50,7 +51,8 @@ def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: Oc
                          f"the limit of {options.max_pages} per file (ocr_max_pages / RAG_OCR_MAX_PAGES). Split it "
                          "into smaller files, or ask an administrator to raise the limit.")
     start, out = time.monotonic(), {}
-    cache = OcrCache.open(options, source, UPRIGHT_CHARS, UPRIGHT_SHARE) if pages else None
+    steps = (UPRIGHT_CHARS, UPRIGHT_SHARE, TITLE_RATIO, MAX_RETRIES, MARGIN)  # this module's constants, ocr_titles'
+    cache = OcrCache.open(options, source, *steps) if pages else None
     try:
         for done, page in enumerate(pages):
             elapsed = time.monotonic() - start
@@ -81,18 +83,26 @@ def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: Oc
 def _read(image: "Image", options: OcrOptions, name: str, page: int | None, dpi: int | None) -> list[OcrLine]:
     """The page's lines; a page that reads as next to nothing, or mostly as garbage, is read again turned upright
     when it lies sideways or upside down (indexer.parse.ocr_orientation); the upright page is read again with
-    options.fallback_psm when a line of it was left out (_or_fallback)."""
+    options.fallback_psm when a line of it was left out (_or_fallback), and a large line left out is read again
+    alone (indexer.parse.ocr_titles)."""
     tsv = recognize(image, options, name, page, dpi)
     first = read_tsv(tsv)
     kept = visible_chars(texts(first.lines))
     if kept >= UPRIGHT_CHARS and kept >= UPRIGHT_SHARE * word_chars(tsv):
-        return _or_fallback(first, image, options, name, page, dpi).lines
+        return _completed(first, image, options, name, page, dpi).lines
     if not (turn := turn_needed(image, options, name, page)):
-        return _or_fallback(first, image, options, name, page, dpi).lines
+        return _completed(first, image, options, name, page, dpi).lines
     with image.rotate(-turn, expand=True) as upright:  # PIL turns counter-clockwise
-        again = _or_fallback(read_tsv(recognize(upright, options, name, page, dpi)), upright, options, name, page,
-                             dpi)
+        again = _completed(read_tsv(recognize(upright, options, name, page, dpi)), upright, options, name, page,
+                           dpi)
     return again.lines if visible_chars(texts(again.lines)) > kept else first.lines
+
+
+def _completed(reading: Reading, image: "Image", options: OcrOptions, name: str, page: int | None,
+               dpi: int | None) -> Reading:
+    """`reading` or the fallback's (_or_fallback), its large lines left out as garbage read again on their own
+    (indexer.parse.ocr_titles)."""
+    return recovered(_or_fallback(reading, image, options, name, page, dpi), image, options, name, page, dpi)
 
 
 def _or_fallback(reading: Reading, image: "Image", options: OcrOptions, name: str, page: int | None,

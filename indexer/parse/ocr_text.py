@@ -1,8 +1,8 @@
 """Tesseract's TSV -> the page's lines, paragraphs apart, low-confidence garbage left out.
 
     ocr_lines(tsv) -> ["Card Services Fee Notice", "", "The fee is $29 per card.", ...]   ("" = paragraph break)
-    read_tsv(tsv) -> Reading(lines, dropped)   (the same lines as OcrLine, with where they sit and how tall they
-                                                are, and how many lines were left out as garbage)
+    read_tsv(tsv) -> Reading(lines, dropped, left_out)   (the same lines as OcrLine, with where they sit and the
+                          size of their type; how many lines were left out as garbage, and where those were)
 
 Layout: tesseract's TSV gives each word with its block, paragraph and line; a page's words are joined into its
 lines in that order, a blank line between paragraphs (and blocks), so headings, list items and table rows
@@ -37,6 +37,7 @@ class _Word:
     left: int
     right: int
     height: int
+    top: int = 0
 
 
 @dataclass
@@ -66,6 +67,12 @@ class _Line:
         left, right = self.words[0].left, self.words[-1].right
         return left, right, text_size([(w.text, w.height) for w in self.words], right - left, text)
 
+    def left_out(self, position: int) -> "LeftOut":
+        text = self.text
+        _, _, size = self.box(text)
+        return LeftOut(position, self.words[0].left, min(w.top for w in self.words), self.words[-1].right,
+                       max(w.top + w.height for w in self.words), size)
+
 
 @dataclass(frozen=True)
 class OcrLine:
@@ -85,12 +92,26 @@ BREAK = OcrLine("")
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A line left out as garbage: where it would stand among the lines kept (the index it would have), its box
+    on the page (pixels) and the size of its type as read (indexer.parse.ocr_titles reads large ones again)."""
+
+    position: int
+    left: int
+    top: int
+    right: int
+    bottom: int
+    size: int
+
+
+@dataclass(frozen=True)
 class Reading:
     """A page's lines (BREAK between paragraphs) and how many lines with a letter, digit or CJK character were
-    left out as garbage (under the confidence threshold)."""
+    left out as garbage (under the confidence threshold), with where they were."""
 
     lines: list[OcrLine]
     dropped: int
+    left_out: tuple[LeftOut, ...] = ()
 
 
 def texts(lines: list[OcrLine]) -> list[str]:
@@ -108,27 +129,28 @@ def read_tsv(tsv: str, min_confidence: float = MIN_LINE_CONFIDENCE) -> Reading:
         if len(cells) < 12 or cells[0] != "5" or not cells[11].strip(" |"):  # "|": a table's rule read as a word
             continue
         try:
-            left, width, height, confidence = int(cells[6]), int(cells[8]), int(cells[9]), float(cells[10])
+            left, top, width, height = int(cells[6]), int(cells[7]), int(cells[8]), int(cells[9])
+            confidence = float(cells[10])
         except ValueError:
             continue
         key = (cells[1], cells[2], cells[3], cells[4])
-        word = _Word(cells[11].strip(), confidence, left, left + width, height)
+        word = _Word(cells[11].strip(), confidence, left, left + width, height, top)
         lines.setdefault(key, _Line((cells[1], cells[2], cells[3]), [])).words.append(word)
     out: list[OcrLine] = []
-    dropped = 0
+    left_out: list[LeftOut] = []
     previous: tuple[str, str, str] | None = None
     for line in lines.values():
         text = line.text
         if not any(ch.isalnum() for ch in text):
             continue
         if line.confidence < min_confidence:
-            dropped += 1
+            left_out.append(line.left_out(len(out)))
             continue
         if previous is not None and line.paragraph != previous:
             out.append(BREAK)
         out.append(OcrLine(text, *line.box(text)))
         previous = line.paragraph
-    return Reading(out, dropped)
+    return Reading(out, len(left_out), tuple(left_out))
 
 
 def word_chars(tsv: str) -> int:

@@ -68,3 +68,18 @@ def test_a_page_of_plain_paragraphs_gets_no_heading(tmp_path: Path) -> None:
     elements = parse_file(path)
     assert [e for e in elements if e.kind == "title" or e.section] == [], elements
     assert "from 9 am to noon on Saturdays." in "\n".join(e.text for e in elements)
+
+
+@needs_tesseract  # ~5 s
+def test_a_chinese_title_in_large_type_is_read_and_heads_the_page(tmp_path: Path) -> None:
+    """A 22 pt title (二号, a Chinese official notice's) over 14 pt text at 300 DPI was read by the English model
+    first (garbage such as "LIN TH SBA RE BER AA E"), left out, and the scan lost its title; its line alone, read
+    again with the languages the other way round (indexer.parse.ocr_titles), is kept. The English page of the
+    same sizes is read as before."""
+    for (title, lines), name in ((HOSPITAL, "通知.png"), (BANK, "fees.png")):
+        titled_scan(title, lines, size=(2480, 1500), px=60, title_px=92).save(tmp_path / name, dpi=(300, 300))
+    titles = _titles(tmp_path / "通知.png", tmp_path / "ocr-cache.sqlite")
+    read_title, section = _title_of(titles, "普通病房每天15:00至20:00").split(" > ")
+    assert "第一人民医院" in read_title and section == "一、探视时间", titles  # 18 pt and up: "江州" may read "并州"
+    titles = _titles(tmp_path / "fees.png", tmp_path / "ocr-cache.sqlite")
+    assert _title_of(titles, "A replacement card costs $29") == "Harbor Bank Card Fees > 1. Replacement cards", titles
