@@ -42,15 +42,14 @@ class HybridRetriever:
             lists.append(per_retriever["dense"])
             weights.append(s.dense_weight * self.encoder.votes(query))  # 'e5+minilm': 2 for English
         if mode in ("hybrid", "bm25"):
-            tokens = tokenize(query)
-            if self.synonyms:
-                tokens += tokenize(" ".join(matcher(self.synonyms).expansions(query)))
+            own = tokenize(query)
+            tokens = own + (tokenize(" ".join(matcher(self.synonyms).expansions(query))) if self.synonyms else [])
             sparse = self.store.search_sparse(tokens, n, filters)
             per_retriever["bm25"] = self._collect(sparse, records)
             lists.append(per_retriever["bm25"])
             # a query whose words the KB mostly lacks (a Chinese question on English documents) gets
             # little say from BM25: its few matches are noise there, while the dense side crosses languages
-            weights.append(s.bm25_weight * (self.store.term_coverage(tokens) if s.coverage_weighting else 1.0))
+            weights.append(s.bm25_weight * (self._coverage(own, tokens) if s.coverage_weighting else 1.0))
         fused = lists[0] if len(lists) == 1 else fuse(lists, s.fusion, weights, s.rrf_k)
         if s.per == "document":
             best_chunk: dict[str, int] = {}
@@ -66,6 +65,14 @@ class HybridRetriever:
                             scores={name: float(r[row]) for name, r in per_retriever.items() if row in r},
                             page_end=rec.page_end, page_breaks=list(rec.page_breaks)))
         return hits
+
+    def _coverage(self, own: list[str], searched: list[str]) -> float:
+        """The share of the question's words the KB holds, or of its words with what they mean under the
+        KB's synonyms when that is higher: a two-way rule adds the readers' word the KB lacks to a question
+        that used the documents' own ("Where is the emergency department?" under "A&E, emergency
+        department"), which says nothing of how well the KB covers it."""
+        covered = self.store.term_coverage(own)
+        return max(covered, self.store.term_coverage(searched)) if len(searched) > len(own) else covered
 
     @staticmethod
     def _collect(scored: list[tuple[ChunkRecord, float]], records: dict) -> dict[int, float]:

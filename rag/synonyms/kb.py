@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from rag.synonyms.rules import Synonyms
+from rag.synonyms.rules import Rule, Synonyms
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +69,32 @@ def store_synonyms(store, synonyms: Synonyms) -> None:
     for key in old:
         if key not in keys:
             store.set_meta(key, "")
+
+
+def _names_something(tokens: list[str]) -> bool:
+    return any(len(t) > 1 for t in tokens)  # "A&E" is ["e"] to the tokenizer: a letter the KB holds says nothing
+
+
+def documents_first(synonyms: Synonyms, store) -> Synonyms:
+    """The rules with each two-way rule's first term (the one its other terms are read as when quotes are
+    matched) a term the KB's documents hold, where its written first term is not: "A&E, emergency department"
+    reads a question's "emergency department" as "emergency department", as the documents have it, not as
+    "A&E". One lookup of every term's words (Store.known_terms)."""
+    from indexer.tokenize import tokenize
+
+    two_way = [r for r in synonyms.rules if r.two_way]
+    if not two_way:
+        return synonyms
+    words = {t: tokenize(t) for r in two_way for t in r.terms}
+    known = store.known_terms(sorted({w for ws in words.values() for w in ws}))
+
+    def held(term: str) -> bool:
+        return _names_something(words[term]) and set(words[term]) <= known
+
+    out = []
+    for r in synonyms.rules:
+        if r.two_way and not held(r.terms[0]) and (first := next((t for t in r.terms if held(t)), None)):
+            terms = (first, *(t for t in r.terms if t != first))
+            r = Rule(terms, terms)
+        out.append(r)
+    return Synonyms(tuple(out))

@@ -185,3 +185,17 @@ def test_a_list_no_longer_in_use_leaves_no_compiled_regex_behind():
     make.cache_clear()
     gc.collect()
     assert compiled() is None
+
+
+def test_a_two_way_rule_is_led_by_the_term_the_documents_hold(manager, sample_copy):
+    from rag.synonyms.kb import documents_first
+
+    store = manager.open("t")
+    try:  # the bank sample says "debit card" and "挂失", never "quux card", "A&E" or "报失"
+        got = documents_first(parse("quux card, debit card\nA&E, quux\n报失, 挂失\nwire, quux2 => zorblax"), store)
+    finally:
+        store.close()
+    assert [r.terms for r in got.rules] == [("debit card", "quux card"), ("A&E", "quux"), ("挂失", "报失"),
+                                            ("wire", "quux2")]
+    assert got.rules[0].means == ("debit card", "quux card") and got.rules[3].means == ("zorblax",)
+    assert matcher(got).as_canonical("lost my quux card") == "lost my debit card"
