@@ -48,7 +48,8 @@ class Ticket:
     epoch: int | None = None           # ... and forget epoch on arrival (api.state.forgotten); None: unread
     experiment: str = ""
     arm: str = ""
-    variant: str = ""                  # the answer cache variant (settings hash, experiment arm)
+    variant: str = ""                  # the answer cache variant (settings hash, experiment arm, synonyms)
+    synonyms: str = ""                 # the digest of the KB's synonyms on arrival (rag.synonyms)
     settings_hash: str = ""
     t0: float = field(default_factory=time.perf_counter)
 
@@ -99,6 +100,7 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
     ticket.variant = ticket.settings_hash + (f":{ticket.experiment}/{ticket.arm}" if ticket.experiment else "")
     if digest := ticket.pipe.synonyms.digest:  # answers given under other synonyms are not served
         ticket.variant += f":syn/{digest}"
+        ticket.synonyms = digest
     cacheable = svc.cache is not None and not ticket.history and not filters
     if cacheable:
         hit = await run_in_threadpool(_cache_get, svc, ticket)
@@ -245,6 +247,12 @@ def _cache_put(svc: Service, t: Ticket, payload: dict) -> None:
     atomically, api.cache) or by another (the database's epoch, read here: a forget later than this read is
     applied to this cache by the forget feed at the next lookup)."""
     if t.epoch is None:
+        return
+    if t.pipe.synonyms.digest != t.synonyms:
+        # the KB's synonyms changed while it was made (the pipeline is shared): it may hold either's answer, so
+        # it is kept under neither (under the rules read on arrival, it would be served if they came back)
+        log.info("answer not cached: the KB's synonyms changed while it was being made",
+                 extra={"kb": t.kb, "event": "synonyms_changed_meanwhile"})
         return
     try:
         if epoch_of(svc.db, t.owner) != t.epoch:

@@ -237,3 +237,29 @@ def test_a_forget_over_http_redacts_ids_written_before_pseudonyms(served):
     finally:
         db.close()
     assert rep.ok and rep.redacted >= 1, rep.broken
+
+
+def test_an_answer_made_while_the_kbs_synonyms_changed_is_not_cached(served):
+    """The pipeline is shared: the KB's synonyms read when the question came may be replaced by another request
+    while its answer is written. Cached under the rules read on arrival, it was served once they came back."""
+    srv, ep, _ = served
+    question = "When can I visit a patient?"
+    ep.arrived.clear()
+    ep.release.clear()
+    ep.held = True
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            answering = pool.submit(_ask, srv, question, "wang")
+            assert ep.arrived.wait(60), "the question never reached the generator"
+            with srv.client() as admin:  # new rules, read by the next request on the KB
+                assert admin.put(f"/v1/kbs/{KB}/synonyms", json={"text": "visit, see"}).status_code == 200
+                assert admin.post(f"/v1/kbs/{KB}/search", json={"query": "garage"}).status_code == 200
+            ep.held = False
+            ep.release.set()
+            assert answering.result(timeout=120)["cached"] is False
+    finally:
+        ep.held = False
+        ep.release.set()
+        with srv.client() as admin:
+            admin.delete(f"/v1/kbs/{KB}/synonyms")  # the rules the question came under
+    assert _ask(srv, question, "wang")["cached"] is False  # not the answer made during the change
