@@ -155,3 +155,24 @@ def llm_server():
     srv.release.set()
     srv.shutdown()
     srv.server_close()
+
+
+@pytest.fixture(scope="session")
+def hospital_kb(tmp_path_factory, ens):
+    """The hospital's patient information (data/eval/domains/hospital, English and Chinese) indexed once per
+    session with the default encoders and the refusal threshold `rag index` calibrates: the quoting pipeline
+    over it (quoted answers, no reranker). Tests that change its settings (synonyms) put them back."""
+    from pathlib import Path
+
+    from indexer.config import IndexerSettings
+    from indexer.kbs import KBManager
+    from rag.adapt.tune_refusal import index_calibrated
+    from rag.config import Settings
+    from rag.pipeline import build_pipeline
+
+    docs = Path(__file__).resolve().parents[2] / "data" / "eval" / "domains" / "hospital" / "docs"
+    home = tmp_path_factory.mktemp("hospital") / "home"
+    manager = KBManager(IndexerSettings(home=home, embed_model="e5+minilm"), encoders={"e5+minilm": ens})
+    settings = Settings.load(indexer={"home": home}, answer={"mode": "extract"})
+    index_calibrated(settings, "hospital", manager, [str(docs)])
+    return build_pipeline(settings, "hospital", manager, reranker=None)

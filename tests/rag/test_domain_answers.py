@@ -13,19 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "data" / "eval" / "domains" / "hospital" / "docs"
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory, ens):
-    from indexer.config import IndexerSettings
-    from indexer.kbs import KBManager
-    from rag.adapt.tune_refusal import index_calibrated
-    from rag.config import Settings
-    from rag.pipeline import build_pipeline
-
-    home = tmp_path_factory.mktemp("hospital") / "home"
-    manager = KBManager(IndexerSettings(home=home, embed_model="e5+minilm"), encoders={"e5+minilm": ens})
-    settings = Settings.load(indexer={"home": home}, answer={"mode": "extract"})
-    index_calibrated(settings, "hospital", manager, [str(DOCS)])  # the KB and refusal threshold `rag index` leaves
-    return build_pipeline(settings, "hospital", manager, reranker=None)
+@pytest.fixture
+def pipeline(hospital_kb):
+    return hospital_kb  # tests/rag/conftest.py: indexed once per session
 
 
 @pytest.mark.parametrize("question, words", [

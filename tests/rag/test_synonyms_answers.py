@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.rag.test_domain_answers import DOCS, pipeline  # noqa: F401  (the indexed hospital KB)
+
+@pytest.fixture
+def pipeline(hospital_kb):
+    return hospital_kb  # tests/rag/conftest.py: the hospital KB, indexed once per session
 
 
 @contextmanager
@@ -32,7 +35,7 @@ def synonyms(pipe, text: str):
     ("掛號費多少", "掛號費, 診查費", "yuyue-guahao.md", ("诊查费",)),
     ("where do I go for A&E", "A&E, ER => emergency department", "emergency-department.html", ("Emergency Department",)),
 ])
-def test_the_kbs_synonyms_answer_what_the_readers_words_missed(pipeline, question, rules, source, words):  # noqa: F811
+def test_the_kbs_synonyms_answer_what_the_readers_words_missed(pipeline, question, rules, source, words):
     plain = pipeline.ask(question)
     assert plain.refused, (question, plain.answer)  # the readers' word alone: not in the documents
     with synonyms(pipeline, rules):
@@ -44,14 +47,14 @@ def test_the_kbs_synonyms_answer_what_the_readers_words_missed(pipeline, questio
     assert pipeline.ask(question).refused  # and the rules are gone with the synonyms
 
 
-def test_synonyms_leave_other_questions_alone(pipeline):  # noqa: F811
+def test_synonyms_leave_other_questions_alone(pipeline):
     question = "剖腹产一般要住院几天？"
     before = pipeline.ask(question).answer
     with synonyms(pipeline, "挂号费, 诊查费\nA&E => emergency department"):
         assert pipeline.ask(question).answer == before
 
 
-def test_a_synonym_names_the_table_row_the_reader_means(pipeline):  # noqa: F811
+def test_a_synonym_names_the_table_row_the_reader_means(pipeline):
     question = "visiting hours general ward"  # the table's row: "General adult wards (Wards 3A to 6C)"
     assert "2:00 pm to 8:00 pm" not in pipeline.ask(question).answer
     with synonyms(pipeline, "general ward, general adult ward"):
@@ -63,7 +66,7 @@ def test_a_synonym_names_the_table_row_the_reader_means(pipeline):  # noqa: F811
     ("Where is the emergency department?", "A&E, emergency department"),
     ("探视时间", "探视时间, 探望时间, 看望病人时间"),
 ])
-def test_a_rule_adding_the_readers_word_leaves_a_question_in_the_documents_words_as_it_was(pipeline, question, rules):  # noqa: F811
+def test_a_rule_adding_the_readers_word_leaves_a_question_in_the_documents_words_as_it_was(pipeline, question, rules):
     # the readers' words the KB lacks had lowered BM25's say (the share of the query's words the KB holds),
     # and quotes had been matched as "A&E": the answer changed. The words the rule adds may still move lower
     # hits (看望 and 病人 are in other passages), not the top ones
