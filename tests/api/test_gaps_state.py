@@ -17,6 +17,15 @@ def db(request, tmp_path):
     yield from state_db(request, tmp_path, clear=("feedback", "answers"))
 
 
+def _report(db, manager, days: float = 1, limit: int = 20):
+    """The gaps report of the sample KB 't'."""
+    store = manager.open("t")
+    try:
+        return knowledge_gaps(db, store, "t", days=days, limit=limit)
+    finally:
+        store.close()
+
+
 def _answer(store: FeedbackStore, n: int, kb: str, question: str, refused: bool) -> str:
     store.record(f"a{n}", Recorded(kb, question), {"answer": "...", "refused": refused})
     return f"a{n}"
@@ -30,12 +39,7 @@ def test_unanswered_questions_and_the_words_no_document_holds(db, manager, sampl
     _answer(fb, 99, "other", "What is the zorblax?", True)            # another KB's: not in this report
     fb.rate(ids[3], "down", comment="wanted the phone number")
     fb.rate(ids[4], "up")
-    store = manager.open("t")
-    try:
-        rep = knowledge_gaps(db, store, "t", days=1)
-        first = knowledge_gaps(db, store, "t", days=1, limit=1)
-    finally:
-        store.close()
+    rep, first = _report(db, manager), _report(db, manager, limit=1)
     assert first.questions == rep.questions[:1]
     assert (rep.answers, rep.refused, rep.voted_down) == (5, 3, 1)
     assert [(u.times, u.refused, u.voted_down) for u in rep.questions] == [(2, 2, 0), (1, 0, 1), (1, 1, 0)]
@@ -49,11 +53,7 @@ def test_the_period_leaves_older_answers_out(db, manager, sample_copy):
     fb = FeedbackStore(db)
     _answer(fb, 1, "t", "What is the quux?", True)
     db.execute("UPDATE answers SET created_at = ? WHERE id = ?", ("2020-01-01T00:00:00+00:00", "a1"))
-    store = manager.open("t")
-    try:
-        rep = knowledge_gaps(db, store, "t", days=30)
-    finally:
-        store.close()
+    rep = _report(db, manager, days=30)
     assert rep.answers == 0 and rep.questions == [] and rep.missing_words == []
 
 
@@ -65,11 +65,7 @@ def test_a_question_stored_masked_keeps_its_other_words(db, manager, sample_copy
     _answer(fb, 1, "t", "我的手机13812345678交挂号费失败", True)
     _answer(fb, 2, "t", "身份证11010519491231002X的quux怎么办", True)
     _answer(fb, 3, "t", "Mail zhang.san@hospital.cn the zorblax form", True)
-    store = manager.open("t")
-    try:
-        rep = knowledge_gaps(db, store, "t", days=1)
-    finally:
-        store.close()
+    rep = _report(db, manager)
     assert all("13812345678" not in u.question and "11010519491231002X" not in u.question for u in rep.questions)
     words = {w.word for w in rep.missing_words}
     assert {"挂号费", "quux", "zorblax"} <= words, words
@@ -119,11 +115,7 @@ def test_words_typed_full_width_are_listed(db, manager, sample_copy):
     fb = FeedbackStore(db)
     _answer(fb, 1, "t", "ＡＴＭ卡的ｑｕｕｘ在哪里", True)
     _answer(fb, 2, "t", "ｚｏｒｂｌａｘ ｆｅｅ？", True)
-    store = manager.open("t")
-    try:
-        rep = knowledge_gaps(db, store, "t", days=1)
-    finally:
-        store.close()
+    rep = _report(db, manager)
     words = {w.word for w in rep.missing_words}
     assert {"quux", "zorblax"} <= words, words
     assert all(unicodedata.normalize("NFKC", w) == w for w in words), words  # no full-width form listed
