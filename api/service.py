@@ -237,6 +237,10 @@ class Service:
         """Write the job with its files' bytes, then hand it to the workers (if the queue cannot take
         it, the job is removed again and the caller gets the error)."""
         self.jobs.submit(job_id, kb, files, tags, kind, options)
+        self._enqueue(job_id, kb)
+
+    def _enqueue(self, job_id: str, kb: str) -> None:
+        """Hand a written job to the workers; if the queue cannot take it, the job is removed again."""
         try:
             self.queue.submit(job_id, kb)
         except Exception:
@@ -248,16 +252,15 @@ class Service:
         """After an upload job or a delete: re-calibrate the KB's automatic refusal threshold (never one set
         by `rag tune refusal`) and drop the KB's cached answers."""
         recalibrate(self.settings, kb, self.manager, reranker=self.reranker)
-        if self.cache is not None:
-            try:
-                self.cache.invalidate(kb)
-            except Exception:
-                log.warning("could not invalidate the answer cache of %s", kb, exc_info=True)
+        self._drop_cached(kb)
 
     def _imported(self, kb: str, replaced: bool) -> None:
         """After an import job: pipelines that held a KB it replaced go, and its cached answers."""
         if replaced:
             self.drop(kb)
+        self._drop_cached(kb)
+
+    def _drop_cached(self, kb: str) -> None:
         if self.cache is not None:
             try:
                 self.cache.invalidate(kb)
@@ -274,12 +277,7 @@ class Service:
     def submit_reparse(self, job_id: str, kb: str, todo: list) -> None:
         """A reparse job (api.jobs.reparse) of documents `todo`, written, then handed to the workers."""
         submit_reparse(self.jobs, job_id, kb, todo)
-        try:
-            self.queue.submit(job_id, kb)
-        except Exception:
-            self.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-            raise
-        self.metrics.jobs_pending.set(self.jobs.pending_count())
+        self._enqueue(job_id, kb)
 
 
 def sweep_uploads(folder: Path) -> None:

@@ -18,6 +18,11 @@ __all__ = ["index_upload", "reread_upload", "upload_doc_id"]
 log = logging.getLogger("api.jobs")
 
 
+def _ingestor(manager: KBManager, store) -> Ingestor:
+    """An upload is indexed as any file, screened for planted instructions whatever the KB's trust."""
+    return Ingestor(store, manager.encoder(store.embed_model), manager.settings, screen=DOCUMENT_SCREEN)
+
+
 def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: dict[str, str]) -> FileOutcome:
     try:
         store = manager.open(kb, writable=True)
@@ -35,8 +40,7 @@ def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: d
                           "after a parser upgrade unless uploaded again"
         else:
             kept_reason = kept.reason
-        report = Ingestor(store, manager.encoder(store.embed_model), manager.settings, screen=DOCUMENT_SCREEN) \
-            .index_files([(filename, path, upload_doc_id(kb, filename))], tags, progress=False)
+        report = _ingestor(manager, store).index_files([(filename, path, upload_doc_id(kb, filename))], tags, progress=False)
         originals.sweep(store.documents())  # the bytes of a document replaced, or of this file when it failed
     finally:
         store.close()
@@ -55,8 +59,7 @@ def reread_upload(manager: KBManager, kb: str, doc_id: str) -> FileOutcome:
     try:
         if store.document(doc_id) is None:
             return FileOutcome("failed", doc_id, reason="the document was deleted before it was read again")
-        ingestor = Ingestor(store, manager.encoder(store.embed_model), manager.settings, screen=DOCUMENT_SCREEN)
-        done = reread_uploads(ingestor, originals, reparse=True, doc_ids={doc_id})
+        done = reread_uploads(_ingestor(manager, store), originals, reparse=True, doc_ids={doc_id})
     finally:
         store.close()
     if done.not_kept:  # its original went since the job was made (keeping turned off, the folder removed)
