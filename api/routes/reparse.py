@@ -9,12 +9,10 @@ from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError
 from api.jobs.reparse import ReparseAccepted, plan
-from api.outage import outage_of
 from api.schemas import API_ERRORS, error_responses
 from api.service import Service
-from api.upload import no_room
+from api.upload import queue_error
 from indexer.originals import Originals
-from indexer.store.write_errors import write_error
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=API_ERRORS)
 
@@ -42,11 +40,6 @@ async def reparse(kb: str, request: Request, who: Principal = Depends(principal)
     except ApiError:
         raise
     except Exception as e:
-        if (full := write_error(e)) is not None:  # the state database's disk (embedded: RAG_HOME) is full
-            raise no_room(full) from e
-        if (away := outage_of(e)) is None:
-            raise
-        raise ApiError(503, "queue_unavailable", f"the re-read could not be queued, nothing was changed: "
-                       f"{away.message}", {"Retry-After": "10"}) from e
+        raise queue_error(e, "re-read") from e
     note(request, files=out.files)
     return out
