@@ -61,8 +61,7 @@ def kb_synonyms(name: str,
               f"searches also: {', '.join(found['searches_also']) or '(nothing: no term of the synonyms is in it)'}")
         return
     if as_json:
-        print(json.dumps([{"terms": list(r.terms), "means": list(r.means)} for r in synonyms.rules],
-                         ensure_ascii=False, indent=2))
+        print(json.dumps(synonyms.as_dicts(), ensure_ascii=False, indent=2))
     elif not synonyms:
         print(f"{name} has no synonyms; set them with `rag kb synonyms {name} --set FILE`, one rule a line: {EXAMPLE}")
     else:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from api.cache.keys import normalise_question
 from api.state.base import Database
+from indexer.script import CJK_RUN
 from indexer.tokenize import EN_STOP, ZH_STOP, jieba_tokenizer, tokenize
 
 # Bounds: a busy KB records thousands of answers a day; the report reads the newest MAX_ROWS of the period
@@ -22,7 +23,6 @@ MAX_GROUPS = 2000
 # with the digits and address left of it, not the Chinese around it ("我的手机*******5678收不到验证码")
 _MASKED = re.compile(r"[0-9A-Za-z._%+@-]*\*{3,}[0-9A-Za-z._%+@-]*")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z'’&-]*[A-Za-z]|[A-Za-z]")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # words that ask, not name what is asked about: a KB need not hold them
 _ASKING_ZH = frozenset("多少 多久 几个 几天 哪里 哪儿 哪个 哪些 是否 能否 可否 怎样 为什么 为啥 啥时候 什么时候 多长时间 需要 能不能 可不可以 有没有".split())
 
@@ -60,7 +60,7 @@ def _words(question: str) -> list[str]:
     """The words a reader wrote, as written: Latin words (not stop words) and Chinese words (jieba)."""
     text = _MASKED.sub(" ", unicodedata.normalize("NFKC", question))  # ＡＴＭ, typed full width, as ATM
     out = [w for w in _LATIN.findall(text) if w.lower() not in EN_STOP and len(w) > 1]
-    for run in _CJK.findall(text):
+    for run in CJK_RUN.findall(text):
         out += [w for w in jieba_tokenizer().lcut(run) if len(w) > 1 and w not in ZH_STOP and w not in _ASKING_ZH]
     return list(dict.fromkeys(out))
 
@@ -103,6 +103,6 @@ def knowledge_gaps(db: Database, store, kb: str, days: float = 30, limit: int = 
                 if len(ex) < 3:
                     ex.append(g.question)
     words = [MissingWord(k, n, examples[k]) for k, n in sorted(missing.items(), key=lambda t: (-t[1], t[0]))]
-    return Gaps(kb=kb, since=since, answers=int(total), refused=sum(int(bool(r["refused"])) for r in rows[:MAX_ROWS]),
-                voted_down=sum(int(r["rating"] == "down" and not r["refused"]) for r in rows[:MAX_ROWS]),
+    return Gaps(kb=kb, since=since, answers=int(total), refused=sum(g.refused for g in groups.values()),
+                voted_down=sum(g.voted_down for g in groups.values()),
                 missing_words=words[:limit], questions=ranked[:limit], truncated=truncated)

@@ -34,7 +34,7 @@ class SynonymsOut(BaseModel):
 
 
 def _out(kb: str, synonyms: Synonyms) -> SynonymsOut:
-    return SynonymsOut(kb=kb, rules=[SynonymRule(terms=list(r.terms), means=list(r.means)) for r in synonyms.rules],
+    return SynonymsOut(kb=kb, rules=[SynonymRule(**d) for d in synonyms.as_dicts()],
                        text=synonyms.text())
 
 

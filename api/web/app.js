@@ -48,7 +48,7 @@ async function loadKBs() {
     }));
     if (kbs.some(k => k.name === want)) $("kb").value = want;
     $("status").textContent = kbs.length ? "" : T.noKb;
-    loadDocs();
+    loadKB();
   } catch (e) { showError($("status"), e.message); }
 }
 
@@ -65,6 +65,12 @@ async function loadDocs() {
     }));
     if (!docs.length) $("docs").replaceChildren(el("li", T.noDocs, "muted"));
   } catch (e) { $("docs").replaceChildren(el("li", e.message, "error")); }
+}
+
+// A KB chosen: its documents, synonyms and gaps (an upload's end reloads the documents only: the synonyms
+// being edited stay as typed)
+function loadKB() {
+  loadDocs();
   loadSynonyms();
   loadGaps();
 }
@@ -225,7 +231,7 @@ async function ask(question) {
 
 $("ask").addEventListener("submit", (e) => { e.preventDefault(); const q = $("question").value.trim(); if (q) ask(q); });
 $("refresh").addEventListener("click", loadKBs);
-$("kb").addEventListener("change", () => { history_ = []; loadDocs(); });
+$("kb").addEventListener("change", () => { history_ = []; loadKB(); });
 $("upload").addEventListener("submit", async (e) => {
   e.preventDefault();
   const fd = new FormData();

@@ -53,8 +53,12 @@ class Synonyms:
     def text(self) -> str:
         return "".join(r.line() + "\n" for r in self.rules)
 
+    def as_dicts(self) -> list[dict[str, list[str]]]:
+        """The rules as stored and served: [{"terms": [...], "means": [...]}, ...]."""
+        return [{"terms": list(r.terms), "means": list(r.means)} for r in self.rules]
+
     def to_json(self) -> str:
-        return json.dumps([{"terms": list(r.terms), "means": list(r.means)} for r in self.rules], ensure_ascii=False)
+        return json.dumps(self.as_dicts(), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str) -> Synonyms:
