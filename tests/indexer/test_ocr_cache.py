@@ -76,8 +76,9 @@ def test_a_scan_read_again_is_not_ocrd_again_until_an_ocr_setting_changes(manage
     _index(manager, docs, reparse=True)
     assert _page_runs(log) >= read + 3  # each page at least once more
 
+    cache = manager.home / "t" / CACHE_FILE
     manager.delete("t")
-    assert not (manager.home / "t").exists()  # the cache went with the KB
+    assert not cache.exists() and not cache.with_name(CACHE_FILE + "-wal").exists()  # the cache went with the KB
 
 
 @needs_tesseract  # ~15 s
