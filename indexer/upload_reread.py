@@ -25,7 +25,9 @@ def reread_uploads(ingestor: Ingestor, originals: Originals, reparse: bool, prog
     one; else those an older parser or chunker read, as `rag index` does for files). `doc_ids`: only these.
     The ingestor's store must be open writable; the uploads should be screened as uploads are
     (rag.guard.document_guard.DOCUMENT_SCREEN). Kept files no document names any more are removed after."""
-    docs = [d for d in ingestor.store.documents() if doc_ids is None or d.doc_id in doc_ids]
+    store = ingestor.store
+    # one document of a reparse job at a time: looked up, not found in a listing of the KB (N files: N listings)
+    docs = store.documents() if doc_ids is None else [d for i in doc_ids if (d := store.document(i)) is not None]
     kept = kept_uploads(docs, originals)
     report = IngestReport()
     if kept.found:
