@@ -71,21 +71,19 @@ def test_a_term_found_without_its_spaces_is_read_not_failed(rules, text, means):
 
 def test_matching_5000_rules_reads_a_long_text_in_one_pass():
     """An alternation of 5,000 English terms was tried at every position: ~1 ms a character, 17 s for an
-    18,000-character text (passages are matched too, several times an answer). The trie reads it in
-    milliseconds; the bound leaves room for a busy 2-core machine."""
+    18,000-character text (passages are matched too, several times an answer). The trie reads it in one
+    pass: its time is measured by bench/bench_synonyms.py; here, that a long text under many rules is read
+    right."""
     import random
     import string
-    import time
 
     rnd = random.Random(7)
     words = ["".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(4, 12))) for _ in range(10000)]
     s = parse("\n".join(f"{words[2 * i]} {words[2 * i + 1][:5]}, {words[2 * i + 1]}" for i in range(5000)))
     m = matcher(s)
     text = " ".join(rnd.choice(words) for _ in range(2000)) + " " + "a" * 5000 + " 挂号费" * 1000
-    t = time.perf_counter()
     found = m.expansions(text)
-    m.as_canonical(text)
-    assert time.perf_counter() - t < 2.0
+    assert m.as_canonical(text).endswith(" 挂号费" * 1000)
     assert len(found) > 100  # the rules are found, not skipped
     assert m.expansions(f"what is the {words[1]}?") == [f"{words[0]} {words[1][:5]}"]
 
@@ -130,14 +128,12 @@ def test_reading_5000_rules_digest_and_matcher_again_is_cheap():
     """Quote matching keys its caches by the rules' digest and looks up their matcher for every passage it
     compares: the digest was the SHA-256 of all the rules' JSON and the lookup hashed every term, each time
     (~35 ms for 5,000 rules: most of an answer's time under such a list)."""
-    import time
-
     s = parse("\n".join(f"term{i} word, other{i} phrase" for i in range(5000)))
     m = matcher(s)
-    t = time.perf_counter()
+    misses = matcher.cache_info().misses
     for _ in range(200):
         assert s.digest and matcher(s) is m
-    assert time.perf_counter() - t < 0.5
+    assert "digest" in vars(s) and matcher.cache_info().misses == misses  # worked out once, then looked up
     assert parse(s.text()).digest == s.digest and hash(parse(s.text())) == hash(s)  # equal rules, equal keys
 
 
