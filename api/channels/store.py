@@ -100,8 +100,6 @@ class ChannelStore:
         asked = {"role": "user", "content": question, **({"user": user} if user else {})}
         now = int(time.time())
         checked = bool(owner) and epoch is not None
-        if checked:
-            forgotten.ensure(self.db)
         with self.db.tx() as t:
             if checked and not forgotten.still(t, self.db, owner, epoch):
                 return False

@@ -56,7 +56,6 @@ class FeedbackStore:
         if not where.owner or where.epoch is None:
             self.db.execute(*row)
             return True
-        forgotten.ensure(self.db)
         with self.db.tx() as t:
             if not forgotten.still(t, self.db, where.owner, where.epoch):
                 return False

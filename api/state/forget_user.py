@@ -35,7 +35,6 @@ def forget_user(db: Database, user: str, pseudonym: str) -> Forgotten:
         raise ValueError("give the user's id (as recorded with their answers: the query's `user`, or the chat "
                          "platform's user id)")
     suffix = f":{user}"
-    forgotten.ensure(db)
     with db.tx() as t:
         epoch = forgotten.bump(t, db, pseudonym)
         asked = {r["question"] for r in t.query("SELECT question FROM answers WHERE user_id = ?", (user,))}

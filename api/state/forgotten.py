@@ -8,36 +8,14 @@ when it arrives (`epoch_of`), and every write it makes checks, in the same trans
 still that one (`still`), under a lock (`lock_user_writes`): a forget (`bump`, under the same lock)
 either comes first, and the write is refused, or waits for the write and deletes what it wrote.
 
-The table holds pseudonyms only (api.audit.pseudonym), like the audit trail. It is made on first use
-(`ensure`) rather than by a numbered migration: CREATE TABLE IF NOT EXISTS under the migrations' lock."""
+The table holds pseudonyms only (api.audit.pseudonym), like the audit trail; migration 8 makes it
+(api.state.migrations), so every opened database has it before any forget."""
 from __future__ import annotations
-
-import threading
-import weakref
 
 from api.state.base import Database, Transaction
 from indexer.store.base import now
 
 _WRITES_LOCK = 7244773  # pg_advisory_xact_lock id of users' data writes (migrations 7244771, audit 7244772)
-_MIGRATION_LOCK = 7244771
-_ready: weakref.WeakSet = weakref.WeakSet()
-_ready_lock = threading.Lock()
-
-
-def ensure(db: Database) -> None:
-    """Create the table once per database (idempotent, safe with several processes starting at once)."""
-    with _ready_lock:
-        if db in _ready:
-            return
-    with db.tx() as t:
-        if db.dialect == "postgresql":
-            t.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-        t.execute("""CREATE TABLE IF NOT EXISTS forgotten_users (
-            pseudonym TEXT PRIMARY KEY,      -- api.audit.pseudonym of the user, never their id
-            epoch INTEGER NOT NULL,          -- times forgotten
-            forgotten_at TEXT NOT NULL)""")
-    with _ready_lock:
-        _ready.add(db)
 
 
 def lock_user_writes(t: Transaction, db: Database, *, exclusive: bool) -> None:
@@ -57,7 +35,6 @@ def _epoch_in(t: Transaction, pseudonym: str) -> int:
 
 def epoch_of(db: Database, pseudonym: str) -> int:
     """The user's epoch now (0: never forgotten)."""
-    ensure(db)
     row = db.one("SELECT epoch FROM forgotten_users WHERE pseudonym = ?", (pseudonym,))
     return int(row["epoch"]) if row else 0
 

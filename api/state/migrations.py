@@ -149,6 +149,12 @@ MIGRATIONS: list[list[str]] = [
      "ALTER TABLE jobs ADD COLUMN options TEXT NOT NULL DEFAULT '{}'",    # JSON: an import's name and replace
      "ALTER TABLE jobs ADD COLUMN progress TEXT NOT NULL DEFAULT ''",     # JSON: stage, done, total
      "ALTER TABLE jobs ADD COLUMN result TEXT NOT NULL DEFAULT ''"],      # JSON: the import's report or failure
+    # 8: how many times each end user was forgotten (api/state/forgotten). Databases of earlier releases made
+    # it on the first forget or checked write, with these columns: IF NOT EXISTS adopts it and its rows
+    ["""CREATE TABLE IF NOT EXISTS forgotten_users (
+        pseudonym TEXT PRIMARY KEY,      -- api.audit.pseudonym of the user, never their id
+        epoch INTEGER NOT NULL,          -- times forgotten
+        forgotten_at TEXT NOT NULL)"""],
 ]
 
 
