@@ -89,6 +89,7 @@ def _reparse_kb(kb: str, quiet: bool, no_calibrate: bool, trust: bool) -> None:
     upload from its kept original (indexer.originals)."""
     from cli.kept_uploads import add_uploads, reread_kept_uploads, warn_not_kept
     from indexer.ingest import Ingestor, doc_id_for, prestart_parsers
+    from indexer.originals import is_upload
     from indexer.reread import kb_files
     from indexer.store.write_errors import KBWriteError
     from rag.guard.document_guard import DOCUMENT_SCREEN
@@ -96,7 +97,7 @@ def _reparse_kb(kb: str, quiet: bool, no_calibrate: bool, trust: bool) -> None:
     prestart_parsers(state.settings().indexer)
     mgr, store = open_kb(kb, writable=True)
     try:
-        files = kb_files(store.documents(), doc_id_for)
+        files = kb_files([d for d in store.documents() if not is_upload(d)], doc_id_for)  # uploads: just below
         report = Ingestor(store, mgr.encoder(store.embed_model), mgr.settings,
                           screen=None if trust else DOCUMENT_SCREEN) \
             .index_files(list(files.found), progress=not quiet, reparse=True, keep_tags=True)
@@ -111,9 +112,8 @@ def _reparse_kb(kb: str, quiet: bool, no_calibrate: bool, trust: bool) -> None:
         typer.secho(f"NOT RE-READ {source}: no file there now (moved or deleted); `rag index --reparse PATH "
                     f"--kb {kb}` reads it from where it is, `rag delete` removes it", fg="yellow", err=True)
     warn_not_kept(kb, uploads, by_name=True)
-    elsewhere = files.elsewhere - len(uploads.report.results) - len(uploads.not_kept)  # uploads are never found
-    if elsewhere:
-        typer.secho(f"NOTE {kb}: {elsewhere} documents were not re-read: files indexed from another working "
+    if files.elsewhere:
+        typer.secho(f"NOTE {kb}: {files.elsewhere} documents were not re-read: files indexed from another working "
                     "directory (run `rag index --reparse PATHS` there)", fg="yellow", err=True)
     _summarize(kb, mgr, report, quiet, no_calibrate, trust, prune=False)
     if files.missing:
