@@ -125,10 +125,25 @@ class Matcher:
 def _term(keys, matched: str) -> str:
     """The key of the term a match is, whatever its case and white space, plural or not."""
     key = _key(matched)
-    for k in (key, key[:-1], key[:-2]):  # "wards" -> "ward", "branches" -> "branch"
+    # "wards" -> "ward", "branches" -> "branch", "policies" -> "policy", and "policy" -> a term "policies"
+    for k in (key, key[:-1], key[:-2], *_other_number(key)):
         if k in keys:
             return k
     raise KeyError(matched)
+
+
+_CONSONANT_Y = re.compile(r"[b-df-hj-np-tv-z]y$")
+_CONSONANT_IES = re.compile(r"[b-df-hj-np-tv-z]ies$")
+
+
+def _other_number(term: str) -> tuple[str, ...]:
+    """The other spelling of a term ending in a consonant and "y" or "ies", which adding "s" or "es" does not
+    give: "policy" and "policies" (a vowel before the "y" takes an "s": "days", "keys")."""
+    if _CONSONANT_Y.search(term):
+        return (term[:-1] + "ies",)
+    if _CONSONANT_IES.search(term):
+        return (term[:-3] + "y",)
+    return ()
 
 
 def _canonical(first: dict[str, str]) -> dict[str, str]:
@@ -169,7 +184,8 @@ def matcher(synonyms: Synonyms) -> Matcher:
     for rule in synonyms.rules:
         meant = _scripts(rule.means)
         for term in _scripts(rule.terms):
-            spaced.add(" ".join(_fold(term).split()))
+            spaced.add(folded := " ".join(_fold(term).split()))
+            spaced.update(_other_number(folded))  # "policy" is found in "policies" too, and the reverse
             k = _key(term)
             first.setdefault(k, simplified(rule.means[0]))  # in one script: the passages are read in simplified
             for t in meant:

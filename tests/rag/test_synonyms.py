@@ -195,3 +195,18 @@ def test_a_two_way_rule_is_led_by_the_term_the_documents_hold(manager, sample_co
                                             ("wire", "quux2")]
     assert got.rules[0].means == ("debit card", "quux card") and got.rules[3].means == ("zorblax",)
     assert matcher(got).as_canonical("lost my quux card") == "lost my debit card"
+
+
+@pytest.mark.parametrize("rules, text, means", [
+    ("privacy policy => data protection notice", "Where are your privacy policies?", ["data protection notice"]),
+    ("privacy policies => data protection notice", "Where is your privacy policy?", ["data protection notice"]),
+    ("baby, infant", "Can babies stay overnight?", ["infant"]),
+    ("day pass, visitor pass", "two day passes", ["visitor pass"]),  # a vowel before the "y": "days" as before
+])
+def test_a_term_ending_in_y_is_found_in_its_plural_in_ies_and_the_reverse(rules, text, means):
+    """A plural was found by an added "s" or "es" only: "policy" was not found in "policies", nor a term
+    written in the plural ("privacy policies") in a question asking of one."""
+    m = matcher(parse(rules))
+    assert m.expansions(text) == means
+    assert m.as_canonical(text) != text
+    assert m.expansions("the police station") == [] and m.expansions("privacy polices") == []
