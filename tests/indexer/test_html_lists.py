@@ -93,3 +93,26 @@ def test_a_table_in_a_div_of_an_item_stays_a_table(tmp_path: Path) -> None:
             "<tr><td>Gold</td><td>$50</td></tr></table></div><ul><li>Waived in the first year</li></ul></li></ul>")
     elements = _parse(tmp_path, body)
     assert any(e.kind == "table" and "Gold" in e.text and "$50" in e.text for e in elements), elements
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("<h1>Guide</h1><ul><li>A<ul><li>a1</li></ul></li></ul><ul><li><ul><li>x</li></ul></li></ul>",
+     ["A\n- a1", "x"]),
+    ("<h1>入院须知</h1><ul><li>办理入院手续<ul><li>需携带身份证</li></ul></li></ul>"
+     "<ul><li><ul><li>探视时间为下午两点至八点</li><li>病房内禁止吸烟</li></ul></li></ul>",
+     ["办理入院手续\n- 需携带身份证", "探视时间为下午两点至八点", "病房内禁止吸烟"]),
+    # an empty item inside an item: its sub-items are that item's, not the sub-item's before them
+    ("<h1>出院须知</h1><ul><li>办理出院手续<ul><li>结清费用<ul><li>可用微信支付</li></ul></li></ul>"
+     "<ul><li><ul><li>领取出院小结</li></ul></li></ul></li></ul>",
+     ["办理出院手续\n- 结清费用\n  - 可用微信支付\n- 领取出院小结"]),
+    # an empty item of an ordered list shows its number: the sub-items stay under it
+    ("<h1>Steps</h1><ul><li>Register<ul><li>ID card</li></ul></li></ul><ol><li><ul><li>Pay the deposit</li></ul>"
+     "</li></ol>",
+     ["Register\n- ID card", "1.\n- Pay the deposit"]),
+], ids=["en", "zh", "zh-inside-an-item", "en-ordered"])
+def test_the_sub_items_of_an_empty_item_are_not_put_under_the_item_before_it(tmp_path: Path, body: str,
+                                                                             expected: list[str]) -> None:
+    # before, "x" of a new list whose only item is empty was read as one more sub-item of A ("A\n- a1\n- x")
+    elements = _parse(tmp_path, body)
+    assert [e.text for e in elements[1:]] == expected
+    assert [e.kind for e in elements[1:]] == ["list"] * len(expected)
