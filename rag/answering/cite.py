@@ -33,7 +33,7 @@ from indexer.script import cross_script, is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.cite_semantic import CrossLingualSupport
 from rag.answering.markers import MARKER, MARKER_GROUP
-from rag.answering.quote_pages import cited_pages
+from rag.answering.quote_pages import AnswerPages
 from rag.answering.table_rows import free_row, other_row, subject_elsewhere
 from rag.answering.types import Citation
 from rag.answering.verify import NO_DENIAL, contested, number_facts, verify
@@ -232,6 +232,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
         [(f"another passage of {_name(h)}", _with_title(h)) for h in beyond]
     contesting: list[Hit] = []
     sentences: list[_Sentence] = []
+    pages = AnswerPages(hits)  # the citations' pages, each passage read once
 
     def check(s: _Sentence, i: int) -> tuple[bool, float, str, bool]:
         """(supported, score, reason, a fact disagrees) of passage i for sentence s; records the quote
@@ -285,7 +286,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
             if ok:
                 s.kept.append(n)
             else:
-                s.dropped.append(_citation(0, n, hits[n - 1], s, score, supported=False, reason=reason))
+                s.dropped.append(_citation(0, n, hits[n - 1], s, score, pages, supported=False, reason=reason))
                 if disagrees:
                     fact_failed.append(n)
         if len(fact_failed) > 1 and not s.kept and _backed_together(s, [n - 1 for n in fact_failed], hits, known, question):
@@ -318,7 +319,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
                         s.scores[i + 1] = checked[i][1]
                 elif against:
                     i = against[0]
-                    s.dropped.append(_citation(0, i + 1, hits[i], s, checked[i][1], supported=False,
+                    s.dropped.append(_citation(0, i + 1, hits[i], s, checked[i][1], pages, supported=False,
                                                reason=checked[i][2]))
                     fact_failed.append(i + 1)
                 elif facts and (unbacked := check_facts(s.text, known)):
@@ -345,7 +346,7 @@ def cite(answer: str, hits: Sequence[Hit], min_overlap: float = 0.3, attach: boo
             cited_by.setdefault(n, []).append(s)
             if n not in best_of or s.scores[n] > best_of[n][0]:
                 best_of[n] = (s.scores[n], s)
-    citations = [_citation(number[n], n, hits[n - 1], best_of[n][1], best_of[n][0], supported=True,
+    citations = [_citation(number[n], n, hits[n - 1], best_of[n][1], best_of[n][0], pages, supported=True,
                            backed=cited_by[n]) for n in sorted(number, key=number.get)]
     text = "".join("" if s.contradicted else _rewrite(s, number) for s in sentences)
     text = _LEAD_IN.sub("", text, count=1)
@@ -477,13 +478,13 @@ def _with_title(hit: Hit) -> str:
     return f"{hit.title}\n\n{hit.text}" if hit.title else hit.text
 
 
-def _citation(final_n: int, n: int, hit: Hit, s: _Sentence, score: float, supported: bool,
+def _citation(final_n: int, n: int, hit: Hit, s: _Sentence, score: float, pages: AnswerPages, supported: bool,
               reason: str = "", backed: Sequence[_Sentence] = ()) -> Citation:
     """`backed`: every answer sentence the citation backs (`s`, the best, among them), for its pages."""
     quote = s.quotes.get(n) or best_quote(hit.text, s.tokens, sentence=s.bare)
     quotes = [quote] + [o.quotes.get(n) or best_quote(hit.text, o.tokens, sentence=o.bare)
                         for o in backed if o is not s and hit.page_breaks]  # one page: no need to look
-    page, page_end = cited_pages(hit, quotes)
+    page, page_end = pages.cited(n, quotes)
     return Citation(n=final_n, doc_id=hit.doc_id, chunk_id=hit.chunk_id, source=hit.source,
                     quote=quote, supported=supported, passage=n,
                     score=round(score, 4), title=hit.title, page=page, page_end=page_end, sentence=s.text.strip(),
