@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 # raise when what this parser gives for a file changes (text, sections, pages, tables): `rag index` then
 # reads again the files it read before (indexer.parse.versions; vectors of unchanged chunks are reused)
 # (OCR's own changes raise indexer.parse.ocr.OCR_VERSION instead)
-PARSER_VERSION = 1
+PARSER_VERSION = 2  # 2: a heading closes the headings of its level below a skipped one
 
 _HEADING_RATIO = 1.15
 _HEADING_MAX_CHARS = 120
@@ -289,11 +289,8 @@ def _to_elements(pages: list[tuple[int, list[_Line]]], levels: list[float]) -> l
                 elements.extend(table_elements(line.table, section(path), page_no))
             elif text and (line.heading or (size in levels and _heading_shaped(text))):
                 flush()
-                if line.heading:
-                    path = opened(path, line.heading, text)
-                else:
-                    depth = levels.index(size)
-                    path = path[:depth] + [(depth + 1, text)]
+                # a scan's level is OCR's; a text layer's, its size's rank (a level may be skipped: 24 then 14 pt)
+                path = opened(path, line.heading or levels.index(size) + 1, text)
                 elements.append(Element(text, "title", section(path), page_no))
             elif text:
                 paragraph.append(text)
