@@ -9,6 +9,7 @@ it is done. A KB's jobs go with the KB when it is deleted.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Iterator
@@ -21,6 +22,16 @@ from indexer.store.base import now
 CHUNK = 1 << 20  # bytes per stored upload chunk: bounded memory while writing and reading a file
 STATUSES = ("pending", "indexed", "updated", "unchanged", "imported", "failed")
 KINDS = ("upload", "import", "reparse")  # reparse: api.jobs.reparse
+_IMPORT_LOCK = 7244774  # pg_advisory_xact_lock(class, name) of import reservations (others: api.state, api.audit)
+
+
+class ImportRunning(RuntimeError):
+    """An import into the KB is already queued or running: the name is reserved by that job."""
+
+    def __init__(self, kb: str, job_id: str):
+        self.kb, self.job_id = kb, job_id
+        super().__init__(f"an import into knowledge base {kb!r} is already under way (GET /v1/jobs/{job_id}); wait "
+                         "for it to end, or import under another name (?name=)")
 
 
 @dataclass
@@ -94,9 +105,14 @@ class JobStore:
     # ---- writing ---------------------------------------------------------------
     def submit(self, job_id: str, kb: str, files: list[Incoming], tags: dict[str, str], kind: str = "upload",
                options: str = "{}") -> None:
+        """An import job reserves its KB's name: while it is queued or running (a service killed during it resumes
+        it, so still after a restart) another import into that name raises ImportRunning, checked and written in
+        one transaction that holds the name's lock, so two requests at once cannot both be accepted."""
         if kind not in KINDS:
             raise ValueError(f"unknown job kind {kind!r} (one of {', '.join(KINDS)})")
         with self.db.tx() as t:
+            if kind == "import":
+                self._reserve(t, kb)
             t.execute("INSERT INTO jobs(id, kb, status, created_at, tags, kind, options) VALUES (?,?,?,?,?,?,?)",
                       (job_id, kb, "queued", now(), json.dumps(tags, ensure_ascii=False), kind, options))
             t.executemany("INSERT INTO job_files(job_id, n, filename, path, size, status) VALUES (?,?,?,?,?,?)",
@@ -106,6 +122,18 @@ class JobStore:
                     for seq, data in enumerate(iter(lambda: fh.read(CHUNK), b"")):
                         t.execute("INSERT INTO upload_chunks(job_id, n, seq, data) VALUES (?,?,?,?)",
                                   (job_id, n, seq, data))
+
+    def _reserve(self, t, kb: str) -> None:
+        """Raise ImportRunning when an import into `kb` is unfinished. SQLite: the transaction's BEGIN IMMEDIATE
+        already serializes writers; PostgreSQL: a transaction lock on the name (two keys: class and the name's hash),
+        so that the second of two requests reads the first's committed row."""
+        if self.db.dialect == "postgresql":
+            name_key = int.from_bytes(hashlib.sha256(kb.encode()).digest()[:4], "big", signed=True)
+            t.execute("SELECT pg_advisory_xact_lock(?, ?)", (_IMPORT_LOCK, name_key))
+        rows = t.query("SELECT id FROM jobs WHERE kb = ? AND kind = 'import' AND status IN ('queued', 'running')",
+                       (kb,))
+        if rows:
+            raise ImportRunning(kb, rows[0]["id"])
 
     def start(self, job_id: str) -> bool:
         """Mark a job running (one more attempt); False when it is gone (its KB was deleted)."""

@@ -24,7 +24,7 @@ from api.body_stream import timed_chunks
 from api.deps import allow, principal, require_admin, service
 from api.errors import ApiError
 from api.jobs.importing import ARCHIVE_NAME, ImportOptions, KBImported
-from api.jobs.store import Incoming
+from api.jobs.store import ImportRunning, Incoming
 from api.schemas import API_ERRORS, error_responses
 from api.service import Service
 from api.upload import queue_error
@@ -148,6 +148,8 @@ async def import_kb(request: Request, name: str | None = Query(None, pattern=NAM
                                 {}, "import", options)
     except ApiError:
         raise
+    except ImportRunning as e:  # the name is reserved by an unfinished import (checked as the job is written)
+        raise ApiError(409, "import_running", str(e)) from e
     except StateConflict as e:
         raise ApiError(409, "state_conflict", str(e)) from e
     except (ArchiveError, ValueError) as e:  # StateError: the archive's state is invalid
@@ -176,10 +178,9 @@ def _accept(svc: Service, path: Path, name: str | None, replace: bool, without_s
         target, source_kb = target_name(archive.manifest, name), archive.manifest.kb
     if svc.manager.exists(target) and not replace:
         raise FileExistsError(exists_message(target))
-    running = svc.jobs.unfinished_import(target)
+    running = svc.jobs.unfinished_import(target)  # early, before the state is read; submit reserves the name
     if running is not None:
-        raise ApiError(409, "import_running", f"an import into knowledge base {target!r} is already under way "
-                       f"(GET /v1/jobs/{running}); wait for it to end, or import under another name (?name=)")
+        raise ImportRunning(target, running)
     if not without_state:
         planned(svc.db, path, target, replace)  # its state would overwrite state here: refused now (409)
     return target, source_kb
