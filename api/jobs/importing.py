@@ -31,6 +31,8 @@ class ImportOptions(BaseModel):
     name: str          # the KB it becomes (the request's ?name=, else the archive's own; checked when accepted)
     replace: bool = False
     without_state: bool = False  # leave the service state an archive carries (api.archive_state) unrestored
+    requested_by: str = ""  # the actor of the request (api.audit), named in the audit record of the job's end
+    request_id: str = ""    # the request's X-Request-ID: the end's record carries it too (api.jobs.import_audit)
 
 
 class ImportProgress(BaseModel):

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.jobs.import_audit import record_end
 from api.jobs.reparse import reparse_target
 from api.jobs.store import JobStore, PendingFile
 from api.metrics import Metrics
@@ -189,6 +190,7 @@ class JobRunner:
 
     def _finish(self, job_id: str, status: str, error: str = "") -> None:
         self.jobs.finish(job_id, status, error)
+        record_end(self.jobs, job_id, status, error)  # an import's outcome joins its request in the audit trail
         if self.metrics:
             self.metrics.jobs.labels(status).inc()
         log.info("job %s: %s%s", job_id, status, f" ({error})" if error else "",

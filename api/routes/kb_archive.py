@@ -18,7 +18,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api.archive_state import StateConflict, collect, planned, to_bytes
-from api.audit.http import note
+from api.audit.http import actor_of, note
 from api.auth import Principal
 from api.body_stream import timed_chunks
 from api.deps import allow, principal, require_admin, service
@@ -143,7 +143,9 @@ async def import_kb(request: Request, name: str | None = Query(None, pattern=NAM
         path = await _receive(request, folder / ARCHIVE_NAME, limit, svc.svc.upload_idle_s, svc.svc.upload_total_s)
         target, source_kb = await run_in_threadpool(_accept, svc, path, name, replace, without_state)
         note(request, kb=target, source_kb=source_kb, job_id=job_id)
-        options = ImportOptions(name=target, replace=replace, without_state=without_state).model_dump_json()
+        options = ImportOptions(name=target, replace=replace, without_state=without_state,
+                                requested_by=actor_of(svc, who)[0],
+                                request_id=request.scope.get("state", {}).get("request_id", "")).model_dump_json()
         await run_in_threadpool(svc.submit, job_id, target, [Incoming(ARCHIVE_NAME, path, path.stat().st_size)],
                                 {}, "import", options)
     except ApiError:

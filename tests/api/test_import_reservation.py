@@ -1,12 +1,14 @@
 """POST /v1/kbs/import reserves the KB's name as it accepts the request, on a real `rag serve` with SQLite or
 PostgreSQL state: of two requests sent at once only one is accepted, the name stays reserved while its job is
-queued (also after the service is killed and started again)."""
+queued (also after the service is killed and started again), and a failed job gives it back. Each import's end is
+recorded in the audit trail beside the request, and the chain still verifies."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,7 @@ import pytest
 
 from cli.testing import ADMIN, ROOT, Server, wait_job
 from cli.testing.postgres_server import PostgresServer
+from indexer.archive import format as F
 
 ENV = {"RAG_ANSWER_MODE": "extract", "RAG_WARM_UP": "false", "RAG_MAX_IMPORT_MB": "64"}
 
@@ -44,6 +47,20 @@ def _server(home: Path, database_url: str | None, indexing: bool) -> Server:
     return Server(home, RAG_INDEXING="true" if indexing else "false", **db, **ENV).start()
 
 
+def _damaged(src: Path, dst: Path) -> Path:
+    """`src` with one byte of a chunk's text changed, sizes kept: its structure and manifest pass the request's
+    checks, its checksum fails the job's."""
+    with zipfile.ZipFile(src) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    docs = parts[F.DOCUMENTS]
+    at = docs.index(b'"text":"') + len(b'"text":"')
+    parts[F.DOCUMENTS] = docs[:at] + (b"X" if docs[at:at + 1] != b"X" else b"Y") + docs[at + 1:]
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return dst
+
+
 def _import_at_once(url: str, body: bytes, name: str, n: int = 2) -> list[httpx.Response]:
     """`n` imports of `body` into `name`, their bodies' last bytes sent together, so that the service checks them
     at the same time."""
@@ -71,6 +88,12 @@ def _import_at_once(url: str, body: bytes, name: str, n: int = 2) -> list[httpx.
     errors = [r for r in out if isinstance(r, BaseException)]
     assert not errors, errors
     return out  # type: ignore[return-value]
+
+
+def _verify_audit(home: Path, database_url: str | None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAG_HOME": str(home), **({"RAG_DATABASE_URL": database_url} if database_url else {})}
+    return subprocess.run([sys.executable, "-m", "cli", "audit", "verify"], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
 
 
 @pytest.mark.slow  # ~60 s a backend: three service starts
@@ -104,3 +127,37 @@ def test_two_imports_into_one_name_at_once_one_is_refused_and_the_name_stays_res
             assert [j["job_id"] for j in jobs] == accepted_ids[:1], jobs  # the refused requests left no job
     finally:
         srv.kill()
+
+
+def test_an_imports_end_is_in_the_audit_trail_and_a_failed_import_gives_its_name_back(archive, database_url,
+                                                                                       tmp_path):
+    home = tmp_path / "home"
+    srv = _server(home, database_url, indexing=True)
+    try:
+        with srv.client() as c:
+            bad = c.post("/v1/kbs/import", params={"name": "annex"}, content=_damaged(archive, tmp_path / "bad.zip")
+                         .read_bytes(), headers={"X-Request-ID": "req-bad-import"})
+            assert bad.status_code == 202, bad.text
+            failed = wait_job(c, bad.json()["job_id"])
+            assert failed["status"] == "failed" and failed["error_code"] == "invalid_archive", failed
+            good = c.post("/v1/kbs/import", params={"name": "annex"}, content=archive.read_bytes(),
+                          headers={"X-Request-ID": "req-good-import"})
+            assert good.status_code == 202, good.text  # the failed job let go of the name
+            done = wait_job(c, good.json()["job_id"])
+            assert done["status"] == "done", done
+            trail = c.get("/v1/audit", params={"action": "kb.import", "kb": "annex", "limit": 100}).json()
+            ends = c.get("/v1/audit", params={"action": "kb.import.end", "kb": "annex", "limit": 100}).json()
+        assert [(r["kb"], r["outcome"], r["request_id"]) for r in trail] == [
+            ("annex", "ok", "req-bad-import"), ("annex", "ok", "req-good-import")], trail
+        assert [(r["kb"], r["outcome"], r["actor"], r["target"], r["request_id"]) for r in ends] == [
+            ("annex", "failed", "service", bad.json()["job_id"], "req-bad-import"),
+            ("annex", "ok", "service", good.json()["job_id"], "req-good-import")], ends
+        assert ends[0]["detail"]["error_code"] == "invalid_archive"
+        assert "checksum" in ends[0]["detail"]["reason"] and ends[0]["detail"]["requested_by"] == "admin"
+        assert {k: ends[1]["detail"][k] for k in ("documents", "chunks", "source_kb", "replaced")} == {
+            "documents": 2, "chunks": done["result"]["chunks"], "source_kb": "bank", "replaced": False}
+        assert done["result"]["chunks"] > 2
+    finally:
+        srv.stop()
+    verified = _verify_audit(home, database_url)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
