@@ -11,9 +11,8 @@ from pathlib import Path
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
 from indexer.parse.ocr import unavailable_reason
-from indexer.parse.ocr_headings import opened, section
 from indexer.parse.ocr_pages import read_pages
-from indexer.parse.ocr_text import OcrLine
+from indexer.parse.page_elements import PageLine, page_elements
 from indexer.types import Element
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
@@ -63,38 +62,12 @@ def parse_image(path: Path, limits: ParseLimits) -> list[Element]:
 
         lines = read_pages(path.name, range(1, frames + 1), image_of, options, "frame" if frames > 1 else None,
                            source=path)
-    elements = _elements({frame if frames > 1 else None: page_lines for frame, page_lines in lines.items()})
+    elements = page_elements(((frame if frames > 1 else None, [PageLine(line.text, line.heading) for line in page])
+                              for frame, page in lines.items()), ocr=True)
     if not elements:
         raise ParseError(f"{path.name} has no text that OCR could read (languages {options.languages}). If it does "
                          "show text, scan or photograph it again, sharper and straight, or set ocr_languages "
                          "(RAG_OCR_LANGUAGES) to its language.")
-    return elements
-
-
-def _elements(pages: dict[int | None, list[OcrLine]]) -> list[Element]:
-    """A paragraph each (its lines kept apart by line breaks); a heading (indexer.parse.ocr_headings) a title
-    whose text is the last part of the section path of what follows it, down to the next heading of its level
-    or above, on any later frame."""
-    elements: list[Element] = []
-    path: list[tuple[int, str]] = []
-    for page, lines in pages.items():
-        paragraph: list[str] = []
-
-        def flush() -> None:
-            if text := "\n".join(paragraph).strip():
-                elements.append(Element(text, "text", section(path), page, ocr=True))
-            paragraph.clear()
-
-        for line in lines:
-            if line.heading:
-                flush()
-                path = opened(path, line.heading, line.text.strip())
-                elements.append(Element(line.text.strip(), "title", section(path), page, ocr=True))
-            elif line.text:
-                paragraph.append(line.text)
-            else:
-                flush()
-        flush()
     return elements
 
 

@@ -38,14 +38,13 @@ from typing import Any
 from indexer.parse.errors import ParseError
 from indexer.parse.limits import ParseLimits
 from indexer.parse.ocr import unavailable_reason
-from indexer.parse.ocr_headings import opened, section
 from indexer.parse.ocr_text import texts, visible_chars
+from indexer.parse.page_elements import PageLine, page_elements
 from indexer.parse.page_margins import margin_lines
 from indexer.parse.pdf_limits import limit_reached
 from indexer.parse.pdf_ocr import ocr_pdf_pages, scanned_pages
 from indexer.parse.pdf_tables import Table, find_tables
 from indexer.parse.table_pages import carried_header
-from indexer.parse.tabular import table_elements
 from indexer.types import Element
 
 logger = logging.getLogger(__name__)
@@ -271,33 +270,15 @@ def _heading_levels(pages: list[tuple[int, list[_Line]]]) -> list[float]:
 
 
 def _to_elements(pages: list[tuple[int, list[_Line]]], levels: list[float]) -> list[Element]:
-    elements: list[Element] = []
-    path: list[tuple[int, str]] = []  # (level, heading): a text layer's by size, a scan's by OCR
-    for page_no, page in pages:
-        paragraph: list[str] = []
+    return page_elements((number, [_page_line(line, levels) for line in page]) for number, page in pages)
 
-        def flush() -> None:
-            if text := "\n".join(paragraph).strip():
-                elements.append(Element(text, "text", section(path), page_no))
-            paragraph.clear()
 
-        for line in page:
-            text = line.text.strip()
-            size = round(line.size, 1)
-            if line.table is not None:
-                flush()
-                elements.extend(table_elements(line.table, section(path), page_no))
-            elif text and (line.heading or (size in levels and _heading_shaped(text))):
-                flush()
-                # a scan's level is OCR's; a text layer's, its size's rank (a level may be skipped: 24 then 14 pt)
-                path = opened(path, line.heading or levels.index(size) + 1, text)
-                elements.append(Element(text, "title", section(path), page_no))
-            elif text:
-                paragraph.append(text)
-            else:
-                flush()  # blank line: paragraph break
-        flush()
-    return elements
+def _page_line(line: _Line, levels: list[float]) -> PageLine:
+    """A line with its heading level: a scan's is OCR's; a text layer's, its size's rank among the heading sizes
+    (a level may be skipped: 24 then 14 pt), when it is heading-shaped."""
+    text, size = line.text.strip(), round(line.size, 1)
+    level = line.heading or (levels.index(size) + 1 if size in levels and _heading_shaped(text) else 0)
+    return PageLine(line.text, level, line.table)
 
 
 def _heading_shaped(text: str) -> bool:
