@@ -9,7 +9,7 @@ from indexer.tokenize import tokenize
 from indexer.types import ChunkRecord, Filters
 from rag.config import RetrievalSettings
 from rag.retrieval.fusion import aggregate_by, fuse
-from rag.synonyms.matcher import matcher
+from rag.synonyms.matcher import documents_words, matcher
 from rag.synonyms.rules import Synonyms
 from rag.types import Hit
 
@@ -29,21 +29,27 @@ class HybridRetriever:
         self.encoder.warm_up()
         tokenize("warm up 预热")  # loads jieba's dictionary now (~0.8 s), not on the first Chinese question
 
-    def run(self, query: str, k: int = 10, filters: Filters | None = None, mode: str | None = None) -> list[Hit]:
+    def run(self, query: str, k: int = 10, filters: Filters | None = None, mode: str | None = None,
+            synonyms: Synonyms | None = None) -> list[Hit]:
+        """The `k` best passages for `query`. `synonyms`: the KB's rules read once for the request (the
+        pipeline's); None: the retriever's own."""
         s = self.settings
         mode = mode or s.mode
+        synonyms = self.synonyms if synonyms is None else synonyms
         n = max(s.candidates, k)
         lists, weights, records = [], [], {}
         per_retriever: dict[str, dict[int, float]] = {}
         if mode in ("hybrid", "dense"):
-            qv = self.encoder.encode_queries([query])[0]
-            dense = self.store.search_dense(qv, n, filters)
+            if synonyms and (worded := documents_words(query, synonyms)) is not None:
+                dense = self._dense_either(query, worded, n, filters)
+            else:
+                dense = self.store.search_dense(self.encoder.encode_queries([query])[0], n, filters)
             per_retriever["dense"] = self._collect(dense, records)
             lists.append(per_retriever["dense"])
             weights.append(s.dense_weight * self.encoder.votes(query))  # 'e5+minilm': 2 for English
         if mode in ("hybrid", "bm25"):
             own = tokenize(query)
-            tokens = own + (tokenize(" ".join(matcher(self.synonyms).expansions(query))) if self.synonyms else [])
+            tokens = own + (tokenize(" ".join(matcher(synonyms).expansions(query))) if synonyms else [])
             sparse = self.store.search_sparse(tokens, n, filters)
             per_retriever["bm25"] = self._collect(sparse, records)
             lists.append(per_retriever["bm25"])
@@ -65,6 +71,18 @@ class HybridRetriever:
                             scores={name: float(r[row]) for name, r in per_retriever.items() if row in r},
                             page_end=rec.page_end, page_breaks=list(rec.page_breaks)))
         return hits
+
+    def _dense_either(self, query: str, worded: str, n: int, filters: Filters | None) -> list[tuple[ChunkRecord, float]]:
+        """The dense candidates of the question as asked and of the question in the documents' words
+        (`documents_words`), each chunk with the better of its two scores: the encoder does not know that
+        "挂号费" is the hospital's "诊查费", and the question in the documents' words may miss what the
+        reader's own words found. One more encode, for questions a rule rewrites only."""
+        best: dict[int, tuple[ChunkRecord, float]] = {}
+        for text in (query, worded):
+            for rec, score in self.store.search_dense(self.encoder.encode_queries([text])[0], n, filters):
+                if rec.row not in best or score > best[rec.row][1]:
+                    best[rec.row] = (rec, score)
+        return sorted(best.values(), key=lambda rs: -rs[1])[:n]
 
     def _coverage(self, own: list[str], searched: list[str]) -> float:
         """The share of the question's words the KB holds, or of its words with what they mean under the

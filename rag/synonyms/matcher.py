@@ -122,6 +122,15 @@ class Matcher:
         return "".join(parts) + text[at:]
 
 
+def documents_words(question: str, synonyms: Synonyms) -> str | None:
+    """The question with each term written as its canonical term, the documents' word where the rules were
+    led by one (rag.synonyms.kb.documents_first: "挂号费多少" -> "诊查费多少", "where do I go for A&E" -> "where
+    do I go for emergency department"), for the dense retriever; None when no rule changes a word of it (a
+    question in the documents' own words, or one holding no term)."""
+    worded = matcher(synonyms).as_canonical(question)
+    return None if _key(worded) == _key(question) else worded
+
+
 def _term(keys, matched: str) -> str:
     """The key of the term a match is, whatever its case and white space, plural or not."""
     key = _key(matched)

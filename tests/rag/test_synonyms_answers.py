@@ -74,3 +74,48 @@ def test_a_rule_adding_the_readers_word_leaves_a_question_in_the_documents_words
     with synonyms(pipeline, rules):
         after = ([h.chunk_id for h in pipeline.retriever.run(question, 5)][:3], pipeline.ask(question).answer)
     assert after == before
+
+
+class _Counting:
+    """The KB's own encoder, counting the questions it encodes."""
+
+    def __init__(self, encoder):
+        self.encoder, self.encoded = encoder, []
+
+    def encode_queries(self, texts):
+        self.encoded += texts
+        return self.encoder.encode_queries(texts)
+
+    def __getattr__(self, name):
+        return getattr(self.encoder, name)
+
+
+@pytest.mark.parametrize("question, rules, section", [
+    ("陪床的人能住吗", "陪床, 陪护", "三、陪护管理"),
+    ("How much is the fine if I don't turn up?", "don't turn up, no-show => missed appointment", "Cancelling"),
+])
+def test_the_dense_side_also_searches_the_question_in_the_documents_words(pipeline, question, rules, section):
+    """The dense retriever encoded the question as asked: the encoder does not know the KB's words for the
+    readers' ("陪床" is the hospital's "陪护"), and ranked the section answering it below others. A question a
+    rule rewrites is also encoded in the documents' words, each chunk keeping the better score; one more
+    encode, for such questions only."""
+    retriever = pipeline.retriever
+    counting = _Counting(retriever.encoder)
+    retriever.encoder = counting
+    try:
+        before = retriever.run(question, 5, mode="dense")
+        assert section not in before[0].title and len(counting.encoded) == 1
+        with synonyms(pipeline, rules):
+            counting.encoded.clear()
+            dense = retriever.run(question, 5, mode="dense")
+            assert len(counting.encoded) == 2 and counting.encoded[0] == question, counting.encoded
+            counting.encoded.clear()
+            hybrid = retriever.run(question, 5)
+            retriever.run("剖腹产一般要住院几天？", 5)  # no term of the rules: encoded once, as asked
+            assert len(counting.encoded) == 3
+        assert section in dense[0].title, [h.title for h in dense]
+        assert section in hybrid[0].title, [h.title for h in hybrid]
+        assert dense[0].scores["dense"] > max(h.scores["dense"] for h in before if section in h.title)
+        assert [h.chunk_id for h in retriever.run(question, 5, mode="dense")] == [h.chunk_id for h in before]
+    finally:
+        retriever.encoder = counting.encoder
