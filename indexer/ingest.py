@@ -32,7 +32,7 @@ from collections import deque
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -53,14 +53,17 @@ from indexer.parse.ocr_cache import CACHE_FILE
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.versions import ParserStamp, stamp_for
 from indexer.reread import (
+    DAMAGED_COPY,
     REPARSE,
     RETAGGED,
     Check,
+    KnownDigest,
     check,
     chunked,
     file_sha,
     loses_ocr_text,
     screen_part,
+    sha256_file,
     stamped,
     text_reread_reason,
 )
@@ -213,13 +216,16 @@ class Ingestor:
         return report
 
     def index_files(self, files: list[tuple[str, Path, str | None]], tags: dict[str, str] | None = None,
-                    progress: bool = True, reparse: bool = False, keep_tags: bool = False) -> IngestReport:
+                    progress: bool = True, reparse: bool = False, keep_tags: bool = False,
+                    digests: Mapping[Path, KnownDigest] | None = None) -> IngestReport:
         """files: (source shown to users, path to read, doc id or None = derived from the path).
         reparse: read every file again, changed or not. keep_tags: each document keeps the tags it was
-        indexed with (`tags` is then unused): a KB's own files read again (`rag index --reparse` alone)."""
+        indexed with (`tags` is then unused): a KB's own files read again (`rag index --reparse` alone).
+        digests: the SHA-256 of files the caller already knows (an upload hashed once, a kept copy), by path;
+        the others are hashed here."""
         tags = tags or {}
         no_ocr = unavailable_reason(self.parse_limits.ocr)  # OCR: checked once a run
-        run = _Run(reparse, keep_tags, no_ocr is None, no_ocr or "")
+        run = _Run(reparse, keep_tags, no_ocr is None, no_ocr or "", dict(digests or {}))
         report = IngestReport()
         bar = tqdm(total=len(files), unit="file", desc="indexing", disable=not progress)
         pending: list[_Parsed] = []
@@ -271,7 +277,8 @@ class Ingestor:
             if (extension := file_extension(path)) not in SUPPORTED_EXTENSIONS:
                 raise ParseError(f"unsupported file type {extension or '(none)'}; supported: "
                                  + ", ".join(sorted(SUPPORTED_EXTENSIONS)))
-            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            known = run.digests.get(path)
+            sha = known.sha if known is not None else sha256_file(path)
             stamp = stamp_for(extension, run.ocr_ready)
             digest = fingerprint(stamped(sha, stamp), self.screen)
             doc_id = doc_id or doc_id_for(path)
@@ -285,6 +292,9 @@ class Ingestor:
                     return FileResult(source, "unchanged", doc_id, old.chunks,
                                       reason=run.no_ocr if found.deferred else "", deferred=found.deferred)
                 reread = found.reason
+            if known is not None and not known.checked and sha256_file(path) != known.sha:
+                raise ParseError(f"{DAMAGED_COPY} ({known.sha[:12]}…): the copy is damaged, so the document was left "
+                                 "as it was; upload the file again")
             elements = self.parse(path, max_bytes=limit, note=note)
             return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed",
                                           rescreened=_only_screen_differs(old, digest, tags, source), reread=reread)
@@ -415,6 +425,7 @@ class _Run:
     keep_tags: bool = False
     ocr_ready: bool = False
     no_ocr: str = ""
+    digests: dict[Path, KnownDigest] = field(default_factory=dict)  # index_files' `digests`
 
 
 def _same_file(old: DocumentInfo, source: str, tags: dict[str, str], digest: str, stamp: ParserStamp | None,

@@ -1,39 +1,51 @@
-"""Uploaded files kept in their KB's folder, so that they can be read again after a parser or chunker upgrade.
+"""Uploaded files kept so that they can be read again after a parser or chunker upgrade.
 
 A file uploaded over HTTP reaches the indexer as a scratch copy that is removed once indexed; without its bytes
-a document could never be read again (indexer.reread). So the service keeps each upload's bytes under
+a document could never be read again (indexer.reread). So the service keeps each upload's bytes, named by
+content (two uploads of the same bytes share one copy) with the extension its parser dispatches on:
 
-    <home>/<kb>/originals/<sha256 of the bytes><extension>      e.g. originals/9f2c...e1.pdf
+    <sha256 of the bytes><extension>      e.g. 9f2c...e1.pdf
 
-named by content (two uploads of the same bytes share one file) with the extension its parser dispatches on.
 Nothing else records which document it belongs to: a document's content_hash starts with the same SHA-256
 (indexer.reread.file_sha) and its source is the uploaded name, so the name follows from the record.
 
-Every write here happens under the KB's writer lock (the store opened writable): a kept file is written
-atomically (indexer.atomic) before its document, and `sweep` removes every file no upload document names any
-more (a document deleted or replaced by other bytes, an upload whose indexing failed or was killed, a
-temporary a killed writer left). The folder goes with the KB's folder (`rag kb delete`), or with
-`discard` where the KB lives in Milvus. `keep_originals = false` keeps none and removes those kept at the
-KB's next write; `originals_max_mb` bounds the bytes kept per KB.
+`Originals` keeps them in the KB's folder, <home>/<kb>/originals/: at most `originals_max_mb` per KB, none with
+`keep_originals = false`; a copy no upload document names any more goes at the next `sweep`.
+
+Every write happens under the KB's writer lock (the store opened writable): a copy is written before its
+document, and `sweep` after each write removes every copy no upload document names (a document deleted or
+replaced by other bytes, an upload whose indexing failed or was killed, a temporary a killed writer left).
+
+A kept copy is hashed once, when uploaded. The folder backend records each file's size and mtime beside the
+folder (<home>/<kb>/originals.stats.json):
+`reading` trusts a file they still match (its name is its digest), hashes one they do not (a damaged file is
+then reported, not read), and the ingestor hashes a trusted file again only when it is about to parse it
+(indexer.reread.KnownDigest), so a damaged copy never replaces its document.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.atomic import atomic_target
 from indexer.config import IndexerSettings
 from indexer.parse.extension import file_extension
-from indexer.reread import file_sha
+from indexer.reread import DAMAGED_COPY, KnownDigest, file_sha, sha256_file
 from indexer.types import DocumentInfo
 
 FOLDER = "originals"
+STATS = "originals.stats.json"  # beside the folder: each kept file's [size, mtime_ns] (the folder holds copies only)
 _UPLOAD_ID = re.compile(r"^u[0-9a-f]{15}$")
 _EXT = re.compile(r"^\.[a-z0-9]{1,10}$")
 NOT_KEPT_ADVICE = "upload it again to read it with today's parsers"
+DAMAGED = (f"not re-read: its kept copy is damaged ({DAMAGED_COPY}), so the document was left as it was and the "
+           "copy removed; upload it again")
 
 
 def upload_doc_id(kb: str, filename: str) -> str:
@@ -48,9 +60,20 @@ def is_upload(info: DocumentInfo) -> bool:
 
 
 def original_name(sha: str, source: str) -> str:
-    """The kept file of bytes `sha` uploaded as `source`: the digest and the extension its parser needs."""
+    """The kept copy of bytes `sha` uploaded as `source`: the digest and the extension its parser needs."""
     ext = file_extension(source)
     return sha + (ext if _EXT.match(ext) else "")
+
+
+def kept_name(info: DocumentInfo) -> str:
+    """The kept copy an upload document names."""
+    return original_name(file_sha(info.content_hash), info.source)
+
+
+def over_cap_reason(max_bytes: int) -> str:
+    return (f"its original was not kept: the knowledge base's kept uploads would pass originals_max_mb "
+            f"({max_bytes / 2**20:g} MB), so after a parser upgrade it is read again only when uploaded again; "
+            "raise RAG_ORIGINALS_MAX_MB to keep it")
 
 
 @dataclass(frozen=True)
@@ -61,11 +84,33 @@ class Kept:
     reason: str = ""
 
 
+@dataclass
+class KeptUploads:
+    """A KB's uploaded documents: those whose original is kept, as (source, readable copy, doc id) for
+    Ingestor.index_files with the digest each copy was kept under (`digests`, by path); those whose original is
+    not kept (uploaded before originals were kept, while keeping was off, or past the cap); and those whose copy
+    is damaged (not read: reading it would replace the document with other bytes)."""
+
+    found: list[tuple[str, Path, str]] = field(default_factory=list)
+    not_kept: list[DocumentInfo] = field(default_factory=list)
+    digests: dict[Path, KnownDigest] = field(default_factory=dict)
+    damaged: list[DocumentInfo] = field(default_factory=list)
+
+
+def split_uploads(documents: list[DocumentInfo], originals: Originals) -> tuple[list[DocumentInfo],
+                                                                                list[DocumentInfo]]:
+    """The upload documents among `documents`: (those whose original is kept, those whose original is not)."""
+    uploads = [d for d in documents if is_upload(d)]
+    kept = [d for d in uploads if originals.is_kept(d)]
+    return kept, [d for d in uploads if d not in kept]
+
+
 class Originals:
-    """The kept uploads of one KB: `folder` is <home>/<kb>/originals."""
+    """The kept uploads of one KB in a folder: `folder` is <home>/<kb>/originals (embedded mode)."""
 
     def __init__(self, folder: Path, enabled: bool = True, max_bytes: int | None = None):
         self.folder, self.enabled, self.max_bytes = Path(folder), enabled, max_bytes
+        self.stats = self.folder.parent / STATS
 
     @classmethod
     def of(cls, settings: IndexerSettings, kb: str) -> Originals:
@@ -76,8 +121,11 @@ class Originals:
         """The kept bytes of upload document `info`, or None (not an upload, not kept, or keeping is off)."""
         if not self.enabled or not is_upload(info):
             return None
-        path = self.folder / original_name(file_sha(info.content_hash), info.source)
+        path = self.folder / kept_name(info)
         return path if path.is_file() else None
+
+    def is_kept(self, info: DocumentInfo) -> bool:
+        return self.path_for(info) is not None
 
     def used_bytes(self) -> int:
         if not self.folder.is_dir():
@@ -85,31 +133,50 @@ class Originals:
         return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
     def keep(self, path: Path, source: str, sha: str | None = None) -> Kept:
-        """Keep the bytes at `path`, uploaded as `source` (call under the KB's writer lock, before its document is
-        written). Not kept, with the reason, when keeping is off or the KB's kept bytes would pass the cap.
-        OSError (a full disk) is raised: the caller decides whether the upload waits."""
         if not self.enabled:
             return Kept(False)
-        sha = sha or _sha256(path)
+        sha = sha or sha256_file(path)
         dest = self.folder / original_name(sha, source)
-        if dest.is_file():
-            return Kept(True)
+        if dest.is_file() and self._stats().get(dest.name) == _stat(dest):
+            return Kept(True)  # the same bytes, kept before (a file changed since is written again)
         size = path.stat().st_size
         if self.max_bytes is not None and self.used_bytes() + size > self.max_bytes:
-            return Kept(False, f"its original was not kept: the knowledge base's kept uploads would pass "
-                               f"originals_max_mb ({self.max_bytes / 2**20:g} MB), so after a parser upgrade it is "
-                               f"read again only when uploaded again; raise RAG_ORIGINALS_MAX_MB to keep it")
+            return Kept(False, over_cap_reason(self.max_bytes))
         with atomic_target(dest) as tmp:
             shutil.copyfile(path, tmp)
+        self._record({dest.name: _stat(dest)})
         return Kept(True)
 
+    @contextmanager
+    def reading(self, documents: list[DocumentInfo]) -> Iterator[KeptUploads]:
+        out = KeptUploads()
+        stats = self._stats()
+        rehashed: dict[str, list[int]] = {}
+        for info in documents:
+            if not is_upload(info):
+                continue
+            path = self.path_for(info)
+            if path is None:
+                out.not_kept.append(info)
+                continue
+            sha = file_sha(info.content_hash)
+            now = _stat(path)
+            checked = False
+            if stats.get(path.name) != now:  # written by another release, touched, or damaged: hashed once now
+                if sha256_file(path) != sha:
+                    out.damaged.append(info)
+                    continue
+                rehashed[path.name], checked = now, True
+            out.found.append((info.source, path, info.doc_id))
+            out.digests[path] = KnownDigest(sha, checked)
+        if rehashed:
+            self._record(rehashed)
+        yield out
+
     def sweep(self, documents: list[DocumentInfo]) -> int:
-        """Remove every kept file no upload among `documents` (the KB's, after its write) names, and any temporary
-        a killed writer left; with keeping off, every kept file. Call under the KB's writer lock. How many went."""
         if not self.folder.is_dir():
             return 0
-        wanted = {original_name(file_sha(d.content_hash), d.source) for d in documents if is_upload(d)} \
-            if self.enabled else set()
+        wanted = {kept_name(d) for d in documents if is_upload(d)} if self.enabled else set()
         gone = 0
         for p in self.folder.iterdir():
             if p.name not in wanted:
@@ -118,46 +185,42 @@ class Originals:
                 else:
                     p.unlink(missing_ok=True)
                 gone += 1
+        stats = self._stats()
+        if set(stats) - wanted:
+            self._write_stats({name: s for name, s in stats.items() if name in wanted})
         return gone
 
+    def drop(self, info: DocumentInfo) -> None:
+        (self.folder / kept_name(info)).unlink(missing_ok=True)
+
     def discard(self) -> None:
-        """Remove the KB's kept uploads (the KB was deleted where its documents do not live in this folder)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        self.stats.unlink(missing_ok=True)
         try:
             self.folder.parent.rmdir()  # the KB's folder, when it held nothing else (a Milvus KB)
         except OSError:
             pass
 
+    def _stats(self) -> dict[str, list[int]]:
+        """The recorded [size, mtime_ns] of each kept file; {} when there is no record or it is unreadable
+        (every file is then hashed once and recorded again)."""
+        try:
+            stats = json.loads(self.stats.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return stats if isinstance(stats, dict) else {}
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    def _record(self, stats: dict[str, list[int]]) -> None:
+        self._write_stats({**self._stats(), **stats})
 
-
-@dataclass(frozen=True)
-class KeptUploads:
-    """A KB's uploaded documents: those whose original is kept, as (source, kept file, doc id) for
-    Ingestor.index_files, and those whose original is not (uploaded before originals were kept, while keeping
-    was off, or past the cap), by name."""
-
-    found: list[tuple[str, Path, str]]
-    not_kept: list[DocumentInfo]
+    def _write_stats(self, stats: dict[str, list[int]]) -> None:
+        with atomic_target(self.stats, sync=False) as tmp:  # lost: the files are hashed once again
+            tmp.write_text(json.dumps(stats, sort_keys=True), encoding="utf-8")
 
 
-def kept_uploads(documents: list[DocumentInfo], originals: Originals) -> KeptUploads:
-    found, not_kept = [], []
-    for info in documents:
-        if not is_upload(info):
-            continue
-        path = originals.path_for(info)
-        if path is None:
-            not_kept.append(info)
-        else:
-            found.append((info.source, path, info.doc_id))
-    return KeptUploads(found, not_kept)
+def _stat(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
 
 
 def not_kept_reason(originals: Originals) -> str:
@@ -170,7 +233,8 @@ def not_kept_reason(originals: Originals) -> str:
 
 def carry_over(old_kb: Path, new_kb: Path) -> None:
     """A KB folder replaced by a rebuilt copy (`rag kb reembed` swaps folders) hands its kept uploads to the copy:
-    each file the copy lacks is moved (names are contents, so one already there is the same bytes)."""
+    each file the copy lacks is moved (names are contents, so one already there is the same bytes). Their
+    record of sizes and mtimes stays behind: each is hashed once at its next reading."""
     src, dst = old_kb / FOLDER, new_kb / FOLDER
     if not src.is_dir() or not new_kb.is_dir():
         return

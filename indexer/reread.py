@@ -39,6 +39,7 @@ again once, like any record of version 1.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -82,6 +83,26 @@ def text_reread_reason(old: DocumentInfo, new_hash: str) -> str:
 
 def _text_part(content_hash: str) -> str:
     return file_digest(content_hash).split(_CHUNKER)[0]
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes (the file part of a content_hash), read in pieces: a 50 MB upload is never
+    in memory at once."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+DAMAGED_COPY = "its bytes no longer match the SHA-256 they were kept under"  # a KnownDigest's file, when checked
+
+
+@dataclass(frozen=True)
+class KnownDigest:
+    """A file's SHA-256 known before indexing it (an upload hashed once, a kept copy named by its digest), so the
+    ingestor need not hash it. checked: hashed from these bytes now; else (a kept copy trusted by its size and
+    mtime) the ingestor hashes it before parsing it and refuses it when it differs (a damaged copy)."""
+
+    sha: str
+    checked: bool = True
 
 
 def file_sha(content_hash: str) -> str:

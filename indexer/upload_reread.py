@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from indexer.ingest import Ingestor, IngestReport
-from indexer.originals import Originals, kept_uploads, not_kept_reason
+from indexer.ingest import FileResult, Ingestor, IngestReport
+from indexer.originals import DAMAGED, Originals, not_kept_reason
+from indexer.reread import DAMAGED_COPY
 from indexer.types import DocumentInfo
 
 
@@ -24,17 +25,26 @@ def reread_uploads(ingestor: Ingestor, originals: Originals, reparse: bool, prog
     """Read the KB's uploads again from their kept originals, each with its own name and tags (`reparse`: every
     one; else those an older parser or chunker read, as `rag index` does for files). `doc_ids`: only these.
     The ingestor's store must be open writable; the uploads should be screened as uploads are
-    (rag.guard.document_guard.DOCUMENT_SCREEN). Kept files no document names any more are removed after."""
+    (rag.guard.document_guard.DOCUMENT_SCREEN). A kept copy is not hashed again unless it is read (or its size or
+    mtime changed); a damaged one is reported failed and its document left as it was. Kept copies no document
+    names any more are removed after."""
     store = ingestor.store
     # one document of a reparse job at a time: looked up, not found in a listing of the KB (N files: N listings)
     docs = store.documents() if doc_ids is None else [d for i in doc_ids if (d := store.document(i)) is not None]
-    kept = kept_uploads(docs, originals)
     report = IngestReport()
+    with originals.reading(docs) as kept:
+        if kept.found:
+            report = ingestor.index_files(kept.found, progress=progress, reparse=reparse, keep_tags=True,
+                                          digests=kept.digests)
+            names = {name: source for source, path, _ in kept.found for name in (str(path), path.name)}
+            for r in report.results:
+                r.reason = named_reason(r.reason, names)
+        report.results += [FileResult(d.source, "failed", d.doc_id, d.chunks, reason=DAMAGED) for d in kept.damaged]
+    uploads = {d.source: d for d in docs}  # an upload's name is its own in its KB (indexer.originals.upload_doc_id)
+    for r in report.results:  # found damaged now or by the ingestor before it would have parsed the copy
+        if r.status == "failed" and DAMAGED_COPY in r.reason and r.source in uploads:
+            originals.drop(uploads[r.source])
     if kept.found:
-        report = ingestor.index_files(kept.found, progress=progress, reparse=reparse, keep_tags=True)
-        names = {name: source for source, path, _ in kept.found for name in (str(path), path.name)}
-        for r in report.results:
-            r.reason = named_reason(r.reason, names)
         originals.sweep(ingestor.store.documents())
     return UploadReread(report, kept.not_kept, not_kept_reason(originals), originals.enabled)
 

@@ -1,6 +1,6 @@
 """What a worker does with one uploaded file: index it into its KB through the store's one writer, keeping its
-bytes (indexer.originals) so that it can be read again after a parser upgrade; and with one document of a
-reparse job: read it again from those bytes."""
+bytes (indexer.originals) so that it can be read again after a parser upgrade;
+and with one document of a reparse job: read it again from those bytes."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +10,7 @@ from api.jobs.runner import FileOutcome
 from indexer.ingest import Ingestor
 from indexer.kbs import KBManager, KBNotFound
 from indexer.originals import Originals, upload_doc_id
+from indexer.reread import KnownDigest, sha256_file
 from indexer.store.write_errors import write_error
 from indexer.upload_reread import reread_uploads
 from rag.guard.document_guard import DOCUMENT_SCREEN
@@ -30,8 +31,9 @@ def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: d
         return FileOutcome("failed", reason="the knowledge base was deleted before this file was indexed")
     originals = Originals.of(manager.settings, kb)
     try:
+        sha = sha256_file(path)  # once: the kept copy's name and the document's content hash
         try:
-            kept = originals.keep(path, filename)
+            kept = originals.keep(path, filename, sha)
         except OSError as e:
             if write_error(e) is not None:
                 raise  # a full or read-only disk: the upload waits for room (api.jobs.runner)
@@ -40,7 +42,8 @@ def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: d
                           "after a parser upgrade unless uploaded again"
         else:
             kept_reason = kept.reason
-        report = _ingestor(manager, store).index_files([(filename, path, upload_doc_id(kb, filename))], tags, progress=False)
+        report = _ingestor(manager, store).index_files([(filename, path, upload_doc_id(kb, filename))], tags,
+                                                       progress=False, digests={path: KnownDigest(sha)})
         originals.sweep(store.documents())  # the bytes of a document replaced, or of this file when it failed
     finally:
         store.close()
@@ -62,7 +65,7 @@ def reread_upload(manager: KBManager, kb: str, doc_id: str) -> FileOutcome:
         done = reread_uploads(_ingestor(manager, store), originals, reparse=True, doc_ids={doc_id})
     finally:
         store.close()
-    if done.not_kept:  # its original went since the job was made (keeping turned off, the folder removed)
+    if done.not_kept:  # its original went since the job was made (keeping turned off, the copy removed)
         return FileOutcome("failed", doc_id, done.not_kept[0].chunks, done.advice)
     r = done.report.results[0]
-    return FileOutcome(r.status, r.doc_id, r.chunks, r.reason)
+    return FileOutcome(r.status, r.doc_id or doc_id, r.chunks, r.reason)

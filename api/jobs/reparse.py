@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from api.jobs.store import JobStore
-from indexer.originals import Originals, is_upload, kept_uploads, not_kept_reason
+from indexer.originals import Originals, is_upload, not_kept_reason, split_uploads
 from indexer.store.base import now
 from indexer.types import DocumentInfo
 
@@ -44,10 +44,10 @@ class ReparsePlan:
 
 
 def plan(kb: str, documents: list[DocumentInfo], originals: Originals) -> ReparsePlan:
-    uploads = kept_uploads(documents, originals)
-    found = {doc_id for _, _, doc_id in uploads.found}
+    kept, not_kept = split_uploads(documents, originals)
+    found = {d.doc_id for d in kept}
     advice = not_kept_reason(originals)
-    left = [NotReread(doc_id=d.doc_id, source=d.source, reason=advice) for d in uploads.not_kept]
+    left = [NotReread(doc_id=d.doc_id, source=d.source, reason=advice) for d in not_kept]
     left += [NotReread(doc_id=d.doc_id, source=d.source, reason=f"not re-read: not an upload (indexed on the server by `rag index`); "
                        f"`rag index --reparse --kb {kb}` there reads it again from its file")
              for d in documents if not is_upload(d)]

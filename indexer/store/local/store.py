@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.ocr_tags import OCR_TAG
+from indexer.reread import file_sha
 from indexer.store.base import KBGoneError, KBLockedError, Scored
 from indexer.store.local.catalog import Catalog
 from indexer.store.local.snapshot import IndexParams, Snapshot
@@ -136,7 +137,7 @@ class LocalStore:
         self._need_write()
         old = self.catalog.document(info.doc_id)
         self.catalog.replace_document(info, chunks, tokens, vectors, hashes)
-        if old is not None and _file_sha(old) != _file_sha(info):  # another version of its file
+        if old is not None and file_sha(old.content_hash) != file_sha(info.content_hash):  # another version of its file
             self._forget_ocr(old)
 
     def delete_document(self, doc_id: str) -> bool:
@@ -152,7 +153,7 @@ class LocalStore:
         if old.tags.get(OCR_TAG) == "yes":
             from indexer.parse.ocr_cache import CACHE_FILE, forget
 
-            forget(self.folder / CACHE_FILE, _file_sha(old))
+            forget(self.folder / CACHE_FILE, file_sha(old.content_hash))
 
     def commit(self) -> None:
         """Bring the indexes up to the catalog and publish them atomically."""
@@ -225,7 +226,3 @@ class LocalStore:
         ids, scores = self.snapshot.bm25.search(query_tokens, k, mask)
         return self._hydrate(ids, scores)
 
-
-def _file_sha(info: DocumentInfo) -> str:
-    """The SHA-256 its content_hash starts with (indexer.reread): of its file's bytes."""
-    return info.content_hash.split("+", 1)[0]
