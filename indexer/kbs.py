@@ -13,6 +13,7 @@ from indexer.embed.base import Encoder
 from indexer.embed.factory import make_encoder
 from indexer.originals import FOLDER as ORIGINALS
 from indexer.originals import Originals, carry_over
+from indexer.parse import ocr_cache_files
 from indexer.store.base import Store
 from indexer.store.factory import backend_for, drop_kb, kb_exists, kb_names, open_store
 from indexer.store.local.snapshot import IndexParams
@@ -205,6 +206,9 @@ class KBManager:
                           lambda: shutil.rmtree(shadow), embed_model, context_window)
 
         def put_in_place() -> None:
+            # the KB's OCR cache (no key depends on the embedder), under the KB's writer lock: the re-embedded
+            # folder that takes its place takes it, a copy under another name gets a copy
+            (ocr_cache_files.move if target == name else ocr_cache_files.copy)(self.home / name, shadow)
             self._finish_swap(target, replace=target == name)  # a copy never replaces a KB made meanwhile
             if (shadow / "kb.sqlite").exists():
                 raise ValueError(f"knowledge base {target!r} was created while the copy was being made; the copy "

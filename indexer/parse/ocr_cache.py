@@ -14,11 +14,14 @@ steps and of the lines' sizes (indexer.parse.ocr_text_size), and Tesseract's ide
 libraries', its language files: indexer.parse.ocr.identity).
 Any of them changing reads the page again; an unchanged page anywhere (in another file too) is read once.
 
-One SQLite file (CACHE_FILE) beside the KB's catalog, in WAL mode: a kill leaves it at its last committed put;
-the parser processes of one run share it (each write waits up to 10 s for the other's). It is removed with the
-KB (its folder), and a page with the document it came from (`forget`, by the SHA-256 of its file, which each
-page records as its owner: the local store calls it when a document OCR read is deleted or replaced by another
-version of its file), so that a deleted scan's text does not stay behind. At most cache_mb MB of entries: past it the entries used longest ago go, down to 90% of it.
+One SQLite file (CACHE_FILE) in the KB's folder, in WAL mode: a kill leaves it at its last committed put; the
+parser processes of one run share it (each write waits up to 10 s for the other's). It is beside the KB's catalog (a
+KB in Milvus has none: no cache). It is removed with the KB (`rag kb
+delete`), and a page with the document it came from (`forget`, by the SHA-256 of its file, which each page records
+as its owner: the local store calls it when a document OCR read is deleted or replaced by another
+version of its file), so that a deleted scan's text does not stay behind. A KB rebuilt by `rag kb reembed` keeps
+it (indexer.parse.ocr_cache_files): no key depends on the embedder. At most cache_mb MB of entries: past it the
+entries used longest ago go, down to 90% of it.
 An entry is a page's lines as JSON, each [text, left, right, size] (what indexer.parse.ocr_headings needs; a
 heading's level is worked out again on each read, not kept). OCR_VERSION 3 added the numbers: an older entry
 (text alone) is under another key and never read.
@@ -55,7 +58,7 @@ log = logging.getLogger(__name__)
 CACHE_FILE = "ocr-cache.sqlite"
 MB = 1024 * 1024
 KEEP = 0.9  # a trim leaves this share of the cap, so that the next puts do not trim again at once
-_WAIT_S = 10  # for the other parser process's write
+WAIT_S = 10  # for the other parser process's write
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, lines TEXT NOT NULL, checksum TEXT NOT NULL, "
            "bytes INTEGER NOT NULL, used REAL NOT NULL)", "CREATE INDEX IF NOT EXISTS pages_used ON pages (used)",
            # owners: the files (SHA-256) each page was found in
@@ -152,7 +155,7 @@ class OcrCache:
                 if not damaged or attempt == 2:
                     return self._failed(failed, exc)
                 log.warning("OCR cache %s is damaged (%s): removed and started again", self.path, exc)
-                _remove(self.path)
+                remove_files(self.path)
             except OSError as exc:
                 self.close()
                 return self._failed(failed, exc)
@@ -164,7 +167,7 @@ class OcrCache:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            db = sqlite3.connect(self.path, timeout=_WAIT_S, isolation_level=None)  # one put, one commit
+            db = sqlite3.connect(self.path, timeout=WAIT_S, isolation_level=None)  # one put, one commit
             try:
                 db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # before the table: a trim gives the space back
                 db.execute("PRAGMA journal_mode = WAL")
@@ -237,7 +240,8 @@ def _line_shaped(row: object) -> bool:
             and all(isinstance(n, int) and not isinstance(n, bool) for n in row[1:]))
 
 
-def _remove(path: str) -> None:
+def remove_files(path: str) -> None:
+    """The cache file `path` and its WAL and shared memory; never raises (a failure is logged)."""
     for name in (path, f"{path}-wal", f"{path}-shm"):
         try:
             os.unlink(name)

@@ -1,0 +1,72 @@
+"""The KB's OCR result cache (indexer.parse.ocr_cache) as the KB's folders change: a KB rebuilt by `rag kb reembed`
+keeps it (no cache key depends on the embedder), so that its next re-read does not run Tesseract on every scanned
+page again.
+
+    move(old_kb, new_kb)    # the re-embedded folder about to take the KB's place takes its cache
+    copy(src_kb, dst_kb)    # a copy of the KB under another name (`rag kb reembed --into`) gets a copy
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+from indexer.parse.ocr_cache import CACHE_FILE, WAIT_S, remove_files
+
+log = logging.getLogger(__name__)
+
+
+def move(old_kb: Path, new_kb: Path) -> None:
+    """The cache of KB folder `old_kb` goes to `new_kb`, the rebuilt copy about to take its place (`rag kb reembed`):
+    renamed, the database file first, then its WAL (a crash in between leaves the file as of its last checkpoint,
+    a consistent database). Call with no cache connection open: under the KB's writer lock (only a writer's
+    parsers open it). A cache `new_kb` had is replaced. Never raises: a cache that cannot be moved is logged,
+    and the KB's scans are then read by OCR again on their next re-read."""
+    src, dst = old_kb / CACHE_FILE, new_kb / CACHE_FILE
+    if not src.is_file() or not new_kb.is_dir():
+        return
+    try:
+        remove_files(str(dst))
+        os.replace(src, dst)
+        if os.path.exists(f"{src}-wal"):
+            os.replace(f"{src}-wal", f"{dst}-wal")
+        _unlink(f"{src}-shm")  # rebuilt from the WAL by the next connection
+    except OSError as exc:
+        log.warning("OCR cache %s could not be moved to the re-embedded KB (%s): its scans are read by OCR again on "
+                    "their next re-read", src, exc)
+
+
+def copy(src_kb: Path, dst_kb: Path) -> None:
+    """A copy of KB folder `src_kb`'s cache for `dst_kb` (a copy of the KB under another name, `rag kb reembed
+    --into`), made by SQLite's backup (consistent while the source is being written) into a temporary file renamed
+    into place: a crash leaves no half copy. A cache `dst_kb` had is replaced. Never raises: a cache that cannot
+    be copied is logged, and the copy's scans are then read by OCR again on their next re-read."""
+    src, dst = src_kb / CACHE_FILE, dst_kb / CACHE_FILE
+    if not src.is_file():
+        return
+    tmp = dst_kb / f".{CACHE_FILE}.copying"
+    try:
+        remove_files(str(tmp))
+        source = sqlite3.connect(src, timeout=WAIT_S)
+        try:
+            target = sqlite3.connect(tmp)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+        finally:
+            source.close()
+        remove_files(str(dst))
+        os.replace(tmp, dst)
+    except (OSError, sqlite3.Error) as exc:
+        remove_files(str(tmp))
+        log.warning("OCR cache %s could not be copied to %s (%s): the copy's scans are read by OCR again on their "
+                    "next re-read", src, dst_kb, exc)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,78 @@
+"""The KB's OCR result cache (indexer.parse.ocr_cache) where a KB is not one folder for good: `rag kb reembed`
+carries it to the re-embedded KB (in place, or a copy under another name), so that a re-read afterwards runs
+Tesseract on no page again.
+
+Real tesseract through the PATH wrapper of test_ocr_cache (each run logged), scans drawn here (English and
+Chinese pages), the real local store, MiniLM and e5+MiniLM."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from indexer.ingest import Ingestor, delete
+from indexer.parse.ocr_cache import CACHE_FILE
+from tests.indexer.test_ocr_cache import _logged_tesseract, _page_runs
+from tests.ocr_scans import FEE_EN, FEE_ZH, HOURS_ZH, needs_tesseract, save_pdf, scan
+
+
+def _scans(tmp_path: Path) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    save_pdf(docs / "fees.pdf", scan(["Card Services Fee Notice", "", FEE_EN]), scan(["银行卡服务收费公告", "", FEE_ZH]))
+    save_pdf(docs / "挂失.pdf", scan(["挂失须知", "", HOURS_ZH]))
+    return docs
+
+
+def _index(manager, kb: str, docs: Path, **kwargs) -> tuple[list[str], dict[str, list[str]]]:
+    """Index `docs` into `kb` (created with the manager's model when new): each file's status, and its chunks."""
+    store = manager.open(kb, writable=True, create=True)
+    try:
+        report = Ingestor(store, manager.encoder(store.embed_model), manager.settings).index_paths(
+            [str(docs)], progress=False, **kwargs)
+        texts = {Path(d.source).name: [c.text for c in store.doc_chunks(d.doc_id)] for d in store.documents()}
+    finally:
+        store.close()
+    assert not report.failed, report.failed
+    return sorted(r.status for r in report.results), texts
+
+
+def _cached_text(cache: Path) -> str:
+    db = sqlite3.connect(cache)
+    try:
+        return "\n".join(lines for (lines,) in db.execute("SELECT lines FROM pages"))
+    finally:
+        db.close()
+
+
+@needs_tesseract  # ~16 s: three pages read by OCR once, the KB re-embedded twice (e5+MiniLM: loaded once a session)
+def test_a_reembedded_kb_and_its_copy_take_their_scans_from_the_ocr_cache(manager, ens, tmp_path, monkeypatch):
+    """`rag kb reembed` builds the KB in a new folder that takes the old one's place: the cache was left in the old
+    folder and removed with it, and the next re-read ran Tesseract on every scanned page again."""
+    docs = _scans(tmp_path)
+    log = _logged_tesseract(tmp_path, monkeypatch)
+    manager.settings.parse_isolation = False  # the parser runs here, and sees the wrapper on PATH
+    manager._encoders["e5+minilm"] = ens  # the session's, loaded once
+    _, texts = _index(manager, "t", docs)
+    runs = _page_runs(log)
+    assert runs >= 3 and any(FEE_ZH[:8] in t for t in texts["fees.pdf"]), texts
+
+    assert manager.reembed("t", "e5+minilm", progress=False)["reembedded"] == 2
+    cache = manager.home / "t" / CACHE_FILE
+    assert cache.is_file() and not (manager.home / ".t.replaced").exists()
+    statuses, again = _index(manager, "t", docs, reparse=True)
+    assert statuses == ["updated", "updated"] and again == texts
+    assert _page_runs(log) == runs  # every page from the cache, English and Chinese
+
+    assert manager.reembed("t", "minilm", into="copy", progress=False)["reembedded"] == 2
+    assert cache.is_file()  # the KB keeps its own
+    statuses, copied = _index(manager, "copy", docs, reparse=True)
+    assert statuses == ["updated", "updated"] and copied == texts
+    assert _page_runs(log) == runs
+
+    store = manager.open("copy", writable=True)  # the copy's cache is its own: a scan deleted there stays here
+    try:
+        assert delete(store, str(docs / "挂失.pdf"))
+    finally:
+        store.close()
+    assert HOURS_ZH[:10] not in _cached_text(manager.home / "copy" / CACHE_FILE)
+    assert HOURS_ZH[:10] in _cached_text(cache) and FEE_ZH[:10] in _cached_text(cache)
