@@ -149,7 +149,8 @@ class KBManager:
         if self.uri:
             if not drop_kb(self.uri, check_name(name)):
                 raise KBNotFound(f"knowledge base {name!r} does not exist")
-            Originals(self.home / name / ORIGINALS).discard()  # its kept uploads (the KB's only folder here)
+            ocr_cache_files.remove(self.home / name)  # what OCR read from its scans, on this machine
+            Originals(self.home / name / ORIGINALS).discard()  # its kept uploads, and the KB's folder when empty
             return
         folder = self.home / check_name(name)
         if not (folder / "kb.sqlite").exists():
@@ -289,6 +290,7 @@ class KBManager:
                         "" if mark != "1" else " (a finished copy)") + f": pick another name for the copy, or "
                         f"`rag kb delete {target}` first")
                 docs, todo = self._copy_documents(old, new, enc, progress, batch_docs)
+                ocr_cache_files.copy(self.home / name, self.home / target)  # the KB's OCR cache, on this machine
             finally:
                 new.close()
         finally:

@@ -15,10 +15,11 @@ libraries', its language files: indexer.parse.ocr.identity).
 Any of them changing reads the page again; an unchanged page anywhere (in another file too) is read once.
 
 One SQLite file (CACHE_FILE) in the KB's folder, in WAL mode: a kill leaves it at its last committed put; the
-parser processes of one run share it (each write waits up to 10 s for the other's). It is beside the KB's catalog (a
-KB in Milvus has none: no cache). It is removed with the KB (`rag kb
+parser processes of one run share it (each write waits up to 10 s for the other's). A local KB's folder is the
+one its catalog is in; a Milvus KB's is RAG_HOME/NAME on the machine that indexes (beside its kept uploads: its
+documents live in Milvus; in cluster mode each worker keeps what it read). It is removed with the KB (`rag kb
 delete`), and a page with the document it came from (`forget`, by the SHA-256 of its file, which each page records
-as its owner: the local store calls it when a document OCR read is deleted or replaced by another
+as its owner: the store, local or Milvus, calls it when a document OCR read is deleted or replaced by another
 version of its file), so that a deleted scan's text does not stay behind. A KB rebuilt by `rag kb reembed` keeps
 it (indexer.parse.ocr_cache_files): no key depends on the embedder. At most cache_mb MB of entries: past it the
 entries used longest ago go, down to 90% of it.

@@ -1,9 +1,10 @@
 """The KB's OCR result cache (indexer.parse.ocr_cache) as the KB's folders change: a KB rebuilt by `rag kb reembed`
 keeps it (no cache key depends on the embedder), so that its next re-read does not run Tesseract on every scanned
-page again.
+page again; a Milvus KB's, in its folder under RAG_HOME, goes when the KB is deleted.
 
     move(old_kb, new_kb)    # the re-embedded folder about to take the KB's place takes its cache
     copy(src_kb, dst_kb)    # a copy of the KB under another name (`rag kb reembed --into`) gets a copy
+    remove(kb)              # the KB was deleted and its folder is not removed with it (Milvus)
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def copy(src_kb: Path, dst_kb: Path) -> None:
         return
     tmp = dst_kb / f".{CACHE_FILE}.copying"
     try:
+        dst_kb.mkdir(parents=True, exist_ok=True)  # a Milvus KB's folder may not be there yet
         remove_files(str(tmp))
         source = sqlite3.connect(src, timeout=WAIT_S)
         try:
@@ -63,6 +65,11 @@ def copy(src_kb: Path, dst_kb: Path) -> None:
         remove_files(str(tmp))
         log.warning("OCR cache %s could not be copied to %s (%s): the copy's scans are read by OCR again on their "
                     "next re-read", src, dst_kb, exc)
+
+
+def remove(kb: Path) -> None:
+    """Remove KB folder `kb`'s cache (the KB is deleted where its folder is not removed with it: Milvus)."""
+    remove_files(str(kb / CACHE_FILE))
 
 
 def _unlink(path: str) -> None:

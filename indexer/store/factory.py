@@ -14,7 +14,8 @@ def open_store(backend: str, folder: Path, params: IndexParams, *, writable: boo
                uri: str | None = None, role: str = "") -> Store:
     """`backend`: 'local' (embedded: SQLite catalog + FAISS + BM25 files in `folder`) or 'milvus'
     (collections in the Milvus at `uri`: `http://HOST:PORT`, or a Milvus Lite file ending in `.db`;
-    the KB is named `folder.name`, and `folder.parent` holds writer lock files when no Redis lock is set).
+    the KB is named `folder.name`, `folder` holds what it keeps on local disk (its OCR cache, its kept uploads),
+    and `folder.parent` holds writer lock files when no Redis lock is set).
 
     A new KB is created when `writable` and `embed_model` are given and none exists yet. `role` (Milvus):
     a hidden collection set beside the KB instead of the KB (indexer.store.milvus.schema.Names.of); KB
@@ -31,7 +32,7 @@ def open_store(backend: str, folder: Path, params: IndexParams, *, writable: boo
 
         return MilvusStore(uri, folder.name, params, writable=writable, embed_model=embed_model,
                            lock_timeout=lock_timeout, context_window=context_window,
-                           lock_dir=folder.parent / ".locks", role=role)
+                           lock_dir=folder.parent / ".locks", role=role, folder=folder)
     raise ValueError(f"unknown store backend {backend!r}; known: {', '.join(BACKENDS)}")
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
+from indexer.ocr_tags import OCR_TAG
 from indexer.page_breaks import decode, encode
 from indexer.store.base import KBGoneError, KBLockedError, Scored
 from indexer.store.local.snapshot import IndexParams
@@ -162,11 +163,15 @@ def swap_started(uri: str, kb: str) -> bool:
 class MilvusStore:
     def __init__(self, uri: str, kb: str, params: IndexParams | None = None, writable: bool = False,
                  embed_model: str | None = None, lock_timeout: float = 600, context_window: int = 0,
-                 locks: LockFactory | None = None, lock_dir: Path | None = None, role: str = ""):
+                 locks: LockFactory | None = None, lock_dir: Path | None = None, role: str = "",
+                 folder: Path | None = None):
         """`locks`: makes the writer lock taken when `writable` (default: indexer.store.milvus.lock.default_locks,
         whose file locks go to `lock_dir` when Milvus is a server and no Redis is configured).
-        `role`: open the hidden collection set of that role beside KB `kb` (schema.Names.of) instead of the KB."""
+        `role`: open the hidden collection set of that role beside KB `kb` (schema.Names.of) instead of the KB.
+        `folder`: the KB's folder on this machine (RAG_HOME/NAME), for what only lives on local disk: its OCR result
+        cache (indexer.parse.ocr_cache); None, and always for a hidden set: no OCR cache."""
         self.uri, self.kb, self.writable = uri, kb, writable
+        self.folder = None if role else folder
         self.names = S.Names.of(kb, role)
         self._lock_name = f"{kb}#{role}" if role else kb
         self._lock: WriterLock | None = None
@@ -195,9 +200,21 @@ class MilvusStore:
             self._terms_written: set[str] = set()
             if writable:
                 self._finish_pending()
+                self._make_folder()
         except BaseException:
             self.close()
             raise
+
+    def _make_folder(self) -> None:
+        """The KB's folder on this machine, where indexing keeps its OCR cache (indexer.ingest.ocr_cache_path). One
+        that cannot be made leaves the KB without a cache (each page is then read by OCR), never unwritable."""
+        if self.folder is not None:
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                log.warning("knowledge base %r: its folder %s could not be made (%s): scanned pages are read by OCR "
+                            "each time, with no cache", self.kb, self.folder, exc)
+                self.folder = None
 
     def _current_incarnation(self) -> str | None:
         """The id made when the KB now under this name was created; None when there is none. A server
@@ -405,6 +422,7 @@ class MilvusStore:
     def replace_document(self, info: DocumentInfo, chunks: list[Chunk], tokens: list[list[str]],
                          vectors: np.ndarray, hashes: list[str]) -> None:
         self._need_write()
+        old = self.document(info.doc_id) if self._ocr_cache() else None  # its pages leave the cache with it
         rows = []
         for c, t, v, h in zip(chunks, tokens, vectors, hashes):
             text = S.bm25_text(t)
@@ -435,6 +453,8 @@ class MilvusStore:
         self._add_terms({t for toks in tokens for t in toks})
         self._switch(switched)
         self._finish(switched)
+        if old is not None:
+            self._forget_ocr(old, info)
 
     def _switch(self, pending: P.PendingWrite) -> None:
         """One upsert makes the new version the document for every reader and bumps the generation."""
@@ -478,15 +498,36 @@ class MilvusStore:
 
     def delete_document(self, doc_id: str) -> bool:
         self._need_write()
-        had_doc = self.document(doc_id) is not None
+        old = self.document(doc_id)
         where = S.is_in("doc_id", [doc_id])
         had_chunks = bool(self.client.query(self.names.chunks, filter=where, output_fields=["row"], limit=1))
-        if not (had_doc or had_chunks):
+        if not (old is not None or had_chunks):
             return False
         gone = P.PendingWrite(doc_id, self._next_row, self._next_row, switched=True, doc=None)
         self._switch(gone)
         self._finish(gone)
+        if old is not None:
+            self._forget_ocr(old)
         return True
+
+    def _ocr_cache(self) -> Path | None:
+        """The KB's OCR result cache on this machine, where there is one."""
+        from indexer.parse.ocr_cache import CACHE_FILE
+
+        path = self.folder / CACHE_FILE if self.folder is not None else None
+        return path if path is not None and path.is_file() else None
+
+    def _forget_ocr(self, old: DocumentInfo, new: DocumentInfo | None = None) -> None:
+        """What OCR read from a document's file leaves the KB's OCR cache with it (indexer.parse.ocr_cache) on this
+        machine (each indexing worker keeps its own: docs/ocr.md): deleted, or replaced by `new`, another version
+        of its file."""
+        from indexer.parse.ocr_cache import forget
+        from indexer.reread import file_sha
+
+        if old.tags.get(OCR_TAG) != "yes" or (path := self._ocr_cache()) is None:
+            return
+        if new is None or file_sha(new.content_hash) != file_sha(old.content_hash):
+            forget(path, file_sha(old.content_hash))
 
     def commit(self) -> None:
         """Every write is already durable and visible in Milvus: nothing is left to publish. No flush
