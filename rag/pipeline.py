@@ -188,15 +188,18 @@ class Pipeline:
             raise ValueError("the question is empty")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
+        # the KB's synonyms, read once for the whole answer: the pipeline is shared, and another request's refresh
+        # may put other rules in it meanwhile (searched under one list, quoted and checked under another)
+        synonyms = self.synonyms
         query = retrieval_query(question, history)
         k = self.settings.answer.top_k
         n_candidates = max(k, self.reranker.top_n if self.reranker else k)
-        hits = self.retriever.run(query, n_candidates, filters)
+        hits = self.retriever.run(query, n_candidates, filters, synonyms=synonyms)
         if (folded := simplified(question)) != question:
             # a question in traditional characters: answered in the script whose passages the KB backs better
             # (indexer.script.simplified), searched, checked and quoted as that question
             folded_query = retrieval_query(folded, history)
-            folded_hits = self.retriever.run(folded_query, n_candidates, filters)
+            folded_hits = self.retriever.run(folded_query, n_candidates, filters, synonyms=synonyms)
             if evidence(folded_hits[:k]) > evidence(hits[:k]):
                 question, query, hits = folded, folded_query, folded_hits
         timings["retrieve_s"] = time.perf_counter() - t0
@@ -214,7 +217,7 @@ class Pipeline:
             return
         gs = self.settings.generation
         if self.extracts(question):
-            yield from self._extract(question, hits, t0, timings, query)
+            yield from self._extract(question, hits, t0, timings, query, synonyms)
             return
         window = self.generator.context_window
         messages, used = build_messages(question, hits, history, self.generator.count_tokens,
@@ -229,7 +232,8 @@ class Pipeline:
         verified = self.settings.answer.stream == "verified"
         # a question asking for a kind of number, or naming a table row, may see the whole answer replaced at
         # its end (`_replacing_extract`): verified streaming shows it then, never a text it would take back
-        hold = verified and (asked_kind(question) is not None or named_row(question, hits) is not None)
+        with kb_synonyms(synonyms):  # the row a question names, and the rows cite checks, through the KB's rules
+            hold = verified and (asked_kind(question) is not None or named_row(question, hits) is not None)
         shown = ""  # verified streaming: the checked text yielded so far
         pieces = self.generator.stream(messages)
         try:
@@ -242,7 +246,8 @@ class Pipeline:
                 if not verified:
                     yield Token(piece)
                     continue
-                settled = None if hold else citer.settled()
+                with kb_synonyms(synonyms):
+                    settled = None if hold else citer.settled()
                 if settled is not None:
                     part = _clean(settled, question)
                     # a later sentence can change an earlier one (a listing loop is seen at its third
@@ -260,44 +265,45 @@ class Pipeline:
                 raise
             log.warning("the generator failed, the answer is quoted from the passages: %s", e,
                         extra={"event": "generation_fallback"})
-            for event in self._extract(question, hits, t0, timings, query):
+            for event in self._extract(question, hits, t0, timings, query, synonyms):
                 yield (replace(event, fallback="generator_failed", fallback_reason=GENERATOR_FAILED
                                + (f" ({event.fallback_reason})" if event.fallback_reason else ""))
                        if isinstance(event, Answer) else event)
             return
-        cited = citer.finish()
-        text, citations = _still_cited(trim_unfinished(_clean(cited.answer, question)), cited.citations)
-        fallback = why = ""
-        refused = is_refusal(text) and not citations
-        # a passage that contradicted the model's claim first (the documents' own answer), then the
-        # prompt's, then those retrieved that did not fit it: an extract needs no room in the prompt
-        first_ids = {h.chunk_id for h in cited.contesting}
-        pool = [*cited.contesting, *(h for h in used if h.chunk_id not in first_ids)]
-        in_pool = {h.chunk_id for h in pool}
-        pool += [h for h in hits if h.chunk_id not in in_pool]
-        if refused and self.settings.answer.extractive_fallback and (row := _answering_row(question, pool)):
-            # the small model said the passages do not answer, where a table row holding every word of the
-            # question does ("Is there a fee for paper statements?": "Paper statement | $2 per statement"), or
-            # the one row giving the kind of number asked ("How many overdraft fees can I be charged in one
-            # day?": "Maximum overdraft fees per day | 3 fees ($87)")
-            quoted = cite(row, pool, gs.cite_min_overlap, contest=False, facts=False)
-            if quoted.citations:
-                text, citations, fallback, used, refused = quoted.answer, quoted.citations, "extractive", pool, False
-                why = "the model found no answer in the passages, where a table row gives one"
-        if refused:  # the model's own words for it may echo its instructions; the KB's message in its language
-            text = refusal_message(question)
-        if not refused and self.settings.answer.extractive_fallback:
-            extract, reason = _replacing_extract(question, text, citations, cited.opening_removed, pool,
-                                                  lambda: self.checked_extract(question, pool, cross, query)[0])
-            if extract:
-                quoted = cite(extract, pool, gs.cite_min_overlap, contest=False, facts=False)
-                text, citations, fallback, used, why = quoted.answer, quoted.citations, "extractive", pool, reason
-        if not refused and not citations and (not text.strip() or _checkable(text, used)):
-            # no sentence of the answer is backed by a passage (or none is left: every one stated a fact
-            # the passages contradict), and no passage sentence matches the question: the documents do
-            # not answer it, whatever the model wrote
-            text, refused, fallback = refusal_message(question), True, "unsupported"
-            why = "no sentence of the generated answer is supported by the passages, and none of them matches the question"
+        with kb_synonyms(synonyms):  # cite's row checks, the answering row, the replacing extract
+            cited = citer.finish()
+            text, citations = _still_cited(trim_unfinished(_clean(cited.answer, question)), cited.citations)
+            fallback = why = ""
+            refused = is_refusal(text) and not citations
+            # a passage that contradicted the model's claim first (the documents' own answer), then the
+            # prompt's, then those retrieved that did not fit it: an extract needs no room in the prompt
+            first_ids = {h.chunk_id for h in cited.contesting}
+            pool = [*cited.contesting, *(h for h in used if h.chunk_id not in first_ids)]
+            in_pool = {h.chunk_id for h in pool}
+            pool += [h for h in hits if h.chunk_id not in in_pool]
+            if refused and self.settings.answer.extractive_fallback and (row := _answering_row(question, pool)):
+                # the small model said the passages do not answer, where a table row holding every word of the
+                # question does ("Is there a fee for paper statements?": "Paper statement | $2 per statement"), or
+                # the one row giving the kind of number asked ("How many overdraft fees can I be charged in one
+                # day?": "Maximum overdraft fees per day | 3 fees ($87)")
+                quoted = cite(row, pool, gs.cite_min_overlap, contest=False, facts=False)
+                if quoted.citations:
+                    text, citations, fallback, used, refused = quoted.answer, quoted.citations, "extractive", pool, False
+                    why = "the model found no answer in the passages, where a table row gives one"
+            if refused:  # the model's own words for it may echo its instructions; the KB's message in its language
+                text = refusal_message(question)
+            if not refused and self.settings.answer.extractive_fallback:
+                extract, reason = _replacing_extract(question, text, citations, cited.opening_removed, pool,
+                                                      lambda: self.checked_extract(question, pool, cross, query, synonyms)[0])
+                if extract:
+                    quoted = cite(extract, pool, gs.cite_min_overlap, contest=False, facts=False)
+                    text, citations, fallback, used, why = quoted.answer, quoted.citations, "extractive", pool, reason
+            if not refused and not citations and (not text.strip() or _checkable(text, used)):
+                # no sentence of the answer is backed by a passage (or none is left: every one stated a fact
+                # the passages contradict), and no passage sentence matches the question: the documents do
+                # not answer it, whatever the model wrote
+                text, refused, fallback = refusal_message(question), True, "unsupported"
+                why = "no sentence of the generated answer is supported by the passages, and none of them matches the question"
         if verified and text.startswith(shown) and len(text) > len(shown):
             yield Token(text[len(shown):])  # the last sentence, or the fallback / refusal in place of the answer
             shown_at = shown_at or time.perf_counter()
@@ -309,10 +315,10 @@ class Pipeline:
                      dropped=cited.dropped, fallback=fallback, fallback_reason=why)
 
     def _extract(self, question: str, hits: list, t0: float, timings: dict[str, float],
-                 query: str | None = None) -> Iterator[Token | Answer]:
+                 query: str | None = None, synonyms: Synonyms | None = None) -> Iterator[Token | Answer]:
         """The extractive answer: no prompt, no generator. With no sentence sharing a content word
         with the question the passages do not answer it, and the answer is the refusal message."""
-        text, why = self.checked_extract(question, hits, self._cross(), query)
+        text, why = self.checked_extract(question, hits, self._cross(), query, synonyms)
         if text is None:
             text, citations, refused = refusal_message(question), [], True
             why = why or NO_SHARED_WORDS
@@ -330,17 +336,20 @@ class Pipeline:
                      fallback_reason=why)
 
 
-    def checked_extract(self, question: str, hits: list, cross, query: str | None = None) -> tuple[str | None, str]:
+    def checked_extract(self, question: str, hits: list, cross, query: str | None = None,
+                        synonyms: Synonyms | None = None) -> tuple[str | None, str]:
         """(the passages' extract for the question, rag.answering.extract.fallback_answer, ""); (None, why) when
         its closest sentence is off the question (`_quote_holds`: the passage passed the threshold, the sentence
         quoted from it does not, as for an in-domain question the documents do not answer, "Is there a gift
         shop?" -> the lost property office); (None, "") when there is no extract. A follow-up ("And a domestic
         one?") is checked as it was searched (`query`): with the question it follows. Quotes are matched
-        through the KB's synonyms."""
-        with kb_synonyms(self.synonyms):
-            return self._checked_extract(question, hits, cross, query)
+        through the KB's synonyms (`synonyms`: those the request read; None: the pipeline's now)."""
+        synonyms = self.synonyms if synonyms is None else synonyms
+        with kb_synonyms(synonyms):
+            return self._checked_extract(question, hits, cross, query, synonyms)
 
-    def _checked_extract(self, question: str, hits: list, cross, query: str | None) -> tuple[str | None, str]:
+    def _checked_extract(self, question: str, hits: list, cross, query: str | None,
+                         synonyms: Synonyms) -> tuple[str | None, str]:
         text = fallback_answer(question, hits, cross, min_meaning=self.min_meaning(question))
         if text is None and query and query != question:
             # a follow-up whose own words the passages do not hold ("And for how long?"): quoted for the
@@ -354,7 +363,7 @@ class Pipeline:
             return None, f"the passages give no {missing} for it"
         if text is not None and (_thing_not_named(question, text) or _phone_not_its(question, text)):
             return None, "the quoted passage does not mention what the question asks about"
-        if text is not None and not _quote_holds(query or question, text, hits, cross, self.min_quote(question), self.synonyms):
+        if text is not None and not _quote_holds(query or question, text, hits, cross, self.min_quote(question), synonyms):
             return None, "the closest sentence of the passages does not match the question"
         return text, ""
 

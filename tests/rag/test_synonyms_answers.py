@@ -119,3 +119,53 @@ def test_the_dense_side_also_searches_the_question_in_the_documents_words(pipeli
         assert [h.chunk_id for h in retriever.run(question, 5, mode="dense")] == [h.chunk_id for h in before]
     finally:
         retriever.encoder = counting.encoder
+
+
+@pytest.mark.parametrize("question, rules, row", [
+    ("visiting hours general ward", "general ward, general adult ward", "General adult wards"),
+    ("老专家多少钱", "老专家, 知名专家", "知名专家——诊查费：50元"),
+])
+def test_a_generated_answer_finds_the_table_row_through_the_kbs_synonyms(pipeline, llm_server, question, rules, row):
+    """In answer mode generate the table row a question names was looked for without the KB's rules (they
+    were in force for the quote only): a model saying the passages do not answer got the refusal where the
+    row the question names through a rule ("general ward" for "General adult wards") answers it."""
+    from rag.config import Settings
+    from rag.generation.factory import make_generator
+    from rag.pipeline import Pipeline
+
+    settings = Settings.load(indexer={"home": pipeline.settings.indexer.home}, answer={"mode": "generate"},
+                             generation={"backend": "openai", "base_url": llm_server.url, "model": "no-answer",
+                                         "backoff_s": 0.01})
+    generate = Pipeline(pipeline.retriever, make_generator(settings.generation), settings, None)
+    generate.load_thresholds()
+    assert row not in generate.ask(question).answer
+    with synonyms(pipeline, rules):
+        ans = generate.ask(question)
+    assert not ans.refused and ans.fallback == "extractive" and ans.answer.startswith(row), ans.answer
+    assert llm_server.counts["no-answer"] == 2  # the model was asked both times
+
+
+def test_an_answer_is_made_under_the_rules_read_when_it_began(pipeline, llm_server):
+    """The pipeline is shared by a service's requests: rules another request's refresh brings while an answer
+    is being written (here: removed) are not half applied to it. The answer read the KB's rules when it began
+    and is searched, quoted and checked under those."""
+    from rag.config import Settings
+    from rag.generation.factory import make_generator
+    from rag.pipeline import Pipeline, Token
+    from rag.synonyms.kb import store_synonyms
+    from rag.synonyms.rules import parse
+
+    settings = Settings.load(indexer={"home": pipeline.settings.indexer.home},
+                             answer={"mode": "generate", "stream": "raw"},
+                             generation={"backend": "openai", "base_url": llm_server.url, "model": "no-answer",
+                                         "backoff_s": 0.01})
+    generate = Pipeline(pipeline.retriever, make_generator(settings.generation), settings, None)
+    generate.load_thresholds()
+    with synonyms(pipeline, "general ward, general adult ward"):
+        events = generate.stream("visiting hours general ward")
+        assert isinstance(next(events), Token)  # the model has begun
+        store_synonyms(pipeline.store, parse(""))
+        pipeline.refresh()  # another request: the KB's rules are gone
+        assert not generate.synonyms
+        ans = list(events)[-1]
+    assert ans.answer.startswith("General adult wards") and "2:00 pm to 8:00 pm" in ans.answer, ans.answer
