@@ -269,10 +269,10 @@ class Service:
 
     # ---- indexing (the job runner calls this, in a worker thread or a `rag worker` process) --------
     def _index(self, kb: str, filename: str, path: Path, tags: dict[str, str]) -> FileOutcome:
-        return index_upload(self.manager, kb, filename, path, tags)
+        return index_upload(self.manager, kb, filename, path, tags, self.db)
 
     def _reread(self, kb: str, doc_id: str) -> FileOutcome:
-        return reread_upload(self.manager, kb, doc_id)
+        return reread_upload(self.manager, kb, doc_id, self.db)
 
     def submit_reparse(self, job_id: str, kb: str, todo: list) -> None:
         """A reparse job (api.jobs.reparse) of documents `todo`, written, then handed to the workers."""

@@ -9,8 +9,12 @@ content (two uploads of the same bytes share one copy) with the extension its pa
 Nothing else records which document it belongs to: a document's content_hash starts with the same SHA-256
 (indexer.reread.file_sha) and its source is the uploaded name, so the name follows from the record.
 
-`Originals` keeps them in the KB's folder, <home>/<kb>/originals/: at most `originals_max_mb` per KB, none with
-`keep_originals = false`; a copy no upload document names any more goes at the next `sweep`.
+Where they are kept is a backend of `KeptOriginals`:
+- `Originals` (here): the KB's folder, <home>/<kb>/originals/, in embedded mode (one home for the service);
+- api.state.kept_uploads.DatabaseOriginals: the state database (PostgreSQL), in cluster mode, where every
+  replica and worker has a home of its own but reads the same database;
+api.jobs.originals.kept_originals picks one. Both keep at most `originals_max_mb` per KB, none with
+`keep_originals = false`, and drop a copy no upload document names any more (`sweep`).
 
 Every write happens under the KB's writer lock (the store opened writable): a copy is written before its
 document, and `sweep` after each write removes every copy no upload document names (a document deleted or
@@ -29,9 +33,10 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from indexer.atomic import atomic_target
 from indexer.config import IndexerSettings
@@ -97,8 +102,42 @@ class KeptUploads:
     damaged: list[DocumentInfo] = field(default_factory=list)
 
 
-def split_uploads(documents: list[DocumentInfo], originals: Originals) -> tuple[list[DocumentInfo],
-                                                                                list[DocumentInfo]]:
+class KeptOriginals(Protocol):
+    """Where a KB's uploads are kept (a folder, the state database). Writes are made under the KB's writer lock."""
+
+    enabled: bool  # keep_originals: off keeps none, and the next sweep removes those kept
+    max_bytes: int | None  # originals_max_mb, in bytes
+
+    def is_kept(self, info: DocumentInfo) -> bool:
+        """Upload document `info`'s bytes are kept (False for a document that is not an upload)."""
+        ...
+
+    def keep(self, path: Path, source: str, sha: str | None = None) -> Kept:
+        """Keep the bytes at `path` (whose SHA-256 is `sha`, hashed here when not given), uploaded as `source`, before its document is
+        written. Not kept, with the reason, when keeping is off or the KB's kept bytes would pass the cap.
+        OSError (a full disk) is raised: the caller decides whether the upload waits."""
+        ...
+
+    def reading(self, documents: list[DocumentInfo]) -> AbstractContextManager[KeptUploads]:
+        """The upload documents among `documents`, with a readable copy of each kept one for the block."""
+        ...
+
+    def sweep(self, documents: list[DocumentInfo]) -> int:
+        """Remove every copy no upload among `documents` (the KB's, after its write) names; with keeping off,
+        every copy. How many went."""
+        ...
+
+    def drop(self, info: DocumentInfo) -> None:
+        """Remove upload document `info`'s kept copy (found damaged: an upload of the same bytes keeps them again)."""
+        ...
+
+    def discard(self) -> None:
+        """Remove the KB's kept uploads (the KB was deleted)."""
+        ...
+
+
+def split_uploads(documents: list[DocumentInfo], originals: KeptOriginals) -> tuple[list[DocumentInfo],
+                                                                                    list[DocumentInfo]]:
     """The upload documents among `documents`: (those whose original is kept, those whose original is not)."""
     uploads = [d for d in documents if is_upload(d)]
     kept = [d for d in uploads if originals.is_kept(d)]
@@ -223,7 +262,7 @@ def _stat(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def not_kept_reason(originals: Originals) -> str:
+def not_kept_reason(originals: KeptOriginals) -> str:
     """What a document whose original is not kept needs, said the same way by the CLI and the service."""
     why = ("keeping uploads is off (keep_originals / RAG_KEEP_ORIGINALS)" if not originals.enabled else
            "its original is not kept (uploaded before originals were kept, while keeping was off, or past "

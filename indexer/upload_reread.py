@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from indexer.ingest import FileResult, Ingestor, IngestReport
-from indexer.originals import DAMAGED, Originals, not_kept_reason
+from indexer.originals import DAMAGED, KeptOriginals, not_kept_reason
 from indexer.reread import DAMAGED_COPY
 from indexer.types import DocumentInfo
 
@@ -20,7 +20,7 @@ class UploadReread:
     keeping: bool = True  # uploads are kept (keep_originals)
 
 
-def reread_uploads(ingestor: Ingestor, originals: Originals, reparse: bool, progress: bool = False,
+def reread_uploads(ingestor: Ingestor, originals: KeptOriginals, reparse: bool, progress: bool = False,
                    doc_ids: set[str] | None = None) -> UploadReread:
     """Read the KB's uploads again from their kept originals, each with its own name and tags (`reparse`: every
     one; else those an older parser or chunker read, as `rag index` does for files). `doc_ids`: only these.

@@ -1,15 +1,17 @@
 """What a worker does with one uploaded file: index it into its KB through the store's one writer, keeping its
-bytes (indexer.originals) so that it can be read again after a parser upgrade;
+bytes (indexer.originals, where api.jobs.originals says) so that it can be read again after a parser upgrade;
 and with one document of a reparse job: read it again from those bytes."""
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+from api.jobs.originals import kept_originals
 from api.jobs.runner import FileOutcome
+from api.state.base import Database
 from indexer.ingest import Ingestor
 from indexer.kbs import KBManager, KBNotFound
-from indexer.originals import Originals, upload_doc_id
+from indexer.originals import upload_doc_id
 from indexer.reread import KnownDigest, sha256_file
 from indexer.store.write_errors import write_error
 from indexer.upload_reread import reread_uploads
@@ -24,12 +26,14 @@ def _ingestor(manager: KBManager, store) -> Ingestor:
     return Ingestor(store, manager.encoder(store.embed_model), manager.settings, screen=DOCUMENT_SCREEN)
 
 
-def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: dict[str, str]) -> FileOutcome:
+def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: dict[str, str],
+                 db: Database | None = None) -> FileOutcome:
+    """`db`: the state database (api.jobs.originals: in cluster mode the upload is kept there)."""
     try:
         store = manager.open(kb, writable=True)
     except KBNotFound:
         return FileOutcome("failed", reason="the knowledge base was deleted before this file was indexed")
-    originals = Originals.of(manager.settings, kb)
+    originals = kept_originals(manager.settings, kb, db)
     try:
         sha = sha256_file(path)  # once: the kept copy's name and the document's content hash
         try:
@@ -52,13 +56,13 @@ def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: d
     return FileOutcome(r.status, r.doc_id, r.chunks, reason)
 
 
-def reread_upload(manager: KBManager, kb: str, doc_id: str) -> FileOutcome:
+def reread_upload(manager: KBManager, kb: str, doc_id: str, db: Database | None = None) -> FileOutcome:
     """Read uploaded document `doc_id` again from its kept original, with its name and tags (a reparse job)."""
     try:
         store = manager.open(kb, writable=True)
     except KBNotFound:
         return FileOutcome("failed", reason="the knowledge base was deleted before this document was read again")
-    originals = Originals.of(manager.settings, kb)
+    originals = kept_originals(manager.settings, kb, db)
     try:
         if store.document(doc_id) is None:
             return FileOutcome("failed", doc_id, reason="the document was deleted before it was read again")

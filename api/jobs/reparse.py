@@ -5,7 +5,8 @@ A reparse job (kind 'reparse') is a job like an upload's, with one file per docu
 uploaded name, its size, its id) and no bytes in the database: its file rows say where the bytes are instead,
 in `path` (ORIGINAL, unused by uploads, which keep '' there), so the same workers, queue, progress
 (GET /v1/jobs/{id}) and restarts serve it. The worker reads the document from the KB's kept original (api.jobs.indexing.
-reread_upload) with the name and tags it has."""
+reread_upload) with the name and tags it has; in cluster mode the original is in the state database
+(api.jobs.originals), so any worker reads what another kept."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from api.jobs.store import JobStore
-from indexer.originals import Originals, is_upload, not_kept_reason, split_uploads
+from indexer.originals import KeptOriginals, is_upload, not_kept_reason, split_uploads
 from indexer.store.base import now
 from indexer.types import DocumentInfo
 
@@ -43,7 +44,7 @@ class ReparsePlan:
     left: list[NotReread]
 
 
-def plan(kb: str, documents: list[DocumentInfo], originals: Originals) -> ReparsePlan:
+def plan(kb: str, documents: list[DocumentInfo], originals: KeptOriginals) -> ReparsePlan:
     kept, not_kept = split_uploads(documents, originals)
     found = {d.doc_id for d in kept}
     advice = not_kept_reason(originals)

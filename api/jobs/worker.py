@@ -37,10 +37,10 @@ class Worker:
                                 import_file=importer.run)
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=True,
                                 claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
-        self.runner.reread_file = lambda kb, doc_id: reread_upload(self.manager, kb, doc_id)
+        self.runner.reread_file = lambda kb, doc_id: reread_upload(self.manager, kb, doc_id, self.db)
 
     def _index(self, kb, filename, path, tags):
-        return index_upload(self.manager, kb, filename, path, tags)
+        return index_upload(self.manager, kb, filename, path, tags, self.db)
 
     def _changed(self, kb: str) -> None:
         recalibrate(self.settings, kb, self.manager)

@@ -10,11 +10,11 @@ from api.audit.http import note
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError
+from api.jobs.originals import kept_originals
 from api.routes.audit import MAX_OFFSET  # the SQL OFFSET both databases take
 from api.schemas import API_ERRORS, DocumentOut, JobAccepted, JobOut, error_responses
 from api.service import Service
 from api.upload import queue_error, receive_upload
-from indexer.originals import Originals
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=API_ERRORS)
 
@@ -103,7 +103,7 @@ async def delete_document(kb: str, doc_id: str, who: Principal = Depends(princip
             gone = store.delete_document(doc_id)
             if gone:
                 store.commit()
-                Originals.of(svc.manager.settings, kb).sweep(store.documents())  # its kept upload goes with it
+                kept_originals(svc.manager.settings, kb, svc.db).sweep(store.documents())  # its kept upload goes with it
             return gone
         finally:
             store.close()

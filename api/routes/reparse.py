@@ -8,11 +8,11 @@ from api.audit.http import note
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError
+from api.jobs.originals import kept_originals
 from api.jobs.reparse import ReparseAccepted, plan
 from api.schemas import API_ERRORS, error_responses
 from api.service import Service
 from api.upload import queue_error
-from indexer.originals import Originals
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=API_ERRORS)
 
@@ -31,7 +31,7 @@ async def reparse(kb: str, request: Request, who: Principal = Depends(principal)
             docs = store.documents()
         finally:
             store.close()
-        todo = plan(kb, docs, Originals.of(svc.manager.settings, kb))
+        todo = plan(kb, docs, kept_originals(svc.manager.settings, kb, svc.db))
         svc.submit_reparse(job_id, kb, todo.todo)
         return ReparseAccepted(job_id=job_id, status="queued", files=[d.source for d in todo.todo],
                                not_reread=todo.left)

@@ -1,7 +1,7 @@
 """What the state database holds for one KB, forgotten when the KB is deleted (the HTTP API's
 DELETE /v1/kbs/{kb} and `rag kb delete`), so that a KB re-created under the same name inherits none
 of it: not its keys, chat channels (with their secrets), jobs, recorded answers and votes,
-experiments, promoted settings or chat conversations.
+experiments, promoted settings, chat conversations or kept uploads (cluster mode).
 
 The same SQL runs on SQLite and PostgreSQL (api.state.base), in one transaction."""
 from __future__ import annotations
@@ -28,6 +28,7 @@ def forget_kb(db: Database, kb: str) -> dict[str, int]:
             gone["conversations"] += t.execute(
                 "DELETE FROM channel_history WHERE substr(conversation, 1, ?) = ?", (len(prefix), prefix))
         gone["jobs"] = t.execute("DELETE FROM jobs WHERE kb = ?", (kb,))  # their files and bytes cascade
+        gone["kept_uploads"] = t.execute("DELETE FROM kept_uploads WHERE kb = ?", (kb,))  # cluster mode's, bytes too
         gone["feedback"] = t.execute(
             "DELETE FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE kb = ?)", (kb,))
         gone["answers"] = t.execute("DELETE FROM answers WHERE kb = ?", (kb,))

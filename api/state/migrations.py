@@ -155,6 +155,20 @@ MIGRATIONS: list[list[str]] = [
         pseudonym TEXT PRIMARY KEY,      -- api.audit.pseudonym of the user, never their id
         epoch INTEGER NOT NULL,          -- times forgotten
         forgotten_at TEXT NOT NULL)"""],
+    # 9: uploads kept to be read again after a parser upgrade, in cluster mode (api/state/kept_uploads)
+    ["""CREATE TABLE IF NOT EXISTS kept_uploads (
+        kb TEXT NOT NULL,
+        name TEXT NOT NULL,              -- <sha256 of the bytes><extension> (indexer.originals.original_name)
+        size BIGINT NOT NULL,
+        kept_at TEXT NOT NULL,
+        PRIMARY KEY (kb, name))""",
+     """CREATE TABLE IF NOT EXISTS kept_upload_chunks (
+        kb TEXT NOT NULL,
+        name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (kb, name, seq),
+        FOREIGN KEY (kb, name) REFERENCES kept_uploads(kb, name) ON DELETE CASCADE)"""],
 ]
 
 

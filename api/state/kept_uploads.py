@@ -1,0 +1,106 @@
+"""Uploads kept in the state database (indexer.originals.KeptOriginals), for cluster mode: every API replica and
+`rag worker` has a RAG_HOME of its own but reads the same PostgreSQL, so an upload indexed by one worker is read
+again by any other (a reparse job, `POST /v1/kbs/{kb}/reparse`'s plan on any replica).
+
+Table `kept_uploads` (schema 9) names each KB's kept copies, `<sha256><ext>` as the folder backend does, with
+their size; `kept_upload_chunks` holds their bytes in 1 MB rows (as a job's upload_chunks: bounded memory while
+writing and reading). A copy is written in one transaction, under the KB's writer lock, before its document;
+it goes with its document (`sweep` after each write), its KB (api.state.forget) or keeping turned off.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from api.state.base import Database
+from indexer.originals import Kept, KeptUploads, is_upload, kept_name, original_name, over_cap_reason
+from indexer.reread import KnownDigest, file_sha, sha256_file
+from indexer.store.base import now
+from indexer.types import DocumentInfo
+
+CHUNK = 1 << 20  # bytes per stored row, as a job's upload chunks (api.jobs.store)
+
+
+class DatabaseOriginals:
+    """The kept uploads of KB `kb` in the state database. `scratch`: where a copy is written for the block of
+    `reading` (the parsers read files), removed after it."""
+
+    def __init__(self, db: Database, kb: str, enabled: bool = True, max_bytes: int | None = None,
+                 scratch: Path | None = None):
+        self.db, self.kb, self.enabled, self.max_bytes, self.scratch = db, kb, enabled, max_bytes, scratch
+
+    def _size(self, name: str) -> int | None:
+        row = self.db.one("SELECT size FROM kept_uploads WHERE kb = ? AND name = ?", (self.kb, name))
+        return None if row is None else int(row["size"])
+
+    def is_kept(self, info: DocumentInfo) -> bool:
+        return self.enabled and is_upload(info) and self._size(kept_name(info)) is not None
+
+    def used_bytes(self) -> int:
+        row = self.db.one("SELECT coalesce(sum(size), 0) AS n FROM kept_uploads WHERE kb = ?", (self.kb,))
+        return int(row["n"]) if row is not None else 0
+
+    def keep(self, path: Path, source: str, sha: str | None = None) -> Kept:
+        if not self.enabled:
+            return Kept(False)
+        name = original_name(sha or sha256_file(path), source)
+        size = path.stat().st_size
+        with self.db.tx() as t:
+            if t.query("SELECT size FROM kept_uploads WHERE kb = ? AND name = ?", (self.kb, name)):
+                return Kept(True)  # the same bytes, kept before
+            used = int(t.query("SELECT coalesce(sum(size), 0) AS n FROM kept_uploads WHERE kb = ?", (self.kb,))[0]["n"])
+            if self.max_bytes is not None and used + size > self.max_bytes:
+                return Kept(False, over_cap_reason(self.max_bytes))
+            t.execute("INSERT INTO kept_uploads(kb, name, size, kept_at) VALUES (?,?,?,?)", (self.kb, name, size, now()))
+            with open(path, "rb") as fh:
+                for seq, data in enumerate(iter(lambda: fh.read(CHUNK), b"")):
+                    t.execute("INSERT INTO kept_upload_chunks(kb, name, seq, data) VALUES (?,?,?,?)",
+                              (self.kb, name, seq, data))
+        return Kept(True)
+
+    @contextmanager
+    def reading(self, documents: list[DocumentInfo]) -> Iterator[KeptUploads]:
+        out = KeptUploads()
+        folder = Path(tempfile.mkdtemp(prefix="kept-", dir=self.scratch))
+        try:
+            for info in documents:
+                if not is_upload(info):
+                    continue
+                name = kept_name(info)
+                size = self._size(name) if self.enabled else None
+                if size is None:
+                    out.not_kept.append(info)
+                    continue
+                path = folder / name
+                with open(path, "wb") as fh:
+                    for data in self.db.iter_blob("SELECT data FROM kept_upload_chunks WHERE kb = ? AND name = ? "
+                                                  "ORDER BY seq", (self.kb, name)):
+                        fh.write(data)
+                if path.stat().st_size != size:  # rows lost: the ingestor would read other bytes
+                    out.damaged.append(info)
+                    continue
+                out.found.append((info.source, path, info.doc_id))
+                # hashed by the ingestor only when it parses the copy (a reparse job always does)
+                out.digests[path] = KnownDigest(file_sha(info.content_hash), checked=False)
+            yield out
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def sweep(self, documents: list[DocumentInfo]) -> int:
+        wanted = {kept_name(d) for d in documents if is_upload(d)} if self.enabled else set()
+        names = [r["name"] for r in self.db.query("SELECT name FROM kept_uploads WHERE kb = ?", (self.kb,))]
+        gone = [n for n in names if n not in wanted]
+        if gone:
+            with self.db.tx() as t:  # their chunks cascade
+                for name in gone:
+                    t.execute("DELETE FROM kept_uploads WHERE kb = ? AND name = ?", (self.kb, name))
+        return len(gone)
+
+    def drop(self, info: DocumentInfo) -> None:
+        self.db.execute("DELETE FROM kept_uploads WHERE kb = ? AND name = ?", (self.kb, kept_name(info)))
+
+    def discard(self) -> None:
+        self.db.execute("DELETE FROM kept_uploads WHERE kb = ?", (self.kb,))

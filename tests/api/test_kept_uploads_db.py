@@ -1,0 +1,132 @@
+"""Uploads kept in the state database in cluster mode (api.state.kept_uploads, chosen by api.jobs.originals):
+indexed through one home and read again through another over one real PostgreSQL, within the cap, none with
+keeping off, gone with their document and their KB. Real parsers, the real MiniLM model, the local store (copied
+from the first home to the second: what a shared store such as Milvus gives every worker)."""
+import shutil
+
+from api.jobs.indexing import index_upload, reread_upload
+from api.jobs.originals import kept_originals
+from api.jobs.reparse import plan
+from api.state.factory import open_database
+from api.state.forget import forget_kb
+from api.state.kept_uploads import DatabaseOriginals
+from indexer.config import IndexerSettings
+from indexer.ingest import Ingestor
+from indexer.kbs import KBManager
+from indexer.originals import Originals, upload_doc_id
+from indexer.upload_reread import reread_uploads
+from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
+from tests.api.test_kept_uploads import _sha
+from tests.indexer.test_reparse import MD, TXT, _files, _record_as, _stamps
+
+NAMES = ("cards.md", "挂失.txt")
+
+
+def _pg(postgres, tmp_path):  # noqa: F811
+    db = open_database(postgres.url, tmp_path)
+    with db.tx() as t:
+        t.execute("DELETE FROM kept_uploads")
+    return db
+
+
+def _kept(db) -> dict[str, int]:
+    return {r["name"]: int(r["size"]) for r in db.query("SELECT name, size FROM kept_uploads WHERE kb = 't'")}
+
+
+def _upload_all(manager, docs, db):
+    manager.settings.parse_isolation = False
+    manager.open("t", writable=True, create=True).close()
+    for name in NAMES:
+        out = index_upload(manager, "t", name, docs / name, {"dept": "cards"}, db)
+        assert out.status == "indexed" and out.reason == "", out
+
+
+def test_an_upload_kept_through_one_home_is_read_again_through_another(manager, minilm, postgres, tmp_path):  # noqa: F811
+    db = _pg(postgres, tmp_path)
+    try:
+        assert isinstance(kept_originals(manager.settings, "t", db), DatabaseOriginals)
+        assert isinstance(kept_originals(manager.settings, "t", None), Originals)  # embedded mode: the KB's folder
+        docs = _files(tmp_path)
+        _upload_all(manager, docs, db)
+        assert _kept(db) == {_sha(docs / "cards.md") + ".md": (docs / "cards.md").stat().st_size,
+                             _sha(docs / "挂失.txt") + ".txt": (docs / "挂失.txt").stat().st_size}
+        assert not (manager.home / "t" / "originals").exists()  # nothing on this worker's disk
+
+        other = KBManager(IndexerSettings(home=tmp_path / "other", embed_model="minilm", parse_isolation=False),
+                          encoders={"minilm": minilm})
+        shutil.copytree(manager.home / "t", other.home / "t")  # the shared store, as Milvus is to every worker
+        store = other.open("t")
+        try:
+            todo = plan("t", store.documents(), kept_originals(other.settings, "t", db))
+        finally:
+            store.close()
+        assert sorted(d.source for d in todo.todo) == sorted(NAMES) and todo.left == []
+
+        _record_as(other, f"+parser:{MD}", f"+parser:markdown.{MD.version - 1}")  # read by an older parser
+        _record_as(other, f"+parser:{TXT}", f"+parser:text.{TXT.version - 1}")
+        store = other.open("t", writable=True)
+        try:
+            done = reread_uploads(Ingestor(store, other.encoder(), other.settings),
+                                  kept_originals(other.settings, "t", db), reparse=False)
+            assert sorted((r.source, r.status, r.reread) for r in done.report.results) == [
+                ("cards.md", "updated", "parser updated"), ("挂失.txt", "updated", "parser updated")]
+            assert {d.source: d.tags for d in store.documents()} == {n: {"dept": "cards"} for n in NAMES}
+        finally:
+            store.close()
+        assert _stamps(other) == {"cards.md": str(MD), "挂失.txt": str(TXT)}
+        for name in NAMES:  # a reparse job's document, on the other worker
+            out = reread_upload(other, "t", upload_doc_id("t", name), db)
+            assert (out.status, out.doc_id) == ("updated", upload_doc_id("t", name)), out
+        assert not list((other.home / ".uploads").iterdir())  # the copies read out of the database are gone
+    finally:
+        db.close()
+
+
+def test_the_database_keeps_uploads_within_the_cap_none_when_off_and_drops_them_with_documents_and_kb(
+        manager, postgres, tmp_path):  # noqa: F811
+    db = _pg(postgres, tmp_path)
+    try:
+        docs = _files(tmp_path)
+        manager.settings.originals_max_mb = (docs / "cards.md").stat().st_size / 2**20  # room for cards.md alone
+        manager.settings.parse_isolation = False
+        manager.open("t", writable=True, create=True).close()
+        assert index_upload(manager, "t", "cards.md", docs / "cards.md", {}, db).reason == ""
+        out = index_upload(manager, "t", "挂失.txt", docs / "挂失.txt", {}, db)
+        assert out.status == "indexed" and "RAG_ORIGINALS_MAX_MB" in out.reason, out
+        assert list(_kept(db)) == [_sha(docs / "cards.md") + ".md"]
+        store = manager.open("t")
+        try:
+            todo = plan("t", store.documents(), kept_originals(manager.settings, "t", db))
+        finally:
+            store.close()
+        assert [d.source for d in todo.todo] == ["cards.md"] and [d.source for d in todo.left] == ["挂失.txt"]
+        assert "upload it again" in todo.left[0].reason
+
+        # replaced by other bytes: the old copy goes, the new one is kept
+        manager.settings.originals_max_mb = 1
+        (docs / "cards.md").write_text("# Lost cards\n\nCall 400-800-9999.\n", encoding="utf-8")
+        assert index_upload(manager, "t", "cards.md", docs / "cards.md", {}, db).status == "updated"
+        assert list(_kept(db)) == [_sha(docs / "cards.md") + ".md"]
+        assert db.one("SELECT count(*) AS n FROM kept_upload_chunks WHERE kb = 't'")["n"] == 1
+
+        manager.settings.keep_originals = False  # off: none kept, and those kept go at the KB's next write
+        assert index_upload(manager, "t", "挂失.txt", docs / "挂失.txt", {}, db).reason == ""
+        assert _kept(db) == {}
+        manager.settings.keep_originals = True
+        assert index_upload(manager, "t", "挂失.txt", docs / "挂失.txt", {}, db).status == "unchanged"
+        assert list(_kept(db)) == [_sha(docs / "挂失.txt") + ".txt"]
+
+        store = manager.open("t", writable=True)  # a deleted document's copy goes (the route's sweep)
+        try:
+            store.delete_document(upload_doc_id("t", "挂失.txt"))
+            store.commit()
+            kept_originals(manager.settings, "t", db).sweep(store.documents())
+        finally:
+            store.close()
+        assert _kept(db) == {}
+
+        assert index_upload(manager, "t", "挂失.txt", docs / "挂失.txt", {}, db).status == "indexed"
+        assert forget_kb(db, "t")["kept_uploads"] == 1  # the KB deleted: its copies and their bytes go
+        assert _kept(db) == {} and db.one("SELECT count(*) AS n FROM kept_upload_chunks")["n"] == 0
+    finally:
+        db.close()
