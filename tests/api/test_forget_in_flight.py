@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,57 +18,37 @@ from api.state.factory import open_database
 from cli.testing import Server, wait_job
 from cli.testing.redis_server import RedisServer, redis_server_path
 from tests.api.test_kb_delete_and_channel_inputs import APP_SECRET, ding_post, ding_text
+from tests.chat_endpoint import ChatEndpoint, ChatHandler
 
 KB = "forget-inflight"
 ANSWERS = {"en": "Visiting hours are 2 to 8 pm [1].", "zh": "探视时间为下午2点到8点[1]。"}
 
 
-class HeldEndpoint:
+class _Handler(ChatHandler):
+    def do_POST(self):
+        ep = self.endpoint
+        body = self.read_json()
+        if ep.held:
+            ep.arrived.set()
+            ep.release.wait(60)
+        asked = json.dumps(body.get("messages"), ensure_ascii=False)
+        answer = ANSWERS["zh" if "探视" in asked else "en"]
+        self.open_stream()
+        try:
+            for piece in (answer[:8], answer[8:]):
+                self.delta(piece)
+            self.end_stream()
+        except OSError:
+            return
+
+
+class HeldEndpoint(ChatEndpoint):
     """/v1/chat/completions streaming a cited answer; while `held`, each request waits for `release` first
     (`arrived` is set when one does)."""
 
     def __init__(self):
-        self.held, self.arrived, self.release = False, threading.Event(), threading.Event()
-        ep = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if ep.held:
-                    ep.arrived.set()
-                    ep.release.wait(60)
-                asked = json.dumps(body.get("messages"), ensure_ascii=False)
-                answer = ANSWERS["zh" if "探视" in asked else "en"]
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                try:
-                    for piece in (answer[:8], answer[8:]):
-                        self._event({"choices": [{"index": 0, "delta": {"content": piece}}]})
-                    self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-                    self.wfile.write(b"data: [DONE]\n\n")
-                    self.wfile.flush()
-                except OSError:
-                    return
-
-            def _event(self, obj):
-                self.wfile.write(f"data: {json.dumps(obj, ensure_ascii=False)}\n\n".encode())
-                self.wfile.flush()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.release.set()
-        self.httpd.shutdown()
+        self.held, self.arrived = False, threading.Event()
+        super().__init__(_Handler)
 
 
 @pytest.fixture(scope="module", params=["memory", "redis"])

@@ -5,89 +5,61 @@ or the endpoint's own words."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from cli.testing import ROOT, Server, wait_job
 from tests.api.test_channels import APP_SECRET, KB, Fake, ding_post
+from tests.chat_endpoint import ChatEndpoint, ChatHandler
 
 API_KEY = "sk-remote-5f3a9c0d1e2b4a6f"
 TOTAL_S = 3  # RAG_LLM_TOTAL_TIMEOUT_S; the read timeout is 30 s, which a trickling endpoint never reaches
 ANSWER = "Call the 24-hour Card Services line at 1-800-555-0199 [1]."
 
 
-class Endpoint:
+class _Handler(ChatHandler):
+    def do_POST(self):
+        ep = self.endpoint
+        body = self.read_json()
+        ep.requests += 1
+        if ep.mode == "down":
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if ep.mode == "echo-key":
+            key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+            return self.reply_json(401, {"error": {"message": f"Incorrect API key provided: {key}"}})
+        self.open_stream()
+        try:
+            if ep.mode == "trickle":
+                for _ in range(300):
+                    if ep.release.wait(0.2):
+                        return
+                    self.wfile.write(b": keep-alive\n\n")
+                    self.wfile.flush()
+                return
+            for word in ANSWER.split(" ")[: body.get("max_tokens", 100)]:
+                self.delta(word + " ")
+            if ep.mode == "cut":
+                for word in ("You ", "can ", "also "):
+                    self.delta(word)
+                return
+            self.end_stream()
+        except OSError:
+            return
+
+
+class Endpoint(ChatEndpoint):
     """/v1/chat/completions; `mode`: ok (streams ANSWER), trickle (keep-alive comments every 0.2 s for 60 s,
     no answer), echo-key (401 whose message repeats the key, as some proxies do), down (500), cut (ANSWER and
     the start of a second sentence, then the connection closed: no finish_reason, no [DONE])."""
 
     def __init__(self):
         self.mode, self.requests = "ok", 0
-        self.stop = threading.Event()
-        ep = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                ep.requests += 1
-                if ep.mode == "down":
-                    self.send_response(500)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if ep.mode == "echo-key":
-                    key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
-                    data = json.dumps({"error": {"message": f"Incorrect API key provided: {key}"}}).encode()
-                    self.send_response(401)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                try:
-                    if ep.mode == "trickle":
-                        for _ in range(300):
-                            if ep.stop.wait(0.2):
-                                return
-                            self.wfile.write(b": keep-alive\n\n")
-                            self.wfile.flush()
-                        return
-                    for word in ANSWER.split(" ")[: body.get("max_tokens", 100)]:
-                        self._event({"choices": [{"index": 0, "delta": {"content": word + " "}}]})
-                    if ep.mode == "cut":
-                        for word in ("You ", "can ", "also "):
-                            self._event({"choices": [{"index": 0, "delta": {"content": word}}]})
-                        return
-                    self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-                    self.wfile.write(b"data: [DONE]\n\n")
-                except OSError:
-                    return
-
-            def _event(self, obj):
-                self.wfile.write(f"data: {json.dumps(obj)}\n\n".encode())
-                self.wfile.flush()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.stop.set()
-        self.httpd.shutdown()
+        super().__init__(_Handler)
 
 
 @pytest.fixture(scope="module", params=["quoted", pytest.param("no-fallback", marks=pytest.mark.slow)])

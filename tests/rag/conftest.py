@@ -1,14 +1,14 @@
 """An OpenAI-compatible chat server on loopback for the remote-backend and pipeline tests: it speaks the
 protocol (JSON and server-sent events), and the requested model name picks a fixed behaviour."""
-import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.chat_endpoint import ChatEndpoint, ChatHandler
 
-class _Handler(BaseHTTPRequestHandler):
+
+class _Handler(ChatHandler):
     """Speaks /v1/chat/completions. The model name picks the behaviour:
     echo (answers "You said: <last user message>"), lost-card (a fixed cited answer, one sentence of it
     contradicted by its passage), hollow (a cited line, then empty list items, a lead-in and a cut-off passage
@@ -21,43 +21,35 @@ class _Handler(BaseHTTPRequestHandler):
     [DONE]), echo-key (401 whose message repeats the API key), busy (429, Retry-After: 30), nan-wait (429 first,
     Retry-After: nan), odd-delta (a streamed delta whose content is a list, not text)."""
 
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
     def do_POST(self):
-        srv = self.server
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        srv = self.endpoint
+        body = self.read_json()
         model = body["model"]
         with srv.lock:
             srv.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
             srv.counts[model] = srv.counts.get(model, 0) + 1
             n = srv.counts[model]
         if self.path != "/v1/chat/completions":
-            return self._json(404, {"error": {"message": "not found"}})
+            return self.reply_json(404, {"error": {"message": "not found"}})
         if model == "bad":
-            return self._json(400, {"error": {"message": "unknown parameter 'foo'"}})
+            return self.reply_json(400, {"error": {"message": "unknown parameter 'foo'"}})
         if model == "down" or (model == "flaky" and n == 1):
-            return self._json(503, {"error": {"message": "overloaded"}})
+            return self.reply_json(503, {"error": {"message": "overloaded"}})
         if model == "limited" and n == 1:
-            return self._json(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
+            return self.reply_json(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
         if model == "hang":
             srv.release.wait(10)
             return
         if model == "echo-key":
             key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
-            return self._json(401, {"error": {"message": f"Incorrect API key provided: {key}."}})
+            return self.reply_json(401, {"error": {"message": f"Incorrect API key provided: {key}."}})
         if model == "busy":
-            return self._json(429, {"error": {"message": "rate limit reached"}}, {"Retry-After": "30"})
+            return self.reply_json(429, {"error": {"message": "rate limit reached"}}, {"Retry-After": "30"})
         if model == "nan-wait" and n == 1:
-            return self._json(429, {"error": {"message": "slow down"}}, {"Retry-After": "nan"})
+            return self.reply_json(429, {"error": {"message": "slow down"}}, {"Retry-After": "nan"})
         if model == "odd-delta":  # the delta's content a list of parts, not text
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self._event({"choices": [{"index": 0, "delta": {"content": [{"type": "text", "text": "Hi"}]}}]})
+            self.open_stream()
+            self.delta([{"type": "text", "text": "Hi"}])
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
             return
@@ -87,74 +79,54 @@ class _Handler(BaseHTTPRequestHandler):
         if model == "cut":
             text = "You can lock it temporarily instead of cancelling it [1]. A card that is reported lost cannot be"
         if body.get("stream") and model not in ("json-only", "chatty"):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Connection", "close")
-            self.end_headers()
+            self.open_stream()
             words = re.findall(r"\S+\s*", text)[: body.get("max_tokens", 100)]
-            self._event({"choices": [{"index": 0, "delta": {"role": "assistant"}}]})
+            self.event({"choices": [{"index": 0, "delta": {"role": "assistant"}}]})
             for i, w in enumerate(words):
                 self.wfile.write(b": keep-alive\n\n")
-                self._event({"choices": [{"index": 0, "delta": {"content": w}}]})
+                self.delta(w)
                 if model == "stall":
                     srv.release.wait(10)
                     return
             if model == "cut":
                 return
-            self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
+            self.end_stream()
             self.close_connection = True
             return
-        self._json(200, {"id": "x", "object": "chat.completion", "model": model,
+        self.reply_json(200, {"id": "x", "object": "chat.completion", "model": model,
                          "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                       "finish_reason": "stop"}]})
 
     def _hostile_stream(self, model):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Connection", "close")
-        self.end_headers()
+        self.open_stream()
+        release = self.endpoint.release
         try:
             for _ in range(100 if model == "trickle" else 10**6):
-                if self.server.release.is_set():
+                if release.is_set():
                     return
                 if model == "trickle":
                     self.wfile.write(b": keep-alive\n\n")
                     self.wfile.flush()
-                    self.server.release.wait(0.1)
+                    release.wait(0.1)
                 else:
-                    self._event({"choices": [{"index": 0, "delta": {"content": "Call the card line [1]. "}}]})
+                    self.delta("Call the card line [1]. ")
         except OSError:  # the client went away
             return
 
-    def _event(self, obj):
-        self.wfile.write(f"data: {json.dumps(obj)}\n\n".encode())
-        self.wfile.flush()
 
-    def _json(self, status, obj, headers=None):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+class _Endpoint(ChatEndpoint):
+    """What the tests read: each request (path, body, Authorization) and how many each model name got."""
+
+    def __init__(self):
+        self.requests, self.counts, self.lock = [], {}, threading.Lock()
+        super().__init__(_Handler)
 
 
 @pytest.fixture
 def llm_server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.daemon_threads, srv.block_on_close = True, False
-    srv.requests, srv.counts, srv.lock, srv.release = [], {}, threading.Lock(), threading.Event()
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    srv.url = f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    srv = _Endpoint()
     yield srv
-    srv.release.set()
-    srv.shutdown()
-    srv.server_close()
+    srv.close()
 
 
 @pytest.fixture(scope="session")
