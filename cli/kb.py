@@ -125,13 +125,18 @@ def kb_export(name: str, file: str = typer.Argument(..., help="the archive to wr
                                               "API keys (as their hashes), chat channels (without their secrets) "
                                               "and promoted settings"),
               with_secrets: bool = typer.Option(False, "--with-secrets", help="with --with-state: the channels' "
-                                                "secrets too (keep the archive as you keep those secrets)")):
+                                                "secrets too (keep the archive as you keep those secrets)"),
+              without_originals: bool = typer.Option(False, "--without-originals", help="leave out the KB's kept "
+                                                     "uploads and OCR cache (carried by default, so that the "
+                                                     "imported KB re-reads its uploads without OCR running again)")):
     """Write a KB to one portable archive: its documents, chunks and vectors, embedding model and settings
-    (refusal threshold, ...). `rag kb import` restores it, into the local store or Milvus. The KB keeps
-    serving meanwhile."""
+    (refusal threshold, ...), its kept uploads and OCR cache. `rag kb import` restores it, into the local store
+    or Milvus. The KB keeps serving meanwhile."""
     from pathlib import Path
 
     from indexer.archive.export import export_kb
+    from indexer.archive.format import ArchiveError
+    from indexer.originals import Originals
 
     out = Path(file).expanduser()
     if out.is_dir():
@@ -144,7 +149,10 @@ def kb_export(name: str, file: str = typer.Argument(..., help="the archive to wr
     mgr, store = open_kb(name)
     carried = service_state(name, with_secrets) if with_state else None
     try:
-        rep = export_kb(store, name, out, settings.indexer.chunk.model_dump(), state=carried)
+        rep = export_kb(store, name, out, settings.indexer.chunk.model_dump(), state=carried,
+                        originals=None if without_originals else Originals.of(settings.indexer, name))
+    except ArchiveError as e:
+        fail(str(e))
     except OSError as e:
         fail(f"cannot write {file}: {e.strerror or e}")
     finally:
@@ -154,6 +162,11 @@ def kb_export(name: str, file: str = typer.Argument(..., help="the archive to wr
     m = rep.manifest
     print(f"exported {name!r}: {m.documents} documents, {m.chunks} chunks ({m.embed_model}, {m.dim}-d) to {out} "
           f"({out.stat().st_size / 2**20:.1f} MB)")
+    if not without_originals:
+        print(rep.files.line())
+    if rep.files.damaged:
+        typer.secho(f"warning: left out the kept copies of {len(rep.files.damaged)} uploads that no longer match "
+                    f"their SHA-256 ({', '.join(rep.files.damaged[:5])}): upload them again", fg="yellow", err=True)
     if carried is not None:
         print(state_line(carried))
     if rep.left_out:
@@ -195,6 +208,8 @@ def kb_import(file: str,
           f"in {rep.store}" + (f" ({rep.written} documents written in this run)" if rep.written != rep.documents
                                else ""))
     for line in restored:
+        print(line)
+    for line in rep.files.lines() if rep.files is not None else []:
         print(line)
     if rep.left_out:
         typer.secho(f"warning: the archive lacks {len(rep.left_out)} documents of KB {rep.source_kb!r}, left out of "

@@ -52,6 +52,11 @@ class KBImported(BaseModel):
     replaced: bool
     left_out: list[str] = Field([], description="sources of documents the archive lacks: left out of its export "
                                 "as they were being rewritten (its manifest's left_out); index them again")
+    originals: int = Field(0, description="kept uploads the archive carried, restored: POST /v1/kbs/{kb}/reparse "
+                           "re-reads them without their being uploaded again")
+    originals_not_kept: int = Field(0, description="kept uploads carried but not kept here (keep_originals off, or "
+                                    "past originals_max_mb): upload them again to have them re-read")
+    ocr_cache: bool = Field(False, description="the KB's OCR cache was restored: its scans are not read by OCR again")
     state: Restored | None = Field(None, description="the service state the archive carried (exported with "
                                    "?with_state=true), restored: API keys, channels (`secrets_needed`: those "
                                    "exported without their secrets, to connect again), promoted settings")
@@ -116,9 +121,13 @@ class Importer:
             if outage_of(e) is not None:
                 raise
             return ImportEnded(failure=ImportFailure(code="invalid_archive", message=_named(e, path)))
+        files = rep.files
         return ImportEnded(report=KBImported(name=rep.kb, source_kb=rep.source_kb, documents=rep.documents,
                                              chunks=rep.chunks, embed_model=rep.embed_model, replaced=rep.replaced,
-                                             left_out=rep.left_out, state=restored))
+                                             left_out=rep.left_out, state=restored,
+                                             originals=files.originals if files else 0,
+                                             originals_not_kept=files.not_kept if files else 0,
+                                             ocr_cache=files.ocr_cache if files else False))
 
 
 def _named(e: Exception, path: Path) -> str:

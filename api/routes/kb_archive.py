@@ -33,6 +33,7 @@ from indexer.archive.format import ArchiveError
 from indexer.archive.import_ import exists_message, target_name
 from indexer.archive.reader import ArchiveReader
 from indexer.kbs import NAME_PATTERN
+from indexer.originals import Originals
 from indexer.store.write_errors import write_error
 
 router = APIRouter(prefix="/v1", tags=["knowledge bases and keys"], responses=API_ERRORS)
@@ -49,6 +50,8 @@ ARCHIVE_BODY = {"requestBody": {"required": True, "content": {"application/zip":
 
 
 LEFT_OUT_HEADER = "X-Export-Left-Out"
+ORIGINALS_HEADER, ORIGINALS_MB_HEADER = "X-Export-Originals", "X-Export-Originals-MB"  # kept uploads carried
+OCR_CACHE_MB_HEADER = "X-Export-OCR-Cache-MB"  # 0.0: none carried
 EXPORT_DESCRIPTION = (
     "The KB keeps serving and taking uploads during the export. A document rewritten throughout it (by indexing "
     f"running meanwhile) is left out of the archive: the `{LEFT_OUT_HEADER}` header gives how many, and the "
@@ -59,12 +62,19 @@ EXPORT_DESCRIPTION = (
     200: {"content": {"application/zip": {}}, "description": "the KB's archive (`rag kb import` restores it)",
           "headers": {LEFT_OUT_HEADER: {"schema": {"type": "integer", "minimum": 0}, "description":
                                         "documents of the KB left out of the archive (0: none), named in its "
-                                        "manifest.json, `left_out`"}}},
+                                        "manifest.json, `left_out`"},
+                      ORIGINALS_HEADER: {"schema": {"type": "integer", "minimum": 0}, "description":
+                                         "the KB's kept uploads carried (without_originals: 0)"},
+                      ORIGINALS_MB_HEADER: {"schema": {"type": "string"}, "description": "their size, MB"},
+                      OCR_CACHE_MB_HEADER: {"schema": {"type": "string"}, "description":
+                                            "the size of the OCR cache carried, MB (0.0: none)"}}},
     **error_responses(507)}, summary="Download a knowledge base as one archive (admin of the KB)")
 async def export(request: Request, kb: str, with_state: bool = Query(False, description="also the service's state for "
                  "the KB: its API keys (as their hashes), chat channels (without their secrets) and promoted settings"),
                  with_secrets: bool = Query(False, description="with with_state: the channels' secrets too (a global "
                  "admin key; keep the archive as you keep those secrets)"),
+                 without_originals: bool = Query(False, description="leave out the KB's kept uploads and OCR cache "
+                 "(carried by default: the imported KB re-reads its uploads, and its scans without OCR again)"),
                  who: Principal = Depends(principal), svc: Service = Depends(service)):
     allow(svc, who, kb, "admin")
     if with_secrets and not with_state:
@@ -79,7 +89,8 @@ async def export(request: Request, kb: str, with_state: bool = Query(False, desc
         state = to_bytes(collect(svc.db, kb, with_secrets)) if with_state else None
         store = svc.manager.open(kb)
         try:
-            return export_kb(store, kb, path, svc.settings.indexer.chunk.model_dump(), progress=False, state=state)
+            return export_kb(store, kb, path, svc.settings.indexer.chunk.model_dump(), progress=False, state=state,
+                             originals=None if without_originals else Originals.of(svc.manager.settings, kb))
         finally:
             store.close()
     try:
@@ -90,9 +101,11 @@ async def export(request: Request, kb: str, with_state: bool = Query(False, desc
             raise ApiError(507, "insufficient_storage", f"the server could not write the archive: {full.reason}; "
                            "the administrator must free space under RAG_HOME") from e
         raise
-    note(request, documents=rep.manifest.documents, left_out=len(rep.left_out))
+    note(request, documents=rep.manifest.documents, left_out=len(rep.left_out), originals=rep.files.originals)
     return FileResponse(path, media_type="application/zip", filename=f"{kb}.zip",
-                        headers={LEFT_OUT_HEADER: str(len(rep.left_out))},
+                        headers={LEFT_OUT_HEADER: str(len(rep.left_out)), ORIGINALS_HEADER: str(rep.files.originals),
+                                 ORIGINALS_MB_HEADER: f"{rep.files.originals_bytes / 2**20:.1f}",
+                                 OCR_CACHE_MB_HEADER: f"{rep.files.ocr_cache_bytes / 2**20:.1f}"},
                         background=BackgroundTask(shutil.rmtree, folder, True))
 
 

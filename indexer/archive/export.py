@@ -18,8 +18,10 @@ from tqdm import tqdm
 
 from indexer.archive import format as F
 from indexer.archive import leftovers
+from indexer.archive.kept_files import CarriedFiles, write_kept
 from indexer.archive.keys import vector_hashes
 from indexer.archive.meta import carried_meta
+from indexer.originals import Originals
 from indexer.store.base import Store
 from indexer.tokenize import count_tokens
 from indexer.types import Chunk, DocumentInfo
@@ -34,11 +36,14 @@ class ExportReport:
     manifest: F.Manifest
     left_out: list[F.LeftOut]  # documents changing too fast to read one version of (READ_TRIES)
     swept: leftovers.Swept = field(default_factory=leftovers.Swept)  # what killed exports of it had left
+    files: CarriedFiles = field(default_factory=CarriedFiles)  # kept uploads and OCR cache carried
 
 
 def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progress: bool = True,
-              state: bytes | None = None) -> ExportReport:
-    """`state`: the service's state for the KB (F.STATE, from api.state.kb_state), written only when given."""
+              state: bytes | None = None, originals: Originals | None = None) -> ExportReport:
+    """`state`: the service's state for the KB (F.STATE, from api.state.kb_state), written only when given.
+    `originals`: the KB's kept uploads, carried with its OCR cache (indexer.archive.kept_files); None leaves both
+    out (`--without-originals`)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     swept = leftovers.sweep_exports(out.parent, out.name)
@@ -50,7 +55,7 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
     try:
         with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf, \
                 os.fdopen(vec_fd, "wb") as vec_out:
-            docs, chunks, left_out, doc_member, vec_hash = _write_documents(store, zf, vec_out, progress)
+            docs, chunks, left_out, doc_member, vec_hash, written = _write_documents(store, zf, vec_out, progress)
             vec_out.flush()
             vectors = F.Member(size=os.path.getsize(vec_path), sha256=vec_hash)
             info = zipfile.ZipInfo(F.VECTORS, date_time=_zip_time())
@@ -59,6 +64,10 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
                 while block := src.read(COPY_BLOCK):
                     dst.write(block)
             members = {F.DOCUMENTS: doc_member, F.VECTORS: vectors}
+            files = CarriedFiles()
+            if originals is not None:
+                kept, files = write_kept(zf, written, originals, getattr(store, "folder", None), out.parent)
+                members.update(kept)
             if state is not None:
                 zf.writestr(zipfile.ZipInfo(F.STATE, date_time=_zip_time()), state, zipfile.ZIP_DEFLATED)
                 members[F.STATE] = F.Member(size=len(state), sha256=hashlib.sha256(state).hexdigest())
@@ -77,16 +86,17 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
         Path(vec_path).unlink(missing_ok=True)
         for lock in locks:
             leftovers.release(lock)
-    return ExportReport(out, manifest, left_out, swept)
+    return ExportReport(out, manifest, left_out, swept, files)
 
 
 def _write_documents(store: Store, zf: zipfile.ZipFile, vec_out, progress: bool):
     """documents.jsonl into the zip, the vectors into `vec_out`; returns (documents, chunks, the documents
-    left out, the documents member, the vectors' SHA-256)."""
+    left out, the documents member, the vectors' SHA-256, the records of the documents written)."""
     listed = store.documents()
     doc_hash, vec_hash = hashlib.sha256(), hashlib.sha256()
     docs = n_chunks = size = 0
     left_out: list[F.LeftOut] = []
+    written: list[DocumentInfo] = []
     bar = tqdm(total=sum(d.chunks for d in listed), desc="exporting", unit="chunk", disable=not progress)
     with zf.open(zipfile.ZipInfo(F.DOCUMENTS, date_time=_zip_time()), "w", force_zip64=True) as dst:
         for d in listed:
@@ -97,6 +107,7 @@ def _write_documents(store: Store, zf: zipfile.ZipFile, vec_out, progress: bool)
                     left_out.append(F.LeftOut(doc_id=d.doc_id, source=now.source))
                 continue  # deleted since listed
             info, chunks, vectors = got
+            written.append(info)
             line = (F.DocumentLine.of(info, chunks).model_dump_json() + "\n").encode("utf-8")
             dst.write(line)
             doc_hash.update(line)
@@ -107,7 +118,8 @@ def _write_documents(store: Store, zf: zipfile.ZipFile, vec_out, progress: bool)
             docs += 1
             n_chunks += len(chunks)
     bar.close()
-    return docs, n_chunks, left_out, F.Member(size=size, sha256=doc_hash.hexdigest()), vec_hash.hexdigest()
+    return (docs, n_chunks, left_out, F.Member(size=size, sha256=doc_hash.hexdigest()), vec_hash.hexdigest(),
+            written)
 
 
 def _read_document(store: Store, doc_id: str) -> tuple[DocumentInfo, list[Chunk], np.ndarray] | None:

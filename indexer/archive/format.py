@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -18,8 +19,20 @@ MEMBERS = (MANIFEST, DOCUMENTS, VECTORS)
 # hashes, chat channels, promoted settings), opaque to this layer (api.archive_state reads it). A version of
 # the software from before it refuses an archive holding it, naming the member.
 STATE = "service_state.json"
-OPTIONAL = (STATE,)
+# written unless left out (`rag kb export --without-originals`): the KB's kept uploads (indexer.originals), one
+# member each, named as the KB keeps them (the SHA-256 of its bytes and its extension), and the KB's OCR result
+# cache (indexer.parse.ocr_cache), so that the imported KB re-reads its uploads without their being uploaded again
+# and its scans without OCR running again (indexer.archive.kept_files)
+OCR_CACHE = "ocr-cache.sqlite"
+ORIGINALS = "originals/"
+ORIGINAL_MEMBER = re.compile(r"^originals/([0-9a-f]{64})(\.[a-z0-9]{1,10})?$")
+MAX_ORIGINALS = 200_000  # members of kept uploads: a KB's uploads, each one file (the zip directory's size)
+OPTIONAL = (STATE, OCR_CACHE)
 MAX_STATE_MB = 16.0  # a KB's keys, channels and settings take a few KB
+
+
+def is_original(name: str) -> bool:
+    return ORIGINAL_MEMBER.match(name) is not None
 
 # Milvus's limits bound what any store can hold (indexer.store.milvus.schema): ids 4,096 bytes, text 65,535
 ID_MAX = 4096

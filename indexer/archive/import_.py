@@ -13,12 +13,14 @@ from pathlib import Path
 
 from indexer.archive import format as F
 from indexer.archive import meta as M
+from indexer.archive.kept_files import RestoredFiles, kept_member, restore_kept
 from indexer.archive.keys import bm25_tokens, vector_hashes
 from indexer.archive.model_check import check_vectors, missing_model
 from indexer.archive.progress import Meter, OnProgress
 from indexer.archive.reader import ArchiveLimits, ArchiveReader
 from indexer.archive.staging import staging_for
 from indexer.kbs import KBManager, check_name
+from indexer.originals import FOLDER, Originals
 from indexer.store.base import Store
 from indexer.store.write_errors import write_error
 
@@ -36,6 +38,7 @@ class ImportReport:
     replaced: bool
     store: str     # where the KB now is
     left_out: list[str] = field(default_factory=list)  # sources the export left out (manifest left_out)
+    files: RestoredFiles | None = None  # kept uploads and OCR cache put back (None: a re-run found it all done)
 
 
 def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, replace: bool = False,
@@ -51,6 +54,7 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
         target = target_name(m, name)
         existed = mgr.exists(target)
         if existed and rerun and _imported_as(mgr, target, m):
+            staging_for(mgr, target).put_files_in_place()  # a Milvus KB's, when stopped before they were moved
             return _report(mgr, target, m, written=0, replaced=replace)
         if existed and not replace:
             raise FileExistsError(exists_message(target))
@@ -61,7 +65,8 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
         try:
             store = _open_fresh(staging, m)
             try:
-                written = _write(store, archive, progress, report)
+                written, wanted = _write(store, archive, progress, report)
+                files = _restore_files(mgr, archive, staging, wanted)
             except Exception as e:
                 err = write_error(e, written=0)
                 if err is None:
@@ -72,7 +77,17 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
             staging.put_in_place(replace)
         finally:
             staging.release()
-    return _report(mgr, target, m, written=written, replaced=existed)
+    rep = _report(mgr, target, m, written=written, replaced=existed)
+    rep.files = files
+    return rep
+
+
+def _restore_files(mgr: KBManager, archive: ArchiveReader, staging, wanted: set[str]) -> RestoredFiles:
+    """The archive's kept uploads and OCR cache into the hidden copy's folder, through this configuration's
+    keep_originals, originals_max_mb and ocr_cache_mb (indexer.archive.kept_files)."""
+    s = mgr.settings
+    kept = Originals(staging.files / FOLDER, s.keep_originals, int(s.originals_max_mb * 2**20))
+    return restore_kept(archive, wanted, kept, staging.files, s.ocr_cache_mb)
 
 
 def _report(mgr: KBManager, target: str, m: F.Manifest, written: int, replaced: bool) -> ImportReport:
@@ -146,15 +161,17 @@ def _open_fresh(staging, m: F.Manifest) -> Store:
     return store
 
 
-def _write(store: Store, archive: ArchiveReader, progress: bool, report: OnProgress | None) -> int:
+def _write(store: Store, archive: ArchiveReader, progress: bool, report: OnProgress | None) -> tuple[int, set[str]]:
     """Every document of the archive into `store`, skipping those already there as they are; returns how many
-    were written."""
+    were written, and the archive members of the kept uploads its documents name."""
     m = archive.manifest
     have = {d.doc_id: d for d in store.documents()}
     bar = Meter("importing", m.chunks, "chunk", progress, report)
-    written = 0
+    written, wanted = 0, set()
     for doc, vectors in archive.documents():
         info = doc.info()
+        if (name := kept_member(info)) is not None:
+            wanted.add(name)
         if have.get(info.doc_id) != info:
             chunks = doc.as_chunks()
             store.replace_document(info, chunks, bm25_tokens(chunks), vectors,
@@ -162,10 +179,9 @@ def _write(store: Store, archive: ArchiveReader, progress: bool, report: OnProgr
             written += 1
         bar.update(len(doc.chunks))
     bar.close()
-    wanted = m.documents
-    if len(store.documents()) != wanted:
-        raise F.ArchiveError(f"the import holds {len(store.documents())} documents, the archive {wanted}: "
+    if len(store.documents()) != m.documents:
+        raise F.ArchiveError(f"the import holds {len(store.documents())} documents, the archive {m.documents}: "
                              "run the import again")
     store.set_meta(M.IMPORT_DONE, "1")
     store.commit()
-    return written
+    return written, wanted

@@ -1,6 +1,7 @@
 """Reading an archive that may be damaged or hostile: it is refused, naming what is wrong, before anything
-is written, when it is not a zip of exactly the three members (indexer.archive.format; no other name, so
-no path of any kind, no encrypted or oddly compressed member), when a member inflates more than
+is written, when it is not a zip of the three members and the optional ones (indexer.archive.format: the
+service state, the OCR cache, kept uploads named `originals/<SHA-256>[.ext]`, at most MAX_ORIGINALS; no other
+name, so no path of any kind, no encrypted or oddly compressed member), when a member inflates more than
 `max_ratio` times or the whole past `max_gb` (a zip bomb), when the manifest is not the format's, is of a
 newer version or does not match the members' sizes, when a checksum differs, or when a document line
 is not a valid record (unknown fields, ids of another document, a document twice, counts off the
@@ -15,6 +16,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from pydantic import ValidationError
@@ -32,7 +34,8 @@ class ArchiveLimits:
     max_gb: float = 64.0          # all members together, uncompressed (a KB of ~10 million chunks)
     max_ratio: float = 100.0      # uncompressed / compressed per member: JSON lines of text stay under ~10
     max_line_mb: float = 256.0    # one document's line (5,000 chunks of the largest size fit)
-    max_manifest_mb: float = 4.0
+    max_manifest_mb: float = 32.0  # MAX_ORIGINALS kept uploads at ~130 bytes each in its member list
+    max_ocr_cache_mb: float = 4096.0  # the OCR cache (a KB keeps at most ocr_cache_mb, 512 by default)
 
 
 def _mb(n: int) -> str:
@@ -75,12 +78,14 @@ class ArchiveReader:
     def _check_members(self) -> None:
         infos = self.zip.infolist()
         names = [i.filename for i in infos]
-        odd = [n for n in names if n not in F.MEMBERS + F.OPTIONAL]
+        odd = [n for n in names if n not in F.MEMBERS + F.OPTIONAL and not F.is_original(n)]
         if odd:
             shown = ", ".join(repr(n[:100]) for n in odd[:5]) + (f" and {len(odd) - 5} more" if len(odd) > 5 else "")
             raise self._fail(f"it holds {shown}, which no knowledge base archive holds (only "
-                             f"{', '.join(F.MEMBERS + F.OPTIONAL)}); it was not written by `rag kb export`, or was "
-                             "altered")
+                             f"{', '.join(F.MEMBERS + F.OPTIONAL)} and {F.ORIGINALS}<SHA-256>[.ext]); it was not "
+                             "written by `rag kb export`, or was altered")
+        if (kept := sum(map(F.is_original, names))) > F.MAX_ORIGINALS:
+            raise self._fail(f"it holds {kept} kept uploads, over the limit of {F.MAX_ORIGINALS}")
         missing = [n for n in F.MEMBERS if n not in names]
         if missing or len(names) != len(set(names)):
             raise self._fail(f"{'it lacks ' + ', '.join(missing) if missing else 'a member appears twice'}; "
@@ -123,13 +128,20 @@ class ArchiveReader:
 
     def _check_sizes(self) -> None:
         m = self.manifest
-        held = {F.DOCUMENTS, F.VECTORS} | ({F.STATE} if F.STATE in self.zip.namelist() else set())
+        held = {n for n in self.zip.namelist() if n not in (F.MANIFEST,)}
         if set(m.members) != held:
-            raise self._fail(f"its manifest lists members {sorted(m.members)}, not the {', '.join(sorted(held))} it "
-                             "holds")
+            shown = sorted(set(m.members) ^ held)
+            raise self._fail(f"its manifest's members differ from those it holds ({', '.join(shown[:5])}"
+                             f"{' ...' if len(shown) > 5 else ''})")
         if F.STATE in held and m.members[F.STATE].size > F.MAX_STATE_MB * 2**20:
             raise self._fail(f"its {F.STATE} is {_mb(m.members[F.STATE].size)}, over the limit of "
                              f"{F.MAX_STATE_MB:g} MB")
+        if F.OCR_CACHE in held and m.members[F.OCR_CACHE].size > self.limits.max_ocr_cache_mb * 2**20:
+            raise self._fail(f"its {F.OCR_CACHE} is {_mb(m.members[F.OCR_CACHE].size)}, over the limit of "
+                             f"{self.limits.max_ocr_cache_mb:g} MB")
+        for name in self.kept_uploads():
+            if F.ORIGINAL_MEMBER.match(name).group(1) != m.members[name].sha256:
+                raise self._fail(f"{name} is listed with another SHA-256 than its name: the archive was altered")
         for name, member in m.members.items():
             if self.zip.getinfo(name).file_size != member.size:
                 raise self._fail(f"{name} holds {self.zip.getinfo(name).file_size} bytes, the manifest says "
@@ -198,6 +210,31 @@ class ArchiveReader:
         bar.close()
         self._check_digest(F.VECTORS, digest)
         self.state()
+        for name in [*self.kept_uploads(), *([F.OCR_CACHE] if F.OCR_CACHE in m.members else [])]:
+            self.copy_member(name, None)
+
+    def kept_uploads(self) -> list[str]:
+        """The members holding the KB's kept uploads (F.ORIGINALS), as the manifest lists them."""
+        return sorted(n for n in self.manifest.members if F.is_original(n))
+
+    def copy_member(self, name: str, out: BinaryIO | None) -> int:
+        """Member `name`'s bytes written to `out` (None: only read), never past its declared size, its checksum
+        verified at the end (ArchiveError: it differs; `out` then holds bytes to throw away). Returns its size."""
+        member = self.manifest.members[name]
+        digest, left = hashlib.sha256(), member.size
+        try:
+            with self.zip.open(name) as f:
+                while left > 0 and (block := f.read(min(BLOCK, left))):
+                    left -= len(block)
+                    digest.update(block)
+                    if out is not None:
+                        out.write(block)
+        except DAMAGED as e:
+            raise self._damaged(e) from e
+        if left:
+            raise self._fail(f"{name} does not hold the {member.size} bytes its entry declares")
+        self._check_digest(name, digest)
+        return member.size
 
     def state(self) -> bytes | None:
         """The service state the archive carries for its KB (F.STATE), its checksum verified; None without one."""

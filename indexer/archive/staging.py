@@ -9,6 +9,7 @@ A local import holds a lock on its folder while it runs (indexer.archive.leftove
 the same name is refused rather than writing into the same copy, and a sweeper leaves the folder alone."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Protocol
@@ -16,6 +17,7 @@ from typing import Protocol
 from indexer import kb_trash
 from indexer.archive import leftovers
 from indexer.kbs import KBManager
+from indexer.originals import FOLDER
 from indexer.store.base import Store
 from indexer.store.factory import drop_kb, open_store
 
@@ -24,6 +26,11 @@ ROLE = "import"
 
 class Staging(Protocol):
     where: str  # for messages: the hidden copy's place
+    files: Path  # the folder whose files (kept uploads, OCR cache: indexer.archive.kept_files) become the KB folder's
+
+    def put_files_in_place(self) -> None:
+        """The files of `files` into the KB's folder, once the KB took its name (again after an interrupted run)."""
+        ...
 
     def open(self, embed_model: str, dim: int, context_window: int) -> Store: ...
     def discard(self) -> None: ...
@@ -38,7 +45,11 @@ class LocalStaging:
         self.mgr, self.name = mgr, name
         self.folder = mgr.home / f".{name}{leftovers.IMPORTING}"
         self.where = str(self.folder)
+        self.files = self.folder  # the folder becomes the KB's, its files with it
         self._lock: int | None = None
+
+    def put_files_in_place(self) -> None:
+        pass  # they came with the folder
 
     def open(self, embed_model: str, dim: int, context_window: int) -> Store:
         if self._lock is None:
@@ -73,6 +84,25 @@ class MilvusStaging:
     def __init__(self, mgr: KBManager, name: str):
         self.mgr, self.name, self.uri = mgr, name, mgr.uri
         self.where = f"the hidden collections of role {ROLE!r} beside KB {name!r} in Milvus at {self.uri}"
+        self.files = mgr.home / f".{name}{leftovers.IMPORTING}"  # the KB's folder under home holds its files
+
+    def put_files_in_place(self) -> None:
+        """Kept uploads and the OCR cache into HOME/NAME, replacing those there (a replaced KB's); each file is
+        renamed in, so a re-run after a crash finishes what is left."""
+        if not self.files.is_dir():
+            return
+        kb = self.mgr.home / self.name
+        kb.mkdir(parents=True, exist_ok=True)
+        for p in sorted(self.files.iterdir(), key=lambda p: p.name != FOLDER):  # originals/ first
+            if p.name == FOLDER:
+                (kb / FOLDER).mkdir(exist_ok=True)
+                for f in p.iterdir():
+                    os.replace(f, kb / FOLDER / f.name)
+            elif not p.name.startswith("."):
+                for journal in ("-wal", "-shm"):  # a replaced OCR cache's journal would be read into this one
+                    (kb / f"{p.name}{journal}").unlink(missing_ok=True)
+                os.replace(p, kb / p.name)
+        shutil.rmtree(self.files, ignore_errors=True)
 
     def open(self, embed_model: str, dim: int, context_window: int) -> Store:
         return open_store("milvus", self.mgr.home / self.name, self.mgr.params(dim), writable=True,
@@ -80,6 +110,7 @@ class MilvusStaging:
 
     def discard(self) -> None:
         drop_kb(self.uri, self.name, role=ROLE)
+        shutil.rmtree(self.files, ignore_errors=True)
 
     def release(self) -> None:
         pass  # Milvus collections: nothing is swept by other processes
@@ -90,6 +121,7 @@ class MilvusStaging:
         if self.mgr.exists(self.name) and not replace:
             raise FileExistsError(_created_meanwhile(self.name, self.where))
         swap_in(self.uri, self.name, role=ROLE)
+        self.put_files_in_place()
 
 
 def staging_for(mgr: KBManager, name: str) -> Staging:

@@ -72,7 +72,8 @@ def test_a_service_killed_during_an_import_job_finishes_it_when_started_again(ho
             job = wait_job(c, job_id, timeout=240)
             assert job["status"] == "done" and job["attempts"] == 2, job
             assert job["result"] == {"name": "branches", "source_kb": "bank", "documents": EXTRA + 2, "chunks": EXTRA + 12,
-                                     "embed_model": "minilm", "replaced": False, "left_out": [], "state": None}
+                                     "embed_model": "minilm", "replaced": False, "left_out": [], "state": None,
+                                     "originals": 0, "originals_not_kept": 0, "ocr_cache": False}
             assert job["files"][0]["status"] == "imported" and job["error_code"] == ""
             assert c.get("/v1/kbs/branches").json()["documents"] == EXTRA + 2
             hits = c.post("/v1/kbs/branches/search", json={"query": "第7号网点工作日营业时间", "k": 3, "mode": "bm25"}).json()

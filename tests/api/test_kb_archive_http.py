@@ -73,7 +73,8 @@ def test_export_then_import_under_another_name_and_over_the_kb(srv):
         chunks = job["result"]["chunks"]
         assert job["status"] == "done" and job["kind"] == "import" and job["kb"] == "copy", job
         assert job["result"] == {"name": "copy", "source_kb": "bank", "documents": 2, "chunks": chunks,
-                                 "embed_model": "minilm", "replaced": False, "left_out": [], "state": None}
+                                 "embed_model": "minilm", "replaced": False, "left_out": [], "state": None,
+                                 "originals": 0, "originals_not_kept": 0, "ocr_cache": False}
         assert job["progress"] == {"stage": "importing", "done": chunks, "total": chunks, "unit": "chunks"}
         assert top(c, "copy") == top(c, "bank") and top(c, "bank")[1][0]
         again = c.post("/v1/kbs/import", params={"name": "copy"}, content=archive)

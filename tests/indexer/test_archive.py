@@ -233,8 +233,32 @@ HOSTILE = {
     "damaged service state": (lambda src, dst: _with_state(src, dst, b'{"keys": []}', listed=b'{"keys":[1]}'),
                               "checksum of service_state.json differs"),
     "service state not listed": (lambda src, dst: _with_state(src, dst, b"{}", listed=None),
-                                 "lists members .* not the documents.jsonl, service_state.json, vectors.f32 it holds"),
+                                 r"manifest's members differ from those it holds \(service_state.json\)"),
+    "a kept upload outside its folder": (lambda src, dst: _with_kept(src, dst, b"boom", name="originals/../x.txt"),
+                                         "'originals/../x.txt', which no knowledge base archive holds"),
+    "a kept upload not listed": (lambda src, dst: _with_kept(src, dst, b"kept", listed=None),
+                                 "manifest's members differ from those it holds"),
+    "a kept upload of other bytes than its name": (
+        lambda src, dst: _with_kept(src, dst, b"KEPT", name=f"originals/{hashlib.sha256(b'kept').hexdigest()}.txt",
+                                    listed=b"kept"), r"checksum of originals/[0-9a-f]{64}\.txt differs"),
+    "a kept upload listed with another SHA-256": (
+        lambda src, dst: _with_kept(src, dst, b"kept", name=f"originals/{hashlib.sha256(b'other').hexdigest()}.txt"),
+        "another SHA-256 than its name"),
+    "a damaged OCR cache": (lambda src, dst: _with_kept(src, dst, b"SQLite", name=F.OCR_CACHE, listed=b"sqlite"),
+                            "checksum of ocr-cache.sqlite differs"),
 }
+
+
+def _with_kept(src: Path, dst: Path, data: bytes, name: str | None = None, listed: bytes | None = b"=") -> Path:
+    """`src` with a kept upload member (default: named by the SHA-256 of `data`), listed in the manifest with the
+    size and checksum of `listed` (its own bytes by default; None: not listed)."""
+    name = name or f"{F.ORIGINALS}{hashlib.sha256(data).hexdigest()}.txt"
+    listed = data if listed == b"=" else listed
+
+    def manifest(m: dict) -> None:
+        if listed is not None:
+            m["members"][name] = {"size": len(listed), "sha256": hashlib.sha256(listed).hexdigest()}
+    return _rewrite(src, dst, manifest=manifest, extra=[(name, data)])
 
 
 def _with_state(src: Path, dst: Path, state: bytes, listed: bytes | None) -> Path:
@@ -327,3 +351,82 @@ def test_an_archive_of_a_model_not_installed_here_says_which_and_what_to_do(mana
     with pytest.raises(F.ArchiveError, match="'minilm' here does not give the archive's vectors"):
         import_archive(manager, other, "copy", progress=False)
     assert manager.names() == ["t"]
+
+
+# ---- kept uploads and the OCR cache (indexer.archive.kept_files) ----------------------------------------------
+UPLOAD = "u0123456789abcde"  # an upload's document id (indexer.originals.upload_doc_id's form)
+KEPT = "挂失须知 Lost cards: call 400-800-1234.\n".encode()
+
+
+def _as_upload(src: Path, dst: Path, cache: Path) -> Path:
+    """`src` with its first document made an upload of KEPT named 挂失.txt, its kept copy and an OCR cache
+    (`cache`, a real SQLite file) carried as an export writes them."""
+    sha = hashlib.sha256(KEPT).hexdigest()
+
+    def documents(data: bytes) -> bytes:
+        lines = data.split(b"\n")
+        first = json.loads(lines[0])
+        old = first["doc_id"]
+        first.update(doc_id=UPLOAD, source="挂失.txt", content_hash=sha, size=len(KEPT))
+        for c in first["chunks"]:
+            c["chunk_id"] = UPLOAD + c["chunk_id"][len(old):]
+        return b"\n".join([json.dumps(first, ensure_ascii=False).encode()] + lines[1:])
+
+    extra = [(f"{F.ORIGINALS}{sha}.txt", KEPT), (F.OCR_CACHE, cache.read_bytes())]
+
+    def manifest(m: dict) -> None:
+        for name, data in extra:
+            m["members"][name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return _rewrite(src, dst, documents=documents, manifest=manifest, extra=extra)
+
+
+def _ocr_cache(path: Path) -> Path:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE pages (key TEXT PRIMARY KEY, lines TEXT)")
+    db.execute("INSERT INTO pages VALUES ('k', '银行卡服务收费公告')")
+    db.commit()
+    db.close()
+    return path
+
+
+def test_kept_uploads_and_the_ocr_cache_travel_with_the_kb_within_this_sites_bounds(manager, archive, tmp_path):
+    from indexer.originals import Originals
+
+    carried = _as_upload(archive, tmp_path / "kept.zip", _ocr_cache(tmp_path / "cache.sqlite"))
+    rep = import_archive(manager, carried, "copy", progress=False)
+    assert (rep.files.originals, rep.files.not_kept, rep.files.ocr_cache) == (1, 0, True)
+    store = manager.open("copy")
+    try:
+        info = store.document(UPLOAD)
+    finally:
+        store.close()
+    kept = Originals.of(manager.settings, "copy").path_for(info)
+    assert kept is not None and kept.read_bytes() == KEPT  # `rag index --reparse` reads it from there
+    assert (manager.home / "copy" / F.OCR_CACHE).read_bytes() == (tmp_path / "cache.sqlite").read_bytes()
+
+    store = manager.open("copy")  # exported again: carried as they were, or left out when asked
+    try:
+        out = export_kb(store, "copy", tmp_path / "again.zip", manager.settings.chunk.model_dump(), progress=False,
+                        originals=Originals.of(manager.settings, "copy"))
+        export_kb(store, "copy", tmp_path / "bare.zip", manager.settings.chunk.model_dump(), progress=False)
+    finally:
+        store.close()
+    assert (out.files.originals, out.files.originals_bytes) == (1, len(KEPT)) and out.files.ocr_cache_bytes > 0
+    assert "carried 1 kept uploads" in out.files.line()
+    with zipfile.ZipFile(tmp_path / "again.zip") as z:
+        assert sorted(z.namelist()) == sorted([*F.MEMBERS, F.OCR_CACHE, kept_name := f"{F.ORIGINALS}{kept.name}"])
+        assert z.read(kept_name) == KEPT
+    with zipfile.ZipFile(tmp_path / "bare.zip") as z:
+        assert sorted(z.namelist()) == sorted(F.MEMBERS)
+
+    # a site that keeps fewer uploads than the archive carries: the rest are not kept, and said so
+    manager.settings.originals_max_mb = len(KEPT) / 2 / 2**20
+    manager.settings.ocr_cache_mb = 0
+    rep = import_archive(manager, carried, "small", progress=False)
+    assert (rep.files.originals, rep.files.not_kept, rep.files.ocr_cache) == (0, 1, False)
+    assert "originals_max_mb" in rep.files.not_kept_reason and "ocr_cache_mb" in rep.files.ocr_cache_reason
+    assert not (manager.home / "small" / "originals").exists() or not list((manager.home / "small" / "originals")
+                                                                           .glob("*.txt"))
+    assert not (manager.home / "small" / F.OCR_CACHE).exists()

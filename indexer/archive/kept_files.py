@@ -1,0 +1,217 @@
+"""The files a KB keeps beside its documents, carried in its archive (indexer.archive.format): its kept uploads
+(indexer.originals: `originals/<SHA-256><ext>`) and its OCR result cache (indexer.parse.ocr_cache), so that the
+imported KB re-reads its uploads (`rag index --reparse`, POST /v1/kbs/{kb}/reparse) without their being uploaded
+again, and its scans without Tesseract reading them again.
+
+Export: each upload document's kept copy, hashed as it is copied (one that no longer matches its name is damaged:
+left out and reported, never carried as other bytes), and a consistent copy of the cache (SQLite's backup, the KB
+serving meanwhile). Import (into the hidden copy, before it takes the KB's name): each kept upload an archived
+document names, its checksum verified again as written, through the importing configuration's Originals (so
+keep_originals off keeps none, and originals_max_mb bounds what a hostile archive can make the disk hold: past it
+the rest are not kept, and said so); the cache only when not over ocr_cache_mb (0: none kept) and a SQLite
+database that checks out. Names are the archive's checked member names (indexer.archive.reader), never a path."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexer.archive import format as F
+from indexer.archive.reader import ArchiveReader
+from indexer.originals import Originals, is_upload, original_name
+from indexer.parse.ocr_cache import CACHE_FILE
+from indexer.reread import file_sha
+from indexer.types import DocumentInfo
+
+log = logging.getLogger(__name__)
+COPY_BLOCK = 1 << 20
+
+
+@dataclass
+class CarriedFiles:
+    """What an export carried beside the documents (the size report)."""
+    originals: int = 0
+    originals_bytes: int = 0
+    ocr_cache_bytes: int = 0  # 0: no cache carried (none, or left out)
+    damaged: list[str] = field(default_factory=list)  # sources whose kept copy no longer matched: left out
+
+    def line(self) -> str:
+        cache = f"the OCR cache ({self.ocr_cache_bytes / 2**20:.1f} MB)" if self.ocr_cache_bytes else "no OCR cache"
+        return (f"carried {self.originals} kept uploads ({self.originals_bytes / 2**20:.1f} MB) and {cache}; "
+                "--without-originals leaves them out")
+
+
+@dataclass
+class RestoredFiles:
+    """What an import put back beside the documents."""
+    originals: int = 0
+    not_kept: int = 0      # carried, but not kept here (keep_originals off, or past originals_max_mb)
+    not_kept_reason: str = ""
+    ocr_cache: bool = False
+    ocr_cache_reason: str = ""  # why a carried cache was not put back
+
+    def lines(self) -> list[str]:
+        """What was put back and what was not, for people (nothing when the archive carried none)."""
+        if not (self.originals or self.not_kept or self.ocr_cache or self.ocr_cache_reason):
+            return []
+        out = [f"restored {self.originals} kept uploads (`rag index --reparse` re-reads them) and "
+               f"{'the OCR cache' if self.ocr_cache else 'no OCR cache'}"]
+        if self.not_kept:
+            out.append(f"not kept: {self.not_kept} uploads the archive carried ({self.not_kept_reason})")
+        if self.ocr_cache_reason:
+            out.append(self.ocr_cache_reason)
+        return out
+
+
+def kept_member(info: DocumentInfo) -> str | None:
+    """The archive member of upload document `info`'s kept copy; None for a document that is not an upload."""
+    return F.ORIGINALS + original_name(file_sha(info.content_hash), info.source) if is_upload(info) else None
+
+
+def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: Originals | None,
+               kb_folder: Path | None, scratch: Path) -> tuple[dict[str, F.Member], CarriedFiles]:
+    """The kept uploads of `documents` (those in the archive) and the OCR cache in `kb_folder` into `zf` (`scratch`:
+    a folder for the cache's copy): their manifest entries and the report."""
+    members: dict[str, F.Member] = {}
+    out = CarriedFiles()
+    for info in documents:
+        name = kept_member(info)
+        path = originals.path_for(info) if originals is not None and name else None
+        if path is None or name in members:
+            continue
+        try:
+            if _sha256(path) != F.ORIGINAL_MEMBER.match(name).group(1):
+                out.damaged.append(info.source)
+                continue
+            members[name] = _add_file(zf, name, path)
+        except FileNotFoundError:
+            continue  # its document was deleted (or replaced) since it was read: the sweep took its copy
+        out.originals += 1
+        out.originals_bytes += members[name].size
+    cache = kb_folder / CACHE_FILE if kb_folder is not None else None
+    if cache is not None and cache.is_file():
+        with tempfile.TemporaryDirectory(prefix=".ocr-cache-", dir=scratch) as tmp:
+            copy = Path(tmp) / CACHE_FILE
+            if _snapshot(cache, copy):
+                members[F.OCR_CACHE] = _add_file(zf, F.OCR_CACHE, copy)
+                out.ocr_cache_bytes = members[F.OCR_CACHE].size
+    return members, out
+
+
+def _add_file(zf: zipfile.ZipFile, name: str, path: Path) -> F.Member:
+    """File `path` into `zf` as `name`, hashed as it is copied; ArchiveError when it changed since it was checked
+    (a kept copy is never rewritten: its disk is failing), which fails the export rather than carry other bytes."""
+    digest, size = hashlib.sha256(), 0
+    info = zipfile.ZipInfo(name, date_time=_file_time(path))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with open(path, "rb") as src, zf.open(info, "w", force_zip64=True) as dst:
+        while block := src.read(COPY_BLOCK):
+            digest.update(block)
+            size += len(block)
+            dst.write(block)
+    if F.is_original(name) and digest.hexdigest() != F.ORIGINAL_MEMBER.match(name).group(1):
+        raise F.ArchiveError(f"the kept upload {path} changed while it was exported: its disk may be failing; "
+                             "export again, or with --without-originals")
+    return F.Member(size=size, sha256=digest.hexdigest())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(COPY_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_time(path: Path) -> tuple[int, int, int, int, int, int]:
+    from datetime import datetime
+
+    return max(datetime.fromtimestamp(path.stat().st_mtime).timetuple()[:6], (1980, 1, 1, 0, 0, 0))
+
+
+def _snapshot(src: Path, dst: Path) -> bool:
+    """A consistent copy of SQLite database `src` (written meanwhile) at `dst`; False (logged) when it cannot be
+    read: the archive then carries no cache, and the imported KB's scans are read by OCR again."""
+    try:
+        source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=10)
+        try:
+            target = sqlite3.connect(dst)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+        finally:
+            source.close()
+        return True
+    except sqlite3.Error as e:
+        log.warning("the OCR cache %s could not be read (%s): the archive carries none", src, e)
+        return False
+
+
+def restore_kept(archive: ArchiveReader, wanted: set[str], originals: Originals, kb_folder: Path,
+                 ocr_cache_mb: float) -> RestoredFiles:
+    """The archive's kept uploads that its documents name (`wanted`, kept_member names) through `originals` (the
+    importing configuration's, on the hidden copy's folder), and its OCR cache into `kb_folder`. Idempotent: a
+    re-run of an interrupted import finds those already kept."""
+    out = RestoredFiles()
+    scratch = kb_folder / ".restoring"
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        for name in archive.kept_uploads():
+            if name not in wanted:
+                continue  # no document of the archive names it: nothing would ever read it
+            file_name = name[len(F.ORIGINALS):]
+            tmp = scratch / file_name
+            with open(tmp, "wb") as fh:
+                archive.copy_member(name, fh)
+            kept = originals.keep(tmp, file_name, F.ORIGINAL_MEMBER.match(name).group(1))
+            tmp.unlink()
+            if kept.kept:
+                out.originals += 1
+            else:
+                out.not_kept += 1
+                out.not_kept_reason = kept.reason or "keeping uploads is off here (keep_originals)"
+    finally:
+        for p in scratch.iterdir():
+            p.unlink(missing_ok=True)
+        scratch.rmdir()
+    if F.OCR_CACHE in archive.manifest.members:
+        out.ocr_cache, out.ocr_cache_reason = _restore_cache(archive, kb_folder / CACHE_FILE, ocr_cache_mb)
+    return out
+
+
+def _restore_cache(archive: ArchiveReader, dest: Path, cache_mb: float) -> tuple[bool, str]:
+    size = archive.manifest.members[F.OCR_CACHE].size
+    if size > cache_mb * 2**20:
+        return False, (f"the archive's OCR cache ({size / 2**20:.1f} MB) is over ocr_cache_mb ({cache_mb:g} MB) here: "
+                       "not kept; scans are read by OCR again when re-read")
+    if dest.exists():
+        return True, ""  # put back by an interrupted run of this import
+    tmp = dest.with_name(f".{dest.name}.restoring")
+    try:
+        with open(tmp, "wb") as fh:
+            archive.copy_member(F.OCR_CACHE, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if not _is_database(tmp):
+            return False, "the archive's OCR cache is not a sound SQLite database: not kept"
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True, ""
+
+
+def _is_database(path: Path) -> bool:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
