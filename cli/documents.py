@@ -157,23 +157,24 @@ def _summarize(kb: str, mgr, report, quiet: bool, no_calibrate: bool, trust: boo
 
 def docs(kb: str = KB, as_json: bool = typer.Option(False, "--json")):
     """List the documents of a knowledge base."""
+    from cli.kept_uploads import kb_originals
     from indexer.ingest import RUN_MARK
-    from indexer.originals import Originals, is_upload
+    from indexer.originals import is_upload
     from indexer.reread import recorded_chunker, recorded_stamp
 
     mgr, store = open_kb(kb)
-    originals = Originals.of(mgr.settings, kb)
     unfinished = store.get_meta(RUN_MARK) or ""
     # parser: what read the file ("pdf.1.ocr1", indexer.reread), chunker: the chunker version that cut it (1 for
     # records from before chunker versions); both null before parser versions were recorded
-    rows = [{"doc_id": d.doc_id, "source": d.source, "chunks": d.chunks, "size": d.size,
-             "indexed_at": d.indexed_at, "tags": d.tags,
-             "parser": str(stamp) if (stamp := recorded_stamp(d.content_hash)) else None,
-             "chunker": recorded_chunker(d.content_hash) if stamp else None,
-             # an upload: whether its bytes are kept to read it again after a parser upgrade; null for a file
-             # indexed from a path (read again from there)
-             "original_kept": originals.path_for(d) is not None if is_upload(d) else None}
-            for d in store.documents()]
+    with kb_originals(mgr, kb) as originals:
+        rows = [{"doc_id": d.doc_id, "source": d.source, "chunks": d.chunks, "size": d.size,
+                 "indexed_at": d.indexed_at, "tags": d.tags,
+                 "parser": str(stamp) if (stamp := recorded_stamp(d.content_hash)) else None,
+                 "chunker": recorded_chunker(d.content_hash) if stamp else None,
+                 # an upload: whether its bytes are kept to read it again after a parser upgrade (in the state
+                 # database in cluster mode); null for a file indexed from a path (read again from there)
+                 "original_kept": originals.is_kept(d) if is_upload(d) else None}
+                for d in store.documents()]
     store.close()
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -191,14 +192,15 @@ def docs(kb: str = KB, as_json: bool = typer.Option(False, "--json")):
 def delete(doc: str = typer.Argument(..., help="document id or the path it was indexed from"), kb: str = KB,
            no_calibrate: bool = NO_CALIBRATE):
     """Remove a document from every index of a knowledge base (then calibrate its refusal threshold again)."""
+    from cli.kept_uploads import kb_originals
     from indexer.ingest import delete as delete_doc
-    from indexer.originals import Originals
 
     mgr, store = open_kb(kb, writable=True)
     try:
         gone = delete_doc(store, doc)
         if gone:
-            Originals.of(mgr.settings, kb).sweep(store.documents())
+            with kb_originals(mgr, kb) as originals:
+                originals.sweep(store.documents())
     finally:
         store.close()
     if not gone:

@@ -2,10 +2,36 @@
 (indexer.originals, indexer.upload_reread), and what it says about those whose originals are not kept."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import typer
 
+from cli.state import state
 from indexer.ingest import IngestReport
+from indexer.originals import KeptOriginals
 from indexer.upload_reread import UploadReread
+
+
+@contextmanager
+def kb_originals(mgr, kb: str) -> Iterator[KeptOriginals]:
+    """The KB's kept uploads where the service keeps them (api.jobs.originals): the state database in cluster mode
+    (RAG_DATABASE_URL), else the KB's folder (no service database is opened, nor made)."""
+    from api.config import ServiceSettings
+    from api.jobs.originals import kept_originals
+
+    url = ServiceSettings.load(state.config).database_url
+    if not url:
+        yield kept_originals(mgr.settings, kb, None)
+        return
+    from api.state.factory import open_database
+
+    db = open_database(url, Path(mgr.settings.home))
+    try:
+        yield kept_originals(mgr.settings, kb, db)
+    finally:
+        db.close()
 
 
 def reread_kept_uploads(kb: str, mgr, store, reparse: bool, quiet: bool) -> UploadReread:
@@ -13,12 +39,12 @@ def reread_kept_uploads(kb: str, mgr, store, reparse: bool, quiet: bool) -> Uplo
     chunker read), each with its own name and tags. Uploads are screened for planted instructions as the service
     screens them, whether or not `rag index --trust` was given: they come from the service's users."""
     from indexer.ingest import Ingestor
-    from indexer.originals import Originals
     from indexer.upload_reread import reread_uploads
     from rag.guard.document_guard import DOCUMENT_SCREEN
 
     ingestor = Ingestor(store, mgr.encoder(store.embed_model), mgr.settings, screen=DOCUMENT_SCREEN)
-    return reread_uploads(ingestor, Originals.of(mgr.settings, kb), reparse, progress=not quiet)
+    with kb_originals(mgr, kb) as originals:
+        return reread_uploads(ingestor, originals, reparse, progress=not quiet)
 
 
 def add_uploads(report: IngestReport, uploads: UploadReread, everything: bool) -> None:

@@ -31,13 +31,18 @@ class DatabaseOriginals:
     def __init__(self, db: Database, kb: str, enabled: bool = True, max_bytes: int | None = None,
                  scratch: Path | None = None):
         self.db, self.kb, self.enabled, self.max_bytes, self.scratch = db, kb, enabled, max_bytes, scratch
+        self._names: set[str] | None = None  # is_kept's: the KB's kept names, read once (a plan of N documents)
 
     def _size(self, name: str) -> int | None:
         row = self.db.one("SELECT size FROM kept_uploads WHERE kb = ? AND name = ?", (self.kb, name))
         return None if row is None else int(row["size"])
 
     def is_kept(self, info: DocumentInfo) -> bool:
-        return self.enabled and is_upload(info) and self._size(kept_name(info)) is not None
+        if not self.enabled or not is_upload(info):
+            return False
+        if self._names is None:
+            self._names = {r["name"] for r in self.db.query("SELECT name FROM kept_uploads WHERE kb = ?", (self.kb,))}
+        return kept_name(info) in self._names
 
     def used_bytes(self) -> int:
         row = self.db.one("SELECT coalesce(sum(size), 0) AS n FROM kept_uploads WHERE kb = ?", (self.kb,))
@@ -48,6 +53,7 @@ class DatabaseOriginals:
             return Kept(False)
         name = original_name(sha or sha256_file(path), source)
         size = path.stat().st_size
+        self._names = None
         with self.db.tx() as t:
             if t.query("SELECT size FROM kept_uploads WHERE kb = ? AND name = ?", (self.kb, name)):
                 return Kept(True)  # the same bytes, kept before
@@ -93,6 +99,7 @@ class DatabaseOriginals:
         wanted = {kept_name(d) for d in documents if is_upload(d)} if self.enabled else set()
         names = [r["name"] for r in self.db.query("SELECT name FROM kept_uploads WHERE kb = ?", (self.kb,))]
         gone = [n for n in names if n not in wanted]
+        self._names = None
         if gone:
             with self.db.tx() as t:  # their chunks cascade
                 for name in gone:
@@ -100,7 +107,9 @@ class DatabaseOriginals:
         return len(gone)
 
     def drop(self, info: DocumentInfo) -> None:
+        self._names = None
         self.db.execute("DELETE FROM kept_uploads WHERE kb = ? AND name = ?", (self.kb, kept_name(info)))
 
     def discard(self) -> None:
+        self._names = None
         self.db.execute("DELETE FROM kept_uploads WHERE kb = ?", (self.kb,))
