@@ -112,10 +112,12 @@ class KeptOriginals(Protocol):
         """Upload document `info`'s bytes are kept (False for a document that is not an upload)."""
         ...
 
-    def keep(self, path: Path, source: str, sha: str | None = None) -> Kept:
-        """Keep the bytes at `path` (whose SHA-256 is `sha`, hashed here when not given), uploaded as `source`, before its document is
-        written. Not kept, with the reason, when keeping is off or the KB's kept bytes would pass the cap.
-        OSError (a full disk) is raised: the caller decides whether the upload waits."""
+    def keep(self, path: Path, source: str, sha: str | None = None, freed: str = "") -> Kept:
+        """Keep the bytes at `path` (whose SHA-256 is `sha`, hashed here when not given), uploaded as `source`,
+        before its document is written. Not kept, with the reason, when keeping is off or the KB's kept bytes would
+        pass the cap; `freed`: a kept copy this write leaves unnamed (the replaced document's, which no other
+        document names), not counted against the cap. OSError (a full disk) is raised: the caller decides whether
+        the upload waits."""
         ...
 
     def reading(self, documents: list[DocumentInfo]) -> AbstractContextManager[KeptUploads]:
@@ -134,6 +136,16 @@ class KeptOriginals(Protocol):
     def discard(self) -> None:
         """Remove the KB's kept uploads (the KB was deleted)."""
         ...
+
+
+def freed_copy(documents: list[DocumentInfo], replaced: DocumentInfo | None, sha: str) -> str:
+    """The kept copy an upload of bytes `sha` leaves unnamed when it replaces document `replaced` (`documents`: the
+    KB's): the replaced document's, unless it had these bytes or another upload names the same copy; else ''."""
+    if replaced is None or not is_upload(replaced) or file_sha(replaced.content_hash) == sha:
+        return ""
+    name = kept_name(replaced)
+    others = [d for d in documents if d.doc_id != replaced.doc_id and is_upload(d) and kept_name(d) == name]
+    return "" if others else name
 
 
 def split_uploads(documents: list[DocumentInfo], originals: KeptOriginals) -> tuple[list[DocumentInfo],
@@ -171,7 +183,7 @@ class Originals:
             return 0
         return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
-    def keep(self, path: Path, source: str, sha: str | None = None) -> Kept:
+    def keep(self, path: Path, source: str, sha: str | None = None, freed: str = "") -> Kept:
         if not self.enabled:
             return Kept(False)
         sha = sha or sha256_file(path)
@@ -179,7 +191,9 @@ class Originals:
         if dest.is_file() and self._stats().get(dest.name) == _stat(dest):
             return Kept(True)  # the same bytes, kept before (a file changed since is written again)
         size = path.stat().st_size
-        if self.max_bytes is not None and self.used_bytes() + size > self.max_bytes:
+        gone = self.folder / freed if freed else None
+        used = self.used_bytes() - (gone.stat().st_size if gone is not None and gone.is_file() else 0)
+        if self.max_bytes is not None and used + size > self.max_bytes:
             return Kept(False, over_cap_reason(self.max_bytes))
         with atomic_target(dest) as tmp:
             shutil.copyfile(path, tmp)

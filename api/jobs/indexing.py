@@ -11,7 +11,7 @@ from api.jobs.runner import FileOutcome
 from api.state.base import Database
 from indexer.ingest import Ingestor
 from indexer.kbs import KBManager, KBNotFound
-from indexer.originals import upload_doc_id
+from indexer.originals import freed_copy, upload_doc_id
 from indexer.reread import KnownDigest, sha256_file
 from indexer.store.write_errors import write_error
 from indexer.upload_reread import reread_uploads
@@ -36,8 +36,11 @@ def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: d
     originals = kept_originals(manager.settings, kb, db)
     try:
         sha = sha256_file(path)  # once: the kept copy's name and the document's content hash
+        doc_id = upload_doc_id(kb, filename)
+        replaced = store.document(doc_id)
+        freed = freed_copy(store.documents(), replaced, sha) if replaced is not None else ""
         try:
-            kept = originals.keep(path, filename, sha)
+            kept = originals.keep(path, filename, sha, freed)
         except OSError as e:
             if write_error(e) is not None:
                 raise  # a full or read-only disk: the upload waits for room (api.jobs.runner)
@@ -46,7 +49,7 @@ def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: d
                           "after a parser upgrade unless uploaded again"
         else:
             kept_reason = kept.reason
-        report = _ingestor(manager, store).index_files([(filename, path, upload_doc_id(kb, filename))], tags,
+        report = _ingestor(manager, store).index_files([(filename, path, doc_id)], tags,
                                                        progress=False, digests={path: KnownDigest(sha)})
         originals.sweep(store.documents())  # the bytes of a document replaced, or of this file when it failed
     finally:

@@ -48,7 +48,7 @@ class DatabaseOriginals:
         row = self.db.one("SELECT coalesce(sum(size), 0) AS n FROM kept_uploads WHERE kb = ?", (self.kb,))
         return int(row["n"]) if row is not None else 0
 
-    def keep(self, path: Path, source: str, sha: str | None = None) -> Kept:
+    def keep(self, path: Path, source: str, sha: str | None = None, freed: str = "") -> Kept:
         if not self.enabled:
             return Kept(False)
         name = original_name(sha or sha256_file(path), source)
@@ -57,7 +57,8 @@ class DatabaseOriginals:
         with self.db.tx() as t:
             if t.query("SELECT size FROM kept_uploads WHERE kb = ? AND name = ?", (self.kb, name)):
                 return Kept(True)  # the same bytes, kept before
-            used = int(t.query("SELECT coalesce(sum(size), 0) AS n FROM kept_uploads WHERE kb = ?", (self.kb,))[0]["n"])
+            used = int(t.query("SELECT coalesce(sum(size), 0) AS n FROM kept_uploads WHERE kb = ? AND name <> ?",
+                               (self.kb, freed))[0]["n"])
             if self.max_bytes is not None and used + size > self.max_bytes:
                 return Kept(False, over_cap_reason(self.max_bytes))
             t.execute("INSERT INTO kept_uploads(kb, name, size, kept_at) VALUES (?,?,?,?)", (self.kb, name, size, now()))

@@ -4,6 +4,8 @@ keeping off, gone with their document and their KB. Real parsers, the real MiniL
 from the first home to the second: what a shared store such as Milvus gives every worker)."""
 import shutil
 
+import pytest
+
 from api.jobs.indexing import index_upload, reread_upload
 from api.jobs.originals import kept_originals
 from api.jobs.reparse import plan
@@ -130,3 +132,34 @@ def test_the_database_keeps_uploads_within_the_cap_none_when_off_and_drops_them_
         assert _kept(db) == {} and db.one("SELECT count(*) AS n FROM kept_upload_chunks")["n"] == 0
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("backend", ["folder", "postgresql"])
+def test_a_new_version_of_an_upload_is_kept_in_the_room_its_old_copy_leaves(manager, postgres, tmp_path, backend):  # noqa: F811
+    """A KB at its cap: uploading a file again with other bytes (en, zh) frees its old copy, so the new one is kept
+    (the old copy was counted, and the new version was not kept though the old one went)."""
+    db = _pg(postgres, tmp_path) if backend == "postgresql" else None
+    try:
+        docs = _files(tmp_path)
+        manager.settings.parse_isolation = False
+        manager.settings.originals_max_mb = sum((docs / n).stat().st_size for n in NAMES) / 2**20  # full with both
+        manager.open("t", writable=True, create=True).close()
+        for name in NAMES:
+            assert index_upload(manager, "t", name, docs / name, {}, db).reason == ""
+        for name, text in (("cards.md", "# Lost cards\n\nCall 400-800-9999 at any hour to report a lost card.\n"),
+                           ("挂失.txt", "挂失银行卡请拨打客服电话 400-800-9999，全天二十四小时服务。\n")):
+            (docs / name).write_text(text, encoding="utf-8")
+            out = index_upload(manager, "t", name, docs / name, {}, db)
+            assert (out.status, out.reason) == ("updated", ""), out
+        want = {_sha(docs / "cards.md") + ".md", _sha(docs / "挂失.txt") + ".txt"}
+        if db is None:
+            assert {p.name for p in (manager.home / "t" / "originals").iterdir()} == want
+        else:
+            assert set(_kept(db)) == want
+
+        (docs / "cards.md").write_text("# Lost cards\n\nA much longer text than the KB has room for. " * 3)
+        out = index_upload(manager, "t", "cards.md", docs / "cards.md", {}, db)  # past the cap even so: not kept
+        assert out.status == "updated" and "RAG_ORIGINALS_MAX_MB" in out.reason, out
+    finally:
+        if db is not None:
+            db.close()
