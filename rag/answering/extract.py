@@ -21,7 +21,7 @@ from rag.answering.cite import content_tokens
 from rag.answering.equivalents import as_words, canonical, synonyms_key
 from rag.answering.quoting import cite_sentence, quotable, unnumbered
 from rag.answering.steps import steps_for
-from rag.answering.table_rows import introduced_lists, introduced_tables, row_quote, tied_rows_quote
+from rag.answering.table_rows import column_quote, introduced_lists, introduced_tables, row_quote, tied_rows_quote
 from rag.text import is_heading, prose_lines, prose_sentences
 from rag.types import Hit
 
@@ -488,6 +488,8 @@ def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
                 return n, tied[1]
             if kind and tied_above is None:
                 tied_above = (holds, n, tied[1])
+        elif named and not covering and (column := column_quote(hit.text, question)):
+            return n, column  # a short table's column the question names through the KB's synonyms
     return None
 
 

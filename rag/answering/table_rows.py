@@ -172,7 +172,7 @@ def _subject_cached(passage: str, question: str, title: str | None, synonyms: st
     rows = _table(passage).rows
     if len(rows) < 2:
         return None
-    asked = set(tokenize(question)) | set(tokenize(" ".join(kb_meanings(question))))
+    asked = _asked_words(question)
     named = {r.key for r in rows if r.key_tokens <= asked}
     if not named:
         # a first cell qualified in brackets is named by what stands outside them: "What is the overdraft fee?"
@@ -187,6 +187,11 @@ def _subject_cached(passage: str, question: str, title: str | None, synonyms: st
     if not named and title is not None and (ranged := _range_subject(rows, question, asked, title)) is not None:
         return ranged
     return next(r for r in rows if r.key in named) if len(named) == 1 else None
+
+
+def _asked_words(question: str) -> set[str]:
+    """The question's words and those of what its terms mean under the KB's synonyms in force (none: its own)."""
+    return set(tokenize(question)) | set(tokenize(" ".join(kb_meanings(question))))
 
 
 _BRACKETED = re.compile(r"[(（][^()（）]*[)）]")
@@ -239,6 +244,37 @@ def tied_rows_quote(passage: str, question: str) -> tuple[int, str] | None:
     return len(set(tokenize(question)) & words), ("" if is_cjk(texts[0]) else " ").join(texts)
 
 
+def column_quote(passage: str, question: str) -> str | None:
+    """The column of a table of at most TABLE_QUOTE_ROWS rows that the question names through the KB's
+    synonyms in force only, as sentences: each row's name with its cell of that column ("挂号费多少" under
+    "挂号费, 诊查费": "普通门诊——诊查费：10元。副主任医师——诊查费：20元。..."; "What is the visitor limit?" under
+    "visitor limit => visitors at the bedside": each ward's "Visitors at the bedside"). Named: every word
+    of one header cell after the first is in what the question's terms mean, not all of them in the
+    question itself (a question in the documents' words is answered as without the rules), and the
+    column gives the kind of number asked for, if any. None otherwise, and always without KB synonyms."""
+    if "|" not in passage or not question or not (meant := kb_meanings(question)):
+        return None
+    own, means = set(tokenize(question)), set(tokenize(" ".join(meant)))
+    kind = asked_kind(question)
+    for block in _table(passage).blocks:
+        if not 2 <= len(block.rows) <= TABLE_QUOTE_ROWS:
+            continue
+        k = _key_column(list(block.rows))
+        header = _name_first(_aligned(block.header, len(block.rows[0])), k)
+        named = [i for i, h in enumerate(header[1:], 1)
+                 if (words := set(tokenize(h))) and words <= own | means and not words <= own]
+        if len(named) != 1:
+            continue
+        i = named[0]
+        rows = [_name_first(cells, k) for cells in block.rows if len(cells) == len(header)]
+        column = [(cells[0], cells[i]) for cells in rows if cells[i].strip()]
+        if len(column) < 2 or (kind and kind not in number_kinds(" ".join(c for _, c in column))):
+            continue
+        texts = [t for pair in column if (t := _row_text(pair, (header[0], header[i])))]
+        return ("" if is_cjk(texts[0]) else " ").join(texts)
+    return None
+
+
 def _tied_subjects(passage: str, question: str) -> list[_Row]:
     """The 2-3 rows of a table with a header that the question names equally and best, when it names no
     single one (`_subject`): each shares the most of the question's words, two or more and at least half
@@ -248,7 +284,7 @@ def _tied_subjects(passage: str, question: str) -> list[_Row]:
     rows = _table(passage).rows
     if len(rows) < 3 or not any(rows[0].header):
         return []
-    asked = set(tokenize(question))
+    asked = _asked_words(question)  # (not cached: the KB's synonyms in force count)
     hits = [(len(_whole(r.key_tokens & asked)), r) for r in rows]
     best = max(h for h, _ in hits)
     tied = [r for h, r in hits if h == best and best >= 2 and 2 * h >= len(_whole(r.key_tokens))]
@@ -392,18 +428,23 @@ def _tier_row(passage: str, question: str) -> _Row | None:
     return holding[0][0] if len(holding) == 1 else None
 
 
-@lru_cache(maxsize=512)
 def _asked_row(passage: str, question: str) -> _Row | None:
+    return _asked_row_cached(passage, question, synonyms_key())
+
+
+@lru_cache(maxsize=512)
+def _asked_row_cached(passage: str, question: str, synonyms: str) -> _Row | None:
     """For a question that names no row but asks for a duration, an amount or a time of day
     (rag.answering.asks): the one row stating that kind of number that shares the most words with the
     question, two or more and more than any other such row ("投诉之后多久会有答复？": "一般投诉处理完毕并
-    答复 | 受理之日起15日内", two words, where the other time-limit rows share one)."""
+    答复 | 受理之日起15日内", two words, where the other time-limit rows share one). The question's words
+    include what its terms mean under the KB's synonyms in force (`synonyms`, their key)."""
     kind = asked_kind(question)
     if kind is None:
         return None
     if kind == "money" and (tier := _tier_row(passage, question)) is not None:
         return tier
-    asked = set(tokenize(question))
+    asked = _asked_words(question)
     shared = sorted(((len(r.tokens & asked), i) for i, r in enumerate(_table(passage).rows)
                      if kind in row_kinds(r.cells, r.header)), reverse=True)
     if not shared or shared[0][0] < 2 or (len(shared) > 1 and shared[1][0] == shared[0][0]):
