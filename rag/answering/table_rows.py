@@ -247,8 +247,8 @@ def tied_rows_quote(passage: str, question: str) -> tuple[int, str] | None:
 def column_quote(passage: str, question: str) -> str | None:
     """The column of a table of at most TABLE_QUOTE_ROWS rows that the question names through the KB's
     synonyms in force only, as sentences: each row's name with its cell of that column ("挂号费多少" under
-    "挂号费, 诊查费": "普通门诊——诊查费：10元。副主任医师——诊查费：20元。..."; "What is the visitor limit?" under
-    "visitor limit => visitors at the bedside": each ward's "Visitors at the bedside"). Named: every word
+    "挂号费, 诊查费": "普通门诊——诊查费：10元。副主任医师——诊查费：20元。..."; "What are the visiting times?" under
+    "visiting times => visiting hours": each area's "Visiting hours"). Named: every word
     of one header cell after the first is in what the question's terms mean, not all of them in the
     question itself (a question in the documents' words is answered as without the rules), and the
     column gives the kind of number asked for, if any. None otherwise, and always without KB synonyms."""
