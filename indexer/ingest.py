@@ -266,6 +266,19 @@ class Ingestor:
             bar.close()
         return report
 
+    def rereads(self) -> Callable[[DocumentInfo], bool]:
+        """Whether index_files(keep_tags=True) would read a document's unchanged file again under its own name and
+        tags (a parser or chunker upgrade, OCR now available, another screen) or name it deferred: what a caller
+        asks before fetching bytes that cost something to fetch (an upload kept in the state database)."""
+        ocr_ready = unavailable_reason(self.parse_limits.ocr) is None  # checked once, as a run does
+
+        def rereads(old: DocumentInfo) -> bool:
+            stamp = stamp_for(file_extension(old.source), ocr_ready)
+            digest = fingerprint(stamped(file_sha(old.content_hash), stamp), self.screen)
+            found = _same_file(old, old.source, given_tags(old.tags, {}), digest, stamp, reparse=False)
+            return not found.unchanged or bool(found.deferred)
+        return rereads
+
     def _prepare(self, source: str, path: Path, tags: dict[str, str], doc_id: str | None,
                  note: Callable[[str], None] | None, run: _Run) -> _Parsed | FileResult:
         try:

@@ -32,7 +32,7 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,8 +120,11 @@ class KeptOriginals(Protocol):
         the upload waits."""
         ...
 
-    def reading(self, documents: list[DocumentInfo]) -> AbstractContextManager[KeptUploads]:
-        """The upload documents among `documents`, with a readable copy of each kept one for the block."""
+    def reading(self, documents: list[DocumentInfo],
+                wanted: Callable[[DocumentInfo], bool] | None = None) -> AbstractContextManager[KeptUploads]:
+        """The upload documents among `documents`, with a readable copy of each kept one for the block. `wanted`
+        (Ingestor.rereads, when not every one is to be read): a backend whose copies cost a fetch (the database)
+        leaves the others out; the folder's cost nothing and are all given."""
         ...
 
     def sweep(self, documents: list[DocumentInfo]) -> int:
@@ -201,7 +204,8 @@ class Originals:
         return Kept(True)
 
     @contextmanager
-    def reading(self, documents: list[DocumentInfo]) -> Iterator[KeptUploads]:
+    def reading(self, documents: list[DocumentInfo],
+                wanted: Callable[[DocumentInfo], bool] | None = None) -> Iterator[KeptUploads]:
         out = KeptUploads()
         stats = self._stats()
         rehashed: dict[str, list[int]] = {}

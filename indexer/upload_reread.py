@@ -32,7 +32,7 @@ def reread_uploads(ingestor: Ingestor, originals: KeptOriginals, reparse: bool, 
     # one document of a reparse job at a time: looked up, not found in a listing of the KB (N files: N listings)
     docs = store.documents() if doc_ids is None else [d for i in doc_ids if (d := store.document(i)) is not None]
     report = IngestReport()
-    with originals.reading(docs) as kept:
+    with originals.reading(docs, None if reparse else ingestor.rereads()) as kept:
         if kept.found:
             report = ingestor.index_files(kept.found, progress=progress, reparse=reparse, keep_tags=True,
                                           digests=kept.digests)

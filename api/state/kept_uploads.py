@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -69,7 +69,8 @@ class DatabaseOriginals:
         return Kept(True)
 
     @contextmanager
-    def reading(self, documents: list[DocumentInfo]) -> Iterator[KeptUploads]:
+    def reading(self, documents: list[DocumentInfo],
+                wanted: Callable[[DocumentInfo], bool] | None = None) -> Iterator[KeptUploads]:
         out = KeptUploads()
         folder = Path(tempfile.mkdtemp(prefix="kept-", dir=self.scratch))
         try:
@@ -80,6 +81,8 @@ class DatabaseOriginals:
                 size = self._size(name) if self.enabled else None
                 if size is None:
                     out.not_kept.append(info)
+                    continue
+                if wanted is not None and not wanted(info):  # `rag index`: not every upload's bytes fetched
                     continue
                 path = folder / name
                 with open(path, "wb") as fh:

@@ -17,6 +17,7 @@ from indexer.ingest import Ingestor
 from indexer.kbs import KBManager
 from indexer.originals import Originals, upload_doc_id
 from indexer.upload_reread import reread_uploads
+from rag.guard.document_guard import DOCUMENT_SCREEN
 from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
 from tests.api.test_kept_uploads import _sha
 from tests.indexer.test_reparse import MD, TXT, _files, _record_as, _stamps
@@ -163,3 +164,27 @@ def test_a_new_version_of_an_upload_is_kept_in_the_room_its_old_copy_leaves(mana
     finally:
         if db is not None:
             db.close()
+
+
+def test_rag_index_fetches_from_the_database_only_the_uploads_it_reads_again(manager, postgres, tmp_path):  # noqa: F811
+    """`rag index` in cluster mode asks which uploads an upgrade reaches before fetching any bytes: an upload read
+    by today's parser is not fetched (every run of `rag index PATHS` fetched every kept upload of the KB)."""
+    db = _pg(postgres, tmp_path)
+    try:
+        docs = _files(tmp_path)
+        _upload_all(manager, docs, db)
+        _record_as(manager, f"+parser:{MD}", f"+parser:markdown.{MD.version - 1}")  # cards.md: an older parser
+        store = manager.open("t", writable=True)
+        try:
+            ingestor = Ingestor(store, manager.encoder(), manager.settings, screen=DOCUMENT_SCREEN)
+            done = reread_uploads(ingestor, kept_originals(manager.settings, "t", db), reparse=False)
+            assert [(r.source, r.status, r.reread) for r in done.report.results] == [
+                ("cards.md", "updated", "parser updated")]  # 挂失.txt: not fetched, not read
+            assert reread_uploads(ingestor, kept_originals(manager.settings, "t", db), reparse=False).report.results == []
+            done = reread_uploads(ingestor, kept_originals(manager.settings, "t", db), reparse=True)
+            assert sorted((r.source, r.status) for r in done.report.results) == [("cards.md", "updated"),
+                                                                                ("挂失.txt", "updated")]
+        finally:
+            store.close()
+    finally:
+        db.close()
