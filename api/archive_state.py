@@ -4,8 +4,9 @@ true; the member indexer.archive.format.STATE), and restored on import.
 What travels: the KB's API keys (not revoked) as their stored SHA-256 hashes, never a key itself (the
 holders keep using theirs); its chat channels' settings, their secrets (app secret, token, AES key, corp
 secret) only when asked (`--with-secrets`), else named in the channel's `left_out` so the admin re-enters
-them (`rag channel add`); its promoted settings (kb_settings). Not: revoked keys, global admin keys,
-experiments, recorded answers, votes and conversations (what users asked stays where they asked it).
+them (`rag channel add`); its promoted settings (kb_settings), and its experiments and promoted-settings
+history (api.archive_experiments). Not: revoked keys, global admin keys, recorded answers, votes and
+conversations (what users asked stays where they asked it).
 
 Restoring refuses, naming each, state here that differs from the archive's (the target KB's own keys,
 channels or settings) unless `replace`, and always refuses a key whose id or hash belongs to another KB
@@ -20,6 +21,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from api.archive_experiments import (
+    ArchivedExperiment,
+    ArchivedPromotion,
+    check_valid,
+    collect_experiments,
+    experiment_conflicts,
+    restore_experiments,
+)
 from api.experiments import validate_overrides
 from api.state.base import Database, Transaction
 from api.state.channel_fields import FIELDS, PLATFORMS, checked_settings, secrets_of
@@ -62,6 +71,10 @@ class KBState(_Strict):
     keys: list[ArchivedKey] = Field([], max_length=10_000)
     channels: list[ArchivedChannel] = Field([], max_length=len(PLATFORMS))
     settings: dict[Short, dict[Short, Any]] = {}  # promoted overrides {section: {field: value}}
+    # the KB's experiments and promoted-settings history (api.archive_experiments); written only when it has some,
+    # so that a state without them stays readable by versions from before them
+    experiments: list[ArchivedExperiment] = Field([], max_length=1000)
+    settings_history: list[ArchivedPromotion] = Field([], max_length=10_000)
 
 
 @dataclass
@@ -71,6 +84,9 @@ class Restored:
     channels: list[str] = field(default_factory=list)            # platforms restored whole
     secrets_needed: dict[str, list[str]] = field(default_factory=dict)  # platform -> settings to re-enter
     settings: dict = field(default_factory=dict)                 # promoted overrides restored
+    experiments: list[str] = field(default_factory=list)         # the KB's experiments restored
+    experiments_taken: list[str] = field(default_factory=list)   # not restored: another KB's here has the name
+    settings_history: int = 0                                    # entries of the promoted-settings history
 
     def lines(self, kb: str) -> list[str]:
         """What was restored and what the admin must do, for people."""
@@ -79,6 +95,12 @@ class Restored:
                f"{json.dumps(self.settings, ensure_ascii=False) if self.settings else 'none'}"]
         if self.revoked_here:
             out.append(f"not restored: keys {', '.join(self.revoked_here)}, revoked here (issue new keys if needed)")
+        if self.experiments or self.settings_history:
+            out.append(f"restored experiments {', '.join(self.experiments) or 'none'} and "
+                       f"{self.settings_history} entries of the promoted-settings history")
+        if self.experiments_taken:
+            out.append(f"not restored: experiments {', '.join(self.experiments_taken)}, whose names another KB's "
+                       "experiments have here (experiment names are unique on a server)")
         for platform, names in self.secrets_needed.items():
             out.append(f"the {platform} channel was exported without its secrets ({', '.join(names)}): connect it "
                        f"again with `rag channel add {platform} --kb {kb}` (or POST /v1/kbs/{kb}/channels)")
@@ -96,11 +118,14 @@ def collect(db: Database, kb: str, with_secrets: bool) -> KBState:
         kept = config if with_secrets else {k: v for k, v in config.items() if k not in secret}
         channels.append(ArchivedChannel(platform=r["platform"], settings=kept, left_out=[] if with_secrets else secret))
     row = db.one("SELECT overrides FROM kb_settings WHERE kb = ?", (kb,))
-    return KBState(keys=keys, channels=channels, settings=json.loads(row["overrides"]) if row else {})
+    experiments, history = collect_experiments(db, kb)
+    return KBState(keys=keys, channels=channels, settings=json.loads(row["overrides"]) if row else {},
+                   experiments=experiments, settings_history=history)
 
 
 def to_bytes(st: KBState) -> bytes:
-    return st.model_dump_json(indent=1).encode("utf-8")
+    empty = {k for k in ("experiments", "settings_history") if not getattr(st, k)}
+    return st.model_dump_json(indent=1, exclude=empty).encode("utf-8")
 
 
 def parse(data: bytes) -> KBState:
@@ -125,6 +150,11 @@ def parse(data: bytes) -> KBState:
     except ValueError as e:
         raise StateError(f"the archive's promoted settings are not valid here ({e}); import without its state "
                          "(--without-state, ?without_state=true) and promote them again") from e
+    try:
+        check_valid(st.experiments, st.settings_history)
+    except ValueError as e:
+        raise StateError(f"the archive's experiments are not valid here ({e}); import without its state "
+                         "(--without-state, ?without_state=true)") from e
     return st
 
 
@@ -189,6 +219,9 @@ def restore(db: Database, kb: str, st: KBState, replace: bool) -> Restored:
             t.execute("INSERT INTO kb_settings(kb, overrides, version, updated_at, updated_by) VALUES (?,?,?,?,?)",
                       (kb, json.dumps(st.settings), 1, now(), "import"))
             out.settings = st.settings
+        out.experiments_taken, _ = experiment_conflicts(t, kb, st.experiments, st.settings_history)
+        out.experiments = restore_experiments(t, kb, st.experiments, st.settings_history, out.experiments_taken)
+        out.settings_history = len(st.settings_history)
     return out
 
 
@@ -221,6 +254,7 @@ def _conflicts(t: Transaction, kb: str, st: KBState, replace: bool) -> None:
     row = t.query("SELECT overrides FROM kb_settings WHERE kb = ?", (kb,))
     if row and json.loads(row[0]["overrides"]) not in ({}, st.settings):
         differ.append("the promoted settings")
+    differ += experiment_conflicts(t, kb, st.experiments, st.settings_history)[1]
     if never:
         raise StateConflict(f"the archive's service state cannot be restored into {kb!r}: {'; '.join(never)}; a key "
                          "is never moved from another KB. Import without the state (--without-state, "

@@ -122,8 +122,8 @@ def kb_reembed(name: str,
 def kb_export(name: str, file: str = typer.Argument(..., help="the archive to write (a .zip file)"),
               overwrite: bool = typer.Option(False, "--overwrite", help="replace FILE when it exists"),
               with_state: bool = typer.Option(False, "--with-state", help="also the service's state for the KB: its "
-                                              "API keys (as their hashes), chat channels (without their secrets) "
-                                              "and promoted settings"),
+                                              "API keys (as their hashes), chat channels (without their secrets), "
+                                              "promoted settings, experiments and settings history"),
               with_secrets: bool = typer.Option(False, "--with-secrets", help="with --with-state: the channels' "
                                                 "secrets too (keep the archive as you keep those secrets)"),
               without_originals: bool = typer.Option(False, "--without-originals", help="leave out the KB's kept "

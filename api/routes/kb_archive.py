@@ -70,7 +70,8 @@ EXPORT_DESCRIPTION = (
                                             "the size of the OCR cache carried, MB (0.0: none)"}}},
     **error_responses(507)}, summary="Download a knowledge base as one archive (admin of the KB)")
 async def export(request: Request, kb: str, with_state: bool = Query(False, description="also the service's state for "
-                 "the KB: its API keys (as their hashes), chat channels (without their secrets) and promoted settings"),
+                 "the KB: its API keys (as their hashes), chat channels (without their secrets), promoted settings, "
+                 "experiments and settings history"),
                  with_secrets: bool = Query(False, description="with with_state: the channels' secrets too (a global "
                  "admin key; keep the archive as you keep those secrets)"),
                  without_originals: bool = Query(False, description="leave out the KB's kept uploads and OCR cache "

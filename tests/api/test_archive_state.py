@@ -11,13 +11,14 @@ import pytest
 from api.archive_state import StateConflict, StateError, check, collect, parse, restore, to_bytes
 from api.auth import KeyStore
 from api.channels.store import ChannelStore
+from api.experiments import ExperimentStore, make_experiment
 from tests.api.state_dbs import BACKENDS, postgres, state_db  # noqa: F401  (postgres: the module's server)
 
 SECRET = "dt-app-secret-钉钉-0001"
 TOP_K = {"answer": {"top_k": 2}}
 
 
-TABLES = ("keys", "channels", "kb_settings")
+TABLES = ("keys", "channels", "kb_settings", "experiments", "kb_settings_history")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -101,8 +102,63 @@ def test_a_key_revoked_here_is_not_revived(db):
     {"keys": [{"id": "x", "hash": "0" * 64, "scope": "root", "created_at": ""}]},
     {"channels": [{"platform": "dingtalk", "settings": {"webhook": "http://evil"}}]},
     {"settings": {"generation": {"no_such_field": 1}}},
+    {"experiments": [{"name": "ab", "status": "active", "created_at": "", "arms": [
+        {"name": "a", "share": 0.5}, {"name": "b", "share": 0.5, "overrides": {"answer": {"no_such_field": 1}}}]}]},
+    {"experiments": [{"name": "../x", "status": "active", "created_at": "", "arms": [
+        {"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]}]},
+    {"settings_history": [{"action": "drop", "overrides": {}, "previous": {}, "at": ""}]},
     {"format": "something-else"}])
 def test_an_invalid_state_is_refused_saying_what_is_wrong(hostile):
     data = {"format": "harbor-rag-kb-state", "version": 1, **hostile}
     with pytest.raises(StateError, match="without-state"):
         parse(json.dumps(data).encode())
+
+
+ARMS = [{"name": "control", "share": 1}, {"name": "top2", "share": 1, "overrides": TOP_K}]
+
+
+def _experiments(db) -> None:
+    """bank: experiment 'bank-ab' promoted (its top2 arm), then 'bank-next' running; clinic: one of its own."""
+    exps = ExperimentStore(db)
+    exps.create(make_experiment("bank-ab", "bank", ARMS), "admin")
+    exps.promote("bank-ab", "top2", "admin")
+    exps.create(make_experiment("bank-next", "bank", ARMS), "admin")
+    exps.create(make_experiment("clinic-ab", "clinic", ARMS), "admin")
+
+
+def _as_carried(db, kb: str) -> tuple:
+    exps = ExperimentStore(db)
+    return ([(e.name, e.status, e.winner, [a.to_dict() for a in e.arms]) for e in exps.list(kb)],
+            [(h["action"], h["overrides"], h["previous"], h["experiment"], h["arm"]) for h in exps.history(kb)],
+            exps.kb_settings(kb)[1])
+
+
+def test_the_kbs_experiments_and_settings_history_travel_with_its_state(db):
+    _experiments(db)
+    before = _as_carried(db, "bank")
+    st = parse(to_bytes(collect(db, "bank", with_secrets=False)))
+    assert [e.name for e in st.experiments] == ["bank-ab", "bank-next"] and len(st.settings_history) == 1
+    _new_server(db)
+    done = restore(db, "bank", st, replace=False)
+    assert (done.experiments, done.experiments_taken, done.settings_history) == (["bank-ab", "bank-next"], [], 1)
+    assert _as_carried(db, "bank") == before and ExperimentStore(db).list("clinic") == []
+    assert ExperimentStore(db).active("bank").name == "bank-next"
+    assert ExperimentStore(db).rollback("bank", "admin")["restored"] == {}  # the history works here: rolled back
+    assert any("restored experiments bank-ab, bank-next" in line for line in done.lines("bank"))
+
+
+def test_experiments_named_as_another_kbs_here_stay_its_and_a_different_one_is_a_conflict(db):
+    _experiments(db)
+    st = parse(to_bytes(collect(db, "bank", with_secrets=False)))
+    done = restore(db, "bank-copy", st, replace=False)  # beside itself: the names are bank's
+    assert done.experiments_taken == ["bank-ab", "bank-next"] and done.experiments == []
+    assert [e.name for e in ExperimentStore(db).list("bank")] == ["bank-ab", "bank-next"]
+    assert len(ExperimentStore(db).history("bank-copy")) == 1
+    assert any("not restored: experiments bank-ab, bank-next" in line for line in done.lines("bank-copy"))
+    ExperimentStore(db).stop("bank-next")
+    ExperimentStore(db).create(make_experiment("bank-other", "bank", ARMS), "admin")
+    with pytest.raises(StateConflict, match="experiment bank-next, active experiment bank-other"):
+        check(db, "bank", st, replace=False)
+    restore(db, "bank", st, replace=True)
+    assert ExperimentStore(db).active("bank").name == "bank-next"  # the archive's, the other one stopped
+    assert ExperimentStore(db).get("bank-other").status == "stopped"

@@ -74,7 +74,11 @@ def test_a_kb_moves_to_another_server_with_its_keys_channel_and_settings(servers
         moved = c.post("/v1/kbs/import", params={"wait": "true"}, content=plain.content)
         assert moved.status_code == 201, moved.text
         assert moved.json()["state"] == {"keys": 2, "revoked_here": [], "channels": [],
-                                         "secrets_needed": {"dingtalk": ["app_secret"]}, "settings": TOP_K}
+                                         "secrets_needed": {"dingtalk": ["app_secret"]}, "settings": TOP_K,
+                                         "experiments": ["topk"], "experiments_taken": [], "settings_history": 1}
+        shown = c.get("/v1/kbs/bank/experiments").json()  # its experiment and its promotion came along
+        assert [(e["name"], e["status"], e["winner"]) for e in shown] == [("topk", "promoted", "b")], shown
+        assert c.post("/v1/kbs/bank/settings/rollback").json()["restored"] == {}
         with b.client(reader) as r:  # the holder's key works on the new server
             hits = r.post("/v1/kbs/bank/search", json={"query": "如何挂失银行卡？", "k": 1})
             assert hits.status_code == 200 and hits.json(), hits.text
