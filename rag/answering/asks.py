@@ -10,13 +10,19 @@ import re
 
 from rag.answering.verify import ADDRESS, number_facts
 
+# a limit is an amount of money ("What is the daily limit?") unless it limits something else: "the visitor
+# limit" is a count, "the age limit" an age, "the time limit" a duration
+_NOT_MONEY_LIMITS = (r"(?:visit(?:or|ing)|guest|people|person|patient|student|child|bed|class|group|age|time|speed|size"
+                     r"|file|upload|word|character|page|weight|height|capacity|occupancy|attempt|login|password)s?\b")
+
 _ASKS = (
     ("duration", re.compile(r"多久|多长时间|多少(?:个工作)?[天日]|多少个?(?:年|月|小时|分钟|周|星期)(?![费级])|几[天日]"
                             r"|几个(?:工作日|小时|月)|how long|how soon"
                             r"|how many (?:business |working )?(?:days|hours|weeks|months|years)", re.IGNORECASE)),
     # "Do I pay a fee?" asks whether and how much; "How can parents pay fees?" asks the way
     ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息|限额|额度)(?:是|有)?多少|能?[借贷转取存汇][款账]?多少"
-                         r"|(?:哪些|什么)(?:费用?|收费)|how much|what (?:is|are) the (?:\w+ )?(?:fees?|costs?|charges?|price|limits?)"
+                         r"|(?:哪些|什么)(?:费用?|收费)|how much|what (?:is|are) the (?:\w+ )?(?:fees?|costs?|charges?|price)"
+                         r"|what (?:is|are) the (?:(?!" + _NOT_MONEY_LIMITS + r")\w+ )?limits?"
                          r"|what (?:fees?|charges?)\b|^(?!.*\bhow (?:can|do|does|should|could|would|may|to)\b).*\b(?:charge|pay) (?:a |any )?fees?\b|is there (?:a|any) (?:\w+ )?(?:fee|charge)\b"
                          r"|\bcharge (?:me |you )?for\b",
                          re.IGNORECASE)),

@@ -108,6 +108,17 @@ def test_a_question_asking_how_long_gets_the_row_with_the_time_limit():
         ["duration", "money", "time", None, None]
 
 
+def test_a_limit_asks_for_money_only_when_it_limits_money():
+    """"What is the visitor limit on the wards?" asked for money: a ward's visitors column was refused as
+    giving no amount for it."""
+    from rag.answering.asks import asked_kind
+
+    assert [asked_kind(q) for q in ("What is the daily limit?", "What is the limit?", "What are the transfer limits?",
+                                    "每日限额是多少？")] == ["money"] * 4
+    assert [asked_kind(q) for q in ("What is the visitor limit on the wards?", "What are the age limits?",
+                                    "What is the file size limit?", "What is the upload limit?")] == [None] * 4
+
+
 def test_of_sentences_sharing_as_many_words_the_one_stating_what_is_asked_comes_first():
     text = ("Wire transfers are sent from online banking or a branch. International wire transfers arrive in "
             "2 to 5 business days.")
