@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cli.audited import audited
-from cli.state import fail, open_kb
+from cli.state import fail, home_manager, open_kb
 
 EXAMPLE = "挂号费, 诊查费   (two-way)   or   ATM card => debit card   (one-way)"
 
@@ -24,7 +24,9 @@ def kb_synonyms(name: str,
                 as_json: bool = typer.Option(False, "--json")):
     """Show or set a KB's synonyms. Every question to the KB also searches what its terms mean, and
     quotes are matched through them; answers cached under other synonyms are not served."""
-    from rag.synonyms.kb import store_synonyms, stored_synonyms
+    from indexer.kbs import KBNotFound
+    from indexer.store.base import KBLockedError
+    from rag.synonyms.kb import save_synonyms, stored_synonyms
     from rag.synonyms.matcher import matcher
     from rag.synonyms.rules import MAX_BYTES, SynonymError, Synonyms, parse
 
@@ -42,11 +44,10 @@ def kb_synonyms(name: str,
             synonyms = parse(text) if set_file is not None else Synonyms()
         except SynonymError as e:
             fail(f"{set_file}: {e}; the KB's synonyms are unchanged")
-        mgr, store = open_kb(name, writable=True)
-        try:
-            store_synonyms(store, synonyms)
-        finally:
-            store.close()
+        try:  # under the KB's settings lock, not its writer lock: `rag index` running meanwhile does not hold it up
+            save_synonyms(home_manager(), name, synonyms)
+        except (KBNotFound, KBLockedError) as e:
+            fail(f"{e}; the KB's synonyms are unchanged")
         print(f"{name}: {len(synonyms.rules)} synonym rules stored" if synonyms else f"{name}: synonyms removed")
         return
     _, store = open_kb(name)

@@ -17,6 +17,7 @@ from indexer.parse import ocr_cache_files
 from indexer.store.base import Store
 from indexer.store.factory import backend_for, drop_kb, kb_exists, kb_names, open_store
 from indexer.store.local.snapshot import IndexParams
+from indexer.store.settings_lock import settings_lock
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # also the HTTP API's (api.schemas.KBCreate)
 NAME_RULE = "1-64 letters, digits, '_', '-' or '.', the first a letter or digit"
@@ -263,8 +264,12 @@ class KBManager:
             src.close()
         old = self.open(name, writable=True)
         try:
-            docs, late = level_with(old)
-            finish()
+            # this pass copies the KB's settings and the copy then takes the KB's place: a settings write
+            # (synonyms, made without the writer lock: indexer.store.settings_lock) comes before the copy or after
+            # the swap, never in between, where it would be left in the KB swapped out
+            with settings_lock(self.home / name, self.uri, timeout=600):
+                docs, late = level_with(old)
+                finish()
         finally:
             old.close()
         done = {d.doc_id for d in todo}

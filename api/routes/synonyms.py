@@ -6,11 +6,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal
-from api.deps import allow, open_writable, principal, service
+from api.deps import allow, principal, service
 from api.errors import ApiError
 from api.schemas import API_ERRORS, error_responses
 from api.service import Service
-from rag.synonyms.kb import store_synonyms, stored_synonyms
+from indexer.kbs import KBNotFound
+from indexer.store.base import KBLockedError
+from rag.synonyms.kb import save_synonyms, stored_synonyms
 from rag.synonyms.rules import MAX_BYTES, SynonymError, Synonyms, parse
 
 router = APIRouter(prefix="/v1", tags=["knowledge bases and keys"], responses=API_ERRORS)
@@ -61,11 +63,13 @@ async def put_synonyms(kb: str, body: SynonymsIn, who: Principal = Depends(princ
         raise ApiError(422, "bad_synonyms", f"{e}; the KB's synonyms are unchanged") from e
 
     def write() -> None:
-        store = open_writable(svc, kb)
+        # under the KB's settings lock, not its writer lock: an indexing run in progress does not hold it up
         try:
-            store_synonyms(store, synonyms)
-        finally:
-            store.close()
+            save_synonyms(svc.manager, kb, synonyms)
+        except KBLockedError as e:
+            raise ApiError(409, "kb_busy", f"{e}; the KB's synonyms are unchanged", {"Retry-After": "10"}) from e
+        except KBNotFound as e:
+            raise ApiError(404, "kb_not_found", str(e)) from e
     await run_in_threadpool(write)
     return _out(kb, synonyms)
 

@@ -1,5 +1,6 @@
 """A KB's synonyms in its store (`Store.set_meta`, so they travel in archives and are shared by every
-replica in cluster mode): read at every request, as the KB's refusal thresholds are."""
+replica in cluster mode): read at every request, as the KB's refusal thresholds are. Saved under the KB's
+settings lock, not its writer lock (`save_synonyms`): a few KB of settings never wait for an indexing run."""
 from __future__ import annotations
 
 import json
@@ -52,6 +53,27 @@ def _joined(store, raw: str) -> str:
     if not all(parts):  # replaced while it was read: the next request reads the new list
         raise ValueError("a part of the synonym list is missing")
     return "".join(parts)
+
+
+def save_synonyms(manager, kb: str, synonyms: Synonyms, lock_timeout: float = 30) -> None:
+    """Replace KB `kb`'s synonyms (`manager`: indexer.kbs.KBManager) through a reader of the KB, under its
+    settings lock (indexer.store.settings_lock): while it is being indexed too. KBNotFound when there is no
+    such KB; KBLockedError when another settings write holds the lock past `lock_timeout` seconds."""
+    from indexer.kbs import KBNotFound, check_name
+    from indexer.store.settings_lock import settings_lock
+
+    gone = f"knowledge base {kb!r} does not exist; `rag kb list` names the KBs"
+    if not manager.exists(kb):
+        raise KBNotFound(gone)
+    try:
+        with settings_lock(manager.home / check_name(kb), manager.uri, lock_timeout):
+            store = manager.open(kb)  # opened under the lock: the KB in place now, not one swapped out meanwhile
+            try:
+                store_synonyms(store, synonyms)
+            finally:
+                store.close()
+    except FileNotFoundError as e:  # deleted meanwhile
+        raise KBNotFound(gone) from e
 
 
 def store_synonyms(store, synonyms: Synonyms) -> None:
