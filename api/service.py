@@ -68,10 +68,9 @@ class Service:
         self.jobs = JobStore(self.db)
         self.importer = Importer(self.manager, self.jobs, after=self._imported)
         self.runner = JobRunner(self.jobs, self._index, self.metrics, self._changed, scratch=self.uploads,
-                                import_file=self.importer.run)
+                                import_file=self.importer.run, reread_file=self._reread)
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=svc.indexing,
                                 claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
-        self.runner.reread_file = self._reread
         m = self.metrics
         self.gate = GenerationGate(svc.gen_workers, svc.gen_queue, svc.retry_after_s,
                                    GateMeters(m.queue_depth, m.active, m.rejected))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from api.jobs.store import JobStore
+from api.jobs.store import JobStore, PendingFile
 from indexer.originals import KeptOriginals, is_upload, not_kept_reason, split_uploads
 from indexer.store.base import now
 from indexer.types import DocumentInfo
@@ -65,7 +65,6 @@ def submit_reparse(jobs: JobStore, job_id: str, kb: str, todo: list[DocumentInfo
                           [(job_id, n, d.source, ORIGINAL, d.size, "pending", d.doc_id) for n, d in enumerate(todo)])
 
 
-def reparse_target(jobs: JobStore, job_id: str, n: int) -> str | None:
-    """The document a job's file `n` reads again from its kept original; None for an uploaded file."""
-    row = jobs.db.one("SELECT path, doc_id FROM job_files WHERE job_id = ? AND n = ?", (job_id, n))
-    return row["doc_id"] if row is not None and row["path"] == ORIGINAL else None
+def reparse_target(f: PendingFile) -> str | None:
+    """The document a job's file reads again from its kept original; None for an uploaded file."""
+    return f.doc_id if f.kind == "reparse" and f.path == ORIGINAL else None

@@ -78,13 +78,13 @@ def scratch_name(n: int, filename: str) -> str:
 
 
 class JobRunner:
-    reread_file: RereadFile | None = None  # reads a reparse job's document; set by the processes that run jobs
     def __init__(self, jobs: JobStore, index_file: IndexFile, metrics: Metrics | None = None,
                  on_done: Callable[[str], None] | None = None, scratch: Path | None = None,
-                 import_file: ImportFile | None = None):
-        """`on_done(kb)`: after an upload job (an import job's `import_file` does its own after-steps)."""
+                 import_file: ImportFile | None = None, reread_file: RereadFile | None = None):
+        """`on_done(kb)`: after an upload job (an import job's `import_file` does its own after-steps).
+        `reread_file` reads a reparse job's document (every process that runs jobs is given one)."""
         self.jobs, self.index_file, self.metrics, self.on_done = jobs, index_file, metrics, on_done
-        self.scratch, self.import_file = scratch, import_file
+        self.scratch, self.import_file, self.reread_file = scratch, import_file, reread_file
 
     def begin(self, job_id: str) -> bool:
         """Take a job (again): False when it is gone or has failed for good."""
@@ -161,7 +161,7 @@ class JobRunner:
         raise WaitingForRoom(f.filename, lack)
 
     def _index(self, f: PendingFile) -> FileOutcome:
-        doc_id = reparse_target(self.jobs, f.job_id, f.n) if f.kind == "reparse" else None
+        doc_id = reparse_target(f)
         if doc_id is not None:  # a reparse job's document: its bytes are the KB's kept original
             if self.reread_file is None:
                 return FileOutcome("failed", doc_id, reason="this process cannot read documents again")

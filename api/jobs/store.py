@@ -92,6 +92,8 @@ class PendingFile:
     tags: dict[str, str]
     kind: str = "upload"
     options: str = "{}"
+    path: str = ""    # where its bytes are when not in the job: api.jobs.reparse.ORIGINAL for a reparse job's document
+    doc_id: str = ""  # that document (a reparse job's file names it when written)
 
 
 class JobStore:
@@ -207,12 +209,14 @@ class JobStore:
             "SELECT id, kb FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at, id")]
 
     def next_file(self, job_id: str) -> PendingFile | None:
-        row = self.db.one("SELECT f.n, f.filename, f.size, j.kb, j.tags, j.kind, j.options FROM job_files f JOIN jobs j "
-                          "ON j.id = f.job_id WHERE f.job_id = ? AND f.status = 'pending' ORDER BY f.n", (job_id,))
+        row = self.db.one("SELECT f.n, f.filename, f.size, f.path, f.doc_id, j.kb, j.tags, j.kind, j.options FROM job_files f "
+                          "JOIN jobs j ON j.id = f.job_id WHERE f.job_id = ? AND f.status = 'pending' ORDER BY f.n",
+                          (job_id,))
         if row is None:
             return None
         return PendingFile(job_id, row["kb"], int(row["n"]), row["filename"], int(row["size"]),
-                           json.loads(row["tags"] or "{}"), row["kind"], row["options"])
+                           json.loads(row["tags"] or "{}"), row["kind"], row["options"], row["path"] or "",
+                           row["doc_id"] or "")
 
     def attempts(self, job_id: str) -> int | None:
         row = self.db.one("SELECT attempts FROM jobs WHERE id = ?", (job_id,))

@@ -34,13 +34,15 @@ class Worker:
         self.cache = make_answer_cache()
         importer = Importer(self.manager, self.jobs, after=lambda kb, _replaced: self._invalidate(kb))
         self.runner = JobRunner(self.jobs, self._index, Metrics(), self._changed, scratch=self.scratch,
-                                import_file=importer.run)
+                                import_file=importer.run, reread_file=self._reread)
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=True,
                                 claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
-        self.runner.reread_file = lambda kb, doc_id: reread_upload(self.manager, kb, doc_id, self.db)
 
     def _index(self, kb, filename, path, tags):
         return index_upload(self.manager, kb, filename, path, tags, self.db)
+
+    def _reread(self, kb: str, doc_id: str):
+        return reread_upload(self.manager, kb, doc_id, self.db)
 
     def _changed(self, kb: str) -> None:
         recalibrate(self.settings, kb, self.manager)
