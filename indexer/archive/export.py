@@ -50,8 +50,10 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
     fd, part = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     os.close(fd)
     vec_fd, vec_path = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".vectors", dir=out.parent)
+    ocr_fd, ocr_path = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".ocr", dir=out.parent)
+    os.close(ocr_fd)
     # held until the end: a sweeper (the next export of this archive) leaves them alone while this runs
-    locks = [leftovers.hold(Path(part)), leftovers.hold(Path(vec_path))]
+    locks = [leftovers.hold(Path(part)), leftovers.hold(Path(vec_path)), leftovers.hold(Path(ocr_path))]
     try:
         with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf, \
                 os.fdopen(vec_fd, "wb") as vec_out:
@@ -66,7 +68,7 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
             members = {F.DOCUMENTS: doc_member, F.VECTORS: vectors}
             files = CarriedFiles()
             if originals is not None:
-                kept, files = write_kept(zf, written, originals, getattr(store, "folder", None), out.parent)
+                kept, files = write_kept(zf, written, originals, getattr(store, "folder", None), Path(ocr_path))
                 members.update(kept)
             if state is not None:
                 zf.writestr(zipfile.ZipInfo(F.STATE, date_time=_zip_time()), state, zipfile.ZIP_DEFLATED)
@@ -84,6 +86,7 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
         raise
     finally:
         Path(vec_path).unlink(missing_ok=True)
+        Path(ocr_path).unlink(missing_ok=True)
         for lock in locks:
             leftovers.release(lock)
     return ExportReport(out, manifest, left_out, swept, files)

@@ -16,7 +16,6 @@ import hashlib
 import logging
 import os
 import sqlite3
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,9 +73,9 @@ def kept_member(info: DocumentInfo) -> str | None:
 
 
 def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: Originals | None,
-               kb_folder: Path | None, scratch: Path) -> tuple[dict[str, F.Member], CarriedFiles]:
-    """The kept uploads of `documents` (those in the archive) and the OCR cache in `kb_folder` into `zf` (`scratch`:
-    a folder for the cache's copy): their manifest entries and the report."""
+               kb_folder: Path | None, snapshot: Path) -> tuple[dict[str, F.Member], CarriedFiles]:
+    """The kept uploads of `documents` (those in the archive) and the OCR cache in `kb_folder` into `zf`
+    (`snapshot`: an empty file the export holds, for the cache's copy): their manifest entries and the report."""
     members: dict[str, F.Member] = {}
     out = CarriedFiles()
     for info in documents:
@@ -94,12 +93,9 @@ def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: Or
         out.originals += 1
         out.originals_bytes += members[name].size
     cache = kb_folder / CACHE_FILE if kb_folder is not None else None
-    if cache is not None and cache.is_file():
-        with tempfile.TemporaryDirectory(prefix=".ocr-cache-", dir=scratch) as tmp:
-            copy = Path(tmp) / CACHE_FILE
-            if _snapshot(cache, copy):
-                members[F.OCR_CACHE] = _add_file(zf, F.OCR_CACHE, copy)
-                out.ocr_cache_bytes = members[F.OCR_CACHE].size
+    if cache is not None and cache.is_file() and _snapshot(cache, snapshot):
+        members[F.OCR_CACHE] = _add_file(zf, F.OCR_CACHE, snapshot)
+        out.ocr_cache_bytes = members[F.OCR_CACHE].size
     return members, out
 
 

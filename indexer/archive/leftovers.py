@@ -26,7 +26,7 @@ from pathlib import Path
 GRACE_S = 60.0                # between creating a leftover's name and locking it: well under a second
 KEEP_IMPORT_S = 24 * 3600.0   # an interrupted import can be re-run (and resume) for a day
 IMPORTING = ".importing"
-EXPORT_SUFFIXES = (".part", ".vectors")
+EXPORT_SUFFIXES = (".part", ".vectors", ".ocr")  # .ocr: the OCR cache's copy (indexer.archive.kept_files)
 
 
 class InUse(Exception):
