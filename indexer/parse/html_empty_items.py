@@ -5,7 +5,8 @@ after a list whose last item had sub-items, "x" of `<ul><li>A<ul><li>a1</li></ul
 was read as one more sub-item of A (indexer.parse.markdown_lists nests by depth). A browser shows an empty
 bullet and "x" under it, in a list of its own: the empty item is replaced by the items of its lists, so "x"
 is an item of that list and belongs to no item above it. An item with text of its own (an ordered list's
-number included: indexer.parse.ordered_lists writes it before this runs) is left as it is.
+number included: indexer.parse.ordered_lists writes it before this runs) is left as it is. Markdown's "- - x"
+renders to such an item (run there by indexer.parse.markdown_lists.tighten_items).
 """
 from __future__ import annotations
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from indexer.parse.html_empty_items import lift_empty_items
+
 _INDENT = "  "
 _NUMBERED = re.compile(r"\d{1,9}\. ")  # "2. " as indexer.parse.ordered_lists writes an ordered item's number
 # markup a browser shows inside a line: an item's text in <p> or <div> after it is still the item's
@@ -35,8 +37,9 @@ _BLOCKS = _WRAPPERS | {"p"}  # in an item holding a list, its paragraphs are lin
 
 def tighten_items(html: str) -> str:
     """`html` (a rendered Markdown fragment) with the leading paragraphs of every list item in a list item
-    that holds a list made lines of the item (paragraphs after its sub-list stay paragraphs); as it came
-    when there is none."""
+    that holds a list made lines of the item (paragraphs after its sub-list stay paragraphs), and its empty
+    items holding a list replaced by their sub-items (indexer.parse.html_empty_items); as it came when there
+    is none."""
     from lxml import etree
     from lxml import html as lxml_html
 
@@ -46,7 +49,7 @@ def tighten_items(html: str) -> str:
         root = lxml_html.fragment_fromstring(html, create_parent="div")
     except (etree.LxmlError, ValueError):
         return html
-    if not tighten_list_items(root):
+    if not (lift_empty_items(root) | tighten_list_items(root)):  # both run: "- - x" is an empty item holding a list
         return html
     return (root.text or "") + "".join(lxml_html.tostring(child, encoding="unicode") for child in root)
 

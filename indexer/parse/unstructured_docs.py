@@ -44,7 +44,8 @@ from indexer.types import Element, ElementKind
 # markdown 2: an ordered list cut in two by a stray block keeps the source's numbers (8e2edd4)
 # html 2: an item written as <li><div> keeps its sub-items and its number (f0659e9)
 # html 3: the sub-items of an empty item (<li><ul>...) are not put under the item of the list before it
-PARSER_VERSIONS = {"markdown": 2, "html": 3, "text": 1, "docx": 1, "pptx": 1}
+# markdown 3: the same for Markdown's empty items ("- - x")
+PARSER_VERSIONS = {"markdown": 3, "html": 3, "text": 1, "docx": 1, "pptx": 1}
 
 # Running headers/footers and page numbers repeat on every page: noise for retrieval.
 _SKIPPED = {"PageBreak", "PageNumber", "Header", "Footer"}

@@ -118,3 +118,16 @@ def test_an_items_sub_items_keep_their_lines_in_its_chunk(tmp_path: Path) -> Non
     assert chunk.text.split("\n") == [
         "1. Register at the front desk.", "- Bring your ID card.", "- Bring your insurance card.", "2. 缴纳押金。",
         "- 可用微信支付。", "- 可用银行卡支付。", "请携带以下材料。", "一、身份证", "二、医保卡"]
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("# Guide\n\n- A\n    - a1\n- - x\n", ["A\n- a1", "x"]),
+    ("# 入院须知\n\n- 办理入院手续\n    - 需携带身份证\n\n<!-- 另一份清单 -->\n\n- - 探视时间为下午两点至八点\n  - 病房内禁止吸烟\n",
+     ["办理入院手续\n- 需携带身份证", "探视时间为下午两点至八点", "病房内禁止吸烟"]),
+], ids=["en-same-list", "zh-next-list"])
+def test_the_sub_items_of_an_empty_item_are_not_put_under_the_item_before_it(tmp_path: Path, source: str,
+                                                                             expected: list[str]) -> None:
+    # "- - x" is an item holding nothing but a list: x was read as a sub-item of A ("A\n- a1\n- x")
+    elements = _parse(tmp_path, source)
+    assert [e.text for e in elements[1:]] == expected
+    assert [e.kind for e in elements[1:]] == ["list"] * len(expected)
