@@ -195,7 +195,6 @@ class KBManager:
             raise ValueError(f"knowledge base {target!r} already exists: pick another name for the copy, or "
                              f"`rag kb delete {target}` first")
         if self._finish_swap(target, replace=False):  # a crash fell between the two renames: that run is done
-            carry_over(self.home / f".{target}.replaced", self.home / target)  # a crash fell before it
             shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
             return self._finished(name, target)
         shadow = self.home / f".{target}.reembed"
@@ -217,7 +216,6 @@ class KBManager:
                                  f"is kept in {shadow}: delete {target} and run the command again to put it in place")
 
         docs, todo = self._copy_online(name, enc, open_shadow, put_in_place, progress, batch_docs)
-        carry_over(self.home / f".{target}.replaced", self.home / target)  # a crash fell before it
         shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
         return _report(name, target, embed_model, docs, todo)
 
@@ -354,8 +352,15 @@ class KBManager:
         """Put a complete shadow (home/.NAME.reembed) in the KB's place: KB -> .NAME.replaced, shadow -> KB.
         `replace=False` only finishes a swap a crash interrupted (the KB folder is gone); a KB still in
         place may have changed since the shadow was completed, so the re-run syncs the shadow first.
-        An incomplete shadow is left for the re-run to finish. True when the shadow was put in place."""
-        folder, shadow, replaced = self.home / name, self.home / f".{name}.reembed", self.home / f".{name}.replaced"
+        An incomplete shadow is left for the re-run to finish. True when the shadow was put in place.
+        Then the kept uploads (indexer.originals) of the KB replaced move into the KB in place, under the writer
+        lock when swapping; at a re-run's start, those a crash after the swap had left in .NAME.replaced."""
+        folder, replaced = self.home / name, self.home / f".{name}.replaced"
+        swapped = self._swap(folder, self.home / f".{name}.reembed", replaced, replace)
+        carry_over(replaced, folder)
+        return swapped
+
+    def _swap(self, folder: Path, shadow: Path, replaced: Path, replace: bool) -> bool:
         if not (shadow / "kb.sqlite").exists():
             return False
         from indexer.store.local.catalog import Catalog
@@ -372,7 +377,6 @@ class KBManager:
                 shutil.rmtree(replaced)
             folder.rename(replaced)
         shadow.rename(folder)
-        carry_over(replaced, folder)  # the KB's kept uploads (indexer.originals), under the writer lock
         return True
 
 

@@ -124,3 +124,35 @@ def test_a_reembedded_kb_keeps_its_uploads_and_a_deleted_milvus_kb_loses_them(ma
         assert not (tmp_path / "mhome" / "t").exists()
     finally:
         _release(db)
+
+
+def test_a_reembed_killed_before_its_uploads_moved_carries_them_over_when_run_again(manager, tmp_path, monkeypatch):
+    """`rag kb reembed` killed after putting the rebuilt KB in place but before moving the kept uploads into it left
+    them in home/.t.replaced; the re-run deleted that folder at its own swap, so the uploads (an English and a
+    Chinese file) could never be read again."""
+    from pathlib import Path
+
+    docs = _files(tmp_path)
+    _upload_all(manager, docs)
+    real_rename = Path.rename
+
+    def die_after_the_copy_is_in_place(self, target):
+        out = real_rename(self, target)
+        if self.name == ".t.reembed":
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(Path, "rename", die_after_the_copy_is_in_place)
+    try:
+        manager.reembed("t", "minilm", progress=False)
+        raise AssertionError("the reembed was not interrupted")
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.setattr(Path, "rename", real_rename)
+    assert _kept(manager) == set() and (manager.home / ".t.replaced" / "originals").is_dir()
+
+    manager.reembed("t", "minilm", progress=False)
+    assert _kept(manager) == {_sha(docs / "cards.md") + ".md", _sha(docs / "挂失.txt") + ".txt"}
+    assert not (manager.home / ".t.replaced").exists()
+    for name in ("cards.md", "挂失.txt"):
+        assert reread_upload(manager, "t", upload_doc_id("t", name)).status == "updated"
