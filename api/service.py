@@ -15,6 +15,7 @@ from api.config import ServiceSettings
 from api.experiments import Arm, Experiment, ExperimentStore, apply_overrides
 from api.feedback import FeedbackStore
 from api.gate import GateMeters, GenerationGate
+from api.jobs.adopt_originals import adopt_local_originals
 from api.jobs.factory import make_queue
 from api.jobs.importing import Importer
 from api.jobs.indexing import index_upload, reread_upload
@@ -106,6 +107,7 @@ class Service:
                 self.generator.warm_up(system_prompt=SYSTEM_PROMPT)
             if self.reranker:
                 self.reranker.warm_up()
+        adopt_local_originals(self.manager, self.db)  # uploads an earlier release kept on this disk (cluster mode)
         self.queue.start()
         self.retention.start()
         self.ready = True

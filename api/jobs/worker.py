@@ -7,6 +7,7 @@ from pathlib import Path
 
 from api.cache.factory import make_answer_cache
 from api.config import ServiceSettings
+from api.jobs.adopt_originals import adopt_local_originals
 from api.jobs.factory import make_queue
 from api.jobs.importing import Importer
 from api.jobs.indexing import index_upload, reread_upload
@@ -55,6 +56,7 @@ class Worker:
             log.warning("could not invalidate the answer cache of %s", kb, exc_info=True)
 
     def start(self) -> None:
+        adopt_local_originals(self.manager, self.db)  # uploads an earlier release kept on this disk
         prestart_parsers(self.settings.indexer, 1)  # one file at a time; it warms up while the model loads
         self.manager.encoder().warm_up()
         self.queue.start()

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from api.jobs.adopt_originals import adopt_local_originals
 from api.jobs.indexing import index_upload, reread_upload
 from api.jobs.originals import kept_originals
 from api.jobs.reparse import plan
@@ -186,5 +187,41 @@ def test_rag_index_fetches_from_the_database_only_the_uploads_it_reads_again(man
                                                                                 ("挂失.txt", "updated")]
         finally:
             store.close()
+    finally:
+        db.close()
+
+
+def test_uploads_an_earlier_release_kept_on_a_workers_disk_move_into_the_database_at_start(
+        manager, postgres, tmp_path):  # noqa: F811
+    """Kept before this release by the worker that indexed them, under its own home: moved into PostgreSQL when
+    the worker (or a replica) starts, so that every other one finds them; a damaged copy or one no upload names is
+    not moved, and the folder goes (a KB's deletes never reach a worker's disk)."""
+    docs = _files(tmp_path)
+    manager.settings.parse_isolation = False
+    manager.open("t", writable=True, create=True).close()
+    for name in NAMES:  # as the earlier release kept them: in the KB's folder on this disk
+        assert index_upload(manager, "t", name, docs / name, {}).reason == ""
+    folder = manager.home / "t" / "originals"
+    (folder / ("0" * 64 + ".txt")).write_text("no document names this copy", encoding="utf-8")
+    sqlite = open_database(None, tmp_path)
+    try:
+        assert adopt_local_originals(manager, sqlite) == 0 and len(list(folder.iterdir())) == 3  # embedded: as it was
+    finally:
+        sqlite.close()
+    cards = folder / (_sha(docs / "cards.md") + ".md")
+    cards.write_bytes(cards.read_bytes().replace(b"1234", b"9999"))  # damaged on that disk
+
+    db = _pg(postgres, tmp_path)
+    try:
+        assert adopt_local_originals(manager, db) == 1
+        assert list(_kept(db)) == [_sha(docs / "挂失.txt") + ".txt"] and not folder.exists()
+        store = manager.open("t")
+        try:
+            todo = plan("t", store.documents(), kept_originals(manager.settings, "t", db))
+        finally:
+            store.close()
+        assert [d.source for d in todo.todo] == ["挂失.txt"] and [d.source for d in todo.left] == ["cards.md"]
+        assert reread_upload(manager, "t", upload_doc_id("t", "挂失.txt"), db).status == "updated"
+        assert adopt_local_originals(manager, db) == 0  # the next start: nothing left to move
     finally:
         db.close()
