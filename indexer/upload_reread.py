@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from indexer.ingest import FileResult, Ingestor, IngestReport
-from indexer.originals import DAMAGED, KeptOriginals, not_kept_reason
+from indexer.originals import DAMAGED, KeptOriginals, is_upload, not_kept_reason
 from indexer.reread import DAMAGED_COPY
 from indexer.types import DocumentInfo
 
@@ -40,7 +40,9 @@ def reread_uploads(ingestor: Ingestor, originals: KeptOriginals, reparse: bool, 
             for r in report.results:
                 r.reason = named_reason(r.reason, names)
         report.results += [FileResult(d.source, "failed", d.doc_id, d.chunks, reason=DAMAGED) for d in kept.damaged]
-    uploads = {d.source: d for d in docs}  # an upload's name is its own in its KB (indexer.originals.upload_doc_id)
+    # an upload's name is its own among the KB's uploads (indexer.originals.upload_doc_id); a file indexed from a
+    # path may share it
+    uploads = {d.source: d for d in docs if is_upload(d)}
     for r in report.results:  # found damaged now or by the ingestor before it would have parsed the copy
         if r.status == "failed" and DAMAGED_COPY in r.reason and r.source in uploads:
             originals.drop(uploads[r.source])
