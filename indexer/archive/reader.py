@@ -25,6 +25,9 @@ from indexer.archive import format as F
 from indexer.archive.progress import Meter, OnProgress
 
 BLOCK = 1 << 22  # bytes read at a time (a multiple of 4: whole float32 values)
+# the zip's directory: the members and optional ones, and MAX_ORIGINALS kept uploads of ~120 bytes each
+MAX_ENTRIES = len(F.MEMBERS) + len(F.OPTIONAL) + F.MAX_ORIGINALS
+MAX_DIRECTORY_MB = 64.0
 # what zipfile raises reading a member whose bytes were altered (CRC, deflate stream, early end)
 DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError)
 
@@ -49,6 +52,7 @@ class ArchiveReader:
         self.path, self.limits = Path(path), limits
         if not self.path.is_file():
             raise F.ArchiveError(f"no archive at {self.path} (give the file `rag kb export` wrote)")
+        self._check_directory()
         try:
             self.zip = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError, ValueError) as e:
@@ -75,6 +79,21 @@ class ArchiveReader:
         return F.ArchiveError(f"refused archive {self.path.name}: {what}")
 
     # ---- structure -------------------------------------------------------------------
+    def _check_directory(self) -> None:
+        """Refuse a zip whose directory lists more entries, or takes more bytes, than an archive can hold, before
+        zipfile reads it whole into memory (a few bytes of a hostile zip can claim millions of names)."""
+        try:
+            with open(self.path, "rb") as fp:
+                end = zipfile._EndRecData(fp)  # the end record (zip64's too); zipfile reads it first the same way
+        except (OSError, AttributeError, zipfile.BadZipFile):
+            return  # ZipFile itself says what is wrong
+        if end is None:
+            return
+        entries, size = int(end[zipfile._ECD_ENTRIES_TOTAL]), int(end[zipfile._ECD_SIZE])
+        if entries > MAX_ENTRIES or size > MAX_DIRECTORY_MB * 2**20:
+            raise self._fail(f"its directory lists {entries} entries in {_mb(size)}, over the limit of {MAX_ENTRIES} "
+                             f"entries and {MAX_DIRECTORY_MB:g} MB: it was not written by `rag kb export`")
+
     def _check_members(self) -> None:
         infos = self.zip.infolist()
         names = [i.filename for i in infos]

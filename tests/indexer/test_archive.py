@@ -244,9 +244,17 @@ HOSTILE = {
     "a kept upload listed with another SHA-256": (
         lambda src, dst: _with_kept(src, dst, b"kept", name=f"originals/{hashlib.sha256(b'other').hexdigest()}.txt"),
         "another SHA-256 than its name"),
+    "a directory too large to read": (lambda src, dst: dst.write_bytes(_directory_of(src.read_bytes(), 100 << 20)),
+                                      "directory lists .* entries in 100 MB, over the limit"),
     "a damaged OCR cache": (lambda src, dst: _with_kept(src, dst, b"SQLite", name=F.OCR_CACHE, listed=b"sqlite"),
                             "checksum of ocr-cache.sqlite differs"),
 }
+
+
+def _directory_of(data: bytes, size: int) -> bytes:
+    """Zip bytes whose end record says its directory takes `size` bytes (what zipfile would read into memory)."""
+    end = data.rindex(b"PK\x05\x06")
+    return data[:end + 12] + size.to_bytes(4, "little") + data[end + 16:]
 
 
 def _with_kept(src: Path, dst: Path, data: bytes, name: str | None = None, listed: bytes | None = b"=") -> Path:
