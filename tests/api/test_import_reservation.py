@@ -104,7 +104,7 @@ def test_two_imports_into_one_name_at_once_one_is_refused_and_the_name_stays_res
     srv = _server(home, database_url, indexing=False)  # the jobs wait: the name stays reserved while we look
     try:
         accepted_ids = []
-        for attempt in range(3):  # the same pair again (new names): the race is met every time, not by chance
+        for attempt in range(3):  # three pairs (new names): without the reservation some pair got 202 twice
             got = _import_at_once(srv.url, body, f"branches{attempt}")
             codes = sorted(r.status_code for r in got)
             assert codes == [202, 409], [r.text for r in got]
