@@ -134,9 +134,9 @@ def kb_export(name: str, file: str = typer.Argument(..., help="the archive to wr
     or Milvus. The KB keeps serving meanwhile."""
     from pathlib import Path
 
+    from cli.kept_uploads import kb_originals
     from indexer.archive.export import export_kb
     from indexer.archive.format import ArchiveError
-    from indexer.originals import Originals
 
     out = Path(file).expanduser()
     if out.is_dir():
@@ -149,8 +149,9 @@ def kb_export(name: str, file: str = typer.Argument(..., help="the archive to wr
     mgr, store = open_kb(name)
     carried = service_state(name, with_secrets) if with_state else None
     try:
-        rep = export_kb(store, name, out, settings.indexer.chunk.model_dump(), state=carried,
-                        originals=None if without_originals else Originals.of(settings.indexer, name))
+        with kb_originals(mgr, name) as kept:  # the KB's folder, or the state database in cluster mode
+            rep = export_kb(store, name, out, settings.indexer.chunk.model_dump(), state=carried,
+                            originals=None if without_originals else kept)
     except ArchiveError as e:
         fail(str(e))
     except OSError as e:
@@ -190,6 +191,7 @@ def kb_import(file: str,
     by running the same command again."""
     from pathlib import Path
 
+    from cli.archive_originals import import_kept_for
     from indexer.archive.format import ArchiveError
     from indexer.archive.import_ import import_archive
     from indexer.archive.reader import ArchiveLimits
@@ -199,7 +201,8 @@ def kb_import(file: str,
     path, limits = Path(file).expanduser(), ArchiveLimits(max_gb=max_gb)
     try:
         restoring = None if without_state else state_to_restore(mgr, path, as_name, replace, limits)
-        rep = import_archive(mgr, path, as_name, replace=replace, limits=limits)
+        with import_kept_for(mgr) as kept_for:
+            rep = import_archive(mgr, path, as_name, replace=replace, limits=limits, kept_for=kept_for)
         restored = restore_state(rep.kb, restoring, replace) if restoring is not None else []
     except (ArchiveError, FileExistsError, KBWriteError, ValueError, ConnectionError) as e:
         fail(str(e))

@@ -16,12 +16,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.archive_state import Restored, StateConflict, planned, restore
+from api.jobs.originals import kept_originals
 from api.jobs.runner import FileOutcome
 from api.jobs.store import JobStore, PendingFile
 from api.outage import outage_of
 from indexer.archive.format import ArchiveError
 from indexer.archive.import_ import import_archive
 from indexer.kbs import KBManager
+from indexer.originals import KeptOriginals
 
 PROGRESS_S = 1.0  # the job's progress is written at most this often (a write per document would load the database)
 ARCHIVE_NAME = "kb.zip"  # the job's one file
@@ -105,13 +107,20 @@ class Importer:
             self.after(options.name, ended.report.replaced)
         return FileOutcome("imported", chunks=ended.report.chunks)
 
+    def _kept_for(self) -> Callable[[str], KeptOriginals] | None:
+        """Where an imported KB's uploads are kept: the state database in cluster mode (api.jobs.originals), else
+        its folder (None: the import's hidden copy, which becomes it)."""
+        if self.jobs.db.dialect != "postgresql":
+            return None
+        return lambda kb: kept_originals(self.manager.settings, kb, self.jobs.db)
+
     def _import(self, f: PendingFile, path: Path, options: ImportOptions) -> ImportEnded:
         db = self.jobs.db
         try:  # the state is checked first: a conflict leaves everything as it was
             state = None if options.without_state else planned(db, path, options.name, options.replace)
             rerun = (self.jobs.attempts(f.job_id) or 0) > 1  # its service stopped during an earlier attempt
             rep = import_archive(self.manager, path, options.name, replace=options.replace, progress=False,
-                                 report=_ProgressWriter(self.jobs, f.job_id), rerun=rerun)
+                                 report=_ProgressWriter(self.jobs, f.job_id), rerun=rerun, kept_for=self._kept_for())
             restored = restore(db, options.name, state, options.replace) if state is not None else None
         except StateConflict as e:
             return ImportEnded(failure=ImportFailure(code="state_conflict", message=str(e)))

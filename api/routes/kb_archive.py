@@ -24,6 +24,7 @@ from api.body_stream import timed_chunks
 from api.deps import allow, principal, require_admin, service
 from api.errors import ApiError
 from api.jobs.importing import ARCHIVE_NAME, ImportOptions, KBImported
+from api.jobs.originals import kept_originals
 from api.jobs.store import ImportRunning, Incoming
 from api.schemas import API_ERRORS, error_responses
 from api.service import Service
@@ -33,7 +34,6 @@ from indexer.archive.format import ArchiveError
 from indexer.archive.import_ import exists_message, target_name
 from indexer.archive.reader import ArchiveReader
 from indexer.kbs import NAME_PATTERN
-from indexer.originals import Originals
 from indexer.store.write_errors import write_error
 
 router = APIRouter(prefix="/v1", tags=["knowledge bases and keys"], responses=API_ERRORS)
@@ -91,7 +91,7 @@ async def export(request: Request, kb: str, with_state: bool = Query(False, desc
         store = svc.manager.open(kb)
         try:
             return export_kb(store, kb, path, svc.settings.indexer.chunk.model_dump(), progress=False, state=state,
-                             originals=None if without_originals else Originals.of(svc.manager.settings, kb))
+                             originals=None if without_originals else kept_originals(svc.manager.settings, kb, svc.db))
         finally:
             store.close()
     try:

@@ -21,7 +21,7 @@ from indexer.archive import leftovers
 from indexer.archive.kept_files import CarriedFiles, write_kept
 from indexer.archive.keys import vector_hashes
 from indexer.archive.meta import carried_meta
-from indexer.originals import Originals
+from indexer.originals import KeptOriginals
 from indexer.store.base import Store
 from indexer.tokenize import count_tokens
 from indexer.types import Chunk, DocumentInfo
@@ -40,10 +40,10 @@ class ExportReport:
 
 
 def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progress: bool = True,
-              state: bytes | None = None, originals: Originals | None = None) -> ExportReport:
+              state: bytes | None = None, originals: KeptOriginals | None = None) -> ExportReport:
     """`state`: the service's state for the KB (F.STATE, from api.state.kb_state), written only when given.
-    `originals`: the KB's kept uploads, carried with its OCR cache (indexer.archive.kept_files); None leaves both
-    out (`--without-originals`)."""
+    `originals`: where the KB keeps its uploads (its folder, or the state database in cluster mode: api.jobs.originals),
+    carried with its OCR cache (indexer.archive.kept_files); None leaves both out (`--without-originals`)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     swept = leftovers.sweep_exports(out.parent, out.name)

@@ -8,6 +8,7 @@ the same archive carries on where it stopped (the documents already in the copy 
 left by another archive is discarded. An existing KB is replaced only when asked (`replace`)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from indexer.archive.progress import Meter, OnProgress
 from indexer.archive.reader import ArchiveLimits, ArchiveReader
 from indexer.archive.staging import staging_for
 from indexer.kbs import KBManager, check_name
-from indexer.originals import FOLDER, Originals
+from indexer.originals import FOLDER, KeptOriginals, Originals
 from indexer.store.base import Store
 from indexer.store.write_errors import write_error
 
@@ -43,12 +44,15 @@ class ImportReport:
 
 def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, replace: bool = False,
                    progress: bool = True, limits: ArchiveLimits = ArchiveLimits(),
-                   report: OnProgress | None = None, rerun: bool = False) -> ImportReport:
+                   report: OnProgress | None = None, rerun: bool = False,
+                   kept_for: Callable[[str], KeptOriginals] | None = None) -> ImportReport:
     """Raises ArchiveError (the archive or its model), FileExistsError (the KB exists and not `replace`),
     ValueError (a bad name), OSError (a full disk, ...). `report`: told how far it is (indexer.archive.progress).
     `rerun`: this is an interrupted import run again (an import job taken up again after its service stopped),
     which may have stopped after the KB took its name: a KB of that name holding this archive's import, complete,
-    is then its result (nothing is written), not a KB in the way."""
+    is then its result (nothing is written), not a KB in the way. `kept_for(kb)`: where KB `kb` keeps its uploads
+    when not in its folder (cluster mode: the state database, api.jobs.originals); None: the KB's folder (the
+    hidden copy's, which becomes it)."""
     with ArchiveReader(path, limits) as archive:
         m = archive.manifest
         target = target_name(m, name)
@@ -66,7 +70,7 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
             store = _open_fresh(staging, m)
             try:
                 written, wanted = _write(store, archive, progress, report)
-                files = _restore_files(mgr, archive, staging, wanted)
+                files = _restore_files(mgr, archive, staging, wanted, kept_for(target) if kept_for else None)
             except Exception as e:
                 err = write_error(e, written=0)
                 if err is None:
@@ -82,11 +86,14 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
     return rep
 
 
-def _restore_files(mgr: KBManager, archive: ArchiveReader, staging, wanted: set[str]) -> RestoredFiles:
-    """The archive's kept uploads and OCR cache into the hidden copy's folder, through this configuration's
-    keep_originals, originals_max_mb and ocr_cache_mb (indexer.archive.kept_files)."""
+def _restore_files(mgr: KBManager, archive: ArchiveReader, staging, wanted: set[str],
+                   kept: KeptOriginals | None) -> RestoredFiles:
+    """The archive's kept uploads (into `kept`, else the hidden copy's folder) and OCR cache (the hidden copy's
+    folder), through this configuration's keep_originals, originals_max_mb and ocr_cache_mb
+    (indexer.archive.kept_files)."""
     s = mgr.settings
-    kept = Originals(staging.files / FOLDER, s.keep_originals, int(s.originals_max_mb * 2**20))
+    if kept is None:
+        kept = Originals(staging.files / FOLDER, s.keep_originals, int(s.originals_max_mb * 2**20))
     return restore_kept(archive, wanted, kept, staging.files, s.ocr_cache_mb)
 
 

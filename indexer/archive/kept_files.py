@@ -17,12 +17,13 @@ import logging
 import os
 import sqlite3
 import zipfile
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.archive import format as F
 from indexer.archive.reader import ArchiveReader
-from indexer.originals import Originals, is_upload, original_name
+from indexer.originals import KeptOriginals, KeptUploads, is_upload, original_name
 from indexer.parse.ocr_cache import CACHE_FILE
 from indexer.reread import file_sha
 from indexer.types import DocumentInfo
@@ -72,26 +73,29 @@ def kept_member(info: DocumentInfo) -> str | None:
     return F.ORIGINALS + original_name(file_sha(info.content_hash), info.source) if is_upload(info) else None
 
 
-def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: Originals | None,
+def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: KeptOriginals | None,
                kb_folder: Path | None, snapshot: Path) -> tuple[dict[str, F.Member], CarriedFiles]:
-    """The kept uploads of `documents` (those in the archive) and the OCR cache in `kb_folder` into `zf`
-    (`snapshot`: an empty file the export holds, for the cache's copy): their manifest entries and the report."""
+    """The kept uploads of `documents` (those in the archive), wherever the KB keeps them (its folder, the state
+    database), and the OCR cache in `kb_folder` into `zf` (`snapshot`: an empty file the export holds, for the
+    cache's copy): their manifest entries and the report."""
     members: dict[str, F.Member] = {}
     out = CarriedFiles()
-    for info in documents:
-        name = kept_member(info)
-        path = originals.path_for(info) if originals is not None and name else None
-        if path is None or name in members:
-            continue
-        try:
-            if _sha256(path) != F.ORIGINAL_MEMBER.match(name).group(1):
-                out.damaged.append(info.source)
+    by_id = {d.doc_id: d for d in documents}
+    with originals.reading(documents) if originals is not None else nullcontext(KeptUploads()) as kept:
+        out.damaged += [d.source for d in kept.damaged]
+        for source, path, doc_id in kept.found:
+            name = kept_member(by_id[doc_id])
+            if name is None or name in members:
                 continue
-            members[name] = _add_file(zf, name, path)
-        except FileNotFoundError:
-            continue  # its document was deleted (or replaced) since it was read: the sweep took its copy
-        out.originals += 1
-        out.originals_bytes += members[name].size
+            try:
+                if _sha256(path) != F.ORIGINAL_MEMBER.match(name).group(1):
+                    out.damaged.append(source)
+                    continue
+                members[name] = _add_file(zf, name, path)
+            except FileNotFoundError:
+                continue  # its document was deleted (or replaced) since it was read: the sweep took its copy
+            out.originals += 1
+            out.originals_bytes += members[name].size
     cache = kb_folder / CACHE_FILE if kb_folder is not None else None
     if cache is not None and cache.is_file() and _snapshot(cache, snapshot):
         members[F.OCR_CACHE] = _add_file(zf, F.OCR_CACHE, snapshot)
@@ -149,11 +153,11 @@ def _snapshot(src: Path, dst: Path) -> bool:
         return False
 
 
-def restore_kept(archive: ArchiveReader, wanted: set[str], originals: Originals, kb_folder: Path,
+def restore_kept(archive: ArchiveReader, wanted: set[str], originals: KeptOriginals, kb_folder: Path,
                  ocr_cache_mb: float) -> RestoredFiles:
     """The archive's kept uploads that its documents name (`wanted`, kept_member names) through `originals` (the
-    importing configuration's, on the hidden copy's folder), and its OCR cache into `kb_folder`. Idempotent: a
-    re-run of an interrupted import finds those already kept."""
+    importing configuration's: the hidden copy's folder, or the state database in cluster mode), and its OCR cache
+    into `kb_folder`. Idempotent: a re-run of an interrupted import finds those already kept."""
     out = RestoredFiles()
     scratch = kb_folder / ".restoring"
     scratch.mkdir(parents=True, exist_ok=True)
