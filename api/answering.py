@@ -24,6 +24,7 @@ from api.service import Service, answer_variant
 from api.state.forgotten import epoch_of
 from indexer.types import Filters
 from rag.guard.input_guard import safe_answer
+from rag.synonyms.rules import Synonyms
 
 GENERATOR_FAILED = "generator_failed"  # Answer.fallback of a quote given because the generator failed
 log = logging.getLogger("api.answer")
@@ -49,7 +50,8 @@ class Ticket:
     experiment: str = ""
     arm: str = ""
     variant: str = ""                  # the answer cache variant (settings hash, experiment arm, synonyms)
-    synonyms: str = ""                 # the digest of the KB's synonyms on arrival (rag.synonyms)
+    synonyms: str = ""                 # the digest of the KB's synonyms on arrival (rag.synonyms) ...
+    rules: Synonyms = field(default_factory=Synonyms)  # ... and those rules: the answer is made under them
     settings_hash: str = ""
     t0: float = field(default_factory=time.perf_counter)
 
@@ -98,7 +100,10 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
         raise ApiError(404, "kb_not_found", str(e)) from e
     ticket.settings_hash = answer_variant(ticket.pipe.settings)
     ticket.variant = ticket.settings_hash + (f":{ticket.experiment}/{ticket.arm}" if ticket.experiment else "")
-    if digest := ticket.pipe.synonyms.digest:  # answers given under other synonyms are not served
+    # the KB's rules, read once (svc.pipeline refreshed them just now): the answer, its cache key and the check
+    # that they did not change before it is cached all use these, not the shared pipeline's at each step
+    ticket.rules = ticket.pipe.synonyms
+    if digest := ticket.rules.digest:  # answers given under other synonyms are not served
         ticket.variant += f":syn/{digest}"
         ticket.synonyms = digest
     cacheable = svc.cache is not None and not ticket.history and not filters
@@ -165,7 +170,7 @@ async def events(svc: Service, ticket: Ticket, shows_tokens: bool = True) -> Asy
 
     def work():
         gen = ticket.pipe.stream(ticket.question, ticket.history, ticket.filters, on_piece=on_piece,
-                                 shows_pieces=shows_tokens)
+                                 shows_pieces=shows_tokens, synonyms=ticket.rules)
         try:
             for ev in gen:
                 loop.call_soon_threadsafe(q.put_nowait, ev)

@@ -175,14 +175,15 @@ class Pipeline:
 
     def stream(self, question: str, history: list[dict[str, str]] | None = None,
                filters: Filters | None = None, on_piece: Callable[[str], bool] | None = None,
-               shows_pieces: bool = True) -> Iterator[Token | Answer]:
+               shows_pieces: bool = True, synonyms: Synonyms | None = None) -> Iterator[Token | Answer]:
         """Yields Token pieces, then the final Answer. [answer] stream = "verified" (default): each sentence
         once the next has begun and it has passed the checks, cited and renumbered as in the final answer;
         "raw": the generator's pieces as they come. `on_piece`, when given, is called with every piece the
         generator writes, whatever is shown; when it returns False generation stops there and nothing more
         is yielded (a server whose client went away: verified streaming may yield nothing for a while).
         `shows_pieces` false: the caller reads only the final Answer (nothing is shown before it), so a
-        generator failing after its first sentences is quoted as one failing before them."""
+        generator failing after its first sentences is quoted as one failing before them. `synonyms`: the KB's
+        rules the caller read (a service request's, on arrival, which its cache key names); None: the pipeline's."""
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
@@ -190,7 +191,7 @@ class Pipeline:
         timings: dict[str, float] = {}
         # the KB's synonyms, read once for the whole answer: the pipeline is shared, and another request's refresh
         # may put other rules in it meanwhile (searched under one list, quoted and checked under another)
-        synonyms = self.synonyms
+        synonyms = self.synonyms if synonyms is None else synonyms
         query = retrieval_query(question, history)
         k = self.settings.answer.top_k
         n_candidates = max(k, self.reranker.top_n if self.reranker else k)
