@@ -308,7 +308,7 @@ class Ingestor:
             if known is not None and not known.checked and sha256_file(path) != known.sha:
                 raise ParseError(f"{DAMAGED_COPY} ({known.sha[:12]}…): the copy is damaged, so the document was left "
                                  "as it was; upload the file again")
-            elements = self.parse(path, max_bytes=limit, note=note)
+            elements = self.parse(path, max_bytes=limit, note=note, sha=sha)
             return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed",
                                           rescreened=_only_screen_differs(old, digest, tags, source), reread=reread)
         except ParseError as e:
@@ -318,9 +318,13 @@ class Ingestor:
             return FileResult(source, "failed", reason=f"unexpected {type(e).__name__}: {e}")
 
     def parse(self, path: Path, max_bytes: int | None = None,
-              note: Callable[[str], None] | None = None) -> list[Element]:
+              note: Callable[[str], None] | None = None, sha: str = "") -> list[Element]:
         """One file -> Elements, in the sandbox when settings.parse_isolation. Raises ParseError.
-        note: shown while a long parse goes on ("OCR scan.pdf: page 3/40")."""
+        note: shown while a long parse goes on ("OCR scan.pdf: page 3/40"). sha: the file's SHA-256 when known,
+        so that the OCR cache does not hash the file again (its pages' owner); '' = it hashes it."""
+        parse_limits = self.parse_limits
+        if sha:
+            parse_limits = replace(parse_limits, ocr=replace(parse_limits.ocr, file_sha=sha))
         limits = self.sandbox_limits
         if self.settings.ocr is not False and file_extension(path) in (".pdf", *IMAGE_EXTENSIONS):
             limits = self.ocr_sandbox_limits
@@ -329,9 +333,9 @@ class Ingestor:
             def on_progress(done: int, total: int) -> None:
                 note(f"OCR {path.name}: page {done}/{total}")
         if self.settings.parse_isolation:
-            return sandbox.parse_isolated(path, max_bytes, self.parse_limits, limits, on_progress)
+            return sandbox.parse_isolated(path, max_bytes, parse_limits, limits, on_progress)
         with parse_progress.watching(on_progress):
-            return parse_file(path, max_bytes=max_bytes, limits=self.parse_limits)
+            return parse_file(path, max_bytes=max_bytes, limits=parse_limits)
 
     def _prepare_elements(self, doc_id, source, elements: list[Element], digest, size, tags, status,
                           rescreened: bool = False, reread: str = "") -> _Parsed:

@@ -76,7 +76,7 @@ class OcrCache:
 
     @classmethod
     def open(cls, options: OcrOptions, source: Path | None, *steps: float) -> "OcrCache | None":
-        """source: the file being read (its pages' owner). steps: the caller's own constants that change what OCR
+        """source: the file being read (its pages' owner, by options.file_sha or else hashed here). steps: the caller's own constants that change what OCR
         reads (indexer.parse.ocr_pages')."""
         if not options.cache_path or options.cache_mb <= 0 or (tesseract := program()) is None:
             return None
@@ -87,8 +87,8 @@ class OcrCache:
                     "steps": [MIN_LINE_CONFIDENCE, CELL_GAP, MAX_ANGLE, LEVEL, UNEVEN, MIN_CONFIDENCE, *steps],
                     "sizes": [X_HEIGHT, CAP, DESCENDER, IDEOGRAPH, NARROW, SPACE]}  # the lines' sizes kept
         engine = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-        owner = ""
-        if source is not None:
+        owner = options.file_sha  # hashed by the reader already (indexer.ingest): not read a second time
+        if not owner and source is not None:
             try:
                 with open(source, "rb") as f:  # read in pieces: within the parser's memory limit
                     owner = hashlib.file_digest(f, "sha256").hexdigest()

@@ -24,7 +24,9 @@ class OcrOptions:
     segmentation mode (3: automatic layout, 4: one column of lines of any size, 6: one block of even lines);
     fallback_psm: the mode a page is read with again when psm left a line of it out as garbage (the reading
     keeping more characters is used; None: never). cache_path: the KB's OCR result cache (indexer.parse.ocr_cache;
-    '' = none), at most cache_mb MB (0 = none). docs/ocr.md has the measurements."""
+    '' = none), at most cache_mb MB (0 = none). file_sha: the SHA-256 of the file being read when its reader already
+    hashed it (indexer.ingest), the owner of its pages in the cache; '' = the cache hashes the file itself.
+    docs/ocr.md has the measurements."""
 
     enabled: bool | None = None
     languages: str = "eng+chi_sim"
@@ -38,6 +40,7 @@ class OcrOptions:
     fallback_psm: int | None = 3
     cache_path: str = ""
     cache_mb: int = 512
+    file_sha: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
