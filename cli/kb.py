@@ -101,15 +101,25 @@ def kb_reembed(name: str,
 
     if Path(embed_model).expanduser().is_dir():
         embed_model = str(Path(embed_model).expanduser().resolve())  # the KB records where the model lives
+    from cli.kept_uploads import kb_originals
+
     mgr = state.manager()
     try:
-        rep = mgr.reembed(name, embed_model, into=into)
+        # a copy's uploads are kept where the service keeps them (the state database in cluster mode)
+        with kb_originals(mgr, name) as source, kb_originals(mgr, into or name) as kept:
+            rep = mgr.reembed(name, embed_model, into=into, originals=lambda kb: source if kb == name else kept)
     except (KBNotFound, ValueError, OSError) as e:
         fail(str(e))
     name = rep["kb"]
     copy = f" (a copy of {rep['source']}, which is unchanged)" if rep["kb"] != rep["source"] else ""
     print(f"{name}{copy}: {rep['chunks']} chunks of {rep['documents']} documents now embedded with {rep['embed_model']} "
           f"({rep['reembedded']} documents embedded in this run)")
+    if "uploads_kept" in rep:
+        print(f"{name}: {rep['uploads_kept']} uploads kept, to be read again after a parser upgrade")
+    if not_kept := rep.get("uploads_not_kept"):
+        typer.echo(f"{name}: {len(not_kept)} uploads not kept (not kept in {rep['source']}, or past the copy's "
+                   f"originals_max_mb): {', '.join(not_kept[:10])}{' …' if len(not_kept) > 10 else ''}; upload them "
+                   "again to read them with later parsers", err=True)
     from rag.adapt.tune_refusal import recalibrate
 
     cal = recalibrate(state.settings(), name, mgr, progress=lambda line: typer.echo(line, err=True))

@@ -12,7 +12,7 @@ from indexer.config import IndexerSettings
 from indexer.embed.base import Encoder
 from indexer.embed.factory import make_encoder
 from indexer.originals import FOLDER as ORIGINALS
-from indexer.originals import Originals, carry_over
+from indexer.originals import CopiedUploads, KeptOriginals, Originals, carry_over, copy_kept
 from indexer.parse import ocr_cache_files
 from indexer.store.base import Store
 from indexer.store.factory import backend_for, drop_kb, kb_exists, kb_names, open_store
@@ -172,7 +172,7 @@ class KBManager:
     STORE_META = frozenset({"next_row", "dense_index", "incarnation", "bm25_analyzer", "pending_write"})
 
     def reembed(self, name: str, embed_model: str, progress: bool = True, batch_docs: int = 32,
-                into: str | None = None) -> dict:
+                into: str | None = None, originals: Callable[[str], KeptOriginals] | None = None) -> dict:
         """Re-embed every chunk of KB `name` with `embed_model` and record the model in the KB.
 
         The vectors are written into a shadow KB folder (home/.NAME.reembed) while the KB keeps serving
@@ -185,18 +185,19 @@ class KBManager:
         `into`: a new KB of that name gets the re-embedded copy and `name` stays as it is (to compare
         the two on labelled questions before switching); the same shadow, crash and resume rules apply.
         On Milvus the shadow is a hidden set of collections (`_reembed_milvus`), a copy a KB of its own
-        (`_reembed_copy`)."""
+        (`_reembed_copy`). A copy's uploads are kept for it too (`_copy_kept`), where `originals(kb)` keeps a KB's
+        (the state database in cluster mode: api.jobs.originals; default: each KB's folder)."""
         target = check_name(into) if into else check_name(name)
         if self.uri:
             if target == name:
                 return self._reembed_milvus(name, embed_model, progress, batch_docs)
-            return self._reembed_copy(name, target, embed_model, progress, batch_docs)
+            return self._reembed_copy(name, target, embed_model, progress, batch_docs, originals)
         if target != name and (self.home / target / "kb.sqlite").exists():
             raise ValueError(f"knowledge base {target!r} already exists: pick another name for the copy, or "
                              f"`rag kb delete {target}` first")
         if self._finish_swap(target, replace=False):  # a crash fell between the two renames: that run is done
             shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
-            return self._finished(name, target)
+            return self._finished(name, target, originals)
         shadow = self.home / f".{target}.reembed"
         enc = self.encoder(embed_model)
         enc.warm_up()
@@ -214,10 +215,13 @@ class KBManager:
             if (shadow / "kb.sqlite").exists():
                 raise ValueError(f"knowledge base {target!r} was created while the copy was being made; the copy "
                                  f"is kept in {shadow}: delete {target} and run the command again to put it in place")
+            if target != name:  # still under the KB's writer lock: its uploads cannot go meanwhile
+                copied.append(self._copy_kept(name, target, originals))
 
+        copied: list[CopiedUploads] = []
         docs, todo = self._copy_online(name, enc, open_shadow, put_in_place, progress, batch_docs)
         shutil.rmtree(self.home / f".{target}.replaced", ignore_errors=True)
-        return _report(name, target, embed_model, docs, todo)
+        return _report(name, target, embed_model, docs, todo, *copied)
 
     def _reembed_milvus(self, name: str, embed_model: str, progress: bool, batch_docs: int) -> dict:
         """In-place re-embedding on Milvus: the copy is made in the KB's hidden 'reembed' collections while
@@ -273,7 +277,8 @@ class KBManager:
         done = {d.doc_id for d in todo}
         return docs, todo + [d for d in late if d.doc_id not in done]
 
-    def _reembed_copy(self, name: str, target: str, embed_model: str, progress: bool, batch_docs: int) -> dict:
+    def _reembed_copy(self, name: str, target: str, embed_model: str, progress: bool, batch_docs: int,
+                      originals: Callable[[str], KeptOriginals] | None = None) -> dict:
         """`reembed(..., into=target)` where KBs are not folders (Milvus): the copy is a KB of its own from the
         start, marked unfinished (REEMBED_DONE "0") until every document is in. A re-run resumes an unfinished
         copy towards the same model; any other KB of that name is refused, never written to."""
@@ -298,15 +303,30 @@ class KBManager:
                 new.close()
         finally:
             old.close()
-        return _report(name, target, embed_model, docs, todo)
+        return _report(name, target, embed_model, docs, todo, self._copy_kept(name, target, originals))
 
-    def _finished(self, name: str, target: str) -> dict:
-        """The report of a re-embedding an interrupted run had completed (a re-run only finished its swap)."""
+    def _finished(self, name: str, target: str, originals: Callable[[str], KeptOriginals] | None = None) -> dict:
+        """The report of a re-embedding an interrupted run had completed (a re-run only finished its swap; a
+        copy's uploads, which that run may not have reached, are kept for it now)."""
+        copied = [self._copy_kept(name, target, originals)] if target != name else []
         kb = self.open(target)
         try:
-            return _report(name, target, kb.embed_model, kb.documents(), [])
+            return _report(name, target, kb.embed_model, kb.documents(), [], *copied)
         finally:
             kb.close()
+
+    def _copy_kept(self, name: str, target: str, originals: Callable[[str], KeptOriginals] | None) -> CopiedUploads:
+        """KB `name`'s kept uploads (indexer.originals) kept for its copy `target` too, the copy's documents' only,
+        within this site's bounds for the copy (keep_originals, originals_max_mb); without them none of the copy's
+        uploads could be read again (`rag index --reparse` named them not kept). `originals(kb)`: where a KB's are
+        kept (default: its folder, where a copy's are hardlinked)."""
+        kept = originals or (lambda kb: Originals.of(self.settings, kb))
+        copy = self.open(target)
+        try:
+            documents = copy.documents()
+        finally:
+            copy.close()
+        return copy_kept(kept(name), kept(target), documents)
 
     def _copy_documents(self, old: Store, new: Store, enc: Encoder, progress: bool,
                         batch_docs: int) -> tuple[list, list]:
@@ -392,7 +412,12 @@ def _fresh(open_copy: Callable[[], Store], discard: Callable[[], object], embed_
     return new
 
 
-def _report(name: str, target: str, embed_model: str, docs: list, todo: list) -> dict:
-    """What `KBManager.reembed` did: the KB written, its source, model and documents."""
-    return {"kb": target, "source": name, "embed_model": embed_model, "documents": len(docs),
-            "reembedded": len(todo), "chunks": sum(d.chunks for d in docs)}
+def _report(name: str, target: str, embed_model: str, docs: list, todo: list,
+            copied: CopiedUploads | None = None) -> dict:
+    """What `KBManager.reembed` did: the KB written, its source, model and documents; for a copy, its uploads kept
+    (`uploads_kept`) and those not kept (`uploads_not_kept`: sources, past the copy's bounds or not kept before)."""
+    out = {"kb": target, "source": name, "embed_model": embed_model, "documents": len(docs),
+           "reembedded": len(todo), "chunks": sum(d.chunks for d in docs)}
+    if copied is not None:
+        out.update(uploads_kept=copied.copied, uploads_not_kept=sorted(copied.not_kept + copied.missing))
+    return out

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -186,7 +187,10 @@ class Originals:
             return 0
         return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
-    def keep(self, path: Path, source: str, sha: str | None = None, freed: str = "") -> Kept:
+    def keep(self, path: Path, source: str, sha: str | None = None, freed: str = "", link: bool = False) -> Kept:
+        """`link`: `path` is another KB's kept copy (`copy_kept`): hardlinked, not copied, where the file system
+        allows (a kept file is never written in place, only replaced or removed, so neither KB's can change the
+        other's)."""
         if not self.enabled:
             return Kept(False)
         sha = sha or sha256_file(path)
@@ -199,7 +203,9 @@ class Originals:
         if self.max_bytes is not None and used + size > self.max_bytes:
             return Kept(False, over_cap_reason(self.max_bytes))
         with atomic_target(dest) as tmp:
-            shutil.copyfile(path, tmp)
+            tmp.unlink(missing_ok=True)  # a killed writer's, maybe a link to another KB's copy: never written through
+            if not (link and _linked(path, tmp)):
+                shutil.copyfile(path, tmp)
         self._record({dest.name: _stat(dest)})
         return Kept(True)
 
@@ -275,6 +281,15 @@ class Originals:
             tmp.write_text(json.dumps(stats, sort_keys=True), encoding="utf-8")
 
 
+def _linked(path: Path, link: Path) -> bool:
+    """`link` made a hardlink of `path`; False where it cannot be (another file system, links not allowed)."""
+    try:
+        os.link(path, link)
+    except OSError:
+        return False
+    return True
+
+
 def _stat(path: Path) -> list[int]:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns]
@@ -299,3 +314,33 @@ def carry_over(old_kb: Path, new_kb: Path) -> None:
     for p in src.iterdir():
         if not p.name.startswith(".") and not (dst / p.name).exists():
             p.rename(dst / p.name)
+
+
+@dataclass
+class CopiedUploads:
+    """What `copy_kept` did: how many copies the new KB keeps, the sources it did not keep (keeping off there, or
+    past its originals_max_mb) and those the old KB had no readable copy of (not kept, or damaged)."""
+
+    copied: int = 0
+    not_kept: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def copy_kept(src: KeptOriginals, dst: KeptOriginals, documents: list[DocumentInfo]) -> CopiedUploads:
+    """The kept uploads of `documents` (the copy's, which a KB copied from `src`'s KB holds: `rag kb reembed
+    --into`) kept by `dst` too, within its bounds (its `keep`: none with keeping off, up to its cap); a folder's
+    into a folder hardlinked where it can be. A copy is written once: one `dst` holds is left as it is."""
+    out = CopiedUploads()
+    with src.reading(documents) as kept:
+        for source, path, _ in kept.found:
+            digest = kept.digests[path].sha
+            if isinstance(dst, Originals):
+                done = dst.keep(path, source, digest, link=isinstance(src, Originals))
+            else:
+                done = dst.keep(path, source, digest)
+            if done.kept:
+                out.copied += 1
+            else:
+                out.not_kept.append(source)
+        out.missing = [d.source for d in kept.not_kept + kept.damaged]
+    return out
