@@ -56,6 +56,31 @@ def test_a_copys_uploads_are_kept_within_its_bounds(manager, tmp_path):
     assert _kept_in(manager, "t3") == set()
 
 
+def test_a_copy_on_milvus_keeps_the_kbs_uploads_in_its_folder(manager, tmp_path):
+    """With the Milvus store a copy is a KB of its own from the start (KBManager._reembed_copy): its uploads are
+    kept in its folder on this machine, as its source's are."""
+    from indexer.config import IndexerSettings
+    from indexer.kbs import KBManager
+    from tests.indexer.test_store_milvus import _release
+
+    docs = _files(tmp_path)
+    db = tmp_path / "milvus.db"
+    milvus = KBManager(IndexerSettings(home=tmp_path / "mhome", store_uri=str(db), embed_model="minilm",
+                                       parse_isolation=False), encoders=manager._encoders)
+    try:
+        milvus.open("t", writable=True, create=True).close()
+        for name in NAMES:
+            assert index_upload(milvus, "t", name, docs / name, {}).status == "indexed"
+        rep = milvus.reembed("t", "minilm", progress=False, into="t2")
+        assert (rep["uploads_kept"], rep["uploads_not_kept"]) == (2, []), rep
+        assert _kept_in(milvus, "t2") == _kept_in(milvus, "t") == {_sha(docs / "cards.md") + ".md",
+                                                                  _sha(docs / "挂失.txt") + ".txt"}
+        for name in NAMES:
+            assert reread_upload(milvus, "t2", upload_doc_id("t", name)).status == "updated"
+    finally:
+        _release(db)
+
+
 @pytest.mark.slow  # ~40 s: two rag commands, each loading the model
 def test_in_cluster_mode_a_copys_uploads_are_kept_in_the_database_under_its_name(manager, postgres, tmp_path):  # noqa: F811
     from api.state.factory import open_database
