@@ -174,7 +174,8 @@ class Service:
                                       reranker=self._reranker_for(settings))
                 pipe.retriever.warm_up()
                 self._pipes[key] = pipe
-            pipe.refresh()
+            else:
+                pipe.refresh()  # a pipeline just built has read the KB, its thresholds and synonyms
             return pipe
 
     def _generator_for(self, settings: Settings):

@@ -89,3 +89,14 @@ def test_without_rules_a_question_reads_them_once_and_is_cached_as_before(svc, r
     first = _answer(svc, ticket)
     assert reads[0] == 1 and first["cached"] is False and first["refused"], first["answer"]
     assert _answer(svc, _ask(svc, WIRE))["cached"] is True
+
+
+def test_a_pipeline_just_opened_reads_the_rules_once(svc, reads):
+    """The service refreshed every pipeline it handed out, one it had just built (and so just read) included:
+    a KB's first question read its rules twice."""
+    _set_rules(svc, WIRE_RULES)
+    for key in [k for k in svc._pipes if k[0] == "t"]:
+        svc._pipes.pop(key).close()  # as after the KB's settings changed: the next question builds it again
+    reads[0] = 0
+    _ask(svc, WIRE)
+    assert reads[0] == 1 and svc.pipeline("t").synonyms
