@@ -8,6 +8,7 @@ here it would overwrite, or a KB of that name created meanwhile fails the job, s
 (api.jobs.runner), resuming."""
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,11 +21,15 @@ from api.jobs.originals import kept_originals
 from api.jobs.runner import FileOutcome
 from api.jobs.store import JobStore, PendingFile
 from api.outage import outage_of
+from api.state.kept_uploads import abandoned, left_by_failed_imports, taken
 from indexer.archive.format import ArchiveError
 from indexer.archive.import_ import import_archive
 from indexer.kbs import KBManager
 from indexer.originals import KeptOriginals
+from indexer.store.base import KBLockedError
+from indexer.store.write_errors import write_error
 
+log = logging.getLogger("api.jobs")
 PROGRESS_S = 1.0  # the job's progress is written at most this often (a write per document would load the database)
 ARCHIVE_NAME = "kb.zip"  # the job's one file
 
@@ -99,20 +104,40 @@ class Importer:
 
     def run(self, f: PendingFile, path: Path) -> FileOutcome:
         options = ImportOptions.model_validate_json(f.options)
-        ended = self._import(f, path, options)
+        try:
+            ended = self._import(f, path, options)
+        except Exception as e:
+            if not _tried_again(e):  # the job fails (api.jobs.runner): the uploads it kept go
+                self._abandon(f.job_id)
+            raise
         self.jobs.set_result(f.job_id, ended.model_dump_json(exclude_none=True))
         if ended.failure is not None:
+            self._abandon(f.job_id)
             return FileOutcome("failed", reason=ended.failure.message)
         if self.after is not None:
             self.after(options.name, ended.report.replaced)
         return FileOutcome("imported", chunks=ended.report.chunks)
 
-    def _kept_for(self) -> Callable[[str], KeptOriginals] | None:
-        """Where an imported KB's uploads are kept: the state database in cluster mode (api.jobs.originals), else
-        its folder (None: the import's hidden copy, which becomes it)."""
+    def _kept_for(self, job_id: str) -> Callable[[str], KeptOriginals] | None:
+        """Where an imported KB's uploads are kept: the state database in cluster mode (api.jobs.originals), marked
+        as the job's until the KB is in place, else its folder (None: the import's hidden copy, which becomes it)."""
         if self.jobs.db.dialect != "postgresql":
             return None
-        return lambda kb: kept_originals(self.manager.settings, kb, self.jobs.db)
+        return lambda kb: kept_originals(self.manager.settings, kb, self.jobs.db, job=job_id)
+
+    def _abandon(self, job_id: str) -> None:
+        """The uploads a failed import kept under a name no KB of its took leave the state database
+        (api.state.kept_uploads.abandoned: only rows the job marked, never a KB's created meanwhile)."""
+        if self.jobs.db.dialect != "postgresql":
+            return
+        abandoned(self.jobs.db, job_id)
+        try:  # and those an import left when its worker gave up dying, where no KB took the name since (one that
+            # did drops the rows none of its documents names when written next: DatabaseOriginals.sweep)
+            for kb, job in left_by_failed_imports(self.jobs.db):
+                if not self.manager.exists(kb):
+                    abandoned(self.jobs.db, job)
+        except Exception:  # Milvus away: the next failed import looks again
+            log.warning("uploads kept by earlier failed imports not checked", exc_info=True)
 
     def _import(self, f: PendingFile, path: Path, options: ImportOptions) -> ImportEnded:
         db = self.jobs.db
@@ -120,7 +145,10 @@ class Importer:
             state = None if options.without_state else planned(db, path, options.name, options.replace)
             rerun = (self.jobs.attempts(f.job_id) or 0) > 1  # its service stopped during an earlier attempt
             rep = import_archive(self.manager, path, options.name, replace=options.replace, progress=False,
-                                 report=_ProgressWriter(self.jobs, f.job_id), rerun=rerun, kept_for=self._kept_for())
+                                 report=_ProgressWriter(self.jobs, f.job_id), rerun=rerun,
+                                 kept_for=self._kept_for(f.job_id))
+            if db.dialect == "postgresql":
+                taken(db, f.job_id)  # the KB is in place: its uploads are no longer the job's to remove
             restored = restore(db, options.name, state, options.replace) if state is not None else None
         except StateConflict as e:
             return ImportEnded(failure=ImportFailure(code="state_conflict", message=str(e)))
@@ -137,6 +165,12 @@ class Importer:
                                              originals=files.originals if files else 0,
                                              originals_not_kept=files.not_kept if files else 0,
                                              ocr_cache=files.ocr_cache if files else False))
+
+
+def _tried_again(e: Exception) -> bool:
+    """The runner keeps the job's file pending after `e` (a server away, the writer lock lost, a full disk:
+    api.jobs.runner) rather than failing it."""
+    return outage_of(e) is not None or isinstance(e, KBLockedError) or write_error(e) is not None
 
 
 def _named(e: Exception, path: Path) -> str:

@@ -11,14 +11,14 @@ from indexer.config import IndexerSettings
 from indexer.originals import KeptOriginals, Originals
 
 
-def kept_originals(settings: IndexerSettings, kb: str, db: Database | None) -> KeptOriginals:
+def kept_originals(settings: IndexerSettings, kb: str, db: Database | None, job: str = "") -> KeptOriginals:
     """`db`: the service's state database; None (a process without one: the CLI in embedded mode) keeps them in
-    the KB's folder."""
+    the KB's folder. `job`: the import job keeping them before KB `kb` is in place (api.state.kept_uploads)."""
     if db is not None and db.dialect == "postgresql":
         from api.state.kept_uploads import DatabaseOriginals
 
         return DatabaseOriginals(db, kb, settings.keep_originals, int(settings.originals_max_mb * 2**20),
-                                 scratch=_scratch(settings))
+                                 scratch=_scratch(settings), job=job)
     return Originals.of(settings, kb)
 
 

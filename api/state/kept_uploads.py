@@ -6,6 +6,11 @@ Table `kept_uploads` (schema 9) names each KB's kept copies, `<sha256><ext>` as 
 their size; `kept_upload_chunks` holds their bytes in 1 MB rows (as a job's upload_chunks: bounded memory while
 writing and reading). A copy is written in one transaction, under the KB's writer lock, before its document;
 it goes with its document (`sweep` after each write), its KB (api.state.forget) or keeping turned off.
+
+An import job (api.jobs.importing) keeps the archive's uploads under the new KB's name before the KB takes the name,
+so the job marks those rows (table `kept_upload_jobs`, schema 10) until the KB does (`taken`); a failed import
+removes the rows it marked (`abandoned`), never a KB's: a row a KB keeps too (the same bytes, kept before or after)
+is the KB's, unmarked.
 """
 from __future__ import annotations
 
@@ -29,8 +34,10 @@ class DatabaseOriginals:
     `reading` (the parsers read files), removed after it."""
 
     def __init__(self, db: Database, kb: str, enabled: bool = True, max_bytes: int | None = None,
-                 scratch: Path | None = None):
+                 scratch: Path | None = None, job: str = ""):
+        """`job`: the import job keeping uploads for a KB not yet in place ('': the KB's own)."""
         self.db, self.kb, self.enabled, self.max_bytes, self.scratch = db, kb, enabled, max_bytes, scratch
+        self.job = job
         self._names: set[str] | None = None  # is_kept's: the KB's kept names, read once (a plan of N documents)
 
     def _size(self, name: str) -> int | None:
@@ -56,12 +63,16 @@ class DatabaseOriginals:
         self._names = None
         with self.db.tx() as t:
             if t.query("SELECT size FROM kept_uploads WHERE kb = ? AND name = ?", (self.kb, name)):
-                return Kept(True)  # the same bytes, kept before
+                # the same bytes, kept before; by an import and by the KB: the KB's, whatever the import's end
+                t.execute("DELETE FROM kept_upload_jobs WHERE kb = ? AND name = ? AND job <> ?", (self.kb, name, self.job))
+                return Kept(True)
             used = int(t.query("SELECT coalesce(sum(size), 0) AS n FROM kept_uploads WHERE kb = ? AND name <> ?",
                                (self.kb, freed))[0]["n"])
             if self.max_bytes is not None and used + size > self.max_bytes:
                 return Kept(False, over_cap_reason(self.max_bytes))
             t.execute("INSERT INTO kept_uploads(kb, name, size, kept_at) VALUES (?,?,?,?)", (self.kb, name, size, now()))
+            if self.job:
+                t.execute("INSERT INTO kept_upload_jobs(kb, name, job) VALUES (?,?,?)", (self.kb, name, self.job))
             with open(path, "rb") as fh:
                 for seq, data in enumerate(iter(lambda: fh.read(CHUNK), b"")):
                     t.execute("INSERT INTO kept_upload_chunks(kb, name, seq, data) VALUES (?,?,?,?)",
@@ -117,3 +128,23 @@ class DatabaseOriginals:
     def discard(self) -> None:
         self._names = None
         self.db.execute("DELETE FROM kept_uploads WHERE kb = ?", (self.kb,))
+
+
+def taken(db: Database, job: str) -> int:
+    """The uploads import job `job` kept are its KB's now (the KB took its name): no longer removed with the job."""
+    return db.execute("DELETE FROM kept_upload_jobs WHERE job = ?", (job,))
+
+
+def abandoned(db: Database, job: str) -> int:
+    """Remove the uploads import job `job` kept for a KB that never took its name (the import failed); a KB's own
+    rows carry no mark and stay. How many went (their chunks and marks cascade)."""
+    return db.execute("DELETE FROM kept_uploads WHERE (kb, name) IN (SELECT kb, name FROM kept_upload_jobs "
+                      "WHERE job = ?)", (job,))
+
+
+def left_by_failed_imports(db: Database) -> list[tuple[str, str]]:
+    """(kb, job) of uploads still marked by an import job that failed or was cancelled without removing them (its
+    worker gave up after dying mid-import, api.jobs.runner.MAX_ATTEMPTS)."""
+    rows = db.query("SELECT DISTINCT kb, job FROM kept_upload_jobs WHERE job IN "
+                    "(SELECT id FROM jobs WHERE status IN ('failed', 'cancelled'))")
+    return [(r["kb"], r["job"]) for r in rows]

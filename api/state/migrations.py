@@ -169,6 +169,15 @@ MIGRATIONS: list[list[str]] = [
         data BLOB NOT NULL,
         PRIMARY KEY (kb, name, seq),
         FOREIGN KEY (kb, name) REFERENCES kept_uploads(kb, name) ON DELETE CASCADE)"""],
+    # 10: the import job that kept an upload under its KB's name before the KB took the name (api/state/kept_uploads:
+    # a failed import removes its own, never a KB's); a row only while the job holds it
+    ["""CREATE TABLE IF NOT EXISTS kept_upload_jobs (
+        kb TEXT NOT NULL,
+        name TEXT NOT NULL,
+        job TEXT NOT NULL,
+        PRIMARY KEY (kb, name),
+        FOREIGN KEY (kb, name) REFERENCES kept_uploads(kb, name) ON DELETE CASCADE)""",
+     "CREATE INDEX IF NOT EXISTS kept_upload_jobs_job ON kept_upload_jobs(job)"],
 ]
 
 
