@@ -57,6 +57,9 @@ class ServiceSettings(BaseSettings):
     job_claim_idle_s: float = Field(60.0, gt=0, description="a job whose worker has not reported for this long "
                                                             "is taken back by another worker (Redis queue)")
     job_heartbeat_s: float = Field(10.0, gt=0, description="how often a busy worker reports (< job_claim_idle_s)")
+    ocr_cache_check_s: float = Field(60.0, gt=0, description="how often an idle `rag worker` drops from its OCR "
+                                     "caches the pages of documents and KBs deleted through an API replica "
+                                     "(also before each job on a KB; api.jobs.ocr_prune)")
     # background indexing
     index_workers: int = Field(1, ge=1, description="upload jobs indexed at the same time (one per KB at most)")
     warm_up: bool = Field(True, description="load the embedding model and generator at start-up")

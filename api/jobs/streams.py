@@ -21,6 +21,8 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 from api.jobs.consumer import ConsumerThread
 from api.jobs.runner import JobRunner
@@ -31,13 +33,21 @@ GROUP = "workers"
 MARKER = "queue-epoch"  # set once the streams hold every unfinished job; gone when Redis lost its data
 
 
+class Chores(Protocol):
+    """What a worker does on its job loop's thread, where no job of its own runs meanwhile."""
+
+    def before_job(self, kb: str) -> None: ...
+    def idle(self) -> None: ...
+
+
 class StreamQueue(ConsumerThread):
     name = "redis-streams"
     thread_name = "rag-stream-worker"
 
     def __init__(self, redis_url: str, jobs: JobStore, runner: JobRunner | None, consume: bool = True,
                  prefix: str = "rag:", claim_idle_s: float = 60.0, heartbeat_s: float = 10.0, block_s: float = 2.0,
-                 consumer: str | None = None):
+                 consumer: str | None = None, chores: Chores | None = None):
+        """`chores`: what a consuming process does on its job loop's thread between jobs (api.jobs.ocr_prune)."""
         import redis
 
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
@@ -45,6 +55,7 @@ class StreamQueue(ConsumerThread):
         self.claim_idle_ms = int(claim_idle_s * 1000)
         self.heartbeat_s, self.block_s = heartbeat_s, block_s
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.chores = chores
         self._init_consumer()
         self._groups: set[str] = set()
         self._turn = 0
@@ -95,6 +106,7 @@ class StreamQueue(ConsumerThread):
                 self._stop.wait(2.0)
                 continue
             if entry is None:
+                self._chore(lambda c: c.idle())
                 self._stop.wait(self.block_s)
                 continue
             stream, entry_id, job_id = entry
@@ -168,6 +180,8 @@ class StreamQueue(ConsumerThread):
         hb = threading.Thread(target=heartbeat, name="rag-job-heartbeat", daemon=True)
         hb.start()
         self._current = job_id
+        kb = stream.removeprefix(f"{self.prefix}jobs:")
+        self._chore(lambda c: c.before_job(kb))
         try:
             self.runner.run(job_id, stop=self._stop.is_set, pause=self._stop.wait)
         finally:
@@ -180,6 +194,14 @@ class StreamQueue(ConsumerThread):
             self.redis.xdel(stream, entry_id)
         except Exception:
             log.warning("job queue: could not acknowledge %s; it will be taken back and found finished", job_id)
+
+    def _chore(self, do: Callable[[Chores], object]) -> None:
+        """A chore never stops the loop: its failure is logged."""
+        if self.chores is not None:
+            try:
+                do(self.chores)
+            except Exception:
+                log.warning("job queue: a chore between jobs failed", exc_info=True)
 
 
 def _due(fields: dict) -> bool:

@@ -11,6 +11,7 @@ from api.jobs.adopt_originals import adopt_local_originals
 from api.jobs.factory import make_queue
 from api.jobs.importing import Importer
 from api.jobs.indexing import index_upload, reread_upload
+from api.jobs.ocr_prune import OcrCachePruner
 from api.jobs.runner import JobRunner
 from api.jobs.store import JobStore
 from api.metrics import Metrics
@@ -36,8 +37,10 @@ class Worker:
         importer = Importer(self.manager, self.jobs, after=lambda kb, _replaced: self._invalidate(kb))
         self.runner = JobRunner(self.jobs, self._index, Metrics(), self._changed, scratch=self.scratch,
                                 import_file=importer.run, reread_file=self._reread)
+        # a document or KB deleted on an API replica leaves this worker's OCR caches between jobs
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=True,
-                                claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
+                                claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s,
+                                chores=OcrCachePruner(self.manager, svc.ocr_cache_check_s))
 
     def _index(self, kb, filename, path, tags):
         return index_upload(self.manager, kb, filename, path, tags, self.db)

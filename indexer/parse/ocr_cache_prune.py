@@ -1,0 +1,45 @@
+"""The pages of a KB's OCR cache (indexer.parse.ocr_cache) whose file no document of the KB holds any more, dropped.
+
+Where a document is deleted on the machine that keeps the cache, the store removes its pages at once (`forget`).
+In cluster mode it is not: a document is deleted on an API replica, and each indexing worker keeps in its own
+RAG_HOME the pages it read (docs/ocr.md), so a worker compares its cache with the KB's documents
+(api.jobs.ocr_prune) and calls this.
+
+    keep_only(path, files) -> int | None   # pages owned by none of `files` (SHA-256s) go; how many (None: failed)
+
+A page with no owner at all (none recorded) goes too: no document can be shown to hold it.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from indexer.parse.ocr_cache import OcrCache, _transaction
+
+
+def keep_only(path: Path, files: Iterable[str]) -> int | None:
+    """Keep in the cache file `path` only the pages found in one of `files` (the SHA-256s of the files of the KB's
+    documents); how many pages went. Never raises: a cache that cannot be changed is logged (None)."""
+    if not path.is_file():
+        return 0
+    cache = OcrCache(str(path), 0, "")
+    wanted = [(sha,) for sha in set(files)]
+
+    def drop(db: sqlite3.Connection) -> int:
+        with _transaction(db):
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (file TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM wanted")
+            db.executemany("INSERT INTO wanted VALUES (?)", wanted)
+            db.execute("DELETE FROM owners WHERE file NOT IN (SELECT file FROM wanted)")
+            gone = db.execute("DELETE FROM pages WHERE key NOT IN (SELECT key FROM owners)").rowcount
+            db.execute("DELETE FROM wanted")
+        if gone:
+            db.execute("PRAGMA incremental_vacuum")  # the space back, as a trim does
+        return gone
+
+    try:
+        return cache._run(drop, "still holds pages of documents deleted from its KB (removing the cache file "
+                                "removes them; scans are then read by OCR again)")
+    finally:
+        cache.close()
