@@ -19,6 +19,7 @@ from api.jobs.adopt_originals import adopt_local_originals
 from api.jobs.factory import make_queue
 from api.jobs.importing import Importer
 from api.jobs.indexing import index_upload, reread_upload
+from api.jobs.ocr_prune import OcrCachePruner
 from api.jobs.reparse import submit_reparse
 from api.jobs.runner import FileOutcome, JobRunner
 from api.jobs.store import Incoming, JobStore
@@ -70,8 +71,11 @@ class Service:
         self.importer = Importer(self.manager, self.jobs, after=self._imported)
         self.runner = JobRunner(self.jobs, self._index, self.metrics, self._changed, scratch=self.uploads,
                                 import_file=self.importer.run, reread_file=self._reread)
+        # a replica that indexes from the Redis queue keeps OCR caches in its own home, as a `rag worker`
+        # does: a document or KB deleted on another replica leaves them between jobs (api.jobs.ocr_prune)
+        chores = OcrCachePruner(self.manager, svc.ocr_cache_check_s) if svc.indexing and svc.redis_url else None
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=svc.indexing,
-                                claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s)
+                                claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s, chores=chores)
         m = self.metrics
         self.gate = GenerationGate(svc.gen_workers, svc.gen_queue, svc.retry_after_s,
                                    GateMeters(m.queue_depth, m.active, m.rejected))

@@ -1,0 +1,31 @@
+"""An API replica that indexes from the Redis queue keeps OCR caches in its own home, as a `rag worker` does, so it
+runs the worker's checks between jobs (api.jobs.ocr_prune): a scan deleted through another replica leaves its
+disk too. tests/cluster/test_ocr_cache_cluster.py follows a worker's checks end to end."""
+from __future__ import annotations
+
+import pytest
+
+from api.jobs.ocr_prune import OcrCachePruner
+from cli.testing.redis_server import RedisServer, redis_server_path
+
+
+@pytest.mark.parametrize("indexing", [True, False])
+def test_a_replica_indexing_from_the_redis_queue_checks_its_ocr_caches(tmp_path, indexing):
+    from api.config import ServiceSettings
+    from api.service import Service
+    from rag.config import Settings
+
+    if redis_server_path() is None:
+        pytest.fail("redis-server is missing: `make test` installs it (apt-get install redis-server)")
+    with RedisServer(tmp_path / "redis") as redis:
+        svc = Service(Settings.load(indexer={"home": str(tmp_path / "home"), "embed_model": "minilm"}),
+                      ServiceSettings(admin_key="k", database_url=None, redis_url=redis.url, indexing=indexing,
+                                      ocr_cache_check_s=5))
+        try:
+            chores = svc.queue.chores
+            # a replica that only submits indexes nothing, so caches nothing
+            assert isinstance(chores, OcrCachePruner) == indexing
+            if indexing:
+                assert chores.every_s == 5 and chores.manager is svc.manager
+        finally:
+            svc.close()
