@@ -2,6 +2,7 @@
 the service's state database in cluster mode (RAG_DATABASE_URL: api.jobs.originals), else the KB's folder."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,8 +13,9 @@ from indexer.originals import KeptOriginals
 
 @contextmanager
 def import_kept_for(mgr) -> Iterator[Callable[[str], KeptOriginals] | None]:
-    """For import_archive's `kept_for`: the state database's kept uploads of a KB in cluster mode; None (the KB's
-    folder, which the import's hidden copy becomes) without a database URL."""
+    """For import_archive's `kept_for`: the state database's kept uploads of a KB in cluster mode, marked as this
+    import's until the block ends (removed if it raises); None (the KB's folder, which the import's hidden copy
+    becomes) without a database URL."""
     from api.config import ServiceSettings
     from api.jobs.originals import kept_originals
 
@@ -22,9 +24,18 @@ def import_kept_for(mgr) -> Iterator[Callable[[str], KeptOriginals] | None]:
         yield None
         return
     from api.state.factory import open_database
+    from api.state.kept_uploads import abandoned, taken
 
+    # the uploads this run keeps are marked as its own until the KB is in place, as an import job's are
+    # (api.jobs.importing): a failed import removes them, never a KB's created meanwhile under that name
+    mark = f"cli-import-{uuid.uuid4().hex}"
     db = open_database(url, Path(mgr.settings.home))
     try:
-        yield lambda kb: kept_originals(mgr.settings, kb, db)
+        try:
+            yield lambda kb: kept_originals(mgr.settings, kb, db, job=mark)
+        except Exception:  # not a Ctrl-C: running the command again resumes the import
+            abandoned(db, mark)
+            raise
+        taken(db, mark)
     finally:
         db.close()
