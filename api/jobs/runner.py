@@ -110,12 +110,15 @@ class JobRunner:
                 if job is not None and job.kind == "import" and failed:
                     self._finish(job_id, "failed", failed[0].reason)
                     return False
-                self._finish(job_id, "done")
+                # the after-indexing step (the refusal threshold recalibrated, the KB's cached answers dropped)
+                # comes before the job reads done: a client that waits for the job and then asks gets answers
+                # under the new threshold, and a cached answer of its is not dropped by the step right after
                 if self.on_done and job is not None and job.kind in ("upload", "reparse"):
                     try:
                         self.on_done(job.kb)
                     except Exception:  # the documents are in; recalibrating or invalidating is best effort
                         log.warning("job %s: done, but the after-indexing step failed", job_id, exc_info=True)
+                self._finish(job_id, "done")
             return False
         try:
             out = self._index(f)
