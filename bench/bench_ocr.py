@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 from bench._common import environment, write_json  # noqa: E402
 from indexer.parse.ocr_options import OcrOptions  # noqa: E402
 from indexer.parse.ocr_pages import read_pages  # noqa: E402
+from indexer.parse.ocr_text import texts  # noqa: E402
 from tests.ocr_scans import cjk_font  # noqa: E402
 
 DOCUMENTS = {  # (language, domain): a plain-text document of the samples
@@ -222,7 +223,7 @@ def main() -> None:
             for (language, domain), page in drawn.items():
                 image = variant(page, name)
                 start = _child_cpu()
-                read = read_pages(f"{domain}-{language}-{name}.png", [1], lambda _: (image, DPI), options, None)[1]
+                read = texts(read_pages(f"{domain}-{language}-{name}.png", [1], lambda _: (image, DPI), options, None)[1])
                 seconds = _child_cpu() - start
                 got = score(pages[(language, domain)], read)
                 results.append(Result(language, domain, name, setting, got, seconds))
