@@ -25,6 +25,7 @@ from indexer.archive import format as F
 from indexer.archive.reader import ArchiveReader
 from indexer.originals import KeptOriginals, KeptUploads, is_upload, original_name
 from indexer.parse.ocr_cache import CACHE_FILE
+from indexer.parse.ocr_cache_files import backup
 from indexer.reread import file_sha
 from indexer.types import DocumentInfo
 
@@ -138,15 +139,7 @@ def _snapshot(src: Path, dst: Path) -> bool:
     """A consistent copy of SQLite database `src` (written meanwhile) at `dst`; False (logged) when it cannot be
     read: the archive then carries no cache, and the imported KB's scans are read by OCR again."""
     try:
-        source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=10)
-        try:
-            target = sqlite3.connect(dst)
-            try:
-                source.backup(target)
-            finally:
-                target.close()
-        finally:
-            source.close()
+        backup(src, dst, read_only=True)
         return True
     except sqlite3.Error as e:
         log.warning("the OCR cache %s could not be read (%s): the archive carries none", src, e)

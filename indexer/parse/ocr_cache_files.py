@@ -50,21 +50,27 @@ def copy(src_kb: Path, dst_kb: Path) -> None:
     try:
         dst_kb.mkdir(parents=True, exist_ok=True)  # a Milvus KB's folder may not be there yet
         remove_files(str(tmp))
-        source = sqlite3.connect(src, timeout=WAIT_S)
-        try:
-            target = sqlite3.connect(tmp)
-            try:
-                source.backup(target)
-            finally:
-                target.close()
-        finally:
-            source.close()
+        backup(src, tmp)
         remove_files(str(dst))
         os.replace(tmp, dst)
     except (OSError, sqlite3.Error) as exc:
         remove_files(str(tmp))
         log.warning("OCR cache %s could not be copied to %s (%s): the copy's scans are read by OCR again on their "
                     "next re-read", src, dst_kb, exc)
+
+
+def backup(src: Path, dst: Path, read_only: bool = False) -> None:
+    """A consistent copy of cache `src` (written meanwhile) at `dst`, by SQLite's backup; `read_only`: `src` is
+    opened read-only (an export, which must not write the KB). Raises sqlite3.Error."""
+    source = sqlite3.connect(f"file:{src}?mode=ro" if read_only else src, uri=read_only, timeout=WAIT_S)
+    try:
+        target = sqlite3.connect(dst)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+    finally:
+        source.close()
 
 
 def remove(kb: Path) -> None:
