@@ -177,15 +177,19 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str, syno
     unheaded = {s: " ".join(filter(None, (asked_by.get(i), s))) for i, s in enumerate(order)}  # without the heading
     cands += [_Candidate(order.index(t.intro) if t.intro in order else len(order), t.about, t.quote) for t in tables]
     quotes = {t.quote for t in tables}
+    # a list quoted whole with the heading it stands under ("3. Replacement cards" over "Standard delivery: ...")
+    list_heading = {t.quote: _HEADING_NUMBER.sub("", t.intro) for t in tables if t.headed}
     q = quote_words(question)
     about_of = {c.text: c for c in cands}
 
     def matched(texts: list[str]) -> tuple[frozenset[str], bool]:
         """The question's words the quoted texts match (with what they are matched by), and whether a
-        heading above one of them holds only words of the question."""
+        heading above one of them, or the heading a list quoted with it stands under, holds only words of
+        the question."""
         found = [about_of.get(t) for t in texts]
         words = q & set().union(*(quote_words(c.about if c else t) for c, t in zip(found, texts)))
-        named = any((w := quote_words(headed.get(c.place, ""))) and w <= q for c in found if c is not None)
+        headings = [headed.get(c.place, "") for c in found if c is not None] + [list_heading.get(t, "") for t in texts]
+        named = any((w := quote_words(h)) and w <= q for h in headings)
         return frozenset(words), named
 
     kind = asked_kind(question)

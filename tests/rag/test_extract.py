@@ -818,3 +818,34 @@ def test_a_list_holding_the_best_sentence_is_quoted_once():
     zh = "办理转账有三种方式：\n- 手机银行：在“转账”页面填写收款人信息并确认。\n- 柜台：携带本人身份证件。\n- 电话银行：单笔最多5万元。"
     ans = extractive_answer("手机银行转账最多能转多少钱？", zh, 1)
     assert ans.count("填写收款人信息") <= 1 and "5万元" in ans, ans
+
+
+def test_a_later_chunk_holding_the_list_under_the_heading_the_question_names_is_quoted():
+    # the list under "3. Replacement cards" was cut in two: the first-ranked chunk holds its last items without
+    # the heading; the chunk below holds the heading and the standard delivery time the question asks for
+    def hit(i, text):
+        return Hit(chunk_id=f"c{i}", doc_id="cards", text=text, score=1.0 - i / 10, source="cards.txt",
+                   title="HARBOR BANK - LOST OR STOLEN CARDS")
+
+    from pathlib import Path
+
+    from indexer.parse.encoding import read_text
+
+    page = read_text(Path(__file__).resolve().parents[2] / "data" / "sample" / "en" / "lost_or_stolen_cards.txt")
+    page = page.replace("\n- ", "\n").replace("\n\n", "\n")  # its list items as the parser gives them
+    tail = page[page.index("Expedited delivery is not available"):page.index("5. Disputing")]
+    head = page[page.index("2. Not sure"):page.index("Bring a government-issued")]
+    answer = fallback_answer("How long will it take to get a replacement card?", [hit(0, tail), hit(1, head)])
+    assert answer.startswith("Replacement cards: Standard delivery: free.") and "5 to 7 business days" in answer
+    assert answer.endswith("[2].") and "[1]" not in answer
+
+    def zh(i, text):
+        return Hit(chunk_id=f"z{i}", doc_id="guashi", text=text, score=1.0 - i / 10, source="guashi.txt",
+                   title="银行卡挂失与补卡须知")
+
+    tail = ("加急补卡不寄往邮政信箱。\n网点即时补卡：部分网点可当场补发新卡。请携带身份证。\n境外紧急补卡：新卡3个工作日内寄到您所在地。免收费用。\n"
+            "新卡卡号与原卡不同。")
+    head = ("如未找到卡片，请办理挂失。\n三、补发新卡\n普通补卡：免费，新卡7至10个工作日寄到。\n"
+            "加急补卡：收费20元，新卡3个工作日内寄到。\n网点即时补卡：部分网点可当场补发新卡，请携带身份证。")
+    answer = fallback_answer("补发新卡多久能收到？", [zh(0, tail), zh(1, head)])
+    assert answer.startswith("三、补发新卡：普通补卡：免费，新卡7至10个工作日寄到") and answer.endswith("[2]。")
