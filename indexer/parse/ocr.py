@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 # 2: one column of lines (--psm 4; 3 again for a page where 4 leaves a line out) kept "一、" at line starts
 # 3: headings (indexer.parse.ocr_headings): a scan's chunks get section titles; the OCR cache keeps line boxes
 # 4: a large line left out as garbage is read again alone, languages reversed (indexer.parse.ocr_titles)
-OCR_VERSION = 4
+# 5: a body-size line left out for low confidence that looks like text is read again alone (indexer.parse.ocr_reread)
+OCR_VERSION = 5
 _INSTALL = (f"install Tesseract (`make setup`, or apt-get install {TESSERACT_PACKAGE} tesseract-ocr-eng "
             "tesseract-ocr-chi-sim tesseract-ocr-chi-tra)")
 # ulimit in KB and CPU seconds, then tesseract itself (exec: same process, so the timeout kills it)

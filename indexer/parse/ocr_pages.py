@@ -18,12 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from indexer.parse import progress
+from indexer.parse import ocr_reread, progress
 from indexer.parse.errors import ParseError
 from indexer.parse.ocr import recognize
 from indexer.parse.ocr_cache import OcrCache
 from indexer.parse.ocr_deskew import straightened
-from indexer.parse.ocr_headings import TITLE_RATIO, mark_headings
+from indexer.parse.ocr_headings import TITLE_RATIO, body_size, mark_headings
 from indexer.parse.ocr_lighting import even_lighting
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.ocr_orientation import turn_needed
@@ -51,7 +51,8 @@ def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: Oc
                          f"the limit of {options.max_pages} per file (ocr_max_pages / RAG_OCR_MAX_PAGES). Split it "
                          "into smaller files, or ask an administrator to raise the limit.")
     start, out = time.monotonic(), {}
-    steps = (UPRIGHT_CHARS, UPRIGHT_SHARE, TITLE_RATIO, MAX_RETRIES, MARGIN)  # this module's constants, ocr_titles'
+    # this module's constants, ocr_titles' and ocr_reread's: changing one reads the pages again
+    steps = (UPRIGHT_CHARS, UPRIGHT_SHARE, TITLE_RATIO, MAX_RETRIES, MARGIN, *ocr_reread.SETTINGS)
     cache = OcrCache.open(options, source, *steps) if pages else None
     try:
         for done, page in enumerate(pages):
@@ -100,9 +101,12 @@ def _read(image: "Image", options: OcrOptions, name: str, page: int | None, dpi:
 
 def _completed(reading: Reading, image: "Image", options: OcrOptions, name: str, page: int | None,
                dpi: int | None) -> Reading:
-    """`reading` or the fallback's (_or_fallback), its large lines left out as garbage read again on their own
+    """`reading` or the fallback's (_or_fallback), its body lines left out for low confidence that look like text
+    read again on their own (indexer.parse.ocr_reread), its large lines left out as garbage too
     (indexer.parse.ocr_titles)."""
-    return recovered(_or_fallback(reading, image, options, name, page, dpi), image, options, name, page, dpi)
+    chosen = _or_fallback(reading, image, options, name, page, dpi)
+    chosen = ocr_reread.reread(chosen, image, options, name, page, dpi, body_size(chosen.lines))
+    return recovered(chosen, image, options, name, page, dpi)
 
 
 def _or_fallback(reading: Reading, image: "Image", options: OcrOptions, name: str, page: int | None,

@@ -71,7 +71,8 @@ class _Line:
         text = self.text
         _, _, size = self.box(text)
         return LeftOut(position, self.words[0].left, min(w.top for w in self.words), self.words[-1].right,
-                       max(w.top + w.height for w in self.words), size)
+                       max(w.top + w.height for w in self.words), size, text,
+                       tuple((w.text, w.height) for w in self.words))
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ BREAK = OcrLine("")
 @dataclass(frozen=True)
 class LeftOut:
     """A line left out as garbage: where it would stand among the lines kept (the index it would have), its box
-    on the page (pixels) and the size of its type as read (indexer.parse.ocr_titles reads large ones again)."""
+    on the page (pixels) and the size of its type as read (indexer.parse.ocr_titles reads large ones again), its text
+    and its words with their heights as read (indexer.parse.ocr_reread tells text from noise by them)."""
 
     position: int
     left: int
@@ -102,6 +104,8 @@ class LeftOut:
     right: int
     bottom: int
     size: int
+    text: str = ""
+    words: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,13 @@ _X_ONLY = set("acemnorsuvwxz")
 _FLAT = set("一二三〇")  # ideographs shorter than the em: a word of them alone says nothing of the size
 
 
+def word_ems(words: list[tuple[str, int]]) -> list[float]:
+    """The em of each word that has a letter to tell it by (height / the share of the em its letters span)."""
+    return [height / share for word, height in words if (share := _em_share(word))]
+
+
 def text_size(words: list[tuple[str, int]], width: int, text: str) -> int:
-    sizes = [height / share for word, height in words if (share := _em_share(word))]
+    sizes = word_ems(words)
     if not sizes:
         return 0
     wide = sum(1 for ch in text if _wide(ch))
