@@ -43,9 +43,12 @@ GROUPS: tuple[tuple[str, ...], ...] = (
 _CANON = {word: group[0] for group in GROUPS for word in group}
 
 # what one word of a question says in several of a document's ("跨行取款" over "在境内其他银行ATM取款"): the
-# phrase is read as the word before tokenizing. 他行 not inside 其他行业 / 其他行为 / 其他行政
+# phrase is read as the word before tokenizing. 他行 not inside 其他行业 / 其他行为 / 其他行政. And a short form
+# read as the words it stands for ("房贷利率" over a mortgage table's "贷款利率" row): 房贷 is 住房贷款, not
+# inside 住房贷款 itself
 PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("跨行", re.compile(r"其他银行|(?<!其)他行(?![业为政走动])")),
+    ("住房贷款", re.compile(r"(?<!住)房贷(?!款)")),
 )
 
 

@@ -30,7 +30,7 @@ from indexer.chunk import split_sentences as chunk_sentences
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.asks import asked_kind, number_kinds
-from rag.answering.equivalents import kb_meanings, synonyms_key
+from rag.answering.equivalents import as_words, kb_meanings, synonyms_key
 from rag.answering.verify import HEADER_CURRENCY, charge_words, denies_charge, number_facts
 from rag.text import ITEM_NUMBER, KEY_VALUE, is_heading, join_wrapped_lines
 
@@ -190,8 +190,10 @@ def _subject_cached(passage: str, question: str, title: str | None, synonyms: st
 
 
 def _asked_words(question: str) -> set[str]:
-    """The question's words and those of what its terms mean under the KB's synonyms in force (none: its own)."""
-    return set(tokenize(question)) | set(tokenize(" ".join(kb_meanings(question))))
+    """The question's words, those of its phrases and short forms read as the words they stand for ("房贷" as
+    "住房贷款": rag.answering.equivalents.as_words), and those of what its terms mean under the KB's synonyms
+    in force (none: its own)."""
+    return set(tokenize(question)) | set(tokenize(as_words(question))) | set(tokenize(" ".join(kb_meanings(question))))
 
 
 _BRACKETED = re.compile(r"[(（][^()（）]*[)）]")

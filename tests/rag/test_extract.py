@@ -849,3 +849,22 @@ def test_a_later_chunk_holding_the_list_under_the_heading_the_question_names_is_
             "加急补卡：收费20元，新卡3个工作日内寄到。\n网点即时补卡：部分网点可当场补发新卡，请携带身份证。")
     answer = fallback_answer("补发新卡多久能收到？", [zh(0, tail), zh(1, head)])
     assert answer.startswith("三、补发新卡：普通补卡：免费，新卡7至10个工作日寄到") and answer.endswith("[2]。")
+
+
+def test_a_short_form_names_the_row_its_full_words_name():
+    # 房贷 is 住房贷款: "房贷利率" names the mortgage table's "贷款利率" row, below a guide's opening that only
+    # says rates are set at approval
+    from rag.answering.equivalents import as_words
+
+    def hit(i, text, title):
+        return Hit(chunk_id=f"c{i}", doc_id="loans", text=text, score=1.0 - i / 10, source="loans.docx", title=title)
+
+    hits = [hit(0, "本指南介绍个人住房贷款和个人消费贷款的申请条件、额度和期限。具体贷款利率、额度以审批结果和借款合同为准。",
+                "个人贷款业务指南"),
+            hit(1, "个人住房贷款用于购买自住住房。\n项目 | 首套住房 | 第二套住房\n最低首付比例 | 20% | 30%\n"
+                   "最长贷款期限 | 30年 | 30年\n贷款利率 | LPR减10个基点 | LPR加20个基点\n月供不超过月收入的50%。",
+                "个人贷款业务指南 > 个人住房贷款")]
+    assert fallback_answer("房贷利率是多少？", hits) == "贷款利率——首套住房：LPR减10个基点；第二套住房：LPR加20个基点[2]。"
+    assert fallback_answer("住房贷款利率是多少？", hits) == "贷款利率——首套住房：LPR减10个基点；第二套住房：LPR加20个基点[2]。"
+    # the full words are not read again ("住房贷款" stays as it is), and the English is untouched
+    assert as_words("住房贷款利率") == "住房贷款利率" and as_words("home loan rate") == "home loan rate"
