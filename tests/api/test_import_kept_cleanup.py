@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from api.jobs.importing import Importer, ImportOptions
 from api.jobs.indexing import index_upload
 from api.jobs.originals import kept_originals
@@ -73,6 +75,7 @@ def _run_import(jobs: JobStore, manager, archive: Path, name: str):
     return jobs.get(job_id)
 
 
+@pytest.mark.slow  # ~16 s: two KBs indexed, an export and an import job on PostgreSQL
 def test_a_failed_import_removes_the_uploads_it_kept_but_never_a_kbs(manager, postgres, tmp_path):  # noqa: F811
     db = _db(postgres, tmp_path)
     try:
@@ -119,6 +122,7 @@ def test_a_failed_import_removes_the_uploads_it_kept_but_never_a_kbs(manager, po
         db.close()
 
 
+@pytest.mark.slow  # an export and an import job on PostgreSQL
 def test_an_upload_an_import_and_its_kb_both_kept_stays_when_the_import_fails(postgres, tmp_path):  # noqa: F811
     """The import kept it first, then a KB of that name kept the same bytes: the KB's, whatever the import's end."""
     db = _db(postgres, tmp_path)

@@ -129,6 +129,7 @@ def test_two_imports_into_one_name_at_once_one_is_refused_and_the_name_stays_res
         srv.kill()
 
 
+@pytest.mark.slow  # ~13 s: a service started, two imports
 def test_an_imports_end_is_in_the_audit_trail_and_a_failed_import_gives_its_name_back(archive, database_url,
                                                                                        tmp_path):
     home = tmp_path / "home"

@@ -11,6 +11,7 @@ from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
 from tests.api.test_import_kept_cleanup import _db, _kept
 
 
+@pytest.mark.slow  # PostgreSQL and MiniLM for a check of the marks alone
 @pytest.mark.parametrize("text", ["Call 400-800-1234 to report a lost card.\n", "挂失银行卡请拨打400-800-1234。\n"])
 def test_a_failed_cli_import_removes_the_uploads_it_kept_and_a_finished_one_leaves_them_to_the_kb(
         manager, postgres, tmp_path, monkeypatch, text):  # noqa: F811

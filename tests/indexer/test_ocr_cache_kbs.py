@@ -47,6 +47,7 @@ def _cached_text(cache: Path) -> str:
 
 
 @needs_tesseract  # ~16 s: three pages read by OCR once, the KB re-embedded twice (e5+MiniLM: loaded once a session)
+@pytest.mark.slow  # ~6 s: scans read by OCR, the KB re-embedded twice
 def test_a_reembedded_kb_and_its_copy_take_their_scans_from_the_ocr_cache(manager, ens, tmp_path, monkeypatch):
     """`rag kb reembed` builds the KB in a new folder that takes the old one's place: the cache was left in the old
     folder and removed with it, and the next re-read ran Tesseract on every scanned page again."""
