@@ -229,7 +229,7 @@ def test_instructions_planted_in_a_document_never_reach_an_answer(srv, name):
         assert case.answer[0] in answer and case.answer[1] not in answer, answer
 
 
-@pytest.mark.parametrize("zip_check", ["true", "false"])
+@pytest.mark.parametrize("zip_check", [pytest.param("true", marks=pytest.mark.slow), "false"])  # ~8 s each
 def test_a_docx_bomb_fails_its_own_file_and_the_servers_memory_stays_put(tmp_path, zip_check):
     """A 200 MB-expanded .docx uploaded to a real server: the file fails with a reason (the zip check,
     or with the check off the parsing child's memory limit), the other file of the upload is indexed,

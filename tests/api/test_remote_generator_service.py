@@ -94,6 +94,7 @@ def _ask(c: httpx.Client, kb: str, question: str, **kw) -> httpx.Response:
     return c.post(f"/v1/kbs/{kb}/query", json={"question": question, **kw})
 
 
+@pytest.mark.slow  # ~13 s: an endpoint trickling past the total timeout, twice
 def test_a_trickling_endpoint_fails_in_time_and_frees_the_service_for_other_kbs(env):
     srv, ep, _ = env
     with srv.client(timeout=30) as c:

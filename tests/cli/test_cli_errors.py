@@ -111,7 +111,9 @@ def test_home_that_is_a_file(tmp_path):
     assert f"RAG_HOME {file / 'kbs'}: {file} is a file, not a folder" in err
 
 
-@pytest.mark.parametrize("model", ["nonsense", "e5+nonsense", "sentence-transformers/all-mpnet-base-v2"])
+# one process start each (~6 s): the first in the default suite, the other two kinds of name slow
+@pytest.mark.parametrize("model", ["nonsense", pytest.param("e5+nonsense", marks=pytest.mark.slow),
+                                   pytest.param("sentence-transformers/all-mpnet-base-v2", marks=pytest.mark.slow)])
 def test_unknown_embedding_model_is_refused_before_anything_is_created(tmp_path, model):
     home = tmp_path / "home"
     err = error(rag(home, "kb", "create", "bank", "--embed-model", model))
@@ -164,6 +166,7 @@ def test_eval_retrieval_checks_its_modes(tmp_path):
     assert not (tmp_path / "beir-en").exists()  # nothing indexed
 
 
+@pytest.mark.slow  # ~11 s: an index and three searches as processes (tests/cli/test_cli.py covers search)
 def test_search_takes_the_valid_values(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
