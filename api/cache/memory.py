@@ -129,11 +129,14 @@ class MemoryBackend:
             return sum(self._drop_space(s) for s in [s for s in self._spaces if s.kb == kb])
 
     def forget(self, owner: str, epoch: int) -> int:
-        """Drop the entries stored for this owner (a forgotten user's questions) and refuse, from now on,
-        those asked before `epoch`."""
+        """Drop the entries stored for this owner (a forgotten user's questions asked before `epoch`) and
+        refuse, from now on, those asked before `epoch`."""
         with self._lock:
             self._forgotten[owner] = max(epoch, self._forgotten.get(owner, 0))
-            doomed = [(space, key) for (space, key), entry in self._lru.items() if entry.owner == owner]
+            # only what they asked before the forget: the same forget read again later (the forget feed replays
+            # one this process applied itself) must not drop what they asked after it
+            doomed = [(space, key) for (space, key), entry in self._lru.items()
+                      if entry.owner == owner and entry.epoch < epoch]
             for space, key in doomed:
                 self._remove(space, key)
             return len(doomed)
