@@ -26,7 +26,7 @@ from indexer.archive.reader import ArchiveReader
 from indexer.originals import KeptOriginals, KeptUploads, is_upload, original_name
 from indexer.parse.ocr_cache import CACHE_FILE
 from indexer.parse.ocr_cache_files import backup
-from indexer.reread import file_sha
+from indexer.reread import file_sha, sha256_file
 from indexer.types import DocumentInfo
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: Ke
             if name is None or name in members:
                 continue
             try:
-                if _sha256(path) != F.ORIGINAL_MEMBER.match(name).group(1):
+                if sha256_file(path) != F.ORIGINAL_MEMBER.match(name).group(1):
                     out.damaged.append(source)
                     continue
                 members[name] = _add_file(zf, name, path)
@@ -119,14 +119,6 @@ def _add_file(zf: zipfile.ZipFile, name: str, path: Path) -> F.Member:
         raise F.ArchiveError(f"the kept upload {path} changed while it was exported: its disk may be failing; "
                              "export again, or with --without-originals")
     return F.Member(size=size, sha256=digest.hexdigest())
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(COPY_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _file_time(path: Path) -> tuple[int, int, int, int, int, int]:
