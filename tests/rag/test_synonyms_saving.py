@@ -12,24 +12,22 @@ from pathlib import Path
 import pytest
 
 from indexer.config import IndexerSettings
-from indexer.ingest import Ingestor
 from indexer.kbs import KBManager
 from indexer.store.base import KBLockedError
 from indexer.store.settings_lock import settings_lock
 from rag.synonyms.kb import save_synonyms, store_synonyms, stored_synonyms
 from rag.synonyms.rules import Synonyms, parse
+from tests.indexer.test_reparse import _files, _index
 
 RULES = {"en": "zorblax => lost card", "zh": "报失, 挂失"}
-EN = "# Lost cards\n\nCall 400-800-1234 at any hour to report a lost or stolen card.\n"
-ZH = "挂失银行卡请拨打客服电话 400-800-1234，全天二十四小时服务。\n"
 
 
-def _docs(tmp_path: Path) -> Path:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "cards.md").write_text(EN, encoding="utf-8")
-    (docs / "挂失.txt").write_text(ZH, encoding="utf-8")
-    return docs
+def _indexed(tmp_path: Path, minilm, uri: str | None = None) -> KBManager:
+    """A home with KB "t" holding the lost-card documents (en, zh), on the local store or at Milvus `uri`."""
+    mgr = KBManager(IndexerSettings(home=tmp_path / "home", store_uri=uri, embed_model="minilm",
+                                    parse_isolation=False), encoders={"minilm": minilm})
+    _index(mgr, _files(tmp_path), minilm)
+    return mgr
 
 
 @pytest.fixture(params=["local", "milvus"])
@@ -38,13 +36,7 @@ def manager(request, tmp_path, minilm):
     if request.param == "milvus":
         pytest.importorskip("milvus_lite")
         uri = str(tmp_path / "m.db")
-    mgr = KBManager(IndexerSettings(home=tmp_path / "home", store_uri=uri, embed_model="minilm",
-                                    parse_isolation=False), encoders={"minilm": minilm})
-    store = mgr.open("t", writable=True, create=True)
-    try:
-        Ingestor(store, minilm, mgr.settings).index_paths([str(_docs(tmp_path))], progress=False)
-    finally:
-        store.close()
+    mgr = _indexed(tmp_path, minilm, uri)
     yield mgr
     if uri:
         from milvus_lite.server_manager import server_manager_instance
@@ -101,13 +93,7 @@ def test_a_setting_saved_while_reembedding_waits_for_its_last_pass_is_in_the_ree
     """`rag kb reembed` copies the KB's settings in its last pass (under the writer lock) and swaps the copy
     in: a save between the two was lost with the old KB. The last pass holds the settings lock: the test
     holds it as a save does, the re-embedding waits for it, and what the save wrote goes across."""
-    mgr = KBManager(IndexerSettings(home=tmp_path / "home", embed_model="minilm", parse_isolation=False),
-                    encoders={"minilm": minilm})
-    store = mgr.open("t", writable=True, create=True)
-    try:
-        Ingestor(store, minilm, mgr.settings).index_paths([str(_docs(tmp_path))], progress=False)
-    finally:
-        store.close()
+    mgr = _indexed(tmp_path, minilm)
     done: list[dict] = []
     with settings_lock(mgr.home / "t"):
         reembedding = threading.Thread(target=lambda: done.append(mgr.reembed("t", "minilm", progress=False)))
@@ -141,13 +127,7 @@ def test_rag_kb_synonyms_set_does_not_wait_for_rag_index(tmp_path, minilm):
 
     from tests.conftest import ROOT
 
-    mgr = KBManager(IndexerSettings(home=tmp_path / "home", embed_model="minilm", parse_isolation=False),
-                    encoders={"minilm": minilm})
-    store = mgr.open("t", writable=True, create=True)
-    try:
-        Ingestor(store, minilm, mgr.settings).index_paths([str(_docs(tmp_path))], progress=False)
-    finally:
-        store.close()
+    mgr = _indexed(tmp_path, minilm)
     rules = tmp_path / "synonyms.txt"
     rules.write_text(f"{RULES['zh']}\n{RULES['en']}\n", encoding="utf-8")
     env = {**os.environ, "RAG_HOME": str(mgr.home), "HF_HUB_OFFLINE": "1"}
