@@ -54,7 +54,7 @@ return cur
 # bytes ('' none), max_per_kb, space. Returns 0 when refused, else 1.
 _PUT = """
 if ARGV[1] ~= '' and tonumber(redis.call('GET', KEYS[1]) or '0') > tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[2], 'q', ARGV[3], 'w', ARGV[4], 'p', ARGV[5], 't', ARGV[6], 'o', ARGV[1])
+redis.call('HSET', KEYS[2], 'q', ARGV[3], 'w', ARGV[4], 'p', ARGV[5], 't', ARGV[6], 'o', ARGV[1], 'e', ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
 if ARGV[9] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[8], ARGV[9])
@@ -286,17 +286,19 @@ class RedisBackend:
             log.warning("redis answer cache: dropping a forgotten user's entries deferred until Redis is back")
         return n
 
-    def _drop_owner(self, owner: str) -> int:
-        """Scan the entries (a forget is rare; no per-user index to keep in step) and delete the owner's,
-        with their vectors and their places in the spaces' lists."""
+    def _drop_owner(self, owner: str, epoch: int) -> int:
+        """Scan the entries (a forget is rare; no per-user index to keep in step) and delete the owner's asked
+        before `epoch`, with their vectors and their places in the spaces' lists: a forget read again later (by
+        another replica's forget feed) leaves what the user asked after it."""
         names = list(self.client.scan_iter(match=f"{self.prefix}:*:e:*", count=500))
         n = 0
         for i in range(0, len(names), 500):
             part = names[i:i + 500]
             pipe = self.client.pipeline(transaction=False)
             for name in part:
-                pipe.hget(name, "o")
-            doomed = [name for name, o in zip(part, pipe.execute()) if o is not None and o.decode() == owner]
+                pipe.hmget(name, "o", "e")
+            doomed = [name for name, (o, e) in zip(part, pipe.execute())
+                      if o is not None and o.decode() == owner and int(e or 0) < epoch]
             if not doomed:
                 continue
             pipe = self.client.pipeline(transaction=False)
@@ -321,7 +323,7 @@ class RedisBackend:
             marker = self._marker(owner)
             self._bump(keys=[marker], args=[epoch])  # first: a put from now on is refused, or the scan finds it
             self.client.pexpire(marker, FORGOTTEN_MARK_S * 1000)
-            n += self._drop_owner(owner)
+            n += self._drop_owner(owner, epoch)
             with self._lock:
                 if self._forgotten.get(owner) == epoch:
                     del self._forgotten[owner]

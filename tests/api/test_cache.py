@@ -197,11 +197,11 @@ def test_an_answer_asked_before_its_user_was_forgotten_is_refused_after(make_cac
 
 
 @pytest.mark.parametrize("question", ["How do I report a lost card?", "探视时间是几点？"])
-def test_a_forget_read_again_keeps_what_the_user_asked_after_it(question):
+def test_a_forget_read_again_keeps_what_the_user_asked_after_it(make_cache, question):
     """The forget feed reads back the forgets this process applied itself, a moment later (it looks every few
-    seconds): that dropped the answers a forgotten user asked for after their forget, so an answer cached at
-    their next question was gone at the one after (test_audit_http's cache test, on a loaded machine)."""
-    cache = AnswerCache(MemoryBackend())
+    seconds), and another replica's feed reads it too (Redis): that dropped the answers a forgotten user asked
+    for after their forget, so an answer cached at their next question was gone at the one after."""
+    cache = make_cache()
     cache.put("kb", 1, question, _vec(0), ANSWER, owner="pseudonym:a", epoch=0)
     assert cache.forget("pseudonym:a", 1) == 1                                 # the forget, applied at once
     cache.put("kb", 1, question, _vec(0), ANSWER, owner="pseudonym:a", epoch=1)  # asked after it
