@@ -50,10 +50,14 @@ class Ticket:
     experiment: str = ""
     arm: str = ""
     variant: str = ""                  # the answer cache variant (settings hash, experiment arm, synonyms)
-    synonyms: str = ""                 # the digest of the KB's synonyms on arrival (rag.synonyms) ...
-    rules: Synonyms = field(default_factory=Synonyms)  # ... and those rules: the answer is made under them
+    rules: Synonyms = field(default_factory=Synonyms)  # the KB's synonyms on arrival: the answer is made under them
     settings_hash: str = ""
     t0: float = field(default_factory=time.perf_counter)
+
+    @property
+    def synonyms(self) -> str:
+        """The digest of the rules read on arrival (rag.synonyms; "" for none), in the cache variant."""
+        return self.rules.digest
 
 
 def answer_dict(answer, **extra) -> dict:
@@ -103,9 +107,8 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
     # the KB's rules, read once (svc.pipeline refreshed them just now): the answer, its cache key and the check
     # that they did not change before it is cached all use these, not the shared pipeline's at each step
     ticket.rules = ticket.pipe.synonyms
-    if digest := ticket.rules.digest:  # answers given under other synonyms are not served
-        ticket.variant += f":syn/{digest}"
-        ticket.synonyms = digest
+    if ticket.synonyms:  # answers given under other synonyms are not served
+        ticket.variant += f":syn/{ticket.synonyms}"
     cacheable = svc.cache is not None and not ticket.history and not filters
     if cacheable:
         hit = await run_in_threadpool(_cache_get, svc, ticket)
