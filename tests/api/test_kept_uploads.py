@@ -19,11 +19,12 @@ def _sha(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _upload_all(manager, docs, tags=None):
+def _upload_all(manager, docs, tags=None, db=None):
+    """KB "t" with the two uploads (en, zh) indexed; db: the state database in cluster mode, which keeps them."""
     manager.settings.parse_isolation = False  # parsed in this process: what is kept is what is tested
     manager.open("t", writable=True, create=True).close()
     for name in ("cards.md", "挂失.txt"):
-        out = index_upload(manager, "t", name, docs / name, tags or {})
+        out = index_upload(manager, "t", name, docs / name, tags or {}, db)
         assert out.status == "indexed" and out.reason == "", out
 
 

@@ -20,7 +20,7 @@ from indexer.originals import Originals, upload_doc_id
 from indexer.upload_reread import reread_uploads
 from rag.guard.document_guard import DOCUMENT_SCREEN
 from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
-from tests.api.test_kept_uploads import _sha
+from tests.api.test_kept_uploads import _sha, _upload_all
 from tests.indexer.test_reparse import MD, TXT, _files, _record_as, _stamps
 
 NAMES = ("cards.md", "挂失.txt")
@@ -37,12 +37,13 @@ def _kept(db) -> dict[str, int]:
     return {r["name"]: int(r["size"]) for r in db.query("SELECT name, size FROM kept_uploads WHERE kb = 't'")}
 
 
-def _upload_all(manager, docs, db):
-    manager.settings.parse_isolation = False
-    manager.open("t", writable=True, create=True).close()
-    for name in NAMES:
-        out = index_upload(manager, "t", name, docs / name, {"dept": "cards"}, db)
-        assert out.status == "indexed" and out.reason == "", out
+def _plan(manager, db):
+    """What a reparse of KB "t" would read again, its uploads found where db keeps them."""
+    store = manager.open("t")
+    try:
+        return plan("t", store.documents(), kept_originals(manager.settings, "t", db))
+    finally:
+        store.close()
 
 
 def test_an_upload_kept_through_one_home_is_read_again_through_another(manager, minilm, postgres, tmp_path):  # noqa: F811
@@ -51,7 +52,7 @@ def test_an_upload_kept_through_one_home_is_read_again_through_another(manager, 
         assert isinstance(kept_originals(manager.settings, "t", db), DatabaseOriginals)
         assert isinstance(kept_originals(manager.settings, "t", None), Originals)  # embedded mode: the KB's folder
         docs = _files(tmp_path)
-        _upload_all(manager, docs, db)
+        _upload_all(manager, docs, {"dept": "cards"}, db)
         assert _kept(db) == {_sha(docs / "cards.md") + ".md": (docs / "cards.md").stat().st_size,
                              _sha(docs / "挂失.txt") + ".txt": (docs / "挂失.txt").stat().st_size}
         assert not (manager.home / "t" / "originals").exists()  # nothing on this worker's disk
@@ -98,11 +99,7 @@ def test_the_database_keeps_uploads_within_the_cap_none_when_off_and_drops_them_
         out = index_upload(manager, "t", "挂失.txt", docs / "挂失.txt", {}, db)
         assert out.status == "indexed" and "RAG_ORIGINALS_MAX_MB" in out.reason, out
         assert list(_kept(db)) == [_sha(docs / "cards.md") + ".md"]
-        store = manager.open("t")
-        try:
-            todo = plan("t", store.documents(), kept_originals(manager.settings, "t", db))
-        finally:
-            store.close()
+        todo = _plan(manager, db)
         assert [d.source for d in todo.todo] == ["cards.md"] and [d.source for d in todo.left] == ["挂失.txt"]
         assert "upload it again" in todo.left[0].reason
 
@@ -173,7 +170,7 @@ def test_rag_index_fetches_from_the_database_only_the_uploads_it_reads_again(man
     db = _pg(postgres, tmp_path)
     try:
         docs = _files(tmp_path)
-        _upload_all(manager, docs, db)
+        _upload_all(manager, docs, {"dept": "cards"}, db)
         _record_as(manager, f"+parser:{MD}", f"+parser:markdown.{MD.version - 1}")  # cards.md: an older parser
         store = manager.open("t", writable=True)
         try:
@@ -215,11 +212,7 @@ def test_uploads_an_earlier_release_kept_on_a_workers_disk_move_into_the_databas
     try:
         assert adopt_local_originals(manager, db) == 1
         assert list(_kept(db)) == [_sha(docs / "挂失.txt") + ".txt"] and not folder.exists()
-        store = manager.open("t")
-        try:
-            todo = plan("t", store.documents(), kept_originals(manager.settings, "t", db))
-        finally:
-            store.close()
+        todo = _plan(manager, db)
         assert [d.source for d in todo.todo] == ["挂失.txt"] and [d.source for d in todo.left] == ["cards.md"]
         assert reread_upload(manager, "t", upload_doc_id("t", "挂失.txt"), db).status == "updated"
         assert adopt_local_originals(manager, db) == 0  # the next start: nothing left to move

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from api.jobs.indexing import index_upload, reread_upload
+from api.jobs.indexing import reread_upload
 from indexer.originals import upload_doc_id
 from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
 from tests.api.test_kept_uploads import _kept, _sha, _upload_all
@@ -68,9 +68,7 @@ def test_a_copy_on_milvus_keeps_the_kbs_uploads_in_its_folder(manager, tmp_path)
     milvus = KBManager(IndexerSettings(home=tmp_path / "mhome", store_uri=str(db), embed_model="minilm",
                                        parse_isolation=False), encoders=manager._encoders)
     try:
-        milvus.open("t", writable=True, create=True).close()
-        for name in NAMES:
-            assert index_upload(milvus, "t", name, docs / name, {}).status == "indexed"
+        _upload_all(milvus, docs)
         rep = milvus.reembed("t", "minilm", progress=False, into="t2")
         assert (rep["uploads_kept"], rep["uploads_not_kept"]) == (2, []), rep
         assert _kept_in(milvus, "t2") == _kept_in(milvus, "t") == {_sha(docs / "cards.md") + ".md",
@@ -83,18 +81,13 @@ def test_a_copy_on_milvus_keeps_the_kbs_uploads_in_its_folder(manager, tmp_path)
 
 @pytest.mark.slow  # ~40 s: two rag commands, each loading the model
 def test_in_cluster_mode_a_copys_uploads_are_kept_in_the_database_under_its_name(manager, postgres, tmp_path):  # noqa: F811
-    from api.state.factory import open_database
+    from tests.api.test_kept_uploads_db import _pg
     from tests.cli.test_cli import rag
 
-    db = open_database(postgres.url, tmp_path)
+    db = _pg(postgres, tmp_path)
     try:
-        with db.tx() as t:
-            t.execute("DELETE FROM kept_uploads")
         docs = _files(tmp_path)
-        manager.settings.parse_isolation = False
-        manager.open("t", writable=True, create=True).close()
-        for name in NAMES:
-            assert index_upload(manager, "t", name, docs / name, {}, db).status == "indexed"
+        _upload_all(manager, docs, db=db)
         env = {"RAG_DATABASE_URL": postgres.url}
 
         p = rag(manager.home, "kb", "reembed", "t", "--embed-model", "minilm", "--into", "t2", **env)

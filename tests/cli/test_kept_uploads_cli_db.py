@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from api.jobs.indexing import index_upload
-from api.state.factory import open_database
 from indexer.originals import upload_doc_id
 from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
+from tests.api.test_kept_uploads import _upload_all
+from tests.api.test_kept_uploads_db import _pg
 from tests.cli.test_cli import rag
 from tests.indexer.test_reparse import _files
 
@@ -17,15 +17,10 @@ NAMES = ("cards.md", "挂失.txt")
 
 @pytest.mark.slow  # ~60 s: three rag commands, each loading the model
 def test_the_cli_reads_and_removes_uploads_kept_in_the_database(manager, postgres, tmp_path):  # noqa: F811
-    db = open_database(postgres.url, tmp_path)
+    db = _pg(postgres, tmp_path)
     try:
-        with db.tx() as t:
-            t.execute("DELETE FROM kept_uploads")
         docs = _files(tmp_path)
-        manager.settings.parse_isolation = False
-        manager.open("t", writable=True, create=True).close()
-        for name in NAMES:
-            assert index_upload(manager, "t", name, docs / name, {}, db).status == "indexed"
+        _upload_all(manager, docs, db=db)
         env = {"RAG_DATABASE_URL": postgres.url}
 
         listed = json.loads(rag(manager.home, "docs", "--kb", "t", "--json", **env).stdout)
