@@ -55,6 +55,25 @@ def notice_lines(title: str = "Card Services Fee Notice") -> list[str]:
     return [title, "", FEE_EN, "Call 800-555-0199 to report a lost card.", "", "银行卡服务收费公告", "", FEE_ZH, HOURS_ZH]
 
 
+def noisy_notice():
+    """notice_lines' page with a signature scribble and a speckled photo area below it (the same each call: seed 1),
+    from which tesseract reads garbage lines."""
+    import random
+
+    from PIL import ImageDraw
+
+    rng = random.Random(1)
+    page = scan(notice_lines())
+    draw = ImageDraw.Draw(page)
+    draw.line([(150 + i * 8, 800 + rng.randint(-40, 40)) for i in range(60)], fill=0, width=4)
+    for _ in range(200):
+        x, y = rng.randint(100, 1100), rng.randint(1000, 1500)
+        draw.line((x, y, x + rng.randint(-30, 30), y + rng.randint(-30, 30)), fill=0, width=3)
+    for _ in range(20_000):
+        draw.point((rng.randint(100, 1100), rng.randint(1000, 1500)), fill=rng.randint(0, 255))
+    return page
+
+
 def save_pdf(path: Path, *pages) -> Path:
     """An image-only PDF: each page just the image, no text layer (what a scanner writes)."""
     first, *rest = pages

@@ -22,6 +22,7 @@ from tests.ocr_scans import (
     HOURS_ZH,
     join_pdfs,
     needs_tesseract,
+    noisy_notice,
     notice_lines,
     png_claiming,
     save_pdf,
@@ -203,19 +204,7 @@ def test_a_scanned_table_keeps_its_cells_apart(tmp_path: Path) -> None:
 def test_lines_of_noise_are_left_out_and_the_text_kept(tmp_path: Path) -> None:
     """A signature scribble and a speckled area beside the notice: tesseract reads garbage lines from them
     ("ee AE \\A ; v4"); lines under the confidence threshold are left out, every real line is kept."""
-    import random
-
-    from PIL import ImageDraw
-
-    random.seed(1)
-    page = scan(notice_lines())
-    draw = ImageDraw.Draw(page)
-    draw.line([(150 + i * 8, 800 + random.randint(-40, 40)) for i in range(60)], fill=0, width=4)
-    for _ in range(200):
-        x, y = random.randint(100, 1100), random.randint(1000, 1500)
-        draw.line((x, y, x + random.randint(-30, 30), y + random.randint(-30, 30)), fill=0, width=3)
-    for _ in range(20_000):
-        draw.point((random.randint(100, 1100), random.randint(1000, 1500)), fill=random.randint(0, 255))
+    page = noisy_notice()
     tsv = recognize(page, OcrOptions(), "noisy.png", None, 150)
     kept = [line for line in ocr_lines(tsv) if line]
     everything = [line for line in ocr_lines(tsv, min_confidence=0) if line]

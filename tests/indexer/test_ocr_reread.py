@@ -3,7 +3,6 @@ scanned PDF lost an ordinary line its PNG kept, and noise stays left out. Real t
 wrapper of test_ocr_cache that logs each run, on pages drawn here (tests/ocr_scans.py)."""
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from indexer.parse.ocr_pages import read_pages
 from indexer.parse.ocr_text import texts
 from tests.indexer.test_ocr_cache import _logged_tesseract, _page_runs
 from tests.indexer.test_ocr_headings import HOSPITAL
-from tests.ocr_scans import needs_tesseract, notice_lines, save_pdf, scan
+from tests.ocr_scans import needs_tesseract, noisy_notice, notice_lines, save_pdf, scan
 
 NOTICE_ZH = [HOSPITAL[0], "", *HOSPITAL[1]]
 NOTICE_EN = ["Harbor Bank Card Fees", "", "A replacement card costs $29 and arrives within 5 business days.",
@@ -58,16 +57,6 @@ def test_a_body_line_left_out_of_a_scanned_pdf_for_low_confidence_is_read_again(
 def test_noise_left_out_is_not_read_again_into_the_text(tmp_path: Path, monkeypatch) -> None:
     """A signature scribble and a speckled photo area beside a notice (English and Chinese): tesseract's garbage
     lines from them ("NN : co = cee Boe =") stay left out; no line of noise is kept by a second read."""
-    from PIL import ImageDraw
-
-    random.seed(1)
-    page = scan(notice_lines())
-    draw = ImageDraw.Draw(page)
-    draw.line([(150 + i * 8, 800 + random.randint(-40, 40)) for i in range(60)], fill=0, width=4)
-    for _ in range(200):
-        x, y = random.randint(100, 1100), random.randint(1000, 1500)
-        draw.line((x, y, x + random.randint(-30, 30), y + random.randint(-30, 30)), fill=0, width=3)
-    for _ in range(20_000):
-        draw.point((random.randint(100, 1100), random.randint(1000, 1500)), fill=random.randint(0, 255))
+    page = noisy_notice()
     lines = read_pages("noisy.png", [1], lambda _: (page.copy(), 150), OcrOptions(), None)[1]
     assert [line for line in texts(lines) if line] == [line for line in notice_lines() if line]
