@@ -13,16 +13,8 @@ import pytest
 
 from indexer.ingest import Ingestor, delete
 from indexer.parse.ocr_cache import CACHE_FILE
-from tests.indexer.test_ocr_cache import _logged_tesseract, _page_runs
+from tests.indexer.test_ocr_cache import _logged_tesseract, _page_runs, _scans
 from tests.ocr_scans import FEE_EN, FEE_ZH, HOURS_ZH, needs_tesseract, save_pdf, scan
-
-
-def _scans(tmp_path: Path) -> Path:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    save_pdf(docs / "fees.pdf", scan(["Card Services Fee Notice", "", FEE_EN]), scan(["银行卡服务收费公告", "", FEE_ZH]))
-    save_pdf(docs / "挂失.pdf", scan(["挂失须知", "", HOURS_ZH]))
-    return docs
 
 
 def _index(manager, kb: str, docs: Path, **kwargs) -> tuple[list[str], dict[str, list[str]]]:
