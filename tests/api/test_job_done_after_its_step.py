@@ -6,23 +6,12 @@ from __future__ import annotations
 
 from api.jobs.indexing import index_upload
 from api.jobs.runner import JobRunner
-from api.jobs.store import Incoming, JobStore
-from api.state.migrations import migrate
-from api.state.sqlite import SQLiteDatabase
+from tests.api.test_job_waits_for_space import _submitted
 
 
 def test_an_upload_job_reads_done_only_after_its_after_indexing_step(manager, tmp_path):
     manager.open("kb", writable=True, create=True).close()
-    db = SQLiteDatabase(tmp_path / "service.sqlite")
-    migrate(db)
-    jobs = JobStore(db)
-    uploads = tmp_path / "uploads"
-    uploads.mkdir()
-    incoming = []
-    for name, text in {"hours.txt": "Branches open at 9 a.m.\n", "探视.txt": "探视时间为下午2点到8点。\n"}.items():
-        (uploads / name).write_text(text, encoding="utf-8")
-        incoming.append(Incoming(name, uploads / name, len(text.encode())))
-    jobs.submit("job_1", "kb", incoming, {})
+    db, jobs = _submitted(tmp_path, {"hours.txt": "Branches open at 9 a.m.\n", "探视.txt": "探视时间为下午2点到8点。\n"})
     seen = []
     runner = JobRunner(jobs, lambda kb, name, path, tags: index_upload(manager, kb, name, path, tags),
                        on_done=lambda kb: seen.append((kb, jobs.get("job_1").status)), scratch=tmp_path / "scratch")

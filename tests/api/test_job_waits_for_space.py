@@ -24,6 +24,22 @@ FILES = {"hours.txt": "Visiting hours are 2 pm to 8 pm every day. " * 20,
          "探视.txt": "探视时间为每天下午两点到晚上八点。" * 20}
 
 
+def _submitted(tmp_path, files: dict[str, str]) -> tuple[SQLiteDatabase, JobStore]:
+    """The service's database under tmp_path and its job store, holding upload job "job_1" of `files` (name: text)
+    for KB "kb"."""
+    db = SQLiteDatabase(tmp_path / "service.sqlite")
+    migrate(db)
+    jobs = JobStore(db)
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    incoming = []
+    for name, text in files.items():
+        (uploads / name).write_text(text, encoding="utf-8")
+        incoming.append(Incoming(name, uploads / name, len(text.encode())))
+    jobs.submit("job_1", "kb", incoming, {})
+    return db, jobs
+
+
 def _fill(folder):
     """Take every free byte of the disk under `folder`; the file that holds them."""
     filler = folder / "filler"
@@ -55,16 +71,7 @@ def test_a_file_that_met_a_full_disk_waits_for_space_and_is_indexed_after(small_
     home = small_tmpfs("4m")
     manager = KBManager(IndexerSettings(home=home, embed_model="minilm"), encoders={"minilm": minilm})
     manager.open("kb", writable=True, create=True).close()
-    db = SQLiteDatabase(tmp_path / "service.sqlite")
-    migrate(db)
-    jobs = JobStore(db)
-    uploads = tmp_path / "uploads"
-    uploads.mkdir()
-    incoming = []
-    for name, text in FILES.items():
-        (uploads / name).write_text(text, encoding="utf-8")
-        incoming.append(Incoming(name, uploads / name, len(text.encode())))
-    jobs.submit("job_1", "kb", incoming, {})
+    db, jobs = _submitted(tmp_path, FILES)
     scratch = home / ".uploads" if scratch_on_full_disk else tmp_path / "scratch"
     scratch.mkdir()
     runner = JobRunner(jobs, lambda kb, name, path, tags: index_upload(manager, kb, name, path, tags),
@@ -76,7 +83,7 @@ def test_a_file_that_met_a_full_disk_waits_for_space_and_is_indexed_after(small_
     def pause(seconds: float) -> None:  # the job's wait before its next try: look at it, then free space
         job = jobs.get("job_1")
         seen.append((job.status, [(f.filename, f.status, f.reason) for f in job.files], seconds))
-        assert sum(len(b) for b in jobs.read_file("job_1", 0)) == incoming[0].size  # the bytes are kept
+        assert sum(len(b) for b in jobs.read_file("job_1", 0)) == len(FILES["hours.txt"].encode())  # the bytes are kept
         filler.unlink()
 
     runner.run("job_1", pause=pause)
