@@ -24,7 +24,6 @@ class _Passage:
     """A passage read once for the pages of its quotes: its text less white space (`bare`), where each of those
     characters stands in the passage (`kept`), and its page breaks."""
 
-    page: int
     whole: tuple[int, int]  # (first, last) page of the passage
     breaks: PageBreaks
     bare: str
@@ -35,10 +34,9 @@ class _Passage:
         """`page`: the hit's first page (a passage without one has no pages to find)."""
         whole = (page, hit.page_end if hit.page_end is not None else page)
         if not hit.page_breaks:  # one page: every quote is on it
-            return cls(page, whole, (), "", [])
+            return cls(whole, (), "", [])
         kept = [i for i, ch in enumerate(hit.text) if not ch.isspace()]
-        return cls(page, whole, tuple((int(o), int(p)) for o, p in hit.page_breaks),
-                   "".join(hit.text[i] for i in kept), kept)
+        return cls(whole, tuple((int(o), int(p)) for o, p in hit.page_breaks), "".join(hit.text[i] for i in kept), kept)
 
     def pages(self, quote: str) -> tuple[int | None, int | None]:
         """(first, last) page of `quote` in the passage; the passage's own pages when it is not found there."""
@@ -49,7 +47,7 @@ class _Passage:
         end = self.bare.find(pieces[-1], start + len(pieces[0]) if len(pieces) > 1 else start)
         if start < 0 or end < 0:
             return self.whole
-        return pages_of(self.page, self.breaks, self.kept[start], self.kept[end + len(pieces[-1]) - 1] + 1)
+        return pages_of(self.whole[0], self.breaks, self.kept[start], self.kept[end + len(pieces[-1]) - 1] + 1)
 
 
 class AnswerPages:
