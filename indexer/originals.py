@@ -155,9 +155,12 @@ def freed_copy(documents: list[DocumentInfo], replaced: DocumentInfo | None, sha
 def split_uploads(documents: list[DocumentInfo], originals: KeptOriginals) -> tuple[list[DocumentInfo],
                                                                                     list[DocumentInfo]]:
     """The upload documents among `documents`: (those whose original is kept, those whose original is not)."""
-    uploads = [d for d in documents if is_upload(d)]
-    kept = [d for d in uploads if originals.is_kept(d)]
-    return kept, [d for d in uploads if d not in kept]
+    kept: list[DocumentInfo] = []
+    not_kept: list[DocumentInfo] = []
+    for d in documents:
+        if is_upload(d):
+            (kept if originals.is_kept(d) else not_kept).append(d)
+    return kept, not_kept
 
 
 class Originals:

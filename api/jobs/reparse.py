@@ -46,13 +46,12 @@ class ReparsePlan:
 
 def plan(kb: str, documents: list[DocumentInfo], originals: KeptOriginals) -> ReparsePlan:
     kept, not_kept = split_uploads(documents, originals)
-    found = {d.doc_id for d in kept}
     advice = not_kept_reason(originals)
     left = [NotReread(doc_id=d.doc_id, source=d.source, reason=advice) for d in not_kept]
     left += [NotReread(doc_id=d.doc_id, source=d.source, reason=f"not re-read: not an upload (indexed on the server by `rag index`); "
                        f"`rag index --reparse --kb {kb}` there reads it again from its file")
              for d in documents if not is_upload(d)]
-    return ReparsePlan([d for d in documents if d.doc_id in found], left)
+    return ReparsePlan(kept, left)
 
 
 def submit_reparse(jobs: JobStore, job_id: str, kb: str, todo: list[DocumentInfo]) -> None:
