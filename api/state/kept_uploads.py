@@ -40,9 +40,10 @@ class DatabaseOriginals:
         self.job = job
         self._names: set[str] | None = None  # is_kept's: the KB's kept names, read once (a plan of N documents)
 
-    def _size(self, name: str) -> int | None:
-        row = self.db.one("SELECT size FROM kept_uploads WHERE kb = ? AND name = ?", (self.kb, name))
-        return None if row is None else int(row["size"])
+    def _sizes(self) -> dict[str, int]:
+        """The KB's kept copies: the size of each, by name."""
+        return {r["name"]: int(r["size"]) for r in self.db.query("SELECT name, size FROM kept_uploads WHERE kb = ?",
+                                                                  (self.kb,))}
 
     def is_kept(self, info: DocumentInfo) -> bool:
         if not self.enabled or not is_upload(info):
@@ -83,13 +84,14 @@ class DatabaseOriginals:
     def reading(self, documents: list[DocumentInfo],
                 wanted: Callable[[DocumentInfo], bool] | None = None) -> Iterator[KeptUploads]:
         out = KeptUploads()
+        sizes = self._sizes() if self.enabled else {}  # one query, not one a document
         folder = Path(tempfile.mkdtemp(prefix="kept-", dir=self.scratch))
         try:
             for info in documents:
                 if not is_upload(info):
                     continue
                 name = kept_name(info)
-                size = self._size(name) if self.enabled else None
+                size = sizes.get(name)
                 if size is None:
                     out.not_kept.append(info)
                     continue
