@@ -101,13 +101,14 @@ def kb_reembed(name: str,
 
     if Path(embed_model).expanduser().is_dir():
         embed_model = str(Path(embed_model).expanduser().resolve())  # the KB records where the model lives
-    from cli.kept_uploads import kb_originals
+    from api.jobs.originals import kept_originals
+    from cli.kept_uploads import service_db
 
     mgr = state.manager()
     try:
         # a copy's uploads are kept where the service keeps them (the state database in cluster mode)
-        with kb_originals(mgr, name) as source, kb_originals(mgr, into or name) as kept:
-            rep = mgr.reembed(name, embed_model, into=into, originals=lambda kb: source if kb == name else kept)
+        with service_db(mgr) as db:
+            rep = mgr.reembed(name, embed_model, into=into, originals=lambda kb: kept_originals(mgr.settings, kb, db))
     except (KBNotFound, ValueError, OSError) as e:
         fail(str(e))
     name = rep["kb"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,25 +14,37 @@ from indexer.ingest import IngestReport
 from indexer.originals import KeptOriginals
 from indexer.upload_reread import UploadReread
 
+if TYPE_CHECKING:
+    from api.state.base import Database
+
 
 @contextmanager
-def kb_originals(mgr, kb: str) -> Iterator[KeptOriginals]:
-    """The KB's kept uploads where the service keeps them (api.jobs.originals): the state database in cluster mode
-    (RAG_DATABASE_URL), else the KB's folder (no service database is opened, nor made)."""
+def service_db(mgr) -> Iterator[Database | None]:
+    """The service's state database in cluster mode (RAG_DATABASE_URL), open for the block; None without a URL (no
+    service database is opened, nor made): KBs keep their uploads in their folders then."""
     from api.config import ServiceSettings
-    from api.jobs.originals import kept_originals
 
     url = ServiceSettings.load(state.config).database_url
     if not url:
-        yield kept_originals(mgr.settings, kb, None)
+        yield None
         return
     from api.state.factory import open_database
 
     db = open_database(url, Path(mgr.settings.home))
     try:
-        yield kept_originals(mgr.settings, kb, db)
+        yield db
     finally:
         db.close()
+
+
+@contextmanager
+def kb_originals(mgr, kb: str) -> Iterator[KeptOriginals]:
+    """The KB's kept uploads where the service keeps them (api.jobs.originals): the state database in cluster mode
+    (RAG_DATABASE_URL), else the KB's folder."""
+    from api.jobs.originals import kept_originals
+
+    with service_db(mgr) as db:
+        yield kept_originals(mgr.settings, kb, db)
 
 
 def reread_kept_uploads(kb: str, mgr, store, reparse: bool, quiet: bool) -> UploadReread:
