@@ -38,8 +38,8 @@ def _cached_text(cache: Path) -> str:
         db.close()
 
 
-@needs_tesseract  # ~16 s: three pages read by OCR once, the KB re-embedded twice (e5+MiniLM: loaded once a session)
-@pytest.mark.slow  # ~6 s: scans read by OCR, the KB re-embedded twice
+@needs_tesseract
+@pytest.mark.slow  # three pages read by OCR once, the KB re-embedded twice: ~4 s, and e5+MiniLM loaded once a session
 def test_a_reembedded_kb_and_its_copy_take_their_scans_from_the_ocr_cache(manager, ens, tmp_path, monkeypatch):
     """`rag kb reembed` builds the KB in a new folder that takes the old one's place: the cache was left in the old
     folder and removed with it, and the next re-read ran Tesseract on every scanned page again."""
