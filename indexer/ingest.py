@@ -519,7 +519,7 @@ def ocr_options(settings: IndexerSettings, cache_path: str = "") -> OcrOptions:
 
 
 def ocr_cache_path(store: Store) -> str:
-    """Where the KB keeps what OCR read (indexer.parse.ocr_cache): in a local KB's folder, beside its catalog, so
-    that it goes with the KB; '' for a KB in Milvus (no folder of its own: no cache)."""
+    """Where the KB keeps what OCR read (indexer.parse.ocr_cache): in the KB's folder, so that it goes with the KB
+    (a local KB's, beside its catalog; a Milvus KB's RAG_HOME/NAME); '' for a store with no folder."""
     folder = getattr(store, "folder", None)
     return str(folder / CACHE_FILE) if isinstance(folder, Path) else ""

@@ -185,8 +185,8 @@ def screen_part(content_hash: str) -> str:
 class KBFiles:
     """A KB's documents for `rag index --reparse` without paths: the files found where they were indexed from,
     as (source, path, doc id); the sources of files indexed from a path that holds no file now (moved or
-    deleted); and how many documents did not come from a file path here (uploads, whose bytes are not kept,
-    and files indexed from another working directory)."""
+    deleted); and how many documents were indexed from another working directory (uploads are left out before:
+    they are read again from their kept copies, indexer.upload_reread)."""
 
     found: list[tuple[str, Path, str]]
     missing: list[str]
