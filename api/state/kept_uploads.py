@@ -49,7 +49,7 @@ class DatabaseOriginals:
         if not self.enabled or not is_upload(info):
             return False
         if self._names is None:
-            self._names = {r["name"] for r in self.db.query("SELECT name FROM kept_uploads WHERE kb = ?", (self.kb,))}
+            self._names = set(self._sizes())
         return kept_name(info) in self._names
 
     def used_bytes(self) -> int:
@@ -114,8 +114,7 @@ class DatabaseOriginals:
 
     def sweep(self, documents: list[DocumentInfo]) -> int:
         wanted = {kept_name(d) for d in documents if is_upload(d)} if self.enabled else set()
-        names = [r["name"] for r in self.db.query("SELECT name FROM kept_uploads WHERE kb = ?", (self.kb,))]
-        gone = [n for n in names if n not in wanted]
+        gone = [n for n in self._sizes() if n not in wanted]
         self._names = None
         if gone:
             with self.db.tx() as t:  # their chunks cascade
