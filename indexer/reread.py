@@ -39,12 +39,12 @@ again once, like any record of version 1.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from indexer.chunk import CHUNKER_VERSION
+from indexer.file_hash import sha256_file as sha256_file  # where it was: its users import it from here
 from indexer.ocr_tags import OCR_TAG
 from indexer.parse.versions import ParserStamp
 from indexer.screen import file_digest
@@ -83,13 +83,6 @@ def text_reread_reason(old: DocumentInfo, new_hash: str) -> str:
 
 def _text_part(content_hash: str) -> str:
     return file_digest(content_hash).split(_CHUNKER)[0]
-
-
-def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file's bytes (the file part of a content_hash), read in pieces: a 50 MB upload is never
-    in memory at once."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 DAMAGED_COPY = "its bytes no longer match the SHA-256 they were kept under"  # a KnownDigest's file, when checked

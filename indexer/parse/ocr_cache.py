@@ -38,11 +38,12 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from indexer.file_hash import sha256_file
 from indexer.parse.ocr import OCR_VERSION, identity, program
 from indexer.parse.ocr_deskew import LEVEL, MAX_ANGLE
 from indexer.parse.ocr_lighting import UNEVEN
@@ -90,8 +91,7 @@ class OcrCache:
         owner = options.file_sha  # hashed by the reader already (indexer.ingest): not read a second time
         if not owner and source is not None:
             try:
-                with open(source, "rb") as f:  # read in pieces: within the parser's memory limit
-                    owner = hashlib.file_digest(f, "sha256").hexdigest()
+                owner = sha256_file(source)  # read in pieces: within the parser's memory limit
             except OSError:
                 pass
         return cls(options.cache_path, options.cache_mb * MB, engine, owner)
@@ -134,6 +134,42 @@ class OcrCache:
                 db.execute("PRAGMA incremental_vacuum")
 
         self._run(write)
+
+    def forget(self, file_sha: str) -> None:
+        """Remove the pages of the file `file_sha` (a deleted or replaced document's), but those another file holds
+        too. Never raises: a cache that cannot be changed is logged."""
+        def drop(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS gone (key TEXT PRIMARY KEY)")
+                db.execute("DELETE FROM gone")
+                db.execute("INSERT INTO gone SELECT key FROM owners WHERE file = ?", (file_sha,))
+                db.execute("DELETE FROM owners WHERE file = ?", (file_sha,))
+                db.execute("DELETE FROM pages WHERE key IN (SELECT key FROM gone) AND key NOT IN "
+                           "(SELECT key FROM owners)")
+            db.execute("PRAGMA incremental_vacuum")
+
+        self._run(drop, f"still holds the pages of the deleted file {file_sha[:12]}… (removing the cache file removes "
+                        "them; scans are then read by OCR again)")
+
+    def keep_only(self, files: Iterable[str]) -> int | None:
+        """Keep only the pages found in one of `files` (the SHA-256s of the files of the KB's documents); a page
+        with no owner recorded goes too. How many pages went; None when the cache could not be changed (logged)."""
+        wanted = [(sha,) for sha in set(files)]
+
+        def drop(db: sqlite3.Connection) -> int:
+            with _transaction(db):
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (file TEXT PRIMARY KEY)")
+                db.execute("DELETE FROM wanted")
+                db.executemany("INSERT INTO wanted VALUES (?)", wanted)
+                db.execute("DELETE FROM owners WHERE file NOT IN (SELECT file FROM wanted)")
+                gone = db.execute("DELETE FROM pages WHERE key NOT IN (SELECT key FROM owners)").rowcount
+                db.execute("DELETE FROM wanted")
+            if gone:
+                db.execute("PRAGMA incremental_vacuum")  # the space back, as a trim does
+            return gone
+
+        return self._run(drop, "still holds pages of documents deleted from its KB (removing the cache file "
+                               "removes them; scans are then read by OCR again)")
 
     def _own(self, db: sqlite3.Connection, key: str) -> None:
         if self.owner:
@@ -183,25 +219,12 @@ class OcrCache:
 
 
 def forget(path: Path, file_sha: str) -> None:
-    """Remove the pages of the file `file_sha` (a deleted or replaced document's), but those another file
-    holds too. Never raises: a cache that cannot be changed is logged."""
+    """Remove from the cache file `path` the pages of the file `file_sha` (OcrCache.forget). Never raises."""
     if not path.is_file():
         return
     cache = OcrCache(str(path), 0, "")
-
-    def drop(db: sqlite3.Connection) -> None:
-        with _transaction(db):
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS gone (key TEXT PRIMARY KEY)")
-            db.execute("DELETE FROM gone")
-            db.execute("INSERT INTO gone SELECT key FROM owners WHERE file = ?", (file_sha,))
-            db.execute("DELETE FROM owners WHERE file = ?", (file_sha,))
-            db.execute("DELETE FROM pages WHERE key IN (SELECT key FROM gone) AND key NOT IN "
-                       "(SELECT key FROM owners)")
-        db.execute("PRAGMA incremental_vacuum")
-
     try:
-        cache._run(drop, f"still holds the pages of the deleted file {file_sha[:12]}… (removing the cache file removes them; "
-                          "scans are then read by OCR again)")
+        cache.forget(file_sha)
     finally:
         cache.close()
 

@@ -11,11 +11,10 @@ A page with no owner at all (none recorded) goes too: no document can be shown t
 """
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from indexer.parse.ocr_cache import OcrCache, _transaction
+from indexer.parse.ocr_cache import OcrCache
 
 
 def keep_only(path: Path, files: Iterable[str]) -> int | None:
@@ -24,22 +23,7 @@ def keep_only(path: Path, files: Iterable[str]) -> int | None:
     if not path.is_file():
         return 0
     cache = OcrCache(str(path), 0, "")
-    wanted = [(sha,) for sha in set(files)]
-
-    def drop(db: sqlite3.Connection) -> int:
-        with _transaction(db):
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (file TEXT PRIMARY KEY)")
-            db.execute("DELETE FROM wanted")
-            db.executemany("INSERT INTO wanted VALUES (?)", wanted)
-            db.execute("DELETE FROM owners WHERE file NOT IN (SELECT file FROM wanted)")
-            gone = db.execute("DELETE FROM pages WHERE key NOT IN (SELECT key FROM owners)").rowcount
-            db.execute("DELETE FROM wanted")
-        if gone:
-            db.execute("PRAGMA incremental_vacuum")  # the space back, as a trim does
-        return gone
-
     try:
-        return cache._run(drop, "still holds pages of documents deleted from its KB (removing the cache file "
-                                "removes them; scans are then read by OCR again)")
+        return cache.keep_only(files)
     finally:
         cache.close()
