@@ -5,19 +5,21 @@ passage's through their group, so each group counts once, whichever of its words
 The groups are tokens as rag's tokenizer gives them (English stemmed: "daily" is "daili"). They are
 kept to words that mean the same in any knowledge base: days, months and years as periods, maximums
 and limits, fees and charges, and the verbs of moving money (a question's "转" is a document's "转账"), in both languages;
-and the forms of common irregular English verbs. A word one side writes as a phrase (a bank's 跨行 as
-其他银行) is read as the word (`as_words`), and so is each term of the KB's own synonyms
-(rag.synonyms), written as its rule's canonical term while `kb_synonyms` is in force.
+and the forms of common irregular English verbs. A word one side writes as other words is read as the word
+(`as_words`) by the built-in rules of equivalents.txt, a packaged list in the format of a KB's synonyms (a
+bank's 跨行 as 其他银行), and so is each term of the KB's own synonyms (rag.synonyms), written as its rule's
+canonical term while `kb_synonyms` is in force.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
 
-from rag.synonyms.matcher import matcher
-from rag.synonyms.rules import Synonyms
+from rag.synonyms.matcher import Matcher, matcher
+from rag.synonyms.rules import Synonyms, parse
 
 GROUPS: tuple[tuple[str, ...], ...] = (
     ("一天", "每天", "每日", "单日", "当日", "当天", "day", "daili"),
@@ -41,16 +43,6 @@ GROUPS: tuple[tuple[str, ...], ...] = (
 )
 
 _CANON = {word: group[0] for group in GROUPS for word in group}
-
-# what one word of a question says in several of a document's ("跨行取款" over "在境内其他银行ATM取款"): the
-# phrase is read as the word before tokenizing. 他行 not inside 其他行业 / 其他行为 / 其他行政. And a short form
-# read as the words it stands for ("房贷利率" over a mortgage table's "贷款利率" row): 房贷 is 住房贷款, not
-# inside 住房贷款 itself
-PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("跨行", re.compile(r"其他银行|(?<!其)他行(?![业为政走动])")),
-    ("住房贷款", re.compile(r"(?<!住)房贷(?!款)")),
-)
-
 
 def canonical(tokens: Iterable[str]) -> set[str]:
     """The tokens with each word of a group replaced by the group's first word."""
@@ -81,11 +73,22 @@ def kb_meanings(text: str) -> list[str]:
     return matcher(synonyms).expansions(text) if synonyms else []
 
 
+# The built-in rules: domain words a question and a document write differently in every KB, kept out of the code
+# where an operator can read them (docs/synonyms.md, "Built in")
+BUILT_IN_FILE = Path(__file__).with_name("equivalents.txt")
+
+
+@cache
+def built_in() -> Matcher:
+    """The matcher of the built-in rules (BUILT_IN_FILE), read once; held here, out of the matchers' cache
+    of KB lists."""
+    return matcher(parse(BUILT_IN_FILE.read_text(encoding="utf-8")))
+
+
 def as_words(text: str) -> str:
-    """`text` with each phrase of `PHRASES` written as its word, and each term of the KB's synonyms in
-    force as its canonical term."""
-    for word, phrase in PHRASES:
-        text = phrase.sub(word, text)
+    """`text` with each term of the built-in rules (BUILT_IN_FILE) written as its canonical term, then each
+    term of the KB's synonyms in force as its."""
+    text = built_in().as_canonical(text)
     if synonyms := _KB_SYNONYMS.get():
         text = matcher(synonyms).as_canonical(text)
     return text

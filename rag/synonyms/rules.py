@@ -40,7 +40,11 @@ class Rule:
         return self.terms == self.means
 
     def line(self) -> str:
-        return ", ".join(self.terms) if self.two_way else f"{', '.join(self.terms)} => {', '.join(self.means)}"
+        # a term meaning only itself ("其他行业 => 其他行业": keeps a shorter term from being read inside it) keeps
+        # its arrow: alone on its line it would be refused
+        if self.two_way and len(self.terms) > 1:
+            return ", ".join(self.terms)
+        return f"{', '.join(self.terms)} => {', '.join(self.means)}"
 
 
 @dataclass(frozen=True)
