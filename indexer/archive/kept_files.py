@@ -23,10 +23,11 @@ from pathlib import Path
 
 from indexer.archive import format as F
 from indexer.archive.reader import ArchiveReader
+from indexer.archive.zip_undo import drop_last
 from indexer.originals import KeptOriginals, KeptUploads, is_upload, original_name
 from indexer.parse.ocr_cache import CACHE_FILE
 from indexer.parse.ocr_cache_files import backup
-from indexer.reread import file_sha, sha256_file
+from indexer.reread import file_sha
 from indexer.types import DocumentInfo
 
 log = logging.getLogger(__name__)
@@ -89,12 +90,13 @@ def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: Ke
             if name is None or name in members:
                 continue
             try:
-                if sha256_file(path) != F.ORIGINAL_MEMBER.match(name).group(1):
-                    out.damaged.append(source)
-                    continue
-                members[name] = _add_file(zf, name, path)
+                member = _add_kept(zf, name, path)
             except FileNotFoundError:
                 continue  # its document was deleted (or replaced) since it was read: the sweep took its copy
+            if member is None:
+                out.damaged.append(source)
+                continue
+            members[name] = member
             out.originals += 1
             out.originals_bytes += members[name].size
     cache = kb_folder / CACHE_FILE if kb_folder is not None else None
@@ -104,20 +106,38 @@ def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: Ke
     return members, out
 
 
+def _add_kept(zf: zipfile.ZipFile, name: str, path: Path) -> F.Member | None:
+    """Kept upload `path` into `zf` as `name`, hashed as it is copied: read once, whatever its size (up to
+    originals_max_mb), in COPY_BLOCK pieces. None when its bytes no longer match the SHA-256 its name is (a damaged
+    copy): the member is then taken back out of the zip (zip_undo.drop_last), never carried as other bytes. Taken
+    back rather than staged: a copy to a scratch file first would write and read each upload twice (up to
+    originals_max_mb of disk besides the archive), and one held in memory could not be bounded by that cap."""
+    info = _zip_info(name, path)
+    member = _copy(zf, info, path)
+    if member.sha256 != F.ORIGINAL_MEMBER.match(name).group(1):
+        drop_last(zf, info)
+        return None
+    return member
+
+
 def _add_file(zf: zipfile.ZipFile, name: str, path: Path) -> F.Member:
-    """File `path` into `zf` as `name`, hashed as it is copied; ArchiveError when it changed since it was checked
-    (a kept copy is never rewritten: its disk is failing), which fails the export rather than carry other bytes."""
-    digest, size = hashlib.sha256(), 0
+    """File `path` into `zf` as `name`, hashed as it is copied."""
+    return _copy(zf, _zip_info(name, path), path)
+
+
+def _zip_info(name: str, path: Path) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=_file_time(path))
     info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def _copy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> F.Member:
+    digest, size = hashlib.sha256(), 0
     with open(path, "rb") as src, zf.open(info, "w", force_zip64=True) as dst:
         while block := src.read(COPY_BLOCK):
             digest.update(block)
             size += len(block)
             dst.write(block)
-    if F.is_original(name) and digest.hexdigest() != F.ORIGINAL_MEMBER.match(name).group(1):
-        raise F.ArchiveError(f"the kept upload {path} changed while it was exported: its disk may be failing; "
-                             "export again, or with --without-originals")
     return F.Member(size=size, sha256=digest.hexdigest())
 
 
