@@ -46,7 +46,9 @@ class IndexerSettings(BaseSettings):
     # torch engine's batches (embed_batch_size)
     ingest_batch_chunks: int = Field(64, ge=1, description="chunks of several files embedded together, then "
                                                            "written (one transaction per file)")
-    store: str = Field("local", description="store backend: 'local' (embedded SQLite + FAISS + BM25 files under home)")
+    store: Literal["local", "milvus"] = Field(
+        "local", description="store backend: 'local' (embedded SQLite + FAISS + BM25 files under home) or 'milvus' "
+        "(needs store_uri, which selects Milvus by itself)")
     store_uri: str | None = Field(None, description="Milvus instead of the local store: 'http://HOST:PORT' (a Milvus "
                                   "server or cluster) or a path ending in '.db' (Milvus Lite in this process); "
                                   "env RAG_STORE_URI")
@@ -93,6 +95,12 @@ class IndexerSettings(BaseSettings):
                               "ocr-cache.sqlite) so that reading a scan again does not run Tesseract again for the "
                               "same page; past it the entries used longest ago go; 0 = no cache; env "
                               "RAG_OCR_CACHE_MB")
+    # cluster mode: the OCR cache shared by every worker and replica (indexer.parse.ocr_cache_where); a password
+    # may be in it, so it is never dumped
+    ocr_cache_url: str = Field("", exclude=True, repr=False,
+                               description="the state database (PostgreSQL URL) that holds the OCR cache, shared by "
+                               "every process of a cluster; set from RAG_DATABASE_URL by the service, `rag worker` "
+                               "and the CLI (api.jobs.ocr_cache); '' = each KB's folder (ocr-cache.sqlite)")
     # Uploaded files (the HTTP service): each one's bytes kept in the KB's folder (originals/, named by SHA-256),
     # so that `rag index` and POST /v1/kbs/{kb}/reparse can read it again after a parser or chunker upgrade
     keep_originals: bool = Field(True, description="keep each uploaded file in its KB's folder (originals/) so it "

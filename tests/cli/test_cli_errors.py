@@ -32,6 +32,7 @@ def error(p, code: int = 1) -> str:
     ("RAG_RETRIEVAL_MODE", "foo", "'hybrid', 'dense' or 'bm25'"),
     ("RAG_LLM_TEMPERATURE", "hot", "valid number"),
     ("RAG_CHUNK_MAX_TOKENS", "2", "greater than or equal to 4"),
+    ("RAG_STORE", "foo", "'local' or 'milvus'"),  # was a traceback from the store factory
     # settings of the service and the answer cache: the same error for every command, not only `rag serve`
     ("RAG_CACHE_SIMILARITY", "abc", "valid number"),
     ("RAG_PORT", "abc", "valid integer"),
