@@ -358,6 +358,24 @@ def test_cors_lets_the_configured_origin_call_the_api_and_refuses_others_in_json
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
 
 
+def test_cors_preflight_passes_every_method_the_api_takes(env):
+    """A portal page may call every /v1 route its key allows: a preflight for each method in the OpenAPI schema
+    passes, and the synonyms a PUT sets come back readable (PUT was refused, 400 cors_refused)."""
+    spec = httpx.get(env["srv"].url + "/openapi.json").json()
+    methods = {m.upper() for p, ms in spec["paths"].items() if p.startswith("/v1/") for m in ms}
+    assert "PUT" in methods
+    c = env["srv"].client(None)
+    for method in sorted(methods):
+        r = c.options("/v1/kbs/alpha/synonyms", headers={
+            "Origin": PORTAL, "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "authorization,content-type"})
+        assert r.status_code == 200 and method in r.headers["access-control-allow-methods"], (method, r.text)
+    admin = env["srv"].client(env["keys"]["alpha", "admin"])
+    r = admin.put("/v1/kbs/alpha/synonyms", json={"text": "ATM card => debit card"}, headers={"Origin": PORTAL})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == PORTAL, r.text
+    assert admin.delete("/v1/kbs/alpha/synonyms").status_code in (200, 204)
+
+
 def test_request_ids_and_json_logs(env):
     srv = env["srv"]
     r = srv.client(env["keys"]["alpha", "read"]).get("/v1/kbs/alpha", headers={"X-Request-ID": "trace-abc-123"})
