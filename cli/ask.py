@@ -17,13 +17,14 @@ def search(query: str, kb: str = KB, k: int = typer.Option(10, "-k", "--top-k", 
            doc: list[str] = DOC, source: list[str] = SOURCE, tag: list[str] = TAG,
            as_json: bool = typer.Option(False, "--json")):
     """Search a knowledge base (hybrid dense + BM25 by default)."""
-    from indexer.types import Filters
+    from cli.doc_filters import kb_filters
     from rag.retrieval.hybrid import HybridRetriever
 
+    tags = parse_tags(tag)
     mgr, store = open_kb(kb)
     settings = state.settings()
     retriever = HybridRetriever.from_store(store, mgr, settings.retrieval)
-    hits = retriever.run(query, k, Filters.make(doc, source, parse_tags(tag)), mode)
+    hits = retriever.run(query, k, kb_filters(store, kb, doc, source, tags), mode)
     store.close()
     if as_json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
@@ -118,17 +119,17 @@ def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
         questions: Optional[str] = typer.Option(None, "--questions", help="file: answer every line, one model load"),
         adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (rag tune generator)")):
     """Answer a question from a knowledge base, with verified citations."""
-    from indexer.types import Filters
+    from cli.doc_filters import kb_filters
     from rag.answering.types import Answer
 
-    filters = Filters.make(doc, source, parse_tags(tag))
-
+    tags = parse_tags(tag)
     todo = [question] if question else []
     if questions:
         todo += read_lines(questions, "--questions")
     if not todo:
         fail("give a question, or --questions FILE")
     pipe = _pipeline(kb, adapter)
+    filters = kb_filters(pipe.store, kb, doc, source, tags)
     answers = []
     for q in todo:
         if len(todo) > 1 and not as_json:
@@ -151,12 +152,12 @@ def ask(question: Optional[str] = typer.Argument(None), kb: str = KB,
 def chat(kb: str = KB, doc: list[str] = DOC, source: list[str] = SOURCE, tag: list[str] = TAG,
          adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (rag tune generator)")):
     """Interactive questions and answers; follow-ups use the conversation so far."""
-    from indexer.types import Filters
+    from cli.doc_filters import kb_filters
     from rag.answering.types import Answer
 
-    filters = Filters.make(doc, source, parse_tags(tag))
-
+    tags = parse_tags(tag)
     pipe = _pipeline(kb, adapter)
+    filters = kb_filters(pipe.store, kb, doc, source, tags)
     history: list[dict[str, str]] = []
     print(f"chatting with {kb!r}: empty line or Ctrl-D to quit, /reset to forget the conversation")
     while True:
