@@ -20,12 +20,11 @@ from cli.testing import Server, wait_job
 from cli.testing.postgres_server import PostgresServer
 from indexer.archive import format as F
 from tests.indexer.test_ocr_cache import _page_runs
+from tests.lost_cards import EN_LINE, ZH
 from tests.ocr_scans import FEE_EN, FEE_ZH, needs_tesseract, save_pdf, scan
 
 pytestmark = [pytest.mark.slow, needs_tesseract]  # ~40 s a backend: a server, two scanned pages read by OCR once
 
-EN = "Call 400-800-1234 at any hour to report a lost or stolen card.\n"
-ZH = "挂失银行卡请拨打客服电话 400-800-1234，全天二十四小时服务。\n"
 
 
 def _logged_tesseract(tmp_path: Path) -> tuple[Path, str]:
@@ -95,7 +94,7 @@ def test_an_imported_kb_rereads_its_uploads_from_the_archive_and_its_scans_from_
         c = srv.client()
         assert c.post("/v1/kbs", json={"name": "clinic"}).status_code == 201
         up = c.post("/v1/kbs/clinic/documents", files=[("files", ("fees.pdf", pdf.read_bytes())),
-                                                       ("files", ("cards.txt", EN.encode())),
+                                                       ("files", ("cards.txt", EN_LINE.encode())),
                                                        ("files", ("挂失.txt", ZH.encode()))])
         assert up.status_code == 202, up.text
         job = wait_job(c, up.json()["job_id"], timeout=300)

@@ -22,9 +22,8 @@ from api.state.kept_uploads import DatabaseOriginals, abandoned
 from indexer.archive.export import export_kb
 from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
 from tests.api.test_kept_uploads import _sha
+from tests.lost_cards import EN, ZH, write_files
 
-CARDS = "# Lost cards\n\nCall 400-800-1234 at any hour to report a lost or stolen card.\n"
-LOST = "挂失银行卡请拨打客服电话 400-800-1234，全天二十四小时服务。\n"
 OWN = "网点营业时间为工作日9:00至17:00。Branches open at 9 a.m. on weekdays.\n"
 
 
@@ -80,10 +79,8 @@ def test_a_failed_import_removes_the_uploads_it_kept_but_never_a_kbs(manager, po
     db = _db(postgres, tmp_path)
     try:
         manager.settings.parse_isolation = False
-        docs = tmp_path / "docs"
-        docs.mkdir()
-        (cards := docs / "cards.md").write_text(CARDS, encoding="utf-8")
-        (lost := docs / "挂失.txt").write_text(LOST, encoding="utf-8")
+        docs = write_files(tmp_path / "docs")
+        cards, lost = docs / "cards.md", docs / "挂失.txt"
         (own := docs / "own.txt").write_text(OWN, encoding="utf-8")
         manager.open("src", writable=True, create=True).close()
         for path in (cards, lost):
@@ -128,9 +125,9 @@ def test_an_upload_an_import_and_its_kb_both_kept_stays_when_the_import_fails(po
     db = _db(postgres, tmp_path)
     try:
         path = tmp_path / "挂失.txt"
-        path.write_text(LOST, encoding="utf-8")
+        path.write_text(ZH, encoding="utf-8")
         other = tmp_path / "cards.md"
-        other.write_text(CARDS, encoding="utf-8")
+        other.write_text(EN, encoding="utf-8")
         importing = DatabaseOriginals(db, "bank", scratch=tmp_path, job="job_import")
         assert importing.keep(path, "挂失.txt").kept and importing.keep(other, "cards.md").kept
         assert DatabaseOriginals(db, "bank", scratch=tmp_path).keep(path, "挂失.txt").kept  # the KB's own

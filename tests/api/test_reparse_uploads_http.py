@@ -12,11 +12,10 @@ from cli.testing import Server, wait_job
 from indexer.parse.versions import stamp_for
 from tests.cli.test_cli import rag
 from tests.cli.test_reparse_cli import _rewrite_records
+from tests.lost_cards import EN, ZH
 
 pytestmark = pytest.mark.slow  # ~2 min: two servers and three rag commands, each loading the model
 
-EN = "# Lost cards\n\nCall 400-800-1234 at any hour to report a lost or stolen card.\n"
-ZH = "挂失银行卡请拨打客服电话 400-800-1234，全天二十四小时服务。\n"
 MD, TXT = stamp_for(".md", False), stamp_for(".txt", False)
 OLDER = {f"+parser:{MD}": f"+parser:markdown.{MD.version - 1}", f"+parser:{TXT}": f"+parser:text.{TXT.version - 1}"}
 

@@ -14,6 +14,7 @@ from indexer.chunk import CHUNKER_VERSION
 from indexer.parse.versions import stamp_for
 from tests.cli.test_cli import rag
 from tests.indexer.test_crash_safety import check_consistent, kill_once_counted
+from tests.lost_cards import EN, write_files
 from tests.ocr_scans import FEE_EN, FEE_ZH, needs_tesseract, save_pdf, scan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,10 +32,7 @@ def _rewrite_records(db: Path, old: str, new: str) -> None:
 
 @pytest.mark.slow  # ~90 s (nine rag commands, each loading the model): make test-all runs it
 def test_index_rereads_what_an_older_parser_read_and_reparse_rereads_the_kb(tmp_path):
-    home, docs = tmp_path / "home", tmp_path / "docs"
-    docs.mkdir()
-    (docs / "cards.md").write_text("# Lost cards\n\nCall 400-800-1234 at any hour to report a lost card.\n")
-    (docs / "挂失.txt").write_text("挂失银行卡请拨打客服电话 400-800-1234，全天二十四小时服务。\n", encoding="utf-8")
+    home, docs = tmp_path / "home", write_files(tmp_path / "docs")
     base = ("--kb", "bank", "--no-calibrate")
     rag(home, "index", str(docs), *base, "--embed-model", "e5", "--tag", "dept=cards", "-q")
     db = home / "bank" / "kb.sqlite"
@@ -118,7 +116,7 @@ def test_reparse_takes_scans_from_the_ocr_cache_and_keeps_them_while_tesseract_i
     scanned text still found, and the Markdown file beside it read again."""
     home, docs, log = tmp_path / "home", tmp_path / "docs", tmp_path / "tesseract.log"
     docs.mkdir()
-    (docs / "cards.md").write_text("# Lost cards\n\nCall 400-800-1234 at any hour to report a lost card.\n")
+    (docs / "cards.md").write_text(EN, encoding="utf-8")
     save_pdf(docs / "fees.pdf", scan(["Card Services Fee Notice", "", FEE_EN]), scan(["银行卡服务收费公告", "", FEE_ZH]))
     wrapper = tmp_path / "bin" / "tesseract"  # logs each run, then runs the real tesseract
     wrapper.parent.mkdir()

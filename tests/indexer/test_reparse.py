@@ -13,21 +13,16 @@ from indexer.parse.versions import stamp_for
 from indexer.reread import CHUNKER_UPDATED, PARSER_UPDATED, check, recorded_stamp, stamped
 from indexer.types import DocumentInfo, Element
 from rag.retrieval.hybrid import HybridRetriever
+from tests.lost_cards import EN, write_files
 from tests.ocr_scans import FEE_EN, FEE_ZH, join_pdfs, needs_tesseract, save_pdf, scan, text_page_pdf
 
-EN = "# Lost cards\n\nCall 400-800-1234 at any hour to report a lost or stolen card.\n"
-ZH = "挂失银行卡请拨打客服电话 400-800-1234，全天二十四小时服务。\n"
 # what this version stamps (derived, so that the next version bump does not break the tests)
 MD, TXT = stamp_for(".md", False), stamp_for(".txt", False)
 CHUNK = f"+chunk:{CHUNKER_VERSION}"
 
 
 def _files(tmp_path: Path) -> Path:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "cards.md").write_text(EN, encoding="utf-8")
-    (docs / "挂失.txt").write_text(ZH, encoding="utf-8")
-    return docs
+    return write_files(tmp_path / "docs")
 
 
 def _index(manager, docs, encoder=None, **kwargs):
