@@ -297,7 +297,8 @@ async def ws_query(websocket: WebSocket, kb: str):
                 await _close(websocket, 1007, "JSON nested too deep")
                 return
             except (ValidationError, ValueError) as e:
-                await websocket.send_json({"type": "error", **error_body("invalid_request", str(e).splitlines()[0])})
+                await websocket.send_json({"type": "error", **error_body("invalid_request", str(e).splitlines()[0]),
+                                           "status": 422})
                 continue
             try:
                 try:

@@ -201,6 +201,25 @@ def test_websocket_streams_the_same(env):
             ws.recv(timeout=30)
 
 
+def test_websocket_invalid_message_is_an_error_with_its_status_and_the_socket_stays_open(env):
+    """docs/api.md: every error message carries `status`, as the HTTP route would answer (a malformed message's
+    had none), and the socket goes on answering."""
+    from websockets.sync.client import connect
+
+    url = env["srv"].url.replace("http", "ws") + "/v1/kbs/beta/ws"
+    with connect(url, additional_headers={"Authorization": f"Bearer {env['keys']['beta', 'read']}"}) as ws:
+        for bad in ("not json", json.dumps({"question": ""}), json.dumps({"history": []})):
+            ws.send(bad)
+            m = json.loads(ws.recv(timeout=60))
+            assert m["type"] == "error" and m["status"] == 422 and m["error"]["code"] == "invalid_request", m
+            assert m["request_id"]
+        ws.send(json.dumps({"question": "银行卡丢了怎么挂失？"}))
+        msgs = [json.loads(ws.recv(timeout=120))]
+        while msgs[-1]["type"] not in ("done", "error"):
+            msgs.append(json.loads(ws.recv(timeout=120)))
+    assert msgs[-1]["type"] == "done" and "挂失" in msgs[-1]["answer"]["answer"], msgs[-1]
+
+
 def test_openai_client_plain_and_streaming(env):
     from openai import OpenAI
 
