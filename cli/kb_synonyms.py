@@ -26,7 +26,7 @@ def kb_synonyms(name: str,
     quotes are matched through them; answers cached under other synonyms are not served."""
     from indexer.kbs import KBNotFound
     from indexer.store.base import KBLockedError
-    from rag.synonyms.kb import save_synonyms, stored_synonyms
+    from rag.synonyms.kb import documents_scripts, save_synonyms, stored_synonyms
     from rag.synonyms.matcher import matcher
     from rag.synonyms.rules import MAX_BYTES, SynonymError, Synonyms, parse
 
@@ -53,10 +53,12 @@ def kb_synonyms(name: str,
     _, store = open_kb(name)
     try:
         synonyms = stored_synonyms(store)
+        # as a search reads them: also in the traditional characters the KB's documents write their terms in
+        searched = documents_scripts(synonyms, store) if check is not None and synonyms else synonyms
     finally:
         store.close()
     if check is not None:
-        m = matcher(synonyms)
+        m = matcher(searched)
         found = {"question": check, "searches_also": m.expansions(check), "asked_as": m.rewrites(check)}
         print(json.dumps(found, ensure_ascii=False, indent=2) if as_json else
               f"searches also: {', '.join(found['searches_also']) or '(nothing: no term of the synonyms is in it)'}")

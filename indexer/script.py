@@ -60,3 +60,54 @@ def simplified(text: str) -> str:
     on the folded text. OpenCC's t2s tables (the pure-Python `opencc-python-reimplemented`, Apache-2.0, its
     dictionaries in the package: nothing downloaded)."""
     return _t2s().convert(text) if CJK_CHAR.search(text) else text
+
+
+@lru_cache(maxsize=1)
+def _character_table() -> dict[int, int]:
+    """{code point: code point}: each traditional character (and Hong Kong or Taiwan variant) to its simplified
+    one, from OpenCC's character tables only (TSCharacters.txt, its first reading; HKVariantsRev.txt and
+    TWVariantsRev.txt before it), followed to a character the table leaves as it is (麼 -> 么 -> 幺), so folding
+    twice folds as once."""
+    from pathlib import Path
+
+    import opencc
+
+    folder = Path(opencc.__file__).parent / "dictionary"
+
+    def read(name: str) -> dict[str, str]:
+        pairs = (line.split("\t") for line in (folder / name).read_text(encoding="utf-8").splitlines() if "\t" in line)
+        return {k: v.split(" ")[0] for k, v in pairs if len(k) == 1 and len(v.split(" ")[0]) == 1}
+
+    chars, variants = read("TSCharacters.txt"), read("TWVariantsRev.txt") | read("HKVariantsRev.txt")
+    table: dict[int, int] = {}
+    for c in set(chars) | set(variants):
+        seen = [c]
+        while (nxt := chars.get(variants.get(seen[-1], seen[-1]), variants.get(seen[-1], seen[-1]))) not in seen:
+            seen.append(nxt)
+        if seen[-1] != c:
+            table[ord(c)] = ord(seen[-1])
+    return table
+
+
+def simplified_chars(text: str) -> str:
+    """`text` with each traditional character in a simplified one, one character for one (`_character_table`):
+    where a match's place in the folded text must be its place in the text (rag.synonyms.matcher reads a KB's
+    rules so in passages of either script). Coarser than `simplified`, which reads phrases (乾隆 stays 乾隆
+    there, is 干隆 here): for comparing two texts folded alike, not for showing."""
+    return text.translate(_character_table()) if CJK_CHAR.search(text) else text
+
+
+@lru_cache(maxsize=3)
+def _s2t(config: str):
+    from opencc import OpenCC
+
+    return OpenCC(config)
+
+
+def traditional_forms(text: str) -> list[str]:
+    """`text` in traditional characters as OpenCC writes them (its phrase tables: s2t, s2hk for Hong Kong,
+    s2tw for Taiwan), each form once, those that differ from `text`; none for text without Chinese. A word has
+    several ("里面": 裏面, 裡面; "卫生": 衛生, 衞生): which one a KB's documents use is theirs to say."""
+    if not CJK_CHAR.search(text):
+        return []
+    return [f for f in dict.fromkeys(_s2t(c).convert(text) for c in ("s2t", "s2hk", "s2tw")) if f != text]

@@ -47,7 +47,7 @@ from rag.rerank.base import Reranker
 from rag.rerank.factory import make_reranker
 from rag.retrieval.conversation import retrieval_query
 from rag.retrieval.hybrid import HybridRetriever
-from rag.synonyms.kb import documents_first, stored_synonyms
+from rag.synonyms.kb import documents_first, documents_scripts, stored_synonyms
 from rag.synonyms.matcher import matcher
 from rag.synonyms.rules import Synonyms
 
@@ -104,12 +104,15 @@ class Pipeline:
         self.refusal_by_language = by_language
 
     def load_synonyms(self) -> None:
-        """The KB's synonyms (rag.synonyms), for its searches and quotes, each two-way rule led by a term its
-        documents hold (rag.synonyms.kb.documents_first: worked out again only when the rules or the KB change)."""
+        """The KB's synonyms (rag.synonyms), for its searches and quotes, meaning their Chinese terms in the
+        traditional characters its documents write them in too (rag.synonyms.kb.documents_scripts), each two-way
+        rule led by a term its documents hold (documents_first): worked out again only when the rules or the KB
+        change."""
         rules = stored_synonyms(self.store)
         key = (rules.digest, self.store.cache_generation()) if rules else None
         if key != getattr(self, "_synonyms_key", ()):
-            self._synonyms_key, self._synonyms = key, documents_first(rules, self.store) if rules else rules
+            self._synonyms_key = key
+            self._synonyms = documents_first(documents_scripts(rules, self.store), self.store) if rules else rules
         self.retriever.synonyms = self._synonyms
 
     @property

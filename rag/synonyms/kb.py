@@ -101,7 +101,9 @@ def documents_first(synonyms: Synonyms, store) -> Synonyms:
     """The rules with each two-way rule's first term (the one its other terms are read as when quotes are
     matched) a term the KB's documents hold, where its written first term is not: "A&E, emergency department"
     reads a question's "emergency department" as "emergency department", as the documents have it, not as
-    "A&E". One lookup of every term's words (Store.known_terms)."""
+    "A&E". A lead the documents write in traditional characters is written so (`Rule.as_written`). One lookup
+    of every term's words (Store.known_terms)."""
+    from indexer.script import simplified
     from indexer.tokenize import tokenize
 
     two_way = [r for r in synonyms.rules if r.two_way]
@@ -117,6 +119,39 @@ def documents_first(synonyms: Synonyms, store) -> Synonyms:
     for r in synonyms.rules:
         if r.two_way and not held(r.terms[0]) and (first := next((t for t in r.terms if held(t)), None)):
             terms = (first, *(t for t in r.terms if t != first))
-            r = Rule(terms, terms)
+            r = Rule(terms, terms, r.as_written or simplified(first) != first)
+        out.append(r)
+    return Synonyms(tuple(out))
+
+
+def documents_scripts(synonyms: Synonyms, store) -> Synonyms:
+    """The rules with each Chinese term they mean also in the traditional characters the KB's documents write it
+    in, where they do (`挂号费, 诊查费` also means "診查費" in a Hong Kong hospital's KB), each such form after its
+    term, or before it where the documents hold the form only: BM25 searches a question's terms' meanings in the
+    documents' own characters, and a table's row or column is named in them. A one-way rule's first meaning so
+    replaced is written as the documents write it (`Rule.as_written`; documents_first leads two-way rules).
+    (Terms are found in a text of either script already: rag.synonyms.matcher.) One lookup of every term's and
+    form's words (Store.known_terms); a KB in simplified characters holds no form, and its rules stay as they are."""
+    from indexer.script import simplified, traditional_forms
+    from indexer.tokenize import tokenize
+
+    forms = {t: traditional_forms(simplified(t)) for r in synonyms.rules for t in r.means}
+    if not any(forms.values()):
+        return synonyms
+    words = {f: tokenize(f) for t, fs in forms.items() for f in (t, *fs)}
+    known = store.known_terms(sorted({w for ws in words.values() for w in ws}))
+
+    def held(term: str) -> bool:
+        return _names_something(words[term]) and set(words[term]) <= known
+
+    out = []
+    for r in synonyms.rules:
+        means: list[str] = []
+        for t in r.means:
+            written = [f for f in forms[t] if held(f) and f not in r.means]
+            means += [*written, t] if written and not held(t) else [t, *written]
+        if len(means := list(dict.fromkeys(means))) > len(r.means):
+            lead = means[0] != r.means[0]
+            r = Rule(tuple(means), tuple(means), r.as_written) if r.two_way else Rule(r.terms, tuple(means), lead)
         out.append(r)
     return Synonyms(tuple(out))

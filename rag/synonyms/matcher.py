@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from re import _compiler  # re.compile without its module cache (see matcher)
 
-from indexer.script import simplified
+from indexer.script import simplified, simplified_chars
 from rag.synonyms.rules import Synonyms
 
 _ASCII_WORD = re.compile(r"[0-9a-z]")
@@ -23,12 +23,13 @@ _WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
 def _fold(text: str) -> str:
-    """`text` in lower case with full-width ASCII as ASCII, character for character."""
+    """`text` in lower case with full-width ASCII as ASCII and traditional Chinese characters as simplified ones,
+    character for character: a rule in either script is found in a text in either (診查費 as 诊查费)."""
     text = text.translate(_WIDTH)
     out = text.lower()
     if len(out) != len(text):  # a letter whose lower case is two characters ("İ"): kept as it is
         out = "".join(c if len(low := c.lower()) != 1 else low for c in text)
-    return out
+    return simplified_chars(out)
 
 
 def _key(text: str) -> str:
@@ -196,7 +197,9 @@ def matcher(synonyms: Synonyms) -> Matcher:
             spaced.add(folded := " ".join(_fold(term).split()))
             spaced.update(_other_number(folded))  # "policy" is found in "policies" too, and the reverse
             k = _key(term)
-            first.setdefault(k, simplified(rule.means[0]))  # in one script: the passages are read in simplified
+            # in one script: simplified, or the documents' own where they write it in traditional characters (a
+            # simplified word inside a traditional passage would be cut into other words: "陪护證遺失" as 陪护 證遺失)
+            first.setdefault(k, rule.means[0] if rule.as_written else simplified(rule.means[0]))
             for t in meant:
                 if _same(t) != _same(term) and t not in means.setdefault(k, []):
                     means[k].append(t)

@@ -31,9 +31,13 @@ class SynonymError(ValueError):
 
 @dataclass(frozen=True)
 class Rule:
-    """`terms` mean `means` too; two-way rules have `means == terms` (every term means the others)."""
+    """`terms` mean `means` too; two-way rules have `means == terms` (every term means the others).
+    `as_written`: its canonical term (`means[0]`) is written as it is, not in simplified characters: the
+    documents write it so (rag.synonyms.kb reads a rule in a KB's own characters; an administrator's rules are
+    never so)."""
     terms: tuple[str, ...]
     means: tuple[str, ...]
+    as_written: bool = False
 
     @property
     def two_way(self) -> bool:
@@ -59,14 +63,16 @@ class Synonyms:
 
     def as_dicts(self) -> list[dict[str, list[str]]]:
         """The rules as stored and served: [{"terms": [...], "means": [...]}, ...]."""
-        return [{"terms": list(r.terms), "means": list(r.means)} for r in self.rules]
+        return [{"terms": list(r.terms), "means": list(r.means)} | ({"as_written": True} if r.as_written else {})
+                for r in self.rules]
 
     def to_json(self) -> str:
         return json.dumps(self.as_dicts(), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str) -> Synonyms:
-        return cls(tuple(Rule(tuple(r["terms"]), tuple(r["means"])) for r in json.loads(raw)))
+        return cls(tuple(Rule(tuple(r["terms"]), tuple(r["means"]), bool(r.get("as_written")))
+                         for r in json.loads(raw)))
 
     @cached_property
     def digest(self) -> str:

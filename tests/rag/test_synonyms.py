@@ -210,3 +210,27 @@ def test_a_term_ending_in_y_is_found_in_its_plural_in_ies_and_the_reverse(rules,
     assert m.expansions(text) == means
     assert m.as_canonical(text) != text
     assert m.expansions("the police station") == [] and m.expansions("privacy polices") == []
+
+
+@pytest.mark.parametrize("rules, text, canonical", [
+    ("挂号费, 诊查费", "普通門診 | 診查費 | 10元", "普通門診 | 挂号费 | 10元"),    # a simplified rule, a Hong Kong page
+    ("掛號費, 診查費", "普通门诊 | 诊查费 | 10元", "普通门诊 | 挂号费 | 10元"),    # and the reverse
+    ("陪床 => 陪护", "陪床證遺失補辦，什麼時候", "陪护證遺失補辦，什麼時候"),
+    ("他行 => 跨行", "在其他銀行或他行ATM取款", "在其他銀行或跨行ATM取款"),
+])
+def test_a_rule_is_found_in_a_text_of_either_script_where_it_stands(rules, text, canonical):
+    """A rule in simplified characters was not found in a passage in traditional ones (診查費): the text is now
+    read with each traditional character as its simplified one, character for character (OpenCC's character
+    table, not its phrases), so a match's place is its place in the text as written."""
+    m = matcher(parse(rules))
+    assert m.as_canonical(text) == canonical
+    assert m.expansions(text) and all(r != text and r.endswith(text[-3:]) for r in m.rewrites(text))
+
+
+def test_folding_scripts_keeps_every_character_in_place():
+    from indexer.script import simplified_chars
+
+    text = "門診幾點開始？衞生間在裏面，什麼時候乾洗。ATM card 24小時"
+    folded = simplified_chars(text)
+    assert len(folded) == len(text) and folded.startswith("门诊几点开始？卫生间在里面")
+    assert simplified_chars(folded) == folded and simplified_chars("debit card") == "debit card"
