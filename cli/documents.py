@@ -32,7 +32,8 @@ def calibrate_refusal(kb: str, mgr, quiet: bool = False) -> None:
 def index(paths: Optional[list[str]] = typer.Argument(None, help="files and folders (recursive); with --reparse "
                                                       "alone, every file of the KB"), kb: str = KB,
           tag: list[str] = typer.Option([], "--tag", help="key=value metadata, repeatable"),
-          embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB"),
+          embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB (an existing KB "
+                                                   "keeps its own: `rag kb reembed` changes it)"),
           quiet: bool = typer.Option(False, "-q", "--quiet"), no_calibrate: bool = NO_CALIBRATE,
           prune: bool = typer.Option(False, "--prune", help="then remove the documents of files that are no longer "
                                      "in the given folders (deleted, moved away or now hidden); documents "
@@ -52,6 +53,7 @@ def index(paths: Optional[list[str]] = typer.Argument(None, help="files and fold
     from pathlib import Path
 
     from cli.kept_uploads import add_uploads, reread_kept_uploads, warn_not_kept
+    from indexer.embed.factory import same_model
     from indexer.ingest import Ingestor, prestart_parsers
     from indexer.store.write_errors import KBWriteError
     from rag.guard.document_guard import DOCUMENT_SCREEN
@@ -67,8 +69,14 @@ def index(paths: Optional[list[str]] = typer.Argument(None, help="files and fold
         for p in paths:
             typer.secho(f"FAILED {p}: no such file or folder", fg="red", err=True)
         fail(f"nothing to index in {kb!r}: none of the given paths exists")
+    existed = state.manager().exists(kb)
     prestart_parsers(state.settings().indexer)  # the parser processes warm up while the model loads
     mgr, store = open_kb(kb, writable=True, create=True, embed_model=embed_model)
+    if existed and embed_model and not same_model(store.embed_model, embed_model):
+        store.close()  # nothing indexed: the files would be embedded with the KB's own model, not the one asked for
+        fail(f"knowledge base {kb!r} embeds with {store.embed_model}; --embed-model {embed_model} chooses the model "
+             f"of a new KB only. Leave it out to index with {store.embed_model}, or change the KB's model first: "
+             f"`rag kb reembed {kb} --embed-model {embed_model}`")
     try:
         encoder = mgr.encoder(store.embed_model)
         report = Ingestor(store, encoder, mgr.settings, screen=None if trust else DOCUMENT_SCREEN) \

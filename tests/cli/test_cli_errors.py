@@ -1,6 +1,7 @@
 """What a user who gets something wrong sees from the `rag` command: a short `error: ...` naming what was
 wrong, where it came from and what is allowed, and exit code 1 (2 for a bad option value) — never a Python
 traceback (real subprocesses, as a user runs it)."""
+import json
 import os
 import subprocess
 import sys
@@ -180,3 +181,24 @@ def test_search_takes_the_valid_values(tmp_path):
         p = rag(home, "search", "replacement card fee", "--kb", "bank", "--mode", mode, "-k", "1")
         assert p.returncode == 0, p.stderr
         assert "fees.md" in p.stdout and "cards.md" not in p.stdout
+
+
+@pytest.mark.slow  # ~25 s: three indexing processes
+def test_index_embed_model_other_than_the_kbs_is_refused_not_ignored(tmp_path):
+    """`rag index --embed-model` on an existing KB with another model was ignored without a word (the files were
+    embedded with the KB's own model); now it stops before indexing anything and names `rag kb reembed`."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fees.md").write_text("# Fees\n\nA replacement card costs 5 dollars.\n")
+    (docs / "挂失.md").write_text("# 挂失\n\n银行卡丢失请拨打95555挂失。\n", encoding="utf-8")
+    home = tmp_path / "home"
+    p = rag(home, "index", str(docs / "fees.md"), "--kb", "bank", "--embed-model", "e5", "--no-calibrate", "-q")
+    assert p.returncode == 0, p.stderr
+    err = error(rag(home, "index", str(docs / "挂失.md"), "--kb", "bank", "--embed-model", "minilm", "--no-calibrate"))
+    assert "embeds with e5" in err and "rag kb reembed bank --embed-model minilm" in err
+    listed = rag(home, "docs", "--kb", "bank", "--json")
+    assert [Path(d["source"]).name for d in json.loads(listed.stdout)] == ["fees.md"]  # nothing indexed
+    # another name of the KB's own model is that model
+    p = rag(home, "index", str(docs / "挂失.md"), "--kb", "bank", "--embed-model", "multilingual-e5-small",
+            "--no-calibrate", "-q")
+    assert p.returncode == 0, p.stderr
