@@ -481,6 +481,10 @@ def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
     for n, hit in enumerate(hits, 1):
         if cross_script(question, hit.text):
             continue
+        if named and not covering and (column := column_quote(hit.text, question)):
+            # a table's column the question names through the KB's synonyms: the cell of the row it names too, or
+            # the column (never without KB synonyms)
+            return n, column
         if row := row_quote(hit.text, question, covering, named, title=hit.title):
             if not named or kind or n == 1 or len(asked & quote_words(row)) > said(hits[:n - 1]):
                 if tied_above and len(asked & quote_words(row)) <= tied_above[0]:
@@ -492,8 +496,6 @@ def _named_row(question: str, hits: Sequence[Hit], covering: bool = False,
                 return n, tied[1]
             if kind and tied_above is None:
                 tied_above = (holds, n, tied[1])
-        elif named and not covering and (column := column_quote(hit.text, question)):
-            return n, column  # a short table's column the question names through the KB's synonyms
     return None
 
 

@@ -246,20 +246,28 @@ def tied_rows_quote(passage: str, question: str) -> tuple[int, str] | None:
     return len(set(tokenize(question)) & words), ("" if is_cjk(texts[0]) else " ").join(texts)
 
 
+# a long table's column a question names through the KB's synonyms, naming no row: its first rows are quoted, at
+# most TABLE_QUOTE_ROWS of them and about this many characters (the rest are counted, not quoted)
+COLUMN_QUOTE_CHARS = 400
+
+
 def column_quote(passage: str, question: str) -> str | None:
-    """The column of a table of at most TABLE_QUOTE_ROWS rows that the question names through the KB's
-    synonyms in force only, as sentences: each row's name with its cell of that column ("挂号费多少" under
-    "挂号费, 诊查费": "普通门诊——诊查费：10元。副主任医师——诊查费：20元。..."; "What are the visiting times?" under
-    "visiting times => visiting hours": each area's "Visiting hours"). Named: every word
-    of one header cell after the first is in what the question's terms mean, not all of them in the
-    question itself (a question in the documents' words is answered as without the rules), and the
-    column gives the kind of number asked for, if any. None otherwise, and always without KB synonyms."""
+    """The column of a table that the question names through the KB's synonyms in force only, as sentences:
+    each row's name with its cell of that column ("挂号费多少" under "挂号费, 诊查费": "普通门诊——诊查费：10元。
+    副主任医师——诊查费：20元。..."; "What are the visiting times?" under "visiting times => visiting hours": each
+    area's "Visiting hours"). Named: every word of one header cell after the first is in what the question's
+    terms mean, not all of them in the question itself (a question in the documents' words is answered as
+    without the rules), and the column gives the kind of number asked for, if any. Where the question also
+    names a row of the table (`_subject`: its words, or what they mean), that row's cell alone ("主任医师挂号费
+    多少": "主任医师——诊查费：30元。"); else a table of more than TABLE_QUOTE_ROWS rows gives its first rows
+    (`_first_rows`) and how many it has. None otherwise, and always without KB synonyms."""
     if "|" not in passage or not question or not (meant := kb_meanings(question)):
         return None
     own, means = set(tokenize(question)), set(tokenize(" ".join(meant)))
     kind = asked_kind(question)
+    subject = _subject(passage, question)
     for block in _table(passage).blocks:
-        if not 2 <= len(block.rows) <= TABLE_QUOTE_ROWS:
+        if len(block.rows) < 2:
             continue
         k = _key_column(list(block.rows))
         header = _name_first(_aligned(block.header, len(block.rows[0])), k)
@@ -269,12 +277,46 @@ def column_quote(passage: str, question: str) -> str | None:
             continue
         i = named[0]
         rows = [_name_first(cells, k) for cells in block.rows if len(cells) == len(header)]
+        if subject is not None:  # the row it names: its cell, if this table holds it and it gives what is asked
+            if subject.cells not in rows or not subject.cells[i].strip() or (
+                    kind and kind not in number_kinds(subject.cells[i])):
+                continue
+            return _row_text((subject.cells[0], subject.cells[i]), (header[0], header[i]))
         column = [(cells[0], cells[i]) for cells in rows if cells[i].strip()]
         if len(column) < 2 or (kind and kind not in number_kinds(" ".join(c for _, c in column))):
             continue
         texts = [t for pair in column if (t := _row_text(pair, (header[0], header[i])))]
-        return ("" if is_cjk(texts[0]) else " ").join(texts)
+        zh = is_cjk(texts[0])
+        if len(block.rows) <= TABLE_QUOTE_ROWS:
+            return ("" if zh else " ").join(texts)
+        shown = _first_rows(texts)
+        quoted = {name for name, _ in column[:len(shown)]}
+        rest = [name for cells in block.rows if (name := _name_first(cells, k)[0]) not in quoted]
+        return ("" if zh else " ").join([*shown, _rest_of(len(block.rows), rest, zh)])
     return None
+
+
+def _first_rows(texts: list[str]) -> list[str]:
+    """The sentences of a long table's first rows that are quoted: at most TABLE_QUOTE_ROWS, and about
+    COLUMN_QUOTE_CHARS characters, two at least."""
+    shown = texts[:2]
+    for t in texts[2:TABLE_QUOTE_ROWS]:
+        if sum(map(len, shown)) + len(t) > COLUMN_QUOTE_CHARS:
+            break
+        shown.append(t)
+    return shown
+
+
+def _rest_of(rows: int, rest: list[str], zh: bool) -> str:
+    """What a quote of a long table's first rows leaves out: how many rows the table has, and which are in the
+    document only, by the names of the first and last ("The table has 20 rows; the other 14 (Renowned expert
+    to Nurse clinic) are in the document."; the names are the passage's words, so the citation backs it)."""
+    names = [n if len(n) <= 40 else n[:39] + "…" for n in (rest[0], rest[-1])]
+    if zh:
+        return f"该表共{rows}行，其余{len(rest)}行（{names[0]}{'' if len(rest) == 1 else '至' + names[1]}）见原文。"
+    if len(rest) == 1:
+        return f"The table has {rows} rows; the other one ({names[0]}) is in the document."
+    return f"The table has {rows} rows; the other {len(rest)} ({names[0]} to {names[1]}) are in the document."
 
 
 def _tied_subjects(passage: str, question: str) -> list[_Row]:
