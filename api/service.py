@@ -15,10 +15,12 @@ from api.config import ServiceSettings
 from api.experiments import Arm, Experiment, ExperimentStore, apply_overrides
 from api.feedback import FeedbackStore
 from api.gate import GateMeters, GenerationGate
+from api.jobs.adopt_ocr_cache import adopt_local_ocr_caches
 from api.jobs.adopt_originals import adopt_local_originals
 from api.jobs.factory import make_queue
 from api.jobs.importing import Importer
 from api.jobs.indexing import index_upload, reread_upload
+from api.jobs.ocr_cache import ocr_cache_settings
 from api.jobs.ocr_prune import OcrCachePruner
 from api.jobs.reparse import submit_reparse
 from api.jobs.runner import FileOutcome, JobRunner
@@ -58,7 +60,7 @@ class Service:
         from rag.rerank.factory import make_reranker
 
         self.settings, self.svc = settings, svc
-        self.manager = KBManager(settings.indexer)
+        self.manager = KBManager(ocr_cache_settings(settings.indexer, svc.database_url))
         self.home = Path(settings.indexer.home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.metrics = Metrics()
@@ -71,9 +73,12 @@ class Service:
         self.importer = Importer(self.manager, self.jobs, after=self._imported)
         self.runner = JobRunner(self.jobs, self._index, self.metrics, self._changed, scratch=self.uploads,
                                 import_file=self.importer.run, reread_file=self._reread)
-        # a replica that indexes from the Redis queue keeps OCR caches in its own home, as a `rag worker`
-        # does: a document or KB deleted on another replica leaves them between jobs (api.jobs.ocr_prune)
-        chores = OcrCachePruner(self.manager, svc.ocr_cache_check_s) if svc.indexing and svc.redis_url else None
+        # a replica that indexes from the Redis queue with no shared OCR cache (the state database not PostgreSQL)
+        # keeps OCR caches in its own home: a document or KB deleted on another replica leaves them between jobs
+        # (api.jobs.ocr_prune)
+        local_ocr = not self.manager.settings.ocr_cache_url
+        chores = OcrCachePruner(self.manager, svc.ocr_cache_check_s) \
+            if svc.indexing and svc.redis_url and local_ocr else None
         self.queue = make_queue(svc.redis_url, self.jobs, self.runner, consume=svc.indexing,
                                 claim_idle_s=svc.job_claim_idle_s, heartbeat_s=svc.job_heartbeat_s, chores=chores)
         m = self.metrics
@@ -112,6 +117,7 @@ class Service:
             if self.reranker:
                 self.reranker.warm_up()
         adopt_local_originals(self.manager, self.db)  # uploads an earlier release kept on this disk (cluster mode)
+        adopt_local_ocr_caches(self.manager)  # and the OCR caches (cluster mode)
         self.queue.start()
         self.retention.start()
         self.ready = True

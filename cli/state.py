@@ -50,7 +50,16 @@ class State:
             fail(f"{what} is a file, not a folder (the folder that holds the knowledge bases)")
 
     def settings(self, **indexer) -> Settings:
-        return Settings.load(self.config, indexer={"home": self.home, **indexer})
+        """In cluster mode (RAG_DATABASE_URL a PostgreSQL one) the KBs' OCR caches are the state database's, as the
+        service's and the workers' are (api.jobs.ocr_cache)."""
+        from api.config import ServiceSettings
+        from api.jobs.ocr_cache import ocr_cache_settings
+
+        settings = Settings.load(self.config, indexer={"home": self.home, **indexer})
+        url = ServiceSettings.load(self.config).database_url
+        if url:
+            settings.indexer = ocr_cache_settings(settings.indexer, url)
+        return settings
 
     def manager(self, **indexer):
         from indexer.kbs import KBManager

@@ -49,7 +49,7 @@ from indexer.parse.extension import file_extension
 from indexer.parse.images import IMAGE_EXTENSIONS
 from indexer.parse.limits import ParseLimits
 from indexer.parse.ocr import unavailable_reason
-from indexer.parse.ocr_cache import CACHE_FILE
+from indexer.parse.ocr_cache_where import OcrCacheAt
 from indexer.parse.ocr_options import OcrOptions
 from indexer.parse.versions import ParserStamp, stamp_for
 from indexer.reread import (
@@ -180,7 +180,7 @@ class Ingestor:
         self.parse_limits = ParseLimits(
             zip_check=settings.parse_zip_check, zip_member_mb=settings.parse_zip_member_mb,
             zip_total_mb=settings.parse_zip_total_mb, zip_ratio=settings.parse_zip_ratio,
-            pdf_max_pages=settings.parse_max_pages, ocr=ocr_options(settings, ocr_cache_path(store)))
+            pdf_max_pages=settings.parse_max_pages, ocr=ocr_options(settings, ocr_cache_at(store)))
         self.sandbox_limits = sandbox.SandboxLimits(
             memory_mb=settings.parse_memory_mb, cpu_s=settings.parse_cpu_s, timeout_s=settings.parse_timeout_s,
             max_output_mb=settings.parse_max_output_mb)
@@ -509,17 +509,19 @@ def delete(store: Store, doc_id_or_path: str) -> list[str]:
     return targets
 
 
-def ocr_options(settings: IndexerSettings, cache_path: str = "") -> OcrOptions:
-    """cache_path: the KB's OCR result cache (ocr_cache_path), '' for none."""
+def ocr_options(settings: IndexerSettings, cache: OcrCacheAt | None = None) -> OcrOptions:
+    """cache: where the KB keeps what OCR read (ocr_cache_at); None for none."""
+    cache = cache or OcrCacheAt()
     return OcrOptions(enabled=settings.ocr, languages=settings.ocr_languages, dpi=settings.ocr_dpi,
                       max_pixels=settings.ocr_max_pixels, max_pages=settings.ocr_max_pages,
                       page_timeout_s=settings.ocr_page_timeout_s, timeout_s=settings.ocr_timeout_s,
-                      memory_mb=settings.ocr_memory_mb, psm=settings.ocr_psm, cache_path=cache_path,
-                      cache_mb=settings.ocr_cache_mb)
+                      memory_mb=settings.ocr_memory_mb, psm=settings.ocr_psm, cache_path=cache.path,
+                      cache_url=cache.url, cache_kb=cache.kb, cache_mb=settings.ocr_cache_mb)
 
 
-def ocr_cache_path(store: Store) -> str:
-    """Where the KB keeps what OCR read (indexer.parse.ocr_cache): in the KB's folder, so that it goes with the KB
-    (a local KB's, beside its catalog; a Milvus KB's RAG_HOME/NAME); '' for a store with no folder."""
-    folder = getattr(store, "folder", None)
-    return str(folder / CACHE_FILE) if isinstance(folder, Path) else ""
+def ocr_cache_at(store: Store) -> OcrCacheAt:
+    """Where the KB keeps what OCR read (indexer.parse.ocr_cache_where), as its store says (`ocr_cache`): in cluster
+    mode the state database, else the KB's folder, so that it goes with the KB (a local KB's, beside its catalog; a
+    Milvus KB's RAG_HOME/NAME); none for a store with neither."""
+    at = getattr(store, "ocr_cache", None)
+    return at if isinstance(at, OcrCacheAt) else OcrCacheAt()

@@ -138,9 +138,10 @@ class KBManager:
             enc.warm_up()
             return open_store(self.backend, folder, self.params(enc.dim), writable=True,
                               embed_model=embed_model or self.settings.embed_model, lock_timeout=lock_timeout,
-                              context_window=self.settings.context_window, uri=self.uri)
+                              context_window=self.settings.context_window, uri=self.uri,
+                              ocr_cache_url=self.settings.ocr_cache_url)
         return open_store(self.backend, folder, self.params(0), writable=writable, lock_timeout=lock_timeout,
-                          uri=self.uri)
+                          uri=self.uri, ocr_cache_url=self.settings.ocr_cache_url)
 
     @property
     def backend(self) -> str:
@@ -210,7 +211,7 @@ class KBManager:
         def put_in_place() -> None:
             # the KB's OCR cache (no key depends on the embedder), under the KB's writer lock: the re-embedded
             # folder that takes its place takes it, a copy under another name gets a copy
-            (ocr_cache_files.move if target == name else ocr_cache_files.copy)(self.home / name, shadow)
+            self._carry_ocr_cache(name, target, shadow)
             self._finish_swap(target, replace=target == name)  # a copy never replaces a KB made meanwhile
             if (shadow / "kb.sqlite").exists():
                 raise ValueError(f"knowledge base {target!r} was created while the copy was being made; the copy "
@@ -298,12 +299,22 @@ class KBManager:
                         "" if mark != "1" else " (a finished copy)") + f": pick another name for the copy, or "
                         f"`rag kb delete {target}` first")
                 docs, todo = self._copy_documents(old, new, enc, progress, batch_docs)
-                ocr_cache_files.copy(self.home / name, self.home / target)  # the KB's OCR cache, on this machine
+                self._carry_ocr_cache(name, target, self.home / target)  # the KB's OCR cache
             finally:
                 new.close()
         finally:
             old.close()
         return _report(name, target, embed_model, docs, todo, self._copy_kept(name, target, originals))
+
+    def _carry_ocr_cache(self, name: str, target: str, new_folder: Path) -> None:
+        """KB `name`'s OCR cache kept by its re-embedded self (`target` == `name`, whose folder about to take its
+        place is `new_folder`) or copied for its copy `target`: in the state database (cluster mode) by name, so in
+        place it stays as it is; else the file in the KB's folder (indexer.parse.ocr_cache_files)."""
+        if url := self.settings.ocr_cache_url:
+            if target != name:
+                ocr_cache_files.copy_shared(url, name, target)
+            return
+        (ocr_cache_files.move if target == name else ocr_cache_files.copy)(self.home / name, new_folder)
 
     def _finished(self, name: str, target: str, originals: Callable[[str], KeptOriginals] | None = None) -> dict:
         """The report of a re-embedding an interrupted run had completed (a re-run only finished its swap; a

@@ -1,5 +1,8 @@
 """A cluster worker's OCR caches kept to the KBs' documents: a scan deleted on an API replica leaves the worker's
-disk too (docs/ocr.md, "In cluster mode").
+disk too (docs/ocr.md, "In cluster mode"). Only where the state database is not PostgreSQL (a worker or replica
+indexing from Redis with a SQLite state database): with PostgreSQL the cache is shared in it (api.jobs.ocr_cache),
+a delete removes its pages at once, and caches an earlier release left on a disk are moved into it at start
+(api.jobs.adopt_ocr_cache).
 
 Each `rag worker` keeps what OCR read in its own RAG_HOME/<kb>/ocr-cache.sqlite (indexer.parse.ocr_cache), and a
 document or KB deleted through the HTTP API is deleted on a replica, which cannot reach the workers' disks. So the

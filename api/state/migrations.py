@@ -178,6 +178,23 @@ MIGRATIONS: list[list[str]] = [
         PRIMARY KEY (kb, name),
         FOREIGN KEY (kb, name) REFERENCES kept_uploads(kb, name) ON DELETE CASCADE)""",
      "CREATE INDEX IF NOT EXISTS kept_upload_jobs_job ON kept_upload_jobs(job)"],
+    # 11: what OCR read from each scanned page, shared by every worker and replica in cluster mode
+    # (indexer/parse/ocr_cache_pg: the SQLite cache's entries and owners, per KB)
+    ["""CREATE TABLE IF NOT EXISTS ocr_cache_pages (
+        kb TEXT NOT NULL,
+        key TEXT NOT NULL,               -- the page's image and what decides what OCR reads (SHA-256)
+        lines TEXT NOT NULL,             -- JSON: [text, left, right, size] a line
+        checksum TEXT NOT NULL,
+        bytes BIGINT NOT NULL,
+        used DOUBLE PRECISION NOT NULL,  -- epoch seconds: the entries used longest ago go first
+        PRIMARY KEY (kb, key))""",
+     "CREATE INDEX IF NOT EXISTS ocr_cache_pages_used ON ocr_cache_pages(kb, used)",
+     """CREATE TABLE IF NOT EXISTS ocr_cache_owners (
+        kb TEXT NOT NULL,
+        file TEXT NOT NULL,              -- the SHA-256 of a file the page was found in
+        key TEXT NOT NULL,
+        PRIMARY KEY (kb, file, key))""",
+     "CREATE INDEX IF NOT EXISTS ocr_cache_owners_key ON ocr_cache_owners(kb, key)"],
 ]
 
 

@@ -2,10 +2,12 @@
 chunker or screen upgrade, new tags) does not run Tesseract again for the same text: on a large scanned archive
 that was hours of the same work.
 
-    OcrCache.open(options, source) -> OcrCache | None   # None: off (no KB folder, cache_mb 0) or Tesseract unknown
+    open_cache(options, source) -> PageCache | None   # indexer.parse.ocr_cache_where: this file, or in cluster mode
+                                                      # the state database (indexer.parse.ocr_cache_pg)
     cache.key(image, dpi) -> str                   # the page as rendered, before lighting, deskew, turning
     cache.get(key) -> lines | None; cache.put(key, lines)   # indexer.parse.ocr_text's OcrLines
-    forget(path, file_sha)                         # a document's file left the KB: its pages go
+    cache.forget(file_sha); forget(path, file_sha) # a document's file left the KB: its pages go
+    cache.keep_only(files) -> int | None           # only the pages of these files stay (indexer.parse.ocr_cache_prune)
 
 A page's key is the SHA-256 of its image as it came to OCR (mode, size, pixels) and its resolution, together
 with everything else that decides what OCR reads from it: OCR_VERSION (raised whenever the reading changes:
@@ -17,7 +19,7 @@ Any of them changing reads the page again; an unchanged page anywhere (in anothe
 One SQLite file (CACHE_FILE) in the KB's folder, in WAL mode: a kill leaves it at its last committed put; the
 parser processes of one run share it (each write waits up to 10 s for the other's). A local KB's folder is the
 one its catalog is in; a Milvus KB's is RAG_HOME/NAME on the machine that indexes (beside its kept uploads: its
-documents live in Milvus; in cluster mode each worker keeps what it read). It is removed with the KB (`rag kb
+documents live in Milvus; in cluster mode the cache is the state database's instead, shared by every worker). It is removed with the KB (`rag kb
 delete`), and a page with the document it came from (`forget`, by the SHA-256 of its file, which each page records
 as its owner: the store, local or Milvus, calls it when a document OCR read is deleted or replaced by another
 version of its file), so that a deleted scan's text does not stay behind. A KB rebuilt by `rag kb reembed` keeps
@@ -33,7 +35,6 @@ error (locked past the wait, disk full) skips the cache for that page, and OCR r
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import sqlite3
@@ -43,23 +44,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from indexer.file_hash import sha256_file
-from indexer.parse.ocr import OCR_VERSION, identity, program
-from indexer.parse.ocr_deskew import LEVEL, MAX_ANGLE
-from indexer.parse.ocr_lighting import UNEVEN
-from indexer.parse.ocr_options import OcrOptions
-from indexer.parse.ocr_orientation import MIN_CONFIDENCE
-from indexer.parse.ocr_text import CELL_GAP, MIN_LINE_CONFIDENCE, OcrLine
-from indexer.parse.ocr_text_size import CAP, DESCENDER, IDEOGRAPH, NARROW, SPACE, X_HEIGHT
+from indexer.parse.ocr_cache_base import KEEP, checksum, entry_bytes, entry_lines, entry_text
+from indexer.parse.ocr_text import OcrLine
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
 log = logging.getLogger(__name__)
 
+
+def page_key(engine: str, image: "Image", dpi: int | None) -> str:
+    """A page's key: its image as it came to OCR (mode, size, pixels), its resolution and `engine` (the settings
+    that decide what OCR reads: indexer.parse.ocr_cache_where.engine)."""
+    h = hashlib.sha256(f"{engine}|{image.mode}|{image.width}x{image.height}|{dpi}|".encode())
+    h.update(image.tobytes())
+    return h.hexdigest()
+
 CACHE_FILE = "ocr-cache.sqlite"
-MB = 1024 * 1024
-KEEP = 0.9  # a trim leaves this share of the cap, so that the next puts do not trim again at once
 WAIT_S = 10  # for the other parser process's write
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, lines TEXT NOT NULL, checksum TEXT NOT NULL, "
            "bytes INTEGER NOT NULL, used REAL NOT NULL)", "CREATE INDEX IF NOT EXISTS pages_used ON pages (used)",
@@ -75,37 +76,14 @@ class OcrCache:
         self._db: sqlite3.Connection | None = None
         self._warned = False
 
-    @classmethod
-    def open(cls, options: OcrOptions, source: Path | None, *steps: float) -> "OcrCache | None":
-        """source: the file being read (its pages' owner, by options.file_sha or else hashed here). steps: the caller's own constants that change what OCR
-        reads (indexer.parse.ocr_pages')."""
-        if not options.cache_path or options.cache_mb <= 0 or (tesseract := program()) is None:
-            return None
-        if not (who := identity(tesseract)):
-            return None
-        settings = {"ocr": OCR_VERSION, "languages": options.languages, "psm": options.psm,
-                    "fallback_psm": options.fallback_psm, "tesseract": who,
-                    "steps": [MIN_LINE_CONFIDENCE, CELL_GAP, MAX_ANGLE, LEVEL, UNEVEN, MIN_CONFIDENCE, *steps],
-                    "sizes": [X_HEIGHT, CAP, DESCENDER, IDEOGRAPH, NARROW, SPACE]}  # the lines' sizes kept
-        engine = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-        owner = options.file_sha  # hashed by the reader already (indexer.ingest): not read a second time
-        if not owner and source is not None:
-            try:
-                owner = sha256_file(source)  # read in pieces: within the parser's memory limit
-            except OSError:
-                pass
-        return cls(options.cache_path, options.cache_mb * MB, engine, owner)
-
     def key(self, image: "Image", dpi: int | None) -> str:
-        h = hashlib.sha256(f"{self.engine}|{image.mode}|{image.width}x{image.height}|{dpi}|".encode())
-        h.update(image.tobytes())
-        return h.hexdigest()
+        return page_key(self.engine, image, dpi)
 
     def get(self, key: str) -> list[OcrLine] | None:
         row = self._run(lambda db: db.execute("SELECT lines, checksum FROM pages WHERE key = ?", (key,)).fetchone())
         if not row:
             return None
-        lines = _lines(key, *row)
+        lines = entry_lines(key, *row)
         if lines is not None:
             def use(db: sqlite3.Connection) -> None:
                 with _transaction(db):
@@ -116,13 +94,13 @@ class OcrCache:
         return lines
 
     def put(self, key: str, lines: list[OcrLine]) -> None:
-        text = json.dumps([[line.text, line.left, line.right, line.size] for line in lines], ensure_ascii=False)
-        size = len(key) + len(text.encode()) + 64  # the row's own bytes, about
+        text = entry_text(lines)
+        size = entry_bytes(key, text)
 
         def write(db: sqlite3.Connection) -> None:
             with _transaction(db):
                 db.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
-                           (key, text, _checksum(key, text), size, time.time()))
+                           (key, text, checksum(key, text), size, time.time()))
                 self._own(db, key)
                 total = db.execute("SELECT total(bytes) FROM pages").fetchone()[0]
                 if total > self.max_bytes:  # the entries used longest ago, until KEEP of the cap is left
@@ -170,6 +148,14 @@ class OcrCache:
 
         return self._run(drop, "still holds pages of documents deleted from its KB (removing the cache file "
                                "removes them; scans are then read by OCR again)")
+
+    def add_entries(self, pages: Iterable[tuple], owners: Iterable[tuple]) -> None:
+        """Write entries as they are kept ((key, lines, checksum, bytes, used) and (file, key)) in one transaction:
+        a copy of another cache (indexer.parse.ocr_cache_pg.dump). Raises sqlite3.Error, OSError."""
+        db = self._connect()
+        with _transaction(db):
+            db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)", pages)
+            db.executemany("INSERT OR IGNORE INTO owners VALUES (?, ?)", owners)
 
     def _own(self, db: sqlite3.Connection, key: str) -> None:
         if self.owner:
@@ -239,29 +225,6 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.rollback()
         raise
     db.commit()
-
-
-def _checksum(key: str, text: str) -> str:
-    return hashlib.sha256(f"{key}\n{text}".encode()).hexdigest()[:32]
-
-
-def _lines(key: str, text: object, checksum: object) -> list[OcrLine] | None:
-    """The entry's lines; None when it is damaged (checksum, JSON or shape), so that the page is read again."""
-    if not isinstance(text, str) or checksum != _checksum(key, text):
-        return None
-    try:
-        rows = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(rows, list) or not all(_line_shaped(row) for row in rows):
-        return None
-    return [OcrLine(*row) for row in rows]
-
-
-def _line_shaped(row: object) -> bool:
-    """[text, left, right, size]"""
-    return (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str)
-            and all(isinstance(n, int) and not isinstance(n, bool) for n in row[1:]))
 
 
 def remove_files(path: str) -> None:

@@ -5,6 +5,7 @@ page again; a Milvus KB's, in its folder under RAG_HOME, goes when the KB is del
     move(old_kb, new_kb)    # the re-embedded folder about to take the KB's place takes its cache
     copy(src_kb, dst_kb)    # a copy of the KB under another name (`rag kb reembed --into`) gets a copy
     remove(kb)              # the KB was deleted and its folder is not removed with it (Milvus)
+    copy_shared(url, a, b)  # cluster mode: KB b gets a copy of KB a's cache in the state database
 """
 from __future__ import annotations
 
@@ -57,6 +58,20 @@ def copy(src_kb: Path, dst_kb: Path) -> None:
         remove_files(str(tmp))
         log.warning("OCR cache %s could not be copied to %s (%s): the copy's scans are read by OCR again on their "
                     "next re-read", src, dst_kb, exc)
+
+
+def copy_shared(url: str, src: str, dst: str) -> None:
+    """KB `dst` gets a copy of KB `src`'s cache in the state database at `url` (cluster mode: `rag kb reembed
+    --into`), in one transaction. Never raises: a cache that cannot be copied is logged."""
+    import psycopg
+
+    from indexer.parse.ocr_cache_pg import copy_kb
+
+    try:
+        copy_kb(url, src, dst)
+    except (psycopg.Error, OSError) as exc:
+        log.warning("OCR cache of %r could not be copied to %r in the state database (%s): the copy's scans are read "
+                    "by OCR again on their next re-read", src, dst, exc)
 
 
 def backup(src: Path, dst: Path, read_only: bool = False) -> None:

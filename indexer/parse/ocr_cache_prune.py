@@ -1,9 +1,10 @@
 """The pages of a KB's OCR cache (indexer.parse.ocr_cache) whose file no document of the KB holds any more, dropped.
 
 Where a document is deleted on the machine that keeps the cache, the store removes its pages at once (`forget`).
-In cluster mode it is not: a document is deleted on an API replica, and each indexing worker keeps in its own
-RAG_HOME the pages it read (docs/ocr.md), so a worker compares its cache with the KB's documents
-(api.jobs.ocr_prune) and calls this.
+Where workers keep caches on their own disks (indexing from Redis with no PostgreSQL state database) it is not: a
+document is deleted on an API replica, so a worker compares its cache with the KB's documents (api.jobs.ocr_prune)
+and calls this; a worker moving an earlier release's cache into the shared one drops the pages of deleted documents
+first (api.jobs.adopt_ocr_cache).
 
     keep_only(path, files) -> int | None   # pages owned by none of `files` (SHA-256s) go; how many (None: failed)
 

@@ -24,7 +24,8 @@ class OcrOptions:
     segmentation mode (3: automatic layout, 4: one column of lines of any size, 6: one block of even lines);
     fallback_psm: the mode a page is read with again when psm left a line of it out as garbage (the reading
     keeping more characters is used; None: never). cache_path: the KB's OCR result cache (indexer.parse.ocr_cache;
-    '' = none), at most cache_mb MB (0 = none). file_sha: the SHA-256 of the file being read when its reader already
+    '' = none), at most cache_mb MB (0 = none); cache_url and cache_kb: in cluster mode the cache is KB cache_kb's in
+    the state database at cache_url (indexer.parse.ocr_cache_where), not the file. file_sha: the SHA-256 of the file being read when its reader already
     hashed it (indexer.ingest), the owner of its pages in the cache; '' = the cache hashes the file itself.
     docs/ocr.md has the measurements."""
 
@@ -39,6 +40,8 @@ class OcrOptions:
     psm: int = 4
     fallback_psm: int | None = 3
     cache_path: str = ""
+    cache_url: str = ""
+    cache_kb: str = ""
     cache_mb: int = 512
     file_sha: str = ""
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from indexer.parse import ocr_reread, progress
 from indexer.parse.errors import ParseError
 from indexer.parse.ocr import recognize
-from indexer.parse.ocr_cache import OcrCache
+from indexer.parse.ocr_cache_where import open_cache
 from indexer.parse.ocr_deskew import straightened
 from indexer.parse.ocr_headings import TITLE_RATIO, body_size, mark_headings
 from indexer.parse.ocr_lighting import even_lighting
@@ -53,7 +53,7 @@ def read_pages(name: str, pages: Sequence[int], image_of: PageImage, options: Oc
     start, out = time.monotonic(), {}
     # this module's constants, ocr_titles' and ocr_reread's: changing one reads the pages again
     steps = (UPRIGHT_CHARS, UPRIGHT_SHARE, TITLE_RATIO, MAX_RETRIES, MARGIN, *ocr_reread.SETTINGS)
-    cache = OcrCache.open(options, source, *steps) if pages else None
+    cache = open_cache(options, source, *steps) if pages else None
     try:
         for done, page in enumerate(pages):
             elapsed = time.monotonic() - start

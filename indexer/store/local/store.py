@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from indexer.ocr_tags import OCR_TAG
+from indexer.parse.ocr_cache import CACHE_FILE
+from indexer.parse.ocr_cache_where import OcrCacheAt
 from indexer.reread import file_sha
 from indexer.store.base import KBGoneError, KBLockedError, Scored
 from indexer.store.local.catalog import Catalog
@@ -25,8 +27,11 @@ class LocalStore:
     """A KB folder: kb.sqlite (catalog), indexes/ (snapshots), kb.lock (one writer at a time)."""
 
     def __init__(self, folder: Path, params: IndexParams | None = None, writable: bool = False,
-                 embed_model: str | None = None, lock_timeout: float = 600, context_window: int = 0):
+                 embed_model: str | None = None, lock_timeout: float = 600, context_window: int = 0,
+                 ocr_cache_url: str = ""):
+        """`ocr_cache_url`: the state database that holds the KB's OCR cache (cluster mode); '': its folder's file."""
         self.folder = folder
+        self.ocr_cache = OcrCacheAt(str(folder / CACHE_FILE), ocr_cache_url, folder.name if ocr_cache_url else "")
         self.writable = writable
         self._lock_fd = None
         if writable:
@@ -150,10 +155,11 @@ class LocalStore:
 
     def _forget_ocr(self, old: DocumentInfo) -> None:
         """What OCR read from a document's file leaves the KB's OCR cache with it (indexer.parse.ocr_cache)."""
-        if old.tags.get(OCR_TAG) == "yes":
-            from indexer.parse.ocr_cache import CACHE_FILE, forget
-
-            forget(self.folder / CACHE_FILE, file_sha(old.content_hash))
+        if old.tags.get(OCR_TAG) == "yes" and (cache := self.ocr_cache.cache()) is not None:
+            try:
+                cache.forget(file_sha(old.content_hash))
+            finally:
+                cache.close()
 
     def commit(self) -> None:
         """Bring the indexes up to the catalog and publish them atomically."""

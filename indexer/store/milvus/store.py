@@ -164,14 +164,20 @@ class MilvusStore:
     def __init__(self, uri: str, kb: str, params: IndexParams | None = None, writable: bool = False,
                  embed_model: str | None = None, lock_timeout: float = 600, context_window: int = 0,
                  locks: LockFactory | None = None, lock_dir: Path | None = None, role: str = "",
-                 folder: Path | None = None):
+                 folder: Path | None = None, ocr_cache_url: str = ""):
         """`locks`: makes the writer lock taken when `writable` (default: indexer.store.milvus.lock.default_locks,
         whose file locks go to `lock_dir` when Milvus is a server and no Redis is configured).
         `role`: open the hidden collection set of that role beside KB `kb` (schema.Names.of) instead of the KB.
         `folder`: the KB's folder on this machine (RAG_HOME/NAME), for what only lives on local disk: its OCR result
-        cache (indexer.parse.ocr_cache); None, and always for a hidden set: no OCR cache."""
+        cache (indexer.parse.ocr_cache); None, and always for a hidden set: no OCR cache. `ocr_cache_url`: the state
+        database that holds the KB's OCR cache instead (cluster mode: indexer.parse.ocr_cache_where)."""
+        from indexer.parse.ocr_cache import CACHE_FILE
+        from indexer.parse.ocr_cache_where import OcrCacheAt
+
         self.uri, self.kb, self.writable = uri, kb, writable
         self.folder = None if role else folder
+        self.ocr_cache = OcrCacheAt(str(self.folder / CACHE_FILE) if self.folder is not None else "",
+                                    "" if role else ocr_cache_url, "" if role or not ocr_cache_url else kb)
         self.names = S.Names.of(kb, role)
         self._lock_name = f"{kb}#{role}" if role else kb
         self._lock: WriterLock | None = None
@@ -510,24 +516,23 @@ class MilvusStore:
             self._forget_ocr(old)
         return True
 
-    def _ocr_cache(self) -> Path | None:
-        """The KB's OCR result cache on this machine, where there is one."""
-        from indexer.parse.ocr_cache import CACHE_FILE
-
-        path = self.folder / CACHE_FILE if self.folder is not None else None
-        return path if path is not None and path.is_file() else None
+    def _ocr_cache(self) -> bool:
+        """The KB has an OCR result cache: shared in the state database, or a file on this machine."""
+        return self.ocr_cache.shared or bool(self.ocr_cache.path and Path(self.ocr_cache.path).is_file())
 
     def _forget_ocr(self, old: DocumentInfo, new: DocumentInfo | None = None) -> None:
-        """What OCR read from a document's file leaves the KB's OCR cache with it (indexer.parse.ocr_cache) on this
-        machine (each indexing worker keeps its own: docs/ocr.md): deleted, or replaced by `new`, another version
-        of its file."""
-        from indexer.parse.ocr_cache import forget
+        """What OCR read from a document's file leaves the KB's OCR cache with it (indexer.parse.ocr_cache_where: the
+        state database's, shared in cluster mode, at once; else the file on this machine): deleted, or replaced by
+        `new`, another version of its file."""
         from indexer.reread import file_sha
 
-        if old.tags.get(OCR_TAG) != "yes" or (path := self._ocr_cache()) is None:
+        if old.tags.get(OCR_TAG) != "yes" or (cache := self.ocr_cache.cache()) is None:
             return
-        if new is None or file_sha(new.content_hash) != file_sha(old.content_hash):
-            forget(path, file_sha(old.content_hash))
+        try:
+            if new is None or file_sha(new.content_hash) != file_sha(old.content_hash):
+                cache.forget(file_sha(old.content_hash))
+        finally:
+            cache.close()
 
     def commit(self) -> None:
         """Every write is already durable and visible in Milvus: nothing is left to publish. No flush

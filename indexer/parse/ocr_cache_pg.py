@@ -1,0 +1,208 @@
+"""The OCR result cache in the service's state database (PostgreSQL), for cluster mode: every `rag worker` and API
+replica has a RAG_HOME of its own but the same database, so a page one of them read by OCR is not read again by
+another, and a redeployed pod (an empty RAG_HOME) loses nothing. Same entries, keys, checksums, bound and owners as
+the SQLite cache (indexer.parse.ocr_cache_base); the tables are made by the service's schema migration 11
+(api.state.migrations): `ocr_cache_pages` (kb, key, lines, checksum, bytes, used) and `ocr_cache_owners` (kb,
+file, key).
+
+This module is the indexer's side of them (the parser processes that run OCR import no api module): it talks to
+the database through psycopg with the connection string it is given, each wait bounded (CONNECT_TIMEOUT_S to
+connect, WAIT_MS for a statement or a lock). A cache that fails never fails indexing: a database away is logged
+once per file read and skips the cache for the rest of that file (no further connection waits)."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from indexer.parse.ocr_cache_base import KEEP, checksum, entry_bytes, entry_lines, entry_text
+from indexer.parse.ocr_text import OcrLine
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PAGES, OWNERS = "ocr_cache_pages", "ocr_cache_owners"
+CONNECT_TIMEOUT_S = 5  # a database away costs a file at most this once: the cache is then off for that file
+WAIT_MS = 10_000  # a statement or a row lock, as the SQLite cache's wait for the other parser's write (WAIT_S)
+_OPTIONS = f"-c statement_timeout={WAIT_MS} -c lock_timeout={WAIT_MS}"
+
+
+def connect(url: str):
+    """A connection with every wait bounded (psycopg.Connection, autocommit outside `with conn.transaction()`)."""
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, options=_OPTIONS)
+
+
+class PostgresOcrCache:
+    """KB `kb`'s cache in the database at `url`. owner: the SHA-256 of the file being read ('' for none)."""
+
+    def __init__(self, url: str, kb: str, max_bytes: int = 0, engine: str = "", owner: str = "") -> None:
+        self.url, self.kb, self.max_bytes, self.engine, self.owner = url, kb, max_bytes, engine, owner
+        self._db: Any = None
+        self._down = False  # a failure: the cache is off for the rest of this reader's file
+        self._warned = False
+
+    def key(self, image: "Image", dpi: int | None) -> str:
+        from indexer.parse.ocr_cache import page_key
+
+        return page_key(self.engine, image, dpi)
+
+    def get(self, key: str) -> list[OcrLine] | None:
+        row = self._run(lambda db: db.execute(f"SELECT lines, checksum FROM {PAGES} WHERE kb = %s AND key = %s",
+                                              (self.kb, key)).fetchone())
+        if not row:
+            return None
+        lines = entry_lines(key, *row)
+        if lines is not None:
+            def use(db) -> None:
+                with db.transaction():
+                    db.execute(f"UPDATE {PAGES} SET used = %s WHERE kb = %s AND key = %s", (time.time(), self.kb, key))
+                    self._own(db, key)
+
+            self._run(use)
+        return lines
+
+    def put(self, key: str, lines: list[OcrLine]) -> None:
+        text = entry_text(lines)
+
+        def write(db) -> None:
+            with db.transaction():
+                db.execute(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) VALUES (%s, %s, %s, %s, %s, %s) "
+                           "ON CONFLICT (kb, key) DO UPDATE SET lines = EXCLUDED.lines, checksum = EXCLUDED.checksum, "
+                           "bytes = EXCLUDED.bytes, used = EXCLUDED.used",
+                           (self.kb, key, text, checksum(key, text), entry_bytes(key, text), time.time()))
+                self._own(db, key)
+                total = db.execute(f"SELECT coalesce(sum(bytes), 0)::bigint FROM {PAGES} WHERE kb = %s",
+                                   (self.kb,)).fetchone()[0]
+                if total > self.max_bytes:  # the entries used longest ago, until KEEP of the cap is left
+                    db.execute(f"DELETE FROM {PAGES} WHERE kb = %s AND key IN (SELECT key FROM (SELECT key, bytes, "
+                               f"SUM(bytes) OVER (ORDER BY used, key) AS running FROM {PAGES} WHERE kb = %s) AS r "
+                               "WHERE running - bytes < %s)", (self.kb, self.kb, total - KEEP * self.max_bytes))
+                    db.execute(f"DELETE FROM {OWNERS} o WHERE kb = %s AND NOT EXISTS (SELECT 1 FROM {PAGES} p "
+                               "WHERE p.kb = o.kb AND p.key = o.key)", (self.kb,))
+
+        self._run(write)
+
+    def forget(self, file_sha: str) -> None:
+        def drop(db) -> None:
+            with db.transaction():
+                gone = [r[0] for r in db.execute(f"DELETE FROM {OWNERS} WHERE kb = %s AND file = %s RETURNING key",
+                                                 (self.kb, file_sha)).fetchall()]
+                db.execute(f"DELETE FROM {PAGES} p WHERE kb = %s AND key = ANY(%s) AND NOT EXISTS "
+                           f"(SELECT 1 FROM {OWNERS} o WHERE o.kb = p.kb AND o.key = p.key)", (self.kb, gone))
+
+        self._run(drop, f"still holds the pages of the deleted file {file_sha[:12]}… (`rag kb delete` removes them)")
+
+    def keep_only(self, files: Iterable[str]) -> int | None:
+        wanted = sorted(set(files))
+
+        def drop(db) -> int:
+            with db.transaction():
+                db.execute(f"DELETE FROM {OWNERS} WHERE kb = %s AND NOT (file = ANY(%s))", (self.kb, wanted))
+                return db.execute(f"DELETE FROM {PAGES} p WHERE kb = %s AND NOT EXISTS (SELECT 1 FROM {OWNERS} o "
+                                  "WHERE o.kb = p.kb AND o.key = p.key)", (self.kb,)).rowcount
+
+        return self._run(drop, "still holds pages of documents deleted from its KB")
+
+    def close(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.close()
+            finally:
+                self._db = None
+
+    def _own(self, db, key: str) -> None:
+        if self.owner:
+            db.execute(f"INSERT INTO {OWNERS} (kb, file, key) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                       (self.kb, self.owner, key))
+
+    def _run(self, work: Callable[[Any], T], failed: str = "not used for this page (OCR reads it)") -> T | None:
+        """work(connection), or None when the cache fails (logged once per file read)."""
+        import psycopg
+
+        if self._down:
+            return None
+        try:
+            if self._db is None or self._db.closed:
+                self._db = connect(self.url)
+            return work(self._db)
+        except (psycopg.Error, OSError) as exc:
+            self.close()
+            self._down = True
+            log.log(logging.DEBUG if self._warned else logging.WARNING, "OCR cache of %r in the state database %s: "
+                    "%s", self.kb, failed, str(exc).strip().splitlines()[0][:300] if str(exc).strip() else exc)
+            self._warned = True
+            return None
+
+
+def drop_kb(url: str, kb: str) -> None:
+    """KB `kb`'s whole cache goes (the KB is deleted). Raises psycopg.Error."""
+    with connect(url) as db, db.transaction():
+        _drop(db, kb)
+
+
+def copy_kb(url: str, src: str, dst: str) -> None:
+    """KB `dst`'s cache becomes a copy of `src`'s (`rag kb reembed --into`), in one transaction. Raises
+    psycopg.Error."""
+    with connect(url) as db, db.transaction():
+        _drop(db, dst)
+        db.execute(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) SELECT %s, key, lines, checksum, "
+                   f"bytes, used FROM {PAGES} WHERE kb = %s", (dst, src))
+        db.execute(f"INSERT INTO {OWNERS} (kb, file, key) SELECT %s, file, key FROM {OWNERS} WHERE kb = %s", (dst, src))
+
+
+def dump(url: str, kb: str, path: Path) -> int:
+    """KB `kb`'s cache written into a new SQLite cache file `path` (indexer.parse.ocr_cache's schema: what an
+    export archive carries); how many pages. Raises psycopg.Error, sqlite3.Error, OSError."""
+    from indexer.parse.ocr_cache import OcrCache
+
+    sqlite_cache = OcrCache(str(path), 0, "")
+    try:
+        with connect(url) as db:
+            with db.cursor(name="ocr_cache_dump") as cur, db.transaction():  # server-side: not all in memory
+                cur.execute(f"SELECT key, lines, checksum, bytes, used FROM {PAGES} WHERE kb = %s", (kb,))
+                pages = 0
+                while rows := cur.fetchmany(500):
+                    sqlite_cache.add_entries(rows, ())
+                    pages += len(rows)
+            sqlite_cache.add_entries((), db.execute(f"SELECT file, key FROM {OWNERS} WHERE kb = %s", (kb,)).fetchall())
+        return pages
+    finally:
+        sqlite_cache.close()
+
+
+def load(url: str, kb: str, path: Path, replace: bool = True) -> int:
+    """The entries of SQLite cache file `path` (an imported archive's; `replace`: they replace KB `kb`'s cache, else
+    they join it: a worker's own cache of an earlier release, api.jobs.adopt_ocr_cache), in one transaction: the
+    entries whose checksum matches, and their owners. How many pages. Raises psycopg.Error, sqlite3.Error."""
+    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        with connect(url) as db, db.transaction():
+            if replace:
+                _drop(db, kb)
+            pages = 0
+            for key, text, check, size, used in src.execute("SELECT key, lines, checksum, bytes, used FROM pages"):
+                if entry_lines(key, text, check) is None:
+                    continue  # damaged: read by OCR again when asked
+                db.execute(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) VALUES (%s, %s, %s, %s, %s, "
+                           "%s) ON CONFLICT (kb, key) DO NOTHING", (kb, key, text, check, size, used))
+                pages += 1
+            with db.cursor() as cur:
+                cur.executemany(f"INSERT INTO {OWNERS} (kb, file, key) SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM "
+                                f"{PAGES} WHERE kb = %s AND key = %s) ON CONFLICT DO NOTHING",
+                                [(kb, file, key, kb, key) for file, key in src.execute("SELECT file, key FROM owners")])
+        return pages
+    finally:
+        src.close()
+
+
+def _drop(db, kb: str) -> None:
+    db.execute(f"DELETE FROM {OWNERS} WHERE kb = %s", (kb,))
+    db.execute(f"DELETE FROM {PAGES} WHERE kb = %s", (kb,))
