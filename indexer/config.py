@@ -165,7 +165,7 @@ def load_settings(cls, config_file: str | Path | None = None, section: str | Non
     command-line option)."""
     file_values = read_config_file(config_file, section)
     try:
-        env_values = cls().model_dump(exclude_defaults=True)  # what the environment set
+        env_values = _env_values(cls)
     except ValidationError as e:
         raise SettingsError(_describe(e, cls, section, lambda loc, model: "environment variable "
                                       + _env_name(model, loc[-1]) if loc else "the environment")) from None
@@ -185,6 +185,20 @@ def load_settings(cls, config_file: str | Path | None = None, section: str | Non
             return f"config file {path}" if path is not None and _has(file_values, loc) else "the settings"
 
         raise SettingsError(_describe(e, cls, section, origin)) from None
+
+
+def _env_values(cls) -> dict[str, Any]:
+    """What the environment sets in `cls`, nested sections included: a nested section ([indexer.chunk]) is built by
+    its default factory, which reads its own environment variables (RAG_CHUNK_*) too, so `exclude_defaults` counts
+    what they set as the default and leaves it out, and a config file's value for it then won."""
+    values = cls().model_dump(exclude_defaults=True)
+    for name, info in cls.model_fields.items():
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseSettings):
+            values[name] = _deep_merge(values.get(name, {}), _env_values(nested))
+            if not values[name]:
+                del values[name]
+    return values
 
 
 def load_sections(config_file: str | Path | None, sections: dict[str, tuple[type, dict[str, Any]]],
