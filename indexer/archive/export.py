@@ -68,7 +68,7 @@ def export_kb(store: Store, kb: str, out: Path, chunking: dict[str, int], progre
             members = {F.DOCUMENTS: doc_member, F.VECTORS: vectors}
             files = CarriedFiles()
             if originals is not None:
-                kept, files = write_kept(zf, written, originals, getattr(store, "folder", None), Path(ocr_path))
+                kept, files = write_kept(zf, written, originals, getattr(store, "ocr_cache", None), Path(ocr_path))
                 members.update(kept)
             if state is not None:
                 zf.writestr(zipfile.ZipInfo(F.STATE, date_time=_zip_time()), state, zipfile.ZIP_DEFLATED)

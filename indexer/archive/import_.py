@@ -14,7 +14,7 @@ from pathlib import Path
 
 from indexer.archive import format as F
 from indexer.archive import meta as M
-from indexer.archive.kept_files import RestoredFiles, kept_member, restore_kept
+from indexer.archive.kept_files import RestoredFiles, kept_member, restore_kept, shared_ocr_cache
 from indexer.archive.keys import bm25_tokens, vector_hashes
 from indexer.archive.model_check import check_vectors, missing_model
 from indexer.archive.progress import Meter, OnProgress
@@ -59,6 +59,7 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
         existed = mgr.exists(target)
         if existed and rerun and _imported_as(mgr, target, m):
             staging_for(mgr, target).put_files_in_place()  # a Milvus KB's, when stopped before they were moved
+            shared_ocr_cache(mgr.settings.ocr_cache_url, mgr.home / target, target, replaced=False)
             return _report(mgr, target, m, written=0, replaced=replace)
         if existed and not replace:
             raise FileExistsError(exists_message(target))
@@ -79,6 +80,7 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
             finally:
                 store.close()
             staging.put_in_place(replace)
+            shared_ocr_cache(mgr.settings.ocr_cache_url, mgr.home / target, target, replaced=existed)
         finally:
             staging.release()
     rep = _report(mgr, target, m, written=written, replaced=existed)

@@ -25,8 +25,9 @@ from indexer.archive import format as F
 from indexer.archive.reader import ArchiveReader
 from indexer.archive.zip_undo import drop_last
 from indexer.originals import KeptOriginals, KeptUploads, is_upload, original_name
-from indexer.parse.ocr_cache import CACHE_FILE
+from indexer.parse.ocr_cache import CACHE_FILE, remove_files
 from indexer.parse.ocr_cache_files import backup
+from indexer.parse.ocr_cache_where import OcrCacheAt
 from indexer.reread import file_sha
 from indexer.types import DocumentInfo
 
@@ -76,10 +77,11 @@ def kept_member(info: DocumentInfo) -> str | None:
 
 
 def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: KeptOriginals | None,
-               kb_folder: Path | None, snapshot: Path) -> tuple[dict[str, F.Member], CarriedFiles]:
+               ocr_cache: OcrCacheAt | None, snapshot: Path) -> tuple[dict[str, F.Member], CarriedFiles]:
     """The kept uploads of `documents` (those in the archive), wherever the KB keeps them (its folder, the state
-    database), and the OCR cache in `kb_folder` into `zf` (`snapshot`: an empty file the export holds, for the
-    cache's copy): their manifest entries and the report."""
+    database), and its OCR cache, wherever it is (the file in its folder, the state database: `ocr_cache`, the
+    store's), into `zf` (`snapshot`: an empty file the export holds, for the cache's copy, a SQLite cache file
+    either way): their manifest entries and the report."""
     members: dict[str, F.Member] = {}
     out = CarriedFiles()
     by_id = {d.doc_id: d for d in documents}
@@ -99,8 +101,7 @@ def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: Ke
             members[name] = member
             out.originals += 1
             out.originals_bytes += members[name].size
-    cache = kb_folder / CACHE_FILE if kb_folder is not None else None
-    if cache is not None and cache.is_file() and _snapshot(cache, snapshot):
+    if ocr_cache is not None and _snapshot(ocr_cache, snapshot):
         members[F.OCR_CACHE] = _add_file(zf, F.OCR_CACHE, snapshot)
         out.ocr_cache_bytes = members[F.OCR_CACHE].size
     return members, out
@@ -147,14 +148,29 @@ def _file_time(path: Path) -> tuple[int, int, int, int, int, int]:
     return max(datetime.fromtimestamp(path.stat().st_mtime).timetuple()[:6], (1980, 1, 1, 0, 0, 0))
 
 
-def _snapshot(src: Path, dst: Path) -> bool:
-    """A consistent copy of SQLite database `src` (written meanwhile) at `dst`; False (logged) when it cannot be
-    read: the archive then carries no cache, and the imported KB's scans are read by OCR again."""
+def _snapshot(src: OcrCacheAt, dst: Path) -> bool:
+    """A consistent copy of the KB's cache (written meanwhile) at `dst`, a SQLite cache file; False when it has
+    none, or (logged) when it cannot be read: the archive then carries no cache, and the imported KB's scans are
+    read by OCR again."""
+    if src.shared:
+        import psycopg
+
+        from indexer.parse.ocr_cache_pg import dump
+
+        try:
+            dst.unlink(missing_ok=True)  # the export's empty placeholder: dump makes the database
+            return dump(src.url, src.kb, dst) > 0
+        except (psycopg.Error, sqlite3.Error, OSError) as e:
+            log.warning("the OCR cache of %r in the state database could not be read (%s): the archive carries none",
+                        src.kb, e)
+            return False
+    if not src.path or not Path(src.path).is_file():
+        return False
     try:
-        backup(src, dst, read_only=True)
+        backup(Path(src.path), dst, read_only=True)
         return True
     except sqlite3.Error as e:
-        log.warning("the OCR cache %s could not be read (%s): the archive carries none", src, e)
+        log.warning("the OCR cache %s could not be read (%s): the archive carries none", src.path, e)
         return False
 
 
@@ -188,6 +204,29 @@ def restore_kept(archive: ArchiveReader, wanted: set[str], originals: KeptOrigin
     if F.OCR_CACHE in archive.manifest.members:
         out.ocr_cache, out.ocr_cache_reason = _restore_cache(archive, kb_folder / CACHE_FILE, ocr_cache_mb)
     return out
+
+
+def shared_ocr_cache(url: str, kb_folder: Path, kb: str, replaced: bool) -> None:
+    """In cluster mode (`url`: the state database that holds the OCR caches) the cache an import put back in the KB's
+    folder goes into the database as KB `kb`'s, replacing what it had, and the file goes; a replaced KB's cache
+    goes when the archive carried none. Never raises: a cache that cannot be moved is logged, and the file stays
+    (a re-run of the import moves it)."""
+    if not url:
+        return
+    import psycopg
+
+    from indexer.parse.ocr_cache_pg import drop_kb, load
+
+    path = kb_folder / CACHE_FILE
+    try:
+        if path.is_file():
+            load(url, kb, path)
+            remove_files(str(path))
+        elif replaced:
+            drop_kb(url, kb)
+    except (psycopg.Error, sqlite3.Error, OSError) as e:
+        log.warning("the OCR cache of the imported knowledge base %r could not be put into the state database (%s): "
+                    "its scans are read by OCR again when re-read", kb, e)
 
 
 def _restore_cache(archive: ArchiveReader, dest: Path, cache_mb: float) -> tuple[bool, str]:

@@ -247,3 +247,44 @@ def test_a_reembedded_kb_and_its_copy_take_their_scans_from_the_shared_cache(pos
         assert _page_runs(log) == runs
     finally:
         db.close()
+
+
+@needs_tesseract
+@pytest.mark.slow  # three pages read by OCR once, a KB exported and imported: ~25 s
+def test_an_archive_carries_the_shared_cache_and_an_import_puts_it_back_into_the_database(postgres, minilm,  # noqa: F811
+                                                                                          tmp_path, monkeypatch):
+    """`rag kb export` (and the HTTP export) carries the KB's shared cache as a SQLite cache file, as from a KB
+    folder, and an import puts it into the database for the imported KB, not into its folder: its next re-read runs
+    no Tesseract. Before, a cluster's export carried no cache (nothing in the exporting process's folder)."""
+    import zipfile
+
+    from indexer.archive import format as F
+    from indexer.archive.export import export_kb
+    from indexer.archive.import_ import import_archive
+    from indexer.originals import Originals
+
+    db = _pg(postgres, tmp_path)
+    try:
+        log = _tesseract_log(tmp_path, monkeypatch)
+        docs = _scans(tmp_path)
+        manager = _worker(tmp_path / "w", postgres.url, minilm)
+        texts = _index(manager, docs)
+        runs, kept = _page_runs(log), _entries(db, "t")
+        assert runs >= 3 and kept
+
+        store = manager.open("t")
+        try:
+            out = export_kb(store, "t", tmp_path / "t.zip", manager.settings.chunk.model_dump(), progress=False,
+                            originals=Originals.of(manager.settings, "t"))
+        finally:
+            store.close()
+        assert out.files.ocr_cache_bytes > 0
+        with zipfile.ZipFile(tmp_path / "t.zip") as z:
+            assert F.OCR_CACHE in z.namelist()
+
+        rep = import_archive(manager, tmp_path / "t.zip", "copy", progress=False)
+        assert rep.files.ocr_cache and _entries(db, "copy") == kept
+        assert not (manager.home / "copy" / CACHE_FILE).exists()  # in the database, not on this process's disk
+        assert _index_kb(manager, "copy", docs) == texts and _page_runs(log) == runs
+    finally:
+        db.close()
