@@ -30,6 +30,19 @@ def _store():
     return ChannelStore(open_database(svc.database_url, Path(state.settings().indexer.home)))
 
 
+def _secret(value: Optional[str], name: str, env: str, option: str) -> str:
+    """A secret given by its environment variable (or option), else typed at a hidden prompt; with nothing to read
+    the prompt from (stdin closed, a script), an error saying where to put it."""
+    if value:
+        return value
+    try:
+        return typer.prompt(name, hide_input=True)
+    except (typer.Abort, EOFError):
+        fail(f"no {name} given: set {env} (or type it at the hidden prompt, in a terminal); {option} works too, but "
+             "every local user can read an argument while the command runs, and it stays in the shell's history")
+        raise
+
+
 def _put(kb: str, platform: str, config: dict) -> None:
     if not state.manager().exists(kb):
         fail(f"knowledge base {kb!r} does not exist")
@@ -46,26 +59,29 @@ def _put(kb: str, platform: str, config: dict) -> None:
 @add_app.command("dingtalk")
 @audited("channel.add", kb="kb", fixed_target="dingtalk")
 def add_dingtalk(kb: str = typer.Option(..., "--kb", help="knowledge base name"),
-                 app_secret: str = typer.Option(..., "--app-secret", envvar="RAG_DINGTALK_APP_SECRET", prompt=True,
-                                                hide_input=True, help="the robot's AppSecret"),
+                 app_secret: Optional[str] = typer.Option(None, "--app-secret", envvar="RAG_DINGTALK_APP_SECRET",
+                                                          help="the robot's AppSecret (asked for when not given)"),
                  wait_s: Optional[float] = typer.Option(None, "--wait-s", help="answer later after this long")):
     """A DingTalk robot: set its message receiving address to /v1/channels/dingtalk/KB."""
+    app_secret = _secret(app_secret, "AppSecret", "RAG_DINGTALK_APP_SECRET", "--app-secret")
     _put(kb, "dingtalk", {"app_secret": app_secret, "wait_s": wait_s})
 
 
 @add_app.command("wecom")
 @audited("channel.add", kb="kb", fixed_target="wecom")
 def add_wecom(kb: str = typer.Option(..., "--kb", help="knowledge base name"),
-              token: str = typer.Option(..., "--token", envvar="RAG_WECOM_TOKEN", prompt=True, hide_input=True,
-                                        help="the callback Token"),
-              aes_key: str = typer.Option(..., "--aes-key", envvar="RAG_WECOM_AES_KEY", prompt=True,
-                                          hide_input=True, help="the 43-character EncodingAESKey"),
+              token: Optional[str] = typer.Option(None, "--token", envvar="RAG_WECOM_TOKEN",
+                                                  help="the callback Token (asked for when not given)"),
+              aes_key: Optional[str] = typer.Option(None, "--aes-key", envvar="RAG_WECOM_AES_KEY",
+                                                    help="the 43-character EncodingAESKey (asked for when not given)"),
               corp_id: str = typer.Option(..., "--corp-id", help="the corp id (CorpID)"),
               corp_secret: Optional[str] = typer.Option(None, "--corp-secret", envvar="RAG_WECOM_CORP_SECRET",
                                                         help="the application's Secret"),
               agent_id: Optional[str] = typer.Option(None, "--agent-id", help="the application's AgentId"),
               wait_s: Optional[float] = typer.Option(None, "--wait-s", help="answer later after this long")):
     """A WeCom application: set its receive-message URL to /v1/channels/wecom/KB."""
+    token = _secret(token, "Token", "RAG_WECOM_TOKEN", "--token")
+    aes_key = _secret(aes_key, "EncodingAESKey", "RAG_WECOM_AES_KEY", "--aes-key")
     _put(kb, "wecom", {"token": token, "aes_key": aes_key, "corp_id": corp_id, "corp_secret": corp_secret,
                        "agent_id": agent_id, "wait_s": wait_s})
 

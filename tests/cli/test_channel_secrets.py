@@ -35,6 +35,10 @@ def test_channel_secrets_from_the_environment_or_a_hidden_prompt(tmp_path):
     # neither given nor typed: refused, nothing stored
     r = rag(home, "channel", "remove", "dingtalk", "--kb", "bank")
     assert r.returncode == 0, r.stderr
-    assert rag(home, "channel", "add", "dingtalk", "--kb", "bank").returncode != 0
+    r = rag(home, "channel", "add", "dingtalk", "--kb", "bank")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "no AppSecret given: set RAG_DINGTALK_APP_SECRET" in r.stderr, r.stderr  # was "Aborted." alone
+    r = rag(home, "channel", "add", "wecom", "--kb", "bank", "--corp-id", "ww0123", stdin=TOKEN + "\n")
+    assert r.returncode == 1 and "no EncodingAESKey given: set RAG_WECOM_AES_KEY" in r.stderr, r.stderr
     listed = json.loads(rag(home, "channel", "list", "--json").stdout)
     assert [c["platform"] for c in listed] == ["wecom"]
