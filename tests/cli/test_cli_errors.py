@@ -202,3 +202,14 @@ def test_index_embed_model_other_than_the_kbs_is_refused_not_ignored(tmp_path):
     p = rag(home, "index", str(docs / "挂失.md"), "--kb", "bank", "--embed-model", "multilingual-e5-small",
             "--no-calibrate", "-q")
     assert p.returncode == 0, p.stderr
+
+
+def test_eval_retrieval_embed_model_other_than_the_reused_kbs_is_refused(tmp_path):
+    """`rag eval retrieval --embed-model` reuses the KB of an earlier run; one made with another model was measured
+    as if it were the model asked for."""
+    beir = str(ROOT / "data/eval/sample/en")
+    p = rag(tmp_path, "eval", "retrieval", "--beir", beir, "--split", "dev", "--modes", "bm25", "--embed-model", "e5")
+    assert p.returncode == 0, p.stderr
+    err = error(rag(tmp_path, "eval", "retrieval", "--beir", beir, "--split", "dev", "--modes", "bm25",
+                    "--embed-model", "minilm"))
+    assert "'beir-en' embeds with e5" in err and "--kb beir-en-minilm" in err
