@@ -46,7 +46,7 @@ class PostgresOcrCache:
     def __init__(self, url: str, kb: str, max_bytes: int = 0, engine: str = "", owner: str = "") -> None:
         self.url, self.kb, self.max_bytes, self.engine, self.owner = url, kb, max_bytes, engine, owner
         self._db: Any = None
-        self._down = False  # a failure: the cache is off for the rest of this reader's file
+        self._down = False  # the database away: the cache is off for the rest of this reader's file
         self._warned = False
 
     def key(self, image: "Image", dpi: int | None) -> str:
@@ -134,8 +134,10 @@ class PostgresOcrCache:
                 self._db = connect(self.url)
             return work(self._db)
         except (psycopg.Error, OSError) as exc:
+            # the database away (no connection, or a broken one): off for this file, so no page waits again; a
+            # statement that failed alone (a timeout, a deadlock between two trims) skips this page only
+            self._down = self._db is None or self._db.broken or self._db.closed
             self.close()
-            self._down = True
             log.log(logging.DEBUG if self._warned else logging.WARNING, "OCR cache of %r in the state database %s: "
                     "%s", self.kb, failed, str(exc).strip().splitlines()[0][:300] if str(exc).strip() else exc)
             self._warned = True

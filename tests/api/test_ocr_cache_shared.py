@@ -288,3 +288,28 @@ def test_an_archive_carries_the_shared_cache_and_an_import_puts_it_back_into_the
         assert _index_kb(manager, "copy", docs) == texts and _page_runs(log) == runs
     finally:
         db.close()
+
+
+def test_a_statement_that_fails_skips_that_page_only(postgres, tmp_path):  # noqa: F811
+    """A statement that fails while the database is there (here: a database not yet migrated; in service a lock or
+    statement timeout, a deadlock between two trims) skips the cache for that page only: the next page uses it."""
+    import psycopg
+    from PIL import Image
+
+    from indexer.parse.ocr_cache_pg import PostgresOcrCache
+    from indexer.parse.ocr_text import OcrLine
+
+    with psycopg.connect(postgres.url, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS fresh")
+        admin.execute("CREATE DATABASE fresh")
+    url = postgres.url.rsplit("/", 1)[0] + "/fresh"
+    cache = PostgresOcrCache(url, "t", max_bytes=4000, engine="test")
+    try:
+        key = cache.key(Image.new("L", (40, 20), 0), 300)
+        cache.put(key, [OcrLine("第一页 page 1")])  # no tables: skipped, and nothing raised
+        assert cache.get(key) is None
+        open_database(url, tmp_path).close()  # migrated meanwhile
+        cache.put(key, [OcrLine("第一页 page 1")])
+        assert cache.get(key) == [OcrLine("第一页 page 1")]
+    finally:
+        cache.close()
