@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -31,6 +32,8 @@ def main(home: Optional[str] = typer.Option(None, "--home", help="folder of know
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if home and not config and not os.environ.get("RAG_CONFIG") and (Path(home).expanduser() / "config.toml").is_file():
+        config = str(Path(home).expanduser() / "config.toml")  # the config.toml of --home, as of RAG_HOME
     state.home, state.config = home, config
     if "--help" not in sys.argv[1:]:  # help is shown whatever the settings hold
         state.check()

@@ -85,6 +85,9 @@ def test_config_file_errors(tmp_path):
     (home / "config.toml").write_text("[cache]\nsimilarity = 2\n")
     err = error(rag(home, "kb", "list"))
     assert f"[cache] similarity = 2 (from config file {home / 'config.toml'})" in err
+    # and in the folder --home names (it was read only from RAG_HOME's)
+    err = error(rag(tmp_path / "elsewhere", "--home", str(home), "kb", "list"))
+    assert f"[cache] similarity = 2 (from config file {home / 'config.toml'})" in err
 
 
 def test_unknown_settings_in_the_config_file_are_named_with_the_closest_key(tmp_path):
