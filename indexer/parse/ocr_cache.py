@@ -19,8 +19,8 @@ Any of them changing reads the page again; an unchanged page anywhere (in anothe
 One SQLite file (CACHE_FILE) in the KB's folder, in WAL mode: a kill leaves it at its last committed put; the
 parser processes of one run share it (each write waits up to 10 s for the other's). A local KB's folder is the
 one its catalog is in; a Milvus KB's is RAG_HOME/NAME on the machine that indexes (beside its kept uploads: its
-documents live in Milvus; in cluster mode the cache is the state database's instead, shared by every worker). It is removed with the KB (`rag kb
-delete`), and a page with the document it came from (`forget`, by the SHA-256 of its file, which each page records
+documents live in Milvus). In cluster mode the cache is the state database's instead, shared by every worker
+(indexer.parse.ocr_cache_pg). It is removed with the KB (`rag kb delete`), and a page with the document it came from (`forget`, by the SHA-256 of its file, which each page records
 as its owner: the store, local or Milvus, calls it when a document OCR read is deleted or replaced by another
 version of its file), so that a deleted scan's text does not stay behind. A KB rebuilt by `rag kb reembed` keeps
 it (indexer.parse.ocr_cache_files): no key depends on the embedder. At most cache_mb MB of entries: past it the
@@ -53,13 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def page_key(engine: str, image: "Image", dpi: int | None) -> str:
-    """A page's key: its image as it came to OCR (mode, size, pixels), its resolution and `engine` (the settings
-    that decide what OCR reads: indexer.parse.ocr_cache_where.engine)."""
-    h = hashlib.sha256(f"{engine}|{image.mode}|{image.width}x{image.height}|{dpi}|".encode())
-    h.update(image.tobytes())
-    return h.hexdigest()
-
 CACHE_FILE = "ocr-cache.sqlite"
 WAIT_S = 10  # for the other parser process's write
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, lines TEXT NOT NULL, checksum TEXT NOT NULL, "
@@ -67,6 +60,14 @@ _SCHEMA = ("CREATE TABLE IF NOT EXISTS pages (key TEXT PRIMARY KEY, lines TEXT N
            # owners: the files (SHA-256) each page was found in
            "CREATE TABLE IF NOT EXISTS owners (file TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (file, key)) "
            "WITHOUT ROWID", "CREATE INDEX IF NOT EXISTS owners_key ON owners (key)")
+
+
+def page_key(engine: str, image: "Image", dpi: int | None) -> str:
+    """A page's key: its image as it came to OCR (mode, size, pixels), its resolution and `engine` (the settings
+    that decide what OCR reads: indexer.parse.ocr_cache_where.engine)."""
+    h = hashlib.sha256(f"{engine}|{image.mode}|{image.width}x{image.height}|{dpi}|".encode())
+    h.update(image.tobytes())
+    return h.hexdigest()
 
 
 class OcrCache:
