@@ -126,8 +126,8 @@ def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: co
                    out: Optional[str] = typer.Option(None, "--json", help="write the metrics here"),
                    modes: str = typer.Option("hybrid", "--modes", help="comma list of hybrid,dense,bm25,rerank "
                                              "(rerank = hybrid + the configured cross-encoder)"),
-                   embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for a new KB (a "
-                                                             "KB reused must have it)"),
+                   embed_model: Optional[str] = typer.Option(None, "--embed-model", help="model for the KBs not made "
+                                                             "yet (a KB reused keeps its own)"),
                    per_query: bool = typer.Option(False, "--per-query", help="include per-query rows in the JSON")):
     """Index a BEIR folder into a KB (reused when it already holds it; never one holding other documents) and
     measure retrieval; with several KBs (e.g. a KB and its copy re-embedded with a tuned model), compare them
@@ -157,8 +157,8 @@ def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: co
             check_corpus_kb(ds, mgr, name)
     except ForeignDocuments as e:
         fail(str(e))
-    for name in kbs if embed_model else []:  # a reused KB keeps its model: its figures would be credited to another
-        _same_model_or_fail(mgr, name, embed_model)
+    if embed_model:
+        _embed_model_used_or_fail(mgr, kbs, embed_model)
     runs: dict[str, list[dict]] = {}
     for name in kbs:
         written = index_corpus(ds, mgr, name, embed_model)
@@ -193,18 +193,23 @@ def eval_retrieval(beir: str = typer.Option(..., "--beir", help="BEIR folder: co
         print(f"wrote {out}")
 
 
-
-
-def _same_model_or_fail(mgr, name: str, embed_model: str) -> None:
-    """An existing KB `name` must embed with `embed_model` (or another name of it)."""
+def _embed_model_used_or_fail(mgr, kbs: list[str], embed_model: str) -> None:
+    """--embed-model makes the KBs that do not exist yet; a KB reused keeps its own model. When every KB named
+    exists and none has that model, the option would change nothing and the figures would be credited to a model
+    they do not come from: stop, with the way out."""
     from indexer.embed.factory import same_model
 
-    if not mgr.exists(name):
+    if not all(mgr.exists(name) for name in kbs):
         return
-    store = mgr.open(name)
-    current = store.embed_model
-    store.close()
-    if not same_model(current, embed_model):
-        fail(f"knowledge base {name!r} embeds with {current}; --embed-model {embed_model} chooses the model of a new "
-             f"KB only: measure one of that model under a new name (--kb {name}-{Path(embed_model).name}), or "
-             f"`rag kb reembed {name} --embed-model {embed_model}` first")
+    models = {}
+    for name in kbs:
+        store = mgr.open(name)
+        models[name] = store.embed_model
+        store.close()
+    if any(same_model(model, embed_model) for model in models.values()):
+        return
+    have = ", ".join(f"{name!r} embeds with {model}" for name, model in models.items())
+    name = kbs[0]
+    fail(f"{have}; --embed-model {embed_model} chooses the model of a new KB only: measure one of that model under "
+         f"a new name (--kb {name}-{Path(embed_model).name}), or `rag kb reembed {name} --embed-model {embed_model}` "
+         "first")
