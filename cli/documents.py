@@ -202,13 +202,14 @@ def delete(doc: str = typer.Argument(..., help="document id or the path it was i
     """Remove a document from every index of a knowledge base (then calibrate its refusal threshold again)."""
     from cli.kept_uploads import kb_originals
     from indexer.ingest import delete as delete_doc
+    from indexer.originals import sweep_written
 
     mgr, store = open_kb(kb, writable=True)
     try:
         gone = delete_doc(store, doc)
         if gone:
             with kb_originals(mgr, kb) as originals:
-                originals.sweep(store.documents())
+                sweep_written(originals, store)
     finally:
         store.close()
     if not gone:

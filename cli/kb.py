@@ -203,9 +203,12 @@ def kb_import(file: str,
     from pathlib import Path
 
     from cli.archive_originals import import_kept_for
+    from cli.kept_uploads import kb_originals
     from indexer.archive.format import ArchiveError
     from indexer.archive.import_ import import_archive
+    from indexer.archive.kept_settle import settle_kept
     from indexer.archive.reader import ArchiveLimits
+    from indexer.store.base import KBLockedError
     from indexer.store.write_errors import KBWriteError
 
     mgr = home_manager()
@@ -214,8 +217,11 @@ def kb_import(file: str,
         restoring = None if without_state else state_to_restore(mgr, path, as_name, replace, limits)
         with import_kept_for(mgr) as kept_for:
             rep = import_archive(mgr, path, as_name, replace=replace, limits=limits, kept_for=kept_for)
+        if replace:  # the replaced KB's uploads go, the archive's all stay
+            with kb_originals(mgr, rep.kb) as kept:
+                rep.files = settle_kept(mgr, path, rep.kb, kept, rep.files, limits)
         restored = restore_state(rep.kb, restoring, replace) if restoring is not None else []
-    except (ArchiveError, FileExistsError, KBWriteError, ValueError, ConnectionError) as e:
+    except (ArchiveError, FileExistsError, KBWriteError, KBLockedError, ValueError, ConnectionError) as e:
         fail(str(e))
     done = "replaced" if rep.replaced else "imported"
     print(f"{done} {rep.kb!r} from {file}: {rep.documents} documents, {rep.chunks} chunks ({rep.embed_model}) "

@@ -28,8 +28,19 @@ def is_leftover(p: Path) -> bool:
 
 def discard(folder: Path) -> None:
     """Delete a KB folder: first out of its name (atomically), then from the disk."""
+    remove(set_aside(folder))
+
+
+def set_aside(folder: Path) -> Path:
+    """KB folder `folder` out of its name (atomically), as a leftover to `remove` (or `sweep`, after a kill): a KB
+    put in its place meanwhile (an import replacing it) takes the name at once, not after the removal."""
     trash = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}{SUFFIX}")
     folder.rename(trash)
+    return trash
+
+
+def remove(trash: Path) -> None:
+    """Remove a folder `set_aside` made (what cannot be removed is left to `sweep`)."""
     _remove(trash)
 
 

@@ -37,13 +37,16 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from indexer.atomic import atomic_target
 from indexer.config import IndexerSettings
 from indexer.parse.extension import file_extension
 from indexer.reread import DAMAGED_COPY, KnownDigest, file_sha, sha256_file
 from indexer.types import DocumentInfo
+
+if TYPE_CHECKING:
+    from indexer.store.base import Store
 
 FOLDER = "originals"
 STATS = "originals.stats.json"  # beside the folder: each kept file's [size, mtime_ns] (the folder holds copies only)
@@ -150,6 +153,15 @@ def freed_copy(documents: list[DocumentInfo], replaced: DocumentInfo | None, sha
     name = kept_name(replaced)
     others = [d for d in documents if d.doc_id != replaced.doc_id and is_upload(d) and kept_name(d) == name]
     return "" if others else name
+
+
+def sweep_written(originals: KeptOriginals, store: Store) -> int:
+    """`originals.sweep` after a write to `store`'s KB, with its documents, still under its writer lock; none when
+    that KB no longer holds its name (replaced by an import or a re-embedded copy, or deleted, while this writer held
+    it): its documents are not those of the KB now under the name, whose copies a sweep by name would remove."""
+    if store.replaced():
+        return 0
+    return originals.sweep(store.documents())
 
 
 def split_uploads(documents: list[DocumentInfo], originals: KeptOriginals) -> tuple[list[DocumentInfo],

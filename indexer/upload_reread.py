@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from indexer.ingest import FileResult, Ingestor, IngestReport
-from indexer.originals import DAMAGED, KeptOriginals, is_upload, not_kept_reason
+from indexer.originals import DAMAGED, KeptOriginals, is_upload, not_kept_reason, sweep_written
 from indexer.reread import DAMAGED_COPY
 from indexer.types import DocumentInfo
 
@@ -47,7 +47,7 @@ def reread_uploads(ingestor: Ingestor, originals: KeptOriginals, reparse: bool, 
         if r.status == "failed" and DAMAGED_COPY in r.reason and r.source in uploads:
             originals.drop(uploads[r.source])
     if kept.found:
-        originals.sweep(ingestor.store.documents())
+        sweep_written(originals, ingestor.store)
     return UploadReread(report, kept.not_kept, not_kept_reason(originals), originals.enabled)
 
 

@@ -24,6 +24,7 @@ from api.outage import outage_of
 from api.state.kept_uploads import abandoned, left_by_failed_imports, taken
 from indexer.archive.format import ArchiveError
 from indexer.archive.import_ import import_archive
+from indexer.archive.kept_settle import settle_kept
 from indexer.kbs import KBManager
 from indexer.originals import KeptOriginals
 from indexer.store.base import KBLockedError
@@ -149,6 +150,9 @@ class Importer:
                                  kept_for=self._kept_for(f.job_id))
             if db.dialect == "postgresql":
                 taken(db, f.job_id)  # the KB is in place: its uploads are no longer the job's to remove
+            if options.replace:  # the replaced KB's uploads go, the archive's all stay (a re-run settles them too)
+                rep.files = settle_kept(self.manager, path, rep.kb, kept_originals(self.manager.settings, rep.kb, db),
+                                        rep.files)
             restored = restore(db, options.name, state, options.replace) if state is not None else None
         except StateConflict as e:
             return ImportEnded(failure=ImportFailure(code="state_conflict", message=str(e)))

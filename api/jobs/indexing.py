@@ -11,7 +11,7 @@ from api.jobs.runner import FileOutcome
 from api.state.base import Database
 from indexer.ingest import Ingestor
 from indexer.kbs import KBManager, KBNotFound
-from indexer.originals import freed_copy, upload_doc_id
+from indexer.originals import freed_copy, sweep_written, upload_doc_id
 from indexer.reread import KnownDigest, sha256_file
 from indexer.store.write_errors import write_error
 from indexer.upload_reread import reread_uploads
@@ -51,7 +51,7 @@ def index_upload(manager: KBManager, kb: str, filename: str, path: Path, tags: d
             kept_reason = kept.reason
         report = _ingestor(manager, store).index_files([(filename, path, doc_id)], tags,
                                                        progress=False, digests={path: KnownDigest(sha)})
-        originals.sweep(store.documents())  # the bytes of a document replaced, or of this file when it failed
+        sweep_written(originals, store)  # the bytes of a document replaced, or of this file when it failed
     finally:
         store.close()
     r = report.results[0]

@@ -15,6 +15,7 @@ from api.routes.audit import MAX_OFFSET  # the SQL OFFSET both databases take
 from api.schemas import API_ERRORS, DocumentOut, JobAccepted, JobOut, error_responses
 from api.service import Service
 from api.upload import queue_error, receive_upload
+from indexer.originals import sweep_written
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=API_ERRORS)
 
@@ -103,7 +104,7 @@ async def delete_document(kb: str, doc_id: str, who: Principal = Depends(princip
             gone = store.delete_document(doc_id)
             if gone:
                 store.commit()
-                kept_originals(svc.manager.settings, kb, svc.db).sweep(store.documents())  # its kept upload goes with it
+                sweep_written(kept_originals(svc.manager.settings, kb, svc.db), store)  # its kept upload goes with it
             return gone
         finally:
             store.close()

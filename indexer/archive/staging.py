@@ -1,7 +1,7 @@
 """Where an import is written before it takes the KB's name: a hidden copy no one lists or searches.
 
 Local store: the folder `HOME/.NAME.importing`, renamed to `HOME/NAME` once complete (a KB it replaces is
-first deleted as `rag kb delete` deletes: renamed away, then removed). Milvus: the KB's hidden collections
+first renamed away, as `rag kb delete` does, and removed once the copy has its name). Milvus: the KB's hidden collections
 of role 'import', renamed into the KB's names (indexer.store.milvus.store.swap_in). Either way a crash at
 any step leaves the KB's name holding no KB or a whole one, and the import's re-run finishes the step.
 
@@ -73,11 +73,14 @@ class LocalStaging:
 
     def put_in_place(self, replace: bool) -> None:
         target: Path = self.mgr.home / self.name
+        trash = None
         if (target / "kb.sqlite").exists():
             if not replace:
                 raise FileExistsError(_created_meanwhile(self.name, self.where))
-            kb_trash.discard(target)
-        self.folder.rename(target)
+            trash = kb_trash.set_aside(target)
+        self.folder.rename(target)  # the name holds no KB only between the two renames, not while the old is removed
+        if trash is not None:
+            kb_trash.remove(trash)
 
 
 class MilvusStaging:

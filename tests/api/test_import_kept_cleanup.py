@@ -64,10 +64,21 @@ class _KBCreatedMeanwhile(JobStore):
                 assert index_upload(self.manager, self.name, path.name, path, {}, self.db).status == "indexed"
 
 
-def _run_import(jobs: JobStore, manager, archive: Path, name: str):
+def export_with_kept(manager, db, kb: str, archive: Path) -> Path:
+    """KB `kb` exported to `archive` with its uploads, kept in the state database `db`."""
+    store = manager.open(kb)
+    try:
+        export_kb(store, kb, archive, manager.settings.chunk.model_dump(), progress=False,
+                  originals=kept_originals(manager.settings, kb, db))
+    finally:
+        store.close()
+    return archive
+
+
+def _run_import(jobs: JobStore, manager, archive: Path, name: str, replace: bool = False):
     job_id = jobs.new_id()
     jobs.submit(job_id, name, [Incoming("kb.zip", archive, archive.stat().st_size)], {}, kind="import",
-                options=ImportOptions(name=name).model_dump_json())
+                options=ImportOptions(name=name, replace=replace).model_dump_json())
     runner = JobRunner(jobs, lambda *a: FileOutcome("failed", reason="uploads are not indexed here"),
                        import_file=Importer(manager, jobs).run, scratch=archive.parent)
     runner.run(job_id)
@@ -85,13 +96,7 @@ def test_a_failed_import_removes_the_uploads_it_kept_but_never_a_kbs(manager, po
         manager.open("src", writable=True, create=True).close()
         for path in (cards, lost):
             assert index_upload(manager, "src", path.name, path, {}, db).status == "indexed"
-        archive = tmp_path / "src.zip"
-        store = manager.open("src")
-        try:
-            export_kb(store, "src", archive, manager.settings.chunk.model_dump(), progress=False,
-                      originals=kept_originals(manager.settings, "src", db))
-        finally:
-            store.close()
+        archive = export_with_kept(manager, db, "src", tmp_path / "src.zip")
 
         # an import whose worker gave up after dying mid-import (after its uploads were kept): into "gone", which no
         # KB took since, and into "src", which exists (its rows are the KB's to keep or sweep)
