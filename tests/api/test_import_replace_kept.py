@@ -128,3 +128,32 @@ def test_rag_kb_import_replace_keeps_the_archives_uploads_and_none_of_the_replac
         assert _named(manager, "bank") == carried
     finally:
         db.close()
+
+
+@pytest.mark.slow  # ~30 s: Milvus Lite, uploads indexed, an export and an import job
+def test_a_replacing_import_into_a_milvus_kb_leaves_none_of_its_uploads_in_the_kbs_folder(minilm, tmp_path):
+    """Embedded mode (SQLite state, uploads kept in the KB's folder) with a Milvus KB: the import's files join the
+    folder the replaced KB keeps its uploads in (indexer.archive.staging.MilvusStaging), which kept them all."""
+    pytest.importorskip("milvus_lite")
+    from milvus_lite.server_manager import server_manager_instance
+
+    from api.state.factory import open_database
+    from indexer.config import IndexerSettings
+    from indexer.kbs import KBManager
+    from indexer.originals import Originals
+
+    uri = tmp_path / "kb.db"
+    manager = KBManager(IndexerSettings(home=tmp_path / "home", embed_model="minilm", store_uri=str(uri),
+                                        parse_isolation=False), encoders={"minilm": minilm})
+    db = open_database(None, tmp_path)
+    try:
+        archive, carried = _archive(manager, None, tmp_path)
+        _bank(manager, None, tmp_path)
+        job = _run_import(JobStore(db), manager, archive, "bank", replace=True)
+        assert job.status == "done", job.error
+        assert '"originals":2' in job.result.replace(" ", ""), job.result
+        folder = Originals.of(manager.settings, "bank").folder
+        assert {p.name for p in folder.iterdir()} == carried == _named(manager, "bank")  # own.txt's copy went
+    finally:
+        db.close()
+        server_manager_instance.release_server(str(uri))
