@@ -87,19 +87,34 @@ class LocalStore:
         self._snapshot = value
 
     def _lock(self, timeout: float) -> None:
-        self._lock_fd = os.open(self.folder / "kb.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        """The KB folder's kb.lock, held: the one now under the folder's name. A lock file is opened again on each
+        try, and one taken after the folder was swapped while this writer waited (an import replacing the KB, a
+        re-embedded copy put in its place) is let go: it is the old KB's, and holding it would let this writer write
+        the new KB beside the writer that holds the new KB's lock."""
         deadline, told = time.monotonic() + timeout, False
         while True:
+            path = self.folder / "kb.lock"
             try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                raise KBGoneError(f"knowledge base {self.folder.name!r} was deleted while this writer waited for it; "
+                                  "nothing is written to it") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise KBLockedError(f"{self.folder} is being written by another process; try again later")
-                if not told:
-                    print(f"waiting for another writer of {self.folder.name} to finish...", file=sys.stderr)
-                    told = True
-                time.sleep(0.2)
+                os.close(fd)
+            else:
+                if os.fstat(fd).st_ino == _inode(path):
+                    self._lock_fd = fd
+                    return
+                os.close(fd)  # the old KB's: the new one's lock is tried at once
+                continue
+            if time.monotonic() > deadline:
+                raise KBLockedError(f"{self.folder} is being written by another process; try again later")
+            if not told:
+                print(f"waiting for another writer of {self.folder.name} to finish...", file=sys.stderr)
+                told = True
+            time.sleep(0.2)
 
     def close(self) -> None:
         try:
@@ -232,3 +247,9 @@ class LocalStore:
         ids, scores = self.snapshot.bm25.search(query_tokens, k, mask)
         return self._hydrate(ids, scores)
 
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
