@@ -39,7 +39,9 @@ def embed_model_of(svc: Service, model: str | None) -> str | None:
         folder = Path(os.path.abspath(rel if rel.is_absolute() else root / rel))  # lexically: no '..' escapes
         if ".." not in rel.parts and folder != root and folder.is_relative_to(root) and folder.is_dir():
             return str(folder)
-    where = " or a model folder under the models directory" if base is not None else ""
+    where = (" or a model folder under the models directory" if base is not None else
+             "; a model folder (e.g. from `rag tune embedder`) may be named once the service's RAG_MODELS_DIR "
+             "names the folder that holds it")
     raise ApiError(422, "invalid_embed_model", f"embed_model must be one of {', '.join(MODEL_NAMES)} or "
                    f"'e5+minilm'{where}")
 

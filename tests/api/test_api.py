@@ -395,6 +395,17 @@ def test_cors_preflight_passes_every_method_the_api_takes(env):
     assert admin.delete("/v1/kbs/alpha/synonyms").status_code in (200, 204)
 
 
+def test_a_model_folder_without_a_models_dir_is_refused_with_what_to_set(env, tmp_path):
+    """POST /v1/kbs names a model folder only under RAG_MODELS_DIR (unset here): the 422 says so (it listed the
+    built-in names alone), and no KB is made."""
+    folder = tmp_path / "bank-e5"
+    folder.mkdir()
+    r = env["srv"].client().post("/v1/kbs", json={"name": "tuned", "embed_model": str(folder)})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_embed_model", r.text
+    assert "RAG_MODELS_DIR" in r.json()["error"]["message"] and "e5+minilm" in r.json()["error"]["message"]
+    assert env["srv"].client().get("/v1/kbs/tuned").status_code == 404
+
+
 def test_request_ids_and_json_logs(env):
     srv = env["srv"]
     r = srv.client(env["keys"]["alpha", "read"]).get("/v1/kbs/alpha", headers={"X-Request-ID": "trace-abc-123"})
