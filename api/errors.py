@@ -43,6 +43,16 @@ CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_fo
          429: "rate_limited", 503: "unavailable"}
 
 
+def validation_error(errors: list[dict]) -> tuple[str, list[dict]]:
+    """A request's validation errors as the message (the first field at fault: `body.question: String should have
+    at least 1 character`) and the details (`loc`, `msg`, `type` of each), the client's input masked."""
+    details = [{"loc": [mask_personal(p) if isinstance(p, str) else p for p in e.get("loc", ())],
+                "msg": mask_personal(e.get("msg", "")), "type": e.get("type", "")} for e in errors]
+    first = details[0] if details else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"])
+    return (f"{where}: {first['msg']}" if where else first["msg"]), details
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
@@ -50,12 +60,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        details = [{"loc": [mask_personal(p) if isinstance(p, str) else p for p in e.get("loc", ())],
-                    "msg": mask_personal(e.get("msg", "")), "type": e.get("type", "")} for e in exc.errors()]
-        first = details[0] if details else {"loc": [], "msg": "invalid request"}
-        where = ".".join(str(p) for p in first["loc"])
-        return error_response(422, "invalid_request", f"{where}: {first['msg']}" if where else first["msg"],
-                              details=details)
+        message, details = validation_error(exc.errors())
+        return error_response(422, "invalid_request", message, details=details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api.answering import admit, answer_once, events
 from api.auth import Principal
 from api.deps import allow, authenticate, bearer, principal, service
-from api.errors import ApiError, error_body
+from api.errors import ApiError, error_body, validation_error
 from api.json_depth import MAX_DEPTH, too_deep
 from api.observability import request_id_var
 from api.schemas import (
@@ -296,9 +296,15 @@ async def ws_query(websocket: WebSocket, kb: str):
             except RecursionError:
                 await _close(websocket, 1007, "JSON nested too deep")
                 return
-            except (ValidationError, ValueError) as e:
-                await websocket.send_json({"type": "error", **error_body("invalid_request", str(e).splitlines()[0]),
+            except ValidationError as e:  # the field at fault, as the HTTP route says it
+                message, details = validation_error(e.errors(include_url=False))
+                await websocket.send_json({"type": "error", **error_body("invalid_request", message, details=details),
                                            "status": 422})
+                continue
+            except ValueError as e:
+                await websocket.send_json({"type": "error", **error_body(
+                    "invalid_request", f"the message is not JSON ({str(e).splitlines()[0]}): send one JSON object "
+                    'per question as text, {"question": "..."}'), "status": 422})
                 continue
             try:
                 try:

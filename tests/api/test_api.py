@@ -203,16 +203,22 @@ def test_websocket_streams_the_same(env):
 
 def test_websocket_invalid_message_is_an_error_with_its_status_and_the_socket_stays_open(env):
     """docs/api.md: every error message carries `status`, as the HTTP route would answer (a malformed message's
-    had none), and the socket goes on answering."""
+    had none), and says what is wrong with the message; the socket goes on answering."""
     from websockets.sync.client import connect
 
     url = env["srv"].url.replace("http", "ws") + "/v1/kbs/beta/ws"
     with connect(url, additional_headers={"Authorization": f"Bearer {env['keys']['beta', 'read']}"}) as ws:
+        said = {}
         for bad in ("not json", json.dumps({"question": ""}), json.dumps({"history": []})):
             ws.send(bad)
             m = json.loads(ws.recv(timeout=60))
             assert m["type"] == "error" and m["status"] == 422 and m["error"]["code"] == "invalid_request", m
             assert m["request_id"]
+            said[bad] = m["error"]["message"]
+        # what is wrong, as the HTTP route says it (it was "1 validation error for QueryRequest")
+        assert said["not json"].startswith("the message is not JSON") and '{"question": "..."}' in said["not json"]
+        assert said[json.dumps({"question": ""})].startswith("question: String should have at least 1 character")
+        assert said[json.dumps({"history": []})].startswith("question: Field required")
         ws.send(json.dumps({"question": "银行卡丢了怎么挂失？"}))
         msgs = [json.loads(ws.recv(timeout=120))]
         while msgs[-1]["type"] not in ("done", "error"):
