@@ -1,8 +1,8 @@
 """Where an import is written before it takes the KB's name: a hidden copy no one lists or searches.
 
 Local store: the folder `HOME/.NAME.importing`, renamed to `HOME/NAME` once complete (a KB it replaces is
-first renamed away, as `rag kb delete` does, and removed once the copy has its name). Milvus: the KB's hidden collections
-of role 'import', renamed into the KB's names (indexer.store.milvus.store.swap_in). Either way a crash at
+first renamed away under its writer lock, as `rag kb delete` renames, and removed once the copy has its name).
+Milvus: the KB's hidden collections of role 'import', renamed into the KB's names (indexer.store.milvus.store.swap_in). Either way a crash at
 any step leaves the KB's name holding no KB or a whole one, and the import's re-run finishes the step.
 
 A local import holds a lock on its folder while it runs (indexer.archive.leftovers): a second import into
@@ -16,7 +16,7 @@ from typing import Protocol
 
 from indexer import kb_trash
 from indexer.archive import leftovers
-from indexer.kbs import KBManager
+from indexer.kbs import KBManager, KBNotFound
 from indexer.originals import FOLDER
 from indexer.store.base import Store
 from indexer.store.factory import drop_kb, open_store
@@ -73,14 +73,24 @@ class LocalStaging:
 
     def put_in_place(self, replace: bool) -> None:
         target: Path = self.mgr.home / self.name
-        trash = None
-        if (target / "kb.sqlite").exists():
-            if not replace:
-                raise FileExistsError(_created_meanwhile(self.name, self.where))
+        if not (target / "kb.sqlite").exists():
+            self.folder.rename(target)
+            return
+        if not replace:
+            raise FileExistsError(_created_meanwhile(self.name, self.where))
+        # under the replaced KB's writer lock: a write to it (an upload, a delete: its kept copy, its document and the
+        # sweep after it) ends before the swap or begins on this KB, never straddles the two
+        try:
+            old = self.mgr.open(self.name, writable=True)
+        except KBNotFound:  # deleted meanwhile
+            self.folder.rename(target)
+            return
+        try:
             trash = kb_trash.set_aside(target)
-        self.folder.rename(target)  # the name holds no KB only between the two renames, not while the old is removed
-        if trash is not None:
-            kb_trash.remove(trash)
+            self.folder.rename(target)  # the name holds no KB only between the two renames, not during the removal
+        finally:
+            old.close()
+        kb_trash.remove(trash)
 
 
 class MilvusStaging:

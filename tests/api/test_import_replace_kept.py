@@ -157,3 +157,43 @@ def test_a_replacing_import_into_a_milvus_kb_leaves_none_of_its_uploads_in_the_k
     finally:
         db.close()
         server_manager_instance.release_server(str(uri))
+
+
+@pytest.mark.slow  # ~20 s: uploads indexed, an export and an import job
+def test_a_replacing_import_waits_for_a_write_to_the_kb_it_replaces(manager, tmp_path, capfd):
+    """Embedded mode, local store: the import takes the replaced KB's name under its writer lock, so a write begun
+    on that KB (here a delete, its commit and the sweep of its kept copy) ends there instead of being fenced off
+    half-done, and the imported KB keeps exactly the archive's uploads."""
+    from api.state.factory import open_database
+    from indexer.originals import Originals, sweep_written, upload_doc_id
+
+    manager.settings.parse_isolation = False
+    db = open_database(None, tmp_path)
+    try:
+        archive, carried = _archive(manager, None, tmp_path)
+        own = _bank(manager, None, tmp_path)
+        held = manager.open("bank", writable=True)  # a delete under way
+        jobs: list = []
+        importing = threading.Thread(target=lambda: jobs.append(
+            _run_import(JobStore(db), manager, archive, "bank", replace=True)))
+        importing.start()
+        try:
+            waited = ""
+            for _ in range(600):  # the import reaches the swap and waits for the writer lock
+                waited += capfd.readouterr().err
+                if "waiting for another writer of bank" in waited or not importing.is_alive():
+                    break
+                importing.join(0.1)
+            assert "waiting for another writer of bank" in waited, waited
+            assert held.delete_document(upload_doc_id("bank", own.name))
+            held.commit()  # the KB it opened is still under its name
+            assert sweep_written(Originals.of(manager.settings, "bank"), held) == 1  # own.txt's copy
+        finally:
+            held.close()
+            importing.join(120)
+        (job,) = jobs
+        assert job.status == "done", job.error
+        folder = Originals.of(manager.settings, "bank").folder
+        assert {p.name for p in folder.iterdir()} == carried == _named(manager, "bank")
+    finally:
+        db.close()
