@@ -2,7 +2,8 @@
 
 Local store: the folder `HOME/.NAME.importing`, renamed to `HOME/NAME` once complete (a KB it replaces is
 first renamed away under its writer lock, as `rag kb delete` renames, and removed once the copy has its name).
-Milvus: the KB's hidden collections of role 'import', renamed into the KB's names (indexer.store.milvus.store.swap_in). Either way a crash at
+Milvus: the KB's hidden collections of role 'import', renamed into the KB's names (indexer.store.milvus.store.swap_in),
+under the writer lock of a KB they replace. Either way a crash at
 any step leaves the KB's name holding no KB or a whole one, and the import's re-run finishes the step.
 
 A local import holds a lock on its folder while it runs (indexer.archive.leftovers): a second import into
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -78,18 +81,12 @@ class LocalStaging:
             return
         if not replace:
             raise FileExistsError(_created_meanwhile(self.name, self.where))
-        # under the replaced KB's writer lock: a write to it (an upload, a delete: its kept copy, its document and the
-        # sweep after it) ends before the swap or begins on this KB, never straddles the two
-        try:
-            old = self.mgr.open(self.name, writable=True)
-        except KBNotFound:  # deleted meanwhile
-            self.folder.rename(target)
-            return
-        try:
+        with _replaced_kb_writer(self.mgr, self.name) as old:
+            if old is None:  # deleted meanwhile
+                self.folder.rename(target)
+                return
             trash = kb_trash.set_aside(target)
             self.folder.rename(target)  # the name holds no KB only between the two renames, not during the removal
-        finally:
-            old.close()
         kb_trash.remove(trash)
 
 
@@ -133,8 +130,26 @@ class MilvusStaging:
 
         if self.mgr.exists(self.name) and not replace:
             raise FileExistsError(_created_meanwhile(self.name, self.where))
-        swap_in(self.uri, self.name, role=ROLE)
+        with _replaced_kb_writer(self.mgr, self.name):
+            swap_in(self.uri, self.name, role=ROLE)
         self.put_files_in_place()
+
+
+@contextmanager
+def _replaced_kb_writer(mgr: KBManager, name: str) -> Iterator[Store | None]:
+    """KB `name`, which an import replaces, opened writable for the swap (None: there is none): a write to it (an
+    upload, a delete: its kept copy, its document, the sweep after it) ends before the swap or begins on the imported
+    KB, never straddles the two; a writer waiting meanwhile takes the imported KB's lock (each store checks that the
+    lock it got is the KB's now under the name)."""
+    try:
+        old = mgr.open(name, writable=True)
+    except KBNotFound:
+        yield None
+        return
+    try:
+        yield old
+    finally:
+        old.close()
 
 
 def staging_for(mgr: KBManager, name: str) -> Staging:

@@ -159,15 +159,22 @@ def test_a_replacing_import_into_a_milvus_kb_leaves_none_of_its_uploads_in_the_k
         server_manager_instance.release_server(str(uri))
 
 
-@pytest.mark.slow  # ~20 s: uploads indexed, an export and an import job
-def test_a_replacing_import_waits_for_a_write_to_the_kb_it_replaces(manager, tmp_path, capfd):
-    """Embedded mode, local store: the import takes the replaced KB's name under its writer lock, so a write begun
-    on that KB (here a delete, its commit and the sweep of its kept copy) ends there instead of being fenced off
-    half-done, and the imported KB keeps exactly the archive's uploads."""
+@pytest.mark.slow  # ~20 s a store: uploads indexed, an export and an import job
+@pytest.mark.parametrize("backend", ["local", "milvus"])
+def test_a_replacing_import_waits_for_a_write_to_the_kb_it_replaces(minilm, tmp_path, capfd, backend):
+    """Embedded mode: the import takes the replaced KB's name under its writer lock (the local folder's, the Milvus
+    KB's), so a write begun on that KB (here a delete, its commit and the sweep of its kept copy) ends there instead
+    of being fenced off half-done, and the imported KB keeps exactly the archive's uploads."""
     from api.state.factory import open_database
+    from indexer.config import IndexerSettings
+    from indexer.kbs import KBManager
     from indexer.originals import Originals, sweep_written, upload_doc_id
 
-    manager.settings.parse_isolation = False
+    if backend == "milvus":
+        pytest.importorskip("milvus_lite")
+    uri = str(tmp_path / "kb.db") if backend == "milvus" else ""
+    manager = KBManager(IndexerSettings(home=tmp_path / "home", embed_model="minilm", store_uri=uri,
+                                        parse_isolation=False), encoders={"minilm": minilm})
     db = open_database(None, tmp_path)
     try:
         archive, carried = _archive(manager, None, tmp_path)
@@ -181,10 +188,10 @@ def test_a_replacing_import_waits_for_a_write_to_the_kb_it_replaces(manager, tmp
             waited = ""
             for _ in range(600):  # the import reaches the swap and waits for the writer lock
                 waited += capfd.readouterr().err
-                if "waiting for another writer of bank" in waited or not importing.is_alive():
+                if "waiting for another writer of" in waited or not importing.is_alive():
                     break
                 importing.join(0.1)
-            assert "waiting for another writer of bank" in waited, waited
+            assert "waiting for another writer of" in waited, waited
             assert held.delete_document(upload_doc_id("bank", own.name))
             held.commit()  # the KB it opened is still under its name
             assert sweep_written(Originals.of(manager.settings, "bank"), held) == 1  # own.txt's copy
@@ -197,3 +204,7 @@ def test_a_replacing_import_waits_for_a_write_to_the_kb_it_replaces(manager, tmp
         assert {p.name for p in folder.iterdir()} == carried == _named(manager, "bank")
     finally:
         db.close()
+        if uri:
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(uri)
