@@ -33,6 +33,7 @@ from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
 from indexer.parse.pptx_notes import slide_notes, with_notes
 from indexer.parse.table_spans import html_table_rows
 from indexer.parse.tabular import table_elements
+from indexer.parse.text_title import NUMBERED_HEADING, with_document_title
 from indexer.parse.xml_dtd import entity_refusal
 from indexer.parse.zipcheck import check_zip
 from indexer.script import is_cjk
@@ -45,7 +46,7 @@ from indexer.types import Element, ElementKind
 # html 2: an item written as <li><div> keeps its sub-items and its number (f0659e9)
 # html 3: the sub-items of an empty item (<li><ul>...) are not put under the item of the list before it
 # markdown 3: the same for Markdown's empty items ("- - x")
-PARSER_VERSIONS = {"markdown": 3, "html": 3, "text": 1, "docx": 1, "pptx": 1}
+PARSER_VERSIONS = {"markdown": 3, "html": 3, "text": 2, "docx": 1, "pptx": 1}
 
 # Running headers/footers and page numbers repeat on every page: noise for retrieval.
 _SKIPPED = {"PageBreak", "PageNumber", "Header", "Footer"}
@@ -176,11 +177,12 @@ def to_elements(raw: Iterable[Any], *, heuristic_titles: bool = False,
             out.extend(tables or [Element(text, "table", section, page)])
         else:
             out.append(Element(text, kind, section, page))
-    return _bodyless_titles_as_text(out, source) if heuristic_titles else out
+    if not heuristic_titles:
+        return out
+    out = _bodyless_titles_as_text(out, source)
+    return with_document_title(out, source) if source is not None else out
 
 
-# "一、药房位置", "（二）报名条件", "第三章 总则": a numbered Chinese heading heads the lines under it
-_NUMBERED_HEADING = re.compile(r"[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十百\d]+[章节条部篇]")
 _DATUM = re.compile(r"\d|[:：]")
 _BLANK_LINE_AFTER = r"[ \t]*\r?\n[ \t]*(?:\r?\n|$)"
 
@@ -198,7 +200,7 @@ def _bodyless_titles_as_text(elements: list[Element], source: str | None = None)
         # heading stands alone, a blank line under it, or is numbered ("一、药房位置与开放时间"), or holds no
         # figure and no "key: value" pair ("医院地址" over the address)
         inline = (source is not None and el.kind == "title" and is_cjk(el.text)
-                  and not _NUMBERED_HEADING.match(el.text) and _DATUM.search(el.text) is not None
+                  and not NUMBERED_HEADING.match(el.text) and _DATUM.search(el.text) is not None
                   and re.search(re.escape(el.text) + _BLANK_LINE_AFTER, source) is None)
         if el.kind == "title" and (nxt is None or nxt.kind == "title" or inline):
             el = Element(el.text, "text", path, el.page)

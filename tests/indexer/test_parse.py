@@ -265,6 +265,23 @@ def test_plain_text_underlined_headings_and_rules(tmp_path: Path) -> None:
     assert not any("===" in e.text for e in elements)
 
 
+def test_a_plain_text_files_opening_lines_are_its_title(tmp_path: Path) -> None:
+    """The notice's first line, alone above the body, had been body text (its chunk's first sentence, and
+    "银行卡丢了怎么办？" was answered with it). Lines that end like a sentence and a numbered heading are left as they
+    were."""
+    zh = parse_file(write(tmp_path / "loss.txt",
+                          "港湾银行银行卡挂失与补卡须知\n\n借记卡丢失、被盗时，请第一时间办理挂失。\n\n"
+                          "一、临时挂失\n\n拨打客服热线即可挂失。\n", encoding="gbk"))
+    assert (zh[0].kind, zh[0].text, zh[0].section) == ("title", "港湾银行银行卡挂失与补卡须知", "港湾银行银行卡挂失与补卡须知")
+    assert by_text(zh, "借记卡丢失、被盗时，请第一时间办理挂失。").section == "港湾银行银行卡挂失与补卡须知"
+    assert by_text(zh, "拨打客服热线即可挂失。").section == "一、临时挂失"
+    first = parse_file(write(tmp_path / "sentence.txt",
+                             "Please read this first.\n\nThe fee is 5 dollars a month, charged on the 1st.\n"))[0]
+    assert (first.kind, first.section) == ("text", "")
+    numbered = parse_file(write(tmp_path / "numbered.txt", "一、第一学期\n\n七年级新生报到：2024年8月26日。\n"))
+    assert [e.section for e in numbered] == ["一、第一学期", "一、第一学期"]  # a section's heading, no title over it
+
+
 def test_plain_text_headings_and_list_items_keep_their_lines(tmp_path: Path) -> None:
     # unstructured joins a block's lines with spaces: "Your bill After a hospital stay ...", "Ways to pay -
     # Online ... - By phone ..."; the heading's and the items' breaks come back, a wrapped line stays joined

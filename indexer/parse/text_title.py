@@ -1,0 +1,54 @@
+"""A plain-text file's opening lines as its title.
+
+A text file has no markup to say which line is its title. unstructured guesses headings line by line and
+often takes a document's opening line for body text ("港湾银行银行卡挂失与补卡须知" over the notice,
+"RIVERBEND GENERAL HOSPITAL" over "Billing, Payment and Insurance"). Left as text, the title line was the
+first chunk's first sentence, and a question that shares its words ("银行卡丢了怎么办？") was answered with
+the title alone, as if it were what to do.
+
+    with_document_title(elements, source) -> elements
+
+The lines before the first heading or body text that stand alone (a blank line, or another such line, after
+each), are short (at most TITLE_MAX_CHARS) and do not end like a sentence become one title: the section of
+what follows until the next heading. Later headings are left as they are (they do not nest under it: a plain
+text's headings have no levels to nest by), so only the opening section changes.
+"""
+from __future__ import annotations
+
+import re
+
+from indexer.types import Element
+
+# "江州市第一人民医院" + "来院交通与停车指南", "MAPLE GROVE INTERNATIONAL SCHOOL" + "SCHOOL CALENDAR 2024-2025":
+# an organisation's name over the document's title. Four lines is more than any such header.
+TITLE_MAX_LINES = 4
+TITLE_MAX_CHARS = 80
+_SENTENCE_END = re.compile(r"[.!?;:,。！？；：，、…]$")
+_BLANK_LINE_AFTER = r"[ \t]*\r?\n[ \t]*(?:\r?\n|$)"
+# "一、药房位置", "（二）报名条件", "第三章 总则": a numbered Chinese heading opens a section, it is no title line
+NUMBERED_HEADING = re.compile(r"[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十百\d]+[章节条部篇]")
+
+
+def with_document_title(elements: list[Element], source: str) -> list[Element]:
+    lines: list[str] = []
+    for el in elements[:TITLE_MAX_LINES]:
+        if el.kind != "text" or el.section or not _title_line(el.text, source):
+            break
+        lines.append(el.text.strip())
+    rest = elements[len(lines):]
+    if not lines or not rest or rest[0].section:  # nothing under it, or a heading comes straight after
+        return elements
+    title = " ".join(lines)
+    out = [Element(title, "title", title, elements[0].page)]
+    for i, el in enumerate(rest):
+        if el.section:
+            return out + rest[i:]
+        out.append(Element(el.text, el.kind, title, el.page))
+    return out
+
+
+def _title_line(text: str, source: str) -> bool:
+    text = text.strip()
+    return (0 < len(text) <= TITLE_MAX_CHARS and "\n" not in text and _SENTENCE_END.search(text) is None
+            and NUMBERED_HEADING.match(text) is None
+            and re.search(re.escape(text) + _BLANK_LINE_AFTER, source) is not None)
