@@ -4,9 +4,10 @@ Every response carries X-Request-ID (the client's, when it sent a sane one); eve
 written while a request is handled carries it too, as a field of a one-line JSON record.
 Every log line is redacted before it is written: the values of the URL query parameters that
 carry credentials (`key`, `token`, `api_key`, `access_token`, `ticket`), bearer tokens and
-Authorization headers, the `rag.key.` WebSocket subprotocol and the secret part of our API keys
-(`rag_<id>_<secret>` keeps its id); and personal data a question or chat message may hold (resident ID,
-bank card and phone numbers, e-mail addresses: rag.guard.personal_data), tracebacks included."""
+Authorization headers, the `rag.key.` WebSocket subprotocol, a connection string's password
+(scheme://user:[password]@host) and the secret part of our API keys (`rag_<id>_<secret>` keeps its id);
+and personal data a question or chat message may hold (resident ID, bank card and phone numbers, e-mail
+addresses: rag.guard.personal_data), tracebacks included."""
 from __future__ import annotations
 
 import contextvars
@@ -17,6 +18,7 @@ import secrets
 import sys
 import time
 
+from indexer.url_secret import hide_password
 from rag.guard.personal_data import mask_personal
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -42,7 +44,7 @@ def redact(text: str) -> str:
         return text
     for pattern, repl in _SECRETS:
         text = pattern.sub(repl, text)
-    return mask_personal(text)
+    return mask_personal(hide_password(text))  # a connection string's password (scheme://user:password@host)
 
 
 class JsonFormatter(logging.Formatter):

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from api.state.blobs import iter_blob
+from indexer.url_secret import hide_password
 
 _QMARK = re.compile(r"\?")
 _TYPES = (("BLOB", "BYTEA"), ("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"))
@@ -57,7 +58,12 @@ class PostgresDatabase:
                 conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
                                        connect_timeout=int(self.connect_timeout))
             except psycopg.OperationalError as e:
-                raise ConnectionError(f"cannot reach PostgreSQL at {_redact(self.url)}: {e}".strip()) from e
+                raise ConnectionError(hide_password(f"cannot reach PostgreSQL at {self.url}: {e}".strip(), self.url)) \
+                    from None  # the server's message only: psycopg's own may quote the connection string
+            except psycopg.ProgrammingError as e:  # not parsed: psycopg's message quotes it, password included
+                raise ValueError(f"RAG_DATABASE_URL is not a valid PostgreSQL URL ({hide_password(str(e).strip(), self.url)}); "
+                                 "write it as postgresql://USER:PASSWORD@HOST:PORT/DB, percent-encoding any space, "
+                                 "'@', ':' or '/' in the password") from None
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -119,7 +125,3 @@ class PostgresDatabase:
                 except Exception:
                     pass
             self._all.clear()
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)

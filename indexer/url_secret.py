@@ -1,0 +1,33 @@
+"""A connection string's password kept out of what is logged or shown.
+
+psycopg quotes the connection string it could not parse in its error ('unexpected spaces found in "pass word"',
+'...matching "]" in IPv6 host address in URI: "postgresql://user:pass@[::1/db"'), so an error or log line about a
+database must pass through hide_password first."""
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+HIDDEN = "[password]"
+# scheme://user:password@host: everything between the first ':' after '//' and the last '@' before the host part
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s\"']*:)[^\s\"']*@", re.IGNORECASE)
+
+
+def hide_password(text: str, url: str = "") -> str:
+    """`text` with any URL's password replaced by HIDDEN, and `url`'s password wherever it appears alone (quoted
+    back by a parser that failed on it), percent-encoded or not."""
+    text = _USERINFO.sub(lambda m: m.group(1) + HIDDEN + "@", text)
+    for secret in _passwords(url):
+        text = text.replace(secret, HIDDEN)
+    return text
+
+
+def _passwords(url: str) -> list[str]:
+    """`url`'s password as written and decoded, longest first; none when it has no user:password@ part."""
+    if "@" not in url or "://" not in url:
+        return []
+    userinfo = url.split("://", 1)[1].rsplit("@", 1)[0]
+    if ":" not in userinfo:
+        return []
+    raw = userinfo.split(":", 1)[1]
+    return sorted({p for p in (raw, unquote(raw)) if p}, key=len, reverse=True)
