@@ -29,7 +29,8 @@ def forget_kb(db: Database, kb: str) -> dict[str, int]:
                 "DELETE FROM channel_history WHERE substr(conversation, 1, ?) = ?", (len(prefix), prefix))
         gone["jobs"] = t.execute("DELETE FROM jobs WHERE kb = ?", (kb,))  # their files and bytes cascade
         gone["kept_uploads"] = t.execute("DELETE FROM kept_uploads WHERE kb = ?", (kb,))  # cluster mode's, bytes too
-        t.execute("DELETE FROM ocr_cache_owners WHERE kb = ?", (kb,))  # cluster mode's OCR cache (ocr_cache_pg)
+        t.execute("DELETE FROM ocr_cache_sizes WHERE kb = ?", (kb,))  # cluster mode's OCR cache (ocr_cache_pg)
+        t.execute("DELETE FROM ocr_cache_owners WHERE kb = ?", (kb,))
         gone["ocr_cache_pages"] = t.execute("DELETE FROM ocr_cache_pages WHERE kb = ?", (kb,))
         gone["feedback"] = t.execute(
             "DELETE FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE kb = ?)", (kb,))

@@ -195,6 +195,11 @@ MIGRATIONS: list[list[str]] = [
         key TEXT NOT NULL,
         PRIMARY KEY (kb, file, key))""",
      "CREATE INDEX IF NOT EXISTS ocr_cache_owners_key ON ocr_cache_owners(kb, key)"],
+    # 12: each KB's OCR cache bytes as a running total (indexer/parse/ocr_cache_pg), so that a put checks the cap
+    # by one row, not by summing the KB's entries; counted again from the entries when the step runs
+    ["CREATE TABLE IF NOT EXISTS ocr_cache_sizes (kb TEXT PRIMARY KEY, bytes BIGINT NOT NULL)",
+     "DELETE FROM ocr_cache_sizes",
+     "INSERT INTO ocr_cache_sizes (kb, bytes) SELECT kb, SUM(bytes) FROM ocr_cache_pages GROUP BY kb"],
 ]
 
 

@@ -3,7 +3,10 @@ replica has a RAG_HOME of its own but the same database, so a page one of them r
 another, and a redeployed pod (an empty RAG_HOME) loses nothing. Same entries, keys, checksums, bound and owners as
 the SQLite cache (indexer.parse.ocr_cache_base); the tables are made by the service's schema migration 11
 (api.state.migrations): `ocr_cache_pages` (kb, key, lines, checksum, bytes, used) and `ocr_cache_owners` (kb,
-file, key).
+file, key); migration 12's `ocr_cache_sizes` (kb, bytes) keeps each KB's bytes as a running total, so that a put
+checks the cap by one row instead of summing every entry of its KB. Every change of a KB's entries takes that row
+first (locked until it commits): the total stays their sum with several workers writing, and two trims of one KB
+never cross.
 
 This module is the indexer's side of them (the parser processes that run OCR import no api module): it talks to
 the database through psycopg with the connection string it is given, each wait bounded (CONNECT_TIMEOUT_S to
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PAGES, OWNERS = "ocr_cache_pages", "ocr_cache_owners"
+PAGES, OWNERS, SIZES = "ocr_cache_pages", "ocr_cache_owners", "ocr_cache_sizes"
 CONNECT_TIMEOUT_S = 5  # a database away costs a file at most this once: the cache is then off for that file
 WAIT_MS = 10_000  # a statement or a row lock, as the SQLite cache's wait for the other parser's write (WAIT_S)
 _OPTIONS = f"-c statement_timeout={WAIT_MS} -c lock_timeout={WAIT_MS}"
@@ -72,32 +75,39 @@ class PostgresOcrCache:
 
     def put(self, key: str, lines: list[OcrLine]) -> None:
         text = entry_text(lines)
+        size = entry_bytes(key, text)
 
         def write(db) -> None:
             with db.transaction():
+                total = _total(db, self.kb)
+                old = db.execute(f"SELECT bytes FROM {PAGES} WHERE kb = %s AND key = %s", (self.kb, key)).fetchone()
                 db.execute(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) VALUES (%s, %s, %s, %s, %s, %s) "
                            "ON CONFLICT (kb, key) DO UPDATE SET lines = EXCLUDED.lines, checksum = EXCLUDED.checksum, "
                            "bytes = EXCLUDED.bytes, used = EXCLUDED.used",
-                           (self.kb, key, text, checksum(key, text), entry_bytes(key, text), time.time()))
+                           (self.kb, key, text, checksum(key, text), size, time.time()))
                 self._own(db, key)
-                total = db.execute(f"SELECT coalesce(sum(bytes), 0)::bigint FROM {PAGES} WHERE kb = %s",
-                                   (self.kb,)).fetchone()[0]
+                total += size - (old[0] if old else 0)
                 if total > self.max_bytes:  # the entries used longest ago, until KEEP of the cap is left
-                    db.execute(f"DELETE FROM {PAGES} WHERE kb = %s AND key IN (SELECT key FROM (SELECT key, bytes, "
-                               f"SUM(bytes) OVER (ORDER BY used, key) AS running FROM {PAGES} WHERE kb = %s) AS r "
-                               "WHERE running - bytes < %s)", (self.kb, self.kb, total - KEEP * self.max_bytes))
+                    total -= _deleted(db, f"DELETE FROM {PAGES} WHERE kb = %s AND key IN (SELECT key FROM (SELECT key, "
+                                          f"bytes, SUM(bytes) OVER (ORDER BY used, key) AS running FROM {PAGES} "
+                                          "WHERE kb = %s) AS r WHERE running - bytes < %s)",
+                                      (self.kb, self.kb, total - KEEP * self.max_bytes))[1]
                     db.execute(f"DELETE FROM {OWNERS} o WHERE kb = %s AND NOT EXISTS (SELECT 1 FROM {PAGES} p "
                                "WHERE p.kb = o.kb AND p.key = o.key)", (self.kb,))
+                _set_total(db, self.kb, total)
 
         self._run(write)
 
     def forget(self, file_sha: str) -> None:
         def drop(db) -> None:
             with db.transaction():
+                total = _total(db, self.kb)
                 gone = [r[0] for r in db.execute(f"DELETE FROM {OWNERS} WHERE kb = %s AND file = %s RETURNING key",
                                                  (self.kb, file_sha)).fetchall()]
-                db.execute(f"DELETE FROM {PAGES} p WHERE kb = %s AND key = ANY(%s) AND NOT EXISTS "
-                           f"(SELECT 1 FROM {OWNERS} o WHERE o.kb = p.kb AND o.key = p.key)", (self.kb, gone))
+                total -= _deleted(db, f"DELETE FROM {PAGES} p WHERE kb = %s AND key = ANY(%s) AND NOT EXISTS "
+                                      f"(SELECT 1 FROM {OWNERS} o WHERE o.kb = p.kb AND o.key = p.key)",
+                                  (self.kb, gone))[1]
+                _set_total(db, self.kb, total)
 
         self._run(drop, f"still holds the pages of the deleted file {file_sha[:12]}… (`rag kb delete` removes them)")
 
@@ -106,9 +116,12 @@ class PostgresOcrCache:
 
         def drop(db) -> int:
             with db.transaction():
+                total = _total(db, self.kb)
                 db.execute(f"DELETE FROM {OWNERS} WHERE kb = %s AND NOT (file = ANY(%s))", (self.kb, wanted))
-                return db.execute(f"DELETE FROM {PAGES} p WHERE kb = %s AND NOT EXISTS (SELECT 1 FROM {OWNERS} o "
-                                  "WHERE o.kb = p.kb AND o.key = p.key)", (self.kb,)).rowcount
+                pages, freed = _deleted(db, f"DELETE FROM {PAGES} p WHERE kb = %s AND NOT EXISTS (SELECT 1 FROM "
+                                            f"{OWNERS} o WHERE o.kb = p.kb AND o.key = p.key)", (self.kb,))
+                _set_total(db, self.kb, total - freed)
+                return pages
 
         return self._run(drop, "still holds pages of documents deleted from its KB")
 
@@ -157,8 +170,11 @@ def copy_kb(url: str, src: str, dst: str) -> None:
     psycopg.Error."""
     with connect(url) as db, db.transaction():
         _drop(db, dst)
-        db.execute(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) SELECT %s, key, lines, checksum, "
-                   f"bytes, used FROM {PAGES} WHERE kb = %s", (dst, src))
+        _total(db, dst)
+        added = db.execute(f"WITH added AS (INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) SELECT %s, key, "
+                           f"lines, checksum, bytes, used FROM {PAGES} WHERE kb = %s RETURNING bytes) "
+                           "SELECT coalesce(sum(bytes), 0)::bigint FROM added", (dst, src)).fetchone()[0]
+        _set_total(db, dst, added)
         db.execute(f"INSERT INTO {OWNERS} (kb, file, key) SELECT %s, file, key FROM {OWNERS} WHERE kb = %s", (dst, src))
 
 
@@ -191,22 +207,56 @@ def load(url: str, kb: str, path: Path, replace: bool = True) -> int:
         with connect(url) as db, db.transaction():
             if replace:
                 _drop(db, kb)
-            pages = 0
-            for key, text, check, size, used in src.execute("SELECT key, lines, checksum, bytes, used FROM pages"):
-                if entry_lines(key, text, check) is None:
+            total, pages = _total(db, kb), 0
+            now = time.time()
+            for key, text, check, _size, used in src.execute("SELECT key, lines, checksum, bytes, used FROM pages"):
+                if not isinstance(key, str) or entry_lines(key, text, check) is None:
                     continue  # damaged: read by OCR again when asked
-                db.execute(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) VALUES (%s, %s, %s, %s, %s, "
-                           "%s) ON CONFLICT (kb, key) DO NOTHING", (kb, key, text, check, size, used))
-                pages += 1
+                # the checksum covers the key and lines only: the file's size and last use are not trusted (a
+                # negative size kept the bound from ever trimming, a use to come kept an entry first forever, a
+                # value that is no number failed the whole file)
+                added = db.execute(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) VALUES (%s, %s, %s, "
+                                   "%s, %s, %s) ON CONFLICT (kb, key) DO NOTHING RETURNING bytes",
+                                   (kb, key, text, check, entry_bytes(key, text), _used(used, now))).fetchone()
+                if added:  # not one the KB has already (a worker's cache adopted beside another's)
+                    total, pages = total + added[0], pages + 1
+            _set_total(db, kb, total)
             with db.cursor() as cur:
                 cur.executemany(f"INSERT INTO {OWNERS} (kb, file, key) SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM "
                                 f"{PAGES} WHERE kb = %s AND key = %s) ON CONFLICT DO NOTHING",
-                                [(kb, file, key, kb, key) for file, key in src.execute("SELECT file, key FROM owners")])
+                                [(kb, file, key, kb, key) for file, key in src.execute("SELECT file, key FROM owners")
+                                 if isinstance(file, str) and isinstance(key, str)])  # else damaged: not owned
         return pages
     finally:
         src.close()
 
 
+def _used(used: object, now: float) -> float:
+    """An entry's last use as a cache file gives it: a time no later than `now`, else `now`."""
+    if isinstance(used, (int, float)) and not isinstance(used, bool) and 0 <= used <= now:
+        return float(used)
+    return now
+
+
 def _drop(db, kb: str) -> None:
+    _total(db, kb)
     db.execute(f"DELETE FROM {OWNERS} WHERE kb = %s", (kb,))
     db.execute(f"DELETE FROM {PAGES} WHERE kb = %s", (kb,))
+    db.execute(f"DELETE FROM {SIZES} WHERE kb = %s", (kb,))
+
+
+def _total(db, kb: str) -> int:
+    """KB `kb`'s bytes (its running total), its row locked until the transaction ends: taken before any change of
+    the KB's entries."""
+    return db.execute(f"INSERT INTO {SIZES} (kb, bytes) VALUES (%s, 0) ON CONFLICT (kb) DO UPDATE SET bytes = "
+                      f"{SIZES}.bytes RETURNING bytes", (kb,)).fetchone()[0]
+
+
+def _set_total(db, kb: str, total: int) -> None:
+    db.execute(f"UPDATE {SIZES} SET bytes = %s WHERE kb = %s", (max(int(total), 0), kb))
+
+
+def _deleted(db, delete: str, params: tuple) -> tuple[int, int]:
+    """DELETE statement `delete` (of cache pages) run: how many pages went and their bytes."""
+    return db.execute(f"WITH gone AS ({delete} RETURNING bytes) SELECT count(*), coalesce(sum(bytes), 0)::bigint "
+                      "FROM gone", params).fetchone()
