@@ -21,6 +21,7 @@ stands before the colon.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -290,8 +291,7 @@ def column_quote(passage: str, question: str) -> str | None:
         if len(block.rows) <= TABLE_QUOTE_ROWS:
             return ("" if zh else " ").join(texts)
         shown = _first_rows(texts)
-        quoted = {name for name, _ in column[:len(shown)]}
-        rest = [name for cells in block.rows if (name := _name_first(cells, k)[0]) not in quoted]
+        rest = _left_out([_name_first(cells, k)[0] for cells in block.rows], [n for n, _ in column[:len(shown)]])
         return ("" if zh else " ").join([*shown, _rest_of(len(block.rows), rest, zh)])
     return None
 
@@ -307,16 +307,32 @@ def _first_rows(texts: list[str]) -> list[str]:
     return shown
 
 
+def _left_out(names: list[str], quoted: list[str]) -> list[str]:
+    """The names of a table's rows (`names`, in order) but one row for each quoted name: a name that several rows
+    share (a group: 内科 over four kinds of doctor) leaves its other rows counted."""
+    left = Counter(quoted)
+    rest = []
+    for name in names:
+        if left[name]:
+            left[name] -= 1
+        else:
+            rest.append(name)
+    return rest
+
+
 def _rest_of(rows: int, rest: list[str], zh: bool) -> str:
     """What a quote of a long table's first rows leaves out: how many rows the table has, and which are in the
     document only, by the names of the first and last ("The table has 20 rows; the other 14 (Renowned expert
-    to Nurse clinic) are in the document."; the names are the passage's words, so the citation backs it)."""
-    names = [n if len(n) <= 40 else n[:39] + "…" for n in (rest[0], rest[-1])]
+    to Nurse clinic) are in the document."; the names are the passage's words, so the citation backs it). Rows
+    with no name (a merged cell) are counted, not named."""
+    count, named = len(rest), [n if len(n) <= 40 else n[:39] + "…" for r in rest if (n := r.strip())]
+    span = "" if not named else named[0] if len(set(named)) == 1 else (f"{named[0]}至{named[-1]}" if zh
+                                                                  else f"{named[0]} to {named[-1]}")
     if zh:
-        return f"该表共{rows}行，其余{len(rest)}行（{names[0]}{'' if len(rest) == 1 else '至' + names[1]}）见原文。"
-    if len(rest) == 1:
-        return f"The table has {rows} rows; the other one ({names[0]}) is in the document."
-    return f"The table has {rows} rows; the other {len(rest)} ({names[0]} to {names[1]}) are in the document."
+        return f"该表共{rows}行，其余{count}行{f'（{span}）' if span else ''}见原文。"
+    other = "the other one" if count == 1 else f"the other {count}"
+    return f"The table has {rows} rows; {other}{f' ({span})' if span else ''} {'is' if count == 1 else 'are'} " \
+           "in the document."
 
 
 def _tied_subjects(passage: str, question: str) -> list[_Row]:

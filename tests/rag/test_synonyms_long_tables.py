@@ -131,3 +131,24 @@ def test_the_quote_of_a_long_column_is_bounded():
     assert quote.startswith("Clinic 1 - Consultation fee: $1 plus") and "Clinic 2 - " in quote
     assert "Clinic 3 - " not in quote and len(quote) < COLUMN_QUOTE_CHARS + 200
     assert quote.endswith("The table has 30 rows; the other 28 (Clinic 3 to Clinic 30) are in the document.")
+
+
+@pytest.mark.parametrize("header, rows, question, rules, tail", [
+    ("| 科室 | 诊查费 | 说明 |\n|---|---|---|\n",
+     [("内科", f"¥{10 + n}", f"第{n}档") for n in range(4)] + [("外科", f"¥{20 + n}", f"第{n}档") for n in range(4)],
+     "挂号费多少", "挂号费, 诊查费", "外科——诊查费：¥21。该表共8行，其余2行（外科）见原文。"),
+    ("| Clinic | Consultation fee | Notes |\n|---|---|---|\n",
+     [("General", f"${10 + n}", f"level {n}") for n in range(4)] + [("Surgery", f"${20 + n}", f"level {n}")
+                                                                  for n in range(4)],
+     "How much is the visit fee?", "visit fee => consultation fee",
+     "Surgery - Consultation fee: $21. The table has 8 rows; the other 2 (Surgery) are in the document."),
+])
+def test_a_long_column_whose_row_names_repeat_counts_the_rows_left_out(header, rows, question, rules, tail):
+    """Rows grouped under a name each repeats (内科 over four kinds of doctor): every name of the rows left out is
+    also a quoted row's. The quote counted the rows left out by name, found none, and failed (IndexError)."""
+    from rag.answering.equivalents import kb_synonyms
+    from rag.answering.table_rows import column_quote
+    from rag.synonyms.rules import parse
+
+    with kb_synonyms(parse(rules)):
+        assert column_quote(_table(header, rows), question).endswith(tail)
