@@ -136,15 +136,7 @@ def hospital_kb(tmp_path_factory, ens):
     over it (quoted answers, no reranker). Tests that change its settings (synonyms) put them back."""
     from pathlib import Path
 
-    from indexer.config import IndexerSettings
-    from indexer.kbs import KBManager
-    from rag.adapt.tune_refusal import index_calibrated
-    from rag.config import Settings
-    from rag.pipeline import build_pipeline
+    from tests.rag.quoting_kb import quoting_pipeline
 
     docs = Path(__file__).resolve().parents[2] / "data" / "eval" / "domains" / "hospital" / "docs"
-    home = tmp_path_factory.mktemp("hospital") / "home"
-    manager = KBManager(IndexerSettings(home=home, embed_model="e5+minilm"), encoders={"e5+minilm": ens})
-    settings = Settings.load(indexer={"home": home}, answer={"mode": "extract"})
-    index_calibrated(settings, "hospital", manager, [str(docs)])
-    return build_pipeline(settings, "hospital", manager, reranker=None)
+    return quoting_pipeline(tmp_path_factory.mktemp("hospital") / "home", "hospital", docs, ens)

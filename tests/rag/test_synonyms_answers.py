@@ -4,29 +4,16 @@ KB's synonyms these questions are refused; with them they are searched and quote
 words. The same KB answers with and without them, so each assertion is checked both ways."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.rag.quoting_kb import synonyms
 
 
 @pytest.fixture
 def pipeline(hospital_kb):
     return hospital_kb  # tests/rag/conftest.py: the hospital KB, indexed once per session
-
-
-@contextmanager
-def synonyms(pipe, text: str):
-    from rag.synonyms.kb import store_synonyms
-    from rag.synonyms.rules import parse
-
-    store_synonyms(pipe.store, parse(text))
-    pipe.refresh()
-    try:
-        yield
-    finally:
-        store_synonyms(pipe.store, parse(""))
-        pipe.refresh()
 
 
 @pytest.mark.parametrize("question, rules, source, words", [

@@ -5,10 +5,11 @@ cell; naming none, the column's first rows are quoted, with how many rows the ta
 from __future__ import annotations
 
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.rag.quoting_kb import quoting_pipeline, synonyms
 
 HOSPITAL = Path(__file__).resolve().parents[2] / "data" / "eval" / "domains" / "hospital" / "docs"
 
@@ -44,12 +45,6 @@ EN_PAGE = ("# Outpatient prices\n\nEach outpatient visit is charged a consultati
 def prices_kb(tmp_path_factory, ens):
     """The two price lists with two of the hospital's pages, indexed with the default encoders and the threshold
     `rag index` calibrates."""
-    from indexer.config import IndexerSettings
-    from indexer.kbs import KBManager
-    from rag.adapt.tune_refusal import index_calibrated
-    from rag.config import Settings
-    from rag.pipeline import build_pipeline
-
     root = tmp_path_factory.mktemp("prices")
     docs = root / "docs"
     docs.mkdir()
@@ -57,24 +52,7 @@ def prices_kb(tmp_path_factory, ens):
     (docs / "outpatient-prices.md").write_text(EN_PAGE, encoding="utf-8")
     shutil.copy(HOSPITAL / "zh" / "jiaotong-tingche.txt", docs)
     shutil.copy(HOSPITAL / "en" / "parking-and-directions.txt", docs)
-    manager = KBManager(IndexerSettings(home=root / "home", embed_model="e5+minilm"), encoders={"e5+minilm": ens})
-    settings = Settings.load(indexer={"home": root / "home"}, answer={"mode": "extract"})
-    index_calibrated(settings, "prices", manager, [str(docs)])
-    return build_pipeline(settings, "prices", manager, reranker=None)
-
-
-@contextmanager
-def synonyms(pipe, text: str):
-    from rag.synonyms.kb import store_synonyms
-    from rag.synonyms.rules import parse
-
-    store_synonyms(pipe.store, parse(text))
-    pipe.refresh()
-    try:
-        yield
-    finally:
-        store_synonyms(pipe.store, parse(""))
-        pipe.refresh()
+    return quoting_pipeline(root / "home", "prices", docs, ens)
 
 
 @pytest.mark.parametrize("question, rules, expected", [

@@ -4,10 +4,11 @@ and name their table rows and columns, for questions in either script. Real comp
 FAISS and BM25 over a small KB indexed once for the module."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.rag.quoting_kb import quoting_pipeline, synonyms
 
 HOSPITAL = Path(__file__).resolve().parents[2] / "data" / "eval" / "domains" / "hospital" / "docs" / "zh"
 
@@ -18,12 +19,6 @@ def hk_kb(tmp_path_factory, ens):
     號別與診查費, 陪護管理), indexed with the default encoders and the threshold `rag index` calibrates."""
     from opencc import OpenCC
 
-    from indexer.config import IndexerSettings
-    from indexer.kbs import KBManager
-    from rag.adapt.tune_refusal import index_calibrated
-    from rag.config import Settings
-    from rag.pipeline import build_pipeline
-
     root = tmp_path_factory.mktemp("hk")
     docs = root / "docs"
     docs.mkdir()
@@ -31,24 +26,7 @@ def hk_kb(tmp_path_factory, ens):
     for name in ("yuyue-guahao.md", "tanshi-peihu.txt"):
         (docs / name).write_text(hk.convert((HOSPITAL / name).read_text(encoding="utf-8")), encoding="utf-8")
     assert "| 號別 | 診查費 |" in (docs / "yuyue-guahao.md").read_text(encoding="utf-8")
-    manager = KBManager(IndexerSettings(home=root / "home", embed_model="e5+minilm"), encoders={"e5+minilm": ens})
-    settings = Settings.load(indexer={"home": root / "home"}, answer={"mode": "extract"})
-    index_calibrated(settings, "hk", manager, [str(docs)])
-    return build_pipeline(settings, "hk", manager, reranker=None)
-
-
-@contextmanager
-def synonyms(pipe, text: str):
-    from rag.synonyms.kb import store_synonyms
-    from rag.synonyms.rules import parse
-
-    store_synonyms(pipe.store, parse(text))
-    pipe.refresh()
-    try:
-        yield
-    finally:
-        store_synonyms(pipe.store, parse(""))
-        pipe.refresh()
+    return quoting_pipeline(root / "home", "hk", docs, ens)
 
 
 @pytest.mark.parametrize("question", ["挂号费多少", "掛號費多少"])
