@@ -68,7 +68,7 @@ from indexer.reread import (
     text_reread_reason,
 )
 from indexer.screen import KeptOut, Screen, fingerprint, screen_chunks
-from indexer.store.base import Store, now, text_hash
+from indexer.store.base import KBGoneError, Store, now, text_hash
 from indexer.store.write_errors import write_error
 from indexer.tokenize import tokenize
 from indexer.tokenize import warm_up_in_background as warm_up_tokenizer
@@ -258,6 +258,8 @@ class Ingestor:
                 self.store.set_meta(RUN_MARK, "")
             self.store.commit()
         except Exception as e:  # a full disk, a read-only folder: say so, and what was written is kept
+            if isinstance(e, KBGoneError):
+                forget_read(ocr_cache_at(self.store), run.read)
             err = write_error(e, written=report.count("indexed") + report.count("updated"))
             if err is None:
                 raise
@@ -308,6 +310,7 @@ class Ingestor:
             if known is not None and not known.checked and sha256_file(path) != known.sha:
                 raise ParseError(f"{DAMAGED_COPY} ({known.sha[:12]}…): the copy is damaged, so the document was left "
                                  "as it was; upload the file again")
+            run.read.add(sha)  # before: a parse that fails half-way may have cached pages already
             elements = self.parse(path, max_bytes=limit, note=note, sha=sha)
             return self._prepare_elements(doc_id, source, elements, digest, size, tags, "updated" if old else "indexed",
                                           rescreened=_only_screen_differs(old, digest, tags, source), reread=reread)
@@ -443,6 +446,7 @@ class _Run:
     ocr_ready: bool = False
     no_ocr: str = ""
     digests: dict[Path, KnownDigest] = field(default_factory=dict)  # index_files' `digests`
+    read: set[str] = field(default_factory=set)  # the SHA-256 of each file given to the parser
 
 
 def _same_file(old: DocumentInfo, source: str, tags: dict[str, str], digest: str, stamp: ParserStamp | None,
@@ -517,6 +521,19 @@ def ocr_options(settings: IndexerSettings, cache: OcrCacheAt | None = None) -> O
                       page_timeout_s=settings.ocr_page_timeout_s, timeout_s=settings.ocr_timeout_s,
                       memory_mb=settings.ocr_memory_mb, psm=settings.ocr_psm, cache_path=cache.path,
                       cache_url=cache.url, cache_kb=cache.kb, cache_mb=settings.ocr_cache_mb)
+
+
+def forget_read(at: OcrCacheAt, files: set[str]) -> None:
+    """The OCR pages of `files` (SHA-256s), read for a KB that was deleted or replaced while they were read, go:
+    its delete took the KB's pages out before the parser had put these (in cluster mode the shared cache stays
+    with the name, so they stayed for good, read by no one). A KB created again under the name meanwhile that
+    holds the same file loses them too: only a cache, read by OCR again."""
+    if files and (cache := at.cache()) is not None:
+        try:
+            for sha in sorted(files):
+                cache.forget(sha)
+        finally:
+            cache.close()
 
 
 def ocr_cache_at(store: Store) -> OcrCacheAt:
