@@ -3,6 +3,9 @@ storage. Backends (indexer.store.local) implement it and pass indexer.store.test
 from __future__ import annotations
 
 import hashlib
+import sys
+import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Protocol
 
@@ -64,6 +67,20 @@ class Store(Protocol):
 
 class KBLockedError(RuntimeError):
     pass
+
+
+def wait_for_writer(try_once: Callable[[], bool], timeout: float, what: str, shown: str = "") -> None:
+    """Call `try_once` (take a KB's writer lock without waiting: True once taken) every 0.2 s until it takes it, or
+    raise KBLockedError naming `what` when `timeout` seconds pass; says once on stderr that it waits for `shown`
+    (`what` if not given), as `rag` commands and jobs wait for one another."""
+    deadline, told = time.monotonic() + timeout, False
+    while not try_once():
+        if time.monotonic() > deadline:
+            raise KBLockedError(f"{what} is being written by another process; try again later")
+        if not told:
+            print(f"waiting for another writer of {shown or what} to finish...", file=sys.stderr)
+            told = True
+        time.sleep(0.2)
 
 
 class KBGoneError(RuntimeError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from indexer.ocr_tags import OCR_TAG
 from indexer.parse.ocr_cache import CACHE_FILE
 from indexer.parse.ocr_cache_where import OcrCacheAt
 from indexer.reread import file_sha
-from indexer.store.base import KBGoneError, KBLockedError, Scored
+from indexer.store.base import KBGoneError, Scored, wait_for_writer
 from indexer.store.local.catalog import Catalog
 from indexer.store.local.snapshot import IndexParams, Snapshot
 from indexer.types import ChunkRecord, DocumentInfo, Filters
@@ -91,30 +90,25 @@ class LocalStore:
         try, and one taken after the folder was swapped while this writer waited (an import replacing the KB, a
         re-embedded copy put in its place) is let go: it is the old KB's, and holding it would let this writer write
         the new KB beside the writer that holds the new KB's lock."""
-        deadline, told = time.monotonic() + timeout, False
-        while True:
-            path = self.folder / "kb.lock"
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            except FileNotFoundError:
-                raise KBGoneError(f"knowledge base {self.folder.name!r} was deleted while this writer waited for it; "
-                                  "nothing is written to it") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-            else:
+        def once() -> bool:
+            while True:
+                path = self.folder / "kb.lock"
+                try:
+                    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+                except FileNotFoundError:
+                    raise KBGoneError(f"knowledge base {self.folder.name!r} was deleted while this writer waited "
+                                      "for it; nothing is written to it") from None
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    return False
                 if os.fstat(fd).st_ino == _inode(path):
                     self._lock_fd = fd
-                    return
+                    return True
                 os.close(fd)  # the old KB's: the new one's lock is tried at once
-                continue
-            if time.monotonic() > deadline:
-                raise KBLockedError(f"{self.folder} is being written by another process; try again later")
-            if not told:
-                print(f"waiting for another writer of {self.folder.name} to finish...", file=sys.stderr)
-                told = True
-            time.sleep(0.2)
+
+        wait_for_writer(once, timeout, str(self.folder), self.folder.name)
 
     def close(self) -> None:
         try:

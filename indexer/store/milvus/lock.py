@@ -19,14 +19,13 @@ import fcntl
 import hashlib
 import logging
 import os
-import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Callable, Protocol
 
-from indexer.store.base import KBLockedError
+from indexer.store.base import KBLockedError, wait_for_writer
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +36,6 @@ class WriterLock(Protocol):
     def acquire(self, timeout: float) -> None: ...
     def release(self) -> None: ...
     def verify(self) -> bool: ...
-
-
-def _wait_for(try_once: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline, told = time.monotonic() + timeout, False
-    while not try_once():
-        if time.monotonic() > deadline:
-            raise KBLockedError(f"{what} is being written by another process; try again later")
-        if not told:
-            print(f"waiting for another writer of {what} to finish...", file=sys.stderr)
-            told = True
-        time.sleep(0.2)
 
 
 class ThreadLock:
@@ -63,7 +51,7 @@ class ThreadLock:
         self.held = False
 
     def acquire(self, timeout: float) -> None:
-        _wait_for(lambda: self._lock.acquire(blocking=False), timeout, self.what)
+        wait_for_writer(lambda: self._lock.acquire(blocking=False), timeout, self.what)
         self.held = True
 
     def release(self) -> None:
@@ -94,7 +82,7 @@ class FileLock:
             except BlockingIOError:
                 return False
         try:
-            _wait_for(once, timeout, self.what)
+            wait_for_writer(once, timeout, self.what)
         except KBLockedError:
             os.close(self._fd)
             self._fd = None
@@ -140,7 +128,7 @@ class RedisLock:
         self._renewed = 0.0
 
     def acquire(self, timeout: float) -> None:
-        _wait_for(lambda: bool(self.client.set(self.key, self.token, nx=True, px=self.ttl_ms)), timeout, self.what)
+        wait_for_writer(lambda: bool(self.client.set(self.key, self.token, nx=True, px=self.ttl_ms)), timeout, self.what)
         self.held, self._renewed = True, time.monotonic()
         self._stop.clear()
         self._renewer = threading.Thread(target=self._renew_loop, name=f"redis-lock-{self.key}", daemon=True)
