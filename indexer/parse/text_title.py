@@ -8,9 +8,10 @@ the title alone, as if it were what to do.
 
     with_document_title(elements, source) -> elements
 
-The lines before the first heading or body text that stand alone (a blank line, or another such line, after
-each), are short (at most TITLE_MAX_CHARS) and do not end like a sentence become one title: the section of
-what follows until the next heading. Later headings are left as they are (they do not nest under it: a plain
+The lines before the first heading or body text that stand alone (a blank line after each: two lines one
+under the other, "MAPLE GROVE INTERNATIONAL SCHOOL" over "SCHOOL CALENDAR 2024-2025", are left as they are), are
+short (at most TITLE_MAX_CHARS) and do not end like a sentence become one title: the section of what follows
+until the next heading. Later headings are left as they are (they do not nest under it: a plain
 text's headings have no levels to nest by), so only the opening section changes.
 """
 from __future__ import annotations
@@ -19,12 +20,13 @@ import re
 
 from indexer.types import Element
 
-# "江州市第一人民医院" + "来院交通与停车指南", "MAPLE GROVE INTERNATIONAL SCHOOL" + "SCHOOL CALENDAR 2024-2025":
-# an organisation's name over the document's title. Four lines is more than any such header.
+# an organisation's name over the document's title ("江州市第一人民医院" + "来院交通与停车指南"), each standing
+# alone: four lines is more than any such header
 TITLE_MAX_LINES = 4
 TITLE_MAX_CHARS = 80
 _SENTENCE_END = re.compile(r"[.!?;:,。！？；：，、…]$")
-_BLANK_LINE_AFTER = r"[ \t]*\r?\n[ \t]*(?:\r?\n|$)"
+# a line that stands alone: a blank line, or the end of the text, after it
+BLANK_LINE_AFTER = r"[ \t]*\r?\n[ \t]*(?:\r?\n|$)"
 # "一、药房位置", "（二）报名条件", "第三章 总则": a numbered Chinese heading opens a section, it is no title line
 NUMBERED_HEADING = re.compile(r"[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十百\d]+[章节条部篇]")
 
@@ -51,4 +53,4 @@ def _title_line(text: str, source: str) -> bool:
     text = text.strip()
     return (0 < len(text) <= TITLE_MAX_CHARS and "\n" not in text and _SENTENCE_END.search(text) is None
             and NUMBERED_HEADING.match(text) is None
-            and re.search(re.escape(text) + _BLANK_LINE_AFTER, source) is not None)
+            and re.search(re.escape(text) + BLANK_LINE_AFTER, source) is not None)

@@ -33,7 +33,7 @@ from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
 from indexer.parse.pptx_notes import slide_notes, with_notes
 from indexer.parse.table_spans import html_table_rows
 from indexer.parse.tabular import table_elements
-from indexer.parse.text_title import NUMBERED_HEADING, with_document_title
+from indexer.parse.text_title import BLANK_LINE_AFTER, NUMBERED_HEADING, with_document_title
 from indexer.parse.xml_dtd import entity_refusal
 from indexer.parse.zipcheck import check_zip
 from indexer.script import is_cjk
@@ -184,7 +184,6 @@ def to_elements(raw: Iterable[Any], *, heuristic_titles: bool = False,
 
 
 _DATUM = re.compile(r"\d|[:：]")
-_BLANK_LINE_AFTER = r"[ \t]*\r?\n[ \t]*(?:\r?\n|$)"
 
 
 def _bodyless_titles_as_text(elements: list[Element], source: str | None = None) -> list[Element]:
@@ -201,7 +200,7 @@ def _bodyless_titles_as_text(elements: list[Element], source: str | None = None)
         # figure and no "key: value" pair ("医院地址" over the address)
         inline = (source is not None and el.kind == "title" and is_cjk(el.text)
                   and not NUMBERED_HEADING.match(el.text) and _DATUM.search(el.text) is not None
-                  and re.search(re.escape(el.text) + _BLANK_LINE_AFTER, source) is None)
+                  and re.search(re.escape(el.text) + BLANK_LINE_AFTER, source) is None)
         if el.kind == "title" and (nxt is None or nxt.kind == "title" or inline):
             el = Element(el.text, "text", path, el.page)
         elif el.kind == "title":
