@@ -34,6 +34,7 @@ T = TypeVar("T")
 PAGES, OWNERS, SIZES = "ocr_cache_pages", "ocr_cache_owners", "ocr_cache_sizes"
 CONNECT_TIMEOUT_S = 5  # a database away costs a file at most this once: the cache is then off for that file
 WAIT_MS = 10_000  # a statement or a row lock, as the SQLite cache's wait for the other parser's write (WAIT_S)
+BATCH = 1000  # pages a load sends in one round trip
 _OPTIONS = f"-c statement_timeout={WAIT_MS} -c lock_timeout={WAIT_MS}"
 
 
@@ -208,18 +209,20 @@ def load(url: str, kb: str, path: Path, replace: bool = True) -> int:
             if replace:
                 _drop(db, kb)
             total, pages = _total(db, kb), 0
-            now = time.time()
-            for key, text, check, _size, used in src.execute("SELECT key, lines, checksum, bytes, used FROM pages"):
-                if not isinstance(key, str) or entry_lines(key, text, check) is None:
-                    continue  # damaged: read by OCR again when asked
-                # the checksum covers the key and lines only: the file's size and last use are not trusted (a
-                # negative size kept the bound from ever trimming, a use to come kept an entry first forever, a
-                # value that is no number failed the whole file)
-                added = db.execute(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) VALUES (%s, %s, %s, "
-                                   "%s, %s, %s) ON CONFLICT (kb, key) DO NOTHING RETURNING bytes",
-                                   (kb, key, text, check, entry_bytes(key, text), _used(used, now))).fetchone()
-                if added:  # not one the KB has already (a worker's cache adopted beside another's)
-                    total, pages = total + added[0], pages + 1
+            rows = src.execute("SELECT key, lines, checksum, bytes, used FROM pages")
+            while read := rows.fetchmany(BATCH):
+                if not (batch := _entries(kb, read, time.time())):
+                    continue
+                with db.cursor() as cur:  # one round trip a batch (pipeline), not one a page: a worker's cache
+                    # of 512 MB is some 100,000 pages, adopted while the worker starts
+                    cur.executemany(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) VALUES (%s, %s, "
+                                    "%s, %s, %s, %s) ON CONFLICT (kb, key) DO NOTHING RETURNING bytes", batch,
+                                    returning=True)
+                    while True:
+                        if added := cur.fetchone():  # not one the KB has already (a worker's cache beside another's)
+                            total, pages = total + added[0], pages + 1
+                        if not cur.nextset():
+                            break
             _set_total(db, kb, total)
             with db.cursor() as cur:
                 cur.executemany(f"INSERT INTO {OWNERS} (kb, file, key) SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM "
@@ -229,6 +232,15 @@ def load(url: str, kb: str, path: Path, replace: bool = True) -> int:
         return pages
     finally:
         src.close()
+
+
+def _entries(kb: str, rows: list[tuple], now: float) -> list[tuple]:
+    """The rows of a SQLite cache file's pages as they go into the database: the damaged ones left out (read by OCR
+    again when asked). The checksum covers the key and lines only, so the file's size and last use are not
+    trusted: a negative size kept the bound from ever trimming, a use to come kept an entry first forever, a value
+    that is no number failed the whole file."""
+    return [(kb, key, text, check, entry_bytes(key, text), _used(used, now)) for key, text, check, _size, used in rows
+            if isinstance(key, str) and entry_lines(key, text, check) is not None]
 
 
 def _used(used: object, now: float) -> float:
