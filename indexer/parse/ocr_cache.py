@@ -114,10 +114,10 @@ class OcrCache:
 
         self._run(write)
 
-    def forget(self, file_sha: str) -> None:
+    def forget(self, file_sha: str) -> bool:
         """Remove the pages of the file `file_sha` (a deleted or replaced document's), but those another file holds
-        too. Never raises: a cache that cannot be changed is logged."""
-        def drop(db: sqlite3.Connection) -> None:
+        too; False when the cache could not be changed (logged)."""
+        def drop(db: sqlite3.Connection) -> bool:
             with _transaction(db):
                 db.execute("CREATE TEMP TABLE IF NOT EXISTS gone (key TEXT PRIMARY KEY)")
                 db.execute("DELETE FROM gone")
@@ -126,9 +126,10 @@ class OcrCache:
                 db.execute("DELETE FROM pages WHERE key IN (SELECT key FROM gone) AND key NOT IN "
                            "(SELECT key FROM owners)")
             db.execute("PRAGMA incremental_vacuum")
+            return True
 
-        self._run(drop, f"still holds the pages of the deleted file {file_sha[:12]}… (removing the cache file removes "
-                        "them; scans are then read by OCR again)")
+        return bool(self._run(drop, f"still holds the pages of the deleted file {file_sha[:12]}… (taken out at the "
+                                    "KB's next write, or with the cache file)"))
 
     def keep_only(self, files: Iterable[str]) -> int | None:
         """Keep only the pages found in one of `files` (the SHA-256s of the files of the KB's documents); a page

@@ -39,8 +39,9 @@ class PageCache(Protocol):
         """Keep the page's lines, owned by this reader's file; past the cap the entries used longest ago go."""
         ...
 
-    def forget(self, file_sha: str) -> None:
-        """The pages of file `file_sha` go (its document was deleted or replaced), but those another file holds."""
+    def forget(self, file_sha: str) -> bool:
+        """The pages of file `file_sha` go (its document was deleted or replaced), but those another file holds;
+        False when the cache failed (logged) and they are still there."""
         ...
 
     def keep_only(self, files: Iterable[str]) -> int | None:

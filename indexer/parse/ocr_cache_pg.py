@@ -99,8 +99,8 @@ class PostgresOcrCache:
 
         self._run(write)
 
-    def forget(self, file_sha: str) -> None:
-        def drop(db) -> None:
+    def forget(self, file_sha: str) -> bool:
+        def drop(db) -> bool:
             with db.transaction():
                 total = _total(db, self.kb)
                 gone = [r[0] for r in db.execute(f"DELETE FROM {OWNERS} WHERE kb = %s AND file = %s RETURNING key",
@@ -109,8 +109,10 @@ class PostgresOcrCache:
                                       f"(SELECT 1 FROM {OWNERS} o WHERE o.kb = p.kb AND o.key = p.key)",
                                   (self.kb, gone))[1]
                 _set_total(db, self.kb, total)
+            return True
 
-        self._run(drop, f"still holds the pages of the deleted file {file_sha[:12]}… (`rag kb delete` removes them)")
+        return bool(self._run(drop, f"still holds the pages of the deleted file {file_sha[:12]}… (taken out at the "
+                                    "KB's next write)"))
 
     def keep_only(self, files: Iterable[str]) -> int | None:
         wanted = sorted(set(files))

@@ -17,6 +17,7 @@ from indexer.reread import file_sha
 from indexer.store.base import KBGoneError, Scored, wait_for_writer
 from indexer.store.local.catalog import Catalog
 from indexer.store.local.snapshot import IndexParams, Snapshot
+from indexer.store.ocr_forget import forget_file, forget_pending
 from indexer.types import ChunkRecord, DocumentInfo, Filters
 
 log = logging.getLogger(__name__)
@@ -164,15 +165,13 @@ class LocalStore:
 
     def _forget_ocr(self, old: DocumentInfo) -> None:
         """What OCR read from a document's file leaves the KB's OCR cache with it (indexer.parse.ocr_cache)."""
-        if old.tags.get(OCR_TAG) == "yes" and (cache := self.ocr_cache.cache()) is not None:
-            try:
-                cache.forget(file_sha(old.content_hash))
-            finally:
-                cache.close()
+        if old.tags.get(OCR_TAG) == "yes":
+            forget_file(self, self.ocr_cache, file_sha(old.content_hash))  # or at the next write, when away now
 
     def commit(self) -> None:
         """Bring the indexes up to the catalog and publish them atomically."""
         self._need_write()
+        forget_pending(self, self.ocr_cache)  # pages a delete could not take out of the OCR cache then
         root = self.folder / "indexes"
         from indexer.store.local.snapshot import read_pointer
 

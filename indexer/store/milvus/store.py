@@ -30,6 +30,7 @@ from indexer.store.local.snapshot import IndexParams
 from indexer.store.milvus import pending as P
 from indexer.store.milvus import schema as S
 from indexer.store.milvus.lock import LockFactory, WriterLock, default_locks
+from indexer.store.ocr_forget import forget_file, forget_pending
 from indexer.types import Chunk, ChunkRecord, DocumentInfo, Filters
 
 log = logging.getLogger(__name__)
@@ -526,18 +527,14 @@ class MilvusStore:
         `new`, another version of its file."""
         from indexer.reread import file_sha
 
-        if old.tags.get(OCR_TAG) != "yes" or (cache := self.ocr_cache.cache()) is None:
-            return
-        try:
-            if new is None or file_sha(new.content_hash) != file_sha(old.content_hash):
-                cache.forget(file_sha(old.content_hash))
-        finally:
-            cache.close()
+        if old.tags.get(OCR_TAG) == "yes" and (new is None or file_sha(new.content_hash) != file_sha(old.content_hash)):
+            forget_file(self, self.ocr_cache, file_sha(old.content_hash))  # or at the next write, when away now
 
     def commit(self) -> None:
         """Every write is already durable and visible in Milvus: nothing is left to publish. No flush
         either: Milvus Lite keeps BM25 statistics per segment, and a flush per commit would split them."""
         self._need_write()
+        forget_pending(self, self.ocr_cache)  # pages a delete could not take out of the OCR cache then
 
     # ---- search ----------------------------------------------------------------------
     def refresh(self) -> None:
