@@ -14,6 +14,7 @@ import logging
 
 from indexer.kbs import KBManager, KBNotFound, check_name
 from indexer.parse.ocr_cache import CACHE_FILE, remove_files
+from indexer.parse.ocr_cache_base import MB
 from indexer.parse.ocr_cache_pg import load
 from indexer.parse.ocr_cache_prune import keep_only
 from indexer.reread import file_sha
@@ -55,6 +56,7 @@ def _adopt(manager: KBManager, kb: str) -> int:
         store.close()
     if keep_only(path, files) is None:
         raise RuntimeError(f"the OCR cache {path} could not be read")
-    moved = load(manager.settings.ocr_cache_url, kb, path, replace=False)
+    moved = load(manager.settings.ocr_cache_url, kb, path, replace=False,  # beside other workers' files: bounded
+                 max_bytes=manager.settings.ocr_cache_mb * MB)
     remove_files(str(path))
     return moved

@@ -87,14 +87,7 @@ class PostgresOcrCache:
                            "bytes = EXCLUDED.bytes, used = EXCLUDED.used",
                            (self.kb, key, text, checksum(key, text), size, time.time()))
                 self._own(db, key)
-                total += size - (old[0] if old else 0)
-                if total > self.max_bytes:  # the entries used longest ago, until KEEP of the cap is left
-                    total -= _deleted(db, f"DELETE FROM {PAGES} WHERE kb = %s AND key IN (SELECT key FROM (SELECT key, "
-                                          f"bytes, SUM(bytes) OVER (ORDER BY used, key) AS running FROM {PAGES} "
-                                          "WHERE kb = %s) AS r WHERE running - bytes < %s)",
-                                      (self.kb, self.kb, total - KEEP * self.max_bytes))[1]
-                    db.execute(f"DELETE FROM {OWNERS} o WHERE kb = %s AND NOT EXISTS (SELECT 1 FROM {PAGES} p "
-                               "WHERE p.kb = o.kb AND p.key = o.key)", (self.kb,))
+                total = _trim(db, self.kb, total + size - (old[0] if old else 0), self.max_bytes)
                 _set_total(db, self.kb, total)
 
         self._run(write)
@@ -201,10 +194,12 @@ def dump(url: str, kb: str, path: Path) -> int:
         sqlite_cache.close()
 
 
-def load(url: str, kb: str, path: Path, replace: bool = True) -> int:
+def load(url: str, kb: str, path: Path, replace: bool = True, max_bytes: int = 0) -> int:
     """The entries of SQLite cache file `path` (an imported archive's; `replace`: they replace KB `kb`'s cache, else
     they join it: a worker's own cache of an earlier release, api.jobs.adopt_ocr_cache), in one transaction: the
-    entries whose checksum matches, and their owners. How many pages. Raises psycopg.Error, sqlite3.Error."""
+    entries whose checksum matches, and their owners; `max_bytes` (0: none), the bound they are then trimmed to as
+    a put would (each worker's file is within it, the files of several workers together not). How many pages.
+    Raises psycopg.Error, sqlite3.Error."""
     src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         with connect(url) as db, db.transaction():
@@ -225,15 +220,28 @@ def load(url: str, kb: str, path: Path, replace: bool = True) -> int:
                             total, pages = total + added[0], pages + 1
                         if not cur.nextset():
                             break
-            _set_total(db, kb, total)
             with db.cursor() as cur:
                 cur.executemany(f"INSERT INTO {OWNERS} (kb, file, key) SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM "
                                 f"{PAGES} WHERE kb = %s AND key = %s) ON CONFLICT DO NOTHING",
                                 [(kb, file, key, kb, key) for file, key in src.execute("SELECT file, key FROM owners")
                                  if isinstance(file, str) and isinstance(key, str)])  # else damaged: not owned
+            _set_total(db, kb, _trim(db, kb, total, max_bytes) if max_bytes else total)
         return pages
     finally:
         src.close()
+
+
+def _trim(db, kb: str, total: int, max_bytes: int) -> int:
+    """KB `kb`'s entries used longest ago removed, with their owners, until KEEP of `max_bytes` is left, when its
+    `total` is over it; the total then."""
+    if total <= max_bytes:
+        return total
+    total -= _deleted(db, f"DELETE FROM {PAGES} WHERE kb = %s AND key IN (SELECT key FROM (SELECT key, bytes, "
+                          f"SUM(bytes) OVER (ORDER BY used, key) AS running FROM {PAGES} WHERE kb = %s) AS r "
+                          "WHERE running - bytes < %s)", (kb, kb, total - KEEP * max_bytes))[1]
+    db.execute(f"DELETE FROM {OWNERS} o WHERE kb = %s AND NOT EXISTS (SELECT 1 FROM {PAGES} p WHERE p.kb = o.kb "
+               "AND p.key = o.key)", (kb,))
+    return total
 
 
 def _entries(kb: str, rows: list[tuple], now: float) -> list[tuple]:
