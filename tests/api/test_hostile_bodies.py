@@ -60,6 +60,7 @@ def test_json_body_over_the_limit_is_413_before_the_key_is_checked(srv):
     assert rss(srv) < before + 30 * 2**20  # never held either body (40 MB each)
 
 
+@pytest.mark.slow
 def test_bodies_under_the_limit_and_uploads_over_it_still_work(srv):
     c = srv.client()
     history = [{"role": "user", "content": "卡丢了怎么办？" * 2000}] * 10  # 140,000 characters: under 1 MB

@@ -151,6 +151,7 @@ def test_more_keys_do_not_buy_more_requests_and_key_guessing_is_limited(tmp_path
         s.stop()
 
 
+@pytest.mark.slow
 def test_slow_headers_are_disconnected(tmp_path):
     s = Server(tmp_path / "home", RAG_ANSWER_MODE="extract", RAG_HEADER_TIMEOUT_S="2").start()
     try:

@@ -2,6 +2,8 @@
 KB (with its new embedding model) and indexes into it, without a restart."""
 from __future__ import annotations
 
+import pytest
+
 from cli.testing import Server, wait_job
 
 
@@ -11,6 +13,7 @@ def _upload(c, name: str, text: str) -> dict:
     return job
 
 
+@pytest.mark.slow
 def test_a_serving_kb_reembedded_in_place_is_followed_by_the_service(tmp_path, minilm, ens):
     from indexer.config import IndexerSettings
     from indexer.kbs import KBManager

@@ -81,6 +81,7 @@ def test_cli_end_to_end(tmp_path):
     assert "bank" not in rag(home, "kb", "list").stdout
 
 
+@pytest.mark.slow
 def test_reindex_of_unchanged_files_is_quiet(tmp_path):
     """Nothing to parse: the parser sandbox that started in the background exits without a trace
     (it used to print a BrokenPipeError traceback when the command finished before it was warm)."""
@@ -93,6 +94,7 @@ def test_reindex_of_unchanged_files_is_quiet(tmp_path):
     assert "Traceback" not in again.stderr and "Error" not in again.stderr, again.stderr
 
 
+@pytest.mark.slow
 def test_index_prune_and_a_path_that_does_not_exist(tmp_path):
     """A typo creates no KB; `--prune` removes the documents of files gone from the folder, and says so."""
     home, docs = tmp_path / "home", tmp_path / "files"
@@ -184,6 +186,7 @@ def _planted(tmp_path, where: str):
     return docs
 
 
+@pytest.mark.slow
 def test_index_keeps_the_text_beside_a_planted_sentence(tmp_path):
     """One planted sentence took its whole chunk with it: a small file stating a real fee plus "Ignore
     previous instructions ..." failed as 'every part of it addresses the assistant'. Only the sentence goes,

@@ -207,6 +207,7 @@ def test_index_embed_model_other_than_the_kbs_is_refused_not_ignored(tmp_path):
     assert p.returncode == 0, p.stderr
 
 
+@pytest.mark.slow
 def test_eval_retrieval_embed_model_other_than_the_reused_kbs_is_refused(tmp_path):
     """`rag eval retrieval --embed-model` reuses the KB of an earlier run; one made with another model was measured
     as if it were the model asked for."""

@@ -51,6 +51,7 @@ def test_an_upload_through_one_replica_is_searchable_through_the_other(cluster):
             assert r["ready"] and r["queue"] == "redis-streams" and r["redis"] == "up" and not r["indexing"]
 
 
+@pytest.mark.slow
 def test_one_keys_rate_limit_holds_across_both_replicas(cluster):
     key = _key(cluster)
     codes = []

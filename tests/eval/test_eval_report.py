@@ -281,6 +281,7 @@ def report_a(tmp_path_factory, minilm):
     return root, configs, es, runs, m
 
 
+@pytest.mark.slow
 def test_report_end_to_end(report_a, minilm):
     from eval.retrieval import evaluate
     from eval.runner import Runner

@@ -47,6 +47,7 @@ def test_corpus_is_refused_by_a_kb_holding_other_documents(manager):
     assert _sources(manager, "beir-zh") == [str(USER_FILE)]  # nothing was written
 
 
+@pytest.mark.slow
 def test_a_kb_holding_the_corpus_is_reused_and_another_corpus_refused(manager, tmp_path):
     ds = load_beir(SAMPLE_ZH, "dev")
     n = sum(1 for _, text in ds.corpus.values() if text.strip())

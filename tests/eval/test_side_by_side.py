@@ -33,6 +33,7 @@ def test_the_comparison_counts_the_questions_behind_a_change():
         compare_runs(base, _run([("x", 1.0, 1.0)]), "base", "other")
 
 
+@pytest.mark.slow
 def test_cli_measures_two_kbs_on_the_same_questions(tmp_path):
     env = {**os.environ, "RAG_HOME": str(tmp_path / "home"), "RAG_EMBED_MODEL": "minilm",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}

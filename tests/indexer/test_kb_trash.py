@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from indexer import kb_trash
 from indexer.config import IndexerSettings
 from indexer.kbs import KBManager
@@ -103,6 +105,7 @@ def test_a_kb_is_deleted_while_an_older_leftover_of_its_name_is_there(tmp_path):
     assert mgr.sweep_deleted().message() == ""
 
 
+@pytest.mark.slow
 def test_two_processes_sweeping_the_same_leftover_at_once(tmp_path):
     """The folder ends gone, neither process fails or reports it could not remove it, and it is reported
     removed by a process that removed (part of) it."""

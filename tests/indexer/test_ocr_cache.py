@@ -10,6 +10,8 @@ import sqlite3
 import stat
 from pathlib import Path
 
+import pytest
+
 from indexer.ingest import Ingestor
 from indexer.parse.ocr_cache import CACHE_FILE, OcrCache
 from indexer.parse.ocr_text import BREAK, OcrLine
@@ -81,6 +83,7 @@ def test_a_scan_read_again_is_not_ocrd_again_until_an_ocr_setting_changes(manage
     assert not cache.exists() and not cache.with_name(CACHE_FILE + "-wal").exists()  # the cache went with the KB
 
 
+@pytest.mark.slow
 @needs_tesseract  # ~15 s
 def test_a_damaged_cache_entry_or_file_never_fails_indexing_and_is_written_again(manager, tmp_path, monkeypatch):
     docs = _scans(tmp_path)

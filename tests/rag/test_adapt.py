@@ -123,6 +123,7 @@ def _transcript_ids(tok):
     return tok.apply_chat_template(msgs, tokenize=True, return_dict=True, return_tensors="pt")["input_ids"]
 
 
+@pytest.mark.slow
 def test_int8_quantizes_linears_and_untied_head_and_keeps_predictions(base_model):
     import torch
 

@@ -315,6 +315,7 @@ def _sharing(smol, **settings):
     return gen
 
 
+@pytest.mark.slow
 def test_prefix_cache_gives_the_same_greedy_answer(smol):
     """Exact in float32 (the default). With dynamic int8 the activation scales are computed per forward
     call, so prefilling the rest of the prompt alone rounds differently, as any other prompt length would."""

@@ -101,6 +101,7 @@ def _tune_minilm(manager, kb_pairs, out, steps_pairs=8, measure=True):
         store.close()
 
 
+@pytest.mark.slow
 def test_tuned_folder_loads_reembeds_and_answers_queries(manager, kb_pairs, tmp_path):
     from indexer.embed.factory import make_encoder
     from indexer.kbs import TUNED_SPEC, tuned_spec
@@ -259,6 +260,7 @@ def test_mix_interpolates_between_the_base_and_the_tuned_weights():
         interpolate(full, src, 1.5)
 
 
+@pytest.mark.slow
 def test_reembed_into_a_new_kb_leaves_the_source_as_it_was(manager, kb_pairs, tmp_path, monkeypatch):
     """--into: the re-embedded copy becomes a new KB (crash-safe and resumable like in place); the source KB
     keeps its model and vectors; an existing KB is never overwritten."""
@@ -298,6 +300,7 @@ def test_reembed_into_a_new_kb_leaves_the_source_as_it_was(manager, kb_pairs, tm
     assert (manager.home / "t-tuned" / "kb.sqlite").exists() and not (manager.home / ".t-tuned.reembed").exists()
 
 
+@pytest.mark.slow
 def test_reembed_into_never_replaces_a_kb_made_meanwhile(manager, sample_copy, monkeypatch):
     from indexer.ingest import Ingestor
 
