@@ -44,7 +44,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from indexer.parse.ocr_cache_base import KEEP, checksum, entry_bytes, entry_lines, entry_text
+from indexer.parse.ocr_cache_base import KEEP, checksum, entry_bytes, entry_text, hit
 from indexer.parse.ocr_text import OcrLine
 
 if TYPE_CHECKING:
@@ -82,17 +82,13 @@ class OcrCache:
 
     def get(self, key: str) -> list[OcrLine] | None:
         row = self._run(lambda db: db.execute("SELECT lines, checksum FROM pages WHERE key = ?", (key,)).fetchone())
-        if not row:
-            return None
-        lines = entry_lines(key, *row)
-        if lines is not None:
-            def use(db: sqlite3.Connection) -> None:
-                with _transaction(db):
-                    db.execute("UPDATE pages SET used = ? WHERE key = ?", (time.time(), key))
-                    self._own(db, key)
 
-            self._run(use)
-        return lines
+        def use(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute("UPDATE pages SET used = ? WHERE key = ?", (time.time(), key))
+                self._own(db, key)
+
+        return hit(key, row, lambda: self._run(use))
 
     def put(self, key: str, lines: list[OcrLine]) -> None:
         text = entry_text(lines)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from indexer.parse.ocr_text import OcrLine
@@ -75,6 +75,15 @@ def entry_lines(key: str, text: object, check: object) -> list[OcrLine] | None:
     if not isinstance(rows, list) or not all(_line_shaped(row) for row in rows):
         return None
     return [OcrLine(*row) for row in rows]
+
+
+def hit(key: str, row: tuple | None, touch: Callable[[], object]) -> list[OcrLine] | None:
+    """`get` of either backend: the lines of the row (lines, checksum) read for `key`, after `touch` (marking the
+    entry used and owned by the file being read); None, untouched, for no row or a damaged one."""
+    lines = entry_lines(key, *row) if row else None
+    if lines is not None:
+        touch()
+    return lines
 
 
 def _line_shaped(row: object) -> bool:

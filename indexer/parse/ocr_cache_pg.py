@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from indexer.parse.ocr_cache_base import KEEP, checksum, entry_bytes, entry_lines, entry_text
+from indexer.parse.ocr_cache_base import KEEP, checksum, entry_bytes, entry_lines, entry_text, hit
 from indexer.parse.ocr_text import OcrLine
 from indexer.url_secret import hide_password
 
@@ -62,17 +62,13 @@ class PostgresOcrCache:
     def get(self, key: str) -> list[OcrLine] | None:
         row = self._run(lambda db: db.execute(f"SELECT lines, checksum FROM {PAGES} WHERE kb = %s AND key = %s",
                                               (self.kb, key)).fetchone())
-        if not row:
-            return None
-        lines = entry_lines(key, *row)
-        if lines is not None:
-            def use(db) -> None:
-                with db.transaction():
-                    db.execute(f"UPDATE {PAGES} SET used = %s WHERE kb = %s AND key = %s", (time.time(), self.kb, key))
-                    self._own(db, key)
 
-            self._run(use)
-        return lines
+        def use(db) -> None:
+            with db.transaction():
+                db.execute(f"UPDATE {PAGES} SET used = %s WHERE kb = %s AND key = %s", (time.time(), self.kb, key))
+                self._own(db, key)
+
+        return hit(key, row, lambda: self._run(use))
 
     def put(self, key: str, lines: list[OcrLine]) -> None:
         text = entry_text(lines)
