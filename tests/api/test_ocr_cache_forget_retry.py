@@ -10,7 +10,8 @@ import pytest
 from indexer.ingest import delete
 from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
 from tests.api.test_ocr_cache_shared import _index, _pg, _shared_text, _tesseract_log, _worker
-from tests.ocr_scans import FEE_EN, FEE_ZH, needs_tesseract, save_pdf, scan
+from tests.indexer.test_ocr_cache import _fee_scan
+from tests.ocr_scans import FEE_EN, FEE_ZH, needs_tesseract
 
 
 @needs_tesseract
@@ -20,10 +21,7 @@ def test_a_scan_deleted_while_the_database_is_away_leaves_the_cache_at_the_next_
     db = _pg(postgres, tmp_path)
     try:
         _tesseract_log(tmp_path, monkeypatch)
-        docs = tmp_path / "docs"
-        docs.mkdir()
-        save_pdf(docs / "fees.pdf", scan(["Card Services Fee Notice", "", FEE_EN]),
-                 scan(["银行卡服务收费公告", "", FEE_ZH]))
+        docs = _fee_scan(tmp_path)
         manager = _worker(tmp_path / "w", postgres.url, minilm)
         _index(manager, docs)
         assert FEE_ZH[:8] in _shared_text(db)

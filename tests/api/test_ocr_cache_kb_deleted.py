@@ -18,7 +18,8 @@ from indexer.ingest import Ingestor
 from indexer.store.base import KBGoneError
 from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
 from tests.api.test_ocr_cache_shared import _pg, _tesseract_log, _worker
-from tests.ocr_scans import FEE_EN, FEE_ZH, needs_tesseract, save_pdf, scan
+from tests.indexer.test_ocr_cache import _fee_scan
+from tests.ocr_scans import needs_tesseract
 
 
 @needs_tesseract
@@ -28,10 +29,7 @@ def test_a_kb_deleted_while_its_scan_is_read_keeps_none_of_its_pages(postgres, m
     db = _pg(postgres, tmp_path)
     try:
         _tesseract_log(tmp_path, monkeypatch)
-        docs = tmp_path / "docs"
-        docs.mkdir()
-        save_pdf(docs / "fees.pdf", scan(["Card Services Fee Notice", "", FEE_EN]),
-                 scan(["银行卡服务收费公告", "", FEE_ZH]))
+        docs = _fee_scan(tmp_path)
         manager = _worker(tmp_path / "w", postgres.url, minilm)
         store = manager.open("t", writable=True, create=True)
         failed: list[BaseException] = []

@@ -47,10 +47,17 @@ def _index(manager, docs: Path, **kwargs):
     return report, texts
 
 
-def _scans(tmp_path: Path) -> Path:
+def _fee_scan(tmp_path: Path) -> Path:
+    """tmp_path/docs holding fees.pdf: an English and a Chinese scanned page."""
     docs = tmp_path / "docs"
     docs.mkdir()
     save_pdf(docs / "fees.pdf", scan(["Card Services Fee Notice", "", FEE_EN]), scan(["银行卡服务收费公告", "", FEE_ZH]))
+    return docs
+
+
+def _scans(tmp_path: Path) -> Path:
+    """_fee_scan's folder with 挂失.pdf too: three scanned pages in two files."""
+    docs = _fee_scan(tmp_path)
     save_pdf(docs / "挂失.pdf", scan(["挂失须知", "", HOURS_ZH]))
     return docs
 
