@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import re
 
+from indexer.parse.sentence_end import ENDS_LIKE_SENTENCE
 from indexer.script import is_cjk
 from indexer.tokenize import count_tokens
 
 # a list item's opening: a bullet, "2." / "2)" / "2、", "一、", "（3）"
 LIST_ITEM = re.compile(r"^(?:[-*•·]\s|\d{1,2}[.)、．]\s*\S|[一二三四五六七八九十]+、|[（(](?:\d{1,2}|[一二三四五六七八九十]+)[)）])")
 # a heading ends no sentence and holds no "key: value" pair
-_ENDS_SENTENCE = re.compile(r"[.!?;:,。！？；：，、…]$")
 _KEY_VALUE = re.compile(r"[:：]\s*\S")
 # a line of a "key: value" list ("周六、周日：10:00—16:00", "Spring break: Monday 31 March to Friday 11 April
 # 2025", "ATM outside the United States: $5.00 per withdrawal"): group 1 the key, group 2 what follows it.
@@ -127,7 +127,7 @@ def _wrapped_block(lines: list[str]) -> bool:
     if len(body) < 2:
         return False
     return (max(map(len, body)) - min(map(len, body)) <= 2
-            and not any(_ENDS_SENTENCE.search(line) for line in body))
+            and not any(ENDS_LIKE_SENTENCE.search(line) for line in body))
 
 
 _TAG = re.compile(r"<[^>]*>")
@@ -147,4 +147,4 @@ def _heading_like(line: str) -> bool:
     no "key: value" pair. Unlike rag.text.is_heading (the answer side, which indexer may not import), a line
     ending in ")" or a digit counts: "Paying for yourself (self-pay)" heads its paragraph."""
     return (count_tokens(line) < (8 if is_cjk(line) else 6)
-            and not _ENDS_SENTENCE.search(line) and not _KEY_VALUE.search(line))
+            and not ENDS_LIKE_SENTENCE.search(line) and not _KEY_VALUE.search(line))

@@ -32,6 +32,7 @@ from dataclasses import replace
 
 from indexer.parse.cjk_spacing import join_cjk
 from indexer.parse.ocr_text import BREAK, OcrLine
+from indexer.parse.sentence_end import ENDS_LIKE_SENTENCE
 
 TITLE_RATIO = 1.3  # a title's type is at least this many times the size of the page's body text
 SHORT = 0.7  # a heading at body size ends before this share of the page's text width
@@ -39,7 +40,6 @@ MAX_CHARS = 50
 MAX_WORDS = 12
 TITLE, ALONE, NUMBERED = 1, 2, 3  # levels: a numbered heading's is NUMBERED + its kind's place in _NUMBERS
 
-_SENTENCE_END = re.compile(r"[.!?;:,。！？；：，、…]$")
 _CN = "一二三四五六七八九十百零〇"
 _NUMBERS = [re.compile(p) for p in (
     rf"第[{_CN}\d]+[编篇部](?![分份])", rf"第[{_CN}\d]+章", rf"第[{_CN}\d]+节", rf"第[{_CN}\d]+条",
@@ -92,7 +92,7 @@ def _level(lines: list[OcrLine], kinds: list[int | None], i: int, body: int, wid
     if kind is not None:
         listed = kind in (_neighbour_kind(lines, kinds, i, -1), _neighbour_kind(lines, kinds, i, 1))
         # tesseract may put a numbered heading in the paragraph of the sentence above it, not under it
-        after_sentence = i == 0 or not lines[i - 1].text or _SENTENCE_END.search(lines[i - 1].text) is not None
+        after_sentence = i == 0 or not lines[i - 1].text or ENDS_LIKE_SENTENCE.search(lines[i - 1].text) is not None
         if short and not listed and (kind < _CHINESE_KINDS or (after_sentence and ends)):
             return NUMBERED + kind
         return 0
@@ -114,7 +114,7 @@ def _listed(before: list[OcrLine], width: int) -> bool:
 
 def _heading_shaped(text: str) -> bool:
     return (0 < len(text) <= MAX_CHARS and len(text.split()) <= MAX_WORDS and _WORDY.search(text) is not None
-            and _SENTENCE_END.search(text) is None and " | " not in text)
+            and ENDS_LIKE_SENTENCE.search(text) is None and " | " not in text)
 
 
 def _number_kind(text: str) -> int | None:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import re
 
+from indexer.parse.sentence_end import ENDS_LIKE_SENTENCE
 from indexer.types import Element
 
 # an organisation's name over the document's title ("江州市第一人民医院" + "来院交通与停车指南"), each standing
 # alone: four lines is more than any such header
 TITLE_MAX_LINES = 4
 TITLE_MAX_CHARS = 80
-_SENTENCE_END = re.compile(r"[.!?;:,。！？；：，、…]$")
 # a line that stands alone: a blank line, or the end of the text, after it
 BLANK_LINE_AFTER = r"[ \t]*\r?\n[ \t]*(?:\r?\n|$)"
 # "一、药房位置", "（二）报名条件", "第三章 总则": a numbered Chinese heading opens a section, it is no title line
@@ -51,6 +51,6 @@ def with_document_title(elements: list[Element], source: str) -> list[Element]:
 
 def _title_line(text: str, source: str) -> bool:
     text = text.strip()
-    return (0 < len(text) <= TITLE_MAX_CHARS and "\n" not in text and _SENTENCE_END.search(text) is None
+    return (0 < len(text) <= TITLE_MAX_CHARS and "\n" not in text and ENDS_LIKE_SENTENCE.search(text) is None
             and NUMBERED_HEADING.match(text) is None
             and re.search(re.escape(text) + BLANK_LINE_AFTER, source) is not None)

@@ -31,6 +31,7 @@ from indexer.parse.markdown_source import drop_front_matter, nest_lists
 from indexer.parse.offline_nlp import ensure_offline_nlp
 from indexer.parse.ordered_lists import markdown_html, number_ordered_lists
 from indexer.parse.pptx_notes import slide_notes, with_notes
+from indexer.parse.sentence_end import ENDS_LIKE_SENTENCE
 from indexer.parse.table_spans import html_table_rows
 from indexer.parse.tabular import table_elements
 from indexer.parse.text_title import BLANK_LINE_AFTER, NUMBERED_HEADING, with_document_title
@@ -51,10 +52,8 @@ PARSER_VERSIONS = {"markdown": 3, "html": 3, "text": 2, "docx": 1, "pptx": 1}
 # Running headers/footers and page numbers repeat on every page: noise for retrieval.
 _SKIPPED = {"PageBreak", "PageNumber", "Header", "Footer"}
 _KINDS: dict[str, ElementKind] = {"Title": "title", "Table": "table", "ListItem": "list"}
-# A plain-text "heading" that ends like a sentence is a short sentence unstructured's
-# heuristics (no verb found) mistook for a title, e.g. "Call us at any time." or Chinese
-# prose, whose verbs an English tagger cannot see.
-_SENTENCE_END = re.compile(r"[.!?;:,。！？；：，、…]$")
+# a plain-text "heading" that ends like a sentence (ENDS_LIKE_SENTENCE) is a short sentence unstructured's
+# heuristics (no verb found) mistook for a title
 _HEADING_MAX_CHARS = 80
 # Plain-text layout: a heading underlined with a rule ("Fees\n====", setext style; unstructured
 # hands it over as one element "Fees ====") and rule lines standing alone ("----------").
@@ -225,5 +224,5 @@ def _is_heading(text: str, depth: object, heuristic: bool, slides: bool) -> bool
     if slides:
         return depth in (0, None)
     if heuristic:
-        return len(text) <= _HEADING_MAX_CHARS and _SENTENCE_END.search(text) is None
+        return len(text) <= _HEADING_MAX_CHARS and ENDS_LIKE_SENTENCE.search(text) is None
     return True
