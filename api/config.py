@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.config import load_settings
+from indexer.url_secret import check_postgres_url
 
 ORIGIN = re.compile(r"https?://[^/\s:]+(:[0-9]{1,5})?")
 
@@ -49,7 +50,9 @@ class ServiceSettings(BaseSettings):
     retry_after_s: int = Field(5, ge=1, description="Retry-After sent with 503 when the queue is full")
     # shared state (cluster mode); unset: everything under RAG_HOME (the embedded default)
     database_url: str | None = Field(None, description="PostgreSQL URL for keys, jobs and uploads (env "
-                                                       "RAG_DATABASE_URL); unset: RAG_HOME/service.sqlite")
+                                     "RAG_DATABASE_URL); unset: RAG_HOME/service.sqlite; a space, '@', ':' or '/' "
+                                     "in the user name or password is percent-encoded ('@' as %40): a URL with an "
+                                     "unencoded '@' there is refused when read")
     redis_url: str | None = Field(None, description="Redis URL (env RAG_REDIS_URL): job queue (Redis Streams), "
                                                     "shared rate limits, answer cache")
     indexing: bool = Field(True, description="index uploads in this process (env RAG_INDEXING); off: an API "
@@ -86,6 +89,11 @@ class ServiceSettings(BaseSettings):
     cors_origins: str = Field("", description="comma-separated origins (https://portal.example.com) whose web "
                               "pages may call the API from a browser (CORS); '*' = any; empty (the default): "
                               "none, only the service's own page at /")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        return check_postgres_url(value)
 
     @field_validator("cors_origins")
     @classmethod

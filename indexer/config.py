@@ -11,10 +11,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.parse.ocr_options import OcrOptions
+from indexer.url_secret import check_postgres_url, hide_password
 
 _OCR = OcrOptions()  # the ocr_* settings' defaults
 
@@ -111,6 +112,11 @@ class IndexerSettings(BaseSettings):
     originals_max_mb: float = Field(2048, gt=0, description="most MB of uploaded originals kept per KB; an upload "
                                     "past it is indexed but not kept (its job says so); env RAG_ORIGINALS_MAX_MB")
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+
+    @field_validator("ocr_cache_url")
+    @classmethod
+    def _ocr_cache_url(cls, value: str) -> str:
+        return check_postgres_url(value) or ""
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, **overrides: Any) -> "IndexerSettings":
@@ -283,7 +289,7 @@ def _describe(error: ValidationError, cls, section: str | None, origin) -> str:
         name = f"[{where}] {loc[-1]}" if loc else f"[{where}]"
         msg = err["msg"]
         msg = msg[0].lower() + msg[1:] if msg else msg
-        given = repr(err.get("input"))
+        given = hide_password(repr(err.get("input")))  # a database URL's password never reaches the line
         given = given if len(given) <= 80 else given[:77] + "..."
         lines.append(f"invalid setting {name} = {given} (from {origin(loc, model)}): {msg}")
     return "\n".join(lines)

@@ -31,3 +31,22 @@ def _passwords(url: str) -> list[str]:
         return []
     raw = userinfo.split(":", 1)[1]
     return sorted({p for p in (raw, unquote(raw)) if p}, key=len, reverse=True)
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def check_postgres_url(url: str | None) -> str | None:
+    """`url` unchanged, or ValueError when its user name or password holds an '@' that is not percent-encoded.
+
+    libpq ends the user:password part at the first '@', so `postgresql://rag:p@ss@db/rag` is user 'rag', password
+    'p' and host 'ss@db': the connection fails naming the rest of the password as the host, in errors and logs.
+    The message never quotes the URL or any part of it."""
+    if not url or not url.lower().startswith(POSTGRES_SCHEMES):
+        return url
+    authority = re.split(r"[/?#]", url.split("://", 1)[1], maxsplit=1)[0]
+    if authority.count("@") > 1:
+        raise ValueError(f"the URL has {authority.count('@')} '@' before its host: an '@' in the user name or "
+                         "password must be percent-encoded as %40 (postgresql://USER:PASS%40WORD@HOST:PORT/DB), "
+                         "else PostgreSQL takes the rest of the password for the host")
+    return url
