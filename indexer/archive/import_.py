@@ -22,6 +22,7 @@ from indexer.archive.reader import ArchiveLimits, ArchiveReader
 from indexer.archive.staging import staging_for
 from indexer.kbs import KBManager, check_name
 from indexer.originals import FOLDER, KeptOriginals, Originals
+from indexer.parse.ocr_cache_base import MB
 from indexer.store.base import Store
 from indexer.store.write_errors import write_error
 
@@ -59,7 +60,8 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
         existed = mgr.exists(target)
         if existed and rerun and _imported_as(mgr, target, m):
             staging_for(mgr, target).put_files_in_place()  # a Milvus KB's, when stopped before they were moved
-            shared_ocr_cache(mgr.settings.ocr_cache_url, mgr.home / target, target, replaced=False)
+            shared_ocr_cache(mgr.settings.ocr_cache_url, mgr.home / target, target, replaced=False,
+                             max_bytes=mgr.settings.ocr_cache_mb * MB)
             return _report(mgr, target, m, written=0, replaced=replace)
         if existed and not replace:
             raise FileExistsError(exists_message(target))
@@ -80,7 +82,8 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
             finally:
                 store.close()
             staging.put_in_place(replace)
-            shared_ocr_cache(mgr.settings.ocr_cache_url, mgr.home / target, target, replaced=existed)
+            shared_ocr_cache(mgr.settings.ocr_cache_url, mgr.home / target, target, replaced=existed,
+                             max_bytes=mgr.settings.ocr_cache_mb * MB)
         finally:
             staging.release()
     rep = _report(mgr, target, m, written=written, replaced=existed)

@@ -206,9 +206,10 @@ def restore_kept(archive: ArchiveReader, wanted: set[str], originals: KeptOrigin
     return out
 
 
-def shared_ocr_cache(url: str, kb_folder: Path, kb: str, replaced: bool) -> None:
+def shared_ocr_cache(url: str, kb_folder: Path, kb: str, replaced: bool, max_bytes: int) -> None:
     """In cluster mode (`url`: the state database that holds the OCR caches) the cache an import put back in the KB's
-    folder goes into the database as KB `kb`'s, replacing what it had, and the file goes; a replaced KB's cache
+    folder goes into the database as KB `kb`'s, replacing what it had, within `max_bytes` (this site's ocr_cache_mb
+    now: it may be lower, or 0, when an import stopped here is run again), and the file goes; a replaced KB's cache
     goes when the archive carried none. Never raises: a cache that cannot be moved is logged, and the file stays
     (a re-run of the import moves it)."""
     if not url:
@@ -220,7 +221,7 @@ def shared_ocr_cache(url: str, kb_folder: Path, kb: str, replaced: bool) -> None
     path = kb_folder / CACHE_FILE
     try:
         if path.is_file():
-            load(url, kb, path)
+            load(url, kb, path, max_bytes=max_bytes)
             remove_files(str(path))
         elif replaced:
             drop_kb(url, kb)

@@ -190,12 +190,17 @@ def dump(url: str, kb: str, path: Path) -> int:
         sqlite_cache.close()
 
 
-def load(url: str, kb: str, path: Path, replace: bool = True, max_bytes: int = 0) -> int:
+def load(url: str, kb: str, path: Path, *, max_bytes: int, replace: bool = True) -> int:
     """The entries of SQLite cache file `path` (an imported archive's; `replace`: they replace KB `kb`'s cache, else
     they join it: a worker's own cache of an earlier release, api.jobs.adopt_ocr_cache), in one transaction: the
-    entries whose checksum matches, and their owners; `max_bytes` (0: none), the bound they are then trimmed to as
-    a put would (each worker's file is within it, the files of several workers together not). How many pages.
-    Raises psycopg.Error, sqlite3.Error."""
+    entries whose checksum matches, and their owners; then trimmed to `max_bytes` (the KB's bound, ocr_cache_mb) as
+    a put trims: each worker's file is within it but the files of several workers together are not, and the cap
+    may have been lowered since the file was written. `max_bytes` 0 (ocr_cache_mb 0, the cache off): no entry goes
+    in (a replaced KB's cache goes all the same). How many pages. Raises psycopg.Error, sqlite3.Error."""
+    if max_bytes <= 0:
+        if replace:
+            drop_kb(url, kb)
+        return 0
     src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         with connect(url) as db, db.transaction():
@@ -221,7 +226,7 @@ def load(url: str, kb: str, path: Path, replace: bool = True, max_bytes: int = 0
                                 f"{PAGES} WHERE kb = %s AND key = %s) ON CONFLICT DO NOTHING",
                                 [(kb, file, key, kb, key) for file, key in src.execute("SELECT file, key FROM owners")
                                  if isinstance(file, str) and isinstance(key, str)])  # else damaged: not owned
-            _set_total(db, kb, _trim(db, kb, total, max_bytes) if max_bytes else total)
+            _set_total(db, kb, _trim(db, kb, total, max_bytes))
         return pages
     finally:
         src.close()

@@ -50,7 +50,7 @@ def test_an_adopted_or_imported_cache_files_sizes_and_times_are_not_trusted(post
                                       (k3, p3, "about 1 KB", "yesterday")])  # not numbers at all
     cache = PostgresOcrCache(postgres.url, "t", max_bytes=3000, engine="test", owner=OWNER)
     try:
-        assert load(postgres.url, "t", tmp_path / "cache.sqlite") == 3
+        assert load(postgres.url, "t", tmp_path / "cache.sqlite", max_bytes=1 << 30) == 3
         rows = {r["key"]: r for r in db.query("SELECT key, lines, bytes, used FROM ocr_cache_pages WHERE kb = 't'")}
         assert {k: int(r["bytes"]) for k, r in rows.items()} == {k: entry_bytes(k, rows[k]["lines"]) for k in pages}
         assert all(r["used"] <= time.time() for r in rows.values()), rows
