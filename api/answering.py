@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from starlette.concurrency import run_in_threadpool
 
 from api.audit.pseudonym import pseudonyms_of
+from api.doc_filters import BODY, known_filters
 from api.errors import ApiError
 from api.feedback import Recorded
 from api.service import Service, answer_variant
@@ -73,9 +74,11 @@ def _plain(text: str, refused: bool, **extra) -> dict:
 
 
 async def admit(svc: Service, kb: str, question: str, history: list[dict[str, str]] | None = None,
-                filters: Filters | None = None, who=None, user: str | None = None) -> Ticket:
+                filters: Filters | None = None, who=None, user: str | None = None,
+                filters_at: tuple[str, ...] = BODY) -> Ticket:
     """`who`: the caller's Principal (its key id is recorded with the answer); `user`: the end user the
-    client names (experiment assignment is sticky per user; default: the key id)."""
+    client names (experiment assignment is sticky per user; default: the key id); `filters_at`: where the
+    filters are in the request, for the 422 naming a doc id or source that is no document of the KB."""
     limit = svc.svc.max_question_chars
     if len(question) > limit:
         raise ApiError(422, "question_too_long", f"the question has {len(question)} characters; the limit is {limit}")
@@ -102,6 +105,8 @@ async def admit(svc: Service, kb: str, question: str, history: list[dict[str, st
         ticket.pipe = await run_in_threadpool(svc.pipeline, kb, arm, ticket.experiment)
     except LookupError as e:
         raise ApiError(404, "kb_not_found", str(e)) from e
+    if filters:
+        ticket.filters = await run_in_threadpool(known_filters, ticket.pipe.store, kb, filters, filters_at)
     ticket.settings_hash = answer_variant(ticket.pipe.settings)
     ticket.variant = ticket.settings_hash + (f":{ticket.experiment}/{ticket.arm}" if ticket.experiment else "")
     # the KB's rules, read once (svc.pipeline refreshed them just now): the answer, its cache key and the check

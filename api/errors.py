@@ -24,9 +24,16 @@ log = logging.getLogger("api")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 details: list[dict] | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+        self.details = details or []  # a 422's fields at fault, as error.details (docs/api.md)
+
+    @property
+    def extra(self) -> dict:
+        """What error_body adds to code and message: the details, when there are any."""
+        return {"details": self.details} if self.details else {}
 
 
 def error_body(code: str, message: str, *, request_id: str | None = None, **extra) -> dict:
@@ -56,7 +63,7 @@ def validation_error(errors: list[dict]) -> tuple[str, list[dict]]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

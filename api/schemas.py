@@ -17,7 +17,10 @@ class ErrorDetail(BaseModel):
     code: str = Field(..., description="stable, machine-readable: 'kb_not_found', 'question_too_long', ...")
     message: str = Field(..., description="what went wrong and what to do, for people")
     details: list[dict] | None = Field(None, description="422 for a body that does not match the schema: each "
-                                                         "invalid field's loc, msg and type")
+                                                         "invalid field's loc, msg and type; for a filters doc id "
+                                                         "or source that names no document of the KB, type "
+                                                         "unknown_doc_id or unknown_source, a source's with "
+                                                         "`alike`, the KB's sources it may have meant")
 
 
 class ErrorBody(BaseModel):
@@ -31,7 +34,8 @@ ERROR_STATUS = {400: "malformed body (multipart that cannot be read)", 401: "mis
                 408: "the upload stalled or took too long", 409: "conflict: the KB exists, or is being indexed "
                 "(Retry-After)", 413: "too large: a file, the whole upload, or the body", 415: "a file type "
                 "that is not supported, or a name that does not match the content", 422: "invalid input: a "
-                "body that does not match the schema, a question too long, an unsupported parameter",
+                "body that does not match the schema, a question too long, an unsupported parameter, a filter "
+                "naming no document of the KB",
                 429: "rate limited (Retry-After)", 502: "the generator failed", 503: "busy: the generation queue "
                 "is full, the upload could not be queued, or a server the service depends on (PostgreSQL, Milvus) "
                 "is away: error.dependency names it (Retry-After)", 507: "the server's disk is full or read-only: "
@@ -125,8 +129,12 @@ class JobOut(BaseModel):
 
 class FiltersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    doc_ids: list[str] = []
-    sources: list[str] = []
+    doc_ids: list[str] = Field([], description="only these documents (ids as GET /v1/kbs/{kb}/documents lists "
+                               "them); an id of no document of the KB is 422")
+    sources: list[str] = Field([], description="only these documents, by source as GET /v1/kbs/{kb}/documents "
+                               "lists it (the path as indexed, or an upload's file name; './docs/a.md' and an "
+                               "absolute path name the document indexed as docs/a.md); a source of no document "
+                               "of the KB is 422, with the sources it may have meant")
     tags: dict[str, str] = {}
 
 

@@ -147,6 +147,6 @@ async def chat_completions(body: ChatRequest, who: Principal = Depends(principal
                         if include_usage:  # OpenAI's form: a last chunk with no choices
                             yield chunk(None, usage=_usage(body, value["answer"]))
         except ApiError as e:
-            yield f"data: {json.dumps(error_body(e.code, e.message), ensure_ascii=False)}\n\n".encode()
+            yield f"data: {json.dumps(error_body(e.code, e.message, **e.extra), ensure_ascii=False)}\n\n".encode()
         yield b"data: [DONE]\n\n"
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api.answering import admit, answer_once, events
 from api.auth import Principal
 from api.deps import allow, authenticate, bearer, principal, service
+from api.doc_filters import known_filters
 from api.errors import ApiError, error_body, validation_error
 from api.json_depth import MAX_DEPTH, too_deep
 from api.observability import request_id_var
@@ -57,7 +58,8 @@ async def search(kb: str, body: SearchRequest, who: Principal = Depends(principa
 
     def run():
         pipe = svc.pipeline(kb)
-        return [h.to_dict() for h in pipe.retriever.run(body.query, body.k, filters_of(body.filters), body.mode)]
+        filters = known_filters(pipe.store, kb, filters_of(body.filters))
+        return [h.to_dict() for h in pipe.retriever.run(body.query, body.k, filters, body.mode)]
     return await run_in_threadpool(run)
 
 
@@ -84,7 +86,7 @@ async def query(kb: str, body: QueryRequest, who: Principal = Depends(principal)
                         yield sse("citations", value["citations"])
                         yield sse("done", value)
         except ApiError as e:
-            yield sse("error", error_body(e.code, e.message))
+            yield sse("error", error_body(e.code, e.message, **e.extra))
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -313,7 +315,7 @@ async def ws_query(websocket: WebSocket, kb: str):
                     svc.metrics.rate_limited.inc()
                     raise
                 admitted = await admit(svc, kb, body.question, [m.model_dump() for m in body.history],
-                                       filters_of(body.filters), who=who, user=body.user)
+                                       filters_of(body.filters), who=who, user=body.user, filters_at=("filters",))
                 relay = asyncio.create_task(_relay(websocket, svc, admitted))
                 listener = asyncio.create_task(websocket.receive())
                 await asyncio.wait({relay, listener}, return_when=asyncio.FIRST_COMPLETED)
@@ -327,8 +329,8 @@ async def ws_query(websocket: WebSocket, kb: str):
                 await relay  # a message sent meanwhile is read next, once this answer is sent
             except ApiError as e:
                 extra = {"retry_after": int(e.headers["Retry-After"])} if "Retry-After" in e.headers else {}
-                await websocket.send_json({"type": "error", **error_body(e.code, e.message), "status": e.status,
-                                           **extra})
+                await websocket.send_json({"type": "error", **error_body(e.code, e.message, **e.extra),
+                                           "status": e.status, **extra})
     except WebSocketDisconnect:
         return
     except Exception:
