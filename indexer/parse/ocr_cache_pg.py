@@ -14,6 +14,7 @@ connect, WAIT_MS for a statement or a lock). A cache that fails never fails inde
 once per file read and skips the cache for the rest of that file (no further connection waits)."""
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -34,7 +35,7 @@ T = TypeVar("T")
 PAGES, OWNERS, SIZES = "ocr_cache_pages", "ocr_cache_owners", "ocr_cache_sizes"
 CONNECT_TIMEOUT_S = 5  # a database away costs a file at most this once: the cache is then off for that file
 WAIT_MS = 10_000  # a statement or a row lock, as the SQLite cache's wait for the other parser's write (WAIT_S)
-BATCH = 1000  # pages a load sends in one round trip
+BATCH = 1000  # pages a load sends in one round trip and commits in one transaction (the KB's total held that long)
 _OPTIONS = f"-c statement_timeout={WAIT_MS} -c lock_timeout={WAIT_MS}"
 
 
@@ -192,44 +193,61 @@ def dump(url: str, kb: str, path: Path) -> int:
 
 def load(url: str, kb: str, path: Path, *, max_bytes: int, replace: bool = True) -> int:
     """The entries of SQLite cache file `path` (an imported archive's; `replace`: they replace KB `kb`'s cache, else
-    they join it: a worker's own cache of an earlier release, api.jobs.adopt_ocr_cache), in one transaction: the
-    entries whose checksum matches, and their owners; then trimmed to `max_bytes` (the KB's bound, ocr_cache_mb) as
-    a put trims: each worker's file is within it but the files of several workers together are not, and the cap
-    may have been lowered since the file was written. `max_bytes` 0 (ocr_cache_mb 0, the cache off): no entry goes
-    in (a replaced KB's cache goes all the same). How many pages. Raises psycopg.Error, sqlite3.Error."""
+    they join it: a worker's own cache of an earlier release, api.jobs.adopt_ocr_cache): the entries whose checksum
+    matches, with their owners, trimmed to `max_bytes` (the KB's bound, ocr_cache_mb) as a put trims: each worker's
+    file is within it but the files of several workers together are not, and the cap may have been lowered since
+    the file was written. `max_bytes` 0 (ocr_cache_mb 0, the cache off): no entry goes in (a replaced KB's cache
+    goes all the same). How many pages. Raises psycopg.Error, sqlite3.Error.
+
+    A batch of BATCH pages a transaction, each holding the KB's running total only while it adds its pages (a
+    cache of 512 MB is some 100,000 pages, about 7.5 s to load: as one transaction, every other worker's page of
+    the KB waited for it all, up to WAIT_MS, and was then read by OCR). A load that fails part way leaves the
+    batches it added, each whole (pages, owners, total); loading the file again adds the rest."""
     if max_bytes <= 0:
         if replace:
             drop_kb(url, kb)
         return 0
     src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        with connect(url) as db, db.transaction():
+        with connect(url) as db:
             if replace:
-                _drop(db, kb)
-            total, pages = _total(db, kb), 0
+                with db.transaction():
+                    _drop(db, kb)
+            pages = 0
             rows = src.execute("SELECT key, lines, checksum, bytes, used FROM pages")
             while read := rows.fetchmany(BATCH):
-                if not (batch := _entries(kb, read, time.time())):
-                    continue
-                with db.cursor() as cur:  # one round trip a batch (pipeline), not one a page: a worker's cache
-                    # of 512 MB is some 100,000 pages, adopted while the worker starts
-                    cur.executemany(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) VALUES (%s, %s, "
-                                    "%s, %s, %s, %s) ON CONFLICT (kb, key) DO NOTHING RETURNING bytes", batch,
-                                    returning=True)
-                    while True:
-                        if added := cur.fetchone():  # not one the KB has already (a worker's cache beside another's)
-                            total, pages = total + added[0], pages + 1
-                        if not cur.nextset():
-                            break
-            with db.cursor() as cur:
-                cur.executemany(f"INSERT INTO {OWNERS} (kb, file, key) SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM "
-                                f"{PAGES} WHERE kb = %s AND key = %s) ON CONFLICT DO NOTHING",
-                                [(kb, file, key, kb, key) for file, key in src.execute("SELECT file, key FROM owners")
-                                 if isinstance(file, str) and isinstance(key, str)])  # else damaged: not owned
-            _set_total(db, kb, _trim(db, kb, total, max_bytes))
+                if batch := _entries(kb, read, time.time()):
+                    pages += _add(db, kb, batch, _owners(src, kb, [entry[1] for entry in batch]), max_bytes)
         return pages
     finally:
         src.close()
+
+
+def _add(db, kb: str, batch: list[tuple], owners: list[tuple], max_bytes: int) -> int:
+    """One batch of a load in a transaction of its own: its pages (those the KB has not already: a worker's cache
+    beside another's), their owners, the KB's total, trimmed to `max_bytes` when over it. How many pages went in."""
+    with db.transaction(), db.cursor() as cur:
+        total, added = _total(db, kb), 0
+        # one round trip a batch (pipeline), not one a page: the database may be on another host
+        cur.executemany(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) VALUES (%s, %s, %s, %s, %s, "
+                        "%s) ON CONFLICT (kb, key) DO NOTHING RETURNING bytes", batch, returning=True)
+        while True:
+            if row := cur.fetchone():
+                total, added = total + row[0], added + 1
+            if not cur.nextset():
+                break
+        cur.executemany(f"INSERT INTO {OWNERS} (kb, file, key) SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM {PAGES} "
+                        "WHERE kb = %s AND key = %s) ON CONFLICT DO NOTHING", owners)
+        _set_total(db, kb, _trim(db, kb, total, max_bytes))
+    return added
+
+
+def _owners(src: sqlite3.Connection, kb: str, keys: list[str]) -> list[tuple]:
+    """The owners the SQLite cache `src` records for the pages `keys`, as the database's owners rows are added
+    (kb, file, key, and the page's kb and key for the check that it is there)."""
+    found = src.execute("SELECT file, key FROM owners WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(keys),))
+    return [(kb, file, key, kb, key) for file, key in found
+            if isinstance(file, str) and isinstance(key, str)]  # else damaged: not owned
 
 
 def _trim(db, kb: str, total: int, max_bytes: int) -> int:
