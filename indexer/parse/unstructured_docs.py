@@ -47,7 +47,8 @@ from indexer.types import Element, ElementKind
 # html 2: an item written as <li><div> keeps its sub-items and its number (f0659e9)
 # html 3: the sub-items of an empty item (<li><ul>...) are not put under the item of the list before it
 # markdown 3: the same for Markdown's empty items ("- - x")
-PARSER_VERSIONS = {"markdown": 3, "html": 3, "text": 2, "docx": 1, "pptx": 1}
+# text 3: an opening line with a heading right after it is the title too, that heading's section under it
+PARSER_VERSIONS = {"markdown": 3, "html": 3, "text": 3, "docx": 1, "pptx": 1}
 
 # Running headers/footers and page numbers repeat on every page: noise for retrieval.
 _SKIPPED = {"PageBreak", "PageNumber", "Header", "Footer"}

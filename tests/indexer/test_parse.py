@@ -282,6 +282,57 @@ def test_a_plain_text_files_opening_lines_are_its_title(tmp_path: Path) -> None:
     assert [e.section for e in numbered] == ["一、第一学期", "一、第一学期"]  # a section's heading, no title over it
 
 
+@pytest.mark.parametrize("name, text, title, heading, body", [
+    ("guide.txt", "江州市第一人民医院\n\n来院交通与停车指南\n一、公交线路\n乘坐12路公交车到“人民医院站”下车即到。\n\n"
+     "二、停车\n院内停车场前30分钟免费。\n", "江州市第一人民医院 来院交通与停车指南", "一、公交线路", "乘坐12路公交车到“人民医院站”下车即到。"),
+    ("visits.txt", "江州市第一人民医院\n\n一、探视时间\n普通病房：每天 15:00—20:00。\n\n二、陪护\n每位患者限一名陪护。\n",
+     "江州市第一人民医院", "一、探视时间", "普通病房：每天 15:00—20:00。"),
+    ("parking.txt", "RIVERBEND GENERAL HOSPITAL\nGetting Here and Parking\n\nAddress\n"
+     "Riverbend General Hospital, 1200 Riverside Drive.\n\nREPORT CARDS\n\nNone here.\n",
+     "RIVERBEND GENERAL HOSPITAL", "Getting Here and Parking", "Address\nRiverbend General Hospital, 1200 Riverside Drive."),
+    ("exams.txt", "ASSESSMENT, EXAMS AND REPORTS\n\nGRADING SCALES\n\nKindergarten to Grade 5 use standards-based "
+     "grades.\n\nREPORT CARDS\n\nReports go home in January and June.\n", "ASSESSMENT, EXAMS AND REPORTS",
+     "GRADING SCALES", "Kindergarten to Grade 5 use standards-based grades."),
+], ids=["zh-two-title-lines", "zh-numbered-heading", "en-heading-on-the-next-line", "en-heading-after-a-blank-line"])
+def test_a_plain_text_title_with_a_heading_right_after_it(tmp_path: Path, name, text, title, heading, body) -> None:
+    """A title line with a heading straight after it (on the next line, or after a blank line) had been left as
+    body text with no section: a chunk of its own ("江州市第一人民医院", "RIVERBEND GENERAL HOSPITAL"), and
+    "来院交通与停车指南", over "一、公交线路", the only line of the title's section. It is the title; the heading stays
+    a heading, its section under the title; the next heading's is its own."""
+    from indexer.chunk import chunk_elements
+    from indexer.config import ChunkSettings
+
+    elements = parse_file(write(tmp_path / name, text))
+    assert (elements[0].kind, elements[0].text, elements[0].section) == ("title", title, title)
+    opening = by_text(elements, heading)
+    assert (opening.kind, opening.section) == ("title", f"{title} > {heading}")
+    assert by_text(elements, body).section == f"{title} > {heading}"
+    later = elements[3]
+    assert later.kind == "title" and later.section == later.text
+    chunks = chunk_elements("d", elements, ChunkSettings())
+    assert [(c.title, c.text) for c in chunks][:1] == [(f"{title} > {heading}", body)]
+    assert len(chunks) == 2  # the two sections: no chunk of the title line alone
+
+
+@pytest.mark.parametrize("name, text", [
+    ("colon.txt", "Welcome to Maple Grove, we are glad you are here:\n\nTERM DATES\n\nTerm starts on Monday.\n"),
+    ("sentence.txt", "Please read this first.\n\nTERM DATES\n\nTerm starts on Monday.\n"),
+    ("long.txt", "This guide is for parents and guardians of pupils in every year group of the primary and the "
+     "secondary school\n\nTERM DATES\n\nTerm starts on Monday.\n"),
+    ("two-lines.txt", "MAPLE GROVE INTERNATIONAL SCHOOL\nSCHOOL CALENDAR 2024-2025\n\nTERM DATES\n\n"
+     "New student orientation: Monday 26 August 2024.\n"),
+    ("须知.txt", "请先阅读以下须知。\n\n一、报名条件\n年满六周岁。\n"),
+    ("家长.txt", "各位家长，\n\n一、报名条件\n年满六周岁。\n"),
+], ids=["en-colon", "en-sentence", "en-long", "en-two-lines", "zh-sentence", "zh-comma"])
+def test_an_opening_line_over_a_heading_that_is_no_title_stays_text(tmp_path: Path, name, text) -> None:
+    """A first line that ends like a sentence (a greeting's comma, an intro's colon), one too long for a title, or
+    two lines of text one under the other, over a heading: body text, as before."""
+    elements = parse_file(write(tmp_path / name, text))
+    assert elements[0].kind == "text" and elements[0].section == ""
+    heading = next(e for e in elements if e.kind == "title")
+    assert heading.section == heading.text
+
+
 def test_plain_text_headings_and_list_items_keep_their_lines(tmp_path: Path) -> None:
     # unstructured joins a block's lines with spaces: "Your bill After a hospital stay ...", "Ways to pay -
     # Online ... - By phone ..."; the heading's and the items' breaks come back, a wrapped line stays joined
