@@ -1,8 +1,9 @@
-"""The `filters` of a search or a question (POST /v1/kbs/{kb}/search and /query, the WebSocket) checked against the
-KB's documents as `rag search --source` checks its own (indexer.doc_filters): a doc id or source that names no
-document is 422 invalid_request, each one in error.details with the sources it may have meant, instead of no hits
-or a refusal as if the KB did not hold the answer. `./docs/fees.md` and an absolute path name the document indexed
-as `docs/fees.md`; a relative path is not read against the server's working directory, which is not the client's."""
+"""The `filters` of a search or a question (POST /v1/kbs/{kb}/search and /query, the WebSocket, the OpenAI route's
+/v1/chat/completions) checked against the KB's documents as `rag search --source` checks its own
+(indexer.doc_filters): a doc id or source that names no document is 422 invalid_request, each one in error.details
+with the sources it may have meant, instead of no hits or a refusal as if the KB did not hold the answer.
+`./docs/fees.md` and an absolute path name the document indexed as `docs/fees.md`; a relative path is not read
+against the server's working directory, which is not the client's."""
 from __future__ import annotations
 
 from api.errors import ApiError

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import KeyInfo as StoredKey
 from api.jobs.importing import ImportProgress, KBImported
 from indexer.kbs import NAME_PATTERN, NAME_RULE
+from indexer.types import Filters
 from rag.config import RetrievalMode
 from rag.types import Hit
 
@@ -136,6 +137,11 @@ class FiltersIn(BaseModel):
                                "absolute path name the document indexed as docs/a.md); a source of no document "
                                "of the KB is 422, with the sources it may have meant")
     tags: dict[str, str] = {}
+
+
+def filters_of(f: FiltersIn | None) -> Filters | None:
+    """A request's `filters` as the retriever takes them (the search, query, WebSocket and OpenAI routes)."""
+    return Filters.make(f.doc_ids, f.sources, f.tags) if f else None
 
 
 class SearchRequest(BaseModel):

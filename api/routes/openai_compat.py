@@ -8,7 +8,11 @@ accepted and ignored: the answer is the verified, cited one the service's settin
 given at all is refused with 422 rather than silently dropped: more than one choice (`n`), and a JSON
 `response_format` (the answer is text with [n] markers). `usage` counts words, one per CJK character
 (the chunker's measure, indexer.tokenize), of the messages sent and of the answer: no model tokenizer
-sees a quoted answer."""
+sees a quoted answer.
+
+`filters` is not OpenAI's (the `openai` client sends it with `extra_body={"filters": {...}}`): the query
+route's, only these documents, a doc id or source that names no document of the KB 422. It is a field of
+its own because unknown fields are accepted: a `filters` ignored would answer from the whole KB."""
 from __future__ import annotations
 
 import json
@@ -25,7 +29,7 @@ from api.answering import admit, answer_once, events
 from api.auth import Principal
 from api.deps import allow, principal, service
 from api.errors import ApiError, error_body
-from api.schemas import API_ERRORS, ContentPart, ModelList, ModelOut, error_responses
+from api.schemas import API_ERRORS, ContentPart, FiltersIn, ModelList, ModelOut, error_responses, filters_of
 from api.service import Service
 from indexer.tokenize import count_tokens
 
@@ -59,6 +63,9 @@ class ChatRequest(BaseModel):
                                                                      "with [n] citation markers (others are 422)")
     user: str | None = Field(None, max_length=200, description="the end user (OpenAI's field): experiment arms "
                                                                "are assigned per user")
+    filters: FiltersIn | None = Field(None, description="not OpenAI's (the openai client: extra_body={'filters': "
+                                                        "{...}}): only these documents, as POST /v1/kbs/{kb}/query's "
+                                                        "filters; a doc id or source of no document of the KB is 422")
 
 
 def _text(content: str | list[ContentPart] | None) -> str:
@@ -110,7 +117,7 @@ async def chat_completions(body: ChatRequest, who: Principal = Depends(principal
     allow(svc, who, body.model, "read")
     _supported(body)
     question, history = _split(body.messages)
-    ticket = await admit(svc, body.model, question, history, who=who, user=body.user)
+    ticket = await admit(svc, body.model, question, history, filters_of(body.filters), who=who, user=body.user)
     cid, created = "chatcmpl-" + secrets.token_hex(12), int(time.time())
     if not body.stream:
         ans = await answer_once(svc, ticket)

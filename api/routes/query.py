@@ -27,16 +27,15 @@ from api.schemas import (
     API_ERRORS,
     UNTRUSTED_TEXT,
     AnswerOut,
-    FiltersIn,
     HitOut,
     QueryRequest,
     SearchRequest,
     WsTicketOut,
     WsTicketRequest,
     error_responses,
+    filters_of,
 )
 from api.service import Service
-from indexer.types import Filters
 
 router = APIRouter(prefix="/v1", tags=["search and answers"], responses=API_ERRORS)
 log = logging.getLogger("api.ws")
@@ -45,10 +44,6 @@ SSE_DOC = {**error_responses(502, 503), "200": {"description": "JSON answer, or 
                                   "`token` {\"text\"}, `citations` [...], `done` (the whole answer, as the JSON form)",
                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AnswerOut"}},
                                "text/event-stream": {"schema": {"type": "string"}}}}}
-
-
-def filters_of(f: FiltersIn | None) -> Filters | None:
-    return Filters.make(f.doc_ids, f.sources, f.tags) if f else None
 
 
 @router.post("/kbs/{kb}/search", response_model=list[HitOut], summary="Hybrid search (as `rag search --json`)",

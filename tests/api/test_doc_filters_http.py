@@ -2,7 +2,7 @@
 (a real server, a KB indexed from paths, English and Chinese file names). A source given another way than it was
 indexed (a bare file name) answered 200 [] from /search and a refusal from /query, as if the KB did not hold the
 answer; now it is 422 invalid_request naming it and the sources it may have meant, and an absolute or ./ path is
-the document it names."""
+the document it names. The OpenAI route takes the same `filters` (the openai client's extra_body)."""
 from __future__ import annotations
 
 import json
@@ -106,3 +106,72 @@ def test_the_websocket_says_so_and_stays_open(served):
         while (msg := json.loads(ws.recv(timeout=120)))["type"] != "done":
             assert msg["type"] in ("token", "citations"), msg
         assert not msg["answer"]["refused"] and "5元" in msg["answer"]["answer"], msg
+
+
+def _chat(srv):
+    from openai import OpenAI
+
+    return OpenAI(base_url=srv.url + "/v1", api_key=ADMIN, max_retries=0)
+
+
+def _streamed(stream) -> dict:
+    """The last chunk's extras of a streamed chat completion: the whole checked answer, its citations."""
+    last = None
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].finish_reason == "stop":
+            last = chunk
+    assert last is not None
+    return last.model_extra
+
+
+def test_openai_chat_answers_from_the_filtered_documents_only(served):
+    """`filters` sent by the openai client (extra_body) was an unknown field the route ignored: the answer came
+    from the whole KB (the fee, from docs/fees.md, for a question kept to docs/hours.md)."""
+    srv, docs = served
+    client = _chat(srv)
+    ask = [{"role": "user", "content": "How much does a replacement card cost?"}]
+    whole = client.chat.completions.create(model="bank", messages=ask)
+    assert "docs/fees.md" in {c["source"] for c in whole.model_extra["citations"]}, whole  # the KB's answer
+    kept = client.chat.completions.create(model="bank", messages=ask, extra_body={"filters": {
+        "sources": ["docs/hours.md"]}})
+    assert {c["source"] for c in kept.model_extra["citations"]} <= {"docs/hours.md"}, kept
+    assert "5 dollars" not in kept.choices[0].message.content, kept
+
+    ask = [{"role": "user", "content": "补办银行卡收费多少？"}]
+    end = _streamed(client.chat.completions.create(model="bank", messages=ask, stream=True, extra_body={
+        "filters": {"sources": ["docs/hours.md"]}}))
+    assert {c["source"] for c in end["citations"]} <= {"docs/hours.md"} and "5元" not in end["answer"], end
+    end = _streamed(client.chat.completions.create(model="bank", messages=ask, stream=True, extra_body={
+        "filters": {"sources": [str(docs / "收费标准.md")]}}))
+    assert {c["source"] for c in end["citations"]} == {"docs/收费标准.md"} and "5元" in end["answer"], end
+
+
+def test_openai_chat_refuses_filters_naming_no_document_or_malformed(served):
+    import openai
+
+    srv, _ = served
+    client = _chat(srv)
+    ask = [{"role": "user", "content": "补办银行卡收费多少？"}]
+    for stream in (False, True):  # streamed: the 422 comes before any chunk
+        with pytest.raises(openai.UnprocessableEntityError) as e:
+            client.chat.completions.create(model="bank", messages=ask, stream=stream,
+                                           extra_body={"filters": {"sources": ["收费标准.md"]}})
+        err = e.value.body
+        assert err["code"] == "invalid_request" and "GET /v1/kbs/bank/documents" in err["message"], err
+        assert err["details"] == [{"loc": ["body", "filters", "sources", 0], "type": "unknown_source",
+                                   "msg": "no document of 'bank' has this source (did you mean 'docs/收费标准.md'?)",
+                                   "alike": ["docs/收费标准.md"]}], err
+    with pytest.raises(openai.UnprocessableEntityError) as e:
+        client.chat.completions.create(model="bank", messages=[{"role": "user", "content": "Card fee?"}],
+                                       extra_body={"filters": {"sources": ["fee.md"], "doc_ids": ["d0000000000000"]}})
+    assert [d["type"] for d in e.value.body["details"]] == ["unknown_doc_id", "unknown_source"], e.value.body
+    assert e.value.body["details"][1]["alike"] == ["docs/fees.md"]
+
+    for filters, loc in (({"source": ["docs/fees.md"]}, ["body", "filters", "source"]),
+                         ({"sources": "docs/fees.md"}, ["body", "filters", "sources"]),
+                         (["docs/fees.md"], ["body", "filters"])):
+        with pytest.raises(openai.UnprocessableEntityError) as e:
+            client.chat.completions.create(model="bank", messages=ask, extra_body={"filters": filters})
+        err = e.value.body
+        assert err["code"] == "invalid_request" and err["message"].startswith(".".join(loc)), err
+        assert [d["loc"] for d in err["details"]] == [loc], err
