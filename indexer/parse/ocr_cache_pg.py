@@ -10,8 +10,9 @@ never cross.
 
 This module is the indexer's side of them (the parser processes that run OCR import no api module): it talks to
 the database through psycopg with the connection string it is given, each wait bounded (CONNECT_TIMEOUT_S to
-connect, WAIT_MS for a statement or a lock). A cache that fails never fails indexing: a database away is logged
-once per file read and skips the cache for the rest of that file (no further connection waits)."""
+connect, WAIT_MS for a statement or a lock). A cache that fails never fails indexing: a database away skips the
+cache for the rest of that file (no further connection waits), and for the next files this parser process reads
+within DOWN_FOR_S (indexer.parse.ocr_cache_down: no wait at all), logged once until it is reached again."""
 from __future__ import annotations
 
 import json
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from indexer.parse.ocr_cache_base import KEEP, checksum, entry_bytes, entry_lines, entry_text, hit
+from indexer.parse.ocr_cache_down import DOWN_FOR_S, is_down, mark_down, mark_up
 from indexer.parse.ocr_text import OcrLine
 from indexer.url_secret import hide_password
 
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PAGES, OWNERS, SIZES = "ocr_cache_pages", "ocr_cache_owners", "ocr_cache_sizes"
-CONNECT_TIMEOUT_S = 5  # a database away costs a file at most this once: the cache is then off for that file
+CONNECT_TIMEOUT_S = 5  # a database away costs this once each DOWN_FOR_S: the cache is then off meanwhile
 WAIT_MS = 10_000  # a statement or a row lock, as the SQLite cache's wait for the other parser's write (WAIT_S)
 BATCH = 1000  # pages a load sends in one round trip and commits in one transaction (the KB's total held that long)
 _OPTIONS = f"-c statement_timeout={WAIT_MS} -c lock_timeout={WAIT_MS}"
@@ -102,7 +104,7 @@ class PostgresOcrCache:
             return True
 
         return bool(self._run(drop, f"still holds the pages of the deleted file {file_sha[:12]}… (taken out at the "
-                                    "KB's next write)"))
+                                    "KB's next write)", page=False))
 
     def keep_only(self, files: Iterable[str]) -> int | None:
         wanted = sorted(set(files))
@@ -116,7 +118,7 @@ class PostgresOcrCache:
                 _set_total(db, self.kb, total - freed)
                 return pages
 
-        return self._run(drop, "still holds pages of documents deleted from its KB")
+        return self._run(drop, "still holds pages of documents deleted from its KB", page=False)
 
     def close(self) -> None:
         if self._db is not None:
@@ -130,24 +132,40 @@ class PostgresOcrCache:
             db.execute(f"INSERT INTO {OWNERS} (kb, file, key) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                        (self.kb, self.owner, key))
 
-    def _run(self, work: Callable[[Any], T], failed: str = "not used for this page (OCR reads it)") -> T | None:
-        """work(connection), or None when the cache fails (logged once per file read)."""
+    def _run(self, work: Callable[[Any], T], failed: str = "not used for this page (OCR reads it)",
+             page: bool = True) -> T | None:
+        """work(connection), or None when the cache fails (logged once per file read, and a database away once until
+        it is reached again). page: a page's get or put, skipped at once while the database is remembered away
+        (indexer.parse.ocr_cache_down: by this parser process, for any file), and a failed connection remembered;
+        forget and keep_only (documents deleted: their pages must go) always try."""
         import psycopg
 
         if self._down:
             return None
+        connecting = self._db is None or self._db.closed
+        if connecting and page and is_down(self.url):
+            self._down = True  # an earlier file found it away within DOWN_FOR_S (and said so): no wait, no warning
+            log.debug("OCR cache of %r: the state database was away %g s ago or less, not tried for this file",
+                      self.kb, DOWN_FOR_S)
+            return None
         try:
-            if self._db is None or self._db.closed:
+            if connecting:
+                self._db = None
                 self._db = connect(self.url)
+                if page:
+                    mark_up(self.url)
             return work(self._db)
         except (psycopg.Error, OSError) as exc:
             # the database away (no connection, or a broken one): off for this file, so no page waits again; a
             # statement that failed alone (a timeout, a deadlock between two trims) skips this page only
+            unreached = page and self._db is None
             self._down = self._db is None or self._db.broken or self._db.closed
             self.close()
+            news = mark_down(self.url) if unreached else True  # else warned already, by this file or an earlier one
             said = hide_password(str(exc).strip(), self.url)  # psycopg quotes a connection string it cannot parse
-            log.log(logging.DEBUG if self._warned else logging.WARNING, "OCR cache of %r in the state database %s: "
-                    "%s", self.kb, failed, said.splitlines()[0][:300] if said else type(exc).__name__)
+            log.log(logging.WARNING if news and not self._warned else logging.DEBUG, "OCR cache of %r in the state "
+                    "database %s: %s", self.kb, f"not reached: not used for {DOWN_FOR_S:g} s, OCR reads the pages "
+                    "meanwhile" if unreached else failed, said.splitlines()[0][:300] if said else type(exc).__name__)
             self._warned = True
             return None
 
