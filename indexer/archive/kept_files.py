@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.archive import format as F
+from indexer.archive.checked_copy import CheckedCopier
 from indexer.archive.reader import ArchiveReader
-from indexer.archive.zip_undo import drop_last
 from indexer.originals import KeptOriginals, KeptUploads, is_upload, original_name
 from indexer.parse.ocr_cache import CACHE_FILE, remove_files
 from indexer.parse.ocr_cache_files import backup
@@ -85,14 +85,15 @@ def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: Ke
     members: dict[str, F.Member] = {}
     out = CarriedFiles()
     by_id = {d.doc_id: d for d in documents}
-    with originals.reading(documents) if originals is not None else nullcontext(KeptUploads()) as kept:
+    with originals.reading(documents) if originals is not None else nullcontext(KeptUploads()) as kept, \
+            CheckedCopier(snapshot.parent) as copier:
         out.damaged += [d.source for d in kept.damaged]
         for source, path, doc_id in kept.found:
             name = kept_member(by_id[doc_id])
             if name is None or name in members:
                 continue
             try:
-                member = _add_kept(zf, name, path)
+                member = _add_kept(zf, copier, name, path)
             except FileNotFoundError:
                 continue  # its document was deleted (or replaced) since it was read: the sweep took its copy
             if member is None:
@@ -107,18 +108,11 @@ def write_kept(zf: zipfile.ZipFile, documents: list[DocumentInfo], originals: Ke
     return members, out
 
 
-def _add_kept(zf: zipfile.ZipFile, name: str, path: Path) -> F.Member | None:
-    """Kept upload `path` into `zf` as `name`, hashed as it is copied: read once, whatever its size (up to
-    originals_max_mb), in COPY_BLOCK pieces. None when its bytes no longer match the SHA-256 its name is (a damaged
-    copy): the member is then taken back out of the zip (zip_undo.drop_last), never carried as other bytes. Taken
-    back rather than staged: a copy to a scratch file first would write and read each upload twice (up to
-    originals_max_mb of disk besides the archive), and one held in memory could not be bounded by that cap."""
-    info = _zip_info(name, path)
-    member = _copy(zf, info, path)
-    if member.sha256 != F.ORIGINAL_MEMBER.match(name).group(1):
-        drop_last(zf, info)
-        return None
-    return member
+def _add_kept(zf: zipfile.ZipFile, copier: CheckedCopier, name: str, path: Path) -> F.Member | None:
+    """Kept upload `path` into `zf` as `name`, read once, whatever its size (up to originals_max_mb), hashed as it is
+    staged (indexer.archive.checked_copy). None when its bytes no longer match the SHA-256 its name is (a damaged
+    copy): it is then never begun in the zip, so never carried as other bytes."""
+    return copier.add(zf, _zip_info(name, path), path, F.ORIGINAL_MEMBER.match(name).group(1))
 
 
 def _add_file(zf: zipfile.ZipFile, name: str, path: Path) -> F.Member:

@@ -1,6 +1,6 @@
 """An export reads each kept upload once (indexer.archive.kept_files): hashed as it is copied into the archive, and
-a copy that no longer matches its name (damaged in place, its size and mtime as recorded) is taken back out of the
-zip (indexer.archive.zip_undo) and reported; the archive, written on after it, imports whole. Real uploads (English
+a copy that no longer matches its name (damaged in place, its size and mtime as recorded) is never begun in the zip
+(staged while hashed: indexer.archive.checked_copy) and reported; the archive, written on after it, imports whole. Real uploads (English
 and Chinese), the real MiniLM model, the local store."""
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ def test_each_kept_upload_is_read_once_and_a_damaged_one_is_left_out_of_a_sound_
     assert rep.files.damaged == [damaged] and (rep.files.originals, rep.files.originals_bytes) == (
         1, (docs / good).stat().st_size)
     assert sorted(opened) == sorted(p.name for p in kept.values())  # once each, the damaged one too
+    assert not list(tmp_path.glob(".damaged.zip.*"))  # the export's scratch files are gone with it
     with zipfile.ZipFile(tmp_path / "damaged.zip") as z:
         assert z.testzip() is None and members[damaged] not in z.namelist()
         assert sorted(z.namelist()) == sorted([*F.MEMBERS, members[good]])
