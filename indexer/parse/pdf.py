@@ -52,7 +52,9 @@ logger = logging.getLogger(__name__)
 # raise when what this parser gives for a file changes (text, sections, pages, tables): `rag index` then
 # reads again the files it read before (indexer.parse.versions; vectors of unchanged chunks are reused)
 # (OCR's own changes raise indexer.parse.ocr.OCR_VERSION instead)
-PARSER_VERSION = 2  # 2: a heading closes the headings of its level below a skipped one
+# 2: a heading closes the headings of its level below a skipped one; 3: a table row's blank first cell under a
+# named row carries that name (indexer.parse.row_names)
+PARSER_VERSION = 3
 
 _HEADING_RATIO = 1.15
 _HEADING_MAX_CHARS = 120

@@ -16,6 +16,7 @@ from indexer.parse.encoding import read_text
 from indexer.parse.errors import ParseError
 from indexer.parse.extension import file_extension
 from indexer.parse.limits import ParseLimits
+from indexer.parse.row_names import carry_row_names
 from indexer.parse.sheet_blocks import sheet_blocks
 from indexer.parse.sheet_view import read_sheet_view
 from indexer.parse.xml_dtd import entity_refusal
@@ -25,8 +26,10 @@ from indexer.types import Element
 # raise when what this parser gives for a file changes (text, sections, pages, tables): `rag index` then
 # reads again the files it read before (indexer.parse.versions; vectors of unchanged chunks are reused)
 # per format; table_elements is shared: a change to it raises these and the formats that use it too
-CSV_PARSER_VERSION = 1  # .csv, .tsv
-XLSX_PARSER_VERSION = 1
+# csv 2, xlsx 2 (and every format whose tables come here): a row's blank first cell under a named row carries
+# that name (indexer.parse.row_names)
+CSV_PARSER_VERSION = 2  # .csv, .tsv
+XLSX_PARSER_VERSION = 2
 MAX_ROWS_PER_TABLE = 40
 _SNIFF_BYTES = 64 * 1024
 
@@ -81,6 +84,7 @@ def _tables(header: list[str], body: list[list[str]], section: str,
             page: int | None) -> list[Element]:
     if not body:
         return [Element(render_table([header]), "table", section, page)]
+    body = carry_row_names(body)  # a blank first cell under a named row: that name (indexer.parse.row_names)
     return [
         Element(render_table([header, *body[i:i + MAX_ROWS_PER_TABLE]]), "table", section, page)
         for i in range(0, len(body), MAX_ROWS_PER_TABLE)

@@ -48,7 +48,9 @@ from indexer.types import Element, ElementKind
 # html 3: the sub-items of an empty item (<li><ul>...) are not put under the item of the list before it
 # markdown 3: the same for Markdown's empty items ("- - x")
 # text 3: an opening line with a heading right after it is the title too, that heading's section under it
-PARSER_VERSIONS = {"markdown": 3, "html": 3, "text": 3, "docx": 1, "pptx": 1}
+# markdown 4, html 4, docx 2, pptx 2: a table row's blank first cell under a named row carries that name
+# (indexer.parse.row_names, in tabular.table_elements)
+PARSER_VERSIONS = {"markdown": 4, "html": 4, "text": 3, "docx": 2, "pptx": 2}
 
 # Running headers/footers and page numbers repeat on every page: noise for retrieval.
 _SKIPPED = {"PageBreak", "PageNumber", "Header", "Footer"}
