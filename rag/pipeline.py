@@ -30,7 +30,7 @@ from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite import split_sentences as split_answer_sentences
 from rag.answering.cite_semantic import CrossLingualSupport, SentenceVectors, cross_lingual_threshold
 from rag.answering.equivalents import kb_synonyms
-from rag.answering.extract import fallback_answer, named_row, quote_words, row_answer
+from rag.answering.extract import fallback_answer, named_row, row_answer
 from rag.answering.markers import MARKER
 from rag.answering.prohibitions import name_prohibitions
 from rag.answering.quoting import cite_sentence
@@ -38,6 +38,7 @@ from rag.answering.refusal import evidence, keyword_found, refusal_message, stor
 from rag.answering.table_rows import named_row_words
 from rag.answering.types import Answer
 from rag.answering.verify import denies_charge
+from rag.answering.words import quote_words
 from rag.config import Settings
 from rag.generation.base import GenerationError, Generator
 from rag.generation.factory import make_generator

@@ -34,6 +34,9 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     # an irregular verb's forms, which stemming leaves apart ("What if I forget my password?" over
     # "Resetting a forgotten password")
     ("forget", "forgot", "forgotten"), ("lose", "lost"), ("steal", "stole", "stolen"), ("send", "sent"),
+    # a spoken verb and the word a document writes ("卡丢了" over "卡片丢失", "密码忘了" over "忘记密码"); 遗失 is
+    # the formal 丢失
+    ("丢", "丢失", "遗失"), ("忘", "忘记"), ("卡", "卡片"),
     ("pay", "paid"), ("buy", "bought"), ("sell", "sold"),
     ("write", "wrote", "written"), ("give", "gave", "given"), ("drive", "drove", "driven"),
     ("keep", "kept"), ("hold", "held"), ("bring", "brought"), ("choos", "chose", "chosen"), ("show", "shown"),

@@ -18,10 +18,11 @@ from indexer.script import cross_script, is_cjk
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.by_meaning import meaning_quote, quote_across
 from rag.answering.cite import content_tokens
-from rag.answering.equivalents import as_words, canonical, synonyms_key
+from rag.answering.equivalents import synonyms_key
 from rag.answering.quoting import cite_sentence, quotable, unnumbered
 from rag.answering.steps import steps_for
 from rag.answering.table_rows import column_quote, introduced_lists, introduced_tables, row_quote, tied_rows_quote
+from rag.answering.words import quote_words
 from rag.text import is_heading, prose_lines, prose_sentences
 from rag.types import Hit
 
@@ -278,12 +279,6 @@ def _lead_shared(q: set[str], sentence: str, lead: str | None) -> int:
     return len((q - quote_words(sentence)) & quote_words(lead)) if lead else 0
 
 
-def quote_words(text: str) -> set[str]:
-    """Content words, each of a group of equivalents as its group (rag.answering.equivalents), without the
-    words that ask (`_ASKING`): "as long as you report the loss" shares nothing with "How long ...?"."""
-    return canonical(content_tokens(as_words(text))) - _ASKING
-
-
 def _line_leads(lines: list[list[str]]) -> dict[str, str]:
     """{sentence: the first sentence of its line} for every sentence after a line's first (`lines`: a
     chunk's `prose_lines`), when that one can be quoted."""
@@ -386,8 +381,6 @@ def _contact_answer(question: str, hits: Sequence[Hit], kind: str) -> str | None
     return _quote(hits[n - 1].text, {s: order[s] for s in sents[:2]}, n)
 
 
-# words that ask rather than name what is asked about ("多少钱", "多久", "how much"): no quote need hold them
-_ASKING = frozenset({"多少", "多久", "钱", "几", "什么", "时候", "much", "many", "long", "happen"})
 
 
 def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:
@@ -436,12 +429,17 @@ def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:
 
 
 def _steps_answer(question: str, hits: Sequence[Hit]) -> str | None:
-    """For a question asking how to do something: the numbered steps of the first passage giving them
-    (rag.answering.steps), a step a line, each citing it."""
-    for n, hit in enumerate(hits, 1):
-        if not cross_script(question, hit.text) and (steps := steps_for(question, hit.text, hit.title)):
-            return "\n".join(cite_sentence(s, n) for s in steps)
-    return None
+    """For a question asking how to do something: the numbered steps of the passage whose section title and
+    list introduction hold the most of the question's words, the higher-ranked on a tie (rag.answering.steps),
+    a step a line, each citing it. "卡丢了怎么办" ranks "六、发现盗刷怎么办" (怎么办; the steps' "卡在人在"
+    holds 卡) above "一、临时挂失", whose list is introduced by "发现卡片丢失后" (卡, 丢)."""
+    found = [(about, -n, steps) for n, hit in enumerate(hits, 1)
+             if not cross_script(question, hit.text) and (s := steps_for(question, hit.text, hit.title))
+             for about, steps in (s,)]
+    if not found:
+        return None
+    _, n, steps = max(found, key=lambda f: f[:2])
+    return "\n".join(cite_sentence(s, -n) for s in steps)
 
 
 def row_answer(question: str, hits: Sequence[Hit], covering: bool = False, named: bool = False) -> str | None:

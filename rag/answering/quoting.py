@@ -10,11 +10,14 @@ from rag.text import ITEM_NUMBER, is_heading, is_table_row
 
 
 def cite_sentence(sentence: str, n: int) -> str:
-    """'Call 555-0199.' -> 'Call 555-0199 [1].'; 'Open until 4 p.m.' -> 'Open until 4 p.m. [1]'"""
+    """'Call 555-0199.' -> 'Call 555-0199 [1].'; 'Open until 4 p.m.' -> 'Open until 4 p.m. [1]';
+    'Select Forgot password?' -> 'Select Forgot password? [1]'"""
     s = sentence.strip()
     if ABBREVIATION_END.search(s):  # its period stays with it: "until 4:00 p.m. [1]", not "p.m [1]."
         return f"{s} [{n}]"
-    if re.search(r"[.!?。！？][\"'”’」』）)]+$", s):  # ends inside a quotation: the marker goes after it
+    # ends inside a quotation, or with a question mark (a question, or a label: "select Forgot password?"
+    # would read "select Forgot password [1]?"): the marker goes after it
+    if re.search(r"[.!?。！？][\"'”’」』）)]+$|[?？]$", s):
         return f"{s}{'' if is_cjk(s) else ' '}[{n}]"
     m = re.search(r"[.!?。！？;；]+$", s)
     body, end = (s[:m.start()], m.group(0)) if m else (s, "。" if is_cjk(s) else ".")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from indexer.tokenize import tokenize
+from rag.answering.words import quote_words
 from rag.text import ITEM_NUMBER
 
 _ASKS_HOW = re.compile(r"\bhow (?:do|can|should|would|to) (?:i|we|you)?\b|\bhow to\b|\bwhat (?:are )?the steps\b"
@@ -43,14 +43,18 @@ def numbered_steps(text: str) -> tuple[str, list[str]] | None:
     return None
 
 
-def steps_for(question: str, text: str, title: str = "") -> list[str] | None:
-    """The numbered steps of `text` that answer a question asking how to do something: its list, when the
-    section title and the line introducing the list share two or more of the question's words."""
+def steps_for(question: str, text: str, title: str = "") -> tuple[int, list[str]] | None:
+    """The numbered steps of `text` that answer a question asking how to do something, with how many of the
+    question's words its section title and the line introducing the list hold: its list, when they hold two
+    or more of them. Words are matched as quotes are (rag.answering.words: a group of equivalents is one
+    word, so "密码忘了怎么办" meets "一、忘记登录密码")."""
     if not asks_how(question) or (found := numbered_steps(text)) is None:
         return None
     intro, steps = found
-    asked = set(tokenize(question))
-    about = asked & set(tokenize(f"{title.rsplit('>', 1)[-1]} {intro}"))
+    asked = quote_words(question)
+    about = asked & quote_words(f"{title.rsplit('>', 1)[-1]} {intro}")
     # or one of them, and another the steps hold: "how do i report my son absent" under "REPORTING AN
     # ABSENCE" (absent is no absence to the stemmer), whose third step speaks of a student "absent through illness"
-    return steps if len(about) >= 2 or (about and (asked - about) & set(tokenize(" ".join(steps)))) else None
+    if len(about) >= 2 or (about and (asked - about) & quote_words(" ".join(steps))):
+        return len(about), steps
+    return None

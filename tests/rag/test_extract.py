@@ -391,7 +391,7 @@ def test_a_question_asking_how_gets_the_numbered_steps_of_its_section():
                 text="1. On the sign-in page, select Forgot password?\n2. Enter your username.\n"
                      "3. Enter the passcode and create a new password.\nAfter you reset your password, you are signed out.")
     assert fallback_answer("How do I reset my online banking password?", [opening, steps]) == (
-        "1. On the sign-in page, select Forgot password [2]?\n2. Enter your username [2].\n"
+        "1. On the sign-in page, select Forgot password? [2]\n2. Enter your username [2].\n"
         "3. Enter the passcode and create a new password [2].")
     # a list under a section about something else is no answer to it; nor to a question not asking how
     assert fallback_answer("How do I unlock my profile?", [steps]) is None

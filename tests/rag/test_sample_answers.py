@@ -18,8 +18,9 @@ QUESTIONS: dict[str, tuple[str, ...] | None] = {
        if q.strip()},
     # emptied by the facts check reading the fee schedule's row as "收费标准：…；备注：…免收"
     "房贷提前还款要交违约金吗？": ("1%",),
-    # the notice's title line (plain text, no markup) had been quoted as what to do
-    "银行卡丢了怎么办？": ("第一时间办理挂失",),
+    # the notice's title line (plain text, no markup) had been quoted as what to do; the ways to report the
+    # loss at once are the steps under 临时挂失 ("发现卡片丢失后，可通过以下任一方式立即办理临时挂失")
+    "银行卡丢了怎么办？": ("400-106-9588", "选择需挂失的卡片"),
     # refused: jieba cuts 补卡要, which no passage has
     "补卡要多少钱？": ("5元",),
     # the savings withdrawal limits, ranked first, had been quoted
