@@ -6,8 +6,6 @@ worker's page of that KB waited 10 s for it, then was read by OCR). Real Postgre
 each packet by LATENCY_S, as a database on another host is; English and Chinese pages."""
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -17,47 +15,10 @@ from indexer.parse.ocr_cache_base import checksum, entry_text
 from indexer.parse.ocr_cache_pg import PostgresOcrCache, load
 from indexer.parse.ocr_text import OcrLine
 from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
+from tests.tcp_relay import Relay
 
 LATENCY_S = 0.003
 PAGES = 3000  # one round trip each took at least PAGES * LATENCY_S = 9 s
-
-
-class _SlowRelay:
-    """127.0.0.1:port -> the server's port, each packet held LATENCY_S before it is passed on."""
-
-    def __init__(self, port: int) -> None:
-        self.target = port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.target))
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                time.sleep(LATENCY_S)
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 def _cache_file(path: Path) -> dict[str, list[OcrLine]]:
@@ -75,13 +36,13 @@ def _cache_file(path: Path) -> dict[str, list[OcrLine]]:
 
 def test_a_large_cache_goes_into_a_distant_database_in_batches(postgres, tmp_path):  # noqa: F811
     db = open_database(postgres.url, tmp_path)
-    relay = _SlowRelay(postgres.port)
+    relay = Relay(postgres.port, LATENCY_S)
     try:
         with db.tx() as t:
             for table in ("ocr_cache_owners", "ocr_cache_pages"):
                 t.execute(f"DELETE FROM {table}")
         pages = _cache_file(tmp_path / "ocr-cache.sqlite")
-        far = postgres.url.replace(f":{postgres.port}/", f":{relay.port}/")
+        far = relay.url(postgres.url, postgres.port)
         started = time.monotonic()
         assert load(far, "t", tmp_path / "ocr-cache.sqlite", replace=False, max_bytes=1 << 30) == PAGES
         took = time.monotonic() - started

@@ -9,8 +9,6 @@ child of its own, against a server that accepts and never answers (each connecti
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 import time
 
 import pytest
@@ -23,54 +21,7 @@ from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
 from tests.api.test_ocr_cache_shared import _index, _pg, _tesseract_log, _worker
 from tests.indexer.test_ocr_cache import _page_runs
 from tests.ocr_scans import FEE_EN, FEE_ZH, HOURS_ZH, needs_tesseract, save_pdf, scan
-
-
-class _Relay:
-    """127.0.0.1:port -> `target` (a port), or, while not `up`, each connection closed at once (the database away);
-    `target` None: each connection held open and never answered (a host that swallows packets)."""
-
-    def __init__(self, target: int | None) -> None:
-        self.target, self.up, self.connections = target, True, 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            if self.target is None:
-                self.held.append(client)
-                continue
-            if not self.up:
-                client.close()
-                continue
-            server = socket.create_connection(("127.0.0.1", self.target))
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.listener.close()
-        for s in self.held:
-            s.close()
+from tests.tcp_relay import Relay
 
 
 def _file(url: str, shade: int, words: str) -> list[OcrLine] | None:
@@ -92,8 +43,8 @@ def _warnings(caplog) -> list[str]:
 
 def test_files_after_one_that_found_the_database_away_skip_the_cache_at_once_then_try_again(postgres, tmp_path,  # noqa: F811
                                                                                              caplog, monkeypatch):
-    relay = _Relay(postgres.port)
-    url = postgres.url.replace(f":{postgres.port}/", f":{relay.port}/")
+    relay = Relay(postgres.port)
+    url = relay.url(postgres.url, postgres.port)
     monkeypatch.setattr(ocr_cache_down, "DOWN_FOR_S", 1.0)  # 30 s in service
     try:
         _pg(postgres, tmp_path).close()  # migrated, the cache's tables empty
@@ -125,7 +76,7 @@ def test_files_after_one_that_found_the_database_away_skip_the_cache_at_once_the
 @pytest.mark.slow  # four scanned files read by OCR in two parser processes, a connection timeout: ~30 s
 def test_a_scan_upload_with_the_database_away_waits_for_it_once(minilm, tmp_path, monkeypatch):
     log = _tesseract_log(tmp_path, monkeypatch)  # the parser processes started afresh
-    silent = _Relay(None)
+    silent = Relay(None)
     try:
         docs = tmp_path / "docs"
         docs.mkdir()
