@@ -8,6 +8,7 @@ import pytest
 
 from indexer.parse.dispatch import parse_file
 from indexer.parse.table_spans import html_table_rows
+from tests.word_tables import add_word_table
 
 
 def _docx_with_merged_cells(path: Path, rows: list[list[str]]) -> Path:
@@ -15,12 +16,7 @@ def _docx_with_merged_cells(path: Path, rows: list[list[str]]) -> Path:
 
     document = docx.Document()
     document.add_paragraph("Fees / 收费")
-    table = document.add_table(rows=len(rows), cols=len(rows[0]))
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if value:
-                table.cell(r, c).text = value
-    table.cell(1, 0).merge(table.cell(2, 0))  # the department, merged down over its two items
+    add_word_table(document, rows, merged_down=[(1, 2)])  # the department, merged down over its two items
     document.save(path)
     return path
 

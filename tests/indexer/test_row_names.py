@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from indexer.parse.dispatch import parse_file
+from tests.word_tables import add_word_table
 
 ZH = [["科室", "项目", "价格"], ["内科", "挂号费", "¥5"], ["", "诊查费", "¥11"], ["外科", "挂号费", "¥6"], ["", "诊查费", "¥12"]]
 ZH_TABLE = "科室 | 项目 | 价格\n内科 | 挂号费 | ¥5\n内科 | 诊查费 | ¥11\n外科 | 挂号费 | ¥6\n外科 | 诊查费 | ¥12"
@@ -42,14 +43,7 @@ def _docx(path: Path, rows: list[list[str]], merged: bool = False) -> Path:
 
     document = docx.Document()
     document.add_paragraph("Fees / 收费")
-    table = document.add_table(rows=len(rows), cols=len(rows[0]))
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if value:
-                table.cell(r, c).text = value
-    if merged:  # each group's name merged down over its rows
-        table.cell(1, 0).merge(table.cell(2, 0))
-        table.cell(3, 0).merge(table.cell(4, 0))
+    add_word_table(document, rows, merged_down=[(1, 2), (3, 4)] if merged else [])  # each group's name over its rows
     document.save(path)
     return path
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.rag.quoting_kb import quoting_pipeline, synonyms
+from tests.word_tables import add_word_table
 
 
 def _merged_docx(path: Path) -> None:
@@ -21,13 +22,7 @@ def _merged_docx(path: Path) -> None:
     document.add_paragraph("住院病房的床位费按病区和房型每天收取，医保患者按三人间标准报销。")
     rows = [("病区", "床位费", "房型"), ("内科病区", "¥45", "三人间"), ("", "¥260", "单人间"),
             ("外科病区", "¥50", "三人间"), ("", "¥280", "单人间")]
-    table = document.add_table(rows=len(rows), cols=3)
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if value:
-                table.cell(r, c).text = value
-    table.cell(1, 0).merge(table.cell(2, 0))
-    table.cell(3, 0).merge(table.cell(4, 0))
+    add_word_table(document, rows, merged_down=[(1, 2), (3, 4)])
     document.save(path)
 
 
