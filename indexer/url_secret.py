@@ -41,12 +41,18 @@ def check_postgres_url(url: str | None) -> str | None:
 
     libpq ends the user:password part at the first '@', so `postgresql://rag:p@ss@db/rag` is user 'rag', password
     'p' and host 'ss@db': the connection fails naming the rest of the password as the host, in errors and logs.
-    The message never quotes the URL or any part of it."""
+    The message never quotes the URL or any part of it.
+
+    Read as libpq reads it: the user:password part is what comes before the first '@' ahead of any '/', and the
+    host list after it ends at '/' or '?'. A '?' or '#' in the password ends nothing there, so
+    `postgresql://rag:a?b@c@db/rag` is password 'a?b' and host 'c@db' just the same; an '@' of the query
+    (`?application_name=a@b`) is not the password's."""
     if not url or not url.lower().startswith(POSTGRES_SCHEMES):
         return url
-    authority = re.split(r"[/?#]", url.split("://", 1)[1], maxsplit=1)[0]
-    if authority.count("@") > 1:
-        raise ValueError(f"the URL has {authority.count('@')} '@' before its host: an '@' in the user name or "
+    authority = url.split("://", 1)[1].split("/", 1)[0]
+    hosts = authority.split("@", 1)[1].split("?", 1)[0] if "@" in authority else ""
+    if "@" in hosts:
+        raise ValueError(f"the URL has {1 + hosts.count('@')} '@' before its host: an '@' in the user name or "
                          "password must be percent-encoded as %40 (postgresql://USER:PASS%40WORD@HOST:PORT/DB), "
                          "else PostgreSQL takes the rest of the password for the host")
     return url

@@ -18,6 +18,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 UNENCODED = [  # (url, password): English and Chinese, user and password
     ("postgresql://rag:pw9Q@x7Zk@db:5432/rag", "pw9Q@x7Zk"),
     ("postgres://张三:银行@密码9@db.example.cn/rag", "银行@密码9"),
+    # a '?' or '#' ends nothing before libpq's first '@' (password 'k?7Q', host 'm2@db' all the same)
+    ("postgresql://rag:k?7Q@m2@db:5432/rag", "k?7Q@m2"),
+    ("postgres://张三:银#行@密码9@db.example.cn/rag", "银#行@密码9"),
 ]
 
 
