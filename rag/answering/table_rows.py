@@ -187,7 +187,20 @@ def _subject_cached(passage: str, question: str, title: str | None, synonyms: st
                 named.add(r.key)
     if not named and title is not None and (ranged := _range_subject(rows, question, asked, title)) is not None:
         return ranged
-    return next(r for r in rows if r.key in named) if len(named) == 1 else None
+    if len(named) != 1:
+        return None
+    group = [r for r in rows if r.key in named]
+    return group[0] if len(group) == 1 else _group_member(group, asked)
+
+
+def _group_member(group: Sequence[_Row], asked: set[str]) -> _Row | None:
+    """Of the rows sharing the name the question names (a group: "消化内科" over its kinds of doctor, written once
+    or merged down), the one whose other cells hold more of the question's words than any other's
+    ("消化内科主任医师的诊查费" names "消化内科 | 主任医师 | ¥33", not the group's first row "普通门诊 | ¥11");
+    None when none does (the group alone is named: `_tied_subjects` quotes its rows)."""
+    said = [len(_whole((r.tokens - r.key_tokens) & asked)) for r in group]
+    best = max(said)
+    return group[said.index(best)] if best and said.count(best) == 1 else None
 
 
 def _asked_words(question: str) -> set[str]:
@@ -345,6 +358,9 @@ def _tied_subjects(passage: str, question: str) -> list[_Row]:
     if len(rows) < 3 or not any(rows[0].header):
         return []
     asked = _asked_words(question)  # (not cached: the KB's synonyms in force count)
+    group = [r for r in rows if r.key_tokens <= asked]
+    if 2 <= len(group) <= MAX_TIED_ROWS and len({r.key for r in group}) == 1:
+        return group  # a group the question names whole, none of its rows more ("What is the Cardiology fee?")
     hits = [(len(_whole(r.key_tokens & asked)), r) for r in rows]
     best = max(h for h, _ in hits)
     tied = [r for h, r in hits if h == best and best >= 2 and 2 * h >= len(_whole(r.key_tokens))]
