@@ -43,10 +43,10 @@ def test_a_large_cache_goes_into_a_distant_database_in_batches(postgres, tmp_pat
                 t.execute(f"DELETE FROM {table}")
         pages = _cache_file(tmp_path / "ocr-cache.sqlite")
         far = relay.url(postgres.url, postgres.port)
-        started = time.monotonic()
+        answered = relay.answers
         assert load(far, "t", tmp_path / "ocr-cache.sqlite", replace=False, max_bytes=1 << 30) == PAGES
-        took = time.monotonic() - started
-        assert took < PAGES * LATENCY_S / 2, f"{took:.1f} s"  # it took over PAGES * LATENCY_S, a round trip a page
+        round_trips = relay.answers - answered  # counted, not timed: a loaded machine makes any time flaky
+        assert round_trips < PAGES / 10, round_trips  # a round trip a page: PAGES at least
         assert db.query("SELECT count(*) AS n FROM ocr_cache_owners WHERE kb = 't'")[0]["n"] == PAGES
         cache = PostgresOcrCache(postgres.url, "t", 1 << 30, "")
         try:
