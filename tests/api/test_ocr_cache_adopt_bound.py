@@ -23,9 +23,23 @@ from tests.api.test_ocr_cache_shared import _pg
 PAGES = 700  # a worker's file of about 0.75 MB: within the 1 MB bound alone, not two together
 
 
-def _manager(home, url, minilm) -> KBManager:
-    return KBManager(ocr_cache_settings(IndexerSettings(home=home, embed_model="minilm", ocr_cache_mb=1), url),
-                     encoders={"minilm": minilm})
+def _manager(home, url, minilm, cache_mb: int = 1) -> KBManager:
+    return KBManager(ocr_cache_settings(IndexerSettings(home=home, embed_model="minilm", ocr_cache_mb=cache_mb),
+                                        url), encoders={"minilm": minilm})
+
+
+def _indexed_kb(manager: KBManager, docs) -> list[str]:
+    """KB 't' of an English and a Chinese document in folder `docs` (made here); its files' SHA-256, sorted: the
+    owners of a worker's cache pages."""
+    docs.mkdir()
+    (docs / "挂失.txt").write_text("银行卡挂失：请第一时间拨打客服电话。\n", encoding="utf-8")
+    (docs / "hours.txt").write_text("Opening hours: 9 to 5 on weekdays.\n", encoding="utf-8")
+    store = manager.open("t", writable=True, create=True)
+    try:
+        Ingestor(store, manager.encoder(), manager.settings).index_paths([str(docs)], progress=False)
+        return sorted(file_sha(d.content_hash) for d in store.documents())
+    finally:
+        store.close()
 
 
 def _worker_file(path, owners: list[str], first: int) -> int:
@@ -47,17 +61,8 @@ def _worker_file(path, owners: list[str], first: int) -> int:
 def test_the_caches_of_several_workers_keep_to_the_kbs_bound_together(postgres, minilm, tmp_path):  # noqa: F811
     db = _pg(postgres, tmp_path)
     try:
-        docs = tmp_path / "docs"
-        docs.mkdir()
-        (docs / "挂失.txt").write_text("银行卡挂失：请第一时间拨打客服电话。\n", encoding="utf-8")
-        (docs / "hours.txt").write_text("Opening hours: 9 to 5 on weekdays.\n", encoding="utf-8")
         first = _manager(tmp_path / "w1", None, minilm)  # the earlier release: caches on each worker's disk
-        store = first.open("t", writable=True, create=True)
-        try:
-            Ingestor(store, first.encoder(), first.settings).index_paths([str(docs)], progress=False)
-            owners = sorted(file_sha(d.content_hash) for d in store.documents())
-        finally:
-            store.close()
+        owners = _indexed_kb(first, tmp_path / "docs")
         shutil.copytree(first.home / "t", tmp_path / "w2" / "t")  # the shared store, as Milvus is to every worker
         sizes = [_worker_file(tmp_path / w / "t" / CACHE_FILE, owners, n * PAGES) for n, w in enumerate(("w1", "w2"))]
         assert all(size < MB for size in sizes) and sum(sizes) > MB

@@ -8,38 +8,21 @@ Chinese document, a real export archive."""
 from __future__ import annotations
 
 from api.jobs.adopt_ocr_cache import adopt_local_ocr_caches
-from api.jobs.ocr_cache import ocr_cache_settings
 from indexer.archive.export import export_kb
 from indexer.archive.import_ import import_archive
-from indexer.config import IndexerSettings
-from indexer.ingest import Ingestor
 from indexer.kbs import KBManager
 from indexer.originals import Originals
 from indexer.parse.ocr_cache import CACHE_FILE
 from indexer.parse.ocr_cache_base import MB
-from indexer.reread import file_sha
 from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
-from tests.api.test_ocr_cache_adopt_bound import PAGES, _worker_file
+from tests.api.test_ocr_cache_adopt_bound import PAGES, _indexed_kb, _manager, _worker_file
 from tests.api.test_ocr_cache_shared import _pg
-
-
-def _manager(home, url, minilm, cache_mb: int) -> KBManager:
-    return KBManager(ocr_cache_settings(IndexerSettings(home=home, embed_model="minilm", ocr_cache_mb=cache_mb), url),
-                     encoders={"minilm": minilm})
 
 
 def _kb_with_cache(manager: KBManager, docs) -> int:
     """KB 't' of an English and a Chinese document, its cache file (in its folder) of 2 * PAGES pages of about 1 KB
     owned by them: about 1.5 MB. Its entries' bytes."""
-    docs.mkdir()
-    (docs / "挂失.txt").write_text("银行卡挂失：请第一时间拨打客服电话。\n", encoding="utf-8")
-    (docs / "hours.txt").write_text("Opening hours: 9 to 5 on weekdays.\n", encoding="utf-8")
-    store = manager.open("t", writable=True, create=True)
-    try:
-        Ingestor(store, manager.encoder(), manager.settings).index_paths([str(docs)], progress=False)
-        owners = sorted(file_sha(d.content_hash) for d in store.documents())
-    finally:
-        store.close()
+    owners = _indexed_kb(manager, docs)
     return sum(_worker_file(manager.home / "t" / CACHE_FILE, owners, n * PAGES) for n in range(2))
 
 
