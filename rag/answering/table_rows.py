@@ -30,6 +30,7 @@ from indexer.chunk import ABBREVIATION_END
 from indexer.chunk import split_sentences as chunk_sentences
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
+from rag.answering.amounts import is_amount
 from rag.answering.asks import asked_kind, number_kinds
 from rag.answering.equivalents import as_words, kb_meanings, synonyms_key
 from rag.answering.verify import HEADER_CURRENCY, charge_words, denies_charge, number_facts
@@ -84,12 +85,13 @@ def _key_value_lists(lines: list[str]) -> dict[int, tuple[str, str]]:
 
 def _key_column(body: list[tuple[str, ...]]) -> int:
     """The column naming each row: the first, unless its values repeat (a group: "ATM and cards" over
-    seven rows of a fee schedule) and the second's are all different words (the services): then 1."""
+    seven rows of a fee schedule) and the second's are all different words (the services), none of them an
+    amount (rag.answering.amounts: "内科 | 10元 | 普通号" is named by its department, not by "10元"): then 1."""
     if len(body) < 3 or any(len(cells) < 3 for cells in body):
         return 0
     first, second = [c[0] for c in body], [c[1] for c in body]
     grouped = len(set(first)) < len(first)
-    named = len(set(second)) == len(second) and all(re.search(r"[^\W\d_]", c) for c in second)
+    named = len(set(second)) == len(second) and all(re.search(r"[^\W\d_]", c) and not is_amount(c) for c in second)
     return 1 if grouped and named else 0
 
 
