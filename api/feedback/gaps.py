@@ -14,6 +14,7 @@ from api.cache.keys import normalise_question
 from api.state.base import Database
 from indexer.script import CJK_RUN
 from indexer.tokenize import EN_STOP, ZH_STOP, jieba_tokenizer, tokenize
+from rag.answering.words import ASKING_ZH  # words that ask: a KB need not hold them
 
 # Bounds: a busy KB records thousands of answers a day; the report reads the newest MAX_ROWS of the period
 # and looks up the words of at most MAX_GROUPS distinct questions (all in one lookup: a query per 500 on Milvus).
@@ -23,8 +24,6 @@ MAX_GROUPS = 2000
 # with the digits and address left of it, not the Chinese around it ("我的手机*******5678收不到验证码")
 _MASKED = re.compile(r"[0-9A-Za-z._%+@-]*\*{3,}[0-9A-Za-z._%+@-]*")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z'’&-]*[A-Za-z]|[A-Za-z]")
-# words that ask, not name what is asked about: a KB need not hold them
-_ASKING_ZH = frozenset("多少 多久 几个 几天 哪里 哪儿 哪个 哪些 是否 能否 可否 怎样 为什么 为啥 啥时候 什么时候 多长时间 需要 能不能 可不可以 有没有".split())
 
 
 @dataclass
@@ -61,7 +60,7 @@ def _words(question: str) -> list[str]:
     text = _MASKED.sub(" ", unicodedata.normalize("NFKC", question))  # ＡＴＭ, typed full width, as ATM
     out = [w for w in _LATIN.findall(text) if w.lower() not in EN_STOP and len(w) > 1]
     for run in CJK_RUN.findall(text):
-        out += [w for w in jieba_tokenizer().lcut(run) if len(w) > 1 and w not in ZH_STOP and w not in _ASKING_ZH]
+        out += [w for w in jieba_tokenizer().lcut(run) if len(w) > 1 and w not in ZH_STOP and w not in ASKING_ZH]
     return list(dict.fromkeys(out))
 
 

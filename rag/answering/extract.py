@@ -381,8 +381,6 @@ def _contact_answer(question: str, hits: Sequence[Hit], kind: str) -> str | None
     return _quote(hits[n - 1].text, {s: order[s] for s in sents[:2]}, n)
 
 
-
-
 def _document_extract(question: str, hits: Sequence[Hit], n: int) -> str | None:
     """The extract for passage [n], or for a passage of the same document ranked below it whose quote
     (with its section's heading) says more of the question: as many of its words, more that the

@@ -18,6 +18,7 @@ import numpy as np
 
 from indexer.script import language
 from rag.answering.cite import content_tokens
+from rag.answering.words import ASKING_ZH
 from rag.types import Hit
 
 META_KEY = "refusal_threshold"
@@ -52,7 +53,7 @@ def keyword_found(question: str, hits: list[Hit]) -> bool:
     q = question.strip()
     if not hits or len(q) > 40 or q.endswith(_SENTENCE_END):
         return False
-    words = content_tokens(q)
+    words = content_tokens(q) - ASKING_ZH  # "icu能探视吗" looks up ICU visits, as "ICU探视" does
     return 0 < len(words) <= MAX_KEYWORDS and words <= content_tokens(f"{hits[0].title}\n{hits[0].text}")
 
 
