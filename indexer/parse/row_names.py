@@ -7,6 +7,7 @@ sheet_view). Such a row named nothing: quoted, it had no name ("——项目：�
 left it out ("挂号费多少" got the first row of each group only).
 
     carry_row_names(body) -> body     # the rows under the header, a blank first cell given the name above
+    is_row_number("3、") -> True     # a row's serial number, which names that row alone
 
 A row's number ("1", "2.", "3、") names that row alone, so a blank under it is left blank, as is one with no
 named row above it in its table (under the header, or after a note line that splits a sheet's table).
@@ -25,8 +26,13 @@ def carry_row_names(body: Sequence[list[str]]) -> list[list[str]]:
     name = ""
     for row in body:
         if row and row[0]:
-            name = "" if _ROW_NUMBER.fullmatch(row[0]) else row[0]
+            name = "" if is_row_number(row[0]) else row[0]
         elif name and len(row) > 1 and any(row[1:]):
             row = [name, *row[1:]]
         out.append(row)
     return out
+
+
+def is_row_number(cell: str) -> bool:
+    """Is `cell` a row's serial number ("12", "3.", "4、", "(5)")?"""
+    return bool(_ROW_NUMBER.fullmatch(cell.strip()))

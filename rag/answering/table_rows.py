@@ -28,6 +28,7 @@ from functools import lru_cache
 
 from indexer.chunk import ABBREVIATION_END
 from indexer.chunk import split_sentences as chunk_sentences
+from indexer.parse.row_names import is_row_number
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.amounts import is_amount
@@ -83,10 +84,18 @@ def _key_value_lists(lines: list[str]) -> dict[int, tuple[str, str]]:
     return {i: kv for i, kv in found.items() if i - 1 in found or i + 1 in found}
 
 
-def _key_column(body: list[tuple[str, ...]]) -> int:
-    """The column naming each row: the first, unless its values repeat (a group: "ATM and cards" over
-    seven rows of a fee schedule) and the second's are all different words (the services), none of them an
+# the header of a column of row numbers ("序号 | 项目 | 价格")
+_SERIAL_HEADER = re.compile(r"序号|序|编号|no\.?|#|s/n", re.IGNORECASE)
+
+
+def _key_column(body: list[tuple[str, ...]], header: tuple[str, ...]) -> int:
+    """The column naming each row: the first, unless it numbers the rows (headed "序号", "No." ..., each cell a
+    row number or blank: "1 | 挂号费 | ¥5" over " | 诊查费 | ¥11") or its values repeat (a group: "ATM and cards"
+    over seven rows of a fee schedule) and the second's are all different words (the services), none of them an
     amount (rag.answering.amounts: "内科 | 10元 | 普通号" is named by its department, not by "10元"): then 1."""
+    if body and header and _SERIAL_HEADER.fullmatch(header[0]) and all(len(cells) >= 2 for cells in body) and \
+            all(not cells[0] or is_row_number(cells[0]) for cells in body):
+        return 1
     if len(body) < 3 or any(len(cells) < 3 for cells in body):
         return 0
     first, second = [c[0] for c in body], [c[1] for c in body]
@@ -119,7 +128,7 @@ def _table(passage: str) -> _Table:
     def close() -> None:
         if header:
             blocks.append(_Block(before, header, tuple(body)))
-            k = _key_column(body)  # the row's name first, its group after it ("Stop payment - category: ...")
+            k = _key_column(body, header)  # the row's name first, its group after it ("Stop payment - category: ...")
             rows.extend(row for cells in body if (row := _row(_name_first(cells, k), _name_first(header, k))))
 
     lines = passage.splitlines()
@@ -134,8 +143,7 @@ def _table(passage: str) -> _Table:
             continue
         # "| a | b |" (Markdown) or "a | b" (a table as the parsers write it into a chunk)
         raw = line.strip()
-        cells = [c.strip() for c in raw.strip("|").split("|")] if "|" in line else []
-        if len(cells) < 2:
+        if "|" not in line or len(raw.strip("|").split("|")) < 2:
             if not header_next:
                 close()
             outside.append(line)
@@ -145,16 +153,35 @@ def _table(passage: str) -> _Table:
         if _RULE.match(line):
             continue
         if header_next:  # the header names the columns, not a thing
-            header_next, header, body = False, tuple(cells), []
+            header_next, header, body = False, _cells(raw, 0), []
             outside.append(line)
             continue
-        if len(cells) == len(header) - 1 and raw.endswith("|") and not raw.startswith("|"):
-            cells.append("")  # a parser's row ending in " |": its last cell is empty ("Stop payment | $30.00 |")
-        body.append(tuple(cells))
+        body.append(_cells(raw, len(header)))
     if not header_next:
         close()
     text = "\n".join(outside)
     return _Table(tuple(rows), frozenset(tokenize(text)), tuple(outside), _numbers(text), tuple(blocks))
+
+
+def _cells(raw: str, width: int) -> tuple[str, ...]:
+    """The cells of a table line: "| a | b |" (Markdown), or "a | b" as the parsers write a table into a chunk, where
+    a blank first or last cell leaves the line opening or ending with its pipe (" | 诊查费 | ¥11", a header's empty
+    corner " | 普通号 | 专家号", "Stop payment | $30.00 | "): every cell stays under its column. `width`: the header's
+    cells (0: this is the header). A pipe opening the line is a blank cell unless the header's width says it is
+    not; one closing it is not, unless the width says so (a header ending in a pipe is Markdown's with text run
+    into it: "... any one of the conditions. | Account | Monthly fee |"); pipes at both ends are Markdown's unless
+    the width says both are blank cells."""
+    parts = [c.strip() for c in raw.split("|")]
+    opens, ends = raw.startswith("|"), raw.endswith("|")
+    if opens and ends:
+        usual, other = parts[1:-1], parts
+    elif opens:
+        usual, other = parts, parts[1:]
+    elif ends:
+        usual, other = parts[:-1], parts
+    else:
+        usual = other = parts
+    return tuple(other if width and len(usual) != width and len(other) == width else usual)
 
 
 def _subject(passage: str, question: str, title: str | None = None) -> _Row | None:
@@ -285,7 +312,7 @@ def column_quote(passage: str, question: str) -> str | None:
     for block in _table(passage).blocks:
         if len(block.rows) < 2:
             continue
-        k = _key_column(list(block.rows))
+        k = _key_column(list(block.rows), block.header)
         header = _name_first(_aligned(block.header, len(block.rows[0])), k)
         named = [i for i, h in enumerate(header[1:], 1)
                  if (words := set(tokenize(h))) and words <= own | means and not words <= own]
@@ -567,7 +594,13 @@ def row_sentences(passage: str) -> list[str]:
     """Every body row of the passage's tables as a sentence, each cell with its column's header."""
     if not _tabular(passage):
         return []
-    return [t for r in _table(passage).rows if (t := _row_text(r.cells, r.header))]
+    table = _table(passage)
+    named = [t for r in table.rows if (t := _row_text(r.cells, r.header))]
+    # a row whose first cell is blank (under a row number, which names that row alone: indexer.parse.row_names)
+    # names nothing, and says what its other cells say under their headers ("项目：诊查费；价格：¥11。")
+    blank = [t for b in table.blocks for k in (_key_column(list(b.rows), b.header),) for cells in b.rows
+             if not _name_first(cells, k)[0] and (t := _row_text(_name_first(cells, k), _name_first(b.header, k)))]
+    return named + blank
 
 
 def named_row_words(passage: str, question: str) -> frozenset[str]:
@@ -608,9 +641,9 @@ def _row_text(cells: tuple[str, ...], header: tuple[str, ...]) -> str | None:
     if not pairs:
         return None
     if zh:
-        return key + "——" + "；".join(f"{h}：{c}" if h else c for h, c in pairs) + "。"
+        return (key + "——" if key else "") + "；".join(f"{h}：{c}" if h else c for h, c in pairs) + "。"
     body = "; ".join(f"{h}: {c}" if h else c for h, c in pairs)
-    return f"{key} - {body}" + ("" if body.endswith((".", "!", "?")) else ".")
+    return (f"{key} - " if key else "") + body + ("" if body.endswith((".", "!", "?")) else ".")
 
 
 TABLE_QUOTE_ROWS = 6  # a table introduced by a sentence is quoted whole up to this many rows: a short answer
