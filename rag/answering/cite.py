@@ -506,7 +506,9 @@ def _rewrite(s: _Sentence, number: dict[int, int]) -> str:
     body, trail = s.text[:m.start()], s.text[m.start():]
     if not body:
         return s.text
-    return body + (" " if body[-1].isascii() else "") + marks + trail
+    # a space before it after Latin text only: a Chinese sentence ending in a number or a Latin word takes none
+    # ("内科——诊查费：¥10[1]。", as rag.answering.quoting.cite_sentence writes a quote's last marker)
+    return body + (" " if body[-1].isascii() and not is_cjk(body) else "") + marks + trail
 
 
 SETTLE_GROWTH = 4  # streaming: re-cite after a quarter more sentences (every one of the first eight)

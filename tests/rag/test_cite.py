@@ -573,3 +573,16 @@ def test_a_long_quote_is_shortened_between_words_not_inside_p_m():
     assert shorten_quote(hours, 68) == "Our branches are open from Monday to Friday, 9:00 a.m. to 5:00…"
     assert shorten_quote(hours, 72) == "Our branches are open from Monday to Friday, 9:00 a.m. to 5:00 p.m.…"
     assert shorten_quote("入院时需预交押金3000元，可用现金、银行卡或微信支付。", 10) == "入院时需预交押金3…"
+
+
+@pytest.mark.parametrize("answer, text, expected", [
+    ("内科——诊查费：¥10。外科——诊查费：¥12[1]。", "科室 | 诊查费\n内科 | ¥10\n外科 | ¥12",
+     "内科——诊查费：¥10[1]。外科——诊查费：¥12[1]。"),
+    ("挂失请拨打客服热线95555。口头挂失的有效期为五天[1]。", ZH.text, "挂失请拨打客服热线95555[1]。口头挂失的有效期为五天[1]。"),
+    ("Medicine - Visit fee: $40. Surgery - Visit fee: $60 [1].", "Department | Visit fee\nMedicine | $40\nSurgery | $60",
+     "Medicine - Visit fee: $40 [1]. Surgery - Visit fee: $60 [1]."),
+], ids=["zh-amount", "zh-number", "en-amount"])
+def test_an_attached_marker_takes_a_space_after_latin_text_only(answer, text, expected):
+    """A marker attached to an uncited sentence ending in a digit or Latin letter had a space before it in
+    Chinese too ("¥10 [1]。"), unlike the quote's own last marker ("¥12[1]。")."""
+    assert cite(answer, [Hit("d", "d#0", "fees.csv", text, 0.9)]).answer == expected

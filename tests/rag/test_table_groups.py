@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.answering.table_rows import row_quote, tied_rows_quote
-from tests.rag.quoting_kb import quoting_pipeline
+from tests.rag.quoting_kb import quoting_pipeline, synonyms
 
 ZH = ("科室 | 号别 | 诊查费\n心内科 | 普通门诊 | ¥10\n心内科 | 主任医师 | ¥30\n"
       "消化内科 | 普通门诊 | ¥11\n消化内科 | 主任医师 | ¥33")
@@ -70,3 +70,15 @@ def test_the_pipeline_quotes_the_row_of_the_group_the_question_names(clinic_kb, 
     ans = clinic_kb.ask(question)
     assert re.sub(r"\s*\[\d+\]", "", ans.answer) == expected
     assert {Path(c.source).name for c in ans.citations} == {source}
+
+
+@pytest.mark.parametrize("question, rules, expected", [
+    ("挂号费多少", "挂号费, 诊查费", "心内科——诊查费：¥10[1]。心内科——诊查费：¥30[1]。消化内科——诊查费：¥11[1]。消化内科——诊查费：¥33[1]。"),
+    ("How much is the consultation fee?", "consultation fee => visit fee",
+     "Cardiology - Visit fee: $10 [1]. Cardiology - Visit fee: $30 [1]. Gastroenterology - Visit fee: $11 [1]. "
+     "Gastroenterology - Visit fee: $33 [1]."),
+], ids=["zh", "en"])
+def test_a_column_quote_cites_each_row_as_its_language_writes_a_marker(clinic_kb, question, rules, expected):
+    """Chinese takes no space before a citation marker: each row but the last had one ("¥10 [1]。")."""
+    with synonyms(clinic_kb, rules):
+        assert clinic_kb.ask(question).answer == expected
