@@ -37,22 +37,60 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def check_postgres_url(url: str | None) -> str | None:
-    """`url` unchanged, or ValueError when its user name or password holds an '@' that is not percent-encoded.
+    """`url` unchanged, or ValueError when its user name or password holds an '@' or a '/' that is not
+    percent-encoded.
 
     libpq ends the user:password part at the first '@', so `postgresql://rag:p@ss@db/rag` is user 'rag', password
-    'p' and host 'ss@db': the connection fails naming the rest of the password as the host, in errors and logs.
-    The message never quotes the URL or any part of it.
+    'p' and host 'ss@db'; and it looks for that '@' only ahead of the first '/', so `postgresql://rag:p/ss@db/rag`
+    has no password at all: host 'rag', port 'p', database 'ss@db/rag'. Either way the connection fails naming
+    part of the password as the host, port or database, in errors and logs. The message never quotes the URL or
+    any part of it.
 
     Read as libpq reads it: the user:password part is what comes before the first '@' ahead of any '/', and the
     host list after it ends at '/' or '?'. A '?' or '#' in the password ends nothing there, so
-    `postgresql://rag:a?b@c@db/rag` is password 'a?b' and host 'c@db' just the same; an '@' of the query
-    (`?application_name=a@b`) is not the password's."""
+    `postgresql://rag:a?b@c@db/rag` is password 'a?b' and host 'c@db' just the same. After the host list, an '@'
+    is refused in the database name and in a query parameter's name (where a password's '/' puts the rest of it);
+    one in a parameter's value (`?application_name=a@b`) is kept. A port that is not a number is refused too: a
+    '/' in a password whose rest holds a '?' and a '=' leaves nothing else to see."""
     if not url or not url.lower().startswith(POSTGRES_SCHEMES):
         return url
-    authority = url.split("://", 1)[1].split("/", 1)[0]
-    hosts = authority.split("@", 1)[1].split("?", 1)[0] if "@" in authority else ""
+    rest = url.split("://", 1)[1]
+    ahead = rest.split("/", 1)[0]
+    hosts_on = rest.split("@", 1)[1] if "@" in ahead else rest
+    hosts = re.split(r"[/?]", hosts_on, maxsplit=1)[0]
     if "@" in hosts:
         raise ValueError(f"the URL has {1 + hosts.count('@')} '@' before its host: an '@' in the user name or "
                          "password must be percent-encoded as %40 (postgresql://USER:PASS%40WORD@HOST:PORT/DB), "
                          "else PostgreSQL takes the rest of the password for the host")
+    after = hosts_on[len(hosts):]
+    path, _, query = (after[1:] if after.startswith("/") else after).partition("?")
+    names = [p.split("=", 1)[0] for p in query.split("&")] if query else []
+    if "@" in path or any("@" in name for name in names):
+        raise ValueError("the URL has an '@' after its host, outside a query parameter's value: a '/' in the user "
+                         "name or password must be percent-encoded as %2F and an '@' as %40 "
+                         "(postgresql://USER:PASS%2FWORD@HOST:PORT/DB; an '@' in the database name as %40 too), "
+                         "else PostgreSQL takes the start of the password for the host and port")
+    if any(not _is_port(port) for port in _ports(hosts)):
+        raise ValueError("the URL's port is not a number: a '/' in the user name or password must be "
+                         "percent-encoded as %2F (postgresql://USER:PASS%2FWORD@HOST:PORT/DB), else PostgreSQL "
+                         "takes the start of the password for the host and port")
     return url
+
+
+def _ports(hosts: str) -> list[str]:
+    """The ports written in a URL's host list (`db1:5432,[::1]:5433,db3`: '5432', '5433'); an IPv6 address in
+    brackets holds colons of its own."""
+    ports = []
+    for host in hosts.split(","):
+        if host.startswith("["):
+            host = host.partition("]")[2]
+            if host:
+                ports.append(host[1:] if host.startswith(":") else host)  # text after ']' but no ':': no port
+        elif ":" in host:
+            ports.append(host.split(":", 1)[1])
+    return ports
+
+
+def _is_port(port: str) -> bool:
+    """An empty port (libpq's default) or a number, percent-encoded or not."""
+    return not port or unquote(port).isascii() and unquote(port).isdigit()

@@ -1,7 +1,8 @@
-"""A PostgreSQL URL whose password holds an '@' that is not percent-encoded is refused when the setting is read,
-in one line that says to write it as %40 and quotes no part of the password. libpq ends the password at the first
-'@', so `postgresql://rag:p@ss@db:5432/rag` failed later naming host 'ss@db': the rest of the password, in the
-error and the logs."""
+"""A PostgreSQL URL whose password holds an '@' or a '/' that is not percent-encoded is refused when the setting is
+read, in one line that says to write it as %40 or %2F and quotes no part of the password. libpq ends the password at
+the first '@', so `postgresql://rag:p@ss@db:5432/rag` failed later naming host 'ss@db': the rest of the password, in
+the error and the logs; and it looks for that '@' only ahead of the first '/', so `postgresql://rag:p/ss@db/rag` was
+host 'rag', port 'p', database 'ss@db/rag': all of the password in an error about the port or the database."""
 from __future__ import annotations
 
 import os
@@ -22,15 +23,23 @@ UNENCODED = [  # (url, password): English and Chinese, user and password
     ("postgresql://rag:k?7Q@m2@db:5432/rag", "k?7Q@m2"),
     ("postgres://张三:银#行@密码9@db.example.cn/rag", "银#行@密码9"),
 ]
+SLASHED = [  # a '/' ahead of libpq's '@': the URL's host is the user name, the password's start its port
+    ("postgresql://rag:pw9Q/x7Zk@db:5432/rag", "pw9Q/x7Zk"),  # the rest of it in the database name
+    ("postgresql://rag:pw9Q/sT4@x7Zk@db/rag", "pw9Q/sT4@x7Zk"),
+    ("postgresql://rag:Ab3/x+Yz==@db:5432/rag", "Ab3/x+Yz=="),  # base64, as password generators write
+    ("postgres://张三:银行/密码9@db.example.cn/rag", "银行/密码9"),
+    ("postgresql://rag:Ab3/k?7Q@db/rag", "Ab3/k?7Q"),  # in a query parameter's name
+    ("postgres://张三:银行/密?码=9@db.example.cn/rag", "银行/密?码=9"),  # in a parameter's value: the port tells
+]
 
 
 def _keeps_the_password_out(said: str, password: str) -> None:
-    assert "%40" in said and len(said.splitlines()) == 1, said
-    for part in {password, *password.split("@")}:
+    assert ("%2F" if "/" in password else "%40") in said and len(said.splitlines()) == 1, said
+    for part in {password, *password.replace("/", "@").split("@")}:
         assert part not in said, (part, said)
 
 
-@pytest.mark.parametrize("url,password", UNENCODED)
+@pytest.mark.parametrize("url,password", UNENCODED + SLASHED)
 def test_the_state_database_url_is_refused_when_read(url, password, monkeypatch):
     monkeypatch.setenv("RAG_DATABASE_URL", url)
     with pytest.raises(SettingsError) as caught:
@@ -40,7 +49,7 @@ def test_the_state_database_url_is_refused_when_read(url, password, monkeypatch)
     assert "RAG_DATABASE_URL" in said and "database_url" in said, said
 
 
-@pytest.mark.parametrize("url,password", UNENCODED)
+@pytest.mark.parametrize("url,password", UNENCODED + SLASHED)
 def test_the_ocr_cache_url_is_refused_when_read(url, password):
     with pytest.raises(SettingsError) as caught:
         IndexerSettings.load(ocr_cache_url=url)
@@ -48,7 +57,7 @@ def test_the_ocr_cache_url_is_refused_when_read(url, password):
     assert "ocr_cache_url" in str(caught.value)
 
 
-@pytest.mark.parametrize("url,password", UNENCODED)
+@pytest.mark.parametrize("url,password", UNENCODED + SLASHED)
 def test_the_state_database_refuses_it_given_directly(url, password, tmp_path):
     with pytest.raises(ValueError) as caught:
         open_database(url, tmp_path)
@@ -61,6 +70,14 @@ def test_the_state_database_refuses_it_given_directly(url, password, tmp_path):
     "postgres://%E5%BC%A0%E4%B8%89:%E9%93%B6%E8%A1%8C%40%E5%AF%86%E7%A0%819@db.example.cn/rag",
     "postgresql://rag:pw@db1:5432,db2:5432/rag?target_session_attrs=read-write",
     "postgresql://rag:pw@db/rag?application_name=a@b",  # an '@' after the host is not the password's
+    "postgresql://rag:pw9Q%2Fx7Zk@db:5432/rag",
+    "postgres://%E5%BC%A0%E4%B8%89:%E9%93%B6%E8%A1%8C%2F%E5%AF%86%E7%A0%819@db.example.cn/rag",
+    "postgresql:///rag?host=/var/run/postgresql",  # a unix socket: its '/' are a parameter's value
+    "postgresql://rag:pw@/rag?host=/var/run/postgresql&application_name=a@b",
+    "postgresql://%2Fvar%2Frun%2Fpostgresql/rag",
+    "postgresql://rag:pw@[::1]:5432/rag",
+    "postgresql://rag:pw@[fe80::1%25eth0]:5432,[2001:db8::7]/rag?target_session_attrs=any",
+    "postgresql://rag:pw@db:/rag",  # an empty port: libpq's default
 ])
 def test_a_percent_encoded_or_single_at_url_is_kept(url, monkeypatch):
     monkeypatch.setenv("RAG_DATABASE_URL", url)
@@ -68,7 +85,7 @@ def test_a_percent_encoded_or_single_at_url_is_kept(url, monkeypatch):
     assert IndexerSettings.load(ocr_cache_url=url).ocr_cache_url == url
 
 
-@pytest.mark.parametrize("url,password", UNENCODED)
+@pytest.mark.parametrize("url,password", UNENCODED + SLASHED)
 def test_the_cli_says_it_in_one_line_without_the_password(url, password, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update({"RAG_HOME": str(tmp_path / "home"), "RAG_DATABASE_URL": url, "HF_HUB_OFFLINE": "1",
