@@ -234,8 +234,20 @@ def load(url: str, kb: str, path: Path, *, max_bytes: int, replace: bool = True)
             pages = 0
             rows = src.execute("SELECT key, lines, checksum, bytes, used FROM pages")
             while read := rows.fetchmany(BATCH):
-                if batch := _entries(kb, read, time.time()):
-                    pages += _add(db, kb, batch, _owners(src, kb, [entry[1] for entry in batch]), max_bytes)
+                # the owners of every page read, its copy damaged or not: the database may have the page (another
+                # worker's), and the owner says this file's document uses it, so that deleting the other keeps it
+                batch = _entries(kb, read, time.time())
+                keys = json.dumps([row[0] for row in read if isinstance(row[0], str)])
+                owners = _owners(kb, src.execute("SELECT file, key FROM owners WHERE key IN (SELECT value FROM "
+                                                 "json_each(?))", (keys,)))
+                if batch or owners:
+                    pages += _add(db, kb, batch, owners, max_bytes)
+            # and the owners of pages the file does not hold at all (the database may have them all the same)
+            unpaged = src.execute("SELECT file, key FROM owners o WHERE NOT EXISTS (SELECT 1 FROM pages p WHERE "
+                                  "p.key = o.key)")
+            while found := unpaged.fetchmany(BATCH):
+                if owners := _owners(kb, found):
+                    _add(db, kb, [], owners, max_bytes)
         return pages
     finally:
         src.close()
@@ -243,27 +255,27 @@ def load(url: str, kb: str, path: Path, *, max_bytes: int, replace: bool = True)
 
 def _add(db, kb: str, batch: list[tuple], owners: list[tuple], max_bytes: int) -> int:
     """One batch of a load in a transaction of its own: its pages (those the KB has not already: a worker's cache
-    beside another's), their owners, the KB's total, trimmed to `max_bytes` when over it. How many pages went in."""
+    beside another's), the file's owners of them and of any other page the KB has, the KB's total, trimmed to
+    `max_bytes` when over it. How many pages went in."""
     with db.transaction(), db.cursor() as cur:
         total, added = _total(db, kb), 0
-        # one round trip a batch (pipeline), not one a page: the database may be on another host
-        cur.executemany(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) VALUES (%s, %s, %s, %s, %s, "
-                        "%s) ON CONFLICT (kb, key) DO NOTHING RETURNING bytes", batch, returning=True)
-        while True:
-            if row := cur.fetchone():
-                total, added = total + row[0], added + 1
-            if not cur.nextset():
-                break
+        if batch:  # one round trip a batch (pipeline), not one a page: the database may be on another host
+            cur.executemany(f"INSERT INTO {PAGES} (kb, key, lines, checksum, bytes, used) VALUES (%s, %s, %s, %s, "
+                            "%s, %s) ON CONFLICT (kb, key) DO NOTHING RETURNING bytes", batch, returning=True)
+            while True:
+                if row := cur.fetchone():
+                    total, added = total + row[0], added + 1
+                if not cur.nextset():
+                    break
         cur.executemany(f"INSERT INTO {OWNERS} (kb, file, key) SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM {PAGES} "
                         "WHERE kb = %s AND key = %s) ON CONFLICT DO NOTHING", owners)
         _set_total(db, kb, _trim(db, kb, total, max_bytes))
     return added
 
 
-def _owners(src: sqlite3.Connection, kb: str, keys: list[str]) -> list[tuple]:
-    """The owners the SQLite cache `src` records for the pages `keys`, as the database's owners rows are added
-    (kb, file, key, and the page's kb and key for the check that it is there)."""
-    found = src.execute("SELECT file, key FROM owners WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(keys),))
+def _owners(kb: str, found: Iterable[tuple]) -> list[tuple]:
+    """A SQLite cache file's owners rows (file, key) as the database's are added (kb, file, key, and the page's kb
+    and key for the check that the database has it: no page, no owner)."""
     return [(kb, file, key, kb, key) for file, key in found
             if isinstance(file, str) and isinstance(key, str)]  # else damaged: not owned
 
