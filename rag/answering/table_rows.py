@@ -596,8 +596,8 @@ def row_sentences(passage: str) -> list[str]:
         return []
     table = _table(passage)
     named = [t for r in table.rows if (t := _row_text(r.cells, r.header))]
-    # a row whose first cell is blank (under a row number, which names that row alone: indexer.parse.row_names)
-    # names nothing, and says what its other cells say under their headers ("项目：诊查费；价格：¥11。")
+    # a row whose name is blank (right under the header, or under an unheaded row number: indexer.parse.row_names
+    # leaves those blank) names nothing, and says what its other cells say under their headers ("单位：次；价格：¥11。")
     blank = [t for b in table.blocks for k in (_key_column(list(b.rows), b.header),) for cells in b.rows
              if not _name_first(cells, k)[0] and (t := _row_text(_name_first(cells, k), _name_first(b.header, k)))]
     return named + blank
