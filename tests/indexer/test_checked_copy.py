@@ -16,6 +16,18 @@ FILES = {"cards.md": "# Cards\n\nReport a lost card at once.\n" * 200,
          "fees.md": "# Fees\n\nA replacement card costs 5 dollars.\n" * 200}
 
 
+def open_files() -> dict[str, str]:
+    """This process's open file descriptors: each one's number and what it is open on (an anonymous scratch file,
+    O_TMPFILE, reads '<its folder>/#<inode> (deleted)': no name in the folder to look for)."""
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed by now
+            pass
+    return fds
+
+
 def _info(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo("originals/" + name, date_time=(2026, 1, 1, 0, 0, 0))
     info.compress_type = zipfile.ZIP_DEFLATED
@@ -27,7 +39,7 @@ def test_a_damaged_file_is_never_begun_and_the_zip_written_on_reads_back(tmp_pat
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
     out.mkdir()
-    expected = {}
+    expected, before = {}, open_files()
     for name, text in FILES.items():
         (src / name).write_text(text, encoding="utf-8")
         expected[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -39,6 +51,8 @@ def test_a_damaged_file_is_never_begun_and_the_zip_written_on_reads_back(tmp_pat
             copier.add(zf, _info("gone.md"), src / "gone.md", "0" * 64)
         zf.writestr("manifest.json", "{}")
     assert os.listdir(out) == ["a.zip"]  # the scratch left nothing beside the archive
+    left_open = {fd: target for fd, target in open_files().items() if before.get(fd) != target}
+    assert not left_open, left_open  # and is closed with the block (anonymous: no name to look for)
 
     assert added[damaged] is None
     good = [n for n in FILES if n != damaged]
