@@ -27,13 +27,15 @@ def cite_sentence(sentence: str, n: int) -> str:
 
 
 def quotable(sentence: str) -> bool:
-    """Long enough to say something, short enough to quote: 3-60 words, or 3-150 Chinese characters
+    """Long enough to say something, short enough to quote: 3-90 words (a sentence listing its items runs
+    long: "other codenames that have been already used are: buzz for release 1.1, rex for release 1.2, ..."
+    is 84; at 60 the passage's next sentence was quoted instead), or 3-150 Chinese characters
     (a Chinese sentence packs a clause per comma; 60 characters cut off ordinary ones). Not a table
     row: its cells mean little without the header; nor a line introducing a list or table ("...为："),
     which says nothing without it (a table it introduces is quoted with it: `introduced_tables`)."""
     n = approx_tokens(sentence)
     return (not is_table_row(sentence) and not sentence.rstrip().endswith((":", "："))
-            and 3 <= n <= (150 if is_cjk(sentence) else 60) and not is_heading(sentence))
+            and 3 <= n <= (150 if is_cjk(sentence) else 90) and not is_heading(sentence))
 
 
 def unnumbered(sentence: str) -> str:

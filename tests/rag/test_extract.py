@@ -868,3 +868,18 @@ def test_a_short_form_names_the_row_its_full_words_name():
     assert fallback_answer("住房贷款利率是多少？", hits) == "贷款利率——首套住房：LPR减10个基点；第二套住房：LPR加20个基点[2]。"
     # the full words are not read again ("住房贷款" stays as it is), and the English is untouched
     assert as_words("住房贷款利率") == "住房贷款利率" and as_words("home loan rate") == "home loan rate"
+
+
+def test_a_long_sentence_listing_what_is_asked_is_quoted():
+    """The Debian FAQ's "Which other codenames have been used in the past?": its answer is one sentence of 84
+    words listing them, over the 60 a quote could hold, so the extract quoted the next passage's "They are just
+    "codenames"" instead."""
+    listed = _hit(0, "Aside bullseye and bookworm, other codenames that have been already used are: buzz for release "
+                     "1.1, rex for release 1.2, bo for releases 1.3.x, hamm for release 2.0, slink for release 2.1, "
+                     "potato for release 2.2, woody for release 3.0, sarge for release 3.1, etch for release 4.0, "
+                     "lenny for release 5.0, squeeze for release 6.0, wheezy for release 7, jessie for release 8, "
+                     "stretch for release 9, buster for release 10.")
+    other = _hit(1, "They are just \"codenames\". When a Debian distribution is in the development stage, it has no "
+                    "version number but a codename.")
+    answer = fallback_answer("Which other codenames have been used in the past?", [listed, other])
+    assert answer.startswith("Aside bullseye and bookworm, other codenames") and answer.endswith("buster for release 10 [1].")
