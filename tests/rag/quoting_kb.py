@@ -2,6 +2,7 @@
 it calibrates) and its quoting pipeline, and a KB's synonyms set for the length of a block.
 
     quoting_pipeline(home, name, docs, ens) -> the pipeline (quoted answers, no reranker)
+    written_pipeline(root, name, {"fees.csv": "...", "床位费.docx": save_docx}, ens)   # the same over files it writes
     with synonyms(pipe, "挂号费, 诊查费"): ...   # the KB's rules in force, none again after
 """
 from __future__ import annotations
@@ -24,6 +25,19 @@ def quoting_pipeline(home: Path, name: str, docs: Path, ens):
     settings = Settings.load(indexer={"home": home}, answer={"mode": "extract"})
     index_calibrated(settings, name, manager, [str(docs)])
     return build_pipeline(settings, name, manager, reranker=None)
+
+
+def written_pipeline(root: Path, name: str, files: dict, ens):
+    """`quoting_pipeline` over the documents written into `root`/docs: {file name: its text (UTF-8), or a
+    function writing the file at the path it is given (a Word document)}; the KB's home is `root`/home."""
+    docs = root / "docs"
+    docs.mkdir()
+    for file_name, content in files.items():
+        if callable(content):
+            content(docs / file_name)
+        else:
+            (docs / file_name).write_text(content, encoding="utf-8")
+    return quoting_pipeline(root / "home", name, docs, ens)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import pytest
 
 from rag.answering.amounts import is_amount
 from rag.answering.table_rows import row_quote, row_sentences
-from tests.rag.quoting_kb import quoting_pipeline, synonyms
+from tests.rag.quoting_kb import synonyms, written_pipeline
 
 ZH = "科室 | 诊查费 | 号别\n内科 | 10元 | 普通号\n内科 | 30元 | 专家号\n外科 | 12元 | 普通号\n外科 | 35元 | 专家号"
 ZH_PER_DAY = "病区 | 床位费 | 房型\n内科病区 | 45元/天 | 三人间\n内科病区 | 260元/天 | 单人间\n外科病区 | 50元/天 | 三人间"
@@ -58,15 +58,11 @@ def test_a_question_naming_a_group_and_a_row_gets_it_under_a_column_of_amounts(p
 def priced_kb(tmp_path_factory, ens):
     """Two price tables whose group is written once and whose second column holds the amounts with their unit:
     a clinic's fees (CSV, Chinese) and a hospital's ward rates (CSV, English)."""
-    root = tmp_path_factory.mktemp("amounts")
-    docs = root / "docs"
-    docs.mkdir()
-    (docs / "门诊诊查费.csv").write_text("科室,诊查费,号别\n内科,10元,普通号\n,30元,专家号\n外科,12元,普通号\n,35元,专家号\n",
-                                     encoding="utf-8")
-    (docs / "ward-rates.csv").write_text(
-        "Ward,Daily rate,Room\nMedical ward,$300 per night,Shared room\n,$550 per night,Private room\n"
-        "Surgical ward,$320 per night,Shared room\n,$600 per night,Private room\n", encoding="utf-8")
-    return quoting_pipeline(root / "home", "amounts", docs, ens)
+    return written_pipeline(tmp_path_factory.mktemp("amounts"), "amounts", {
+        "门诊诊查费.csv": "科室,诊查费,号别\n内科,10元,普通号\n,30元,专家号\n外科,12元,普通号\n,35元,专家号\n",
+        "ward-rates.csv": "Ward,Daily rate,Room\nMedical ward,$300 per night,Shared room\n,$550 per night,Private room\n"
+                          "Surgical ward,$320 per night,Shared room\n,$600 per night,Private room\n",
+    }, ens)
 
 
 @pytest.mark.parametrize("question, rules, source, expected", [

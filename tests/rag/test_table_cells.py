@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.answering.table_rows import row_quote, row_sentences
-from tests.rag.quoting_kb import quoting_pipeline
+from tests.rag.quoting_kb import written_pipeline
 
 
 @pytest.mark.parametrize("passage, expected", [
@@ -47,17 +47,14 @@ def test_the_row_a_question_names_is_quoted_with_its_cells_under_their_headers(p
 def cells_kb(tmp_path_factory, ens):
     """CSV price tables as the parser writes them: a header with an empty corner cell (Chinese, English) and a
     numbered list whose unnumbered row has a blank first cell (Chinese, English)."""
-    root = tmp_path_factory.mktemp("cells")
-    docs = root / "docs"
-    docs.mkdir()
-    (docs / "门诊挂号费.csv").write_text(",普通号,专家号\n内科,¥10,¥30\n外科,¥12,¥35\n儿科,¥8,¥25\n", encoding="utf-8")
-    (docs / "visit-fees.csv").write_text(",First visit,Follow-up\nMedicine,$40,$25\nSurgery,$60,$35\n"
-                                         "Paediatrics,$30,$20\n", encoding="utf-8")
-    (docs / "住院收费.csv").write_text("序号,项目,价格\n1,病历本,¥1\n,诊查费,¥11\n2,床位费,¥45\n3,护理费,¥20\n",
-                                   encoding="utf-8")
-    (docs / "ward-charges.csv").write_text("No.,Item,Price\n1,Records book,$1\n,Ward visit,$11\n2,Bed,$45\n"
-                                           "3,Nursing care,$20\n", encoding="utf-8")
-    return quoting_pipeline(root / "home", "cells", docs, ens)
+    return written_pipeline(tmp_path_factory.mktemp("cells"), "cells", {
+        "门诊挂号费.csv": ",普通号,专家号\n内科,¥10,¥30\n外科,¥12,¥35\n儿科,¥8,¥25\n",
+        "visit-fees.csv": ",First visit,Follow-up\nMedicine,$40,$25\nSurgery,$60,$35\n"
+                          "Paediatrics,$30,$20\n",
+        "住院收费.csv": "序号,项目,价格\n1,病历本,¥1\n,诊查费,¥11\n2,床位费,¥45\n3,护理费,¥20\n",
+        "ward-charges.csv": "No.,Item,Price\n1,Records book,$1\n,Ward visit,$11\n2,Bed,$45\n"
+                            "3,Nursing care,$20\n",
+    }, ens)
 
 
 @pytest.mark.parametrize("question, source, expected", [

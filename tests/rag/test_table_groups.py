@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.answering.table_rows import row_quote, tied_rows_quote
-from tests.rag.quoting_kb import quoting_pipeline, synonyms
+from tests.rag.quoting_kb import synonyms, written_pipeline
 
 ZH = ("科室 | 号别 | 诊查费\n心内科 | 普通门诊 | ¥10\n心内科 | 主任医师 | ¥30\n"
       "消化内科 | 普通门诊 | ¥11\n消化内科 | 主任医师 | ¥33")
@@ -44,17 +44,14 @@ def test_a_question_naming_a_group_alone_gets_its_rows_not_its_first(passage, qu
 def clinic_kb(tmp_path_factory, ens):
     """Two clinic fee tables whose department is written once over its kinds of doctor: a CSV (Chinese) and a
     Markdown table (English); the parser carries the department down (indexer.parse.row_names)."""
-    root = tmp_path_factory.mktemp("groups")
-    docs = root / "docs"
-    docs.mkdir()
-    (docs / "门诊号别.csv").write_text("科室,号别,诊查费\n心内科,普通门诊,¥10\n,主任医师,¥30\n消化内科,普通门诊,¥11\n"
-                                   ",主任医师,¥33\n", encoding="utf-8")
-    (docs / "clinic-fees.md").write_text(
-        "# Clinic fees by doctor\n\nEach clinic visit is charged by department and kind of doctor.\n\n"
-        "| Department | Doctor | Visit fee |\n|---|---|---|\n| Cardiology | General clinic | $10 |\n"
-        "| | Senior consultant | $30 |\n| Gastroenterology | General clinic | $11 |\n"
-        "| | Senior consultant | $33 |\n", encoding="utf-8")
-    return quoting_pipeline(root / "home", "groups", docs, ens)
+    return written_pipeline(tmp_path_factory.mktemp("groups"), "groups", {
+        "门诊号别.csv": "科室,号别,诊查费\n心内科,普通门诊,¥10\n,主任医师,¥30\n消化内科,普通门诊,¥11\n"
+                    ",主任医师,¥33\n",
+        "clinic-fees.md": "# Clinic fees by doctor\n\nEach clinic visit is charged by department and kind of doctor.\n\n"
+                          "| Department | Doctor | Visit fee |\n|---|---|---|\n| Cardiology | General clinic | $10 |\n"
+                          "| | Senior consultant | $30 |\n| Gastroenterology | General clinic | $11 |\n"
+                          "| | Senior consultant | $33 |\n",
+    }, ens)
 
 
 @pytest.mark.parametrize("question, source, expected", [

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rag.quoting_kb import quoting_pipeline, synonyms
+from tests.rag.quoting_kb import synonyms, written_pipeline
 from tests.word_tables import add_word_table
 
 
@@ -30,24 +30,19 @@ def _merged_docx(path: Path) -> None:
 def grouped_kb(tmp_path_factory, ens):
     """Four price tables whose first column names groups of two rows: blank under each name (CSV, Chinese;
     Markdown, English) or merged down (Word, Chinese; an HTML rowspan, English)."""
-    root = tmp_path_factory.mktemp("grouped")
-    docs = root / "docs"
-    docs.mkdir()
-    (docs / "门诊诊查费.csv").write_text("科室,诊查费,号别\n内科,¥10,普通号\n,¥30,专家号\n外科,¥12,普通号\n,¥35,专家号\n",
-                                     encoding="utf-8")
-    _merged_docx(docs / "床位费.docx")
-    (docs / "visit-fees.md").write_text(
-        "# Clinic visit fees\n\nEach clinic visit is charged by department and kind of visit.\n\n"
-        "| Department | Consultation fee | Visit |\n|---|---|---|\n| Medicine | $40 | First visit |\n"
-        "| | $25 | Follow-up |\n| Surgery | $60 | First visit |\n| | $35 | Follow-up |\n", encoding="utf-8")
-    (docs / "ward-rates.html").write_text(
-        "<html><body><h1>Inpatient ward rates</h1><p>Each night in a ward is charged by ward and kind of room.</p>"
-        "<table><tr><th>Ward</th><th>Daily rate</th><th>Room</th></tr>"
-        "<tr><td rowspan='2'>Medical ward</td><td>$300</td><td>Shared room</td></tr>"
-        "<tr><td>$550</td><td>Private room</td></tr>"
-        "<tr><td rowspan='2'>Surgical ward</td><td>$320</td><td>Shared room</td></tr>"
-        "<tr><td>$600</td><td>Private room</td></tr></table></body></html>", encoding="utf-8")
-    return quoting_pipeline(root / "home", "grouped", docs, ens)
+    return written_pipeline(tmp_path_factory.mktemp("grouped"), "grouped", {
+        "门诊诊查费.csv": "科室,诊查费,号别\n内科,¥10,普通号\n,¥30,专家号\n外科,¥12,普通号\n,¥35,专家号\n",
+        "床位费.docx": _merged_docx,
+        "visit-fees.md": "# Clinic visit fees\n\nEach clinic visit is charged by department and kind of visit.\n\n"
+                         "| Department | Consultation fee | Visit |\n|---|---|---|\n| Medicine | $40 | First visit |\n"
+                         "| | $25 | Follow-up |\n| Surgery | $60 | First visit |\n| | $35 | Follow-up |\n",
+        "ward-rates.html": "<html><body><h1>Inpatient ward rates</h1><p>Each night in a ward is charged by ward and kind of room.</p>"
+                           "<table><tr><th>Ward</th><th>Daily rate</th><th>Room</th></tr>"
+                           "<tr><td rowspan='2'>Medical ward</td><td>$300</td><td>Shared room</td></tr>"
+                           "<tr><td>$550</td><td>Private room</td></tr>"
+                           "<tr><td rowspan='2'>Surgical ward</td><td>$320</td><td>Shared room</td></tr>"
+                           "<tr><td>$600</td><td>Private room</td></tr></table></body></html>",
+    }, ens)
 
 
 @pytest.mark.parametrize("question, rules, source, expected", [
