@@ -193,7 +193,7 @@ def _subject_cached(passage: str, question: str, title: str | None, synonyms: st
     """The one row whose first cell the question names (None: no table, or no row or several named).
     Named: every word of the first cell is in the question; or, when no row is named so, the question
     has a word of one row's first cell that no other row's has, and two or more, at least half, of
-    that cell's words (one shared word is not enough: "定期存款利率" does not name "贷款利率")
+    that cell's words outside its brackets (one shared word is not enough: "定期存款利率" does not name "贷款利率")
     ("international wires in online banking" names "Online and mobile, international wires", not
     "Online and mobile, domestic wires"). With the passage's `title` (its section path), a number the
     question states may name the row whose range holds it (`_range_subject`). The question's words include
@@ -212,7 +212,10 @@ def _subject_cached(passage: str, question: str, title: str | None, synonyms: st
         for r in rows:
             others = frozenset().union(*(o.key_tokens for o in rows if o.key != r.key))
             hit = len(_whole(r.key_tokens & asked))
-            if (r.key_tokens - others) & asked and hit >= 2 and 2 * hit >= len(_whole(r.key_tokens)):
+            # half of the words outside the cell's brackets, which only qualify its name: "visiting hours general
+            # ward" names "General adult wards (Wards 3A to 6C)" (general, ward of general, adult, ward)
+            name = frozenset(tokenize(_BRACKETED.sub(" ", r.key))) or r.key_tokens
+            if (r.key_tokens - others) & asked and hit >= 2 and 2 * hit >= len(_whole(name)):
                 named.add(r.key)
     if not named and title is not None and (ranged := _range_subject(rows, question, asked, title)) is not None:
         return ranged
