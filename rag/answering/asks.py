@@ -18,7 +18,11 @@ _NOT_MONEY_LIMITS = (r"(?:visit(?:or|ing)|guest|people|person|patient|student|ch
 _ASKS = (
     ("duration", re.compile(r"多久|多长时间|多少(?:个工作)?[天日]|多少个?(?:年|月|小时|分钟|周|星期)(?![费级])|几[天日]"
                             r"|几个(?:工作日|小时|月)|how long|how soon"
-                            r"|how many (?:business |working )?(?:days|hours|weeks|months|years)", re.IGNORECASE)),
+                            r"|how many (?:business |working )?(?:days|hours|weeks|months|years)"
+                            # how long before: "how much notice", "how early", "how far in advance", "提前多早" (not
+                            # money: "how much notice to cancel" got the late cancellation fee's row)
+                            r"|how much (?:advance |prior )?(?:notice|warning|time(?!\s+deposit))\b"
+                            r"|how (?:early|far ahead|far in advance)\b|多早", re.IGNORECASE)),
     # "Do I pay a fee?" asks whether and how much; "How can parents pay fees?" asks the way
     ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息|限额|额度)(?:是|有)?多少|能?[借贷转取存汇][款账]?多少"
                          r"|(?:哪些|什么)(?:费用?|收费)|how much|what (?:is|are) the (?:\w+ )?(?:fees?|costs?|charges?|price)"
