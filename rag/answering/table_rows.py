@@ -211,10 +211,12 @@ def _subject_cached(passage: str, question: str, title: str | None, synonyms: st
     if not named:
         for r in rows:
             others = frozenset().union(*(o.key_tokens for o in rows if o.key != r.key))
-            hit = len(_whole(r.key_tokens & asked))
-            # half of the words outside the cell's brackets, which only qualify its name: "visiting hours general
-            # ward" names "General adult wards (Wards 3A to 6C)" (general, ward of general, adult, ward)
+            # two or more, half, of the words outside the cell's brackets, which only qualify its name: "visiting
+            # hours general ward" names "General adult wards (Wards 3A to 6C)" (general, ward of general, adult,
+            # ward); "the fee if I bounce a check" does not name "Returned deposited item (a check you deposited
+            # bounces)"
             name = frozenset(tokenize(_BRACKETED.sub(" ", r.key))) or r.key_tokens
+            hit = len(_whole(name & asked))
             if (r.key_tokens - others) & asked and hit >= 2 and 2 * hit >= len(_whole(name)):
                 named.add(r.key)
     if not named and title is not None and (ranged := _range_subject(rows, question, asked, title)) is not None:
