@@ -55,12 +55,12 @@ def _quote(chunk: str, chosen: dict[str, int], n: int) -> str:
 def _best(question: str, chunk: str, max_sentences: int = 2, title: str = "") -> tuple[int, dict[str, int]]:
     """(content words shared by the best, {text: place in the chunk}) of the chunk's sentences, and short
     tables with the sentence introducing them, that best match the question: the most content words
-    shared, then the one whose line opens with more of the others, then the one sharing more words that
-    the passage's title does not hold (the title says what every sentence under it is about: of "Harbor
-    Bank has five branches" and "It is our only branch open on Sundays", the second answers "Which Harbor
-    Bank branch is open on Sundays?" under "Harbor Bank - branch locations"), then one stating the kind
-    of number asked for, then the earliest. One answer asks this of the same passage several times (rows
-    against sentences, chunks of one document against each other): it is worked out once."""
+    shared, then one stating the kind of number asked for, then the one whose line opens with more of the
+    others, then the one sharing more words that the passage's title does not hold (the title says what
+    every sentence under it is about: of "Harbor Bank has five branches" and "It is our only branch open on
+    Sundays", the second answers "Which Harbor Bank branch is open on Sundays?" under "Harbor Bank - branch
+    locations"), then the earliest. One answer asks this of the same passage several times (rows against
+    sentences, chunks of one document against each other): it is worked out once."""
     best = _best_cached(question, chunk, max_sentences, title, synonyms_key())
     return best.shared, dict(best.chosen)
 
@@ -141,9 +141,10 @@ class _Score:
     shared: int         # the question's words it (with the heading or question line above it) holds
     under_heading: int  # ... that the heading above it holds
     own: int            # ... that it holds itself (0 when the heading holds the whole question)
+    gives: bool         # it states the kind of number asked for ("what time do i have to leave on discharge day":
+                        # "leave your room by 11:00 am", not a later line's "Your discharge summary is sent ...")
     lead: int           # ... that the first sentence of its line holds and it does not
     beyond_title: int   # ... that the passage's title does not hold
-    gives: bool         # it states the kind of number asked for
     earlier: int        # minus its place: the earliest
     text: str           # a last, stable tiebreak
 
@@ -208,7 +209,7 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str, syno
     # then one holding more of them itself (of the lines under "Mail delivery", "Mail delivery is not available
     # for medicines kept in the fridge" for "Could you mail my insulin?", not the courier's fee; not when the
     # heading holds the whole question: under "一、探视时间" the lines answer "探视时间" in their order), then one
-    # whose line's first sentence holds more of the others, then one stating the kind of number asked for
+    # stating the kind of number asked for, then one whose line's first sentence holds more of the others
     topic = quote_words(title)
 
     def score(c: _Candidate) -> _Score:
