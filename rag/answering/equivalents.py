@@ -37,6 +37,8 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     # a spoken verb and the word a document writes ("卡丢了" over "卡片丢失", "密码忘了" over "忘记密码"); 遗失 is
     # the formal 丢失
     ("丢", "丢失", "遗失"), ("忘", "忘记"), ("卡", "卡片"),
+    # a spoken word for children ("can kids visit the ICU" over "Children are not allowed in the Intensive Care Unit")
+    ("child", "children", "kid"),
     ("pay", "paid"), ("buy", "bought"), ("sell", "sold"),
     ("write", "wrote", "written"), ("give", "gave", "given"), ("drive", "drove", "driven"),
     ("keep", "kept"), ("hold", "held"), ("bring", "brought"), ("choos", "chose", "chosen"), ("show", "shown"),

@@ -2,6 +2,8 @@
 (rag.answering.equivalents), without the words that only ask."""
 from __future__ import annotations
 
+import re
+
 from rag.answering.cite import content_tokens
 from rag.answering.equivalents import as_words, canonical
 
@@ -15,7 +17,20 @@ ASKING_ZH = frozenset("多少 多久 几 几个 几天 哪里 哪儿 哪个 哪�
                       "什么时候 多长时间 需要 能不能 可不可以 有没有".split())
 
 
+# a name of three to five capitalised words inside a sentence ("the Intensive Care Unit"), whose initials a reader
+# writes for it ("ICU"). Not two ("Harbor Bank": "hb" is no word a reader writes), nor from a sentence's first word,
+# capitalised as the first ("Which Harbor Bank branch ...")
+_NAME = re.compile(r"(?<![.!?:;]\s)(?<![.!?:;])(?<!^)(?<=\s)[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+){2,4}\b")
+
+
+def initials(text: str) -> set[str]:
+    """The initials of each name of capitalised words inside a sentence of `text`, lower-cased: "icu" for "the
+    Intensive Care Unit", as a question writes it ("can kids visit the ICU")."""
+    return {"".join(w[0] for w in m.group(0).split()).lower() for m in _NAME.finditer(text)}
+
+
 def quote_words(text: str) -> set[str]:
     """Content words, each of a group of equivalents as its group, without the words that ask (`ASKING`):
-    "as long as you report the loss" shares nothing with "How long ...?"."""
-    return canonical(content_tokens(as_words(text))) - ASKING
+    "as long as you report the loss" shares nothing with "How long ...?"; and the initials of its names
+    (`initials`)."""
+    return (canonical(content_tokens(as_words(text))) | initials(text)) - ASKING
