@@ -198,7 +198,7 @@ def _subject_cached(passage: str, question: str, title: str | None, synonyms: st
     "Online and mobile, domestic wires"). With the passage's `title` (its section path), a number the
     question states may name the row whose range holds it (`_range_subject`). The question's words include
     what its terms mean under the KB's synonyms in force (`synonyms`, their key: rag.answering.equivalents):
-    "general ward" names "General adult wards" under "general ward, general adult ward"."""
+    "normal ward" names "General adult wards" under "normal ward, general adult ward"."""
     rows = _table(passage).rows
     if len(rows) < 2:
         return None
