@@ -30,7 +30,10 @@ _ASKS = (
                          r"|what (?:fees?|charges?)\b|^(?!.*\bhow (?:can|do|does|should|could|would|may|to)\b).*\b(?:charge|pay) (?:a |any )?fees?\b|is there (?:a|any) (?:\w+ )?(?:fee|charge)\b"
                          r"|\bcharge (?:me |you )?for\b",
                          re.IGNORECASE)),
+    # a place's hours ("uniform shop hours", "pharmacy hours on sunday"), not a number of them ("24 hours")
     ("time", re.compile(r"几点|什么时候(?:开门|关门|营业)|截止时间|what time|opening hours|until when"
+                        r"|\b(?!(?:many|few|several|some|more|less|the|of|for|in|within|business|working)\b)[a-z]+\s+hours\b"
+                        r"(?!\s+(?:of|a|per|before|after|notice|ago)\b)"
                         r"|(?:latest|earliest) time|cut-?off time", re.IGNORECASE)),
     ("phone", re.compile(r"(?:which|what) (?:phone |telephone )?number|phone number|number (?:should|do|can) I call"
                          r"|(?:电话|热线|号码)(?:是|是多少|多少)|打(?:哪个|什么)(?:电话|号码)", re.IGNORECASE)),

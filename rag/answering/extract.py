@@ -174,8 +174,11 @@ def _best_cached(question: str, chunk: str, max_sentences: int, title: str, syno
     # 15:00—20:00"): its words are matched with theirs, so the line under it beats a sentence elsewhere that
     # holds the same words in passing ("探视可不受上述时间限制")
     headed = _under_headings(lines, {(prose_sentences(t.intro) or [""])[0]: t.items for t in tables if t.headed})
-    cands = [_Candidate(i, " ".join(filter(None, (headed.get(i), asked_by.get(i), s))), s) for i, s in enumerate(order)
-             if quotable(s) and not _QUESTION_END.search(s)]
+    # a sentence opening by referring back ("It is open on Tuesdays ...") speaks of what its line's first sentence
+    # names ("The Uniform Shop is in Room C002."), and is matched with its words too (it is quoted with it)
+    back = {s: lead[s] for s in order if s in lead and _ANAPHOR.match(s)}
+    cands = [_Candidate(i, " ".join(filter(None, (headed.get(i), asked_by.get(i), back.get(s), s))), s)
+             for i, s in enumerate(order) if quotable(s) and not _QUESTION_END.search(s)]
     unheaded = {s: " ".join(filter(None, (asked_by.get(i), s))) for i, s in enumerate(order)}  # without the heading
     cands += [_Candidate(order.index(t.intro) if t.intro in order else len(order), t.about, t.quote) for t in tables]
     quotes = {t.quote for t in tables}
