@@ -587,34 +587,12 @@ def row_quote(passage: str, question: str, covering: bool = False, named: bool =
     if not any(row.header):
         # a line of a "name: value" list is quoted before the passage's sentences only when it shares more
         # of the question's words than any of them: "Is the Quayside branch open on Saturday?" names the
-        # standard hours' "Saturday: 9:00 a.m. to 1:00 p.m.", but the Quayside branch's own line answers. The
-        # sentence introducing the list is its header ("Most test results appear in the portal once they are
-        # ready:" over "Routine blood and urine tests: usually within 3 days."): its words are the line's. A
-        # sentence is read with its line's first ("Quayside Main Branch - ..." before "Extended hours: ...");
-        # for a kind of number asked that the line states, only sentences stating it weigh against it
+        # standard hours' "Saturday: 9:00 a.m. to 1:00 p.m.", but the Quayside branch's own line answers
         asked = set(tokenize(question))
-        intro = _list_intro(passage, row.key)
-        stated = kind if kind and kind in row_kinds(row.cells, row.header) else None
-        prose = (set(tokenize(s)) | set(tokenize(sents[0])) for line in _table(passage).outside_lines
-                 if (sents := [x for x in chunk_sentences(line) if x.strip() != intro])
-                 for s in sents if stated is None or stated in number_kinds(s))
-        if len(asked & (row.tokens | set(tokenize(intro)))) <= max((len(asked & t) for t in prose), default=0):
+        prose = (set(tokenize(s)) for line in _table(passage).outside_lines for s in chunk_sentences(line))
+        if len(asked & row.tokens) <= max((len(asked & t) for t in prose), default=0):
             return None
     return _row_text(row.cells, row.header)
-
-
-def _list_intro(passage: str, key: str) -> str:
-    """The sentence ending in a colon on the line above the "name: value" list holding the line named `key`
-    ("Most test results appear ... once they are ready:"); "" when the list has none."""
-    lines = passage.splitlines()
-    listed = _key_value_lists(lines)
-    first = next((i for i, (name, _) in listed.items() if name == key), None)
-    if first is None:
-        return ""
-    while first - 1 in listed:
-        first -= 1
-    intro = (chunk_sentences(lines[first - 1]) or [""])[-1].strip() if first else ""
-    return intro if intro.endswith((":", "：")) else ""
 
 
 def row_sentences(passage: str) -> list[str]:
