@@ -435,13 +435,13 @@ def _steps_answer(question: str, hits: Sequence[Hit]) -> str | None:
     list introduction hold the most of the question's words, the higher-ranked on a tie (rag.answering.steps),
     a step a line, each citing it. "卡丢了怎么办" ranks "六、发现盗刷怎么办" (怎么办; the steps' "卡在人在"
     holds 卡) above "一、临时挂失", whose list is introduced by "发现卡片丢失后" (卡, 丢)."""
-    found = [(about, -n, steps) for n, hit in enumerate(hits, 1)
-             if not cross_script(question, hit.text) and (s := steps_for(question, hit.text, hit.title))
-             for about, steps in (s,)]
-    if not found:
-        return None
-    _, n, steps = max(found, key=lambda f: f[:2])
-    return "\n".join(cite_sentence(s, -n) for s in steps)
+    best: tuple[int, int, list[str]] | None = None  # (question words about, passage number, steps)
+    for n, hit in enumerate(hits, 1):
+        if cross_script(question, hit.text) or (found := steps_for(question, hit.text, hit.title)) is None:
+            continue
+        if best is None or found[0] > best[0]:  # strictly more: the higher-ranked keeps a tie
+            best = (found[0], n, found[1])
+    return None if best is None else "\n".join(cite_sentence(s, best[1]) for s in best[2])
 
 
 def row_answer(question: str, hits: Sequence[Hit], covering: bool = False, named: bool = False) -> str | None:

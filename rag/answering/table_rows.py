@@ -600,12 +600,16 @@ def row_sentences(passage: str) -> list[str]:
     if not _tabular(passage):
         return []
     table = _table(passage)
-    named = [t for r in table.rows if (t := _row_text(r.cells, r.header))]
+    out = [t for r in table.rows if (t := _row_text(r.cells, r.header))]
     # a row whose name is blank (right under the header, or under an unheaded row number: indexer.parse.row_names
     # leaves those blank) names nothing, and says what its other cells say under their headers ("单位：次；价格：¥11。")
-    blank = [t for b in table.blocks for k in (_key_column(list(b.rows), b.header),) for cells in b.rows
-             if not _name_first(cells, k)[0] and (t := _row_text(_name_first(cells, k), _name_first(b.header, k)))]
-    return named + blank
+    for block in table.blocks:
+        k = _key_column(list(block.rows), block.header)
+        header = _name_first(block.header, k)
+        for cells in block.rows:
+            if not (named_first := _name_first(cells, k))[0] and (t := _row_text(named_first, header)):
+                out.append(t)
+    return out
 
 
 def named_row_words(passage: str, question: str) -> frozenset[str]:
