@@ -582,7 +582,7 @@ def row_quote(passage: str, question: str, covering: bool = False, named: bool =
         row = row or _asked_row(passage, question)
     if row is None:
         return None
-    if covering and not set(tokenize(question)) <= row.tokens | set(tokenize(" ".join(row.header))):
+    if covering and not _covers(row, question):
         return None  # `covering`: only a row holding every word of the question
     if not any(row.header):
         # a line of a "name: value" list is quoted before the passage's sentences only when it shares more
@@ -593,6 +593,17 @@ def row_quote(passage: str, question: str, covering: bool = False, named: bool =
         if len(asked & row.tokens) <= max((len(asked & t) for t in prose), default=0):
             return None
     return _row_text(row.cells, row.header)
+
+
+def _covers(row: _Row, question: str) -> bool:
+    """Does the row, with its header, hold every word of the question: as written, or with both written in the
+    terms of the built-in rules and the KB's synonyms in force (`as_words`, as quotes are matched)? "visiting
+    hours normal ward" under the rule "normal ward, general adult ward" is held by the "General adult wards"
+    row."""
+    held = row.tokens | set(tokenize(" ".join(row.header)))
+    if set(tokenize(question)) <= held:
+        return True
+    return set(tokenize(as_words(question))) <= held | set(tokenize(as_words(" ".join(row.cells + row.header))))
 
 
 def row_sentences(passage: str) -> list[str]:
