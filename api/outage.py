@@ -40,7 +40,7 @@ def outage_of(exc: BaseException) -> Outage | None:
     for e in _chain(exc):
         module, text = type(e).__module__ or "", str(e)
         reason = (text.strip().splitlines() or [type(e).__name__])[0][:200]
-        if module.startswith("psycopg") and type(e).__name__ in ("OperationalError", "InterfaceError"):
+        if module.startswith("psycopg") and _psycopg_outage(e):
             return Outage("database", reason)
         if type(e) is ConnectionError and "PostgreSQL" in text:  # api.state.postgres: cannot connect
             return Outage("database", reason)
@@ -51,3 +51,19 @@ def outage_of(exc: BaseException) -> Outage | None:
         if module.startswith("redis") and type(e).__name__ in ("ConnectionError", "TimeoutError"):
             return Outage("redis", reason)
     return None
+
+
+
+# SQLSTATEs of a session the server ended: 57P01 admin_shutdown (a shutdown or restart, pg_terminate_backend), 57P02
+# crash_shutdown, 57P03 cannot_connect_now (starting up); class 08: connection exceptions. Not the rest of
+# OperationalError (57014 query_canceled, 53xxx insufficient resources): tried again, those would fail the same way
+_SESSION_ENDED = ("57P01", "57P02", "57P03")
+
+
+def _psycopg_outage(e: BaseException) -> bool:
+    """psycopg's connection errors; a write (never repeated on a new connection: api.state.postgres) on a
+    connection a restart ended meets AdminShutdown, an OperationalError subclass."""
+    if type(e).__name__ in ("OperationalError", "InterfaceError"):
+        return True
+    state = getattr(e, "sqlstate", None) or ""
+    return state.startswith("08") or state in _SESSION_ENDED
