@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.script import language
+from rag.answering.asks import asked_kind
 from rag.answering.cite import content_tokens
 from rag.answering.words import ASKING_ZH
 from rag.types import Hit
@@ -49,9 +50,11 @@ def keyword_found(question: str, hits: list[Hit]) -> bool:
     mark, no full stop) whose every word the top passage holds? A word or two embeds weakly: "APT" scored
     below the refusal threshold of the Debian FAQ, which is about little else, and was refused. The
     threshold is calibrated on questions (the off-topic ones are all sentences); a keyword the KB's best
-    passage holds is evidence enough."""
+    passage holds is evidence enough. A question asking for a kind of number ("能提前几天挂号", "how early ...")
+    is none: a passage holding its words need not give the number ("提前30分钟到达" had been quoted for the days
+    one may book ahead, skipping the check that a quote matches the question)."""
     q = question.strip()
-    if not hits or len(q) > 40 or q.endswith(_SENTENCE_END):
+    if not hits or len(q) > 40 or q.endswith(_SENTENCE_END) or asked_kind(q) is not None:
         return False
     words = content_tokens(q) - ASKING_ZH  # "icu能探视吗" looks up ICU visits, as "ICU探视" does
     return 0 < len(words) <= MAX_KEYWORDS and words <= content_tokens(f"{hits[0].title}\n{hits[0].text}")
