@@ -102,15 +102,22 @@ class Importer:
 
     def __init__(self, manager: KBManager, jobs: JobStore, after: Callable[[str, bool], None] | None = None):
         self.manager, self.jobs, self.after = manager, jobs, after
+        # jobs whose run this process left to be tried again (a server away, a full disk, the writer lock): the
+        # runner tries the step again in the same attempt, and that run may find its own KB already in place
+        self._interrupted: set[str] = set()
 
     def run(self, f: PendingFile, path: Path) -> FileOutcome:
         options = ImportOptions.model_validate_json(f.options)
         try:
             ended = self._import(f, path, options)
         except Exception as e:
-            if not _tried_again(e):  # the job fails (api.jobs.runner): the uploads it kept go
+            if _tried_again(e):
+                self._interrupted.add(f.job_id)
+            else:  # the job fails (api.jobs.runner): the uploads it kept go
+                self._interrupted.discard(f.job_id)
                 self._abandon(f.job_id)
             raise
+        self._interrupted.discard(f.job_id)
         self.jobs.set_result(f.job_id, ended.model_dump_json(exclude_none=True))
         if ended.failure is not None:
             self._abandon(f.job_id)
@@ -144,7 +151,10 @@ class Importer:
         db = self.jobs.db
         try:  # the state is checked first: a conflict leaves everything as it was
             state = None if options.without_state else planned(db, path, options.name, options.replace)
-            rerun = (self.jobs.attempts(f.job_id) or 0) > 1  # its service stopped during an earlier attempt
+            # an earlier run of the job stopped, maybe after its KB took the name: its service stopped during an
+            # earlier attempt, or a server was away in this one (then a run taken as new would fail with kb_exists
+            # over its own KB and remove the uploads it kept for it)
+            rerun = (self.jobs.attempts(f.job_id) or 0) > 1 or f.job_id in self._interrupted
             rep = import_archive(self.manager, path, options.name, replace=options.replace, progress=False,
                                  report=_ProgressWriter(self.jobs, f.job_id), rerun=rerun,
                                  kept_for=self._kept_for(f.job_id))

@@ -1,0 +1,74 @@
+"""An import job whose state database went away after its KB took the name (cluster mode) ends done, its KB keeping
+the archive's uploads. The runner tries the job's step again in the same attempt once the server is back; that run
+took the job as new, so it found its own KB in the way: the job failed with kb_exists over the KB it had just
+imported, and the failure removed the uploads it had kept for that KB (still marked as the job's: the server went
+away before the job recorded that the KB took them).
+
+The outage is real: PostgreSQL ends the job's connection (pg_terminate_backend) right before the statement that
+records the KB taking its uploads, the first one after the KB took its name. Real PostgreSQL, the real job runner
+and importer, the local store, real parsers and MiniLM; English and Chinese uploads."""
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from api.jobs.importing import Importer, ImportOptions
+from api.jobs.indexing import index_upload
+from api.jobs.runner import FileOutcome, JobRunner
+from api.jobs.store import Incoming, JobStore
+from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
+from tests.api.test_import_kept_cleanup import _chunks, _db, _kept, export_with_kept
+from tests.api.test_kept_uploads import _sha
+from tests.lost_cards import write_files
+
+TAKEN = "DELETE FROM kept_upload_jobs WHERE job"  # api.state.kept_uploads.taken
+
+
+def _server_ends_the_connection_before_taken(db, url: str) -> list[str]:
+    """Make PostgreSQL end `db`'s connection of the calling thread right before its first `taken` statement (as a
+    restart or failover would); the list records each statement so interrupted."""
+    cut: list[str] = []
+    execute = db.execute
+
+    def execute_after_cut(sql, args=()):
+        if sql.startswith(TAKEN) and not cut:
+            cut.append(sql)
+            pid = db._conn().info.backend_pid
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        return execute(sql, args)
+
+    db.execute = execute_after_cut
+    return cut
+
+
+@pytest.mark.slow  # ~15 s: a KB indexed, exported and imported by a job on PostgreSQL
+def test_an_import_whose_database_went_away_after_its_kb_took_the_name_ends_done_keeping_its_uploads(
+        manager, postgres, tmp_path):  # noqa: F811
+    db = _db(postgres, tmp_path)
+    try:
+        manager.settings.parse_isolation = False
+        docs = write_files(tmp_path / "docs")
+        manager.open("src", writable=True, create=True).close()
+        for name in ("cards.md", "挂失.txt"):
+            assert index_upload(manager, "src", name, docs / name, {}, db).status == "indexed"
+        archive = export_with_kept(manager, db, "src", tmp_path / "src.zip")
+        cut = _server_ends_the_connection_before_taken(db, postgres.url)
+
+        jobs = JobStore(db)
+        job_id = jobs.new_id()
+        jobs.submit(job_id, "copy", [Incoming("kb.zip", archive, archive.stat().st_size)], {}, kind="import",
+                    options=ImportOptions(name="copy").model_dump_json())
+        runner = JobRunner(jobs, lambda *a: FileOutcome("failed", reason="uploads are not indexed here"),
+                           import_file=Importer(manager, jobs).run, scratch=tmp_path)
+        runner.run(job_id, pause=lambda _s: None)  # the server is back at once: the step is tried again
+
+        assert cut, "the connection was never ended: the test did not reach the window it is about"
+        job = jobs.get(job_id)
+        assert (job.status, job.error) == ("done", ""), (job.status, job.error)
+        assert manager.exists("copy")
+        kept = {_sha(docs / "cards.md") + ".md", _sha(docs / "挂失.txt") + ".txt"}
+        assert _kept(db, "copy") == dict.fromkeys(kept, "")  # the KB's, no longer marked as the job's
+        assert _chunks(db, "copy") == kept
+    finally:
+        db.close()
