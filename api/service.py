@@ -72,7 +72,7 @@ class Service:
         self.jobs = JobStore(self.db)
         self.importer = Importer(self.manager, self.jobs, after=self._imported)
         self.runner = JobRunner(self.jobs, self._index, self.metrics, self._changed, scratch=self.uploads,
-                                import_file=self.importer.run, reread_file=self._reread)
+                                import_file=self.importer.run, reread_file=self._reread, gave_up=self.importer.gave_up)
         # a replica that indexes from the Redis queue with no shared OCR cache (the state database not PostgreSQL)
         # keeps OCR caches in its own home: a document or KB deleted on another replica leaves them between jobs
         # (api.jobs.ocr_prune)

@@ -126,6 +126,23 @@ class Importer:
             self.after(options.name, ended.report.replaced)
         return FileOutcome("imported", chunks=ended.report.chunks)
 
+    def gave_up(self, job_id: str) -> None:
+        """Job `job_id` failed as its worker died during it too often (api.jobs.runner.MAX_ATTEMPTS), so no run of
+        it removed what it kept: the uploads an import kept for a KB that never took the name go now, not when
+        some later import fails (they hold the state database's space and count in the name's originals_max_mb).
+        A KB under the name keeps them (its own import, stopped after it took the name; or one created meanwhile,
+        whose next write sweeps the copies none of its documents names). Best effort: the job has failed whatever
+        happens here, and the next failed import looks again."""
+        if self.jobs.db.dialect != "postgresql":
+            return
+        try:
+            job = self.jobs.get(job_id)
+            if job is not None and job.kind == "import" and not self.manager.exists(job.kb):
+                abandoned(self.jobs.db, job_id)
+        except Exception:
+            log.warning("job %s: the uploads it kept were not removed; the next failed import removes them", job_id,
+                        exc_info=True)
+
     def _kept_for(self, job_id: str) -> Callable[[str], KeptOriginals] | None:
         """Where an imported KB's uploads are kept: the state database in cluster mode (api.jobs.originals), marked
         as the job's until the KB is in place, else its folder (None: the import's hidden copy, which becomes it)."""

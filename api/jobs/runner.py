@@ -80,11 +80,15 @@ def scratch_name(n: int, filename: str) -> str:
 class JobRunner:
     def __init__(self, jobs: JobStore, index_file: IndexFile, metrics: Metrics | None = None,
                  on_done: Callable[[str], None] | None = None, scratch: Path | None = None,
-                 import_file: ImportFile | None = None, reread_file: RereadFile | None = None):
+                 import_file: ImportFile | None = None, reread_file: RereadFile | None = None,
+                 gave_up: Callable[[str], None] | None = None):
         """`on_done(kb)`: after an upload job (an import job's `import_file` does its own after-steps).
-        `reread_file` reads a reparse job's document (every process that runs jobs is given one)."""
+        `reread_file` reads a reparse job's document (every process that runs jobs is given one). `gave_up(job)`:
+        after a job failed for its worker dying MAX_ATTEMPTS times, which no step of it saw (an import job's kept
+        uploads go: api.jobs.importing.Importer.gave_up)."""
         self.jobs, self.index_file, self.metrics, self.on_done = jobs, index_file, metrics, on_done
         self.scratch, self.import_file, self.reread_file = scratch, import_file, reread_file
+        self.gave_up = gave_up
 
     def begin(self, job_id: str) -> bool:
         """Take a job (again): False when it is gone or has failed for good."""
@@ -94,6 +98,8 @@ class JobRunner:
         if attempts >= MAX_ATTEMPTS:
             self.jobs.fail_pending(job_id, "not indexed: the indexing worker stopped during this job several times")
             self._finish(job_id, "failed", f"gave up after {attempts} attempts (the worker stopped while indexing)")
+            if self.gave_up is not None:
+                self.gave_up(job_id)
             return False
         if not self.jobs.start(job_id):
             return False

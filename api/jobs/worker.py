@@ -38,7 +38,7 @@ class Worker:
         self.cache = make_answer_cache()
         importer = Importer(self.manager, self.jobs, after=lambda kb, _replaced: self._invalidate(kb))
         self.runner = JobRunner(self.jobs, self._index, Metrics(), self._changed, scratch=self.scratch,
-                                import_file=importer.run, reread_file=self._reread)
+                                import_file=importer.run, reread_file=self._reread, gave_up=importer.gave_up)
         # OCR caches on this worker's disk (the state database not PostgreSQL, so none shared): a document or KB
         # deleted on an API replica leaves them between jobs
         chores = None if self.manager.settings.ocr_cache_url else OcrCachePruner(self.manager, svc.ocr_cache_check_s)
