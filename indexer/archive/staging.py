@@ -25,6 +25,7 @@ from indexer.store.base import Store
 from indexer.store.factory import drop_kb, open_store
 
 ROLE = "import"
+CREATION_WAIT_S = 600.0  # a KB's creation holds its creation lock for seconds; as long as a writer lock is waited for
 
 
 class Staging(Protocol):
@@ -126,12 +127,28 @@ class MilvusStaging:
         pass  # Milvus collections: nothing is swept by other processes
 
     def put_in_place(self, replace: bool) -> None:
+        """Whether a KB is in the way is decided under a lock no creation of the name passes, held through the
+        swap: the KB's writer lock, or where there is none its creation lock (indexer.store.milvus.store's
+        `NAME@new`). Checked before taking them, a KB created between the check and the swap (an upload creating
+        it) was swapped out and dropped, its documents with it, though the import was not to replace any."""
+        from indexer.store.milvus.lock import default_locks
         from indexer.store.milvus.store import swap_in
 
-        if self.mgr.exists(self.name) and not replace:
-            raise FileExistsError(_created_meanwhile(self.name, self.where))
-        with _replaced_kb_writer(self.mgr, self.name):
-            swap_in(self.uri, self.name, role=ROLE)
+        while True:
+            with _replaced_kb_writer(self.mgr, self.name) as old:
+                if old is not None:
+                    if not replace:
+                        raise FileExistsError(_created_meanwhile(self.name, self.where))
+                    swap_in(self.uri, self.name, role=ROLE)
+                    break
+            creating = default_locks(self.uri, self.mgr.home / ".locks")(f"{self.name}@new")
+            creating.acquire(CREATION_WAIT_S)
+            try:
+                if not self.mgr.exists(self.name):  # else created before the lock was ours: decided under its own
+                    swap_in(self.uri, self.name, role=ROLE)
+                    break
+            finally:
+                creating.release()
         self.put_files_in_place()
 
 
