@@ -199,6 +199,11 @@ class JobRunner:
 
     def _finish(self, job_id: str, status: str, error: str = "") -> None:
         self.jobs.finish(job_id, status, error)
+        try:
+            self.jobs.reclaim()
+        except Exception:  # the job is finished; autovacuum, or the next job's end, reclaims the space
+            log.warning("job %s: the space of its uploaded bytes was not reclaimed (VACUUM upload_chunks)", job_id,
+                        exc_info=True)
         record_end(self.jobs, job_id, status, error)  # an import's outcome joins its request in the audit trail
         if self.metrics:
             self.metrics.jobs.labels(status).inc()

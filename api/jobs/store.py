@@ -178,6 +178,15 @@ class JobStore:
             t.execute("DELETE FROM upload_chunks WHERE job_id=?", (job_id,))
         return n
 
+    def reclaim(self) -> None:
+        """PostgreSQL: the space of the upload bytes dropped as files and jobs finished made reusable now. Every
+        uploaded byte passes through upload_chunks and is deleted once indexed, and PostgreSQL keeps a deleted row's
+        version until VACUUM: where autovacuum is off or lags behind a stream of uploads, the table grew by every
+        upload's size, without bound. Vacuuming this one table after a job is cheap (it holds only the unfinished
+        jobs' bytes) and takes no lock writers wait for; SKIP_LOCKED: another worker vacuuming it meanwhile does."""
+        if self.db.dialect == "postgresql":
+            self.db.execute("VACUUM (SKIP_LOCKED) upload_chunks")
+
     def delete_kb(self, kb: str) -> int:
         """A deleted KB's jobs go with it (their files and bytes too): a KB re-created under the same
         name starts with no history, and a worker still on one of them finds it gone and stops."""
