@@ -24,7 +24,7 @@ from indexer.embed.ensemble import score_spread
 from indexer.kbs import KBManager
 from indexer.script import cross_script, language, simplified
 from indexer.types import Filters
-from rag.answering.asks import asked_kind, asked_thing, asked_values, number_kinds, phone_subject
+from rag.answering.asks import asked_kind, asked_thing, asked_values, number_kinds, phone_subject, says_closed
 from rag.answering.by_meaning import MEANING_MARGIN, QUOTE_MARGIN, quote_support
 from rag.answering.cite import StreamCiter, cite, content_tokens, is_refusal
 from rag.answering.cite import split_sentences as split_answer_sentences
@@ -381,10 +381,13 @@ GENERATOR_FAILED = "the generator failed to write the answer, so it is quoted fr
 NO_SHARED_WORDS = "no sentence of the passages found shares a word with the question"
 
 # what a question asking for that kind of number needs from a quote: a phone number; an amount (a share of
-# one, "3%"), or that it costs nothing. Any other kind may be answered in words ("the same day", "当天"). A
-# phone question is answered by any way to get in touch too: "report it at fraud@... or in the app" is the
-# documents' own answer, not a wrong one.
-_GIVES = {"phone": ("phone number", {"phone", "contact"}), "money": ("amount", {"money", "percent"})}
+# one, "3%"), or that it costs nothing; for a time of day ("几点到校", "what time"), a number of any kind (a time,
+# "open 24 hours", "at 8 in the morning"), or that the place is shut ("closed on Sundays"): "几点到校" had got a
+# school's "家长到校须提前与老师预约" (the sentence giving 7:20 was not retrieved). A duration may be answered in
+# words ("the same day", "当天"). A phone question is answered by any way to get in touch too: "report it at
+# fraud@... or in the app" is the documents' own answer, not a wrong one.
+_GIVES = {"phone": ("phone number", {"phone", "contact"}), "money": ("amount", {"money", "percent"}),
+          "time": ("time", {"time", "duration", "number"})}
 
 
 def _not_given(question: str, quote: str) -> str | None:
@@ -393,7 +396,8 @@ def _not_given(question: str, quote: str) -> str | None:
     出车一次收多少钱？" answered with the car park's size. The extract quotes a sentence giving one whenever a
     passage sharing the question's words has one, so none is given here. None when the quote gives it."""
     kind = asked_kind(question)
-    if kind not in _GIVES or number_kinds(quote) & _GIVES[kind][1] or (kind == "money" and denies_charge(quote)):
+    if (kind not in _GIVES or number_kinds(quote) & _GIVES[kind][1] or (kind == "money" and denies_charge(quote))
+            or (kind == "time" and says_closed(quote))):
         return None
     return _GIVES[kind][0]
 

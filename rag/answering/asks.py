@@ -45,6 +45,15 @@ _ASKS = (
 )
 
 
+# a place's hours answered by its being shut: "The branch is closed on Sundays", "周日休息"
+_CLOSED = re.compile(r"\bclosed\b|\bnot open\b|休息|关闭|不开放|停业|不营业|闭馆|不办理", re.IGNORECASE)
+
+
+def says_closed(text: str) -> bool:
+    """Does `text` say something is shut (closed, not open, 休息, 不开放, ...)?"""
+    return bool(_CLOSED.search(text))
+
+
 def asked_kind(question: str) -> str | None:
     """'duration', 'money', 'time', 'phone', 'contact' (a phone number, e-mail or web address) or 'number'
     (a count) when the question asks for that kind of number, else None."""
