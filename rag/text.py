@@ -6,7 +6,8 @@
 * `good_sentence`: a statement sentence of a useful length (tables and fragments skipped).
 
 Both splitters cut where the chunker does (`indexer.chunk.split_sentences`: English . ! ? before a
-space, Chinese 。！？；). `rag.answering.cite.split_sentences` is different on purpose: it returns character
+space, Chinese 。！？；), except after a question named inside a sentence (`line_pieces`).
+`rag.answering.cite.split_sentences` is different on purpose: it returns character
 spans of an *answer* and keeps citation markers with the sentence they follow.
 """
 from __future__ import annotations
@@ -103,8 +104,36 @@ def prose_lines(text: str) -> list[list[str]]:
     """`prose_sentences`, line by line; a table row is one, whole ("Reason we share | Does Harbor Bank
     share? | Can you limit it?" is no two sentences)."""
     return [sents for line in join_wrapped_lines(text)
-            if (sents := [s.strip(_MARKUP) for s in ([line] if is_table_row(line) else chunk_sentences(line))
+            if (sents := [s.strip(_MARKUP) for s in ([line] if is_table_row(line) else line_pieces(line))
                           if s.strip(_MARKUP)])]
+
+
+# A '?' or '!' the chunker cut at that ends no sentence: a question named inside one ("(see Section 7.4, “What
+# is a Debian control file?”) that comes with each package.", "详见“如何挂号？”一节。"). Quoted alone, the rest
+# ("that comes with each package.") was a fragment. The chunker keeps the cut (a chunk may still end there).
+_LOWER_START = re.compile(r"[a-z]")  # what follows opens in lower case: the same sentence goes on
+_INNER_END = re.compile(r"[?!？！][”’」』)）]*[”’」』)）]$")  # a question or exclamation closed by quotes or brackets
+_OPENERS = "“‘「『(（"
+
+
+def line_pieces(line: str) -> list[str]:
+    """The chunker's sentences of one line, a piece that goes on with the sentence before it joined back to it:
+    one opening in lower case, or, in Chinese, one after a question or exclamation in quotes or brackets that
+    open inside that sentence (one opening the sentence is a sentence of its own: "（是否免费？）是的。")."""
+    out: list[str] = []
+    for piece in chunk_sentences(line):
+        if out and goes_on(out[-1], piece):
+            out[-1] += ("" if is_cjk(piece[:1]) else " ") + piece
+        else:
+            out.append(piece)
+    return out
+
+
+def goes_on(before: str, piece: str) -> bool:
+    """Does `piece`, cut from `before` after its end mark, go on with the same sentence (see line_pieces)?"""
+    if _LOWER_START.match(piece):
+        return True
+    return bool(_INNER_END.search(before)) and is_cjk(piece[:1]) and max(map(before.rfind, _OPENERS)) > 0
 
 
 def prose_sentences(text: str) -> list[str]:
@@ -112,7 +141,7 @@ def prose_sentences(text: str) -> list[str]:
 
 
 def line_sentences(text: str) -> list[str]:
-    return [s.strip() for line in text.splitlines() for s in chunk_sentences(line) if s.strip()]
+    return [s.strip() for line in text.splitlines() for s in line_pieces(line) if s.strip()]
 
 
 def good_sentence(s: str) -> bool:

@@ -38,7 +38,7 @@ from rag.answering.table_rows import free_row, other_row, subject_elsewhere
 from rag.answering.types import Citation
 from rag.answering.verify import NO_DENIAL, contested, number_facts, verify
 from rag.answering.verify import check as check_facts
-from rag.text import prose_sentences
+from rag.text import goes_on, prose_sentences
 from rag.types import Hit
 
 # a sentence ends after terminal punctuation (+ closing quotes/brackets, + citation markers) that is
@@ -99,12 +99,16 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) spans covering `text`; markers right after a sentence's end belong to it."""
     spans, start = [], 0
     cuts = set()
+    last = 0  # the last cut before this end mark
     for m in _END.finditer(text):
         end = m.end()
         if m.group(0) == "." and period_continues(text, m.start(), end) and not _MARKED.search(text, 0, m.start()):
             continue  # "9:00 a.m. to 5 p.m.", as the chunker; but "... [1]. apt-get, the tool ..." ends at the marker
+        if m.group(0)[:1] in "!?！？" and "[" not in m.group(0) and goes_on(text[last:end], text[end:].lstrip()):
+            continue  # a question named inside the sentence ("(see “What is a control file?”) that comes ..."): as quoted
         if any(c in _CJK_END for c in m.group(0)) or end == len(text) or text[end].isspace():
             cuts.add(end)
+            last = end
     cuts.update(m.end() for m in re.finditer(r"\n+", text))
     for cut in sorted(cuts):
         if cut > start:
