@@ -52,7 +52,8 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = Field(None, description="PostgreSQL URL for keys, jobs and uploads (env "
                                      "RAG_DATABASE_URL); unset: RAG_HOME/service.sqlite; a space, '@', ':' or '/' "
                                      "in the user name or password is percent-encoded ('@' as %40, '/' as %2F): a URL "
-                                     "with an unencoded '@' or '/' there is refused when read")
+                                     "with an unencoded '@' or '/' there, or a query parameter libpq does not know, is "
+                                     "refused when read")
     redis_url: str | None = Field(None, description="Redis URL (env RAG_REDIS_URL): job queue (Redis Streams), "
                                                     "shared rate limits, answer cache")
     indexing: bool = Field(True, description="index uploads in this process (env RAG_INDEXING); off: an API "

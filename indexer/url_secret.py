@@ -50,8 +50,10 @@ def check_postgres_url(url: str | None) -> str | None:
     host list after it ends at '/' or '?'. A '?' or '#' in the password ends nothing there, so
     `postgresql://rag:a?b@c@db/rag` is password 'a?b' and host 'c@db' just the same. After the host list, an '@'
     is refused in the database name and in a query parameter's name (where a password's '/' puts the rest of it);
-    one in a parameter's value (`?application_name=a@b`) is kept. A port that is not a number is refused too: a
-    '/' in a password whose rest holds a '?' and a '=' leaves nothing else to see."""
+    one in a parameter's value (`?application_name=a@b`) is kept. Refused too: a query parameter that is no libpq
+    connection keyword (`postgresql://rag:12/b?c=d@db/rag` is host 'rag', port '12', database 'b' and parameter
+    'c': a password of digits leaves no other sign), an '@' in the value of one taking a word or a number
+    (`sslmode=d@db/rag`), and a port that is not a number."""
     if not url or not url.lower().startswith(POSTGRES_SCHEMES):
         return url
     rest = url.split("://", 1)[1]
@@ -70,11 +72,44 @@ def check_postgres_url(url: str | None) -> str | None:
                          "name or password must be percent-encoded as %2F and an '@' as %40 "
                          "(postgresql://USER:PASS%2FWORD@HOST:PORT/DB; an '@' in the database name as %40 too), "
                          "else PostgreSQL takes the start of the password for the host and port")
+    params = _params(query)
+    if any(name not in LIBPQ_KEYWORDS or name in _WORD_OR_NUMBER and "@" in unquote(value) for name, value in params):
+        raise ValueError("the URL has a query parameter PostgreSQL does not know, or an '@' in one that takes a "
+                         "word or a number: a '/' in the user name or password must be percent-encoded as %2F and "
+                         "an '@' as %40 (postgresql://USER:PASS%2FWORD@HOST:PORT/DB?sslmode=require), else "
+                         "PostgreSQL takes the start of the password for the host and port and the rest for the "
+                         "database and the query")
     if any(not _is_port(port) for port in _ports(hosts)):
         raise ValueError("the URL's port is not a number: a '/' in the user name or password must be "
                          "percent-encoded as %2F (postgresql://USER:PASS%2FWORD@HOST:PORT/DB), else PostgreSQL "
                          "takes the start of the password for the host and port")
     return url
+
+
+# The parameters libpq reads from a URL's query (its connection keywords, PostgreSQL 18; 'ssl=true' as JDBC writes
+# sslmode=require). libpq refuses any other, quoting it: after an unencoded '/' in a password
+# (postgresql://rag:12/b?c=d@db/rag: host 'rag', port '12', database 'b', parameter 'c' = 'd@db/rag') that is the
+# rest of the password.
+LIBPQ_KEYWORDS = frozenset("""
+    host hostaddr port dbname user password passfile require_auth channel_binding connect_timeout client_encoding
+    options application_name fallback_application_name keepalives keepalives_idle keepalives_interval
+    keepalives_count tcp_user_timeout replication gssencmode sslmode sslnegotiation requiressl sslcompression
+    sslcert sslkey sslkeylogfile sslpassword sslcertmode sslrootcert sslcrl sslcrldir sslsni requirepeer
+    ssl_min_protocol_version ssl_max_protocol_version min_protocol_version max_protocol_version krbsrvname gsslib
+    gssdelegation service target_session_attrs load_balance_hosts oauth_issuer oauth_client_id
+    oauth_client_secret oauth_scope ssl""".split())
+# the keywords whose value is one of a few words or a number, never holding an '@' (sslmode=d@db/rag is a password's
+# rest); a name, a path or a server's options may hold one (application_name=a@b, user=rag@server)
+_WORD_OR_NUMBER = frozenset("""
+    port connect_timeout keepalives keepalives_idle keepalives_interval keepalives_count tcp_user_timeout
+    replication gssencmode sslmode sslnegotiation requiressl sslcompression sslcertmode sslsni channel_binding
+    ssl_min_protocol_version ssl_max_protocol_version min_protocol_version max_protocol_version gsslib
+    gssdelegation target_session_attrs load_balance_hosts require_auth ssl""".split())
+
+
+def _params(query: str) -> list[tuple[str, str]]:
+    """(name, value) of each of a URL query's parameters, the name percent-decoded."""
+    return [(unquote(name), value) for name, _, value in (p.partition("=") for p in query.split("&") if p)]
 
 
 def _ports(hosts: str) -> list[str]:

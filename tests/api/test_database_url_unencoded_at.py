@@ -30,6 +30,12 @@ SLASHED = [  # a '/' ahead of libpq's '@': the URL's host is the user name, the 
     ("postgres://张三:银行/密码9@db.example.cn/rag", "银行/密码9"),
     ("postgresql://rag:Ab3/k?7Q@db/rag", "Ab3/k?7Q"),  # in a query parameter's name
     ("postgres://张三:银行/密?码=9@db.example.cn/rag", "银行/密?码=9"),  # in a parameter's value: the port tells
+    # a password of digits: its start a port, the rest a database and a parameter libpq does not know
+    ("postgresql://rag:12/b?c=d@db/rag", "12/b?c=d"),
+    ("postgres://张三:2024/银?行=9@db.example.cn/rag", "2024/银?行=9"),
+    ("postgresql://rag:12/b?c=d@db/rag&sslmode=require", "12/b?c=d"),
+    # ... or a keyword taking a word, whose value then holds an '@'
+    ("postgresql://rag:12/b?sslmode=d@db/rag", "12/b?sslmode=d"),
 ]
 
 
@@ -78,6 +84,11 @@ def test_the_state_database_refuses_it_given_directly(url, password, tmp_path):
     "postgresql://rag:pw@[::1]:5432/rag",
     "postgresql://rag:pw@[fe80::1%25eth0]:5432,[2001:db8::7]/rag?target_session_attrs=any",
     "postgresql://rag:pw@db:/rag",  # an empty port: libpq's default
+    # libpq's connection keywords, an '@' in the value of one naming something
+    "postgresql://rag:pw@db/rag?sslmode=verify-full&sslrootcert=/etc/ssl/ca.pem&connect_timeout=10",
+    "postgresql://rag:pw@db/rag?options=-c%20search_path%3Drag&application_name=%E9%93%B6%E8%A1%8C&ssl=true",
+    "postgresql://db/rag?user=rag@srv&keepalives=1&target_session_attrs=read-write",
+    "postgresql://12@db/rag",  # a user name of digits
 ])
 def test_a_percent_encoded_or_single_at_url_is_kept(url, monkeypatch):
     monkeypatch.setenv("RAG_DATABASE_URL", url)
