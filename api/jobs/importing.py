@@ -170,8 +170,10 @@ class Importer:
             state = None if options.without_state else planned(db, path, options.name, options.replace)
             # an earlier run of the job stopped, maybe after its KB took the name: its service stopped during an
             # earlier attempt, or a server was away in this one (then a run taken as new would fail with kb_exists
-            # over its own KB and remove the uploads it kept for it)
-            rerun = (self.jobs.attempts(f.job_id) or 0) > 1 or f.job_id in self._interrupted
+            # over its own KB and remove the uploads it kept for it). Not when replacing: the KB in the way may be an
+            # earlier import of this same archive, changed since, which the job is to replace, not report as done;
+            # replacing again whatever holds the name (its own result included) is always right
+            rerun = not options.replace and ((self.jobs.attempts(f.job_id) or 0) > 1 or f.job_id in self._interrupted)
             rep = import_archive(self.manager, path, options.name, replace=options.replace, progress=False,
                                  report=_ProgressWriter(self.jobs, f.job_id), rerun=rerun,
                                  kept_for=self._kept_for(f.job_id))
