@@ -10,6 +10,7 @@ A local import holds a lock on its folder while it runs (indexer.archive.leftove
 the same name is refused rather than writing into the same copy, and a sweeper leaves the folder alone."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterator
@@ -78,17 +79,32 @@ class LocalStaging:
     def put_in_place(self, replace: bool) -> None:
         target: Path = self.mgr.home / self.name
         if not (target / "kb.sqlite").exists():
-            self.folder.rename(target)
+            self._rename_into(target)
             return
         if not replace:
             raise FileExistsError(_created_meanwhile(self.name, self.where))
         with _replaced_kb_writer(self.mgr, self.name) as old:
             if old is None:  # deleted meanwhile
-                self.folder.rename(target)
+                self._rename_into(target)
                 return
             trash = kb_trash.set_aside(target)
             self.folder.rename(target)  # the name holds no KB only between the two renames, not during the removal
         kb_trash.remove(trash)
+
+    def _rename_into(self, target: Path) -> None:
+        """The copy takes the name where no KB holds it; a folder there that is no KB yet (one being created
+        under the name right now, or what a creation killed half-way left) is not replaced: FileExistsError
+        saying so, where the rename's own error named neither (OSError: Directory not empty)."""
+        try:
+            self.folder.rename(target)
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            raise FileExistsError(
+                f"the folder {target} is in the way of the imported knowledge base {self.name!r}: a knowledge base "
+                "being created under that name, or a folder a creation stopped half-way left. The import is kept in "
+                f"{self.where}: run it again with --replace (?replace=true) to put it in place of a knowledge base "
+                f"created meanwhile, or with --as OTHER; a left folder holding no kb.sqlite can be removed") from e
 
 
 class MilvusStaging:
