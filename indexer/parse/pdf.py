@@ -53,8 +53,9 @@ logger = logging.getLogger(__name__)
 # reads again the files it read before (indexer.parse.versions; vectors of unchanged chunks are reused)
 # (OCR's own changes raise indexer.parse.ocr.OCR_VERSION instead)
 # 2: a heading closes the headings of its level below a skipped one; 3: a table row's blank first cell under a
-# named row carries that name (indexer.parse.row_names)
-PARSER_VERSION = 3
+# named row carries that name (indexer.parse.row_names); 4: a year in the first column names the rows under it, a
+# grand total row takes no group's name (indexer.parse.row_names)
+PARSER_VERSION = 4
 
 _HEADING_RATIO = 1.15
 _HEADING_MAX_CHARS = 120

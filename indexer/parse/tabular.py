@@ -28,8 +28,10 @@ from indexer.types import Element
 # per format; table_elements is shared: a change to it raises these and the formats that use it too
 # csv 2, xlsx 2 (and every format whose tables come here): a row's blank first cell under a named row carries
 # that name (indexer.parse.row_names)
-CSV_PARSER_VERSION = 2  # .csv, .tsv
-XLSX_PARSER_VERSION = 2
+# csv 3, xlsx 3 (and every format whose tables come here): a bare number such as a year names the rows under it
+# unless its column numbers the rows; a grand total row under a group is not given the group's name
+CSV_PARSER_VERSION = 3  # .csv, .tsv
+XLSX_PARSER_VERSION = 3
 MAX_ROWS_PER_TABLE = 40
 _SNIFF_BYTES = 64 * 1024
 
@@ -84,7 +86,7 @@ def _tables(header: list[str], body: list[list[str]], section: str,
             page: int | None) -> list[Element]:
     if not body:
         return [Element(render_table([header]), "table", section, page)]
-    body = carry_row_names(body)  # a blank first cell under a named row: that name (indexer.parse.row_names)
+    body = carry_row_names(body, header)  # a blank first cell under a named row: that name (indexer.parse.row_names)
     return [
         Element(render_table([header, *body[i:i + MAX_ROWS_PER_TABLE]]), "table", section, page)
         for i in range(0, len(body), MAX_ROWS_PER_TABLE)

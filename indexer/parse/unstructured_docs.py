@@ -50,7 +50,9 @@ from indexer.types import Element, ElementKind
 # text 3: an opening line with a heading right after it is the title too, that heading's section under it
 # markdown 4, html 4, docx 2, pptx 2: a table row's blank first cell under a named row carries that name
 # (indexer.parse.row_names, in tabular.table_elements)
-PARSER_VERSIONS = {"markdown": 4, "html": 4, "text": 3, "docx": 2, "pptx": 2}
+# markdown 5, html 5, docx 3, pptx 3: a year in the first column names the rows under it; a grand total row does
+# not take the group's name above it (indexer.parse.row_names)
+PARSER_VERSIONS = {"markdown": 5, "html": 5, "text": 3, "docx": 3, "pptx": 3}
 
 # Running headers/footers and page numbers repeat on every page: noise for retrieval.
 _SKIPPED = {"PageBreak", "PageNumber", "Header", "Footer"}

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 from indexer.chunk import ABBREVIATION_END
 from indexer.chunk import split_sentences as chunk_sentences
-from indexer.parse.row_names import is_row_number
+from indexer.parse.row_names import SERIAL_HEADER, is_row_number
 from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.amounts import is_amount
@@ -84,16 +84,12 @@ def _key_value_lists(lines: list[str]) -> dict[int, tuple[str, str]]:
     return {i: kv for i, kv in found.items() if i - 1 in found or i + 1 in found}
 
 
-# the header of a column of row numbers ("序号 | 项目 | 价格")
-_SERIAL_HEADER = re.compile(r"序号|序|编号|no\.?|#|s/n", re.IGNORECASE)
-
-
 def _key_column(body: list[tuple[str, ...]], header: tuple[str, ...]) -> int:
     """The column naming each row: the first, unless it numbers the rows (headed "序号", "No." ..., each cell a
     row number or blank: "1 | 挂号费 | ¥5" over " | 诊查费 | ¥11") or its values repeat (a group: "ATM and cards"
     over seven rows of a fee schedule) and the second's are all different words (the services), none of them an
     amount (rag.answering.amounts: "内科 | 10元 | 普通号" is named by its department, not by "10元"): then 1."""
-    if body and header and _SERIAL_HEADER.fullmatch(header[0]) and all(len(cells) >= 2 for cells in body) and \
+    if body and header and SERIAL_HEADER.fullmatch(header[0]) and all(len(cells) >= 2 for cells in body) and \
             all(not cells[0] or is_row_number(cells[0]) for cells in body):
         return 1
     if len(body) < 3 or any(len(cells) < 3 for cells in body):

@@ -106,3 +106,63 @@ def test_a_note_line_ends_the_group_above_it(tmp_path: Path) -> None:
     elements = parse_file(_csv(tmp_path / "收费.csv", rows))
     assert [(e.kind, e.text) for e in elements] == [
         ("table", "科室 | 项目 | 价格\n内科 | 挂号费 | ¥5"), ("text", "以下为夜间门诊"), ("table", "科室 | 项目 | 价格\n | 诊查费 | ¥15")]
+
+
+# A year in the first column names the rows under it as a word would; a number is a row's only in a column headed
+# as numbers are (序号, No.) or counting 1, 2, 3, or written as one ("2."). A grand total under the last group is no
+# group's row; a total under each group, with named rows after it, is that group's.
+YEARS_EN = [["Year", "Quarter", "Revenue"], ["2024", "Q1", "$5"], ["", "Q2", "$6"], ["2025", "Q1", "$7"], ["", "Q2", "$8"]]
+YEARS_ZH = [["年度", "季度", "收入"], ["2024", "一季度", "¥5万"], ["", "二季度", "¥6万"]]
+TOTAL_ZH = [["科室", "项目", "价格"], ["内科", "挂号费", "¥5"], ["", "诊查费", "¥11"], ["外科", "挂号费", "¥6"],
+            ["", "诊查费", "¥12"], ["", "合计", "¥34"]]
+TOTAL_EN = [["Department", "Visit", "Fee"], ["Medicine", "First visit", "$40"], ["", "Follow-up", "$25"],
+            ["", "Grand total", "$65"]]
+SUBTOTALS_ZH = [["科室", "项目", "价格"], ["内科", "挂号费", "¥5"], ["", "小计", "¥5"], ["外科", "挂号费", "¥6"],
+                ["", "小计", "¥6"], ["", "总计", "¥11"]]
+GROUP_TOTALS_EN = [["Department", "Visit", "Fee"], ["Medicine", "First visit", "$40"], ["", "Total", "$40"],
+                   ["Surgery", "First visit", "$60"], ["", "Total", "$60"]]
+
+
+@pytest.mark.parametrize("make, name, rows, expected", [
+    (_csv, "revenue.csv", YEARS_EN, "Year | Quarter | Revenue\n2024 | Q1 | $5\n2024 | Q2 | $6\n2025 | Q1 | $7\n2025 | Q2 | $8"),
+    (_markdown, "revenue.md", YEARS_EN,
+     "Year | Quarter | Revenue\n2024 | Q1 | $5\n2024 | Q2 | $6\n2025 | Q1 | $7\n2025 | Q2 | $8"),
+    (_csv, "收入.csv", YEARS_ZH, "年度 | 季度 | 收入\n2024 | 一季度 | ¥5万\n2024 | 二季度 | ¥6万"),
+    (_markdown, "收入.md", YEARS_ZH, "年度 | 季度 | 收入\n2024 | 一季度 | ¥5万\n2024 | 二季度 | ¥6万"),
+    # a ward's number, not counting the rows
+    (_csv, "病区.csv", [["病区", "项目", "价格"], ["12", "床位费", "¥45"], ["", "护理费", "¥20"], ["15", "床位费", "¥50"]],
+     "病区 | 项目 | 价格\n12 | 床位费 | ¥45\n12 | 护理费 | ¥20\n15 | 床位费 | ¥50"),
+], ids=["csv-en-years", "markdown-en-years", "csv-zh-years", "markdown-zh-years", "csv-zh-ward-numbers"])
+def test_a_bare_number_names_the_rows_under_it(tmp_path: Path, make, name, rows, expected) -> None:
+    assert _tables(make(tmp_path / name, rows)) == [expected]
+
+
+@pytest.mark.parametrize("make, name, rows, expected", [
+    # counting 1, 2 with no header saying so; headed 序号; written "2."
+    (_csv, "items.csv", [["", "Item", "Price"], ["1", "Registration", "$5"], ["", "Consultation", "$11"],
+                         ["2", "Bed", "$45"]], " | Item | Price\n1 | Registration | $5\n | Consultation | $11\n2 | Bed | $45"),
+    (_markdown, "项目.md", [["序号", "项目", "价格"], ["3", "挂号费", "¥5"], ["", "诊查费", "¥11"], ["7", "床位费", "¥45"]],
+     "序号 | 项目 | 价格\n3 | 挂号费 | ¥5\n | 诊查费 | ¥11\n7 | 床位费 | ¥45"),
+    (_markdown, "items.md", [["Ward", "Item", "Price"], ["2.", "Bed", "$45"], ["", "Nursing", "$20"]],
+     "Ward | Item | Price\n2. | Bed | $45\n | Nursing | $20"),
+], ids=["csv-en-counting", "markdown-zh-serial-header", "markdown-en-written-serial"])
+def test_a_row_number_names_its_row_alone(tmp_path: Path, make, name, rows, expected) -> None:
+    assert _tables(make(tmp_path / name, rows)) == [expected]
+
+
+@pytest.mark.parametrize("make, name, rows, expected", [
+    (_csv, "收费.csv", TOTAL_ZH, ZH_TABLE + "\n | 合计 | ¥34"),
+    (_markdown, "收费.md", TOTAL_ZH, ZH_TABLE + "\n | 合计 | ¥34"),
+    (_csv, "fees.csv", TOTAL_EN, "Department | Visit | Fee\nMedicine | First visit | $40\nMedicine | Follow-up | $25\n"
+                                 " | Grand total | $65"),
+    (_markdown, "fees.md", TOTAL_EN, "Department | Visit | Fee\nMedicine | First visit | $40\n"
+                                     "Medicine | Follow-up | $25\n | Grand total | $65"),
+    # a subtotal, and a total under each group, is the group's
+    (_csv, "小计.csv", SUBTOTALS_ZH,
+     "科室 | 项目 | 价格\n内科 | 挂号费 | ¥5\n内科 | 小计 | ¥5\n外科 | 挂号费 | ¥6\n外科 | 小计 | ¥6\n | 总计 | ¥11"),
+    (_markdown, "totals.md", GROUP_TOTALS_EN, "Department | Visit | Fee\nMedicine | First visit | $40\n"
+                                              "Medicine | Total | $40\nSurgery | First visit | $60\nSurgery | Total | $60"),
+], ids=["csv-zh-total", "markdown-zh-total", "csv-en-grand-total", "markdown-en-grand-total", "csv-zh-subtotals",
+        "markdown-en-group-totals"])
+def test_a_grand_total_takes_no_group_name(tmp_path: Path, make, name, rows, expected) -> None:
+    assert _tables(make(tmp_path / name, rows)) == [expected]
