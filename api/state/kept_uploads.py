@@ -64,8 +64,13 @@ class DatabaseOriginals:
         self._names = None
         with self.db.tx() as t:
             if t.query("SELECT size FROM kept_uploads WHERE kb = ? AND name = ?", (self.kb, name)):
-                # the same bytes, kept before; by an import and by the KB: the KB's, whatever the import's end
-                t.execute("DELETE FROM kept_upload_jobs WHERE kb = ? AND name = ? AND job <> ?", (self.kb, name, self.job))
+                # the same bytes, kept before. By an import and by the KB: the KB's, whatever the import's end. By an
+                # import that ended without removing it (`rag kb import` interrupted, a removal that failed) and by
+                # this one: this import's, so that its failure removes it (unmarked, no later failure would)
+                if self.job:
+                    t.execute("UPDATE kept_upload_jobs SET job = ? WHERE kb = ? AND name = ?", (self.job, self.kb, name))
+                else:
+                    t.execute("DELETE FROM kept_upload_jobs WHERE kb = ? AND name = ?", (self.kb, name))
                 return Kept(True)
             used = int(t.query("SELECT coalesce(sum(size), 0) AS n FROM kept_uploads WHERE kb = ? AND name <> ?",
                                (self.kb, freed))[0]["n"])
