@@ -112,13 +112,14 @@ def prose_lines(text: str) -> list[list[str]]:
 # is a Debian control file?”) that comes with each package.", "详见“如何挂号？”一节。"). Quoted alone, the rest
 # ("that comes with each package.") was a fragment. The chunker keeps the cut (a chunk may still end there).
 _LOWER_START = re.compile(r"[a-z]")  # what follows opens in lower case: the same sentence goes on
+_LATIN_END = re.compile(r"[?!][\"'”’)]*$")  # after a '?' or '!' (a Chinese 。 before "iPhone 用户" ends one)
 _INNER_END = re.compile(r"[?!？！][”’」』)）]*[”’」』)）]$")  # a question or exclamation closed by quotes or brackets
 _OPENERS = "“‘「『(（"
 
 
 def line_pieces(line: str) -> list[str]:
     """The chunker's sentences of one line, a piece that goes on with the sentence before it joined back to it:
-    one opening in lower case, or, in Chinese, one after a question or exclamation in quotes or brackets that
+    one opening in lower case after a '?' or '!', or, in Chinese, one after a question or exclamation in quotes or brackets that
     open inside that sentence (one opening the sentence is a sentence of its own: "（是否免费？）是的。")."""
     out: list[str] = []
     for piece in chunk_sentences(line):
@@ -131,7 +132,7 @@ def line_pieces(line: str) -> list[str]:
 
 def goes_on(before: str, piece: str) -> bool:
     """Does `piece`, cut from `before` after its end mark, go on with the same sentence (see line_pieces)?"""
-    if _LOWER_START.match(piece):
+    if _LOWER_START.match(piece) and _LATIN_END.search(before):
         return True
     return bool(_INNER_END.search(before)) and is_cjk(piece[:1]) and max(map(before.rfind, _OPENERS)) > 0
 

@@ -21,6 +21,7 @@ ZH = "维护者列在随每个软件包附带的控制文件（见第7.4节“�
                                                             "Yes!"]),
     (ZH + "变更记录也写有他们。", [ZH, "变更记录也写有他们。"]),
     ("请阅读“如何挂号？”一节。（是否收费？）不收费。", ["请阅读“如何挂号？”一节。", "（是否收费？）", "不收费。"]),
+    ("请下载手机银行。iPhone 用户在 App Store 搜索。", ["请下载手机银行。", "iPhone 用户在 App Store 搜索。"]),
 ])
 def test_a_question_named_inside_a_sentence_ends_none(text, sentences):
     assert prose_sentences(text) == sentences
