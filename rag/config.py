@@ -30,6 +30,10 @@ class RetrievalSettings(BaseSettings):
     bm25_weight: float = Field(0.5, ge=0, description="BM25's fusion weight; 0.5 ranks best on the FAQ dev half "
                                                      "(en and zh, with and without distractors) with context "
                                                      "vectors")
+    bm25_feedback: float = Field(0.0, ge=0, lt=1, description="BM25 pseudo-relevance feedback (RM3, "
+                                 "rag.retrieval.feedback): the weight of the top 3 BM25 documents' 10 likeliest "
+                                 "terms added to the question's BM25 search; 0: off. Not run where the KB holds "
+                                 "under half the question's words, nor on the Milvus store (no term weights)")
     rrf_k: int = Field(60, ge=1)
     coverage_weighting: bool = Field(True, description="scale the BM25 weight by the share of query words the KB "
                                                        "contains (helps cross-language questions)")

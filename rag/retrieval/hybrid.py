@@ -8,6 +8,7 @@ from indexer.store.base import Store
 from indexer.tokenize import tokenize
 from indexer.types import ChunkRecord, Filters
 from rag.config import RetrievalSettings
+from rag.retrieval.feedback import expanded_query
 from rag.retrieval.fusion import aggregate_by, fuse
 from rag.synonyms.matcher import documents_words, matcher
 from rag.synonyms.rules import Synonyms
@@ -51,6 +52,9 @@ class HybridRetriever:
             own = tokenize(query)
             tokens = own + (tokenize(" ".join(matcher(synonyms).expansions(query))) if synonyms else [])
             sparse = self.store.search_sparse(tokens, n, filters)
+            if (s.bm25_feedback and self.store.sparse_weights
+                    and (expanded := expanded_query(self.store, tokens, sparse, s.bm25_feedback))):
+                sparse = self.store.search_sparse(expanded.tokens, n, filters, expanded.weights)
             per_retriever["bm25"] = self._collect(sparse, records)
             lists.append(per_retriever["bm25"])
             # a query whose words the KB mostly lacks (a Chinese question on English documents) gets

@@ -49,6 +49,19 @@ class TestMilvusLiteStore(StoreConformance):
         yield
         _release(tmp_path / "kb.db")
 
+    def test_bm25_counts_a_repeated_query_term_but_takes_no_term_weights(self, factory):
+        """A weight could only be passed as whole repeats of a term, so BM25 feedback does not run on Milvus."""
+        s = factory()
+        put(s, "a", ["loan policy for loan rates"], seed=1)
+        put(s, "b", ["贷款利率 savings rates"], seed=2)
+        s.commit()
+        once, twice = (dict((r.doc_id, sc) for r, sc in s.search_sparse(q, 5))
+                       for q in (tokenize("loan 贷款"), tokenize("loan loan 贷款 贷款")))
+        assert twice == pytest.approx({d: 2 * sc for d, sc in once.items()}) and set(once) == {"a", "b"}
+        assert not s.sparse_weights
+        with pytest.raises(ValueError, match="no per-term weights"):
+            s.search_sparse(tokenize("loan"), 5, weights={"loan": 0.5})
+
     def test_odd_ids_tags_and_sources_filter_safely(self, factory):
         s = factory()
         odd = 'we"ird\\id \'x\' ]) or (1 == 1'

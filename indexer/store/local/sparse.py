@@ -87,19 +87,24 @@ class BM25Index:
         self._weights = sp.csr_matrix((w, tf.indices, tf.indptr), shape=tf.shape).tocsc()
         self._idf = idf
 
-    def score(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every row (aligned with self.ids)."""
+    def score(self, query_tokens: list[str], weights: dict[str, float] | None = None) -> np.ndarray:
+        """BM25 score of every row (aligned with self.ids). `weights`: a query term's contribution is
+        multiplied by its weight (a term not named: 1), on top of its count in `query_tokens`."""
         self._prepare()
         counts = Counter(t for t in query_tokens if t in self.vocab)
         if not counts or not len(self.ids):
             return np.zeros(len(self.ids), dtype=np.float64)
         cols = np.fromiter((self.vocab[t] for t in counts), dtype=np.int64)
         mult = np.fromiter(counts.values(), dtype=np.float64)
+        if weights:
+            mult *= np.fromiter((weights.get(t, 1.0) for t in counts), dtype=np.float64)
         return self._weights[:, cols] @ mult
 
-    def search(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (ids, scores), best first. `allowed` is a boolean mask over rows (filters)."""
-        scores = self.score(query_tokens)
+    def search(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None,
+               weights: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (ids, scores), best first. `allowed` is a boolean mask over rows (filters); `weights` as
+        for score()."""
+        scores = self.score(query_tokens, weights)
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
         n = int((scores > 0).sum()) if self.idf_kind == "lucene" else int((scores != 0).sum() - (scores == -np.inf).sum())

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 class LocalStore:
     """A KB folder: kb.sqlite (catalog), indexes/ (snapshots), kb.lock (one writer at a time)."""
 
+    sparse_weights = True  # BM25Index.score multiplies each query term's column by its weight
+
     def __init__(self, folder: Path, params: IndexParams | None = None, writable: bool = False,
                  embed_model: str | None = None, lock_timeout: float = 600, context_window: int = 0,
                  ocr_cache_url: str = ""):
@@ -234,10 +236,11 @@ class LocalStore:
         vocab = self.snapshot.bm25.vocab
         return {t for t in tokens if t in vocab}
 
-    def search_sparse(self, query_tokens: list[str], k: int, filters: Filters | None = None) -> Scored:
+    def search_sparse(self, query_tokens: list[str], k: int, filters: Filters | None = None,
+                      weights: dict[str, float] | None = None) -> Scored:
         allowed = self._allowed(filters)
         mask = None if allowed is None else np.isin(self.snapshot.bm25.ids, allowed)
-        ids, scores = self.snapshot.bm25.search(query_tokens, k, mask)
+        ids, scores = self.snapshot.bm25.search(query_tokens, k, mask, weights)
         return self._hydrate(ids, scores)
 
 

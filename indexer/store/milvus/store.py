@@ -162,6 +162,10 @@ def swap_started(uri: str, kb: str) -> bool:
 
 
 class MilvusStore:
+    # Milvus computes BM25 from the query's text, which carries a term only as whole repeats: a real-valued
+    # weight cannot be passed exactly, so search_sparse takes none (BM25 feedback does not run here)
+    sparse_weights = False
+
     def __init__(self, uri: str, kb: str, params: IndexParams | None = None, writable: bool = False,
                  embed_model: str | None = None, lock_timeout: float = 600, context_window: int = 0,
                  locks: LockFactory | None = None, lock_dir: Path | None = None, role: str = "",
@@ -555,7 +559,11 @@ class MilvusStore:
             params["params"] = {"ef": max(self.params.hnsw_ef_search, int(k))}
         return [(self._record(row, e), d) for row, e, d in self._search(q, "vector", k, filters, params)]
 
-    def search_sparse(self, query_tokens: list[str], k: int, filters: Filters | None = None) -> Scored:
+    def search_sparse(self, query_tokens: list[str], k: int, filters: Filters | None = None,
+                      weights: dict[str, float] | None = None) -> Scored:
+        if weights:
+            raise ValueError("the Milvus store's BM25 search takes no per-term weights (sparse_weights is False); "
+                             "search with plain tokens")
         text = S.bm25_text(query_tokens)
         if not text:
             return []
