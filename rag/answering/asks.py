@@ -23,8 +23,9 @@ _ASKS = (
                             # money: "how much notice to cancel" got the late cancellation fee's row)
                             r"|how much (?:advance |prior )?(?:notice|warning|time(?!\s+deposit))\b"
                             r"|how (?:early|far ahead|far in advance)\b|多早", re.IGNORECASE)),
-    # "Do I pay a fee?" asks whether and how much; "How can parents pay fees?" asks the way
-    ("money", re.compile(r"多少钱|收费多少|(?:费用?|年费|手续费|利息|限额|额度|押金|保证金|租金|价格|价钱)(?:是|有|要)?多少|能?[借贷转取存汇][款账]?多少"
+    # "Do I pay a fee?" asks whether and how much; "How can parents pay fees?" asks the way; "挂号要钱吗" (要钱, 收钱,
+    # 花钱: whether it takes money) asks for an amount, or that it is free
+    ("money", re.compile(r"多少钱|收费多少|要钱|收钱|花钱|(?:费用?|年费|手续费|利息|限额|额度|押金|保证金|租金|价格|价钱)(?:是|有|要)?多少|能?[借贷转取存汇][款账]?多少"
                          r"|(?:哪些|什么)(?:费用?|收费)|how much|what (?:is|are) the (?:\w+ )?(?:fees?|costs?|charges?|price)"
                          r"|what (?:is|are) the (?:(?!" + _NOT_MONEY_LIMITS + r")\w+ )?limits?"
                          r"|what (?:fees?|charges?)\b|^(?!.*\bhow (?:can|do|does|should|could|would|may|to)\b).*\b(?:charge|pay) (?:a |any )?fees?\b|is there (?:a|any) (?:\w+ )?(?:fee|charge)\b"
