@@ -122,9 +122,16 @@ class KBManager:
                            hnsw_m=s.hnsw_m, hnsw_ef_search=s.hnsw_ef_search)
 
     def create(self, name: str, embed_model: str | None = None) -> Store:
+        """A new KB `name`; FileExistsError when one holds the name, also one that another process (an import, an
+        upload, another create) put there after the look and before this open took the name's lock: the store says
+        whether this open made the KB, and one it found is closed untouched."""
         if self.exists(name):
             raise FileExistsError(f"knowledge base {name!r} already exists")
-        return self.open(name, writable=True, create=True, embed_model=embed_model)
+        store = self.open(name, writable=True, create=True, embed_model=embed_model)
+        if not store.created:
+            store.close()
+            raise FileExistsError(f"knowledge base {name!r} already exists")
+        return store
 
     def open(self, name: str, writable: bool = False, create: bool = False,
              embed_model: str | None = None, lock_timeout: float = 600) -> Store:

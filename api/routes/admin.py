@@ -74,6 +74,8 @@ async def create_kb(body: KBCreate, request: Request, who: Principal = Depends(p
         return _info(svc, body.name)
     try:
         return await run_in_threadpool(create)
+    except FileExistsError as e:  # made meanwhile (an import, an upload, another create): not created by this request
+        raise ApiError(409, "kb_exists", f"knowledge base {body.name!r} already exists") from e
     except (ValueError, KeyError) as e:
         raise ApiError(422, "invalid_request", str(e)) from e
     except OSError as e:

@@ -30,6 +30,7 @@ class Store(Protocol):
     dim: int
     context_window: int  # chunks on each side mixed into a chunk's vector (indexer.embed.context), fixed at creation
     sparse_weights: bool  # does search_sparse take per-term weights (BM25 feedback runs only where it does)?
+    created: bool  # this open made the KB (a writable open of a name no KB held); False when it found one
 
     def documents(self) -> list[DocumentInfo]: ...
     def document(self, doc_id: str) -> DocumentInfo | None: ...

@@ -54,7 +54,8 @@ class LocalStore:
         self.catalog = Catalog(folder / "kb.sqlite")
         self._incarnation = self._inode()  # the fence: this KB, not a later one of the same name
         stored_model = self.catalog.get_meta("embed_model")
-        if stored_model is None and self.writable:
+        self.created = stored_model is None and self.writable  # read under the writer lock: no one else made it
+        if self.created:
             if not embed_model or params is None:
                 raise ValueError("a new knowledge base needs an embedding model and its dimension")
             self.catalog.set_meta("embed_model", embed_model)

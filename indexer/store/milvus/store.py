@@ -187,6 +187,7 @@ class MilvusStore:
         self._lock_name = f"{kb}#{role}" if role else kb
         self._lock: WriterLock | None = None
         self._incarnation: str | None = None
+        self.created = False  # set by _open_writer when this open made the KB
         self._loaded = False
         self._breaks: bool | None = None  # whether the chunks collection has the page_breaks field
         self.client = connect(uri)
@@ -271,7 +272,7 @@ class MilvusStore:
                 created = self._create(params, embed_model, context_window)
                 mine = locks(f"{self._lock_name}@{created}")
                 mine.acquire(max(0.0, deadline - time.monotonic()))
-                self._lock, self._incarnation = mine, created
+                self._lock, self._incarnation, self.created = mine, created, True
                 return
             finally:
                 lock.release()
