@@ -18,6 +18,7 @@ from api.gate import GateMeters, GenerationGate
 from api.jobs.adopt_ocr_cache import adopt_local_ocr_caches
 from api.jobs.adopt_originals import adopt_local_originals
 from api.jobs.factory import make_queue
+from api.jobs.handoff import hand_over
 from api.jobs.importing import Importer
 from api.jobs.indexing import index_upload, reread_upload
 from api.jobs.ocr_cache import ocr_cache_settings
@@ -247,17 +248,14 @@ class Service:
     def submit(self, job_id: str, kb: str, files: list[Incoming], tags: dict[str, str], kind: str = "upload",
                options: str = "{}") -> None:
         """Write the job with its files' bytes, then hand it to the workers (if the queue cannot take
-        it, the job is removed again and the caller gets the error)."""
+        it, the job is removed again and the caller gets the error: api.jobs.handoff)."""
         self.jobs.submit(job_id, kb, files, tags, kind, options)
         self._enqueue(job_id, kb)
 
     def _enqueue(self, job_id: str, kb: str) -> None:
-        """Hand a written job to the workers; if the queue cannot take it, the job is removed again."""
-        try:
-            self.queue.submit(job_id, kb)
-        except Exception:
-            self.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-            raise
+        """Hand a written job to the workers; if the queue cannot take it, the job is removed again (or, where that
+        fails too, JobNotWithdrawn: api.jobs.handoff)."""
+        hand_over(self.db, self.queue, job_id, kb)
         self.metrics.jobs_pending.set(self.jobs.pending_count())
 
     def _changed(self, kb: str) -> None:

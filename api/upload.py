@@ -177,9 +177,13 @@ def no_room(err: KBWriteError) -> ApiError:
 
 def queue_error(e: Exception, what: str = "upload") -> ApiError:
     """The error for a job that could not be written or queued (nothing was kept): 507 for a full disk of the
-    state database (embedded: RAG_HOME), 503 while a server the queue needs is away, or for any other cause."""
+    state database (embedded: RAG_HOME), 503 while a server the queue needs is away, or for any other cause; 503
+    job_not_withdrawn, naming the job, where the queue refused it and the database could not remove it (it may run)."""
+    from api.jobs.handoff import JobNotWithdrawn
     from api.outage import outage_of
 
+    if isinstance(e, JobNotWithdrawn):  # not "nothing was kept": the job may be in the database and run
+        return ApiError(503, "job_not_withdrawn", str(e), {"Retry-After": "10"})
     if (full := write_error(e)) is not None:
         return no_room(full)
     away = outage_of(e)

@@ -217,6 +217,11 @@ class JobStore:
         return [(r["id"], r["kb"]) for r in self.db.query(
             "SELECT id, kb FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at, id")]
 
+    def queued(self) -> list[tuple[str, str]]:
+        """(job id, kb) of every job no worker has started yet, oldest first."""
+        return [(r["id"], r["kb"]) for r in self.db.query(
+            "SELECT id, kb FROM jobs WHERE status = 'queued' ORDER BY created_at, id")]
+
     def next_file(self, job_id: str) -> PendingFile | None:
         row = self.db.one("SELECT f.n, f.filename, f.size, f.path, f.doc_id, j.kb, j.tags, j.kind, j.options FROM job_files f "
                           "JOIN jobs j ON j.id = f.job_id WHERE f.job_id = ? AND f.status = 'pending' ORDER BY f.n",

@@ -13,6 +13,9 @@
   job the database holds unfinished whose entry is missing (`requeue_lost`), so no accepted upload
   waits forever. A job that was running is put back to be taken only after claim_idle_s, as a dead
   worker's would be: its worker may still be at it, and the KB writer locks in Redis went with the data.
+* A queued job that no stream holds while Redis kept its data (the queue refused it and the database could not
+  remove it: api.jobs.handoff) is added by the first worker to see it missing on two looks `unqueued_after_s`
+  apart (`requeue_unqueued`): a job written but not yet added is added long before the second look.
 """
 from __future__ import annotations
 
@@ -46,8 +49,9 @@ class StreamQueue(ConsumerThread):
 
     def __init__(self, redis_url: str, jobs: JobStore, runner: JobRunner | None, consume: bool = True,
                  prefix: str = "rag:", claim_idle_s: float = 60.0, heartbeat_s: float = 10.0, block_s: float = 2.0,
-                 consumer: str | None = None, chores: Chores | None = None):
-        """`chores`: what a consuming process does on its job loop's thread between jobs (api.jobs.ocr_prune)."""
+                 consumer: str | None = None, chores: Chores | None = None, unqueued_after_s: float = 60.0):
+        """`chores`: what a consuming process does on its job loop's thread between jobs (api.jobs.ocr_prune).
+        `unqueued_after_s`: how often a worker looks for queued jobs no stream holds (requeue_unqueued)."""
         import redis
 
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
@@ -59,6 +63,9 @@ class StreamQueue(ConsumerThread):
         self._init_consumer()
         self._groups: set[str] = set()
         self._turn = 0
+        self.unqueued_after_s = unqueued_after_s
+        self._next_look = time.monotonic() + unqueued_after_s
+        self._unqueued: set[tuple[str, str]] = set()  # (job, kb) queued in the database, in no stream at the last look
 
     # ---- producing -------------------------------------------------------------
     def stream(self, kb: str) -> str:
@@ -99,6 +106,7 @@ class StreamQueue(ConsumerThread):
         while not self._stop.is_set():
             try:
                 self.requeue_lost()
+                self.requeue_unqueued()
                 entry = self._take()
             except Exception as e:  # unreachable, or reached again without our groups (NOGROUP): make them anew
                 self._groups.clear()
@@ -141,6 +149,32 @@ class StreamQueue(ConsumerThread):
             log.warning("job queue: Redis had lost %d unfinished job(s) (restarted without its data?); they are "
                         "queued again from the database", added, extra={"event": "jobs_requeued"})
         return added
+
+    def requeue_unqueued(self) -> int:
+        """Every `unqueued_after_s`: add an entry for each queued job of the database that no stream held at this
+        look and the last (one written a moment ago is added by its request before the second look). One worker a
+        look (a key that expires with it), so that two never add the same job. How many were added."""
+        if time.monotonic() < self._next_look:
+            return 0
+        self._next_look = time.monotonic() + self.unqueued_after_s
+        if not self.redis.set(f"{self.prefix}unqueued-look", self.consumer, nx=True,
+                              px=max(1, int(self.unqueued_after_s * 500))):
+            return 0
+        missing: set[tuple[str, str]] = set()
+        held: dict[str, set[str]] = {}
+        for job_id, kb in self.jobs.queued():
+            if kb not in held:
+                held[kb] = {f.get(b"job", b"").decode() for _, f in self.redis.xrange(self.stream(kb))}
+            if job_id not in held[kb]:
+                missing.add((job_id, kb))
+        again, self._unqueued = missing & self._unqueued, missing - self._unqueued
+        for job_id, kb in sorted(again):
+            self._add(job_id, kb)
+        if again:
+            log.warning("job queue: %d queued job(s) were in no stream (refused by Redis and not withdrawn: %s); "
+                        "they are queued again", len(again), ", ".join(sorted(j for j, _ in again)),
+                        extra={"event": "jobs_requeued"})
+        return len(again)
 
     def _kbs(self) -> list[str]:
         kbs = sorted(k.decode() for k in self.redis.smembers(f"{self.prefix}job-kbs"))
