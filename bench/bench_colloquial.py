@@ -36,8 +36,26 @@ DOCS = {"demo": REPO / "data" / "sample", "school": REPO / "data" / "eval" / "do
 
 def holds_fact(answer: str, facts: list[str]) -> bool:
     """Does the answer hold one of the facts, a number as a whole number ("2元" is not held by "每笔12元",
-    "$3" not by "$30")?"""
-    return any(re.search(_whole(f), answer, re.IGNORECASE) for f in facts)
+    "$3" not by "$30"), an amount also as a table row's cell under a header naming its currency
+    (`_under_currency`)?"""
+    return any(re.search(_whole(f), answer, re.IGNORECASE) or _under_currency(f, answer) for f in facts)
+
+
+# an amount as a fact writes it: its currency before the number ("$30", "CAD 40", "¥5") or after it ("200元")
+_AMOUNT = re.compile(r"(?:(?P<before>[A-Z]{3}|[A-Z]{0,2}\$|[€£¥])\s*(?P<n1>\d[\d,.]*)|(?P<n2>\d[\d,.]*)\s*(?P<after>元))")
+
+
+def _under_currency(fact: str, answer: str) -> bool:
+    """Is the amount `fact` ("200元") in the answer as a row quote writes a cell under a header naming the
+    currency ("收费标准(元)：200", "Price (CAD): 40"; the header read as rag.answering.verify.HEADER_CURRENCY
+    reads it)?"""
+    from rag.answering.verify import HEADER_CURRENCY
+
+    if not (m := _AMOUNT.fullmatch(fact.strip())):
+        return False
+    currency, number = m.group("before") or m.group("after"), m.group("n1") or m.group("n2")
+    cell = re.compile(r"\s*[:：]\s*" + _whole(number))
+    return any(h.group(1) == currency and cell.match(answer, h.end()) for h in HEADER_CURRENCY.finditer(answer))
 
 
 def _whole(fact: str) -> str:
