@@ -29,8 +29,14 @@ def initials(text: str) -> set[str]:
     return {"".join(w[0] for w in m.group(0).split()).lower() for m in _NAME.finditer(text)}
 
 
+# the 到 / 至 of a question asking for a range ("营业时间是几点到几点？", "周几至周几营业"): part of the asking, not
+# the verb 到 of a passage ("预约客户到网点后...", which it made the quote for the opening hours)
+_ASKED_RANGE = re.compile(r"(几点|几号|几时|周几|星期几|礼拜几|什么时候)[到至](?=几点|几号|几时|周几|星期几|礼拜几|什么时候)")
+
+
 def quote_words(text: str) -> set[str]:
-    """Content words, each of a group of equivalents as its group, without the words that ask (`ASKING`):
-    "as long as you report the loss" shares nothing with "How long ...?"; and the initials of its names
-    (`initials`)."""
+    """Content words, each of a group of equivalents as its group, without the words that ask (`ASKING`,
+    and the 到 of "几点到几点"): "as long as you report the loss" shares nothing with "How long ...?"; and the
+    initials of its names (`initials`)."""
+    text = _ASKED_RANGE.sub(r"\1 ", text)
     return (canonical(content_tokens(as_words(text))) | initials(text)) - ASKING
