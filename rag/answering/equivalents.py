@@ -39,6 +39,8 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("丢", "丢失", "遗失"), ("忘", "忘记"), ("卡", "卡片"),
     # a spoken word for children ("can kids visit the ICU" over "Children are not allowed in the Intensive Care Unit")
     ("child", "children", "kid"),
+    # a verb and its noun that stemming leaves apart ("how long does the bank take to respond" over "Final response")
+    ("respond", "respons"),
     ("pay", "paid"), ("buy", "bought"), ("sell", "sold"),
     ("write", "wrote", "written"), ("give", "gave", "given"), ("drive", "drove", "driven"),
     ("keep", "kept"), ("hold", "held"), ("bring", "brought"), ("choos", "chose", "chosen"), ("show", "shown"),

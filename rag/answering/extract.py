@@ -21,7 +21,14 @@ from rag.answering.cite import content_tokens
 from rag.answering.equivalents import synonyms_key
 from rag.answering.quoting import cite_sentence, quotable, unnumbered
 from rag.answering.steps import steps_for
-from rag.answering.table_rows import column_quote, introduced_lists, introduced_tables, row_quote, tied_rows_quote
+from rag.answering.table_rows import (
+    alike_rows_quote,
+    column_quote,
+    introduced_lists,
+    introduced_tables,
+    row_quote,
+    tied_rows_quote,
+)
 from rag.answering.words import quote_words
 from rag.text import is_heading, prose_lines, prose_sentences
 from rag.types import Hit
@@ -342,7 +349,7 @@ def fallback_answer(question: str, hits: Sequence[Hit], cross=None, max_across: 
             across += 1
             text = quote_across(question, hit.text, n, cross)
         else:
-            row = row_quote(hit.text, question, title=hit.title)
+            row = row_quote(hit.text, question, title=hit.title) or alike_rows_quote(hit.text, question)
             text = cite_sentence(row, n) if row else _document_extract(question, hits, n)
             if text is None and n == 1 and cross is not None and min_meaning is not None:
                 text = meaning_quote(question, hit.text, n, cross, min_meaning)

@@ -33,7 +33,7 @@ from indexer.script import is_cjk
 from indexer.tokenize import tokenize
 from rag.answering.amounts import is_amount
 from rag.answering.asks import asked_kind, number_kinds
-from rag.answering.equivalents import as_words, kb_meanings, synonyms_key
+from rag.answering.equivalents import as_words, canonical, kb_meanings, synonyms_key
 from rag.answering.verify import HEADER_CURRENCY, charge_words, denies_charge, number_facts
 from rag.text import ITEM_NUMBER, KEY_VALUE, is_heading, join_wrapped_lines
 
@@ -534,34 +534,46 @@ def _tier_row(passage: str, question: str) -> _Row | None:
     return holding[0][0] if len(holding) == 1 else None
 
 
-def _asked_row(passage: str, question: str) -> _Row | None:
-    return _asked_row_cached(passage, question, synonyms_key())
+def _asked_rows(passage: str, question: str) -> tuple[_Row, ...]:
+    return _asked_rows_cached(passage, question, synonyms_key())
 
 
 @lru_cache(maxsize=512)
-def _asked_row_cached(passage: str, question: str, synonyms: str) -> _Row | None:
+def _asked_rows_cached(passage: str, question: str, synonyms: str) -> tuple[_Row, ...]:
     """For a question that names no row but asks for a duration, an amount or a time of day
     (rag.answering.asks): the one row stating that kind of number that shares the most words with the
     question, two or more and more than any other such row ("投诉之后多久会有答复？": "一般投诉处理完毕并
-    答复 | 受理之日起15日内", two words, where the other time-limit rows share one). The question's words
-    include what its terms mean under the KB's synonyms in force (`synonyms`, their key)."""
+    答复 | 受理之日起15日内", two words, where the other time-limit rows share one); or the 2-3 rows sharing
+    the most, equally, when they are kinds of one thing, named alike outside their brackets ("how long does
+    the bank take to respond to a complaint": "Final response (most complaints)" and "(complex complaints)",
+    both, where the question says which of them it is about no more than the table does). Words are matched
+    as quotes match them: each of a group of equivalents as its group (rag.answering.equivalents: a question's
+    "respond" is a row's "response"). The question's words include what its terms mean under the KB's
+    synonyms in force (`synonyms`, their key). Empty: none."""
     kind = asked_kind(question)
     if kind is None:
-        return None
+        return ()
     if kind == "money" and (tier := _tier_row(passage, question)) is not None:
-        return tier
-    asked = _asked_words(question)
-    shared = sorted(((len(r.tokens & asked), i) for i, r in enumerate(_table(passage).rows)
+        return (tier,)
+    asked = canonical(_asked_words(question))
+    rows = _table(passage).rows
+    shared = sorted(((len(canonical(r.tokens) & asked), i) for i, r in enumerate(rows)
                      if kind in row_kinds(r.cells, r.header)), reverse=True)
-    if not shared or shared[0][0] < 2 or (len(shared) > 1 and shared[1][0] == shared[0][0]):
-        return None
-    return _table(passage).rows[shared[0][1]]
+    if not shared or shared[0][0] < 2:
+        return ()
+    top = sorted(i for n, i in shared if n == shared[0][0])
+    if len(top) == 1:
+        return (rows[top[0]],)
+    names = {frozenset(tokenize(_BRACKETED.sub(" ", rows[i].key))) for i in top}
+    if len(top) <= MAX_TIED_ROWS and len(names) == 1 and all(names) and all(any(rows[i].header) for i in top):
+        return tuple(rows[i] for i in top)
+    return ()
 
 
 def row_quote(passage: str, question: str, covering: bool = False, named: bool = False,
               title: str | None = None) -> str | None:
     """The row of `passage` the question names (or, naming none, the row holding the kind of number it
-    asks for: `_asked_row`), each cell with its column's header, as one sentence ("Online and mobile,
+    asks for: `_asked_rows`), each cell with its column's header, as one sentence ("Online and mobile,
     international wires - Everyday Checking: $10,000 per day; Premier Checking: $50,000 per day.";
     "港湾普卡——年费标准：10元/年；减免条件：开卡首年免收。"); None when the question names no single row. A row
     alone means little without its header, which is why an extract never quotes one. `title`: the
@@ -574,8 +586,8 @@ def row_quote(passage: str, question: str, covering: bool = False, named: bool =
         row = None  # it names the row but asks what the row does not give ("the latest time" for a wire's limits)
     if named:  # `named`: only a row the question names, or the tier holding an amount it states
         row = row or (_tier_row(passage, question) if kind == "money" else None)
-    else:
-        row = row or _asked_row(passage, question)
+    elif row is None and len(asked := _asked_rows(passage, question)) == 1:
+        row = asked[0]
     if row is None:
         return None
     if covering and not _covers(row, question):
@@ -589,6 +601,22 @@ def row_quote(passage: str, question: str, covering: bool = False, named: bool =
         if len(asked & row.tokens) <= max((len(asked & t) for t in prose), default=0):
             return None
     return _row_text(row.cells, row.header)
+
+
+def alike_rows_quote(passage: str, question: str) -> str | None:
+    """The 2-3 rows named alike that a question naming no row asks equally for the kind of number they give
+    (`_asked_rows`), as sentences; quoted in rank order, as a row found by that kind alone is. None when there
+    are none, or when the question names those rows by their own words (`_tied_subjects`): `tied_rows_quote`
+    has judged them against the sentences of every passage ("Safe deposit boxes are available at ... branches"
+    answers "Which branches have safe deposit boxes and how much do they cost?", not the boxes' three rows)."""
+    if not _tabular(passage) or not question or _subject(passage, question) is not None \
+            or _tied_subjects(passage, question):
+        return None
+    rows = _asked_rows(passage, question)
+    texts = [t for t in (_row_text(r.cells, r.header) for r in rows) if t]
+    if len(rows) < 2 or len(texts) < len(rows):
+        return None
+    return ("" if is_cjk(texts[0]) else " ").join(texts)
 
 
 def _covers(row: _Row, question: str) -> bool:
