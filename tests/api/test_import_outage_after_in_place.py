@@ -64,17 +64,22 @@ def _sources(manager, kb: str) -> set[str]:
         store.close()
 
 
+def _exported_source(manager, db, tmp_path):
+    """(the documents, the archive) of KB "src", holding an English and a Chinese upload kept in the database."""
+    manager.settings.parse_isolation = False
+    docs = write_files(tmp_path / "docs")
+    manager.open("src", writable=True, create=True).close()
+    for name in ("cards.md", "挂失.txt"):
+        assert index_upload(manager, "src", name, docs / name, {}, db).status == "indexed"
+    return docs, export_with_kept(manager, db, "src", tmp_path / "src.zip")
+
+
 @pytest.mark.slow  # ~15 s: a KB indexed, exported and imported by a job on PostgreSQL
 def test_an_import_whose_database_went_away_after_its_kb_took_the_name_ends_done_keeping_its_uploads(
         manager, postgres, tmp_path):  # noqa: F811
     db = _db(postgres, tmp_path)
     try:
-        manager.settings.parse_isolation = False
-        docs = write_files(tmp_path / "docs")
-        manager.open("src", writable=True, create=True).close()
-        for name in ("cards.md", "挂失.txt"):
-            assert index_upload(manager, "src", name, docs / name, {}, db).status == "indexed"
-        archive = export_with_kept(manager, db, "src", tmp_path / "src.zip")
+        docs, archive = _exported_source(manager, db, tmp_path)
         cut = _server_ends_the_connection_before_taken(db, postgres.url)
 
         jobs = JobStore(db)
@@ -100,12 +105,7 @@ def test_a_replacing_import_of_the_same_archive_tried_again_after_an_outage_repl
     job done, writing nothing: the KB kept the changes it was to lose."""
     db = _db(postgres, tmp_path)
     try:
-        manager.settings.parse_isolation = False
-        docs = write_files(tmp_path / "docs")
-        manager.open("src", writable=True, create=True).close()
-        for name in ("cards.md", "挂失.txt"):
-            assert index_upload(manager, "src", name, docs / name, {}, db).status == "indexed"
-        archive = export_with_kept(manager, db, "src", tmp_path / "src.zip")
+        docs, archive = _exported_source(manager, db, tmp_path)
         jobs = JobStore(db)
         first = _submit(jobs, archive, "bank")
         _run(jobs, manager, first, tmp_path)
