@@ -128,7 +128,8 @@ IMPORT_DESCRIPTION = (
     "it would overwrite state here (unless `replace`); `without_state=true` imports the KB alone. "
     f"`?wait=true` waits up to {WAIT_S:g} s for it (under the "
     "60 s a proxy gives a response): `201` with the result when done by then, the error when it failed, else "
-    "`202` as without it. A service stopped during the import resumes it when it starts again.")
+    "`202` as without it; `404` `job_not_found` when the job went meanwhile (its KB deleted while the request waited). "
+    "A service stopped during the import resumes it when it starts again.")
 
 
 @router.post("/kbs/import", response_model=ImportAccepted, status_code=202, openapi_extra=ARCHIVE_BODY,
@@ -180,9 +181,13 @@ async def import_kb(request: Request, name: str | None = Query(None, pattern=NAM
     status = "queued"
     if wait:
         job = await _wait_for(svc, job_id, WAIT_S)
-        if job is not None and job.status in ("done", "failed"):
+        if job is None:  # deleted while the request waited (with its KB): what GET /v1/jobs/{job_id} answers now
+            raise ApiError(404, "job_not_found", f"no job {job_id!r}: the import's job no longer exists, deleted "
+                           f"while this request waited (its KB {target!r} was deleted meanwhile); GET /v1/kbs "
+                           "says whether the KB is there, and importing again restores it")
+        if job.status in ("done", "failed"):
             return _ended(job)
-        status = job.status if job is not None else status
+        status = job.status
     return JSONResponse(ImportAccepted(job_id=job_id, status=status, kb=target, location=location).model_dump(),
                         status_code=202, headers={"Location": location})
 
