@@ -25,6 +25,7 @@ from api.state.kept_uploads import abandoned, left_by_failed_imports, taken
 from indexer.archive.format import ArchiveError
 from indexer.archive.import_ import import_archive
 from indexer.archive.kept_settle import settle_kept
+from indexer.archive.staging import NotWanted
 from indexer.kbs import KBManager
 from indexer.originals import KeptOriginals
 from indexer.store.base import KBLockedError
@@ -110,6 +111,11 @@ class Importer:
         options = ImportOptions.model_validate_json(f.options)
         try:
             ended = self._import(f, path, options)
+        except NotWanted as e:  # its job went with its KB meanwhile: nothing to record it on, nothing put in place
+            log.info("job %s: %s", f.job_id, e)
+            self._interrupted.discard(f.job_id)
+            self._abandon(f.job_id)
+            return FileOutcome("failed", reason=str(e))
         except Exception as e:
             if _tried_again(e):
                 self._interrupted.add(f.job_id)
@@ -176,7 +182,9 @@ class Importer:
             rerun = not options.replace and ((self.jobs.attempts(f.job_id) or 0) > 1 or f.job_id in self._interrupted)
             rep = import_archive(self.manager, path, options.name, replace=options.replace, progress=False,
                                  report=_ProgressWriter(self.jobs, f.job_id), rerun=rerun,
-                                 kept_for=self._kept_for(f.job_id))
+                                 kept_for=self._kept_for(f.job_id),
+                                 # a job deleted meanwhile (with its KB: Service.delete_kb) must not bring it back
+                                 still_wanted=lambda: self.jobs.get(f.job_id) is not None)
             if db.dialect == "postgresql":
                 taken(db, f.job_id)  # the KB is in place: its uploads are no longer the job's to remove
             if options.replace:  # the replaced KB's uploads go, the archive's all stay (a re-run settles them too)

@@ -19,7 +19,7 @@ from indexer.archive.keys import bm25_tokens, vector_hashes
 from indexer.archive.model_check import check_vectors, missing_model
 from indexer.archive.progress import Meter, OnProgress
 from indexer.archive.reader import ArchiveLimits, ArchiveReader
-from indexer.archive.staging import staging_for
+from indexer.archive.staging import NotWanted, StillWanted, staging_for
 from indexer.kbs import KBManager, check_name
 from indexer.originals import FOLDER, KeptOriginals, Originals
 from indexer.parse.ocr_cache_base import MB
@@ -46,14 +46,17 @@ class ImportReport:
 def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, replace: bool = False,
                    progress: bool = True, limits: ArchiveLimits = ArchiveLimits(),
                    report: OnProgress | None = None, rerun: bool = False,
-                   kept_for: Callable[[str], KeptOriginals] | None = None) -> ImportReport:
+                   kept_for: Callable[[str], KeptOriginals] | None = None,
+                   still_wanted: StillWanted | None = None) -> ImportReport:
     """Raises ArchiveError (the archive or its model), FileExistsError (the KB exists and not `replace`),
     ValueError (a bad name), OSError (a full disk, ...). `report`: told how far it is (indexer.archive.progress).
     `rerun`: this is an interrupted import run again (an import job taken up again after its service stopped),
     which may have stopped after the KB took its name: a KB of that name holding this archive's import, complete,
     is then its result (nothing is written), not a KB in the way. `kept_for(kb)`: where KB `kb` keeps its uploads
     when not in its folder (cluster mode: the state database, api.jobs.originals); None: the KB's folder (the
-    hidden copy's, which becomes it)."""
+    hidden copy's, which becomes it). `still_wanted()`: asked under the lock guarding the swap, right before the copy
+    takes the name (an import job: whether the job still exists); False: the copy is discarded, nothing is put in
+    place, and NotWanted is raised. None (the CLI): always wanted."""
     with ArchiveReader(path, limits) as archive:
         m = archive.manifest
         target = target_name(m, name)
@@ -81,7 +84,11 @@ def import_archive(mgr: KBManager, path: Path, name: str | None = None, *, repla
                 raise err from e
             finally:
                 store.close()
-            staging.put_in_place(replace)
+            try:
+                staging.put_in_place(replace, still_wanted)
+            except NotWanted:
+                staging.discard()
+                raise
             shared_ocr_cache(mgr.settings.ocr_cache_url, mgr.home / target, target, replaced=existed,
                              max_bytes=mgr.settings.ocr_cache_mb * MB)
         finally:

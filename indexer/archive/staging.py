@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -26,7 +26,19 @@ from indexer.store.base import Store
 from indexer.store.factory import drop_kb, open_store
 
 ROLE = "import"
+StillWanted = Callable[[], bool]  # asked right before the copy takes the name: False, it is discarded (NotWanted)
 CREATION_WAIT_S = 600.0  # a KB's creation holds its creation lock for seconds; as long as a writer lock is waited for
+
+
+class NotWanted(Exception):
+    """The import's `still_wanted` said no right before its copy would take the name (its job was deleted, with its
+    KB, meanwhile): nothing was put in place, and import_archive discarded the hidden copy."""
+
+
+def _check_wanted(still_wanted: StillWanted | None, name: str) -> None:
+    if still_wanted is not None and not still_wanted():
+        raise NotWanted(f"the import into knowledge base {name!r} is no longer wanted (its job was deleted, with the "
+                        "KB, while it ran): nothing was put in place and its hidden copy was discarded")
 
 
 class Staging(Protocol):
@@ -39,7 +51,9 @@ class Staging(Protocol):
 
     def open(self, embed_model: str, dim: int, context_window: int) -> Store: ...
     def discard(self) -> None: ...
-    def put_in_place(self, replace: bool) -> None: ...
+    def put_in_place(self, replace: bool, still_wanted: StillWanted | None = None) -> None:
+        """The copy takes the name; `still_wanted` is asked under the lock that guards the swap (NotWanted)."""
+        ...
     def release(self) -> None:
         """Let go of the hidden copy (its lock): the import ended, whichever way."""
         ...
@@ -76,14 +90,16 @@ class LocalStaging:
         leftovers.release(self._lock)
         self._lock = None
 
-    def put_in_place(self, replace: bool) -> None:
+    def put_in_place(self, replace: bool, still_wanted: StillWanted | None = None) -> None:
         target: Path = self.mgr.home / self.name
         if not (target / "kb.sqlite").exists():
+            _check_wanted(still_wanted, self.name)
             self._rename_into(target)
             return
         if not replace:
             raise FileExistsError(_created_meanwhile(self.name, self.where))
         with _replaced_kb_writer(self.mgr, self.name) as old:
+            _check_wanted(still_wanted, self.name)
             if old is None:  # deleted meanwhile
                 self._rename_into(target)
                 return
@@ -142,7 +158,7 @@ class MilvusStaging:
     def release(self) -> None:
         pass  # Milvus collections: nothing is swept by other processes
 
-    def put_in_place(self, replace: bool) -> None:
+    def put_in_place(self, replace: bool, still_wanted: StillWanted | None = None) -> None:
         """Whether a KB is in the way is decided under a lock no creation of the name passes, held through the
         swap: the KB's writer lock, or where there is none its creation lock (indexer.store.milvus.store's
         `NAME@new`). Checked before taking them, a KB created between the check and the swap (an upload creating
@@ -155,12 +171,14 @@ class MilvusStaging:
                 if old is not None:
                     if not replace:
                         raise FileExistsError(_created_meanwhile(self.name, self.where))
+                    _check_wanted(still_wanted, self.name)
                     swap_in(self.uri, self.name, role=ROLE)
                     break
             creating = default_locks(self.uri, self.mgr.home / ".locks")(f"{self.name}@new")
             creating.acquire(CREATION_WAIT_S)
             try:
                 if not self.mgr.exists(self.name):  # else created before the lock was ours: decided under its own
+                    _check_wanted(still_wanted, self.name)
                     swap_in(self.uri, self.name, role=ROLE)
                     break
             finally:

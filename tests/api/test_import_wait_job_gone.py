@@ -5,10 +5,15 @@ for a job that was gone, with a Location that answered 404.
 
 The KB is deleted at the one point the case needs: as the import's worker takes the archive's model, before the job
 can end (a KBManager subclass deletes it there, through the service's real delete_kb). An in-process service (its
-real routes, job worker and error handlers) on the local store; English and Chinese documents in the archive."""
+real routes, job worker and error handlers) on the local store; English and Chinese documents in the archive.
+
+The worker, which goes on after the 404, must not put the import in place under the deleted KB's name: it asks
+whether its job still exists right before its hidden copy would take the name, and discards the copy. Before, ~20 s
+later, "bank" was back holding the archive's documents."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -31,6 +36,14 @@ class _DeletedAsItImports(KBManager):
             on_import, self.on_import = self.on_import, None
             on_import()
         return super().encoder(model)
+
+
+def _worker_done_with(svc, job_id: str, timeout_s: float = 120.0) -> None:
+    """Wait (bounded) for the in-process worker to end its run of job `job_id`."""
+    deadline = time.monotonic() + timeout_s
+    while svc.queue.current() == job_id:
+        assert time.monotonic() < deadline, f"the worker still runs job {job_id} after {timeout_s:.0f} s"
+        time.sleep(0.1)
 
 
 @pytest.mark.slow  # ~15 s: uploads indexed, an export, an in-process service importing
@@ -67,8 +80,15 @@ def test_waiting_for_an_import_whose_kb_is_deleted_meanwhile_is_404(minilm, tmp_
         got = c.get(f"/v1/jobs/{job_id}", headers=AUTH)
         assert got.status_code == 404 and got.json()["error"]["code"] == "job_not_found", got.text
 
+        # the worker goes on, but puts nothing in place under the deleted KB's name and leaves no hidden copy
+        _worker_done_with(svc, job_id)
+        assert not manager.exists("bank"), "the deleted KB came back from the import whose job went with it"
+        assert not (home / ".bank.importing").exists(), "the import's hidden copy was left behind"
+        assert "bank" not in [k["name"] for k in c.get("/v1/kbs", headers=AUTH).json()]
+
         # an import nothing deletes meanwhile still answers with its result
         r = c.post("/v1/kbs/import?name=hospital&wait=true", content=archive.read_bytes(),
                    headers={**AUTH, "Content-Type": "application/zip"})
         assert r.status_code == 201, r.text
         assert r.json()["name"] == "hospital" and r.json()["documents"] == 2, r.text
+        assert manager.exists("hospital") and not (home / ".hospital.importing").exists()
