@@ -19,6 +19,7 @@ from indexer.archive.import_ import import_archive
 from indexer.config import IndexerSettings
 from indexer.kbs import KBManager
 from tests.api.test_import_replace_kept import _archive
+from tests.kb_sources import kb_sources
 
 
 class _ImportedAsItIsCreated(KBManager):
@@ -32,13 +33,6 @@ class _ImportedAsItIsCreated(KBManager):
             import_archive(self, archive, name, progress=False)
         return super().open(name, writable=writable, create=create, **kw)
 
-
-def _sources(manager: KBManager, kb: str) -> set[str]:
-    store = manager.open(kb)
-    try:
-        return {d.source for d in store.documents()}
-    finally:
-        store.close()
 
 
 @pytest.mark.slow  # ~20 s: uploads indexed, an export, an import, an in-process service
@@ -70,10 +64,10 @@ def test_creating_a_kb_an_import_puts_in_place_meanwhile_is_409_and_keeps_the_im
             assert "'bank' already exists" in r.json()["error"]["message"]
 
             # the imported KB is whole, and a create of a free name still creates
-            assert _sources(manager, "bank") == {"cards.md", "挂失.txt"}
+            assert kb_sources(manager, "bank") == {"cards.md", "挂失.txt"}
             r = c.post("/v1/kbs", json={"name": "hospital"}, headers={"Authorization": f"Bearer {ADMIN}"})
             assert r.status_code == 201 and r.json()["name"] == "hospital", r.text
-            assert _sources(manager, "hospital") == set()
+            assert kb_sources(manager, "hospital") == set()
     finally:
         if uri:
             from milvus_lite.server_manager import server_manager_instance

@@ -18,6 +18,7 @@ from indexer.archive.import_ import import_archive
 from indexer.config import IndexerSettings
 from indexer.kbs import KBManager
 from tests.api.test_import_replace_kept import _archive
+from tests.kb_sources import kb_sources
 from tests.lost_cards import EN, ZH
 
 
@@ -38,13 +39,6 @@ class _CreatedRightAfterALook(KBManager):
                 assert index_upload(self, name, filename, path, {}, None).status == "indexed"
         return there
 
-
-def _sources(manager: KBManager, kb: str) -> set[str]:
-    store = manager.open(kb)
-    try:
-        return {d.source for d in store.documents()}
-    finally:
-        store.close()
 
 
 @pytest.mark.slow  # ~25 s: Milvus Lite, uploads indexed, an export and an import
@@ -67,9 +61,9 @@ def test_an_import_not_replacing_never_drops_a_kb_created_as_it_takes_the_name(m
         with pytest.raises(FileExistsError, match="was created while the archive was being imported"):
             import_archive(manager, archive, "bank", progress=False, report=armed_once_written)
         assert manager.created, "the KB was never created: the test did not reach the window it is about"
-        assert _sources(manager, "bank") == {"营业时间.txt", "hours.md"}  # the KB created meanwhile, whole
+        assert kb_sources(manager, "bank") == {"营业时间.txt", "hours.md"}  # the KB created meanwhile, whole
 
         rep = import_archive(manager, archive, "copy", progress=False)  # the archive itself imports elsewhere
-        assert rep.documents == 2 and _sources(manager, "copy") == {"cards.md", "挂失.txt"}
+        assert rep.documents == 2 and kb_sources(manager, "copy") == {"cards.md", "挂失.txt"}
     finally:
         server_manager_instance.release_server(str(uri))

@@ -19,6 +19,7 @@ from api.jobs.store import Incoming, JobStore
 from tests.api.state_dbs import postgres  # noqa: F401  (the module's server)
 from tests.api.test_import_kept_cleanup import _chunks, _db, _kept, export_with_kept
 from tests.api.test_kept_uploads import _sha
+from tests.kb_sources import kb_sources
 from tests.lost_cards import write_files
 
 TAKEN = "DELETE FROM kept_upload_jobs WHERE job"  # api.state.kept_uploads.taken
@@ -55,13 +56,6 @@ def _run(jobs: JobStore, manager, job_id: str, tmp_path) -> None:
                        import_file=Importer(manager, jobs).run, scratch=tmp_path)
     runner.run(job_id, pause=lambda _s: None)  # the server is back at once: the step is tried again
 
-
-def _sources(manager, kb: str) -> set[str]:
-    store = manager.open(kb)
-    try:
-        return {d.source for d in store.documents()}
-    finally:
-        store.close()
 
 
 def _exported_source(manager, db, tmp_path):
@@ -120,7 +114,7 @@ def test_a_replacing_import_of_the_same_archive_tried_again_after_an_outage_repl
         assert cut, "the connection was never ended: the test did not reach the window it is about"
         job = jobs.get(again)
         assert (job.status, job.error) == ("done", ""), (job.status, job.error)
-        assert _sources(manager, "bank") == {"cards.md", "挂失.txt"}  # the archive's, the later upload gone
+        assert kb_sources(manager, "bank") == {"cards.md", "挂失.txt"}  # the archive's, the later upload gone
         assert set(_kept(db, "bank")) == {_sha(docs / "cards.md") + ".md", _sha(docs / "挂失.txt") + ".txt"}
     finally:
         db.close()

@@ -11,14 +11,7 @@ from indexer.archive.staging import NotWanted
 from indexer.config import IndexerSettings
 from indexer.kbs import KBManager
 from tests.api.test_import_replace_kept import _archive
-
-
-def _sources(manager: KBManager, kb: str) -> set[str]:
-    store = manager.open(kb)
-    try:
-        return {d.source for d in store.documents()}
-    finally:
-        store.close()
+from tests.kb_sources import kb_sources
 
 
 def _not_wanted_then_wanted(manager: KBManager, tmp_path, hidden_left) -> None:
@@ -37,11 +30,11 @@ def _not_wanted_then_wanted(manager: KBManager, tmp_path, hidden_left) -> None:
     manager.open("bank", writable=True, create=True).close()  # a KB the import is to replace, kept as it was
     with pytest.raises(NotWanted):
         import_archive(manager, archive, "bank", replace=True, progress=False, still_wanted=no)
-    assert manager.exists("bank") and _sources(manager, "bank") == set()
+    assert manager.exists("bank") and kb_sources(manager, "bank") == set()
     assert not hidden_left("bank")
 
     rep = import_archive(manager, archive, "bank", replace=True, progress=False, still_wanted=lambda: True)
-    assert rep.replaced and _sources(manager, "bank") == {"cards.md", "挂失.txt"}
+    assert rep.replaced and kb_sources(manager, "bank") == {"cards.md", "挂失.txt"}
     rep = import_archive(manager, archive, "copy", progress=False)  # the CLI: not asked
     assert rep.documents == 2 and not hidden_left("copy")
 
